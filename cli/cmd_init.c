@@ -1,0 +1,110 @@
+/* lethefs init: create a vault. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void init_help(void)
+{
+	printf("Usage: lethefs init [OPTIONS] VAULT\n"
+	       "\n"
+	       "Create a new encrypted vault in VAULT, which must be a new or empty directory.\n"
+	       "A random master key is generated and wrapped in keyslot 0 under the passphrase\n"
+	       "(Argon2id). The passphrase is asked twice on the terminal unless one of the\n"
+	       "--pass* options gives it.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --passfile FILE     read the passphrase from FILE (one trailing newline is\n"
+	       "                      dropped)\n"
+	       "  --passfd N          read the passphrase from file descriptor N\n"
+	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "  --cipher NAME       content cipher: xchacha20poly1305 (default) or aes256gcm\n"
+	       "                      (needs AES-NI; faster on such CPUs)\n"
+	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
+	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); small values\n"
+	       "                      are for tests only\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 created, 1 error, 2 usage, 8 VAULT is not empty or already a\n"
+	       "vault.\n",
+	       (unsigned long long)LFS_KDF_DEFAULT_OPS);
+}
+
+int lfs_cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"passfile", required_argument, NULL, 'p'}, {"passfd", required_argument, NULL, 'd'},
+		{"extpass", required_argument, NULL, 'e'},  {"cipher", required_argument, NULL, 'c'},
+		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	};
+	struct lfs_secret_source src = {.passfd = -1};
+	struct lfs_kdf_params kdf = {LFS_KDF_DEFAULT_OPS, LFS_KDF_DEFAULT_MEM};
+	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			src.passfile = optarg;
+			break;
+		case 'd':
+			src.passfd = atoi(optarg);
+			if (src.passfd < 0)
+				return lfs_cli_usage_error("init", "bad --passfd '%s'", optarg);
+			break;
+		case 'e':
+			src.extpass = optarg;
+			break;
+		case 'c':
+			if (lfs_cipher_from_name(optarg, &cipher) < 0)
+				return lfs_cli_usage_error("init", "unknown cipher '%s'", optarg);
+			break;
+		case 'o':
+			if (lfs_parse_size(optarg, &kdf.opslimit) < 0)
+				return lfs_cli_usage_error("init", "bad --kdf-ops '%s'", optarg);
+			break;
+		case 'm':
+			if (lfs_parse_size(optarg, &kdf.memlimit) < 0)
+				return lfs_cli_usage_error("init", "bad --kdf-mem '%s'", optarg);
+			break;
+		case 'h':
+			init_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("init", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("init", "expected exactly one VAULT argument");
+	if (!lfs_cipher_available(cipher)) {
+		lfs_cli_error("cipher %s is not available on this CPU", lfs_cipher_name(cipher));
+		return LFS_EXIT_ERROR;
+	}
+	if (kdf.opslimit < crypto_pwhash_OPSLIMIT_MIN || kdf.memlimit < crypto_pwhash_MEMLIMIT_MIN ||
+	    kdf.memlimit > LFS_KDF_MEMLIMIT_MAX)
+		return lfs_cli_usage_error("init", "Argon2id parameters out of range (ops >= %u, "
+						   "8K <= mem <= 4G)",
+					   crypto_pwhash_OPSLIMIT_MIN);
+	const char *path = argv[optind];
+	char err[512];
+	struct lfs_secret s;
+	if (lfs_secret_read(&src, true, "New passphrase: ", &s, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		return LFS_EXIT_ERROR;
+	}
+	umask(077);
+	int r = lfs_vault_create(path, cipher, s.data, s.len, &kdf, err, sizeof(err));
+	lfs_secret_free(&s);
+	if (r < 0) {
+		lfs_cli_error("%s", err);
+		return r == -EEXIST ? LFS_EXIT_EXISTS : LFS_EXIT_ERROR;
+	}
+	printf("Created vault %s (cipher %s). Mount it with: lethefs mount %s MOUNTPOINT\n", path,
+	       lfs_cipher_name(cipher), path);
+	return LFS_EXIT_OK;
+}

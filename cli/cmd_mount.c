@@ -1,0 +1,250 @@
+/* lethefs mount: unlock, mount, then serve until unmounted. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "../common/log.h"
+#include "../fs/ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+
+static void mount_help(void)
+{
+	printf("Usage: lethefs mount [OPTIONS] VAULT MOUNTPOINT\n"
+	       "\n"
+	       "Unlock VAULT and mount its plaintext view on MOUNTPOINT. The command returns\n"
+	       "once the mount is live (a script may use it on the next line), or exits\n"
+	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
+	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
+	       "which it exits 0.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --passfile FILE     read the passphrase from FILE\n"
+	       "  --passfd N          read the passphrase from file descriptor N\n"
+	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "  -f, --foreground    stay in the foreground and log to stderr\n"
+	       "  -d, --debug         log every FUSE request (implies -f)\n"
+	       "  -o OPTIONS          comma-separated mount options:\n"
+	       "        ro                 read-only mount\n"
+	       "        allow_other        let other users in (implies default_permissions,\n"
+	       "                           so the kernel checks file modes)\n"
+	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
+	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
+	       "                           default; it merges small writes)\n"
+	       "        max_threads=N      worker threads (default 10)\n"
+	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
+	       "                           (default 1)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 mounted, 1 error, 2 usage, 3 wrong passphrase, 4 no vault,\n"
+	       "5 corrupt vault, 7 mount failed.\n");
+}
+
+struct mount_opts {
+	struct lfs_secret_source src;
+	bool foreground;
+	bool debug;
+	bool writeback;
+	unsigned max_threads;
+	double attr_timeout, entry_timeout;
+	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
+};
+
+static int add_fuse_opt(struct mount_opts *mo, const char *opt)
+{
+	size_t len = strlen(mo->fuse_opts);
+	int n = snprintf(mo->fuse_opts + len, sizeof(mo->fuse_opts) - len, "%s%s",
+			 len ? "," : "", opt);
+	return n < 0 || (size_t)n >= sizeof(mo->fuse_opts) - len ? -1 : 0;
+}
+
+static int parse_o(struct mount_opts *mo, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL;
+	int r = 0;
+	for (char *o = strtok_r(copy, ",", &save); o && r == 0; o = strtok_r(NULL, ",", &save)) {
+		char *end;
+		if (!strcmp(o, "no_writeback_cache")) {
+			mo->writeback = false;
+		} else if (!strcmp(o, "writeback_cache")) {
+			mo->writeback = true;
+		} else if (!strncmp(o, "max_threads=", 12)) {
+			long v = strtol(o + 12, &end, 10);
+			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
+			mo->max_threads = (unsigned)v;
+		} else if (!strncmp(o, "attr_timeout=", 13) || !strncmp(o, "entry_timeout=", 14)) {
+			char *eq = strchr(o, '=');
+			double v = strtod(eq + 1, &end);
+			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
+			*(o[0] == 'a' ? &mo->attr_timeout : &mo->entry_timeout) = v;
+		} else {
+			if (!strcmp(o, "allow_other"))
+				r = add_fuse_opt(mo, "default_permissions");
+			if (r == 0)
+				r = add_fuse_opt(mo, o);
+			if (r < 0)
+				r = lfs_cli_usage_error("mount", "mount options too long");
+		}
+	}
+	free(copy);
+	return r;
+}
+
+static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
+{
+	static const struct option opts[] = {
+		{"passfile", required_argument, NULL, 'p'},
+		{"passfd", required_argument, NULL, 'P'},
+		{"extpass", required_argument, NULL, 'e'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, r;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hfdo:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			mo->src.passfile = optarg;
+			break;
+		case 'P':
+			mo->src.passfd = atoi(optarg);
+			break;
+		case 'e':
+			mo->src.extpass = optarg;
+			break;
+		case 'f':
+			mo->foreground = true;
+			break;
+		case 'd':
+			mo->debug = mo->foreground = true;
+			break;
+		case 'o':
+			if ((r = parse_o(mo, optarg)) != 0)
+				return r;
+			break;
+		case 'h':
+			mount_help();
+			return -1;
+		default:
+			return lfs_cli_usage_error("mount", "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return lfs_cli_usage_error("mount", "expected VAULT and MOUNTPOINT");
+	return 0;
+}
+
+static int check_paths(const char *vault, const char *mnt, char *rvault, char *rmnt)
+{
+	struct stat st;
+	if (!realpath(vault, rvault)) {
+		lfs_cli_error("cannot open vault %s: %s", vault, strerror(errno));
+		return LFS_EXIT_NO_VAULT;
+	}
+	if (!realpath(mnt, rmnt) || stat(rmnt, &st) < 0) {
+		lfs_cli_error("mountpoint %s: %s", mnt, strerror(errno));
+		return LFS_EXIT_MOUNT;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		lfs_cli_error("mountpoint %s is not a directory", mnt);
+		return LFS_EXIT_MOUNT;
+	}
+	size_t vl = strlen(rvault);
+	if (!strncmp(rmnt, rvault, vl) && (rmnt[vl] == '/' || rmnt[vl] == '\0')) {
+		lfs_cli_error("mountpoint %s lies inside the vault %s", mnt, vault);
+		return LFS_EXIT_MOUNT;
+	}
+	return 0;
+}
+
+static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault)
+{
+	if (!mo->foreground) {
+		if (fuse_daemonize(0) < 0)
+			return LFS_EXIT_ERROR;
+		lfs_log_to_syslog("lethefs", vault);
+	}
+	/* Keep plaintext buffers and keys out of swap. MCL_ONFAULT locks pages
+	 * only as they are touched, so thread stacks do not become resident. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		lfs_warn("cannot lock memory (%s): plaintext could reach swap", strerror(errno));
+	umask(0); /* backing modes must be exactly those the caller asked for */
+	lfs_info("mounted %s", vault);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
+	int r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	lfs_info("unmounted %s", vault);
+	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
+}
+
+int lfs_cmd_mount(int argc, char **argv)
+{
+	struct mount_opts mo = {.src = {.passfd = -1},
+				.writeback = true,
+				.max_threads = 10,
+				.attr_timeout = 1.0,
+				.entry_timeout = 1.0};
+	int r = parse_mount_args(argc, argv, &mo);
+	if (r != 0)
+		return r < 0 ? LFS_EXIT_OK : r;
+	char vault[PATH_MAX], mnt[PATH_MAX];
+	if ((r = check_paths(argv[optind], argv[optind + 1], vault, mnt)) != 0)
+		return r;
+
+	struct lfs_vault v;
+	struct lfs_keyring kr;
+	if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0)
+		return r;
+	int data_fd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+							  O_CLOEXEC);
+	struct lfs_fs fs;
+	if (data_fd < 0 || lfs_fs_init(&fs, &kr, data_fd, vault) < 0) {
+		lfs_cli_error("vault %s has no usable data directory '%s'", vault,
+			      LFS_DATA_DIR_NAME);
+		lfs_keyring_destroy(&kr);
+		return LFS_EXIT_CORRUPT;
+	}
+	fs.writeback = mo.writeback;
+	fs.attr_timeout = mo.attr_timeout;
+	fs.entry_timeout = mo.entry_timeout;
+
+	char base[PATH_MAX + 64];
+	snprintf(base, sizeof(base), "fsname=%s,subtype=lethefs", vault);
+	char *fargv[] = {"lethefs", "-o", base, "-o", mo.fuse_opts[0] ? mo.fuse_opts : base,
+			 mo.debug ? "-d" : NULL, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(mo.debug ? 6 : 5, fargv);
+	if (mo.debug)
+		lfs_log_set_level(LFS_LOG_DEBUG);
+	struct fuse_session *se = fuse_session_new(&args, &lfs_fuse_ops, sizeof(lfs_fuse_ops), &fs);
+	r = LFS_EXIT_MOUNT;
+	if (!se) {
+		lfs_cli_error("cannot start FUSE session (bad -o option?)");
+	} else if (fuse_set_signal_handlers(se) != 0) {
+		lfs_cli_error("cannot install signal handlers");
+	} else if (fuse_session_mount(se, mnt) != 0) {
+		lfs_cli_error("cannot mount on %s (is /dev/fuse available, and are you root?)",
+			      mnt);
+	} else {
+		r = serve(se, &mo, vault);
+		fuse_session_unmount(se);
+	}
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	lfs_fs_destroy(&fs);
+	lfs_keyring_destroy(&kr);
+	lfs_vault_close(&v);
+	return r;
+}

@@ -1,0 +1,120 @@
+#define _GNU_SOURCE
+#include "cli.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+void lfs_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("lethefs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "lethefs %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'lethefs %s --help'.\n", cmd);
+	return LFS_EXIT_USAGE;
+}
+
+int lfs_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	uint64_t mul = 1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		mul = 1ULL << 10;
+		end++;
+		break;
+	case 'M': case 'm':
+		mul = 1ULL << 20;
+		end++;
+		break;
+	case 'G': case 'g':
+		mul = 1ULL << 30;
+		end++;
+		break;
+	default:
+		return -1;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	if (*end || (v && mul > UINT64_MAX / v))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err)
+{
+	lfs_cli_error("%s", err);
+	switch (e) {
+	case LFS_VAULT_MISSING:
+		return LFS_EXIT_NO_VAULT;
+	case LFS_VAULT_CORRUPT:
+		return LFS_EXIT_CORRUPT;
+	default:
+		return LFS_EXIT_ERROR;
+	}
+}
+
+int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
+			struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	char err[512];
+	enum lfs_vault_error ve = lfs_vault_open(path, v, err, sizeof(err));
+	if (ve != LFS_VAULT_OK)
+		return lfs_exit_for_vault_error(ve, err);
+	struct lfs_secret s;
+	if (lfs_secret_read(src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		lfs_vault_close(v);
+		return LFS_EXIT_ERROR;
+	}
+	int slot;
+	int r = lfs_vault_unlock(v, s.data, s.len, kr, &slot);
+	lfs_secret_free(&s);
+	if (r == 0)
+		return LFS_EXIT_OK;
+	lfs_vault_close(v);
+	if (r == -EKEYREJECTED) {
+		lfs_cli_error("wrong passphrase: no keyslot of %s opens with it", path);
+		return LFS_EXIT_BAD_SECRET;
+	}
+	if (r == -ENOMEM) {
+		lfs_cli_error("out of memory while deriving the key (Argon2id)");
+		return LFS_EXIT_ERROR;
+	}
+	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
+		      path, LFS_KEYRING_FILE_NAME);
+	return LFS_EXIT_CORRUPT;
+}
+
+void lfs_harden_process(void)
+{
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
+	/* Not dumpable: no core file, and only root can ptrace or read
+	 * /proc/PID/mem of this process. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}

@@ -1,0 +1,72 @@
+/* lethefs: one binary, subcommands dispatched from a table that also
+ * drives the usage text. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+
+#ifndef LETHEFS_VERSION
+#define LETHEFS_VERSION "0.1.0"
+#endif
+
+static const struct lfs_command commands[] = {
+	{"init", lfs_cmd_init, "create a new encrypted vault in an empty directory"},
+	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
+	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
+	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: lethefs COMMAND [OPTIONS] ARGS...\n"
+		"\n"
+		"lethefs is an encrypted FUSE filesystem: files written through the mount\n"
+		"reach the backing directory (the vault) only as ciphertext, names included.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Run 'lethefs COMMAND --help' for a command's options.\n"
+		"\n"
+		"Exit codes (stable):\n"
+		"  0  success\n"
+		"  1  runtime error (I/O, memory, failed external program)\n"
+		"  2  usage error\n"
+		"  3  wrong passphrase: no keyslot opens with the secret given\n"
+		"  4  the vault does not exist or is not a lethefs vault\n"
+		"  5  a vault file is corrupt or inconsistent\n"
+		"  6  fsck found corrupt names, blocks or metadata\n"
+		"  7  the mount failed (mountpoint, FUSE or kernel error)\n"
+		"  8  init: the target directory is not empty or already holds a vault\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return LFS_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return LFS_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("lethefs %s\n", LETHEFS_VERSION);
+		return LFS_EXIT_OK;
+	}
+	if (sodium_init() < 0) {
+		lfs_cli_error("libsodium failed to initialise");
+		return LFS_EXIT_ERROR;
+	}
+	lfs_harden_process();
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	lfs_cli_error("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return LFS_EXIT_USAGE;
+}

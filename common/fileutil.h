@@ -1,0 +1,23 @@
+/* Whole-buffer I/O and crash-safe file replacement. All return 0 or a
+ * negative errno so that FUSE handlers and the CLI can share them. */
+#ifndef LETHEFS_FILEUTIL_H
+#define LETHEFS_FILEUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+int lfs_pread_full(int fd, void *buf, size_t len, off_t off, size_t *got);
+int lfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
+int lfs_read_all(int fd, void *buf, size_t len, size_t *got);
+int lfs_write_all(int fd, const void *buf, size_t len);
+
+/* Reads a whole small file (at most max bytes) relative to dirfd without
+ * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */
+int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len);
+
+/* Atomically replaces dirfd/name with data: write a temporary file (mode),
+ * fsync it, rename it over the target, fsync the directory. A crash at any
+ * point leaves either the old or the new content, never a mix. */
+int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
+#endif

@@ -1,0 +1,112 @@
+#define _GNU_SOURCE
+#include "dirnames.h"
+#include "../common/fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+int lfs_dir_meta(struct lfs_inode *dir, struct lfs_dirmeta *out)
+{
+	int r = 0;
+	pthread_mutex_lock(&dir->meta_lock);
+	if (!dir->have_dirmeta) {
+		r = lfs_dirmeta_load(dir->fd, &dir->dirmeta);
+		dir->have_dirmeta = r == 0;
+	}
+	if (r == 0)
+		*out = dir->dirmeta;
+	pthread_mutex_unlock(&dir->meta_lock);
+	return r;
+}
+
+int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, const char *name,
+		   struct lfs_bname *out)
+{
+	struct lfs_dirmeta m;
+	const struct lfs_epoch_keys *k;
+	int r = lfs_dir_meta(dir, &m);
+	if (r < 0)
+		return r;
+	if ((r = lfs_keyring_get(fs->kr, m.epoch, &k)) < 0)
+		return r;
+	r = lfs_name_encrypt(k->name_mac, k->name_enc, m.dirid, name, strlen(name), out->enc);
+	lfs_keyring_put(fs->kr);
+	if (r < 0)
+		return r;
+	out->is_long = lfs_backing_name(out->enc, out->name, out->sidecar);
+	return 0;
+}
+
+int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b)
+{
+	if (!b->is_long)
+		return 0;
+	char tmp[LFS_BACKING_NAME_MAX + 32];
+	snprintf(tmp, sizeof(tmp), ".lethefs.tmp.%08x", randombytes_random());
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	int r = lfs_write_all(fd, b->enc, strlen(b->enc));
+	close(fd);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, b->sidecar) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+void lfs_bname_drop_sidecar(int dirfd, const struct lfs_bname *b)
+{
+	if (b->is_long)
+		unlinkat(dirfd, b->sidecar, 0);
+}
+
+static int read_sidecar(int dirfd, const char *backing, char *enc, size_t *len)
+{
+	char sidecar[LFS_BACKING_NAME_MAX + 1];
+	unsigned char *data;
+	lfs_sidecar_for_long(backing, sidecar);
+	int r = lfs_read_small_file(dirfd, sidecar, LFS_ENCNAME_MAX - 1, &data, len);
+	if (r < 0)
+		return -EBADMSG;
+	memcpy(enc, data, *len);
+	enc[*len] = '\0';
+	free(data);
+	return lfs_long_name_matches(backing, enc, *len) ? 0 : -EBADMSG;
+}
+
+int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
+		   const char *backing, char out[LFS_NAME_MAX + 1])
+{
+	char enc[LFS_ENCNAME_MAX];
+	const char *src = backing;
+	size_t len = strlen(backing);
+	switch (lfs_classify_entry(backing)) {
+	case LFS_ENTRY_META:
+		return -ENOENT;
+	case LFS_ENTRY_INVALID:
+		return -EBADMSG;
+	case LFS_ENTRY_LONG: {
+		int r = read_sidecar(dirfd, backing, enc, &len);
+		if (r < 0)
+			return r;
+		src = enc;
+		break;
+	}
+	case LFS_ENTRY_NAME:
+		break;
+	}
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(fs->kr, m->epoch, &k);
+	if (r < 0)
+		return r;
+	size_t out_len;
+	r = lfs_name_decrypt(k->name_mac, k->name_enc, m->dirid, src, len, out, &out_len);
+	lfs_keyring_put(fs->kr);
+	return r == -EINVAL ? -EBADMSG : r;
+}

@@ -1,0 +1,32 @@
+/* Backing names of directory entries: name encryption bound to a
+ * directory's metadata, plus the long-name sidecar files. No FUSE here. */
+#ifndef LETHEFS_DIRNAMES_H
+#define LETHEFS_DIRNAMES_H
+
+#include <stdbool.h>
+
+#include "fs.h"
+#include "names.h"
+
+struct lfs_bname {
+	char name[LFS_BACKING_NAME_MAX + 1];	/* what lives in the backing dir */
+	char sidecar[LFS_BACKING_NAME_MAX + 1]; /* set when is_long */
+	char enc[LFS_ENCNAME_MAX];		/* the full encoding */
+	bool is_long;
+};
+
+/* The directory's metadata, loaded once and cached in the inode. */
+int lfs_dir_meta(struct lfs_inode *dir, struct lfs_dirmeta *out);
+/* Backing name for plaintext name in dir. -EACCES when locked. */
+int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, const char *name,
+		   struct lfs_bname *out);
+/* For a long name, (re)writes its sidecar atomically. No-op otherwise. */
+int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b);
+void lfs_bname_drop_sidecar(int dirfd, const struct lfs_bname *b);
+/* Plaintext name of a backing entry of a directory with metadata m.
+ * -ENOENT for entries that are not user data (metadata, sidecars),
+ * -EBADMSG when it does not decrypt. */
+int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
+		   const char *backing, char out[LFS_NAME_MAX + 1]);
+
+#endif

@@ -1,0 +1,26 @@
+/* Encrypted file contents on a backing descriptor: read, write, truncate
+ * and allocate at any plaintext offset. Uses the inode's io_lock so that
+ * read-modify-write of partial blocks is safe under concurrent writers.
+ * No FUSE here: results are byte counts or negative errnos. */
+#ifndef LETHEFS_FILEIO_H
+#define LETHEFS_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs.h"
+
+ssize_t lfs_fileio_read(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char *buf,
+			size_t size, uint64_t off);
+ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
+			 size_t size, uint64_t off);
+int lfs_fileio_truncate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t size);
+/* mode 0 and FALLOC_FL_KEEP_SIZE; anything else is -EOPNOTSUPP. */
+int lfs_fileio_fallocate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int mode,
+			 uint64_t off, uint64_t len);
+/* Verifies every block of a file (fsck). Returns the number of corrupt
+ * blocks, or a negative errno; bad_block receives the first bad one. */
+long lfs_fileio_verify(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t *bad_block);
+
+#endif

@@ -1,0 +1,72 @@
+/* The mounted filesystem's state: the inode table and what every FUSE
+ * operation needs. The FUSE inode number of an inode is the address of its
+ * struct lfs_inode (as in libfuse's passthrough_ll), and each inode holds an
+ * O_PATH descriptor of its backing object so that every name operation is
+ * an *at() call relative to the parent.
+ *
+ * Lock order: fs->table_lock before any inode's meta_lock; an inode's
+ * io_lock before its meta_lock. No two inodes' io_locks are held at once. */
+#ifndef LETHEFS_FS_H
+#define LETHEFS_FS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "content.h"
+#include "dirmeta.h"
+#include "../keymgmt/keyring.h"
+
+struct lfs_inode {
+	struct lfs_inode *hash_next; /* protected by table_lock */
+	int fd;			     /* O_PATH descriptor of the backing object */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
+	uint64_t nlookup; /* protected by table_lock */
+
+	/* Regular files: readers share, writers and truncation exclude. */
+	pthread_rwlock_t io_lock;
+	pthread_mutex_t meta_lock; /* guards the cached fields below */
+	bool have_header;
+	struct lfs_file_header header;
+	bool have_dirmeta;
+	struct lfs_dirmeta dirmeta;
+};
+
+struct lfs_fs {
+	struct lfs_keyring *kr;
+	struct lfs_layout layout;
+	const char *vault_path;
+	struct lfs_inode root;
+	pthread_mutex_t table_lock;
+	struct lfs_inode **buckets;
+	size_t nbuckets;
+	size_t ninodes;
+	double entry_timeout;
+	double attr_timeout;
+	bool writeback;	    /* kernel writeback cache */
+	unsigned max_write; /* 0: libfuse's default */
+	bool debug;
+};
+
+int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
+		const char *vault_path);
+void lfs_fs_destroy(struct lfs_fs *fs);
+
+/* Inode table (fs/inode.c). lfs_inode_get finds or adds the inode for the
+ * backing object fd refers to (taking ownership of fd) and counts one
+ * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
+struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
+void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
+
+/* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
+#define LFS_PROC_PATH_MAX 64
+void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);
+
+/* Converts a backing stat into the plaintext view (sizes of regular files
+ * and symlinks). */
+void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st);
+
+#endif

@@ -1,0 +1,90 @@
+/* FUSE low-level operation handlers. Each handler replies exactly once;
+ * the helpers they call return 0 or a negative errno and never reply. */
+#ifndef LETHEFS_OPS_H
+#define LETHEFS_OPS_H
+
+
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+
+extern const struct fuse_lowlevel_ops lfs_fuse_ops;
+
+static inline struct lfs_fs *lfs_req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct lfs_inode *lfs_inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &lfs_req_fs(req)->root;
+	return (struct lfs_inode *)(uintptr_t)ino;
+}
+
+/* An open file: the backing descriptor, opened read-write whenever the
+ * mode allows because partial-block writes must read. */
+struct lfs_handle {
+	int fd;
+};
+
+static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
+{
+	return (struct lfs_handle *)(uintptr_t)fi->fh;
+}
+
+/* Shared helpers (ops_entry.c). */
+int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
+		  struct fuse_entry_param *e);
+int lfs_lookup_backing(struct lfs_fs *fs, int dirfd, const char *backing,
+		       struct fuse_entry_param *e);
+void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
+/* Gives a new object to the caller when the daemon runs as root. */
+void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
+
+void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
+void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		    struct fuse_file_info *fi);
+void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void lfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void lfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void lfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name);
+void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		   const char *newname, unsigned int flags);
+void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void lfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi);
+void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+void lfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		   struct fuse_file_info *fi);
+void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		      struct fuse_file_info *fi);
+
+void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags);
+void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif

@@ -1,0 +1,448 @@
+/* Name-space operations: lookup, attributes, creating and removing
+ * entries, rename. */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "dirnames.h"
+#include "fileio.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <sodium.h>
+
+void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
+{
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+}
+
+int lfs_lookup_backing(struct lfs_fs *fs, int dirfd, const char *backing,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	int fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	int err = 0;
+	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
+	if (!inode)
+		return -err;
+	lfs_stat_to_plain(fs, &e->attr);
+	e->ino = (fuse_ino_t)(uintptr_t)inode;
+	if (inode == &fs->root)
+		e->ino = FUSE_ROOT_ID;
+	lfs_fill_entry_timeouts(fs, e);
+	return 0;
+}
+
+int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
+		  struct fuse_entry_param *e)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_bname b;
+	int r = lfs_bname_make(fs, parent, name, &b);
+	if (r < 0)
+		return r;
+	return lfs_lookup_backing(fs, parent->fd, b.name, e);
+}
+
+void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int r = lfs_do_lookup(req, lfs_inode_of(req, parent), name, &e);
+	if (r == -ENOENT) {
+		/* A negative entry the kernel may cache: creates go through
+		 * the kernel, which drops it. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = lfs_req_fs(req)->entry_timeout;
+		fuse_reply_entry(req, &e);
+	} else if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+}
+
+void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	lfs_inode_forget(lfs_req_fs(req), lfs_inode_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		lfs_inode_forget(lfs_req_fs(req), lfs_inode_of(req, forgets[i].ino),
+				 forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static int stat_inode(struct lfs_fs *fs, struct lfs_inode *inode, struct stat *st)
+{
+	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	lfs_stat_to_plain(fs, st);
+	return 0;
+}
+
+void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct stat st;
+	int r = stat_inode(fs, lfs_inode_of(req, ino), &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi,
+		    off_t size)
+{
+	if (!S_ISREG(inode->type))
+		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
+	if (size < 0)
+		return -EINVAL;
+	if (fi)
+		return lfs_fileio_truncate(fs, inode, lfs_handle_of(fi)->fd, (uint64_t)size);
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(inode->fd, proc);
+	int fd = open(proc, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = lfs_fileio_truncate(fs, inode, fd, (uint64_t)size);
+	close(fd);
+	return r;
+}
+
+static int set_times(struct lfs_inode *inode, const struct stat *attr, int valid)
+{
+	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	if (utimensat(inode->fd, "", tv, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		    struct fuse_file_info *fi)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	char proc[LFS_PROC_PATH_MAX];
+	int r = 0;
+
+	if (valid & FUSE_SET_ATTR_MODE) {
+		lfs_proc_path(inode->fd, proc);
+		if (S_ISLNK(inode->type))
+			r = -EOPNOTSUPP;
+		else if (chmod(proc, attr->st_mode & 07777) < 0)
+			r = -errno;
+	}
+	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		if (fchownat(inode->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
+		r = set_size(fs, inode, fi, attr->st_size);
+	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+		r = set_times(inode, attr, valid);
+	struct stat st;
+	if (r == 0)
+		r = stat_inode(fs, inode, &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	char enc[PATH_MAX + 1];
+	ssize_t n = readlinkat(inode->fd, "", enc, sizeof(enc));
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (n >= (ssize_t)sizeof(enc)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(fs->kr, 0, &k);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	char plain[PATH_MAX + 1];
+	r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
+	lfs_keyring_put(fs->kr);
+	if (r < 0) {
+		lfs_err("symlink target of inode %llu does not authenticate",
+			(unsigned long long)inode->ino);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	plain[r] = '\0';
+	fuse_reply_readlink(req, plain);
+	sodium_memzero(plain, sizeof(plain));
+}
+
+void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
+{
+	if (geteuid() != 0)
+		return;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->uid == 0 && ctx->gid == 0)
+		return;
+	if (fchownat(dirfd, backing, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		lfs_warn("cannot give new entry to uid %u: %s", ctx->uid, strerror(errno));
+}
+
+/* mkdir is made atomic: the directory is built under a temporary name with
+ * its metadata, then renamed into place, so no directory ever exists
+ * without the id its children's names depend on. */
+static int make_dir(struct lfs_fs *fs, int pfd, const char *backing, mode_t mode)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), ".lethefs.tmp.%08x%08x", randombytes_random(),
+		 randombytes_random());
+	if (mkdirat(pfd, tmp, mode) < 0)
+		return -errno;
+	int dfd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? -errno : 0;
+	if (r == 0) {
+		struct lfs_dirmeta m;
+		lfs_dirmeta_new(&m, fs->kr->current_epoch);
+		r = lfs_dirmeta_store(dfd, &m);
+		close(dfd);
+	}
+	if (r == 0 && renameat2(pfd, tmp, pfd, backing, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	if (r < 0) {
+		int d2 = openat(pfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (d2 >= 0) {
+			unlinkat(d2, LFS_DIRMETA_NAME, 0);
+			close(d2);
+		}
+		unlinkat(pfd, tmp, AT_REMOVEDIR);
+	}
+	return r;
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
+		      dev_t rdev, const char *link)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct fuse_entry_param e;
+	char *enc_link = NULL;
+	int r = lfs_bname_make(fs, parent, name, &b);
+	if (r == 0 && link) {
+		const struct lfs_epoch_keys *k;
+		size_t len = strlen(link);
+		enc_link = malloc(lfs_link_encoded_len(len) + 1);
+		if (!enc_link)
+			r = -ENOMEM;
+		else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+			r = lfs_link_encrypt(k->link, link, len, enc_link);
+			lfs_keyring_put(fs->kr);
+		}
+		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
+			r = -ENAMETOOLONG;
+	}
+	if (r == 0)
+		r = lfs_bname_store_sidecar(parent->fd, &b);
+	if (r == 0) {
+		if (link)
+			r = symlinkat(enc_link, parent->fd, b.name) < 0 ? -errno : 0;
+		else if (S_ISDIR(mode))
+			r = make_dir(fs, parent->fd, b.name, mode & 07777);
+		else
+			r = mknodat(parent->fd, b.name, mode, rdev) < 0 ? -errno : 0;
+	}
+	free(enc_link);
+	if (r == 0) {
+		lfs_chown_new(req, parent->fd, b.name);
+		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void lfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+void lfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+void lfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	make_node(req, parent, name, S_IFLNK, 0, link);
+}
+
+void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct fuse_entry_param e;
+	char proc[LFS_PROC_PATH_MAX];
+	int r = lfs_bname_make(fs, parent, name, &b);
+	if (r == 0)
+		r = lfs_bname_store_sidecar(parent->fd, &b);
+	if (r == 0) {
+		lfs_proc_path(inode->fd, proc);
+		if (linkat(AT_FDCWD, proc, parent->fd, b.name, AT_SYMLINK_FOLLOW) < 0)
+			r = -errno;
+	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	int r = lfs_bname_make(fs, parent, name, &b);
+	if (r == 0 && unlinkat(parent->fd, b.name, 0) < 0)
+		r = -errno;
+	if (r == 0)
+		lfs_bname_drop_sidecar(parent->fd, &b);
+	fuse_reply_err(req, -r);
+}
+
+/* Whether a backing directory holds nothing but lethefs metadata; if so
+ * the metadata is removed so that the directory itself can go. */
+static int empty_backing_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+			r = -ENOTEMPTY;
+	}
+	if (r == 0) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL)
+			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
+			    unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+				unlinkat(fd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+	return r;
+}
+
+void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct lfs_dirmeta m;
+	int r = lfs_bname_make(fs, parent, name, &b);
+	int dfd = -1;
+	if (r == 0) {
+		dfd = openat(parent->fd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			r = errno == ENOTDIR ? -ENOTDIR : -errno;
+	}
+	/* Keep the metadata so it can be put back if the removal fails. */
+	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
+	if (r == 0)
+		r = empty_backing_dir(dfd);
+	if (r == 0 && unlinkat(parent->fd, b.name, AT_REMOVEDIR) < 0) {
+		r = -errno;
+		if (have_meta)
+			lfs_dirmeta_store(dfd, &m);
+	}
+	if (r == 0)
+		lfs_bname_drop_sidecar(parent->fd, &b);
+	if (dfd >= 0)
+		close(dfd);
+	fuse_reply_err(req, -r);
+}
+
+void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newp_ino,
+		   const char *newname, unsigned int flags)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_inode *newparent = lfs_inode_of(req, newp_ino);
+	struct lfs_bname from, to;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, name, &from);
+	if (r == 0)
+		r = lfs_bname_make(fs, newparent, newname, &to);
+	if (r == 0)
+		r = lfs_bname_store_sidecar(newparent->fd, &to);
+	if (r == 0 && renameat2(parent->fd, from.name, newparent->fd, to.name, flags) < 0)
+		r = -errno;
+	/* The old name's sidecar goes unless the old name still exists
+	 * (exchange) or is the very same entry. */
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    !(parent == newparent && strcmp(from.name, to.name) == 0))
+		lfs_bname_drop_sidecar(parent->fd, &from);
+	fuse_reply_err(req, -r);
+}
+
+void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	if (fstatvfs(lfs_inode_of(req, ino)->fd, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = LFS_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,169 @@
+/* Open files: create, open, read, write, sync, allocate. Contents go
+ * through fs/fileio.c; this file only adapts it to FUSE. */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "dirnames.h"
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+/* Flags that describe the plaintext view only: the backing file is always
+ * read-write (partial blocks need reading), never appending (block offsets
+ * differ from plaintext offsets), and truncation is done by fileio. */
+#define VIEW_ONLY_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_CREAT | O_EXCL | O_NOCTTY)
+
+/* flags may carry O_NOFOLLOW: set for names in a backing directory, not for
+ * /proc/self/fd links (which must be followed). */
+static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int base = (flags & ~VIEW_ONLY_FLAGS) | O_CLOEXEC;
+	int fd = openat(dirfd, name, base | O_RDWR | (flags & (O_CREAT | O_EXCL)), mode);
+	/* A read-only plaintext open of a file the daemon may not write (a
+	 * non-root daemon on a 0444 file) can still be served. */
+	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
+		fd = openat(dirfd, name, base | O_RDONLY, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+static int new_handle(struct fuse_file_info *fi, int fd)
+{
+	struct lfs_handle *h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = fd;
+	fi->fh = (uintptr_t)h;
+	/* Only this daemon changes the backing files, so cached pages stay
+	 * valid across opens. (Locking the volume drops them explicitly.) */
+	fi->keep_cache = 1;
+	return 0;
+}
+
+void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
+		   struct fuse_file_info *fi)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct fuse_entry_param e;
+	int fd = -1;
+	int r = lfs_bname_make(fs, parent, name, &b);
+	if (r == 0)
+		r = lfs_bname_store_sidecar(parent->fd, &b);
+	if (r == 0 && (r = open_backing(parent->fd, b.name, fi->flags | O_CREAT | O_NOFOLLOW, mode)) >= 0) {
+		fd = r;
+		r = 0;
+		lfs_chown_new(req, parent->fd, b.name);
+	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+	if (r == 0 && (fi->flags & O_TRUNC))
+		r = lfs_fileio_truncate(fs, lfs_inode_of(req, e.ino), fd, 0);
+	if (r == 0)
+		r = new_handle(fi, fd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_create(req, &e, fi);
+}
+
+void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(inode->fd, proc);
+	int fd = open_backing(AT_FDCWD, proc, fi->flags & ~O_NOFOLLOW, 0);
+	int r = fd < 0 ? fd : 0;
+	/* Opening needs no key, but serving plaintext does: refuse early when
+	 * locked so that the error comes at open, not at first read. */
+	const struct lfs_epoch_keys *k;
+	if (r == 0 && (r = lfs_keyring_get(fs->kr, 0, &k)) == 0)
+		lfs_keyring_put(fs->kr);
+	if (r == 0 && (fi->flags & O_TRUNC))
+		r = lfs_fileio_truncate(fs, inode, fd, 0);
+	if (r == 0)
+		r = new_handle(fi, fd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = lfs_fileio_read(lfs_req_fs(req), lfs_inode_of(req, ino), lfs_handle_of(fi)->fd,
+				    buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	sodium_memzero(buf, (size_t)(n > 0 ? n : 0));
+	free(buf);
+}
+
+void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	ssize_t n = lfs_fileio_write(lfs_req_fs(req), lfs_inode_of(req, ino),
+				     lfs_handle_of(fi)->fd, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	/* Closing a duplicate reports delayed write errors of the backing
+	 * filesystem (NFS, quota) at close(2), as a local file would. */
+	int r = close(dup(lfs_handle_of(fi)->fd));
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs_handle *h = lfs_handle_of(fi);
+	close(h->fd);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	int fd = lfs_handle_of(fi)->fd;
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		      struct fuse_file_info *fi)
+{
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int r = lfs_fileio_fallocate(lfs_req_fs(req), lfs_inode_of(req, ino),
+				     lfs_handle_of(fi)->fd, mode, (uint64_t)offset,
+				     (uint64_t)length);
+	fuse_reply_err(req, -r);
+}

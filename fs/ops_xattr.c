@@ -1,0 +1,163 @@
+/* Extended attributes. Only the user.* namespace is stored, with both the
+ * name (after "user.") and the value encrypted; other namespaces (security,
+ * trusted, system ACLs) are refused with EOPNOTSUPP, which cp, tar and
+ * rsync treat as "not supported here". */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "names.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <sodium.h>
+
+#define USER_PREFIX     "user."
+#define USER_PREFIX_LEN 5
+#define BACKING_XATTR_MAX (USER_PREFIX_LEN + LFS_ENCNAME_MAX)
+
+/* The backing xattr name for plaintext name; -EOPNOTSUPP outside user.*. */
+static int backing_xattr_name(struct lfs_fs *fs, const char *name, char *out)
+{
+	if (strncmp(name, USER_PREFIX, USER_PREFIX_LEN) != 0)
+		return -EOPNOTSUPP;
+	const char *rest = name + USER_PREFIX_LEN;
+	size_t len = strlen(rest);
+	if (len > LFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(fs->kr, 0, &k);
+	if (r < 0)
+		return r;
+	memcpy(out, USER_PREFIX, USER_PREFIX_LEN);
+	r = lfs_xattr_name_encrypt(k->xattr_name_mac, k->xattr_name_enc, rest, len,
+				   out + USER_PREFIX_LEN);
+	lfs_keyring_put(fs->kr);
+	return r == -EINVAL ? -ERANGE : r;
+}
+
+static void proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
+{
+	lfs_proc_path(lfs_inode_of(req, ino)->fd, proc);
+}
+
+void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
+	int r = backing_xattr_name(fs, name, bname);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	uint8_t *sealed = malloc(size + LFS_XATTR_VALUE_OVERHEAD);
+	const struct lfs_epoch_keys *k;
+	if (!sealed)
+		r = -ENOMEM;
+	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+		lfs_keyring_put(fs->kr);
+		proc_of(req, ino, proc);
+		if (setxattr(proc, bname, sealed, size + LFS_XATTR_VALUE_OVERHEAD, flags) < 0)
+			r = errno == E2BIG ? -E2BIG : -errno;
+	}
+	free(sealed);
+	fuse_reply_err(req, -r);
+}
+
+void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
+	int r = backing_xattr_name(fs, name, bname);
+	if (r < 0) {
+		fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
+		return;
+	}
+	proc_of(req, ino, proc);
+	uint8_t sealed[XATTR_SIZE_MAX];
+	ssize_t n = getxattr(proc, bname, sealed, sizeof(sealed));
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	uint8_t *plain = malloc((size_t)n + 1);
+	const struct lfs_epoch_keys *k;
+	if (!plain)
+		r = -ENOMEM;
+	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
+		lfs_keyring_put(fs->kr);
+		if (r == -EBADMSG)
+			r = -EIO;
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else if ((size_t)r > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, (const char *)plain, (size_t)r);
+	free(plain);
+}
+
+void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	char proc[LFS_PROC_PATH_MAX];
+	proc_of(req, ino, proc);
+	char *raw = malloc(XATTR_LIST_MAX);
+	char *out = malloc(XATTR_LIST_MAX);
+	ssize_t n = raw ? listxattr(proc, raw, XATTR_LIST_MAX) : -1;
+	if (!raw || !out || n < 0) {
+		fuse_reply_err(req, !raw || !out ? ENOMEM : errno);
+		free(raw);
+		free(out);
+		return;
+	}
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(fs->kr, 0, &k);
+	size_t used = 0;
+	for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw + i) + 1) {
+		const char *bn = raw + i;
+		char plain[LFS_NAME_MAX + 1];
+		size_t plen;
+		if (strncmp(bn, USER_PREFIX, USER_PREFIX_LEN) != 0 ||
+		    lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc,
+					   bn + USER_PREFIX_LEN, strlen(bn + USER_PREFIX_LEN),
+					   plain, &plen) < 0)
+			continue;
+		if (used + USER_PREFIX_LEN + plen + 1 > XATTR_LIST_MAX)
+			break;
+		memcpy(out + used, USER_PREFIX, USER_PREFIX_LEN);
+		memcpy(out + used + USER_PREFIX_LEN, plain, plen + 1);
+		used += USER_PREFIX_LEN + plen + 1;
+	}
+	if (r == 0)
+		lfs_keyring_put(fs->kr);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, used);
+	else if (used > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, out, used);
+	free(raw);
+	free(out);
+}
+
+void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
+	int r = backing_xattr_name(fs, name, bname);
+	if (r == 0) {
+		proc_of(req, ino, proc);
+		if (removexattr(proc, bname) < 0)
+			r = -errno;
+	}
+	fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
+}

@@ -1,0 +1,30 @@
+/* The vault's INI configuration (VAULT/lethefs.conf): non-secret settings,
+ * read with inih. Unknown sections or keys, duplicates and bad values are
+ * errors with the line number, never silently ignored. */
+#ifndef LETHEFS_CONFIG_H
+#define LETHEFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../fs/cipher.h"
+
+#define LFS_CONFIG_FILE_NAME "lethefs.conf"
+#define LFS_FORMAT_VERSION   1
+
+struct lfs_vault_config {
+	int format;
+	uint8_t uuid[16];
+	enum lfs_cipher_id cipher;
+	char created[32]; /* ISO 8601 UTC */
+	unsigned seen;	  /* bitmask of keys met while parsing */
+};
+
+/* Parses text (len bytes, need not be NUL-terminated). Returns 0, or -EINVAL
+ * with a human-readable reason in err. */
+int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+		     size_t errlen);
+/* Renders the config as INI text. Returns the length, or -ENOSPC. */
+int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t buflen);
+
+#endif

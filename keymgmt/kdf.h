@@ -1,0 +1,34 @@
+/* Key derivation tree. Every key lethefs uses is derived from a root key
+ * (the master key, or a data key of one epoch) for exactly one purpose,
+ * named by an 8-byte libsodium KDF context. Changing any constant here is
+ * a format change: tests/unit/test_kdf.c pins the outputs. */
+#ifndef LETHEFS_KDF_H
+#define LETHEFS_KDF_H
+
+#include <stdint.h>
+
+#define LFS_KEY_LEN 32
+
+/* Purposes derived from the master key. */
+#define LFS_KDF_CTX_KEYRING "lfkrng01" /* wraps the data-key ring file */
+#define LFS_KDF_CTX_AUDIT   "lfaudt01" /* authenticates audit entries */
+#define LFS_KDF_CTX_STAGING "lfstag01" /* wraps staging directory keys */
+
+/* Purposes derived from a data key (one per epoch). */
+#define LFS_KDF_CTX_CONTENT "lfcont01" /* root of per-file content keys */
+#define LFS_KDF_CTX_HDRMAC  "lfhmac01" /* authenticates file headers */
+#define LFS_KDF_CTX_NAMEMAC "lfnmac01" /* SIV tag of file names */
+#define LFS_KDF_CTX_NAMEENC "lfnenc01" /* stream key of file names */
+#define LFS_KDF_CTX_LINK    "lflink01" /* symlink targets */
+#define LFS_KDF_CTX_XATTR   "lfxatt01" /* xattr names (SIV) and values */
+
+void lfs_kdf_derive(uint8_t out[LFS_KEY_LEN], const uint8_t root[LFS_KEY_LEN], uint64_t subkey_id,
+		    const char ctx[8]);
+
+/* Per-file content key: keyed BLAKE2b over the file id, so that no two
+ * files share a content key (this bounds the number of random nonces used
+ * under one AES-GCM key to one file's blocks). */
+void lfs_kdf_file_key(uint8_t out[LFS_KEY_LEN], const uint8_t content_root[LFS_KEY_LEN],
+		      const uint8_t file_id[16]);
+
+#endif

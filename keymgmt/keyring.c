@@ -1,0 +1,247 @@
+#include "keyring.h"
+#include "kdf.h"
+#include "../common/bytes.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sodium.h>
+
+static const uint8_t keyring_magic[8] = {'L', 'E', 'T', 'H', 'E', 'K', 'R', '1'};
+#define KEYRING_VERSION 1
+#define BODY_FIXED      8
+
+void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
+		      enum lfs_cipher_id cipher)
+{
+	memset(kr, 0, sizeof(*kr));
+	pthread_rwlock_init(&kr->lock, NULL);
+	memcpy(kr->uuid, uuid, LFS_UUID_LEN);
+	kr->cipher = cipher;
+}
+
+void lfs_keyring_destroy(struct lfs_keyring *kr)
+{
+	lfs_keyring_lock(kr);
+	pthread_rwlock_destroy(&kr->lock);
+}
+
+static void derive_epoch(struct lfs_epoch_keys *e)
+{
+	lfs_kdf_derive(e->content, e->data_key, 1, LFS_KDF_CTX_CONTENT);
+	lfs_kdf_derive(e->hdr_mac, e->data_key, 1, LFS_KDF_CTX_HDRMAC);
+	lfs_kdf_derive(e->name_mac, e->data_key, 1, LFS_KDF_CTX_NAMEMAC);
+	lfs_kdf_derive(e->name_enc, e->data_key, 1, LFS_KDF_CTX_NAMEENC);
+	lfs_kdf_derive(e->link, e->data_key, 1, LFS_KDF_CTX_LINK);
+	lfs_kdf_derive(e->xattr_name_mac, e->data_key, 1, LFS_KDF_CTX_XATTR);
+	lfs_kdf_derive(e->xattr_name_enc, e->data_key, 2, LFS_KDF_CTX_XATTR);
+	lfs_kdf_derive(e->xattr_value, e->data_key, 3, LFS_KDF_CTX_XATTR);
+}
+
+static int alloc_secrets(struct lfs_keyring *kr)
+{
+	kr->sec = sodium_malloc(sizeof(*kr->sec));
+	if (!kr->sec)
+		return -ENOMEM;
+	memset(kr->sec, 0, sizeof(*kr->sec));
+	return 0;
+}
+
+int lfs_keyring_generate(struct lfs_keyring *kr)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = kr->sec ? -EBUSY : alloc_secrets(kr);
+	if (r == 0) {
+		randombytes_buf(kr->sec->master, LFS_MASTER_KEY_LEN);
+		struct lfs_epoch_keys *e = &kr->sec->epochs[0];
+		e->epoch = 1;
+		randombytes_buf(e->data_key, sizeof(e->data_key));
+		derive_epoch(e);
+		kr->nepochs = 1;
+		kr->current_epoch = 1;
+		kr->unlocked = true;
+		kr->generation++;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+static void encode_header(const struct lfs_keyring *kr, unsigned nepochs, uint8_t *h)
+{
+	memset(h, 0, LFS_KEYRING_HDR_LEN);
+	memcpy(h, keyring_magic, 8);
+	put_le16(h + 8, KEYRING_VERSION);
+	put_le32(h + 12, nepochs);
+	memcpy(h + 16, kr->uuid, LFS_UUID_LEN);
+}
+
+int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
+		     unsigned *nepochs)
+{
+	if (len < LFS_KEYRING_HDR_LEN + 24 + BODY_FIXED + 16 || len > LFS_KEYRING_MAX_FILE_LEN)
+		return -EINVAL;
+	if (memcmp(file, keyring_magic, 8) != 0 || get_le16(file + 8) != KEYRING_VERSION ||
+	    get_le16(file + 10) != 0)
+		return -EINVAL;
+	uint32_t n = get_le32(file + 12);
+	if (n == 0 || n > LFS_MAX_EPOCHS)
+		return -EINVAL;
+	if (len != LFS_KEYRING_HDR_LEN + 24 + BODY_FIXED + (size_t)n * LFS_KEYRING_ENTRY_LEN + 16)
+		return -EINVAL;
+	memcpy(uuid, file + 16, LFS_UUID_LEN);
+	*nepochs = n;
+	return 0;
+}
+
+static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
+{
+	if (body[0] != (uint8_t)kr->cipher || !sodium_is_zero(body + 1, 3))
+		return -EKEYREJECTED; /* config's cipher differs from the sealed one */
+	uint32_t current = get_le32(body + 4);
+	int have_current = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
+		struct lfs_epoch_keys *e = &kr->sec->epochs[i];
+		e->epoch = get_le32(p);
+		if (e->epoch == 0 || !sodium_is_zero(p + 4, 4))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (kr->sec->epochs[j].epoch == e->epoch)
+				return -EINVAL;
+		have_current |= e->epoch == current;
+		memcpy(e->data_key, p + 8, 32);
+		derive_epoch(e);
+	}
+	if (!have_current)
+		return -EINVAL;
+	kr->nepochs = n;
+	kr->current_epoch = current;
+	return 0;
+}
+
+int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
+		       const uint8_t *file, size_t len)
+{
+	uint8_t uuid[LFS_UUID_LEN];
+	unsigned n;
+	int r = lfs_keyring_peek(file, len, uuid, &n);
+	if (r < 0)
+		return r;
+	if (sodium_memcmp(uuid, kr->uuid, LFS_UUID_LEN) != 0)
+		return -EKEYREJECTED;
+
+	size_t body_len = BODY_FIXED + (size_t)n * LFS_KEYRING_ENTRY_LEN;
+	uint8_t *body = sodium_malloc(body_len);
+	uint8_t wrap[32];
+	if (!body)
+		return -ENOMEM;
+	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_KEYRING);
+	r = crypto_aead_xchacha20poly1305_ietf_decrypt(
+		body, NULL, NULL, file + LFS_KEYRING_HDR_LEN + 24, body_len + 16, file,
+		LFS_KEYRING_HDR_LEN, file + LFS_KEYRING_HDR_LEN, wrap);
+	sodium_memzero(wrap, sizeof(wrap));
+	if (r != 0) {
+		sodium_free(body);
+		return -EKEYREJECTED;
+	}
+
+	pthread_rwlock_wrlock(&kr->lock);
+	if (kr->sec) {
+		r = -EBUSY;
+	} else if ((r = alloc_secrets(kr)) == 0) {
+		memcpy(kr->sec->master, master, LFS_MASTER_KEY_LEN);
+		r = decode_body(kr, body, n);
+		if (r == 0) {
+			kr->unlocked = true;
+			kr->generation++;
+		} else {
+			sodium_free(kr->sec);
+			kr->sec = NULL;
+		}
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	sodium_free(body); /* sodium_free wipes */
+	return r;
+}
+
+int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	if (!kr->sec) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -EACCES;
+	}
+	unsigned n = kr->nepochs;
+	size_t body_len = BODY_FIXED + (size_t)n * LFS_KEYRING_ENTRY_LEN;
+	uint8_t *body = sodium_malloc(body_len);
+	if (!body) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -ENOMEM;
+	}
+	memset(body, 0, body_len);
+	body[0] = (uint8_t)kr->cipher;
+	put_le32(body + 4, kr->current_epoch);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
+		put_le32(p, kr->sec->epochs[i].epoch);
+		memcpy(p + 8, kr->sec->epochs[i].data_key, 32);
+	}
+	uint8_t wrap[32];
+	lfs_kdf_derive(wrap, kr->sec->master, 1, LFS_KDF_CTX_KEYRING);
+	encode_header(kr, n, out);
+	randombytes_buf(out + LFS_KEYRING_HDR_LEN, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + LFS_KEYRING_HDR_LEN + 24, NULL, body,
+						   body_len, out, LFS_KEYRING_HDR_LEN, NULL,
+						   out + LFS_KEYRING_HDR_LEN, wrap);
+	sodium_memzero(wrap, sizeof(wrap));
+	sodium_free(body);
+	*len = LFS_KEYRING_HDR_LEN + 24 + body_len + 16;
+	pthread_rwlock_unlock(&kr->lock);
+	return 0;
+}
+
+void lfs_keyring_lock(struct lfs_keyring *kr)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	if (kr->sec) {
+		sodium_free(kr->sec); /* wipes before unmapping */
+		kr->sec = NULL;
+	}
+	kr->unlocked = false;
+	kr->nepochs = 0;
+	kr->generation++;
+	pthread_rwlock_unlock(&kr->lock);
+}
+
+int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	if (!kr->sec) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -EACCES;
+	}
+	if (epoch == 0)
+		epoch = kr->current_epoch;
+	for (unsigned i = 0; i < kr->nepochs; i++) {
+		if (kr->sec->epochs[i].epoch == epoch) {
+			*out = &kr->sec->epochs[i];
+			return 0;
+		}
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return -EIO;
+}
+
+void lfs_keyring_put(struct lfs_keyring *kr)
+{
+	pthread_rwlock_unlock(&kr->lock);
+}
+
+int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN])
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int r = kr->sec ? 0 : -EACCES;
+	if (r == 0)
+		memcpy(out, kr->sec->master, LFS_MASTER_KEY_LEN);
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}

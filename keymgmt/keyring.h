@@ -1,0 +1,88 @@
+/* The keyring: the one object that holds every key in the process.
+ *
+ * It can be empty (locked), hold the data keys of one or more epochs
+ * (several during a rotation), and every encrypt/decrypt asks it for the
+ * keys of the epoch it needs. Asking while locked gives -EACCES; asking for
+ * an epoch that was destroyed gives -EIO. Secrets live in sodium_malloc'd
+ * memory (guard pages, mlock'd) and are wiped on lock.
+ *
+ * On disk (VAULT/lethefs.keyring) the data keys are sealed as one AEAD blob
+ * under a key derived from the master key, so that changing the master key
+ * (rekey) re-wraps them without touching any file. */
+#ifndef LETHEFS_KEYRING_H
+#define LETHEFS_KEYRING_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../fs/cipher.h"
+#include "keyslots.h"
+
+#define LFS_MAX_EPOCHS          64
+#define LFS_KEYRING_FILE_NAME   "lethefs.keyring"
+#define LFS_KEYRING_HDR_LEN     32
+#define LFS_KEYRING_ENTRY_LEN   40
+#define LFS_KEYRING_MAX_FILE_LEN                                                                  \
+	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_MAX_EPOCHS * LFS_KEYRING_ENTRY_LEN + 16)
+
+/* Keys of one data-key epoch, each derived for one purpose. */
+struct lfs_epoch_keys {
+	uint32_t epoch;
+	uint8_t data_key[32];
+	uint8_t content[32];
+	uint8_t hdr_mac[32];
+	uint8_t name_mac[32];
+	uint8_t name_enc[32];
+	uint8_t link[32];
+	uint8_t xattr_name_mac[32];
+	uint8_t xattr_name_enc[32];
+	uint8_t xattr_value[32];
+};
+
+struct lfs_keyring_secrets {
+	uint8_t master[LFS_MASTER_KEY_LEN];
+	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
+};
+
+struct lfs_keyring {
+	pthread_rwlock_t lock;
+	uint8_t uuid[LFS_UUID_LEN];
+	enum lfs_cipher_id cipher;
+	bool unlocked;
+	uint32_t current_epoch;
+	unsigned nepochs;
+	struct lfs_keyring_secrets *sec; /* NULL while locked */
+	/* Bumped on every lock and unlock so that caches of derived per-file
+	 * keys can tell they are stale. */
+	uint64_t generation;
+};
+
+void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
+		      enum lfs_cipher_id cipher);
+void lfs_keyring_destroy(struct lfs_keyring *kr);
+
+/* A new vault: random master key and a first data-key epoch (1). */
+int lfs_keyring_generate(struct lfs_keyring *kr);
+/* Unlock: master key plus the sealed keyring file. -EKEYREJECTED when the
+ * blob does not authenticate under this master key, -EINVAL if malformed. */
+int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
+		       const uint8_t *file, size_t len);
+/* Seals the keyring for disk. out must hold LFS_KEYRING_MAX_FILE_LEN. */
+int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len);
+/* Wipes every key. Afterwards lfs_keyring_get returns -EACCES. */
+void lfs_keyring_lock(struct lfs_keyring *kr);
+
+/* Read-locks the keyring and returns the keys of the given epoch (0 means
+ * the current one). Must be paired with lfs_keyring_put when it returned 0. */
+int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out);
+void lfs_keyring_put(struct lfs_keyring *kr);
+/* Copies the master key out (for keyslot changes). Caller wipes it. */
+int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN]);
+
+/* Parses only the public header of a keyring file (no key needed). */
+int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
+		     unsigned *nepochs);
+
+#endif

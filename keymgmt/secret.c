@@ -1,0 +1,179 @@
+#define _GNU_SOURCE
+#include "secret.h"
+#include "../common/fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sodium.h>
+
+void lfs_secret_free(struct lfs_secret *s)
+{
+	if (s->data)
+		sodium_free(s->data);
+	s->data = NULL;
+	s->len = 0;
+}
+
+/* Reads at most LFS_SECRET_MAX bytes from fd into s, dropping one
+ * trailing newline (files and programs usually end with one). */
+static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const char *what)
+{
+	s->data = sodium_malloc(LFS_SECRET_MAX + 1);
+	if (!s->data)
+		return -ENOMEM;
+	size_t got;
+	int r = lfs_read_all(fd, s->data, LFS_SECRET_MAX + 1, &got);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read passphrase from %s: %s", what, strerror(-r));
+		lfs_secret_free(s);
+		return r;
+	}
+	if (got > LFS_SECRET_MAX) {
+		snprintf(err, errlen, "passphrase from %s is longer than %d bytes", what,
+			 LFS_SECRET_MAX);
+		lfs_secret_free(s);
+		return -EINVAL;
+	}
+	if (got > 0 && s->data[got - 1] == '\n')
+		got--;
+	if (got > 0 && s->data[got - 1] == '\r')
+		got--;
+	if (got == 0) {
+		snprintf(err, errlen, "passphrase from %s is empty", what);
+		lfs_secret_free(s);
+		return -EINVAL;
+	}
+	s->len = got;
+	return 0;
+}
+
+static int from_file(const char *path, struct lfs_secret *s, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open passphrase file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	int r = slurp(fd, s, err, errlen, path);
+	close(fd);
+	return r;
+}
+
+static int from_program(const char *cmd, struct lfs_secret *s, char *err, size_t errlen)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	int r = slurp(p[0], s, err, errlen, "--extpass program");
+	close(p[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		snprintf(err, errlen, "--extpass program '%s' failed (status %d)", cmd,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		lfs_secret_free(s);
+		r = -EIO;
+	}
+	return r;
+}
+
+static int ask_tty(int tty, const char *prompt, struct lfs_secret *s, char *err, size_t errlen)
+{
+	struct termios old, quiet;
+	if (tcgetattr(tty, &old) < 0)
+		return -errno;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (write(tty, prompt, strlen(prompt)) < 0)
+		return -errno;
+	tcsetattr(tty, TCSAFLUSH, &quiet);
+	s->data = sodium_malloc(LFS_SECRET_MAX + 2);
+	ssize_t n = s->data ? read(tty, s->data, LFS_SECRET_MAX + 1) : -1;
+	tcsetattr(tty, TCSAFLUSH, &old);
+	if (write(tty, "\n", 1) < 0) {
+		/* The prompt's newline is cosmetic. */
+	}
+	if (!s->data)
+		return -ENOMEM;
+	if (n <= 0 || s->data[n - 1] != '\n') {
+		snprintf(err, errlen, n > LFS_SECRET_MAX ? "passphrase too long"
+							 : "no passphrase entered");
+		lfs_secret_free(s);
+		return -EINVAL;
+	}
+	s->len = (size_t)n - 1;
+	if (s->len == 0) {
+		snprintf(err, errlen, "empty passphrase refused");
+		lfs_secret_free(s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int from_terminal(const char *prompt, bool confirm, struct lfs_secret *s, char *err,
+			 size_t errlen)
+{
+	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (tty < 0) {
+		snprintf(err, errlen,
+			 "no terminal to ask for the passphrase; use --passfile, --passfd or "
+			 "--extpass");
+		return -ENXIO;
+	}
+	int r = ask_tty(tty, prompt, s, err, errlen);
+	if (r == 0 && confirm) {
+		struct lfs_secret again = {0};
+		r = ask_tty(tty, "Repeat passphrase: ", &again, err, errlen);
+		if (r == 0 && (again.len != s->len || sodium_memcmp(again.data, s->data, s->len))) {
+			snprintf(err, errlen, "passphrases do not match");
+			r = -EINVAL;
+		}
+		lfs_secret_free(&again);
+		if (r < 0)
+			lfs_secret_free(s);
+	}
+	close(tty);
+	return r;
+}
+
+int lfs_secret_read(const struct lfs_secret_source *src, bool confirm, const char *prompt,
+		    struct lfs_secret *out, char *err, size_t errlen)
+{
+	out->data = NULL;
+	out->len = 0;
+	int given = (src->passfile != NULL) + (src->passfd >= 0) + (src->extpass != NULL);
+	if (given > 1) {
+		snprintf(err, errlen, "give only one of --passfile, --passfd and --extpass");
+		return -EINVAL;
+	}
+	if (src->passfile)
+		return from_file(src->passfile, out, err, errlen);
+	if (src->passfd >= 0) {
+		char what[32];
+		snprintf(what, sizeof(what), "descriptor %d", src->passfd);
+		return slurp(src->passfd, out, err, errlen, what);
+	}
+	if (src->extpass)
+		return from_program(src->extpass, out, err, errlen);
+	return from_terminal(prompt, confirm, out, err, errlen);
+}

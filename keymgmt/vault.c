@@ -1,0 +1,223 @@
+#define _GNU_SOURCE
+#include "vault.h"
+#include "../common/fileutil.h"
+#include "../fs/dirmeta.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#define CONFIG_MAX 65536
+
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
+				    size_t errlen)
+{
+	memset(v, 0, sizeof(*v));
+	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dirfd < 0) {
+		snprintf(err, errlen, "cannot open vault %s: %s", path, strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR ? LFS_VAULT_MISSING : LFS_VAULT_SYSTEM;
+	}
+	v->path = strdup(path);
+
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int r = lfs_read_small_file(v->dirfd, LFS_CONFIG_FILE_NAME, CONFIG_MAX, &text, &len);
+	if (r == -ENOENT) {
+		snprintf(err, errlen, "%s is not a lethefs vault (no %s)", path,
+			 LFS_CONFIG_FILE_NAME);
+		lfs_vault_close(v);
+		return LFS_VAULT_MISSING;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", path, LFS_CONFIG_FILE_NAME,
+			 strerror(-r));
+		lfs_vault_close(v);
+		return LFS_VAULT_CORRUPT;
+	}
+	char why[300];
+	r = lfs_config_parse((const char *)text, len, &v->cfg, why, sizeof(why));
+	free(text);
+	if (r < 0) {
+		snprintf(err, errlen, "%s/%s: %s", path, LFS_CONFIG_FILE_NAME, why);
+		lfs_vault_close(v);
+		return LFS_VAULT_CORRUPT;
+	}
+
+	unsigned char *slots = NULL;
+	r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &slots,
+				&len);
+	if (r == 0) {
+		r = lfs_keyslots_decode(slots, len, &v->slots);
+		free(slots);
+	}
+	if (r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) {
+		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
+			 path, LFS_KEYSLOTS_FILE_NAME);
+		lfs_vault_close(v);
+		return LFS_VAULT_CORRUPT;
+	}
+	return LFS_VAULT_OK;
+}
+
+void lfs_vault_close(struct lfs_vault *v)
+{
+	if (v->dirfd >= 0)
+		close(v->dirfd);
+	v->dirfd = -1;
+	free(v->path);
+	v->path = NULL;
+}
+
+int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
+		     int *slot)
+{
+	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
+	if (!master)
+		return -ENOMEM;
+	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
+	if (r == 0) {
+		unsigned char *file = NULL;
+		size_t flen;
+		r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
+					&file, &flen);
+		if (r == 0) {
+			r = lfs_keyring_unlock(kr, master, file, flen);
+			/* The passphrase was right (a slot opened): a keyring that
+			 * then fails to authenticate is corruption, not a wrong
+			 * secret. */
+			if (r == -EKEYREJECTED)
+				r = -EINVAL;
+			free(file);
+		} else {
+			r = -EINVAL;
+		}
+	}
+	sodium_free(master);
+	return r;
+}
+
+static int dir_is_empty(int dirfd)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int empty = 1;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int write_data_root(int vfd, uint32_t epoch)
+{
+	if (mkdirat(vfd, LFS_DATA_DIR_NAME, 0700) < 0)
+		return -errno;
+	int dfd = openat(vfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	struct lfs_dirmeta m;
+	lfs_dirmeta_new(&m, epoch);
+	int r = lfs_dirmeta_store(dfd, &m);
+	if (r == 0 && fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
+			     const void *secret, size_t len, const struct lfs_kdf_params *kdf)
+{
+	struct lfs_keyslots ks;
+	memset(&ks, 0, sizeof(ks));
+	memcpy(ks.uuid, cfg->uuid, 16);
+	uint8_t master[LFS_MASTER_KEY_LEN];
+	int r = lfs_keyring_copy_master(kr, master);
+	if (r == 0)
+		r = lfs_keyslot_wrap(&ks, 0, LFS_SLOT_PASSPHRASE, secret, len, kdf->opslimit,
+				     kdf->memlimit, master);
+	sodium_memzero(master, sizeof(master));
+	if (r < 0)
+		return r;
+
+	uint8_t ring[LFS_KEYRING_MAX_FILE_LEN];
+	size_t ring_len;
+	uint8_t slots[LFS_KEYSLOTS_FILE_LEN];
+	char conf[1024];
+	if ((r = lfs_keyring_seal(kr, ring, &ring_len)) < 0)
+		return r;
+	lfs_keyslots_encode(&ks, slots);
+	int conf_len = lfs_config_format(cfg, conf, sizeof(conf));
+	if (conf_len < 0)
+		return conf_len;
+	if ((r = write_data_root(vfd, 1)) < 0)
+		return r;
+	if ((r = lfs_replace_file(vfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600)) < 0)
+		return r;
+	if ((r = lfs_replace_file(vfd, LFS_KEYSLOTS_FILE_NAME, slots, sizeof(slots), 0600)) < 0)
+		return r;
+	/* The config is written last: its presence is what makes a vault. */
+	return lfs_replace_file(vfd, LFS_CONFIG_FILE_NAME, conf, (size_t)conf_len, 0600);
+}
+
+int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, const void *secret, size_t len,
+		     const struct lfs_kdf_params *kdf, char *err, size_t errlen)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	int vfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	int r = dir_is_empty(vfd);
+	if (r <= 0) {
+		if (faccessat(vfd, LFS_CONFIG_FILE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			snprintf(err, errlen, "%s already holds a lethefs vault", path);
+		else
+			snprintf(err, errlen, "%s is not empty; lethefs init needs an empty "
+					      "or new directory", path);
+		close(vfd);
+		return -EEXIST;
+	}
+
+	struct lfs_vault_config cfg = {.format = LFS_FORMAT_VERSION, .cipher = cipher};
+	randombytes_buf(cfg.uuid, sizeof(cfg.uuid));
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(cfg.created, sizeof(cfg.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	struct lfs_keyring kr;
+	lfs_keyring_init(&kr, cfg.uuid, cipher);
+	r = lfs_keyring_generate(&kr);
+	if (r == 0)
+		r = write_vault_files(vfd, &cfg, &kr, secret, len, kdf);
+	lfs_keyring_destroy(&kr);
+	if (r == 0 && fsync(vfd) < 0)
+		r = -errno;
+	close(vfd);
+	if (r < 0)
+		snprintf(err, errlen, "cannot create vault in %s: %s", path, strerror(-r));
+	return r;
+}

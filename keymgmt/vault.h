@@ -1,0 +1,55 @@
+/* A vault on disk: VAULT/lethefs.conf (settings), VAULT/lethefs.keyslots
+ * (master key wrapped per slot), VAULT/lethefs.keyring (data keys sealed
+ * under the master key) and VAULT/d/ (the encrypted tree). */
+#ifndef LETHEFS_VAULT_H
+#define LETHEFS_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "keyring.h"
+#include "keyslots.h"
+
+#define LFS_DATA_DIR_NAME "d"
+
+struct lfs_vault {
+	char *path;
+	int dirfd; /* the vault directory, O_RDONLY */
+	struct lfs_vault_config cfg;
+	struct lfs_keyslots slots;
+};
+
+struct lfs_kdf_params {
+	uint64_t opslimit;
+	uint64_t memlimit;
+};
+
+/* Defaults: about one second and 256 MiB of Argon2id on a small server. */
+#define LFS_KDF_DEFAULT_OPS 3ULL
+#define LFS_KDF_DEFAULT_MEM (256ULL << 20)
+
+/* Error classes the CLI maps to exit codes. */
+enum lfs_vault_error {
+	LFS_VAULT_OK = 0,
+	LFS_VAULT_MISSING = 1, /* no such directory, or not a vault */
+	LFS_VAULT_CORRUPT = 2, /* a vault file is malformed */
+	LFS_VAULT_SYSTEM = 3,  /* I/O error, out of memory */
+};
+
+/* Opens the public parts (config, keyslots). No secret needed. */
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
+				    size_t errlen);
+void lfs_vault_close(struct lfs_vault *v);
+
+/* Tries the secret against every keyslot and unlocks kr (which this
+ * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring
+ * file is corrupt or does not belong to this config. */
+int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
+		     int *slot);
+
+/* Creates a vault in path (absent or an empty directory). */
+int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, const void *secret, size_t len,
+		     const struct lfs_kdf_params *kdf, char *err, size_t errlen);
+
+#endif
