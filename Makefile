@@ -55,15 +55,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: all $(UNIT_BIN)
-	@sh tests/run-unit.sh $(BUILD)
+	@bash tests/run-all.sh $(BUILD) unit
 
 integration: all
-	@sh tests/run-integration.sh $(BUILD)
+	@bash tests/run-all.sh $(BUILD) integration
 
 # The full suite: unit tests, then integration tests through real mounts,
 # then one summary line.
 test: all $(UNIT_BIN)
-	@sh tests/run-all.sh $(BUILD)
+	@bash tests/run-all.sh $(BUILD)
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

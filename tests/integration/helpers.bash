@@ -1,0 +1,69 @@
+# Shared set-up for integration tests: each test gets a fresh vault (with
+# cheap Argon2id parameters) and, when it asks, a live mount of it.
+# Teardown unmounts and fails the test if a mount or daemon is left behind.
+
+LETHEFS=${LETHEFS:-$BATS_TEST_DIRNAME/../../build/lethefs}
+PASS=correct-horse-battery-staple
+
+setup_vault() {
+	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
+	VAULT=$T/vault
+	MNT=$T/mnt
+	REF=$T/ref
+	mkdir -p "$MNT" "$REF"
+	printf '%s\n' "$PASS" >"$T/pass"
+	chmod 600 "$T/pass"
+	"$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "${INIT_ARGS[@]}" "$VAULT" >/dev/null
+}
+
+mount_vault() {
+	"$LETHEFS" mount --passfile "$T/pass" "$@" "$VAULT" "$MNT"
+}
+
+unmount_vault() {
+	if mountpoint -q "$MNT"; then
+		fusermount3 -u "$MNT" || umount -l "$MNT"
+	fi
+	# The daemon exits once unmounted; give it a moment.
+	for _ in $(seq 50); do
+		pgrep -f "lethefs mount .*$VAULT" >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "daemon for $VAULT still running after unmount" >&2
+	return 1
+}
+
+teardown_vault() {
+	local rc=0
+	unmount_vault || rc=1
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		echo "mount left behind at $MNT" >&2
+		rc=1
+	fi
+	rm -rf "$T"
+	return $rc
+}
+
+# Fails when any byte string in the arguments occurs anywhere under the
+# backing vault (names or contents).
+assert_not_in_backing() {
+	for s in "$@"; do
+		if grep -rqaF -- "$s" "$VAULT"; then
+			echo "plaintext '$s' found in backing store:" >&2
+			grep -rlaF -- "$s" "$VAULT" >&2
+			return 1
+		fi
+		if find "$VAULT" -name "*$s*" | grep -q .; then
+			echo "plaintext name '$s' found in backing store" >&2
+			return 1
+		fi
+	done
+}
+
+# The backing file (path under $VAULT/d) holding plaintext path $1, found by
+# inode number through the mount.
+backing_of() {
+	local ino
+	ino=$(stat -c %i "$MNT/$1")
+	find "$VAULT/d" -inum "$ino" | head -n1
+}

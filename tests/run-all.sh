@@ -1,0 +1,45 @@
+#!/bin/bash
+# Runs every suite (C unit tests, then bats integration tests through real
+# mounts) and ends with one line: "N passed, N failed[, N skipped]".
+# Usage: tests/run-all.sh BUILD_DIR [unit|integration]
+set -u
+build=${1:-build}
+which=${2:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+logdir=$(mktemp -d /tmp/lethefs-test-logs.XXXXXX)
+pass=0 fail=0 skip=0
+
+count_tap() { # file
+	local p f s
+	s=$(grep -cE '^ok [0-9]+.*# (skip|SKIP)' "$1")
+	p=$(grep -cE '^ok [0-9]+' "$1")
+	f=$(grep -cE '^not ok [0-9]+' "$1")
+	pass=$((pass + p - s)) fail=$((fail + f)) skip=$((skip + s))
+}
+
+if [ "$which" != integration ]; then
+	for t in "$top/$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$logdir/$name.tap" 2>&1
+		rc=$?
+		count_tap "$logdir/$name.tap"
+		grep -E '^not ok' "$logdir/$name.tap" | sed "s/^/[$name] /"
+		if [ $rc -ne 0 ] && ! grep -qE '^not ok' "$logdir/$name.tap"; then
+			echo "[$name] exited $rc without reporting a failure"
+			cat "$logdir/$name.tap"
+			fail=$((fail + 1))
+		fi
+		echo "unit $name: $(grep -cE '^ok' "$logdir/$name.tap") ok"
+	done
+fi
+
+if [ "$which" != unit ]; then
+	export LETHEFS="$top/$build/lethefs"
+	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
+	count_tap "$logdir/integration.tap"
+fi
+
+echo "logs: $logdir"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
