@@ -198,8 +198,14 @@ static int extend_to(struct io *io, uint64_t new_size)
 	uint64_t first_new = 0;
 	if (io->size > 0) {
 		uint64_t l = last_block(io->size);
-		if (l == m)
-			return reseal_block(io, l, (size_t)(new_size - l * BS), true);
+		if (l == m) {
+			r = reseal_block(io, l, (size_t)(new_size - l * BS), true);
+			if (r == 0) {
+				io->size = new_size;
+				io->backing = lfs_backing_size(io->l, new_size);
+			}
+			return r;
+		}
 		if ((r = reseal_block(io, l, LFS_BLOCK_SIZE, false)) < 0)
 			return r;
 		first_new = l + 1;
