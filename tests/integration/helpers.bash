@@ -67,3 +67,23 @@ backing_of() {
 	ino=$(stat -c %i "$MNT/$1")
 	find "$VAULT/d" -inum "$ino" | head -n1
 }
+
+# XORs the byte at offset $2 of file $1 with 0x01.
+flip_byte() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+p, off = sys.argv[1], int(sys.argv[2])
+fd = os.open(p, os.O_RDWR)
+b = os.pread(fd, 1, off)
+assert len(b) == 1, "offset past end of file"
+os.pwrite(fd, bytes([b[0] ^ 1]), off)
+os.close(fd)
+PY
+}
+
+# Mounts in the foreground with the log in $T/daemon.log.
+mount_logged() {
+	"$LETHEFS" mount -f --passfile "$T/pass" "$@" "$VAULT" "$MNT" 2>"$T/daemon.log" &
+	for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.1; done
+	return 1
+}

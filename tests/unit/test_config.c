@@ -1,0 +1,266 @@
+/* Unit tests for the vault configuration (keymgmt/config.c): formatting
+ * and parsing round trip, and the promise that every mistake is an error
+ * with a reason (and the line number where one exists). */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "../../keymgmt/config.h"
+
+#define UUID_HEX "000102030405060708090a0b0c0d0e0f"
+#define CREATED  "2024-05-06T07:08:09Z"
+
+/* A complete valid file; the error tests edit or extend it. Lines:
+ * 1 [vault], 2 format, 3 uuid, 4 cipher, 5 created. */
+#define VALID                                                                                 \
+	"[vault]\n"                                                                           \
+	"format = 1\n"                                                                        \
+	"uuid = " UUID_HEX "\n"                                                               \
+	"cipher = xchacha20poly1305\n"                                                        \
+	"created = " CREATED "\n"
+
+static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+		 size_t errlen)
+{
+	memset(err, 0, errlen);
+	return lfs_config_parse(text, len, cfg, err, errlen);
+}
+
+/* Parses text and expects -EINVAL with every fragment (NULL-terminated
+ * list) in the message. */
+static void expect_error(const char *text, size_t len, const char *const *fragments)
+{
+	struct lfs_vault_config cfg;
+	char err[256];
+	int r = parse(text, len, &cfg, err, sizeof(err));
+	if (r != -EINVAL)
+		fail_msg("parse returned %d for:\n%s", r, text);
+	for (const char *const *f = fragments; *f; f++)
+		if (!strstr(err, *f))
+			fail_msg("error \"%s\" lacks \"%s\"", err, *f);
+}
+
+#define EXPECT_ERROR(text, ...)                                                               \
+	do {                                                                                  \
+		const char *const frags_[] = {__VA_ARGS__, NULL};                             \
+		expect_error(text, strlen(text), frags_);                                     \
+	} while (0)
+
+/* ---- round trip ------------------------------------------------------ */
+
+static void roundtrip(enum lfs_cipher_id cipher)
+{
+	struct lfs_vault_config cfg = {0}, back;
+	char buf[1024], err[256];
+	cfg.format = LFS_FORMAT_VERSION;
+	test_fill(cfg.uuid, sizeof(cfg.uuid), 0xf0);
+	cfg.cipher = cipher;
+	strcpy(cfg.created, CREATED);
+	int n = lfs_config_format(&cfg, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(buf));
+	assert_int_equal(parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(back.format, LFS_FORMAT_VERSION);
+	assert_memory_equal(back.uuid, cfg.uuid, 16);
+	assert_int_equal(back.cipher, cipher);
+	assert_string_equal(back.created, CREATED);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	roundtrip(LFS_CIPHER_XCHACHA20POLY1305);
+	roundtrip(LFS_CIPHER_AES256GCM);
+}
+
+static void test_parse_valid(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[64];
+	uint8_t uuid[16];
+	test_fill(uuid, sizeof(uuid), 0);
+	assert_int_equal(parse(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.format, 1);
+	assert_memory_equal(cfg.uuid, uuid, 16);
+	assert_int_equal(cfg.cipher, LFS_CIPHER_XCHACHA20POLY1305);
+	assert_string_equal(cfg.created, CREATED);
+}
+
+/* The text need not be NUL-terminated: bytes past len are not read. */
+static void test_parse_respects_len(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[64], text[sizeof(VALID) + 32];
+	memcpy(text, VALID, strlen(VALID));
+	memcpy(text + strlen(VALID), "bogus = 1\n[x]\ny = 2\n\0", 21);
+	assert_int_equal(parse(text, strlen(VALID), &cfg, err, sizeof(err)), 0);
+}
+
+static void test_format_enospc(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg = {.format = 1, .cipher = LFS_CIPHER_AES256GCM};
+	char buf[1024];
+	int n = lfs_config_format(&cfg, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(lfs_config_format(&cfg, buf, (size_t)n), -ENOSPC);
+	assert_int_equal(lfs_config_format(&cfg, buf, 10), -ENOSPC);
+	assert_int_equal(lfs_config_format(&cfg, buf, (size_t)n + 1), n);
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+static void test_unknown_section(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "[other]\nkey = v\n", "line 7", "unknown section", "other");
+	EXPECT_ERROR("format = 1\n" VALID, "line 1", "unknown section");
+}
+
+/* config.h promises unknown sections are never silently ignored; a section
+ * with no keys is still unknown. */
+static void test_unknown_empty_section(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "[other]\n", "line 6", "unknown section", "other");
+}
+
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "compression = zstd\n", "line 6", "unknown key", "compression");
+	EXPECT_ERROR("[vault]\nFormat = 1\n", "line 2", "unknown key", "Format");
+}
+
+static void test_duplicate_key(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "format = 1\n", "line 6", "appears twice", "format");
+	EXPECT_ERROR(VALID "cipher = xchacha20poly1305\n", "line 6", "appears twice", "cipher");
+	EXPECT_ERROR(VALID "[vault]\ncreated = x\n", "line 7", "appears twice", "created");
+	/* inih joins an indented line to the previous key: still a duplicate,
+	 * not a silently accepted continuation. */
+	EXPECT_ERROR(VALID "  more\n", "line 6", "appears twice");
+}
+
+static void test_missing_key(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("[vault]\nuuid = " UUID_HEX "\ncipher = aes256gcm\ncreated = x\n",
+		     "missing", "format");
+	EXPECT_ERROR("[vault]\nformat = 1\ncipher = aes256gcm\ncreated = x\n", "missing", "uuid");
+	EXPECT_ERROR("[vault]\nformat = 1\nuuid = " UUID_HEX "\ncreated = x\n", "missing",
+		     "cipher");
+	EXPECT_ERROR("[vault]\nformat = 1\nuuid = " UUID_HEX "\ncipher = aes256gcm\n", "missing",
+		     "created");
+	EXPECT_ERROR("", "missing", "format");
+}
+
+static void test_bad_uuid(void **state)
+{
+	(void)state;
+	static const char *bad[] = {
+		"0001020304050607",			/* too short */
+		UUID_HEX "00",				/* too long */
+		"000102030405060708090a0b0c0d0e0g", /* not hex */
+		"00010203-0405-0607-0809-0a0b0c0d", /* dashes */
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "[vault]\nformat = 1\nuuid = %s\ncipher = aes256gcm\ncreated = x\n",
+			 bad[i]);
+		EXPECT_ERROR(text, "line 3", "uuid");
+	}
+}
+
+static void test_unknown_cipher(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("[vault]\nformat = 1\ncipher = aes128gcm\n", "line 3", "unknown cipher",
+		     "aes128gcm");
+	EXPECT_ERROR("[vault]\ncipher = XChaCha20Poly1305\n", "line 2", "unknown cipher");
+	EXPECT_ERROR("[vault]\ncipher =\n", "line 2", "unknown cipher");
+}
+
+static void test_format_version(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("[vault]\nformat = 2\n", "line 2", "format", "2");
+	EXPECT_ERROR("[vault]\nformat = 0\n", "line 2", "format");
+	EXPECT_ERROR("[vault]\nformat = 01\n", "line 2", "format");
+}
+
+static void test_embedded_nul(void **state)
+{
+	(void)state;
+	static const char text[] = "[vault]\nformat = 1\0\nuuid = " UUID_HEX "\n";
+	const char *const frags[] = {"NUL", NULL};
+	expect_error(text, sizeof(text) - 1, frags);
+}
+
+static void test_garbage_line(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "this is not ini\n", "line 6");
+	EXPECT_ERROR("[vault\n" VALID, "line 1");
+	EXPECT_ERROR("[vault]\nformat = 1\n%%%\n", "line 3");
+}
+
+static void test_created_too_long(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("[vault]\ncreated = 2024-05-06T07:08:09.123456789012Z\n", "line 2",
+		     "created");
+}
+
+/* Only the first error is reported, with its own line. */
+static void test_first_error_wins(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("[vault]\nbogus = 1\nformat = 9\n", "line 2", "bogus");
+}
+
+/* A small error buffer truncates the message instead of overflowing. */
+static void test_small_err_buffer(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[16];
+	const char *text = VALID "unknown_key_with_a_long_name = 1\n";
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(lfs_config_parse(text, strlen(text), &cfg, err, 8), -EINVAL);
+	assert_int_equal(strlen(err), 7);
+	assert_int_equal(err[8], 'x');
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_respects_len),
+		cmocka_unit_test(test_format_enospc),
+		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_unknown_empty_section),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_duplicate_key),
+		cmocka_unit_test(test_missing_key),
+		cmocka_unit_test(test_bad_uuid),
+		cmocka_unit_test(test_unknown_cipher),
+		cmocka_unit_test(test_format_version),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_garbage_line),
+		cmocka_unit_test(test_created_too_long),
+		cmocka_unit_test(test_first_error_wins),
+		cmocka_unit_test(test_small_err_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
