@@ -339,9 +339,30 @@ fi
 # ---------------------------------------------------------------------------
 # Parent: prerequisites, then one child per filesystem, then the tables.
 # ---------------------------------------------------------------------------
+# The child of the moment runs in the background so that a signal reaches
+# this shell at once: it then stops the child's process tree (by PID), and
+# the EXIT trap unmounts whatever is still mounted.
+CHILD=""
+kill_tree() { # PID: that process first (so it starts nothing new), then its children
+	local p kids
+	kids=$(pgrep -P "$1" 2>/dev/null || true)
+	kill -TERM "$1" 2>/dev/null || true
+	for p in $kids; do
+		kill_tree "$p"
+	done
+}
+on_signal() {
+	trap - INT TERM
+	log "interrupted: stopping and unmounting"
+	if [[ -n $CHILD ]]; then
+		kill_tree "$CHILD"
+		wait "$CHILD" 2>/dev/null || true
+	fi
+	exit "$1"
+}
 trap cleanup_all_mounts EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 # Filesystems selected.
 HAVE_AES=0
@@ -473,7 +494,12 @@ echo
 
 FAILED=()
 for fs in "${FS_LIST[@]}"; do
-	if ! bash "$SELF" __one "$fs"; then
+	bash "$SELF" __one "$fs" &
+	CHILD=$!
+	rc=0
+	wait "$CHILD" || rc=$?
+	CHILD=""
+	if ((rc != 0)); then
 		FAILED+=("$fs")
 		log "$fs: FAILED (continuing with the others)"
 		cleanup_all_mounts
