@@ -47,7 +47,7 @@ int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b)
 	if (!b->is_long)
 		return 0;
 	char tmp[LFS_BACKING_NAME_MAX + 32];
-	snprintf(tmp, sizeof(tmp), ".lethefs.tmp.%08x", randombytes_random());
+	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x", randombytes_random());
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	if (fd < 0)
 		return -errno;

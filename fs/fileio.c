@@ -9,11 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <sodium.h>
 
 #define BS ((uint64_t)LFS_BLOCK_SIZE)
+/* Gaps up to this size are filled with sealed zeros instead of holes. */
+#define LFS_FILL_GAP_MAX (8ULL << 20)
+/* How long a write past EOF waits for reordered writes to close its gap. */
+#define LFS_GAP_WAIT_MS 20
+/* Only gaps up to this size are waited for: the kernel keeps at most a few
+ * dozen MiB of one file's writeback in flight. */
+#define LFS_GAP_WAIT_MAX (64ULL << 20)
 
 /* Everything one operation needs about the file, gathered once. */
 struct io {
@@ -44,6 +52,7 @@ static int io_stat(struct io *io)
 		return -errno;
 	io->backing = (uint64_t)st.st_size;
 	lfs_plain_size(io->l, io->backing, &io->size);
+	io->inode->known_size = io->size; /* benign race: a hint for waiters */
 	return 0;
 }
 
@@ -188,12 +197,35 @@ static int set_sparse(struct io *io)
 	return write_header(io);
 }
 
+/* Seals full zero blocks from..to-1 (none of them final) and writes them. */
+static int write_zero_blocks(struct io *io, uint64_t from, uint64_t to)
+{
+	static const uint8_t zeros[LFS_BLOCK_SIZE];
+	const size_t batch = 64;
+	uint8_t *out = malloc(batch * io->l->block_disk);
+	if (!out)
+		return -ENOMEM;
+	int r = 0;
+	for (uint64_t b = from; r == 0 && b < to; b += batch) {
+		size_t n = to - b < batch ? (size_t)(to - b) : batch;
+		for (size_t i = 0; i < n; i++)
+			seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
+				   out + i * io->l->block_disk);
+		r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
+				    (off_t)lfs_block_offset(io->l, b));
+	}
+	free(out);
+	return r;
+}
+
 /* Grows the file to new_size (> io->size) with zeros. Whole blocks in the
  * gap become holes; the new last block is always a real sealed block so
  * that the final-block check keeps working. */
 static int extend_to(struct io *io, uint64_t new_size)
 {
 	int r;
+	lfs_debug("extend inode %llu from %llu to %llu", (unsigned long long)io->inode->ino,
+		  (unsigned long long)io->size, (unsigned long long)new_size);
 	uint64_t m = last_block(new_size);
 	uint64_t first_new = 0;
 	if (io->size > 0) {
@@ -210,7 +242,14 @@ static int extend_to(struct io *io, uint64_t new_size)
 			return r;
 		first_new = l + 1;
 	}
-	if (m > first_new) {
+	if (m > first_new && (m - first_new) * BS <= LFS_FILL_GAP_MAX) {
+		/* A small gap is usually a reordered write (the kernel and our
+		 * worker threads may deliver a file's writes out of order), not
+		 * a real hole: fill it with sealed zeros so that the file keeps
+		 * rejecting zeroed blocks. */
+		if ((r = write_zero_blocks(io, first_new, m)) < 0)
+			return r;
+	} else if (m > first_new) {
 		/* Flag first: a crash must never leave holes in a file whose
 		 * header says it has none (that would read as tampering). */
 		if ((r = set_sparse(io)) < 0)
@@ -367,6 +406,36 @@ static ssize_t write_locked(struct io *io, const char *buf, size_t size, uint64_
 	return r < 0 ? r : (ssize_t)size;
 }
 
+static void publish_size(struct lfs_inode *inode, uint64_t size)
+{
+	pthread_mutex_lock(&inode->meta_lock);
+	inode->known_size = size;
+	pthread_cond_broadcast(&inode->size_changed);
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+/* The kernel's writeback and our worker threads can hand us a file's
+ * writes out of order, so a sequential writer's chunk may arrive before the
+ * one ahead of it. Filling such a gap (with holes or sealed zeros) would be
+ * wasted work or would weaken the file's hole protection, so a write that
+ * lands a little past EOF waits a few milliseconds for the gap to close.
+ * Correctness never depends on this: after the wait it proceeds anyway. */
+static void wait_for_gap(struct lfs_inode *inode, uint64_t off)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += LFS_GAP_WAIT_MS * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&inode->meta_lock);
+	while (inode->known_size < off &&
+	       pthread_cond_timedwait(&inode->size_changed, &inode->meta_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
 ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
 			 size_t size, uint64_t off)
 {
@@ -377,8 +446,19 @@ ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, con
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
 	ssize_t r = io_begin(&io, fs, inode, fd);
+	lfs_debug("write inode %llu off %llu size %zu (file size %llu)",
+		  (unsigned long long)inode->ino, (unsigned long long)off, size,
+		  (unsigned long long)io.size);
+	if (r == 0 && off > io.size && off - io.size <= LFS_GAP_WAIT_MAX) {
+		pthread_rwlock_unlock(&inode->io_lock);
+		wait_for_gap(inode, off);
+		pthread_rwlock_wrlock(&inode->io_lock);
+		r = io_begin(&io, fs, inode, fd);
+	}
 	if (r == 0)
 		r = write_locked(&io, buf, size, off);
+	if (r >= 0)
+		publish_size(inode, io.size > off + size ? io.size : off + size);
 	io_release_keys(&io);
 	pthread_rwlock_unlock(&inode->io_lock);
 	return r;
@@ -419,6 +499,8 @@ int lfs_fileio_truncate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint
 	int r = io_begin(&io, fs, inode, fd);
 	if (r == 0)
 		r = truncate_locked(&io, size);
+	if (r == 0)
+		publish_size(inode, size);
 	io_release_keys(&io);
 	pthread_rwlock_unlock(&inode->io_lock);
 	return r;

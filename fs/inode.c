@@ -46,6 +46,7 @@ static void inode_free(struct lfs_inode *inode)
 	close(inode->fd);
 	pthread_rwlock_destroy(&inode->io_lock);
 	pthread_mutex_destroy(&inode->meta_lock);
+	pthread_cond_destroy(&inode->size_changed);
 	free(inode);
 }
 
@@ -117,6 +118,7 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	inode->nlookup = 1;
 	pthread_rwlock_init(&inode->io_lock, NULL);
 	pthread_mutex_init(&inode->meta_lock, NULL);
+	pthread_cond_init(&inode->size_changed, NULL);
 	inode->hash_next = fs->buckets[h];
 	fs->buckets[h] = inode;
 	if (++fs->ninodes > fs->nbuckets)

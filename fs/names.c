@@ -145,9 +145,16 @@ enum lfs_entry_kind lfs_classify_entry(const char *name)
 				return LFS_ENTRY_INVALID;
 		return LFS_ENTRY_NAME;
 	}
-	if (strncmp(name, LFS_LONG_PREFIX, 2) == 0 && strlen(name) == 2 + 43)
+	size_t len = strlen(name);
+	if (strncmp(name, LFS_LONG_PREFIX, 2) == 0 && len == 2 + 43)
 		return LFS_ENTRY_LONG;
-	return LFS_ENTRY_META;
+	if ((strncmp(name, LFS_SIDECAR_PREFIX, 2) == 0 && len == 2 + 43) ||
+	    strcmp(name, LFS_DIRMETA_NAME) == 0 ||
+	    strncmp(name, LFS_TMP_PREFIX, strlen(LFS_TMP_PREFIX)) == 0)
+		return LFS_ENTRY_META;
+	/* A dot-file lethefs did not write: never hidden as ours, never
+	 * deleted by rmdir. */
+	return LFS_ENTRY_INVALID;
 }
 
 void lfs_sidecar_for_long(const char *long_name, char *sidecar)

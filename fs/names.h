@@ -27,6 +27,8 @@
 #define LFS_LONG_PREFIX     ".L"
 #define LFS_SIDECAR_PREFIX  ".N"
 #define LFS_DIRMETA_NAME    ".lethefs.dir"
+/* Temporary entries (mkdir in progress, sidecar being written). */
+#define LFS_TMP_PREFIX      ".lethefs.tmp."
 /* Symlink targets: nonce 24 + tag 16 of overhead before base64url. */
 #define LFS_LINK_OVERHEAD   40
 

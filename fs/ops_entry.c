@@ -230,7 +230,7 @@ void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
 static int make_dir(struct lfs_fs *fs, int pfd, const char *backing, mode_t mode)
 {
 	char tmp[64];
-	snprintf(tmp, sizeof(tmp), ".lethefs.tmp.%08x%08x", randombytes_random(),
+	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
 		 randombytes_random());
 	if (mkdirat(pfd, tmp, mode) < 0)
 		return -errno;

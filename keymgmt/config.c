@@ -42,38 +42,96 @@ static int parse_uuid(const char *v, uint8_t out[16])
 	return 0;
 }
 
+/* Exactly the form lethefs writes: YYYY-MM-DDTHH:MM:SSZ. */
+static int timestamp_valid(const char *v)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	if (strlen(v) != sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? (v[i] < '0' || v[i] > '9') : v[i] != shape[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* inih reports keys, not sections: a section with no keys would pass
+ * unseen. Every section header must name a known section. */
+static int check_sections(const char *text, char *err, size_t errlen)
+{
+	int line = 0;
+	for (const char *p = text; *p;) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		line++;
+		while (len && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		if (len && *p == '[') {
+			const char *close = memchr(p, ']', len);
+			size_t n = close ? (size_t)(close - p - 1) : 0;
+			if (!close || n != 5 || strncmp(p + 1, "vault", 5) != 0) {
+				snprintf(err, errlen, "line %d: unknown section %.*s", line,
+					 (int)(len > 64 ? 64 : len), p);
+				return -EINVAL;
+			}
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
+}
+
+static unsigned key_bit(const char *name)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} keys[] = {{"format", SEEN_FORMAT},
+		    {"uuid", SEEN_UUID},
+		    {"cipher", SEEN_CIPHER},
+		    {"created", SEEN_CREATED}};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(name, keys[i].name) == 0)
+			return keys[i].bit;
+	return 0;
+}
+
 static int parse_vault_key(struct parse_state *ps, const char *name, const char *value)
 {
 	struct lfs_vault_config *cfg = ps->cfg;
-	unsigned bit;
-	if (strcmp(name, "format") == 0) {
-		bit = SEEN_FORMAT;
+	unsigned bit = key_bit(name);
+	if (!bit)
+		return fail(ps, "unknown key '%s' in section [%s]", name, "vault");
+	if (cfg->seen & bit)
+		return fail(ps, "key '%s' appears twice in section [%s]", name, "vault");
+	cfg->seen |= bit;
+	switch (bit) {
+	case SEEN_FORMAT:
 		if (strcmp(value, "1") != 0)
 			return fail(ps, "unsupported format '%s' (this lethefs reads format 1)%s",
 				    value, "");
 		cfg->format = 1;
-	} else if (strcmp(name, "uuid") == 0) {
-		bit = SEEN_UUID;
+		break;
+	case SEEN_UUID:
 		if (parse_uuid(value, cfg->uuid) < 0)
 			return fail(ps, "uuid '%s' is not 32 hex digits%s", value, "");
-	} else if (strcmp(name, "cipher") == 0) {
-		bit = SEEN_CIPHER;
+		break;
+	case SEEN_CIPHER:
 		if (lfs_cipher_from_name(value, &cfg->cipher) < 0)
 			return fail(ps,
 				    "unknown cipher '%s' (expected xchacha20poly1305 or "
 				    "aes256gcm)%s",
 				    value, "");
-	} else if (strcmp(name, "created") == 0) {
-		bit = SEEN_CREATED;
-		if (strlen(value) >= sizeof(cfg->created))
-			return fail(ps, "created '%s' is too long%s", value, "");
+		break;
+	default:
+		if (!timestamp_valid(value))
+			return fail(ps, "created '%s' is not a UTC time like 2026-01-31T23:59:59Z%s",
+				    value, "");
 		strcpy(cfg->created, value);
-	} else {
-		return fail(ps, "unknown key '%s' in section [%s]", name, "vault");
 	}
-	if (cfg->seen & bit)
-		return fail(ps, "key '%s' appears twice in section [%s]", name, "vault");
-	cfg->seen |= bit;
 	return 1;
 }
 
@@ -101,6 +159,10 @@ int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg,
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 
+	if (check_sections(copy, err, errlen) < 0) {
+		free(copy);
+		return -EINVAL;
+	}
 	char reason[256] = "";
 	struct parse_state ps = {.cfg = cfg, .err = reason, .errlen = sizeof(reason)};
 	int line = ini_parse_string(copy, handler, &ps);

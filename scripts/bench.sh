@@ -10,9 +10,12 @@
 #   BENCH_DIR       work dir on the disk to measure (default /var/tmp/lethefs-bench)
 #   BENCH_SIZE_MB   sequential file size in MiB (default 1024; 64 with BENCH_QUICK)
 #   BENCH_QUICK=1   small sizes and a small subset of the source tree
-#   BENCH_ONLY      space-separated subset of: plain passthrough gocryptfs
-#                   securefs lethefs lethefs-aes (default: all; lethefs-aes
-#                   only where /proc/cpuinfo shows AES-NI)
+#   BENCH_ONLY      space-separated subset of: plain passthrough passthrough-hl
+#                   gocryptfs securefs lethefs lethefs-aes (default: all;
+#                   lethefs-aes only where /proc/cpuinfo shows AES-NI).
+#                   passthrough is libfuse's passthrough_ll (one O_PATH fd per
+#                   inode, like lethefs); passthrough-hl its path-based
+#                   high-level passthrough, which needs no descriptor per inode
 #   BENCH_VERIFY    filesystems whose extracted tree is compared with the
 #                   archive by `tar -d` (outside the timing); "all" or a list
 #                   (default "lethefs lethefs-aes")
@@ -47,7 +50,7 @@ export BENCH_DIR BENCH_QUICK BENCH_SIZE_MB BENCH_FIO_SIZE BENCH_FIO_RUNTIME \
 	BENCH_TREE_FILES BENCH_ONLY BENCH_VERIFY BENCH_OP_TIMEOUT
 export LC_ALL=C
 
-ALL_FS="plain passthrough gocryptfs securefs lethefs lethefs-aes"
+ALL_FS="plain passthrough passthrough-hl gocryptfs securefs lethefs lethefs-aes"
 BIN="$BENCH_DIR/bin"
 RES="$BENCH_DIR/results"
 PASSFILE="$BENCH_DIR/passphrase"
@@ -124,18 +127,26 @@ vm_kb() { # PID FIELD -> kB
 # ---------------------------------------------------------------------------
 run_one() {
 	local fs=$1
-	local W="$BENCH_DIR/fs-$fs" back mnt comm="" pid="" out
+	local W="$BENCH_DIR/fs-$fs" back mnt dir comm="" pid="" out
 	back="$W/back"
 	mnt="$W/mnt"
+	dir=$mnt # where the benchmark's files go
 	local RESF="$RES/$fs.tsv" ERRF="$RES/$fs.errors"
 	: >"$RESF"
 	: >"$ERRF"
 	record() { echo "$1 $2" >>"$RESF"; }
+	bad() { record "${1}_bad" 1; } # a figure measured while errors happened
 	err() {
 		echo "$*" >>"$ERRF"
 		log "$fs: $*"
 	}
 	T() { timeout -k 10 "$BENCH_OP_TIMEOUT" "$@"; }
+	summarize() { # stderr file: count of each distinct error message
+		echo "    by message:" >>"$ERRF"
+		sed -E "s/'[^']*'/'...'/g; s/^(tar|rm|ls|find): [^:']+: /\1: /" "$1" |
+			sort | uniq -c | sort -rn | head -n 8 |
+			sed 's/^/      /' >>"$ERRF"
+	}
 
 	CHILD_MNT=$mnt
 	trap 'unmount "$CHILD_MNT"' EXIT
@@ -146,11 +157,27 @@ run_one() {
 	log "$fs: setting up"
 	case $fs in
 	plain)
-		mnt=$back
+		dir=$back
 		;;
 	passthrough)
 		comm=passthrough_ll
-		"$BIN/passthrough_ll" -o source="$back" "$mnt" >"$W/mount.log" 2>&1 ||
+		# passthrough_ll keeps an O_PATH descriptor open for every inode the
+		# kernel knows, so a source tree needs far more than the usual
+		# RLIMIT_NOFILE: raise it for this daemon (as far as allowed).
+		local nofile
+		nofile=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+		(
+			ulimit -Hn "$nofile" 2>/dev/null || true
+			ulimit -Sn "$(ulimit -Hn)"
+			exec "$BIN/passthrough_ll" -o source="$back" "$mnt"
+		) >"$W/mount.log" 2>&1 || die "$fs: mount failed: $(cat "$W/mount.log")"
+		;;
+	passthrough-hl)
+		# libfuse's high-level, path-based example: no descriptor per inode,
+		# but it mirrors / and cannot be pointed at a source directory.
+		comm=passthrough
+		dir=$mnt$back
+		"$BIN/passthrough" "$mnt" >"$W/mount.log" 2>&1 ||
 			die "$fs: mount failed: $(cat "$W/mount.log")"
 		;;
 	gocryptfs)
@@ -197,7 +224,7 @@ run_one() {
 	fi
 
 	# 1. Sequential write and read.
-	local f="$mnt/seq.dat" t0 t1 rc bytes
+	local f="$dir/seq.dat" t0 t1 rc bytes
 	dd_mbs() { # dd stderr file -> MB/s (10^6 bytes/s, as dd prints)
 		awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i - 1); b = $1 }
 		     END { if (s > 0) printf "%.0f", b / s / 1e6 }' "$1"
@@ -215,6 +242,7 @@ run_one() {
 		bytes=$(awk '/copied/ { print $1 }' "$W/dd-read.log")
 		if [[ $bytes != $((BENCH_SIZE_MB * 1048576)) ]]; then
 			err "seq read: read $bytes bytes, expected $((BENCH_SIZE_MB * 1048576))"
+			bad read_mbs
 		fi
 		record read_mbs "$(dd_mbs "$W/dd-read.log")"
 	else
@@ -227,7 +255,7 @@ run_one() {
 	fio_iops() { # rw field
 		local rw=$1 field=$2 extra=()
 		[[ $rw == randwrite ]] && extra=(--end_fsync=1)
-		T fio --name="$rw" --filename="$mnt/fio.dat" --size="$BENCH_FIO_SIZE" --rw="$rw" \
+		T fio --name="$rw" --filename="$dir/fio.dat" --size="$BENCH_FIO_SIZE" --rw="$rw" \
 			--bs=4k --ioengine=psync --direct=0 --numjobs=1 --runtime="$BENCH_FIO_RUNTIME" \
 			--time_based "${extra[@]}" --minimal >"$W/fio-$rw.log" 2>&1 || {
 			err "fio $rw failed: $(tail -n 3 "$W/fio-$rw.log")"
@@ -243,7 +271,7 @@ run_one() {
 	drop_caches
 	out=$(fio_iops randread 8)
 	if [[ -n $out ]]; then record randread_iops "$out"; fi
-	rm -f "$mnt/fio.dat" || err "rm fio.dat failed"
+	rm -f "$dir/fio.dat" || err "rm fio.dat failed"
 
 	# 3. Source tree: extract (+ sync), ls -lR, rm -rf (+ sync).
 	local top expect
@@ -253,22 +281,29 @@ run_one() {
 	drop_caches
 	t0=$(now)
 	rc=0
-	T tar -xf "$TREE_TAR" -C "$mnt" 2>"$W/tar.err" || rc=$?
+	T tar -xf "$TREE_TAR" -C "$dir" 2>"$W/tar.err" || rc=$?
 	sync
 	t1=$(now)
 	record extract_s "$(secs "$t0" "$t1")"
 	if ((rc != 0)) || [[ -s $W/tar.err ]]; then
 		err "tar -xf exited $rc, $(wc -l <"$W/tar.err") lines on stderr; first ones:"
 		head -n 20 "$W/tar.err" >>"$ERRF"
+		summarize "$W/tar.err"
+		bad extract_s
 	fi
 	if [[ -n $pid ]]; then
 		record hwm_kb "$(vm_kb "$pid" VmHWM)"
 		record rss_kb "$(vm_kb "$pid" VmRSS)"
 	fi
 	local n
-	n=$(find "$mnt/$top" 2>>"$W/find.err" | wc -l) || true
+	n=$(find "$dir/$top" 2>>"$W/find.err" | wc -l) || true
 	record entries "$n"
-	[[ $n == "$expect" ]] || err "after extract: find counts $n entries, the archive has $expect"
+	if [[ $n != "$expect" ]]; then
+		err "after extract: find counts $n entries, the archive has $expect"
+		bad extract_s
+		bad ls_s
+		bad rm_s
+	fi
 	if [[ -s $W/find.err ]]; then
 		err "find errors:"
 		head -n 10 "$W/find.err" >>"$ERRF"
@@ -278,7 +313,7 @@ run_one() {
 		log "$fs: verifying the tree with tar -d (not timed)"
 		drop_caches
 		rc=0
-		T tar -df "$TREE_TAR" -C "$mnt" >"$W/tar-d.out" 2>&1 || rc=$?
+		T tar -df "$TREE_TAR" -C "$dir" >"$W/tar-d.out" 2>&1 || rc=$?
 		if ((rc != 0)); then
 			err "tar -d: $(wc -l <"$W/tar-d.out") differences (exit $rc); first ones:"
 			head -n 20 "$W/tar-d.out" >>"$ERRF"
@@ -290,28 +325,33 @@ run_one() {
 	drop_caches
 	t0=$(now)
 	rc=0
-	T ls -lR "$mnt/$top" >"$W/ls.out" 2>"$W/ls.err" || rc=$?
+	T ls -lR "$dir/$top" >"$W/ls.out" 2>"$W/ls.err" || rc=$?
 	t1=$(now)
 	record ls_s "$(secs "$t0" "$t1")"
 	if ((rc != 0)) || [[ -s $W/ls.err ]]; then
 		err "ls -lR exited $rc, $(wc -l <"$W/ls.err") lines on stderr; first ones:"
 		head -n 20 "$W/ls.err" >>"$ERRF"
+		summarize "$W/ls.err"
+		bad ls_s
 	fi
 
 	log "$fs: rm -rf"
 	drop_caches
 	t0=$(now)
 	rc=0
-	T rm -rf "$mnt/$top" 2>"$W/rm.err" || rc=$?
+	T rm -rf "$dir/$top" 2>"$W/rm.err" || rc=$?
 	sync
 	t1=$(now)
 	record rm_s "$(secs "$t0" "$t1")"
 	if ((rc != 0)) || [[ -s $W/rm.err ]]; then
 		err "rm -rf exited $rc, $(wc -l <"$W/rm.err") lines on stderr; first ones:"
 		head -n 20 "$W/rm.err" >>"$ERRF"
+		summarize "$W/rm.err"
+		bad rm_s
 	fi
-	if [[ -e $mnt/$top ]]; then
-		err "after rm -rf: $mnt/$top still exists"
+	if [[ -e $dir/$top ]]; then
+		err "after rm -rf: $dir/$top still exists"
+		bad rm_s
 	fi
 	if [[ -n $pid ]]; then record hwm_end_kb "$(vm_kb "$pid" VmHWM)"; fi
 
@@ -388,7 +428,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 pkgs=(fio linux-source-6.1 xz-utils fuse3 util-linux coreutils tar)
 sel gocryptfs && pkgs+=(gocryptfs)
 sel securefs && pkgs+=(securefs)
-sel passthrough && pkgs+=(libfuse3-dev pkg-config gcc)
+if sel passthrough || sel passthrough-hl; then pkgs+=(libfuse3-dev pkg-config gcc); fi
 if command -v dpkg-query >/dev/null; then
 	for p in "${pkgs[@]}"; do
 		have_pkg "$p" || need+=("$p")
@@ -423,12 +463,12 @@ if sel lethefs || sel lethefs-aes; then
 	LETHEFS_REV=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 fi
 
-# libfuse's passthrough_ll, compiled here at run time.
-if sel passthrough; then
+# libfuse's passthrough examples, compiled here at run time.
+if sel passthrough || sel passthrough-hl; then
 	ex=/usr/share/doc/libfuse3-dev/examples
 	pt="$BENCH_DIR/passthrough-src"
 	mkdir -p "$pt"
-	for f in passthrough_ll.c passthrough_helpers.h; do
+	for f in passthrough_ll.c passthrough.c passthrough_helpers.h; do
 		if [[ -f $ex/$f ]]; then
 			cp "$ex/$f" "$pt/$f"
 		elif [[ -f $ex/$f.gz ]]; then
@@ -438,8 +478,9 @@ if sel passthrough; then
 		fi
 	done
 	read -r -a fuse_flags <<<"$(pkg-config --cflags --libs fuse3)"
-	gcc -O2 -Wall -o "$BIN/passthrough_ll" "$pt/passthrough_ll.c" "${fuse_flags[@]}" ||
-		die "could not compile passthrough_ll"
+	for f in passthrough_ll passthrough; do
+		gcc -O2 -Wall -o "$BIN/$f" "$pt/$f.c" "${fuse_flags[@]}" || die "could not compile $f.c"
+	done
 fi
 
 # The source tree: decompressed once, outside every timing.
@@ -514,9 +555,11 @@ get() { # fs key
 	[[ -f $RES/$1.tsv ]] || return 0
 	awk -v k="$2" '$1 == k { v = $2 } END { if (v != "") print v }' "$RES/$1.tsv"
 }
-val() { # fs key -> value or "-"
+isbad() { [[ -n $(get "$1" "${2}_bad") ]]; }
+val() { # fs key -> value or "-", with "*" when errors happened
 	local v
 	v=$(get "$1" "$2")
+	if isbad "$1" "$2"; then v="${v}*"; fi
 	echo "${v:--}"
 }
 mib() { # fs key (kB) -> MiB
@@ -541,6 +584,7 @@ for fs in "${FS_LIST[@]}"; do
 	lethefs-aes) name="lethefs (aes256gcm)" ;;
 	plain) name="plain $BACK_FS (no FUSE)" ;;
 	passthrough) name="passthrough_ll (no crypto)" ;;
+	passthrough-hl) name="passthrough, high-level (no crypto)" ;;
 	esac
 	if [[ " ${FAILED[*]} " == *" $fs "* ]]; then name="$name FAILED"; fi
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
@@ -556,21 +600,20 @@ ratio() { # a b -> a/b
 	}
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
 }
-PAIRS=()
 for l in lethefs lethefs-aes; do
 	sel "$l" || continue
-	for o in gocryptfs securefs passthrough plain; do
-		if sel "$o"; then PAIRS+=("$l/$o"); fi
+	OTHERS=()
+	for o in gocryptfs securefs passthrough passthrough-hl plain; do
+		if sel "$o"; then OTHERS+=("$o"); fi
 	done
-done
-if ((${#PAIRS[@]})); then
+	((${#OTHERS[@]})) || continue
 	echo
-	echo "### Ratios (lethefs / other)"
+	echo "### Ratios $l / other"
 	echo
 	hdr="| metric | better |"
 	sep="|---|---|"
-	for p in "${PAIRS[@]}"; do
-		hdr+=" $p |"
+	for o in "${OTHERS[@]}"; do
+		hdr+=" $l/$o |"
 		sep+="---:|"
 	done
 	echo "$hdr"
@@ -580,14 +623,18 @@ if ((${#PAIRS[@]})); then
 		"extract_s:tar -xf +sync time:lower" "ls_s:ls -lR time:lower" "rm_s:rm -rf +sync time:lower" \
 		"hwm_kb:daemon VmHWM after extract:lower"; do
 		IFS=: read -r key label better <<<"$m"
-		line="| $label | $better ratio = lethefs better |"
-		for p in "${PAIRS[@]}"; do
-			line+=" $(ratio "$(get "${p%/*}" "$key")" "$(get "${p#*/}" "$key")") |"
+		line="| $label | $better is better for lethefs |"
+		for o in "${OTHERS[@]}"; do
+			r=$(ratio "$(get "$l" "$key")" "$(get "$o" "$key")")
+			if isbad "$l" "$key" || isbad "$o" "$key"; then r="$r*"; fi
+			line+=" $r |"
 		done
 		echo "$line"
 	done
-fi
+done
 
+echo
+echo "\* measured while errors happened (see below): not a valid comparison."
 echo
 echo "### Errors and checks"
 any=0

@@ -75,14 +75,14 @@ SQL
 
 @test "fio random read/write with crc32c verification" {
 	run fio --name=verify --directory="$MNT" --size=48M --bs=4k --rw=randrw --ioengine=psync \
-		--verify=crc32c --do_verify=1 --verify_fatal=1 --numjobs=2 --group_reporting
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --numjobs=2 --group_reporting
 	echo "$output" | tail -5
 	[ "$status" -eq 0 ]
 	run fio --name=seq --directory="$MNT" --size=64M --bs=1M --rw=write --ioengine=psync \
-		--verify=crc32c --do_verify=1 --verify_fatal=1 --end_fsync=1
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --end_fsync=1
 	[ "$status" -eq 0 ]
 	run fio --name=odd --directory="$MNT" --size=8M --bsrange=1k-37k --rw=randwrite \
-		--ioengine=psync --verify=crc32c --do_verify=1 --verify_fatal=1
+		--ioengine=psync --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0
 	[ "$status" -eq 0 ]
 }
 

@@ -1,0 +1,185 @@
+/* Writes one or more valid inputs per fuzz target into DIR/corpus-NAME/,
+ * sealed with the fixed keys of fuzz_common.h, so that each fuzzer starts
+ * past the checks it could never pass by chance (magic numbers, MACs,
+ * AEAD tags) and mutates from there.
+ * Usage: seeds DIR */
+#include "fuzz_common.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "../../common/bytes.h"
+#include "../../fs/content.h"
+#include "../../fs/dirmeta.h"
+#include "../../fs/names.h"
+#include "../../keymgmt/config.h"
+#include "../../keymgmt/kdf.h"
+#include "../../keymgmt/keyring.h"
+#include "../../keymgmt/keyslots.h"
+
+static const char *top;
+
+static void put(const char *target, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/corpus-%s", top, target);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/corpus-%s/seed-%s", top, target, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static void seed_keyslots(void)
+{
+	struct lfs_keyslots ks;
+	uint8_t master[32], buf[LFS_KEYSLOTS_FILE_LEN];
+	memset(&ks, 0, sizeof(ks));
+	fz_key(ks.uuid, sizeof(ks.uuid), FZ_SEED_UUID);
+	fz_key(master, sizeof(master), FZ_SEED_MASTER);
+	if (lfs_keyslot_wrap(&ks, 0, LFS_SLOT_PASSPHRASE, "pw", 2, 1, 8192 * 1024, master) != 0 ||
+	    lfs_keyslot_wrap(&ks, 3, LFS_SLOT_KEYFILE, "kf", 2, 1, 8192 * 1024, master) != 0)
+		exit(1);
+	lfs_keyslots_encode(&ks, buf);
+	put("keyslots", "two-slots", buf, sizeof(buf));
+}
+
+/* mode byte | header | body, with body either sealed (RAW) or plain. */
+static void seed_keyring(void)
+{
+	uint8_t hdr[LFS_KEYRING_HDR_LEN] = {0}, body[8 + 2 * LFS_KEYRING_ENTRY_LEN] = {0};
+	uint8_t out[1 + sizeof(hdr) + 24 + sizeof(body) + 16], master[32], wrap[32];
+	memcpy(hdr, "LETHEKR1", 8);
+	put_le16(hdr + 8, 1);
+	put_le32(hdr + 12, 2);
+	fz_key(hdr + 16, LFS_UUID_LEN, FZ_SEED_UUID);
+	body[0] = LFS_CIPHER_XCHACHA20POLY1305;
+	put_le32(body + 4, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		uint8_t *p = body + 8 + i * LFS_KEYRING_ENTRY_LEN;
+		put_le32(p, i + 1);
+		fz_key(p + 8, 32, (uint8_t)(0xa0 + i));
+	}
+
+	out[0] = FZ_KEYRING_RESEAL;
+	memcpy(out + 1, hdr, sizeof(hdr));
+	memcpy(out + 1 + sizeof(hdr), body, sizeof(body));
+	put("keyring", "reseal", out, 1 + sizeof(hdr) + sizeof(body));
+
+	out[0] = FZ_KEYRING_RAW;
+	memcpy(out + 1, hdr, sizeof(hdr));
+	randombytes_buf(out + 1 + sizeof(hdr), 24);
+	fz_key(master, sizeof(master), FZ_SEED_MASTER);
+	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_KEYRING);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + sizeof(hdr) + 24, NULL, body,
+						   sizeof(body), hdr, sizeof(hdr), NULL,
+						   out + 1 + sizeof(hdr), wrap);
+	put("keyring", "raw", out, sizeof(out));
+}
+
+static void seed_config(void)
+{
+	struct lfs_vault_config cfg = {.format = 1, .cipher = LFS_CIPHER_AES256GCM};
+	char text[1024];
+	fz_key(cfg.uuid, sizeof(cfg.uuid), FZ_SEED_UUID);
+	strcpy(cfg.created, "2024-05-06T07:08:09Z");
+	int n = lfs_config_format(&cfg, text, sizeof(text));
+	if (n < 0)
+		exit(1);
+	put("config", "valid", text, (size_t)n);
+}
+
+static void seed_names(void)
+{
+	uint8_t mac[32], enc_key[32], dirid[16], link[32], xm[32], xe[32], xv[32];
+	char enc[LFS_ENCNAME_MAX], name[201], out[LFS_BACKING_NAME_MAX + 1], side[64];
+	uint8_t val[1 + LFS_XATTR_VALUE_OVERHEAD];
+	fz_key(mac, 32, FZ_SEED_NAME_MAC);
+	fz_key(enc_key, 32, FZ_SEED_NAME_ENC);
+	fz_key(dirid, 16, FZ_SEED_DIRID);
+	fz_key(link, 32, FZ_SEED_LINK);
+	fz_key(xm, 32, FZ_SEED_XATTR);
+	fz_key(xe, 32, FZ_SEED_XATTR + 1);
+	fz_key(xv, 32, FZ_SEED_XATTR + 2);
+
+	lfs_name_encrypt(mac, enc_key, dirid, "hello.txt", 9, enc);
+	put("names", "name", enc, strlen(enc));
+	memset(name, 'n', 200);
+	lfs_name_encrypt(mac, enc_key, dirid, name, 200, enc);
+	put("names", "long-name", enc, strlen(enc));
+	lfs_backing_name(enc, out, side);
+	put("names", "long-backing", out, strlen(out));
+	lfs_link_encrypt(link, "../target", 9, enc);
+	put("names", "link", enc, strlen(enc));
+	lfs_xattr_name_encrypt(xm, xe, "comment", 7, enc);
+	put("names", "xattr-name", enc, strlen(enc));
+	lfs_xattr_value_seal(xv, "user.fuzz", "v", 1, val);
+	put("names", "xattr-value", val, sizeof(val));
+}
+
+/* header | block 0, with the block's final flag equal to the parity of
+ * its last byte (how fuzz_content decides it): reseal until it is. */
+static void seed_content_file(const char *name, enum lfs_cipher_id c, size_t plain_len)
+{
+	uint8_t mac_key[32], root[32], plain[LFS_BLOCK_SIZE] = {0};
+	uint8_t file[LFS_FILE_HDR_LEN + LFS_BLOCK_SIZE + 64];
+	struct lfs_file_header h;
+	struct lfs_layout l;
+	struct lfs_aead_key key;
+	fz_key(mac_key, 32, FZ_SEED_HDR_MAC);
+	fz_key(root, 32, FZ_SEED_CONTENT);
+	lfs_layout_init(&l, c);
+	lfs_header_new(&h, c, 1);
+	lfs_header_encode(&h, mac_key, file);
+	lfs_file_key(&key, c, root, h.file_id);
+	size_t n = plain_len + l.overhead;
+	uint8_t *blk = file + LFS_FILE_HDR_LEN;
+	do {
+		randombytes_buf(blk, l.nonce_len);
+		lfs_block_seal(&l, &key, &h, 0, true, plain, plain_len, blk);
+	} while ((blk[n - 1] & 1) == 0);
+	put("content", name, file, LFS_FILE_HDR_LEN + n);
+}
+
+static void seed_content(void)
+{
+	seed_content_file("xchacha", LFS_CIPHER_XCHACHA20POLY1305, 100);
+	if (lfs_cipher_available(LFS_CIPHER_AES256GCM))
+		seed_content_file("aesgcm", LFS_CIPHER_AES256GCM, LFS_BLOCK_SIZE);
+
+	/* A sparse file whose block 0 is a hole (last byte even: not final). */
+	static uint8_t hole[LFS_FILE_HDR_LEN + LFS_BLOCK_SIZE + 40];
+	struct lfs_file_header h;
+	uint8_t mac_key[32];
+	fz_key(mac_key, 32, FZ_SEED_HDR_MAC);
+	lfs_header_new(&h, LFS_CIPHER_XCHACHA20POLY1305, 1);
+	h.flags = LFS_HDR_FLAG_SPARSE;
+	lfs_header_encode(&h, mac_key, hole);
+	put("content", "hole", hole, sizeof(hole));
+
+	struct lfs_dirmeta m;
+	uint8_t dm[LFS_DIRMETA_LEN];
+	lfs_dirmeta_new(&m, 1);
+	lfs_dirmeta_encode(&m, dm);
+	put("content", "dirmeta", dm, sizeof(dm));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2 || sodium_init() < 0) {
+		fprintf(stderr, "usage: seeds DIR\n");
+		return 2;
+	}
+	top = argv[1];
+	seed_keyslots();
+	seed_keyring();
+	seed_config();
+	seed_names();
+	seed_content();
+	return 0;
+}
