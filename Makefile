@@ -10,8 +10,8 @@ CC      ?= cc
 PKGS    := fuse3 libsodium inih
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -fstack-protector-strong \
            -D_FORTIFY_SOURCE=2 -MMD -MP
 ifeq ($(DEPS_OK),yes)
@@ -52,7 +52,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
@@ -67,7 +67,7 @@ test: all $(UNIT_BIN)
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
-	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
 fuzz: deps
@@ -97,4 +97,4 @@ cppcheck:
 clean:
 	rm -rf build build-asan
 
--include $(CORE_OBJ:.o=.d) $(FUSE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(FUSE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)

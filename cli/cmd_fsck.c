@@ -198,6 +198,8 @@ int lfs_cmd_fsck(int argc, char **argv)
 			break;
 		case 'P':
 			src.passfd = atoi(optarg);
+			if (src.passfd < 0 || optarg[0] < '0' || optarg[0] > '9')
+				return lfs_cli_usage_error("fsck", "bad --passfd '%s'", optarg);
 			break;
 		case 'e':
 			src.extpass = optarg;

@@ -54,7 +54,7 @@ int lfs_cmd_init(int argc, char **argv)
 			break;
 		case 'd':
 			src.passfd = atoi(optarg);
-			if (src.passfd < 0)
+			if (src.passfd < 0 || optarg[0] < '0' || optarg[0] > '9')
 				return lfs_cli_usage_error("init", "bad --passfd '%s'", optarg);
 			break;
 		case 'e':
@@ -98,7 +98,8 @@ int lfs_cmd_init(int argc, char **argv)
 		return LFS_EXIT_ERROR;
 	}
 	umask(077);
-	int r = lfs_vault_create(path, cipher, s.data, s.len, &kdf, err, sizeof(err));
+	enum lfs_slot_type type = src.extpass ? LFS_SLOT_EXTPASS : LFS_SLOT_PASSPHRASE;
+	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);

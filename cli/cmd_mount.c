@@ -4,6 +4,7 @@
 #include "../common/log.h"
 #include "../fs/ops.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -118,6 +119,8 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 			break;
 		case 'P':
 			mo->src.passfd = atoi(optarg);
+			if (mo->src.passfd < 0 || !isdigit((unsigned char)optarg[0]))
+				return lfs_cli_usage_error("mount", "bad --passfd '%s'", optarg);
 			break;
 		case 'e':
 			mo->src.extpass = optarg;
@@ -188,6 +191,19 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
 }
 
+/* "fsname=VAULT,subtype=lethefs" with ',' and '\\' in the path escaped, so
+ * that a vault path cannot smuggle mount options (libfuse unescapes them). */
+static void build_base_opts(char *out, size_t len, const char *vault)
+{
+	size_t o = (size_t)snprintf(out, len, "fsname=");
+	for (const char *p = vault; *p && o + 3 < len; p++) {
+		if (*p == ',' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	snprintf(out + o, len - o, ",subtype=lethefs");
+}
+
 int lfs_cmd_mount(int argc, char **argv)
 {
 	struct mount_opts mo = {.src = {.passfd = -1},
@@ -219,8 +235,8 @@ int lfs_cmd_mount(int argc, char **argv)
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
 
-	char base[PATH_MAX + 64];
-	snprintf(base, sizeof(base), "fsname=%s,subtype=lethefs", vault);
+	char base[2 * PATH_MAX + 64];
+	build_base_opts(base, sizeof(base), vault);
 	char *fargv[] = {"lethefs", "-o", base, "-o", mo.fuse_opts[0] ? mo.fuse_opts : base,
 			 mo.debug ? "-d" : NULL, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(mo.debug ? 6 : 5, fargv);

@@ -85,6 +85,12 @@ int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
 	enum lfs_vault_error ve = lfs_vault_open(path, v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return lfs_exit_for_vault_error(ve, err);
+	if (!lfs_cipher_available(v->cfg.cipher)) {
+		lfs_cli_error("vault %s uses %s, which this CPU cannot run", path,
+			      lfs_cipher_name(v->cfg.cipher));
+		lfs_vault_close(v);
+		return LFS_EXIT_ERROR;
+	}
 	struct lfs_secret s;
 	if (lfs_secret_read(src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
 		lfs_cli_error("%s", err);

@@ -38,7 +38,8 @@ static int new_handle(struct fuse_file_info *fi, int fd)
 	h->fd = fd;
 	fi->fh = (uintptr_t)h;
 	/* Only this daemon changes the backing files, so cached pages stay
-	 * valid across opens. (Locking the volume drops them explicitly.) */
+	 * valid across opens. (Anything that removes keys from a live mount
+	 * must also drop the kernel's cached pages.) */
 	fi->keep_cache = 1;
 	return 0;
 }

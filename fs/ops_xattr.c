@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "names.h"
+#include "../common/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,8 +90,11 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
 		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
 		lfs_keyring_put(fs->kr);
-		if (r == -EBADMSG)
+		if (r == -EBADMSG) {
+			lfs_err("xattr %s of inode %llu does not authenticate (vault %s)", name,
+				(unsigned long long)lfs_inode_of(req, ino)->ino, fs->vault_path);
 			r = -EIO;
+		}
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -100,6 +104,8 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, ERANGE);
 	else
 		fuse_reply_buf(req, (const char *)plain, (size_t)r);
+	if (plain)
+		sodium_memzero(plain, (size_t)n + 1);
 	free(plain);
 }
 

@@ -144,7 +144,8 @@ static int write_data_root(int vfd, uint32_t epoch)
 }
 
 static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
-			     const void *secret, size_t len, const struct lfs_kdf_params *kdf)
+			     enum lfs_slot_type slot_type, const void *secret, size_t len,
+			     const struct lfs_kdf_params *kdf)
 {
 	struct lfs_keyslots ks;
 	memset(&ks, 0, sizeof(ks));
@@ -152,7 +153,7 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	uint8_t master[LFS_MASTER_KEY_LEN];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r == 0)
-		r = lfs_keyslot_wrap(&ks, 0, LFS_SLOT_PASSPHRASE, secret, len, kdf->opslimit,
+		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit,
 				     kdf->memlimit, master);
 	sodium_memzero(master, sizeof(master));
 	if (r < 0)
@@ -178,8 +179,9 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	return lfs_replace_file(vfd, LFS_CONFIG_FILE_NAME, conf, (size_t)conf_len, 0600);
 }
 
-int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, const void *secret, size_t len,
-		     const struct lfs_kdf_params *kdf, char *err, size_t errlen)
+int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
+		     size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -212,7 +214,7 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, const void *se
 	lfs_keyring_init(&kr, cfg.uuid, cipher);
 	r = lfs_keyring_generate(&kr);
 	if (r == 0)
-		r = write_vault_files(vfd, &cfg, &kr, secret, len, kdf);
+		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf);
 	lfs_keyring_destroy(&kr);
 	if (r == 0 && fsync(vfd) < 0)
 		r = -errno;

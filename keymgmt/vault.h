@@ -49,7 +49,8 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 		     int *slot);
 
 /* Creates a vault in path (absent or an empty directory). */
-int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, const void *secret, size_t len,
-		     const struct lfs_kdf_params *kdf, char *err, size_t errlen);
+int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
+		     size_t errlen);
 
 #endif

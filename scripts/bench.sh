@@ -478,8 +478,13 @@ if sel passthrough || sel passthrough-hl; then
 		fi
 	done
 	read -r -a fuse_flags <<<"$(pkg-config --cflags --libs fuse3)"
+	# The HAVE_* macros are what libfuse's own build defines on Linux/glibc;
+	# without them passthrough.c answers utimens with ENOSYS.
+	have=(-DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE -DHAVE_SETXATTR
+		-DHAVE_COPY_FILE_RANGE)
 	for f in passthrough_ll passthrough; do
-		gcc -O2 -Wall -o "$BIN/$f" "$pt/$f.c" "${fuse_flags[@]}" || die "could not compile $f.c"
+		gcc -O2 -Wall "${have[@]}" -o "$BIN/$f" "$pt/$f.c" "${fuse_flags[@]}" ||
+			die "could not compile $f.c"
 	done
 fi
 

@@ -156,3 +156,21 @@ teardown() { teardown_vault; }
 	# the limit is what a test can observe from outside.
 	grep -q "Max core file size *0 *0" "/proc/$pid/limits"
 }
+
+@test "a comma in the vault path cannot inject mount options" {
+	mv "$VAULT" "$T/v,allow_other"
+	VAULT="$T/v,allow_other"
+	mount_vault
+	opts=$(findmnt -n -o OPTIONS "$MNT")
+	[[ "$opts" != *allow_other* ]]
+	[ "$(findmnt -n -o SOURCE "$MNT")" = "$VAULT" ]
+}
+
+@test "init with --extpass records an extpass keyslot" {
+	run "$LETHEFS" init --extpass "cat $T/pass" --kdf-ops 1 --kdf-mem 8M "$T/v3"
+	[ "$status" -eq 0 ]
+	run "$LETHEFS" info "$T/v3"
+	[[ "$output" == *"slot 0: extpass"* ]]
+	run "$LETHEFS" mount --passfd -1 "$T/v3" "$MNT"
+	[ "$status" -eq 2 ]
+}

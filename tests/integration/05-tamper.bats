@@ -213,3 +213,16 @@ PY
 	rm -f "$D/.lethefs.dir"
 	expect_fsck_finds "directory metadata missing or corrupt"
 }
+
+@test "foreign dot-files in a backing directory are neither hidden as ours nor deleted by rmdir" {
+	mount_vault
+	mkdir "$MNT/sub"
+	D=$(backing_of sub)
+	echo keep >"$D/.bashrc"
+	run rmdir "$MNT/sub"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not empty"* ]]
+	[ "$(cat "$D/.bashrc")" = keep ]
+	unmount_vault
+	expect_fsck_finds "CORRUPT /sub/<backing name .bashrc>"
+}
