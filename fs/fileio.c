@@ -287,7 +287,7 @@ ssize_t lfs_fileio_read(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char
 			size_t size, uint64_t off)
 {
 	struct io io;
-	bool exists;
+	bool exists = false;
 	pthread_rwlock_rdlock(&inode->io_lock);
 	int r = io_begin(&io, fs, inode, fd);
 	if (r == 0)
@@ -377,7 +377,7 @@ static int seal_range(struct io *io, const char *buf, size_t size, uint64_t off,
 
 static ssize_t write_locked(struct io *io, const char *buf, size_t size, uint64_t off)
 {
-	bool exists;
+	bool exists = false;
 	int r = io_open_header(io, &exists);
 	if (r == 0 && !exists)
 		r = io_create_header(io);
@@ -466,7 +466,7 @@ ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, con
 
 static int truncate_locked(struct io *io, uint64_t size)
 {
-	bool exists;
+	bool exists = false;
 	if (size == 0) {
 		if (ftruncate(io->fd, 0) < 0)
 			return -errno;
@@ -538,7 +538,7 @@ int lfs_fileio_fallocate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int
 long lfs_fileio_verify(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t *bad_block)
 {
 	struct io io;
-	bool exists;
+	bool exists = false;
 	long bad = 0;
 	pthread_rwlock_rdlock(&inode->io_lock);
 	int r = io_begin(&io, fs, inode, fd);

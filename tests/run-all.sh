@@ -40,6 +40,18 @@ if [ "$which" != unit ]; then
 	count_tap "$logdir/integration.tap"
 fi
 
+# Static analysis is part of the suite: cppcheck must stay silent.
+if [ "$which" = all ] && command -v cppcheck >/dev/null; then
+	if make -s -C "$top" cppcheck >"$logdir/cppcheck.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok cppcheck"
+	else
+		fail=$((fail + 1))
+		echo "not ok cppcheck"
+		cat "$logdir/cppcheck.log"
+	fi
+fi
+
 echo "logs: $logdir"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
