@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void init_help(void)
 {
@@ -98,6 +99,9 @@ int lfs_cmd_init(int argc, char **argv)
 		return LFS_EXIT_ERROR;
 	}
 	umask(077);
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
+			(unsigned long long)(kdf.memlimit >> 20));
 	enum lfs_slot_type type = src.extpass ? LFS_SLOT_EXTPASS : LFS_SLOT_PASSPHRASE;
 	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
 	lfs_secret_free(&s);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 void lfs_cli_error(const char *fmt, ...)
 {
@@ -98,6 +99,8 @@ int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
 		return LFS_EXIT_ERROR;
 	}
 	int slot;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "Deriving the key (Argon2id) and unlocking %s...\n", path);
 	int r = lfs_vault_unlock(v, s.data, s.len, kr, &slot);
 	lfs_secret_free(&s);
 	if (r == 0)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bats
+# Other users: refused without allow_other; with it, the kernel enforces
+# file modes (default_permissions) and new files belong to their creator.
+
+load helpers
+
+setup() {
+	id lethefs-it >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it
+	setup_vault
+	chmod 755 "$T"
+}
+teardown() { teardown_vault; }
+
+as_user() { runuser -u lethefs-it -- sh -c "$1"; }
+
+@test "without allow_other another user cannot enter the mount" {
+	mount_vault
+	run as_user "ls '$MNT'"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+}
+
+@test "with allow_other modes are enforced and new files belong to their creator" {
+	mount_vault -o allow_other
+	chmod 1777 "$MNT"
+	echo secret >"$MNT/root-only"
+	chmod 600 "$MNT/root-only"
+	run as_user "cat '$MNT/root-only'"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+	as_user "echo mine > '$MNT/user-file'; mkdir '$MNT/user-dir'"
+	[ "$(stat -c %U "$MNT/user-file")" = lethefs-it ]
+	[ "$(stat -c %U "$MNT/user-dir")" = lethefs-it ]
+	[ "$(as_user "cat '$MNT/user-file'")" = mine ]
+	# Ownership lands on the backing file too (it is what the mount shows).
+	[ "$(stat -c %U "$(backing_of user-file)")" = lethefs-it ]
+}
