@@ -58,6 +58,11 @@ int main(int argc, char **argv)
 		printf("lethefs %s\n", LETHEFS_VERSION);
 		return LFS_EXIT_OK;
 	}
+	/* Nonces, file ids and salts come from libsodium's internal ChaCha20
+	 * generator (seeded from getrandom, per thread, re-seeded after fork)
+	 * instead of one getrandom(2) system call per nonce: every block write
+	 * draws a nonce, so this is on the write hot path. */
+	randombytes_set_implementation(&randombytes_internal_implementation);
 	if (sodium_init() < 0) {
 		lfs_cli_error("libsodium failed to initialise");
 		return LFS_EXIT_ERROR;
