@@ -259,6 +259,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
+	fuse_opt_free_args(&args);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);
