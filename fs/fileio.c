@@ -139,8 +139,9 @@ static uint64_t last_block(uint64_t size)
 	return (size - 1) / BS;
 }
 
-/* Reads and opens block b of a file whose plaintext size is io->size. */
-static int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch)
+/* Reads and opens block b as sealed with the given final flag. */
+static int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t *scratch,
+			 bool report)
 {
 	uint64_t off = lfs_block_offset(io->l, b);
 	uint64_t want = io->backing - off < io->l->block_disk ? io->backing - off
@@ -149,13 +150,19 @@ static int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratc
 	int r = lfs_pread_full(io->fd, scratch, want, (off_t)off, &got);
 	if (r < 0)
 		return r;
-	r = lfs_block_open(io->l, &io->key, &io->inode->header, b, b == last_block(io->size),
-			   scratch, got, plain);
+	r = lfs_block_open(io->l, &io->key, &io->inode->header, b, final, scratch, got, plain);
 	if (r < 0) {
-		report_corrupt(io, b);
+		if (report)
+			report_corrupt(io, b);
 		return -EIO;
 	}
 	return r;
+}
+
+/* Reads and opens block b of a file whose plaintext size is io->size. */
+static int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch)
+{
+	return read_block_as(io, b, b == last_block(io->size), plain, scratch, true);
 }
 
 static void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
@@ -375,7 +382,8 @@ static int seal_range(struct io *io, const char *buf, size_t size, uint64_t off,
 	return r;
 }
 
-static ssize_t write_locked(struct io *io, const char *buf, size_t size, uint64_t off)
+/* The write itself; write_locked undoes a failed growth. */
+static ssize_t write_unsafe(struct io *io, const char *buf, size_t size, uint64_t off)
 {
 	bool exists = false;
 	int r = io_open_header(io, &exists);
@@ -404,6 +412,55 @@ static ssize_t write_locked(struct io *io, const char *buf, size_t size, uint64_
 	}
 	free(out);
 	return r < 0 ? r : (ssize_t)size;
+}
+
+/* After a write that grew the file failed part-way (typically ENOSPC),
+ * cuts the backing file back to its old length and makes the old last block
+ * final again, so that what the file held before stays readable. The old
+ * last block may already have been re-sealed as non-final and padded, so
+ * both forms are tried. */
+static void restore_tail(struct io *io, uint64_t old_size)
+{
+	if (old_size == 0) {
+		if (ftruncate(io->fd, 0) == 0) {
+			pthread_mutex_lock(&io->inode->meta_lock);
+			io->inode->have_header = false;
+			pthread_mutex_unlock(&io->inode->meta_lock);
+		}
+		return;
+	}
+	uint64_t l = last_block(old_size);
+	size_t len = (size_t)(old_size - l * BS);
+	uint8_t plain[LFS_BLOCK_SIZE];
+	uint8_t *disk = malloc(io->l->block_disk);
+	struct stat st;
+	if (disk && fstat(io->fd, &st) == 0) {
+		io->backing = (uint64_t)st.st_size;
+		if ((read_block_as(io, l, false, plain, disk, false) >= 0 ||
+		     read_block_as(io, l, true, plain, disk, false) >= 0) &&
+		    ftruncate(io->fd, (off_t)lfs_backing_size(io->l, old_size)) == 0) {
+			seal_block(io, l, true, plain, len, disk);
+			if (lfs_pwrite_full(io->fd, disk, len + io->l->overhead,
+					    (off_t)lfs_block_offset(io->l, l)) < 0)
+				lfs_err("cannot restore the last block of inode %llu",
+					(unsigned long long)io->inode->ino);
+		}
+	}
+	sodium_memzero(plain, sizeof(plain));
+	free(disk);
+	io->size = old_size;
+	io->backing = lfs_backing_size(io->l, old_size);
+	lfs_warn("write failed; inode %llu kept at its previous size %llu",
+		 (unsigned long long)io->inode->ino, (unsigned long long)old_size);
+}
+
+static ssize_t write_locked(struct io *io, const char *buf, size_t size, uint64_t off)
+{
+	uint64_t old_size = io->size;
+	ssize_t r = write_unsafe(io, buf, size, off);
+	if (r < 0 && r != -EIO && r != -EACCES && off + size > old_size)
+		restore_tail(io, old_size);
+	return r;
 }
 
 static void publish_size(struct lfs_inode *inode, uint64_t size)
