@@ -52,6 +52,18 @@ if [ "$which" = all ] && command -v cppcheck >/dev/null; then
 	fi
 fi
 
+# A short fuzzing smoke run of every on-disk parser (longer: make fuzz).
+if [ "$which" = all ] && [ "${LETHEFS_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
+	if sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-5}" >"$logdir/fuzz.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok fuzz smoke ($(grep -c ': ok' "$logdir/fuzz.log") targets)"
+	else
+		fail=$((fail + 1))
+		echo "not ok fuzz smoke"
+		tail -20 "$logdir/fuzz.log"
+	fi
+fi
+
 echo "logs: $logdir"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
