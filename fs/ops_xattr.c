@@ -73,7 +73,10 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
 	int r = backing_xattr_name(fs, name, bname);
 	if (r < 0) {
-		fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
+		/* EOPNOTSUPP (not ENODATA) for other namespaces: ls and other
+		 * tools then stop asking for SELinux labels and ACLs on this
+		 * filesystem, which saves two round trips per file in ls -l. */
+		fuse_reply_err(req, -r);
 		return;
 	}
 	proc_of(req, ino, proc);
@@ -165,5 +168,5 @@ void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		if (removexattr(proc, bname) < 0)
 			r = -errno;
 	}
-	fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
+	fuse_reply_err(req, -r);
 }

@@ -104,7 +104,7 @@ daemon_pid() {
 	local comm=$1 mnt=$2 p c
 	local -a args
 	for p in /proc/[0-9]*; do
-		read -r c <"$p/comm" 2>/dev/null || continue
+		read -r c 2>/dev/null <"$p/comm" || continue
 		[[ $c == "$comm"* ]] || continue
 		mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
 		((${#args[@]})) || continue
