@@ -32,6 +32,18 @@ int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
 int lfs_cmd_fsck(int argc, char **argv);
 
+/* --passfile/--passfd/--extpass, shared by every command that needs a
+ * secret: put LFS_SECRET_LONG_OPTIONS in the getopt_long table and pass each
+ * option to lfs_secret_option. */
+enum { LFS_OPT_PASSFILE = 0x100, LFS_OPT_PASSFD, LFS_OPT_EXTPASS };
+#define LFS_SECRET_LONG_OPTIONS                                                                   \
+	{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},                                  \
+		{"passfd", required_argument, NULL, LFS_OPT_PASSFD},                              \
+		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS}
+/* Returns 1 when c was a secret option (stored in src), 0 when it is not
+ * one, -1 after printing a usage error. */
+int lfs_secret_option(const char *cmd, int c, const char *arg, struct lfs_secret_source *src);
+
 /* Prints "lethefs: <msg>" to stderr. */
 void lfs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)

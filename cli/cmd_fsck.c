@@ -182,8 +182,8 @@ static void fsck_help(void)
 int lfs_cmd_fsck(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"passfile", required_argument, NULL, 'p'}, {"passfd", required_argument, NULL, 'P'},
-		{"extpass", required_argument, NULL, 'e'},  {"verbose", no_argument, NULL, 'v'},
+		LFS_SECRET_LONG_OPTIONS,
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
@@ -192,18 +192,12 @@ int lfs_cmd_fsck(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("fsck", c, optarg, &src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
 		switch (c) {
-		case 'p':
-			src.passfile = optarg;
-			break;
-		case 'P':
-			src.passfd = atoi(optarg);
-			if (src.passfd < 0 || optarg[0] < '0' || optarg[0] > '9')
-				return lfs_cli_usage_error("fsck", "bad --passfd '%s'", optarg);
-			break;
-		case 'e':
-			src.extpass = optarg;
-			break;
 		case 'v':
 			f.verbose = true;
 			break;

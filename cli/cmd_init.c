@@ -38,8 +38,8 @@ static void init_help(void)
 int lfs_cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"passfile", required_argument, NULL, 'p'}, {"passfd", required_argument, NULL, 'd'},
-		{"extpass", required_argument, NULL, 'e'},  {"cipher", required_argument, NULL, 'c'},
+		LFS_SECRET_LONG_OPTIONS,
+		{"cipher", required_argument, NULL, 'c'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
@@ -49,18 +49,12 @@ int lfs_cmd_init(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("init", c, optarg, &src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
 		switch (c) {
-		case 'p':
-			src.passfile = optarg;
-			break;
-		case 'd':
-			src.passfd = atoi(optarg);
-			if (src.passfd < 0 || optarg[0] < '0' || optarg[0] > '9')
-				return lfs_cli_usage_error("init", "bad --passfd '%s'", optarg);
-			break;
-		case 'e':
-			src.extpass = optarg;
-			break;
 		case 'c':
 			if (lfs_cipher_from_name(optarg, &cipher) < 0)
 				return lfs_cli_usage_error("init", "unknown cipher '%s'", optarg);

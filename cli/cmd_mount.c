@@ -4,7 +4,6 @@
 #include "../common/log.h"
 #include "../fs/ops.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -102,9 +101,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 {
 	static const struct option opts[] = {
-		{"passfile", required_argument, NULL, 'p'},
-		{"passfd", required_argument, NULL, 'P'},
-		{"extpass", required_argument, NULL, 'e'},
+		LFS_SECRET_LONG_OPTIONS,
 		{"foreground", no_argument, NULL, 'f'},
 		{"debug", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
@@ -113,18 +110,12 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	int c, r;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hfdo:", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("mount", c, optarg, &mo->src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
 		switch (c) {
-		case 'p':
-			mo->src.passfile = optarg;
-			break;
-		case 'P':
-			mo->src.passfd = atoi(optarg);
-			if (mo->src.passfd < 0 || !isdigit((unsigned char)optarg[0]))
-				return lfs_cli_usage_error("mount", "bad --passfd '%s'", optarg);
-			break;
-		case 'e':
-			mo->src.extpass = optarg;
-			break;
 		case 'f':
 			mo->foreground = true;
 			break;

@@ -32,6 +32,29 @@ int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return LFS_EXIT_USAGE;
 }
 
+int lfs_secret_option(const char *cmd, int c, const char *arg, struct lfs_secret_source *src)
+{
+	switch (c) {
+	case LFS_OPT_PASSFILE:
+		src->passfile = arg;
+		return 1;
+	case LFS_OPT_PASSFD: {
+		char *end;
+		long fd = strtol(arg, &end, 10);
+		if (*end || end == arg || fd < 0 || fd > 65535) {
+			lfs_cli_usage_error(cmd, "bad --passfd '%s'", arg);
+			return -1;
+		}
+		src->passfd = (int)fd;
+		return 1;
+	}
+	case LFS_OPT_EXTPASS:
+		src->extpass = arg;
+		return 1;
+	}
+	return 0;
+}
+
 int lfs_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
