@@ -10,12 +10,12 @@
 #include <unistd.h>
 #include <sodium.h>
 
-int lfs_dir_meta(struct lfs_inode *dir, struct lfs_dirmeta *out)
+int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out)
 {
 	int r = 0;
 	pthread_mutex_lock(&dir->meta_lock);
 	if (!dir->have_dirmeta) {
-		r = lfs_dirmeta_load(dir->fd, &dir->dirmeta);
+		r = lfs_dirmeta_load(dirfd, &dir->dirmeta);
 		dir->have_dirmeta = r == 0;
 	}
 	if (r == 0)
@@ -24,12 +24,12 @@ int lfs_dir_meta(struct lfs_inode *dir, struct lfs_dirmeta *out)
 	return r;
 }
 
-int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, const char *name,
+int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out)
 {
 	struct lfs_dirmeta m;
 	const struct lfs_epoch_keys *k;
-	int r = lfs_dir_meta(dir, &m);
+	int r = lfs_dir_meta(dir, dirfd, &m);
 	if (r < 0)
 		return r;
 	if ((r = lfs_keyring_get(fs->kr, m.epoch, &k)) < 0)

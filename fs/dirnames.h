@@ -15,10 +15,11 @@ struct lfs_bname {
 	bool is_long;
 };
 
-/* The directory's metadata, loaded once and cached in the inode. */
-int lfs_dir_meta(struct lfs_inode *dir, struct lfs_dirmeta *out);
+/* The directory's metadata, loaded once (through dirfd, the directory's
+ * pinned descriptor) and cached in the inode. */
+int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
 /* Backing name for plaintext name in dir. -EACCES when locked. */
-int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, const char *name,
+int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out);
 /* For a long name, (re)writes its sidecar atomically. No-op otherwise. */
 int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b);

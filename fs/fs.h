@@ -20,7 +20,14 @@
 
 struct lfs_inode {
 	struct lfs_inode *hash_next; /* protected by table_lock */
-	int fd;			     /* O_PATH descriptor of the backing object */
+	/* O_PATH descriptor of the backing object, or -1 while parked. Use
+	 * lfs_inode_pin/unpin, never this field directly, in FUSE handlers:
+	 * unpinned descriptors may be closed at any time (see inode.c). */
+	int fd;
+	unsigned fd_pins;		       /* fd_lock */
+	struct lfs_inode *lru_prev, *lru_next; /* fd_lock: open and unpinned */
+	bool in_lru;			       /* fd_lock */
+	struct file_handle *fh;		       /* reopens a parked inode */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
@@ -49,6 +56,15 @@ struct lfs_fs {
 	struct lfs_inode **buckets;
 	size_t nbuckets;
 	size_t ninodes;
+	/* Descriptor budget: the kernel may remember far more inodes than the
+	 * process may hold descriptors, so the least recently used unpinned
+	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened
+	 * from their file handle on demand. */
+	pthread_mutex_t fd_lock;
+	struct lfs_inode *lru_head, *lru_tail;
+	size_t open_fds;
+	size_t fd_budget;
+	int handle_mount_fd; /* for open_by_handle_at; -1: parking disabled */
 	double entry_timeout;
 	double attr_timeout;
 	bool writeback;	    /* kernel writeback cache */
@@ -65,6 +81,14 @@ void lfs_fs_destroy(struct lfs_fs *fs);
  * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
+
+/* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
+ * it open until the matching lfs_inode_unpin. -ESTALE if the backing object
+ * is gone. */
+int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *inode);
+void lfs_inode_unpin(struct lfs_fs *fs, struct lfs_inode *inode);
+/* Parks some unpinned descriptors now (after EMFILE). False if none could. */
+bool lfs_fs_shed_fds(struct lfs_fs *fs);
 
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64

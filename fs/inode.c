@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
 #include "fs.h"
 #include "names.h"
+#include "../common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +15,152 @@ static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
 {
 	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
 	return (size_t)(h >> 16) & (nbuckets - 1);
+}
+
+/* Half of the (raised) descriptor limit goes to inodes' O_PATH
+ * descriptors; the rest serves open files and directories. */
+static size_t descriptor_budget(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 512;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	size_t limit = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (size_t)rl.rlim_cur;
+	return limit / 2 > 64 ? limit / 2 : 64;
+}
+
+/* Parking needs file handles, which need the backing filesystem's support
+ * and, to open them, CAP_DAC_READ_SEARCH (root). Probe both once. */
+static int handles_usable(int data_dir_fd)
+{
+	int mfd = openat(data_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -1;
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mount_id, ok = 0;
+	if (fh) {
+		fh->handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(data_dir_fd, "", fh, &mount_id, AT_EMPTY_PATH) == 0) {
+			int fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+			ok = fd >= 0;
+			if (fd >= 0)
+				close(fd);
+		}
+		free(fh);
+	}
+	if (!ok) {
+		lfs_warn("file handles unavailable (not root?): one descriptor stays open per "
+			 "inode the kernel remembers");
+		close(mfd);
+		return -1;
+	}
+	return mfd;
+}
+
+static void lru_remove(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	if (!in->in_lru)
+		return;
+	if (in->lru_prev)
+		in->lru_prev->lru_next = in->lru_next;
+	else
+		fs->lru_head = in->lru_next;
+	if (in->lru_next)
+		in->lru_next->lru_prev = in->lru_prev;
+	else
+		fs->lru_tail = in->lru_prev;
+	in->lru_prev = in->lru_next = NULL;
+	in->in_lru = false;
+}
+
+static void lru_push(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	in->lru_prev = NULL;
+	in->lru_next = fs->lru_head;
+	if (fs->lru_head)
+		fs->lru_head->lru_prev = in;
+	fs->lru_head = in;
+	if (!fs->lru_tail)
+		fs->lru_tail = in;
+	in->in_lru = true;
+}
+
+/* Closes the descriptor of an unpinned inode after saving its handle.
+ * Called with fd_lock held. Inodes whose handle cannot be taken stay open
+ * (and leave the list, so they are not tried again until next used). */
+static void park(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	lru_remove(fs, in);
+	if (!in->fh) {
+		struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+		int mount_id;
+		if (!fh)
+			return;
+		fh->handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(in->fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+			free(fh);
+			return;
+		}
+		in->fh = fh;
+	}
+	close(in->fd);
+	in->fd = -1;
+	fs->open_fds--;
+}
+
+int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	pthread_mutex_lock(&fs->fd_lock);
+	if (in->fd < 0) {
+		int fd = open_by_handle_at(fs->handle_mount_fd, in->fh, O_PATH | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			pthread_mutex_unlock(&fs->fd_lock);
+			return -e;
+		}
+		in->fd = fd;
+		fs->open_fds++;
+	}
+	lru_remove(fs, in);
+	in->fd_pins++;
+	int fd = in->fd;
+	pthread_mutex_unlock(&fs->fd_lock);
+	return fd;
+}
+
+/* An inode nobody pins: its descriptor joins the LRU list, and the list's
+ * tail is parked while over budget. Called with fd_lock held. */
+static void release_fd(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	if (in->fd < 0 || fs->handle_mount_fd < 0)
+		return;
+	lru_push(fs, in);
+	while (fs->open_fds > fs->fd_budget && fs->lru_tail)
+		park(fs, fs->lru_tail);
+}
+
+bool lfs_fs_shed_fds(struct lfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->fd_lock);
+	size_t n = 0;
+	while (n < 64 && fs->lru_tail) {
+		park(fs, fs->lru_tail);
+		n++;
+	}
+	pthread_mutex_unlock(&fs->fd_lock);
+	return n > 0;
+}
+
+void lfs_inode_unpin(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	pthread_mutex_lock(&fs->fd_lock);
+	if (--in->fd_pins == 0)
+		release_fd(fs, in);
+	pthread_mutex_unlock(&fs->fd_lock);
 }
 
 int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
@@ -38,12 +187,24 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	pthread_mutex_init(&fs->root.meta_lock, NULL);
 	fs->entry_timeout = 1.0;
 	fs->attr_timeout = 1.0;
+	fs->root.fd_pins = 1; /* never parked */
+	pthread_mutex_init(&fs->fd_lock, NULL);
+	fs->open_fds = 1;
+	fs->fd_budget = descriptor_budget();
+	fs->handle_mount_fd = handles_usable(data_dir_fd);
 	return 0;
 }
 
-static void inode_free(struct lfs_inode *inode)
+static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 {
-	close(inode->fd);
+	pthread_mutex_lock(&fs->fd_lock);
+	lru_remove(fs, inode);
+	if (inode->fd >= 0) {
+		close(inode->fd);
+		fs->open_fds--;
+	}
+	pthread_mutex_unlock(&fs->fd_lock);
+	free(inode->fh);
 	pthread_rwlock_destroy(&inode->io_lock);
 	pthread_mutex_destroy(&inode->meta_lock);
 	pthread_cond_destroy(&inode->size_changed);
@@ -56,12 +217,15 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		struct lfs_inode *n = fs->buckets[i];
 		while (n) {
 			struct lfs_inode *next = n->hash_next;
-			inode_free(n);
+			inode_free(fs, n);
 			n = next;
 		}
 	}
 	free(fs->buckets);
 	close(fs->root.fd);
+	if (fs->handle_mount_fd >= 0)
+		close(fs->handle_mount_fd);
+	pthread_mutex_destroy(&fs->fd_lock);
 }
 
 static void grow_table(struct lfs_fs *fs)
@@ -121,6 +285,10 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	pthread_cond_init(&inode->size_changed, NULL);
 	inode->hash_next = fs->buckets[h];
 	fs->buckets[h] = inode;
+	pthread_mutex_lock(&fs->fd_lock);
+	fs->open_fds++;
+	release_fd(fs, inode);
+	pthread_mutex_unlock(&fs->fd_lock);
 	if (++fs->ninodes > fs->nbuckets)
 		grow_table(fs);
 	pthread_mutex_unlock(&fs->table_lock);
@@ -145,7 +313,7 @@ void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n)
 		*pp = inode->hash_next;
 		fs->ninodes--;
 		pthread_mutex_unlock(&fs->table_lock);
-		inode_free(inode);
+		inode_free(fs, inode);
 		return;
 	}
 	pthread_mutex_unlock(&fs->table_lock);

@@ -34,10 +34,14 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int r = lfs_dir_meta(inode, &d->meta);
-	int fd = r < 0 ? -1 : openat(inode->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct lfs_fs *fs = lfs_req_fs(req);
+	int ifd = lfs_inode_pin(fs, inode);
+	int r = ifd < 0 ? ifd : lfs_dir_meta(inode, ifd, &d->meta);
+	int fd = r < 0 ? -1 : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && fd < 0)
 		r = -errno;
+	if (ifd >= 0)
+		lfs_inode_unpin(fs, inode);
 	if (r == 0 && !(d->dp = fdopendir(fd))) {
 		r = -errno;
 		close(fd);

@@ -28,6 +28,9 @@ int lfs_lookup_backing(struct lfs_fs *fs, int dirfd, const char *backing,
 {
 	memset(e, 0, sizeof(*e));
 	int fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Out of descriptors: park idle ones and try once more. */
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && lfs_fs_shed_fds(fs))
+		fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
@@ -52,10 +55,14 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_bname b;
-	int r = lfs_bname_make(fs, parent, name, &b);
-	if (r < 0)
-		return r;
-	return lfs_lookup_backing(fs, parent->fd, b.name, e);
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0)
+		return pfd;
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	if (r == 0)
+		r = lfs_lookup_backing(fs, pfd, b.name, e);
+	lfs_inode_unpin(fs, parent);
+	return r;
 }
 
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -89,9 +96,9 @@ void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 	fuse_reply_none(req);
 }
 
-static int stat_inode(struct lfs_fs *fs, struct lfs_inode *inode, struct stat *st)
+static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
 {
-	if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	lfs_stat_to_plain(fs, st);
 	return 0;
@@ -101,16 +108,20 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
-	int r = stat_inode(fs, lfs_inode_of(req, ino), &st);
+	int fd = lfs_inode_pin(fs, inode);
+	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
+	if (fd >= 0)
+		lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
-static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi,
-		    off_t size)
+static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd,
+		    struct fuse_file_info *fi, off_t size)
 {
 	if (!S_ISREG(inode->type))
 		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
@@ -119,7 +130,7 @@ static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file
 	if (fi)
 		return lfs_fileio_truncate(fs, inode, lfs_handle_of(fi)->fd, (uint64_t)size);
 	char proc[LFS_PROC_PATH_MAX];
-	lfs_proc_path(inode->fd, proc);
+	lfs_proc_path(ifd, proc);
 	int fd = open(proc, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -128,7 +139,7 @@ static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file
 	return r;
 }
 
-static int set_times(struct lfs_inode *inode, const struct stat *attr, int valid)
+static int set_times(int ifd, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
@@ -139,7 +150,7 @@ static int set_times(struct lfs_inode *inode, const struct stat *attr, int valid
 		tv[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
-	if (utimensat(inode->fd, "", tv, AT_EMPTY_PATH) < 0)
+	if (utimensat(ifd, "", tv, AT_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
 }
@@ -150,10 +161,14 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char proc[LFS_PROC_PATH_MAX];
+	int ifd = lfs_inode_pin(fs, inode);
+	if (ifd < 0) {
+		fuse_reply_err(req, -ifd);
+		return;
+	}
 	int r = 0;
-
 	if (valid & FUSE_SET_ATTR_MODE) {
-		lfs_proc_path(inode->fd, proc);
+		lfs_proc_path(ifd, proc);
 		if (S_ISLNK(inode->type))
 			r = -EOPNOTSUPP;
 		else if (chmod(proc, attr->st_mode & 07777) < 0)
@@ -162,17 +177,18 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		if (fchownat(inode->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
-		r = set_size(fs, inode, fi, attr->st_size);
+		r = set_size(fs, inode, ifd, fi, attr->st_size);
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
-		r = set_times(inode, attr, valid);
+		r = set_times(ifd, attr, valid);
 	struct stat st;
 	if (r == 0)
-		r = stat_inode(fs, inode, &st);
+		r = stat_fd(fs, ifd, &st);
+	lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -184,9 +200,16 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char enc[PATH_MAX + 1];
-	ssize_t n = readlinkat(inode->fd, "", enc, sizeof(enc));
+	int ifd = lfs_inode_pin(fs, inode);
+	if (ifd < 0) {
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	ssize_t n = readlinkat(ifd, "", enc, sizeof(enc));
+	int saved = errno;
+	lfs_inode_unpin(fs, inode);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, saved);
 		return;
 	}
 	if (n >= (ssize_t)sizeof(enc)) {
@@ -263,7 +286,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	struct lfs_bname b;
 	struct fuse_entry_param e;
 	char *enc_link = NULL;
-	int r = lfs_bname_make(fs, parent, name, &b);
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0 && link) {
 		const struct lfs_epoch_keys *k;
 		size_t len = strlen(link);
@@ -278,20 +306,21 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 			r = -ENAMETOOLONG;
 	}
 	if (r == 0)
-		r = lfs_bname_store_sidecar(parent->fd, &b);
+		r = lfs_bname_store_sidecar(pfd, &b);
 	if (r == 0) {
 		if (link)
-			r = symlinkat(enc_link, parent->fd, b.name) < 0 ? -errno : 0;
+			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
 		else if (S_ISDIR(mode))
-			r = make_dir(fs, parent->fd, b.name, mode & 07777);
+			r = make_dir(fs, pfd, b.name, mode & 07777);
 		else
-			r = mknodat(parent->fd, b.name, mode, rdev) < 0 ? -errno : 0;
+			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
 	free(enc_link);
 	if (r == 0) {
-		lfs_chown_new(req, parent->fd, b.name);
-		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+		lfs_chown_new(req, pfd, b.name);
+		r = lfs_lookup_backing(fs, pfd, b.name, &e);
 	}
+	lfs_inode_unpin(fs, parent);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -321,16 +350,26 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 	struct lfs_bname b;
 	struct fuse_entry_param e;
 	char proc[LFS_PROC_PATH_MAX];
-	int r = lfs_bname_make(fs, parent, name, &b);
+	int ifd = lfs_inode_pin(fs, inode);
+	int pfd = ifd < 0 ? ifd : lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		if (ifd >= 0)
+			lfs_inode_unpin(fs, inode);
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
-		r = lfs_bname_store_sidecar(parent->fd, &b);
+		r = lfs_bname_store_sidecar(pfd, &b);
 	if (r == 0) {
-		lfs_proc_path(inode->fd, proc);
-		if (linkat(AT_FDCWD, proc, parent->fd, b.name, AT_SYMLINK_FOLLOW) < 0)
+		lfs_proc_path(ifd, proc);
+		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
 			r = -errno;
 	}
 	if (r == 0)
-		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+		r = lfs_lookup_backing(fs, pfd, b.name, &e);
+	lfs_inode_unpin(fs, parent);
+	lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -342,11 +381,17 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
-	int r = lfs_bname_make(fs, parent, name, &b);
-	if (r == 0 && unlinkat(parent->fd, b.name, 0) < 0)
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
 	if (r == 0)
-		lfs_bname_drop_sidecar(parent->fd, &b);
+		lfs_bname_drop_sidecar(pfd, &b);
+	lfs_inode_unpin(fs, parent);
 	fuse_reply_err(req, -r);
 }
 
@@ -387,10 +432,15 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct lfs_dirmeta m;
-	int r = lfs_bname_make(fs, parent, name, &b);
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	int dfd = -1;
 	if (r == 0) {
-		dfd = openat(parent->fd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
@@ -398,15 +448,16 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
 	if (r == 0)
 		r = empty_backing_dir(dfd);
-	if (r == 0 && unlinkat(parent->fd, b.name, AT_REMOVEDIR) < 0) {
+	if (r == 0 && unlinkat(pfd, b.name, AT_REMOVEDIR) < 0) {
 		r = -errno;
 		if (have_meta)
 			lfs_dirmeta_store(dfd, &m);
 	}
 	if (r == 0)
-		lfs_bname_drop_sidecar(parent->fd, &b);
+		lfs_bname_drop_sidecar(pfd, &b);
 	if (dfd >= 0)
 		close(dfd);
+	lfs_inode_unpin(fs, parent);
 	fuse_reply_err(req, -r);
 }
 
@@ -421,26 +472,42 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	int r = lfs_bname_make(fs, parent, name, &from);
+	int pfd = lfs_inode_pin(fs, parent);
+	int npfd = pfd < 0 ? pfd : lfs_inode_pin(fs, newparent);
+	if (npfd < 0) {
+		if (pfd >= 0)
+			lfs_inode_unpin(fs, parent);
+		fuse_reply_err(req, -npfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
-		r = lfs_bname_make(fs, newparent, newname, &to);
+		r = lfs_bname_make(fs, newparent, npfd, newname, &to);
 	if (r == 0)
-		r = lfs_bname_store_sidecar(newparent->fd, &to);
-	if (r == 0 && renameat2(parent->fd, from.name, newparent->fd, to.name, flags) < 0)
+		r = lfs_bname_store_sidecar(npfd, &to);
+	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
 	/* The old name's sidecar goes unless the old name still exists
 	 * (exchange) or is the very same entry. */
 	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
 	    !(parent == newparent && strcmp(from.name, to.name) == 0))
-		lfs_bname_drop_sidecar(parent->fd, &from);
+		lfs_bname_drop_sidecar(pfd, &from);
+	lfs_inode_unpin(fs, newparent);
+	lfs_inode_unpin(fs, parent);
 	fuse_reply_err(req, -r);
 }
 
 void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct statvfs sv;
-	if (fstatvfs(lfs_inode_of(req, ino)->fd, &sv) < 0) {
-		fuse_reply_err(req, errno);
+	int fd = lfs_inode_pin(fs, inode);
+	int r = fd < 0 ? fd : (fstatvfs(fd, &sv) < 0 ? -errno : 0);
+	if (fd >= 0)
+		lfs_inode_unpin(fs, inode);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	sv.f_namemax = LFS_NAME_MAX;

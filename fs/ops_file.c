@@ -6,6 +6,7 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,26 +53,55 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	struct lfs_bname b;
 	struct fuse_entry_param e;
 	int fd = -1;
-	int r = lfs_bname_make(fs, parent, name, &b);
+	bool created = false;
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
-		r = lfs_bname_store_sidecar(parent->fd, &b);
-	if (r == 0 && (r = open_backing(parent->fd, b.name, fi->flags | O_CREAT | O_NOFOLLOW, mode)) >= 0) {
-		fd = r;
-		r = 0;
-		lfs_chown_new(req, parent->fd, b.name);
+		r = lfs_bname_store_sidecar(pfd, &b);
+	if (r == 0 && (fi->flags & O_EXCL) == 0 &&
+	    faccessat(pfd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		created = true; /* best effort: only used to clean up on failure */
+	if (r == 0) {
+		r = open_backing(pfd, b.name, fi->flags | O_CREAT | O_NOFOLLOW, mode);
+		if (r >= 0) {
+			fd = r;
+			r = 0;
+			created = created || (fi->flags & O_EXCL);
+			lfs_chown_new(req, pfd, b.name);
+		}
 	}
 	if (r == 0)
-		r = lfs_lookup_backing(fs, parent->fd, b.name, &e);
+		r = lfs_lookup_backing(fs, pfd, b.name, &e);
+	struct lfs_inode *inode = r == 0 ? lfs_inode_of(req, e.ino) : NULL;
+	int ifd = inode ? lfs_inode_pin(fs, inode) : -1; /* held while open */
+	if (r == 0 && ifd < 0)
+		r = ifd;
 	if (r == 0 && (fi->flags & O_TRUNC))
-		r = lfs_fileio_truncate(fs, lfs_inode_of(req, e.ino), fd, 0);
+		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0)
 		r = new_handle(fi, fd);
 	if (r < 0) {
+		/* Do not leave behind a file the caller was told was not
+		 * created. */
 		if (fd >= 0)
 			close(fd);
+		if (created && fd >= 0) {
+			unlinkat(pfd, b.name, 0);
+			lfs_bname_drop_sidecar(pfd, &b);
+		}
+		if (ifd >= 0)
+			lfs_inode_unpin(fs, inode);
+		if (inode)
+			lfs_inode_forget(fs, inode, 1);
+		lfs_inode_unpin(fs, parent);
 		fuse_reply_err(req, -r);
 		return;
 	}
+	lfs_inode_unpin(fs, parent);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -80,7 +110,12 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char proc[LFS_PROC_PATH_MAX];
-	lfs_proc_path(inode->fd, proc);
+	int ifd = lfs_inode_pin(fs, inode); /* held while the file is open */
+	if (ifd < 0) {
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	lfs_proc_path(ifd, proc);
 	int fd = open_backing(AT_FDCWD, proc, fi->flags & ~O_NOFOLLOW, 0);
 	int r = fd < 0 ? fd : 0;
 	/* Opening needs no key, but serving plaintext does: refuse early when
@@ -95,6 +130,7 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
+		lfs_inode_unpin(fs, inode);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -134,17 +170,19 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	/* Closing a duplicate reports delayed write errors of the backing
-	 * filesystem (NFS, quota) at close(2), as a local file would. */
-	int r = close(dup(lfs_handle_of(fi)->fd));
+	 * filesystem (NFS, quota) at close(2), as a local file would. Without
+	 * a spare descriptor there is nothing to report: not an error. */
+	int dupfd = dup(lfs_handle_of(fi)->fd);
+	int r = dupfd < 0 ? 0 : close(dupfd);
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct lfs_handle *h = lfs_handle_of(fi);
 	close(h->fd);
 	free(h);
+	lfs_inode_unpin(lfs_req_fs(req), lfs_inode_of(req, ino));
 	fuse_reply_err(req, 0);
 }
 

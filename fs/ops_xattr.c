@@ -37,9 +37,18 @@ static int backing_xattr_name(struct lfs_fs *fs, const char *name, char *out)
 	return r == -EINVAL ? -ERANGE : r;
 }
 
-static void proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
+/* Pins the inode and gives its /proc path; pair with unpin_of. */
+static int proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
 {
-	lfs_proc_path(lfs_inode_of(req, ino)->fd, proc);
+	int fd = lfs_inode_pin(lfs_req_fs(req), lfs_inode_of(req, ino));
+	if (fd >= 0)
+		lfs_proc_path(fd, proc);
+	return fd < 0 ? fd : 0;
+}
+
+static void unpin_of(fuse_req_t req, fuse_ino_t ino)
+{
+	lfs_inode_unpin(lfs_req_fs(req), lfs_inode_of(req, ino));
 }
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -59,9 +68,12 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
 		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
-		proc_of(req, ino, proc);
-		if (setxattr(proc, bname, sealed, size + LFS_XATTR_VALUE_OVERHEAD, flags) < 0)
-			r = errno == E2BIG ? -E2BIG : -errno;
+		if ((r = proc_of(req, ino, proc)) == 0) {
+			if (setxattr(proc, bname, sealed, size + LFS_XATTR_VALUE_OVERHEAD, flags) <
+			    0)
+				r = -errno;
+			unpin_of(req, ino);
+		}
 	}
 	free(sealed);
 	fuse_reply_err(req, -r);
@@ -79,11 +91,16 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, -r);
 		return;
 	}
-	proc_of(req, ino, proc);
+	if ((r = proc_of(req, ino, proc)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	uint8_t sealed[XATTR_SIZE_MAX];
 	ssize_t n = getxattr(proc, bname, sealed, sizeof(sealed));
+	int saved = errno;
+	unpin_of(req, ino);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, saved);
 		return;
 	}
 	uint8_t *plain = malloc((size_t)n + 1);
@@ -116,12 +133,18 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	char proc[LFS_PROC_PATH_MAX];
-	proc_of(req, ino, proc);
+	int pr = proc_of(req, ino, proc);
+	if (pr < 0) {
+		fuse_reply_err(req, -pr);
+		return;
+	}
 	char *raw = malloc(XATTR_LIST_MAX);
 	char *out = malloc(XATTR_LIST_MAX);
 	ssize_t n = raw ? listxattr(proc, raw, XATTR_LIST_MAX) : -1;
+	int saved = errno;
+	unpin_of(req, ino);
 	if (!raw || !out || n < 0) {
-		fuse_reply_err(req, !raw || !out ? ENOMEM : errno);
+		fuse_reply_err(req, !raw || !out ? ENOMEM : saved);
 		free(raw);
 		free(out);
 		return;
@@ -163,10 +186,10 @@ void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
 	int r = backing_xattr_name(fs, name, bname);
-	if (r == 0) {
-		proc_of(req, ino, proc);
+	if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
 		if (removexattr(proc, bname) < 0)
 			r = -errno;
+		unpin_of(req, ino);
 	}
 	fuse_reply_err(req, -r);
 }

@@ -97,3 +97,16 @@ SQL
 	mv "$MNT/c/b" "$T/moved-out"
 	diff -r "$T/src/linux" "$T/moved-out"
 }
+
+@test "a tree far larger than the daemon's descriptor limit (descriptors are parked)" {
+	unmount_vault
+	(ulimit -n 128 && mount_vault)
+	tar -C /usr -cf "$T/src.tar" include
+	tar -C "$MNT" -xf "$T/src.tar"
+	diff -r --no-dereference /usr/include "$MNT/include"
+	pid=$(pgrep -f "lethefs mount .*$VAULT")
+	[ "$(ls "/proc/$pid/fd" | wc -l)" -le 128 ]
+	ls -lR "$MNT" >/dev/null
+	rm -rf "$MNT/include"
+	[ -z "$(ls -A "$MNT")" ]
+}

@@ -35,3 +35,11 @@ teardown() { teardown_vault; }
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+@test "random operations with a tiny descriptor budget (seed 4): parked inodes reopen correctly" {
+	unmount_vault
+	(ulimit -n 100 && mount_vault)
+	run python3 "$BATS_TEST_DIRNAME/exerciser.py" "$MNT" "$REF" 4 1500
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
