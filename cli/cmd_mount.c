@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,9 @@ static void mount_help(void)
 	       "        max_threads=N      worker threads (default 10)\n"
 	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
 	       "                           (default 1)\n"
+	       "        read_ahead_kb=N    kernel readahead for this mount (default 4096;\n"
+	       "                           0 keeps the kernel's 128): large sequential\n"
+	       "                           reads become parallel 1 MiB requests\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 mounted, 1 error, 2 usage, 3 wrong passphrase, 4 no vault,\n"
@@ -55,6 +59,7 @@ struct mount_opts {
 	bool writeback;
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
+	unsigned read_ahead_kb;
 	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
 };
 
@@ -80,6 +85,11 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			long v = strtol(o + 12, &end, 10);
 			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			mo->max_threads = (unsigned)v;
+		} else if (!strncmp(o, "read_ahead_kb=", 14)) {
+			long v = strtol(o + 14, &end, 10);
+			r = *end || v < 0 || v > 65536 ? lfs_cli_usage_error("mount", "bad %s", o)
+						       : 0;
+			mo->read_ahead_kb = (unsigned)v;
 		} else if (!strncmp(o, "attr_timeout=", 13) || !strncmp(o, "entry_timeout=", 14)) {
 			char *eq = strchr(o, '=');
 			double v = strtod(eq + 1, &end);
@@ -161,7 +171,64 @@ static int check_paths(const char *vault, const char *mnt, char *rvault, char *r
 	return 0;
 }
 
-static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault)
+/* Sets the mount's readahead through sysfs. The kernel resets it when it
+ * processes our INIT reply, so this runs in a thread once the session loop
+ * has answered a first request (the stat below). */
+struct read_ahead_job {
+	char mnt[PATH_MAX];
+	unsigned kb;
+};
+
+static void set_read_ahead(const char *mnt, unsigned kb)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], dev[32] = "", point[PATH_MAX];
+	while (f && fgets(line, sizeof(line), f)) {
+		char d[32];
+		/* id parent major:minor root mountpoint ... - fstype */
+		if (sscanf(line, "%*d %*d %31s %*s %4095s", d, point) == 2 &&
+		    strcmp(point, mnt) == 0 && strstr(line, " - fuse.lethefs "))
+			snprintf(dev, sizeof(dev), "%s", d);
+	}
+	if (f)
+		fclose(f);
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	FILE *ra = dev[0] ? fopen(path, "we") : NULL;
+	if (!ra || fprintf(ra, "%u\n", kb) < 0 || fclose(ra) != 0)
+		lfs_debug("cannot set readahead of %s (%s): %s", mnt, path, strerror(errno));
+	else
+		ra = NULL;
+	if (ra)
+		fclose(ra);
+}
+
+static void *read_ahead_thread(void *arg)
+{
+	struct read_ahead_job *job = arg;
+	struct stat st;
+	if (stat(job->mnt, &st) == 0)
+		set_read_ahead(job->mnt, job->kb);
+	free(job);
+	return NULL;
+}
+
+static void start_read_ahead_tuning(const char *mnt, unsigned kb)
+{
+	struct read_ahead_job *job = malloc(sizeof(*job));
+	pthread_t t;
+	if (!job)
+		return;
+	snprintf(job->mnt, sizeof(job->mnt), "%s", mnt);
+	job->kb = kb;
+	if (pthread_create(&t, NULL, read_ahead_thread, job) != 0)
+		free(job);
+	else
+		pthread_detach(t);
+}
+
+static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault,
+		 const char *mnt)
 {
 	if (!mo->foreground) {
 		if (fuse_daemonize(0) < 0)
@@ -174,6 +241,8 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 		lfs_warn("cannot lock memory (%s): plaintext could reach swap", strerror(errno));
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s", vault);
+	if (mo->read_ahead_kb)
+		start_read_ahead_tuning(mnt, mo->read_ahead_kb);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
 	int r = fuse_session_loop_mt(se, cfg);
@@ -201,6 +270,7 @@ int lfs_cmd_mount(int argc, char **argv)
 				.writeback = true,
 				.max_threads = 10,
 				.attr_timeout = 1.0,
+				.read_ahead_kb = 4096,
 				.entry_timeout = 1.0};
 	int r = parse_mount_args(argc, argv, &mo);
 	if (r != 0)
@@ -243,7 +313,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_cli_error("cannot mount on %s (is /dev/fuse available, and are you root?)",
 			      mnt);
 	} else {
-		r = serve(se, &mo, vault);
+		r = serve(se, &mo, vault, mnt);
 		fuse_session_unmount(se);
 	}
 	if (se) {
