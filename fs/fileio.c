@@ -33,6 +33,10 @@ struct io {
 	uint64_t size;	   /* plaintext size */
 	const struct lfs_epoch_keys *keys; /* held from the keyring */
 	struct lfs_aead_key key;
+	/* Fresh nonces drawn in batches: one generator call per 64 blocks
+	 * rather than per block. Each is handed out once. */
+	uint8_t nonces[64 * LFS_AEAD_NONCE_MAX];
+	size_t nonces_left;
 };
 
 static void report_corrupt(struct io *io, uint64_t block)
@@ -168,7 +172,13 @@ static int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratc
 static void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
 		       uint8_t *out)
 {
-	randombytes_buf(out, io->l->nonce_len);
+	size_t nl = io->l->nonce_len, batch = sizeof(io->nonces) / nl;
+	if (io->nonces_left == 0) {
+		randombytes_buf(io->nonces, batch * nl);
+		io->nonces_left = batch;
+	}
+	io->nonces_left--;
+	memcpy(out, io->nonces + io->nonces_left * nl, nl);
 	lfs_block_seal(io->l, &io->key, &io->inode->header, b, final, plain, len, out);
 }
 
