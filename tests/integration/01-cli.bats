@@ -174,3 +174,10 @@ teardown() { teardown_vault; }
 	run "$LETHEFS" mount --passfd -1 "$T/v3" "$MNT"
 	[ "$status" -eq 2 ]
 }
+
+@test "make install honours PREFIX and DESTDIR" {
+	make -s -C "$BATS_TEST_DIRNAME/../.." install DESTDIR="$T/root" PREFIX=/opt/lethefs >/dev/null
+	[ -x "$T/root/opt/lethefs/bin/lethefs" ]
+	run "$T/root/opt/lethefs/bin/lethefs" --version
+	[[ "$output" == "lethefs "* ]]
+}
