@@ -123,8 +123,9 @@ static int write_header(struct io *io)
 	return lfs_pwrite_full(io->fd, raw, sizeof(raw), 0);
 }
 
-/* Gives an empty file its header: a fresh file id under the current epoch. */
-static int io_create_header(struct io *io)
+/* Gives an empty file its header: a fresh file id under the current epoch.
+ * With store false the caller writes it (together with the first blocks). */
+static int io_create_header(struct io *io, bool store)
 {
 	struct lfs_inode *in = io->inode;
 	int r = io_take_keys(io, 0);
@@ -135,7 +136,7 @@ static int io_create_header(struct io *io)
 	in->have_header = true;
 	pthread_mutex_unlock(&in->meta_lock);
 	lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
-	return write_header(io);
+	return store ? write_header(io) : 0;
 }
 
 static uint64_t last_block(uint64_t size)
@@ -397,8 +398,11 @@ static ssize_t write_unsafe(struct io *io, const char *buf, size_t size, uint64_
 {
 	bool exists = false;
 	int r = io_open_header(io, &exists);
+	/* A new file written from offset 0 (the usual case) gets its header
+	 * in the same pwrite as its first blocks. */
+	size_t prefix = !exists && off == 0 ? LFS_FILE_HDR_LEN : 0;
 	if (r == 0 && !exists)
-		r = io_create_header(io);
+		r = io_create_header(io, prefix == 0);
 	if (r == 0 && off > io->size)
 		r = extend_to(io, off);
 	if (r < 0)
@@ -410,15 +414,18 @@ static ssize_t write_unsafe(struct io *io, const char *buf, size_t size, uint64_
 	    (r = reseal_block(io, last_block(io->size), LFS_BLOCK_SIZE, false)) < 0)
 		return r;
 	size_t nblocks = (size_t)(b1 - b0 + 1);
-	uint8_t *out = malloc(nblocks * io->l->block_disk);
+	uint8_t *out = malloc(prefix + nblocks * io->l->block_disk);
 	if (!out)
 		return -ENOMEM;
-	r = seal_range(io, buf, size, off, out, new_size);
+	if (prefix)
+		lfs_header_encode(&io->inode->header, io->keys->hdr_mac, out);
+	r = seal_range(io, buf, size, off, out + prefix, new_size);
 	if (r == 0) {
 		uint64_t disk_len = (nblocks - 1) * io->l->block_disk +
 				    (new_size - b1 * BS < BS ? new_size - b1 * BS : BS) +
 				    io->l->overhead;
-		r = lfs_pwrite_full(io->fd, out, disk_len, (off_t)lfs_block_offset(io->l, b0));
+		r = lfs_pwrite_full(io->fd, out, prefix + disk_len,
+				    (off_t)(lfs_block_offset(io->l, b0) - prefix));
 	}
 	free(out);
 	return r < 0 ? r : (ssize_t)size;
@@ -544,7 +551,7 @@ static int truncate_locked(struct io *io, uint64_t size)
 	}
 	int r = io_open_header(io, &exists);
 	if (r == 0 && !exists)
-		r = io_create_header(io);
+		r = io_create_header(io, true);
 	if (r < 0 || size == io->size)
 		return r;
 	if (size > io->size)

@@ -67,6 +67,7 @@ struct lfs_fs {
 	int handle_mount_fd; /* for open_by_handle_at; -1: parking disabled */
 	double entry_timeout;
 	double attr_timeout;
+	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;

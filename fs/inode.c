@@ -188,6 +188,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->entry_timeout = 1.0;
 	fs->attr_timeout = 1.0;
 	fs->root.fd_pins = 1; /* never parked */
+	fs->euid = geteuid();
 	pthread_mutex_init(&fs->fd_lock, NULL);
 	fs->open_fds = 1;
 	fs->fd_budget = descriptor_budget();

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -155,6 +156,26 @@ static int set_times(int ifd, const struct stat *attr, int valid)
 	return 0;
 }
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6+, same number on every architecture */
+#endif
+
+/* chmod of an O_PATH descriptor: fchmodat2 with AT_EMPTY_PATH where the
+ * kernel has it (no /proc path walk), else chmod of /proc/self/fd/N. */
+static int chmod_fd(int fd, char *proc, mode_t mode)
+{
+	static int have_fchmodat2 = 1; /* accessed atomically: handlers race */
+	if (__atomic_load_n(&have_fchmodat2, __ATOMIC_RELAXED)) {
+		if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != ENOSYS && errno != EINVAL)
+			return -errno;
+		__atomic_store_n(&have_fchmodat2, 0, __ATOMIC_RELAXED);
+	}
+	lfs_proc_path(fd, proc);
+	return chmod(proc, mode) < 0 ? -errno : 0;
+}
+
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		    struct fuse_file_info *fi)
 {
@@ -168,11 +189,10 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	}
 	int r = 0;
 	if (valid & FUSE_SET_ATTR_MODE) {
-		lfs_proc_path(ifd, proc);
 		if (S_ISLNK(inode->type))
 			r = -EOPNOTSUPP;
-		else if (chmod(proc, attr->st_mode & 07777) < 0)
-			r = -errno;
+		else
+			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -238,7 +258,7 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
 {
-	if (geteuid() != 0)
+	if (lfs_req_fs(req)->euid != 0)
 		return;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	if (ctx->uid == 0 && ctx->gid == 0)

@@ -62,16 +62,18 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
 		r = lfs_bname_store_sidecar(pfd, &b);
-	if (r == 0 && (fi->flags & O_EXCL) == 0 &&
-	    faccessat(pfd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
-		created = true; /* best effort: only used to clean up on failure */
 	if (r == 0) {
-		r = open_backing(pfd, b.name, fi->flags | O_CREAT | O_NOFOLLOW, mode);
+		/* Exclusive first, so that we know whether we made the file (and
+		 * must remove it if the create fails later). */
+		r = open_backing(pfd, b.name, fi->flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+		created = r >= 0;
+		if (r == -EEXIST && !(fi->flags & O_EXCL))
+			r = open_backing(pfd, b.name, fi->flags | O_NOFOLLOW, mode);
 		if (r >= 0) {
 			fd = r;
 			r = 0;
-			created = created || (fi->flags & O_EXCL);
-			lfs_chown_new(req, pfd, b.name);
+			if (created)
+				lfs_chown_new(req, pfd, b.name);
 		}
 	}
 	if (r == 0)
