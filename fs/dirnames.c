@@ -42,6 +42,13 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 	return 0;
 }
 
+int lfs_bname_for_new(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
+		      struct lfs_bname *out)
+{
+	int r = lfs_bname_make(fs, dir, dirfd, name, out);
+	return r < 0 ? r : lfs_bname_store_sidecar(dirfd, out);
+}
+
 int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b)
 {
 	if (!b->is_long)

@@ -21,6 +21,10 @@ int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
 /* Backing name for plaintext name in dir. -EACCES when locked. */
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out);
+/* lfs_bname_make for an entry about to be created (or renamed to): a long
+ * name's sidecar is written first, so the entry is never without it. */
+int lfs_bname_for_new(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
+		      struct lfs_bname *out);
 /* For a long name, (re)writes its sidecar atomically. No-op otherwise. */
 int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b);
 void lfs_bname_drop_sidecar(int dirfd, const struct lfs_bname *b);

@@ -311,7 +311,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0 && link) {
 		const struct lfs_epoch_keys *k;
 		size_t len = strlen(link);
@@ -325,8 +325,6 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
 			r = -ENAMETOOLONG;
 	}
-	if (r == 0)
-		r = lfs_bname_store_sidecar(pfd, &b);
 	if (r == 0) {
 		if (link)
 			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
@@ -378,9 +376,7 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &b);
-	if (r == 0)
-		r = lfs_bname_store_sidecar(pfd, &b);
+	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
 		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
@@ -502,9 +498,7 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 	}
 	int r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
-		r = lfs_bname_make(fs, newparent, npfd, newname, &to);
-	if (r == 0)
-		r = lfs_bname_store_sidecar(npfd, &to);
+		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
 	/* The old name's sidecar goes unless the old name still exists

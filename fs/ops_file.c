@@ -59,9 +59,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &b);
-	if (r == 0)
-		r = lfs_bname_store_sidecar(pfd, &b);
+	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0) {
 		/* Exclusive first, so that we know whether we made the file (and
 		 * must remove it if the create fails later). */
