@@ -59,6 +59,10 @@ int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b)
 	if (fd < 0)
 		return -errno;
 	int r = lfs_write_all(fd, b->enc, strlen(b->enc));
+	/* Durable before the entry can exist: a long-named entry whose sidecar
+	 * was lost in a crash would have no name at all. */
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
 	close(fd);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, b->sidecar) < 0)
 		r = -errno;
