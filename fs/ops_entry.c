@@ -360,6 +360,20 @@ void lfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const c
 	make_node(req, parent, name, S_IFLNK, 0, link);
 }
 
+/* Pins two inodes (possibly the same one) or neither. */
+static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, int *fa, int *fb)
+{
+	*fa = lfs_inode_pin(fs, a);
+	if (*fa < 0)
+		return *fa;
+	*fb = lfs_inode_pin(fs, b);
+	if (*fb < 0) {
+		lfs_inode_unpin(fs, a);
+		return *fb;
+	}
+	return 0;
+}
+
 void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -368,15 +382,13 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 	struct lfs_bname b;
 	struct fuse_entry_param e;
 	char proc[LFS_PROC_PATH_MAX];
-	int ifd = lfs_inode_pin(fs, inode);
-	int pfd = ifd < 0 ? ifd : lfs_inode_pin(fs, parent);
-	if (pfd < 0) {
-		if (ifd >= 0)
-			lfs_inode_unpin(fs, inode);
-		fuse_reply_err(req, -pfd);
+	int ifd, pfd;
+	int r = pin_two(fs, inode, parent, &ifd, &pfd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	r = lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
 		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
@@ -488,15 +500,13 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	int pfd = lfs_inode_pin(fs, parent);
-	int npfd = pfd < 0 ? pfd : lfs_inode_pin(fs, newparent);
-	if (npfd < 0) {
-		if (pfd >= 0)
-			lfs_inode_unpin(fs, parent);
-		fuse_reply_err(req, -npfd);
+	int pfd, npfd;
+	int r = pin_two(fs, parent, newparent, &pfd, &npfd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &from);
+	r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
