@@ -497,7 +497,7 @@ static void publish_size(struct lfs_inode *inode, uint64_t size)
 static void wait_for_gap(struct lfs_inode *inode, uint64_t off)
 {
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_nsec += LFS_GAP_WAIT_MS * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
 		deadline.tv_sec++;

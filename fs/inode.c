@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -283,7 +284,12 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	inode->nlookup = 1;
 	pthread_rwlock_init(&inode->io_lock, NULL);
 	pthread_mutex_init(&inode->meta_lock, NULL);
-	pthread_cond_init(&inode->size_changed, NULL);
+	/* Monotonic: a wall-clock step must not stretch a gap wait. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&inode->size_changed, &ca);
+	pthread_condattr_destroy(&ca);
 	inode->hash_next = fs->buckets[h];
 	fs->buckets[h] = inode;
 	pthread_mutex_lock(&fs->fd_lock);
