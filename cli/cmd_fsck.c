@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <sodium.h>
 
 struct fsck {
 	struct lfs_fs fs;
@@ -74,12 +75,19 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 
 static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
-	char proc[PATH_MAX + 64], list[4096];
+	char proc[PATH_MAX + 64];
 	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	char *list = fd < 0 ? NULL : malloc(XATTR_LIST_MAX);
+	if (!list) {
+		if (fd >= 0)
+			close(fd);
+		problem(f, path, "cannot list extended attributes");
 		return;
+	}
 	lfs_proc_path(fd, proc);
-	ssize_t n = listxattr(proc, list, sizeof(list));
+	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
+	if (n < 0 && errno != ENOTSUP)
+		problem(f, path, "cannot list extended attributes");
 	const struct lfs_epoch_keys *k;
 	if (n > 0 && lfs_keyring_get(f->fs.kr, 0, &k) == 0) {
 		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
@@ -94,9 +102,12 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 						   strlen(bn + 5), plain, &plen) < 0 ||
 			    vl < 0 || lfs_xattr_value_open(k->xattr_value, bn, val, (size_t)vl, out) < 0)
 				problem(f, path, "extended attribute does not authenticate");
+			sodium_memzero(out, vl > 0 ? (size_t)vl : 0);
+			sodium_memzero(plain, sizeof(plain));
 		}
 		lfs_keyring_put(f->fs.kr);
 	}
+	free(list);
 	close(fd);
 }
 
