@@ -56,7 +56,6 @@ static int io_stat(struct io *io)
 		return -errno;
 	io->backing = (uint64_t)st.st_size;
 	lfs_plain_size(io->l, io->backing, &io->size);
-	io->inode->known_size = io->size; /* benign race: a hint for waiters */
 	return 0;
 }
 
@@ -92,7 +91,9 @@ static int io_open_header(struct io *io, bool *exists)
 		size_t got;
 		struct lfs_file_header h;
 		r = lfs_pread_full(io->fd, raw, sizeof(raw), 0, &got);
-		if (r == 0 && (got != sizeof(raw) || lfs_header_parse(raw, got, &h) < 0))
+		/* A header naming another cipher than the vault's is not ours. */
+		if (r == 0 && (got != sizeof(raw) || lfs_header_parse(raw, got, &h) < 0 ||
+			       h.cipher != io->l->cipher))
 			r = -EIO;
 		if (r == 0 && (r = io_take_keys(io, h.epoch)) == 0) {
 			if (lfs_header_verify(raw, io->keys->hdr_mac) < 0) {

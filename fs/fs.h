@@ -40,9 +40,10 @@ struct lfs_inode {
 	struct lfs_file_header header;
 	bool have_dirmeta;
 	struct lfs_dirmeta dirmeta;
-	/* Plaintext size after the latest write or truncate, and a condition
-	 * signalled when it changes: a write that lands past EOF waits briefly
-	 * for reordered earlier writes to fill the gap (see fileio.c). */
+	/* Plaintext size after the latest write or truncate through this
+	 * inode (guarded by meta_lock; 0 until then), and a condition signalled
+	 * when it changes: a write that lands past EOF waits briefly for
+	 * reordered earlier writes to fill the gap (see fileio.c). */
 	uint64_t known_size;
 	pthread_cond_t size_changed;
 };
