@@ -19,7 +19,7 @@ CFLAGS  += $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 endif
 
-CORE_SRC := common/log.c common/fileutil.c \
+CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c \
             keymgmt/vault.c keymgmt/secret.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "../common/duration.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -13,14 +14,42 @@ enum {
 	SEEN_CIPHER = 1u << 2,
 	SEEN_CREATED = 1u << 3,
 	SEEN_REQUIRED = SEEN_FORMAT | SEEN_UUID | SEEN_CIPHER | SEEN_CREATED,
+	SEEN_ADMIN_GROUP = 1u << 4,
+	SEEN_CONTROL_SOCKET = 1u << 5,
+	SEEN_IDLE_LOCK = 1u << 6,
+	SEEN_AUDIT_LOG = 1u << 7,
 };
+
+/* Every key lethefs knows, by section. */
+static const struct {
+	const char *section;
+	const char *name;
+	unsigned bit;
+} known_keys[] = {
+	{"vault", "format", SEEN_FORMAT},
+	{"vault", "uuid", SEEN_UUID},
+	{"vault", "cipher", SEEN_CIPHER},
+	{"vault", "created", SEEN_CREATED},
+	{"access", "admin_group", SEEN_ADMIN_GROUP},
+	{"access", "control_socket", SEEN_CONTROL_SOCKET},
+	{"access", "idle_lock", SEEN_IDLE_LOCK},
+	{"audit", "log", SEEN_AUDIT_LOG},
+};
+
+static int section_known(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+		if (strlen(known_keys[i].section) == len &&
+		    strncmp(known_keys[i].section, name, len) == 0)
+			return 1;
+	return 0;
+}
 
 struct parse_state {
 	struct lfs_vault_config *cfg;
 	char *err;
 	size_t errlen;
 	int failed;
-	int line;
 };
 
 static int fail(struct parse_state *ps, const char *fmt, const char *a, const char *b)
@@ -71,7 +100,7 @@ static int check_sections(const char *text, char *err, size_t errlen)
 		if (len && *p == '[') {
 			const char *close = memchr(p, ']', len);
 			size_t n = close ? (size_t)(close - p - 1) : 0;
-			if (!close || n != 5 || strncmp(p + 1, "vault", 5) != 0) {
+			if (!close || !section_known(p + 1, n)) {
 				snprintf(err, errlen, "line %d: unknown section %.*s", line,
 					 (int)(len > 64 ? 64 : len), p);
 				return -EINVAL;
@@ -84,30 +113,40 @@ static int check_sections(const char *text, char *err, size_t errlen)
 	return 0;
 }
 
-static unsigned key_bit(const char *name)
+static unsigned key_bit(const char *section, const char *name)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} keys[] = {{"format", SEEN_FORMAT},
-		    {"uuid", SEEN_UUID},
-		    {"cipher", SEEN_CIPHER},
-		    {"created", SEEN_CREATED}};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(name, keys[i].name) == 0)
-			return keys[i].bit;
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+		if (strcmp(section, known_keys[i].section) == 0 &&
+		    strcmp(name, known_keys[i].name) == 0)
+			return known_keys[i].bit;
 	return 0;
 }
 
-static int parse_vault_key(struct parse_state *ps, const char *name, const char *value)
+/* Group names as useradd accepts them, or a numeric gid. */
+static int group_name_valid(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= 33 || v[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' || v[i] == '.'))
+			return 0;
+	return 1;
+}
+
+static int copy_checked(char *dst, size_t dstlen, const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= dstlen)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 {
 	struct lfs_vault_config *cfg = ps->cfg;
-	unsigned bit = key_bit(name);
-	if (!bit)
-		return fail(ps, "unknown key '%s' in section [%s]", name, "vault");
-	if (cfg->seen & bit)
-		return fail(ps, "key '%s' appears twice in section [%s]", name, "vault");
-	cfg->seen |= bit;
 	switch (bit) {
 	case SEEN_FORMAT:
 		if (strcmp(value, "1") != 0)
@@ -126,13 +165,49 @@ static int parse_vault_key(struct parse_state *ps, const char *name, const char 
 				    "aes256gcm)%s",
 				    value, "");
 		break;
-	default:
+	case SEEN_CREATED:
 		if (!timestamp_valid(value))
 			return fail(ps, "created '%s' is not a UTC time like 2026-01-31T23:59:59Z%s",
 				    value, "");
 		strcpy(cfg->created, value);
+		break;
+	case SEEN_ADMIN_GROUP:
+		if (!group_name_valid(value))
+			return fail(ps, "admin_group '%s' is not a group name or gid%s", value, "");
+		strcpy(cfg->admin_group, value);
+		break;
+	case SEEN_CONTROL_SOCKET:
+		/* sun_path holds 108 bytes including the NUL. */
+		if (value[0] != '/' || copy_checked(cfg->control_socket,
+						    sizeof(cfg->control_socket), value) < 0)
+			return fail(ps, "control_socket '%s' must be an absolute path shorter "
+					"than 108 bytes%s",
+				    value, "");
+		break;
+	case SEEN_IDLE_LOCK:
+		if (lfs_parse_duration(value, &cfg->idle_lock_seconds) < 0)
+			return fail(ps, "idle_lock '%s' is not a duration like 15m, 2h or off%s",
+				    value, "");
+		break;
+	case SEEN_AUDIT_LOG:
+		if (copy_checked(cfg->audit_log, sizeof(cfg->audit_log), value) < 0)
+			return fail(ps, "audit log path '%s' is empty or longer than 255 bytes%s",
+				    value, "");
+		break;
 	}
 	return 1;
+}
+
+static int parse_key(struct parse_state *ps, const char *section, const char *name,
+		     const char *value)
+{
+	unsigned bit = key_bit(section, name);
+	if (!bit)
+		return fail(ps, "unknown key '%s' in section [%s]", name, section);
+	if (ps->cfg->seen & bit)
+		return fail(ps, "key '%s' appears twice in section [%s]", name, section);
+	ps->cfg->seen |= bit;
+	return parse_value(ps, bit, value);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -140,9 +215,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	struct parse_state *ps = user;
 	if (ps->failed)
 		return 0;
-	if (strcmp(section, "vault") == 0)
-		return parse_vault_key(ps, name, value);
-	return fail(ps, "unknown section [%s]%s", section, "");
+	if (!section_known(section, strlen(section)))
+		return fail(ps, "unknown section [%s]%s", section, "");
+	return parse_key(ps, section, name, value);
 }
 
 int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
@@ -190,7 +265,7 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 	sodium_bin2hex(hex, sizeof(hex), cfg->uuid, 16);
 	int n = snprintf(buf, buflen,
 			 "# lethefs vault configuration. The [vault] keys are fixed at creation;\n"
-			 "# editing them makes the vault refuse to open.\n"
+			 "# editing them makes the vault refuse to open. See lethefs.conf(5).\n"
 			 "[vault]\n"
 			 "format = %d\n"
 			 "uuid = %s\n"
@@ -199,5 +274,32 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 			 cfg->format, hex, lfs_cipher_name(cfg->cipher), cfg->created);
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENOSPC;
-	return n;
+	size_t used = (size_t)n;
+	char idle[64] = "";
+	if (cfg->seen & SEEN_IDLE_LOCK)
+		lfs_format_duration(cfg->idle_lock_seconds, idle, sizeof(idle));
+	const struct {
+		const char *section, *name, *value;
+		unsigned bit;
+	} optional[] = {
+		{"access", "admin_group", cfg->admin_group, SEEN_ADMIN_GROUP},
+		{"access", "control_socket", cfg->control_socket, SEEN_CONTROL_SOCKET},
+		{"access", "idle_lock", idle, SEEN_IDLE_LOCK},
+		{"audit", "log", cfg->audit_log, SEEN_AUDIT_LOG},
+	};
+	const char *section = "vault";
+	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+		if (!(cfg->seen & optional[i].bit))
+			continue;
+		int w = snprintf(buf + used, buflen - used, "%s%s%s%s = %s\n",
+				 strcmp(section, optional[i].section) ? "[" : "",
+				 strcmp(section, optional[i].section) ? optional[i].section : "",
+				 strcmp(section, optional[i].section) ? "]\n" : "", optional[i].name,
+				 optional[i].value);
+		if (w < 0 || (size_t)w >= buflen - used)
+			return -ENOSPC;
+		used += (size_t)w;
+		section = optional[i].section;
+	}
+	return (int)used;
 }

@@ -18,7 +18,16 @@ struct lfs_vault_config {
 	enum lfs_cipher_id cipher;
 	char created[32]; /* ISO 8601 UTC */
 	unsigned seen;	  /* bitmask of keys met while parsing */
+
+	/* [access]: who may unlock, where, and for how long. */
+	char admin_group[33];	    /* group allowed on the control socket; "" = root only */
+	char control_socket[108];   /* "" = the default under /run/lethefs/ */
+	uint64_t idle_lock_seconds; /* 0 = never lock for inactivity */
+	/* [audit] */
+	char audit_log[256]; /* "" = LFS_AUDIT_DEFAULT_NAME in the vault */
 };
+
+#define LFS_AUDIT_DEFAULT_NAME "lethefs.audit"
 
 /* Parses text (len bytes, need not be NUL-terminated). Returns 0, or -EINVAL
  * with a human-readable reason in err. */

@@ -13,7 +13,7 @@ FZ_DEFINE_INIT
 static void check_roundtrip(const struct lfs_vault_config *cfg)
 {
 	struct lfs_vault_config back;
-	char text[1024], err[256];
+	char text[2048], err[256];
 	int n = lfs_config_format(cfg, text, sizeof(text));
 	FZ_CHECK(n > 0);
 	int r = lfs_config_parse(text, (size_t)n, &back, err, sizeof(err));
@@ -24,6 +24,11 @@ static void check_roundtrip(const struct lfs_vault_config *cfg)
 	FZ_CHECK(memcmp(back.uuid, cfg->uuid, sizeof(back.uuid)) == 0);
 	FZ_CHECK(back.cipher == cfg->cipher);
 	FZ_CHECK(strcmp(back.created, cfg->created) == 0);
+	FZ_CHECK(back.seen == cfg->seen);
+	FZ_CHECK(strcmp(back.admin_group, cfg->admin_group) == 0);
+	FZ_CHECK(strcmp(back.control_socket, cfg->control_socket) == 0);
+	FZ_CHECK(back.idle_lock_seconds == cfg->idle_lock_seconds);
+	FZ_CHECK(strcmp(back.audit_log, cfg->audit_log) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

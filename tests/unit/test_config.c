@@ -278,6 +278,64 @@ static void test_small_err_buffer(void **state)
 	assert_int_equal(err[8], 'x');
 }
 
+/* ---- [access] and [audit] ------------------------------------------ */
+
+#define WITH_OPTIONS                                                                          \
+	VALID "[access]\n"                                                                     \
+	      "admin_group = lab-admins\n"                                                     \
+	      "control_socket = /run/lethefs/lab.sock\n"                                       \
+	      "idle_lock = 1h30m\n"                                                            \
+	      "[audit]\n"                                                                      \
+	      "log = /var/log/lethefs/lab.audit\n"
+
+static void test_optional_sections(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg, back;
+	char err[256], buf[2048];
+	assert_int_equal(parse(WITH_OPTIONS, strlen(WITH_OPTIONS), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.admin_group, "lab-admins");
+	assert_string_equal(cfg.control_socket, "/run/lethefs/lab.sock");
+	assert_int_equal(cfg.idle_lock_seconds, 5400);
+	assert_string_equal(cfg.audit_log, "/var/log/lethefs/lab.audit");
+	int n = lfs_config_format(&cfg, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.admin_group, cfg.admin_group);
+	assert_string_equal(back.control_socket, cfg.control_socket);
+	assert_int_equal(back.idle_lock_seconds, cfg.idle_lock_seconds);
+	assert_string_equal(back.audit_log, cfg.audit_log);
+}
+
+static void test_optional_defaults(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[256];
+	assert_int_equal(parse(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.admin_group, "");
+	assert_string_equal(cfg.control_socket, "");
+	assert_int_equal(cfg.idle_lock_seconds, 0);
+	assert_string_equal(cfg.audit_log, "");
+}
+
+static void test_optional_errors(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "[access]\nidle_lock = soon\n", "line 7", "idle_lock");
+	EXPECT_ERROR(VALID "[access]\nidle_lock = 5x\n", "idle_lock");
+	EXPECT_ERROR(VALID "[access]\ncontrol_socket = relative.sock\n", "absolute");
+	EXPECT_ERROR(VALID "[access]\ncontrol_socket = /"
+			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		     "108");
+	EXPECT_ERROR(VALID "[access]\nadmin_group = bad group\n", "admin_group");
+	EXPECT_ERROR(VALID "[access]\nadmin_group = -x\n", "admin_group");
+	EXPECT_ERROR(VALID "[access]\nidle_lock = 1m\nidle_lock = 2m\n", "twice");
+	EXPECT_ERROR(VALID "[access]\nlog = x\n", "unknown key 'log' in section [access]");
+	EXPECT_ERROR(VALID "[audit]\nidle_lock = 1m\n", "unknown key 'idle_lock'");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -302,6 +360,9 @@ int main(void)
 		cmocka_unit_test(test_accepted_value_roundtrips),
 		cmocka_unit_test(test_first_error_wins),
 		cmocka_unit_test(test_small_err_buffer),
+		cmocka_unit_test(test_optional_sections),
+		cmocka_unit_test(test_optional_defaults),
+		cmocka_unit_test(test_optional_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
