@@ -19,6 +19,9 @@ enum lfs_exit {
 	LFS_EXIT_FSCK_FOUND = 6,  /* fsck found corruption */
 	LFS_EXIT_MOUNT = 7,	  /* the mount itself failed */
 	LFS_EXIT_EXISTS = 8,	  /* init: target not empty or already a vault */
+	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
+	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
+	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force) */
 };
 
 struct lfs_command {
@@ -31,6 +34,9 @@ int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
 int lfs_cmd_fsck(int argc, char **argv);
+int lfs_cmd_unlock(int argc, char **argv);
+int lfs_cmd_lock(int argc, char **argv);
+int lfs_cmd_status(int argc, char **argv);
 
 /* --passfile/--passfd/--extpass, shared by every command that needs a
  * secret: put LFS_SECRET_LONG_OPTIONS in the getopt_long table and pass each

@@ -1,7 +1,10 @@
-/* lethefs mount: unlock, mount, then serve until unmounted. */
+/* lethefs mount: unlock (or not, with --locked), mount, then serve FUSE
+ * requests and the control socket until unmounted. */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/log.h"
+#include "../daemon/control.h"
+#include "../fs/gate.h"
 #include "../fs/ops.h"
 
 #include <errno.h>
@@ -21,7 +24,9 @@ static void mount_help(void)
 {
 	printf("Usage: lethefs mount [OPTIONS] VAULT MOUNTPOINT\n"
 	       "\n"
-	       "Unlock VAULT and mount its plaintext view on MOUNTPOINT. The command returns\n"
+	       "Unlock VAULT and mount its plaintext view on MOUNTPOINT, or with --locked\n"
+	       "mount it without any key (at boot) for a later 'lethefs unlock'. The command\n"
+	       "returns\n"
 	       "once the mount is live (a script may use it on the next line), or exits\n"
 	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
 	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
@@ -31,10 +36,13 @@ static void mount_help(void)
 	       "  --passfile FILE     read the passphrase from FILE\n"
 	       "  --passfd N          read the passphrase from file descriptor N\n"
 	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "  --locked            mount without unlocking: every operation but stat of\n"
+	       "                      the root fails with EACCES until 'lethefs unlock'\n"
 	       "  -f, --foreground    stay in the foreground and log to stderr\n"
 	       "  -d, --debug         log every FUSE request (implies -f)\n"
 	       "  -o OPTIONS          comma-separated mount options:\n"
 	       "        ro                 read-only mount\n"
+	       "        locked             same as --locked\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
 	       "                           so the kernel checks file modes)\n"
 	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
@@ -48,14 +56,20 @@ static void mount_help(void)
 	       "                           reads become parallel 1 MiB requests\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
+	       "Every mount has a control socket (default /run/lethefs/UUID.sock; see\n"
+	       "control_socket and admin_group in lethefs.conf) through which 'lethefs\n"
+	       "unlock', 'lock' and 'status' reach the daemon. A vault can be mounted once\n"
+	       "at a time: a second mount fails while the first one's socket answers.\n"
+	       "\n"
 	       "Exit codes: 0 mounted, 1 error, 2 usage, 3 wrong passphrase, 4 no vault,\n"
-	       "5 corrupt vault, 7 mount failed.\n");
+	       "5 corrupt vault, 7 mount failed (also: vault already mounted).\n");
 }
 
 struct mount_opts {
 	struct lfs_secret_source src;
 	bool foreground;
 	bool debug;
+	bool locked;
 	bool writeback;
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
@@ -77,7 +91,9 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 	int r = 0;
 	for (char *o = strtok_r(copy, ",", &save); o && r == 0; o = strtok_r(NULL, ",", &save)) {
 		char *end;
-		if (!strcmp(o, "no_writeback_cache")) {
+		if (!strcmp(o, "locked")) {
+			mo->locked = true;
+		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
 			mo->writeback = true;
@@ -113,6 +129,7 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	static const struct option opts[] = {
 		LFS_SECRET_LONG_OPTIONS,
 		{"foreground", no_argument, NULL, 'f'},
+		{"locked", no_argument, NULL, 'L'},
 		{"debug", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -131,6 +148,9 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 			break;
 		case 'd':
 			mo->debug = mo->foreground = true;
+			break;
+		case 'L':
+			mo->locked = true;
 			break;
 		case 'o':
 			if ((r = parse_o(mo, optarg)) != 0)
@@ -228,7 +248,7 @@ static void start_read_ahead_tuning(const char *mnt, unsigned kb)
 }
 
 static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault,
-		 const char *mnt)
+		 const char *mnt, struct lfs_control *ctl, struct lfs_session *session)
 {
 	if (!mo->foreground) {
 		if (fuse_daemonize(0) < 0)
@@ -240,13 +260,17 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		lfs_warn("cannot lock memory (%s): plaintext could reach swap", strerror(errno));
 	umask(0); /* backing modes must be exactly those the caller asked for */
-	lfs_info("mounted %s", vault);
+	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
+		 mo->locked ? "locked" : "unlocked", ctl->path);
+	if (lfs_control_start(ctl, session) < 0)
+		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
 	if (mo->read_ahead_kb)
 		start_read_ahead_tuning(mnt, mo->read_ahead_kb);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
 	int r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	lfs_control_stop(ctl);
 	lfs_info("unmounted %s", vault);
 	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
 }
@@ -281,8 +305,15 @@ int lfs_cmd_mount(int argc, char **argv)
 
 	struct lfs_vault v;
 	struct lfs_keyring kr;
-	if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0)
+	if (mo.locked) {
+		char err[512];
+		enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
+		if (ve != LFS_VAULT_OK)
+			return lfs_exit_for_vault_error(ve, err);
+		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
+	} else if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0) {
 		return r;
+	}
 	int data_fd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 							  O_CLOEXEC);
 	struct lfs_fs fs;
@@ -290,11 +321,28 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_cli_error("vault %s has no usable data directory '%s'", vault,
 			      LFS_DATA_DIR_NAME);
 		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
 		return LFS_EXIT_CORRUPT;
 	}
 	fs.writeback = mo.writeback;
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
+
+	/* The socket comes first: if another daemon serves this vault, fail
+	 * before touching the mountpoint. */
+	struct lfs_control ctl;
+	char err[512];
+	if (lfs_control_bind(&ctl, &v.cfg, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_MOUNT;
+	}
+	struct lfs_session session;
+	lfs_session_init(&session, &v, &fs, mnt, ctl.path);
+	if (!mo.locked)
+		lfs_session_unlocked_at_mount(&session);
 
 	char base[2 * PATH_MAX + 64];
 	build_base_opts(base, sizeof(base), vault);
@@ -303,7 +351,8 @@ int lfs_cmd_mount(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(mo.debug ? 6 : 5, fargv);
 	if (mo.debug)
 		lfs_log_set_level(LFS_LOG_DEBUG);
-	struct fuse_session *se = fuse_session_new(&args, &lfs_fuse_ops, sizeof(lfs_fuse_ops), &fs);
+	struct fuse_session *se =
+		fuse_session_new(&args, &lfs_gated_ops, sizeof(lfs_gated_ops), &fs);
 	r = LFS_EXIT_MOUNT;
 	if (!se) {
 		lfs_cli_error("cannot start FUSE session (bad -o option?)");
@@ -313,14 +362,18 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_cli_error("cannot mount on %s (is /dev/fuse available, and are you root?)",
 			      mnt);
 	} else {
-		r = serve(se, &mo, vault, mnt);
+		fs.se = se;
+		r = serve(se, &mo, vault, mnt, &ctl, &session);
+		fs.se = NULL;
 		fuse_session_unmount(se);
 	}
+	lfs_control_stop(&ctl);
 	if (se) {
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
 	fuse_opt_free_args(&args);
+	lfs_session_destroy(&session);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

@@ -15,6 +15,9 @@ static const struct lfs_command commands[] = {
 	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
 	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
 	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
+	{"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
+	{"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},
+	{"status", lfs_cmd_status, "show whether a mount is locked, open files, idle time"},
 };
 
 static void usage(FILE *out)
@@ -41,7 +44,10 @@ static void usage(FILE *out)
 		"  5  a vault file is corrupt or inconsistent\n"
 		"  6  fsck found corrupt names, blocks or metadata\n"
 		"  7  the mount failed (mountpoint, FUSE or kernel error)\n"
-		"  8  init: the target directory is not empty or already holds a vault\n");
+		"  8  init: the target directory is not empty or already holds a vault\n"
+		" 11  not a mounted lethefs volume, or its daemon does not answer\n"
+		" 12  permission denied on the control socket (not root or admin group)\n"
+		" 13  lock refused: files are open (see lock --force)\n");
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 #define LETHEFS_FS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -48,8 +49,25 @@ struct lfs_inode {
 	pthread_cond_t size_changed;
 };
 
+/* Whether file operations may run (see fs/gate.c). DRAINING is the first
+ * step of a lock: nothing new may be opened or looked up, but writes
+ * through existing handles still land so that dirty pages can be flushed. */
+enum lfs_access {
+	LFS_ACCESS_UNLOCKED = 0,
+	LFS_ACCESS_DRAINING = 1,
+	LFS_ACCESS_LOCKED = 2,
+};
+
+struct fuse_session;
+
 struct lfs_fs {
 	struct lfs_keyring *kr;
+	_Atomic int access;	     /* enum lfs_access */
+	_Atomic uint64_t lock_gen;   /* bumped by every lock: older handles fail EIO */
+	_Atomic long open_files;     /* file handles currently open */
+	_Atomic long open_dirs;	     /* directory handles currently open */
+	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
+	struct fuse_session *se;     /* for cache invalidation; set after mount */
 	struct lfs_layout layout;
 	const char *vault_path;
 	struct lfs_inode root;
@@ -91,6 +109,13 @@ int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *inode);
 void lfs_inode_unpin(struct lfs_fs *fs, struct lfs_inode *inode);
 /* Parks some unpinned descriptors now (after EMFILE). False if none could. */
 bool lfs_fs_shed_fds(struct lfs_fs *fs);
+
+/* Calls fn on every inode the kernel knows (the root included), with a
+ * temporary reference held so that a concurrent forget cannot free it. fn
+ * runs without the table lock. */
+void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
+							void *),
+			   void *arg);
 
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64

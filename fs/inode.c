@@ -190,6 +190,9 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->attr_timeout = 1.0;
 	fs->root.fd_pins = 1; /* never parked */
 	fs->euid = geteuid();
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fs->last_active = now.tv_sec;
 	pthread_mutex_init(&fs->fd_lock, NULL);
 	fs->open_fds = 1;
 	fs->fd_budget = descriptor_budget();
@@ -340,4 +343,30 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 	} else if (S_ISLNK(st->st_mode)) {
 		st->st_size = (off_t)lfs_link_plain_len((size_t)st->st_size);
 	}
+}
+
+void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
+							void *),
+			   void *arg)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	size_t n = 0, cap = fs->ninodes + 1;
+	struct lfs_inode **all = malloc(cap * sizeof(*all));
+	if (all) {
+		all[n++] = &fs->root;
+		for (size_t b = 0; b < fs->nbuckets; b++)
+			for (struct lfs_inode *i = fs->buckets[b]; i && n < cap; i = i->hash_next) {
+				i->nlookup++; /* released below with lfs_inode_forget */
+				all[n++] = i;
+			}
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	if (!all)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		fn(fs, all[k], arg);
+		if (all[k] != &fs->root)
+			lfs_inode_forget(fs, all[k], 1);
+	}
+	free(all);
 }

@@ -8,8 +8,6 @@
 
 #include "fs.h"
 
-extern const struct fuse_lowlevel_ops lfs_fuse_ops;
-
 static inline struct lfs_fs *lfs_req_fs(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -22,9 +20,16 @@ static inline struct lfs_inode *lfs_inode_of(fuse_req_t req, fuse_ino_t ino)
 	return (struct lfs_inode *)(uintptr_t)ino;
 }
 
+/* Every open file or directory handle starts with this: the lock
+ * generation it was opened under. A lock revokes all older handles. */
+struct lfs_fh_base {
+	uint64_t lock_gen;
+};
+
 /* An open file: the backing descriptor, opened read-write whenever the
  * mode allows because partial-block writes must read. */
 struct lfs_handle {
+	struct lfs_fh_base base;
 	int fd;
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 struct lfs_dirp {
+	struct lfs_fh_base base;
 	DIR *dp;
 	struct dirent *entry; /* read but not yet returned */
 	off_t offset;
@@ -51,6 +52,8 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	d->base.lock_gen = atomic_load(&fs->lock_gen);
+	atomic_fetch_add(&fs->open_dirs, 1);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
 	fuse_reply_open(req, fi);
@@ -162,6 +165,7 @@ void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct lfs_dirp *d = dirp_of(fi);
 	closedir(d->dp);
 	free(d);
+	atomic_fetch_sub(&lfs_req_fs(req)->open_dirs, 1);
 	fuse_reply_err(req, 0);
 }
 

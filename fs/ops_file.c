@@ -31,12 +31,14 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
-static int new_handle(struct fuse_file_info *fi, int fd)
+static int new_handle(struct lfs_fs *fs, struct fuse_file_info *fi, int fd)
 {
 	struct lfs_handle *h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->base.lock_gen = atomic_load(&fs->lock_gen);
 	h->fd = fd;
+	atomic_fetch_add(&fs->open_files, 1);
 	fi->fh = (uintptr_t)h;
 	/* Only this daemon changes the backing files, so cached pages stay
 	 * valid across opens. (Anything that removes keys from a live mount
@@ -83,7 +85,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0)
-		r = new_handle(fi, fd);
+		r = new_handle(fs, fi, fd);
 	if (r < 0) {
 		/* Do not leave behind a file the caller was told was not
 		 * created. */
@@ -126,7 +128,7 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0)
-		r = new_handle(fi, fd);
+		r = new_handle(fs, fi, fd);
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -182,6 +184,7 @@ void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_handle *h = lfs_handle_of(fi);
 	close(h->fd);
 	free(h);
+	atomic_fetch_sub(&lfs_req_fs(req)->open_files, 1);
 	lfs_inode_unpin(lfs_req_fs(req), lfs_inode_of(req, ino));
 	fuse_reply_err(req, 0);
 }

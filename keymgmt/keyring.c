@@ -245,3 +245,33 @@ int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_L
 	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
+
+int lfs_keyring_take(struct lfs_keyring *dst, struct lfs_keyring *src)
+{
+	if (memcmp(dst->uuid, src->uuid, LFS_UUID_LEN) != 0 || dst->cipher != src->cipher)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&src->lock);
+	pthread_rwlock_wrlock(&dst->lock);
+	struct lfs_keyring_secrets *old = dst->sec;
+	dst->sec = src->sec;
+	dst->unlocked = src->unlocked;
+	dst->nepochs = src->nepochs;
+	dst->current_epoch = src->current_epoch;
+	dst->generation++;
+	src->sec = NULL;
+	src->unlocked = false;
+	src->nepochs = 0;
+	pthread_rwlock_unlock(&dst->lock);
+	pthread_rwlock_unlock(&src->lock);
+	if (old)
+		sodium_free(old);
+	return 0;
+}
+
+bool lfs_keyring_is_unlocked(struct lfs_keyring *kr)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	bool r = kr->sec != NULL;
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}

@@ -74,6 +74,12 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len);
 /* Wipes every key. Afterwards lfs_keyring_get returns -EACCES. */
 void lfs_keyring_lock(struct lfs_keyring *kr);
 
+/* Moves the keys of src (freshly unlocked, same vault) into dst, which the
+ * filesystem keeps using: a live keyring is never re-initialised. src is
+ * left locked. -EINVAL if they belong to different vaults. */
+int lfs_keyring_take(struct lfs_keyring *dst, struct lfs_keyring *src);
+bool lfs_keyring_is_unlocked(struct lfs_keyring *kr);
+
 /* Read-locks the keyring and returns the keys of the given epoch (0 means
  * the current one). Must be paired with lfs_keyring_put when it returned 0. */
 int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out);

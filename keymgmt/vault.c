@@ -51,20 +51,33 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 		return LFS_VAULT_CORRUPT;
 	}
 
-	unsigned char *slots = NULL;
-	r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &slots,
-				&len);
-	if (r == 0) {
-		r = lfs_keyslots_decode(slots, len, &v->slots);
-		free(slots);
-	}
-	if (r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) {
+	if (lfs_vault_reload_slots(v) < 0) {
 		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
 			 path, LFS_KEYSLOTS_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
 	return LFS_VAULT_OK;
+}
+
+int lfs_vault_reload_slots(struct lfs_vault *v)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	struct lfs_keyslots slots;
+	int r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &buf,
+				    &len);
+	if (r == 0) {
+		r = lfs_keyslots_decode(buf, len, &slots);
+		free(buf);
+	}
+	if (r == 0 && sodium_memcmp(slots.uuid, v->cfg.uuid, 16) != 0)
+		r = -EINVAL;
+	if (r == 0)
+		v->slots = slots;
+	else if (r != -ENOMEM)
+		r = -EINVAL;
+	return r;
 }
 
 void lfs_vault_close(struct lfs_vault *v)
@@ -76,33 +89,46 @@ void lfs_vault_close(struct lfs_vault *v)
 	v->path = NULL;
 }
 
+/* The keyring file under a master key; kr is initialised already. */
+static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			struct lfs_keyring *kr)
+{
+	unsigned char *file = NULL;
+	size_t flen;
+	int r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
+				    &file, &flen);
+	if (r < 0)
+		return -EINVAL;
+	r = lfs_keyring_unlock(kr, master, file, flen);
+	free(file);
+	return r;
+}
+
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot)
 {
+	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
 	if (!master)
 		return -ENOMEM;
-	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
-		unsigned char *file = NULL;
-		size_t flen;
-		r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
-					&file, &flen);
-		if (r == 0) {
-			r = lfs_keyring_unlock(kr, master, file, flen);
-			/* The passphrase was right (a slot opened): a keyring that
-			 * then fails to authenticate is corruption, not a wrong
-			 * secret. */
-			if (r == -EKEYREJECTED)
-				r = -EINVAL;
-			free(file);
-		} else {
+		r = open_keyring(v, master, kr);
+		/* The passphrase was right (a slot opened): a keyring that
+		 * then fails to authenticate is corruption, not a wrong
+		 * secret. */
+		if (r == -EKEYREJECTED)
 			r = -EINVAL;
-		}
 	}
 	sodium_free(master);
 	return r;
+}
+
+int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			    struct lfs_keyring *kr)
+{
+	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	return open_keyring(v, master, kr);
 }
 
 static int dir_is_empty(int dirfd)

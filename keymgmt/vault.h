@@ -48,6 +48,15 @@ void lfs_vault_close(struct lfs_vault *v);
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot);
 
+/* Unlocks kr (which this initialises) with the master key itself (a
+ * recovery key): -EKEYREJECTED when the keyring file does not authenticate
+ * under it. */
+int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			    struct lfs_keyring *kr);
+/* Re-reads lethefs.keyslots (slots change while a volume is mounted).
+ * -EINVAL when malformed or of another vault; v is unchanged then. */
+int lfs_vault_reload_slots(struct lfs_vault *v);
+
 /* Creates a vault in path (absent or an empty directory). */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
 		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,

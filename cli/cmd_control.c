@@ -1,0 +1,297 @@
+/* lethefs unlock, lock and status: clients of a mount's control socket. */
+#include "cli.h"
+#include "ctl_client.h"
+#include "../common/duration.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE };
+
+static const char socket_help[] =
+	"  --socket PATH       talk to this control socket instead of finding it from\n"
+	"                      MOUNTPOINT (mountinfo, then the vault's lethefs.conf)\n";
+
+static const char control_exit_help[] =
+	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
+	"its daemon does not answer, 12 permission denied (only root and members of\n"
+	"the vault's admin_group may use the control socket)";
+
+/* Maps a daemon error answer to an exit code after printing it. */
+static int daemon_error(const char *cmd, const char *resp)
+{
+	char code[32] = "", msg[512] = "";
+	size_t len = strlen(resp);
+	lfs_json_get(resp, len, "error", code, sizeof(code));
+	lfs_json_get(resp, len, "message", msg, sizeof(msg));
+	lfs_cli_error("%s: %s", cmd, msg[0] ? msg : code);
+	if (!strcmp(code, "wrong-secret"))
+		return LFS_EXIT_BAD_SECRET;
+	if (!strcmp(code, "denied"))
+		return LFS_EXIT_DENIED;
+	if (!strcmp(code, "busy"))
+		return LFS_EXIT_BUSY;
+	if (!strcmp(code, "corrupt"))
+		return LFS_EXIT_CORRUPT;
+	return LFS_EXIT_ERROR;
+}
+
+static bool answered_ok(const char *resp)
+{
+	char ok[8];
+	return lfs_json_get(resp, strlen(resp), "ok", ok, sizeof(ok)) == 0 && !strcmp(ok, "true");
+}
+
+static void unlock_help(void)
+{
+	printf("Usage: lethefs unlock [OPTIONS] MOUNTPOINT\n"
+	       "\n"
+	       "Unlock a mounted lethefs volume (mounted with --locked, or locked since).\n"
+	       "The secret is read here and checked by the daemon against every keyslot of\n"
+	       "the vault, as it is on disk now. After a wrong secret the daemon waits 1 s\n"
+	       "before answering, then 2, 4, ... up to %d s while failures continue; every\n"
+	       "attempt is logged with the caller's uid, pid and executable.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --passfile FILE     read the passphrase from FILE\n"
+	       "  --passfd N          read the passphrase from file descriptor N\n"
+	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "%s"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "%s, 3 wrong secret, 5 corrupt vault files.\n",
+	       30, socket_help, control_exit_help);
+}
+
+int lfs_cmd_unlock(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		LFS_SECRET_LONG_OPTIONS,
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lfs_secret_source src = {.passfd = -1};
+	struct lfs_ctl_target target = {0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("unlock", c, optarg, &src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case OPT_SOCKET:
+			target.socket = optarg;
+			break;
+		case 'h':
+			unlock_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("unlock", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("unlock", "expected exactly one MOUNTPOINT");
+	target.mountpoint = argv[optind];
+	struct lfs_secret s;
+	char err[512];
+	if (lfs_secret_read(&src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		return LFS_EXIT_ERROR;
+	}
+	struct lfs_ctl_request req = {
+		.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_SECRET, .payload_len = s.len};
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "Unlocking %s (the daemon derives the key with Argon2id)...\n",
+			target.mountpoint);
+	char resp[LFS_CTL_RESPONSE_MAX];
+	int r = lfs_ctl_call(&target, &req, s.data, resp, sizeof(resp));
+	lfs_secret_free(&s);
+	if (r != 0)
+		return r;
+	if (!answered_ok(resp))
+		return daemon_error("unlock", resp);
+	char slot[16] = "", already[8] = "";
+	lfs_json_get(resp, strlen(resp), "slot", slot, sizeof(slot));
+	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
+	if (!strcmp(already, "true"))
+		printf("%s was already unlocked\n", target.mountpoint);
+	else if (!strcmp(slot, "-1"))
+		printf("Unlocked %s with the recovery key\n", target.mountpoint);
+	else
+		printf("Unlocked %s (keyslot %s)\n", target.mountpoint, slot);
+	return LFS_EXIT_OK;
+}
+
+static void lock_help(void)
+{
+	printf("Usage: lethefs lock [--force] MOUNTPOINT\n"
+	       "\n"
+	       "Lock a mounted lethefs volume without unmounting it: dirty pages are written\n"
+	       "back, the kernel's cached pages and names are dropped, and every key is\n"
+	       "wiped from the daemon's memory. From then on every operation but stat of\n"
+	       "the mount root fails with EACCES until 'lethefs unlock'.\n"
+	       "\n"
+	       "The lock is refused while files or directories are open, unless --force:\n"
+	       "then their handles are revoked and fail with EIO from now on, even after a\n"
+	       "new unlock. Locking a locked volume succeeds and does nothing.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --force             lock even with open files (revoking them)\n"
+	       "%s"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "%s, 13 files are open (nothing was locked).\n",
+	       socket_help, control_exit_help);
+}
+
+int lfs_cmd_lock(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, OPT_FORCE},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lfs_ctl_target target = {0};
+	struct lfs_ctl_request req = {.verb = LFS_CTL_LOCK};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FORCE:
+			req.force = true;
+			break;
+		case OPT_SOCKET:
+			target.socket = optarg;
+			break;
+		case 'h':
+			lock_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("lock", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("lock", "expected exactly one MOUNTPOINT");
+	target.mountpoint = argv[optind];
+	char resp[LFS_CTL_RESPONSE_MAX];
+	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	if (r != 0)
+		return r;
+	if (!answered_ok(resp))
+		return daemon_error("lock", resp);
+	char already[8] = "", files[24] = "0", dirs[24] = "0";
+	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
+	lfs_json_get(resp, strlen(resp), "revoked_files", files, sizeof(files));
+	lfs_json_get(resp, strlen(resp), "revoked_dirs", dirs, sizeof(dirs));
+	if (!strcmp(already, "true"))
+		printf("%s was already locked\n", target.mountpoint);
+	else if (strcmp(files, "0") || strcmp(dirs, "0"))
+		printf("Locked %s; revoked %s open files and %s open directories\n",
+		       target.mountpoint, files, dirs);
+	else
+		printf("Locked %s\n", target.mountpoint);
+	return LFS_EXIT_OK;
+}
+
+static void status_help(void)
+{
+	printf("Usage: lethefs status [--json] MOUNTPOINT\n"
+	       "\n"
+	       "Show a mounted volume's state as its daemon sees it: locked or unlocked,\n"
+	       "since when, open files, idle time and idle lock, failed unlock attempts.\n"
+	       "With --json, print the daemon's answer as one JSON object (the members are\n"
+	       "listed in docs/CONTROL.md and stay stable for scripts).\n"
+	       "\n"
+	       "Options:\n"
+	       "  --json              machine-readable output\n"
+	       "%s"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "%s.\n",
+	       socket_help, control_exit_help);
+}
+
+static void print_member(const char *resp, const char *label, const char *key)
+{
+	char v[512];
+	if (lfs_json_get(resp, strlen(resp), key, v, sizeof(v)) == 0)
+		printf("  %-16s %s\n", label, strcmp(v, "null") ? v : "-");
+}
+
+static void print_status(const char *mnt, const char *resp)
+{
+	size_t len = strlen(resp);
+	char state[16] = "?", idle[32] = "0", idle_lock[32] = "0", files[24] = "0", dirs[24] = "0";
+	lfs_json_get(resp, len, "state", state, sizeof(state));
+	lfs_json_get(resp, len, "idle_seconds", idle, sizeof(idle));
+	lfs_json_get(resp, len, "idle_lock_seconds", idle_lock, sizeof(idle_lock));
+	lfs_json_get(resp, len, "open_files", files, sizeof(files));
+	lfs_json_get(resp, len, "open_dirs", dirs, sizeof(dirs));
+	printf("%s: %s\n", mnt, state);
+	print_member(resp, "vault:", "vault");
+	print_member(resp, "uuid:", "uuid");
+	print_member(resp, "cipher:", "cipher");
+	print_member(resp, "daemon pid:", "pid");
+	print_member(resp, "mounted since:", "mounted_since");
+	print_member(resp, "unlocked since:", "unlocked_since");
+	printf("  %-16s %s files, %s directories\n", "open:", files, dirs);
+	char d[64] = "off";
+	uint64_t secs = strtoull(idle_lock, NULL, 10);
+	if (secs)
+		lfs_format_duration(secs, d, sizeof(d));
+	printf("  %-16s %s s (idle lock: %s)\n", "idle:", idle, d);
+	print_member(resp, "failed unlocks:", "failed_unlocks");
+	print_member(resp, "control socket:", "control_socket");
+}
+
+int lfs_cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, OPT_JSON},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lfs_ctl_target target = {0};
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_SOCKET:
+			target.socket = optarg;
+			break;
+		case 'h':
+			status_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("status", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("status", "expected exactly one MOUNTPOINT");
+	target.mountpoint = argv[optind];
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char resp[LFS_CTL_RESPONSE_MAX];
+	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	if (r != 0)
+		return r;
+	if (!answered_ok(resp))
+		return daemon_error("status", resp);
+	if (json)
+		fputs(resp, stdout);
+	else
+		print_status(target.mountpoint, resp);
+	return LFS_EXIT_OK;
+}

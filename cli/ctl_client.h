@@ -1,0 +1,22 @@
+/* The CLI side of the control socket: find a mount's socket, send one
+ * request, read the JSON answer. */
+#ifndef LETHEFS_CTL_CLIENT_H
+#define LETHEFS_CTL_CLIENT_H
+
+#include <stddef.h>
+
+#include "../keymgmt/ctlproto.h"
+
+/* Options shared by unlock, lock and status. */
+struct lfs_ctl_target {
+	const char *mountpoint;
+	const char *socket; /* --socket, or NULL to find it from the mount */
+};
+
+/* Sends req (and payload) to the daemon serving target and reads the
+ * answer into resp (NUL-terminated). On failure prints why and returns an
+ * exit code (LFS_EXIT_NOT_MOUNTED, LFS_EXIT_DENIED, LFS_EXIT_ERROR). */
+int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
+		 const void *payload, char *resp, size_t resplen);
+
+#endif

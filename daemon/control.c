@@ -1,0 +1,415 @@
+/* Control-socket server. Each connection gets a short-lived thread (at
+ * most MAX_CLIENTS at once) because an unlock may take seconds: Argon2id,
+ * and the growing delay after failures. The listening thread polls once a
+ * second, which also drives the idle lock. */
+#define _GNU_SOURCE
+#include "control.h"
+#include "../common/log.h"
+#include "../fs/gate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#define MAX_CLIENTS	  8
+#define CLIENT_TIMEOUT_S  10
+#define MAX_PEER_GROUPS	  256
+
+static atomic_int active_clients;
+
+void lfs_control_default_path(const struct lfs_vault_config *cfg, char out[108])
+{
+	if (cfg->control_socket[0]) {
+		snprintf(out, 108, "%s", cfg->control_socket);
+		return;
+	}
+	char uuid[33];
+	sodium_bin2hex(uuid, sizeof(uuid), cfg->uuid, 16);
+	snprintf(out, 108, "%s/%s.sock", LFS_RUN_DIR, uuid);
+}
+
+static int resolve_group(const char *name, gid_t *gid)
+{
+	char buf[4096];
+	struct group gr, *res = NULL;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) == 0 && res) {
+		*gid = res->gr_gid;
+		return 0;
+	}
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+	if (*name && !*end && v < UINT_MAX) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* A socket file left by a daemon that died is removed; one that answers
+ * belongs to a live daemon and is left alone. */
+static int clear_stale(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	int live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (live)
+		return -EADDRINUSE;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, char *err,
+		     size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = -1;
+	lfs_control_default_path(cfg, c->path);
+	if (cfg->admin_group[0]) {
+		if (resolve_group(cfg->admin_group, &c->admin_gid) < 0) {
+			snprintf(err, errlen, "admin_group '%s' does not exist", cfg->admin_group);
+			return -ENOENT;
+		}
+		c->have_admin_gid = true;
+	}
+	if (!cfg->control_socket[0] && mkdir(LFS_RUN_DIR, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", LFS_RUN_DIR, strerror(errno));
+		return -errno;
+	}
+	int r = clear_stale(c->path);
+	if (r < 0) {
+		snprintf(err, errlen,
+			 r == -EADDRINUSE ? "control socket %s is live: this vault is already "
+					    "mounted"
+					  : "cannot use control socket path %s: %s",
+			 c->path, strerror(-r));
+		return r;
+	}
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", c->path);
+	/* Created with no permission for anyone but the owner, then widened
+	 * to the admin group: no window in which others could connect. */
+	mode_t old = umask(0177);
+	r = c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno
+											   : 0;
+	umask(old);
+	struct stat st;
+	if (r == 0 && c->have_admin_gid &&
+	    (chown(c->path, (uid_t)-1, c->admin_gid) < 0 || chmod(c->path, 0660) < 0))
+		r = -errno;
+	if (r == 0 && (listen(c->listen_fd, 16) < 0 || lstat(c->path, &st) < 0))
+		r = -errno;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create control socket %s: %s", c->path, strerror(-r));
+		if (c->listen_fd >= 0)
+			close(c->listen_fd);
+		c->listen_fd = -1;
+		return r;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	return 0;
+}
+
+struct client {
+	struct lfs_control *ctl;
+	int fd;
+};
+
+static bool peer_allowed(struct lfs_control *c, int fd, const struct ucred *cred)
+{
+	if (cred->uid == 0)
+		return true;
+	if (!c->have_admin_gid)
+		return false;
+	if (cred->gid == c->admin_gid)
+		return true;
+	gid_t groups[MAX_PEER_GROUPS];
+	socklen_t len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == c->admin_gid)
+			return true;
+	return false;
+}
+
+static void fill_caller(struct lfs_caller *who, const struct ucred *cred)
+{
+	memset(who, 0, sizeof(*who));
+	who->known = true;
+	who->uid = cred->uid;
+	who->gid = cred->gid;
+	who->pid = cred->pid;
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)cred->pid);
+	ssize_t n = readlink(link, who->exe, sizeof(who->exe) - 1);
+	who->exe[n > 0 ? n : 0] = '\0';
+}
+
+static void reply(int fd, const char *json)
+{
+	size_t len = strlen(json);
+	while (len) {
+		ssize_t n = send(fd, json, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		json += n;
+		len -= (size_t)n;
+	}
+}
+
+static void reply_error(int fd, const char *code, const char *message)
+{
+	char buf[LFS_CTL_RESPONSE_MAX];
+	size_t used = (size_t)snprintf(buf, sizeof(buf), "{\"ok\":false,\"error\":\"%s\",\"message\":",
+				       code);
+	if (lfs_json_put_string(buf, sizeof(buf) - 3, &used, message) < 0)
+		used = (size_t)snprintf(buf, sizeof(buf), "{\"ok\":false,\"error\":\"%s\"", code);
+	snprintf(buf + used, sizeof(buf) - used, "}\n");
+	reply(fd, buf);
+}
+
+/* Reads the request line, one byte at a time so that no byte of the
+ * payload is consumed with it. */
+static int read_line(int fd, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	while (n < cap) {
+		ssize_t r = recv(fd, buf + n, 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPROTO;
+		if (buf[n++] == '\n') {
+			*len = n;
+			return 0;
+		}
+	}
+	return -EPROTO;
+}
+
+static int read_exact(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = recv(fd, buf + got, len - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPROTO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
+		      const struct lfs_caller *who)
+{
+	uint8_t *secret = sodium_malloc(req->payload_len);
+	if (!secret) {
+		reply_error(fd, "internal", "out of memory");
+		return;
+	}
+	if (read_exact(fd, secret, req->payload_len) < 0) {
+		sodium_free(secret);
+		reply_error(fd, "bad-request", "secret shorter than announced");
+		return;
+	}
+	int slot = -1;
+	int r = lfs_session_unlock(s, req->kind, secret, req->payload_len, who, &slot);
+	sodium_free(secret);
+	char buf[128];
+	switch (r) {
+	case 0:
+		snprintf(buf, sizeof(buf), "{\"ok\":true,\"state\":\"unlocked\",\"slot\":%d}\n",
+			 slot);
+		reply(fd, buf);
+		break;
+	case -EALREADY:
+		reply(fd, "{\"ok\":true,\"state\":\"unlocked\",\"already\":true}\n");
+		break;
+	case -EKEYREJECTED:
+		reply_error(fd, "wrong-secret", "no keyslot opens with this secret");
+		break;
+	case -EINVAL:
+		reply_error(fd, "corrupt", "the vault's keyslots or keyring file is corrupt");
+		break;
+	default:
+		reply_error(fd, "internal", strerror(-r));
+	}
+}
+
+static void do_lock(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
+		    const struct lfs_caller *who)
+{
+	long files = atomic_load(&s->fs->open_files), dirs = atomic_load(&s->fs->open_dirs);
+	int r = lfs_session_lock(s, req->force, req->force ? "forced" : "manual", who);
+	char buf[256];
+	if (r == 0 || r == -EALREADY) {
+		snprintf(buf, sizeof(buf),
+			 "{\"ok\":true,\"state\":\"locked\"%s,\"revoked_files\":%ld,"
+			 "\"revoked_dirs\":%ld}\n",
+			 r ? ",\"already\":true" : "", r ? 0 : files, r ? 0 : dirs);
+		reply(fd, buf);
+	} else if (r == -EBUSY) {
+		snprintf(buf, sizeof(buf),
+			 "%ld open files and %ld open directories; close them or use --force "
+			 "(their handles then fail with EIO)",
+			 files, dirs);
+		reply_error(fd, "busy", buf);
+	} else {
+		reply_error(fd, "internal", strerror(-r));
+	}
+}
+
+static void do_status(struct lfs_session *s, int fd)
+{
+	char buf[LFS_CTL_RESPONSE_MAX];
+	int n = snprintf(buf, sizeof(buf), "{\"ok\":true,\"version\":%d,", LFS_CTL_VERSION);
+	int m = lfs_session_status_json(s, buf + n, sizeof(buf) - (size_t)n - 3);
+	if (m < 0) {
+		reply_error(fd, "internal", "status does not fit");
+		return;
+	}
+	snprintf(buf + n + m, sizeof(buf) - (size_t)(n + m), "}\n");
+	reply(fd, buf);
+}
+
+static void serve_client(struct lfs_control *c, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		reply_error(fd, "internal", "cannot read peer credentials");
+		return;
+	}
+	struct lfs_caller who;
+	fill_caller(&who, &cred);
+	if (!peer_allowed(c, fd, &cred)) {
+		lfs_warn("control socket: refused uid %u pid %d (%s): not root or in the admin "
+			 "group",
+			 (unsigned)who.uid, (int)who.pid, who.exe[0] ? who.exe : "?");
+		reply_error(fd, "denied", "only root and members of the admin group may use this "
+					  "control socket");
+		return;
+	}
+	struct timeval tv = {.tv_sec = CLIENT_TIMEOUT_S};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char line[LFS_CTL_HEADER_MAX];
+	size_t n;
+	struct lfs_ctl_request req;
+	if (read_line(fd, line, sizeof(line), &n) < 0 ||
+	    lfs_ctl_parse_request(line, n, &req) < 0) {
+		reply_error(fd, "bad-request", "malformed request");
+		return;
+	}
+	switch (req.verb) {
+	case LFS_CTL_STATUS:
+		do_status(c->session, fd);
+		break;
+	case LFS_CTL_LOCK:
+		do_lock(c->session, fd, &req, &who);
+		break;
+	case LFS_CTL_UNLOCK:
+		do_unlock(c->session, fd, &req, &who);
+		break;
+	}
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *cl = arg;
+	serve_client(cl->ctl, cl->fd);
+	close(cl->fd);
+	free(cl);
+	atomic_fetch_sub(&active_clients, 1);
+	return NULL;
+}
+
+static void accept_one(struct lfs_control *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (atomic_fetch_add(&active_clients, 1) >= MAX_CLIENTS) {
+		atomic_fetch_sub(&active_clients, 1);
+		reply_error(fd, "busy", "too many control connections; try again");
+		close(fd);
+		return;
+	}
+	struct client *cl = malloc(sizeof(*cl));
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (cl) {
+		cl->ctl = c;
+		cl->fd = fd;
+	}
+	if (!cl || pthread_create(&t, &attr, client_thread, cl) != 0) {
+		free(cl);
+		close(fd);
+		atomic_fetch_sub(&active_clients, 1);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *listen_thread(void *arg)
+{
+	struct lfs_control *c = arg;
+	while (!c->stop) {
+		struct pollfd p = {.fd = c->listen_fd, .events = POLLIN};
+		if (poll(&p, 1, 1000) > 0)
+			accept_one(c);
+		lfs_session_tick(c->session);
+	}
+	return NULL;
+}
+
+int lfs_control_start(struct lfs_control *c, struct lfs_session *s)
+{
+	c->session = s;
+	int r = pthread_create(&c->thread, NULL, listen_thread, c);
+	c->running = r == 0;
+	return -r;
+}
+
+void lfs_control_stop(struct lfs_control *c)
+{
+	if (c->running) {
+		c->stop = 1;
+		pthread_join(c->thread, NULL);
+		c->running = false;
+	}
+	/* Clients still being served (a slow unlock) hold the session: wait
+	 * for them, at most the unlock delay plus a margin. */
+	for (int i = 0; i < (LFS_UNLOCK_DELAY_MAX + CLIENT_TIMEOUT_S) * 10 &&
+			atomic_load(&active_clients) > 0;
+	     i++)
+		usleep(100000);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	c->listen_fd = -1;
+	struct stat st;
+	if (c->path[0] && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
+}

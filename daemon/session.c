@@ -1,0 +1,204 @@
+#define _GNU_SOURCE
+#include "session.h"
+#include "../common/log.h"
+#include "../fs/gate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
+		      const char *mountpoint, const char *socket_path)
+{
+	memset(s, 0, sizeof(*s));
+	s->vault = v;
+	s->fs = fs;
+	s->kr = fs->kr;
+	s->mountpoint = mountpoint;
+	s->socket_path = socket_path;
+	pthread_mutex_init(&s->state_lock, NULL);
+	pthread_mutex_init(&s->unlock_lock, NULL);
+	s->mounted_since = time(NULL);
+	s->idle_lock_seconds = v->cfg.idle_lock_seconds;
+	atomic_store(&fs->access, LFS_ACCESS_LOCKED);
+}
+
+void lfs_session_destroy(struct lfs_session *s)
+{
+	pthread_mutex_destroy(&s->state_lock);
+	pthread_mutex_destroy(&s->unlock_lock);
+}
+
+void lfs_session_unlocked_at_mount(struct lfs_session *s)
+{
+	pthread_mutex_lock(&s->state_lock);
+	s->unlocked_since = time(NULL);
+	lfs_fs_open_gate(s->fs);
+	pthread_mutex_unlock(&s->state_lock);
+}
+
+static void describe(const struct lfs_caller *c, char *out, size_t len)
+{
+	if (c && c->known)
+		snprintf(out, len, "uid %u pid %d (%s)", (unsigned)c->uid, (int)c->pid,
+			 c->exe[0] ? c->exe : "?");
+	else
+		snprintf(out, len, "the daemon");
+}
+
+static unsigned delay_for(unsigned failures)
+{
+	unsigned d = 1;
+	for (unsigned i = 1; i < failures && d < LFS_UNLOCK_DELAY_MAX; i++)
+		d *= 2;
+	return d < LFS_UNLOCK_DELAY_MAX ? d : LFS_UNLOCK_DELAY_MAX;
+}
+
+static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
+		      size_t len, struct lfs_keyring *fresh, int *slot)
+{
+	/* Slots may have been added or removed since the mount. */
+	int r = lfs_vault_reload_slots(s->vault);
+	if (r < 0)
+		return r;
+	if (kind == LFS_CTL_MASTER) {
+		if (len != LFS_MASTER_KEY_LEN)
+			return -EKEYREJECTED;
+		*slot = -1;
+		return lfs_vault_unlock_master(s->vault, secret, fresh);
+	}
+	return lfs_vault_unlock(s->vault, secret, len, fresh, slot);
+}
+
+int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
+		       size_t len, const struct lfs_caller *caller, int *slot)
+{
+	char who[320];
+	describe(caller, who, sizeof(who));
+	pthread_mutex_lock(&s->unlock_lock);
+	if (lfs_keyring_is_unlocked(s->kr)) {
+		pthread_mutex_unlock(&s->unlock_lock);
+		return -EALREADY;
+	}
+	struct lfs_keyring fresh;
+	int r = try_secret(s, kind, secret, len, &fresh, slot);
+	if (r == 0) {
+		pthread_mutex_lock(&s->state_lock);
+		r = lfs_keyring_take(s->kr, &fresh);
+		if (r == 0) {
+			s->unlocked_since = time(NULL);
+			s->failures = 0;
+			lfs_fs_open_gate(s->fs);
+		}
+		pthread_mutex_unlock(&s->state_lock);
+		if (r == 0)
+			lfs_info("unlocked by %s (slot %d)", who, *slot);
+	}
+	lfs_keyring_destroy(&fresh);
+	if (r == -EKEYREJECTED) {
+		unsigned delay = delay_for(++s->failures);
+		lfs_warn("failed unlock #%u by %s: wrong secret; next answer in %u s", s->failures,
+			 who, delay);
+		/* Served while holding unlock_lock: concurrent guesses queue
+		 * behind it, so the rate is bounded whatever the clients do. */
+		sleep(delay);
+	} else if (r < 0) {
+		lfs_warn("unlock by %s failed: %s", who, strerror(-r));
+	}
+	pthread_mutex_unlock(&s->unlock_lock);
+	return r;
+}
+
+int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
+		     const struct lfs_caller *caller)
+{
+	char who[320];
+	describe(caller, who, sizeof(who));
+	pthread_mutex_lock(&s->state_lock);
+	if (atomic_load(&s->fs->access) == LFS_ACCESS_LOCKED && !lfs_keyring_is_unlocked(s->kr)) {
+		pthread_mutex_unlock(&s->state_lock);
+		return -EALREADY;
+	}
+	long files = atomic_load(&s->fs->open_files), dirs = atomic_load(&s->fs->open_dirs);
+	if (!force && files + dirs > 0) {
+		pthread_mutex_unlock(&s->state_lock);
+		return -EBUSY;
+	}
+	long dropped = lfs_fs_lockdown(s->fs);
+	s->unlocked_since = 0;
+	pthread_mutex_unlock(&s->state_lock);
+	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "
+		 "inodes dropped",
+		 reason, who, files, dirs, dropped);
+	return 0;
+}
+
+void lfs_session_tick(struct lfs_session *s)
+{
+	if (!s->idle_lock_seconds || atomic_load(&s->fs->access) != LFS_ACCESS_UNLOCKED)
+		return;
+	if (lfs_fs_idle_seconds(s->fs) < (int64_t)s->idle_lock_seconds)
+		return;
+	/* An open file is in use even when it is quiet (a database, a log
+	 * being tailed): revoking it would lose data, so wait. */
+	if (atomic_load(&s->fs->open_files) + atomic_load(&s->fs->open_dirs) > 0)
+		return;
+	lfs_session_lock(s, false, "idle", NULL);
+}
+
+static void iso_time(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
+{
+	char uuid[33], since[32], unlocked[40] = "null";
+	sodium_bin2hex(uuid, sizeof(uuid), s->vault->cfg.uuid, 16);
+	iso_time(s->mounted_since, since, sizeof(since));
+	pthread_mutex_lock(&s->state_lock);
+	bool is_unlocked = atomic_load(&s->fs->access) == LFS_ACCESS_UNLOCKED;
+	if (s->unlocked_since) {
+		char t[32];
+		iso_time(s->unlocked_since, t, sizeof(t));
+		snprintf(unlocked, sizeof(unlocked), "\"%s\"", t);
+	}
+	unsigned failures = s->failures;
+	pthread_mutex_unlock(&s->state_lock);
+	size_t used = 0;
+	int n = snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	used = (size_t)n;
+	if (lfs_json_put_string(buf, len, &used, s->vault->path) < 0)
+		return -1;
+	n = snprintf(buf + used, len - used, ",\"mountpoint\":");
+	if (n < 0 || (size_t)n >= len - used)
+		return -1;
+	used += (size_t)n;
+	if (lfs_json_put_string(buf, len, &used, s->mountpoint) < 0)
+		return -1;
+	n = snprintf(buf + used, len - used, ",\"control_socket\":");
+	if (n < 0 || (size_t)n >= len - used)
+		return -1;
+	used += (size_t)n;
+	if (lfs_json_put_string(buf, len, &used, s->socket_path) < 0)
+		return -1;
+	n = snprintf(buf + used, len - used,
+		     ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
+		     "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
+		     "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
+		     "\"unlock_delay_seconds\":%u",
+		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
+		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
+		     (long long)lfs_fs_idle_seconds(s->fs),
+		     (unsigned long long)s->idle_lock_seconds, failures,
+		     failures ? delay_for(failures) : 0);
+	if (n < 0 || (size_t)n >= len - used)
+		return -1;
+	return (int)(used + (size_t)n);
+}

@@ -1,0 +1,276 @@
+/* The gate: every FUSE request passes here before its handler.
+ *
+ * Unlocked, everything passes. Locked, every operation fails with EACCES
+ * except stat of the mount root and statfs (which reveal only what the
+ * backing directory shows anyway), so that boot-time tools and df keep
+ * working on a locked mount. Handles opened before a lock stay revoked
+ * forever: using one fails with EIO, even after a new unlock, because the
+ * program holding it was cut off mid-use and must notice.
+ *
+ * Releases and forgets always pass: they free memory and descriptors. */
+#include "gate.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <time.h>
+
+static int64_t now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+int64_t lfs_fs_idle_seconds(struct lfs_fs *fs)
+{
+	return now_seconds() - atomic_load_explicit(&fs->last_active, memory_order_relaxed);
+}
+
+static void touch(struct lfs_fs *fs)
+{
+	int64_t now = now_seconds();
+	/* One store per second at most: this runs on every request. */
+	if (atomic_load_explicit(&fs->last_active, memory_order_relaxed) != now)
+		atomic_store_explicit(&fs->last_active, now, memory_order_relaxed);
+}
+
+/* Operations that reach names, contents or keys without a handle. */
+static bool refuse(fuse_req_t req)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	touch(fs);
+	if (atomic_load(&fs->access) == LFS_ACCESS_UNLOCKED)
+		return false;
+	fuse_reply_err(req, EACCES);
+	return true;
+}
+
+/* Operations on attributes, which the kernel also sends while flushing
+ * dirty pages during a lock. */
+static bool refuse_attr(fuse_req_t req)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	touch(fs);
+	if (atomic_load(&fs->access) != LFS_ACCESS_LOCKED)
+		return false;
+	fuse_reply_err(req, EACCES);
+	return true;
+}
+
+/* Operations through an open handle. */
+static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	touch(fs);
+	const struct lfs_fh_base *h = (const struct lfs_fh_base *)(uintptr_t)fi->fh;
+	if (h->lock_gen != atomic_load(&fs->lock_gen)) {
+		fuse_reply_err(req, EIO);
+		return true;
+	}
+	if (atomic_load(&fs->access) != LFS_ACCESS_LOCKED)
+		return false;
+	fuse_reply_err(req, EACCES);
+	return true;
+}
+
+static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_lookup(req, parent, name);
+}
+
+static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (fi && fi->fh ? refuse_handle(req, fi)
+			 : ino != FUSE_ROOT_ID && refuse_attr(req))
+		return;
+	lfs_op_getattr(req, ino, fi);
+}
+
+static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		      struct fuse_file_info *fi)
+{
+	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req)))
+		lfs_op_setattr(req, ino, attr, valid, fi);
+}
+
+static void g_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	if (!refuse(req))
+		lfs_op_readlink(req, ino);
+}
+
+static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	if (!refuse(req))
+		lfs_op_mknod(req, parent, name, mode, rdev);
+}
+
+static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	if (!refuse(req))
+		lfs_op_mkdir(req, parent, name, mode);
+}
+
+static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_symlink(req, link, parent, name);
+}
+
+static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_link(req, ino, parent, name);
+}
+
+static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_unlink(req, parent, name);
+}
+
+static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_rmdir(req, parent, name);
+}
+
+static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname, unsigned int flags)
+{
+	if (!refuse(req))
+		lfs_op_rename(req, parent, name, newparent, newname, flags);
+}
+
+static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!refuse(req))
+		lfs_op_opendir(req, ino, fi);
+}
+
+static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_readdir(req, ino, size, off, fi);
+}
+
+static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_readdirplus(req, ino, size, off, fi);
+}
+
+static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_fsyncdir(req, ino, datasync, fi);
+}
+
+static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     struct fuse_file_info *fi)
+{
+	if (!refuse(req))
+		lfs_op_create(req, parent, name, mode, fi);
+}
+
+static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!refuse(req))
+		lfs_op_open(req, ino, fi);
+}
+
+static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_read(req, ino, size, off, fi);
+}
+
+static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_write(req, ino, buf, size, off, fi);
+}
+
+static void g_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_flush(req, ino, fi);
+}
+
+static void g_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_fsync(req, ino, datasync, fi);
+}
+
+static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_fallocate(req, ino, mode, offset, length, fi);
+}
+
+static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		       size_t size, int flags)
+{
+	if (!refuse(req))
+		lfs_op_setxattr(req, ino, name, value, size, flags);
+}
+
+static void g_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	if (!refuse(req))
+		lfs_op_getxattr(req, ino, name, size);
+}
+
+static void g_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (!refuse(req))
+		lfs_op_listxattr(req, ino, size);
+}
+
+static void g_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	if (!refuse(req))
+		lfs_op_removexattr(req, ino, name);
+}
+
+const struct fuse_lowlevel_ops lfs_gated_ops = {
+	.init = lfs_op_init,
+	.lookup = g_lookup,
+	.forget = lfs_op_forget,
+	.forget_multi = lfs_op_forget_multi,
+	.getattr = g_getattr,
+	.setattr = g_setattr,
+	.readlink = g_readlink,
+	.mknod = g_mknod,
+	.mkdir = g_mkdir,
+	.symlink = g_symlink,
+	.link = g_link,
+	.unlink = g_unlink,
+	.rmdir = g_rmdir,
+	.rename = g_rename,
+	.statfs = lfs_op_statfs,
+	.opendir = g_opendir,
+	.readdir = g_readdir,
+	.readdirplus = g_readdirplus,
+	.releasedir = lfs_op_releasedir,
+	.fsyncdir = g_fsyncdir,
+	.create = g_create,
+	.open = g_open,
+	.read = g_read,
+	.write = g_write,
+	.flush = g_flush,
+	.release = lfs_op_release,
+	.fsync = g_fsync,
+	.fallocate = g_fallocate,
+	.setxattr = g_setxattr,
+	.getxattr = g_getxattr,
+	.listxattr = g_listxattr,
+	.removexattr = g_removexattr,
+};

@@ -1,0 +1,25 @@
+/* Locking a mounted volume: the gate every FUSE request passes (fs/gate.c)
+ * and the lock sequence that empties the kernel's caches (fs/lockdown.c). */
+#ifndef LETHEFS_GATE_H
+#define LETHEFS_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs.h"
+
+/* The operation table with every handler behind the gate. */
+extern const struct fuse_lowlevel_ops lfs_gated_ops;
+
+/* Seconds since the last file operation (for idle_lock). */
+int64_t lfs_fs_idle_seconds(struct lfs_fs *fs);
+
+/* Locks the volume: stop new opens, flush and drop the kernel's cached
+ * pages and names, revoke every open handle (later use fails EIO), then
+ * wipe the keys. The caller checks for open handles first when the lock is
+ * not forced. Returns the number of inodes whose caches were dropped. */
+long lfs_fs_lockdown(struct lfs_fs *fs);
+/* Opens the gate after the keyring was unlocked. */
+void lfs_fs_open_gate(struct lfs_fs *fs);
+
+#endif
