@@ -76,6 +76,22 @@ void lfs_vault_close(struct lfs_vault *v)
 	v->path = NULL;
 }
 
+/* Opens the keyring file under master. -EKEYREJECTED when it does not
+ * authenticate, -EINVAL when it is missing or malformed. */
+static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			struct lfs_keyring *kr)
+{
+	unsigned char *file = NULL;
+	size_t flen;
+	int r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
+				    &file, &flen);
+	if (r < 0)
+		return -EINVAL;
+	r = lfs_keyring_unlock(kr, master, file, flen);
+	free(file);
+	return r;
+}
+
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot)
 {
@@ -85,24 +101,23 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
-		unsigned char *file = NULL;
-		size_t flen;
-		r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
-					&file, &flen);
-		if (r == 0) {
-			r = lfs_keyring_unlock(kr, master, file, flen);
-			/* The passphrase was right (a slot opened): a keyring that
-			 * then fails to authenticate is corruption, not a wrong
-			 * secret. */
-			if (r == -EKEYREJECTED)
-				r = -EINVAL;
-			free(file);
-		} else {
+		r = open_keyring(v, master, kr);
+		/* The passphrase was right (a slot opened): a keyring that then
+		 * fails to authenticate is corruption, not a wrong secret. */
+		if (r == -EKEYREJECTED)
 			r = -EINVAL;
-		}
 	}
 	sodium_free(master);
 	return r;
+}
+
+int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			    struct lfs_keyring *kr)
+{
+	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	/* No slot vouches for this key: the keyring's tag is the only check,
+	 * so a failure here is a wrong key (-EKEYREJECTED), not corruption. */
+	return open_keyring(v, master, kr);
 }
 
 static int dir_is_empty(int dirfd)
