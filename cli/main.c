@@ -15,6 +15,9 @@ static const struct lfs_command commands[] = {
 	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
 	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
 	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
+    {"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
+    {"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
+    {"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
 };
 
 static void usage(FILE *out)
