@@ -37,18 +37,104 @@ int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);
 int lfs_cmd_status(int argc, char **argv);
+int lfs_cmd_keyslot(int argc, char **argv);
+int lfs_cmd_keyslot_add(int argc, char **argv);
+int lfs_cmd_keyslot_remove(int argc, char **argv);
+int lfs_cmd_passwd(int argc, char **argv);
+int lfs_cmd_key(int argc, char **argv);
 
-/* --passfile/--passfd/--extpass, shared by every command that needs a
- * secret: put LFS_SECRET_LONG_OPTIONS in the getopt_long table and pass each
- * option to lfs_secret_option. */
-enum { LFS_OPT_PASSFILE = 0x100, LFS_OPT_PASSFD, LFS_OPT_EXTPASS };
-#define LFS_SECRET_LONG_OPTIONS                                                                   \
-	{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},                                  \
-		{"passfd", required_argument, NULL, LFS_OPT_PASSFD},                              \
-		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS}
+/* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
+ * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the
+ * getopt_long table, pass each option to lfs_secret_option, and show
+ * LFS_SECRET_HELP in --help. */
+enum {
+	LFS_OPT_PASSFILE = 0x100,
+	LFS_OPT_PASSFD,
+	LFS_OPT_EXTPASS,
+	LFS_OPT_KEYFILE,
+	LFS_OPT_RECOVERY,
+};
+#define LFS_SECRET_LONG_OPTIONS                                                                    \
+	{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},                                   \
+	    {"passfd", required_argument, NULL, LFS_OPT_PASSFD},                                   \
+	    {"extpass", required_argument, NULL, LFS_OPT_EXTPASS},                                 \
+	    {"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},                                 \
+	{                                                                                          \
+		"recovery-key", no_argument, NULL, LFS_OPT_RECOVERY                                \
+	}
+#define LFS_SECRET_HELP                                                                            \
+	"  --passfile FILE     read the passphrase from FILE (one trailing newline is\n"           \
+	"                      dropped)\n"                                                         \
+	"  --passfd N          read the passphrase from file descriptor N\n"                       \
+	"  --extpass CMD       run CMD with /bin/sh and use its standard output\n"                 \
+	"  --keyfile FILE      the secret is FILE's bytes, all of them (a key file)\n"             \
+	"  --recovery-key      the secret is a recovery key ('lethefs key export'),\n"             \
+	"                      asked as 'Recovery key: ' or read by the options above;\n"          \
+	"                      it unlocks without any keyslot\n"
 /* Returns 1 when c was a secret option (stored in src), 0 when it is not
  * one, -1 after printing a usage error. */
 int lfs_secret_option(const char *cmd, int c, const char *arg, struct lfs_secret_source *src);
+
+/* The secret of a slot being created (keyslot add, passwd):
+ * --new-passfile/--new-passfd/--new-extpass/--new-keyfile, --type,
+ * --kdf-ops, --kdf-mem. */
+enum {
+	LFS_OPT_NEW_PASSFILE = 0x120,
+	LFS_OPT_NEW_PASSFD,
+	LFS_OPT_NEW_EXTPASS,
+	LFS_OPT_NEW_KEYFILE,
+	LFS_OPT_TYPE,
+	LFS_OPT_KDF_OPS,
+	LFS_OPT_KDF_MEM,
+};
+#define LFS_NEW_SECRET_LONG_OPTIONS                                                                \
+	{"new-passfile", required_argument, NULL, LFS_OPT_NEW_PASSFILE},                           \
+	    {"new-passfd", required_argument, NULL, LFS_OPT_NEW_PASSFD},                           \
+	    {"new-extpass", required_argument, NULL, LFS_OPT_NEW_EXTPASS},                         \
+	    {"new-keyfile", required_argument, NULL, LFS_OPT_NEW_KEYFILE},                         \
+	    {"type", required_argument, NULL, LFS_OPT_TYPE},                                       \
+	    {"kdf-ops", required_argument, NULL, LFS_OPT_KDF_OPS},                                 \
+	{                                                                                          \
+		"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM                                \
+	}
+#define LFS_NEW_SECRET_HELP                                                                        \
+	"  --new-passfile FILE, --new-passfd N   the new passphrase, read as for --passfile\n"     \
+	"                      and --passfd (default: asked twice on the terminal)\n"              \
+	"  --new-extpass CMD   run CMD now; its output is the new secret (extpass slot)\n"         \
+	"  --new-keyfile FILE  FILE's bytes, all of them, are the new secret (keyfile\n"           \
+	"                      slot; up to 64 KiB)\n"                                              \
+	"  --type TYPE         passphrase, keyfile or extpass (default: from the new\n"            \
+	"                      secret's source; an extpass secret may be typed passphrase)\n"      \
+	"  --kdf-ops N         Argon2id passes (default 3; key files 1)\n"                         \
+	"  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M; key files 64M);\n"        \
+	"                      small values are for tests only\n"
+
+/* Key files are high-entropy: Argon2id only has to make each guess cost
+ * something, not make a weak secret strong. */
+#define LFS_KDF_KEYFILE_OPS 1ULL
+#define LFS_KDF_KEYFILE_MEM (64ULL << 20)
+
+struct lfs_new_secret {
+	struct lfs_secret_source src;
+	int type; /* enum lfs_slot_type from --type, or -1 */
+	struct lfs_kdf_params kdf;
+	bool kdf_ops_given, kdf_mem_given;
+};
+#define LFS_NEW_SECRET_INIT                                                                        \
+	{                                                                                          \
+		.src = {.passfd = -1}, .type = -1                                                  \
+	}
+/* As lfs_secret_option, for the new-secret options. */
+int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_new_secret *ns);
+/* The new slot's type and Argon2id parameters: --type, else the secret's
+ * source; --kdf-*, else keep (when not NULL and the type is unchanged),
+ * else the type's defaults. Prints a usage error and returns
+ * LFS_EXIT_USAGE when they conflict or are out of range; 0 otherwise. */
+int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
+			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
+			   struct lfs_kdf_params *kdf);
+/* Checks Argon2id parameters against the keyslot format's bounds. */
+int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf);
 
 /* Prints "lethefs: <msg>" to stderr. */
 void lfs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,6 +143,9 @@ int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 
 /* Parses sizes like 64M, 1G, 4096. Returns -1 on error. */
 int lfs_parse_size(const char *s, uint64_t *out);
+/* Parses a keyslot index (0 to LFS_NSLOTS - 1); prints a usage error and
+ * returns -1 otherwise. */
+int lfs_parse_slot(const char *cmd, const char *s, int *idx);
 /* Maps a vault-open result to an exit code after printing err. */
 int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err);
 
@@ -64,6 +153,46 @@ int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err);
  * and returns the exit code; 0 on success (vault left open). */
 int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
 			struct lfs_vault *v, struct lfs_keyring *kr);
+/* The unlock step alone, on an open vault: reads the secret and unlocks kr
+ * by a keyslot, or as a recovery key when src->recovery. *slot is the slot
+ * that opened (-1 for a recovery key). When keep is not NULL the secret is
+ * handed to the caller (lfs_secret_free it). On failure prints why and
+ * returns the exit code; v stays open either way. */
+int lfs_unlock_vault(const char *path, struct lfs_vault *v, const struct lfs_secret_source *src,
+		     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep);
+
+/* A keyslot change (keyslot add/remove, passwd), in four steps:
+ *   begin   open the vault, read the secret, unlock (Argon2id)
+ *   lock    take VAULT/lethefs.lock, re-read the keyslot file and, if the
+ *           slot that opened was changed meanwhile, re-check the secret
+ *           against the file as it is now
+ *   store   write c->v.slots' replacement atomically
+ *   end     release the lock, wipe the keys, close the vault
+ * Each step but end returns an exit code (0 on success) after printing why. */
+struct lfs_slot_change {
+	const char *path;
+	struct lfs_vault v;
+	struct lfs_keyring kr;
+	bool unlocked;
+	struct lfs_secret secret; /* kept to re-check under the lock */
+	int opened;               /* the slot the secret opened; -1 for a recovery key */
+	uint8_t opened_bytes[LFS_KEYSLOT_LEN];
+	int lockfd;
+};
+int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
+		     struct lfs_slot_change *c);
+int lfs_change_lock(struct lfs_slot_change *c);
+/* Wraps the master key into ks->slot[idx] (Argon2id; a line on a terminal). */
+int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
+		    enum lfs_slot_type type, const struct lfs_secret *s,
+		    const struct lfs_kdf_params *kdf);
+int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks);
+void lfs_change_end(struct lfs_slot_change *c);
+
+/* One keyslot line, as "slot N: TYPE, argon2id ops=N mem=NMiB" (info,
+ * keyslot list), and the whole table as a JSON array (keyslot list --json). */
+void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
+void lfs_print_slots_json(const struct lfs_keyslots *ks);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

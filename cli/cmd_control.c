@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "ctl_client.h"
 #include "../common/duration.h"
+#include "../keymgmt/recovery.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -56,14 +57,10 @@ static void unlock_help(void)
 	       "before answering, then 2, 4, ... up to %d s while failures continue; every\n"
 	       "attempt is logged with the caller's uid, pid and executable.\n"
 	       "\n"
-	       "Options:\n"
-	       "  --passfile FILE     read the passphrase from FILE\n"
-	       "  --passfd N          read the passphrase from file descriptor N\n"
-	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
-	       "%s"
+	       "Options:\n" LFS_SECRET_HELP "%s"
 	       "  -h, --help          show this help\n"
 	       "\n"
-	       "%s, 3 wrong secret, 5 corrupt vault files.\n",
+	       "%s, 3 wrong secret (or a mistyped recovery key), 5 corrupt vault files.\n",
 	       30, socket_help, control_exit_help);
 }
 
@@ -101,18 +98,38 @@ int lfs_cmd_unlock(int argc, char **argv)
 	target.mountpoint = argv[optind];
 	struct lfs_secret s;
 	char err[512];
-	if (lfs_secret_read(&src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
+	if (lfs_secret_read(&src, false, src.recovery ? "Recovery key: " : "Passphrase: ", &s, err,
+			    sizeof(err)) < 0) {
 		lfs_cli_error("%s", err);
 		return LFS_EXIT_ERROR;
 	}
 	struct lfs_ctl_request req = {
 		.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_SECRET, .payload_len = s.len};
+	uint8_t *master = NULL;
+	if (src.recovery) {
+		/* Typos are caught here by the checksum; only the key itself
+		 * crosses the socket. */
+		const char *why = NULL;
+		master = sodium_malloc(LFS_MASTER_KEY_LEN);
+		if (!master || lfs_recovery_decode(s.data, s.len, master, &why) < 0) {
+			lfs_cli_error("not a valid recovery key: %s", why ? why : "out of memory");
+			if (master)
+				sodium_free(master);
+			lfs_secret_free(&s);
+			return why ? LFS_EXIT_BAD_SECRET : LFS_EXIT_ERROR;
+		}
+		req.kind = LFS_CTL_MASTER;
+		req.payload_len = LFS_MASTER_KEY_LEN;
+	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Unlocking %s (the daemon derives the key with Argon2id)...\n",
 			target.mountpoint);
 	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, s.data, resp, sizeof(resp));
+	int r = lfs_ctl_call(&target, &req, master ? (const void *)master : s.data, resp,
+			     sizeof(resp));
 	lfs_secret_free(&s);
+	if (master)
+		sodium_free(master);
 	if (r != 0)
 		return r;
 	if (!answered_ok(resp))

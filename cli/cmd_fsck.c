@@ -175,14 +175,13 @@ static void check_dir(struct fsck *f, int dirfd, const char *path)
 
 static void fsck_help(void)
 {
-	printf("Usage: lethefs fsck [--passfile F | --passfd N | --extpass CMD] [-v] VAULT\n"
+	printf("Usage: lethefs fsck [SECRET OPTIONS] [-v] VAULT\n"
 	       "\n"
 	       "Decrypt and authenticate every file name, directory id, symlink target,\n"
 	       "extended attribute and content block of VAULT, and report each corrupt item\n"
 	       "as 'CORRUPT <path>: <reason>' on standard output. Nothing is modified.\n"
 	       "\n"
-	       "Options:\n"
-	       "  --passfile FILE, --passfd N, --extpass CMD   the passphrase (as for mount)\n"
+	       "Options:\n" LFS_SECRET_HELP
 	       "  -v, --verbose       also list every item that checked out\n"
 	       "  -h, --help          show this help\n"
 	       "\n"

@@ -37,12 +37,8 @@ int lfs_cmd_info(int argc, char **argv)
 	printf("created:  %s\n", v.cfg.created);
 	printf("keyslots: %d of %d used\n", lfs_keyslots_count_used(&v.slots), LFS_NSLOTS);
 	for (int i = 0; i < LFS_NSLOTS; i++) {
-		const struct lfs_keyslot *s = &v.slots.slot[i];
-		if (s->type == LFS_SLOT_EMPTY)
-			continue;
-		printf("  slot %d: %s, argon2id ops=%llu mem=%lluMiB\n", i,
-		       lfs_slot_type_name(s->type), (unsigned long long)s->opslimit,
-		       (unsigned long long)(s->memlimit >> 20));
+		if (v.slots.slot[i].type != LFS_SLOT_EMPTY)
+			lfs_print_slot("  ", i, &v.slots.slot[i]);
 	}
 	lfs_vault_close(&v);
 	return LFS_EXIT_OK;

@@ -23,6 +23,9 @@ static void init_help(void)
 	       "                      dropped)\n"
 	       "  --passfd N          read the passphrase from file descriptor N\n"
 	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "                      (an extpass slot)\n"
+	       "  --keyfile FILE      FILE's bytes, all of them, are the secret (a keyfile\n"
+	       "                      slot; Argon2id defaults to 1 pass over 64M)\n"
 	       "  --cipher NAME       content cipher: xchacha20poly1305 (default) or aes256gcm\n"
 	       "                      (needs AES-NI; faster on such CPUs)\n"
 	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
@@ -44,7 +47,8 @@ int lfs_cmd_init(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
-	struct lfs_kdf_params kdf = {LFS_KDF_DEFAULT_OPS, LFS_KDF_DEFAULT_MEM};
+	struct lfs_kdf_params kdf = {0, 0};
+	bool ops_given = false, mem_given = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
 	int c;
 	optind = 1;
@@ -62,10 +66,12 @@ int lfs_cmd_init(int argc, char **argv)
 		case 'o':
 			if (lfs_parse_size(optarg, &kdf.opslimit) < 0)
 				return lfs_cli_usage_error("init", "bad --kdf-ops '%s'", optarg);
+			ops_given = true;
 			break;
 		case 'm':
 			if (lfs_parse_size(optarg, &kdf.memlimit) < 0)
 				return lfs_cli_usage_error("init", "bad --kdf-mem '%s'", optarg);
+			mem_given = true;
 			break;
 		case 'h':
 			init_help();
@@ -76,15 +82,22 @@ int lfs_cmd_init(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("init", "expected exactly one VAULT argument");
+	if (src.recovery)
+		return lfs_cli_usage_error("init", "--recovery-key needs an existing vault");
+	enum lfs_slot_type type = src.keyfile	? LFS_SLOT_KEYFILE
+				  : src.extpass ? LFS_SLOT_EXTPASS
+						: LFS_SLOT_PASSPHRASE;
+	/* Key files are high-entropy: cheaper Argon2id defaults suffice. */
+	if (!ops_given)
+		kdf.opslimit = type == LFS_SLOT_KEYFILE ? LFS_KDF_KEYFILE_OPS : LFS_KDF_DEFAULT_OPS;
+	if (!mem_given)
+		kdf.memlimit = type == LFS_SLOT_KEYFILE ? LFS_KDF_KEYFILE_MEM : LFS_KDF_DEFAULT_MEM;
 	if (!lfs_cipher_available(cipher)) {
 		lfs_cli_error("cipher %s is not available on this CPU", lfs_cipher_name(cipher));
 		return LFS_EXIT_ERROR;
 	}
-	if (kdf.opslimit < crypto_pwhash_OPSLIMIT_MIN || kdf.memlimit < crypto_pwhash_MEMLIMIT_MIN ||
-	    kdf.memlimit > LFS_KDF_MEMLIMIT_MAX)
-		return lfs_cli_usage_error("init", "Argon2id parameters out of range (ops >= %u, "
-						   "8K <= mem <= 4G)",
-					   crypto_pwhash_OPSLIMIT_MIN);
+	if (lfs_kdf_params_check("init", &kdf) != 0)
+		return LFS_EXIT_USAGE;
 	const char *path = argv[optind];
 	char err[512];
 	struct lfs_secret s;
@@ -96,7 +109,6 @@ int lfs_cmd_init(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	enum lfs_slot_type type = src.extpass ? LFS_SLOT_EXTPASS : LFS_SLOT_PASSPHRASE;
 	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {

@@ -32,10 +32,7 @@ static void mount_help(void)
 	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
 	       "which it exits 0.\n"
 	       "\n"
-	       "Options:\n"
-	       "  --passfile FILE     read the passphrase from FILE\n"
-	       "  --passfd N          read the passphrase from file descriptor N\n"
-	       "  --extpass CMD       run CMD with /bin/sh and use its standard output\n"
+	       "Options:\n" LFS_SECRET_HELP
 	       "  --locked            mount without unlocking: every operation but stat of\n"
 	       "                      the root fails with EACCES until 'lethefs unlock'\n"
 	       "  -f, --foreground    stay in the foreground and log to stderr\n"

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/log.h"
+#include "../keymgmt/recovery.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <sodium.h>
 
 void lfs_cli_error(const char *fmt, ...)
 {
@@ -51,6 +53,12 @@ int lfs_secret_option(const char *cmd, int c, const char *arg, struct lfs_secret
 	case LFS_OPT_EXTPASS:
 		src->extpass = arg;
 		return 1;
+	case LFS_OPT_KEYFILE:
+		src->keyfile = arg;
+		return 1;
+	case LFS_OPT_RECOVERY:
+		src->recovery = true;
+		return 1;
 	}
 	return 0;
 }
@@ -89,6 +97,18 @@ int lfs_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int lfs_parse_slot(const char *cmd, const char *s, int *idx)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || end == s || v < 0 || v >= LFS_NSLOTS) {
+		lfs_cli_usage_error(cmd, "bad --slot '%s' (0 to %d)", s, LFS_NSLOTS - 1);
+		return -1;
+	}
+	*idx = (int)v;
+	return 0;
+}
+
 int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err)
 {
 	lfs_cli_error("%s", err);
@@ -100,6 +120,78 @@ int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err)
 	default:
 		return LFS_EXIT_ERROR;
 	}
+}
+
+/* The secret is a recovery key: decode it and check it against the
+ * keyring, which it must authenticate. */
+static int unlock_by_recovery_key(const char *path, struct lfs_vault *v,
+				  const struct lfs_secret *s, struct lfs_keyring *kr)
+{
+	const char *why = NULL;
+	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
+	if (!master) {
+		lfs_cli_error("out of memory");
+		return LFS_EXIT_ERROR;
+	}
+	int r = lfs_recovery_decode(s->data, s->len, master, &why);
+	if (r < 0) {
+		sodium_free(master);
+		lfs_cli_error("not a valid recovery key: %s", why);
+		return LFS_EXIT_BAD_SECRET;
+	}
+	r = lfs_vault_unlock_master(v, master, kr);
+	sodium_free(master);
+	if (r == 0)
+		return LFS_EXIT_OK;
+	if (r == -EKEYREJECTED) {
+		lfs_cli_error("wrong recovery key: it is well-formed but does not open %s", path);
+		return LFS_EXIT_BAD_SECRET;
+	}
+	lfs_cli_error("%s/%s is missing or corrupt", path, LFS_KEYRING_FILE_NAME);
+	return LFS_EXIT_CORRUPT;
+}
+
+static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct lfs_secret *s,
+			     struct lfs_keyring *kr, int *slot)
+{
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "Deriving the key (Argon2id) and unlocking %s...\n", path);
+	int r = lfs_vault_unlock(v, s->data, s->len, kr, slot);
+	if (r == 0)
+		return LFS_EXIT_OK;
+	if (r == -EKEYREJECTED) {
+		lfs_cli_error("wrong passphrase: no keyslot of %s opens with it", path);
+		return LFS_EXIT_BAD_SECRET;
+	}
+	if (r == -ENOMEM) {
+		lfs_cli_error("out of memory while deriving the key (Argon2id)");
+		return LFS_EXIT_ERROR;
+	}
+	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
+		      path, LFS_KEYRING_FILE_NAME);
+	return LFS_EXIT_CORRUPT;
+}
+
+int lfs_unlock_vault(const char *path, struct lfs_vault *v, const struct lfs_secret_source *src,
+		     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep)
+{
+	char err[512];
+	struct lfs_secret s;
+	if (lfs_secret_read(src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		return LFS_EXIT_ERROR;
+	}
+	int r;
+	*slot = -1;
+	if (src->recovery)
+		r = unlock_by_recovery_key(path, v, &s, kr);
+	else
+		r = unlock_by_keyslot(path, v, &s, kr, slot);
+	if (r == LFS_EXIT_OK && keep)
+		*keep = s;
+	else
+		lfs_secret_free(&s);
+	return r;
 }
 
 int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
@@ -115,31 +207,11 @@ int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
 		lfs_vault_close(v);
 		return LFS_EXIT_ERROR;
 	}
-	struct lfs_secret s;
-	if (lfs_secret_read(src, false, "Passphrase: ", &s, err, sizeof(err)) < 0) {
-		lfs_cli_error("%s", err);
-		lfs_vault_close(v);
-		return LFS_EXIT_ERROR;
-	}
 	int slot;
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "Deriving the key (Argon2id) and unlocking %s...\n", path);
-	int r = lfs_vault_unlock(v, s.data, s.len, kr, &slot);
-	lfs_secret_free(&s);
-	if (r == 0)
-		return LFS_EXIT_OK;
-	lfs_vault_close(v);
-	if (r == -EKEYREJECTED) {
-		lfs_cli_error("wrong passphrase: no keyslot of %s opens with it", path);
-		return LFS_EXIT_BAD_SECRET;
-	}
-	if (r == -ENOMEM) {
-		lfs_cli_error("out of memory while deriving the key (Argon2id)");
-		return LFS_EXIT_ERROR;
-	}
-	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
-		      path, LFS_KEYRING_FILE_NAME);
-	return LFS_EXIT_CORRUPT;
+	int r = lfs_unlock_vault(path, v, src, kr, &slot, NULL);
+	if (r != LFS_EXIT_OK)
+		lfs_vault_close(v);
+	return r;
 }
 
 void lfs_harden_process(void)

@@ -20,32 +20,42 @@ void lfs_secret_free(struct lfs_secret *s)
 	s->len = 0;
 }
 
-/* Reads at most LFS_SECRET_MAX bytes from fd into s, dropping one
- * trailing newline (files and programs usually end with one). */
-static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const char *what)
+/* How a source's bytes become the secret. */
+struct slurp_rule {
+	size_t max;
+	bool strip_newline; /* files and programs usually end with one */
+	const char *noun;   /* "passphrase" or "key file" */
+};
+
+static const struct slurp_rule passphrase_rule = {LFS_SECRET_MAX, true, "passphrase"};
+static const struct slurp_rule keyfile_rule = {LFS_KEYFILE_MAX, false, "key file"};
+
+/* Reads at most rule->max bytes from fd into s. */
+static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const char *what,
+		 const struct slurp_rule *rule)
 {
-	s->data = sodium_malloc(LFS_SECRET_MAX + 1);
+	s->data = sodium_malloc(rule->max + 1);
 	if (!s->data)
 		return -ENOMEM;
 	size_t got;
-	int r = lfs_read_all(fd, s->data, LFS_SECRET_MAX + 1, &got);
+	int r = lfs_read_all(fd, s->data, rule->max + 1, &got);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot read passphrase from %s: %s", what, strerror(-r));
+		snprintf(err, errlen, "cannot read %s from %s: %s", rule->noun, what, strerror(-r));
 		lfs_secret_free(s);
 		return r;
 	}
-	if (got > LFS_SECRET_MAX) {
-		snprintf(err, errlen, "passphrase from %s is longer than %d bytes", what,
-			 LFS_SECRET_MAX);
+	if (got > rule->max) {
+		snprintf(err, errlen, "%s from %s is longer than %zu bytes", rule->noun, what,
+			 rule->max);
 		lfs_secret_free(s);
 		return -EINVAL;
 	}
-	if (got > 0 && s->data[got - 1] == '\n')
+	if (rule->strip_newline && got > 0 && s->data[got - 1] == '\n')
 		got--;
-	if (got > 0 && s->data[got - 1] == '\r')
+	if (rule->strip_newline && got > 0 && s->data[got - 1] == '\r')
 		got--;
 	if (got == 0) {
-		snprintf(err, errlen, "passphrase from %s is empty", what);
+		snprintf(err, errlen, "%s from %s is empty", rule->noun, what);
 		lfs_secret_free(s);
 		return -EINVAL;
 	}
@@ -53,14 +63,16 @@ static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const c
 	return 0;
 }
 
-static int from_file(const char *path, struct lfs_secret *s, char *err, size_t errlen)
+static int from_file(const char *path, struct lfs_secret *s, char *err, size_t errlen,
+		     const struct slurp_rule *rule)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open passphrase file %s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "cannot open %s file %s: %s", rule->noun, path, strerror(e));
+		return -e;
 	}
-	int r = slurp(fd, s, err, errlen, path);
+	int r = slurp(fd, s, err, errlen, path, rule);
 	close(fd);
 	return r;
 }
@@ -82,7 +94,7 @@ static int from_program(const char *cmd, struct lfs_secret *s, char *err, size_t
 		_exit(127);
 	}
 	close(p[1]);
-	int r = slurp(p[0], s, err, errlen, "--extpass program");
+	int r = slurp(p[0], s, err, errlen, "--extpass program", &passphrase_rule);
 	close(p[0]);
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -136,8 +148,8 @@ static int from_terminal(const char *prompt, bool confirm, struct lfs_secret *s,
 	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (tty < 0) {
 		snprintf(err, errlen,
-			 "no terminal to ask for the passphrase; use --passfile, --passfd or "
-			 "--extpass");
+			 "no terminal to ask for the secret; use --passfile, --passfd, "
+			 "--extpass or --keyfile");
 		return -ENXIO;
 	}
 	int r = ask_tty(tty, prompt, s, err, errlen);
@@ -161,19 +173,23 @@ int lfs_secret_read(const struct lfs_secret_source *src, bool confirm, const cha
 {
 	out->data = NULL;
 	out->len = 0;
-	int given = (src->passfile != NULL) + (src->passfd >= 0) + (src->extpass != NULL);
+	int given = (src->passfile != NULL) + (src->passfd >= 0) + (src->extpass != NULL) +
+		    (src->keyfile != NULL);
 	if (given > 1) {
-		snprintf(err, errlen, "give only one of --passfile, --passfd and --extpass");
+		snprintf(err, errlen,
+			 "give only one of --passfile, --passfd, --extpass and --keyfile");
 		return -EINVAL;
 	}
 	if (src->passfile)
-		return from_file(src->passfile, out, err, errlen);
+		return from_file(src->passfile, out, err, errlen, &passphrase_rule);
+	if (src->keyfile)
+		return from_file(src->keyfile, out, err, errlen, &keyfile_rule);
 	if (src->passfd >= 0) {
 		char what[32];
 		snprintf(what, sizeof(what), "descriptor %d", src->passfd);
-		return slurp(src->passfd, out, err, errlen, what);
+		return slurp(src->passfd, out, err, errlen, what, &passphrase_rule);
 	}
 	if (src->extpass)
 		return from_program(src->extpass, out, err, errlen);
-	return from_terminal(prompt, confirm, out, err, errlen);
+	return from_terminal(src->recovery ? "Recovery key: " : prompt, confirm, out, err, errlen);
 }

@@ -51,33 +51,20 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 		return LFS_VAULT_CORRUPT;
 	}
 
-	if (lfs_vault_reload_slots(v) < 0) {
+	unsigned char *slots = NULL;
+	r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &slots,
+				&len);
+	if (r == 0) {
+		r = lfs_keyslots_decode(slots, len, &v->slots);
+		free(slots);
+	}
+	if (r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) {
 		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
 			 path, LFS_KEYSLOTS_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
 	return LFS_VAULT_OK;
-}
-
-int lfs_vault_reload_slots(struct lfs_vault *v)
-{
-	unsigned char *buf = NULL;
-	size_t len;
-	struct lfs_keyslots slots;
-	int r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &buf,
-				    &len);
-	if (r == 0) {
-		r = lfs_keyslots_decode(buf, len, &slots);
-		free(buf);
-	}
-	if (r == 0 && sodium_memcmp(slots.uuid, v->cfg.uuid, 16) != 0)
-		r = -EINVAL;
-	if (r == 0)
-		v->slots = slots;
-	else if (r != -ENOMEM)
-		r = -EINVAL;
-	return r;
 }
 
 void lfs_vault_close(struct lfs_vault *v)
@@ -89,7 +76,8 @@ void lfs_vault_close(struct lfs_vault *v)
 	v->path = NULL;
 }
 
-/* The keyring file under a master key; kr is initialised already. */
+/* Opens the keyring file under master. -EKEYREJECTED when it does not
+ * authenticate, -EINVAL when it is missing or malformed. */
 static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
 			struct lfs_keyring *kr)
 {
@@ -107,16 +95,15 @@ static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot)
 {
-	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
 	if (!master)
 		return -ENOMEM;
+	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
 		r = open_keyring(v, master, kr);
-		/* The passphrase was right (a slot opened): a keyring that
-		 * then fails to authenticate is corruption, not a wrong
-		 * secret. */
+		/* The passphrase was right (a slot opened): a keyring that then
+		 * fails to authenticate is corruption, not a wrong secret. */
 		if (r == -EKEYREJECTED)
 			r = -EINVAL;
 	}
@@ -128,6 +115,8 @@ int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER
 			    struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	/* No slot vouches for this key: the keyring's tag is the only check,
+	 * so a failure here is a wrong key (-EKEYREJECTED), not corruption. */
 	return open_keyring(v, master, kr);
 }
 

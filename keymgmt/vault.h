@@ -48,14 +48,29 @@ void lfs_vault_close(struct lfs_vault *v);
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot);
 
-/* Unlocks kr (which this initialises) with the master key itself (a
- * recovery key): -EKEYREJECTED when the keyring file does not authenticate
- * under it. */
+/* Unlocks kr with a master key given directly (a recovery key) instead of
+ * a slot's secret. The key is checked by authenticating the keyring file
+ * under it: -EKEYREJECTED for a wrong key, -EINVAL when the keyring file is
+ * missing or malformed. */
 int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
 			    struct lfs_keyring *kr);
-/* Re-reads lethefs.keyslots (slots change while a volume is mounted).
- * -EINVAL when malformed or of another vault; v is unchanged then. */
+
+/* Keyslot changes (keymgmt/vault_slots.c). A change is: lock, reload,
+ * modify v->slots' copy, store, unlock. The lock is an exclusive flock on
+ * VAULT/lethefs.lock, so two changers cannot both read the old file and
+ * each write back a version missing the other's slot. */
+#define LFS_LOCK_FILE_NAME "lethefs.lock"
+/* Returns the lock's descriptor, or -errno. waiting() is called once if
+ * another process holds the lock (to tell a user why nothing happens). */
+int lfs_vault_lock_slots(struct lfs_vault *v, void (*waiting)(void));
+void lfs_vault_unlock_slots(int lockfd);
+/* Re-reads lethefs.keyslots into v->slots: call it under the lock, right
+ * before modifying. -EINVAL if the file is malformed or from another vault. */
 int lfs_vault_reload_slots(struct lfs_vault *v);
+/* Atomically replaces lethefs.keyslots with ks (temporary file, fsync,
+ * rename, fsync of the directory) and copies ks into v->slots. Temporary
+ * files left by a change that was killed are removed first. */
+int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks);
 
 /* Creates a vault in path (absent or an empty directory). */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,

@@ -16,6 +16,7 @@
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
+#include "../../keymgmt/recovery.h"
 
 static const char *top;
 
@@ -169,6 +170,19 @@ static void seed_content(void)
 	put("content", "dirmeta", dm, sizeof(dm));
 }
 
+/* The canonical text, and the same key typed sloppily. */
+static void seed_recovery(void)
+{
+	uint8_t master[LFS_MASTER_KEY_LEN];
+	char text[LFS_RECOVERY_TEXT_LEN + 1];
+	fz_key(master, sizeof(master), FZ_SEED_MASTER);
+	lfs_recovery_encode(master, text);
+	put("recovery", "canonical", text, strlen(text));
+	for (char *p = text; *p; p++)
+		*p = *p == '-' ? ' ' : (char)(*p | 0x20);
+	put("recovery", "sloppy", text + 5, strlen(text + 5));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -181,5 +195,6 @@ int main(int argc, char **argv)
 	seed_config();
 	seed_names();
 	seed_content();
+	seed_recovery();
 	return 0;
 }

@@ -36,7 +36,7 @@ teardown() { teardown_vault; }
 }
 
 @test "every subcommand has --help, and unknown ones are usage errors" {
-	for c in init mount info fsck; do
+	for c in init mount info fsck keyslot passwd key; do
 		run "$LETHEFS" "$c" --help
 		[ "$status" -eq 0 ]
 		[[ "$output" == *"Usage: lethefs $c"* ]]

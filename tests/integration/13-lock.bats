@@ -266,3 +266,31 @@ PY
 		[[ "$output" == *"Usage: lethefs $c"* ]]
 	done
 }
+
+@test "unlock accepts a key file and a recovery key; slots added while mounted count" {
+	mount_locked
+	head -c 64 /dev/urandom >"$T/keyfile"
+	"$LETHEFS" keyslot add --new-keyfile "$T/keyfile" --kdf-ops 1 --kdf-mem 8M \
+		--passfile "$T/pass" "$VAULT" >/dev/null
+	"$LETHEFS" unlock --keyfile "$T/keyfile" "$MNT"
+	[ "$(state)" = unlocked ]
+	"$LETHEFS" lock "$MNT"
+	"$LETHEFS" key export --passfile "$T/pass" "$VAULT" 2>/dev/null >"$T/recovery"
+	run "$LETHEFS" unlock --recovery-key --passfile "$T/recovery" "$MNT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"recovery key"* ]]
+	"$LETHEFS" lock "$MNT"
+	# A typo is caught by the checksum before the daemon is asked.
+	python3 - "$T/recovery" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("-", 5) + 1
+s = s[:i] + ("B" if s[i] != "B" else "C") + s[i + 1:]
+open(p, "w").write(s)
+PY
+	run "$LETHEFS" unlock --recovery-key --passfile "$T/recovery" "$MNT"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"not a valid recovery key"* ]]
+	[ "$(state)" = locked ]
+}

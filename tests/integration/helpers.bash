@@ -87,3 +87,20 @@ mount_logged() {
 	for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.1; done
 	return 1
 }
+
+# Mounts $VAULT on $MNT with the given secret options, proves the mount
+# reads, and unmounts.
+mount_with() {
+	"$LETHEFS" mount "$@" "$VAULT" "$MNT" || return 1
+	ls "$MNT" >/dev/null
+	unmount_vault
+}
+
+# Succeeds when the given secret options unlock $VAULT (no mount: key
+# export unlocks and prints, which is all these tests need).
+unlocks_with() {
+	"$LETHEFS" key export "$@" "$VAULT" >/dev/null 2>&1
+}
+
+# Cheap Argon2id for slots created in tests.
+KDF=(--kdf-ops 1 --kdf-mem 8M)

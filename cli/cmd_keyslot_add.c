@@ -1,0 +1,131 @@
+/* lethefs keyslot add: wrap the master key under one more secret. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add_help(void)
+{
+	printf("Usage: lethefs keyslot add [NEW-SECRET OPTIONS] [--slot N] [SECRET OPTIONS] "
+	       "VAULT\n"
+	       "\n"
+	       "Unlock VAULT with an existing secret (any keyslot, or a recovery key), then\n"
+	       "wrap the master key in a free keyslot under a new secret. Prints the slot\n"
+	       "that was filled. Existing slots are not touched; the keyslot file is\n"
+	       "rewritten atomically.\n"
+	       "\n"
+	       "Secret options (the existing secret; default: asked on the "
+	       "terminal):\n" LFS_SECRET_HELP "\n"
+	       "New-secret options:\n" LFS_NEW_SECRET_HELP
+	       "  --slot N            fill slot N (it must be empty; default: the first empty)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 added, 1 error (also: no free slot, slot N in use), 2 usage,\n"
+	       "3 wrong secret, 4 no vault, 5 corrupt vault files.\n");
+}
+
+struct add_args {
+	struct lfs_secret_source src;
+	struct lfs_new_secret ns;
+	int slot; /* -1: first free */
+};
+
+static int parse_add_args(int argc, char **argv, struct add_args *a)
+{
+	static const struct option opts[] = {
+	    LFS_SECRET_LONG_OPTIONS,
+	    LFS_NEW_SECRET_LONG_OPTIONS,
+	    {"slot", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("keyslot add", c, optarg, &a->src);
+		if (handled == 0)
+			handled = lfs_new_secret_option("keyslot add", c, optarg, &a->ns);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case 's':
+			if (lfs_parse_slot("keyslot add", optarg, &a->slot) < 0)
+				return LFS_EXIT_USAGE;
+			break;
+		case 'h':
+			add_help();
+			return -1;
+		default:
+			return lfs_cli_usage_error("keyslot add", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("keyslot add", "expected exactly one VAULT argument");
+	if (a->ns.src.recovery)
+		return lfs_cli_usage_error("keyslot add", "a recovery key cannot be a slot's "
+							  "secret");
+	return 0;
+}
+
+/* The requested slot if it is free, else the first free one; -1 if none. */
+static int pick_slot(const struct lfs_keyslots *ks, int wanted, const char *path)
+{
+	if (wanted >= 0) {
+		if (ks->slot[wanted].type == LFS_SLOT_EMPTY)
+			return wanted;
+		lfs_cli_error("slot %d of %s is in use; remove it first or choose another", wanted,
+			      path);
+		return -1;
+	}
+	for (int i = 0; i < LFS_NSLOTS; i++)
+		if (ks->slot[i].type == LFS_SLOT_EMPTY)
+			return i;
+	lfs_cli_error("all %d keyslots of %s are in use; remove one first", LFS_NSLOTS, path);
+	return -1;
+}
+
+int lfs_cmd_keyslot_add(int argc, char **argv)
+{
+	struct add_args a = {.src = {.passfd = -1}, .ns = LFS_NEW_SECRET_INIT, .slot = -1};
+	int r = parse_add_args(argc, argv, &a);
+	if (r != 0)
+		return r < 0 ? LFS_EXIT_OK : r;
+	const char *path = argv[optind];
+	enum lfs_slot_type type;
+	struct lfs_kdf_params kdf;
+	if ((r = lfs_new_secret_resolve("keyslot add", &a.ns, NULL, &type, &kdf)) != 0)
+		return r;
+
+	struct lfs_slot_change c;
+	if ((r = lfs_change_begin(path, &a.src, &c)) != 0)
+		return r;
+	/* Checked now so that a full table is reported before any prompt, and
+	 * again under the lock, where it counts. */
+	if (pick_slot(&c.v.slots, a.slot, path) < 0) {
+		lfs_change_end(&c);
+		return LFS_EXIT_ERROR;
+	}
+	char err[512];
+	struct lfs_secret s = {0};
+	if (lfs_secret_read(&a.ns.src, true, "New passphrase: ", &s, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s", err);
+		lfs_change_end(&c);
+		return LFS_EXIT_ERROR;
+	}
+	int idx = -1;
+	if ((r = lfs_change_lock(&c)) == 0) {
+		struct lfs_keyslots ks = c.v.slots;
+		idx = pick_slot(&ks, a.slot, path);
+		r = idx < 0 ? LFS_EXIT_ERROR : lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
+		if (r == 0)
+			r = lfs_change_store(&c, &ks);
+	}
+	lfs_secret_free(&s);
+	lfs_change_end(&c);
+	if (r == 0)
+		printf("Added keyslot %d (%s) to %s\n", idx, lfs_slot_type_name(type), path);
+	return r;
+}

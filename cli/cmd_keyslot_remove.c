@@ -1,0 +1,100 @@
+/* lethefs keyslot remove: empty one keyslot, never the last one. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void remove_help(void)
+{
+	printf("Usage: lethefs keyslot remove --slot N [SECRET OPTIONS] VAULT\n"
+	       "\n"
+	       "Unlock VAULT with a secret that opens any keyslot (slot N itself included) or\n"
+	       "with a recovery key, then empty slot N: its 128 bytes become zeros in a new\n"
+	       "keyslot file, written atomically. The last used slot is never removed: the\n"
+	       "vault would then open only with a recovery key, if one was exported.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --slot N            the slot to empty (required)\n" LFS_SECRET_HELP
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 removed, 1 error (also: slot N empty, or the last used slot),\n"
+	       "2 usage, 3 wrong secret, 4 no vault, 5 corrupt vault files.\n");
+}
+
+/* Why slot idx may not be removed, or NULL if it may. */
+static const char *refusal(const struct lfs_keyslots *ks, int idx)
+{
+	if (ks->slot[idx].type == LFS_SLOT_EMPTY)
+		return "it is already empty";
+	if (lfs_keyslots_count_used(ks) == 1)
+		return "it is the last used keyslot, and without one the vault opens only with "
+		       "a recovery key; add another slot first";
+	return NULL;
+}
+
+static int check_removable(const struct lfs_keyslots *ks, int idx, const char *path)
+{
+	const char *why = refusal(ks, idx);
+	if (!why)
+		return 0;
+	lfs_cli_error("refusing to remove slot %d of %s: %s", idx, path, why);
+	return LFS_EXIT_ERROR;
+}
+
+int lfs_cmd_keyslot_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"slot", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct lfs_secret_source src = {.passfd = -1};
+	int slot = -1, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("keyslot remove", c, optarg, &src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case 's':
+			if (lfs_parse_slot("keyslot remove", optarg, &slot) < 0)
+				return LFS_EXIT_USAGE;
+			break;
+		case 'h':
+			remove_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("keyslot remove", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("keyslot remove", "expected exactly one VAULT argument");
+	if (slot < 0)
+		return lfs_cli_usage_error("keyslot remove", "--slot N is required");
+	const char *path = argv[optind];
+
+	struct lfs_slot_change ch;
+	int r = lfs_change_begin(path, &src, &ch);
+	if (r != 0)
+		return r;
+	r = check_removable(&ch.v.slots, slot, path);
+	if (r == 0)
+		r = lfs_change_lock(&ch);
+	if (r == 0) {
+		/* The file may have changed while we were unlocking. */
+		struct lfs_keyslots ks = ch.v.slots;
+		r = check_removable(&ks, slot, path);
+		if (r == 0) {
+			memset(&ks.slot[slot], 0, sizeof(ks.slot[slot]));
+			r = lfs_change_store(&ch, &ks);
+		}
+	}
+	lfs_change_end(&ch);
+	if (r == 0)
+		printf("Removed keyslot %d of %s\n", slot, path);
+	return r;
+}

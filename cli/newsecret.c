@@ -1,0 +1,117 @@
+/* Options that describe the secret of a keyslot being created (keyslot
+ * add, passwd): where it comes from, the slot's type and its Argon2id
+ * parameters. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_new_secret *ns)
+{
+	switch (c) {
+	case LFS_OPT_NEW_PASSFILE:
+		ns->src.passfile = arg;
+		return 1;
+	case LFS_OPT_NEW_PASSFD: {
+		char *end;
+		long fd = strtol(arg, &end, 10);
+		if (*end || end == arg || fd < 0 || fd > 65535) {
+			lfs_cli_usage_error(cmd, "bad --new-passfd '%s'", arg);
+			return -1;
+		}
+		ns->src.passfd = (int)fd;
+		return 1;
+	}
+	case LFS_OPT_NEW_EXTPASS:
+		ns->src.extpass = arg;
+		return 1;
+	case LFS_OPT_NEW_KEYFILE:
+		ns->src.keyfile = arg;
+		return 1;
+	case LFS_OPT_TYPE:
+		if (!strcmp(arg, "passphrase"))
+			ns->type = LFS_SLOT_PASSPHRASE;
+		else if (!strcmp(arg, "keyfile"))
+			ns->type = LFS_SLOT_KEYFILE;
+		else if (!strcmp(arg, "extpass"))
+			ns->type = LFS_SLOT_EXTPASS;
+		else {
+			lfs_cli_usage_error(cmd,
+					    "unknown --type '%s' (passphrase, keyfile or "
+					    "extpass)",
+					    arg);
+			return -1;
+		}
+		return 1;
+	case LFS_OPT_KDF_OPS:
+		if (lfs_parse_size(arg, &ns->kdf.opslimit) < 0) {
+			lfs_cli_usage_error(cmd, "bad --kdf-ops '%s'", arg);
+			return -1;
+		}
+		ns->kdf_ops_given = true;
+		return 1;
+	case LFS_OPT_KDF_MEM:
+		if (lfs_parse_size(arg, &ns->kdf.memlimit) < 0) {
+			lfs_cli_usage_error(cmd, "bad --kdf-mem '%s'", arg);
+			return -1;
+		}
+		ns->kdf_mem_given = true;
+		return 1;
+	}
+	return 0;
+}
+
+int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf)
+{
+	if (kdf->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
+	    kdf->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+	    kdf->memlimit < crypto_pwhash_MEMLIMIT_MIN || kdf->memlimit > LFS_KDF_MEMLIMIT_MAX)
+		return lfs_cli_usage_error(cmd,
+					   "Argon2id parameters out of range (ops >= %u, "
+					   "8K <= mem <= 4G)",
+					   crypto_pwhash_OPSLIMIT_MIN);
+	return 0;
+}
+
+/* The type a source implies: a key file's raw bytes make a keyfile slot, a
+ * program's output an extpass slot, anything typed or piped a passphrase. */
+static enum lfs_slot_type type_of_source(const struct lfs_secret_source *src)
+{
+	if (src->keyfile)
+		return LFS_SLOT_KEYFILE;
+	if (src->extpass)
+		return LFS_SLOT_EXTPASS;
+	return LFS_SLOT_PASSPHRASE;
+}
+
+int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
+			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
+			   struct lfs_kdf_params *kdf)
+{
+	enum lfs_slot_type implied = type_of_source(&ns->src);
+	*type = ns->type < 0 ? implied : (enum lfs_slot_type)ns->type;
+	/* A label that contradicts how the secret is read would mislead whoever
+	 * later has to unlock with it; only an extpass secret may be called a
+	 * passphrase (init did so before slot types were recorded). */
+	if (*type != implied && !(*type == LFS_SLOT_PASSPHRASE && implied == LFS_SLOT_EXTPASS))
+		return lfs_cli_usage_error(cmd, "--type %s needs %s", lfs_slot_type_name(*type),
+					   *type == LFS_SLOT_KEYFILE   ? "--new-keyfile"
+					   : *type == LFS_SLOT_EXTPASS ? "--new-extpass"
+								       : "a passphrase source");
+	if (keep && keep->type == *type) {
+		kdf->opslimit = keep->opslimit;
+		kdf->memlimit = keep->memlimit;
+	} else if (*type == LFS_SLOT_KEYFILE) {
+		kdf->opslimit = LFS_KDF_KEYFILE_OPS;
+		kdf->memlimit = LFS_KDF_KEYFILE_MEM;
+	} else {
+		kdf->opslimit = LFS_KDF_DEFAULT_OPS;
+		kdf->memlimit = LFS_KDF_DEFAULT_MEM;
+	}
+	if (ns->kdf_ops_given)
+		kdf->opslimit = ns->kdf.opslimit;
+	if (ns->kdf_mem_given)
+		kdf->memlimit = ns->kdf.memlimit;
+	return lfs_kdf_params_check(cmd, kdf);
+}
