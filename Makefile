@@ -39,6 +39,9 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Helper programs for the integration tests (never installed).
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: all deps test unit integration asan fuzz demo install uninstall clean format \
         cppcheck bench
@@ -59,15 +62,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
 
-integration: all
+integration: all $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD) integration
 
 # The full suite: unit tests, then integration tests through real mounts,
 # then one summary line.
-test: all $(UNIT_BIN)
+test: all $(UNIT_BIN) $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD)
 
 asan:

@@ -311,6 +311,8 @@ int lfs_cmd_mount(int argc, char **argv)
 	} else if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0) {
 		return r;
 	}
+	/* This thread becomes a FUSE worker: no residue of the unlock. */
+	sodium_stackzero(64 * 1024);
 	int data_fd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 							  O_CLOEXEC);
 	struct lfs_fs fs;

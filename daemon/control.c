@@ -25,6 +25,7 @@
 #define MAX_CLIENTS	  8
 #define CLIENT_TIMEOUT_S  10
 #define MAX_PEER_GROUPS	  256
+#define THREAD_STACK_WIPE (64 * 1024)
 
 static atomic_int active_clients;
 
@@ -339,6 +340,9 @@ static void *client_thread(void *arg)
 {
 	struct client *cl = arg;
 	serve_client(cl->ctl, cl->fd);
+	/* The unlock ran on this stack (key derivations leave residue), and
+	 * glibc keeps the stacks of finished threads for reuse. */
+	sodium_stackzero(THREAD_STACK_WIPE);
 	close(cl->fd);
 	free(cl);
 	atomic_fetch_sub(&active_clients, 1);
@@ -381,6 +385,7 @@ static void *listen_thread(void *arg)
 		if (poll(&p, 1, 1000) > 0)
 			accept_one(c);
 		lfs_session_tick(c->session);
+		sodium_stackzero(THREAD_STACK_WIPE);
 	}
 	return NULL;
 }

@@ -127,6 +127,8 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 		return -EBUSY;
 	}
 	long dropped = lfs_fs_lockdown(s->fs);
+	/* Dropping cached names decrypted them on this stack. */
+	sodium_stackzero(32 * 1024);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "

@@ -13,6 +13,18 @@
 
 #include <errno.h>
 #include <time.h>
+#include <sodium.h>
+
+/* Key material passes through the stack of every handler that encrypts
+ * or decrypts (libsodium's hash finalisation leaves its output buffer
+ * behind, for one). A handler's stack frames are wiped when it returns,
+ * so that a lock leaves no derived key in an idle worker's stack. */
+#define HANDLER_STACK_WIPE (32 * 1024)
+
+static void wipe_stack(void)
+{
+	sodium_stackzero(HANDLER_STACK_WIPE);
+}
 
 static int64_t now_seconds(void)
 {
@@ -77,6 +89,7 @@ static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_lookup(req, parent, name);
+	wipe_stack();
 }
 
 static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -85,6 +98,7 @@ static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			 : ino != FUSE_ROOT_ID && refuse_attr(req))
 		return;
 	lfs_op_getattr(req, ino, fi);
+	wipe_stack();
 }
 
 static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
@@ -92,48 +106,56 @@ static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int val
 {
 	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req)))
 		lfs_op_setattr(req, ino, attr, valid, fi);
+	wipe_stack();
 }
 
 static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	if (!refuse(req))
 		lfs_op_readlink(req, ino);
+	wipe_stack();
 }
 
 static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	if (!refuse(req))
 		lfs_op_mknod(req, parent, name, mode, rdev);
+	wipe_stack();
 }
 
 static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	if (!refuse(req))
 		lfs_op_mkdir(req, parent, name, mode);
+	wipe_stack();
 }
 
 static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_symlink(req, link, parent, name);
+	wipe_stack();
 }
 
 static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_link(req, ino, parent, name);
+	wipe_stack();
 }
 
 static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_unlink(req, parent, name);
+	wipe_stack();
 }
 
 static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_rmdir(req, parent, name);
+	wipe_stack();
 }
 
 static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -141,12 +163,14 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 {
 	if (!refuse(req))
 		lfs_op_rename(req, parent, name, newparent, newname, flags);
+	wipe_stack();
 }
 
 static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (!refuse(req))
 		lfs_op_opendir(req, ino, fi);
+	wipe_stack();
 }
 
 static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -154,6 +178,7 @@ static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_readdir(req, ino, size, off, fi);
+	wipe_stack();
 }
 
 static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -161,12 +186,14 @@ static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_readdirplus(req, ino, size, off, fi);
+	wipe_stack();
 }
 
 static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_fsyncdir(req, ino, datasync, fi);
+	wipe_stack();
 }
 
 static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -174,12 +201,14 @@ static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	if (!refuse(req))
 		lfs_op_create(req, parent, name, mode, fi);
+	wipe_stack();
 }
 
 static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (!refuse(req))
 		lfs_op_open(req, ino, fi);
+	wipe_stack();
 }
 
 static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -187,6 +216,7 @@ static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_read(req, ino, size, off, fi);
+	wipe_stack();
 }
 
 static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -194,18 +224,21 @@ static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_write(req, ino, buf, size, off, fi);
+	wipe_stack();
 }
 
 static void g_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_flush(req, ino, fi);
+	wipe_stack();
 }
 
 static void g_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_fsync(req, ino, datasync, fi);
+	wipe_stack();
 }
 
 static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
@@ -213,6 +246,7 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 {
 	if (!refuse_handle(req, fi))
 		lfs_op_fallocate(req, ino, mode, offset, length, fi);
+	wipe_stack();
 }
 
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -220,24 +254,28 @@ static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 {
 	if (!refuse(req))
 		lfs_op_setxattr(req, ino, name, value, size, flags);
+	wipe_stack();
 }
 
 static void g_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	if (!refuse(req))
 		lfs_op_getxattr(req, ino, name, size);
+	wipe_stack();
 }
 
 static void g_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	if (!refuse(req))
 		lfs_op_listxattr(req, ino, size);
+	wipe_stack();
 }
 
 static void g_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	if (!refuse(req))
 		lfs_op_removexattr(req, ino, name);
+	wipe_stack();
 }
 
 const struct fuse_lowlevel_ops lfs_gated_ops = {
