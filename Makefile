@@ -21,7 +21,8 @@ endif
 
 CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c \
-            keymgmt/vault.c keymgmt/secret.c \
+            keymgmt/vault.c keymgmt/secret.c keymgmt/audit_line.c keymgmt/audit.c \
+            keymgmt/audit_verify.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \
             fs/dirnames.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c
