@@ -234,7 +234,7 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 			0600);
 	if (fd < 0)
 		return -errno;
-	char *buf = malloc(LFS_AUDIT_LINE_MAX + 1);
+	char *buf = malloc(LFS_AUDIT_LINE_MAX + 2); /* newline closing a fragment, line, NUL */
 	struct stat st;
 	struct tail t;
 	int r = buf ? lock_fd(fd) : -ENOMEM;

@@ -248,6 +248,7 @@ int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
 	/* Unreachable with the caps above; kept as a guard. */
 	if (o.overflow)
 		return -E2BIG;
+	buf[o.len] = '\0';
 	return (int)o.len;
 }
 

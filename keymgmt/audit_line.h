@@ -81,9 +81,10 @@ struct lfs_audit_head {
 /* Event, outcome and detail-key names: 1 to 32 of [a-z0-9-] (keys: [a-z0-9_]). */
 bool lfs_audit_name_valid(const char *s, bool is_key);
 
-/* Writes the line (newline included) into out, which must hold
- * LFS_AUDIT_LINE_MAX bytes, sealed with key when key is not NULL. Returns
- * the length, or -EINVAL for an invalid name or too many details. */
+/* Writes the line (newline included, then a NUL) into out, which must hold
+ * LFS_AUDIT_LINE_MAX + 1 bytes, sealed with key when key is not NULL.
+ * Returns the length (NUL excluded), or -EINVAL for an invalid name, a
+ * duplicate detail key or too many details. */
 int lfs_audit_format_line(char *out, const struct lfs_audit_record *rec,
 			  const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key);
 /* Parses one line without its newline. Returns 0, or -EBADMSG with a

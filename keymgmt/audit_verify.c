@@ -215,11 +215,16 @@ static void classify_break(const struct rows *t, size_t i, uint64_t exp, const u
 			       "entry seq %llu (line %llu): reordered (it follows seq %llu, which "
 			       "is at line %llu)",
 			       s, L, s - 1, (ull)m + 1);
+		else if ((size_t)m + 2 == i)
+			report(rep, LFS_AUDIT_INSERTED, (size_t)m + 1,
+			       "line %llu: inserted (the entry after it, seq %llu at line %llu, "
+			       "links to line %llu)",
+			       (ull)i, s, L, (ull)m + 1);
 		else
 			report(rep, LFS_AUDIT_INSERTED, (size_t)m + 1,
-			       "lines %llu-%llu: inserted (the entry at line %llu, seq %llu, links "
-			       "to line %llu)",
-			       (ull)m + 2, (ull)i, L, s, (ull)m + 1);
+			       "lines %llu-%llu: inserted (the entry after them, seq %llu at line "
+			       "%llu, links to line %llu)",
+			       (ull)m + 2, (ull)i, s, L, (ull)m + 1);
 		return;
 	}
 	if (k > 0) {
