@@ -27,7 +27,7 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             fs/dirnames.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c
 CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
-            cli/cmd_fsck.c
+            cli/cmd_fsck.c cli/cmd_audit.c
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 FUSE_OBJ := $(FUSE_SRC:%.c=$(BUILD)/%.o)
@@ -55,15 +55,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# Test-only tools the integration tests drive (not installed).
+TOOL_BIN := $(BUILD)/tests/audit_append
+
+$(BUILD)/tests/audit_append: tests/tools/audit_append.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
 
-integration: all
+integration: all $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD) integration
 
 # The full suite: unit tests, then integration tests through real mounts,
 # then one summary line.
-test: all $(UNIT_BIN)
+test: all $(UNIT_BIN) $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD)
 
 asan:
@@ -98,4 +105,4 @@ cppcheck:
 clean:
 	rm -rf build build-asan
 
--include $(CORE_OBJ:.o=.d) $(FUSE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(FUSE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d)

@@ -19,6 +19,8 @@ enum lfs_exit {
 	LFS_EXIT_FSCK_FOUND = 6,  /* fsck found corruption */
 	LFS_EXIT_MOUNT = 7,	  /* the mount itself failed */
 	LFS_EXIT_EXISTS = 8,	  /* init: target not empty or already a vault */
+	/* 9 is reserved for another command. */
+	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 };
 
 struct lfs_command {
@@ -31,6 +33,7 @@ int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
 int lfs_cmd_fsck(int argc, char **argv);
+int lfs_cmd_audit(int argc, char **argv);
 
 /* --passfile/--passfd/--extpass, shared by every command that needs a
  * secret: put LFS_SECRET_LONG_OPTIONS in the getopt_long table and pass each

@@ -15,6 +15,7 @@ static const struct lfs_command commands[] = {
 	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
 	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
 	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
+	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
 };
 
 static void usage(FILE *out)
@@ -41,7 +42,8 @@ static void usage(FILE *out)
 		"  5  a vault file is corrupt or inconsistent\n"
 		"  6  fsck found corrupt names, blocks or metadata\n"
 		"  7  the mount failed (mountpoint, FUSE or kernel error)\n"
-		"  8  init: the target directory is not empty or already holds a vault\n");
+		"  8  init: the target directory is not empty or already holds a vault\n"
+		"  10 audit verify: the audit log was tampered with (or cut short)\n");
 }
 
 int main(int argc, char **argv)

@@ -185,6 +185,13 @@ static void put_str(struct out *o, const char *s, size_t max)
 	put(o, "\"", 1);
 }
 
+void lfs_audit_json_quote(char *out, size_t outlen, const char *s)
+{
+	struct out o = {.buf = out, .cap = outlen - 1};
+	put_str(&o, s, outlen - 3);
+	out[o.len] = '\0';
+}
+
 void lfs_audit_format_time(int64_t time_ms, char out[25])
 {
 	time_t secs = (time_t)(time_ms / 1000);

@@ -110,6 +110,10 @@ void lfs_audit_head_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], 
 /* Constant-time comparison of a stored MAC with the one it should be. */
 bool lfs_audit_mac_ok(const uint8_t key[32], const char *line, const struct lfs_audit_entry *e);
 
+/* s as a quoted JSON string with the log's escaping (printable ASCII),
+ * cut to fit outlen (at least 16) bytes with the NUL. For JSON reports. */
+void lfs_audit_json_quote(char *out, size_t outlen, const char *s);
+
 /* "2026-11-29T07:37:36.123Z" (25 bytes with the NUL). */
 void lfs_audit_format_time(int64_t time_ms, char out[25]);
 
