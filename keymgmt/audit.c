@@ -161,6 +161,15 @@ static int find_tail(const struct lfs_audit_log *log, int fd, off_t size, struct
 		t->need_newline = true;
 		while (end > 0 && buf[end - 1] != '\n')
 			end--;
+		/* A complete entry that lost only its newline is still the
+		 * last entry: chain to it rather than fork the chain. */
+		struct lfs_audit_entry last;
+		if ((end > 0 || whole_file) &&
+		    lfs_audit_parse_line(buf + end, window - end, &last, NULL) == 0) {
+			t->next_seq = last.seq + 1;
+			lfs_audit_line_hash(t->prev, buf + end, window - end);
+			goto out;
+		}
 		if (end == 0) {
 			/* No complete line: the whole file is a fragment (then
 			 * start from genesis), or a fragment too long to be ours. */

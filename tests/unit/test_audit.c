@@ -410,6 +410,23 @@ static void test_partial_last_line(void **state)
 	write_lines(f, &l);
 }
 
+/* An entry that lost only its newline is complete: the next append
+ * closes it and chains to it. */
+static void test_missing_final_newline(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+	append_n(f, true, 2);
+	read_lines(f, &l);
+	l.v[1][strlen(l.v[1]) - 1] = '\0';
+	write_lines(f, &l);
+	assert_int_equal(verify(f, true).problem, LFS_AUDIT_INTACT);
+	append_n(f, true, 1);
+	struct lfs_audit_report rep = verify(f, true);
+	assert_int_equal(rep.problem, LFS_AUDIT_INTACT);
+	assert_int_equal(rep.entries, 3);
+}
+
 static void test_head_missing_or_edited(void **state)
 {
 	struct fixture *f = *state;
@@ -692,6 +709,7 @@ int main(void)
 		T(test_reordered),
 		T(test_truncated_at_line_boundary),
 		T(test_partial_last_line),
+		T(test_missing_final_newline),
 		T(test_head_missing_or_edited),
 		T(test_other_vault),
 		T(test_concurrent_threads),
