@@ -19,6 +19,7 @@ enum lfs_exit {
 	LFS_EXIT_FSCK_FOUND = 6,  /* fsck found corruption */
 	LFS_EXIT_MOUNT = 7,	  /* the mount itself failed */
 	LFS_EXIT_EXISTS = 8,	  /* init: target not empty or already a vault */
+	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
 	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force) */
@@ -42,6 +43,7 @@ int lfs_cmd_keyslot_add(int argc, char **argv);
 int lfs_cmd_keyslot_remove(int argc, char **argv);
 int lfs_cmd_passwd(int argc, char **argv);
 int lfs_cmd_key(int argc, char **argv);
+int lfs_cmd_audit(int argc, char **argv);
 
 /* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
  * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the

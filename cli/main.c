@@ -21,6 +21,7 @@ static const struct lfs_command commands[] = {
 	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
+	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
 };
 
 static void usage(FILE *out)
@@ -48,6 +49,7 @@ static void usage(FILE *out)
 		"  6  fsck found corrupt names, blocks or metadata\n"
 		"  7  the mount failed (mountpoint, FUSE or kernel error)\n"
 		"  8  init: the target directory is not empty or already holds a vault\n"
+		" 10  audit verify: the audit log was tampered with (or cut short)\n"
 		" 11  not a mounted lethefs volume, or its daemon does not answer\n"
 		" 12  permission denied on the control socket (not root or admin group)\n"
 		" 13  lock refused: files are open (see lock --force)\n");

@@ -12,6 +12,7 @@
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
 #include "../../fs/names.h"
+#include "../../keymgmt/audit_line.h"
 #include "../../keymgmt/config.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"
@@ -183,6 +184,30 @@ static void seed_recovery(void)
 	put("recovery", "sloppy", text + 5, strlen(text + 5));
 }
 
+/* A keyed and an unkeyed line, a head, and writer inputs (mode byte 1). */
+static void seed_audit(void)
+{
+	struct lfs_audit_caller c = {.known = true, .uid = 0, .pid = 1, .exe = "/usr/bin/x"};
+	struct lfs_audit_detail d[] = {{"slot", NULL, 2}, {"type", "passphrase", 0}};
+	struct lfs_audit_record rec = {.seq = 3, .time_ms = 1764401856123LL, .event = "keyslot-add",
+				       .outcome = "success", .caller = &c, .details = d,
+				       .ndetails = 2};
+	uint8_t key[32], prev[32];
+	char buf[1 + LFS_AUDIT_LINE_MAX + 1];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(prev, sizeof(prev), FZ_SEED_UUID);
+	buf[0] = 0;
+	int n = lfs_audit_format_line(buf + 1, &rec, prev, key);
+	put("audit", "keyed", buf, (size_t)n); /* newline dropped */
+	rec.caller = NULL;
+	n = lfs_audit_format_line(buf + 1, &rec, prev, NULL);
+	put("audit", "unkeyed", buf, (size_t)n);
+	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, 3, prev, key);
+	put("audit", "head", buf, (size_t)n + 1);
+	static const char writer[] = "\x01/tmp/\xe2\x82\xac\x01\"x\0detail\n\0\xff\xfe";
+	put("audit", "write", writer, sizeof(writer) - 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -196,5 +221,6 @@ int main(int argc, char **argv)
 	seed_names();
 	seed_content();
 	seed_recovery();
+	seed_audit();
 	return 0;
 }

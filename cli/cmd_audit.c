@@ -1,0 +1,321 @@
+/* lethefs audit verify | show: check the vault's audit log for tampering,
+ * and print it for people (one line per entry) or scripts (JSON lines). */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "../common/duration.h"
+#include "../keymgmt/audit_verify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+static void audit_help(void)
+{
+	printf("Usage: lethefs audit verify [--passfile F | --passfd N | --extpass CMD] [--no-key]\n"
+	       "                            [--json] VAULT\n"
+	       "       lethefs audit show [--json] [--since T] VAULT\n"
+	       "\n"
+	       "verify checks every entry of VAULT's audit log: the hash chain from the first\n"
+	       "entry, each entry's MAC under the audit key (derived from the master key, so\n"
+	       "the vault's secret is asked for), and the head file that records the last\n"
+	       "entry. It prints 'OK: ...' or the first problem: an edited, deleted, inserted\n"
+	       "or reordered entry, or a truncated tail. --no-key checks only the chain and\n"
+	       "the structure; anyone able to write the log can forge those, so it is a\n"
+	       "consistency check, not proof. --json prints one JSON object instead.\n"
+	       "\n"
+	       "show prints the entries, oldest first, without checking them (run verify for\n"
+	       "that). --json prints the log's own JSON lines. --since T keeps entries from T\n"
+	       "on: a UTC time (2026-11-29T07:00:00Z), a date (2026-11-29) or a duration ago\n"
+	       "(30m, 2h, 7d). No secret is needed.\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong secret, 4 no vault, 5 corrupt\n"
+	       "vault files, 10 the audit log failed verification.\n");
+}
+
+/* ---- verify --------------------------------------------------------------- */
+
+static void print_report_json(const struct lfs_audit_report *rep)
+{
+	char msg[2 * sizeof(rep->message)];
+	lfs_audit_json_quote(msg, sizeof(msg), rep->message);
+	printf("{\"ok\":%s,\"problem\":\"%s\",\"line\":%llu,\"message\":%s,\"entries\":%llu,"
+	       "\"last_seq\":%llu,\"keyed\":%llu,\"unsealed\":%llu,\"macs_checked\":%s,"
+	       "\"head_seq\":%llu,\"head_keyed\":%s}\n",
+	       rep->problem == LFS_AUDIT_INTACT ? "true" : "false",
+	       lfs_audit_problem_name(rep->problem), (unsigned long long)rep->line, msg,
+	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
+	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
+	       rep->macs_checked ? "true" : "false", (unsigned long long)rep->head_seq,
+	       rep->head_keyed ? "true" : "false");
+}
+
+static void print_report(const struct lfs_audit_report *rep)
+{
+	if (!rep->macs_checked)
+		printf("WARNING: --no-key: MACs were NOT checked, only the chain and structure.\n"
+		       "WARNING: anyone who can write the log can forge a consistent chain.\n");
+	if (rep->problem != LFS_AUDIT_INTACT) {
+		printf("FAILED: %s\n", rep->message);
+		return;
+	}
+	printf("OK: %llu entries, last seq %llu, %llu keyed; %llu unkeyed entries after the "
+	       "last keyed one (not yet sealed)\n",
+	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
+	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed);
+	if (rep->head_behind)
+		printf("note: the head file names seq %llu, not the last entry: an append was "
+		       "interrupted before updating it (it is rewritten by the next one)\n",
+		       (unsigned long long)rep->head_seq);
+	if (rep->macs_checked && rep->head_present && !rep->head_keyed)
+		printf("note: the head file is not authenticated (last written without the key)\n");
+}
+
+static int audit_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		LFS_SECRET_LONG_OPTIONS,
+		{"no-key", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lfs_secret_source src = {.passfd = -1};
+	bool no_key = false, json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option("audit", c, optarg, &src);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case 'n':
+			no_key = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			audit_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("audit", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
+	if (no_key && (src.passfile || src.passfd >= 0 || src.extpass))
+		return lfs_cli_usage_error("audit", "--no-key takes no secret option");
+	const char *path = argv[optind];
+	struct lfs_vault v;
+	uint8_t key[32];
+	if (no_key) {
+		char err[512];
+		enum lfs_vault_error e = lfs_vault_open(path, &v, err, sizeof(err));
+		if (e != LFS_VAULT_OK)
+			return lfs_exit_for_vault_error(e, err);
+	} else {
+		struct lfs_keyring kr;
+		uint8_t master[32];
+		int r = lfs_open_and_unlock(path, &src, &v, &kr);
+		if (r != 0)
+			return r;
+		r = lfs_keyring_copy_master(&kr, master);
+		lfs_keyring_destroy(&kr);
+		if (r < 0) {
+			lfs_vault_close(&v);
+			lfs_cli_error("cannot read the master key: %s", strerror(-r));
+			return LFS_EXIT_ERROR;
+		}
+		lfs_audit_derive_key(key, master);
+		sodium_memzero(master, sizeof(master));
+	}
+	struct lfs_audit_report rep;
+	int r = lfs_audit_verify(v.dirfd, &v.cfg, no_key ? NULL : key, &rep);
+	sodium_memzero(key, sizeof(key));
+	lfs_vault_close(&v);
+	if (r < 0) {
+		lfs_cli_error("cannot read the audit log of %s: %s", path, strerror(-r));
+		return LFS_EXIT_ERROR;
+	}
+	if (json)
+		print_report_json(&rep);
+	else
+		print_report(&rep);
+	return rep.problem == LFS_AUDIT_INTACT ? LFS_EXIT_OK : LFS_EXIT_AUDIT_TAMPERED;
+}
+
+/* ---- show ----------------------------------------------------------------- */
+
+/* --since: "2026-11-29T07:00:00Z", "2026-11-29" (midnight UTC), or a
+ * duration before now. Returns Unix milliseconds, or -1. */
+static int64_t parse_since(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end && !*end && strlen(s) >= 10)
+		return (int64_t)timegm(&tm) * 1000;
+	uint64_t secs;
+	if (lfs_parse_duration(s, &secs) < 0)
+		return -1;
+	int64_t now = (int64_t)time(NULL);
+	return (now - (int64_t)secs) * 1000;
+}
+
+static void print_span(const char *line, struct lfs_audit_span sp)
+{
+	fwrite(line + sp.off, 1, sp.len, stdout);
+}
+
+/* One entry for people. Strings are printed in their escaped form, which
+ * the parser guarantees is printable ASCII: nothing in the log can drive
+ * the terminal. */
+static void print_entry(const char *line, const struct lfs_audit_entry *e)
+{
+	printf("%.*s #%llu ", (int)e->time.len, line + e->time.off, (unsigned long long)e->seq);
+	print_span(line, e->event);
+	putchar(' ');
+	print_span(line, e->outcome);
+	if (e->has_caller) {
+		printf(" uid=%lu pid=%lu exe=", (unsigned long)e->uid, (unsigned long)e->pid);
+		if (e->exe.len)
+			print_span(line, e->exe);
+		else
+			putchar('?');
+	}
+	for (unsigned i = 0; i < e->ndetails; i++) {
+		putchar(' ');
+		print_span(line, e->detail[i].key);
+		putchar('=');
+		if (e->detail[i].is_str) {
+			putchar('"');
+			print_span(line, e->detail[i].str);
+			putchar('"');
+		} else {
+			printf("%lld", e->detail[i].num);
+		}
+	}
+	printf("%s\n", e->has_mac ? "" : " [unkeyed]");
+}
+
+static int show_lines(int fd, bool json, int64_t since_ms)
+{
+	struct lfs_audit_reader rd;
+	const char *line;
+	size_t len;
+	enum lfs_audit_line_status st;
+	unsigned long bad = 0;
+	int r = lfs_audit_reader_init(&rd, fd);
+	while (r == 0 && (r = lfs_audit_reader_next(&rd, &line, &len, &st)) == 1) {
+		struct lfs_audit_entry e;
+		const char *why = "partial line";
+		r = 0;
+		if (st != LFS_AUDIT_LINE_COMPLETE ||
+		    lfs_audit_parse_line(line, len, &e, &why) < 0) {
+			if (!bad++)
+				lfs_cli_error("line %llu is not a valid entry (%s); skipped. Run "
+					      "'lethefs audit verify'",
+					      (unsigned long long)rd.lineno,
+					      st == LFS_AUDIT_LINE_OVERLONG ? "too long" : why);
+			continue;
+		}
+		if (since_ms >= 0 && e.time_ms < since_ms)
+			continue;
+		if (json)
+			printf("%.*s\n", (int)len, line);
+		else
+			print_entry(line, &e);
+	}
+	lfs_audit_reader_free(&rd);
+	if (bad > 1)
+		lfs_cli_error("%lu invalid lines skipped in all", bad);
+	return r;
+}
+
+static int audit_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"since", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false;
+	int64_t since_ms = -1;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			since_ms = parse_since(optarg);
+			if (since_ms < 0)
+				return lfs_cli_usage_error("audit", "bad --since '%s' (expected "
+								    "2026-11-29T07:00:00Z, "
+								    "2026-11-29 or 2h)",
+							   optarg);
+			break;
+		case 'h':
+			audit_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("audit", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
+	struct lfs_vault v;
+	char err[512], name[256];
+	int dirfd;
+	enum lfs_vault_error e = lfs_vault_open(argv[optind], &v, err, sizeof(err));
+	if (e != LFS_VAULT_OK)
+		return lfs_exit_for_vault_error(e, err);
+	int r = lfs_audit_locate(v.dirfd, &v.cfg, &dirfd, name);
+	lfs_vault_close(&v);
+	if (r < 0) {
+		lfs_cli_error("cannot find the audit log of %s: %s", argv[optind], strerror(-r));
+		return LFS_EXIT_ERROR;
+	}
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+	close(dirfd);
+	if (r == -ENOENT) {
+		lfs_cli_error("no audit log yet (%s): nothing recorded", name);
+		return LFS_EXIT_OK;
+	}
+	if (r == 0) {
+		r = show_lines(fd, json, since_ms);
+		close(fd);
+	}
+	if (r < 0) {
+		lfs_cli_error("cannot read the audit log of %s: %s", argv[optind], strerror(-r));
+		return LFS_EXIT_ERROR;
+	}
+	return LFS_EXIT_OK;
+}
+
+int lfs_cmd_audit(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "verify"))
+		return audit_verify(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "show"))
+		return audit_show(argc - 1, argv + 1);
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		audit_help();
+		return LFS_EXIT_OK;
+	}
+	return lfs_cli_usage_error("audit", "expected 'verify' or 'show'");
+}
