@@ -196,6 +196,15 @@ void lfs_change_end(struct lfs_slot_change *c);
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
 void lfs_print_slots_json(const struct lfs_keyslots *ks);
 
+/* The command being run ("keyslot add"), for audit entries. */
+extern const char *lfs_cli_command;
+struct lfs_audit_detail;
+/* Appends a security event to the vault's audit log, keyed when kr is
+ * unlocked, with this process as the caller and the command as a detail.
+ * Prints why and returns -1 when it cannot. */
+int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
+		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
+
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);
 

@@ -75,7 +75,11 @@ static int key_export(int argc, char **argv)
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
 	if (r != 0)
 		return r;
-	r = export_master(argv[optind], &kr);
+	/* Fail closed: a master key leaves the vault only on the record. */
+	if (lfs_cli_audit(&v, &kr, "key-export", "success", NULL, 0) < 0)
+		r = LFS_EXIT_ERROR;
+	else
+		r = export_master(argv[optind], &kr);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);
 	return r;

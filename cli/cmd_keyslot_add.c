@@ -1,5 +1,6 @@
 /* lethefs keyslot add: wrap the master key under one more secret. */
 #include "cli.h"
+#include "../keymgmt/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -122,6 +123,13 @@ int lfs_cmd_keyslot_add(int argc, char **argv)
 		r = idx < 0 ? LFS_EXIT_ERROR : lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
 		if (r == 0)
 			r = lfs_change_store(&c, &ks);
+		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
+					       {"type", lfs_slot_type_name(type), 0},
+					       {"by_slot", NULL, c.opened}};
+		if (lfs_cli_audit(&c.v, &c.kr, "keyslot-add", r == 0 ? "success" : "failure", d,
+				  3) < 0 &&
+		    r == 0)
+			r = LFS_EXIT_ERROR;
 	}
 	lfs_secret_free(&s);
 	lfs_change_end(&c);

@@ -1,5 +1,6 @@
 /* lethefs keyslot remove: empty one keyslot, never the last one. */
 #include "cli.h"
+#include "../keymgmt/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -82,17 +83,24 @@ int lfs_cmd_keyslot_remove(int argc, char **argv)
 	if (r != 0)
 		return r;
 	r = check_removable(&ch.v.slots, slot, path);
+	bool refused = r != 0;
 	if (r == 0)
 		r = lfs_change_lock(&ch);
 	if (r == 0) {
 		/* The file may have changed while we were unlocking. */
 		struct lfs_keyslots ks = ch.v.slots;
 		r = check_removable(&ks, slot, path);
+		refused = r != 0;
 		if (r == 0) {
 			memset(&ks.slot[slot], 0, sizeof(ks.slot[slot]));
 			r = lfs_change_store(&ch, &ks);
 		}
 	}
+	struct lfs_audit_detail d[] = {{"slot", NULL, slot}, {"by_slot", NULL, ch.opened}};
+	if (lfs_cli_audit(&ch.v, &ch.kr, "keyslot-remove",
+			  r == 0 ? "success" : refused ? "refused" : "failure", d, 2) < 0 &&
+	    r == 0)
+		r = LFS_EXIT_ERROR;
 	lfs_change_end(&ch);
 	if (r == 0)
 		printf("Removed keyslot %d of %s\n", slot, path);

@@ -250,6 +250,9 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	if (!mo->foreground) {
 		if (fuse_daemonize(0) < 0)
 			return LFS_EXIT_ERROR;
+		/* libsodium's generator aborts in a forked child that has not
+		 * re-seeded it: its state would repeat the parent's. */
+		randombytes_stir();
 		lfs_log_to_syslog("lethefs", vault);
 	}
 	/* Keep plaintext buffers and keys out of swap. MCL_ONFAULT locks pages
@@ -259,6 +262,12 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
 		 mo->locked ? "locked" : "unlocked", ctl->path);
+	struct lfs_audit_caller self;
+	lfs_audit_caller_self(&self);
+	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
+				       {"state", mo->locked ? "locked" : "unlocked", 0},
+				       {"control_socket", ctl->path, 0}};
+	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
 	if (mo->read_ahead_kb)
@@ -269,6 +278,7 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	fuse_loop_cfg_destroy(cfg);
 	lfs_control_stop(ctl);
 	lfs_info("unmounted %s", vault);
+	lfs_session_audit(session, "unmount", "success", &self, d, 1);
 	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
 }
 
@@ -340,6 +350,17 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	struct lfs_session session;
 	lfs_session_init(&session, &v, &fs, mnt, ctl.path);
+	/* No audit log, no mount: every security event must land in it. */
+	r = lfs_audit_open(&session.audit, v.dirfd, &v.cfg);
+	if (r < 0) {
+		lfs_cli_error("cannot open the audit log of %s: %s", vault, strerror(-r));
+		lfs_control_stop(&ctl);
+		lfs_session_destroy(&session);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_ERROR;
+	}
 	if (!mo.locked)
 		lfs_session_unlocked_at_mount(&session);
 
@@ -372,6 +393,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		fuse_session_destroy(se);
 	}
 	fuse_opt_free_args(&args);
+	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(&kr);

@@ -1,5 +1,6 @@
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
+#include "../keymgmt/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -121,8 +122,16 @@ int lfs_cmd_passwd(int argc, char **argv)
 		r = lfs_new_secret_resolve("passwd", &a.ns, &ks.slot[idx], &type, &kdf);
 	if (r == 0)
 		r = lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
-	if (r == 0)
+	if (r == 0) {
 		r = lfs_change_store(&c, &ks);
+		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
+					       {"type", lfs_slot_type_name(type), 0},
+					       {"by_slot", NULL, c.opened}};
+		if (lfs_cli_audit(&c.v, &c.kr, "passwd", r == 0 ? "success" : "failure", d, 3) <
+			    0 &&
+		    r == 0)
+			r = LFS_EXIT_ERROR;
+	}
 	lfs_secret_free(&s);
 	lfs_change_end(&c);
 	if (r == 0)

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../keymgmt/audit.h"
 #include "../common/log.h"
 #include "../keymgmt/recovery.h"
 
@@ -144,6 +145,8 @@ static int unlock_by_recovery_key(const char *path, struct lfs_vault *v,
 	if (r == 0)
 		return LFS_EXIT_OK;
 	if (r == -EKEYREJECTED) {
+		struct lfs_audit_detail d[] = {{"error", "wrong recovery key", 0}};
+		lfs_cli_audit(v, NULL, "unlock", "failure", d, 1);
 		lfs_cli_error("wrong recovery key: it is well-formed but does not open %s", path);
 		return LFS_EXIT_BAD_SECRET;
 	}
@@ -160,6 +163,8 @@ static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct
 	if (r == 0)
 		return LFS_EXIT_OK;
 	if (r == -EKEYREJECTED) {
+		struct lfs_audit_detail d[] = {{"error", "wrong secret", 0}};
+		lfs_cli_audit(v, NULL, "unlock", "failure", d, 1);
 		lfs_cli_error("wrong passphrase: no keyslot of %s opens with it", path);
 		return LFS_EXIT_BAD_SECRET;
 	}

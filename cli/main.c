@@ -80,8 +80,10 @@ int main(int argc, char **argv)
 	}
 	lfs_harden_process();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			lfs_cli_command = commands[i].name;
 			return commands[i].run(argc - 1, argv + 1);
+		}
 	lfs_cli_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return LFS_EXIT_USAGE;

@@ -153,19 +153,6 @@ static bool peer_allowed(struct lfs_control *c, int fd, const struct ucred *cred
 	return false;
 }
 
-static void fill_caller(struct lfs_caller *who, const struct ucred *cred)
-{
-	memset(who, 0, sizeof(*who));
-	who->known = true;
-	who->uid = cred->uid;
-	who->gid = cred->gid;
-	who->pid = cred->pid;
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)cred->pid);
-	ssize_t n = readlink(link, who->exe, sizeof(who->exe) - 1);
-	who->exe[n > 0 ? n : 0] = '\0';
-}
-
 static void reply(int fd, const char *json)
 {
 	size_t len = strlen(json);
@@ -223,7 +210,7 @@ static int read_exact(int fd, uint8_t *buf, size_t len)
 }
 
 static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
-		      const struct lfs_caller *who)
+		      const struct lfs_audit_caller *who)
 {
 	uint8_t *secret = sodium_malloc(req->payload_len);
 	if (!secret) {
@@ -260,7 +247,7 @@ static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_reques
 }
 
 static void do_lock(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
-		    const struct lfs_caller *who)
+		    const struct lfs_audit_caller *who)
 {
 	long files = atomic_load(&s->fs->open_files), dirs = atomic_load(&s->fs->open_dirs);
 	int r = lfs_session_lock(s, req->force, req->force ? "forced" : "manual", who);
@@ -303,12 +290,15 @@ static void serve_client(struct lfs_control *c, int fd)
 		reply_error(fd, "internal", "cannot read peer credentials");
 		return;
 	}
-	struct lfs_caller who;
-	fill_caller(&who, &cred);
+	struct lfs_audit_caller who;
+	lfs_audit_caller_from_pid(&who, cred.uid, cred.pid);
 	if (!peer_allowed(c, fd, &cred)) {
 		lfs_warn("control socket: refused uid %u pid %d (%s): not root or in the admin "
 			 "group",
 			 (unsigned)who.uid, (int)who.pid, who.exe[0] ? who.exe : "?");
+		struct lfs_audit_detail d[] = {{"mountpoint", c->session->mountpoint, 0},
+					       {"gid", NULL, (long long)cred.gid}};
+		lfs_session_audit(c->session, "socket-refused", "refused", &who, d, 2);
 		reply_error(fd, "denied", "only root and members of the admin group may use this "
 					  "control socket");
 		return;

@@ -2,6 +2,7 @@
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
+#include "../keymgmt/audit_keyring.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,17 @@ void lfs_session_destroy(struct lfs_session *s)
 	pthread_mutex_destroy(&s->unlock_lock);
 }
 
+void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
+		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+		       size_t ndetails)
+{
+	if (!s->audit)
+		return;
+	int r = lfs_audit_event(s->audit, s->kr, event, outcome, caller, details, ndetails);
+	if (r < 0)
+		lfs_err("cannot record %s/%s in the audit log: %s", event, outcome, strerror(-r));
+}
+
 void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
@@ -39,7 +51,7 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s)
 	pthread_mutex_unlock(&s->state_lock);
 }
 
-static void describe(const struct lfs_caller *c, char *out, size_t len)
+static void describe(const struct lfs_audit_caller *c, char *out, size_t len)
 {
 	if (c && c->known)
 		snprintf(out, len, "uid %u pid %d (%s)", (unsigned)c->uid, (int)c->pid,
@@ -73,7 +85,7 @@ static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, cons
 }
 
 int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		       size_t len, const struct lfs_caller *caller, int *slot)
+		       size_t len, const struct lfs_audit_caller *caller, int *slot)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -93,26 +105,39 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			lfs_fs_open_gate(s->fs);
 		}
 		pthread_mutex_unlock(&s->state_lock);
-		if (r == 0)
+		if (r == 0) {
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
+			struct lfs_audit_detail d[] = {
+				{"mountpoint", s->mountpoint, 0},
+				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot}};
+			lfs_session_audit(s, "unlock", "success", caller, d, 2);
+		}
 	}
 	lfs_keyring_destroy(&fresh);
 	if (r == -EKEYREJECTED) {
 		unsigned delay = delay_for(++s->failures);
 		lfs_warn("failed unlock #%u by %s: wrong secret; next answer in %u s", s->failures,
 			 who, delay);
+		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
+					       {"error", "wrong secret", 0},
+					       {"failures", NULL, s->failures},
+					       {"delay_seconds", NULL, delay}};
+		lfs_session_audit(s, "unlock", "failure", caller, d, 4);
 		/* Served while holding unlock_lock: concurrent guesses queue
 		 * behind it, so the rate is bounded whatever the clients do. */
 		sleep(delay);
-	} else if (r < 0) {
+	} else if (r < 0 && r != -EALREADY) {
 		lfs_warn("unlock by %s failed: %s", who, strerror(-r));
+		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
+					       {"error", strerror(-r), 0}};
+		lfs_session_audit(s, "unlock", "failure", caller, d, 2);
 	}
 	pthread_mutex_unlock(&s->unlock_lock);
 	return r;
 }
 
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
-		     const struct lfs_caller *caller)
+		     const struct lfs_audit_caller *caller)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -126,11 +151,25 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 		pthread_mutex_unlock(&s->state_lock);
 		return -EBUSY;
 	}
+	/* The entry is written once the keys are gone, keyed with the audit
+	 * key taken just before. */
+	uint8_t key[32];
+	bool keyed = lfs_audit_key_from(s->kr, key) == 0;
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
 	sodium_stackzero(32 * 1024);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
+	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
+				       {"reason", reason, 0},
+				       {"revoked_files", NULL, files},
+				       {"revoked_dirs", NULL, dirs}};
+	int ar = s->audit ? lfs_audit_append(s->audit, keyed ? key : NULL, "lock", "success",
+					     caller, d, 4)
+			  : 0;
+	sodium_memzero(key, sizeof(key));
+	if (ar < 0)
+		lfs_err("cannot record the lock in the audit log: %s", strerror(-ar));
 	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "
 		 "inodes dropped",
 		 reason, who, files, dirs, dropped);

@@ -12,19 +12,12 @@
 #include <time.h>
 
 #include "../fs/fs.h"
+#include "../keymgmt/audit.h"
 #include "../keymgmt/ctlproto.h"
 #include "../keymgmt/vault.h"
 
 /* Failed unlocks wait 1, 2, 4, ... seconds, at most this long. */
 #define LFS_UNLOCK_DELAY_MAX 30
-
-struct lfs_caller {
-	bool known;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	char exe[256];
-};
 
 struct lfs_session {
 	struct lfs_vault *vault;
@@ -38,11 +31,18 @@ struct lfs_session {
 	time_t mounted_since;
 	time_t unlocked_since; /* 0 while locked */
 	uint64_t idle_lock_seconds;
+	struct lfs_audit_log *audit;
 };
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
 		      const char *mountpoint, const char *socket_path);
 void lfs_session_destroy(struct lfs_session *s);
+
+/* Records a security event in the vault's audit log (keyed while
+ * unlocked); a failure to record is logged loudly. */
+void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
+		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+		       size_t ndetails);
 
 /* Marks a volume unlocked at mount (keys given on the command line). */
 void lfs_session_unlocked_at_mount(struct lfs_session *s);
@@ -51,10 +51,10 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s);
  * wrong secret (after the failure delay has been served); -EINVAL corrupt
  * vault files; other negative errno. *slot is the slot that opened. */
 int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		       size_t len, const struct lfs_caller *caller, int *slot);
+		       size_t len, const struct lfs_audit_caller *caller, int *slot);
 /* Locks. -EALREADY if locked; -EBUSY if handles are open and !force. */
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
-		     const struct lfs_caller *caller);
+		     const struct lfs_audit_caller *caller);
 /* Called about once a second: locks after idle_lock of inactivity, unless
  * files are open. */
 void lfs_session_tick(struct lfs_session *s);
