@@ -208,6 +208,22 @@ static void seed_audit(void)
 	put("audit", "write", writer, sizeof(writer) - 1);
 }
 
+/* Request lines (mode 0), an answer (mode 1), a hostile string (mode 2). */
+static void seed_ctlproto(void)
+{
+	static const char status[] = "\0lethefs-ctl 1 status\n";
+	static const char lock[] = "\0lethefs-ctl 1 lock force\n";
+	static const char unlock[] = "\0lethefs-ctl 1 unlock secret 28\n";
+	static const char answer[] =
+		"\1{\"ok\":false,\"error\":\"busy\",\"message\":\"2 open \\\"files\\\"\\u0001\",\"slot\":3}\n";
+	static const char hostile[] = "\2/mnt/\xe2\x82\xac\x01\"\\\xff";
+	put("ctlproto", "status", status, sizeof(status) - 1);
+	put("ctlproto", "lock", lock, sizeof(lock) - 1);
+	put("ctlproto", "unlock", unlock, sizeof(unlock) - 1);
+	put("ctlproto", "answer", answer, sizeof(answer) - 1);
+	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -222,5 +238,6 @@ int main(int argc, char **argv)
 	seed_content();
 	seed_recovery();
 	seed_audit();
+	seed_ctlproto();
 	return 0;
 }
