@@ -50,15 +50,16 @@ teardown() { teardown_vault; }
 	[ "$status" -eq 2 ]
 }
 
-@test "wrong passphrase: exit 3, clear message, nothing mounted or changed" {
-	before=$(cd "$VAULT" && find . -type f -exec sha256sum {} + | sort)
+@test "wrong passphrase: exit 3, clear message, nothing mounted or changed but the audit log" {
+	before=$(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' -exec sha256sum {} + | sort)
 	echo wrong >"$T/bad"
 	run "$LETHEFS" mount --passfile "$T/bad" "$VAULT" "$MNT"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"wrong passphrase"* ]]
 	! mountpoint -q "$MNT"
-	after=$(cd "$VAULT" && find . -type f -exec sha256sum {} + | sort)
+	after=$(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' -exec sha256sum {} + | sort)
 	[ "$before" = "$after" ]
+	"$LETHEFS" audit show "$VAULT" | grep -q 'unlock failure .*command="mount" error="wrong secret"'
 }
 
 @test "passphrase from --passfd and --extpass" {
