@@ -50,6 +50,23 @@ if grep -rqa -e DUPONT -e HbA1c -e results "$vault"; then
 fi
 echo "--- grep for 'DUPONT', 'HbA1c' or 'results' in the backing store: nothing found"
 
+step "lethefs lock: keys wiped, still mounted; nothing is served until unlock"
+"$lethefs" lock "$mnt"
+"$lethefs" status "$mnt" | head -n 1
+if cat "$mnt/results/latest.csv" 2>/dev/null; then
+	echo "LOCKED VOLUME SERVED PLAINTEXT" >&2
+	exit 1
+fi
+echo "--- cat $mnt/results/latest.csv: $(cat "$mnt/results/latest.csv" 2>&1 | sed 's/^cat: //')"
+echo wrong >"$dir/wrong"
+"$lethefs" unlock --passfile "$dir/wrong" "$mnt" || echo "(exit $?: wrong passphrase, refused and audited)"
+"$lethefs" unlock --passfile "$dir/passphrase" "$mnt"
+head -n 1 "$mnt/results/latest.csv"
+
+step "the audit log: every security event, chained and authenticated"
+"$lethefs" audit show "$vault" | cut -c 1-150
+"$lethefs" audit verify --passfile "$dir/passphrase" "$vault"
+
 step "fsck: every name and block authenticates"
 fusermount3 -u "$mnt"
 "$lethefs" fsck --passfile "$dir/passphrase" "$vault"
