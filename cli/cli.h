@@ -128,6 +128,18 @@ struct lfs_new_secret {
 	}
 /* As lfs_secret_option, for the new-secret options. */
 int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_new_secret *ns);
+
+/* The command line of a slot change that writes a new secret (keyslot add,
+ * passwd): SECRET and NEW-SECRET options, --slot N, --help, one VAULT. */
+struct lfs_change_args {
+	struct lfs_secret_source src;
+	struct lfs_new_secret ns;
+	int slot; /* -1 when not given */
+};
+/* Returns 0 (argv[optind] is VAULT), -1 after printing help, or a usage
+ * exit code after printing why. */
+int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_change_args *a,
+			  void (*help)(void));
 /* The new slot's type and Argon2id parameters: --type, else the secret's
  * source; --kdf-*, else keep (when not NULL and the type is unchanged),
  * else the type's defaults. Prints a usage error and returns

@@ -26,45 +26,11 @@ static void add_help(void)
 	       "3 wrong secret, 4 no vault, 5 corrupt vault files.\n");
 }
 
-struct add_args {
-	struct lfs_secret_source src;
-	struct lfs_new_secret ns;
-	int slot; /* -1: first free */
-};
-
-static int parse_add_args(int argc, char **argv, struct add_args *a)
+static int parse_add_args(int argc, char **argv, struct lfs_change_args *a)
 {
-	static const struct option opts[] = {
-	    LFS_SECRET_LONG_OPTIONS,
-	    LFS_NEW_SECRET_LONG_OPTIONS,
-	    {"slot", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int handled = lfs_secret_option("keyslot add", c, optarg, &a->src);
-		if (handled == 0)
-			handled = lfs_new_secret_option("keyslot add", c, optarg, &a->ns);
-		if (handled < 0)
-			return LFS_EXIT_USAGE;
-		if (handled)
-			continue;
-		switch (c) {
-		case 's':
-			if (lfs_parse_slot("keyslot add", optarg, &a->slot) < 0)
-				return LFS_EXIT_USAGE;
-			break;
-		case 'h':
-			add_help();
-			return -1;
-		default:
-			return lfs_cli_usage_error("keyslot add", "unknown option");
-		}
-	}
-	if (argc - optind != 1)
-		return lfs_cli_usage_error("keyslot add", "expected exactly one VAULT argument");
+	int r = lfs_parse_change_args("keyslot add", argc, argv, a, add_help);
+	if (r != 0)
+		return r;
 	if (a->ns.src.recovery)
 		return lfs_cli_usage_error("keyslot add", "a recovery key cannot be a slot's "
 							  "secret");
@@ -90,7 +56,7 @@ static int pick_slot(const struct lfs_keyslots *ks, int wanted, const char *path
 
 int lfs_cmd_keyslot_add(int argc, char **argv)
 {
-	struct add_args a = {.src = {.passfd = -1}, .ns = LFS_NEW_SECRET_INIT, .slot = -1};
+	struct lfs_change_args a = {.src = {.passfd = -1}, .ns = LFS_NEW_SECRET_INIT, .slot = -1};
 	int r = parse_add_args(argc, argv, &a);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;

@@ -28,45 +28,11 @@ static void passwd_help(void)
 	       "5 corrupt vault files.\n");
 }
 
-struct passwd_args {
-	struct lfs_secret_source src;
-	struct lfs_new_secret ns;
-	int slot;
-};
-
-static int parse_passwd_args(int argc, char **argv, struct passwd_args *a)
+static int parse_passwd_args(int argc, char **argv, struct lfs_change_args *a)
 {
-	static const struct option opts[] = {
-	    LFS_SECRET_LONG_OPTIONS,
-	    LFS_NEW_SECRET_LONG_OPTIONS,
-	    {"slot", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int handled = lfs_secret_option("passwd", c, optarg, &a->src);
-		if (handled == 0)
-			handled = lfs_new_secret_option("passwd", c, optarg, &a->ns);
-		if (handled < 0)
-			return LFS_EXIT_USAGE;
-		if (handled)
-			continue;
-		switch (c) {
-		case 's':
-			if (lfs_parse_slot("passwd", optarg, &a->slot) < 0)
-				return LFS_EXIT_USAGE;
-			break;
-		case 'h':
-			passwd_help();
-			return -1;
-		default:
-			return lfs_cli_usage_error("passwd", "unknown option");
-		}
-	}
-	if (argc - optind != 1)
-		return lfs_cli_usage_error("passwd", "expected exactly one VAULT argument");
+	int r = lfs_parse_change_args("passwd", argc, argv, a, passwd_help);
+	if (r != 0)
+		return r;
 	/* A secret names its own slot; only a recovery key needs to be told. */
 	if (a->src.recovery && a->slot < 0)
 		return lfs_cli_usage_error("passwd", "with --recovery-key, name the slot to change "
@@ -78,7 +44,7 @@ static int parse_passwd_args(int argc, char **argv, struct passwd_args *a)
 }
 
 /* The slot to rewrap: the one that opened, or --slot for a recovery key. */
-static int target_slot(const struct lfs_slot_change *c, const struct passwd_args *a)
+static int target_slot(const struct lfs_slot_change *c, const struct lfs_change_args *a)
 {
 	int idx = c->opened >= 0 ? c->opened : a->slot;
 	if (c->v.slots.slot[idx].type != LFS_SLOT_EMPTY)
@@ -90,7 +56,7 @@ static int target_slot(const struct lfs_slot_change *c, const struct passwd_args
 
 int lfs_cmd_passwd(int argc, char **argv)
 {
-	struct passwd_args a = {.src = {.passfd = -1}, .ns = LFS_NEW_SECRET_INIT, .slot = -1};
+	struct lfs_change_args a = {.src = {.passfd = -1}, .ns = LFS_NEW_SECRET_INIT, .slot = -1};
 	int r = parse_passwd_args(argc, argv, &a);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;

@@ -3,6 +3,7 @@
  * parameters. */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -114,4 +115,41 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 	if (ns->kdf_mem_given)
 		kdf->memlimit = ns->kdf.memlimit;
 	return lfs_kdf_params_check(cmd, kdf);
+}
+
+int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_change_args *a,
+			  void (*help)(void))
+{
+	static const struct option opts[] = {
+		LFS_SECRET_LONG_OPTIONS,
+		LFS_NEW_SECRET_LONG_OPTIONS,
+		{"slot", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int handled = lfs_secret_option(cmd, c, optarg, &a->src);
+		if (handled == 0)
+			handled = lfs_new_secret_option(cmd, c, optarg, &a->ns);
+		if (handled < 0)
+			return LFS_EXIT_USAGE;
+		if (handled)
+			continue;
+		switch (c) {
+		case 's':
+			if (lfs_parse_slot(cmd, optarg, &a->slot) < 0)
+				return LFS_EXIT_USAGE;
+			break;
+		case 'h':
+			help();
+			return -1;
+		default:
+			return lfs_cli_usage_error(cmd, "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error(cmd, "expected exactly one VAULT argument");
+	return 0;
 }
