@@ -33,6 +33,9 @@ struct lfs_inode {
 	ino_t ino;
 	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
 	uint64_t nlookup; /* protected by table_lock */
+	/* Removed from the table because its backing inode number now names
+	 * another object (table_lock); lives on until the kernel forgets it. */
+	bool unhashed;
 
 	/* Regular files: readers share, writers and truncation exclude. */
 	pthread_rwlock_t io_lock;
@@ -73,6 +76,7 @@ struct lfs_fs {
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
+	struct lfs_inode *unhashed; /* list (via hash_next) of unhashed inodes */
 	size_t nbuckets;
 	size_t ninodes;
 	/* Descriptor budget: the kernel may remember far more inodes than the

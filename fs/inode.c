@@ -226,6 +226,11 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 			n = next;
 		}
 	}
+	while (fs->unhashed) {
+		struct lfs_inode *next = fs->unhashed->hash_next;
+		inode_free(fs, fs->unhashed);
+		fs->unhashed = next;
+	}
 	free(fs->buckets);
 	close(fs->root.fd);
 	if (fs->handle_mount_fd >= 0)
@@ -254,6 +259,59 @@ static void grow_table(struct lfs_fs *fs)
 	fs->nbuckets = nb;
 }
 
+/* Whether table entry n still is the object fd refers to. An inode whose
+ * descriptor is open keeps its backing inode alive, so its number cannot
+ * have been reused. A parked one holds no reference: its object may have
+ * been deleted and its number given to a new file, which the file handle
+ * (it carries a generation) tells apart. Called with table_lock held. */
+static bool same_object(struct lfs_fs *fs, struct lfs_inode *n, int fd)
+{
+	pthread_mutex_lock(&fs->fd_lock);
+	bool same = n->fd >= 0 || !n->fh;
+	if (!same) {
+		struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+		int mount_id;
+		if (fh) {
+			fh->handle_bytes = MAX_HANDLE_SZ;
+			same = name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0 ||
+			       (fh->handle_type == n->fh->handle_type &&
+				fh->handle_bytes == n->fh->handle_bytes &&
+				memcmp(fh->f_handle, n->fh->f_handle, fh->handle_bytes) == 0);
+			free(fh);
+		}
+	}
+	pthread_mutex_unlock(&fs->fd_lock);
+	return same;
+}
+
+static void remove_from_bucket(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	size_t h = hash_key(inode->dev, inode->ino, fs->nbuckets);
+	struct lfs_inode **pp = &fs->buckets[h];
+	while (*pp != inode)
+		pp = &(*pp)->hash_next;
+	*pp = inode->hash_next;
+	fs->ninodes--;
+}
+
+/* Moves a stale entry to the unhashed list, where the kernel's remaining
+ * lookups keep it until forgotten (and unmount frees it). */
+static void unhash(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	remove_from_bucket(fs, inode);
+	inode->unhashed = true;
+	inode->hash_next = fs->unhashed;
+	fs->unhashed = inode;
+}
+
+static void drop_unhashed(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	struct lfs_inode **pp = &fs->unhashed;
+	while (*pp != inode)
+		pp = &(*pp)->hash_next;
+	*pp = inode->hash_next;
+}
+
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err)
 {
 	if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino) {
@@ -267,6 +325,10 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
 	for (struct lfs_inode *n = fs->buckets[h]; n; n = n->hash_next) {
 		if (n->dev == st->st_dev && n->ino == st->st_ino) {
+			if (!same_object(fs, n, fd)) {
+				unhash(fs, n);
+				break;
+			}
 			n->nlookup++;
 			pthread_mutex_unlock(&fs->table_lock);
 			close(fd);
@@ -316,12 +378,10 @@ void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n)
 	}
 	inode->nlookup -= n;
 	if (inode->nlookup == 0 && inode != &fs->root) {
-		size_t h = hash_key(inode->dev, inode->ino, fs->nbuckets);
-		struct lfs_inode **pp = &fs->buckets[h];
-		while (*pp != inode)
-			pp = &(*pp)->hash_next;
-		*pp = inode->hash_next;
-		fs->ninodes--;
+		if (inode->unhashed)
+			drop_unhashed(fs, inode);
+		else
+			remove_from_bucket(fs, inode);
 		pthread_mutex_unlock(&fs->table_lock);
 		inode_free(fs, inode);
 		return;
