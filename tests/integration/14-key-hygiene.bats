@@ -86,6 +86,15 @@ PY
 	cat "$MNT/f" >/dev/null
 	"$TOOLS/dump_keys" "$VAULT" "$T/pass" >"$T/keys"
 	"$LETHEFS" key export --passfile "$T/pass" "$VAULT" 2>/dev/null >"$T/recovery"
+	# The exported recovery key is the master key the search looks for.
+	python3 - "$T/recovery" "$T/keys" <<'PY'
+import base64, sys
+text = open(sys.argv[1]).read().strip().replace("-", "")
+assert text.startswith("LRK1")
+master = base64.b32decode(text[4:])[:32].hex()
+keys = dict(l.split()[::-1] for l in open(sys.argv[2]))
+assert keys[master] == "master", "exported key is not the master key"
+PY
 	"$LETHEFS" lock "$MNT"
 	"$LETHEFS" unlock --recovery-key --passfile "$T/recovery" "$MNT"
 	"$LETHEFS" lock "$MNT"
