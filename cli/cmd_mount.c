@@ -40,6 +40,8 @@ static void mount_help(void)
 	       "  -o OPTIONS          comma-separated mount options:\n"
 	       "        ro                 read-only mount\n"
 	       "        locked             same as --locked\n"
+	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
+	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
 	       "                           so the kernel checks file modes)\n"
 	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
@@ -52,6 +54,12 @@ static void mount_help(void)
 	       "                           0 keeps the kernel's 128): large sequential\n"
 	       "                           reads become parallel 1 MiB requests\n"
 	       "  -h, --help          show this help\n"
+	       "\n"
+	       "mount(8) and fstab: 'mount -t fuse.lethefs -o locked VAULT MOUNTPOINT' and\n"
+	       "an fstab line 'VAULT MOUNTPOINT fuse.lethefs locked,nofail 0 0' run\n"
+	       "mount.fuse3, which calls 'lethefs VAULT MOUNTPOINT -o OPTIONS': the same as\n"
+	       "'lethefs mount -o OPTIONS VAULT MOUNTPOINT'. lethefs must then be in\n"
+	       "mount's PATH (/usr/local/bin, /usr/bin, /sbin, ...).\n"
 	       "\n"
 	       "Every mount has a control socket (default /run/lethefs/UUID.sock; see\n"
 	       "control_socket and admin_group in lethefs.conf) through which 'lethefs\n"
@@ -72,6 +80,7 @@ struct mount_opts {
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
 	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
+	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
 static int add_fuse_opt(struct mount_opts *mo, const char *opt)
@@ -82,6 +91,18 @@ static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 	return n < 0 || (size_t)n >= sizeof(mo->fuse_opts) - len ? -1 : 0;
 }
 
+/* Options that mean something to mount(8), fstab or systemd only; the
+ * mount helper passes them along and the kernel would refuse them. */
+static bool userspace_only(const char *o)
+{
+	static const char *const words[] = {"nofail", "_netdev", "auto",  "noauto", "user",
+					    "users",  "nouser",	 "owner", "group",  "defaults"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(o, words[i]))
+			return true;
+	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8);
+}
+
 static int parse_o(struct mount_opts *mo, const char *arg)
 {
 	char *copy = strdup(arg), *save = NULL;
@@ -90,6 +111,17 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 		char *end;
 		if (!strcmp(o, "locked")) {
 			mo->locked = true;
+		} else if (userspace_only(o)) {
+			continue;
+		} else if (!strncmp(o, "passfile=", 9) || !strncmp(o, "keyfile=", 8)) {
+			/* fstab has no other place for the secret's source. */
+			bool key = o[0] == 'k';
+			char *dst = key ? mo->keyfile : mo->passfile;
+			snprintf(dst, PATH_MAX, "%s", strchr(o, '=') + 1);
+			if (key)
+				mo->src.keyfile = dst;
+			else
+				mo->src.passfile = dst;
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {

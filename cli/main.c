@@ -84,6 +84,12 @@ int main(int argc, char **argv)
 			lfs_cli_command = commands[i].name;
 			return commands[i].run(argc - 1, argv + 1);
 		}
+	/* mount.fuse3 (mount -t fuse.lethefs, fstab) calls
+	 * "lethefs VAULT MOUNTPOINT -o OPTIONS". */
+	if (argv[1][0] == '/' && argc >= 3) {
+		lfs_cli_command = "mount";
+		return lfs_cmd_mount(argc, argv);
+	}
 	lfs_cli_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return LFS_EXIT_USAGE;

@@ -82,6 +82,7 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 {
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
+	c->wake[0] = c->wake[1] = -1;
 	lfs_control_default_path(cfg, c->path);
 	if (cfg->admin_group[0]) {
 		if (resolve_group(cfg->admin_group, &c->admin_gid) < 0) {
@@ -127,6 +128,8 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 	}
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
+	if (pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		c->wake[0] = c->wake[1] = -1;
 	return 0;
 }
 
@@ -371,8 +374,9 @@ static void *listen_thread(void *arg)
 {
 	struct lfs_control *c = arg;
 	while (!c->stop) {
-		struct pollfd p = {.fd = c->listen_fd, .events = POLLIN};
-		if (poll(&p, 1, 1000) > 0)
+		struct pollfd p[2] = {{.fd = c->listen_fd, .events = POLLIN},
+				      {.fd = c->wake[0], .events = POLLIN}};
+		if (poll(p, 2, 1000) > 0 && (p[0].revents & POLLIN))
 			accept_one(c);
 		lfs_session_tick(c->session);
 		sodium_stackzero(THREAD_STACK_WIPE);
@@ -392,6 +396,8 @@ void lfs_control_stop(struct lfs_control *c)
 {
 	if (c->running) {
 		c->stop = 1;
+		if (c->wake[1] >= 0 && write(c->wake[1], "", 1) < 0)
+			lfs_debug("cannot wake the control thread: %s", strerror(errno));
 		pthread_join(c->thread, NULL);
 		c->running = false;
 	}
@@ -404,6 +410,11 @@ void lfs_control_stop(struct lfs_control *c)
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	c->listen_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		if (c->wake[i] >= 0)
+			close(c->wake[i]);
+		c->wake[i] = -1;
+	}
 	struct stat st;
 	if (c->path[0] && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);

@@ -24,6 +24,7 @@ struct lfs_control {
 	pthread_t thread;
 	bool running;
 	volatile int stop;
+	int wake[2]; /* a byte here ends the poll at once (stop) */
 };
 
 /* The socket path of a vault: its configured control_socket, else
