@@ -375,7 +375,7 @@ static int convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const 
 static int convert_xattrs(struct walk *w, const char *proc, bool count_only)
 {
 	char list[65536], plain[LFS_XATTR_NAME_MAX + 1];
-	ssize_t n = llistxattr(proc, list, sizeof(list));
+	ssize_t n = listxattr(proc, list, sizeof(list));
 	if (n <= 0)
 		return 0;
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
@@ -407,7 +407,7 @@ static int convert_xattrs(struct walk *w, const char *proc, bool count_only)
 		if (count_only)
 			continue;
 		uint8_t val[65536 + LFS_XATTR_VALUE_OVERHEAD], clear[65536];
-		ssize_t vl = lgetxattr(proc, p, val, sizeof(val));
+		ssize_t vl = getxattr(proc, p, val, sizeof(val));
 		const struct lfs_epoch_keys *k;
 		int vr = -EIO;
 		if (vl >= LFS_XATTR_VALUE_OVERHEAD && lfs_keyring_get(w->fs->kr, hit, &k) == 0) {
@@ -422,8 +422,8 @@ static int convert_xattrs(struct walk *w, const char *proc, bool count_only)
 			lfs_keyring_put(w->fs->kr);
 			/* New first, then the old: a crash between leaves both, and
 			 * the next pass removes the old one. */
-			if (lsetxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
-				lremovexattr(proc, p);
+			if (setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
+				removexattr(proc, p);
 		}
 		sodium_memzero(clear, sizeof(clear));
 	}
