@@ -593,9 +593,13 @@ static void run_pass(struct lfs_rotation *r)
 	w.count_only = false;
 	w.found = 0;
 	double t0 = now_mono();
+	pthread_mutex_lock(&r->lock);
+	r->pass_start = t0;
+	pthread_mutex_unlock(&r->lock);
 	walk_dir(&w, r->s->fs->root.fd, NULL, "", 0);
 	pthread_mutex_lock(&r->lock);
 	r->active_seconds += now_mono() - t0;
+	r->pass_start = 0;
 	/* A pass that converted nothing and failed on something will fail
 	 * the same way again: stop and say so. */
 	if (r->errors > errors_before && r->errors - errors_before >= w.found &&
@@ -769,9 +773,12 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 		refresh_epochs(r);
 	else if (r->state == LFS_ROT_RUNNING)
 		r->state = LFS_ROT_PAUSED;
-	double rate = r->active_seconds > 0.5 ? (double)r->bytes_done / r->active_seconds : 0;
+	double active = r->active_seconds + (r->pass_start > 0 ? now_mono() - r->pass_start : 0);
+	double rate = active > 0.5 ? (double)r->bytes_done / active : 0;
 	uint64_t left = r->bytes_total > r->bytes_done ? r->bytes_total - r->bytes_done : 0;
-	long long eta = r->state != LFS_ROT_RUNNING ? 0 : rate > 0 ? (long long)((double)left / rate) : -1;
+	long long eta = r->state != LFS_ROT_RUNNING ? 0
+			: rate > 0		    ? (long long)((double)left / rate)
+						    : -1;
 	char olds[96] = "";
 	size_t ol = 0;
 	for (unsigned i = 0; i < r->nold && ol < sizeof(olds) - 12; i++)

@@ -46,7 +46,8 @@ struct lfs_rotation {
 	time_t started, completed;
 	uint64_t files_total, bytes_total, files_done, bytes_done;
 	uint64_t dirs_done, links_done, xattrs_done, errors, passes;
-	double active_seconds; /* spent converting, for the rate */
+	double active_seconds; /* spent converting in finished passes */
+	double pass_start;     /* CLOCK_MONOTONIC of the converting pass, 0 if none */
 	uint32_t last_retired;
 };
 

@@ -168,27 +168,6 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 	return replace_dirmeta(dirfd, new_m);
 }
 
-int lfs_redir_has_stale(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *m)
-{
-	uint32_t epochs[LFS_MAX_EPOCHS];
-	int n = lfs_keyring_epochs(kr, epochs, LFS_MAX_EPOCHS, NULL);
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (epochs[i] == m->epoch)
-			continue;
-		struct lfs_dirmeta old_m = *m;
-		unsigned moved, skipped;
-		old_m.epoch = epochs[i];
-		int r = scan(kr, dirfd, &old_m, m, false, &moved, &skipped);
-		if (r < 0)
-			return r;
-		if (moved)
-			return 1;
-	}
-	return 0;
-}
-
 int lfs_link_decrypt_any(struct lfs_keyring *kr, const char *enc, size_t enc_len, char *out,
 			 uint32_t *epoch)
 {

@@ -18,10 +18,6 @@
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
 		      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
 
-/* Whether any entry of the directory still has a name that authenticates
- * only under an epoch other than m's (created during a conversion). */
-int lfs_redir_has_stale(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *m);
-
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a
  * temporary name (same owner and times), renamed over the old one.
