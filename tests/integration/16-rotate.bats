@@ -135,3 +135,21 @@ check_tree() {
 	run "$LETHEFS" rotate "$T"
 	[ "$status" -eq 11 ]
 }
+
+@test "scripts/rotate-keys.sh: exit codes 0, 3 (not mounted), 4 (locked), log lines" {
+	populate
+	S=$BATS_TEST_DIRNAME/../../scripts/rotate-keys.sh
+	run env LETHEFS="$LETHEFS" "$S" "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^lethefs-rotate: level=info msg="rotation completed" .*epoch=2 previous_epoch=1' <<<"$output"
+	check_tree
+	"$LETHEFS" lock "$MNT"
+	run env LETHEFS="$LETHEFS" "$S" "$MNT"
+	[ "$status" -eq 4 ]
+	grep -q 'level=error msg="volume is locked' <<<"$output"
+	run env LETHEFS="$LETHEFS" "$S" "$T"
+	[ "$status" -eq 3 ]
+	run env LETHEFS="$LETHEFS" "$S"
+	[ "$status" -eq 2 ]
+}
