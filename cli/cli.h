@@ -22,7 +22,9 @@ enum lfs_exit {
 	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
-	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force) */
+	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running */
+	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
+	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 };
 
 struct lfs_command {
@@ -38,6 +40,7 @@ int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);
 int lfs_cmd_status(int argc, char **argv);
+int lfs_cmd_rotate(int argc, char **argv);
 int lfs_cmd_keyslot(int argc, char **argv);
 int lfs_cmd_keyslot_add(int argc, char **argv);
 int lfs_cmd_keyslot_remove(int argc, char **argv);

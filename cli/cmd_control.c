@@ -267,6 +267,22 @@ static void print_status(const char *mnt, const char *resp)
 	printf("  %-16s %s s (idle lock: %s)\n", "idle:", idle, d);
 	print_member(resp, "failed unlocks:", "failed_unlocks");
 	print_member(resp, "control socket:", "control_socket");
+	char rs[16] = "", ep[16] = "", fd[24] = "0", ft[24] = "0", bd[24] = "0", bt[24] = "0",
+	     rate[24] = "0", eta[24] = "-1";
+	if (lfs_json_get(resp, len, "rotation_state", rs, sizeof(rs)) < 0)
+		return;
+	lfs_json_get(resp, len, "rotation_epoch", ep, sizeof(ep));
+	lfs_json_get(resp, len, "rotation_files_done", fd, sizeof(fd));
+	lfs_json_get(resp, len, "rotation_files_total", ft, sizeof(ft));
+	lfs_json_get(resp, len, "rotation_bytes_done", bd, sizeof(bd));
+	lfs_json_get(resp, len, "rotation_bytes_total", bt, sizeof(bt));
+	lfs_json_get(resp, len, "rotation_rate_bytes_per_second", rate, sizeof(rate));
+	lfs_json_get(resp, len, "rotation_eta_seconds", eta, sizeof(eta));
+	printf("  %-16s %s (data-key epoch %s)\n", "key rotation:", rs, ep[0] ? ep : "-");
+	if (strcmp(rs, "idle") != 0)
+		printf("  %-16s %s of %s files, %s of %s bytes, %.1f MB/s, ETA %s s\n", "",
+		       fd, ft, bd, bt, strtod(rate, NULL) / 1e6, eta);
+	print_member(resp, "old epochs:", "rotation_old_epochs");
 }
 
 int lfs_cmd_status(int argc, char **argv)

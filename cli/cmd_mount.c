@@ -302,6 +302,9 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
+	/* After daemonizing: threads do not survive the fork. */
+	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
+		lfs_warn("cannot start the rotation thread: key rotation unavailable");
 	if (mo->read_ahead_kb)
 		start_read_ahead_tuning(mnt, mo->read_ahead_kb);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -309,6 +312,8 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	int r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	lfs_control_stop(ctl);
+	if (session->rotation)
+		lfs_rotation_stop(session->rotation);
 	lfs_info("unmounted %s", vault);
 	lfs_session_audit(session, "unmount", "success", &self, d, 1);
 	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
@@ -393,6 +398,10 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_vault_close(&v);
 		return LFS_EXIT_ERROR;
 	}
+	/* Resumes a rotation that a restart interrupted (rotate.h). */
+	struct lfs_rotation rotation;
+	lfs_rotation_init(&rotation, &session);
+	session.rotation = &rotation;
 	if (!mo.locked)
 		lfs_session_unlocked_at_mount(&session);
 

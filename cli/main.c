@@ -18,6 +18,7 @@ static const struct lfs_command commands[] = {
 	{"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
 	{"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},
 	{"status", lfs_cmd_status, "show whether a mount is locked, open files, idle time"},
+	{"rotate", lfs_cmd_rotate, "rotate the data keys of a mounted volume (re-encrypts)"},
 	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},

@@ -285,6 +285,32 @@ static void do_status(struct lfs_session *s, int fd)
 	reply(fd, buf);
 }
 
+static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_caller *who)
+{
+	uint32_t epoch = 0;
+	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch) : -ENOSYS;
+	char buf[128];
+	switch (r) {
+	case 0:
+		snprintf(buf, sizeof(buf), "{\"ok\":true,\"rotation_state\":\"running\",\"epoch\":%u}\n",
+			 epoch);
+		reply(fd, buf);
+		lfs_info("rotation requested by uid %u pid %d", (unsigned)who->uid, (int)who->pid);
+		break;
+	case -EACCES:
+		reply_error(fd, "locked", "the volume is locked: unlock it first");
+		break;
+	case -EBUSY:
+		reply_error(fd, "busy", "a rotation is already under way (see lethefs status)");
+		break;
+	case -ENOSPC:
+		reply_error(fd, "full", "the keyring holds the maximum number of epochs");
+		break;
+	default:
+		reply_error(fd, "internal", strerror(-r));
+	}
+}
+
 static void serve_client(struct lfs_control *c, int fd)
 {
 	struct ucred cred;
@@ -325,6 +351,9 @@ static void serve_client(struct lfs_control *c, int fd)
 		break;
 	case LFS_CTL_UNLOCK:
 		do_unlock(c->session, fd, &req, &who);
+		break;
+	case LFS_CTL_ROTATE:
+		do_rotate(c->session, fd, &who);
 		break;
 	}
 }

@@ -47,6 +47,8 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
 	s->unlocked_since = time(NULL);
+	if (s->rotation)
+		lfs_rotation_recover(s->rotation);
 	lfs_fs_open_gate(s->fs);
 	pthread_mutex_unlock(&s->state_lock);
 }
@@ -102,6 +104,10 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		if (r == 0) {
 			s->unlocked_since = time(NULL);
 			s->failures = 0;
+			/* A file whose rotation a crash interrupted is finished
+			 * before any request can see it half converted. */
+			if (s->rotation)
+				lfs_rotation_recover(s->rotation);
 			lfs_fs_open_gate(s->fs);
 		}
 		pthread_mutex_unlock(&s->state_lock);
@@ -241,5 +247,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 		     failures ? delay_for(failures) : 0);
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
-	return (int)(used + (size_t)n);
+	used += (size_t)n;
+	if (s->rotation && lfs_rotation_status_json(s->rotation, buf, len, &used) < 0)
+		return -1;
+	return (int)used;
 }

@@ -15,6 +15,7 @@
 #include "../keymgmt/audit.h"
 #include "../keymgmt/ctlproto.h"
 #include "../keymgmt/vault.h"
+#include "rotate.h"
 
 /* Failed unlocks wait 1, 2, 4, ... seconds, at most this long. */
 #define LFS_UNLOCK_DELAY_MAX 30
@@ -32,6 +33,7 @@ struct lfs_session {
 	time_t unlocked_since; /* 0 while locked */
 	uint64_t idle_lock_seconds;
 	struct lfs_audit_log *audit;
+	struct lfs_rotation *rotation; /* NULL: no rotation worker (tests) */
 };
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,

@@ -85,10 +85,31 @@ static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
 	return true;
 }
 
+/* Name operations on a directory hold its io_lock shared (unused
+ * otherwise for directories) so that a rotation converting the directory's
+ * names (fs/redir.c, exclusive) never runs beside a lookup or a create
+ * computing names under the old epoch. */
+static struct lfs_inode *names_lock(fuse_req_t req, fuse_ino_t dir)
+{
+	struct lfs_inode *in = lfs_inode_of(req, dir);
+	pthread_rwlock_rdlock(&in->io_lock);
+	return in;
+}
+
+/* Takes the inode, not the request: the handler has replied (and freed
+ * the request) by then. The kernel's lookup reference keeps it alive. */
+static void names_unlock(struct lfs_inode *in)
+{
+	pthread_rwlock_unlock(&in->io_lock);
+}
+
 static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_lookup(req, parent, name);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
@@ -118,74 +139,107 @@ static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_mknod(req, parent, name, mode, rdev);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_mkdir(req, parent, name, mode);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_symlink(req, link, parent, name);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_link(req, ino, parent, name);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_unlink(req, parent, name);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_rmdir(req, parent, name);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		     const char *newname, unsigned int flags)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *a = names_lock(req, parent);
+		struct lfs_inode *b = newparent != parent ? names_lock(req, newparent) : NULL;
 		lfs_op_rename(req, parent, name, newparent, newname, flags);
+		if (b)
+			names_unlock(b);
+		names_unlock(a);
+	}
 	wipe_stack();
 }
 
 static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, ino);
 		lfs_op_opendir(req, ino, fi);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
-	if (!refuse_handle(req, fi))
+	if (!refuse_handle(req, fi)) {
+		struct lfs_inode *dir = names_lock(req, ino);
 		lfs_op_readdir(req, ino, size, off, fi);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
 static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
-	if (!refuse_handle(req, fi))
+	if (!refuse_handle(req, fi)) {
+		struct lfs_inode *dir = names_lock(req, ino);
 		lfs_op_readdirplus(req, ino, size, off, fi);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 
@@ -199,8 +253,11 @@ static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse
 static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     struct fuse_file_info *fi)
 {
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_inode *dir = names_lock(req, parent);
 		lfs_op_create(req, parent, name, mode, fi);
+		names_unlock(dir);
+	}
 	wipe_stack();
 }
 

@@ -106,6 +106,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 {
 	struct lfs_dirp *d = dirp_of(fi);
 	struct lfs_inode *dir = lfs_inode_of(req, ino);
+	/* A rotation may have converted the names since opendir. */
+	pthread_mutex_lock(&dir->meta_lock);
+	if (dir->have_dirmeta)
+		d->meta = dir->dirmeta;
+	pthread_mutex_unlock(&dir->meta_lock);
 	char *buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);

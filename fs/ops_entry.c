@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "redir.h"
 #include "fileio.h"
 #include "../common/log.h"
 
@@ -236,15 +237,15 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(fs->kr, 0, &k);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	/* No epoch is stored with a target: during a rotation it may still
+	 * be under the previous one. */
+	char plain[PATH_MAX + 1];
+	uint32_t epoch;
+	int r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
+	if (r == -EACCES) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
-	char plain[PATH_MAX + 1];
-	r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-	lfs_keyring_put(fs->kr);
 	if (r < 0) {
 		lfs_err("symlink target of inode %llu does not authenticate",
 			(unsigned long long)inode->ino);

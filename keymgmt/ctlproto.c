@@ -49,6 +49,8 @@ int lfs_ctl_parse_request(const char *line, size_t len, struct lfs_ctl_request *
 	const char *verb = words[2];
 	if (strcmp(verb, "status") == 0 && n == 3) {
 		req->verb = LFS_CTL_STATUS;
+	} else if (strcmp(verb, "rotate") == 0 && n == 3) {
+		req->verb = LFS_CTL_ROTATE;
 	} else if (strcmp(verb, "lock") == 0 && n == 3) {
 		req->verb = LFS_CTL_LOCK;
 	} else if (strcmp(verb, "lock") == 0 && n == 4 && strcmp(words[3], "force") == 0) {
@@ -84,6 +86,9 @@ int lfs_ctl_format_request(const struct lfs_ctl_request *req, char *out, size_t 
 	case LFS_CTL_UNLOCK:
 		n = snprintf(out, outlen, "%s %d unlock %s %zu\n", LFS_CTL_MAGIC, LFS_CTL_VERSION,
 			     req->kind == LFS_CTL_MASTER ? "master" : "secret", req->payload_len);
+		break;
+	case LFS_CTL_ROTATE:
+		n = snprintf(out, outlen, "%s %d rotate\n", LFS_CTL_MAGIC, LFS_CTL_VERSION);
 		break;
 	}
 	return n < 0 || (size_t)n >= outlen ? -1 : n;

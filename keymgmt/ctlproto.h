@@ -22,6 +22,7 @@ enum lfs_ctl_verb {
 	LFS_CTL_STATUS = 1,
 	LFS_CTL_LOCK,
 	LFS_CTL_UNLOCK,
+	LFS_CTL_ROTATE, /* start a data-key rotation */
 };
 
 /* What an unlock payload is: a slot's secret (passphrase, key file or

@@ -275,3 +275,102 @@ bool lfs_keyring_is_unlocked(struct lfs_keyring *kr)
 	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
+
+int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = 0;
+	if (!kr->sec)
+		r = -EACCES;
+	else if (kr->nepochs >= LFS_MAX_EPOCHS)
+		r = -ENOSPC;
+	uint32_t top = 0;
+	for (unsigned i = 0; r == 0 && i < kr->nepochs; i++) {
+		uint32_t e = kr->sec->epochs[i].epoch;
+		if (!lfs_epoch_is_staging(e) && e > top)
+			top = e;
+	}
+	if (r == 0 && top + 1 >= LFS_EPOCH_STAGING_BIT)
+		r = -ENOSPC;
+	if (r == 0) {
+		struct lfs_epoch_keys *e = &kr->sec->epochs[kr->nepochs];
+		memset(e, 0, sizeof(*e));
+		e->epoch = top + 1;
+		randombytes_buf(e->data_key, sizeof(e->data_key));
+		derive_epoch(e);
+		kr->nepochs++;
+		kr->current_epoch = e->epoch;
+		*epoch = e->epoch;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+static int find_epoch(const struct lfs_keyring *kr, uint32_t epoch)
+{
+	for (unsigned i = 0; i < kr->nepochs; i++)
+		if (kr->sec->epochs[i].epoch == epoch)
+			return (int)i;
+	return -1;
+}
+
+int lfs_keyring_set_current(struct lfs_keyring *kr, uint32_t epoch)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = !kr->sec ? -EACCES : find_epoch(kr, epoch) < 0 ? -ENOENT : 0;
+	if (r == 0)
+		kr->current_epoch = epoch;
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+int lfs_keyring_drop_epoch(struct lfs_keyring *kr, uint32_t epoch)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = 0, i = -1;
+	if (!kr->sec)
+		r = -EACCES;
+	else if (epoch == kr->current_epoch)
+		r = -EBUSY;
+	else if ((i = find_epoch(kr, epoch)) < 0)
+		r = -ENOENT;
+	if (r == 0) {
+		/* Keep the array dense: the last entry moves into the hole,
+		 * then its old place is wiped. Pointers handed out by get are
+		 * not live here (we hold the write lock). */
+		unsigned last = kr->nepochs - 1;
+		if ((unsigned)i != last)
+			memcpy(&kr->sec->epochs[i], &kr->sec->epochs[last], sizeof(kr->sec->epochs[i]));
+		sodium_memzero(&kr->sec->epochs[last], sizeof(kr->sec->epochs[last]));
+		kr->nepochs--;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+int lfs_keyring_epochs(struct lfs_keyring *kr, uint32_t *out, unsigned max, uint32_t *current)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int n = 0;
+	if (!kr->sec) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -EACCES;
+	}
+	for (unsigned i = 0; i < kr->nepochs && (unsigned)n < max; i++)
+		if (!lfs_epoch_is_staging(kr->sec->epochs[i].epoch))
+			out[n++] = kr->sec->epochs[i].epoch;
+	if (current)
+		*current = kr->current_epoch;
+	pthread_rwlock_unlock(&kr->lock);
+	return n;
+}
+
+int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN])
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = kr->sec ? 0 : -EACCES;
+	if (r == 0)
+		memcpy(kr->sec->master, master, LFS_MASTER_KEY_LEN);
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}

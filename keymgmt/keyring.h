@@ -87,6 +87,28 @@ void lfs_keyring_put(struct lfs_keyring *kr);
 /* Copies the master key out (for keyslot changes). Caller wipes it. */
 int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN]);
 
+/* Rotation (docs/ROTATION.md). Epoch ids with the top bit set belong to
+ * staging directories and are never chosen, rotated or retired here. */
+#define LFS_EPOCH_STAGING_BIT 0x80000000u
+static inline int lfs_epoch_is_staging(uint32_t epoch)
+{
+	return (epoch & LFS_EPOCH_STAGING_BIT) != 0;
+}
+/* Adds a random data key under a fresh epoch id (one above the highest
+ * data epoch) and makes it current. The caller seals and stores the ring
+ * before anything uses the new key. -ENOSPC when the ring is full. */
+int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch);
+/* Makes an existing epoch current (undoing add_epoch when the store fails). */
+int lfs_keyring_set_current(struct lfs_keyring *kr, uint32_t epoch);
+/* Removes an epoch and wipes its keys. -EBUSY for the current epoch,
+ * -ENOENT when absent. Waits for in-flight users (write lock). */
+int lfs_keyring_drop_epoch(struct lfs_keyring *kr, uint32_t epoch);
+/* Lists the data epochs (not staging ones). Returns how many, at most max,
+ * or -EACCES when locked. */
+int lfs_keyring_epochs(struct lfs_keyring *kr, uint32_t *out, unsigned max, uint32_t *current);
+/* Replaces the master key (rekey). The caller re-seals and stores. */
+int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN]);
+
 /* Parses only the public header of a keyring file (no key needed). */
 int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
 		     unsigned *nepochs);

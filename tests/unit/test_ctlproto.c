@@ -30,6 +30,8 @@ static void test_requests(void **state)
 	assert_int_equal(parse("lethefs-ctl 1 unlock master 32\n", &r), 0);
 	assert_int_equal(r.kind, LFS_CTL_MASTER);
 	assert_int_equal(parse("lethefs-ctl 1 unlock secret 4096\n", &r), 0);
+	assert_int_equal(parse("lethefs-ctl 1 rotate\n", &r), 0);
+	assert_int_equal(r.verb, LFS_CTL_ROTATE);
 }
 
 static void test_bad_requests(void **state)
@@ -54,7 +56,8 @@ static void test_bad_requests(void **state)
 		"lethefs-ctl 1 unlock secret 99999999999999999999999\n",
 		"lethefs-ctl 1 unlock key 32\n",
 		"lethefs-ctl 1 status\r\n",
-		"lethefs-ctl 1 rotate\n",
+		"lethefs-ctl 1 rotate now\n",
+		"lethefs-ctl 1 Rotate\n",
 		"lethefs-ctl 1 status\nlethefs-ctl 1 status\n",
 		"other 1 status\n",
 	};
@@ -78,6 +81,7 @@ static void test_format_roundtrip(void **state)
 		{.verb = LFS_CTL_STATUS},
 		{.verb = LFS_CTL_LOCK, .force = true},
 		{.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_MASTER, .payload_len = 32},
+		{.verb = LFS_CTL_ROTATE},
 	};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		char line[LFS_CTL_HEADER_MAX];

@@ -393,6 +393,74 @@ static void test_peek_bounds(void **state)
 	assert_int_equal(peek_with(s.file, 11, 1, FILE_LEN(1)), -EINVAL);
 }
 
+/* Rotation: a new epoch becomes current, survives a seal/unlock, and a
+ * dropped epoch is gone (EIO), also from the re-sealed file. */
+static void test_add_drop_epoch(void **state)
+{
+	(void)state;
+	struct lfs_keyring kr, back;
+	const struct lfs_epoch_keys *k;
+	uint8_t file[LFS_KEYRING_MAX_FILE_LEN], master[LFS_MASTER_KEY_LEN], old_key[32];
+	size_t len;
+	uint32_t e = 0, list[LFS_MAX_EPOCHS], cur = 0;
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_add_epoch(&kr, &e), -EACCES);
+	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_get(&kr, 1, &k), 0);
+	memcpy(old_key, k->data_key, 32);
+	lfs_keyring_put(&kr);
+	assert_int_equal(lfs_keyring_add_epoch(&kr, &e), 0);
+	assert_int_equal(e, 2);
+	assert_int_equal(lfs_keyring_epochs(&kr, list, LFS_MAX_EPOCHS, &cur), 2);
+	assert_int_equal(cur, 2);
+	assert_int_equal(lfs_keyring_get(&kr, 0, &k), 0);
+	assert_int_equal(k->epoch, 2);
+	assert_memory_not_equal(k->data_key, old_key, 32);
+	lfs_keyring_put(&kr);
+	assert_int_equal(lfs_keyring_drop_epoch(&kr, 2), -EBUSY);
+	assert_int_equal(lfs_keyring_drop_epoch(&kr, 7), -ENOENT);
+	assert_int_equal(lfs_keyring_drop_epoch(&kr, 1), 0);
+	assert_int_equal(lfs_keyring_get(&kr, 1, &k), -EIO);
+	assert_int_equal(lfs_keyring_seal(&kr, file, &len), 0);
+	assert_int_equal(len, FILE_LEN(1));
+	assert_int_equal(lfs_keyring_copy_master(&kr, master), 0);
+	lfs_keyring_init(&back, uuid_a, X);
+	assert_int_equal(lfs_keyring_unlock(&back, master, file, len), 0);
+	assert_int_equal(lfs_keyring_get(&back, 1, &k), -EIO);
+	assert_int_equal(lfs_keyring_get(&back, 0, &k), 0);
+	assert_int_equal(k->epoch, 2);
+	lfs_keyring_put(&back);
+	/* The next epoch is above the highest ever kept, never a reused id. */
+	assert_int_equal(lfs_keyring_add_epoch(&back, &e), 0);
+	assert_int_equal(e, 3);
+	assert_int_equal(lfs_keyring_set_current(&back, 2), 0);
+	assert_int_equal(lfs_keyring_set_current(&back, 9), -ENOENT);
+	lfs_keyring_destroy(&back);
+	lfs_keyring_destroy(&kr);
+}
+
+/* A new master key re-seals the same data keys; the old master no longer
+ * opens the new file. */
+static void test_set_master(void **state)
+{
+	(void)state;
+	struct sealed s;
+	make_sealed(&s);
+	struct lfs_keyring kr, back;
+	uint8_t file[LFS_KEYRING_MAX_FILE_LEN], m2[LFS_MASTER_KEY_LEN];
+	size_t len;
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_unlock(&kr, s.master, s.file, s.len), 0);
+	test_fill(m2, sizeof(m2), 0x5c);
+	assert_int_equal(lfs_keyring_set_master(&kr, m2), 0);
+	assert_int_equal(lfs_keyring_seal(&kr, file, &len), 0);
+	lfs_keyring_init(&back, uuid_a, X);
+	assert_int_equal(lfs_keyring_unlock(&back, s.master, file, len), -EKEYREJECTED);
+	assert_int_equal(lfs_keyring_unlock(&back, m2, file, len), 0);
+	lfs_keyring_destroy(&back);
+	lfs_keyring_destroy(&kr);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -410,6 +478,8 @@ int main(void)
 		cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_peek_bounds),
+		cmocka_unit_test(test_add_drop_epoch),
+		cmocka_unit_test(test_set_master),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
