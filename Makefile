@@ -24,7 +24,7 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             keymgmt/vault.c keymgmt/vault_slots.c keymgmt/secret.c keymgmt/recovery.c \
             keymgmt/ctlproto.c keymgmt/audit_line.c keymgmt/audit.c keymgmt/audit_verify.c keymgmt/audit_keyring.c keymgmt/stage_store.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \
-            fs/dirnames.c
+            fs/dirnames.c fs/stage.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
             fs/lockdown.c
 DAEMON_SRC := daemon/session.c daemon/control.c

@@ -89,6 +89,7 @@ void lfs_stage_index_remove(struct lfs_stage_index *ix, uint32_t id)
 {
 	for (size_t i = 0; i < ix->n; i++)
 		if (ix->e[i].id == id) {
+			free(ix->e[i].label);
 			ix->e[i] = ix->e[--ix->n];
 			return;
 		}
@@ -96,6 +97,8 @@ void lfs_stage_index_remove(struct lfs_stage_index *ix, uint32_t id)
 
 void lfs_stage_index_free(struct lfs_stage_index *ix)
 {
+	for (size_t i = 0; i < ix->n; i++)
+		free(ix->e[i].label);
 	free(ix->e);
 	memset(ix, 0, sizeof(*ix));
 }
@@ -129,6 +132,7 @@ int lfs_stage_index_parse(const char *text, size_t len, struct lfs_stage_index *
 		e.expires = expires;
 		e.quota = quota;
 		e.used = used;
+		e.label = NULL;
 		r = lfs_stage_index_add(ix, &e);
 	}
 	free(copy);

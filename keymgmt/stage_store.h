@@ -29,6 +29,7 @@ struct lfs_stage_entry {
 	int64_t expires; /* Unix seconds */
 	uint64_t quota;	 /* plaintext bytes; 0 = none */
 	uint64_t used;	 /* plaintext bytes written (persisted lazily) */
+	char *label;	 /* in memory only: the path or name the user gave */
 };
 
 struct lfs_stage_index {
