@@ -23,6 +23,7 @@ enum lfs_exit {
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
 	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force) */
+	LFS_EXIT_REFUSED = 14,	  /* stage extend: the vault's policy forbids it */
 };
 
 struct lfs_command {
@@ -44,6 +45,8 @@ int lfs_cmd_keyslot_remove(int argc, char **argv);
 int lfs_cmd_passwd(int argc, char **argv);
 int lfs_cmd_key(int argc, char **argv);
 int lfs_cmd_audit(int argc, char **argv);
+int lfs_cmd_stage(int argc, char **argv);
+int lfs_cmd_shred_expired(int argc, char **argv);
 
 /* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
  * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the
