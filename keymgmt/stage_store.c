@@ -121,6 +121,8 @@ int lfs_stage_index_parse(const char *text, size_t len, struct lfs_stage_index *
 		unsigned long long quota, used;
 		int end = 0;
 		struct lfs_stage_entry e;
+		if (line[0] == '#')
+			continue;
 		if (sscanf(line, "%15s %lld %lld %llu %llu%n", idhex, &created, &expires, &quota,
 			   &used, &end) != 5 ||
 		    line[end] != '\0' || lfs_stage_id_parse(idhex, strlen(idhex), &e.id) < 0 ||
