@@ -51,14 +51,17 @@ teardown() { teardown_vault; }
 }
 
 @test "wrong passphrase: exit 3, clear message, nothing mounted or changed" {
-	before=$(cd "$VAULT" && find . -type f -exec sha256sum {} + | sort)
+	# The audit log records the failed attempt (docs/AUDIT.md): that is the
+	# one change expected.
+	before=$(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' -exec sha256sum {} + | sort)
 	echo wrong >"$T/bad"
 	run "$LETHEFS" mount --passfile "$T/bad" "$VAULT" "$MNT"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"wrong passphrase"* ]]
 	! mountpoint -q "$MNT"
-	after=$(cd "$VAULT" && find . -type f -exec sha256sum {} + | sort)
+	after=$(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' -exec sha256sum {} + | sort)
 	[ "$before" = "$after" ]
+	grep -q '"event":"unlock","outcome":"failure"' "$VAULT/lethefs.audit"
 }
 
 @test "passphrase from --passfd and --extpass" {
