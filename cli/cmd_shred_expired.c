@@ -24,8 +24,8 @@ struct offline {
 };
 
 static void offline_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+                          const struct lfs_audit_caller *caller,
+                          const struct lfs_audit_detail *details, size_t ndetails)
 {
 	(void)caller; /* this process is the caller */
 	struct offline *o = arg;

@@ -58,8 +58,8 @@ static int report(const char *what, const char *path, int err)
 {
 	if (err == -EPERM) {
 		lfs_cli_error("%s %s: refused by the vault's configuration (staging_allow_extend "
-			      "or staging_max_ttl)",
-			      what, path);
+		              "or staging_max_ttl)",
+		              what, path);
 		return LFS_EXIT_REFUSED;
 	}
 	if (err == -ENODATA || err == -EOPNOTSUPP)
@@ -96,9 +96,9 @@ static int parse_ttl(const char *cmd, const char *v, char *out, size_t len)
 static int stage_create(int argc, char **argv)
 {
 	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
-					      {"quota", required_argument, NULL, 'q'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
+	                                     {"quota", required_argument, NULL, 'q'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	char ttl[32] = "", quota[32] = "";
 	int c;
 	optind = 1;
@@ -118,7 +118,8 @@ static int stage_create(int argc, char **argv)
 			return LFS_EXIT_USAGE;
 	}
 	if (!ttl[0] || !strcmp(ttl, "0") || argc - optind != 1)
-		return lfs_cli_usage_error("stage create", "expected --ttl DURATION (not 0) and PATH");
+		return lfs_cli_usage_error("stage create",
+		                           "expected --ttl DURATION (not 0) and PATH");
 	const char *path = argv[optind];
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return report("stage create", path, -errno);
@@ -134,7 +135,7 @@ static int stage_create(int argc, char **argv)
 static int stage_extend(int argc, char **argv)
 {
 	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
-					      {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	char ttl[32] = "";
 	int c;
 	optind = 1;

@@ -20,10 +20,10 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define XA_TTL	   "user.lethefs.ttl"
+#define XA_TTL     "user.lethefs.ttl"
 #define XA_EXPIRES "user.lethefs.expires"
 #define XA_QUOTA   "user.lethefs.quota"
-#define XA_ID	   "user.lethefs.id"
+#define XA_ID      "user.lethefs.id"
 
 bool lfs_stage_is_marker(int dirfd, const char *backing, uint32_t *id)
 {
@@ -76,7 +76,7 @@ static int open_staging_root(struct lfs_fs *fs)
 		int r = lfs_dirmeta_load(fd, &m);
 		if (r == 0 && (r = lfs_keyring_get(fs->kr, m.epoch, &k)) == 0) {
 			r = lfs_name_encrypt(k->name_mac, k->name_enc, m.dirid, comp, strlen(comp),
-					     enc);
+			                     enc);
 			lfs_keyring_put(fs->kr);
 		}
 		int next = -1;
@@ -110,7 +110,7 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 }
 
 int lfs_stage_mkdir_hook(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
-			 const char *backing)
+                         const char *backing)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	if (!fs->staging || !fs->staging->root[0] || parent->stage_id)
@@ -244,11 +244,28 @@ static int parse_size(const char *s, uint64_t *out)
 		return -1;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
-	default: break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -1;
@@ -256,8 +273,8 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name,
-		       const char *value, size_t size)
+int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name, const char *value,
+                       size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	bool ttl = !strcmp(name, XA_TTL), quota = !strcmp(name, XA_QUOTA);
@@ -284,15 +301,16 @@ int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name
 		else if (quota && parse_size(v, &n) < 0)
 			r = -EINVAL;
 		else if (quota)
-			r = inode->stage_root ? lfs_staging_set_quota(fs->staging, inode->stage_id, n,
-								       &who)
-					      : -EINVAL;
+			r = inode->stage_root
+			        ? lfs_staging_set_quota(fs->staging, inode->stage_id, n, &who)
+			        : -EINVAL;
 		else if (inode->stage_root)
 			r = lfs_staging_set_ttl(fs->staging, inode->stage_id, n, &who);
 		else if (n == 0)
 			r = -EINVAL;
 		else
-			r = lfs_staging_check_ttl(fs->staging, n) < 0 ? -EPERM : adopt(req, inode, n);
+			r = lfs_staging_check_ttl(fs->staging, n) < 0 ? -EPERM
+			                                              : adopt(req, inode, n);
 		if (r == -ENOENT)
 			r = -EIO; /* shredded meanwhile */
 	}
@@ -324,7 +342,7 @@ int lfs_stage_getxattr(fuse_req_t req, struct lfs_inode *inode, const char *name
 	int64_t now = (int64_t)time(NULL);
 	if (!strcmp(name, XA_TTL))
 		lfs_format_duration(e.expires > now ? (uint64_t)(e.expires - now) : 0, out,
-				    sizeof(out));
+		                    sizeof(out));
 	else if (!strcmp(name, XA_EXPIRES))
 		iso(e.expires, out, sizeof(out));
 	else if (!strcmp(name, XA_QUOTA))

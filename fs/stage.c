@@ -19,16 +19,16 @@
  * unmount): they are advisory bookkeeping, not a security property. */
 #define STORE_EVERY_S 5
 
-int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd,
-		     struct lfs_keyring *kr, const struct lfs_vault_config *cfg)
+int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
+                     const struct lfs_vault_config *cfg)
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
 	st->datafd = datafd;
 	st->kr = kr;
 	snprintf(st->root, sizeof(st->root), "%s", cfg->staging_root);
-	st->default_ttl = cfg->staging_default_ttl ? cfg->staging_default_ttl
-						   : LFS_STAGING_DEFAULT_TTL;
+	st->default_ttl =
+	    cfg->staging_default_ttl ? cfg->staging_default_ttl : LFS_STAGING_DEFAULT_TTL;
 	st->max_ttl = cfg->staging_max_ttl;
 	st->allow_extend = cfg->staging_allow_extend;
 	st->sdirfd = lfs_stage_dir_open(vault_dirfd, true);
@@ -105,7 +105,7 @@ int lfs_staging_check_ttl(struct lfs_staging *st, uint64_t ttl)
 }
 
 static void audit(struct lfs_staging *st, const char *event, const char *outcome,
-		  const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d, size_t n)
+                  const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d, size_t n)
 {
 	if (st->audit)
 		st->audit(st->audit_arg, event, outcome, caller, d, n);
@@ -140,7 +140,8 @@ int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
 		close(dfd);
 	if (r == 0) {
 		int64_t now = (int64_t)time(NULL);
-		struct lfs_stage_entry e = {.id = *id, .created = now, .expires = now + (int64_t)ttl};
+		struct lfs_stage_entry e = {
+		    .id = *id, .created = now, .expires = now + (int64_t)ttl};
 		r = lfs_stage_index_add(&st->ix, &e);
 		if (r == 0 && (r = store_locked(st)) < 0)
 			lfs_stage_index_remove(&st->ix, *id);
@@ -164,7 +165,7 @@ static void iso(int64_t t, char out[32])
 }
 
 void lfs_staging_commit(struct lfs_staging *st, uint32_t id, const char *label,
-			const struct lfs_audit_caller *caller)
+                        const struct lfs_audit_caller *caller)
 {
 	char hex[9], exp[32];
 	struct lfs_stage_entry e = {0};
@@ -179,9 +180,9 @@ void lfs_staging_commit(struct lfs_staging *st, uint32_t id, const char *label,
 	lfs_stage_id_hex(id, hex);
 	iso(e.expires, exp);
 	struct lfs_audit_detail d[] = {{"path", label ? label : "?", 0},
-				       {"id", hex, 0},
-				       {"expires", exp, 0},
-				       {"ttl_seconds", NULL, (long long)(e.expires - e.created)}};
+	                               {"id", hex, 0},
+	                               {"expires", exp, 0},
+	                               {"ttl_seconds", NULL, (long long)(e.expires - e.created)}};
 	audit(st, "stage-create", "success", caller, d, 4);
 	lfs_info("staging directory %s (%s) created, expires %s", hex, label ? label : "?", exp);
 }
@@ -199,7 +200,7 @@ void lfs_staging_abort(struct lfs_staging *st, uint32_t id)
 }
 
 int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
-			const struct lfs_audit_caller *caller)
+                        const struct lfs_audit_caller *caller)
 {
 	int r = lfs_staging_check_ttl(st, ttl);
 	if (r < 0)
@@ -222,9 +223,9 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 	iso(old, o);
 	iso(ttl ? neu : now, n);
 	struct lfs_audit_detail d[] = {{"id", hex, 0},
-				       {"old_expires", o, 0},
-				       {"expires", n, 0},
-				       {"error", r == -EPERM ? "extending is not allowed" : "", 0}};
+	                               {"old_expires", o, 0},
+	                               {"expires", n, 0},
+	                               {"error", r == -EPERM ? "extending is not allowed" : "", 0}};
 	if (ttl == 0 && r == 0)
 		return 0; /* the shred entry follows at the next tick */
 	if (r != -ENOENT && r != -EINVAL)
@@ -233,7 +234,7 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 }
 
 int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-			  const struct lfs_audit_caller *caller)
+                          const struct lfs_audit_caller *caller)
 {
 	pthread_mutex_lock(&st->lock);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
@@ -295,16 +296,16 @@ static void finish_removal(struct removal *rm)
 	char hex[9];
 	lfs_stage_id_hex(rm->id, hex);
 	struct lfs_audit_detail d[] = {{"path", rm->label ? rm->label : "?", 0},
-				       {"id", hex, 0},
-				       {"reason", rm->reason, 0},
-				       {"files", NULL, (long long)files},
-				       {"bytes", NULL, (long long)bytes},
-				       {"error", r < 0 ? strerror(-r) : "", 0}};
+	                               {"id", hex, 0},
+	                               {"reason", rm->reason, 0},
+	                               {"files", NULL, (long long)files},
+	                               {"bytes", NULL, (long long)bytes},
+	                               {"error", r < 0 ? strerror(-r) : "", 0}};
 	audit(st, "stage-shred", r < 0 ? "failure" : "success",
 	      rm->have_caller ? &rm->caller : NULL, d, r < 0 ? 6 : 5);
 	lfs_info("staging directory %s (%s) shredded (%s): %llu files, %llu bytes, %ld markers",
-		 hex, rm->label ? rm->label : "?", rm->reason, (unsigned long long)files,
-		 (unsigned long long)bytes, markers);
+	         hex, rm->label ? rm->label : "?", rm->reason, (unsigned long long)files,
+	         (unsigned long long)bytes, markers);
 	free(rm->label);
 	free(rm);
 }
@@ -319,7 +320,7 @@ static void *removal_thread(void *arg)
 }
 
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-		      const struct lfs_audit_caller *caller)
+                      const struct lfs_audit_caller *caller)
 {
 	struct removal *rm = calloc(1, sizeof(*rm));
 	if (!rm)
@@ -347,7 +348,7 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	lfs_keyring_drop_staging(st->kr, id);
 	if (r < 0 || sr < 0)
 		lfs_err("staging %08x: key destruction incomplete: %s", id,
-			strerror(-(r < 0 ? r : sr)));
+		        strerror(-(r < 0 ? r : sr)));
 	/* Step 2: nothing of it may stay in the kernel's caches. */
 	if (st->invalidate)
 		st->invalidate(st->inval_arg, id);

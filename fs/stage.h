@@ -17,13 +17,13 @@
 #include "../keymgmt/stage_store.h"
 
 typedef void (*lfs_stage_audit_fn)(void *arg, const char *event, const char *outcome,
-				   const struct lfs_audit_caller *caller,
-				   const struct lfs_audit_detail *details, size_t ndetails);
+                                   const struct lfs_audit_caller *caller,
+                                   const struct lfs_audit_detail *details, size_t ndetails);
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
-	int sdirfd;	      /* VAULT/staging */
-	int datafd;	      /* VAULT/d */
+	int sdirfd;           /* VAULT/staging */
+	int datafd;           /* VAULT/d */
 	struct lfs_keyring *kr;
 	struct lfs_stage_index ix;
 	bool dirty; /* used counters changed since the index was stored */
@@ -36,12 +36,12 @@ struct lfs_staging {
 	/* Drops the kernel's caches of everything below a shredded id. */
 	void (*invalidate)(void *arg, uint32_t id);
 	void *inval_arg;
-	bool background; /* ciphertext removal in a thread (daemon) */
+	bool background;      /* ciphertext removal in a thread (daemon) */
 	_Atomic int removals; /* background removals in flight */
 };
 
-int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd,
-		     struct lfs_keyring *kr, const struct lfs_vault_config *cfg);
+int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
+                     const struct lfs_vault_config *cfg);
 /* Waits for background removals, stores the index, closes. */
 void lfs_staging_destroy(struct lfs_staging *st);
 
@@ -63,15 +63,15 @@ int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id);
  * the old one). */
 int lfs_staging_write_meta(int dirfd, uint32_t id);
 void lfs_staging_commit(struct lfs_staging *st, uint32_t id, const char *label,
-			const struct lfs_audit_caller *caller);
+                        const struct lfs_audit_caller *caller);
 void lfs_staging_abort(struct lfs_staging *st, uint32_t id);
 
 /* A new TTL counted from now. 0 shreds at the next tick (manual shred).
  * -EPERM when it would extend the expiry and extending is not allowed. */
 int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
-			const struct lfs_audit_caller *caller);
+                        const struct lfs_audit_caller *caller);
 int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-			  const struct lfs_audit_caller *caller);
+                          const struct lfs_audit_caller *caller);
 /* Quota accounting in plaintext bytes: a positive delta beyond the quota
  * is refused with -EDQUOT; negative deltas always pass. */
 int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta);
@@ -80,7 +80,7 @@ int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta);
  * stored, key wiped from memory; kernel caches dropped; ciphertext and
  * markers removed (in the background when st->background); audited. */
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-		      const struct lfs_audit_caller *caller);
+                      const struct lfs_audit_caller *caller);
 /* Shreds every expired directory (and finishes interrupted shreds).
  * Returns how many were shredded. Also persists quota counters now and
  * then. Called every second by the daemon, at mount, and offline. */

@@ -16,16 +16,16 @@
 #include <sodium.h>
 
 static const uint8_t key_magic[8] = {'L', 'T', 'H', 'S', 'T', 'K', '0', '1'};
-#define INDEX_MAGIC   "lethefs-staging-index 1\n"
-#define INDEX_MAX     (1 << 20)
-#define KEY_HDR_LEN   16
+#define INDEX_MAGIC "lethefs-staging-index 1\n"
+#define INDEX_MAX   (1 << 20)
+#define KEY_HDR_LEN 16
 
 int lfs_stage_dir_open(int vault_dirfd, bool create)
 {
 	if (create && mkdirat(vault_dirfd, LFS_STAGING_DIR_NAME, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	int fd = openat(vault_dirfd, LFS_STAGING_DIR_NAME,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -41,9 +41,9 @@ int lfs_stage_id_parse(const char *s, size_t len, uint32_t *id)
 	uint32_t v = 0;
 	for (size_t i = 0; i < 8; i++) {
 		char c = s[i];
-		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-						    : 16;
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+		             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+		                                    : 16;
 		if (d == 16)
 			return -EINVAL;
 		v = v << 4 | d;
@@ -124,7 +124,7 @@ int lfs_stage_index_parse(const char *text, size_t len, struct lfs_stage_index *
 		if (line[0] == '#')
 			continue;
 		if (sscanf(line, "%15s %lld %lld %llu %llu%n", idhex, &created, &expires, &quota,
-			   &used, &end) != 5 ||
+		           &used, &end) != 5 ||
 		    line[end] != '\0' || lfs_stage_id_parse(idhex, strlen(idhex), &e.id) < 0 ||
 		    created < 0 || expires < 0 || lfs_stage_index_find(ix, e.id)) {
 			r = -EINVAL;
@@ -166,14 +166,14 @@ int lfs_stage_index_store(int sdirfd, const struct lfs_stage_index *ix)
 	if (!buf)
 		return -ENOMEM;
 	size_t used = (size_t)snprintf(buf, cap,
-				       INDEX_MAGIC "# id created expires quota used (Unix seconds, "
-						   "plaintext bytes; see docs/FORMAT.md)\n");
+	                               INDEX_MAGIC "# id created expires quota used (Unix seconds, "
+	                                           "plaintext bytes; see docs/FORMAT.md)\n");
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct lfs_stage_entry *e = &ix->e[i];
-		used += (size_t)snprintf(buf + used, cap - used, "%08" PRIx32 " %lld %lld %llu %llu\n",
-					 e->id, (long long)e->created, (long long)e->expires,
-					 (unsigned long long)e->quota,
-					 (unsigned long long)e->used);
+		used +=
+		    (size_t)snprintf(buf + used, cap - used, "%08" PRIx32 " %lld %lld %llu %llu\n",
+		                     e->id, (long long)e->created, (long long)e->expires,
+		                     (unsigned long long)e->quota, (unsigned long long)e->used);
 	}
 	int r = lfs_replace_file(sdirfd, LFS_STAGING_INDEX_NAME, buf, used, 0600);
 	free(buf);
@@ -189,7 +189,7 @@ static void key_ad(struct lfs_keyring *kr, const uint8_t *hdr, uint8_t ad[KEY_HD
 }
 
 int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
-		       uint8_t out[LFS_STAGE_KEY_FILE_LEN])
+                       uint8_t out[LFS_STAGE_KEY_FILE_LEN])
 {
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
@@ -203,13 +203,13 @@ int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32
 	key_ad(kr, out, ad);
 	randombytes_buf(out + KEY_HDR_LEN, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_HDR_LEN + 24, NULL, key, 32, ad,
-						   sizeof(ad), NULL, out + KEY_HDR_LEN, wrap);
+	                                           sizeof(ad), NULL, out + KEY_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	return 0;
 }
 
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,
-			 uint8_t key[32])
+                         uint8_t key[32])
 {
 	if (len != LFS_STAGE_KEY_FILE_LEN || memcmp(in, key_magic, 8) != 0 ||
 	    get_le32(in + 8) != id || !sodium_is_zero(in + 12, 4))
@@ -221,8 +221,8 @@ int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, 
 	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_STAGING);
 	sodium_memzero(master, sizeof(master));
 	key_ad(kr, in, ad);
-	r = crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, in + KEY_HDR_LEN + 24,
-						       48, ad, sizeof(ad), in + KEY_HDR_LEN, wrap);
+	r = crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, in + KEY_HDR_LEN + 24, 48,
+	                                               ad, sizeof(ad), in + KEY_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	return r == 0 ? 0 : -EKEYREJECTED;
 }
@@ -248,7 +248,7 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
 		if (fstatat(sdirfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
 		fd = openat(sdirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0400);
+		            0400);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
@@ -272,7 +272,7 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
 }
 
 int lfs_stage_keys_load(int sdirfd, const struct lfs_stage_index *ix, struct lfs_keyring *kr,
-			unsigned *bad)
+                        unsigned *bad)
 {
 	*bad = 0;
 	for (size_t i = 0; i < ix->n; i++) {
@@ -343,8 +343,8 @@ static int remove_below(int dirfd, uint64_t *files, uint64_t *bytes)
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								O_CLOEXEC);
+			int sub =
+			    openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				int rr = remove_below(sub, files, bytes);
 				close(sub);
@@ -399,8 +399,8 @@ long lfs_stage_sweep_markers(int datafd, bool (*dead)(uint32_t id, void *arg), v
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (de->d_type == DT_DIR) {
-			int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								O_CLOEXEC);
+			int sub =
+			    openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				n += lfs_stage_sweep_markers(sub, dead, arg);
 				close(sub);

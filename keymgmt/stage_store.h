@@ -27,9 +27,9 @@ struct lfs_stage_entry {
 	uint32_t id;
 	int64_t created; /* Unix seconds */
 	int64_t expires; /* Unix seconds */
-	uint64_t quota;	 /* plaintext bytes; 0 = none */
-	uint64_t used;	 /* plaintext bytes written (persisted lazily) */
-	char *label;	 /* in memory only: the path or name the user gave */
+	uint64_t quota;  /* plaintext bytes; 0 = none */
+	uint64_t used;   /* plaintext bytes written (persisted lazily) */
+	char *label;     /* in memory only: the path or name the user gave */
 };
 
 struct lfs_stage_index {
@@ -60,16 +60,16 @@ bool lfs_stage_marker_id(const char *target, size_t len, uint32_t *id);
 /* Key files. Wrapping (un)seals with a key derived from kr's master key
  * (LFS_KDF_CTX_STAGING); the AD binds the vault uuid and the id. */
 int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
-		       uint8_t out[LFS_STAGE_KEY_FILE_LEN]);
+                       uint8_t out[LFS_STAGE_KEY_FILE_LEN]);
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,
-			 uint8_t key[32]);
+                         uint8_t key[32]);
 /* Picks a fresh id, a random key, writes ID.key (fsync'd, dir fsync'd) and
  * adds the key to kr. */
 int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id);
 /* Loads every key of the index into kr; keys that are missing or do not
  * unwrap are reported through *bad (count) and skipped. */
 int lfs_stage_keys_load(int sdirfd, const struct lfs_stage_index *ix, struct lfs_keyring *kr,
-			unsigned *bad);
+                        unsigned *bad);
 /* Crypto-shredding of one key file: overwrite with random bytes, fsync,
  * unlink, fsync the directory. 0 also when it was already gone. */
 int lfs_stage_key_destroy(int sdirfd, uint32_t id);
