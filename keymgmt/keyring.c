@@ -102,7 +102,8 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		struct lfs_epoch_keys *e = &kr->sec->epochs[i];
 		e->epoch = get_le32(p);
-		if (e->epoch == 0 || !sodium_is_zero(p + 4, 4))
+		/* Ids with the top bit set name staging keys, never epochs. */
+		if (e->epoch == 0 || LFS_EPOCH_IS_STAGING(e->epoch) || !sodium_is_zero(p + 4, 4))
 			return -EINVAL;
 		for (unsigned j = 0; j < i; j++)
 			if (kr->sec->epochs[j].epoch == e->epoch)
