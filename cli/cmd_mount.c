@@ -6,6 +6,8 @@
 #include "../daemon/control.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
+#include "../fs/stage.h"
+#include "../fs/stage_inval.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -398,6 +401,29 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_vault_close(&v);
 		return LFS_EXIT_ERROR;
 	}
+	/* Staging directories that expired while nothing was mounted are
+	 * shredded before anything is served (no key needed). */
+	struct lfs_staging staging;
+	r = lfs_staging_init(&staging, v.dirfd, data_fd, &kr, &v.cfg);
+	if (r < 0) {
+		lfs_cli_error("cannot read the staging index of %s: %s", vault, strerror(-r));
+		lfs_audit_close(session.audit);
+		lfs_control_stop(&ctl);
+		lfs_session_destroy(&session);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_CORRUPT;
+	}
+	lfs_session_set_staging(&session, &staging);
+	lfs_staging_sweep_orphans(&staging);
+	lfs_staging_tick(&staging, (int64_t)time(NULL));
+	if (!mo.locked)
+		lfs_staging_load_keys(&staging);
+	staging.background = true;
+	staging.invalidate = lfs_stage_invalidate;
+	staging.inval_arg = &fs;
+	fs.staging = &staging;
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	lfs_rotation_init(&rotation, &session);
@@ -434,6 +460,8 @@ int lfs_cmd_mount(int argc, char **argv)
 		fuse_session_destroy(se);
 	}
 	fuse_opt_free_args(&args);
+	fs.staging = NULL;
+	lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	lfs_fs_destroy(&fs);

@@ -23,6 +23,9 @@ static const struct lfs_command commands[] = {
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
 	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
+	{"stage", lfs_cmd_stage, "create, list, extend or shred self-destroying staging dirs"},
+	{"shred-expired", lfs_cmd_shred_expired,
+	 "shred expired staging dirs of an unmounted vault (cron, timer)"},
 };
 
 static void usage(FILE *out)
@@ -35,7 +38,7 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 		"\n"
 		"Run 'lethefs COMMAND --help' for a command's options.\n"
@@ -53,7 +56,10 @@ static void usage(FILE *out)
 		" 10  audit verify: the audit log was tampered with (or cut short)\n"
 		" 11  not a mounted lethefs volume, or its daemon does not answer\n"
 		" 12  permission denied on the control socket (not root or admin group)\n"
-		" 13  lock refused: files are open (see lock --force)\n");
+		" 13  lock refused: files are open (see lock --force)\n"
+		" 14  rotate: the volume is locked\n"
+		" 15  rotate --wait: the rotation stopped on errors\n"
+		" 17  stage extend refused: the vault does not allow extending TTLs\n");
 }
 
 int main(int argc, char **argv)

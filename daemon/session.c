@@ -2,6 +2,7 @@
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
+#include "../fs/stage.h"
 #include "../keymgmt/audit_keyring.h"
 
 #include <errno.h>
@@ -102,6 +103,10 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		pthread_mutex_lock(&s->state_lock);
 		r = lfs_keyring_take(s->kr, &fresh);
 		if (r == 0) {
+			/* Staging keys before the gate opens: nothing below a
+			 * staging directory may be seen without its key. */
+			if (s->staging)
+				lfs_staging_load_keys(s->staging);
 			s->unlocked_since = time(NULL);
 			s->failures = 0;
 			/* A file whose rotation a crash interrupted is finished
@@ -182,8 +187,25 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	return 0;
 }
 
+static void staging_audit(void *arg, const char *event, const char *outcome,
+			  const struct lfs_audit_caller *caller,
+			  const struct lfs_audit_detail *details, size_t ndetails)
+{
+	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
+}
+
+void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
+{
+	s->staging = st;
+	st->audit = staging_audit;
+	st->audit_arg = s;
+}
+
 void lfs_session_tick(struct lfs_session *s)
 {
+	/* Expiry does not wait for an unlock: destroying a key needs none. */
+	if (s->staging)
+		lfs_staging_tick(s->staging, (int64_t)time(NULL));
 	if (!s->idle_lock_seconds || atomic_load(&s->fs->access) != LFS_ACCESS_UNLOCKED)
 		return;
 	if (lfs_fs_idle_seconds(s->fs) < (int64_t)s->idle_lock_seconds)

@@ -34,6 +34,7 @@ struct lfs_session {
 	uint64_t idle_lock_seconds;
 	struct lfs_audit_log *audit;
 	struct lfs_rotation *rotation; /* NULL: no rotation worker (tests) */
+	struct lfs_staging *staging; /* NULL: none */
 };
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
@@ -57,8 +58,12 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 /* Locks. -EALREADY if locked; -EBUSY if handles are open and !force. */
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 		     const struct lfs_audit_caller *caller);
-/* Called about once a second: locks after idle_lock of inactivity, unless
- * files are open. */
+/* Hands the mount's staging table to the session: its audit entries go
+ * to the session's log, its keys are loaded at every unlock, and the tick
+ * shreds what expired, locked or not. */
+void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st);
+/* Called about once a second: shreds expired staging directories; locks
+ * after idle_lock of inactivity, unless files are open. */
 void lfs_session_tick(struct lfs_session *s);
 
 /* Writes the status members (without braces) as JSON. Returns the length

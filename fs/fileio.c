@@ -129,7 +129,8 @@ static int write_header(struct io *io)
 static int io_create_header(struct io *io, bool store)
 {
 	struct lfs_inode *in = io->inode;
-	int r = io_take_keys(io, 0);
+	/* Below a staging directory, its key (stage_id); else the current. */
+	int r = io_take_keys(io, in->stage_id);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&in->meta_lock);

@@ -50,6 +50,11 @@ struct lfs_inode {
 	 * reordered earlier writes to fill the gap (see fileio.c). */
 	uint64_t known_size;
 	pthread_cond_t size_changed;
+	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
+	 * object (0: the vault's current epoch), inherited from the parent at
+	 * lookup; stage_root for the staging directory itself. */
+	uint32_t stage_id;
+	bool stage_root;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -62,6 +67,7 @@ enum lfs_access {
 };
 
 struct fuse_session;
+struct lfs_staging;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -71,6 +77,7 @@ struct lfs_fs {
 	_Atomic long open_dirs;	     /* directory handles currently open */
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
+	struct lfs_staging *staging; /* NULL: no staging support (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
 	struct lfs_inode root;

@@ -79,6 +79,12 @@ static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
 		fuse_reply_err(req, EIO);
 		return true;
 	}
+	/* Opened below a staging directory that has been shredded since. */
+	if (h->stage_id && atomic_load(&fs->access) == LFS_ACCESS_UNLOCKED &&
+	    !lfs_keyring_has(fs->kr, h->stage_id)) {
+		fuse_reply_err(req, EIO);
+		return true;
+	}
 	if (atomic_load(&fs->access) != LFS_ACCESS_LOCKED)
 		return false;
 	fuse_reply_err(req, EACCES);

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "stage.h"
 #include "../common/log.h"
 
 #include <dirent.h>
@@ -53,6 +54,7 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	d->base.lock_gen = atomic_load(&fs->lock_gen);
+	d->base.stage_id = inode->stage_id;
 	atomic_fetch_add(&fs->open_dirs, 1);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
@@ -82,6 +84,13 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 			return r == -EACCES ? -2 : -1;
 		name = plain;
 	}
+	uint32_t sid;
+	if (!plus && d->entry->d_type == DT_LNK && lfs_stage_is_marker(dirfd(d->dp), bname, &sid)) {
+		/* A staging directory; gone once shredded. */
+		if (!fs->staging || !lfs_staging_live(fs->staging, sid))
+			return -1;
+		d->entry->d_type = DT_DIR;
+	}
 	if (!plus) {
 		struct stat st = {.st_ino = d->entry->d_ino,
 				  .st_mode = (mode_t)d->entry->d_type << 12};
@@ -92,7 +101,7 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = d->entry->d_ino;
 		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-	} else if (lfs_lookup_backing(fs, dirfd(d->dp), bname, &e) < 0) {
+	} else if (lfs_lookup_backing(fs, dir, dirfd(d->dp), bname, &e) < 0) {
 		return -1; /* vanished meanwhile */
 	}
 	size_t n = fuse_add_direntry_plus(req, p, left, name, &e, next);

@@ -5,6 +5,8 @@
 #include "dirnames.h"
 #include "redir.h"
 #include "fileio.h"
+#include "stage.h"
+#include "../keymgmt/audit.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -25,8 +27,33 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->entry_timeout;
 }
 
-int lfs_lookup_backing(struct lfs_fs *fs, int dirfd, const char *backing,
-		       struct fuse_entry_param *e)
+/* A staging marker stands for the directory VAULT/staging/ID/: the inode
+ * is that directory's. A marker whose directory was shredded is absent. */
+static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *id)
+{
+	char t[64];
+	ssize_t n = readlinkat(*fd, "", t, sizeof(t));
+	if (n <= 0 || !lfs_stage_marker_id(t, (size_t)n, id))
+		return 0;
+	if (!fs->staging || !lfs_staging_live(fs->staging, *id))
+		return -ENOENT;
+	char hex[9];
+	lfs_stage_id_hex(*id, hex);
+	int dfd = openat(fs->staging->sdirfd, hex, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT;
+	if (fstatat(dfd, "", st, AT_EMPTY_PATH) < 0) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+	close(*fd);
+	*fd = dfd;
+	return 1;
+}
+
+int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
+		       const char *backing, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	int fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -40,10 +67,20 @@ int lfs_lookup_backing(struct lfs_fs *fs, int dirfd, const char *backing,
 		close(fd);
 		return r;
 	}
+	uint32_t sid = 0;
+	int marker = S_ISLNK(e->attr.st_mode) ? follow_marker(fs, &fd, &e->attr, &sid) : 0;
+	if (marker < 0) {
+		close(fd);
+		return marker;
+	}
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
+	if (inode != &fs->root) {
+		inode->stage_root = marker > 0;
+		inode->stage_id = marker > 0 ? sid : parent->stage_id;
+	}
 	lfs_stat_to_plain(fs, &e->attr);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
@@ -62,7 +99,7 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		return pfd;
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
-		r = lfs_lookup_backing(fs, pfd, b.name, e);
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
 	return r;
 }
@@ -112,6 +149,11 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
+	/* A shredded staging directory and everything below it are gone. */
+	if (inode->stage_id && fs->staging && !lfs_staging_live(fs->staging, inode->stage_id)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	int fd = lfs_inode_pin(fs, inode);
 	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
 	if (fd >= 0)
@@ -122,6 +164,22 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
+/* Truncation, with the size change charged to a staging quota. */
+static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t size)
+{
+	int64_t delta = 0;
+	if (inode->stage_id) {
+		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, fd);
+		int r = lfs_stage_charge(fs, inode, delta);
+		if (r < 0)
+			return r;
+	}
+	int r = lfs_fileio_truncate(fs, inode, fd, size);
+	if (r < 0)
+		lfs_stage_charge(fs, inode, -delta);
+	return r;
+}
+
 static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd,
 		    struct fuse_file_info *fi, off_t size)
 {
@@ -130,13 +188,13 @@ static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd,
 	if (size < 0)
 		return -EINVAL;
 	if (fi)
-		return lfs_fileio_truncate(fs, inode, lfs_handle_of(fi)->fd, (uint64_t)size);
+		return truncate_charged(fs, inode, lfs_handle_of(fi)->fd, (uint64_t)size);
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(ifd, proc);
 	int fd = open(proc, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int r = lfs_fileio_truncate(fs, inode, fd, (uint64_t)size);
+	int r = truncate_charged(fs, inode, fd, (uint64_t)size);
 	close(fd);
 	return r;
 }
@@ -237,11 +295,24 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	/* No epoch is stored with a target: during a rotation it may still
-	 * be under the previous one. */
+	/* No epoch is stored with a target. Below a staging directory it is
+	 * the directory's key; elsewhere, during a rotation, it may still be
+	 * under the previous epoch. */
 	char plain[PATH_MAX + 1];
-	uint32_t epoch;
-	int r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
+	int r;
+	if (inode->stage_id) {
+		const struct lfs_epoch_keys *k;
+		r = lfs_keyring_get(fs->kr, inode->stage_id, &k);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
+		lfs_keyring_put(fs->kr);
+	} else {
+		uint32_t epoch;
+		r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
+	}
 	if (r == -EACCES) {
 		fuse_reply_err(req, EACCES);
 		return;
@@ -271,7 +342,8 @@ void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
-static int make_dir(struct lfs_fs *fs, int pfd, const char *backing, mode_t mode)
+static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *backing,
+		    mode_t mode)
 {
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
@@ -282,7 +354,8 @@ static int make_dir(struct lfs_fs *fs, int pfd, const char *backing, mode_t mode
 	int r = dfd < 0 ? -errno : 0;
 	if (r == 0) {
 		struct lfs_dirmeta m;
-		lfs_dirmeta_new(&m, fs->kr->current_epoch);
+		/* Inside a staging directory, its key; else the current epoch. */
+		lfs_dirmeta_new(&m, epoch ? epoch : fs->kr->current_epoch);
 		r = lfs_dirmeta_store(dfd, &m);
 		close(dfd);
 	}
@@ -319,25 +392,31 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		enc_link = malloc(lfs_link_encoded_len(len) + 1);
 		if (!enc_link)
 			r = -ENOMEM;
-		else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+		else if ((r = lfs_keyring_get(fs->kr, parent->stage_id, &k)) == 0) {
 			r = lfs_link_encrypt(k->link, link, len, enc_link);
 			lfs_keyring_put(fs->kr);
 		}
 		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
 			r = -ENAMETOOLONG;
 	}
-	if (r == 0) {
+	int staged = 0;
+	if (r == 0 && S_ISDIR(mode)) {
+		staged = lfs_stage_mkdir_hook(req, parent, pfd, name, b.name);
+		r = staged < 0 ? staged : 0;
+	}
+	if (r == 0 && !staged) {
 		if (link)
 			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
 		else if (S_ISDIR(mode))
-			r = make_dir(fs, pfd, b.name, mode & 07777);
+			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
 	free(enc_link);
 	if (r == 0) {
-		lfs_chown_new(req, pfd, b.name);
-		r = lfs_lookup_backing(fs, pfd, b.name, &e);
+		if (!staged)
+			lfs_chown_new(req, pfd, b.name);
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	}
 	lfs_inode_unpin(fs, parent);
 	if (r < 0)
@@ -389,14 +468,18 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	/* A hard link would let one object be reached under two keys' names. */
+	if (inode->stage_id != parent->stage_id || inode->stage_root)
+		r = -EXDEV;
+	if (r == 0)
+		r = lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
 		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
 			r = -errno;
 	}
 	if (r == 0)
-		r = lfs_lookup_backing(fs, pfd, b.name, &e);
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	lfs_inode_unpin(fs, inode);
 	if (r < 0)
@@ -416,8 +499,20 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		return;
 	}
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	uint32_t sid;
+	if (r == 0 && lfs_stage_is_marker(pfd, b.name, &sid))
+		r = -EISDIR;
+	/* Quota: a file's last name going frees its bytes. */
+	struct stat st;
+	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      S_ISREG(st.st_mode) && st.st_nlink == 1;
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
+	if (r == 0 && charge) {
+		uint64_t plain = 0;
+		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
+		lfs_stage_charge(fs, parent, -(int64_t)plain);
+	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
 	lfs_inode_unpin(fs, parent);
@@ -468,6 +563,30 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	}
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	int dfd = -1;
+	uint32_t sid;
+	if (r == 0 && fs->staging && lfs_stage_is_marker(pfd, b.name, &sid)) {
+		/* An empty staging directory may be removed: that is a manual
+		 * shred, done by the control thread within a second (kernel
+		 * caches cannot be dropped from inside a handler). */
+		char hex[9];
+		lfs_stage_id_hex(sid, hex);
+		int sfd = openat(fs->staging->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = sfd < 0 ? -errno : empty_backing_dir(sfd);
+		if (sfd >= 0)
+			close(sfd);
+		if (r == 0) {
+			struct lfs_audit_caller who;
+			lfs_audit_caller_from_pid(&who, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
+			r = lfs_staging_set_ttl(fs->staging, sid, 0, &who);
+		}
+		if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
+			r = -errno;
+		if (r == 0)
+			lfs_bname_drop_sidecar(pfd, &b);
+		lfs_inode_unpin(fs, parent);
+		fuse_reply_err(req, -r);
+		return;
+	}
 	if (r == 0) {
 		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
@@ -507,7 +626,12 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = lfs_bname_make(fs, parent, pfd, name, &from);
+	/* Across a staging boundary: EXDEV, so that mv copies (re-encrypting
+	 * under the destination's key) and deletes. */
+	if (parent->stage_id != newparent->stage_id)
+		r = -EXDEV;
+	if (r == 0)
+		r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)

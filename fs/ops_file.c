@@ -4,6 +4,7 @@
 #include "ops.h"
 #include "dirnames.h"
 #include "fileio.h"
+#include "stage.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -31,12 +32,20 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
-static int new_handle(struct lfs_fs *fs, struct fuse_file_info *fi, int fd)
+static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi,
+		      int fd)
 {
 	struct lfs_handle *h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->base.lock_gen = atomic_load(&fs->lock_gen);
+	h->base.stage_id = inode->stage_id;
+	/* Below a staging directory with a quota, writes go straight to the
+	 * daemon so that EDQUOT reaches write(2) instead of a later close. */
+	struct lfs_stage_entry se;
+	if (inode->stage_id && fs->staging &&
+	    lfs_staging_get(fs->staging, inode->stage_id, &se) == 0 && se.quota)
+		fi->direct_io = 1;
 	h->fd = fd;
 	atomic_fetch_add(&fs->open_files, 1);
 	fi->fh = (uintptr_t)h;
@@ -77,7 +86,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		}
 	}
 	if (r == 0)
-		r = lfs_lookup_backing(fs, pfd, b.name, &e);
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	struct lfs_inode *inode = r == 0 ? lfs_inode_of(req, e.ino) : NULL;
 	int ifd = inode ? lfs_inode_pin(fs, inode) : -1; /* held while open */
 	if (r == 0 && ifd < 0)
@@ -85,7 +94,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0)
-		r = new_handle(fs, fi, fd);
+		r = new_handle(fs, inode, fi, fd);
 	if (r < 0) {
 		/* Do not leave behind a file the caller was told was not
 		 * created. */
@@ -123,12 +132,15 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Opening needs no key, but serving plaintext does: refuse early when
 	 * locked so that the error comes at open, not at first read. */
 	const struct lfs_epoch_keys *k;
-	if (r == 0 && (r = lfs_keyring_get(fs->kr, 0, &k)) == 0)
+	if (r == 0 && (r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0)
 		lfs_keyring_put(fs->kr);
+	uint64_t before = r == 0 && (fi->flags & O_TRUNC) ? lfs_plain_size_of(fs, fd) : 0;
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
+	if (r == 0 && before)
+		lfs_stage_charge(fs, inode, -(int64_t)before);
 	if (r == 0)
-		r = new_handle(fs, fi, fd);
+		r = new_handle(fs, inode, fi, fd);
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -160,8 +172,22 @@ void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	ssize_t n = lfs_fileio_write(lfs_req_fs(req), lfs_inode_of(req, ino),
-				     lfs_handle_of(fi)->fd, buf, size, (uint64_t)off);
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	int fd = lfs_handle_of(fi)->fd;
+	int64_t growth = 0;
+	if (inode->stage_id) {
+		uint64_t cur = lfs_plain_size_of(fs, fd), end = (uint64_t)off + size;
+		growth = end > cur ? (int64_t)(end - cur) : 0;
+		int r = lfs_stage_charge(fs, inode, growth);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	ssize_t n = lfs_fileio_write(fs, inode, fd, buf, size, (uint64_t)off);
+	if (n < 0)
+		lfs_stage_charge(fs, inode, -growth);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -18,7 +18,7 @@
 #define BACKING_XATTR_MAX (USER_PREFIX_LEN + LFS_ENCNAME_MAX)
 
 /* The backing xattr name for plaintext name; -EOPNOTSUPP outside user.*. */
-static int backing_xattr_name(struct lfs_fs *fs, const char *name, char *out)
+static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *name, char *out)
 {
 	if (strncmp(name, USER_PREFIX, USER_PREFIX_LEN) != 0)
 		return -EOPNOTSUPP;
@@ -27,7 +27,7 @@ static int backing_xattr_name(struct lfs_fs *fs, const char *name, char *out)
 	if (len > LFS_XATTR_NAME_MAX)
 		return -ERANGE;
 	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(fs->kr, 0, &k);
+	int r = lfs_keyring_get(fs->kr, epoch, &k);
 	if (r < 0)
 		return r;
 	memcpy(out, USER_PREFIX, USER_PREFIX_LEN);
@@ -55,8 +55,11 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		     size_t size, int flags)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	int r = backing_xattr_name(fs, name, bname);
+	if (lfs_stage_setxattr(req, inode, name, value, size))
+		return;
+	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -65,7 +68,7 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	const struct lfs_epoch_keys *k;
 	if (!sealed)
 		r = -ENOMEM;
-	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
 		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
 		if ((r = proc_of(req, ino, proc)) == 0) {
@@ -82,8 +85,11 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	int r = backing_xattr_name(fs, name, bname);
+	if (lfs_stage_getxattr(req, inode, name, size))
+		return;
+	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
 	if (r < 0) {
 		/* EOPNOTSUPP (not ENODATA) for other namespaces: ls and other
 		 * tools then stop asking for SELinux labels and ACLs on this
@@ -107,7 +113,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	const struct lfs_epoch_keys *k;
 	if (!plain)
 		r = -ENOMEM;
-	else if ((r = lfs_keyring_get(fs->kr, 0, &k)) == 0) {
+	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
 		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
 		lfs_keyring_put(fs->kr);
 		if (r == -EBADMSG) {
@@ -150,7 +156,7 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(fs->kr, 0, &k);
+	int r = lfs_keyring_get(fs->kr, lfs_inode_of(req, ino)->stage_id, &k);
 	size_t used = 0;
 	for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw + i) + 1) {
 		const char *bn = raw + i;
@@ -185,7 +191,11 @@ void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	int r = backing_xattr_name(fs, name, bname);
+	if (!strncmp(name, "user.lethefs.", 13)) {
+		fuse_reply_err(req, EPERM); /* staging attributes are not removable */
+		return;
+	}
+	int r = backing_xattr_name(fs, lfs_inode_of(req, ino)->stage_id, name, bname);
 	if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
 		if (removexattr(proc, bname) < 0)
 			r = -errno;

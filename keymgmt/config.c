@@ -18,6 +18,10 @@ enum {
 	SEEN_CONTROL_SOCKET = 1u << 5,
 	SEEN_IDLE_LOCK = 1u << 6,
 	SEEN_AUDIT_LOG = 1u << 7,
+	SEEN_STAGING_ROOT = 1u << 8,
+	SEEN_STAGING_TTL = 1u << 9,
+	SEEN_STAGING_EXTEND = 1u << 10,
+	SEEN_STAGING_MAX_TTL = 1u << 11,
 };
 
 /* Every key lethefs knows, by section. */
@@ -34,6 +38,10 @@ static const struct {
 	{"access", "control_socket", SEEN_CONTROL_SOCKET},
 	{"access", "idle_lock", SEEN_IDLE_LOCK},
 	{"audit", "log", SEEN_AUDIT_LOG},
+	{"staging", "staging_root", SEEN_STAGING_ROOT},
+	{"staging", "staging_default_ttl", SEEN_STAGING_TTL},
+	{"staging", "staging_allow_extend", SEEN_STAGING_EXTEND},
+	{"staging", "staging_max_ttl", SEEN_STAGING_MAX_TTL},
 };
 
 static int section_known(const char *name, size_t len)
@@ -144,6 +152,23 @@ static int copy_checked(char *dst, size_t dstlen, const char *v)
 	return 0;
 }
 
+/* "a/b/c": no leading '/', no empty, "." or ".." component. */
+static int staging_root_valid(const char *v)
+{
+	if (!*v || v[0] == '/')
+		return 0;
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    n > 255)
+			return 0;
+		p += n;
+		if (*p == '/' && !*++p)
+			return 0;
+	}
+	return 1;
+}
+
 static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 {
 	struct lfs_vault_config *cfg = ps->cfg;
@@ -193,6 +218,26 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 		if (copy_checked(cfg->audit_log, sizeof(cfg->audit_log), value) < 0)
 			return fail(ps, "audit log path '%s' is empty or longer than 255 bytes%s",
 				    value, "");
+		break;
+	case SEEN_STAGING_ROOT:
+		if (!staging_root_valid(value) ||
+		    copy_checked(cfg->staging_root, sizeof(cfg->staging_root), value) < 0)
+			return fail(ps, "staging_root '%s' must be a relative path inside the "
+					"mount, without '.' or '..' components%s",
+				    value, "");
+		break;
+	case SEEN_STAGING_TTL:
+	case SEEN_STAGING_MAX_TTL: {
+		uint64_t v;
+		if (lfs_parse_duration(value, &v) < 0 || (bit == SEEN_STAGING_TTL && v == 0))
+			return fail(ps, "'%s' is not a duration like 72h or 7d%s", value, "");
+		*(bit == SEEN_STAGING_TTL ? &cfg->staging_default_ttl : &cfg->staging_max_ttl) = v;
+		break;
+	}
+	case SEEN_STAGING_EXTEND:
+		if (strcmp(value, "yes") && strcmp(value, "no"))
+			return fail(ps, "staging_allow_extend '%s' must be yes or no%s", value, "");
+		cfg->staging_allow_extend = !strcmp(value, "yes");
 		break;
 	}
 	return 1;
@@ -256,6 +301,8 @@ int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg,
 		snprintf(err, errlen, "missing required key '%s' in section [vault]", missing);
 		return -EINVAL;
 	}
+	if (!(cfg->seen & SEEN_STAGING_TTL))
+		cfg->staging_default_ttl = LFS_STAGING_DEFAULT_TTL;
 	return 0;
 }
 
@@ -275,9 +322,11 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENOSPC;
 	size_t used = (size_t)n;
-	char idle[64] = "";
+	char idle[64] = "", sttl[64] = "", smax[64] = "";
 	if (cfg->seen & SEEN_IDLE_LOCK)
 		lfs_format_duration(cfg->idle_lock_seconds, idle, sizeof(idle));
+	lfs_format_duration(cfg->staging_default_ttl, sttl, sizeof(sttl));
+	lfs_format_duration(cfg->staging_max_ttl, smax, sizeof(smax));
 	const struct {
 		const char *section, *name, *value;
 		unsigned bit;
@@ -286,6 +335,11 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 		{"access", "control_socket", cfg->control_socket, SEEN_CONTROL_SOCKET},
 		{"access", "idle_lock", idle, SEEN_IDLE_LOCK},
 		{"audit", "log", cfg->audit_log, SEEN_AUDIT_LOG},
+		{"staging", "staging_root", cfg->staging_root, SEEN_STAGING_ROOT},
+		{"staging", "staging_default_ttl", sttl, SEEN_STAGING_TTL},
+		{"staging", "staging_allow_extend", cfg->staging_allow_extend ? "yes" : "no",
+		 SEEN_STAGING_EXTEND},
+		{"staging", "staging_max_ttl", smax, SEEN_STAGING_MAX_TTL},
 	};
 	const char *section = "vault";
 	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {

@@ -25,7 +25,15 @@ struct lfs_vault_config {
 	uint64_t idle_lock_seconds; /* 0 = never lock for inactivity */
 	/* [audit] */
 	char audit_log[256]; /* "" = LFS_AUDIT_DEFAULT_NAME in the vault */
+	/* [staging] (docs/STAGING.md) */
+	char staging_root[256];	       /* relative path in the mount; "" = none */
+	uint64_t staging_default_ttl;  /* for directories made under staging_root */
+	uint64_t staging_max_ttl;      /* 0 = no limit */
+	int staging_allow_extend;      /* 0/1: may a TTL be pushed later? */
 };
+
+/* Default TTL of directories under staging_root when none is configured. */
+#define LFS_STAGING_DEFAULT_TTL (7ULL * 86400)
 
 #define LFS_AUDIT_DEFAULT_NAME "lethefs.audit"
 

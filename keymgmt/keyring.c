@@ -102,7 +102,8 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		struct lfs_epoch_keys *e = &kr->sec->epochs[i];
 		e->epoch = get_le32(p);
-		if (e->epoch == 0 || !sodium_is_zero(p + 4, 4))
+		/* Ids with the top bit set name staging keys, never epochs. */
+		if (e->epoch == 0 || LFS_EPOCH_IS_STAGING(e->epoch) || !sodium_is_zero(p + 4, 4))
 			return -EINVAL;
 		for (unsigned j = 0; j < i; j++)
 			if (kr->sec->epochs[j].epoch == e->epoch)
@@ -208,6 +209,7 @@ void lfs_keyring_lock(struct lfs_keyring *kr)
 	}
 	kr->unlocked = false;
 	kr->nepochs = 0;
+	kr->nstaging = 0;
 	kr->generation++;
 	pthread_rwlock_unlock(&kr->lock);
 }
@@ -221,6 +223,16 @@ int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epo
 	}
 	if (epoch == 0)
 		epoch = kr->current_epoch;
+	if (LFS_EPOCH_IS_STAGING(epoch)) {
+		for (unsigned i = 0; i < kr->nstaging; i++) {
+			if (kr->sec->staging[i].epoch == epoch) {
+				*out = &kr->sec->staging[i];
+				return 0;
+			}
+		}
+		pthread_rwlock_unlock(&kr->lock);
+		return -EIO;
+	}
 	for (unsigned i = 0; i < kr->nepochs; i++) {
 		if (kr->sec->epochs[i].epoch == epoch) {
 			*out = &kr->sec->epochs[i];
@@ -257,10 +269,12 @@ int lfs_keyring_take(struct lfs_keyring *dst, struct lfs_keyring *src)
 	dst->unlocked = src->unlocked;
 	dst->nepochs = src->nepochs;
 	dst->current_epoch = src->current_epoch;
+	dst->nstaging = src->nstaging;
 	dst->generation++;
 	src->sec = NULL;
 	src->unlocked = false;
 	src->nepochs = 0;
+	src->nstaging = 0;
 	pthread_rwlock_unlock(&dst->lock);
 	pthread_rwlock_unlock(&src->lock);
 	if (old)
@@ -373,4 +387,57 @@ int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MAST
 		memcpy(kr->sec->master, master, LFS_MASTER_KEY_LEN);
 	pthread_rwlock_unlock(&kr->lock);
 	return r;
+}
+
+int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32])
+{
+	if (!LFS_EPOCH_IS_STAGING(id))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = 0;
+	if (!kr->sec) {
+		r = -EACCES;
+	} else {
+		struct lfs_epoch_keys *e = NULL;
+		for (unsigned i = 0; i < kr->nstaging && !e; i++)
+			if (kr->sec->staging[i].epoch == id)
+				e = &kr->sec->staging[i];
+		if (!e && kr->nstaging < LFS_MAX_STAGING)
+			e = &kr->sec->staging[kr->nstaging++];
+		if (!e) {
+			r = -ENOSPC;
+		} else {
+			e->epoch = id;
+			memcpy(e->data_key, key, 32);
+			derive_epoch(e);
+		}
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+void lfs_keyring_drop_staging(struct lfs_keyring *kr, uint32_t id)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	for (unsigned i = 0; kr->sec && i < kr->nstaging; i++) {
+		if (kr->sec->staging[i].epoch != id)
+			continue;
+		/* The last entry takes the freed place; the old last is wiped. */
+		unsigned last = kr->nstaging - 1;
+		if (i != last)
+			kr->sec->staging[i] = kr->sec->staging[last];
+		sodium_memzero(&kr->sec->staging[last], sizeof(kr->sec->staging[last]));
+		kr->nstaging--;
+		break;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+}
+
+bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch)
+{
+	const struct lfs_epoch_keys *k;
+	if (lfs_keyring_get(kr, epoch, &k) < 0)
+		return false;
+	lfs_keyring_put(kr);
+	return true;
 }

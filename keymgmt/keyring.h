@@ -41,9 +41,18 @@ struct lfs_epoch_keys {
 	uint8_t xattr_value[32];
 };
 
+/* Staging directories (docs/STAGING.md) look like extra epochs to the fs:
+ * ids with the top bit set name a staging key, which is kept in its own
+ * table beside the data-key epochs and never sealed into the keyring file
+ * (each is wrapped in VAULT/staging/ID.key). Rotation skips these ids. */
+#define LFS_STAGING_ID_BIT 0x80000000u
+#define LFS_EPOCH_IS_STAGING(e) (((uint32_t)(e) & LFS_STAGING_ID_BIT) != 0)
+#define LFS_MAX_STAGING 256
+
 struct lfs_keyring_secrets {
 	uint8_t master[LFS_MASTER_KEY_LEN];
 	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
+	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
 
 struct lfs_keyring {
@@ -57,6 +66,7 @@ struct lfs_keyring {
 	/* Bumped on every lock and unlock so that caches of derived per-file
 	 * keys can tell they are stale. */
 	uint64_t generation;
+	unsigned nstaging; /* entries used in sec->staging */
 };
 
 void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
@@ -108,6 +118,15 @@ int lfs_keyring_drop_epoch(struct lfs_keyring *kr, uint32_t epoch);
 int lfs_keyring_epochs(struct lfs_keyring *kr, uint32_t *out, unsigned max, uint32_t *current);
 /* Replaces the master key (rekey). The caller re-seals and stores. */
 int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN]);
+/* Staging keys: adds the 32-byte random key of staging id (derived
+ * subkeys as for an epoch); -EACCES locked, -ENOSPC when the table is full,
+ * -EINVAL for an id without LFS_STAGING_ID_BIT. Dropping wipes the key
+ * under the write lock, so no operation is using it when this returns;
+ * afterwards lfs_keyring_get(kr, id) gives -EIO. */
+int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32]);
+void lfs_keyring_drop_staging(struct lfs_keyring *kr, uint32_t id);
+/* Whether the keys of epoch (or staging id) are in the ring now. */
+bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
 
 /* Parses only the public header of a keyring file (no key needed). */
 int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],

@@ -16,14 +16,22 @@ teardown() {
 		pgrep -f "lethefs $VAULT" >/dev/null || break
 		sleep 0.1
 	done
-	! pgrep -f "lethefs $VAULT" >/dev/null || { echo "daemon left behind" >&2; return 1; }
+	if pgrep -f "lethefs $VAULT" >/dev/null; then
+		# Its namespace lives as long as it does: stop it, then fail.
+		pkill -f "lethefs $VAULT"
+		echo "daemon left behind" >&2
+		return 1
+	fi
 	teardown_vault
 }
 
 # Runs a shell script in a private mount namespace with the binary in
 # mount's PATH.
 in_namespace() {
-	unshare -m --propagation private sh -ec "mount --bind '$T/sbin' /usr/local/sbin; $1"
+	unshare -m --propagation private sh -ec "
+		trap 'umount -l \"$MNT\" 2>/dev/null || true' EXIT
+		mount --bind '$T/sbin' /usr/local/sbin
+		$1"
 }
 
 @test "an fstab line mounts locked through mount.fuse3; unlock, use, umount" {
