@@ -25,6 +25,7 @@ enum lfs_exit {
 	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running */
 	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
+	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
 };
 
@@ -48,6 +49,7 @@ int lfs_cmd_keyslot_remove(int argc, char **argv);
 int lfs_cmd_passwd(int argc, char **argv);
 int lfs_cmd_key(int argc, char **argv);
 int lfs_cmd_audit(int argc, char **argv);
+int lfs_cmd_rekey(int argc, char **argv);
 int lfs_cmd_stage(int argc, char **argv);
 int lfs_cmd_shred_expired(int argc, char **argv);
 

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/duration.h"
+#include "../keymgmt/audit_keyring.h"
 #include "../keymgmt/audit_verify.h"
 
 #include <errno.h>
@@ -123,19 +124,18 @@ static int audit_verify(int argc, char **argv)
 			return lfs_exit_for_vault_error(e, err);
 	} else {
 		struct lfs_keyring kr;
-		uint8_t master[32];
 		int r = lfs_open_and_unlock(path, &src, &v, &kr);
 		if (r != 0)
 			return r;
-		r = lfs_keyring_copy_master(&kr, master);
+		/* The key the log is written under: kept across rekeys by the
+		 * keyring, else derived from the master key. */
+		r = lfs_audit_key_from(&kr, key);
 		lfs_keyring_destroy(&kr);
 		if (r < 0) {
 			lfs_vault_close(&v);
-			lfs_cli_error("cannot read the master key: %s", strerror(-r));
+			lfs_cli_error("cannot get the audit key: %s", strerror(-r));
 			return LFS_EXIT_ERROR;
 		}
-		lfs_audit_derive_key(key, master);
-		sodium_memzero(master, sizeof(master));
 	}
 	struct lfs_audit_report rep;
 	int r = lfs_audit_verify(v.dirfd, &v.cfg, no_key ? NULL : key, &rep);

@@ -58,25 +58,70 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	f->files++;
 }
 
+/* Symlinks and xattrs record no epoch: during a rotation (several data
+ * epochs in the keyring, e.g. after a rekey) one that the worker has not
+ * reached yet authenticates under an older epoch. Like the readers, try the
+ * current epoch, then the others. */
+static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
+{
+	uint32_t cur = 0;
+	int n = lfs_keyring_epochs(f->fs.kr, ep, LFS_MAX_EPOCHS, &cur);
+	for (int i = 1; i < n; i++)
+		if (ep[i] == cur) {
+			ep[i] = ep[0];
+			ep[0] = cur;
+		}
+	return n;
+}
+
 static void check_link(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
 	char enc[PATH_MAX + 1], plain[PATH_MAX + 1];
 	ssize_t n = readlinkat(dirfd, bname, enc, sizeof(enc) - 1);
-	const struct lfs_epoch_keys *k;
 	uint32_t sid;
 	/* A staging directory's marker: its tree has its own key (not
 	 * checked here; docs/STAGING.md). */
 	if (n > 0 && lfs_stage_marker_id(enc, (size_t)n, &sid))
 		return;
+	uint32_t ep[LFS_MAX_EPOCHS];
+	int ne = epoch_list(f, ep);
 	f->links++;
-	if (n < 0 || lfs_keyring_get(f->fs.kr, 0, &k) < 0) {
+	if (n < 0 || ne <= 0) {
 		problem(f, path, "unreadable symlink");
 		return;
 	}
-	int r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-	lfs_keyring_put(f->fs.kr);
+	int r = -EBADMSG;
+	for (int i = 0; i < ne && r < 0; i++) {
+		const struct lfs_epoch_keys *k;
+		if (lfs_keyring_get(f->fs.kr, ep[i], &k) < 0)
+			continue;
+		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
+		lfs_keyring_put(f->fs.kr);
+	}
 	if (r < 0)
 		problem(f, path, "symlink target does not authenticate");
+}
+
+/* Whether one backing xattr authenticates under one of the epochs. */
+static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn,
+		     const uint8_t *val, ssize_t vl)
+{
+	char plain[LFS_NAME_MAX + 1];
+	static __thread uint8_t out[XATTR_SIZE_MAX];
+	size_t plen;
+	bool ok = false;
+	for (int i = 0; i < ne && !ok && vl >= 0; i++) {
+		const struct lfs_epoch_keys *k;
+		if (lfs_keyring_get(f->fs.kr, ep[i], &k) < 0)
+			continue;
+		ok = lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc, bn + 5,
+					    strlen(bn + 5), plain, &plen) >= 0 &&
+		     lfs_xattr_value_open(k->xattr_value, bn, val, (size_t)vl, out) >= 0;
+		lfs_keyring_put(f->fs.kr);
+	}
+	sodium_memzero(out, vl > 0 ? (size_t)vl : 0);
+	sodium_memzero(plain, sizeof(plain));
+	return ok;
 }
 
 static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const char *path)
@@ -94,24 +139,16 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
 	if (n < 0 && errno != ENOTSUP)
 		problem(f, path, "cannot list extended attributes");
-	const struct lfs_epoch_keys *k;
-	if (n > 0 && lfs_keyring_get(f->fs.kr, 0, &k) == 0) {
-		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
-			const char *bn = list + i;
-			char plain[LFS_NAME_MAX + 1];
-			uint8_t val[XATTR_SIZE_MAX], out[XATTR_SIZE_MAX];
-			size_t plen;
-			if (strncmp(bn, "user.", 5) != 0)
-				continue;
-			ssize_t vl = getxattr(proc, bn, val, sizeof(val));
-			if (lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc, bn + 5,
-						   strlen(bn + 5), plain, &plen) < 0 ||
-			    vl < 0 || lfs_xattr_value_open(k->xattr_value, bn, val, (size_t)vl, out) < 0)
-				problem(f, path, "extended attribute does not authenticate");
-			sodium_memzero(out, vl > 0 ? (size_t)vl : 0);
-			sodium_memzero(plain, sizeof(plain));
-		}
-		lfs_keyring_put(f->fs.kr);
+	uint32_t ep[LFS_MAX_EPOCHS];
+	int ne = n > 0 ? epoch_list(f, ep) : 0;
+	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
+		const char *bn = list + i;
+		uint8_t val[XATTR_SIZE_MAX];
+		if (strncmp(bn, "user.", 5) != 0)
+			continue;
+		ssize_t vl = getxattr(proc, bn, val, sizeof(val));
+		if (!xattr_ok(f, ep, ne, bn, val, vl))
+			problem(f, path, "extended attribute does not authenticate");
 	}
 	free(list);
 	close(fd);

@@ -21,6 +21,7 @@ static const struct lfs_command commands[] = {
 	{"rotate", lfs_cmd_rotate, "rotate the data keys of a mounted volume (re-encrypts)"},
 	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
+	{"rekey", lfs_cmd_rekey, "give an unmounted vault a new master key (slots re-wrapped)"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
 	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
 	{"stage", lfs_cmd_stage, "create, list, extend or shred self-destroying staging dirs"},
@@ -56,9 +57,10 @@ static void usage(FILE *out)
 		" 10  audit verify: the audit log was tampered with (or cut short)\n"
 		" 11  not a mounted lethefs volume, or its daemon does not answer\n"
 		" 12  permission denied on the control socket (not root or admin group)\n"
-		" 13  lock refused: files are open (see lock --force)\n"
+		" 13  lock refused: files are open (see lock --force); rotate: one is running\n"
 		" 14  rotate: the volume is locked\n"
 		" 15  rotate --wait: the rotation stopped on errors\n"
+		" 16  rekey: the vault is mounted (unmount it first)\n"
 		" 17  stage extend refused: the vault does not allow extending TTLs\n");
 }
 

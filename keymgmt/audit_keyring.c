@@ -5,8 +5,14 @@
 
 int lfs_audit_key_from(struct lfs_keyring *kr, uint8_t key[32])
 {
+	/* Stored by rekey (the key the log was written under so far), else
+	 * derived from the master key as every vault did before its first
+	 * rekey. */
+	int r = kr ? lfs_keyring_copy_audit_key(kr, key) : -EACCES;
+	if (r != -ENOENT)
+		return r;
 	uint8_t master[LFS_MASTER_KEY_LEN];
-	int r = kr ? lfs_keyring_copy_master(kr, master) : -EACCES;
+	r = lfs_keyring_copy_master(kr, master);
 	if (r == 0)
 		lfs_audit_derive_key(key, master);
 	sodium_memzero(master, sizeof(master));

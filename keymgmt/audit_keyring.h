@@ -12,7 +12,8 @@ int lfs_audit_event(struct lfs_audit_log *log, struct lfs_keyring *kr, const cha
 		    const char *outcome, const struct lfs_audit_caller *caller,
 		    const struct lfs_audit_detail *details, size_t ndetails);
 
-/* Derives the audit key into key (32 bytes, caller wipes). -EACCES when kr
+/* The audit key into key (32 bytes, caller wipes): the one the keyring
+ * stores since a rekey, else derived from the master key. -EACCES when kr
  * is locked. For events recorded after the keys are gone (a lock). */
 int lfs_audit_key_from(struct lfs_keyring *kr, uint8_t key[32]);
 

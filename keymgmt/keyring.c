@@ -83,7 +83,7 @@ int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN]
 	    get_le16(file + 10) != 0)
 		return -EINVAL;
 	uint32_t n = get_le32(file + 12);
-	if (n == 0 || n > LFS_MAX_EPOCHS)
+	if (n == 0 || n > LFS_KEYRING_MAX_ENTRIES)
 		return -EINVAL;
 	if (len != LFS_KEYRING_HDR_LEN + 24 + BODY_FIXED + (size_t)n * LFS_KEYRING_ENTRY_LEN + 16)
 		return -EINVAL;
@@ -92,29 +92,43 @@ int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN]
 	return 0;
 }
 
+/* Entries are data epochs (id != 0) and at most one audit key entry
+ * (id 0). At least one data epoch, the current one, must be present. */
 static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 {
 	if (body[0] != (uint8_t)kr->cipher || !sodium_is_zero(body + 1, 3))
 		return -EKEYREJECTED; /* config's cipher differs from the sealed one */
 	uint32_t current = get_le32(body + 4);
 	int have_current = 0;
+	unsigned ne = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
-		struct lfs_epoch_keys *e = &kr->sec->epochs[i];
-		e->epoch = get_le32(p);
+		uint32_t id = get_le32(p);
 		/* Ids with the top bit set name staging keys, never epochs. */
-		if (e->epoch == 0 || LFS_EPOCH_IS_STAGING(e->epoch) || !sodium_is_zero(p + 4, 4))
+		if (LFS_EPOCH_IS_STAGING(id) || !sodium_is_zero(p + 4, 4))
 			return -EINVAL;
-		for (unsigned j = 0; j < i; j++)
+		if (id == 0) {
+			if (kr->sec->has_audit_key)
+				return -EINVAL;
+			kr->sec->has_audit_key = true;
+			memcpy(kr->sec->audit_key, p + 8, 32);
+			continue;
+		}
+		if (ne >= LFS_MAX_EPOCHS)
+			return -EINVAL;
+		struct lfs_epoch_keys *e = &kr->sec->epochs[ne];
+		e->epoch = id;
+		for (unsigned j = 0; j < ne; j++)
 			if (kr->sec->epochs[j].epoch == e->epoch)
 				return -EINVAL;
 		have_current |= e->epoch == current;
 		memcpy(e->data_key, p + 8, 32);
 		derive_epoch(e);
+		ne++;
 	}
 	if (!have_current)
 		return -EINVAL;
-	kr->nepochs = n;
+	kr->nepochs = ne;
 	kr->current_epoch = current;
 	return 0;
 }
@@ -171,7 +185,7 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 		pthread_rwlock_unlock(&kr->lock);
 		return -EACCES;
 	}
-	unsigned n = kr->nepochs;
+	unsigned n = kr->nepochs + (kr->sec->has_audit_key ? 1 : 0);
 	size_t body_len = BODY_FIXED + (size_t)n * LFS_KEYRING_ENTRY_LEN;
 	uint8_t *body = sodium_malloc(body_len);
 	if (!body) {
@@ -181,11 +195,14 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 	memset(body, 0, body_len);
 	body[0] = (uint8_t)kr->cipher;
 	put_le32(body + 4, kr->current_epoch);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < kr->nepochs; i++) {
 		uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		put_le32(p, kr->sec->epochs[i].epoch);
 		memcpy(p + 8, kr->sec->epochs[i].data_key, 32);
 	}
+	if (kr->sec->has_audit_key) /* last: entry id 0, the audit key */
+		memcpy(body + BODY_FIXED + (size_t)kr->nepochs * LFS_KEYRING_ENTRY_LEN + 8,
+		       kr->sec->audit_key, 32);
 	uint8_t wrap[32];
 	lfs_kdf_derive(wrap, kr->sec->master, 1, LFS_KDF_CTX_KEYRING);
 	encode_header(kr, n, out);
@@ -440,4 +457,26 @@ bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch)
 		return false;
 	lfs_keyring_put(kr);
 	return true;
+}
+
+int lfs_keyring_copy_audit_key(struct lfs_keyring *kr, uint8_t out[32])
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int r = !kr->sec ? -EACCES : !kr->sec->has_audit_key ? -ENOENT : 0;
+	if (r == 0)
+		memcpy(out, kr->sec->audit_key, 32);
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32])
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = kr->sec ? 0 : -EACCES;
+	if (r == 0) {
+		memcpy(kr->sec->audit_key, key, 32);
+		kr->sec->has_audit_key = true;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
 }

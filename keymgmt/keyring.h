@@ -24,8 +24,11 @@
 #define LFS_KEYRING_FILE_NAME   "lethefs.keyring"
 #define LFS_KEYRING_HDR_LEN     32
 #define LFS_KEYRING_ENTRY_LEN   40
+/* Body entries: up to LFS_MAX_EPOCHS data epochs plus the optional audit
+ * key entry (epoch id 0, docs/FORMAT.md 4.2). */
+#define LFS_KEYRING_MAX_ENTRIES (LFS_MAX_EPOCHS + 1)
 #define LFS_KEYRING_MAX_FILE_LEN                                                                  \
-	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_MAX_EPOCHS * LFS_KEYRING_ENTRY_LEN + 16)
+	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_KEYRING_MAX_ENTRIES * LFS_KEYRING_ENTRY_LEN + 16)
 
 /* Keys of one data-key epoch, each derived for one purpose. */
 struct lfs_epoch_keys {
@@ -51,6 +54,11 @@ struct lfs_epoch_keys {
 
 struct lfs_keyring_secrets {
 	uint8_t master[LFS_MASTER_KEY_LEN];
+	/* The audit key, when the keyring stores one (since the first rekey):
+	 * it outlives master key changes so that older audit entries still
+	 * verify. Absent: the audit key is derived from the master key. */
+	bool has_audit_key;
+	uint8_t audit_key[32];
 	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
 	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
@@ -128,8 +136,16 @@ void lfs_keyring_drop_staging(struct lfs_keyring *kr, uint32_t id);
 /* Whether the keys of epoch (or staging id) are in the ring now. */
 bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
 
-/* Parses only the public header of a keyring file (no key needed). */
+/* The stored audit key (rekey keeps the audit key the vault used so far).
+ * copy: -ENOENT when none is stored (derive it from the master key),
+ * -EACCES when locked. set: stored from now on, sealed with the ring. */
+int lfs_keyring_copy_audit_key(struct lfs_keyring *kr, uint8_t out[32]);
+int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32]);
+
+/* Parses only the public header of a keyring file (no key needed).
+ * *nentries counts the body's entries: the data epochs plus the audit key
+ * entry when there is one (which only the sealed body tells). */
 int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
-		     unsigned *nepochs);
+		     unsigned *nentries);
 
 #endif

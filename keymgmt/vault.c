@@ -76,20 +76,38 @@ void lfs_vault_close(struct lfs_vault *v)
 	v->path = NULL;
 }
 
-/* Opens the keyring file under master. -EKEYREJECTED when it does not
- * authenticate, -EINVAL when it is missing or malformed. */
-static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			struct lfs_keyring *kr)
+static int unlock_file(struct lfs_vault *v, const char *name,
+		       const uint8_t master[LFS_MASTER_KEY_LEN], struct lfs_keyring *kr)
 {
 	unsigned char *file = NULL;
 	size_t flen;
-	int r = lfs_read_small_file(v->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
-				    &file, &flen);
+	int r = lfs_read_small_file(v->dirfd, name, LFS_KEYRING_MAX_FILE_LEN, &file, &flen);
 	if (r < 0)
 		return -EINVAL;
 	r = lfs_keyring_unlock(kr, master, file, flen);
 	free(file);
 	return r;
+}
+
+/* Opens the keyring file under master. -EKEYREJECTED when it does not
+ * authenticate, -EINVAL when it is missing or malformed.
+ *
+ * A rekey killed between replacing the keyslots and renaming
+ * lethefs.keyring.new over lethefs.keyring leaves slots that wrap the new
+ * master and a keyring sealed under the old one: when the keyring does not
+ * open but lethefs.keyring.new does, this finishes the rename (best
+ * effort: the keys are used either way). */
+static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			struct lfs_keyring *kr)
+{
+	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
+	if (r != -EKEYREJECTED)
+		return r;
+	if (unlock_file(v, LFS_KEYRING_NEW_FILE_NAME, master, kr) != 0)
+		return r;
+	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) == 0)
+		fsync(v->dirfd);
+	return 0;
 }
 
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,

@@ -72,6 +72,23 @@ int lfs_vault_reload_slots(struct lfs_vault *v);
  * files left by a change that was killed are removed first. */
 int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks);
 
+/* Rekey (cli/cmd_rekey.c) commits a new master key across two files:
+ * ring (the keyring sealed under the new master) is written to
+ * lethefs.keyring.new (temporary, fsync, rename, fsync of the directory),
+ * then lethefs.keyslots is replaced by ks (slots wrapping the new master),
+ * then lethefs.keyring.new is renamed over lethefs.keyring and the
+ * directory fsync'd. Killed before the keyslots' rename: the old slots and
+ * keyring are intact (the stale .new is removed by the next rekey). Killed
+ * after it: the next unlock finds that the slots' master opens only
+ * lethefs.keyring.new and finishes the rename. Call under the slot lock. */
+#define LFS_KEYRING_NEW_FILE_NAME LFS_KEYRING_FILE_NAME ".new"
+int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_len,
+			  const struct lfs_keyslots *ks);
+/* Removes a lethefs.keyring.new (and temporaries) left by a rekey that was
+ * killed before it replaced the keyslots. Call under the slot lock, after
+ * the current keyring opened (so that the .new is known to be stale). */
+void lfs_vault_remove_stale_rekey(struct lfs_vault *v);
+
 /* Creates a vault in path (absent or an empty directory). */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
 		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,

@@ -59,11 +59,10 @@ int lfs_vault_reload_slots(struct lfs_vault *v)
 	return r;
 }
 
-/* lfs_replace_file names its temporary ".lethefs.keyslots.tmp.<8 hex>". One
- * that exists while we hold the lock belongs to a change that died. */
-static void remove_stale_temporaries(int dirfd)
+/* lfs_replace_file names its temporary ".<name>.tmp.<8 hex>". One that
+ * exists while we hold the lock belongs to a change that died. */
+static void remove_stale_temporaries_of(int dirfd, const char *prefix, size_t plen)
 {
-	static const char prefix[] = "." LFS_KEYSLOTS_FILE_NAME ".tmp.";
 	int fd = dup(dirfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
@@ -73,9 +72,15 @@ static void remove_stale_temporaries(int dirfd)
 	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
-		if (!strncmp(de->d_name, prefix, sizeof(prefix) - 1))
+		if (!strncmp(de->d_name, prefix, plen))
 			unlinkat(dirfd, de->d_name, 0);
 	closedir(d);
+}
+
+static void remove_stale_temporaries(int dirfd)
+{
+	static const char prefix[] = "." LFS_KEYSLOTS_FILE_NAME ".tmp.";
+	remove_stale_temporaries_of(dirfd, prefix, sizeof(prefix) - 1);
 }
 
 int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks)
@@ -89,4 +94,28 @@ int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks)
 	if (r == 0)
 		v->slots = *ks;
 	return r;
+}
+
+void lfs_vault_remove_stale_rekey(struct lfs_vault *v)
+{
+	static const char prefix[] = "." LFS_KEYRING_NEW_FILE_NAME ".tmp.";
+	remove_stale_temporaries_of(v->dirfd, prefix, sizeof(prefix) - 1);
+	if (unlinkat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, 0) == 0)
+		fsync(v->dirfd);
+}
+
+int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_len,
+			  const struct lfs_keyslots *ks)
+{
+	int r = lfs_replace_file(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, ring, ring_len, 0600);
+	if (r == 0)
+		r = lfs_vault_store_slots(v, ks);
+	if (r < 0) {
+		/* The keyslots still wrap the old master: the .new is garbage. */
+		unlinkat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, 0);
+		return r;
+	}
+	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) < 0)
+		return -errno; /* the next unlock finishes it (keymgmt/vault.c) */
+	return fsync(v->dirfd) < 0 ? -errno : 0;
 }

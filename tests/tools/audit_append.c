@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "../../keymgmt/audit.h"
+#include "../../keymgmt/audit_keyring.h"
 #include "../../keymgmt/vault.h"
 
 static int usage(void)
@@ -39,7 +40,6 @@ static int unlock_key(struct lfs_vault *v, const char *passfile, uint8_t key[32]
 {
 	char pass[1024];
 	struct lfs_keyring kr;
-	uint8_t master[32];
 	int slot;
 	if (read_pass(passfile, pass, sizeof(pass)) < 0)
 		return -EIO;
@@ -47,11 +47,8 @@ static int unlock_key(struct lfs_vault *v, const char *passfile, uint8_t key[32]
 	sodium_memzero(pass, sizeof(pass));
 	if (r < 0)
 		return r;
-	r = lfs_keyring_copy_master(&kr, master);
+	r = lfs_audit_key_from(&kr, key); /* stored since a rekey, else derived */
 	lfs_keyring_destroy(&kr);
-	if (r == 0)
-		lfs_audit_derive_key(key, master);
-	sodium_memzero(master, sizeof(master));
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "../../common/fileutil.h"
 #include "../../fs/content.h"
+#include "../../keymgmt/audit_keyring.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/vault.h"
 
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
 	print_key("master", master);
 	lfs_kdf_derive(k, master, 1, LFS_KDF_CTX_KEYRING);
 	print_key("keyring-wrap", k);
-	lfs_kdf_derive(k, master, 1, LFS_KDF_CTX_AUDIT);
+	lfs_audit_key_from(&kr, k); /* stored since a rekey, else derived */
 	print_key("audit", k);
 	for (uint32_t e = 1; e < 64; e++) {
 		const struct lfs_epoch_keys *ek;

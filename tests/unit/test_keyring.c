@@ -237,7 +237,7 @@ struct entry {
 static size_t craft(const uint8_t master[32], uint8_t cipher, uint32_t current,
 		    const struct entry *e, unsigned n, uint8_t *out)
 {
-	uint8_t body[8 + LFS_MAX_EPOCHS * LFS_KEYRING_ENTRY_LEN] = {0}, wrap[32];
+	uint8_t body[8 + LFS_KEYRING_MAX_ENTRIES * LFS_KEYRING_ENTRY_LEN] = {0}, wrap[32];
 	size_t body_len = 8 + (size_t)n * LFS_KEYRING_ENTRY_LEN;
 	body[0] = cipher;
 	put32(body + 4, current);
@@ -334,7 +334,15 @@ static void test_bad_bodies(void **state)
 	expect_body_rejected(e, 3, 5, X, "duplicate epoch");
 	three_epochs(e);
 	e[0].epoch = 0;
-	expect_body_rejected(e, 3, 5, X, "epoch 0");
+	e[2].epoch = 0;
+	expect_body_rejected(e, 3, 5, X, "two audit key entries (epoch 0)");
+	three_epochs(e);
+	e[0].epoch = 0;
+	expect_body_rejected(e, 1, 5, X, "only an audit key entry");
+	three_epochs(e);
+	e[0].epoch = 0;
+	e[0].reserved = 1;
+	expect_body_rejected(e, 3, 5, X, "nonzero reserved in the audit key entry");
 	three_epochs(e);
 	e[1].reserved = 1;
 	expect_body_rejected(e, 3, 5, X, "nonzero entry reserved");
@@ -382,8 +390,13 @@ static void test_peek_bounds(void **state)
 	 * largest file. */
 	assert_int_equal(peek_with(s.file, 12, 2, FILE_LEN(2)), 0);
 	assert_int_equal(peek_with(s.file, 12, LFS_MAX_EPOCHS, FILE_LEN(LFS_MAX_EPOCHS)), 0);
-	assert_int_equal(FILE_LEN(LFS_MAX_EPOCHS), LFS_KEYRING_MAX_FILE_LEN);
-	assert_int_equal(peek_with(s.file, 12, LFS_MAX_EPOCHS + 1, FILE_LEN(LFS_MAX_EPOCHS + 1)),
+	/* 64 data epochs and the audit key entry. */
+	assert_int_equal(peek_with(s.file, 12, LFS_KEYRING_MAX_ENTRIES,
+				   FILE_LEN(LFS_KEYRING_MAX_ENTRIES)),
+			 0);
+	assert_int_equal(FILE_LEN(LFS_KEYRING_MAX_ENTRIES), LFS_KEYRING_MAX_FILE_LEN);
+	assert_int_equal(peek_with(s.file, 12, LFS_KEYRING_MAX_ENTRIES + 1,
+				   FILE_LEN(LFS_KEYRING_MAX_ENTRIES + 1)),
 			 -EINVAL);
 	assert_int_equal(peek_with(s.file, 12, 0, FILE_LEN(0)), -EINVAL);
 	assert_int_equal(peek_with(s.file, 15, 1, FILE_LEN(1)), -EINVAL); /* 2^24 + 1 */
@@ -461,6 +474,83 @@ static void test_set_master(void **state)
 	lfs_keyring_destroy(&kr);
 }
 
+/* The audit key entry (epoch id 0): absent in a new ring; once set it is
+ * sealed, survives unlock, a master key change, epoch changes and take,
+ * and is not a data epoch. */
+static void test_audit_key(void **state)
+{
+	(void)state;
+	struct sealed s;
+	make_sealed(&s);
+	struct lfs_keyring kr, back, live;
+	const struct lfs_epoch_keys *k;
+	uint8_t file[LFS_KEYRING_MAX_FILE_LEN], m2[LFS_MASTER_KEY_LEN], ak[32], got[32];
+	size_t len;
+	uint32_t ep;
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_copy_audit_key(&kr, got), -EACCES);
+	assert_int_equal(lfs_keyring_set_audit_key(&kr, got), -EACCES);
+	assert_int_equal(lfs_keyring_unlock(&kr, s.master, s.file, s.len), 0);
+	assert_int_equal(lfs_keyring_copy_audit_key(&kr, got), -ENOENT);
+	test_fill(ak, sizeof(ak), 0xad);
+	test_fill(m2, sizeof(m2), 0x5c);
+	assert_int_equal(lfs_keyring_set_audit_key(&kr, ak), 0);
+	assert_int_equal(lfs_keyring_set_master(&kr, m2), 0);
+	assert_int_equal(lfs_keyring_add_epoch(&kr, &ep), 0);
+	assert_int_equal(ep, 2);
+	assert_int_equal(lfs_keyring_seal(&kr, file, &len), 0);
+	assert_int_equal(len, FILE_LEN(3)); /* two epochs and the audit key */
+
+	lfs_keyring_init(&back, uuid_a, X);
+	assert_int_equal(lfs_keyring_unlock(&back, m2, file, len), 0);
+	assert_int_equal(back.nepochs, 2);
+	assert_int_equal(back.current_epoch, 2);
+	assert_int_equal(lfs_keyring_copy_audit_key(&back, got), 0);
+	assert_memory_equal(got, ak, 32);
+	assert_int_equal(lfs_keyring_get(&back, 1, &k), 0);
+	assert_memory_equal(k->data_key, s.keys.data_key, 32);
+	lfs_keyring_put(&back);
+	assert_int_equal(lfs_keyring_get(&back, 0, &k), 0); /* 0 = current, not the audit key */
+	assert_int_equal(k->epoch, 2);
+	lfs_keyring_put(&back);
+
+	/* Retiring the old epoch keeps the audit key in the re-sealed file. */
+	assert_int_equal(lfs_keyring_drop_epoch(&back, 1), 0);
+	assert_int_equal(lfs_keyring_seal(&back, file, &len), 0);
+	assert_int_equal(len, FILE_LEN(2));
+	lfs_keyring_lock(&back);
+	assert_int_equal(lfs_keyring_unlock(&back, m2, file, len), 0);
+
+	/* take (unlock of a live mount) moves it along. */
+	lfs_keyring_init(&live, uuid_a, X);
+	assert_int_equal(lfs_keyring_take(&live, &back), 0);
+	assert_int_equal(lfs_keyring_copy_audit_key(&live, got), 0);
+	assert_memory_equal(got, ak, 32);
+	assert_int_equal(lfs_keyring_copy_audit_key(&back, got), -EACCES);
+	lfs_keyring_destroy(&live);
+	lfs_keyring_destroy(&back);
+	lfs_keyring_destroy(&kr);
+}
+
+/* A hand-built ring with the audit key entry between data epochs. */
+static void test_audit_key_crafted(void **state)
+{
+	(void)state;
+	struct lfs_keyring kr;
+	struct entry e[3];
+	uint8_t master[32], file[LFS_KEYRING_MAX_FILE_LEN], got[32];
+	test_fill(master, sizeof(master), 0x99);
+	three_epochs(e);
+	e[1].epoch = 0;
+	size_t len = craft(master, X, 9, e, 3, file);
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_unlock(&kr, master, file, len), 0);
+	assert_int_equal(kr.nepochs, 2);
+	assert_int_equal(lfs_keyring_copy_audit_key(&kr, got), 0);
+	assert_memory_equal(got, e[1].key, 32);
+	lfs_keyring_destroy(&kr);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -480,6 +570,8 @@ int main(void)
 		cmocka_unit_test(test_peek_bounds),
 		cmocka_unit_test(test_add_drop_epoch),
 		cmocka_unit_test(test_set_master),
+		cmocka_unit_test(test_audit_key),
+		cmocka_unit_test(test_audit_key_crafted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
