@@ -63,6 +63,27 @@ echo wrong >"$dir/wrong"
 "$lethefs" unlock --passfile "$dir/passphrase" "$mnt"
 head -n 1 "$mnt/results/latest.csv"
 
+step "migration staging: a directory that shreds itself when its TTL expires"
+"$lethefs" stage create --ttl 4s "$mnt/export-job42"
+cp -r "$mnt/results" "$mnt/export-job42/"
+ls -R "$mnt/export-job42" | head -n 6
+"$lethefs" stage list "$mnt"
+echo "--- its own key and ciphertext in the vault (outside the tree, no key needed to find them):"
+ls "$vault/staging" | sed 's/^/  /'
+echo "--- waiting for the TTL to expire..."
+for _ in $(seq 100); do
+	[ -e "$mnt/export-job42" ] || break
+	sleep 0.1
+done
+sleep 1
+ls "$mnt/export-job42" 2>&1 | sed 's/^/  /'
+echo "--- the vault's staging area now:"
+ls "$vault/staging" | sed 's/^/  /'
+if grep -rqa -e DUPONT "$vault/staging" 2>/dev/null; then
+	echo "PLAINTEXT FOUND" >&2
+	exit 1
+fi
+
 step "the audit log: every security event, chained and authenticated"
 "$lethefs" audit show "$vault" | cut -c 1-150
 "$lethefs" audit verify --passfile "$dir/passphrase" "$vault"
@@ -75,8 +96,4 @@ step "tampering is detected, never served as plaintext"
 printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
 "$lethefs" fsck --passfile "$dir/passphrase" "$vault" || echo "(fsck exit code $?: corruption reported)"
 
-step "not yet in this build: migration staging directories that shred themselves"
-echo "Staging directories with a TTL (crypto-shredding) are the next milestone;"
-echo "see the README's roadmap."
-echo
 echo "Demo vault left in $vault (passphrase in $dir/passphrase)."
