@@ -109,6 +109,9 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 				lfs_staging_load_keys(s->staging);
 			s->unlocked_since = time(NULL);
 			s->failures = 0;
+			/* Idle time counts from the unlock, not from the last file
+			 * operation before it. */
+			lfs_fs_touch(s->fs);
 			/* A file whose rotation a crash interrupted is finished
 			 * before any request can see it half converted. */
 			if (s->rotation)

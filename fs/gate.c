@@ -38,6 +38,11 @@ int64_t lfs_fs_idle_seconds(struct lfs_fs *fs)
 	return now_seconds() - atomic_load_explicit(&fs->last_active, memory_order_relaxed);
 }
 
+void lfs_fs_touch(struct lfs_fs *fs)
+{
+	atomic_store(&fs->last_active, now_seconds());
+}
+
 static void touch(struct lfs_fs *fs)
 {
 	int64_t now = now_seconds();

@@ -11,6 +11,8 @@
 /* The operation table with every handler behind the gate. */
 extern const struct fuse_lowlevel_ops lfs_gated_ops;
 
+/* Counts as activity now (an unlock: the idle time starts there). */
+void lfs_fs_touch(struct lfs_fs *fs);
 /* Seconds since the last file operation (for idle_lock). */
 int64_t lfs_fs_idle_seconds(struct lfs_fs *fs);
 

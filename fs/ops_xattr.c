@@ -37,6 +37,29 @@ static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *nam
 	return r == -EINVAL ? -ERANGE : r;
 }
 
+/* The keys an inode's xattrs may be under, most likely first: its staging
+ * directory's, or else the current epoch and, while a rotation has not
+ * reached the inode yet, the older live epochs (no epoch is stored with an
+ * xattr). Returns how many, or -EACCES when locked. */
+static int xattr_epochs(struct lfs_fs *fs, const struct lfs_inode *inode,
+			uint32_t out[LFS_MAX_EPOCHS])
+{
+	if (inode->stage_id) {
+		out[0] = inode->stage_id;
+		return 1;
+	}
+	uint32_t all[LFS_MAX_EPOCHS], cur = 0;
+	int n = lfs_keyring_epochs(fs->kr, all, LFS_MAX_EPOCHS, &cur);
+	if (n <= 0)
+		return n < 0 ? n : -EACCES;
+	int k = 0;
+	out[k++] = cur;
+	for (int i = 0; i < n; i++)
+		if (all[i] != cur)
+			out[k++] = all[i];
+	return k;
+}
+
 /* Pins the inode and gives its /proc path; pair with unpin_of. */
 static int proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
 {
@@ -49,6 +72,32 @@ static int proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
 static void unpin_of(fuse_req_t req, fuse_ino_t ino)
 {
 	lfs_inode_unpin(lfs_req_fs(req), lfs_inode_of(req, ino));
+}
+
+/* Sets bname (under the current key) so that the xattr exists once: a copy
+ * of the same name under an older epoch (a rotation has not reached this
+ * inode yet) counts for XATTR_CREATE/XATTR_REPLACE and is removed after. */
+static int set_over_older(struct lfs_fs *fs, const struct lfs_inode *inode, const char *proc,
+			  const char *name, const char *bname, const uint8_t *sealed, size_t len,
+			  int flags)
+{
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = inode->stage_id ? 1 : xattr_epochs(fs, inode, epochs);
+	char older[LFS_MAX_EPOCHS][BACKING_XATTR_MAX];
+	int nolder = 0;
+	for (int i = 1; i < ne; i++)
+		if (backing_xattr_name(fs, epochs[i], name, older[nolder]) == 0 &&
+		    getxattr(proc, older[nolder], NULL, 0) >= 0)
+			nolder++;
+	if (nolder && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
+		flags &= ~XATTR_REPLACE;
+	if (setxattr(proc, bname, sealed, len, flags) < 0)
+		return -errno;
+	for (int i = 0; i < nolder; i++)
+		removexattr(proc, older[i]);
+	return 0;
 }
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -72,9 +121,8 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
 		if ((r = proc_of(req, ino, proc)) == 0) {
-			if (setxattr(proc, bname, sealed, size + LFS_XATTR_VALUE_OVERHEAD, flags) <
-			    0)
-				r = -errno;
+			r = set_over_older(fs, inode, proc, name, bname, sealed,
+					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
 			unpin_of(req, ino);
 		}
 	}
@@ -89,7 +137,9 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
 	if (lfs_stage_getxattr(req, inode, name, size))
 		return;
-	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = xattr_epochs(fs, inode, epochs);
+	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
 	if (r < 0) {
 		/* EOPNOTSUPP (not ENODATA) for other namespaces: ls and other
 		 * tools then stop asking for SELinux labels and ACLs on this
@@ -104,6 +154,14 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	uint8_t sealed[XATTR_SIZE_MAX];
 	ssize_t n = getxattr(proc, bname, sealed, sizeof(sealed));
 	int saved = errno;
+	uint32_t epoch = epochs[0];
+	for (int i = 1; n < 0 && saved == ENODATA && i < ne; i++) {
+		if (backing_xattr_name(fs, epochs[i], name, bname) < 0)
+			continue;
+		n = getxattr(proc, bname, sealed, sizeof(sealed));
+		saved = errno;
+		epoch = epochs[i];
+	}
 	unpin_of(req, ino);
 	if (n < 0) {
 		fuse_reply_err(req, saved);
@@ -113,7 +171,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	const struct lfs_epoch_keys *k;
 	if (!plain)
 		r = -ENOMEM;
-	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
+	else if ((r = lfs_keyring_get(fs->kr, epoch, &k)) == 0) {
 		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
 		lfs_keyring_put(fs->kr);
 		if (r == -EBADMSG) {
@@ -155,17 +213,27 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		free(out);
 		return;
 	}
-	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(fs->kr, lfs_inode_of(req, ino)->stage_id, &k);
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = xattr_epochs(fs, lfs_inode_of(req, ino), epochs);
+	int r = ne < 0 ? ne : 0;
 	size_t used = 0;
 	for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw + i) + 1) {
 		const char *bn = raw + i;
 		char plain[LFS_NAME_MAX + 1];
 		size_t plen;
-		if (strncmp(bn, USER_PREFIX, USER_PREFIX_LEN) != 0 ||
-		    lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc,
-					   bn + USER_PREFIX_LEN, strlen(bn + USER_PREFIX_LEN),
-					   plain, &plen) < 0)
+		if (strncmp(bn, USER_PREFIX, USER_PREFIX_LEN) != 0)
+			continue;
+		int d = -EBADMSG;
+		for (int e = 0; e < ne && d < 0; e++) {
+			const struct lfs_epoch_keys *k;
+			if (lfs_keyring_get(fs->kr, epochs[e], &k) < 0)
+				continue;
+			d = lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc,
+						   bn + USER_PREFIX_LEN, strlen(bn + USER_PREFIX_LEN),
+						   plain, &plen);
+			lfs_keyring_put(fs->kr);
+		}
+		if (d < 0)
 			continue;
 		if (used + USER_PREFIX_LEN + plen + 1 > XATTR_LIST_MAX)
 			break;
@@ -173,8 +241,6 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		memcpy(out + used + USER_PREFIX_LEN, plain, plen + 1);
 		used += USER_PREFIX_LEN + plen + 1;
 	}
-	if (r == 0)
-		lfs_keyring_put(fs->kr);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (size == 0)
@@ -195,10 +261,14 @@ void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, EPERM); /* staging attributes are not removable */
 		return;
 	}
-	int r = backing_xattr_name(fs, lfs_inode_of(req, ino)->stage_id, name, bname);
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = xattr_epochs(fs, lfs_inode_of(req, ino), epochs);
+	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
 	if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
-		if (removexattr(proc, bname) < 0)
-			r = -errno;
+		r = removexattr(proc, bname) < 0 ? -errno : 0;
+		for (int i = 1; r == -ENODATA && i < ne; i++)
+			if (backing_xattr_name(fs, epochs[i], name, bname) == 0)
+				r = removexattr(proc, bname) < 0 ? -errno : 0;
 		unpin_of(req, ino);
 	}
 	fuse_reply_err(req, -r);

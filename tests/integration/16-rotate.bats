@@ -153,3 +153,28 @@ check_tree() {
 	run env LETHEFS="$LETHEFS" "$S"
 	[ "$status" -eq 2 ]
 }
+
+@test "xattrs read, list, replace and remove correctly while the rotation has not reached them" {
+	mkdir "$MNT/x"
+	for i in $(seq 60); do
+		head -c 200000 /dev/urandom >"$MNT/x/f$i"
+		setfattr -n user.tag -v "value-$i" "$MNT/x/f$i"
+	done
+	"$LETHEFS" rotate "$MNT"
+	# Right away, most files are still under the old epoch.
+	for i in $(seq 60); do
+		[ "$(getfattr --only-values -n user.tag "$MNT/x/f$i")" = "value-$i" ]
+	done
+	getfattr -d "$MNT/x/f60" 2>/dev/null | grep -q 'user.tag="value-60"'
+	run python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.tag", b"again", os.XATTR_CREATE)' "$MNT/x/f59"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"File exists"* ]]
+	python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.tag", b"replaced", os.XATTR_REPLACE)' "$MNT/x/f58"
+	setfattr -x user.tag "$MNT/x/f57"
+	"$LETHEFS" rotate --wait "$MNT" >/dev/null
+	[ "$(getfattr --only-values -n user.tag "$MNT/x/f58")" = replaced ]
+	[ "$(getfattr -d "$MNT/x/f58" 2>/dev/null | grep -c user.tag)" = 1 ]
+	run getfattr -n user.tag "$MNT/x/f57"
+	[ "$status" -ne 0 ]
+	[ "$(getfattr --only-values -n user.tag "$MNT/x/f1")" = value-1 ]
+}
