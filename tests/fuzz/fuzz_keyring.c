@@ -35,6 +35,9 @@ static void check_unlocked(struct lfs_keyring *kr)
 	lfs_keyring_init(&again, kr->uuid, kr->cipher);
 	FZ_CHECK(lfs_keyring_unlock(&again, master, file, len) == 0);
 	FZ_CHECK(again.nepochs == kr->nepochs && again.current_epoch == kr->current_epoch);
+	FZ_CHECK(again.sec->has_audit_key == kr->sec->has_audit_key);
+	FZ_CHECK(!kr->sec->has_audit_key ||
+		 memcmp(again.sec->audit_key, kr->sec->audit_key, 32) == 0);
 	lfs_keyring_destroy(&again);
 }
 
@@ -44,7 +47,7 @@ static void unlock_file(const uint8_t *file, size_t len)
 	unsigned n = 0;
 	int peeked = lfs_keyring_peek(file, len, uuid, &n);
 	if (peeked == 0)
-		FZ_CHECK(n >= 1 && n <= LFS_MAX_EPOCHS);
+		FZ_CHECK(n >= 1 && n <= LFS_KEYRING_MAX_ENTRIES);
 	else
 		fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 
@@ -55,7 +58,8 @@ static void unlock_file(const uint8_t *file, size_t len)
 	if (peeked != 0)
 		FZ_CHECK(r != 0); /* unlock does at least the checks peek does */
 	if (r == 0) {
-		FZ_CHECK(kr.nepochs == n);
+		/* Entries are the data epochs plus, since a rekey, the audit key. */
+		FZ_CHECK(kr.nepochs == n - (kr.sec->has_audit_key ? 1 : 0));
 		check_unlocked(&kr);
 	} else {
 		FZ_CHECK(lfs_keyring_get(&kr, 0, &k) == -EACCES);
