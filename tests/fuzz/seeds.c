@@ -224,6 +224,16 @@ static void seed_ctlproto(void)
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
 }
 
+/* A staging index with two entries (mode 0). */
+static void seed_stage(void)
+{
+	static const char index[] = "\0lethefs-staging-index 1\n"
+				    "# id created expires quota used\n"
+				    "8a3f0c21 1764400000 1764659200 0 0\n"
+				    "c0ffee01 1764400000 1764403600 1073741824 4096\n";
+	put("stage", "index", index, sizeof(index) - 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -239,5 +249,6 @@ int main(int argc, char **argv)
 	seed_recovery();
 	seed_audit();
 	seed_ctlproto();
+	seed_stage();
 	return 0;
 }
