@@ -8,6 +8,7 @@
 #include "../daemon/control.h"
 #include "../keymgmt/audit.h"
 #include "../keymgmt/audit_keyring.h"
+#include "../keymgmt/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -230,6 +231,33 @@ static int claim_vault(const char *path, struct lfs_vault *v, struct lfs_control
 	return LFS_EXIT_OK;
 }
 
+/* Staging keys are wrapped under the master key: a rekey would leave them
+ * unreadable, which is an early shred of a migration nobody asked for.
+ * They must be shredded (or expire) first. */
+static int refuse_live_staging(const char *path, struct lfs_vault *v)
+{
+	int sfd = lfs_stage_dir_open(v->dirfd, false);
+	if (sfd == -ENOENT)
+		return LFS_EXIT_OK;
+	struct lfs_stage_index ix;
+	int r = sfd < 0 ? sfd : lfs_stage_index_load(sfd, &ix);
+	if (sfd >= 0)
+		close(sfd);
+	if (r < 0) {
+		lfs_cli_error("cannot read the staging index of %s: %s", path, strerror(-r));
+		return LFS_EXIT_CORRUPT;
+	}
+	size_t n = ix.n;
+	lfs_stage_index_free(&ix);
+	if (n == 0)
+		return LFS_EXIT_OK;
+	lfs_cli_error("%s has %zu live staging director%s, whose keys are wrapped under the "
+		      "master key: rekey would make them unreadable. Shred them first (lethefs "
+		      "stage shred, or let them expire and run lethefs shred-expired)",
+		      path, n, n == 1 ? "y" : "ies");
+	return LFS_EXIT_ERROR;
+}
+
 static void say_waiting(void)
 {
 	fprintf(stderr, "lethefs: another command is changing the keyslots; waiting...\n");
@@ -439,6 +467,11 @@ int lfs_cmd_rekey(int argc, char **argv)
 		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_control ctl;
 	if ((r = claim_vault(k.path, &k.v, &ctl)) != 0) {
+		lfs_vault_close(&k.v);
+		return r;
+	}
+	if ((r = refuse_live_staging(k.path, &k.v)) != 0) {
+		lfs_control_stop(&ctl);
 		lfs_vault_close(&k.v);
 		return r;
 	}

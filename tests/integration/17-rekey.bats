@@ -232,3 +232,16 @@ assert_consistent() {
 	rekey_killed_at fsync 5
 	assert_consistent new
 }
+
+@test "rekey refuses while staging directories are live (their keys are wrapped under the master key)" {
+	"$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	"$LETHEFS" stage create --ttl 1h "$MNT/job" >/dev/null
+	echo migrating >"$MNT/job/f"
+	unmount_vault
+	run "$LETHEFS" rekey --passfile "$T/pass" "$VAULT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"live staging"* ]]
+	# Nothing changed: the staging directory still reads back.
+	"$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	[ "$(cat "$MNT/job/f")" = migrating ]
+}
