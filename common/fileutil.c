@@ -142,3 +142,18 @@ int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, 
 		return -errno;
 	return 0;
 }
+
+DIR *lfs_opendir_fd(int dirfd, int *err)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		*err = -errno;
+		close(fd);
+	}
+	return d;
+}

@@ -3,6 +3,7 @@
 #ifndef LETHEFS_FILEUTIL_H
 #define LETHEFS_FILEUTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -14,6 +15,10 @@ int lfs_write_all(int fd, const void *buf, size_t len);
 /* Reads a whole small file (at most max bytes) relative to dirfd without
  * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len);
+
+/* opendir() of dirfd itself (a fresh descriptor, so dirfd stays usable).
+ * NULL with *err = -errno on failure. */
+DIR *lfs_opendir_fd(int dirfd, int *err);
 
 /* Atomically replaces dirfd/name with data: write a temporary file (mode),
  * fsync it, rename it over the target, fsync the directory. A crash at any

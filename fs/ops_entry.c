@@ -2,6 +2,7 @@
  * entries, rename. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "../common/fileutil.h"
 #include "dirnames.h"
 #include "redir.h"
 #include "fileio.h"
@@ -523,14 +524,10 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
  * the metadata is removed so that the directory itself can go. */
 static int empty_backing_dir(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
 	struct dirent *de;
 	int r = 0;
 	while (r == 0 && (de = readdir(d)) != NULL) {
@@ -543,8 +540,8 @@ static int empty_backing_dir(int dirfd)
 		rewinddir(d);
 		while ((de = readdir(d)) != NULL)
 			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
-			    unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(fd, de->d_name, AT_REMOVEDIR);
+			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
+				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
 	return r;

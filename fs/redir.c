@@ -87,14 +87,10 @@ static int move_entry(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 static int scan(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
 		const struct lfs_dirmeta *new_m, bool do_move, unsigned *moved, unsigned *skipped)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
 	char enc[LFS_ENCNAME_MAX + 1], plain[LFS_NAME_MAX + 1];
 	struct dirent *de;
 	int r = 0;

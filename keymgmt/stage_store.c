@@ -326,39 +326,35 @@ int lfs_stage_key_destroy(int sdirfd, uint32_t id)
 
 static int remove_below(int dirfd, uint64_t *files, uint64_t *bytes)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
 	struct dirent *de;
 	int r = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		struct stat st;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			int sub =
-			    openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				int rr = remove_below(sub, files, bytes);
 				close(sub);
 				if (rr < 0 && r == 0)
 					r = rr;
 			}
-			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && r == 0)
+			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0 && r == 0)
 				r = -errno;
 		} else {
 			if (S_ISREG(st.st_mode) && de->d_name[0] != '.') {
 				(*files)++;
 				*bytes += (uint64_t)st.st_size;
 			}
-			if (unlinkat(fd, de->d_name, 0) < 0 && r == 0)
+			if (unlinkat(dirfd, de->d_name, 0) < 0 && r == 0)
 				r = -errno;
 		}
 	}
