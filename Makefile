@@ -93,12 +93,21 @@ demo: all
 bench: all
 	@bash scripts/bench.sh
 
+# Units go where systemd looks for PREFIX's units, with the binary's path
+# rewritten for PREFIX.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(BUILD)/lethefs
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
+	for u in dist/systemd/*; do \
+	  sed 's|/usr/local/bin/lethefs|$(PREFIX)/bin/lethefs|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lethefs
+	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 
 format:
 	clang-format -i $(CORE_SRC) $(FUSE_SRC) $(CLI_SRC) */*.h

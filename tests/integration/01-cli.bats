@@ -181,4 +181,8 @@ teardown() { teardown_vault; }
 	[ -x "$T/root/opt/lethefs/bin/lethefs" ]
 	run "$T/root/opt/lethefs/bin/lethefs" --version
 	[[ "$output" == "lethefs "* ]]
+	# The units name the installed binary.
+	grep -q '^ExecStart=/opt/lethefs/bin/lethefs mount --locked' \
+		"$T/root/opt/lethefs/lib/systemd/system/lethefs@.service"
+	[ -f "$T/root/opt/lethefs/lib/systemd/system/lethefs-shred@.timer" ]
 }
