@@ -266,6 +266,12 @@ int lfs_cmd_stage(int argc, char **argv)
 		return argc < 2 ? LFS_EXIT_USAGE : LFS_EXIT_OK;
 	}
 	const char *sub = argv[1];
+	/* "stage SUB --help" anywhere on the line: one help covers all. */
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			stage_help();
+			return LFS_EXIT_OK;
+		}
 	if (!strcmp(sub, "create"))
 		return stage_create(argc - 1, argv + 1);
 	if (!strcmp(sub, "list"))

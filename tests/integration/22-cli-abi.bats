@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# docs/CLI-ABI.md pins the scripting interface: its exit-code table must
+# match `lethefs --help` and cli/cli.h, and its list of status members must
+# be exactly what a live daemon answers.
+
+load helpers
+
+setup() { setup_vault; }
+teardown() { teardown_vault; }
+
+DOC=$BATS_TEST_DIRNAME/../../docs/CLI-ABI.md
+
+section() { sed -n "/<!-- $1: begin -->/,/<!-- $1: end -->/p" "$DOC"; }
+
+@test "the documented exit codes are those of lethefs --help and cli/cli.h" {
+	doc=$(section exit-codes | sed -n 's/^| \([0-9][0-9]*\) |.*/\1/p' | sort -n | tr '\n' ' ')
+	help=$("$LETHEFS" --help | sed -n '/Exit codes/,$p' | sed -n 's/^ *\([0-9][0-9]*\)  .*/\1/p' |
+		sort -n | tr '\n' ' ')
+	header=$(sed -n 's/.*LFS_EXIT_[A-Z_]* = \([0-9][0-9]*\),.*/\1/p' \
+		"$BATS_TEST_DIRNAME/../../cli/cli.h" | sort -n | tr '\n' ' ')
+	echo "doc:    $doc"
+	echo "help:   $help"
+	echo "header: $header"
+	[ -n "$doc" ]
+	[ "$doc" = "$help" ]
+	[ "$doc" = "$header" ]
+}
+
+@test "status --json has exactly the documented members" {
+	mount_vault
+	doc=$(section status-members | grep -v '^<!--\|^```' | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
+	live=$("$LETHEFS" status --json "$MNT" |
+		python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin))))')
+	echo "doc:  $doc"
+	echo "live: $live"
+	[ "$doc" = "$live " ]
+}
+
+@test "every command and subcommand answers --help with its usage, exit 0" {
+	cmds=$("$LETHEFS" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z-]*\) .*/\1/p')
+	[ "$(echo "$cmds" | wc -l)" -ge 15 ]
+	for c in $cmds "stage create" "stage list" "stage shred" "stage extend" \
+		"keyslot list" "keyslot add" "keyslot remove" "key export" "audit verify" "audit show"; do
+		run $LETHEFS $c --help
+		echo "$c: $status ${lines[0]}"
+		[ "$status" -eq 0 ]
+		[[ "${lines[0]}" == "Usage: lethefs ${c%% *}"* ]]
+	done
+}
