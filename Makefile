@@ -97,8 +97,13 @@ bench: all
 # rewritten for PREFIX.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
+MANDIR  ?= $(PREFIX)/share/man
+
 install: $(BUILD)/lethefs
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
+	install -m 0644 man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
 	for u in dist/systemd/*; do \
 	  sed 's|/usr/local/bin/lethefs|$(PREFIX)/bin/lethefs|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
@@ -108,6 +113,7 @@ install: $(BUILD)/lethefs
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lethefs
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 
 format:
 	clang-format -i $(CORE_SRC) $(FUSE_SRC) $(CLI_SRC) */*.h

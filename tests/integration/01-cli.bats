@@ -185,4 +185,6 @@ teardown() { teardown_vault; }
 	grep -q '^ExecStart=/opt/lethefs/bin/lethefs mount --locked' \
 		"$T/root/opt/lethefs/lib/systemd/system/lethefs@.service"
 	[ -f "$T/root/opt/lethefs/lib/systemd/system/lethefs-shred@.timer" ]
+	[ -f "$T/root/opt/lethefs/share/man/man1/lethefs.1" ]
+	[ -f "$T/root/opt/lethefs/share/man/man5/lethefs.conf.5" ]
 }

@@ -47,3 +47,23 @@ section() { sed -n "/<!-- $1: begin -->/,/<!-- $1: end -->/p" "$DOC"; }
 		[[ "${lines[0]}" == "Usage: lethefs ${c%% *}"* ]]
 	done
 }
+
+@test "the man pages render without warnings and name every command" {
+	top=$BATS_TEST_DIRNAME/../..
+	for page in "$top/man/lethefs.1" "$top/man/lethefs.conf.5"; do
+		run groff -man -ww -z "$page"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
+	done
+	cmds=$("$LETHEFS" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z-]*\) .*/\1/p')
+	text=$(MANWIDTH=200 man -l "$top/man/lethefs.1" 2>/dev/null)
+	for c in $cmds; do
+		echo "$text" | grep -q "^       $c" || { echo "lethefs(1) lacks $c"; return 1; }
+	done
+	# And every section and key of the configuration is in lethefs.conf(5).
+	conf=$(MANWIDTH=200 man -l "$top/man/lethefs.conf.5" 2>/dev/null)
+	for k in $(sed -n 's/^\t{"\([a-z]*\)", "\([a-z_]*\)", SEEN_.*/\2/p' "$top/keymgmt/config.c"); do
+		echo "$conf" | grep -q "$k" || { echo "lethefs.conf(5) lacks $k"; return 1; }
+	done
+}
