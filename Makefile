@@ -104,6 +104,9 @@ install: $(BUILD)/lethefs
 	  $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
 	install -m 0644 man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 dist/bash-completion/lethefs \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
 	for u in dist/systemd/*; do \
 	  sed 's|/usr/local/bin/lethefs|$(PREFIX)/bin/lethefs|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
@@ -114,6 +117,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lethefs
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
 
 format:
 	clang-format -i $(CORE_SRC) $(FUSE_SRC) $(CLI_SRC) */*.h

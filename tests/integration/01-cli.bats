@@ -187,4 +187,5 @@ teardown() { teardown_vault; }
 	[ -f "$T/root/opt/lethefs/lib/systemd/system/lethefs-shred@.timer" ]
 	[ -f "$T/root/opt/lethefs/share/man/man1/lethefs.1" ]
 	[ -f "$T/root/opt/lethefs/share/man/man5/lethefs.conf.5" ]
+	[ -f "$T/root/opt/lethefs/share/bash-completion/completions/lethefs" ]
 }

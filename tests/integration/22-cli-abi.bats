@@ -67,3 +67,28 @@ section() { sed -n "/<!-- $1: begin -->/,/<!-- $1: end -->/p" "$DOC"; }
 		echo "$conf" | grep -q "$k" || { echo "lethefs.conf(5) lacks $k"; return 1; }
 	done
 }
+
+# Runs the completion function for a command line (the last word is the
+# one being completed) and prints the candidates.
+complete_line() {
+	bash -c '
+		source "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_lethefs; printf "%s\n" "${COMPREPLY[@]}"' _ \
+		"$BATS_TEST_DIRNAME/../../dist/bash-completion/lethefs" "$@"
+}
+
+@test "bash completion offers commands, subcommands and each command's options" {
+	run complete_line "$LETHEFS" ""
+	[[ "$output" == *unlock* && "$output" == *shred-expired* && "$output" == *rekey* ]]
+	run complete_line "$LETHEFS" st
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "stage status " ]
+	run complete_line "$LETHEFS" stage ""
+	[ "$(echo "$output" | tr '\n' ' ')" = "create list shred extend " ]
+	run complete_line "$LETHEFS" lock --
+	[[ "$output" == *--force* && "$output" == *--socket* ]]
+	run complete_line "$LETHEFS" init --cipher ""
+	[[ "$output" == *aes256gcm* ]]
+	run complete_line "$LETHEFS" mount --lo
+	[ "$output" = --locked ]
+}
