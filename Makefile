@@ -45,7 +45,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-.PHONY: all deps test unit integration asan fuzz demo install uninstall clean format \
+.PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
         cppcheck bench
 
 all: deps $(BUILD)/lethefs
@@ -86,6 +86,10 @@ asan:
 
 fuzz: deps
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
+
+# A Debian package of this build: $(BUILD)/lethefs_VERSION_ARCH.deb
+deb: all
+	@sh scripts/make-deb.sh $(BUILD) $(BUILD)
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/lethefs
