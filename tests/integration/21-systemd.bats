@@ -8,7 +8,7 @@ setup() {
 	command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
 	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
 }
-teardown() { rm -rf "$T"; }
+teardown() { [ -z "${T:-}" ] || rm -rf "$T"; }
 
 @test "every unit in dist/systemd passes systemd-analyze verify" {
 	bin=$(readlink -f "$LETHEFS")
