@@ -288,7 +288,7 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 		/* libsodium's generator aborts in a forked child that has not
 		 * re-seeded it: its state would repeat the parent's. */
 		randombytes_stir();
-		lfs_log_to_syslog("lethefs", vault);
+		lfs_log_to_syslog("lethefs");
 	}
 	/* Keep plaintext buffers and keys out of swap. MCL_ONFAULT locks pages
 	 * only as they are touched, so thread stacks do not become resident. */
@@ -390,6 +390,13 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	struct lfs_session session;
 	lfs_session_init(&session, &v, &fs, mnt, ctl.path);
+	char uuid_tag[40];
+	{
+		char hex[33];
+		sodium_bin2hex(hex, sizeof(hex), v.cfg.uuid, sizeof(v.cfg.uuid));
+		snprintf(uuid_tag, sizeof(uuid_tag), "uuid=%s", hex);
+		lfs_log_set_tag(uuid_tag);
+	}
 	/* No audit log, no mount: every security event must land in it. */
 	r = lfs_audit_open(&session.audit, v.dirfd, &v.cfg);
 	if (r < 0) {

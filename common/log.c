@@ -9,11 +9,15 @@ static bool use_syslog;
 static enum lfs_log_level max_level = LFS_LOG_INFO;
 static char tag[64];
 
-void lfs_log_to_syslog(const char *ident, const char *vault_tag)
+void lfs_log_to_syslog(const char *ident)
 {
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	snprintf(tag, sizeof(tag), "%s", vault_tag ? vault_tag : "");
 	use_syslog = true;
+}
+
+void lfs_log_set_tag(const char *t)
+{
+	snprintf(tag, sizeof(tag), "%s", t ? t : "");
 }
 
 void lfs_log_set_level(enum lfs_log_level level)
@@ -33,7 +37,7 @@ void lfs_log(enum lfs_log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (use_syslog) {
 		if (tag[0])
-			syslog((int)level, "vault=%s %s", tag, msg);
+			syslog((int)level, "%s %s", tag, msg);
 		else
 			syslog((int)level, "%s", msg);
 		return;
@@ -42,5 +46,6 @@ void lfs_log(enum lfs_log_level level, const char *fmt, ...)
 				      [LFS_LOG_WARN] = "warning",
 				      [LFS_LOG_INFO] = "info",
 				      [LFS_LOG_DEBUG] = "debug"};
-	fprintf(stderr, "lethefs: %s: %s\n", names[level] ? names[level] : "log", msg);
+	fprintf(stderr, "lethefs: %s: %s%s%s\n", names[level] ? names[level] : "log", tag,
+		tag[0] ? " " : "", msg);
 }

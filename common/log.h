@@ -8,7 +8,10 @@ enum lfs_log_level { LFS_LOG_ERR = 3, LFS_LOG_WARN = 4, LFS_LOG_INFO = 6, LFS_LO
 
 /* Route messages to syslog (daemon mode) instead of stderr. The tag is
  * prefixed to every line so journald shows which vault spoke. */
-void lfs_log_to_syslog(const char *ident, const char *vault_tag);
+void lfs_log_to_syslog(const char *ident);
+/* A prefix for every line, e.g. "uuid=3f1c..." (one daemon, one vault), so
+ * that lines of several mounts in one journal can be told apart. */
+void lfs_log_set_tag(const char *tag);
 void lfs_log_set_level(enum lfs_log_level max_level);
 
 void lfs_log(enum lfs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
