@@ -112,8 +112,10 @@ install: $(BUILD)/lethefs
 	install -m 0644 dist/bash-completion/lethefs \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
+	install -d $(DESTDIR)$(PREFIX)/lib/lethefs
+	install -m 0755 scripts/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
 	for u in dist/systemd/*; do \
-	  sed 's|/usr/local/bin/lethefs|$(PREFIX)/bin/lethefs|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	  sed 's|/usr/local/|$(PREFIX)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	done
 
@@ -122,6 +124,7 @@ uninstall:
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
+	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
 
 format:
 	clang-format -i $(CORE_SRC) $(FUSE_SRC) $(CLI_SRC) */*.h

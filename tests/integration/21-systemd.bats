@@ -14,14 +14,17 @@ teardown() { [ -z "${T:-}" ] || rm -rf "$T"; }
 	bin=$(readlink -f "$LETHEFS")
 	n=0
 	for u in "$BATS_TEST_DIRNAME"/../../dist/systemd/*; do
-		sed "s|/usr/local/bin/lethefs|$bin|g" "$u" >"$T/$(basename "$u")"
+		sed "s|/usr/local/bin/lethefs|$bin|g; s|/usr/local/lib/lethefs/|$(dirname "$bin")/../scripts/|g" \
+			"$u" >"$T/$(basename "$u")"
 		n=$((n + 1))
 	done
-	[ "$n" -ge 3 ]
+	[ "$n" -ge 7 ]
 	cd "$T"
 	# Templates are verified through an instance name.
 	run systemd-analyze verify --man=no "$T/lethefs@labdata.service" \
-		"$T/lethefs-shred@srv-labdata.service" "$T/lethefs-shred@srv-labdata.timer"
+		"$T/lethefs-shred@srv-labdata.service" "$T/lethefs-shred@srv-labdata.timer" \
+		"$T/lethefs-shred.service" "$T/lethefs-shred.timer" \
+		"$T/lethefs-rotate.service" "$T/lethefs-rotate.timer"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ] # warnings (an unknown setting, a bad value) fail too
