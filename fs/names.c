@@ -59,6 +59,21 @@ static int siv_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 	return 0;
 }
 
+/* Strict base64url alphabet. libsodium 1.0.18's decoder compares
+ * characters as signed values, so some bytes >= 0x80 decode as if they
+ * were '-' or '_': two backing names would then decrypt to one plaintext
+ * name. Anything outside the alphabet is refused before decoding. */
+static bool b64url_only(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 static int siv_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 		       const uint8_t dirid[LFS_DIRID_LEN], const char *enc, size_t enc_len, char *out,
 		       size_t *out_len, name_check_fn valid)
@@ -67,7 +82,8 @@ static int siv_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 	size_t raw_len;
 	if (enc_len >= LFS_ENCNAME_MAX)
 		return -EINVAL;
-	if (sodium_base642bin(raw, sizeof(raw), enc, enc_len, NULL, &raw_len, NULL, B64) != 0)
+	if (!b64url_only(enc, enc_len) ||
+	    sodium_base642bin(raw, sizeof(raw), enc, enc_len, NULL, &raw_len, NULL, B64) != 0)
 		return -EINVAL;
 	if (raw_len <= LFS_NAME_TAG_LEN)
 		return -EINVAL;
@@ -205,7 +221,8 @@ int lfs_link_decrypt(const uint8_t key[32], const char *enc, size_t enc_len, cha
 	if (!raw)
 		return -ENOMEM;
 	int r = -EBADMSG;
-	if (sodium_base642bin(raw, enc_len + 1, enc, enc_len, NULL, &raw_len, NULL, B64) == 0 &&
+	if (b64url_only(enc, enc_len) &&
+	    sodium_base642bin(raw, enc_len + 1, enc, enc_len, NULL, &raw_len, NULL, B64) == 0 &&
 	    raw_len > LFS_LINK_OVERHEAD &&
 	    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)out, NULL, NULL, raw + 24,
 						       raw_len - 24, link_ad, sizeof(link_ad), raw,
