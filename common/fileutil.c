@@ -119,9 +119,19 @@ int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char *
 
 int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
+	char prefix[256];
+	int n = snprintf(prefix, sizeof(prefix), ".%s.tmp.", name);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	return lfs_replace_file_via(dirfd, name, prefix, data, len, mode);
+}
+
+int lfs_replace_file_via(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			 size_t len, mode_t mode)
+{
 	char tmp[256];
 	uint32_t rnd = randombytes_random();
-	int n = snprintf(tmp, sizeof(tmp), ".%s.tmp.%08x", name, rnd);
+	int n = snprintf(tmp, sizeof(tmp), "%s%08x", tmp_prefix, rnd);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);

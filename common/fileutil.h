@@ -24,5 +24,9 @@ DIR *lfs_opendir_fd(int dirfd, int *err);
  * fsync it, rename it over the target, fsync the directory. A crash at any
  * point leaves either the old or the new content, never a mix. */
 int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+/* The same with the temporary file named tmp_prefix + 8 hex digits (inside
+ * the encrypted tree, a prefix that listings know to hide). */
+int lfs_replace_file_via(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			 size_t len, mode_t mode);
 
 #endif

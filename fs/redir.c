@@ -125,24 +125,8 @@ static int scan(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old
 static int replace_dirmeta(int dirfd, const struct lfs_dirmeta *m)
 {
 	uint8_t buf[LFS_DIRMETA_LEN];
-	char tmp[32];
-	uint32_t rnd = randombytes_random();
-	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x", rnd);
 	lfs_dirmeta_encode(m, buf);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
-	if (fd < 0)
-		return -errno;
-	int r = lfs_write_all(fd, buf, sizeof(buf));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, LFS_DIRMETA_NAME) < 0)
-		r = -errno;
-	if (r < 0)
-		unlinkat(dirfd, tmp, 0);
-	else if (fsync(dirfd) < 0)
-		r = -errno;
-	return r;
+	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf), 0400);
 }
 
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
