@@ -169,7 +169,7 @@ int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *
 	crypto_generichash(sum, 16, in, len - 16, NULL, 0);
 	if (sodium_memcmp(sum, in + len - 16, 16) != 0)
 		return -EINVAL;
-	if (memcmp(in, jmagic, 4) != 0 || in[4] != 1 ||
+	if (memcmp(in, jmagic, 4) != 0 || in[4] != 1 || in[6] || in[7] ||
 	    (in[5] != LFS_ROTJ_FILE && in[5] != LFS_ROTJ_DIR))
 		return -EINVAL;
 	memset(j, 0, sizeof(*j));
@@ -186,7 +186,7 @@ int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *
 	memcpy(j->new_raw, p + LFS_FILE_HDR_LEN, LFS_FILE_HDR_LEN);
 	p += 2 * LFS_FILE_HDR_LEN;
 	uint32_t pl = get_le32(p);
-	if (pl >= LFS_ROTJ_PATH_MAX || fixed + pl + 16 != len)
+	if (pl >= LFS_ROTJ_PATH_MAX || fixed + pl + 16 != len || memchr(p + 4, '\0', pl))
 		return -EINVAL;
 	memcpy(j->path, p + 4, pl);
 	j->path[pl] = '\0';

@@ -18,6 +18,7 @@
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
+#include "../../fs/refile.h"
 
 static const char *top;
 
@@ -234,6 +235,28 @@ static void seed_stage(void)
 	put("stage", "index", index, sizeof(index) - 1);
 }
 
+/* A journal as the rotation writes it (mode 0), and its body alone for the
+ * target to checksum (mode 1). */
+static void seed_rotjournal(void)
+{
+	static struct lfs_rotjournal j;
+	static uint8_t buf[1 + LFS_ROTJ_MAX_LEN];
+	j.kind = LFS_ROTJ_FILE;
+	j.dev = 0x801;
+	j.ino = 123456;
+	j.handle_type = 1;
+	j.handle_len = 8;
+	memset(j.handle, 0x42, 8);
+	memset(j.old_raw, 0x11, sizeof(j.old_raw));
+	memset(j.new_raw, 0x22, sizeof(j.new_raw));
+	snprintf(j.path, sizeof(j.path), "QmFzZTY0/bmFtZQ");
+	size_t n = lfs_rotjournal_encode(&j, buf + 1);
+	buf[0] = 0;
+	put("rotjournal", "file", buf, n + 1);
+	buf[0] = 1;
+	put("rotjournal", "body", buf, n + 1 - 16);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -250,5 +273,6 @@ int main(int argc, char **argv)
 	seed_audit();
 	seed_ctlproto();
 	seed_stage();
+	seed_rotjournal();
 	return 0;
 }
