@@ -86,6 +86,9 @@ check_tree() {
 	"$LETHEFS" rotate "$MNT"
 	sleep 0.3
 	pkill -9 -f "lethefs mount .*$VAULT"
+	# A killed process holds its listening socket until it is reaped: a
+	# remount before then finds the socket answering ("already mounted").
+	for _ in $(seq 100); do pgrep -f "lethefs mount .*$VAULT" >/dev/null || break; sleep 0.1; done
 	fusermount3 -u "$MNT" || umount -l "$MNT"
 	# Two epochs on disk: the next mount resumes by itself.
 	[ "$(stat -c %s "$VAULT/lethefs.keyring")" -eq 160 ]
