@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fs/cipher.h"
+#include "cipher.h"
 #include "keyslots.h"
 
 #define LFS_MAX_EPOCHS          64
