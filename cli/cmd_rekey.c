@@ -6,8 +6,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/control.h"
-#include "../keymgmt/audit.h"
-#include "../keymgmt/audit_keyring.h"
+#include "../audit/audit.h"
+#include "../audit/audit_keyring.h"
 #include "../keymgmt/stage_store.h"
 
 #include <errno.h>

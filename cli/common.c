@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../common/log.h"
 #include "../keymgmt/recovery.h"
 

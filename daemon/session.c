@@ -3,7 +3,7 @@
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/stage.h"
-#include "../keymgmt/audit_keyring.h"
+#include "../audit/audit_keyring.h"
 
 #include <errno.h>
 #include <stdio.h>

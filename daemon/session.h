@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "../fs/fs.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../keymgmt/ctlproto.h"
 #include "../keymgmt/vault.h"
 #include "rotate.h"

@@ -7,7 +7,7 @@
 #include "redir.h"
 #include "fileio.h"
 #include "stage.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../common/log.h"
 
 #include <errno.h>

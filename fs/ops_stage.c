@@ -5,7 +5,7 @@
 #include "ops.h"
 #include "dirnames.h"
 #include "stage.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../common/duration.h"
 #include "../common/log.h"
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../keymgmt/audit_line.h"
+#include "../audit/audit_line.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
 #include "../keymgmt/stage_store.h"

@@ -12,7 +12,7 @@
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
 #include "../../fs/names.h"
-#include "../../keymgmt/audit_line.h"
+#include "../../audit/audit_line.h"
 #include "../../keymgmt/config.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"

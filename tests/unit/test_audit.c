@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../keymgmt/audit.h"
-#include "../../keymgmt/audit_verify.h"
+#include "../../audit/audit.h"
+#include "../../audit/audit_verify.h"
 #include "../../keymgmt/kdf.h"
 
 struct fixture {

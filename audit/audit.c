@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "audit.h"
-#include "kdf.h"
+#include "../keymgmt/kdf.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 

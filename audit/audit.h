@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #include "audit_line.h"
-#include "config.h"
+#include "../keymgmt/config.h"
 
 #define LFS_AUDIT_HEAD_SUFFIX ".head"
 
