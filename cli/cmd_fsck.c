@@ -3,7 +3,7 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
 

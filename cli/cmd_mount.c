@@ -6,8 +6,8 @@
 #include "../daemon/control.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
-#include "../fs/stage.h"
-#include "../fs/stage_inval.h"
+#include "../staging/stage.h"
+#include "../staging/stage_inval.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #include "../daemon/control.h"
 #include "../audit/audit.h"
 #include "../audit/audit_keyring.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/control.h"
-#include "../fs/stage.h"
+#include "../staging/stage.h"
 
 #include <errno.h>
 #include <fcntl.h>

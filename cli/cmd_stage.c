@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/duration.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -2,7 +2,7 @@
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
-#include "../fs/stage.h"
+#include "../staging/stage.h"
 #include "../audit/audit_keyring.h"
 
 #include <errno.h>

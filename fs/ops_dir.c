@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
-#include "stage.h"
+#include "../staging/stage.h"
 #include "../common/log.h"
 
 #include <dirent.h>

@@ -6,7 +6,7 @@
 #include "dirnames.h"
 #include "redir.h"
 #include "fileio.h"
-#include "stage.h"
+#include "../staging/stage.h"
 #include "../audit/audit.h"
 #include "../common/log.h"
 

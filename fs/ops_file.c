@@ -4,7 +4,7 @@
 #include "ops.h"
 #include "dirnames.h"
 #include "fileio.h"
-#include "stage.h"
+#include "../staging/stage.h"
 
 #include <errno.h>
 #include <stdbool.h>

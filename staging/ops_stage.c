@@ -2,8 +2,8 @@
  * rule for mkdir, the user.lethefs.* attributes, quota charges. The
  * table and the shred sequence are fs/stage.c. */
 #define _GNU_SOURCE
-#include "ops.h"
-#include "dirnames.h"
+#include "../fs/ops.h"
+#include "../fs/dirnames.h"
 #include "stage.h"
 #include "../audit/audit.h"
 #include "../common/duration.h"

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "stage_store.h"
-#include "kdf.h"
+#include "../keymgmt/kdf.h"
 #include "../common/bytes.h"
 #include "../common/fileutil.h"
 

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "stage.h"
-#include "dirmeta.h"
-#include "names.h"
+#include "../fs/dirmeta.h"
+#include "../fs/names.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "fs.h"
+#include "../fs/fs.h"
 
 /* The struct lfs_staging invalidate callback; arg is the struct lfs_fs. */
 void lfs_stage_invalidate(void *arg, uint32_t id);

@@ -14,7 +14,7 @@
 #include "../audit/audit_line.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
-#include "../keymgmt/stage_store.h"
+#include "stage_store.h"
 
 typedef void (*lfs_stage_audit_fn)(void *arg, const char *event, const char *outcome,
                                    const struct lfs_audit_caller *caller,
