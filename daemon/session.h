@@ -15,7 +15,7 @@
 #include "../audit/audit.h"
 #include "../keymgmt/ctlproto.h"
 #include "../keymgmt/vault.h"
-#include "rotate.h"
+#include "../rotation/rotate.h"
 
 /* Failed unlocks wait 1, 2, 4, ... seconds, at most this long. */
 #define LFS_UNLOCK_DELAY_MAX 30

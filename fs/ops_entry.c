@@ -4,7 +4,7 @@
 #include "ops.h"
 #include "../common/fileutil.h"
 #include "dirnames.h"
-#include "redir.h"
+#include "../rotation/redir.h"
 #include "fileio.h"
 #include "../staging/stage.h"
 #include "../audit/audit.h"

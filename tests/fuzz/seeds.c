@@ -18,7 +18,7 @@
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
-#include "../../fs/refile.h"
+#include "../../rotation/refile.h"
 
 static const char *top;
 

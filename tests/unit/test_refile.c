@@ -4,7 +4,7 @@
 
 #include <errno.h>
 
-#include "../../fs/refile.h"
+#include "../../rotation/refile.h"
 
 static void test_journal_roundtrip(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "dirmeta.h"
+#include "../fs/dirmeta.h"
 #include "../keymgmt/keyring.h"
 
 /* Renames every entry of the directory open on dirfd (O_RDONLY) from the

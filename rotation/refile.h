@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "content.h"
+#include "../fs/content.h"
 #include "../keymgmt/keyring.h"
 
 /* Re-seals the file open read-write on fd (plaintext size unchanged)

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "redir.h"
-#include "dirnames.h"
+#include "../fs/dirnames.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 

@@ -1,12 +1,12 @@
 /* The rotation worker: see rotate.h and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "rotate.h"
-#include "session.h"
+#include "../daemon/session.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
-#include "../fs/redir.h"
-#include "../fs/refile.h"
+#include "redir.h"
+#include "refile.h"
 
 #include <dirent.h>
 #include <errno.h>
