@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../keymgmt/ctlproto.h"
+#include "../daemon/ctlproto.h"
 
 /* Options shared by unlock, lock and status. */
 struct lfs_ctl_target {

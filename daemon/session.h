@@ -13,7 +13,7 @@
 
 #include "../fs/fs.h"
 #include "../audit/audit.h"
-#include "../keymgmt/ctlproto.h"
+#include "ctlproto.h"
 #include "../keymgmt/vault.h"
 #include "../rotation/rotate.h"
 

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "../../keymgmt/ctlproto.h"
+#include "../../daemon/ctlproto.h"
 
 static int parse(const char *line, struct lfs_ctl_request *req)
 {
