@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../common/event.h"
+
 /* Longest line, newline included. Every input is cut so that a line always
  * fits (see the limits below), so appending never fails for length. */
 #define LFS_AUDIT_LINE_MAX    4096
@@ -21,18 +23,7 @@
 #define LFS_AUDIT_HASH_LEN    32
 #define LFS_AUDIT_HEAD_MAX    160 /* the head file, newline included */
 
-struct lfs_audit_detail {
-	const char *key;
-	const char *str; /* a string if not NULL, else num */
-	long long num;
-};
-
-struct lfs_audit_caller {
-	bool known;
-	uid_t uid;
-	pid_t pid;
-	char exe[256];
-};
+/* struct lfs_audit_detail and struct lfs_audit_caller: common/event.h. */
 
 /* What one line says, before it is sealed. */
 struct lfs_audit_record {

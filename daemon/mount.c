@@ -209,7 +209,12 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	fs.staging = &staging;
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
-	lfs_rotation_init(&rotation, &session);
+	struct lfs_rotation_env renv = {.vault = v,
+					.fs = &fs,
+					.kr = kr,
+					.mountpoint = mnt,
+					.events = lfs_session_events(&session)};
+	lfs_rotation_init(&rotation, &renv);
 	session.rotation = &rotation;
 	if (!mo->locked)
 		lfs_session_unlocked_at_mount(&session);

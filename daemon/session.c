@@ -190,18 +190,22 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	return 0;
 }
 
-static void staging_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+static void emit_to_log(void *ctx, const char *event, const char *outcome,
+			const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+			size_t ndetails)
 {
-	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
+	lfs_session_audit(ctx, event, outcome, caller, details, ndetails);
+}
+
+struct lfs_event_sink lfs_session_events(struct lfs_session *s)
+{
+	return (struct lfs_event_sink){.emit = emit_to_log, .ctx = s};
 }
 
 void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 {
 	s->staging = st;
-	st->audit = staging_audit;
-	st->audit_arg = s;
+	st->events = lfs_session_events(s);
 }
 
 void lfs_session_tick(struct lfs_session *s)

@@ -47,6 +47,10 @@ void lfs_session_audit(struct lfs_session *s, const char *event, const char *out
 		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
 		       size_t ndetails);
 
+/* A sink that records events in the session's audit log (keyed while
+ * unlocked), for the parts below the daemon (staging, rotation). */
+struct lfs_event_sink lfs_session_events(struct lfs_session *s);
+
 /* Marks a volume unlocked at mount (keys given on the command line). */
 void lfs_session_unlocked_at_mount(struct lfs_session *s);
 

@@ -1,7 +1,6 @@
 /* The rotation worker: see rotate.h and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "rotate.h"
-#include "../daemon/session.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
@@ -32,16 +31,16 @@ static double now_mono(void)
 static void audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
 		  const char *k2, long long v2)
 {
-	struct lfs_audit_detail d[] = {{"mountpoint", r->s->mountpoint, 0}, {k1, NULL, v1},
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0}, {k1, NULL, v1},
 				       {k2, NULL, v2}};
-	lfs_session_audit(r->s, "rotate", outcome, NULL, d, k2 ? 3 : 2);
+	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
 }
 
 /* Reads the epochs and decides the state; with lock held. */
 static void refresh_epochs(struct lfs_rotation *r)
 {
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
-	int n = lfs_keyring_epochs(r->s->kr, ep, LFS_MAX_EPOCHS, &cur);
+	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
 	if (n < 0) {
 		if (r->state == LFS_ROT_RUNNING)
 			r->state = LFS_ROT_PAUSED;
@@ -65,9 +64,9 @@ static int store_keyring(struct lfs_rotation *r)
 {
 	uint8_t ring[LFS_KEYRING_MAX_FILE_LEN];
 	size_t len;
-	int e = lfs_keyring_seal(r->s->kr, ring, &len);
+	int e = lfs_keyring_seal(r->env.kr, ring, &len);
 	if (e == 0)
-		e = lfs_replace_file(r->s->vault->dirfd, LFS_KEYRING_FILE_NAME, ring, len, 0600);
+		e = lfs_replace_file(r->env.vault->dirfd, LFS_KEYRING_FILE_NAME, ring, len, 0600);
 	return e;
 }
 
@@ -76,7 +75,7 @@ static void store_state(struct lfs_rotation *r)
 	char buf[128];
 	int n = snprintf(buf, sizeof(buf), "lethefs-rotation 1\nstarted=%lld\n",
 			 (long long)r->started);
-	lfs_replace_file(r->s->vault->dirfd, LFS_ROTATION_FILE, buf, (size_t)n, 0600);
+	lfs_replace_file(r->env.vault->dirfd, LFS_ROTATION_FILE, buf, (size_t)n, 0600);
 }
 
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
@@ -84,19 +83,19 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 	pthread_mutex_lock(&r->lock);
 	refresh_epochs(r);
 	int e = 0;
-	if (!lfs_keyring_is_unlocked(r->s->kr))
+	if (!lfs_keyring_is_unlocked(r->env.kr))
 		e = -EACCES;
 	else if (r->state == LFS_ROT_RUNNING)
 		e = -EBUSY;
 	uint32_t prev = r->target, ne = 0;
-	if (e == 0 && (e = lfs_keyring_add_epoch(r->s->kr, &ne)) == 0) {
+	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == 0) {
 		/* On disk before anything is encrypted under it: a crash must
 		 * never leave data under a key that exists nowhere else. The
 		 * keyring's write lock (inside add_epoch) already made every
 		 * new header wait; until the store succeeds, undo on failure. */
 		if ((e = store_keyring(r)) < 0) {
-			lfs_keyring_set_current(r->s->kr, prev);
-			lfs_keyring_drop_epoch(r->s->kr, ne);
+			lfs_keyring_set_current(r->env.kr, prev);
+			lfs_keyring_drop_epoch(r->env.kr, ne);
 		}
 	}
 	if (e == 0) {
@@ -144,7 +143,7 @@ static int write_journal(struct lfs_rotation *r, struct lfs_rotjournal *j, int o
 	int mnt;
 	h.fh.handle_bytes = LFS_ROTJ_HANDLE_MAX;
 	j->handle_len = 0;
-	if (r->s->fs->handle_mount_fd >= 0 &&
+	if (r->env.fs->handle_mount_fd >= 0 &&
 	    name_to_handle_at(opath_fd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0) {
 		j->handle_type = h.fh.handle_type;
 		j->handle_len = h.fh.handle_bytes;
@@ -153,12 +152,12 @@ static int write_journal(struct lfs_rotation *r, struct lfs_rotjournal *j, int o
 	uint8_t buf[LFS_ROTJ_MAX_LEN];
 	size_t len = lfs_rotjournal_encode(j, buf);
 	/* fsync'd (file and vault directory) before the target is touched. */
-	return lfs_replace_file(r->s->vault->dirfd, LFS_ROTATION_JOURNAL, buf, len, 0600);
+	return lfs_replace_file(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, buf, len, 0600);
 }
 
 static void drop_journal(struct lfs_rotation *r)
 {
-	unlinkat(r->s->vault->dirfd, LFS_ROTATION_JOURNAL, 0);
+	unlinkat(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, 0);
 }
 
 /* The inode for a backing object, registered in the table so that FUSE
@@ -546,11 +545,11 @@ static void walk_dir(struct walk *w, int parentfd, const char *name, const char 
 static void retire(struct lfs_rotation *r)
 {
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
-	int n = lfs_keyring_epochs(r->s->kr, ep, LFS_MAX_EPOCHS, &cur);
+	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 0; i < n; i++) {
 		if (ep[i] == cur)
 			continue;
-		int e = lfs_keyring_drop_epoch(r->s->kr, ep[i]);
+		int e = lfs_keyring_drop_epoch(r->env.kr, ep[i]);
 		if (e == 0)
 			e = store_keyring(r);
 		if (e < 0) {
@@ -567,8 +566,8 @@ static void retire(struct lfs_rotation *r)
 
 static void run_pass(struct lfs_rotation *r)
 {
-	struct walk w = {.r = r, .fs = r->s->fs, .count_only = true};
-	walk_dir(&w, r->s->fs->root.fd, NULL, "", 0);
+	struct walk w = {.r = r, .fs = r->env.fs, .count_only = true};
+	walk_dir(&w, r->env.fs->root.fd, NULL, "", 0);
 	if (!keep_going(&w))
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -585,7 +584,7 @@ static void run_pass(struct lfs_rotation *r)
 		r->state = LFS_ROT_IDLE;
 		refresh_epochs(r);
 		pthread_mutex_unlock(&r->lock);
-		unlinkat(r->s->vault->dirfd, LFS_ROTATION_FILE, 0);
+		unlinkat(r->env.vault->dirfd, LFS_ROTATION_FILE, 0);
 		lfs_info("rotation completed: every object is under epoch %u", r->target);
 		audit(r, "completed", "epoch", r->target, "files", (long long)r->files_done);
 		return;
@@ -596,7 +595,7 @@ static void run_pass(struct lfs_rotation *r)
 	pthread_mutex_lock(&r->lock);
 	r->pass_start = t0;
 	pthread_mutex_unlock(&r->lock);
-	walk_dir(&w, r->s->fs->root.fd, NULL, "", 0);
+	walk_dir(&w, r->env.fs->root.fd, NULL, "", 0);
 	pthread_mutex_lock(&r->lock);
 	r->active_seconds += now_mono() - t0;
 	r->pass_start = 0;
@@ -631,10 +630,10 @@ static void *rotate_thread(void *arg)
 	return NULL;
 }
 
-void lfs_rotation_init(struct lfs_rotation *r, struct lfs_session *s)
+void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *env)
 {
 	memset(r, 0, sizeof(*r));
-	r->s = s;
+	r->env = *env;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -642,7 +641,7 @@ void lfs_rotation_init(struct lfs_rotation *r, struct lfs_session *s)
 	pthread_condattr_destroy(&ca);
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	if (lfs_read_small_file(s->vault->dirfd, LFS_ROTATION_FILE, 256, &buf, &len) == 0) {
+	if (lfs_read_small_file(env->vault->dirfd, LFS_ROTATION_FILE, 256, &buf, &len) == 0) {
 		long long t = 0;
 		char tmp[257];
 		memcpy(tmp, buf, len);
@@ -676,7 +675,7 @@ void lfs_rotation_stop(struct lfs_rotation *r)
 
 static int open_target(struct lfs_rotation *r, const struct lfs_rotjournal *j, int flags)
 {
-	struct lfs_fs *fs = r->s->fs;
+	struct lfs_fs *fs = r->env.fs;
 	int fd = -1;
 	if (j->handle_len && fs->handle_mount_fd >= 0) {
 		struct {
@@ -705,7 +704,7 @@ void lfs_rotation_recover(struct lfs_rotation *r)
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	struct lfs_rotjournal j;
-	if (lfs_read_small_file(r->s->vault->dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf,
+	if (lfs_read_small_file(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf,
 				&len) < 0)
 		return;
 	int e = lfs_rotjournal_decode(buf, len, &j);
@@ -729,7 +728,7 @@ void lfs_rotation_recover(struct lfs_rotation *r)
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		lfs_header_parse(j.old_raw, LFS_FILE_HDR_LEN, &oh);
 		lfs_header_parse(j.new_raw, LFS_FILE_HDR_LEN, &nh);
-		e = lfs_refile(&r->s->fs->layout, r->s->kr, fd, &oh, &nh, true, NULL);
+		e = lfs_refile(&r->env.fs->layout, r->env.kr, fd, &oh, &nh, true, NULL);
 		futimens(fd, ts);
 	} else {
 		struct lfs_dirmeta om, nm;
@@ -737,7 +736,7 @@ void lfs_rotation_recover(struct lfs_rotation *r)
 		if (e == 0)
 			e = lfs_dirmeta_decode(j.new_raw, LFS_DIRMETA_LEN, &nm);
 		if (e == 0)
-			e = lfs_redir_convert(r->s->kr, fd, &om, &nm, NULL, NULL);
+			e = lfs_redir_convert(r->env.kr, fd, &om, &nm, NULL, NULL);
 	}
 	close(fd);
 	if (e < 0) {
@@ -769,7 +768,7 @@ static const char *state_name(enum lfs_rotation_state s)
 int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
 {
 	pthread_mutex_lock(&r->lock);
-	if (lfs_keyring_is_unlocked(r->s->kr))
+	if (lfs_keyring_is_unlocked(r->env.kr))
 		refresh_epochs(r);
 	else if (r->state == LFS_ROT_RUNNING)
 		r->state = LFS_ROT_PAUSED;

@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <time.h>
 
-struct lfs_session;
+#include "../common/event.h"
+#include "../fs/fs.h"
+#include "../keymgmt/vault.h"
 
 #define LFS_ROTATION_FILE    "lethefs.rotation"
 #define LFS_ROTATION_JOURNAL "lethefs.rotation.journal"
@@ -32,8 +34,17 @@ enum lfs_rotation_state {
 	LFS_ROT_FAILED,	   /* a pass left objects it could not convert */
 };
 
+/* What the worker works on, given by the daemon. */
+struct lfs_rotation_env {
+	struct lfs_vault *vault; /* its lethefs.keyring, lethefs.rotation, journal */
+	struct lfs_fs *fs;	 /* the mounted tree and its inode table */
+	struct lfs_keyring *kr;	 /* fs->kr */
+	const char *mountpoint;	 /* for the audit entries */
+	struct lfs_event_sink events; /* "rotate" audit events */
+};
+
 struct lfs_rotation {
-	struct lfs_session *s;
+	struct lfs_rotation_env env;
 	pthread_t thread;
 	bool running;
 	atomic_int stop;
@@ -51,7 +62,7 @@ struct lfs_rotation {
 	uint32_t last_retired;
 };
 
-void lfs_rotation_init(struct lfs_rotation *r, struct lfs_session *s);
+void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *env);
 int lfs_rotation_start(struct lfs_rotation *r);
 void lfs_rotation_stop(struct lfs_rotation *r);
 /* Starts a rotation: a new epoch, stored before use. -EBUSY when one is

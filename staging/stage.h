@@ -11,14 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../audit/audit_line.h"
+#include "../common/event.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
 #include "stage_store.h"
-
-typedef void (*lfs_stage_audit_fn)(void *arg, const char *event, const char *outcome,
-                                   const struct lfs_audit_caller *caller,
-                                   const struct lfs_audit_detail *details, size_t ndetails);
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
@@ -31,8 +27,7 @@ struct lfs_staging {
 	char root[256]; /* staging_root, "" = none */
 	uint64_t default_ttl, max_ttl;
 	bool allow_extend;
-	lfs_stage_audit_fn audit;
-	void *audit_arg;
+	struct lfs_event_sink events; /* stage-* audit events */
 	/* Drops the kernel's caches of everything below a shredded id. */
 	void (*invalidate)(void *arg, uint32_t id);
 	void *inval_arg;
