@@ -6,7 +6,7 @@
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
-#include "../staging/stage.h"
+#include "../staging/ops_stage.h"
 #include "../staging/stage_inval.h"
 
 #include <errno.h>
@@ -206,7 +206,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	staging.background = true;
 	staging.invalidate = lfs_stage_invalidate;
 	staging.inval_arg = &fs;
-	fs.staging = &staging;
+	struct lfs_stage_hooks stage_hooks;
+	lfs_staging_hooks_init(&stage_hooks, &staging);
+	fs.stage = &stage_hooks;
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	struct lfs_rotation_env renv = {.vault = v,
@@ -253,7 +255,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		fuse_session_destroy(se);
 	}
 	fuse_opt_free_args(&args);
-	fs.staging = NULL;
+	fs.stage = NULL;
 	lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);

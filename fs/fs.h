@@ -67,7 +67,7 @@ enum lfs_access {
 };
 
 struct fuse_session;
-struct lfs_staging;
+struct lfs_stage_hooks;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -77,7 +77,7 @@ struct lfs_fs {
 	_Atomic long open_dirs;	     /* directory handles currently open */
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
-	struct lfs_staging *staging; /* NULL: no staging support (fsck) */
+	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
 	struct lfs_inode root;

@@ -4,10 +4,9 @@
 #include "ops.h"
 #include "../common/fileutil.h"
 #include "dirnames.h"
-#include "../rotation/redir.h"
 #include "fileio.h"
-#include "../staging/stage.h"
-#include "../audit/audit.h"
+#include "stage_hooks.h"
+#include "symlink.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -32,15 +31,9 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
  * is that directory's. A marker whose directory was shredded is absent. */
 static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *id)
 {
-	char t[64];
-	ssize_t n = readlinkat(*fd, "", t, sizeof(t));
-	if (n <= 0 || !lfs_stage_marker_id(t, (size_t)n, id))
+	if (!lfs_stage_hook_is_marker(fs, *fd, "", id))
 		return 0;
-	if (!fs->staging || !lfs_staging_live(fs->staging, *id))
-		return -ENOENT;
-	char hex[9];
-	lfs_stage_id_hex(*id, hex);
-	int dfd = openat(fs->staging->sdirfd, hex, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = fs->stage->open_dir(fs->stage->ctx, *id);
 	if (dfd < 0)
 		return -ENOENT;
 	if (fstatat(dfd, "", st, AT_EMPTY_PATH) < 0) {
@@ -151,7 +144,7 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
 	/* A shredded staging directory and everything below it are gone. */
-	if (inode->stage_id && fs->staging && !lfs_staging_live(fs->staging, inode->stage_id)) {
+	if (inode->stage_id && !lfs_stage_hook_live(fs, inode->stage_id)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -171,13 +164,13 @@ static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, 
 	int64_t delta = 0;
 	if (inode->stage_id) {
 		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, fd);
-		int r = lfs_stage_charge(fs, inode, delta);
+		int r = lfs_stage_hook_charge(fs, inode, delta);
 		if (r < 0)
 			return r;
 	}
 	int r = lfs_fileio_truncate(fs, inode, fd, size);
 	if (r < 0)
-		lfs_stage_charge(fs, inode, -delta);
+		lfs_stage_hook_charge(fs, inode, -delta);
 	return r;
 }
 
@@ -402,7 +395,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	}
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
-		staged = lfs_stage_mkdir_hook(req, parent, pfd, name, b.name);
+		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name)
+				   : 0;
 		r = staged < 0 ? staged : 0;
 	}
 	if (r == 0 && !staged) {
@@ -501,7 +495,7 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	}
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	uint32_t sid;
-	if (r == 0 && lfs_stage_is_marker(pfd, b.name, &sid))
+	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid))
 		r = -EISDIR;
 	/* Quota: a file's last name going frees its bytes. */
 	struct stat st;
@@ -512,7 +506,7 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (r == 0 && charge) {
 		uint64_t plain = 0;
 		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
-		lfs_stage_charge(fs, parent, -(int64_t)plain);
+		lfs_stage_hook_charge(fs, parent, -(int64_t)plain);
 	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
@@ -520,9 +514,7 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	fuse_reply_err(req, -r);
 }
 
-/* Whether a backing directory holds nothing but lethefs metadata; if so
- * the metadata is removed so that the directory itself can go. */
-static int empty_backing_dir(int dirfd)
+int lfs_empty_backing_dir(int dirfd)
 {
 	int err = 0;
 	DIR *d = lfs_opendir_fd(dirfd, &err);
@@ -561,21 +553,9 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	int dfd = -1;
 	uint32_t sid;
-	if (r == 0 && fs->staging && lfs_stage_is_marker(pfd, b.name, &sid)) {
-		/* An empty staging directory may be removed: that is a manual
-		 * shred, done by the control thread within a second (kernel
-		 * caches cannot be dropped from inside a handler). */
-		char hex[9];
-		lfs_stage_id_hex(sid, hex);
-		int sfd = openat(fs->staging->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		r = sfd < 0 ? -errno : empty_backing_dir(sfd);
-		if (sfd >= 0)
-			close(sfd);
-		if (r == 0) {
-			struct lfs_audit_caller who;
-			lfs_audit_caller_from_pid(&who, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-			r = lfs_staging_set_ttl(fs->staging, sid, 0, &who);
-		}
+	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid)) {
+		/* A staging directory: removing it is a manual shred. */
+		r = fs->stage->rmdir(fs->stage->ctx, req, sid);
 		if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 			r = -errno;
 		if (r == 0)
@@ -592,7 +572,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	/* Keep the metadata so it can be put back if the removal fails. */
 	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
 	if (r == 0)
-		r = empty_backing_dir(dfd);
+		r = lfs_empty_backing_dir(dfd);
 	if (r == 0 && unlinkat(pfd, b.name, AT_REMOVEDIR) < 0) {
 		r = -errno;
 		if (have_meta)

@@ -4,6 +4,7 @@
  * rsync treat as "not supported here". */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -106,7 +107,7 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_setxattr(req, inode, name, value, size))
+	if (fs->stage && fs->stage->setxattr(fs->stage->ctx, req, inode, name, value, size))
 		return;
 	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
 	if (r < 0) {
@@ -135,7 +136,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_getxattr(req, inode, name, size))
+	if (fs->stage && fs->stage->getxattr(fs->stage->ctx, req, inode, name, size))
 		return;
 	uint32_t epochs[LFS_MAX_EPOCHS];
 	int ne = xattr_epochs(fs, inode, epochs);
