@@ -14,16 +14,6 @@
 #include <unistd.h>
 #include <sodium.h>
 
-void lfs_cli_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lethefs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
