@@ -16,6 +16,6 @@ extern const char *lfs_cli_command;
  * unlocked, with this process as the caller and the command as a detail.
  * Prints why and returns -1 when it cannot. */
 int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
-		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
+                  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
 
 #endif

@@ -36,14 +36,14 @@ void lfs_audit_caller_self(struct lfs_audit_caller *c);
  * failures); a sink without emit drops them (tests, offline tools). */
 struct lfs_event_sink {
 	void (*emit)(void *ctx, const char *event, const char *outcome,
-		     const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		     size_t ndetails);
+	             const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+	             size_t ndetails);
 	void *ctx;
 };
 
 static inline void lfs_event_emit(const struct lfs_event_sink *sink, const char *event,
-				  const char *outcome, const struct lfs_audit_caller *caller,
-				  const struct lfs_audit_detail *details, size_t ndetails)
+                                  const char *outcome, const struct lfs_audit_caller *caller,
+                                  const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (sink && sink->emit)
 		sink->emit(sink->ctx, event, outcome, caller, details, ndetails);

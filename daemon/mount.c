@@ -212,10 +212,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	struct lfs_rotation_env renv = {.vault = v,
-					.fs = &fs,
-					.kr = kr,
-					.mountpoint = mnt,
-					.events = lfs_session_events(&session)};
+	                                .fs = &fs,
+	                                .kr = kr,
+	                                .mountpoint = mnt,
+	                                .events = lfs_session_events(&session)};
 	lfs_rotation_init(&rotation, &renv);
 	session.rotation = &rotation;
 	if (!mo->locked)

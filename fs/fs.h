@@ -112,6 +112,12 @@ void lfs_fs_destroy(struct lfs_fs *fs);
  * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
+/* For work beside the FUSE requests (rotation): the inode of the backing
+ * object dirfd/name (name NULL: the root) with one lookup counted, so that
+ * requests on it share its locks and caches; NULL with errno set when it
+ * cannot be opened. lfs_inode_release drops what lfs_inode_hold counted. */
+struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name);
+void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
  * it open until the matching lfs_inode_unpin. -ESTALE if the backing object

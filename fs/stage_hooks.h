@@ -35,8 +35,8 @@ struct lfs_stage_hooks {
 	/* mkdir of name (backing name backing) in parent, open on pfd: makes
 	 * it a staging directory when parent is the staging_root. 1 when it
 	 * did, 0 when the caller makes an ordinary directory, or -errno. */
-	int (*mkdir)(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd,
-		     const char *name, const char *backing);
+	int (*mkdir)(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
+	             const char *backing);
 	/* rmdir of the marker of staging id: -ENOTEMPTY unless the staging
 	 * directory is empty, else it is shredded (a manual shred, audited
 	 * with the request's caller); the caller removes the marker. */
@@ -44,14 +44,14 @@ struct lfs_stage_hooks {
 	/* user.lethefs.* attributes: 1 when name is one (the reply is sent),
 	 * 0 otherwise. */
 	int (*setxattr)(void *ctx, fuse_req_t req, struct lfs_inode *inode, const char *name,
-			const char *value, size_t size);
+	                const char *value, size_t size);
 	int (*getxattr)(void *ctx, fuse_req_t req, struct lfs_inode *inode, const char *name,
-			size_t size);
+	                size_t size);
 };
 
 /* The calls the handlers make, each a no-op without hooks. */
 static inline bool lfs_stage_hook_is_marker(struct lfs_fs *fs, int dirfd, const char *backing,
-					    uint32_t *id)
+                                            uint32_t *id)
 {
 	return fs->stage && fs->stage->is_marker(fs->stage->ctx, dirfd, backing, id);
 }

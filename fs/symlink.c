@@ -5,7 +5,7 @@
 #include <errno.h>
 
 int lfs_link_decrypt_any(struct lfs_keyring *kr, const char *enc, size_t enc_len, char *out,
-			 uint32_t *epoch)
+                         uint32_t *epoch)
 {
 	uint32_t epochs[LFS_MAX_EPOCHS], cur = 0;
 	int n = lfs_keyring_epochs(kr, epochs, LFS_MAX_EPOCHS, &cur);

@@ -12,6 +12,6 @@
  * live data epochs (a rotation may be under way). out holds enc_len bytes.
  * Returns the plaintext length and the epoch that fit, or -EBADMSG. */
 int lfs_link_decrypt_any(struct lfs_keyring *kr, const char *enc, size_t enc_len, char *out,
-			 uint32_t *epoch);
+                         uint32_t *epoch);
 
 #endif

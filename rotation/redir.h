@@ -17,7 +17,7 @@
  * alone; entries that authenticate under neither are left and counted in
  * *skipped. Idempotent, so a crash midway is finished by running it again. */
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-		      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
+                      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
 
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a

@@ -14,53 +14,7 @@
 #ifndef LETHEFS_ROTATE_H
 #define LETHEFS_ROTATE_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <time.h>
-
-#include "../common/event.h"
-#include "../fs/fs.h"
-#include "../keymgmt/vault.h"
-
-#define LFS_ROTATION_FILE    "lethefs.rotation"
-#define LFS_ROTATION_JOURNAL "lethefs.rotation.journal"
-
-enum lfs_rotation_state {
-	LFS_ROT_IDLE = 0,  /* one data epoch: nothing to do */
-	LFS_ROT_RUNNING,   /* converting */
-	LFS_ROT_PAUSED,	   /* several epochs but locked: no keys */
-	LFS_ROT_FAILED,	   /* a pass left objects it could not convert */
-};
-
-/* What the worker works on, given by the daemon. */
-struct lfs_rotation_env {
-	struct lfs_vault *vault; /* its lethefs.keyring, lethefs.rotation, journal */
-	struct lfs_fs *fs;	 /* the mounted tree and its inode table */
-	struct lfs_keyring *kr;	 /* fs->kr */
-	const char *mountpoint;	 /* for the audit entries */
-	struct lfs_event_sink events; /* "rotate" audit events */
-};
-
-struct lfs_rotation {
-	struct lfs_rotation_env env;
-	pthread_t thread;
-	bool running;
-	atomic_int stop;
-	pthread_mutex_t lock; /* guards everything below */
-	pthread_cond_t wake;
-	enum lfs_rotation_state state;
-	uint32_t target;
-	uint32_t old_epochs[8];
-	unsigned nold;
-	time_t started, completed;
-	uint64_t files_total, bytes_total, files_done, bytes_done;
-	uint64_t dirs_done, links_done, xattrs_done, errors, passes;
-	double active_seconds; /* spent converting in finished passes */
-	double pass_start;     /* CLOCK_MONOTONIC of the converting pass, 0 if none */
-	uint32_t last_retired;
-};
+#include "state.h"
 
 void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *env);
 int lfs_rotation_start(struct lfs_rotation *r);
@@ -72,8 +26,5 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch);
  * keys present and before the gate opens, so no request sees a half-
  * converted file. */
 void lfs_rotation_recover(struct lfs_rotation *r);
-/* Appends the rotation status members (",\"rotation_state\":...") to buf
- * at *used. -1 when it does not fit. */
-int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 
-#include "../../rotation/refile.h"
+#include "../../rotation/rotjournal.h"
 
 FZ_DEFINE_INIT
 

@@ -18,7 +18,7 @@
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
-#include "../../rotation/refile.h"
+#include "../../rotation/rotjournal.h"
 
 static const char *top;
 

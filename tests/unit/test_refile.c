@@ -4,7 +4,7 @@
 
 #include <errno.h>
 
-#include "../../rotation/refile.h"
+#include "../../rotation/rotjournal.h"
 
 static void test_journal_roundtrip(void **state)
 {
