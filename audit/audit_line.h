@@ -2,6 +2,7 @@
  * escaping of whatever the caller hands in), a strict parser that accepts
  * only the shape lethefs writes, and the hashes that chain and seal lines.
  * No I/O here, so that the unit tests and the fuzzer can reach all of it.
+ * Writing and hashes: audit_line.c; parsing: audit_parse.c.
  * The format is described byte by byte in docs/AUDIT.md. */
 #ifndef LETHEFS_AUDIT_LINE_H
 #define LETHEFS_AUDIT_LINE_H
