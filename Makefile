@@ -141,6 +141,6 @@ stack:
 	@sh scripts/check-stack.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-stack
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d)

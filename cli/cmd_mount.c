@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <sodium.h>
 
+/* Covers the unlock's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define UNLOCK_STACK_WIPE (64 * 1024)
+
 static void mount_help(void)
 {
 	printf("Usage: lethefs mount [OPTIONS] VAULT MOUNTPOINT\n"
@@ -206,15 +210,9 @@ static int check_paths(const char *vault, const char *mnt, char *rvault, char *r
 	return 0;
 }
 
-int lfs_cmd_mount(int argc, char **argv)
+static int mount_with(int argc, char **argv, struct mount_opts *mo)
 {
-	struct mount_opts mo = {.src = {.passfd = -1},
-				.m = {.writeback = true,
-				      .max_threads = 10,
-				      .attr_timeout = 1.0,
-				      .read_ahead_kb = 4096,
-				      .entry_timeout = 1.0}};
-	int r = parse_mount_args(argc, argv, &mo);
+	int r = parse_mount_args(argc, argv, mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
 	char vault[PATH_MAX], mnt[PATH_MAX];
@@ -223,19 +221,19 @@ int lfs_cmd_mount(int argc, char **argv)
 
 	struct lfs_vault v;
 	struct lfs_keyring kr;
-	if (mo.m.locked) {
+	if (mo->m.locked) {
 		char err[512];
 		enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
 		if (ve != LFS_VAULT_OK)
 			return lfs_exit_for_vault_error(ve, err);
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
-	} else if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0) {
+	} else if ((r = lfs_open_and_unlock(vault, &mo->src, &v, &kr)) != 0) {
 		return r;
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
-	sodium_stackzero(64 * 1024);
+	sodium_stackzero(UNLOCK_STACK_WIPE);
 	char err[512];
-	switch (lfs_daemon_mount(&mo.m, vault, mnt, &v, &kr, err, sizeof(err))) {
+	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
 	case LFS_MOUNT_OK:
 		return LFS_EXIT_OK;
 	case LFS_MOUNT_CORRUPT:
@@ -250,5 +248,24 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	if (err[0])
 		lfs_cli_error("%s", err);
+	return r;
+}
+
+int lfs_cmd_mount(int argc, char **argv)
+{
+	/* The options (12 KiB of paths) on the heap: no frame over 16 KiB. */
+	struct mount_opts *mo = calloc(1, sizeof(*mo));
+	if (!mo) {
+		lfs_cli_error("out of memory");
+		return LFS_EXIT_ERROR;
+	}
+	mo->src.passfd = -1;
+	mo->m.writeback = true;
+	mo->m.max_threads = 10;
+	mo->m.attr_timeout = 1.0;
+	mo->m.read_ahead_kb = 4096;
+	mo->m.entry_timeout = 1.0;
+	int r = mount_with(argc, argv, mo);
+	free(mo);
 	return r;
 }

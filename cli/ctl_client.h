@@ -19,4 +19,8 @@ struct lfs_ctl_target {
 int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
 		 const void *payload, char *resp, size_t resplen);
 
+/* The vault behind the lethefs mount on mnt (a real path), from
+ * /proc/self/mountinfo. 0, -ENOENT when none, or -errno. */
+int lfs_vault_of_mount(const char *mnt, char *vault, size_t len);
+
 #endif

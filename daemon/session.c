@@ -11,6 +11,10 @@
 #include <unistd.h>
 #include <sodium.h>
 
+/* Covers lfs_fs_lockdown's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define LOCKDOWN_STACK_WIPE (32 * 1024)
+
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
 		      const char *mountpoint, const char *socket_path)
 {
@@ -171,7 +175,7 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	bool keyed = lfs_audit_key_from(s->kr, key) == 0;
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
-	sodium_stackzero(32 * 1024);
+	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},

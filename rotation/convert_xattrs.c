@@ -14,8 +14,9 @@
  * would be) converted. */
 int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 {
-	char list[65536], plain[LFS_XATTR_NAME_MAX + 1];
-	ssize_t n = listxattr(proc, list, sizeof(list));
+	char *list = w->x->list, *plain = w->x->plain;
+	uint8_t *val = w->x->val, *clear = w->x->clear;
+	ssize_t n = listxattr(proc, list, sizeof(w->x->list));
 	if (n <= 0)
 		return 0;
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
@@ -46,8 +47,7 @@ int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 		found++;
 		if (count_only)
 			continue;
-		uint8_t val[65536 + LFS_XATTR_VALUE_OVERHEAD], clear[65536];
-		ssize_t vl = getxattr(proc, p, val, sizeof(val));
+		ssize_t vl = getxattr(proc, p, val, sizeof(w->x->val));
 		const struct lfs_epoch_keys *k;
 		int vr = -EIO;
 		if (vl >= LFS_XATTR_VALUE_OVERHEAD && lfs_keyring_get(w->fs->kr, hit, &k) == 0) {
@@ -65,9 +65,9 @@ int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 			if (setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
 				removexattr(proc, p);
 		}
-		sodium_memzero(clear, sizeof(clear));
+		sodium_memzero(clear, sizeof(w->x->clear));
 	}
-	sodium_memzero(plain, sizeof(plain));
+	sodium_memzero(plain, sizeof(w->x->plain));
 	if (found && !count_only) {
 		pthread_mutex_lock(&w->r->lock);
 		w->r->xattrs_done += (uint64_t)found;

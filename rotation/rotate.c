@@ -12,6 +12,17 @@
 #include <unistd.h>
 #include <sodium.h>
 
+/* A pass decrypts names, symlink targets and xattrs and derives file keys
+ * on this thread's stack; the stack below the loop is wiped after every
+ * pass. It must reach the deepest frame a pass can leave: the tree walk
+ * recurses (walk.c, up to MAX_DEPTH levels of lfs_rot_walk_dir, each
+ * frame about 0.5 KiB since its buffers moved to the heap and to the
+ * pass's sodium_malloc buffers), then a file's conversion (convert_file,
+ * refile: about 17 KiB) and library frames. 512 x 0.5 + 17 + 8 for the
+ * libraries is about 280 KiB; scripts/stack-depth.py (make stack) checks
+ * it against the compiler's numbers at every build. */
+#define ROTATION_STACK_WIPE (320 * 1024)
+
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 {
 	pthread_mutex_lock(&r->lock);
@@ -77,9 +88,11 @@ static void retire(struct lfs_rotation *r)
 	}
 }
 
-static void run_pass(struct lfs_rotation *r)
+/* A counting walk, then (unless nothing is left, which retires the older
+ * epochs) a converting one. */
+static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
-	struct walk w = {.r = r, .fs = r->env.fs, .count_only = true};
+	struct walk w = {.r = r, .fs = r->env.fs, .x = x, .count_only = true};
 	lfs_rot_walk_dir(&w, r->env.fs->root.fd, NULL, "", 0);
 	if (!lfs_rot_keep_going(&w))
 		return;
@@ -125,6 +138,18 @@ static void run_pass(struct lfs_rotation *r)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
 }
 
+static void run_pass(struct lfs_rotation *r)
+{
+	struct lfs_rot_xbuf *x = sodium_malloc(sizeof(*x));
+	if (!x) {
+		lfs_warn("rotation: out of memory for a pass; trying again in a second");
+		sleep(1);
+		return;
+	}
+	walk_twice(r, x);
+	sodium_free(x); /* wipes */
+}
+
 static void *rotate_thread(void *arg)
 {
 	struct lfs_rotation *r = arg;
@@ -141,7 +166,7 @@ static void *rotate_thread(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (work)
 			run_pass(r);
-		sodium_stackzero(64 * 1024);
+		sodium_stackzero(ROTATION_STACK_WIPE);
 	}
 	return NULL;
 }

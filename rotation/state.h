@@ -4,6 +4,7 @@
 #ifndef LETHEFS_ROTATION_STATE_H
 #define LETHEFS_ROTATION_STATE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,10 +53,25 @@ struct lfs_rotation {
 	uint32_t last_retired;
 };
 
+/* A pass's buffers for plaintext and what surrounds it, in guarded,
+ * locked memory (sodium_malloc), one set per pass: on the stack they would
+ * reach past the worker's wipe (rotate.c). For the xattr conversion
+ * (convert_xattrs.c) the listing, a sealed value, the plaintext value
+ * between its two keys and a plaintext name; for counting symlinks
+ * (walk.c) a target and its plaintext. 200 KiB. */
+struct lfs_rot_xbuf {
+	char list[65536];
+	uint8_t val[65536 + LFS_XATTR_VALUE_OVERHEAD];
+	uint8_t clear[65536];
+	char plain[LFS_XATTR_NAME_MAX + 1];
+	char link_enc[PATH_MAX], link_plain[PATH_MAX];
+};
+
 /* One pass over the tree: counting (count_only) or converting. */
 struct walk {
 	struct lfs_rotation *r;
 	struct lfs_fs *fs;
+	struct lfs_rot_xbuf *x;
 	bool count_only;
 	uint64_t found; /* objects of older epochs seen this pass */
 	uint64_t files, bytes;

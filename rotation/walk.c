@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,15 +70,17 @@ void lfs_rot_walk_dir(struct walk *w, int parentfd, const char *name, const char
 	if (!d && lfd >= 0)
 		close(lfd);
 	struct dirent *de;
-	char sub[LFS_ROTJ_PATH_MAX];
-	while (d && lfs_rot_keep_going(w) && (de = readdir(d)) != NULL) {
+	/* The entry's path, on the heap: this function recurses (up to
+	 * MAX_DEPTH), so its frame must stay small (see rotate.c's wipe). */
+	char *sub = malloc(LFS_ROTJ_PATH_MAX);
+	while (d && sub && lfs_rot_keep_going(w) && (de = readdir(d)) != NULL) {
 		enum lfs_entry_kind kind = lfs_classify_entry(de->d_name);
 		if (kind != LFS_ENTRY_NAME && kind != LFS_ENTRY_LONG)
 			continue;
 		struct stat st;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+		snprintf(sub, LFS_ROTJ_PATH_MAX, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
 		if (S_ISDIR(st.st_mode)) {
 			lfs_rot_walk_dir(w, dfd, de->d_name, sub, depth + 1);
 		} else if (S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -109,16 +112,17 @@ void lfs_rot_walk_dir(struct walk *w, int parentfd, const char *name, const char
 		} else if (S_ISLNK(st.st_mode)) {
 			/* Counting: a symlink is old if it does not open under the
 			 * current epoch; cheap enough to check with the keys. */
-			char enc[PATH_MAX], out[PATH_MAX];
-			ssize_t n = readlinkat(dfd, de->d_name, enc, sizeof(enc) - 1);
+			char *enc = w->x->link_enc, *out = w->x->link_plain;
+			ssize_t n = readlinkat(dfd, de->d_name, enc, sizeof(w->x->link_enc) - 1);
 			uint32_t ep = 0;
 			if (n > 0 &&
 			    lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) >= 0 &&
 			    ep != w->r->target)
 				w->found++;
-			sodium_memzero(out, sizeof(out));
+			sodium_memzero(out, sizeof(w->x->link_plain));
 		}
 	}
+	free(sub);
 	if (d)
 		closedir(d);
 	if (dir)
