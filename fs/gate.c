@@ -109,7 +109,7 @@ static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
 
 /* Name operations on a directory hold its io_lock shared (unused
  * otherwise for directories) so that a rotation converting the directory's
- * names (fs/redir.c, exclusive) never runs beside a lookup or a create
+ * names (rotation/redir.c, exclusive) never runs beside a lookup or a create
  * computing names under the old epoch. */
 static struct lfs_inode *names_lock(fuse_req_t req, fuse_ino_t dir)
 {

@@ -1,7 +1,7 @@
 /* Staging directories in a running daemon (docs/STAGING.md): the table of
  * live staging directories, creating them, TTL and quota rules, and the
- * shred sequence. The on-disk pieces are keymgmt/stage_store; the kernel
- * cache invalidation is a callback (fs/stage_inval.c), so this unit never
+ * shred sequence. The on-disk pieces are stage_store; the kernel
+ * cache invalidation is a callback (stage_inval.c), so this unit never
  * includes FUSE headers and `lethefs shred-expired` uses it offline. */
 #ifndef LETHEFS_STAGE_H
 #define LETHEFS_STAGE_H

@@ -1,4 +1,4 @@
-/* Kernel cache invalidation after a shred (fs/stage_inval.c). */
+/* Kernel cache invalidation after a shred (stage_inval.c). */
 #ifndef LETHEFS_STAGE_INVAL_H
 #define LETHEFS_STAGE_INVAL_H
 

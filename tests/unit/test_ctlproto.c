@@ -1,4 +1,4 @@
-/* Unit tests for the control-socket protocol (keymgmt/ctlproto.c): the
+/* Unit tests for the control-socket protocol (daemon/ctlproto.c): the
  * strict request grammar, and the JSON writer and reader. */
 #include "testutil.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for the rotation journal (fs/refile.c): round trip, and a
+/* Unit tests for the rotation journal (rotation/rotjournal.c): round trip, and a
  * torn or altered journal is refused (then discarded, never replayed). */
 #include "testutil.h"
 
