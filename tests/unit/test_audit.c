@@ -1,4 +1,4 @@
-/* Unit tests for the audit log (audit/*.c): appends chain and seal
+/* Unit tests for the audit log (the audit/ room): appends chain and seal
  * entries, verify names each kind of tampering, entries written without a
  * key are sealed by the next keyed one, concurrent writers (threads and
  * processes) keep one valid chain, and hostile strings cannot break a line. */
