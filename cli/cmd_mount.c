@@ -8,6 +8,7 @@
 #include "../fs/ops.h"
 #include "../fs/stage.h"
 #include "../fs/stage_inval.h"
+#include "../journal/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,18 +80,19 @@ struct mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool read_only; /* -o ro */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
-	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
+	char fuse_opts[2048];                       /* what goes to libfuse/the kernel */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
 static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 {
 	size_t len = strlen(mo->fuse_opts);
-	int n = snprintf(mo->fuse_opts + len, sizeof(mo->fuse_opts) - len, "%s%s",
-			 len ? "," : "", opt);
+	int n =
+	    snprintf(mo->fuse_opts + len, sizeof(mo->fuse_opts) - len, "%s%s", len ? "," : "", opt);
 	return n < 0 || (size_t)n >= sizeof(mo->fuse_opts) - len ? -1 : 0;
 }
 
@@ -99,7 +101,7 @@ static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 static bool userspace_only(const char *o)
 {
 	static const char *const words[] = {"nofail", "_netdev", "auto",  "noauto", "user",
-					    "users",  "nouser",	 "owner", "group",  "defaults"};
+	                                    "users",  "nouser",  "owner", "group",  "defaults"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcmp(o, words[i]))
 			return true;
@@ -131,12 +133,13 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->writeback = true;
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
-			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
+			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o)
+			                             : 0;
 			mo->max_threads = (unsigned)v;
 		} else if (!strncmp(o, "read_ahead_kb=", 14)) {
 			long v = strtol(o + 14, &end, 10);
 			r = *end || v < 0 || v > 65536 ? lfs_cli_usage_error("mount", "bad %s", o)
-						       : 0;
+			                               : 0;
 			mo->read_ahead_kb = (unsigned)v;
 		} else if (!strncmp(o, "attr_timeout=", 13) || !strncmp(o, "entry_timeout=", 14)) {
 			char *eq = strchr(o, '=');
@@ -144,6 +147,10 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->attr_timeout : &mo->entry_timeout) = v;
 		} else {
+			if (!strcmp(o, "ro"))
+				mo->read_only = true;
+			else if (!strcmp(o, "rw"))
+				mo->read_only = false;
 			if (!strcmp(o, "allow_other"))
 				r = add_fuse_opt(mo, "default_permissions");
 			if (r == 0)
@@ -159,12 +166,12 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"foreground", no_argument, NULL, 'f'},
-		{"locked", no_argument, NULL, 'L'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"locked", no_argument, NULL, 'L'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, r;
 	optind = 1;
@@ -280,7 +287,7 @@ static void start_read_ahead_tuning(const char *mnt, unsigned kb)
 }
 
 static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault,
-		 const char *mnt, struct lfs_control *ctl, struct lfs_session *session)
+                 const char *mnt, struct lfs_control *ctl, struct lfs_session *session)
 {
 	if (!mo->foreground) {
 		if (fuse_daemonize(0) < 0)
@@ -296,12 +303,12 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 		lfs_warn("cannot lock memory (%s): plaintext could reach swap", strerror(errno));
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
-		 mo->locked ? "locked" : "unlocked", ctl->path);
+	         mo->locked ? "locked" : "unlocked", ctl->path);
 	struct lfs_audit_caller self;
 	lfs_audit_caller_self(&self);
 	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
-				       {"state", mo->locked ? "locked" : "unlocked", 0},
-				       {"control_socket", ctl->path, 0}};
+	                               {"state", mo->locked ? "locked" : "unlocked", 0},
+	                               {"control_socket", ctl->path, 0}};
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
@@ -338,11 +345,11 @@ static void build_base_opts(char *out, size_t len, const char *vault)
 int lfs_cmd_mount(int argc, char **argv)
 {
 	struct mount_opts mo = {.src = {.passfd = -1},
-				.writeback = true,
-				.max_threads = 10,
-				.attr_timeout = 1.0,
-				.read_ahead_kb = 4096,
-				.entry_timeout = 1.0};
+	                        .writeback = true,
+	                        .max_threads = 10,
+	                        .attr_timeout = 1.0,
+	                        .read_ahead_kb = 4096,
+	                        .entry_timeout = 1.0};
 	int r = parse_mount_args(argc, argv, &mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
@@ -363,12 +370,12 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(64 * 1024);
-	int data_fd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-							  O_CLOEXEC);
+	int data_fd =
+	    openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct lfs_fs fs;
 	if (data_fd < 0 || lfs_fs_init(&fs, &kr, data_fd, vault) < 0) {
 		lfs_cli_error("vault %s has no usable data directory '%s'", vault,
-			      LFS_DATA_DIR_NAME);
+		              LFS_DATA_DIR_NAME);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
 		return LFS_EXIT_CORRUPT;
@@ -376,6 +383,24 @@ int lfs_cmd_mount(int argc, char **argv)
 	fs.writeback = mo.writeback;
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
+	/* The journal every multi-step update runs under (journal/journal.h);
+	 * a read-only vault has none and is served read-only. */
+	struct lfs_journal journal;
+	char data_path[PATH_MAX + 8];
+	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
+	r = lfs_journal_open(&journal, v.dirfd, v.cfg.uuid, true,
+	                     2 * mo.max_threads + LFS_JOURNAL_MIN_SLOTS);
+	if (r == 0) {
+		fs.journal = &journal;
+		fs.data_path = data_path;
+	} else if (!(mo.read_only && (r == -EROFS || r == -EACCES))) {
+		lfs_cli_error("cannot open the journal of %s (%s): %s", vault,
+		              LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return r == -EINVAL || r == -EPERM ? LFS_EXIT_CORRUPT : LFS_EXIT_ERROR;
+	}
 
 	/* The socket comes first: if another daemon serves this vault, fail
 	 * before touching the mountpoint. */
@@ -383,6 +408,7 @@ int lfs_cmd_mount(int argc, char **argv)
 	char err[512];
 	if (lfs_control_bind(&ctl, &v.cfg, err, sizeof(err)) < 0) {
 		lfs_cli_error("%s", err);
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
@@ -403,6 +429,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_cli_error("cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
@@ -417,6 +444,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_audit_close(session.audit);
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
@@ -440,13 +468,18 @@ int lfs_cmd_mount(int argc, char **argv)
 
 	char base[2 * PATH_MAX + 64];
 	build_base_opts(base, sizeof(base), vault);
-	char *fargv[] = {"lethefs", "-o", base, "-o", mo.fuse_opts[0] ? mo.fuse_opts : base,
-			 mo.debug ? "-d" : NULL, NULL};
+	char *fargv[] = {"lethefs",
+	                 "-o",
+	                 base,
+	                 "-o",
+	                 mo.fuse_opts[0] ? mo.fuse_opts : base,
+	                 mo.debug ? "-d" : NULL,
+	                 NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(mo.debug ? 6 : 5, fargv);
 	if (mo.debug)
 		lfs_log_set_level(LFS_LOG_DEBUG);
 	struct fuse_session *se =
-		fuse_session_new(&args, &lfs_gated_ops, sizeof(lfs_gated_ops), &fs);
+	    fuse_session_new(&args, &lfs_gated_ops, sizeof(lfs_gated_ops), &fs);
 	r = LFS_EXIT_MOUNT;
 	if (!se) {
 		lfs_cli_error("cannot start FUSE session (bad -o option?)");
@@ -454,7 +487,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_cli_error("cannot install signal handlers");
 	} else if (fuse_session_mount(se, mnt) != 0) {
 		lfs_cli_error("cannot mount on %s (is /dev/fuse available, and are you root?)",
-			      mnt);
+		              mnt);
 	} else {
 		fs.se = se;
 		r = serve(se, &mo, vault, mnt, &ctl, &session);
@@ -469,6 +502,8 @@ int lfs_cmd_mount(int argc, char **argv)
 	fuse_opt_free_args(&args);
 	fs.staging = NULL;
 	lfs_staging_destroy(&staging);
+	fs.journal = NULL;
+	lfs_journal_close(&journal);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	lfs_fs_destroy(&fs);

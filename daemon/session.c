@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "session.h"
+#include "recover.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/stage.h"
@@ -12,7 +13,7 @@
 #include <sodium.h>
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
-		      const char *mountpoint, const char *socket_path)
+                      const char *mountpoint, const char *socket_path)
 {
 	memset(s, 0, sizeof(*s));
 	s->vault = v;
@@ -34,8 +35,8 @@ void lfs_session_destroy(struct lfs_session *s)
 }
 
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
-		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		       size_t ndetails)
+                       const struct lfs_audit_caller *caller,
+                       const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!s->audit)
 		return;
@@ -44,10 +45,34 @@ void lfs_session_audit(struct lfs_session *s, const char *event, const char *out
 		lfs_err("cannot record %s/%s in the audit log: %s", event, outcome, strerror(-r));
 }
 
+/* Finishes or undoes what a crash interrupted, before any request can see
+ * it half done (daemon/recover.h). Runs with the keys in place and the
+ * gate still closed. */
+static void recover(struct lfs_session *s)
+{
+	struct lfs_recovery rc = {.journal = s->fs->journal,
+	                          .kr = s->kr,
+	                          .layout = &s->fs->layout,
+	                          .data_dirfd = s->fs->root.fd,
+	                          .handle_mount_fd = s->fs->handle_mount_fd};
+	int r = lfs_recover(&rc);
+	if (r < 0)
+		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
+		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
+		                               {"undone", NULL, rc.rolled_back},
+		                               {"failed", NULL, rc.failed},
+		                               {"rejected", NULL, rc.rejected}};
+		lfs_session_audit(s, "recover", r < 0 || rc.failed ? "failure" : "success", NULL, d,
+		                  4);
+	}
+}
+
 void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
 	s->unlocked_since = time(NULL);
+	recover(s);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
 	lfs_fs_open_gate(s->fs);
@@ -58,7 +83,7 @@ static void describe(const struct lfs_audit_caller *c, char *out, size_t len)
 {
 	if (c && c->known)
 		snprintf(out, len, "uid %u pid %d (%s)", (unsigned)c->uid, (int)c->pid,
-			 c->exe[0] ? c->exe : "?");
+		         c->exe[0] ? c->exe : "?");
 	else
 		snprintf(out, len, "the daemon");
 }
@@ -72,7 +97,7 @@ static unsigned delay_for(unsigned failures)
 }
 
 static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		      size_t len, struct lfs_keyring *fresh, int *slot)
+                      size_t len, struct lfs_keyring *fresh, int *slot)
 {
 	/* Slots may have been added or removed since the mount. */
 	int r = lfs_vault_reload_slots(s->vault);
@@ -88,7 +113,7 @@ static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, cons
 }
 
 int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		       size_t len, const struct lfs_audit_caller *caller, int *slot)
+                       size_t len, const struct lfs_audit_caller *caller, int *slot)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -114,6 +139,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			lfs_fs_touch(s->fs);
 			/* A file whose rotation a crash interrupted is finished
 			 * before any request can see it half converted. */
+			recover(s);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
 			lfs_fs_open_gate(s->fs);
@@ -122,8 +148,8 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		if (r == 0) {
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
 			struct lfs_audit_detail d[] = {
-				{"mountpoint", s->mountpoint, 0},
-				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot}};
+			    {"mountpoint", s->mountpoint, 0},
+			    {*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot}};
 			lfs_session_audit(s, "unlock", "success", caller, d, 2);
 		}
 	}
@@ -131,11 +157,11 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 	if (r == -EKEYREJECTED) {
 		unsigned delay = delay_for(++s->failures);
 		lfs_warn("failed unlock #%u by %s: wrong secret; next answer in %u s", s->failures,
-			 who, delay);
+		         who, delay);
 		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-					       {"error", "wrong secret", 0},
-					       {"failures", NULL, s->failures},
-					       {"delay_seconds", NULL, delay}};
+		                               {"error", "wrong secret", 0},
+		                               {"failures", NULL, s->failures},
+		                               {"delay_seconds", NULL, delay}};
 		lfs_session_audit(s, "unlock", "failure", caller, d, 4);
 		/* Served while holding unlock_lock: concurrent guesses queue
 		 * behind it, so the rate is bounded whatever the clients do. */
@@ -143,7 +169,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 	} else if (r < 0 && r != -EALREADY) {
 		lfs_warn("unlock by %s failed: %s", who, strerror(-r));
 		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-					       {"error", strerror(-r), 0}};
+		                               {"error", strerror(-r), 0}};
 		lfs_session_audit(s, "unlock", "failure", caller, d, 2);
 	}
 	pthread_mutex_unlock(&s->unlock_lock);
@@ -151,7 +177,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 }
 
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
-		     const struct lfs_audit_caller *caller)
+                     const struct lfs_audit_caller *caller)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -175,24 +201,24 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-				       {"reason", reason, 0},
-				       {"revoked_files", NULL, files},
-				       {"revoked_dirs", NULL, dirs}};
+	                               {"reason", reason, 0},
+	                               {"revoked_files", NULL, files},
+	                               {"revoked_dirs", NULL, dirs}};
 	int ar = s->audit ? lfs_audit_append(s->audit, keyed ? key : NULL, "lock", "success",
-					     caller, d, 4)
-			  : 0;
+	                                     caller, d, 4)
+	                  : 0;
 	sodium_memzero(key, sizeof(key));
 	if (ar < 0)
 		lfs_err("cannot record the lock in the audit log: %s", strerror(-ar));
 	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "
-		 "inodes dropped",
-		 reason, who, files, dirs, dropped);
+	         "inodes dropped",
+	         reason, who, files, dirs, dropped);
 	return 0;
 }
 
 static void staging_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+                          const struct lfs_audit_caller *caller,
+                          const struct lfs_audit_detail *details, size_t ndetails)
 {
 	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
 }
@@ -242,7 +268,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	unsigned failures = s->failures;
 	pthread_mutex_unlock(&s->state_lock);
 	size_t used = 0;
-	int n = snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
+	int n =
+	    snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	used = (size_t)n;
@@ -261,15 +288,15 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	if (lfs_json_put_string(buf, len, &used, s->socket_path) < 0)
 		return -1;
 	n = snprintf(buf + used, len - used,
-		     ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
-		     "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
-		     "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
-		     "\"unlock_delay_seconds\":%u",
-		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
-		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
-		     (long long)lfs_fs_idle_seconds(s->fs),
-		     (unsigned long long)s->idle_lock_seconds, failures,
-		     failures ? delay_for(failures) : 0);
+	             ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
+	             "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
+	             "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
+	             "\"unlock_delay_seconds\":%u",
+	             uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
+	             atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
+	             (long long)lfs_fs_idle_seconds(s->fs),
+	             (unsigned long long)s->idle_lock_seconds, failures,
+	             failures ? delay_for(failures) : 0);
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;

@@ -25,13 +25,13 @@ struct lfs_inode {
 	 * lfs_inode_pin/unpin, never this field directly, in FUSE handlers:
 	 * unpinned descriptors may be closed at any time (see inode.c). */
 	int fd;
-	unsigned fd_pins;		       /* fd_lock */
+	unsigned fd_pins;                      /* fd_lock */
 	struct lfs_inode *lru_prev, *lru_next; /* fd_lock: open and unpinned */
-	bool in_lru;			       /* fd_lock */
-	struct file_handle *fh;		       /* reopens a parked inode */
+	bool in_lru;                           /* fd_lock */
+	struct file_handle *fh;                /* reopens a parked inode */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
+	mode_t type;      /* S_IFMT bits, fixed for the inode's life */
 	uint64_t nlookup; /* protected by table_lock */
 	/* Removed from the table because its backing inode number now names
 	 * another object (table_lock); lives on until the kernel forgets it. */
@@ -55,6 +55,10 @@ struct lfs_inode {
 	 * lookup; stage_root for the staging directory itself. */
 	uint32_t stage_id;
 	bool stage_root;
+	/* A tail update failed and could not be undone (io_lock): its journal
+	 * record stays for the next recovery, and writes and truncation fail
+	 * with EIO until then rather than pile a second update on top. */
+	bool tail_broken;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -68,18 +72,24 @@ enum lfs_access {
 
 struct fuse_session;
 struct lfs_staging;
+struct lfs_journal;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
-	_Atomic int access;	     /* enum lfs_access */
+	_Atomic int access;          /* enum lfs_access */
 	_Atomic uint64_t lock_gen;   /* bumped by every lock: older handles fail EIO */
 	_Atomic long open_files;     /* file handles currently open */
-	_Atomic long open_dirs;	     /* directory handles currently open */
+	_Atomic long open_dirs;      /* directory handles currently open */
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
 	struct lfs_staging *staging; /* NULL: no staging support (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
+	/* Multi-step updates run under its records (NULL: a read-only view,
+	 * e.g. fsck before recovery). data_path is d/'s canonical path, for
+	 * naming records' targets. */
+	struct lfs_journal *journal;
+	char *data_path;
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
@@ -97,14 +107,13 @@ struct lfs_fs {
 	int handle_mount_fd; /* for open_by_handle_at; -1: parking disabled */
 	double entry_timeout;
 	double attr_timeout;
-	uid_t euid;	    /* the daemon's, fixed at start */
-	bool writeback;	    /* kernel writeback cache */
+	uid_t euid;         /* the daemon's, fixed at start */
+	bool writeback;     /* kernel writeback cache */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;
 };
 
-int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
-		const char *vault_path);
+int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd, const char *vault_path);
 void lfs_fs_destroy(struct lfs_fs *fs);
 
 /* Inode table (fs/inode.c). lfs_inode_get finds or adds the inode for the
@@ -124,9 +133,8 @@ bool lfs_fs_shed_fds(struct lfs_fs *fs);
 /* Calls fn on every inode the kernel knows (the root included), with a
  * temporary reference held so that a concurrent forget cannot free it. fn
  * runs without the table lock. */
-void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
-							void *),
-			   void *arg);
+void lfs_fs_for_each_inode(struct lfs_fs *fs,
+                           void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
 
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64

@@ -20,14 +20,14 @@
 #include "../fs/cipher.h"
 #include "keyslots.h"
 
-#define LFS_MAX_EPOCHS          64
-#define LFS_KEYRING_FILE_NAME   "lethefs.keyring"
-#define LFS_KEYRING_HDR_LEN     32
-#define LFS_KEYRING_ENTRY_LEN   40
+#define LFS_MAX_EPOCHS        64
+#define LFS_KEYRING_FILE_NAME "lethefs.keyring"
+#define LFS_KEYRING_HDR_LEN   32
+#define LFS_KEYRING_ENTRY_LEN 40
 /* Body entries: up to LFS_MAX_EPOCHS data epochs plus the optional audit
  * key entry (epoch id 0, docs/FORMAT.md 4.2). */
 #define LFS_KEYRING_MAX_ENTRIES (LFS_MAX_EPOCHS + 1)
-#define LFS_KEYRING_MAX_FILE_LEN                                                                  \
+#define LFS_KEYRING_MAX_FILE_LEN                                                                   \
 	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_KEYRING_MAX_ENTRIES * LFS_KEYRING_ENTRY_LEN + 16)
 
 /* Keys of one data-key epoch, each derived for one purpose. */
@@ -48,9 +48,9 @@ struct lfs_epoch_keys {
  * ids with the top bit set name a staging key, which is kept in its own
  * table beside the data-key epochs and never sealed into the keyring file
  * (each is wrapped in VAULT/staging/ID.key). Rotation skips these ids. */
-#define LFS_STAGING_ID_BIT 0x80000000u
-#define LFS_EPOCH_IS_STAGING(e) (((uint32_t)(e) & LFS_STAGING_ID_BIT) != 0)
-#define LFS_MAX_STAGING 256
+#define LFS_STAGING_ID_BIT      0x80000000u
+#define LFS_EPOCH_IS_STAGING(e) (((uint32_t)(e)&LFS_STAGING_ID_BIT) != 0)
+#define LFS_MAX_STAGING         256
 
 struct lfs_keyring_secrets {
 	uint8_t master[LFS_MASTER_KEY_LEN];
@@ -59,6 +59,8 @@ struct lfs_keyring_secrets {
 	 * verify. Absent: the audit key is derived from the master key. */
 	bool has_audit_key;
 	uint8_t audit_key[32];
+	/* Authenticates the vault journal's records (journal/journal.h). */
+	uint8_t journal_key[32];
 	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
 	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
@@ -78,7 +80,7 @@ struct lfs_keyring {
 };
 
 void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
-		      enum lfs_cipher_id cipher);
+                      enum lfs_cipher_id cipher);
 void lfs_keyring_destroy(struct lfs_keyring *kr);
 
 /* A new vault: random master key and a first data-key epoch (1). */
@@ -86,7 +88,7 @@ int lfs_keyring_generate(struct lfs_keyring *kr);
 /* Unlock: master key plus the sealed keyring file. -EKEYREJECTED when the
  * blob does not authenticate under this master key, -EINVAL if malformed. */
 int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
-		       const uint8_t *file, size_t len);
+                       const uint8_t *file, size_t len);
 /* Seals the keyring for disk. out must hold LFS_KEYRING_MAX_FILE_LEN. */
 int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len);
 /* Wipes every key. Afterwards lfs_keyring_get returns -EACCES. */
@@ -142,10 +144,17 @@ bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
 int lfs_keyring_copy_audit_key(struct lfs_keyring *kr, uint8_t out[32]);
 int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32]);
 
+/* The journal's record key (derived from the master key). The first form
+ * is for callers that hold the keyring (between lfs_keyring_get and
+ * lfs_keyring_put) and returns NULL when locked; the copy takes the lock
+ * itself (-EACCES locked) and the caller wipes out. */
+const uint8_t *lfs_keyring_journal_key(struct lfs_keyring *kr);
+int lfs_keyring_copy_journal_key(struct lfs_keyring *kr, uint8_t out[32]);
+
 /* Parses only the public header of a keyring file (no key needed).
  * *nentries counts the body's entries: the data epochs plus the audit key
  * entry when there is one (which only the sealed body tells). */
 int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
-		     unsigned *nentries);
+                     unsigned *nentries);
 
 #endif
