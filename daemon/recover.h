@@ -30,4 +30,10 @@ struct lfs_recovery {
  * negative errno. */
 int lfs_recover(struct lfs_recovery *rc);
 
+/* The same for a command that works on an unmounted vault (rekey, fsck
+ * --repair): opens its journal and data directory itself. A vault without
+ * a journal has nothing to recover. */
+struct lfs_vault;
+int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc);
+
 #endif

@@ -53,8 +53,8 @@ static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *
 	return 1;
 }
 
-int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
-		       const char *backing, struct fuse_entry_param *e)
+int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *backing,
+                       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	int fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -91,7 +91,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 }
 
 int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
-		  struct fuse_entry_param *e)
+                  struct fuse_entry_param *e)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_bname b;
@@ -132,7 +132,7 @@ void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 {
 	for (size_t i = 0; i < count; i++)
 		lfs_inode_forget(lfs_req_fs(req), lfs_inode_of(req, forgets[i].ino),
-				 forgets[i].nlookup);
+		                 forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -181,8 +181,8 @@ static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, 
 	return r;
 }
 
-static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd,
-		    struct fuse_file_info *fi, off_t size)
+static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, struct fuse_file_info *fi,
+                    off_t size)
 {
 	if (!S_ISREG(inode->type))
 		return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
@@ -237,7 +237,7 @@ static int chmod_fd(int fd, char *proc, mode_t mode)
 }
 
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
@@ -263,7 +263,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+	                        FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
 		r = set_times(ifd, attr, valid);
 	struct stat st;
 	if (r == 0)
@@ -320,7 +320,7 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	if (r < 0) {
 		lfs_err("symlink target of inode %llu does not authenticate",
-			(unsigned long long)inode->ino);
+		        (unsigned long long)inode->ino);
 		fuse_reply_err(req, EIO);
 		return;
 	}
@@ -343,12 +343,11 @@ void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
-static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *backing,
-		    mode_t mode)
+static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *backing, mode_t mode)
 {
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
-		 randombytes_random());
+	         randombytes_random());
 	if (mkdirat(pfd, tmp, mode) < 0)
 		return -errno;
 	int dfd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -374,7 +373,7 @@ static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *back
 }
 
 static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
-		      dev_t rdev, const char *link)
+                      dev_t rdev, const char *link)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
@@ -505,8 +504,9 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		r = -EISDIR;
 	/* Quota: a file's last name going frees its bytes. */
 	struct stat st;
-	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	bool charge = r == 0 && parent->stage_id &&
+	              fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	              st.st_nlink == 1;
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
 	if (r == 0 && charge) {
@@ -518,6 +518,23 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		lfs_bname_drop_sidecar(pfd, &b);
 	lfs_inode_unpin(fs, parent);
 	fuse_reply_err(req, -r);
+}
+
+/* Whether a backing directory holds nothing but lethefs metadata. */
+static int backing_dir_is_empty(int dirfd)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+			r = -ENOTEMPTY;
+	closedir(d);
+	return r;
 }
 
 /* Whether a backing directory holds nothing but lethefs metadata; if so
@@ -573,7 +590,8 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			close(sfd);
 		if (r == 0) {
 			struct lfs_audit_caller who;
-			lfs_audit_caller_from_pid(&who, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
+			lfs_audit_caller_from_pid(&who, fuse_req_ctx(req)->uid,
+			                          fuse_req_ctx(req)->pid);
 			r = lfs_staging_set_ttl(fs->staging, sid, 0, &who);
 		}
 		if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
@@ -584,19 +602,36 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/* The commit point is a rename of the (checked empty) directory to a
+	 * hidden temporary name: from then on it is gone for every reader,
+	 * and a crash while its metadata and itself are removed leaves only a
+	 * hidden leftover, never a directory without its id under its name. */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
+	         randombytes_random());
 	if (r == 0) {
 		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
-	/* Keep the metadata so it can be put back if the removal fails. */
-	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
 	if (r == 0)
-		r = empty_backing_dir(dfd);
-	if (r == 0 && unlinkat(pfd, b.name, AT_REMOVEDIR) < 0) {
+		r = backing_dir_is_empty(dfd);
+	if (r == 0 && renameat2(pfd, b.name, pfd, tmp, RENAME_NOREPLACE) < 0)
 		r = -errno;
-		if (have_meta)
-			lfs_dirmeta_store(dfd, &m);
+	if (r == 0) {
+		/* Keep the metadata so it can be put back if the removal fails. */
+		int have_meta = lfs_dirmeta_load(dfd, &m) == 0;
+		int e = empty_backing_dir(dfd);
+		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
+			e = -errno;
+		if (e < 0) {
+			if (have_meta)
+				lfs_dirmeta_store(dfd, &m);
+			if (renameat2(pfd, tmp, pfd, b.name, RENAME_NOREPLACE) < 0)
+				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
+				        b.name, tmp, strerror(errno));
+			r = e;
+		}
 	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
@@ -607,7 +642,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 }
 
 void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newp_ino,
-		   const char *newname, unsigned int flags)
+                   const char *newname, unsigned int flags)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);

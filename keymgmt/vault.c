@@ -16,8 +16,7 @@
 
 #define CONFIG_MAX 65536
 
-enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
-				    size_t errlen)
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
 	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -32,13 +31,13 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 	int r = lfs_read_small_file(v->dirfd, LFS_CONFIG_FILE_NAME, CONFIG_MAX, &text, &len);
 	if (r == -ENOENT) {
 		snprintf(err, errlen, "%s is not a lethefs vault (no %s)", path,
-			 LFS_CONFIG_FILE_NAME);
+		         LFS_CONFIG_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_MISSING;
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read %s/%s: %s", path, LFS_CONFIG_FILE_NAME,
-			 strerror(-r));
+		         strerror(-r));
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
@@ -53,14 +52,14 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 
 	unsigned char *slots = NULL;
 	r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &slots,
-				&len);
+	                        &len);
 	if (r == 0) {
 		r = lfs_keyslots_decode(slots, len, &v->slots);
 		free(slots);
 	}
 	if (r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) {
 		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
-			 path, LFS_KEYSLOTS_FILE_NAME);
+		         path, LFS_KEYSLOTS_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
@@ -77,7 +76,7 @@ void lfs_vault_close(struct lfs_vault *v)
 }
 
 static int unlock_file(struct lfs_vault *v, const char *name,
-		       const uint8_t master[LFS_MASTER_KEY_LEN], struct lfs_keyring *kr)
+                       const uint8_t master[LFS_MASTER_KEY_LEN], struct lfs_keyring *kr)
 {
 	unsigned char *file = NULL;
 	size_t flen;
@@ -98,11 +97,15 @@ static int unlock_file(struct lfs_vault *v, const char *name,
  * open but lethefs.keyring.new does, this finishes the rename (best
  * effort: the keys are used either way). */
 static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			struct lfs_keyring *kr)
+                        struct lfs_keyring *kr)
 {
 	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
 	if (r != -EKEYREJECTED)
 		return r;
+	/* A rekey killed after it replaced the keyslots (vault_slots.c). */
+	if (lfs_vault_finish_rekey(v, master) == 0)
+		return unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
+	/* The same, as rekeys of older versions left it. */
 	if (unlock_file(v, LFS_KEYRING_NEW_FILE_NAME, master, kr) != 0)
 		return r;
 	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) == 0)
@@ -111,7 +114,7 @@ static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY
 }
 
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
-		     int *slot)
+                     int *slot)
 {
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
 	if (!master)
@@ -130,7 +133,7 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 }
 
 int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			    struct lfs_keyring *kr)
+                            struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	/* No slot vouches for this key: the keyring's tag is the only check,
@@ -177,8 +180,8 @@ static int write_data_root(int vfd, uint32_t epoch)
 }
 
 static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
-			     enum lfs_slot_type slot_type, const void *secret, size_t len,
-			     const struct lfs_kdf_params *kdf)
+                             enum lfs_slot_type slot_type, const void *secret, size_t len,
+                             const struct lfs_kdf_params *kdf)
 {
 	struct lfs_keyslots ks;
 	memset(&ks, 0, sizeof(ks));
@@ -186,8 +189,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	uint8_t master[LFS_MASTER_KEY_LEN];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r == 0)
-		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit,
-				     kdf->memlimit, master);
+		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit, kdf->memlimit,
+		                     master);
 	sodium_memzero(master, sizeof(master));
 	if (r < 0)
 		return r;
@@ -213,8 +216,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 }
 
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen)
+                     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
+                     size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -230,8 +233,10 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 		if (faccessat(vfd, LFS_CONFIG_FILE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			snprintf(err, errlen, "%s already holds a lethefs vault", path);
 		else
-			snprintf(err, errlen, "%s is not empty; lethefs init needs an empty "
-					      "or new directory", path);
+			snprintf(err, errlen,
+			         "%s is not empty; lethefs init needs an empty "
+			         "or new directory",
+			         path);
 		close(vfd);
 		return -EEXIST;
 	}

@@ -39,21 +39,21 @@ enum lfs_vault_error {
 
 /* Opens the public parts (config, keyslots). No secret needed. */
 enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
-				    size_t errlen);
+                                    size_t errlen);
 void lfs_vault_close(struct lfs_vault *v);
 
 /* Tries the secret against every keyslot and unlocks kr (which this
  * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring
  * file is corrupt or does not belong to this config. */
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
-		     int *slot);
+                     int *slot);
 
 /* Unlocks kr with a master key given directly (a recovery key) instead of
  * a slot's secret. The key is checked by authenticating the keyring file
  * under it: -EKEYREJECTED for a wrong key, -EINVAL when the keyring file is
  * missing or malformed. */
 int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			    struct lfs_keyring *kr);
+                            struct lfs_keyring *kr);
 
 /* Keyslot changes (keymgmt/vault_slots.c). A change is: lock, reload,
  * modify v->slots' copy, store, unlock. The lock is an exclusive flock on
@@ -72,18 +72,25 @@ int lfs_vault_reload_slots(struct lfs_vault *v);
  * files left by a change that was killed are removed first. */
 int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks);
 
-/* Rekey (cli/cmd_rekey.c) commits a new master key across two files:
- * ring (the keyring sealed under the new master) is written to
- * lethefs.keyring.new (temporary, fsync, rename, fsync of the directory),
- * then lethefs.keyslots is replaced by ks (slots wrapping the new master),
- * then lethefs.keyring.new is renamed over lethefs.keyring and the
- * directory fsync'd. Killed before the keyslots' rename: the old slots and
- * keyring are intact (the stale .new is removed by the next rekey). Killed
- * after it: the next unlock finds that the slots' master opens only
- * lethefs.keyring.new and finishes the rename. Call under the slot lock. */
+/* Rekey (cli/cmd_rekey.c) commits a new master key across two files
+ * under one journal record (docs/FORMAT.md section 12): the record holds
+ * ring (the keyring sealed under the new master) and is itself sealed under
+ * a key of the new master, and is synced; then lethefs.keyslots is replaced
+ * by ks (slots wrapping the new master); then lethefs.keyring by ring; then
+ * the record is cleared. Killed before the keyslots' rename: the old slots
+ * and keyring stand, and the record, which does not authenticate under the
+ * old master, is cleared by the next recovery. Killed after it: the next
+ * unlock finds that the keyring does not open under the slots' master and
+ * installs the one in the record (lfs_vault_finish_rekey). Call under the
+ * slot lock. Vaults rekeyed by older versions used lethefs.keyring.new
+ * instead; an unlock still finishes such a rename. */
 #define LFS_KEYRING_NEW_FILE_NAME LFS_KEYRING_FILE_NAME ".new"
 int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_len,
-			  const struct lfs_keyslots *ks);
+                          const struct lfs_keyslots *ks,
+                          const uint8_t new_master[LFS_MASTER_KEY_LEN]);
+/* Installs the keyring of an interrupted rekey from the journal when it
+ * opens under master. -EKEYREJECTED when there is none. */
+int lfs_vault_finish_rekey(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN]);
 /* Removes a lethefs.keyring.new (and temporaries) left by a rekey that was
  * killed before it replaced the keyslots. Call under the slot lock, after
  * the current keyring opened (so that the .new is known to be stale). */
@@ -91,7 +98,7 @@ void lfs_vault_remove_stale_rekey(struct lfs_vault *v);
 
 /* Creates a vault in path (absent or an empty directory). */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen);
+                     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
+                     size_t errlen);
 
 #endif
