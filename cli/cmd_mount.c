@@ -390,6 +390,14 @@ int lfs_cmd_mount(int argc, char **argv)
 	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
 	r = lfs_journal_open(&journal, v.dirfd, v.cfg.uuid, true,
 	                     2 * mo.max_threads + LFS_JOURNAL_MIN_SLOTS);
+	if (r == 0 && journal.read_only && !mo.read_only) {
+		lfs_cli_error("%s is on read-only storage: mount it with -o ro", vault);
+		lfs_journal_close(&journal);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_MOUNT;
+	}
 	if (r == 0) {
 		fs.journal = &journal;
 		fs.data_path = data_path;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -166,6 +167,14 @@ static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslo
 	int fd = openat(vault_dirfd, LFS_JOURNAL_FILE_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* Allocated now where the filesystem can (a full disk must never keep
+	 * an update from writing its record), else a sparse tail. */
+	if (fallocate(fd, 0, 0, slot_offset(nslots)) < 0 && errno != EOPNOTSUPP &&
+	    errno != ENOSYS && errno != EINVAL) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	if (ftruncate(fd, slot_offset(nslots)) < 0 || fsync(fd) < 0) {
 		r = -errno;
 		close(fd);
@@ -181,10 +190,8 @@ static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots)
 	size_t got;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	/* Written by this process's user only: a journal someone else owns or
-	 * can write is not one recovery may trust to exist as it is. */
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
-		return -EPERM;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	int r = lfs_pread_full(fd, h, sizeof(h), 0, &got);
 	if (r < 0)
 		return r;
@@ -202,6 +209,30 @@ static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots)
 	return 0;
 }
 
+/* Opens the journal only if it is a regular file: whoever can write the
+ * vault could put a device node or a FIFO under its name, and merely
+ * opening some devices has effects. The name is resolved once (O_PATH),
+ * checked, and the same inode reopened through /proc. */
+static int open_regular(int vault_dirfd, int flags)
+{
+	int pfd = openat(vault_dirfd, LFS_JOURNAL_FILE_NAME, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	struct stat st;
+	int fd = fstat(pfd, &st) < 0 ? -errno : 0;
+	if (fd == 0 && !S_ISREG(st.st_mode))
+		fd = -EINVAL;
+	if (fd == 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+		fd = open(proc, flags | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	close(pfd);
+	return fd;
+}
+
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots)
 {
@@ -212,11 +243,14 @@ int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[
 		want_slots = LFS_JOURNAL_MIN_SLOTS;
 	if (want_slots > LFS_JOURNAL_MAX_SLOTS)
 		want_slots = LFS_JOURNAL_MAX_SLOTS;
-	int fd = openat(vault_dirfd, LFS_JOURNAL_FILE_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create)
+	bool ro = false;
+	int fd = open_regular(vault_dirfd, O_RDWR);
+	if (fd == -EROFS || fd == -EACCES) {
+		fd = open_regular(vault_dirfd, O_RDONLY);
+		ro = fd >= 0;
+	}
+	if (fd == -ENOENT && create)
 		fd = create_journal(vault_dirfd, uuid, want_slots);
-	else if (fd < 0)
-		fd = -errno;
 	if (fd < 0)
 		return fd;
 	unsigned n = 0;
@@ -231,6 +265,7 @@ int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[
 		return -ENOMEM;
 	}
 	j->fd = fd;
+	j->read_only = ro;
 	j->nslots = n;
 	j->next_seq = 1;
 	pthread_mutex_init(&j->lock, NULL);

@@ -74,7 +74,8 @@ struct lfs_journal_record {
 };
 
 struct lfs_journal {
-	int fd; /* -1: no journal (read-only vault) */
+	int fd; /* -1: no journal */
+	bool read_only; /* opened from read-only storage: records can be read only */
 	uint8_t uuid[16];
 	unsigned nslots;
 	pthread_mutex_t lock;
@@ -88,7 +89,8 @@ struct lfs_journal {
 /* Opens VAULT/lethefs.journal (creating it, 0600, with want_slots slots
  * when absent and create is set). A journal of another vault, a file that
  * is not a regular file owned by this process's user, or a malformed header
- * is refused (-EINVAL, or -ENOENT when absent and !create). */
+ * is refused (-EINVAL, or -ENOENT when absent and !create). On read-only
+ * storage an existing journal is opened for reading (read_only set). */
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots);
 void lfs_journal_close(struct lfs_journal *j);
