@@ -102,7 +102,9 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
 			        (unsigned long long)io->inode->ino, strerror(-u));
 		}
 	}
-	if (x->journaled && !keep && lfs_journal_end(io->fs->journal, x->slot) < 0)
+	if (x->journaled && keep)
+		lfs_journal_keep(io->fs->journal, x->slot);
+	else if (x->journaled && lfs_journal_end(io->fs->journal, x->slot) < 0)
 		keep = true;
 	if (keep)
 		io->inode->tail_broken = true;
@@ -291,11 +293,11 @@ int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, ui
 		return 0;
 	}
 fail:
-	if (new_file) {
-		pthread_mutex_lock(&in->meta_lock);
-		in->have_header = false;
-		pthread_mutex_unlock(&in->meta_lock);
-	}
+	/* The cached header may carry a SPARSE flag or a file id that never
+	 * reached the disk: read it again next time. */
+	pthread_mutex_lock(&in->meta_lock);
+	in->have_header = false;
+	pthread_mutex_unlock(&in->meta_lock);
 	lfs_warn("write failed (%s); inode %llu kept at its previous size %llu", strerror(-r),
 	         (unsigned long long)in->ino, (unsigned long long)io->size);
 	return r;

@@ -285,18 +285,32 @@ void lfs_journal_close(struct lfs_journal *j)
 	pthread_mutex_destroy(&j->lock);
 }
 
-static unsigned take_slot(struct lfs_journal *j, uint64_t *seq)
+/* Slot states in j->busy. */
+#define SLOT_FREE  0
+#define SLOT_INUSE 1 /* an update in flight */
+#define SLOT_KEPT  2 /* a failed update's record, left for the next recovery */
+
+static int take_slot(struct lfs_journal *j, uint64_t *seq, unsigned *slot)
 {
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
+		unsigned inuse = 0;
 		for (unsigned i = 0; i < j->nslots; i++) {
-			if (!j->busy[i]) {
-				j->busy[i] = 1;
+			if (j->busy[i] == SLOT_FREE) {
+				j->busy[i] = SLOT_INUSE;
 				*seq = j->next_seq++;
 				j->dirty = true;
 				pthread_mutex_unlock(&j->lock);
-				return i;
+				*slot = i;
+				return 0;
 			}
+			inuse += j->busy[i] == SLOT_INUSE;
+		}
+		/* Every slot holds a failed update's record: nothing will free
+		 * one before the next recovery. */
+		if (inuse == 0) {
+			pthread_mutex_unlock(&j->lock);
+			return -ENOSPC;
 		}
 		/* More updates in flight than slots (nslots is far above the
 		 * worker thread count): wait for one to finish. */
@@ -306,10 +320,19 @@ static unsigned take_slot(struct lfs_journal *j, uint64_t *seq)
 	}
 }
 
+void lfs_journal_keep(struct lfs_journal *j, unsigned slot)
+{
+	pthread_mutex_lock(&j->lock);
+	j->busy[slot] = SLOT_KEPT;
+	if (j->waiting)
+		pthread_cond_broadcast(&j->freed);
+	pthread_mutex_unlock(&j->lock);
+}
+
 static void release_slot(struct lfs_journal *j, unsigned slot)
 {
 	pthread_mutex_lock(&j->lock);
-	j->busy[slot] = 0;
+	j->busy[slot] = SLOT_FREE;
 	if (j->waiting)
 		pthread_cond_signal(&j->freed);
 	pthread_mutex_unlock(&j->lock);
@@ -323,8 +346,13 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 	uint8_t *buf = malloc(LFS_JOURNAL_SLOT_LEN);
 	if (!buf)
 		return -ENOMEM;
-	unsigned s = take_slot(j, &r->seq);
-	int e = lfs_journal_encode(key, j->uuid, s, r, buf);
+	unsigned s;
+	int e = take_slot(j, &r->seq, &s);
+	if (e < 0) {
+		free(buf);
+		return e;
+	}
+	e = lfs_journal_encode(key, j->uuid, s, r, buf);
 	if (e == 0) {
 		size_t total = 0;
 		record_len(buf, LFS_JOURNAL_SLOT_LEN, &total);
@@ -349,8 +377,10 @@ int lfs_journal_end(struct lfs_journal *j, unsigned slot)
 {
 	static const uint8_t zero[4];
 	int e = lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(slot));
-	if (e < 0)
-		return e; /* the slot stays reserved: its record is still there */
+	if (e < 0) {
+		lfs_journal_keep(j, slot); /* its record is still there */
+		return e;
+	}
 	release_slot(j, slot);
 	return 0;
 }

@@ -74,7 +74,7 @@ struct lfs_journal_record {
 };
 
 struct lfs_journal {
-	int fd; /* -1: no journal */
+	int fd;         /* -1: no journal */
 	bool read_only; /* opened from read-only storage: records can be read only */
 	uint8_t uuid[16];
 	unsigned nslots;
@@ -106,9 +106,13 @@ void lfs_journal_close(struct lfs_journal *j);
 int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_LEN],
                       struct lfs_journal_record *r, bool sync, unsigned *slot);
 /* The update is complete: the slot is cleared (its first bytes zeroed) and
- * freed. If clearing fails the slot stays reserved (a later recovery finds
- * the record and re-applies it harmlessly) and the error is returned. */
+ * freed. If clearing fails the slot is kept (a later recovery finds the
+ * record and re-applies it harmlessly) and the error is returned. */
 int lfs_journal_end(struct lfs_journal *j, unsigned slot);
+/* The update failed and could not be undone: its record stays for the next
+ * recovery and its slot is not reused until then. When every slot is kept,
+ * lfs_journal_begin fails with -ENOSPC instead of waiting. */
+void lfs_journal_keep(struct lfs_journal *j, unsigned slot);
 /* Makes every record written so far durable. */
 int lfs_journal_sync(struct lfs_journal *j);
 
