@@ -131,6 +131,10 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
+			if (!strcmp(o, "ro"))
+				mo->m.read_only = true;
+			else if (!strcmp(o, "rw"))
+				mo->m.read_only = false;
 			if (!strcmp(o, "allow_other"))
 				r = add_fuse_opt(mo, "default_permissions");
 			if (r == 0)

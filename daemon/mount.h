@@ -18,6 +18,7 @@ struct lfs_mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool read_only; /* -o ro */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
