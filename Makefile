@@ -19,7 +19,7 @@ CFLAGS  += $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 endif
 
-CORE_SRC := common/log.c common/fileutil.c common/duration.c \
+CORE_SRC := common/log.c common/fileutil.c common/duration.c common/trustpath.c \
             keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c \
             keymgmt/vault.c keymgmt/vault_slots.c keymgmt/secret.c keymgmt/recovery.c \
             keymgmt/ctlproto.c keymgmt/audit_line.c keymgmt/audit.c keymgmt/audit_verify.c keymgmt/audit_keyring.c keymgmt/stage_store.c \
@@ -27,7 +27,8 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             fs/dirnames.c fs/refile.c fs/redir.c fs/stage.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
             fs/lockdown.c fs/ops_stage.c fs/stage_inval.c
-DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c
+DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c daemon/ctl_registry.c \
+              daemon/daemonize.c
 CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
             cli/cmd_fsck.c cli/cmd_keyslot.c cli/cmd_keyslot_add.c cli/cmd_keyslot_remove.c \
             cli/cmd_passwd.c cli/cmd_key.c cli/newsecret.c cli/slotchange.c cli/slot_show.c \

@@ -27,6 +27,8 @@ enum lfs_exit {
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
+	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
 
 struct lfs_command {

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "../common/log.h"
 #include "../daemon/control.h"
+#include "../daemon/daemonize.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
 #include "../fs/stage.h"
@@ -283,7 +284,7 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 		 const char *mnt, struct lfs_control *ctl, struct lfs_session *session)
 {
 	if (!mo->foreground) {
-		if (fuse_daemonize(0) < 0)
+		if (lfs_daemonize_begin() < 0)
 			return LFS_EXIT_ERROR;
 		/* libsodium's generator aborts in a forked child that has not
 		 * re-seeded it: its state would repeat the parent's. */
@@ -305,6 +306,7 @@ static int serve(struct fuse_session *se, const struct mount_opts *mo, const cha
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
+	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
 		lfs_warn("cannot start the rotation thread: key rotation unavailable");
