@@ -245,12 +245,12 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 		return -fd;
 	char line[LFS_CTL_HEADER_MAX];
 	int n = lfs_ctl_format_request(req, line, sizeof(line));
+	int send_err = 0;
 	if (n < 0 || send_all(fd, line, (size_t)n) < 0 ||
-	    (req->payload_len && send_all(fd, payload, req->payload_len) < 0)) {
-		close(fd);
-		lfs_cli_error("cannot send the request to %s: %s", path, strerror(errno));
-		return LFS_EXIT_ERROR;
-	}
+	    (req->payload_len && send_all(fd, payload, req->payload_len) < 0))
+		send_err = n < 0 ? EINVAL : errno;
+	/* Even then the daemon may have answered before closing (a refusal
+	 * sent without reading the request): read it. */
 	size_t got = 0;
 	while (got + 1 < resplen) {
 		ssize_t k = recv(fd, resp + got, resplen - 1 - got, 0);
@@ -262,6 +262,10 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 	}
 	close(fd);
 	resp[got] = '\0';
+	if ((got == 0 || resp[got - 1] != '\n') && send_err) {
+		lfs_cli_error("cannot send the request to %s: %s", path, strerror(send_err));
+		return LFS_EXIT_ERROR;
+	}
 	if (got == 0 || resp[got - 1] != '\n') {
 		lfs_cli_error("the daemon on %s closed the connection without an answer", path);
 		return LFS_EXIT_ERROR;
