@@ -1,5 +1,7 @@
 #include "keyslots.h"
+#include "kdf_bounds.h"
 #include "../common/bytes.h"
+#include "../common/log.h"
 
 #include <errno.h>
 #include <string.h>
@@ -118,6 +120,9 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 	if (idx < 0 || idx >= LFS_NSLOTS || type == LFS_SLOT_EMPTY || type > LFS_SLOT_EXTPASS ||
 	    !kdf_params_valid(opslimit, memlimit))
 		return -EINVAL;
+	/* Never write what could not be opened (kdf_bounds.h). */
+	if (lfs_kdf_bounds_open((uint8_t)type, opslimit, memlimit) != LFS_KDF_OK)
+		return -ERANGE;
 	struct lfs_keyslot *s = &ks->slot[idx];
 	memset(s, 0, sizeof(*s));
 	s->type = (uint8_t)type;
@@ -149,6 +154,9 @@ int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secre
 	const struct lfs_keyslot *s = &ks->slot[idx];
 	if (s->type == LFS_SLOT_EMPTY)
 		return -ENOENT;
+	/* Checked before Argon2id runs: an edited slot must cost nothing. */
+	if (lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) != LFS_KDF_OK)
+		return -ERANGE;
 	uint8_t kek[32];
 	uint8_t ad[LFS_KEYSLOTS_HDR_LEN + 2 + SLOT_AD_SPAN];
 	int r = slot_kek(s, secret, secret_len, kek);
@@ -170,18 +178,37 @@ int lfs_keyslots_unwrap_any(const struct lfs_keyslots *ks, const void *secret, s
 			    uint8_t master[LFS_MASTER_KEY_LEN], int *which)
 {
 	int last = -EKEYREJECTED;
+	int tried = 0, skipped = 0;
 	for (int i = 0; i < LFS_NSLOTS; i++) {
-		if (ks->slot[i].type == LFS_SLOT_EMPTY)
+		const struct lfs_keyslot *s = &ks->slot[i];
+		if (s->type == LFS_SLOT_EMPTY)
 			continue;
 		int r = lfs_keyslot_unwrap(ks, i, secret, secret_len, master);
 		if (r == 0) {
 			*which = i;
 			return 0;
 		}
+		if (r == -ERANGE) {
+			skipped++;
+			lfs_warn("keyslot %d was not tried: its Argon2id parameters (%llu passes, "
+				 "%llu KiB) are %s lethefs accepts for a %s slot; lethefs never "
+				 "writes such a slot (edited?)",
+				 i, (unsigned long long)s->opslimit,
+				 (unsigned long long)(s->memlimit >> 10),
+				 lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) ==
+						 LFS_KDF_ABOVE_CEILING
+					 ? "above what"
+					 : "below what",
+				 lfs_slot_type_name(s->type));
+			continue;
+		}
+		tried++;
 		if (r == -ENOMEM)
 			last = r;
 	}
-	return last;
+	/* Nothing could even be tried: not a wrong secret but a vault whose
+	 * slots are all out of bounds. */
+	return tried == 0 && skipped > 0 ? -ERANGE : last;
 }
 
 int lfs_keyslots_count_used(const struct lfs_keyslots *ks)
