@@ -93,8 +93,8 @@ int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
 	    lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, false) != LFS_KDF_OK)
 		fprintf(stderr,
 			"lethefs: WARNING: this keyslot's Argon2id parameters (%llu passes, %llu "
-			"MiB) are below the floor (--allow-weak-kdf): guessing its passphrase "
-			"from a stolen vault is cheap. For tests only.\n",
+			"MiB) are below the floor: guessing its passphrase from a stolen vault "
+			"is cheap. For tests only.\n",
 			(unsigned long long)kdf->opslimit,
 			(unsigned long long)(kdf->memlimit >> 20));
 	return 0;
@@ -126,14 +126,14 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 					   : *type == LFS_SLOT_EXTPASS ? "--new-extpass"
 								       : "a passphrase source");
 	/* keep is a slot the given secret opened (its parameters are
-	 * authentic), never one that failed to open: those may have been
-	 * edited to make guessing cheap. Kept parameters below today's floor
-	 * give way to the defaults. */
+	 * authentic: the owner's earlier choice), never one that failed to
+	 * open: those may have been edited to make guessing cheap. */
+	bool kept = false;
 	if (keep && keep->type == *type &&
-	    lfs_kdf_bounds_write(keep->type, keep->opslimit, keep->memlimit, ns->allow_weak) ==
-		    LFS_KDF_OK) {
+	    lfs_kdf_bounds_open(keep->type, keep->opslimit, keep->memlimit) == LFS_KDF_OK) {
 		kdf->opslimit = keep->opslimit;
 		kdf->memlimit = keep->memlimit;
+		kept = true;
 	} else if (*type == LFS_SLOT_KEYFILE) {
 		kdf->opslimit = LFS_KDF_KEYFILE_OPS;
 		kdf->memlimit = LFS_KDF_KEYFILE_MEM;
@@ -145,6 +145,10 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 		kdf->opslimit = ns->kdf.opslimit;
 	if (ns->kdf_mem_given)
 		kdf->memlimit = ns->kdf.memlimit;
+	/* Kept parameters passed the opening bounds; only a new choice must
+	 * pass the floor for writing. */
+	if (kept && !ns->kdf_ops_given && !ns->kdf_mem_given)
+		return 0;
 	return lfs_kdf_params_check(cmd, *type, kdf, ns->allow_weak);
 }
 
