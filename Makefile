@@ -34,7 +34,7 @@ CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.
             cli/cmd_passwd.c cli/cmd_key.c cli/newsecret.c cli/slotchange.c cli/slot_show.c \
             cli/cmd_control.c cli/ctl_client.c cli/cmd_rotate.c \
             cli/cmd_audit.c cli/cli_audit.c cli/cmd_stage.c cli/cmd_shred_expired.c \
-            cli/cmd_rekey.c
+            cli/cmd_rekey.c cli/mountpoint.c
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 FUSE_OBJ := $(FUSE_SRC:%.c=$(BUILD)/%.o) $(DAEMON_SRC:%.c=$(BUILD)/%.o)

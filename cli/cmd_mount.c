@@ -9,6 +9,7 @@
 #include "../fs/ops.h"
 #include "../fs/stage.h"
 #include "../fs/stage_inval.h"
+#include "mountpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +81,9 @@ struct mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool via_helper;	  /* called by mount.fuse3 (mount(8), fstab) */
+	bool allow_dev, allow_suid; /* explicitly asked for */
+	bool nonempty;		  /* -o nonempty: mount over anything */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
@@ -126,6 +130,18 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 				mo->src.keyfile = dst;
 			else
 				mo->src.passfile = dst;
+		} else if (!strcmp(o, "dev") || !strcmp(o, "suid") || !strcmp(o, "allow_dev") ||
+			   !strcmp(o, "allow_suid")) {
+			/* mount.fuse3 adds "dev,suid" to every mount it makes, so
+			 * from it only allow_dev/allow_suid count as asked for. */
+			if (mo->via_helper && o[0] != 'a')
+				continue;
+			bool dev = strstr(o, "dev") != NULL;
+			*(dev ? &mo->allow_dev : &mo->allow_suid) = true;
+		} else if (!strcmp(o, "nodev") || !strcmp(o, "nosuid")) {
+			*(o[2] == 'd' ? &mo->allow_dev : &mo->allow_suid) = false;
+		} else if (!strcmp(o, "nonempty")) {
+			mo->nonempty = true;
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
@@ -198,6 +214,11 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	}
 	if (argc - optind != 2)
 		return lfs_cli_usage_error("mount", "expected VAULT and MOUNTPOINT");
+	/* Device nodes and setuid files of the backing store come from
+	 * whoever can write it: off unless asked for, on every mount path. */
+	if (add_fuse_opt(mo, mo->allow_dev ? "dev" : "nodev") < 0 ||
+	    add_fuse_opt(mo, mo->allow_suid ? "suid" : "nosuid") < 0)
+		return lfs_cli_usage_error("mount", "mount options too long");
 	return 0;
 }
 
@@ -345,9 +366,14 @@ int lfs_cmd_mount(int argc, char **argv)
 				.attr_timeout = 1.0,
 				.read_ahead_kb = 4096,
 				.entry_timeout = 1.0};
+	/* "lethefs mount ..." arrives as argv[0] "mount"; mount.fuse3 runs
+	 * "lethefs VAULT MOUNTPOINT -o OPTIONS" (cli/main.c). */
+	mo.via_helper = strcmp(argv[0], "mount") != 0;
 	int r = parse_mount_args(argc, argv, &mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
+	if ((r = lfs_mountpoint_check(argv[optind + 1], mo.nonempty)) != 0)
+		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];
 	if ((r = check_paths(argv[optind], argv[optind + 1], vault, mnt)) != 0)
 		return r;
@@ -376,6 +402,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		return LFS_EXIT_CORRUPT;
 	}
 	fs.writeback = mo.writeback;
+	fs.allow_dev = mo.allow_dev;
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
 
