@@ -20,7 +20,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 endif
 
 CORE_SRC := common/log.c common/fileutil.c common/duration.c common/trustpath.c \
-            keymgmt/kdf.c keymgmt/kdf_bounds.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c \
+            keymgmt/kdf.c keymgmt/kdf_bounds.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c keymgmt/config_paths.c \
             keymgmt/vault.c keymgmt/vault_slots.c keymgmt/secret.c keymgmt/recovery.c \
             keymgmt/ctlproto.c keymgmt/audit_line.c keymgmt/audit.c keymgmt/audit_verify.c keymgmt/audit_keyring.c keymgmt/stage_store.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \

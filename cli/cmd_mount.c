@@ -10,6 +10,7 @@
 #include "../fs/stage.h"
 #include "../fs/stage_inval.h"
 #include "mountpoint.h"
+#include "../keymgmt/config_paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -388,6 +389,15 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
 	} else if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0) {
 		return r;
+	}
+	/* The unauthenticated config names places where root writes or
+	 * unlinks: refuse any outside the rules before using them. */
+	char why[768];
+	if (lfs_config_check_paths(v.dirfd, &v.cfg, why, sizeof(why)) < 0) {
+		lfs_cli_error("%s", why);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_MOUNT;
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(64 * 1024);

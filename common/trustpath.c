@@ -115,10 +115,63 @@ int lfs_open_beneath(int dirfd, const char *rel)
 			continue;
 		int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int e = errno;
+		struct stat st;
+		if (next < 0 && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			e = ELOOP; /* a symlink, not a missing directory */
 		close(fd);
 		if (next < 0)
-			return e == ELOOP ? -ENOTDIR : -e;
+			return -e;
 		fd = next;
 	}
 	return fd;
+}
+
+int lfs_open_confined_parent(int base_dirfd, const char *path, const char *abs_root, char *base,
+			     size_t baselen, char *why, size_t whylen)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (!*name || strlen(name) >= baselen || !strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(why, whylen, "'%s' does not name a file", path);
+		return -EINVAL;
+	}
+	snprintf(base, baselen, "%s", name);
+	char dir[4096];
+	size_t dl = slash ? (size_t)(slash - path) : 0;
+	if (dl >= sizeof(dir)) {
+		snprintf(why, whylen, "'%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", (int)dl, path);
+	int fd;
+	if (path[0] != '/') {
+		fd = lfs_open_beneath(base_dirfd, dl ? dir : ".");
+		if (fd < 0) {
+			snprintf(why, whylen,
+				 "'%s' must stay inside the vault without '..' or symlinks: %s", path,
+				 strerror(-fd));
+			return fd == -EINVAL || fd == -ELOOP ? -EPERM : fd;
+		}
+	} else {
+		size_t rl = strlen(abs_root);
+		if (strncmp(path, abs_root, rl) != 0 || path[rl] != '/') {
+			snprintf(why, whylen,
+				 "'%s' is outside the vault and outside %s, the only other place "
+				 "allowed",
+				 path, abs_root);
+			return -EPERM;
+		}
+		fd = lfs_trust_open_dir(dl ? dir : "/", geteuid(), why, whylen);
+		if (fd < 0)
+			return -EPERM;
+	}
+	/* O_PATH descriptors cannot be fsync'ed or read as directories. */
+	int rd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = errno;
+	close(fd);
+	if (rd < 0) {
+		snprintf(why, whylen, "cannot open the directory of '%s': %s", path, strerror(e));
+		return -e;
+	}
+	return rd;
 }

@@ -29,7 +29,17 @@ int lfs_trust_open_parent(const char *path, uid_t also_uid, char *base, size_t b
                           size_t whylen);
 
 /* Opens the directory rel (relative, no "..", no symlink components)
- * beneath dirfd. Returns an O_PATH descriptor or -errno. */
+ * beneath dirfd. Returns an O_PATH descriptor or -errno (-EINVAL for
+ * "..", -ELOOP for a symlink). */
 int lfs_open_beneath(int dirfd, const char *rel);
+
+/* The directory of a file named by an untrusted setting (lethefs.conf):
+ * a relative path stays beneath base_dirfd (no "..", no symlinks); an
+ * absolute one must lie under abs_root, every directory from / down being
+ * root's and writable by nobody else. Returns a readable directory
+ * descriptor with the file's name in base, or -EPERM / -errno with a
+ * reason in why. */
+int lfs_open_confined_parent(int base_dirfd, const char *path, const char *abs_root, char *base,
+			     size_t baselen, char *why, size_t whylen);
 
 #endif

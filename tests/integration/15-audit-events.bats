@@ -98,7 +98,7 @@ assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1
 }
 
 @test "a mount refuses to start when the audit log cannot be written" {
-	printf '[audit]\nlog = /nonexistent-dir/x.audit\n' >>"$VAULT/lethefs.conf"
+	printf '[audit]\nlog = nonexistent-dir/x.audit\n' >>"$VAULT/lethefs.conf"
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"audit log"* ]]
