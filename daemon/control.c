@@ -296,6 +296,11 @@ static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_reques
 	case -EINVAL:
 		reply_error(fd, "corrupt", "the vault's keyslots or keyring file is corrupt");
 		break;
+	case -ENOTSUP:
+		reply_error(fd, "internal",
+			    "this CPU cannot run the vault's cipher (aes256gcm needs AES-NI): no "
+			    "key was installed");
+		break;
 	case -ERANGE:
 		reply_error(fd, "corrupt",
 			    "no keyslot was tried: every used slot has Argon2id parameters out "

@@ -113,8 +113,7 @@ static int io_open_header(struct io *io, bool *exists)
 		return r;
 	if ((r = io_take_keys(io, in->header.epoch)) < 0)
 		return r;
-	lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
-	return 0;
+	return lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
 }
 
 static int write_header(struct io *io)
@@ -137,7 +136,9 @@ static int io_create_header(struct io *io, bool store)
 	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch);
 	in->have_header = true;
 	pthread_mutex_unlock(&in->meta_lock);
-	lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
+	r = lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
+	if (r < 0)
+		return r;
 	return store ? write_header(io) : 0;
 }
 
@@ -172,8 +173,9 @@ static int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratc
 	return read_block_as(io, b, b == last_block(io->size), plain, scratch, true);
 }
 
-static void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
-		       uint8_t *out)
+/* Returns 0, or -EIO when the cipher failed: out must not be written. */
+static int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
+		      uint8_t *out)
 {
 	size_t nl = io->l->nonce_len, batch = sizeof(io->nonces) / nl;
 	if (io->nonces_left == 0) {
@@ -182,7 +184,11 @@ static void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *pla
 	}
 	io->nonces_left--;
 	memcpy(out, io->nonces + io->nonces_left * nl, nl);
-	lfs_block_seal(io->l, &io->key, &io->inode->header, b, final, plain, len, out);
+	int r = lfs_block_seal(io->l, &io->key, &io->inode->header, b, final, plain, len, out);
+	if (r < 0)
+		lfs_err("cannot seal block %llu of inode %llu: the cipher failed",
+			(unsigned long long)b, (unsigned long long)io->inode->ino);
+	return r;
 }
 
 /* Re-seals block b with new length len (zero-padding or cutting) and a new
@@ -197,9 +203,10 @@ static int reseal_block(struct io *io, uint64_t b, size_t len, bool final)
 	if (r >= 0) {
 		if ((size_t)r < len)
 			memset(plain + r, 0, len - (size_t)r);
-		seal_block(io, b, final, plain, len, disk);
-		r = lfs_pwrite_full(io->fd, disk, len + io->l->overhead,
-				    (off_t)lfs_block_offset(io->l, b));
+		r = seal_block(io, b, final, plain, len, disk);
+		if (r == 0)
+			r = lfs_pwrite_full(io->fd, disk, len + io->l->overhead,
+					    (off_t)lfs_block_offset(io->l, b));
 	}
 	sodium_memzero(plain, sizeof(plain));
 	free(disk);
@@ -228,11 +235,12 @@ static int write_zero_blocks(struct io *io, uint64_t from, uint64_t to)
 	int r = 0;
 	for (uint64_t b = from; r == 0 && b < to; b += batch) {
 		size_t n = to - b < batch ? (size_t)(to - b) : batch;
-		for (size_t i = 0; i < n; i++)
-			seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
-				   out + i * io->l->block_disk);
-		r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
-				    (off_t)lfs_block_offset(io->l, b));
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
+				       out + i * io->l->block_disk);
+		if (r == 0)
+			r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
+					    (off_t)lfs_block_offset(io->l, b));
 	}
 	free(out);
 	return r;
@@ -282,9 +290,10 @@ static int extend_to(struct io *io, uint64_t new_size)
 	if (!disk)
 		return -ENOMEM;
 	size_t len = (size_t)(new_size - m * BS);
-	seal_block(io, m, true, zeros, len, disk);
-	r = lfs_pwrite_full(io->fd, disk, len + io->l->overhead,
-			    (off_t)lfs_block_offset(io->l, m));
+	r = seal_block(io, m, true, zeros, len, disk);
+	if (r == 0)
+		r = lfs_pwrite_full(io->fd, disk, len + io->l->overhead,
+				    (off_t)lfs_block_offset(io->l, m));
 	free(disk);
 	if (r == 0) {
 		io->size = new_size;
@@ -377,7 +386,8 @@ static int seal_range(struct io *io, const char *buf, size_t size, uint64_t off,
 		size_t len = (size_t)stop;
 		uint8_t *dst = out + (b - b0) * io->l->block_disk;
 		if (start == 0 && stop >= existing) {
-			seal_block(io, b, b == final_b, src, len, dst);
+			if ((r = seal_block(io, b, b == final_b, src, len, dst)) < 0)
+				break;
 			continue;
 		}
 		/* Partial block: merge with what is there (zeros past EOF). */
@@ -387,8 +397,9 @@ static int seal_range(struct io *io, const char *buf, size_t size, uint64_t off,
 		memcpy(plain + start, src, (size_t)(stop - start));
 		if (len < existing)
 			len = (size_t)existing;
-		seal_block(io, b, b == final_b, plain, len, dst);
-		r = 0;
+		r = seal_block(io, b, b == final_b, plain, len, dst);
+		if (r < 0)
+			break;
 	}
 	sodium_memzero(plain, sizeof(plain));
 	free(scratch);

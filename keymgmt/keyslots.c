@@ -140,9 +140,13 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 		return r;
 	}
 	slot_ad(ks, idx, ad);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, master, LFS_MASTER_KEY_LEN,
-						   ad, sizeof(ad), NULL, s->nonce, kek);
+	r = crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, master, LFS_MASTER_KEY_LEN,
+						       ad, sizeof(ad), NULL, s->nonce, kek);
 	sodium_memzero(kek, sizeof(kek));
+	if (r != 0) {
+		memset(s, 0, sizeof(*s));
+		return -EIO;
+	}
 	return 0;
 }
 
