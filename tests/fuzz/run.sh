@@ -9,11 +9,12 @@ secs=${1:-30}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build-fuzz
 cc=${FUZZ_CC:-clang}
-targets="keyslots keyring config names content recovery audit ctlproto stage rotjournal"
+targets="keyslots keyring config names content recovery audit ctlproto stage rotjournal registry"
 
 # The parsers under test, without FUSE or the vault/secret I/O code.
-core="common/log.c common/fileutil.c common/duration.c
-      keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c keymgmt/recovery.c
+core="common/log.c common/fileutil.c common/duration.c common/trustpath.c
+      daemon/ctl_registry.c
+      keymgmt/kdf.c keymgmt/kdf_bounds.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c keymgmt/recovery.c
       keymgmt/audit_line.c keymgmt/ctlproto.c keymgmt/stage_store.c
       fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/refile.c"
 
