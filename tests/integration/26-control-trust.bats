@@ -151,7 +151,7 @@ PY
 	run "$LETHEFS" mount --locked "$VAULT" "$MNT"
 	echo "$output"
 	[ "$status" -eq 7 ]
-	[[ "$output" == *"control_socket $T/evil/x.sock in lethefs.conf is refused"* ]]
+	[[ "$output" == *"control_socket = $T/evil/x.sock is refused"*"/tmp"*"writable by nobody else"* ]]
 	! mountpoint -q "$MNT"
 }
 
