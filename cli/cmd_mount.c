@@ -56,7 +56,7 @@ static void mount_help(void)
 	       "                           every mount); device nodes in the vault are\n"
 	       "                           refused (EACCES) without allow_dev\n"
 	       "        nonempty           mount over a non-empty directory or a mount\n"
-	       "                           (refused otherwise, like a dead FUSE mount)\n"
+	       "                           (refused otherwise; a dead FUSE mount always is)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"

@@ -2,7 +2,8 @@
  * (a program that wrote there before the mount loses sight of its files),
  * a dead FUSE mount (daemon killed: every access gives ENOTCONN) must be
  * unmounted first, and a mount stacked over a live one is confusing at
- * best. All three are refused unless -o nonempty. */
+ * best. The first and last are refused unless -o nonempty; a dead mount
+ * always (nothing can be mounted over a directory that cannot be stat'ed). */
 #ifndef LETHEFS_MOUNTPOINT_H
 #define LETHEFS_MOUNTPOINT_H
 

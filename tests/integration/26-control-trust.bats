@@ -248,3 +248,21 @@ PY
 	held=$(cut -d. -f1 "$T/slow.1")
 	[ "$held" -ge 9 ] && [ "$held" -le 12 ]
 }
+
+@test "/run/lethefs is created root 0755 whatever the umask" {
+	# A private /run, so that the host's /run/lethefs stays as it is.
+	run unshare -m --propagation private sh -ec "
+		mount -t tmpfs -o mode=755 tmpfs /run
+		umask 077
+		'$LETHEFS' mount --locked '$VAULT' '$MNT'
+		stat -c '%a %U' /run/lethefs
+		stat -c '%a %U' /run/lethefs/mount-*
+		'$LETHEFS' status '$MNT' | head -n 1
+		umount '$MNT'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "755 root" ]
+	[ "${lines[1]}" = "644 root" ]
+	[[ "${lines[2]}" == *": locked" ]]
+	for _ in $(seq 50); do pgrep -f "lethefs mount --locked $VAULT" >/dev/null || break; sleep 0.1; done
+}
