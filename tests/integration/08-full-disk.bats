@@ -12,7 +12,7 @@ setup() {
 	MNT=$T/mnt
 	mkdir -p "$MNT"
 	printf '%s\n' "$PASS" >"$T/pass"
-	"$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
 	mount_vault
 }
 teardown() {
