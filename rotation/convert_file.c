@@ -77,7 +77,7 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		e = fd < 0 ? -errno : 0;
 	}
 	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
-	struct lfs_file_header oh, nh;
+	struct lfs_file_header oh = {0}, nh;
 	struct stat st;
 	uint64_t plain = 0;
 	unsigned slot = 0;
