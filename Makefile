@@ -26,7 +26,7 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \
             fs/dirnames.c fs/refile.c fs/redir.c fs/stage.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
-            fs/lockdown.c fs/ops_stage.c fs/stage_inval.c
+            fs/lockdown.c fs/ops_stage.c fs/stage_inval.c fs/ops_newobj.c
 DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c
 CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
             cli/cmd_fsck.c cli/cmd_keyslot.c cli/cmd_keyslot_add.c cli/cmd_keyslot_remove.c \

@@ -60,8 +60,9 @@ int lfs_stage_charge(struct lfs_fs *fs, struct lfs_inode *inode, int64_t delta);
 /* Plaintext size of an open descriptor (for quota deltas). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
-/* Gives a new object to the caller when the daemon runs as root. */
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
+/* Gives a new object to the caller when the daemon runs as root, as a
+ * local filesystem would (fs/ops_newobj.c); mode is the one asked for. */
+void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing, mode_t mode);
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

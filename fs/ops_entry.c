@@ -329,17 +329,6 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	sodium_memzero(plain, sizeof(plain));
 }
 
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
-{
-	if (lfs_req_fs(req)->euid != 0)
-		return;
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 && ctx->gid == 0)
-		return;
-	if (fchownat(dirfd, backing, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		lfs_warn("cannot give new entry to uid %u: %s", ctx->uid, strerror(errno));
-}
-
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
@@ -416,7 +405,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	free(enc_link);
 	if (r == 0) {
 		if (!staged)
-			lfs_chown_new(req, pfd, b.name);
+			lfs_chown_new(req, pfd, b.name, mode);
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	}
 	lfs_inode_unpin(fs, parent);
