@@ -5,6 +5,7 @@
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
+#include "../fs/tree.h"
 #include "../fs/redir.h"
 #include "../fs/refile.h"
 
@@ -357,9 +358,13 @@ static int convert_dir(struct walk *w, int parentfd, const char *name, const cha
  * meanwhile: its io_lock exclusively. */
 static int convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name)
 {
+	int tfd = lfs_tree_fd(w->fs, 0);
+	if (tfd < 0)
+		return tfd;
 	pthread_rwlock_wrlock(&dir->io_lock);
-	int e = lfs_relink(w->fs->kr, dirfd, name);
+	int e = lfs_relink(w->fs->kr, tfd, dirfd, name);
 	pthread_rwlock_unlock(&dir->io_lock);
+	close(tfd);
 	if (e == 1) {
 		pthread_mutex_lock(&w->r->lock);
 		w->r->links_done++;

@@ -165,7 +165,7 @@ enum lfs_entry_kind lfs_classify_entry(const char *name)
 	if (strncmp(name, LFS_LONG_PREFIX, 2) == 0 && len == 2 + 43)
 		return LFS_ENTRY_LONG;
 	if ((strncmp(name, LFS_SIDECAR_PREFIX, 2) == 0 && len == 2 + 43) ||
-	    strcmp(name, LFS_DIRMETA_NAME) == 0 ||
+	    strcmp(name, LFS_DIRMETA_NAME) == 0 || strcmp(name, ".lethefs.links") == 0 ||
 	    strncmp(name, LFS_TMP_PREFIX, strlen(LFS_TMP_PREFIX)) == 0)
 		return LFS_ENTRY_META;
 	/* A dot-file lethefs did not write: never hidden as ours, never

@@ -64,6 +64,19 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
  * local filesystem would (fs/ops_newobj.c); mode is the one asked for. */
 void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing, mode_t mode);
 
+/* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
+int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
+		     const char *target);
+/* Around removing or replacing a backing entry: begin notes whether it is
+ * the last name of a long symlink, end then drops its sidecar. */
+struct lfs_link_release {
+	bool is_long;
+	char hash[44];
+};
+bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_release *rel);
+void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
+			     const struct lfs_link_release *rel);
+
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

@@ -6,6 +6,7 @@
 #include "dirnames.h"
 #include "redir.h"
 #include "fileio.h"
+#include "longlink.h"
 #include "stage.h"
 #include "../keymgmt/audit.h"
 #include "../common/log.h"
@@ -74,6 +75,9 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		close(fd);
 		return marker;
 	}
+	/* Sizes first: the descriptor belongs to the inode table after. */
+	lfs_stat_to_plain(fs, &e->attr);
+	lfs_link_fix_size(fd, &e->attr);
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
@@ -82,7 +86,6 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		inode->stage_root = marker > 0;
 		inode->stage_id = marker > 0 ? sid : parent->stage_id;
 	}
-	lfs_stat_to_plain(fs, &e->attr);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
@@ -141,6 +144,7 @@ static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	lfs_stat_to_plain(fs, st);
+	lfs_link_fix_size(fd, st);
 	return 0;
 }
 
@@ -275,60 +279,6 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
-void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char enc[PATH_MAX + 1];
-	int ifd = lfs_inode_pin(fs, inode);
-	if (ifd < 0) {
-		fuse_reply_err(req, -ifd);
-		return;
-	}
-	ssize_t n = readlinkat(ifd, "", enc, sizeof(enc));
-	int saved = errno;
-	lfs_inode_unpin(fs, inode);
-	if (n < 0) {
-		fuse_reply_err(req, saved);
-		return;
-	}
-	if (n >= (ssize_t)sizeof(enc)) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
-	/* No epoch is stored with a target. Below a staging directory it is
-	 * the directory's key; elsewhere, during a rotation, it may still be
-	 * under the previous epoch. */
-	char plain[PATH_MAX + 1];
-	int r;
-	if (inode->stage_id) {
-		const struct lfs_epoch_keys *k;
-		r = lfs_keyring_get(fs->kr, inode->stage_id, &k);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-		lfs_keyring_put(fs->kr);
-	} else {
-		uint32_t epoch;
-		r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
-	}
-	if (r == -EACCES) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (r < 0) {
-		lfs_err("symlink target of inode %llu does not authenticate",
-			(unsigned long long)inode->ino);
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	plain[r] = '\0';
-	fuse_reply_readlink(req, plain);
-	sodium_memzero(plain, sizeof(plain));
-}
-
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
@@ -369,26 +319,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct fuse_entry_param e;
-	char *enc_link = NULL;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
 		return;
 	}
 	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
-	if (r == 0 && link) {
-		const struct lfs_epoch_keys *k;
-		size_t len = strlen(link);
-		enc_link = malloc(lfs_link_encoded_len(len) + 1);
-		if (!enc_link)
-			r = -ENOMEM;
-		else if ((r = lfs_keyring_get(fs->kr, parent->stage_id, &k)) == 0) {
-			r = lfs_link_encrypt(k->link, link, len, enc_link);
-			lfs_keyring_put(fs->kr);
-		}
-		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
-			r = -ENAMETOOLONG;
-	}
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
 		staged = lfs_stage_mkdir_hook(req, parent, pfd, name, b.name);
@@ -396,13 +332,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	}
 	if (r == 0 && !staged) {
 		if (link)
-			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
+			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
 			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	free(enc_link);
 	if (r == 0) {
 		if (!staged)
 			lfs_chown_new(req, pfd, b.name, mode);
@@ -496,8 +431,13 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct stat st;
 	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	struct lfs_link_release rel = {0};
+	if (r == 0)
+		lfs_symlink_release_begin(pfd, b.name, &rel);
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, parent->stage_id, &rel);
 	if (r == 0 && charge) {
 		uint64_t plain = 0;
 		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
@@ -620,8 +560,18 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* A long symlink replaced by the rename loses its sidecar (unless the
+	 * rename is a no-op between two names of one object). */
+	struct lfs_link_release rel = {0};
+	struct stat sst, dst;
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    fstatat(pfd, from.name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(npfd, to.name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && sst.st_ino != dst.st_ino)
+		lfs_symlink_release_begin(npfd, to.name, &rel);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 	/* The old name's sidecar goes unless the old name still exists
 	 * (exchange) or is the very same entry. */
 	if (r == 0 && !(flags & RENAME_EXCHANGE) &&

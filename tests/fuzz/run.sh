@@ -15,7 +15,7 @@ targets="keyslots keyring config names content recovery audit ctlproto stage rot
 core="common/log.c common/fileutil.c common/duration.c
       keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c keymgmt/recovery.c
       keymgmt/audit_line.c keymgmt/ctlproto.c keymgmt/stage_store.c
-      fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/refile.c"
+      fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/refile.c fs/longlink.c"
 
 base="-std=gnu11 -DFUSE_USE_VERSION=312 -D_FILE_OFFSET_BITS=64
       $(pkg-config --cflags fuse3 libsodium inih)"

@@ -123,6 +123,8 @@ static void seed_names(void)
 	put("names", "xattr-name", enc, strlen(enc));
 	lfs_xattr_value_seal(xv, "user.fuzz", "v", 1, val);
 	put("names", "xattr-value", val, sizeof(val));
+	const char *ref = "lethefs-longlink:ysXTf3sHtNC5qbS2CLzCjFX-jeOiOILvmv86xFnG07I:4095";
+	put("names", "longlink-ref", ref, strlen(ref));
 }
 
 /* header | block 0, with the block's final flag equal to the parity of
