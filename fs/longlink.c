@@ -53,8 +53,8 @@ bool lfs_longlink_parse(const char *ref, size_t len, char hash[LFS_LONGLINK_HASH
  * and have the length the reference names. */
 static ssize_t load_sidecar(int treefd, const char *hash, size_t plain_len, char *enc)
 {
-	char path[sizeof(LFS_LONGLINK_DIR) + LFS_LONGLINK_HASH + 2];
-	snprintf(path, sizeof(path), "%s/%s", LFS_LONGLINK_DIR, hash);
+	char path[sizeof(LFS_LONGLINK_FILE) + LFS_LONGLINK_HASH];
+	snprintf(path, sizeof(path), "%s%s", LFS_LONGLINK_FILE, hash);
 	int fd = openat(treefd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -EIO;
@@ -89,13 +89,14 @@ ssize_t lfs_link_read(int treefd, int dirfd, const char *name, char *enc)
 
 static int store_sidecar(int treefd, const char *hash, const char *enc, size_t len)
 {
-	if (mkdirat(treefd, LFS_LONGLINK_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	int dfd = openat(treefd, LFS_LONGLINK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A descriptor that can be fsync'ed (treefd may be O_PATH). */
+	int dfd = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
+	char name[sizeof(LFS_LONGLINK_FILE) + LFS_LONGLINK_HASH];
+	snprintf(name, sizeof(name), "%s%s", LFS_LONGLINK_FILE, hash);
 	/* Durable before the symlink naming it can exist. */
-	int r = lfs_replace_file_via(dfd, hash, LFS_TMP_PREFIX, enc, len, 0400);
+	int r = lfs_replace_file_via(dfd, name, LFS_TMP_PREFIX, enc, len, 0400);
 	close(dfd);
 	return r;
 }
@@ -132,8 +133,8 @@ bool lfs_link_last_long(int dirfd, const char *name, char hash[LFS_LONGLINK_HASH
 
 void lfs_link_drop(int treefd, const char hash[LFS_LONGLINK_HASH + 1])
 {
-	char path[sizeof(LFS_LONGLINK_DIR) + LFS_LONGLINK_HASH + 2];
-	snprintf(path, sizeof(path), "%s/%s", LFS_LONGLINK_DIR, hash);
+	char path[sizeof(LFS_LONGLINK_FILE) + LFS_LONGLINK_HASH];
+	snprintf(path, sizeof(path), "%s%s", LFS_LONGLINK_FILE, hash);
 	unlinkat(treefd, path, 0);
 }
 

@@ -1,7 +1,8 @@
 /* Symbolic link targets whose encoding does not fit in a backing symlink
  * (targets of 3,032 to 4,095 bytes; FORMAT.md section 8.1). Their encoding
- * is kept in a sidecar file in the tree's link store,
- * <tree root>/.lethefs.links/<hash>, and the backing symlink holds a
+ * is kept in a sidecar file in the root of the symlink's tree,
+ * <tree root>/.lethefs.link.<hash> (a file, so the root's link count is
+ * unchanged), and the backing symlink holds a
  * fixed-length reference "lethefs-longlink:<hash>:<length>". Hard links
  * share the reference and so the sidecar; it is removed when the last
  * name of the symlink goes. No FUSE here. */
@@ -17,7 +18,7 @@
 #include "names.h"
 
 #define LFS_LONGLINK_PREFIX  "lethefs-longlink:"
-#define LFS_LONGLINK_DIR     ".lethefs.links"
+#define LFS_LONGLINK_FILE    ".lethefs.link."
 #define LFS_LONGLINK_HASH    43 /* base64url of a 32-byte BLAKE2b */
 /* prefix (17) + hash (43) + ':' + 4 decimal digits: 65 bytes, a length no
  * inline encoding has (unpadded base64 is never 1 mod 4 long). */
@@ -29,8 +30,8 @@
 #define LFS_LINK_INLINE_MAX  4095
 
 /* The encoding of backing symlink dirfd/name (name "" with an O_PATH
- * descriptor of the symlink itself), read inline or from the link store of
- * the tree whose root is treefd. enc holds LFS_LINK_ENC_MAX + 1 bytes; the
+ * descriptor of the symlink itself), read inline or from its sidecar in
+ * the tree root treefd. enc holds LFS_LINK_ENC_MAX + 1 bytes; the
  * result is its length, -EIO for a bad reference or sidecar, or -errno. */
 ssize_t lfs_link_read(int treefd, int dirfd, const char *name, char *enc);
 /* Creates backing symlink dirfd/name for encoding enc of a plain_len-byte

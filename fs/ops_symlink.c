@@ -1,6 +1,6 @@
 /* Symbolic links through the mount: readlink, and the backing side of
  * creating and removing them. Targets whose encoding does not fit in a
- * backing symlink live in the tree's link store (fs/longlink.c, FORMAT.md
+ * backing symlink live in a sidecar in the tree's root (fs/longlink.c, FORMAT.md
  * section 8.1); this file finds the tree root a symlink belongs to. */
 #define _GNU_SOURCE
 #include "ops.h"
@@ -60,7 +60,7 @@ void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
 	close(tfd);
 }
 
-/* The encoding of the symlink inode (inline or from the link store). */
+/* The encoding of the symlink inode (inline or from its sidecar). */
 static ssize_t read_encoding(struct lfs_fs *fs, struct lfs_inode *inode, char *enc)
 {
 	int tfd = lfs_tree_fd(fs, inode->stage_id);

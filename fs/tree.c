@@ -1,6 +1,6 @@
 /* Which backing tree an object lives in: d/, or VAULT/staging/ID/ below a
  * staging directory (each has its own root-level metadata, such as the
- * link store of long symlink targets). */
+ * sidecars of long symlink targets). */
 #define _GNU_SOURCE
 #include "tree.h"
 #include "stage.h"
