@@ -24,9 +24,9 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
             keymgmt/vault.c keymgmt/vault_slots.c keymgmt/secret.c keymgmt/recovery.c \
             keymgmt/ctlproto.c keymgmt/audit_line.c keymgmt/audit.c keymgmt/audit_verify.c keymgmt/audit_keyring.c keymgmt/stage_store.c \
             fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \
-            fs/dirnames.c fs/refile.c fs/redir.c fs/stage.c fs/longlink.c fs/tree.c
+            fs/dirnames.c fs/refile.c fs/redir.c fs/stage.c fs/longlink.c fs/tree.c fs/acl.c
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
-            fs/lockdown.c fs/ops_stage.c fs/stage_inval.c fs/ops_newobj.c fs/ops_symlink.c
+            fs/lockdown.c fs/ops_stage.c fs/stage_inval.c fs/ops_newobj.c fs/ops_symlink.c fs/ops_acl.c
 DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c
 CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
             cli/cmd_fsck.c cli/cmd_keyslot.c cli/cmd_keyslot_add.c cli/cmd_keyslot_remove.c \

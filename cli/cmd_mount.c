@@ -48,6 +48,9 @@ static void mount_help(void)
 	       "        allow_other        let other users in (implies default_permissions,\n"
 	       "                           so the kernel checks file modes)\n"
 	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
+	       "        noacl              refuse POSIX ACLs (on by default, as on ext4:\n"
+	       "                           setfacl/getfacl, default ACLs, enforced by the\n"
+	       "                           kernel, stored encrypted)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
@@ -79,6 +82,7 @@ struct mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool acl;
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
@@ -125,6 +129,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 				mo->src.keyfile = dst;
 			else
 				mo->src.passfile = dst;
+		} else if (!strcmp(o, "acl") || !strcmp(o, "noacl")) {
+			mo->acl = o[0] == 'a';
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
@@ -339,6 +345,7 @@ int lfs_cmd_mount(int argc, char **argv)
 {
 	struct mount_opts mo = {.src = {.passfd = -1},
 				.writeback = true,
+				.acl = true,
 				.max_threads = 10,
 				.attr_timeout = 1.0,
 				.read_ahead_kb = 4096,
@@ -374,6 +381,7 @@ int lfs_cmd_mount(int argc, char **argv)
 		return LFS_EXIT_CORRUPT;
 	}
 	fs.writeback = mo.writeback;
+	fs.acl = mo.acl;
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
 

@@ -257,6 +257,8 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 			r = -EOPNOTSUPP;
 		else
 			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
+		if (r == 0)
+			r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -338,11 +340,22 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	if (r == 0) {
-		if (!staged)
-			lfs_chown_new(req, pfd, b.name, mode);
-		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
+	if (r == 0 && !staged) {
+		r = lfs_new_object(req, parent, pfd, b.name, mode);
+		if (r < 0) { /* never leave behind what the caller is told failed */
+			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |
+								   O_NOFOLLOW | O_CLOEXEC)
+						: -1;
+			if (dfd >= 0) {
+				unlinkat(dfd, LFS_DIRMETA_NAME, 0);
+				close(dfd);
+			}
+			unlinkat(pfd, b.name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+			lfs_bname_drop_sidecar(pfd, &b);
+		}
 	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	if (r < 0)
 		fuse_reply_err(req, -r);

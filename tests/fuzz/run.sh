@@ -9,13 +9,13 @@ secs=${1:-30}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build-fuzz
 cc=${FUZZ_CC:-clang}
-targets="keyslots keyring config names content recovery audit ctlproto stage rotjournal"
+targets="keyslots keyring config names content recovery audit ctlproto stage rotjournal acl"
 
 # The parsers under test, without FUSE or the vault/secret I/O code.
 core="common/log.c common/fileutil.c common/duration.c
       keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c keymgmt/recovery.c
       keymgmt/audit_line.c keymgmt/ctlproto.c keymgmt/stage_store.c
-      fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/refile.c fs/longlink.c"
+      fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/refile.c fs/longlink.c fs/acl.c"
 
 base="-std=gnu11 -DFUSE_USE_VERSION=312 -D_FILE_OFFSET_BITS=64
       $(pkg-config --cflags fuse3 libsodium inih)"

@@ -254,9 +254,41 @@ OPEN_ACCESS = [os.O_RDONLY, os.O_WRONLY, os.O_RDWR]
 OPEN_FLAGS = [os.O_CREAT, os.O_EXCL, os.O_TRUNC, os.O_APPEND, os.O_DIRECTORY, os.O_NOFOLLOW]
 
 
-def known_divergence(ext4_root, op, args):
+SGID_RULE = ("set-group-ID without group-execute kept when a non-member writes or chowns "
+             "(the FUSE kernel module's older rule)")
+
+
+def sgid_without_gx(st):
+    return st.st_mode & stat.S_ISGID and not st.st_mode & stat.S_IXGRP
+
+
+def known_divergence(ext4_root, w, op, args):
     """Deliberate differences (README, limitations): the operation is not
     run, so that the trees stay comparable. Returns the reason or None."""
+    if w.uid != 0 and op in ("pwrite", "write", "ftruncate"):
+        res = w.call(ext4_root, "fstat", (args[0],))  # no side effect
+        if res[0] == "ok" and int(res[1][1], 8) & stat.S_ISGID and not int(res[1][1], 8) & stat.S_IXGRP:
+            return SGID_RULE
+    if w.uid != 0 and (op in ("truncate", "chown") or (op == "open" and args[1] & os.O_TRUNC)):
+        try:
+            if sgid_without_gx(os.stat(os.path.join(ext4_root, args[0]))):
+                return SGID_RULE
+        except OSError:
+            pass
+    special = "POSIX ACL on a FIFO (the backing store keeps attributes in user.*)"
+    if op in ("setxattr", "removexattr") and args[1] in (ACL_ACCESS, ACL_DEFAULT):
+        try:
+            st = os.stat(os.path.join(ext4_root, args[0]))
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                return special
+        except OSError:
+            pass
+    if op == "mkfifo":
+        try:
+            os.getxattr(os.path.dirname(os.path.join(ext4_root, args[0])), ACL_DEFAULT)
+            return special
+        except OSError:
+            pass
     if op == "rename" and not args[2] & RENAME_EXCHANGE:
         try:
             src, dst = (os.lstat(os.path.join(ext4_root, p)) for p in args[:2])
@@ -350,9 +382,9 @@ class Driver:
         ]
         if self.acl:
             choices += [
-                ("setxattr", 3, lambda: (p, r.choice([ACL_ACCESS, ACL_DEFAULT]),
+                ("setxattr", 6, lambda: (p, r.choice([ACL_ACCESS, ACL_DEFAULT]),
                                          random_acl(r, self.uids, self.gids), 0, True)),
-                ("getxattr", 2, lambda: (p, r.choice([ACL_ACCESS, ACL_DEFAULT]), True)),
+                ("getxattr", 3, lambda: (p, r.choice([ACL_ACCESS, ACL_DEFAULT]), True)),
                 ("removexattr", 1, lambda: (p, r.choice([ACL_ACCESS, ACL_DEFAULT]), True)),
             ]
         op, _, make = r.choices(choices, weights=[c[1] for c in choices])[0]
@@ -362,7 +394,7 @@ class Driver:
 
     def step(self, i):
         w, op, args, new = self.draw()
-        why = known_divergence(self.roots[0], op, args)
+        why = known_divergence(self.roots[0], w, op, args)
         if why:
             self.avoided[why] = self.avoided.get(why, 0) + 1
             return True
