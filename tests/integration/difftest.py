@@ -507,10 +507,14 @@ def main():
     avoided = {}
     try:
         for seed in seeds:
-            seed_roots = [os.path.join(r, f"seed-{seed}") for r in roots]
-            for r in seed_roots:
+            # Operations run in seed-N/w, so that a relative symlink
+            # target ("../b") stays inside seed-N and seeds stay independent.
+            seed_dirs = [os.path.join(r, f"seed-{seed}") for r in roots]
+            seed_roots = [os.path.join(r, "w") for r in seed_dirs]
+            for r in seed_dirs + seed_roots:
                 os.mkdir(r, 0o777)
                 os.chmod(r, 0o777)
+            for r in seed_roots:
                 os.mkdir(os.path.join(r, "s"), 0o1777)
                 os.chmod(os.path.join(r, "s"), 0o1777)
             d = Driver(seed_roots, workers, seed, acl, o.trace)
@@ -526,7 +530,7 @@ def main():
             d.close_all()
             for k, v in d.avoided.items():
                 avoided[k] = avoided.get(k, 0) + v
-            bad, n = compare_trees(*seed_roots, f"seed {seed}") if ok else (1, 0)
+            bad, n = compare_trees(*seed_dirs, f"seed {seed}") if ok else (1, 0)
             total_bad += bad
             print(f"seed {seed}: {i + 1} operations, {n} objects compared, "
                   f"{'OK' if not bad else 'DIVERGED'}")
