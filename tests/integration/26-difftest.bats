@@ -50,7 +50,15 @@ setup() {
 teardown() {
 	local rc=0
 	unmount_vault || rc=1
-	if mountpoint -q "$T/e"; then umount "$T/e" || rc=1; fi
+	# The image stays busy for a moment after the daemon exits.
+	for _ in $(seq 50); do
+		mountpoint -q "$T/e" || break
+		umount "$T/e" 2>/dev/null || sleep 0.2
+	done
+	if mountpoint -q "$T/e"; then
+		echo "cannot unmount $T/e" >&2
+		rc=1
+	fi
 	rm -rf "$T"
 	return $rc
 }
