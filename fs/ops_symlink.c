@@ -6,7 +6,7 @@
 #include "ops.h"
 #include "longlink.h"
 #include "tree.h"
-#include "redir.h"
+#include "symlink.h"
 #include "../common/log.h"
 
 #include <errno.h>

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "acl.h"
+#include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -105,21 +106,27 @@ static int set_over_older(struct lfs_fs *fs, uint32_t stage_id, const char *proc
 {
 	uint32_t epochs[LFS_MAX_EPOCHS];
 	int ne = stage_id ? 1 : xattr_epochs(fs, stage_id, epochs);
-	char older[LFS_MAX_EPOCHS][BACKING_XATTR_MAX];
+	/* Up to LFS_MAX_EPOCHS names: 15 KiB, on the heap (stack frames stay
+	 * small enough for the gate's wipe, gate.c). */
+	char(*older)[BACKING_XATTR_MAX] = ne > 1 ? malloc((size_t)ne * sizeof(*older)) : NULL;
 	int nolder = 0;
+	if (ne > 1 && !older)
+		return -ENOMEM;
 	for (int i = 1; i < ne; i++)
 		if (backing_xattr_name(fs, epochs[i], name, older[nolder]) == 0 &&
 		    getxattr(proc, older[nolder], NULL, 0) >= 0)
 			nolder++;
+	int r = 0;
 	if (nolder && (flags & XATTR_CREATE))
-		return -EEXIST;
-	if (nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
+		r = -EEXIST;
+	if (r == 0 && nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
 		flags &= ~XATTR_REPLACE;
-	if (setxattr(proc, bname, sealed, len, flags) < 0)
-		return -errno;
-	for (int i = 0; i < nolder; i++)
+	if (r == 0 && setxattr(proc, bname, sealed, len, flags) < 0)
+		r = -errno;
+	for (int i = 0; r == 0 && i < nolder; i++)
 		removexattr(proc, older[i]);
-	return 0;
+	free(older);
+	return r;
 }
 
 int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
@@ -149,7 +156,7 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_setxattr(req, inode, name, value, size))
+	if (fs->stage && fs->stage->setxattr(fs->stage->ctx, req, inode, name, value, size))
 		return;
 	int type = fs->acl ? lfs_acl_type(name) : -1;
 	int r = proc_of(req, ino, proc);
@@ -217,7 +224,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char proc[LFS_PROC_PATH_MAX];
 	uint8_t *plain = NULL;
-	if (lfs_stage_getxattr(req, inode, name, size))
+	if (fs->stage && fs->stage->getxattr(fs->stage->ctx, req, inode, name, size))
 		return;
 	/* EOPNOTSUPP (not ENODATA) for namespaces that are not stored: ls and
 	 * other tools then stop asking for SELinux labels on this filesystem,

@@ -3,7 +3,7 @@
  * sidecars of long symlink targets). */
 #define _GNU_SOURCE
 #include "tree.h"
-#include "stage.h"
+#include "stage_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,15 +11,9 @@
 
 int lfs_tree_fd(struct lfs_fs *fs, uint32_t stage_id)
 {
-	if (stage_id) {
-		if (!fs->staging)
-			return -ENOENT;
-		char hex[9];
-		lfs_stage_id_hex(stage_id, hex);
-		int fd = openat(fs->staging->sdirfd, hex,
-				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
+	/* A staging tree through the one interface to staging/. */
+	if (stage_id)
+		return fs->stage ? fs->stage->open_dir(fs->stage->ctx, stage_id) : -ENOENT;
 	int rfd = lfs_inode_pin(fs, &fs->root);
 	if (rfd < 0)
 		return rfd;
