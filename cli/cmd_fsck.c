@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -200,6 +201,30 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 
 static void check_dir(struct fsck *f, int dirfd, const char *path);
 
+/* Node types and modes lethefs cannot vouch for: it makes no device node
+ * unless mounted with -o dev, and the mount ignores setuid/setgid unless
+ * -o allow_suid; one found here may have been planted in the backing
+ * store. */
+static void check_mode(struct fsck *f, const struct stat *st, const char *path)
+{
+	char what[160];
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		snprintf(what, sizeof(what),
+			 "%s device node %u:%u in the backing store (refused by mounts without "
+			 "-o dev; planted?)",
+			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
+			 minor(st->st_rdev));
+		problem(f, path, what);
+	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
+		snprintf(what, sizeof(what),
+			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
+			 "-o allow_suid; planted?",
+			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
+			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
+		problem(f, path, what);
+	}
+}
+
 static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, const char *bname,
                         const char *dirpath)
 {
@@ -218,6 +243,7 @@ static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, 
 		problem(f, path, strerror(errno));
 		return;
 	}
+	check_mode(f, &st, path);
 	if (S_ISDIR(st.st_mode)) {
 		int sub = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {

@@ -3,6 +3,7 @@
 #include "mount.h"
 #include "../journal/journal.h"
 #include "control.h"
+#include "daemonize.h"
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
@@ -84,7 +85,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
                                    struct lfs_session *session)
 {
 	if (!mo->foreground) {
-		if (fuse_daemonize(0) < 0)
+		if (lfs_daemonize_begin() < 0)
 			return LFS_MOUNT_ERROR;
 		/* libsodium's generator aborts in a forked child that has not
 		 * re-seeded it: its state would repeat the parent's. */
@@ -106,6 +107,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
+	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
 		lfs_warn("cannot start the rotation thread: key rotation unavailable");
@@ -153,6 +155,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fs.writeback = mo->writeback;
 	fs.acl = mo->acl;
+	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;
 	/* The journal every multi-step update runs under (journal/journal.h).

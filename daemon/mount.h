@@ -20,6 +20,7 @@ struct lfs_mount_opts {
 	bool writeback;
 	bool acl; /* POSIX ACLs (-o noacl turns them off) */
 	bool read_only; /* -o ro */
+	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;

@@ -95,8 +95,7 @@ int io_open_header(struct io *io, bool *exists)
 		return r;
 	if ((r = io_take_keys(io, in->header.epoch)) < 0)
 		return r;
-	lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
-	return 0;
+	return lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
 }
 
 int io_write_header(struct io *io)
@@ -119,8 +118,7 @@ int io_create_header(struct io *io)
 	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch);
 	in->have_header = true;
 	pthread_mutex_unlock(&in->meta_lock);
-	lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
-	return 0;
+	return lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
 }
 
 /* Reads and opens block b as sealed with the given final flag. */
@@ -149,8 +147,9 @@ int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch)
 	return read_block_as(io, b, b == last_block(io->size), plain, scratch, true);
 }
 
-void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
-                uint8_t *out)
+/* Returns 0, or -EIO when the cipher failed: out must not be written. */
+int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
+	       uint8_t *out)
 {
 	size_t nl = io->l->nonce_len, batch = sizeof(io->nonces) / nl;
 	if (io->nonces_left == 0) {
@@ -159,7 +158,11 @@ void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, siz
 	}
 	io->nonces_left--;
 	memcpy(out, io->nonces + io->nonces_left * nl, nl);
-	lfs_block_seal(io->l, &io->key, &io->inode->header, b, final, plain, len, out);
+	int r = lfs_block_seal(io->l, &io->key, &io->inode->header, b, final, plain, len, out);
+	if (r < 0)
+		lfs_err("cannot seal block %llu of inode %llu: the cipher failed",
+			(unsigned long long)b, (unsigned long long)io->inode->ino);
+	return r;
 }
 
 static int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
@@ -246,7 +249,8 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 		size_t len = (size_t)stop;
 		uint8_t *dst = out + (b - b0) * io->l->block_disk;
 		if (start == 0 && stop >= existing) {
-			seal_block(io, b, b == final_b, src, len, dst);
+			if ((r = seal_block(io, b, b == final_b, src, len, dst)) < 0)
+				break;
 			continue;
 		}
 		/* Partial block: merge with what is there (zeros past EOF). */
@@ -256,8 +260,9 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 		memcpy(plain + start, src, (size_t)(stop - start));
 		if (len < existing)
 			len = (size_t)existing;
-		seal_block(io, b, b == final_b, plain, len, dst);
-		r = 0;
+		r = seal_block(io, b, b == final_b, plain, len, dst);
+		if (r < 0)
+			break;
 	}
 	sodium_memzero(plain, sizeof(plain));
 	free(scratch);

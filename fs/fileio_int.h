@@ -39,7 +39,7 @@ void io_report_corrupt(struct io *io, uint64_t block);
 int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t *scratch,
                   bool report);
 int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch);
-void seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
+int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
                 uint8_t *out);
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off);
 int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_t *out,

@@ -135,11 +135,12 @@ static int write_zero_blocks(struct io *io, uint64_t from, uint64_t to)
 	int r = 0;
 	for (uint64_t b = from; r == 0 && b < to; b += batch) {
 		size_t n = to - b < batch ? (size_t)(to - b) : batch;
-		for (size_t i = 0; i < n; i++)
-			seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
-			           out + i * io->l->block_disk);
-		r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
-		                    (off_t)lfs_block_offset(io->l, b));
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
+				       out + i * io->l->block_disk);
+		if (r == 0)
+			r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
+					    (off_t)lfs_block_offset(io->l, b));
 	}
 	free(out);
 	return r;
@@ -177,8 +178,7 @@ static int build_grow_pivot(struct io *io, struct tail_txn *x, uint64_t new_size
 	r = plain && scratch ? read_block(io, m, plain, scratch) : -ENOMEM;
 	if (r >= 0) {
 		memset(plain + r, 0, LFS_BLOCK_SIZE - (size_t)r);
-		seal_block(io, m, m == n, plain, len, x->new_pivot);
-		r = 0;
+		r = seal_block(io, m, m == n, plain, len, x->new_pivot);
 	}
 	sodium_free(plain);
 	free(scratch);
@@ -227,7 +227,7 @@ static int write_body(struct io *io, bool new_file, uint64_t first, uint64_t dat
 		r = seal_range(io, buf, size, off, out + hdr, new_size);
 	} else {
 		static const uint8_t zeros[LFS_BLOCK_SIZE];
-		seal_block(io, n, true, zeros, (size_t)(new_size - n * BS), out + hdr);
+		r = seal_block(io, n, true, zeros, (size_t)(new_size - n * BS), out + hdr);
 	}
 	if (r == 0)
 		r = lfs_pwrite_full(io->fd, out, hdr + len, (off_t)(at - hdr));
@@ -324,11 +324,12 @@ int tail_shrink(struct io *io, uint64_t new_size)
 	}
 	if (r == 0 && (r = read_block(io, m, plain, x.new_pivot)) >= 0) {
 		size_t len = (size_t)(new_size - m * BS);
-		seal_block(io, m, true, plain, len, x.new_pivot);
+		r = seal_block(io, m, true, plain, len, x.new_pivot);
 		x.t.pivot_block = m;
 		x.t.new_pivot_len = (uint32_t)(len + io->l->overhead);
 		x.t.new_backing = lfs_backing_size(io->l, new_size);
-		r = txn_begin(io, &x);
+		if (r == 0)
+			r = txn_begin(io, &x);
 	}
 	sodium_free(plain);
 	if (r < 0) {

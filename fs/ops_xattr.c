@@ -141,10 +141,11 @@ int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, cons
 	if (!sealed)
 		return -ENOMEM;
 	if ((r = lfs_keyring_get(fs->kr, stage_id, &k)) == 0) {
-		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+		r = lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
-		r = set_over_older(fs, stage_id, proc, name, bname, sealed,
-				   size + LFS_XATTR_VALUE_OVERHEAD, flags);
+		if (r == 0)
+			r = set_over_older(fs, stage_id, proc, name, bname, sealed,
+					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
 	}
 	free(sealed);
 	return r;

@@ -215,11 +215,15 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 	lfs_kdf_derive(wrap, kr->sec->master, 1, LFS_KDF_CTX_KEYRING);
 	encode_header(kr, n, out);
 	randombytes_buf(out + LFS_KEYRING_HDR_LEN, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + LFS_KEYRING_HDR_LEN + 24, NULL, body,
-						   body_len, out, LFS_KEYRING_HDR_LEN, NULL,
+	int sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + LFS_KEYRING_HDR_LEN + 24, NULL, body, body_len, out, LFS_KEYRING_HDR_LEN, NULL,
 						   out + LFS_KEYRING_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	sodium_free(body);
+	if (sealed != 0) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -EIO;
+	}
 	*len = LFS_KEYRING_HDR_LEN + 24 + body_len + 16;
 	pthread_rwlock_unlock(&kr->lock);
 	return 0;

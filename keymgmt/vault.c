@@ -119,6 +119,13 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 	if (!master)
 		return -ENOMEM;
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	/* Every path that installs keys (a direct mount, an unlock through
+	 * the control socket) stops here on a CPU that cannot run the
+	 * vault's cipher, before any key exists. */
+	if (!lfs_cipher_available(v->cfg.cipher)) {
+		sodium_free(master);
+		return -ENOTSUP;
+	}
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
 		r = open_keyring(v, master, kr);
@@ -135,6 +142,8 @@ int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER
 			    struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	if (!lfs_cipher_available(v->cfg.cipher))
+		return -ENOTSUP; /* as in lfs_vault_unlock */
 	/* No slot vouches for this key: the keyring's tag is the only check,
 	 * so a failure here is a wrong key (-EKEYREJECTED), not corruption. */
 	return open_keyring(v, master, kr);

@@ -245,6 +245,13 @@ static void seed_ctlproto(void)
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
 }
 
+static void seed_registry(void)
+{
+	static const char entry[] = "lethefs-mount 1\npid 4242\nsocket /run/lethefs/"
+				    "0123456789abcdef0123456789abcdef.sock\nmountpoint /srv/lab data\n";
+	put("registry", "entry", entry, sizeof(entry) - 1);
+}
+
 /* A staging index with two entries (mode 0). */
 static void seed_stage(void)
 {
@@ -328,5 +335,6 @@ int main(int argc, char **argv)
 	seed_stage();
 	seed_rotjournal();
 	seed_journal();
+	seed_registry();
 	return 0;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Regression tests for the divergences from ext4 that the differential tester
-# (31-difftest.bats) found. Each runs the same commands, as the same users,
+# (40-difftest.bats) found. Each runs the same commands, as the same users,
 # in a plain directory ($REF) and through the mount, and compares.
 
 load helpers
