@@ -51,8 +51,9 @@ teardown() {
 	local rc=0
 	! mountpoint -q "$MNT" || sync -f "$MNT"
 	unmount_vault || rc=1
-	# The image stays busy for a moment after the daemon exits.
-	for _ in $(seq 50); do
+	# The image stays busy until the daemon has exited, which under load
+	# can take long after a run of many small writes (up to a minute here).
+	for _ in $(seq 300); do
 		mountpoint -q "$T/e" || break
 		umount "$T/e" 2>/dev/null || sleep 0.2
 	done
