@@ -109,6 +109,7 @@ struct lfs_fs {
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;

@@ -51,8 +51,43 @@ int lfs_empty_backing_dir(int dirfd);
 /* Plaintext size of an open descriptor (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
-/* Gives a new object to the caller when the daemon runs as root. */
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
+/* Finishes a new object as a local filesystem would (fs/ops_newobj.c):
+ * owner and group (when the daemon runs as root), the set-ID bits asked
+ * for, and with ACLs on the umask or the parent's default ACL. mode is
+ * the one asked for (type bits included). */
+int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
+		   mode_t mode);
+
+/* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
+ * at proc (its /proc/self/fd path), under the keys of stage_id: name is
+ * the plaintext name (user.* or an ACL name). load gives a malloc'd copy
+ * and its length. All return -errno (-ENODATA when absent). */
+int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		    const void *value, size_t size, int flags);
+int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		   uint8_t **out);
+int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
+
+/* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
+ * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
+ * access ACL; a new object inherits its parent's default ACL. */
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
+		     const char *value, size_t size);
+int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
+int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode);
+
+/* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
+int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
+		     const char *target);
+/* Around removing or replacing a backing entry: begin notes whether it is
+ * the last name of a long symlink, end then drops its sidecar. */
+struct lfs_link_release {
+	bool is_long;
+	char hash[44];
+};
+bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_release *rel);
+void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
+			     const struct lfs_link_release *rel);
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
