@@ -68,7 +68,9 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 
 # The tail crash sweep dies or fails at chosen backing-store calls: they are
 # wrapped at link time (tests/unit/test_tail_crash.c).
-$(BUILD)/tests/test_tail_crash: LDFLAGS += -Wl,--wrap=pwrite64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync
+CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=renameat2,--wrap=unlinkat
+$(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
 
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit

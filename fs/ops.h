@@ -44,10 +44,6 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		  struct fuse_entry_param *e);
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e);
-/* Whether the backing directory open on dirfd (O_RDONLY) holds nothing
- * but lethefs metadata; if so the metadata is removed so that the
- * directory itself can go. 0, -ENOTEMPTY or -errno. */
-int lfs_empty_backing_dir(int dirfd);
 /* Plaintext size of an open descriptor (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);

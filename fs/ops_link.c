@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "rename_dir.h"
 #include "stage_hooks.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -117,30 +118,6 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
-int lfs_empty_backing_dir(int dirfd)
-{
-	int err = 0;
-	DIR *d = lfs_opendir_fd(dirfd, &err);
-	if (!d)
-		return err;
-	struct dirent *de;
-	int r = 0;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
-			r = -ENOTEMPTY;
-	}
-	if (r == 0) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL)
-			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
-			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-	}
-	closedir(d);
-	return r;
-}
 
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
@@ -242,6 +219,10 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		lfs_symlink_release_begin(npfd, to.name, &rel);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
+	/* Onto an empty directory: the backing one still holds its
+	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
+	if (r == -ENOTEMPTY && flags == 0)
+		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
 	if (r == 0)
 		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 	/* The old name's sidecar goes unless the old name still exists

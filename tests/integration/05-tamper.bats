@@ -171,7 +171,7 @@ PY
 	t=$(readlink "$L")
 	c=${t:10:1}
 	[ "$c" = A ] && r=B || r=A
-	ln -sfn "${t:0:10}$r${t:11}" "$L"
+	ln -sfn -- "${t:0:10}$r${t:11}" "$L"
 	mount_vault
 	run readlink "$MNT/lnk"
 	[ "$status" -ne 0 ]
