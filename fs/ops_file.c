@@ -16,8 +16,14 @@
 
 /* Flags that describe the plaintext view only: the backing file is always
  * read-write (partial blocks need reading), never appending (block offsets
- * differ from plaintext offsets), and truncation is done by fileio. */
-#define VIEW_ONLY_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_CREAT | O_EXCL | O_NOCTTY)
+ * differ from plaintext offsets), and truncation is done by fileio. O_DIRECT
+ * is the kernel's business on the plaintext side (it bypasses its page cache
+ * for that handle and keeps the cache coherent around each direct request);
+ * on the backing side headers and sealed blocks sit at offsets and lengths
+ * that no O_DIRECT alignment rule allows, and the kernel may write other
+ * handles' dirty pages through this descriptor. See docs/DESIGN.md. */
+#define VIEW_ONLY_FLAGS \
+	(O_ACCMODE | O_APPEND | O_TRUNC | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
 
 /* flags may carry O_NOFOLLOW: set for names in a backing directory, not for
  * /proc/self/fd links (which must be followed). */
