@@ -32,6 +32,7 @@ struct lfs_fh_base {
 struct lfs_handle {
 	struct lfs_fh_base base;
 	int fd;
+	bool writer; /* counted in the inode's writers */
 };
 
 static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
@@ -60,6 +61,14 @@ int lfs_stage_charge(struct lfs_fs *fs, struct lfs_inode *inode, int64_t delta);
 /* Plaintext size of an open descriptor (for quota deltas). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
+/* Attribute timeout for replies about inode (0 while it may be written
+ * through the writeback cache: see ops_entry.c). */
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode);
+/* With the writeback cache, makes the kernel write back (and drop) the pages
+ * of a regular file from plaintext offset from on, when a handle that may
+ * have dirtied them is open (ops_file.c). */
+void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
+			    uint64_t from);
 /* Gives a new object to the caller when the daemon runs as root. */
 void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
 
@@ -99,6 +108,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		      struct fuse_file_info *fi);
 
