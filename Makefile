@@ -28,7 +28,7 @@ CORE_SRC := common/log.c common/fileutil.c common/duration.c \
 FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
             fs/lockdown.c fs/ops_stage.c fs/stage_inval.c
 DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c
-CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
+CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/root_access.c cli/cmd_mount.c cli/cmd_info.c \
             cli/cmd_fsck.c cli/cmd_keyslot.c cli/cmd_keyslot_add.c cli/cmd_keyslot_remove.c \
             cli/cmd_passwd.c cli/cmd_key.c cli/newsecret.c cli/slotchange.c cli/slot_show.c \
             cli/cmd_control.c cli/ctl_client.c cli/cmd_rotate.c \

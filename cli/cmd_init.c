@@ -31,6 +31,10 @@ static void init_help(void)
 	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
 	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); small values\n"
 	       "                      are for tests only\n"
+	       "  --root-mode MODE    octal mode of the mount root (default 0700: only its\n"
+	       "                      owner may enter, even with mount -o allow_other)\n"
+	       "  --root-owner U:G    owner and group of the mount root, names or numbers\n"
+	       "                      (default: the user running init), e.g. postgres:postgres\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 created, 1 error, 2 usage, 8 VAULT is not empty or already a\n"
@@ -44,12 +48,15 @@ int lfs_cmd_init(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"cipher", required_argument, NULL, 'c'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
+		{"root-mode", required_argument, NULL, 'M'},
+		{"root-owner", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct lfs_kdf_params kdf = {0, 0};
 	bool ops_given = false, mem_given = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
+	struct lfs_root_access ra = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -72,6 +79,18 @@ int lfs_cmd_init(int argc, char **argv)
 			if (lfs_parse_size(optarg, &kdf.memlimit) < 0)
 				return lfs_cli_usage_error("init", "bad --kdf-mem '%s'", optarg);
 			mem_given = true;
+			break;
+		case 'M':
+			if (lfs_parse_root_mode(optarg, &ra.mode) < 0)
+				return lfs_cli_usage_error("init", "bad --root-mode '%s' (octal, e.g. 0755)",
+							   optarg);
+			ra.set_mode = true;
+			break;
+		case 'O':
+			if (lfs_parse_root_owner(optarg, &ra.uid, &ra.gid) < 0)
+				return lfs_cli_usage_error(
+				    "init", "bad --root-owner '%s' (USER:GROUP, names or numbers)", optarg);
+			ra.set_owner = true;
 			break;
 		case 'h':
 			init_help();
@@ -114,6 +133,10 @@ int lfs_cmd_init(int argc, char **argv)
 	if (r < 0) {
 		lfs_cli_error("%s", err);
 		return r == -EEXIST ? LFS_EXIT_EXISTS : LFS_EXIT_ERROR;
+	}
+	if (lfs_set_root_access(path, &ra, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s (the vault was created)", err);
+		return LFS_EXIT_ERROR;
 	}
 	printf("Created vault %s (cipher %s). Mount it with: lethefs mount %s MOUNTPOINT\n", path,
 	       lfs_cipher_name(cipher), path);

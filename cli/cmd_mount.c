@@ -46,7 +46,8 @@ static void mount_help(void)
 	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
 	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
-	       "                           so the kernel checks file modes)\n"
+	       "                           so the kernel checks file modes; the mount root\n"
+	       "                           must let them enter: see init --root-mode)\n"
 	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
@@ -79,6 +80,7 @@ struct mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool allow_other;
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
@@ -144,6 +146,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->attr_timeout : &mo->entry_timeout) = v;
 		} else {
+			mo->allow_other |= !strcmp(o, "allow_other");
 			if (!strcmp(o, "allow_other"))
 				r = add_fuse_opt(mo, "default_permissions");
 			if (r == 0)
@@ -373,6 +376,8 @@ int lfs_cmd_mount(int argc, char **argv)
 		lfs_vault_close(&v);
 		return LFS_EXIT_CORRUPT;
 	}
+	if (mo.allow_other)
+		lfs_warn_root_access(data_fd, mnt);
 	fs.writeback = mo.writeback;
 	fs.attr_timeout = mo.attr_timeout;
 	fs.entry_timeout = mo.entry_timeout;
