@@ -46,7 +46,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
-        cppcheck bench
+        cppcheck bench test-clients
 
 all: deps $(BUILD)/lethefs
 
@@ -78,6 +78,11 @@ integration: all $(TOOL_BIN)
 # then one summary line.
 test: all $(UNIT_BIN) $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD)
+
+# The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
+# real mounts, with kill -9 rounds); its short version is part of `make test`.
+test-clients: all
+	@bash tests/clients/run.sh $(BUILD)
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

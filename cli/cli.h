@@ -49,8 +49,8 @@ int lfs_parse_root_mode(const char *s, mode_t *mode);
 int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
 			size_t errlen);
-/* Warns on stderr, with the fix, when users other than the owner of the
- * mount root (data_fd, the vault's d/) cannot enter it. */
+/* Warns on stderr, with the fix, when the mount root (data_fd, the vault's
+ * d/) belongs to the daemon's user and nobody else may enter it. */
 void lfs_warn_root_access(int data_fd, const char *mountpoint);
 
 int lfs_cmd_init(int argc, char **argv);

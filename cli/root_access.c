@@ -1,8 +1,8 @@
 /* Who may enter the mount root. The mount root is the vault's d/ directory:
  * its mode and owner are what other users meet (with allow_other, the
  * kernel checks them). init sets them (--root-mode, --root-owner); mount
- * warns when allow_other would let nobody but the owner in (no search
- * permission for group or others). */
+ * warns when allow_other would let nobody in: a root that belongs to the
+ * daemon's own user, without search permission for group or others. */
 #define _GNU_SOURCE
 #include "cli.h"
 
@@ -102,8 +102,10 @@ int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, cha
 void lfs_warn_root_access(int data_fd, const char *mountpoint)
 {
 	struct stat st;
-	/* A group or everyone may enter: that was chosen, nothing to say. */
-	if (fstatat(data_fd, "", &st, AT_EMPTY_PATH) < 0 || (st.st_mode & (S_IXGRP | S_IXOTH)))
+	/* A group or everyone may enter, or the root was given to another
+	 * account (a service's): that was chosen, nothing to say. */
+	if (fstatat(data_fd, "", &st, AT_EMPTY_PATH) < 0 || (st.st_mode & (S_IXGRP | S_IXOTH)) ||
+	    st.st_uid != geteuid())
 		return;
 	fprintf(stderr,
 		"lethefs mount: warning: the mount root is mode %04o, owner %u:%u, so with "

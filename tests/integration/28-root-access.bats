@@ -44,7 +44,7 @@ as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --clear-groups -- "${@:2}"; 
 	[ "$status" -eq 0 ]
 }
 
-@test "no warning without allow_other, nor when group or others may enter" {
+@test "no warning without allow_other, nor when group or others may enter, nor for a service's root" {
 	setup_vault
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 0 ]
@@ -52,6 +52,13 @@ as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --clear-groups -- "${@:2}"; 
 	unmount_vault
 	rm -rf "$T"
 	INIT_ARGS=(--root-mode 0750)
+	setup_vault
+	run "$LETHEFS" mount --passfile "$T/pass" -o allow_other "$VAULT" "$MNT"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	unmount_vault
+	rm -rf "$T"
+	INIT_ARGS=(--root-owner lfscl-svc:lfscl-grp)
 	setup_vault
 	run "$LETHEFS" mount --passfile "$T/pass" -o allow_other "$VAULT" "$MNT"
 	[ "$status" -eq 0 ]
