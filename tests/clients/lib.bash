@@ -83,15 +83,17 @@ pg_stop() {
 	PGPID=""
 }
 
-# Inserts rows one transaction at a time and records the id of each one the
-# server acknowledged, until killed.
+# Inserts rows one transaction at a time over one connection and records
+# the id of each one the server acknowledged (psql prints it only after the
+# commit), until the server goes away; then reconnects, until killed.
 pg_recorder() {
 	local out=$1
 	: >"$out"
 	while true; do
-		id=$(psql_ -c "INSERT INTO ack(v) VALUES (repeat('x', 200)) RETURNING id" 2>/dev/null) ||
-			continue
-		echo "$id" >>"$out"
+		yes "INSERT INTO ack(v) VALUES (repeat('x', 200)) RETURNING id;" |
+			stdbuf -oL "$PGBIN/psql" -h "$T/sock" -p "$PGPORT" -U postgres -X -q \
+				-v ON_ERROR_STOP=1 -At postgres >>"$out" 2>/dev/null
+		sleep 0.1
 	done
 }
 
