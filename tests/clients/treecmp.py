@@ -54,6 +54,8 @@ def describe(p):
     if stat.S_ISLNK(st.st_mode):
         d["target"] = os.readlink(p)
         del d["mode"]  # Linux ignores symlink modes
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        d["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
     elif stat.S_ISREG(st.st_mode):
         d["size"] = st.st_size
         d["sha256"] = digest(p)
