@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli_audit.h"
+#include "cli_error.h"
 #include "../keymgmt/secret.h"
 #include "../keymgmt/vault.h"
 
@@ -49,9 +51,9 @@ int lfs_parse_root_mode(const char *s, mode_t *mode);
 int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
 			size_t errlen);
-/* Warns on stderr, with the fix, when the mount root (data_fd, the vault's
- * d/) belongs to the daemon's user and nobody else may enter it. */
-void lfs_warn_root_access(int data_fd, const char *mountpoint);
+/* Warns on stderr, with the fix, when the mount root (the vault's d/, below
+ * vault_fd) belongs to the daemon's user and nobody else may enter it. */
+void lfs_warn_root_access(int vault_fd, const char *mountpoint);
 
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
@@ -176,8 +178,6 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 /* Checks Argon2id parameters against the keyslot format's bounds. */
 int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf);
 
-/* Prints "lethefs: <msg>" to stderr. */
-void lfs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -233,15 +233,6 @@ void lfs_change_end(struct lfs_slot_change *c);
  * keyslot list), and the whole table as a JSON array (keyslot list --json). */
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
 void lfs_print_slots_json(const struct lfs_keyslots *ks);
-
-/* The command being run ("keyslot add"), for audit entries. */
-extern const char *lfs_cli_command;
-struct lfs_audit_detail;
-/* Appends a security event to the vault's audit log, keyed when kr is
- * unlocked, with this process as the caller and the command as a detail.
- * Prints why and returns -1 when it cannot. */
-int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
-		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

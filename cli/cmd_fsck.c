@@ -3,7 +3,7 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
 
@@ -128,10 +128,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 {
 	char proc[PATH_MAX + 64];
 	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Listing and sealed value on the heap (128 KiB): no frame over 16 KiB. */
 	char *list = fd < 0 ? NULL : malloc(XATTR_LIST_MAX);
-	if (!list) {
+	uint8_t *val = list ? malloc(XATTR_SIZE_MAX) : NULL;
+	if (!val) {
 		if (fd >= 0)
 			close(fd);
+		free(list);
 		problem(f, path, "cannot list extended attributes");
 		return;
 	}
@@ -143,13 +146,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
 		const char *bn = list + i;
-		uint8_t val[XATTR_SIZE_MAX];
 		if (strncmp(bn, "user.", 5) != 0)
 			continue;
-		ssize_t vl = getxattr(proc, bn, val, sizeof(val));
+		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
 			problem(f, path, "extended attribute does not authenticate");
 	}
+	free(val);
 	free(list);
 	close(fd);
 }

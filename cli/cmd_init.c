@@ -1,5 +1,6 @@
 /* lethefs init: create a vault. */
 #include "cli.h"
+#include "../fs/dirmeta.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -128,7 +129,8 @@ int lfs_cmd_init(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
+	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, lfs_dirmeta_create, err,
+				 sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);

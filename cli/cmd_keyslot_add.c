@@ -1,6 +1,6 @@
 /* lethefs keyslot add: wrap the master key under one more secret. */
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>

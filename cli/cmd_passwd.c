@@ -1,6 +1,6 @@
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../common/log.h"
 #include "../keymgmt/recovery.h"
 
@@ -13,16 +13,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <sodium.h>
-
-void lfs_cli_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lethefs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -28,8 +28,7 @@ static void unescape_octal(char *s)
 	*o = '\0';
 }
 
-/* The vault behind a lethefs mount, from /proc/self/mountinfo. */
-static int vault_of_mount(const char *mnt, char *vault, size_t len)
+int lfs_vault_of_mount(const char *mnt, char *vault, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -77,7 +76,7 @@ static int find_socket(const struct lfs_ctl_target *t, char path[108])
 		lfs_cli_error("%s: %s", t->mountpoint, strerror(errno));
 		return LFS_EXIT_NOT_MOUNTED;
 	}
-	if (vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
+	if (lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
 		lfs_cli_error("%s is not a mounted lethefs volume", t->mountpoint);
 		return LFS_EXIT_NOT_MOUNTED;
 	}

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../keymgmt/ctlproto.h"
+#include "../daemon/ctlproto.h"
 
 /* Options shared by unlock, lock and status. */
 struct lfs_ctl_target {
@@ -18,5 +18,9 @@ struct lfs_ctl_target {
  * exit code (LFS_EXIT_NOT_MOUNTED, LFS_EXIT_DENIED, LFS_EXIT_ERROR). */
 int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
 		 const void *payload, char *resp, size_t resplen);
+
+/* The vault behind the lethefs mount on mnt (a real path), from
+ * /proc/self/mountinfo. 0, -ENOENT when none, or -errno. */
+int lfs_vault_of_mount(const char *mnt, char *vault, size_t len);
 
 #endif

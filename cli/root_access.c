@@ -99,12 +99,13 @@ int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, cha
 	return r;
 }
 
-void lfs_warn_root_access(int data_fd, const char *mountpoint)
+void lfs_warn_root_access(int vault_fd, const char *mountpoint)
 {
 	struct stat st;
 	/* A group or everyone may enter, or the root was given to another
 	 * account (a service's): that was chosen, nothing to say. */
-	if (fstatat(data_fd, "", &st, AT_EMPTY_PATH) < 0 || (st.st_mode & (S_IXGRP | S_IXOTH)) ||
+	if (fstatat(vault_fd, LFS_DATA_DIR_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (st.st_mode & (S_IXGRP | S_IXOTH)) ||
 	    st.st_uid != geteuid())
 		return;
 	fprintf(stderr,

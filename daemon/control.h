@@ -1,4 +1,4 @@
-/* The control socket of a mount (protocol: keymgmt/ctlproto.h and
+/* The control socket of a mount (protocol: ctlproto.h and
  * docs/CONTROL.md). Created before the mount so that a second mount of a
  * vault already being served fails at once; served by one thread that
  * also drives the idle timer. */

@@ -2,14 +2,18 @@
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
-#include "../fs/stage.h"
-#include "../keymgmt/audit_keyring.h"
+#include "../staging/stage.h"
+#include "../audit/audit_keyring.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
+
+/* Covers lfs_fs_lockdown's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define LOCKDOWN_STACK_WIPE (32 * 1024)
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
 		      const char *mountpoint, const char *socket_path)
@@ -171,7 +175,7 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	bool keyed = lfs_audit_key_from(s->kr, key) == 0;
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
-	sodium_stackzero(32 * 1024);
+	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
@@ -190,18 +194,22 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	return 0;
 }
 
-static void staging_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+static void emit_to_log(void *ctx, const char *event, const char *outcome,
+			const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+			size_t ndetails)
 {
-	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
+	lfs_session_audit(ctx, event, outcome, caller, details, ndetails);
+}
+
+struct lfs_event_sink lfs_session_events(struct lfs_session *s)
+{
+	return (struct lfs_event_sink){.emit = emit_to_log, .ctx = s};
 }
 
 void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 {
 	s->staging = st;
-	st->audit = staging_audit;
-	st->audit_arg = s;
+	st->events = lfs_session_events(s);
 }
 
 void lfs_session_tick(struct lfs_session *s)

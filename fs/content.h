@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cipher.h"
+#include "../keymgmt/cipher.h"
 
 #define LFS_BLOCK_SIZE      4096u
 #define LFS_FILE_HDR_LEN    48u

@@ -70,7 +70,7 @@ enum lfs_access {
 };
 
 struct fuse_session;
-struct lfs_staging;
+struct lfs_stage_hooks;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -80,7 +80,7 @@ struct lfs_fs {
 	_Atomic long open_dirs;	     /* directory handles currently open */
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
-	struct lfs_staging *staging; /* NULL: no staging support (fsck) */
+	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
 	struct lfs_inode root;
@@ -115,6 +115,12 @@ void lfs_fs_destroy(struct lfs_fs *fs);
  * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
+/* For work beside the FUSE requests (rotation): the inode of the backing
+ * object dirfd/name (name NULL: the root) with one lookup counted, so that
+ * requests on it share its locks and caches; NULL with errno set when it
+ * cannot be opened. lfs_inode_release drops what lfs_inode_hold counted. */
+struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name);
+void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
  * it open until the matching lfs_inode_unpin. -ESTALE if the backing object

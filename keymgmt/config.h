@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fs/cipher.h"
+#include "cipher.h"
 
 #define LFS_CONFIG_FILE_NAME "lethefs.conf"
 #define LFS_FORMAT_VERSION   1

@@ -105,7 +105,7 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		uint32_t id = get_le32(p);
 		/* Ids with the top bit set name staging keys, never epochs. */
-		if (LFS_EPOCH_IS_STAGING(id) || !sodium_is_zero(p + 4, 4))
+		if (lfs_epoch_is_staging(id) || !sodium_is_zero(p + 4, 4))
 			return -EINVAL;
 		if (id == 0) {
 			if (kr->sec->has_audit_key)
@@ -240,7 +240,7 @@ int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epo
 	}
 	if (epoch == 0)
 		epoch = kr->current_epoch;
-	if (LFS_EPOCH_IS_STAGING(epoch)) {
+	if (lfs_epoch_is_staging(epoch)) {
 		for (unsigned i = 0; i < kr->nstaging; i++) {
 			if (kr->sec->staging[i].epoch == epoch) {
 				*out = &kr->sec->staging[i];
@@ -321,7 +321,7 @@ int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch)
 		if (!lfs_epoch_is_staging(e) && e > top)
 			top = e;
 	}
-	if (r == 0 && top + 1 >= LFS_EPOCH_STAGING_BIT)
+	if (r == 0 && top + 1 >= LFS_STAGING_ID_BIT)
 		r = -ENOSPC;
 	if (r == 0) {
 		struct lfs_epoch_keys *e = &kr->sec->epochs[kr->nepochs];
@@ -408,7 +408,7 @@ int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MAST
 
 int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32])
 {
-	if (!LFS_EPOCH_IS_STAGING(id))
+	if (!lfs_epoch_is_staging(id))
 		return -EINVAL;
 	pthread_rwlock_wrlock(&kr->lock);
 	int r = 0;

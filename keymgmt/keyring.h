@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fs/cipher.h"
+#include "cipher.h"
 #include "keyslots.h"
 
 #define LFS_MAX_EPOCHS          64
@@ -49,7 +49,10 @@ struct lfs_epoch_keys {
  * table beside the data-key epochs and never sealed into the keyring file
  * (each is wrapped in VAULT/staging/ID.key). Rotation skips these ids. */
 #define LFS_STAGING_ID_BIT 0x80000000u
-#define LFS_EPOCH_IS_STAGING(e) (((uint32_t)(e) & LFS_STAGING_ID_BIT) != 0)
+static inline int lfs_epoch_is_staging(uint32_t epoch)
+{
+	return (epoch & LFS_STAGING_ID_BIT) != 0;
+}
 #define LFS_MAX_STAGING 256
 
 struct lfs_keyring_secrets {
@@ -105,13 +108,8 @@ void lfs_keyring_put(struct lfs_keyring *kr);
 /* Copies the master key out (for keyslot changes). Caller wipes it. */
 int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN]);
 
-/* Rotation (docs/ROTATION.md). Epoch ids with the top bit set belong to
- * staging directories and are never chosen, rotated or retired here. */
-#define LFS_EPOCH_STAGING_BIT 0x80000000u
-static inline int lfs_epoch_is_staging(uint32_t epoch)
-{
-	return (epoch & LFS_EPOCH_STAGING_BIT) != 0;
-}
+/* Rotation (docs/ROTATION.md). Staging ids (lfs_epoch_is_staging) are
+ * never chosen, rotated or retired here. */
 /* Adds a random data key under a fresh epoch id (one above the highest
  * data epoch) and makes it current. The caller seals and stores the ring
  * before anything uses the new key. -ENOSPC when the ring is full. */

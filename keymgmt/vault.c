@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "vault.h"
 #include "../common/fileutil.h"
-#include "../fs/dirmeta.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,16 +159,14 @@ static int dir_is_empty(int dirfd)
 	return empty;
 }
 
-static int write_data_root(int vfd, uint32_t epoch)
+static int write_data_root(int vfd, uint32_t epoch, lfs_vault_root_fn make_root)
 {
 	if (mkdirat(vfd, LFS_DATA_DIR_NAME, 0700) < 0)
 		return -errno;
 	int dfd = openat(vfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	struct lfs_dirmeta m;
-	lfs_dirmeta_new(&m, epoch);
-	int r = lfs_dirmeta_store(dfd, &m);
+	int r = make_root(dfd, epoch);
 	if (r == 0 && fsync(dfd) < 0)
 		r = -errno;
 	close(dfd);
@@ -178,7 +175,7 @@ static int write_data_root(int vfd, uint32_t epoch)
 
 static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
 			     enum lfs_slot_type slot_type, const void *secret, size_t len,
-			     const struct lfs_kdf_params *kdf)
+			     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root)
 {
 	struct lfs_keyslots ks;
 	memset(&ks, 0, sizeof(ks));
@@ -202,7 +199,7 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	int conf_len = lfs_config_format(cfg, conf, sizeof(conf));
 	if (conf_len < 0)
 		return conf_len;
-	if ((r = write_data_root(vfd, 1)) < 0)
+	if ((r = write_data_root(vfd, 1, make_root)) < 0)
 		return r;
 	if ((r = lfs_replace_file(vfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600)) < 0)
 		return r;
@@ -213,8 +210,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 }
 
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen)
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
+		     lfs_vault_root_fn make_root, char *err, size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -247,7 +244,7 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 	lfs_keyring_init(&kr, cfg.uuid, cipher);
 	r = lfs_keyring_generate(&kr);
 	if (r == 0)
-		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf);
+		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf, make_root);
 	lfs_keyring_destroy(&kr);
 	if (r == 0 && fsync(vfd) < 0)
 		r = -errno;

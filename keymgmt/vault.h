@@ -89,9 +89,14 @@ int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_
  * the current keyring opened (so that the .new is known to be stale). */
 void lfs_vault_remove_stale_rekey(struct lfs_vault *v);
 
-/* Creates a vault in path (absent or an empty directory). */
+/* Writes the metadata of the new, empty data directory open on dirfd
+ * (names under epoch): the filesystem's business (lfs_dirmeta_create). */
+typedef int (*lfs_vault_root_fn)(int dirfd, uint32_t epoch);
+
+/* Creates a vault in path (absent or an empty directory). Its data
+ * directory is made first, its metadata written by make_root. */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen);
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
+		     lfs_vault_root_fn make_root, char *err, size_t errlen);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 
-#include "../../keymgmt/ctlproto.h"
+#include "../../daemon/ctlproto.h"
 
 FZ_DEFINE_INIT
 

@@ -12,13 +12,13 @@
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
 #include "../../fs/names.h"
-#include "../../keymgmt/audit_line.h"
+#include "../../audit/audit_line.h"
 #include "../../keymgmt/config.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
-#include "../../fs/refile.h"
+#include "../../rotation/rotjournal.h"
 
 static const char *top;
 

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "stage.h"
-#include "dirmeta.h"
-#include "names.h"
+#include "../fs/dirmeta.h"
+#include "../fs/names.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -107,8 +107,7 @@ int lfs_staging_check_ttl(struct lfs_staging *st, uint64_t ttl)
 static void audit(struct lfs_staging *st, const char *event, const char *outcome,
                   const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d, size_t n)
 {
-	if (st->audit)
-		st->audit(st->audit_arg, event, outcome, caller, d, n);
+	lfs_event_emit(&st->events, event, outcome, caller, d, n);
 }
 
 int lfs_staging_write_meta(int dirfd, uint32_t id)

@@ -21,19 +21,12 @@
 #include <sys/types.h>
 
 #include "audit_line.h"
-#include "config.h"
+#include "../keymgmt/config.h"
 
 #define LFS_AUDIT_HEAD_SUFFIX ".head"
 
-/* struct lfs_audit_caller (who asked; known=false for the daemon's own
- * events) and struct lfs_audit_detail (one "details" member: a string if
- * str != NULL, else num) are defined in audit_line.h. */
-
-/* Fills c for process pid of user uid (from SO_PEERCRED): exe is the
- * target of /proc/PID/exe, or "" when it cannot be read. */
-void lfs_audit_caller_from_pid(struct lfs_audit_caller *c, uid_t uid, pid_t pid);
-/* The running process: getuid(), getpid() and its own exe. */
-void lfs_audit_caller_self(struct lfs_audit_caller *c);
+/* struct lfs_audit_caller, struct lfs_audit_detail and the callers'
+ * constructors are common/event.h's (included by audit_line.h). */
 
 struct lfs_audit_log;
 

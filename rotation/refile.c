@@ -22,8 +22,8 @@ struct keys {
 /* Derives both file keys and encodes the new header, holding each epoch's
  * keys only as long as that takes. */
 static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr,
-		     const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-		     struct keys *k)
+                     const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+                     struct keys *k)
 {
 	const struct lfs_epoch_keys *e;
 	int r = lfs_keyring_get(kr, old_h->epoch, &e);
@@ -43,16 +43,16 @@ static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr,
 
 /* A hole of a sparse file: stored as zeros, read as zeros, left alone. */
 static bool is_hole(const struct lfs_layout *l, const struct lfs_file_header *h, bool final,
-		    const uint8_t *in, size_t len)
+                    const uint8_t *in, size_t len)
 {
 	return (h->flags & LFS_HDR_FLAG_SPARSE) && !final && len == l->block_disk &&
 	       sodium_is_zero(in, len);
 }
 
 static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
-		      const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-		      bool replay, uint64_t b0, uint64_t nb, uint64_t last, uint8_t *disk,
-		      size_t got)
+                      const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+                      bool replay, uint64_t b0, uint64_t nb, uint64_t last, uint8_t *disk,
+                      size_t got)
 {
 	uint8_t plain[LFS_BLOCK_SIZE];
 	uint8_t nonces[CHUNK_BLOCKS * LFS_AEAD_NONCE_MAX];
@@ -84,8 +84,8 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 }
 
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-	       const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-	       bool replay, uint64_t *plain_bytes)
+               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               bool replay, uint64_t *plain_bytes)
 {
 	struct stat st;
 	uint64_t size;
@@ -105,8 +105,8 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 		uint64_t nb = nblocks - b < CHUNK_BLOCKS ? nblocks - b : CHUNK_BLOCKS;
 		uint64_t off = lfs_block_offset(l, b);
 		size_t want = (size_t)((uint64_t)st.st_size - off < nb * l->block_disk
-					       ? (uint64_t)st.st_size - off
-					       : nb * l->block_disk);
+		                           ? (uint64_t)st.st_size - off
+		                           : nb * l->block_disk);
 		size_t got;
 		r = lfs_pread_full(fd, disk, want, (off_t)off, &got);
 		if (r == 0 && got != want)
@@ -132,63 +132,4 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 	if (r == 0 && plain_bytes)
 		*plain_bytes = size;
 	return r;
-}
-
-static const uint8_t jmagic[4] = {'L', 'T', 'H', 'J'};
-
-size_t lfs_rotjournal_encode(const struct lfs_rotjournal *j, uint8_t *out)
-{
-	size_t pl = strnlen(j->path, LFS_ROTJ_PATH_MAX - 1);
-	uint8_t *p = out;
-	memcpy(p, jmagic, 4);
-	p[4] = 1;
-	p[5] = j->kind;
-	p[6] = p[7] = 0;
-	put_le64(p + 8, j->dev);
-	put_le64(p + 16, j->ino);
-	put_le32(p + 24, (uint32_t)j->handle_type);
-	put_le32(p + 28, j->handle_len);
-	memcpy(p + 32, j->handle, LFS_ROTJ_HANDLE_MAX);
-	p += 32 + LFS_ROTJ_HANDLE_MAX;
-	memcpy(p, j->old_raw, LFS_FILE_HDR_LEN);
-	memcpy(p + LFS_FILE_HDR_LEN, j->new_raw, LFS_FILE_HDR_LEN);
-	p += 2 * LFS_FILE_HDR_LEN;
-	put_le32(p, (uint32_t)pl);
-	memcpy(p + 4, j->path, pl);
-	p += 4 + pl;
-	crypto_generichash(p, 16, out, (size_t)(p - out), NULL, 0);
-	return (size_t)(p - out) + 16;
-}
-
-int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *j)
-{
-	const size_t fixed = 32 + LFS_ROTJ_HANDLE_MAX + 2 * LFS_FILE_HDR_LEN + 4;
-	if (len < fixed + 16 || len > LFS_ROTJ_MAX_LEN)
-		return -EINVAL;
-	uint8_t sum[16];
-	crypto_generichash(sum, 16, in, len - 16, NULL, 0);
-	if (sodium_memcmp(sum, in + len - 16, 16) != 0)
-		return -EINVAL;
-	if (memcmp(in, jmagic, 4) != 0 || in[4] != 1 || in[6] || in[7] ||
-	    (in[5] != LFS_ROTJ_FILE && in[5] != LFS_ROTJ_DIR))
-		return -EINVAL;
-	memset(j, 0, sizeof(*j));
-	j->kind = in[5];
-	j->dev = get_le64(in + 8);
-	j->ino = get_le64(in + 16);
-	j->handle_type = (int32_t)get_le32(in + 24);
-	j->handle_len = get_le32(in + 28);
-	if (j->handle_len > LFS_ROTJ_HANDLE_MAX)
-		return -EINVAL;
-	memcpy(j->handle, in + 32, LFS_ROTJ_HANDLE_MAX);
-	const uint8_t *p = in + 32 + LFS_ROTJ_HANDLE_MAX;
-	memcpy(j->old_raw, p, LFS_FILE_HDR_LEN);
-	memcpy(j->new_raw, p + LFS_FILE_HDR_LEN, LFS_FILE_HDR_LEN);
-	p += 2 * LFS_FILE_HDR_LEN;
-	uint32_t pl = get_le32(p);
-	if (pl >= LFS_ROTJ_PATH_MAX || fixed + pl + 16 != len || memchr(p + 4, '\0', pl))
-		return -EINVAL;
-	memcpy(j->path, p + 4, pl);
-	j->path[pl] = '\0';
-	return 0;
 }

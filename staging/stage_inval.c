@@ -2,7 +2,7 @@
  * staging directory (pages, attributes). Runs on the control thread,
  * never inside a FUSE handler. */
 #include "stage_inval.h"
-#include "ops.h"
+#include "../fs/ops.h"
 
 static void drop_one(struct lfs_fs *fs, struct lfs_inode *inode, void *arg)
 {

@@ -2,6 +2,7 @@
  * escaping of whatever the caller hands in), a strict parser that accepts
  * only the shape lethefs writes, and the hashes that chain and seal lines.
  * No I/O here, so that the unit tests and the fuzzer can reach all of it.
+ * Writing and hashes: audit_line.c; parsing: audit_parse.c.
  * The format is described byte by byte in docs/AUDIT.md. */
 #ifndef LETHEFS_AUDIT_LINE_H
 #define LETHEFS_AUDIT_LINE_H
@@ -10,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "../common/event.h"
 
 /* Longest line, newline included. Every input is cut so that a line always
  * fits (see the limits below), so appending never fails for length. */
@@ -21,18 +24,7 @@
 #define LFS_AUDIT_HASH_LEN    32
 #define LFS_AUDIT_HEAD_MAX    160 /* the head file, newline included */
 
-struct lfs_audit_detail {
-	const char *key;
-	const char *str; /* a string if not NULL, else num */
-	long long num;
-};
-
-struct lfs_audit_caller {
-	bool known;
-	uid_t uid;
-	pid_t pid;
-	char exe[256];
-};
+/* struct lfs_audit_detail and struct lfs_audit_caller: common/event.h. */
 
 /* What one line says, before it is sealed. */
 struct lfs_audit_record {

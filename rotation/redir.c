@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "redir.h"
-#include "dirnames.h"
+#include "../fs/dirnames.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -45,7 +45,7 @@ static int entry_enc(int dirfd, const char *backing, char *enc, size_t cap, size
 }
 
 static int decrypt_with(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_dirmeta *m,
-			const char *enc, size_t len, char *out, size_t *out_len)
+                        const char *enc, size_t len, char *out, size_t *out_len)
 {
 	const struct lfs_epoch_keys *k;
 	int r = lfs_keyring_get(kr, epoch, &k);
@@ -58,7 +58,7 @@ static int decrypt_with(struct lfs_keyring *kr, uint32_t epoch, const struct lfs
 
 /* Moves one entry from its old-epoch backing name to the new one. */
 static int move_entry(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *new_m,
-		      const char *backing, const char *plain, size_t plen)
+                      const char *backing, const char *plain, size_t plen)
 {
 	const struct lfs_epoch_keys *k;
 	struct lfs_bname b;
@@ -85,7 +85,7 @@ static int move_entry(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 /* One scan over the directory. Renaming while reading may make readdir
  * skip or repeat entries, so the caller scans until a scan renames none. */
 static int scan(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-		const struct lfs_dirmeta *new_m, bool do_move, unsigned *moved, unsigned *skipped)
+                const struct lfs_dirmeta *new_m, bool do_move, unsigned *moved, unsigned *skipped)
 {
 	int err = 0;
 	DIR *d = lfs_opendir_fd(dirfd, &err);
@@ -126,11 +126,12 @@ static int replace_dirmeta(int dirfd, const struct lfs_dirmeta *m)
 {
 	uint8_t buf[LFS_DIRMETA_LEN];
 	lfs_dirmeta_encode(m, buf);
-	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf), 0400);
+	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf),
+	                            0400);
 }
 
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-		      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped)
+                      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped)
 {
 	unsigned moved = 0, total = 0;
 	int r;
@@ -146,32 +147,6 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 	if (renamed)
 		*renamed = total;
 	return replace_dirmeta(dirfd, new_m);
-}
-
-int lfs_link_decrypt_any(struct lfs_keyring *kr, const char *enc, size_t enc_len, char *out,
-			 uint32_t *epoch)
-{
-	uint32_t epochs[LFS_MAX_EPOCHS], cur = 0;
-	int n = lfs_keyring_epochs(kr, epochs, LFS_MAX_EPOCHS, &cur);
-	if (n < 0)
-		return n;
-	/* Current first: after a rotation nearly every link is current. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < n; i++) {
-			if ((pass == 0) != (epochs[i] == cur))
-				continue;
-			const struct lfs_epoch_keys *k;
-			if (lfs_keyring_get(kr, epochs[i], &k) < 0)
-				continue;
-			int r = lfs_link_decrypt(k->link, enc, enc_len, out);
-			lfs_keyring_put(kr);
-			if (r >= 0) {
-				*epoch = epochs[i];
-				return r;
-			}
-		}
-	}
-	return -EBADMSG;
 }
 
 int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name)
@@ -203,8 +178,9 @@ int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name)
 		snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x", randombytes_random());
 		r = symlinkat(out, dirfd, tmp) < 0 ? -errno : 0;
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
-		if (r == 0 && (fchownat(dirfd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-			       utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0))
+		if (r == 0 &&
+		    (fchownat(dirfd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0))
 			r = -errno;
 		if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 			r = -errno;

@@ -1,7 +1,7 @@
 /* Staging directories in a running daemon (docs/STAGING.md): the table of
  * live staging directories, creating them, TTL and quota rules, and the
- * shred sequence. The on-disk pieces are keymgmt/stage_store; the kernel
- * cache invalidation is a callback (fs/stage_inval.c), so this unit never
+ * shred sequence. The on-disk pieces are stage_store; the kernel
+ * cache invalidation is a callback (stage_inval.c), so this unit never
  * includes FUSE headers and `lethefs shred-expired` uses it offline. */
 #ifndef LETHEFS_STAGE_H
 #define LETHEFS_STAGE_H
@@ -11,14 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../keymgmt/audit_line.h"
+#include "../common/event.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
-#include "../keymgmt/stage_store.h"
-
-typedef void (*lfs_stage_audit_fn)(void *arg, const char *event, const char *outcome,
-                                   const struct lfs_audit_caller *caller,
-                                   const struct lfs_audit_detail *details, size_t ndetails);
+#include "stage_store.h"
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
@@ -31,8 +27,7 @@ struct lfs_staging {
 	char root[256]; /* staging_root, "" = none */
 	uint64_t default_ttl, max_ttl;
 	bool allow_extend;
-	lfs_stage_audit_fn audit;
-	void *audit_arg;
+	struct lfs_event_sink events; /* stage-* audit events */
 	/* Drops the kernel's caches of everything below a shredded id. */
 	void (*invalidate)(void *arg, uint32_t id);
 	void *inval_arg;

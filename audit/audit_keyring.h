@@ -5,7 +5,7 @@
 #define LETHEFS_AUDIT_KEYRING_H
 
 #include "audit.h"
-#include "keyring.h"
+#include "../keymgmt/keyring.h"
 
 /* kr may be NULL (no key). Returns what lfs_audit_append returns. */
 int lfs_audit_event(struct lfs_audit_log *log, struct lfs_keyring *kr, const char *event,

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "audit.h"
-#include "kdf.h"
+#include "../keymgmt/kdf.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -25,23 +25,6 @@ struct lfs_audit_log {
 /* Room left in a 255-byte name for ".head" and lfs_replace_file's
  * ".<name>.tmp.XXXXXXXX" temporary. */
 #define LOG_NAME_MAX 200
-
-void lfs_audit_caller_from_pid(struct lfs_audit_caller *c, uid_t uid, pid_t pid)
-{
-	char proc[64];
-	memset(c, 0, sizeof(*c));
-	c->known = true;
-	c->uid = uid;
-	c->pid = pid;
-	snprintf(proc, sizeof(proc), "/proc/%ld/exe", (long)pid);
-	ssize_t n = readlink(proc, c->exe, sizeof(c->exe) - 1);
-	c->exe[n > 0 ? n : 0] = '\0';
-}
-
-void lfs_audit_caller_self(struct lfs_audit_caller *c)
-{
-	lfs_audit_caller_from_pid(c, getuid(), getpid());
-}
 
 void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32])
 {

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "stage_store.h"
-#include "kdf.h"
+#include "../keymgmt/kdf.h"
 #include "../common/bytes.h"
 #include "../common/fileutil.h"
 
@@ -48,7 +48,7 @@ int lfs_stage_id_parse(const char *s, size_t len, uint32_t *id)
 			return -EINVAL;
 		v = v << 4 | d;
 	}
-	if (!LFS_EPOCH_IS_STAGING(v))
+	if (!lfs_epoch_is_staging(v))
 		return -EINVAL;
 	*id = v;
 	return 0;

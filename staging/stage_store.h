@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keyring.h"
+#include "../keymgmt/keyring.h"
 
 #define LFS_STAGING_DIR_NAME   "staging"
 #define LFS_STAGING_INDEX_NAME "index"

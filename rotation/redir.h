@@ -7,7 +7,8 @@
 
 #include <stdint.h>
 
-#include "dirmeta.h"
+#include "../fs/dirmeta.h"
+#include "../fs/symlink.h"
 #include "../keymgmt/keyring.h"
 
 /* Renames every entry of the directory open on dirfd (O_RDONLY) from the
@@ -16,7 +17,7 @@
  * alone; entries that authenticate under neither are left and counted in
  * *skipped. Idempotent, so a crash midway is finished by running it again. */
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-		      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
+                      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
 
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a
@@ -24,11 +25,5 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
  * Returns 1 when converted, 0 when already current, -EIO when it
  * authenticates under no live epoch. */
 int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name);
-
-/* Decrypts a symlink target trying the current epoch first, then the other
- * live data epochs (a rotation may be under way). out holds enc_len bytes.
- * Returns the plaintext length and the epoch that fit, or -EBADMSG. */
-int lfs_link_decrypt_any(struct lfs_keyring *kr, const char *enc, size_t enc_len, char *out,
-			 uint32_t *epoch);
 
 #endif

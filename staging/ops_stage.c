@@ -1,11 +1,11 @@
-/* Staging directories in the FUSE handlers: markers, the staging_root
- * rule for mkdir, the user.lethefs.* attributes, quota charges. The
- * table and the shred sequence are fs/stage.c. */
+/* Staging directories in the FUSE handlers: the hooks of
+ * fs/stage_hooks.h (markers, the staging_root rule for mkdir, rmdir as a
+ * manual shred, the user.lethefs.* attributes, quota charges). The table
+ * and the shred sequence are stage.c. */
 #define _GNU_SOURCE
-#include "ops.h"
-#include "dirnames.h"
-#include "stage.h"
-#include "../keymgmt/audit.h"
+#include "ops_stage.h"
+#include "../fs/dirnames.h"
+#include "../fs/ops.h"
 #include "../common/duration.h"
 #include "../common/log.h"
 
@@ -25,27 +25,39 @@
 #define XA_QUOTA   "user.lethefs.quota"
 #define XA_ID      "user.lethefs.id"
 
-bool lfs_stage_is_marker(int dirfd, const char *backing, uint32_t *id)
+static bool hook_is_marker(void *ctx, int dirfd, const char *backing, uint32_t *id)
 {
+	(void)ctx;
 	char t[64];
 	ssize_t n = readlinkat(dirfd, backing, t, sizeof(t));
 	return n > 0 && lfs_stage_marker_id(t, (size_t)n, id);
 }
 
-uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd)
+static bool hook_live(void *ctx, uint32_t id)
 {
-	struct stat st;
-	uint64_t p = 0;
-	if (fstat(fd, &st) == 0)
-		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &p);
-	return p;
+	return lfs_staging_live(ctx, id);
 }
 
-int lfs_stage_charge(struct lfs_fs *fs, struct lfs_inode *inode, int64_t delta)
+static int hook_open_dir(void *ctx, uint32_t id)
 {
-	if (!inode->stage_id || !fs->staging)
-		return 0;
-	return lfs_staging_charge(fs->staging, inode->stage_id, delta);
+	struct lfs_staging *st = ctx;
+	if (!lfs_staging_live(st, id))
+		return -ENOENT;
+	char hex[9];
+	lfs_stage_id_hex(id, hex);
+	int dfd = openat(st->sdirfd, hex, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return dfd < 0 ? -ENOENT : dfd;
+}
+
+static int hook_charge(void *ctx, uint32_t id, int64_t delta)
+{
+	return lfs_staging_charge(ctx, id, delta);
+}
+
+static bool hook_has_quota(void *ctx, uint32_t id)
+{
+	struct lfs_stage_entry se;
+	return lfs_staging_get(ctx, id, &se) == 0 && se.quota;
 }
 
 static void caller_of(fuse_req_t req, struct lfs_audit_caller *who)
@@ -57,14 +69,14 @@ static void caller_of(fuse_req_t req, struct lfs_audit_caller *who)
 /* Opens the directory at the configured staging_root (O_PATH), following
  * names from the mount's root: no key is cached, each component is one
  * name encryption and one openat. -ENOENT when it does not exist (yet). */
-static int open_staging_root(struct lfs_fs *fs)
+static int open_staging_root(struct lfs_staging *st, struct lfs_fs *fs)
 {
 	int cur = lfs_inode_pin(fs, &fs->root);
 	if (cur < 0)
 		return cur;
 	int fd = openat(cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	lfs_inode_unpin(fs, &fs->root);
-	const char *p = fs->staging->root;
+	const char *p = st->root;
 	while (fd >= 0 && *p) {
 		size_t n = strcspn(p, "/");
 		char comp[LFS_NAME_MAX + 1], enc[LFS_ENCNAME_MAX];
@@ -109,13 +121,14 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 	return symlinkat(target, pfd, backing) < 0 ? -errno : 0;
 }
 
-int lfs_stage_mkdir_hook(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
-                         const char *backing)
+static int hook_mkdir(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd,
+                      const char *name, const char *backing)
 {
+	struct lfs_staging *st = ctx;
 	struct lfs_fs *fs = lfs_req_fs(req);
-	if (!fs->staging || !fs->staging->root[0] || parent->stage_id)
+	if (!st->root[0] || parent->stage_id)
 		return 0;
-	int rfd = open_staging_root(fs);
+	int rfd = open_staging_root(st, fs);
 	if (rfd < 0)
 		return 0;
 	bool is_root = same_object(rfd, pfd);
@@ -123,17 +136,37 @@ int lfs_stage_mkdir_hook(fuse_req_t req, struct lfs_inode *parent, int pfd, cons
 	if (!is_root)
 		return 0;
 	uint32_t id = 0;
-	int r = lfs_staging_begin(fs->staging, fs->staging->default_ttl, &id);
+	int r = lfs_staging_begin(st, st->default_ttl, &id);
 	if (r == 0 && (r = link_marker(pfd, backing, id)) < 0)
-		lfs_staging_abort(fs->staging, id);
+		lfs_staging_abort(st, id);
 	if (r < 0)
 		return r;
 	char label[PATH_MAX];
-	snprintf(label, sizeof(label), "%s/%s", fs->staging->root, name);
+	snprintf(label, sizeof(label), "%s/%s", st->root, name);
 	struct lfs_audit_caller who;
 	caller_of(req, &who);
-	lfs_staging_commit(fs->staging, id, label, &who);
+	lfs_staging_commit(st, id, label, &who);
 	return 1;
+}
+
+/* An empty staging directory may be removed: that is a manual shred, done
+ * by the control thread within a second (kernel caches cannot be dropped
+ * from inside a handler). */
+static int hook_rmdir(void *ctx, fuse_req_t req, uint32_t id)
+{
+	struct lfs_staging *st = ctx;
+	char hex[9];
+	lfs_stage_id_hex(id, hex);
+	int sfd = openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = sfd < 0 ? -errno : lfs_empty_backing_dir(sfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (r == 0) {
+		struct lfs_audit_caller who;
+		caller_of(req, &who);
+		r = lfs_staging_set_ttl(st, id, 0, &who);
+	}
+	return r;
 }
 
 /* Whether a backing directory holds only lethefs metadata. */
@@ -161,7 +194,7 @@ static bool backing_empty(int dfd)
  * the rename, so the kernel's inode stays valid) and a marker takes its
  * place. The VFS holds the directory's lock during setxattr, so nothing
  * can be created in it meanwhile. */
-static int adopt(fuse_req_t req, struct lfs_inode *inode, uint64_t ttl)
+static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode, uint64_t ttl)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	if (inode == &fs->root || !S_ISDIR(inode->type))
@@ -198,24 +231,24 @@ static int adopt(fuse_req_t req, struct lfs_inode *inode, uint64_t ttl)
 		snprintf(label, sizeof(label), "?");
 	uint32_t id = 0;
 	if (r == 0)
-		r = lfs_staging_begin(fs->staging, ttl, &id);
+		r = lfs_staging_begin(st, ttl, &id);
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
 	if (r == 0) {
 		/* The fresh backing dir makes way for the user's. */
-		int fresh = openat(fs->staging->sdirfd, hex, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int fresh = openat(st->sdirfd, hex, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fresh >= 0) {
 			unlinkat(fresh, LFS_DIRMETA_NAME, 0);
 			close(fresh);
 		}
-		unlinkat(fs->staging->sdirfd, hex, AT_REMOVEDIR);
-		if (renameat2(pfd, base, fs->staging->sdirfd, hex, RENAME_NOREPLACE) < 0)
+		unlinkat(st->sdirfd, hex, AT_REMOVEDIR);
+		if (renameat2(pfd, base, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
 			r = -errno;
 		if (r == 0 && (r = lfs_staging_write_meta(dfd, id)) == 0 &&
 		    (r = link_marker(pfd, base, id)) < 0)
-			renameat2(fs->staging->sdirfd, hex, pfd, base, RENAME_NOREPLACE);
+			renameat2(st->sdirfd, hex, pfd, base, RENAME_NOREPLACE);
 		if (r < 0)
-			lfs_staging_abort(fs->staging, id);
+			lfs_staging_abort(st, id);
 	}
 	if (r == 0) {
 		pthread_mutex_lock(&inode->meta_lock);
@@ -225,7 +258,7 @@ static int adopt(fuse_req_t req, struct lfs_inode *inode, uint64_t ttl)
 		pthread_mutex_unlock(&inode->meta_lock);
 		struct lfs_audit_caller who;
 		caller_of(req, &who);
-		lfs_staging_commit(fs->staging, id, label, &who);
+		lfs_staging_commit(st, id, label, &who);
 	}
 	if (pfd >= 0)
 		close(pfd);
@@ -273,10 +306,10 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name, const char *value,
-                       size_t size)
+static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, const char *name,
+                         const char *value, size_t size)
 {
-	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_staging *st = ctx;
 	bool ttl = !strcmp(name, XA_TTL), quota = !strcmp(name, XA_QUOTA);
 	if (!ttl && !quota && strcmp(name, XA_EXPIRES) && strcmp(name, XA_ID))
 		return 0;
@@ -284,9 +317,7 @@ int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name
 	int r = 0;
 	while (size && (value[size - 1] == '\n' || value[size - 1] == '\0'))
 		size--;
-	if (!fs->staging)
-		r = -EOPNOTSUPP;
-	else if (!ttl && !quota)
+	if (!ttl && !quota)
 		r = -EPERM; /* read-only */
 	else if (size == 0 || size >= sizeof(v))
 		r = -EINVAL;
@@ -302,15 +333,14 @@ int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name
 			r = -EINVAL;
 		else if (quota)
 			r = inode->stage_root
-			        ? lfs_staging_set_quota(fs->staging, inode->stage_id, n, &who)
+			        ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
 			        : -EINVAL;
 		else if (inode->stage_root)
-			r = lfs_staging_set_ttl(fs->staging, inode->stage_id, n, &who);
+			r = lfs_staging_set_ttl(st, inode->stage_id, n, &who);
 		else if (n == 0)
 			r = -EINVAL;
 		else
-			r = lfs_staging_check_ttl(fs->staging, n) < 0 ? -EPERM
-			                                              : adopt(req, inode, n);
+			r = lfs_staging_check_ttl(st, n) < 0 ? -EPERM : adopt(st, req, inode, n);
 		if (r == -ENOENT)
 			r = -EIO; /* shredded meanwhile */
 	}
@@ -326,16 +356,16 @@ static void iso(int64_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int lfs_stage_getxattr(fuse_req_t req, struct lfs_inode *inode, const char *name, size_t size)
+static int hook_getxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, const char *name,
+                         size_t size)
 {
-	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_staging *st = ctx;
 	if (strcmp(name, XA_TTL) && strcmp(name, XA_QUOTA) && strcmp(name, XA_EXPIRES) &&
 	    strcmp(name, XA_ID))
 		return 0;
 	struct lfs_stage_entry e;
 	char out[64];
-	if (!fs->staging || !inode->stage_root ||
-	    lfs_staging_get(fs->staging, inode->stage_id, &e) < 0) {
+	if (!inode->stage_root || lfs_staging_get(st, inode->stage_id, &e) < 0) {
 		fuse_reply_err(req, ENODATA);
 		return 1;
 	}
@@ -357,4 +387,18 @@ int lfs_stage_getxattr(fuse_req_t req, struct lfs_inode *inode, const char *name
 	else
 		fuse_reply_buf(req, out, len);
 	return 1;
+}
+
+void lfs_staging_hooks_init(struct lfs_stage_hooks *h, struct lfs_staging *st)
+{
+	*h = (struct lfs_stage_hooks){.ctx = st,
+	                              .is_marker = hook_is_marker,
+	                              .live = hook_live,
+	                              .open_dir = hook_open_dir,
+	                              .charge = hook_charge,
+	                              .has_quota = hook_has_quota,
+	                              .mkdir = hook_mkdir,
+	                              .rmdir = hook_rmdir,
+	                              .setxattr = hook_setxattr,
+	                              .getxattr = hook_getxattr};
 }
