@@ -102,7 +102,7 @@ setup_fs() {
 		;;
 	lethefs | lethefs-debug)
 		"$BENCH_DIR/lethefs" init --passfile "$BENCH_DIR/pass" --kdf-ops 1 --kdf-mem 8M \
-			--root-owner postgres:postgres "$w/back" >/dev/null
+			"$w/back" >/dev/null
 		if [[ $fs == lethefs-debug ]]; then
 			"$BENCH_DIR/lethefs" mount -d --passfile "$BENCH_DIR/pass" -o allow_other \
 				"$w/back" "$w/mnt" >/dev/null 2>"$w/debug.log" &
@@ -111,6 +111,9 @@ setup_fs() {
 			"$BENCH_DIR/lethefs" mount --passfile "$BENCH_DIR/pass" -o allow_other \
 				"$w/back" "$w/mnt" >/dev/null
 		fi
+		# The mount root to the service account (what init --root-owner
+		# does; this way older builds can be measured too).
+		chown postgres:postgres "$w/mnt"
 		;;
 	esac
 	MOUNTS+=("$w/mnt")
