@@ -3,6 +3,7 @@
 #include "../keymgmt/kdf.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/trustpath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,23 +36,17 @@ int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *d
 		     char name[256])
 {
 	const char *path = cfg->audit_log[0] ? cfg->audit_log : LFS_AUDIT_DEFAULT_NAME;
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	size_t dirlen = slash ? (size_t)(slash - path) : 0;
-	char dir[sizeof(cfg->audit_log)];
-	if (!*base || strlen(base) > LOG_NAME_MAX || !strcmp(base, ".") || !strcmp(base, ".."))
-		return -EINVAL;
-	if (!slash)
-		strcpy(dir, ".");
-	else if (dirlen == 0)
-		strcpy(dir, "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)dirlen, path);
-	/* An absolute dir ignores vault_dirfd, a relative one starts there. */
-	int fd = openat(vault_dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char why[512];
+	/* lethefs.conf is not authenticated: the log stays in the vault or in
+	 * LFS_AUDIT_ABS_DIR (common/trustpath.h). */
+	int fd = lfs_open_confined_parent(vault_dirfd, path, LFS_AUDIT_ABS_DIR, name, 256, why,
+					  sizeof(why));
 	if (fd < 0)
-		return -errno;
-	strcpy(name, base);
+		return fd;
+	if (strlen(name) > LOG_NAME_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
 	*dirfd = fd;
 	return 0;
 }

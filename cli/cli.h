@@ -29,6 +29,8 @@ enum lfs_exit {
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
+	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
 
 struct lfs_command {
@@ -116,6 +118,7 @@ enum {
 	LFS_OPT_TYPE,
 	LFS_OPT_KDF_OPS,
 	LFS_OPT_KDF_MEM,
+	LFS_OPT_ALLOW_WEAK_KDF,
 };
 #define LFS_NEW_SECRET_LONG_OPTIONS                                                                \
 	{"new-passfile", required_argument, NULL, LFS_OPT_NEW_PASSFILE},                           \
@@ -124,8 +127,9 @@ enum {
 	    {"new-keyfile", required_argument, NULL, LFS_OPT_NEW_KEYFILE},                         \
 	    {"type", required_argument, NULL, LFS_OPT_TYPE},                                       \
 	    {"kdf-ops", required_argument, NULL, LFS_OPT_KDF_OPS},                                 \
+	    {"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM},                                 \
 	{                                                                                          \
-		"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM                                \
+		"allow-weak-kdf", no_argument, NULL, LFS_OPT_ALLOW_WEAK_KDF                        \
 	}
 #define LFS_NEW_SECRET_HELP                                                                        \
 	"  --new-passfile FILE, --new-passfd N   the new passphrase, read as for --passfile\n"     \
@@ -137,7 +141,10 @@ enum {
 	"                      secret's source; an extpass secret may be typed passphrase)\n"      \
 	"  --kdf-ops N         Argon2id passes (default 3; key files 1)\n"                         \
 	"  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M; key files 64M);\n"        \
-	"                      small values are for tests only\n"
+	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
+	"                      needs at least 2 passes over 64M\n"                               \
+	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
+	"                      for tests only (a stolen vault is then cheap to guess)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
  * something, not make a weak secret strong. */
@@ -149,6 +156,7 @@ struct lfs_new_secret {
 	int type; /* enum lfs_slot_type from --type, or -1 */
 	struct lfs_kdf_params kdf;
 	bool kdf_ops_given, kdf_mem_given;
+	bool allow_weak; /* --allow-weak-kdf */
 };
 #define LFS_NEW_SECRET_INIT                                                                        \
 	{                                                                                          \
@@ -175,8 +183,10 @@ int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_cha
 int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
 			   struct lfs_kdf_params *kdf);
-/* Checks Argon2id parameters against the keyslot format's bounds. */
-int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf);
+/* Checks Argon2id parameters of a new slot of this type against the
+ * bounds of keymgmt/kdf_bounds.h; prints why and returns LFS_EXIT_USAGE. */
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
+			 const struct lfs_kdf_params *kdf, bool allow_weak);
 
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

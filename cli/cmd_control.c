@@ -14,13 +14,16 @@
 enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE };
 
 static const char socket_help[] =
-	"  --socket PATH       talk to this control socket instead of finding it from\n"
-	"                      MOUNTPOINT (mountinfo, then the vault's lethefs.conf)\n";
+	"  --socket PATH       talk to this control socket instead of the one the\n"
+	"                      mount's daemon published under /run/lethefs (the same\n"
+	"                      checks apply: root's directories, root's listener)\n";
 
 static const char control_exit_help[] =
 	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
 	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket)";
+	"the vault's admin_group may use the control socket), 20 the socket is not\n"
+	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
+	"control slot (try again)";
 
 /* Maps a daemon error answer to an exit code after printing it. */
 static int daemon_error(const char *cmd, const char *resp)
@@ -36,6 +39,8 @@ static int daemon_error(const char *cmd, const char *resp)
 		return LFS_EXIT_DENIED;
 	if (!strcmp(code, "busy"))
 		return LFS_EXIT_BUSY;
+	if (!strcmp(code, "overloaded"))
+		return LFS_EXIT_OVERLOADED;
 	if (!strcmp(code, "corrupt"))
 		return LFS_EXIT_CORRUPT;
 	return LFS_EXIT_ERROR;

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/mount.h"
+#include "../keymgmt/config_paths.h"
+#include "mountpoint.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -42,7 +44,13 @@ static void mount_help(void)
 	       "        allow_other        let other users in (implies default_permissions,\n"
 	       "                           so the kernel checks file modes; the mount root\n"
 	       "                           must let them enter: see init --root-mode)\n"
-	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
+	       "        default_permissions, noatime, ... pass to FUSE/kernel\n"
+	       "        nosuid,nodev       always, unless allow_suid / allow_dev (or suid / dev\n"
+	       "                           with 'lethefs mount': mount.fuse3 adds those to\n"
+	       "                           every mount); device nodes in the vault are\n"
+	       "                           refused (EACCES) without allow_dev\n"
+	       "        nonempty           mount over a non-empty directory or a mount\n"
+	       "                           (refused otherwise; a dead FUSE mount always is)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
@@ -70,6 +78,9 @@ static void mount_help(void)
 
 struct mount_opts {
 	struct lfs_secret_source src;
+	bool via_helper;	    /* called by mount.fuse3 (mount(8), fstab) */
+	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
+	bool nonempty;		    /* -o nonempty: mount over anything */
 	struct lfs_mount_opts m;		    /* for the daemon */
 	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
@@ -114,6 +125,18 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 				mo->src.keyfile = dst;
 			else
 				mo->src.passfile = dst;
+		} else if (!strcmp(o, "dev") || !strcmp(o, "suid") || !strcmp(o, "allow_dev") ||
+			   !strcmp(o, "allow_suid")) {
+			/* mount.fuse3 adds "dev,suid" to every mount it makes, so
+			 * from it only allow_dev/allow_suid count as asked for. */
+			if (mo->via_helper && o[0] != 'a')
+				continue;
+			bool dev = strstr(o, "dev") != NULL;
+			*(dev ? &mo->m.allow_dev : &mo->allow_suid) = true;
+		} else if (!strcmp(o, "nodev") || !strcmp(o, "nosuid")) {
+			*(o[2] == 'd' ? &mo->m.allow_dev : &mo->allow_suid) = false;
+		} else if (!strcmp(o, "nonempty")) {
+			mo->nonempty = true;
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->m.writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
@@ -134,6 +157,10 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
 			mo->allow_other |= !strcmp(o, "allow_other");
+			if (!strcmp(o, "ro"))
+				mo->m.read_only = true;
+			else if (!strcmp(o, "rw"))
+				mo->m.read_only = false;
 			if (!strcmp(o, "allow_other"))
 				r = add_fuse_opt(mo, "default_permissions");
 			if (r == 0)
@@ -187,6 +214,11 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	}
 	if (argc - optind != 2)
 		return lfs_cli_usage_error("mount", "expected VAULT and MOUNTPOINT");
+	/* Device nodes and setuid files of the backing store come from
+	 * whoever can write it: off unless asked for, on every mount path. */
+	if (add_fuse_opt(mo, mo->m.allow_dev ? "dev" : "nodev") < 0 ||
+	    add_fuse_opt(mo, mo->allow_suid ? "suid" : "nosuid") < 0)
+		return lfs_cli_usage_error("mount", "mount options too long");
 	return 0;
 }
 
@@ -215,9 +247,14 @@ static int check_paths(const char *vault, const char *mnt, char *rvault, char *r
 
 static int mount_with(int argc, char **argv, struct mount_opts *mo)
 {
+	/* "lethefs mount ..." arrives as argv[0] "mount"; mount.fuse3 runs
+	 * "lethefs VAULT MOUNTPOINT -o OPTIONS" (cli/main.c). */
+	mo->via_helper = strcmp(argv[0], "mount") != 0;
 	int r = parse_mount_args(argc, argv, mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
+	if ((r = lfs_mountpoint_check(argv[optind + 1], mo->nonempty)) != 0)
+		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];
 	if ((r = check_paths(argv[optind], argv[optind + 1], vault, mnt)) != 0)
 		return r;
@@ -232,6 +269,15 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
 	} else if ((r = lfs_open_and_unlock(vault, &mo->src, &v, &kr)) != 0) {
 		return r;
+	}
+	/* The unauthenticated config names places where root writes or
+	 * unlinks: refuse any outside the rules before using them. */
+	char why[768];
+	if (lfs_config_check_paths(v.dirfd, &v.cfg, why, sizeof(why)) < 0) {
+		lfs_cli_error("%s", why);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return LFS_EXIT_MOUNT;
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(UNLOCK_STACK_WIPE);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/control.h"
+#include "../daemon/recover.h"
 #include "../audit/audit.h"
 #include "../audit/audit_keyring.h"
 #include "../staging/stage_store.h"
@@ -402,6 +403,15 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	} else {
 		lfs_secret_free(&main_secret); /* a recovery key opens no slot */
 	}
+	/* What a crash left half done is finished under the old master first:
+	 * its journal records would not authenticate under the new one. */
+	struct lfs_recovery rc;
+	if ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed) {
+		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
+			      "once, then rekey; nothing was changed",
+			      k->path, r < 0 ? strerror(-r) : "see the log");
+		return LFS_EXIT_ERROR;
+	}
 	if ((r = lfs_keyring_copy_master(&k->kr, k->keys)) < 0) {
 		lfs_cli_error("cannot read the master key: %s", strerror(-r));
 		return LFS_EXIT_ERROR;
@@ -441,7 +451,7 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	size_t ring_len = 0;
 	if ((r = rewrap(k, &ks)) != 0 || (r = reseal(k, ring, &ring_len, epoch)) != 0)
 		return r;
-	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks);
+	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
 	if (e < 0) {
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));

@@ -162,6 +162,17 @@ static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct
 		lfs_cli_error("out of memory while deriving the key (Argon2id)");
 		return LFS_EXIT_ERROR;
 	}
+	if (r == -ENOTSUP) {
+		lfs_cli_error("vault %s uses %s, which this CPU cannot run", path,
+			      lfs_cipher_name(v->cfg.cipher));
+		return LFS_EXIT_ERROR;
+	}
+	if (r == -ERANGE) {
+		lfs_cli_error("no keyslot of %s was tried: every used slot has Argon2id "
+			      "parameters out of the bounds lethefs accepts (edited?)",
+			      path);
+		return LFS_EXIT_CORRUPT;
+	}
 	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
 		      path, LFS_KEYRING_FILE_NAME);
 	return LFS_EXIT_CORRUPT;

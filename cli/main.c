@@ -61,7 +61,9 @@ static void usage(FILE *out)
 		" 14  rotate: the volume is locked\n"
 		" 15  rotate --wait: the rotation stopped on errors\n"
 		" 16  rekey: the vault is mounted (unmount it first)\n"
-		" 17  stage extend refused: the vault does not allow extending TTLs\n");
+		" 17  stage extend refused: the vault does not allow extending TTLs\n"
+		" 20  the control socket is not trustworthy: nothing was sent to it\n"
+		" 21  the control socket has no free slot (too many connections): retry\n");
 }
 
 int main(int argc, char **argv)

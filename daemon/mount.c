@@ -1,7 +1,9 @@
 /* A mount daemon's life (mount.h): set up, serve, tear down. */
 #define _GNU_SOURCE
 #include "mount.h"
+#include "../journal/journal.h"
 #include "control.h"
+#include "daemonize.h"
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
@@ -83,7 +85,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
                                    struct lfs_session *session)
 {
 	if (!mo->foreground) {
-		if (fuse_daemonize(0) < 0)
+		if (lfs_daemonize_begin() < 0)
 			return LFS_MOUNT_ERROR;
 		/* libsodium's generator aborts in a forked child that has not
 		 * re-seeded it: its state would repeat the parent's. */
@@ -105,6 +107,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
+	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
 		lfs_warn("cannot start the rotation thread: key rotation unavailable");
@@ -151,13 +154,40 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_CORRUPT;
 	}
 	fs.writeback = mo->writeback;
+	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;
+	/* The journal every multi-step update runs under (journal/journal.h).
+	 * A vault on read-only storage may only be mounted read-only. */
+	struct lfs_journal journal;
+	char data_path[PATH_MAX + 8];
+	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
+	int jr = lfs_journal_open(&journal, v->dirfd, v->cfg.uuid, true,
+				  2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
+	if (jr == 0 && journal.read_only && !mo->read_only) {
+		lfs_journal_close(&journal);
+		jr = -EROFS;
+	}
+	if (jr == 0) {
+		fs.journal = &journal;
+		fs.data_path = data_path;
+	} else if (!(mo->read_only && (jr == -EROFS || jr == -EACCES))) {
+		if (jr == -EROFS)
+			snprintf(err, errlen, "%s is on read-only storage: mount it with -o ro", vault);
+		else
+			snprintf(err, errlen, "cannot open the journal of %s (%s): %s", vault,
+				 LFS_JOURNAL_FILE_NAME, strerror(-jr));
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(kr);
+		lfs_vault_close(v);
+		return jr == -EINVAL ? LFS_MOUNT_CORRUPT : jr == -EROFS ? LFS_MOUNT_FAILED : LFS_MOUNT_ERROR;
+	}
 
 	/* The socket comes first: if another daemon serves this vault, fail
 	 * before touching the mountpoint. */
 	struct lfs_control ctl;
 	if (lfs_control_bind(&ctl, &v->cfg, err, errlen) < 0) {
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -178,6 +208,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -193,6 +224,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_audit_close(session.audit);
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
+		lfs_journal_close(&journal);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -259,6 +291,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
+	fs.journal = NULL;
+	lfs_journal_close(&journal);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(kr);
 	lfs_vault_close(v);

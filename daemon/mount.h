@@ -18,6 +18,8 @@ struct lfs_mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool read_only; /* -o ro */
+	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "session.h"
+#include "recover.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../staging/stage.h"
@@ -38,8 +39,8 @@ void lfs_session_destroy(struct lfs_session *s)
 }
 
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
-		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		       size_t ndetails)
+                       const struct lfs_audit_caller *caller,
+                       const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!s->audit)
 		return;
@@ -48,10 +49,34 @@ void lfs_session_audit(struct lfs_session *s, const char *event, const char *out
 		lfs_err("cannot record %s/%s in the audit log: %s", event, outcome, strerror(-r));
 }
 
+/* Finishes or undoes what a crash interrupted, before any request can see
+ * it half done (daemon/recover.h). Runs with the keys in place and the
+ * gate still closed. */
+static void recover(struct lfs_session *s)
+{
+	struct lfs_recovery rc = {.journal = s->fs->journal,
+	                          .kr = s->kr,
+	                          .layout = &s->fs->layout,
+	                          .data_dirfd = s->fs->root.fd,
+	                          .handle_mount_fd = s->fs->handle_mount_fd};
+	int r = lfs_recover(&rc);
+	if (r < 0)
+		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
+		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
+		                               {"undone", NULL, rc.rolled_back},
+		                               {"failed", NULL, rc.failed},
+		                               {"rejected", NULL, rc.rejected}};
+		lfs_session_audit(s, "recover", r < 0 || rc.failed ? "failure" : "success", NULL, d,
+		                  4);
+	}
+}
+
 void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
 	s->unlocked_since = time(NULL);
+	recover(s);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
 	lfs_fs_open_gate(s->fs);
@@ -118,6 +143,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			lfs_fs_touch(s->fs);
 			/* A file whose rotation a crash interrupted is finished
 			 * before any request can see it half converted. */
+			recover(s);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
 			lfs_fs_open_gate(s->fs);
@@ -250,7 +276,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	unsigned failures = s->failures;
 	pthread_mutex_unlock(&s->state_lock);
 	size_t used = 0;
-	int n = snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
+	int n =
+	    snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	used = (size_t)n;

@@ -58,6 +58,10 @@ struct lfs_inode {
 	 * lookup; stage_root for the staging directory itself. */
 	uint32_t stage_id;
 	bool stage_root;
+	/* A tail update failed and could not be undone (io_lock): its journal
+	 * record stays for the next recovery, and writes and truncation fail
+	 * with EIO until then rather than pile a second update on top. */
+	bool tail_broken;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -71,6 +75,7 @@ enum lfs_access {
 
 struct fuse_session;
 struct lfs_stage_hooks;
+struct lfs_journal;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -83,6 +88,11 @@ struct lfs_fs {
 	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
+	/* Multi-step updates run under its records (NULL: a read-only view,
+	 * e.g. fsck before recovery). data_path is d/'s canonical path, for
+	 * naming records' targets. */
+	struct lfs_journal *journal;
+	char *data_path;
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
@@ -102,6 +112,7 @@ struct lfs_fs {
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;
 };

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +72,15 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		int r = -errno;
 		close(fd);
 		return r;
+	}
+	/* Whoever writes the backing store could put a device node (a
+	 * disk, /dev/mem) under any authenticated name. */
+	if ((S_ISCHR(e->attr.st_mode) || S_ISBLK(e->attr.st_mode)) && !fs->allow_dev) {
+		close(fd);
+		lfs_warn("backing entry %s is a device node (%u:%u): refused, the mount has no "
+			 "-o dev",
+			 backing, major(e->attr.st_rdev), minor(e->attr.st_rdev));
+		return -EACCES;
 	}
 	uint32_t sid = 0;
 	int marker = S_ISLNK(e->attr.st_mode) ? follow_marker(fs, &fd, &e->attr, &sid) : 0;
@@ -399,7 +409,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	/* nodev: no device nodes, neither served nor made. */
+	int r = (S_ISCHR(mode) || S_ISBLK(mode)) && !fs->allow_dev
+			? -EPERM
+			: lfs_bname_for_new(fs, parent, pfd, name, &b);
 	if (r == 0 && link) {
 		const struct lfs_epoch_keys *k;
 		size_t len = strlen(link);

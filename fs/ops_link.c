@@ -5,6 +5,7 @@
 #include "dirnames.h"
 #include "stage_hooks.h"
 #include "../common/fileutil.h"
+#include "../common/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 /* Pins two inodes (possibly the same one) or neither. */
 static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, int *fa, int *fb)
@@ -93,6 +95,23 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	fuse_reply_err(req, -r);
 }
 
+/* Whether a backing directory holds nothing but lethefs metadata. */
+static int backing_dir_is_empty(int dirfd)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+			r = -ENOTEMPTY;
+	closedir(d);
+	return r;
+}
+
 int lfs_empty_backing_dir(int dirfd)
 {
 	int err = 0;
@@ -143,19 +162,37 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/* The commit point is a rename of the (checked empty) directory to a
+	 * hidden temporary name: from then on it is gone for every reader,
+	 * and a crash while its metadata and itself are removed leaves only a
+	 * hidden leftover (docs/FORMAT.md section 12), never a directory
+	 * without its id under its name. */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
+		 randombytes_random());
 	if (r == 0) {
 		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
-	/* Keep the metadata so it can be put back if the removal fails. */
-	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
 	if (r == 0)
-		r = lfs_empty_backing_dir(dfd);
-	if (r == 0 && unlinkat(pfd, b.name, AT_REMOVEDIR) < 0) {
+		r = backing_dir_is_empty(dfd);
+	if (r == 0 && renameat2(pfd, b.name, pfd, tmp, RENAME_NOREPLACE) < 0)
 		r = -errno;
-		if (have_meta)
-			lfs_dirmeta_store(dfd, &m);
+	if (r == 0) {
+		/* Keep the metadata so it can be put back if the removal fails. */
+		int have_meta = lfs_dirmeta_load(dfd, &m) == 0;
+		int e = lfs_empty_backing_dir(dfd);
+		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
+			e = -errno;
+		if (e < 0) {
+			if (have_meta)
+				lfs_dirmeta_store(dfd, &m);
+			if (renameat2(pfd, tmp, pfd, b.name, RENAME_NOREPLACE) < 0)
+				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
+					b.name, tmp, strerror(errno));
+			r = e;
+		}
 	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);

@@ -125,9 +125,9 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	if (!sealed)
 		r = -ENOMEM;
 	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
-		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+		r = lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
-		if ((r = proc_of(req, ino, proc)) == 0) {
+		if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
 			r = set_over_older(fs, inode, proc, name, bname, sealed,
 					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
 			unpin_of(req, ino);

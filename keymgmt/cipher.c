@@ -39,12 +39,18 @@ size_t lfs_cipher_nonce_len(enum lfs_cipher_id id)
 					  : crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 }
 
-void lfs_aead_key_init(struct lfs_aead_key *k, enum lfs_cipher_id cipher, const uint8_t key[32])
+int lfs_aead_key_init(struct lfs_aead_key *k, enum lfs_cipher_id cipher, const uint8_t key[32])
 {
 	k->cipher = cipher;
 	memcpy(k->key, key, LFS_AEAD_KEY_LEN);
-	if (cipher == LFS_CIPHER_AES256GCM)
-		crypto_aead_aes256gcm_beforenm(&k->gcm, key);
+	if (cipher == LFS_CIPHER_AES256GCM &&
+	    (!crypto_aead_aes256gcm_is_available() ||
+	     crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0)) {
+		sodium_memzero(k, sizeof(*k));
+		k->cipher = cipher;
+		return -1;
+	}
+	return 0;
 }
 
 void lfs_aead_key_wipe(struct lfs_aead_key *k)
@@ -52,15 +58,23 @@ void lfs_aead_key_wipe(struct lfs_aead_key *k)
 	sodium_memzero(k, sizeof(*k));
 }
 
-void lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
-		   const uint8_t *ad, size_t adlen, const uint8_t *nonce)
+int lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
+		  const uint8_t *ad, size_t adlen, const uint8_t *nonce)
 {
+	int r;
 	if (k->cipher == LFS_CIPHER_AES256GCM)
-		crypto_aead_aes256gcm_encrypt_afternm(out, NULL, m, mlen, ad, adlen, NULL, nonce,
-						      &k->gcm);
+		r = crypto_aead_aes256gcm_is_available()
+			    ? crypto_aead_aes256gcm_encrypt_afternm(out, NULL, m, mlen, ad, adlen,
+								    NULL, nonce, &k->gcm)
+			    : -1;
 	else
-		crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, m, mlen, ad, adlen, NULL,
-							   nonce, k->key);
+		r = crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, m, mlen, ad, adlen, NULL,
+							       nonce, k->key);
+	/* Whatever a failed call left in out (the plaintext, in some
+	 * versions) must not reach the disk. */
+	if (r != 0)
+		sodium_memzero(out, mlen + LFS_AEAD_TAG_LEN);
+	return r == 0 ? 0 : -1;
 }
 
 int lfs_aead_open(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *c, size_t clen,

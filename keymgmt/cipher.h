@@ -32,11 +32,14 @@ int lfs_cipher_from_name(const char *name, enum lfs_cipher_id *id);
 int lfs_cipher_available(enum lfs_cipher_id id);
 size_t lfs_cipher_nonce_len(enum lfs_cipher_id id);
 
-void lfs_aead_key_init(struct lfs_aead_key *k, enum lfs_cipher_id cipher, const uint8_t key[32]);
+/* Returns 0, or -1 when the cipher cannot run on this CPU (AES-GCM without
+ * AES-NI): the key is then unusable and every seal fails. */
+int lfs_aead_key_init(struct lfs_aead_key *k, enum lfs_cipher_id cipher, const uint8_t key[32]);
 void lfs_aead_key_wipe(struct lfs_aead_key *k);
 
-/* out receives ciphertext||tag (mlen + 16 bytes). */
-void lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
+/* out receives ciphertext||tag (mlen + 16 bytes). Returns 0, or -1 (out
+ * wiped) when sealing failed: nothing of out may be written anywhere. */
+int lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
 		   const uint8_t *ad, size_t adlen, const uint8_t *nonce);
 /* Returns 0, or -1 when the tag does not verify (out is then wiped). */
 int lfs_aead_open(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *c, size_t clen,

@@ -62,6 +62,8 @@ struct lfs_keyring_secrets {
 	 * verify. Absent: the audit key is derived from the master key. */
 	bool has_audit_key;
 	uint8_t audit_key[32];
+	/* Authenticates the vault journal's records (journal/journal.h). */
+	uint8_t journal_key[32];
 	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
 	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
@@ -139,6 +141,13 @@ bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
  * -EACCES when locked. set: stored from now on, sealed with the ring. */
 int lfs_keyring_copy_audit_key(struct lfs_keyring *kr, uint8_t out[32]);
 int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32]);
+
+/* The journal's record key (derived from the master key). The first form
+ * is for callers that hold the keyring (between lfs_keyring_get and
+ * lfs_keyring_put) and returns NULL when locked; the copy takes the lock
+ * itself (-EACCES locked) and the caller wipes out. */
+const uint8_t *lfs_keyring_journal_key(struct lfs_keyring *kr);
+int lfs_keyring_copy_journal_key(struct lfs_keyring *kr, uint8_t out[32]);
 
 /* Parses only the public header of a keyring file (no key needed).
  * *nentries counts the body's entries: the data epochs plus the audit key

@@ -15,8 +15,7 @@
 
 #define CONFIG_MAX 65536
 
-enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
-				    size_t errlen)
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
 	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -102,6 +101,10 @@ static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY
 	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
 	if (r != -EKEYREJECTED)
 		return r;
+	/* A rekey killed after it replaced the keyslots (vault_slots.c). */
+	if (lfs_vault_finish_rekey(v, master) == 0)
+		return unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
+	/* The same, as rekeys of older versions left it. */
 	if (unlock_file(v, LFS_KEYRING_NEW_FILE_NAME, master, kr) != 0)
 		return r;
 	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) == 0)
@@ -116,6 +119,13 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 	if (!master)
 		return -ENOMEM;
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	/* Every path that installs keys (a direct mount, an unlock through
+	 * the control socket) stops here on a CPU that cannot run the
+	 * vault's cipher, before any key exists. */
+	if (!lfs_cipher_available(v->cfg.cipher)) {
+		sodium_free(master);
+		return -ENOTSUP;
+	}
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
 		r = open_keyring(v, master, kr);
@@ -132,6 +142,8 @@ int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER
 			    struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	if (!lfs_cipher_available(v->cfg.cipher))
+		return -ENOTSUP; /* as in lfs_vault_unlock */
 	/* No slot vouches for this key: the keyring's tag is the only check,
 	 * so a failure here is a wrong key (-EKEYREJECTED), not corruption. */
 	return open_keyring(v, master, kr);
@@ -183,8 +195,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	uint8_t master[LFS_MASTER_KEY_LEN];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r == 0)
-		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit,
-				     kdf->memlimit, master);
+		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit, kdf->memlimit,
+		                     master);
 	sodium_memzero(master, sizeof(master));
 	if (r < 0)
 		return r;
@@ -227,8 +239,10 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 		if (faccessat(vfd, LFS_CONFIG_FILE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			snprintf(err, errlen, "%s already holds a lethefs vault", path);
 		else
-			snprintf(err, errlen, "%s is not empty; lethefs init needs an empty "
-					      "or new directory", path);
+			snprintf(err, errlen,
+			         "%s is not empty; lethefs init needs an empty "
+			         "or new directory",
+			         path);
 		close(vfd);
 		return -EEXIST;
 	}

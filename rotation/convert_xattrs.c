@@ -58,11 +58,13 @@ int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 		if (vr >= 0 && lfs_keyring_get(w->fs->kr, cur, &k) == 0) {
 			lfs_xattr_name_encrypt(k->xattr_name_mac, k->xattr_name_enc, plain, plen,
 			                       nb + 5);
-			lfs_xattr_value_seal(k->xattr_value, nb, clear, (size_t)vr, val);
+			int sr = lfs_xattr_value_seal(k->xattr_value, nb, clear, (size_t)vr, val);
 			lfs_keyring_put(w->fs->kr);
 			/* New first, then the old: a crash between leaves both, and
-			 * the next pass removes the old one. */
-			if (setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
+			 * the next pass removes the old one. A failed seal writes
+			 * nothing and keeps the old copy. */
+			if (sr == 0 &&
+			    setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
 				removexattr(proc, p);
 		}
 		sodium_memzero(clear, sizeof(w->x->clear));

@@ -133,8 +133,11 @@ static int replace_dirmeta(int dirfd, const struct lfs_dirmeta *m)
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
                       const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped)
 {
-	unsigned moved = 0, total = 0;
+	unsigned moved = 0, total = 0, skipped_here = 0;
 	int r;
+	/* Both counters are optional: the crash replay passes none. */
+	if (!skipped)
+		skipped = &skipped_here;
 	for (int round = 0; round < 16; round++) {
 		if ((r = scan(kr, dirfd, old_m, new_m, true, &moved, skipped)) < 0)
 			return r;

@@ -29,13 +29,19 @@ static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr,
 	int r = lfs_keyring_get(kr, old_h->epoch, &e);
 	if (r < 0)
 		return r;
-	lfs_file_key(&k->old_k, l->cipher, e->content, old_h->file_id);
+	r = lfs_file_key(&k->old_k, l->cipher, e->content, old_h->file_id);
 	lfs_keyring_put(kr);
+	if (r < 0)
+		return r;
 	if ((r = lfs_keyring_get(kr, new_h->epoch, &e)) < 0) {
 		lfs_aead_key_wipe(&k->old_k);
 		return r;
 	}
-	lfs_file_key(&k->new_k, l->cipher, e->content, new_h->file_id);
+	if ((r = lfs_file_key(&k->new_k, l->cipher, e->content, new_h->file_id)) < 0) {
+		lfs_keyring_put(kr);
+		lfs_aead_key_wipe(&k->old_k);
+		return r;
+	}
 	lfs_header_encode(new_h, e->hdr_mac, k->new_raw);
 	lfs_keyring_put(kr);
 	return 0;
@@ -77,7 +83,8 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 			break;
 		}
 		memcpy(blk, nonces + i * l->nonce_len, l->nonce_len);
-		lfs_block_seal(l, &k->new_k, new_h, b, final, plain, (size_t)n, blk);
+		if ((r = lfs_block_seal(l, &k->new_k, new_h, b, final, plain, (size_t)n, blk)) < 0)
+			break;
 	}
 	sodium_memzero(plain, sizeof(plain));
 	return r;

@@ -101,8 +101,10 @@ setup_fs() {
 		chown postgres:postgres "$w/mnt"
 		;;
 	lethefs | lethefs-debug)
-		"$BENCH_DIR/lethefs" init --passfile "$BENCH_DIR/pass" --kdf-ops 1 --kdf-mem 8M \
-			"$w/back" >/dev/null
+		local weak=()
+		"$BENCH_DIR/lethefs" init --help | grep -q allow-weak-kdf && weak=(--allow-weak-kdf)
+		"$BENCH_DIR/lethefs" init --passfile "$BENCH_DIR/pass" "${weak[@]}" --kdf-ops 1 \
+			--kdf-mem 8M "$w/back" >/dev/null
 		if [[ $fs == lethefs-debug ]]; then
 			"$BENCH_DIR/lethefs" mount -d --passfile "$BENCH_DIR/pass" -o allow_other \
 				"$w/back" "$w/mnt" >/dev/null 2>"$w/debug.log" &
@@ -116,6 +118,7 @@ setup_fs() {
 		chown postgres:postgres "$w/mnt"
 		;;
 	esac
+	mountpoint -q "$w/mnt" || die "$fs: not mounted on $w/mnt"
 	MOUNTS+=("$w/mnt")
 	echo "$w/mnt"
 }
@@ -165,7 +168,7 @@ fio_run() { # dir direct -> "readIOPS writeIOPS"
 
 measure() {
 	local fs=$1 d out t0 t1
-	d=$(setup_fs "$fs")
+	d=$(setup_fs "$fs") || die "$fs: set-up failed"
 	local R=$RES/$fs.tsv
 	log "$fs: pgbench scale $BENCH_PG_SCALE, $BENCH_PG_CLIENTS clients, ${BENCH_PG_SECONDS}s"
 	pg_up "$d"
@@ -195,7 +198,7 @@ measure() {
 # FUSE requests per transaction on lethefs, from its debug log.
 round_trips() {
 	local d n
-	d=$(setup_fs lethefs-debug)
+	d=$(setup_fs lethefs-debug) || die "lethefs-debug: set-up failed"
 	local L=$BENCH_DIR/fs-lethefs-debug/debug.log
 	count() { grep -acE 'opcode: [A-Z_]+' "$L"; }
 	pg_up "$d"

@@ -71,6 +71,13 @@ INDIRECT = [
     (r"^lfs_stage_sweep_markers$", [r"^staging/stage\.c:is_dead$"]),
     (r"^lfs_stage_for_each_orphan$", [r"^staging/stage\.c:shred_orphan$"]),
     (r"^lfs_vault_create$", [r"^lfs_dirmeta_create$"]),
+    # The journal walks its slots with a callback, and replays records
+    # through the caller's apply function (daemon/recover.h).
+    (r"^journal/journal\.c:for_each_used$",
+     [r"^journal/journal\.c:(count_used|collect_one|clear_if_rejected)$"]),
+    (r"^lfs_journal_replay$",
+     [r"^daemon/recover\.c:apply$", r"^keymgmt/vault_slots\.c:install_keyring$",
+      r"^cli/cmd_fsck\.c:note_target$"]),
 ]
 
 NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')

@@ -202,10 +202,10 @@ int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32
 	put_le32(out + 8, id);
 	key_ad(kr, out, ad);
 	randombytes_buf(out + KEY_HDR_LEN, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_HDR_LEN + 24, NULL, key, 32, ad,
+	r = crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_HDR_LEN + 24, NULL, key, 32, ad,
 	                                           sizeof(ad), NULL, out + KEY_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
-	return 0;
+	return r == 0 ? 0 : -EIO;
 }
 
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,

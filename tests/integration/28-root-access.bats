@@ -97,7 +97,7 @@ as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --clear-groups -- "${@:2}"; 
 	for bad in "--root-mode 999" "--root-mode u+x" "--root-mode 17777" "--root-mode ''" \
 		"--root-owner lfscl-svc" "--root-owner nosuchuser-lfscl:root" \
 		"--root-owner root:nosuchgroup-lfscl" "--root-owner :"; do
-		eval "run \"\$LETHEFS\" init --passfile \"\$T/pass\" --kdf-ops 1 --kdf-mem 8M $bad \"\$VAULT\""
+		eval "run \"\$LETHEFS\" init --passfile \"\$T/pass\" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M $bad \"\$VAULT\""
 		echo "$bad -> $status: $output"
 		[ "$status" -eq 2 ]
 		[ ! -e "$VAULT" ]
