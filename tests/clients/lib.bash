@@ -220,6 +220,9 @@ copy_to() {
 # two plain directories does not show it (what the tool itself keeps).
 copy_roundtrip() {
 	local tool=$1
+	# Device nodes in the mount need allow_dev (refused by default).
+	unmount_vault
+	mount_vault -o allow_other,allow_dev
 	make_tree "$T/src"
 	copy_to "$tool" "$T/src" "$T/ref1"
 	copy_to "$tool" "$T/ref1" "$T/ref2"
@@ -227,7 +230,7 @@ copy_roundtrip() {
 	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$T/ref2" --keys >"$T/allow2"
 	copy_to "$tool" "$T/src" "$MNT/copy"
 	unmount_vault
-	mount_vault -o allow_other
+	mount_vault -o allow_other,allow_dev
 	copy_to "$tool" "$MNT/copy" "$T/back"
 	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$MNT/copy" --allow "$T/allow1"
 	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$T/back" --allow "$T/allow2"
