@@ -52,9 +52,9 @@ int lfs_empty_backing_dir(int dirfd);
 /* Plaintext size of an open descriptor (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
-/* Attribute timeout for replies about inode (0 while it may be written
- * through the writeback cache: see ops_entry.c). */
-double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode);
+/* Attribute timeout for replies about inode, whose plaintext size here is
+ * plain_size (0 while it is being written and still empty: ops_entry.c). */
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size);
 /* With the writeback cache, makes the kernel write back (and drop) the pages
  * of a regular file from plaintext offset from on, when a handle that may
  * have dirtied them is open (ops_file.c). */

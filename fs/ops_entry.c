@@ -28,13 +28,19 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->entry_timeout;
 }
 
-double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode)
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size)
 {
 	/* The kernel does not ask again for st_blocks after a write into its
 	 * writeback cache (it trusts its own size and times, but blocks come
-	 * from here): while a handle may be writing, every stat must reach
-	 * the daemon, which has the kernel flush what lies past EOF first. */
-	if (fs->writeback && S_ISREG(inode->type) && atomic_load(&inode->writers) > 0)
+	 * from here). A file being written that is still empty here may hold
+	 * data in that cache only: never let the kernel keep "0 blocks" for
+	 * it, so that every stat reaches the daemon, which has the kernel
+	 * flush what lies past EOF first. Once the daemon has data, cached
+	 * attributes never say 0 blocks, and each write that grows the file
+	 * here drops them (lfs_op_write); a timeout of 0 for every file being
+	 * written would cost a GETATTR per write(2) instead. */
+	if (fs->writeback && S_ISREG(inode->type) && plain_size == 0 &&
+	    atomic_load(&inode->writers) > 0)
 		return 0;
 	return fs->attr_timeout;
 }
@@ -101,7 +107,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
 	lfs_fill_entry_timeouts(fs, e);
-	e->attr_timeout = lfs_attr_timeout(fs, inode);
+	e->attr_timeout = lfs_attr_timeout(fs, inode, e->attr.st_size);
 	return 0;
 }
 
@@ -185,7 +191,7 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode));
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* Truncation, with the size change charged to a staging quota. */
@@ -295,7 +301,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode));
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -104,7 +104,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	if (r == 0)
 		r = new_handle(fs, inode, fi, fd);
 	if (r == 0)
-		e.attr_timeout = lfs_attr_timeout(fs, inode);
+		e.attr_timeout = lfs_attr_timeout(fs, inode, e.attr.st_size);
 	if (r < 0) {
 		/* Do not leave behind a file the caller was told was not
 		 * created. */
@@ -190,8 +190,8 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
 	int64_t growth = 0;
+	uint64_t cur = lfs_plain_size_of(fs, fd), end = (uint64_t)off + size;
 	if (inode->stage_id) {
-		uint64_t cur = lfs_plain_size_of(fs, fd), end = (uint64_t)off + size;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0) {
@@ -202,6 +202,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	ssize_t n = lfs_fileio_write(fs, inode, fd, buf, size, (uint64_t)off);
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
+	/* The file grew here: st_blocks the kernel cached is now too small
+	 * (see lfs_attr_timeout). Attributes only, no pages: safe here. */
+	if (n > 0 && end > cur && fs->writeback && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -74,14 +74,13 @@ cp "$LETHEFS" "$BENCH_DIR/lethefs"
 SRC_REPO=$BENCH_DIR/src-repo
 [[ -d $SRC_REPO ]] || git clone -q --bare --no-local "$REPO" "$SRC_REPO"
 
-MOUNTS=()
 PGDIR=""
 cleanup() {
 	if [[ -n $PGDIR ]]; then
 		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR" -m immediate -w stop >/dev/null 2>&1 || true
 	fi
 	local m
-	for m in "${MOUNTS[@]}"; do
+	for m in "$BENCH_DIR"/fs-*/mnt; do
 		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
 	done
 	return 0
@@ -119,13 +118,17 @@ setup_fs() {
 		;;
 	esac
 	mountpoint -q "$w/mnt" || die "$fs: not mounted on $w/mnt"
-	MOUNTS+=("$w/mnt")
 	echo "$w/mnt"
 }
 
 teardown_fs() {
 	local fs=$1 w=$BENCH_DIR/fs-$1
 	mountpoint -q "$w/mnt" && { fusermount3 -u "$w/mnt" || umount -l "$w/mnt"; }
+	# The daemon exits once unmounted; wait, so that nothing holds $w.
+	for _ in $(seq 100); do
+		pgrep -f "lethefs mount .*$w/back" >/dev/null || break
+		sleep 0.1
+	done
 	rm -rf "$w"
 }
 
@@ -182,8 +185,11 @@ measure() {
 	done
 	for direct in 0 1; do
 		log "$fs: fio 4k randrw direct=$direct"
-		read -r rd wr <<<"$(fio_run "$d" "$direct")"
-		echo "fio_randrw_d${direct}_iops $((rd + wr))" >>"$R"
+		if read -r rd wr <<<"$(fio_run "$d" "$direct")" && [[ -n $wr ]]; then
+			echo "fio_randrw_d${direct}_iops $((rd + wr))" >>"$R"
+		else
+			log "$fs: fio direct=$direct failed"
+		fi
 	done
 	log "$fs: git clone"
 	drop_caches

@@ -27,6 +27,13 @@ for fd in fds: os.fsync(fd)
 print("synced", [os.stat(p).st_blocks for p in sys.argv[1:3]])
 for fd in fds: os.close(fd)
 print("closed", [os.stat(p).st_blocks for p in sys.argv[1:3]])
+# Growing a file that already has data: exact again once synced.
+fds = [os.open(p, os.O_WRONLY | os.O_APPEND) for p in sys.argv[1:3]]
+print("reopened", [os.stat(p).st_blocks for p in sys.argv[1:3]])
+for fd in fds: os.write(fd, b"y" * (n + 100000))
+for fd in fds: os.fsync(fd)
+print("appended and synced", [os.stat(p).st_blocks for p in sys.argv[1:3]])
+for fd in fds: os.close(fd)
 PY
 		cat "$T/out"
 		# Each line: the mount's value equals ext4's.
