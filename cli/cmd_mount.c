@@ -51,6 +51,9 @@ static void mount_help(void)
 	       "                           refused (EACCES) without allow_dev\n"
 	       "        nonempty           mount over a non-empty directory or a mount\n"
 	       "                           (refused otherwise; a dead FUSE mount always is)\n"
+	       "        noacl              refuse POSIX ACLs (on by default, as on ext4:\n"
+	       "                           setfacl/getfacl, default ACLs, enforced by the\n"
+	       "                           kernel, stored encrypted)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
@@ -137,6 +140,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			*(o[2] == 'd' ? &mo->m.allow_dev : &mo->allow_suid) = false;
 		} else if (!strcmp(o, "nonempty")) {
 			mo->nonempty = true;
+		} else if (!strcmp(o, "acl") || !strcmp(o, "noacl")) {
+			mo->m.acl = o[0] == 'a';
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->m.writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
@@ -314,6 +319,7 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	mo->src.passfd = -1;
 	mo->m.writeback = true;
+	mo->m.acl = true;
 	mo->m.max_threads = 10;
 	mo->m.attr_timeout = 1.0;
 	mo->m.read_ahead_kb = 4096;

@@ -154,6 +154,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_CORRUPT;
 	}
 	fs.writeback = mo->writeback;
+	fs.acl = mo->acl;
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;

@@ -18,6 +18,7 @@ struct lfs_mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool acl; /* POSIX ACLs (-o noacl turns them off) */
 	bool read_only; /* -o ro */
 	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
 	unsigned max_threads;

@@ -112,6 +112,7 @@ struct lfs_fs {
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;
@@ -147,6 +148,11 @@ bool lfs_fs_shed_fds(struct lfs_fs *fs);
 void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
 							void *),
 			   void *arg);
+
+/* Drops every inode's cached header and directory metadata, and the
+ * tail_broken marks: after a recovery changed files under the daemon. Takes
+ * each inode's io_lock, so no operation is in the middle of using them. */
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
 
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64

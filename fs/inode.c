@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "fs.h"
 #include "holes.h"
+#include "longlink.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -402,7 +403,8 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 		lfs_plain_size(&fs->layout, (uint64_t)st->st_size, &plain);
 		st->st_blocks = lfs_holes_blocks(&fs->layout, st);
 		st->st_size = (off_t)plain;
-	} else if (S_ISLNK(st->st_mode)) {
+	} else if (S_ISLNK(st->st_mode) && st->st_size != LFS_LONGLINK_REF_LEN) {
+		/* (a long target's reference: lfs_link_fix_size knows its size) */
 		st->st_size = (off_t)lfs_link_plain_len((size_t)st->st_size);
 	}
 }
@@ -457,4 +459,21 @@ void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	if (inode != &fs->root)
 		lfs_inode_forget(fs, inode, 1);
+}
+
+static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
+{
+	(void)fs, (void)arg;
+	pthread_rwlock_wrlock(&in->io_lock);
+	pthread_mutex_lock(&in->meta_lock);
+	in->have_header = false;
+	in->have_dirmeta = false;
+	in->tail_broken = false;
+	pthread_mutex_unlock(&in->meta_lock);
+	pthread_rwlock_unlock(&in->io_lock);
+}
+
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs)
+{
+	lfs_fs_for_each_inode(fs, forget_cached, NULL);
 }

@@ -60,8 +60,43 @@ double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_
  * have dirtied them is open (ops_file.c). */
 void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
 			    uint64_t from);
-/* Gives a new object to the caller when the daemon runs as root. */
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
+/* Finishes a new object as a local filesystem would (fs/ops_newobj.c):
+ * owner and group (when the daemon runs as root), the set-ID bits asked
+ * for, and with ACLs on the umask or the parent's default ACL. mode is
+ * the one asked for (type bits included). */
+int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
+		   mode_t mode);
+
+/* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
+ * at proc (its /proc/self/fd path), under the keys of stage_id: name is
+ * the plaintext name (user.* or an ACL name). load gives a malloc'd copy
+ * and its length. All return -errno (-ENODATA when absent). */
+int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		    const void *value, size_t size, int flags);
+int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		   uint8_t **out);
+int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
+
+/* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
+ * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
+ * access ACL; a new object inherits its parent's default ACL. */
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
+		     const char *value, size_t size);
+int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
+int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode);
+
+/* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
+int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
+		     const char *target);
+/* Around removing or replacing a backing entry: begin notes whether it is
+ * the last name of a long symlink, end then drops its sidecar. */
+struct lfs_link_release {
+	bool is_long;
+	char hash[44];
+};
+bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_release *rel);
+void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
+			     const struct lfs_link_release *rel);
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -90,7 +90,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 			fd = r;
 			r = 0;
 			if (created)
-				lfs_chown_new(req, pfd, b.name);
+				r = lfs_new_object(req, parent, pfd, b.name, S_IFREG | mode);
 		}
 	}
 	if (r == 0)

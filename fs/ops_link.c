@@ -82,8 +82,13 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct stat st;
 	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	struct lfs_link_release rel = {0};
+	if (r == 0)
+		lfs_symlink_release_begin(pfd, b.name, &rel);
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, parent->stage_id, &rel);
 	if (r == 0 && charge) {
 		uint64_t plain = 0;
 		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
@@ -227,8 +232,18 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = lfs_bname_make(fs, parent, pfd, name, &from);
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* A long symlink replaced by the rename loses its sidecar (unless the
+	 * rename is a no-op between two names of one object). */
+	struct lfs_link_release rel = {0};
+	struct stat sst, dst;
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    fstatat(pfd, from.name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(npfd, to.name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && sst.st_ino != dst.st_ino)
+		lfs_symlink_release_begin(npfd, to.name, &rel);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 	/* The old name's sidecar goes unless the old name still exists
 	 * (exchange) or is the very same entry. */
 	if (r == 0 && !(flags & RENAME_EXCHANGE) &&

@@ -13,6 +13,7 @@
 
 #include "../common/event.h"
 #include "../fs/fs.h"
+#include "../fs/longlink.h"
 #include "../keymgmt/vault.h"
 
 #define LFS_ROTATION_FILE    "lethefs.rotation"
@@ -64,7 +65,7 @@ struct lfs_rot_xbuf {
 	uint8_t val[65536 + LFS_XATTR_VALUE_OVERHEAD];
 	uint8_t clear[65536];
 	char plain[LFS_XATTR_NAME_MAX + 1];
-	char link_enc[PATH_MAX], link_plain[PATH_MAX];
+	char link_enc[LFS_LINK_ENC_MAX + 1], link_plain[LFS_LINK_ENC_MAX + 1];
 };
 
 /* One pass over the tree: counting (count_only) or converting. */
@@ -74,6 +75,8 @@ struct walk {
 	struct lfs_rot_xbuf *x;
 	bool count_only;
 	uint64_t found; /* objects of older epochs seen this pass */
+	uint64_t errors; /* objects this pass could not read or convert */
+	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
 };

@@ -174,8 +174,7 @@ sqlite_round() {
 # --- copies -----------------------------------------------------------------
 # A tree with what archivers must carry: hard links, symlinks, a sparse file,
 # a FIFO, a device node, setuid/setgid/sticky bits, nanosecond times, user
-# xattrs, odd names. POSIX ACLs are not in it: the mount does not store them
-# yet (EOPNOTSUPP), so rsync -A and tar --acls carry none.
+# xattrs, POSIX ACLs (access and default), odd names.
 make_tree() {
 	local d=$1
 	mkdir -p "$d/sub/deeper" "$d/sticky"
@@ -198,6 +197,8 @@ make_tree() {
 	: >"$d/empty"
 	setfattr -n user.comment -v "lab sample 42" "$d/data"
 	setfattr -n user.bin -v 0x00ff00 "$d/sub/deeper"
+	setfacl -m u:postgres:r,g:postgres:rw "$d/data"
+	setfacl -d -m u:postgres:rx "$d/sub"
 	chown 1234:5678 "$d/sub/link" -h
 	chown 4321:8765 "$d/empty"
 	touch -d '2021-03-04 05:06:07.123456789' "$d/data" "$d/empty"

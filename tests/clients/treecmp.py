@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Compares two trees field by field, as an archiver must preserve them:
 type, mode (set-id and sticky bits included), owner, size, contents,
-modification time to the nanosecond, symlink targets, user.* xattrs and
-hard-link groups. Prints every difference; exit 1 if there is any.
+modification time to the nanosecond, symlink targets, device numbers, user.*
+xattrs, POSIX ACLs and hard-link groups. Prints every difference; exit 1 if there is any.
 
   treecmp.py SRC DST [--allow FILE] [--keys]
 
@@ -34,6 +34,19 @@ def xattrs(p):
     return {n: os.getxattr(p, n, follow_symlinks=False) for n in sorted(names) if n.startswith("user.")}
 
 
+def acls(p, st):
+    """POSIX ACLs as the kernel hands them out (access, and default on a
+    directory); symlinks and special files have none here."""
+    out = {}
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        for n in ("system.posix_acl_access", "system.posix_acl_default"):
+            try:
+                out[n] = os.getxattr(p, n)
+            except OSError:
+                pass
+    return out
+
+
 def digest(p):
     h = hashlib.sha256()
     with open(p, "rb") as f:
@@ -45,6 +58,7 @@ def digest(p):
 def describe(p):
     st = os.lstat(p)
     d = {
+        "acl": acls(p, st),
         "type": stat.S_IFMT(st.st_mode),
         "mode": oct(stat.S_IMODE(st.st_mode)),
         "owner": (st.st_uid, st.st_gid),

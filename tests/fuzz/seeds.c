@@ -125,6 +125,24 @@ static void seed_names(void)
 	put("names", "xattr-name", enc, strlen(enc));
 	lfs_xattr_value_seal(xv, "user.fuzz", "v", 1, val);
 	put("names", "xattr-value", val, sizeof(val));
+	const char *ref = "lethefs-longlink:ysXTf3sHtNC5qbS2CLzCjFX-jeOiOILvmv86xFnG07I:4095";
+	put("names", "longlink-ref", ref, strlen(ref));
+}
+
+/* setfacl -m u:1000:rw,g:2000:r on a 0640 file, as the kernel passes it. */
+static void seed_acl(void)
+{
+	static const uint8_t acl[] = {
+		2, 0, 0, 0,						/* version */
+		0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* owner rw- */
+		0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,			/* user 1000 rw- */
+		0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,			/* group r-- */
+		0x08, 0, 4, 0, 0xd0, 0x07, 0, 0,			/* group 2000 r-- */
+		0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* mask rw- */
+		0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,			/* other --- */
+	};
+	put("acl", "named", acl, sizeof(acl));
+	put("acl", "minimal", acl, 4 + 8);
 }
 
 /* header | block 0, with the block's final flag equal to the parity of
@@ -309,6 +327,7 @@ int main(int argc, char **argv)
 	seed_keyring();
 	seed_config();
 	seed_names();
+	seed_acl();
 	seed_content();
 	seed_recovery();
 	seed_audit();

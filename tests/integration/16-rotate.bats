@@ -181,3 +181,12 @@ check_tree() {
 	[ "$status" -ne 0 ]
 	[ "$(getfattr --only-values -n user.tag "$MNT/x/f1")" = value-1 ]
 }
+
+@test "xattrs of an empty file survive a rotation (found by the ACL tests)" {
+	touch "$MNT/empty"
+	setfattr -n user.tag -v kept "$MNT/empty"
+	"$LETHEFS" rotate --wait "$MNT" >/dev/null
+	unmount_vault
+	mount_vault
+	[ "$(getfattr --only-values -n user.tag "$MNT/empty")" = kept ]
+}
