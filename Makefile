@@ -38,7 +38,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
-        cppcheck bench lib layers stack
+        cppcheck bench lib layers stack test-clients
 
 all: deps $(BUILD)/lethefs
 
@@ -82,6 +82,11 @@ integration: all $(TOOL_BIN)
 # then one summary line.
 test: all $(UNIT_BIN) $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD)
+
+# The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
+# real mounts, with kill -9 rounds); its short version is part of `make test`.
+test-clients: all
+	@bash tests/clients/run.sh $(BUILD)
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -39,6 +39,24 @@ struct lfs_command {
 	const char *summary;
 };
 
+/* The mount root's mode and owner (cli/root_access.c): parsed from
+ * --root-mode MODE (octal) and --root-owner USER:GROUP (names or numbers),
+ * applied by init, checked by mount with allow_other. */
+#include <sys/types.h>
+struct lfs_root_access {
+	bool set_mode, set_owner;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+int lfs_parse_root_mode(const char *s, mode_t *mode);
+int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
+int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
+			size_t errlen);
+/* Warns on stderr, with the fix, when the mount root (the vault's d/, below
+ * vault_fd) belongs to the daemon's user and nobody else may enter it. */
+void lfs_warn_root_access(int vault_fd, const char *mountpoint);
+
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);

@@ -42,7 +42,8 @@ static void mount_help(void)
 	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
 	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
-	       "                           so the kernel checks file modes)\n"
+	       "                           so the kernel checks file modes; the mount root\n"
+	       "                           must let them enter: see init --root-mode)\n"
 	       "        default_permissions, noatime, ... pass to FUSE/kernel\n"
 	       "        nosuid,nodev       always, unless allow_suid / allow_dev (or suid / dev\n"
 	       "                           with 'lethefs mount': mount.fuse3 adds those to\n"
@@ -84,6 +85,7 @@ struct mount_opts {
 	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
 	bool nonempty;		    /* -o nonempty: mount over anything */
 	struct lfs_mount_opts m;		    /* for the daemon */
+	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
@@ -159,6 +161,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
+			mo->allow_other |= !strcmp(o, "allow_other");
 			if (!strcmp(o, "ro"))
 				mo->m.read_only = true;
 			else if (!strcmp(o, "rw"))
@@ -283,6 +286,10 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(UNLOCK_STACK_WIPE);
+	/* Other users meet the mount root's mode first: say so when nobody
+	 * but its owner may enter, whatever allow_other promises. */
+	if (mo->allow_other)
+		lfs_warn_root_access(v.dirfd, mnt);
 	char err[512];
 	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
 	case LFS_MOUNT_OK:

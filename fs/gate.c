@@ -328,6 +328,14 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	wipe_stack();
 }
 
+static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		    struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_lseek(req, ino, off, whence, fi);
+	wipe_stack();
+}
+
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		       size_t size, int flags)
 {
@@ -386,6 +394,7 @@ const struct fuse_lowlevel_ops lfs_gated_ops = {
 	.release = lfs_op_release,
 	.fsync = g_fsync,
 	.fallocate = g_fallocate,
+	.lseek = g_lseek,
 	.setxattr = g_setxattr,
 	.getxattr = g_getxattr,
 	.listxattr = g_listxattr,

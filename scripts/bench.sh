@@ -5,6 +5,7 @@
 #
 #   sudo bash scripts/bench.sh                 # full run (10-20 minutes)
 #   sudo BENCH_QUICK=1 bash scripts/bench.sh   # smoke test (about a minute)
+#   sudo bash scripts/bench.sh clients         # PostgreSQL, SQLite, fio, git (bench-clients.sh)
 #
 # Environment:
 #   BENCH_DIR       work dir on the disk to measure (default /var/tmp/lethefs-bench)
@@ -29,6 +30,13 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF="$REPO/scripts/bench.sh"
+
+# `bench.sh clients`: PostgreSQL, SQLite, fio and git on ext4, gocryptfs and
+# lethefs (scripts/bench-clients.sh).
+if [[ ${1:-} == clients ]]; then
+	shift
+	exec bash "$REPO/scripts/bench-clients.sh" "$@"
+fi
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench}
 BENCH_QUICK=${BENCH_QUICK:-0}
