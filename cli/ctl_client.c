@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,8 +29,7 @@ static void unescape_octal(char *s)
 	*o = '\0';
 }
 
-/* The vault behind a lethefs mount, from /proc/self/mountinfo. */
-static int vault_of_mount(const char *mnt, char *vault, size_t len)
+int lfs_ctl_mount_source(const char *mnt, char *vault, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -77,7 +77,7 @@ static int find_socket(const struct lfs_ctl_target *t, char path[108])
 		lfs_cli_error("%s: %s", t->mountpoint, strerror(errno));
 		return LFS_EXIT_NOT_MOUNTED;
 	}
-	if (vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
+	if (lfs_ctl_mount_source(mnt, vault, sizeof(vault)) < 0) {
 		lfs_cli_error("%s is not a mounted lethefs volume", t->mountpoint);
 		return LFS_EXIT_NOT_MOUNTED;
 	}
@@ -115,10 +115,25 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (fd >= 0 && target->timeout_ms > 0) {
+		/* Bounds the connect (a full backlog), the send and each recv. */
+		struct timeval tv = {.tv_sec = target->timeout_ms / 1000,
+				     .tv_usec = (target->timeout_ms % 1000) * 1000};
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+			lfs_cli_error("cannot set a timeout on the socket: %s", strerror(errno));
+			close(fd);
+			return LFS_EXIT_ERROR;
+		}
+	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
+		if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) {
+			lfs_cli_error("the daemon on %s did not accept the connection in time", path);
+			return LFS_EXIT_TIMEOUT;
+		}
 		if (e == EACCES || e == EPERM) {
 			lfs_cli_error("permission denied on %s: only root and members of the "
 				      "vault's admin_group may lock, unlock or query it",
@@ -137,15 +152,23 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 		return LFS_EXIT_ERROR;
 	}
 	size_t got = 0;
+	bool timed_out = false;
 	while (got + 1 < resplen) {
 		ssize_t k = recv(fd, resp + got, resplen - 1 - got, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			timed_out = true;
 		if (k <= 0)
 			break;
 		got += (size_t)k;
 	}
 	close(fd);
+	if (timed_out) {
+		lfs_cli_error("the daemon on %s did not answer within %d ms", path,
+			      target->timeout_ms);
+		return LFS_EXIT_TIMEOUT;
+	}
 	resp[got] = '\0';
 	if (got == 0 || resp[got - 1] != '\n') {
 		lfs_cli_error("the daemon on %s closed the connection without an answer", path);

@@ -11,11 +11,18 @@
 struct lfs_ctl_target {
 	const char *mountpoint;
 	const char *socket; /* --socket, or NULL to find it from the mount */
+	int timeout_ms;     /* > 0: give up on a daemon that does not answer in time */
 };
+
+/* The vault behind the lethefs mount at mnt (a canonical path), from
+ * /proc/self/mountinfo. Returns 0, or -ENOENT when no lethefs volume is
+ * mounted there. */
+int lfs_ctl_mount_source(const char *mnt, char *vault, size_t len);
 
 /* Sends req (and payload) to the daemon serving target and reads the
  * answer into resp (NUL-terminated). On failure prints why and returns an
- * exit code (LFS_EXIT_NOT_MOUNTED, LFS_EXIT_DENIED, LFS_EXIT_ERROR). */
+ * exit code (LFS_EXIT_NOT_MOUNTED, LFS_EXIT_DENIED, LFS_EXIT_ERROR, and
+ * LFS_EXIT_TIMEOUT when target->timeout_ms passed without an answer). */
 int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
 		 const void *payload, char *resp, size_t resplen);
 
