@@ -41,7 +41,7 @@ busy_mount() {
 		pid=$("$LETHEFS" status --json "$MNT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 		"$LETHEFS" umount "$MNT"
 		before=$(vault_state)
-		! mountpoint -q "$MNT"
+		! mountpoint -q "$MNT" || return 1
 		! running "$pid" || { echo "try $i: daemon $pid still running"; return 1; }
 		last=$("$LETHEFS" audit show --json "$VAULT" | tail -n1)
 		[[ "$last" == *'"event":"unmount"'* ]] || { echo "try $i: last entry $last"; return 1; }
@@ -85,7 +85,7 @@ busy_mount() {
 	mountpoint -q "$MNT"
 	[ "$(cat "$MNT/f")" = data ]
 	"$LETHEFS" umount "$MNT"
-	! mountpoint -q "$MNT"
+	! mountpoint -q "$MNT" || return 1
 }
 
 @test "umount --timeout: a daemon that does not answer gives exit 18 and stays mounted" {
@@ -101,8 +101,8 @@ busy_mount() {
 	[ "$took" -ge 900 ] && [ "$took" -lt 5000 ]
 	mountpoint -q "$MNT"
 	"$LETHEFS" umount --timeout 10s "$MNT"
-	! mountpoint -q "$MNT"
-	! running "$pid"
+	! mountpoint -q "$MNT" || return 1
+	! running "$pid" || return 1
 	run "$LETHEFS" umount --timeout soon "$MNT"
 	[ "$status" -eq 2 ]
 }
@@ -116,7 +116,7 @@ busy_mount() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"no daemon"* ]]
-	! mountpoint -q "$MNT"
+	! mountpoint -q "$MNT" || return 1
 }
 
 @test "lethefs@.service stops through lethefs umount" {
