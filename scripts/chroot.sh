@@ -35,9 +35,14 @@ chroot_run() {
 	unshare --mount --propagation private /bin/sh -ec '
 		r=$1
 		shift
+		# The chroot'"'"'s / a mount point of its own, as on a real system
+		# (unshare --propagation and pivot_root need that).
+		mount --bind "$r" "$r"
 		mount -t proc proc "$r/proc"
 		mount --rbind /sys "$r/sys"
 		mount -t tmpfs -o mode=0755 run "$r/run"
+		mkdir -p "$r/dev/pts"
+		mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts"
 		touch "$r/dev/fuse"
 		mount --bind /dev/fuse "$r/dev/fuse"
 		exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -5,7 +5,7 @@
 #   demo   build + fuse3 (make demo)
 #   test   demo + every tool the test suite, fuzzing and analysis use (the
 #          package test builds and lints the .deb)
-#   deb    build + debhelper and lintian (make deb)
+#   deb    build + build-essential, debhelper and lintian (make deb)
 #   fresh  mmdebstrap, for the chroots of make fresh-check and deb-check
 # Needs only sh, dpkg and apt: it is what ./setup.sh runs first on a bare
 # machine. Idempotent and quiet when everything is there already.
@@ -14,8 +14,9 @@ build="make gcc libc6-dev pkg-config libfuse3-dev libsodium-dev libinih-dev"
 demo="$build fuse3"
 test="$demo libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync
       fio git xxd acl psmisc procps file gdb strace socat clevis tang dpkg-dev groff-base
-      man-db systemd debhelper lintian"
-deb="$build dpkg-dev debhelper lintian"
+      man-db systemd"
+deb="$build build-essential dpkg-dev debhelper lintian"
+test="$test $deb"
 fresh="mmdebstrap git"
 
 want=""
