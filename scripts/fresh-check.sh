@@ -44,8 +44,12 @@ for step in $steps; do
 	chroot_run "$dir" "cd /root/lethefs && ./setup.sh $step" >"$log" 2>&1 || rc=$?
 	t1=$(now)
 	if [ $rc -ne 0 ]; then
-		tail -n 60 "$log"
-		echo "fresh-check: FAILED: ./setup.sh $step exited $rc after $(secs "$t0" "$t1") s"
+		mkdir -p "$top/build"
+		cp "$log" "$top/build/fresh-check-$step.log"
+		grep -E '^not ok|^\[' "$log" | head -n 20 || true
+		tail -n 40 "$log"
+		echo "fresh-check: FAILED: ./setup.sh $step exited $rc after $(secs "$t0" "$t1") s" \
+			"(whole log: build/fresh-check-$step.log)"
 		exit 1
 	fi
 	echo "fresh-check: ./setup.sh $step passed in $(secs "$t0" "$t1") s; its last lines:"
