@@ -32,16 +32,17 @@ for tool in make cc gcc git pkg-config; do
 	fi
 done
 
-# A clean clone of HEAD: what was committed, nothing else.
-git clone -q --no-hardlinks "$top" "$dir/root/root/lethefs"
-echo "fresh-check: clone of $(git -C "$dir/root/root/lethefs" log -1 --format='%h %s' | cut -c1-70)"
+# A clean clone of HEAD: what was committed, nothing else. Where other
+# users can read it: some tests run the binary as an unprivileged user.
+git clone -q --no-hardlinks "$top" "$dir/root/usr/local/src/lethefs"
+echo "fresh-check: clone of $(git -C "$dir/root/usr/local/src/lethefs" log -1 --format='%h %s' | cut -c1-70)"
 
 for step in $steps; do
 	log=$dir/$step.log
 	echo "fresh-check: ./setup.sh $step (first run, as root, in the chroot)..."
 	t0=$(now)
 	rc=0
-	chroot_run "$dir" "cd /root/lethefs && ./setup.sh $step" >"$log" 2>&1 || rc=$?
+	chroot_run "$dir" "cd /usr/local/src/lethefs && ./setup.sh $step" >"$log" 2>&1 || rc=$?
 	t1=$(now)
 	if [ $rc -ne 0 ]; then
 		mkdir -p "$top/build"
