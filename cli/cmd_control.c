@@ -402,7 +402,7 @@ static int ms_left(const struct timespec *deadline)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-		       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	               (deadline->tv_nsec - now.tv_nsec) / 1000000;
 	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -418,7 +418,7 @@ static int daemon_pid(const char *mnt, const struct timespec *deadline, pid_t *p
 	*pid = 0;
 	if (r == LFS_EXIT_NOT_MOUNTED) {
 		lfs_cli_error("umount: no daemon serves %s any more; unmounting the dead mount",
-			      mnt);
+		              mnt);
 		return 0;
 	}
 	if (r != 0)
@@ -496,9 +496,9 @@ static int wait_exit(pid_t pid, int pidfd, const struct timespec *deadline)
 int lfs_cmd_umount(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t timeout = 60;
 	int c;
@@ -544,8 +544,8 @@ int lfs_cmd_umount(int argc, char **argv)
 	}
 	if (pid && wait_exit(pid, pidfd, &deadline) < 0) {
 		lfs_cli_error("umount: %s is unmounted, but its daemon (pid %d) has not exited "
-			      "within %llu s: the vault may still change",
-			      mnt, (int)pid, (unsigned long long)timeout);
+		              "within %llu s: the vault may still change",
+		              mnt, (int)pid, (unsigned long long)timeout);
 		close(pidfd);
 		return LFS_EXIT_TIMEOUT;
 	}

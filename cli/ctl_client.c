@@ -118,7 +118,7 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 	if (fd >= 0 && target->timeout_ms > 0) {
 		/* Bounds the connect (a full backlog), the send and each recv. */
 		struct timeval tv = {.tv_sec = target->timeout_ms / 1000,
-				     .tv_usec = (target->timeout_ms % 1000) * 1000};
+		                     .tv_usec = (target->timeout_ms % 1000) * 1000};
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 			lfs_cli_error("cannot set a timeout on the socket: %s", strerror(errno));
@@ -131,13 +131,14 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 		if (fd >= 0)
 			close(fd);
 		if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) {
-			lfs_cli_error("the daemon on %s did not accept the connection in time", path);
+			lfs_cli_error("the daemon on %s did not accept the connection in time",
+			              path);
 			return LFS_EXIT_TIMEOUT;
 		}
 		if (e == EACCES || e == EPERM) {
 			lfs_cli_error("permission denied on %s: only root and members of the "
-				      "vault's admin_group may lock, unlock or query it",
-				      path);
+			              "vault's admin_group may lock, unlock or query it",
+			              path);
 			return LFS_EXIT_DENIED;
 		}
 		lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
@@ -166,7 +167,7 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 	close(fd);
 	if (timed_out) {
 		lfs_cli_error("the daemon on %s did not answer within %d ms", path,
-			      target->timeout_ms);
+		              target->timeout_ms);
 		return LFS_EXIT_TIMEOUT;
 	}
 	resp[got] = '\0';
