@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # lethefs build. `make` builds build/lethefs; `make test` runs every suite
 # and ends with "N passed, N failed"; `make asan` runs the suite under
 # AddressSanitizer and UBSan; `make demo` shows the product on a demo vault.

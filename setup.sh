@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The README's set-up on a bare Debian 12 (as root): needs only sh and apt.
 #   ./setup.sh demo    install the build dependencies (make and a compiler
 #                      included), build, run the demo
@@ -9,7 +10,7 @@ set -e
 cd "$(dirname "$0")"
 [ $# -ge 1 ] || set -- demo
 case $1 in -h | --help)
-	sed -n '2,7s/^# \{0,1\}//p' "$0"
+	sed -n '3,8s/^# \{0,1\}//p' "$0"
 	exit 0
 	;;
 esac

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the command-line front end. */
 #ifndef LETHEFS_CLI_H
 #define LETHEFS_CLI_H

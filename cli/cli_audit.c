@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit entries written by CLI commands (keyslot changes, key export,
  * failed secrets): the caller is this process. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs unlock, lock, status and umount: clients of a mount's control
  * socket (umount asks it for the daemon's pid, then waits for it). */
 #define _GNU_SOURCE

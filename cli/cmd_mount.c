@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs mount: unlock (or not, with --locked), mount, then serve FUSE
  * requests and the control socket until unmounted. */
 #define _GNU_SOURCE

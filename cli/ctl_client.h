@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI side of the control socket: find a mount's socket, send one
  * request, read the JSON answer. */
 #ifndef LETHEFS_CTL_CLIENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs: one binary, subcommands dispatched from a table that also
  * drives the usage text. */
 #include "cli.h"

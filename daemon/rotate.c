@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation worker: see rotate.h and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "rotate.h"

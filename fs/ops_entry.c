@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations: lookup, attributes, creating and removing
  * entries, rename. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in the FUSE handlers: markers, the staging_root
  * rule for mkdir, the user.lethefs.* attributes, quota charges. The
  * table and the shred sequence are fs/stage.c. */

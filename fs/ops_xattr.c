@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extended attributes. Only the user.* namespace is stored, with both the
  * name (after "user.") and the value encrypted; other namespaces (security,
  * trusted, system ACLs) are refused with EOPNOTSUPP, which cp, tar and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian packages (lethefs and lethefs-dbgsym) with
 # dpkg-buildpackage from a copy of the tracked files, so that the work tree
 # and its build/ stay as they are:

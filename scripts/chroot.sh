@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A minimal Debian 12 chroot (mmdebstrap --variant=apt: apt and the
 # essential packages, no make, no compiler, no git), for make fresh-check
 # and make deb-check. Sourced; defines:

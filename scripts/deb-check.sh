@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make deb-check: the Debian package as an administrator meets it.
 #  1. built twice (scripts/build-deb.sh, each in its own directory) with the
 #     same SOURCE_DATE_EPOCH: the .debs must be byte-identical;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The product's main job on a demo vault: create it, mount it, write files
 # through the mount as legacy software would, show that the backing store
 # holds only ciphertext, prove integrity with fsck, unmount.

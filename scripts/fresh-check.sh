@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make fresh-check: the README's set-up on a bare Debian 12. Builds a
 # minimal chroot (apt only), puts a clean clone of HEAD in it, runs the
 # README's first command there (./setup.sh demo), and with "test" the

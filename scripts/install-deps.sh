@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages lethefs needs for a purpose, when missing:
 #   scripts/install-deps.sh [PURPOSE...]      (default: build)
 #   build  compiler, make, pkg-config and the -dev packages (plain `make`)

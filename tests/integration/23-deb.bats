@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The Debian package: built by dpkg-buildpackage from debian/ (make deb),
 # lintian-clean, with every installed file, the one version everywhere, no
 # unit enabled or started, and dependencies apt resolves on this Debian.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # lethefs umount returns only once the daemon is done with the vault: its
 # last audit entry written, the daemon gone, the vault synced. Plain umount
 # returns earlier (the vault kept changing for up to a second after it).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The build does what it says: each entry point installs the packages of
 # its purpose before the first compile (never computing flags before
 # that), and CFLAGS/CPPFLAGS/LDFLAGS from the environment come after the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared set-up for integration tests: each test gets a fresh vault (with
 # cheap Argon2id parameters) and, when it asks, a live mount of it.
 # Teardown unmounts and fails the test if a mount or daemon is left behind.
