@@ -143,10 +143,11 @@ deb: deps
 deb-check: deps
 	@sh scripts/deb-check.sh
 
-# The README's first command, run in a minimal Debian 12 chroot (apt only)
-# on a clean clone of HEAD. FRESH_CHECK="demo test" also runs the second.
+# The README's first command (./setup.sh demo), and `make demo` with only
+# make installed, each in a minimal Debian 12 chroot (apt only) on a clean
+# clone of HEAD. FRESH_CHECK="demo test make-demo" also runs the second.
 fresh-check: deps
-	@sh scripts/fresh-check.sh $(or $(FRESH_CHECK),demo)
+	@sh scripts/fresh-check.sh $(FRESH_CHECK)
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/lethefs
