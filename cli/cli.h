@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli_audit.h"
+#include "cli_error.h"
 #include "../keymgmt/secret.h"
 #include "../keymgmt/vault.h"
 
@@ -30,6 +32,8 @@ enum lfs_exit {
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
 	LFS_EXIT_TIMEOUT = 18,	  /* umount: the daemon did not answer or exit in time */
+	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
+	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
 
 struct lfs_command {
@@ -100,6 +104,7 @@ enum {
 	LFS_OPT_TYPE,
 	LFS_OPT_KDF_OPS,
 	LFS_OPT_KDF_MEM,
+	LFS_OPT_ALLOW_WEAK_KDF,
 };
 #define LFS_NEW_SECRET_LONG_OPTIONS                                                                \
 	{"new-passfile", required_argument, NULL, LFS_OPT_NEW_PASSFILE},                           \
@@ -108,8 +113,9 @@ enum {
 	    {"new-keyfile", required_argument, NULL, LFS_OPT_NEW_KEYFILE},                         \
 	    {"type", required_argument, NULL, LFS_OPT_TYPE},                                       \
 	    {"kdf-ops", required_argument, NULL, LFS_OPT_KDF_OPS},                                 \
+	    {"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM},                                 \
 	{                                                                                          \
-		"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM                                \
+		"allow-weak-kdf", no_argument, NULL, LFS_OPT_ALLOW_WEAK_KDF                        \
 	}
 #define LFS_NEW_SECRET_HELP                                                                        \
 	"  --new-passfile FILE, --new-passfd N   the new passphrase, read as for --passfile\n"     \
@@ -121,7 +127,10 @@ enum {
 	"                      secret's source; an extpass secret may be typed passphrase)\n"      \
 	"  --kdf-ops N         Argon2id passes (default 3; key files 1)\n"                         \
 	"  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M; key files 64M);\n"        \
-	"                      small values are for tests only\n"
+	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
+	"                      needs at least 2 passes over 64M\n"                               \
+	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
+	"                      for tests only (a stolen vault is then cheap to guess)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
  * something, not make a weak secret strong. */
@@ -133,6 +142,7 @@ struct lfs_new_secret {
 	int type; /* enum lfs_slot_type from --type, or -1 */
 	struct lfs_kdf_params kdf;
 	bool kdf_ops_given, kdf_mem_given;
+	bool allow_weak; /* --allow-weak-kdf */
 };
 #define LFS_NEW_SECRET_INIT                                                                        \
 	{                                                                                          \
@@ -159,11 +169,11 @@ int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_cha
 int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
 			   struct lfs_kdf_params *kdf);
-/* Checks Argon2id parameters against the keyslot format's bounds. */
-int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf);
+/* Checks Argon2id parameters of a new slot of this type against the
+ * bounds of keymgmt/kdf_bounds.h; prints why and returns LFS_EXIT_USAGE. */
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
+			 const struct lfs_kdf_params *kdf, bool allow_weak);
 
-/* Prints "lethefs: <msg>" to stderr. */
-void lfs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -219,15 +229,6 @@ void lfs_change_end(struct lfs_slot_change *c);
  * keyslot list), and the whole table as a JSON array (keyslot list --json). */
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
 void lfs_print_slots_json(const struct lfs_keyslots *ks);
-
-/* The command being run ("keyslot add"), for audit entries. */
-extern const char *lfs_cli_command;
-struct lfs_audit_detail;
-/* Appends a security event to the vault's audit log, keyed when kr is
- * unlocked, with this process as the caller and the command as a detail.
- * Prints why and returns -1 when it cannot. */
-int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
-		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

@@ -4,8 +4,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/duration.h"
-#include "../keymgmt/audit_keyring.h"
-#include "../keymgmt/audit_verify.h"
+#include "../audit/audit_keyring.h"
+#include "../audit/audit_verify.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -26,13 +26,16 @@
 enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE, OPT_TIMEOUT };
 
 static const char socket_help[] =
-	"  --socket PATH       talk to this control socket instead of finding it from\n"
-	"                      MOUNTPOINT (mountinfo, then the vault's lethefs.conf)\n";
+	"  --socket PATH       talk to this control socket instead of the one the\n"
+	"                      mount's daemon published under /run/lethefs (the same\n"
+	"                      checks apply: root's directories, root's listener)\n";
 
 static const char control_exit_help[] =
 	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
 	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket)";
+	"the vault's admin_group may use the control socket), 20 the socket is not\n"
+	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
+	"control slot (try again)";
 
 /* Maps a daemon error answer to an exit code after printing it. */
 static int daemon_error(const char *cmd, const char *resp)
@@ -48,6 +51,8 @@ static int daemon_error(const char *cmd, const char *resp)
 		return LFS_EXIT_DENIED;
 	if (!strcmp(code, "busy"))
 		return LFS_EXIT_BUSY;
+	if (!strcmp(code, "overloaded"))
+		return LFS_EXIT_OVERLOADED;
 	if (!strcmp(code, "corrupt"))
 		return LFS_EXIT_CORRUPT;
 	return LFS_EXIT_ERROR;
@@ -522,7 +527,7 @@ int lfs_cmd_umount(int argc, char **argv)
 	const char *arg = argv[optind];
 	char mnt[PATH_MAX], vault[PATH_MAX];
 	if (canonical_mountpoint(arg, mnt) < 0 ||
-	    lfs_ctl_mount_source(mnt, vault, sizeof(vault)) < 0) {
+	    lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
 		lfs_cli_error("umount: %s is not a mounted lethefs volume", arg);
 		return LFS_EXIT_NOT_MOUNTED;
 	}

@@ -4,9 +4,11 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
+#include "../daemon/recover.h"
+#include "../journal/journal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,15 +19,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <sodium.h>
 
+#define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
+
 struct fsck {
 	struct lfs_fs fs;
-	unsigned long dirs, files, links, problems;
+	unsigned long dirs, files, links, problems, pending;
 	bool verbose;
+	/* Objects of journal records that a crash left: they are completed at
+	 * the next mount (or by --repair), so they are pending, not corrupt. */
+	struct fsck_target {
+		uint64_t dev, ino;
+	} * targets; /* MAX_PENDING */
+	unsigned ntargets;
 };
+
+static bool is_pending(const struct fsck *f, int fd)
+{
+	struct stat st;
+	if (f->ntargets == 0 || fstat(fd, &st) < 0)
+		return false;
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (f->targets[i].dev == (uint64_t)st.st_dev &&
+		    f->targets[i].ino == (uint64_t)st.st_ino)
+			return true;
+	return false;
+}
 
 static void problem(struct fsck *f, const char *path, const char *what)
 {
@@ -45,7 +68,12 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	pthread_mutex_init(&in.meta_lock, NULL);
 	uint64_t bad_block = 0;
 	long bad = lfs_fileio_verify(&f->fs, &in, fd, &bad_block);
-	if (bad < 0) {
+	if (bad != 0 && is_pending(f, fd)) {
+		f->pending++;
+		printf("PENDING %s: an interrupted update, completed at the next mount or by "
+		       "'lethefs fsck --repair'\n",
+		       path);
+	} else if (bad < 0) {
 		problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
 		char msg[128];
@@ -104,8 +132,8 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 }
 
 /* Whether one backing xattr authenticates under one of the epochs. */
-static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn,
-		     const uint8_t *val, ssize_t vl)
+static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn, const uint8_t *val,
+                     ssize_t vl)
 {
 	char plain[LFS_NAME_MAX + 1];
 	static __thread uint8_t out[XATTR_SIZE_MAX];
@@ -129,10 +157,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 {
 	char proc[PATH_MAX + 64];
 	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Listing and sealed value on the heap (128 KiB): no frame over 16 KiB. */
 	char *list = fd < 0 ? NULL : malloc(XATTR_LIST_MAX);
-	if (!list) {
+	uint8_t *val = list ? malloc(XATTR_SIZE_MAX) : NULL;
+	if (!val) {
 		if (fd >= 0)
 			close(fd);
+		free(list);
 		problem(f, path, "cannot list extended attributes");
 		return;
 	}
@@ -144,21 +175,45 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
 		const char *bn = list + i;
-		uint8_t val[XATTR_SIZE_MAX];
 		if (strncmp(bn, "user.", 5) != 0)
 			continue;
-		ssize_t vl = getxattr(proc, bn, val, sizeof(val));
+		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
 			problem(f, path, "extended attribute does not authenticate");
 	}
+	free(val);
 	free(list);
 	close(fd);
 }
 
 static void check_dir(struct fsck *f, int dirfd, const char *path);
 
-static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m,
-			const char *bname, const char *dirpath)
+/* Node types and modes lethefs cannot vouch for: it makes no device node
+ * unless mounted with -o dev, and the mount ignores setuid/setgid unless
+ * -o allow_suid; one found here may have been planted in the backing
+ * store. */
+static void check_mode(struct fsck *f, const struct stat *st, const char *path)
+{
+	char what[160];
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		snprintf(what, sizeof(what),
+			 "%s device node %u:%u in the backing store (refused by mounts without "
+			 "-o dev; planted?)",
+			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
+			 minor(st->st_rdev));
+		problem(f, path, what);
+	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
+		snprintf(what, sizeof(what),
+			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
+			 "-o allow_suid; planted?",
+			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
+			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
+		problem(f, path, what);
+	}
+}
+
+static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, const char *bname,
+                        const char *dirpath)
 {
 	char plain[LFS_NAME_MAX + 1], path[PATH_MAX];
 	int r = lfs_entry_name(&f->fs, dirfd, m, bname, plain);
@@ -175,6 +230,7 @@ static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m,
 		problem(f, path, strerror(errno));
 		return;
 	}
+	check_mode(f, &st, path);
 	if (S_ISDIR(st.st_mode)) {
 		int sub = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
@@ -217,15 +273,79 @@ static void check_dir(struct fsck *f, int dirfd, const char *path)
 	closedir(d);
 }
 
+static int note_target(void *arg, const struct lfs_journal_record *r)
+{
+	struct fsck *f = arg;
+	if (f->targets && f->ntargets < MAX_PENDING) {
+		f->targets[f->ntargets].dev = r->target.dev;
+		f->targets[f->ntargets].ino = r->target.ino;
+		f->ntargets++;
+	}
+	return -EAGAIN; /* read only: the record stays */
+}
+
+/* Without --repair nothing is written: the journal's records are only
+ * listed, so that their files are reported as pending. */
+static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	struct lfs_journal j;
+	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		return r;
+	}
+	uint8_t key[LFS_JOURNAL_KEY_LEN];
+	unsigned rejected = 0;
+	r = lfs_keyring_copy_journal_key(kr, key);
+	if (r == 0)
+		r = lfs_journal_replay(&j, key, note_target, f, &rejected);
+	sodium_memzero(key, sizeof(key));
+	lfs_journal_close(&j);
+	if (r < 0)
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+	if (f->ntargets)
+		printf("%u interrupted update(s) in the journal: completed at the next mount or "
+		       "by 'lethefs fsck --repair'\n",
+		       f->ntargets);
+	if (rejected)
+		printf("%u journal record(s) do not authenticate: torn by a crash before their "
+		       "update began, or not written by this vault; ignored (cleared at the next "
+		       "mount)\n",
+		       rejected);
+	return r;
+}
+
+static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	struct lfs_recovery rc;
+	int r = lfs_recover_vault(v, kr, &rc);
+	if (r < 0) {
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		return r;
+	}
+	printf("recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u record(s) "
+	       "not authentic (cleared)\n",
+	       rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
+	if (rc.failed)
+		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+	return 0;
+}
+
 static void fsck_help(void)
 {
-	printf("Usage: lethefs fsck [SECRET OPTIONS] [-v] VAULT\n"
+	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] VAULT\n"
 	       "\n"
 	       "Decrypt and authenticate every file name, directory id, symlink target,\n"
 	       "extended attribute and content block of VAULT, and report each corrupt item\n"
-	       "as 'CORRUPT <path>: <reason>' on standard output. Nothing is modified.\n"
+	       "as 'CORRUPT <path>: <reason>' on standard output. Without --repair nothing is\n"
+	       "modified: updates that a crash interrupted (records in lethefs.journal) are\n"
+	       "reported as 'PENDING <path>', since the next mount completes them.\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
+	       "  --repair            first complete or undo the interrupted updates, as a\n"
+	       "                      mount would (run it on an unmounted vault only)\n"
 	       "  -v, --verbose       also list every item that checked out\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
@@ -238,11 +358,14 @@ int lfs_cmd_fsck(int argc, char **argv)
 	static const struct option opts[] = {
 		LFS_SECRET_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	    {"repair", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct fsck f;
 	memset(&f, 0, sizeof(f));
+	bool do_repair = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -254,6 +377,9 @@ int lfs_cmd_fsck(int argc, char **argv)
 		switch (c) {
 		case 'v':
 			f.verbose = true;
+			break;
+		case 'R':
+			do_repair = true;
 			break;
 		case 'h':
 			fsck_help();
@@ -269,18 +395,27 @@ int lfs_cmd_fsck(int argc, char **argv)
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
 	if (r != 0)
 		return r;
-	int data = openat(v.dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							      O_CLOEXEC);
+	int data =
+	    openat(v.dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dup_fd = data < 0 ? -1 : dup(data);
 	if (data < 0 || lfs_fs_init(&f.fs, &kr, dup_fd, argv[optind]) < 0) {
 		lfs_cli_error("vault %s has no usable data directory", argv[optind]);
 		lfs_keyring_destroy(&kr);
 		return LFS_EXIT_CORRUPT;
 	}
+	f.targets = calloc(MAX_PENDING, sizeof(*f.targets));
+	if (do_repair)
+		repair(&f, &v, &kr);
+	else
+		list_pending(&f, &v, &kr);
 	check_dir(&f, data, "");
 	close(data);
-	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)\n", f.dirs,
-	       f.files, f.links, f.problems);
+	free(f.targets);
+	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", f.dirs, f.files,
+	       f.links, f.problems);
+	if (f.pending)
+		printf(", %lu pending", f.pending);
+	printf("\n");
 	lfs_fs_destroy(&f.fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

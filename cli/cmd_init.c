@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs init: create a vault. */
 #include "cli.h"
+#include "../fs/dirmeta.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,8 +31,11 @@ static void init_help(void)
 	       "  --cipher NAME       content cipher: xchacha20poly1305 (default) or aes256gcm\n"
 	       "                      (needs AES-NI; faster on such CPUs)\n"
 	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
-	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); small values\n"
-	       "                      are for tests only\n"
+	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); at most 16\n"
+	       "                      passes, 1G and 4G x passes; a passphrase slot needs at\n"
+	       "                      least 2 passes over 64M\n"
+	       "  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"
+	       "                      for tests only (a stolen vault is then cheap to guess)\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 created, 1 error, 2 usage, 8 VAULT is not empty or already a\n"
@@ -45,11 +49,12 @@ int lfs_cmd_init(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"cipher", required_argument, NULL, 'c'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
+		{"allow-weak-kdf", no_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct lfs_kdf_params kdf = {0, 0};
-	bool ops_given = false, mem_given = false;
+	bool ops_given = false, mem_given = false, allow_weak = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
 	int c;
 	optind = 1;
@@ -74,6 +79,9 @@ int lfs_cmd_init(int argc, char **argv)
 				return lfs_cli_usage_error("init", "bad --kdf-mem '%s'", optarg);
 			mem_given = true;
 			break;
+		case 'W':
+			allow_weak = true;
+			break;
 		case 'h':
 			init_help();
 			return LFS_EXIT_OK;
@@ -97,7 +105,7 @@ int lfs_cmd_init(int argc, char **argv)
 		lfs_cli_error("cipher %s is not available on this CPU", lfs_cipher_name(cipher));
 		return LFS_EXIT_ERROR;
 	}
-	if (lfs_kdf_params_check("init", &kdf) != 0)
+	if (lfs_kdf_params_check("init", type, &kdf, allow_weak) != 0)
 		return LFS_EXIT_USAGE;
 	const char *path = argv[optind];
 	char err[512];
@@ -110,7 +118,8 @@ int lfs_cmd_init(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
+	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, lfs_dirmeta_create, err,
+				 sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot remove: empty one keyslot, never the last one. */
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -86,7 +86,11 @@ int lfs_cmd_passwd(int argc, char **argv)
 	}
 	struct lfs_keyslots ks = c.v.slots;
 	if (r == 0)
-		r = lfs_new_secret_resolve("passwd", &a.ns, &ks.slot[idx], &type, &kdf);
+		/* Parameters are kept only from the slot the secret opened: a
+		 * slot reset with a recovery key failed to open and may have
+		 * been edited (cheap Argon2id); it gets the defaults. */
+		r = lfs_new_secret_resolve("passwd", &a.ns, c.opened == idx ? &ks.slot[idx] : NULL,
+					   &type, &kdf);
 	if (r == 0)
 		r = lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
 	if (r == 0) {

@@ -7,9 +7,10 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/control.h"
-#include "../keymgmt/audit.h"
-#include "../keymgmt/audit_keyring.h"
-#include "../keymgmt/stage_store.h"
+#include "../daemon/recover.h"
+#include "../audit/audit.h"
+#include "../audit/audit_keyring.h"
+#include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -64,8 +65,7 @@ enum {
 
 struct also {
 	struct lfs_secret_source src;
-	const char *label; /* "--also-keyfile F", for messages */
-	char labelbuf[PATH_MAX + 32];
+	const char *opt, *arg; /* "--also-keyfile", "F": for messages */
 };
 
 struct rekey_args {
@@ -106,8 +106,8 @@ static int add_also(struct rekey_args *a, int c, const char *arg)
 		name = "--also-keyfile";
 		break;
 	}
-	snprintf(x->labelbuf, sizeof(x->labelbuf), "%s %s", name, arg);
-	x->label = x->labelbuf;
+	x->opt = name;
+	x->arg = arg;
 	a->nalso++;
 	return 0;
 }
@@ -185,13 +185,17 @@ static bool mounted_at(const char *vault, char *where, size_t wlen)
 	size_t cap = 0;
 	bool found = false;
 	while (!found && getline(&line, &cap, f) > 0) {
-		/* id parent maj:min root mountpoint opts [tags...] - fstype source superopts */
-		char *sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		char mnt[PATH_MAX], fstype[64], source[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
+		/* id parent maj:min root mountpoint opts [tags...] - fstype source superopts;
+		 * the fields are cut in place (no copies on the stack). */
+		char *save = NULL, *tok = strtok_r(line, " \n", &save);
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " \n", &save);
+		char *mnt = tok;
+		while (tok && strcmp(tok, "-") != 0)
+			tok = strtok_r(NULL, " \n", &save);
+		char *fstype = tok ? strtok_r(NULL, " \n", &save) : NULL;
+		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!mnt || !source)
 			continue;
 		unescape_mountinfo(source);
 		unescape_mountinfo(mnt);
@@ -311,17 +315,17 @@ static int match_also(struct rekey *k, const struct rekey_args *a)
 		struct lfs_secret s;
 		if (lfs_secret_read(&a->also[j].src, false, "Secret of another keyslot: ", &s, err,
 				    sizeof(err)) < 0) {
-			lfs_cli_error("%s: %s", a->also[j].label, err);
+			lfs_cli_error("%s %s: %s", a->also[j].opt, a->also[j].arg, err);
 			return LFS_EXIT_ERROR;
 		}
 		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "Checking %s against the other keyslots (Argon2id)...\n",
-				a->also[j].label);
+			fprintf(stderr, "Checking %s %s against the other keyslots (Argon2id)...\n",
+				a->also[j].opt, a->also[j].arg);
 		int idx = match_slot(&k->v.slots, k->keep, &s, old, scratch);
 		if (idx < 0) {
 			lfs_secret_free(&s);
-			lfs_cli_error("the secret of %s opens no other used keyslot of %s", a->also[j].label,
-				      k->path);
+			lfs_cli_error("the secret of %s %s opens no other used keyslot of %s",
+				      a->also[j].opt, a->also[j].arg, k->path);
 			return LFS_EXIT_BAD_SECRET;
 		}
 		k->keep[idx] = true;
@@ -400,6 +404,15 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	} else {
 		lfs_secret_free(&main_secret); /* a recovery key opens no slot */
 	}
+	/* What a crash left half done is finished under the old master first:
+	 * its journal records would not authenticate under the new one. */
+	struct lfs_recovery rc;
+	if ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed) {
+		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
+			      "once, then rekey; nothing was changed",
+			      k->path, r < 0 ? strerror(-r) : "see the log");
+		return LFS_EXIT_ERROR;
+	}
 	if ((r = lfs_keyring_copy_master(&k->kr, k->keys)) < 0) {
 		lfs_cli_error("cannot read the master key: %s", strerror(-r));
 		return LFS_EXIT_ERROR;
@@ -439,7 +452,7 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	size_t ring_len = 0;
 	if ((r = rewrap(k, &ks)) != 0 || (r = reseal(k, ring, &ring_len, epoch)) != 0)
 		return r;
-	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks);
+	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
 	if (e < 0) {
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));

@@ -2,11 +2,15 @@
 /* lethefs: one binary, subcommands dispatched from a table that also
  * drives the usage text. */
 #include "cli.h"
-#include "version.h" /* LETHEFS_VERSION, generated from debian/changelog */
 
 #include <stdio.h>
 #include <string.h>
 #include <sodium.h>
+
+/* Defined by the Makefile from debian/changelog, the one version source. */
+#ifndef LETHEFS_VERSION
+#define LETHEFS_VERSION "unknown (not built by the Makefile)"
+#endif
 
 static const struct lfs_command commands[] = {
 	{"init", lfs_cmd_init, "create a new encrypted vault in an empty directory"},
@@ -62,7 +66,9 @@ static void usage(FILE *out)
 		" 15  rotate --wait: the rotation stopped on errors\n"
 		" 16  rekey: the vault is mounted (unmount it first)\n"
 		" 17  stage extend refused: the vault does not allow extending TTLs\n"
-		" 18  umount: the daemon did not answer or did not exit in time\n");
+		" 18  umount: the daemon did not answer or did not exit in time\n"
+		" 20  the control socket is not trustworthy: nothing was sent to it\n"
+		" 21  the control socket has no free slot (too many connections): retry\n");
 }
 
 int main(int argc, char **argv)

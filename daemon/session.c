@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "recover.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
-#include "../fs/stage.h"
-#include "../keymgmt/audit_keyring.h"
+#include "../staging/stage.h"
+#include "../audit/audit_keyring.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
+
+/* Covers lfs_fs_lockdown's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define LOCKDOWN_STACK_WIPE (32 * 1024)
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
 		      const char *mountpoint, const char *socket_path)
@@ -35,8 +40,8 @@ void lfs_session_destroy(struct lfs_session *s)
 }
 
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
-		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		       size_t ndetails)
+                       const struct lfs_audit_caller *caller,
+                       const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!s->audit)
 		return;
@@ -45,10 +50,34 @@ void lfs_session_audit(struct lfs_session *s, const char *event, const char *out
 		lfs_err("cannot record %s/%s in the audit log: %s", event, outcome, strerror(-r));
 }
 
+/* Finishes or undoes what a crash interrupted, before any request can see
+ * it half done (daemon/recover.h). Runs with the keys in place and the
+ * gate still closed. */
+static void recover(struct lfs_session *s)
+{
+	struct lfs_recovery rc = {.journal = s->fs->journal,
+	                          .kr = s->kr,
+	                          .layout = &s->fs->layout,
+	                          .data_dirfd = s->fs->root.fd,
+	                          .handle_mount_fd = s->fs->handle_mount_fd};
+	int r = lfs_recover(&rc);
+	if (r < 0)
+		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
+		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
+		                               {"undone", NULL, rc.rolled_back},
+		                               {"failed", NULL, rc.failed},
+		                               {"rejected", NULL, rc.rejected}};
+		lfs_session_audit(s, "recover", r < 0 || rc.failed ? "failure" : "success", NULL, d,
+		                  4);
+	}
+}
+
 void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
 	s->unlocked_since = time(NULL);
+	recover(s);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
 	lfs_fs_open_gate(s->fs);
@@ -115,6 +144,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			lfs_fs_touch(s->fs);
 			/* A file whose rotation a crash interrupted is finished
 			 * before any request can see it half converted. */
+			recover(s);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
 			lfs_fs_open_gate(s->fs);
@@ -172,7 +202,7 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	bool keyed = lfs_audit_key_from(s->kr, key) == 0;
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
-	sodium_stackzero(32 * 1024);
+	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
@@ -191,18 +221,22 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	return 0;
 }
 
-static void staging_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+static void emit_to_log(void *ctx, const char *event, const char *outcome,
+			const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+			size_t ndetails)
 {
-	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
+	lfs_session_audit(ctx, event, outcome, caller, details, ndetails);
+}
+
+struct lfs_event_sink lfs_session_events(struct lfs_session *s)
+{
+	return (struct lfs_event_sink){.emit = emit_to_log, .ctx = s};
 }
 
 void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 {
 	s->staging = st;
-	st->audit = staging_audit;
-	st->audit_arg = s;
+	st->events = lfs_session_events(s);
 }
 
 void lfs_session_tick(struct lfs_session *s)
@@ -243,7 +277,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	unsigned failures = s->failures;
 	pthread_mutex_unlock(&s->state_lock);
 	size_t used = 0;
-	int n = snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
+	int n =
+	    snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	used = (size_t)n;

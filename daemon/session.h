@@ -13,10 +13,10 @@
 #include <time.h>
 
 #include "../fs/fs.h"
-#include "../keymgmt/audit.h"
-#include "../keymgmt/ctlproto.h"
+#include "../audit/audit.h"
+#include "ctlproto.h"
 #include "../keymgmt/vault.h"
-#include "rotate.h"
+#include "../rotation/rotate.h"
 
 /* Failed unlocks wait 1, 2, 4, ... seconds, at most this long. */
 #define LFS_UNLOCK_DELAY_MAX 30
@@ -47,6 +47,10 @@ void lfs_session_destroy(struct lfs_session *s);
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
 		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
 		       size_t ndetails);
+
+/* A sink that records events in the session's audit log (keyed while
+ * unlocked), for the parts below the daemon (staging, rotation). */
+struct lfs_event_sink lfs_session_events(struct lfs_session *s);
 
 /* Marks a volume unlocked at mount (keys given on the command line). */
 void lfs_session_unlocked_at_mount(struct lfs_session *s);

@@ -67,3 +67,10 @@ int lfs_dirmeta_store(int dirfd, const struct lfs_dirmeta *m)
 	close(fd);
 	return r;
 }
+
+int lfs_dirmeta_create(int dirfd, uint32_t epoch)
+{
+	struct lfs_dirmeta m;
+	lfs_dirmeta_new(&m, epoch);
+	return lfs_dirmeta_store(dirfd, &m);
+}

@@ -431,3 +431,29 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
 	}
 	free(all);
 }
+
+struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
+{
+	if (!name)
+		return &fs->root;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return NULL;
+	}
+	/* lfs_inode_get owns fd from here, also when it fails. */
+	int err = 0;
+	struct lfs_inode *in = lfs_inode_get(fs, fd, &st, &err);
+	if (!in)
+		errno = err;
+	return in;
+}
+
+void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	if (inode != &fs->root)
+		lfs_inode_forget(fs, inode, 1);
+}

@@ -208,8 +208,12 @@ int lfs_link_encrypt(const uint8_t key[32], const char *target, size_t len, char
 	if (!raw)
 		return -ENOMEM;
 	randombytes_buf(raw, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 24, NULL, (const uint8_t *)target, len,
-						   link_ad, sizeof(link_ad), NULL, raw, key);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 24, NULL, (const uint8_t *)target, len,
+						       link_ad, sizeof(link_ad), NULL, raw,
+						       key) != 0) {
+		sodium_free(raw);
+		return -EIO;
+	}
 	sodium_bin2base64(enc, lfs_link_encoded_len(len) + 1, raw, raw_len, B64);
 	sodium_free(raw);
 	return 0;
@@ -233,13 +237,17 @@ int lfs_link_decrypt(const uint8_t key[32], const char *enc, size_t enc_len, cha
 	return r;
 }
 
-void lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
-			  size_t len, uint8_t *out)
+int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
+			 size_t len, uint8_t *out)
 {
 	randombytes_buf(out, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, value, len,
-						   (const uint8_t *)backing_name,
-						   strlen(backing_name), NULL, out, key);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, value, len,
+						       (const uint8_t *)backing_name,
+						       strlen(backing_name), NULL, out, key) != 0) {
+		sodium_memzero(out, len + LFS_XATTR_VALUE_OVERHEAD);
+		return -EIO;
+	}
+	return 0;
 }
 
 int lfs_xattr_value_open(const uint8_t key[32], const char *backing_name, const uint8_t *in,

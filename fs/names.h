@@ -80,8 +80,8 @@ int lfs_xattr_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 
 /* xattr values: nonce | AEAD(value, ad = backing xattr name). */
 #define LFS_XATTR_VALUE_OVERHEAD 40
-void lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
-			  size_t len, uint8_t *out);
+int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
+			 size_t len, uint8_t *out);
 int lfs_xattr_value_open(const uint8_t key[32], const char *backing_name, const uint8_t *in,
 			 size_t in_len, void *out);
 

@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Connection set-up. The operation table, with every handler behind the
+/* Connection set-up and a shared helper. The operation table, with every handler behind the
  * lock gate, is in gate.c. */
 #include "ops.h"
 #include "../common/log.h"
+
+#include <sys/stat.h>
+
+uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd)
+{
+	struct stat st;
+	uint64_t p = 0;
+	if (fstat(fd, &st) == 0)
+		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &p);
+	return p;
+}
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {

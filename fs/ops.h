@@ -45,20 +45,11 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		  struct fuse_entry_param *e);
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e);
-/* Staging (fs/ops_stage.c). */
-/* Whether a backing entry is a staging marker; *id is its staging id. */
-bool lfs_stage_is_marker(int dirfd, const char *backing, uint32_t *id);
-/* Makes the new directory backing (in pfd) a staging directory when its
- * parent is the configured staging_root. 1 when it did, 0 when not. */
-int lfs_stage_mkdir_hook(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
-			 const char *backing);
-/* user.lethefs.* xattrs: 1 when name is one (reply sent), 0 otherwise. */
-int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name,
-		       const char *value, size_t size);
-int lfs_stage_getxattr(fuse_req_t req, struct lfs_inode *inode, const char *name, size_t size);
-/* Quota: charges growth bytes to the inode's staging dir (-EDQUOT). */
-int lfs_stage_charge(struct lfs_fs *fs, struct lfs_inode *inode, int64_t delta);
-/* Plaintext size of an open descriptor (for quota deltas). */
+/* Whether the backing directory open on dirfd (O_RDONLY) holds nothing
+ * but lethefs metadata; if so the metadata is removed so that the
+ * directory itself can go. 0, -ENOTEMPTY or -errno. */
+int lfs_empty_backing_dir(int dirfd);
+/* Plaintext size of an open descriptor (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
 /* Gives a new object to the caller when the daemon runs as root. */

@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
-#include "stage.h"
+#include "stage_hooks.h"
 #include "../common/log.h"
 
 #include <dirent.h>
@@ -86,9 +86,10 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 		name = plain;
 	}
 	uint32_t sid;
-	if (!plus && d->entry->d_type == DT_LNK && lfs_stage_is_marker(dirfd(d->dp), bname, &sid)) {
+	if (!plus && d->entry->d_type == DT_LNK &&
+	    lfs_stage_hook_is_marker(fs, dirfd(d->dp), bname, &sid)) {
 		/* A staging directory; gone once shredded. */
-		if (!fs->staging || !lfs_staging_live(fs->staging, sid))
+		if (!lfs_stage_hook_live(fs, sid))
 			return -1;
 		d->entry->d_type = DT_DIR;
 	}

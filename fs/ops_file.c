@@ -5,7 +5,7 @@
 #include "ops.h"
 #include "dirnames.h"
 #include "fileio.h"
-#include "stage.h"
+#include "stage_hooks.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -43,9 +43,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	h->base.stage_id = inode->stage_id;
 	/* Below a staging directory with a quota, writes go straight to the
 	 * daemon so that EDQUOT reaches write(2) instead of a later close. */
-	struct lfs_stage_entry se;
-	if (inode->stage_id && fs->staging &&
-	    lfs_staging_get(fs->staging, inode->stage_id, &se) == 0 && se.quota)
+	if (inode->stage_id && fs->stage && fs->stage->has_quota(fs->stage->ctx, inode->stage_id))
 		fi->direct_io = 1;
 	h->fd = fd;
 	atomic_fetch_add(&fs->open_files, 1);
@@ -139,7 +137,7 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0 && before)
-		lfs_stage_charge(fs, inode, -(int64_t)before);
+		lfs_stage_hook_charge(fs, inode, -(int64_t)before);
 	if (r == 0)
 		r = new_handle(fs, inode, fi, fd);
 	if (r < 0) {
@@ -180,7 +178,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	if (inode->stage_id) {
 		uint64_t cur = lfs_plain_size_of(fs, fd), end = (uint64_t)off + size;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
-		int r = lfs_stage_charge(fs, inode, growth);
+		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
@@ -188,7 +186,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	}
 	ssize_t n = lfs_fileio_write(fs, inode, fd, buf, size, (uint64_t)off);
 	if (n < 0)
-		lfs_stage_charge(fs, inode, -growth);
+		lfs_stage_hook_charge(fs, inode, -growth);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -5,6 +5,7 @@
  * rsync treat as "not supported here". */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -84,21 +85,27 @@ static int set_over_older(struct lfs_fs *fs, const struct lfs_inode *inode, cons
 {
 	uint32_t epochs[LFS_MAX_EPOCHS];
 	int ne = inode->stage_id ? 1 : xattr_epochs(fs, inode, epochs);
-	char older[LFS_MAX_EPOCHS][BACKING_XATTR_MAX];
+	/* Up to LFS_MAX_EPOCHS names: 15 KiB, on the heap (stack frames stay
+	 * small enough for the gate's wipe, gate.c). */
+	char(*older)[BACKING_XATTR_MAX] = ne > 1 ? malloc((size_t)ne * sizeof(*older)) : NULL;
 	int nolder = 0;
+	if (ne > 1 && !older)
+		return -ENOMEM;
 	for (int i = 1; i < ne; i++)
 		if (backing_xattr_name(fs, epochs[i], name, older[nolder]) == 0 &&
 		    getxattr(proc, older[nolder], NULL, 0) >= 0)
 			nolder++;
+	int r = 0;
 	if (nolder && (flags & XATTR_CREATE))
-		return -EEXIST;
-	if (nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
+		r = -EEXIST;
+	if (r == 0 && nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
 		flags &= ~XATTR_REPLACE;
-	if (setxattr(proc, bname, sealed, len, flags) < 0)
-		return -errno;
-	for (int i = 0; i < nolder; i++)
+	if (r == 0 && setxattr(proc, bname, sealed, len, flags) < 0)
+		r = -errno;
+	for (int i = 0; r == 0 && i < nolder; i++)
 		removexattr(proc, older[i]);
-	return 0;
+	free(older);
+	return r;
 }
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -107,7 +114,7 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_setxattr(req, inode, name, value, size))
+	if (fs->stage && fs->stage->setxattr(fs->stage->ctx, req, inode, name, value, size))
 		return;
 	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
 	if (r < 0) {
@@ -119,9 +126,9 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	if (!sealed)
 		r = -ENOMEM;
 	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
-		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+		r = lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
 		lfs_keyring_put(fs->kr);
-		if ((r = proc_of(req, ino, proc)) == 0) {
+		if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
 			r = set_over_older(fs, inode, proc, name, bname, sealed,
 					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
 			unpin_of(req, ino);
@@ -136,7 +143,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_getxattr(req, inode, name, size))
+	if (fs->stage && fs->stage->getxattr(fs->stage->ctx, req, inode, name, size))
 		return;
 	uint32_t epochs[LFS_MAX_EPOCHS];
 	int ne = xattr_epochs(fs, inode, epochs);
@@ -152,19 +159,22 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, -r);
 		return;
 	}
-	uint8_t sealed[XATTR_SIZE_MAX];
-	ssize_t n = getxattr(proc, bname, sealed, sizeof(sealed));
-	int saved = errno;
+	/* The sealed value (up to 64 KiB) on the heap: stack frames stay small
+	 * enough for the gate's wipe (gate.c). */
+	uint8_t *sealed = malloc(XATTR_SIZE_MAX);
+	ssize_t n = sealed ? getxattr(proc, bname, sealed, XATTR_SIZE_MAX) : -1;
+	int saved = sealed ? errno : ENOMEM;
 	uint32_t epoch = epochs[0];
 	for (int i = 1; n < 0 && saved == ENODATA && i < ne; i++) {
 		if (backing_xattr_name(fs, epochs[i], name, bname) < 0)
 			continue;
-		n = getxattr(proc, bname, sealed, sizeof(sealed));
+		n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
 		saved = errno;
 		epoch = epochs[i];
 	}
 	unpin_of(req, ino);
 	if (n < 0) {
+		free(sealed);
 		fuse_reply_err(req, saved);
 		return;
 	}
@@ -192,6 +202,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	if (plain)
 		sodium_memzero(plain, (size_t)n + 1);
 	free(plain);
+	free(sealed);
 }
 
 void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)

@@ -205,7 +205,7 @@ run_one() {
 		comm=lethefs
 		local -a cipher=()
 		if [[ $fs == lethefs-aes ]]; then cipher=(--cipher aes256gcm); fi
-		"$BIN/lethefs" init --passfile "$PASSFILE" --kdf-ops 1 --kdf-mem 8M "${cipher[@]}" \
+		"$BIN/lethefs" init --passfile "$PASSFILE" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "${cipher[@]}" \
 			"$back" >"$W/init.log" 2>&1 || die "$fs: init failed: $(cat "$W/init.log")"
 		"$BIN/lethefs" mount --passfile "$PASSFILE" "$back" "$mnt" >"$W/mount.log" 2>&1 ||
 			die "$fs: mount failed: $(cat "$W/mount.log")"

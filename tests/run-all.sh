@@ -35,6 +35,32 @@ if [ "$which" != integration ]; then
 	done
 fi
 
+# The build's rules, each one counted test (docs/DESIGN.md): includes
+# point down the layer order, and no stack frame or wipe breaks its limit.
+# Before the integration tests, whose checks of these rules reuse the
+# stack build.
+check() { # name command...
+	local name=$1
+	shift
+	if "$@" >"$logdir/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok $name"
+	else
+		fail=$((fail + 1))
+		echo "not ok $name"
+		cat "$logdir/$name.log"
+	fi
+}
+if [ "$which" = all ]; then
+	check layers sh "$top/scripts/check-layers.sh"
+	if command -v gcc >/dev/null && command -v python3 >/dev/null; then
+		check stack sh "$top/scripts/check-stack.sh"
+	else
+		skip=$((skip + 1))
+		echo "ok stack # skip (needs gcc and python3)"
+	fi
+fi
+
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
 	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"

@@ -12,7 +12,7 @@
 
 #include <errno.h>
 
-#include "../../keymgmt/audit_line.h"
+#include "../../audit/audit_line.h"
 
 FZ_DEFINE_INIT
 

@@ -8,7 +8,7 @@
 
 #include <errno.h>
 
-#include "../../keymgmt/ctlproto.h"
+#include "../../daemon/ctlproto.h"
 
 FZ_DEFINE_INIT
 

@@ -8,7 +8,7 @@
 
 #include <errno.h>
 
-#include "../../fs/refile.h"
+#include "../../rotation/rotjournal.h"
 
 FZ_DEFINE_INIT
 

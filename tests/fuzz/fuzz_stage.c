@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "../../common/fileutil.h"
-#include "../../keymgmt/stage_store.h"
+#include "../../staging/stage_store.h"
 
 FZ_DEFINE_INIT
 

@@ -13,13 +13,15 @@
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
 #include "../../fs/names.h"
-#include "../../keymgmt/audit_line.h"
+#include "../../fs/tail.h"
+#include "../../journal/journal.h"
+#include "../../audit/audit_line.h"
 #include "../../keymgmt/config.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
-#include "../../fs/refile.h"
+#include "../../rotation/rotjournal.h"
 
 static const char *top;
 
@@ -226,6 +228,13 @@ static void seed_ctlproto(void)
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
 }
 
+static void seed_registry(void)
+{
+	static const char entry[] = "lethefs-mount 1\npid 4242\nsocket /run/lethefs/"
+				    "0123456789abcdef0123456789abcdef.sock\nmountpoint /srv/lab data\n";
+	put("registry", "entry", entry, sizeof(entry) - 1);
+}
+
 /* A staging index with two entries (mode 0). */
 static void seed_stage(void)
 {
@@ -258,6 +267,38 @@ static void seed_rotjournal(void)
 	put("rotjournal", "body", buf, n + 1 - 16);
 }
 
+/* A sealed tail record (mode 1 re-seals it) and its payload (mode 2). */
+static void seed_journal(void)
+{
+	static struct lfs_journal_record r;
+	static uint8_t slot[1 + LFS_JOURNAL_SLOT_LEN], pivot[2][4136];
+	uint8_t key[LFS_JOURNAL_KEY_LEN], uuid[16];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	struct lfs_tail t = {.old_backing = 48 + 4136 + 944,
+			     .new_backing = 48 + 2 * 4136 + 140,
+			     .check_block = 2,
+			     .pivot_block = 1,
+			     .old_pivot_len = 944,
+			     .new_pivot_len = 4136,
+			     .old_pivot = pivot[0],
+			     .new_pivot = pivot[1]};
+	memset(pivot, 0x5a, sizeof(pivot));
+	r.kind = LFS_JK_TAIL;
+	r.seq = 7;
+	r.target.dev = 0x801;
+	r.target.ino = 99;
+	r.target.path_len = 15;
+	memcpy(r.target.path, "QmFzZTY0/bmFtZQ", 16);
+	r.payload_len = (uint32_t)lfs_tail_encode(&t, r.payload);
+	slot[0] = 1;
+	lfs_journal_encode(key, uuid, 3, &r, slot + 1);
+	put("journal", "tail-record", slot, 1 + 184 + 15 + r.payload_len);
+	slot[0] = 2;
+	memcpy(slot + 1, r.payload, r.payload_len);
+	put("journal", "tail-payload", slot, 1 + r.payload_len);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -275,5 +316,7 @@ int main(int argc, char **argv)
 	seed_ctlproto();
 	seed_stage();
 	seed_rotjournal();
+	seed_journal();
+	seed_registry();
 	return 0;
 }

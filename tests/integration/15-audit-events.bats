@@ -71,9 +71,9 @@ assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1
 
 @test "CLI events: keyslot add, remove, passwd, key export, a wrong secret; verify catches an edit" {
 	printf 'second\n' >"$T/second"
-	"$LETHEFS" keyslot add --new-passfile "$T/second" --kdf-ops 1 --kdf-mem 8M \
+	"$LETHEFS" keyslot add --new-passfile "$T/second" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
 		--passfile "$T/pass" "$VAULT" >/dev/null
-	"$LETHEFS" passwd --passfile "$T/second" --new-passfile "$T/wrong" --kdf-ops 1 \
+	"$LETHEFS" passwd --passfile "$T/second" --new-passfile "$T/wrong" --allow-weak-kdf --kdf-ops 1 \
 		--kdf-mem 8M "$VAULT" >/dev/null
 	"$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT" >/dev/null
 	run "$LETHEFS" keyslot remove --slot 0 --passfile "$T/pass" "$VAULT"
@@ -99,7 +99,7 @@ assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1
 }
 
 @test "a mount refuses to start when the audit log cannot be written" {
-	printf '[audit]\nlog = /nonexistent-dir/x.audit\n' >>"$VAULT/lethefs.conf"
+	printf '[audit]\nlog = nonexistent-dir/x.audit\n' >>"$VAULT/lethefs.conf"
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"audit log"* ]]

@@ -14,7 +14,7 @@ setup_vault() {
 	mkdir -p "$MNT" "$REF"
 	printf '%s\n' "$PASS" >"$T/pass"
 	chmod 600 "$T/pass"
-	"$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "${INIT_ARGS[@]}" "$VAULT" >/dev/null
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "${INIT_ARGS[@]}" "$VAULT" >/dev/null
 }
 
 mount_vault() {
@@ -104,4 +104,4 @@ unlocks_with() {
 }
 
 # Cheap Argon2id for slots created in tests.
-KDF=(--kdf-ops 1 --kdf-mem 8M)
+KDF=(--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M)

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "../../keymgmt/audit.h"
-#include "../../keymgmt/audit_keyring.h"
+#include "../../audit/audit.h"
+#include "../../audit/audit_keyring.h"
 #include "../../keymgmt/vault.h"
 
 static int usage(void)

@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "../../common/fileutil.h"
 #include "../../fs/content.h"
-#include "../../keymgmt/audit_keyring.h"
+#include "../../audit/audit_keyring.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/vault.h"
 

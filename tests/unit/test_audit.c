@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for the audit log (keymgmt/audit*.c): appends chain and seal
+/* Unit tests for the audit log (the audit/ room): appends chain and seal
  * entries, verify names each kind of tampering, entries written without a
  * key are sealed by the next keyed one, concurrent writers (threads and
  * processes) keep one valid chain, and hostile strings cannot break a line. */
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../keymgmt/audit.h"
-#include "../../keymgmt/audit_verify.h"
+#include "../../audit/audit.h"
+#include "../../audit/audit_verify.h"
 #include "../../keymgmt/kdf.h"
 
 struct fixture {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "../../keymgmt/keyring.h"
-#include "../../keymgmt/stage_store.h"
+#include "../../staging/stage_store.h"
 
 #define X  LFS_CIPHER_XCHACHA20POLY1305
 #define ID 0x8000abcdu

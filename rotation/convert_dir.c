@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One directory's conversion to the target epoch (rotation phase
+ * "directory"): journal, rename every entry (redir.c), new .lethefs.dir;
+ * and its symlinks, one at a time. */
+#define _GNU_SOURCE
+#include "convert.h"
+#include "rotjournal.h"
+#include "redir.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
+                        uint32_t *epoch)
+{
+	struct lfs_fs *fs = w->fs;
+	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
+	if (!in)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&in->io_lock);
+	int ifd = lfs_inode_pin(fs, in), dfd = -1, e = ifd < 0 ? ifd : 0;
+	struct lfs_dirmeta om, nm;
+	if (e == 0)
+		e = lfs_dirmeta_load(ifd, &om);
+	if (e == 0)
+		*epoch = om.epoch;
+	if (e == 0 && lfs_rot_is_old(w->r, om.epoch)) {
+		struct lfs_rotjournal j;
+		struct stat st;
+		memset(&j, 0, sizeof(j));
+		nm = om;
+		nm.epoch = w->r->target;
+		dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = dfd < 0 || fstat(dfd, &st) < 0 ? -errno : 0;
+		if (e == 0) {
+			j.kind = LFS_ROTJ_DIR;
+			j.dev = (uint64_t)st.st_dev;
+			j.ino = (uint64_t)st.st_ino;
+			lfs_dirmeta_encode(&om, j.old_raw);
+			lfs_dirmeta_encode(&nm, j.new_raw);
+			snprintf(j.path, sizeof(j.path), "%s", rel);
+			e = lfs_rot_journal_write(w->r, &j, ifd);
+		}
+		unsigned renamed = 0, skipped = 0;
+		if (e == 0)
+			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, &renamed, &skipped);
+		if (e == 0) {
+			pthread_mutex_lock(&in->meta_lock);
+			in->dirmeta = nm;
+			in->have_dirmeta = true;
+			pthread_mutex_unlock(&in->meta_lock);
+			lfs_rot_journal_drop(w->r);
+			*epoch = nm.epoch;
+			pthread_mutex_lock(&w->r->lock);
+			w->r->dirs_done++;
+			pthread_mutex_unlock(&w->r->lock);
+			if (skipped)
+				lfs_warn("rotation: %u names of backing directory %s authenticate "
+				         "under no live epoch (see fsck)",
+				         skipped, rel[0] ? rel : "d/");
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (ifd >= 0)
+		lfs_inode_unpin(fs, in);
+	pthread_rwlock_unlock(&in->io_lock);
+	lfs_inode_release(fs, in);
+	return e;
+}
+
+/* Symlinks are replaced by name, so the directory's names must not move
+ * meanwhile: its io_lock exclusively. */
+int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name)
+{
+	pthread_rwlock_wrlock(&dir->io_lock);
+	int e = lfs_relink(w->fs->kr, dirfd, name);
+	pthread_rwlock_unlock(&dir->io_lock);
+	if (e == 1) {
+		pthread_mutex_lock(&w->r->lock);
+		w->r->links_done++;
+		pthread_mutex_unlock(&w->r->lock);
+	}
+	return e < 0 ? e : 0;
+}
