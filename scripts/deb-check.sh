@@ -79,7 +79,7 @@ if ls /etc/systemd/system/*.wants 2>/dev/null | grep -q lethefs; then
 fi
 # The installed binary does its job: a vault, a mount, a file, umount, fsck.
 mkdir -p /tmp/t/mnt && echo demo-pass >/tmp/t/pass
-lethefs init --passfile /tmp/t/pass --kdf-ops 1 --kdf-mem 8M /tmp/t/v >/dev/null
+lethefs init --passfile /tmp/t/pass --kdf-ops 1 --kdf-mem 8M --allow-weak-kdf /tmp/t/v >/dev/null
 lethefs mount --passfile /tmp/t/pass /tmp/t/v /tmp/t/mnt
 echo hello >/tmp/t/mnt/f
 lethefs umount /tmp/t/mnt
