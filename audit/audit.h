@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault's tamper-evident audit log: one JSON object per line, each
  * chained to the previous line by hash and, when a key is available, sealed
  * with a MAC under a key derived from the master key. A head file beside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One audit log line and the head file, as bytes: formatting (with JSON
  * escaping of whatever the caller hands in), a strict parser that accepts
  * only the shape lethefs writes, and the hashes that chain and seal lines.

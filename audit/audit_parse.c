@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The strict parser of audit lines and of the head file (audit_line.h):
  * it accepts only the shape audit_line.c writes. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading the audit log back: a bounded line reader (for verify and show)
  * and the verifier, which checks every chain link, every MAC when given the
  * key, and the head file, and explains the first problem it meets. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the command-line front end. */
 #ifndef LETHEFS_CLI_H
 #define LETHEFS_CLI_H
@@ -24,11 +25,13 @@ enum lfs_exit {
 	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
-	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running */
+	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running;
+				     umount: the mount is in use */
 	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_TIMEOUT = 18,	  /* umount: the daemon did not answer or exit in time */
 	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
 	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
@@ -64,6 +67,7 @@ int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);
 int lfs_cmd_status(int argc, char **argv);
+int lfs_cmd_umount(int argc, char **argv);
 int lfs_cmd_rotate(int argc, char **argv);
 int lfs_cmd_keyslot(int argc, char **argv);
 int lfs_cmd_keyslot_add(int argc, char **argv);

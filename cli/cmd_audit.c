@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs audit verify | show: check the vault's audit log for tampering,
  * and print it for people (one line per entry) or scripts (JSON lines). */
 #define _GNU_SOURCE

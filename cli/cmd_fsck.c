@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs fsck: walk the backing tree of an unmounted (or mounted) vault,
  * decrypting every name, symlink target, xattr and block. Reports each
  * corrupt item by its backing path and exits 6 when any is found. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs init: create a vault. */
 #include "cli.h"
 #include "../fs/dirmeta.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot: list, add and remove keyslots. One file per
  * subcommand; this one dispatches and lists. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot add: wrap the master key under one more secret. */
 #include "cli.h"
 #include "../audit/audit.h"

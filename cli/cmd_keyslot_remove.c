@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot remove: empty one keyslot, never the last one. */
 #include "cli.h"
 #include "../audit/audit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs mount: the options, the paths and the secret (unless --locked);
  * the daemon (daemon/mount.c) mounts and serves until unmounted. */
 #define _GNU_SOURCE
@@ -28,8 +29,9 @@ static void mount_help(void)
 	       "returns\n"
 	       "once the mount is live (a script may use it on the next line), or exits\n"
 	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
-	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
-	       "which it exits 0.\n"
+	       "syslog; unmount with 'lethefs umount MOUNTPOINT', which returns once the\n"
+	       "daemon has written its last audit entry and exited (plain 'umount' and\n"
+	       "'fusermount3 -u' return before that).\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --locked            mount without unlocking: every operation but stat of\n"

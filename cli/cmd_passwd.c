@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
 #include "../audit/audit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs rekey: a new master key for an unmounted vault. Every kept
  * keyslot is re-wrapped with its own secret under the new key, the
  * keyring is re-sealed under it with one more data-key epoch (so that the

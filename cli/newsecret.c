@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Options that describe the secret of a keyslot being created (keyslot
  * add, passwd): where it comes from, the slot's type and its Argon2id
  * parameters. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Who may enter the mount root. The mount root is the vault's d/ directory:
  * its mode and owner are what other users meet (with allow_other, the
  * kernel checks them). init sets them (--root-mode, --root-owner); mount

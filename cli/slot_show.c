@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Public description of keyslots, shared by info and keyslot list. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The read-modify-write cycle shared by every command that changes
  * keyslots. The secret is checked before the lock is taken (so a typo is
  * reported at once and a terminal prompt never holds the lock), and again

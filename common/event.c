@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Callers of security events (event.h). */
 #include "event.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Security events, as the code that notices them reports them: who asked
  * (the caller), what happened (event and outcome names) and details. The
  * reporting code hands them to an event sink; the daemon connects its

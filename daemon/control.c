@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Control-socket server. Each connection gets a short-lived thread (at
  * most MAX_CLIENTS at once) because an unlock may take seconds: Argon2id,
  * and the growing delay after failures. The listening thread polls once a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mount daemon's life (mount.h): set up, serve, tear down. */
 #define _GNU_SOURCE
 #include "mount.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The life of a mount daemon: from an opened (and, unless locked,
  * unlocked) vault to a served mount and back. The command line parses the
  * options and asks for the secret (cli/cmd_mount.c); everything after that

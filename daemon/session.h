@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mounted volume's key state: unlock, lock (manual, forced, idle) and
  * status, whatever asks for them (the control socket, the idle timer,
  * the mount command). All state changes are serialised here. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backing names of directory entries: name encryption bound to a
  * directory's metadata, plus the long-name sidecar files. No FUSE here. */
 #ifndef LETHEFS_DIRNAMES_H

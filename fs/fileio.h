@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Encrypted file contents on a backing descriptor: read, write, truncate
  * and allocate at any plaintext offset. Uses the inode's io_lock so that
  * read-modify-write of partial blocks is safe under concurrent writers.

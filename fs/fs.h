@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mounted filesystem's state: the inode table and what every FUSE
  * operation needs. The FUSE inode number of an inode is the address of its
  * struct lfs_inode (as in libfuse's passthrough_ll), and each inode holds an

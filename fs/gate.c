@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gate: every FUSE request passes here before its handler.
  *
  * Unlocked, everything passes. Locked, every operation fails with EACCES

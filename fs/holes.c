@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Holes of encrypted files (see holes.h and FORMAT.md 6.5). A plaintext
  * block is a hole when the file is SPARSE, the block is not the last, and
  * its whole stored range reads as zeros (a hole of the backing file, or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Holes of encrypted files: lseek SEEK_DATA/SEEK_HOLE, fallocate
  * PUNCH_HOLE and ZERO_RANGE, and st_blocks of the plaintext view. Holes
  * follow FORMAT.md 6.5: only a file whose authenticated header has the SPARSE

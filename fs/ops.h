@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FUSE low-level operation handlers. Each handler replies exactly once;
  * the helpers they call return 0 or a negative errno and never reply. */
 #ifndef LETHEFS_OPS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directory listing. Offsets are the backing directory's own telldir
  * cookies, so a listing stays correct while entries come and go. Entries
  * that are not user data (metadata, sidecars) are hidden; entries whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations: lookup, attributes, creating entries, symlink
  * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Open files: create, open, read, write, sync, allocate. Contents go
  * through fs/fileio.c; this file only adapts it to FUSE. */
 #define _GNU_SOURCE

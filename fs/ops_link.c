@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations on existing objects: hard links, unlink, rmdir
  * and rename. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extended attributes. The user.* namespace and, unless mounted with
  * noacl, the two POSIX ACL attributes are stored, name and value
  * encrypted (FORMAT.md section 9); other namespaces (security, trusted)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rename(2) of a directory onto an empty directory (docs/FORMAT.md 12.7).
  *
  * POSIX replaces the empty target; the backing rename refuses, because the

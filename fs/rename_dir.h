@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rename(2) of a directory onto an empty directory, under a journal record
  * (rename_dir.c; docs/FORMAT.md section 12.7). No FUSE here. */
 #ifndef LETHEFS_RENAME_DIR_H

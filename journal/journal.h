@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault journal: lethefs's one crash-safety mechanism for updates that
  * take more than one write (docs/FORMAT.md, "Crash safety").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Key derivation tree. Every key lethefs uses is derived from a root key
  * (the master key, or a data key of one epoch) for exactly one purpose,
  * named by an 8-byte libsodium KDF context. Changing any constant here is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation worker (rotate.h, docs/ROTATION.md): requests, the
  * background thread and its passes over the tree, and the retirement of
  * the older epochs once nothing is left under them. */

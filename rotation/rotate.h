@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data-key rotation in a mounted volume (docs/ROTATION.md).
  *
  * Invariant: whenever the keyring holds more than one data epoch, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rotation state and progress: the epochs, lethefs.rotation (when it
  * started), the keyring file, audit entries and the status members. */
 #define _GNU_SOURCE

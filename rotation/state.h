@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A rotation's state (rotate.h is what the daemon uses): the struct the
  * worker, the walk, the conversions and the replay share, the progress
  * counters, lethefs.rotation, and the status (state.c). */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Real-client benchmarks (issue 21), run as `scripts/bench.sh clients`:
 # PostgreSQL pgbench, SQLite inserts with synchronous=FULL (WAL and DELETE),
 # fio 4k randrw buffered and O_DIRECT, and git clone, on a plain ext4

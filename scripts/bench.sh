@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/bench.sh: benchmark lethefs side by side with gocryptfs, securefs,
 # libfuse's unencrypted passthrough_ll and the plain backing directory, all on
 # the same backing disk, in one run. See docs/PERFORMANCE.md.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Stack frames and stack wipes, from gcc's -fstack-usage (*.su) and
 -fcallgraph-info=su (*.ci) files of a build (scripts/check-stack.sh).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in the FUSE handlers: the hooks of
  * fs/stage_hooks.h (markers, the staging_root rule for mkdir, rmdir as a
  * manual shred, the user.lethefs.* attributes, quota charges). The table

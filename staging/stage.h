@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in a running daemon (docs/STAGING.md): the table of
  * live staging directories, creating them, TTL and quota rules, and the
  * shred sequence. The on-disk pieces are stage_store; the kernel

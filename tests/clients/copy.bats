@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # rsync -aHAXS and tar --xattrs --acls -S round trips through the mount.
 
 load lib

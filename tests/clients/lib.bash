@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Real client programs on real lethefs mounts (issue 21): PostgreSQL, SQLite,
 # rsync, GNU tar, fio and git, each started by the test itself, compared with
 # a plain directory where that makes sense. Loaded by tests/clients/*.bats

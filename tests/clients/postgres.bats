@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # PostgreSQL on the mount (issue 21): initdb as user postgres, pgbench load,
 # kill -9 of the postmaster and of the lethefs daemon while a client records
 # every acknowledged commit; after each round every acknowledged commit is

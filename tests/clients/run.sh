@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make test-clients: the full real-client suite (tests/clients/*.bats) on
 # real mounts, CLIENT_ROUNDS rounds of each kill (default 5), then the
 # report of every round (kills, acknowledged commits checked, losses) and one

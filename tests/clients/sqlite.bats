@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # SQLite on the mount (issue 21): WAL and DELETE journal modes with
 # synchronous=FULL, kill -9 of the writer and of the lethefs daemon; every
 # acknowledged row is there and PRAGMA integrity_check says ok.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """SQLite writer for the client suite: commits one row per transaction with
 synchronous=FULL in the given journal mode and prints the id of each
 committed (acknowledged) row, flushed, until killed."""

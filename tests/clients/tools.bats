@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # git and fio on the mount (issue 21): clone, fsck --full and gc of a real
 # repository; fio --verify with buffered and O_DIRECT I/O and with both kinds
 # of handle on one file at once.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compares two trees field by field, as an archiver must preserve them:
 type, mode (set-id and sticky bits included), owner, size, contents,
 modification time to the nanosecond, symlink targets, device numbers, user.*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the audit log's line and head parsers, and the writer. The first
  * input byte picks the mode:
  *   FZ_AUDIT_PARSE  the rest is one line (and, split at the first newline,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/ and runs
 # each for SECONDS seconds on its corpus, build-fuzz/corpus-NAME, seeded by
 # seeds.c with valid inputs. Exits non-zero if any target crashes, leaks,

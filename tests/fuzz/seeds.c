@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes one or more valid inputs per fuzz target into DIR/corpus-NAME/,
  * sealed with the fixed keys of fuzz_common.h, so that each fuzzer starts
  * past the checks it could never pass by chance (magic numbers, MACs,

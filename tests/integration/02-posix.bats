@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The POSIX surface legacy software needs, each checked against the same
 # operation on a plain directory ($REF).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Tampering with the backing store is detected: reads fail with EIO and a
 # log line naming the backing file and block; fsck reports it and exits 6.
 # Never garbage, never a crash.

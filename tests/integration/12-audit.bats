@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # lethefs audit verify | show, against logs written through the library by
 # the test tool build/tests/tools/audit_append (the daemon and key commands are
 # its real callers), then tampered with as an attacker with write access

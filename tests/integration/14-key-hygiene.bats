@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Key hygiene: the daemon holds keys only while unlocked. A core image of
 # the daemon (gdb's gcore, including the mappings that are excluded from
 # ordinary core dumps) holds the master key and derived keys while the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The security events of real commands and a real daemon land in the
 # vault's audit log, with the caller, and the log verifies; an edit of any
 # of them is caught.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # O_DIRECT (issue 21): opening with O_DIRECT works, direct reads and writes
 # return what ext4 returns, and an O_DIRECT handle beside buffered ones never
 # costs a byte, with and without the kernel's writeback cache. Every case runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Allocation as programs see it (issue 21): st_blocks counts what the
 # writeback cache holds, SEEK_DATA/SEEK_HOLE answer from the file's real
 # holes, and fallocate punch-hole and zero-range work, compared with the same

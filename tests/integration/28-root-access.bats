@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Who may enter the mount root (issue 21): init --root-mode/--root-owner, the
 # default (0700, the init user's), and the warning of mount -o allow_other on
 # a root that only its owner may enter. Users lfscl-svc and lfscl-oth exist

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The short real-client suite (issue 21), one round of each: PostgreSQL
 # (kill -9 of the postmaster and of the daemon under pgbench, then an
 # O_DIRECT WAL), SQLite (WAL and DELETE), rsync and tar round trips, git, fio.

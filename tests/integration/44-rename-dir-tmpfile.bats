@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Rename of a directory onto an EMPTY directory replaces it, as on ext4
 # (the backing directory still holds .lethefs.dir, so lethefs does it under
 # a journal record: fs/rename_dir.c, FORMAT.md 12.7), compared with a plain

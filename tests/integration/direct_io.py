@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """O_DIRECT cases of issue 21, run the same way in a lethefs mount and in a
 plain directory so that the bats tests can compare the two.
 

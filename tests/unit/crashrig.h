@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the crash sweeps that run without a mount (test_tail_crash.c,
  * test_rename_crash.c): the backing-store calls are wrapped at link time
  * (-Wl,--wrap, see the Makefile), so a forked child can die (_exit) or get

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the audit log (the audit/ room): appends chain and seal
  * entries, verify names each kind of tampering, entries written without a
  * key are sealed by the next keyed one, concurrent writers (threads and

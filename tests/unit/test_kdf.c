@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Known-answer tests for the key derivation tree (keymgmt/kdf.c).
  *
  * The expected values below were computed once from the implementation and

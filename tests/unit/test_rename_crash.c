@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Crash and error sweep of rename(2) onto an empty directory
  * (fs/rename_dir.c) without a mount, on the wrapped backing-store calls of
  * crashrig.h: for every call of the operation, a crash before it, a crash

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Crash and full-disk sweep of the tail updates (fs/fileio_tail.c) under
  * the journal, without a mount: the backing-store calls are wrapped at link
  * time (-Wl,--wrap, see the Makefile), so a forked child can die (_exit) or
