@@ -270,3 +270,19 @@ out:
 	close(fd); /* releases the lock */
 	return r;
 }
+
+int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq)
+{
+	unsigned char *text;
+	size_t len;
+	struct lfs_audit_head h;
+	int r = lfs_read_small_file(log->dirfd, log->head, LFS_AUDIT_HEAD_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	r = lfs_audit_parse_head((const char *)text, len, &h);
+	free(text);
+	if (r < 0)
+		return -EBADMSG;
+	*seq = h.seq;
+	return 0;
+}

@@ -57,4 +57,9 @@ void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32]);
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
 		     char name[256]);
 
+/* The seq of the log's last entry, as its head file says (for status and
+ * monitoring; verify checks the head against the log). Returns 0, or
+ * -errno / -EBADMSG when the head cannot be read. */
+int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq);
+
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lethefs unlock, lock, status and umount: clients of a mount's control
- * socket (umount asks it for the daemon's pid, then waits for it). */
+/* lethefs unlock, lock and umount: clients of a mount's control socket
+ * (umount asks it for the daemon's pid, then waits for it). status is in
+ * cmd_status.c. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "ctl_answer.h"
 #include "ctl_client.h"
 #include "../common/duration.h"
 #include "../keymgmt/recovery.h"
@@ -23,46 +25,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
-enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE, OPT_TIMEOUT };
-
-static const char socket_help[] =
-	"  --socket PATH       talk to this control socket instead of the one the\n"
-	"                      mount's daemon published under /run/lethefs (the same\n"
-	"                      checks apply: root's directories, root's listener)\n";
-
-static const char control_exit_help[] =
-	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
-	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket), 20 the socket is not\n"
-	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
-	"control slot (try again)";
-
-/* Maps a daemon error answer to an exit code after printing it. */
-static int daemon_error(const char *cmd, const char *resp)
-{
-	char code[32] = "", msg[512] = "";
-	size_t len = strlen(resp);
-	lfs_json_get(resp, len, "error", code, sizeof(code));
-	lfs_json_get(resp, len, "message", msg, sizeof(msg));
-	lfs_cli_error("%s: %s", cmd, msg[0] ? msg : code);
-	if (!strcmp(code, "wrong-secret"))
-		return LFS_EXIT_BAD_SECRET;
-	if (!strcmp(code, "denied"))
-		return LFS_EXIT_DENIED;
-	if (!strcmp(code, "busy"))
-		return LFS_EXIT_BUSY;
-	if (!strcmp(code, "overloaded"))
-		return LFS_EXIT_OVERLOADED;
-	if (!strcmp(code, "corrupt"))
-		return LFS_EXIT_CORRUPT;
-	return LFS_EXIT_ERROR;
-}
-
-static bool answered_ok(const char *resp)
-{
-	char ok[8];
-	return lfs_json_get(resp, strlen(resp), "ok", ok, sizeof(ok)) == 0 && !strcmp(ok, "true");
-}
+enum { OPT_SOCKET = 0x200, OPT_FORCE, OPT_TIMEOUT };
 
 static void unlock_help(void)
 {
@@ -78,7 +41,7 @@ static void unlock_help(void)
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "%s, 3 wrong secret (or a mistyped recovery key), 5 corrupt vault files.\n",
-	       30, socket_help, control_exit_help);
+	       30, lfs_socket_help, lfs_control_exit_help);
 }
 
 int lfs_cmd_unlock(int argc, char **argv)
@@ -149,8 +112,8 @@ int lfs_cmd_unlock(int argc, char **argv)
 		sodium_free(master);
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("unlock", resp);
+	if (!lfs_ctl_answer_ok(resp))
+		return lfs_ctl_answer_error("unlock", resp);
 	char slot[16] = "", already[8] = "";
 	lfs_json_get(resp, strlen(resp), "slot", slot, sizeof(slot));
 	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
@@ -182,7 +145,7 @@ static void lock_help(void)
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "%s, 13 files are open (nothing was locked).\n",
-	       socket_help, control_exit_help);
+	       lfs_socket_help, lfs_control_exit_help);
 }
 
 int lfs_cmd_lock(int argc, char **argv)
@@ -219,8 +182,8 @@ int lfs_cmd_lock(int argc, char **argv)
 	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("lock", resp);
+	if (!lfs_ctl_answer_ok(resp))
+		return lfs_ctl_answer_error("lock", resp);
 	char already[8] = "", files[24] = "0", dirs[24] = "0";
 	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
 	lfs_json_get(resp, strlen(resp), "revoked_files", files, sizeof(files));
@@ -232,117 +195,6 @@ int lfs_cmd_lock(int argc, char **argv)
 		       target.mountpoint, files, dirs);
 	else
 		printf("Locked %s\n", target.mountpoint);
-	return LFS_EXIT_OK;
-}
-
-static void status_help(void)
-{
-	printf("Usage: lethefs status [--json] MOUNTPOINT\n"
-	       "\n"
-	       "Show a mounted volume's state as its daemon sees it: locked or unlocked,\n"
-	       "since when, open files, idle time and idle lock, failed unlock attempts.\n"
-	       "With --json, print the daemon's answer as one JSON object (the members are\n"
-	       "listed in docs/CONTROL.md and stay stable for scripts).\n"
-	       "\n"
-	       "Options:\n"
-	       "  --json              machine-readable output\n"
-	       "%s"
-	       "  -h, --help          show this help\n"
-	       "\n"
-	       "%s.\n",
-	       socket_help, control_exit_help);
-}
-
-static void print_member(const char *resp, const char *label, const char *key)
-{
-	char v[512];
-	if (lfs_json_get(resp, strlen(resp), key, v, sizeof(v)) == 0)
-		printf("  %-16s %s\n", label, strcmp(v, "null") ? v : "-");
-}
-
-static void print_status(const char *mnt, const char *resp)
-{
-	size_t len = strlen(resp);
-	char state[16] = "?", idle[32] = "0", idle_lock[32] = "0", files[24] = "0", dirs[24] = "0";
-	lfs_json_get(resp, len, "state", state, sizeof(state));
-	lfs_json_get(resp, len, "idle_seconds", idle, sizeof(idle));
-	lfs_json_get(resp, len, "idle_lock_seconds", idle_lock, sizeof(idle_lock));
-	lfs_json_get(resp, len, "open_files", files, sizeof(files));
-	lfs_json_get(resp, len, "open_dirs", dirs, sizeof(dirs));
-	printf("%s: %s\n", mnt, state);
-	print_member(resp, "vault:", "vault");
-	print_member(resp, "uuid:", "uuid");
-	print_member(resp, "cipher:", "cipher");
-	print_member(resp, "daemon pid:", "pid");
-	print_member(resp, "mounted since:", "mounted_since");
-	print_member(resp, "unlocked since:", "unlocked_since");
-	printf("  %-16s %s files, %s directories\n", "open:", files, dirs);
-	char d[64] = "off";
-	uint64_t secs = strtoull(idle_lock, NULL, 10);
-	if (secs)
-		lfs_format_duration(secs, d, sizeof(d));
-	printf("  %-16s %s s (idle lock: %s)\n", "idle:", idle, d);
-	print_member(resp, "failed unlocks:", "failed_unlocks");
-	print_member(resp, "control socket:", "control_socket");
-	char rs[16] = "", ep[16] = "", fd[24] = "0", ft[24] = "0", bd[24] = "0", bt[24] = "0",
-	     rate[24] = "0", eta[24] = "-1";
-	if (lfs_json_get(resp, len, "rotation_state", rs, sizeof(rs)) < 0)
-		return;
-	lfs_json_get(resp, len, "rotation_epoch", ep, sizeof(ep));
-	lfs_json_get(resp, len, "rotation_files_done", fd, sizeof(fd));
-	lfs_json_get(resp, len, "rotation_files_total", ft, sizeof(ft));
-	lfs_json_get(resp, len, "rotation_bytes_done", bd, sizeof(bd));
-	lfs_json_get(resp, len, "rotation_bytes_total", bt, sizeof(bt));
-	lfs_json_get(resp, len, "rotation_rate_bytes_per_second", rate, sizeof(rate));
-	lfs_json_get(resp, len, "rotation_eta_seconds", eta, sizeof(eta));
-	printf("  %-16s %s (data-key epoch %s)\n", "key rotation:", rs, ep[0] ? ep : "-");
-	if (strcmp(rs, "idle") != 0)
-		printf("  %-16s %s of %s files, %s of %s bytes, %.1f MB/s, ETA %s s\n", "",
-		       fd, ft, bd, bt, strtod(rate, NULL) / 1e6, eta);
-	print_member(resp, "old epochs:", "rotation_old_epochs");
-}
-
-int lfs_cmd_status(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct lfs_ctl_target target = {0};
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_SOCKET:
-			target.socket = optarg;
-			break;
-		case 'h':
-			status_help();
-			return LFS_EXIT_OK;
-		default:
-			return lfs_cli_usage_error("status", "unknown option");
-		}
-	}
-	if (argc - optind != 1)
-		return lfs_cli_usage_error("status", "expected exactly one MOUNTPOINT");
-	target.mountpoint = argv[optind];
-	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
-	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
-	if (r != 0)
-		return r;
-	if (!answered_ok(resp))
-		return daemon_error("status", resp);
-	if (json)
-		fputs(resp, stdout);
-	else
-		print_status(target.mountpoint, resp);
 	return LFS_EXIT_OK;
 }
 
@@ -429,8 +281,8 @@ static int daemon_pid(const char *mnt, const struct timespec *deadline, pid_t *p
 	}
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("umount", resp);
+	if (!lfs_ctl_answer_ok(resp))
+		return lfs_ctl_answer_error("umount", resp);
 	char *end;
 	long p = 0;
 	if (lfs_json_get(resp, strlen(resp), "pid", v, sizeof(v)) == 0)

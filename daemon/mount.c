@@ -5,6 +5,7 @@
 #include "../journal/journal.h"
 #include "control.h"
 #include "daemonize.h"
+#include "notify.h"
 #include "session.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
@@ -109,6 +110,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
 	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
+	lfs_notify_ready(mnt, mo->locked); /* and a Type=notify unit is started */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
 		lfs_warn("cannot start the rotation thread: key rotation unavailable");
@@ -118,6 +120,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
 	int r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	lfs_notify_stopping(mnt);
 	lfs_control_stop(ctl);
 	if (session->rotation)
 		lfs_rotation_stop(session->rotation);

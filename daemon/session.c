@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "notify.h"
 #include "recover.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
@@ -155,6 +156,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		}
 		pthread_mutex_unlock(&s->state_lock);
 		if (r == 0) {
+			lfs_notify_state(s->mountpoint, false);
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
 			struct lfs_audit_detail d[] = {
 				{"mountpoint", s->mountpoint, 0},
@@ -209,6 +211,7 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
+	lfs_notify_state(s->mountpoint, true);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
 				       {"reason", reason, 0},
 				       {"revoked_files", NULL, files},
@@ -308,8 +311,16 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
 		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
 		     (long long)lfs_fs_idle_seconds(s->fs),
-		     (unsigned long long)s->idle_lock_seconds, failures,
-		     failures ? delay_for(failures) : 0);
+		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1));
+	if (n < 0 || (size_t)n >= len - used)
+		return -1;
+	used += (size_t)n;
+	/* The audit log's last entry, for monitoring (null: head unreadable). */
+	uint64_t seq;
+	char seqs[24] = "null";
+	if (s->audit && lfs_audit_last_seq(s->audit, &seq) == 0)
+		snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
+	n = snprintf(buf + used, len - used, ",\"audit_seq\":%s", seqs);
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;

@@ -107,6 +107,14 @@ static const char *state_name(enum lfs_rotation_state s)
 	}
 }
 
+/* "\"2026-11-29T09:00:00Z\"" (with the quotes), or null for 0 (unknown). */
+static void iso_or_null(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&t, &tm) || !strftime(out, len, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm))
+		snprintf(out, len, "null");
+}
+
 int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
 {
 	pthread_mutex_lock(&r->lock);
@@ -142,7 +150,18 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
 	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
 	                 (unsigned long long)r->passes, r->last_retired);
+	time_t started = r->started, completed = r->completed;
 	pthread_mutex_unlock(&r->lock);
+	if (n < 0 || (size_t)n >= len - *used)
+		return -1;
+	*used += (size_t)n;
+	/* The same two times in ISO 8601, as every other time in the status;
+	 * the Unix members above stay for the scripts that read them. */
+	char s_at[40], c_at[40];
+	iso_or_null(started, s_at, sizeof(s_at));
+	iso_or_null(completed, c_at, sizeof(c_at));
+	n = snprintf(buf + *used, len - *used,
+	             ",\"rotation_started_at\":%s,\"rotation_completed_at\":%s", s_at, c_at);
 	if (n < 0 || (size_t)n >= len - *used)
 		return -1;
 	*used += (size_t)n;
