@@ -168,6 +168,8 @@ bench: all
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 MANDIR  ?= $(PREFIX)/share/man
+# The units' Documentation= lines name README.md here.
+DOCDIR  ?= $(PREFIX)/share/doc/lethefs
 
 install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -180,6 +182,10 @@ install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
 	install -d $(DESTDIR)$(PREFIX)/lib/lethefs
 	install -m 0755 scripts/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
+	install -m 0755 scripts/boot-unlock.sh $(DESTDIR)$(PREFIX)/lib/lethefs/boot-unlock.sh
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 README.md NEWS.md SECURITY.md docs/*.md $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/examples/* $(DESTDIR)$(DOCDIR)/examples
 	for u in dist/systemd/*; do \
 	  sed 's|/usr/local/|$(PREFIX)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
@@ -190,7 +196,8 @@ uninstall:
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
-	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
+	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/boot-unlock.sh
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 format:
 	clang-format -i $(SRC) $(HDR)

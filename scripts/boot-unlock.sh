@@ -61,7 +61,9 @@ elif [ -n "${LETHEFS_UNLOCK_KEYFILE:-}" ]; then
 	set -- --keyfile "$LETHEFS_UNLOCK_KEYFILE"
 else
 	how=ask
-	set -- --extpass 'exec systemd-ask-password --id="lethefs:$LETHEFS_UNLOCK_NAME" \
+	# -n: no newline after the answer, so that lethefs drops the one a
+	# credential file may end with (and only that one).
+	set -- --extpass 'exec systemd-ask-password -n --id="lethefs:$LETHEFS_UNLOCK_NAME" \
 		--credential=lethefs.passphrase --timeout="$LETHEFS_UNLOCK_TIMEOUT" \
 		"Passphrase for lethefs volume $LETHEFS_UNLOCK_NAME ($MOUNTPOINT):"'
 	# A credential is the same secret every time: one try.

@@ -44,7 +44,10 @@ setup() {
 		./lib/systemd/system/lethefs-shred@.timer ./lib/systemd/system/lethefs-shred.timer \
 		./usr/share/bash-completion/completions/lethefs ./usr/lib/lethefs/rotate-keys.sh \
 		./usr/share/doc/lethefs/copyright ./usr/share/doc/lethefs/changelog.gz \
-		./usr/share/doc/lethefs/NEWS.md.gz ./usr/share/doc/lethefs/SECURITY.md; do
+		./usr/share/doc/lethefs/NEWS.md ./usr/share/doc/lethefs/SECURITY.md \
+		./usr/share/doc/lethefs/README.md ./usr/share/doc/lethefs/STAGING.md \
+		./usr/share/doc/lethefs/ROTATION.md ./usr/lib/lethefs/boot-unlock.sh \
+		./lib/systemd/system/lethefs-unlock@.service ./lib/systemd/system/lethefs-unlocked@.target; do
 		grep -qx -- "$f" "$DEBDIR/files" || { echo "missing $f"; return 1; }
 	done
 	dpkg-deb -x "$DEB" "$DEBDIR/y"
@@ -52,6 +55,13 @@ setup() {
 	grep -q '^ExecStart=/usr/bin/lethefs mount --locked' "$DEBDIR/y/lib/systemd/system/lethefs@.service"
 	grep -q '^ExecStop=/usr/bin/lethefs umount ' "$DEBDIR/y/lib/systemd/system/lethefs@.service"
 	! grep -rq /usr/local "$DEBDIR/y/lib/systemd/system" || return 1
+	# Every unit's Documentation= file: link names a file of the package.
+	docs=$(sed -n 's/^Documentation=//p' "$DEBDIR"/y/lib/systemd/system/* | tr ' ' '\n' |
+		sed -n 's|^file:||p' | sort -u)
+	[ -n "$docs" ]
+	for d in $docs; do
+		[ -f "$DEBDIR/y$d" ] || { echo "Documentation= names $d, not in the package"; return 1; }
+	done
 }
 
 @test "no unit is enabled or started by the package's scripts" {
