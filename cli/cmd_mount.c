@@ -260,6 +260,13 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	int r = parse_mount_args(argc, argv, mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
+	/* A typo in fstab is reported as one, before a secret is asked (at
+	 * boot there is nobody to ask: "no terminal" would hide the typo). */
+	char bad[256];
+	if (lfs_daemon_check_fuse_opts(&mo->m, bad, sizeof(bad)) < 0)
+		return lfs_cli_usage_error("mount", "unknown mount option '%s' (see lethefs mount "
+						    "--help)",
+					   bad);
 	if ((r = lfs_mountpoint_check(argv[optind + 1], mo->nonempty)) != 0)
 		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];

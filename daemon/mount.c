@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,36 @@ static void build_base_opts(char *out, size_t len, const char *vault)
 		out[o++] = *p;
 	}
 	snprintf(out + o, len - o, ",subtype=lethefs");
+}
+
+static void no_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+}
+
+int lfs_daemon_check_fuse_opts(const struct lfs_mount_opts *o, char *bad, size_t badlen)
+{
+	static const struct fuse_lowlevel_ops none;
+	char *copy = strdup(o->fuse_opts), *save = NULL;
+	int r = copy ? 0 : -ENOMEM;
+	/* libfuse prints its own complaint; the caller names the option. */
+	fuse_set_log_func(no_fuse_log);
+	for (char *opt = copy ? strtok_r(copy, ",", &save) : NULL; opt && r == 0;
+	     opt = strtok_r(NULL, ",", &save)) {
+		char *fargv[] = {"lethefs", "-o", opt, NULL};
+		struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+		struct fuse_session *se = fuse_session_new(&args, &none, sizeof(none), NULL);
+		if (se)
+			fuse_session_destroy(se);
+		else {
+			snprintf(bad, badlen, "%s", opt);
+			r = -EINVAL;
+		}
+		fuse_opt_free_args(&args);
+	}
+	fuse_set_log_func(NULL);
+	free(copy);
+	return r;
 }
 
 enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const char *vault,

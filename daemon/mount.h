@@ -36,6 +36,12 @@ enum lfs_mount_status {
 	LFS_MOUNT_FAILED,  /* the mount itself failed (or the vault is already mounted) */
 };
 
+/* Checks each option of o->fuse_opts the way libfuse will parse it at
+ * mount time, without mounting, so that a typo is reported before any
+ * secret is asked. Returns 0, or -EINVAL with the first option libfuse
+ * rejects copied to bad. */
+int lfs_daemon_check_fuse_opts(const struct lfs_mount_opts *o, char *bad, size_t badlen);
+
 /* Mounts vault (a real path; v opened from it, kr unlocked or, with
  * o->locked, empty) on mnt (a real path) and serves it until it is
  * unmounted; in the background unless o->foreground (the calling process

@@ -86,3 +86,27 @@ in_namespace() {
 	[[ "$output" == *"mount-a=64"* ]]
 	[[ "$output" == *"cannot open vault $T/no-such-vault"* ]]
 }
+
+@test "a mistyped fstab option is named before any secret is asked (not 'no terminal')" {
+	# lockd for locked: without the typo this line would ask for a
+	# passphrase, and there is no terminal at boot.
+	printf '%s %s fuse.lethefs lockd,nofail 0 0\n' "$VAULT" "$MNT" >"$T/fstab"
+	run in_namespace "mount -T '$T/fstab' '$MNT' </dev/null"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"unknown mount option 'lockd'"* ]]
+	[[ "$output" != *"terminal"* ]]
+	# The same through lethefs mount: a usage error, exit 2, even with a
+	# secret source that would work.
+	run "$LETHEFS" mount --passfile "$T/pass" -o noatime,lockd "$VAULT" "$MNT"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown mount option 'lockd'"* ]]
+	! mountpoint -q "$MNT" || return 1
+	# Options libfuse and the kernel know still pass, as do mount(8)'s and
+	# systemd's own.
+	"$LETHEFS" mount --passfile "$T/pass" \
+		-o noatime,dirsync,default_permissions,nofail,x-systemd.before=a.service,_netdev \
+		"$VAULT" "$MNT"
+	grep " $MNT fuse.lethefs .*noatime" /proc/self/mounts
+	unmount_vault
+}
