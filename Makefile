@@ -90,8 +90,10 @@ $(BUILD)/man/%: man/% debian/changelog
 	@mkdir -p $(dir $@)
 	sed 's/@VERSION@/$(VERSION)/g; s/@DATE@/$(VERSION_DATE)/g' $< >$@
 
+# Every command's getopt_long call goes through cli/options.c first (one-line
+# option errors, and shell completion from the tables the commands parse).
 $(BUILD)/lethefs: $(OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=getopt_long -o $@ $^ $(LDLIBS)
 
 lib: $(LIB)
 

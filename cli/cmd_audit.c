@@ -19,25 +19,52 @@
 
 static void audit_help(void)
 {
-	printf("Usage: lethefs audit verify [--passfile F | --passfd N | --extpass CMD] [--no-key]\n"
-	       "                            [--json] VAULT\n"
+	printf("Usage: lethefs audit verify [SECRET OPTIONS] [--no-key] [--json] VAULT\n"
 	       "       lethefs audit show [--json] [--since T] VAULT\n"
 	       "\n"
-	       "verify checks every entry of VAULT's audit log: the hash chain from the first\n"
-	       "entry, each entry's MAC under the audit key (derived from the master key, so\n"
-	       "the vault's secret is asked for), and the head file that records the last\n"
-	       "entry. It prints 'OK: ...' or the first problem: an edited, deleted, inserted\n"
-	       "or reordered entry, or a truncated tail. --no-key checks only the chain and\n"
-	       "the structure; anyone able to write the log can forge those, so it is a\n"
-	       "consistency check, not proof. --json prints one JSON object instead.\n"
+	       "  verify   check the audit log for tampering (hash chain, MACs, head file)\n"
+	       "  show     print the entries, for people or as JSON lines\n"
 	       "\n"
-	       "show prints the entries, oldest first, without checking them (run verify for\n"
-	       "that). --json prints the log's own JSON lines. --since T keeps entries from T\n"
-	       "on: a UTC time (2026-11-29T07:00:00Z), a date (2026-11-29) or a duration ago\n"
-	       "(30m, 2h, 7d). No secret is needed.\n"
+	       "Run 'lethefs audit SUBCOMMAND --help' for its options. What is recorded and\n"
+	       "what verify can and cannot detect: docs/AUDIT.md.\n");
+}
+
+static void verify_help(void)
+{
+	printf("Usage: lethefs audit verify [SECRET OPTIONS] [--no-key] [--json] VAULT\n"
+	       "\n"
+	       "Check every entry of VAULT's audit log: the hash chain from the first entry,\n"
+	       "each entry's MAC under the audit key (derived from the master key, so the\n"
+	       "vault's secret is asked for), and the head file that records the last entry.\n"
+	       "Prints 'OK: ...' or the first problem: an edited, deleted, inserted or\n"
+	       "reordered entry, or a truncated tail.\n"
+	       "\n"
+	       "Options:\n" LFS_SECRET_HELP
+	       "  --no-key            check only the chain and the structure, without a\n"
+	       "                      secret; anyone able to write the log can forge those,\n"
+	       "                      so this is a consistency check, not proof\n"
+	       "  --json              print one JSON object on one line instead\n"
+	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong secret, 4 no vault, 5 corrupt\n"
 	       "vault files, 10 the audit log failed verification.\n");
+}
+
+static void show_help(void)
+{
+	printf("Usage: lethefs audit show [--json] [--since T] VAULT\n"
+	       "\n"
+	       "Print VAULT's audit log, oldest entry first, without checking it (run\n"
+	       "'lethefs audit verify' for that). No secret is needed.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --json              print the log's own JSON lines (one object per entry)\n"
+	       "  --since T           keep entries from T on: a UTC time\n"
+	       "                      (2026-11-29T07:00:00Z), a date (2026-11-29) or a\n"
+	       "                      duration ago (30m, 2h, 7d)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 error, 2 usage, 4 no vault, 5 corrupt vault files.\n");
 }
 
 /* ---- verify --------------------------------------------------------------- */
@@ -105,7 +132,7 @@ static int audit_verify(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			audit_help();
+			verify_help();
 			return LFS_EXIT_OK;
 		default:
 			return lfs_cli_usage_error("audit", "unknown option");
@@ -270,7 +297,7 @@ static int audit_show(int argc, char **argv)
 							   optarg);
 			break;
 		case 'h':
-			audit_help();
+			show_help();
 			return LFS_EXIT_OK;
 		default:
 			return lfs_cli_usage_error("audit", "unknown option");

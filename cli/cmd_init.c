@@ -49,8 +49,12 @@ static void init_help(void)
 
 int lfs_cmd_init(int argc, char **argv)
 {
+	/* The secret options but --recovery-key: a new vault has none. */
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
+		{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},
+		{"passfd", required_argument, NULL, LFS_OPT_PASSFD},
+		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS},
+		{"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},
 		{"cipher", required_argument, NULL, 'c'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
 		{"allow-weak-kdf", no_argument, NULL, 'W'},
@@ -110,8 +114,6 @@ int lfs_cmd_init(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("init", "expected exactly one VAULT argument");
-	if (src.recovery)
-		return lfs_cli_usage_error("init", "--recovery-key needs an existing vault");
 	enum lfs_slot_type type = src.keyfile	? LFS_SLOT_KEYFILE
 				  : src.extpass ? LFS_SLOT_EXTPASS
 						: LFS_SLOT_PASSPHRASE;

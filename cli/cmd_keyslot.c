@@ -3,6 +3,7 @@
  * subcommand; this one dispatches and lists. */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,23 +43,29 @@ static void list_help(void)
 
 static int keyslot_list(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
 	bool json = false;
-	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
 			list_help();
 			return LFS_EXIT_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (argv[i][0] == '-' || path) {
-			return lfs_cli_usage_error("keyslot list", "unexpected argument '%s'",
-						   argv[i]);
-		} else {
-			path = argv[i];
+		default:
+			return lfs_cli_usage_error("keyslot list", "unknown option");
 		}
 	}
-	if (!path)
-		return lfs_cli_usage_error("keyslot list", "expected a VAULT argument");
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("keyslot list", "expected exactly one VAULT argument");
+	const char *path = argv[optind];
 	struct lfs_vault v;
 	char err[512];
 	enum lfs_vault_error e = lfs_vault_open(path, &v, err, sizeof(err));

@@ -2,6 +2,7 @@
 /* lethefs: one binary, subcommands dispatched from a table that also
  * drives the usage text. */
 #include "cli.h"
+#include "options.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,19 +72,36 @@ static void usage(FILE *out)
 		" 21  the control socket has no free slot (too many connections): retry\n");
 }
 
+/* Says what is wrong in one line and where the help is (not the whole
+ * help: a script's log should show the mistake). */
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("lethefs: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'lethefs --help'.\n", stderr);
+	return LFS_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return LFS_EXIT_USAGE;
-	}
+	if (argc < 2)
+		return usage_error("%sno command given", "");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return LFS_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "--version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("lethefs %s\n", LETHEFS_VERSION);
 		return LFS_EXIT_OK;
+	}
+	/* The shell completions ask "lethefs __complete CMD [SUB]" for the
+	 * options CMD parses (cli/options.c); not for people or scripts. */
+	if (!strcmp(argv[1], "__complete")) {
+		lfs_cli_completing = true;
+		argc--;
+		argv++;
+		if (argc < 2)
+			return LFS_EXIT_OK;
 	}
 	/* Nonces, file ids and salts come from libsodium's internal ChaCha20
 	 * generator (seeded from getrandom, per thread, re-seeded after fork)
@@ -98,15 +116,19 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name)) {
 			lfs_cli_command = commands[i].name;
-			return commands[i].run(argc - 1, argv + 1);
+			int r = commands[i].run(argc - 1, argv + 1);
+			/* A command that parses no options prints nothing then. */
+			return lfs_cli_completing ? LFS_EXIT_OK : r;
 		}
+	if (lfs_cli_completing)
+		return LFS_EXIT_OK;
 	/* mount.fuse3 (mount -t fuse.lethefs, fstab) calls
 	 * "lethefs VAULT MOUNTPOINT -o OPTIONS". */
 	if (argv[1][0] == '/' && argc >= 3) {
 		lfs_cli_command = "mount";
 		return lfs_cmd_mount(argc, argv);
 	}
-	lfs_cli_error("unknown command '%s'", argv[1]);
-	usage(stderr);
-	return LFS_EXIT_USAGE;
+	if (argv[1][0] == '-')
+		return usage_error("unknown option '%s'", argv[1]);
+	return usage_error("unknown command '%s'", argv[1]);
 }
