@@ -172,6 +172,8 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR  ?= $(PREFIX)/share/man
 # The units' Documentation= lines name README.md here.
 DOCDIR  ?= $(PREFIX)/share/doc/lethefs
+# In zsh's default fpath for /usr/local; packages use vendor-completions.
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
 install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -181,6 +183,8 @@ install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 dist/bash-completion/lethefs \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
+	install -d $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 dist/zsh-completion/_lethefs $(DESTDIR)$(ZSHCOMPDIR)/_lethefs
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
 	install -d $(DESTDIR)$(PREFIX)/lib/lethefs
 	install -m 0755 scripts/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
@@ -198,6 +202,7 @@ uninstall:
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_lethefs
 	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/boot-unlock.sh
 	rm -rf $(DESTDIR)$(DOCDIR)
 

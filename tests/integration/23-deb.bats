@@ -47,7 +47,8 @@ setup() {
 		./usr/share/doc/lethefs/NEWS.md ./usr/share/doc/lethefs/SECURITY.md \
 		./usr/share/doc/lethefs/README.md ./usr/share/doc/lethefs/STAGING.md \
 		./usr/share/doc/lethefs/ROTATION.md ./usr/lib/lethefs/boot-unlock.sh \
-		./lib/systemd/system/lethefs-unlock@.service ./lib/systemd/system/lethefs-unlocked@.target; do
+		./lib/systemd/system/lethefs-unlock@.service ./lib/systemd/system/lethefs-unlocked@.target \
+		./usr/share/zsh/vendor-completions/_lethefs; do
 		grep -qx -- "$f" "$DEBDIR/files" || { echo "missing $f"; return 1; }
 	done
 	dpkg-deb -x "$DEB" "$DEBDIR/y"
