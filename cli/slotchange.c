@@ -134,6 +134,12 @@ int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks)
 {
 	int r = lfs_vault_store_slots(&c->v, ks);
+	if (r == -ENOSPC || r == -EDQUOT) {
+		lfs_cli_error("the disk holding %s is full: the new %s could not be written; "
+			      "nothing was changed (free space and try again)",
+			      c->path, LFS_KEYSLOTS_FILE_NAME);
+		return LFS_EXIT_ERROR;
+	}
 	if (r < 0) {
 		lfs_cli_error("cannot write %s/%s: %s", c->path, LFS_KEYSLOTS_FILE_NAME,
 			      strerror(-r));

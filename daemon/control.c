@@ -366,8 +366,13 @@ static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_call
 	case -EBUSY:
 		reply_error(fd, "busy", "a rotation is already under way (see lethefs status)");
 		break;
-	case -ENOSPC:
+	case -E2BIG:
 		reply_error(fd, "full", "the keyring holds the maximum number of epochs");
+		break;
+	case -ENOSPC:
+	case -EDQUOT:
+		reply_error(fd, "no-space", "the disk holding the vault is full (no room for the "
+					    "new keyring): free space, then rotate again");
 		break;
 	default:
 		reply_error(fd, "internal", strerror(-r));

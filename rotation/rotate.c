@@ -44,7 +44,9 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
 		return 0;
 	}
-	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == 0) {
+	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == -ENOSPC)
+		e = -E2BIG; /* no room in the keyring, not on the disk */
+	else if (e == 0) {
 		/* On disk before anything is encrypted under it: a crash must
 		 * never leave data under a key that exists nowhere else. The
 		 * keyring's write lock (inside add_epoch) already made every
