@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "ctl_answer.h"
 #include "ctl_client.h"
+#include "holders.h"
 #include "../common/duration.h"
 #include "../keymgmt/recovery.h"
 
@@ -126,6 +127,21 @@ int lfs_cmd_unlock(int argc, char **argv)
 	return LFS_EXIT_OK;
 }
 
+/* Who keeps mnt busy, after a refusal (cwd: working directories count,
+ * as they do for an unmount but not for a lock). */
+static void name_holders(const char *cmd, const char *mnt, bool cwd)
+{
+	char real[PATH_MAX], who[1024];
+	if (!realpath(mnt, real))
+		return;
+	if (lfs_mount_holders(real, cwd, who, sizeof(who)) > 0)
+		lfs_cli_error("%s: %s is held by: %s", cmd, real, who);
+	else
+		lfs_cli_error("%s: no process visible here holds %s open (one in another mount "
+			      "namespace or container may)",
+			      cmd, real);
+}
+
 static void lock_help(void)
 {
 	printf("Usage: lethefs lock [--force] MOUNTPOINT\n"
@@ -182,8 +198,12 @@ int lfs_cmd_lock(int argc, char **argv)
 	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
 	if (r != 0)
 		return r;
-	if (!lfs_ctl_answer_ok(resp))
-		return lfs_ctl_answer_error("lock", resp);
+	if (!lfs_ctl_answer_ok(resp)) {
+		r = lfs_ctl_answer_error("lock", resp);
+		if (r == LFS_EXIT_BUSY)
+			name_holders("lock", target.mountpoint, false);
+		return r;
+	}
 	char already[8] = "", files[24] = "0", dirs[24] = "0";
 	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
 	lfs_json_get(resp, strlen(resp), "revoked_files", files, sizeof(files));
@@ -304,6 +324,7 @@ static int detach(const char *mnt)
 	int e = errno;
 	if (e == EBUSY) {
 		lfs_cli_error("umount: %s is busy (a process uses it); still mounted", mnt);
+		name_holders("umount", mnt, true);
 		return LFS_EXIT_BUSY;
 	}
 	if (e != EPERM || geteuid() == 0) {

@@ -173,6 +173,27 @@ PY
 	run "$LETHEFS" lock "$MNT"
 	[ "$status" -eq 13 ]
 	[[ "$output" == *"1 open files"* ]]
+	# Who holds it: this shell (descriptor 4) and a process with a mapping
+	# only (its descriptor closed), by pid and name.
+	[[ "$output" == *"is held by: "*"$BASHPID ("* ]]
+	echo mapped >"$MNT/m"
+	MNT=$MNT python3 -c 'import mmap, os, time
+fd = os.open(os.environ["MNT"] + "/m", os.O_RDONLY)
+m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+os.close(fd)
+print("ready", flush=True)
+time.sleep(30)' >"$T/mapper.out" &
+	mapper=$!
+	for _ in $(seq 50); do grep -q ready "$T/mapper.out" && break; sleep 0.1; done
+	exec 4<&-
+	run "$LETHEFS" lock "$MNT"
+	kill "$mapper"
+	wait "$mapper" || true
+	echo "$output"
+	[ "$status" -eq 13 ]
+	[[ "$output" == *"is held by: $mapper (python3)"* ]]
+	[[ "$output" != *"$BASHPID ("* ]]
+	exec 4<"$MNT/f"
 	[ "$(state)" = unlocked ]
 	run "$LETHEFS" lock --force "$MNT"
 	[ "$status" -eq 0 ]

@@ -83,6 +83,8 @@ busy_mount() {
 	echo "$output"
 	[ "$status" -eq 13 ]
 	[[ "$output" == *busy* ]]
+	# The message names who holds it.
+	[[ "$output" == *"is held by: $holder (sleep: working directory)"* ]]
 	mountpoint -q "$MNT"
 	[ "$(cat "$MNT/f")" = data ]
 	"$LETHEFS" umount "$MNT"
