@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "ctl_answer.h"
 #include "ctl_client.h"
+#include "confirm.h"
 #include "holders.h"
 #include "../common/duration.h"
 #include "../keymgmt/recovery.h"
@@ -142,9 +143,33 @@ static void name_holders(const char *cmd, const char *mnt, bool cwd)
 			      cmd, real);
 }
 
+/* A forced lock makes every open file fail with EIO for good: on a
+ * terminal, say how many and ask (a script is not asked). */
+static int confirm_force(const struct lfs_ctl_target *t, bool batch)
+{
+	if (batch || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return 0;
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char resp[LFS_CTL_RESPONSE_MAX], files[24] = "0", dirs[24] = "0";
+	int r = lfs_ctl_call(t, &req, NULL, resp, sizeof(resp));
+	if (r != 0)
+		return r;
+	lfs_json_get(resp, strlen(resp), "open_files", files, sizeof(files));
+	lfs_json_get(resp, strlen(resp), "open_dirs", dirs, sizeof(dirs));
+	if (!strcmp(files, "0") && !strcmp(dirs, "0"))
+		return 0;
+	name_holders("lock", t->mountpoint, false);
+	return lfs_confirm(batch,
+			   "Lock %s and revoke %s open files and %s open directories? Their "
+			   "programs get EIO from now on, even after the next unlock.",
+			   t->mountpoint, files, dirs)
+		       ? 0
+		       : LFS_EXIT_BUSY;
+}
+
 static void lock_help(void)
 {
-	printf("Usage: lethefs lock [--force] MOUNTPOINT\n"
+	printf("Usage: lethefs lock [--force [-q]] MOUNTPOINT\n"
 	       "\n"
 	       "Lock a mounted lethefs volume without unmounting it: dirty pages are written\n"
 	       "back, the kernel's cached pages and names are dropped, and every key is\n"
@@ -156,7 +181,9 @@ static void lock_help(void)
 	       "new unlock. Locking a locked volume succeeds and does nothing.\n"
 	       "\n"
 	       "Options:\n"
-	       "  --force             lock even with open files (revoking them)\n"
+	       "  --force             lock even with open files (revoking them); on a\n"
+	       "                      terminal, asks first when files are open\n"
+	       "  -q, --batch         do not ask for confirmation\n"
 	       "%s"
 	       "  -h, --help          show this help\n"
 	       "\n"
@@ -168,18 +195,23 @@ int lfs_cmd_lock(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"batch", no_argument, NULL, 'q'},
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct lfs_ctl_target target = {0};
 	struct lfs_ctl_request req = {.verb = LFS_CTL_LOCK};
+	bool batch = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORCE:
 			req.force = true;
+			break;
+		case 'q':
+			batch = true;
 			break;
 		case OPT_SOCKET:
 			target.socket = optarg;
@@ -195,7 +227,10 @@ int lfs_cmd_lock(int argc, char **argv)
 		return lfs_cli_usage_error("lock", "expected exactly one MOUNTPOINT");
 	target.mountpoint = argv[optind];
 	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	int r;
+	if (req.force && (r = confirm_force(&target, batch)) != 0)
+		return r;
+	r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
 	if (r != 0)
 		return r;
 	if (!lfs_ctl_answer_ok(resp)) {

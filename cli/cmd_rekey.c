@@ -6,6 +6,7 @@
  * audit key is carried over. See docs/KEYS.md and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "confirm.h"
 #include "../daemon/control.h"
 #include "../daemon/recover.h"
 #include "../audit/audit.h"
@@ -27,7 +28,7 @@ static void rekey_help(void)
 {
 	printf("Usage: lethefs rekey [SECRET OPTIONS] [--also-passfile F]... [--also-keyfile F]...\n"
 	       "                     [--also-extpass CMD]... [--also-passfd N]...\n"
-	       "                     [--drop-other-slots] VAULT\n"
+	       "                     [--drop-other-slots] [--dry-run] [-q] VAULT\n"
 	       "\n"
 	       "Give an unmounted vault a new random master key. The secret (default: asked on\n"
 	       "the terminal) unlocks it and keeps the slot it opens; each --also-* secret must\n"
@@ -49,6 +50,10 @@ static void rekey_help(void)
 	       "  --also-passfile F, --also-passfd N, --also-extpass CMD, --also-keyfile F\n"
 	       "                      the secret of another slot to keep (repeatable)\n"
 	       "  --drop-other-slots  empty the used slots whose secret was not given\n"
+	       "  --dry-run           check the secrets and the vault, say which slots would\n"
+	       "                      be kept and emptied, and change nothing\n"
+	       "  -q, --batch         do not ask for confirmation (asked only when standard\n"
+	       "                      input and error are a terminal)\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 rekeyed, 1 error (also: a slot's secret missing), 2 usage,\n"
@@ -61,6 +66,7 @@ enum {
 	OPT_ALSO_EXTPASS,
 	OPT_ALSO_KEYFILE,
 	OPT_DROP,
+	OPT_DRY_RUN,
 };
 
 struct also {
@@ -73,6 +79,7 @@ struct rekey_args {
 	struct also also[MAX_ALSO];
 	int nalso;
 	bool drop;
+	bool dry_run, batch;
 };
 
 static int add_also(struct rekey_args *a, int c, const char *arg)
@@ -121,12 +128,14 @@ static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 		{"also-extpass", required_argument, NULL, OPT_ALSO_EXTPASS},
 		{"also-keyfile", required_argument, NULL, OPT_ALSO_KEYFILE},
 		{"drop-other-slots", no_argument, NULL, OPT_DROP},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"batch", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int handled = lfs_secret_option("rekey", c, optarg, &a->src);
 		if (handled < 0)
 			return LFS_EXIT_USAGE;
@@ -142,6 +151,12 @@ static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 			break;
 		case OPT_DROP:
 			a->drop = true;
+			break;
+		case OPT_DRY_RUN:
+			a->dry_run = true;
+			break;
+		case 'q':
+			a->batch = true;
 			break;
 		case 'h':
 			rekey_help();
@@ -302,6 +317,7 @@ struct rekey {
 	int opened;
 	struct lfs_secret secret[LFS_NSLOTS]; /* per kept slot */
 	bool keep[LFS_NSLOTS], drop[LFS_NSLOTS];
+	bool stopped; /* --dry-run, or not confirmed: nothing was done */
 	uint8_t *keys; /* sodium_malloc: old master, new master, scratch, audit key */
 };
 
@@ -405,9 +421,10 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		lfs_secret_free(&main_secret); /* a recovery key opens no slot */
 	}
 	/* What a crash left half done is finished under the old master first:
-	 * its journal records would not authenticate under the new one. */
-	struct lfs_recovery rc;
-	if ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed) {
+	 * its journal records would not authenticate under the new one. (Not
+	 * in a dry run, which writes nothing.) */
+	struct lfs_recovery rc = {0};
+	if (!a->dry_run && ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed)) {
 		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
 			      "once, then rekey; nothing was changed",
 			      k->path, r < 0 ? strerror(-r) : "see the log");
@@ -443,6 +460,23 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		return LFS_EXIT_ERROR;
 	}
 
+	char kept[64];
+	list_slots(kept, sizeof(kept), k->keep);
+	if (a->dry_run) {
+		k->stopped = true;
+		printf("Would give %s a new master key; keyslots kept (re-wrapped): %s; emptied: "
+		       "%s;\nexported recovery keys would stop working and a new data-key epoch "
+		       "would be added.\nNothing was changed (--dry-run).\n",
+		       k->path, kept, ndrop ? dropped : "none");
+		return LFS_EXIT_OK;
+	}
+	if (!lfs_confirm(a->batch,
+			 "Give %s a new master key? Keyslots kept: %s; emptied: %s; recovery keys "
+			 "exported before stop working.",
+			 k->path, kept, ndrop ? dropped : "none")) {
+		k->stopped = true;
+		return LFS_EXIT_ERROR;
+	}
 	/* Any .new here was left by a rekey killed before it replaced the
 	 * keyslots (the current keyring opened under the current master). */
 	lfs_vault_remove_stale_rekey(&k->v);
@@ -475,6 +509,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	struct rekey k;
 	memset(&k, 0, sizeof(k));
 	k.path = argv[optind];
+	k.stopped = a.dry_run; /* a dry run writes nothing, not even its refusals */
 	char err[512];
 	enum lfs_vault_error ve = lfs_vault_open(k.path, &k.v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
@@ -511,7 +546,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	char kept[64], dropped[64];
 	list_slots(kept, sizeof(kept), k.keep);
 	list_slots(dropped, sizeof(dropped), k.drop);
-	if (k.unlocked) {
+	if (k.unlocked && !k.stopped) {
 		/* Keyed with the audit key, which the rekey keeps. */
 		struct lfs_audit_detail d[] = {{"kept_slots", kept, 0},
 					       {"dropped_slots", dropped, 0},
@@ -531,7 +566,9 @@ int lfs_cmd_rekey(int argc, char **argv)
 	lfs_vault_unlock_slots(lockfd);
 	lfs_control_stop(&ctl);
 	lfs_vault_close(&k.v);
-	if (r == 0) {
+	if (k.unlocked && k.stopped)
+		lfs_keyring_destroy(&k.kr);
+	if (r == 0 && !k.stopped) {
 		printf("Rekeyed %s: new master key; keyslots kept: %s; dropped: %s.\n", k.path,
 		       kept, dropped);
 		printf("Recovery keys exported before no longer work: run 'lethefs key export' "

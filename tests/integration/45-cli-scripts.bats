@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# A command line scripts and people can rely on (issue 15): --dry-run and
+# confirmations of destructive commands (asked on a terminal only, never
+# with -q/--batch or in a script), rotate --wait's summary and
+# --progress=json, fsck's progress and --json, the JSON style.
+
+load helpers
+
+setup() { setup_vault; }
+teardown() { teardown_vault; }
+
+TTY=$BATS_TEST_DIRNAME/on_tty.py
+
+add_slot() { # secret file
+	"$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$1" "${KDF[@]}" "$VAULT" \
+		>/dev/null 2>&1
+}
+
+@test "keyslot remove --dry-run authenticates and checks, says what it would do, changes nothing" {
+	printf 'second-secret\n' >"$T/p2"
+	add_slot "$T/p2"
+	before=$(sha256sum <"$VAULT/lethefs.keyslots")
+	audit_before=$(wc -l <"$VAULT/lethefs.audit")
+	run "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" --dry-run "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Would remove keyslot 1 (passphrase)"*"1 used slot would remain"* ]]
+	[ "$(sha256sum <"$VAULT/lethefs.keyslots")" = "$before" ]
+	[ "$(wc -l <"$VAULT/lethefs.audit")" -eq "$audit_before" ]
+	# The checks are the real ones: a wrong secret, the last slot.
+	printf 'wrong\n' >"$T/bad"
+	run "$LETHEFS" keyslot remove --slot 1 --passfile "$T/bad" --dry-run "$VAULT"
+	[ "$status" -eq 3 ]
+	run "$LETHEFS" keyslot remove --slot 5 --passfile "$T/pass" --dry-run "$VAULT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already empty"* ]]
+	# Only the wrong secret's failed unlock was recorded.
+	[ "$(wc -l <"$VAULT/lethefs.audit")" -eq $((audit_before + 1)) ]
+	tail -n1 "$VAULT/lethefs.audit" | grep -q '"event":"unlock","outcome":"failure"' 
+	"$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT" >/dev/null
+	run "$LETHEFS" keyslot remove --slot 0 --passfile "$T/pass" --dry-run "$VAULT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"last used keyslot"* ]]
+}
+
+@test "rekey --dry-run checks the secrets and says which slots it keeps and empties" {
+	printf 'second-secret\n' >"$T/p2"
+	add_slot "$T/p2"
+	sums() { sha256sum "$VAULT/lethefs.keyslots" "$VAULT/lethefs.keyring" "$VAULT/lethefs.audit"; }
+	before=$(sums)
+	run "$LETHEFS" rekey --passfile "$T/pass" --drop-other-slots --dry-run "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"keyslots kept (re-wrapped): 0; emptied: 1;"* ]]
+	[[ "$output" == *"Nothing was changed"* ]]
+	run "$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/p2" --dry-run "$VAULT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"kept (re-wrapped): 0,1; emptied: none;"* ]]
+	# Refusals are the real ones: a slot without its secret.
+	run "$LETHEFS" rekey --passfile "$T/pass" --dry-run "$VAULT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no secret given for keyslot(s) 1"* ]]
+	[ "$(sums)" = "$before" ]
+	# Mounted: refused as the real rekey is.
+	mount_vault
+	run "$LETHEFS" rekey --passfile "$T/pass" --dry-run "$VAULT"
+	[ "$status" -eq 16 ]
+}
+
+@test "keyslot remove asks on a terminal: 'n' changes nothing, 'y' removes; -q and scripts are not asked" {
+	command -v python3 >/dev/null || skip "python3 needed for the terminal"
+	for i in 2 3; do
+		printf 'secret-%s\n' "$i" >"$T/p$i"
+		add_slot "$T/p$i"
+	done
+	before=$(sha256sum <"$VAULT/lethefs.keyslots")
+	run python3 "$TTY" n "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Remove keyslot 1 (passphrase) of $VAULT?"*"[y/N]"* ]]
+	[[ "$output" == *"not confirmed: nothing was changed"* ]]
+	[ "$(sha256sum <"$VAULT/lethefs.keyslots")" = "$before" ]
+	run python3 "$TTY" y "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Removed keyslot 1"* ]]
+	# -q on a terminal: no question (on_tty would never answer it).
+	run python3 "$TTY" - "$LETHEFS" keyslot remove -q --slot 2 --passfile "$T/pass" "$VAULT"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"[y/N]"* ]]
+	# No terminal: no question.
+	printf 'secret-4\n' >"$T/p4"
+	add_slot "$T/p4"
+	run "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"[y/N]"* ]]
+	[ "$("$LETHEFS" keyslot list "$VAULT" | grep -vc empty)" -eq 1 ]
+}
+
+@test "rekey and lock --force ask on a terminal; 'n' leaves the vault and the open files alone" {
+	command -v python3 >/dev/null || skip "python3 needed for the terminal"
+	before=$(sha256sum <"$VAULT/lethefs.keyslots")
+	run python3 "$TTY" n "$LETHEFS" rekey --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Give $VAULT a new master key? Keyslots kept: 0; emptied: none"* ]]
+	[ "$(sha256sum <"$VAULT/lethefs.keyslots")" = "$before" ]
+	mount_vault
+	echo kept >"$MNT/f"
+	exec 4<"$MNT/f"
+	run python3 "$TTY" n "$LETHEFS" lock --force "$MNT"
+	echo "$output"
+	[ "$status" -eq 13 ]
+	[[ "$output" == *"revoke 1 open files"*"[y/N]"* ]]
+	[ "$(head -c 4 <&4)" = kept ]
+	# No open file: nothing to ask.
+	exec 4<&-
+	run python3 "$TTY" - "$LETHEFS" lock --force "$MNT"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"[y/N]"* ]]
+}
