@@ -100,6 +100,17 @@ static void seed_config(void)
 	put("config", "valid", text, (size_t)n);
 }
 
+static void seed_duration(void)
+{
+	static const char *const valid[] = {"15min", "3 days", "1h 30m", "1.5h", "off", "90",
+					    "2 weeks 1 day", "1 year"};
+	char name[16];
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		snprintf(name, sizeof(name), "valid%zu", i);
+		put("duration", name, valid[i], strlen(valid[i]));
+	}
+}
+
 static void seed_names(void)
 {
 	uint8_t mac[32], enc_key[32], dirid[16], link[32], xm[32], xe[32], xv[32];
@@ -327,6 +338,7 @@ int main(int argc, char **argv)
 	seed_keyslots();
 	seed_keyring();
 	seed_config();
+	seed_duration();
 	seed_names();
 	seed_acl();
 	seed_content();
