@@ -63,6 +63,7 @@ void lfs_warn_root_access(int vault_fd, const char *mountpoint);
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
+int lfs_cmd_config(int argc, char **argv);
 int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);

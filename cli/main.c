@@ -17,6 +17,7 @@ static const struct lfs_command commands[] = {
 	{"init", lfs_cmd_init, "create a new encrypted vault in an empty directory"},
 	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
 	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
+	{"config", lfs_cmd_config, "check a vault's lethefs.conf as a mount would (no secret)"},
 	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
 	{"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
 	{"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sodium.h>
 
 enum {
@@ -170,6 +171,24 @@ static int staging_root_valid(const char *v)
 	return 1;
 }
 
+/* yes/no, true/false, on/off, 1/0 (any case), as systemd reads them. */
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
+										   "off", "0"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 {
 	struct lfs_vault_config *cfg = ps->cfg;
@@ -236,12 +255,34 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 		break;
 	}
 	case SEEN_STAGING_EXTEND:
-		if (strcmp(value, "yes") && strcmp(value, "no"))
-			return fail(ps, "staging_allow_extend '%s' must be yes or no%s", value, "");
-		cfg->staging_allow_extend = !strcmp(value, "yes");
+		if (parse_bool(value, &cfg->staging_allow_extend) < 0)
+			return fail(ps, "staging_allow_extend '%s' must be yes or no (or true/false, "
+					"on/off, 1/0)%s",
+				    value, "");
 		break;
 	}
 	return 1;
+}
+
+/* "value  # comment" -> "value": a '#' after white space starts a comment,
+ * as ';' does for inih. Returns -1 when the value does not fit. */
+static int strip_comment(const char *value, char *out, size_t outlen)
+{
+	size_t n = strlen(value);
+	for (size_t i = 1; i < n; i++)
+		if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+			n = i;
+			break;
+		}
+	if (value[0] == '#')
+		n = 0;
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	if (n >= outlen)
+		return -1;
+	memcpy(out, value, n);
+	out[n] = '\0';
+	return 0;
 }
 
 static int parse_key(struct parse_state *ps, const char *section, const char *name,
@@ -253,7 +294,10 @@ static int parse_key(struct parse_state *ps, const char *section, const char *na
 	if (ps->cfg->seen & bit)
 		return fail(ps, "key '%s' appears twice in section [%s]", name, section);
 	ps->cfg->seen |= bit;
-	return parse_value(ps, bit, value);
+	char plain[512];
+	if (strip_comment(value, plain, sizeof(plain)) < 0)
+		return fail(ps, "the value of '%s' in section [%s] is too long", name, section);
+	return parse_value(ps, bit, plain);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)

@@ -119,3 +119,54 @@ add_slot() { # secret file
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"[y/N]"* ]]
 }
+
+@test "config check lints lethefs.conf without a key, as a mount would judge it" {
+	cp "$VAULT/lethefs.conf" "$T/conf.orig"
+	run "$LETHEFS" config check "$VAULT"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$VAULT/lethefs.conf: ok" ]
+	# systemd's spellings, booleans and '#' comments: accepted, and a mount
+	# reads them the same way.
+	cat >>"$VAULT/lethefs.conf" <<'CONF'
+[access]
+idle_lock = 1h 30min   # an hour and a half
+[staging]
+staging_allow_extend = on # yes
+staging_default_ttl = 3 days
+CONF
+	run "$LETHEFS" config check "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	mount_vault
+	"$LETHEFS" status --json "$MNT" | grep -q '"idle_lock_seconds":5400'
+	unmount_vault
+	# Each mistake: exit 5, the line and the reason; the mount refuses it too.
+	for bad in '[acess]\nidle_lock = 15m' '[access]\nidle_lock = 15 parsecs' \
+		'[staging]\nstaging_allow_extend = maybe' '[access]\nadmin_group = lfssa-nosuchgroup' \
+		'[audit]\nlog = ../outside.audit'; do
+		cp "$T/conf.orig" "$VAULT/lethefs.conf"
+		printf "$bad\n" >>"$VAULT/lethefs.conf"
+		run "$LETHEFS" config check "$VAULT"
+		echo "$bad: $output"
+		[ "$status" -eq 5 ]
+		[[ "$output" == *"lethefs.conf: "* ]]
+		run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+		[ "$status" -ne 0 ] || { echo "mount accepted what config check refused: $bad"; return 1; }
+	done
+	cp "$T/conf.orig" "$VAULT/lethefs.conf"
+	run "$LETHEFS" config check "$T/nothing"
+	[ "$status" -eq 4 ]
+	run "$LETHEFS" config check "$T"
+	[ "$status" -eq 4 ]
+}
+
+@test "durations in systemd's spellings on the command line too" {
+	mount_vault
+	run "$LETHEFS" status --wait-unlocked --timeout "1 min" "$MNT"
+	[ "$status" -eq 0 ]
+	run "$LETHEFS" umount --timeout "2 minutes 30s" "$MNT"
+	[ "$status" -eq 0 ]
+	run "$LETHEFS" umount --timeout "5M" "$MNT"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"bad --timeout '5M'"* ]]
+}

@@ -337,12 +337,63 @@ static void test_optional_errors(void **state)
 	EXPECT_ERROR(VALID "[audit]\nidle_lock = 1m\n", "unknown key 'idle_lock'");
 }
 
+/* Booleans as systemd reads them; anything else stays an error. */
+static void test_booleans(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int value;
+	} cases[] = {{"yes", 1},  {"no", 0},  {"true", 1}, {"false", 0}, {"on", 1},
+		     {"off", 0},  {"1", 1},   {"0", 0},	   {"Yes", 1},	 {"FALSE", 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], err[256];
+		struct lfs_vault_config cfg;
+		snprintf(text, sizeof(text), VALID "[staging]\nstaging_allow_extend = %s\n",
+			 cases[i].text);
+		if (parse(text, strlen(text), &cfg, err, sizeof(err)) != 0)
+			fail_msg("'%s' rejected: %s", cases[i].text, err);
+		assert_int_equal(cfg.staging_allow_extend, cases[i].value);
+	}
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = maybe\n", "line 7",
+		     "staging_allow_extend 'maybe'");
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = 2\n", "staging_allow_extend");
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = y\n", "staging_allow_extend");
+}
+
+/* '#' after white space starts a comment, as ';' does; one inside a value
+ * does not. */
+static void test_inline_comments(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[256];
+	const char *text = VALID "[access]\n"
+				 "idle_lock = 15min   # lock after a quarter hour\n"
+				 "admin_group = lab-admins\t# the lab's admins\n"
+				 "[staging]\n"
+				 "staging_default_ttl = 3 days ; semicolon too\n"
+				 "staging_allow_extend = no #\n"
+				 "[audit]\n"
+				 "log = audit#1.log # a '#' inside the name stays\n";
+	assert_int_equal(parse(text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.idle_lock_seconds, 900);
+	assert_string_equal(cfg.admin_group, "lab-admins");
+	assert_int_equal(cfg.staging_default_ttl, 3 * 86400);
+	assert_int_equal(cfg.staging_allow_extend, 0);
+	assert_string_equal(cfg.audit_log, "audit#1.log");
+	/* Only a comment where a value belongs: an error naming the key. */
+	EXPECT_ERROR(VALID "[access]\nadmin_group = # nobody yet\n", "line 7", "admin_group");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_booleans),
+		cmocka_unit_test(test_inline_comments),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_respects_len),
 		cmocka_unit_test(test_format_enospc),
