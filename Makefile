@@ -38,7 +38,7 @@ LFS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 # (a second definition is a warning, hence an error under -Werror).
 LFS_CPPFLAGS = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
 ALL_CFLAGS = $(OPT) $(LFS_CFLAGS) $(PKG_CFLAGS) $(LFS_DEFS) $(LFS_CPPFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 # The rooms, top layer first: a file may include headers of its own room
 # and of the rooms after it only (docs/DESIGN.md; `make layers` checks it).

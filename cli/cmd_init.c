@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs init: create a vault. */
 #include "cli.h"
+#include "passquality.h"
 #include "../fs/dirmeta.h"
 
 #include <errno.h>
@@ -135,6 +136,8 @@ int lfs_cmd_init(int argc, char **argv)
 		lfs_cli_error("%s", err);
 		return LFS_EXIT_ERROR;
 	}
+	if (type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	umask(077);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",

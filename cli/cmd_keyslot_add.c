@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot add: wrap the master key under one more secret. */
 #include "cli.h"
+#include "passquality.h"
 #include "../audit/audit.h"
 
 #include <getopt.h>
@@ -83,6 +84,8 @@ int lfs_cmd_keyslot_add(int argc, char **argv)
 		lfs_change_end(&c);
 		return LFS_EXIT_ERROR;
 	}
+	if (type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	int idx = -1;
 	if ((r = lfs_change_lock(&c)) == 0) {
 		struct lfs_keyslots ks = c.v.slots;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
+#include "passquality.h"
 #include "../audit/audit.h"
 
 #include <getopt.h>
@@ -91,6 +92,8 @@ int lfs_cmd_passwd(int argc, char **argv)
 		 * been edited (cheap Argon2id); it gets the defaults. */
 		r = lfs_new_secret_resolve("passwd", &a.ns, c.opened == idx ? &ks.slot[idx] : NULL,
 					   &type, &kdf);
+	if (r == 0 && type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	if (r == 0)
 		r = lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
 	if (r == 0) {

@@ -22,7 +22,7 @@ base="-std=gnu11 -DFUSE_USE_VERSION=312 -D_FILE_OFFSET_BITS=64
 # UBSan findings abort instead of printing and carrying on, so that they
 # count as crashes.
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
-libs="$(pkg-config --libs fuse3 libsodium inih libsystemd) -lpthread"
+libs="$(pkg-config --libs fuse3 libsodium inih libsystemd) -lpthread -lm"
 
 die() {
 	echo "fuzz: $*" >&2

@@ -75,17 +75,17 @@ add_slot() { # secret file
 		add_slot "$T/p$i"
 	done
 	before=$(sha256sum <"$VAULT/lethefs.keyslots")
-	run python3 "$TTY" n "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
+	run python3 "$TTY" "[y/N]" n -- "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"Remove keyslot 1 (passphrase) of $VAULT?"*"[y/N]"* ]]
 	[[ "$output" == *"not confirmed: nothing was changed"* ]]
 	[ "$(sha256sum <"$VAULT/lethefs.keyslots")" = "$before" ]
-	run python3 "$TTY" y "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
+	run python3 "$TTY" "[y/N]" y -- "$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Removed keyslot 1"* ]]
 	# -q on a terminal: no question (on_tty would never answer it).
-	run python3 "$TTY" - "$LETHEFS" keyslot remove -q --slot 2 --passfile "$T/pass" "$VAULT"
+	run python3 "$TTY" -- "$LETHEFS" keyslot remove -q --slot 2 --passfile "$T/pass" "$VAULT"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"[y/N]"* ]]
 	# No terminal: no question.
@@ -100,7 +100,7 @@ add_slot() { # secret file
 @test "rekey and lock --force ask on a terminal; 'n' leaves the vault and the open files alone" {
 	command -v python3 >/dev/null || skip "python3 needed for the terminal"
 	before=$(sha256sum <"$VAULT/lethefs.keyslots")
-	run python3 "$TTY" n "$LETHEFS" rekey --passfile "$T/pass" "$VAULT"
+	run python3 "$TTY" "[y/N]" n -- "$LETHEFS" rekey --passfile "$T/pass" "$VAULT"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"Give $VAULT a new master key? Keyslots kept: 0; emptied: none"* ]]
@@ -108,14 +108,14 @@ add_slot() { # secret file
 	mount_vault
 	echo kept >"$MNT/f"
 	exec 4<"$MNT/f"
-	run python3 "$TTY" n "$LETHEFS" lock --force "$MNT"
+	run python3 "$TTY" "[y/N]" n -- "$LETHEFS" lock --force "$MNT"
 	echo "$output"
 	[ "$status" -eq 13 ]
 	[[ "$output" == *"revoke 1 open files"*"[y/N]"* ]]
 	[ "$(head -c 4 <&4)" = kept ]
 	# No open file: nothing to ask.
 	exec 4<&-
-	run python3 "$TTY" - "$LETHEFS" lock --force "$MNT"
+	run python3 "$TTY" -- "$LETHEFS" lock --force "$MNT"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"[y/N]"* ]]
 }
@@ -169,4 +169,39 @@ CONF
 	run "$LETHEFS" umount --timeout "5M" "$MNT"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"bad --timeout '5M'"* ]]
+}
+
+@test "init warns on a weak passphrase, refuses an empty one (file or terminal), creates nothing then" {
+	for weak in password1 'Welcome2024!' aaaaaaaaaaaaaaaaaaaa 1234567890123456 qwerty; do
+		printf '%s\n' "$weak" >"$T/weak"
+		rm -rf "$T/v"
+		run "$LETHEFS" init --passfile "$T/weak" "${KDF[@]}" "$T/v"
+		echo "$weak: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"warning: this passphrase is weak"* ]]
+	done
+	for strong in 'correct horse battery staple' 'q7#Lk9!zP2@xW4mN' 'Vj3kq9Xw2LmZp8Rt'; do
+		printf '%s\n' "$strong" >"$T/strong"
+		rm -rf "$T/v"
+		run "$LETHEFS" init --passfile "$T/strong" "${KDF[@]}" "$T/v"
+		[ "$status" -eq 0 ]
+		[[ "$output" != *"is weak"* ]] || { echo "$strong: $output"; return 1; }
+	done
+	# The same warning for a new slot.
+	printf 'letmein\n' >"$T/weak"
+	run "$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/weak" "${KDF[@]}" "$VAULT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"passphrase is weak"* ]]
+	# Empty: refused, and no vault is made.
+	rm -rf "$T/v"
+	printf '\n' >"$T/empty"
+	run "$LETHEFS" init --passfile "$T/empty" "${KDF[@]}" "$T/v"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is empty"* ]]
+	[ ! -e "$T/v/lethefs.conf" ]
+	run python3 "$TTY" "New passphrase:" "" -- "$LETHEFS" init "${KDF[@]}" "$T/v"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"empty passphrase refused"* ]]
+	[ ! -e "$T/v/lethefs.conf" ]
 }
