@@ -7,7 +7,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := fuse3 libsodium inih
+PKGS    := fuse3 libsodium inih libsystemd
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
 
 OPT     ?= -O2 -g

@@ -5,7 +5,7 @@ set -e
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential pkg-config libfuse3-dev fuse3 libsodium-dev libinih-dev \
-         libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync fio git xxd acl psmisc \
+         libcmocka-dev libsystemd-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync fio git xxd acl psmisc \
          procps file gdb strace socat clevis tang dpkg-dev groff-base man-db \
          qemu-user; do
 	have "$p" || need="$need $p"
