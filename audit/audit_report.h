@@ -14,6 +14,7 @@ enum lfs_audit_problem {
 	LFS_AUDIT_REORDERED,
 	LFS_AUDIT_TRUNCATED,
 	LFS_AUDIT_HEAD_MISMATCH, /* the head file was edited or the log rolled back */
+	LFS_AUDIT_ROLLED_BACK,	 /* the system journal holds entries the log lost or changed */
 };
 
 struct lfs_audit_report {
@@ -30,6 +31,11 @@ struct lfs_audit_report {
 	enum lfs_audit_problem problem;
 	uint64_t line; /* where the first problem is, from 1; 0 when none */
 	char message[512];
+	/* --journal (lfs_audit_check_journal): records of this vault found
+	 * there, the highest seq among them, and log entries with no copy
+	 * there (forwarding was not running, or the journal was rotated). */
+	bool journal_checked;
+	uint64_t journal_entries, journal_last_seq, journal_missing;
 };
 
 const char *lfs_audit_problem_name(enum lfs_audit_problem p);

@@ -16,7 +16,7 @@
 const char *lfs_audit_problem_name(enum lfs_audit_problem p)
 {
 	static const char *const names[] = {"intact",	"edited",    "deleted",	 "inserted",
-					    "reordered", "truncated", "head-mismatch"};
+					    "reordered", "truncated", "head-mismatch", "rolled-back"};
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "unknown";
 }
 

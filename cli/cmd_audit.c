@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../common/timespec.h"
+#include "../audit/audit_journal.h"
 #include "../audit/audit_keyring.h"
 #include "../audit/audit_verify.h"
 
@@ -19,7 +20,7 @@
 static void audit_help(void)
 {
 	printf("Usage: lethefs audit verify [--passfile F | --passfd N | --extpass CMD] [--no-key]\n"
-	       "                            [--json] VAULT\n"
+	       "                            [--journal | --journal-dir DIR] [--json] VAULT\n"
 	       "       lethefs audit show [--json] [--since T] [--until T] [--event NAME]...\n"
 	       "                          VAULT\n"
 	       "\n"
@@ -29,7 +30,11 @@ static void audit_help(void)
 	       "entry. It prints 'OK: ...' or the first problem: an edited, deleted, inserted\n"
 	       "or reordered entry, or a truncated tail. --no-key checks only the chain and\n"
 	       "the structure; anyone able to write the log can forge those, so it is a\n"
-	       "consistency check, not proof. --json prints one JSON object instead.\n"
+	       "consistency check, not proof. --journal also compares the log with the\n"
+	       "copies of its entries in this host's systemd journal (--journal-dir DIR: the\n"
+	       "journal files in DIR, such as a log server keeps): a log rolled back together\n"
+	       "with its head verifies on its own, but not against those copies. --json prints\n"
+	       "one JSON object instead.\n"
 	       "\n"
 	       "show prints the entries, oldest first, without checking them (run verify for\n"
 	       "that). --json prints the log's own JSON lines. --since T and --until T keep\n"
@@ -52,13 +57,16 @@ static void print_report_json(const struct lfs_audit_report *rep)
 	lfs_audit_json_quote(msg, sizeof(msg), rep->message);
 	printf("{\"ok\":%s,\"problem\":\"%s\",\"line\":%llu,\"message\":%s,\"entries\":%llu,"
 	       "\"last_seq\":%llu,\"keyed\":%llu,\"unsealed\":%llu,\"macs_checked\":%s,"
-	       "\"head_seq\":%llu,\"head_keyed\":%s,\"anchor_seq\":%llu}\n",
+	       "\"head_seq\":%llu,\"head_keyed\":%s,\"anchor_seq\":%llu,\"journal_checked\":%s,"
+	       "\"journal_entries\":%llu,\"journal_last_seq\":%llu,\"journal_missing\":%llu}\n",
 	       rep->problem == LFS_AUDIT_INTACT ? "true" : "false",
 	       lfs_audit_problem_name(rep->problem), (unsigned long long)rep->line, msg,
 	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
 	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
 	       rep->macs_checked ? "true" : "false", (unsigned long long)rep->head_seq,
-	       rep->head_keyed ? "true" : "false", (unsigned long long)rep->anchor_seq);
+	       rep->head_keyed ? "true" : "false", (unsigned long long)rep->anchor_seq,
+	       rep->journal_checked ? "true" : "false", (unsigned long long)rep->journal_entries,
+	       (unsigned long long)rep->journal_last_seq, (unsigned long long)rep->journal_missing);
 }
 
 static void print_report(const struct lfs_audit_report *rep)
@@ -80,6 +88,15 @@ static void print_report(const struct lfs_audit_report *rep)
 		       (unsigned long long)rep->head_seq);
 	if (rep->macs_checked && rep->head_present && !rep->head_keyed)
 		printf("note: no keyed entry yet: the head file is not authenticated\n");
+	if (rep->journal_checked && rep->journal_entries == 0)
+		printf("note: the system journal holds no copy of this vault's entries: a rollback "
+		       "cannot be ruled out\n");
+	else if (rep->journal_checked)
+		printf("journal: %llu copies up to seq %llu agree with the log; %llu entries of the "
+		       "log have no copy there\n",
+		       (unsigned long long)rep->journal_entries,
+		       (unsigned long long)rep->journal_last_seq,
+		       (unsigned long long)rep->journal_missing);
 }
 
 static int audit_verify(int argc, char **argv)
@@ -87,12 +104,15 @@ static int audit_verify(int argc, char **argv)
 	static const struct option opts[] = {
 		LFS_SECRET_LONG_OPTIONS,
 		{"no-key", no_argument, NULL, 'n'},
+		{"journal", no_argument, NULL, 'J'},
+		{"journal-dir", required_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
-	bool no_key = false, json = false;
+	bool no_key = false, json = false, journal = false;
+	const char *journal_dir = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -108,6 +128,12 @@ static int audit_verify(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'J':
+			journal = true;
+			break;
+		case 'D':
+			journal_dir = optarg;
+			break;
 		case 'h':
 			audit_help();
 			return LFS_EXIT_OK;
@@ -117,6 +143,8 @@ static int audit_verify(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
+	if (journal && journal_dir)
+		return lfs_cli_usage_error("audit", "--journal and --journal-dir exclude each other");
 	if (no_key && (src.passfile || src.passfd >= 0 || src.extpass))
 		return lfs_cli_usage_error("audit", "--no-key takes no secret option");
 	const char *path = argv[optind];
@@ -145,11 +173,21 @@ static int audit_verify(int argc, char **argv)
 	struct lfs_audit_report rep;
 	int r = lfs_audit_verify(v.dirfd, &v.cfg, no_key ? NULL : key, &rep);
 	sodium_memzero(key, sizeof(key));
-	lfs_vault_close(&v);
 	if (r < 0) {
+		lfs_vault_close(&v);
 		lfs_cli_error("cannot read the audit log of %s: %s", path, strerror(-r));
 		return LFS_EXIT_ERROR;
 	}
+	if ((journal || journal_dir) && rep.problem == LFS_AUDIT_INTACT) {
+		r = lfs_audit_check_journal(v.dirfd, &v.cfg, journal_dir, &rep);
+		if (r < 0) {
+			lfs_vault_close(&v);
+			lfs_cli_error("cannot compare with the %s: %s",
+				      journal_dir ? "journal files" : "system journal", strerror(-r));
+			return LFS_EXIT_ERROR;
+		}
+	}
+	lfs_vault_close(&v);
 	if (json)
 		print_report_json(&rep);
 	else
