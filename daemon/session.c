@@ -5,9 +5,11 @@
 #include "../fs/gate.h"
 #include "../staging/stage.h"
 #include "../audit/audit_keyring.h"
+#include "../keymgmt/slot_labels.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -104,6 +106,30 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s)
 	pthread_mutex_unlock(&s->state_lock);
 }
 
+/* The verified label of the slot that opened (keymgmt/slot_labels.h),
+ * "" when it has none or its record does not authenticate. */
+static void slot_label(struct lfs_session *s, int slot, char out[LFS_LABEL_MAX + 1])
+{
+	uint8_t key[32];
+	struct lfs_slot_labels *l = malloc(sizeof(*l));
+	out[0] = '\0';
+	if (!l || slot < 0 || !atomic_load(&s->have_audit_key)) {
+		free(l);
+		return;
+	}
+	lfs_labels_key(key, s->audit_key);
+	int r = lfs_labels_load(s->vault->dirfd, s->vault->cfg.uuid, key, l);
+	sodium_memzero(key, sizeof(key));
+	const struct lfs_slot_label *found =
+	    r == 0 ? lfs_labels_find(l, &s->vault->slots, slot, true) : NULL;
+	if (r < 0)
+		lfs_warn("cannot read %s: %s", LFS_LABELS_FILE_NAME,
+		         r == -EINVAL ? "malformed" : strerror(-r));
+	if (found)
+		memcpy(out, found->text, strlen(found->text) + 1);
+	free(l);
+}
+
 static void describe(const struct lfs_audit_caller *c, char *out, size_t len)
 {
 	if (c && c->known)
@@ -172,11 +198,14 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		}
 		pthread_mutex_unlock(&s->state_lock);
 		if (r == 0) {
+			char label[LFS_LABEL_MAX + 1];
+			slot_label(s, *slot, label);
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
 			struct lfs_audit_detail d[] = {
 				{"mountpoint", s->mountpoint, 0},
-				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot}};
-			lfs_session_audit(s, "unlock", "success", caller, d, 2);
+				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot},
+				{"label", label, 0}};
+			lfs_session_audit(s, "unlock", "success", caller, d, label[0] ? 3 : 2);
 		}
 	}
 	lfs_keyring_destroy(&fresh);

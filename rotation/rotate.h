@@ -21,7 +21,8 @@ int lfs_rotation_start(struct lfs_rotation *r);
 void lfs_rotation_stop(struct lfs_rotation *r);
 /* Starts a rotation: a new epoch, stored before use. -EBUSY when one is
  * under way, -EACCES when locked. */
-int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch);
+int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
+                          const struct lfs_audit_caller *caller);
 /* Finishes an interrupted per-object switch (the journal). Called with
  * keys present and before the gate opens, so no request sees a half-
  * converted file. */
