@@ -349,6 +349,19 @@ static void test_old_anchor_at_keyed_end(void **state)
 	expect(f, true, LFS_AUDIT_HEAD_MISMATCH, "entry seq 4 (line 4) records");
 }
 
+/* The anchor's MAC, pinned (computed independently with Python's hashlib:
+ * BLAKE2b-256, key 10 11 .. 2f, person "lethefs-audit-hd", message
+ * {"seq":7,"hash":"33..33"). It is part of the format (AUDIT.md 3). */
+static void test_anchor_mac_known_answer(void **state)
+{
+	(void)state;
+	uint8_t key[32], hash[32], mac[32];
+	test_fill(key, 32, 0x10);
+	memset(hash, 0x33, 32);
+	lfs_audit_anchor_mac(mac, key, 7, hash);
+	assert_hex_equal(mac, 32, "d93dfd2cdcecedc7872f36d03e75b03f3780a59b9cf6fd0fcfae11009f97c402");
+}
+
 static void test_fresh_log_is_no_gap(void **state)
 {
 	struct fixture *f = *state;
@@ -391,6 +404,7 @@ int main(void)
 	    T(test_interrupted_between_entry_and_head),
 	    T(test_old_anchor_at_keyed_end),
 	    T(test_fresh_log_is_no_gap),
+	    cmocka_unit_test(test_anchor_mac_known_answer),
 	    T(test_last_keyed_scan),
 	};
 	if (sodium_init() < 0)
