@@ -128,7 +128,7 @@ int lfs_audit_check_end(int dirfd, const char *log_name, const char *head_name,
 {
 	unsigned char *text = NULL;
 	size_t len;
-	struct lfs_audit_head h;
+	struct lfs_audit_head h = {0};
 	bool have = false;
 	memset(carry, 0, sizeof(*carry));
 	memset(g, 0, sizeof(*g));

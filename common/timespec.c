@@ -96,7 +96,8 @@ int lfs_parse_timespan(const char *s, int64_t *out_ms)
 		}
 		if (ms && whole > SPAN_MAX_MS / ms)
 			return -1;
-		total += whole * ms + frac * ms / scale;
+		/* The fraction in floating point: frac * ms could overflow. */
+		total += whole * ms + (int64_t)((double)frac / (double)scale * (double)ms);
 		if (total > SPAN_MAX_MS)
 			return -1;
 		any = true;

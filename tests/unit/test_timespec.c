@@ -133,6 +133,9 @@ static void test_spans(void **state)
 	assert_int_equal(v, 31557600000LL);
 	assert_int_equal(lfs_parse_timespan("3 hr", &v), 0);
 	assert_int_equal(v, 3 * 3600000LL);
+	/* A long fraction of a long unit (found by fuzz_timespec: overflowed). */
+	assert_int_equal(lfs_parse_timespan("7.333333333333333 y", &v), 0);
+	assert_true(v > 7 * 31557600000LL && v < 8 * 31557600000LL);
 	assert_int_equal(lfs_parse_timespan("h", &v), -1);
 	assert_int_equal(lfs_parse_timespan("1 minx", &v), -1);
 }
