@@ -59,13 +59,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 	pthread_mutex_unlock(&r->lock);
 	if (e == 0) {
 		lfs_info("rotation started: new data-key epoch %u", ne);
-		/* Who asked, and how (docs/AUDIT.md): the one entry of a
-		 * rotation a process causes. */
-		struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
-		                               {"epoch", NULL, ne},
-		                               {"previous_epoch", NULL, prev},
-		                               {"trigger", "command", 0}};
-		lfs_event_emit(&r->env.events, "rotate", "started", caller, d, 4);
+		lfs_rot_audit_started(r, caller, ne, prev);
 	}
 	return e;
 }

@@ -63,6 +63,8 @@ void lfs_staging_destroy(struct lfs_staging *st)
 		store_locked(st);
 	pthread_mutex_unlock(&st->lock);
 	lfs_stage_index_free(&st->ix);
+	free(st->shred_requests);
+	st->shred_requests = NULL;
 	close(st->sdirfd);
 	st->sdirfd = -1;
 	pthread_mutex_destroy(&st->lock);
@@ -327,17 +329,22 @@ int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *t
                               const struct lfs_audit_caller *caller)
 {
 	pthread_mutex_lock(&st->lock);
-	unsigned n = st->nshred_requests, i = 0;
-	while (i < n && st->shred_requests[i].id != id)
-		i++;
-	if (i == n && n == sizeof(st->shred_requests) / sizeof(st->shred_requests[0]))
-		i = 0; /* full: the oldest request loses its caller, not its shred */
-	else if (i == n)
-		st->nshred_requests++;
-	struct lfs_stage_shred_request *q = &st->shred_requests[i];
-	q->id = id;
-	snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
-	q->caller = *caller;
+	if (!st->shred_requests)
+		st->shred_requests = calloc(LFS_STAGE_SHRED_REQUESTS, sizeof(*st->shred_requests));
+	/* Out of memory: the shred happens, its entry names no caller. */
+	if (st->shred_requests) {
+		unsigned n = st->nshred_requests, i = 0;
+		while (i < n && st->shred_requests[i].id != id)
+			i++;
+		if (i == n && n == LFS_STAGE_SHRED_REQUESTS)
+			i = 0; /* full: the oldest request loses its caller, not its shred */
+		else if (i == n)
+			st->nshred_requests++;
+		struct lfs_stage_shred_request *q = &st->shred_requests[i];
+		q->id = id;
+		snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
+		q->caller = *caller;
+	}
 	pthread_mutex_unlock(&st->lock);
 	int r = lfs_staging_set_ttl(st, id, 0, caller);
 	struct lfs_stage_shred_request gone;

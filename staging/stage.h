@@ -16,6 +16,13 @@
 #include "../keymgmt/keyring.h"
 #include "stage_store.h"
 
+struct lfs_stage_shred_request {
+	uint32_t id;
+	char trigger[16];
+	struct lfs_audit_caller caller;
+};
+#define LFS_STAGE_SHRED_REQUESTS 8
+
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
 	int sdirfd;           /* VAULT/staging */
@@ -34,12 +41,9 @@ struct lfs_staging {
 	bool background;      /* ciphertext removal in a thread (daemon) */
 	_Atomic int removals; /* background removals in flight */
 	/* Who asked for the manual shreds the next tick performs, and how
-	 * (guarded by lock): the stage-shred entry names them. */
-	struct lfs_stage_shred_request {
-		uint32_t id;
-		char trigger[16];
-		struct lfs_audit_caller caller;
-	} shred_requests[8];
+	 * (guarded by lock; allocated at the first request, freed by
+	 * destroy): the stage-shred entry names them. */
+	struct lfs_stage_shred_request *shred_requests;
 	unsigned nshred_requests;
 };
 
