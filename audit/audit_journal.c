@@ -89,7 +89,8 @@ static int read_journal(const char *dir, const uint8_t uuid[16], struct copies *
 	sd_journal_close(j);
 	if (r < 0)
 		return r;
-	qsort(c->v, c->n, sizeof(c->v[0]), by_seq);
+	if (c->n)
+		qsort(c->v, c->n, sizeof(c->v[0]), by_seq);
 	return 0;
 }
 
