@@ -24,9 +24,9 @@ void lfs_rotation_stop(struct lfs_rotation *r);
  * "started" audit entry. */
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
                           const struct lfs_audit_caller *caller);
-/* Finishes an interrupted per-object switch (the journal). Called with
- * keys present and before the gate opens, so no request sees a half-
- * converted file. */
+/* Reports a rotation journal left by lethefs 0.1 (replay.c); the vault
+ * journal's records are applied by daemon/recover.c. Called with keys
+ * present and before the gate opens. */
 void lfs_rotation_recover(struct lfs_rotation *r);
 
 #endif
