@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs a test script with a systemd-journald of its own: in a private mount
-# namespace, tmpfs over /run/systemd, /run/log and /var/log/journal, so that
-# the host's logs and directories are never touched and nothing outlives
-# the script. The script's mounts stay in the namespace; on exit $MNT (if
+# namespace, a tmpfs over /run (and over /var/log/journal when it exists),
+# so that the host's logs, its /run (lethefs's socket registry included)
+# and its directories are never touched and nothing outlives the script. The script's mounts stay in the namespace; on exit $MNT (if
 # set) is unmounted lazily there, which ends its lethefs daemon.
 # Usage: journal-ns.sh SCRIPT   (run by tests/integration/31-audit-journal.bats)
 # Exit 97: this machine cannot run a private journald.
@@ -13,12 +13,11 @@ journald=/lib/systemd/systemd-journald
 if [ "${LETHEFS_IN_JOURNAL_NS:-}" != 1 ]; then
 	LETHEFS_IN_JOURNAL_NS=1 exec unshare --mount --propagation private "$0" "$@"
 fi
-for d in /run/systemd /run/log /var/log/journal; do
-	# Only directories that exist: nothing is created on the host.
-	[ -d "$d" ] || exit 97
-	mount -t tmpfs -o mode=0755 tmpfs "$d" || exit 97
-done
-mkdir -p /run/systemd/journal
+mount -t tmpfs -o mode=0755 tmpfs /run || exit 97
+if [ -d /var/log/journal ]; then
+	mount -t tmpfs -o mode=0755 tmpfs /var/log/journal || exit 97
+fi
+mkdir -p /run/systemd/journal /run/log
 "$journald" 2>/dev/null &
 jpid=$!
 cleanup() {
