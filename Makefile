@@ -21,7 +21,7 @@ DEPS_FOR ?= build
 VERSION      := $(shell head -n1 debian/changelog | cut -d' ' -f2 | tr -d '()')
 VERSION_DATE := $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -n1)" +%Y-%m-%d)
 
-PKGS    := fuse3 libsodium inih
+PKGS    := fuse3 libsodium inih libsystemd
 # Computed on first use, so after the deps step has installed the -dev
 # packages, not when this file is read (a fresh machine has no pkg-config).
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)

@@ -11,7 +11,7 @@
 # Needs only sh, dpkg and apt: it is what ./setup.sh runs first on a bare
 # machine. Idempotent and quiet when everything is there already.
 set -e
-build="make gcc libc6-dev pkg-config libfuse3-dev libsodium-dev libinih-dev"
+build="make gcc libc6-dev pkg-config libfuse3-dev libsodium-dev libinih-dev libsystemd-dev"
 demo="$build fuse3"
 test="$demo libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync
       fio git xxd acl psmisc procps file gdb strace socat clevis tang dpkg-dev groff-base
