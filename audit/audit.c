@@ -28,6 +28,10 @@ struct lfs_audit_log {
 	/* The seq this object appended last: a log that ends before it was
 	 * cut while we were running (a long-lived daemon notices at once). */
 	uint64_t last_written;
+	/* A vault on read-only storage: entries go to the system log only,
+	 * numbered from 1 and chained among themselves (lfs_audit_open_ro). */
+	bool system_log_only;
+	uint8_t ro_prev[32];
 };
 
 /* Room left in a 255-byte name for ".head" and lfs_replace_file's
@@ -90,7 +94,8 @@ void lfs_audit_close(struct lfs_audit_log *log)
 {
 	if (!log)
 		return;
-	close(log->dirfd);
+	if (log->dirfd >= 0)
+		close(log->dirfd);
 	free(log);
 }
 
@@ -261,6 +266,46 @@ static void forward(const struct lfs_audit_log *log, const struct lfs_audit_reco
 	lfs_audit_forward(&f);
 }
 
+int lfs_audit_open_ro(struct lfs_audit_log **out, const struct lfs_vault_config *cfg)
+{
+	struct lfs_audit_log *log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->dirfd = -1;
+	log->system_log_only = true;
+	lfs_audit_genesis(log->genesis, cfg->uuid);
+	memcpy(log->ro_prev, log->genesis, 32);
+	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
+	*out = log;
+	return 0;
+}
+
+bool lfs_audit_system_log_only(const struct lfs_audit_log *log)
+{
+	return log && log->system_log_only;
+}
+
+/* A read-only vault's entry: formatted and hashed like a line of the log,
+ * sent to the system log, written nowhere. */
+static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
+				  const struct lfs_audit_record *proto)
+{
+	char *buf = malloc(LFS_AUDIT_LINE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	struct lfs_audit_record rec = *proto;
+	rec.seq = ++log->last_written;
+	uint8_t hash[32];
+	int n = lfs_audit_format_line(buf, &rec, log->ro_prev, key);
+	if (n > 0) {
+		lfs_audit_line_hash(hash, buf, (size_t)n - 1);
+		forward(log, &rec, rec.seq, log->ro_prev, hash, key != NULL);
+		memcpy(log->ro_prev, hash, 32);
+	}
+	free(buf);
+	return n < 0 ? n : 0;
+}
+
 int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
 		     const char *outcome, const struct lfs_audit_caller *caller,
 		     const struct lfs_audit_detail *details, size_t ndetails)
@@ -269,6 +314,15 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 		return -EINVAL;
 	if (!key && !strcmp(event, "unlock") && !strcmp(outcome, "success"))
 		return -EINVAL;
+	if (log->system_log_only) {
+		struct lfs_audit_record ro = {.time_ms = now_ms(),
+					      .event = event,
+					      .outcome = outcome,
+					      .caller = caller,
+					      .details = details,
+					      .ndetails = ndetails};
+		return append_system_log_only(log, key, &ro);
+	}
 	/* A descriptor per append: flock belongs to the open file
 	 * description, so one shared by threads or inherited over fork would
 	 * not exclude anyone. */

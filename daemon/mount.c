@@ -224,6 +224,16 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	/* No audit log, no mount: every security event must land in it. */
 	int r = lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
+	/* A vault on read-only storage, mounted read-only: its security
+	 * events still leave the host through the system log, and the mount
+	 * says so. */
+	if ((r == -EROFS || r == -EACCES) && mo->read_only) {
+		r = lfs_audit_open_ro(&session.audit, &v->cfg);
+		if (r == 0)
+			lfs_warn("%s is on read-only storage: audit entries go to the system log "
+				 "only (%s)",
+				 vault, lfs_audit_forward_target());
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);
@@ -238,7 +248,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	 * shredded before anything is served (no key needed). */
 	struct lfs_staging staging;
 	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
-	if (r < 0) {
+	/* On read-only storage a vault that never had a staging directory
+	 * cannot be given one: it is served without (nothing to expire). */
+	bool no_staging = r < 0 && mo->read_only && (r == -EROFS || r == -ENOENT);
+	if (r < 0 && !no_staging) {
 		snprintf(err, errlen, "cannot read the staging index of %s: %s", vault,
 		         strerror(-r));
 		lfs_audit_close(session.audit);
@@ -250,17 +263,19 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_vault_close(v);
 		return LFS_MOUNT_CORRUPT;
 	}
-	lfs_session_set_staging(&session, &staging);
-	lfs_staging_sweep_orphans(&staging);
-	lfs_staging_tick(&staging, (int64_t)time(NULL));
-	if (!mo->locked)
-		lfs_staging_load_keys(&staging);
-	staging.background = true;
-	staging.invalidate = lfs_stage_invalidate;
-	staging.inval_arg = &fs;
 	struct lfs_stage_hooks stage_hooks;
-	lfs_staging_hooks_init(&stage_hooks, &staging);
-	fs.stage = &stage_hooks;
+	if (!no_staging) {
+		lfs_session_set_staging(&session, &staging);
+		lfs_staging_sweep_orphans(&staging);
+		lfs_staging_tick(&staging, (int64_t)time(NULL));
+		if (!mo->locked)
+			lfs_staging_load_keys(&staging);
+		staging.background = true;
+		staging.invalidate = lfs_stage_invalidate;
+		staging.inval_arg = &fs;
+		lfs_staging_hooks_init(&stage_hooks, &staging);
+		fs.stage = &stage_hooks;
+	}
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	struct lfs_rotation_env renv = {.vault = v,
@@ -308,7 +323,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fuse_opt_free_args(&args);
 	fs.stage = NULL;
-	lfs_staging_destroy(&staging);
+	if (!no_staging)
+		lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	fs.journal = NULL;
