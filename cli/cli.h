@@ -9,6 +9,7 @@
 #include "cli_audit.h"
 #include "cli_error.h"
 #include "../keymgmt/secret.h"
+#include "../keymgmt/slot_labels.h"
 #include "../keymgmt/vault.h"
 
 /* Exit codes: a stable interface for scripts (see README and lethefs --help). */
@@ -149,7 +150,9 @@ enum {
 	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
 	"                      needs at least 2 passes over 64M\n"                               \
 	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
-	"                      for tests only (a stolen vault is then cheap to guess)\n"
+	"                      for tests only (a stolen vault is then cheap to guess)\n"       \
+	"  --label TEXT        the slot's label, e.g. \"Dr. X, lab admin\" (shown by keyslot\n"  \
+	"                      list and in unlock entries; up to 128 bytes of UTF-8)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
  * something, not make a weak secret strong. */
@@ -176,6 +179,7 @@ struct lfs_change_args {
 	struct lfs_secret_source src;
 	struct lfs_new_secret ns;
 	int slot; /* -1 when not given */
+	const char *label; /* --label: the slot's new label (NULL: keep) */
 };
 /* Returns 0 (argv[optind] is VAULT), -1 after printing help, or a usage
  * exit code after printing why. */
@@ -233,6 +237,10 @@ struct lfs_slot_change {
 	int opened;               /* the slot the secret opened; -1 for a recovery key */
 	uint8_t opened_bytes[LFS_KEYSLOT_LEN];
 	int lockfd;
+	/* Set before lfs_change_store to (re)label slot label_slot. Every
+	 * other used slot keeps its label (cli/labels.h). */
+	const char *new_label;
+	int label_slot;
 };
 int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
 		     struct lfs_slot_change *c);
@@ -241,13 +249,15 @@ int lfs_change_lock(struct lfs_slot_change *c);
 int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 		    enum lfs_slot_type type, const struct lfs_secret *s,
 		    const struct lfs_kdf_params *kdf);
+/* Replaces lethefs.keyslots with ks, and lethefs.labels around it. */
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks);
+/* The verified label of slot idx as the keyslots are now ("" if none). */
+const char *lfs_change_label_of(struct lfs_slot_change *c, int idx, char out[LFS_LABEL_MAX + 1]);
 void lfs_change_end(struct lfs_slot_change *c);
 
 /* One keyslot line, as "slot N: TYPE, argon2id ops=N mem=NMiB" (info,
- * keyslot list), and the whole table as a JSON array (keyslot list --json). */
+ * keyslot list). */
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
-void lfs_print_slots_json(const struct lfs_keyslots *ks);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

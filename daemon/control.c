@@ -351,7 +351,7 @@ static void do_status(struct lfs_session *s, int fd)
 static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_caller *who)
 {
 	uint32_t epoch = 0;
-	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch) : -ENOSYS;
+	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch, who) : -ENOSYS;
 	char buf[128];
 	switch (r) {
 	case 0:

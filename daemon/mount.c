@@ -7,6 +7,7 @@
 #include "daemonize.h"
 #include "notify.h"
 #include "session.h"
+#include "../audit/audit_forward.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
@@ -83,6 +84,22 @@ static void start_read_ahead_tuning(const char *mnt, unsigned kb)
 		pthread_detach(t);
 }
 
+/* Where the audit entries leave the host, said once per mount: without a
+ * system log a rollback of the log and its head together goes unnoticed
+ * (docs/AUDIT.md section 6). */
+static void announce_forwarding(void)
+{
+	const char *to = lfs_audit_forward_target();
+	if (!strcmp(to, "journal"))
+		lfs_info("audit entries also go to the system journal (journalctl LETHEFS_UUID=...)");
+	else if (!strcmp(to, "syslog"))
+		lfs_info("audit entries also go to syslog (no journald here)");
+	else
+		lfs_warn("no system log here (neither journald nor /dev/log): audit entries stay "
+		         "in the vault's log only, and a rollback of that log with its head "
+		         "cannot be noticed");
+}
+
 static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mount_opts *mo,
                                    const char *vault, const char *mnt, struct lfs_control *ctl,
                                    struct lfs_session *session)
@@ -102,6 +119,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
 	         mo->locked ? "locked" : "unlocked", ctl->path);
+	announce_forwarding();
 	struct lfs_audit_caller self;
 	lfs_audit_caller_self(&self);
 	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
@@ -240,6 +258,16 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	/* No audit log, no mount: every security event must land in it. */
 	int r = lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
+	/* A vault on read-only storage, mounted read-only: its security
+	 * events still leave the host through the system log, and the mount
+	 * says so. */
+	if ((r == -EROFS || r == -EACCES) && mo->read_only) {
+		r = lfs_audit_open_ro(&session.audit, &v->cfg);
+		if (r == 0)
+			lfs_warn("%s is on read-only storage: audit entries go to the system log "
+				 "only (%s)",
+				 vault, lfs_audit_forward_target());
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);
@@ -254,7 +282,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	 * shredded before anything is served (no key needed). */
 	struct lfs_staging staging;
 	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
-	if (r < 0) {
+	/* On read-only storage a vault that never had a staging directory
+	 * cannot be given one: it is served without (nothing to expire). */
+	bool no_staging = r < 0 && mo->read_only && (r == -EROFS || r == -ENOENT);
+	if (r < 0 && !no_staging) {
 		snprintf(err, errlen, "cannot read the staging index of %s: %s", vault,
 		         strerror(-r));
 		lfs_audit_close(session.audit);
@@ -266,17 +297,19 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_vault_close(v);
 		return LFS_MOUNT_CORRUPT;
 	}
-	lfs_session_set_staging(&session, &staging);
-	lfs_staging_sweep_orphans(&staging);
-	lfs_staging_tick(&staging, (int64_t)time(NULL));
-	if (!mo->locked)
-		lfs_staging_load_keys(&staging);
-	staging.background = true;
-	staging.invalidate = lfs_stage_invalidate;
-	staging.inval_arg = &fs;
 	struct lfs_stage_hooks stage_hooks;
-	lfs_staging_hooks_init(&stage_hooks, &staging);
-	fs.stage = &stage_hooks;
+	if (!no_staging) {
+		lfs_session_set_staging(&session, &staging);
+		lfs_staging_sweep_orphans(&staging);
+		lfs_staging_tick(&staging, (int64_t)time(NULL));
+		if (!mo->locked)
+			lfs_staging_load_keys(&staging);
+		staging.background = true;
+		staging.invalidate = lfs_stage_invalidate;
+		staging.inval_arg = &fs;
+		lfs_staging_hooks_init(&stage_hooks, &staging);
+		fs.stage = &stage_hooks;
+	}
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	struct lfs_rotation_env renv = {.vault = v,
@@ -324,7 +357,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fuse_opt_free_args(&args);
 	fs.stage = NULL;
-	lfs_staging_destroy(&staging);
+	if (!no_staging)
+		lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	fs.journal = NULL;

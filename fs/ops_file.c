@@ -34,8 +34,9 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	int base = (flags & ~VIEW_ONLY_FLAGS) | O_CLOEXEC;
 	int fd = openat(dirfd, name, base | O_RDWR | (flags & (O_CREAT | O_EXCL)), mode);
 	/* A read-only plaintext open of a file the daemon may not write (a
-	 * non-root daemon on a 0444 file) can still be served. */
-	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
+	 * non-root daemon on a 0444 file, or a vault on read-only storage
+	 * mounted with -o ro) can still be served. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS) && (flags & O_ACCMODE) == O_RDONLY)
 		fd = openat(dirfd, name, base | O_RDONLY, mode);
 	return fd < 0 ? -errno : fd;
 }

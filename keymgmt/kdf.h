@@ -15,6 +15,8 @@
 #define LFS_KDF_CTX_AUDIT   "lfaudt01" /* authenticates audit entries */
 #define LFS_KDF_CTX_STAGING "lfstag01" /* wraps staging directory keys */
 #define LFS_KDF_CTX_JOURNAL "lfjrnl01" /* authenticates vault journal records */
+/* From the audit key (not the master key, so that labels survive a rekey). */
+#define LFS_KDF_CTX_LABELS "lflabl01" /* authenticates keyslot labels */
 
 /* Purposes derived from a data key (one per epoch). */
 #define LFS_KDF_CTX_CONTENT "lfcont01" /* root of per-file content keys */

@@ -27,6 +27,16 @@ void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, 
 	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
 }
 
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous)
+{
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
+	                               {"epoch", NULL, epoch},
+	                               {"previous_epoch", NULL, previous},
+	                               {"trigger", "command", 0}};
+	lfs_event_emit(&r->env.events, "rotate", "started", caller, d, 4);
+}
+
 /* Reads the epochs and decides the state; with lock held. */
 void lfs_rot_refresh_epochs(struct lfs_rotation *r)
 {

@@ -165,7 +165,7 @@ static int hook_rmdir(void *ctx, fuse_req_t req, uint32_t id)
 	if (r == 0) {
 		struct lfs_audit_caller who;
 		caller_of(req, &who);
-		r = lfs_staging_set_ttl(st, id, 0, &who);
+		r = lfs_staging_request_shred(st, id, "rmdir", &who);
 	}
 	return r;
 }
@@ -336,6 +336,12 @@ static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 			r = inode->stage_root
 			        ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
 			        : -EINVAL;
+		else if (inode->stage_root && n == 0)
+			/* A shred: by lethefs stage shred, or by any other program
+			 * setting the attribute (the audit entry says which). */
+			r = lfs_staging_request_shred(
+			    st, inode->stage_id,
+			    lfs_audit_caller_is_lethefs(&who) ? "command" : "setfattr", &who);
 		else if (inode->stage_root)
 			r = lfs_staging_set_ttl(st, inode->stage_id, n, &who);
 		else if (n == 0)

@@ -64,6 +64,8 @@ void lfs_staging_destroy(struct lfs_staging *st)
 		store_locked(st);
 	pthread_mutex_unlock(&st->lock);
 	lfs_stage_index_free(&st->ix);
+	free(st->shred_requests);
+	st->shred_requests = NULL;
 	close(st->sdirfd);
 	st->sdirfd = -1;
 	pthread_mutex_destroy(&st->lock);
@@ -211,6 +213,7 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 	if (!e) {
 		r = -ENOENT;
 	} else if (neu > e->expires && !st->allow_extend) {
+		old = e->expires; /* the refused entry names the real expiry */
 		r = -EPERM;
 	} else {
 		old = e->expires;
@@ -276,6 +279,7 @@ struct removal {
 	struct lfs_staging *st;
 	uint32_t id;
 	char reason[16];
+	char trigger[16]; /* how it was asked for (lfs_staging_request_shred) */
 	char *label;
 	struct lfs_audit_caller caller;
 	bool have_caller;
@@ -300,9 +304,10 @@ static void finish_removal(struct removal *rm)
 	                               {"reason", rm->reason, 0},
 	                               {"files", NULL, (long long)files},
 	                               {"bytes", NULL, (long long)bytes},
+	                               {"trigger", rm->trigger, 0},
 	                               {"error", r < 0 ? strerror(-r) : "", 0}};
 	audit(st, "stage-shred", r < 0 ? "failure" : "success",
-	      rm->have_caller ? &rm->caller : NULL, d, r < 0 ? 6 : 5);
+	      rm->have_caller ? &rm->caller : NULL, d, r < 0 ? 7 : 6);
 	lfs_info("staging directory %s (%s) shredded (%s): %llu files, %llu bytes, %ld markers",
 	         hex, rm->label ? rm->label : "?", rm->reason, (unsigned long long)files,
 	         (unsigned long long)bytes, markers);
@@ -319,8 +324,66 @@ static void *removal_thread(void *arg)
 	return NULL;
 }
 
+static bool take_request(struct lfs_staging *st, uint32_t id, struct lfs_stage_shred_request *out);
+
+int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *trigger,
+                              const struct lfs_audit_caller *caller)
+{
+	pthread_mutex_lock(&st->lock);
+	if (!st->shred_requests)
+		st->shred_requests = calloc(LFS_STAGE_SHRED_REQUESTS, sizeof(*st->shred_requests));
+	/* Out of memory: the shred happens, its entry names no caller. */
+	if (st->shred_requests) {
+		unsigned n = st->nshred_requests, i = 0;
+		while (i < n && st->shred_requests[i].id != id)
+			i++;
+		if (i == n && n == LFS_STAGE_SHRED_REQUESTS)
+			i = 0; /* full: the oldest request loses its caller, not its shred */
+		else if (i == n)
+			st->nshred_requests++;
+		struct lfs_stage_shred_request *q = &st->shred_requests[i];
+		q->id = id;
+		snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
+		q->caller = *caller;
+	}
+	pthread_mutex_unlock(&st->lock);
+	int r = lfs_staging_set_ttl(st, id, 0, caller);
+	struct lfs_stage_shred_request gone;
+	if (r < 0)
+		take_request(st, id, &gone); /* nothing will be shredded */
+	return r;
+}
+
+/* Takes the request for id out of the list: false when there is none. */
+static bool take_request(struct lfs_staging *st, uint32_t id, struct lfs_stage_shred_request *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < st->nshred_requests && !found; i++) {
+		if (st->shred_requests[i].id != id)
+			continue;
+		*out = st->shred_requests[i];
+		st->shred_requests[i] = st->shred_requests[--st->nshred_requests];
+		found = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, const char *trigger,
+                    const struct lfs_audit_caller *caller);
+
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
                       const struct lfs_audit_caller *caller)
+{
+	const char *trigger = !strcmp(reason, "expired")       ? "expiry"
+	                      : !strcmp(reason, "interrupted") ? "recovery"
+	                                                       : "manual";
+	return shred_as(st, id, reason, trigger, caller);
+}
+
+static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, const char *trigger,
+                    const struct lfs_audit_caller *caller)
 {
 	struct removal *rm = calloc(1, sizeof(*rm));
 	if (!rm)
@@ -328,6 +391,7 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	rm->st = st;
 	rm->id = id;
 	snprintf(rm->reason, sizeof(rm->reason), "%s", reason);
+	snprintf(rm->trigger, sizeof(rm->trigger), "%s", trigger);
 	if (caller) {
 		rm->caller = *caller;
 		rm->have_caller = true;
@@ -386,7 +450,11 @@ int lfs_staging_tick(struct lfs_staging *st, int64_t now)
 	pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; i < n; i++) {
 		struct lfs_stage_entry e;
+		struct lfs_stage_shred_request q;
 		bool manual = lfs_staging_get(st, due[i], &e) == 0 && e.expires == 0;
+		if (manual && take_request(st, due[i], &q))
+			shred_as(st, due[i], "manual", q.trigger, &q.caller);
+		else
 		lfs_staging_shred(st, due[i], manual ? "manual" : "expired", NULL);
 	}
 	return (int)n;

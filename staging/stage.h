@@ -17,6 +17,13 @@
 #include "../keymgmt/keyring.h"
 #include "stage_store.h"
 
+struct lfs_stage_shred_request {
+	uint32_t id;
+	char trigger[16];
+	struct lfs_audit_caller caller;
+};
+#define LFS_STAGE_SHRED_REQUESTS 8
+
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
 	int sdirfd;           /* VAULT/staging */
@@ -34,6 +41,11 @@ struct lfs_staging {
 	void *inval_arg;
 	bool background;      /* ciphertext removal in a thread (daemon) */
 	_Atomic int removals; /* background removals in flight */
+	/* Who asked for the manual shreds the next tick performs, and how
+	 * (guarded by lock; allocated at the first request, freed by
+	 * destroy): the stage-shred entry names them. */
+	struct lfs_stage_shred_request *shred_requests;
+	unsigned nshred_requests;
 };
 
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
@@ -75,6 +87,12 @@ int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta);
 /* The shred sequence of one staging directory: key file destroyed, index
  * stored, key wiped from memory; kernel caches dropped; ciphertext and
  * markers removed (in the background when st->background); audited. */
+/* A manual shred (TTL set to 0) asked by caller through trigger: "command"
+ * (lethefs stage shred), "setfattr" (another program set user.lethefs.ttl
+ * to 0) or "rmdir" (the empty directory removed). The stage-shred entry of
+ * the next tick names the caller and the trigger. */
+int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *trigger,
+                              const struct lfs_audit_caller *caller);
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
                       const struct lfs_audit_caller *caller);
 /* Shreds every expired directory (and finishes interrupted shreds).

@@ -56,6 +56,12 @@ for line in sys.stdin:
 	[ "${lines[7]}" = "lock success idle" ]
 	[ "${lines[8]}" = "socket-refused refused -" ]
 	[ "${lines[9]}" = "unmount success -" ]
+	# Keyed from the first unlock on, also while locked (the daemon keeps
+	# the audit key): only the mount and the failed unlock before it are not.
+	"$LETHEFS" audit show --json "$VAULT" | python3 -c '
+import json, sys
+keyed = ["mac" in json.loads(l) for l in sys.stdin]
+assert keyed == [False, False] + [True] * 8, keyed'
 	# The failed unlock names who tried: uid, pid and executable.
 	"$LETHEFS" audit show --json "$VAULT" | sed -n 2p | python3 -c '
 import json, sys
