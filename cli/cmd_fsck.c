@@ -4,6 +4,7 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "fsck_report.h"
 #include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
@@ -35,7 +36,9 @@
 struct fsck {
 	struct lfs_fs fs;
 	unsigned long dirs, files, links, problems, pending;
+	uint64_t bytes;
 	bool verbose;
+	struct fsck_report rep;
 	/* Objects of journal records that a crash left: they are completed at
 	 * the next mount (or by --repair), so they are pending, not corrupt. */
 	struct fsck_target {
@@ -61,10 +64,20 @@ static bool is_pending(const struct fsck *f, int fd)
 	return false;
 }
 
+static struct fsck_counts counts(const struct fsck *f)
+{
+	return (struct fsck_counts){.dirs = f->dirs,
+				    .files = f->files,
+				    .links = f->links,
+				    .problems = f->problems,
+				    .pending = f->pending,
+				    .bytes = f->bytes};
+}
+
 static void problem(struct fsck *f, const char *path, const char *what)
 {
 	f->problems++;
-	printf("CORRUPT %s: %s\n", path, what);
+	lfs_fsck_item(&f->rep, "corrupt", path, what);
 }
 
 static void check_file(struct fsck *f, int dirfd, const char *bname, const char *path)
@@ -81,9 +94,9 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	long bad = lfs_fileio_verify(&f->fs, &in, fd, &bad_block);
 	if (bad != 0 && is_pending(f, fd)) {
 		f->pending++;
-		printf("PENDING %s: an interrupted update, completed at the next mount or by "
-		       "'lethefs fsck --repair'\n",
-		       path);
+		lfs_fsck_item(&f->rep, "pending", path,
+			      "an interrupted update, completed at the next mount or by 'lethefs "
+			      "fsck --repair'");
 	} else if (bad < 0) {
 		problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
@@ -94,6 +107,9 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	}
 	pthread_rwlock_destroy(&in.io_lock);
 	pthread_mutex_destroy(&in.meta_lock);
+	struct stat st;
+	if (fstat(fd, &st) == 0)
+		f->bytes += (uint64_t)st.st_size;
 	close(fd);
 	f->files++;
 }
@@ -320,6 +336,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 	path = entry_path(f, plain);
 	struct stat st;
 	int descend = 0;
+	unsigned long problems_before = f->problems;
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		problem(f, path, strerror(errno));
 	} else {
@@ -334,10 +351,12 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		} else if (S_ISLNK(st.st_mode)) {
 			check_link(f, dirfd, bname, path);
 		}
-		if (f->verbose)
-			printf("ok %s\n", path);
+		if (f->verbose && f->problems == problems_before)
+			lfs_fsck_item(&f->rep, "ok", path, NULL);
 	}
 	f->path[f->path_len] = '\0';
+	struct fsck_counts n = counts(f);
+	lfs_fsck_tick(&f->rep, &n);
 	return descend;
 }
 
@@ -384,14 +403,16 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	if (r < 0)
 		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
-		printf("%u interrupted update(s) in the journal: completed at the next mount or "
-		       "by 'lethefs fsck --repair'\n",
-		       f->ntargets);
+		lfs_fsck_note(&f->rep,
+			      "%u interrupted update(s) in the journal: completed at the next mount "
+			      "or by 'lethefs fsck --repair'",
+			      f->ntargets);
 	if (rejected)
-		printf("%u journal record(s) do not authenticate: torn by a crash before their "
-		       "update began, or not written by this vault; ignored (cleared at the next "
-		       "mount)\n",
-		       rejected);
+		lfs_fsck_note(&f->rep,
+			      "%u journal record(s) do not authenticate: torn by a crash before "
+			      "their update began, or not written by this vault; ignored (cleared "
+			      "at the next mount)",
+			      rejected);
 	return r;
 }
 
@@ -403,9 +424,10 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
-	printf("recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u record(s) "
-	       "not authentic (cleared)\n",
-	       rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
+	lfs_fsck_note(&f->rep,
+		      "recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u "
+		      "record(s) not authentic (cleared)",
+		      rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
 	if (rc.failed)
 		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
 	return 0;
@@ -416,16 +438,16 @@ static void apply_legacy(struct fsck *f, struct lfs_vault *v, struct lfs_keyring
 	char what[LFS_ROTJ_PATH_MAX + 8] = "";
 	int e = lfs_rot_apply_legacy(v->dirfd, data, data, &f->fs.layout, kr, what, sizeof(what));
 	if (e == -ENOENT)
-		printf("no rotation journal of lethefs 0.1 here\n");
+		lfs_fsck_note(&f->rep, "no rotation journal of lethefs 0.1 here");
 	else if (e < 0)
 		problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
 	else
-		printf("applied the rotation journal of lethefs 0.1 (%s)\n", what);
+		lfs_fsck_note(&f->rep, "applied the rotation journal of lethefs 0.1 (%s)", what);
 }
 
 static void fsck_help(void)
 {
-	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] VAULT\n"
+	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] [--json] VAULT\n"
 	       "\n"
 	       "Decrypt and authenticate every file name, directory id, symlink target,\n"
 	       "extended attribute and content block of VAULT, and report each corrupt item\n"
@@ -441,7 +463,14 @@ static void fsck_help(void)
 	       "                      cannot be authenticated: only if that version crashed\n"
 	       "                      during a rotation of this vault\n"
 	       "  -v, --verbose       also list every item that checked out\n"
+	       "  --json              one JSON object per line instead: each problem\n"
+	       "                      ({\"type\":\"corrupt\"|\"pending\",\"path\",\"reason\"}),\n"
+	       "                      notes, and a last {\"type\":\"summary\",\"clean\",...}\n"
+	       "                      (docs/CLI-ABI.md)\n"
 	       "  -h, --help          show this help\n"
+	       "\n"
+	       "On a terminal a progress line (directories, files, bytes, problems so far)\n"
+	       "is shown on standard error while the check runs.\n"
 	       "\n"
 	       "Exit codes: 0 clean, 3 wrong passphrase, 4 no vault, 5 corrupt vault files,\n"
 	       "6 corruption found.\n");
@@ -453,6 +482,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
 	    {"repair", no_argument, NULL, 'R'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"apply-legacy-journal", no_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -460,7 +490,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 	struct lfs_secret_source src = {.passfd = -1};
 	struct fsck f;
 	memset(&f, 0, sizeof(f));
-	bool do_repair = false, legacy = false;
+	bool do_repair = false, legacy = false, json = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -472,6 +502,9 @@ int lfs_cmd_fsck(int argc, char **argv)
 		switch (c) {
 		case 'v':
 			f.verbose = true;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'R':
 			do_repair = true;
@@ -490,6 +523,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 		return lfs_cli_usage_error("fsck", "expected exactly one VAULT argument");
 	if (legacy && !do_repair)
 		return lfs_cli_usage_error("fsck", "--apply-legacy-journal goes with --repair");
+	lfs_fsck_report_init(&f.rep, json);
 	struct lfs_vault v;
 	struct lfs_keyring kr;
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
@@ -518,11 +552,8 @@ int lfs_cmd_fsck(int argc, char **argv)
 	check_tree(&f, data);
 	close(data);
 	free(f.targets);
-	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", f.dirs, f.files,
-	       f.links, f.problems);
-	if (f.pending)
-		printf(", %lu pending", f.pending);
-	printf("\n");
+	struct fsck_counts n = counts(&f);
+	lfs_fsck_summary(&f.rep, &n);
 	lfs_fs_destroy(&f.fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

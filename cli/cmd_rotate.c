@@ -100,9 +100,9 @@ static void summary(const char *resp)
 	get(resp, "rotation_started", st, sizeof(st));
 	get(resp, "rotation_completed", co, sizeof(co));
 	long long secs = strtoll(co, NULL, 10) - strtoll(st, NULL, 10);
-	char took[32] = "";
+	char took[32] = "less than a second";
 	if (strtoll(st, NULL, 10) > 0 && secs >= 0 &&
-	    lfs_format_duration((uint64_t)secs, took, sizeof(took)) > 0)
+	    (secs == 0 || lfs_format_duration((uint64_t)secs, took, sizeof(took)) > 0))
 		printf("rotate: done: data-key epoch %s; %s files (%s bytes) re-encrypted in %s; "
 		       "older epochs deleted\n",
 		       ep, fd, bd, took);
@@ -147,7 +147,7 @@ static int wait_done(const struct lfs_ctl_target *t, bool json, enum progress mo
 		if (idle || failed || locked) {
 			if (json && mode != PROGRESS_JSON)
 				fputs(resp, stdout);
-			else if (idle && !json)
+			else if (idle && !json && mode != PROGRESS_JSON)
 				summary(resp);
 		}
 		if (idle)

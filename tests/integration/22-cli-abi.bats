@@ -89,7 +89,7 @@ complete_line() {
 	run complete_line "$LETHEFS" keyslot ""
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "add list remove " ]
 	run complete_line "$LETHEFS" lock --
-	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--force --help --socket " ]
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--batch --force --help --socket " ]
 	run complete_line "$LETHEFS" init --cipher ""
 	[[ "$output" == *aes256gcm* ]]
 	run complete_line "$LETHEFS" mount --lo
@@ -126,7 +126,7 @@ complete_zsh() {
 	run complete_zsh "$LETHEFS" keyslot ""
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "add list remove " ]
 	run complete_zsh "$LETHEFS" lock --
-	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--force --help --socket -h " ]
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--batch --force --help --socket -h -q " ]
 	run complete_zsh "$LETHEFS" init --cipher ""
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "aes256gcm xchacha20poly1305 " ]
 	run complete_zsh "$LETHEFS" unlock --passfile ""

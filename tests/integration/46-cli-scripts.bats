@@ -205,3 +205,85 @@ CONF
 	[[ "$output" == *"empty passphrase refused"* ]]
 	[ ! -e "$T/v/lethefs.conf" ]
 }
+
+@test "rotate --wait: a summary line for scripts, --progress=json one object per line, no absurd ETA" {
+	mount_vault
+	mkdir "$MNT/data"
+	for i in $(seq 40); do head -c 200000 /dev/urandom >"$MNT/data/f$i"; done
+	# Not a terminal: no bar, one summary line on stdout.
+	run "$LETHEFS" rotate --wait "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" =~ ^"rotate: done: data-key epoch 2; "[0-9]+" files ("[0-9]+" bytes) re-encrypted" ]]
+	# JSON progress: every line one status object, the last one idle.
+	"$LETHEFS" rotate --wait --progress=json "$MNT" >"$T/progress"
+	[ -s "$T/progress" ]
+	python3 - "$T/progress" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+assert all(isinstance(o, dict) and "rotation_state" in o for o in objs), lines
+assert objs[-1]["rotation_state"] == "idle", objs[-1]
+assert objs[-1]["rotation_epoch"] == 3, objs[-1]
+assert objs[-1]["rotation_started_at"].endswith("Z"), objs[-1]
+PY
+	# On a terminal: the bar, its ETA never negative or absurd, then the summary.
+	run python3 "$TTY" -- "$LETHEFS" rotate --wait "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"100%"*"ETA 0s"* ]]
+	! echo "$output" | grep -q 'ETA -[0-9]' || return 1
+	[[ "$output" == *"rotate: done: data-key epoch 4"* ]]
+	run "$LETHEFS" rotate --progress=json "$MNT"
+	[ "$status" -eq 2 ]
+	run "$LETHEFS" rotate --wait --progress=fancy "$MNT"
+	[ "$status" -eq 2 ]
+}
+
+@test "fsck --json: one object per line, problems by type and path, a summary last; progress on a terminal" {
+	mount_vault
+	mkdir "$MNT/lab"
+	for i in $(seq 30); do echo "result $i" >"$MNT/lab/r$i"; done
+	ln -s lab/r1 "$MNT/link"
+	victim=$(backing_of lab/r7)
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" --json "$VAULT"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	echo "${lines[0]}" | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o["type"]=="summary" and o["clean"] is True and o["files"]==30 and o["symlinks"]==1 and o["problems"]==0, o'
+	flip_byte "$victim" 60
+	"$LETHEFS" fsck --passfile "$T/pass" --json "$VAULT" >"$T/out" 2>/dev/null && return 1
+	cat "$T/out"
+	python3 - "$T/out" <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+bad = [o for o in objs if o["type"] == "corrupt"]
+assert len(bad) == 1 and bad[0]["path"] == "/lab/r7" and "block" in bad[0]["reason"], objs
+assert objs[-1]["type"] == "summary" and objs[-1]["clean"] is False and objs[-1]["problems"] == 1
+PY
+	# -v with --json: an "ok" object per item.
+	"$LETHEFS" fsck --passfile "$T/pass" --json -v "$VAULT" 2>/dev/null | grep -c '"type":"ok"' |
+		grep -qx 31
+	# On a terminal: a progress line on stderr, cleared before each report.
+	run python3 "$TTY" -- "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	[ "$status" -eq 6 ]
+	[[ "$output" == *"fsck: "*" directories, "*" files ("*" MB)"* ]]
+	[[ "$output" == *$'\e[K'"CORRUPT /lab/r7: "* ]]
+	# Not a terminal: no progress line.
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	[[ "$output" != *"fsck: "* ]]
+}
+
+@test "info --json: one object on one line, times in ISO 8601" {
+	run "$LETHEFS" info --json "$VAULT"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	echo "$output" | python3 -c '
+import json, re, sys
+o = json.load(sys.stdin)
+assert o["format"] == 1 and o["keyslots_used"] == 1 and o["keyslots_total"] == 8, o
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", o["created"]), o
+assert o["slots"][0]["slot"] == 0 and o["slots"][0]["type"] == "passphrase", o
+assert len(o["uuid"]) == 32 and o["vault"].endswith("/vault"), o'
+}
