@@ -61,10 +61,30 @@ if [ "$which" = all ]; then
 	fi
 fi
 
+# What the integration tests leave on the machine: users and groups (the
+# tests that make some delete them in their teardown) and mounts (every
+# test unmounts what it mounted). Compared before and after; on a machine
+# where someone else runs the suite at the same time, theirs may show.
+leftovers() {
+	getent passwd | cut -d: -f1 | sed 's/^/user /'
+	getent group | cut -d: -f1 | sed 's/^/group /'
+	awk '$3 ~ /^fuse\.lethefs$/ || $2 ~ /^\/tmp\/lethefs-/ {print "mount " $2}' /proc/self/mounts
+}
+
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
+	leftovers | sort >"$logdir/before"
 	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
 	count_tap "$logdir/integration.tap"
+	leftovers | sort >"$logdir/after"
+	if comm -13 "$logdir/before" "$logdir/after" | grep . >"$logdir/left"; then
+		fail=$((fail + 1))
+		echo "not ok the integration tests left users, groups or mounts behind:"
+		cat "$logdir/left"
+	else
+		pass=$((pass + 1))
+		echo "ok no users, groups or mounts left behind"
+	fi
 fi
 
 # Static analysis is part of the suite: cppcheck must stay silent.

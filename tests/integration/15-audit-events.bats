@@ -12,6 +12,11 @@ setup() {
 	printf 'wrong\n' >"$T/wrong"
 }
 teardown() { teardown_vault; }
+# The users made for these tests go with them (useradd also made each a
+# group of its own, which userdel removes).
+teardown_file() {
+	for u in lfssa-it; do userdel "$u" 2>/dev/null || true; done
+}
 
 # Prints "event outcome reason" per entry (reason or "-").
 events() {
@@ -23,7 +28,7 @@ for line in sys.stdin:
 }
 
 @test "daemon events: mount, failed and good unlock, locks of every kind, refusal, unmount" {
-	id lethefs-it >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it
+	id lfssa-it >/dev/null 2>&1 || useradd -M -s /bin/sh lfssa-it
 	printf '[access]\nidle_lock = 2s\n' >>"$VAULT/lethefs.conf"
 	"$LETHEFS" mount --locked "$VAULT" "$MNT"
 	sock=/run/lethefs/$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf").sock
@@ -40,7 +45,7 @@ for line in sys.stdin:
 		"$LETHEFS" status --json "$MNT" | grep -q '"state":"locked"' && break
 		sleep 0.1
 	done
-	setpriv --reuid=lethefs-it --regid=lethefs-it --clear-groups \
+	setpriv --reuid=lfssa-it --regid=lfssa-it --clear-groups \
 		--inh-caps=+dac_override --ambient-caps=+dac_override \
 		"$LETHEFS" status --socket "$sock" "$MNT" || true
 	unmount_vault
@@ -68,7 +73,7 @@ import json, sys
 e = json.load(sys.stdin)
 assert e["uid"] == 0 and e["pid"] > 0 and e["exe"].endswith("/lethefs"), e
 assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1, e'
-	"$LETHEFS" audit show --json "$VAULT" | sed -n 9p | grep -q "\"uid\":$(id -u lethefs-it)"
+	"$LETHEFS" audit show --json "$VAULT" | sed -n 9p | grep -q "\"uid\":$(id -u lfssa-it)"
 	run "$LETHEFS" audit verify --passfile "$T/pass" "$VAULT"
 	echo "$output"
 	[ "$status" -eq 0 ]
