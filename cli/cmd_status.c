@@ -161,7 +161,9 @@ static int wait_unlocked(struct lfs_ctl_target *t, uint64_t timeout, bool quiet)
 		bool curable = r == LFS_EXIT_LOCKED || r == LFS_EXIT_NOT_MOUNTED ||
 			       r == LFS_EXIT_TIMEOUT || r == LFS_EXIT_OVERLOADED;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		bool expired = timeout && (uint64_t)(now.tv_sec - start.tv_sec) >= timeout;
+		int64_t ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		bool expired = timeout && (uint64_t)ms >= timeout * 1000;
 		if (!curable || expired) {
 			lfs_cli_error_release(true);
 			if (r == LFS_EXIT_LOCKED)

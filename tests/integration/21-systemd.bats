@@ -12,7 +12,7 @@
 
 load helpers
 
-TOP=$BATS_TEST_DIRNAME/../..
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
 setup() {
 	command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
@@ -69,7 +69,7 @@ units_for_test() {
 	line=$(grep -v '^#' "$TOP/docs/examples/fstab" | tr -s ' ')
 	opts=$(echo "$line" | cut -d' ' -f4)
 	grep -qF -- "$opts" "$TOP/README.md"
-	grep -qF -- "$(echo "$opts" | sed 's/-/\\\\-/g')" "$TOP/man/lethefs.1"
+	grep -qF -- "$(echo "$opts" | sed 's/-/\\-/g')" "$TOP/man/lethefs.1"
 	cp "$m" "$T/srv-labdata.mount"
 	cd "$T"
 	run systemd-analyze verify --man=no "$T/srv-labdata.mount" "$T/lethefs-unlock@labdata.service"
