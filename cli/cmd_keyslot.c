@@ -55,24 +55,27 @@ static void list_help(void)
 static void print_list(const struct lfs_vault *v, const struct lfs_slot_labels *l, bool keyed,
 		       bool json)
 {
+	/* JSON: one compact array on one line, as every JSON output is
+	 * (docs/CLI-ABI.md). */
 	if (json)
-		puts("[");
+		putchar('[');
 	for (int i = 0; i < LFS_NSLOTS; i++) {
 		const struct lfs_keyslot *s = &v->slots.slot[i];
 		const struct lfs_slot_label *lab = lfs_labels_find(l, &v->slots, i, false);
 		if (json) {
 			char q[8 * LFS_LABEL_MAX + 16];
-			printf("  {\"slot\": %d, \"type\": \"%s\"", i, lfs_slot_type_name(s->type));
+			printf("%s{\"slot\":%d,\"type\":\"%s\"", i ? "," : "", i,
+			       lfs_slot_type_name(s->type));
 			if (s->type != LFS_SLOT_EMPTY)
-				printf(", \"kdf\": \"argon2id\", \"opslimit\": %llu, \"memlimit\": %llu",
+				printf(",\"kdf\":\"argon2id\",\"opslimit\":%llu,\"memlimit\":%llu",
 				       (unsigned long long)s->opslimit,
 				       (unsigned long long)s->memlimit);
 			if (lab) {
 				lfs_audit_json_quote(q, sizeof(q), lab->text);
-				printf(", \"label\": %s, \"label_verified\": %s", q,
+				printf(",\"label\":%s,\"label_verified\":%s", q,
 				       lab->verified ? "true" : "false");
 			}
-			printf("}%s\n", i + 1 < LFS_NSLOTS ? "," : "");
+			putchar('}');
 			continue;
 		}
 		lfs_print_slot("", i, s);

@@ -229,3 +229,38 @@ all_commands() {
 		[ "$(echo "$output" | grep -c "^ *\(Usage: \)\{0,1\}lethefs ${c%% *} ")" -eq 1 ]
 	done
 }
+
+@test "status --prometheus prints only the metrics docs/CLI-ABI.md lists" {
+	mount_vault
+	doc=$(section prometheus-metrics | grep -o '`lethefs_[a-z_]*`' | tr -d '`' | sort -u)
+	live=$("$LETHEFS" status --prometheus "$MNT" | sed -n 's/^# HELP \([a-z_]*\) .*/\1/p' | sort -u)
+	echo "doc: $doc"
+	echo "live: $live"
+	[ "$(echo "$live" | wc -l)" -ge 20 ]
+	extra=$(comm -13 <(echo "$doc") <(echo "$live"))
+	[ -z "$extra" ] || { echo "undocumented: $extra"; return 1; }
+}
+
+@test "every --json output is compact, one value per line" {
+	mount_vault
+	echo x >"$MNT/f"
+	check() { # command...; every line parses, none has ": " or ", " between tokens
+		"$@" >"$T/json" 2>/dev/null || true
+		[ -s "$T/json" ] || { echo "no output: $*"; return 1; }
+		python3 - "$T/json" "$*" <<'PY'
+import json, sys
+for line in open(sys.argv[1]).read().splitlines():
+    v = json.loads(line)
+    assert json.dumps(v, separators=(",", ":"), ensure_ascii=False) == line or \
+        line == json.dumps(v, separators=(",", ":")), (sys.argv[2], line)
+PY
+	}
+	check "$LETHEFS" status --json "$MNT"
+	check "$LETHEFS" info --json "$VAULT"
+	check "$LETHEFS" keyslot list --json "$VAULT"
+	check "$LETHEFS" audit show --json "$VAULT"
+	check "$LETHEFS" audit verify --no-key --json "$VAULT"
+	check "$LETHEFS" rotate --wait --json "$MNT"
+	unmount_vault
+	check "$LETHEFS" fsck --passfile "$T/pass" --json "$VAULT"
+}
