@@ -48,7 +48,7 @@ static int check(const char *path)
 	int r = lfs_read_small_file(dfd, LFS_CONFIG_FILE_NAME, CONFIG_MAX, &text, &len);
 	if (r < 0) {
 		lfs_cli_error("%s/%s: %s", path, LFS_CONFIG_FILE_NAME,
-			      r == -ENOENT ? "no such file (not a lethefs vault)" : strerror(-r));
+		              r == -ENOENT ? "no such file (not a lethefs vault)" : strerror(-r));
 		close(dfd);
 		return r == -ENOENT ? LFS_EXIT_NO_VAULT : LFS_EXIT_ERROR;
 	}
@@ -60,12 +60,12 @@ static int check(const char *path)
 	else if (lfs_config_check_paths(dfd, &cfg, why, sizeof(why)) < 0)
 		rc = LFS_EXIT_CORRUPT;
 	else if (cfg.admin_group[0] && !getgrnam(cfg.admin_group) &&
-		 (strspn(cfg.admin_group, "0123456789") != strlen(cfg.admin_group) ||
-		  !getgrgid((gid_t)strtoul(cfg.admin_group, NULL, 10)))) {
+	         (strspn(cfg.admin_group, "0123456789") != strlen(cfg.admin_group) ||
+	          !getgrgid((gid_t)strtoul(cfg.admin_group, NULL, 10)))) {
 		snprintf(why, sizeof(why),
-			 "[access] admin_group '%s' does not exist on this host (a mount would "
-			 "refuse to start)",
-			 cfg.admin_group);
+		         "[access] admin_group '%s' does not exist on this host (a mount would "
+		         "refuse to start)",
+		         cfg.admin_group);
 		rc = LFS_EXIT_CORRUPT;
 	}
 	free(text);
@@ -82,8 +82,8 @@ int lfs_cmd_config(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "check")) {
 		static const struct option opts[] = {
-			{"help", no_argument, NULL, 'h'},
-			{NULL, 0, NULL, 0},
+		    {"help", no_argument, NULL, 'h'},
+		    {NULL, 0, NULL, 0},
 		};
 		int c;
 		argc--;

@@ -159,10 +159,10 @@ static int wait_unlocked(struct lfs_ctl_target *t, uint64_t timeout, bool quiet)
 		if (r == 0)
 			r = LFS_EXIT_LOCKED;
 		bool curable = r == LFS_EXIT_LOCKED || r == LFS_EXIT_NOT_MOUNTED ||
-			       r == LFS_EXIT_TIMEOUT || r == LFS_EXIT_OVERLOADED;
+		               r == LFS_EXIT_TIMEOUT || r == LFS_EXIT_OVERLOADED;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		int64_t ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
-			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		             (now.tv_nsec - start.tv_nsec) / 1000000;
 		bool expired = timeout && (uint64_t)ms >= timeout * 1000;
 		if (!curable || expired) {
 			lfs_cli_error_release(true);
@@ -181,15 +181,15 @@ static int wait_unlocked(struct lfs_ctl_target *t, uint64_t timeout, bool quiet)
 int lfs_cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"wait-unlocked", no_argument, NULL, OPT_WAIT},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"prometheus", no_argument, NULL, OPT_PROMETHEUS},
-		{"quiet", no_argument, NULL, 'q'},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"wait-unlocked", no_argument, NULL, OPT_WAIT},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_ctl_target target = {0};
 	bool json = false, check = false, wait = false, prom = false, quiet = false;
@@ -231,7 +231,7 @@ int lfs_cmd_status(int argc, char **argv)
 	}
 	if (json + check + wait + prom > 1)
 		return lfs_cli_usage_error("status", "--json, --check, --wait-unlocked and "
-						     "--prometheus exclude each other");
+		                                     "--prometheus exclude each other");
 	if (timeout_given && !wait)
 		return lfs_cli_usage_error("status", "--timeout goes with --wait-unlocked");
 	if (prom) {

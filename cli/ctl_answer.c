@@ -17,9 +17,12 @@ int lfs_ctl_answer_error(const char *cmd, const char *resp)
 		const char *code;
 		int exit;
 	} codes[] = {
-		{"wrong-secret", LFS_EXIT_BAD_SECRET}, {"denied", LFS_EXIT_DENIED},
-		{"busy", LFS_EXIT_BUSY},	       {"overloaded", LFS_EXIT_OVERLOADED},
-		{"corrupt", LFS_EXIT_CORRUPT},	       {"locked", LFS_EXIT_LOCKED},
+	    {"wrong-secret", LFS_EXIT_BAD_SECRET},
+	    {"denied", LFS_EXIT_DENIED},
+	    {"busy", LFS_EXIT_BUSY},
+	    {"overloaded", LFS_EXIT_OVERLOADED},
+	    {"corrupt", LFS_EXIT_CORRUPT},
+	    {"locked", LFS_EXIT_LOCKED},
 	};
 	char code[32] = "", msg[512] = "";
 	size_t len = strlen(resp);
@@ -33,13 +36,13 @@ int lfs_ctl_answer_error(const char *cmd, const char *resp)
 }
 
 const char lfs_socket_help[] =
-	"  --socket PATH       talk to this control socket instead of the one the\n"
-	"                      mount's daemon published under /run/lethefs (the same\n"
-	"                      checks apply: root's directories, root's listener)\n";
+    "  --socket PATH       talk to this control socket instead of the one the\n"
+    "                      mount's daemon published under /run/lethefs (the same\n"
+    "                      checks apply: root's directories, root's listener)\n";
 
 const char lfs_control_exit_help[] =
-	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
-	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket), 20 the socket is not\n"
-	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
-	"control slot (try again)";
+    "Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
+    "its daemon does not answer, 12 permission denied (only root and members of\n"
+    "the vault's admin_group may use the control socket), 20 the socket is not\n"
+    "provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
+    "control slot (try again)";

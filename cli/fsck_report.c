@@ -86,10 +86,11 @@ void lfs_fsck_tick(struct fsck_report *r, const struct fsck_counts *c)
 	if (!r->progress || (r->line_shown && seconds_since(&r->last) < 0.25))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &r->last);
-	fprintf(stderr, "\rfsck: %lu directories, %lu files (%.1f MB), %lu symlinks, %lu problem(s), "
-			"%.0f s ",
-		c->dirs, c->files, (double)c->bytes / 1e6, c->links, c->problems,
-		seconds_since(&r->start));
+	fprintf(stderr,
+	        "\rfsck: %lu directories, %lu files (%.1f MB), %lu symlinks, %lu problem(s), "
+	        "%.0f s ",
+	        c->dirs, c->files, (double)c->bytes / 1e6, c->links, c->problems,
+	        seconds_since(&r->start));
 	r->line_shown = true;
 }
 
@@ -105,8 +106,8 @@ void lfs_fsck_summary(struct fsck_report *r, const struct fsck_counts *c)
 		       (unsigned long long)c->bytes, c->problems, c->pending, secs);
 		return;
 	}
-	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", c->dirs, c->files,
-	       c->links, c->problems);
+	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", c->dirs,
+	       c->files, c->links, c->problems);
 	if (c->pending)
 		printf(", %lu pending", c->pending);
 	printf("\n");

@@ -26,7 +26,8 @@ void lfs_fsck_report_init(struct fsck_report *r, bool json);
 /* One checked item: type "corrupt", "pending" or "ok" (reason may be NULL). */
 void lfs_fsck_item(struct fsck_report *r, const char *type, const char *path, const char *reason);
 /* A line about the run itself (the journal, a recovery). */
-void lfs_fsck_note(struct fsck_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lfs_fsck_note(struct fsck_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Redraws the progress line, at most four times a second. */
 void lfs_fsck_tick(struct fsck_report *r, const struct fsck_counts *c);
 /* The last line: counts, and whether the vault is clean. */

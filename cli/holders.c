@@ -97,8 +97,8 @@ int lfs_mount_holders(const char *mnt, bool cwd, char *out, size_t outlen)
 		if (how && ++found <= NAMED_MAX && used < outlen) {
 			char comm[64];
 			comm_of(piddir, comm, sizeof(comm));
-			int n = snprintf(out + used, outlen - used, "%s%ld (%s%s)", used ? ", " : "",
-					 pid, comm, how);
+			int n = snprintf(out + used, outlen - used, "%s%ld (%s%s)",
+			                 used ? ", " : "", pid, comm, how);
 			used = n < 0 ? outlen : used + (size_t)n;
 		}
 		close(piddir);

@@ -19,9 +19,9 @@
 bool lfs_cli_completing;
 
 int __real_getopt_long(int argc, char *const argv[], const char *shortopts,
-		       const struct option *longopts, int *longindex);
+                       const struct option *longopts, int *longindex);
 int __wrap_getopt_long(int argc, char *const argv[], const char *shortopts,
-		       const struct option *longopts, int *longindex);
+                       const struct option *longopts, int *longindex);
 
 /* One option per line: "--name", "--name=" when it takes an argument,
  * "-x" and "-x=" likewise. */
@@ -48,14 +48,15 @@ static void command_name(const char *argv0, char *out, size_t len)
 
 /* Why argv[optind - 1] was refused, as getopt_long saw it. */
 static void explain(int argc, char *const argv[], const char *shortopts,
-		    const struct option *longopts, char *out, size_t len)
+                    const struct option *longopts, char *out, size_t len)
 {
 	const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
 	if (!arg || strncmp(arg, "--", 2) != 0) {
 		const char *p = strchr(shortopts, optopt);
-		snprintf(out, len, p && p[1] == ':' ? "option '-%c' needs an argument"
-						   : "unknown option '-%c'",
-			 optopt);
+		snprintf(out, len,
+		         p && p[1] == ':' ? "option '-%c' needs an argument"
+		                          : "unknown option '-%c'",
+		         optopt);
 		return;
 	}
 	const char *name = arg + 2, *eq = strchr(name, '=');
@@ -85,7 +86,7 @@ static void explain(int argc, char *const argv[], const char *shortopts,
 }
 
 int __wrap_getopt_long(int argc, char *const argv[], const char *shortopts,
-		       const struct option *longopts, int *longindex)
+                       const struct option *longopts, int *longindex)
 {
 	if (lfs_cli_completing) {
 		print_table(shortopts, longopts);

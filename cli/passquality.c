@@ -10,10 +10,10 @@
 
 /* The first guesses of every cracking list. */
 static const char *const common[] = {
-	"password", "passwort", "123456",  "12345678", "123456789", "qwerty",   "qwertz",
-	"azerty",   "letmein",  "welcome", "admin",	   "administrator", "secret", "changeme",
-	"iloveyou", "monkey",   "dragon",  "abc123",   "root",	     "toor",	"lethefs",
-	"default",  "login",    "master",  "passphrase", "test",     "geheim",	"hallo",
+    "password", "passwort", "123456",  "12345678",   "123456789",     "qwerty", "qwertz",
+    "azerty",   "letmein",  "welcome", "admin",      "administrator", "secret", "changeme",
+    "iloveyou", "monkey",   "dragon",  "abc123",     "root",          "toor",   "lethefs",
+    "default",  "login",    "master",  "passphrase", "test",          "geheim", "hallo",
 };
 
 /* The passphrase without trailing digits and symbols, lowercased, is a
@@ -62,7 +62,7 @@ void lfs_warn_weak_passphrase(const char *p, size_t len)
 	if (bits >= LFS_PASSPHRASE_WEAK_BITS)
 		return;
 	lfs_cli_error("warning: this passphrase is weak (%zu characters, about %u bits by a rough "
-		      "estimate): whoever copies the vault can guess it offline. Five or more "
-		      "random words, or 16 or more random characters, are far stronger.",
-		      len, bits);
+	              "estimate): whoever copies the vault can guess it offline. Five or more "
+	              "random words, or 16 or more random characters, are far stronger.",
+	              len, bits);
 }

@@ -11,11 +11,11 @@
 #include <time.h>
 
 enum conv {
-	NUMBER,	 /* the member's number as it is */
-	TIME,	 /* an ISO 8601 UTC time, as Unix seconds */
-	UNIX,	 /* Unix seconds, 0 meaning unknown */
-	LIST,	 /* a comma-separated list, as its length */
-	STATE,	 /* 1 when the member equals arg, else 0 */
+	NUMBER,  /* the member's number as it is */
+	TIME,    /* an ISO 8601 UTC time, as Unix seconds */
+	UNIX,    /* Unix seconds, 0 meaning unknown */
+	LIST,    /* a comma-separated list, as its length */
+	STATE,   /* 1 when the member equals arg, else 0 */
 	ROTSTATE /* one sample per rotation state, 1 for the current one */
 };
 
@@ -24,55 +24,54 @@ static const struct metric {
 	enum conv conv;
 	const char *arg;
 } metrics[] = {
-	{"lethefs_unlocked", "gauge", "1 when the volume is unlocked, 0 when locked", "state", STATE,
-	 "unlocked"},
-	{"lethefs_mounted_since_timestamp_seconds", "gauge", "When the daemon mounted the volume",
-	 "mounted_since", TIME, NULL},
-	{"lethefs_unlocked_since_timestamp_seconds", "gauge",
-	 "When the volume was last unlocked (absent while locked)", "unlocked_since", TIME, NULL},
-	{"lethefs_open_files", "gauge", "File handles open on the mount", "open_files", NUMBER,
-	 NULL},
-	{"lethefs_open_dirs", "gauge", "Directory handles open on the mount", "open_dirs", NUMBER,
-	 NULL},
-	{"lethefs_idle_seconds", "gauge", "Seconds since the last file operation", "idle_seconds",
-	 NUMBER, NULL},
-	{"lethefs_idle_lock_seconds", "gauge", "The configured idle lock (0: none)",
-	 "idle_lock_seconds", NUMBER, NULL},
-	{"lethefs_failed_unlocks", "gauge", "Consecutive failed unlocks since the last success",
-	 "failed_unlocks", NUMBER, NULL},
-	{"lethefs_unlock_delay_seconds", "gauge",
-	 "How long the daemon waits before answering the next wrong secret",
-	 "unlock_delay_seconds", NUMBER, NULL},
-	{"lethefs_audit_seq", "gauge", "Sequence number of the audit log's last entry",
-	 "audit_seq", NUMBER, NULL},
-	{"lethefs_rotation_state", "gauge", "Data-key rotation state (1 for the current one)",
-	 "rotation_state", ROTSTATE, NULL},
-	{"lethefs_rotation_epoch", "gauge", "The current data-key epoch", "rotation_epoch", NUMBER,
-	 NULL},
-	{"lethefs_rotation_old_epochs", "gauge", "Older data-key epochs still in the keyring",
-	 "rotation_old_epochs", LIST, NULL},
-	{"lethefs_rotation_started_timestamp_seconds", "gauge", "Start of the last rotation",
-	 "rotation_started", UNIX, NULL},
-	{"lethefs_rotation_completed_timestamp_seconds", "gauge", "End of the last rotation",
-	 "rotation_completed", UNIX, NULL},
-	{"lethefs_rotation_files_done", "gauge", "Files re-encrypted by the rotation",
-	 "rotation_files_done", NUMBER, NULL},
-	{"lethefs_rotation_files_total", "gauge", "Files done plus left at the last count",
-	 "rotation_files_total", NUMBER, NULL},
-	{"lethefs_rotation_bytes_done", "gauge", "Plaintext bytes re-encrypted by the rotation",
-	 "rotation_bytes_done", NUMBER, NULL},
-	{"lethefs_rotation_bytes_total", "gauge", "Bytes done plus left at the last count",
-	 "rotation_bytes_total", NUMBER, NULL},
-	{"lethefs_rotation_errors", "gauge", "Objects the rotation could not convert",
-	 "rotation_errors", NUMBER, NULL},
-	{"lethefs_staging_directories", "gauge", "Live staging directories", "staging_count",
-	 NUMBER, NULL},
-	{"lethefs_staging_damaged", "gauge", "Staging directories whose key does not open",
-	 "staging_damaged", NUMBER, NULL},
-	{"lethefs_staging_bytes", "gauge", "Plaintext bytes in staging directories",
-	 "staging_bytes", NUMBER, NULL},
-	{"lethefs_staging_next_expiry_timestamp_seconds", "gauge",
-	 "The earliest expiry of a staging directory", "staging_next_expiry", TIME, NULL},
+    {"lethefs_unlocked", "gauge", "1 when the volume is unlocked, 0 when locked", "state", STATE,
+     "unlocked"},
+    {"lethefs_mounted_since_timestamp_seconds", "gauge", "When the daemon mounted the volume",
+     "mounted_since", TIME, NULL},
+    {"lethefs_unlocked_since_timestamp_seconds", "gauge",
+     "When the volume was last unlocked (absent while locked)", "unlocked_since", TIME, NULL},
+    {"lethefs_open_files", "gauge", "File handles open on the mount", "open_files", NUMBER, NULL},
+    {"lethefs_open_dirs", "gauge", "Directory handles open on the mount", "open_dirs", NUMBER,
+     NULL},
+    {"lethefs_idle_seconds", "gauge", "Seconds since the last file operation", "idle_seconds",
+     NUMBER, NULL},
+    {"lethefs_idle_lock_seconds", "gauge", "The configured idle lock (0: none)",
+     "idle_lock_seconds", NUMBER, NULL},
+    {"lethefs_failed_unlocks", "gauge", "Consecutive failed unlocks since the last success",
+     "failed_unlocks", NUMBER, NULL},
+    {"lethefs_unlock_delay_seconds", "gauge",
+     "How long the daemon waits before answering the next wrong secret", "unlock_delay_seconds",
+     NUMBER, NULL},
+    {"lethefs_audit_seq", "gauge", "Sequence number of the audit log's last entry", "audit_seq",
+     NUMBER, NULL},
+    {"lethefs_rotation_state", "gauge", "Data-key rotation state (1 for the current one)",
+     "rotation_state", ROTSTATE, NULL},
+    {"lethefs_rotation_epoch", "gauge", "The current data-key epoch", "rotation_epoch", NUMBER,
+     NULL},
+    {"lethefs_rotation_old_epochs", "gauge", "Older data-key epochs still in the keyring",
+     "rotation_old_epochs", LIST, NULL},
+    {"lethefs_rotation_started_timestamp_seconds", "gauge", "Start of the last rotation",
+     "rotation_started", UNIX, NULL},
+    {"lethefs_rotation_completed_timestamp_seconds", "gauge", "End of the last rotation",
+     "rotation_completed", UNIX, NULL},
+    {"lethefs_rotation_files_done", "gauge", "Files re-encrypted by the rotation",
+     "rotation_files_done", NUMBER, NULL},
+    {"lethefs_rotation_files_total", "gauge", "Files done plus left at the last count",
+     "rotation_files_total", NUMBER, NULL},
+    {"lethefs_rotation_bytes_done", "gauge", "Plaintext bytes re-encrypted by the rotation",
+     "rotation_bytes_done", NUMBER, NULL},
+    {"lethefs_rotation_bytes_total", "gauge", "Bytes done plus left at the last count",
+     "rotation_bytes_total", NUMBER, NULL},
+    {"lethefs_rotation_errors", "gauge", "Objects the rotation could not convert",
+     "rotation_errors", NUMBER, NULL},
+    {"lethefs_staging_directories", "gauge", "Live staging directories", "staging_count", NUMBER,
+     NULL},
+    {"lethefs_staging_damaged", "gauge", "Staging directories whose key does not open",
+     "staging_damaged", NUMBER, NULL},
+    {"lethefs_staging_bytes", "gauge", "Plaintext bytes in staging directories", "staging_bytes",
+     NUMBER, NULL},
+    {"lethefs_staging_next_expiry_timestamp_seconds", "gauge",
+     "The earliest expiry of a staging directory", "staging_next_expiry", TIME, NULL},
 };
 
 static const char *const rotation_states[] = {"idle", "running", "paused", "failed"};
@@ -167,7 +166,8 @@ static void print_family(const struct metric *m, char *const *mounts, char **res
 		for (size_t k = 0; k < sizeof(rotation_states) / sizeof(rotation_states[0]); k++) {
 			char label[32];
 			snprintf(label, sizeof(label), ",state=\"%s\"", rotation_states[k]);
-			sample(m->name, mounts[i], label, strcmp(v, rotation_states[k]) ? "0" : "1");
+			sample(m->name, mounts[i], label,
+			       strcmp(v, rotation_states[k]) ? "0" : "1");
 		}
 	}
 }
@@ -197,8 +197,7 @@ static void print_info(char *const *mounts, char **resp, int n)
 int lfs_status_prometheus(char *const *args, int n, const char *socket)
 {
 	if (n > LFS_PROM_MOUNTS_MAX)
-		return lfs_cli_usage_error("status", "at most %d MOUNTPOINTs",
-					   LFS_PROM_MOUNTS_MAX);
+		return lfs_cli_usage_error("status", "at most %d MOUNTPOINTs", LFS_PROM_MOUNTS_MAX);
 	char *resp[LFS_PROM_MOUNTS_MAX] = {NULL}, *mounts[LFS_PROM_MOUNTS_MAX] = {NULL};
 	for (int i = 0; i < n; i++) {
 		/* Labels name the mount by its real path, however it was given. */

@@ -12,7 +12,7 @@ static void send_status(const char *what, const char *mnt, bool locked)
 	 * without -f under NotifyAccess=all) names itself as the service's
 	 * main process. */
 	int r = sd_notifyf(0, "%sMAINPID=%d\nSTATUS=Serving %s (%s)", what, (int)getpid(), mnt,
-			   locked ? "locked" : "unlocked");
+	                   locked ? "locked" : "unlocked");
 	if (r < 0)
 		lfs_warn("cannot notify the service manager: %s", strerror(-r));
 }
