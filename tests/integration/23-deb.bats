@@ -53,7 +53,7 @@ setup() {
 	done
 	dpkg-deb -x "$DEB" "$DEBDIR/y"
 	file "$DEBDIR/y/usr/bin/lethefs" | grep -q ', stripped'
-	grep -q '^ExecStart=/usr/bin/lethefs mount --locked' "$DEBDIR/y/lib/systemd/system/lethefs@.service"
+	grep -q '^ExecStart=/usr/bin/lethefs mount -f --locked' "$DEBDIR/y/lib/systemd/system/lethefs@.service"
 	grep -q '^ExecStop=/usr/bin/lethefs umount ' "$DEBDIR/y/lib/systemd/system/lethefs@.service"
 	! grep -rq /usr/local "$DEBDIR/y/lib/systemd/system" || return 1
 	# Every unit's Documentation= file: link names a file of the package.
