@@ -4,8 +4,12 @@
 #include "../common/trustpath.h"
 #include "../daemon/ctl_registry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,4 +274,120 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 		return LFS_EXIT_ERROR;
 	}
 	return 0;
+}
+
+/* ---- is a daemon serving this vault, and does it answer? ---- */
+
+/* One status request to e's socket; 1 answered (*uuid_hex filled when the
+ * answer names one), 0 no such listener (stale entry), -1 silent past
+ * the deadline (stopped or hung). */
+static int ping(const char *socket_path, pid_t want_pid, int timeout_ms, char uuid_hex[33])
+{
+	uuid_hex[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", socket_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid()) || (want_pid && cred.pid != want_pid)) {
+		close(fd);
+		return 0; /* not the mount's daemon: not ours to wait for */
+	}
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char line[LFS_CTL_HEADER_MAX], resp[LFS_CTL_RESPONSE_MAX];
+	int n = lfs_ctl_format_request(&req, line, sizeof(line));
+	/* A stopped daemon's socket still accepts (the kernel queues the
+	 * connection), so only an answer proves it is alive. */
+	if (n < 0 || send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		close(fd);
+		return -1;
+	}
+	size_t got = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
+		                          (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t k = recv(fd, resp + got, sizeof(resp) - 1 - got, MSG_DONTWAIT);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+		if (resp[got - 1] == '\n' || got + 1 >= sizeof(resp))
+			break;
+	}
+	close(fd);
+	if (got == 0 || resp[got - 1] != '\n')
+		return -1;
+	resp[got] = '\0';
+	if (lfs_json_get(resp, got, "uuid", uuid_hex, 33) < 0)
+		uuid_hex[0] = '\0';
+	return 1;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int lfs_ctl_probe_vault(const char *uuid_hex, const char *vault_real, const char *sockets[],
+                        int timeout_ms, struct lfs_ctl_probe *out)
+{
+	memset(out, 0, sizeof(*out));
+	DIR *d = opendir(LFS_RUN_DIR);
+	struct dirent *de;
+	int result = 0;
+	while (d && result != 1 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, LFS_REGISTRY_PREFIX, strlen(LFS_REGISTRY_PREFIX)) != 0)
+			continue;
+		/* The mountpoint the entry names, then the entry re-read with
+		 * every trust check (its name must be that mountpoint's). */
+		char path[PATH_MAX + 64], text[LFS_REGISTRY_FILE_MAX], why[256], v[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", LFS_RUN_DIR, de->d_name);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text));
+		if (fd >= 0)
+			close(fd);
+		struct lfs_mount_entry e;
+		if (n <= 0 || lfs_registry_parse(text, (size_t)n, &e) < 0 ||
+		    lfs_registry_lookup(e.mountpoint, &e, why, sizeof(why)) < 0 || !pid_alive(e.pid))
+			continue;
+		bool mine = lfs_vault_of_mount(e.mountpoint, v, sizeof(v)) == 0 &&
+		            !strcmp(v, vault_real);
+		for (int i = 0; sockets[i] && !mine; i++)
+			mine = !strcmp(e.socket, sockets[i]);
+		if (!mine)
+			continue;
+		char got_uuid[33];
+		int p = ping(e.socket, e.pid, timeout_ms, got_uuid);
+		if (p == 1 && got_uuid[0] && strcmp(got_uuid, uuid_hex) != 0)
+			continue; /* answered, for another vault */
+		if (p != 0) {
+			out->pid = e.pid;
+			snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", e.mountpoint);
+			result = p;
+		}
+	}
+	if (d)
+		closedir(d);
+	/* A daemon that could not publish itself (not root): its socket. */
+	for (int i = 0; result == 0 && sockets[i]; i++) {
+		char got_uuid[33];
+		int p = ping(sockets[i], 0, timeout_ms, got_uuid);
+		if (p == 1 && got_uuid[0] && strcmp(got_uuid, uuid_hex) != 0)
+			continue;
+		result = p;
+	}
+	out->state = result;
+	return result;
 }

@@ -14,6 +14,7 @@
 #define LFS_KDF_CTX_AUDIT   "lfaudt01" /* authenticates audit entries */
 #define LFS_KDF_CTX_STAGING "lfstag01" /* wraps staging directory keys */
 #define LFS_KDF_CTX_JOURNAL "lfjrnl01" /* authenticates vault journal records */
+#define LFS_KDF_CTX_STAGEXP "lfstex01" /* authenticates staging retention records */
 
 /* Purposes derived from a data key (one per epoch). */
 #define LFS_KDF_CTX_CONTENT "lfcont01" /* root of per-file content keys */
