@@ -16,8 +16,18 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* Set for the duration of a quiet lfs_ctl_call: nothing is printed. */
+static bool ctl_quiet;
+
+#define ctl_error(...)                                                                             \
+	do {                                                                                       \
+		if (!ctl_quiet)                                                                    \
+			lfs_cli_error(__VA_ARGS__);                                                \
+	} while (0)
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void unescape_octal(char *s)
@@ -68,6 +78,49 @@ int lfs_vault_of_mount(const char *mnt, char *vault, size_t len)
 	return r;
 }
 
+int lfs_lethefs_mount_of(const char *path, char *mnt, size_t mntlen, char *vault, size_t vlen)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	char want[32];
+	snprintf(want, sizeof(want), "%u:%u", major(st.st_dev), minor(st.st_dev));
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	char *line = NULL;
+	size_t cap = 0;
+	int r = -ENOENT;
+	while (r == -ENOENT && getline(&line, &cap, f) > 0) {
+		/* id parent maj:min root mountpoint options [optional...] - type source super */
+		char *save = NULL;
+		char *tok = strtok_r(line, " \n", &save);
+		char *dev = NULL, *point = NULL;
+		for (int i = 0; tok && i < 4; i++) {
+			tok = strtok_r(NULL, " \n", &save);
+			if (i == 1)
+				dev = tok;
+			if (i == 3)
+				point = tok;
+		}
+		while (tok && strcmp(tok, "-") != 0)
+			tok = strtok_r(NULL, " \n", &save);
+		char *type = tok ? strtok_r(NULL, " \n", &save) : NULL;
+		char *source = type ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!dev || !point || !source || strcmp(type, "fuse.lethefs") != 0 ||
+		    strcmp(dev, want) != 0)
+			continue;
+		unescape_octal(point);
+		unescape_octal(source);
+		snprintf(mnt, mntlen, "%s", point);
+		snprintf(vault, vlen, "%s", source);
+		r = 0;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
 /* Where to connect, and who must answer there. */
 struct ctl_location {
 	char path[108];
@@ -85,7 +138,7 @@ static int locate(const struct lfs_ctl_target *t, struct ctl_location *loc)
 	loc->pid = 0;
 	if (t->socket) {
 		if (strlen(t->socket) >= sizeof(loc->path) || t->socket[0] != '/') {
-			lfs_cli_error("socket path %s must be absolute and shorter than 108 bytes",
+			ctl_error("socket path %s must be absolute and shorter than 108 bytes",
 			              t->socket);
 			return LFS_EXIT_USAGE;
 		}
@@ -98,11 +151,11 @@ static int locate(const struct lfs_ctl_target *t, struct ctl_location *loc)
 		return 0;
 	}
 	if (!realpath(t->mountpoint, mnt)) {
-		lfs_cli_error("%s: %s", t->mountpoint, strerror(errno));
+		ctl_error("%s: %s", t->mountpoint, strerror(errno));
 		return LFS_EXIT_NOT_MOUNTED;
 	}
 	if (lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
-		lfs_cli_error("%s is not a mounted lethefs volume", t->mountpoint);
+		ctl_error("%s is not a mounted lethefs volume", t->mountpoint);
 		return LFS_EXIT_NOT_MOUNTED;
 	}
 	/* Never from the vault's lethefs.conf: whoever can write the vault
@@ -111,7 +164,7 @@ static int locate(const struct lfs_ctl_target *t, struct ctl_location *loc)
 	if (r == -ENOENT)
 		return RETRY;
 	if (r < 0) {
-		lfs_cli_error("the control socket of %s cannot be trusted: %s", t->mountpoint, why);
+		ctl_error("the control socket of %s cannot be trusted: %s", t->mountpoint, why);
 		return LFS_EXIT_UNTRUSTED;
 	}
 	snprintf(loc->path, sizeof(loc->path), "%s", e.socket);
@@ -128,7 +181,7 @@ static int verify_path(const char *path)
 	uid_t me = geteuid();
 	int dfd = lfs_trust_open_parent(path, me, base, sizeof(base), why, sizeof(why));
 	if (dfd < 0) {
-		lfs_cli_error("control socket %s cannot be trusted: %s", path, why);
+		ctl_error("control socket %s cannot be trusted: %s", path, why);
 		return LFS_EXIT_UNTRUSTED;
 	}
 	struct stat st;
@@ -136,11 +189,11 @@ static int verify_path(const char *path)
 	int e = errno;
 	close(dfd);
 	if (r < 0) {
-		lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
+		ctl_error("no lethefs daemon answers on %s: %s", path, strerror(e));
 		return LFS_EXIT_NOT_MOUNTED;
 	}
 	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != me)) {
-		lfs_cli_error("control socket %s cannot be trusted: %s owned by uid %u", path,
+		ctl_error("control socket %s cannot be trusted: %s owned by uid %u", path,
 		              S_ISSOCK(st.st_mode) ? "a socket" : "not a socket but a file",
 		              (unsigned)st.st_uid);
 		return LFS_EXIT_UNTRUSTED;
@@ -155,11 +208,11 @@ static int verify_peer(int fd, const struct ctl_location *loc, bool last_try)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		lfs_cli_error("cannot read who listens on %s: %s", loc->path, strerror(errno));
+		ctl_error("cannot read who listens on %s: %s", loc->path, strerror(errno));
 		return LFS_EXIT_UNTRUSTED;
 	}
 	if (cred.uid != 0 && cred.uid != geteuid()) {
-		lfs_cli_error("control socket %s is served by uid %u pid %d, not by root: nothing "
+		ctl_error("control socket %s is served by uid %u pid %d, not by root: nothing "
 		              "was sent",
 		              loc->path, (unsigned)cred.uid, (int)cred.pid);
 		return LFS_EXIT_UNTRUSTED;
@@ -167,7 +220,7 @@ static int verify_peer(int fd, const struct ctl_location *loc, bool last_try)
 	if (loc->pid && cred.pid != loc->pid) {
 		if (!last_try)
 			return RETRY;
-		lfs_cli_error("control socket %s is served by pid %d, not by the mount's daemon "
+		ctl_error("control socket %s is served by pid %d, not by the mount's daemon "
 		              "(pid %d): nothing was sent",
 		              loc->path, (int)cred.pid, (int)loc->pid);
 		return LFS_EXIT_UNTRUSTED;
@@ -189,7 +242,7 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 			continue;
 		}
 		if (r == RETRY) {
-			lfs_cli_error("%s is a lethefs mount but its daemon published no control "
+			ctl_error("%s is a lethefs mount but its daemon published no control "
 			              "socket under %s (use --socket PATH)",
 			              target->mountpoint, LFS_RUN_DIR);
 			return -LFS_EXIT_NOT_MOUNTED;
@@ -205,13 +258,13 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 			if (fd >= 0)
 				close(fd);
 			if (e == EACCES || e == EPERM) {
-				lfs_cli_error(
+				ctl_error(
 				    "permission denied on %s: only root and members of the "
 				    "vault's admin_group may lock, unlock or query it",
 				    path);
 				return -LFS_EXIT_DENIED;
 			}
-			lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
+			ctl_error("no lethefs daemon answers on %s: %s", path, strerror(e));
 			return -LFS_EXIT_NOT_MOUNTED;
 		}
 		r = verify_peer(fd, &loc, last);
@@ -239,8 +292,8 @@ static int send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
-		 const void *payload, char *resp, size_t resplen)
+static int ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
+		    const void *payload, char *resp, size_t resplen)
 {
 	char path[108];
 	int fd = connect_verified(target, path);
@@ -266,14 +319,23 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 	close(fd);
 	resp[got] = '\0';
 	if ((got == 0 || resp[got - 1] != '\n') && send_err) {
-		lfs_cli_error("cannot send the request to %s: %s", path, strerror(send_err));
+		ctl_error("cannot send the request to %s: %s", path, strerror(send_err));
 		return LFS_EXIT_ERROR;
 	}
 	if (got == 0 || resp[got - 1] != '\n') {
-		lfs_cli_error("the daemon on %s closed the connection without an answer", path);
+		ctl_error("the daemon on %s closed the connection without an answer", path);
 		return LFS_EXIT_ERROR;
 	}
 	return 0;
+}
+
+int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
+		 const void *payload, char *resp, size_t resplen)
+{
+	ctl_quiet = target->quiet;
+	int r = ctl_call(target, req, payload, resp, resplen);
+	ctl_quiet = false;
+	return r;
 }
 
 /* ---- is a daemon serving this vault, and does it answer? ---- */

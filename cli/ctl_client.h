@@ -4,6 +4,7 @@
 #define LETHEFS_CTL_CLIENT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,6 +14,7 @@
 struct lfs_ctl_target {
 	const char *mountpoint;
 	const char *socket; /* --socket, or NULL to find it from the mount */
+	bool quiet;	    /* print nothing on failure (best-effort requests) */
 };
 
 /* Sends req (and payload) to the daemon serving target and reads the
@@ -24,6 +26,10 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 /* The vault behind the lethefs mount on mnt (a real path), from
  * /proc/self/mountinfo. 0, -ENOENT when none, or -errno. */
 int lfs_vault_of_mount(const char *mnt, char *vault, size_t len);
+/* The lethefs mount that path (which must exist) lies in: the mount whose
+ * device is path's, from mountinfo. 0, -ENOENT when path is not inside a
+ * lethefs mount, or -errno. */
+int lfs_lethefs_mount_of(const char *path, char *mnt, size_t mntlen, char *vault, size_t vlen);
 
 /* Whether a daemon serves the vault with this uuid (hex) at real path
  * vault_real: found through the registry under /run/lethefs (by the

@@ -68,11 +68,11 @@ static int64_t min_expiry(int64_t a, int64_t b)
 
 /* The table entry of a committed directory, from what claims anything
  * about it: the record (unverified here) and the index. */
-static void entry_from_claims(struct lfs_staging *st, uint32_t id,
-			      const struct lfs_stage_entry *claim, struct lfs_stage_entry *e)
+static void entry_from_claims(int sdirfd, uint32_t id, const struct lfs_stage_entry *claim,
+			      struct lfs_stage_entry *e)
 {
 	struct lfs_stage_exp x;
-	bool have_exp = lfs_stage_exp_load(st->sdirfd, id, &x, NULL) == 0;
+	bool have_exp = lfs_stage_exp_load(sdirfd, id, &x, NULL) == 0;
 	memset(e, 0, sizeof(*e));
 	e->id = id;
 	e->owner = have_exp ? x.owner : LFS_STAGE_OWNER_UNKNOWN;
@@ -127,8 +127,8 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 	for (size_t i = 0; r == 0 && i < nfound; i++) {
 		if (found[i].key && found[i].tree) {
 			struct lfs_stage_entry e;
-			entry_from_claims(st, found[i].id, lfs_stage_index_find(&claims, found[i].id),
-					  &e);
+			entry_from_claims(st->sdirfd, found[i].id,
+					  lfs_stage_index_find(&claims, found[i].id), &e);
 			r = lfs_stage_index_add(&st->ix, &e);
 			continue;
 		}
@@ -147,6 +147,28 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 		lfs_stage_clock_destroy(&st->clock);
 		pthread_mutex_destroy(&st->lock);
 	}
+	return r;
+}
+
+int lfs_staging_view(int sdirfd, struct lfs_stage_index *out, bool *index_damaged)
+{
+	memset(out, 0, sizeof(*out));
+	struct lfs_stage_index claims = {0};
+	*index_damaged = lfs_stage_index_load(sdirfd, &claims) < 0;
+	struct lfs_stage_found *found = NULL;
+	size_t nfound = 0;
+	int r = lfs_stage_scan(sdirfd, &found, &nfound);
+	for (size_t i = 0; r == 0 && i < nfound; i++) {
+		if (!found[i].key || !found[i].tree)
+			continue;
+		struct lfs_stage_entry e;
+		entry_from_claims(sdirfd, found[i].id, lfs_stage_index_find(&claims, found[i].id), &e);
+		r = lfs_stage_index_add(out, &e);
+	}
+	free(found);
+	lfs_stage_index_free(&claims);
+	if (r < 0)
+		lfs_stage_index_free(out);
 	return r;
 }
 

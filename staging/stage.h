@@ -70,6 +70,11 @@ struct lfs_staging {
  * VAULT/staging cannot be opened. */
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
 		     const struct lfs_vault_config *cfg);
+/* What VAULT/staging (sdirfd) claims, read without any key and without
+ * writing anything (stage list of an unmounted vault): the committed
+ * directories with the earliest expiry anything claims; entries with
+ * why set have no retention record at all. */
+int lfs_staging_view(int sdirfd, struct lfs_stage_index *out, bool *index_damaged);
 /* Waits for background removals, stores the index, closes. */
 void lfs_staging_destroy(struct lfs_staging *st);
 /* Once the event sink is connected: finishes what a crash interrupted
