@@ -3,6 +3,7 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "fsck.h"
 #include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
@@ -25,18 +26,6 @@
 
 #define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
 
-struct fsck {
-	struct lfs_fs fs;
-	unsigned long dirs, files, links, problems, pending;
-	bool verbose;
-	/* Objects of journal records that a crash left: they are completed at
-	 * the next mount (or by --repair), so they are pending, not corrupt. */
-	struct fsck_target {
-		uint64_t dev, ino;
-	} * targets; /* MAX_PENDING */
-	unsigned ntargets;
-};
-
 static bool is_pending(const struct fsck *f, int fd)
 {
 	struct stat st;
@@ -49,7 +38,7 @@ static bool is_pending(const struct fsck *f, int fd)
 	return false;
 }
 
-static void problem(struct fsck *f, const char *path, const char *what)
+void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
 {
 	f->problems++;
 	printf("CORRUPT %s: %s\n", path, what);
@@ -59,7 +48,7 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 {
 	int fd = openat(dirfd, bname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 		return;
 	}
 	struct lfs_inode in = {.fd = fd};
@@ -73,12 +62,12 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 		       "'lethefs fsck --repair'\n",
 		       path);
 	} else if (bad < 0) {
-		problem(f, path, strerror((int)-bad));
+		lfs_fsck_problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%ld corrupt block(s) or header, first at block %llu",
 			 bad, (unsigned long long)bad_block);
-		problem(f, path, msg);
+		lfs_fsck_problem(f, path, msg);
 	}
 	pthread_rwlock_destroy(&in.io_lock);
 	pthread_mutex_destroy(&in.meta_lock);
@@ -92,6 +81,11 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
  * current epoch, then the others. */
 static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
 {
+	if (f->stage_id) {
+		/* Below a staging directory: its own key, nothing else. */
+		ep[0] = f->stage_id;
+		return 1;
+	}
 	uint32_t cur = 0;
 	int n = lfs_keyring_epochs(f->fs.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 1; i < n; i++)
@@ -107,15 +101,17 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 	char enc[PATH_MAX + 1], plain[PATH_MAX + 1];
 	ssize_t n = readlinkat(dirfd, bname, enc, sizeof(enc) - 1);
 	uint32_t sid;
-	/* A staging directory's marker: its tree has its own key (not
-	 * checked here; docs/STAGING.md). */
-	if (n > 0 && lfs_stage_marker_id(enc, (size_t)n, &sid))
+	/* A staging directory's marker: its tree (VAULT/staging/ID/) is
+	 * checked with its own key by fsck_staging.c. */
+	if (n > 0 && lfs_stage_marker_id(enc, (size_t)n, &sid)) {
+		lfs_fsck_marker(f, sid, path);
 		return;
+	}
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = epoch_list(f, ep);
 	f->links++;
 	if (n < 0 || ne <= 0) {
-		problem(f, path, "unreadable symlink");
+		lfs_fsck_problem(f, path, "unreadable symlink");
 		return;
 	}
 	int r = -EBADMSG;
@@ -127,7 +123,7 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 		lfs_keyring_put(f->fs.kr);
 	}
 	if (r < 0)
-		problem(f, path, "symlink target does not authenticate");
+		lfs_fsck_problem(f, path, "symlink target does not authenticate");
 }
 
 /* Whether one backing xattr authenticates under one of the epochs. */
@@ -163,13 +159,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 		if (fd >= 0)
 			close(fd);
 		free(list);
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 		return;
 	}
 	lfs_proc_path(fd, proc);
 	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
 	if (n < 0 && errno != ENOTSUP)
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
@@ -178,14 +174,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 			continue;
 		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
-			problem(f, path, "extended attribute does not authenticate");
+			lfs_fsck_problem(f, path, "extended attribute does not authenticate");
 	}
 	free(val);
 	free(list);
 	close(fd);
 }
 
-static void check_dir(struct fsck *f, int dirfd, const char *path);
 
 /* Node types and modes lethefs cannot vouch for: it makes no device node
  * unless mounted with -o dev, and the mount ignores setuid/setgid unless
@@ -200,14 +195,14 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 			 "-o dev; planted?)",
 			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
 			 minor(st->st_rdev));
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
 		snprintf(what, sizeof(what),
 			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
 			 "-o allow_suid; planted?",
 			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
 			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	}
 }
 
@@ -220,24 +215,24 @@ static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, 
 		return; /* our own metadata */
 	if (r < 0) {
 		snprintf(path, sizeof(path), "%s/<backing name %s>", dirpath, bname);
-		problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dirpath, plain);
 	struct stat st;
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 		return;
 	}
 	check_mode(f, &st, path);
 	if (S_ISDIR(st.st_mode)) {
 		int sub = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
-			problem(f, path, strerror(errno));
+			lfs_fsck_problem(f, path, strerror(errno));
 			return;
 		}
 		check_xattrs(f, dirfd, bname, path);
-		check_dir(f, sub, path);
+		lfs_fsck_check_dir(f, sub, path);
 		close(sub);
 	} else if (S_ISREG(st.st_mode)) {
 		check_xattrs(f, dirfd, bname, path);
@@ -249,18 +244,18 @@ static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, 
 		printf("ok %s\n", path);
 }
 
-static void check_dir(struct fsck *f, int dirfd, const char *path)
+void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *path)
 {
 	struct lfs_dirmeta m;
 	f->dirs++;
 	if (lfs_dirmeta_load(dirfd, &m) < 0) {
-		problem(f, path[0] ? path : "/", "directory metadata missing or corrupt");
+		lfs_fsck_problem(f, path[0] ? path : "/", "directory metadata missing or corrupt");
 		return;
 	}
 	int fd = dup(dirfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
-		problem(f, path, "cannot list directory");
+		lfs_fsck_problem(f, path, "cannot list directory");
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -292,7 +287,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
@@ -303,7 +298,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	sodium_memzero(key, sizeof(key));
 	lfs_journal_close(&j);
 	if (r < 0)
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
 		printf("%u interrupted update(s) in the journal: completed at the next mount or "
 		       "by 'lethefs fsck --repair'\n",
@@ -321,14 +316,14 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 	struct lfs_recovery rc;
 	int r = lfs_recover_vault(v, kr, &rc);
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
 	printf("recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u record(s) "
 	       "not authentic (cleared)\n",
 	       rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
 	if (rc.failed)
-		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
 	return 0;
 }
 
@@ -407,9 +402,13 @@ int lfs_cmd_fsck(int argc, char **argv)
 		repair(&f, &v, &kr);
 	else
 		list_pending(&f, &v, &kr);
-	check_dir(&f, data, "");
+	/* Staging first (with --repair, finishing what a crash left and
+	 * shredding what expired), so that the walk knows the live ids. */
+	lfs_fsck_staging(&f, &v, &kr, do_repair);
+	lfs_fsck_check_dir(&f, data, "");
 	close(data);
 	free(f.targets);
+	free(f.stage_live);
 	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", f.dirs, f.files,
 	       f.links, f.problems);
 	if (f.pending)

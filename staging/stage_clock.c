@@ -17,6 +17,7 @@
 #define CLOCK_MAGIC "lethefs-staging-clock 1\n"
 #define CLOCK_MAX   256
 #define NS	    1000000000LL
+#define MS	    1000000LL /* ns per ms */
 
 static int64_t clock_ns(clockid_t id)
 {
@@ -124,10 +125,11 @@ static int64_t host_mark_ns(const struct lfs_stage_clock *c, int64_t mono_now)
 	if (fd >= 0)
 		close(fd);
 	int64_t mark, boottime;
+	/* Both in milliseconds: seconds would lose up to one at each hop. */
 	if (n <= 0 || lfs_stage_clock_parse(buf, (size_t)n, &mark, &boottime, boot) < 0 ||
-	    strcmp(boot, c->boot_id) != 0 || boottime * NS > mono_now)
+	    strcmp(boot, c->boot_id) != 0 || boottime * MS > mono_now || mark > INT64_MAX / MS)
 		return 0;
-	return mark * NS + (mono_now - boottime * NS);
+	return mark * MS + (mono_now - boottime * MS);
 }
 
 static int64_t vault_mark_ns(int sdirfd)
@@ -179,11 +181,11 @@ static void store_host(const struct lfs_stage_clock *c, int64_t mark_ns, int64_t
 	if (dfd < 0)
 		return;
 	char name[64], buf[CLOCK_MAX];
-	int64_t boottime = mono / NS;
+	int64_t boottime = mono / MS;
 	host_name(c, name);
-	/* Both rounded down so that mark - boottime never exceeds the truth:
-	 * the next process's clock is never ahead of this one. */
-	int64_t mark = (mark_ns - mono % NS) / NS;
+	/* Both in ms, rounded so that mark - boottime never exceeds the
+	 * truth: the next process's clock is never ahead of this one. */
+	int64_t mark = (mark_ns - mono % MS) / MS;
 	int n = lfs_stage_clock_format(buf, sizeof(buf), mark, &boottime, c->boot_id);
 	if (n > 0 && lfs_replace_file(dfd, name, buf, (size_t)n, 0644) < 0)
 		lfs_debug("cannot store the staging clock in %s: %s", LFS_STAGE_CLOCK_RUN_DIR,

@@ -47,7 +47,7 @@ int64_t lfs_stage_clock_now(struct lfs_stage_clock *c);
 void lfs_stage_clock_store(struct lfs_stage_clock *c, int sdirfd, bool force);
 
 /* The mark files, for tests and fuzzing. Vault: "lethefs-staging-clock 1\n
- * <seconds>\n"; host: "... <seconds> <boottime seconds> <boot id>\n".
+ * <seconds>\n"; host: "... <ms> <boottime ms> <boot id>\n".
  * parse returns 0 or -EINVAL; boottime and boot_id are optional outputs
  * (NULL) and required in the text exactly when given. */
 int lfs_stage_clock_parse(const char *text, size_t len, int64_t *mark, int64_t *boottime,
