@@ -276,6 +276,15 @@ static int parse_key(struct parse_state *ps, const char *section, const char *na
 	return parse_value(ps, bit, value);
 }
 
+/* Appends one skipped error ("; " between them) while there is room. */
+static void note_skipped(struct lfs_vault_config *cfg, const char *section, const char *why)
+{
+	size_t used = strlen(cfg->skipped);
+	if (used + 4 < sizeof(cfg->skipped))
+		snprintf(cfg->skipped + used, sizeof(cfg->skipped) - used, "%s[%s] %s",
+			 used ? "; " : "", section, why);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *ps = user;
@@ -289,12 +298,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		int ok = section_known(section, strlen(section))
 			     ? parse_key(&sub, section, name, value)
 			     : fail(&sub, "unknown section [%s]%s", section, "");
-		if (ok && !sub.failed) {
+		if (ok && !sub.failed)
 			*ps->cfg = scratch;
-		} else if (!ps->cfg->skipped[0]) {
-			snprintf(ps->cfg->skipped, sizeof(ps->cfg->skipped), "[%s] %s: %s", section,
-				 name, why);
-		}
+		else
+			note_skipped(ps->cfg, section, why);
 		return 1;
 	}
 	if (!section_known(section, strlen(section)))
@@ -340,20 +347,19 @@ static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, cha
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 
-	if (check_sections(copy, err, errlen) < 0) {
-		if (!staging_only) {
-			free(copy);
-			return -EINVAL;
-		}
-		snprintf(cfg->skipped, sizeof(cfg->skipped), "%s", err);
+	/* Lenient: an unknown section's keys are noted one by one below. */
+	if (!staging_only && check_sections(copy, err, errlen) < 0) {
+		free(copy);
+		return -EINVAL;
 	}
 	char reason[256] = "";
 	struct parse_state ps = {
 		.cfg = cfg, .err = reason, .errlen = sizeof(reason), .staging_only = staging_only};
 	int line = ini_parse_string(copy, handler, &ps);
 	if (line > 0 && staging_only && !reason[0] && !section_is_core(copy, line)) {
-		if (!cfg->skipped[0])
-			snprintf(cfg->skipped, sizeof(cfg->skipped), "line %d: syntax error", line);
+		char why[32];
+		snprintf(why, sizeof(why), "line %d: syntax error", line);
+		note_skipped(cfg, "?", why);
 		line = 0;
 	}
 	free(copy);

@@ -7,7 +7,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for p in build-essential pkg-config libfuse3-dev fuse3 libsodium-dev libinih-dev \
          libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync fio git xxd acl psmisc \
          procps file gdb strace socat clevis tang dpkg-dev groff-base man-db \
-         qemu-user; do
+         qemu-user libfaketime; do
 	have "$p" || need="$need $p"
 done
 [ -z "$need" ] && exit 0
