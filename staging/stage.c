@@ -333,8 +333,28 @@ static void recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 			    r < 0 ? strerror(-r) : NULL);
 }
 
+/* Temporaries of lfs_replace_file (".NAME.tmp.XXXXXXXX") that a crash
+ * left in VAULT/staging: a record, the index or the clock half written,
+ * never a key (key files are written in place, once). */
+static void remove_temporaries(struct lfs_staging *st)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(st->sdirfd, &err);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		if (de->d_name[0] == '.' && t && strlen(t) == 13 && strncmp(de->d_name, LFS_STAGE_HIDDEN_PREFIX, strlen(LFS_STAGE_HIDDEN_PREFIX)) != 0 &&
+		    unlinkat(st->sdirfd, de->d_name, 0) == 0)
+			lfs_info("staging: temporary file %s of an interrupted update removed",
+				 de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
 void lfs_staging_recover(struct lfs_staging *st)
 {
+	remove_temporaries(st);
 	if (st->index_damaged) {
 		char why[128];
 		snprintf(why, sizeof(why), "staging index %s: rebuilt from the key files and records",
