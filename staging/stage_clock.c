@@ -27,14 +27,15 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 
-/* Decimal digits, 1 to 18 of them (no sign, no overflow). */
+/* Decimal digits, 1 to 18 of them (no sign, no overflow), and no
+ * leading zero: one spelling per value. */
 static const char *parse_num(const char *p, const char *end, int64_t *out)
 {
 	int64_t v = 0;
 	const char *s = p;
 	while (p < end && *p >= '0' && *p <= '9' && p - s < 18)
 		v = v * 10 + (*p++ - '0');
-	if (p == s || (p < end && *p >= '0' && *p <= '9'))
+	if (p == s || (p < end && *p >= '0' && *p <= '9') || (*s == '0' && p - s > 1))
 		return NULL;
 	*out = v;
 	return p;
