@@ -84,7 +84,7 @@ complete_line() {
 	run complete_line "$LETHEFS" st
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "stage status " ]
 	run complete_line "$LETHEFS" stage ""
-	[ "$(echo "$output" | tr '\n' ' ')" = "create list shred extend " ]
+	[ "$(echo "$output" | tr '\n' ' ')" = "create list show shred extend " ]
 	run complete_line "$LETHEFS" lock --
 	[[ "$output" == *--force* && "$output" == *--socket* ]]
 	run complete_line "$LETHEFS" init --cipher ""
