@@ -112,8 +112,9 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 		        "matter for expiry), but the vault will not mount until it is fixed\n",
 		        path, v.cfg.skipped);
 		struct lfs_audit_detail d[] = {{"error", v.cfg.skipped, 0},
-		                               {"action", "expired staging directories shredded "
-		                                          "with [vault] and [staging] only",
+		                               {"action",
+		                                "expired staging directories shredded "
+		                                "with [vault] and [staging] only",
 		                                0}};
 		offline_audit(&o, "config-invalid", "failure", NULL, d, 2);
 	}

@@ -75,8 +75,8 @@ static int require_mount(const char *cmd, const char *path, char *mnt, size_t mn
 {
 	char vault[PATH_MAX];
 	return lfs_lethefs_mount_of(path, mnt, mntlen, vault, sizeof(vault)) < 0
-		   ? lfs_stage_not_in_mount(cmd, path)
-		   : 0;
+	           ? lfs_stage_not_in_mount(cmd, path)
+	           : 0;
 }
 
 static int set_attr(const char *path, const char *name, const char *value)
@@ -160,14 +160,15 @@ static int admin_ttl(const char *cmd, const char *path, uint32_t id, uint64_t tt
 		if (r == LFS_EXIT_DENIED)
 			lfs_cli_error("%s %s: only root and the vault's admin_group may extend a "
 			              "staging directory%s",
-			              cmd, path, ttl ? "" : " or shred it here (owner_may_shorten = no)");
+			              cmd, path,
+			              ttl ? "" : " or shred it here (owner_may_shorten = no)");
 		return r;
 	}
 	if (lfs_json_get(resp, strlen(resp), "error", err, sizeof(err)) == 0) {
 		if (lfs_json_get(resp, strlen(resp), "message", msg, sizeof(msg)) < 0)
 			snprintf(msg, sizeof(msg), "%s", err);
 		lfs_cli_error("%s %s: %s", cmd, path, msg);
-		return !strcmp(err, "refused") ? LFS_EXIT_REFUSED
+		return !strcmp(err, "refused")  ? LFS_EXIT_REFUSED
 		       : !strcmp(err, "locked") ? LFS_EXIT_LOCKED
 		                                : LFS_EXIT_ERROR;
 	}
@@ -219,8 +220,8 @@ static int stage_create(int argc, char **argv)
 	snprintf(ttls, sizeof(ttls), "%llu", (unsigned long long)ttl);
 	uint64_t have = 0;
 	uint32_t id;
-	if (made && stage_id_of(path, &id) == 0 && get_attr(path, "user.lethefs.ttl", left,
-	                                                    sizeof(left)) == 0 &&
+	if (made && stage_id_of(path, &id) == 0 &&
+	    get_attr(path, "user.lethefs.ttl", left, sizeof(left)) == 0 &&
 	    lfs_parse_duration(left, &have) == 0 && ttl > have + 1) {
 		/* Made a staging directory by staging_root with the default
 		 * TTL; a longer one is an extension. */

@@ -134,15 +134,18 @@ static void print_list(const struct lfs_stage_index *ix, int64_t now, const char
 				snprintf(owner, sizeof(owner), "null");
 			else
 				snprintf(owner, sizeof(owner), "%u", e->owner);
-			printf("%s{\"id\":\"%s\",\"state\":\"%s\",\"created\":\"%s\",\"expires\":\"%s\","
-			       "\"ttl_seconds\":%lld,\"quota\":%llu,\"used\":%llu,\"owner_uid\":%s}",
-			       i ? "," : "", id, state, c, x, (long long)l,
-			       (unsigned long long)e->quota, (unsigned long long)e->used, owner);
+			printf(
+			    "%s{\"id\":\"%s\",\"state\":\"%s\",\"created\":\"%s\",\"expires\":\"%"
+			    "s\","
+			    "\"ttl_seconds\":%lld,\"quota\":%llu,\"used\":%llu,\"owner_uid\":%s}",
+			    i ? "," : "", id, state, c, x, (long long)l,
+			    (unsigned long long)e->quota, (unsigned long long)e->used, owner);
 			continue;
 		}
 		show_size(e->quota, true, s, q, sizeof(q));
 		show_size(e->used, false, s, u, sizeof(u));
-		printf("%-8s  %-9s  %-20s  %-20s  %-12s  %10s  %10s\n", id, state, c, x, left, q, u);
+		printf("%-8s  %-9s  %-20s  %-20s  %-12s  %10s  %10s\n", id, state, c, x, left, q,
+		       u);
 	}
 	if (s->json)
 		printf("]\n");
@@ -203,7 +206,8 @@ int lfs_stage_list(int argc, char **argv)
 	}
 	lfs_vault_close(&v);
 	if (r < 0) {
-		lfs_cli_error("cannot read the staging directories of %s: %s%s", vault, strerror(-r),
+		lfs_cli_error("cannot read the staging directories of %s: %s%s", vault,
+		              strerror(-r),
 		              r == -EACCES ? " (the vault is readable by root and its owner; "
 		                             "'lethefs stage show PATH' works for any user of "
 		                             "the mount)"
@@ -211,8 +215,9 @@ int lfs_stage_list(int argc, char **argv)
 		return r == -EACCES ? LFS_EXIT_ERROR : LFS_EXIT_CORRUPT;
 	}
 	if (index_damaged)
-		fprintf(stderr, "lethefs: the staging index of %s is damaged; listed from the key "
-		                "files and retention records\n",
+		fprintf(stderr,
+		        "lethefs: the staging index of %s is damaged; listed from the key "
+		        "files and retention records\n",
 		        vault);
 	print_list(&ix, now, damaged, &s);
 	lfs_stage_index_free(&ix);
@@ -262,10 +267,13 @@ int lfs_stage_show(int argc, char **argv)
 	show_time(t, &s, when, sizeof(when));
 	if (s.json) {
 		printf("{\"path\":");
-		char buf[PATH_MAX * 2];
-		size_t n = 0;
-		if (lfs_json_put_string(buf, sizeof(buf), &n, path) == 0)
+		size_t n = 0, cap = 6 * strlen(path) + 8; /* every byte may need \u00XX */
+		char *buf = malloc(cap);
+		if (buf && lfs_json_put_string(buf, cap, &n, path) == 0)
 			fwrite(buf, 1, n, stdout);
+		else
+			printf("null");
+		free(buf);
 		printf(",\"id\":\"%s\",\"expires\":\"%s\",\"ttl_seconds\":%llu,\"quota\":%llu,"
 		       "\"used\":%llu}\n",
 		       id, exp, (unsigned long long)secs, (unsigned long long)q,

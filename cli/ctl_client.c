@@ -406,7 +406,12 @@ int lfs_ctl_probe_vault(const char *uuid_hex, const char *vault_real, const char
                         int timeout_ms, struct lfs_ctl_probe *out)
 {
 	memset(out, 0, sizeof(*out));
-	DIR *d = opendir(LFS_RUN_DIR);
+	/* Paths and the entry on the heap: no frame over 16 KiB. */
+	struct scratch {
+		char path[PATH_MAX + 64], text[LFS_REGISTRY_FILE_MAX], why[256], v[PATH_MAX];
+		struct lfs_mount_entry e;
+	} *w = malloc(sizeof(*w));
+	DIR *d = w ? opendir(LFS_RUN_DIR) : NULL;
 	struct dirent *de;
 	int result = 0;
 	while (d && result != 1 && (de = readdir(d)) != NULL) {
@@ -414,34 +419,34 @@ int lfs_ctl_probe_vault(const char *uuid_hex, const char *vault_real, const char
 			continue;
 		/* The mountpoint the entry names, then the entry re-read with
 		 * every trust check (its name must be that mountpoint's). */
-		char path[PATH_MAX + 64], text[LFS_REGISTRY_FILE_MAX], why[256], v[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", LFS_RUN_DIR, de->d_name);
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text));
+		snprintf(w->path, sizeof(w->path), "%s/%s", LFS_RUN_DIR, de->d_name);
+		int fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, w->text, sizeof(w->text));
 		if (fd >= 0)
 			close(fd);
-		struct lfs_mount_entry e;
-		if (n <= 0 || lfs_registry_parse(text, (size_t)n, &e) < 0 ||
-		    lfs_registry_lookup(e.mountpoint, &e, why, sizeof(why)) < 0 || !pid_alive(e.pid))
+		if (n <= 0 || lfs_registry_parse(w->text, (size_t)n, &w->e) < 0 ||
+		    lfs_registry_lookup(w->e.mountpoint, &w->e, w->why, sizeof(w->why)) < 0 ||
+		    !pid_alive(w->e.pid))
 			continue;
-		bool mine = lfs_vault_of_mount(e.mountpoint, v, sizeof(v)) == 0 &&
-		            !strcmp(v, vault_real);
+		bool mine = lfs_vault_of_mount(w->e.mountpoint, w->v, sizeof(w->v)) == 0 &&
+		            !strcmp(w->v, vault_real);
 		for (int i = 0; sockets[i] && !mine; i++)
-			mine = !strcmp(e.socket, sockets[i]);
+			mine = !strcmp(w->e.socket, sockets[i]);
 		if (!mine)
 			continue;
 		char got_uuid[33];
-		int p = ping(e.socket, e.pid, timeout_ms, got_uuid);
+		int p = ping(w->e.socket, w->e.pid, timeout_ms, got_uuid);
 		if (p == 1 && got_uuid[0] && strcmp(got_uuid, uuid_hex) != 0)
 			continue; /* answered, for another vault */
 		if (p != 0) {
-			out->pid = e.pid;
-			snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", e.mountpoint);
+			out->pid = w->e.pid;
+			snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", w->e.mountpoint);
 			result = p;
 		}
 	}
 	if (d)
 		closedir(d);
+	free(w);
 	/* A daemon that could not publish itself (not root): its socket. */
 	for (int i = 0; result == 0 && sockets[i]; i++) {
 		char got_uuid[33];

@@ -89,18 +89,21 @@ static void check_one(struct fsck *f, int sdirfd, uint32_t id, const struct lfs_
 	bool authentic = er == 0 && r == 0 && lfs_stage_exp_verify(kr, raw, sizeof(raw)) == 0;
 	snprintf(path, sizeof(path), "staging/%s.exp", hex);
 	if (r == 0 && !authentic && (flags & LFS_STAGE_KEY_NEEDS_EXP))
-		lfs_fsck_problem(f, path, "retention record missing or not authentic: the "
-		                          "directory is shredded at the next mount");
+		lfs_fsck_problem(f, path,
+		                 "retention record missing or not authentic: the "
+		                 "directory is shredded at the next mount");
 	else if (r == 0 && !authentic)
-		lfs_fsck_pending(f, path, "no retention record (made by an older version): "
-		                          "written from the index at the next unlocked mount");
+		lfs_fsck_pending(f, path,
+		                 "no retention record (made by an older version): "
+		                 "written from the index at the next unlocked mount");
 	int64_t expires = er == 0 ? x.expires : INT64_MAX;
 	if (claim && claim->expires < expires)
 		expires = claim->expires;
 	snprintf(path, sizeof(path), "staging/%s", hex);
 	if (expires <= now)
-		lfs_fsck_pending(f, path, "expired: shredded at the next mount, by "
-		                          "'lethefs shred-expired' or by 'fsck --repair'");
+		lfs_fsck_pending(f, path,
+		                 "expired: shredded at the next mount, by "
+		                 "'lethefs shred-expired' or by 'fsck --repair'");
 	if (r < 0)
 		return;
 	int tfd = openat(sdirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -150,18 +153,22 @@ void lfs_fsck_staging(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *k
 		if (found[i].key && found[i].tree) {
 			if (f->stage_live)
 				f->stage_live[f->nstage_live++] = found[i].id;
-			const struct lfs_stage_entry *c = lfs_stage_index_find(&claims, found[i].id);
+			const struct lfs_stage_entry *c =
+			    lfs_stage_index_find(&claims, found[i].id);
 			if (ir == 0 && !c)
-				lfs_fsck_pending(f, path, "missing from the index (rebuilt at the next "
-				                          "mount)");
+				lfs_fsck_pending(f, path,
+				                 "missing from the index (rebuilt at the next "
+				                 "mount)");
 			check_one(f, sdirfd, found[i].id, c, now, kr);
 		} else if (found[i].key) {
-			lfs_fsck_pending(f, path, "a creation that did not complete: its key is "
-			                          "destroyed at the next mount or by shred-expired");
+			lfs_fsck_pending(f, path,
+			                 "a creation that did not complete: its key is "
+			                 "destroyed at the next mount or by shred-expired");
 		} else {
-			lfs_fsck_pending(f, path, "no key file (an interrupted shred, or a deleted "
-			                          "key): its data can never be read again; removed at "
-			                          "the next mount or by shred-expired");
+			lfs_fsck_pending(f, path,
+			                 "no key file (an interrupted shred, or a deleted "
+			                 "key): its data can never be read again; removed at "
+			                 "the next mount or by shred-expired");
 		}
 	}
 	free(found);

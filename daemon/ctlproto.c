@@ -26,7 +26,7 @@ static int parse_id(const char *s, uint32_t *out)
 {
 	uint32_t v = 0;
 	size_t i = 0;
-	for (; s[i] && i < 8; i++) {
+	for (; i < 8 && s[i]; i++) {
 		char c = s[i];
 		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
 			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)

@@ -1,6 +1,5 @@
 #define _GNU_SOURCE
 #include "stage.h"
-#include "stage_int.h"
 #include "../fs/dirmeta.h"
 #include "../fs/names.h"
 #include "../common/fileutil.h"
@@ -31,8 +30,8 @@ void lfs_stage_iso(int64_t t, char out[32])
 }
 
 void lfs_stage_audit(struct lfs_staging *st, const char *event, const char *outcome,
-		     const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d,
-		     size_t n)
+                     const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d,
+                     size_t n)
 {
 	lfs_event_emit(&st->events, event, outcome, caller, d, n);
 }
@@ -40,10 +39,10 @@ void lfs_stage_audit(struct lfs_staging *st, const char *event, const char *outc
 void lfs_stage_record_of(const struct lfs_stage_entry *e, struct lfs_stage_exp *x)
 {
 	*x = (struct lfs_stage_exp){.id = e->id,
-				    .owner = e->owner,
-				    .created = e->created,
-				    .expires = e->expires,
-				    .quota = e->quota};
+	                            .owner = e->owner,
+	                            .created = e->created,
+	                            .expires = e->expires,
+	                            .quota = e->quota};
 }
 
 int lfs_stage_store_locked(struct lfs_staging *st)
@@ -69,7 +68,7 @@ static int64_t min_expiry(int64_t a, int64_t b)
 /* The table entry of a committed directory, from what claims anything
  * about it: the record (unverified here) and the index. */
 static void entry_from_claims(int sdirfd, uint32_t id, const struct lfs_stage_entry *claim,
-			      struct lfs_stage_entry *e)
+                              struct lfs_stage_entry *e)
 {
 	struct lfs_stage_exp x;
 	bool have_exp = lfs_stage_exp_load(sdirfd, id, &x, NULL) == 0;
@@ -88,7 +87,7 @@ static void entry_from_claims(int sdirfd, uint32_t id, const struct lfs_stage_en
 }
 
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
-		     const struct lfs_vault_config *cfg)
+                     const struct lfs_vault_config *cfg)
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
@@ -118,7 +117,7 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 	if (r < 0) {
 		st->index_damaged = true;
 		snprintf(st->index_error, sizeof(st->index_error), "%s",
-			 r == -EINVAL ? "malformed" : strerror(-r));
+		         r == -EINVAL ? "malformed" : strerror(-r));
 		memset(&claims, 0, sizeof(claims));
 	}
 	struct lfs_stage_found *found = NULL;
@@ -128,7 +127,7 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 		if (found[i].key && found[i].tree) {
 			struct lfs_stage_entry e;
 			entry_from_claims(st->sdirfd, found[i].id,
-					  lfs_stage_index_find(&claims, found[i].id), &e);
+			                  lfs_stage_index_find(&claims, found[i].id), &e);
 			r = lfs_stage_index_add(&st->ix, &e);
 			continue;
 		}
@@ -162,7 +161,8 @@ int lfs_staging_view(int sdirfd, struct lfs_stage_index *out, bool *index_damage
 		if (!found[i].key || !found[i].tree)
 			continue;
 		struct lfs_stage_entry e;
-		entry_from_claims(sdirfd, found[i].id, lfs_stage_index_find(&claims, found[i].id), &e);
+		entry_from_claims(sdirfd, found[i].id, lfs_stage_index_find(&claims, found[i].id),
+		                  &e);
 		r = lfs_stage_index_add(out, &e);
 	}
 	free(found);
@@ -248,7 +248,7 @@ void lfs_staging_damaged_list(struct lfs_staging *st, char *out, size_t len)
 	for (size_t i = 0; i < st->ix.n && used + 10 < len; i++)
 		if (st->ix.e[i].damaged)
 			used += (size_t)snprintf(out + used, len - used, "%s%08x", used ? "," : "",
-						 st->ix.e[i].id);
+			                         st->ix.e[i].id);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -274,28 +274,28 @@ static void fix_meta(struct lfs_staging *st, uint32_t id)
 		if (d)
 			closedir(d);
 		if (empty && lfs_staging_write_meta(dfd, id) == 0)
-			lfs_info("staging %s: directory metadata of an interrupted adoption written",
-				 hex);
+			lfs_info(
+			    "staging %s: directory metadata of an interrupted adoption written",
+			    hex);
 		else
 			lfs_err("staging %s: directory metadata missing or of another epoch", hex);
 	}
 	close(dfd);
 }
 
-static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id,
-			const char *reason, const struct lfs_audit_caller *caller, uint64_t files,
-			uint64_t bytes, const char *error)
+static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id, const char *reason,
+                        const struct lfs_audit_caller *caller, uint64_t files, uint64_t bytes,
+                        const char *error)
 {
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
 	struct lfs_audit_detail d[] = {{"path", label ? label : "?", 0},
-				       {"id", hex, 0},
-				       {"reason", reason, 0},
-				       {"files", NULL, (long long)files},
-				       {"bytes", NULL, (long long)bytes},
-				       {"error", error ? error : "", 0}};
-	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d,
-			error ? 6 : 5);
+	                               {"id", hex, 0},
+	                               {"reason", reason, 0},
+	                               {"files", NULL, (long long)files},
+	                               {"bytes", NULL, (long long)bytes},
+	                               {"error", error ? error : "", 0}};
+	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 6 : 5);
 }
 
 /* A leftover of a crash: a tree without its key (a shred after step 1),
@@ -311,7 +311,7 @@ static void recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 		if (r < 0) {
 			char why[128];
 			snprintf(why, sizeof(why), "the key file could not be overwritten: %s",
-				 strerror(-r));
+			         strerror(-r));
 			lfs_err("staging %s: %s", hex, why);
 			shred_audit(st, NULL, f->id, reason, NULL, 0, 0, why);
 			st->failed++;
@@ -324,13 +324,13 @@ static void recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 	int h = lfs_stage_remove_named_tree(st->sdirfd, hidden, &f2, &b2);
 	r = r < 0 ? r : t < 0 ? t : h;
 	lfs_info("staging %s: %s leftover removed (%llu files)", hex,
-		 f->key ? "uncommitted creation's" : "interrupted shred's",
-		 (unsigned long long)(files + f2));
+	         f->key ? "uncommitted creation's" : "interrupted shred's",
+	         (unsigned long long)(files + f2));
 	/* Only what held data is worth an entry: a shred finished, or the
 	 * key material of a creation that did not complete. */
 	if (f->tree || f->key)
 		shred_audit(st, NULL, f->id, reason, NULL, files + f2, bytes + b2,
-			    r < 0 ? strerror(-r) : NULL);
+		            r < 0 ? strerror(-r) : NULL);
 }
 
 /* Temporaries of lfs_replace_file (".NAME.tmp.XXXXXXXX") that a crash
@@ -343,10 +343,12 @@ static void remove_temporaries(struct lfs_staging *st)
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL) {
 		const char *t = strstr(de->d_name, ".tmp.");
-		if (de->d_name[0] == '.' && t && strlen(t) == 13 && strncmp(de->d_name, LFS_STAGE_HIDDEN_PREFIX, strlen(LFS_STAGE_HIDDEN_PREFIX)) != 0 &&
+		if (de->d_name[0] == '.' && t && strlen(t) == 13 &&
+		    strncmp(de->d_name, LFS_STAGE_HIDDEN_PREFIX, strlen(LFS_STAGE_HIDDEN_PREFIX)) !=
+		        0 &&
 		    unlinkat(st->sdirfd, de->d_name, 0) == 0)
 			lfs_info("staging: temporary file %s of an interrupted update removed",
-				 de->d_name);
+			         de->d_name);
 	}
 	if (d)
 		closedir(d);
@@ -357,8 +359,9 @@ void lfs_staging_recover(struct lfs_staging *st)
 	remove_temporaries(st);
 	if (st->index_damaged) {
 		char why[128];
-		snprintf(why, sizeof(why), "staging index %s: rebuilt from the key files and records",
-			 st->index_error);
+		snprintf(why, sizeof(why),
+		         "staging index %s: rebuilt from the key files and records",
+		         st->index_error);
 		lfs_err("%s (%zu live staging directories)", why, st->ix.n);
 		struct lfs_audit_detail d[] = {{"what", "index", 0}, {"error", why, 0}};
 		lfs_stage_audit(st, "stage-damaged", "failure", NULL, d, 2);
@@ -407,7 +410,7 @@ unsigned lfs_staging_load_keys(struct lfs_staging *st)
 		struct lfs_stage_exp x;
 		uint8_t raw[LFS_STAGE_EXP_LEN];
 		bool authentic = r == 0 && lfs_stage_exp_load(st->sdirfd, id, &x, raw) == 0 &&
-				 lfs_stage_exp_verify(st->kr, raw, sizeof(raw)) == 0;
+		                 lfs_stage_exp_verify(st->kr, raw, sizeof(raw)) == 0;
 		bool migrate = false, report = false, expire = false;
 		pthread_mutex_lock(&st->lock);
 		struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
@@ -441,17 +444,18 @@ unsigned lfs_staging_load_keys(struct lfs_staging *st)
 		if (expire) {
 			/* Not a moment of service without a proven expiry. */
 			lfs_keyring_drop_staging(st->kr, id);
-			lfs_err("staging %s: retention record missing or not authentic: shredded", hex);
+			lfs_err("staging %s: retention record missing or not authentic: shredded",
+			        hex);
 		}
 		if (migrate && lfs_stage_exp_store(st->sdirfd, st->kr, &x) < 0)
 			lfs_warn("staging %s: cannot write its retention record", hex);
 		if (report) {
 			const char *why = r == -EKEYREJECTED ? "key file does not authenticate"
-					  : r == -ENOENT      ? "key file missing"
-					  : r == -EINVAL      ? "key file malformed"
-							      : strerror(-r);
+			                  : r == -ENOENT     ? "key file missing"
+			                  : r == -EINVAL     ? "key file malformed"
+			                                     : strerror(-r);
 			lfs_err("staging %s: %s: its directory reads as EIO until it expires", hex,
-				why);
+			        why);
 			struct lfs_audit_detail d[] = {
 			    {"what", "key", 0}, {"id", hex, 0}, {"error", why, 0}};
 			lfs_stage_audit(st, "stage-damaged", "failure", NULL, d, 3);
@@ -480,10 +484,10 @@ static void finish_removal(struct removal *rm)
 	char hex[9];
 	lfs_stage_id_hex(rm->id, hex);
 	shred_audit(st, rm->label, rm->id, rm->reason, rm->have_caller ? &rm->caller : NULL, files,
-		    bytes, r < 0 ? strerror(-r) : NULL);
+	            bytes, r < 0 ? strerror(-r) : NULL);
 	/* Ids only in the system log: the path is in the audit log. */
 	lfs_info("staging directory %s shredded (%s): %llu files, %llu bytes, %ld markers", hex,
-		 rm->reason, (unsigned long long)files, (unsigned long long)bytes, markers);
+	         rm->reason, (unsigned long long)files, (unsigned long long)bytes, markers);
 	free(rm->label);
 	free(rm);
 }
@@ -500,14 +504,14 @@ static void *removal_thread(void *arg)
 /* The key could not be destroyed: nothing else is done (the directory
  * stays expired and is tried again), and the failure is audited once. */
 static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason,
-			 const struct lfs_audit_caller *caller, int err)
+                         const struct lfs_audit_caller *caller, int err)
 {
 	char hex[9], why[160];
 	lfs_stage_id_hex(id, hex);
 	snprintf(why, sizeof(why),
-		 "the key file could not be overwritten (%s): nothing was removed; a run as "
-		 "root or as the key file's owner completes the shred",
-		 strerror(-err));
+	         "the key file could not be overwritten (%s): nothing was removed; a run as "
+	         "root or as the key file's owner completes the shred",
+	         strerror(-err));
 	int64_t now = lfs_staging_now(st);
 	pthread_mutex_lock(&st->lock);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
@@ -526,7 +530,7 @@ static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason
 }
 
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-		      const struct lfs_audit_caller *caller)
+                      const struct lfs_audit_caller *caller)
 {
 	/* Step 1: the key. The wrapped copy first (what a disk thief would
 	 * find); if it cannot be overwritten nothing else happens. */
@@ -561,7 +565,7 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	lfs_stage_clock_store(&st->clock, st->sdirfd, true);
 	if (sr < 0)
 		lfs_warn("staging %08x: index not stored: %s (rebuilt at the next start)", id,
-			 strerror(-sr));
+		         strerror(-sr));
 	/* Step 2: nothing of it may stay in the kernel's caches. */
 	if (st->invalidate)
 		st->invalidate(st->inval_arg, id);

@@ -30,11 +30,11 @@
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix, dirty, stored_at, creating */
-	int sdirfd;	      /* VAULT/staging */
-	int datafd;	      /* VAULT/d */
+	int sdirfd;           /* VAULT/staging */
+	int datafd;           /* VAULT/d */
 	struct lfs_keyring *kr;
 	struct lfs_stage_index ix; /* the live table */
-	bool dirty;		   /* used counters changed since the index was stored */
+	bool dirty;                /* used counters changed since the index was stored */
 	int64_t stored_at;
 	struct lfs_stage_clock clock;
 	/* Ids being created (not yet in ix) and their owners: the marker
@@ -69,7 +69,7 @@ struct lfs_staging {
  * files and retention records, never an error. Fails only when
  * VAULT/staging cannot be opened. */
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
-		     const struct lfs_vault_config *cfg);
+                     const struct lfs_vault_config *cfg);
 /* What VAULT/staging (sdirfd) claims, read without any key and without
  * writing anything (stage list of an unmounted vault): the committed
  * directories with the earliest expiry anything claims; entries with
@@ -111,8 +111,8 @@ struct lfs_stage_new {
 	uint64_t ttl;
 	uid_t uid; /* owner of the directory and of the record */
 	gid_t gid;
-	mode_t mode;	   /* of a directory made by mkdir */
-	bool chown;	   /* give the new directory to uid:gid (daemon as root) */
+	mode_t mode;       /* of a directory made by mkdir */
+	bool chown;        /* give the new directory to uid:gid (daemon as root) */
 	const char *label; /* the path as the user named it (audit log only) */
 	const struct lfs_audit_caller *caller;
 };
@@ -120,11 +120,11 @@ struct lfs_stage_new {
  * marker at pfd/backing. -EDQUOT past the per-user limit, -EPERM past
  * staging_max_ttl, -ENOSPC when 256 are live. */
 int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-		       const char *backing, uint32_t *id);
+                       const char *backing, uint32_t *id);
 /* An existing empty directory pfd/base (open as dfd) becomes a staging
  * directory: it moves to VAULT/staging/ID/ and a marker takes its name. */
 int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-		      const char *base, int dfd, uint32_t *id);
+                      const char *base, int dfd, uint32_t *id);
 /* (Re)writes dirfd/.lethefs.dir for staging id: a fresh directory id
  * under the staging key (an adopted directory is empty, so no name depends
  * on the old one). */
@@ -142,10 +142,10 @@ enum lfs_stage_who {
  * extend; admins may shorten, and extend when staging_allow_extend.
  * -EPERM refused, -EFBIG beyond staging_max_ttl, -EACCES when a new
  * record cannot be authenticated (locked), -ENOENT gone. Audited. */
-int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
-			enum lfs_stage_who who, const struct lfs_audit_caller *caller);
+int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
+                        const struct lfs_audit_caller *caller);
 int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-			  const struct lfs_audit_caller *caller);
+                          const struct lfs_audit_caller *caller);
 /* Quota accounting in plaintext bytes: a positive delta beyond the quota
  * is refused with -EDQUOT; negative deltas always pass. */
 int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta);
@@ -156,12 +156,23 @@ int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta);
  * dropped; ciphertext and markers removed (in the background when
  * st->background); audited. */
 int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-		      const struct lfs_audit_caller *caller);
+                      const struct lfs_audit_caller *caller);
 /* Shreds every expired directory; stores the index and the clock now and
  * then. Returns how many were shredded. Called every second by the
  * daemon, at mount, and offline. */
 int lfs_staging_tick(struct lfs_staging *st);
 /* Stores the index now (current used counters), e.g. for stage list. */
 int lfs_staging_sync(struct lfs_staging *st);
+
+/* For the staging room's own files (stage.c, stage_rules.c,
+ * stage_create.c), not for other rooms: the index written from the
+ * table (st->lock held), one stage-* audit event, ISO 8601 UTC, and the
+ * retention record of a table entry. */
+int lfs_stage_store_locked(struct lfs_staging *st);
+void lfs_stage_audit(struct lfs_staging *st, const char *event, const char *outcome,
+                     const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d,
+                     size_t n);
+void lfs_stage_iso(int64_t t, char out[32]);
+void lfs_stage_record_of(const struct lfs_stage_entry *e, struct lfs_stage_exp *x);
 
 #endif

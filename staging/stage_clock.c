@@ -16,8 +16,8 @@
 
 #define CLOCK_MAGIC "lethefs-staging-clock 1\n"
 #define CLOCK_MAX   256
-#define NS	    1000000000LL
-#define MS	    1000000LL /* ns per ms */
+#define NS          1000000000LL
+#define MS          1000000LL /* ns per ms */
 
 static int64_t clock_ns(clockid_t id)
 {
@@ -138,7 +138,8 @@ static int64_t vault_mark_ns(int sdirfd)
 	unsigned char *data;
 	size_t len;
 	int64_t mark;
-	if (sdirfd < 0 || lfs_read_small_file(sdirfd, LFS_STAGE_CLOCK_NAME, CLOCK_MAX, &data, &len) < 0)
+	if (sdirfd < 0 ||
+	    lfs_read_small_file(sdirfd, LFS_STAGE_CLOCK_NAME, CLOCK_MAX, &data, &len) < 0)
 		return 0;
 	int r = lfs_stage_clock_parse((const char *)data, len, &mark, NULL, NULL);
 	free(data);

@@ -21,17 +21,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LFS_STAGE_CLOCK_NAME	 "clock"
-#define LFS_STAGE_CLOCK_RUN_DIR	 "/run/lethefs"
-#define LFS_STAGE_CLOCK_RUN_PFX	 "staging-clock-"
-#define LFS_STAGE_CLOCK_STORE_S	 60 /* marks are written at most this often */
-#define LFS_STAGE_CLOCK_BOOT_ID	 37 /* 36 characters and a NUL */
+#define LFS_STAGE_CLOCK_NAME    "clock"
+#define LFS_STAGE_CLOCK_RUN_DIR "/run/lethefs"
+#define LFS_STAGE_CLOCK_RUN_PFX "staging-clock-"
+#define LFS_STAGE_CLOCK_STORE_S 60 /* marks are written at most this often */
+#define LFS_STAGE_CLOCK_BOOT_ID 37 /* 36 characters and a NUL */
 
 struct lfs_stage_clock {
 	pthread_mutex_t lock;
 	int64_t mark_ns;    /* highest time handed out (Unix ns) */
 	int64_t mono_at_ns; /* CLOCK_BOOTTIME when mark_ns was set */
-	int64_t stored;	    /* mark last written (s), 0 = never */
+	int64_t stored;     /* mark last written (s), 0 = never */
 	char uuid_hex[33];
 	char boot_id[LFS_STAGE_CLOCK_BOOT_ID];
 };

@@ -17,7 +17,6 @@
  * which names an id that is not live, is invisible and swept. */
 #define _GNU_SOURCE
 #include "stage.h"
-#include "stage_int.h"
 #include "../fs/dirmeta.h"
 #include "../fs/names.h"
 #include "../common/fileutil.h"
@@ -39,7 +38,7 @@ int lfs_staging_write_meta(int dirfd, uint32_t id)
 	lfs_dirmeta_new(&m, id);
 	lfs_dirmeta_encode(&m, buf);
 	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf),
-				    0400);
+	                            0400);
 }
 
 /* Picks a fresh id and holds it as "being created" for owner, within the
@@ -77,14 +76,14 @@ static int reserve(struct lfs_staging *st, uid_t owner, uint32_t *id)
 /* The commit is done: the directory enters the table (and leaves the
  * "being created" set in the same critical section). */
 static void enter(struct lfs_staging *st, uint32_t id, const struct lfs_stage_exp *x,
-		  const char *label)
+                  const char *label)
 {
 	struct lfs_stage_entry e = {.id = id,
-				    .created = x->created,
-				    .expires = x->expires,
-				    .owner = x->owner,
-				    .verified = true,
-				    .label = label ? strdup(label) : NULL};
+	                            .created = x->created,
+	                            .expires = x->expires,
+	                            .owner = x->owner,
+	                            .verified = true,
+	                            .label = label ? strdup(label) : NULL};
 	pthread_mutex_lock(&st->lock);
 	for (int i = 0; i < LFS_STAGE_CREATING_MAX; i++)
 		if (st->creating[i] == id)
@@ -116,7 +115,7 @@ static void undo(struct lfs_staging *st, uint32_t id, bool keyed, const char *hi
 		int r = lfs_stage_key_destroy(st->sdirfd, id);
 		if (r < 0)
 			lfs_err("staging %08x: cannot destroy the key of a failed creation: %s", id,
-				strerror(-r));
+			        strerror(-r));
 	}
 	lfs_stage_exp_remove(st->sdirfd, id);
 	if (hidden)
@@ -147,33 +146,31 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 }
 
 static void created(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,
-		    const struct lfs_stage_exp *x)
+                    const struct lfs_stage_exp *x)
 {
 	char hex[9], exp[32];
 	lfs_stage_id_hex(id, hex);
 	lfs_stage_iso(x->expires, exp);
 	struct lfs_audit_detail d[] = {{"path", n->label ? n->label : "?", 0},
-				       {"id", hex, 0},
-				       {"expires", exp, 0},
-				       {"ttl_seconds", NULL, (long long)(x->expires - x->created)},
-				       {"owner_uid", NULL, (long long)n->uid}};
+	                               {"id", hex, 0},
+	                               {"expires", exp, 0},
+	                               {"ttl_seconds", NULL, (long long)(x->expires - x->created)},
+	                               {"owner_uid", NULL, (long long)n->uid}};
 	lfs_stage_audit(st, "stage-create", "success", n->caller, d, 5);
 	/* Ids only in the system log: the path is in the audit log. */
 	lfs_info("staging directory %s created, expires %s", hex, exp);
 }
 
 static void record_for(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,
-		       struct lfs_stage_exp *x)
+                       struct lfs_stage_exp *x)
 {
 	int64_t now = lfs_staging_now(st);
-	*x = (struct lfs_stage_exp){.id = id,
-				    .owner = (uint32_t)n->uid,
-				    .created = now,
-				    .expires = now + (int64_t)n->ttl};
+	*x = (struct lfs_stage_exp){
+	    .id = id, .owner = (uint32_t)n->uid, .created = now, .expires = now + (int64_t)n->ttl};
 }
 
 int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-		       const char *backing, uint32_t *idp)
+                       const char *backing, uint32_t *idp)
 {
 	uint32_t id = 0;
 	int r = lfs_staging_check_ttl(st, n->ttl);
@@ -190,7 +187,9 @@ int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, in
 	/* 1: the tree, complete with its metadata, under a hidden name. */
 	if (mkdirat(st->sdirfd, hidden, n->mode & 07777) < 0)
 		r = -errno;
-	int dfd = r < 0 ? -1 : openat(st->sdirfd, hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = r < 0
+	              ? -1
+	              : openat(st->sdirfd, hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (r == 0 && dfd < 0)
 		r = -errno;
 	if (r == 0 && n->chown && fchown(dfd, n->uid, n->gid) < 0)
@@ -224,7 +223,7 @@ int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, in
 }
 
 int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-		      const char *base, int dfd, uint32_t *idp)
+                      const char *base, int dfd, uint32_t *idp)
 {
 	uint32_t id = 0;
 	int r = lfs_staging_check_ttl(st, n->ttl);
@@ -235,7 +234,7 @@ int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int
 	char hex[9], hidden[64];
 	lfs_stage_id_hex(id, hex);
 	snprintf(hidden, sizeof(hidden), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
-		 randombytes_random());
+	         randombytes_random());
 	struct lfs_stage_exp x;
 	record_for(st, id, n, &x);
 	bool keyed = false, hid = false, marked = false;
@@ -244,7 +243,8 @@ int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int
 		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
 	/* The directory steps aside (hidden), its marker takes the name. */
 	if (r == 0)
-		hid = (r = renameat2(pfd, base, pfd, hidden, RENAME_NOREPLACE) < 0 ? -errno : 0) == 0;
+		hid =
+		    (r = renameat2(pfd, base, pfd, hidden, RENAME_NOREPLACE) < 0 ? -errno : 0) == 0;
 	if (r == 0)
 		marked = (r = link_marker(pfd, base, id)) == 0;
 	/* The commit. */
@@ -255,8 +255,8 @@ int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int
 			unlinkat(pfd, base, 0);
 		if (hid && renameat2(pfd, hidden, pfd, base, RENAME_NOREPLACE) < 0)
 			lfs_err("staging %s: cannot put back the adopted directory (left hidden as "
-				"%s): %s",
-				hex, hidden, strerror(errno));
+			        "%s): %s",
+			        hex, hidden, strerror(errno));
 		undo(st, id, keyed, NULL);
 		return r;
 	}

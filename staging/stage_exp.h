@@ -14,7 +14,7 @@
 
 #include "../keymgmt/keyring.h"
 
-#define LFS_STAGE_EXP_LEN	80
+#define LFS_STAGE_EXP_LEN       80
 #define LFS_STAGE_OWNER_UNKNOWN 0xffffffffu
 
 struct lfs_stage_exp {

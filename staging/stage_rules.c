@@ -2,7 +2,6 @@
  * decides retention"): TTL changes, quota, and the quota charges. */
 #define _GNU_SOURCE
 #include "stage.h"
-#include "stage_int.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -27,8 +26,8 @@ static const char *refusal(int r, bool extending, enum lfs_stage_who who)
 	return "shortening and shredding are for administrators (owner_may_shorten = no)";
 }
 
-int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
-			enum lfs_stage_who who, const struct lfs_audit_caller *caller)
+int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
+                        const struct lfs_audit_caller *caller)
 {
 	int64_t now = lfs_staging_now(st), neu = ttl ? now + (int64_t)ttl : 0;
 	bool root = caller && caller->known && caller->uid == 0;
@@ -86,20 +85,21 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 		return r;
 	if (!ttl && r == 0)
 		return 0; /* the shred entry follows at the next tick */
-	const char *why = r == 0 ? "" : r == -EPERM || r == -EFBIG || r == -EACCES
-					    ? refusal(r, extending, who)
-					    : strerror(-r);
-	struct lfs_audit_detail d[] = {{"id", hex, 0},
-				       {"old_expires", o, 0},
-				       {"expires", n, 0},
-				       {"by", who == LFS_STAGE_ADMIN ? "control socket" : "mount", 0},
-				       {"error", why, 0}};
+	const char *why = r == 0                                       ? ""
+	                  : r == -EPERM || r == -EFBIG || r == -EACCES ? refusal(r, extending, who)
+	                                                               : strerror(-r);
+	struct lfs_audit_detail d[] = {
+	    {"id", hex, 0},
+	    {"old_expires", o, 0},
+	    {"expires", n, 0},
+	    {"by", who == LFS_STAGE_ADMIN ? "control socket" : "mount", 0},
+	    {"error", why, 0}};
 	lfs_stage_audit(st, "stage-extend", r == 0 ? "success" : "refused", caller, d, r ? 5 : 4);
 	return r;
 }
 
 int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-			  const struct lfs_audit_caller *caller)
+                          const struct lfs_audit_caller *caller)
 {
 	struct lfs_stage_exp x;
 	bool unlocked = lfs_keyring_is_unlocked(st->kr);

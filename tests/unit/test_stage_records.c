@@ -50,8 +50,8 @@ static void test_record(void **state)
 	struct lfs_keyring kr, other;
 	unlocked(&kr, 1);
 	unlocked(&other, 2);
-	struct lfs_stage_exp e = {.id = ID, .owner = 1000, .created = 100, .expires = 200,
-				  .quota = 5};
+	struct lfs_stage_exp e = {
+	    .id = ID, .owner = 1000, .created = 100, .expires = 200, .quota = 5};
 	struct lfs_stage_exp back;
 	uint8_t rec[LFS_STAGE_EXP_LEN];
 	lfs_stage_exp_encode(&kr, &e, rec);
@@ -113,11 +113,11 @@ static void test_clock_files(void **state)
 	    "lethefs-staging-clock 1\n1\n\n",
 	    "lethefs-staging-clock 1\n1",
 	    "lethefs-staging-clock 1\n1234567890123456789\n", /* 19 digits */
-	    "lethefs-staging-clock 1\n0123\n",		     /* leading zero */
+	    "lethefs-staging-clock 1\n0123\n",                /* leading zero */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(lfs_stage_clock_parse(bad[i], strlen(bad[i]), &m, NULL, NULL),
-				 -EINVAL);
+		                 -EINVAL);
 	/* A host line is required where one is asked for, and refused where
 	 * it is not. */
 	assert_int_equal(lfs_stage_clock_parse(ok, strlen(ok), &m, &b, boot), -EINVAL);
@@ -271,8 +271,8 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_record),	  cmocka_unit_test(test_clock_files),
-	    cmocka_unit_test(test_clock_mark),	  cmocka_unit_test(test_scan_and_view),
+	    cmocka_unit_test(test_record),      cmocka_unit_test(test_clock_files),
+	    cmocka_unit_test(test_clock_mark),  cmocka_unit_test(test_scan_and_view),
 	    cmocka_unit_test(test_key_destroy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
