@@ -58,7 +58,7 @@ static void help(void)
 }
 
 /* Leaves the vault to a live daemon (returns 1), or says why it goes on. */
-static int leave_to_daemon(const char *path, struct lfs_vault *v)
+static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 {
 	char uuid[33], real[PATH_MAX], configured[108], dflt[108];
 	sodium_bin2hex(uuid, sizeof(uuid), v->cfg.uuid, 16);
@@ -70,9 +70,10 @@ static int leave_to_daemon(const char *path, struct lfs_vault *v)
 	struct lfs_ctl_probe p;
 	int r = lfs_ctl_probe_vault(uuid, real, sockets, PROBE_TIMEOUT_MS, &p);
 	if (r == 1) {
-		printf("%s is mounted: its daemon (pid %d) shreds expired staging directories "
-		       "itself\n",
-		       path, (int)p.pid);
+		if (!quiet)
+			printf("%s is mounted: its daemon (pid %d) shreds expired staging "
+			       "directories itself\n",
+			       path, (int)p.pid);
 		return 1;
 	}
 	if (r < 0)
@@ -84,21 +85,18 @@ static int leave_to_daemon(const char *path, struct lfs_vault *v)
 	return 0;
 }
 
-int lfs_cmd_shred_expired(int argc, char **argv)
+/* The shred pass itself; *shredded and *failed counted. Returns an exit
+ * code. */
+static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *failed)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		help();
-		return LFS_EXIT_OK;
-	}
-	if (argc != 2)
-		return lfs_cli_usage_error("shred-expired", "expected VAULT");
-	const char *path = argv[1];
+	*shredded = 0;
+	*failed = 0;
 	struct lfs_vault v;
 	char err[512];
 	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
-	if (leave_to_daemon(path, &v)) {
+		return quiet ? LFS_EXIT_CORRUPT : lfs_exit_for_vault_error(ve, err);
+	if (leave_to_daemon(path, &v, quiet)) {
 		lfs_vault_close(&v);
 		return LFS_EXIT_OK;
 	}
@@ -107,14 +105,15 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 	struct offline o = {.v = &v, .kr = &kr};
 	if (v.cfg.skipped[0]) {
 		/* Retention does not wait for someone to fix a typo elsewhere. */
-		fprintf(stderr,
-		        "lethefs: %s/lethefs.conf: %s: ignored here (only [vault] and [staging] "
-		        "matter for expiry), but the vault will not mount until it is fixed\n",
-		        path, v.cfg.skipped);
+		if (!quiet)
+			fprintf(stderr,
+			        "lethefs: %s/lethefs.conf: %s: ignored here (only [vault] and "
+			        "[staging] matter for expiry), but the vault will not mount until it "
+			        "is fixed\n",
+			        path, v.cfg.skipped);
 		struct lfs_audit_detail d[] = {{"error", v.cfg.skipped, 0},
-		                               {"action",
-		                                "expired staging directories shredded "
-		                                "with [vault] and [staging] only",
+		                               {"action", "expired staging directories shredded "
+		                                          "with [vault] and [staging] only",
 		                                0}};
 		offline_audit(&o, "config-invalid", "failure", NULL, d, 2);
 	}
@@ -122,7 +121,9 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 	struct lfs_staging st;
 	int r = datafd < 0 ? -errno : lfs_staging_init(&st, v.dirfd, datafd, &kr, &v.cfg);
 	if (r < 0) {
-		lfs_cli_error("cannot open the staging directories of %s: %s", path, strerror(-r));
+		if (!quiet)
+			lfs_cli_error("cannot open the staging directories of %s: %s", path,
+			              strerror(-r));
 		if (datafd >= 0)
 			close(datafd);
 		lfs_keyring_destroy(&kr);
@@ -131,17 +132,45 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 	}
 	st.events = (struct lfs_event_sink){.emit = offline_audit, .ctx = &o};
 	lfs_staging_recover(&st);
-	int n = lfs_staging_tick(&st);
-	unsigned failed = st.failed;
+	*shredded = lfs_staging_tick(&st);
+	*failed = st.failed;
 	lfs_staging_destroy(&st);
 	close(datafd);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);
+	return o.failed || *failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
+}
+
+void lfs_expire_after_failed_mount(const char *vault)
+{
+	int n;
+	unsigned failed;
+	shred_expired(vault, true, &n, &failed);
+	if (n || failed)
+		fprintf(stderr,
+		        "lethefs: %s cannot be mounted, but its expired staging directories were "
+		        "shredded anyway: %d shredded, %u failed\n",
+		        vault, n, failed);
+}
+
+int lfs_cmd_shred_expired(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		help();
+		return LFS_EXIT_OK;
+	}
+	if (argc != 2)
+		return lfs_cli_usage_error("shred-expired", "expected VAULT");
+	int n;
+	unsigned failed;
+	int r = shred_expired(argv[1], false, &n, &failed);
+	if (r != LFS_EXIT_OK && r != LFS_EXIT_ERROR)
+		return r;
 	printf("%d staging director%s shredded\n", n, n == 1 ? "y" : "ies");
 	if (failed)
 		fprintf(stderr,
 		        "lethefs: %u staging director%s could not be shredded: the key file could "
 		        "not be overwritten (see above; the audit log records the failure)\n",
 		        failed, failed == 1 ? "y" : "ies");
-	return o.failed || failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
+	return r;
 }

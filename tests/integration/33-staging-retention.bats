@@ -323,3 +323,25 @@ PY
 	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 	[[ "$output" == *"staging/index"* ]]
 }
+
+@test "a damaged key file is reported (log, audit, status, stage list) and the rest is served" {
+	two_staged
+	: >"$VAULT/staging/$IDB.key"
+	mount_vault
+	[ "$(cat "$MNT/a/f")" = aaa ]
+	run cat "$MNT/b/f"
+	[ "$status" -ne 0 ]
+	"$LETHEFS" status --json "$MNT" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["staging_count"] == 2 and s["staging_damaged"] == 1, s
+assert s["staging_next_expiry"].endswith("Z"), s'
+	run "$LETHEFS" stage list --json "$MNT"
+	echo "$output" | python3 -c '
+import json, sys
+st = {e["id"]: e["state"] for e in json.load(sys.stdin)}
+assert st == {"'"$IDA"'": "live", "'"$IDB"'": "damaged"}, st'
+	unmount_vault
+	run events
+	[[ "$output" == *"stage-damaged failure - $IDB key file malformed"* ]]
+}

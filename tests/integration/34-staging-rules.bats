@@ -211,3 +211,19 @@ assert e["quota"] == 1 << 30 and e["used"] == 6 and 10700 < e["ttl_seconds"] <= 
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"not a staging directory"* ]]
 }
+
+@test "a mount refused for a typo in [access] still shreds the expired staging directories, and says so" {
+	mount_vault
+	"$LETHEFS" stage create --ttl 2s "$MNT/job"
+	id=$(getfattr --only-values -n user.lethefs.id "$MNT/job")
+	unmount_vault
+	printf '[access]\nidle_lock = banana\n' >>"$VAULT/lethefs.conf"
+	sleep 2.2
+	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"idle_lock"* ]]
+	[[ "$output" == *"shredded anyway: 1 shredded"* ]]
+	[ ! -e "$VAULT/staging/$id.key" ]
+	grep -q '"event":"config-invalid"' "$VAULT/lethefs.audit"
+}
