@@ -33,14 +33,14 @@ setup_vault_ext4() {
 	rm -rf "$VAULT"
 	VAULT=$T/ext4/vault
 	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+	EXT4_UUID=$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf")
 }
 
 teardown_vault_ext4() {
 	[ -n "${EXT4:-}" ] || return 0
 	unmount_vault || true
-	local uuid
-	uuid=$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf" 2>/dev/null)
-	[ -z "$uuid" ] || rm -f "/run/lethefs/staging-clock-$uuid"
+	# (the test may have unmounted the image already: the uuid was kept)
+	rm -f "/run/lethefs/staging-clock-$EXT4_UUID"
 	if mountpoint -q "$T/ext4"; then umount "$T/ext4" || umount -l "$T/ext4"; fi
 	EXT4=
 }
