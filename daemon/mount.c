@@ -234,6 +234,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		staging.inval_arg = &fs;
 		lfs_staging_hooks_init(&stage_hooks, &staging);
 		fs.stage = &stage_hooks;
+	} else if (r == -ENOENT) {
+		/* Read-only storage and no VAULT/staging: there is none. */
+		lfs_info("%s has no staging directories (read-only, none created)", vault);
 	} else {
 		char why[300];
 		snprintf(why, sizeof(why), "cannot open %s/staging: %s: staging directories are "
