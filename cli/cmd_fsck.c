@@ -7,7 +7,11 @@
 #include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
+#include "../fs/treewalk.h"
 #include "../daemon/recover.h"
+#include "../rotation/replay.h"
+#include "../rotation/rotjournal.h"
+#include "../rotation/state.h"
 #include "../journal/journal.h"
 
 #include <dirent.h>
@@ -181,7 +185,6 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 	close(fd);
 }
 
-
 /* Node types and modes lethefs cannot vouch for: it makes no device node
  * unless mounted with -o dev, and the mount ignores setuid/setgid unless
  * -o allow_suid; one found here may have been planted in the backing
@@ -206,65 +209,128 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 	}
 }
 
-static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m, const char *bname,
-                        const char *dirpath)
+/* The plaintext path of the entry name of the directory on top, in
+ * f->path (grown as needed: a tree may be any depth). */
+static const char *entry_path(struct fsck *f, const char *name)
 {
-	char plain[LFS_NAME_MAX + 1], path[PATH_MAX];
-	int r = lfs_entry_name(&f->fs, dirfd, m, bname, plain);
-	if (r == -ENOENT)
-		return; /* our own metadata */
-	if (r < 0) {
-		snprintf(path, sizeof(path), "%s/<backing name %s>", dirpath, bname);
-		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
-		return;
+	size_t need = f->path_len + strlen(name) + 2;
+	if (need > f->path_cap) {
+		size_t cap = need * 2;
+		char *p = realloc(f->path, cap);
+		if (!p)
+			return name;
+		f->path = p;
+		f->path_cap = cap;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dirpath, plain);
-	struct stat st;
-	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		lfs_fsck_problem(f, path, strerror(errno));
-		return;
-	}
-	check_mode(f, &st, path);
-	if (S_ISDIR(st.st_mode)) {
-		int sub = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			lfs_fsck_problem(f, path, strerror(errno));
-			return;
-		}
-		check_xattrs(f, dirfd, bname, path);
-		lfs_fsck_check_dir(f, sub, path);
-		close(sub);
-	} else if (S_ISREG(st.st_mode)) {
-		check_xattrs(f, dirfd, bname, path);
-		check_file(f, dirfd, bname, path);
-	} else if (S_ISLNK(st.st_mode)) {
-		check_link(f, dirfd, bname, path);
-	}
-	if (f->verbose)
-		printf("ok %s\n", path);
+	f->path[f->path_len] = '/';
+	strcpy(f->path + f->path_len + 1, name);
+	return f->path;
 }
 
-void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *path)
-{
+/* Per directory of the walk (fs/treewalk.h). */
+struct fsck_level {
 	struct lfs_dirmeta m;
+	size_t path_len; /* f->path's length before this directory */
+};
+
+static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
+		      void *level)
+{
+	struct fsck *f = ctx;
+	struct fsck_level *lv = level;
+	(void)tw, (void)parentfd;
+	lv->path_len = f->path_len;
+	if (name) {
+		/* The plaintext name its entry decrypted to (fsck_entry). */
+		entry_path(f, f->next_name);
+		f->path_len = strlen(f->path);
+	}
+	const char *path = f->path_len ? f->path : "/";
 	f->dirs++;
-	if (lfs_dirmeta_load(dirfd, &m) < 0) {
-		lfs_fsck_problem(f, path[0] ? path : "/", "directory metadata missing or corrupt");
-		return;
+	if (dfd < 0) {
+		lfs_fsck_problem(f, path, strerror(-dfd));
+		return 0;
 	}
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		lfs_fsck_problem(f, path, "cannot list directory");
-		if (fd >= 0)
-			close(fd);
-		return;
+	if (lfs_dirmeta_load(dfd, &lv->m) < 0) {
+		lfs_fsck_problem(f, path, "directory metadata missing or corrupt");
+		return 0;
 	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			check_entry(f, dirfd, &m, de->d_name, path);
-	closedir(d);
+	return 1;
+}
+
+static void fsck_leave(void *ctx, struct lfs_treewalk *tw, void *level)
+{
+	struct fsck *f = ctx;
+	(void)tw;
+	f->path_len = ((struct fsck_level *)level)->path_len;
+	if (f->path)
+		f->path[f->path_len] = '\0';
+}
+
+static void fsck_lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
+{
+	struct fsck *f = ctx;
+	(void)tw, (void)level;
+	lfs_fsck_problem(f, f->path_len ? f->path : "/", strerror(-err));
+}
+
+static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname,
+		      void *level)
+{
+	struct fsck *f = ctx;
+	struct fsck_level *lv = level;
+	(void)tw;
+	char plain[LFS_NAME_MAX + 1];
+	int r = lfs_entry_name(&f->fs, dirfd, &lv->m, bname, plain);
+	if (r == -ENOENT)
+		return 0; /* our own metadata */
+	const char *path;
+	if (r < 0) {
+		char what[LFS_NAME_MAX + 32];
+		snprintf(what, sizeof(what), "<backing name %s>", bname);
+		path = entry_path(f, what);
+		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		f->path[f->path_len] = '\0';
+		return 0;
+	}
+	path = entry_path(f, plain);
+	struct stat st;
+	int descend = 0;
+	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		lfs_fsck_problem(f, path, strerror(errno));
+	} else {
+		check_mode(f, &st, path);
+		if (S_ISDIR(st.st_mode)) {
+			check_xattrs(f, dirfd, bname, path);
+			snprintf(f->next_name, sizeof(f->next_name), "%s", plain);
+			descend = 1;
+		} else if (S_ISREG(st.st_mode)) {
+			check_xattrs(f, dirfd, bname, path);
+			check_file(f, dirfd, bname, path);
+		} else if (S_ISLNK(st.st_mode)) {
+			check_link(f, dirfd, bname, path);
+		}
+		if (f->verbose)
+			printf("ok %s\n", path);
+	}
+	f->path[f->path_len] = '\0';
+	return descend;
+}
+
+void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix)
+{
+	static const struct lfs_treewalk_ops ops = {
+		.enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
+	/* Paths below start with prefix ("" for the tree's root). */
+	free(f->path);
+	f->path = strdup(prefix);
+	f->path_len = f->path ? strlen(prefix) : 0;
+	f->path_cap = f->path ? f->path_len + 1 : 0;
+	if (lfs_treewalk(dirfd, &ops, f, sizeof(struct fsck_level)) < 0)
+		lfs_fsck_problem(f, prefix[0] ? prefix : "/", "out of memory");
+	free(f->path);
+	f->path = NULL;
+	f->path_len = f->path_cap = 0;
 }
 
 static int note_target(void *arg, const struct lfs_journal_record *r)
@@ -327,6 +393,18 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 	return 0;
 }
 
+static void apply_legacy(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr, int data)
+{
+	char what[LFS_ROTJ_PATH_MAX + 8] = "";
+	int e = lfs_rot_apply_legacy(v->dirfd, data, data, &f->fs.layout, kr, what, sizeof(what));
+	if (e == -ENOENT)
+		printf("no rotation journal of lethefs 0.1 here\n");
+	else if (e < 0)
+		lfs_fsck_problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
+	else
+		printf("applied the rotation journal of lethefs 0.1 (%s)\n", what);
+}
+
 static void fsck_help(void)
 {
 	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] VAULT\n"
@@ -340,6 +418,10 @@ static void fsck_help(void)
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --repair            first complete or undo the interrupted updates, as a\n"
 	       "                      mount would (run it on an unmounted vault only)\n"
+	       "  --apply-legacy-journal  with --repair: also apply a rotation journal left\n"
+	       "                      by lethefs 0.1 (lethefs.rotation.journal), which\n"
+	       "                      cannot be authenticated: only if that version crashed\n"
+	       "                      during a rotation of this vault\n"
 	       "  -v, --verbose       also list every item that checked out\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
@@ -353,13 +435,14 @@ int lfs_cmd_fsck(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
 	    {"repair", no_argument, NULL, 'R'},
+	    {"apply-legacy-journal", no_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct fsck f;
 	memset(&f, 0, sizeof(f));
-	bool do_repair = false;
+	bool do_repair = false, legacy = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -375,6 +458,9 @@ int lfs_cmd_fsck(int argc, char **argv)
 		case 'R':
 			do_repair = true;
 			break;
+		case 'J':
+			legacy = true;
+			break;
 		case 'h':
 			fsck_help();
 			return LFS_EXIT_OK;
@@ -384,6 +470,8 @@ int lfs_cmd_fsck(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("fsck", "expected exactly one VAULT argument");
+	if (legacy && !do_repair)
+		return lfs_cli_usage_error("fsck", "--apply-legacy-journal goes with --repair");
 	struct lfs_vault v;
 	struct lfs_keyring kr;
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
@@ -398,6 +486,13 @@ int lfs_cmd_fsck(int argc, char **argv)
 		return LFS_EXIT_CORRUPT;
 	}
 	f.targets = calloc(MAX_PENDING, sizeof(*f.targets));
+	if (legacy)
+		apply_legacy(&f, &v, &kr, data);
+	else if (lfs_rotation_legacy_journal_exists(v.dirfd))
+		lfs_fsck_problem(&f, LFS_ROTATION_JOURNAL,
+			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
+			"if the vault crashed during a rotation under that version, run fsck --repair "
+			"--apply-legacy-journal, else remove it");
 	if (do_repair)
 		repair(&f, &v, &kr);
 	else

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../fs/fs.h"
+#include "../fs/names.h"
 #include "../keymgmt/keyring.h"
 #include "../keymgmt/vault.h"
 
@@ -20,6 +21,11 @@ struct fsck {
 		uint64_t dev, ino;
 	} * targets; /* MAX_PENDING */
 	unsigned ntargets;
+	/* The plaintext path being checked, and the name of the directory
+	 * about to be entered (fsck_entry to fsck_enter). */
+	char *path;
+	size_t path_len, path_cap;
+	char next_name[LFS_NAME_MAX + 1];
 	/* Set while a staging tree is walked: the only key of its names,
 	 * symlinks and xattrs. */
 	uint32_t stage_id;
@@ -33,8 +39,9 @@ struct fsck {
 void lfs_fsck_problem(struct fsck *f, const char *path, const char *what);
 /* "PENDING <path>: <what>": finished at the next mount. */
 void lfs_fsck_pending(struct fsck *f, const char *path, const char *what);
-/* Checks every entry of a backing directory, recursively. */
-void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *path);
+/* Checks every entry of a backing directory, at any depth (fs/treewalk.h);
+ * reported paths start with prefix. */
+void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix);
 /* VAULT/staging: keys, retention records, the index, each tree with its
  * key (fsck_staging.c). repair first runs what a mount would (finish
  * interrupted shreds and creations, shred what expired), audited. */

@@ -3,6 +3,7 @@
 #include "../common/log.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
+#include "../rotation/record.h"
 #include "../keymgmt/vault.h"
 
 #include <errno.h>
@@ -55,12 +56,53 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	return 0;
 }
 
+/* A file or directory whose conversion to a new data-key epoch a crash
+ * interrupted (rotation/record.h). */
+static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	bool file = r->kind == LFS_JK_ROTATE_FILE;
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
+					 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
+		rc->failed++;
+		return fd;
+	}
+	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, fd, r->payload, r->payload_len)
+		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
+	close(fd);
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable rotation record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot finish the rotation of d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	rc->completed++;
+	lfs_info("recovery: the interrupted rotation of d/%s was finished", where(r));
+	return 0;
+}
+
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
 	switch (r->kind) {
 	case LFS_JK_TAIL:
 		return apply_tail(rc, r);
+	case LFS_JK_ROTATE_FILE:
+	case LFS_JK_ROTATE_DIR:
+		return apply_rotation(rc, r);
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */

@@ -62,6 +62,10 @@ static void recover(struct lfs_session *s)
 	int r = lfs_recover(&rc);
 	if (r < 0)
 		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	/* What the daemon cached of the files recovery changed (and the
+	 * marks of updates it finished) is stale now. */
+	if (r == 0 && rc.failed == 0)
+		lfs_fs_forget_cached_metadata(s->fs);
 	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
 		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
 		                               {"undone", NULL, rc.rolled_back},

@@ -81,7 +81,14 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	                              fs->handle_mount_fd >= 0, &x->rec->target);
 	if (r < 0)
 		return r;
-	x->rec->payload_len = (uint32_t)lfs_tail_encode(&x->t, x->rec->payload);
+	/* The record carries the new pivot only. Recovery never needs the
+	 * old one: the pivot is written last (growth) or first (cut), so a
+	 * crash leaves it intact whenever the update must be undone, and a
+	 * torn pivot is rewritten from the record. The undo of a failed
+	 * write while the daemon runs has it in memory (x->old_pivot). */
+	struct lfs_tail rt = x->t;
+	rt.old_pivot_len = 0;
+	x->rec->payload_len = (uint32_t)lfs_tail_encode(&rt, x->rec->payload);
 	r = lfs_journal_begin(fs->journal, key, x->rec, false, &x->slot);
 	x->journaled = r == 0;
 	return r;
@@ -115,6 +122,12 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
  * length. Filesystems without fallocate just skip it. */
 static int reserve(struct io *io, uint64_t from, uint64_t to)
 {
+	/* What lies within the 4 KiB backing block that holds the current end
+	 * is allocated already (every filesystem lethefs runs on allocates at
+	 * least that much): most small appends need no call. */
+	uint64_t allocated = (io->backing + 4095) & ~(uint64_t)4095;
+	if (from < allocated)
+		from = allocated;
 	if (to <= from)
 		return 0;
 	if (fallocate(io->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) == 0)

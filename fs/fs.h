@@ -145,6 +145,11 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
 							void *),
 			   void *arg);
 
+/* Drops every inode's cached header and directory metadata, and the
+ * tail_broken marks: after a recovery changed files under the daemon. Takes
+ * each inode's io_lock, so no operation is in the middle of using them. */
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
+
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);

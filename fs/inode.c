@@ -456,3 +456,20 @@ void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
 	if (inode != &fs->root)
 		lfs_inode_forget(fs, inode, 1);
 }
+
+static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
+{
+	(void)fs, (void)arg;
+	pthread_rwlock_wrlock(&in->io_lock);
+	pthread_mutex_lock(&in->meta_lock);
+	in->have_header = false;
+	in->have_dirmeta = false;
+	in->tail_broken = false;
+	pthread_mutex_unlock(&in->meta_lock);
+	pthread_rwlock_unlock(&in->io_lock);
+}
+
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs)
+{
+	lfs_fs_for_each_inode(fs, forget_cached, NULL);
+}

@@ -93,3 +93,14 @@ void lfs_fs_open_gate(struct lfs_fs *fs)
 {
 	atomic_store(&fs->access, LFS_ACCESS_UNLOCKED);
 }
+
+void lfs_fs_forget_entry(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *backing)
+{
+	struct lfs_dirmeta m;
+	char plain[LFS_NAME_MAX + 1];
+	if (!fs->se || lfs_dir_meta(dir, dirfd, &m) < 0 ||
+	    lfs_entry_name(fs, dirfd, &m, backing, plain) < 0)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->se, ino_of(fs, dir), plain, strlen(plain));
+	sodium_memzero(plain, sizeof(plain));
+}

@@ -12,6 +12,11 @@
 #include <unistd.h>
 #include <sodium.h>
 
+/* Slot states in j->busy. */
+#define SLOT_FREE  0
+#define SLOT_INUSE 1 /* an update in flight */
+#define SLOT_KEPT  2 /* a failed update's record, left for the next recovery */
+
 static const uint8_t file_magic[8] = {'L', 'T', 'H', 'J', 'R', 'N', 'L', '1'};
 static const uint8_t rec_magic[4] = {'L', 'T', 'H', 'R'};
 #define REC_VERSION 1u
@@ -487,8 +492,14 @@ int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_
 		if (fn(arg, c.rec) < 0)
 			continue; /* kept: the next recovery tries again */
 		static const uint8_t zero[4];
-		if ((r = lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(s))) == 0)
+		if ((r = lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(s))) == 0) {
 			applied++;
+			/* A slot kept by a failed update is free again. */
+			pthread_mutex_lock(&j->lock);
+			if (j->busy[s] == SLOT_KEPT)
+				j->busy[s] = SLOT_FREE;
+			pthread_mutex_unlock(&j->lock);
+		}
 	}
 	if (r == 0 && applied && fdatasync(j->fd) < 0)
 		r = -errno;

@@ -122,7 +122,8 @@ int lfs_journal_sync(struct lfs_journal *j);
  * it is done with it (the slot is then cleared) or a negative errno (the
  * record stays for the next recovery). Returns the number of records
  * applied, or a negative errno when the journal cannot be read. Must run
- * before any new record is written (no slot may be busy). */
+ * while no update is in flight (slots kept by failed updates are fine:
+ * they are freed once their record is applied). */
 typedef int (*lfs_journal_apply_fn)(void *arg, const struct lfs_journal_record *r);
 int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_LEN],
                        lfs_journal_apply_fn fn, void *arg, unsigned *rejected);

@@ -3,8 +3,9 @@
  * and its symlinks, one at a time. */
 #define _GNU_SOURCE
 #include "convert.h"
-#include "rotjournal.h"
+#include "record.h"
 #include "redir.h"
+#include "../fs/gate.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -29,21 +30,19 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	if (e == 0)
 		*epoch = om.epoch;
 	if (e == 0 && lfs_rot_is_old(w->r, om.epoch)) {
-		struct lfs_rotjournal j;
-		struct stat st;
-		memset(&j, 0, sizeof(j));
+		uint8_t old_img[LFS_DIRMETA_LEN], new_img[LFS_DIRMETA_LEN];
+		unsigned slot = 0;
+		bool slot_taken = false;
 		nm = om;
 		nm.epoch = w->r->target;
 		dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		e = dfd < 0 || fstat(dfd, &st) < 0 ? -errno : 0;
+		e = dfd < 0 ? -errno : 0;
 		if (e == 0) {
-			j.kind = LFS_ROTJ_DIR;
-			j.dev = (uint64_t)st.st_dev;
-			j.ino = (uint64_t)st.st_ino;
-			lfs_dirmeta_encode(&om, j.old_raw);
-			lfs_dirmeta_encode(&nm, j.new_raw);
-			snprintf(j.path, sizeof(j.path), "%s", rel);
-			e = lfs_rot_journal_write(w->r, &j, ifd);
+			lfs_dirmeta_encode(&om, old_img);
+			lfs_dirmeta_encode(&nm, new_img);
+			e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_DIR, dfd, rel, old_img, new_img,
+						 LFS_DIRMETA_LEN, &slot);
+			slot_taken = e == 0;
 		}
 		unsigned renamed = 0, skipped = 0;
 		if (e == 0)
@@ -53,7 +52,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			in->dirmeta = nm;
 			in->have_dirmeta = true;
 			pthread_mutex_unlock(&in->meta_lock);
-			lfs_rot_journal_drop(w->r);
+			lfs_rot_record_end(fs, slot);
 			*epoch = nm.epoch;
 			pthread_mutex_lock(&w->r->lock);
 			w->r->dirs_done++;
@@ -62,6 +61,10 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 				lfs_warn("rotation: %u names of backing directory %s authenticate "
 				         "under no live epoch (see fsck)",
 				         skipped, rel[0] ? rel : "d/");
+		} else if (slot_taken) {
+			/* Half converted: the record stays for the next recovery,
+			 * which finishes it (lfs_redir_convert is idempotent). */
+			lfs_journal_keep(fs->journal, slot);
 		}
 	}
 	if (dfd >= 0)
@@ -80,6 +83,8 @@ int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const
 	pthread_rwlock_wrlock(&dir->io_lock);
 	int e = lfs_relink(w->fs->kr, dirfd, name);
 	pthread_rwlock_unlock(&dir->io_lock);
+	if (e == 1)
+		lfs_fs_forget_entry(w->fs, dir, dirfd, name);
 	if (e == 1) {
 		pthread_mutex_lock(&w->r->lock);
 		w->r->links_done++;

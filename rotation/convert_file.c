@@ -2,7 +2,7 @@
  * "file"): journal, re-seal every block in place (refile.c), new header. */
 #define _GNU_SOURCE
 #include "convert.h"
-#include "rotjournal.h"
+#include "record.h"
 #include "refile.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -51,6 +51,16 @@ static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h, ui
 	return e;
 }
 
+/* A conversion that failed half way (a block that authenticates under
+ * neither header, an I/O error): its record stays for the next recovery,
+ * and the file takes no other change until then, since its blocks are
+ * under two headers. */
+static void fail_file(struct lfs_fs *fs, struct lfs_inode *in, unsigned slot)
+{
+	lfs_journal_keep(fs->journal, slot);
+	in->tail_broken = true;
+}
+
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
 {
 	struct lfs_fs *fs = w->fs;
@@ -66,13 +76,15 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		fd = open(proc, O_RDWR | O_CLOEXEC);
 		e = fd < 0 ? -errno : 0;
 	}
-	struct lfs_rotjournal j;
-	struct lfs_file_header oh, nh;
+	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
+	struct lfs_file_header oh = {0}, nh;
 	struct stat st;
 	uint64_t plain = 0;
-	memset(&j, 0, sizeof(j));
+	unsigned slot = 0;
 	if (e == 0)
-		e = lfs_rot_read_header(fs, fd, j.old_raw, &oh, &plain);
+		e = lfs_rot_read_header(fs, fd, old_raw, &oh, &plain);
+	if (e == 0 && in->tail_broken)
+		e = -EIO; /* an update of it waits for recovery */
 	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, oh.epoch))) {
 		e = 0; /* emptied or rewritten under the new epoch meanwhile */
 		goto out;
@@ -82,15 +94,11 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 	if (e == 0) {
 		lfs_header_new(&nh, fs->layout.cipher, w->r->target);
 		nh.flags = oh.flags;
-		e = new_header_raw(fs, &nh, j.new_raw);
+		e = new_header_raw(fs, &nh, new_raw);
 	}
-	if (e == 0) {
-		j.kind = LFS_ROTJ_FILE;
-		j.dev = (uint64_t)st.st_dev;
-		j.ino = (uint64_t)st.st_ino;
-		snprintf(j.path, sizeof(j.path), "%s", rel);
-		e = lfs_rot_journal_write(w->r, &j, ifd);
-	}
+	if (e == 0)
+		e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, new_raw,
+					 LFS_FILE_HDR_LEN, &slot);
 	if (e == 0) {
 		e = lfs_refile(&fs->layout, fs->kr, fd, &oh, &nh, false, &plain);
 		/* Contents did not change: keep the times the user sees. */
@@ -103,13 +111,16 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 			in->header = nh;
 			in->have_header = true;
 			pthread_mutex_unlock(&in->meta_lock);
-			lfs_rot_journal_drop(w->r);
+			lfs_rot_record_end(fs, slot);
 			pthread_mutex_lock(&w->r->lock);
 			w->r->files_done++;
 			w->r->bytes_done += plain;
 			pthread_mutex_unlock(&w->r->lock);
 		}
-		/* On failure the journal stays: the next unlock replays it. */
+		else
+			/* The record stays for the next recovery, which finishes
+			 * the file; until then nothing else may change it. */
+			fail_file(fs, in, slot);
 	}
 out:
 	if (fd >= 0)

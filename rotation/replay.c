@@ -1,102 +1,101 @@
-/* Crash recovery of a rotation (rotation phase "replay"): the journal
- * of the one object whose conversion a crash interrupted is finished at
- * the next unlock, before the gate opens. */
+/* The rotation journal of lethefs 0.1 (VAULT/lethefs.rotation.journal,
+ * rotjournal.h): since 0.2 a conversion runs under a record of the vault
+ * journal (record.h), which recovery applies. The old file carried only an
+ * unkeyed checksum, so whoever can write the backing store could forge one
+ * (issue 11: a forged "new header" made the daemon adopt another file's id
+ * and the SPARSE flag). It is therefore never applied on its own: a mount
+ * reports it, and `lethefs fsck --repair --apply-legacy-journal` applies it
+ * on the administrator's word, with every check a record gets. */
 #define _GNU_SOURCE
 #include "rotate.h"
+#include "replay.h"
+#include "record.h"
 #include "rotjournal.h"
 #include "redir.h"
-#include "refile.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../journal/target.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-static int open_target(struct lfs_rotation *r, const struct lfs_rotjournal *j, int flags)
+static int read_legacy(int vault_dirfd, struct lfs_rotjournal *j)
 {
-	struct lfs_fs *fs = r->env.fs;
-	int fd = -1;
-	if (j->handle_len && fs->handle_mount_fd >= 0) {
-		struct {
-			struct file_handle fh;
-			unsigned char bytes[LFS_ROTJ_HANDLE_MAX];
-		} h;
-		h.fh.handle_bytes = j->handle_len;
-		h.fh.handle_type = j->handle_type;
-		memcpy(h.fh.f_handle, j->handle, j->handle_len);
-		fd = open_by_handle_at(fs->handle_mount_fd, &h.fh, flags | O_CLOEXEC);
-	}
-	if (fd < 0)
-		fd = j->path[0] ? openat(fs->root.fd, j->path, flags | O_NOFOLLOW | O_CLOEXEC)
-		                : openat(fs->root.fd, ".", flags | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != j->dev ||
-	                (uint64_t)st.st_ino != j->ino)) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int e = lfs_read_small_file(vault_dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf, &len);
+	if (e < 0)
+		return e;
+	e = lfs_rotjournal_decode(buf, len, j);
+	free(buf);
+	return e;
 }
 
 void lfs_rotation_recover(struct lfs_rotation *r)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0;
 	struct lfs_rotjournal j;
-	if (lfs_read_small_file(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf,
-	                        &len) < 0)
+	int e = read_legacy(r->env.vault->dirfd, &j);
+	if (e == -ENOENT)
 		return;
-	int e = lfs_rotjournal_decode(buf, len, &j);
-	free(buf);
+	lfs_err("rotation: %s (written by lethefs 0.1) is not applied: it cannot be "
+		"authenticated. If this vault crashed during a rotation under that version, "
+		"unmount it and run 'lethefs fsck --repair --apply-legacy-journal'; else remove "
+		"the file",
+		LFS_ROTATION_JOURNAL);
+	lfs_rot_audit(r, "legacy-journal-ignored", "journal_kind", e == 0 ? j.kind : -1, NULL, 0);
+}
+
+int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
+			 const struct lfs_layout *l, struct lfs_keyring *kr, char *what,
+			 size_t whatlen)
+{
+	struct lfs_rotjournal *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	int e = read_legacy(vault_dirfd, j);
 	if (e < 0) {
-		lfs_warn("rotation: discarding an incomplete journal (nothing was converted yet)");
-		lfs_rot_journal_drop(r);
-		return;
+		free(j);
+		return e;
 	}
-	int fd = open_target(r, &j, j.kind == LFS_ROTJ_FILE ? O_RDWR : O_RDONLY | O_DIRECTORY);
+	snprintf(what, whatlen, "d/%s", j->path);
+	/* The target, as a record would name it. */
+	struct lfs_journal_target t;
+	memset(&t, 0, sizeof(t));
+	t.dev = j->dev;
+	t.ino = j->ino;
+	t.handle_type = j->handle_type;
+	t.handle_len = j->handle_len;
+	memcpy(t.handle, j->handle, j->handle_len);
+	t.path_len = (uint32_t)strlen(j->path);
+	memcpy(t.path, j->path, t.path_len);
+	bool file = j->kind == LFS_ROTJ_FILE;
+	int fd = lfs_journal_target_open(&t, data_dirfd, mount_fd,
+					 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
-		/* Removed since: nothing left to finish. */
-		lfs_warn("rotation: journal target %s is gone", j.path[0] ? j.path : "d/");
-		lfs_rot_journal_drop(r);
-		return;
-	}
-	if (j.kind == LFS_ROTJ_FILE) {
-		struct lfs_file_header oh, nh;
-		struct stat st;
-		e = fstat(fd, &st) < 0 ? -errno : 0;
-		/* The journal's checksum held, so its headers are the ones this
-		 * daemon wrote; one that does not parse is refused all the same
-		 * (the journal stays for fsck and the next unlock). */
-		if (e == 0 && (lfs_header_parse(j.old_raw, LFS_FILE_HDR_LEN, &oh) < 0 ||
-		               lfs_header_parse(j.new_raw, LFS_FILE_HDR_LEN, &nh) < 0))
-			e = -EINVAL;
-		if (e == 0) {
-			struct timespec ts[2] = {st.st_atim, st.st_mtim};
-			e = lfs_refile(&r->env.fs->layout, r->env.kr, fd, &oh, &nh, true, NULL);
-			/* Contents did not change: keep the times the user sees. */
-			if (e == 0 && futimens(fd, ts) < 0)
-				lfs_warn("rotation: cannot restore the times of %s: %s",
-				         j.path[0] ? j.path : "d/", strerror(errno));
-		}
+		e = fd;
 	} else {
-		struct lfs_dirmeta om, nm;
-		e = lfs_dirmeta_decode(j.old_raw, LFS_DIRMETA_LEN, &om);
-		if (e == 0)
-			e = lfs_dirmeta_decode(j.new_raw, LFS_DIRMETA_LEN, &nm);
-		if (e == 0)
-			e = lfs_redir_convert(r->env.kr, fd, &om, &nm, NULL, NULL);
+		uint8_t payload[LFS_ROT_FILE_PAYLOAD];
+		size_t img = file ? LFS_FILE_HDR_LEN : LFS_DIRMETA_LEN;
+		memcpy(payload, j->old_raw, img);
+		memcpy(payload + img, j->new_raw, img);
+		e = file ? lfs_rot_apply_file(l, kr, fd, payload, 2 * img)
+			 : lfs_rot_apply_dir(kr, fd, payload, 2 * img);
+		close(fd);
 	}
-	close(fd);
-	if (e < 0) {
-		lfs_err("rotation: cannot finish the interrupted conversion of %s: %s",
-		        j.path[0] ? j.path : "d/", strerror(-e));
-		return;
+	free(j);
+	if (e == 0 || e == -ENOENT || e == -ESTALE) {
+		if (unlinkat(vault_dirfd, LFS_ROTATION_JOURNAL, 0) < 0 && errno != ENOENT)
+			return -errno;
+		fsync(vault_dirfd);
 	}
-	lfs_info("rotation: finished the interrupted conversion of %s", j.path[0] ? j.path : "d/");
-	lfs_rot_audit(r, "resumed", "journal_kind", j.kind, NULL, 0);
-	lfs_rot_journal_drop(r);
+	return e;
+}
+
+bool lfs_rotation_legacy_journal_exists(int vault_dirfd)
+{
+	return faccessat(vault_dirfd, LFS_ROTATION_JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }

@@ -14,14 +14,12 @@
 
 /* A pass decrypts names, symlink targets and xattrs and derives file keys
  * on this thread's stack; the stack below the loop is wiped after every
- * pass. It must reach the deepest frame a pass can leave: the tree walk
- * recurses (walk.c, up to MAX_DEPTH levels of lfs_rot_walk_dir, each
- * frame about 0.5 KiB since its buffers moved to the heap and to the
- * pass's sodium_malloc buffers), then a file's conversion (convert_file,
- * refile: about 17 KiB) and library frames. 512 x 0.5 + 17 + 8 for the
- * libraries is about 280 KiB; scripts/stack-depth.py (make stack) checks
- * it against the compiler's numbers at every build. */
-#define ROTATION_STACK_WIPE (320 * 1024)
+ * pass. It must reach the deepest frame a pass can leave: the tree walk is
+ * iterative (walk.c: its stack is on the heap), so that is one file's or
+ * directory's conversion (convert_file, refile: about 17 KiB) below the
+ * walk, plus library frames; scripts/stack-depth.py (make stack) checks it
+ * against the compiler's numbers at every build. */
+#define ROTATION_STACK_WIPE (64 * 1024)
 
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 {
@@ -33,6 +31,18 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 	else if (r->state == LFS_ROT_RUNNING)
 		e = -EBUSY;
 	uint32_t prev = r->target, ne = 0;
+	/* A rotation that has not finished (several data epochs: failed,
+	 * paused or interrupted) is resumed toward its target, never given yet
+	 * another epoch: retries must not fill the keyring. */
+	if (e == 0 && r->nold > 0) {
+		*epoch = r->target;
+		r->state = LFS_ROT_RUNNING;
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		lfs_info("rotation toward epoch %u resumed", r->target);
+		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
+		return 0;
+	}
 	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == 0) {
 		/* On disk before anything is encrypted under it: a crash must
 		 * never leave data under a key that exists nowhere else. The
@@ -93,7 +103,7 @@ static void retire(struct lfs_rotation *r)
 static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
 	struct walk w = {.r = r, .fs = r->env.fs, .x = x, .count_only = true};
-	lfs_rot_walk_dir(&w, r->env.fs->root.fd, NULL, "", 0);
+	lfs_rot_walk(&w);
 	if (!lfs_rot_keep_going(&w))
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -103,6 +113,19 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	r->passes++;
 	uint64_t errors_before = r->errors;
 	pthread_mutex_unlock(&r->lock);
+	/* Fail-closed: the older epochs go only after a pass that read every
+	 * object and found none under them. An object it could not read may
+	 * be under an old key: destroying that key would lose it. */
+	if (w.found == 0 && w.errors > 0) {
+		pthread_mutex_lock(&r->lock);
+		r->state = LFS_ROT_FAILED;
+		pthread_mutex_unlock(&r->lock);
+		lfs_err("rotation: %llu object(s) could not be read: the older epochs are kept "
+			"(see the log and 'lethefs fsck'; 'lethefs rotate' retries)",
+			(unsigned long long)w.errors);
+		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
+		return;
+	}
 	if (w.found == 0) {
 		retire(r);
 		pthread_mutex_lock(&r->lock);
@@ -120,11 +143,12 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	}
 	w.count_only = false;
 	w.found = 0;
+	w.errors = 0;
 	double t0 = lfs_rot_now();
 	pthread_mutex_lock(&r->lock);
 	r->pass_start = t0;
 	pthread_mutex_unlock(&r->lock);
-	lfs_rot_walk_dir(&w, r->env.fs->root.fd, NULL, "", 0);
+	lfs_rot_walk(&w);
 	pthread_mutex_lock(&r->lock);
 	r->active_seconds += lfs_rot_now() - t0;
 	r->pass_start = 0;

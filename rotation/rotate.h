@@ -22,9 +22,9 @@ void lfs_rotation_stop(struct lfs_rotation *r);
 /* Starts a rotation: a new epoch, stored before use. -EBUSY when one is
  * under way, -EACCES when locked. */
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch);
-/* Finishes an interrupted per-object switch (the journal). Called with
- * keys present and before the gate opens, so no request sees a half-
- * converted file. */
+/* Reports a rotation journal left by lethefs 0.1 (replay.c); the vault
+ * journal's records are applied by daemon/recover.c. Called with keys
+ * present and before the gate opens. */
 void lfs_rotation_recover(struct lfs_rotation *r);
 
 #endif

@@ -69,32 +69,3 @@ int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *
 	j->path[pl] = '\0';
 	return 0;
 }
-
-int lfs_rot_journal_write(struct lfs_rotation *r, struct lfs_rotjournal *j, int opath_fd)
-{
-	struct {
-		struct file_handle fh;
-		unsigned char bytes[LFS_ROTJ_HANDLE_MAX];
-	} h;
-	int mnt;
-	h.fh.handle_bytes = LFS_ROTJ_HANDLE_MAX;
-	j->handle_len = 0;
-	if (r->env.fs->handle_mount_fd >= 0 &&
-	    name_to_handle_at(opath_fd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0) {
-		j->handle_type = h.fh.handle_type;
-		j->handle_len = h.fh.handle_bytes;
-		memcpy(j->handle, h.fh.f_handle, h.fh.handle_bytes);
-	}
-	uint8_t buf[LFS_ROTJ_MAX_LEN];
-	size_t len = lfs_rotjournal_encode(j, buf);
-	/* fsync'd (file and vault directory) before the target is touched. */
-	return lfs_replace_file(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, buf, len, 0600);
-}
-
-void lfs_rot_journal_drop(struct lfs_rotation *r)
-{
-	/* One left behind is replayed at the next unlock: harmless (the
-	 * conversion is idempotent), but worth a line. */
-	if (unlinkat(r->env.vault->dirfd, LFS_ROTATION_JOURNAL, 0) < 0 && errno != ENOENT)
-		lfs_warn("rotation: cannot remove %s: %s", LFS_ROTATION_JOURNAL, strerror(errno));
-}

@@ -1,7 +1,6 @@
-/* The rotation's redo journal, VAULT/lethefs.rotation.journal: the one
- * object (a file or a directory) whose conversion is under way, written
- * and fsync'd before the object is touched and removed once it is done
- * (replay.c finishes it after a crash). */
+/* The rotation journal of lethefs 0.1, VAULT/lethefs.rotation.journal:
+ * the one object whose conversion was under way. Only read now (replay.c):
+ * conversions run under vault journal records (record.h). */
 #ifndef LETHEFS_ROTJOURNAL_H
 #define LETHEFS_ROTJOURNAL_H
 
@@ -38,11 +37,5 @@ struct lfs_rotjournal {
 size_t lfs_rotjournal_encode(const struct lfs_rotjournal *j, uint8_t *out);
 /* -EINVAL when malformed or torn. */
 int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *j);
-
-/* The journal of the object about to be converted, written (with a file
- * handle of opath_fd when the filesystem gives one) and fsync'd before the
- * object is touched; dropped once it is done. */
-int lfs_rot_journal_write(struct lfs_rotation *r, struct lfs_rotjournal *j, int opath_fd);
-void lfs_rot_journal_drop(struct lfs_rotation *r);
 
 #endif

@@ -74,6 +74,7 @@ struct walk {
 	struct lfs_rot_xbuf *x;
 	bool count_only;
 	uint64_t found; /* objects of older epochs seen this pass */
+	uint64_t errors; /* objects this pass could not read or convert */
 	uint64_t files, bytes;
 	double t0;
 };

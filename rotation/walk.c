@@ -1,14 +1,21 @@
 /* The tree walk of a rotation pass: every directory, file, symlink and
- * xattr of the backing tree, counted or converted one at a time. */
+ * xattr of the backing tree, counted or converted one at a time, on the
+ * iterative walker of fs/treewalk.h (a tree of any depth costs heap, not
+ * the worker's stack).
+ *
+ * Fail-closed: every object the pass could not read or convert counts in
+ * w->errors, and the older epochs are retired only after a counting pass
+ * with nothing left and no error (rotate.c). */
 #define _GNU_SOURCE
 #include "walk.h"
 #include "convert.h"
-#include "rotjournal.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
 #include "../fs/symlink.h"
+#include "../fs/treewalk.h"
+#include "../journal/journal.h"
+#include "../staging/stage_store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,11 +26,17 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define MAX_DEPTH 512
+/* Per directory of the walk: its inode, held while it is listed
+ * (converting), because symlinks are replaced under its io_lock. */
+struct level {
+	struct lfs_inode *inode;
+};
 
-static void note_error(struct walk *w, const char *what, const char *rel, int e)
+static void note_error(struct walk *w, const char *what, const char *rel, const char *name, int e)
 {
-	lfs_warn("rotation: cannot convert %s %s: %s", what, rel[0] ? rel : "d/", strerror(-e));
+	w->errors++;
+	lfs_warn("rotation: cannot %s %s %s%s%s: %s", w->count_only ? "read" : "convert", what,
+		 rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
 	pthread_mutex_lock(&w->r->lock);
 	w->r->errors++;
 	pthread_mutex_unlock(&w->r->lock);
@@ -34,98 +47,151 @@ bool lfs_rot_keep_going(struct walk *w)
 	return !atomic_load(&w->r->stop) && lfs_keyring_is_unlocked(w->fs->kr);
 }
 
-/* Visits the directory parentfd/name (name NULL: the root). */
-void lfs_rot_walk_dir(struct walk *w, int parentfd, const char *name, const char *rel, int depth)
+static bool keep_going(void *ctx)
 {
-	uint32_t epoch = 0;
-	if (depth > MAX_DEPTH || !lfs_rot_keep_going(w))
-		return;
-	int dfd = name ? openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-	               : openat(parentfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;
-	struct lfs_dirmeta m;
-	if (lfs_dirmeta_load(dfd, &m) == 0)
-		epoch = m.epoch;
-	if (lfs_epoch_is_staging(epoch)) {
-		/* Hook for staging directories: their own key, not rotated. */
-		close(dfd);
-		return;
+	return lfs_rot_keep_going(ctx);
+}
+
+/* A directory: its names (if old) and xattrs, then its entries. */
+static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
+		 void *level)
+{
+	struct walk *w = ctx;
+	const char *rel = lfs_treewalk_path(tw);
+	if (dfd < 0) {
+		if (dfd != -ENOENT)
+			note_error(w, "directory", rel, NULL, dfd);
+		return 0;
 	}
+	struct lfs_dirmeta m;
+	int e = lfs_dirmeta_load(dfd, &m);
+	if (e < 0) {
+		note_error(w, "directory", rel, NULL, e);
+		return 0;
+	}
+	uint32_t epoch = m.epoch;
+	if (lfs_epoch_is_staging(epoch))
+		return 0; /* its own key, never rotated */
 	if (lfs_rot_is_old(w->r, epoch)) {
 		w->found++;
-		if (!w->count_only) {
-			int e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch);
-			if (e < 0)
-				note_error(w, "directory", rel, e);
-		}
+		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
+			note_error(w, "directory", rel, NULL, e);
 	}
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(dfd, proc);
 	int nx = lfs_rot_convert_xattrs(w, proc, w->count_only);
-	w->found += nx > 0 ? (uint64_t)nx : 0;
-	struct lfs_inode *dir = w->count_only ? NULL : lfs_inode_hold(w->fs, parentfd, name);
-	int lfd = dup(dfd);
-	DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
-	if (!d && lfd >= 0)
-		close(lfd);
-	struct dirent *de;
-	/* The entry's path, on the heap: this function recurses (up to
-	 * MAX_DEPTH), so its frame must stay small (see rotate.c's wipe). */
-	char *sub = malloc(LFS_ROTJ_PATH_MAX);
-	while (d && sub && lfs_rot_keep_going(w) && (de = readdir(d)) != NULL) {
-		enum lfs_entry_kind kind = lfs_classify_entry(de->d_name);
-		if (kind != LFS_ENTRY_NAME && kind != LFS_ENTRY_LONG)
-			continue;
-		struct stat st;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		snprintf(sub, LFS_ROTJ_PATH_MAX, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-		if (S_ISDIR(st.st_mode)) {
-			lfs_rot_walk_dir(w, dfd, de->d_name, sub, depth + 1);
-		} else if (S_ISREG(st.st_mode) && st.st_size > 0) {
-			int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			uint8_t raw[LFS_FILE_HDR_LEN];
-			struct lfs_file_header h;
-			uint64_t plain = 0;
-			int e = fd < 0 ? -errno : lfs_rot_read_header(w->fs, fd, raw, &h, &plain);
-			if (fd >= 0) {
-				lfs_proc_path(fd, proc);
-				int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
-				w->found += x > 0 ? (uint64_t)x : 0;
-				close(fd);
-			}
-			if (e == 0 && lfs_rot_is_old(w->r, h.epoch)) {
-				w->found++;
-				w->files++;
-				w->bytes += plain;
-				if (!w->count_only &&
-				    (e = lfs_rot_convert_file(w, dfd, de->d_name, sub)) < 0)
-					note_error(w, "file", sub, e);
-			} else if (e < 0 && e != -EACCES && !w->count_only) {
-				note_error(w, "file", sub, e);
-			}
-		} else if (S_ISLNK(st.st_mode) && !w->count_only && dir) {
-			int e = lfs_rot_convert_link(w, dir, dfd, de->d_name);
-			if (e < 0)
-				note_error(w, "symlink", sub, e);
-		} else if (S_ISLNK(st.st_mode)) {
-			/* Counting: a symlink is old if it does not open under the
-			 * current epoch; cheap enough to check with the keys. */
-			char *enc = w->x->link_enc, *out = w->x->link_plain;
-			ssize_t n = readlinkat(dfd, de->d_name, enc, sizeof(w->x->link_enc) - 1);
-			uint32_t ep = 0;
-			if (n > 0 &&
-			    lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) >= 0 &&
-			    ep != w->r->target)
-				w->found++;
-			sodium_memzero(out, sizeof(w->x->link_plain));
-		}
+	if (nx < 0)
+		note_error(w, "xattrs of directory", rel, NULL, nx);
+	else
+		w->found += (uint64_t)nx;
+	if (!w->count_only)
+		((struct level *)level)->inode = lfs_inode_hold(w->fs, parentfd, name);
+	return 1;
+}
+
+static void leave(void *ctx, struct lfs_treewalk *tw, void *level)
+{
+	struct walk *w = ctx;
+	struct level *lv = level;
+	(void)tw;
+	if (lv->inode)
+		lfs_inode_release(w->fs, lv->inode);
+}
+
+static void lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
+{
+	(void)level;
+	note_error(ctx, "directory", lfs_treewalk_path(tw), NULL, err);
+}
+
+static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint8_t raw[LFS_FILE_HDR_LEN];
+	struct lfs_file_header h;
+	uint64_t plain = 0;
+	int e = fd < 0 ? -errno : lfs_rot_read_header(w->fs, fd, raw, &h, &plain);
+	if (fd >= 0) {
+		char proc[LFS_PROC_PATH_MAX];
+		lfs_proc_path(fd, proc);
+		int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
+		if (x < 0)
+			note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+		else
+			w->found += (uint64_t)x;
+		close(fd);
 	}
-	free(sub);
-	if (d)
-		closedir(d);
-	if (dir)
-		lfs_inode_release(w->fs, dir);
-	close(dfd);
+	if (e == 0 && !lfs_epoch_is_staging(h.epoch) && lfs_rot_is_old(w->r, h.epoch)) {
+		w->found++;
+		w->files++;
+		w->bytes += plain;
+		if (w->count_only)
+			return;
+		/* The record names the file by handle; its path only when short
+		 * enough to record (journal/journal.h). */
+		char rel[LFS_JOURNAL_PATH_MAX + 1];
+		const char *dir = lfs_treewalk_path(tw);
+		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
+		if (n < 0 || (size_t)n >= sizeof(rel))
+			rel[0] = '\0';
+		if ((e = lfs_rot_convert_file(w, dfd, name, rel)) < 0)
+			note_error(w, "file", dir, name, e);
+	} else if (e < 0 && e != -ENODATA && e != -ENOENT && e != -EACCES) {
+		note_error(w, "file", lfs_treewalk_path(tw), name, e);
+	}
+}
+
+static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
+		       const char *name)
+{
+	char *enc = w->x->link_enc, *out = w->x->link_plain;
+	ssize_t n = readlinkat(dfd, name, enc, sizeof(w->x->link_enc) - 1);
+	uint32_t id, ep = 0;
+	if (n < 0) {
+		if (errno != ENOENT)
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, -errno);
+		return;
+	}
+	if (lfs_stage_marker_id(enc, (size_t)n, &id))
+		return; /* a staging directory's marker, not a link to rotate */
+	if (w->count_only) {
+		if (lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) < 0)
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
+		else if (ep != w->r->target)
+			w->found++;
+		sodium_memzero(out, sizeof(w->x->link_plain));
+		return;
+	}
+	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
+	if (e < 0)
+		note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
+}
+
+static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, void *level)
+{
+	struct walk *w = ctx;
+	enum lfs_entry_kind kind = lfs_classify_entry(name);
+	if (kind != LFS_ENTRY_NAME && kind != LFS_ENTRY_LONG)
+		return 0;
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			note_error(w, "entry", lfs_treewalk_path(tw), name, -errno);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 1;
+	if (S_ISREG(st.st_mode) && st.st_size > 0)
+		visit_file(w, tw, dfd, name);
+	else if (S_ISLNK(st.st_mode))
+		visit_link(w, tw, level, dfd, name);
+	return 0;
+}
+
+void lfs_rot_walk(struct walk *w)
+{
+	static const struct lfs_treewalk_ops ops = {
+		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
+	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
+		note_error(w, "tree", "", NULL, -ENOMEM);
 }

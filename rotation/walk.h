@@ -7,9 +7,8 @@
 
 #include "state.h"
 
-/* Visits the directory parentfd/name (name NULL: the root), rel being its
- * path below d/. */
-void lfs_rot_walk_dir(struct walk *w, int parentfd, const char *name, const char *rel, int depth);
+/* One pass over the whole tree from d/ (w->count_only: counting). */
+void lfs_rot_walk(struct walk *w);
 /* Whether the pass goes on: not stopped, and the keys are there. */
 bool lfs_rot_keep_going(struct walk *w);
 

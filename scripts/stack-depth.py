@@ -47,7 +47,7 @@ CLAIMS = [
 
 # Recursion is allowed only where it is bounded: function -> (source, macro
 # of its deepest level); the chain then counts (bound + 1) of its frames.
-RECURSION = {"lfs_rot_walk_dir": ("rotation/walk.c", "MAX_DEPTH")}
+RECURSION = {}
 
 # Work that holds no key and no plaintext, so that what it leaves on the
 # stack needs no wipe: its depth is not counted (it recurses over trees of
@@ -70,6 +70,10 @@ INDIRECT = [
       r"^cli/fsck_staging\.c:fsck_audit$", r"^lfs_stage_invalidate$"]),
     (r"^lfs_stage_sweep_markers$", [r"^staging/stage\.c:is_dead$"]),
     (r"^lfs_vault_create$", [r"^lfs_dirmeta_create$"]),
+    # The tree walker (fs/treewalk.h) calls its user's callbacks.
+    (r"^(fs/treewalk\.c:(enter|leave)|lfs_treewalk)$",
+     [r"^rotation/walk\.c:(enter|entry|leave|lost|keep_going)$",
+      r"^cli/cmd_fsck\.c:fsck_(enter|entry|leave|lost)$"]),
     # The journal walks its slots with a callback, and replays records
     # through the caller's apply function (daemon/recover.h).
     (r"^journal/journal\.c:for_each_used$",

@@ -253,7 +253,7 @@ void lfs_staging_damaged_list(struct lfs_staging *st, char *out, size_t len)
 }
 
 /* An adopted directory whose .lethefs.dir a crash left under the old
- * epoch (FORMAT.md 12.5): it is empty, so a fresh one is written. */
+ * epoch (FORMAT.md 12.7): it is empty, so a fresh one is written. */
 static void fix_meta(struct lfs_staging *st, uint32_t id)
 {
 	char hex[9];

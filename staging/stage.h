@@ -5,7 +5,7 @@
  * cache invalidation is a callback (stage_inval.c), so this unit never
  * includes FUSE headers and `lethefs shred-expired` uses it offline.
  *
- * Authority (docs/FORMAT.md 11, 12.5): a staging directory exists while
+ * Authority (docs/FORMAT.md 11, 12.7): a staging directory exists while
  * its key file VAULT/staging/ID.key and its tree VAULT/staging/ID/ both
  * exist; its expiry is the earliest of everything that claims one (its
  * retention record ID.exp, the index), and once a key is available a

@@ -1,4 +1,4 @@
-/* Creating a staging directory, crash-atomically (docs/FORMAT.md 12.5).
+/* Creating a staging directory, crash-atomically (docs/FORMAT.md 12.7).
  * A staging directory exists once both its key file and its tree are in
  * place under VAULT/staging; the step that completes the pair is the
  * commit, and it is always a single rename of the tree:

@@ -109,7 +109,7 @@ int lfs_stage_remove_named_tree(int sdirfd, const char *name, uint64_t *files, u
 long lfs_stage_sweep_markers(int datafd, bool (*dead)(uint32_t id, void *arg), void *arg);
 
 /* What VAULT/staging holds for each id, read without any key (the
- * staging room's crash recovery starts from this; docs/FORMAT.md 12.5). */
+ * staging room's crash recovery starts from this; docs/FORMAT.md 12.7). */
 struct lfs_stage_found {
 	uint32_t id;
 	bool key, exp, tree, hidden_tree;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Staging creation, shred and expiry are crash-atomic (docs/FORMAT.md
-# 12.5): the daemon is killed (strace's syscall injection, SIGKILL before
+# 12.7): the daemon is killed (strace's syscall injection, SIGKILL before
 # the Nth call of one system call) at each step of each update, the vault
 # is mounted again, and every staging directory is either live (key,
 # record, tree and marker, data readable) or gone without a trace (no key,

@@ -24,8 +24,9 @@ unmount_vault() {
 	if mountpoint -q "$MNT"; then
 		fusermount3 -u "$MNT" || umount -l "$MNT"
 	fi
-	# The daemon exits once unmounted; give it a moment.
-	for _ in $(seq 50); do
+	# The daemon exits once unmounted; give it a moment (up to 15 s: on a
+	# loaded machine its last audit entry and syncs can take seconds).
+	for _ in $(seq 150); do
 		pgrep -f "lethefs mount .*$VAULT" >/dev/null || return 0
 		sleep 0.1
 	done
