@@ -13,7 +13,9 @@
 # renameat2 1 (commit), fsync 8, renameat 3 (index). Of an expiry (the
 # control thread): pwrite64 1 (key overwritten), fsync 1, unlinkat 1 (key),
 # fsync 2, unlinkat 2 (record), renameat 1 (index), then the tree's
-# unlinkat calls. LETHEFS_LONG_FAULTS=1 walks every N from 1 to 12 of each.
+# unlinkat calls. The default run kills at 32 points (about 45 s on a
+# loaded machine); LETHEFS_LONG_FAULTS=1 walks every N from 1 to 12 of
+# each system call (about 230 trials).
 
 load helpers
 
@@ -42,7 +44,7 @@ force_unmount() {
 	if grep -q " $MNT fuse" /proc/mounts; then
 		fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
-	for _ in $(seq 50); do daemon_pid >/dev/null || return 0; sleep 0.1; done
+	for _ in $(seq 50); do [ -n "$(daemon_pid)" ] || return 0; sleep 0.1; done
 }
 
 # Attaches strace to the daemon, killing it before call N of syscall $1.
@@ -171,6 +173,9 @@ points() { # default points, or 1..12 in the long run
 			done
 			disarm
 			echo "# expiry: $sc #$w" >&3
+			# A kill may come before the expiry (the tick's own writes):
+			# by the time of the check the TTL has passed in any case.
+			sleep 2
 			check_after "exp$n" gone
 			assert_not_in_backing "expiring-secret-$n"
 		done
@@ -204,7 +209,7 @@ points() { # default points, or 1..12 in the long run
 		done
 	done
 	echo "# shred: $TRIALS trials, $CRASHES crashes" >&3
-	[ "$CRASHES" -ge 3 ]
+	[ "$CRASHES" -ge 4 ]
 }
 
 @test "a kill at each step of adopting an empty directory: staging, or plain, or gone; never half" {
@@ -214,7 +219,7 @@ points() { # default points, or 1..12 in the long run
 		renameat2) pts=$(points 1 2) ;;
 		symlinkat) pts=$(points 1) ;;
 		fsync) pts=$(points 2 4 5) ;;
-		write) pts=$(points 2) ;;
+		write) pts=$(points 2 3) ;;
 		esac
 		for w in $pts; do
 			n=$((n + 1))
