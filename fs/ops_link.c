@@ -235,6 +235,10 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* An exchange moves the other entry the other way. */
+	if (r == 0 && (flags & RENAME_EXCHANGE) && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
+	    !lfs_stage_hook_is_marker(fs, npfd, to.name, &sid))
+		r = -EXDEV;
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
 	/* The old name's sidecar goes unless the old name still exists

@@ -139,6 +139,16 @@ for line in sys.stdin:
 	[ "$status" -ne 0 ]
 	run ln "$MNT/elsewhere" "$MNT/migrations/hard"
 	[ "$status" -ne 0 ]
+	# Nor can an exchange swap a plain directory in for a staging one.
+	mkdir "$MNT/swap"
+	run python3 -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2)
+print(os.strerror(ctypes.get_errno()) if r else "exchanged")' "$MNT/migrations/job" "$MNT/swap"
+	echo "$output"
+	[[ "$output" == *"Invalid cross-device link"* ]]
+	getfattr -n user.lethefs.id "$MNT/migrations/job" >/dev/null
 	# A staging directory may still be renamed inside staging_root.
 	mv "$MNT/migrations/job" "$MNT/migrations/job-done"
 	[ "$(cat "$MNT/migrations/job-done/data")" = payload ]
