@@ -298,14 +298,18 @@ static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id, 
 	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 6 : 5);
 }
 
-/* A leftover of a crash: a tree without its key (a shred after step 1),
- * or a key, record or tree of a creation that never committed. */
-static void recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
+/* A leftover of a crash: a tree or record without its key (a shred after
+ * step 1), or a key, record or tree of a creation that never committed.
+ * The record goes last, after the markers (lfs_staging_recover): while it
+ * is there, the next start knows there is something to finish. Returns
+ * false when the key could not be destroyed (nothing else was done). */
+static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 {
 	char hex[9], hidden[32];
 	lfs_stage_id_hex(f->id, hex);
 	snprintf(hidden, sizeof(hidden), LFS_STAGE_HIDDEN_PREFIX "%s", hex);
-	const char *reason = f->key ? "uncommitted" : "interrupted";
+	/* A hidden tree is only ever left by a creation. */
+	const char *reason = f->key || f->hidden_tree ? "uncommitted" : "interrupted";
 	if (f->key) {
 		int r = lfs_stage_key_destroy(st->sdirfd, f->id);
 		if (r < 0) {
@@ -315,22 +319,25 @@ static void recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 			lfs_err("staging %s: %s", hex, why);
 			shred_audit(st, NULL, f->id, reason, NULL, 0, 0, why);
 			st->failed++;
-			return;
+			return false;
 		}
 	}
 	uint64_t files = 0, bytes = 0, f2 = 0, b2 = 0;
-	int r = lfs_stage_exp_remove(st->sdirfd, f->id);
 	int t = lfs_stage_remove_tree(st->sdirfd, f->id, &files, &bytes);
 	int h = lfs_stage_remove_named_tree(st->sdirfd, hidden, &f2, &b2);
-	r = r < 0 ? r : t < 0 ? t : h;
+	int r = t < 0 ? t : h;
 	lfs_info("staging %s: %s leftover removed (%llu files)", hex,
-	         f->key ? "uncommitted creation's" : "interrupted shred's",
+	         reason[0] == 'u' ? "uncommitted creation's" : "interrupted shred's",
 	         (unsigned long long)(files + f2));
-	/* Only what held data is worth an entry: a shred finished, or the
-	 * key material of a creation that did not complete. */
-	if (f->tree || f->key)
+	/* Every leftover but a hidden tree alone (a creation stopped before
+	 * anything of value) is worth an entry: a shred finished (a record
+	 * alone is a shred cut short after its tree went, possibly before
+	 * its entry was written), or the key of a creation that did not
+	 * complete. */
+	if (f->tree || f->key || (f->exp && !f->hidden_tree))
 		shred_audit(st, NULL, f->id, reason, NULL, files + f2, bytes + b2,
 		            r < 0 ? strerror(-r) : NULL);
+	return r == 0;
 }
 
 /* Temporaries of lfs_replace_file (".NAME.tmp.XXXXXXXX") that a crash
@@ -367,7 +374,7 @@ void lfs_staging_recover(struct lfs_staging *st)
 		lfs_stage_audit(st, "stage-damaged", "failure", NULL, d, 2);
 	}
 	for (size_t i = 0; i < st->nleftover; i++)
-		recover_one(st, &st->leftover[i]);
+		st->leftover[i].exp = recover_one(st, &st->leftover[i]); /* record may go */
 	pthread_mutex_lock(&st->lock);
 	uint32_t *ids = calloc(st->ix.n + 1, sizeof(*ids));
 	size_t n = 0;
@@ -381,7 +388,11 @@ void lfs_staging_recover(struct lfs_staging *st)
 	free(ids);
 	if (st->nleftover) {
 		long m = lfs_stage_sweep_markers(st->datafd, is_dead, st);
-		if (m)
+		if (m >= 0)
+			for (size_t i = 0; i < st->nleftover; i++)
+				if (st->leftover[i].exp)
+					lfs_stage_exp_remove(st->sdirfd, st->leftover[i].id);
+		if (m > 0)
 			lfs_info("%ld staging markers of removed directories swept", m);
 	}
 	free(st->leftover);
@@ -485,6 +496,10 @@ static void finish_removal(struct removal *rm)
 	lfs_stage_id_hex(rm->id, hex);
 	shred_audit(st, rm->label, rm->id, rm->reason, rm->have_caller ? &rm->caller : NULL, files,
 	            bytes, r < 0 ? strerror(-r) : NULL);
+	/* Last: a crash before this leaves the record, and the next start
+	 * finishes (and audits) the shred; after it, nothing is left. */
+	if (r == 0)
+		lfs_stage_exp_remove(st->sdirfd, rm->id);
 	/* Ids only in the system log: the path is in the audit log. */
 	lfs_info("staging directory %s shredded (%s): %llu files, %llu bytes, %ld markers", hex,
 	         rm->reason, (unsigned long long)files, (unsigned long long)bytes, markers);
@@ -549,9 +564,10 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 		rm->caller = *caller;
 		rm->have_caller = true;
 	}
-	/* Then the record and the index entry, then the copy in memory,
-	 * which waits for every operation still using it. */
-	lfs_stage_exp_remove(st->sdirfd, id);
+	/* Then the index entry, then the copy in memory, which waits for
+	 * every operation still using it. The record stays until the
+	 * markers are gone: it tells the next start, should this one be cut
+	 * short, that there is something to finish. */
 	pthread_mutex_lock(&st->lock);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
 	if (e) {
