@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Error messages of the command line, the lowest piece of cli/. */
 #ifndef LETHEFS_CLI_ERROR_H
 #define LETHEFS_CLI_ERROR_H

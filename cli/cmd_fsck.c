@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs fsck: walk the backing tree of an unmounted (or mounted) vault,
  * decrypting every name, symlink target, xattr and block. Reports each
  * corrupt item by its backing path and exits 6 when any is found. */
@@ -7,6 +8,8 @@
 #include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
 #include "../fs/treewalk.h"
 #include "../daemon/recover.h"
 #include "../rotation/replay.h"
@@ -102,20 +105,31 @@ static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
 
 static void check_link(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
-	char enc[PATH_MAX + 1], plain[PATH_MAX + 1];
-	ssize_t n = readlinkat(dirfd, bname, enc, sizeof(enc) - 1);
+	char ref[64];
+	ssize_t rn = readlinkat(dirfd, bname, ref, sizeof(ref));
 	uint32_t sid;
 	/* A staging directory's marker: its tree (VAULT/staging/ID/) is
 	 * checked with its own key by fsck_staging.c. */
-	if (n > 0 && lfs_stage_marker_id(enc, (size_t)n, &sid)) {
+	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid)) {
 		lfs_fsck_marker(f, sid, path);
 		return;
 	}
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = epoch_list(f, ep);
 	f->links++;
-	if (n < 0 || ne <= 0) {
-		lfs_fsck_problem(f, path, "unreadable symlink");
+	/* A long target is read from the link store (FORMAT.md 8.1); a
+	 * missing or altered sidecar is reported like a bad target. */
+	char *enc = malloc(LFS_LINK_ENC_MAX + 1), *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
+	/* The tree being walked: d/, or a staging tree (fsck_staging.c). */
+	int tfd = f->stage_id ? dup(f->stage_tree_fd) : lfs_tree_fd(&f->fs, 0);
+	ssize_t n = tfd < 0 ? tfd : !enc || !plain ? -ENOMEM : lfs_link_read(tfd, dirfd, bname, enc);
+	if (tfd >= 0)
+		close(tfd);
+	if (n == -EIO || n < 0 || ne <= 0) {
+		lfs_fsck_problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
+					   : "unreadable symlink");
+		free(enc);
+		sodium_free(plain);
 		return;
 	}
 	int r = -EBADMSG;
@@ -126,6 +140,8 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
 		lfs_keyring_put(f->fs.kr);
 	}
+	free(enc);
+	sodium_free(plain); /* wipes */
 	if (r < 0)
 		lfs_fsck_problem(f, path, "symlink target does not authenticate");
 }

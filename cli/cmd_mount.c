@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs mount: the options, the paths and the secret (unless --locked);
  * the daemon (daemon/mount.c) mounts and serves until unmounted. */
 #define _GNU_SOURCE
@@ -28,8 +29,9 @@ static void mount_help(void)
 	       "returns\n"
 	       "once the mount is live (a script may use it on the next line), or exits\n"
 	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
-	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
-	       "which it exits 0.\n"
+	       "syslog; unmount with 'lethefs umount MOUNTPOINT', which returns once the\n"
+	       "daemon has written its last audit entry and exited (plain 'umount' and\n"
+	       "'fusermount3 -u' return before that).\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --locked            mount without unlocking: every operation but stat of\n"
@@ -42,7 +44,8 @@ static void mount_help(void)
 	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
 	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
-	       "                           so the kernel checks file modes)\n"
+	       "                           so the kernel checks file modes; the mount root\n"
+	       "                           must let them enter: see init --root-mode)\n"
 	       "        default_permissions, noatime, ... pass to FUSE/kernel\n"
 	       "        nosuid,nodev       always, unless allow_suid / allow_dev (or suid / dev\n"
 	       "                           with 'lethefs mount': mount.fuse3 adds those to\n"
@@ -50,6 +53,9 @@ static void mount_help(void)
 	       "                           refused (EACCES) without allow_dev\n"
 	       "        nonempty           mount over a non-empty directory or a mount\n"
 	       "                           (refused otherwise; a dead FUSE mount always is)\n"
+	       "        noacl              refuse POSIX ACLs (on by default, as on ext4:\n"
+	       "                           setfacl/getfacl, default ACLs, enforced by the\n"
+	       "                           kernel, stored encrypted)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
@@ -81,6 +87,7 @@ struct mount_opts {
 	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
 	bool nonempty;		    /* -o nonempty: mount over anything */
 	struct lfs_mount_opts m;		    /* for the daemon */
+	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
@@ -135,6 +142,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			*(o[2] == 'd' ? &mo->m.allow_dev : &mo->allow_suid) = false;
 		} else if (!strcmp(o, "nonempty")) {
 			mo->nonempty = true;
+		} else if (!strcmp(o, "acl") || !strcmp(o, "noacl")) {
+			mo->m.acl = o[0] == 'a';
 		} else if (!strcmp(o, "no_writeback_cache")) {
 			mo->m.writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
@@ -154,6 +163,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
+			mo->allow_other |= !strcmp(o, "allow_other");
 			if (!strcmp(o, "ro"))
 				mo->m.read_only = true;
 			else if (!strcmp(o, "rw"))
@@ -285,6 +295,10 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(UNLOCK_STACK_WIPE);
+	/* Other users meet the mount root's mode first: say so when nobody
+	 * but its owner may enter, whatever allow_other promises. */
+	if (mo->allow_other)
+		lfs_warn_root_access(v.dirfd, mnt);
 	char err[512];
 	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
 	case LFS_MOUNT_OK:
@@ -314,6 +328,7 @@ int lfs_cmd_mount(int argc, char **argv)
 	}
 	mo->src.passfd = -1;
 	mo->m.writeback = true;
+	mo->m.acl = true;
 	mo->m.max_threads = 10;
 	mo->m.attr_timeout = 1.0;
 	mo->m.read_ahead_kb = 4096;

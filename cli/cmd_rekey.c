@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs rekey: a new master key for an unmounted vault. Every kept
  * keyslot is re-wrapped with its own secret under the new key, the
  * keyring is re-sealed under it with one more data-key epoch (so that the
@@ -5,6 +6,7 @@
  * audit key is carried over. See docs/KEYS.md and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "labels.h"
 #include "../daemon/control.h"
 #include "../daemon/recover.h"
 #include "../audit/audit.h"
@@ -454,8 +456,21 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	size_t ring_len = 0;
 	if ((r = rewrap(k, &ks)) != 0 || (r = reseal(k, ring, &ring_len, epoch)) != 0)
 		return r;
+	/* Every kept slot keeps its label (keyed by the audit key, which the
+	 * rekey keeps); the re-wrapped slots need their records rewritten. */
+	uint8_t lkey[32];
+	struct lfs_slot_labels next;
+	int lr = lfs_cli_labels_key(&k->kr, lkey);
+	if (lr == 0)
+		lr = lfs_cli_labels_begin(&k->v, lkey, &ks, -1, NULL, &next);
+	if (lr < 0)
+		lfs_cli_error("warning: the keyslot labels of %s are not carried over: %s", k->path,
+			      strerror(-lr));
 	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
+	if (e == 0 && lr == 0)
+		lfs_cli_labels_finish(&k->v, lkey, &next);
+	sodium_memzero(lkey, sizeof(lkey));
 	if (e < 0) {
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));
 		return LFS_EXIT_ERROR;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs shred-expired VAULT: the expiry of staging directories for a
  * vault no daemon serves (run from cron or the shipped systemd timer).
  * Destroying keys and deleting ciphertext needs no key, so no secret is

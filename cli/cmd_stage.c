@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs stage create|extend|shred|show: staging directories through the
  * mount's own interface (mkdir and the user.lethefs.* attributes), so the
  * daemon checks every rule and audits with this process as the caller;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs stage: the subcommands of cmd_stage.c and cmd_stage_list.c. */
 #ifndef LETHEFS_CMD_STAGE_H
 #define LETHEFS_CMD_STAGE_H

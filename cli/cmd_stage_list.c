@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs stage list|show: what staging directories a vault has, read
  * without any key (the daemon is only asked to store its current usage
  * counters first), and one directory's attributes through the mount. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "ctl_client.h"
 #include "cli.h"
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -253,10 +255,28 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_un a = {.sun_family = AF_UNIX};
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (fd >= 0 && target->timeout_ms > 0) {
+			/* Bounds the connect (a full backlog), the send and each recv. */
+			struct timeval tv = {.tv_sec = target->timeout_ms / 1000,
+			                     .tv_usec = (target->timeout_ms % 1000) * 1000};
+			if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+			    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+				ctl_error("cannot set a timeout on the socket: %s",
+				              strerror(errno));
+				close(fd);
+				return -LFS_EXIT_ERROR;
+			}
+		}
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 			int e = errno;
 			if (fd >= 0)
 				close(fd);
+			if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) {
+				ctl_error("the daemon on %s did not accept the connection in "
+				              "time",
+				              path);
+				return -LFS_EXIT_TIMEOUT;
+			}
 			if (e == EACCES || e == EPERM) {
 				ctl_error(
 				    "permission denied on %s: only root and members of the "
@@ -308,16 +328,24 @@ static int ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_re
 	/* Even then the daemon may have answered before closing (a refusal
 	 * sent without reading the request): read it. */
 	size_t got = 0;
+	bool timed_out = false;
 	while (got + 1 < resplen) {
 		ssize_t k = recv(fd, resp + got, resplen - 1 - got, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			timed_out = true;
 		if (k <= 0)
 			break;
 		got += (size_t)k;
 	}
 	close(fd);
 	resp[got] = '\0';
+	if (timed_out) {
+		ctl_error("the daemon on %s did not answer within %d ms", path,
+		              target->timeout_ms);
+		return LFS_EXIT_TIMEOUT;
+	}
 	if ((got == 0 || resp[got - 1] != '\n') && send_err) {
 		ctl_error("cannot send the request to %s: %s", path, strerror(send_err));
 		return LFS_EXIT_ERROR;

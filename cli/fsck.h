@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs fsck, shared between cmd_fsck.c (the tree walk) and
  * fsck_staging.c (staging directories with their own keys). */
 #ifndef LETHEFS_FSCK_H
@@ -29,6 +30,7 @@ struct fsck {
 	/* Set while a staging tree is walked: the only key of its names,
 	 * symlinks and xattrs. */
 	uint32_t stage_id;
+	int stage_tree_fd; /* its VAULT/staging/ID/ (long symlink sidecars) */
 	/* The ids of committed staging directories (markers of others are
 	 * leftovers of a shred). */
 	uint32_t *stage_live;

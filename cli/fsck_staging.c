@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fsck of staging directories (docs/STAGING.md): each key file must open
  * under the master key, each retention record must authenticate, the
  * index must parse, and each tree is checked like the rest of the vault
@@ -111,8 +112,10 @@ static void check_one(struct fsck *f, int sdirfd, uint32_t id, const struct lfs_
 		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
 		f->stage_id = id;
+		f->stage_tree_fd = tfd;
 		lfs_fsck_check_dir(f, tfd, path);
 		f->stage_id = 0;
+		f->stage_tree_fd = -1;
 		close(tfd);
 	}
 	lfs_keyring_drop_staging(kr, id);

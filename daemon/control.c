@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Control-socket server. Each connection gets a short-lived thread (at
  * most MAX_CLIENTS at once) because an unlock may take seconds: Argon2id,
  * and the growing delay after failures. The listening thread polls once a
@@ -351,7 +352,7 @@ static void do_status(struct lfs_session *s, int fd)
 static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_caller *who)
 {
 	uint32_t epoch = 0;
-	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch) : -ENOSYS;
+	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch, who) : -ENOSYS;
 	char buf[128];
 	switch (r) {
 	case 0:
@@ -379,9 +380,12 @@ static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_call
 static void do_stage_ttl(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
 			 const struct lfs_audit_caller *who)
 {
-	int r = s->staging ? lfs_staging_set_ttl(s->staging, req->stage_id, req->seconds,
-						 LFS_STAGE_ADMIN, who)
-			   : -ENOENT;
+	int r = !s->staging ? -ENOENT
+		: req->seconds == 0
+		    ? lfs_staging_request_shred(s->staging, req->stage_id, "control", LFS_STAGE_ADMIN,
+						who)
+		    : lfs_staging_set_ttl(s->staging, req->stage_id, req->seconds, LFS_STAGE_ADMIN,
+					  who);
 	char buf[160];
 	switch (r) {
 	case 0: {

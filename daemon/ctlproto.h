@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control-socket protocol between the lethefs CLI and a mount daemon
  * (docs/CONTROL.md). One request per connection:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mount daemon's life (mount.h): set up, serve, tear down. */
 #define _GNU_SOURCE
 #include "mount.h"
@@ -5,6 +6,7 @@
 #include "control.h"
 #include "daemonize.h"
 #include "session.h"
+#include "../audit/audit_forward.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
@@ -80,6 +82,22 @@ static void start_read_ahead_tuning(const char *mnt, unsigned kb)
 		pthread_detach(t);
 }
 
+/* Where the audit entries leave the host, said once per mount: without a
+ * system log a rollback of the log and its head together goes unnoticed
+ * (docs/AUDIT.md section 6). */
+static void announce_forwarding(void)
+{
+	const char *to = lfs_audit_forward_target();
+	if (!strcmp(to, "journal"))
+		lfs_info("audit entries also go to the system journal (journalctl LETHEFS_UUID=...)");
+	else if (!strcmp(to, "syslog"))
+		lfs_info("audit entries also go to syslog (no journald here)");
+	else
+		lfs_warn("no system log here (neither journald nor /dev/log): audit entries stay "
+		         "in the vault's log only, and a rollback of that log with its head "
+		         "cannot be noticed");
+}
+
 static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mount_opts *mo,
                                    const char *vault, const char *mnt, struct lfs_control *ctl,
                                    struct lfs_session *session)
@@ -99,6 +117,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
 	         mo->locked ? "locked" : "unlocked", ctl->path);
+	announce_forwarding();
 	struct lfs_audit_caller self;
 	lfs_audit_caller_self(&self);
 	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
@@ -154,6 +173,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_CORRUPT;
 	}
 	fs.writeback = mo->writeback;
+	fs.acl = mo->acl;
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;
@@ -204,6 +224,16 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	/* No audit log, no mount: every security event must land in it. */
 	int r = lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
+	/* A vault on read-only storage, mounted read-only: its security
+	 * events still leave the host through the system log, and the mount
+	 * says so. */
+	if ((r == -EROFS || r == -EACCES) && mo->read_only) {
+		r = lfs_audit_open_ro(&session.audit, &v->cfg);
+		if (r == 0)
+			lfs_warn("%s is on read-only storage: audit entries go to the system log "
+				 "only (%s)",
+				 vault, lfs_audit_forward_target());
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The life of a mount daemon: from an opened (and, unless locked,
  * unlocked) vault to a served mount and back. The command line parses the
  * options and asks for the secret (cli/cmd_mount.c); everything after that
@@ -18,6 +19,7 @@ struct lfs_mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
+	bool acl; /* POSIX ACLs (-o noacl turns them off) */
 	bool read_only; /* -o ro */
 	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
 	unsigned max_threads;

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
+#include "../fs/rename_dir.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
@@ -94,6 +96,39 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	return 0;
 }
 
+/* A directory renamed onto an empty one (fs/rename_dir.c). */
+static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
+					 O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		rc->failed++;
+		return fd;
+	}
+	bool completed = false;
+	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
+	close(fd);
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable rename record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot finish a rename in d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	return 0;
+}
+
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
@@ -103,6 +138,8 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 	case LFS_JK_ROTATE_FILE:
 	case LFS_JK_ROTATE_DIR:
 		return apply_rotation(rc, r);
+	case LFS_JK_RENAME_DIR:
+		return apply_rename_dir(rc, r);
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */

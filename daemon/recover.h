@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one recovery function (docs/FORMAT.md, "Crash safety"): brings a
  * vault back to a consistent state after a crash by applying the journal's
  * authenticated records, oldest first. Everything that uses a vault's keys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
@@ -468,4 +469,44 @@ long lfs_fileio_verify(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint6
 	if (r == -EIO)
 		return 1;
 	return r < 0 ? r : bad;
+}
+
+/* For fs/holes.c (SEEK_DATA/SEEK_HOLE, punch hole): the authenticated
+ * header's flags, 0 for a file without a header. */
+int lfs_fileio_header_flags(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint16_t *flags)
+{
+	struct io io;
+	bool exists = false;
+	pthread_rwlock_rdlock(&inode->io_lock);
+	int r = io_begin(&io, fs, inode, fd);
+	if (r == 0)
+		r = io_open_header(&io, &exists);
+	*flags = r == 0 && exists ? inode->header.flags : 0;
+	io_release_keys(&io);
+	pthread_rwlock_unlock(&inode->io_lock);
+	return r;
+}
+
+/* For fs/holes.c: sets the SPARSE flag of a file that has a header and
+ * makes it durable before the caller makes holes, so that a crash can never
+ * leave a hole in a file whose header on disk says it has none. */
+int lfs_fileio_mark_sparse(struct lfs_fs *fs, struct lfs_inode *inode, int fd)
+{
+	struct io io;
+	bool exists = false;
+	pthread_rwlock_wrlock(&inode->io_lock);
+	int r = io_begin(&io, fs, inode, fd);
+	if (r == 0)
+		r = io_open_header(&io, &exists);
+	if (r == 0 && exists && !(inode->header.flags & LFS_HDR_FLAG_SPARSE)) {
+		pthread_mutex_lock(&inode->meta_lock);
+		inode->header.flags |= LFS_HDR_FLAG_SPARSE;
+		pthread_mutex_unlock(&inode->meta_lock);
+		r = io_write_header(&io);
+		if (r == 0 && fdatasync(fd) < 0)
+			r = -errno;
+	}
+	io_release_keys(&io);
+	pthread_rwlock_unlock(&inode->io_lock);
+	return r;
 }

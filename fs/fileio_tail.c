@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Changes of a file's last block or of its length, each one tail update
  * under a journal record (fs/tail.h; docs/FORMAT.md "Crash safety"). The
  * order of the steps is what recovery relies on:

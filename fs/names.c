@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "names.h"
 
 #include <errno.h>
@@ -28,9 +29,29 @@ static void name_stream(const uint8_t enc_key[32], const uint8_t tag[LFS_NAME_TA
 	crypto_stream_xchacha20_xor(out, in, len, nonce, enc_key);
 }
 
+/* The plaintext names of stored attributes outside user.*: a NUL, then
+ * the full attribute name. No user.* name contains a NUL, so the two
+ * never meet (FORMAT.md 9.3). */
+static const char *const reserved_xattr[] = {"system.posix_acl_access",
+					     "system.posix_acl_default"};
+
+bool lfs_xattr_name_reserved(const char *name, size_t len, const char **full)
+{
+	if (len < 2 || name[0] != '\0')
+		return false;
+	for (size_t i = 0; i < sizeof(reserved_xattr) / sizeof(reserved_xattr[0]); i++)
+		if (len - 1 == strlen(reserved_xattr[i]) && !memcmp(name + 1, reserved_xattr[i], len - 1)) {
+			if (full)
+				*full = reserved_xattr[i];
+			return true;
+		}
+	return false;
+}
+
 static bool xattr_name_valid(const char *name, size_t len)
 {
-	return len > 0 && len <= LFS_XATTR_NAME_MAX && memchr(name, '\0', len) == NULL;
+	return len > 0 && len <= LFS_XATTR_NAME_MAX &&
+	       (memchr(name, '\0', len) == NULL || lfs_xattr_name_reserved(name, len, NULL));
 }
 
 static bool name_valid(const char *name, size_t len)
@@ -165,7 +186,7 @@ enum lfs_entry_kind lfs_classify_entry(const char *name)
 	if (strncmp(name, LFS_LONG_PREFIX, 2) == 0 && len == 2 + 43)
 		return LFS_ENTRY_LONG;
 	if ((strncmp(name, LFS_SIDECAR_PREFIX, 2) == 0 && len == 2 + 43) ||
-	    strcmp(name, LFS_DIRMETA_NAME) == 0 ||
+	    strcmp(name, LFS_DIRMETA_NAME) == 0 || strncmp(name, ".lethefs.link.", 14) == 0 ||
 	    strncmp(name, LFS_TMP_PREFIX, strlen(LFS_TMP_PREFIX)) == 0)
 		return LFS_ENTRY_META;
 	/* A dot-file lethefs did not write: never hidden as ours, never

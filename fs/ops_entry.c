@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations: lookup, attributes, creating entries, symlink
  * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE
@@ -5,6 +6,7 @@
 #include "../common/fileutil.h"
 #include "dirnames.h"
 #include "fileio.h"
+#include "longlink.h"
 #include "stage_hooks.h"
 #include "symlink.h"
 #include "../common/log.h"
@@ -26,6 +28,23 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
 {
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
+}
+
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size)
+{
+	/* The kernel does not ask again for st_blocks after a write into its
+	 * writeback cache (it trusts its own size and times, but blocks come
+	 * from here). A file being written that is still empty here may hold
+	 * data in that cache only: never let the kernel keep "0 blocks" for
+	 * it, so that every stat reaches the daemon, which has the kernel
+	 * flush what lies past EOF first. Once the daemon has data, cached
+	 * attributes never say 0 blocks, and each write that grows the file
+	 * here drops them (lfs_op_write); a timeout of 0 for every file being
+	 * written would cost a GETATTR per write(2) instead. */
+	if (fs->writeback && S_ISREG(inode->type) && plain_size == 0 &&
+	    atomic_load(&inode->writers) > 0)
+		return 0;
+	return fs->attr_timeout;
 }
 
 /* A staging marker stands for the directory VAULT/staging/ID/: the inode
@@ -77,6 +96,9 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		close(fd);
 		return marker;
 	}
+	/* Sizes first: the descriptor belongs to the inode table after. */
+	lfs_stat_to_plain(fs, &e->attr);
+	lfs_link_fix_size(fd, &e->attr);
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
@@ -85,11 +107,11 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		inode->stage_root = marker > 0;
 		inode->stage_id = marker > 0 ? sid : parent->stage_id;
 	}
-	lfs_stat_to_plain(fs, &e->attr);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
 	lfs_fill_entry_timeouts(fs, e);
+	e->attr_timeout = lfs_attr_timeout(fs, inode, e->attr.st_size);
 	return 0;
 }
 
@@ -144,12 +166,12 @@ static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	lfs_stat_to_plain(fs, st);
+	lfs_link_fix_size(fd, st);
 	return 0;
 }
 
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
@@ -160,12 +182,21 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int fd = lfs_inode_pin(fs, inode);
 	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
+	/* st_blocks must count what the writeback cache holds too: have the
+	 * kernel send what lies past the end known here, then look again. A
+	 * request with a file handle is the kernel's own (refreshing size or
+	 * mode before a write): it needs no blocks, and flushing there would
+	 * undo the cache's batching. */
+	if (r == 0 && !fi && S_ISREG(st.st_mode) && atomic_load(&inode->writers) > 0) {
+		lfs_flush_kernel_pages(fs, ino, inode, (uint64_t)st.st_size);
+		r = stat_fd(fs, fd, &st);
+	}
 	if (fd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* Truncation, with the size change charged to a staging quota. */
@@ -256,6 +287,8 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 			r = -EOPNOTSUPP;
 		else
 			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
+		if (r == 0)
+			r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -275,72 +308,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
-}
-
-void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char enc[PATH_MAX + 1];
-	int ifd = lfs_inode_pin(fs, inode);
-	if (ifd < 0) {
-		fuse_reply_err(req, -ifd);
-		return;
-	}
-	ssize_t n = readlinkat(ifd, "", enc, sizeof(enc));
-	int saved = errno;
-	lfs_inode_unpin(fs, inode);
-	if (n < 0) {
-		fuse_reply_err(req, saved);
-		return;
-	}
-	if (n >= (ssize_t)sizeof(enc)) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
-	/* No epoch is stored with a target. Below a staging directory it is
-	 * the directory's key; elsewhere, during a rotation, it may still be
-	 * under the previous epoch. */
-	char plain[PATH_MAX + 1];
-	int r;
-	if (inode->stage_id) {
-		const struct lfs_epoch_keys *k;
-		r = lfs_keyring_get(fs->kr, inode->stage_id, &k);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-		lfs_keyring_put(fs->kr);
-	} else {
-		uint32_t epoch;
-		r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
-	}
-	if (r == -EACCES) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (r < 0) {
-		lfs_err("symlink target of inode %llu does not authenticate",
-			(unsigned long long)inode->ino);
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	plain[r] = '\0';
-	fuse_reply_readlink(req, plain);
-	sodium_memzero(plain, sizeof(plain));
-}
-
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
-{
-	if (lfs_req_fs(req)->euid != 0)
-		return;
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 && ctx->gid == 0)
-		return;
-	if (fchownat(dirfd, backing, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		lfs_warn("cannot give new entry to uid %u: %s", ctx->uid, strerror(errno));
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* mkdir is made atomic: the directory is built under a temporary name with
@@ -383,7 +351,6 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct fuse_entry_param e;
-	char *enc_link = NULL;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -393,19 +360,6 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	int r = (S_ISCHR(mode) || S_ISBLK(mode)) && !fs->allow_dev
 			? -EPERM
 			: lfs_bname_for_new(fs, parent, pfd, name, &b);
-	if (r == 0 && link) {
-		const struct lfs_epoch_keys *k;
-		size_t len = strlen(link);
-		enc_link = malloc(lfs_link_encoded_len(len) + 1);
-		if (!enc_link)
-			r = -ENOMEM;
-		else if ((r = lfs_keyring_get(fs->kr, parent->stage_id, &k)) == 0) {
-			r = lfs_link_encrypt(k->link, link, len, enc_link);
-			lfs_keyring_put(fs->kr);
-		}
-		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
-			r = -ENAMETOOLONG;
-	}
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
 		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name,
@@ -417,18 +371,28 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	}
 	if (r == 0 && !staged) {
 		if (link)
-			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
+			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
 			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	free(enc_link);
-	if (r == 0) {
-		if (!staged)
-			lfs_chown_new(req, pfd, b.name);
-		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
+	if (r == 0 && !staged) {
+		r = lfs_new_object(req, parent, pfd, b.name, mode);
+		if (r < 0) { /* never leave behind what the caller is told failed */
+			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |
+								   O_NOFOLLOW | O_CLOEXEC)
+						: -1;
+			if (dfd >= 0) {
+				unlinkat(dfd, LFS_DIRMETA_NAME, 0);
+				close(dfd);
+			}
+			unlinkat(pfd, b.name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+			lfs_bname_drop_sidecar(pfd, &b);
+		}
 	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations on existing objects: hard links, unlink, rmdir
  * and rename. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "rename_dir.h"
 #include "stage_hooks.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -83,8 +85,13 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct stat st;
 	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	struct lfs_link_release rel = {0};
+	if (r == 0)
+		lfs_symlink_release_begin(pfd, b.name, &rel);
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, parent->stage_id, &rel);
 	if (r == 0 && charge) {
 		uint64_t plain = 0;
 		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
@@ -113,30 +120,6 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
-int lfs_empty_backing_dir(int dirfd)
-{
-	int err = 0;
-	DIR *d = lfs_opendir_fd(dirfd, &err);
-	if (!d)
-		return err;
-	struct dirent *de;
-	int r = 0;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
-			r = -ENOTEMPTY;
-	}
-	if (r == 0) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL)
-			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
-			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-	}
-	closedir(d);
-	return r;
-}
 
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
@@ -239,8 +222,22 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 	if (r == 0 && (flags & RENAME_EXCHANGE) && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
 	    !lfs_stage_hook_is_marker(fs, npfd, to.name, &sid))
 		r = -EXDEV;
+	/* A long symlink replaced by the rename loses its sidecar (unless the
+	 * rename is a no-op between two names of one object). */
+	struct lfs_link_release rel = {0};
+	struct stat sst, dst;
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    fstatat(pfd, from.name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(npfd, to.name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && sst.st_ino != dst.st_ino)
+		lfs_symlink_release_begin(npfd, to.name, &rel);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
+	/* Onto an empty directory: the backing one still holds its
+	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
+	if (r == -ENOTEMPTY && flags == 0)
+		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
+	if (r == 0)
+		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 	/* The old name's sidecar goes unless the old name still exists
 	 * (exchange) or is the very same entry. */
 	if (r == 0 && !(flags & RENAME_EXCHANGE) &&

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories (docs/STAGING.md) as the core FUSE handlers see
  * them: the one interface between fs/ and staging/. The handlers know
  * only that an inode may carry a staging id (inode->stage_id, inherited

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault journal: lethefs's one crash-safety mechanism for updates that
  * take more than one write (docs/FORMAT.md, "Crash safety").
  *
@@ -39,7 +40,8 @@ enum lfs_journal_kind {
 	LFS_JK_ROTATE_FILE = 2, /* a file re-sealed under a new epoch (rotation) */
 	LFS_JK_ROTATE_DIR = 3,  /* a directory's names moved to a new epoch */
 	LFS_JK_KEYRING = 4,     /* a keyring that must replace lethefs.keyring (rekey) */
-	LFS_JK_MAX = 4,
+	LFS_JK_RENAME_DIR = 5,  /* a directory renamed onto an empty one (fs/rename_dir.c) */
+	LFS_JK_MAX = 5,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault's INI configuration (VAULT/lethefs.conf): non-secret settings,
  * read with inih. Unknown sections or keys, duplicates and bad values are
  * errors with the line number, never silently ignored. */

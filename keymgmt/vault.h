@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A vault on disk: VAULT/lethefs.conf (settings), VAULT/lethefs.keyslots
  * (master key wrapped per slot), VAULT/lethefs.keyring (data keys sealed
  * under the master key) and VAULT/d/ (the encrypted tree). */

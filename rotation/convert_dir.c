@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One directory's conversion to the target epoch (rotation phase
  * "directory"): journal, rename every entry (redir.c), new .lethefs.dir;
  * and its symlinks, one at a time. */
@@ -6,6 +7,7 @@
 #include "record.h"
 #include "redir.h"
 #include "../fs/gate.h"
+#include "../fs/tree.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -80,9 +82,13 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
  * meanwhile: its io_lock exclusively. */
 int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name)
 {
+	int tfd = lfs_tree_fd(w->fs, 0); /* where long targets keep their sidecars */
+	if (tfd < 0)
+		return tfd;
 	pthread_rwlock_wrlock(&dir->io_lock);
-	int e = lfs_relink(w->fs->kr, dirfd, name);
+	int e = lfs_relink(w->fs->kr, tfd, dirfd, name);
 	pthread_rwlock_unlock(&dir->io_lock);
+	close(tfd);
 	if (e == 1)
 		lfs_fs_forget_entry(w->fs, dir, dirfd, name);
 	if (e == 1) {

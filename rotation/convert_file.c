@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One regular file's conversion to the target epoch (rotation phase
  * "file"): journal, re-seal every block in place (refile.c), new header. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation's journal records (docs/FORMAT.md section 12.5): before an
  * object is converted to the target epoch, a record naming it and holding
  * its old and new header (a file) or .lethefs.dir (a directory) goes into

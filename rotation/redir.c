@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "redir.h"
 #include "../fs/dirnames.h"
+#include "../fs/longlink.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -152,25 +154,26 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 	return replace_dirmeta(dirfd, new_m);
 }
 
-int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name)
+int lfs_relink(struct lfs_keyring *kr, int treefd, int dirfd, const char *name)
 {
-	char enc[PATH_MAX], tmp[32];
+	char tmp[32];
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	ssize_t len = readlinkat(dirfd, name, enc, sizeof(enc) - 1);
-	if (len < 0)
-		return -errno;
-	enc[len] = '\0';
-	char *plain = malloc((size_t)len + 1), *out = NULL;
-	uint32_t epoch = 0, cur = 0;
-	if (!plain)
+	char *enc = malloc(LFS_LINK_ENC_MAX + 1);
+	char *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1), *out = NULL;
+	if (!enc || !plain) {
+		free(enc);
+		sodium_free(plain);
 		return -ENOMEM;
-	int r = lfs_link_decrypt_any(kr, enc, (size_t)len, plain, &epoch);
+	}
+	ssize_t len = lfs_link_read(treefd, dirfd, name, enc);
+	uint32_t epoch = 0, cur = 0;
+	int r = len < 0 ? (int)len : lfs_link_decrypt_any(kr, enc, (size_t)len, plain, &epoch);
+	size_t plen = r >= 0 ? (size_t)r : 0;
 	const struct lfs_epoch_keys *k = NULL;
 	if (r >= 0 && (r = lfs_keyring_get(kr, 0, &k)) == 0) {
 		cur = k->epoch;
-		size_t plen = (size_t)lfs_link_plain_len((size_t)len);
 		if (epoch != cur && (out = malloc(lfs_link_encoded_len(plen) + 1)) != NULL)
 			r = lfs_link_encrypt(k->link, plain, plen, out);
 		lfs_keyring_put(kr);
@@ -178,8 +181,12 @@ int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name)
 			r = -ENOMEM;
 	}
 	if (r >= 0 && epoch != cur) {
+		/* A long target's old sidecar goes once the new link replaced it
+		 * (other hard links of it, if any, keep theirs). */
+		char old_hash[LFS_LONGLINK_HASH + 1];
+		bool drop_old = lfs_link_last_long(dirfd, name, old_hash);
 		snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x", randombytes_random());
-		r = symlinkat(out, dirfd, tmp) < 0 ? -errno : 0;
+		r = lfs_link_make(treefd, dirfd, tmp, out, plen);
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		if (r == 0 &&
 		    (fchownat(dirfd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -187,16 +194,21 @@ int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name)
 			r = -errno;
 		if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 			r = -errno;
-		if (r < 0)
+		if (r < 0) {
+			char h[LFS_LONGLINK_HASH + 1];
+			if (lfs_link_last_long(dirfd, tmp, h))
+				lfs_link_drop(treefd, h);
 			unlinkat(dirfd, tmp, 0);
-		else
+		} else {
+			if (drop_old)
+				lfs_link_drop(treefd, old_hash);
 			r = 1;
+		}
 	} else if (r >= 0) {
 		r = 0;
 	}
-	if (plain)
-		sodium_memzero(plain, (size_t)len + 1);
-	free(plain);
+	free(enc);
+	sodium_free(plain); /* wipes */
 	free(out);
 	return r == -EBADMSG ? -EIO : r;
 }

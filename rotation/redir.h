@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rotation of what is not file contents (docs/ROTATION.md): the names of
  * one directory, and symlink targets. No FUSE here; the caller excludes
  * FUSE name operations on the directory (its io_lock, taken shared by the
@@ -21,9 +22,10 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a
- * temporary name (same owner and times), renamed over the old one.
+ * temporary name (same owner and times), renamed over the old one. treefd
+ * is the tree's root, where long targets keep their sidecars.
  * Returns 1 when converted, 0 when already current, -EIO when it
  * authenticates under no live epoch. */
-int lfs_relink(struct lfs_keyring *kr, int dirfd, const char *name);
+int lfs_relink(struct lfs_keyring *kr, int treefd, int dirfd, const char *name);
 
 #endif

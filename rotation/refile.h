@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Re-encryption of one regular file in place, for data-key rotation
  * (docs/ROTATION.md). The backing inode keeps its identity (hard links,
  * open handles and the inode table stay valid): every block is re-sealed

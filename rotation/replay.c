@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation journal of lethefs 0.1 (VAULT/lethefs.rotation.journal,
  * rotjournal.h): since 0.2 a conversion runs under a record of the vault
  * journal (record.h), which recovery applies. The old file carried only an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation worker (rotate.h, docs/ROTATION.md): requests, the
  * background thread and its passes over the tree, and the retirement of
  * the older epochs once nothing is left under them. */
@@ -21,7 +22,8 @@
  * against the compiler's numbers at every build. */
 #define ROTATION_STACK_WIPE (64 * 1024)
 
-int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
+int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
+                          const struct lfs_audit_caller *caller)
 {
 	pthread_mutex_lock(&r->lock);
 	lfs_rot_refresh_epochs(r);
@@ -68,7 +70,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 	pthread_mutex_unlock(&r->lock);
 	if (e == 0) {
 		lfs_info("rotation started: new data-key epoch %u", ne);
-		lfs_rot_audit(r, "started", "epoch", ne, "previous_epoch", prev);
+		lfs_rot_audit_started(r, caller, ne, prev);
 	}
 	return e;
 }

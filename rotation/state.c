@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rotation state and progress: the epochs, lethefs.rotation (when it
  * started), the keyring file, audit entries and the status members. */
 #define _GNU_SOURCE
@@ -24,6 +25,16 @@ void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, 
 	struct lfs_audit_detail d[] = {
 	    {"mountpoint", r->env.mountpoint, 0}, {k1, NULL, v1}, {k2, NULL, v2}};
 	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
+}
+
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous)
+{
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
+	                               {"epoch", NULL, epoch},
+	                               {"previous_epoch", NULL, previous},
+	                               {"trigger", "command", 0}};
+	lfs_event_emit(&r->env.events, "rotate", "started", caller, d, 4);
 }
 
 /* Reads the epochs and decides the state; with lock held. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A rotation's state (rotate.h is what the daemon uses): the struct the
  * worker, the walk, the conversions and the replay share, the progress
  * counters, lethefs.rotation, and the status (state.c). */
@@ -13,6 +14,7 @@
 
 #include "../common/event.h"
 #include "../fs/fs.h"
+#include "../fs/longlink.h"
 #include "../keymgmt/vault.h"
 
 #define LFS_ROTATION_FILE    "lethefs.rotation"
@@ -64,7 +66,7 @@ struct lfs_rot_xbuf {
 	uint8_t val[65536 + LFS_XATTR_VALUE_OVERHEAD];
 	uint8_t clear[65536];
 	char plain[LFS_XATTR_NAME_MAX + 1];
-	char link_enc[PATH_MAX], link_plain[PATH_MAX];
+	char link_enc[LFS_LINK_ENC_MAX + 1], link_plain[LFS_LINK_ENC_MAX + 1];
 };
 
 /* One pass over the tree: counting (count_only) or converting. */
@@ -75,6 +77,7 @@ struct walk {
 	bool count_only;
 	uint64_t found; /* objects of older epochs seen this pass */
 	uint64_t errors; /* objects this pass could not read or convert */
+	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
 };
@@ -89,6 +92,10 @@ double lfs_rot_now(void); /* CLOCK_MONOTONIC seconds */
 /* A "rotate" audit event with the mountpoint and one or two details. */
 void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
                    const char *k2, long long v2);
+/* The "started" entry: the one entry of a rotation a process causes, with
+ * who asked and how (trigger "command": lethefs rotate). */
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous);
 /* Reads the epochs and decides the state; with r->lock held. */
 void lfs_rot_refresh_epochs(struct lfs_rotation *r);
 /* Seals the keyring and replaces lethefs.keyring with it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree walk of a rotation pass: every directory, file, symlink and
  * xattr of the backing tree, counted or converted one at a time, on the
  * iterative walker of fs/treewalk.h (a tree of any depth costs heap, not
@@ -12,6 +13,8 @@
 #include "../common/log.h"
 #include "../fs/dirnames.h"
 #include "../fs/symlink.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
 #include "../fs/treewalk.h"
 #include "../journal/journal.h"
 #include "../staging/stage_store.h"
@@ -141,6 +144,23 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 	}
 }
 
+/* An empty file has no header to re-seal, but its xattrs (and ACLs) are
+ * under the old epoch all the same. */
+static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
+	if (x < 0)
+		note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+	else
+		w->found += (uint64_t)x;
+	close(fd);
+}
+
 static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
 		       const char *name)
 {
@@ -154,6 +174,14 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 	}
 	if (lfs_stage_marker_id(enc, (size_t)n, &id))
 		return; /* a staging directory's marker, not a link to rotate */
+	if (w->count_only) {
+		/* A long target lives in the tree's link store (fs/longlink.h). */
+		n = w->treefd >= 0 ? lfs_link_read(w->treefd, dfd, name, enc) : -EBADF;
+		if (n < 0) {
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, (int)n);
+			return;
+		}
+	}
 	if (w->count_only) {
 		if (lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) < 0)
 			note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
@@ -183,6 +211,8 @@ static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, 
 		return 1;
 	if (S_ISREG(st.st_mode) && st.st_size > 0)
 		visit_file(w, tw, dfd, name);
+	else if (S_ISREG(st.st_mode))
+		visit_empty_file(w, tw, dfd, name);
 	else if (S_ISLNK(st.st_mode))
 		visit_link(w, tw, level, dfd, name);
 	return 0;
@@ -192,6 +222,9 @@ void lfs_rot_walk(struct walk *w)
 {
 	static const struct lfs_treewalk_ops ops = {
 		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
+	w->treefd = lfs_tree_fd(w->fs, 0);
 	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
 		note_error(w, "tree", "", NULL, -ENOMEM);
+	if (w->treefd >= 0)
+		close(w->treefd);
 }

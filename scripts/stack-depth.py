@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Stack frames and stack wipes, from gcc's -fstack-usage (*.su) and
 -fcallgraph-info=su (*.ci) files of a build (scripts/check-stack.sh).
 
@@ -59,8 +60,9 @@ NO_SECRETS = {
 
 # Indirect calls: (caller pattern, [callee patterns]); the first match wins.
 INDIRECT = [
-    # The core FUSE handlers call staging through fs/stage_hooks.h.
-    (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_)", [r"^staging/ops_stage\.c:hook_"]),
+    # The core FUSE handlers call staging through fs/stage_hooks.h; so does
+    # lfs_tree_fd, for the root of a staging directory's tree.
+    (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|lfs_tree_fd$)", [r"^staging/ops_stage\.c:hook_"]),
     # Name encryption picks libsodium functions from a table.
     (r"^fs/names\.c:", []),
     (r"^lfs_fs_for_each_inode$", [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:"]),

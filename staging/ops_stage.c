@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in the FUSE handlers: the hooks of
  * fs/stage_hooks.h (markers, the staging_root rules, rmdir as a manual
  * shred, the user.lethefs.* attributes, quota charges). The table and the
@@ -193,7 +194,7 @@ static int hook_rmdir(void *ctx, fuse_req_t req, uint32_t id)
 	if (r == 0) {
 		struct lfs_audit_caller who;
 		caller_of(req, &who);
-		r = lfs_staging_set_ttl(st, id, 0, LFS_STAGE_WRITER, &who);
+		r = lfs_staging_request_shred(st, id, "rmdir", LFS_STAGE_WRITER, &who);
 	}
 	return r;
 }
@@ -349,6 +350,13 @@ static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 			r = inode->stage_root
 			        ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
 			        : -EINVAL;
+		else if (inode->stage_root && n == 0)
+			/* A shred: by lethefs stage shred, or by any other program
+			 * setting the attribute (the audit entry says which). */
+			r = lfs_staging_request_shred(
+			    st, inode->stage_id,
+			    lfs_audit_caller_is_lethefs(&who) ? "command" : "setfattr", LFS_STAGE_WRITER,
+			    &who);
 		else if (inode->stage_root)
 			r = lfs_staging_set_ttl(st, inode->stage_id, n, LFS_STAGE_WRITER, &who);
 		else if (n == 0)

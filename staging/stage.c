@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "stage.h"
 #include "../fs/dirmeta.h"
@@ -188,6 +189,8 @@ void lfs_staging_destroy(struct lfs_staging *st)
 	lfs_stage_index_free(&st->ix);
 	free(st->leftover);
 	st->leftover = NULL;
+	free(st->shred_requests);
+	st->shred_requests = NULL;
 	close(st->sdirfd);
 	st->sdirfd = -1;
 	lfs_stage_clock_destroy(&st->clock);
@@ -283,9 +286,19 @@ static void fix_meta(struct lfs_staging *st, uint32_t id)
 	close(dfd);
 }
 
+/* How a shred was asked for, when no request names it. */
+static const char *trigger_of(const char *reason)
+{
+	return !strcmp(reason, "expired")           ? "expiry"
+	       : !strcmp(reason, "interrupted")     ? "recovery"
+	       : !strcmp(reason, "uncommitted")     ? "recovery"
+	       : !strcmp(reason, "unauthenticated") ? "unlock"
+	                                            : "manual";
+}
+
 static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id, const char *reason,
-                        const struct lfs_audit_caller *caller, uint64_t files, uint64_t bytes,
-                        const char *error)
+                        const char *trigger, const struct lfs_audit_caller *caller,
+                        uint64_t files, uint64_t bytes, const char *error)
 {
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
@@ -294,8 +307,9 @@ static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id, 
 	                               {"reason", reason, 0},
 	                               {"files", NULL, (long long)files},
 	                               {"bytes", NULL, (long long)bytes},
+	                               {"trigger", trigger ? trigger : trigger_of(reason), 0},
 	                               {"error", error ? error : "", 0}};
-	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 6 : 5);
+	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 7 : 6);
 }
 
 /* A leftover of a crash: a tree or record without its key (a shred after
@@ -317,7 +331,7 @@ static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 			snprintf(why, sizeof(why), "the key file could not be overwritten: %s",
 			         strerror(-r));
 			lfs_err("staging %s: %s", hex, why);
-			shred_audit(st, NULL, f->id, reason, NULL, 0, 0, why);
+			shred_audit(st, NULL, f->id, reason, NULL, NULL, 0, 0, why);
 			st->failed++;
 			return false;
 		}
@@ -335,7 +349,7 @@ static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 	 * its entry was written), or the key of a creation that did not
 	 * complete. */
 	if (f->tree || f->key || (f->exp && !f->hidden_tree))
-		shred_audit(st, NULL, f->id, reason, NULL, files + f2, bytes + b2,
+		shred_audit(st, NULL, f->id, reason, NULL, NULL, files + f2, bytes + b2,
 		            r < 0 ? strerror(-r) : NULL);
 	return r == 0;
 }
@@ -480,6 +494,7 @@ struct removal {
 	struct lfs_staging *st;
 	uint32_t id;
 	char reason[24];
+	char trigger[16]; /* how it was asked for (lfs_staging_request_shred) */
 	char *label;
 	struct lfs_audit_caller caller;
 	bool have_caller;
@@ -494,8 +509,8 @@ static void finish_removal(struct removal *rm)
 	long markers = lfs_stage_sweep_markers(st->datafd, is_dead, st);
 	char hex[9];
 	lfs_stage_id_hex(rm->id, hex);
-	shred_audit(st, rm->label, rm->id, rm->reason, rm->have_caller ? &rm->caller : NULL, files,
-	            bytes, r < 0 ? strerror(-r) : NULL);
+	shred_audit(st, rm->label, rm->id, rm->reason, rm->trigger,
+	            rm->have_caller ? &rm->caller : NULL, files, bytes, r < 0 ? strerror(-r) : NULL);
 	/* Last: a crash before this leaves the record, and the next start
 	 * finishes (and audits) the shred; after it, nothing is left. */
 	if (r == 0)
@@ -519,7 +534,7 @@ static void *removal_thread(void *arg)
 /* The key could not be destroyed: nothing else is done (the directory
  * stays expired and is tried again), and the failure is audited once. */
 static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason,
-                         const struct lfs_audit_caller *caller, int err)
+                         const char *trigger, const struct lfs_audit_caller *caller, int err)
 {
 	char hex[9], why[160];
 	lfs_stage_id_hex(id, hex);
@@ -540,18 +555,18 @@ static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason
 	st->failed++;
 	lfs_err("staging %s: shred (%s) failed: %s", hex, reason, why);
 	if (first)
-		shred_audit(st, label, id, reason, caller, 0, 0, why);
+		shred_audit(st, label, id, reason, trigger, caller, 0, 0, why);
 	free(label);
 }
 
-int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-                      const struct lfs_audit_caller *caller)
+static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, const char *trigger,
+                    const struct lfs_audit_caller *caller)
 {
 	/* Step 1: the key. The wrapped copy first (what a disk thief would
 	 * find); if it cannot be overwritten nothing else happens. */
 	int r = lfs_stage_key_destroy(st->sdirfd, id);
 	if (r < 0) {
-		shred_failed(st, id, reason, caller, r);
+		shred_failed(st, id, reason, trigger, caller, r);
 		return r;
 	}
 	struct removal *rm = calloc(1, sizeof(*rm));
@@ -560,6 +575,7 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	rm->st = st;
 	rm->id = id;
 	snprintf(rm->reason, sizeof(rm->reason), "%s", reason);
+	snprintf(rm->trigger, sizeof(rm->trigger), "%s", trigger ? trigger : trigger_of(reason));
 	if (caller) {
 		rm->caller = *caller;
 		rm->have_caller = true;
@@ -599,6 +615,56 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	return 0;
 }
 
+int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
+                      const struct lfs_audit_caller *caller)
+{
+	return shred_as(st, id, reason, NULL, caller);
+}
+
+/* Takes the request for id out of the list: false when there is none. */
+static bool take_request(struct lfs_staging *st, uint32_t id, struct lfs_stage_shred_request *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < st->nshred_requests && !found; i++) {
+		if (st->shred_requests[i].id != id)
+			continue;
+		*out = st->shred_requests[i];
+		st->shred_requests[i] = st->shred_requests[--st->nshred_requests];
+		found = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *trigger,
+                              enum lfs_stage_who who, const struct lfs_audit_caller *caller)
+{
+	pthread_mutex_lock(&st->lock);
+	if (!st->shred_requests)
+		st->shred_requests = calloc(LFS_STAGE_SHRED_REQUESTS, sizeof(*st->shred_requests));
+	/* Out of memory: the shred happens, its entry names no caller. */
+	if (st->shred_requests) {
+		unsigned n = st->nshred_requests, i = 0;
+		while (i < n && st->shred_requests[i].id != id)
+			i++;
+		if (i == n && n == LFS_STAGE_SHRED_REQUESTS)
+			i = 0; /* full: the oldest request loses its caller, not its shred */
+		else if (i == n)
+			st->nshred_requests++;
+		struct lfs_stage_shred_request *q = &st->shred_requests[i];
+		q->id = id;
+		snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
+		q->caller = *caller;
+	}
+	pthread_mutex_unlock(&st->lock);
+	int r = lfs_staging_set_ttl(st, id, 0, who, caller);
+	struct lfs_stage_shred_request gone;
+	if (r < 0)
+		take_request(st, id, &gone); /* nothing will be shredded */
+	return r;
+}
+
 int lfs_staging_tick(struct lfs_staging *st)
 {
 	struct {
@@ -623,8 +689,13 @@ int lfs_staging_tick(struct lfs_staging *st)
 	if (any)
 		lfs_stage_clock_store(&st->clock, st->sdirfd, false);
 	int done = 0;
-	for (size_t i = 0; i < n; i++)
-		done += lfs_staging_shred(st, due[i].id, due[i].reason, NULL) == 0;
+	for (size_t i = 0; i < n; i++) {
+		struct lfs_stage_shred_request q;
+		if (!strcmp(due[i].reason, "manual") && take_request(st, due[i].id, &q))
+			done += shred_as(st, due[i].id, "manual", q.trigger, &q.caller) == 0;
+		else
+			done += shred_as(st, due[i].id, due[i].reason, NULL, NULL) == 0;
+	}
 	return done;
 }
 

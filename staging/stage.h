@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in a running daemon and offline (docs/STAGING.md):
  * the table of live staging directories, creating them, TTL and quota
  * rules, the shred sequence, and the recovery of what a crash left. The
@@ -27,6 +28,15 @@
 #include "stage_store.h"
 
 #define LFS_STAGE_CREATING_MAX 16 /* creations in flight at once */
+
+/* Who asked for a manual shred and how (docs/AUDIT.md, stage-shred's
+ * trigger): the next tick's stage-shred entry names them. */
+struct lfs_stage_shred_request {
+	uint32_t id;
+	char trigger[16];
+	struct lfs_audit_caller caller;
+};
+#define LFS_STAGE_SHRED_REQUESTS 8
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix, dirty, stored_at, creating */
@@ -58,6 +68,10 @@ struct lfs_staging {
 	bool index_damaged;
 	char index_error[64];
 	unsigned failed; /* shreds that could not destroy their key (offline) */
+	/* Manual shreds the next tick performs, with who asked (lock;
+	 * allocated at the first request, freed by destroy). */
+	struct lfs_stage_shred_request *shred_requests;
+	unsigned nshred_requests;
 	/* staging_root's backing directory as last resolved (ops_stage.c). */
 	dev_t root_dev;
 	ino_t root_ino;
@@ -144,6 +158,13 @@ enum lfs_stage_who {
  * record cannot be authenticated (locked), -ENOENT gone. Audited. */
 int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
                         const struct lfs_audit_caller *caller);
+/* A manual shred (TTL 0) asked for by caller through trigger: "command"
+ * (lethefs stage shred), "setfattr" (another program set user.lethefs.ttl
+ * to 0), "rmdir" (the empty directory removed), "control" (the control
+ * socket); under the same rules as lfs_staging_set_ttl. The stage-shred
+ * entry of the next tick names the caller and the trigger. */
+int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *trigger,
+                              enum lfs_stage_who who, const struct lfs_audit_caller *caller);
 int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
                           const struct lfs_audit_caller *caller);
 /* Quota accounting in plaintext bytes: a positive delta beyond the quota

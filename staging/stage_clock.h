@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The staging clock (docs/STAGING.md, "The clock"): the time every
  * staging decision uses. It never goes back and never runs slower than
  * real time, whatever the wall clock does:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Creating a staging directory, crash-atomically (docs/FORMAT.md 12.7).
  * A staging directory exists once both its key file and its tree are in
  * place under VAULT/staging; the step that completes the pair is the

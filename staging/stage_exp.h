@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The retention record of a staging directory, VAULT/staging/ID.exp
  * (docs/FORMAT.md section 11.3): who made it, when, when it expires and
  * its quota, authenticated with a key derived from the master key. It is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Who may change what of a staging directory (docs/STAGING.md, "Who
  * decides retention"): TTL changes, quota, and the quota charges. */
 #define _GNU_SOURCE

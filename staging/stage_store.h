@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories on disk (docs/STAGING.md, FORMAT.md section 11).
  * Everything here works without any key except wrapping and unwrapping:
  * finding what expired, destroying a key, removing ciphertext.

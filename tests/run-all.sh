@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every suite (C unit tests, then bats integration tests through real
 # mounts) and ends with one line: "N passed, N failed[, N skipped]".
 # Usage: tests/run-all.sh BUILD_DIR [unit|integration]
@@ -75,6 +76,18 @@ if [ "$which" = all ] && command -v cppcheck >/dev/null; then
 		fail=$((fail + 1))
 		echo "not ok cppcheck"
 		cat "$logdir/cppcheck.log"
+	fi
+fi
+
+# Every tracked source file carries its licence line (scripts/check-spdx.sh).
+if [ "$which" = all ]; then
+	if sh "$top/scripts/check-spdx.sh" "$top" >"$logdir/spdx.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok licence lines: $(tail -n 1 "$logdir/spdx.log")"
+	else
+		fail=$((fail + 1))
+		echo "not ok licence lines"
+		cat "$logdir/spdx.log"
 	fi
 fi
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the journal (VAULT/lethefs.journal, read by the recovery at every
  * unlock): the slot decoder and the tail record payload. First byte:
  *   0  the rest is a slot, decoded under the fixed key (almost always

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the staging parsers, all of them files any writer of the backing
  * store controls: the index, a key file, a retention record and the
  * clock's mark (vault and host forms). First byte mod 4: 0 index, 1 key

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The command line: init, info, mount's contract, errors and exit codes.
 
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # A full backing filesystem: writes fail with ENOSPC, and nothing that was
 # already stored is damaged.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Locked mounts and the control socket: mount --locked, unlock, lock (and
 # --force), status, idle lock, the failed-unlock delay, who may use the
 # socket, and that nothing is served from the kernel's caches once locked.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The security events of real commands and a real daemon land in the
 # vault's audit log, with the caller, and the log verifies; an edit of any
 # of them is caught.
@@ -55,6 +56,12 @@ for line in sys.stdin:
 	[ "${lines[7]}" = "lock success idle" ]
 	[ "${lines[8]}" = "socket-refused refused -" ]
 	[ "${lines[9]}" = "unmount success -" ]
+	# Keyed from the first unlock on, also while locked (the daemon keeps
+	# the audit key): only the mount and the failed unlock before it are not.
+	"$LETHEFS" audit show --json "$VAULT" | python3 -c '
+import json, sys
+keyed = ["mac" in json.loads(l) for l in sys.stdin]
+assert keyed == [False, False] + [True] * 8, keyed'
 	# The failed unlock names who tried: uid, pid and executable.
 	"$LETHEFS" audit show --json "$VAULT" | sed -n 2p | python3 -c '
 import json, sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Retention that cannot slip (issues 11, 12, 15): the key is overwritten
 # whoever shreds, no staging name in the system log, a stopped daemon does
 # not stop shred-expired, a stepped-back clock postpones nothing, creation

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Who decides retention, and what the stage command does outside a mount
 # (issue 15, "Retention that cannot slip"): stage refuses paths outside a
 # lethefs mount, shred-expired needs only [vault] and [staging], extending

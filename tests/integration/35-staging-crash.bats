@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Staging creation, shred and expiry are crash-atomic (docs/FORMAT.md
 # 12.7): the daemon is killed (strace's syscall injection, SIGKILL before
 # the Nth call of one system call) at each step of each update, the vault

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the control-socket protocol (daemon/ctlproto.c): the
  * strict request grammar, and the JSON writer and reader. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the journal (journal/journal.c): records authenticate only
  * in their slot, of their vault, under their key; malformed paths are
  * refused; replay applies records oldest first and keeps the ones its

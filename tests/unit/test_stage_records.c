@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for what decides a staging directory's life without a mount:
  * the retention record (what its MAC binds, that a record without one
  * never authenticates), the staging clock (its files, that it never goes

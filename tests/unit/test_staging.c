@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for staging keys and the staging index: the keyring's staging
  * table (add, get, drop, lock), wrapping a staging key under the master key
  * (and what the associated data binds), and the index's strict parser. */
