@@ -80,6 +80,9 @@ int lfs_cmd_audit(int argc, char **argv);
 int lfs_cmd_rekey(int argc, char **argv);
 int lfs_cmd_stage(int argc, char **argv);
 int lfs_cmd_shred_expired(int argc, char **argv);
+/* A mount refused for a corrupt vault file: expired staging directories
+ * are shredded anyway (cmd_shred_expired.c), and stderr says so. */
+void lfs_expire_after_failed_mount(const char *vault);
 
 /* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
  * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the

@@ -4,7 +4,7 @@
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "fsck_report.h"
+#include "fsck.h"
 #include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
@@ -33,25 +33,6 @@
 
 #define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
 
-struct fsck {
-	struct lfs_fs fs;
-	unsigned long dirs, files, links, problems, pending;
-	uint64_t bytes;
-	bool verbose;
-	struct fsck_report rep;
-	/* Objects of journal records that a crash left: they are completed at
-	 * the next mount (or by --repair), so they are pending, not corrupt. */
-	struct fsck_target {
-		uint64_t dev, ino;
-	} * targets; /* MAX_PENDING */
-	unsigned ntargets;
-	/* The plaintext path being checked, and the name of the directory
-	 * about to be entered (fsck_entry to fsck_enter). */
-	char *path;
-	size_t path_len, path_cap;
-	char next_name[LFS_NAME_MAX + 1];
-};
-
 static bool is_pending(const struct fsck *f, int fd)
 {
 	struct stat st;
@@ -74,7 +55,7 @@ static struct fsck_counts counts(const struct fsck *f)
 				    .bytes = f->bytes};
 }
 
-static void problem(struct fsck *f, const char *path, const char *what)
+void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
 {
 	f->problems++;
 	lfs_fsck_item(&f->rep, "corrupt", path, what);
@@ -84,7 +65,7 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 {
 	int fd = openat(dirfd, bname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 		return;
 	}
 	struct lfs_inode in = {.fd = fd};
@@ -98,12 +79,12 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 			      "an interrupted update, completed at the next mount or by 'lethefs "
 			      "fsck --repair'");
 	} else if (bad < 0) {
-		problem(f, path, strerror((int)-bad));
+		lfs_fsck_problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%ld corrupt block(s) or header, first at block %llu",
 			 bad, (unsigned long long)bad_block);
-		problem(f, path, msg);
+		lfs_fsck_problem(f, path, msg);
 	}
 	pthread_rwlock_destroy(&in.io_lock);
 	pthread_mutex_destroy(&in.meta_lock);
@@ -120,6 +101,11 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
  * current epoch, then the others. */
 static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
 {
+	if (f->stage_id) {
+		/* Below a staging directory: its own key, nothing else. */
+		ep[0] = f->stage_id;
+		return 1;
+	}
 	uint32_t cur = 0;
 	int n = lfs_keyring_epochs(f->fs.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 1; i < n; i++)
@@ -135,22 +121,25 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 	char ref[64];
 	ssize_t rn = readlinkat(dirfd, bname, ref, sizeof(ref));
 	uint32_t sid;
-	/* A staging directory's marker: its tree has its own key (not
-	 * checked here; docs/STAGING.md). */
-	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid))
+	/* A staging directory's marker: its tree (VAULT/staging/ID/) is
+	 * checked with its own key by fsck_staging.c. */
+	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid)) {
+		lfs_fsck_marker(f, sid, path);
 		return;
+	}
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = epoch_list(f, ep);
 	f->links++;
 	/* A long target is read from the link store (FORMAT.md 8.1); a
 	 * missing or altered sidecar is reported like a bad target. */
 	char *enc = malloc(LFS_LINK_ENC_MAX + 1), *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
-	int tfd = lfs_tree_fd(&f->fs, 0);
+	/* The tree being walked: d/, or a staging tree (fsck_staging.c). */
+	int tfd = f->stage_id ? dup(f->stage_tree_fd) : lfs_tree_fd(&f->fs, 0);
 	ssize_t n = tfd < 0 ? tfd : !enc || !plain ? -ENOMEM : lfs_link_read(tfd, dirfd, bname, enc);
 	if (tfd >= 0)
 		close(tfd);
 	if (n == -EIO || n < 0 || ne <= 0) {
-		problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
+		lfs_fsck_problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
 					   : "unreadable symlink");
 		free(enc);
 		sodium_free(plain);
@@ -167,7 +156,7 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 	free(enc);
 	sodium_free(plain); /* wipes */
 	if (r < 0)
-		problem(f, path, "symlink target does not authenticate");
+		lfs_fsck_problem(f, path, "symlink target does not authenticate");
 }
 
 /* Whether one backing xattr authenticates under one of the epochs. */
@@ -203,13 +192,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 		if (fd >= 0)
 			close(fd);
 		free(list);
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 		return;
 	}
 	lfs_proc_path(fd, proc);
 	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
 	if (n < 0 && errno != ENOTSUP)
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
@@ -218,7 +207,7 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 			continue;
 		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
-			problem(f, path, "extended attribute does not authenticate");
+			lfs_fsck_problem(f, path, "extended attribute does not authenticate");
 	}
 	free(val);
 	free(list);
@@ -238,14 +227,14 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 			 "-o dev; planted?)",
 			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
 			 minor(st->st_rdev));
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
 		snprintf(what, sizeof(what),
 			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
 			 "-o allow_suid; planted?",
 			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
 			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	}
 }
 
@@ -288,11 +277,11 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 	const char *path = f->path_len ? f->path : "/";
 	f->dirs++;
 	if (dfd < 0) {
-		problem(f, path, strerror(-dfd));
+		lfs_fsck_problem(f, path, strerror(-dfd));
 		return 0;
 	}
 	if (lfs_dirmeta_load(dfd, &lv->m) < 0) {
-		problem(f, path, "directory metadata missing or corrupt");
+		lfs_fsck_problem(f, path, "directory metadata missing or corrupt");
 		return 0;
 	}
 	return 1;
@@ -311,7 +300,7 @@ static void fsck_lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
 {
 	struct fsck *f = ctx;
 	(void)tw, (void)level;
-	problem(f, f->path_len ? f->path : "/", strerror(-err));
+	lfs_fsck_problem(f, f->path_len ? f->path : "/", strerror(-err));
 }
 
 static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname,
@@ -329,7 +318,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		char what[LFS_NAME_MAX + 32];
 		snprintf(what, sizeof(what), "<backing name %s>", bname);
 		path = entry_path(f, what);
-		problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
 		f->path[f->path_len] = '\0';
 		return 0;
 	}
@@ -338,7 +327,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 	int descend = 0;
 	unsigned long problems_before = f->problems;
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
 		check_mode(f, &st, path);
 		if (S_ISDIR(st.st_mode)) {
@@ -360,14 +349,20 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 	return descend;
 }
 
-static void check_tree(struct fsck *f, int data)
+void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix)
 {
 	static const struct lfs_treewalk_ops ops = {
 		.enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
-	if (lfs_treewalk(data, &ops, f, sizeof(struct fsck_level)) < 0)
-		problem(f, "/", "out of memory");
+	/* Paths below start with prefix ("" for the tree's root). */
+	free(f->path);
+	f->path = strdup(prefix);
+	f->path_len = f->path ? strlen(prefix) : 0;
+	f->path_cap = f->path ? f->path_len + 1 : 0;
+	if (lfs_treewalk(dirfd, &ops, f, sizeof(struct fsck_level)) < 0)
+		lfs_fsck_problem(f, prefix[0] ? prefix : "/", "out of memory");
 	free(f->path);
 	f->path = NULL;
+	f->path_len = f->path_cap = 0;
 }
 
 static int note_target(void *arg, const struct lfs_journal_record *r)
@@ -390,7 +385,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
@@ -401,7 +396,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	sodium_memzero(key, sizeof(key));
 	lfs_journal_close(&j);
 	if (r < 0)
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
 		lfs_fsck_note(&f->rep,
 			      "%u interrupted update(s) in the journal: completed at the next mount "
@@ -421,7 +416,7 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 	struct lfs_recovery rc;
 	int r = lfs_recover_vault(v, kr, &rc);
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
 	lfs_fsck_note(&f->rep,
@@ -429,7 +424,7 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 		      "record(s) not authentic (cleared)",
 		      rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
 	if (rc.failed)
-		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
 	return 0;
 }
 
@@ -440,7 +435,7 @@ static void apply_legacy(struct fsck *f, struct lfs_vault *v, struct lfs_keyring
 	if (e == -ENOENT)
 		lfs_fsck_note(&f->rep, "no rotation journal of lethefs 0.1 here");
 	else if (e < 0)
-		problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
+		lfs_fsck_problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
 	else
 		lfs_fsck_note(&f->rep, "applied the rotation journal of lethefs 0.1 (%s)", what);
 }
@@ -541,7 +536,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 	if (legacy)
 		apply_legacy(&f, &v, &kr, data);
 	else if (lfs_rotation_legacy_journal_exists(v.dirfd))
-		problem(&f, LFS_ROTATION_JOURNAL,
+		lfs_fsck_problem(&f, LFS_ROTATION_JOURNAL,
 			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
 			"if the vault crashed during a rotation under that version, run fsck --repair "
 			"--apply-legacy-journal, else remove it");
@@ -549,9 +544,13 @@ int lfs_cmd_fsck(int argc, char **argv)
 		repair(&f, &v, &kr);
 	else
 		list_pending(&f, &v, &kr);
-	check_tree(&f, data);
+	/* Staging first (with --repair, finishing what a crash left and
+	 * shredding what expired), so that the walk knows the live ids. */
+	lfs_fsck_staging(&f, &v, &kr, do_repair);
+	lfs_fsck_check_dir(&f, data, "");
 	close(data);
 	free(f.targets);
+	free(f.stage_live);
 	struct fsck_counts n = counts(&f);
 	lfs_fsck_summary(&f.rep, &n);
 	lfs_fs_destroy(&f.fs);

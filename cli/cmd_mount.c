@@ -278,10 +278,17 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	if (mo->m.locked) {
 		char err[512];
 		enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
-		if (ve != LFS_VAULT_OK)
-			return lfs_exit_for_vault_error(ve, err);
+		if (ve != LFS_VAULT_OK) {
+			r = lfs_exit_for_vault_error(ve, err);
+			if (r == LFS_EXIT_CORRUPT)
+				lfs_expire_after_failed_mount(vault);
+			return r;
+		}
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
 	} else if ((r = lfs_open_and_unlock(vault, &mo->src, &v, &kr)) != 0) {
+		/* A typo in lethefs.conf stops the mount, not the retention. */
+		if (r == LFS_EXIT_CORRUPT)
+			lfs_expire_after_failed_mount(vault);
 		return r;
 	}
 	/* The unauthenticated config names places where root writes or

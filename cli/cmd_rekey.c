@@ -260,16 +260,19 @@ static int refuse_live_staging(const char *path, struct lfs_vault *v)
 	int sfd = lfs_stage_dir_open(v->dirfd, false);
 	if (sfd == -ENOENT)
 		return LFS_EXIT_OK;
-	struct lfs_stage_index ix;
-	int r = sfd < 0 ? sfd : lfs_stage_index_load(sfd, &ix);
+	/* The key files, not the index: an index can be lost or edited. */
+	struct lfs_stage_found *f = NULL;
+	size_t nf = 0, n = 0;
+	int r = sfd < 0 ? sfd : lfs_stage_scan(sfd, &f, &nf);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
-		lfs_cli_error("cannot read the staging index of %s: %s", path, strerror(-r));
+		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));
 		return LFS_EXIT_CORRUPT;
 	}
-	size_t n = ix.n;
-	lfs_stage_index_free(&ix);
+	for (size_t i = 0; i < nf; i++)
+		n += f[i].key;
+	free(f);
 	if (n == 0)
 		return LFS_EXIT_OK;
 	lfs_cli_error("%s has %zu live staging director%s, whose keys are wrapped under the "

@@ -29,7 +29,7 @@ static const struct lfs_command commands[] = {
 	{"rekey", lfs_cmd_rekey, "give an unmounted vault a new master key (slots re-wrapped)"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
 	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
-	{"stage", lfs_cmd_stage, "create, list, extend or shred self-destroying staging dirs"},
+	{"stage", lfs_cmd_stage, "create, list, show, extend or shred self-destroying staging dirs"},
 	{"shred-expired", lfs_cmd_shred_expired,
 	 "shred expired staging dirs of an unmounted vault (cron, timer)"},
 };
@@ -67,7 +67,8 @@ static void usage(FILE *out)
 		" 14  rotate: the volume is locked\n"
 		" 15  rotate --wait: the rotation stopped on errors\n"
 		" 16  rekey: the vault is mounted (unmount it first)\n"
-		" 17  stage extend refused: the vault does not allow extending TTLs\n"
+		" 17  stage: refused by the vault's staging configuration (max TTL, per-user\n"
+		"     limit, extending, shortening)\n"
 		" 18  umount: the daemon did not answer or did not exit in time\n"
 		" 20  the control socket is not trustworthy: nothing was sent to it\n"
 		" 21  the control socket has no free slot (too many connections): retry\n");

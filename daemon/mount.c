@@ -279,29 +279,18 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_ERROR;
 	}
 	/* Staging directories that expired while nothing was mounted are
-	 * shredded before anything is served (no key needed). */
+	 * shredded before anything is served (no key needed). A damaged
+	 * index never stops the mount (it is rebuilt from the key files);
+	 * only a VAULT/staging that cannot be opened leaves the mount
+	 * without staging directories, reported. */
 	struct lfs_staging staging;
-	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
-	/* On read-only storage a vault that never had a staging directory
-	 * cannot be given one: it is served without (nothing to expire). */
-	bool no_staging = r < 0 && mo->read_only && (r == -EROFS || r == -ENOENT);
-	if (r < 0 && !no_staging) {
-		snprintf(err, errlen, "cannot read the staging index of %s: %s", vault,
-		         strerror(-r));
-		lfs_audit_close(session.audit);
-		lfs_control_stop(&ctl);
-		lfs_session_destroy(&session);
-		lfs_journal_close(&journal);
-		lfs_fs_destroy(&fs);
-		lfs_keyring_destroy(kr);
-		lfs_vault_close(v);
-		return LFS_MOUNT_CORRUPT;
-	}
 	struct lfs_stage_hooks stage_hooks;
-	if (!no_staging) {
+	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
+	bool have_staging = r == 0;
+	if (have_staging) {
 		lfs_session_set_staging(&session, &staging);
-		lfs_staging_sweep_orphans(&staging);
-		lfs_staging_tick(&staging, (int64_t)time(NULL));
+		lfs_staging_recover(&staging);
+		lfs_staging_tick(&staging);
 		if (!mo->locked)
 			lfs_staging_load_keys(&staging);
 		staging.background = true;
@@ -309,6 +298,16 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		staging.inval_arg = &fs;
 		lfs_staging_hooks_init(&stage_hooks, &staging);
 		fs.stage = &stage_hooks;
+	} else if (r == -ENOENT) {
+		/* Read-only storage and no VAULT/staging: there is none. */
+		lfs_info("%s has no staging directories (read-only, none created)", vault);
+	} else {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot open %s/staging: %s: staging directories are "
+			 "neither served nor shredded by this mount", vault, strerror(-r));
+		lfs_err("%s", why);
+		struct lfs_audit_detail d[] = {{"what", "staging", 0}, {"error", why, 0}};
+		lfs_session_audit(&session, "stage-damaged", "failure", NULL, d, 2);
 	}
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
@@ -357,7 +356,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fuse_opt_free_args(&args);
 	fs.stage = NULL;
-	if (!no_staging)
+	if (have_staging)
 		lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);

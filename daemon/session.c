@@ -294,7 +294,7 @@ void lfs_session_tick(struct lfs_session *s)
 {
 	/* Expiry does not wait for an unlock: destroying a key needs none. */
 	if (s->staging)
-		lfs_staging_tick(s->staging, (int64_t)time(NULL));
+		lfs_staging_tick(s->staging);
 	if (!s->idle_lock_seconds || atomic_load(&s->fs->access) != LFS_ACCESS_UNLOCKED)
 		return;
 	if (lfs_fs_idle_seconds(s->fs) < (int64_t)s->idle_lock_seconds)
@@ -370,5 +370,23 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	used += (size_t)n;
 	if (s->rotation && lfs_rotation_status_json(s->rotation, buf, len, &used) < 0)
 		return -1;
+	if (s->staging) {
+		/* Staging directories, and those whose key could not be loaded
+		 * (served as EIO until they expire: docs/STAGING.md). */
+		struct lfs_staging_summary sum;
+		char next[40] = "null";
+		lfs_staging_summary(s->staging, &sum);
+		if (sum.count) {
+			char t[32];
+			iso_time((time_t)sum.next_expiry, t, sizeof(t));
+			snprintf(next, sizeof(next), "\"%s\"", t);
+		}
+		n = snprintf(buf + used, len - used,
+			     ",\"staging_count\":%u,\"staging_damaged\":%u,\"staging_next_expiry\":%s",
+			     sum.count, sum.damaged, next);
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
 	return (int)used;
 }

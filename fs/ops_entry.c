@@ -362,9 +362,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 			: lfs_bname_for_new(fs, parent, pfd, name, &b);
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
-		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name)
+		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name,
+						      mode & 07777)
 				   : 0;
 		r = staged < 0 ? staged : 0;
+	} else if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd)) {
+		r = -EPERM; /* only staging directories in staging_root */
 	}
 	if (r == 0 && !staged) {
 		if (link)

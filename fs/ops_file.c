@@ -81,6 +81,11 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		return;
 	}
 	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	/* Only staging directories in staging_root: a file there would have
+	 * no TTL. An existing one may still be opened. */
+	if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
+	    faccessat(pfd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -EPERM;
 	if (r == 0) {
 		/* Exclusive first, so that we know whether we made the file (and
 		 * must remove it if the create fails later). */

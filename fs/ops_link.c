@@ -47,7 +47,8 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		return;
 	}
 	/* A hard link would let one object be reached under two keys' names. */
-	if (inode->stage_id != parent->stage_id || inode->stage_root)
+	if (inode->stage_id != parent->stage_id || inode->stage_root ||
+	    lfs_stage_hook_in_root(fs, req, parent, pfd))
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, parent, pfd, name, &b);
@@ -208,8 +209,19 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_make(fs, parent, pfd, name, &from);
+	/* Into staging_root only a staging directory may move (it keeps its
+	 * TTL); anything else gets EXDEV, so that mv copies it in through
+	 * mkdir, which makes it a staging directory. */
+	uint32_t sid;
+	if (r == 0 && lfs_stage_hook_in_root(fs, req, newparent, npfd) &&
+	    !lfs_stage_hook_is_marker(fs, pfd, from.name, &sid))
+		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* An exchange moves the other entry the other way. */
+	if (r == 0 && (flags & RENAME_EXCHANGE) && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
+	    !lfs_stage_hook_is_marker(fs, npfd, to.name, &sid))
+		r = -EXDEV;
 	/* A long symlink replaced by the rename loses its sidecar (unless the
 	 * rename is a no-op between two names of one object). */
 	struct lfs_link_release rel = {0};

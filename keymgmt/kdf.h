@@ -15,6 +15,7 @@
 #define LFS_KDF_CTX_AUDIT   "lfaudt01" /* authenticates audit entries */
 #define LFS_KDF_CTX_STAGING "lfstag01" /* wraps staging directory keys */
 #define LFS_KDF_CTX_JOURNAL "lfjrnl01" /* authenticates vault journal records */
+#define LFS_KDF_CTX_STAGEXP "lfstex01" /* authenticates staging retention records */
 /* From the audit key (not the master key, so that labels survive a rekey). */
 #define LFS_KDF_CTX_LABELS "lflabl01" /* authenticates keyslot labels */
 

@@ -23,6 +23,7 @@
 #include "../../keymgmt/recovery.h"
 #include "../../keymgmt/slot_labels.h"
 #include "../../rotation/rotjournal.h"
+#include "../../staging/stage_exp.h"
 
 static const char *top;
 
@@ -301,6 +302,10 @@ static void seed_ctlproto(void)
 	put("ctlproto", "unlock", unlock, sizeof(unlock) - 1);
 	put("ctlproto", "answer", answer, sizeof(answer) - 1);
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
+	static const char ttl[] = "\0lethefs-ctl 1 stage-ttl 8000abcd 86400\n";
+	static const char sync[] = "\0lethefs-ctl 1 stage-sync\n";
+	put("ctlproto", "stage-ttl", ttl, sizeof(ttl) - 1);
+	put("ctlproto", "stage-sync", sync, sizeof(sync) - 1);
 }
 
 static void seed_registry(void)
@@ -318,6 +323,26 @@ static void seed_stage(void)
 				    "8a3f0c21 1764400000 1764659200 0 0\n"
 				    "c0ffee01 1764400000 1764403600 1073741824 4096\n";
 	put("stage", "index", index, sizeof(index) - 1);
+	/* A retention record under the fuzzers' master key (mode 2). */
+	static uint8_t rec[1 + LFS_STAGE_EXP_LEN];
+	uint8_t master[LFS_MASTER_KEY_LEN], uuid[LFS_UUID_LEN];
+	fz_key(master, sizeof(master), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	struct lfs_keyring kr;
+	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
+	if (lfs_keyring_generate(&kr) == 0 && lfs_keyring_set_master(&kr, master) == 0) {
+		struct lfs_stage_exp e = {.id = 0x8a3f0c21, .owner = 1000, .created = 1764400000,
+					  .expires = 1764659200, .quota = 4096};
+		rec[0] = 2;
+		lfs_stage_exp_encode(&kr, &e, rec + 1);
+		put("stage", "record", rec, sizeof(rec));
+	}
+	lfs_keyring_destroy(&kr);
+	static const char vclock[] = "\3lethefs-staging-clock 1\n1764400000\n";
+	static const char hclock[] = "\3lethefs-staging-clock 1\n1764400000123 5000123 "
+				     "8d3a955d-92da-48d7-baad-709f6d299888\n";
+	put("stage", "clock", vclock, sizeof(vclock) - 1);
+	put("stage", "hostclock", hclock, sizeof(hclock) - 1);
 }
 
 /* A journal as the rotation writes it (mode 0), and its body alone for the

@@ -85,7 +85,7 @@ complete_line() {
 	run complete_line "$LETHEFS" st
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "stage status " ]
 	run complete_line "$LETHEFS" stage ""
-	for s in create list shred extend; do echo "$output" | grep -qx "$s"; done
+	for s in create list show shred extend; do echo "$output" | grep -qx "$s"; done
 	run complete_line "$LETHEFS" keyslot ""
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "add list remove " ]
 	run complete_line "$LETHEFS" lock --

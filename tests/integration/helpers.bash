@@ -42,6 +42,10 @@ unmount_vault() {
 teardown_vault() {
 	local rc=0
 	unmount_vault || rc=1
+	# The staging clock's mark for this boot (docs/STAGING.md), if any.
+	local uuid
+	uuid=$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf" 2>/dev/null)
+	[ -z "$uuid" ] || rm -f "/run/lethefs/staging-clock-$uuid"
 	if mountpoint -q "$MNT" 2>/dev/null; then
 		echo "mount left behind at $MNT" >&2
 		rc=1

@@ -386,6 +386,58 @@ static void test_inline_comments(void **state)
 	EXPECT_ERROR(VALID "[access]\nadmin_group = # nobody yet\n", "line 7", "admin_group");
 }
 
+static void test_staging_defaults(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg, back;
+	char err[256], buf[2048];
+	/* Bounded unless the administrator says otherwise. */
+	assert_int_equal(parse(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.staging_max_ttl, 30 * 86400);
+	assert_int_equal(cfg.staging_max_per_user, 16);
+	assert_int_equal(cfg.staging_owner_may_shorten, 1);
+	assert_int_equal(cfg.staging_allow_extend, 0);
+	const char *t = VALID "[staging]\nstaging_max_ttl = off\nstaging_max_per_user = 0\n"
+			      "owner_may_shorten = no\n";
+	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.staging_max_ttl, 0);
+	assert_int_equal(cfg.staging_max_per_user, 0);
+	assert_int_equal(cfg.staging_owner_may_shorten, 0);
+	int n = lfs_config_format(&cfg, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.staging_owner_may_shorten, 0);
+	assert_int_equal(back.staging_max_per_user, 0);
+	EXPECT_ERROR(VALID "[staging]\nowner_may_shorten = maybe\n", "owner_may_shorten");
+	EXPECT_ERROR(VALID "[staging]\nstaging_max_per_user = -1\n", "staging_max_per_user");
+	EXPECT_ERROR(VALID "[staging]\nstaging_max_per_user = lots\n", "staging_max_per_user");
+}
+
+/* shred-expired reads only [vault] and [staging]: anything else may be
+ * wrong (and is reported), those two may not. */
+static void test_staging_only(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[256] = "";
+	const char *t = VALID "[access]\nidle_lock = banana\n[bogus]\nx = 1\n[audit]\n"
+			      "this line is not ini\n[staging]\nstaging_root = mig\n";
+	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(lfs_config_parse_staging(t, strlen(t), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.staging_root, "mig");
+	assert_non_null(strstr(cfg.skipped, "idle_lock"));
+	assert_non_null(strstr(cfg.skipped, "bogus"));
+	assert_non_null(strstr(cfg.skipped, "syntax error"));
+	assert_int_equal(cfg.idle_lock_seconds, 0);
+	const char *v = VALID "[staging]\nstaging_max_ttl = forever\n";
+	assert_int_equal(lfs_config_parse_staging(v, strlen(v), &cfg, err, sizeof(err)), -EINVAL);
+	const char *w = "[vault]\nformat = 2\n";
+	assert_int_equal(lfs_config_parse_staging(w, strlen(w), &cfg, err, sizeof(err)), -EINVAL);
+	/* A valid file leaves nothing skipped. */
+	assert_int_equal(lfs_config_parse_staging(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.skipped, "");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -394,6 +446,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_inline_comments),
+		cmocka_unit_test(test_staging_defaults),
+		cmocka_unit_test(test_staging_only),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_respects_len),
 		cmocka_unit_test(test_format_enospc),
