@@ -133,6 +133,14 @@ test: all $(UNIT_BIN) $(TOOL_BIN)
 test-clients: all
 	@bash tests/clients/run.sh $(BUILD)
 
+# The load-and-fault soak (docs/TESTING.md): writers, verifying readers,
+# rotation, lock/unlock, staging expiry and kill -9 against one mount for
+# SOAK_SECONDS (default an hour); report in $(BUILD)/soak-report.md.
+SOAK_SECONDS ?= 3600
+soak: all
+	@python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --lethefs $(BUILD)/lethefs \
+	  --report $(BUILD)/soak-report.md --json $(BUILD)/soak-report.json
+
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
