@@ -59,7 +59,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
-        uninstall clean format cppcheck bench lib layers stack man test-clients
+        uninstall clean format cppcheck bench lib layers stack man test-clients soak
 
 all: $(BUILD)/lethefs man
 
