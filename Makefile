@@ -59,7 +59,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
-        uninstall clean format cppcheck bench lib layers stack man test-clients
+        uninstall clean format cppcheck bench lib layers stack man test-clients soak
 
 all: $(BUILD)/lethefs man
 
@@ -115,7 +115,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | deps
 
 # The tail crash sweep dies or fails at chosen backing-store calls: they are
 # wrapped at link time (tests/unit/test_tail_crash.c).
-CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=renameat2,--wrap=unlinkat
+CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=pwritev64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=renameat2,--wrap=unlinkat
 $(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
 
@@ -134,6 +134,14 @@ test: all $(UNIT_BIN) $(TOOL_BIN)
 # real mounts, with kill -9 rounds); its short version is part of `make test`.
 test-clients: all
 	@bash tests/clients/run.sh $(BUILD)
+
+# The load-and-fault soak (docs/TESTING.md): writers, verifying readers,
+# rotation, lock/unlock, staging expiry and kill -9 against one mount for
+# SOAK_SECONDS (default an hour); report in $(BUILD)/soak-report.md.
+SOAK_SECONDS ?= 3600
+soak: all
+	@python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --lethefs $(BUILD)/lethefs \
+	  --report $(BUILD)/soak-report.md --json $(BUILD)/soak-report.json
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
+#include "overwrite.h"
+#include "../journal/target.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -270,9 +272,40 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 	return r;
 }
 
+/* Stored blocks that exist already, rewritten in place under a journal
+ * record so that a write a kill cuts in the middle of a block cannot cost
+ * the block (fs/overwrite.h). */
+static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t len)
+{
+	struct lfs_fs *fs = io->fs;
+	struct lfs_overwrite o = {.disk_h = io->inode->header,
+	                          .seal_h = io->inode->header,
+	                          .final_block = last_block(io->size)};
+	if (!fs->journal)
+		return lfs_overwrite_write(NULL, io->l, io->fd, &o, b0, disk, len);
+	/* The caller holds the keyring (io->keys), so the key stays valid. */
+	const uint8_t *key = lfs_keyring_journal_key(fs->kr);
+	if (!key)
+		return -EACCES;
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int r = lfs_journal_target_of(io->fd, fs->data_path ? fs->data_path : "",
+	                              fs->handle_mount_fd >= 0, t);
+	if (r == 0) {
+		struct lfs_overwriter w = {
+		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		r = lfs_overwrite_write(&w, io->l, io->fd, &o, b0, disk, len);
+		if (w.kept)
+			io->inode->tail_broken = true; /* until the next recovery */
+	}
+	free(t);
+	return r;
+}
+
 /* Seals and writes blocks that exist already and stay where they are in
  * the file (none of them changes from last to not last or back): each
- * authenticates on its own, so one pwrite in place suffices. */
+ * authenticates on its own, so they are rewritten in place. */
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off)
 {
 	uint64_t b0 = off / BS, b1 = (off + size - 1) / BS;
@@ -285,8 +318,7 @@ int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off)
 		uint64_t end = lfs_block_offset(io->l, b1 + 1);
 		if (end > io->backing)
 			end = io->backing;
-		r = lfs_pwrite_full(io->fd, out, end - lfs_block_offset(io->l, b0),
-		                    (off_t)lfs_block_offset(io->l, b0));
+		r = io_overwrite(io, b0, out, end - lfs_block_offset(io->l, b0));
 	}
 	free(out);
 	return r;

@@ -74,7 +74,7 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	const uint8_t *key = lfs_keyring_journal_key(fs->kr);
 	if (!key)
 		return -EACCES;
-	x->rec = malloc(sizeof(*x->rec));
+	x->rec = calloc(1, sizeof(*x->rec));
 	if (!x->rec)
 		return -ENOMEM;
 	x->rec->kind = LFS_JK_TAIL;

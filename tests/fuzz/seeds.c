@@ -392,7 +392,7 @@ static void seed_journal(void)
 	memcpy(r.target.path, "QmFzZTY0/bmFtZQ", 16);
 	r.payload_len = (uint32_t)lfs_tail_encode(&t, r.payload);
 	slot[0] = 1;
-	lfs_journal_encode(key, uuid, 3, &r, slot + 1);
+	lfs_journal_encode(key, uuid, 3, &r, slot + 1, LFS_JOURNAL_SLOT_LEN);
 	put("journal", "tail-record", slot, 1 + 184 + 15 + r.payload_len);
 	slot[0] = 2;
 	memcpy(slot + 1, r.payload, r.payload_len);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +25,19 @@
 
 /* --- the wrapped calls ------------------------------------------------ */
 
-enum fault { FAULT_NONE, FAULT_CRASH_BEFORE, FAULT_CRASH_AFTER, FAULT_ENOSPC, FAULT_EIO };
+/* FAULT_TEAR_FIRST/LAST: a write killed part way, as a kill -9 leaves it:
+ * the kernel copies page by page and stops at a page boundary once a fatal
+ * signal is pending, so the bytes up to the first (or the last) page
+ * boundary inside the write land and the rest does not. */
+enum fault {
+	FAULT_NONE,
+	FAULT_CRASH_BEFORE,
+	FAULT_CRASH_AFTER,
+	FAULT_ENOSPC,
+	FAULT_EIO,
+	FAULT_TEAR_FIRST,
+	FAULT_TEAR_LAST
+};
 static int fault_at; /* 0: count only */
 static enum fault fault_kind;
 static int calls;
@@ -50,19 +63,71 @@ static int before_call(void)
 	}
 }
 
+/* A tear of a call that writes no data (ftruncate, fsync, ...) is a crash
+ * after it. */
 static void after_call(void)
 {
-	if (fault_at && calls == fault_at && fault_kind == FAULT_CRASH_AFTER)
+	if (fault_at && calls == fault_at &&
+	    (fault_kind == FAULT_CRASH_AFTER || fault_kind == FAULT_TEAR_FIRST ||
+	     fault_kind == FAULT_TEAR_LAST))
 		_exit(99);
 }
 
 ssize_t __real_pwrite64(int fd, const void *buf, size_t n, off_t off);
+
+/* Where a torn write of n bytes at off stops: a page boundary strictly
+ * inside it, or off itself (nothing lands) when there is none. */
+static off_t tear_point(off_t off, size_t n)
+{
+	off_t first = (off / 4096 + 1) * 4096, last = ((off + (off_t)n - 1) / 4096) * 4096;
+	if (first >= off + (off_t)n)
+		return off;
+	return fault_kind == FAULT_TEAR_FIRST ? first : last;
+}
+
+static bool tearing_now(void)
+{
+	return fault_at && calls == fault_at &&
+	       (fault_kind == FAULT_TEAR_FIRST || fault_kind == FAULT_TEAR_LAST);
+}
+
 ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off);
 ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
 	if (before_call() < 0)
 		return -1;
+	if (tearing_now()) {
+		off_t cut = tear_point(off, n);
+		if (cut > off && __real_pwrite64(fd, buf, (size_t)(cut - off), off) < 0)
+			_exit(98);
+		_exit(99);
+	}
 	ssize_t r = __real_pwrite64(fd, buf, n, off);
+	after_call();
+	return r;
+}
+
+ssize_t __real_pwritev64(int fd, const struct iovec *v, int cnt, off_t off);
+ssize_t __wrap_pwritev64(int fd, const struct iovec *v, int cnt, off_t off);
+ssize_t __wrap_pwritev64(int fd, const struct iovec *v, int cnt, off_t off)
+{
+	if (before_call() < 0)
+		return -1;
+	if (tearing_now()) {
+		size_t n = 0;
+		for (int i = 0; i < cnt; i++)
+			n += v[i].iov_len;
+		off_t cut = tear_point(off, n), at = off;
+		for (int i = 0; i < cnt && at < cut; i++) {
+			size_t k = (size_t)(cut - at) < v[i].iov_len ? (size_t)(cut - at)
+			                                              : v[i].iov_len;
+			if (__real_pwrite64(fd, v[i].iov_base, k, at) < 0)
+				_exit(98);
+			at += (off_t)k;
+		}
+		_exit(99);
+	}
+	ssize_t r = __real_pwritev64(fd, v, cnt, off);
 	after_call();
 	return r;
 }
@@ -174,6 +239,11 @@ static void rig_init(struct rig *g)
 	randombytes_buf(uuid, sizeof(uuid));
 	lfs_keyring_init(&g->kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
 	assert_int_equal(lfs_keyring_generate(&g->kr), 0);
+	/* A second data epoch, not current, for conversions to it. */
+	uint32_t e2;
+	assert_int_equal(lfs_keyring_add_epoch(&g->kr, &e2), 0);
+	assert_int_equal(e2, 2);
+	assert_int_equal(lfs_keyring_set_current(&g->kr, 1), 0);
 }
 
 static void rig_done(struct rig *g)
