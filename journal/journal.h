@@ -37,10 +37,12 @@
 #define LFS_JOURNAL_MIN_SLOTS 16u
 #define LFS_JOURNAL_MAX_SLOTS 1024u
 #define LFS_JOURNAL_DEF_SLOTS 64u
-/* Large slots made with nslots small ones: one per two small ones (a mount
- * asks for 2 x max_threads + 16 small slots, so every worker thread and the
- * rotation can hold one at once). */
-#define LFS_JOURNAL_LARGE_FOR(nslots) ((nslots) / 2u)
+/* Large slots made with nslots small ones. Fixed at 4 (1.1 MB, allocated
+ * when the journal is made so that a record never waits for disk space):
+ * a writer holds one only for one write's blocks and never while it waits
+ * for anything else, so more writers than slots just queue (take_slot),
+ * and a vault on a small disk does not give megabytes to the journal. */
+#define LFS_JOURNAL_LARGE_FOR(nslots) ((void)(nslots), 4u)
 
 /* Record kinds. Numbers are part of the format: never reuse one. */
 enum lfs_journal_kind {
