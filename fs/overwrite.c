@@ -98,7 +98,10 @@ int lfs_overwrite_write(struct lfs_overwriter *w, const struct lfs_layout *l, in
                         size_t len)
 {
 	off_t at = (off_t)lfs_block_offset(l, first_block);
-	if (!w || !w->journal || w->journal->fd < 0)
+	/* No journal (an offline view), or one of lethefs 0.2 that still held
+	 * records at this mount and so was not made anew with large slots:
+	 * plain writes, as before, until the next mount remakes it. */
+	if (!w || !w->journal || w->journal->fd < 0 || w->journal->nlarge == 0)
 		return lfs_pwrite_full(fd, disk, len, at);
 	struct lfs_journal_record *rec = calloc(1, sizeof(*rec));
 	if (!rec)
