@@ -498,7 +498,8 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 	if (j->fd < 0)
 		return -EROFS;
 	bool large = r->bulk_len != 0;
-	if (large && j->nlarge == 0)
+	if (large && (j->nlarge == 0 || r->payload_len > LFS_JOURNAL_PAYLOAD_MAX ||
+	              r->bulk_len > LFS_JOURNAL_BULK_ROOM(r->target.path_len, r->payload_len)))
 		return -E2BIG;
 	uint8_t *buf = malloc(LFS_JOURNAL_SLOT_LEN);
 	if (!buf)
