@@ -44,9 +44,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Helper programs for the integration tests (never installed).
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+# The fault-injection shim (LD_PRELOAD; tests/fault, docs/TESTING.md). Built
+# without _FILE_OFFSET_BITS and _FORTIFY_SOURCE so that it can define both
+# the plain and the 64-bit names of the calls it interposes.
+FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
-        cppcheck bench
+        cppcheck bench test-faults
 
 all: deps $(BUILD)/lethefs
 
@@ -68,16 +72,29 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
+$(FAULT_SHIM): tests/fault/faultshim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -std=gnu11 -Wall -Wextra -Werror -fPIC -shared -U_FORTIFY_SOURCE \
+	  -o $@ $< -ldl -lpthread
+
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
 
-integration: all $(TOOL_BIN)
+integration: all $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD) integration
 
 # The full suite: unit tests, then integration tests through real mounts,
 # then one summary line.
-test: all $(UNIT_BIN) $(TOOL_BIN)
+test: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD)
+
+# The full crash and full-disk sweep (every operation, every backing-store
+# call, crash before/after, ENOSPC, EIO) and rounds of kill -9 under real
+# workloads. Long: see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass options.
+test-faults: all $(FAULT_SHIM)
+	@python3 tests/fault/sweep.py --build $(BUILD) $(FAULT_ARGS); s=$$?; \
+	 python3 tests/fault/kills.py --build $(BUILD) $(KILL_ARGS); k=$$?; \
+	 [ $$s -eq 0 ] && [ $$k -eq 0 ]
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -1,0 +1,590 @@
+#!/usr/bin/env python3
+"""Crash and full-disk sweep (docs/TESTING.md).
+
+For each operation: build a template vault (BASE data + the operation's
+setup, all fsync'd), record its plaintext state (before), run the operation
+once with the shim counting the backing-store calls it makes and record the
+state it leaves (after). Then, for every mode and every call number N, on a
+fresh copy of the template:
+
+  crash-before / crash-after  the daemon (or CLI) _exits at call N, before or
+                              after performing it
+  enospc                      the disk is full from call N on: calls that
+                              allocate fail with ENOSPC (overwrites of
+                              allocated ranges and opens of existing files
+                              still work, as on ext4 or tmpfs)
+  enospc-short                the same, but the first extending write at or
+                              after N performs half its bytes first
+  enospc-strict               every allocating call fails from N on,
+                              overwrites included (copy-on-write storage)
+  eio                         call N fails with EIO (once)
+  eio-from                    every call fails with EIO from N on
+  edquot                      as enospc, with EDQUOT
+  fullfs                      no shim: the vault lives on a small tmpfs with
+                              only N-1 pages left free when the operation runs
+
+and check the invariant: after a crash the vault mounts, its state is the
+before-state or the after-state (which includes every byte fsync'd before the
+operation), and fsck exits 0, both before and after the remount; after an
+injected error the daemon stays alive, the state read through the live mount
+is before or after, the daemon exits 0 at unmount, and the same holds after
+a remount.
+
+Exit status: 0 no finding, 1 findings, 2 the harness itself failed."""
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lfsfault as lf  # noqa: E402
+import operations  # noqa: E402
+
+ALL_MODES = ["crash-before", "crash-after", "enospc", "enospc-short", "enospc-strict", "eio",
+             "eio-from", "edquot", "fullfs"]
+DEFAULT_MODES = ["crash-before", "crash-after", "enospc", "enospc-short", "eio", "fullfs"]
+
+# mode -> (shim mode, errno, kinds counted, spare what a full disk allows)
+SHIM = {
+    "crash-before": ("crash-before", None, None, False),
+    "crash-after": ("crash-after", None, None, False),
+    "enospc": ("fail-from", "ENOSPC", lf.ALLOC_KINDS, True),
+    "enospc-short": ("short-write", "ENOSPC", "write", True),
+    "enospc-strict": ("fail-from", "ENOSPC", lf.ALLOC_KINDS, False),
+    "eio": ("fail-once", "EIO", None, False),
+    "eio-from": ("fail-from", "EIO", None, False),
+    "edquot": ("fail-from", "EDQUOT", lf.ALLOC_KINDS, True),
+}
+
+PAGE = 4096
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class Call:
+    def __init__(self, line):
+        f = line.rstrip("\n").split("\t")
+        while len(f) < 7:
+            f.append("")
+        self.pid, self.n, self.kind, self.func, self.path, self.detail, self.outcome = (
+            f[0], int(f[1]), f[2], f[3], f[4], f[5], f[6])
+
+
+def read_calls(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        return [Call(l) for l in f if l.strip() and not l.startswith("#")]
+
+
+class Names:
+    """Backing path -> plaintext path, learnt from inode numbers, so that a
+    report says "/keep/b.txt" rather than an encrypted name."""
+
+    def __init__(self):
+        self.map = {"d": ""}
+
+    def learn(self, vault, mnt):
+        by_ino = {}
+        for dirpath, dirs, files in os.walk(mnt):
+            for n in dirs + files:
+                p = os.path.join(dirpath, n)
+                try:
+                    by_ino[os.lstat(p).st_ino] = "/" + os.path.relpath(p, mnt)
+                except OSError:
+                    pass
+        for top in ("d", "staging"):
+            for dirpath, dirs, files in os.walk(os.path.join(vault, top)):
+                for n in dirs + files:
+                    p = os.path.join(dirpath, n)
+                    try:
+                        ino = os.lstat(p).st_ino
+                    except OSError:
+                        continue
+                    if ino in by_ino:
+                        self.map[os.path.relpath(p, vault)] = by_ino[ino]
+
+    def show(self, path):
+        """The path with its longest known prefix replaced by plaintext."""
+        parts = path.split("/")
+        for i in range(len(parts), 0, -1):
+            pre = "/".join(parts[:i])
+            if pre in self.map:
+                rest = [abbrev(x) for x in parts[i:]]
+                plain = "/".join(abbrev(x) for x in (self.map[pre] or "").split("/"))
+                return (plain + "/" + "/".join(rest)) if rest else (plain or "/")
+        return "/".join(abbrev(x) for x in parts)
+
+
+def abbrev(name):
+    return name if len(name) <= 24 else name[:18] + "..."
+
+
+def describe_call(c, names):
+    if c is None:
+        return "?"
+    s = "%s %s %s" % (c.kind, c.func, names.show(c.path) if c.path else "VAULT")
+    if c.detail.startswith("-> "):
+        s += " -> " + names.show(c.detail[3:])
+    elif c.detail:
+        s += " (%s)" % c.detail
+    return s
+
+
+class Sweep:
+    def __init__(self, args):
+        self.args = args
+        self.env = lf.Env(args.build)
+        os.environ["LETHEFS"] = self.env.lethefs
+        self.root = lf.new_root()
+        self.results = []
+        self.totals = collections.Counter()
+        self.vaults = []
+
+    def vault(self, name, base=None):
+        v = lf.Vault(self.env, base or self.root, name)
+        self.vaults.append(v)
+        return v
+
+    def cleanup(self):
+        for v in self.vaults:
+            v.cleanup()
+        if not self.args.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- states -------------------------------------------------------------------
+    def state(self, v, op):
+        """(which probe secrets unlock, snapshot through a clean mount), or
+        raises MountFailed. For mount operations only the snapshot counts."""
+        unlocks = tuple(p for p in op.probes if v.unlocks(p)) if op.kind == "cli" else ("pass",)
+        if not unlocks:
+            raise lf.MountFailed("no secret unlocks", "")
+        v.mount(label=unlocks[0], opts=self.args.opts)
+        try:
+            snap = lf.snapshot(v.mnt)
+        finally:
+            rc = v.unmount()
+        return {"unlocks": unlocks, "tree": snap, "unmount_rc": rc}
+
+    def prepare_template(self, op):
+        tpl = self.vault("tpl-" + op.name)
+        tpl.init()
+        tpl.mount(opts=self.args.opts)
+        try:
+            op.setup(tpl.mnt)
+        finally:
+            tpl.unmount()
+        if op.vsetup:
+            op.vsetup(tpl)
+        return tpl
+
+    def fresh(self, op, tpl, name, base=None):
+        v = self.vault(name, base)
+        v.copy_from(tpl)
+        if op.prepare:
+            op.prepare(v.path)
+        return v
+
+    def shim_env(self, v, mode, n, kinds=None):
+        e = {"LFS_FAULT_VAULT": v.path, "LFS_FAULT_ARM": os.path.join(v.dir, "armed"),
+             "LFS_FAULT_LOG": os.path.join(v.dir, "calls.log")}
+        if mode:
+            smode, err, k, spare = SHIM[mode]
+            e["LFS_FAULT_MODE"] = smode
+            if spare:
+                e["LFS_FAULT_SPARE"] = "1"
+            e["LFS_FAULT_AT"] = str(n)
+            if err:
+                e["LFS_FAULT_ERRNO"] = err
+            kinds = k
+        if kinds:
+            e["LFS_FAULT_KINDS"] = kinds
+        return e
+
+    def run_op(self, op, v, env=None):
+        """Runs the operation (armed) and returns (ok, message)."""
+        arm = os.path.join(v.dir, "armed")
+        open(arm, "w").close()
+        try:
+            if op.kind == "cli":
+                p = v.run_cli(op.cli(v), env=env, timeout=self.args.op_timeout)
+                return p.returncode, p.stdout.strip()[-300:]
+            helper = [sys.executable, os.path.join(lf.HERE, "operations.py"), "run", op.name,
+                      v.mnt]
+            try:
+                p = subprocess.run(helper, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, timeout=self.args.op_timeout)
+                return p.returncode, p.stdout.strip()[-300:]
+            except subprocess.TimeoutExpired:
+                return "timeout", "operation did not finish in %ds" % self.args.op_timeout
+        finally:
+            os.unlink(arm)
+
+    # --- the count run ---------------------------------------------------------------
+    def count(self, op, tpl):
+        v = self.fresh(op, tpl, "count-" + op.name)
+        names = Names()
+        env = self.shim_env(v, None, 0)
+        rc = msg = None
+        if op.kind == "cli":
+            rc, msg = self.run_op(op, v, env=dict(os.environ, LD_PRELOAD=self.env.shim, **env))
+        else:
+            v.mount(shim_env=env, opts=self.args.opts)
+            names.learn(v.path, v.mnt)
+            rc, msg = self.run_op(op, v)
+            names.learn(v.path, v.mnt)
+            urc = v.unmount()
+            if urc != 0:
+                raise RuntimeError("%s: daemon %s at unmount after a clean run" %
+                                   (op.name, lf.describe_rc(urc)))
+        if rc != 0:
+            raise RuntimeError("%s: the operation fails without faults: %s %s" %
+                               (op.name, rc, msg))
+        calls = read_calls(os.path.join(v.dir, "calls.log"))
+        after = self.state(v, op)
+        if op.kind == "cli":
+            # Names of an unmounted vault: learn them from the after-state.
+            v.mount(label=after["unlocks"][0], opts=self.args.opts)
+            names.learn(v.path, v.mnt)
+            v.unmount()
+        shutil.rmtree(v.dir)
+        return calls, after, names
+
+    # --- one trial ---------------------------------------------------------------
+    def trial(self, op, tpl, mode, n, before, after, names, calls_by_n):
+        tag = "%s/%s/%d" % (op.name, mode, n)
+        symptoms = []
+        base = None
+        if mode == "fullfs":
+            base = os.path.join(self.root, "fullfs-" + op.name)
+            if not os.path.isdir(base):
+                os.makedirs(base)
+                subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % self.args.fullfs_mb,
+                                "tmpfs", base], check=True)
+            shutil.rmtree(os.path.join(base, "t"), ignore_errors=True)
+        v = self.fresh(op, tpl, "t", base) if base else self.fresh(op, tpl, "trial")
+        try:
+            env = None if mode == "fullfs" else self.shim_env(v, mode, n)
+            crash = mode.startswith("crash")
+            fired = False
+            call = calls_by_n.get(n)
+            if op.kind == "cli":
+                full_env = dict(os.environ, LD_PRELOAD=self.env.shim, **env) if env else None
+                if mode == "fullfs":
+                    self.fill(base, n)
+                rc, msg = self.run_op(op, v, env=full_env)
+                if mode == "fullfs":
+                    os.unlink(os.path.join(base, "filler"))
+                if crash:
+                    if rc == 137:
+                        fired = True
+                    elif rc not in (0,):
+                        symptoms.append("command %s instead of the injected crash: %s" %
+                                        (lf.describe_rc(rc) if isinstance(rc, int) else rc, msg))
+                else:
+                    fired = True
+                    if isinstance(rc, int) and rc < 0:
+                        symptoms.append("command %s on the injected error" % lf.describe_rc(rc))
+            else:
+                v.mount(shim_env=env, opts=self.args.opts)
+                if mode == "fullfs":
+                    self.fill(base, n)
+                rc, msg = self.run_op(op, v)
+                d = v.daemon
+                if crash:
+                    drc = d.wait(3 if any(c.outcome.startswith("crash") for c in
+                                          read_calls(os.path.join(v.dir, "calls.log"))) else 0.3)
+                    if drc is None:
+                        v.unmount()  # not reached this time
+                    else:
+                        fired = drc == 137
+                        v.crashed()
+                        if drc != 137:
+                            symptoms.append("daemon %s (expected the injected _exit 137)" %
+                                            lf.describe_rc(drc))
+                else:
+                    fired = True
+                    if not d.alive():
+                        symptoms.append("daemon died on the injected error: %s; log: %s" %
+                                        (lf.describe_rc(d.wait(1)), d.log_tail(3)))
+                        v.crashed()
+                    else:
+                        live = lf.snapshot(v.mnt)
+                        which, diffs = lf.classify(live, before["tree"], after["tree"])
+                        if which is None:
+                            symptoms.append("live mount after the error: neither before nor "
+                                            "after: " + "; ".join(diffs[:4]))
+                        if mode == "fullfs":
+                            os.unlink(os.path.join(base, "filler"))
+                        urc = v.unmount()
+                        if urc != 0:
+                            symptoms.append("daemon %s at unmount after the error" %
+                                            lf.describe_rc(urc))
+                    if mode == "fullfs" and os.path.exists(os.path.join(base, "filler")):
+                        os.unlink(os.path.join(base, "filler"))
+            trial_calls = read_calls(os.path.join(v.dir, "calls.log"))
+            for c in trial_calls:
+                if c.n == n and (c.outcome.startswith(("crash", "inject", "short"))):
+                    call = c
+            if env and not crash:
+                fired = any(c.outcome.startswith(("inject", "short")) for c in trial_calls)
+            if not fired:
+                return {"op": op.name, "mode": mode, "n": n, "fired": False,
+                        "symptoms": symptoms}
+            # fsck as an administrator would run it right after the crash.
+            if crash or op.kind == "cli":
+                label = next((p for p in op.probes if v.unlocks(p)), None)
+                if label is None:
+                    symptoms.append("no secret unlocks the vault any more")
+                else:
+                    frc, fout = v.fsck(label)
+                    if frc != 0:
+                        symptoms.append("fsck before remount: exit %d: %s" % (
+                            frc, summarize_fsck(fout)))
+            # Remount and check the invariant.
+            which = None
+            try:
+                st = self.state(v, op)
+                st_cmp = (st["unlocks"], st["tree"])
+                b_cmp = (before["unlocks"], before["tree"])
+                a_cmp = (after["unlocks"], after["tree"])
+                if st_cmp == b_cmp:
+                    which = "before"
+                elif st_cmp == a_cmp:
+                    which = "after"
+                else:
+                    if st["unlocks"] not in (before["unlocks"], after["unlocks"]):
+                        symptoms.append("unlocking secrets %s (before %s, after %s)" % (
+                            st["unlocks"], before["unlocks"], after["unlocks"]))
+                    w, diffs = lf.classify(st["tree"], before["tree"], after["tree"])
+                    if w is None:
+                        symptoms.append("after remount: neither before nor after: " +
+                                        "; ".join(diffs[:4]))
+                if st["unmount_rc"] != 0:
+                    symptoms.append("daemon %s at unmount after the remount" %
+                                    lf.describe_rc(st["unmount_rc"]))
+                label = st["unlocks"][0]
+                frc, fout = v.fsck(label)
+                if frc != 0:
+                    symptoms.append("fsck after remount: exit %d: %s" % (
+                        frc, summarize_fsck(fout)))
+            except lf.MountFailed as e:
+                symptoms.append("vault does not mount: %s; %s" % (e.rc, e.log[-300:]))
+            return {"op": op.name, "mode": mode, "n": n, "fired": True, "state": which,
+                    "call": describe_call(call, names), "symptoms": symptoms}
+        except Exception as e:
+            traceback.print_exc()
+            return {"op": op.name, "mode": mode, "n": n, "fired": True,
+                    "call": describe_call(calls_by_n.get(n), names),
+                    "symptoms": ["harness error: %s" % e], "harness_error": True}
+        finally:
+            v.cleanup()
+            self.vaults.remove(v)
+            shutil.rmtree(v.dir, ignore_errors=True)
+
+    def fill(self, base, n):
+        """Leaves n-1 pages free on the tmpfs at base."""
+        st = os.statvfs(base)
+        free = st.f_bavail * st.f_frsize
+        want = max(0, free - (n - 1) * PAGE)
+        with open(os.path.join(base, "filler"), "wb") as f:
+            chunk = b"\0" * (1 << 20)
+            left = want
+            while left > 0:
+                k = min(left, len(chunk))
+                f.write(chunk[:k])
+                left -= k
+
+    # --- per operation ----------------------------------------------------------------
+    def sweep_op(self, op):
+        t0 = time.monotonic()
+        tpl = self.prepare_template(op)
+        before = self.state(self.fresh(op, tpl, "before-" + op.name), op)
+        calls, after, names = self.count(op, tpl)
+        if op.kind == "mount" and before["tree"] == after["tree"] and op.name not in (
+                "rotate",):
+            log("  note: %s leaves the plaintext unchanged" % op.name)
+        by_kind = collections.Counter(c.kind for c in calls)
+        log("%s: %d calls (%s)" % (op.name, len(calls),
+                                  ", ".join("%s %d" % kv for kv in sorted(by_kind.items()))))
+        if self.args.list_calls:
+            for c in calls:
+                log("    %3d %s%s" % (c.n, describe_call(c, names),
+                                      "" if c.outcome == "ok" else " [%s]" % c.outcome))
+        res = {"op": op.name, "note": op.note, "calls": len(calls), "by_kind": dict(by_kind),
+               "call_list": ["%d %s" % (c.n, describe_call(c, names)) for c in calls],
+               "trials": []}
+        for mode in self.args.modes:
+            if mode in SHIM:
+                kinds = SHIM[mode][2]
+                sel = [c for c in calls if not kinds or c.kind in kinds.split(",")]
+                ns = list(range(1, len(sel) + 1))
+                calls_by_n = {i + 1: c for i, c in enumerate(sel)}
+            else:
+                ns = list(range(1, self.fullfs_pages(op, calls) + 2))
+                calls_by_n = {}
+            if self.args.n:
+                ns = [x for x in ns if x in self.args.n]
+            if self.args.max_n and len(ns) > self.args.max_n:
+                step = len(ns) / self.args.max_n
+                ns = sorted({ns[int(i * step)] for i in range(self.args.max_n)} | {ns[-1]})
+            for n in ns:
+                r = self.trial(op, tpl, mode, n, before, after, names, calls_by_n)
+                res["trials"].append(r)
+                self.count_trial(r, mode)
+                if r["symptoms"]:
+                    log("  FAIL %s %s N=%d [%s] -> %s: %s" % (
+                        op.name, mode, n, r.get("call", ""), r.get("state"),
+                        " | ".join(r["symptoms"])))
+                elif self.args.verbose:
+                    log("  ok   %s %s N=%d [%s] -> %s" % (op.name, mode, n, r.get("call", ""),
+                                                         r.get("state") if r["fired"]
+                                                         else "not reached"))
+        res["seconds"] = round(time.monotonic() - t0, 1)
+        self.results.append(res)
+        shutil.rmtree(tpl.dir, ignore_errors=True)
+        self.vaults.remove(tpl)
+        fb = os.path.join(self.root, "fullfs-" + op.name)
+        if os.path.isdir(fb):
+            subprocess.run(["umount", fb])
+            os.rmdir(fb)
+
+    def fullfs_pages(self, op, calls):
+        """How many pages the operation may allocate: its written bytes
+        rounded up per call, plus one page per entry it creates."""
+        pages = 0
+        for c in calls:
+            if c.kind == "write" and "len=" in c.detail:
+                pages += int(c.detail.split("len=")[1]) // PAGE + 2
+            elif c.kind in ("create", "mkdir", "symlink", "setxattr", "rename", "link"):
+                pages += 1
+        return min(pages, self.args.max_pages)
+
+    def count_trial(self, r, mode):
+        t = self.totals
+        t["trials"] += 1
+        if not r["fired"]:
+            t["not reached"] += 1
+            return
+        if mode.startswith("crash"):
+            t["crashes injected"] += 1
+        elif mode == "fullfs":
+            t["full-disk points"] += 1
+        elif mode.startswith("enospc") or mode == "edquot":
+            t["ENOSPC/EDQUOT points"] += 1
+        else:
+            t["EIO points"] += 1
+        if r["symptoms"]:
+            t["failing points"] += 1
+            if any("harness error" in s for s in r["symptoms"]):
+                t["harness errors"] += 1
+            if is_loss(r):
+                t["losses (data lost, corrupt, or vault unmountable)"] += 1
+
+
+def is_loss(r):
+    return any(k in s for s in r["symptoms"] for k in (
+        "neither before nor after", "does not mount", "fsck", "no secret unlocks",
+        "unlocking secrets"))
+
+
+def summarize_fsck(out):
+    lines = [l for l in out.splitlines() if l.startswith("CORRUPT")]
+    if not lines:
+        lines = [l for l in out.splitlines() if l.strip()][-2:]
+    s = "; ".join(l[:140] for l in lines[:3])
+    if len(lines) > 3:
+        s += "; ... (%d items)" % len(lines)
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--ops", default="all",
+                    help="comma-separated operation names, 'all' or 'quick'")
+    ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
+                    help="comma-separated, from: " + ", ".join(ALL_MODES))
+    ap.add_argument("--n", default="", help="only these call numbers (comma-separated)")
+    ap.add_argument("--max-n", type=int, default=0,
+                    help="at most this many call numbers per mode (evenly spread)")
+    ap.add_argument("--max-pages", type=int, default=40,
+                    help="fullfs: most free pages tried")
+    ap.add_argument("--fullfs-mb", type=int, default=8)
+    ap.add_argument("--opts", default=None, help="mount options, e.g. no_writeback_cache")
+    ap.add_argument("--op-timeout", type=int, default=90)
+    ap.add_argument("--json", help="write every result to this file")
+    ap.add_argument("--list-calls", action="store_true", help="print each operation's calls")
+    ap.add_argument("--count-only", action="store_true",
+                    help="count and list the calls of each operation, inject nothing")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--list-ops", action="store_true")
+    args = ap.parse_args()
+    if args.list_ops:
+        for o in operations.OPS:
+            print("%-26s %-5s %s%s" % (o.name, o.kind, o.note, " [quick]" if o.quick else ""))
+        return 0
+    args.modes = [m for m in args.modes.split(",") if m]
+    for m in args.modes:
+        if m not in ALL_MODES:
+            ap.error("unknown mode %s" % m)
+    args.n = {int(x) for x in args.n.split(",") if x}
+    if args.count_only:
+        args.modes = []
+        args.list_calls = True
+    if args.ops == "all":
+        ops = operations.OPS
+    elif args.ops == "quick":
+        ops = [o for o in operations.OPS if o.quick]
+    else:
+        ops = []
+        for name in args.ops.split(","):
+            if name not in operations.BY_NAME:
+                ap.error("unknown operation %s (see --list-ops)" % name)
+            ops.append(operations.BY_NAME[name])
+    if os.geteuid() != 0:
+        print("the sweep mounts FUSE and tmpfs file systems: run it as root", file=sys.stderr)
+        return 2
+    s = Sweep(args)
+    t0 = time.monotonic()
+    rc = 0
+    try:
+        for op in ops:
+            try:
+                s.sweep_op(op)
+            except Exception as e:
+                traceback.print_exc()
+                log("HARNESS ERROR in %s: %s" % (op.name, e))
+                s.totals["harness errors"] += 1
+                rc = 2
+    finally:
+        s.cleanup()
+    t = s.totals
+    log("")
+    log("fault sweep: %d operations, %d trials in %.0f s (mount options: %s)" % (
+        len(s.results), t["trials"], time.monotonic() - t0, args.opts or "default"))
+    for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points", "full-disk points",
+              "not reached", "failing points",
+              "losses (data lost, corrupt, or vault unmountable)", "harness errors"):
+        log("  %-52s %d" % (k, t[k]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results}, f,
+                      indent=1)
+    if rc == 0 and t["failing points"]:
+        rc = 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
