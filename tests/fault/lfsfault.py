@@ -255,10 +255,14 @@ class Vault:
 
 # --- snapshots ---------------------------------------------------------------------
 
-def read_all(path):
-    """(size, sha256) of a file's contents, or ('ERR', errno name, offset)."""
+def read_all(path, keep=None):
+    """(size, sha256) of a file's contents, or ('ERR-...', errno name,
+    offset). With keep (a list), the bytes read are appended to it. An error
+    from close() is ignored: the kernel hands a pending writeback error to
+    whoever closes the file next, which says nothing about its contents."""
     h = hashlib.sha256()
     n = 0
+    chunks = []
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as e:
@@ -268,13 +272,21 @@ def read_all(path):
             try:
                 b = os.read(fd, 1 << 20)
             except OSError as e:
+                if keep is not None:
+                    keep.append(b"".join(chunks))
                 return ("ERR-read", errname(e.errno), n)
             if not b:
                 break
             h.update(b)
+            chunks.append(b)
             n += len(b)
     finally:
-        os.close(fd)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if keep is not None:
+        keep.append(b"".join(chunks))
     return (n, h.hexdigest()[:16])
 
 
@@ -303,11 +315,12 @@ def is_staging(path):
         return False
 
 
-def snapshot(root):
+def snapshot(root, contents=None):
     """The plaintext state of the tree under root: for every path, its type,
     mode, link count (files), contents digest or the error reading gave,
     symlink target, user xattrs, and whether a directory is a staging
-    directory. Times are left out."""
+    directory. Times are left out. With contents (a dict), each file's bytes
+    (the readable prefix of an unreadable one) are stored in it."""
     state = {}
 
     def visit(path, rel):
@@ -318,8 +331,11 @@ def snapshot(root):
             return
         mode = stat.S_IMODE(st.st_mode)
         if stat.S_ISREG(st.st_mode):
-            state[rel] = ("file", oct(mode), st.st_nlink, st.st_size, read_all(path),
+            keep = [] if contents is not None else None
+            state[rel] = ("file", oct(mode), st.st_nlink, st.st_size, read_all(path, keep),
                           xattrs_of(path))
+            if keep:
+                contents[rel] = keep[0]
         elif stat.S_ISLNK(st.st_mode):
             try:
                 target = os.readlink(path)
@@ -378,10 +394,70 @@ def classify(state, before, after):
     return None, (db if len(db) <= len(da) else da)
 
 
-def has_read_errors(state):
-    return [p for p, e in state.items()
-            if (e[0] == "file" and isinstance(e[4][0], str)) or str(e[0]).startswith("ERR")
-            or "ERR-" in repr(e)]
+class Snap:
+    """A snapshot with the contents of its files."""
+
+    def __init__(self, root):
+        self.contents = {}
+        self.tree = snapshot(root, self.contents)
+
+
+def first_difference(a, b):
+    n = min(len(a), len(b))
+    for i in range(0, n, 4096):
+        if a[i:i + 4096] != b[i:i + 4096]:
+            for j in range(i, min(i + 4096, n)):
+                if a[j] != b[j]:
+                    return j
+    return None
+
+
+# Severities, worst first.
+LOSS = "LOSS"                 # bytes that were there before are gone or unreadable
+INTERMEDIATE = "INTERMEDIATE"  # neither before nor after, but nothing old lost
+
+
+def judge(cur, before, after):
+    """Compares the state after a fault (Snap) with the before- and
+    after-states (Snaps). Returns (which, items): which is "before",
+    "after" or None; items are (severity, text) for every path that is
+    neither as before nor as after."""
+    if cur.tree == before.tree:
+        return "before", []
+    if cur.tree == after.tree:
+        return "after", []
+    items = []
+    for p in sorted(set(cur.tree) | set(before.tree) | set(after.tree)):
+        c, b, a = cur.tree.get(p), before.tree.get(p), after.tree.get(p)
+        if c == b or c == a:
+            continue
+        sp = short(p)
+        if c is None:
+            sev = LOSS if (b is not None and a is not None) else INTERMEDIATE
+            items.append((sev, "%s: missing (before: %s; after: %s)" % (
+                sp, describe_entry(b), describe_entry(a))))
+            continue
+        if "ERR-" in repr(c):
+            items.append((LOSS, "%s: %s" % (sp, describe_entry(c))))
+            continue
+        if b is None and a is None:
+            items.append((INTERMEDIATE, "%s: left behind: %s" % (sp, describe_entry(c))))
+            continue
+        if c[0] == "file" and p in before.contents:
+            old, now = before.contents[p], cur.contents.get(p, b"")
+            off = first_difference(old, now)
+            if off is not None:
+                items.append((LOSS, "%s: %s; byte %d differs from before (before: %s)" % (
+                    sp, describe_entry(c), off, describe_entry(b))))
+                continue
+            items.append((INTERMEDIATE, "%s: %s; the old bytes are intact (before: %s, "
+                          "after: %s)" % (sp, describe_entry(c), describe_entry(b),
+                                          describe_entry(a))))
+            continue
+        items.append((INTERMEDIATE, "%s: %s (before: %s, after: %s)" % (
+            sp, describe_entry(c), describe_entry(b), describe_entry(a))))
+    items.sort(key=lambda x: x[0] != LOSS)
+    return None, items
 
 
 def new_root(prefix="lfsft-fault."):

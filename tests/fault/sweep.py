@@ -37,6 +37,7 @@ import collections
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -145,6 +146,11 @@ class Sweep:
         self.env = lf.Env(args.build)
         os.environ["LETHEFS"] = self.env.lethefs
         self.root = lf.new_root()
+        if args.backing == "tmpfs":
+            # fsync on a shared disk costs milliseconds; the crash model (a
+            # process dying, the page cache surviving) does not depend on it.
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g,mode=0700", "tmpfs",
+                            self.root], check=True)
         self.results = []
         self.totals = collections.Counter()
         self.vaults = []
@@ -157,22 +163,31 @@ class Sweep:
     def cleanup(self):
         for v in self.vaults:
             v.cleanup()
+        for op in operations.OPS:
+            fb = os.path.join(self.root, "fullfs-" + op.name)
+            if os.path.ismount(fb):
+                subprocess.run(["umount", fb])
+        if os.path.ismount(self.root) and not self.args.keep:
+            subprocess.run(["umount", self.root])
         if not self.args.keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
     # --- states -------------------------------------------------------------------
-    def state(self, v, op):
+    def state(self, v, op, names=None):
         """(which probe secrets unlock, snapshot through a clean mount), or
-        raises MountFailed. For mount operations only the snapshot counts."""
+        raises MountFailed. For mount operations only the snapshot counts.
+        With names, the vault's current backing names are learnt."""
         unlocks = tuple(p for p in op.probes if v.unlocks(p)) if op.kind == "cli" else ("pass",)
         if not unlocks:
             raise lf.MountFailed("no secret unlocks", "")
         v.mount(label=unlocks[0], opts=self.args.opts)
         try:
-            snap = lf.snapshot(v.mnt)
+            snap = lf.Snap(v.mnt)
+            if names:
+                names.learn(v.path, v.mnt)
         finally:
             rc = v.unmount()
-        return {"unlocks": unlocks, "tree": snap, "unmount_rc": rc}
+        return {"unlocks": unlocks, "snap": snap, "unmount_rc": rc}
 
     def prepare_template(self, op):
         tpl = self.vault("tpl-" + op.name)
@@ -260,8 +275,12 @@ class Sweep:
 
     # --- one trial ---------------------------------------------------------------
     def trial(self, op, tpl, mode, n, before, after, names, calls_by_n):
-        tag = "%s/%s/%d" % (op.name, mode, n)
-        symptoms = []
+        """Runs the operation on a fresh copy with fault (mode, n) and checks
+        the invariant. Returns a result dict; its symptoms are (category,
+        text) pairs (CATEGORIES)."""
+        res = {"op": op.name, "mode": mode, "n": n, "fired": True, "symptoms": []}
+        t0 = time.monotonic()
+        sym = res["symptoms"]
         base = None
         if mode == "fullfs":
             base = os.path.join(self.root, "fullfs-" + op.name)
@@ -269,126 +288,126 @@ class Sweep:
                 os.makedirs(base)
                 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % self.args.fullfs_mb,
                                 "tmpfs", base], check=True)
-            shutil.rmtree(os.path.join(base, "t"), ignore_errors=True)
-        v = self.fresh(op, tpl, "t", base) if base else self.fresh(op, tpl, "trial")
+        v = self.fresh(op, tpl, "trial", base)
+        filler = os.path.join(base, "filler") if base else None
         try:
             env = None if mode == "fullfs" else self.shim_env(v, mode, n)
             crash = mode.startswith("crash")
-            fired = False
-            call = calls_by_n.get(n)
             if op.kind == "cli":
                 full_env = dict(os.environ, LD_PRELOAD=self.env.shim, **env) if env else None
-                if mode == "fullfs":
+                if filler:
                     self.fill(base, n)
                 rc, msg = self.run_op(op, v, env=full_env)
-                if mode == "fullfs":
-                    os.unlink(os.path.join(base, "filler"))
-                if crash:
-                    if rc == 137:
-                        fired = True
-                    elif rc not in (0,):
-                        symptoms.append("command %s instead of the injected crash: %s" %
-                                        (lf.describe_rc(rc) if isinstance(rc, int) else rc, msg))
-                else:
-                    fired = True
-                    if isinstance(rc, int) and rc < 0:
-                        symptoms.append("command %s on the injected error" % lf.describe_rc(rc))
+                res["op_result"] = rc
+                if filler:
+                    os.unlink(filler)
+                if crash and rc not in (0, 137):
+                    sym.append(("DAEMON", "command %s instead of the injected crash: %s" %
+                                (describe(rc), msg)))
+                elif not crash and isinstance(rc, int) and rc < 0:
+                    sym.append(("DAEMON", "command %s on the injected error" % describe(rc)))
             else:
                 v.mount(shim_env=env, opts=self.args.opts)
-                if mode == "fullfs":
+                if filler:
                     self.fill(base, n)
                 rc, msg = self.run_op(op, v)
+                res["op_result"] = rc
                 d = v.daemon
+                crashed_in_log = any(c.outcome.startswith("crash") for c in
+                                     read_calls(os.path.join(v.dir, "calls.log")))
                 if crash:
-                    drc = d.wait(3 if any(c.outcome.startswith("crash") for c in
-                                          read_calls(os.path.join(v.dir, "calls.log"))) else 0.3)
+                    drc = d.wait(5 if crashed_in_log else 0.3)
                     if drc is None:
-                        v.unmount()  # not reached this time
+                        v.unmount()  # the operation made fewer calls this time
                     else:
-                        fired = drc == 137
                         v.crashed()
                         if drc != 137:
-                            symptoms.append("daemon %s (expected the injected _exit 137)" %
-                                            lf.describe_rc(drc))
+                            sym.append(("DAEMON", "daemon %s (expected the injected _exit)"
+                                        % lf.describe_rc(drc)))
+                elif not d.alive():
+                    sym.append(("DAEMON", "daemon died on the injected error: %s; log: %s" %
+                                (lf.describe_rc(d.wait(1)), d.log_tail(3))))
+                    v.crashed()
                 else:
-                    fired = True
-                    if not d.alive():
-                        symptoms.append("daemon died on the injected error: %s; log: %s" %
-                                        (lf.describe_rc(d.wait(1)), d.log_tail(3)))
-                        v.crashed()
-                    else:
-                        live = lf.snapshot(v.mnt)
-                        which, diffs = lf.classify(live, before["tree"], after["tree"])
-                        if which is None:
-                            symptoms.append("live mount after the error: neither before nor "
-                                            "after: " + "; ".join(diffs[:4]))
-                        if mode == "fullfs":
-                            os.unlink(os.path.join(base, "filler"))
-                        urc = v.unmount()
-                        if urc != 0:
-                            symptoms.append("daemon %s at unmount after the error" %
-                                            lf.describe_rc(urc))
-                    if mode == "fullfs" and os.path.exists(os.path.join(base, "filler")):
-                        os.unlink(os.path.join(base, "filler"))
+                    live = lf.Snap(v.mnt)
+                    which, items = lf.judge(live, before["snap"], after["snap"])
+                    if which is None:
+                        sym.append(("LIVE", "live mount after the error (operation %s): %s" % (
+                            "succeeded" if rc == 0 else "failed", "; ".join(
+                                t for _, t in items[:3]))))
+                    if filler:
+                        os.unlink(filler)
+                    urc = v.unmount()
+                    if urc != 0:
+                        sym.append(("DAEMON", "daemon %s at unmount after the error" %
+                                    lf.describe_rc(urc)))
+                if filler and os.path.exists(filler):
+                    os.unlink(filler)
             trial_calls = read_calls(os.path.join(v.dir, "calls.log"))
+            call = calls_by_n.get(n)
             for c in trial_calls:
-                if c.n == n and (c.outcome.startswith(("crash", "inject", "short"))):
+                if c.outcome.startswith(("crash", "inject", "short")):
                     call = c
-            if env and not crash:
-                fired = any(c.outcome.startswith(("inject", "short")) for c in trial_calls)
-            if not fired:
-                return {"op": op.name, "mode": mode, "n": n, "fired": False,
-                        "symptoms": symptoms}
-            # fsck as an administrator would run it right after the crash.
-            if crash or op.kind == "cli":
-                label = next((p for p in op.probes if v.unlocks(p)), None)
-                if label is None:
-                    symptoms.append("no secret unlocks the vault any more")
-                else:
-                    frc, fout = v.fsck(label)
-                    if frc != 0:
-                        symptoms.append("fsck before remount: exit %d: %s" % (
-                            frc, summarize_fsck(fout)))
-            # Remount and check the invariant.
-            which = None
-            try:
-                st = self.state(v, op)
-                st_cmp = (st["unlocks"], st["tree"])
-                b_cmp = (before["unlocks"], before["tree"])
-                a_cmp = (after["unlocks"], after["tree"])
-                if st_cmp == b_cmp:
-                    which = "before"
-                elif st_cmp == a_cmp:
-                    which = "after"
-                else:
-                    if st["unlocks"] not in (before["unlocks"], after["unlocks"]):
-                        symptoms.append("unlocking secrets %s (before %s, after %s)" % (
-                            st["unlocks"], before["unlocks"], after["unlocks"]))
-                    w, diffs = lf.classify(st["tree"], before["tree"], after["tree"])
-                    if w is None:
-                        symptoms.append("after remount: neither before nor after: " +
-                                        "; ".join(diffs[:4]))
-                if st["unmount_rc"] != 0:
-                    symptoms.append("daemon %s at unmount after the remount" %
-                                    lf.describe_rc(st["unmount_rc"]))
-                label = st["unlocks"][0]
-                frc, fout = v.fsck(label)
-                if frc != 0:
-                    symptoms.append("fsck after remount: exit %d: %s" % (
-                        frc, summarize_fsck(fout)))
-            except lf.MountFailed as e:
-                symptoms.append("vault does not mount: %s; %s" % (e.rc, e.log[-300:]))
-            return {"op": op.name, "mode": mode, "n": n, "fired": True, "state": which,
-                    "call": describe_call(call, names), "symptoms": symptoms}
+                    break
+            res["call"] = describe_call(call, names) if env else \
+                "%d free page(s)" % (n - 1)
+            if env:
+                res["fired"] = any(c.outcome.startswith(("crash", "inject", "short"))
+                                   for c in trial_calls)
+            if not res["fired"]:
+                return res
+            self.check_after(op, v, res, before, after, crash or op.kind == "cli", names,
+                             call if env else None)
+            return res
         except Exception as e:
             traceback.print_exc()
-            return {"op": op.name, "mode": mode, "n": n, "fired": True,
-                    "call": describe_call(calls_by_n.get(n), names),
-                    "symptoms": ["harness error: %s" % e], "harness_error": True}
+            sym.append(("HARNESS", "harness error: %s" % e))
+            return res
         finally:
             v.cleanup()
             self.vaults.remove(v)
             shutil.rmtree(v.dir, ignore_errors=True)
+            res["seconds"] = round(time.monotonic() - t0, 2)
+
+    def check_after(self, op, v, res, before, after, early_fsck, names, call):
+        """The invariant after the fault: fsck (as an administrator would run
+        it at once), remount, state, clean unmount, fsck."""
+        sym = res["symptoms"]
+        local = Names()
+        local.map = dict(names.map)
+        if early_fsck:
+            label = next((p for p in op.probes if v.unlocks(p)), None)
+            if label is None:
+                sym.append(("UNMOUNTABLE", "no secret unlocks the vault any more"))
+                return
+            frc, fout = v.fsck(label)
+            if frc != 0:
+                sym.append(("FSCK-EARLY", "fsck right after the fault: exit %d: %s" % (
+                    frc, summarize_fsck(fout))))
+        try:
+            st = self.state(v, op, local)
+        except lf.MountFailed as e:
+            sym.append(("UNMOUNTABLE", "vault does not mount: %s; %s" % (e.rc, e.log[-300:])))
+            return
+        finally:
+            if call is not None:
+                res["call"] = describe_call(call, local)
+        if st["unlocks"] not in (before["unlocks"], after["unlocks"]):
+            sym.append(("KEYS", "secrets that unlock: %s (before: %s, after: %s)" % (
+                "+".join(st["unlocks"]), "+".join(before["unlocks"]),
+                "+".join(after["unlocks"]))))
+        which, items = lf.judge(st["snap"], before["snap"], after["snap"])
+        res["state"] = which
+        for sev, text in items[:4]:
+            sym.append((sev, "after remount: " + text))
+        if len(items) > 4:
+            sym.append((items[4][0], "after remount: ... %d paths differ" % len(items)))
+        if st["unmount_rc"] != 0:
+            sym.append(("DAEMON", "daemon %s at unmount after the remount" %
+                        lf.describe_rc(st["unmount_rc"])))
+        frc, fout = v.fsck(st["unlocks"][0])
+        if frc != 0:
+            sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, summarize_fsck(fout))))
 
     def fill(self, base, n):
         """Leaves n-1 pages free on the tmpfs at base."""
@@ -409,8 +428,8 @@ class Sweep:
         tpl = self.prepare_template(op)
         before = self.state(self.fresh(op, tpl, "before-" + op.name), op)
         calls, after, names = self.count(op, tpl)
-        if op.kind == "mount" and before["tree"] == after["tree"] and op.name not in (
-                "rotate",):
+        if op.kind == "mount" and before["snap"].tree == after["snap"].tree and \
+                op.name != "rotate":
             log("  note: %s leaves the plaintext unchanged" % op.name)
         by_kind = collections.Counter(c.kind for c in calls)
         log("%s: %d calls (%s)" % (op.name, len(calls),
@@ -443,11 +462,11 @@ class Sweep:
                 if r["symptoms"]:
                     log("  FAIL %s %s N=%d [%s] -> %s: %s" % (
                         op.name, mode, n, r.get("call", ""), r.get("state"),
-                        " | ".join(r["symptoms"])))
+                        " | ".join("%s %s" % cs for cs in r["symptoms"])))
                 elif self.args.verbose:
-                    log("  ok   %s %s N=%d [%s] -> %s" % (op.name, mode, n, r.get("call", ""),
-                                                         r.get("state") if r["fired"]
-                                                         else "not reached"))
+                    log("  ok   %s %s N=%d [%s] -> %s (%.1f s)" % (
+                        op.name, mode, n, r.get("call", ""),
+                        r.get("state") if r["fired"] else "not reached", r["seconds"]))
         res["seconds"] = round(time.monotonic() - t0, 1)
         self.results.append(res)
         shutil.rmtree(tpl.dir, ignore_errors=True)
@@ -477,23 +496,36 @@ class Sweep:
         if mode.startswith("crash"):
             t["crashes injected"] += 1
         elif mode == "fullfs":
-            t["full-disk points"] += 1
+            t["full-disk points (tmpfs)"] += 1
         elif mode.startswith("enospc") or mode == "edquot":
             t["ENOSPC/EDQUOT points"] += 1
         else:
             t["EIO points"] += 1
-        if r["symptoms"]:
+        cats = {c for c, _ in r["symptoms"]}
+        if cats:
             t["failing points"] += 1
-            if any("harness error" in s for s in r["symptoms"]):
-                t["harness errors"] += 1
-            if is_loss(r):
-                t["losses (data lost, corrupt, or vault unmountable)"] += 1
+            worst = next(c for c in CATEGORIES if c in cats)
+            t["worst: " + worst] += 1
 
 
-def is_loss(r):
-    return any(k in s for s in r["symptoms"] for k in (
-        "neither before nor after", "does not mount", "fsck", "no secret unlocks",
-        "unlocking secrets"))
+def describe(rc):
+    return lf.describe_rc(rc) if isinstance(rc, int) else str(rc)
+
+
+# Symptom categories, worst first.
+CATEGORIES = ["HARNESS", "UNMOUNTABLE", "KEYS", "LOSS", "FSCK", "DAEMON", "INTERMEDIATE",
+              "FSCK-EARLY", "LIVE"]
+CATEGORY_HELP = {
+    "UNMOUNTABLE": "the vault does not mount (or no secret unlocks it)",
+    "KEYS": "the set of secrets that unlock is neither the old nor the new one",
+    "LOSS": "data present before is unreadable, changed or missing",
+    "FSCK": "fsck reports corruption after the remount",
+    "DAEMON": "the daemon or command crashed or exited non-zero where it should not",
+    "INTERMEDIATE": "neither before nor after, nothing old lost (e.g. extended with zeros)",
+    "FSCK-EARLY": "fsck right after the fault (before any remount) reports corruption",
+    "LIVE": "the live mount after an injected error shows neither state",
+    "HARNESS": "the harness itself failed",
+}
 
 
 def summarize_fsck(out):
@@ -521,6 +553,8 @@ def main():
                     help="fullfs: most free pages tried")
     ap.add_argument("--fullfs-mb", type=int, default=8)
     ap.add_argument("--opts", default=None, help="mount options, e.g. no_writeback_cache")
+    ap.add_argument("--backing", choices=("tmpfs", "disk"), default="tmpfs",
+                    help="where the vaults live: a private tmpfs (default) or /tmp")
     ap.add_argument("--op-timeout", type=int, default=90)
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--list-calls", action="store_true", help="print each operation's calls")
@@ -552,6 +586,8 @@ def main():
             if name not in operations.BY_NAME:
                 ap.error("unknown operation %s (see --list-ops)" % name)
             ops.append(operations.BY_NAME[name])
+    # A terminated sweep still unmounts what it mounted (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     if os.geteuid() != 0:
         print("the sweep mounts FUSE and tmpfs file systems: run it as root", file=sys.stderr)
         return 2
@@ -565,7 +601,7 @@ def main():
             except Exception as e:
                 traceback.print_exc()
                 log("HARNESS ERROR in %s: %s" % (op.name, e))
-                s.totals["harness errors"] += 1
+                s.totals["worst: HARNESS"] += 1
                 rc = 2
     finally:
         s.cleanup()
@@ -573,15 +609,19 @@ def main():
     log("")
     log("fault sweep: %d operations, %d trials in %.0f s (mount options: %s)" % (
         len(s.results), t["trials"], time.monotonic() - t0, args.opts or "default"))
-    for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points", "full-disk points",
-              "not reached", "failing points",
-              "losses (data lost, corrupt, or vault unmountable)", "harness errors"):
-        log("  %-52s %d" % (k, t[k]))
+    for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points",
+              "full-disk points (tmpfs)", "not reached", "failing points"):
+        log("  %-40s %d" % (k, t[k]))
+    for c in CATEGORIES:
+        if t["worst: " + c]:
+            log("    worst symptom %-13s %5d  (%s)" % (c, t["worst: " + c], CATEGORY_HELP[c]))
+    losses = sum(t["worst: " + c] for c in ("UNMOUNTABLE", "KEYS", "LOSS", "FSCK"))
+    log("  %-40s %d" % ("losses (unmountable, keys, data, fsck)", losses))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results}, f,
                       indent=1)
-    if rc == 0 and t["failing points"]:
+    if rc == 0 and (t["failing points"] or t["worst: HARNESS"]):
         rc = 1
     return rc
 
