@@ -362,10 +362,16 @@ def short(path, n=60):
     return path if len(path) <= n else path[:n // 2] + "..." + path[-(n // 2 - 3):]
 
 
-def describe_entry(e):
+def describe_entry(e, other=None):
+    """An entry of a snapshot in words; with other (the entry it is compared
+    with), only what differs."""
     if e is None:
         return "absent"
     if e[0] == "file":
+        if other is not None and other[0] == "file" and other[:5] == e[:5]:
+            return "file with xattrs %s" % (e[5],)
+        if other is not None and other[0] == "file" and other[3:5] == e[3:5]:
+            return "file mode %s, %d links" % (e[1], e[2])
         c = e[4]
         if isinstance(c[0], str):
             return "file size %d, reading fails %s%s" % (
@@ -380,7 +386,8 @@ def diff(got, want):
     for p in sorted(set(got) | set(want)):
         g, w = got.get(p), want.get(p)
         if g != w:
-            out.append("%s: %s, expected %s" % (short(p), describe_entry(g), describe_entry(w)))
+            out.append("%s: %s, expected %s" % (short(p), describe_entry(g, w),
+                                                describe_entry(w, g)))
     return out
 
 
@@ -417,18 +424,33 @@ LOSS = "LOSS"                 # bytes that were there before are gone or unreada
 INTERMEDIATE = "INTERMEDIATE"  # neither before nor after, but nothing old lost
 
 
-def judge(cur, before, after):
+def judge(cur, before, after, middles=()):
     """Compares the state after a fault (Snap) with the before- and
-    after-states (Snaps). Returns (which, items): which is "before",
-    "after" or None; items are (severity, text) for every path that is
-    neither as before nor as after."""
+    after-states (Snaps) and with the states between the system calls of a
+    multi-call operation (middles). Returns (which, items): which is
+    "before", "after", "step K" or None; items are (severity, text) for every
+    path that is as in none of them, against the closest one."""
     if cur.tree == before.tree:
         return "before", []
     if cur.tree == after.tree:
         return "after", []
+    for k, m in enumerate(middles, 1):
+        if cur.tree == m.tree:
+            return "step %d" % k, []
+    best = None
+    for ref in [before] + list(middles):
+        items = compare(cur, before, ref, after)
+        if best is None or len(items) < len(best):
+            best = items
+    return None, best
+
+
+def compare(cur, before, ref, after):
+    """Items for the paths of cur that are as in neither ref (before or a
+    middle state) nor after; losses judged against before."""
     items = []
-    for p in sorted(set(cur.tree) | set(before.tree) | set(after.tree)):
-        c, b, a = cur.tree.get(p), before.tree.get(p), after.tree.get(p)
+    for p in sorted(set(cur.tree) | set(ref.tree) | set(after.tree)):
+        c, b, a = cur.tree.get(p), ref.tree.get(p), after.tree.get(p)
         if c == b or c == a:
             continue
         sp = short(p)
@@ -448,7 +470,7 @@ def judge(cur, before, after):
             off = first_difference(old, now)
             if off is not None:
                 items.append((LOSS, "%s: %s; byte %d differs from before (before: %s)" % (
-                    sp, describe_entry(c), off, describe_entry(b))))
+                    sp, describe_entry(c), off, describe_entry(before.tree.get(p)))))
                 continue
             items.append((INTERMEDIATE, "%s: %s; the old bytes are intact (before: %s, "
                           "after: %s)" % (sp, describe_entry(c), describe_entry(b),
@@ -457,7 +479,13 @@ def judge(cur, before, after):
         items.append((INTERMEDIATE, "%s: %s (before: %s, after: %s)" % (
             sp, describe_entry(c), describe_entry(b), describe_entry(a))))
     items.sort(key=lambda x: x[0] != LOSS)
-    return None, items
+    return items
+
+
+def has_read_errors(tree):
+    """Paths of a snapshot whose reading failed (contents, link target,
+    xattrs, listing)."""
+    return [p for p, e in tree.items() if "ERR-" in repr(e)]
 
 
 def new_root(prefix="lfsft-fault."):

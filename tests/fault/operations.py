@@ -43,6 +43,24 @@ def write_file(path, content, mode=0o644):
     fsync_path(os.path.dirname(path))
 
 
+def create_step(path):
+    """A step that creates an empty file and keeps it open for the next."""
+    def step(m, ctx):
+        ctx["fd"] = os.open(m + path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    return step
+
+
+def write_step(path, content):
+    """The step after create_step: the first write, fsync of the file and
+    of its directory."""
+    def step(m, ctx):
+        os.write(ctx["fd"], content)
+        os.fsync(ctx["fd"])
+        os.close(ctx["fd"])
+        fsync_path(os.path.dirname(m + path))
+    return step
+
+
 def pwrite_sync(path, off, content):
     fd = os.open(path, os.O_WRONLY)
     try:
@@ -110,8 +128,9 @@ class Op:
     secrets whose unlocking is part of the state)."""
 
     def __init__(self, name, run=None, setup=None, kind="mount", cli=None, prepare=None,
-                 probes=("pass",), note="", quick=False, vsetup=None):
+                 probes=("pass",), note="", quick=False, vsetup=None, preserves=False):
         self.name = name
+        self.preserves = preserves  # the plaintext tree must not change
         self.vsetup = vsetup  # on the unmounted template, after setup
         self.kind = kind
         self._run = run
@@ -127,8 +146,20 @@ class Op:
         if self._setup:
             self._setup(m)
 
-    def run(self, m):
-        self._run(m)
+    @property
+    def steps(self):
+        """The operation's system calls that change state, as a list: a
+        crash between two of them may legitimately leave the state after
+        the first (POSIX makes no promise across calls)."""
+        return list(self._run) if isinstance(self._run, (list, tuple)) else [self._run]
+
+    def run(self, m, nsteps=None):
+        ctx = {}
+        for step in self.steps[:nsteps]:
+            if step.__code__.co_argcount == 2:
+                step(m, ctx)
+            else:
+                step(m)
 
 
 def target(size, seed=10):
@@ -208,7 +239,7 @@ OPS = [
     # --- names ------------------------------------------------------------------
     Op("create-empty", lambda m: (write_file(m + "/new", b"")),
        note="O_CREAT, no data"),
-    Op("create-write", lambda m: write_file(m + "/keep/sub/new", data(12, 10000)),
+    Op("create-write", [create_step("/keep/sub/new"), write_step("/keep/sub/new", data(12, 10000))],
        note="create + 10,000 bytes + fsync (file and directory)", quick=True),
     Op("mkdir", lambda m: (os.mkdir(m + "/newdir"), fsync_path(m)), quick=True),
     Op("rmdir", lambda m: (os.rmdir(m + "/olddir"), fsync_path(m)),
@@ -227,7 +258,8 @@ OPS = [
     Op("setxattr", lambda m: os.setxattr(m + "/t", "user.new", data(14, 100)), target(7000)),
     Op("setxattr-replace", lambda m: os.setxattr(m + "/keep/b.txt", "user.note", b"replaced")),
     Op("removexattr", lambda m: os.removexattr(m + "/keep/b.txt", "user.note")),
-    Op("longname-create", lambda m: write_file(m + "/keep/sub/" + LONG_B, data(15, 2000)),
+    Op("longname-create", [create_step("/keep/sub/" + LONG_B),
+                           write_step("/keep/sub/" + LONG_B, data(15, 2000))],
        note="a 195-byte name (.L entry + .N sidecar)", quick=True),
     Op("longname-rename", lambda m: (os.rename(m + "/keep/" + LONG_A, m + "/keep/sub/" + LONG_B),
                                      fsync_path(m + "/keep")),
@@ -238,8 +270,10 @@ OPS = [
        mk_setup(target(70000), lambda m: os.mkdir(m + "/keep/sub/deeper"),
                 lambda m: os.symlink("../t", m + "/keep/sub/up"),
                 lambda m: os.setxattr(m + "/keep/sub/c", "user.k", b"v"),
+                lambda m: os.setxattr(m + "/keep/sub", "user.d", b"dir"),
+                lambda m: os.setxattr(m + "/keep/empty", "user.e", b"on an empty file"),
                 lambda m: write_file(m + "/keep/sub/deeper/" + LONG_B, data(16, 5000))),
-       note="lethefs rotate --wait of the whole tree", quick=True),
+       note="lethefs rotate --wait of the whole tree", quick=True, preserves=True),
     Op("stage-create", lambda m: lethefs("stage", "create", "--ttl", "1h", m + "/job"),
        note="lethefs stage create --ttl 1h (new directory)"),
     Op("stage-adopt", lambda m: lethefs("stage", "create", "--ttl", "1h", m + "/job"),
@@ -253,20 +287,20 @@ OPS = [
        cli=lambda v: ["shred-expired", v.path], prepare=expire_index,
        note="offline: lethefs shred-expired VAULT on an expired staging directory"),
     # --- key management (unmounted vault) ----------------------------------
-    Op("keyslot-add", None, kind="cli", probes=("pass", "pass2"),
+    Op("keyslot-add", None, kind="cli", preserves=True, probes=("pass", "pass2"),
        cli=lambda v: ["keyslot", "add", "--passfile", v.passfiles["pass"], "--new-passfile",
                       v.passfiles["pass2"], "--kdf-ops", "1", "--kdf-mem", "8M", v.path]),
-    Op("passwd", None, kind="cli", probes=("pass", "pass2"),
+    Op("passwd", None, kind="cli", preserves=True, probes=("pass", "pass2"),
        cli=lambda v: ["passwd", "--passfile", v.passfiles["pass"], "--new-passfile",
                       v.passfiles["pass2"], "--kdf-ops", "1", "--kdf-mem", "8M", v.path],
        quick=True),
-    Op("keyslot-remove", None, kind="cli", probes=("pass", "pass2"),
+    Op("keyslot-remove", None, kind="cli", preserves=True, probes=("pass", "pass2"),
        cli=lambda v: ["keyslot", "remove", "--slot", "1", "--passfile", v.passfiles["pass"],
                       v.path], note="slot 1 (added in the template) removed",
        vsetup=lambda v: v.run_cli(["keyslot", "add", "--slot", "1", "--passfile",
                                    v.passfiles["pass"], "--new-passfile", v.passfiles["pass2"],
                                    "--kdf-ops", "1", "--kdf-mem", "8M", v.path], check=True)),
-    Op("rekey", None, kind="cli",
+    Op("rekey", None, kind="cli", preserves=True,
        cli=lambda v: ["rekey", "--passfile", v.passfiles["pass"], v.path],
        note="new master key + new epoch; the next mount rotates", quick=True),
 ]
@@ -275,9 +309,9 @@ BY_NAME = {o.name: o for o in OPS}
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "run":
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "run":
         try:
-            BY_NAME[sys.argv[2]].run(sys.argv[3])
+            BY_NAME[sys.argv[2]].run(sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else None)
         except Exception as e:  # the helper reports, the driver judges
             print("%s: %s" % (type(e).__name__, e), file=sys.stderr)
             sys.exit(1)

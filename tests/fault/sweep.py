@@ -224,8 +224,8 @@ class Sweep:
             e["LFS_FAULT_KINDS"] = kinds
         return e
 
-    def run_op(self, op, v, env=None):
-        """Runs the operation (armed) and returns (ok, message)."""
+    def run_op(self, op, v, env=None, nsteps=None):
+        """Runs the operation (armed) and returns (exit status, message)."""
         arm = os.path.join(v.dir, "armed")
         open(arm, "w").close()
         try:
@@ -233,7 +233,7 @@ class Sweep:
                 p = v.run_cli(op.cli(v), env=env, timeout=self.args.op_timeout)
                 return p.returncode, p.stdout.strip()[-300:]
             helper = [sys.executable, os.path.join(lf.HERE, "operations.py"), "run", op.name,
-                      v.mnt]
+                      v.mnt] + ([str(nsteps)] if nsteps else [])
             try:
                 p = subprocess.run(helper, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, timeout=self.args.op_timeout)
@@ -265,12 +265,24 @@ class Sweep:
                                (op.name, rc, msg))
         calls = read_calls(os.path.join(v.dir, "calls.log"))
         after = self.state(v, op)
+        after["middles"] = []
+        for k in range(1, len(op.steps)):
+            m = self.fresh(op, tpl, "middle-%s-%d" % (op.name, k))
+            m.mount(opts=self.args.opts)
+            rc, msg = self.run_op(op, m, nsteps=k)
+            m.unmount()
+            if rc != 0:
+                raise RuntimeError("%s: step %d fails: %s" % (op.name, k, msg))
+            after["middles"].append(self.state(m, op)["snap"])
+            shutil.rmtree(m.dir)
+            self.vaults.remove(m)
         if op.kind == "cli":
             # Names of an unmounted vault: learn them from the after-state.
             v.mount(label=after["unlocks"][0], opts=self.args.opts)
             names.learn(v.path, v.mnt)
             v.unmount()
         shutil.rmtree(v.dir)
+        self.vaults.remove(v)
         return calls, after, names
 
     # --- one trial ---------------------------------------------------------------
@@ -330,7 +342,8 @@ class Sweep:
                     v.crashed()
                 else:
                     live = lf.Snap(v.mnt)
-                    which, items = lf.judge(live, before["snap"], after["snap"])
+                    which, items = lf.judge(live, before["snap"], after["snap"],
+                                            after["middles"])
                     if which is None:
                         sym.append(("LIVE", "live mount after the error (operation %s): %s" % (
                             "succeeded" if rc == 0 else "failed", "; ".join(
@@ -396,7 +409,7 @@ class Sweep:
             sym.append(("KEYS", "secrets that unlock: %s (before: %s, after: %s)" % (
                 "+".join(st["unlocks"]), "+".join(before["unlocks"]),
                 "+".join(after["unlocks"]))))
-        which, items = lf.judge(st["snap"], before["snap"], after["snap"])
+        which, items = lf.judge(st["snap"], before["snap"], after["snap"], after["middles"])
         res["state"] = which
         for sev, text in items[:4]:
             sym.append((sev, "after remount: " + text))
@@ -428,9 +441,19 @@ class Sweep:
         tpl = self.prepare_template(op)
         before = self.state(self.fresh(op, tpl, "before-" + op.name), op)
         calls, after, names = self.count(op, tpl)
-        if op.kind == "mount" and before["snap"].tree == after["snap"].tree and \
-                op.name != "rotate":
-            log("  note: %s leaves the plaintext unchanged" % op.name)
+        clean = None
+        if op.preserves and before["snap"].tree != after["snap"].tree:
+            # A bug without any fault: every trial would be judged against a
+            # wrong after-state, so say it first.
+            clean = {"op": op.name, "mode": "no-fault", "n": 0, "fired": True,
+                     "call": "the operation run without faults",
+                     "symptoms": [("LOSS", "changes the plaintext it must keep: " + t)
+                                  for t in lf.diff(after["snap"].tree,
+                                                   before["snap"].tree)[:4]]}
+            log("  FAIL %s without any fault: %s" % (op.name, " | ".join(
+                t for _, t in clean["symptoms"])))
+        if op.preserves:
+            after["snap"] = before["snap"]  # the only right after-state
         by_kind = collections.Counter(c.kind for c in calls)
         log("%s: %d calls (%s)" % (op.name, len(calls),
                                   ", ".join("%s %d" % kv for kv in sorted(by_kind.items()))))
@@ -440,7 +463,10 @@ class Sweep:
                                       "" if c.outcome == "ok" else " [%s]" % c.outcome))
         res = {"op": op.name, "note": op.note, "calls": len(calls), "by_kind": dict(by_kind),
                "call_list": ["%d %s" % (c.n, describe_call(c, names)) for c in calls],
-               "trials": []}
+               "trials": [clean] if clean else []}
+        if clean:
+            self.totals["worst: LOSS"] += 1
+            self.totals["failing points"] += 1
         for mode in self.args.modes:
             if mode in SHIM:
                 kinds = SHIM[mode][2]
