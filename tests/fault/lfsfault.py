@@ -8,6 +8,7 @@ by Vault.cleanup(), so a failing check never leaves a mount behind."""
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -87,6 +88,31 @@ class Daemon:
         return " | ".join(lines[-n:])
 
 
+def stacks(pid):
+    """The functions the threads of a hung process are in (gdb), one line."""
+    try:
+        p = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 8"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    threads = []
+    cur = []
+    for line in p.stdout.splitlines():
+        if line.startswith("Thread "):
+            if cur:
+                threads.append(cur)
+            cur = []
+        elif line.startswith("#"):
+            parts = line.split(" in ")
+            fn = (parts[1] if len(parts) > 1 else line.split()[1]).split(" (")[0]
+            if not fn.startswith(("__", "_")) and fn not in ("syscall", "??"):
+                cur.append(fn)
+    if cur:
+        threads.append(cur)
+    return "; ".join("<".join(t[:4]) for t in threads if t)
+
+
 def describe_rc(rc):
     if rc is None:
         return "still running"
@@ -119,6 +145,7 @@ class Vault:
             self.passfiles[label] = p
         self.daemon = None
         self.nlogs = 0
+        self.hang = ""
 
     # --- creation and copies -------------------------------------------------
     def init(self, extra_conf=""):
@@ -206,9 +233,9 @@ class Vault:
             if subprocess.run(["fusermount3", "-u", self.mnt], stderr=subprocess.DEVNULL).returncode:
                 subprocess.run(["umount", "-l", self.mnt], stderr=subprocess.DEVNULL)
 
-    def unmount(self, timeout=60):
+    def unmount(self, timeout=20):
         """Unmounts our daemon and returns its exit status (None if it had to
-        be killed)."""
+        be killed: its threads' stacks are then in self.hang)."""
         d = self.daemon
         if d is None:
             return 0
@@ -222,10 +249,28 @@ class Vault:
                 time.sleep(0.1)
         rc = d.wait(timeout)
         if rc is None:
+            self.hang = stacks(d.proc.pid)
             d.proc.kill()
             d.proc.wait()
         self.detach()
         return rc
+
+    def rotation_settled(self, timeout=120):
+        """Waits while a data-key rotation runs in the mounted daemon (a
+        remount resumes an interrupted one) and returns its final state
+        ("idle", "failed", ...), or "timeout"."""
+        deadline = time.monotonic() + timeout
+        state = "?"
+        while time.monotonic() < deadline:
+            p = self.run_cli(["status", "--json", self.mnt], timeout=30)
+            try:
+                state = json.loads(p.stdout)["rotation_state"]
+            except (ValueError, KeyError):
+                state = "status failed: " + p.stdout.strip()[-100:]
+            if state != "running":
+                return state
+            time.sleep(0.1)
+        return "timeout"
 
     def crashed(self, timeout=30):
         """After the daemon died (or was killed): waits for it, removes the

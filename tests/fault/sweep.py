@@ -146,7 +146,7 @@ class Sweep:
         self.env = lf.Env(args.build)
         os.environ["LETHEFS"] = self.env.lethefs
         self.root = lf.new_root()
-        if args.backing == "tmpfs":
+        if args.backing == "tmpfs" and not args.keep:
             # fsync on a shared disk costs milliseconds; the crash model (a
             # process dying, the page cache surviving) does not depend on it.
             subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g,mode=0700", "tmpfs",
@@ -182,12 +182,16 @@ class Sweep:
             raise lf.MountFailed("no secret unlocks", "")
         v.mount(label=unlocks[0], opts=self.args.opts)
         try:
+            # A remount resumes an interrupted rotation: judge the state it
+            # ends in (reads racing the rotation are a finding of their own,
+            # the rotate operation and 30-faults.bats).
+            rotation = v.rotation_settled()
             snap = lf.Snap(v.mnt)
             if names:
                 names.learn(v.path, v.mnt)
         finally:
             rc = v.unmount()
-        return {"unlocks": unlocks, "snap": snap, "unmount_rc": rc}
+        return {"unlocks": unlocks, "snap": snap, "unmount_rc": rc, "rotation": rotation}
 
     def prepare_template(self, op):
         tpl = self.vault("tpl-" + op.name)
@@ -352,8 +356,8 @@ class Sweep:
                         os.unlink(filler)
                     urc = v.unmount()
                     if urc != 0:
-                        sym.append(("DAEMON", "daemon %s at unmount after the error" %
-                                    lf.describe_rc(urc)))
+                        sym.append(("DAEMON", "daemon %s at unmount after the error%s" % (
+                            lf.describe_rc(urc), "; threads: " + v.hang if v.hang else "")))
                 if filler and os.path.exists(filler):
                     os.unlink(filler)
             trial_calls = read_calls(os.path.join(v.dir, "calls.log"))
@@ -405,6 +409,8 @@ class Sweep:
         finally:
             if call is not None:
                 res["call"] = describe_call(call, local)
+        if st["rotation"] != "idle":
+            sym.append(("DAEMON", "data-key rotation after the remount: %s" % st["rotation"]))
         if st["unlocks"] not in (before["unlocks"], after["unlocks"]):
             sym.append(("KEYS", "secrets that unlock: %s (before: %s, after: %s)" % (
                 "+".join(st["unlocks"]), "+".join(before["unlocks"]),
@@ -416,8 +422,8 @@ class Sweep:
         if len(items) > 4:
             sym.append((items[4][0], "after remount: ... %d paths differ" % len(items)))
         if st["unmount_rc"] != 0:
-            sym.append(("DAEMON", "daemon %s at unmount after the remount" %
-                        lf.describe_rc(st["unmount_rc"])))
+            sym.append(("DAEMON", "daemon %s at unmount after the remount%s" % (
+                lf.describe_rc(st["unmount_rc"]), "; threads: " + v.hang if v.hang else "")))
         frc, fout = v.fsck(st["unlocks"][0])
         if frc != 0:
             sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, summarize_fsck(fout))))
@@ -571,7 +577,8 @@ def main():
     ap.add_argument("--ops", default="all",
                     help="comma-separated operation names, 'all' or 'quick'")
     ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
-                    help="comma-separated, from: " + ", ".join(ALL_MODES))
+                    help="comma-separated, from: " + ", ".join(ALL_MODES) +
+                    "; 'none': only the run without faults")
     ap.add_argument("--n", default="", help="only these call numbers (comma-separated)")
     ap.add_argument("--max-n", type=int, default=0,
                     help="at most this many call numbers per mode (evenly spread)")
@@ -586,7 +593,8 @@ def main():
     ap.add_argument("--list-calls", action="store_true", help="print each operation's calls")
     ap.add_argument("--count-only", action="store_true",
                     help="count and list the calls of each operation, inject nothing")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (implies --backing disk)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--list-ops", action="store_true")
     args = ap.parse_args()
@@ -594,7 +602,7 @@ def main():
         for o in operations.OPS:
             print("%-26s %-5s %s%s" % (o.name, o.kind, o.note, " [quick]" if o.quick else ""))
         return 0
-    args.modes = [m for m in args.modes.split(",") if m]
+    args.modes = [m for m in args.modes.split(",") if m and m != "none"]
     for m in args.modes:
         if m not in ALL_MODES:
             ap.error("unknown mode %s" % m)

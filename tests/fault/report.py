@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Turns the JSON of one or more sweeps (sweep.py --json) into a Markdown
+work list: per operation its calls, and every failing point with the call it
+hit and its symptoms; points with the same symptoms are grouped.
+
+Usage: report.py [--title T] [--calls] SWEEP.json [...] > KNOWN-FAILURES.md"""
+
+import argparse
+import collections
+import json
+import re
+import sys
+
+CATEGORIES = ["HARNESS", "UNMOUNTABLE", "KEYS", "LOSS", "FSCK", "DAEMON", "INTERMEDIATE",
+              "FSCK-EARLY", "LIVE"]
+MODES = ["no-fault", "crash-before", "crash-after", "enospc", "enospc-short", "enospc-strict",
+         "eio", "eio-from", "edquot", "fullfs"]
+
+
+def ranges(ns):
+    ns = sorted(ns)
+    out = []
+    i = 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        out.append(str(ns[i]) if i == j else "%d-%d" % (ns[i], ns[j]))
+        i = j + 1
+    return ",".join(out)
+
+
+def signature(sym):
+    """Symptoms with the parts that vary between trials (random backing
+    names, temporary names, hashes) blurred, for grouping."""
+    text = " | ".join("%s %s" % (c, t) for c, t in sym)
+    text = re.sub(r"<backing name [^>]*>", "<backing name>", text)
+    text = re.sub(r"\.lethefs\.tmp\.[0-9a-f]+", ".lethefs.tmp.X", text)
+    text = re.sub(r"/[A-Za-z0-9_-]{18}\.\.\.", "/<enc>", text)
+    text = re.sub(r"\b[0-9a-f]{8,16}\b", "#", text)
+    return text
+
+
+def worst(sym):
+    cats = {c for c, _ in sym}
+    return next((c for c in CATEGORIES if c in cats), "")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--title", default="Known failures of the fault sweep")
+    ap.add_argument("--calls", action="store_true", help="list every operation's calls")
+    ap.add_argument("--group-over", type=int, default=12,
+                    help="group the failing points of an operation and mode by symptom when "
+                    "there are more than this many")
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    runs = [json.load(open(f)) for f in args.files]
+    print("# %s\n" % args.title)
+    for f, r in zip(args.files, runs):
+        t = r["totals"]
+        print("- `%s` (mount options: %s): %d trials; %d crashes injected, %d ENOSPC/EDQUOT "
+              "points, %d EIO points, %d full-tmpfs points; %d failing points" % (
+                  f.split("/")[-1], r.get("mount_options") or "default", t.get("trials", 0),
+                  t.get("crashes injected", 0), t.get("ENOSPC/EDQUOT points", 0),
+                  t.get("EIO points", 0), t.get("full-disk points (tmpfs)", 0),
+                  t.get("failing points", 0)))
+    print()
+    ops = collections.OrderedDict()
+    for r in runs:
+        for o in r["ops"]:
+            e = ops.setdefault(o["op"], {"op": o, "trials": []})
+            e["trials"] += [x for x in o["trials"] if x]
+    print("## Summary\n")
+    print("Failing call numbers per mode (`-`: none; empty: not run). Worst class in the "
+          "last column (docs/TESTING.md).\n")
+    modes = [m for m in MODES if any(x["mode"] == m for e in ops.values() for x in e["trials"])]
+    print("| operation | calls | " + " | ".join(modes) + " | worst |")
+    print("|---|---:|" + "---|" * len(modes) + "---|")
+    for name, e in ops.items():
+        cells = []
+        w = set()
+        for m in modes:
+            tr = [x for x in e["trials"] if x["mode"] == m]
+            bad = [x["n"] for x in tr if x["symptoms"]]
+            for x in tr:
+                if x["symptoms"]:
+                    w.add(worst(x["symptoms"]))
+            cells.append("" if not tr else (ranges(bad) if bad else "-") if m != "no-fault"
+                         else ("FAILS" if bad else "-"))
+        wc = next((c for c in CATEGORIES if c in w), "")
+        print("| %s | %d | %s | %s |" % (name, e["op"]["calls"], " | ".join(cells), wc))
+    print()
+    print("## Details\n")
+    for name, e in ops.items():
+        o = e["op"]
+        failing = [x for x in e["trials"] if x["symptoms"]]
+        kinds = ", ".join("%s %d" % kv for kv in sorted(o["by_kind"].items()))
+        print("### %s\n" % name)
+        print("%s%d calls (%s).\n" % (o["note"] + ". " if o.get("note") else "", o["calls"],
+                                      kinds))
+        if args.calls or (failing and o["calls"] <= 40):
+            print("<details><summary>calls</summary>\n")
+            for c in o["call_list"]:
+                print("    " + c)
+            print("\n</details>\n")
+        if not failing:
+            print("No failing point.\n")
+            continue
+        for m in MODES:
+            tr = [x for x in failing if x["mode"] == m]
+            if not tr:
+                continue
+            if len(tr) > args.group_over:
+                groups = collections.OrderedDict()
+                for x in tr:
+                    groups.setdefault(signature(x["symptoms"]), []).append(x)
+                print("- **%s**: %d failing points, %d kinds of symptoms:" % (
+                    m, len(tr), len(groups)))
+                for sig, xs in sorted(groups.items(), key=lambda g: CATEGORIES.index(
+                        worst(g[1][0]["symptoms"]) or "LIVE")):
+                    print("  - N=%s (e.g. N=%d at `%s`): %s" % (
+                        ranges([x["n"] for x in xs]), xs[0]["n"], xs[0].get("call", "?"),
+                        sig))
+            else:
+                for x in tr:
+                    print("- **%s N=%d** `%s` -> %s: %s" % (
+                        m, x["n"], x.get("call", "?"), x.get("state") or "neither",
+                        " | ".join("%s %s" % (c, t) for c, t in x["symptoms"])))
+        print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
