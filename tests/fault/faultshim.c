@@ -79,9 +79,9 @@ enum kind {
 };
 
 static const char *const kind_names[K_COUNT] = {
-	"write",    "truncate", "fsync",     "rename",   "unlink",	    "rmdir",
-	"mkdir",    "create",	"link",	     "symlink",	 "mknod",	    "fallocate",
-	"setxattr", "removexattr", "chmod", "chown", "utimes",
+    "write",    "truncate",    "fsync", "rename",  "unlink", "rmdir",
+    "mkdir",    "create",      "link",  "symlink", "mknod",  "fallocate",
+    "setxattr", "removexattr", "chmod", "chown",   "utimes",
 };
 
 enum mode { M_COUNT, M_CRASH_BEFORE, M_CRASH_AFTER, M_FAIL_ONCE, M_FAIL_FROM, M_SHORT_WRITE };
@@ -103,7 +103,7 @@ static struct {
 } S = {.log_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The real functions, looked up once. */
-#define REAL(name) real_##name
+#define REAL(name)                real_##name
 #define DECL_REAL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
 DECL_REAL(ssize_t, write, int, const void *, size_t);
 DECL_REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
@@ -247,8 +247,8 @@ static int parse_errno(const char *s)
 	static const struct {
 		const char *name;
 		int value;
-	} names[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},	     {"EDQUOT", EDQUOT},
-		     {"EROFS", EROFS},	 {"ENOMEM", ENOMEM}, {"EPERM", EPERM}};
+	} names[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EDQUOT", EDQUOT},
+	             {"EROFS", EROFS},   {"ENOMEM", ENOMEM}, {"EPERM", EPERM}};
 	if (!s || !*s)
 		return ENOSPC;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -392,7 +392,7 @@ static bool resolve(int dirfd, const char *name, char *out, size_t size)
 		return false;
 	}
 	int n = !name || !*name ? snprintf(out, size, "%s", dir)
-				: snprintf(out, size, "%s/%s", dir, name);
+	                        : snprintf(out, size, "%s/%s", dir, name);
 	return n >= 0 && (size_t)n < size;
 }
 
@@ -402,14 +402,14 @@ struct call {
 	char path[PATH_MAX];
 	char detail[PATH_MAX + 64];
 	const char *rel; /* path below the vault */
-	bool spare;	 /* a full disk would still allow this call */
+	bool spare;      /* a full disk would still allow this call */
 	unsigned long n;
 };
 
 /* Decides whether a call is counted: active, kind selected, armed, and on a
  * path in the vault (either path of a rename or link). */
 static bool wanted(struct call *c, enum kind k, const char *func, int dirfd, const char *name,
-		   int dirfd2, const char *name2)
+                   int dirfd2, const char *name2)
 {
 	if (!S.active || !(S.kinds & (1u << k)))
 		return false;
@@ -443,7 +443,7 @@ static void log_line(const struct call *c, const char *outcome)
 		return;
 	char line[3 * PATH_MAX];
 	int n = snprintf(line, sizeof(line), "%d\t%lu\t%s\t%s\t%s\t%s\t%s\n", (int)getpid(), c->n,
-			 kind_names[c->kind], c->func, c->rel, c->detail, outcome);
+	                 kind_names[c->kind], c->func, c->rel, c->detail, outcome);
 	if (n > 0)
 		real_write(S.log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -601,19 +601,19 @@ static bool allocated(int fd, long long off, size_t len)
 ssize_t write(int fd, const void *buf, size_t len)
 {
 	WRITE_BODY("write", fd, len, -1, real_write(fd, buf, len),
-		   real_write(fd, buf, short_len(fd, -1, len)));
+	           real_write(fd, buf, short_len(fd, -1, len)));
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	WRITE_BODY("pwrite", fd, len, off, real_pwrite(fd, buf, len, off),
-		   real_pwrite(fd, buf, short_len(fd, off, len), off));
+	           real_pwrite(fd, buf, short_len(fd, off, len), off));
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
 	WRITE_BODY("pwrite64", fd, len, off, real_pwrite64(fd, buf, len, off),
-		   real_pwrite64(fd, buf, short_len(fd, off, len), off));
+	           real_pwrite64(fd, buf, short_len(fd, off, len), off));
 }
 
 static size_t iov_len(const struct iovec *iov, int n)
@@ -637,41 +637,41 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 {
 	struct iovec one;
 	WRITE_BODY("writev", fd, iov_len(iov, n), -1, real_writev(fd, iov, n),
-		   real_writev(fd, &one, short_iov(fd, -1, iov, n, &one)));
+	           real_writev(fd, &one, short_iov(fd, -1, iov, n, &one)));
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct iovec one;
 	WRITE_BODY("pwritev", fd, iov_len(iov, n), off, real_pwritev(fd, iov, n, off),
-		   real_pwritev(fd, &one, short_iov(fd, off, iov, n, &one), off));
+	           real_pwritev(fd, &one, short_iov(fd, off, iov, n, &one), off));
 }
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int n, off64_t off)
 {
 	struct iovec one;
 	WRITE_BODY("pwritev64", fd, iov_len(iov, n), off, real_pwritev64(fd, iov, n, off),
-		   real_pwritev64(fd, &one, short_iov(fd, off, iov, n, &one), off));
+	           real_pwritev64(fd, &one, short_iov(fd, off, iov, n, &one), off));
 }
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
 	struct iovec one;
 	WRITE_BODY("pwritev2", fd, iov_len(iov, n), off, real_pwritev2(fd, iov, n, off, flags),
-		   real_pwritev2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
+	           real_pwritev2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
 }
 
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
 {
 	struct iovec one;
 	WRITE_BODY("pwritev64v2", fd, iov_len(iov, n), off,
-		   real_pwritev64v2(fd, iov, n, off, flags),
-		   real_pwritev64v2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
+	           real_pwritev64v2(fd, iov, n, off, flags),
+	           real_pwritev64v2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
 }
 
 /* Size changes. */
 #define FD_BODY(KIND, FUNC, FD, DETAIL_FMT, DETAIL_ARG, EXPR)                                      \
-	ENSURE();\
+	ENSURE();                                                                                  \
 	struct call c;                                                                             \
 	if (!wanted_fd(&c, KIND, FUNC, FD))                                                        \
 		PASS(EXPR);                                                                        \
@@ -686,11 +686,11 @@ int ftruncate(int fd, off_t len)
 int ftruncate64(int fd, off64_t len)
 {
 	FD_BODY(K_TRUNCATE, "ftruncate64", fd, "len=%lld", (long long)len,
-		real_ftruncate64(fd, len));
+	        real_ftruncate64(fd, len));
 }
 
 #define PATH_BODY(KIND, FUNC, DIRFD, NAME, DETAIL_FMT, DETAIL_ARG, EXPR)                           \
-	ENSURE();\
+	ENSURE();                                                                                  \
 	struct call c;                                                                             \
 	if (!wanted(&c, KIND, FUNC, DIRFD, NAME, AT_FDCWD, NULL))                                  \
 		PASS(EXPR);                                                                        \
@@ -700,13 +700,13 @@ int ftruncate64(int fd, off64_t len)
 int truncate(const char *path, off_t len)
 {
 	PATH_BODY(K_TRUNCATE, "truncate", AT_FDCWD, path, "len=%lld", (long long)len,
-		  real_truncate(path, len));
+	          real_truncate(path, len));
 }
 
 int truncate64(const char *path, off64_t len)
 {
 	PATH_BODY(K_TRUNCATE, "truncate64", AT_FDCWD, path, "len=%lld", (long long)len,
-		  real_truncate64(path, len));
+	          real_truncate64(path, len));
 }
 
 int fallocate(int fd, int mode, off_t off, off_t len)
@@ -717,12 +717,12 @@ int fallocate(int fd, int mode, off_t off, off_t len)
 int fallocate64(int fd, int mode, off64_t off, off64_t len)
 {
 	FD_BODY(K_FALLOCATE, "fallocate64", fd, "mode=%d", mode,
-		real_fallocate64(fd, mode, off, len));
+	        real_fallocate64(fd, mode, off, len));
 }
 
 /* posix_fallocate returns an error number instead of setting errno. */
 #define POSIX_FALLOCATE_BODY(FUNC, EXPR)                                                           \
-	ENSURE();\
+	ENSURE();                                                                                  \
 	struct call c;                                                                             \
 	if (!wanted_fd(&c, K_FALLOCATE, FUNC, fd))                                                 \
 		PASS(EXPR);                                                                        \
@@ -759,12 +759,12 @@ int fdatasync(int fd)
 int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
 	FD_BODY(K_FSYNC, "sync_file_range", fd, "%s", "",
-		real_sync_file_range(fd, off, len, flags));
+	        real_sync_file_range(fd, off, len, flags));
 }
 
 /* Names. Renames and links count when either side is in the vault. */
 #define TWO_PATH_BODY(KIND, FUNC, D1, N1, D2, N2, EXPR)                                            \
-	ENSURE();\
+	ENSURE();                                                                                  \
 	struct call c;                                                                             \
 	if (!wanted(&c, KIND, FUNC, D1, N1, D2, N2))                                               \
 		PASS(EXPR);                                                                        \
@@ -783,7 +783,7 @@ int renameat(int fd1, const char *from, int fd2, const char *to)
 int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int flags)
 {
 	TWO_PATH_BODY(K_RENAME, "renameat2", fd1, from, fd2, to,
-		      real_renameat2(fd1, from, fd2, to, flags));
+	              real_renameat2(fd1, from, fd2, to, flags));
 }
 
 int link(const char *from, const char *to)
@@ -804,7 +804,7 @@ int symlink(const char *target, const char *path)
 int symlinkat(const char *target, int dirfd, const char *path)
 {
 	PATH_BODY(K_SYMLINK, "symlinkat", dirfd, path, "%s", "",
-		  real_symlinkat(target, dirfd, path));
+	          real_symlinkat(target, dirfd, path));
 }
 
 int unlink(const char *path)
@@ -815,7 +815,7 @@ int unlink(const char *path)
 int unlinkat(int dirfd, const char *path, int flags)
 {
 	PATH_BODY((flags & AT_REMOVEDIR) ? K_RMDIR : K_UNLINK, "unlinkat", dirfd, path, "%s", "",
-		  real_unlinkat(dirfd, path, flags));
+	          real_unlinkat(dirfd, path, flags));
 }
 
 int rmdir(const char *path)
@@ -855,14 +855,14 @@ static int open_kind(int flags)
 }
 
 #define OPEN_BODY(FUNC, DIRFD, PATH, FLAGS, EXPR)                                                  \
-	ENSURE();\
+	ENSURE();                                                                                  \
 	struct call c;                                                                             \
 	int k_ = open_kind(FLAGS);                                                                 \
 	if (k_ < 0 || !wanted(&c, (enum kind)k_, FUNC, DIRFD, PATH, AT_FDCWD, NULL))               \
 		PASS(EXPR);                                                                        \
 	snprintf(c.detail, sizeof(c.detail), "flags=%#x", (unsigned)(FLAGS));                      \
 	struct stat st_;                                                                           \
-	c.spare = S.spare && k_ == K_CREATE && lstat(c.path, &st_) == 0;                            \
+	c.spare = S.spare && k_ == K_CREATE && lstat(c.path, &st_) == 0;                           \
 	FAULTED(c, EXPR, -1)
 
 static mode_t mode_arg(int flags, va_list ap)
@@ -940,13 +940,13 @@ int creat64(const char *path, mode_t mode)
 int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
 	PATH_BODY(K_SETXATTR, "setxattr", AT_FDCWD, path, "%s", name,
-		  real_setxattr(path, name, v, n, flags));
+	          real_setxattr(path, name, v, n, flags));
 }
 
 int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
 	PATH_BODY(K_SETXATTR, "lsetxattr", AT_FDCWD, path, "%s", name,
-		  real_lsetxattr(path, name, v, n, flags));
+	          real_lsetxattr(path, name, v, n, flags));
 }
 
 int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
@@ -957,13 +957,13 @@ int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
 int removexattr(const char *path, const char *name)
 {
 	PATH_BODY(K_REMOVEXATTR, "removexattr", AT_FDCWD, path, "%s", name,
-		  real_removexattr(path, name));
+	          real_removexattr(path, name));
 }
 
 int lremovexattr(const char *path, const char *name)
 {
 	PATH_BODY(K_REMOVEXATTR, "lremovexattr", AT_FDCWD, path, "%s", name,
-		  real_lremovexattr(path, name));
+	          real_lremovexattr(path, name));
 }
 
 int fremovexattr(int fd, const char *name)
@@ -985,7 +985,7 @@ int fchmod(int fd, mode_t mode)
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
 	PATH_BODY(K_CHMOD, "fchmodat", dirfd, path, "mode=%o", mode,
-		  real_fchmodat(dirfd, path, mode, flags));
+	          real_fchmodat(dirfd, path, mode, flags));
 }
 
 int chown(const char *path, uid_t u, gid_t g)
@@ -1006,14 +1006,14 @@ int lchown(const char *path, uid_t u, gid_t g)
 int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
 	PATH_BODY(K_CHOWN, "fchownat", dirfd, path, "%s", "",
-		  real_fchownat(dirfd, path, u, g, flags));
+	          real_fchownat(dirfd, path, u, g, flags));
 }
 
 int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
 	/* utimensat(fd, NULL, ...) is futimens. */
 	PATH_BODY(K_UTIMES, "utimensat", dirfd, path, "%s", "",
-		  real_utimensat(dirfd, path, ts, flags));
+	          real_utimensat(dirfd, path, ts, flags));
 }
 
 int futimens(int fd, const struct timespec ts[2])
@@ -1035,11 +1035,11 @@ long syscall(long nr, ...)
 	ENSURE();
 	struct call c;
 	if (nr == SYS_renameat2 && wanted(&c, K_RENAME, "syscall(renameat2)", (int)a[0],
-					  (const char *)a[1], (int)a[2], (const char *)a[3])) {
+	                                  (const char *)a[1], (int)a[2], (const char *)a[3])) {
 		FAULTED(c, real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]), -1);
 	}
-	if (nr == SYS_fchmodat2 &&
-	    wanted(&c, K_CHMOD, "syscall(fchmodat2)", (int)a[0], (const char *)a[1], AT_FDCWD, NULL)) {
+	if (nr == SYS_fchmodat2 && wanted(&c, K_CHMOD, "syscall(fchmodat2)", (int)a[0],
+	                                  (const char *)a[1], AT_FDCWD, NULL)) {
 		FAULTED(c, real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]), -1);
 	}
 	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);

@@ -218,6 +218,11 @@ class Vault:
         while time.monotonic() < deadline:
             if is_mounted(self.mnt):
                 self.daemon = d
+                # The daemon writes its "mount" audit entry after the mount is
+                # live and starts answering its control socket only then:
+                # waiting for an answer keeps those writes out of what an
+                # armed shim counts next.
+                self.run_cli(["status", self.mnt], timeout=30)
                 return d
             if proc.poll() is not None:
                 raise MountFailed(describe_rc(proc.returncode), d.log_tail())

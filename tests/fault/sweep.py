@@ -473,7 +473,7 @@ class Sweep:
         if clean:
             self.totals["worst: LOSS"] += 1
             self.totals["failing points"] += 1
-        for mode in self.args.modes:
+        for mode in self.args.modes if op.faults else []:
             if mode in SHIM:
                 kinds = SHIM[mode][2]
                 sel = [c for c in calls if not kinds or c.kind in kinds.split(",")]
