@@ -63,7 +63,7 @@ def main():
               "points, %d EIO points, %d full-tmpfs points; %d failing points" % (
                   f.split("/")[-1], r.get("mount_options") or "default", t.get("trials", 0),
                   t.get("crashes injected", 0), t.get("ENOSPC/EDQUOT points", 0),
-                  t.get("EIO points", 0), t.get("full-disk points (tmpfs)", 0),
+                  t.get("EIO points", 0), t.get("full-disk points (small fs)", 0),
                   t.get("failing points", 0)))
     print()
     ops = collections.OrderedDict()

@@ -34,6 +34,7 @@ Exit status: 0 no finding, 1 findings, 2 the harness itself failed."""
 
 import argparse
 import collections
+import errno
 import json
 import os
 import shutil
@@ -167,6 +168,8 @@ class Sweep:
             fb = os.path.join(self.root, "fullfs-" + op.name)
             if os.path.ismount(fb):
                 subprocess.run(["umount", fb])
+            if os.path.exists(fb + ".img"):
+                os.unlink(fb + ".img")
         if os.path.ismount(self.root) and not self.args.keep:
             subprocess.run(["umount", self.root])
         if not self.args.keep:
@@ -302,8 +305,7 @@ class Sweep:
             base = os.path.join(self.root, "fullfs-" + op.name)
             if not os.path.isdir(base):
                 os.makedirs(base)
-                subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % self.args.fullfs_mb,
-                                "tmpfs", base], check=True)
+                self.small_fs(base)
         v = self.fresh(op, tpl, "trial", base)
         filler = os.path.join(base, "filler") if base else None
         try:
@@ -428,18 +430,38 @@ class Sweep:
         if frc != 0:
             sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, summarize_fsck(fout))))
 
+    def small_fs(self, base):
+        """Mounts the small file system the fullfs mode fills: a tmpfs, or
+        ext4 on a loop device (4 KiB blocks, no reserved blocks)."""
+        mb = self.args.fullfs_mb
+        if self.args.fullfs_fs == "tmpfs":
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % mb, "tmpfs", base],
+                           check=True)
+            return
+        img = base + ".img"
+        with open(img, "wb") as f:
+            f.truncate(mb << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-b", "4096", img], check=True)
+        subprocess.run(["mount", "-o", "loop", img, base], check=True)
+
     def fill(self, base, n):
-        """Leaves n-1 pages free on the tmpfs at base."""
+        """Leaves n-1 pages free on the small file system at base (on ext4
+        the filler's own metadata may leave fewer: ENOSPC while filling is
+        fine)."""
         st = os.statvfs(base)
         free = st.f_bavail * st.f_frsize
-        want = max(0, free - (n - 1) * PAGE)
-        with open(os.path.join(base, "filler"), "wb") as f:
-            chunk = b"\0" * (1 << 20)
-            left = want
-            while left > 0:
-                k = min(left, len(chunk))
-                f.write(chunk[:k])
-                left -= k
+        left = max(0, free - (n - 1) * PAGE)
+        chunk = b"\0" * (1 << 20)
+        try:
+            with open(os.path.join(base, "filler"), "wb") as f:
+                while left > 0:
+                    k = min(left, len(chunk))
+                    f.write(chunk[:k])
+                    left -= k
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+        subprocess.run(["sync", "-f", base])
 
     # --- per operation ----------------------------------------------------------------
     def sweep_op(self, op):
@@ -507,6 +529,8 @@ class Sweep:
         if os.path.isdir(fb):
             subprocess.run(["umount", fb])
             os.rmdir(fb)
+            if os.path.exists(fb + ".img"):
+                os.unlink(fb + ".img")
 
     def fullfs_pages(self, op, calls):
         """How many pages the operation may allocate: its written bytes
@@ -528,7 +552,7 @@ class Sweep:
         if mode.startswith("crash"):
             t["crashes injected"] += 1
         elif mode == "fullfs":
-            t["full-disk points (tmpfs)"] += 1
+            t["full-disk points (small fs)"] += 1
         elif mode.startswith("enospc") or mode == "edquot":
             t["ENOSPC/EDQUOT points"] += 1
         else:
@@ -584,7 +608,9 @@ def main():
                     help="at most this many call numbers per mode (evenly spread)")
     ap.add_argument("--max-pages", type=int, default=40,
                     help="fullfs: most free pages tried")
-    ap.add_argument("--fullfs-mb", type=int, default=8)
+    ap.add_argument("--fullfs-mb", type=int, default=16)
+    ap.add_argument("--fullfs-fs", choices=("tmpfs", "ext4"), default="tmpfs",
+                    help="fullfs: the small file system (ext4: on a loop device)")
     ap.add_argument("--opts", default=None, help="mount options, e.g. no_writeback_cache")
     ap.add_argument("--backing", choices=("tmpfs", "disk"), default="tmpfs",
                     help="where the vaults live: a private tmpfs (default) or /tmp")
@@ -644,7 +670,7 @@ def main():
     log("fault sweep: %d operations, %d trials in %.0f s (mount options: %s)" % (
         len(s.results), t["trials"], time.monotonic() - t0, args.opts or "default"))
     for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points",
-              "full-disk points (tmpfs)", "not reached", "failing points"):
+              "full-disk points (small fs)", "not reached", "failing points"):
         log("  %-40s %d" % (k, t[k]))
     for c in CATEGORIES:
         if t["worst: " + c]:
