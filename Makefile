@@ -89,12 +89,13 @@ test: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD)
 
 # The full crash and full-disk sweep (every operation, every backing-store
-# call, crash before/after, ENOSPC, EIO) and rounds of kill -9 under real
-# workloads. Long: see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass options.
+# call, crash before/after, ENOSPC, EIO, full tmpfs and ext4, with and without
+# the writeback cache) and KILL_ROUNDS kill -9 per workload. Long (about an
+# hour here): see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass options.
+KILL_ROUNDS ?= 12
 test-faults: all $(FAULT_SHIM)
-	@python3 tests/fault/sweep.py --build $(BUILD) $(FAULT_ARGS); s=$$?; \
-	 python3 tests/fault/kills.py --build $(BUILD) $(KILL_ARGS); k=$$?; \
-	 [ $$s -eq 0 ] && [ $$k -eq 0 ]
+	@FAULT_ARGS="$(FAULT_ARGS)" KILL_ARGS="$(KILL_ARGS)" \
+	  bash tests/fault/run-all.sh $(BUILD) $(KILL_ROUNDS)
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \

@@ -26,6 +26,7 @@ unmount, fsck. Exit status: 0 nothing lost, 1 findings, 2 harness error."""
 import argparse
 import collections
 import errno
+import json
 import os
 import random
 import shutil
@@ -550,6 +551,7 @@ def main():
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--opts", default=None, help="mount options, e.g. no_writeback_cache")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--json", help="write the totals and findings to this file")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     args.workloads = [w for w in args.workloads.split(",") if w]
@@ -580,6 +582,12 @@ def main():
         if t["worst: " + c]:
             log("  worst symptom %-12s %d" % (c, t["worst: " + c]))
     log("  %-40s %d" % ("losses (unmountable, data, fsck)", losses))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"totals": dict(t), "seed": args.seed, "mount_options": args.opts,
+                       "workloads": args.workloads, "rounds": args.rounds,
+                       "findings": [{"workload": w, "kill": i, "symptoms": sym}
+                                    for w, i, sym in k.findings]}, f, indent=1)
     if rc == 0 and k.findings:
         rc = 1
     return rc

@@ -46,6 +46,37 @@ def worst(sym):
     return next((c for c in CATEGORIES if c in cats), "")
 
 
+LOSS_CLASSES = ("UNMOUNTABLE", "KEYS", "LOSS", "FSCK")
+
+
+def summary(files):
+    t = collections.Counter()
+    for f in files:
+        try:
+            r = json.load(open(f))
+        except (OSError, ValueError) as e:
+            print("%s: %s" % (f, e))
+            continue
+        for k, v in r["totals"].items():
+            k = k.replace("(tmpfs)", "(small fs)")
+            t[("kills " if "findings" in r and k.startswith("worst") else "") + k] += v
+    print("fault tests, all runs:")
+    for k, label in (("trials", "sweep trials"), ("crashes injected", "crashes injected"),
+                     ("ENOSPC/EDQUOT points", "ENOSPC/EDQUOT points"),
+                     ("EIO points", "EIO points"),
+                     ("full-disk points (small fs)", "full-disk points (small fs)"),
+                     ("kills", "kill -9 of the daemon"),
+                     ("failing points", "failing sweep points")):
+        print("  %-32s %d" % (label, t[k]))
+    for c in CATEGORIES:
+        n = t["worst: " + c] + t["kills worst: " + c]
+        if n:
+            print("    worst symptom %-16s %d" % (c, n))
+    losses = sum(t["worst: " + c] + t["kills worst: " + c] for c in LOSS_CLASSES)
+    print("  %-32s %d" % ("losses found", losses))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--title", default="Known failures of the fault sweep")
@@ -53,8 +84,12 @@ def main():
     ap.add_argument("--group-over", type=int, default=12,
                     help="group the failing points of an operation and mode by symptom when "
                     "there are more than this many")
+    ap.add_argument("--summary", action="store_true",
+                    help="print only the totals of the sweeps and kills (kills.py --json) given")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
+    if args.summary:
+        return summary(args.files)
     runs = [json.load(open(f)) for f in args.files]
     print("# %s\n" % args.title)
     for f, r in zip(args.files, runs):
@@ -63,7 +98,8 @@ def main():
               "points, %d EIO points, %d full-tmpfs points; %d failing points" % (
                   f.split("/")[-1], r.get("mount_options") or "default", t.get("trials", 0),
                   t.get("crashes injected", 0), t.get("ENOSPC/EDQUOT points", 0),
-                  t.get("EIO points", 0), t.get("full-disk points (small fs)", 0),
+                  t.get("EIO points", 0),
+                  t.get("full-disk points (small fs)", t.get("full-disk points (tmpfs)", 0)),
                   t.get("failing points", 0)))
     print()
     ops = collections.OrderedDict()
