@@ -88,14 +88,38 @@ class Daemon:
         return " | ".join(lines[-n:])
 
 
+def holders(mnt):
+    """Processes in other mount namespaces that still see mnt (a copy of
+    the mount keeps the FUSE connection alive after our umount)."""
+    seen = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/mountinfo" % pid) as f:
+                if (" %s " % mnt) in f.read():
+                    with open("/proc/%s/comm" % pid) as c:
+                        seen.append("%s(%s)" % (pid, c.read().strip()))
+        except OSError:
+            continue
+    return "mount still seen by: %s; " % ", ".join(seen[:5]) if seen else ""
+
+
 def stacks(pid):
-    """The functions the threads of a hung process are in (gdb), one line."""
+    """The innermost functions of each thread of a hung process (gdb), one
+    line: frames joined by '<', threads by '; '. The full output goes to
+    /tmp/lfsft-hang.<pid>.txt for a closer look."""
     try:
-        p = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 8"],
+        p = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 12"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                            timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return ""
+    try:
+        with open("/tmp/lfsft-hang.%d.txt" % pid, "w") as f:
+            f.write(p.stdout)
+    except OSError:
+        pass
     threads = []
     cur = []
     for line in p.stdout.splitlines():
@@ -106,11 +130,11 @@ def stacks(pid):
         elif line.startswith("#"):
             parts = line.split(" in ")
             fn = (parts[1] if len(parts) > 1 else line.split()[1]).split(" (")[0]
-            if not fn.startswith(("__", "_")) and fn not in ("syscall", "??"):
+            if fn != "??":
                 cur.append(fn)
     if cur:
         threads.append(cur)
-    return "; ".join("<".join(t[:4]) for t in threads if t)
+    return "; ".join("<".join(t[:6]) for t in threads if t)
 
 
 def describe_rc(rc):
@@ -245,16 +269,20 @@ class Vault:
         if d is None:
             return 0
         self.daemon = None
+        why = ""
         if d.alive():
             for _ in range(50):
                 if not is_mounted(self.mnt):
                     break
-                if subprocess.run(["umount", self.mnt], stderr=subprocess.DEVNULL).returncode == 0:
+                u = subprocess.run(["umount", self.mnt], stderr=subprocess.PIPE, text=True)
+                if u.returncode == 0:
                     break
+                why = u.stderr.strip()
                 time.sleep(0.1)
         rc = d.wait(timeout)
         if rc is None:
-            self.hang = stacks(d.proc.pid)
+            self.hang = ("umount: %s; " % why if why else "") + holders(self.mnt) + \
+                stacks(d.proc.pid)
             d.proc.kill()
             d.proc.wait()
         self.detach()

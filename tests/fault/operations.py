@@ -129,8 +129,9 @@ class Op:
 
     def __init__(self, name, run=None, setup=None, kind="mount", cli=None, prepare=None,
                  probes=("pass",), note="", quick=False, vsetup=None, preserves=False,
-                 faults=True):
+                 faults=True, timeout=None):
         self.name = name
+        self.timeout = timeout  # seconds before the run counts as hung
         self.faults = faults  # False: only the run without faults
         self.preserves = preserves  # the plaintext tree must not change
         self.vsetup = vsetup  # on the unmounted template, after setup
@@ -274,7 +275,8 @@ OPS = [
                 lambda m: os.setxattr(m + "/keep/sub/c", "user.k", b"v"),
                 lambda m: os.setxattr(m + "/keep/sub", "user.d", b"dir"),
                 lambda m: write_file(m + "/keep/sub/deeper/" + LONG_B, data(16, 5000))),
-       note="lethefs rotate --wait of the whole tree", quick=True, preserves=True),
+       note="lethefs rotate --wait of the whole tree", quick=True, preserves=True,
+       timeout=20),
     Op("rotate-empty-xattr", lambda m: lethefs("rotate", "--wait", m),
        lambda m: os.setxattr(m + "/keep/empty", "user.e", b"on an empty file"),
        note="rotate --wait of a tree whose empty file has an xattr; checked without faults "

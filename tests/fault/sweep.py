@@ -232,21 +232,26 @@ class Sweep:
         return e
 
     def run_op(self, op, v, env=None, nsteps=None):
-        """Runs the operation (armed) and returns (exit status, message)."""
+        """Runs the operation (armed) and returns (exit status, message); the
+        status is "timeout" when it did not finish in --op-timeout seconds
+        (it is then killed with its whole process group)."""
         arm = os.path.join(v.dir, "armed")
         open(arm, "w").close()
+        if op.kind == "cli":
+            cmd = [self.env.lethefs] + op.cli(v)
+        else:
+            cmd = [sys.executable, os.path.join(lf.HERE, "operations.py"), "run", op.name,
+                   v.mnt] + ([str(nsteps)] if nsteps else [])
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             errors="replace", env=env, start_new_session=True)
+        timeout = op.timeout or self.args.op_timeout
         try:
-            if op.kind == "cli":
-                p = v.run_cli(op.cli(v), env=env, timeout=self.args.op_timeout)
-                return p.returncode, p.stdout.strip()[-300:]
-            helper = [sys.executable, os.path.join(lf.HERE, "operations.py"), "run", op.name,
-                      v.mnt] + ([str(nsteps)] if nsteps else [])
-            try:
-                p = subprocess.run(helper, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, timeout=self.args.op_timeout)
-                return p.returncode, p.stdout.strip()[-300:]
-            except subprocess.TimeoutExpired:
-                return "timeout", "operation did not finish in %ds" % self.args.op_timeout
+            out, _ = p.communicate(timeout=timeout)
+            return p.returncode, out.strip()[-300:]
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            return "timeout", "did not finish in %d s" % timeout
         finally:
             os.unlink(arm)
 
@@ -317,6 +322,8 @@ class Sweep:
                     self.fill(base, n)
                 rc, msg = self.run_op(op, v, env=full_env)
                 res["op_result"] = rc
+                if rc == "timeout":
+                    sym.append(("DAEMON", "the command hung: %s" % msg))
                 if filler:
                     os.unlink(filler)
                 if crash and rc not in (0, 137):
@@ -331,6 +338,9 @@ class Sweep:
                 rc, msg = self.run_op(op, v)
                 res["op_result"] = rc
                 d = v.daemon
+                if rc == "timeout":
+                    sym.append(("DAEMON", "the operation hung: %s; daemon log: %s" % (
+                        msg, d.log_tail(2)[-300:])))
                 crashed_in_log = any(c.outcome.startswith("crash") for c in
                                      read_calls(os.path.join(v.dir, "calls.log")))
                 if crash:
@@ -614,7 +624,7 @@ def main():
     ap.add_argument("--opts", default=None, help="mount options, e.g. no_writeback_cache")
     ap.add_argument("--backing", choices=("tmpfs", "disk"), default="tmpfs",
                     help="where the vaults live: a private tmpfs (default) or /tmp")
-    ap.add_argument("--op-timeout", type=int, default=90)
+    ap.add_argument("--op-timeout", type=int, default=60)
     ap.add_argument("--json", help="write every result to this file")
     ap.add_argument("--list-calls", action="store_true", help="print each operation's calls")
     ap.add_argument("--count-only", action="store_true",
