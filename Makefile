@@ -72,10 +72,12 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-$(FAULT_SHIM): tests/fault/faultshim.c
+FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
+                  tests/fault/faultshim_reals.c
+$(FAULT_SHIM): $(FAULT_SHIM_SRC) tests/fault/faultshim.h
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) -std=gnu11 -Wall -Wextra -Werror -fPIC -shared -U_FORTIFY_SOURCE \
-	  -o $@ $< -ldl -lpthread
+	$(CC) $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -fPIC -shared -U_FORTIFY_SOURCE \
+	  -o $@ $(FAULT_SHIM_SRC) -ldl -lpthread
 
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
