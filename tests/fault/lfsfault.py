@@ -1,18 +1,15 @@
 """Shared machinery of the crash-safety tests (docs/TESTING.md): vaults with
-cheap key derivation, foreground daemons with or without the fault shim,
-snapshots of a mounted tree, fsck, and comparisons of states.
+cheap key derivation and a private control socket, foreground daemons with
+or without the fault shim, unmounts that diagnose a hang, fsck.
 
 Everything a test creates lives in one temporary directory per run; every
 mount and daemon is tracked by the Vault object that started it and undone
 by Vault.cleanup(), so a failing check never leaves a mount behind."""
 
-import errno
-import hashlib
 import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -39,10 +36,6 @@ class Env:
         for f in (self.lethefs, self.shim):
             if not os.path.exists(f):
                 raise SystemExit("missing %s: run make first" % f)
-
-
-def errname(e):
-    return errno.errorcode.get(e, str(e))
 
 
 def is_mounted(path):
@@ -329,241 +322,6 @@ class Vault:
             else:
                 self.crashed(timeout=5)
         self.detach()
-
-
-# --- snapshots ---------------------------------------------------------------------
-
-def read_all(path, keep=None):
-    """(size, sha256) of a file's contents, or ('ERR-...', errno name,
-    offset). With keep (a list), the bytes read are appended to it. An error
-    from close() is ignored: the kernel hands a pending writeback error to
-    whoever closes the file next, which says nothing about its contents."""
-    h = hashlib.sha256()
-    n = 0
-    chunks = []
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as e:
-        return ("ERR-open", errname(e.errno))
-    try:
-        while True:
-            try:
-                b = os.read(fd, 1 << 20)
-            except OSError as e:
-                if keep is not None:
-                    keep.append(b"".join(chunks))
-                return ("ERR-read", errname(e.errno), n)
-            if not b:
-                break
-            h.update(b)
-            chunks.append(b)
-            n += len(b)
-    finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    if keep is not None:
-        keep.append(b"".join(chunks))
-    return (n, h.hexdigest()[:16])
-
-
-def xattrs_of(path):
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError as e:
-        return ("ERR-listxattr", errname(e.errno))
-    out = []
-    for n in sorted(names):
-        if not n.startswith("user.") or n.startswith("user.lethefs."):
-            continue
-        try:
-            v = os.getxattr(path, n, follow_symlinks=False)
-            out.append((n, hashlib.sha256(v).hexdigest()[:12]))
-        except OSError as e:
-            out.append((n, "ERR-" + errname(e.errno)))
-    return tuple(out)
-
-
-def is_staging(path):
-    try:
-        os.getxattr(path, "user.lethefs.id", follow_symlinks=False)
-        return True
-    except OSError:
-        return False
-
-
-def snapshot(root, contents=None):
-    """The plaintext state of the tree under root: for every path, its type,
-    mode, link count (files), contents digest or the error reading gave,
-    symlink target, user xattrs, and whether a directory is a staging
-    directory. Times are left out. With contents (a dict), each file's bytes
-    (the readable prefix of an unreadable one) are stored in it."""
-    state = {}
-
-    def visit(path, rel):
-        try:
-            st = os.lstat(path)
-        except OSError as e:
-            state[rel] = ("ERR-lstat", errname(e.errno))
-            return
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISREG(st.st_mode):
-            keep = [] if contents is not None else None
-            state[rel] = ("file", oct(mode), st.st_nlink, st.st_size, read_all(path, keep),
-                          xattrs_of(path))
-            if keep:
-                contents[rel] = keep[0]
-        elif stat.S_ISLNK(st.st_mode):
-            try:
-                target = os.readlink(path)
-            except OSError as e:
-                target = "ERR-" + errname(e.errno)
-            state[rel] = ("symlink", target, xattrs_of(path))
-        elif stat.S_ISDIR(st.st_mode):
-            state[rel] = ("dir", oct(mode), xattrs_of(path), is_staging(path))
-            try:
-                names = sorted(os.listdir(path))
-            except OSError as e:
-                state[rel + "/*"] = ("ERR-listdir", errname(e.errno))
-                return
-            for n in names:
-                visit(os.path.join(path, n), (rel.rstrip("/") + "/" + n))
-        else:
-            state[rel] = ("other", stat.S_IFMT(st.st_mode), oct(mode))
-
-    visit(root, "/")
-    return state
-
-
-def short(path, n=60):
-    return path if len(path) <= n else path[:n // 2] + "..." + path[-(n // 2 - 3):]
-
-
-def describe_entry(e, other=None):
-    """An entry of a snapshot in words; with other (the entry it is compared
-    with), only what differs."""
-    if e is None:
-        return "absent"
-    if e[0] == "file":
-        if other is not None and other[0] == "file" and other[:5] == e[:5]:
-            return "file with xattrs %s" % (e[5],)
-        if other is not None and other[0] == "file" and other[3:5] == e[3:5]:
-            return "file mode %s, %d links" % (e[1], e[2])
-        c = e[4]
-        if isinstance(c[0], str):
-            return "file size %d, reading fails %s%s" % (
-                e[3], c[1], " at offset %d" % c[2] if len(c) > 2 else "")
-        return "file size %d (reads %d bytes, %s)" % (e[3], c[0], c[1][:8])
-    return repr(e)[:120]
-
-
-def diff(got, want):
-    """Human-readable differences between two snapshots, worst first."""
-    out = []
-    for p in sorted(set(got) | set(want)):
-        g, w = got.get(p), want.get(p)
-        if g != w:
-            out.append("%s: %s, expected %s" % (short(p), describe_entry(g, w),
-                                                describe_entry(w, g)))
-    return out
-
-
-def classify(state, before, after):
-    """'before', 'after', or None with the differences from the closer."""
-    if state == before:
-        return "before", []
-    if state == after:
-        return "after", []
-    db, da = diff(state, before), diff(state, after)
-    return None, (db if len(db) <= len(da) else da)
-
-
-class Snap:
-    """A snapshot with the contents of its files."""
-
-    def __init__(self, root):
-        self.contents = {}
-        self.tree = snapshot(root, self.contents)
-
-
-def first_difference(a, b):
-    n = min(len(a), len(b))
-    for i in range(0, n, 4096):
-        if a[i:i + 4096] != b[i:i + 4096]:
-            for j in range(i, min(i + 4096, n)):
-                if a[j] != b[j]:
-                    return j
-    return None
-
-
-# Severities, worst first.
-LOSS = "LOSS"                 # bytes that were there before are gone or unreadable
-INTERMEDIATE = "INTERMEDIATE"  # neither before nor after, but nothing old lost
-
-
-def judge(cur, before, after, middles=()):
-    """Compares the state after a fault (Snap) with the before- and
-    after-states (Snaps) and with the states between the system calls of a
-    multi-call operation (middles). Returns (which, items): which is
-    "before", "after", "step K" or None; items are (severity, text) for every
-    path that is as in none of them, against the closest one."""
-    if cur.tree == before.tree:
-        return "before", []
-    if cur.tree == after.tree:
-        return "after", []
-    for k, m in enumerate(middles, 1):
-        if cur.tree == m.tree:
-            return "step %d" % k, []
-    best = None
-    for ref in [before] + list(middles):
-        items = compare(cur, before, ref, after)
-        if best is None or len(items) < len(best):
-            best = items
-    return None, best
-
-
-def compare(cur, before, ref, after):
-    """Items for the paths of cur that are as in neither ref (before or a
-    middle state) nor after; losses judged against before."""
-    items = []
-    for p in sorted(set(cur.tree) | set(ref.tree) | set(after.tree)):
-        c, b, a = cur.tree.get(p), ref.tree.get(p), after.tree.get(p)
-        if c == b or c == a:
-            continue
-        sp = short(p)
-        if c is None:
-            sev = LOSS if (b is not None and a is not None) else INTERMEDIATE
-            items.append((sev, "%s: missing (before: %s; after: %s)" % (
-                sp, describe_entry(b), describe_entry(a))))
-            continue
-        if "ERR-" in repr(c):
-            items.append((LOSS, "%s: %s" % (sp, describe_entry(c))))
-            continue
-        if b is None and a is None:
-            items.append((INTERMEDIATE, "%s: left behind: %s" % (sp, describe_entry(c))))
-            continue
-        if c[0] == "file" and p in before.contents:
-            old, now = before.contents[p], cur.contents.get(p, b"")
-            off = first_difference(old, now)
-            if off is not None:
-                items.append((LOSS, "%s: %s; byte %d differs from before (before: %s)" % (
-                    sp, describe_entry(c), off, describe_entry(before.tree.get(p)))))
-                continue
-            items.append((INTERMEDIATE, "%s: %s; the old bytes are intact (before: %s, "
-                          "after: %s)" % (sp, describe_entry(c), describe_entry(b),
-                                          describe_entry(a))))
-            continue
-        items.append((INTERMEDIATE, "%s: %s (before: %s, after: %s)" % (
-            sp, describe_entry(c), describe_entry(b), describe_entry(a))))
-    items.sort(key=lambda x: x[0] != LOSS)
-    return items
-
-
-def has_read_errors(tree):
-    """Paths of a snapshot whose reading failed (contents, link target,
-    xattrs, listing)."""
-    return [p for p, e in tree.items() if "ERR-" in repr(e)]
 
 
 def new_root(prefix="lfsft-fault."):

@@ -46,7 +46,9 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lfsfault as lf  # noqa: E402
+import states  # noqa: E402
 import operations  # noqa: E402
+from calllog import Names, describe_call, read_calls  # noqa: E402
 
 ALL_MODES = ["crash-before", "crash-after", "enospc", "enospc-short", "enospc-strict", "eio",
              "eio-from", "edquot", "fullfs"]
@@ -69,76 +71,6 @@ PAGE = 4096
 
 def log(*a):
     print(*a, flush=True)
-
-
-class Call:
-    def __init__(self, line):
-        f = line.rstrip("\n").split("\t")
-        while len(f) < 7:
-            f.append("")
-        self.pid, self.n, self.kind, self.func, self.path, self.detail, self.outcome = (
-            f[0], int(f[1]), f[2], f[3], f[4], f[5], f[6])
-
-
-def read_calls(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, errors="replace") as f:
-        return [Call(l) for l in f if l.strip() and not l.startswith("#")]
-
-
-class Names:
-    """Backing path -> plaintext path, learnt from inode numbers, so that a
-    report says "/keep/b.txt" rather than an encrypted name."""
-
-    def __init__(self):
-        self.map = {"d": ""}
-
-    def learn(self, vault, mnt):
-        by_ino = {}
-        for dirpath, dirs, files in os.walk(mnt):
-            for n in dirs + files:
-                p = os.path.join(dirpath, n)
-                try:
-                    by_ino[os.lstat(p).st_ino] = "/" + os.path.relpath(p, mnt)
-                except OSError:
-                    pass
-        for top in ("d", "staging"):
-            for dirpath, dirs, files in os.walk(os.path.join(vault, top)):
-                for n in dirs + files:
-                    p = os.path.join(dirpath, n)
-                    try:
-                        ino = os.lstat(p).st_ino
-                    except OSError:
-                        continue
-                    if ino in by_ino:
-                        self.map[os.path.relpath(p, vault)] = by_ino[ino]
-
-    def show(self, path):
-        """The path with its longest known prefix replaced by plaintext."""
-        parts = path.split("/")
-        for i in range(len(parts), 0, -1):
-            pre = "/".join(parts[:i])
-            if pre in self.map:
-                rest = [abbrev(x) for x in parts[i:]]
-                plain = "/".join(abbrev(x) for x in (self.map[pre] or "").split("/"))
-                return (plain + "/" + "/".join(rest)) if rest else (plain or "/")
-        return "/".join(abbrev(x) for x in parts)
-
-
-def abbrev(name):
-    return name if len(name) <= 24 else name[:18] + "..."
-
-
-def describe_call(c, names):
-    if c is None:
-        return "?"
-    s = "%s %s %s" % (c.kind, c.func, names.show(c.path) if c.path else "VAULT")
-    if c.detail.startswith("-> "):
-        s += " -> " + names.show(c.detail[3:])
-    elif c.detail:
-        s += " (%s)" % c.detail
-    return s
 
 
 class Sweep:
@@ -189,7 +121,7 @@ class Sweep:
             # ends in (reads racing the rotation are a finding of their own,
             # the rotate operation and 30-faults.bats).
             rotation = v.rotation_settled()
-            snap = lf.Snap(v.mnt)
+            snap = states.Snap(v.mnt)
             if names:
                 names.learn(v.path, v.mnt)
         finally:
@@ -301,7 +233,7 @@ class Sweep:
     def trial(self, op, tpl, mode, n, before, after, names, calls_by_n):
         """Runs the operation on a fresh copy with fault (mode, n) and checks
         the invariant. Returns a result dict; its symptoms are (category,
-        text) pairs (CATEGORIES)."""
+        text) pairs (states.CATEGORIES)."""
         res = {"op": op.name, "mode": mode, "n": n, "fired": True, "symptoms": []}
         t0 = time.monotonic()
         sym = res["symptoms"]
@@ -357,8 +289,8 @@ class Sweep:
                                 (lf.describe_rc(d.wait(1)), d.log_tail(3))))
                     v.crashed()
                 else:
-                    live = lf.Snap(v.mnt)
-                    which, items = lf.judge(live, before["snap"], after["snap"],
+                    live = states.Snap(v.mnt)
+                    which, items = states.judge(live, before["snap"], after["snap"],
                                             after["middles"])
                     if which is None:
                         sym.append(("LIVE", "live mount after the error (operation %s): %s" % (
@@ -412,7 +344,7 @@ class Sweep:
             frc, fout = v.fsck(label)
             if frc != 0:
                 sym.append(("FSCK-EARLY", "fsck right after the fault: exit %d: %s" % (
-                    frc, summarize_fsck(fout))))
+                    frc, states.summarize_fsck(fout))))
         try:
             st = self.state(v, op, local)
         except lf.MountFailed as e:
@@ -427,7 +359,7 @@ class Sweep:
             sym.append(("KEYS", "secrets that unlock: %s (before: %s, after: %s)" % (
                 "+".join(st["unlocks"]), "+".join(before["unlocks"]),
                 "+".join(after["unlocks"]))))
-        which, items = lf.judge(st["snap"], before["snap"], after["snap"], after["middles"])
+        which, items = states.judge(st["snap"], before["snap"], after["snap"], after["middles"])
         res["state"] = which
         for sev, text in items[:4]:
             sym.append((sev, "after remount: " + text))
@@ -438,7 +370,7 @@ class Sweep:
                 lf.describe_rc(st["unmount_rc"]), "; threads: " + v.hang if v.hang else "")))
         frc, fout = v.fsck(st["unlocks"][0])
         if frc != 0:
-            sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, summarize_fsck(fout))))
+            sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, states.summarize_fsck(fout))))
 
     def small_fs(self, base):
         """Mounts the small file system the fullfs mode fills: a tmpfs, or
@@ -486,7 +418,7 @@ class Sweep:
             clean = {"op": op.name, "mode": "no-fault", "n": 0, "fired": True,
                      "call": "the operation run without faults",
                      "symptoms": [("LOSS", "changes the plaintext it must keep: " + t)
-                                  for t in lf.diff(after["snap"].tree,
+                                  for t in states.diff(after["snap"].tree,
                                                    before["snap"].tree)[:4]]}
             log("  FAIL %s without any fault: %s" % (op.name, " | ".join(
                 t for _, t in clean["symptoms"])))
@@ -570,38 +502,12 @@ class Sweep:
         cats = {c for c, _ in r["symptoms"]}
         if cats:
             t["failing points"] += 1
-            worst = next(c for c in CATEGORIES if c in cats)
+            worst = next(c for c in states.CATEGORIES if c in cats)
             t["worst: " + worst] += 1
 
 
 def describe(rc):
     return lf.describe_rc(rc) if isinstance(rc, int) else str(rc)
-
-
-# Symptom categories, worst first.
-CATEGORIES = ["HARNESS", "UNMOUNTABLE", "KEYS", "LOSS", "FSCK", "DAEMON", "INTERMEDIATE",
-              "FSCK-EARLY", "LIVE"]
-CATEGORY_HELP = {
-    "UNMOUNTABLE": "the vault does not mount (or no secret unlocks it)",
-    "KEYS": "the set of secrets that unlock is neither the old nor the new one",
-    "LOSS": "data present before is unreadable, changed or missing",
-    "FSCK": "fsck reports corruption after the remount",
-    "DAEMON": "the daemon or command crashed or exited non-zero where it should not",
-    "INTERMEDIATE": "neither before nor after, nothing old lost (e.g. extended with zeros)",
-    "FSCK-EARLY": "fsck right after the fault (before any remount) reports corruption",
-    "LIVE": "the live mount after an injected error shows neither state",
-    "HARNESS": "the harness itself failed",
-}
-
-
-def summarize_fsck(out):
-    lines = [l for l in out.splitlines() if l.startswith("CORRUPT")]
-    if not lines:
-        lines = [l for l in out.splitlines() if l.strip()][-2:]
-    s = "; ".join(l[:140] for l in lines[:3])
-    if len(lines) > 3:
-        s += "; ... (%d items)" % len(lines)
-    return s
 
 
 def main():
@@ -682,9 +588,9 @@ def main():
     for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points",
               "full-disk points (small fs)", "not reached", "failing points"):
         log("  %-40s %d" % (k, t[k]))
-    for c in CATEGORIES:
+    for c in states.CATEGORIES:
         if t["worst: " + c]:
-            log("    worst symptom %-13s %5d  (%s)" % (c, t["worst: " + c], CATEGORY_HELP[c]))
+            log("    worst symptom %-13s %5d  (%s)" % (c, t["worst: " + c], states.CATEGORY_HELP[c]))
     losses = sum(t["worst: " + c] for c in ("UNMOUNTABLE", "KEYS", "LOSS", "FSCK"))
     log("  %-40s %d" % ("losses (unmountable, keys, data, fsck)", losses))
     if args.json:
