@@ -90,9 +90,12 @@ def main():
     args = ap.parse_args()
     if args.summary:
         return summary(args.files)
-    runs = [json.load(open(f)) for f in args.files]
+    loaded = [(f, json.load(open(f))) for f in args.files]
+    kills = [(f, r) for f, r in loaded if "findings" in r]
+    runs = [r for f, r in loaded if "findings" not in r]
+    files = [f for f, r in loaded if "findings" not in r]
     print("# %s\n" % args.title)
-    for f, r in zip(args.files, runs):
+    for f, r in zip(files, runs):
         t = r["totals"]
         print("- `%s` (mount options: %s): %d trials; %d crashes injected, %d ENOSPC/EDQUOT "
               "points, %d EIO points, %d full-tmpfs points; %d failing points" % (
@@ -101,6 +104,10 @@ def main():
                   t.get("EIO points", 0),
                   t.get("full-disk points (small fs)", t.get("full-disk points (tmpfs)", 0)),
                   t.get("failing points", 0)))
+    for f, r in kills:
+        print("- `%s` (mount options: %s): %d kills over %s, seed %d; %d with findings" % (
+            f.split("/")[-1], r.get("mount_options") or "default", r["totals"].get("kills", 0),
+            ", ".join(r["workloads"]), r["seed"], len(r["findings"])))
     print()
     ops = collections.OrderedDict()
     for r in runs:
@@ -163,6 +170,18 @@ def main():
                     print("- **%s N=%d** `%s` -> %s: %s" % (
                         m, x["n"], x.get("call", "?"), x.get("state") or "neither",
                         " | ".join("%s %s" % (c, t) for c, t in x["symptoms"])))
+        print()
+    kill_findings(kills)
+
+
+def kill_findings(kills):
+    for f, r in kills:
+        print("## Random kills (`%s`)\n" % f.split("/")[-1])
+        if not r["findings"]:
+            print("No finding.\n")
+        for x in r["findings"]:
+            print("- **%s, kill %d**: %s" % (x["workload"], x["kill"], " | ".join(
+                "%s %s" % (c, t) for c, t in x["symptoms"])))
         print()
 
 

@@ -37,6 +37,6 @@ step sweep-ext4 python3 "$here/sweep.py" --build "$build" --modes fullfs --fullf
 step kills python3 "$here/kills.py" --build "$build" --rounds "$rounds" \
 	--json "$out/kills.json" ${KILL_ARGS:-}
 python3 "$here/report.py" --summary "$out"/sweep*.json "$out/kills.json"
-python3 "$here/report.py" "$out"/sweep*.json >"$out/report.md"
+python3 "$here/report.py" "$out"/sweep*.json "$out/kills.json" >"$out/report.md"
 echo "work list: $out/report.md; logs: $out/*.log"
 exit $rc
