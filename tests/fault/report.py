@@ -111,8 +111,11 @@ def main():
     print()
     ops = collections.OrderedDict()
     for r in runs:
+        # The same operation under other mount options is another line.
+        suffix = " (-o %s)" % r["mount_options"] if r.get("mount_options") else ""
+        fs = ", %s" % r["fullfs_fs"] if r.get("fullfs_fs", "tmpfs") != "tmpfs" else ""
         for o in r["ops"]:
-            e = ops.setdefault(o["op"], {"op": o, "trials": []})
+            e = ops.setdefault(o["op"] + suffix + fs, {"op": o, "trials": []})
             e["trials"] += [x for x in o["trials"] if x]
     print("## Summary\n")
     print("Failing call numbers per mode (`-`: none; empty: not run). Worst class in the "

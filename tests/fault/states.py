@@ -176,6 +176,28 @@ def first_difference(a, b):
     return None
 
 
+def lost_byte(old, now, new):
+    """The first offset of now (a file's contents after a fault) holding
+    neither the byte it held before (old) nor the one the operation writes
+    there (new, None if the file is gone after it), or None. A write that
+    reached the daemon as several requests may legitimately be cut between
+    them; bytes past both old and new must be zeros (a gap being filled)."""
+    new = new if new is not None else b""
+    off = first_difference(old, now)
+    if off is None:
+        return None
+    for i in range(off, len(now)):
+        b = now[i]
+        if (i < len(old) and b == old[i]) or (i < len(new) and b == new[i]):
+            continue
+        if i >= len(old) and i >= len(new) and b == 0:
+            continue
+        if i >= len(old) and i < len(new) and b == 0:
+            continue  # zeros where a gap or extension is being filled
+        return i
+    return None
+
+
 # Severities, worst first.
 LOSS = "LOSS"                 # bytes that were there before are gone or unreadable
 INTERMEDIATE = "INTERMEDIATE"  # neither before nor after, but nothing old lost
@@ -224,14 +246,15 @@ def compare(cur, before, ref, after):
             continue
         if c[0] == "file" and p in before.contents:
             old, now = before.contents[p], cur.contents.get(p, b"")
-            off = first_difference(old, now)
+            off = lost_byte(old, now, after.contents.get(p))
             if off is not None:
-                items.append((LOSS, "%s: %s; byte %d differs from before (before: %s)" % (
-                    sp, describe_entry(c), off, describe_entry(before.tree.get(p)))))
+                items.append((LOSS, "%s: %s; byte %d is neither as before nor as after "
+                              "(before: %s)" % (sp, describe_entry(c), off,
+                                                describe_entry(before.tree.get(p)))))
                 continue
-            items.append((INTERMEDIATE, "%s: %s; the old bytes are intact (before: %s, "
-                          "after: %s)" % (sp, describe_entry(c), describe_entry(b),
-                                          describe_entry(a))))
+            items.append((INTERMEDIATE, "%s: %s; every byte is as before or as after "
+                          "(before: %s, after: %s)" % (sp, describe_entry(c), describe_entry(b),
+                                                       describe_entry(a))))
             continue
         items.append((INTERMEDIATE, "%s: %s (before: %s, after: %s)" % (
             sp, describe_entry(c), describe_entry(b), describe_entry(a))))

@@ -595,8 +595,8 @@ def main():
     log("  %-40s %d" % ("losses (unmountable, keys, data, fsck)", losses))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results}, f,
-                      indent=1)
+            json.dump({"totals": dict(t), "mount_options": args.opts,
+                       "fullfs_fs": args.fullfs_fs, "ops": s.results}, f, indent=1)
     if rc == 0 and (t["failing points"] or t["worst: HARNESS"]):
         rc = 1
     return rc
