@@ -162,7 +162,10 @@ class Kills:
                     log("  FAIL %s kill %d: %s" % (name, i, " | ".join("%s %s" % s for s in sym)))
                 elif self.args.verbose:
                     log("  ok   %s kill %d: %s" % (name, i, note))
-                if not usable:
+                # Damage stays in a vault: start the next kill on a fresh
+                # one, so that every finding is a kill of its own.
+                if not usable or any(c in ("UNMOUNTABLE", "KEYS", "LOSS", "FSCK")
+                                     for c, _ in sym):
                     ctx.vault.cleanup()
                     gen += 1
                     ctx = self.new_ctx(w, gen)

