@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--group-over", type=int, default=12,
                     help="group the failing points of an operation and mode by symptom when "
                     "there are more than this many")
+    ap.add_argument("--failing-only", action="store_true",
+                    help="details only for the operations with failing points")
     ap.add_argument("--summary", action="store_true",
                     help="print only the totals of the sweeps and kills (kills.py --json) given")
     ap.add_argument("files", nargs="+")
@@ -100,12 +102,12 @@ def main():
     for f, r in zip(files, runs):
         t = r["totals"]
         print("- `%s` (mount options: %s): %d trials; %d crashes injected, %d ENOSPC/EDQUOT "
-              "points, %d EIO points, %d full-tmpfs points; %d failing points" % (
+              "points, %d EIO points, %d full-disk points (%s); %d failing points" % (
                   f.split("/")[-1], r.get("mount_options") or "default", t.get("trials", 0),
                   t.get("crashes injected", 0), t.get("ENOSPC/EDQUOT points", 0),
                   t.get("EIO points", 0),
                   t.get("full-disk points (small fs)", t.get("full-disk points (tmpfs)", 0)),
-                  t.get("failing points", 0)))
+                  r.get("fullfs_fs", "tmpfs"), t.get("failing points", 0)))
     for f, r in kills:
         print("- `%s` (mount options: %s): %d kills over %s, seed %d; %d with findings" % (
             f.split("/")[-1], r.get("mount_options") or "default", r["totals"].get("kills", 0),
@@ -145,6 +147,8 @@ def main():
         o = e["op"]
         failing = [x for x in e["trials"] if x["symptoms"]]
         kinds = ", ".join("%s %d" % kv for kv in sorted(o["by_kind"].items()))
+        if args.failing_only and not failing:
+            continue
         print("### %s\n" % name)
         print("%s%d calls (%s).\n" % (o["note"] + ". " if o.get("note") else "", o["calls"],
                                       kinds))
