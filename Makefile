@@ -1,43 +1,56 @@
+# SPDX-License-Identifier: Apache-2.0
 # lethefs build. `make` builds build/lethefs; `make test` runs every suite
 # and ends with "N passed, N failed"; `make asan` runs the suite under
 # AddressSanitizer and UBSan; `make demo` shows the product on a demo vault.
+# On a machine without make, ./setup.sh demo|test does the same.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := fuse3 libsodium inih
-DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+# Each target installs the Debian packages it needs (scripts/install-deps.sh)
+# before anything is compiled: `make` only the build dependencies, `make
+# test` the test tools too, and so on (DEPS_FOR below). DEPS=no skips it
+# (Debian package builds, where the build dependencies are checked by dpkg).
+DEPS     ?= yes
+DEPS_FOR ?= build
 
+# The one version source is debian/changelog's first entry; the binary, the
+# man pages and the .deb all take it from there.
+VERSION      := $(shell head -n1 debian/changelog | cut -d' ' -f2 | tr -d '()')
+VERSION_DATE := $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -n1)" +%Y-%m-%d)
+
+PKGS    := fuse3 libsodium inih libsystemd
+# Computed on first use, so after the deps step has installed the -dev
+# packages, not when this file is read (a fresh machine has no pkg-config).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+
+# The project's flags come first, then CPPFLAGS/CFLAGS/LDFLAGS from the
+# environment or the command line (dpkg-buildflags passes its hardening and
+# reproducibility flags that way), so that theirs win where they differ.
 OPT     ?= -O2 -g
-CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+LFS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -fstack-protector-strong \
-           -D_FORTIFY_SOURCE=2 -MMD -MP
-ifeq ($(DEPS_OK),yes)
-CFLAGS  += $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
-endif
+           -MMD -MP
+# _FORTIFY_SOURCE only when the caller's CPPFLAGS do not choose a level
+# (a second definition is a warning, hence an error under -Werror).
+LFS_CPPFLAGS = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
+ALL_CFLAGS = $(OPT) $(LFS_CFLAGS) $(PKG_CFLAGS) $(LFS_DEFS) $(LFS_CPPFLAGS) $(CPPFLAGS) $(CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread
 
-CORE_SRC := common/log.c common/fileutil.c common/duration.c \
-            keymgmt/kdf.c keymgmt/keyslots.c keymgmt/keyring.c keymgmt/config.c \
-            keymgmt/vault.c keymgmt/vault_slots.c keymgmt/secret.c keymgmt/recovery.c \
-            keymgmt/ctlproto.c keymgmt/audit_line.c keymgmt/audit.c keymgmt/audit_verify.c keymgmt/audit_keyring.c keymgmt/stage_store.c \
-            fs/cipher.c fs/content.c fs/names.c fs/dirmeta.c fs/inode.c fs/fileio.c \
-            fs/dirnames.c fs/refile.c fs/redir.c fs/stage.c
-FUSE_SRC := fs/ops.c fs/ops_entry.c fs/ops_dir.c fs/ops_file.c fs/ops_xattr.c fs/gate.c \
-            fs/lockdown.c fs/ops_stage.c fs/stage_inval.c
-DAEMON_SRC := daemon/session.c daemon/control.c daemon/rotate.c
-CLI_SRC  := cli/main.c cli/common.c cli/cmd_init.c cli/cmd_mount.c cli/cmd_info.c \
-            cli/cmd_fsck.c cli/cmd_keyslot.c cli/cmd_keyslot_add.c cli/cmd_keyslot_remove.c \
-            cli/cmd_passwd.c cli/cmd_key.c cli/newsecret.c cli/slotchange.c cli/slot_show.c \
-            cli/cmd_control.c cli/ctl_client.c cli/cmd_rotate.c \
-            cli/cmd_audit.c cli/cli_audit.c cli/cmd_stage.c cli/cmd_shred_expired.c \
-            cli/cmd_rekey.c
-
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-FUSE_OBJ := $(FUSE_SRC:%.c=$(BUILD)/%.o) $(DAEMON_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The rooms, top layer first: a file may include headers of its own room
+# and of the rooms after it only (docs/DESIGN.md; `make layers` checks it).
+# Every *.c of a room is built, so moving a file needs no edit here.
+ROOMS    := cli daemon rotation staging fs audit keymgmt journal common
+SRC      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.c))
+HDR      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.h))
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/cli/main.o
+# Everything but main(), for the unit tests and tools: the linker takes
+# from it only the objects a program needs.
+LIB      := $(BUILD)/liblethefs.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -49,28 +62,64 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 # the plain and the 64-bit names of the calls it interposes.
 FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
-.PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
-        cppcheck bench test-faults
+.PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
+        uninstall clean format cppcheck bench lib layers stack man test-clients test-faults
 
-all: deps $(BUILD)/lethefs
+all: $(BUILD)/lethefs man
+
+# What each entry point needs besides the build dependencies. A target's
+# value reaches its prerequisites, so `make test` runs the deps step once,
+# with every test tool, before the first compile.
+test unit integration asan fuzz cppcheck test-clients: DEPS_FOR = test
+demo: DEPS_FOR = demo
+bench: DEPS_FOR = test
+deb: DEPS_FOR = deb
+deb-check: DEPS_FOR = deb fresh
+fresh-check: DEPS_FOR = fresh
 
 deps:
-	@sh scripts/install-deps.sh
+ifeq ($(DEPS),yes)
+	@sh scripts/install-deps.sh $(DEPS_FOR)
+endif
 
-$(BUILD)/lethefs: $(CORE_OBJ) $(FUSE_OBJ) $(CLI_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The version reaches the code as a define on main(), which is rebuilt when
+# the changelog changes.
+$(MAIN_OBJ): debian/changelog
+$(MAIN_OBJ): LFS_DEFS = -DLETHEFS_VERSION='"$(VERSION)"'
 
-$(BUILD)/%.o: %.c
+# Man pages with the version and its date filled in.
+MAN_PAGES := $(BUILD)/man/lethefs.1 $(BUILD)/man/lethefs.conf.5
+man: $(MAN_PAGES)
+$(BUILD)/man/%: man/% debian/changelog
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	sed 's/@VERSION@/$(VERSION)/g; s/@DATE@/$(VERSION_DATE)/g' $< >$@
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(BUILD)/lethefs: $(OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
+lib: $(LIB)
+
+$(LIB): $(filter-out $(MAIN_OBJ),$(OBJ))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+# The tail crash sweep dies or fails at chosen backing-store calls: they are
+# wrapped at link time (tests/unit/test_tail_crash.c).
+CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=renameat2,--wrap=unlinkat
+$(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
 
 FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
                   tests/fault/faultshim_reals.c
@@ -99,6 +148,11 @@ test-faults: all $(FAULT_SHIM)
 	@FAULT_ARGS="$(FAULT_ARGS)" KILL_ARGS="$(KILL_ARGS)" \
 	  bash tests/fault/run-all.sh $(BUILD) $(KILL_ROUNDS)
 
+# The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
+# real mounts, with kill -9 rounds); its short version is part of `make test`.
+test-clients: all
+	@bash tests/clients/run.sh $(BUILD)
+
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -107,9 +161,21 @@ asan:
 fuzz: deps
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
-# A Debian package of this build: $(BUILD)/lethefs_VERSION_ARCH.deb
-deb: all
-	@sh scripts/make-deb.sh $(BUILD) $(BUILD)
+# The Debian packages (lethefs, lethefs-dbgsym), built by dpkg-buildpackage
+# from debian/ in a copy of the tracked files: $(BUILD)/deb/.
+deb: deps
+	@sh scripts/build-deb.sh $(BUILD)/deb
+
+# The package built twice (byte-identical?), lintian (no error, no warning),
+# then installed and purged with apt in a minimal Debian 12 chroot.
+deb-check: deps
+	@sh scripts/deb-check.sh
+
+# The README's first command (./setup.sh demo), and `make demo` with only
+# make installed, each in a minimal Debian 12 chroot (apt only) on a clean
+# clone of HEAD. FRESH_CHECK="demo test make-demo" also runs the second.
+fresh-check: deps
+	@sh scripts/fresh-check.sh $(FRESH_CHECK)
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/lethefs
@@ -123,11 +189,11 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 MANDIR  ?= $(PREFIX)/share/man
 
-install: $(BUILD)/lethefs
+install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
-	install -m 0644 man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
+	install -m 0644 $(BUILD)/man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
+	install -m 0644 $(BUILD)/man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 dist/bash-completion/lethefs \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
@@ -147,14 +213,22 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(FUSE_SRC) $(CLI_SRC) */*.h
+	clang-format -i $(SRC) $(HDR)
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I common -I keymgmt -I fs \
-	  common keymgmt fs cli
+	  --inline-suppr --suppress=missingIncludeSystem $(wildcard $(ROOMS))
+
+# Includes only point down the room order, and no two modules include
+# each other (scripts/check-layers.sh).
+layers:
+	@sh scripts/check-layers.sh
+
+# No function's stack frame over 16 KiB (scripts/check-stack.sh).
+stack:
+	@sh scripts/check-stack.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-stack
 
--include $(CORE_OBJ:.o=.d) $(FUSE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(TOOL_BIN:=.d)

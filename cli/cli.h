@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the command-line front end. */
 #ifndef LETHEFS_CLI_H
 #define LETHEFS_CLI_H
@@ -5,7 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli_audit.h"
+#include "cli_error.h"
 #include "../keymgmt/secret.h"
+#include "../keymgmt/slot_labels.h"
 #include "../keymgmt/vault.h"
 
 /* Exit codes: a stable interface for scripts (see README and lethefs --help). */
@@ -22,11 +26,15 @@ enum lfs_exit {
 	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
-	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running */
+	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running;
+				     umount: the mount is in use */
 	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_TIMEOUT = 18,	  /* umount: the daemon did not answer or exit in time */
+	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
+	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
 
 struct lfs_command {
@@ -35,6 +43,24 @@ struct lfs_command {
 	const char *summary;
 };
 
+/* The mount root's mode and owner (cli/root_access.c): parsed from
+ * --root-mode MODE (octal) and --root-owner USER:GROUP (names or numbers),
+ * applied by init, checked by mount with allow_other. */
+#include <sys/types.h>
+struct lfs_root_access {
+	bool set_mode, set_owner;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+int lfs_parse_root_mode(const char *s, mode_t *mode);
+int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
+int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
+			size_t errlen);
+/* Warns on stderr, with the fix, when the mount root (the vault's d/, below
+ * vault_fd) belongs to the daemon's user and nobody else may enter it. */
+void lfs_warn_root_access(int vault_fd, const char *mountpoint);
+
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
@@ -42,6 +68,7 @@ int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);
 int lfs_cmd_status(int argc, char **argv);
+int lfs_cmd_umount(int argc, char **argv);
 int lfs_cmd_rotate(int argc, char **argv);
 int lfs_cmd_keyslot(int argc, char **argv);
 int lfs_cmd_keyslot_add(int argc, char **argv);
@@ -96,6 +123,7 @@ enum {
 	LFS_OPT_TYPE,
 	LFS_OPT_KDF_OPS,
 	LFS_OPT_KDF_MEM,
+	LFS_OPT_ALLOW_WEAK_KDF,
 };
 #define LFS_NEW_SECRET_LONG_OPTIONS                                                                \
 	{"new-passfile", required_argument, NULL, LFS_OPT_NEW_PASSFILE},                           \
@@ -104,8 +132,9 @@ enum {
 	    {"new-keyfile", required_argument, NULL, LFS_OPT_NEW_KEYFILE},                         \
 	    {"type", required_argument, NULL, LFS_OPT_TYPE},                                       \
 	    {"kdf-ops", required_argument, NULL, LFS_OPT_KDF_OPS},                                 \
+	    {"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM},                                 \
 	{                                                                                          \
-		"kdf-mem", required_argument, NULL, LFS_OPT_KDF_MEM                                \
+		"allow-weak-kdf", no_argument, NULL, LFS_OPT_ALLOW_WEAK_KDF                        \
 	}
 #define LFS_NEW_SECRET_HELP                                                                        \
 	"  --new-passfile FILE, --new-passfd N   the new passphrase, read as for --passfile\n"     \
@@ -117,7 +146,12 @@ enum {
 	"                      secret's source; an extpass secret may be typed passphrase)\n"      \
 	"  --kdf-ops N         Argon2id passes (default 3; key files 1)\n"                         \
 	"  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M; key files 64M);\n"        \
-	"                      small values are for tests only\n"
+	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
+	"                      needs at least 2 passes over 64M\n"                               \
+	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
+	"                      for tests only (a stolen vault is then cheap to guess)\n"       \
+	"  --label TEXT        the slot's label, e.g. \"Dr. X, lab admin\" (shown by keyslot\n"  \
+	"                      list and in unlock entries; up to 128 bytes of UTF-8)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
  * something, not make a weak secret strong. */
@@ -129,6 +163,7 @@ struct lfs_new_secret {
 	int type; /* enum lfs_slot_type from --type, or -1 */
 	struct lfs_kdf_params kdf;
 	bool kdf_ops_given, kdf_mem_given;
+	bool allow_weak; /* --allow-weak-kdf */
 };
 #define LFS_NEW_SECRET_INIT                                                                        \
 	{                                                                                          \
@@ -143,6 +178,7 @@ struct lfs_change_args {
 	struct lfs_secret_source src;
 	struct lfs_new_secret ns;
 	int slot; /* -1 when not given */
+	const char *label; /* --label: the slot's new label (NULL: keep) */
 };
 /* Returns 0 (argv[optind] is VAULT), -1 after printing help, or a usage
  * exit code after printing why. */
@@ -155,11 +191,11 @@ int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_cha
 int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
 			   struct lfs_kdf_params *kdf);
-/* Checks Argon2id parameters against the keyslot format's bounds. */
-int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf);
+/* Checks Argon2id parameters of a new slot of this type against the
+ * bounds of keymgmt/kdf_bounds.h; prints why and returns LFS_EXIT_USAGE. */
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
+			 const struct lfs_kdf_params *kdf, bool allow_weak);
 
-/* Prints "lethefs: <msg>" to stderr. */
-void lfs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -200,6 +236,10 @@ struct lfs_slot_change {
 	int opened;               /* the slot the secret opened; -1 for a recovery key */
 	uint8_t opened_bytes[LFS_KEYSLOT_LEN];
 	int lockfd;
+	/* Set before lfs_change_store to (re)label slot label_slot. Every
+	 * other used slot keeps its label (cli/labels.h). */
+	const char *new_label;
+	int label_slot;
 };
 int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
 		     struct lfs_slot_change *c);
@@ -208,22 +248,15 @@ int lfs_change_lock(struct lfs_slot_change *c);
 int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 		    enum lfs_slot_type type, const struct lfs_secret *s,
 		    const struct lfs_kdf_params *kdf);
+/* Replaces lethefs.keyslots with ks, and lethefs.labels around it. */
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks);
+/* The verified label of slot idx as the keyslots are now ("" if none). */
+const char *lfs_change_label_of(struct lfs_slot_change *c, int idx, char out[LFS_LABEL_MAX + 1]);
 void lfs_change_end(struct lfs_slot_change *c);
 
 /* One keyslot line, as "slot N: TYPE, argon2id ops=N mem=NMiB" (info,
- * keyslot list), and the whole table as a JSON array (keyslot list --json). */
+ * keyslot list). */
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
-void lfs_print_slots_json(const struct lfs_keyslots *ks);
-
-/* The command being run ("keyslot add"), for audit entries. */
-extern const char *lfs_cli_command;
-struct lfs_audit_detail;
-/* Appends a security event to the vault's audit log, keyed when kr is
- * unlocked, with this process as the caller and the command as a detail.
- * Prints why and returns -1 when it cannot. */
-int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
-		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

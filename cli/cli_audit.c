@@ -1,7 +1,8 @@
-/* Audit entries written by CLI commands (keyslot changes, key export,
- * failed secrets): the caller is this process. */
-#include "cli.h"
-#include "../keymgmt/audit_keyring.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Audit entries written by CLI commands (cli_audit.h). */
+#include "cli_audit.h"
+#include "cli_error.h"
+#include "../audit/audit_keyring.h"
 
 #include <string.h>
 

@@ -1,26 +1,41 @@
-/* lethefs unlock, lock and status: clients of a mount's control socket. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lethefs unlock, lock, status and umount: clients of a mount's control
+ * socket (umount asks it for the daemon's pid, then waits for it). */
+#define _GNU_SOURCE
 #include "cli.h"
 #include "ctl_client.h"
 #include "../common/duration.h"
 #include "../keymgmt/recovery.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
-enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE };
+enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE, OPT_TIMEOUT };
 
 static const char socket_help[] =
-	"  --socket PATH       talk to this control socket instead of finding it from\n"
-	"                      MOUNTPOINT (mountinfo, then the vault's lethefs.conf)\n";
+	"  --socket PATH       talk to this control socket instead of the one the\n"
+	"                      mount's daemon published under /run/lethefs (the same\n"
+	"                      checks apply: root's directories, root's listener)\n";
 
 static const char control_exit_help[] =
 	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
 	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket)";
+	"the vault's admin_group may use the control socket), 20 the socket is not\n"
+	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
+	"control slot (try again)";
 
 /* Maps a daemon error answer to an exit code after printing it. */
 static int daemon_error(const char *cmd, const char *resp)
@@ -36,6 +51,8 @@ static int daemon_error(const char *cmd, const char *resp)
 		return LFS_EXIT_DENIED;
 	if (!strcmp(code, "busy"))
 		return LFS_EXIT_BUSY;
+	if (!strcmp(code, "overloaded"))
+		return LFS_EXIT_OVERLOADED;
 	if (!strcmp(code, "corrupt"))
 		return LFS_EXIT_CORRUPT;
 	return LFS_EXIT_ERROR;
@@ -326,5 +343,229 @@ int lfs_cmd_status(int argc, char **argv)
 		fputs(resp, stdout);
 	else
 		print_status(target.mountpoint, resp);
+	return LFS_EXIT_OK;
+}
+
+static void umount_help(void)
+{
+	printf("Usage: lethefs umount [--timeout T] MOUNTPOINT\n"
+	       "\n"
+	       "Unmount a lethefs volume and return only when its daemon is done with the\n"
+	       "vault: the daemon has written its last audit entry ('unmount') and exited,\n"
+	       "and the vault's file system is synced. From then on nothing changes in the\n"
+	       "vault, so a script may copy it, snapshot it or detach its disk on the next\n"
+	       "line. Plain 'umount' and 'fusermount3 -u' return earlier, while the daemon\n"
+	       "may still be writing to the vault.\n"
+	       "\n"
+	       "A mount whose daemon is gone (killed) is unmounted without waiting.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --timeout T         give up after T (e.g. 30s, 2m; default 60s; 0 waits\n"
+	       "                      as long as it takes)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 unmounted and the daemon exited, 1 error, 2 usage, 11\n"
+	       "MOUNTPOINT is not a lethefs mount, 12 permission denied on the control\n"
+	       "socket, 13 the mount is busy (still mounted), 18 timeout: the daemon did\n"
+	       "not answer (still mounted) or did not exit in time (unmounted).\n");
+}
+
+/* realpath(arg), also for a mount whose daemon died: stat of its root then
+ * fails with ENOTCONN, so the parent is resolved and the last name kept. */
+static int canonical_mountpoint(const char *arg, char out[PATH_MAX])
+{
+	if (realpath(arg, out))
+		return 0;
+	if (errno != ENOTCONN)
+		return -1;
+	char copy[PATH_MAX], parent[PATH_MAX];
+	if (snprintf(copy, sizeof(copy), "%s", arg) >= (int)sizeof(copy))
+		return -1;
+	size_t len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	char *slash = strrchr(copy, '/');
+	const char *name = slash ? slash + 1 : copy;
+	if (slash == copy)
+		snprintf(parent, sizeof(parent), "/");
+	else if (slash) {
+		*slash = '\0';
+		if (!realpath(copy, parent))
+			return -1;
+	} else if (!getcwd(parent, sizeof(parent)))
+		return -1;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -1;
+	int n = snprintf(out, PATH_MAX, "%s%s%s", parent, strcmp(parent, "/") ? "/" : "", name);
+	return n < 0 || n >= PATH_MAX ? -1 : 0;
+}
+
+/* Milliseconds left before deadline (CLOCK_MONOTONIC); -1 for no limit. */
+static int ms_left(const struct timespec *deadline)
+{
+	if (deadline->tv_sec == 0 && deadline->tv_nsec == 0)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	               (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* The daemon's pid from its status answer; 0 when no daemon answers (a dead
+ * mount). Returns 0 or an exit code after printing why. */
+static int daemon_pid(const char *mnt, const struct timespec *deadline, pid_t *pid)
+{
+	int left = ms_left(deadline);
+	struct lfs_ctl_target target = {.mountpoint = mnt, .timeout_ms = left < 0 ? 0 : left + 1};
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char resp[LFS_CTL_RESPONSE_MAX], v[24];
+	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	*pid = 0;
+	if (r == LFS_EXIT_NOT_MOUNTED) {
+		lfs_cli_error("umount: no daemon serves %s any more; unmounting the dead mount",
+		              mnt);
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	if (!answered_ok(resp))
+		return daemon_error("umount", resp);
+	char *end;
+	long p = 0;
+	if (lfs_json_get(resp, strlen(resp), "pid", v, sizeof(v)) == 0)
+		p = strtol(v, &end, 10);
+	if (p <= 0 || p > INT_MAX) {
+		lfs_cli_error("umount: the daemon of %s did not tell its pid", mnt);
+		return LFS_EXIT_ERROR;
+	}
+	*pid = (pid_t)p;
+	return 0;
+}
+
+/* Unmounts as root with umount2; otherwise through fusermount3, which lets
+ * the user who mounted unmount. Returns 0 or an exit code after printing. */
+static int detach(const char *mnt)
+{
+	if (umount2(mnt, UMOUNT_NOFOLLOW) == 0 || errno == EINVAL)
+		return 0; /* EINVAL: unmounted meanwhile */
+	int e = errno;
+	if (e == EBUSY) {
+		lfs_cli_error("umount: %s is busy (a process uses it); still mounted", mnt);
+		return LFS_EXIT_BUSY;
+	}
+	if (e != EPERM || geteuid() == 0) {
+		lfs_cli_error("umount: cannot unmount %s: %s", mnt, strerror(e));
+		return LFS_EXIT_ERROR;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "--", mnt, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		lfs_cli_error("umount: fusermount3 -u %s failed", mnt);
+		return LFS_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* Waits until pid has exited. pidfd is from before the unmount (so a reused
+ * pid cannot be mistaken for the daemon), or -1 where the kernel has no
+ * pidfd_open: then kill(pid, 0) is polled. Returns 0, or -1 on timeout. */
+static int wait_exit(pid_t pid, int pidfd, const struct timespec *deadline)
+{
+	for (;;) {
+		int left = ms_left(deadline);
+		if (pidfd >= 0) {
+			struct pollfd p = {.fd = pidfd, .events = POLLIN};
+			int n = poll(&p, 1, left);
+			if (n > 0)
+				return 0;
+			if (n == 0)
+				return -1;
+			if (errno != EINTR)
+				return -1;
+			continue;
+		}
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return 0;
+		if (left == 0)
+			return -1;
+		struct timespec nap = {0, 20 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
+}
+
+int lfs_cmd_umount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	uint64_t timeout = 60;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TIMEOUT:
+			if (lfs_parse_duration(optarg, &timeout) < 0)
+				return lfs_cli_usage_error("umount", "bad --timeout '%s'", optarg);
+			break;
+		case 'h':
+			umount_help();
+			return LFS_EXIT_OK;
+		default:
+			return lfs_cli_usage_error("umount", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return lfs_cli_usage_error("umount", "expected exactly one MOUNTPOINT");
+	const char *arg = argv[optind];
+	char mnt[PATH_MAX], vault[PATH_MAX];
+	if (canonical_mountpoint(arg, mnt) < 0 ||
+	    lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
+		lfs_cli_error("umount: %s is not a mounted lethefs volume", arg);
+		return LFS_EXIT_NOT_MOUNTED;
+	}
+	struct timespec deadline = {0, 0};
+	if (timeout) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += (time_t)timeout;
+	}
+	pid_t pid;
+	int r = daemon_pid(mnt, &deadline, &pid);
+	if (r != 0)
+		return r;
+	int pidfd = pid ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (pid && pidfd < 0 && errno == ESRCH)
+		pid = 0; /* it exited between the answer and now */
+	if ((r = detach(mnt)) != 0) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return r;
+	}
+	if (pid && wait_exit(pid, pidfd, &deadline) < 0) {
+		lfs_cli_error("umount: %s is unmounted, but its daemon (pid %d) has not exited "
+		              "within %llu s: the vault may still change",
+		              mnt, (int)pid, (unsigned long long)timeout);
+		close(pidfd);
+		return LFS_EXIT_TIMEOUT;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	/* What the daemon wrote (file blocks, names, the audit log) reaches the
+	 * disk before we return: the vault can be copied or its disk detached. */
+	int vfd = open(vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0 || syncfs(vfd) < 0) {
+		lfs_cli_error("umount: cannot sync the vault %s: %s", vault, strerror(errno));
+		if (vfd >= 0)
+			close(vfd);
+		return LFS_EXIT_ERROR;
+	}
+	close(vfd);
 	return LFS_EXIT_OK;
 }

@@ -1,11 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs fsck: walk the backing tree of an unmounted (or mounted) vault,
  * decrypting every name, symlink target, xattr and block. Reports each
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
+#include "../fs/treewalk.h"
+#include "../daemon/recover.h"
+#include "../rotation/replay.h"
+#include "../rotation/rotjournal.h"
+#include "../rotation/state.h"
+#include "../journal/journal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,15 +25,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <sodium.h>
 
+#define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
+
 struct fsck {
 	struct lfs_fs fs;
-	unsigned long dirs, files, links, problems;
+	unsigned long dirs, files, links, problems, pending;
 	bool verbose;
+	/* Objects of journal records that a crash left: they are completed at
+	 * the next mount (or by --repair), so they are pending, not corrupt. */
+	struct fsck_target {
+		uint64_t dev, ino;
+	} * targets; /* MAX_PENDING */
+	unsigned ntargets;
+	/* The plaintext path being checked, and the name of the directory
+	 * about to be entered (fsck_entry to fsck_enter). */
+	char *path;
+	size_t path_len, path_cap;
+	char next_name[LFS_NAME_MAX + 1];
 };
+
+static bool is_pending(const struct fsck *f, int fd)
+{
+	struct stat st;
+	if (f->ntargets == 0 || fstat(fd, &st) < 0)
+		return false;
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (f->targets[i].dev == (uint64_t)st.st_dev &&
+		    f->targets[i].ino == (uint64_t)st.st_ino)
+			return true;
+	return false;
+}
 
 static void problem(struct fsck *f, const char *path, const char *what)
 {
@@ -44,7 +79,12 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	pthread_mutex_init(&in.meta_lock, NULL);
 	uint64_t bad_block = 0;
 	long bad = lfs_fileio_verify(&f->fs, &in, fd, &bad_block);
-	if (bad < 0) {
+	if (bad != 0 && is_pending(f, fd)) {
+		f->pending++;
+		printf("PENDING %s: an interrupted update, completed at the next mount or by "
+		       "'lethefs fsck --repair'\n",
+		       path);
+	} else if (bad < 0) {
 		problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
 		char msg[128];
@@ -76,18 +116,28 @@ static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
 
 static void check_link(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
-	char enc[PATH_MAX + 1], plain[PATH_MAX + 1];
-	ssize_t n = readlinkat(dirfd, bname, enc, sizeof(enc) - 1);
+	char ref[64];
+	ssize_t rn = readlinkat(dirfd, bname, ref, sizeof(ref));
 	uint32_t sid;
 	/* A staging directory's marker: its tree has its own key (not
 	 * checked here; docs/STAGING.md). */
-	if (n > 0 && lfs_stage_marker_id(enc, (size_t)n, &sid))
+	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid))
 		return;
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = epoch_list(f, ep);
 	f->links++;
-	if (n < 0 || ne <= 0) {
-		problem(f, path, "unreadable symlink");
+	/* A long target is read from the link store (FORMAT.md 8.1); a
+	 * missing or altered sidecar is reported like a bad target. */
+	char *enc = malloc(LFS_LINK_ENC_MAX + 1), *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
+	int tfd = lfs_tree_fd(&f->fs, 0);
+	ssize_t n = tfd < 0 ? tfd : !enc || !plain ? -ENOMEM : lfs_link_read(tfd, dirfd, bname, enc);
+	if (tfd >= 0)
+		close(tfd);
+	if (n == -EIO || n < 0 || ne <= 0) {
+		problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
+					   : "unreadable symlink");
+		free(enc);
+		sodium_free(plain);
 		return;
 	}
 	int r = -EBADMSG;
@@ -98,13 +148,15 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
 		lfs_keyring_put(f->fs.kr);
 	}
+	free(enc);
+	sodium_free(plain); /* wipes */
 	if (r < 0)
 		problem(f, path, "symlink target does not authenticate");
 }
 
 /* Whether one backing xattr authenticates under one of the epochs. */
-static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn,
-		     const uint8_t *val, ssize_t vl)
+static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn, const uint8_t *val,
+                     ssize_t vl)
 {
 	char plain[LFS_NAME_MAX + 1];
 	static __thread uint8_t out[XATTR_SIZE_MAX];
@@ -128,10 +180,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 {
 	char proc[PATH_MAX + 64];
 	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Listing and sealed value on the heap (128 KiB): no frame over 16 KiB. */
 	char *list = fd < 0 ? NULL : malloc(XATTR_LIST_MAX);
-	if (!list) {
+	uint8_t *val = list ? malloc(XATTR_SIZE_MAX) : NULL;
+	if (!val) {
 		if (fd >= 0)
 			close(fd);
+		free(list);
 		problem(f, path, "cannot list extended attributes");
 		return;
 	}
@@ -143,88 +198,248 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
 		const char *bn = list + i;
-		uint8_t val[XATTR_SIZE_MAX];
 		if (strncmp(bn, "user.", 5) != 0)
 			continue;
-		ssize_t vl = getxattr(proc, bn, val, sizeof(val));
+		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
 			problem(f, path, "extended attribute does not authenticate");
 	}
+	free(val);
 	free(list);
 	close(fd);
 }
 
-static void check_dir(struct fsck *f, int dirfd, const char *path);
-
-static void check_entry(struct fsck *f, int dirfd, const struct lfs_dirmeta *m,
-			const char *bname, const char *dirpath)
+/* Node types and modes lethefs cannot vouch for: it makes no device node
+ * unless mounted with -o dev, and the mount ignores setuid/setgid unless
+ * -o allow_suid; one found here may have been planted in the backing
+ * store. */
+static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 {
-	char plain[LFS_NAME_MAX + 1], path[PATH_MAX];
-	int r = lfs_entry_name(&f->fs, dirfd, m, bname, plain);
-	if (r == -ENOENT)
-		return; /* our own metadata */
-	if (r < 0) {
-		snprintf(path, sizeof(path), "%s/<backing name %s>", dirpath, bname);
-		problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
-		return;
+	char what[160];
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		snprintf(what, sizeof(what),
+			 "%s device node %u:%u in the backing store (refused by mounts without "
+			 "-o dev; planted?)",
+			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
+			 minor(st->st_rdev));
+		problem(f, path, what);
+	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
+		snprintf(what, sizeof(what),
+			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
+			 "-o allow_suid; planted?",
+			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
+			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
+		problem(f, path, what);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dirpath, plain);
-	struct stat st;
-	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		problem(f, path, strerror(errno));
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		int sub = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			problem(f, path, strerror(errno));
-			return;
-		}
-		check_xattrs(f, dirfd, bname, path);
-		check_dir(f, sub, path);
-		close(sub);
-	} else if (S_ISREG(st.st_mode)) {
-		check_xattrs(f, dirfd, bname, path);
-		check_file(f, dirfd, bname, path);
-	} else if (S_ISLNK(st.st_mode)) {
-		check_link(f, dirfd, bname, path);
-	}
-	if (f->verbose)
-		printf("ok %s\n", path);
 }
 
-static void check_dir(struct fsck *f, int dirfd, const char *path)
+/* The plaintext path of the entry name of the directory on top, in
+ * f->path (grown as needed: a tree may be any depth). */
+static const char *entry_path(struct fsck *f, const char *name)
 {
+	size_t need = f->path_len + strlen(name) + 2;
+	if (need > f->path_cap) {
+		size_t cap = need * 2;
+		char *p = realloc(f->path, cap);
+		if (!p)
+			return name;
+		f->path = p;
+		f->path_cap = cap;
+	}
+	f->path[f->path_len] = '/';
+	strcpy(f->path + f->path_len + 1, name);
+	return f->path;
+}
+
+/* Per directory of the walk (fs/treewalk.h). */
+struct fsck_level {
 	struct lfs_dirmeta m;
+	size_t path_len; /* f->path's length before this directory */
+};
+
+static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
+		      void *level)
+{
+	struct fsck *f = ctx;
+	struct fsck_level *lv = level;
+	(void)tw, (void)parentfd;
+	lv->path_len = f->path_len;
+	if (name) {
+		/* The plaintext name its entry decrypted to (fsck_entry). */
+		entry_path(f, f->next_name);
+		f->path_len = strlen(f->path);
+	}
+	const char *path = f->path_len ? f->path : "/";
 	f->dirs++;
-	if (lfs_dirmeta_load(dirfd, &m) < 0) {
-		problem(f, path[0] ? path : "/", "directory metadata missing or corrupt");
-		return;
+	if (dfd < 0) {
+		problem(f, path, strerror(-dfd));
+		return 0;
 	}
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		problem(f, path, "cannot list directory");
-		if (fd >= 0)
-			close(fd);
-		return;
+	if (lfs_dirmeta_load(dfd, &lv->m) < 0) {
+		problem(f, path, "directory metadata missing or corrupt");
+		return 0;
 	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			check_entry(f, dirfd, &m, de->d_name, path);
-	closedir(d);
+	return 1;
+}
+
+static void fsck_leave(void *ctx, struct lfs_treewalk *tw, void *level)
+{
+	struct fsck *f = ctx;
+	(void)tw;
+	f->path_len = ((struct fsck_level *)level)->path_len;
+	if (f->path)
+		f->path[f->path_len] = '\0';
+}
+
+static void fsck_lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
+{
+	struct fsck *f = ctx;
+	(void)tw, (void)level;
+	problem(f, f->path_len ? f->path : "/", strerror(-err));
+}
+
+static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname,
+		      void *level)
+{
+	struct fsck *f = ctx;
+	struct fsck_level *lv = level;
+	(void)tw;
+	char plain[LFS_NAME_MAX + 1];
+	int r = lfs_entry_name(&f->fs, dirfd, &lv->m, bname, plain);
+	if (r == -ENOENT)
+		return 0; /* our own metadata */
+	const char *path;
+	if (r < 0) {
+		char what[LFS_NAME_MAX + 32];
+		snprintf(what, sizeof(what), "<backing name %s>", bname);
+		path = entry_path(f, what);
+		problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		f->path[f->path_len] = '\0';
+		return 0;
+	}
+	path = entry_path(f, plain);
+	struct stat st;
+	int descend = 0;
+	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		problem(f, path, strerror(errno));
+	} else {
+		check_mode(f, &st, path);
+		if (S_ISDIR(st.st_mode)) {
+			check_xattrs(f, dirfd, bname, path);
+			snprintf(f->next_name, sizeof(f->next_name), "%s", plain);
+			descend = 1;
+		} else if (S_ISREG(st.st_mode)) {
+			check_xattrs(f, dirfd, bname, path);
+			check_file(f, dirfd, bname, path);
+		} else if (S_ISLNK(st.st_mode)) {
+			check_link(f, dirfd, bname, path);
+		}
+		if (f->verbose)
+			printf("ok %s\n", path);
+	}
+	f->path[f->path_len] = '\0';
+	return descend;
+}
+
+static void check_tree(struct fsck *f, int data)
+{
+	static const struct lfs_treewalk_ops ops = {
+		.enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
+	if (lfs_treewalk(data, &ops, f, sizeof(struct fsck_level)) < 0)
+		problem(f, "/", "out of memory");
+	free(f->path);
+	f->path = NULL;
+}
+
+static int note_target(void *arg, const struct lfs_journal_record *r)
+{
+	struct fsck *f = arg;
+	if (f->targets && f->ntargets < MAX_PENDING) {
+		f->targets[f->ntargets].dev = r->target.dev;
+		f->targets[f->ntargets].ino = r->target.ino;
+		f->ntargets++;
+	}
+	return -EAGAIN; /* read only: the record stays */
+}
+
+/* Without --repair nothing is written: the journal's records are only
+ * listed, so that their files are reported as pending. */
+static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	struct lfs_journal j;
+	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		return r;
+	}
+	uint8_t key[LFS_JOURNAL_KEY_LEN];
+	unsigned rejected = 0;
+	r = lfs_keyring_copy_journal_key(kr, key);
+	if (r == 0)
+		r = lfs_journal_replay(&j, key, note_target, f, &rejected);
+	sodium_memzero(key, sizeof(key));
+	lfs_journal_close(&j);
+	if (r < 0)
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+	if (f->ntargets)
+		printf("%u interrupted update(s) in the journal: completed at the next mount or "
+		       "by 'lethefs fsck --repair'\n",
+		       f->ntargets);
+	if (rejected)
+		printf("%u journal record(s) do not authenticate: torn by a crash before their "
+		       "update began, or not written by this vault; ignored (cleared at the next "
+		       "mount)\n",
+		       rejected);
+	return r;
+}
+
+static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	struct lfs_recovery rc;
+	int r = lfs_recover_vault(v, kr, &rc);
+	if (r < 0) {
+		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		return r;
+	}
+	printf("recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u record(s) "
+	       "not authentic (cleared)\n",
+	       rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
+	if (rc.failed)
+		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+	return 0;
+}
+
+static void apply_legacy(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr, int data)
+{
+	char what[LFS_ROTJ_PATH_MAX + 8] = "";
+	int e = lfs_rot_apply_legacy(v->dirfd, data, data, &f->fs.layout, kr, what, sizeof(what));
+	if (e == -ENOENT)
+		printf("no rotation journal of lethefs 0.1 here\n");
+	else if (e < 0)
+		problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
+	else
+		printf("applied the rotation journal of lethefs 0.1 (%s)\n", what);
 }
 
 static void fsck_help(void)
 {
-	printf("Usage: lethefs fsck [SECRET OPTIONS] [-v] VAULT\n"
+	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] VAULT\n"
 	       "\n"
 	       "Decrypt and authenticate every file name, directory id, symlink target,\n"
 	       "extended attribute and content block of VAULT, and report each corrupt item\n"
-	       "as 'CORRUPT <path>: <reason>' on standard output. Nothing is modified.\n"
+	       "as 'CORRUPT <path>: <reason>' on standard output. Without --repair nothing is\n"
+	       "modified: updates that a crash interrupted (records in lethefs.journal) are\n"
+	       "reported as 'PENDING <path>', since the next mount completes them.\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
+	       "  --repair            first complete or undo the interrupted updates, as a\n"
+	       "                      mount would (run it on an unmounted vault only)\n"
+	       "  --apply-legacy-journal  with --repair: also apply a rotation journal left\n"
+	       "                      by lethefs 0.1 (lethefs.rotation.journal), which\n"
+	       "                      cannot be authenticated: only if that version crashed\n"
+	       "                      during a rotation of this vault\n"
 	       "  -v, --verbose       also list every item that checked out\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
@@ -237,11 +452,15 @@ int lfs_cmd_fsck(int argc, char **argv)
 	static const struct option opts[] = {
 		LFS_SECRET_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	    {"repair", no_argument, NULL, 'R'},
+	    {"apply-legacy-journal", no_argument, NULL, 'J'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct fsck f;
 	memset(&f, 0, sizeof(f));
+	bool do_repair = false, legacy = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -254,6 +473,12 @@ int lfs_cmd_fsck(int argc, char **argv)
 		case 'v':
 			f.verbose = true;
 			break;
+		case 'R':
+			do_repair = true;
+			break;
+		case 'J':
+			legacy = true;
+			break;
 		case 'h':
 			fsck_help();
 			return LFS_EXIT_OK;
@@ -263,23 +488,41 @@ int lfs_cmd_fsck(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("fsck", "expected exactly one VAULT argument");
+	if (legacy && !do_repair)
+		return lfs_cli_usage_error("fsck", "--apply-legacy-journal goes with --repair");
 	struct lfs_vault v;
 	struct lfs_keyring kr;
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
 	if (r != 0)
 		return r;
-	int data = openat(v.dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							      O_CLOEXEC);
+	int data =
+	    openat(v.dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dup_fd = data < 0 ? -1 : dup(data);
 	if (data < 0 || lfs_fs_init(&f.fs, &kr, dup_fd, argv[optind]) < 0) {
 		lfs_cli_error("vault %s has no usable data directory", argv[optind]);
 		lfs_keyring_destroy(&kr);
 		return LFS_EXIT_CORRUPT;
 	}
-	check_dir(&f, data, "");
+	f.targets = calloc(MAX_PENDING, sizeof(*f.targets));
+	if (legacy)
+		apply_legacy(&f, &v, &kr, data);
+	else if (lfs_rotation_legacy_journal_exists(v.dirfd))
+		problem(&f, LFS_ROTATION_JOURNAL,
+			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
+			"if the vault crashed during a rotation under that version, run fsck --repair "
+			"--apply-legacy-journal, else remove it");
+	if (do_repair)
+		repair(&f, &v, &kr);
+	else
+		list_pending(&f, &v, &kr);
+	check_tree(&f, data);
 	close(data);
-	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)\n", f.dirs,
-	       f.files, f.links, f.problems);
+	free(f.targets);
+	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", f.dirs, f.files,
+	       f.links, f.problems);
+	if (f.pending)
+		printf(", %lu pending", f.pending);
+	printf("\n");
 	lfs_fs_destroy(&f.fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

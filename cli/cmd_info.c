@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs info: public facts about a vault; needs no secret. */
 #include "cli.h"
 

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs init: create a vault. */
 #include "cli.h"
+#include "../fs/dirmeta.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,8 +31,15 @@ static void init_help(void)
 	       "  --cipher NAME       content cipher: xchacha20poly1305 (default) or aes256gcm\n"
 	       "                      (needs AES-NI; faster on such CPUs)\n"
 	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
-	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); small values\n"
-	       "                      are for tests only\n"
+	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); at most 16\n"
+	       "                      passes, 1G and 4G x passes; a passphrase slot needs at\n"
+	       "                      least 2 passes over 64M\n"
+	       "  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"
+	       "                      for tests only (a stolen vault is then cheap to guess)\n"
+	       "  --root-mode MODE    octal mode of the mount root (default 0700: only its\n"
+	       "                      owner may enter, even with mount -o allow_other)\n"
+	       "  --root-owner U:G    owner and group of the mount root, names or numbers\n"
+	       "                      (default: the user running init), e.g. postgres:postgres\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 created, 1 error, 2 usage, 8 VAULT is not empty or already a\n"
@@ -44,12 +53,16 @@ int lfs_cmd_init(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"cipher", required_argument, NULL, 'c'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
+		{"allow-weak-kdf", no_argument, NULL, 'W'},
+		{"root-mode", required_argument, NULL, 'M'},
+		{"root-owner", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct lfs_kdf_params kdf = {0, 0};
-	bool ops_given = false, mem_given = false;
+	bool ops_given = false, mem_given = false, allow_weak = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
+	struct lfs_root_access ra = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -72,6 +85,21 @@ int lfs_cmd_init(int argc, char **argv)
 			if (lfs_parse_size(optarg, &kdf.memlimit) < 0)
 				return lfs_cli_usage_error("init", "bad --kdf-mem '%s'", optarg);
 			mem_given = true;
+			break;
+		case 'W':
+			allow_weak = true;
+			break;
+		case 'M':
+			if (lfs_parse_root_mode(optarg, &ra.mode) < 0)
+				return lfs_cli_usage_error("init", "bad --root-mode '%s' (octal, e.g. 0755)",
+							   optarg);
+			ra.set_mode = true;
+			break;
+		case 'O':
+			if (lfs_parse_root_owner(optarg, &ra.uid, &ra.gid) < 0)
+				return lfs_cli_usage_error(
+				    "init", "bad --root-owner '%s' (USER:GROUP, names or numbers)", optarg);
+			ra.set_owner = true;
 			break;
 		case 'h':
 			init_help();
@@ -96,7 +124,7 @@ int lfs_cmd_init(int argc, char **argv)
 		lfs_cli_error("cipher %s is not available on this CPU", lfs_cipher_name(cipher));
 		return LFS_EXIT_ERROR;
 	}
-	if (lfs_kdf_params_check("init", &kdf) != 0)
+	if (lfs_kdf_params_check("init", type, &kdf, allow_weak) != 0)
 		return LFS_EXIT_USAGE;
 	const char *path = argv[optind];
 	char err[512];
@@ -109,11 +137,16 @@ int lfs_cmd_init(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, err, sizeof(err));
+	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, lfs_dirmeta_create, err,
+				 sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);
 		return r == -EEXIST ? LFS_EXIT_EXISTS : LFS_EXIT_ERROR;
+	}
+	if (lfs_set_root_access(path, &ra, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s (the vault was created)", err);
+		return LFS_EXIT_ERROR;
 	}
 	printf("Created vault %s (cipher %s). Mount it with: lethefs mount %s MOUNTPOINT\n", path,
 	       lfs_cipher_name(cipher), path);

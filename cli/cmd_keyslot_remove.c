@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot remove: empty one keyslot, never the last one. */
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ int lfs_cmd_keyslot_remove(int argc, char **argv)
 	const char *path = argv[optind];
 
 	struct lfs_slot_change ch;
+	char label[LFS_LABEL_MAX + 1] = "";
 	int r = lfs_change_begin(path, &src, &ch);
 	if (r != 0)
 		return r;
@@ -92,13 +94,15 @@ int lfs_cmd_keyslot_remove(int argc, char **argv)
 		r = check_removable(&ks, slot, path);
 		refused = r != 0;
 		if (r == 0) {
+			lfs_change_label_of(&ch, slot, label);
 			memset(&ks.slot[slot], 0, sizeof(ks.slot[slot]));
 			r = lfs_change_store(&ch, &ks);
 		}
 	}
-	struct lfs_audit_detail d[] = {{"slot", NULL, slot}, {"by_slot", NULL, ch.opened}};
+	struct lfs_audit_detail d[] = {
+	    {"slot", NULL, slot}, {"by_slot", NULL, ch.opened}, {"label", label, 0}};
 	if (lfs_cli_audit(&ch.v, &ch.kr, "keyslot-remove",
-			  r == 0 ? "success" : refused ? "refused" : "failure", d, 2) < 0 &&
+			  r == 0 ? "success" : refused ? "refused" : "failure", d, label[0] ? 3 : 2) < 0 &&
 	    r == 0)
 		r = LFS_EXIT_ERROR;
 	lfs_change_end(&ch);

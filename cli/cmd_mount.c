@@ -1,27 +1,24 @@
-/* lethefs mount: unlock (or not, with --locked), mount, then serve FUSE
- * requests and the control socket until unmounted. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lethefs mount: the options, the paths and the secret (unless --locked);
+ * the daemon (daemon/mount.c) mounts and serves until unmounted. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../common/log.h"
-#include "../daemon/control.h"
-#include "../fs/gate.h"
-#include "../fs/ops.h"
-#include "../fs/stage.h"
-#include "../fs/stage_inval.h"
+#include "../daemon/mount.h"
+#include "../keymgmt/config_paths.h"
+#include "mountpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include <sodium.h>
+
+/* Covers the unlock's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define UNLOCK_STACK_WIPE (64 * 1024)
 
 static void mount_help(void)
 {
@@ -32,8 +29,9 @@ static void mount_help(void)
 	       "returns\n"
 	       "once the mount is live (a script may use it on the next line), or exits\n"
 	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
-	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
-	       "which it exits 0.\n"
+	       "syslog; unmount with 'lethefs umount MOUNTPOINT', which returns once the\n"
+	       "daemon has written its last audit entry and exited (plain 'umount' and\n"
+	       "'fusermount3 -u' return before that).\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --locked            mount without unlocking: every operation but stat of\n"
@@ -46,8 +44,18 @@ static void mount_help(void)
 	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
 	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
-	       "                           so the kernel checks file modes)\n"
-	       "        default_permissions, noatime, nodev, nosuid, ... pass to FUSE/kernel\n"
+	       "                           so the kernel checks file modes; the mount root\n"
+	       "                           must let them enter: see init --root-mode)\n"
+	       "        default_permissions, noatime, ... pass to FUSE/kernel\n"
+	       "        nosuid,nodev       always, unless allow_suid / allow_dev (or suid / dev\n"
+	       "                           with 'lethefs mount': mount.fuse3 adds those to\n"
+	       "                           every mount); device nodes in the vault are\n"
+	       "                           refused (EACCES) without allow_dev\n"
+	       "        nonempty           mount over a non-empty directory or a mount\n"
+	       "                           (refused otherwise; a dead FUSE mount always is)\n"
+	       "        noacl              refuse POSIX ACLs (on by default, as on ext4:\n"
+	       "                           setfacl/getfacl, default ACLs, enforced by the\n"
+	       "                           kernel, stored encrypted)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
@@ -75,23 +83,20 @@ static void mount_help(void)
 
 struct mount_opts {
 	struct lfs_secret_source src;
-	bool foreground;
-	bool debug;
-	bool locked;
-	bool writeback;
-	unsigned max_threads;
-	double attr_timeout, entry_timeout;
-	unsigned read_ahead_kb;
-	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
+	bool via_helper;	    /* called by mount.fuse3 (mount(8), fstab) */
+	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
+	bool nonempty;		    /* -o nonempty: mount over anything */
+	struct lfs_mount_opts m;		    /* for the daemon */
+	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
 static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 {
-	size_t len = strlen(mo->fuse_opts);
-	int n = snprintf(mo->fuse_opts + len, sizeof(mo->fuse_opts) - len, "%s%s",
+	size_t len = strlen(mo->m.fuse_opts);
+	int n = snprintf(mo->m.fuse_opts + len, sizeof(mo->m.fuse_opts) - len, "%s%s",
 			 len ? "," : "", opt);
-	return n < 0 || (size_t)n >= sizeof(mo->fuse_opts) - len ? -1 : 0;
+	return n < 0 || (size_t)n >= sizeof(mo->m.fuse_opts) - len ? -1 : 0;
 }
 
 /* Options that mean something to mount(8), fstab or systemd only; the
@@ -113,7 +118,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 	for (char *o = strtok_r(copy, ",", &save); o && r == 0; o = strtok_r(NULL, ",", &save)) {
 		char *end;
 		if (!strcmp(o, "locked")) {
-			mo->locked = true;
+			mo->m.locked = true;
 		} else if (userspace_only(o)) {
 			continue;
 		} else if (!strncmp(o, "passfile=", 9) || !strncmp(o, "keyfile=", 8)) {
@@ -125,25 +130,44 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 				mo->src.keyfile = dst;
 			else
 				mo->src.passfile = dst;
+		} else if (!strcmp(o, "dev") || !strcmp(o, "suid") || !strcmp(o, "allow_dev") ||
+			   !strcmp(o, "allow_suid")) {
+			/* mount.fuse3 adds "dev,suid" to every mount it makes, so
+			 * from it only allow_dev/allow_suid count as asked for. */
+			if (mo->via_helper && o[0] != 'a')
+				continue;
+			bool dev = strstr(o, "dev") != NULL;
+			*(dev ? &mo->m.allow_dev : &mo->allow_suid) = true;
+		} else if (!strcmp(o, "nodev") || !strcmp(o, "nosuid")) {
+			*(o[2] == 'd' ? &mo->m.allow_dev : &mo->allow_suid) = false;
+		} else if (!strcmp(o, "nonempty")) {
+			mo->nonempty = true;
+		} else if (!strcmp(o, "acl") || !strcmp(o, "noacl")) {
+			mo->m.acl = o[0] == 'a';
 		} else if (!strcmp(o, "no_writeback_cache")) {
-			mo->writeback = false;
+			mo->m.writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
-			mo->writeback = true;
+			mo->m.writeback = true;
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
 			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
-			mo->max_threads = (unsigned)v;
+			mo->m.max_threads = (unsigned)v;
 		} else if (!strncmp(o, "read_ahead_kb=", 14)) {
 			long v = strtol(o + 14, &end, 10);
 			r = *end || v < 0 || v > 65536 ? lfs_cli_usage_error("mount", "bad %s", o)
 						       : 0;
-			mo->read_ahead_kb = (unsigned)v;
+			mo->m.read_ahead_kb = (unsigned)v;
 		} else if (!strncmp(o, "attr_timeout=", 13) || !strncmp(o, "entry_timeout=", 14)) {
 			char *eq = strchr(o, '=');
 			double v = strtod(eq + 1, &end);
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
-			*(o[0] == 'a' ? &mo->attr_timeout : &mo->entry_timeout) = v;
+			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
+			mo->allow_other |= !strcmp(o, "allow_other");
+			if (!strcmp(o, "ro"))
+				mo->m.read_only = true;
+			else if (!strcmp(o, "rw"))
+				mo->m.read_only = false;
 			if (!strcmp(o, "allow_other"))
 				r = add_fuse_opt(mo, "default_permissions");
 			if (r == 0)
@@ -176,13 +200,13 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 			continue;
 		switch (c) {
 		case 'f':
-			mo->foreground = true;
+			mo->m.foreground = true;
 			break;
 		case 'd':
-			mo->debug = mo->foreground = true;
+			mo->m.debug = mo->m.foreground = true;
 			break;
 		case 'L':
-			mo->locked = true;
+			mo->m.locked = true;
 			break;
 		case 'o':
 			if ((r = parse_o(mo, optarg)) != 0)
@@ -197,6 +221,11 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	}
 	if (argc - optind != 2)
 		return lfs_cli_usage_error("mount", "expected VAULT and MOUNTPOINT");
+	/* Device nodes and setuid files of the backing store come from
+	 * whoever can write it: off unless asked for, on every mount path. */
+	if (add_fuse_opt(mo, mo->m.allow_dev ? "dev" : "nodev") < 0 ||
+	    add_fuse_opt(mo, mo->allow_suid ? "suid" : "nosuid") < 0)
+		return lfs_cli_usage_error("mount", "mount options too long");
 	return 0;
 }
 
@@ -223,256 +252,81 @@ static int check_paths(const char *vault, const char *mnt, char *rvault, char *r
 	return 0;
 }
 
-/* Sets the mount's readahead through sysfs. The kernel resets it when it
- * processes our INIT reply, so this runs in a thread once the session loop
- * has answered a first request (the stat below). */
-struct read_ahead_job {
-	char mnt[PATH_MAX];
-	unsigned kb;
-};
-
-static void set_read_ahead(const char *mnt, unsigned kb)
+static int mount_with(int argc, char **argv, struct mount_opts *mo)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192], dev[32] = "", point[PATH_MAX];
-	while (f && fgets(line, sizeof(line), f)) {
-		char d[32];
-		/* id parent major:minor root mountpoint ... - fstype */
-		if (sscanf(line, "%*d %*d %31s %*s %4095s", d, point) == 2 &&
-		    strcmp(point, mnt) == 0 && strstr(line, " - fuse.lethefs "))
-			snprintf(dev, sizeof(dev), "%s", d);
-	}
-	if (f)
-		fclose(f);
-	char path[128];
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-	FILE *ra = dev[0] ? fopen(path, "we") : NULL;
-	if (!ra || fprintf(ra, "%u\n", kb) < 0 || fclose(ra) != 0)
-		lfs_debug("cannot set readahead of %s (%s): %s", mnt, path, strerror(errno));
-	else
-		ra = NULL;
-	if (ra)
-		fclose(ra);
-}
-
-static void *read_ahead_thread(void *arg)
-{
-	struct read_ahead_job *job = arg;
-	struct stat st;
-	if (stat(job->mnt, &st) == 0)
-		set_read_ahead(job->mnt, job->kb);
-	free(job);
-	return NULL;
-}
-
-static void start_read_ahead_tuning(const char *mnt, unsigned kb)
-{
-	struct read_ahead_job *job = malloc(sizeof(*job));
-	pthread_t t;
-	if (!job)
-		return;
-	snprintf(job->mnt, sizeof(job->mnt), "%s", mnt);
-	job->kb = kb;
-	if (pthread_create(&t, NULL, read_ahead_thread, job) != 0)
-		free(job);
-	else
-		pthread_detach(t);
-}
-
-static int serve(struct fuse_session *se, const struct mount_opts *mo, const char *vault,
-		 const char *mnt, struct lfs_control *ctl, struct lfs_session *session)
-{
-	if (!mo->foreground) {
-		if (fuse_daemonize(0) < 0)
-			return LFS_EXIT_ERROR;
-		/* libsodium's generator aborts in a forked child that has not
-		 * re-seeded it: its state would repeat the parent's. */
-		randombytes_stir();
-		lfs_log_to_syslog("lethefs");
-	}
-	/* Keep plaintext buffers and keys out of swap. MCL_ONFAULT locks pages
-	 * only as they are touched, so thread stacks do not become resident. */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		lfs_warn("cannot lock memory (%s): plaintext could reach swap", strerror(errno));
-	umask(0); /* backing modes must be exactly those the caller asked for */
-	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
-		 mo->locked ? "locked" : "unlocked", ctl->path);
-	struct lfs_audit_caller self;
-	lfs_audit_caller_self(&self);
-	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
-				       {"state", mo->locked ? "locked" : "unlocked", 0},
-				       {"control_socket", ctl->path, 0}};
-	lfs_session_audit(session, "mount", "success", &self, d, 3);
-	if (lfs_control_start(ctl, session) < 0)
-		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
-	/* After daemonizing: threads do not survive the fork. */
-	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
-		lfs_warn("cannot start the rotation thread: key rotation unavailable");
-	if (mo->read_ahead_kb)
-		start_read_ahead_tuning(mnt, mo->read_ahead_kb);
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
-	int r = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	lfs_control_stop(ctl);
-	if (session->rotation)
-		lfs_rotation_stop(session->rotation);
-	lfs_info("unmounted %s", vault);
-	lfs_session_audit(session, "unmount", "success", &self, d, 1);
-	return r < 0 ? LFS_EXIT_ERROR : LFS_EXIT_OK;
-}
-
-/* "fsname=VAULT,subtype=lethefs" with ',' and '\\' in the path escaped, so
- * that a vault path cannot smuggle mount options (libfuse unescapes them). */
-static void build_base_opts(char *out, size_t len, const char *vault)
-{
-	size_t o = (size_t)snprintf(out, len, "fsname=");
-	for (const char *p = vault; *p && o + 3 < len; p++) {
-		if (*p == ',' || *p == '\\')
-			out[o++] = '\\';
-		out[o++] = *p;
-	}
-	snprintf(out + o, len - o, ",subtype=lethefs");
-}
-
-int lfs_cmd_mount(int argc, char **argv)
-{
-	struct mount_opts mo = {.src = {.passfd = -1},
-				.writeback = true,
-				.max_threads = 10,
-				.attr_timeout = 1.0,
-				.read_ahead_kb = 4096,
-				.entry_timeout = 1.0};
-	int r = parse_mount_args(argc, argv, &mo);
+	/* "lethefs mount ..." arrives as argv[0] "mount"; mount.fuse3 runs
+	 * "lethefs VAULT MOUNTPOINT -o OPTIONS" (cli/main.c). */
+	mo->via_helper = strcmp(argv[0], "mount") != 0;
+	int r = parse_mount_args(argc, argv, mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
+	if ((r = lfs_mountpoint_check(argv[optind + 1], mo->nonempty)) != 0)
+		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];
 	if ((r = check_paths(argv[optind], argv[optind + 1], vault, mnt)) != 0)
 		return r;
 
 	struct lfs_vault v;
 	struct lfs_keyring kr;
-	if (mo.locked) {
+	if (mo->m.locked) {
 		char err[512];
 		enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
 		if (ve != LFS_VAULT_OK)
 			return lfs_exit_for_vault_error(ve, err);
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
-	} else if ((r = lfs_open_and_unlock(vault, &mo.src, &v, &kr)) != 0) {
+	} else if ((r = lfs_open_and_unlock(vault, &mo->src, &v, &kr)) != 0) {
 		return r;
 	}
-	/* This thread becomes a FUSE worker: no residue of the unlock. */
-	sodium_stackzero(64 * 1024);
-	int data_fd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-							  O_CLOEXEC);
-	struct lfs_fs fs;
-	if (data_fd < 0 || lfs_fs_init(&fs, &kr, data_fd, vault) < 0) {
-		lfs_cli_error("vault %s has no usable data directory '%s'", vault,
-			      LFS_DATA_DIR_NAME);
-		lfs_keyring_destroy(&kr);
-		lfs_vault_close(&v);
-		return LFS_EXIT_CORRUPT;
-	}
-	fs.writeback = mo.writeback;
-	fs.attr_timeout = mo.attr_timeout;
-	fs.entry_timeout = mo.entry_timeout;
-
-	/* The socket comes first: if another daemon serves this vault, fail
-	 * before touching the mountpoint. */
-	struct lfs_control ctl;
-	char err[512];
-	if (lfs_control_bind(&ctl, &v.cfg, err, sizeof(err)) < 0) {
-		lfs_cli_error("%s", err);
-		lfs_fs_destroy(&fs);
+	/* The unauthenticated config names places where root writes or
+	 * unlinks: refuse any outside the rules before using them. */
+	char why[768];
+	if (lfs_config_check_paths(v.dirfd, &v.cfg, why, sizeof(why)) < 0) {
+		lfs_cli_error("%s", why);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
 		return LFS_EXIT_MOUNT;
 	}
-	struct lfs_session session;
-	lfs_session_init(&session, &v, &fs, mnt, ctl.path);
-	char uuid_tag[40];
-	{
-		char hex[33];
-		sodium_bin2hex(hex, sizeof(hex), v.cfg.uuid, sizeof(v.cfg.uuid));
-		snprintf(uuid_tag, sizeof(uuid_tag), "uuid=%s", hex);
-		lfs_log_set_tag(uuid_tag);
+	/* This thread becomes a FUSE worker: no residue of the unlock. */
+	sodium_stackzero(UNLOCK_STACK_WIPE);
+	/* Other users meet the mount root's mode first: say so when nobody
+	 * but its owner may enter, whatever allow_other promises. */
+	if (mo->allow_other)
+		lfs_warn_root_access(v.dirfd, mnt);
+	char err[512];
+	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
+	case LFS_MOUNT_OK:
+		return LFS_EXIT_OK;
+	case LFS_MOUNT_CORRUPT:
+		r = LFS_EXIT_CORRUPT;
+		break;
+	case LFS_MOUNT_FAILED:
+		r = LFS_EXIT_MOUNT;
+		break;
+	default:
+		r = LFS_EXIT_ERROR;
+		break;
 	}
-	/* No audit log, no mount: every security event must land in it. */
-	r = lfs_audit_open(&session.audit, v.dirfd, &v.cfg);
-	if (r < 0) {
-		lfs_cli_error("cannot open the audit log of %s: %s", vault, strerror(-r));
-		lfs_control_stop(&ctl);
-		lfs_session_destroy(&session);
-		lfs_fs_destroy(&fs);
-		lfs_keyring_destroy(&kr);
-		lfs_vault_close(&v);
+	if (err[0])
+		lfs_cli_error("%s", err);
+	return r;
+}
+
+int lfs_cmd_mount(int argc, char **argv)
+{
+	/* The options (12 KiB of paths) on the heap: no frame over 16 KiB. */
+	struct mount_opts *mo = calloc(1, sizeof(*mo));
+	if (!mo) {
+		lfs_cli_error("out of memory");
 		return LFS_EXIT_ERROR;
 	}
-	/* Staging directories that expired while nothing was mounted are
-	 * shredded before anything is served (no key needed). */
-	struct lfs_staging staging;
-	r = lfs_staging_init(&staging, v.dirfd, data_fd, &kr, &v.cfg);
-	if (r < 0) {
-		lfs_cli_error("cannot read the staging index of %s: %s", vault, strerror(-r));
-		lfs_audit_close(session.audit);
-		lfs_control_stop(&ctl);
-		lfs_session_destroy(&session);
-		lfs_fs_destroy(&fs);
-		lfs_keyring_destroy(&kr);
-		lfs_vault_close(&v);
-		return LFS_EXIT_CORRUPT;
-	}
-	lfs_session_set_staging(&session, &staging);
-	lfs_staging_sweep_orphans(&staging);
-	lfs_staging_tick(&staging, (int64_t)time(NULL));
-	if (!mo.locked)
-		lfs_staging_load_keys(&staging);
-	staging.background = true;
-	staging.invalidate = lfs_stage_invalidate;
-	staging.inval_arg = &fs;
-	fs.staging = &staging;
-	/* Resumes a rotation that a restart interrupted (rotate.h). */
-	struct lfs_rotation rotation;
-	lfs_rotation_init(&rotation, &session);
-	session.rotation = &rotation;
-	if (!mo.locked)
-		lfs_session_unlocked_at_mount(&session);
-
-	char base[2 * PATH_MAX + 64];
-	build_base_opts(base, sizeof(base), vault);
-	char *fargv[] = {"lethefs", "-o", base, "-o", mo.fuse_opts[0] ? mo.fuse_opts : base,
-			 mo.debug ? "-d" : NULL, NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(mo.debug ? 6 : 5, fargv);
-	if (mo.debug)
-		lfs_log_set_level(LFS_LOG_DEBUG);
-	struct fuse_session *se =
-		fuse_session_new(&args, &lfs_gated_ops, sizeof(lfs_gated_ops), &fs);
-	r = LFS_EXIT_MOUNT;
-	if (!se) {
-		lfs_cli_error("cannot start FUSE session (bad -o option?)");
-	} else if (fuse_set_signal_handlers(se) != 0) {
-		lfs_cli_error("cannot install signal handlers");
-	} else if (fuse_session_mount(se, mnt) != 0) {
-		lfs_cli_error("cannot mount on %s (is /dev/fuse available, and are you root?)",
-			      mnt);
-	} else {
-		fs.se = se;
-		r = serve(se, &mo, vault, mnt, &ctl, &session);
-		fs.se = NULL;
-		fuse_session_unmount(se);
-	}
-	lfs_control_stop(&ctl);
-	if (se) {
-		fuse_remove_signal_handlers(se);
-		fuse_session_destroy(se);
-	}
-	fuse_opt_free_args(&args);
-	fs.staging = NULL;
-	lfs_staging_destroy(&staging);
-	lfs_audit_close(session.audit);
-	lfs_session_destroy(&session);
-	lfs_fs_destroy(&fs);
-	lfs_keyring_destroy(&kr);
-	lfs_vault_close(&v);
+	mo->src.passfd = -1;
+	mo->m.writeback = true;
+	mo->m.acl = true;
+	mo->m.max_threads = 10;
+	mo->m.attr_timeout = 1.0;
+	mo->m.read_ahead_kb = 4096;
+	mo->m.entry_timeout = 1.0;
+	int r = mount_with(argc, argv, mo);
+	free(mo);
 	return r;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs rekey: a new master key for an unmounted vault. Every kept
  * keyslot is re-wrapped with its own secret under the new key, the
  * keyring is re-sealed under it with one more data-key epoch (so that the
@@ -5,10 +6,12 @@
  * audit key is carried over. See docs/KEYS.md and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "labels.h"
 #include "../daemon/control.h"
-#include "../keymgmt/audit.h"
-#include "../keymgmt/audit_keyring.h"
-#include "../keymgmt/stage_store.h"
+#include "../daemon/recover.h"
+#include "../audit/audit.h"
+#include "../audit/audit_keyring.h"
+#include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -63,8 +66,7 @@ enum {
 
 struct also {
 	struct lfs_secret_source src;
-	const char *label; /* "--also-keyfile F", for messages */
-	char labelbuf[PATH_MAX + 32];
+	const char *opt, *arg; /* "--also-keyfile", "F": for messages */
 };
 
 struct rekey_args {
@@ -105,8 +107,8 @@ static int add_also(struct rekey_args *a, int c, const char *arg)
 		name = "--also-keyfile";
 		break;
 	}
-	snprintf(x->labelbuf, sizeof(x->labelbuf), "%s %s", name, arg);
-	x->label = x->labelbuf;
+	x->opt = name;
+	x->arg = arg;
 	a->nalso++;
 	return 0;
 }
@@ -184,13 +186,17 @@ static bool mounted_at(const char *vault, char *where, size_t wlen)
 	size_t cap = 0;
 	bool found = false;
 	while (!found && getline(&line, &cap, f) > 0) {
-		/* id parent maj:min root mountpoint opts [tags...] - fstype source superopts */
-		char *sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		char mnt[PATH_MAX], fstype[64], source[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
+		/* id parent maj:min root mountpoint opts [tags...] - fstype source superopts;
+		 * the fields are cut in place (no copies on the stack). */
+		char *save = NULL, *tok = strtok_r(line, " \n", &save);
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " \n", &save);
+		char *mnt = tok;
+		while (tok && strcmp(tok, "-") != 0)
+			tok = strtok_r(NULL, " \n", &save);
+		char *fstype = tok ? strtok_r(NULL, " \n", &save) : NULL;
+		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!mnt || !source)
 			continue;
 		unescape_mountinfo(source);
 		unescape_mountinfo(mnt);
@@ -310,17 +316,17 @@ static int match_also(struct rekey *k, const struct rekey_args *a)
 		struct lfs_secret s;
 		if (lfs_secret_read(&a->also[j].src, false, "Secret of another keyslot: ", &s, err,
 				    sizeof(err)) < 0) {
-			lfs_cli_error("%s: %s", a->also[j].label, err);
+			lfs_cli_error("%s %s: %s", a->also[j].opt, a->also[j].arg, err);
 			return LFS_EXIT_ERROR;
 		}
 		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "Checking %s against the other keyslots (Argon2id)...\n",
-				a->also[j].label);
+			fprintf(stderr, "Checking %s %s against the other keyslots (Argon2id)...\n",
+				a->also[j].opt, a->also[j].arg);
 		int idx = match_slot(&k->v.slots, k->keep, &s, old, scratch);
 		if (idx < 0) {
 			lfs_secret_free(&s);
-			lfs_cli_error("the secret of %s opens no other used keyslot of %s", a->also[j].label,
-				      k->path);
+			lfs_cli_error("the secret of %s %s opens no other used keyslot of %s",
+				      a->also[j].opt, a->also[j].arg, k->path);
 			return LFS_EXIT_BAD_SECRET;
 		}
 		k->keep[idx] = true;
@@ -399,6 +405,15 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	} else {
 		lfs_secret_free(&main_secret); /* a recovery key opens no slot */
 	}
+	/* What a crash left half done is finished under the old master first:
+	 * its journal records would not authenticate under the new one. */
+	struct lfs_recovery rc;
+	if ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed) {
+		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
+			      "once, then rekey; nothing was changed",
+			      k->path, r < 0 ? strerror(-r) : "see the log");
+		return LFS_EXIT_ERROR;
+	}
 	if ((r = lfs_keyring_copy_master(&k->kr, k->keys)) < 0) {
 		lfs_cli_error("cannot read the master key: %s", strerror(-r));
 		return LFS_EXIT_ERROR;
@@ -438,8 +453,21 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	size_t ring_len = 0;
 	if ((r = rewrap(k, &ks)) != 0 || (r = reseal(k, ring, &ring_len, epoch)) != 0)
 		return r;
-	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks);
+	/* Every kept slot keeps its label (keyed by the audit key, which the
+	 * rekey keeps); the re-wrapped slots need their records rewritten. */
+	uint8_t lkey[32];
+	struct lfs_slot_labels next;
+	int lr = lfs_cli_labels_key(&k->kr, lkey);
+	if (lr == 0)
+		lr = lfs_cli_labels_begin(&k->v, lkey, &ks, -1, NULL, &next);
+	if (lr < 0)
+		lfs_cli_error("warning: the keyslot labels of %s are not carried over: %s", k->path,
+			      strerror(-lr));
+	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
+	if (e == 0 && lr == 0)
+		lfs_cli_labels_finish(&k->v, lkey, &next);
+	sodium_memzero(lkey, sizeof(lkey));
 	if (e < 0) {
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));
 		return LFS_EXIT_ERROR;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs rotate: start a data-key rotation in a mounted volume and, with
  * --wait, follow it to the end (docs/ROTATION.md). */
 #include "cli.h"

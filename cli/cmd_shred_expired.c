@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs shred-expired VAULT: the expiry of staging directories for a
  * vault nobody has mounted (run from cron or the shipped systemd timer).
  * Destroying keys and deleting ciphertext needs no key, so no secret is
@@ -6,7 +7,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../daemon/control.h"
-#include "../fs/stage.h"
+#include "../staging/stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,8 +88,7 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 		return r == -EINVAL ? LFS_EXIT_CORRUPT : LFS_EXIT_ERROR;
 	}
 	struct offline o = {.v = &v, .kr = &kr};
-	st.audit = offline_audit;
-	st.audit_arg = &o;
+	st.events = (struct lfs_event_sink){.emit = offline_audit, .ctx = &o};
 	lfs_staging_sweep_orphans(&st);
 	int n = lfs_staging_tick(&st, (int64_t)time(NULL));
 	lfs_staging_destroy(&st);

@@ -1,10 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs stage create|list|shred|extend: staging directories through the
  * mount's own interface (mkdir and the user.lethefs.* attributes), so the
  * daemon checks every rule and audits with this process as the caller. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "ctl_client.h"
 #include "../common/duration.h"
-#include "../keymgmt/stage_store.h"
+#include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -183,21 +185,7 @@ static int vault_of(const char *mnt, char *vault, size_t len)
 	char rmnt[PATH_MAX];
 	if (!realpath(mnt, rmnt))
 		return -errno;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192];
-	int r = -ENOENT;
-	while (f && fgets(line, sizeof(line), f)) {
-		char point[PATH_MAX], src[PATH_MAX];
-		const char *dash = strstr(line, " - fuse.lethefs ");
-		if (dash && sscanf(line, "%*d %*d %*s %*s %4095s", point) == 1 &&
-		    !strcmp(point, rmnt) && sscanf(dash, " - fuse.lethefs %4095s", src) == 1) {
-			snprintf(vault, len, "%s", src);
-			r = 0;
-		}
-	}
-	if (f)
-		fclose(f);
-	return r;
+	return lfs_vault_of_mount(rmnt, vault, len);
 }
 
 static void iso(int64_t t, char *out, size_t len)

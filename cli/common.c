@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../keymgmt/audit.h"
+#include "../audit/audit.h"
 #include "../common/log.h"
 #include "../keymgmt/recovery.h"
 
@@ -13,16 +14,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <sodium.h>
-
-void lfs_cli_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lethefs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -171,6 +162,17 @@ static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct
 	if (r == -ENOMEM) {
 		lfs_cli_error("out of memory while deriving the key (Argon2id)");
 		return LFS_EXIT_ERROR;
+	}
+	if (r == -ENOTSUP) {
+		lfs_cli_error("vault %s uses %s, which this CPU cannot run", path,
+			      lfs_cipher_name(v->cfg.cipher));
+		return LFS_EXIT_ERROR;
+	}
+	if (r == -ERANGE) {
+		lfs_cli_error("no keyslot of %s was tried: every used slot has Argon2id "
+			      "parameters out of the bounds lethefs accepts (edited?)",
+			      path);
+		return LFS_EXIT_CORRUPT;
 	}
 	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
 		      path, LFS_KEYRING_FILE_NAME);

@@ -1,14 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "ctl_client.h"
 #include "cli.h"
-#include "../daemon/control.h"
+#include "../common/trustpath.h"
+#include "../daemon/ctl_registry.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,8 +33,7 @@ static void unescape_octal(char *s)
 	*o = '\0';
 }
 
-/* The vault behind a lethefs mount, from /proc/self/mountinfo. */
-static int vault_of_mount(const char *mnt, char *vault, size_t len)
+int lfs_vault_of_mount(const char *mnt, char *vault, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -62,32 +66,178 @@ static int vault_of_mount(const char *mnt, char *vault, size_t len)
 	return r;
 }
 
-static int find_socket(const struct lfs_ctl_target *t, char path[108])
+/* Where to connect, and who must answer there. */
+struct ctl_location {
+	char path[108];
+	pid_t pid; /* the daemon's, from the registry; 0 = unknown (--socket) */
+};
+
+/* Outcome of one attempt to locate and verify: 0, an exit code, or
+ * RETRY (a mount whose daemon has not published itself yet). */
+#define RETRY (-1)
+
+static int locate(const struct lfs_ctl_target *t, struct ctl_location *loc)
 {
+	char mnt[PATH_MAX], vault[PATH_MAX], why[512];
+	struct lfs_mount_entry e;
+	loc->pid = 0;
 	if (t->socket) {
-		if (strlen(t->socket) >= 108) {
-			lfs_cli_error("socket path %s is too long", t->socket);
+		if (strlen(t->socket) >= sizeof(loc->path) || t->socket[0] != '/') {
+			lfs_cli_error("socket path %s must be absolute and shorter than 108 bytes",
+			              t->socket);
 			return LFS_EXIT_USAGE;
 		}
-		snprintf(path, 108, "%s", t->socket);
+		snprintf(loc->path, sizeof(loc->path), "%s", t->socket);
+		/* If the mount published this socket, its daemon is known too. */
+		if (realpath(t->mountpoint, mnt) &&
+		    lfs_registry_lookup(mnt, &e, why, sizeof(why)) == 0 &&
+		    !strcmp(e.socket, loc->path))
+			loc->pid = e.pid;
 		return 0;
 	}
-	char mnt[PATH_MAX], vault[PATH_MAX], err[512];
 	if (!realpath(t->mountpoint, mnt)) {
 		lfs_cli_error("%s: %s", t->mountpoint, strerror(errno));
 		return LFS_EXIT_NOT_MOUNTED;
 	}
-	if (vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
+	if (lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
 		lfs_cli_error("%s is not a mounted lethefs volume", t->mountpoint);
 		return LFS_EXIT_NOT_MOUNTED;
 	}
-	struct lfs_vault v;
-	enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
-	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
-	lfs_control_default_path(&v.cfg, path);
-	lfs_vault_close(&v);
+	/* Never from the vault's lethefs.conf: whoever can write the vault
+	 * could name any socket there. */
+	int r = lfs_registry_lookup(mnt, &e, why, sizeof(why));
+	if (r == -ENOENT)
+		return RETRY;
+	if (r < 0) {
+		lfs_cli_error("the control socket of %s cannot be trusted: %s", t->mountpoint, why);
+		return LFS_EXIT_UNTRUSTED;
+	}
+	snprintf(loc->path, sizeof(loc->path), "%s", e.socket);
+	loc->pid = e.pid;
 	return 0;
+}
+
+/* Every directory of the path is root's (or the caller's) and writable
+ * by nobody else, and the socket itself is root's: only root could have
+ * put a listener there. */
+static int verify_path(const char *path)
+{
+	char base[108], why[512];
+	uid_t me = geteuid();
+	int dfd = lfs_trust_open_parent(path, me, base, sizeof(base), why, sizeof(why));
+	if (dfd < 0) {
+		lfs_cli_error("control socket %s cannot be trusted: %s", path, why);
+		return LFS_EXIT_UNTRUSTED;
+	}
+	struct stat st;
+	int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
+	int e = errno;
+	close(dfd);
+	if (r < 0) {
+		lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
+		return LFS_EXIT_NOT_MOUNTED;
+	}
+	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != me)) {
+		lfs_cli_error("control socket %s cannot be trusted: %s owned by uid %u", path,
+		              S_ISSOCK(st.st_mode) ? "a socket" : "not a socket but a file",
+		              (unsigned)st.st_uid);
+		return LFS_EXIT_UNTRUSTED;
+	}
+	return 0;
+}
+
+/* The process that listens is root (or the caller) and, when the
+ * registry names it, the mount's daemon. */
+static int verify_peer(int fd, const struct ctl_location *loc, bool last_try)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		lfs_cli_error("cannot read who listens on %s: %s", loc->path, strerror(errno));
+		return LFS_EXIT_UNTRUSTED;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		lfs_cli_error("control socket %s is served by uid %u pid %d, not by root: nothing "
+		              "was sent",
+		              loc->path, (unsigned)cred.uid, (int)cred.pid);
+		return LFS_EXIT_UNTRUSTED;
+	}
+	if (loc->pid && cred.pid != loc->pid) {
+		if (!last_try)
+			return RETRY;
+		lfs_cli_error("control socket %s is served by pid %d, not by the mount's daemon "
+		              "(pid %d): nothing was sent",
+		              loc->path, (int)cred.pid, (int)loc->pid);
+		return LFS_EXIT_UNTRUSTED;
+	}
+	return 0;
+}
+
+/* Connects to a verified daemon. Returns the socket, or -(exit code). */
+static int connect_verified(const struct lfs_ctl_target *target, char path[108])
+{
+	/* A daemon that has just mounted publishes its entry (and becomes
+	 * the socket's listener) a moment later: wait up to 3 s for it. */
+	for (int attempt = 0;; attempt++) {
+		bool last = attempt >= 60;
+		struct ctl_location loc;
+		int r = locate(target, &loc);
+		if (r == RETRY && !last) {
+			usleep(50000);
+			continue;
+		}
+		if (r == RETRY) {
+			lfs_cli_error("%s is a lethefs mount but its daemon published no control "
+			              "socket under %s (use --socket PATH)",
+			              target->mountpoint, LFS_RUN_DIR);
+			return -LFS_EXIT_NOT_MOUNTED;
+		}
+		if (r != 0 || (r = verify_path(loc.path)) != 0)
+			return -r;
+		snprintf(path, 108, "%s", loc.path);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (fd >= 0 && target->timeout_ms > 0) {
+			/* Bounds the connect (a full backlog), the send and each recv. */
+			struct timeval tv = {.tv_sec = target->timeout_ms / 1000,
+			                     .tv_usec = (target->timeout_ms % 1000) * 1000};
+			if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+			    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+				lfs_cli_error("cannot set a timeout on the socket: %s",
+				              strerror(errno));
+				close(fd);
+				return -LFS_EXIT_ERROR;
+			}
+		}
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) {
+				lfs_cli_error("the daemon on %s did not accept the connection in "
+				              "time",
+				              path);
+				return -LFS_EXIT_TIMEOUT;
+			}
+			if (e == EACCES || e == EPERM) {
+				lfs_cli_error(
+				    "permission denied on %s: only root and members of the "
+				    "vault's admin_group may lock, unlock or query it",
+				    path);
+				return -LFS_EXIT_DENIED;
+			}
+			lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
+			return -LFS_EXIT_NOT_MOUNTED;
+		}
+		r = verify_peer(fd, &loc, last);
+		if (r == 0)
+			return fd;
+		close(fd);
+		if (r != RETRY)
+			return -r;
+		usleep(50000);
+	}
 }
 
 static int send_all(int fd, const void *buf, size_t len)
@@ -109,44 +259,40 @@ int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_reque
 		 const void *payload, char *resp, size_t resplen)
 {
 	char path[108];
-	int r = find_socket(target, path);
-	if (r != 0)
-		return r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		if (e == EACCES || e == EPERM) {
-			lfs_cli_error("permission denied on %s: only root and members of the "
-				      "vault's admin_group may lock, unlock or query it",
-				      path);
-			return LFS_EXIT_DENIED;
-		}
-		lfs_cli_error("no lethefs daemon answers on %s: %s", path, strerror(e));
-		return LFS_EXIT_NOT_MOUNTED;
-	}
+	int fd = connect_verified(target, path);
+	if (fd < 0)
+		return -fd;
 	char line[LFS_CTL_HEADER_MAX];
 	int n = lfs_ctl_format_request(req, line, sizeof(line));
+	int send_err = 0;
 	if (n < 0 || send_all(fd, line, (size_t)n) < 0 ||
-	    (req->payload_len && send_all(fd, payload, req->payload_len) < 0)) {
-		close(fd);
-		lfs_cli_error("cannot send the request to %s: %s", path, strerror(errno));
-		return LFS_EXIT_ERROR;
-	}
+	    (req->payload_len && send_all(fd, payload, req->payload_len) < 0))
+		send_err = n < 0 ? EINVAL : errno;
+	/* Even then the daemon may have answered before closing (a refusal
+	 * sent without reading the request): read it. */
 	size_t got = 0;
+	bool timed_out = false;
 	while (got + 1 < resplen) {
 		ssize_t k = recv(fd, resp + got, resplen - 1 - got, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			timed_out = true;
 		if (k <= 0)
 			break;
 		got += (size_t)k;
 	}
 	close(fd);
 	resp[got] = '\0';
+	if (timed_out) {
+		lfs_cli_error("the daemon on %s did not answer within %d ms", path,
+		              target->timeout_ms);
+		return LFS_EXIT_TIMEOUT;
+	}
+	if ((got == 0 || resp[got - 1] != '\n') && send_err) {
+		lfs_cli_error("cannot send the request to %s: %s", path, strerror(send_err));
+		return LFS_EXIT_ERROR;
+	}
 	if (got == 0 || resp[got - 1] != '\n') {
 		lfs_cli_error("the daemon on %s closed the connection without an answer", path);
 		return LFS_EXIT_ERROR;

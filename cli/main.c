@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs: one binary, subcommands dispatched from a table that also
  * drives the usage text. */
 #include "cli.h"
@@ -6,8 +7,9 @@
 #include <string.h>
 #include <sodium.h>
 
+/* Defined by the Makefile from debian/changelog, the one version source. */
 #ifndef LETHEFS_VERSION
-#define LETHEFS_VERSION "0.1.0"
+#define LETHEFS_VERSION "unknown (not built by the Makefile)"
 #endif
 
 static const struct lfs_command commands[] = {
@@ -18,6 +20,7 @@ static const struct lfs_command commands[] = {
 	{"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
 	{"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},
 	{"status", lfs_cmd_status, "show whether a mount is locked, open files, idle time"},
+	{"umount", lfs_cmd_umount, "unmount, returning once the daemon is done with the vault"},
 	{"rotate", lfs_cmd_rotate, "rotate the data keys of a mounted volume (re-encrypts)"},
 	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
@@ -57,11 +60,15 @@ static void usage(FILE *out)
 		" 10  audit verify: the audit log was tampered with (or cut short)\n"
 		" 11  not a mounted lethefs volume, or its daemon does not answer\n"
 		" 12  permission denied on the control socket (not root or admin group)\n"
-		" 13  lock refused: files are open (see lock --force); rotate: one is running\n"
+		" 13  lock refused: files are open (see lock --force); rotate: one is running;\n"
+		"     umount: the mount is busy\n"
 		" 14  rotate: the volume is locked\n"
 		" 15  rotate --wait: the rotation stopped on errors\n"
 		" 16  rekey: the vault is mounted (unmount it first)\n"
-		" 17  stage extend refused: the vault does not allow extending TTLs\n");
+		" 17  stage extend refused: the vault does not allow extending TTLs\n"
+		" 18  umount: the daemon did not answer or did not exit in time\n"
+		" 20  the control socket is not trustworthy: nothing was sent to it\n"
+		" 21  the control socket has no free slot (too many connections): retry\n");
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Options that describe the secret of a keyslot being created (keyslot
  * add, passwd): where it comes from, the slot's type and its Argon2id
  * parameters. */
 #include "cli.h"
+#include "../keymgmt/kdf_bounds.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -59,19 +61,43 @@ int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_ne
 		}
 		ns->kdf_mem_given = true;
 		return 1;
+	case LFS_OPT_ALLOW_WEAK_KDF:
+		ns->allow_weak = true;
+		return 1;
 	}
 	return 0;
 }
 
-int lfs_kdf_params_check(const char *cmd, const struct lfs_kdf_params *kdf)
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
+			 const struct lfs_kdf_params *kdf, bool allow_weak)
 {
-	if (kdf->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
-	    kdf->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
-	    kdf->memlimit < crypto_pwhash_MEMLIMIT_MIN || kdf->memlimit > LFS_KDF_MEMLIMIT_MAX)
+	enum lfs_kdf_verdict v =
+		lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, allow_weak);
+	if (v == LFS_KDF_ABOVE_CEILING)
 		return lfs_cli_usage_error(cmd,
-					   "Argon2id parameters out of range (ops >= %u, "
-					   "8K <= mem <= 4G)",
-					   crypto_pwhash_OPSLIMIT_MIN);
+					   "Argon2id parameters too costly: at most %llu passes, "
+					   "%llu MiB, and passes x memory <= %llu MiB",
+					   LFS_KDF_CEIL_OPS, LFS_KDF_CEIL_MEM >> 20,
+					   LFS_KDF_CEIL_WORK >> 20);
+	if (v == LFS_KDF_BELOW_FLOOR && type == LFS_SLOT_PASSPHRASE && !allow_weak)
+		return lfs_cli_usage_error(cmd,
+					   "Argon2id parameters below the floor for a passphrase "
+					   "slot (at least %llu passes over %llu MiB); "
+					   "--allow-weak-kdf permits less, for tests only",
+					   LFS_KDF_FLOOR_OPS, LFS_KDF_FLOOR_MEM >> 20);
+	if (v == LFS_KDF_BELOW_FLOOR)
+		return lfs_cli_usage_error(cmd,
+					   "Argon2id parameters below the minimum (%s)",
+					   type == LFS_SLOT_PASSPHRASE ? "1 pass over 8 MiB"
+								       : "1 pass over 8 KiB");
+	if (allow_weak &&
+	    lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, false) != LFS_KDF_OK)
+		fprintf(stderr,
+			"lethefs: WARNING: this keyslot's Argon2id parameters (%llu passes, %llu "
+			"MiB) are below the floor: guessing its passphrase from a stolen vault "
+			"is cheap. For tests only.\n",
+			(unsigned long long)kdf->opslimit,
+			(unsigned long long)(kdf->memlimit >> 20));
 	return 0;
 }
 
@@ -100,9 +126,15 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 					   *type == LFS_SLOT_KEYFILE   ? "--new-keyfile"
 					   : *type == LFS_SLOT_EXTPASS ? "--new-extpass"
 								       : "a passphrase source");
-	if (keep && keep->type == *type) {
+	/* keep is a slot the given secret opened (its parameters are
+	 * authentic: the owner's earlier choice), never one that failed to
+	 * open: those may have been edited to make guessing cheap. */
+	bool kept = false;
+	if (keep && keep->type == *type &&
+	    lfs_kdf_bounds_open(keep->type, keep->opslimit, keep->memlimit) == LFS_KDF_OK) {
 		kdf->opslimit = keep->opslimit;
 		kdf->memlimit = keep->memlimit;
+		kept = true;
 	} else if (*type == LFS_SLOT_KEYFILE) {
 		kdf->opslimit = LFS_KDF_KEYFILE_OPS;
 		kdf->memlimit = LFS_KDF_KEYFILE_MEM;
@@ -114,7 +146,11 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 		kdf->opslimit = ns->kdf.opslimit;
 	if (ns->kdf_mem_given)
 		kdf->memlimit = ns->kdf.memlimit;
-	return lfs_kdf_params_check(cmd, kdf);
+	/* Kept parameters passed the opening bounds; only a new choice must
+	 * pass the floor for writing. */
+	if (kept && !ns->kdf_ops_given && !ns->kdf_mem_given)
+		return 0;
+	return lfs_kdf_params_check(cmd, *type, kdf, ns->allow_weak);
 }
 
 int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_change_args *a,
@@ -124,12 +160,21 @@ int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_cha
 		LFS_SECRET_LONG_OPTIONS,
 		LFS_NEW_SECRET_LONG_OPTIONS,
 		{"slot", required_argument, NULL, 's'},
+		{"label", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'L') {
+			if (!lfs_label_valid(optarg, strlen(optarg)))
+				return lfs_cli_usage_error(cmd, "bad --label: 1 to %d bytes of UTF-8 "
+								 "without control characters",
+							   LFS_LABEL_MAX);
+			a->label = optarg;
+			continue;
+		}
 		int handled = lfs_secret_option(cmd, c, optarg, &a->src);
 		if (handled == 0)
 			handled = lfs_new_secret_option(cmd, c, optarg, &a->ns);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Durations in configs and on the command line: "90s", "15m", "72h",
  * "7d", "2w", compound forms such as "1h30m", a bare number of seconds, and
  * "0" or "off" for none. */

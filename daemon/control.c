@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Control-socket server. Each connection gets a short-lived thread (at
  * most MAX_CLIENTS at once) because an unlock may take seconds: Argon2id,
  * and the growing delay after failures. The listening thread polls once a
@@ -5,6 +6,7 @@
 #define _GNU_SOURCE
 #include "control.h"
 #include "../common/log.h"
+#include "../common/trustpath.h"
 #include "../fs/gate.h"
 
 #include <errno.h>
@@ -19,15 +21,22 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
 #define MAX_CLIENTS	  8
+/* Connections from uid 0 beyond MAX_CLIENTS: however many slow clients
+ * the admin group keeps open, root's lock and status get through. */
+#define ROOT_RESERVED	  2
+/* The whole request (line and payload) must arrive within this time,
+ * however it is spread over packets. */
 #define CLIENT_TIMEOUT_S  10
 #define MAX_PEER_GROUPS	  256
 #define THREAD_STACK_WIPE (64 * 1024)
 
-static atomic_int active_clients;
+static atomic_int active_clients; /* all slots in use, reserved ones included */
+static atomic_int root_extra;	  /* of which in the reserved slots */
 
 void lfs_control_default_path(const struct lfs_vault_config *cfg, char out[108])
 {
@@ -58,13 +67,15 @@ static int resolve_group(const char *name, gid_t *gid)
 }
 
 /* A socket file left by a daemon that died is removed; one that answers
- * belongs to a live daemon and is left alone. */
+ * belongs to a live daemon and is left alone. Only a socket of root's (or
+ * of this daemon's user) in a directory only root can change is ever
+ * unlinked: the path may come from an unauthenticated config. */
 static int clear_stale(const char *path)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
+	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()))
 		return -EEXIST;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -91,11 +102,26 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 		}
 		c->have_admin_gid = true;
 	}
-	if (!cfg->control_socket[0] && mkdir(LFS_RUN_DIR, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", LFS_RUN_DIR, strerror(errno));
-		return -errno;
+	char why[512];
+	int r = cfg->control_socket[0] ? 0 : lfs_run_dir_ensure(why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s", why);
+		return r;
 	}
-	int r = clear_stale(c->path);
+	if (cfg->control_socket[0]) {
+		char base[108];
+		int dfd =
+		    lfs_trust_open_parent(c->path, geteuid(), base, sizeof(base), why, sizeof(why));
+		if (dfd < 0) {
+			snprintf(err, errlen,
+			         "control_socket %s in lethefs.conf is refused: %s (clients would "
+			         "have to trust whoever can write there)",
+			         c->path, why);
+			return -EPERM;
+		}
+		close(dfd);
+	}
+	r = clear_stale(c->path);
 	if (r < 0) {
 		snprintf(err, errlen,
 			 r == -EADDRINUSE ? "control socket %s is live: this vault is already "
@@ -136,6 +162,8 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 struct client {
 	struct lfs_control *ctl;
 	int fd;
+	bool reserved; /* holds one of root's reserved slots */
+	int64_t deadline;
 };
 
 static bool peer_allowed(struct lfs_control *c, int fd, const struct ucred *cred)
@@ -179,15 +207,42 @@ static void reply_error(int fd, const char *code, const char *message)
 	reply(fd, buf);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* recv that gives up at the connection's deadline (a monotonic time in
+ * ms), not after some time without data: a client trickling one byte at
+ * a time cannot hold a slot longer than CLIENT_TIMEOUT_S. */
+static ssize_t recv_by(int fd, void *buf, size_t len, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int k = poll(&p, 1, (int)left);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return r;
+	}
+}
+
 /* Reads the request line, one byte at a time so that no byte of the
  * payload is consumed with it. */
-static int read_line(int fd, char *buf, size_t cap, size_t *len)
+static int read_line(int fd, char *buf, size_t cap, size_t *len, int64_t deadline)
 {
 	size_t n = 0;
 	while (n < cap) {
-		ssize_t r = recv(fd, buf + n, 1, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = recv_by(fd, buf + n, 1, deadline);
 		if (r <= 0)
 			return -EPROTO;
 		if (buf[n++] == '\n') {
@@ -198,13 +253,11 @@ static int read_line(int fd, char *buf, size_t cap, size_t *len)
 	return -EPROTO;
 }
 
-static int read_exact(int fd, uint8_t *buf, size_t len)
+static int read_exact(int fd, uint8_t *buf, size_t len, int64_t deadline)
 {
 	size_t got = 0;
 	while (got < len) {
-		ssize_t r = recv(fd, buf + got, len - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = recv_by(fd, buf + got, len - got, deadline);
 		if (r <= 0)
 			return -EPROTO;
 		got += (size_t)r;
@@ -213,14 +266,14 @@ static int read_exact(int fd, uint8_t *buf, size_t len)
 }
 
 static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
-		      const struct lfs_audit_caller *who)
+		      const struct lfs_audit_caller *who, int64_t deadline)
 {
 	uint8_t *secret = sodium_malloc(req->payload_len);
 	if (!secret) {
 		reply_error(fd, "internal", "out of memory");
 		return;
 	}
-	if (read_exact(fd, secret, req->payload_len) < 0) {
+	if (read_exact(fd, secret, req->payload_len, deadline) < 0) {
 		sodium_free(secret);
 		reply_error(fd, "bad-request", "secret shorter than announced");
 		return;
@@ -243,6 +296,16 @@ static void do_unlock(struct lfs_session *s, int fd, const struct lfs_ctl_reques
 		break;
 	case -EINVAL:
 		reply_error(fd, "corrupt", "the vault's keyslots or keyring file is corrupt");
+		break;
+	case -ENOTSUP:
+		reply_error(fd, "internal",
+			    "this CPU cannot run the vault's cipher (aes256gcm needs AES-NI): no "
+			    "key was installed");
+		break;
+	case -ERANGE:
+		reply_error(fd, "corrupt",
+			    "no keyslot was tried: every used slot has Argon2id parameters out "
+			    "of bounds (edited?)");
 		break;
 	default:
 		reply_error(fd, "internal", strerror(-r));
@@ -288,7 +351,7 @@ static void do_status(struct lfs_session *s, int fd)
 static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_caller *who)
 {
 	uint32_t epoch = 0;
-	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch) : -ENOSYS;
+	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch, who) : -ENOSYS;
 	char buf[128];
 	switch (r) {
 	case 0:
@@ -311,7 +374,7 @@ static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_call
 	}
 }
 
-static void serve_client(struct lfs_control *c, int fd)
+static void serve_client(struct lfs_control *c, int fd, int64_t deadline)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -332,12 +395,13 @@ static void serve_client(struct lfs_control *c, int fd)
 					  "control socket");
 		return;
 	}
+	/* Answers must not block on a client that does not read either. */
 	struct timeval tv = {.tv_sec = CLIENT_TIMEOUT_S};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	char line[LFS_CTL_HEADER_MAX];
 	size_t n;
 	struct lfs_ctl_request req;
-	if (read_line(fd, line, sizeof(line), &n) < 0 ||
+	if (read_line(fd, line, sizeof(line), &n, deadline) < 0 ||
 	    lfs_ctl_parse_request(line, n, &req) < 0) {
 		reply_error(fd, "bad-request", "malformed request");
 		return;
@@ -350,7 +414,7 @@ static void serve_client(struct lfs_control *c, int fd)
 		do_lock(c->session, fd, &req, &who);
 		break;
 	case LFS_CTL_UNLOCK:
-		do_unlock(c->session, fd, &req, &who);
+		do_unlock(c->session, fd, &req, &who, deadline);
 		break;
 	case LFS_CTL_ROTATE:
 		do_rotate(c->session, fd, &who);
@@ -361,14 +425,29 @@ static void serve_client(struct lfs_control *c, int fd)
 static void *client_thread(void *arg)
 {
 	struct client *cl = arg;
-	serve_client(cl->ctl, cl->fd);
+	serve_client(cl->ctl, cl->fd, cl->deadline);
 	/* The unlock ran on this stack (key derivations leave residue), and
 	 * glibc keeps the stacks of finished threads for reuse. */
 	sodium_stackzero(THREAD_STACK_WIPE);
 	close(cl->fd);
+	if (cl->reserved)
+		atomic_fetch_sub(&root_extra, 1);
 	free(cl);
 	atomic_fetch_sub(&active_clients, 1);
 	return NULL;
+}
+
+/* One of root's reserved slots, for a connection from uid 0. */
+static bool take_root_slot(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+		return false;
+	if (atomic_fetch_add(&root_extra, 1) < ROOT_RESERVED)
+		return true;
+	atomic_fetch_sub(&root_extra, 1);
+	return false;
 }
 
 static void accept_one(struct lfs_control *c)
@@ -376,11 +455,19 @@ static void accept_one(struct lfs_control *c)
 	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	int64_t deadline = now_ms() + CLIENT_TIMEOUT_S * 1000;
+	bool reserved = false;
 	if (atomic_fetch_add(&active_clients, 1) >= MAX_CLIENTS) {
-		atomic_fetch_sub(&active_clients, 1);
-		reply_error(fd, "busy", "too many control connections; try again");
-		close(fd);
-		return;
+		reserved = take_root_slot(fd);
+		if (!reserved) {
+			atomic_fetch_sub(&active_clients, 1);
+			/* The answer must not block the accepting thread. */
+			if (fcntl(fd, F_SETFL, O_NONBLOCK) == 0)
+				reply_error(fd, "overloaded",
+				            "too many control connections; try again");
+			close(fd);
+			return;
+		}
 	}
 	struct client *cl = malloc(sizeof(*cl));
 	pthread_t t;
@@ -390,10 +477,14 @@ static void accept_one(struct lfs_control *c)
 	if (cl) {
 		cl->ctl = c;
 		cl->fd = fd;
+		cl->reserved = reserved;
+		cl->deadline = deadline;
 	}
 	if (!cl || pthread_create(&t, &attr, client_thread, cl) != 0) {
 		free(cl);
 		close(fd);
+		if (reserved)
+			atomic_fetch_sub(&root_extra, 1);
 		atomic_fetch_sub(&active_clients, 1);
 	}
 	pthread_attr_destroy(&attr);
@@ -413,9 +504,31 @@ static void *listen_thread(void *arg)
 	return NULL;
 }
 
+/* Publishes where this mount's socket is (ctl_registry.h). listen() again
+ * first: the kernel reports as a socket's peer the process that last
+ * called listen() on it, and the socket was bound before daemonizing. */
+static void publish(struct lfs_control *c, struct lfs_session *s)
+{
+	char why[512];
+	struct lfs_mount_entry e = {.pid = getpid()};
+	if (listen(c->listen_fd, 16) < 0)
+		lfs_warn("cannot listen on %s again: %s", c->path, strerror(errno));
+	snprintf(e.socket, sizeof(e.socket), "%s", c->path);
+	snprintf(e.mountpoint, sizeof(e.mountpoint), "%s", s->mountpoint);
+	if (lfs_registry_publish(&e, why, sizeof(why)) < 0) {
+		lfs_warn("cannot publish the control socket of %s (%s): lethefs unlock, lock "
+		         "and status need --socket %s",
+		         s->mountpoint, why, c->path);
+		return;
+	}
+	c->published = true;
+	c->published_pid = e.pid;
+}
+
 int lfs_control_start(struct lfs_control *c, struct lfs_session *s)
 {
 	c->session = s;
+	publish(c, s);
 	int r = pthread_create(&c->thread, NULL, listen_thread, c);
 	c->running = r == 0;
 	return -r;
@@ -444,6 +557,9 @@ void lfs_control_stop(struct lfs_control *c)
 			close(c->wake[i]);
 		c->wake[i] = -1;
 	}
+	if (c->published && c->session)
+		lfs_registry_remove(c->session->mountpoint, c->published_pid);
+	c->published = false;
 	struct stat st;
 	if (c->path[0] && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);

@@ -1,4 +1,5 @@
-/* The control socket of a mount (protocol: keymgmt/ctlproto.h and
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The control socket of a mount (protocol: ctlproto.h and
  * docs/CONTROL.md). Created before the mount so that a second mount of a
  * vault already being served fails at once; served by one thread that
  * also drives the idle timer. */
@@ -9,9 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "ctl_registry.h"
 #include "session.h"
-
-#define LFS_RUN_DIR "/run/lethefs"
 
 struct lfs_control {
 	int listen_fd;
@@ -25,18 +25,23 @@ struct lfs_control {
 	bool running;
 	volatile int stop;
 	int wake[2]; /* a byte here ends the poll at once (stop) */
+	bool published; /* our entry is in the registry (ctl_registry.h) */
+	pid_t published_pid;
 };
 
 /* The socket path of a vault: its configured control_socket, else
  * /run/lethefs/<uuid>.sock. */
 void lfs_control_default_path(const struct lfs_vault_config *cfg, char out[108]);
 
-/* Binds and listens (mode 0600, or 0660 with group admin_group). Returns 0,
- * -EADDRINUSE when a live daemon already serves this path, or another
- * negative errno with err explaining. */
+/* Binds and listens (mode 0600, or 0660 with group admin_group). A
+ * configured control_socket must lie in a directory only root can change
+ * (common/trustpath.h). Returns 0, -EADDRINUSE when a live daemon already
+ * serves this path, or another negative errno with err explaining. */
 int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, char *err,
 		     size_t errlen);
-/* Starts serving (after daemonizing: threads do not survive fork). */
+/* Starts serving (after daemonizing: threads do not survive fork), makes
+ * this process the socket's listener as SO_PEERCRED reports it, and
+ * publishes the mount in the registry. */
 int lfs_control_start(struct lfs_control *c, struct lfs_session *s);
 /* Stops the thread, closes and removes the socket. */
 void lfs_control_stop(struct lfs_control *c);

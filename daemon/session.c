@@ -1,15 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "recover.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
-#include "../fs/stage.h"
-#include "../keymgmt/audit_keyring.h"
+#include "../staging/stage.h"
+#include "../audit/audit_keyring.h"
+#include "../keymgmt/slot_labels.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
+
+/* Covers lfs_fs_lockdown's deepest chain plus library frames: checked by
+ * scripts/stack-depth.py (make stack). */
+#define LOCKDOWN_STACK_WIPE (32 * 1024)
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
 		      const char *mountpoint, const char *socket_path)
@@ -24,34 +32,107 @@ void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs 
 	pthread_mutex_init(&s->unlock_lock, NULL);
 	s->mounted_since = time(NULL);
 	s->idle_lock_seconds = v->cfg.idle_lock_seconds;
+	s->audit_key = sodium_malloc(32); /* NULL: entries while locked go unkeyed */
 	atomic_store(&fs->access, LFS_ACCESS_LOCKED);
 }
 
 void lfs_session_destroy(struct lfs_session *s)
 {
+	atomic_store(&s->have_audit_key, false);
+	sodium_free(s->audit_key); /* wipes */
+	s->audit_key = NULL;
 	pthread_mutex_destroy(&s->state_lock);
 	pthread_mutex_destroy(&s->unlock_lock);
 }
 
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
-		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		       size_t ndetails)
+                       const struct lfs_audit_caller *caller,
+                       const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!s->audit)
 		return;
-	int r = lfs_audit_event(s->audit, s->kr, event, outcome, caller, details, ndetails);
+	int r = atomic_load(&s->have_audit_key)
+	            ? lfs_audit_append(s->audit, s->audit_key, event, outcome, caller, details,
+	                               ndetails)
+	            : lfs_audit_event(s->audit, s->kr, event, outcome, caller, details, ndetails);
 	if (r < 0)
 		lfs_err("cannot record %s/%s in the audit log: %s", event, outcome, strerror(-r));
+}
+
+/* Finishes or undoes what a crash interrupted, before any request can see
+ * it half done (daemon/recover.h). Runs with the keys in place and the
+ * gate still closed. */
+static void recover(struct lfs_session *s, const struct lfs_audit_caller *caller)
+{
+	struct lfs_recovery rc = {.journal = s->fs->journal,
+	                          .kr = s->kr,
+	                          .layout = &s->fs->layout,
+	                          .data_dirfd = s->fs->root.fd,
+	                          .handle_mount_fd = s->fs->handle_mount_fd};
+	int r = lfs_recover(&rc);
+	if (r < 0)
+		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	/* What the daemon cached of the files recovery changed (and the
+	 * marks of updates it finished) is stale now. */
+	if (r == 0 && rc.failed == 0)
+		lfs_fs_forget_cached_metadata(s->fs);
+	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
+		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
+		                               {"undone", NULL, rc.rolled_back},
+		                               {"failed", NULL, rc.failed},
+		                               {"rejected", NULL, rc.rejected}};
+		lfs_session_audit(s, "recover", r < 0 || rc.failed ? "failure" : "success", caller,
+		                  d, 4);
+	}
+}
+
+/* Takes the audit key from the freshly unlocked keyring, once: the key
+ * never changes for a vault (rekey keeps it), and appends read it without
+ * a lock once have_audit_key is set. */
+static void keep_audit_key(struct lfs_session *s)
+{
+	if (!s->audit_key || atomic_load(&s->have_audit_key))
+		return;
+	if (lfs_audit_key_from(s->kr, s->audit_key) == 0)
+		atomic_store(&s->have_audit_key, true);
+	else
+		sodium_memzero(s->audit_key, 32);
 }
 
 void lfs_session_unlocked_at_mount(struct lfs_session *s)
 {
 	pthread_mutex_lock(&s->state_lock);
+	keep_audit_key(s);
 	s->unlocked_since = time(NULL);
+	recover(s, NULL);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
 	lfs_fs_open_gate(s->fs);
 	pthread_mutex_unlock(&s->state_lock);
+}
+
+/* The verified label of the slot that opened (keymgmt/slot_labels.h),
+ * "" when it has none or its record does not authenticate. */
+static void slot_label(struct lfs_session *s, int slot, char out[LFS_LABEL_MAX + 1])
+{
+	uint8_t key[32];
+	struct lfs_slot_labels *l = malloc(sizeof(*l));
+	out[0] = '\0';
+	if (!l || slot < 0 || !atomic_load(&s->have_audit_key)) {
+		free(l);
+		return;
+	}
+	lfs_labels_key(key, s->audit_key);
+	int r = lfs_labels_load(s->vault->dirfd, s->vault->cfg.uuid, key, l);
+	sodium_memzero(key, sizeof(key));
+	const struct lfs_slot_label *found =
+	    r == 0 ? lfs_labels_find(l, &s->vault->slots, slot, true) : NULL;
+	if (r < 0)
+		lfs_warn("cannot read %s: %s", LFS_LABELS_FILE_NAME,
+		         r == -EINVAL ? "malformed" : strerror(-r));
+	if (found)
+		memcpy(out, found->text, strlen(found->text) + 1);
+	free(l);
 }
 
 static void describe(const struct lfs_audit_caller *c, char *out, size_t len)
@@ -103,6 +184,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 		pthread_mutex_lock(&s->state_lock);
 		r = lfs_keyring_take(s->kr, &fresh);
 		if (r == 0) {
+			keep_audit_key(s);
 			/* Staging keys before the gate opens: nothing below a
 			 * staging directory may be seen without its key. */
 			if (s->staging)
@@ -114,17 +196,21 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			lfs_fs_touch(s->fs);
 			/* A file whose rotation a crash interrupted is finished
 			 * before any request can see it half converted. */
+			recover(s, caller);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
 			lfs_fs_open_gate(s->fs);
 		}
 		pthread_mutex_unlock(&s->state_lock);
 		if (r == 0) {
+			char label[LFS_LABEL_MAX + 1];
+			slot_label(s, *slot, label);
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
 			struct lfs_audit_detail d[] = {
 				{"mountpoint", s->mountpoint, 0},
-				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot}};
-			lfs_session_audit(s, "unlock", "success", caller, d, 2);
+				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot},
+				{"label", label, 0}};
+			lfs_session_audit(s, "unlock", "success", caller, d, label[0] ? 3 : 2);
 		}
 	}
 	lfs_keyring_destroy(&fresh);
@@ -165,43 +251,40 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 		pthread_mutex_unlock(&s->state_lock);
 		return -EBUSY;
 	}
-	/* The entry is written once the keys are gone, keyed with the audit
-	 * key taken just before. */
-	uint8_t key[32];
-	bool keyed = lfs_audit_key_from(s->kr, key) == 0;
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
-	sodium_stackzero(32 * 1024);
+	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
 				       {"reason", reason, 0},
 				       {"revoked_files", NULL, files},
 				       {"revoked_dirs", NULL, dirs}};
-	int ar = s->audit ? lfs_audit_append(s->audit, keyed ? key : NULL, "lock", "success",
-					     caller, d, 4)
-			  : 0;
-	sodium_memzero(key, sizeof(key));
-	if (ar < 0)
-		lfs_err("cannot record the lock in the audit log: %s", strerror(-ar));
+	/* Written once the keys are gone, keyed with the audit key the
+	 * session keeps. */
+	lfs_session_audit(s, "lock", "success", caller, d, 4);
 	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "
 		 "inodes dropped",
 		 reason, who, files, dirs, dropped);
 	return 0;
 }
 
-static void staging_audit(void *arg, const char *event, const char *outcome,
-			  const struct lfs_audit_caller *caller,
-			  const struct lfs_audit_detail *details, size_t ndetails)
+static void emit_to_log(void *ctx, const char *event, const char *outcome,
+			const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
+			size_t ndetails)
 {
-	lfs_session_audit(arg, event, outcome, caller, details, ndetails);
+	lfs_session_audit(ctx, event, outcome, caller, details, ndetails);
+}
+
+struct lfs_event_sink lfs_session_events(struct lfs_session *s)
+{
+	return (struct lfs_event_sink){.emit = emit_to_log, .ctx = s};
 }
 
 void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 {
 	s->staging = st;
-	st->audit = staging_audit;
-	st->audit_arg = s;
+	st->events = lfs_session_events(s);
 }
 
 void lfs_session_tick(struct lfs_session *s)
@@ -242,7 +325,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	unsigned failures = s->failures;
 	pthread_mutex_unlock(&s->state_lock);
 	size_t used = 0;
-	int n = snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
+	int n =
+	    snprintf(buf, len, "\"state\":\"%s\",\"vault\":", is_unlocked ? "unlocked" : "locked");
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	used = (size_t)n;

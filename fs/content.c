@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "content.h"
 #include "../common/bytes.h"
 #include "../keymgmt/kdf.h"
@@ -117,14 +118,15 @@ static void block_ad(const struct lfs_file_header *h, uint64_t blockno, bool fin
 	put_le64(ad + 23, blockno);
 }
 
-void lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
-		    const struct lfs_file_header *h, uint64_t blockno, bool final,
-		    const uint8_t *plain, size_t len, uint8_t *out)
+int lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
+		   const struct lfs_file_header *h, uint64_t blockno, bool final,
+		   const uint8_t *plain, size_t len, uint8_t *out)
 {
 	uint8_t ad[AD_LEN];
 	block_ad(h, blockno, final, ad);
 	/* The caller filled out[0..nonce_len) with fresh random bytes. */
-	lfs_aead_seal(k, out + l->nonce_len, plain, len, ad, sizeof(ad), out);
+	return lfs_aead_seal(k, out + l->nonce_len, plain, len, ad, sizeof(ad), out) == 0 ? 0
+											 : -EIO;
 }
 
 /* Stored ciphertext is public, so this need not be constant-time; it runs
@@ -160,11 +162,12 @@ int lfs_block_open(const struct lfs_layout *l, const struct lfs_aead_key *k,
 	return (int)(in_len - l->overhead);
 }
 
-void lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
-		  const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN])
+int lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
+		 const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN])
 {
 	uint8_t k[32];
 	lfs_kdf_file_key(k, content_root, file_id);
-	lfs_aead_key_init(out, cipher, k);
+	int r = lfs_aead_key_init(out, cipher, k);
 	sodium_memzero(k, sizeof(k));
+	return r == 0 ? 0 : -EIO;
 }

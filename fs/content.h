@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File contents format: a 48-byte authenticated header, then fixed-size
  * blocks each sealed with the vault's AEAD. This unit is pure arithmetic
  * and crypto over byte buffers; it never touches FUSE or file descriptors.
@@ -16,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cipher.h"
+#include "../keymgmt/cipher.h"
 
 #define LFS_BLOCK_SIZE      4096u
 #define LFS_FILE_HDR_LEN    48u
@@ -65,7 +66,8 @@ int lfs_header_verify(const uint8_t in[LFS_FILE_HDR_LEN], const uint8_t mac_key[
 
 /* Seals plain (len <= 4096) as block blockno into out (len + overhead
  * bytes). nonce must be fresh random bytes of l->nonce_len. */
-void lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
+/* Returns 0, or -EIO when the cipher failed (out then holds nothing). */
+int lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
 		    const struct lfs_file_header *h, uint64_t blockno, bool final,
 		    const uint8_t *plain, size_t len, uint8_t *out);
 /* Opens a stored block of in_len bytes. Returns the plaintext length, or
@@ -76,7 +78,8 @@ int lfs_block_open(const struct lfs_layout *l, const struct lfs_aead_key *k,
 		   size_t in_len, uint8_t *plain);
 
 /* Derives the per-file AEAD key from an epoch's content root. */
-void lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
+/* Returns 0, or -EIO when the cipher cannot run here. */
+int lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
 		  const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN]);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "dirmeta.h"
 #include "../common/bytes.h"
@@ -65,4 +66,11 @@ int lfs_dirmeta_store(int dirfd, const struct lfs_dirmeta *m)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+int lfs_dirmeta_create(int dirfd, uint32_t epoch)
+{
+	struct lfs_dirmeta m;
+	lfs_dirmeta_new(&m, epoch);
+	return lfs_dirmeta_store(dirfd, &m);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-directory metadata file (".lethefs.dir" inside each backing
  * directory): the random directory id that name encryption binds, and the
  * key epoch of the names in it. Kept inside the directory so that renaming
@@ -25,5 +26,7 @@ int lfs_dirmeta_decode(const uint8_t *in, size_t len, struct lfs_dirmeta *m);
 int lfs_dirmeta_load(int dirfd, struct lfs_dirmeta *m);
 /* Writes dirfd/.lethefs.dir (new file, fsync'd). */
 int lfs_dirmeta_store(int dirfd, const struct lfs_dirmeta *m);
+/* A fresh directory id under epoch, stored in dirfd (a new directory). */
+int lfs_dirmeta_create(int dirfd, uint32_t epoch);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mounted filesystem's state: the inode table and what every FUSE
  * operation needs. The FUSE inode number of an inode is the address of its
  * struct lfs_inode (as in libfuse's passthrough_ll), and each inode holds an
@@ -50,11 +51,18 @@ struct lfs_inode {
 	 * reordered earlier writes to fill the gap (see fileio.c). */
 	uint64_t known_size;
 	pthread_cond_t size_changed;
+	/* Open handles that may write: while there are any, the kernel's
+	 * writeback cache may hold data the daemon has not seen (ops_file.c). */
+	_Atomic int writers;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
 	 * lookup; stage_root for the staging directory itself. */
 	uint32_t stage_id;
 	bool stage_root;
+	/* A tail update failed and could not be undone (io_lock): its journal
+	 * record stays for the next recovery, and writes and truncation fail
+	 * with EIO until then rather than pile a second update on top. */
+	bool tail_broken;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -67,7 +75,8 @@ enum lfs_access {
 };
 
 struct fuse_session;
-struct lfs_staging;
+struct lfs_stage_hooks;
+struct lfs_journal;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -77,9 +86,14 @@ struct lfs_fs {
 	_Atomic long open_dirs;	     /* directory handles currently open */
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
-	struct lfs_staging *staging; /* NULL: no staging support (fsck) */
+	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	struct lfs_layout layout;
 	const char *vault_path;
+	/* Multi-step updates run under its records (NULL: a read-only view,
+	 * e.g. fsck before recovery). data_path is d/'s canonical path, for
+	 * naming records' targets. */
+	struct lfs_journal *journal;
+	char *data_path;
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
@@ -99,6 +113,8 @@ struct lfs_fs {
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
+	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;
 };
@@ -112,6 +128,12 @@ void lfs_fs_destroy(struct lfs_fs *fs);
  * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
+/* For work beside the FUSE requests (rotation): the inode of the backing
+ * object dirfd/name (name NULL: the root) with one lookup counted, so that
+ * requests on it share its locks and caches; NULL with errno set when it
+ * cannot be opened. lfs_inode_release drops what lfs_inode_hold counted. */
+struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name);
+void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
  * it open until the matching lfs_inode_unpin. -ESTALE if the backing object
@@ -128,12 +150,17 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
 							void *),
 			   void *arg);
 
+/* Drops every inode's cached header and directory metadata, and the
+ * tail_broken marks: after a recovery changed files under the daemon. Takes
+ * each inode's io_lock, so no operation is in the middle of using them. */
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
+
 /* Backing path of an inode for *at() calls that cannot take an O_PATH fd. */
 #define LFS_PROC_PATH_MAX 64
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);
 
 /* Converts a backing stat into the plaintext view (sizes of regular files
- * and symlinks). */
+ * and symlinks, st_blocks of regular files: see holes.h). */
 void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st);
 
 #endif

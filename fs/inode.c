@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fs.h"
+#include "holes.h"
+#include "longlink.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -399,8 +402,10 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		uint64_t plain;
 		lfs_plain_size(&fs->layout, (uint64_t)st->st_size, &plain);
+		st->st_blocks = lfs_holes_blocks(&fs->layout, st);
 		st->st_size = (off_t)plain;
-	} else if (S_ISLNK(st->st_mode)) {
+	} else if (S_ISLNK(st->st_mode) && st->st_size != LFS_LONGLINK_REF_LEN) {
+		/* (a long target's reference: lfs_link_fix_size knows its size) */
 		st->st_size = (off_t)lfs_link_plain_len((size_t)st->st_size);
 	}
 }
@@ -429,4 +434,47 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
 			lfs_inode_forget(fs, all[k], 1);
 	}
 	free(all);
+}
+
+struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
+{
+	if (!name)
+		return &fs->root;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return NULL;
+	}
+	/* lfs_inode_get owns fd from here, also when it fails. */
+	int err = 0;
+	struct lfs_inode *in = lfs_inode_get(fs, fd, &st, &err);
+	if (!in)
+		errno = err;
+	return in;
+}
+
+void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	if (inode != &fs->root)
+		lfs_inode_forget(fs, inode, 1);
+}
+
+static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
+{
+	(void)fs, (void)arg;
+	pthread_rwlock_wrlock(&in->io_lock);
+	pthread_mutex_lock(&in->meta_lock);
+	in->have_header = false;
+	in->have_dirmeta = false;
+	in->tail_broken = false;
+	pthread_mutex_unlock(&in->meta_lock);
+	pthread_rwlock_unlock(&in->io_lock);
+}
+
+void lfs_fs_forget_cached_metadata(struct lfs_fs *fs)
+{
+	lfs_fs_for_each_inode(fs, forget_cached, NULL);
 }

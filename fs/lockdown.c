@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The lock sequence of a mounted volume. Order matters:
  *
  *  1. DRAINING: nothing new is looked up or opened, but writes through
@@ -92,4 +93,15 @@ long lfs_fs_lockdown(struct lfs_fs *fs)
 void lfs_fs_open_gate(struct lfs_fs *fs)
 {
 	atomic_store(&fs->access, LFS_ACCESS_UNLOCKED);
+}
+
+void lfs_fs_forget_entry(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *backing)
+{
+	struct lfs_dirmeta m;
+	char plain[LFS_NAME_MAX + 1];
+	if (!fs->se || lfs_dir_meta(dir, dirfd, &m) < 0 ||
+	    lfs_entry_name(fs, dirfd, &m, backing, plain) < 0)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->se, ino_of(fs, dir), plain, strlen(plain));
+	sodium_memzero(plain, sizeof(plain));
 }

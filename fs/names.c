@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "names.h"
 
 #include <errno.h>
@@ -28,9 +29,29 @@ static void name_stream(const uint8_t enc_key[32], const uint8_t tag[LFS_NAME_TA
 	crypto_stream_xchacha20_xor(out, in, len, nonce, enc_key);
 }
 
+/* The plaintext names of stored attributes outside user.*: a NUL, then
+ * the full attribute name. No user.* name contains a NUL, so the two
+ * never meet (FORMAT.md 9.3). */
+static const char *const reserved_xattr[] = {"system.posix_acl_access",
+					     "system.posix_acl_default"};
+
+bool lfs_xattr_name_reserved(const char *name, size_t len, const char **full)
+{
+	if (len < 2 || name[0] != '\0')
+		return false;
+	for (size_t i = 0; i < sizeof(reserved_xattr) / sizeof(reserved_xattr[0]); i++)
+		if (len - 1 == strlen(reserved_xattr[i]) && !memcmp(name + 1, reserved_xattr[i], len - 1)) {
+			if (full)
+				*full = reserved_xattr[i];
+			return true;
+		}
+	return false;
+}
+
 static bool xattr_name_valid(const char *name, size_t len)
 {
-	return len > 0 && len <= LFS_XATTR_NAME_MAX && memchr(name, '\0', len) == NULL;
+	return len > 0 && len <= LFS_XATTR_NAME_MAX &&
+	       (memchr(name, '\0', len) == NULL || lfs_xattr_name_reserved(name, len, NULL));
 }
 
 static bool name_valid(const char *name, size_t len)
@@ -165,7 +186,7 @@ enum lfs_entry_kind lfs_classify_entry(const char *name)
 	if (strncmp(name, LFS_LONG_PREFIX, 2) == 0 && len == 2 + 43)
 		return LFS_ENTRY_LONG;
 	if ((strncmp(name, LFS_SIDECAR_PREFIX, 2) == 0 && len == 2 + 43) ||
-	    strcmp(name, LFS_DIRMETA_NAME) == 0 ||
+	    strcmp(name, LFS_DIRMETA_NAME) == 0 || strncmp(name, ".lethefs.link.", 14) == 0 ||
 	    strncmp(name, LFS_TMP_PREFIX, strlen(LFS_TMP_PREFIX)) == 0)
 		return LFS_ENTRY_META;
 	/* A dot-file lethefs did not write: never hidden as ours, never
@@ -207,8 +228,12 @@ int lfs_link_encrypt(const uint8_t key[32], const char *target, size_t len, char
 	if (!raw)
 		return -ENOMEM;
 	randombytes_buf(raw, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 24, NULL, (const uint8_t *)target, len,
-						   link_ad, sizeof(link_ad), NULL, raw, key);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 24, NULL, (const uint8_t *)target, len,
+						       link_ad, sizeof(link_ad), NULL, raw,
+						       key) != 0) {
+		sodium_free(raw);
+		return -EIO;
+	}
 	sodium_bin2base64(enc, lfs_link_encoded_len(len) + 1, raw, raw_len, B64);
 	sodium_free(raw);
 	return 0;
@@ -232,13 +257,17 @@ int lfs_link_decrypt(const uint8_t key[32], const char *enc, size_t enc_len, cha
 	return r;
 }
 
-void lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
-			  size_t len, uint8_t *out)
+int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
+			 size_t len, uint8_t *out)
 {
 	randombytes_buf(out, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, value, len,
-						   (const uint8_t *)backing_name,
-						   strlen(backing_name), NULL, out, key);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, value, len,
+						       (const uint8_t *)backing_name,
+						       strlen(backing_name), NULL, out, key) != 0) {
+		sodium_memzero(out, len + LFS_XATTR_VALUE_OVERHEAD);
+		return -EIO;
+	}
+	return 0;
 }
 
 int lfs_xattr_value_open(const uint8_t key[32], const char *backing_name, const uint8_t *in,

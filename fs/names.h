@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name encryption: file names, symlink targets and xattr names/values.
  * Pure crypto over strings; no FUSE, no file descriptors.
  *
@@ -76,11 +77,16 @@ int lfs_xattr_name_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 			   const char *name, size_t len, char *enc);
 int lfs_xattr_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 			   const char *enc, size_t enc_len, char *out, size_t *out_len);
+/* Attributes outside user.* that are stored (POSIX ACLs) use the same
+ * construction with the plaintext name NUL || full name, e.g.
+ * "\0system.posix_acl_access". Whether name (len bytes) is one; *full
+ * (may be NULL) receives the full attribute name. */
+bool lfs_xattr_name_reserved(const char *name, size_t len, const char **full);
 
 /* xattr values: nonce | AEAD(value, ad = backing xattr name). */
 #define LFS_XATTR_VALUE_OVERHEAD 40
-void lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
-			  size_t len, uint8_t *out);
+int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
+			 size_t len, uint8_t *out);
 int lfs_xattr_value_open(const uint8_t key[32], const char *backing_name, const uint8_t *in,
 			 size_t in_len, void *out);
 

@@ -1,7 +1,19 @@
-/* Connection set-up. The operation table, with every handler behind the
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Connection set-up and a shared helper. The operation table, with every handler behind the
  * lock gate, is in gate.c. */
 #include "ops.h"
 #include "../common/log.h"
+
+#include <sys/stat.h>
+
+uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd)
+{
+	struct stat st;
+	uint64_t p = 0;
+	if (fstat(fd, &st) == 0)
+		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &p);
+	return p;
+}
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -15,6 +27,20 @@ void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Locks are left to the kernel (no getlk/setlk/flock handlers), which
 	 * gives local-filesystem semantics for this mount. */
 	conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* Clearing set-user-ID and set-group-ID bits when another user
+	 * writes, truncates or chowns a file is left to the kernel, which
+	 * then sends it as a mode change: the daemon writes as root, so the
+	 * backing filesystem would never clear them itself. For the same
+	 * reason open(O_TRUNC) is sent as open then truncate: with atomic
+	 * O_TRUNC the kernel skips the mode change it sends with a truncation. */
+	conn->want &= ~(unsigned)(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ATOMIC_O_TRUNC);
+	/* POSIX ACLs, enforced and cached by the kernel. It then leaves the
+	 * umask to the filesystem (DONT_MASK), since a parent's default ACL
+	 * replaces it (fs/ops_acl.c). */
+	if (fs->acl && (conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		fs->acl = false;
 	if (fs->max_write)
 		conn->max_write = fs->max_write;
 	lfs_debug("connection: max_write %u, max_readahead %u, writeback %s", conn->max_write,

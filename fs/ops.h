@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FUSE low-level operation handlers. Each handler replies exactly once;
  * the helpers they call return 0 or a negative errno and never reply. */
 #ifndef LETHEFS_OPS_H
@@ -32,6 +33,7 @@ struct lfs_fh_base {
 struct lfs_handle {
 	struct lfs_fh_base base;
 	int fd;
+	bool writer; /* counted in the inode's writers */
 };
 
 static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
@@ -44,24 +46,54 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		  struct fuse_entry_param *e);
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e);
-/* Staging (fs/ops_stage.c). */
-/* Whether a backing entry is a staging marker; *id is its staging id. */
-bool lfs_stage_is_marker(int dirfd, const char *backing, uint32_t *id);
-/* Makes the new directory backing (in pfd) a staging directory when its
- * parent is the configured staging_root. 1 when it did, 0 when not. */
-int lfs_stage_mkdir_hook(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
-			 const char *backing);
-/* user.lethefs.* xattrs: 1 when name is one (reply sent), 0 otherwise. */
-int lfs_stage_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *name,
-		       const char *value, size_t size);
-int lfs_stage_getxattr(fuse_req_t req, struct lfs_inode *inode, const char *name, size_t size);
-/* Quota: charges growth bytes to the inode's staging dir (-EDQUOT). */
-int lfs_stage_charge(struct lfs_fs *fs, struct lfs_inode *inode, int64_t delta);
-/* Plaintext size of an open descriptor (for quota deltas). */
+/* Plaintext size of an open descriptor (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
-/* Gives a new object to the caller when the daemon runs as root. */
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing);
+/* Attribute timeout for replies about inode, whose plaintext size here is
+ * plain_size (0 while it is being written and still empty: ops_entry.c). */
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size);
+/* With the writeback cache, makes the kernel write back (and drop) the pages
+ * of a regular file from plaintext offset from on, when a handle that may
+ * have dirtied them is open (ops_file.c). */
+void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
+			    uint64_t from);
+/* Finishes a new object as a local filesystem would (fs/ops_newobj.c):
+ * owner and group (when the daemon runs as root), the set-ID bits asked
+ * for, and with ACLs on the umask or the parent's default ACL. mode is
+ * the one asked for (type bits included). */
+int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
+		   mode_t mode);
+
+/* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
+ * at proc (its /proc/self/fd path), under the keys of stage_id: name is
+ * the plaintext name (user.* or an ACL name). load gives a malloc'd copy
+ * and its length. All return -errno (-ENODATA when absent). */
+int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		    const void *value, size_t size, int flags);
+int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		   uint8_t **out);
+int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
+
+/* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
+ * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
+ * access ACL; a new object inherits its parent's default ACL. */
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
+		     const char *value, size_t size);
+int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
+int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode);
+
+/* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
+int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
+		     const char *target);
+/* Around removing or replacing a backing entry: begin notes whether it is
+ * the last name of a long symlink, end then drops its sidecar. */
+struct lfs_link_release {
+	bool is_long;
+	char hash[44];
+};
+bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_release *rel);
+void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
+			     const struct lfs_link_release *rel);
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -99,6 +131,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		      struct fuse_file_info *fi);
 

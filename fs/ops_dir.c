@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directory listing. Offsets are the backing directory's own telldir
  * cookies, so a listing stays correct while entries come and go. Entries
  * that are not user data (metadata, sidecars) are hidden; entries whose
@@ -5,11 +6,12 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
-#include "stage.h"
+#include "stage_hooks.h"
 #include "../common/log.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,11 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	int ifd = lfs_inode_pin(fs, inode);
 	int r = ifd < 0 ? ifd : lfs_dir_meta(inode, ifd, &d->meta);
+	/* A directory removed (or replaced by a rename) while open: its
+	 * metadata is gone with it, and it lists as empty, as on ext4. */
+	struct stat st;
+	if (r == -EIO && fstat(ifd, &st) == 0 && st.st_nlink == 0)
+		r = 0;
 	int fd = r < 0 ? -1 : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && fd < 0)
 		r = -errno;
@@ -85,9 +92,10 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 		name = plain;
 	}
 	uint32_t sid;
-	if (!plus && d->entry->d_type == DT_LNK && lfs_stage_is_marker(dirfd(d->dp), bname, &sid)) {
+	if (!plus && d->entry->d_type == DT_LNK &&
+	    lfs_stage_hook_is_marker(fs, dirfd(d->dp), bname, &sid)) {
 		/* A staging directory; gone once shredded. */
-		if (!fs->staging || !lfs_staging_live(fs->staging, sid))
+		if (!lfs_stage_hook_live(fs, sid))
 			return -1;
 		d->entry->d_type = DT_DIR;
 	}

@@ -1,13 +1,14 @@
-/* Name-space operations: lookup, attributes, creating and removing
- * entries, rename. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Name-space operations: lookup, attributes, creating entries, symlink
+ * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "../common/fileutil.h"
 #include "dirnames.h"
-#include "redir.h"
 #include "fileio.h"
-#include "stage.h"
-#include "../keymgmt/audit.h"
+#include "longlink.h"
+#include "stage_hooks.h"
+#include "symlink.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,19 +30,30 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->entry_timeout;
 }
 
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size)
+{
+	/* The kernel does not ask again for st_blocks after a write into its
+	 * writeback cache (it trusts its own size and times, but blocks come
+	 * from here). A file being written that is still empty here may hold
+	 * data in that cache only: never let the kernel keep "0 blocks" for
+	 * it, so that every stat reaches the daemon, which has the kernel
+	 * flush what lies past EOF first. Once the daemon has data, cached
+	 * attributes never say 0 blocks, and each write that grows the file
+	 * here drops them (lfs_op_write); a timeout of 0 for every file being
+	 * written would cost a GETATTR per write(2) instead. */
+	if (fs->writeback && S_ISREG(inode->type) && plain_size == 0 &&
+	    atomic_load(&inode->writers) > 0)
+		return 0;
+	return fs->attr_timeout;
+}
+
 /* A staging marker stands for the directory VAULT/staging/ID/: the inode
  * is that directory's. A marker whose directory was shredded is absent. */
 static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *id)
 {
-	char t[64];
-	ssize_t n = readlinkat(*fd, "", t, sizeof(t));
-	if (n <= 0 || !lfs_stage_marker_id(t, (size_t)n, id))
+	if (!lfs_stage_hook_is_marker(fs, *fd, "", id))
 		return 0;
-	if (!fs->staging || !lfs_staging_live(fs->staging, *id))
-		return -ENOENT;
-	char hex[9];
-	lfs_stage_id_hex(*id, hex);
-	int dfd = openat(fs->staging->sdirfd, hex, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = fs->stage->open_dir(fs->stage->ctx, *id);
 	if (dfd < 0)
 		return -ENOENT;
 	if (fstatat(dfd, "", st, AT_EMPTY_PATH) < 0) {
@@ -68,12 +81,24 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		close(fd);
 		return r;
 	}
+	/* Whoever writes the backing store could put a device node (a
+	 * disk, /dev/mem) under any authenticated name. */
+	if ((S_ISCHR(e->attr.st_mode) || S_ISBLK(e->attr.st_mode)) && !fs->allow_dev) {
+		close(fd);
+		lfs_warn("backing entry %s is a device node (%u:%u): refused, the mount has no "
+			 "-o dev",
+			 backing, major(e->attr.st_rdev), minor(e->attr.st_rdev));
+		return -EACCES;
+	}
 	uint32_t sid = 0;
 	int marker = S_ISLNK(e->attr.st_mode) ? follow_marker(fs, &fd, &e->attr, &sid) : 0;
 	if (marker < 0) {
 		close(fd);
 		return marker;
 	}
+	/* Sizes first: the descriptor belongs to the inode table after. */
+	lfs_stat_to_plain(fs, &e->attr);
+	lfs_link_fix_size(fd, &e->attr);
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
@@ -82,11 +107,11 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		inode->stage_root = marker > 0;
 		inode->stage_id = marker > 0 ? sid : parent->stage_id;
 	}
-	lfs_stat_to_plain(fs, &e->attr);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
 	lfs_fill_entry_timeouts(fs, e);
+	e->attr_timeout = lfs_attr_timeout(fs, inode, e->attr.st_size);
 	return 0;
 }
 
@@ -141,28 +166,37 @@ static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	lfs_stat_to_plain(fs, st);
+	lfs_link_fix_size(fd, st);
 	return 0;
 }
 
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
 	/* A shredded staging directory and everything below it are gone. */
-	if (inode->stage_id && fs->staging && !lfs_staging_live(fs->staging, inode->stage_id)) {
+	if (inode->stage_id && !lfs_stage_hook_live(fs, inode->stage_id)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	int fd = lfs_inode_pin(fs, inode);
 	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
+	/* st_blocks must count what the writeback cache holds too: have the
+	 * kernel send what lies past the end known here, then look again. A
+	 * request with a file handle is the kernel's own (refreshing size or
+	 * mode before a write): it needs no blocks, and flushing there would
+	 * undo the cache's batching. */
+	if (r == 0 && !fi && S_ISREG(st.st_mode) && atomic_load(&inode->writers) > 0) {
+		lfs_flush_kernel_pages(fs, ino, inode, (uint64_t)st.st_size);
+		r = stat_fd(fs, fd, &st);
+	}
 	if (fd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* Truncation, with the size change charged to a staging quota. */
@@ -171,13 +205,13 @@ static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, 
 	int64_t delta = 0;
 	if (inode->stage_id) {
 		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, fd);
-		int r = lfs_stage_charge(fs, inode, delta);
+		int r = lfs_stage_hook_charge(fs, inode, delta);
 		if (r < 0)
 			return r;
 	}
 	int r = lfs_fileio_truncate(fs, inode, fd, size);
 	if (r < 0)
-		lfs_stage_charge(fs, inode, -delta);
+		lfs_stage_hook_charge(fs, inode, -delta);
 	return r;
 }
 
@@ -253,6 +287,8 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 			r = -EOPNOTSUPP;
 		else
 			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
+		if (r == 0)
+			r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -272,72 +308,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
-}
-
-void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char enc[PATH_MAX + 1];
-	int ifd = lfs_inode_pin(fs, inode);
-	if (ifd < 0) {
-		fuse_reply_err(req, -ifd);
-		return;
-	}
-	ssize_t n = readlinkat(ifd, "", enc, sizeof(enc));
-	int saved = errno;
-	lfs_inode_unpin(fs, inode);
-	if (n < 0) {
-		fuse_reply_err(req, saved);
-		return;
-	}
-	if (n >= (ssize_t)sizeof(enc)) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
-	/* No epoch is stored with a target. Below a staging directory it is
-	 * the directory's key; elsewhere, during a rotation, it may still be
-	 * under the previous epoch. */
-	char plain[PATH_MAX + 1];
-	int r;
-	if (inode->stage_id) {
-		const struct lfs_epoch_keys *k;
-		r = lfs_keyring_get(fs->kr, inode->stage_id, &k);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-		lfs_keyring_put(fs->kr);
-	} else {
-		uint32_t epoch;
-		r = lfs_link_decrypt_any(fs->kr, enc, (size_t)n, plain, &epoch);
-	}
-	if (r == -EACCES) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (r < 0) {
-		lfs_err("symlink target of inode %llu does not authenticate",
-			(unsigned long long)inode->ino);
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	plain[r] = '\0';
-	fuse_reply_readlink(req, plain);
-	sodium_memzero(plain, sizeof(plain));
-}
-
-void lfs_chown_new(fuse_req_t req, int dirfd, const char *backing)
-{
-	if (lfs_req_fs(req)->euid != 0)
-		return;
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 && ctx->gid == 0)
-		return;
-	if (fchownat(dirfd, backing, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		lfs_warn("cannot give new entry to uid %u: %s", ctx->uid, strerror(errno));
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* mkdir is made atomic: the directory is built under a temporary name with
@@ -380,45 +351,45 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct fuse_entry_param e;
-	char *enc_link = NULL;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
-	if (r == 0 && link) {
-		const struct lfs_epoch_keys *k;
-		size_t len = strlen(link);
-		enc_link = malloc(lfs_link_encoded_len(len) + 1);
-		if (!enc_link)
-			r = -ENOMEM;
-		else if ((r = lfs_keyring_get(fs->kr, parent->stage_id, &k)) == 0) {
-			r = lfs_link_encrypt(k->link, link, len, enc_link);
-			lfs_keyring_put(fs->kr);
-		}
-		if (r == 0 && lfs_link_encoded_len(len) >= PATH_MAX)
-			r = -ENAMETOOLONG;
-	}
+	/* nodev: no device nodes, neither served nor made. */
+	int r = (S_ISCHR(mode) || S_ISBLK(mode)) && !fs->allow_dev
+			? -EPERM
+			: lfs_bname_for_new(fs, parent, pfd, name, &b);
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
-		staged = lfs_stage_mkdir_hook(req, parent, pfd, name, b.name);
+		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name)
+				   : 0;
 		r = staged < 0 ? staged : 0;
 	}
 	if (r == 0 && !staged) {
 		if (link)
-			r = symlinkat(enc_link, pfd, b.name) < 0 ? -errno : 0;
+			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
 			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	free(enc_link);
-	if (r == 0) {
-		if (!staged)
-			lfs_chown_new(req, pfd, b.name);
-		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
+	if (r == 0 && !staged) {
+		r = lfs_new_object(req, parent, pfd, b.name, mode);
+		if (r < 0) { /* never leave behind what the caller is told failed */
+			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |
+								   O_NOFOLLOW | O_CLOEXEC)
+						: -1;
+			if (dfd >= 0) {
+				unlinkat(dfd, LFS_DIRMETA_NAME, 0);
+				close(dfd);
+			}
+			unlinkat(pfd, b.name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+			lfs_bname_drop_sidecar(pfd, &b);
+		}
 	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -439,208 +410,6 @@ void lfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 void lfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	make_node(req, parent, name, S_IFLNK, 0, link);
-}
-
-/* Pins two inodes (possibly the same one) or neither. */
-static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, int *fa, int *fb)
-{
-	*fa = lfs_inode_pin(fs, a);
-	if (*fa < 0)
-		return *fa;
-	*fb = lfs_inode_pin(fs, b);
-	if (*fb < 0) {
-		lfs_inode_unpin(fs, a);
-		return *fb;
-	}
-	return 0;
-}
-
-void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
-	struct lfs_bname b;
-	struct fuse_entry_param e;
-	char proc[LFS_PROC_PATH_MAX];
-	int ifd, pfd;
-	int r = pin_two(fs, inode, parent, &ifd, &pfd);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	/* A hard link would let one object be reached under two keys' names. */
-	if (inode->stage_id != parent->stage_id || inode->stage_root)
-		r = -EXDEV;
-	if (r == 0)
-		r = lfs_bname_for_new(fs, parent, pfd, name, &b);
-	if (r == 0) {
-		lfs_proc_path(ifd, proc);
-		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
-			r = -errno;
-	}
-	if (r == 0)
-		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
-	lfs_inode_unpin(fs, parent);
-	lfs_inode_unpin(fs, inode);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_entry(req, &e);
-}
-
-void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
-	struct lfs_bname b;
-	int pfd = lfs_inode_pin(fs, parent);
-	if (pfd < 0) {
-		fuse_reply_err(req, -pfd);
-		return;
-	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &b);
-	uint32_t sid;
-	if (r == 0 && lfs_stage_is_marker(pfd, b.name, &sid))
-		r = -EISDIR;
-	/* Quota: a file's last name going frees its bytes. */
-	struct stat st;
-	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		      S_ISREG(st.st_mode) && st.st_nlink == 1;
-	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
-		r = -errno;
-	if (r == 0 && charge) {
-		uint64_t plain = 0;
-		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
-		lfs_stage_charge(fs, parent, -(int64_t)plain);
-	}
-	if (r == 0)
-		lfs_bname_drop_sidecar(pfd, &b);
-	lfs_inode_unpin(fs, parent);
-	fuse_reply_err(req, -r);
-}
-
-/* Whether a backing directory holds nothing but lethefs metadata; if so
- * the metadata is removed so that the directory itself can go. */
-static int empty_backing_dir(int dirfd)
-{
-	int err = 0;
-	DIR *d = lfs_opendir_fd(dirfd, &err);
-	if (!d)
-		return err;
-	struct dirent *de;
-	int r = 0;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
-			r = -ENOTEMPTY;
-	}
-	if (r == 0) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL)
-			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
-			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-	}
-	closedir(d);
-	return r;
-}
-
-void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
-	struct lfs_bname b;
-	struct lfs_dirmeta m;
-	int pfd = lfs_inode_pin(fs, parent);
-	if (pfd < 0) {
-		fuse_reply_err(req, -pfd);
-		return;
-	}
-	int r = lfs_bname_make(fs, parent, pfd, name, &b);
-	int dfd = -1;
-	uint32_t sid;
-	if (r == 0 && fs->staging && lfs_stage_is_marker(pfd, b.name, &sid)) {
-		/* An empty staging directory may be removed: that is a manual
-		 * shred, done by the control thread within a second (kernel
-		 * caches cannot be dropped from inside a handler). */
-		char hex[9];
-		lfs_stage_id_hex(sid, hex);
-		int sfd = openat(fs->staging->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		r = sfd < 0 ? -errno : empty_backing_dir(sfd);
-		if (sfd >= 0)
-			close(sfd);
-		if (r == 0) {
-			struct lfs_audit_caller who;
-			lfs_audit_caller_from_pid(&who, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-			r = lfs_staging_set_ttl(fs->staging, sid, 0, &who);
-		}
-		if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
-			r = -errno;
-		if (r == 0)
-			lfs_bname_drop_sidecar(pfd, &b);
-		lfs_inode_unpin(fs, parent);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if (r == 0) {
-		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dfd < 0)
-			r = errno == ENOTDIR ? -ENOTDIR : -errno;
-	}
-	/* Keep the metadata so it can be put back if the removal fails. */
-	int have_meta = r == 0 && lfs_dirmeta_load(dfd, &m) == 0;
-	if (r == 0)
-		r = empty_backing_dir(dfd);
-	if (r == 0 && unlinkat(pfd, b.name, AT_REMOVEDIR) < 0) {
-		r = -errno;
-		if (have_meta)
-			lfs_dirmeta_store(dfd, &m);
-	}
-	if (r == 0)
-		lfs_bname_drop_sidecar(pfd, &b);
-	if (dfd >= 0)
-		close(dfd);
-	lfs_inode_unpin(fs, parent);
-	fuse_reply_err(req, -r);
-}
-
-void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newp_ino,
-		   const char *newname, unsigned int flags)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
-	struct lfs_inode *newparent = lfs_inode_of(req, newp_ino);
-	struct lfs_bname from, to;
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	int pfd, npfd;
-	int r = pin_two(fs, parent, newparent, &pfd, &npfd);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	/* Across a staging boundary: EXDEV, so that mv copies (re-encrypting
-	 * under the destination's key) and deletes. */
-	if (parent->stage_id != newparent->stage_id)
-		r = -EXDEV;
-	if (r == 0)
-		r = lfs_bname_make(fs, parent, pfd, name, &from);
-	if (r == 0)
-		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
-	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
-		r = -errno;
-	/* The old name's sidecar goes unless the old name still exists
-	 * (exchange) or is the very same entry. */
-	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
-	    !(parent == newparent && strcmp(from.name, to.name) == 0))
-		lfs_bname_drop_sidecar(pfd, &from);
-	lfs_inode_unpin(fs, newparent);
-	lfs_inode_unpin(fs, parent);
-	fuse_reply_err(req, -r);
 }
 
 void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino)

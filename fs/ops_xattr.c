@@ -1,9 +1,13 @@
-/* Extended attributes. Only the user.* namespace is stored, with both the
- * name (after "user.") and the value encrypted; other namespaces (security,
- * trusted, system ACLs) are refused with EOPNOTSUPP, which cp, tar and
- * rsync treat as "not supported here". */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Extended attributes. The user.* namespace and, unless mounted with
+ * noacl, the two POSIX ACL attributes are stored, name and value
+ * encrypted (FORMAT.md section 9); other namespaces (security, trusted)
+ * are refused with EOPNOTSUPP, which cp, tar and rsync treat as "not
+ * supported here". What setting an ACL does to the mode is in ops_acl.c. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "acl.h"
+#include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -17,17 +21,38 @@
 #define USER_PREFIX_LEN 5
 #define BACKING_XATTR_MAX (USER_PREFIX_LEN + LFS_ENCNAME_MAX)
 
-/* The backing xattr name for plaintext name; -EOPNOTSUPP outside user.*. */
-static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *name, char *out)
+/* The plaintext the name encryption sees for attribute name: what follows
+ * "user.", or for an ACL attribute NUL || its full name. */
+static int plain_xattr_name(const struct lfs_fs *fs, const char *name, char *out, size_t *len)
 {
+	if (lfs_acl_type(name) >= 0) {
+		if (!fs->acl)
+			return -EOPNOTSUPP;
+		out[0] = '\0';
+		*len = strlen(name) + 1;
+		memcpy(out + 1, name, *len - 1);
+		return 0;
+	}
 	if (strncmp(name, USER_PREFIX, USER_PREFIX_LEN) != 0)
 		return -EOPNOTSUPP;
-	const char *rest = name + USER_PREFIX_LEN;
-	size_t len = strlen(rest);
-	if (len > LFS_XATTR_NAME_MAX)
+	*len = strlen(name + USER_PREFIX_LEN);
+	if (*len > LFS_XATTR_NAME_MAX)
 		return -ERANGE;
+	memcpy(out, name + USER_PREFIX_LEN, *len);
+	return 0;
+}
+
+/* The backing xattr name for attribute name under epoch's keys;
+ * -EOPNOTSUPP for namespaces that are not stored. */
+static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *name, char *out)
+{
+	char rest[LFS_XATTR_NAME_MAX + 1];
+	size_t len;
+	int r = plain_xattr_name(fs, name, rest, &len);
+	if (r < 0)
+		return r;
 	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(fs->kr, epoch, &k);
+	r = lfs_keyring_get(fs->kr, epoch, &k);
 	if (r < 0)
 		return r;
 	memcpy(out, USER_PREFIX, USER_PREFIX_LEN);
@@ -41,11 +66,10 @@ static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *nam
  * directory's, or else the current epoch and, while a rotation has not
  * reached the inode yet, the older live epochs (no epoch is stored with an
  * xattr). Returns how many, or -EACCES when locked. */
-static int xattr_epochs(struct lfs_fs *fs, const struct lfs_inode *inode,
-			uint32_t out[LFS_MAX_EPOCHS])
+static int xattr_epochs(struct lfs_fs *fs, uint32_t stage_id, uint32_t out[LFS_MAX_EPOCHS])
 {
-	if (inode->stage_id) {
-		out[0] = inode->stage_id;
+	if (stage_id) {
+		out[0] = stage_id;
 		return 1;
 	}
 	uint32_t all[LFS_MAX_EPOCHS], cur = 0;
@@ -77,27 +101,55 @@ static void unpin_of(fuse_req_t req, fuse_ino_t ino)
 /* Sets bname (under the current key) so that the xattr exists once: a copy
  * of the same name under an older epoch (a rotation has not reached this
  * inode yet) counts for XATTR_CREATE/XATTR_REPLACE and is removed after. */
-static int set_over_older(struct lfs_fs *fs, const struct lfs_inode *inode, const char *proc,
+static int set_over_older(struct lfs_fs *fs, uint32_t stage_id, const char *proc,
 			  const char *name, const char *bname, const uint8_t *sealed, size_t len,
 			  int flags)
 {
 	uint32_t epochs[LFS_MAX_EPOCHS];
-	int ne = inode->stage_id ? 1 : xattr_epochs(fs, inode, epochs);
-	char older[LFS_MAX_EPOCHS][BACKING_XATTR_MAX];
+	int ne = stage_id ? 1 : xattr_epochs(fs, stage_id, epochs);
+	/* Up to LFS_MAX_EPOCHS names: 15 KiB, on the heap (stack frames stay
+	 * small enough for the gate's wipe, gate.c). */
+	char(*older)[BACKING_XATTR_MAX] = ne > 1 ? malloc((size_t)ne * sizeof(*older)) : NULL;
 	int nolder = 0;
+	if (ne > 1 && !older)
+		return -ENOMEM;
 	for (int i = 1; i < ne; i++)
 		if (backing_xattr_name(fs, epochs[i], name, older[nolder]) == 0 &&
 		    getxattr(proc, older[nolder], NULL, 0) >= 0)
 			nolder++;
+	int r = 0;
 	if (nolder && (flags & XATTR_CREATE))
-		return -EEXIST;
-	if (nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
+		r = -EEXIST;
+	if (r == 0 && nolder && (flags & XATTR_REPLACE) && getxattr(proc, bname, NULL, 0) < 0)
 		flags &= ~XATTR_REPLACE;
-	if (setxattr(proc, bname, sealed, len, flags) < 0)
-		return -errno;
-	for (int i = 0; i < nolder; i++)
+	if (r == 0 && setxattr(proc, bname, sealed, len, flags) < 0)
+		r = -errno;
+	for (int i = 0; r == 0 && i < nolder; i++)
 		removexattr(proc, older[i]);
-	return 0;
+	free(older);
+	return r;
+}
+
+int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		    const void *value, size_t size, int flags)
+{
+	char bname[BACKING_XATTR_MAX];
+	int r = backing_xattr_name(fs, stage_id, name, bname);
+	if (r < 0)
+		return r;
+	uint8_t *sealed = malloc(size + LFS_XATTR_VALUE_OVERHEAD);
+	const struct lfs_epoch_keys *k;
+	if (!sealed)
+		return -ENOMEM;
+	if ((r = lfs_keyring_get(fs->kr, stage_id, &k)) == 0) {
+		r = lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+		lfs_keyring_put(fs->kr);
+		if (r == 0)
+			r = set_over_older(fs, stage_id, proc, name, bname, sealed,
+					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
+	}
+	free(sealed);
+	return r;
 }
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -105,80 +157,84 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_setxattr(req, inode, name, value, size))
+	char proc[LFS_PROC_PATH_MAX];
+	if (fs->stage && fs->stage->setxattr(fs->stage->ctx, req, inode, name, value, size))
 		return;
-	int r = backing_xattr_name(fs, inode->stage_id, name, bname);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
+	int type = fs->acl ? lfs_acl_type(name) : -1;
+	int r = proc_of(req, ino, proc);
+	if (r == 0) {
+		if (type >= 0)
+			r = lfs_acl_setxattr(req, inode, proc, type, value, size);
+		else
+			r = lfs_xattr_store(fs, inode->stage_id, proc, name, value, size, flags);
+		unpin_of(req, ino);
 	}
-	uint8_t *sealed = malloc(size + LFS_XATTR_VALUE_OVERHEAD);
-	const struct lfs_epoch_keys *k;
+	fuse_reply_err(req, -r);
+}
+
+int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+		   uint8_t **out)
+{
+	char bname[BACKING_XATTR_MAX];
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	*out = NULL;
+	int ne = xattr_epochs(fs, stage_id, epochs);
+	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
+	if (r < 0)
+		return r;
+	uint8_t *sealed = malloc(XATTR_SIZE_MAX);
 	if (!sealed)
+		return -ENOMEM;
+	ssize_t n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
+	int saved = errno;
+	uint32_t epoch = epochs[0];
+	for (int i = 1; n < 0 && saved == ENODATA && i < ne; i++) {
+		if (backing_xattr_name(fs, epochs[i], name, bname) < 0)
+			continue;
+		n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
+		saved = errno;
+		epoch = epochs[i];
+	}
+	uint8_t *plain = n < 0 ? NULL : malloc((size_t)n + 1);
+	const struct lfs_epoch_keys *k;
+	if (n < 0)
+		r = -saved;
+	else if (!plain)
 		r = -ENOMEM;
-	else if ((r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0) {
-		lfs_xattr_value_seal(k->xattr_value, bname, value, size, sealed);
+	else if ((r = lfs_keyring_get(fs->kr, epoch, &k)) == 0) {
+		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
 		lfs_keyring_put(fs->kr);
-		if ((r = proc_of(req, ino, proc)) == 0) {
-			r = set_over_older(fs, inode, proc, name, bname, sealed,
-					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
-			unpin_of(req, ino);
+		if (r == -EBADMSG) {
+			lfs_err("xattr %s of %s does not authenticate (vault %s)", name, proc,
+				fs->vault_path);
+			r = -EIO;
 		}
 	}
 	free(sealed);
-	fuse_reply_err(req, -r);
+	if (r < 0 && plain) {
+		sodium_memzero(plain, (size_t)n + 1);
+		free(plain);
+	} else {
+		*out = plain;
+	}
+	return r;
 }
 
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
-	if (lfs_stage_getxattr(req, inode, name, size))
+	char proc[LFS_PROC_PATH_MAX];
+	uint8_t *plain = NULL;
+	if (fs->stage && fs->stage->getxattr(fs->stage->ctx, req, inode, name, size))
 		return;
-	uint32_t epochs[LFS_MAX_EPOCHS];
-	int ne = xattr_epochs(fs, inode, epochs);
-	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
-	if (r < 0) {
-		/* EOPNOTSUPP (not ENODATA) for other namespaces: ls and other
-		 * tools then stop asking for SELinux labels and ACLs on this
-		 * filesystem, which saves two round trips per file in ls -l. */
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if ((r = proc_of(req, ino, proc)) < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	uint8_t sealed[XATTR_SIZE_MAX];
-	ssize_t n = getxattr(proc, bname, sealed, sizeof(sealed));
-	int saved = errno;
-	uint32_t epoch = epochs[0];
-	for (int i = 1; n < 0 && saved == ENODATA && i < ne; i++) {
-		if (backing_xattr_name(fs, epochs[i], name, bname) < 0)
-			continue;
-		n = getxattr(proc, bname, sealed, sizeof(sealed));
-		saved = errno;
-		epoch = epochs[i];
-	}
-	unpin_of(req, ino);
-	if (n < 0) {
-		fuse_reply_err(req, saved);
-		return;
-	}
-	uint8_t *plain = malloc((size_t)n + 1);
-	const struct lfs_epoch_keys *k;
-	if (!plain)
-		r = -ENOMEM;
-	else if ((r = lfs_keyring_get(fs->kr, epoch, &k)) == 0) {
-		r = lfs_xattr_value_open(k->xattr_value, bname, sealed, (size_t)n, plain);
-		lfs_keyring_put(fs->kr);
-		if (r == -EBADMSG) {
-			lfs_err("xattr %s of inode %llu does not authenticate (vault %s)", name,
-				(unsigned long long)lfs_inode_of(req, ino)->ino, fs->vault_path);
-			r = -EIO;
-		}
+	/* EOPNOTSUPP (not ENODATA) for namespaces that are not stored: ls and
+	 * other tools then stop asking for SELinux labels on this filesystem,
+	 * which saves a round trip per file in ls -l. */
+	int r = proc_of(req, ino, proc);
+	if (r == 0) {
+		r = lfs_xattr_load(fs, inode->stage_id, proc, name, &plain);
+		unpin_of(req, ino);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -188,9 +244,10 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, ERANGE);
 	else
 		fuse_reply_buf(req, (const char *)plain, (size_t)r);
-	if (plain)
-		sodium_memzero(plain, (size_t)n + 1);
-	free(plain);
+	if (plain) {
+		sodium_memzero(plain, r > 0 ? (size_t)r : 0);
+		free(plain);
+	}
 }
 
 void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -214,7 +271,7 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	uint32_t epochs[LFS_MAX_EPOCHS];
-	int ne = xattr_epochs(fs, lfs_inode_of(req, ino), epochs);
+	int ne = xattr_epochs(fs, lfs_inode_of(req, ino)->stage_id, epochs);
 	int r = ne < 0 ? ne : 0;
 	size_t used = 0;
 	for (ssize_t i = 0; r == 0 && i < n; i += (ssize_t)strlen(raw + i) + 1) {
@@ -235,11 +292,20 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		}
 		if (d < 0)
 			continue;
-		if (used + USER_PREFIX_LEN + plen + 1 > XATTR_LIST_MAX)
+		/* An ACL's stored name stands for its full name; user.* names
+		 * get their prefix back. */
+		const char *full = NULL;
+		bool reserved = lfs_xattr_name_reserved(plain, plen, &full);
+		if (reserved && !fs->acl)
+			continue;
+		const char *prefix = reserved ? "" : USER_PREFIX;
+		const char *rest = reserved ? full : plain;
+		size_t rlen = reserved ? strlen(full) : plen;
+		if (used + strlen(prefix) + rlen + 1 > XATTR_LIST_MAX)
 			break;
-		memcpy(out + used, USER_PREFIX, USER_PREFIX_LEN);
-		memcpy(out + used + USER_PREFIX_LEN, plain, plen + 1);
-		used += USER_PREFIX_LEN + plen + 1;
+		memcpy(out + used, prefix, strlen(prefix));
+		memcpy(out + used + strlen(prefix), rest, rlen + 1);
+		used += strlen(prefix) + rlen + 1;
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -253,23 +319,35 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(out);
 }
 
+int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name)
+{
+	char bname[BACKING_XATTR_MAX];
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = xattr_epochs(fs, stage_id, epochs);
+	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
+	if (r < 0)
+		return r;
+	r = removexattr(proc, bname) < 0 ? -errno : 0;
+	for (int i = 1; r == -ENODATA && i < ne; i++)
+		if (backing_xattr_name(fs, epochs[i], name, bname) == 0)
+			r = removexattr(proc, bname) < 0 ? -errno : 0;
+	return r;
+}
+
 void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct lfs_fs *fs = lfs_req_fs(req);
-	char bname[BACKING_XATTR_MAX], proc[LFS_PROC_PATH_MAX];
+	char proc[LFS_PROC_PATH_MAX];
 	if (!strncmp(name, "user.lethefs.", 13)) {
 		fuse_reply_err(req, EPERM); /* staging attributes are not removable */
 		return;
 	}
-	uint32_t epochs[LFS_MAX_EPOCHS];
-	int ne = xattr_epochs(fs, lfs_inode_of(req, ino), epochs);
-	int r = ne < 0 ? ne : backing_xattr_name(fs, epochs[0], name, bname);
-	if (r == 0 && (r = proc_of(req, ino, proc)) == 0) {
-		r = removexattr(proc, bname) < 0 ? -errno : 0;
-		for (int i = 1; r == -ENODATA && i < ne; i++)
-			if (backing_xattr_name(fs, epochs[i], name, bname) == 0)
-				r = removexattr(proc, bname) < 0 ? -errno : 0;
+	int r = proc_of(req, ino, proc);
+	if (r == 0) {
+		r = lfs_xattr_remove(lfs_req_fs(req), lfs_inode_of(req, ino)->stage_id, proc, name);
 		unpin_of(req, ino);
+		/* Removing an ACL that is not there succeeds, as on ext4. */
+		if (r == -ENODATA && lfs_req_fs(req)->acl && lfs_acl_type(name) >= 0)
+			r = 0;
 	}
 	fuse_reply_err(req, -r);
 }

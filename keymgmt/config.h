@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault's INI configuration (VAULT/lethefs.conf): non-secret settings,
  * read with inih. Unknown sections or keys, duplicates and bad values are
  * errors with the line number, never silently ignored. */
@@ -7,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fs/cipher.h"
+#include "cipher.h"
 
 #define LFS_CONFIG_FILE_NAME "lethefs.conf"
 #define LFS_FORMAT_VERSION   1
@@ -36,6 +37,8 @@ struct lfs_vault_config {
 #define LFS_STAGING_DEFAULT_TTL (7ULL * 86400)
 
 #define LFS_AUDIT_DEFAULT_NAME "lethefs.audit"
+/* The only place outside the vault an [audit] log may be (root's). */
+#define LFS_AUDIT_ABS_DIR "/var/log/lethefs"
 
 /* Parses text (len bytes, need not be NUL-terminated). Returns 0, or -EINVAL
  * with a human-readable reason in err. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "keyring.h"
 #include "kdf.h"
 #include "../common/bytes.h"
@@ -37,6 +38,13 @@ static void derive_epoch(struct lfs_epoch_keys *e)
 	lfs_kdf_derive(e->xattr_value, e->data_key, 3, LFS_KDF_CTX_XATTR);
 }
 
+/* Keys derived from the master key that the process uses often enough to
+ * keep (the others are derived where they are used). */
+static void derive_master_keys(struct lfs_keyring_secrets *sec)
+{
+	lfs_kdf_derive(sec->journal_key, sec->master, 1, LFS_KDF_CTX_JOURNAL);
+}
+
 static int alloc_secrets(struct lfs_keyring *kr)
 {
 	kr->sec = sodium_malloc(sizeof(*kr->sec));
@@ -52,6 +60,7 @@ int lfs_keyring_generate(struct lfs_keyring *kr)
 	int r = kr->sec ? -EBUSY : alloc_secrets(kr);
 	if (r == 0) {
 		randombytes_buf(kr->sec->master, LFS_MASTER_KEY_LEN);
+		derive_master_keys(kr->sec);
 		struct lfs_epoch_keys *e = &kr->sec->epochs[0];
 		e->epoch = 1;
 		randombytes_buf(e->data_key, sizeof(e->data_key));
@@ -74,8 +83,7 @@ static void encode_header(const struct lfs_keyring *kr, unsigned nepochs, uint8_
 	memcpy(h + 16, kr->uuid, LFS_UUID_LEN);
 }
 
-int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
-		     unsigned *nepochs)
+int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN], unsigned *nepochs)
 {
 	if (len < LFS_KEYRING_HDR_LEN + 24 + BODY_FIXED + 16 || len > LFS_KEYRING_MAX_FILE_LEN)
 		return -EINVAL;
@@ -105,7 +113,7 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		uint32_t id = get_le32(p);
 		/* Ids with the top bit set name staging keys, never epochs. */
-		if (LFS_EPOCH_IS_STAGING(id) || !sodium_is_zero(p + 4, 4))
+		if (lfs_epoch_is_staging(id) || !sodium_is_zero(p + 4, 4))
 			return -EINVAL;
 		if (id == 0) {
 			if (kr->sec->has_audit_key)
@@ -164,6 +172,7 @@ int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_K
 		r = -EBUSY;
 	} else if ((r = alloc_secrets(kr)) == 0) {
 		memcpy(kr->sec->master, master, LFS_MASTER_KEY_LEN);
+		derive_master_keys(kr->sec);
 		r = decode_body(kr, body, n);
 		if (r == 0) {
 			kr->unlocked = true;
@@ -207,11 +216,15 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 	lfs_kdf_derive(wrap, kr->sec->master, 1, LFS_KDF_CTX_KEYRING);
 	encode_header(kr, n, out);
 	randombytes_buf(out + LFS_KEYRING_HDR_LEN, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + LFS_KEYRING_HDR_LEN + 24, NULL, body,
-						   body_len, out, LFS_KEYRING_HDR_LEN, NULL,
+	int sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
+		out + LFS_KEYRING_HDR_LEN + 24, NULL, body, body_len, out, LFS_KEYRING_HDR_LEN, NULL,
 						   out + LFS_KEYRING_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	sodium_free(body);
+	if (sealed != 0) {
+		pthread_rwlock_unlock(&kr->lock);
+		return -EIO;
+	}
 	*len = LFS_KEYRING_HDR_LEN + 24 + body_len + 16;
 	pthread_rwlock_unlock(&kr->lock);
 	return 0;
@@ -240,7 +253,7 @@ int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epo
 	}
 	if (epoch == 0)
 		epoch = kr->current_epoch;
-	if (LFS_EPOCH_IS_STAGING(epoch)) {
+	if (lfs_epoch_is_staging(epoch)) {
 		for (unsigned i = 0; i < kr->nstaging; i++) {
 			if (kr->sec->staging[i].epoch == epoch) {
 				*out = &kr->sec->staging[i];
@@ -321,7 +334,7 @@ int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch)
 		if (!lfs_epoch_is_staging(e) && e > top)
 			top = e;
 	}
-	if (r == 0 && top + 1 >= LFS_EPOCH_STAGING_BIT)
+	if (r == 0 && top + 1 >= LFS_STAGING_ID_BIT)
 		r = -ENOSPC;
 	if (r == 0) {
 		struct lfs_epoch_keys *e = &kr->sec->epochs[kr->nepochs];
@@ -371,7 +384,8 @@ int lfs_keyring_drop_epoch(struct lfs_keyring *kr, uint32_t epoch)
 		 * not live here (we hold the write lock). */
 		unsigned last = kr->nepochs - 1;
 		if ((unsigned)i != last)
-			memcpy(&kr->sec->epochs[i], &kr->sec->epochs[last], sizeof(kr->sec->epochs[i]));
+			memcpy(&kr->sec->epochs[i], &kr->sec->epochs[last],
+			       sizeof(kr->sec->epochs[i]));
 		sodium_memzero(&kr->sec->epochs[last], sizeof(kr->sec->epochs[last]));
 		kr->nepochs--;
 	}
@@ -400,15 +414,17 @@ int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MAST
 {
 	pthread_rwlock_wrlock(&kr->lock);
 	int r = kr->sec ? 0 : -EACCES;
-	if (r == 0)
+	if (r == 0) {
 		memcpy(kr->sec->master, master, LFS_MASTER_KEY_LEN);
+		derive_master_keys(kr->sec);
+	}
 	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }
 
 int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32])
 {
-	if (!LFS_EPOCH_IS_STAGING(id))
+	if (!lfs_epoch_is_staging(id))
 		return -EINVAL;
 	pthread_rwlock_wrlock(&kr->lock);
 	int r = 0;
@@ -477,6 +493,21 @@ int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32])
 		memcpy(kr->sec->audit_key, key, 32);
 		kr->sec->has_audit_key = true;
 	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+const uint8_t *lfs_keyring_journal_key(struct lfs_keyring *kr)
+{
+	return kr->sec ? kr->sec->journal_key : NULL;
+}
+
+int lfs_keyring_copy_journal_key(struct lfs_keyring *kr, uint8_t out[32])
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int r = kr->sec ? 0 : -EACCES;
+	if (r == 0)
+		memcpy(out, kr->sec->journal_key, 32);
 	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }

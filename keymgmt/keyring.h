@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The keyring: the one object that holds every key in the process.
  *
  * It can be empty (locked), hold the data keys of one or more epochs
@@ -17,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fs/cipher.h"
+#include "cipher.h"
 #include "keyslots.h"
 
 #define LFS_MAX_EPOCHS          64
@@ -49,7 +50,10 @@ struct lfs_epoch_keys {
  * table beside the data-key epochs and never sealed into the keyring file
  * (each is wrapped in VAULT/staging/ID.key). Rotation skips these ids. */
 #define LFS_STAGING_ID_BIT 0x80000000u
-#define LFS_EPOCH_IS_STAGING(e) (((uint32_t)(e) & LFS_STAGING_ID_BIT) != 0)
+static inline int lfs_epoch_is_staging(uint32_t epoch)
+{
+	return (epoch & LFS_STAGING_ID_BIT) != 0;
+}
 #define LFS_MAX_STAGING 256
 
 struct lfs_keyring_secrets {
@@ -59,6 +63,8 @@ struct lfs_keyring_secrets {
 	 * verify. Absent: the audit key is derived from the master key. */
 	bool has_audit_key;
 	uint8_t audit_key[32];
+	/* Authenticates the vault journal's records (journal/journal.h). */
+	uint8_t journal_key[32];
 	struct lfs_epoch_keys epochs[LFS_MAX_EPOCHS];
 	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
@@ -105,13 +111,8 @@ void lfs_keyring_put(struct lfs_keyring *kr);
 /* Copies the master key out (for keyslot changes). Caller wipes it. */
 int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN]);
 
-/* Rotation (docs/ROTATION.md). Epoch ids with the top bit set belong to
- * staging directories and are never chosen, rotated or retired here. */
-#define LFS_EPOCH_STAGING_BIT 0x80000000u
-static inline int lfs_epoch_is_staging(uint32_t epoch)
-{
-	return (epoch & LFS_EPOCH_STAGING_BIT) != 0;
-}
+/* Rotation (docs/ROTATION.md). Staging ids (lfs_epoch_is_staging) are
+ * never chosen, rotated or retired here. */
 /* Adds a random data key under a fresh epoch id (one above the highest
  * data epoch) and makes it current. The caller seals and stores the ring
  * before anything uses the new key. -ENOSPC when the ring is full. */
@@ -141,6 +142,13 @@ bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
  * -EACCES when locked. set: stored from now on, sealed with the ring. */
 int lfs_keyring_copy_audit_key(struct lfs_keyring *kr, uint8_t out[32]);
 int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32]);
+
+/* The journal's record key (derived from the master key). The first form
+ * is for callers that hold the keyring (between lfs_keyring_get and
+ * lfs_keyring_put) and returns NULL when locked; the copy takes the lock
+ * itself (-EACCES locked) and the caller wipes out. */
+const uint8_t *lfs_keyring_journal_key(struct lfs_keyring *kr);
+int lfs_keyring_copy_journal_key(struct lfs_keyring *kr, uint8_t out[32]);
 
 /* Parses only the public header of a keyring file (no key needed).
  * *nentries counts the body's entries: the data epochs plus the audit key

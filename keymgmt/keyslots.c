@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "keyslots.h"
+#include "kdf_bounds.h"
 #include "../common/bytes.h"
+#include "../common/log.h"
 
 #include <errno.h>
 #include <string.h>
@@ -118,6 +121,9 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 	if (idx < 0 || idx >= LFS_NSLOTS || type == LFS_SLOT_EMPTY || type > LFS_SLOT_EXTPASS ||
 	    !kdf_params_valid(opslimit, memlimit))
 		return -EINVAL;
+	/* Never write what could not be opened (kdf_bounds.h). */
+	if (lfs_kdf_bounds_open((uint8_t)type, opslimit, memlimit) != LFS_KDF_OK)
+		return -ERANGE;
 	struct lfs_keyslot *s = &ks->slot[idx];
 	memset(s, 0, sizeof(*s));
 	s->type = (uint8_t)type;
@@ -135,9 +141,13 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 		return r;
 	}
 	slot_ad(ks, idx, ad);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, master, LFS_MASTER_KEY_LEN,
-						   ad, sizeof(ad), NULL, s->nonce, kek);
+	r = crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, master, LFS_MASTER_KEY_LEN,
+						       ad, sizeof(ad), NULL, s->nonce, kek);
 	sodium_memzero(kek, sizeof(kek));
+	if (r != 0) {
+		memset(s, 0, sizeof(*s));
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -149,6 +159,9 @@ int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secre
 	const struct lfs_keyslot *s = &ks->slot[idx];
 	if (s->type == LFS_SLOT_EMPTY)
 		return -ENOENT;
+	/* Checked before Argon2id runs: an edited slot must cost nothing. */
+	if (lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) != LFS_KDF_OK)
+		return -ERANGE;
 	uint8_t kek[32];
 	uint8_t ad[LFS_KEYSLOTS_HDR_LEN + 2 + SLOT_AD_SPAN];
 	int r = slot_kek(s, secret, secret_len, kek);
@@ -170,18 +183,37 @@ int lfs_keyslots_unwrap_any(const struct lfs_keyslots *ks, const void *secret, s
 			    uint8_t master[LFS_MASTER_KEY_LEN], int *which)
 {
 	int last = -EKEYREJECTED;
+	int tried = 0, skipped = 0;
 	for (int i = 0; i < LFS_NSLOTS; i++) {
-		if (ks->slot[i].type == LFS_SLOT_EMPTY)
+		const struct lfs_keyslot *s = &ks->slot[i];
+		if (s->type == LFS_SLOT_EMPTY)
 			continue;
 		int r = lfs_keyslot_unwrap(ks, i, secret, secret_len, master);
 		if (r == 0) {
 			*which = i;
 			return 0;
 		}
+		if (r == -ERANGE) {
+			skipped++;
+			lfs_warn("keyslot %d was not tried: its Argon2id parameters (%llu passes, "
+				 "%llu KiB) are %s lethefs accepts for a %s slot; lethefs never "
+				 "writes such a slot (edited?)",
+				 i, (unsigned long long)s->opslimit,
+				 (unsigned long long)(s->memlimit >> 10),
+				 lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) ==
+						 LFS_KDF_ABOVE_CEILING
+					 ? "above what"
+					 : "below what",
+				 lfs_slot_type_name(s->type));
+			continue;
+		}
+		tried++;
 		if (r == -ENOMEM)
 			last = r;
 	}
-	return last;
+	/* Nothing could even be tried: not a wrong secret but a vault whose
+	 * slots are all out of bounds. */
+	return tried == 0 && skipped > 0 ? -ERANGE : last;
 }
 
 int lfs_keyslots_count_used(const struct lfs_keyslots *ks)
@@ -205,4 +237,35 @@ const char *lfs_slot_type_name(enum lfs_slot_type t)
 		return "extpass";
 	}
 	return "unknown";
+}
+
+/* Argon2id bounds (kdf_bounds.h), here because they depend on the slot
+ * type. */
+static bool above_ceiling(uint64_t ops, uint64_t mem)
+{
+	/* ops <= 16 and mem <= 1 GiB: the product cannot overflow. */
+	return ops > LFS_KDF_CEIL_OPS || mem > LFS_KDF_CEIL_MEM || ops * mem > LFS_KDF_CEIL_WORK;
+}
+
+static enum lfs_kdf_verdict check(uint8_t type, uint64_t ops, uint64_t mem, uint64_t floor_ops,
+                                  uint64_t floor_mem)
+{
+	if (ops < crypto_pwhash_OPSLIMIT_MIN || mem < crypto_pwhash_MEMLIMIT_MIN)
+		return LFS_KDF_BELOW_FLOOR;
+	if (above_ceiling(ops, mem))
+		return LFS_KDF_ABOVE_CEILING;
+	if (type == LFS_SLOT_PASSPHRASE && (ops < floor_ops || mem < floor_mem))
+		return LFS_KDF_BELOW_FLOOR;
+	return LFS_KDF_OK;
+}
+
+enum lfs_kdf_verdict lfs_kdf_bounds_open(uint8_t type, uint64_t ops, uint64_t mem)
+{
+	return check(type, ops, mem, LFS_KDF_OPEN_FLOOR_OPS, LFS_KDF_OPEN_FLOOR_MEM);
+}
+
+enum lfs_kdf_verdict lfs_kdf_bounds_write(uint8_t type, uint64_t ops, uint64_t mem, bool allow_weak)
+{
+	return allow_weak ? check(type, ops, mem, LFS_KDF_OPEN_FLOOR_OPS, LFS_KDF_OPEN_FLOOR_MEM)
+	                  : check(type, ops, mem, LFS_KDF_FLOOR_OPS, LFS_KDF_FLOOR_MEM);
 }

@@ -1,7 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "vault.h"
 #include "../common/fileutil.h"
-#include "../fs/dirmeta.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,8 +16,7 @@
 
 #define CONFIG_MAX 65536
 
-enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
-				    size_t errlen)
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
 	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -103,6 +102,10 @@ static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY
 	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
 	if (r != -EKEYREJECTED)
 		return r;
+	/* A rekey killed after it replaced the keyslots (vault_slots.c). */
+	if (lfs_vault_finish_rekey(v, master) == 0)
+		return unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
+	/* The same, as rekeys of older versions left it. */
 	if (unlock_file(v, LFS_KEYRING_NEW_FILE_NAME, master, kr) != 0)
 		return r;
 	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) == 0)
@@ -117,6 +120,13 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 	if (!master)
 		return -ENOMEM;
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	/* Every path that installs keys (a direct mount, an unlock through
+	 * the control socket) stops here on a CPU that cannot run the
+	 * vault's cipher, before any key exists. */
+	if (!lfs_cipher_available(v->cfg.cipher)) {
+		sodium_free(master);
+		return -ENOTSUP;
+	}
 	int r = lfs_keyslots_unwrap_any(&v->slots, secret, len, master, slot);
 	if (r == 0) {
 		r = open_keyring(v, master, kr);
@@ -133,6 +143,8 @@ int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER
 			    struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
+	if (!lfs_cipher_available(v->cfg.cipher))
+		return -ENOTSUP; /* as in lfs_vault_unlock */
 	/* No slot vouches for this key: the keyring's tag is the only check,
 	 * so a failure here is a wrong key (-EKEYREJECTED), not corruption. */
 	return open_keyring(v, master, kr);
@@ -160,16 +172,14 @@ static int dir_is_empty(int dirfd)
 	return empty;
 }
 
-static int write_data_root(int vfd, uint32_t epoch)
+static int write_data_root(int vfd, uint32_t epoch, lfs_vault_root_fn make_root)
 {
 	if (mkdirat(vfd, LFS_DATA_DIR_NAME, 0700) < 0)
 		return -errno;
 	int dfd = openat(vfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	struct lfs_dirmeta m;
-	lfs_dirmeta_new(&m, epoch);
-	int r = lfs_dirmeta_store(dfd, &m);
+	int r = make_root(dfd, epoch);
 	if (r == 0 && fsync(dfd) < 0)
 		r = -errno;
 	close(dfd);
@@ -178,7 +188,7 @@ static int write_data_root(int vfd, uint32_t epoch)
 
 static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
 			     enum lfs_slot_type slot_type, const void *secret, size_t len,
-			     const struct lfs_kdf_params *kdf)
+			     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root)
 {
 	struct lfs_keyslots ks;
 	memset(&ks, 0, sizeof(ks));
@@ -186,8 +196,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	uint8_t master[LFS_MASTER_KEY_LEN];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r == 0)
-		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit,
-				     kdf->memlimit, master);
+		r = lfs_keyslot_wrap(&ks, 0, slot_type, secret, len, kdf->opslimit, kdf->memlimit,
+		                     master);
 	sodium_memzero(master, sizeof(master));
 	if (r < 0)
 		return r;
@@ -202,7 +212,7 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	int conf_len = lfs_config_format(cfg, conf, sizeof(conf));
 	if (conf_len < 0)
 		return conf_len;
-	if ((r = write_data_root(vfd, 1)) < 0)
+	if ((r = write_data_root(vfd, 1, make_root)) < 0)
 		return r;
 	if ((r = lfs_replace_file(vfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600)) < 0)
 		return r;
@@ -213,8 +223,8 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 }
 
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen)
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
+		     lfs_vault_root_fn make_root, char *err, size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -230,8 +240,10 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 		if (faccessat(vfd, LFS_CONFIG_FILE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			snprintf(err, errlen, "%s already holds a lethefs vault", path);
 		else
-			snprintf(err, errlen, "%s is not empty; lethefs init needs an empty "
-					      "or new directory", path);
+			snprintf(err, errlen,
+			         "%s is not empty; lethefs init needs an empty "
+			         "or new directory",
+			         path);
 		close(vfd);
 		return -EEXIST;
 	}
@@ -247,7 +259,7 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 	lfs_keyring_init(&kr, cfg.uuid, cipher);
 	r = lfs_keyring_generate(&kr);
 	if (r == 0)
-		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf);
+		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf, make_root);
 	lfs_keyring_destroy(&kr);
 	if (r == 0 && fsync(vfd) < 0)
 		r = -errno;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A vault on disk: VAULT/lethefs.conf (settings), VAULT/lethefs.keyslots
  * (master key wrapped per slot), VAULT/lethefs.keyring (data keys sealed
  * under the master key) and VAULT/d/ (the encrypted tree). */
@@ -72,26 +73,38 @@ int lfs_vault_reload_slots(struct lfs_vault *v);
  * files left by a change that was killed are removed first. */
 int lfs_vault_store_slots(struct lfs_vault *v, const struct lfs_keyslots *ks);
 
-/* Rekey (cli/cmd_rekey.c) commits a new master key across two files:
- * ring (the keyring sealed under the new master) is written to
- * lethefs.keyring.new (temporary, fsync, rename, fsync of the directory),
- * then lethefs.keyslots is replaced by ks (slots wrapping the new master),
- * then lethefs.keyring.new is renamed over lethefs.keyring and the
- * directory fsync'd. Killed before the keyslots' rename: the old slots and
- * keyring are intact (the stale .new is removed by the next rekey). Killed
- * after it: the next unlock finds that the slots' master opens only
- * lethefs.keyring.new and finishes the rename. Call under the slot lock. */
+/* Rekey (cli/cmd_rekey.c) commits a new master key across two files
+ * under one journal record (docs/FORMAT.md section 12): the record holds
+ * ring (the keyring sealed under the new master) and is itself sealed under
+ * a key of the new master, and is synced; then lethefs.keyslots is replaced
+ * by ks (slots wrapping the new master); then lethefs.keyring by ring; then
+ * the record is cleared. Killed before the keyslots' rename: the old slots
+ * and keyring stand, and the record, which does not authenticate under the
+ * old master, is cleared by the next recovery. Killed after it: the next
+ * unlock finds that the keyring does not open under the slots' master and
+ * installs the one in the record (lfs_vault_finish_rekey). Call under the
+ * slot lock. Vaults rekeyed by older versions used lethefs.keyring.new
+ * instead; an unlock still finishes such a rename. */
 #define LFS_KEYRING_NEW_FILE_NAME LFS_KEYRING_FILE_NAME ".new"
 int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_len,
-			  const struct lfs_keyslots *ks);
+                          const struct lfs_keyslots *ks,
+                          const uint8_t new_master[LFS_MASTER_KEY_LEN]);
+/* Installs the keyring of an interrupted rekey from the journal when it
+ * opens under master. -EKEYREJECTED when there is none. */
+int lfs_vault_finish_rekey(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN]);
 /* Removes a lethefs.keyring.new (and temporaries) left by a rekey that was
  * killed before it replaced the keyslots. Call under the slot lock, after
  * the current keyring opened (so that the .new is known to be stale). */
 void lfs_vault_remove_stale_rekey(struct lfs_vault *v);
 
-/* Creates a vault in path (absent or an empty directory). */
+/* Writes the metadata of the new, empty data directory open on dirfd
+ * (names under epoch): the filesystem's business (lfs_dirmeta_create). */
+typedef int (*lfs_vault_root_fn)(int dirfd, uint32_t epoch);
+
+/* Creates a vault in path (absent or an empty directory). Its data
+ * directory is made first, its metadata written by make_root. */
 int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf, char *err,
-		     size_t errlen);
+		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
+		     lfs_vault_root_fn make_root, char *err, size_t errlen);
 
 #endif

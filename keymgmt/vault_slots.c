@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Read-modify-write of the keyslot file: serialised by a lock file, and
  * written with lfs_replace_file so that a crash leaves the old or the new
  * file, never a mix. */
 #define _GNU_SOURCE
 #include "vault.h"
+#include "kdf.h"
+#include "../journal/journal.h"
 #include "../common/fileutil.h"
 
 #include <dirent.h>
@@ -47,7 +50,7 @@ int lfs_vault_reload_slots(struct lfs_vault *v)
 	size_t len = 0;
 	struct lfs_keyslots ks;
 	int r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &buf,
-				    &len);
+	                            &len);
 	if (r < 0)
 		return r == -EFBIG ? -EINVAL : r;
 	r = lfs_keyslots_decode(buf, len, &ks);
@@ -105,17 +108,94 @@ void lfs_vault_remove_stale_rekey(struct lfs_vault *v)
 }
 
 int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_len,
-			  const struct lfs_keyslots *ks)
+                          const struct lfs_keyslots *ks,
+                          const uint8_t new_master[LFS_MASTER_KEY_LEN])
 {
-	int r = lfs_replace_file(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, ring, ring_len, 0600);
-	if (r == 0)
-		r = lfs_vault_store_slots(v, ks);
-	if (r < 0) {
-		/* The keyslots still wrap the old master: the .new is garbage. */
-		unlinkat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, 0);
+	if (ring_len > LFS_JOURNAL_PAYLOAD_MAX)
+		return -EINVAL;
+	struct lfs_journal j;
+	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, true, LFS_JOURNAL_DEF_SLOTS);
+	if (r < 0)
 		return r;
+	struct lfs_journal_record *rec = calloc(1, sizeof(*rec));
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	unsigned slot = 0;
+	if (!rec || !key)
+		r = -ENOMEM;
+	if (r == 0) {
+		/* Sealed under the NEW master: it authenticates exactly when the
+		 * keyslots wrap the new master, i.e. once step 2 is done. */
+		lfs_kdf_derive(key, new_master, 1, LFS_KDF_CTX_JOURNAL);
+		rec->kind = LFS_JK_KEYRING;
+		rec->payload_len = (uint32_t)ring_len;
+		memcpy(rec->payload, ring, ring_len);
+		r = lfs_journal_begin(&j, key, rec, true, &slot);
 	}
-	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) < 0)
-		return -errno; /* the next unlock finishes it (keymgmt/vault.c) */
-	return fsync(v->dirfd) < 0 ? -errno : 0;
+	if (r == 0 && (r = lfs_vault_store_slots(v, ks)) < 0)
+		lfs_journal_end(&j, slot); /* the old slots stand: the record is moot */
+	if (r == 0) {
+		int e = lfs_replace_file(v->dirfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600);
+		/* If the keyring cannot be replaced now the record stays: the
+		 * next unlock installs the keyring from it. */
+		if (e == 0 && lfs_journal_end(&j, slot) == 0)
+			lfs_journal_sync(&j);
+		r = e;
+	}
+	sodium_free(key);
+	free(rec);
+	lfs_journal_close(&j);
+	return r;
+}
+
+/* The journal record of an interrupted rekey (see lfs_vault_store_rekey),
+ * applied where the keyring is opened: the keyslots already wrap the new
+ * master, whose keyring sits in the record. */
+struct keyring_from_journal {
+	struct lfs_vault *v;
+	const uint8_t *master;
+	struct lfs_keyring *kr;
+	bool installed;
+};
+
+static int install_keyring(void *arg, const struct lfs_journal_record *r)
+{
+	struct keyring_from_journal *c = arg;
+	if (r->kind != LFS_JK_KEYRING)
+		return -EAGAIN; /* not ours: left for lfs_recover */
+	if (!c->installed) {
+		struct lfs_keyring probe;
+		lfs_keyring_init(&probe, c->v->cfg.uuid, c->v->cfg.cipher);
+		int e = lfs_keyring_unlock(&probe, c->master, r->payload, r->payload_len);
+		lfs_keyring_destroy(&probe);
+		if (e < 0)
+			return 0; /* authentic yet not a keyring of this master: drop it */
+		e = lfs_replace_file(c->v->dirfd, LFS_KEYRING_FILE_NAME, r->payload, r->payload_len,
+		                     0600);
+		if (e < 0)
+			return e;
+		c->installed = true;
+	}
+	return 0;
+}
+
+int lfs_vault_finish_rekey(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN])
+{
+	struct lfs_journal j;
+	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	if (r < 0)
+		return r == -ENOENT ? -EKEYREJECTED : r;
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	struct keyring_from_journal c = {.v = v, .master = master};
+	unsigned rejected;
+	if (!key) {
+		lfs_journal_close(&j);
+		return -ENOMEM;
+	}
+	lfs_kdf_derive(key, master, 1, LFS_KDF_CTX_JOURNAL);
+	r = lfs_journal_replay(&j, key, install_keyring, &c, &rejected);
+	sodium_free(key);
+	lfs_journal_close(&j);
+	if (r < 0)
+		return r;
+	return c.installed ? 0 : -EKEYREJECTED;
 }

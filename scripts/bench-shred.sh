@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Shredding benchmark: a staging directory of N files (default 100,000) is
 # filled through a real mount, then its TTL is cut to zero. Prints the time
 # from that moment until the key file is gone from the backing store (the
@@ -13,7 +14,7 @@ T=$(mktemp -d /tmp/lethefs-bench-shred.XXXXXX)
 trap 'fusermount3 -u "$T/mnt" 2>/dev/null || true; sleep 0.5; rm -rf "$T"' EXIT
 mkdir -p "$T/mnt"
 printf 'bench\n' >"$T/pass"
-"$L" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$T/vault" >/dev/null
+"$L" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$T/vault" >/dev/null
 "$L" mount --passfile "$T/pass" "$T/vault" "$T/mnt"
 "$L" stage create --ttl 1h "$T/mnt/job" >/dev/null
 id=$(getfattr --only-values -n user.lethefs.id "$T/mnt/job")

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every suite (C unit tests, then bats integration tests through real
 # mounts) and ends with one line: "N passed, N failed[, N skipped]".
 # Usage: tests/run-all.sh BUILD_DIR [unit|integration]
@@ -34,6 +35,32 @@ if [ "$which" != integration ]; then
 	done
 fi
 
+# The build's rules, each one counted test (docs/DESIGN.md): includes
+# point down the layer order, and no stack frame or wipe breaks its limit.
+# Before the integration tests, whose checks of these rules reuse the
+# stack build.
+check() { # name command...
+	local name=$1
+	shift
+	if "$@" >"$logdir/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok $name"
+	else
+		fail=$((fail + 1))
+		echo "not ok $name"
+		cat "$logdir/$name.log"
+	fi
+}
+if [ "$which" = all ]; then
+	check layers sh "$top/scripts/check-layers.sh"
+	if command -v gcc >/dev/null && command -v python3 >/dev/null; then
+		check stack sh "$top/scripts/check-stack.sh"
+	else
+		skip=$((skip + 1))
+		echo "ok stack # skip (needs gcc and python3)"
+	fi
+fi
+
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
 	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
@@ -49,6 +76,18 @@ if [ "$which" = all ] && command -v cppcheck >/dev/null; then
 		fail=$((fail + 1))
 		echo "not ok cppcheck"
 		cat "$logdir/cppcheck.log"
+	fi
+fi
+
+# Every tracked source file carries its licence line (scripts/check-spdx.sh).
+if [ "$which" = all ]; then
+	if sh "$top/scripts/check-spdx.sh" "$top" >"$logdir/spdx.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok licence lines: $(tail -n 1 "$logdir/spdx.log")"
+	else
+		fail=$((fail + 1))
+		echo "not ok licence lines"
+		cat "$logdir/spdx.log"
 	fi
 fi
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the INI configuration parser. Besides crashes, checks that a
  * failure always explains itself and that an accepted configuration
  * survives lfs_config_format and a second parse unchanged (what lethefs

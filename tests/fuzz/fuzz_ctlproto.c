@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the control-socket protocol: the request line the daemon parses
  * (from any local process that reaches the socket) and the JSON reader the
  * CLI applies to the daemon's answer. First byte: 0 request, 1 JSON,
@@ -7,7 +8,7 @@
 
 #include <errno.h>
 
-#include "../../keymgmt/ctlproto.h"
+#include "../../daemon/ctlproto.h"
 
 FZ_DEFINE_INIT
 

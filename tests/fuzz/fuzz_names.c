@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes everything that reads an encrypted name from the backing store
  * (all attacker-controlled: whoever holds the backing directory chooses
  * these bytes): file names, symlink targets, xattr names and values, and
@@ -5,6 +6,7 @@
  * canonical: re-encrypting the result gives back the very same bytes. */
 #include "fuzz_common.h"
 
+#include "../../fs/longlink.h"
 #include "../../fs/names.h"
 
 FZ_DEFINE_INIT
@@ -62,6 +64,20 @@ static void fuzz_link(const struct fz_keys *k, const char *in, size_t len)
 	free(out);
 }
 
+/* A backing symlink target as a long-target reference (FORMAT.md 8.1):
+ * accepted only in its one canonical form. */
+static void fuzz_longlink_ref(const char *in, size_t len)
+{
+	char hash[LFS_LONGLINK_HASH + 1], again[LFS_LONGLINK_REF_LEN + 1];
+	size_t plain_len = 0;
+	if (!lfs_longlink_parse(in, len, hash, &plain_len))
+		return;
+	FZ_CHECK(plain_len >= 1 && plain_len <= LFS_LINK_TARGET_MAX);
+	FZ_CHECK(strlen(hash) == LFS_LONGLINK_HASH);
+	snprintf(again, sizeof(again), "%s%s:%04zu", LFS_LONGLINK_PREFIX, hash, plain_len);
+	FZ_CHECK(len == LFS_LONGLINK_REF_LEN && memcmp(again, in, len) == 0);
+}
+
 /* The input as a value, bound to a fixed backing attribute name. */
 static void fuzz_xattr_value(const struct fz_keys *k, const uint8_t *in, size_t len)
 {
@@ -112,5 +128,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_link(&k, in, size);
 	fuzz_xattr_value(&k, data, size);
 	fuzz_entry(in, size);
+	fuzz_longlink_ref(in, size);
 	return 0;
 }

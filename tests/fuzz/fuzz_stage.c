@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the staging parsers: the vault's staging index (a text file any
  * writer of the backing store controls) and a staging key file. First
  * byte: 0 index, 1 key file. An accepted index must survive a store and a
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include "../../common/fileutil.h"
-#include "../../keymgmt/stage_store.h"
+#include "../../staging/stage_store.h"
 
 FZ_DEFINE_INIT
 

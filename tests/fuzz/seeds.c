@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes one or more valid inputs per fuzz target into DIR/corpus-NAME/,
  * sealed with the fixed keys of fuzz_common.h, so that each fuzzer starts
  * past the checks it could never pass by chance (magic numbers, MACs,
@@ -12,13 +13,16 @@
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
 #include "../../fs/names.h"
-#include "../../keymgmt/audit_line.h"
+#include "../../fs/tail.h"
+#include "../../journal/journal.h"
+#include "../../audit/audit_line.h"
 #include "../../keymgmt/config.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
-#include "../../fs/refile.h"
+#include "../../keymgmt/slot_labels.h"
+#include "../../rotation/rotjournal.h"
 
 static const char *top;
 
@@ -123,6 +127,24 @@ static void seed_names(void)
 	put("names", "xattr-name", enc, strlen(enc));
 	lfs_xattr_value_seal(xv, "user.fuzz", "v", 1, val);
 	put("names", "xattr-value", val, sizeof(val));
+	const char *ref = "lethefs-longlink:ysXTf3sHtNC5qbS2CLzCjFX-jeOiOILvmv86xFnG07I:4095";
+	put("names", "longlink-ref", ref, strlen(ref));
+}
+
+/* setfacl -m u:1000:rw,g:2000:r on a 0640 file, as the kernel passes it. */
+static void seed_acl(void)
+{
+	static const uint8_t acl[] = {
+		2, 0, 0, 0,						/* version */
+		0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* owner rw- */
+		0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,			/* user 1000 rw- */
+		0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,			/* group r-- */
+		0x08, 0, 4, 0, 0xd0, 0x07, 0, 0,			/* group 2000 r-- */
+		0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* mask rw- */
+		0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,			/* other --- */
+	};
+	put("acl", "named", acl, sizeof(acl));
+	put("acl", "minimal", acl, 4 + 8);
 }
 
 /* header | block 0, with the block's final flag equal to the parity of
@@ -188,7 +210,12 @@ static void seed_recovery(void)
 /* A keyed and an unkeyed line, a head, and writer inputs (mode byte 1). */
 static void seed_audit(void)
 {
-	struct lfs_audit_caller c = {.known = true, .uid = 0, .pid = 1, .exe = "/usr/bin/x"};
+	struct lfs_audit_caller c = {.known = true,
+				     .uid = 0,
+				     .pid = 1,
+				     .exe = "/usr/bin/x",
+				     .loginuid = 1000,
+				     .sessionid = LFS_AUDIT_UNSET};
 	struct lfs_audit_detail d[] = {{"slot", NULL, 2}, {"type", "passphrase", 0}};
 	struct lfs_audit_record rec = {.seq = 3, .time_ms = 1764401856123LL, .event = "keyslot-add",
 				       .outcome = "success", .caller = &c, .details = d,
@@ -203,10 +230,50 @@ static void seed_audit(void)
 	rec.caller = NULL;
 	n = lfs_audit_format_line(buf + 1, &rec, prev, NULL);
 	put("audit", "unkeyed", buf, (size_t)n);
-	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, 3, prev, key);
+	struct lfs_audit_head h = {.seq = 5};
+	memcpy(h.hash, prev, 32);
+	lfs_audit_set_anchor(&h, key, 3, prev);
+	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, &h);
 	put("audit", "head", buf, (size_t)n + 1);
+	h.has_anchor = false;
+	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, &h);
+	put("audit", "head-unanchored", buf, (size_t)n + 1);
+	/* The older keyed form, {"seq","hash","mac"}. */
+	n = snprintf(buf + 1, sizeof(buf) - 1,
+		     "{\"seq\":3,\"hash\":\"%064d\",\"mac\":\"%064d\"}\n", 0, 0);
+	put("audit", "head-legacy", buf, (size_t)n + 1);
 	static const char writer[] = "\x01/tmp/\xe2\x82\xac\x01\"x\0detail\n\0\xff\xfe";
 	put("audit", "write", writer, sizeof(writer) - 1);
+}
+
+/* A labels file with two records, MAC'd under the fixed key. */
+static void seed_labels(void)
+{
+	struct lfs_slot_labels l = {0};
+	uint8_t key[32], uuid[16], h[32], buf[LFS_LABELS_FILE_MAX];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	memset(h, 0x5a, sizeof(h));
+	if (lfs_labels_put(&l, 1, h, "Dr. X, lab admin") != 0 ||
+	    lfs_labels_put(&l, 7, h, "Backup \xe2\x80\x93 Z\xc3\xbcrich") != 0)
+		exit(1);
+	int n = lfs_labels_encode(&l, uuid, key, buf);
+	if (n < 0)
+		exit(1);
+	put("labels", "two", buf, (size_t)n);
+}
+
+/* journalctl-style times and spans. */
+static void seed_timespec(void)
+{
+	static const char *const t[] = {"yesterday", "-1h 30min", "2026-12-01 10:00",
+					"Tue 2026-12-01T10:00:05.25+01:00", "@1796119205.5",
+					"3 days ago", "10:00 UTC", "7d"};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "t%zu", i);
+		put("timespec", name, t[i], strlen(t[i]));
+	}
 }
 
 /* Request lines (mode 0), an answer (mode 1), a hostile string (mode 2). */
@@ -223,6 +290,13 @@ static void seed_ctlproto(void)
 	put("ctlproto", "unlock", unlock, sizeof(unlock) - 1);
 	put("ctlproto", "answer", answer, sizeof(answer) - 1);
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
+}
+
+static void seed_registry(void)
+{
+	static const char entry[] = "lethefs-mount 1\npid 4242\nsocket /run/lethefs/"
+				    "0123456789abcdef0123456789abcdef.sock\nmountpoint /srv/lab data\n";
+	put("registry", "entry", entry, sizeof(entry) - 1);
 }
 
 /* A staging index with two entries (mode 0). */
@@ -257,6 +331,38 @@ static void seed_rotjournal(void)
 	put("rotjournal", "body", buf, n + 1 - 16);
 }
 
+/* A sealed tail record (mode 1 re-seals it) and its payload (mode 2). */
+static void seed_journal(void)
+{
+	static struct lfs_journal_record r;
+	static uint8_t slot[1 + LFS_JOURNAL_SLOT_LEN], pivot[2][4136];
+	uint8_t key[LFS_JOURNAL_KEY_LEN], uuid[16];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	struct lfs_tail t = {.old_backing = 48 + 4136 + 944,
+			     .new_backing = 48 + 2 * 4136 + 140,
+			     .check_block = 2,
+			     .pivot_block = 1,
+			     .old_pivot_len = 944,
+			     .new_pivot_len = 4136,
+			     .old_pivot = pivot[0],
+			     .new_pivot = pivot[1]};
+	memset(pivot, 0x5a, sizeof(pivot));
+	r.kind = LFS_JK_TAIL;
+	r.seq = 7;
+	r.target.dev = 0x801;
+	r.target.ino = 99;
+	r.target.path_len = 15;
+	memcpy(r.target.path, "QmFzZTY0/bmFtZQ", 16);
+	r.payload_len = (uint32_t)lfs_tail_encode(&t, r.payload);
+	slot[0] = 1;
+	lfs_journal_encode(key, uuid, 3, &r, slot + 1);
+	put("journal", "tail-record", slot, 1 + 184 + 15 + r.payload_len);
+	slot[0] = 2;
+	memcpy(slot + 1, r.payload, r.payload_len);
+	put("journal", "tail-payload", slot, 1 + r.payload_len);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -268,11 +374,16 @@ int main(int argc, char **argv)
 	seed_keyring();
 	seed_config();
 	seed_names();
+	seed_acl();
 	seed_content();
 	seed_recovery();
 	seed_audit();
+	seed_labels();
+	seed_timespec();
 	seed_ctlproto();
 	seed_stage();
 	seed_rotjournal();
+	seed_journal();
+	seed_registry();
 	return 0;
 }

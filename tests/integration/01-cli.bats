@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The command line: init, info, mount's contract, errors and exit codes.
 
 load helpers
@@ -18,18 +19,18 @@ teardown() { teardown_vault; }
 }
 
 @test "init refuses a non-empty directory and an existing vault (exit 8)" {
-	run "$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$VAULT"
+	run "$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT"
 	[ "$status" -eq 8 ]
 	[[ "$output" == *"already holds a lethefs vault"* ]]
 	mkdir "$T/full" && touch "$T/full/x"
-	run "$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$T/full"
+	run "$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$T/full"
 	[ "$status" -eq 8 ]
 	[[ "$output" == *"not empty"* ]]
 }
 
 @test "init with aes256gcm when the CPU has AES-NI" {
 	grep -qw aes /proc/cpuinfo || skip "no AES-NI"
-	run "$LETHEFS" init --cipher aes256gcm --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$T/v2"
+	run "$LETHEFS" init --cipher aes256gcm --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$T/v2"
 	[ "$status" -eq 0 ]
 	run "$LETHEFS" info "$T/v2"
 	[[ "$output" == *"cipher:   aes256gcm"* ]]
@@ -106,7 +107,7 @@ teardown() { teardown_vault; }
 }
 
 @test "a keyslot file from another vault is refused" {
-	"$LETHEFS" init --passfile "$T/pass" --kdf-ops 1 --kdf-mem 8M "$T/other" >/dev/null
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$T/other" >/dev/null
 	cp "$T/other/lethefs.keyslots" "$VAULT/lethefs.keyslots"
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 5 ]
@@ -168,7 +169,7 @@ teardown() { teardown_vault; }
 }
 
 @test "init with --extpass records an extpass keyslot" {
-	run "$LETHEFS" init --extpass "cat $T/pass" --kdf-ops 1 --kdf-mem 8M "$T/v3"
+	run "$LETHEFS" init --extpass "cat $T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$T/v3"
 	[ "$status" -eq 0 ]
 	run "$LETHEFS" info "$T/v3"
 	[[ "$output" == *"slot 0: extpass"* ]]

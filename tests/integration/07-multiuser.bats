@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Other users: refused without allow_other; with it, the kernel enforces
 # file modes (default_permissions) and new files belong to their creator.
 

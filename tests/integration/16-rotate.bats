@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Data-key rotation (docs/ROTATION.md): online re-encryption under load,
 # crash and resume, and old keys that decrypt nothing afterwards.
 
@@ -180,4 +181,13 @@ check_tree() {
 	run getfattr -n user.tag "$MNT/x/f57"
 	[ "$status" -ne 0 ]
 	[ "$(getfattr --only-values -n user.tag "$MNT/x/f1")" = value-1 ]
+}
+
+@test "xattrs of an empty file survive a rotation (found by the ACL tests)" {
+	touch "$MNT/empty"
+	setfattr -n user.tag -v kept "$MNT/empty"
+	"$LETHEFS" rotate --wait "$MNT" >/dev/null
+	unmount_vault
+	mount_vault
+	[ "$(getfattr --only-values -n user.tag "$MNT/empty")" = kept ]
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # lethefs rekey (docs/KEYS.md, docs/ROTATION.md): a new master key, slots
 # re-wrapped with the secrets given, a new data epoch that the next mount's
 # rotation converts everything to; old key material decrypts nothing after.
@@ -175,12 +176,13 @@ vault_sums() {
 	[[ "$output" == *"Usage: lethefs rekey"* ]]
 }
 
-# Runs rekey under strace, which kills it at the Nth call of a system call.
-# Without a terminal the commit makes these calls, in order: write 1 (the
-# keyring.new temporary), fsync 1, renameat 1 (-> lethefs.keyring.new),
-# fsync 2 (dir), write 2 (keyslots temporary), fsync 3, renameat 2
-# (-> lethefs.keyslots), fsync 4, renameat 3 (keyring.new -> keyring),
-# fsync 5; then the audit entry.
+# Runs rekey under strace, which kills it at the Nth call of a system call
+# (before the call runs). The commit (docs/FORMAT.md section 12, keyring
+# replacement) makes these calls, in order: pwrite64 1 (the journal record,
+# sealed under the new master), fdatasync 1; write 1 (keyslots temporary),
+# fsync 1, renameat 1 (-> lethefs.keyslots), fsync 2 (directory); write 2
+# (keyring temporary), fsync 3, renameat 2 (-> lethefs.keyring), fsync 4;
+# pwrite64 2 (the record cleared), fdatasync 2; then the audit entry.
 rekey_killed_at() { # syscall N
 	run strace -f -o /dev/null -e trace="$1" -e inject="$1":signal=SIGKILL:when="$2" \
 		"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT"
@@ -198,39 +200,53 @@ assert_consistent() {
 	else
 		! unlocks_with --recovery-key --passfile "$T/old.rk"
 	fi
-	[ ! -e "$VAULT/lethefs.keyring.new" ] || [ "$1" = old ]
+	[ ! -e "$VAULT/lethefs.keyring.new" ]
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 	mount_vault
 	check_tree_after_rotation
 	unmount_vault
 }
 
-@test "rekey killed before the keyslots are replaced: old key material; the next rekey cleans up" {
+@test "rekey killed before the keyslots are replaced: old key material; the next rekey goes through" {
 	populate
-	for point in "renameat 1" "fsync 2" "write 2" "renameat 2"; do
+	for point in "pwrite64 1" "fdatasync 1" "write 1" "fsync 1" "renameat 1"; do
 		rekey_killed_at $point
 		assert_consistent old
 	done
-	[ -e "$VAULT/lethefs.keyring.new" ]
 	"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT" >/dev/null
-	[ ! -e "$VAULT/lethefs.keyring.new" ]
 	! ls -a "$VAULT" | grep -q '\.tmp\.'
 	assert_consistent new
 }
 
-@test "rekey killed after the keyslots are replaced: the next unlock finishes it" {
+@test "rekey killed after the keyslots are replaced: the next unlock installs the new keyring" {
 	populate
-	rekey_killed_at renameat 3
-	# Slots wrap the new master; lethefs.keyring is still the old one.
-	[ -e "$VAULT/lethefs.keyring.new" ]
-	assert_consistent new
-	[ ! -e "$VAULT/lethefs.keyring.new" ]
+	for point in "fsync 2" "write 2" "fsync 3" "renameat 2"; do
+		rekey_killed_at $point
+		# Slots wrap the new master; lethefs.keyring is still the old one
+		# and the new one waits in the journal.
+		assert_consistent new
+	done
 }
 
-@test "rekey killed after its last rename: new key material" {
+@test "rekey killed after the keyring is replaced: new key material" {
 	populate
-	rekey_killed_at fsync 5
+	rekey_killed_at fsync 4
 	assert_consistent new
+	rekey_killed_at pwrite64 2
+	assert_consistent new
+}
+
+@test "a keyring left in lethefs.keyring.new by an older version's rekey is still installed" {
+	populate
+	# What a rekey of the previous release killed after its keyslots rename
+	# left: slots of the new master, its keyring under the .new name. Build
+	# it with this version's rekey, then move the keyring aside.
+	cp "$VAULT/lethefs.keyring" "$T/old.keyring"
+	"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT" >/dev/null
+	mv "$VAULT/lethefs.keyring" "$VAULT/lethefs.keyring.new"
+	cp "$T/old.keyring" "$VAULT/lethefs.keyring"
+	assert_consistent new
+	[ ! -e "$VAULT/lethefs.keyring.new" ]
 }
 
 @test "rekey refuses while staging directories are live (their keys are wrapped under the master key)" {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # mount(8) and fstab: mount.fuse3 calls "lethefs VAULT MOUNTPOINT -o OPTS".
 # mount(8) runs helpers with a fixed PATH, so each test runs in a mount
 # namespace of its own where /usr/local/sbin holds a link to the binary

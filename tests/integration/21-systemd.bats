@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The shipped systemd units pass systemd-analyze verify (with the binary
 # path pointed at the build under test, since nothing is installed).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # docs/CLI-ABI.md pins the scripting interface: its exit-code table must
 # match `lethefs --help` and cli/cli.h, and its list of status members must
 # be exactly what a live daemon answers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Logging: every daemon line names the vault's uuid, and no secret is ever
 # logged. A debug-level daemon (which logs every request) and the CLI go
 # through unlocks (right and wrong), locks, keyslot changes, a key export,
@@ -24,7 +25,7 @@ teardown() { teardown_vault; }
 		"$LETHEFS" lock "$MNT"
 		"$LETHEFS" unlock --passfile "$T/wrong" "$MNT" || true
 		"$LETHEFS" unlock --passfile "$T/pass" "$MNT"
-		"$LETHEFS" keyslot add --new-passfile "$T/pass2" --kdf-ops 1 --kdf-mem 8M \
+		"$LETHEFS" keyslot add --new-passfile "$T/pass2" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
 			--passfile "$T/pass" "$VAULT"
 		"$LETHEFS" key export --passfile "$T/pass" "$VAULT" >"$T/recovery"
 		"$LETHEFS" rotate --wait "$MNT"
@@ -33,7 +34,7 @@ teardown() { teardown_vault; }
 		"$LETHEFS" stage shred "$MNT/job"
 		"$LETHEFS" lock "$MNT"
 		"$LETHEFS" unlock --recovery-key --passfile "$T/recovery" "$MNT"
-		"$LETHEFS" passwd --passfile "$T/pass2" --new-passfile "$T/wrong" --kdf-ops 1 \
+		"$LETHEFS" passwd --passfile "$T/pass2" --new-passfile "$T/wrong" --allow-weak-kdf --kdf-ops 1 \
 			--kdf-mem 8M "$VAULT"
 	} >/dev/null 2>&5
 	"$TOOLS/dump_keys" "$VAULT" "$T/pass" >"$T/keys"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the vault configuration (keymgmt/config.c): formatting
  * and parsing round trip, and the promise that every mistake is an error
  * with a reason (and the line number where one exists). */

@@ -1,11 +1,12 @@
-/* Unit tests for the control-socket protocol (keymgmt/ctlproto.c): the
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the control-socket protocol (daemon/ctlproto.c): the
  * strict request grammar, and the JSON writer and reader. */
 #include "testutil.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-#include "../../keymgmt/ctlproto.h"
+#include "../../daemon/ctlproto.h"
 
 static int parse(const char *line, struct lfs_ctl_request *req)
 {

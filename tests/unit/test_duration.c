@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for duration parsing and formatting (common/duration.c). */
 #include "testutil.h"
 

@@ -1,10 +1,11 @@
-/* Unit tests for the rotation journal (fs/refile.c): round trip, and a
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the rotation journal (rotation/rotjournal.c): round trip, and a
  * torn or altered journal is refused (then discarded, never replayed). */
 #include "testutil.h"
 
 #include <errno.h>
 
-#include "../../fs/refile.h"
+#include "../../rotation/rotjournal.h"
 
 static void test_journal_roundtrip(void **state)
 {

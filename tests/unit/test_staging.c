@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for staging keys and the staging index: the keyring's staging
  * table (add, get, drop, lock), wrapping a staging key under the master key
  * (and what the associated data binds), and the index's strict parser. */
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 
 #include "../../keymgmt/keyring.h"
-#include "../../keymgmt/stage_store.h"
+#include "../../staging/stage_store.h"
 
 #define X  LFS_CIPHER_XCHACHA20POLY1305
 #define ID 0x8000abcdu

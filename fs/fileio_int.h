@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal to fs/fileio*.c: one operation's view of a file. */
+#ifndef LETHEFS_FILEIO_INT_H
+#define LETHEFS_FILEIO_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs.h"
+
+#define BS ((uint64_t)LFS_BLOCK_SIZE)
+
+/* Everything one operation needs about the file, gathered once. */
+struct io {
+	struct lfs_fs *fs;
+	struct lfs_inode *inode;
+	const struct lfs_layout *l;
+	int fd;
+	uint64_t backing;                  /* backing file size */
+	uint64_t size;                     /* plaintext size */
+	const struct lfs_epoch_keys *keys; /* held from the keyring */
+	struct lfs_aead_key key;
+	/* Fresh nonces drawn in batches: one generator call per 64 blocks
+	 * rather than per block. Each is handed out once. */
+	uint8_t nonces[64 * LFS_AEAD_NONCE_MAX];
+	size_t nonces_left;
+};
+
+static inline uint64_t last_block(uint64_t size)
+{
+	return (size - 1) / BS;
+}
+
+int io_stat(struct io *io);
+void io_release_keys(struct io *io);
+int io_open_header(struct io *io, bool *exists);
+int io_create_header(struct io *io);
+int io_write_header(struct io *io);
+void io_report_corrupt(struct io *io, uint64_t block);
+int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t *scratch,
+                  bool report);
+int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch);
+int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
+                uint8_t *out);
+int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off);
+int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_t *out,
+               uint64_t new_size);
+
+/* fileio_tail.c: changes of the last block or of the length, each under a
+ * journal record (fs/tail.h). */
+int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, uint64_t off);
+int tail_shrink(struct io *io, uint64_t new_size);
+
+#endif

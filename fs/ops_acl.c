@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* POSIX ACLs through the mount. With FUSE's POSIX ACL capability the
+ * kernel enforces ACLs and caches them, but leaves to the filesystem what
+ * ext4 does itself (fs/ext4/acl.c, fs/posix_acl.c): an access ACL that
+ * the mode can express is not stored and only sets the mode; any access
+ * ACL sets the mode's permission bits; chmod rewrites the stored access
+ * ACL; a new object gets its parent's default ACL masked by the mode it
+ * was created with (and a new directory the default ACL itself), or, when
+ * the parent has none, the caller's umask. The ACLs themselves are stored
+ * like other encrypted attributes (FORMAT.md 9.3). */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "acl.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const acl_names[] = {LFS_ACL_XATTR_ACCESS, LFS_ACL_XATTR_DEFAULT};
+
+/* Whether the caller may keep a set-group-ID bit on a file of group gid:
+ * root, or a member of gid (the kernel's in_group_or_capable). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return true;
+	gid_t groups[256];
+	int n = fuse_req_getgroups(req, 256, groups);
+	for (int i = 0; i < n && i < 256; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static int chmod_proc(const char *proc, mode_t mode)
+{
+	return chmod(proc, mode & 07777) < 0 ? -errno : 0;
+}
+
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
+		     const char *value, size_t size)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	const uint8_t *acl = (const uint8_t *)value;
+	int n = lfs_acl_check(acl, size);
+	if (n < 0)
+		return n;
+	if (n == 0) { /* an empty ACL removes it */
+		int r = lfs_xattr_remove(fs, inode->stage_id, proc, acl_names[type]);
+		return r == -ENODATA ? 0 : r;
+	}
+	if (type == LFS_ACL_DEFAULT)
+		return S_ISDIR(inode->type)
+			       ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
+			       : -EACCES;
+	struct stat st;
+	if (stat(proc, &st) < 0)
+		return -errno;
+	mode_t mode = st.st_mode;
+	int not_equiv = lfs_acl_equiv_mode(acl, size, &mode);
+	if (!caller_in_group(req, st.st_gid))
+		mode &= ~(mode_t)S_ISGID;
+	/* The ACL first, then the mode, as ext4 does: a failure leaves the
+	 * old mode. */
+	int r = not_equiv ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
+			  : lfs_xattr_remove(fs, inode->stage_id, proc, acl_names[type]);
+	if (r == -ENODATA)
+		r = 0;
+	if (r == 0 && (mode & 07777) != (st.st_mode & 07777))
+		r = chmod_proc(proc, mode);
+	return r;
+}
+
+int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode)
+{
+	if (!fs->acl || S_ISLNK(inode->type))
+		return 0;
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(ifd, proc);
+	uint8_t *acl = NULL;
+	int len = lfs_xattr_load(fs, inode->stage_id, proc, LFS_ACL_XATTR_ACCESS, &acl);
+	if (len == -ENODATA)
+		return 0;
+	int r = len < 0 ? len : lfs_acl_check(acl, (size_t)len);
+	if (r > 0) {
+		lfs_acl_chmod(acl, (size_t)len, mode);
+		r = lfs_xattr_store(fs, inode->stage_id, proc, LFS_ACL_XATTR_ACCESS, acl, (size_t)len,
+				    0);
+	} else if (r == 0 || r == -EINVAL) {
+		r = -EIO; /* an authenticated but malformed ACL: not ours */
+	}
+	free(acl);
+	return r;
+}
+
+int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	char pproc[LFS_PROC_PATH_MAX], proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(pfd, pproc);
+	lfs_proc_path(fd, proc);
+	uint8_t *def = NULL;
+	int len = lfs_xattr_load(fs, parent->stage_id, pproc, LFS_ACL_XATTR_DEFAULT, &def);
+	if (len == -ENODATA || len == 0) {
+		/* No default ACL: the umask the kernel left to us. */
+		*mode &= ~(mode_t)(fuse_req_ctx(req)->umask & 0777);
+		free(def);
+		return 0;
+	}
+	int r = len < 0 ? len : lfs_acl_check(def, (size_t)len);
+	if (r == 0 || r == -EINVAL)
+		r = -EIO;
+	if (r > 0 && S_ISDIR(*mode))
+		r = lfs_xattr_store(fs, parent->stage_id, proc, LFS_ACL_XATTR_DEFAULT, def,
+				    (size_t)len, 0);
+	/* The backing store keeps encrypted attributes in its user.*
+	 * namespace, which Linux allows on regular files and directories
+	 * only: a FIFO, socket or device node gets the mode the default ACL
+	 * implies but no ACL of its own (README, limitations). */
+	if (r >= 0 && lfs_acl_create_masq(def, (size_t)len, mode) &&
+	    (S_ISREG(*mode) || S_ISDIR(*mode)))
+		r = lfs_xattr_store(fs, parent->stage_id, proc, LFS_ACL_XATTR_ACCESS, def,
+				    (size_t)len, 0);
+	free(def);
+	return r < 0 ? r : 0;
+}

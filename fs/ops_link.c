@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Name-space operations on existing objects: hard links, unlink, rmdir
+ * and rename. */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "dirnames.h"
+#include "rename_dir.h"
+#include "stage_hooks.h"
+#include "../common/fileutil.h"
+#include "../common/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+
+/* Pins two inodes (possibly the same one) or neither. */
+static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, int *fa, int *fb)
+{
+	*fa = lfs_inode_pin(fs, a);
+	if (*fa < 0)
+		return *fa;
+	*fb = lfs_inode_pin(fs, b);
+	if (*fb < 0) {
+		lfs_inode_unpin(fs, a);
+		return *fb;
+	}
+	return 0;
+}
+
+void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct fuse_entry_param e;
+	char proc[LFS_PROC_PATH_MAX];
+	int ifd, pfd;
+	int r = pin_two(fs, inode, parent, &ifd, &pfd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* A hard link would let one object be reached under two keys' names. */
+	if (inode->stage_id != parent->stage_id || inode->stage_root)
+		r = -EXDEV;
+	if (r == 0)
+		r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	if (r == 0) {
+		lfs_proc_path(ifd, proc);
+		if (linkat(AT_FDCWD, proc, pfd, b.name, AT_SYMLINK_FOLLOW) < 0)
+			r = -errno;
+	}
+	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
+	lfs_inode_unpin(fs, parent);
+	lfs_inode_unpin(fs, inode);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	uint32_t sid;
+	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid))
+		r = -EISDIR;
+	/* Quota: a file's last name going frees its bytes. */
+	struct stat st;
+	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	struct lfs_link_release rel = {0};
+	if (r == 0)
+		lfs_symlink_release_begin(pfd, b.name, &rel);
+	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
+		r = -errno;
+	if (r == 0)
+		lfs_symlink_release_end(fs, parent->stage_id, &rel);
+	if (r == 0 && charge) {
+		uint64_t plain = 0;
+		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
+		lfs_stage_hook_charge(fs, parent, -(int64_t)plain);
+	}
+	if (r == 0)
+		lfs_bname_drop_sidecar(pfd, &b);
+	lfs_inode_unpin(fs, parent);
+	fuse_reply_err(req, -r);
+}
+
+/* Whether a backing directory holds nothing but lethefs metadata. */
+static int backing_dir_is_empty(int dirfd)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+			r = -ENOTEMPTY;
+	closedir(d);
+	return r;
+}
+
+
+void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_bname b;
+	struct lfs_dirmeta m;
+	int pfd = lfs_inode_pin(fs, parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	int dfd = -1;
+	uint32_t sid;
+	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid)) {
+		/* A staging directory: removing it is a manual shred. */
+		r = fs->stage->rmdir(fs->stage->ctx, req, sid);
+		if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
+			r = -errno;
+		if (r == 0)
+			lfs_bname_drop_sidecar(pfd, &b);
+		lfs_inode_unpin(fs, parent);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* The commit point is a rename of the (checked empty) directory to a
+	 * hidden temporary name: from then on it is gone for every reader,
+	 * and a crash while its metadata and itself are removed leaves only a
+	 * hidden leftover (docs/FORMAT.md section 12), never a directory
+	 * without its id under its name. */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
+		 randombytes_random());
+	if (r == 0) {
+		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			r = errno == ENOTDIR ? -ENOTDIR : -errno;
+	}
+	if (r == 0)
+		r = backing_dir_is_empty(dfd);
+	if (r == 0 && renameat2(pfd, b.name, pfd, tmp, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	if (r == 0) {
+		/* Keep the metadata so it can be put back if the removal fails. */
+		int have_meta = lfs_dirmeta_load(dfd, &m) == 0;
+		int e = lfs_empty_backing_dir(dfd);
+		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
+			e = -errno;
+		if (e < 0) {
+			if (have_meta)
+				lfs_dirmeta_store(dfd, &m);
+			if (renameat2(pfd, tmp, pfd, b.name, RENAME_NOREPLACE) < 0)
+				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
+					b.name, tmp, strerror(errno));
+			r = e;
+		}
+	}
+	if (r == 0)
+		lfs_bname_drop_sidecar(pfd, &b);
+	if (dfd >= 0)
+		close(dfd);
+	lfs_inode_unpin(fs, parent);
+	fuse_reply_err(req, -r);
+}
+
+void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newp_ino,
+		   const char *newname, unsigned int flags)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
+	struct lfs_inode *newparent = lfs_inode_of(req, newp_ino);
+	struct lfs_bname from, to;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int pfd, npfd;
+	int r = pin_two(fs, parent, newparent, &pfd, &npfd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* Across a staging boundary: EXDEV, so that mv copies (re-encrypting
+	 * under the destination's key) and deletes. */
+	if (parent->stage_id != newparent->stage_id)
+		r = -EXDEV;
+	if (r == 0)
+		r = lfs_bname_make(fs, parent, pfd, name, &from);
+	if (r == 0)
+		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* A long symlink replaced by the rename loses its sidecar (unless the
+	 * rename is a no-op between two names of one object). */
+	struct lfs_link_release rel = {0};
+	struct stat sst, dst;
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    fstatat(pfd, from.name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(npfd, to.name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && sst.st_ino != dst.st_ino)
+		lfs_symlink_release_begin(npfd, to.name, &rel);
+	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
+		r = -errno;
+	/* Onto an empty directory: the backing one still holds its
+	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
+	if (r == -ENOTEMPTY && flags == 0)
+		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
+	if (r == 0)
+		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
+	/* The old name's sidecar goes unless the old name still exists
+	 * (exchange) or is the very same entry. */
+	if (r == 0 && !(flags & RENAME_EXCHANGE) &&
+	    !(parent == newparent && strcmp(from.name, to.name) == 0))
+		lfs_bname_drop_sidecar(pfd, &from);
+	lfs_inode_unpin(fs, newparent);
+	lfs_inode_unpin(fs, parent);
+	fuse_reply_err(req, -r);
+}

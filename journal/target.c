@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include "target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int lfs_journal_target_of(int fd, const char *data_path, bool handles, struct lfs_journal_target *t)
+{
+	struct stat st;
+	memset(t, 0, sizeof(*t));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	t->dev = (uint64_t)st.st_dev;
+	t->ino = (uint64_t)st.st_ino;
+	if (handles) {
+		struct {
+			struct file_handle fh;
+			unsigned char bytes[LFS_JOURNAL_HANDLE_MAX];
+		} h;
+		int mnt;
+		h.fh.handle_bytes = LFS_JOURNAL_HANDLE_MAX;
+		if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0) {
+			t->handle_type = h.fh.handle_type;
+			t->handle_len = h.fh.handle_bytes;
+			memcpy(t->handle, h.fh.f_handle, h.fh.handle_bytes);
+		}
+	}
+	char proc[64], path[PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, path, sizeof(path) - 1);
+	size_t dl = strlen(data_path);
+	if (n <= 0)
+		return 0;
+	path[n] = '\0';
+	if (strcmp(path, data_path) == 0)
+		return 0; /* the data directory itself: empty path */
+	if ((size_t)n > dl + 1 && strncmp(path, data_path, dl) == 0 && path[dl] == '/' &&
+	    (size_t)n - dl - 1 <= LFS_JOURNAL_PATH_MAX) {
+		t->path_len = (uint32_t)((size_t)n - dl - 1);
+		memcpy(t->path, path + dl + 1, t->path_len);
+		t->path[t->path_len] = '\0';
+	}
+	return 0;
+}
+
+int lfs_journal_target_open(const struct lfs_journal_target *t, int data_dirfd, int mount_fd,
+                            int flags)
+{
+	int fd = -1;
+	if (t->handle_len && mount_fd >= 0) {
+		struct {
+			struct file_handle fh;
+			unsigned char bytes[LFS_JOURNAL_HANDLE_MAX];
+		} h;
+		h.fh.handle_bytes = t->handle_len;
+		h.fh.handle_type = t->handle_type;
+		memcpy(h.fh.f_handle, t->handle, t->handle_len);
+		fd = open_by_handle_at(mount_fd, &h.fh, flags | O_CLOEXEC);
+	}
+	if (fd < 0 && t->path_len)
+		fd = openat(data_dirfd, t->path, flags | O_NOFOLLOW | O_CLOEXEC);
+	else if (fd < 0)
+		fd = openat(data_dirfd, ".", flags | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if ((uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino != t->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}

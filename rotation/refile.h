@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Re-encryption of one regular file in place, for data-key rotation
+ * (docs/ROTATION.md). The backing inode keeps its identity (hard links,
+ * open handles and the inode table stay valid): every block is re-sealed
+ * at the same offset under a new header (new file id, new epoch), and the
+ * new header is written last.
+ *
+ * Crash safety comes from a redo journal written before the first block
+ * (rotjournal.h, in the vault): it names the file and holds both
+ * headers. Because every block is authenticated under exactly one of the
+ * two headers, a replay can tell, block by block, what is already done:
+ * it opens each block under the new header, else under the old one, and
+ * re-seals it under the new one. No block is ever written twice over.
+ *
+ * Pure crypto on descriptors: no FUSE, no inode table. */
+#ifndef LETHEFS_REFILE_H
+#define LETHEFS_REFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../fs/content.h"
+#include "../keymgmt/keyring.h"
+
+/* Re-seals the file open read-write on fd (plaintext size unchanged)
+ * from old_h to new_h, then writes the new header and fdatasyncs. With
+ * replay, blocks already sealed under new_h are accepted as they are.
+ * -EIO when a block authenticates under neither header (the file is left
+ * as it was for that block); -EACCES locked; other negative errno. */
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
+               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               bool replay, uint64_t *plain_bytes);
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The rotation worker (rotate.h, docs/ROTATION.md): requests, the
+ * background thread and its passes over the tree, and the retirement of
+ * the older epochs once nothing is left under them. */
+#define _GNU_SOURCE
+#include "rotate.h"
+#include "walk.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+/* A pass decrypts names, symlink targets and xattrs and derives file keys
+ * on this thread's stack; the stack below the loop is wiped after every
+ * pass. It must reach the deepest frame a pass can leave: the tree walk is
+ * iterative (walk.c: its stack is on the heap), so that is one file's or
+ * directory's conversion (convert_file, refile: about 17 KiB) below the
+ * walk, plus library frames; scripts/stack-depth.py (make stack) checks it
+ * against the compiler's numbers at every build. */
+#define ROTATION_STACK_WIPE (64 * 1024)
+
+int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
+                          const struct lfs_audit_caller *caller)
+{
+	pthread_mutex_lock(&r->lock);
+	lfs_rot_refresh_epochs(r);
+	int e = 0;
+	if (!lfs_keyring_is_unlocked(r->env.kr))
+		e = -EACCES;
+	else if (r->state == LFS_ROT_RUNNING)
+		e = -EBUSY;
+	uint32_t prev = r->target, ne = 0;
+	/* A rotation that has not finished (several data epochs: failed,
+	 * paused or interrupted) is resumed toward its target, never given yet
+	 * another epoch: retries must not fill the keyring. */
+	if (e == 0 && r->nold > 0) {
+		*epoch = r->target;
+		r->state = LFS_ROT_RUNNING;
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		lfs_info("rotation toward epoch %u resumed", r->target);
+		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
+		return 0;
+	}
+	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == 0) {
+		/* On disk before anything is encrypted under it: a crash must
+		 * never leave data under a key that exists nowhere else. The
+		 * keyring's write lock (inside add_epoch) already made every
+		 * new header wait; until the store succeeds, undo on failure. */
+		if ((e = lfs_rot_store_keyring(r)) < 0) {
+			lfs_keyring_set_current(r->env.kr, prev);
+			lfs_keyring_drop_epoch(r->env.kr, ne);
+		}
+	}
+	if (e == 0) {
+		*epoch = ne;
+		r->started = time(NULL);
+		r->completed = 0;
+		r->files_done = r->bytes_done = r->files_total = r->bytes_total = 0;
+		r->dirs_done = r->links_done = r->xattrs_done = r->errors = r->passes = 0;
+		r->active_seconds = 0;
+		r->state = LFS_ROT_IDLE;
+		lfs_rot_refresh_epochs(r);
+		lfs_rot_store_state(r);
+		pthread_cond_signal(&r->wake);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (e == 0) {
+		lfs_info("rotation started: new data-key epoch %u", ne);
+		lfs_rot_audit_started(r, caller, ne, prev);
+	}
+	return e;
+}
+
+/* Retires every epoch but the target: removed from the keyring file
+ * first (a crash leaves it on disk and the next pass retires it again),
+ * then wiped in memory. */
+static void retire(struct lfs_rotation *r)
+{
+	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
+	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
+	for (int i = 0; i < n; i++) {
+		if (ep[i] == cur)
+			continue;
+		int e = lfs_keyring_drop_epoch(r->env.kr, ep[i]);
+		if (e == 0)
+			e = lfs_rot_store_keyring(r);
+		if (e < 0) {
+			lfs_err("rotation: cannot retire epoch %u: %s", ep[i], strerror(-e));
+			continue;
+		}
+		lfs_info("rotation: epoch %u destroyed", ep[i]);
+		lfs_rot_audit(r, "epoch-destroyed", "epoch", ep[i], "current_epoch", cur);
+		pthread_mutex_lock(&r->lock);
+		r->last_retired = ep[i];
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/* A counting walk, then (unless nothing is left, which retires the older
+ * epochs) a converting one. */
+static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
+{
+	struct walk w = {.r = r, .fs = r->env.fs, .x = x, .count_only = true};
+	lfs_rot_walk(&w);
+	if (!lfs_rot_keep_going(&w))
+		return;
+	pthread_mutex_lock(&r->lock);
+	/* Totals: what is left now plus what this rotation already did. */
+	r->files_total = r->files_done + w.files;
+	r->bytes_total = r->bytes_done + w.bytes;
+	r->passes++;
+	uint64_t errors_before = r->errors;
+	pthread_mutex_unlock(&r->lock);
+	/* Fail-closed: the older epochs go only after a pass that read every
+	 * object and found none under them. An object it could not read may
+	 * be under an old key: destroying that key would lose it. */
+	if (w.found == 0 && w.errors > 0) {
+		pthread_mutex_lock(&r->lock);
+		r->state = LFS_ROT_FAILED;
+		pthread_mutex_unlock(&r->lock);
+		lfs_err("rotation: %llu object(s) could not be read: the older epochs are kept "
+			"(see the log and 'lethefs fsck'; 'lethefs rotate' retries)",
+			(unsigned long long)w.errors);
+		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
+		return;
+	}
+	if (w.found == 0) {
+		retire(r);
+		pthread_mutex_lock(&r->lock);
+		r->completed = time(NULL);
+		r->state = LFS_ROT_IDLE;
+		lfs_rot_refresh_epochs(r);
+		pthread_mutex_unlock(&r->lock);
+		if (unlinkat(r->env.vault->dirfd, LFS_ROTATION_FILE, 0) < 0 && errno != ENOENT)
+			lfs_warn("rotation: cannot remove %s: %s", LFS_ROTATION_FILE,
+			         strerror(errno));
+		lfs_info("rotation completed: every object is under epoch %u", r->target);
+		lfs_rot_audit(r, "completed", "epoch", r->target, "files",
+		              (long long)r->files_done);
+		return;
+	}
+	w.count_only = false;
+	w.found = 0;
+	w.errors = 0;
+	double t0 = lfs_rot_now();
+	pthread_mutex_lock(&r->lock);
+	r->pass_start = t0;
+	pthread_mutex_unlock(&r->lock);
+	lfs_rot_walk(&w);
+	pthread_mutex_lock(&r->lock);
+	r->active_seconds += lfs_rot_now() - t0;
+	r->pass_start = 0;
+	/* A pass that converted nothing and failed on something will fail
+	 * the same way again: stop and say so. */
+	if (r->errors > errors_before && r->errors - errors_before >= w.found &&
+	    r->state == LFS_ROT_RUNNING)
+		r->state = LFS_ROT_FAILED;
+	pthread_mutex_unlock(&r->lock);
+	if (r->state == LFS_ROT_FAILED)
+		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
+}
+
+static void run_pass(struct lfs_rotation *r)
+{
+	struct lfs_rot_xbuf *x = sodium_malloc(sizeof(*x));
+	if (!x) {
+		lfs_warn("rotation: out of memory for a pass; trying again in a second");
+		sleep(1);
+		return;
+	}
+	walk_twice(r, x);
+	sodium_free(x); /* wipes */
+}
+
+static void *rotate_thread(void *arg)
+{
+	struct lfs_rotation *r = arg;
+	while (!atomic_load(&r->stop)) {
+		pthread_mutex_lock(&r->lock);
+		lfs_rot_refresh_epochs(r);
+		bool work = r->state == LFS_ROT_RUNNING;
+		if (!work) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (work)
+			run_pass(r);
+		sodium_stackzero(ROTATION_STACK_WIPE);
+	}
+	return NULL;
+}
+
+void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *env)
+{
+	memset(r, 0, sizeof(*r));
+	r->env = *env;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_cond_init(&r->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	lfs_rot_load_state(r);
+}
+
+int lfs_rotation_start(struct lfs_rotation *r)
+{
+	int e = pthread_create(&r->thread, NULL, rotate_thread, r);
+	r->running = e == 0;
+	return -e;
+}
+
+void lfs_rotation_stop(struct lfs_rotation *r)
+{
+	if (r->running) {
+		atomic_store(&r->stop, 1);
+		pthread_mutex_lock(&r->lock);
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		r->running = false;
+	}
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rotation state and progress: the epochs, lethefs.rotation (when it
+ * started), the keyring file, audit entries and the status members. */
+#define _GNU_SOURCE
+#include "state.h"
+#include "../common/fileutil.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double lfs_rot_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
+                   const char *k2, long long v2)
+{
+	struct lfs_audit_detail d[] = {
+	    {"mountpoint", r->env.mountpoint, 0}, {k1, NULL, v1}, {k2, NULL, v2}};
+	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
+}
+
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous)
+{
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
+	                               {"epoch", NULL, epoch},
+	                               {"previous_epoch", NULL, previous},
+	                               {"trigger", "command", 0}};
+	lfs_event_emit(&r->env.events, "rotate", "started", caller, d, 4);
+}
+
+/* Reads the epochs and decides the state; with lock held. */
+void lfs_rot_refresh_epochs(struct lfs_rotation *r)
+{
+	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
+	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
+	if (n < 0) {
+		if (r->state == LFS_ROT_RUNNING)
+			r->state = LFS_ROT_PAUSED;
+		return;
+	}
+	r->nold = 0;
+	for (int i = 0; i < n; i++)
+		if (ep[i] != cur && r->nold < 8)
+			r->old_epochs[r->nold++] = ep[i];
+	r->target = cur;
+	if (r->nold == 0) {
+		r->state = LFS_ROT_IDLE;
+	} else if (r->state == LFS_ROT_IDLE || r->state == LFS_ROT_PAUSED) {
+		r->state = LFS_ROT_RUNNING;
+		if (!r->started)
+			r->started = time(NULL);
+	}
+}
+
+int lfs_rot_store_keyring(struct lfs_rotation *r)
+{
+	uint8_t ring[LFS_KEYRING_MAX_FILE_LEN];
+	size_t len;
+	int e = lfs_keyring_seal(r->env.kr, ring, &len);
+	if (e == 0)
+		e = lfs_replace_file(r->env.vault->dirfd, LFS_KEYRING_FILE_NAME, ring, len, 0600);
+	return e;
+}
+
+void lfs_rot_store_state(struct lfs_rotation *r)
+{
+	char buf[128];
+	int n =
+	    snprintf(buf, sizeof(buf), "lethefs-rotation 1\nstarted=%lld\n", (long long)r->started);
+	int e =
+	    n < 0 || (size_t)n >= sizeof(buf)
+	        ? -EOVERFLOW
+	        : lfs_replace_file(r->env.vault->dirfd, LFS_ROTATION_FILE, buf, (size_t)n, 0600);
+	/* Only the status's start time depends on it (rotate.h). */
+	if (e < 0)
+		lfs_warn("rotation: cannot record its start in %s: %s", LFS_ROTATION_FILE,
+		         strerror(-e));
+}
+
+void lfs_rot_load_state(struct lfs_rotation *r)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	if (lfs_read_small_file(r->env.vault->dirfd, LFS_ROTATION_FILE, 256, &buf, &len) < 0)
+		return;
+	long long t = 0;
+	char tmp[257];
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	free(buf);
+	if (sscanf(tmp, "lethefs-rotation 1\nstarted=%lld", &t) == 1)
+		r->started = (time_t)t;
+	else
+		lfs_warn("rotation: %s is malformed: the start time is unknown", LFS_ROTATION_FILE);
+}
+
+static const char *state_name(enum lfs_rotation_state s)
+{
+	switch (s) {
+	case LFS_ROT_RUNNING:
+		return "running";
+	case LFS_ROT_PAUSED:
+		return "paused";
+	case LFS_ROT_FAILED:
+		return "failed";
+	default:
+		return "idle";
+	}
+}
+
+int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
+{
+	pthread_mutex_lock(&r->lock);
+	if (lfs_keyring_is_unlocked(r->env.kr))
+		lfs_rot_refresh_epochs(r);
+	else if (r->state == LFS_ROT_RUNNING)
+		r->state = LFS_ROT_PAUSED;
+	double active = r->active_seconds + (r->pass_start > 0 ? lfs_rot_now() - r->pass_start : 0);
+	double rate = active > 0.5 ? (double)r->bytes_done / active : 0;
+	uint64_t left = r->bytes_total > r->bytes_done ? r->bytes_total - r->bytes_done : 0;
+	long long eta = r->state != LFS_ROT_RUNNING ? 0
+	                : rate > 0                  ? (long long)((double)left / rate)
+	                                            : -1;
+	char olds[96] = "";
+	size_t ol = 0;
+	for (unsigned i = 0; i < r->nold && ol < sizeof(olds) - 12; i++)
+		ol += (size_t)snprintf(olds + ol, sizeof(olds) - ol, "%s%u", i ? "," : "",
+		                       r->old_epochs[i]);
+	int n = snprintf(buf + *used, len - *used,
+	                 ",\"rotation_state\":\"%s\",\"rotation_epoch\":%u,"
+	                 "\"rotation_old_epochs\":\"%s\",\"rotation_started\":%lld,"
+	                 "\"rotation_completed\":%lld,\"rotation_files_done\":%llu,"
+	                 "\"rotation_files_total\":%llu,\"rotation_bytes_done\":%llu,"
+	                 "\"rotation_bytes_total\":%llu,\"rotation_rate_bytes_per_second\":%.0f,"
+	                 "\"rotation_eta_seconds\":%lld,\"rotation_dirs_done\":%llu,"
+	                 "\"rotation_links_done\":%llu,\"rotation_xattrs_done\":%llu,"
+	                 "\"rotation_errors\":%llu,\"rotation_passes\":%llu,"
+	                 "\"rotation_last_retired_epoch\":%u",
+	                 state_name(r->state), r->target, olds, (long long)r->started,
+	                 (long long)r->completed, (unsigned long long)r->files_done,
+	                 (unsigned long long)r->files_total, (unsigned long long)r->bytes_done,
+	                 (unsigned long long)r->bytes_total, rate, eta,
+	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
+	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
+	                 (unsigned long long)r->passes, r->last_retired);
+	pthread_mutex_unlock(&r->lock);
+	if (n < 0 || (size_t)n >= len - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tree walk of a rotation pass: every directory, file, symlink and
+ * xattr of the backing tree, counted or converted one at a time, on the
+ * iterative walker of fs/treewalk.h (a tree of any depth costs heap, not
+ * the worker's stack).
+ *
+ * Fail-closed: every object the pass could not read or convert counts in
+ * w->errors, and the older epochs are retired only after a counting pass
+ * with nothing left and no error (rotate.c). */
+#define _GNU_SOURCE
+#include "walk.h"
+#include "convert.h"
+#include "../common/log.h"
+#include "../fs/dirnames.h"
+#include "../fs/symlink.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
+#include "../fs/treewalk.h"
+#include "../journal/journal.h"
+#include "../staging/stage_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+
+/* Per directory of the walk: its inode, held while it is listed
+ * (converting), because symlinks are replaced under its io_lock. */
+struct level {
+	struct lfs_inode *inode;
+};
+
+static void note_error(struct walk *w, const char *what, const char *rel, const char *name, int e)
+{
+	w->errors++;
+	lfs_warn("rotation: cannot %s %s %s%s%s: %s", w->count_only ? "read" : "convert", what,
+		 rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
+	pthread_mutex_lock(&w->r->lock);
+	w->r->errors++;
+	pthread_mutex_unlock(&w->r->lock);
+}
+
+bool lfs_rot_keep_going(struct walk *w)
+{
+	return !atomic_load(&w->r->stop) && lfs_keyring_is_unlocked(w->fs->kr);
+}
+
+static bool keep_going(void *ctx)
+{
+	return lfs_rot_keep_going(ctx);
+}
+
+/* A directory: its names (if old) and xattrs, then its entries. */
+static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
+		 void *level)
+{
+	struct walk *w = ctx;
+	const char *rel = lfs_treewalk_path(tw);
+	if (dfd < 0) {
+		if (dfd != -ENOENT)
+			note_error(w, "directory", rel, NULL, dfd);
+		return 0;
+	}
+	struct lfs_dirmeta m;
+	int e = lfs_dirmeta_load(dfd, &m);
+	if (e < 0) {
+		note_error(w, "directory", rel, NULL, e);
+		return 0;
+	}
+	uint32_t epoch = m.epoch;
+	if (lfs_epoch_is_staging(epoch))
+		return 0; /* its own key, never rotated */
+	if (lfs_rot_is_old(w->r, epoch)) {
+		w->found++;
+		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
+			note_error(w, "directory", rel, NULL, e);
+	}
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(dfd, proc);
+	int nx = lfs_rot_convert_xattrs(w, proc, w->count_only);
+	if (nx < 0)
+		note_error(w, "xattrs of directory", rel, NULL, nx);
+	else
+		w->found += (uint64_t)nx;
+	if (!w->count_only)
+		((struct level *)level)->inode = lfs_inode_hold(w->fs, parentfd, name);
+	return 1;
+}
+
+static void leave(void *ctx, struct lfs_treewalk *tw, void *level)
+{
+	struct walk *w = ctx;
+	struct level *lv = level;
+	(void)tw;
+	if (lv->inode)
+		lfs_inode_release(w->fs, lv->inode);
+}
+
+static void lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
+{
+	(void)level;
+	note_error(ctx, "directory", lfs_treewalk_path(tw), NULL, err);
+}
+
+static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint8_t raw[LFS_FILE_HDR_LEN];
+	struct lfs_file_header h;
+	uint64_t plain = 0;
+	int e = fd < 0 ? -errno : lfs_rot_read_header(w->fs, fd, raw, &h, &plain);
+	if (fd >= 0) {
+		char proc[LFS_PROC_PATH_MAX];
+		lfs_proc_path(fd, proc);
+		int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
+		if (x < 0)
+			note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+		else
+			w->found += (uint64_t)x;
+		close(fd);
+	}
+	if (e == 0 && !lfs_epoch_is_staging(h.epoch) && lfs_rot_is_old(w->r, h.epoch)) {
+		w->found++;
+		w->files++;
+		w->bytes += plain;
+		if (w->count_only)
+			return;
+		/* The record names the file by handle; its path only when short
+		 * enough to record (journal/journal.h). */
+		char rel[LFS_JOURNAL_PATH_MAX + 1];
+		const char *dir = lfs_treewalk_path(tw);
+		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
+		if (n < 0 || (size_t)n >= sizeof(rel))
+			rel[0] = '\0';
+		if ((e = lfs_rot_convert_file(w, dfd, name, rel)) < 0)
+			note_error(w, "file", dir, name, e);
+	} else if (e < 0 && e != -ENODATA && e != -ENOENT && e != -EACCES) {
+		note_error(w, "file", lfs_treewalk_path(tw), name, e);
+	}
+}
+
+/* An empty file has no header to re-seal, but its xattrs (and ACLs) are
+ * under the old epoch all the same. */
+static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
+	if (x < 0)
+		note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+	else
+		w->found += (uint64_t)x;
+	close(fd);
+}
+
+static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
+		       const char *name)
+{
+	char *enc = w->x->link_enc, *out = w->x->link_plain;
+	ssize_t n = readlinkat(dfd, name, enc, sizeof(w->x->link_enc) - 1);
+	uint32_t id, ep = 0;
+	if (n < 0) {
+		if (errno != ENOENT)
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, -errno);
+		return;
+	}
+	if (lfs_stage_marker_id(enc, (size_t)n, &id))
+		return; /* a staging directory's marker, not a link to rotate */
+	if (w->count_only) {
+		/* A long target lives in the tree's link store (fs/longlink.h). */
+		n = w->treefd >= 0 ? lfs_link_read(w->treefd, dfd, name, enc) : -EBADF;
+		if (n < 0) {
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, (int)n);
+			return;
+		}
+	}
+	if (w->count_only) {
+		if (lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) < 0)
+			note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
+		else if (ep != w->r->target)
+			w->found++;
+		sodium_memzero(out, sizeof(w->x->link_plain));
+		return;
+	}
+	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
+	if (e < 0)
+		note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
+}
+
+static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, void *level)
+{
+	struct walk *w = ctx;
+	enum lfs_entry_kind kind = lfs_classify_entry(name);
+	if (kind != LFS_ENTRY_NAME && kind != LFS_ENTRY_LONG)
+		return 0;
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			note_error(w, "entry", lfs_treewalk_path(tw), name, -errno);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 1;
+	if (S_ISREG(st.st_mode) && st.st_size > 0)
+		visit_file(w, tw, dfd, name);
+	else if (S_ISREG(st.st_mode))
+		visit_empty_file(w, tw, dfd, name);
+	else if (S_ISLNK(st.st_mode))
+		visit_link(w, tw, level, dfd, name);
+	return 0;
+}
+
+void lfs_rot_walk(struct walk *w)
+{
+	static const struct lfs_treewalk_ops ops = {
+		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
+	w->treefd = lfs_tree_fd(w->fs, 0);
+	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
+		note_error(w, "tree", "", NULL, -ENOMEM);
+	if (w->treefd >= 0)
+		close(w->treefd);
+}

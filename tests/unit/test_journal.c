@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for the journal (journal/journal.c): records authenticate only
+ * in their slot, of their vault, under their key; malformed paths are
+ * refused; replay applies records oldest first and keeps the ones its
+ * callback refuses; slots kept by failed updates are never reused. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../journal/journal.h"
+
+static uint8_t key[LFS_JOURNAL_KEY_LEN], uuid[16];
+
+static struct lfs_journal_record *record(uint8_t kind, const char *path, size_t payload)
+{
+	struct lfs_journal_record *r = calloc(1, sizeof(*r));
+	r->kind = kind;
+	r->seq = 42;
+	r->target.dev = 0x801;
+	r->target.ino = 1234;
+	r->target.handle_type = 1;
+	r->target.handle_len = 8;
+	test_fill(r->target.handle, 8, 5);
+	r->target.path_len = (uint32_t)strlen(path);
+	memcpy(r->target.path, path, r->target.path_len);
+	r->payload_len = (uint32_t)payload;
+	test_fill(r->payload, payload, 9);
+	return r;
+}
+
+static void test_roundtrip_and_binding(void **state)
+{
+	(void)state;
+	uint8_t *slot = malloc(LFS_JOURNAL_SLOT_LEN);
+	struct lfs_journal_record *r = record(LFS_JK_TAIL, "abc/def", 5000),
+	                          *b = calloc(1, sizeof(*b));
+	assert_int_equal(lfs_journal_encode(key, uuid, 3, r, slot), 0);
+	assert_int_equal(lfs_journal_decode(key, uuid, 3, slot, LFS_JOURNAL_SLOT_LEN, b), 0);
+	assert_int_equal(b->kind, LFS_JK_TAIL);
+	assert_int_equal(b->seq, 42);
+	assert_int_equal(b->target.ino, 1234);
+	assert_string_equal(b->target.path, "abc/def");
+	assert_int_equal(b->payload_len, 5000);
+	assert_memory_equal(b->payload, r->payload, 5000);
+	/* Another slot, another vault, another key: not authentic. */
+	assert_int_equal(lfs_journal_decode(key, uuid, 4, slot, LFS_JOURNAL_SLOT_LEN, b), -EBADMSG);
+	uint8_t other[16];
+	memcpy(other, uuid, 16);
+	other[0] ^= 1;
+	assert_int_equal(lfs_journal_decode(key, other, 3, slot, LFS_JOURNAL_SLOT_LEN, b),
+	                 -EBADMSG);
+	uint8_t k2[LFS_JOURNAL_KEY_LEN];
+	memcpy(k2, key, sizeof(k2));
+	k2[31] ^= 1;
+	assert_int_equal(lfs_journal_decode(k2, uuid, 3, slot, LFS_JOURNAL_SLOT_LEN, b), -EBADMSG);
+	/* Any changed byte of the record or its MAC. */
+	size_t len = 184 + 7 + 5000 + 32;
+	for (size_t i = 4; i < len; i += 97) {
+		slot[i] ^= 0x10;
+		int e = lfs_journal_decode(key, uuid, 3, slot, LFS_JOURNAL_SLOT_LEN, b);
+		assert_true(e == -EBADMSG || e == -EINVAL);
+		slot[i] ^= 0x10;
+	}
+	/* Torn: shorter than its lengths say. */
+	assert_int_equal(lfs_journal_decode(key, uuid, 3, slot, len - 1, b), -EINVAL);
+	/* A free slot. */
+	memset(slot, 0, 4);
+	assert_int_equal(lfs_journal_decode(key, uuid, 3, slot, LFS_JOURNAL_SLOT_LEN, b), -ENOENT);
+	free(slot);
+	free(r);
+	free(b);
+}
+
+static void test_paths_that_leave_the_tree(void **state)
+{
+	(void)state;
+	static const char *bad[] = {"/etc/passwd", "..", "a/../../b", "a//b", "./a", "a/.", "a/"};
+	uint8_t *slot = malloc(LFS_JOURNAL_SLOT_LEN);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lfs_journal_record *r = record(LFS_JK_TAIL, bad[i], 10);
+		assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+		free(r);
+	}
+	struct lfs_journal_record *r = record(LFS_JK_TAIL, "a/..b/c.d", 10);
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), 0);
+	free(r);
+	r = record(0, "a", 10);
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+	r->kind = LFS_JK_MAX + 1;
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+	free(r);
+	free(slot);
+}
+
+struct seen {
+	uint64_t ino[64];
+	unsigned n;
+	uint64_t refuse; /* this ino's record is refused (kept) */
+};
+
+static int collect(void *arg, const struct lfs_journal_record *r)
+{
+	struct seen *s = arg;
+	s->ino[s->n++] = r->target.ino;
+	return r->target.ino == s->refuse ? -EIO : 0;
+}
+
+static void test_file_replay_keep(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lethefs-journal.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct lfs_journal j;
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, false, 16), -ENOENT);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	assert_int_equal(j.nslots, 16);
+	unsigned slots[16];
+	/* 16 updates in flight, the 5th and 9th fail and are kept; the rest
+	 * end. */
+	for (unsigned i = 0; i < 16; i++) {
+		struct lfs_journal_record *r = record(LFS_JK_TAIL, "x", 100);
+		r->target.ino = 100 + i;
+		assert_int_equal(lfs_journal_begin(&j, key, r, false, &slots[i]), 0);
+		free(r);
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		if (i == 4 || i == 8)
+			lfs_journal_keep(&j, slots[i]);
+		else if (i != 15)
+			assert_int_equal(lfs_journal_end(&j, slots[i]), 0);
+	}
+	unsigned pending;
+	assert_int_equal(lfs_journal_pending(&j, &pending), 0);
+	assert_int_equal(pending, 3); /* two kept, one still in flight */
+	lfs_journal_close(&j);
+
+	/* A crash: the next open replays the three, oldest first; the one
+	 * the callback refuses stays. A wrong uuid refuses the file. */
+	uint8_t other[16];
+	memcpy(other, uuid, 16);
+	other[3] ^= 1;
+	assert_int_equal(lfs_journal_open(&j, dfd, other, false, 16), -EINVAL);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, false, 16), 0);
+	struct seen s = {.refuse = 108};
+	unsigned rejected = 9;
+	assert_int_equal(lfs_journal_replay(&j, key, collect, &s, &rejected), 2);
+	assert_int_equal(rejected, 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.ino[0], 104);
+	assert_int_equal(s.ino[1], 108);
+	assert_int_equal(s.ino[2], 115);
+	assert_int_equal(lfs_journal_pending(&j, &pending), 0);
+	assert_int_equal(pending, 1);
+	/* Under another key nothing authenticates: counted, then cleared. */
+	uint8_t k2[LFS_JOURNAL_KEY_LEN];
+	memset(k2, 7, sizeof(k2));
+	s.n = 0;
+	assert_int_equal(lfs_journal_replay(&j, k2, collect, &s, &rejected), 0);
+	assert_int_equal(rejected, 1);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(lfs_journal_clear_rejected(&j, k2), 1);
+	assert_int_equal(lfs_journal_pending(&j, &pending), 0);
+	assert_int_equal(pending, 0);
+	lfs_journal_close(&j);
+
+	/* Every slot kept: beginning fails instead of waiting forever. */
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, false, 16), 0);
+	for (unsigned i = 0; i < 16; i++) {
+		struct lfs_journal_record *r = record(LFS_JK_TAIL, "x", 10);
+		assert_int_equal(lfs_journal_begin(&j, key, r, false, &slots[i]), 0);
+		lfs_journal_keep(&j, slots[i]);
+		free(r);
+	}
+	struct lfs_journal_record *r = record(LFS_JK_TAIL, "x", 10);
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &slots[0]), -ENOSPC);
+	free(r);
+	lfs_journal_close(&j);
+
+	/* Not a regular file under the name: refused without being opened. */
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	assert_int_equal(mkfifoat(dfd, LFS_JOURNAL_FILE_NAME, 0600), 0);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), -EINVAL);
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	test_fill(key, sizeof(key), 1);
+	test_fill(uuid, sizeof(uuid), 77);
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_roundtrip_and_binding),
+	    cmocka_unit_test(test_paths_that_leave_the_tree),
+	    cmocka_unit_test(test_file_replay_keep),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
