@@ -69,6 +69,7 @@ enum action { A_PERFORM, A_FAIL, A_CRASH_BEFORE, A_CRASH_AFTER, A_SHORT };
 	X(int, truncate64, const char *, off64_t)                                                  \
 	X(int, fsync, int)                                                                         \
 	X(int, fdatasync, int)                                                                     \
+	X(int, syncfs, int)                                                                        \
 	X(int, sync_file_range, int, off64_t, off64_t, unsigned int)                               \
 	X(int, rename, const char *, const char *)                                                 \
 	X(int, renameat, int, const char *, int, const char *)                                     \

@@ -208,6 +208,11 @@ int fdatasync(int fd)
 	FD_BODY(K_FSYNC, "fdatasync", fd, "%s", "", real_fdatasync(fd));
 }
 
+int syncfs(int fd)
+{
+	FD_BODY(K_FSYNC, "syncfs", fd, "%s", "", real_syncfs(fd));
+}
+
 int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
 	FD_BODY(K_FSYNC, "sync_file_range", fd, "%s", "",

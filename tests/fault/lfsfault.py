@@ -6,6 +6,7 @@ Everything a test creates lives in one temporary directory per run; every
 mount and daemon is tracked by the Vault object that started it and undone
 by Vault.cleanup(), so a failing check never leaves a mount behind."""
 
+import atexit
 import json
 import os
 import shutil
@@ -19,11 +20,25 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 
 PASS = "correct-horse-battery-staple"
 PASS2 = "second-secret-for-fault-tests"
-KDF = ["--kdf-ops", "1", "--kdf-mem", "8M"]
+KDF = ["--allow-weak-kdf", "--kdf-ops", "1", "--kdf-mem", "8M"]
 
 # Kinds a full disk makes fail: calls that allocate space or directory
 # entries. Syncs, unlinks, shrinking and metadata changes keep working.
 ALLOC_KINDS = "write,create,mkdir,symlink,link,mknod,fallocate,setxattr,rename"
+
+
+_socket_dir = None
+
+
+def socket_dir():
+    """A private directory for the control sockets of this process's
+    vaults: under /run (the daemon refuses a socket whose directories
+    others can write, such as /tmp), removed at exit."""
+    global _socket_dir
+    if _socket_dir is None:
+        _socket_dir = tempfile.mkdtemp(prefix="lfsft-ctl.", dir="/run")
+        atexit.register(shutil.rmtree, _socket_dir, True)
+    return _socket_dir
 
 
 class Env:
@@ -144,7 +159,7 @@ def describe_rc(rc):
 class Vault:
     """A vault in its own temporary directory, with a private control socket
     (so that copies of one vault, which share a UUID, never meet in
-    /run/lethefs)."""
+    /run/lethefs, nor the sockets of other runs)."""
 
     def __init__(self, env, root, name="v"):
         self.env = env
@@ -176,7 +191,8 @@ class Vault:
             text = f.read()
         lines = [l for l in text.splitlines() if not l.startswith("control_socket")]
         text = "\n".join(lines) + "\n"
-        sock = os.path.join(self.dir, "ctl.sock")
+        sock = os.path.join(socket_dir(), "%s-%s.sock" % (
+            os.path.basename(os.path.dirname(self.dir))[-8:], os.path.basename(self.dir)))
         if "[access]" in text:
             text = text.replace("[access]\n", "[access]\ncontrol_socket = %s\n" % sock)
         else:
