@@ -11,6 +11,7 @@
 #include "ctl_client.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
+#include "../staging/stage_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -42,7 +44,7 @@ static void offline_audit(void *arg, const char *event, const char *outcome,
 
 static void help(void)
 {
-	printf("Usage: lethefs shred-expired VAULT\n"
+	printf("Usage: lethefs shred-expired [--dry-run] VAULT\n"
 	       "\n"
 	       "Shred the staging directories of VAULT whose TTL has expired, and finish\n"
 	       "shreds and creations that a crash interrupted: keys first, then\n"
@@ -52,6 +54,9 @@ static void help(void)
 	       "whose daemon answers is left to it; a daemon that does not answer within\n"
 	       "3 s (stopped, hung) does not stop the shred. Meant for cron or\n"
 	       "lethefs-shred@.timer (dist/systemd).\n"
+	       "\n"
+	       "  --dry-run  list what would be shredded now (expired, or without a valid\n"
+	       "             retention record), change nothing, write no audit entry\n"
 	       "\n"
 	       "Exit codes: 0 done (also: a live daemon serves it), 1 a key could not be\n"
 	       "destroyed or the audit log not written, 2 usage, 4 no vault, 5 [vault] or\n"
@@ -154,14 +159,63 @@ void lfs_expire_after_failed_mount(const char *vault)
 		        vault, n, failed);
 }
 
+/* --dry-run: what the pass would shred, read without a key like stage
+ * list VAULT. Interrupted shreds and creations, which the pass would also
+ * finish, are not listed (they are no longer visible directories). */
+static int dry_run(const char *path)
+{
+	struct lfs_vault v;
+	char err[512];
+	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
+	if (ve != LFS_VAULT_OK)
+		return lfs_exit_for_vault_error(ve, err);
+	int sfd = lfs_stage_dir_open(v.dirfd, false);
+	struct lfs_stage_index ix = {0};
+	bool index_damaged = false;
+	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_staging_view(sfd, &ix, &index_damaged);
+	int64_t now = (int64_t)time(NULL);
+	if (sfd >= 0) {
+		struct lfs_stage_clock clk;
+		lfs_stage_clock_init(&clk, v.cfg.uuid, sfd);
+		now = lfs_stage_clock_now(&clk);
+		lfs_stage_clock_destroy(&clk);
+		close(sfd);
+	}
+	lfs_vault_close(&v);
+	if (r < 0) {
+		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));
+		return LFS_EXIT_CORRUPT;
+	}
+	unsigned n = 0;
+	for (size_t i = 0; i < ix.n; i++) {
+		const struct lfs_stage_entry *e = &ix.e[i];
+		if (!e->why && e->expires > now)
+			continue;
+		char hex[9];
+		lfs_stage_id_hex(e->id, hex);
+		if (e->why)
+			printf("would shred %s: %s\n", hex, e->why);
+		else
+			printf("would shred %s: expired %lld s ago\n", hex,
+			       (long long)(now - e->expires));
+		n++;
+	}
+	printf("%u staging director%s would be shredded (dry run: nothing changed)\n", n,
+	       n == 1 ? "y" : "ies");
+	lfs_stage_index_free(&ix);
+	return LFS_EXIT_OK;
+}
+
 int lfs_cmd_shred_expired(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--dry-run"))
+		return dry_run(argv[2]);
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		help();
 		return LFS_EXIT_OK;
 	}
 	if (argc != 2)
-		return lfs_cli_usage_error("shred-expired", "expected VAULT");
+		return lfs_cli_usage_error("shred-expired", "expected [--dry-run] VAULT");
 	int n;
 	unsigned failed;
 	int r = shred_expired(argv[1], false, &n, &failed);
