@@ -26,12 +26,14 @@ unmount_vault() {
 	# returns before that, and under load the daemon took over 5 s); a mount
 	# it refuses (busy, no daemon answering) is taken down the old way.
 	if mountpoint -q "$MNT"; then
-		"$LETHEFS" umount --timeout 30s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
+		"$LETHEFS" umount --timeout 120s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
 			umount -l "$MNT"
 	fi
-	# The daemon exits once unmounted; give it a moment (up to 15 s: on a
-	# loaded machine its last audit entry and syncs can take seconds).
-	for _ in $(seq 150); do
+	# The daemon exits once unmounted; give it a moment (up to 60 s: its
+	# last step is a syncfs of the backing filesystem, which waits for
+	# everything dirty on that disk, other programs' writes included; on a
+	# machine busy writing that took over a minute).
+	for _ in $(seq 600); do
 		pgrep -f "lethefs mount .*$VAULT" >/dev/null || return 0
 		sleep 0.1
 	done
