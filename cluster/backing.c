@@ -3,6 +3,7 @@
 #include "rangelock.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -197,6 +198,71 @@ int lfs_backing_probe(int dirfd, struct lfs_backing *b)
 	unlinkat(dirfd, a, 0);
 	unlinkat(dirfd, c, 0);
 	return 0;
+}
+
+bool lfs_backing_rename_two_steps(const struct lfs_backing *b)
+{
+	return b && !b->rename_noreplace && b->hard_links;
+}
+
+/* Renames onto a free name with a plain rename: only safe for a target
+ * nobody else creates (see backing.h). */
+static int checked_rename(int olddirfd, const char *old, int newdirfd, const char *newname)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct stat st;
+	pthread_mutex_lock(&lock);
+	int r = 0;
+	if (fstatat(newdirfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = -EEXIST;
+	else if (errno != ENOENT)
+		r = -errno;
+	else if (renameat(olddirfd, old, newdirfd, newname) < 0)
+		r = errno == ENOTEMPTY || errno == ENOTDIR || errno == EISDIR ? -EEXIST : -errno;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, const char *old,
+                                 int newdirfd, const char *newname, bool resume,
+                                 bool *two_steps)
+{
+	if (two_steps)
+		*two_steps = false;
+	if (!b || b->rename_noreplace)
+		return renameat2(olddirfd, old, newdirfd, newname, RENAME_NOREPLACE) < 0 ? -errno
+		                                                                       : 0;
+	struct stat src;
+	if (fstatat(olddirfd, old, &src, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(src.st_mode) || !b->hard_links)
+		return checked_rename(olddirfd, old, newdirfd, newname);
+	if (two_steps)
+		*two_steps = true;
+	if (linkat(olddirfd, old, newdirfd, newname, 0) < 0) {
+		int e = errno;
+		struct stat dst;
+		/* Already linked by an earlier attempt cut short: finish it. */
+		if (e != EEXIST || !resume || fstatat(newdirfd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    dst.st_ino != src.st_ino || dst.st_dev != src.st_dev)
+			return -e;
+	}
+	if (unlinkat(olddirfd, old, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int lfs_rename_noreplace_any(int olddirfd, const char *old, int newdirfd, const char *newname,
+                             bool resume)
+{
+	if (renameat2(olddirfd, old, newdirfd, newname, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -errno;
+	struct lfs_backing b;
+	lfs_backing_local(&b);
+	b.rename_noreplace = false;
+	return lfs_backing_rename_noreplace(&b, olddirfd, old, newdirfd, newname, resume, NULL);
 }
 
 static const char *yes_no(bool v)

@@ -56,6 +56,30 @@ int lfs_backing_probe(int dirfd, struct lfs_backing *b);
 void lfs_backing_fstype(int dirfd, char *out, size_t len);
 bool lfs_backing_is_network(const char *fstype);
 
+/* renameat2(RENAME_NOREPLACE) where the backing filesystem has it, else
+ * its fallback: a directory is renamed only when the target name is free
+ * (a plain rename would refuse a non-empty target anyway, and lethefs
+ * directories are never empty); anything else is linked under the new
+ * name (atomic, EEXIST when taken), then unlinked under the old one. With
+ * resume, a target that already is the same object (a link + unlink cut
+ * short by a crash) just loses the old name, so that the fallback can be
+ * repeated (rotation's idempotent renames); without it that is EEXIST, as
+ * renameat2 says for two names of one file. Without
+ * hard links: an existence check and a plain rename under a lock (a
+ * create of the same name by another host in between is replaced). b NULL:
+ * local. *two_steps (may be NULL) tells whether link + unlink was used. */
+int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, const char *old,
+                                 int newdirfd, const char *newname, bool resume,
+                                 bool *two_steps);
+/* The same without a probe, for rare renames (rotation, staging): tries
+ * RENAME_NOREPLACE, and takes the fallback when the filesystem refuses the
+ * flag (EINVAL, which renaming an entry to another name in a directory
+ * gives for no other reason). */
+int lfs_rename_noreplace_any(int olddirfd, const char *old, int newdirfd, const char *newname,
+                             bool resume);
+/* Whether a rename of a non-directory takes the two-step fallback. */
+bool lfs_backing_rename_two_steps(const struct lfs_backing *b);
+
 /* One line per capability ("  rename_noreplace: no (fallback: ...)"), for
  * `lethefs info --backing`. Returns the length or -1 when out is small. */
 int lfs_backing_describe(const struct lfs_backing *b, char *out, size_t len);

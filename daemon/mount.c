@@ -5,6 +5,7 @@
 #include "control.h"
 #include "daemonize.h"
 #include "session.h"
+#include "shared.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
@@ -153,18 +154,32 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_vault_close(v);
 		return LFS_MOUNT_CORRUPT;
 	}
-	fs.writeback = mo->writeback;
+	fs.writeback = mo->writeback && !mo->shared;
+	fs.shared = mo->shared;
 	fs.acl = mo->acl;
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;
-	/* The journal every multi-step update runs under (journal/journal.h).
-	 * A vault on read-only storage may only be mounted read-only. */
+	/* What the backing filesystem can do, and the vault lease: a second
+	 * host is refused unless every host mounts with -o shared. */
+	struct lfs_shared cluster;
+	int cr = lfs_shared_join(&cluster, v, &fs, mo->shared, mo->read_only, err, errlen);
+	if (cr < 0) {
+		lfs_shared_leave(&cluster);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(kr);
+		lfs_vault_close(v);
+		return cr == -EBUSY || cr == -EEXIST || cr == -ENOLCK ? LFS_MOUNT_FAILED
+		                                                     : LFS_MOUNT_ERROR;
+	}
+	/* The journal every multi-step update runs under (journal/journal.h):
+	 * this host's own in shared mode. A vault on read-only storage may
+	 * only be mounted read-only. */
 	struct lfs_journal journal;
 	char data_path[PATH_MAX + 8];
 	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
-	int jr = lfs_journal_open(&journal, v->dirfd, v->cfg.uuid, true,
-				  2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
+	int jr = lfs_journal_open_named(&journal, v->dirfd, cluster.journal_name, v->cfg.uuid, true,
+				        2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
 	if (jr == 0 && journal.read_only && !mo->read_only) {
 		lfs_journal_close(&journal);
 		jr = -EROFS;
@@ -178,6 +193,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		else
 			snprintf(err, errlen, "cannot open the journal of %s (%s): %s", vault,
 				 LFS_JOURNAL_FILE_NAME, strerror(-jr));
+		lfs_shared_leave(&cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -189,6 +205,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	struct lfs_control ctl;
 	if (lfs_control_bind(&ctl, &v->cfg, err, errlen) < 0) {
 		lfs_journal_close(&journal);
+		lfs_shared_leave(&cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -196,6 +213,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	struct lfs_session session;
 	lfs_session_init(&session, v, &fs, mnt, ctl.path);
+	session.cluster = &cluster;
+	cluster.events = lfs_session_events(&session);
 	char uuid_tag[40];
 	{
 		char hex[33];
@@ -210,6 +229,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
 		lfs_journal_close(&journal);
+		lfs_shared_leave(&cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -226,6 +246,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
 		lfs_journal_close(&journal);
+		lfs_shared_leave(&cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -294,6 +315,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	lfs_session_destroy(&session);
 	fs.journal = NULL;
 	lfs_journal_close(&journal);
+	lfs_shared_leave(&cluster);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(kr);
 	lfs_vault_close(v);

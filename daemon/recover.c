@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
+#include "../fs/rename_record.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
@@ -36,6 +39,9 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		return fd;
 	}
 	bool completed = false;
+	/* Other hosts' writes wait (and they see the file only once whole). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = lfs_tail_recover(rc->layout, rc->kr, fd, &t, &completed);
 	close(fd);
 	if (e == -ESTALE) {
@@ -72,6 +78,8 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 		rc->failed++;
 		return fd;
 	}
+	if (file && rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
@@ -103,6 +111,22 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 	case LFS_JK_ROTATE_FILE:
 	case LFS_JK_ROTATE_DIR:
 		return apply_rotation(rc, r);
+	case LFS_JK_RENAME: {
+		int e = lfs_rename_record_apply(rc->data_dirfd, r);
+		if (e == -EINVAL) {
+			lfs_err("recovery: malformed rename record for d/%s ignored", where(r));
+			rc->failed++;
+			return 0;
+		}
+		if (e < 0) {
+			lfs_err("recovery: cannot finish the rename of d/%s: %s", where(r),
+			        strerror(-e));
+			rc->failed++;
+			return e;
+		}
+		rc->completed++;
+		return 0;
+	}
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */

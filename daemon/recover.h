@@ -17,6 +17,9 @@ struct lfs_recovery {
 	const struct lfs_layout *layout;
 	int data_dirfd;      /* VAULT/d */
 	int handle_mount_fd; /* for file handles; -1: none */
+	/* Take each target file's cross-host size lock (fs/filelock.h) while
+	 * applying its record: other hosts run (shared mode). */
+	bool lock_targets;
 	/* What happened. */
 	unsigned completed;   /* updates brought to their end */
 	unsigned rolled_back; /* updates undone (they had not reached disk) */

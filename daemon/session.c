@@ -59,9 +59,13 @@ static void recover(struct lfs_session *s)
 	                          .layout = &s->fs->layout,
 	                          .data_dirfd = s->fs->root.fd,
 	                          .handle_mount_fd = s->fs->handle_mount_fd};
+	rc.lock_targets = s->cluster && s->cluster->shared;
 	int r = lfs_recover(&rc);
 	if (r < 0)
 		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
+	/* What hosts whose lease lapsed (or earlier mounts) left. */
+	if (s->cluster)
+		lfs_shared_recover_others(s->cluster, s->kr, true);
 	/* What the daemon cached of the files recovery changed (and the
 	 * marks of updates it finished) is stale now. */
 	if (r == 0 && rc.failed == 0)
@@ -244,6 +248,8 @@ void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 
 void lfs_session_tick(struct lfs_session *s)
 {
+	if (s->cluster)
+		lfs_shared_tick(s->cluster, s->kr);
 	/* Expiry does not wait for an unlock: destroying a key needs none. */
 	if (s->staging)
 		lfs_staging_tick(s->staging, (int64_t)time(NULL));
@@ -313,6 +319,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 		return -1;
 	used += (size_t)n;
 	if (s->rotation && lfs_rotation_status_json(s->rotation, buf, len, &used) < 0)
+		return -1;
+	if (s->cluster && lfs_shared_status_json(s->cluster, buf, len, &used) < 0)
 		return -1;
 	return (int)used;
 }

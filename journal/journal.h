@@ -39,7 +39,8 @@ enum lfs_journal_kind {
 	LFS_JK_ROTATE_FILE = 2, /* a file re-sealed under a new epoch (rotation) */
 	LFS_JK_ROTATE_DIR = 3,  /* a directory's names moved to a new epoch */
 	LFS_JK_KEYRING = 4,     /* a keyring that must replace lethefs.keyring (rekey) */
-	LFS_JK_MAX = 4,
+	LFS_JK_RENAME = 5,      /* a rename by link + unlink (fs/rename_record.c) */
+	LFS_JK_MAX = 5,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as
@@ -93,6 +94,14 @@ struct lfs_journal {
  * storage an existing journal is opened for reading (read_only set). */
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots);
+/* The same for another journal of the vault: in shared mode each host has
+ * its own, lethefs.journal.<HOST> (docs/SHARED.md), so that two hosts never
+ * apply each other's records while both run. name must be
+ * LFS_JOURNAL_FILE_NAME or that name, '.' and a host name (letters,
+ * digits, '.', '-', '_'; -EINVAL otherwise). */
+int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *name,
+                           const uint8_t uuid[16], bool create, unsigned want_slots);
+bool lfs_journal_name_ok(const char *name);
 void lfs_journal_close(struct lfs_journal *j);
 
 /* The MAC key of every record, derived from the master key (the caller

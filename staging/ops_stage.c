@@ -6,6 +6,7 @@
 #include "ops_stage.h"
 #include "../fs/dirnames.h"
 #include "../fs/ops.h"
+#include "../cluster/backing.h"
 #include "../common/duration.h"
 #include "../common/log.h"
 
@@ -242,11 +243,10 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 			close(fresh);
 		}
 		unlinkat(st->sdirfd, hex, AT_REMOVEDIR);
-		if (renameat2(pfd, base, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
-			r = -errno;
+		r = lfs_rename_noreplace_any(pfd, base, st->sdirfd, hex, false);
 		if (r == 0 && (r = lfs_staging_write_meta(dfd, id)) == 0 &&
 		    (r = link_marker(pfd, base, id)) < 0)
-			renameat2(st->sdirfd, hex, pfd, base, RENAME_NOREPLACE);
+			lfs_rename_noreplace_any(st->sdirfd, hex, pfd, base, false);
 		if (r < 0)
 			lfs_staging_abort(st, id);
 	}
