@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# One vault on a GlusterFS replica-2 volume, mounted by two hosts at once
+# (-o shared; docs/SHARED.md). The engine is started by the test
+# (tests/integration/gluster.bash); each host is a mount namespace of its
+# own with its own host name, /run/lethefs and GlusterFS client.
+
+load helpers
+load gluster
+
+setup_file() {
+	why=$(gluster_unavailable)
+	if [ -n "$why" ]; then
+		echo "$why" >"${BATS_FILE_TMPDIR}/skip"
+		return 0
+	fi
+	gluster_start || { gluster_stop; return 1; }
+	export G GVOL GHOST
+	host_start hostA && host_start hostB || { gluster_stop; return 1; }
+	printf '%s\n' "$PASS" >"$G/pass"
+	chmod 600 "$G/pass"
+	on_host hostA "$LETHEFS" init --passfile "$G/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
+		"$G/mhostA/vault" >/dev/null 2>&1 || { gluster_stop; return 1; }
+}
+
+teardown_file() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	gluster_stop
+}
+
+setup() {
+	if [ -f "${BATS_FILE_TMPDIR}/skip" ]; then
+		skip "GlusterFS cannot run here: $(cat "${BATS_FILE_TMPDIR}/skip")"
+	fi
+	mkdir -p "$G/lhostA" "$G/lhostB" "$G/lhostC"
+}
+
+teardown() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	for h in hostA hostB; do
+		on_host $h sh -c "mountpoint -q $G/l$h && { fusermount3 -u $G/l$h || umount -l $G/l$h; }; true"
+	done
+	for _ in $(seq 150); do
+		pgrep -f "lethefs mount .*$G" >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "a lethefs daemon is left" >&2
+	return 1
+}
+
+# mount_on HOST [OPTIONS...]: the vault through HOST's client, on $G/lHOST.
+mount_on() {
+	local h=$1
+	shift
+	on_host "$h" "$LETHEFS" mount --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h"
+}
+
+@test "shared: files and directories made on one host are seen on the other, both ways" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA mkdir -p "$G/lhostA/lab/2026"
+	on_host hostA sh -c "echo 'patient 4711: HbA1c 5.9' >$G/lhostA/lab/2026/r1.txt"
+	run on_host hostB cat "$G/lhostB/lab/2026/r1.txt"
+	[ "$status" -eq 0 ]
+	[ "$output" = "patient 4711: HbA1c 5.9" ]
+	on_host hostB sh -c "echo from-b >$G/lhostB/lab/b.txt && mkdir $G/lhostB/lab/bdir"
+	run on_host hostA cat "$G/lhostA/lab/b.txt"
+	[ "$output" = from-b ]
+	on_host hostA test -d "$G/lhostA/lab/bdir"
+	# No plaintext name or content in the bricks.
+	! grep -rqa "patient 4711" "$G/b1" "$G/b2"
+	! find "$G/b1" "$G/b2" -name 'r1.txt' -o -name lab | grep -q .
+}
+
+@test "shared: mkdir, rename, rmdir and link from both hosts (no RENAME_NOREPLACE on GlusterFS)" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	run on_host hostA "$LETHEFS" status --json "$G/lhostA"
+	[[ "$output" == *'"backing_missing":"rename_noreplace'* ]]
+	on_host hostA mkdir "$G/lhostA/d1"
+	run on_host hostB mkdir "$G/lhostB/d1"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"File exists"* ]]
+	on_host hostB sh -c "echo x >$G/lhostB/d1/f && mv $G/lhostB/d1 $G/lhostB/d2"
+	on_host hostA test -f "$G/lhostA/d2/f"
+	! on_host hostA test -e "$G/lhostA/d1"
+	on_host hostA ln "$G/lhostA/d2/f" "$G/lhostA/d2/g"
+	run on_host hostB stat -c %h "$G/lhostB/d2/f"
+	[ "$output" = 2 ]
+	# rename(2) with RENAME_NOREPLACE (mv --no-clobber... through renameat2).
+	on_host hostB sh -c "echo y >$G/lhostB/d2/h"
+	run on_host hostA python3 -c "
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1]
+r = libc.renameat2(-100, (d + '/h').encode(), -100, (d + '/f').encode(), 1)
+print(r, os.strerror(ctypes.get_errno()))
+r = libc.renameat2(-100, (d + '/h').encode(), -100, (d + '/new').encode(), 1)
+print(r)" "$G/lhostA/d2"
+	[ "${lines[0]}" = "-1 File exists" ]
+	[ "${lines[1]}" = 0 ]
+	run on_host hostB cat "$G/lhostB/d2/new"
+	[ "$output" = y ]
+	! on_host hostB test -e "$G/lhostB/d2/h"
+	on_host hostA rm "$G/lhostA/d2/f" "$G/lhostA/d2/g" "$G/lhostA/d2/new"
+	on_host hostB rmdir "$G/lhostB/d2"
+	! on_host hostA test -e "$G/lhostA/d2"
+	run on_host hostA ls -A "$G/lhostA"
+	[[ "$output" != *d2* ]]
+}
+
+@test "a second host without -o shared is refused, naming the holder" {
+	mount_on hostA
+	run mount_on hostB
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"in use by host hostA (pid "*", since "*", exclusive)"* ]]
+	run mount_on hostB -o shared
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"host hostA"* ]]
+	on_host hostA umount "$G/lhostA"
+	mount_on hostA -o shared
+	run mount_on hostB
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"in use by host hostA (pid "*", shared)"* ]]
+	run on_host hostB "$LETHEFS" info --backing "$G/mhostB/vault"
+	[[ "$output" == *"hostA: live"* ]]
+	[[ "$output" == *"fuse.glusterfs"* ]]
+}
