@@ -215,6 +215,11 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	lfs_session_init(&session, v, &fs, mnt, ctl.path);
 	session.cluster = &cluster;
 	cluster.events = lfs_session_events(&session);
+	/* Another host's rotation: an unknown epoch reads the keyring again. */
+	if (mo->shared) {
+		kr->refresh_arg = &cluster;
+		kr->refresh = lfs_shared_refresh_keys;
+	}
 	char uuid_tag[40];
 	{
 		char hex[33];
@@ -269,7 +274,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	                                .fs = &fs,
 	                                .kr = kr,
 	                                .mountpoint = mnt,
-	                                .events = lfs_session_events(&session)};
+	                                .events = lfs_session_events(&session),
+	                                .lease = mo->shared && cluster.leased ? &cluster.lease
+	                                                                      : NULL};
 	lfs_rotation_init(&rotation, &renv);
 	session.rotation = &rotation;
 	if (!mo->locked)

@@ -87,6 +87,8 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s)
 	recover(s);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
+	if (s->cluster)
+		lfs_shared_note_epoch(s->cluster, s->kr);
 	lfs_fs_open_gate(s->fs);
 	pthread_mutex_unlock(&s->state_lock);
 }
@@ -154,6 +156,10 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			recover(s);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
+			/* Before anything is created: a shared rotation reads
+			 * the epoch of every host from its record. */
+			if (s->cluster)
+				lfs_shared_note_epoch(s->cluster, s->kr);
 			lfs_fs_open_gate(s->fs);
 		}
 		pthread_mutex_unlock(&s->state_lock);
@@ -211,6 +217,8 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	/* Dropping cached names decrypted them on this stack. */
 	sodium_stackzero(LOCKDOWN_STACK_WIPE);
 	s->unlocked_since = 0;
+	if (s->cluster)
+		lfs_shared_note_epoch(s->cluster, s->kr);
 	pthread_mutex_unlock(&s->state_lock);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
 				       {"reason", reason, 0},

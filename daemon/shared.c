@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +25,7 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 {
 	memset(sh, 0, sizeof(*sh));
 	pthread_mutex_init(&sh->lock, NULL);
+	pthread_mutex_init(&sh->key_lock, NULL);
 	sh->shared = shared;
 	sh->vault = v;
 	sh->fs = fs;
@@ -82,6 +85,57 @@ void lfs_shared_leave(struct lfs_shared *sh)
 		lfs_lease_release(&sh->lease);
 	sh->leased = false;
 	pthread_mutex_destroy(&sh->lock);
+	pthread_mutex_destroy(&sh->key_lock);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int lfs_shared_refresh_keys(void *arg)
+{
+	struct lfs_shared *sh = arg;
+	struct lfs_keyring *kr = sh->fs->kr;
+	pthread_mutex_lock(&sh->key_lock);
+	struct stat st;
+	int r = 0;
+	double now = mono_now();
+	if (fstatat(sh->vault->dirfd, LFS_KEYRING_FILE_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	/* Unchanged since it was last taken: nothing to read (a header naming
+	 * an epoch nobody has costs one stat, not a read and an unseal). */
+	if ((uint64_t)st.st_ino == sh->keyfile.ino && (uint64_t)st.st_size == sh->keyfile.size &&
+	    mt == sh->keyfile.mtime_ns)
+		goto out;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	r = lfs_read_small_file(sh->vault->dirfd, LFS_KEYRING_FILE_NAME, LFS_KEYRING_MAX_FILE_LEN,
+	                        &buf, &len);
+	bool changed = false;
+	if (r == 0)
+		r = lfs_keyring_merge(kr, buf, len, &changed);
+	free(buf);
+	if (r == 0) {
+		sh->keyfile.ino = (uint64_t)st.st_ino;
+		sh->keyfile.size = (uint64_t)st.st_size;
+		sh->keyfile.mtime_ns = mt;
+		if (changed) {
+			lfs_info("keyring: taken another host's change of %s", LFS_KEYRING_FILE_NAME);
+			r = 1;
+		}
+	} else if (r != -EACCES) {
+		lfs_warn("keyring: cannot take %s again: %s", LFS_KEYRING_FILE_NAME, strerror(-r));
+	}
+out:
+	sh->keyfile.checked = now;
+	pthread_mutex_unlock(&sh->key_lock);
+	return r;
 }
 
 /* Applies the records of one journal that nobody else uses now. */
@@ -216,13 +270,25 @@ int lfs_shared_recover_others(struct lfs_shared *sh, struct lfs_keyring *kr, boo
 	return sc.applied;
 }
 
-void lfs_shared_tick(struct lfs_shared *sh, struct lfs_keyring *kr)
+void lfs_shared_note_epoch(struct lfs_shared *sh, struct lfs_keyring *kr)
 {
 	if (!sh->leased)
 		return;
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
-	if (lfs_keyring_epochs(kr, ep, LFS_MAX_EPOCHS, &cur) > 0)
-		lfs_lease_set_epoch(&sh->lease, cur);
+	if (lfs_keyring_epochs(kr, ep, LFS_MAX_EPOCHS, &cur) <= 0)
+		cur = 0;
+	int r = lfs_lease_set_epoch(&sh->lease, cur);
+	if (r < 0)
+		lfs_warn("cannot update this host's record: %s", strerror(-r));
+}
+
+void lfs_shared_tick(struct lfs_shared *sh, struct lfs_keyring *kr)
+{
+	if (!sh->leased)
+		return;
+	if (sh->shared && lfs_keyring_is_unlocked(kr))
+		lfs_shared_refresh_keys(sh);
+	lfs_shared_note_epoch(sh, kr);
 	if (sh->shared && (int64_t)time(NULL) - sh->last_scan >= SCAN_INTERVAL)
 		lfs_shared_recover_others(sh, kr, false);
 }

@@ -37,6 +37,14 @@ struct lfs_shared {
 	unsigned nseen;
 	bool excl_clean; /* lethefs.journal looked at (shared mode) */
 	int64_t last_scan;
+	/* The keyring file as last merged (shared mode): another host's
+	 * rotation replaces it. */
+	pthread_mutex_t key_lock;
+	struct {
+		uint64_t ino, size;
+		int64_t mtime_ns;
+		double checked; /* CLOCK_MONOTONIC seconds */
+	} keyfile;
 };
 
 /* Probes the backing filesystem and takes the vault lease. 0, or a
@@ -55,7 +63,17 @@ void lfs_shared_leave(struct lfs_shared *sh);
  * number of records applied. */
 int lfs_shared_recover_others(struct lfs_shared *sh, struct lfs_keyring *kr, bool force);
 
-/* Once a second: records the epoch this host creates objects under and,
+/* Reads lethefs.keyring again if it changed (the keyring's refresh hook,
+ * also called by the tick in shared mode): > 0 when the ring changed. */
+int lfs_shared_refresh_keys(void *arg);
+
+/* Records in this host's lease record the data epoch it creates objects
+ * under now (0 while locked): at unlock before the gate opens, at lock, and
+ * from the tick. A shared rotation waits for every host (rotation/coord.c). */
+void lfs_shared_note_epoch(struct lfs_shared *sh, struct lfs_keyring *kr);
+
+/* Once a second: takes another host's keyring changes (shared mode),
+ * records the epoch this host creates objects under and,
  * unlocked, recovers what lapsed hosts left (every few seconds). */
 void lfs_shared_tick(struct lfs_shared *sh, struct lfs_keyring *kr);
 

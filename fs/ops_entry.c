@@ -111,6 +111,11 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
+	/* Shared: another host's rotation may have moved the directory's
+	 * names to a new epoch since its metadata was cached. */
+	if (r == -ENOENT && fs->shared && lfs_dir_meta_forget(parent, pfd) &&
+	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
 	return r;
 }

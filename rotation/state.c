@@ -109,6 +109,9 @@ static const char *state_name(enum lfs_rotation_state s)
 int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
 {
 	pthread_mutex_lock(&r->lock);
+	/* Shared: another host may walk; its progress is in the file. */
+	if (r->env.lease && !r->walker && r->state == LFS_ROT_RUNNING)
+		lfs_rot_load_progress(r);
 	if (lfs_keyring_is_unlocked(r->env.kr))
 		lfs_rot_refresh_epochs(r);
 	else if (r->state == LFS_ROT_RUNNING)
@@ -141,6 +144,11 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
 	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
 	                 (unsigned long long)r->passes, r->last_retired);
+	if (n >= 0 && (size_t)n < len - *used && r->env.lease) {
+		*used += (size_t)n;
+		n = snprintf(buf + *used, len - *used, ",\"rotation_walker\":\"%s\"",
+		             r->walker ? r->env.lease->me.host : r->walker_host);
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (n < 0 || (size_t)n >= len - *used)
 		return -1;
