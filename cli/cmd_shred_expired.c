@@ -5,6 +5,7 @@
  * memory and shreds on its own within a second. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
 
@@ -67,7 +68,11 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 	enum lfs_vault_error ve = lfs_vault_open(argv[1], &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return lfs_exit_for_vault_error(ve, err);
-	if (daemon_live(&v.cfg)) {
+	/* A mount on any host holds the vault lease (the socket check covers
+	 * daemons that predate it). Held while shredding. */
+	struct lfs_lease lease;
+	if (daemon_live(&v.cfg) ||
+	    lfs_cli_take_vault(&v, argv[1], "shred-expired", &lease, true) == LFS_EXIT_MOUNTED) {
 		printf("%s is mounted: its daemon shreds expired staging directories itself\n",
 		       argv[1]);
 		lfs_vault_close(&v);
@@ -83,6 +88,7 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 		if (datafd >= 0)
 			close(datafd);
 		lfs_keyring_destroy(&kr);
+		lfs_lease_release(&lease);
 		lfs_vault_close(&v);
 		return r == -EINVAL ? LFS_EXIT_CORRUPT : LFS_EXIT_ERROR;
 	}
@@ -93,6 +99,7 @@ int lfs_cmd_shred_expired(int argc, char **argv)
 	lfs_staging_destroy(&st);
 	close(datafd);
 	lfs_keyring_destroy(&kr);
+	lfs_lease_release(&lease);
 	lfs_vault_close(&v);
 	printf("%d staging director%s shredded\n", n, n == 1 ? "y" : "ies");
 	return o.failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;

@@ -118,7 +118,7 @@ int lfs_host_record_parse(const char *text, size_t len, struct lfs_host_info *h)
 			if (vl == 0 || vl >= sizeof(h->mode))
 				return -EINVAL;
 			for (size_t i = 0; i < vl; i++)
-				if (v[i] < 'a' || v[i] > 'z')
+				if ((v[i] < 'a' || v[i] > 'z') && v[i] != '-')
 					return -EINVAL;
 			memcpy(h->mode, v, vl);
 			h->mode[vl] = '\0';
@@ -285,6 +285,7 @@ int lfs_lease_acquire(struct lfs_lease *l, int vault_dirfd, enum lfs_lease_mode 
 	l->fd = l->hostfd = -1;
 	who[0] = '\0';
 	pthread_mutex_init(&l->lock, NULL);
+	l->inited = true;
 	int r = lfs_host_name(l->me.host);
 	if (r < 0) {
 		snprintf(who, wholen, "this host's name is not usable in a file name");
@@ -340,6 +341,9 @@ int lfs_lease_acquire(struct lfs_lease *l, int vault_dirfd, enum lfs_lease_mode 
 
 void lfs_lease_release(struct lfs_lease *l)
 {
+	if (!l->inited)
+		return;
+	l->inited = false;
 	if (l->hostfd >= 0)
 		close(l->hostfd);
 	if (l->fd >= 0)

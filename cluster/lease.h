@@ -53,7 +53,7 @@ struct lfs_host_info {
 	char host[LFS_HOST_NAME_MAX + 1];
 	long pid;
 	int64_t since; /* Unix seconds */
-	char mode[16]; /* "exclusive", "shared" or the command's name */
+	char mode[16]; /* "exclusive", "shared" or the command's name (a-z, '-') */
 	uint32_t epoch; /* the data epoch it creates objects under; 0 unknown */
 	bool live;      /* its record is locked: it runs */
 };
@@ -62,6 +62,7 @@ struct lfs_lease {
 	int fd;     /* lethefs.lease: holds the mount byte (and roles) */
 	int hostfd; /* lethefs.host.<host>: write-locked byte 0 */
 	pthread_mutex_t lock; /* record rewrites */
+	bool inited;          /* between acquire and release */
 	struct lfs_host_info me;
 };
 
@@ -79,7 +80,8 @@ bool lfs_host_name_ok(const char *s);
  * wait_ms > 0: wait that long for holders that are offline commands. */
 int lfs_lease_acquire(struct lfs_lease *l, int vault_dirfd, enum lfs_lease_mode mode,
                       const char *what, unsigned wait_ms, char *who, size_t wholen);
-/* Releases everything (the record stays, unlocked, as "last seen"). */
+/* Releases everything (the record stays, unlocked, as "last seen"). A
+ * failed acquire has released already; releasing twice is harmless. */
 void lfs_lease_release(struct lfs_lease *l);
 /* Rewrites this holder's record with the epoch it now creates objects
  * under (a rotation waits until every live host has moved). */

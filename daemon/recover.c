@@ -162,33 +162,59 @@ int lfs_recover(struct lfs_recovery *rc)
 	return r < 0 ? r : 0;
 }
 
-int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+struct vault_pass {
+	struct lfs_vault *v;
+	struct lfs_keyring *kr;
+	struct lfs_recovery *total;
+	const struct lfs_layout *layout;
+	int dfd;
+	int err;
+};
+
+/* One journal of the vault; the counts add up in the pass's total. */
+static int recover_one(const char *name, void *arg)
 {
+	struct vault_pass *p = arg;
 	struct lfs_journal j;
-	struct lfs_layout l;
-	memset(rc, 0, sizeof(*rc));
-	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	int r = lfs_journal_open_named(&j, p->v->dirfd, name, p->v->cfg.uuid, false, 0);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	struct lfs_recovery rc = {.journal = &j,
+	                          .kr = p->kr,
+	                          .layout = p->layout,
+	                          .data_dirfd = p->dfd,
+	                          .handle_mount_fd = p->dfd}; /* any descriptor on the vault */
+	r = lfs_recover(&rc);
+	lfs_journal_close(&j);
+	p->total->completed += rc.completed;
+	p->total->rolled_back += rc.rolled_back;
+	p->total->gone += rc.gone;
+	p->total->failed += rc.failed;
+	p->total->rejected += rc.rejected;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	return 0;
+}
+
+int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+{
+	struct lfs_layout l;
+	memset(rc, 0, sizeof(*rc));
 	int dfd =
 	    openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		lfs_journal_close(&j);
-		return r;
-	}
+	if (dfd < 0)
+		return -errno;
 	lfs_layout_init(&l, v->cfg.cipher);
-	rc->journal = &j;
-	rc->kr = kr;
-	rc->layout = &l;
-	rc->data_dirfd = dfd;
-	rc->handle_mount_fd = dfd; /* any descriptor on the vault's filesystem */
-	r = lfs_recover(rc);
-	rc->journal = NULL;
-	rc->layout = NULL;
+	/* Every journal: the caller holds the vault alone (the exclusive
+	 * lease), so no host runs that could still own one. */
+	struct vault_pass p = {.v = v, .kr = kr, .total = rc, .layout = &l, .dfd = dfd};
+	int r = lfs_journal_list(v->dirfd, recover_one, &p);
 	close(dfd);
-	lfs_journal_close(&j);
-	return r;
+	return r < 0 ? r : p.err;
 }

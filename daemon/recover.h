@@ -34,8 +34,10 @@ struct lfs_recovery {
 int lfs_recover(struct lfs_recovery *rc);
 
 /* The same for a command that works on an unmounted vault (rekey, fsck
- * --repair): opens its journal and data directory itself. A vault without
- * a journal has nothing to recover. */
+ * --repair), holding its exclusive lease (cluster/lease.h): every journal
+ * of the vault, lethefs.journal and each host's lethefs.journal.<HOST>,
+ * counted together in rc. A vault without a journal has nothing to
+ * recover. */
 struct lfs_vault;
 int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc);
 

@@ -54,7 +54,7 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 	}
 	if (r == -EBUSY) {
 		snprintf(err, errlen,
-		         "vault %s is in use by %s; %s",
+		         "vault %s is already mounted: in use by %s; %s",
 		         v->path, who,
 		         shared ? "an exclusive mount or an offline command excludes every other "
 		                  "(mount each host with -o shared to share it)"

@@ -3,6 +3,7 @@
 #include "../common/bytes.h"
 #include "../common/fileutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -259,6 +260,25 @@ bool lfs_journal_name_ok(const char *name)
 		      *p == '.' || *p == '-' || *p == '_'))
 			return false;
 	return name[pl + 1] != '.';
+}
+
+int lfs_journal_list(int vault_dirfd, int (*fn)(const char *name, void *arg), void *arg)
+{
+	int err;
+	DIR *d = lfs_opendir_fd(vault_dirfd, &err);
+	if (!d)
+		return err;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!lfs_journal_name_ok(de->d_name))
+			continue;
+		n++;
+		if (fn(de->d_name, arg))
+			break;
+	}
+	closedir(d);
+	return n;
 }
 
 int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *name,

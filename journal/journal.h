@@ -102,6 +102,10 @@ int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[
 int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *name,
                            const uint8_t uuid[16], bool create, unsigned want_slots);
 bool lfs_journal_name_ok(const char *name);
+/* Calls fn with the name of every journal of the vault (lethefs.journal
+ * and every host's); fn returns non-zero to stop. Returns how many were
+ * seen, or a negative errno when the directory cannot be read. */
+int lfs_journal_list(int vault_dirfd, int (*fn)(const char *name, void *arg), void *arg);
 void lfs_journal_close(struct lfs_journal *j);
 
 /* The MAC key of every record, derived from the master key (the caller

@@ -144,10 +144,12 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
 	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
 	                 (unsigned long long)r->passes, r->last_retired);
-	if (n >= 0 && (size_t)n < len - *used && r->env.lease) {
+	if (n >= 0 && (size_t)n < len - *used) {
 		*used += (size_t)n;
 		n = snprintf(buf + *used, len - *used, ",\"rotation_walker\":\"%s\"",
-		             r->walker ? r->env.lease->me.host : r->walker_host);
+		             !r->env.lease ? ""
+		             : r->walker   ? r->env.lease->me.host
+		                           : r->walker_host);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (n < 0 || (size_t)n >= len - *used)

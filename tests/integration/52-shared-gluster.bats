@@ -112,7 +112,7 @@ print(r)" "$G/lhostA/d2"
 	mount_on hostA
 	run mount_on hostB
 	[ "$status" -eq 7 ]
-	[[ "$output" == *"in use by host hostA (pid "*", since "*", exclusive)"* ]]
+	[[ "$output" == *"already mounted: in use by host hostA (pid "*", since "*", exclusive)"* ]]
 	run mount_on hostB -o shared
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"host hostA"* ]]
