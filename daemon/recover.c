@@ -42,7 +42,7 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	/* Other hosts' writes wait (and they see the file only once whole). */
 	if (rc->lock_targets)
 		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	int e = lfs_tail_recover(rc->layout, rc->kr, fd, &t, &completed);
+	int e = lfs_tail_recover_any(rc->layout, rc->kr, fd, &t, &completed);
 	close(fd);
 	if (e == -ESTALE) {
 		rc->gone++; /* another file under that name now */
