@@ -182,3 +182,85 @@ print(r)" "$G/lhostA/d2"
 	mount_on hostB -o shared
 	on_host hostB cmp "$G/data" "$G/lhostB/a-after"
 }
+
+# A tree with contents, names of every length class, symlinks and xattrs.
+populate_on() {
+	local h=$1 root=$2
+	on_host "$h" sh -c "
+		mkdir -p $root/d1/sub $root/d2
+		for i in \$(seq 30); do head -c \$((i * 4000 + 17)) /dev/urandom >$root/d1/f\$i; done
+		for i in \$(seq 20); do head -c 200000 /dev/urandom >$root/d1/sub/g\$i; done
+		ln -s ../d1/f1 $root/d2/link
+		setfattr -n user.tag -v patient-4711 $root/d1/f2
+		echo small >$root/d2/\$(printf 'L%.0s' \$(seq 200))"
+}
+
+sums_on() {
+	on_host "$1" sh -c "cd $2 && find . -path ./work -prune -o -type f -print | sort | xargs sha256sum"
+}
+
+@test "shared: rotation on one host while the other reads and writes: one walker, every host moves" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	populate_on hostA "$G/lhostA"
+	before=$(sums_on hostA "$G/lhostA")
+	on_host hostB mkdir "$G/lhostB/work"
+	rm -f "$G/stop"
+	on_host hostB sh -c "i=0; while [ ! -e $G/stop ]; do i=\$((i + 1));
+		echo line \$i >>$G/lhostB/work/log; head -c 9000 /dev/urandom >$G/lhostB/work/f\$i;
+		cat $G/lhostB/d1/f* >/dev/null || exit 1; done; echo \$i >$G/worked" &
+	worker=$!
+	on_host hostA "$LETHEFS" rotate "$G/lhostA"
+	# One walker, named alike by both hosts; the other shows its progress.
+	seen=
+	for _ in $(seq 100); do
+		sa=$(on_host hostA "$LETHEFS" status --json "$G/lhostA")
+		sb=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
+		wa=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sa")
+		wb=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sb")
+		if [[ "$sa$sb" == *'"rotation_state":"running"'*'"rotation_state":"running"'* ]] &&
+			[ -n "$wa" ] && [ "$wa" = "$wb" ]; then
+			seen=$wa
+			other=$([ "$wa" = hostA ] && echo "$sb" || echo "$sa")
+			break
+		fi
+		sleep 0.1
+	done
+	echo "walker: $seen"
+	[ -n "$seen" ]
+	[[ "$other" == *'"rotation_files_total":'[1-9]* ]]
+	for _ in $(seq 300); do
+		[[ "$(on_host hostA "$LETHEFS" status --json "$G/lhostA")" == *'"rotation_state":"idle"'* ]] && break
+		sleep 0.2
+	done
+	touch "$G/stop"
+	wait "$worker"
+	[ "$(cat "$G/worked")" -gt 3 ]
+	# Both hosts have retired epoch 1 (hostB takes the keyring change
+	# within a second or two).
+	for _ in $(seq 50); do
+		st=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
+		[[ "$st" == *'"rotation_old_epochs":""'* ]] && break
+		sleep 0.2
+	done
+	[[ "$st" == *'"rotation_epoch":2'* ]]
+	[[ "$st" == *'"rotation_old_epochs":""'* ]]
+	st=$(on_host hostA "$LETHEFS" status --json "$G/lhostA")
+	[[ "$st" == *'"rotation_epoch":2,"rotation_old_epochs":""'* ]]
+	# Nothing lost or changed, on either host.
+	[ "$(sums_on hostA "$G/lhostA")" = "$before" ]
+	[ "$(sums_on hostB "$G/lhostB")" = "$before" ]
+	n=$(cat "$G/worked")
+	on_host hostA test -s "$G/lhostA/work/f$n"
+	[ "$(on_host hostA sh -c "wc -l <$G/lhostA/work/log")" -ge "$n" ]
+	for h in hostA hostB; do
+		[ "$(on_host $h sh -c "getfattr --only-values -n user.tag $G/l$h/d1/f2 2>/dev/null")" = \
+			patient-4711 ]
+	done
+	[ "$(on_host hostB readlink "$G/lhostB/d2/link")" = ../d1/f1 ]
+	on_host hostA umount "$G/lhostA"
+	on_host hostB umount "$G/lhostB"
+	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
