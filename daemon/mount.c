@@ -258,7 +258,14 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_CORRUPT;
 	}
 	lfs_session_set_staging(&session, &staging);
-	lfs_staging_sweep_orphans(&staging);
+	/* Shared: the index is everyone's, and one host shreds what expires
+	 * (the lease's expiry role; another takes it over when it ends). */
+	if (mo->shared && cluster.leased) {
+		staging.lease = &cluster.lease;
+		staging.expire = lfs_lease_role_try(&cluster.lease, LFS_LEASE_EXPIRY) == 0;
+	}
+	if (staging.expire)
+		lfs_staging_sweep_orphans(&staging);
 	lfs_staging_tick(&staging, (int64_t)time(NULL));
 	if (!mo->locked)
 		lfs_staging_load_keys(&staging);

@@ -258,6 +258,16 @@ void lfs_session_tick(struct lfs_session *s)
 {
 	if (s->cluster)
 		lfs_shared_tick(s->cluster, s->kr);
+	/* Shared: other hosts' staging changes, and the expiry role when the
+	 * host that held it ended (its lock lapsed). */
+	if (s->staging && s->staging->lease) {
+		if (!s->staging->expire &&
+		    lfs_lease_role_try(s->staging->lease, LFS_LEASE_EXPIRY) == 0) {
+			s->staging->expire = true;
+			lfs_staging_sweep_orphans(s->staging);
+		}
+		lfs_staging_poll(s->staging);
+	}
 	/* Expiry does not wait for an unlock: destroying a key needs none. */
 	if (s->staging)
 		lfs_staging_tick(s->staging, (int64_t)time(NULL));

@@ -24,6 +24,7 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
+	st->expire = true;
 	st->datafd = datafd;
 	st->kr = kr;
 	snprintf(st->root, sizeof(st->root), "%s", cfg->staging_root);
@@ -59,8 +60,10 @@ void lfs_staging_destroy(struct lfs_staging *st)
 	while (atomic_load(&st->removals) > 0)
 		usleep(20000);
 	pthread_mutex_lock(&st->lock);
-	if (st->dirty)
+	if (st->dirty && lfs_staging_sync_begin(st) == 0) {
 		store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	lfs_stage_index_free(&st->ix);
 	close(st->sdirfd);
@@ -125,7 +128,13 @@ int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&st->lock);
-	r = lfs_stage_key_create(st->sdirfd, st->kr, id);
+	*id = 0;
+	r = lfs_staging_sync_begin(st);
+	/* A failed creation cleaned up after itself; the id it returns may be
+	 * another directory's (a collision), which the cleanup below must not
+	 * touch. */
+	if (r == 0 && (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) < 0)
+		*id = 0;
 	char hex[9];
 	lfs_stage_id_hex(*id, hex);
 	if (r == 0 && mkdirat(st->sdirfd, hex, 0700) < 0)
@@ -145,6 +154,7 @@ int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
 		if (r == 0 && (r = store_locked(st)) < 0)
 			lfs_stage_index_remove(&st->ix, *id);
 	}
+	lfs_staging_sync_end(st);
 	pthread_mutex_unlock(&st->lock);
 	if (r < 0 && *id) {
 		uint64_t f, b;
@@ -192,8 +202,15 @@ void lfs_staging_abort(struct lfs_staging *st, uint32_t id)
 	lfs_keyring_drop_staging(st->kr, id);
 	lfs_stage_key_destroy(st->sdirfd, id);
 	pthread_mutex_lock(&st->lock);
+	/* Shared: an index not merged first would undo other hosts' changes;
+	 * the entry then goes at this host's next successful store. */
+	bool synced = lfs_staging_sync_begin(st) == 0;
 	lfs_stage_index_remove(&st->ix, id);
-	store_locked(st);
+	st->dirty = true;
+	if (synced) {
+		store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	lfs_stage_remove_tree(st->sdirfd, id, &f, &b);
 }
@@ -206,8 +223,11 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 		return r;
 	int64_t now = (int64_t)time(NULL), old = 0, neu = now + (int64_t)ttl;
 	pthread_mutex_lock(&st->lock);
+	int sr = lfs_staging_sync_begin(st);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	if (!e) {
+	if (sr < 0) {
+		r = sr;
+	} else if (!e) {
 		r = -ENOENT;
 	} else if (neu > e->expires && !st->allow_extend) {
 		r = -EPERM;
@@ -216,6 +236,8 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
 		e->expires = ttl == 0 ? 0 : neu;
 		r = store_locked(st);
 	}
+	if (sr == 0)
+		lfs_staging_sync_end(st);
 	pthread_mutex_unlock(&st->lock);
 	char hex[9], o[32], n[32];
 	lfs_stage_id_hex(id, hex);
@@ -236,12 +258,15 @@ int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
                           const struct lfs_audit_caller *caller)
 {
 	pthread_mutex_lock(&st->lock);
-	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	int r = e ? 0 : -ENOENT;
+	int sr = lfs_staging_sync_begin(st);
+	struct lfs_stage_entry *e = sr < 0 ? NULL : lfs_stage_index_find(&st->ix, id);
+	int r = sr < 0 ? sr : e ? 0 : -ENOENT;
 	if (e) {
 		e->quota = quota;
 		r = store_locked(st);
 	}
+	if (sr == 0)
+		lfs_staging_sync_end(st);
 	pthread_mutex_unlock(&st->lock);
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
@@ -265,6 +290,8 @@ int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta)
 			e->used = 0;
 		else
 			e->used += (uint64_t)delta;
+		if (r == 0)
+			e->unsynced += delta; /* this host's share (stage_shared.c) */
 		st->dirty |= r == 0;
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -336,13 +363,19 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 	 * every operation still using it. */
 	int r = lfs_stage_key_destroy(st->sdirfd, id);
 	pthread_mutex_lock(&st->lock);
+	int sr = lfs_staging_sync_begin(st);
+	bool synced = sr == 0;
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
 	if (e) {
 		rm->label = e->label;
 		e->label = NULL;
 		lfs_stage_index_remove(&st->ix, id);
 	}
-	int sr = store_locked(st);
+	st->dirty = true;
+	if (synced) {
+		sr = store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	lfs_keyring_drop_staging(st->kr, id);
 	if (r < 0 || sr < 0)
@@ -377,10 +410,10 @@ int lfs_staging_tick(struct lfs_staging *st, int64_t now)
 	uint32_t due[64];
 	size_t n = 0;
 	pthread_mutex_lock(&st->lock);
-	for (size_t i = 0; i < st->ix.n && n < 64; i++)
+	for (size_t i = 0; i < st->ix.n && n < 64 && st->expire; i++)
 		if (st->ix.e[i].expires <= now)
 			due[n++] = st->ix.e[i].id;
-	if (st->dirty && now - st->stored_at >= STORE_EVERY_S)
+	if (st->dirty && now - st->stored_at >= STORE_EVERY_S && !st->lease)
 		store_locked(st);
 	pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; i < n; i++) {

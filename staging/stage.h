@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../cluster/lease.h"
 #include "../common/event.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
@@ -33,6 +34,17 @@ struct lfs_staging {
 	void *inval_arg;
 	bool background;      /* ciphertext removal in a thread (daemon) */
 	_Atomic int removals; /* background removals in flight */
+	/* Shared mode (docs/SHARED.md, stage_shared.c): other hosts change the
+	 * index too, so every change merges it first under the index lock of
+	 * the vault lease, and the tick takes their changes. NULL: alone. */
+	struct lfs_lease *lease;
+	/* This host shreds what expires: always when alone; in shared mode
+	 * only the holder of the lease's expiry role, so that it runs once. */
+	bool expire;
+	/* Shredded by another host: the kernel's caches of them are dropped
+	 * by the next poll, on the control thread (stage_inval.c). */
+	uint32_t gone[16];
+	unsigned ngone;
 };
 
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
@@ -80,6 +92,20 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
  * Returns how many were shredded. Also persists quota counters now and
  * then. Called every second by the daemon, at mount, and offline. */
 int lfs_staging_tick(struct lfs_staging *st, int64_t now);
+/* Shared mode (stage_shared.c). With st->lock held: takes the index lock
+ * across hosts and merges the index on disk into the table (directories
+ * other hosts made, with their keys; those they shredded, dropped here;
+ * expiries and quotas; used counters are the disk's plus this host's
+ * share not yet stored). No-op when alone. sync_end drops the lock. */
+int lfs_staging_sync_begin(struct lfs_staging *st);
+void lfs_staging_sync_end(struct lfs_staging *st);
+/* From the tick: the merge above, and this host's counters stored. A key
+ * file another host destroyed is noticed here, within a second. */
+void lfs_staging_poll(struct lfs_staging *st);
+/* The merge alone, for a FUSE request that meets a staging id this host
+ * does not know yet (made by another host a moment ago). */
+void lfs_staging_refresh(struct lfs_staging *st);
+
 /* Finishes shreds interrupted after their key was destroyed (a tree
  * VAULT/staging/ID/ without ID.key). Run at mount and offline. */
 void lfs_staging_sweep_orphans(struct lfs_staging *st);

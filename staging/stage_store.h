@@ -30,6 +30,7 @@ struct lfs_stage_entry {
 	uint64_t quota;  /* plaintext bytes; 0 = none */
 	uint64_t used;   /* plaintext bytes written (persisted lazily) */
 	char *label;     /* in memory only: the path or name the user gave */
+	int64_t unsynced; /* in memory only: this host's share of used not yet stored */
 };
 
 struct lfs_stage_index {

@@ -36,6 +36,11 @@ setup() {
 
 teardown() {
 	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	# A daemon a failed test left frozen (SIGSTOP) could not unmount.
+	if [ -f "$G/stopped.pid" ]; then
+		kill -CONT "$(cat "$G/stopped.pid")" 2>/dev/null
+		rm -f "$G/stopped.pid"
+	fi
 	for h in hostA hostB; do
 		on_host $h sh -c "mountpoint -q $G/l$h && { fusermount3 -u $G/l$h || umount -l $G/l$h; }; true"
 	done
@@ -263,4 +268,77 @@ sums_on() {
 	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "shared staging: made on one host, used on both, quota shared, shredded by one and gone on the other" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA "$LETHEFS" stage create --ttl 1h --quota 1M "$G/lhostA/mig" >/dev/null
+	# hostB meets the marker of an id it does not know yet: it merges the
+	# index at once.
+	on_host hostB sh -c "head -c 300000 /dev/urandom >$G/lhostB/mig/b.bin"
+	on_host hostA sh -c "head -c 300000 /dev/urandom >$G/lhostA/mig/a.bin"
+	[ "$(on_host hostB sh -c "sha256sum <$G/lhostB/mig/a.bin")" = \
+		"$(on_host hostA sh -c "sha256sum <$G/lhostA/mig/a.bin")" ]
+	[ "$(on_host hostA stat -c %s "$G/lhostA/mig/b.bin")" = 300000 ]
+	# 600 KB used between the two hosts: 500 KB more exceeds the 1M quota
+	# on either (the hosts' shares meet in the index within a second).
+	sleep 3
+	run on_host hostB sh -c "head -c 500000 /dev/zero >$G/lhostB/mig/c.bin"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"quota"* ]]
+	run on_host hostA "$LETHEFS" stage list --json "$G/lhostA"
+	echo "$output"
+	used=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0]["used"])' "$output")
+	[ "$used" -ge 600000 ]
+	# hostB holds a file open; hostA shreds the directory.
+	on_host hostB sh -c "exec 7<$G/lhostB/mig/b.bin; sleep 6; cat <&7 >/dev/null" \
+		>"$G/held.out" 2>&1 &
+	holder=$!
+	sleep 1
+	on_host hostA "$LETHEFS" stage shred "$G/lhostA/mig" >/dev/null
+	! on_host hostA test -e "$G/lhostA/mig"
+	for _ in $(seq 30); do
+		on_host hostB test -e "$G/lhostB/mig" || break
+		sleep 0.1
+	done
+	! on_host hostB test -e "$G/lhostB/mig"
+	run on_host hostB ls "$G/lhostB/mig"
+	[ "$status" -ne 0 ]
+	wait "$holder" || true
+	grep -q "Input/output error" "$G/held.out"
+	# Nothing of it left in the vault (the tree goes in the background).
+	for _ in $(seq 50); do
+		[ -z "$(ls "$G/b1/vault/staging" | grep -v '^index$')" ] && break
+		sleep 0.1
+	done
+	[ -z "$(ls "$G/b1/vault/staging" | grep -v '^index$')" ]
+}
+
+@test "shared staging: an expiry is shredded once, by the host holding the expiry role" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostB "$LETHEFS" stage create --ttl 3s "$G/lhostB/short" >/dev/null
+	on_host hostB sh -c "echo x >$G/lhostB/short/f"
+	# hostA mounted first and holds the role: while it is frozen, hostB
+	# leaves the expired directory alone.
+	a=$(pgrep -f "lethefs mount .*$G/mhostA/vault")
+	[ -n "$a" ]
+	echo "$a" >"$G/stopped.pid"
+	kill -STOP "$a"
+	sleep 5
+	on_host hostB test -e "$G/lhostB/short"
+	kill -CONT "$a"
+	rm -f "$G/stopped.pid"
+	for _ in $(seq 50); do
+		on_host hostB test -e "$G/lhostB/short" || break
+		sleep 0.1
+	done
+	! on_host hostB test -e "$G/lhostB/short"
+	! on_host hostA test -e "$G/lhostA/short"
+	sleep 2
+	run on_host hostA "$LETHEFS" audit show --json "$G/mhostA/vault"
+	n=$(grep -c '"event":"stage-shred".*"reason":"expired"' <<<"$output" || true)
+	echo "$n shred entries"
+	[ "$n" -eq 1 ]
 }
