@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
 #include "../cluster/rangelock.h"
 #include "../fs/filelock.h"
+#include "../fs/overwrite.h"
+#include "../fs/rename_dir.h"
 #include "../fs/rename_record.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
@@ -62,6 +65,52 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	return 0;
 }
 
+/* Blocks a kill may have cut while they were rewritten in place
+ * (fs/overwrite.h). */
+static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
+		rc->failed++;
+		return fd;
+	}
+	unsigned repaired = 0, lost = 0;
+	/* Other hosts' writes to the file wait (fs/filelock.h). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
+	close(fd);
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable block record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot repair the blocks of d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	rc->repaired += repaired;
+	rc->lost += lost;
+	if (repaired)
+		lfs_info("recovery: %u block(s) of d/%s cut by an interrupted write were put back",
+		         repaired, where(r));
+	if (lost)
+		lfs_err("recovery: %u block(s) of d/%s were cut and cannot be put back", lost,
+		        where(r));
+	rc->completed += repaired > 0;
+	return 0;
+}
+
 /* A file or directory whose conversion to a new data-key epoch a crash
  * interrupted (rotation/record.h). */
 static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_record *r)
@@ -80,7 +129,11 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	}
 	if (file && rc->lock_targets)
 		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, fd, r->payload, r->payload_len)
+	/* Finishing the file rewrites its blocks in place: under block
+	 * records of its own, like the conversion it finishes. */
+	struct lfs_overwriter w = {
+	    .journal = rc->journal, .key = rc->journal_key, .target = &r->target, .kr = rc->kr};
+	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, &w, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
 	if (e == -ESTALE) {
@@ -102,15 +155,54 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	return 0;
 }
 
+/* A directory renamed onto an empty one (fs/rename_dir.c). */
+static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
+					 O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		rc->failed++;
+		return fd;
+	}
+	bool completed = false;
+	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
+	close(fd);
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable rename record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot finish a rename in d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	return 0;
+}
+
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
+	if (rc->images_only && r->kind != LFS_JK_OVERWRITE)
+		return -EAGAIN; /* kept for the pass that applies everything */
 	switch (r->kind) {
 	case LFS_JK_TAIL:
 		return apply_tail(rc, r);
 	case LFS_JK_ROTATE_FILE:
 	case LFS_JK_ROTATE_DIR:
 		return apply_rotation(rc, r);
+	case LFS_JK_RENAME_DIR:
+		return apply_rename_dir(rc, r);
+	case LFS_JK_OVERWRITE:
+		return apply_overwrite(rc, r);
 	case LFS_JK_RENAME: {
 		int e = lfs_rename_record_apply(rc->data_dirfd, r);
 		if (e == -EINVAL) {
@@ -144,14 +236,17 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 int lfs_recover(struct lfs_recovery *rc)
 {
 	rc->completed = rc->rolled_back = rc->gone = rc->failed = rc->rejected = 0;
+	rc->repaired = rc->lost = 0;
 	if (!rc->journal || rc->journal->fd < 0)
 		return 0;
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
 	int r = lfs_keyring_copy_journal_key(rc->kr, key);
 	if (r < 0)
 		return r;
+	rc->journal_key = key;
 	r = lfs_journal_replay(rc->journal, key, apply, rc, &rc->rejected);
-	if (r >= 0 && rc->rejected) {
+	rc->journal_key = NULL;
+	if (r >= 0 && rc->rejected && !rc->images_only) {
 		/* Torn before they were complete (nothing was changed under
 		 * them yet), or not written by this vault's daemon. */
 		lfs_warn("recovery: %u journal record(s) do not authenticate and were ignored",
@@ -168,6 +263,7 @@ struct vault_pass {
 	struct lfs_recovery *total;
 	const struct lfs_layout *layout;
 	int dfd;
+	bool images_only;
 	int err;
 };
 
@@ -187,14 +283,18 @@ static int recover_one(const char *name, void *arg)
 	                          .kr = p->kr,
 	                          .layout = p->layout,
 	                          .data_dirfd = p->dfd,
-	                          .handle_mount_fd = p->dfd}; /* any descriptor on the vault */
+	                          .handle_mount_fd = p->dfd, /* any descriptor on the vault */
+	                          .images_only = p->images_only};
 	r = lfs_recover(&rc);
 	lfs_journal_close(&j);
 	p->total->completed += rc.completed;
 	p->total->rolled_back += rc.rolled_back;
 	p->total->gone += rc.gone;
 	p->total->failed += rc.failed;
-	p->total->rejected += rc.rejected;
+	if (!p->images_only) /* the same records are counted again by the second pass */
+		p->total->rejected += rc.rejected;
+	p->total->repaired += rc.repaired;
+	p->total->lost += rc.lost;
 	if (r < 0) {
 		p->err = r;
 		return 1;
@@ -214,7 +314,14 @@ int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_re
 	/* Every journal: the caller holds the vault alone (the exclusive
 	 * lease), so no host runs that could still own one. */
 	struct vault_pass p = {.v = v, .kr = kr, .total = rc, .layout = &l, .dfd = dfd};
+	/* Block images of every journal first (they repair blocks that other
+	 * records' recovery reads), then everything else. */
+	p.images_only = true;
 	int r = lfs_journal_list(v->dirfd, recover_one, &p);
+	if (r >= 0 && p.err == 0) {
+		p.images_only = false;
+		r = lfs_journal_list(v->dirfd, recover_one, &p);
+	}
 	close(dfd);
 	return r < 0 ? r : p.err;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-directory metadata file (".lethefs.dir" inside each backing
  * directory): the random directory id that name encryption binds, and the
  * key epoch of the names in it. Kept inside the directory so that renaming

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mounted filesystem's state: the inode table and what every FUSE
  * operation needs. The FUSE inode number of an inode is the address of its
  * struct lfs_inode (as in libfuse's passthrough_ll), and each inode holds an
@@ -56,6 +57,9 @@ struct lfs_inode {
 	 * reordered earlier writes to fill the gap (see fileio.c). */
 	uint64_t known_size;
 	pthread_cond_t size_changed;
+	/* Open handles that may write: while there are any, the kernel's
+	 * writeback cache may hold data the daemon has not seen (ops_file.c). */
+	_Atomic int writers;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
 	 * lookup; stage_root for the staging directory itself. */
@@ -183,7 +187,7 @@ void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);
 
 /* Converts a backing stat into the plaintext view (sizes of regular files
- * and symlinks). */
+ * and symlinks, st_blocks of regular files: see holes.h). */
 void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st);
 
 #endif

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fs.h"
+#include "holes.h"
 #include "longlink.h"
 #include "../cluster/backing.h"
 #include "names.h"
@@ -506,6 +508,7 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		uint64_t plain;
 		lfs_plain_size(&fs->layout, (uint64_t)st->st_size, &plain);
+		st->st_blocks = lfs_holes_blocks(&fs->layout, st);
 		st->st_size = (off_t)plain;
 	} else if (S_ISLNK(st->st_mode) && st->st_size != LFS_LONGLINK_REF_LEN) {
 		/* (a long target's reference: lfs_link_fix_size knows its size) */

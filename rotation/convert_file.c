@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One regular file's conversion to the target epoch (rotation phase
  * "file"): journal, re-seal every block in place (refile.c), new header. */
 #define _GNU_SOURCE
@@ -8,13 +9,16 @@
 #include "../fs/filelock.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../journal/target.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 /* Reads and authenticates a file header; -ENODATA for an empty file. */
 int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_LEN],
@@ -50,6 +54,32 @@ static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h, ui
 		lfs_header_encode(h, k->hdr_mac, raw);
 		lfs_keyring_put(fs->kr);
 	}
+	return e;
+}
+
+/* The re-sealing, each run of blocks under a block record of its own
+ * (fs/overwrite.h), naming the file as the conversion's record does. */
+static int refile_recorded(struct lfs_fs *fs, int fd, const struct lfs_file_header *oh,
+                           const struct lfs_file_header *nh, uint64_t *plain)
+{
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	int e = t && key ? 0 : -ENOMEM;
+	if (e == 0)
+		e = lfs_keyring_copy_journal_key(fs->kr, key);
+	if (e == 0)
+		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
+		                          fs->handle_mount_fd >= 0, t);
+	if (e == 0) {
+		struct lfs_overwriter w = {
+		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		e = lfs_refile(&fs->layout, fs->kr, &w, fd, oh, nh, false, plain);
+		if (e == 0 && w.kept)
+			e = -EIO; /* converted, but a record stays: finish at recovery */
+	}
+	if (key)
+		sodium_free(key);
+	free(t);
 	return e;
 }
 
@@ -107,7 +137,7 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, new_raw,
 					 LFS_FILE_HDR_LEN, &slot);
 	if (e == 0) {
-		e = lfs_refile(&fs->layout, fs->kr, fd, &oh, &nh, false, &plain);
+		e = refile_recorded(fs, fd, &oh, &nh, &plain);
 		/* Contents did not change: keep the times the user sees. */
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		if (e == 0 && futimens(fd, ts) < 0)

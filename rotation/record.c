@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "record.h"
 #include "redir.h"
@@ -64,8 +65,8 @@ static int record_header(struct lfs_keyring *kr, const struct lfs_layout *l, con
 	return e;
 }
 
-int lfs_rot_apply_file(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-		       const uint8_t *payload, size_t len)
+int lfs_rot_apply_file(const struct lfs_layout *l, struct lfs_keyring *kr,
+		       struct lfs_overwriter *w, int fd, const uint8_t *payload, size_t len)
 {
 	if (len != LFS_ROT_FILE_PAYLOAD)
 		return -EINVAL;
@@ -91,7 +92,7 @@ int lfs_rot_apply_file(const struct lfs_layout *l, struct lfs_keyring *kr, int f
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	e = lfs_refile(l, kr, fd, &oh, &nh, true, NULL);
+	e = lfs_refile(l, kr, w, fd, &oh, &nh, true, NULL);
 	/* Contents did not change: keep the times the user sees. */
 	struct timespec ts[2] = {st.st_atim, st.st_mtim};
 	if (e == 0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the readers of file contents and directory metadata: the file
  * header parser and MAC check, block opening (including the sparse-hole
  * rule), the size arithmetic, and lfs_dirmeta_decode.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Tampering with the backing store is detected: reads fail with EIO and a
 # log line naming the backing file and block; fsck reports it and exits 6.
 # Never garbage, never a crash.
@@ -171,7 +172,7 @@ PY
 	t=$(readlink "$L")
 	c=${t:10:1}
 	[ "$c" = A ] && r=B || r=A
-	ln -sfn "${t:0:10}$r${t:11}" "$L"
+	ln -sfn -- "${t:0:10}$r${t:11}" "$L"
 	mount_vault
 	run readlink "$MNT/lnk"
 	[ "$status" -ne 0 ]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the file contents format (fs/content.c): the 48-byte
  * authenticated header, size arithmetic, and block sealing. Tests that
  * depend on the cipher run once per cipher; AES-256-GCM ones are skipped on
