@@ -113,6 +113,20 @@ print(r)" "$G/lhostA/d2"
 	[[ "$output" != *d2* ]]
 }
 
+@test "shared: a directory renamed onto an empty one (POSIX replaces it) without RENAME_NOREPLACE" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA sh -c "mkdir -p $G/lhostA/rd/src $G/lhostA/rd/empty && echo z >$G/lhostA/rd/src/f"
+	on_host hostB python3 -c "import os, sys; os.rename(sys.argv[1] + '/src', sys.argv[1] + '/empty')" \
+		"$G/lhostB/rd"
+	run on_host hostA cat "$G/lhostA/rd/empty/f"
+	[ "$output" = z ]
+	! on_host hostA test -e "$G/lhostA/rd/src"
+	# Nothing hidden left in the backing directory (the replaced target).
+	[ -z "$(find "$G/b1/vault/d" -name '.lethefs.tmp.*')" ]
+	on_host hostA rm -r "$G/lhostA/rd"
+}
+
 @test "a second host without -o shared is refused, naming the holder" {
 	mount_on hostA
 	run mount_on hostB
