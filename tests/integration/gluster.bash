@@ -22,7 +22,7 @@ GLUSTER_DIRS=(/var/lib/glusterd /var/run/gluster /run/gluster /var/log/glusterfs
 
 # Why GlusterFS cannot run here, or nothing.
 gluster_unavailable() {
-	command -v glusterd >/dev/null || { echo "glusterfs-server is not installed"; return; }
+	command -v glusterd >/dev/null || { echo "glusterfs-server is not installed (scripts/install-deps.sh test)"; return; }
 	command -v mount.glusterfs >/dev/null || { echo "glusterfs-client is not installed"; return; }
 	command -v unshare >/dev/null && command -v nsenter >/dev/null ||
 		{ echo "unshare/nsenter missing"; return; }
