@@ -718,7 +718,9 @@ int lfs_staging_tick(struct lfs_staging *st)
 	pthread_mutex_lock(&st->lock);
 	for (size_t i = 0; i < st->ix.n && n < 64; i++) {
 		const struct lfs_stage_entry *e = &st->ix.e[i];
-		if (e->expires > now || (e->shred_failed && now < e->retry_at))
+		/* retry_at: a failed shred's next try, or (shared mode) the
+		 * grace another host has for a manual shred it was asked for. */
+		if (e->expires > now || now < e->retry_at)
 			continue;
 		/* Shared: the expiry host shreds; another only what was asked
 		 * of it (its request names the caller). */

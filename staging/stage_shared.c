@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A manual shred another host was asked for is left to that host this
+ * long (its audit entry names who asked); then the expiry host does it. */
+#define MANUAL_GRACE_S 5
+
 /* A directory another host made: its key (when this host has keys) and
  * what its retention record proves, as lfs_staging_load_keys does. */
 static void take_new(struct lfs_staging *st, struct lfs_stage_entry *e)
@@ -88,16 +92,20 @@ static int merge(struct lfs_staging *st)
 			                            .used = d->used,
 			                            .owner = LFS_STAGE_OWNER_UNKNOWN};
 			take_new(st, &e);
-			if (e.expires == 0 && !e.why)
+			if (e.expires == 0 && !e.why) {
 				e.why = "manual";
+				e.retry_at = lfs_staging_now(st) + MANUAL_GRACE_S;
+			}
 			if ((r = lfs_stage_index_add(&st->ix, &e)) < 0)
 				break;
 			continue;
 		}
 		if (d->expires < m->expires) {
 			m->expires = d->expires; /* shortened (or shredded) elsewhere */
-			if (d->expires == 0 && !m->why)
+			if (d->expires == 0 && !m->why) {
 				m->why = "manual";
+				m->retry_at = lfs_staging_now(st) + MANUAL_GRACE_S;
+			}
 		} else if (d->expires > m->expires && m->expires != 0) {
 			m->expires = d->expires; /* extended elsewhere (by an admin) */
 		}

@@ -357,3 +357,26 @@ sums_on() {
 	echo "$n shred entries"
 	[ "$n" -eq 1 ]
 }
+
+@test "shared staging: a manual shred asked of a host without the expiry role is its own, audited once with its caller" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	# hostA mounted first and holds the expiry role; hostB is asked.
+	on_host hostA "$LETHEFS" stage create --ttl 1h "$G/lhostA/man" >/dev/null
+	on_host hostB sh -c "echo y >$G/lhostB/man/f"
+	id=$(on_host hostB getfattr --only-values -n user.lethefs.id "$G/lhostB/man")
+	[[ "$id" =~ ^[0-9a-f]{8}$ ]]
+	on_host hostB "$LETHEFS" stage shred "$G/lhostB/man" >/dev/null
+	for _ in $(seq 50); do
+		on_host hostA test -e "$G/lhostA/man" || break
+		sleep 0.1
+	done
+	! on_host hostA test -e "$G/lhostA/man" || false
+	# Past the grace the expiry host gives the asked host: still one entry.
+	sleep 7
+	run on_host hostA "$LETHEFS" audit show --json "$G/mhostA/vault"
+	n=$(grep -c "\"event\":\"stage-shred\".*\"id\":\"$id\"" <<<"$output" || true)
+	echo "$n shred entries for $id"
+	[ "$n" -eq 1 ]
+	grep "\"event\":\"stage-shred\".*\"id\":\"$id\"" <<<"$output" | grep -q '"trigger":"command"'
+}
