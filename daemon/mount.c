@@ -232,8 +232,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
-		return cr == -EBUSY || cr == -EEXIST || cr == -ENOLCK ? LFS_MOUNT_FAILED
-		                                                     : LFS_MOUNT_ERROR;
+		return cr == -EBUSY || cr == -EEXIST || cr == -ENOLCK || cr == -EROFS
+		           ? LFS_MOUNT_FAILED
+		           : LFS_MOUNT_ERROR;
 	}
 	/* The journal every multi-step update runs under (journal/journal.h):
 	 * this host's own in shared mode. A vault on read-only storage may

@@ -31,6 +31,10 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 	sh->fs = fs;
 	snprintf(sh->journal_name, sizeof(sh->journal_name), "%s", LFS_JOURNAL_FILE_NAME);
 	int pr = lfs_backing_probe(v->dirfd, &sh->backing);
+	if (pr == -EROFS && !read_only) {
+		snprintf(err, errlen, "%s is on read-only storage: mount it with -o ro", v->path);
+		return pr;
+	}
 	if (pr < 0 && !read_only) {
 		snprintf(err, errlen, "cannot write in %s: %s", v->path, strerror(-pr));
 		return pr;
