@@ -242,8 +242,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	struct lfs_journal journal;
 	char data_path[PATH_MAX + 8];
 	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
-	int jr = lfs_journal_open_named(&journal, v->dirfd, cluster->journal_name, v->cfg.uuid, true,
-				        2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
+	int jr = lfs_journal_open_named(&journal, v->dirfd, cluster->journal_name, v->cfg.uuid,
+	                                true, 2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
 	if (jr == 0 && journal.read_only && !mo->read_only) {
 		lfs_journal_close(&journal);
 		jr = -EROFS;
@@ -335,8 +335,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		 * role; another takes it over when it ends). */
 		if (mo->shared && cluster->leased) {
 			staging.lease = &cluster->lease;
-			staging.expire =
-			    lfs_lease_role_try(&cluster->lease, LFS_LEASE_EXPIRY) == 0;
+			staging.expire = lfs_lease_role_try(&cluster->lease, LFS_LEASE_EXPIRY) == 0;
 		}
 		lfs_staging_recover(&staging);
 		lfs_staging_tick(&staging);
@@ -365,8 +364,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	                                .kr = kr,
 	                                .mountpoint = mnt,
 	                                .events = lfs_session_events(&session),
-	                                .lease = mo->shared && cluster->leased ? &cluster->lease
-	                                                                      : NULL};
+	                                .lease =
+	                                    mo->shared && cluster->leased ? &cluster->lease : NULL};
 	lfs_rotation_init(&rotation, &renv);
 	session.rotation = &rotation;
 	if (!mo->locked)

@@ -215,8 +215,8 @@ static int repair(const struct lfs_layout *l, const struct keys *k, int fd,
 			bool now_final = room <= l->block_disk;
 			size_t now_len = now_final ? (size_t)room : l->block_disk;
 			if (now_len > len &&
-			    (r = lfs_pread_full(fd, disk, now_len, at, &got)) == 0 && got == now_len &&
-			    block_ok(l, k, b, now_final, disk, now_len, plain))
+			    (r = lfs_pread_full(fd, disk, now_len, at, &got)) == 0 &&
+			    got == now_len && block_ok(l, k, b, now_final, disk, now_len, plain))
 				continue;
 			if (r < 0)
 				break;

@@ -177,7 +177,7 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 	} else if ((r = lfs_rename_noreplace_any(pfd, s, npfd, d, false)) < 0) {
 		if ((e2 = lfs_rename_noreplace_any(npfd, t, npfd, d, false)) < 0)
 			lfs_err("rename: cannot put back directory %s (left as %s): %s", d, t,
-				strerror(-e2));
+			        strerror(-e2));
 	} else {
 		if (fsync(npfd) < 0 || (pfd != npfd && fsync(pfd) < 0))
 			lfs_warn("rename: cannot sync a directory: %s", strerror(errno));
