@@ -53,12 +53,7 @@ static void take_new(struct lfs_staging *st, struct lfs_stage_entry *e)
  * poll (not from inside a FUSE request). */
 static void forget(struct lfs_staging *st, uint32_t id)
 {
-	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	if (e) {
-		free(e->label);
-		e->label = NULL;
-	}
-	lfs_stage_index_remove(&st->ix, id);
+	lfs_stage_index_remove(&st->ix, id); /* its label too */
 	lfs_keyring_drop_staging(st->kr, id);
 	if (st->ngone < sizeof(st->gone) / sizeof(st->gone[0]))
 		st->gone[st->ngone++] = id;
@@ -77,7 +72,7 @@ static int merge(struct lfs_staging *st)
 	for (size_t i = 0; i < st->ix.n;) {
 		uint32_t id = st->ix.e[i].id;
 		if (!lfs_stage_index_find(&disk, id)) {
-			forget(st, id); /* shifts the entries down: same i again */
+			forget(st, id); /* the last entry moves to i: look at i again */
 			continue;
 		}
 		i++;
