@@ -5,6 +5,8 @@
 #include "convert.h"
 #include "record.h"
 #include "refile.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../journal/target.h"
@@ -106,6 +108,11 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		fd = open(proc, O_RDWR | O_CLOEXEC);
 		e = fd < 0 ? -errno : 0;
 	}
+	/* Shared: other hosts' writes and truncations wait, and their reads
+	 * retry, until the file is under one header again (fs/filelock.h).
+	 * Released when fd is closed. */
+	if (e == 0 && fs->shared)
+		e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
 	struct lfs_file_header oh = {0}, nh;
 	struct stat st;

@@ -25,6 +25,11 @@
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
                           const struct lfs_audit_caller *caller)
 {
+	/* Shared: under the key file lock, with what other hosts wrote merged
+	 * (one of them may have started a rotation already). */
+	int kerr = 0, keyfd = lfs_rot_keyfile_begin(r, &kerr);
+	if (kerr < 0)
+		return kerr;
 	pthread_mutex_lock(&r->lock);
 	lfs_rot_refresh_epochs(r);
 	int e = 0;
@@ -41,6 +46,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		r->state = LFS_ROT_RUNNING;
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
+		lfs_rot_keyfile_end(keyfd);
 		lfs_info("rotation toward epoch %u resumed", r->target);
 		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
 		return 0;
@@ -70,6 +76,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		pthread_cond_signal(&r->wake);
 	}
 	pthread_mutex_unlock(&r->lock);
+	lfs_rot_keyfile_end(keyfd);
 	if (e == 0) {
 		lfs_info("rotation started: new data-key epoch %u", ne);
 		lfs_rot_audit_started(r, caller, ne, prev);
@@ -82,6 +89,11 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
  * then wiped in memory. */
 static void retire(struct lfs_rotation *r)
 {
+	int kerr = 0, keyfd = lfs_rot_keyfile_begin(r, &kerr);
+	if (kerr < 0) {
+		lfs_err("rotation: cannot lock the key files to retire epochs: %s", strerror(-kerr));
+		return;
+	}
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
 	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 0; i < n; i++) {
@@ -100,6 +112,7 @@ static void retire(struct lfs_rotation *r)
 		r->last_retired = ep[i];
 		pthread_mutex_unlock(&r->lock);
 	}
+	lfs_rot_keyfile_end(keyfd);
 }
 
 /* A counting walk, then (unless nothing is left, which retires the older
@@ -107,6 +120,11 @@ static void retire(struct lfs_rotation *r)
 static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
 	struct walk w = {.r = r, .fs = r->env.fs, .x = x, .count_only = true};
+	/* Shared: hosts that still create objects under an older epoch would
+	 * leave some behind a converted directory, or after the retirement.
+	 * So both wait until every unlocked host has moved, checked before
+	 * and after the counting pass. */
+	bool ready = lfs_rot_hosts_ready(r);
 	lfs_rot_walk(&w);
 	if (!lfs_rot_keep_going(&w))
 		return;
@@ -130,6 +148,10 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
 		return;
 	}
+	if (w.found == 0 && !(ready && lfs_rot_hosts_ready(r))) {
+		sleep(1); /* the next pass looks again */
+		return;
+	}
 	if (w.found == 0) {
 		retire(r);
 		pthread_mutex_lock(&r->lock);
@@ -145,6 +167,11 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		              (long long)r->files_done);
 		return;
 	}
+	if (!ready) {
+		sleep(1);
+		return;
+	}
+	lfs_rot_store_progress(r, true);
 	w.count_only = false;
 	w.found = 0;
 	w.errors = 0;
@@ -164,6 +191,7 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	pthread_mutex_unlock(&r->lock);
 	if (r->state == LFS_ROT_FAILED)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
+	lfs_rot_store_progress(r, true);
 }
 
 static void run_pass(struct lfs_rotation *r)
@@ -185,6 +213,8 @@ static void *rotate_thread(void *arg)
 		pthread_mutex_lock(&r->lock);
 		lfs_rot_refresh_epochs(r);
 		bool work = r->state == LFS_ROT_RUNNING;
+		/* Shared: only the host holding the walker role walks. */
+		work = lfs_rot_claim_walker(r, work);
 		if (!work) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
