@@ -5,6 +5,7 @@
 #include "convert.h"
 #include "record.h"
 #include "refile.h"
+#include "walk.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -52,14 +53,20 @@ static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h, ui
 	return e;
 }
 
-/* A conversion that failed half way (a block that authenticates under
- * neither header, an I/O error): its record stays for the next recovery,
- * and the file takes no other change until then, since its blocks are
- * under two headers. */
+/* A conversion that failed or stopped half way (a block that authenticates
+ * under neither header, an I/O error, a lock or the unmount between two
+ * chunks): its record stays for the next recovery (at the unlock, before
+ * the gate opens, or the next mount), which finishes it, and the file takes
+ * no other change until then, since its blocks are under two headers. */
 static void fail_file(struct lfs_fs *fs, struct lfs_inode *in, unsigned slot)
 {
 	lfs_journal_keep(fs->journal, slot);
 	in->tail_broken = true;
+}
+
+static bool still_going(void *ctx)
+{
+	return lfs_rot_keep_going(ctx);
 }
 
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
@@ -101,7 +108,7 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, new_raw,
 					 LFS_FILE_HDR_LEN, &slot);
 	if (e == 0) {
-		e = lfs_refile(&fs->layout, fs->kr, fd, &oh, &nh, false, &plain);
+		e = lfs_refile(&fs->layout, fs->kr, fd, &oh, &nh, false, still_going, w, &plain);
 		/* Contents did not change: keep the times the user sees. */
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		if (e == 0 && futimens(fd, ts) < 0)
