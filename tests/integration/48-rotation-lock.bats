@@ -15,10 +15,7 @@ setup() {
 	setup_vault
 	mount_logged
 }
-teardown() {
-	[ -n "$LFSSF_KEEPLOG" ] && cp "$T/daemon.log" "$LFSSF_KEEPLOG"
-	teardown_vault
-}
+teardown() { teardown_vault; }
 
 status_json() { "$LETHEFS" status --json "$MNT"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
@@ -63,6 +60,7 @@ finish_and_check() {
 	[[ "$output" == *'"rotation_errors":0'* ]]
 	[[ "$output" == *'"rotation_old_epochs":""'* ]]
 	[[ "$output" == *'"rotation_last_retired_epoch":1'* ]]
+	cat "$T/daemon.log" # shown when a check below fails
 	grep -q 'rotation paused by a lock' "$T/daemon.log"
 	! grep -q 'rotation: cannot' "$T/daemon.log"
 	# Destroyed once, after the lock (the log is in order).
