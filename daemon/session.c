@@ -277,6 +277,12 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
 	sodium_stackzero(LOCKDOWN_STACK_WIPE);
+	/* The keys are gone; a rotation pass stops within one object or
+	 * 1 MiB chunk. Waited for under state_lock: no unlock (whose recovery
+	 * finishes the file the worker left under its record) may start
+	 * while the worker still holds that file or its derived keys. */
+	if (s->rotation)
+		lfs_rotation_quiesce(s->rotation);
 	s->unlocked_since = 0;
 	if (s->cluster)
 		lfs_shared_note_epoch(s->cluster, s->kr);

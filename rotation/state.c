@@ -53,7 +53,11 @@ void lfs_rot_refresh_epochs(struct lfs_rotation *r)
 			r->old_epochs[r->nold++] = ep[i];
 	r->target = cur;
 	if (r->nold == 0) {
-		r->state = LFS_ROT_IDLE;
+		/* In a pass, the worker says when it is done: the older
+		 * epochs leave the keyring while it retires them, before it
+		 * has recorded the last one retired and the completion. */
+		if (!r->in_pass)
+			r->state = LFS_ROT_IDLE;
 	} else if (r->state == LFS_ROT_IDLE || r->state == LFS_ROT_PAUSED) {
 		r->state = LFS_ROT_RUNNING;
 		if (!r->started)

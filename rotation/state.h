@@ -47,6 +47,11 @@ struct lfs_rotation {
 	atomic_int stop;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
+	/* The worker is in a pass (from the decision to run one until its
+	 * stack is wiped); idle is signalled when it leaves
+	 * (lfs_rotation_quiesce). */
+	bool in_pass;
+	pthread_cond_t idle;
 	enum lfs_rotation_state state;
 	uint32_t target;
 	uint32_t old_epochs[8];
@@ -89,6 +94,11 @@ struct walk {
 	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
+	/* fs->lock_gen when the pass began: a lock since then (even one
+	 * already undone by an unlock) pauses the pass and voids what it
+	 * counted, since objects it met while the keys were gone were
+	 * skipped (walk.c). */
+	uint64_t lock_gen;
 };
 
 /* Whether epoch is one the rotation converts away from. */

@@ -80,6 +80,8 @@ INDIRECT = [
     # through the caller's apply function (daemon/recover.h).
     (r"^journal/journal\.c:for_each_used$",
      [r"^journal/journal\.c:(count_used|collect_one|clear_if_rejected)$"]),
+    # A file's re-encryption asks the rotation pass whether to go on.
+    (r"^lfs_refile$", [r"^rotation/convert_file\.c:still_going$"]),
     (r"^lfs_journal_replay$",
      [r"^daemon/recover\.c:apply$", r"^keymgmt/vault_slots\.c:install_keyring$",
       r"^cli/cmd_fsck\.c:note_target$"]),

@@ -140,7 +140,7 @@ static bool convert(struct rig *g, int fd)
 	lfs_journal_target_of(fd, g->data_path, g->fs.handle_mount_fd >= 0, &t);
 	lfs_keyring_copy_journal_key(&g->kr, key);
 	struct lfs_overwriter w = {.journal = &g->journal, .key = key, .target = &t, .kr = &g->kr};
-	if (lfs_refile(&g->fs.layout, &g->kr, &w, fd, &oh, &nh, false, NULL) < 0)
+	if (lfs_refile(&g->fs.layout, &g->kr, &w, fd, &oh, &nh, false, NULL, NULL, NULL) < 0)
 		return false;
 	lfs_rot_record_end(&g->fs, slot);
 	return true;
