@@ -296,11 +296,24 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
-	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
+	bool resized = false;
+	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
+		resized = r == 0;
+	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
 		r = set_times(ifd, attr, valid);
+		/* The kernel sends its times with a truncation (writeback
+		 * cache). Once the size changed on disk, an error would make it
+		 * keep the old size and serve what is no longer there: the
+		 * reply carries the times the file has instead. */
+		if (r < 0 && resized) {
+			lfs_warn("inode %llu: times not set after a size change: %s",
+				 (unsigned long long)inode->ino, strerror(-r));
+			r = 0;
+		}
+	}
 	struct stat st;
 	if (r == 0)
 		r = stat_fd(fs, ifd, &st);
