@@ -224,7 +224,7 @@ reap() {
 }
 
 @test "#10: EIO on the new header of a file being re-sealed by rotation" {
-	skip "fails: rotate eio at the header write of a re-sealed file (pwrite off=0 len=48, N=68/91/104/115/124/137) leaves the file reading EIO from block 0 on the live mount until the next mount, whose recovery repairs it from the record (LIVE); once, eio at N=122 (the block write of a re-sealed file), the daemon did not exit at unmount"
+	skip "fails: rotate eio at the header write of a re-sealed file (pwrite off=0 len=48, N=68/91/104/115/124/137) leaves the file reading EIO from block 0 on the live mount until the next mount, whose recovery repairs it from the record (LIVE): nothing repairs it on the live mount"
 	sweep --ops rotate --modes eio
 }
 
