@@ -320,7 +320,18 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		char what[LFS_NAME_MAX + 32];
 		snprintf(what, sizeof(what), "<backing name %s>", bname);
 		path = entry_path(f, what);
-		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		/* A directory whose conversion a crash interrupted (a rotation
+		 * record names it) holds names of both epochs until the next
+		 * mount finishes it. */
+		if (r == -EBADMSG && is_pending(f, dirfd)) {
+			f->pending++;
+			lfs_fsck_item(&f->rep, "pending", path,
+				      "a name of an interrupted directory conversion, completed at "
+				      "the next mount or by 'lethefs fsck --repair'");
+		} else {
+			lfs_fsck_problem(f, path,
+					 r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		}
 		f->path[f->path_len] = '\0';
 		return 0;
 	}

@@ -305,11 +305,24 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
-	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
+	bool resized = false;
+	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
+		resized = r == 0;
+	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
 		r = set_times(ifd, attr, valid);
+		/* The kernel sends its times with a truncation (writeback
+		 * cache). Once the size changed on disk, an error would make it
+		 * keep the old size and serve what is no longer there: the
+		 * reply carries the times the file has instead. */
+		if (r < 0 && resized) {
+			lfs_warn("inode %llu: times not set after a size change: %s",
+				 (unsigned long long)inode->ino, strerror(-r));
+			r = 0;
+		}
+	}
 	struct stat st;
 	if (r == 0)
 		r = stat_fd(fs, ifd, &st);
@@ -323,9 +336,11 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
-static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *backing,
+static int make_dir(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
 		    mode_t mode)
 {
+	struct lfs_fs *fs = lfs_req_fs(req);
+	uint32_t epoch = parent->stage_id;
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
 		 randombytes_random());
@@ -340,6 +355,11 @@ static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *back
 		r = lfs_dirmeta_store(dfd, &m);
 		close(dfd);
 	}
+	/* Owner, inherited ACL and mode before the name appears: mkdirat
+	 * left the kernel's unmasked mode (0777 with ACLs on), which a crash
+	 * after the rename must not leave behind. */
+	if (r == 0)
+		r = lfs_new_object(req, parent, pfd, tmp, S_IFDIR | mode);
 	if (r == 0)
 		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
 	if (r < 0) {
@@ -382,21 +402,15 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		if (link)
 			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
-			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
+			r = make_dir(req, parent, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	if (r == 0 && !staged) {
+	/* A directory got its owner and mode in make_dir, before its name. */
+	if (r == 0 && !staged && !S_ISDIR(mode)) {
 		r = lfs_new_object(req, parent, pfd, b.name, mode);
 		if (r < 0) { /* never leave behind what the caller is told failed */
-			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |
-								   O_NOFOLLOW | O_CLOEXEC)
-						: -1;
-			if (dfd >= 0) {
-				unlinkat(dfd, LFS_DIRMETA_NAME, 0);
-				close(dfd);
-			}
-			unlinkat(pfd, b.name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+			unlinkat(pfd, b.name, 0);
 			lfs_bname_drop_sidecar(pfd, &b);
 		}
 	}

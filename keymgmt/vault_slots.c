@@ -156,8 +156,13 @@ int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_
 		memcpy(rec->payload, ring, ring_len);
 		r = lfs_journal_begin(&j, key, rec, true, &slot);
 	}
-	if (r == 0 && (r = lfs_vault_store_slots(v, ks)) < 0)
-		lfs_journal_end(&j, slot); /* the old slots stand: the record is moot */
+	/* A store that fails may have replaced the slots all the same (its
+	 * rename done, the directory's fsync failed): the record stays either
+	 * way. Under the old slots it does not authenticate and the next
+	 * recovery clears it; under the new ones the next unlock installs the
+	 * keyring from it (docs/FORMAT.md 12.5). */
+	if (r == 0)
+		r = lfs_vault_store_slots(v, ks);
 	if (r == 0) {
 		int e = lfs_replace_file(v->dirfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600);
 		/* If the keyring cannot be replaced now the record stays: the

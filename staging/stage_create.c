@@ -144,7 +144,12 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 	snprintf(target, sizeof(target), LFS_STAGING_MARK "%s", hex);
 	if (symlinkat(target, pfd, backing) < 0)
 		return -errno;
-	return fsync_dir(pfd);
+	/* A marker that is not synced is taken back: the caller then owns no
+	 * marker, and the name is free for the adopted directory to return. */
+	int r = fsync_dir(pfd);
+	if (r < 0)
+		unlinkat(pfd, backing, 0);
+	return r;
 }
 
 static void created(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,

@@ -101,12 +101,18 @@ class Kills:
                                   stderr=open(os.path.join(ctx.sdir, "worker.err"), "a"))
         time.sleep(self.rnd.uniform(self.args.min_delay, self.args.max_delay))
         rc_before = worker.poll()
-        v.kill9()
+        if v.daemon and v.daemon.alive():
+            os.kill(v.daemon.proc.pid, signal.SIGKILL)
+        # The worker goes before the dead mount does: while it stays, its
+        # calls fail (ENOTCONN); once removed, they would create files in
+        # the bare mountpoint (a SQLite journal), which the next mount then
+        # refuses as not empty.
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+        v.crashed()
         self.totals["kills"] += 1
         sym = []
         if rc_before not in (None, 0):

