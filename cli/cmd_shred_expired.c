@@ -9,10 +9,10 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "../cluster/lease.h"
+#include "cmd_stage.h"
 #include "ctl_client.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
-#include "../staging/stage_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -187,18 +186,10 @@ static int dry_run(const char *path)
 	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return lfs_exit_for_vault_error(ve, err);
-	int sfd = lfs_stage_dir_open(v.dirfd, false);
 	struct lfs_stage_index ix = {0};
 	bool index_damaged = false;
-	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_staging_view(sfd, &ix, &index_damaged);
-	int64_t now = (int64_t)time(NULL);
-	if (sfd >= 0) {
-		struct lfs_stage_clock clk;
-		lfs_stage_clock_init(&clk, v.cfg.uuid, sfd);
-		now = lfs_stage_clock_now(&clk);
-		lfs_stage_clock_destroy(&clk);
-		close(sfd);
-	}
+	int64_t now;
+	int r = lfs_stage_read_vault(&v, &ix, &index_damaged, &now);
 	lfs_vault_close(&v);
 	if (r < 0) {
 		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));

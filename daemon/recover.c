@@ -23,6 +23,48 @@ static const char *where(const struct lfs_journal_record *r)
 	return r->target.path_len ? r->target.path : "(by handle)";
 }
 
+/* The record's target, or (counted, and said when it is an error) why
+ * not: -ENOENT when it is gone (nothing left to finish), another negative
+ * errno when it cannot be opened. */
+static int open_target(struct lfs_recovery *rc, const struct lfs_journal_record *r, int flags)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, flags);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return -ENOENT;
+	}
+	if (fd < 0) {
+		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
+		rc->failed++;
+	}
+	return fd;
+}
+
+/* The common ends of applying a record, counted and said: the target
+ * replaced meanwhile (-ESTALE), a record that authenticates but makes no
+ * sense (-EINVAL, when kind names it), an error (doing says what failed).
+ * Returns 1 for success (the caller counts it), else what the apply
+ * function returns: 0 clears the record, an error keeps it. */
+static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, int e,
+                  const char *kind, const char *doing)
+{
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL && kind) {
+		lfs_err("recovery: unusable %s record for d/%s ignored", kind, where(r));
+		rc->failed++;
+		return 0; /* authentic but unusable: keeping it helps no one */
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot %s d/%s: %s", doing, where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	return 1;
+}
+
 static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	struct lfs_tail t;
@@ -31,31 +73,18 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		rc->failed++;
 		return 0; /* authentic but unusable: keeping it helps no one */
 	}
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	bool completed = false;
 	/* Other hosts' writes wait (and they see the file only once whole). */
 	if (rc->lock_targets)
 		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = lfs_tail_recover_any(rc->layout, rc->kr, fd, &t, &completed);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++; /* another file under that name now */
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish the update of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, NULL, "finish the update of");
+	if (done != 1)
+		return done;
 	if (completed)
 		rc->completed++;
 	else
@@ -69,36 +98,18 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
  * (fs/overwrite.h). */
 static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	unsigned repaired = 0, lost = 0;
 	/* Other hosts' writes to the file wait (fs/filelock.h). */
 	if (rc->lock_targets)
 		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable block record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot repair the blocks of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, "block", "repair the blocks of");
+	if (done != 1)
+		return done;
 	rc->repaired += repaired;
 	rc->lost += lost;
 	if (repaired)
@@ -116,17 +127,9 @@ static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_rec
 static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	bool file = r->kind == LFS_JK_ROTATE_FILE;
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
-					 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, file ? O_RDWR : O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	if (file && rc->lock_targets)
 		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	/* Finishing the file rewrites its blocks in place: under block
@@ -136,20 +139,9 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, &w, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable rotation record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish the rotation of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, "rotation", "finish the rotation of");
+	if (done != 1)
+		return done;
 	rc->completed++;
 	lfs_info("recovery: the interrupted rotation of d/%s was finished", where(r));
 	return 0;
@@ -158,16 +150,9 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 /* A directory renamed onto an empty one (fs/rename_dir.c). */
 static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
-					 O_RDONLY | O_DIRECTORY);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	bool completed = false;
 	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
 	close(fd);
