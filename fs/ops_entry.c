@@ -103,10 +103,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
-	if (inode != &fs->root) {
-		inode->stage_root = marker > 0;
-		inode->stage_id = marker > 0 ? sid : parent->stage_id;
-	}
+	lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# The daemon gives memory back once the kernel forgets the inodes it cached
+# (issue 22, docs/PERFORMANCE.md "Memory"): each inode the kernel remembers
+# costs the daemon about 470 bytes; after `echo 3 > /proc/sys/vm/drop_caches`
+# the kernel sends FORGETs for them, and the daemon's resident set must come
+# back to within twice a fresh daemon's plus 10 MB.
+
+load helpers
+
+setup() { setup_vault; }
+teardown() { teardown_vault; }
+
+# Files to create: enough that the cached inodes alone would break the bound
+# (100k empty files cost the old daemon some 45 MB it never gave back).
+NFILES=${LETHEFS_MEMTEST_FILES:-100000}
+NDIRS=100
+
+status_member() {
+	"$LETHEFS" status --json "$MNT" | jq -r ".$1"
+}
+
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "the daemon's memory comes back after the kernel forgets 100k inodes" {
+	[ -w /proc/sys/vm/drop_caches ] || skip "cannot drop the kernel's caches (not root?)"
+	mount_vault
+	local pid
+	pid=$(status_member pid)
+	[ -n "$pid" ] && [ -r "/proc/$pid/status" ]
+	ls -la "$MNT" >/dev/null
+	local fresh
+	fresh=$(rss_kb "$pid")
+
+	# Empty files: a create without a write is cheap (about 5,000/s here),
+	# and the daemon's per-inode state is the same for any size.
+	local per=$((NFILES / NDIRS)) d
+	for d in $(seq -w 1 $NDIRS); do
+		mkdir "$MNT/d$d"
+		(cd "$MNT/d$d" && seq -f "f%06g" 1 "$per" | xargs touch)
+	done
+	find "$MNT" -ls >/dev/null
+	local full cached_full
+	full=$(rss_kb "$pid")
+	cached_full=$(status_member inodes_cached)
+	echo "inodes cached after the stat pass: $cached_full"
+	# (the old daemon has no such member: "null")
+	[ "$cached_full" = null ] || [ "$cached_full" -ge $((NFILES * 9 / 10)) ]
+
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	# The FORGETs arrive asynchronously: wait until the count drops (up to
+	# 30 s; the old daemon, without the member, waits the whole time).
+	local cached=null i
+	for i in $(seq 60); do
+		cached=$(status_member inodes_cached)
+		[ "$cached" != null ] && [ "$cached" -le $((NFILES / 10)) ] && break
+		sleep 0.5
+	done
+	local after
+	after=$(rss_kb "$pid")
+	echo "RSS: fresh ${fresh} kB, after the stat pass ${full} kB, after drop_caches ${after} kB;" \
+		"inodes cached: ${cached_full} then ${cached}"
+	# The stat pass must have cost memory, or this test could not fail.
+	[ "$full" -ge $((fresh + NFILES / 4)) ]
+	[ "$after" -le $((2 * fresh + 10240)) ]
+	[ "$cached" != null ] && [ "$cached" -le $((NFILES / 10)) ]
+
+	# Everything is still there and served after the forgets.
+	[ "$(find "$MNT" -type f | wc -l)" -eq $((per * NDIRS)) ]
+	[ -f "$MNT/d001/f000001" ]
+}
