@@ -95,6 +95,14 @@ static struct lfs_slab_page *page_map(void)
 	return p;
 }
 
+/* (ASan keeps the poison of unmapped memory: it would hit whatever is
+ * mapped there next.) */
+static void page_unmap(struct lfs_slab_page *p)
+{
+	UNPOISON(p, LFS_SLAB_BYTES);
+	munmap(p, LFS_SLAB_BYTES);
+}
+
 void *lfs_slab_alloc(struct lfs_slab *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -141,7 +149,7 @@ void lfs_slab_free(struct lfs_slab *s, void *obj)
 		if (p->in_partial)
 			partial_remove(s, p);
 		s->pages--;
-		munmap(p, LFS_SLAB_BYTES);
+		page_unmap(p);
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
@@ -163,7 +171,7 @@ void lfs_slab_destroy(struct lfs_slab *s)
 		struct lfs_slab_page *p = s->partial;
 		partial_remove(s, p);
 		s->pages--;
-		munmap(p, LFS_SLAB_BYTES);
+		page_unmap(p);
 	}
 	pthread_mutex_destroy(&s->lock);
 }
