@@ -6,7 +6,9 @@
  * an *at() call relative to the parent.
  *
  * Lock order: fs->table_lock before any inode's meta_lock; an inode's
- * io_lock before its meta_lock. No two inodes' io_locks are held at once. */
+ * io_lock before its meta_lock. No two inodes' io_locks are held at once.
+ * The slab's lock (fs/slab.c) is taken last and alone: under table_lock for
+ * a new inode, with no lock held for a freed one. */
 #ifndef LETHEFS_FS_H
 #define LETHEFS_FS_H
 
