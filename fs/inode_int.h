@@ -36,8 +36,8 @@ static inline void lfs_list_del(struct lfs_inode *in, size_t off)
 	l->pprev = NULL;
 }
 
-#define LFS_HASH_LINK offsetof(struct lfs_inode, hash)
-#define LFS_SET_LINK offsetof(struct lfs_inode, set)
+#define LFS_HASH_LINK  offsetof(struct lfs_inode, hash)
+#define LFS_SET_LINK   offsetof(struct lfs_inode, set)
 #define LFS_STAGE_LINK offsetof(struct lfs_inode, stage)
 
 #endif

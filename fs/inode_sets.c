@@ -12,7 +12,7 @@
 /* Takes a reference on every inode of the lists (and the root if asked),
  * then calls fn on each without the table lock and drops the references. */
 static void run_snapshot(struct lfs_fs *fs, struct lfs_inode **all, size_t n,
-			 void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg)
+                         void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg)
 {
 	for (size_t k = 0; k < n; k++) {
 		fn(fs, all[k], arg);
@@ -31,7 +31,7 @@ static size_t list_len(struct lfs_inode *head, size_t off)
 
 /* Appends the list's inodes (stage_id filtered when match) to all. */
 static size_t take_list(struct lfs_inode *head, size_t off, const uint32_t *match,
-			struct lfs_inode **all, size_t n, size_t cap)
+                        struct lfs_inode **all, size_t n, size_t cap)
 {
 	for (struct lfs_inode *i = head; i && n < cap; i = lfs_link_at(i, off)->next) {
 		if (match && i->stage_id != *match)
@@ -42,9 +42,8 @@ static size_t take_list(struct lfs_inode *head, size_t off, const uint32_t *matc
 	return n;
 }
 
-void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
-							void *),
-			   void *arg)
+void lfs_fs_for_each_inode(struct lfs_fs *fs,
+                           void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg)
 {
 	pthread_mutex_lock(&fs->table_lock);
 	size_t n = 0, cap = fs->ninodes + 1;
@@ -62,14 +61,14 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
 }
 
 void lfs_fs_for_each_in(struct lfs_fs *fs, enum lfs_inode_set set, uint32_t stage_id,
-			void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg)
+                        void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg)
 {
 	pthread_mutex_lock(&fs->table_lock);
 	struct lfs_inode *stage = fs->stage_lists[stage_id % LFS_STAGE_LISTS];
-	size_t cap = set == LFS_SET_STAGE ? list_len(stage, LFS_STAGE_LINK)
-					  : 1 + list_len(fs->dirs, LFS_SET_LINK) +
-						(set == LFS_SET_PAGED ? list_len(fs->opened, LFS_SET_LINK)
-								      : 0);
+	size_t cap = set == LFS_SET_STAGE
+	                 ? list_len(stage, LFS_STAGE_LINK)
+	                 : 1 + list_len(fs->dirs, LFS_SET_LINK) +
+	                       (set == LFS_SET_PAGED ? list_len(fs->opened, LFS_SET_LINK) : 0);
 	size_t n = 0;
 	struct lfs_inode **all = malloc((cap ? cap : 1) * sizeof(*all));
 	if (all) {
@@ -100,7 +99,7 @@ void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode)
 }
 
 void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
-			 bool stage_root)
+                         bool stage_root)
 {
 	if (inode == &fs->root)
 		return;
@@ -110,7 +109,7 @@ void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t st
 		inode->stage_id = stage_id;
 		if (stage_id)
 			lfs_list_add(&fs->stage_lists[stage_id % LFS_STAGE_LISTS], inode,
-				     LFS_STAGE_LINK);
+			             LFS_STAGE_LINK);
 	}
 	inode->stage_root = stage_root;
 	pthread_mutex_unlock(&fs->table_lock);

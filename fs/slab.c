@@ -21,23 +21,23 @@
 #endif
 #ifdef LFS_SLAB_ASAN
 #include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
 #else
-#define POISON(p, n) ((void)(p), (void)(n))
+#define POISON(p, n)   ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 /* 16 KiB: small enough that a few inodes the kernel keeps (the ones in use)
  * pin little memory once it forgets the rest. */
 #define LFS_SLAB_BYTES 16384u
-#define HEADER_BYTES 64u
+#define HEADER_BYTES   64u
 
 struct lfs_slab_page {
 	struct lfs_slab_page *next, *prev; /* in s->partial while not full */
-	void *free;			   /* objects given back */
-	size_t used;			   /* objects handed out */
-	size_t fresh;			   /* objects never handed out start here */
+	void *free;                        /* objects given back */
+	size_t used;                       /* objects handed out */
+	size_t fresh;                      /* objects never handed out start here */
 	bool in_partial;
 };
 

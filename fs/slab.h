@@ -15,11 +15,11 @@ struct lfs_slab_page;
 
 struct lfs_slab {
 	pthread_mutex_t lock;
-	size_t obj_size;		/* rounded up to 16 bytes */
-	size_t per_page;		/* objects per slab */
-	struct lfs_slab_page *partial;	/* slabs with a free object */
-	size_t pages;			/* slabs mapped */
-	size_t live;			/* objects handed out */
+	size_t obj_size;               /* rounded up to 16 bytes */
+	size_t per_page;               /* objects per slab */
+	struct lfs_slab_page *partial; /* slabs with a free object */
+	size_t pages;                  /* slabs mapped */
+	size_t live;                   /* objects handed out */
 };
 
 /* Fails (-EINVAL) for objects too large for a slab. */

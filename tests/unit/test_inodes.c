@@ -293,7 +293,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forget_many, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_after_forget, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_unhashed_forget_any_order, rig_setup,
-					    rig_teardown),
+	                                    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_sets, rig_setup, rig_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
