@@ -188,7 +188,8 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
  *  - LFS_SET_PAGED: the root, every directory, and every regular file opened
  *    since the kernel looked it up (pages only enter the kernel's cache
  *    through an open file: directories are opened without cache_readdir and
- *    symlinks are not cached, see ops_dir.c and gate.c);
+ *    symlinks are not cached: ops_dir.c, and no FUSE_CAP_CACHE_SYMLINKS in
+ *    ops.c);
  *  - LFS_SET_DIRS: the root and every directory (names the kernel caches);
  *  - LFS_SET_STAGE: the inodes whose stage_id is stage_id. */
 enum lfs_inode_set { LFS_SET_PAGED, LFS_SET_DIRS, LFS_SET_STAGE };
