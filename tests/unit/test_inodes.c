@@ -250,6 +250,41 @@ static void test_sets(void **state)
 
 /* The slab on its own: every object distinct and zeroed, slabs unmapped
  * as they empty, one kept when it is the only one with room. */
+static size_t count_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	size_t n = 0;
+	int c;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Slabs merge into few mappings: one mapping per slab would reach
+ * vm.max_map_count (65,530) at some 2.6 million cached inodes. */
+static void test_slab_mappings(void **state)
+{
+	(void)state;
+	struct lfs_slab s;
+	assert_int_equal(lfs_slab_init(&s, 400), 0);
+	enum { M = 8000 };
+	void **o = calloc(M, sizeof(*o));
+	assert_non_null(o);
+	size_t before = count_mappings();
+	for (int i = 0; i < M; i++)
+		assert_non_null(o[i] = lfs_slab_alloc(&s));
+	size_t after = count_mappings();
+	assert_true(s.pages >= 200);
+	assert_true(after < before + s.pages / 10);
+	for (int i = 0; i < M; i++)
+		lfs_slab_free(&s, o[i]);
+	assert_true(s.pages <= 1);
+	lfs_slab_destroy(&s);
+	free(o);
+}
+
 static void test_slab(void **state)
 {
 	(void)state;
@@ -290,6 +325,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slab),
+	    cmocka_unit_test(test_slab_mappings),
 	    cmocka_unit_test_setup_teardown(test_forget_many, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_after_forget, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_unhashed_forget_any_order, rig_setup,
