@@ -388,11 +388,12 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 		     ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
 		     "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
 		     "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
-		     "\"unlock_delay_seconds\":%u",
+		     "\"unlock_delay_seconds\":%u,\"inodes_cached\":%zu",
 		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
 		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
 		     (long long)lfs_fs_idle_seconds(s->fs),
-		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1));
+		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1),
+		     lfs_fs_inodes_cached(s->fs));
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;

@@ -6,7 +6,9 @@
  * an *at() call relative to the parent.
  *
  * Lock order: fs->table_lock before any inode's meta_lock; an inode's
- * io_lock before its meta_lock. No two inodes' io_locks are held at once. */
+ * io_lock before its meta_lock. No two inodes' io_locks are held at once.
+ * The slab's lock (fs/slab.c) is taken last and alone: under table_lock for
+ * a new inode, with no lock held for a freed one. */
 #ifndef LETHEFS_FS_H
 #define LETHEFS_FS_H
 
@@ -18,10 +20,28 @@
 
 #include "content.h"
 #include "dirmeta.h"
+#include "slab.h"
 #include "../keymgmt/keyring.h"
 
+/* Bytes of a file handle kept inside the inode (ext4, xfs, tmpfs and btrfs
+ * handles fit); a longer one is allocated. */
+#define LFS_INLINE_HANDLE 40
+
+/* A place in one of the inode table's lists (table_lock). pprev points at
+ * the pointer that points here (a list head or the previous inode's next),
+ * so leaving a list costs O(1) whatever its length; NULL: on no list. */
+struct lfs_inode_link {
+	struct lfs_inode *next, **pprev;
+};
+
 struct lfs_inode {
-	struct lfs_inode *hash_next; /* protected by table_lock */
+	/* A hash bucket, or fs->unhashed once unhashed. */
+	struct lfs_inode_link hash;
+	/* fs->dirs (directories) or fs->opened (files opened at least once
+	 * while cached: the only ones whose pages the kernel may hold). */
+	struct lfs_inode_link set;
+	/* fs->stage_lists[stage_id % LFS_STAGE_LISTS] while stage_id != 0. */
+	struct lfs_inode_link stage;
 	/* O_PATH descriptor of the backing object, or -1 while parked. Use
 	 * lfs_inode_pin/unpin, never this field directly, in FUSE handlers:
 	 * unpinned descriptors may be closed at any time (see inode.c). */
@@ -36,6 +56,9 @@ struct lfs_inode {
 	 * the parent pointer also under table_lock). */
 	struct lfs_inode *parent;
 	char *bname;
+	/* fh points here when the handle fits (no allocation per inode). */
+	unsigned char fh_inline[sizeof(unsigned int) + sizeof(int) + LFS_INLINE_HANDLE]
+	    __attribute__((aligned(8)));
 	dev_t dev;
 	ino_t ino;
 	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
@@ -62,7 +85,8 @@ struct lfs_inode {
 	_Atomic int writers;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
-	 * lookup; stage_root for the staging directory itself. */
+	 * lookup; stage_root for the staging directory itself. Set with
+	 * lfs_inode_set_stage (it keeps the per-staging lists). */
 	uint32_t stage_id;
 	bool stage_root;
 	/* A tail update failed and could not be undone (io_lock): its journal
@@ -107,9 +131,18 @@ struct lfs_fs {
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
-	struct lfs_inode *unhashed; /* list (via hash_next) of unhashed inodes */
+	struct lfs_inode *unhashed; /* inodes no longer in the buckets */
 	size_t nbuckets;
-	size_t ninodes;
+	size_t ninodes;	  /* in the buckets */
+	size_t nunhashed; /* on the unhashed list */
+	/* The sets a lock or a shred walks instead of every inode (table_lock):
+	 * see lfs_fs_for_each_in. */
+	struct lfs_inode *dirs, *opened;
+#define LFS_STAGE_LISTS 64
+	struct lfs_inode *stage_lists[LFS_STAGE_LISTS];
+	/* Inodes come from slabs that are unmapped once empty, so memory goes
+	 * back to the system when the kernel forgets (fs/slab.h). */
+	struct lfs_slab inode_slab;
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened
@@ -176,6 +209,26 @@ bool lfs_fs_shed_fds(struct lfs_fs *fs);
 void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
 							void *),
 			   void *arg);
+
+/* The same over a subset only (fs/inode_sets.c), so that a lock or a shred
+ * costs what it concerns and not the whole table:
+ *  - LFS_SET_PAGED: the root, every directory, and every regular file opened
+ *    since the kernel looked it up (pages only enter the kernel's cache
+ *    through an open file: directories are opened without cache_readdir and
+ *    symlinks are not cached: ops_dir.c, and no FUSE_CAP_CACHE_SYMLINKS in
+ *    ops.c);
+ *  - LFS_SET_DIRS: the root and every directory (names the kernel caches);
+ *  - LFS_SET_STAGE: the inodes whose stage_id is stage_id. */
+enum lfs_inode_set { LFS_SET_PAGED, LFS_SET_DIRS, LFS_SET_STAGE };
+void lfs_fs_for_each_in(struct lfs_fs *fs, enum lfs_inode_set set, uint32_t stage_id,
+			void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
+/* A file handle was opened on inode: it joins LFS_SET_PAGED. */
+void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode);
+/* Sets the inode's staging id (and stage_root), moving it between lists. */
+void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
+			 bool stage_root);
+/* How many inodes the kernel holds a lookup of (status: inodes_cached). */
+size_t lfs_fs_inodes_cached(struct lfs_fs *fs);
 
 /* Drops every inode's cached header and directory metadata, and the
  * tail_broken marks: after a recovery changed files under the daemon. Takes

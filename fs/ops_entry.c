@@ -104,13 +104,10 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
-	if (inode != &fs->root) {
-		inode->stage_root = marker > 0;
-		inode->stage_id = marker > 0 ? sid : parent->stage_id;
-		/* (a staging directory lives elsewhere than its marker's name) */
-		if (marker == 0)
-			lfs_inode_set_path(fs, inode, parent, backing);
-	}
+	lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	/* (a staging directory lives elsewhere than its marker's name) */
+	if (inode != &fs->root && marker == 0)
+		lfs_inode_set_path(fs, inode, parent, backing);
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;

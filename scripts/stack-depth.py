@@ -65,7 +65,9 @@ INDIRECT = [
     (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|lfs_tree_fd$)", [r"^staging/ops_stage\.c:hook_"]),
     # Name encryption picks libsodium functions from a table.
     (r"^fs/names\.c:", []),
-    (r"^lfs_fs_for_each_inode$", [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:"]),
+    # The inode table's walks (fs/inode_sets.c) call the walker's function.
+    (r"^(lfs_fs_for_each_inode|lfs_fs_for_each_in|fs/inode_sets\.c:run_snapshot)$",
+     [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:", r"^fs/inode\.c:forget_cached$"]),
     # Event sinks (common/event.h) and the staging table's invalidation.
     (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|staging/stage\.c:)",
      [r"^daemon/session\.c:emit_to_log$", r"^cli/cmd_shred_expired\.c:offline_audit$",

@@ -273,9 +273,9 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 	if (r == 0) {
 		pthread_mutex_lock(&inode->meta_lock);
 		inode->have_dirmeta = false;
-		inode->stage_id = id;
-		inode->stage_root = true;
 		pthread_mutex_unlock(&inode->meta_lock);
+		/* (takes the table lock: never under meta_lock) */
+		lfs_inode_set_stage(fs, inode, id, true);
 	}
 	if (pfd >= 0)
 		close(pfd);
