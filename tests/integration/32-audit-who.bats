@@ -151,7 +151,7 @@ PY
 	unmount_vault
 	entries | grep '"event":"unlock","outcome":"success"' >"$T/unlocks"
 	[ "$(wc -l <"$T/unlocks")" -eq 2 ]
-	! grep -q '"label"' "$T/unlocks"
+	assert_no_match '"label"' "$T/unlocks"
 	# An old labels file after slot 2 was replaced (another person's secret):
 	# its record is for the old slot's bytes, so the new slot has no label.
 	cp "$T/labels.old" "$T/keep"
