@@ -43,7 +43,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 # The rooms, top layer first: a file may include headers of its own room
 # and of the rooms after it only (docs/DESIGN.md; `make layers` checks it).
 # Every *.c of a room is built, so moving a file needs no edit here.
-ROOMS    := cli daemon rotation staging fs audit keymgmt journal common
+ROOMS    := cli daemon rotation staging fs audit keymgmt journal cluster common
 SRC      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.c))
 HDR      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.h))
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)

@@ -8,6 +8,7 @@
  * (stopped, hung) does not keep expired data on disk. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
 #include "ctl_client.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
@@ -63,7 +64,8 @@ static void help(void)
 	       "[staging] invalid.\n");
 }
 
-/* Leaves the vault to a live daemon (returns 1), or says why it goes on. */
+/* Leaves the vault to a live daemon (returns 1), or says why it goes on (2:
+ * a daemon here that does not answer). */
 static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 {
 	char uuid[33], real[PATH_MAX], configured[108], dflt[108];
@@ -82,12 +84,14 @@ static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 			       path, (int)p.pid);
 		return 1;
 	}
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr,
 		        "lethefs: the daemon of %s (pid %d, %s) does not answer within %d s "
 		        "(stopped or hung): shredding anyway\n",
 		        path, (int)p.pid, p.mountpoint[0] ? p.mountpoint : "unknown mountpoint",
 		        PROBE_TIMEOUT_MS / 1000);
+		return 2; /* it holds the vault lease: shredding goes on without it */
+	}
 	return 0;
 }
 
@@ -102,7 +106,19 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return quiet ? LFS_EXIT_CORRUPT : lfs_exit_for_vault_error(ve, err);
-	if (leave_to_daemon(path, &v, quiet)) {
+	int daemon = leave_to_daemon(path, &v, quiet);
+	/* A mount on any host holds the vault lease, held here while
+	 * shredding. Held by a mount elsewhere, the expiry is its daemons'
+	 * (one of them shreds within a second); held by a daemon here that
+	 * does not answer, expired data does not wait for it. */
+	struct lfs_lease lease = {.fd = -1, .hostfd = -1}; /* released: harmless */
+	bool elsewhere = daemon == 0 && lfs_cli_take_vault(&v, path, "shred-expired", &lease,
+	                                                   true) == LFS_EXIT_MOUNTED;
+	if (daemon == 1 || elsewhere) {
+		if (elsewhere && !quiet)
+			printf("%s is mounted: its daemons shred expired staging directories "
+			       "themselves\n",
+			       path);
 		lfs_vault_close(&v);
 		return LFS_EXIT_OK;
 	}
@@ -133,6 +149,7 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 		if (datafd >= 0)
 			close(datafd);
 		lfs_keyring_destroy(&kr);
+		lfs_lease_release(&lease);
 		lfs_vault_close(&v);
 		return r == -ENOENT ? LFS_EXIT_OK : LFS_EXIT_ERROR;
 	}
@@ -143,6 +160,7 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 	lfs_staging_destroy(&st);
 	close(datafd);
 	lfs_keyring_destroy(&kr);
+	lfs_lease_release(&lease);
 	lfs_vault_close(&v);
 	return o.failed || *failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
 }

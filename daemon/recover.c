@@ -2,8 +2,11 @@
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
 #include "../fs/overwrite.h"
 #include "../fs/rename_dir.h"
+#include "../fs/rename_record.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
@@ -39,7 +42,10 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		return fd;
 	}
 	bool completed = false;
-	int e = lfs_tail_recover(rc->layout, rc->kr, fd, &t, &completed);
+	/* Other hosts' writes wait (and they see the file only once whole). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	int e = lfs_tail_recover_any(rc->layout, rc->kr, fd, &t, &completed);
 	close(fd);
 	if (e == -ESTALE) {
 		rc->gone++; /* another file under that name now */
@@ -74,6 +80,9 @@ static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_rec
 		return fd;
 	}
 	unsigned repaired = 0, lost = 0;
+	/* Other hosts' writes to the file wait (fs/filelock.h). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
 	close(fd);
 	if (e == -ESTALE) {
@@ -118,6 +127,8 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 		rc->failed++;
 		return fd;
 	}
+	if (file && rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	/* Finishing the file rewrites its blocks in place: under block
 	 * records of its own, like the conversion it finishes. */
 	struct lfs_overwriter w = {
@@ -180,6 +191,8 @@ static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_re
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
+	if (rc->images_only && r->kind != LFS_JK_OVERWRITE)
+		return -EAGAIN; /* kept for the pass that applies everything */
 	switch (r->kind) {
 	case LFS_JK_TAIL:
 		return apply_tail(rc, r);
@@ -190,6 +203,22 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 		return apply_rename_dir(rc, r);
 	case LFS_JK_OVERWRITE:
 		return apply_overwrite(rc, r);
+	case LFS_JK_RENAME: {
+		int e = lfs_rename_record_apply(rc->data_dirfd, r);
+		if (e == -EINVAL) {
+			lfs_err("recovery: malformed rename record for d/%s ignored", where(r));
+			rc->failed++;
+			return 0;
+		}
+		if (e < 0) {
+			lfs_err("recovery: cannot finish the rename of d/%s: %s", where(r),
+			        strerror(-e));
+			rc->failed++;
+			return e;
+		}
+		rc->completed++;
+		return 0;
+	}
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */
@@ -217,7 +246,7 @@ int lfs_recover(struct lfs_recovery *rc)
 	rc->journal_key = key;
 	r = lfs_journal_replay(rc->journal, key, apply, rc, &rc->rejected);
 	rc->journal_key = NULL;
-	if (r >= 0 && rc->rejected) {
+	if (r >= 0 && rc->rejected && !rc->images_only) {
 		/* Torn before they were complete (nothing was changed under
 		 * them yet), or not written by this vault's daemon. */
 		lfs_warn("recovery: %u journal record(s) do not authenticate and were ignored",
@@ -228,33 +257,71 @@ int lfs_recover(struct lfs_recovery *rc)
 	return r < 0 ? r : 0;
 }
 
-int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+struct vault_pass {
+	struct lfs_vault *v;
+	struct lfs_keyring *kr;
+	struct lfs_recovery *total;
+	const struct lfs_layout *layout;
+	int dfd;
+	bool images_only;
+	int err;
+};
+
+/* One journal of the vault; the counts add up in the pass's total. */
+static int recover_one(const char *name, void *arg)
 {
+	struct vault_pass *p = arg;
 	struct lfs_journal j;
-	struct lfs_layout l;
-	memset(rc, 0, sizeof(*rc));
-	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	int r = lfs_journal_open_named(&j, p->v->dirfd, name, p->v->cfg.uuid, false, 0);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	struct lfs_recovery rc = {.journal = &j,
+	                          .kr = p->kr,
+	                          .layout = p->layout,
+	                          .data_dirfd = p->dfd,
+	                          .handle_mount_fd = p->dfd, /* any descriptor on the vault */
+	                          .images_only = p->images_only};
+	r = lfs_recover(&rc);
+	lfs_journal_close(&j);
+	p->total->completed += rc.completed;
+	p->total->rolled_back += rc.rolled_back;
+	p->total->gone += rc.gone;
+	p->total->failed += rc.failed;
+	if (!p->images_only) /* the same records are counted again by the second pass */
+		p->total->rejected += rc.rejected;
+	p->total->repaired += rc.repaired;
+	p->total->lost += rc.lost;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	return 0;
+}
+
+int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+{
+	struct lfs_layout l;
+	memset(rc, 0, sizeof(*rc));
 	int dfd =
 	    openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		lfs_journal_close(&j);
-		return r;
-	}
+	if (dfd < 0)
+		return -errno;
 	lfs_layout_init(&l, v->cfg.cipher);
-	rc->journal = &j;
-	rc->kr = kr;
-	rc->layout = &l;
-	rc->data_dirfd = dfd;
-	rc->handle_mount_fd = dfd; /* any descriptor on the vault's filesystem */
-	r = lfs_recover(rc);
-	rc->journal = NULL;
-	rc->layout = NULL;
+	/* Every journal: the caller holds the vault alone (the exclusive
+	 * lease), so no host runs that could still own one. */
+	struct vault_pass p = {.v = v, .kr = kr, .total = rc, .layout = &l, .dfd = dfd};
+	/* Block images of every journal first (they repair blocks that other
+	 * records' recovery reads), then everything else. */
+	p.images_only = true;
+	int r = lfs_journal_list(v->dirfd, recover_one, &p);
+	if (r >= 0 && p.err == 0) {
+		p.images_only = false;
+		r = lfs_journal_list(v->dirfd, recover_one, &p);
+	}
 	close(dfd);
-	lfs_journal_close(&j);
-	return r;
+	return r < 0 ? r : p.err;
 }

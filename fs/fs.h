@@ -30,6 +30,12 @@ struct lfs_inode {
 	struct lfs_inode *lru_prev, *lru_next; /* fd_lock: open and unpinned */
 	bool in_lru;			       /* fd_lock */
 	struct file_handle *fh;		       /* reopens a parked inode */
+	/* Or, where file handles do not last (FUSE-based backing such as
+	 * GlusterFS: cluster/backing.h), where the object was last seen: its
+	 * parent (which this holds one lookup of) and backing name (fd_lock;
+	 * the parent pointer also under table_lock). */
+	struct lfs_inode *parent;
+	char *bname;
 	dev_t dev;
 	ino_t ino;
 	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
@@ -77,6 +83,7 @@ enum lfs_access {
 struct fuse_session;
 struct lfs_stage_hooks;
 struct lfs_journal;
+struct lfs_backing;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
@@ -94,6 +101,9 @@ struct lfs_fs {
 	 * naming records' targets. */
 	struct lfs_journal *journal;
 	char *data_path;
+	/* What the backing filesystem can do (cluster/backing.h), probed at
+	 * mount; NULL: a local filesystem's everything (fsck, tests). */
+	const struct lfs_backing *backing;
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
@@ -108,11 +118,16 @@ struct lfs_fs {
 	struct lfs_inode *lru_head, *lru_tail;
 	size_t open_fds;
 	size_t fd_budget;
-	int handle_mount_fd; /* for open_by_handle_at; -1: parking disabled */
+	int handle_mount_fd; /* for open_by_handle_at; -1: no handles */
+	bool park_by_path;   /* parking reopens by parent and name instead */
 	double entry_timeout;
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	/* Other hosts write the vault too (-o shared): no kernel page cache
+	 * kept across opens, cached headers checked before use, and
+	 * cross-host locks on backing files (fs/filelock.h). */
+	bool shared;
 	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
@@ -134,6 +149,18 @@ void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
  * cannot be opened. lfs_inode_release drops what lfs_inode_hold counted. */
 struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name);
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
+
+/* Uses what the backing filesystem can do (cluster/backing.h): where file
+ * handles do not outlive the kernel's inode, parked descriptors are
+ * reopened by parent and name, and journal records carry no handle. */
+void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b);
+/* Records where inode was found (parent's backing entry bname), for
+ * reopening it by path; a no-op unless parking by path. */
+void lfs_inode_set_path(struct lfs_fs *fs, struct lfs_inode *inode, struct lfs_inode *parent,
+                        const char *bname);
+/* After a rename: the object now at dirfd/bname (parent's) is recorded
+ * there, if the table knows it. */
+void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *bname);
 
 /* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
  * it open until the matching lfs_inode_unpin. -ESTALE if the backing object

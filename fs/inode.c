@@ -3,6 +3,7 @@
 #include "fs.h"
 #include "holes.h"
 #include "longlink.h"
+#include "../cluster/backing.h"
 #include "names.h"
 #include "../common/log.h"
 
@@ -99,7 +100,9 @@ static void lru_push(struct lfs_fs *fs, struct lfs_inode *in)
 static void park(struct lfs_fs *fs, struct lfs_inode *in)
 {
 	lru_remove(fs, in);
-	if (!in->fh) {
+	if (fs->park_by_path && (!in->parent || !in->bname))
+		return; /* nowhere to reopen it from: stays open */
+	if (!fs->park_by_path && !in->fh) {
 		struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
 		int mount_id;
 		if (!fh)
@@ -116,10 +119,46 @@ static void park(struct lfs_fs *fs, struct lfs_inode *in)
 	fs->open_fds--;
 }
 
+/* Reopens a parked inode from its parent's descriptor and its name,
+ * reopening parked ancestors first, top down (iteratively: trees can be
+ * deep). A name that now holds another object (renamed or removed
+ * meanwhile, possibly by another host) is -ESTALE; the kernel's retry
+ * looks the path up again, which records the new place. Called with
+ * fd_lock held, which keeps every open descriptor open. */
+static int reopen_by_path(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	while (in->fd < 0) {
+		struct lfs_inode *x = in;
+		while (x->parent && x->parent->fd < 0)
+			x = x->parent;
+		if (!x->parent || !x->bname)
+			return -ESTALE;
+		int fd = openat(x->parent->fd, x->bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0)
+			return errno == ENOENT || errno == ENOTDIR ? -ESTALE : -errno;
+		if (fstat(fd, &st) < 0 || st.st_ino != x->ino || st.st_dev != x->dev) {
+			close(fd);
+			return -ESTALE;
+		}
+		x->fd = fd;
+		fs->open_fds++;
+		if (x != in)
+			lru_push(fs, x); /* unpinned: may be parked again */
+	}
+	return 0;
+}
+
 int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
 {
 	pthread_mutex_lock(&fs->fd_lock);
-	if (in->fd < 0) {
+	if (in->fd < 0 && fs->park_by_path) {
+		int e = reopen_by_path(fs, in);
+		if (e < 0) {
+			pthread_mutex_unlock(&fs->fd_lock);
+			return e;
+		}
+	} else if (in->fd < 0) {
 		int fd = open_by_handle_at(fs->handle_mount_fd, in->fh, O_PATH | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
@@ -140,7 +179,7 @@ int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
  * tail is parked while over budget. Called with fd_lock held. */
 static void release_fd(struct lfs_fs *fs, struct lfs_inode *in)
 {
-	if (in->fd < 0 || fs->handle_mount_fd < 0)
+	if (in->fd < 0 || (fs->handle_mount_fd < 0 && !fs->park_by_path))
 		return;
 	lru_push(fs, in);
 	while (fs->open_fds > fs->fd_budget && fs->lru_tail)
@@ -213,6 +252,7 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 	}
 	pthread_mutex_unlock(&fs->fd_lock);
 	free(inode->fh);
+	free(inode->bname);
 	pthread_rwlock_destroy(&inode->io_lock);
 	pthread_mutex_destroy(&inode->meta_lock);
 	pthread_cond_destroy(&inode->size_changed);
@@ -372,24 +412,90 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n)
 {
-	pthread_mutex_lock(&fs->table_lock);
-	if (n > inode->nlookup) {
-		/* The kernel never forgets more than it looked up; if it did our
-		 * counting is broken and continuing risks a use-after-free. */
-		fprintf(stderr, "lethefs: lookup count underflow\n");
-		abort();
-	}
-	inode->nlookup -= n;
-	if (inode->nlookup == 0 && inode != &fs->root) {
+	/* A freed inode releases the lookup it held of its parent (parking by
+	 * path), which may free that one too: a loop, not a recursion. */
+	while (inode) {
+		pthread_mutex_lock(&fs->table_lock);
+		if (n > inode->nlookup) {
+			/* The kernel never forgets more than it looked up; if it
+			 * did our counting is broken and continuing risks a
+			 * use-after-free. */
+			fprintf(stderr, "lethefs: lookup count underflow\n");
+			abort();
+		}
+		inode->nlookup -= n;
+		if (inode->nlookup != 0 || inode == &fs->root) {
+			pthread_mutex_unlock(&fs->table_lock);
+			return;
+		}
 		if (inode->unhashed)
 			drop_unhashed(fs, inode);
 		else
 			remove_from_bucket(fs, inode);
+		struct lfs_inode *parent = inode->parent;
 		pthread_mutex_unlock(&fs->table_lock);
 		inode_free(fs, inode);
-		return;
+		inode = parent;
+		n = 1;
 	}
+}
+
+void lfs_inode_set_path(struct lfs_fs *fs, struct lfs_inode *in, struct lfs_inode *parent,
+                        const char *bname)
+{
+	if (!fs->park_by_path || in == &fs->root || in == parent)
+		return;
+	pthread_mutex_lock(&fs->fd_lock);
+	bool same = in->parent == parent && in->bname && strcmp(in->bname, bname) == 0;
+	pthread_mutex_unlock(&fs->fd_lock);
+	if (same)
+		return;
+	char *copy = strdup(bname);
+	if (!copy)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	parent->nlookup++;
+	pthread_mutex_lock(&fs->fd_lock);
+	struct lfs_inode *old = in->parent;
+	char *old_name = in->bname;
+	in->parent = parent;
+	in->bname = copy;
+	pthread_mutex_unlock(&fs->fd_lock);
 	pthread_mutex_unlock(&fs->table_lock);
+	free(old_name);
+	if (old)
+		lfs_inode_forget(fs, old, 1);
+}
+
+void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *bname)
+{
+	struct stat st;
+	if (!fs->park_by_path || fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	struct lfs_inode *found = NULL;
+	size_t h = hash_key(st.st_dev, st.st_ino, fs->nbuckets);
+	for (struct lfs_inode *n = fs->buckets[h]; n; n = n->hash_next)
+		if (n->dev == st.st_dev && n->ino == st.st_ino)
+			found = n;
+	if (found)
+		found->nlookup++; /* kept while its path is set */
+	pthread_mutex_unlock(&fs->table_lock);
+	if (found) {
+		lfs_inode_set_path(fs, found, parent, bname);
+		lfs_inode_forget(fs, found, 1);
+	}
+}
+
+void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
+{
+	fs->backing = b;
+	if (!b || !b->probed || b->handles_persistent)
+		return;
+	if (fs->handle_mount_fd >= 0)
+		close(fs->handle_mount_fd);
+	fs->handle_mount_fd = -1;
+	fs->park_by_path = true;
 }
 
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX])

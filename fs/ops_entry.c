@@ -3,6 +3,7 @@
  * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "../cluster/backing.h"
 #include "../common/fileutil.h"
 #include "dirnames.h"
 #include "fileio.h"
@@ -106,6 +107,9 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	if (inode != &fs->root) {
 		inode->stage_root = marker > 0;
 		inode->stage_id = marker > 0 ? sid : parent->stage_id;
+		/* (a staging directory lives elsewhere than its marker's name) */
+		if (marker == 0)
+			lfs_inode_set_path(fs, inode, parent, backing);
 	}
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
@@ -125,6 +129,11 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		return pfd;
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
+	/* Shared: another host's rotation may have moved the directory's
+	 * names to a new epoch since its metadata was cached. */
+	if (r == -ENOENT && fs->shared && lfs_dir_meta_forget(parent, pfd) &&
+	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
 	return r;
@@ -331,8 +340,8 @@ static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *back
 		r = lfs_dirmeta_store(dfd, &m);
 		close(dfd);
 	}
-	if (r == 0 && renameat2(pfd, tmp, pfd, backing, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
 	if (r < 0) {
 		int d2 = openat(pfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (d2 >= 0) {

@@ -60,9 +60,11 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	atomic_fetch_add(&fs->open_files, 1);
 	fi->fh = (uintptr_t)h;
 	/* Only this daemon changes the backing files, so cached pages stay
-	 * valid across opens. (Anything that removes keys from a live mount
-	 * must also drop the kernel's cached pages.) */
-	fi->keep_cache = 1;
+	 * valid across opens; unless other hosts write them too (-o shared):
+	 * then close-to-open, the pages dropped at each open. (Anything that
+	 * removes keys from a live mount must also drop the kernel's cached
+	 * pages.) */
+	fi->keep_cache = !fs->shared;
 	return 0;
 }
 

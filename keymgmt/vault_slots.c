@@ -6,6 +6,7 @@
 #include "vault.h"
 #include "kdf.h"
 #include "../journal/journal.h"
+#include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 
 #include <dirent.h>
@@ -17,23 +18,47 @@
 #include <unistd.h>
 #include <sodium.h>
 
+/* Besides the flock, a byte-range lock on byte 0: cluster filesystems
+ * (GlusterFS, CephFS, NFSv4) enforce those between hosts, where a flock may
+ * be local to one host (docs/SHARED.md). Both belong to the one open file
+ * description, so they never conflict with each other. */
+static int lock_across_hosts(int fd, void (*waiting)(void), bool said)
+{
+	int r = lfs_range_lock(fd, true, 0, 1, false);
+	if (r == -EAGAIN) {
+		if (waiting && !said)
+			waiting();
+		r = lfs_range_lock(fd, true, 0, 1, true);
+	}
+	/* A filesystem without such locks still has the flock. */
+	return r == -ENOLCK || r == -EINVAL || r == -EOPNOTSUPP ? 0 : r;
+}
+
 int lfs_vault_lock_slots(struct lfs_vault *v, void (*waiting)(void))
 {
 	int fd =
 	    openat(v->dirfd, LFS_LOCK_FILE_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	if (errno == EWOULDBLOCK && waiting)
-		waiting();
-	/* The holder is another lethefs command; it finishes in seconds. */
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-			close(fd);
-			return -e;
+	bool said = false;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK && waiting) {
+			waiting();
+			said = true;
 		}
+		/* The holder is another lethefs command; it finishes in seconds. */
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int e = errno;
+				close(fd);
+				return -e;
+			}
+		}
+	}
+	int r = lock_across_hosts(fd, waiting, said);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	return fd;
 }

@@ -6,6 +6,7 @@
 #include "convert.h"
 #include "record.h"
 #include "redir.h"
+#include "../cluster/rangelock.h"
 #include "../fs/gate.h"
 #include "../fs/tree.h"
 #include "../common/log.h"
@@ -25,7 +26,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	if (!in)
 		return -ENOENT;
 	pthread_rwlock_wrlock(&in->io_lock);
-	int ifd = lfs_inode_pin(fs, in), dfd = -1, e = ifd < 0 ? ifd : 0;
+	int ifd = lfs_inode_pin(fs, in), dfd = -1, metafd = -1, e = ifd < 0 ? ifd : 0;
 	struct lfs_dirmeta om, nm;
 	if (e == 0)
 		e = lfs_dirmeta_load(ifd, &om);
@@ -39,6 +40,20 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		nm.epoch = w->r->target;
 		dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		e = dfd < 0 ? -errno : 0;
+		/* Shared: other hosts' name operations on the directory wait
+		 * (fs/dirnames.h, lfs_dir_name_lock), and read the new metadata
+		 * once it is replaced. Released when closed. */
+		if (e == 0 && fs->shared) {
+			metafd = openat(dfd, LFS_DIRMETA_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+			e = metafd < 0 ? -errno : lfs_range_lock(metafd, true, 0, 1, true);
+			/* The lock came after the load: convert what is there now. */
+			if (e == 0 && (e = lfs_dirmeta_load(ifd, &om)) == 0) {
+				nm = om;
+				nm.epoch = w->r->target;
+				if (!lfs_rot_is_old(w->r, om.epoch))
+					e = -EALREADY;
+			}
+		}
 		if (e == 0) {
 			lfs_dirmeta_encode(&om, old_img);
 			lfs_dirmeta_encode(&nm, new_img);
@@ -69,6 +84,12 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			lfs_journal_keep(fs->journal, slot);
 		}
 	}
+	if (e == -EALREADY) {
+		*epoch = om.epoch;
+		e = 0;
+	}
+	if (metafd >= 0)
+		close(metafd);
 	if (dfd >= 0)
 		close(dfd);
 	if (ifd >= 0)

@@ -5,6 +5,9 @@
 #include "convert.h"
 #include "record.h"
 #include "refile.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
+#include "walk.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../journal/target.h"
@@ -58,7 +61,8 @@ static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h, ui
 /* The re-sealing, each run of blocks under a block record of its own
  * (fs/overwrite.h), naming the file as the conversion's record does. */
 static int refile_recorded(struct lfs_fs *fs, int fd, const struct lfs_file_header *oh,
-                           const struct lfs_file_header *nh, uint64_t *plain)
+                           const struct lfs_file_header *nh, bool (*keep_going)(void *ctx),
+                           void *ctx, uint64_t *plain)
 {
 	struct lfs_journal_target *t = malloc(sizeof(*t));
 	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
@@ -71,7 +75,7 @@ static int refile_recorded(struct lfs_fs *fs, int fd, const struct lfs_file_head
 	if (e == 0) {
 		struct lfs_overwriter w = {
 		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
-		e = lfs_refile(&fs->layout, fs->kr, &w, fd, oh, nh, false, plain);
+		e = lfs_refile(&fs->layout, fs->kr, &w, fd, oh, nh, false, keep_going, ctx, plain);
 		if (e == 0 && w.kept)
 			e = -EIO; /* converted, but a record stays: finish at recovery */
 	}
@@ -81,14 +85,20 @@ static int refile_recorded(struct lfs_fs *fs, int fd, const struct lfs_file_head
 	return e;
 }
 
-/* A conversion that failed half way (a block that authenticates under
- * neither header, an I/O error): its record stays for the next recovery,
- * and the file takes no other change until then, since its blocks are
- * under two headers. */
+/* A conversion that failed or stopped half way (a block that authenticates
+ * under neither header, an I/O error, a lock or the unmount between two
+ * chunks): its record stays for the next recovery (at the unlock, before
+ * the gate opens, or the next mount), which finishes it, and the file takes
+ * no other change until then, since its blocks are under two headers. */
 static void fail_file(struct lfs_fs *fs, struct lfs_inode *in, unsigned slot)
 {
 	lfs_journal_keep(fs->journal, slot);
 	in->tail_broken = true;
+}
+
+static bool still_going(void *ctx)
+{
+	return lfs_rot_keep_going(ctx);
 }
 
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
@@ -106,6 +116,11 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		fd = open(proc, O_RDWR | O_CLOEXEC);
 		e = fd < 0 ? -errno : 0;
 	}
+	/* Shared: other hosts' writes and truncations wait, and their reads
+	 * retry, until the file is under one header again (fs/filelock.h).
+	 * Released when fd is closed. */
+	if (e == 0 && fs->shared)
+		e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
 	struct lfs_file_header oh = {0}, nh;
 	struct stat st;
@@ -130,7 +145,7 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, new_raw,
 					 LFS_FILE_HDR_LEN, &slot);
 	if (e == 0) {
-		e = refile_recorded(fs, fd, &oh, &nh, &plain);
+		e = refile_recorded(fs, fd, &oh, &nh, still_going, w, &plain);
 		/* Contents did not change: keep the times the user sees. */
 		struct timespec ts[2] = {st.st_atim, st.st_mtim};
 		if (e == 0 && futimens(fd, ts) < 0)

@@ -92,7 +92,7 @@ int lfs_rot_apply_file(const struct lfs_layout *l, struct lfs_keyring *kr,
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	e = lfs_refile(l, kr, w, fd, &oh, &nh, true, NULL);
+	e = lfs_refile(l, kr, w, fd, &oh, &nh, true, NULL, NULL, NULL);
 	/* Contents did not change: keep the times the user sees. */
 	struct timespec ts[2] = {st.st_atim, st.st_mtim};
 	if (e == 0)

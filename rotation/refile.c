@@ -93,7 +93,8 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr,
                struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
-               const struct lfs_file_header *new_h, bool replay, uint64_t *plain_bytes)
+               const struct lfs_file_header *new_h, bool replay,
+               bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
 {
 	struct stat st;
 	uint64_t size;
@@ -112,6 +113,10 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr,
 	struct lfs_overwrite o = {.disk_h = *old_h, .seal_h = *new_h,
 	                          .final_block = nblocks ? nblocks - 1 : 0};
 	for (uint64_t b = 0; r == 0 && b < nblocks; b += CHUNK_BLOCKS) {
+		if (keep_going && !keep_going(ctx)) {
+			r = -EINTR;
+			break;
+		}
 		uint64_t nb = nblocks - b < CHUNK_BLOCKS ? nblocks - b : CHUNK_BLOCKS;
 		uint64_t off = lfs_block_offset(l, b);
 		size_t want = (size_t)((uint64_t)st.st_size - off < nb * l->block_disk

@@ -47,6 +47,9 @@ static bool hook_live(void *ctx, uint32_t id)
 static int hook_open_dir(void *ctx, uint32_t id)
 {
 	struct lfs_staging *st = ctx;
+	/* Shared: another host may have made it a moment ago. */
+	if (!lfs_staging_live(st, id) && st->lease)
+		lfs_staging_refresh(st);
 	if (!lfs_staging_live(st, id))
 		return -ENOENT;
 	char hex[9];

@@ -49,8 +49,9 @@ struct lfs_stage_entry {
 	 * EIO, still shredded at its expiry). */
 	bool verified, damaged;
 	bool shred_failed; /* the key could not be overwritten (audited once) */
-	int64_t retry_at;  /* when to try that shred again */
+	int64_t retry_at;  /* when to try that shred again (or, shared: the asking host's grace) */
 	const char *why;   /* a reason to shred that is not the time, or NULL */
+	int64_t unsynced;  /* shared mode: this host's share of used not yet stored */
 };
 
 struct lfs_stage_index {

@@ -300,7 +300,9 @@ class Soak:
         self.figures["elapsed_seconds"] = time.monotonic() - self.start
 
     def cleanup(self):
-        if os.path.ismount(self.vault.mnt):
+        if not self.figures.get("elapsed_seconds") and getattr(self, "start", None):
+            self.figures["elapsed_seconds"] = time.monotonic() - self.start  # aborted
+        if vaultctl.mounted(self.vault.mnt):
             self.vault.unmount(lazy_ok=True)
         if not self.args.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -301,6 +301,84 @@ static void test_large_records(void **state)
 	free(slot);
 }
 
+static int count_name(const char *name, void *arg)
+{
+	int *n = arg;
+	if (!strcmp(name, LFS_JOURNAL_FILE_NAME) || !strcmp(name, LFS_JOURNAL_FILE_NAME ".lab2"))
+		(*n)++;
+	else
+		(*n) += 100; /* a name that is no journal */
+	return 0;
+}
+
+/* Shared mode's per-host journals (docs/FORMAT.md 13.3): the same
+ * geometry as lethefs.journal (large slots), the same reshaping of an
+ * empty journal under its own name, records that carry bulk, and a
+ * listing that finds every journal and nothing else. */
+static void test_named_journals(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lethefs-journal.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct lfs_journal j;
+	const char *name = LFS_JOURNAL_FILE_NAME ".lab2";
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME "."));
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME "..x"));
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME ".a/b"));
+	assert_false(lfs_journal_name_ok("lethefs.journalx"));
+	assert_int_equal(lfs_journal_open_named(&j, dfd, "lethefs.journal.a/b", uuid, true, 16),
+	                 -EINVAL);
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 16), 0);
+	assert_int_equal(j.nslots, 16);
+	assert_int_equal(j.nlarge, LFS_JOURNAL_LARGE_FOR(16));
+	struct stat st;
+	assert_int_equal(fstat(j.fd, &st), 0);
+	assert_int_equal((uint64_t)st.st_size,
+	                 LFS_JOURNAL_HDR_LEN + 16ull * LFS_JOURNAL_SLOT_LEN +
+	                     (uint64_t)j.nlarge * LFS_JOURNAL_LARGE_LEN);
+	/* A record with bulk goes to a large slot. */
+	struct lfs_journal_record *r = record(LFS_JK_OVERWRITE, "f", 64);
+	uint8_t *bulk = malloc(100000);
+	test_fill(bulk, 100000, 3);
+	r->bulk = bulk;
+	r->bulk_len = 100000;
+	unsigned slot;
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &slot), 0);
+	assert_true(slot >= 16);
+	assert_int_equal(lfs_journal_end(&j, slot), 0);
+	free(bulk);
+	free(r);
+	lfs_journal_close(&j);
+	/* Empty and wanting more slots: made anew, under its own name. */
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 40), 0);
+	assert_int_equal(j.nslots, 40);
+	lfs_journal_close(&j);
+	assert_int_equal(fstatat(dfd, LFS_JOURNAL_FILE_NAME, &st, 0), -1);
+	/* Holding a record: kept as it is, whatever a mount wants. */
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 40), 0);
+	r = record(LFS_JK_RENAME, "f", 12);
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &slot), 0);
+	free(r);
+	lfs_journal_close(&j);
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 80), 0);
+	assert_int_equal(j.nslots, 40);
+	lfs_journal_close(&j);
+	/* The listing: this journal and lethefs.journal, not other files. */
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	lfs_journal_close(&j);
+	int fd = openat(dfd, "lethefs.journalx", O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	int n = 0;
+	assert_int_equal(lfs_journal_list(dfd, count_name, &n), 2);
+	assert_int_equal(n, 2);
+	unlinkat(dfd, "lethefs.journalx", 0);
+	unlinkat(dfd, name, 0);
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -312,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_paths_that_leave_the_tree),
 	    cmocka_unit_test(test_file_replay_keep),
 	    cmocka_unit_test(test_large_records),
+	    cmocka_unit_test(test_named_journals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
