@@ -108,7 +108,7 @@ EOF
 	mkdir -p "$COPY/tests/integration"
 	# Every form here is fine: conditions, and negations that can fail.
 	cat >"$COPY/tests/integration/ok.bats" <<'BATS'
-@test "fine" {
+fine() { # (not @test: bats would take it for one of this file)
 	if ! grep -q x /dev/null; then :; fi
 	while ! true; do :; done
 	true && ! false
