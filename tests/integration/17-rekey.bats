@@ -182,16 +182,15 @@ vault_sums() {
 
 # Runs rekey under strace, which kills it at the Nth call of a system call
 # (before the call runs). The commit (docs/FORMAT.md section 12, keyring
-# replacement) makes these calls, in order: pwrite64 1 (the journal record,
-# sealed under the new master), fdatasync 1; write 1 (keyslots temporary),
-# fsync 1, renameat 1 (-> lethefs.keyslots), fsync 2 (directory); write 2
-# (keyring temporary), fsync 3, renameat 2 (-> lethefs.keyring), fsync 4;
-# pwrite64 2 (the record cleared), fdatasync 2; then the audit entry.
-# The first rekey after a mount makes lethefs.journal anew first (the
-# mount's journal has fewer slots than rekey asks for: journal/journal.c
-# want_anew), which adds write, fsync, renameat, fsync, fsync before the
-# record: journal_sized_for_rekey gets that over with, so that the counts
-# above hold.
+# replacement) writes the journal record (sealed under the new master,
+# pwrite64 "LTHR...") and syncs it; writes the keyslots temporary
+# ("LETHEKS1..."), syncs it, renames it onto lethefs.keyslots, syncs the
+# directory; the same for the keyring ("LETHEKR1...", lethefs.keyring);
+# then clears the record (pwrite64), syncs it, and appends the audit entry.
+# Other calls come before these and vary: the first rekey after a mount
+# makes lethefs.journal anew (more slots than the mount's), a host record is
+# written. So N is not written down: rekey_killed_before finds it by a
+# rekey of a copy of the vault in the same state, traced.
 rekey_killed_at() { # syscall N
 	run strace -f -o /dev/null -e trace="$1" -e inject="$1":signal=SIGKILL:when="$2" \
 		"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT"
@@ -199,11 +198,43 @@ rekey_killed_at() { # syscall N
 	[[ "$output" != *"Rekeyed"* ]]
 }
 
-# A rekey killed at its record write, after making the journal anew: the
-# vault is as before (old key material), with a journal rekey keeps.
-journal_sized_for_rekey() {
-	rekey_killed_at pwrite64 1
-	assert_consistent old
+# Landmarks (EREs on strace's lines) for rekey_killed_before.
+RECORD='pwrite64[(][0-9]+, "LTHR'
+SLOTS_TMP='write[(][0-9]+, "LETHEKS1'
+SLOTS_RENAME='renameat[(].*, "lethefs.keyslots"[)]'
+RING_TMP='write[(][0-9]+, "LETHEKR1'
+RING_RENAME='renameat[(].*, "lethefs.keyring"[)]'
+
+# Kills rekey at the first SYSCALL call at or after the first call that
+# matches LANDMARK, counted on a traced rekey of a copy of the vault.
+rekey_killed_before() { # SYSCALL LANDMARK
+	local n
+	rm -rf "$T/copy"
+	cp -a "$VAULT" "$T/copy"
+	run strace -f -o "$T/trace" -e trace=pwrite64,fdatasync,write,fsync,renameat \
+		"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$T/copy"
+	[ "$status" -eq 0 ]
+	n=$(awk -v sc="$1" -v mark="$2" '
+		/resumed>/ { next }
+		{ name = $2; sub(/[(].*/, "", name); count[name]++ }
+		!seen && $0 ~ mark { seen = 1 }
+		seen && name == sc { print count[name]; exit }' "$T/trace")
+	rm -rf "$T/copy"
+	[ -n "$n" ] || { echo "no $1 call at or after /$2/ in a rekey" >&2; return 1; }
+	echo "rekey killed at $1 $n (at or after /$2/)" >&2
+	rekey_killed_at "$1" "$n"
+}
+
+# For each SYSCALL LANDMARK pair: a rekey killed there leaves the vault
+# consistent with the old or the new key material ($1).
+kills_leave() { # old|new SYSCALL LANDMARK...
+	local state=$1
+	shift
+	while [ $# -ge 2 ]; do
+		rekey_killed_before "$1" "$2"
+		assert_consistent "$state"
+		shift 2
+	done
 }
 
 # Both secrets open the vault, data reads back, fsck is clean; $1 says
@@ -225,11 +256,10 @@ assert_consistent() {
 
 @test "rekey killed before the keyslots are replaced: old key material; the next rekey goes through" {
 	populate
-	journal_sized_for_rekey
-	for point in "pwrite64 1" "fdatasync 1" "write 1" "fsync 1" "renameat 1"; do
-		rekey_killed_at $point
-		assert_consistent old
-	done
+	# The record written, synced; the keyslots temporary written, synced,
+	# renamed onto lethefs.keyslots.
+	kills_leave old pwrite64 "$RECORD" fdatasync "$RECORD" write "$SLOTS_TMP" \
+		fsync "$SLOTS_TMP" renameat "$SLOTS_RENAME"
 	"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT" >/dev/null
 	! ls -a "$VAULT" | grep -q '\.tmp\.' || false
 	assert_consistent new
@@ -237,22 +267,18 @@ assert_consistent() {
 
 @test "rekey killed after the keyslots are replaced: the next unlock installs the new keyring" {
 	populate
-	journal_sized_for_rekey
-	for point in "fsync 2" "write 2" "fsync 3" "renameat 2"; do
-		rekey_killed_at $point
-		# Slots wrap the new master; lethefs.keyring is still the old one
-		# and the new one waits in the journal.
-		assert_consistent new
-	done
+	# The directory synced after the keyslots rename; the keyring temporary
+	# written, synced, renamed onto lethefs.keyring.
+	# Slots wrap the new master; lethefs.keyring is still the old one and
+	# the new one waits in the journal.
+	kills_leave new fsync "$SLOTS_RENAME" write "$RING_TMP" fsync "$RING_TMP" \
+		renameat "$RING_RENAME"
 }
 
 @test "rekey killed after the keyring is replaced: new key material" {
 	populate
-	journal_sized_for_rekey
-	rekey_killed_at fsync 4
-	assert_consistent new
-	rekey_killed_at pwrite64 2
-	assert_consistent new
+	# The directory synced after the keyring rename; the record cleared.
+	kills_leave new fsync "$RING_RENAME" pwrite64 "$RING_RENAME"
 }
 
 @test "a keyring left in lethefs.keyring.new by an older version's rekey is still installed" {
