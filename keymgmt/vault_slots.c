@@ -88,16 +88,15 @@ int lfs_vault_reload_slots(struct lfs_vault *v)
 }
 
 /* lfs_replace_file names its temporary ".<name>.tmp.<8 hex>". One that
- * exists while we hold the lock belongs to a change that died. */
+ * exists while we hold the lock belongs to a change that died. The
+ * directory is opened anew: a dup of dirfd would share its offset, left at
+ * the end by the previous scan (rekey scans twice), and see no entry. */
 static void remove_stale_temporaries_of(int dirfd, const char *prefix, size_t plen)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
 		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
 		if (!strncmp(de->d_name, prefix, plen))

@@ -34,8 +34,8 @@ for line in sys.stdin:
 assert_no_trace() {
 	[ ! -e "$VAULT/staging/$1.key" ]
 	[ ! -e "$VAULT/staging/$1" ]
-	! grep -q "^$1 " "$VAULT/staging/index"
-	! find "$VAULT/d" -type l -lname "lethefs-staging:$1" | grep -q .
+	assert_no_match "^$1 " "$VAULT/staging/index"
+	! find "$VAULT/d" -type l -lname "lethefs-staging:$1" | grep -q . || false
 }
 
 @test "stage create, expiry with an open file: EIO, ENOENT, nothing left in the backing store" {

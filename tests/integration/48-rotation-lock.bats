@@ -62,7 +62,7 @@ finish_and_check() {
 	[[ "$output" == *'"rotation_last_retired_epoch":1'* ]]
 	cat "$T/daemon.log" # shown when a check below fails
 	grep -q 'rotation paused by a lock' "$T/daemon.log"
-	! grep -q 'rotation: cannot' "$T/daemon.log"
+	assert_no_match 'rotation: cannot' "$T/daemon.log"
 	# Destroyed once, after the lock (the log is in order).
 	[ "$(grep -c 'epoch 1 destroyed' "$T/daemon.log")" -eq 1 ]
 	awk '/rotation paused by a lock/ {p = 1} /epoch 1 destroyed/ {exit !p}' "$T/daemon.log"
