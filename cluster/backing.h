@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the backing filesystem can do, probed at mount rather than assumed
  * (docs/SHARED.md, "Backing filesystems"). Local filesystems (ext4, xfs,
  * btrfs, tmpfs) have everything; network and FUSE-based engines lack some

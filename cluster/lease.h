@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Who uses a vault, across hosts (docs/SHARED.md, FORMAT.md section 13).
  *
  * VAULT/lethefs.lease is an empty file whose bytes are byte-range locks:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Byte-range locks on backing files, as open file description locks
  * (F_OFD_SETLK and friends). Cluster filesystems enforce them between
  * hosts (GlusterFS, CephFS, NFSv4: docs/SHARED.md), a local filesystem

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mount daemon among other hosts (docs/SHARED.md): what the backing
  * filesystem can do, the vault lease (exclusive, or shared with -o
  * shared), this host's journal, and, once a second, the journals that

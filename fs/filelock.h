@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cross-host locks on backing files in shared mode (docs/SHARED.md):
  * byte-range locks (cluster/rangelock.h), which the engine enforces
  * between hosts, at offsets of the backing file:

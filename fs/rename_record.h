@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A rename without replacement on a backing filesystem that has no
  * RENAME_NOREPLACE (GlusterFS, NFS: cluster/backing.h) takes two steps, a
  * link under the new name and an unlink of the old one, so it runs under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recovery of a tail record when other hosts may have changed the same
  * file after the crash (shared mode, docs/SHARED.md "Crashes"), which is
  * also right when nobody did. */

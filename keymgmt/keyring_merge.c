@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Taking another host's changes of lethefs.keyring into a live keyring
  * (shared mode, docs/SHARED.md): a rotation started or finished elsewhere
  * adds or retires data epochs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A rotation among several hosts sharing one vault (docs/SHARED.md,
  * "Rotation"): one walker in the whole cluster, holding the rotation role
  * of the vault lease; lethefs.keyring changed under the key file lock

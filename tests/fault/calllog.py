@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shim's call log (LFS_FAULT_LOG) as objects, and backing paths shown
 as the plaintext paths they belong to (docs/TESTING.md)."""
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fault-injection shim's shared parts (docs/TESTING.md): the real libc
  * functions, what a counted call is, and the decisions of the core that the
  * interposers (faultshim_calls.c) consult. Nothing here is exported from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fault-injection shim (docs/TESTING.md): the interposed libc functions.
  * Each asks the core whether the call counts; if not it passes straight
  * through, else the core numbers it and says whether to perform it, fail

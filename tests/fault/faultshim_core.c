@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fault-injection shim for the crash-safety tests (docs/TESTING.md): the
  * core (configuration, which calls count, what happens to them, the log).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The real libc functions behind the shim's interposers, looked up once
  * with dlsym(RTLD_NEXT). */
 #define _GNU_SOURCE

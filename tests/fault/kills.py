@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """kill -9 of the daemon at random moments under real workloads, with a
 verifier of everything that was acknowledged (docs/TESTING.md).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared machinery of the crash-safety tests (docs/TESTING.md): vaults with
 cheap key derivation and a private control socket, foreground daemons with
 or without the fault shim, unmounts that diagnose a hang, fsck.

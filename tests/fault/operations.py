@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The operations the crash sweep walks through (docs/TESTING.md).
 
 Each operation has a setup (run once, through a clean mount, to build the

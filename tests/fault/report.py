@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Turns the JSON of one or more sweeps (sweep.py --json) and kill runs
 (kills.py --json) into a Markdown work list: per operation its calls, and
 every failing point with the call it hit and its symptoms; points with the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make test-faults: the whole crash and full-disk sweep, the same with the
 # kernel's writeback cache off (contents operations), full disks on ext4, and
 # random kills; then one summary and a Markdown work list

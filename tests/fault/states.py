@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Plaintext states of a mounted tree and how a state after a fault is
 judged against the states before and after the operation (docs/TESTING.md:
 the invariant and its classes of symptoms)."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Crash and full-disk sweep (docs/TESTING.md).
 
 For each operation: build a template vault (BASE data + the operation's

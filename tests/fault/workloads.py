@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The workloads of the random kills (tests/fault/kills.py, docs/TESTING.md).
 Each has a setup (through the mount, before the first kill), a worker (a
 process writing through the mount until the daemon dies, logging what it was

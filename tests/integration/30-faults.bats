@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Crash and full-disk safety (issue 12, docs/TESTING.md): the fault-injection
 # shim itself, a representative part of the sweep (tests/fault/sweep.py) and
 # of the random kills (tests/fault/kills.py), and a genuinely full tmpfs.

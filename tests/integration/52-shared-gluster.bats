@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # One vault on a GlusterFS replica-2 volume, mounted by two hosts at once
 # (-o shared; docs/SHARED.md). The engine is started by the test
 # (tests/integration/gluster.bash); each host is a mount namespace of its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A GlusterFS engine for the shared-mode tests (docs/SHARED.md), started by
 # the test itself: glusterd with its state in a temporary directory, a
 # replica-2 volume on two brick directories of this machine (`force`: one

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes or checks a file shared by two hosts (52-shared-gluster.bats).
 
 write PATH PARITY COUNT CHUNK: writes every chunk i (of COUNT chunks of CHUNK
