@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -20,6 +21,31 @@
 
 /* Lapsed hosts are looked for this often (seconds). */
 #define SCAN_INTERVAL 2
+
+/* Whether a lethefs mount of vault is in this mount namespace (the
+ * mount table names the vault as the source). */
+static bool vault_mounted_here(const char *vault)
+{
+	char real[PATH_MAX];
+	if (!realpath(vault, real))
+		return false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - ");
+		char fstype[64], source[PATH_MAX];
+		if (sep && sscanf(sep + 3, "%63s %4095s", fstype, source) == 2 &&
+		    !strcmp(fstype, "fuse.lethefs") && !strcmp(source, real))
+			found = true;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
 
 int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *fs, bool shared,
                     bool read_only, char *err, size_t errlen)
@@ -52,6 +78,22 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 	int r = lfs_lease_acquire(&sh->lease, v->dirfd,
 	                          shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE, NULL, 5000, who,
 	                          sizeof(who));
+	/* Held by a daemon of this very host whose mount is gone: after a
+	 * plain umount(8) the old daemon still finishes (its last syncfs can
+	 * take seconds on a busy disk) and lets go when it exits. Wait for
+	 * that, up to 30 s, rather than refuse a mount that is only a moment
+	 * early. A vault still mounted here is refused at once. */
+	char me[LFS_HOST_NAME_MAX + 1], mine[LFS_HOST_NAME_MAX + 8];
+	if (r == -EBUSY && lfs_host_name(me) == 0 && !vault_mounted_here(v->path)) {
+		snprintf(mine, sizeof(mine), "host %s (", me);
+		for (int i = 0; i < 300 && r == -EBUSY && strstr(who, mine); i++) {
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			r = lfs_lease_acquire(&sh->lease, v->dirfd,
+			                      shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE, NULL, 0,
+			                      who, sizeof(who));
+		}
+	}
 	if (r == -EROFS && read_only) {
 		/* Nobody writes read-only storage: nothing to exclude. */
 		lfs_warn("%s is on read-only storage: mounted without a vault lease", v->path);
