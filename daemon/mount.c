@@ -240,7 +240,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	 * this host's own in shared mode. A vault on read-only storage may
 	 * only be mounted read-only. */
 	struct lfs_journal journal;
-	char data_path[PATH_MAX + 8];
+	/* One mount per process: static, outside the frame (make stack). */
+	static char data_path[PATH_MAX + 8];
 	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
 	int jr = lfs_journal_open_named(&journal, v->dirfd, cluster->journal_name, v->cfg.uuid,
 	                                true, 2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
