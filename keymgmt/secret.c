@@ -117,12 +117,22 @@ static int ask_tty(int tty, const char *prompt, struct lfs_secret *s, char *err,
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (write(tty, prompt, strlen(prompt)) < 0)
+	/* Echo off (discarding what was typed before the prompt) first, then
+	 * the prompt: the other order threw away an answer typed as soon as
+	 * the prompt showed (a script, expect, a fast typist), and the read
+	 * then waited for ever. */
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
 		return -errno;
-	tcsetattr(tty, TCSAFLUSH, &quiet);
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		int e = errno;
+		tcsetattr(tty, TCSANOW, &old);
+		return -e;
+	}
 	s->data = sodium_malloc(LFS_SECRET_MAX + 2);
 	ssize_t n = s->data ? read(tty, s->data, LFS_SECRET_MAX + 1) : -1;
-	tcsetattr(tty, TCSAFLUSH, &old);
+	if (tcsetattr(tty, TCSANOW, &old) < 0) {
+		/* The terminal stays without echo; the secret is read anyway. */
+	}
 	if (write(tty, "\n", 1) < 0) {
 		/* The prompt's newline is cosmetic. */
 	}
