@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LFS_JOURNAL_FILE_NAME "lethefs.journal"
 
@@ -192,5 +193,10 @@ int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
                        size_t out_len);
 int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
                        unsigned slot, const uint8_t *in, size_t len, struct lfs_journal_record *r);
+/* The record without its bulk (fixed part, path, payload, MAC) for slot,
+ * into out (LFS_JOURNAL_SLOT_LEN bytes): its length, or -EINVAL when a
+ * length is out of bounds (record.c, for lfs_journal_begin). */
+ssize_t lfs_journal_encode_head(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
+                                unsigned slot, const struct lfs_journal_record *r, uint8_t *out);
 
 #endif
