@@ -254,24 +254,6 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
-/* Flushes past the end of the file as the daemon knows it: for a file
- * without holes that is the only place where unseen dirty pages change what
- * stat or lseek must answer (pages inside the file overwrite data). At most
- * a few handlers at once, so that worker threads stay free to serve the
- * writes the kernel sends meanwhile; past that the daemon's own view is
- * answered. */
-#define MAX_FLUSHERS 2
-void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
-			    uint64_t from)
-{
-	static _Atomic int flushers;
-	if (!fs->writeback || !fs->se || !S_ISREG(inode->type) || atomic_load(&inode->writers) == 0)
-		return;
-	if (atomic_fetch_add(&flushers, 1) < MAX_FLUSHERS)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)(from & ~(uint64_t)4095), 0);
-	atomic_fetch_sub(&flushers, 1);
-}
-
 void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
