@@ -4,6 +4,7 @@
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
+#include "../rotation/upconvert.h"
 #include "../keymgmt/vault.h"
 
 #include <errno.h>
@@ -20,11 +21,7 @@ static const char *where(const struct lfs_journal_record *r)
 static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	struct lfs_tail t;
-	if (lfs_tail_decode(r->payload, r->payload_len, rc->layout, &t) < 0) {
-		lfs_err("recovery: malformed tail record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0; /* authentic but unusable: keeping it helps no one */
-	}
+	struct lfs_layout l;
 	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
 	if (fd == -ENOENT || fd == -ESTALE) {
 		rc->gone++;
@@ -35,8 +32,26 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		rc->failed++;
 		return fd;
 	}
+	/* The record's lengths are those of the file's header version. */
+	int e = lfs_tail_layout(fd, rc->layout->cipher, &l);
+	if (e == 0 && lfs_tail_decode(r->payload, r->payload_len, &l, &t) < 0) {
+		/* Well-formed for the other header version: the record is of
+		 * another file than the one now under its name or handle. */
+		struct lfs_layout other;
+		lfs_layout_init(&other, l.cipher, l.version == LFS_FILE_V2 ? LFS_FILE_V1 : LFS_FILE_V2);
+		bool foreign = lfs_tail_decode(r->payload, r->payload_len, &other, &t) == 0;
+		close(fd);
+		if (foreign) {
+			rc->gone++;
+			return 0;
+		}
+		lfs_err("recovery: malformed tail record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0; /* authentic but unusable: keeping it helps no one */
+	}
 	bool completed = false;
-	int e = lfs_tail_recover(rc->layout, rc->kr, fd, &t, &completed);
+	if (e == 0)
+		e = lfs_tail_recover(&l, rc->kr, fd, &t, &completed);
 	close(fd);
 	if (e == -ESTALE) {
 		rc->gone++; /* another file under that name now */
@@ -72,7 +87,7 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 		rc->failed++;
 		return fd;
 	}
-	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, fd, r->payload, r->payload_len)
+	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
 	if (e == -ESTALE) {
@@ -94,10 +109,54 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	return 0;
 }
 
+/* A format-1 file whose conversion to format 2 a crash interrupted
+ * (rotation/upconvert.h). */
+static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
+		rc->failed++;
+		return fd;
+	}
+	bool completed = false;
+	int e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd, r->payload,
+	                          r->payload_len, &completed);
+	close(fd);
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable conversion record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot finish the conversion of d/%s to format 2: %s", where(r),
+		        strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	lfs_info("recovery: the interrupted conversion of d/%s to format 2 was %s", where(r),
+	         completed ? "finished" : "dropped (nothing had changed)");
+	return 0;
+}
+
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
 	switch (r->kind) {
+	case LFS_JK_UPCONVERT:
+		return apply_upconvert(rc, r);
 	case LFS_JK_TAIL:
 		return apply_tail(rc, r);
 	case LFS_JK_ROTATE_FILE:
@@ -155,7 +214,7 @@ int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_re
 		lfs_journal_close(&j);
 		return r;
 	}
-	lfs_layout_init(&l, v->cfg.cipher);
+	lfs_layout_init(&l, v->cfg.cipher, LFS_FILE_V1); /* its cipher: files have their own */
 	rc->journal = &j;
 	rc->kr = kr;
 	rc->layout = &l;

@@ -16,8 +16,10 @@ struct lfs_bname {
 };
 
 /* The directory's metadata, loaded once (through dirfd, the directory's
- * pinned descriptor) and cached in the inode. */
-int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
+ * pinned descriptor) and cached in the inode; a format-2 one authenticated
+ * (fs/attr.h), a format-1 one refused where only format 2 may be (-EIO).
+ * -EACCES when locked. */
+int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
 /* Backing name for plaintext name in dir. -EACCES when locked. */
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out);

@@ -174,8 +174,9 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 		return -errno;
 	fs->kr = kr;
 	fs->vault_path = vault_path;
-	lfs_layout_init(&fs->layout, kr->cipher);
+	lfs_layout_init(&fs->layout, kr->cipher, LFS_FILE_V1);
 	pthread_mutex_init(&fs->table_lock, NULL);
+	pthread_mutex_init(&fs->report_lock, NULL);
 	fs->nbuckets = 1024;
 	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
 	if (!fs->buckets)
@@ -237,6 +238,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 	if (fs->handle_mount_fd >= 0)
 		close(fs->handle_mount_fd);
 	pthread_mutex_destroy(&fs->fd_lock);
+	pthread_mutex_destroy(&fs->report_lock);
 }
 
 static void grow_table(struct lfs_fs *fs)
@@ -453,6 +455,22 @@ struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
 	return in;
 }
 
+struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st)
+{
+	if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino)
+		return &fs->root;
+	pthread_mutex_lock(&fs->table_lock);
+	struct lfs_inode *found = NULL;
+	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
+	for (struct lfs_inode *n = fs->buckets[h]; n && !found; n = n->hash_next)
+		if (n->dev == st->st_dev && n->ino == st->st_ino)
+			found = n;
+	if (found)
+		found->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return found;
+}
+
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	if (inode != &fs->root)
@@ -466,6 +484,7 @@ static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
 	pthread_mutex_lock(&in->meta_lock);
 	in->have_header = false;
 	in->have_dirmeta = false;
+	in->have_rec = false;
 	in->tail_broken = false;
 	pthread_mutex_unlock(&in->meta_lock);
 	pthread_rwlock_unlock(&in->io_lock);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "../common/fileutil.h"
+#include "attr.h"
 #include "dirnames.h"
 #include "fileio.h"
 #include "longlink.h"
@@ -78,9 +79,6 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		close(fd);
 		return marker;
 	}
-	/* Sizes first: the descriptor belongs to the inode table after. */
-	lfs_stat_to_plain(fs, &e->attr);
-	lfs_link_fix_size(fd, &e->attr);
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
@@ -88,6 +86,18 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	if (inode != &fs->root) {
 		inode->stage_root = marker > 0;
 		inode->stage_id = marker > 0 ? sid : parent->stage_id;
+	}
+	/* Its format and (format 2) its record, read once, before the reply
+	 * names the inode; then the plaintext view. */
+	int ifd = lfs_inode_pin(fs, inode);
+	int r = ifd < 0 ? ifd : lfs_attr_load(fs, parent, dirfd, inode, ifd, &e->attr);
+	if (r == 0)
+		r = lfs_attr_stat(fs, inode, ifd, &e->attr);
+	if (ifd >= 0)
+		lfs_inode_unpin(fs, inode);
+	if (r < 0) {
+		lfs_inode_forget(fs, inode, 1);
+		return r;
 	}
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
@@ -142,13 +152,15 @@ void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 	fuse_reply_none(req);
 }
 
-static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
+/* The plaintext attributes of inode. The mount root stays visible while
+ * locked (its record needs a key): then the backing directory's. */
+static int stat_fd(struct lfs_fs *fs, struct lfs_inode *inode, int fd, struct stat *st)
 {
-	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	lfs_stat_to_plain(fs, st);
-	lfs_link_fix_size(fd, st);
-	return 0;
+	int r = lfs_attr_fstat(fs, inode, fd, st);
+	if (r == -EACCES && inode == &fs->root &&
+	    fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0;
+	return r;
 }
 
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -163,7 +175,7 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	int fd = lfs_inode_pin(fs, inode);
-	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
+	int r = fd < 0 ? fd : stat_fd(fs, inode, fd, &st);
 	if (fd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0)
@@ -177,7 +189,7 @@ static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, 
 {
 	int64_t delta = 0;
 	if (inode->stage_id) {
-		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, fd);
+		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, inode, fd);
 		int r = lfs_stage_hook_charge(fs, inode, delta);
 		if (r < 0)
 			return r;
@@ -255,20 +267,25 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		return;
 	}
 	int r = 0;
-	if (valid & FUSE_SET_ATTR_MODE) {
-		if (S_ISLNK(inode->type))
-			r = -EOPNOTSUPP;
-		else
-			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
-		if (r == 0)
-			r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
+	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+	bool chmod = valid & FUSE_SET_ATTR_MODE, chown = uid != (uid_t)-1 || gid != (gid_t)-1;
+	if (chmod && S_ISLNK(inode->type))
+		r = -EOPNOTSUPP;
+	/* Format 2: mode, owner and group are the record's, changed with one
+	 * write; format 1: the backing object's. */
+	if (r == 0 && (chmod || chown)) {
+		r = lfs_attr_change(fs, inode, ifd, chmod ? (int)(attr->st_mode & 07777) : -1, uid,
+				    gid);
+		if (r == -ENOTSUP) {
+			r = chmod ? chmod_fd(ifd, proc, attr->st_mode & 07777) : 0;
+			if (r == 0 && chown &&
+			    fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
+		}
 	}
-	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			r = -errno;
-	}
+	if (r == 0 && chmod)
+		r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
@@ -276,7 +293,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		r = set_times(ifd, attr, valid);
 	struct stat st;
 	if (r == 0)
-		r = stat_fd(fs, ifd, &st);
+		r = stat_fd(fs, inode, ifd, &st);
 	lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -299,9 +316,11 @@ static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *back
 	int r = dfd < 0 ? -errno : 0;
 	if (r == 0) {
 		struct lfs_dirmeta m;
+		uint8_t raw[LFS_DIRMETA_MAX];
 		/* Inside a staging directory, its key; else the current epoch. */
-		lfs_dirmeta_new(&m, epoch ? epoch : fs->kr->current_epoch);
-		r = lfs_dirmeta_store(dfd, &m);
+		lfs_dirmeta_new(&m, epoch ? epoch : fs->kr->current_epoch, 1);
+		int n = lfs_dirmeta_encode(&m, NULL, NULL, raw);
+		r = n < 0 ? n : lfs_dirmeta_store_raw(dfd, raw, (size_t)n);
 		close(dfd);
 	}
 	if (r == 0 && renameat2(pfd, tmp, pfd, backing, RENAME_NOREPLACE) < 0)
@@ -339,7 +358,13 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 				   : 0;
 		r = staged < 0 ? staged : 0;
 	}
-	if (r == 0 && !staged) {
+	/* Format 2: built whole with its record (ops_make2.c). */
+	int v2 = r == 0 && !staged ? lfs_attr_new_format2(fs, parent->stage_id) : 0;
+	if (v2 < 0)
+		r = v2;
+	if (r == 0 && v2) {
+		r = lfs_make2(req, parent, pfd, b.name, mode, rdev, link, NULL);
+	} else if (r == 0 && !staged) {
 		if (link)
 			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
@@ -347,7 +372,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	if (r == 0 && !staged) {
+	if (r == 0 && !staged && !v2) {
 		r = lfs_new_object(req, parent, pfd, b.name, mode);
 		if (r < 0) { /* never leave behind what the caller is told failed */
 			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |

@@ -39,7 +39,9 @@ enum lfs_journal_kind {
 	LFS_JK_ROTATE_FILE = 2, /* a file re-sealed under a new epoch (rotation) */
 	LFS_JK_ROTATE_DIR = 3,  /* a directory's names moved to a new epoch */
 	LFS_JK_KEYRING = 4,     /* a keyring that must replace lethefs.keyring (rekey) */
-	LFS_JK_MAX = 4,
+	/* 5: rename onto an empty directory (reserved) */
+	LFS_JK_UPCONVERT = 6, /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
+	LFS_JK_MAX = 6,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as

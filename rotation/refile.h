@@ -22,13 +22,15 @@
 #include "../fs/content.h"
 #include "../keymgmt/keyring.h"
 
-/* Re-seals the file open read-write on fd (plaintext size unchanged)
- * from old_h to new_h, then writes the new header and fdatasyncs. With
- * replay, blocks already sealed under new_h are accepted as they are.
- * -EIO when a block authenticates under neither header (the file is left
- * as it was for that block); -EACCES locked; other negative errno. */
+/* Re-seals the file open read-write on fd (plaintext size unchanged; l
+ * its layout, both headers of its version) from old_h to new_h, then
+ * writes new_raw (new_h encoded, with the file's record in version 2) as
+ * the header and fdatasyncs. With replay, blocks already sealed under new_h
+ * are accepted as they are. -EIO when a block authenticates under neither
+ * header (the file is left as it was for that block); -EACCES locked;
+ * other negative errno. */
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-               bool replay, uint64_t *plain_bytes);
+               const uint8_t *new_raw, bool replay, uint64_t *plain_bytes);
 
 #endif

@@ -244,7 +244,19 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 		unlinkat(st->sdirfd, hex, AT_REMOVEDIR);
 		if (renameat2(pfd, base, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
 			r = -errno;
-		if (r == 0 && (r = lfs_staging_write_meta(dfd, id)) == 0 &&
+		/* The directory keeps its mode and owner: its record, or in
+		 * format 1 its backing directory's. */
+		struct lfs_irec rec;
+		struct stat dst;
+		pthread_mutex_lock(&inode->meta_lock);
+		bool have = inode->fmt == 2 && inode->have_rec;
+		rec = inode->rec;
+		pthread_mutex_unlock(&inode->meta_lock);
+		if (r == 0 && !have)
+			r = fstat(dfd, &dst) < 0 ? -errno
+			                         : lfs_irec_make(&rec, dst.st_mode & (S_IFMT | 07777),
+			                                         dst.st_uid, dst.st_gid, 0);
+		if (r == 0 && (r = lfs_staging_write_meta(st->kr, dfd, id, &rec)) == 0 &&
 		    (r = link_marker(pfd, base, id)) < 0)
 			renameat2(st->sdirfd, hex, pfd, base, RENAME_NOREPLACE);
 		if (r < 0)
@@ -253,6 +265,7 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 	if (r == 0) {
 		pthread_mutex_lock(&inode->meta_lock);
 		inode->have_dirmeta = false;
+		inode->have_rec = false; /* sealed under the staging key now */
 		inode->stage_id = id;
 		inode->stage_root = true;
 		pthread_mutex_unlock(&inode->meta_lock);

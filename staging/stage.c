@@ -110,13 +110,27 @@ static void audit(struct lfs_staging *st, const char *event, const char *outcome
 	lfs_event_emit(&st->events, event, outcome, caller, d, n);
 }
 
-int lfs_staging_write_meta(int dirfd, uint32_t id)
+int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
+                           const struct lfs_irec *rec)
 {
 	struct lfs_dirmeta m;
-	uint8_t buf[LFS_DIRMETA_LEN];
-	lfs_dirmeta_new(&m, id);
-	lfs_dirmeta_encode(&m, buf);
-	return lfs_replace_file(dirfd, LFS_DIRMETA_NAME, buf, sizeof(buf), 0400);
+	struct lfs_irec own;
+	uint8_t buf[LFS_DIRMETA_MAX];
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(kr, id, &k);
+	if (r < 0)
+		return r;
+	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
+	/* Format 2: the record given (an adopted directory keeps its own), or
+	 * what format 1 shows of a new staging directory: 0700, the daemon's. */
+	if (!rec) {
+		lfs_irec_make(&own, S_IFDIR | 0700, geteuid(), getegid(), 0);
+		rec = &own;
+	}
+	lfs_dirmeta_new(&m, id, v2 ? 2 : 1);
+	int n = lfs_dirmeta_encode(&m, k, rec, buf);
+	lfs_keyring_put(kr);
+	return n < 0 ? n : lfs_replace_file(dirfd, LFS_DIRMETA_NAME, buf, (size_t)n, 0600);
 }
 
 int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
@@ -134,7 +148,7 @@ int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
 	if (r == 0 && dfd < 0)
 		r = -errno;
 	if (r == 0)
-		r = lfs_staging_write_meta(dfd, *id);
+		r = lfs_staging_write_meta(st->kr, dfd, *id, NULL);
 	if (dfd >= 0)
 		close(dfd);
 	if (r == 0) {

@@ -15,6 +15,7 @@
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
 #include "stage_store.h"
+#include "../fs/irec.h"
 
 struct lfs_staging {
 	pthread_mutex_t lock; /* guards ix and dirty */
@@ -55,8 +56,11 @@ int lfs_staging_check_ttl(struct lfs_staging *st, uint64_t ttl);
 int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id);
 /* (Re)writes dirfd/.lethefs.dir for staging id: a fresh directory id under
  * the staging key (an adopted directory is empty, so no name depends on
- * the old one). */
-int lfs_staging_write_meta(int dirfd, uint32_t id);
+ * the old one); of format 2, when the staging key is, with record rec (an
+ * adopted directory's own) or, rec NULL, mode 0700 and the daemon's uid
+ * and gid (what format 1 shows of a new staging directory). */
+int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
+                           const struct lfs_irec *rec);
 void lfs_staging_commit(struct lfs_staging *st, uint32_t id, const char *label,
                         const struct lfs_audit_caller *caller);
 void lfs_staging_abort(struct lfs_staging *st, uint32_t id);

@@ -188,9 +188,11 @@ static void key_ad(struct lfs_keyring *kr, const uint8_t *hdr, uint8_t ad[KEY_HD
 	memcpy(ad + KEY_HDR_LEN, kr->uuid, 16);
 }
 
-int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
+int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, uint32_t flags, const uint8_t key[32],
                        uint8_t out[LFS_STAGE_KEY_FILE_LEN])
 {
+	if (flags & ~LFS_STAGE_KEY_FLAGS)
+		return -EINVAL;
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r < 0)
@@ -200,6 +202,7 @@ int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32
 	memset(out, 0, KEY_HDR_LEN);
 	memcpy(out, key_magic, 8);
 	put_le32(out + 8, id);
+	put_le32(out + 12, flags);
 	key_ad(kr, out, ad);
 	randombytes_buf(out + KEY_HDR_LEN, 24);
 	r = crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_HDR_LEN + 24, NULL, key, 32, ad,
@@ -209,11 +212,12 @@ int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32
 }
 
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,
-                         uint8_t key[32])
+                         uint8_t key[32], uint32_t *flags)
 {
 	if (len != LFS_STAGE_KEY_FILE_LEN || memcmp(in, key_magic, 8) != 0 ||
-	    get_le32(in + 8) != id || !sodium_is_zero(in + 12, 4))
+	    get_le32(in + 8) != id || (get_le32(in + 12) & ~LFS_STAGE_KEY_FLAGS) != 0)
 		return -EINVAL;
+	*flags = get_le32(in + 12);
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r < 0)
@@ -255,7 +259,11 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
 	if (fd < 0)
 		return -EEXIST;
 	randombytes_buf(key, sizeof(key));
-	int r = lfs_stage_key_wrap(kr, *id, key, file);
+	/* A staging directory made in a format-2 vault is of format 2 for
+	 * its whole life (docs/FORMAT.md 13.6): flagged in its key file, which
+	 * is authenticated. */
+	uint32_t flags = lfs_keyring_format(kr) == 2 ? LFS_STAGE_KEY_FORMAT2 : 0;
+	int r = lfs_stage_key_wrap(kr, *id, flags, key, file);
 	if (r == 0)
 		r = lfs_write_all(fd, file, sizeof(file));
 	if (r == 0 && fsync(fd) < 0)
@@ -264,7 +272,7 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
 	if (r == 0 && fsync(sdirfd) < 0)
 		r = -errno;
 	if (r == 0)
-		r = lfs_keyring_add_staging(kr, *id, key);
+		r = lfs_keyring_add_staging(kr, *id, key, lfs_stage_key_epoch_flags(flags));
 	sodium_memzero(key, sizeof(key));
 	if (r < 0)
 		lfs_stage_key_destroy(sdirfd, *id);
@@ -280,14 +288,16 @@ int lfs_stage_keys_load(int sdirfd, const struct lfs_stage_index *ix, struct lfs
 		unsigned char *data;
 		size_t len;
 		uint8_t key[32];
+		uint32_t flags = 0;
 		key_name(ix->e[i].id, name);
 		int r = lfs_read_small_file(sdirfd, name, LFS_STAGE_KEY_FILE_LEN + 1, &data, &len);
 		if (r == 0) {
-			r = lfs_stage_key_unwrap(kr, data, len, ix->e[i].id, key);
+			r = lfs_stage_key_unwrap(kr, data, len, ix->e[i].id, key, &flags);
 			free(data);
 		}
 		if (r == 0)
-			r = lfs_keyring_add_staging(kr, ix->e[i].id, key);
+			r = lfs_keyring_add_staging(kr, ix->e[i].id, key,
+			                            lfs_stage_key_epoch_flags(flags));
 		sodium_memzero(key, sizeof(key));
 		if (r == -EACCES)
 			return r;
@@ -295,6 +305,11 @@ int lfs_stage_keys_load(int sdirfd, const struct lfs_stage_index *ix, struct lfs
 			(*bad)++;
 	}
 	return 0;
+}
+
+uint32_t lfs_stage_key_epoch_flags(uint32_t key_flags)
+{
+	return (key_flags & LFS_STAGE_KEY_FORMAT2) ? LFS_EPOCH_FORMAT2 : 0;
 }
 
 int lfs_stage_key_destroy(int sdirfd, uint32_t id)

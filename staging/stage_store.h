@@ -57,12 +57,21 @@ int lfs_stage_id_parse(const char *s, size_t len, uint32_t *id);
 /* Whether a symlink target is a staging marker; *id is its id. */
 bool lfs_stage_marker_id(const char *target, size_t len, uint32_t *id);
 
+/* Key file flags (bytes 12-15, authenticated with the header). FORMAT2:
+ * the directory's objects are of format 2 (docs/FORMAT.md 13.6). Bit 0 is
+ * reserved; a reader refuses the unknown bits. */
+#define LFS_STAGE_KEY_FORMAT2 0x2u
+#define LFS_STAGE_KEY_FLAGS   LFS_STAGE_KEY_FORMAT2
+/* The keyring's epoch flags (LFS_EPOCH_*) of a key file's flags. */
+uint32_t lfs_stage_key_epoch_flags(uint32_t key_flags);
+
 /* Key files. Wrapping (un)seals with a key derived from kr's master key
- * (LFS_KDF_CTX_STAGING); the AD binds the vault uuid and the id. */
-int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
+ * (LFS_KDF_CTX_STAGING); the AD binds the vault uuid, the id and the
+ * flags. */
+int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, uint32_t flags, const uint8_t key[32],
                        uint8_t out[LFS_STAGE_KEY_FILE_LEN]);
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,
-                         uint8_t key[32]);
+                         uint8_t key[32], uint32_t *flags);
 /* Picks a fresh id, a random key, writes ID.key (fsync'd, dir fsync'd) and
  * adds the key to kr. */
 int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id);
