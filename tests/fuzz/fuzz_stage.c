@@ -46,7 +46,7 @@ static void fuzz_key(const uint8_t *in, size_t len)
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	FZ_CHECK(lfs_keyring_generate(&kr) == 0);
+	FZ_CHECK(lfs_keyring_generate(&kr, 2) == 0);
 	/* The generated master is random; the fixed one is what seeds use. */
 	FZ_CHECK(lfs_keyring_set_master(&kr, master) == 0);
 	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 |

@@ -17,7 +17,7 @@ static void unlocked(struct lfs_keyring *kr, uint8_t fill)
 	uint8_t uuid[LFS_UUID_LEN];
 	memset(uuid, fill, sizeof(uuid));
 	lfs_keyring_init(kr, uuid, X);
-	assert_int_equal(lfs_keyring_generate(kr), 0);
+	assert_int_equal(lfs_keyring_generate(kr, 2), 0);
 }
 
 static void test_table(void **state)
@@ -28,9 +28,9 @@ static void test_table(void **state)
 	uint8_t key[32];
 	unlocked(&kr, 1);
 	memset(key, 7, sizeof(key));
-	assert_int_equal(lfs_keyring_add_staging(&kr, 5, key), -EINVAL); /* not a staging id */
+	assert_int_equal(lfs_keyring_add_staging(&kr, 5, key, 0), -EINVAL); /* not a staging id */
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EIO);
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), 0);
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), 0);
 	assert_int_equal(k->epoch, ID);
 	uint8_t content[32];
@@ -45,10 +45,10 @@ static void test_table(void **state)
 	assert_false(lfs_keyring_has(&kr, ID));
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EIO);
 	assert_true(lfs_keyring_has(&kr, 0)); /* the data keys stay */
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), 0);
 	lfs_keyring_lock(&kr);
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EACCES);
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), -EACCES);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), -EACCES);
 	lfs_keyring_destroy(&kr);
 }
 
@@ -59,13 +59,13 @@ static void test_table_full(void **state)
 	uint8_t key[32] = {0};
 	unlocked(&kr, 2);
 	for (uint32_t i = 0; i < LFS_MAX_STAGING; i++)
-		assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | i, key), 0);
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key), -ENOSPC);
+		assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | i, key, 0), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key, 0), -ENOSPC);
 	/* Re-adding a present id replaces it in place. */
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 3, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 3, key, 0), 0);
 	lfs_keyring_drop_staging(&kr, LFS_STAGING_ID_BIT | 3);
 	assert_true(lfs_keyring_has(&kr, LFS_STAGING_ID_BIT | (LFS_MAX_STAGING - 1)));
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key, 0), 0);
 	lfs_keyring_destroy(&kr);
 }
 
@@ -74,24 +74,40 @@ static void test_wrap(void **state)
 	(void)state;
 	struct lfs_keyring kr, other;
 	uint8_t key[32], out[32], file[LFS_STAGE_KEY_FILE_LEN];
+	uint32_t flags = 99;
 	unlocked(&kr, 3);
 	unlocked(&other, 4);
 	randombytes_buf(key, sizeof(key));
-	assert_int_equal(lfs_stage_key_wrap(&kr, ID, key, file), 0);
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, LFS_STAGE_KEY_FORMAT2, key, file), 0);
 	assert_memory_equal(file, "LTHSTK01", 8);
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out), 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
 	assert_memory_equal(out, key, 32);
+	assert_int_equal(flags, LFS_STAGE_KEY_FORMAT2);
+	assert_int_equal(lfs_stage_key_epoch_flags(flags), LFS_EPOCH_FORMAT2);
+	/* The flags are authenticated: clearing FORMAT2 (to pass a format-2
+	 * directory off as format 1) breaks the key; unknown bits are refused. */
+	file[12] = 0;
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
+			 -EKEYREJECTED);
+	file[12] = 0x80;
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EINVAL);
+	file[12] = LFS_STAGE_KEY_FORMAT2;
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0x4, key, file), -EINVAL);
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0, key, file), 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
+	assert_int_equal(flags, 0);
 	/* Another id, another vault, a flipped byte, a wrong length. */
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID + 1, out), -EINVAL);
-	assert_int_equal(lfs_stage_key_unwrap(&other, file, sizeof(file), ID, out), -EKEYREJECTED);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID + 1, out, &flags), -EINVAL);
+	assert_int_equal(lfs_stage_key_unwrap(&other, file, sizeof(file), ID, out, &flags), -EKEYREJECTED);
 	for (size_t i = 16; i < sizeof(file); i += 9) {
 		file[i] ^= 1;
-		assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out), -EKEYREJECTED);
+		assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
+				 -EKEYREJECTED);
 		file[i] ^= 1;
 	}
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out), -EINVAL);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out, &flags), -EINVAL);
 	lfs_keyring_lock(&kr);
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out), -EACCES);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EACCES);
 	lfs_keyring_destroy(&kr);
 	lfs_keyring_destroy(&other);
 }

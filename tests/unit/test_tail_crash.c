@@ -140,7 +140,7 @@ static void rig_init(struct rig *g)
 	uint8_t uuid[16];
 	randombytes_buf(uuid, sizeof(uuid));
 	lfs_keyring_init(&g->kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	assert_int_equal(lfs_keyring_generate(&g->kr), 0);
+	assert_int_equal(lfs_keyring_generate(&g->kr, 2), 0);
 }
 
 static void rig_done(struct rig *g)
