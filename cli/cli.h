@@ -56,6 +56,16 @@ int lfs_cmd_audit(int argc, char **argv);
 int lfs_cmd_rekey(int argc, char **argv);
 int lfs_cmd_stage(int argc, char **argv);
 int lfs_cmd_shred_expired(int argc, char **argv);
+int lfs_cmd_upgrade(int argc, char **argv);
+
+/* Offline commands (rekey, upgrade; cli/claim.c). Whether a fuse.lethefs
+ * mount serves the vault at path (its mount point into where). */
+bool lfs_mounted_at(const char *vault, char *where, size_t wlen);
+struct lfs_control;
+/* Refuses a mounted vault (exit 16), then occupies its control socket
+ * until lfs_control_stop(ctl), so that no mount starts meanwhile. */
+int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v,
+		    struct lfs_control *ctl);
 
 /* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
  * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the

@@ -196,6 +196,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	struct lfs_session session;
 	lfs_session_init(&session, v, &fs, mnt, ctl.path);
+	/* Backing objects refused as tampering are audited (fs/attr.h). */
+	fs.events = lfs_session_events(&session);
 	char uuid_tag[40];
 	{
 		char hex[33];

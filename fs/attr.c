@@ -84,22 +84,28 @@ static const char *type_name(uint8_t type)
 	return type <= LFS_IREC_BLK ? names[type] : "?";
 }
 
-static int refuse(struct lfs_fs *fs, int fd, const struct stat *st, const char *why)
+/* Why a load refused the object: reported by the caller (a mount logs and
+ * audits it, fsck prints it). */
+struct verdict {
+	char why[112];
+};
+
+static int refuse(struct verdict *v, const char *why)
 {
-	lfs_attr_report(fs, fd, st, why);
+	snprintf(v->why, sizeof(v->why), "%s", why);
 	return -EIO;
 }
 
 /* A backing directory: its .lethefs.dir. Called with in->meta_lock. */
-static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                    int v1_ok)
+static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, int v1_ok,
+                    struct verdict *v)
 {
 	uint8_t raw[LFS_DIRMETA_MAX];
 	size_t len = 0;
 	struct lfs_dirmeta m;
 	if (lfs_dirmeta_read(fd, raw, &len, &m) < 0) {
 		if (!v1_ok)
-			return refuse(fs, fd, st, "directory metadata missing or malformed");
+			return refuse(v, "directory metadata missing or malformed");
 		in->fmt = 1; /* as format 1 always did: opendir fails with EIO */
 		return 0;
 	}
@@ -112,24 +118,24 @@ static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		if (r == 0)
 			lfs_keyring_put(fs->kr);
 		if (only2 || (r < 0 && !v1_ok))
-			return refuse(fs, fd, st, "format-1 directory where only format 2 may be");
+			return refuse(v, "format-1 directory where only format 2 may be");
 		in->fmt = 1;
 		in->dirmeta = m;
 		in->have_dirmeta = true;
 		return 0;
 	}
 	if (r < 0)
-		return refuse(fs, fd, st, "directory of an epoch the keyring does not hold");
+		return refuse(v, "directory of an epoch the keyring does not hold");
 	struct lfs_irec rec;
 	r = lfs_dirmeta_open(raw, len, k, &rec);
 	lfs_keyring_put(fs->kr);
 	if (r < 0)
-		return refuse(fs, fd, st, "directory record does not authenticate");
+		return refuse(v, "directory record does not authenticate");
 	if (rec.type != LFS_IREC_DIR) {
 		char why[96];
 		snprintf(why, sizeof(why), "backing directory whose record says %s",
 		         type_name(rec.type));
-		return refuse(fs, fd, st, why);
+		return refuse(v, why);
 	}
 	in->rec = rec;
 	in->have_rec = true;
@@ -180,31 +186,31 @@ static const char *bad_size(struct lfs_fs *fs, const struct lfs_irec *rec, uint6
 /* A regular backing file. Called with in->meta_lock (and its io_lock
  * shared: the header may be being rewritten). */
 static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                    int v1_ok)
+                    int v1_ok, struct verdict *v)
 {
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
 	int r = read_head(fd, raw, &got);
 	if (r < 0)
 		return r;
-	int v = got == 0 ? (int)LFS_FILE_V1 : lfs_header_version(raw, got);
+	int ver = got == 0 ? (int)LFS_FILE_V1 : lfs_header_version(raw, got);
 	struct lfs_file_header h;
 	const struct lfs_epoch_keys *k;
-	if (v == LFS_FILE_V2) {
+	if (ver == LFS_FILE_V2) {
 		if (lfs_header_parse(raw, got, &h) < 0 || h.cipher != fs->layout.cipher)
-			return refuse(fs, fd, st, "malformed file header");
+			return refuse(v, "malformed file header");
 		if ((r = lfs_keyring_get(fs->kr, h.epoch, &k)) == -EACCES)
 			return r;
 		if (r < 0)
-			return refuse(fs, fd, st, "file of an epoch the keyring does not hold");
+			return refuse(v, "file of an epoch the keyring does not hold");
 		struct lfs_irec rec;
 		r = lfs_header_verify(raw, &h, k, &rec);
 		lfs_keyring_put(fs->kr);
 		if (r < 0)
-			return refuse(fs, fd, st, "file record does not authenticate");
+			return refuse(v, "file record does not authenticate");
 		const char *why = bad_size(fs, &rec, (uint64_t)st->st_size);
 		if (why)
-			return refuse(fs, fd, st, why);
+			return refuse(v, why);
 		in->header = h;
 		in->have_header = true;
 		in->rec = rec;
@@ -217,7 +223,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 	 * 2, or, with no authentic header (empty, or damaged: reads then fail
 	 * as they always did), where its directory allows format 1. */
 	int own = 0; /* 1: its epoch allows format 1, -1: it does not */
-	if (v == LFS_FILE_V1 && got > 0 && lfs_header_parse(raw, got, &h) == 0 &&
+	if (ver == LFS_FILE_V1 && got > 0 && lfs_header_parse(raw, got, &h) == 0 &&
 	    h.cipher == fs->layout.cipher) {
 		if ((r = lfs_keyring_get(fs->kr, h.epoch, &k)) == -EACCES)
 			return r;
@@ -232,7 +238,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		}
 	}
 	if (own < 0 || (own == 0 && !v1_ok))
-		return refuse(fs, fd, st, "format-1 file where only format 2 may be");
+		return refuse(v, "format-1 file where only format 2 may be");
 	in->type = S_IFREG;
 	in->fmt = 1;
 	return 0;
@@ -240,14 +246,14 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 
 /* Anything else in the backing store (a symlink, a FIFO, a socket, a
  * device node) is of format 1. Called with in->meta_lock. */
-static int load_other(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                      int v1_ok)
+static int load_other(struct lfs_inode *in, const struct stat *st, int v1_ok,
+                      struct verdict *v)
 {
 	if (!v1_ok) {
 		char why[96];
 		snprintf(why, sizeof(why), "backing %s where only format 2 may be",
 		         type_name(lfs_irec_type_of(st->st_mode)));
-		return refuse(fs, fd, st, why);
+		return refuse(v, why);
 	}
 	in->type = st->st_mode & S_IFMT;
 	in->fmt = 1;
@@ -257,6 +263,17 @@ static int load_other(struct lfs_fs *fs, struct lfs_inode *in, int fd, const str
 static bool loaded(const struct lfs_inode *in)
 {
 	return in->fmt == 1 || (in->fmt == 2 && in->have_rec);
+}
+
+/* Loads in (its meta_lock held) by the backing object's type. */
+static int load_locked(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
+                       int v1_ok, struct verdict *v)
+{
+	if (S_ISDIR(st->st_mode))
+		return load_dir(fs, in, fd, v1_ok, v);
+	if (S_ISREG(st->st_mode))
+		return load_reg(fs, in, fd, st, v1_ok, v);
+	return load_other(in, st, v1_ok, v);
 }
 
 int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct lfs_inode *in,
@@ -271,29 +288,50 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 	if (v1_ok < 0)
 		return v1_ok;
 	bool reg = S_ISREG(st->st_mode);
+	struct verdict v = {""};
 	if (reg)
 		pthread_rwlock_rdlock(&in->io_lock);
 	pthread_mutex_lock(&in->meta_lock);
 	int r = 0;
 	if (!loaded(in)) {
 		uint8_t before = in->fmt;
-		if (S_ISDIR(st->st_mode))
-			r = load_dir(fs, in, fd, st, v1_ok);
-		else if (reg)
-			r = load_reg(fs, in, fd, st, v1_ok);
-		else
-			r = load_other(fs, in, fd, st, v1_ok);
+		r = load_locked(fs, in, fd, st, v1_ok, &v);
 		/* A record that was dropped (after a recovery) comes back from
 		 * an object of the same format, or not at all. */
 		if (r == 0 && before && in->fmt != before) {
 			in->fmt = before;
 			in->have_rec = false;
-			r = refuse(fs, fd, st, "object changed format under its inode");
+			r = refuse(&v, "object changed format under its inode");
 		}
 	}
 	pthread_mutex_unlock(&in->meta_lock);
 	if (reg)
 		pthread_rwlock_unlock(&in->io_lock);
+	if (r == -EIO && v.why[0])
+		lfs_attr_report(fs, fd, st, v.why);
+	return r;
+}
+
+int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, const struct stat *st,
+                   uint8_t *fmt, struct lfs_irec *rec, char *why, size_t whylen)
+{
+	int v1_ok = 1;
+	if (pm) {
+		int f = epoch_flags(fs, pm->epoch);
+		if (f == -EACCES)
+			return f;
+		v1_ok = f >= 0 && !(f & LFS_EPOCH_FORMAT2);
+	}
+	struct lfs_inode in;
+	struct verdict v = {""};
+	memset(&in, 0, sizeof(in));
+	pthread_mutex_init(&in.meta_lock, NULL);
+	int r = load_locked(fs, &in, fd, st, v1_ok, &v);
+	pthread_mutex_destroy(&in.meta_lock);
+	*fmt = in.fmt;
+	if (r == 0 && in.have_rec)
+		*rec = in.rec;
+	snprintf(why, whylen, "%s", v.why);
 	return r;
 }
 

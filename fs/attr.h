@@ -33,6 +33,14 @@
 int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct lfs_inode *in,
                   int fd, const struct stat *st);
 
+/* fsck's view of the backing object open on fd (O_PATH; st its stat),
+ * found in a directory with metadata pm (NULL: the root): the checks of a
+ * lookup, without an inode. *fmt receives its format, *rec a format-2
+ * object's record; -EIO with the reason in why when a mount would refuse
+ * it (nothing is logged or audited). -EACCES when locked. */
+int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, const struct stat *st,
+                   uint8_t *fmt, struct lfs_irec *rec, char *why, size_t whylen);
+
 /* The plaintext view of in from its backing stat st (fd: its descriptor):
  * sizes, and in format 2 the record's type, mode, owner, group and device
  * number. Reloads a record that was dropped (after a recovery). */

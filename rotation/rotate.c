@@ -53,6 +53,19 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 			lfs_keyring_drop_epoch(r->env.kr, ne);
 		}
 	}
+	/* The new epoch is of format 2: a format-1 vault is of format 2 from
+	 * now on (its keyring says so); its config follows. */
+	if (e == 0 && r->env.vault->cfg.format == 1 && lfs_keyring_format(r->env.kr) == 2) {
+		r->env.vault->cfg.format = 2;
+		int c = lfs_vault_store_format(r->env.vault);
+		if (c < 0)
+			lfs_warn("rotation: the vault is of format 2 now but lethefs.conf could not "
+			         "say so (%s); the next mount writes it",
+			         strerror(-c));
+		else
+			lfs_info("rotation: the vault is upgraded to format 2 as objects are "
+			         "re-encrypted");
+	}
 	if (e == 0) {
 		*epoch = ne;
 		r->started = time(NULL);

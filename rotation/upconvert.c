@@ -10,6 +10,7 @@
 #include "../fs/symlink.h"
 #include "../staging/stage_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -182,4 +183,24 @@ int lfs_up_dir(struct lfs_keyring *kr, int dfd)
 		lfs_warn("conversion: cannot keep the times of a directory: %s", strerror(errno));
 	lfs_up_backing_attrs(dfd, true);
 	return 0;
+}
+
+int lfs_up_sweep_temps(int treefd)
+{
+	int err = 0, n = 0;
+	DIR *d = lfs_opendir_fd(treefd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	const size_t pl = strlen(LFS_TMP_PREFIX);
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (strncmp(de->d_name, LFS_TMP_PREFIX, pl) != 0 ||
+		    fstatat(treefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(treefd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }

@@ -92,6 +92,12 @@ int lfs_up_file(const struct lfs_up_env *env, int fd, const struct lfs_file_head
 int lfs_up_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int treefd, int fd,
                       const uint8_t *payload, size_t len, bool *completed);
 
+/* Removes the temporary files of conversions that no journal record needs
+ * any more (after a recovery that applied every record): regular files
+ * named ".lethefs.tmp.*" in the tree root open on treefd (O_PATH or a
+ * directory descriptor). Returns how many. */
+int lfs_up_sweep_temps(int treefd);
+
 /* Encoding of the payload, exposed for the unit tests and the fuzz
  * target. */
 #define LFS_UP_TMP_NAME_LEN 29 /* ".lethefs.tmp." and 16 hex digits */

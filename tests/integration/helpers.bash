@@ -103,5 +103,10 @@ unlocks_with() {
 	"$LETHEFS" key export "$@" "$VAULT" >/dev/null 2>&1
 }
 
+# The vault's format (lethefs.conf), and the length of a file header of
+# that format: where block 0 starts in a backing file (FORMAT.md 6, 13).
+vault_format() { sed -n 's/^format = //p' "$VAULT/lethefs.conf"; }
+hdr_len() { if [ "$(vault_format)" = 1 ]; then echo 48; else echo 152; fi; }
+
 # Cheap Argon2id for slots created in tests.
 KDF=(--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M)
