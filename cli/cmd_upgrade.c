@@ -12,6 +12,7 @@
 #include "../daemon/control.h"
 #include "../daemon/recover.h"
 #include "../fs/dirnames.h"
+#include "../fs/longlink.h"
 #include "../fs/treewalk.h"
 #include "../rotation/upconvert.h"
 #include "../staging/stage_store.h"
@@ -69,6 +70,9 @@ static int up_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char
 		up_error(u, tw, NULL, "directory metadata missing or corrupt");
 		return 0;
 	}
+	/* What a conversion killed here left: hidden, unreferenced (offline,
+	 * nothing else writes). */
+	lfs_up_sweep_temps(dfd);
 	if (m->version == 2) {
 		settle(u, dfd, &st);
 		return 1;
@@ -259,6 +263,11 @@ static int run(struct lfs_vault *v, struct lfs_keyring *kr, struct up *u, const 
 		u->errors++;
 	lfs_journal_close(&j);
 	close(data);
+	/* No format-1 symlink is left: the link store's sidecars (a crash
+	 * between converting a long one and removing its sidecar leaves one)
+	 * are referenced by nothing. */
+	if (!u->errors)
+		lfs_link_sweep_store(data);
 	if (u->errors) {
 		lfs_cli_error("%lu object(s) of %s could not be converted: the vault stays of format "
 			      "1. Fix or remove them ('lethefs fsck' reports damaged ones) and run "

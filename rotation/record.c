@@ -2,6 +2,7 @@
 #include "record.h"
 #include "redir.h"
 #include "refile.h"
+#include "upconvert.h"
 #include "../common/fileutil.h"
 #include "../journal/target.h"
 
@@ -142,6 +143,13 @@ int lfs_rot_apply_dir(struct lfs_keyring *kr, int dirfd, const uint8_t *payload,
 	if (lfs_dirmeta_load(dirfd, &cur) < 0 || memcmp(cur.dirid, om.dirid, sizeof(om.dirid)) != 0)
 		return -ESTALE;
 	if (cur.epoch == nm.epoch && cur.version == nm.version)
-		return 0; /* .lethefs.dir is replaced last: done */
-	return lfs_redir_convert(kr, dirfd, &om, &nm, payload + old_len, len - old_len, NULL, NULL);
+		e = 0; /* .lethefs.dir is replaced last: done */
+	else
+		e = lfs_redir_convert(kr, dirfd, &om, &nm, payload + old_len, len - old_len, NULL,
+		                      NULL);
+	/* Toward format 2: the backing directory's mode and owner are the
+	 * record's now (idempotent, as is the rest). */
+	if (e == 0 && om.version == 1 && nm.version == 2)
+		lfs_up_backing_attrs(dirfd, true);
+	return e;
 }

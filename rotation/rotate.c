@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "rotate.h"
 #include "walk.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -108,6 +110,15 @@ static void retire(struct lfs_rotation *r)
 		pthread_mutex_lock(&r->lock);
 		r->last_retired = ep[i];
 		pthread_mutex_unlock(&r->lock);
+	}
+	/* Only the current epoch is left: of format 2, no format-1 symlink
+	 * is left, and a sidecar of the link store that a crash kept (between
+	 * a long symlink's conversion and its sidecar's removal) serves none. */
+	n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
+	int tfd = n == 1 && lfs_keyring_format(r->env.kr) == 2 ? lfs_tree_fd(r->env.fs, 0) : -1;
+	if (tfd >= 0) {
+		lfs_link_sweep_store(tfd);
+		close(tfd);
 	}
 }
 
