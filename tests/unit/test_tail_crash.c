@@ -1,5 +1,7 @@
 /* Crash and full-disk sweep of the tail updates (fs/fileio_tail.c) under
- * the journal, without a mount: the backing-store calls are wrapped at link
+ * the journal, for files of both header versions (a format-1 file, and a
+ * format-2 file whose 152-byte header with its inode record moves every
+ * block), without a mount: the backing-store calls are wrapped at link
  * time (-Wl,--wrap, see the Makefile), so a forked child can die (_exit) or
  * get ENOSPC/EIO at exactly its Nth call of an operation. After each crash
  * the one recovery function runs and the file must read back as it was
@@ -21,6 +23,8 @@
 #include "../../daemon/recover.h"
 #include "../../fs/fileio.h"
 #include "../../fs/fs.h"
+#include "../../fs/obj2.h"
+#include "../../common/fileutil.h"
 #include "../../journal/journal.h"
 
 /* --- the wrapped calls ------------------------------------------------ */
@@ -173,6 +177,38 @@ static void put_file(struct rig *g, struct lfs_inode *in, int fd)
 	close(fd);
 }
 
+/* The header version of the files of the current sweep. */
+static unsigned version = LFS_FILE_V1;
+
+/* A format-2 file is born with its header (its record), so it exists
+ * before its first write; a format-1 file has none until then. */
+static void make_file(struct rig *g)
+{
+	if (version != LFS_FILE_V2)
+		return;
+	int fd = openat(g->data_fd, "f", O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	const struct lfs_epoch_keys *k;
+	struct lfs_irec rec;
+	struct lfs_file_header h;
+	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
+	assert_int_equal(lfs_keyring_get(&g->kr, 0, &k), 0);
+	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
+	lfs_keyring_put(&g->kr);
+	close(fd);
+}
+
+/* The file's layout, from its header. */
+static void file_layout(struct rig *g, int fd, struct lfs_layout *l)
+{
+	uint8_t head[5];
+	size_t got = 0;
+	assert_int_equal(lfs_pread_full(fd, head, sizeof(head), 0, &got), 0);
+	lfs_layout_init(l, g->kr.cipher,
+	                lfs_header_version(head, got) == LFS_FILE_V2 ? LFS_FILE_V2 : LFS_FILE_V1);
+	assert_int_equal(l->version, version);
+}
+
 /* --- scenarios -------------------------------------------------------- */
 
 struct scenario {
@@ -196,6 +232,7 @@ static const struct scenario scenarios[] = {
     {"cut at a block boundary", 20000, 't', 8192, 0},
     {"extend by truncate", 5000, 't', 50000, 0},
     {"extend by truncate past 8 MiB", 5000, 't', 9u << 20, 0},
+    {"cut to zero", 20000, 't', 0, 0},
 };
 
 static uint8_t *pattern(size_t len, uint8_t seed)
@@ -227,6 +264,7 @@ static uint8_t *expected_after(const struct scenario *s, size_t *len)
 static void prepare(struct rig *g, const struct scenario *s)
 {
 	unlinkat(g->data_fd, "f", 0);
+	make_file(g);
 	rig_fs(g);
 	int fd;
 	struct lfs_inode *in = open_file(g, &fd);
@@ -315,9 +353,11 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 	uint64_t bad = 0;
 	long nbad = lfs_fileio_verify(&g->fs, in, fd, &bad);
 	struct stat st;
+	struct lfs_layout l;
 	assert_int_equal(fstat(fd, &st), 0);
+	file_layout(g, fd, &l);
 	uint64_t plain;
-	lfs_plain_size(&g->fs.layout, (uint64_t)st.st_size, &plain);
+	lfs_plain_size(&l, (uint64_t)st.st_size, &plain);
 	uint8_t *got = malloc(plain ? plain : 1);
 	ssize_t n = plain ? lfs_fileio_read(&g->fs, in, fd, (char *)got, plain, 0) : 0;
 	size_t new_len;
@@ -331,9 +371,9 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 	else if (n == (ssize_t)s->initial && block_mix(got, want_old, want_new, s->initial))
 		side = 0; /* the in-place part of a write is atomic per block */
 	if (nbad != 0 || side < 0 || pending != 0)
-		fail_msg("%s, %s at call %d: %ld bad blocks (first %llu), read %zd bytes, "
+		fail_msg("v%u %s, %s at call %d: %ld bad blocks (first %llu), read %zd bytes, "
 		         "%s, %u records pending",
-		         s->name, what, at, nbad, (unsigned long long)bad, n,
+		         version, s->name, what, at, nbad, (unsigned long long)bad, n,
 		         side < 0 ? "neither old nor new" : "ok", pending);
 	free(got);
 	free(want_new);
@@ -369,8 +409,8 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors)
 				/* An error is never a false success, and a failed
 				 * operation costs only its own data. */
 				if (rc == 1 && side != 0)
-					fail_msg("%s, %s at call %d: failed but changed the file",
-					         s->name, faults[f].name, at);
+					fail_msg("v%u %s, %s at call %d: failed but changed the file",
+					         version, s->name, faults[f].name, at);
 				(*errors)++;
 			} else {
 				assert_int_equal(rc, 99);
@@ -381,14 +421,27 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors)
 	rig_done(&g);
 }
 
+static void tail_sweep(unsigned v)
+{
+	unsigned crashes = 0, errors = 0;
+	version = v;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		sweep(&scenarios[i], &crashes, &errors);
+	printf("# tail sweep, header version %u: %zu scenarios, %u crashes and %u injected "
+	       "errors, no loss\n",
+	       v, sizeof(scenarios) / sizeof(scenarios[0]), crashes, errors);
+}
+
 static void test_tail_sweep(void **state)
 {
 	(void)state;
-	unsigned crashes = 0, errors = 0;
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		sweep(&scenarios[i], &crashes, &errors);
-	printf("# tail sweep: %zu scenarios, %u crashes and %u injected errors, no loss\n",
-	       sizeof(scenarios) / sizeof(scenarios[0]), crashes, errors);
+	tail_sweep(LFS_FILE_V1);
+}
+
+static void test_tail_sweep_format2(void **state)
+{
+	(void)state;
+	tail_sweep(LFS_FILE_V2);
 }
 
 int main(void)
@@ -397,6 +450,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tail_sweep),
+	    cmocka_unit_test(test_tail_sweep_format2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
