@@ -1,23 +1,44 @@
+# SPDX-License-Identifier: Apache-2.0
 # lethefs build. `make` builds build/lethefs; `make test` runs every suite
 # and ends with "N passed, N failed"; `make asan` runs the suite under
 # AddressSanitizer and UBSan; `make demo` shows the product on a demo vault.
+# On a machine without make, ./setup.sh demo|test does the same.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := fuse3 libsodium inih
-DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+# Each target installs the Debian packages it needs (scripts/install-deps.sh)
+# before anything is compiled: `make` only the build dependencies, `make
+# test` the test tools too, and so on (DEPS_FOR below). DEPS=no skips it
+# (Debian package builds, where the build dependencies are checked by dpkg).
+DEPS     ?= yes
+DEPS_FOR ?= build
 
+# The one version source is debian/changelog's first entry; the binary, the
+# man pages and the .deb all take it from there.
+VERSION      := $(shell head -n1 debian/changelog | cut -d' ' -f2 | tr -d '()')
+VERSION_DATE := $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -n1)" +%Y-%m-%d)
+
+PKGS    := fuse3 libsodium inih libsystemd
+# Computed on first use, so after the deps step has installed the -dev
+# packages, not when this file is read (a fresh machine has no pkg-config).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+
+# The project's flags come first, then CPPFLAGS/CFLAGS/LDFLAGS from the
+# environment or the command line (dpkg-buildflags passes its hardening and
+# reproducibility flags that way), so that theirs win where they differ.
 OPT     ?= -O2 -g
-CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+LFS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=312 -fstack-protector-strong \
-           -D_FORTIFY_SOURCE=2 -MMD -MP
-ifeq ($(DEPS_OK),yes)
-CFLAGS  += $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
-endif
+           -MMD -MP
+# _FORTIFY_SOURCE only when the caller's CPPFLAGS do not choose a level
+# (a second definition is a warning, hence an error under -Werror).
+LFS_CPPFLAGS = $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
+ALL_CFLAGS = $(OPT) $(LFS_CFLAGS) $(PKG_CFLAGS) $(LFS_DEFS) $(LFS_CPPFLAGS) $(CPPFLAGS) $(CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 # The rooms, top layer first: a file may include headers of its own room
 # and of the rooms after it only (docs/DESIGN.md; `make layers` checks it).
@@ -37,16 +58,42 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-.PHONY: deb all deps test unit integration asan fuzz demo install uninstall clean format \
-        cppcheck bench lib layers stack
+.PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
+        uninstall clean format cppcheck bench lib layers stack man test-clients soak
 
-all: deps $(BUILD)/lethefs
+all: $(BUILD)/lethefs man
+
+# What each entry point needs besides the build dependencies. A target's
+# value reaches its prerequisites, so `make test` runs the deps step once,
+# with every test tool, before the first compile.
+test unit integration asan fuzz cppcheck test-clients: DEPS_FOR = test
+demo: DEPS_FOR = demo
+bench: DEPS_FOR = test
+deb: DEPS_FOR = deb
+deb-check: DEPS_FOR = deb fresh
+fresh-check: DEPS_FOR = fresh
 
 deps:
-	@sh scripts/install-deps.sh
+ifeq ($(DEPS),yes)
+	@sh scripts/install-deps.sh $(DEPS_FOR)
+endif
 
+# The version reaches the code as a define on main(), which is rebuilt when
+# the changelog changes.
+$(MAIN_OBJ): debian/changelog
+$(MAIN_OBJ): LFS_DEFS = -DLETHEFS_VERSION='"$(VERSION)"'
+
+# Man pages with the version and its date filled in.
+MAN_PAGES := $(BUILD)/man/lethefs.1 $(BUILD)/man/lethefs.conf.5
+man: $(MAN_PAGES)
+$(BUILD)/man/%: man/% debian/changelog
+	@mkdir -p $(dir $@)
+	sed 's/@VERSION@/$(VERSION)/g; s/@DATE@/$(VERSION_DATE)/g' $< >$@
+
+# Every command's getopt_long call goes through cli/options.c first (one-line
+# option errors, and shell completion from the tables the commands parse).
 $(BUILD)/lethefs: $(OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=getopt_long -o $@ $^ $(LDLIBS)
 
 lib: $(LIB)
 
@@ -54,21 +101,23 @@ $(LIB): $(filter-out $(MAIN_OBJ),$(OBJ))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 # The tail crash sweep dies or fails at chosen backing-store calls: they are
 # wrapped at link time (tests/unit/test_tail_crash.c).
-$(BUILD)/tests/test_tail_crash: LDFLAGS += -Wl,--wrap=pwrite64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync
+CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=pwritev64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=renameat2,--wrap=unlinkat
+$(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
 
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
@@ -81,6 +130,19 @@ integration: all $(TOOL_BIN)
 test: all $(UNIT_BIN) $(TOOL_BIN)
 	@bash tests/run-all.sh $(BUILD)
 
+# The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
+# real mounts, with kill -9 rounds); its short version is part of `make test`.
+test-clients: all
+	@bash tests/clients/run.sh $(BUILD)
+
+# The load-and-fault soak (docs/TESTING.md): writers, verifying readers,
+# rotation, lock/unlock, staging expiry and kill -9 against one mount for
+# SOAK_SECONDS (default an hour); report in $(BUILD)/soak-report.md.
+SOAK_SECONDS ?= 3600
+soak: all
+	@python3 tests/soak/soak.py --seconds $(SOAK_SECONDS) --lethefs $(BUILD)/lethefs \
+	  --report $(BUILD)/soak-report.md --json $(BUILD)/soak-report.json
+
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -89,9 +151,21 @@ asan:
 fuzz: deps
 	@sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),30)
 
-# A Debian package of this build: $(BUILD)/lethefs_VERSION_ARCH.deb
-deb: all
-	@sh scripts/make-deb.sh $(BUILD) $(BUILD)
+# The Debian packages (lethefs, lethefs-dbgsym), built by dpkg-buildpackage
+# from debian/ in a copy of the tracked files: $(BUILD)/deb/.
+deb: deps
+	@sh scripts/build-deb.sh $(BUILD)/deb
+
+# The package built twice (byte-identical?), lintian (no error, no warning),
+# then installed and purged with apt in a minimal Debian 12 chroot.
+deb-check: deps
+	@sh scripts/deb-check.sh
+
+# The README's first command (./setup.sh demo), and `make demo` with only
+# make installed, each in a minimal Debian 12 chroot (apt only) on a clean
+# clone of HEAD. FRESH_CHECK="demo test make-demo" also runs the second.
+fresh-check: deps
+	@sh scripts/fresh-check.sh $(FRESH_CHECK)
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/lethefs
@@ -104,18 +178,28 @@ bench: all
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 MANDIR  ?= $(PREFIX)/share/man
+# The units' Documentation= lines name README.md here.
+DOCDIR  ?= $(PREFIX)/share/doc/lethefs
+# In zsh's default fpath for /usr/local; packages use vendor-completions.
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
-install: $(BUILD)/lethefs
+install: $(BUILD)/lethefs $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
-	install -m 0644 man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
+	install -m 0644 $(BUILD)/man/lethefs.1 $(DESTDIR)$(MANDIR)/man1/lethefs.1
+	install -m 0644 $(BUILD)/man/lethefs.conf.5 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 dist/bash-completion/lethefs \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
+	install -d $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 dist/zsh-completion/_lethefs $(DESTDIR)$(ZSHCOMPDIR)/_lethefs
 	install -m 0755 $(BUILD)/lethefs $(DESTDIR)$(PREFIX)/bin/lethefs
 	install -d $(DESTDIR)$(PREFIX)/lib/lethefs
 	install -m 0755 scripts/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
+	install -m 0755 scripts/boot-unlock.sh $(DESTDIR)$(PREFIX)/lib/lethefs/boot-unlock.sh
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 README.md NEWS.md SECURITY.md docs/*.md $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/examples/* $(DESTDIR)$(DOCDIR)/examples
 	for u in dist/systemd/*; do \
 	  sed 's|/usr/local/|$(PREFIX)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/}; \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
@@ -126,7 +210,9 @@ uninstall:
 	for u in dist/systemd/*; do rm -f $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man1/lethefs.1 $(DESTDIR)$(MANDIR)/man5/lethefs.conf.5
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lethefs
-	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_lethefs
+	rm -f $(DESTDIR)$(PREFIX)/lib/lethefs/rotate-keys.sh $(DESTDIR)$(PREFIX)/lib/lethefs/boot-unlock.sh
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 format:
 	clang-format -i $(SRC) $(HDR)

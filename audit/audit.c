@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "audit_end.h"
+#include "audit_forward.h"
 #include "../keymgmt/kdf.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -21,6 +24,14 @@ struct lfs_audit_log {
 	char name[256];	    /* the log's file name in dirfd */
 	char head[256 + sizeof(LFS_AUDIT_HEAD_SUFFIX)]; /* name + LFS_AUDIT_HEAD_SUFFIX */
 	uint8_t genesis[32]; /* "prev" of entry 1 */
+	uint8_t uuid[16];
+	/* The seq this object appended last: a log that ends before it was
+	 * cut while we were running (a long-lived daemon notices at once). */
+	uint64_t last_written;
+	/* A vault on read-only storage: entries go to the system log only,
+	 * numbered from 1 and chained among themselves (lfs_audit_open_ro). */
+	bool system_log_only;
+	uint8_t ro_prev[32];
 };
 
 /* Room left in a 255-byte name for ".head" and lfs_replace_file's
@@ -63,6 +74,7 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
 	}
 	snprintf(log->head, sizeof(log->head), "%s%s", log->name, LFS_AUDIT_HEAD_SUFFIX);
 	lfs_audit_genesis(log->genesis, cfg->uuid);
+	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
 	int fd = openat(log->dirfd, log->name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 	struct stat st;
@@ -82,7 +94,8 @@ void lfs_audit_close(struct lfs_audit_log *log)
 {
 	if (!log)
 		return;
-	close(log->dirfd);
+	if (log->dirfd >= 0)
+		close(log->dirfd);
 	free(log);
 }
 
@@ -92,6 +105,8 @@ struct tail {
 	uint64_t next_seq;
 	uint8_t prev[32];
 	bool need_newline;
+	bool from_head; /* the last line was unreadable: seq from the head file */
+	bool last_keyed; /* the last entry carries a MAC */
 };
 
 /* When the last line cannot be read, the head file still knows where the
@@ -110,6 +125,7 @@ static int tail_from_head(const struct lfs_audit_log *log, struct tail *t)
 		return -EBADMSG;
 	t->next_seq = h.seq + 1;
 	memcpy(t->prev, h.hash, sizeof(t->prev));
+	t->from_head = true;
 	return 0;
 }
 
@@ -145,6 +161,7 @@ static int find_tail(const struct lfs_audit_log *log, int fd, off_t size, struct
 		if ((end > 0 || whole_file) &&
 		    lfs_audit_parse_line(buf + end, window - end, &last, NULL) == 0) {
 			t->next_seq = last.seq + 1;
+			t->last_keyed = last.has_mac;
 			lfs_audit_line_hash(t->prev, buf + end, window - end);
 			goto out;
 		}
@@ -166,6 +183,7 @@ static int find_tail(const struct lfs_audit_log *log, int fd, off_t size, struct
 	size_t len = end - 1 - start;
 	if (lfs_audit_parse_line(buf + start, len, &e, NULL) == 0) {
 		t->next_seq = e.seq + 1;
+		t->last_keyed = e.has_mac;
 	} else {
 		/* A damaged last line: keep counting from the head, but chain
 		 * to the damaged bytes so that verify still points at them. */
@@ -186,16 +204,15 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void write_head(const struct lfs_audit_log *log, uint64_t seq, const uint8_t hash[32],
-		       const uint8_t *key)
+static void write_head(const struct lfs_audit_log *log, const struct lfs_audit_head *h)
 {
 	char text[LFS_AUDIT_HEAD_MAX];
-	int n = lfs_audit_format_head(text, sizeof(text), seq, hash, key);
+	int n = lfs_audit_format_head(text, sizeof(text), h);
 	int r = n < 0 ? n : lfs_replace_file(log->dirfd, log->head, text, (size_t)n, 0600);
-	/* The entry itself is durable; a stale head only weakens the check
-	 * for a cut tail until the next append, so report and carry on. */
+	/* The entry itself is durable; a stale head weakens the check for a
+	 * cut tail, and the next append records it, so say it loudly. */
 	if (r < 0)
-		lfs_warn("audit: cannot update %s: %s", log->head, strerror(-r));
+		lfs_err("audit: cannot update %s: %s", log->head, strerror(-r));
 }
 
 static int lock_fd(int fd)
@@ -206,6 +223,89 @@ static int lock_fd(int fd)
 	return 0;
 }
 
+/* Formats one entry at buf (room for LFS_AUDIT_LINE_MAX + 1 bytes) after
+ * the chain position *t, advances *t past it and fills hash. */
+static int format_at(char *buf, struct tail *t, const struct lfs_audit_record *proto,
+		     const uint8_t *key, uint8_t hash[32])
+{
+	struct lfs_audit_record rec = *proto;
+	rec.seq = t->next_seq;
+	int n = lfs_audit_format_line(buf, &rec, t->prev, key);
+	if (n < 0)
+		return n;
+	lfs_audit_line_hash(hash, buf, (size_t)n - 1);
+	t->next_seq++;
+	memcpy(t->prev, hash, 32);
+	return n;
+}
+
+/* The entry recording a gap found before this append (audit_end.h). */
+static int format_gap(char *buf, struct tail *t, const struct lfs_audit_gap *g, const uint8_t *key,
+		      int64_t when, uint8_t hash[32])
+{
+	struct lfs_audit_detail d[] = {{"kind", g->kind, 0},
+				       {"error", g->error, 0},
+				       {"head_seq", NULL, (long long)g->head_seq},
+				       {"keyed_seq", NULL, (long long)g->keyed_seq},
+				       {"log_seq", NULL, (long long)(t->next_seq - 1)}};
+	struct lfs_audit_record rec = {.time_ms = when,
+				       .event = "audit-check",
+				       .outcome = "failure",
+				       .details = d,
+				       .ndetails = 5};
+	return format_at(buf, t, &rec, key, hash);
+}
+
+static void forward(const struct lfs_audit_log *log, const struct lfs_audit_record *proto,
+		    uint64_t seq, const uint8_t prev[32], const uint8_t hash[32], bool keyed)
+{
+	struct lfs_audit_record rec = *proto;
+	rec.seq = seq;
+	struct lfs_audit_forwarded f = {
+		.uuid = log->uuid, .rec = &rec, .prev = prev, .hash = hash, .keyed = keyed};
+	lfs_audit_forward(&f);
+}
+
+int lfs_audit_open_ro(struct lfs_audit_log **out, const struct lfs_vault_config *cfg)
+{
+	struct lfs_audit_log *log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->dirfd = -1;
+	log->system_log_only = true;
+	lfs_audit_genesis(log->genesis, cfg->uuid);
+	memcpy(log->ro_prev, log->genesis, 32);
+	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
+	*out = log;
+	return 0;
+}
+
+bool lfs_audit_system_log_only(const struct lfs_audit_log *log)
+{
+	return log && log->system_log_only;
+}
+
+/* A read-only vault's entry: formatted and hashed like a line of the log,
+ * sent to the system log, written nowhere. */
+static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
+				  const struct lfs_audit_record *proto)
+{
+	char *buf = malloc(LFS_AUDIT_LINE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	struct lfs_audit_record rec = *proto;
+	rec.seq = ++log->last_written;
+	uint8_t hash[32];
+	int n = lfs_audit_format_line(buf, &rec, log->ro_prev, key);
+	if (n > 0) {
+		lfs_audit_line_hash(hash, buf, (size_t)n - 1);
+		forward(log, &rec, rec.seq, log->ro_prev, hash, key != NULL);
+		memcpy(log->ro_prev, hash, 32);
+	}
+	free(buf);
+	return n < 0 ? n : 0;
+}
+
 int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
 		     const char *outcome, const struct lfs_audit_caller *caller,
 		     const struct lfs_audit_detail *details, size_t ndetails)
@@ -214,6 +314,15 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 		return -EINVAL;
 	if (!key && !strcmp(event, "unlock") && !strcmp(outcome, "success"))
 		return -EINVAL;
+	if (log->system_log_only) {
+		struct lfs_audit_record ro = {.time_ms = now_ms(),
+					      .event = event,
+					      .outcome = outcome,
+					      .caller = caller,
+					      .details = details,
+					      .ndetails = ndetails};
+		return append_system_log_only(log, key, &ro);
+	}
 	/* A descriptor per append: flock belongs to the open file
 	 * description, so one shared by threads or inherited over fork would
 	 * not exclude anyone. */
@@ -221,7 +330,8 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 			0600);
 	if (fd < 0)
 		return -errno;
-	char *buf = malloc(LFS_AUDIT_LINE_MAX + 2); /* newline closing a fragment, line, NUL */
+	/* A newline closing a fragment, a gap entry, the entry, a NUL. */
+	char *buf = malloc(2 * LFS_AUDIT_LINE_MAX + 2);
 	struct stat st;
 	struct tail t;
 	int r = buf ? lock_fd(fd) : -ENOMEM;
@@ -233,8 +343,21 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 		r = find_tail(log, fd, st.st_size, &t);
 	if (r < 0)
 		goto out;
+	struct lfs_audit_end end = {.nonempty = st.st_size > 0,
+				    .from_head = t.from_head,
+				    .last_keyed = t.last_keyed,
+				    .last_seq = t.next_seq - 1};
+	memcpy(end.last_hash, t.prev, 32);
+	struct lfs_audit_head head;
+	struct lfs_audit_gap gap;
+	r = lfs_audit_check_end(log->dirfd, log->name, log->head, &end, key, log->last_written,
+				&head, &gap);
+	if (r < 0)
+		goto out;
+	if (gap.found)
+		lfs_err("audit: the log %s was tampered with: %s (recorded in the log)", log->name,
+			gap.error);
 	struct lfs_audit_record rec = {
-		.seq = t.next_seq,
 		.time_ms = now_ms(),
 		.event = event,
 		.outcome = outcome,
@@ -242,9 +365,24 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 		.details = details,
 		.ndetails = ndetails,
 	};
+	/* One write for the gap entry and the entry: a fragment's newline,
+	 * then at most two lines. */
 	size_t off = t.need_newline ? 1 : 0;
+	uint8_t gap_prev[32], gap_hash[32], prev[32], hash[32];
+	uint64_t gap_seq = t.next_seq;
 	buf[0] = '\n';
-	int n = lfs_audit_format_line(buf + off, &rec, t.prev, key);
+	if (gap.found) {
+		memcpy(gap_prev, t.prev, 32);
+		int n = format_gap(buf + off, &t, &gap, key, rec.time_ms, gap_hash);
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	memcpy(prev, t.prev, 32);
+	rec.seq = t.next_seq;
+	int n = format_at(buf + off, &t, &rec, key, hash);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -261,11 +399,36 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 		r = -errno;
 		goto out;
 	}
-	uint8_t hash[32];
-	lfs_audit_line_hash(hash, buf + off, (size_t)n - 1);
-	write_head(log, rec.seq, hash, key);
+	/* The head: this entry, and the newest keyed one (this one when keyed,
+	 * else the anchor carried over from the previous head). */
+	head.seq = rec.seq;
+	memcpy(head.hash, hash, 32);
+	if (key)
+		lfs_audit_set_anchor(&head, key, rec.seq, hash);
+	write_head(log, &head);
+	log->last_written = rec.seq;
+	struct lfs_audit_record gap_rec = {.event = "audit-check", .outcome = "failure"};
+	if (gap.found)
+		forward(log, &gap_rec, gap_seq, gap_prev, gap_hash, key != NULL);
+	forward(log, &rec, rec.seq, prev, hash, key != NULL);
 out:
 	free(buf);
 	close(fd); /* releases the lock */
 	return r;
+}
+
+int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq)
+{
+	unsigned char *text;
+	size_t len;
+	struct lfs_audit_head h;
+	int r = lfs_read_small_file(log->dirfd, log->head, LFS_AUDIT_HEAD_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	r = lfs_audit_parse_head((const char *)text, len, &h);
+	free(text);
+	if (r < 0)
+		return -EBADMSG;
+	*seq = h.seq;
+	return 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault's tamper-evident audit log: one JSON object per line, each
  * chained to the previous line by hash and, when a key is available, sealed
  * with a MAC under a key derived from the master key. A head file beside the
@@ -36,6 +37,12 @@ struct lfs_audit_log;
  * Returns 0 or -errno. */
 int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs_vault_config *cfg);
 void lfs_audit_close(struct lfs_audit_log *log);
+/* For a vault on read-only storage (mount -o ro): a log whose entries go
+ * to the system log only (audit_forward.h), numbered from 1 and chained
+ * among themselves from the vault's genesis; nothing is written in the
+ * vault. */
+int lfs_audit_open_ro(struct lfs_audit_log **out, const struct lfs_vault_config *cfg);
+bool lfs_audit_system_log_only(const struct lfs_audit_log *log);
 
 /* Appends one entry. key is the 32-byte audit key, or NULL when none is
  * available (locked volume): the entry is then only chained, and the next
@@ -55,5 +62,10 @@ void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32]);
  * its file name. For readers (verify, show), which must not create it. */
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
 		     char name[256]);
+
+/* The seq of the log's last entry, as its head file says (for status and
+ * monitoring; verify checks the head against the log). Returns 0, or
+ * -errno / -EBADMSG when the head cannot be read. */
+int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit entries from code that holds a keyring: the entry is keyed when
  * the keyring is unlocked (the audit key is derived for the one append and
  * wiped), chained only when it is locked. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "audit_line.h"
 
@@ -205,6 +206,12 @@ void lfs_audit_format_time(int64_t time_ms, char out[25])
 	snprintf(out, 25, "%.24s", tmp);
 }
 
+/* A login uid or session id as written: 0 to 4294967294, or -1 (unset). */
+static long long id_or_unset(int64_t v)
+{
+	return v >= 0 && v < 4294967295LL ? (long long)v : LFS_AUDIT_UNSET;
+}
+
 int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
 			  const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key)
 {
@@ -229,6 +236,8 @@ int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
 		putf(&o, ",\"uid\":%lu,\"pid\":%ld,\"exe\":", (unsigned long)rec->caller->uid,
 		     (long)rec->caller->pid);
 		put_str(&o, rec->caller->exe, LFS_AUDIT_EXE_MAX);
+		putf(&o, ",\"loginuid\":%lld,\"sessionid\":%lld", id_or_unset(rec->caller->loginuid),
+		     id_or_unset(rec->caller->sessionid));
 	}
 	puts_(&o, ",\"details\":{");
 	for (size_t i = 0; i < rec->ndetails; i++) {
@@ -259,22 +268,56 @@ int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
 	return (int)o.len;
 }
 
-int lfs_audit_format_head(char *buf, size_t buflen, uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN], const uint8_t *key)
+/* {"seq":K,"hash":"<hex>" -- the start of a head file, and the bytes an
+ * anchor's MAC covers. */
+static void put_seq_hash(struct out *o, uint64_t seq, const uint8_t hash[LFS_AUDIT_HASH_LEN])
+{
+	putf(o, "{\"seq\":%" PRIu64 ",\"hash\":\"", seq);
+	put_hex(o, hash, LFS_AUDIT_HASH_LEN);
+	put(o, "\"", 1);
+}
+
+int lfs_audit_format_head(char *buf, size_t buflen, const struct lfs_audit_head *h)
 {
 	struct out o = {.buf = buf, .cap = buflen};
-	putf(&o, "{\"seq\":%" PRIu64 ",\"hash\":\"", seq);
-	put_hex(&o, hash, LFS_AUDIT_HASH_LEN);
-	put(&o, "\"", 1);
-	if (key && !o.overflow) {
-		uint8_t mac[LFS_AUDIT_HASH_LEN];
-		lfs_audit_head_mac(mac, key, o.buf, o.len);
-		puts_(&o, ",\"mac\":\"");
-		put_hex(&o, mac, sizeof(mac));
+	put_seq_hash(&o, h->seq, h->hash);
+	if (h->has_anchor) {
+		putf(&o, ",\"keyed_seq\":%" PRIu64 ",\"keyed_hash\":\"", h->keyed_seq);
+		put_hex(&o, h->keyed_hash, LFS_AUDIT_HASH_LEN);
+		puts_(&o, "\",\"keyed_mac\":\"");
+		put_hex(&o, h->keyed_mac, LFS_AUDIT_HASH_LEN);
 		put(&o, "\"", 1);
 	}
 	put(&o, "}\n", 2);
 	return o.overflow ? -ENOSPC : (int)o.len;
+}
+
+void lfs_audit_anchor_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], uint64_t seq,
+			  const uint8_t hash[LFS_AUDIT_HASH_LEN])
+{
+	char text[128];
+	struct out o = {.buf = text, .cap = sizeof(text)};
+	put_seq_hash(&o, seq, hash);
+	lfs_audit_head_mac(out, key, text, o.len);
+}
+
+void lfs_audit_set_anchor(struct lfs_audit_head *h, const uint8_t key[32], uint64_t seq,
+			  const uint8_t hash[LFS_AUDIT_HASH_LEN])
+{
+	h->has_anchor = true;
+	h->legacy = false;
+	h->keyed_seq = seq;
+	memcpy(h->keyed_hash, hash, LFS_AUDIT_HASH_LEN);
+	lfs_audit_anchor_mac(h->keyed_mac, key, seq, hash);
+}
+
+bool lfs_audit_anchor_ok(const uint8_t key[32], const struct lfs_audit_head *h)
+{
+	uint8_t want[LFS_AUDIT_HASH_LEN];
+	if (!h->has_anchor)
+		return false;
+	lfs_audit_anchor_mac(want, key, h->keyed_seq, h->keyed_hash);
+	return sodium_memcmp(want, h->keyed_mac, sizeof(want)) == 0;
 }
 
 /* ---- hashes ------------------------------------------------------------ */

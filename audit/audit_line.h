@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One audit log line and the head file, as bytes: formatting (with JSON
  * escaping of whatever the caller hands in), a strict parser that accepts
  * only the shape lethefs writes, and the hashes that chain and seal lines.
@@ -22,7 +23,7 @@
 #define LFS_AUDIT_STR_MAX     256 /* escaped bytes of a detail string */
 #define LFS_AUDIT_EXE_MAX     512 /* escaped bytes of the exe path */
 #define LFS_AUDIT_HASH_LEN    32
-#define LFS_AUDIT_HEAD_MAX    160 /* the head file, newline included */
+#define LFS_AUDIT_HEAD_MAX    320 /* the head file, newline included */
 
 /* struct lfs_audit_detail and struct lfs_audit_caller: common/event.h. */
 
@@ -50,6 +51,8 @@ struct lfs_audit_entry {
 	bool has_caller;
 	uint32_t uid, pid;
 	struct lfs_audit_span exe;
+	bool has_login; /* loginuid and sessionid (lines written since they exist) */
+	int64_t loginuid, sessionid; /* LFS_AUDIT_UNSET: none */
 	unsigned ndetails;
 	struct {
 		struct lfs_audit_span key, str; /* str.len == 0 && !is_str: num */
@@ -62,12 +65,19 @@ struct lfs_audit_entry {
 	size_t signed_len; /* the MAC covers line[0, signed_len) */
 };
 
+/* The head file: where the log ends, and its anchor, the newest keyed
+ * entry, authenticated under the audit key. An append without the key
+ * carries the anchor over unchanged, so the newest keyed state survives
+ * appends while locked; verify requires the anchor to name the log's last
+ * keyed entry (docs/AUDIT.md section 3). */
 struct lfs_audit_head {
 	uint64_t seq;
 	uint8_t hash[LFS_AUDIT_HASH_LEN]; /* lfs_audit_line_hash of entry seq */
-	bool has_mac;
-	uint8_t mac[LFS_AUDIT_HASH_LEN];
-	size_t signed_len;
+	bool has_anchor;
+	uint64_t keyed_seq; /* 1 <= keyed_seq <= seq */
+	uint8_t keyed_hash[LFS_AUDIT_HASH_LEN];
+	uint8_t keyed_mac[LFS_AUDIT_HASH_LEN]; /* lfs_audit_anchor_mac */
+	bool legacy; /* the older form {"seq","hash","mac"}: its MAC is the anchor's */
 };
 
 /* Event, outcome and detail-key names: 1 to 32 of [a-z0-9-] (keys: [a-z0-9_]). */
@@ -84,10 +94,18 @@ int lfs_audit_format_line(char *out, const struct lfs_audit_record *rec,
 int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e,
 			 const char **why);
 
-/* The head file: {"seq":N,"hash":"<hex>"[,"mac":"<hex>"]} and a newline. */
-int lfs_audit_format_head(char *out, size_t outlen, uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN], const uint8_t *key);
+/* The head file: {"seq":N,"hash":"<hex>"[,"keyed_seq":K,"keyed_hash":"<hex>",
+ * "keyed_mac":"<hex>"]} and a newline (the anchor members when
+ * h->has_anchor). The parser also accepts the older {"seq":N,"hash":"<hex>",
+ * "mac":"<hex>"}, an anchor naming entry N (legacy set). Returns the length
+ * or -ENOSPC; the parser 0 or -EBADMSG. */
+int lfs_audit_format_head(char *out, size_t outlen, const struct lfs_audit_head *h);
 int lfs_audit_parse_head(const char *text, size_t len, struct lfs_audit_head *h);
+/* Makes h's anchor entry seq with line hash `hash`, MAC'd under key. */
+void lfs_audit_set_anchor(struct lfs_audit_head *h, const uint8_t key[32], uint64_t seq,
+			  const uint8_t hash[LFS_AUDIT_HASH_LEN]);
+/* Whether h's anchor authenticates under key (constant-time compare). */
+bool lfs_audit_anchor_ok(const uint8_t key[32], const struct lfs_audit_head *h);
 
 /* BLAKE2b-256 of a line's bytes (newline excluded): the next line's "prev". */
 void lfs_audit_line_hash(uint8_t out[LFS_AUDIT_HASH_LEN], const char *line, size_t len);
@@ -99,6 +117,10 @@ void lfs_audit_line_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], 
 			size_t len);
 void lfs_audit_head_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], const char *bytes,
 			size_t len);
+/* The anchor's MAC: lfs_audit_head_mac over the text {"seq":K,"hash":"<hex>"
+ * (no closing brace), which is what the older keyed head files MAC'd. */
+void lfs_audit_anchor_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], uint64_t seq,
+			  const uint8_t hash[LFS_AUDIT_HASH_LEN]);
 /* Constant-time comparison of a stored MAC with the one it should be. */
 bool lfs_audit_mac_ok(const uint8_t key[32], const char *line, const struct lfs_audit_entry *e);
 

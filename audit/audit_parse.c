@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The strict parser of audit lines and of the head file (audit_line.h):
  * it accepts only the shape audit_line.c writes. */
 #define _GNU_SOURCE
@@ -71,6 +72,18 @@ static bool int_(struct in *c, long long *out)
 	if (neg && v == 0)
 		return fail(c, "negative zero");
 	*out = neg ? (v == (uint64_t)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v) : (long long)v;
+	return true;
+}
+
+/* A login uid or session id: 0 to 4294967294, or -1 for "unset". */
+static bool login_id(struct in *c, int64_t *out)
+{
+	long long v;
+	if (!int_(c, &v))
+		return false;
+	if (v < LFS_AUDIT_UNSET || v >= 4294967295LL)
+		return fail(c, "login id out of range");
+	*out = v;
 	return true;
 }
 
@@ -258,6 +271,13 @@ int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e
 		ok = ok && lit(&c, ",\"pid\":", "pid expected") && uint_(&c, INT32_MAX, &v);
 		e->pid = (uint32_t)v;
 		ok = ok && lit(&c, ",\"exe\":", "exe expected") && str(&c, LFS_AUDIT_EXE_MAX, &e->exe);
+		/* Lines written before login ids were recorded end the caller here. */
+		if (ok && peek(&c, ",\"loginuid\":")) {
+			e->has_login = true;
+			ok = lit(&c, ",\"loginuid\":", "") && login_id(&c, &e->loginuid) &&
+			     lit(&c, ",\"sessionid\":", "sessionid expected") &&
+			     login_id(&c, &e->sessionid);
+		}
 	}
 	ok = ok && details(&c, e) && lit(&c, ",\"prev\":", "prev expected") && hash_(&c, e->prev);
 	e->signed_len = c.pos;
@@ -285,11 +305,23 @@ int lfs_audit_parse_head(const char *text, size_t len, struct lfs_audit_head *h)
 	bool ok = len <= LFS_AUDIT_HEAD_MAX && lit(&c, "{\"seq\":", "") &&
 		  uint_(&c, UINT64_MAX, &h->seq) && h->seq > 0 && lit(&c, ",\"hash\":", "") &&
 		  hash_(&c, h->hash);
-	h->signed_len = c.pos;
 	if (ok && peek(&c, ",\"mac\":")) {
-		h->has_mac = true;
-		ok = lit(&c, ",\"mac\":", "") && hash_(&c, h->mac);
+		/* The older keyed head: its MAC covers exactly what an anchor's
+		 * covers, so it is the anchor of entry seq. */
+		h->has_anchor = h->legacy = true;
+		h->keyed_seq = h->seq;
+		memcpy(h->keyed_hash, h->hash, sizeof(h->hash));
+		ok = lit(&c, ",\"mac\":", "") && hash_(&c, h->keyed_mac);
+	} else if (ok && peek(&c, ",\"keyed_seq\":")) {
+		h->has_anchor = true;
+		ok = lit(&c, ",\"keyed_seq\":", "") && uint_(&c, UINT64_MAX, &h->keyed_seq) &&
+		     h->keyed_seq > 0 && h->keyed_seq <= h->seq &&
+		     lit(&c, ",\"keyed_hash\":", "") && hash_(&c, h->keyed_hash) &&
+		     lit(&c, ",\"keyed_mac\":", "") && hash_(&c, h->keyed_mac);
 	}
 	ok = ok && lit(&c, "}\n", "") && c.pos == len;
+	/* An anchor naming the head's own entry must name it by its hash. */
+	if (ok && h->keyed_seq == h->seq && memcmp(h->keyed_hash, h->hash, sizeof(h->hash)))
+		ok = false;
 	return ok ? 0 : -EBADMSG;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the command-line front end. */
 #ifndef LETHEFS_CLI_H
 #define LETHEFS_CLI_H
@@ -8,6 +9,7 @@
 #include "cli_audit.h"
 #include "cli_error.h"
 #include "../keymgmt/secret.h"
+#include "../keymgmt/slot_labels.h"
 #include "../keymgmt/vault.h"
 
 /* Exit codes: a stable interface for scripts (see README and lethefs --help). */
@@ -24,11 +26,13 @@ enum lfs_exit {
 	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
 	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
 	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
-	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running */
+	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running;
+				     umount: the mount is in use */
 	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
 	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
 	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_TIMEOUT = 18,	  /* umount: the daemon did not answer or exit in time */
 	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
 	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };
@@ -39,13 +43,39 @@ struct lfs_command {
 	const char *summary;
 };
 
+/* The mount root's mode and owner (cli/root_access.c): parsed from
+ * --root-mode MODE (octal) and --root-owner USER:GROUP (names or numbers),
+ * applied by init, checked by mount with allow_other. */
+#include <sys/types.h>
+struct lfs_root_access {
+	bool set_mode, set_owner;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+int lfs_parse_root_mode(const char *s, mode_t *mode);
+int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
+int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
+			size_t errlen);
+/* Format 2: the root's record that ra asks for (0700 and the caller's
+ * uid and gid for what it leaves out); lfs_set_root_access is format 1's. */
+struct lfs_irec;
+int lfs_root_access_record(const struct lfs_root_access *ra, struct lfs_irec *rec);
+/* Warns on stderr, with the fix, when the mount root (the vault's d/, below
+ * vault_fd; in format 2 its record, read with kr) belongs to the daemon's
+ * user and nobody else may enter it. */
+struct lfs_keyring;
+void lfs_warn_root_access(int vault_fd, struct lfs_keyring *kr, const char *mountpoint);
+
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
 int lfs_cmd_info(int argc, char **argv);
+int lfs_cmd_config(int argc, char **argv);
 int lfs_cmd_fsck(int argc, char **argv);
 int lfs_cmd_unlock(int argc, char **argv);
 int lfs_cmd_lock(int argc, char **argv);
 int lfs_cmd_status(int argc, char **argv);
+int lfs_cmd_umount(int argc, char **argv);
 int lfs_cmd_rotate(int argc, char **argv);
 int lfs_cmd_keyslot(int argc, char **argv);
 int lfs_cmd_keyslot_add(int argc, char **argv);
@@ -66,6 +96,9 @@ struct lfs_control;
  * until lfs_control_stop(ctl), so that no mount starts meanwhile. */
 int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v,
 		    struct lfs_control *ctl);
+/* A mount refused for a corrupt vault file: expired staging directories
+ * are shredded anyway (cmd_shred_expired.c), and stderr says so. */
+void lfs_expire_after_failed_mount(const char *vault);
 
 /* --passfile/--passfd/--extpass/--keyfile/--recovery-key, shared by every
  * command that needs a secret: put LFS_SECRET_LONG_OPTIONS in the
@@ -136,7 +169,9 @@ enum {
 	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
 	"                      needs at least 2 passes over 64M\n"                               \
 	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
-	"                      for tests only (a stolen vault is then cheap to guess)\n"
+	"                      for tests only (a stolen vault is then cheap to guess)\n"       \
+	"  --label TEXT        the slot's label, e.g. \"Dr. X, lab admin\" (shown by keyslot\n"  \
+	"                      list and in unlock entries; up to 128 bytes of UTF-8)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
  * something, not make a weak secret strong. */
@@ -163,6 +198,7 @@ struct lfs_change_args {
 	struct lfs_secret_source src;
 	struct lfs_new_secret ns;
 	int slot; /* -1 when not given */
+	const char *label; /* --label: the slot's new label (NULL: keep) */
 };
 /* Returns 0 (argv[optind] is VAULT), -1 after printing help, or a usage
  * exit code after printing why. */
@@ -220,6 +256,10 @@ struct lfs_slot_change {
 	int opened;               /* the slot the secret opened; -1 for a recovery key */
 	uint8_t opened_bytes[LFS_KEYSLOT_LEN];
 	int lockfd;
+	/* Set before lfs_change_store to (re)label slot label_slot. Every
+	 * other used slot keeps its label (cli/labels.h). */
+	const char *new_label;
+	int label_slot;
 };
 int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
 		     struct lfs_slot_change *c);
@@ -228,13 +268,15 @@ int lfs_change_lock(struct lfs_slot_change *c);
 int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 		    enum lfs_slot_type type, const struct lfs_secret *s,
 		    const struct lfs_kdf_params *kdf);
+/* Replaces lethefs.keyslots with ks, and lethefs.labels around it. */
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks);
+/* The verified label of slot idx as the keyslots are now ("" if none). */
+const char *lfs_change_label_of(struct lfs_slot_change *c, int idx, char out[LFS_LABEL_MAX + 1]);
 void lfs_change_end(struct lfs_slot_change *c);
 
 /* One keyslot line, as "slot N: TYPE, argon2id ops=N mem=NMiB" (info,
- * keyslot list), and the whole table as a JSON array (keyslot list --json). */
+ * keyslot list). */
 void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s);
-void lfs_print_slots_json(const struct lfs_keyslots *ks);
 
 /* Makes the process refuse core dumps and ptrace by other users. */
 void lfs_harden_process(void);

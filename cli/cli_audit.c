@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit entries written by CLI commands (cli_audit.h). */
 #include "cli_audit.h"
 #include "cli_error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit entries written by CLI commands (keyslot changes, key export,
  * failed secrets): the caller is this process. */
 #ifndef LETHEFS_CLI_AUDIT_H

@@ -1,14 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "cli_error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
+static bool holding;
+static char held[1024];
+
 void lfs_cli_error(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("lethefs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (holding)
+		vsnprintf(held, sizeof(held), fmt, ap);
+	else {
+		fputs("lethefs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void lfs_cli_error_hold(void)
+{
+	holding = true;
+	held[0] = '\0';
+}
+
+void lfs_cli_error_release(bool print)
+{
+	holding = false;
+	if (print && held[0])
+		fprintf(stderr, "lethefs: %s\n", held);
+	held[0] = '\0';
 }

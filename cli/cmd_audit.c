@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs audit verify | show: check the vault's audit log for tampering,
  * and print it for people (one line per entry) or scripts (JSON lines). */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "../common/duration.h"
+#include "../common/timespec.h"
+#include "../audit/audit_journal.h"
 #include "../audit/audit_keyring.h"
 #include "../audit/audit_verify.h"
 
@@ -18,25 +20,66 @@
 
 static void audit_help(void)
 {
-	printf("Usage: lethefs audit verify [--passfile F | --passfd N | --extpass CMD] [--no-key]\n"
-	       "                            [--json] VAULT\n"
-	       "       lethefs audit show [--json] [--since T] VAULT\n"
+	printf("Usage: lethefs audit verify [SECRET OPTIONS] [--no-key]\n"
+	       "                            [--journal | --journal-dir DIR] [--json] VAULT\n"
+	       "       lethefs audit show [--json] [--since T] [--until T] [--event NAME]...\n"
+	       "                          VAULT\n"
 	       "\n"
-	       "verify checks every entry of VAULT's audit log: the hash chain from the first\n"
-	       "entry, each entry's MAC under the audit key (derived from the master key, so\n"
-	       "the vault's secret is asked for), and the head file that records the last\n"
-	       "entry. It prints 'OK: ...' or the first problem: an edited, deleted, inserted\n"
-	       "or reordered entry, or a truncated tail. --no-key checks only the chain and\n"
-	       "the structure; anyone able to write the log can forge those, so it is a\n"
-	       "consistency check, not proof. --json prints one JSON object instead.\n"
+	       "  verify   check the audit log for tampering (hash chain, MACs, head file,\n"
+	       "           and with --journal the copies in the system log)\n"
+	       "  show     print the entries, for people or as JSON lines\n"
 	       "\n"
-	       "show prints the entries, oldest first, without checking them (run verify for\n"
-	       "that). --json prints the log's own JSON lines. --since T keeps entries from T\n"
-	       "on: a UTC time (2026-11-29T07:00:00Z), a date (2026-11-29) or a duration ago\n"
-	       "(30m, 2h, 7d). No secret is needed.\n"
+	       "Run 'lethefs audit SUBCOMMAND --help' for its options. What is recorded and\n"
+	       "what verify can and cannot detect: docs/AUDIT.md.\n");
+}
+
+static void verify_help(void)
+{
+	printf("Usage: lethefs audit verify [SECRET OPTIONS] [--no-key]\n"
+	       "                            [--journal | --journal-dir DIR] [--json] VAULT\n"
+	       "\n"
+	       "Check every entry of VAULT's audit log: the hash chain from the first entry,\n"
+	       "each entry's MAC under the audit key (derived from the master key, so the\n"
+	       "vault's secret is asked for), and the head file that records the last entry.\n"
+	       "Prints 'OK: ...' or the first problem: an edited, deleted, inserted or\n"
+	       "reordered entry, or a truncated tail.\n"
+	       "\n"
+	       "Options:\n" LFS_SECRET_HELP
+	       "  --no-key            check only the chain and the structure, without a\n"
+	       "                      secret; anyone able to write the log can forge those,\n"
+	       "                      so this is a consistency check, not proof\n"
+	       "  --journal           also compare the log with the copies of its entries in\n"
+	       "                      this host's systemd journal: a log rolled back together\n"
+	       "                      with its head verifies on its own, but not against them\n"
+	       "  --journal-dir DIR   the same with the journal files in DIR (such as a log\n"
+	       "                      server keeps)\n"
+	       "  --json              print one JSON object on one line instead\n"
+	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 error, 2 usage, 3 wrong secret, 4 no vault, 5 corrupt\n"
 	       "vault files, 10 the audit log failed verification.\n");
+}
+
+static void show_help(void)
+{
+	printf("Usage: lethefs audit show [--json] [--since T] [--until T] [--event NAME]...\n"
+	       "                          VAULT\n"
+	       "\n"
+	       "Print VAULT's audit log, oldest entry first, without checking it (run\n"
+	       "'lethefs audit verify' for that). No secret is needed.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --json              print the log's own JSON lines (one object per entry)\n"
+	       "  --since T, --until T  keep entries from T on and up to T, with T as\n"
+	       "                      journalctl takes it: 'yesterday', 'today', 'now',\n"
+	       "                      '-1h', '2 days ago', '2026-12-01', '2026-12-01 10:00',\n"
+	       "                      '2026-12-01 10:00:05', '2026-12-01T10:00:05Z' (local\n"
+	       "                      time unless a zone such as 'UTC', 'Z' or '+01:00' is\n"
+	       "                      given), '@UNIXTIME', or a duration ago ('2h')\n"
+	       "  --event NAME        keep entries of that event (repeatable: any of them)\n"
+	       "  -h, --help          show this help\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 error, 2 usage, 4 no vault, 5 corrupt vault files.\n");
 }
 
 /* ---- verify --------------------------------------------------------------- */
@@ -47,13 +90,16 @@ static void print_report_json(const struct lfs_audit_report *rep)
 	lfs_audit_json_quote(msg, sizeof(msg), rep->message);
 	printf("{\"ok\":%s,\"problem\":\"%s\",\"line\":%llu,\"message\":%s,\"entries\":%llu,"
 	       "\"last_seq\":%llu,\"keyed\":%llu,\"unsealed\":%llu,\"macs_checked\":%s,"
-	       "\"head_seq\":%llu,\"head_keyed\":%s}\n",
+	       "\"head_seq\":%llu,\"head_keyed\":%s,\"anchor_seq\":%llu,\"journal_checked\":%s,"
+	       "\"journal_entries\":%llu,\"journal_last_seq\":%llu,\"journal_missing\":%llu}\n",
 	       rep->problem == LFS_AUDIT_INTACT ? "true" : "false",
 	       lfs_audit_problem_name(rep->problem), (unsigned long long)rep->line, msg,
 	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
 	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
 	       rep->macs_checked ? "true" : "false", (unsigned long long)rep->head_seq,
-	       rep->head_keyed ? "true" : "false");
+	       rep->head_keyed ? "true" : "false", (unsigned long long)rep->anchor_seq,
+	       rep->journal_checked ? "true" : "false", (unsigned long long)rep->journal_entries,
+	       (unsigned long long)rep->journal_last_seq, (unsigned long long)rep->journal_missing);
 }
 
 static void print_report(const struct lfs_audit_report *rep)
@@ -74,7 +120,16 @@ static void print_report(const struct lfs_audit_report *rep)
 		       "interrupted before updating it (it is rewritten by the next one)\n",
 		       (unsigned long long)rep->head_seq);
 	if (rep->macs_checked && rep->head_present && !rep->head_keyed)
-		printf("note: the head file is not authenticated (last written without the key)\n");
+		printf("note: no keyed entry yet: the head file is not authenticated\n");
+	if (rep->journal_checked && rep->journal_entries == 0)
+		printf("note: the system journal holds no copy of this vault's entries: a rollback "
+		       "cannot be ruled out\n");
+	else if (rep->journal_checked)
+		printf("journal: %llu copies up to seq %llu agree with the log; %llu entries of the "
+		       "log have no copy there\n",
+		       (unsigned long long)rep->journal_entries,
+		       (unsigned long long)rep->journal_last_seq,
+		       (unsigned long long)rep->journal_missing);
 }
 
 static int audit_verify(int argc, char **argv)
@@ -82,12 +137,15 @@ static int audit_verify(int argc, char **argv)
 	static const struct option opts[] = {
 		LFS_SECRET_LONG_OPTIONS,
 		{"no-key", no_argument, NULL, 'n'},
+		{"journal", no_argument, NULL, 'J'},
+		{"journal-dir", required_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
-	bool no_key = false, json = false;
+	bool no_key = false, json = false, journal = false;
+	const char *journal_dir = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -103,8 +161,14 @@ static int audit_verify(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'J':
+			journal = true;
+			break;
+		case 'D':
+			journal_dir = optarg;
+			break;
 		case 'h':
-			audit_help();
+			verify_help();
 			return LFS_EXIT_OK;
 		default:
 			return lfs_cli_usage_error("audit", "unknown option");
@@ -112,6 +176,8 @@ static int audit_verify(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
+	if (journal && journal_dir)
+		return lfs_cli_usage_error("audit", "--journal and --journal-dir exclude each other");
 	if (no_key && (src.passfile || src.passfd >= 0 || src.extpass))
 		return lfs_cli_usage_error("audit", "--no-key takes no secret option");
 	const char *path = argv[optind];
@@ -140,11 +206,21 @@ static int audit_verify(int argc, char **argv)
 	struct lfs_audit_report rep;
 	int r = lfs_audit_verify(v.dirfd, &v.cfg, no_key ? NULL : key, &rep);
 	sodium_memzero(key, sizeof(key));
-	lfs_vault_close(&v);
 	if (r < 0) {
+		lfs_vault_close(&v);
 		lfs_cli_error("cannot read the audit log of %s: %s", path, strerror(-r));
 		return LFS_EXIT_ERROR;
 	}
+	if ((journal || journal_dir) && rep.problem == LFS_AUDIT_INTACT) {
+		r = lfs_audit_check_journal(v.dirfd, &v.cfg, journal_dir, &rep);
+		if (r < 0) {
+			lfs_vault_close(&v);
+			lfs_cli_error("cannot compare with the %s: %s",
+				      journal_dir ? "journal files" : "system journal", strerror(-r));
+			return LFS_EXIT_ERROR;
+		}
+	}
+	lfs_vault_close(&v);
 	if (json)
 		print_report_json(&rep);
 	else
@@ -154,28 +230,38 @@ static int audit_verify(int argc, char **argv)
 
 /* ---- show ----------------------------------------------------------------- */
 
-/* --since: "2026-11-29T07:00:00Z", "2026-11-29" (midnight UTC), or a
- * duration before now. Returns Unix milliseconds, or -1. */
-static int64_t parse_since(const char *s)
-{
-	struct tm tm = {0};
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end && !*end && strlen(s) >= 10)
-		return (int64_t)timegm(&tm) * 1000;
-	uint64_t secs;
-	if (lfs_parse_duration(s, &secs) < 0)
-		return -1;
-	int64_t now = (int64_t)time(NULL);
-	return (now - (int64_t)secs) * 1000;
-}
-
 static void print_span(const char *line, struct lfs_audit_span sp)
 {
 	fwrite(line + sp.off, 1, sp.len, stdout);
+}
+
+static void print_login_id(const char *label, int64_t v)
+{
+	if (v == LFS_AUDIT_UNSET)
+		printf("%sunset", label);
+	else
+		printf("%s%lld", label, (long long)v);
+}
+
+/* Which entries show prints. */
+struct show_filter {
+	int64_t since_ms, until_ms; /* -1: no bound */
+	const char *events[16];
+	size_t nevents;
+};
+
+static bool wanted(const struct show_filter *f, const char *line, const struct lfs_audit_entry *e)
+{
+	if ((f->since_ms >= 0 && e->time_ms < f->since_ms) ||
+	    (f->until_ms >= 0 && e->time_ms > f->until_ms))
+		return false;
+	if (!f->nevents)
+		return true;
+	for (size_t i = 0; i < f->nevents; i++)
+		if (strlen(f->events[i]) == e->event.len &&
+		    !memcmp(line + e->event.off, f->events[i], e->event.len))
+			return true;
+	return false;
 }
 
 /* One entry for people. Strings are printed in their escaped form, which
@@ -193,6 +279,10 @@ static void print_entry(const char *line, const struct lfs_audit_entry *e)
 			print_span(line, e->exe);
 		else
 			putchar('?');
+		if (e->has_login) {
+			print_login_id(" loginuid=", e->loginuid);
+			print_login_id(" sessionid=", e->sessionid);
+		}
 	}
 	for (unsigned i = 0; i < e->ndetails; i++) {
 		putchar(' ');
@@ -209,7 +299,7 @@ static void print_entry(const char *line, const struct lfs_audit_entry *e)
 	printf("%s\n", e->has_mac ? "" : " [unkeyed]");
 }
 
-static int show_lines(int fd, bool json, int64_t since_ms)
+static int show_lines(int fd, bool json, const struct show_filter *filter)
 {
 	struct lfs_audit_reader rd;
 	const char *line;
@@ -230,7 +320,7 @@ static int show_lines(int fd, bool json, int64_t since_ms)
 					      st == LFS_AUDIT_LINE_OVERLONG ? "too long" : why);
 			continue;
 		}
-		if (since_ms >= 0 && e.time_ms < since_ms)
+		if (!wanted(filter, line, &e))
 			continue;
 		if (json)
 			printf("%.*s\n", (int)len, line);
@@ -248,11 +338,14 @@ static int audit_show(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"event", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	bool json = false;
-	int64_t since_ms = -1;
+	struct show_filter filter = {.since_ms = -1, .until_ms = -1};
+	int64_t now_ms = (int64_t)time(NULL) * 1000;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -261,15 +354,28 @@ static int audit_show(int argc, char **argv)
 			json = true;
 			break;
 		case 's':
-			since_ms = parse_since(optarg);
-			if (since_ms < 0)
-				return lfs_cli_usage_error("audit", "bad --since '%s' (expected "
-								    "2026-11-29T07:00:00Z, "
-								    "2026-11-29 or 2h)",
+		case 'u':
+			if (lfs_parse_timespec(optarg, now_ms,
+					       c == 's' ? &filter.since_ms : &filter.until_ms) < 0 ||
+			    (c == 's' ? filter.since_ms : filter.until_ms) < 0)
+				return lfs_cli_usage_error(
+				    "audit",
+				    "bad --%s '%s' (expected a time as journalctl takes it: "
+				    "'yesterday', '-1h', '2026-12-01', '2026-12-01 10:00', "
+				    "'2026-12-01T10:00:05Z', ...)",
+				    c == 's' ? "since" : "until", optarg);
+			break;
+		case 'e':
+			if (!lfs_audit_name_valid(optarg, false))
+				return lfs_cli_usage_error("audit", "bad --event '%s' (an event name "
+								    "such as unlock or stage-shred)",
 							   optarg);
+			if (filter.nevents == sizeof(filter.events) / sizeof(filter.events[0]))
+				return lfs_cli_usage_error("audit", "too many --event options");
+			filter.events[filter.nevents++] = optarg;
 			break;
 		case 'h':
-			audit_help();
+			show_help();
 			return LFS_EXIT_OK;
 		default:
 			return lfs_cli_usage_error("audit", "unknown option");
@@ -297,7 +403,7 @@ static int audit_show(int argc, char **argv)
 		return LFS_EXIT_OK;
 	}
 	if (r == 0) {
-		r = show_lines(fd, json, since_ms);
+		r = show_lines(fd, json, &filter);
 		close(fd);
 	}
 	if (r < 0) {

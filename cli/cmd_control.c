@@ -1,56 +1,33 @@
-/* lethefs unlock, lock and status: clients of a mount's control socket. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lethefs unlock, lock and umount: clients of a mount's control socket
+ * (umount asks it for the daemon's pid, then waits for it). status is in
+ * cmd_status.c. */
+#define _GNU_SOURCE
 #include "cli.h"
+#include "ctl_answer.h"
 #include "ctl_client.h"
+#include "confirm.h"
+#include "holders.h"
 #include "../common/duration.h"
 #include "../keymgmt/recovery.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
-enum { OPT_SOCKET = 0x200, OPT_JSON, OPT_FORCE };
-
-static const char socket_help[] =
-	"  --socket PATH       talk to this control socket instead of the one the\n"
-	"                      mount's daemon published under /run/lethefs (the same\n"
-	"                      checks apply: root's directories, root's listener)\n";
-
-static const char control_exit_help[] =
-	"Exit codes: 0 done, 1 error, 2 usage, 11 MOUNTPOINT is not a lethefs mount or\n"
-	"its daemon does not answer, 12 permission denied (only root and members of\n"
-	"the vault's admin_group may use the control socket), 20 the socket is not\n"
-	"provably the mount's daemon's (nothing was sent), 21 the daemon has no free\n"
-	"control slot (try again)";
-
-/* Maps a daemon error answer to an exit code after printing it. */
-static int daemon_error(const char *cmd, const char *resp)
-{
-	char code[32] = "", msg[512] = "";
-	size_t len = strlen(resp);
-	lfs_json_get(resp, len, "error", code, sizeof(code));
-	lfs_json_get(resp, len, "message", msg, sizeof(msg));
-	lfs_cli_error("%s: %s", cmd, msg[0] ? msg : code);
-	if (!strcmp(code, "wrong-secret"))
-		return LFS_EXIT_BAD_SECRET;
-	if (!strcmp(code, "denied"))
-		return LFS_EXIT_DENIED;
-	if (!strcmp(code, "busy"))
-		return LFS_EXIT_BUSY;
-	if (!strcmp(code, "overloaded"))
-		return LFS_EXIT_OVERLOADED;
-	if (!strcmp(code, "corrupt"))
-		return LFS_EXIT_CORRUPT;
-	return LFS_EXIT_ERROR;
-}
-
-static bool answered_ok(const char *resp)
-{
-	char ok[8];
-	return lfs_json_get(resp, strlen(resp), "ok", ok, sizeof(ok)) == 0 && !strcmp(ok, "true");
-}
+enum { OPT_SOCKET = 0x200, OPT_FORCE, OPT_TIMEOUT };
 
 static void unlock_help(void)
 {
@@ -66,7 +43,7 @@ static void unlock_help(void)
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "%s, 3 wrong secret (or a mistyped recovery key), 5 corrupt vault files.\n",
-	       30, socket_help, control_exit_help);
+	       30, lfs_socket_help, lfs_control_exit_help);
 }
 
 int lfs_cmd_unlock(int argc, char **argv)
@@ -137,8 +114,8 @@ int lfs_cmd_unlock(int argc, char **argv)
 		sodium_free(master);
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("unlock", resp);
+	if (!lfs_ctl_answer_ok(resp))
+		return lfs_ctl_answer_error("unlock", resp);
 	char slot[16] = "", already[8] = "";
 	lfs_json_get(resp, strlen(resp), "slot", slot, sizeof(slot));
 	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
@@ -151,9 +128,48 @@ int lfs_cmd_unlock(int argc, char **argv)
 	return LFS_EXIT_OK;
 }
 
+/* Who keeps mnt busy, after a refusal (cwd: working directories count,
+ * as they do for an unmount but not for a lock). */
+static void name_holders(const char *cmd, const char *mnt, bool cwd)
+{
+	char real[PATH_MAX], who[1024];
+	if (!realpath(mnt, real))
+		return;
+	if (lfs_mount_holders(real, cwd, who, sizeof(who)) > 0)
+		lfs_cli_error("%s: %s is held by: %s", cmd, real, who);
+	else
+		lfs_cli_error("%s: no process visible here holds %s open (one in another mount "
+			      "namespace or container may)",
+			      cmd, real);
+}
+
+/* A forced lock makes every open file fail with EIO for good: on a
+ * terminal, say how many and ask (a script is not asked). */
+static int confirm_force(const struct lfs_ctl_target *t, bool batch)
+{
+	if (batch || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return 0;
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char resp[LFS_CTL_RESPONSE_MAX], files[24] = "0", dirs[24] = "0";
+	int r = lfs_ctl_call(t, &req, NULL, resp, sizeof(resp));
+	if (r != 0)
+		return r;
+	lfs_json_get(resp, strlen(resp), "open_files", files, sizeof(files));
+	lfs_json_get(resp, strlen(resp), "open_dirs", dirs, sizeof(dirs));
+	if (!strcmp(files, "0") && !strcmp(dirs, "0"))
+		return 0;
+	name_holders("lock", t->mountpoint, false);
+	return lfs_confirm(batch,
+			   "Lock %s and revoke %s open files and %s open directories? Their "
+			   "programs get EIO from now on, even after the next unlock.",
+			   t->mountpoint, files, dirs)
+		       ? 0
+		       : LFS_EXIT_BUSY;
+}
+
 static void lock_help(void)
 {
-	printf("Usage: lethefs lock [--force] MOUNTPOINT\n"
+	printf("Usage: lethefs lock [--force [-q]] MOUNTPOINT\n"
 	       "\n"
 	       "Lock a mounted lethefs volume without unmounting it: dirty pages are written\n"
 	       "back, the kernel's cached pages and names are dropped, and every key is\n"
@@ -165,30 +181,37 @@ static void lock_help(void)
 	       "new unlock. Locking a locked volume succeeds and does nothing.\n"
 	       "\n"
 	       "Options:\n"
-	       "  --force             lock even with open files (revoking them)\n"
+	       "  --force             lock even with open files (revoking them); on a\n"
+	       "                      terminal, asks first when files are open\n"
+	       "  -q, --batch         do not ask for confirmation\n"
 	       "%s"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "%s, 13 files are open (nothing was locked).\n",
-	       socket_help, control_exit_help);
+	       lfs_socket_help, lfs_control_exit_help);
 }
 
 int lfs_cmd_lock(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"batch", no_argument, NULL, 'q'},
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct lfs_ctl_target target = {0};
 	struct lfs_ctl_request req = {.verb = LFS_CTL_LOCK};
+	bool batch = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORCE:
 			req.force = true;
+			break;
+		case 'q':
+			batch = true;
 			break;
 		case OPT_SOCKET:
 			target.socket = optarg;
@@ -204,11 +227,18 @@ int lfs_cmd_lock(int argc, char **argv)
 		return lfs_cli_usage_error("lock", "expected exactly one MOUNTPOINT");
 	target.mountpoint = argv[optind];
 	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	int r;
+	if (req.force && (r = confirm_force(&target, batch)) != 0)
+		return r;
+	r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("lock", resp);
+	if (!lfs_ctl_answer_ok(resp)) {
+		r = lfs_ctl_answer_error("lock", resp);
+		if (r == LFS_EXIT_BUSY)
+			name_holders("lock", target.mountpoint, false);
+		return r;
+	}
 	char already[8] = "", files[24] = "0", dirs[24] = "0";
 	lfs_json_get(resp, strlen(resp), "already", already, sizeof(already));
 	lfs_json_get(resp, strlen(resp), "revoked_files", files, sizeof(files));
@@ -223,113 +253,227 @@ int lfs_cmd_lock(int argc, char **argv)
 	return LFS_EXIT_OK;
 }
 
-static void status_help(void)
+static void umount_help(void)
 {
-	printf("Usage: lethefs status [--json] MOUNTPOINT\n"
+	printf("Usage: lethefs umount [--timeout T] MOUNTPOINT\n"
 	       "\n"
-	       "Show a mounted volume's state as its daemon sees it: locked or unlocked,\n"
-	       "since when, open files, idle time and idle lock, failed unlock attempts.\n"
-	       "With --json, print the daemon's answer as one JSON object (the members are\n"
-	       "listed in docs/CONTROL.md and stay stable for scripts).\n"
+	       "Unmount a lethefs volume and return only when its daemon is done with the\n"
+	       "vault: the daemon has written its last audit entry ('unmount') and exited,\n"
+	       "and the vault's file system is synced. From then on nothing changes in the\n"
+	       "vault, so a script may copy it, snapshot it or detach its disk on the next\n"
+	       "line. Plain 'umount' and 'fusermount3 -u' return earlier, while the daemon\n"
+	       "may still be writing to the vault.\n"
+	       "\n"
+	       "A mount whose daemon is gone (killed) is unmounted without waiting.\n"
 	       "\n"
 	       "Options:\n"
-	       "  --json              machine-readable output\n"
-	       "%s"
+	       "  --timeout T         give up after T (e.g. 30s, 2m; default 60s; 0 waits\n"
+	       "                      as long as it takes)\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
-	       "%s.\n",
-	       socket_help, control_exit_help);
+	       "Exit codes: 0 unmounted and the daemon exited, 1 error, 2 usage, 11\n"
+	       "MOUNTPOINT is not a lethefs mount, 12 permission denied on the control\n"
+	       "socket, 13 the mount is busy (still mounted), 18 timeout: the daemon did\n"
+	       "not answer (still mounted) or did not exit in time (unmounted).\n");
 }
 
-static void print_member(const char *resp, const char *label, const char *key)
+/* realpath(arg), also for a mount whose daemon died: stat of its root then
+ * fails with ENOTCONN, so the parent is resolved and the last name kept. */
+static int canonical_mountpoint(const char *arg, char out[PATH_MAX])
 {
-	char v[512];
-	if (lfs_json_get(resp, strlen(resp), key, v, sizeof(v)) == 0)
-		printf("  %-16s %s\n", label, strcmp(v, "null") ? v : "-");
+	if (realpath(arg, out))
+		return 0;
+	if (errno != ENOTCONN)
+		return -1;
+	char copy[PATH_MAX], parent[PATH_MAX];
+	if (snprintf(copy, sizeof(copy), "%s", arg) >= (int)sizeof(copy))
+		return -1;
+	size_t len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	char *slash = strrchr(copy, '/');
+	const char *name = slash ? slash + 1 : copy;
+	if (slash == copy)
+		snprintf(parent, sizeof(parent), "/");
+	else if (slash) {
+		*slash = '\0';
+		if (!realpath(copy, parent))
+			return -1;
+	} else if (!getcwd(parent, sizeof(parent)))
+		return -1;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -1;
+	int n = snprintf(out, PATH_MAX, "%s%s%s", parent, strcmp(parent, "/") ? "/" : "", name);
+	return n < 0 || n >= PATH_MAX ? -1 : 0;
 }
 
-static void print_status(const char *mnt, const char *resp)
+/* Milliseconds left before deadline (CLOCK_MONOTONIC); -1 for no limit. */
+static int ms_left(const struct timespec *deadline)
 {
-	size_t len = strlen(resp);
-	char state[16] = "?", idle[32] = "0", idle_lock[32] = "0", files[24] = "0", dirs[24] = "0";
-	lfs_json_get(resp, len, "state", state, sizeof(state));
-	lfs_json_get(resp, len, "idle_seconds", idle, sizeof(idle));
-	lfs_json_get(resp, len, "idle_lock_seconds", idle_lock, sizeof(idle_lock));
-	lfs_json_get(resp, len, "open_files", files, sizeof(files));
-	lfs_json_get(resp, len, "open_dirs", dirs, sizeof(dirs));
-	printf("%s: %s\n", mnt, state);
-	print_member(resp, "vault:", "vault");
-	print_member(resp, "uuid:", "uuid");
-	print_member(resp, "cipher:", "cipher");
-	print_member(resp, "daemon pid:", "pid");
-	print_member(resp, "mounted since:", "mounted_since");
-	print_member(resp, "unlocked since:", "unlocked_since");
-	printf("  %-16s %s files, %s directories\n", "open:", files, dirs);
-	char d[64] = "off";
-	uint64_t secs = strtoull(idle_lock, NULL, 10);
-	if (secs)
-		lfs_format_duration(secs, d, sizeof(d));
-	printf("  %-16s %s s (idle lock: %s)\n", "idle:", idle, d);
-	print_member(resp, "failed unlocks:", "failed_unlocks");
-	print_member(resp, "control socket:", "control_socket");
-	char rs[16] = "", ep[16] = "", fd[24] = "0", ft[24] = "0", bd[24] = "0", bt[24] = "0",
-	     rate[24] = "0", eta[24] = "-1";
-	if (lfs_json_get(resp, len, "rotation_state", rs, sizeof(rs)) < 0)
-		return;
-	lfs_json_get(resp, len, "rotation_epoch", ep, sizeof(ep));
-	lfs_json_get(resp, len, "rotation_files_done", fd, sizeof(fd));
-	lfs_json_get(resp, len, "rotation_files_total", ft, sizeof(ft));
-	lfs_json_get(resp, len, "rotation_bytes_done", bd, sizeof(bd));
-	lfs_json_get(resp, len, "rotation_bytes_total", bt, sizeof(bt));
-	lfs_json_get(resp, len, "rotation_rate_bytes_per_second", rate, sizeof(rate));
-	lfs_json_get(resp, len, "rotation_eta_seconds", eta, sizeof(eta));
-	printf("  %-16s %s (data-key epoch %s)\n", "key rotation:", rs, ep[0] ? ep : "-");
-	if (strcmp(rs, "idle") != 0)
-		printf("  %-16s %s of %s files, %s of %s bytes, %.1f MB/s, ETA %s s\n", "",
-		       fd, ft, bd, bt, strtod(rate, NULL) / 1e6, eta);
-	print_member(resp, "old epochs:", "rotation_old_epochs");
+	if (deadline->tv_sec == 0 && deadline->tv_nsec == 0)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	               (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-int lfs_cmd_status(int argc, char **argv)
+/* The daemon's pid from its status answer; 0 when no daemon answers (a dead
+ * mount). Returns 0 or an exit code after printing why. */
+static int daemon_pid(const char *mnt, const struct timespec *deadline, pid_t *pid)
+{
+	int left = ms_left(deadline);
+	struct lfs_ctl_target target = {.mountpoint = mnt, .timeout_ms = left < 0 ? 0 : left + 1};
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
+	char resp[LFS_CTL_RESPONSE_MAX], v[24];
+	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+	*pid = 0;
+	if (r == LFS_EXIT_NOT_MOUNTED) {
+		lfs_cli_error("umount: no daemon serves %s any more; unmounting the dead mount",
+		              mnt);
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	if (!lfs_ctl_answer_ok(resp))
+		return lfs_ctl_answer_error("umount", resp);
+	char *end;
+	long p = 0;
+	if (lfs_json_get(resp, strlen(resp), "pid", v, sizeof(v)) == 0)
+		p = strtol(v, &end, 10);
+	if (p <= 0 || p > INT_MAX) {
+		lfs_cli_error("umount: the daemon of %s did not tell its pid", mnt);
+		return LFS_EXIT_ERROR;
+	}
+	*pid = (pid_t)p;
+	return 0;
+}
+
+/* Unmounts as root with umount2; otherwise through fusermount3, which lets
+ * the user who mounted unmount. Returns 0 or an exit code after printing. */
+static int detach(const char *mnt)
+{
+	if (umount2(mnt, UMOUNT_NOFOLLOW) == 0 || errno == EINVAL)
+		return 0; /* EINVAL: unmounted meanwhile */
+	int e = errno;
+	if (e == EBUSY) {
+		lfs_cli_error("umount: %s is busy (a process uses it); still mounted", mnt);
+		name_holders("umount", mnt, true);
+		return LFS_EXIT_BUSY;
+	}
+	if (e != EPERM || geteuid() == 0) {
+		lfs_cli_error("umount: cannot unmount %s: %s", mnt, strerror(e));
+		return LFS_EXIT_ERROR;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "--", mnt, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		lfs_cli_error("umount: fusermount3 -u %s failed", mnt);
+		return LFS_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* Waits until pid has exited. pidfd is from before the unmount (so a reused
+ * pid cannot be mistaken for the daemon), or -1 where the kernel has no
+ * pidfd_open: then kill(pid, 0) is polled. Returns 0, or -1 on timeout. */
+static int wait_exit(pid_t pid, int pidfd, const struct timespec *deadline)
+{
+	for (;;) {
+		int left = ms_left(deadline);
+		if (pidfd >= 0) {
+			struct pollfd p = {.fd = pidfd, .events = POLLIN};
+			int n = poll(&p, 1, left);
+			if (n > 0)
+				return 0;
+			if (n == 0)
+				return -1;
+			if (errno != EINTR)
+				return -1;
+			continue;
+		}
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return 0;
+		if (left == 0)
+			return -1;
+		struct timespec nap = {0, 20 * 1000 * 1000};
+		nanosleep(&nap, NULL);
+	}
+}
+
+int lfs_cmd_umount(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct lfs_ctl_target target = {0};
-	bool json = false;
+	uint64_t timeout = 60;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_SOCKET:
-			target.socket = optarg;
+		case OPT_TIMEOUT:
+			if (lfs_parse_duration(optarg, &timeout) < 0)
+				return lfs_cli_usage_error("umount", "bad --timeout '%s'", optarg);
 			break;
 		case 'h':
-			status_help();
+			umount_help();
 			return LFS_EXIT_OK;
 		default:
-			return lfs_cli_usage_error("status", "unknown option");
+			return lfs_cli_usage_error("umount", "unknown option");
 		}
 	}
 	if (argc - optind != 1)
-		return lfs_cli_usage_error("status", "expected exactly one MOUNTPOINT");
-	target.mountpoint = argv[optind];
-	struct lfs_ctl_request req = {.verb = LFS_CTL_STATUS};
-	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, NULL, resp, sizeof(resp));
+		return lfs_cli_usage_error("umount", "expected exactly one MOUNTPOINT");
+	const char *arg = argv[optind];
+	char mnt[PATH_MAX], vault[PATH_MAX];
+	if (canonical_mountpoint(arg, mnt) < 0 ||
+	    lfs_vault_of_mount(mnt, vault, sizeof(vault)) < 0) {
+		lfs_cli_error("umount: %s is not a mounted lethefs volume", arg);
+		return LFS_EXIT_NOT_MOUNTED;
+	}
+	struct timespec deadline = {0, 0};
+	if (timeout) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += (time_t)timeout;
+	}
+	pid_t pid;
+	int r = daemon_pid(mnt, &deadline, &pid);
 	if (r != 0)
 		return r;
-	if (!answered_ok(resp))
-		return daemon_error("status", resp);
-	if (json)
-		fputs(resp, stdout);
-	else
-		print_status(target.mountpoint, resp);
+	int pidfd = pid ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (pid && pidfd < 0 && errno == ESRCH)
+		pid = 0; /* it exited between the answer and now */
+	if ((r = detach(mnt)) != 0) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return r;
+	}
+	if (pid && wait_exit(pid, pidfd, &deadline) < 0) {
+		lfs_cli_error("umount: %s is unmounted, but its daemon (pid %d) has not exited "
+		              "within %llu s: the vault may still change",
+		              mnt, (int)pid, (unsigned long long)timeout);
+		close(pidfd);
+		return LFS_EXIT_TIMEOUT;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	/* What the daemon wrote (file blocks, names, the audit log) reaches the
+	 * disk before we return: the vault can be copied or its disk detached. */
+	int vfd = open(vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0 || syncfs(vfd) < 0) {
+		lfs_cli_error("umount: cannot sync the vault %s: %s", vault, strerror(errno));
+		if (vfd >= 0)
+			close(vfd);
+		return LFS_EXIT_ERROR;
+	}
+	close(vfd);
 	return LFS_EXIT_OK;
 }

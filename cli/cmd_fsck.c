@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs fsck: walk the backing tree of an unmounted (or mounted) vault,
  * decrypting every name, symlink target, xattr and block. Reports each
  * corrupt item by its backing path and exits 6 when any is found. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "fsck.h"
 #include "../staging/stage_store.h"
 #include "../fs/attr.h"
 #include "../fs/dirnames.h"
@@ -32,26 +34,6 @@
 
 #define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
 
-struct fsck {
-	struct lfs_fs fs;
-	unsigned long dirs, files, links, problems, pending;
-	bool verbose;
-	/* Objects of journal records that a crash left: they are completed at
-	 * the next mount (or by --repair), so they are pending, not corrupt. */
-	struct fsck_target {
-		uint64_t dev, ino;
-	} * targets; /* MAX_PENDING */
-	unsigned ntargets;
-	/* Format 2: the owner every backing object has (d/'s). */
-	uid_t owner_uid;
-	gid_t owner_gid;
-	/* The plaintext path being checked, and the name of the directory
-	 * about to be entered (fsck_entry to fsck_enter). */
-	char *path;
-	size_t path_len, path_cap;
-	char next_name[LFS_NAME_MAX + 1];
-};
-
 static bool is_pending(const struct fsck *f, int fd)
 {
 	struct stat st;
@@ -64,17 +46,27 @@ static bool is_pending(const struct fsck *f, int fd)
 	return false;
 }
 
-static void problem(struct fsck *f, const char *path, const char *what)
+static struct fsck_counts counts(const struct fsck *f)
+{
+	return (struct fsck_counts){.dirs = f->dirs,
+				    .files = f->files,
+				    .links = f->links,
+				    .problems = f->problems,
+				    .pending = f->pending,
+				    .bytes = f->bytes};
+}
+
+void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
 {
 	f->problems++;
-	printf("CORRUPT %s: %s\n", path, what);
+	lfs_fsck_item(&f->rep, "corrupt", path, what);
 }
 
 static void check_file(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
 	int fd = openat(dirfd, bname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 		return;
 	}
 	struct lfs_inode in = {.fd = fd};
@@ -84,19 +76,22 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
 	long bad = lfs_fileio_verify(&f->fs, &in, fd, &bad_block);
 	if (bad != 0 && is_pending(f, fd)) {
 		f->pending++;
-		printf("PENDING %s: an interrupted update, completed at the next mount or by "
-		       "'lethefs fsck --repair'\n",
-		       path);
+		lfs_fsck_item(&f->rep, "pending", path,
+			      "an interrupted update, completed at the next mount or by 'lethefs "
+			      "fsck --repair'");
 	} else if (bad < 0) {
-		problem(f, path, strerror((int)-bad));
+		lfs_fsck_problem(f, path, strerror((int)-bad));
 	} else if (bad > 0) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%ld corrupt block(s) or header, first at block %llu",
 			 bad, (unsigned long long)bad_block);
-		problem(f, path, msg);
+		lfs_fsck_problem(f, path, msg);
 	}
 	pthread_rwlock_destroy(&in.io_lock);
 	pthread_mutex_destroy(&in.meta_lock);
+	struct stat st;
+	if (fstat(fd, &st) == 0)
+		f->bytes += (uint64_t)st.st_size;
 	close(fd);
 	f->files++;
 }
@@ -107,6 +102,11 @@ static void check_file(struct fsck *f, int dirfd, const char *bname, const char 
  * current epoch, then the others. */
 static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
 {
+	if (f->stage_id) {
+		/* Below a staging directory: its own key, nothing else. */
+		ep[0] = f->stage_id;
+		return 1;
+	}
 	uint32_t cur = 0;
 	int n = lfs_keyring_epochs(f->fs.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 1; i < n; i++)
@@ -122,22 +122,25 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 	char ref[64];
 	ssize_t rn = readlinkat(dirfd, bname, ref, sizeof(ref));
 	uint32_t sid;
-	/* A staging directory's marker: its tree has its own key (not
-	 * checked here; docs/STAGING.md). */
-	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid))
+	/* A staging directory's marker: its tree (VAULT/staging/ID/) is
+	 * checked with its own key by fsck_staging.c. */
+	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid)) {
+		lfs_fsck_marker(f, sid, path);
 		return;
+	}
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = epoch_list(f, ep);
 	f->links++;
 	/* A long target is read from the link store (FORMAT.md 8.1); a
 	 * missing or altered sidecar is reported like a bad target. */
 	char *enc = malloc(LFS_LINK_ENC_MAX + 1), *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
-	int tfd = lfs_tree_fd(&f->fs, 0);
+	/* The tree being walked: d/, or a staging tree (fsck_staging.c). */
+	int tfd = f->stage_id ? dup(f->stage_tree_fd) : lfs_tree_fd(&f->fs, 0);
 	ssize_t n = tfd < 0 ? tfd : !enc || !plain ? -ENOMEM : lfs_link_read(tfd, dirfd, bname, enc);
 	if (tfd >= 0)
 		close(tfd);
 	if (n == -EIO || n < 0 || ne <= 0) {
-		problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
+		lfs_fsck_problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
 					   : "unreadable symlink");
 		free(enc);
 		sodium_free(plain);
@@ -154,7 +157,7 @@ static void check_link(struct fsck *f, int dirfd, const char *bname, const char 
 	free(enc);
 	sodium_free(plain); /* wipes */
 	if (r < 0)
-		problem(f, path, "symlink target does not authenticate");
+		lfs_fsck_problem(f, path, "symlink target does not authenticate");
 }
 
 /* Whether one backing xattr authenticates under one of the epochs. */
@@ -190,13 +193,13 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 		if (fd >= 0)
 			close(fd);
 		free(list);
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 		return;
 	}
 	lfs_proc_path(fd, proc);
 	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
 	if (n < 0 && errno != ENOTSUP)
-		problem(f, path, "cannot list extended attributes");
+		lfs_fsck_problem(f, path, "cannot list extended attributes");
 	uint32_t ep[LFS_MAX_EPOCHS];
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
@@ -205,7 +208,7 @@ static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const cha
 			continue;
 		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
-			problem(f, path, "extended attribute does not authenticate");
+			lfs_fsck_problem(f, path, "extended attribute does not authenticate");
 	}
 	free(val);
 	free(list);
@@ -225,14 +228,14 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 			 "-o dev; planted?)",
 			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
 			 minor(st->st_rdev));
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
 		snprintf(what, sizeof(what),
 			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
 			 "-o allow_suid; planted?",
 			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
 			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	}
 }
 
@@ -253,7 +256,7 @@ static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd,
 	if (r == -EIO) {
 		char what[160];
 		snprintf(what, sizeof(what), "%s (refused by mounts)", why);
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 		return;
 	}
 	if (r < 0 || fmt != 2)
@@ -268,7 +271,7 @@ static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd,
 		         (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid, (unsigned)st->st_gid,
 		         (unsigned)want, (unsigned)f->owner_uid, (unsigned)f->owner_gid,
 		         (unsigned)rec.mode, (unsigned)rec.uid, (unsigned)rec.gid);
-		problem(f, path, what);
+		lfs_fsck_problem(f, path, what);
 	}
 }
 
@@ -319,11 +322,11 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 	const char *path = f->path_len ? f->path : "/";
 	f->dirs++;
 	if (dfd < 0) {
-		problem(f, path, strerror(-dfd));
+		lfs_fsck_problem(f, path, strerror(-dfd));
 		return 0;
 	}
 	if (lfs_dirmeta_load(dfd, &lv->m) < 0) {
-		problem(f, path, "directory metadata missing or corrupt");
+		lfs_fsck_problem(f, path, "directory metadata missing or corrupt");
 		return 0;
 	}
 	struct stat st;
@@ -345,7 +348,7 @@ static void fsck_lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
 {
 	struct fsck *f = ctx;
 	(void)tw, (void)level;
-	problem(f, f->path_len ? f->path : "/", strerror(-err));
+	lfs_fsck_problem(f, f->path_len ? f->path : "/", strerror(-err));
 }
 
 static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname,
@@ -363,15 +366,16 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		char what[LFS_NAME_MAX + 32];
 		snprintf(what, sizeof(what), "<backing name %s>", bname);
 		path = entry_path(f, what);
-		problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
 		f->path[f->path_len] = '\0';
 		return 0;
 	}
 	path = entry_path(f, plain);
 	struct stat st;
 	int descend = 0;
+	unsigned long problems_before = f->problems;
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
 		if (!is_marker(dirfd, bname, &st))
 			check_attrs(f, &lv->m, dirfd, bname, &st, path);
@@ -386,21 +390,29 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		} else if (S_ISLNK(st.st_mode)) {
 			check_link(f, dirfd, bname, path);
 		}
-		if (f->verbose)
-			printf("ok %s\n", path);
+		if (f->verbose && f->problems == problems_before)
+			lfs_fsck_item(&f->rep, "ok", path, NULL);
 	}
 	f->path[f->path_len] = '\0';
+	struct fsck_counts n = counts(f);
+	lfs_fsck_tick(&f->rep, &n);
 	return descend;
 }
 
-static void check_tree(struct fsck *f, int data)
+void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix)
 {
 	static const struct lfs_treewalk_ops ops = {
 		.enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
-	if (lfs_treewalk(data, &ops, f, sizeof(struct fsck_level)) < 0)
-		problem(f, "/", "out of memory");
+	/* Paths below start with prefix ("" for the tree's root). */
+	free(f->path);
+	f->path = strdup(prefix);
+	f->path_len = f->path ? strlen(prefix) : 0;
+	f->path_cap = f->path ? f->path_len + 1 : 0;
+	if (lfs_treewalk(dirfd, &ops, f, sizeof(struct fsck_level)) < 0)
+		lfs_fsck_problem(f, prefix[0] ? prefix : "/", "out of memory");
 	free(f->path);
 	f->path = NULL;
+	f->path_len = f->path_cap = 0;
 }
 
 static int note_target(void *arg, const struct lfs_journal_record *r)
@@ -423,7 +435,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
@@ -434,16 +446,18 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	sodium_memzero(key, sizeof(key));
 	lfs_journal_close(&j);
 	if (r < 0)
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
-		printf("%u interrupted update(s) in the journal: completed at the next mount or "
-		       "by 'lethefs fsck --repair'\n",
-		       f->ntargets);
+		lfs_fsck_note(&f->rep,
+			      "%u interrupted update(s) in the journal: completed at the next mount "
+			      "or by 'lethefs fsck --repair'",
+			      f->ntargets);
 	if (rejected)
-		printf("%u journal record(s) do not authenticate: torn by a crash before their "
-		       "update began, or not written by this vault; ignored (cleared at the next "
-		       "mount)\n",
-		       rejected);
+		lfs_fsck_note(&f->rep,
+			      "%u journal record(s) do not authenticate: torn by a crash before "
+			      "their update began, or not written by this vault; ignored (cleared "
+			      "at the next mount)",
+			      rejected);
 	return r;
 }
 
@@ -452,14 +466,15 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 	struct lfs_recovery rc;
 	int r = lfs_recover_vault(v, kr, &rc);
 	if (r < 0) {
-		problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 		return r;
 	}
-	printf("recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u record(s) "
-	       "not authentic (cleared)\n",
-	       rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
+	lfs_fsck_note(&f->rep,
+		      "recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u "
+		      "record(s) not authentic (cleared)",
+		      rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
 	if (rc.failed)
-		problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
 	return 0;
 }
 
@@ -468,16 +483,16 @@ static void apply_legacy(struct fsck *f, struct lfs_vault *v, struct lfs_keyring
 	char what[LFS_ROTJ_PATH_MAX + 8] = "";
 	int e = lfs_rot_apply_legacy(v->dirfd, data, data, &f->fs.layout, kr, what, sizeof(what));
 	if (e == -ENOENT)
-		printf("no rotation journal of lethefs 0.1 here\n");
+		lfs_fsck_note(&f->rep, "no rotation journal of lethefs 0.1 here");
 	else if (e < 0)
-		problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
+		lfs_fsck_problem(f, LFS_ROTATION_JOURNAL, strerror(-e));
 	else
-		printf("applied the rotation journal of lethefs 0.1 (%s)\n", what);
+		lfs_fsck_note(&f->rep, "applied the rotation journal of lethefs 0.1 (%s)", what);
 }
 
 static void fsck_help(void)
 {
-	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] VAULT\n"
+	printf("Usage: lethefs fsck [SECRET OPTIONS] [--repair] [-v] [--json] VAULT\n"
 	       "\n"
 	       "Decrypt and authenticate every file name, directory id, symlink target,\n"
 	       "extended attribute and content block of VAULT, and report each corrupt item\n"
@@ -493,7 +508,14 @@ static void fsck_help(void)
 	       "                      cannot be authenticated: only if that version crashed\n"
 	       "                      during a rotation of this vault\n"
 	       "  -v, --verbose       also list every item that checked out\n"
+	       "  --json              one JSON object per line instead: each problem\n"
+	       "                      ({\"type\":\"corrupt\"|\"pending\",\"path\",\"reason\"}),\n"
+	       "                      notes, and a last {\"type\":\"summary\",\"clean\",...}\n"
+	       "                      (docs/CLI-ABI.md)\n"
 	       "  -h, --help          show this help\n"
+	       "\n"
+	       "On a terminal a progress line (directories, files, bytes, problems so far)\n"
+	       "is shown on standard error while the check runs.\n"
 	       "\n"
 	       "Exit codes: 0 clean, 3 wrong passphrase, 4 no vault, 5 corrupt vault files,\n"
 	       "6 corruption found.\n");
@@ -505,6 +527,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 		LFS_SECRET_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
 	    {"repair", no_argument, NULL, 'R'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"apply-legacy-journal", no_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -512,7 +535,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 	struct lfs_secret_source src = {.passfd = -1};
 	struct fsck f;
 	memset(&f, 0, sizeof(f));
-	bool do_repair = false, legacy = false;
+	bool do_repair = false, legacy = false, json = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -524,6 +547,9 @@ int lfs_cmd_fsck(int argc, char **argv)
 		switch (c) {
 		case 'v':
 			f.verbose = true;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'R':
 			do_repair = true;
@@ -542,6 +568,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 		return lfs_cli_usage_error("fsck", "expected exactly one VAULT argument");
 	if (legacy && !do_repair)
 		return lfs_cli_usage_error("fsck", "--apply-legacy-journal goes with --repair");
+	lfs_fsck_report_init(&f.rep, json);
 	struct lfs_vault v;
 	struct lfs_keyring kr;
 	int r = lfs_open_and_unlock(argv[optind], &src, &v, &kr);
@@ -564,7 +591,7 @@ int lfs_cmd_fsck(int argc, char **argv)
 	if (legacy)
 		apply_legacy(&f, &v, &kr, data);
 	else if (lfs_rotation_legacy_journal_exists(v.dirfd))
-		problem(&f, LFS_ROTATION_JOURNAL,
+		lfs_fsck_problem(&f, LFS_ROTATION_JOURNAL,
 			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
 			"if the vault crashed during a rotation under that version, run fsck --repair "
 			"--apply-legacy-journal, else remove it");
@@ -572,14 +599,15 @@ int lfs_cmd_fsck(int argc, char **argv)
 		repair(&f, &v, &kr);
 	else
 		list_pending(&f, &v, &kr);
-	check_tree(&f, data);
+	/* Staging first (with --repair, finishing what a crash left and
+	 * shredding what expired), so that the walk knows the live ids. */
+	lfs_fsck_staging(&f, &v, &kr, do_repair);
+	lfs_fsck_check_dir(&f, data, "");
 	close(data);
 	free(f.targets);
-	printf("%lu directories, %lu files, %lu symlinks checked: %lu problem(s)", f.dirs, f.files,
-	       f.links, f.problems);
-	if (f.pending)
-		printf(", %lu pending", f.pending);
-	printf("\n");
+	free(f.stage_live);
+	struct fsck_counts n = counts(&f);
+	lfs_fsck_summary(&f.rep, &n);
 	lfs_fs_destroy(&f.fs);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs init: create a vault. */
 #include "cli.h"
+#include "passquality.h"
 #include "../fs/dirmeta.h"
 
 #include <errno.h>
@@ -38,6 +40,10 @@ static void init_help(void)
 	       "                      least 2 passes over 64M\n"
 	       "  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"
 	       "                      for tests only (a stolen vault is then cheap to guess)\n"
+	       "  --root-mode MODE    octal mode of the mount root (default 0700: only its\n"
+	       "                      owner may enter, even with mount -o allow_other)\n"
+	       "  --root-owner U:G    owner and group of the mount root, names or numbers\n"
+	       "                      (default: the user running init), e.g. postgres:postgres\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 created, 1 error, 2 usage, 8 VAULT is not empty or already a\n"
@@ -45,14 +51,30 @@ static void init_help(void)
 	       (unsigned long long)LFS_KDF_DEFAULT_OPS);
 }
 
+/* What --root-mode and --root-owner asked for, for make_root. */
+static struct lfs_root_access init_root;
+
+static int make_root(int dirfd, struct lfs_keyring *kr)
+{
+	struct lfs_irec rec;
+	int r = lfs_root_access_record(&init_root, &rec);
+	return r < 0 ? r : lfs_dirmeta_create_root_as(dirfd, kr, &rec);
+}
+
 int lfs_cmd_init(int argc, char **argv)
 {
+	/* The secret options but --recovery-key: a new vault has none. */
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
+		{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},
+		{"passfd", required_argument, NULL, LFS_OPT_PASSFD},
+		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS},
+		{"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},
 		{"cipher", required_argument, NULL, 'c'},
 		{"format", required_argument, NULL, 'f'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
 		{"allow-weak-kdf", no_argument, NULL, 'W'},
+		{"root-mode", required_argument, NULL, 'M'},
+		{"root-owner", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
@@ -60,6 +82,7 @@ int lfs_cmd_init(int argc, char **argv)
 	bool ops_given = false, mem_given = false, allow_weak = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
 	int format = LFS_FORMAT_DEFAULT;
+	struct lfs_root_access ra = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -92,6 +115,18 @@ int lfs_cmd_init(int argc, char **argv)
 		case 'W':
 			allow_weak = true;
 			break;
+		case 'M':
+			if (lfs_parse_root_mode(optarg, &ra.mode) < 0)
+				return lfs_cli_usage_error("init", "bad --root-mode '%s' (octal, e.g. 0755)",
+							   optarg);
+			ra.set_mode = true;
+			break;
+		case 'O':
+			if (lfs_parse_root_owner(optarg, &ra.uid, &ra.gid) < 0)
+				return lfs_cli_usage_error(
+				    "init", "bad --root-owner '%s' (USER:GROUP, names or numbers)", optarg);
+			ra.set_owner = true;
+			break;
 		case 'h':
 			init_help();
 			return LFS_EXIT_OK;
@@ -101,8 +136,6 @@ int lfs_cmd_init(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("init", "expected exactly one VAULT argument");
-	if (src.recovery)
-		return lfs_cli_usage_error("init", "--recovery-key needs an existing vault");
 	enum lfs_slot_type type = src.keyfile	? LFS_SLOT_KEYFILE
 				  : src.extpass ? LFS_SLOT_EXTPASS
 						: LFS_SLOT_PASSPHRASE;
@@ -124,16 +157,25 @@ int lfs_cmd_init(int argc, char **argv)
 		lfs_cli_error("%s", err);
 		return LFS_EXIT_ERROR;
 	}
+	if (type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	umask(077);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	int r = lfs_vault_create(path, format, cipher, type, s.data, s.len, &kdf,
-				 lfs_dirmeta_create_root, err, sizeof(err));
+	/* Format 2: the root's mode and owner are its record's, sealed when
+	 * the root is made; format 1 sets the backing d/'s afterwards. */
+	init_root = ra;
+	int r = lfs_vault_create(path, format, cipher, type, s.data, s.len, &kdf, make_root, err,
+	                         sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);
 		return r == -EEXIST ? LFS_EXIT_EXISTS : LFS_EXIT_ERROR;
+	}
+	if (format == 1 && lfs_set_root_access(path, &ra, err, sizeof(err)) < 0) {
+		lfs_cli_error("%s (the vault was created)", err);
+		return LFS_EXIT_ERROR;
 	}
 	printf("Created vault %s (format %d, cipher %s). Mount it with: lethefs mount %s "
 	       "MOUNTPOINT\n",

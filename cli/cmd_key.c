@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs key export: the master key as a recovery key, for a paper backup. */
 #include "cli.h"
 #include "../keymgmt/recovery.h"

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs keyslot add: wrap the master key under one more secret. */
 #include "cli.h"
+#include "passquality.h"
 #include "../audit/audit.h"
 
 #include <getopt.h>
@@ -8,8 +10,8 @@
 
 static void add_help(void)
 {
-	printf("Usage: lethefs keyslot add [NEW-SECRET OPTIONS] [--slot N] [SECRET OPTIONS] "
-	       "VAULT\n"
+	printf("Usage: lethefs keyslot add [NEW-SECRET OPTIONS] [--slot N] [--label TEXT]\n"
+	       "                           [SECRET OPTIONS] VAULT\n"
 	       "\n"
 	       "Unlock VAULT with an existing secret (any keyslot, or a recovery key), then\n"
 	       "wrap the master key in a free keyslot under a new secret. Prints the slot\n"
@@ -82,24 +84,32 @@ int lfs_cmd_keyslot_add(int argc, char **argv)
 		lfs_change_end(&c);
 		return LFS_EXIT_ERROR;
 	}
+	if (type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	int idx = -1;
 	if ((r = lfs_change_lock(&c)) == 0) {
 		struct lfs_keyslots ks = c.v.slots;
 		idx = pick_slot(&ks, a.slot, path);
 		r = idx < 0 ? LFS_EXIT_ERROR : lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
+		c.new_label = a.label;
+		c.label_slot = idx;
 		if (r == 0)
 			r = lfs_change_store(&c, &ks);
 		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
 					       {"type", lfs_slot_type_name(type), 0},
-					       {"by_slot", NULL, c.opened}};
+					       {"by_slot", NULL, c.opened},
+					       {"label", a.label, 0}};
 		if (lfs_cli_audit(&c.v, &c.kr, "keyslot-add", r == 0 ? "success" : "failure", d,
-				  3) < 0 &&
+				  a.label ? 4 : 3) < 0 &&
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 	}
 	lfs_secret_free(&s);
 	lfs_change_end(&c);
-	if (r == 0)
+	if (r == 0 && a.label)
+		printf("Added keyslot %d (%s, \"%s\") to %s\n", idx, lfs_slot_type_name(type),
+		       a.label, path);
+	else if (r == 0)
 		printf("Added keyslot %d (%s) to %s\n", idx, lfs_slot_type_name(type), path);
 	return r;
 }

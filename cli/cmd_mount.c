@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs mount: the options, the paths and the secret (unless --locked);
  * the daemon (daemon/mount.c) mounts and serves until unmounted. */
 #define _GNU_SOURCE
@@ -28,8 +29,9 @@ static void mount_help(void)
 	       "returns\n"
 	       "once the mount is live (a script may use it on the next line), or exits\n"
 	       "non-zero with the reason. The daemon then runs in the background and logs to\n"
-	       "syslog; unmount with 'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT', after\n"
-	       "which it exits 0.\n"
+	       "syslog; unmount with 'lethefs umount MOUNTPOINT', which returns once the\n"
+	       "daemon has written its last audit entry and exited (plain 'umount' and\n"
+	       "'fusermount3 -u' return before that).\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --locked            mount without unlocking: every operation but stat of\n"
@@ -42,7 +44,8 @@ static void mount_help(void)
 	       "        passfile=F, keyfile=F  same as --passfile F, --keyfile F (fstab)\n"
 	       "        nofail, _netdev, noauto, x-*, ...  for mount(8) and systemd; ignored\n"
 	       "        allow_other        let other users in (implies default_permissions,\n"
-	       "                           so the kernel checks file modes)\n"
+	       "                           so the kernel checks file modes; the mount root\n"
+	       "                           must let them enter: see init --root-mode)\n"
 	       "        default_permissions, noatime, ... pass to FUSE/kernel\n"
 	       "        nosuid,nodev       always, unless allow_suid / allow_dev (or suid / dev\n"
 	       "                           with 'lethefs mount': mount.fuse3 adds those to\n"
@@ -84,6 +87,7 @@ struct mount_opts {
 	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
 	bool nonempty;		    /* -o nonempty: mount over anything */
 	struct lfs_mount_opts m;		    /* for the daemon */
+	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
@@ -159,6 +163,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
 		} else {
+			mo->allow_other |= !strcmp(o, "allow_other");
 			if (!strcmp(o, "ro"))
 				mo->m.read_only = true;
 			else if (!strcmp(o, "rw"))
@@ -255,6 +260,13 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	int r = parse_mount_args(argc, argv, mo);
 	if (r != 0)
 		return r < 0 ? LFS_EXIT_OK : r;
+	/* A typo in fstab is reported as one, before a secret is asked (at
+	 * boot there is nobody to ask: "no terminal" would hide the typo). */
+	char bad[256];
+	if (lfs_daemon_check_fuse_opts(&mo->m, bad, sizeof(bad)) < 0)
+		return lfs_cli_usage_error("mount", "unknown mount option '%s' (see lethefs mount "
+						    "--help)",
+					   bad);
 	if ((r = lfs_mountpoint_check(argv[optind + 1], mo->nonempty)) != 0)
 		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];
@@ -266,10 +278,17 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	if (mo->m.locked) {
 		char err[512];
 		enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
-		if (ve != LFS_VAULT_OK)
-			return lfs_exit_for_vault_error(ve, err);
+		if (ve != LFS_VAULT_OK) {
+			r = lfs_exit_for_vault_error(ve, err);
+			if (r == LFS_EXIT_CORRUPT)
+				lfs_expire_after_failed_mount(vault);
+			return r;
+		}
 		lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
 	} else if ((r = lfs_open_and_unlock(vault, &mo->src, &v, &kr)) != 0) {
+		/* A typo in lethefs.conf stops the mount, not the retention. */
+		if (r == LFS_EXIT_CORRUPT)
+			lfs_expire_after_failed_mount(vault);
 		return r;
 	}
 	/* The unauthenticated config names places where root writes or
@@ -283,6 +302,10 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	}
 	/* This thread becomes a FUSE worker: no residue of the unlock. */
 	sodium_stackzero(UNLOCK_STACK_WIPE);
+	/* Other users meet the mount root's mode first: say so when nobody
+	 * but its owner may enter, whatever allow_other promises. */
+	if (mo->allow_other)
+		lfs_warn_root_access(v.dirfd, &kr, mnt);
 	char err[512];
 	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
 	case LFS_MOUNT_OK:

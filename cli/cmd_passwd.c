@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs passwd: replace the secret of the keyslot the given secret opens. */
 #include "cli.h"
+#include "passquality.h"
 #include "../audit/audit.h"
 
 #include <getopt.h>
@@ -90,15 +92,23 @@ int lfs_cmd_passwd(int argc, char **argv)
 		 * been edited (cheap Argon2id); it gets the defaults. */
 		r = lfs_new_secret_resolve("passwd", &a.ns, c.opened == idx ? &ks.slot[idx] : NULL,
 					   &type, &kdf);
+	if (r == 0 && type == LFS_SLOT_PASSPHRASE)
+		lfs_warn_weak_passphrase(s.data, s.len);
 	if (r == 0)
 		r = lfs_change_wrap(&c, &ks, idx, type, &s, &kdf);
 	if (r == 0) {
+		/* The slot keeps its label, unless --label gives a new one. */
+		char label[LFS_LABEL_MAX + 1];
+		c.new_label = a.label ? a.label : lfs_change_label_of(&c, idx, label);
+		c.new_label = c.new_label[0] ? c.new_label : NULL;
+		c.label_slot = idx;
 		r = lfs_change_store(&c, &ks);
 		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
 					       {"type", lfs_slot_type_name(type), 0},
-					       {"by_slot", NULL, c.opened}};
-		if (lfs_cli_audit(&c.v, &c.kr, "passwd", r == 0 ? "success" : "failure", d, 3) <
-			    0 &&
+					       {"by_slot", NULL, c.opened},
+					       {"label", c.new_label, 0}};
+		if (lfs_cli_audit(&c.v, &c.kr, "passwd", r == 0 ? "success" : "failure", d,
+				  c.new_label ? 4 : 3) < 0 &&
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 	}

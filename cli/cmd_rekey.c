@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs rekey: a new master key for an unmounted vault. Every kept
  * keyslot is re-wrapped with its own secret under the new key, the
  * keyring is re-sealed under it with one more data-key epoch (so that the
@@ -5,6 +6,8 @@
  * audit key is carried over. See docs/KEYS.md and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "confirm.h"
+#include "labels.h"
 #include "../daemon/control.h"
 #include "../daemon/recover.h"
 #include "../audit/audit.h"
@@ -26,7 +29,7 @@ static void rekey_help(void)
 {
 	printf("Usage: lethefs rekey [SECRET OPTIONS] [--also-passfile F]... [--also-keyfile F]...\n"
 	       "                     [--also-extpass CMD]... [--also-passfd N]...\n"
-	       "                     [--drop-other-slots] VAULT\n"
+	       "                     [--drop-other-slots] [--dry-run] [-q] VAULT\n"
 	       "\n"
 	       "Give an unmounted vault a new random master key. The secret (default: asked on\n"
 	       "the terminal) unlocks it and keeps the slot it opens; each --also-* secret must\n"
@@ -48,6 +51,10 @@ static void rekey_help(void)
 	       "  --also-passfile F, --also-passfd N, --also-extpass CMD, --also-keyfile F\n"
 	       "                      the secret of another slot to keep (repeatable)\n"
 	       "  --drop-other-slots  empty the used slots whose secret was not given\n"
+	       "  --dry-run           check the secrets and the vault, say which slots would\n"
+	       "                      be kept and emptied, and change nothing\n"
+	       "  -q, --batch         do not ask for confirmation (asked only when standard\n"
+	       "                      input and error are a terminal)\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 rekeyed, 1 error (also: a slot's secret missing), 2 usage,\n"
@@ -60,6 +67,7 @@ enum {
 	OPT_ALSO_EXTPASS,
 	OPT_ALSO_KEYFILE,
 	OPT_DROP,
+	OPT_DRY_RUN,
 };
 
 struct also {
@@ -72,6 +80,7 @@ struct rekey_args {
 	struct also also[MAX_ALSO];
 	int nalso;
 	bool drop;
+	bool dry_run, batch;
 };
 
 static int add_also(struct rekey_args *a, int c, const char *arg)
@@ -120,12 +129,14 @@ static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 		{"also-extpass", required_argument, NULL, OPT_ALSO_EXTPASS},
 		{"also-keyfile", required_argument, NULL, OPT_ALSO_KEYFILE},
 		{"drop-other-slots", no_argument, NULL, OPT_DROP},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"batch", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		int handled = lfs_secret_option("rekey", c, optarg, &a->src);
 		if (handled < 0)
 			return LFS_EXIT_USAGE;
@@ -141,6 +152,12 @@ static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 			break;
 		case OPT_DROP:
 			a->drop = true;
+			break;
+		case OPT_DRY_RUN:
+			a->dry_run = true;
+			break;
+		case 'q':
+			a->batch = true;
 			break;
 		case 'h':
 			rekey_help();
@@ -162,16 +179,19 @@ static int refuse_live_staging(const char *path, struct lfs_vault *v)
 	int sfd = lfs_stage_dir_open(v->dirfd, false);
 	if (sfd == -ENOENT)
 		return LFS_EXIT_OK;
-	struct lfs_stage_index ix;
-	int r = sfd < 0 ? sfd : lfs_stage_index_load(sfd, &ix);
+	/* The key files, not the index: an index can be lost or edited. */
+	struct lfs_stage_found *f = NULL;
+	size_t nf = 0, n = 0;
+	int r = sfd < 0 ? sfd : lfs_stage_scan(sfd, &f, &nf);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
-		lfs_cli_error("cannot read the staging index of %s: %s", path, strerror(-r));
+		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));
 		return LFS_EXIT_CORRUPT;
 	}
-	size_t n = ix.n;
-	lfs_stage_index_free(&ix);
+	for (size_t i = 0; i < nf; i++)
+		n += f[i].key;
+	free(f);
 	if (n == 0)
 		return LFS_EXIT_OK;
 	lfs_cli_error("%s has %zu live staging director%s, whose keys are wrapped under the "
@@ -220,6 +240,7 @@ struct rekey {
 	int opened;
 	struct lfs_secret secret[LFS_NSLOTS]; /* per kept slot */
 	bool keep[LFS_NSLOTS], drop[LFS_NSLOTS];
+	bool stopped; /* --dry-run, or not confirmed: nothing was done */
 	uint8_t *keys; /* sodium_malloc: old master, new master, scratch, audit key */
 };
 
@@ -323,9 +344,10 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		lfs_secret_free(&main_secret); /* a recovery key opens no slot */
 	}
 	/* What a crash left half done is finished under the old master first:
-	 * its journal records would not authenticate under the new one. */
-	struct lfs_recovery rc;
-	if ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed) {
+	 * its journal records would not authenticate under the new one. (Not
+	 * in a dry run, which writes nothing.) */
+	struct lfs_recovery rc = {0};
+	if (!a->dry_run && ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed)) {
 		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
 			      "once, then rekey; nothing was changed",
 			      k->path, r < 0 ? strerror(-r) : "see the log");
@@ -361,6 +383,23 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		return LFS_EXIT_ERROR;
 	}
 
+	char kept[64];
+	list_slots(kept, sizeof(kept), k->keep);
+	if (a->dry_run) {
+		k->stopped = true;
+		printf("Would give %s a new master key; keyslots kept (re-wrapped): %s; emptied: "
+		       "%s;\nexported recovery keys would stop working and a new data-key epoch "
+		       "would be added.\nNothing was changed (--dry-run).\n",
+		       k->path, kept, ndrop ? dropped : "none");
+		return LFS_EXIT_OK;
+	}
+	if (!lfs_confirm(a->batch,
+			 "Give %s a new master key? Keyslots kept: %s; emptied: %s; recovery keys "
+			 "exported before stop working.",
+			 k->path, kept, ndrop ? dropped : "none")) {
+		k->stopped = true;
+		return LFS_EXIT_ERROR;
+	}
 	/* Any .new here was left by a rekey killed before it replaced the
 	 * keyslots (the current keyring opened under the current master). */
 	lfs_vault_remove_stale_rekey(&k->v);
@@ -370,8 +409,21 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	size_t ring_len = 0;
 	if ((r = rewrap(k, &ks)) != 0 || (r = reseal(k, ring, &ring_len, epoch)) != 0)
 		return r;
+	/* Every kept slot keeps its label (keyed by the audit key, which the
+	 * rekey keeps); the re-wrapped slots need their records rewritten. */
+	uint8_t lkey[32];
+	struct lfs_slot_labels next;
+	int lr = lfs_cli_labels_key(&k->kr, lkey);
+	if (lr == 0)
+		lr = lfs_cli_labels_begin(&k->v, lkey, &ks, -1, NULL, &next);
+	if (lr < 0)
+		lfs_cli_error("warning: the keyslot labels of %s are not carried over: %s", k->path,
+			      strerror(-lr));
 	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
+	if (e == 0 && lr == 0)
+		lfs_cli_labels_finish(&k->v, lkey, &next);
+	sodium_memzero(lkey, sizeof(lkey));
 	if (e < 0) {
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));
 		return LFS_EXIT_ERROR;
@@ -403,6 +455,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	struct rekey k;
 	memset(&k, 0, sizeof(k));
 	k.path = argv[optind];
+	k.stopped = a.dry_run; /* a dry run writes nothing, not even its refusals */
 	char err[512];
 	enum lfs_vault_error ve = lfs_vault_open(k.path, &k.v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
@@ -439,7 +492,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	char kept[64], dropped[64];
 	list_slots(kept, sizeof(kept), k.keep);
 	list_slots(dropped, sizeof(dropped), k.drop);
-	if (k.unlocked) {
+	if (k.unlocked && !k.stopped) {
 		/* Keyed with the audit key, which the rekey keeps. */
 		struct lfs_audit_detail d[] = {{"kept_slots", kept, 0},
 					       {"dropped_slots", dropped, 0},
@@ -459,7 +512,9 @@ int lfs_cmd_rekey(int argc, char **argv)
 	lfs_vault_unlock_slots(lockfd);
 	lfs_control_stop(&ctl);
 	lfs_vault_close(&k.v);
-	if (r == 0) {
+	if (k.unlocked && k.stopped)
+		lfs_keyring_destroy(&k.kr);
+	if (r == 0 && !k.stopped) {
 		printf("Rekeyed %s: new master key; keyslots kept: %s; dropped: %s.\n", k.path,
 		       kept, dropped);
 		printf("Recovery keys exported before no longer work: run 'lethefs key export' "

@@ -1,21 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs shred-expired VAULT: the expiry of staging directories for a
- * vault nobody has mounted (run from cron or the shipped systemd timer).
+ * vault no daemon serves (run from cron or the shipped systemd timer).
  * Destroying keys and deleting ciphertext needs no key, so no secret is
- * asked. A mounted vault is left to its daemon, which holds the keys in
- * memory and shreds on its own within a second. */
+ * asked, and only [vault] and [staging] of lethefs.conf must be right. A
+ * vault whose daemon answers is left to it (it holds the keys in memory
+ * and shreds on its own within a second); a daemon that does not answer
+ * (stopped, hung) does not keep expired data on disk. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "ctl_client.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+#include <sodium.h>
+
+/* How long a daemon has to answer before it counts as stopped or hung. */
+#define PROBE_TIMEOUT_MS 3000
 
 struct offline {
 	struct lfs_vault *v;
@@ -33,67 +40,138 @@ static void offline_audit(void *arg, const char *event, const char *outcome,
 		o->failed = 1;
 }
 
-static bool daemon_live(const struct lfs_vault_config *cfg)
+static void help(void)
 {
-	char path[108];
-	lfs_control_default_path(cfg, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	bool live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return live;
+	printf("Usage: lethefs shred-expired VAULT\n"
+	       "\n"
+	       "Shred the staging directories of VAULT whose TTL has expired, and finish\n"
+	       "shreds and creations that a crash interrupted: keys first, then\n"
+	       "ciphertext, each one audited. No secret is needed, and only the [vault] and\n"
+	       "[staging] sections of lethefs.conf must be valid (an error elsewhere is\n"
+	       "reported on stderr and in the audit log, and the shred goes on). A vault\n"
+	       "whose daemon answers is left to it; a daemon that does not answer within\n"
+	       "3 s (stopped, hung) does not stop the shred. Meant for cron or\n"
+	       "lethefs-shred@.timer (dist/systemd).\n"
+	       "\n"
+	       "Exit codes: 0 done (also: a live daemon serves it), 1 a key could not be\n"
+	       "destroyed or the audit log not written, 2 usage, 4 no vault, 5 [vault] or\n"
+	       "[staging] invalid.\n");
 }
 
-int lfs_cmd_shred_expired(int argc, char **argv)
+/* Leaves the vault to a live daemon (returns 1), or says why it goes on. */
+static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("Usage: lethefs shred-expired VAULT\n"
-		       "\n"
-		       "Shred the staging directories of VAULT whose TTL has expired, and finish\n"
-		       "shreds that were interrupted: keys first, then ciphertext, each one\n"
-		       "audited. No secret is needed. A mounted vault is left to its daemon.\n"
-		       "Meant for cron or lethefs-shred@.timer (dist/systemd).\n"
-		       "\n"
-		       "Exit codes: 0 done (also: mounted, nothing to do here), 1 error,\n"
-		       "2 usage, 4 no vault, 5 corrupt staging index.\n");
-		return LFS_EXIT_OK;
+	char uuid[33], real[PATH_MAX], configured[108], dflt[108];
+	sodium_bin2hex(uuid, sizeof(uuid), v->cfg.uuid, 16);
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	lfs_control_default_path(&v->cfg, configured);
+	snprintf(dflt, sizeof(dflt), "/run/lethefs/%s.sock", uuid);
+	const char *sockets[] = {configured, dflt, NULL};
+	struct lfs_ctl_probe p;
+	int r = lfs_ctl_probe_vault(uuid, real, sockets, PROBE_TIMEOUT_MS, &p);
+	if (r == 1) {
+		if (!quiet)
+			printf("%s is mounted: its daemon (pid %d) shreds expired staging "
+			       "directories itself\n",
+			       path, (int)p.pid);
+		return 1;
 	}
-	if (argc != 2)
-		return lfs_cli_usage_error("shred-expired", "expected VAULT");
+	if (r < 0)
+		fprintf(stderr,
+		        "lethefs: the daemon of %s (pid %d, %s) does not answer within %d s "
+		        "(stopped or hung): shredding anyway\n",
+		        path, (int)p.pid, p.mountpoint[0] ? p.mountpoint : "unknown mountpoint",
+		        PROBE_TIMEOUT_MS / 1000);
+	return 0;
+}
+
+/* The shred pass itself; *shredded and *failed counted. Returns an exit
+ * code. */
+static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *failed)
+{
+	*shredded = 0;
+	*failed = 0;
 	struct lfs_vault v;
 	char err[512];
-	enum lfs_vault_error ve = lfs_vault_open(argv[1], &v, err, sizeof(err));
+	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
-	if (daemon_live(&v.cfg)) {
-		printf("%s is mounted: its daemon shreds expired staging directories itself\n",
-		       argv[1]);
+		return quiet ? LFS_EXIT_CORRUPT : lfs_exit_for_vault_error(ve, err);
+	if (leave_to_daemon(path, &v, quiet)) {
 		lfs_vault_close(&v);
 		return LFS_EXIT_OK;
 	}
 	struct lfs_keyring kr; /* stays locked: entries are chained, not keyed */
 	lfs_keyring_init(&kr, v.cfg.uuid, v.cfg.cipher);
+	struct offline o = {.v = &v, .kr = &kr};
+	if (v.cfg.skipped[0]) {
+		/* Retention does not wait for someone to fix a typo elsewhere. */
+		if (!quiet)
+			fprintf(stderr,
+			        "lethefs: %s/lethefs.conf: %s: ignored here (only [vault] and "
+			        "[staging] matter for expiry), but the vault will not mount until it "
+			        "is fixed\n",
+			        path, v.cfg.skipped);
+		struct lfs_audit_detail d[] = {{"error", v.cfg.skipped, 0},
+		                               {"action", "expired staging directories shredded "
+		                                          "with [vault] and [staging] only",
+		                                0}};
+		offline_audit(&o, "config-invalid", "failure", NULL, d, 2);
+	}
 	int datafd = openat(v.dirfd, LFS_DATA_DIR_NAME, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct lfs_staging st;
 	int r = datafd < 0 ? -errno : lfs_staging_init(&st, v.dirfd, datafd, &kr, &v.cfg);
 	if (r < 0) {
-		lfs_cli_error("cannot open the staging index of %s: %s", argv[1], strerror(-r));
+		if (!quiet)
+			lfs_cli_error("cannot open the staging directories of %s: %s", path,
+			              strerror(-r));
 		if (datafd >= 0)
 			close(datafd);
 		lfs_keyring_destroy(&kr);
 		lfs_vault_close(&v);
-		return r == -EINVAL ? LFS_EXIT_CORRUPT : LFS_EXIT_ERROR;
+		return r == -ENOENT ? LFS_EXIT_OK : LFS_EXIT_ERROR;
 	}
-	struct offline o = {.v = &v, .kr = &kr};
 	st.events = (struct lfs_event_sink){.emit = offline_audit, .ctx = &o};
-	lfs_staging_sweep_orphans(&st);
-	int n = lfs_staging_tick(&st, (int64_t)time(NULL));
+	lfs_staging_recover(&st);
+	*shredded = lfs_staging_tick(&st);
+	*failed = st.failed;
 	lfs_staging_destroy(&st);
 	close(datafd);
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);
+	return o.failed || *failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
+}
+
+void lfs_expire_after_failed_mount(const char *vault)
+{
+	int n;
+	unsigned failed;
+	shred_expired(vault, true, &n, &failed);
+	if (n || failed)
+		fprintf(stderr,
+		        "lethefs: %s cannot be mounted, but its expired staging directories were "
+		        "shredded anyway: %d shredded, %u failed\n",
+		        vault, n, failed);
+}
+
+int lfs_cmd_shred_expired(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		help();
+		return LFS_EXIT_OK;
+	}
+	if (argc != 2)
+		return lfs_cli_usage_error("shred-expired", "expected VAULT");
+	int n;
+	unsigned failed;
+	int r = shred_expired(argv[1], false, &n, &failed);
+	if (r != LFS_EXIT_OK && r != LFS_EXIT_ERROR)
+		return r;
 	printf("%d staging director%s shredded\n", n, n == 1 ? "y" : "ies");
-	return o.failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
+	if (failed)
+		fprintf(stderr,
+		        "lethefs: %u staging director%s could not be shredded: the key file could "
+		        "not be overwritten (see above; the audit log records the failure)\n",
+		        failed, failed == 1 ? "y" : "ies");
+	return r;
 }

@@ -1,14 +1,20 @@
-/* lethefs stage create|list|shred|extend: staging directories through the
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lethefs stage create|extend|shred|show: staging directories through the
  * mount's own interface (mkdir and the user.lethefs.* attributes), so the
- * daemon checks every rule and audits with this process as the caller. */
+ * daemon checks every rule and audits with this process as the caller;
+ * what only an administrator may do (extending, and shortening when
+ * owner_may_shorten = no) goes through the control socket. stage list is
+ * cmd_stage_list.c. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cmd_stage.h"
 #include "ctl_client.h"
 #include "../common/duration.h"
 #include "../staging/stage_store.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +27,8 @@
 static void stage_help(void)
 {
 	printf("Usage: lethefs stage create --ttl DURATION [--quota SIZE] PATH\n"
-	       "       lethefs stage list [--json] MOUNTPOINT\n"
+	       "       lethefs stage list [--json] [--bytes] [--utc] PATH|VAULT\n"
+	       "       lethefs stage show [--json] [--bytes] [--utc] PATH\n"
 	       "       lethefs stage shred PATH\n"
 	       "       lethefs stage extend --ttl DURATION PATH\n"
 	       "\n"
@@ -29,25 +36,48 @@ static void stage_help(void)
 	       "shredded) its key is destroyed first, so nothing below it can be decrypted\n"
 	       "again, then it disappears from the mount and its ciphertext is removed.\n"
 	       "This happens even while the volume is locked or unmounted (see\n"
-	       "'lethefs shred-expired'). PATH lies inside a mounted, unlocked volume.\n"
+	       "'lethefs shred-expired'). PATH lies inside a mounted, unlocked volume;\n"
+	       "anywhere else every subcommand fails (exit 11) and changes nothing.\n"
 	       "\n"
 	       "  create   make PATH (or take an existing empty directory) a staging\n"
-	       "           directory expiring DURATION from now (72h, 7d, 1h30m);\n"
-	       "           --quota SIZE (e.g. 50G) limits the plaintext bytes written\n"
-	       "           below it (EDQUOT beyond)\n"
-	       "  list     every staging directory of the mount's vault: id, expiry,\n"
-	       "           quota, bytes used (read from the vault's index: no key)\n"
+	       "           directory expiring DURATION from now (72h, 7d, 1h30m), at most\n"
+	       "           the vault's staging_max_ttl; --quota SIZE (e.g. 50G) limits the\n"
+	       "           plaintext bytes written below it (EDQUOT beyond)\n"
+	       "  list     every staging directory of the vault of PATH (any path in a\n"
+	       "           mount), or of VAULT unmounted (no key needed): id, state, times,\n"
+	       "           quota, bytes used. --json for scripts; --bytes exact sizes,\n"
+	       "           --utc ISO 8601 UTC times (default: human sizes, local times)\n"
+	       "  show     one staging directory: id, expiry, time left, quota, used\n"
 	       "  shred    shred PATH now (waits until it is gone, at most 10 s)\n"
-	       "  extend   set the expiry to DURATION from now; shortening is always\n"
-	       "           allowed, pushing it later only with staging_allow_extend = yes\n"
+	       "  extend   set the expiry to DURATION from now: shortening is open to the\n"
+	       "           directory's writers (unless owner_may_shorten = no), pushing it\n"
+	       "           later goes through the control socket (root or admin_group)\n"
+	       "           and needs staging_allow_extend = yes\n"
 	       "\n"
 	       "Renames and hard links across a staging directory's boundary fail with\n"
 	       "EXDEV (mv then copies, re-encrypting). The same operations without this\n"
-	       "command: setfattr -n user.lethefs.ttl -v 72h DIR (create or extend; 0\n"
-	       "shreds), getfattr -n user.lethefs.expires DIR.\n"
+	       "command: setfattr -n user.lethefs.ttl -v 72h DIR (create; shorten; 0\n"
+	       "shreds), getfattr -d DIR.\n"
 	       "\n"
-	       "Exit codes: 0 done, 1 error, 2 usage, 17 extending refused by the vault's\n"
-	       "configuration.\n");
+	       "Exit codes: 0 done, 1 error, 2 usage, 5 staging files unreadable, 11 not\n"
+	       "inside a lethefs mount, 12 the control socket refused the caller, 14\n"
+	       "locked, 17 refused by the vault's configuration (staging_max_ttl,\n"
+	       "staging_max_per_user, staging_allow_extend, owner_may_shorten).\n");
+}
+
+int lfs_stage_not_in_mount(const char *cmd, const char *path)
+{
+	lfs_cli_error("%s %s: not inside a lethefs mount: nothing was changed", cmd, path);
+	return LFS_EXIT_NOT_MOUNTED;
+}
+
+/* The lethefs mount the existing path lies in, else exit 11. */
+static int require_mount(const char *cmd, const char *path, char *mnt, size_t mntlen)
+{
+	char vault[PATH_MAX];
+	return lfs_lethefs_mount_of(path, mnt, mntlen, vault, sizeof(vault)) < 0
+	           ? lfs_stage_not_in_mount(cmd, path)
+	           : 0;
 }
 
 static int set_attr(const char *path, const char *name, const char *value)
@@ -57,24 +87,30 @@ static int set_attr(const char *path, const char *name, const char *value)
 
 static int report(const char *what, const char *path, int err)
 {
-	if (err == -EPERM) {
-		lfs_cli_error("%s %s: refused by the vault's configuration (staging_allow_extend "
-		              "or staging_max_ttl)",
-		              what, path);
+	if (err == -EPERM || err == -EDQUOT) {
+		lfs_cli_error("%s %s: refused by the vault's configuration (%s)", what, path,
+		              err == -EDQUOT ? "staging_max_per_user: too many live staging "
+		                               "directories of this user"
+		                             : "staging_max_ttl, owner_may_shorten or "
+		                               "staging_allow_extend");
 		return LFS_EXIT_REFUSED;
 	}
 	if (err == -ENODATA || err == -EOPNOTSUPP)
-		lfs_cli_error("%s %s: not a staging directory in a lethefs mount", what, path);
+		lfs_cli_error("%s %s: not a staging directory", what, path);
 	else if (err == -ENOTEMPTY)
 		lfs_cli_error("%s %s: the directory is not empty", what, path);
 	else if (err == -EXDEV)
 		lfs_cli_error("%s %s: already inside a staging directory", what, path);
+	else if (err == -ENOSPC)
+		lfs_cli_error("%s %s: the vault has the maximum number of live staging "
+		              "directories (256)",
+		              what, path);
 	else
 		lfs_cli_error("%s %s: %s", what, path, strerror(-err));
 	return LFS_EXIT_ERROR;
 }
 
-static void show(const char *path)
+static void show_line(const char *path)
 {
 	char id[16] = "", exp[40] = "";
 	ssize_t a = getxattr(path, "user.lethefs.id", id, sizeof(id) - 1);
@@ -85,12 +121,58 @@ static void show(const char *path)
 	}
 }
 
-static int parse_ttl(const char *cmd, const char *v, char *out, size_t len)
+static int parse_ttl(const char *cmd, const char *v, uint64_t *s)
 {
-	uint64_t s;
-	if (lfs_parse_duration(v, &s) < 0)
+	if (lfs_parse_duration(v, s) < 0)
 		return lfs_cli_usage_error(cmd, "--ttl '%s' is not a duration like 72h or 7d", v);
-	snprintf(out, len, "%llu", (unsigned long long)s);
+	return 0;
+}
+
+/* A numeric attribute of a staging directory (ttl left is a duration). */
+static int get_attr(const char *path, const char *name, char *out, size_t len)
+{
+	ssize_t n = getxattr(path, name, out, len - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = '\0';
+	return 0;
+}
+
+static int stage_id_of(const char *path, uint32_t *id)
+{
+	char hex[16];
+	int r = get_attr(path, "user.lethefs.id", hex, sizeof(hex));
+	if (r == 0 && lfs_stage_id_parse(hex, strlen(hex), id) < 0)
+		r = -EIO;
+	return r;
+}
+
+/* The administrator's way (extend, or shorten/shred when writers may
+ * not): a stage-ttl request over the control socket of path's mount. */
+static int admin_ttl(const char *cmd, const char *path, uint32_t id, uint64_t ttl)
+{
+	char mnt[PATH_MAX], vault[PATH_MAX], resp[LFS_CTL_RESPONSE_MAX], err[64], msg[256];
+	if (lfs_lethefs_mount_of(path, mnt, sizeof(mnt), vault, sizeof(vault)) < 0)
+		return lfs_stage_not_in_mount(cmd, path);
+	struct lfs_ctl_target t = {.mountpoint = mnt};
+	struct lfs_ctl_request req = {.verb = LFS_CTL_STAGE_TTL, .stage_id = id, .seconds = ttl};
+	int r = lfs_ctl_call(&t, &req, NULL, resp, sizeof(resp));
+	if (r != 0) {
+		if (r == LFS_EXIT_DENIED)
+			lfs_cli_error("%s %s: only root and the vault's admin_group may extend a "
+			              "staging directory%s",
+			              cmd, path,
+			              ttl ? "" : " or shred it here (owner_may_shorten = no)");
+		return r;
+	}
+	if (lfs_json_get(resp, strlen(resp), "error", err, sizeof(err)) == 0) {
+		if (lfs_json_get(resp, strlen(resp), "message", msg, sizeof(msg)) < 0)
+			snprintf(msg, sizeof(msg), "%s", err);
+		lfs_cli_error("%s %s: %s", cmd, path, msg);
+		return !strcmp(err, "refused")  ? LFS_EXIT_REFUSED
+		       : !strcmp(err, "locked") ? LFS_EXIT_LOCKED
+		                                : LFS_EXIT_ERROR;
+	}
 	return 0;
 }
 
@@ -100,13 +182,16 @@ static int stage_create(int argc, char **argv)
 	                                     {"quota", required_argument, NULL, 'q'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	char ttl[32] = "", quota[32] = "";
+	char quota[32] = "";
+	uint64_t ttl = 0;
+	bool have_ttl = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		uint64_t q;
-		if (c == 't' && parse_ttl("stage create", optarg, ttl, sizeof(ttl)))
+		if (c == 't' && parse_ttl("stage create", optarg, &ttl))
 			return LFS_EXIT_USAGE;
+		have_ttl |= c == 't';
 		if (c == 'q' && lfs_parse_size(optarg, &q) < 0)
 			return lfs_cli_usage_error("stage create", "bad --quota '%s'", optarg);
 		if (c == 'q')
@@ -118,18 +203,47 @@ static int stage_create(int argc, char **argv)
 		if (c == '?')
 			return LFS_EXIT_USAGE;
 	}
-	if (!ttl[0] || !strcmp(ttl, "0") || argc - optind != 1)
+	if (!have_ttl || ttl == 0 || argc - optind != 1)
 		return lfs_cli_usage_error("stage create",
 		                           "expected --ttl DURATION (not 0) and PATH");
 	const char *path = argv[optind];
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	/* Outside a lethefs mount a directory with a plain user.lethefs.ttl
+	 * attribute would be made, which nothing would ever shred. */
+	char parent[PATH_MAX], mnt[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	int r = require_mount("stage create", dirname(parent), mnt, sizeof(mnt));
+	if (r)
+		return r;
+	bool made = mkdir(path, 0700) == 0;
+	if (!made && errno != EEXIST)
 		return report("stage create", path, -errno);
-	int r = set_attr(path, "user.lethefs.ttl", ttl);
+	char ttls[32], left[64];
+	snprintf(ttls, sizeof(ttls), "%llu", (unsigned long long)ttl);
+	uint64_t have = 0;
+	uint32_t id;
+	if (made && stage_id_of(path, &id) == 0 &&
+	    get_attr(path, "user.lethefs.ttl", left, sizeof(left)) == 0 &&
+	    lfs_parse_duration(left, &have) == 0 && ttl > have + 1) {
+		/* Made a staging directory by staging_root with the default
+		 * TTL; a longer one is an extension. */
+		r = admin_ttl("stage create", path, id, ttl);
+		if (r) {
+			lfs_cli_error("stage create %s: it is a staging directory with the default "
+			              "TTL of staging_root (%s left)",
+			              path, left);
+			return r;
+		}
+	} else {
+		r = set_attr(path, "user.lethefs.ttl", ttls);
+	}
 	if (r == 0 && quota[0])
 		r = set_attr(path, "user.lethefs.quota", quota);
-	if (r < 0)
+	if (r < 0) {
+		if (made && stage_id_of(path, &id) < 0)
+			rmdir(path); /* nothing of a failed create stays */
 		return report("stage create", path, r);
-	show(path);
+	}
+	show_line(path);
 	return LFS_EXIT_OK;
 }
 
@@ -137,23 +251,39 @@ static int stage_extend(int argc, char **argv)
 {
 	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
 	                                     {NULL, 0, NULL, 0}};
-	char ttl[32] = "";
+	uint64_t ttl = 0;
+	bool have_ttl = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 't' || parse_ttl("stage extend", optarg, ttl, sizeof(ttl)))
+		if (c != 't' || parse_ttl("stage extend", optarg, &ttl))
 			return LFS_EXIT_USAGE;
+		have_ttl = true;
 	}
-	if (!ttl[0] || argc - optind != 1)
+	if (!have_ttl || argc - optind != 1)
 		return lfs_cli_usage_error("stage extend", "expected --ttl DURATION and PATH");
 	const char *path = argv[optind];
-	char id[16];
-	if (getxattr(path, "user.lethefs.id", id, sizeof(id)) < 0)
-		return report("stage extend", path, -errno);
-	int r = set_attr(path, "user.lethefs.ttl", ttl);
+	char mnt[PATH_MAX], left[64], ttls[32];
+	int r = require_mount("stage extend", path, mnt, sizeof(mnt));
+	if (r)
+		return r;
+	uint32_t id;
+	uint64_t have = 0;
+	if ((r = stage_id_of(path, &id)) < 0 ||
+	    (r = get_attr(path, "user.lethefs.ttl", left, sizeof(left))) < 0)
+		return report("stage extend", path, r);
+	lfs_parse_duration(left, &have);
+	snprintf(ttls, sizeof(ttls), "%llu", (unsigned long long)ttl);
+	/* Later than now: only an administrator, through the socket. */
+	if (ttl > have)
+		r = admin_ttl("stage extend", path, id, ttl);
+	else if ((r = set_attr(path, "user.lethefs.ttl", ttls)) == -EPERM)
+		r = admin_ttl("stage extend", path, id, ttl);
 	if (r < 0)
 		return report("stage extend", path, r);
-	show(path);
+	if (r > 0)
+		return r;
+	show_line(path);
 	return LFS_EXIT_OK;
 }
 
@@ -162,12 +292,20 @@ static int stage_shred(int argc, char **argv)
 	if (argc != 2)
 		return lfs_cli_usage_error("stage shred", "expected PATH");
 	const char *path = argv[1];
-	char id[16];
-	if (getxattr(path, "user.lethefs.id", id, sizeof(id)) < 0)
-		return report("stage shred", path, -errno);
-	int r = set_attr(path, "user.lethefs.ttl", "0");
+	char mnt[PATH_MAX];
+	int r = require_mount("stage shred", path, mnt, sizeof(mnt));
+	if (r)
+		return r;
+	uint32_t id;
+	if ((r = stage_id_of(path, &id)) < 0)
+		return report("stage shred", path, r);
+	r = set_attr(path, "user.lethefs.ttl", "0");
+	if (r == -EPERM)
+		r = admin_ttl("stage shred", path, id, 0);
 	if (r < 0)
 		return report("stage shred", path, r);
+	if (r > 0)
+		return r;
 	struct stat st;
 	for (int i = 0; i < 100; i++) {
 		if (stat(path, &st) < 0 && errno == ENOENT)
@@ -176,74 +314,6 @@ static int stage_shred(int argc, char **argv)
 	}
 	lfs_cli_error("stage shred %s: key destroyed, but the directory is still visible", path);
 	return LFS_EXIT_ERROR;
-}
-
-/* The vault behind a mountpoint: the mount's source in mountinfo. */
-static int vault_of(const char *mnt, char *vault, size_t len)
-{
-	char rmnt[PATH_MAX];
-	if (!realpath(mnt, rmnt))
-		return -errno;
-	return lfs_vault_of_mount(rmnt, vault, len);
-}
-
-static void iso(int64_t t, char *out, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int stage_list(int argc, char **argv)
-{
-	bool json = argc == 3 && !strcmp(argv[1], "--json");
-	if (argc != 2 + json)
-		return lfs_cli_usage_error("stage list", "expected [--json] MOUNTPOINT");
-	char vault[PATH_MAX];
-	if (vault_of(argv[argc - 1], vault, sizeof(vault)) < 0) {
-		lfs_cli_error("%s is not a mounted lethefs volume", argv[argc - 1]);
-		return LFS_EXIT_NOT_MOUNTED;
-	}
-	struct lfs_vault v;
-	char err[512];
-	enum lfs_vault_error ve = lfs_vault_open(vault, &v, err, sizeof(err));
-	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
-	struct lfs_stage_index ix = {0};
-	int sfd = lfs_stage_dir_open(v.dirfd, false);
-	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_stage_index_load(sfd, &ix);
-	if (sfd >= 0)
-		close(sfd);
-	lfs_vault_close(&v);
-	if (r < 0) {
-		lfs_cli_error("cannot read the staging index of %s: %s", vault, strerror(-r));
-		return LFS_EXIT_CORRUPT;
-	}
-	if (json)
-		printf("[");
-	else if (ix.n)
-		printf("%-8s  %-20s  %-20s  %14s  %14s\n", "ID", "CREATED", "EXPIRES", "QUOTA",
-		       "USED");
-	for (size_t i = 0; i < ix.n; i++) {
-		const struct lfs_stage_entry *e = &ix.e[i];
-		char id[9], c[32], x[32];
-		lfs_stage_id_hex(e->id, id);
-		iso(e->created, c, sizeof(c));
-		iso(e->expires, x, sizeof(x));
-		if (json)
-			printf("%s{\"id\":\"%s\",\"created\":\"%s\",\"expires\":\"%s\","
-			       "\"quota\":%llu,\"used\":%llu}",
-			       i ? "," : "", id, c, x, (unsigned long long)e->quota,
-			       (unsigned long long)e->used);
-		else
-			printf("%-8s  %-20s  %-20s  %14llu  %14llu\n", id, c, x,
-			       (unsigned long long)e->quota, (unsigned long long)e->used);
-	}
-	if (json)
-		printf("]\n");
-	lfs_stage_index_free(&ix);
-	return LFS_EXIT_OK;
 }
 
 int lfs_cmd_stage(int argc, char **argv)
@@ -262,7 +332,9 @@ int lfs_cmd_stage(int argc, char **argv)
 	if (!strcmp(sub, "create"))
 		return stage_create(argc - 1, argv + 1);
 	if (!strcmp(sub, "list"))
-		return stage_list(argc - 1, argv + 1);
+		return lfs_stage_list(argc - 1, argv + 1);
+	if (!strcmp(sub, "show"))
+		return lfs_stage_show(argc - 1, argv + 1);
 	if (!strcmp(sub, "shred"))
 		return stage_shred(argc - 1, argv + 1);
 	if (!strcmp(sub, "extend"))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What may be mounted over. A FUSE mount hides what was in the directory
  * (a program that wrote there before the mount loses sight of its files),
  * a dead FUSE mount (daemon killed: every access gives ENOTCONN) must be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Options that describe the secret of a keyslot being created (keyslot
  * add, passwd): where it comes from, the slot's type and its Argon2id
  * parameters. */
@@ -159,12 +160,21 @@ int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_cha
 		LFS_SECRET_LONG_OPTIONS,
 		LFS_NEW_SECRET_LONG_OPTIONS,
 		{"slot", required_argument, NULL, 's'},
+		{"label", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'L') {
+			if (!lfs_label_valid(optarg, strlen(optarg)))
+				return lfs_cli_usage_error(cmd, "bad --label: 1 to %d bytes of UTF-8 "
+								 "without control characters",
+							   LFS_LABEL_MAX);
+			a->label = optarg;
+			continue;
+		}
 		int handled = lfs_secret_option(cmd, c, optarg, &a->src);
 		if (handled == 0)
 			handled = lfs_new_secret_option(cmd, c, optarg, &a->ns);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Public description of keyslots, shared by info and keyslot list. */
 #include "cli.h"
 
@@ -21,18 +22,4 @@ void lfs_print_slot(const char *indent, int idx, const struct lfs_keyslot *s)
 		print_mem(s->memlimit);
 	}
 	putchar('\n');
-}
-
-void lfs_print_slots_json(const struct lfs_keyslots *ks)
-{
-	puts("[");
-	for (int i = 0; i < LFS_NSLOTS; i++) {
-		const struct lfs_keyslot *s = &ks->slot[i];
-		printf("  {\"slot\": %d, \"type\": \"%s\"", i, lfs_slot_type_name(s->type));
-		if (s->type != LFS_SLOT_EMPTY)
-			printf(", \"kdf\": \"argon2id\", \"opslimit\": %llu, \"memlimit\": %llu",
-			       (unsigned long long)s->opslimit, (unsigned long long)s->memlimit);
-		printf("}%s\n", i + 1 < LFS_NSLOTS ? "," : "");
-	}
-	puts("]");
 }

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The read-modify-write cycle shared by every command that changes
  * keyslots. The secret is checked before the lock is taken (so a typo is
  * reported at once and a terminal prompt never holds the lock), and again
  * under the lock only if the slot it opened has changed since. */
 #include "cli.h"
+#include "labels.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
 	c->path = path;
 	c->lockfd = -1;
 	c->opened = -1;
+	c->label_slot = -1;
 	enum lfs_vault_error ve = lfs_vault_open(path, &c->v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return lfs_exit_for_vault_error(ve, err);
@@ -130,15 +133,62 @@ int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 	return LFS_EXIT_OK;
 }
 
+static void disk_full(const struct lfs_slot_change *c, const char *file)
+{
+	lfs_cli_error("the disk holding %s is full: the new %s could not be written; nothing "
+		      "was changed (free space and try again)",
+		      c->path, file);
+}
+
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks)
 {
-	int r = lfs_vault_store_slots(&c->v, ks);
-	if (r < 0) {
-		lfs_cli_error("cannot write %s/%s: %s", c->path, LFS_KEYSLOTS_FILE_NAME,
-			      strerror(-r));
+	uint8_t key[32];
+	struct lfs_slot_labels next;
+	int r = lfs_cli_labels_key(&c->kr, key);
+	if (r == 0)
+		r = lfs_cli_labels_begin(&c->v, key, ks, c->label_slot, c->new_label, &next);
+	if (r < 0 && c->new_label) {
+		sodium_memzero(key, sizeof(key));
+		if (r == -ENOSPC || r == -EDQUOT)
+			disk_full(c, LFS_LABELS_FILE_NAME);
+		else
+			lfs_cli_error("cannot write %s/%s: %s; nothing was changed", c->path,
+				      LFS_LABELS_FILE_NAME, strerror(-r));
 		return LFS_EXIT_ERROR;
 	}
+	if (r < 0)
+		lfs_cli_error("warning: cannot carry the keyslot labels over: %s", strerror(-r));
+	int e = lfs_vault_store_slots(&c->v, ks);
+	if (e == -ENOSPC || e == -EDQUOT) {
+		sodium_memzero(key, sizeof(key));
+		disk_full(c, LFS_KEYSLOTS_FILE_NAME);
+		return LFS_EXIT_ERROR;
+	}
+	if (e < 0) {
+		sodium_memzero(key, sizeof(key));
+		lfs_cli_error("cannot write %s/%s: %s", c->path, LFS_KEYSLOTS_FILE_NAME,
+			      strerror(-e));
+		return LFS_EXIT_ERROR;
+	}
+	if (r == 0)
+		lfs_cli_labels_finish(&c->v, key, &next);
+	sodium_memzero(key, sizeof(key));
 	return LFS_EXIT_OK;
+}
+
+const char *lfs_change_label_of(struct lfs_slot_change *c, int idx, char out[LFS_LABEL_MAX + 1])
+{
+	uint8_t key[32];
+	struct lfs_slot_labels l;
+	out[0] = '\0';
+	if (lfs_cli_labels_key(&c->kr, key) == 0) {
+		lfs_cli_labels_load(&c->v, key, &l);
+		const struct lfs_slot_label *found = lfs_labels_find(&l, &c->v.slots, idx, true);
+		if (found)
+			memcpy(out, found->text, strlen(found->text) + 1);
+	}
+	sodium_memzero(key, sizeof(key));
+	return out;
 }
 
 void lfs_change_end(struct lfs_slot_change *c)

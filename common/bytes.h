@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Little-endian encoding helpers for on-disk structures. Every on-disk
  * integer in lethefs is little-endian; these keep the byte order explicit
  * instead of relying on struct layout. */

@@ -1,6 +1,10 @@
-/* Durations in configs and on the command line: "90s", "15m", "72h",
- * "7d", "2w", compound forms such as "1h30m", a bare number of seconds, and
- * "0" or "off" for none. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Durations in configs and on the command line, in systemd.time(7)'s
+ * spellings: "90s", "15m", "15min", "72h", "3 days", "2w", "1 year",
+ * compound forms such as "1h30m" or "1h 30min", fractions that come to whole
+ * seconds ("1.5h"), a bare number of seconds, and "0" or "off" for none.
+ * Not accepted: units below a second, and "M" (systemd's month, anyone
+ * else's minute: a typo must not turn a TTL into months). */
 #ifndef LETHEFS_DURATION_H
 #define LETHEFS_DURATION_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fileutil.h"
 
@@ -79,7 +80,9 @@ int lfs_write_all(int fd, const void *buf, size_t len)
 
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted under the name must not hang the caller
+	 * in open(); anything but a regular file is refused below. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	struct stat st;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Whole-buffer I/O and crash-safe file replacement. All return 0 or a
  * negative errno so that FUSE handlers and the CLI can share them. */
 #ifndef LETHEFS_FILEUTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging: one style for the CLI (stderr) and the daemon (syslog). */
 #ifndef LETHEFS_LOG_H
 #define LETHEFS_LOG_H

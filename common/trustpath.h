@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Paths that root may act on because nobody but root (or the caller
  * itself) can change what they lead to, in the manner of ssh's
  * StrictModes: every directory from / down is owned by root (or by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Control-socket server. Each connection gets a short-lived thread (at
  * most MAX_CLIENTS at once) because an unlock may take seconds: Argon2id,
  * and the growing delay after failures. The listening thread polls once a
@@ -7,6 +8,7 @@
 #include "../common/log.h"
 #include "../common/trustpath.h"
 #include "../fs/gate.h"
+#include "../staging/stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -350,7 +352,7 @@ static void do_status(struct lfs_session *s, int fd)
 static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_caller *who)
 {
 	uint32_t epoch = 0;
-	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch) : -ENOSYS;
+	int r = s->rotation ? lfs_rotation_request(s->rotation, &epoch, who) : -ENOSYS;
 	char buf[128];
 	switch (r) {
 	case 0:
@@ -365,12 +367,75 @@ static void do_rotate(struct lfs_session *s, int fd, const struct lfs_audit_call
 	case -EBUSY:
 		reply_error(fd, "busy", "a rotation is already under way (see lethefs status)");
 		break;
-	case -ENOSPC:
+	case -E2BIG:
 		reply_error(fd, "full", "the keyring holds the maximum number of epochs");
+		break;
+	case -ENOSPC:
+	case -EDQUOT:
+		reply_error(fd, "no-space", "the disk holding the vault is full (no room for the "
+					    "new keyring): free space, then rotate again");
 		break;
 	default:
 		reply_error(fd, "internal", strerror(-r));
 	}
+}
+
+/* A staging directory's TTL set by an administrator (the only way to
+ * extend one: docs/STAGING.md). */
+static void do_stage_ttl(struct lfs_session *s, int fd, const struct lfs_ctl_request *req,
+			 const struct lfs_audit_caller *who)
+{
+	int r = !s->staging ? -ENOENT
+		: req->seconds == 0
+		    ? lfs_staging_request_shred(s->staging, req->stage_id, "control", LFS_STAGE_ADMIN,
+						who)
+		    : lfs_staging_set_ttl(s->staging, req->stage_id, req->seconds, LFS_STAGE_ADMIN,
+					  who);
+	char buf[160];
+	switch (r) {
+	case 0: {
+		struct lfs_stage_entry e;
+		long long left = 0;
+		if (req->seconds && lfs_staging_get(s->staging, req->stage_id, &e) == 0)
+			left = (long long)(e.expires - lfs_staging_now(s->staging));
+		snprintf(buf, sizeof(buf), "{\"ok\":true,\"id\":\"%08x\",\"ttl_seconds\":%lld}\n",
+			 (unsigned)req->stage_id, left < 0 ? 0 : left);
+		reply(fd, buf);
+		break;
+	}
+	case -ENOENT:
+		reply_error(fd, "not-found", "no live staging directory has this id");
+		break;
+	case -EPERM:
+		reply_error(fd, "refused", "extending is not allowed by the vault's configuration "
+					   "(staging_allow_extend = no)");
+		break;
+	case -EFBIG:
+		reply_error(fd, "refused", "longer than the vault's staging_max_ttl");
+		break;
+	case -EACCES:
+		reply_error(fd, "locked", "the volume is locked: unlock it first");
+		break;
+	default:
+		reply_error(fd, "internal", strerror(-r));
+	}
+}
+
+static void do_stage_sync(struct lfs_session *s, int fd)
+{
+	if (!s->staging) {
+		reply(fd, "{\"ok\":true,\"damaged\":\"\"}\n");
+		return;
+	}
+	char dmg[300], buf[400];
+	int r = lfs_staging_sync(s->staging);
+	lfs_staging_damaged_list(s->staging, dmg, sizeof(dmg));
+	if (r < 0) {
+		reply_error(fd, "internal", strerror(-r));
+		return;
+	}
+	snprintf(buf, sizeof(buf), "{\"ok\":true,\"damaged\":\"%s\"}\n", dmg);
+	reply(fd, buf);
 }
 
 static void serve_client(struct lfs_control *c, int fd, int64_t deadline)
@@ -417,6 +482,12 @@ static void serve_client(struct lfs_control *c, int fd, int64_t deadline)
 		break;
 	case LFS_CTL_ROTATE:
 		do_rotate(c->session, fd, &who);
+		break;
+	case LFS_CTL_STAGE_TTL:
+		do_stage_ttl(c->session, fd, &req, &who);
+		break;
+	case LFS_CTL_STAGE_SYNC:
+		do_stage_sync(c->session, fd);
 		break;
 	}
 }

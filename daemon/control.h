@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control socket of a mount (protocol: ctlproto.h and
  * docs/CONTROL.md). Created before the mount so that a second mount of a
  * vault already being served fails at once; served by one thread that

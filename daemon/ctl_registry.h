@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where a mount's control socket is, published by its daemon under
  * /run/lethefs (root's alone) so that clients find it without reading the
  * vault: the vault's lethefs.conf is not authenticated, and an

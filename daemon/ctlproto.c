@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "ctlproto.h"
 
 #include <errno.h>
@@ -18,6 +19,43 @@ static int parse_len(const char *s, size_t *out)
 			return -EINVAL;
 	}
 	*out = n;
+	return 0;
+}
+
+/* Exactly 8 lowercase hex digits with the top bit set (a staging id). */
+static int parse_id(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+	size_t i = 0;
+	for (; i < 8 && s[i]; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+						    : 16;
+		if (d == 16)
+			return -EINVAL;
+		v = v << 4 | d;
+	}
+	if (i != 8 || s[8] || !(v & 0x80000000u))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Decimal seconds, no sign, no leading zero, at most 10 digits (about
+ * 317 years: any TTL policy caps far below). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	if (!*s || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
 	return 0;
 }
 
@@ -56,6 +94,12 @@ int lfs_ctl_parse_request(const char *line, size_t len, struct lfs_ctl_request *
 	} else if (strcmp(verb, "lock") == 0 && n == 4 && strcmp(words[3], "force") == 0) {
 		req->verb = LFS_CTL_LOCK;
 		req->force = true;
+	} else if (strcmp(verb, "stage-sync") == 0 && n == 3) {
+		req->verb = LFS_CTL_STAGE_SYNC;
+	} else if (strcmp(verb, "stage-ttl") == 0 && n == 5) {
+		req->verb = LFS_CTL_STAGE_TTL;
+		if (parse_id(words[3], &req->stage_id) < 0 || parse_u64(words[4], &req->seconds) < 0)
+			return -EINVAL;
 	} else if (strcmp(verb, "unlock") == 0 && n == 5) {
 		req->verb = LFS_CTL_UNLOCK;
 		if (strcmp(words[3], "secret") == 0)
@@ -89,6 +133,14 @@ int lfs_ctl_format_request(const struct lfs_ctl_request *req, char *out, size_t 
 		break;
 	case LFS_CTL_ROTATE:
 		n = snprintf(out, outlen, "%s %d rotate\n", LFS_CTL_MAGIC, LFS_CTL_VERSION);
+		break;
+	case LFS_CTL_STAGE_SYNC:
+		n = snprintf(out, outlen, "%s %d stage-sync\n", LFS_CTL_MAGIC, LFS_CTL_VERSION);
+		break;
+	case LFS_CTL_STAGE_TTL:
+		n = snprintf(out, outlen, "%s %d stage-ttl %08x %llu\n", LFS_CTL_MAGIC,
+			     LFS_CTL_VERSION, (unsigned)req->stage_id,
+			     (unsigned long long)req->seconds);
 		break;
 	}
 	return n < 0 || (size_t)n >= outlen ? -1 : n;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The control-socket protocol between the lethefs CLI and a mount daemon
  * (docs/CONTROL.md). One request per connection:
  *
@@ -23,6 +24,8 @@ enum lfs_ctl_verb {
 	LFS_CTL_LOCK,
 	LFS_CTL_UNLOCK,
 	LFS_CTL_ROTATE, /* start a data-key rotation */
+	LFS_CTL_STAGE_TTL,  /* a staging directory's new TTL (extend, shorten, 0 = shred) */
+	LFS_CTL_STAGE_SYNC, /* store the staging index now (stage list) */
 };
 
 /* What an unlock payload is: a slot's secret (passphrase, key file or
@@ -37,6 +40,8 @@ struct lfs_ctl_request {
 	bool force;			    /* lock */
 	enum lfs_ctl_secret_kind kind;	    /* unlock */
 	size_t payload_len;		    /* unlock: bytes that follow the line */
+	uint32_t stage_id;		    /* stage-ttl: the staging id */
+	uint64_t seconds;		    /* stage-ttl: the TTL from now */
 };
 
 /* Parses the request line (without payload). len is the line's length

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Going to the background so that `lethefs mount` returns only once the
  * daemon can be reached: libfuse's fuse_daemonize lets the parent exit as
  * soon as the child exists, before the child has made itself the control

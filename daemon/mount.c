@@ -1,10 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mount daemon's life (mount.h): set up, serve, tear down. */
 #define _GNU_SOURCE
 #include "mount.h"
 #include "../journal/journal.h"
 #include "control.h"
 #include "daemonize.h"
+#include "notify.h"
 #include "session.h"
+#include "../audit/audit_forward.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +84,22 @@ static void start_read_ahead_tuning(const char *mnt, unsigned kb)
 		pthread_detach(t);
 }
 
+/* Where the audit entries leave the host, said once per mount: without a
+ * system log a rollback of the log and its head together goes unnoticed
+ * (docs/AUDIT.md section 6). */
+static void announce_forwarding(void)
+{
+	const char *to = lfs_audit_forward_target();
+	if (!strcmp(to, "journal"))
+		lfs_info("audit entries also go to the system journal (journalctl LETHEFS_UUID=...)");
+	else if (!strcmp(to, "syslog"))
+		lfs_info("audit entries also go to syslog (no journald here)");
+	else
+		lfs_warn("no system log here (neither journald nor /dev/log): audit entries stay "
+		         "in the vault's log only, and a rollback of that log with its head "
+		         "cannot be noticed");
+}
+
 static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mount_opts *mo,
                                    const char *vault, const char *mnt, struct lfs_control *ctl,
                                    struct lfs_session *session)
@@ -99,6 +119,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	umask(0); /* backing modes must be exactly those the caller asked for */
 	lfs_info("mounted %s on %s (%s), control socket %s", vault, mnt,
 	         mo->locked ? "locked" : "unlocked", ctl->path);
+	announce_forwarding();
 	struct lfs_audit_caller self;
 	lfs_audit_caller_self(&self);
 	struct lfs_audit_detail d[] = {{"mountpoint", mnt, 0},
@@ -108,6 +129,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
 	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
+	lfs_notify_ready(mnt, mo->locked); /* and a Type=notify unit is started */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
 		lfs_warn("cannot start the rotation thread: key rotation unavailable");
@@ -117,6 +139,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	fuse_loop_cfg_set_max_threads(cfg, mo->max_threads);
 	int r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	lfs_notify_stopping(mnt);
 	lfs_control_stop(ctl);
 	if (session->rotation)
 		lfs_rotation_stop(session->rotation);
@@ -136,6 +159,36 @@ static void build_base_opts(char *out, size_t len, const char *vault)
 		out[o++] = *p;
 	}
 	snprintf(out + o, len - o, ",subtype=lethefs");
+}
+
+static void no_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+}
+
+int lfs_daemon_check_fuse_opts(const struct lfs_mount_opts *o, char *bad, size_t badlen)
+{
+	static const struct fuse_lowlevel_ops none;
+	char *copy = strdup(o->fuse_opts), *save = NULL;
+	int r = copy ? 0 : -ENOMEM;
+	/* libfuse prints its own complaint; the caller names the option. */
+	fuse_set_log_func(no_fuse_log);
+	for (char *opt = copy ? strtok_r(copy, ",", &save) : NULL; opt && r == 0;
+	     opt = strtok_r(NULL, ",", &save)) {
+		char *fargv[] = {"lethefs", "-o", opt, NULL};
+		struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+		struct fuse_session *se = fuse_session_new(&args, &none, sizeof(none), NULL);
+		if (se)
+			fuse_session_destroy(se);
+		else {
+			snprintf(bad, badlen, "%s", opt);
+			r = -EINVAL;
+		}
+		fuse_opt_free_args(&args);
+	}
+	fuse_set_log_func(NULL);
+	free(copy);
+	return r;
 }
 
 enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const char *vault,
@@ -207,6 +260,16 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	/* No audit log, no mount: every security event must land in it. */
 	int r = lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
+	/* A vault on read-only storage, mounted read-only: its security
+	 * events still leave the host through the system log, and the mount
+	 * says so. */
+	if ((r == -EROFS || r == -EACCES) && mo->read_only) {
+		r = lfs_audit_open_ro(&session.audit, &v->cfg);
+		if (r == 0)
+			lfs_warn("%s is on read-only storage: audit entries go to the system log "
+				 "only (%s)",
+				 vault, lfs_audit_forward_target());
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
 		lfs_control_stop(&ctl);
@@ -218,32 +281,36 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		return LFS_MOUNT_ERROR;
 	}
 	/* Staging directories that expired while nothing was mounted are
-	 * shredded before anything is served (no key needed). */
+	 * shredded before anything is served (no key needed). A damaged
+	 * index never stops the mount (it is rebuilt from the key files);
+	 * only a VAULT/staging that cannot be opened leaves the mount
+	 * without staging directories, reported. */
 	struct lfs_staging staging;
-	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read the staging index of %s: %s", vault,
-		         strerror(-r));
-		lfs_audit_close(session.audit);
-		lfs_control_stop(&ctl);
-		lfs_session_destroy(&session);
-		lfs_journal_close(&journal);
-		lfs_fs_destroy(&fs);
-		lfs_keyring_destroy(kr);
-		lfs_vault_close(v);
-		return LFS_MOUNT_CORRUPT;
-	}
-	lfs_session_set_staging(&session, &staging);
-	lfs_staging_sweep_orphans(&staging);
-	lfs_staging_tick(&staging, (int64_t)time(NULL));
-	if (!mo->locked)
-		lfs_staging_load_keys(&staging);
-	staging.background = true;
-	staging.invalidate = lfs_stage_invalidate;
-	staging.inval_arg = &fs;
 	struct lfs_stage_hooks stage_hooks;
-	lfs_staging_hooks_init(&stage_hooks, &staging);
-	fs.stage = &stage_hooks;
+	r = lfs_staging_init(&staging, v->dirfd, data_fd, kr, &v->cfg);
+	bool have_staging = r == 0;
+	if (have_staging) {
+		lfs_session_set_staging(&session, &staging);
+		lfs_staging_recover(&staging);
+		lfs_staging_tick(&staging);
+		if (!mo->locked)
+			lfs_staging_load_keys(&staging);
+		staging.background = true;
+		staging.invalidate = lfs_stage_invalidate;
+		staging.inval_arg = &fs;
+		lfs_staging_hooks_init(&stage_hooks, &staging);
+		fs.stage = &stage_hooks;
+	} else if (r == -ENOENT) {
+		/* Read-only storage and no VAULT/staging: there is none. */
+		lfs_info("%s has no staging directories (read-only, none created)", vault);
+	} else {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot open %s/staging: %s: staging directories are "
+			 "neither served nor shredded by this mount", vault, strerror(-r));
+		lfs_err("%s", why);
+		struct lfs_audit_detail d[] = {{"what", "staging", 0}, {"error", why, 0}};
+		lfs_session_audit(&session, "stage-damaged", "failure", NULL, d, 2);
+	}
 	/* Resumes a rotation that a restart interrupted (rotate.h). */
 	struct lfs_rotation rotation;
 	struct lfs_rotation_env renv = {.vault = v,
@@ -291,7 +358,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fuse_opt_free_args(&args);
 	fs.stage = NULL;
-	lfs_staging_destroy(&staging);
+	if (have_staging)
+		lfs_staging_destroy(&staging);
 	lfs_audit_close(session.audit);
 	lfs_session_destroy(&session);
 	fs.journal = NULL;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The life of a mount daemon: from an opened (and, unless locked,
  * unlocked) vault to a served mount and back. The command line parses the
  * options and asks for the secret (cli/cmd_mount.c); everything after that
@@ -34,6 +35,12 @@ enum lfs_mount_status {
 	LFS_MOUNT_CORRUPT, /* the vault's data directory or staging index is unusable */
 	LFS_MOUNT_FAILED,  /* the mount itself failed (or the vault is already mounted) */
 };
+
+/* Checks each option of o->fuse_opts the way libfuse will parse it at
+ * mount time, without mounting, so that a typo is reported before any
+ * secret is asked. Returns 0, or -EINVAL with the first option libfuse
+ * rejects copied to bad. */
+int lfs_daemon_check_fuse_opts(const struct lfs_mount_opts *o, char *bad, size_t badlen);
 
 /* Mounts vault (a real path; v opened from it, kr unlocked or, with
  * o->locked, empty) on mnt (a real path) and serves it until it is

@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
+#include "../fs/overwrite.h"
+#include "../fs/rename_dir.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
@@ -71,6 +74,49 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	return 0;
 }
 
+/* Blocks a kill may have cut while they were rewritten in place
+ * (fs/overwrite.h). */
+static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
+		rc->failed++;
+		return fd;
+	}
+	unsigned repaired = 0, lost = 0;
+	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
+	close(fd);
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable block record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot repair the blocks of d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	rc->repaired += repaired;
+	rc->lost += lost;
+	if (repaired)
+		lfs_info("recovery: %u block(s) of d/%s cut by an interrupted write were put back",
+		         repaired, where(r));
+	if (lost)
+		lfs_err("recovery: %u block(s) of d/%s were cut and cannot be put back", lost,
+		        where(r));
+	rc->completed += repaired > 0;
+	return 0;
+}
+
 /* A file or directory whose conversion to a new data-key epoch a crash
  * interrupted (rotation/record.h). */
 static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_record *r)
@@ -87,7 +133,11 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 		rc->failed++;
 		return fd;
 	}
-	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, fd, r->payload, r->payload_len)
+	/* Finishing the file rewrites its blocks in place: under block
+	 * records of its own, like the conversion it finishes. */
+	struct lfs_overwriter w = {
+	    .journal = rc->journal, .key = rc->journal_key, .target = &r->target, .kr = rc->kr};
+	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
 	if (e == -ESTALE) {
@@ -151,6 +201,39 @@ static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_rec
 	return 0;
 }
 
+/* A directory renamed onto an empty one (fs/rename_dir.c). */
+static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
+					 O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT || fd == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (fd < 0) {
+		rc->failed++;
+		return fd;
+	}
+	bool completed = false;
+	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
+	close(fd);
+	if (e == -EINVAL) {
+		lfs_err("recovery: unusable rename record for d/%s ignored", where(r));
+		rc->failed++;
+		return 0;
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot finish a rename in d/%s: %s", where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	return 0;
+}
+
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
@@ -162,6 +245,10 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 	case LFS_JK_ROTATE_FILE:
 	case LFS_JK_ROTATE_DIR:
 		return apply_rotation(rc, r);
+	case LFS_JK_RENAME_DIR:
+		return apply_rename_dir(rc, r);
+	case LFS_JK_OVERWRITE:
+		return apply_overwrite(rc, r);
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */
@@ -179,13 +266,16 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 int lfs_recover(struct lfs_recovery *rc)
 {
 	rc->completed = rc->rolled_back = rc->gone = rc->failed = rc->rejected = 0;
+	rc->repaired = rc->lost = 0;
 	if (!rc->journal || rc->journal->fd < 0)
 		return 0;
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
 	int r = lfs_keyring_copy_journal_key(rc->kr, key);
 	if (r < 0)
 		return r;
+	rc->journal_key = key;
 	r = lfs_journal_replay(rc->journal, key, apply, rc, &rc->rejected);
+	rc->journal_key = NULL;
 	if (r >= 0 && rc->rejected) {
 		/* Torn before they were complete (nothing was changed under
 		 * them yet), or not written by this vault's daemon. */

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one recovery function (docs/FORMAT.md, "Crash safety"): brings a
  * vault back to a consistent state after a crash by applying the journal's
- * authenticated records, oldest first. Everything that uses a vault's keys
+ * authenticated records: block images first, then the others oldest first. Everything that uses a vault's keys
  * runs it before it reads or writes anything else: an unlocked mount and
  * every unlock of a locked one, fsck --repair, rekey and rotate. */
 #ifndef LETHEFS_RECOVER_H
@@ -23,6 +24,10 @@ struct lfs_recovery {
 	unsigned gone;        /* their object no longer exists: nothing to do */
 	unsigned failed;      /* could not be applied now: kept for next time */
 	unsigned rejected;    /* records that do not authenticate: ignored */
+	unsigned repaired;    /* blocks a killed write had cut, put back */
+	unsigned lost;        /* blocks cut that no record could put back */
+	/* While it runs: the journal's key, for records recovery writes. */
+	const uint8_t *journal_key;
 };
 
 /* Applies every pending record. Returns 0 when the journal could be read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mounted volume's key state: unlock, lock (manual, forced, idle) and
  * status, whatever asks for them (the control socket, the idle timer,
  * the mount command). All state changes are serialised here. */
@@ -5,6 +6,7 @@
 #define LETHEFS_SESSION_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,12 @@ struct lfs_session {
 	time_t unlocked_since; /* 0 while locked */
 	uint64_t idle_lock_seconds;
 	struct lfs_audit_log *audit;
+	/* The audit key, kept from the first unlock until unmount, also while
+	 * locked: entries written while locked stay keyed (it MACs audit
+	 * entries and labels and decrypts nothing; docs/THREAT-MODEL.md 3.3).
+	 * sodium_malloc'd; valid once have_audit_key is set. */
+	uint8_t *audit_key;
+	atomic_bool have_audit_key;
 	struct lfs_rotation *rotation; /* NULL: no rotation worker (tests) */
 	struct lfs_staging *staging; /* NULL: none */
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* POSIX ACLs in the kernel's extended-attribute form (what FUSE passes
  * for system.posix_acl_access and system.posix_acl_default): a u32
  * version 2, then entries of u16 tag, u16 perm, u32 id, little-endian,

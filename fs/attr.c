@@ -1,6 +1,8 @@
 /* Formats and records of objects (attr.h). */
 #define _GNU_SOURCE
 #include "attr.h"
+#include "filelayout.h"
+#include "holes.h"
 #include "dirnames.h"
 #include "longlink.h"
 #include "../common/fileutil.h"
@@ -352,33 +354,15 @@ int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *
 	if (S_ISREG(st->st_mode)) {
 		struct lfs_layout l;
 		uint64_t plain;
+		bool data = rec.type == LFS_IREC_REG || rec.type == LFS_IREC_LNK;
 		lfs_layout_init(&l, fs->layout.cipher, LFS_FILE_V2);
 		lfs_plain_size(&l, (uint64_t)st->st_size, &plain);
-		st->st_size = rec.type == LFS_IREC_REG || rec.type == LFS_IREC_LNK ? (off_t)plain : 0;
+		/* st_blocks from the backing stat (holes.h), before its size
+		 * becomes the plaintext's; nodes without contents have none. */
+		st->st_blocks = data ? lfs_holes_blocks(&l, st) : 0;
+		st->st_size = data ? (off_t)plain : 0;
 	}
 	lfs_irec_to_stat(&rec, st);
-	return 0;
-}
-
-int lfs_inode_layout(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct lfs_layout *l)
-{
-	pthread_mutex_lock(&in->meta_lock);
-	uint8_t v = in->fmt;
-	pthread_mutex_unlock(&in->meta_lock);
-	if (!v) {
-		uint8_t head[5];
-		size_t got = 0;
-		int r = lfs_pread_full(fd, head, sizeof(head), 0, &got);
-		if (r < 0)
-			return r;
-		int hv = got == 0 ? (int)LFS_FILE_V1 : lfs_header_version(head, got);
-		v = hv == LFS_FILE_V2 ? LFS_FILE_V2 : LFS_FILE_V1;
-		pthread_mutex_lock(&in->meta_lock);
-		if (!in->fmt)
-			in->fmt = v;
-		pthread_mutex_unlock(&in->meta_lock);
-	}
-	lfs_layout_init(l, fs->layout.cipher, v);
 	return 0;
 }
 

@@ -46,11 +46,6 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
  * number. Reloads a record that was dropped (after a recovery). */
 int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st);
 
-/* The layout of regular backing file in (its header's version), probing
- * its first bytes through fd (readable) when the inode has not been looked
- * up (fsck, rotation). */
-int lfs_inode_layout(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct lfs_layout *l);
-
 /* The plaintext size of the regular backing file dirfd/name of backing
  * size backing, from its header's version (for a quota). */
 uint64_t lfs_backing_plain_size(struct lfs_fs *fs, int dirfd, const char *name, uint64_t backing);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "content.h"
 #include "../common/bytes.h"
 #include "../keymgmt/kdf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File contents format: an authenticated header, then fixed-size blocks
  * each sealed with the vault's AEAD. This unit is pure arithmetic and
  * crypto over byte buffers; it never touches FUSE or file descriptors.

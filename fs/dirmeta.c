@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "dirmeta.h"
 #include "../common/bytes.h"
@@ -103,18 +104,23 @@ int lfs_dirmeta_replace(int dirfd, const uint8_t *raw, size_t len)
 	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, raw, len, 0600);
 }
 
-int lfs_dirmeta_create_root(int dirfd, struct lfs_keyring *kr)
+int lfs_dirmeta_create_root_as(int dirfd, struct lfs_keyring *kr, const struct lfs_irec *rec)
 {
 	const struct lfs_epoch_keys *k;
 	int r = lfs_keyring_get(kr, 0, &k);
 	if (r < 0)
 		return r;
 	struct lfs_dirmeta m;
-	struct lfs_irec rec;
 	uint8_t raw[LFS_DIRMETA_MAX];
 	lfs_dirmeta_new(&m, k->epoch, (k->flags & LFS_EPOCH_FORMAT2) ? 2 : 1);
-	lfs_irec_make(&rec, S_IFDIR | 0700, geteuid(), getegid(), 0);
-	int n = lfs_dirmeta_encode(&m, k, &rec, raw);
+	int n = lfs_dirmeta_encode(&m, k, rec, raw);
 	lfs_keyring_put(kr);
 	return n < 0 ? n : lfs_dirmeta_store_raw(dirfd, raw, (size_t)n);
+}
+
+int lfs_dirmeta_create_root(int dirfd, struct lfs_keyring *kr)
+{
+	struct lfs_irec rec;
+	lfs_irec_make(&rec, S_IFDIR | 0700, geteuid(), getegid(), 0);
+	return lfs_dirmeta_create_root_as(dirfd, kr, &rec);
 }

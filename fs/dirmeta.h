@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-directory metadata file (".lethefs.dir" inside each backing
  * directory): the random directory id that name encryption binds, the key
  * epoch of the names in it and, in format 2, the directory's sealed inode
@@ -56,5 +57,7 @@ int lfs_dirmeta_replace(int dirfd, const uint8_t *raw, size_t len);
  * current epoch, of the vault's format; in format 2 its record says mode
  * 0700, owned by the caller's effective uid and gid. */
 int lfs_dirmeta_create_root(int dirfd, struct lfs_keyring *kr);
+/* The same with the record rec (format 2; format 1 ignores it). */
+int lfs_dirmeta_create_root_as(int dirfd, struct lfs_keyring *kr, const struct lfs_irec *rec);
 
 #endif

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "dirnames.h"
 #include "../common/fileutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -152,4 +154,29 @@ int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
 	r = lfs_name_decrypt(k->name_mac, k->name_enc, m->dirid, src, len, out, &out_len);
 	lfs_keyring_put(fs->kr);
 	return r == -EINVAL ? -EBADMSG : r;
+}
+
+int lfs_empty_backing_dir(int dirfd)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+			r = -ENOTEMPTY;
+	}
+	if (r == 0) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL)
+			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
+			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
+				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+	return r;
 }

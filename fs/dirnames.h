@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backing names of directory entries: name encryption bound to a
  * directory's metadata, plus the long-name sidecar files. No FUSE here. */
 #ifndef LETHEFS_DIRNAMES_H
@@ -35,5 +36,10 @@ void lfs_bname_drop_sidecar(int dirfd, const struct lfs_bname *b);
  * -EBADMSG when it does not decrypt. */
 int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
 		   const char *backing, char out[LFS_NAME_MAX + 1]);
+
+/* Whether the backing directory open on dirfd holds nothing but lethefs
+ * metadata; if so the metadata is removed so that the directory itself can
+ * go. 0, -ENOTEMPTY or -errno. */
+int lfs_empty_backing_dir(int dirfd);
 
 #endif

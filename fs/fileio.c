@@ -1,7 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
-#include "attr.h"
+#include "filelayout.h"
+#include "overwrite.h"
+#include "../journal/target.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -296,9 +299,40 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 	return r;
 }
 
+/* Stored blocks that exist already, rewritten in place under a journal
+ * record so that a write a kill cuts in the middle of a block cannot cost
+ * the block (fs/overwrite.h). */
+static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t len)
+{
+	struct lfs_fs *fs = io->fs;
+	struct lfs_overwrite o = {.disk_h = io->inode->header,
+	                          .seal_h = io->inode->header,
+	                          .final_block = last_block(io->size)};
+	if (!fs->journal)
+		return lfs_overwrite_write(NULL, io->l, io->fd, &o, b0, disk, len);
+	/* The caller holds the keyring (io->keys), so the key stays valid. */
+	const uint8_t *key = lfs_keyring_journal_key(fs->kr);
+	if (!key)
+		return -EACCES;
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int r = lfs_journal_target_of(io->fd, fs->data_path ? fs->data_path : "",
+	                              fs->handle_mount_fd >= 0, t);
+	if (r == 0) {
+		struct lfs_overwriter w = {
+		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		r = lfs_overwrite_write(&w, io->l, io->fd, &o, b0, disk, len);
+		if (w.kept)
+			io->inode->tail_broken = true; /* until the next recovery */
+	}
+	free(t);
+	return r;
+}
+
 /* Seals and writes blocks that exist already and stay where they are in
  * the file (none of them changes from last to not last or back): each
- * authenticates on its own, so one pwrite in place suffices. */
+ * authenticates on its own, so they are rewritten in place. */
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off)
 {
 	uint64_t b0 = off / BS, b1 = (off + size - 1) / BS;
@@ -311,8 +345,7 @@ int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off)
 		uint64_t end = lfs_block_offset(io->l, b1 + 1);
 		if (end > io->backing)
 			end = io->backing;
-		r = lfs_pwrite_full(io->fd, out, end - lfs_block_offset(io->l, b0),
-		                    (off_t)lfs_block_offset(io->l, b0));
+		r = io_overwrite(io, b0, out, end - lfs_block_offset(io->l, b0));
 	}
 	free(out);
 	return r;
@@ -532,4 +565,44 @@ long lfs_fileio_verify(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint6
 	if (r == -EIO)
 		return 1;
 	return r < 0 ? r : bad;
+}
+
+/* For fs/holes.c (SEEK_DATA/SEEK_HOLE, punch hole): the authenticated
+ * header's flags, 0 for a file without a header. */
+int lfs_fileio_header_flags(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint16_t *flags)
+{
+	struct io io;
+	bool exists = false;
+	pthread_rwlock_rdlock(&inode->io_lock);
+	int r = io_begin(&io, fs, inode, fd);
+	if (r == 0)
+		r = io_open_header(&io, &exists);
+	*flags = r == 0 && exists ? inode->header.flags : 0;
+	io_release_keys(&io);
+	pthread_rwlock_unlock(&inode->io_lock);
+	return r;
+}
+
+/* For fs/holes.c: sets the SPARSE flag of a file that has a header and
+ * makes it durable before the caller makes holes, so that a crash can never
+ * leave a hole in a file whose header on disk says it has none. */
+int lfs_fileio_mark_sparse(struct lfs_fs *fs, struct lfs_inode *inode, int fd)
+{
+	struct io io;
+	bool exists = false;
+	pthread_rwlock_wrlock(&inode->io_lock);
+	int r = io_begin(&io, fs, inode, fd);
+	if (r == 0)
+		r = io_open_header(&io, &exists);
+	if (r == 0 && exists && !(inode->header.flags & LFS_HDR_FLAG_SPARSE)) {
+		pthread_mutex_lock(&inode->meta_lock);
+		inode->header.flags |= LFS_HDR_FLAG_SPARSE;
+		pthread_mutex_unlock(&inode->meta_lock);
+		r = io_write_header(&io);
+		if (r == 0 && fdatasync(fd) < 0)
+			r = -errno;
+	}
+	io_release_keys(&io);
+	pthread_rwlock_unlock(&inode->io_lock);
+	return r;
 }

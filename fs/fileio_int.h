@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to fs/fileio*.c: one operation's view of a file. */
 #ifndef LETHEFS_FILEIO_INT_H
 #define LETHEFS_FILEIO_INT_H

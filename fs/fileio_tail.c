@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Changes of a file's last block or of its length, each one tail update
  * under a journal record (fs/tail.h; docs/FORMAT.md "Crash safety"). The
  * order of the steps is what recovery relies on:
@@ -73,7 +74,7 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	const uint8_t *key = lfs_keyring_journal_key(fs->kr);
 	if (!key)
 		return -EACCES;
-	x->rec = malloc(sizeof(*x->rec));
+	x->rec = calloc(1, sizeof(*x->rec));
 	if (!x->rec)
 		return -ENOMEM;
 	x->rec->kind = LFS_JK_TAIL;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mounted filesystem's state: the inode table and what every FUSE
  * operation needs. The FUSE inode number of an inode is the address of its
  * struct lfs_inode (as in libfuse's passthrough_ll), and each inode holds an
@@ -61,6 +62,9 @@ struct lfs_inode {
 	 * reordered earlier writes to fill the gap (see fileio.c). */
 	uint64_t known_size;
 	pthread_cond_t size_changed;
+	/* Open handles that may write: while there are any, the kernel's
+	 * writeback cache may hold data the daemon has not seen (ops_file.c). */
+	_Atomic int writers;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
 	 * lookup; stage_root for the staging directory itself. */
@@ -102,10 +106,10 @@ struct lfs_fs {
 	 * on its own). */
 	struct lfs_event_sink events;
 	pthread_mutex_t report_lock;
-	struct {
+	struct lfs_reported {
 		dev_t dev;
 		ino_t ino;
-	} reported[LFS_REPORTED_MAX];
+	} *reported; /* LFS_REPORTED_MAX, on the heap (lfs_fs often lives on a stack) */
 	unsigned nreported;
 	/* The vault's cipher with the version-1 header length: only for what
 	 * does not depend on a file's header (nonce sizes, block overhead).
@@ -187,8 +191,8 @@ void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);
 
 /* Format-1 objects: converts a backing stat into the plaintext view
- * (sizes of regular files and symlinks). Objects of either format:
- * lfs_attr_stat (fs/attr.h). */
+ * (sizes of regular files and symlinks, st_blocks of regular files: see
+ * holes.h). Objects of either format: lfs_attr_stat (fs/attr.h). */
 void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st);
 
 #endif

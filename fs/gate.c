@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gate: every FUSE request passes here before its handler.
  *
  * Unlocked, everything passes. Locked, every operation fails with EACCES
@@ -328,6 +329,14 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	wipe_stack();
 }
 
+static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		    struct fuse_file_info *fi)
+{
+	if (!refuse_handle(req, fi))
+		lfs_op_lseek(req, ino, off, whence, fi);
+	wipe_stack();
+}
+
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		       size_t size, int flags)
 {
@@ -386,6 +395,7 @@ const struct fuse_lowlevel_ops lfs_gated_ops = {
 	.release = lfs_op_release,
 	.fsync = g_fsync,
 	.fallocate = g_fallocate,
+	.lseek = g_lseek,
 	.setxattr = g_setxattr,
 	.getxattr = g_getxattr,
 	.listxattr = g_listxattr,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Locking a mounted volume: the gate every FUSE request passes (fs/gate.c)
  * and the lock sequence that empties the kernel's caches (fs/lockdown.c). */
 #ifndef LETHEFS_GATE_H

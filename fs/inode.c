@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "fs.h"
+#include "holes.h"
 #include "longlink.h"
 #include "names.h"
 #include "../common/log.h"
@@ -179,8 +181,12 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	pthread_mutex_init(&fs->report_lock, NULL);
 	fs->nbuckets = 1024;
 	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
-	if (!fs->buckets)
+	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
+	if (!fs->buckets || !fs->reported) {
+		free(fs->buckets);
+		free(fs->reported);
 		return -ENOMEM;
+	}
 	fs->root.fd = data_dir_fd;
 	fs->root.dev = st.st_dev;
 	fs->root.ino = st.st_ino;
@@ -234,6 +240,8 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		fs->unhashed = next;
 	}
 	free(fs->buckets);
+	free(fs->reported);
+	fs->reported = NULL;
 	close(fs->root.fd);
 	if (fs->handle_mount_fd >= 0)
 		close(fs->handle_mount_fd);
@@ -258,6 +266,8 @@ static void grow_table(struct lfs_fs *fs)
 		}
 	}
 	free(fs->buckets);
+	free(fs->reported);
+	fs->reported = NULL;
 	fs->buckets = b;
 	fs->nbuckets = nb;
 }
@@ -402,6 +412,7 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		uint64_t plain;
 		lfs_plain_size(&fs->layout, (uint64_t)st->st_size, &plain);
+		st->st_blocks = lfs_holes_blocks(&fs->layout, st);
 		st->st_size = (off_t)plain;
 	} else if (S_ISLNK(st->st_mode) && st->st_size != LFS_LONGLINK_REF_LEN) {
 		/* (a long target's reference: lfs_link_fix_size knows its size) */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The lock sequence of a mounted volume. Order matters:
  *
  *  1. DRAINING: nothing new is looked up or opened, but writes through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symbolic link targets whose encoding does not fit in a backing symlink
  * (targets of 3,032 to 4,095 bytes; FORMAT.md section 8.1). Their encoding
  * is kept in a sidecar file in the root of the symlink's tree,

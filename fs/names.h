@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name encryption: file names, symlink targets and xattr names/values.
  * Pure crypto over strings; no FUSE, no file descriptors.
  *

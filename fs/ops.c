@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection set-up and a shared helper. The operation table, with every handler behind the
  * lock gate, is in gate.c. */
 #include "ops.h"
 #include "attr.h"
+#include "filelayout.h"
 #include "../common/log.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FUSE low-level operation handlers. Each handler replies exactly once;
  * the helpers they call return 0 or a negative errno and never reply. */
 #ifndef LETHEFS_OPS_H
@@ -32,6 +33,7 @@ struct lfs_fh_base {
 struct lfs_handle {
 	struct lfs_fh_base base;
 	int fd;
+	bool writer; /* counted in the inode's writers */
 };
 
 static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
@@ -51,6 +53,14 @@ int lfs_empty_backing_dir(int dirfd);
 /* Plaintext size of inode's open descriptor fd (for quota deltas; ops.c). */
 uint64_t lfs_plain_size_of(struct lfs_fs *fs, struct lfs_inode *inode, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
+/* Attribute timeout for replies about inode, whose plaintext size here is
+ * plain_size (0 while it is being written and still empty: ops_entry.c). */
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size);
+/* With the writeback cache, makes the kernel write back (and drop) the pages
+ * of a regular file from plaintext offset from on, when a handle that may
+ * have dirtied them is open (ops_file.c). */
+void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
+			    uint64_t from);
 /* Finishes a new object as a local filesystem would (fs/ops_newobj.c):
  * owner and group (when the daemon runs as root), the set-ID bits asked
  * for, and with ACLs on the umask or the parent's default ACL. mode is
@@ -141,6 +151,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		      struct fuse_file_info *fi);
 

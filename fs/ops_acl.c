@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* POSIX ACLs through the mount. With FUSE's POSIX ACL capability the
  * kernel enforces ACLs and caches them, but leaves to the filesystem what
  * ext4 does itself (fs/ext4/acl.c, fs/posix_acl.c): an access ACL that

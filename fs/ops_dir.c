@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directory listing. Offsets are the backing directory's own telldir
  * cookies, so a listing stays correct while entries come and go. Entries
  * that are not user data (metadata, sidecars) are hidden; entries whose
@@ -10,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,11 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	int ifd = lfs_inode_pin(fs, inode);
 	int r = ifd < 0 ? ifd : lfs_dir_meta(fs, inode, ifd, &d->meta);
+	/* A directory removed (or replaced by a rename) while open: its
+	 * metadata is gone with it, and it lists as empty, as on ext4. */
+	struct stat st;
+	if (r == -EIO && fstat(ifd, &st) == 0 && st.st_nlink == 0)
+		r = 0;
 	int fd = r < 0 ? -1 : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && fd < 0)
 		r = -errno;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations: lookup, attributes, creating entries, symlink
  * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE
@@ -28,6 +29,23 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e)
 {
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
+}
+
+double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size)
+{
+	/* The kernel does not ask again for st_blocks after a write into its
+	 * writeback cache (it trusts its own size and times, but blocks come
+	 * from here). A file being written that is still empty here may hold
+	 * data in that cache only: never let the kernel keep "0 blocks" for
+	 * it, so that every stat reaches the daemon, which has the kernel
+	 * flush what lies past EOF first. Once the daemon has data, cached
+	 * attributes never say 0 blocks, and each write that grows the file
+	 * here drops them (lfs_op_write); a timeout of 0 for every file being
+	 * written would cost a GETATTR per write(2) instead. */
+	if (fs->writeback && S_ISREG(inode->type) && plain_size == 0 &&
+	    atomic_load(&inode->writers) > 0)
+		return 0;
+	return fs->attr_timeout;
 }
 
 /* A staging marker stands for the directory VAULT/staging/ID/: the inode
@@ -103,6 +121,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
 	lfs_fill_entry_timeouts(fs, e);
+	e->attr_timeout = lfs_attr_timeout(fs, inode, e->attr.st_size);
 	return 0;
 }
 
@@ -165,7 +184,6 @@ static int stat_fd(struct lfs_fs *fs, struct lfs_inode *inode, int fd, struct st
 
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	struct stat st;
@@ -176,12 +194,21 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int fd = lfs_inode_pin(fs, inode);
 	int r = fd < 0 ? fd : stat_fd(fs, inode, fd, &st);
+	/* st_blocks must count what the writeback cache holds too: have the
+	 * kernel send what lies past the end known here, then look again. A
+	 * request with a file handle is the kernel's own (refreshing size or
+	 * mode before a write): it needs no blocks, and flushing there would
+	 * undo the cache's batching. */
+	if (r == 0 && !fi && S_ISREG(st.st_mode) && atomic_load(&inode->writers) > 0) {
+		lfs_flush_kernel_pages(fs, ino, inode, (uint64_t)st.st_size);
+		r = stat_fd(fs, inode, fd, &st);
+	}
 	if (fd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* Truncation, with the size change charged to a staging quota. */
@@ -298,7 +325,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* mkdir is made atomic: the directory is built under a temporary name with
@@ -354,9 +381,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 			: lfs_bname_for_new(fs, parent, pfd, name, &b);
 	int staged = 0;
 	if (r == 0 && S_ISDIR(mode)) {
-		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name)
+		staged = fs->stage ? fs->stage->mkdir(fs->stage->ctx, req, parent, pfd, name, b.name,
+						      mode & 07777)
 				   : 0;
 		r = staged < 0 ? staged : 0;
+	} else if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd)) {
+		r = -EPERM; /* only staging directories in staging_root */
 	}
 	/* Format 2: built whole with its record (ops_make2.c). */
 	int v2 = r == 0 && !staged ? lfs_attr_new_format2(fs, parent->stage_id) : 0;

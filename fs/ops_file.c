@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Open files: create, open, read, write, sync, allocate. Contents go
  * through fs/fileio.c; this file only adapts it to FUSE. */
 #define _GNU_SOURCE
@@ -5,6 +6,7 @@
 #include "attr.h"
 #include "dirnames.h"
 #include "fileio.h"
+#include "holes.h"
 #include "stage_hooks.h"
 
 #include <errno.h>
@@ -13,12 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/falloc.h>
 #include <sodium.h>
 
 /* Flags that describe the plaintext view only: the backing file is always
  * read-write (partial blocks need reading), never appending (block offsets
- * differ from plaintext offsets), and truncation is done by fileio. */
-#define VIEW_ONLY_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_CREAT | O_EXCL | O_NOCTTY)
+ * differ from plaintext offsets), and truncation is done by fileio. O_DIRECT
+ * is the kernel's business on the plaintext side (it bypasses its page cache
+ * for that handle and keeps the cache coherent around each direct request);
+ * on the backing side headers and sealed blocks sit at offsets and lengths
+ * that no O_DIRECT alignment rule allows, and the kernel may write other
+ * handles' dirty pages through this descriptor. See docs/DESIGN.md. */
+#define VIEW_ONLY_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
 
 /* flags may carry O_NOFOLLOW: set for names in a backing directory, not for
  * /proc/self/fd links (which must be followed). */
@@ -27,8 +35,9 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	int base = (flags & ~VIEW_ONLY_FLAGS) | O_CLOEXEC;
 	int fd = openat(dirfd, name, base | O_RDWR | (flags & (O_CREAT | O_EXCL)), mode);
 	/* A read-only plaintext open of a file the daemon may not write (a
-	 * non-root daemon on a 0444 file) can still be served. */
-	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
+	 * non-root daemon on a 0444 file, or a vault on read-only storage
+	 * mounted with -o ro) can still be served. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS) && (flags & O_ACCMODE) == O_RDONLY)
 		fd = openat(dirfd, name, base | O_RDONLY, mode);
 	return fd < 0 ? -errno : fd;
 }
@@ -64,6 +73,9 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	if (inode->stage_id && fs->stage && fs->stage->has_quota(fs->stage->ctx, inode->stage_id))
 		fi->direct_io = 1;
 	h->fd = fd;
+	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	if (h->writer)
+		atomic_fetch_add(&inode->writers, 1);
 	atomic_fetch_add(&fs->open_files, 1);
 	fi->fh = (uintptr_t)h;
 	/* Only this daemon changes the backing files, so cached pages stay
@@ -88,6 +100,11 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		return;
 	}
 	int r = lfs_bname_for_new(fs, parent, pfd, name, &b);
+	/* Only staging directories in staging_root: a file there would have
+	 * no TTL. An existing one may still be opened. */
+	if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
+	    faccessat(pfd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -EPERM;
 	int v2 = r == 0 ? lfs_attr_new_format2(fs, parent->stage_id) : 0;
 	if (v2 < 0)
 		r = v2;
@@ -127,6 +144,8 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0)
 		r = new_handle(fs, inode, fi, fd);
+	if (r == 0)
+		e.attr_timeout = lfs_attr_timeout(fs, inode, e.attr.st_size);
 	if (r < 0) {
 		/* Do not leave behind a file the caller was told was not
 		 * created. */
@@ -173,6 +192,10 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		lfs_stage_hook_charge(fs, inode, -(int64_t)before);
 	if (r == 0)
 		r = new_handle(fs, inode, fi, fd);
+	/* Attributes the kernel cached before this writer came stay valid
+	 * for up to attr_timeout: drop them (see lfs_attr_timeout). */
+	if (r == 0 && fs->writeback && fs->se && lfs_handle_of(fi)->writer)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -208,8 +231,8 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
 	int64_t growth = 0;
+	uint64_t cur = lfs_plain_size_of(fs, inode, fd), end = (uint64_t)off + size;
 	if (inode->stage_id) {
-		uint64_t cur = lfs_plain_size_of(fs, inode, fd), end = (uint64_t)off + size;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0) {
@@ -220,6 +243,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	ssize_t n = lfs_fileio_write(fs, inode, fd, buf, size, (uint64_t)off);
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
+	/* The file grew here: st_blocks the kernel cached is now too small
+	 * (see lfs_attr_timeout). Attributes only, no pages: safe here. */
+	if (n > 0 && end > cur && fs->writeback && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -240,6 +267,8 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs_handle *h = lfs_handle_of(fi);
+	if (h->writer)
+		atomic_fetch_sub(&lfs_inode_of(req, ino)->writers, 1);
 	close(h->fd);
 	free(h);
 	atomic_fetch_sub(&lfs_req_fs(req)->open_files, 1);
@@ -255,6 +284,72 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
+/* Flushes past the end of the file as the daemon knows it: for a file
+ * without holes that is the only place where unseen dirty pages change what
+ * stat or lseek must answer (pages inside the file overwrite data). At most
+ * a few handlers at once, so that worker threads stay free to serve the
+ * writes the kernel sends meanwhile; past that the daemon's own view is
+ * answered. */
+#define MAX_FLUSHERS 2
+void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
+			    uint64_t from)
+{
+	static _Atomic int flushers;
+	if (!fs->writeback || !fs->se || !S_ISREG(inode->type) || atomic_load(&inode->writers) == 0)
+		return;
+	if (atomic_fetch_add(&flushers, 1) < MAX_FLUSHERS)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, (off_t)(from & ~(uint64_t)4095), 0);
+	atomic_fetch_sub(&flushers, 1);
+}
+
+void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	int fd = lfs_handle_of(fi)->fd;
+	uint16_t flags = 0;
+	int r = lfs_fileio_header_flags(fs, inode, fd, &flags);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* Dirty pages inside a sparse file may fill its holes. */
+	uint64_t size = lfs_plain_size_of(fs, inode, fd);
+	uint64_t from = (flags & LFS_HDR_FLAG_SPARSE) && off >= 0 && (uint64_t)off < size
+			    ? (uint64_t)off
+			    : size;
+	lfs_flush_kernel_pages(fs, ino, inode, from);
+	off_t res = lfs_holes_seek(fs, inode, fd, off, whence);
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+static int fallocate_holes(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int mode,
+			   uint64_t off, uint64_t len)
+{
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return (mode & ~(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) ||
+			       !(mode & FALLOC_FL_KEEP_SIZE)
+			   ? -EOPNOTSUPP
+			   : lfs_holes_punch(fs, inode, fd, off, len);
+	if (mode & ~(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	int64_t growth = 0;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && inode->stage_id) {
+		uint64_t cur = lfs_plain_size_of(fs, inode, fd);
+		growth = off + len > cur ? (int64_t)(off + len - cur) : 0;
+		int r = lfs_stage_hook_charge(fs, inode, growth);
+		if (r < 0)
+			return r;
+	}
+	int r = lfs_holes_zero(fs, inode, fd, off, len, mode & FALLOC_FL_KEEP_SIZE);
+	if (r < 0)
+		lfs_stage_hook_charge(fs, inode, -growth);
+	return r;
+}
+
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		      struct fuse_file_info *fi)
 {
@@ -262,8 +357,11 @@ void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, of
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	int r = lfs_fileio_fallocate(lfs_req_fs(req), lfs_inode_of(req, ino),
-				     lfs_handle_of(fi)->fd, mode, (uint64_t)offset,
-				     (uint64_t)length);
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	int fd = lfs_handle_of(fi)->fd;
+	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
+		    ? fallocate_holes(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length)
+		    : lfs_fileio_fallocate(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length);
 	fuse_reply_err(req, -r);
 }

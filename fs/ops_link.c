@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name-space operations on existing objects: hard links, unlink, rmdir
  * and rename. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "attr.h"
 #include "dirnames.h"
+#include "rename_dir.h"
 #include "stage_hooks.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -46,7 +48,8 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		return;
 	}
 	/* A hard link would let one object be reached under two keys' names. */
-	if (inode->stage_id != parent->stage_id || inode->stage_root)
+	if (inode->stage_id != parent->stage_id || inode->stage_root ||
+	    lfs_stage_hook_in_root(fs, req, parent, pfd))
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, parent, pfd, name, &b);
@@ -117,30 +120,6 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
-int lfs_empty_backing_dir(int dirfd)
-{
-	int err = 0;
-	DIR *d = lfs_opendir_fd(dirfd, &err);
-	if (!d)
-		return err;
-	struct dirent *de;
-	int r = 0;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
-			r = -ENOTEMPTY;
-	}
-	if (r == 0) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL)
-			if (lfs_classify_entry(de->d_name) == LFS_ENTRY_META &&
-			    unlinkat(dirfd, de->d_name, 0) < 0 && errno == EISDIR)
-				unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-	}
-	closedir(d);
-	return r;
-}
 
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
@@ -232,8 +211,19 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_make(fs, parent, pfd, name, &from);
+	/* Into staging_root only a staging directory may move (it keeps its
+	 * TTL); anything else gets EXDEV, so that mv copies it in through
+	 * mkdir, which makes it a staging directory. */
+	uint32_t sid;
+	if (r == 0 && lfs_stage_hook_in_root(fs, req, newparent, npfd) &&
+	    !lfs_stage_hook_is_marker(fs, pfd, from.name, &sid))
+		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	/* An exchange moves the other entry the other way. */
+	if (r == 0 && (flags & RENAME_EXCHANGE) && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
+	    !lfs_stage_hook_is_marker(fs, npfd, to.name, &sid))
+		r = -EXDEV;
 	/* A long symlink replaced by the rename loses its sidecar (unless the
 	 * rename is a no-op between two names of one object). */
 	struct lfs_link_release rel = {0};
@@ -244,6 +234,10 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		lfs_symlink_release_begin(npfd, to.name, &rel);
 	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
+	/* Onto an empty directory: the backing one still holds its
+	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
+	if (r == -ENOTEMPTY && flags == 0)
+		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
 	if (r == 0)
 		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 	/* The old name's sidecar goes unless the old name still exists

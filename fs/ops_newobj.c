@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ownership, mode and ACLs of objects the daemon creates for a caller.
  * The daemon creates every backing object itself (as root), so what ext4
  * does at creation has to be done here afterwards: the object belongs to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symbolic links through the mount: readlink, and the backing side of
  * creating and removing them. Targets whose encoding does not fit in a
  * backing symlink live in a sidecar in the tree's root (fs/longlink.c, FORMAT.md

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extended attributes. The user.* namespace and, unless mounted with
  * noacl, the two POSIX ACL attributes are stored, name and value
  * encrypted (FORMAT.md section 9); other namespaces (security, trusted)
@@ -308,6 +309,10 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		memcpy(out + used + strlen(prefix), rest, rlen + 1);
 		used += strlen(prefix) + rlen + 1;
 	}
+	/* A staging directory's user.lethefs.ttl and .expires (getfattr -d). */
+	if (r == 0 && fs->stage && fs->stage->listxattr)
+		used += fs->stage->listxattr(fs->stage->ctx, lfs_inode_of(req, ino), out + used,
+					     XATTR_LIST_MAX - used);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (size == 0)

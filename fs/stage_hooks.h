@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories (docs/STAGING.md) as the core FUSE handlers see
  * them: the one interface between fs/ and staging/. The handlers know
  * only that an inode may carry a staging id (inode->stage_id, inherited
@@ -32,11 +33,21 @@ struct lfs_stage_hooks {
 	/* Whether staging id has a quota (its files are opened direct_io so
 	 * that EDQUOT reaches write(2)). */
 	bool (*has_quota)(void *ctx, uint32_t id);
-	/* mkdir of name (backing name backing) in parent, open on pfd: makes
-	 * it a staging directory when parent is the staging_root. 1 when it
-	 * did, 0 when the caller makes an ordinary directory, or -errno. */
+	/* mkdir of name (backing name backing, mode) in parent, open on pfd:
+	 * makes it a staging directory when parent is the staging_root. 1
+	 * when it did, 0 when the caller makes an ordinary directory, or
+	 * -errno. */
 	int (*mkdir)(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd, const char *name,
-	             const char *backing);
+	             const char *backing, mode_t mode);
+	/* Whether parent (open on pfd) is the staging_root: nothing but
+	 * staging directories may appear directly in it (files, nodes and
+	 * links are refused, renames of anything else into it get EXDEV so
+	 * that mv copies through mkdir). */
+	bool (*in_root)(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd);
+	/* Appends the names of the user.lethefs.* attributes that inode shows
+	 * (NUL-terminated each) to out; returns the bytes added (0 when they
+	 * do not fit in cap). */
+	size_t (*listxattr)(void *ctx, struct lfs_inode *inode, char *out, size_t cap);
 	/* rmdir of the marker of staging id: -ENOTEMPTY unless the staging
 	 * directory is empty, else it is shredded (a manual shred, audited
 	 * with the request's caller); the caller removes the marker. */
@@ -59,6 +70,13 @@ static inline bool lfs_stage_hook_is_marker(struct lfs_fs *fs, int dirfd, const 
 static inline bool lfs_stage_hook_live(struct lfs_fs *fs, uint32_t id)
 {
 	return fs->stage && fs->stage->live(fs->stage->ctx, id);
+}
+
+/* Whether parent is the staging_root (false without hooks). */
+static inline bool lfs_stage_hook_in_root(struct lfs_fs *fs, fuse_req_t req,
+                                          struct lfs_inode *parent, int pfd)
+{
+	return fs->stage && fs->stage->in_root(fs->stage->ctx, req, parent, pfd);
 }
 
 /* Charges delta to the staging directory inode is in (0 when none). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symlink targets under the keyring's epochs (symlink.h). */
 #include "symlink.h"
 #include "names.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symlink targets of the vault's tree, which carry no epoch: during a
  * rotation a target may still be under an older live epoch. */
 #ifndef LETHEFS_SYMLINK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tail updates: every change of a file's last block or of its length runs
  * under one journal record (docs/FORMAT.md, "Crash safety").
  *

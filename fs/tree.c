@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which backing tree an object lives in: d/, or VAULT/staging/ID/ below a
  * staging directory (each has its own root-level metadata, such as the
  * sidecars of long symlink targets). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef LETHEFS_TREE_H
 #define LETHEFS_TREE_H
 

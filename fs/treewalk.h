@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A depth-first walk of a backing tree of any depth, without recursion:
  * its stack lives on the heap, so a tree thousands of levels deep (any user
  * of the mount can make one, and so can whoever writes the backing store)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "journal.h"
 #include "../common/bytes.h"
@@ -9,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <sodium.h>
 
 /* Slot states in j->busy. */
 #define SLOT_FREE  0
 #define SLOT_INUSE 1 /* an update in flight */
-#define SLOT_KEPT  2 /* a failed update's record, left for the next recovery */
+#define SLOT_KEPT  2 /* a failed update's record, or one a replay has not applied yet */
 
 static const uint8_t file_magic[8] = {'L', 'T', 'H', 'J', 'R', 'N', 'L', '1'};
 static const uint8_t rec_magic[4] = {'L', 'T', 'H', 'R'};
@@ -23,9 +25,23 @@ static const uint8_t rec_magic[4] = {'L', 'T', 'H', 'R'};
 /* Domain separation: a journal MAC is never a MAC of anything else. */
 static const char mac_domain[] = "lethefs journal record v1";
 
-static off_t slot_offset(unsigned slot)
+static off_t slot_offset(const struct lfs_journal *j, unsigned slot)
 {
-	return (off_t)LFS_JOURNAL_HDR_LEN + (off_t)slot * LFS_JOURNAL_SLOT_LEN;
+	if (slot < j->nslots)
+		return (off_t)LFS_JOURNAL_HDR_LEN + (off_t)slot * LFS_JOURNAL_SLOT_LEN;
+	return (off_t)LFS_JOURNAL_HDR_LEN + (off_t)j->nslots * LFS_JOURNAL_SLOT_LEN +
+	       (off_t)(slot - j->nslots) * LFS_JOURNAL_LARGE_LEN;
+}
+
+static size_t slot_len(const struct lfs_journal *j, unsigned slot)
+{
+	return slot < j->nslots ? LFS_JOURNAL_SLOT_LEN : LFS_JOURNAL_LARGE_LEN;
+}
+
+static off_t file_len(unsigned nslots, unsigned nlarge)
+{
+	return (off_t)LFS_JOURNAL_HDR_LEN + (off_t)nslots * LFS_JOURNAL_SLOT_LEN +
+	       (off_t)nlarge * LFS_JOURNAL_LARGE_LEN;
 }
 
 static void compute_mac(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
@@ -64,15 +80,20 @@ static bool path_ok(const char *p, size_t len)
 	return true;
 }
 
-int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
-                       unsigned slot, const struct lfs_journal_record *r, uint8_t *out)
+/* Encodes everything but the bulk (fixed part, path, payload, MAC) into
+ * out, which holds LFS_JOURNAL_SLOT_LEN bytes; returns the length, or
+ * -EINVAL when a length is out of bounds. */
+static ssize_t encode_head(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
+                           unsigned slot, const struct lfs_journal_record *r, uint8_t *out)
 {
 	const struct lfs_journal_target *t = &r->target;
 	if (r->kind == 0 || r->kind > LFS_JK_MAX || t->handle_len > LFS_JOURNAL_HANDLE_MAX ||
 	    t->path_len > LFS_JOURNAL_PATH_MAX || r->payload_len > LFS_JOURNAL_PAYLOAD_MAX ||
-	    !path_ok(t->path, t->path_len))
+	    !path_ok(t->path, t->path_len) ||
+	    r->bulk_len > LFS_JOURNAL_BULK_ROOM(t->path_len, r->payload_len) ||
+	    (r->bulk_len && !r->bulk))
 		return -EINVAL;
-	memset(out, 0, LFS_JOURNAL_SLOT_LEN);
+	memset(out, 0, LFS_JOURNAL_REC_FIXED);
 	memcpy(out, rec_magic, 4);
 	out[4] = REC_VERSION;
 	out[5] = r->kind;
@@ -84,24 +105,49 @@ int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	memcpy(out + 40, t->handle, t->handle_len);
 	put_le32(out + 168, t->path_len);
 	put_le32(out + 172, r->payload_len);
+	put_le32(out + 176, r->bulk_len);
 	size_t len = LFS_JOURNAL_REC_FIXED;
 	memcpy(out + len, t->path, t->path_len);
 	len += t->path_len;
 	memcpy(out + len, r->payload, r->payload_len);
 	len += r->payload_len;
 	compute_mac(key, uuid, slot, out, len, out + len);
-	return 0;
+	return (ssize_t)(len + LFS_JOURNAL_MAC_LEN);
 }
 
-/* Length of the record in a slot (MAC included), from its fixed part. */
-static int record_len(const uint8_t *in, size_t len, size_t *total)
+int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
+                       unsigned slot, const struct lfs_journal_record *r, uint8_t *out,
+                       size_t out_len)
+{
+	uint8_t *head = malloc(LFS_JOURNAL_SLOT_LEN);
+	if (!head)
+		return -ENOMEM;
+	ssize_t n = encode_head(key, uuid, slot, r, head);
+	if (n >= 0 && (size_t)n + r->bulk_len > out_len)
+		n = -EINVAL;
+	if (n >= 0) {
+		memset(out, 0, out_len);
+		memcpy(out, head, (size_t)n);
+		if (r->bulk_len)
+			memcpy(out + n, r->bulk, r->bulk_len);
+	}
+	free(head);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Length of the record in a slot, from its fixed part: *head is what the
+ * MAC covers, *total adds the MAC and the bulk. */
+static int record_len(const uint8_t *in, size_t len, size_t *head, size_t *total)
 {
 	if (len < LFS_JOURNAL_REC_FIXED)
 		return -EINVAL;
 	uint32_t path_len = get_le32(in + 168), payload_len = get_le32(in + 172);
-	if (path_len > LFS_JOURNAL_PATH_MAX || payload_len > LFS_JOURNAL_PAYLOAD_MAX)
+	uint32_t bulk_len = get_le32(in + 176);
+	if (path_len > LFS_JOURNAL_PATH_MAX || payload_len > LFS_JOURNAL_PAYLOAD_MAX ||
+	    bulk_len > LFS_JOURNAL_BULK_ROOM(path_len, payload_len))
 		return -EINVAL;
-	*total = LFS_JOURNAL_REC_FIXED + path_len + payload_len + LFS_JOURNAL_MAC_LEN;
+	*head = LFS_JOURNAL_REC_FIXED + path_len + payload_len;
+	*total = *head + LFS_JOURNAL_MAC_LEN + bulk_len;
 	return *total <= len ? 0 : -EINVAL;
 }
 
@@ -111,11 +157,10 @@ int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	static const uint8_t free_slot[4];
 	if (len < 4 || memcmp(in, free_slot, 4) == 0)
 		return -ENOENT;
-	size_t total;
-	if (memcmp(in, rec_magic, 4) != 0 || record_len(in, len, &total) < 0)
+	size_t body, total;
+	if (memcmp(in, rec_magic, 4) != 0 || record_len(in, len, &body, &total) < 0)
 		return -EINVAL;
 	/* Authenticate before trusting any field beyond the lengths. */
-	size_t body = total - LFS_JOURNAL_MAC_LEN;
 	uint8_t mac[32];
 	compute_mac(key, uuid, slot, in, body, mac);
 	int ok = sodium_memcmp(mac, in + body, sizeof(mac)) == 0;
@@ -130,8 +175,10 @@ int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	t->handle_len = get_le32(in + 36);
 	t->path_len = get_le32(in + 168);
 	r->payload_len = get_le32(in + 172);
+	r->bulk_len = get_le32(in + 176);
+	r->bulk = r->bulk_len ? in + body + LFS_JOURNAL_MAC_LEN : NULL;
 	if (in[4] != REC_VERSION || r->kind == 0 || r->kind > LFS_JK_MAX || get_le16(in + 6) != 0 ||
-	    get_le64(in + 176) != 0 || t->handle_len > LFS_JOURNAL_HANDLE_MAX ||
+	    get_le32(in + 180) != 0 || t->handle_len > LFS_JOURNAL_HANDLE_MAX ||
 	    !sodium_is_zero(in + 40 + t->handle_len, LFS_JOURNAL_HANDLE_MAX - t->handle_len))
 		return -EINVAL;
 	r->seq = get_le64(in + 8);
@@ -147,22 +194,25 @@ int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	return 0;
 }
 
-static void encode_header(const uint8_t uuid[16], unsigned nslots, uint8_t *h)
+static void encode_header(const uint8_t uuid[16], unsigned nslots, unsigned nlarge, uint8_t *h)
 {
 	memset(h, 0, LFS_JOURNAL_HDR_LEN);
 	memcpy(h, file_magic, sizeof(file_magic));
 	put_le16(h + 8, 1);
 	put_le32(h + 12, LFS_JOURNAL_SLOT_LEN);
 	put_le32(h + 16, nslots);
+	put_le32(h + 20, nlarge);
 	memcpy(h + 24, uuid, 16);
+	put_le32(h + 40, nlarge ? LFS_JOURNAL_LARGE_LEN : 0);
 }
 
 static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslots)
 {
+	unsigned nlarge = LFS_JOURNAL_LARGE_FOR(nslots);
 	uint8_t *h = calloc(1, LFS_JOURNAL_HDR_LEN);
 	if (!h)
 		return -ENOMEM;
-	encode_header(uuid, nslots, h);
+	encode_header(uuid, nslots, nlarge, h);
 	/* Atomically, so that a crash never leaves a half-written header;
 	 * the slots are a sparse tail the size covers. */
 	int r = lfs_replace_file(vault_dirfd, LFS_JOURNAL_FILE_NAME, h, LFS_JOURNAL_HDR_LEN, 0600);
@@ -174,13 +224,14 @@ static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslo
 		return -errno;
 	/* Allocated now where the filesystem can (a full disk must never keep
 	 * an update from writing its record), else a sparse tail. */
-	if (fallocate(fd, 0, 0, slot_offset(nslots)) < 0 && errno != EOPNOTSUPP &&
-	    errno != ENOSYS && errno != EINVAL) {
+	off_t len = file_len(nslots, nlarge);
+	if (fallocate(fd, 0, 0, len) < 0 && errno != EOPNOTSUPP && errno != ENOSYS &&
+	    errno != EINVAL) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
-	if (ftruncate(fd, slot_offset(nslots)) < 0 || fsync(fd) < 0) {
+	if (ftruncate(fd, len) < 0 || fsync(fd) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
@@ -188,7 +239,7 @@ static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslo
 	return fd;
 }
 
-static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots)
+static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots, unsigned *nlarge)
 {
 	struct stat st;
 	uint8_t h[64];
@@ -202,15 +253,17 @@ static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots)
 		return r;
 	if (got != sizeof(h) || memcmp(h, file_magic, sizeof(file_magic)) != 0 ||
 	    get_le16(h + 8) != 1 || get_le16(h + 10) != 0 ||
-	    get_le32(h + 12) != LFS_JOURNAL_SLOT_LEN || get_le32(h + 20) != 0 ||
-	    !sodium_is_zero(h + 40, sizeof(h) - 40))
+	    get_le32(h + 12) != LFS_JOURNAL_SLOT_LEN || !sodium_is_zero(h + 44, sizeof(h) - 44))
 		return -EINVAL;
 	if (memcmp(h + 24, uuid, 16) != 0)
 		return -EINVAL;
-	unsigned n = get_le32(h + 16);
-	if (n < LFS_JOURNAL_MIN_SLOTS || n > LFS_JOURNAL_MAX_SLOTS)
+	unsigned n = get_le32(h + 16), nl = get_le32(h + 20);
+	uint32_t large_len = get_le32(h + 40);
+	if (n < LFS_JOURNAL_MIN_SLOTS || n > LFS_JOURNAL_MAX_SLOTS || nl > LFS_JOURNAL_MAX_SLOTS ||
+	    large_len != (nl ? LFS_JOURNAL_LARGE_LEN : 0))
 		return -EINVAL;
 	*nslots = n;
+	*nlarge = nl;
 	return 0;
 }
 
@@ -238,6 +291,72 @@ static int open_regular(int vault_dirfd, int flags)
 	return fd;
 }
 
+/* Calls fn(arg, slot, raw, len) for every non-free slot. */
+static int for_each_used(struct lfs_journal *j,
+                         int (*fn)(void *arg, unsigned slot, const uint8_t *raw, size_t len),
+                         void *arg)
+{
+	uint8_t *buf = malloc(j->nlarge ? LFS_JOURNAL_LARGE_LEN : LFS_JOURNAL_SLOT_LEN);
+	if (!buf)
+		return -ENOMEM;
+	int r = 0;
+	for (unsigned s = 0; r == 0 && s < j->nslots + j->nlarge; s++) {
+		size_t got;
+		/* Is the slot used at all? Most are not: read 4 bytes first. */
+		r = lfs_pread_full(j->fd, buf, 4, slot_offset(j, s), &got);
+		if (r < 0 || got < 4 || sodium_is_zero(buf, 4))
+			continue;
+		r = lfs_pread_full(j->fd, buf, slot_len(j, s), slot_offset(j, s), &got);
+		if (r == 0)
+			r = fn(arg, s, buf, got);
+	}
+	free(buf);
+	return r;
+}
+
+static int count_used(void *arg, unsigned slot, const uint8_t *raw, size_t len)
+{
+	(void)slot, (void)raw, (void)len;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+int lfs_journal_pending(struct lfs_journal *j, unsigned *count)
+{
+	*count = 0;
+	return j->fd < 0 ? 0 : for_each_used(j, count_used, count);
+}
+
+/* A journal made by an earlier build, or for fewer worker threads, is made
+ * anew at a mount when it holds no record (nothing to lose). */
+static bool want_anew(struct lfs_journal *j, unsigned want_slots)
+{
+	if (j->read_only || (j->nslots >= want_slots && j->nlarge >= LFS_JOURNAL_LARGE_FOR(want_slots)))
+		return false;
+	unsigned used = 0;
+	return lfs_journal_pending(j, &used) == 0 && used == 0;
+}
+
+static int open_fd(struct lfs_journal *j, int fd, const uint8_t uuid[16])
+{
+	unsigned n = 0, nl = 0;
+	int r = check_header(fd, uuid, &n, &nl);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	j->busy = calloc(n + nl, 1);
+	if (!j->busy) {
+		close(fd);
+		return -ENOMEM;
+	}
+	j->fd = fd;
+	j->nslots = n;
+	j->nlarge = nl;
+	j->next_seq = 1;
+	return 0;
+}
+
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots)
 {
@@ -258,21 +377,21 @@ int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[
 		fd = create_journal(vault_dirfd, uuid, want_slots);
 	if (fd < 0)
 		return fd;
-	unsigned n = 0;
-	int r = check_header(fd, uuid, &n);
+	j->read_only = ro;
+	int r = open_fd(j, fd, uuid);
+	if (r == 0 && create && want_anew(j, want_slots)) {
+		fd = create_journal(vault_dirfd, uuid, want_slots);
+		if (fd >= 0) {
+			close(j->fd);
+			free(j->busy);
+			r = open_fd(j, fd, uuid);
+		}
+		/* else: keep the journal as it is, which still works */
+	}
 	if (r < 0) {
-		close(fd);
+		j->fd = -1;
 		return r;
 	}
-	j->busy = calloc(n, 1);
-	if (!j->busy) {
-		close(fd);
-		return -ENOMEM;
-	}
-	j->fd = fd;
-	j->read_only = ro;
-	j->nslots = n;
-	j->next_seq = 1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->freed, NULL);
 	return 0;
@@ -290,17 +409,14 @@ void lfs_journal_close(struct lfs_journal *j)
 	pthread_mutex_destroy(&j->lock);
 }
 
-/* Slot states in j->busy. */
-#define SLOT_FREE  0
-#define SLOT_INUSE 1 /* an update in flight */
-#define SLOT_KEPT  2 /* a failed update's record, left for the next recovery */
-
-static int take_slot(struct lfs_journal *j, uint64_t *seq, unsigned *slot)
+/* A free slot among [from, to). */
+static int take_slot(struct lfs_journal *j, unsigned from, unsigned to, uint64_t *seq,
+                     unsigned *slot)
 {
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
 		unsigned inuse = 0;
-		for (unsigned i = 0; i < j->nslots; i++) {
+		for (unsigned i = from; i < to; i++) {
 			if (j->busy[i] == SLOT_FREE) {
 				j->busy[i] = SLOT_INUSE;
 				*seq = j->next_seq++;
@@ -317,8 +433,8 @@ static int take_slot(struct lfs_journal *j, uint64_t *seq, unsigned *slot)
 			pthread_mutex_unlock(&j->lock);
 			return -ENOSPC;
 		}
-		/* More updates in flight than slots (nslots is far above the
-		 * worker thread count): wait for one to finish. */
+		/* More updates in flight than slots (there are more slots of
+		 * each size than worker threads): wait for one to finish. */
 		j->waiting++;
 		pthread_cond_wait(&j->freed, &j->lock);
 		j->waiting--;
@@ -339,8 +455,41 @@ static void release_slot(struct lfs_journal *j, unsigned slot)
 	pthread_mutex_lock(&j->lock);
 	j->busy[slot] = SLOT_FREE;
 	if (j->waiting)
-		pthread_cond_signal(&j->freed);
+		pthread_cond_broadcast(&j->freed);
 	pthread_mutex_unlock(&j->lock);
+}
+
+static int clear_slot(struct lfs_journal *j, unsigned slot)
+{
+	static const uint8_t zero[4];
+	return lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(j, slot));
+}
+
+/* The record's head, then its bulk, with one system call. */
+static int write_record(struct lfs_journal *j, unsigned s, const uint8_t *head, size_t head_len,
+                        const struct lfs_journal_record *r)
+{
+	if (!r->bulk_len)
+		return lfs_pwrite_full(j->fd, head, head_len, slot_offset(j, s));
+	struct iovec v[2] = {{.iov_base = (void *)head, .iov_len = head_len},
+	                     {.iov_base = (void *)r->bulk, .iov_len = r->bulk_len}};
+	size_t want = head_len + r->bulk_len;
+	ssize_t n = pwritev(j->fd, v, 2, slot_offset(j, s));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == want)
+		return 0;
+	/* Short: finish from where it stopped. */
+	size_t done = (size_t)n;
+	int e = 0;
+	if (done < head_len) {
+		e = lfs_pwrite_full(j->fd, head + done, head_len - done, slot_offset(j, s) + (off_t)done);
+		done = head_len;
+	}
+	if (e == 0)
+		e = lfs_pwrite_full(j->fd, r->bulk + (done - head_len), want - done,
+		                    slot_offset(j, s) + (off_t)done);
+	return e;
 }
 
 int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_LEN],
@@ -348,29 +497,28 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 {
 	if (j->fd < 0)
 		return -EROFS;
+	bool large = r->bulk_len != 0;
+	if (large && j->nlarge == 0)
+		return -E2BIG;
 	uint8_t *buf = malloc(LFS_JOURNAL_SLOT_LEN);
 	if (!buf)
 		return -ENOMEM;
 	unsigned s;
-	int e = take_slot(j, &r->seq, &s);
+	int e = large ? take_slot(j, j->nslots, j->nslots + j->nlarge, &r->seq, &s)
+	              : take_slot(j, 0, j->nslots, &r->seq, &s);
 	if (e < 0) {
 		free(buf);
 		return e;
 	}
-	e = lfs_journal_encode(key, j->uuid, s, r, buf);
-	if (e == 0) {
-		size_t total = 0;
-		record_len(buf, LFS_JOURNAL_SLOT_LEN, &total);
-		e = lfs_pwrite_full(j->fd, buf, total, slot_offset(s));
-	}
+	ssize_t n = encode_head(key, j->uuid, s, r, buf);
+	e = n < 0 ? (int)n : write_record(j, s, buf, (size_t)n, r);
 	if (e == 0 && sync && fdatasync(j->fd) < 0)
 		e = -errno;
 	free(buf);
 	if (e < 0) {
 		/* A partly written record does not authenticate; clear it
 		 * anyway so that nobody reports it as a torn update. */
-		static const uint8_t zero[4];
-		if (lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(s)) == 0)
+		if (clear_slot(j, s) == 0)
 			release_slot(j, s);
 		return e;
 	}
@@ -380,8 +528,7 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 
 int lfs_journal_end(struct lfs_journal *j, unsigned slot)
 {
-	static const uint8_t zero[4];
-	int e = lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(slot));
+	int e = clear_slot(j, slot);
 	if (e < 0) {
 		lfs_journal_keep(j, slot); /* its record is still there */
 		return e;
@@ -403,43 +550,16 @@ int lfs_journal_sync(struct lfs_journal *j)
 	return 0;
 }
 
-/* Calls fn(arg, slot, raw, len) for every non-free slot. */
-static int for_each_used(struct lfs_journal *j,
-                         int (*fn)(void *arg, unsigned slot, const uint8_t *raw, size_t len),
-                         void *arg)
-{
-	uint8_t *buf = malloc(LFS_JOURNAL_SLOT_LEN);
-	if (!buf)
-		return -ENOMEM;
-	int r = 0;
-	for (unsigned s = 0; r == 0 && s < j->nslots; s++) {
-		size_t got;
-		r = lfs_pread_full(j->fd, buf, LFS_JOURNAL_SLOT_LEN, slot_offset(s), &got);
-		if (r == 0 && got >= 4 && !sodium_is_zero(buf, 4))
-			r = fn(arg, s, buf, got);
-	}
-	free(buf);
-	return r;
-}
-
-static int count_used(void *arg, unsigned slot, const uint8_t *raw, size_t len)
-{
-	(void)slot, (void)raw, (void)len;
-	(*(unsigned *)arg)++;
-	return 0;
-}
-
-int lfs_journal_pending(struct lfs_journal *j, unsigned *count)
-{
-	*count = 0;
-	return j->fd < 0 ? 0 : for_each_used(j, count_used, count);
-}
+struct found {
+	unsigned slot;
+	bool images; /* LFS_JK_OVERWRITE: applied first */
+	uint64_t seq;
+};
 
 struct collect {
 	const uint8_t *key;
 	struct lfs_journal *j;
-	unsigned *slots;
-	uint64_t *seqs;
+	struct found *found;
 	unsigned n;
 	unsigned rejected;
 	struct lfs_journal_record *rec;
@@ -452,10 +572,27 @@ static int collect_one(void *arg, unsigned slot, const uint8_t *raw, size_t len)
 		c->rejected++;
 		return 0;
 	}
-	c->slots[c->n] = slot;
-	c->seqs[c->n] = c->rec->seq;
+	c->found[c->n].slot = slot;
+	c->found[c->n].images = c->rec->kind == LFS_JK_OVERWRITE;
+	c->found[c->n].seq = c->rec->seq;
 	c->n++;
 	return 0;
+}
+
+static bool applies_before(const struct found *a, const struct found *b)
+{
+	if (a->images != b->images)
+		return a->images;
+	return a->seq < b->seq;
+}
+
+static void set_state(struct lfs_journal *j, unsigned slot, uint8_t state)
+{
+	pthread_mutex_lock(&j->lock);
+	j->busy[slot] = state;
+	if (state == SLOT_FREE && j->waiting)
+		pthread_cond_broadcast(&j->freed);
+	pthread_mutex_unlock(&j->lock);
 }
 
 int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_LEN],
@@ -465,48 +602,46 @@ int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_
 	if (j->fd < 0)
 		return 0;
 	struct collect c = {.key = key, .j = j};
-	c.slots = calloc(j->nslots, sizeof(*c.slots));
-	c.seqs = calloc(j->nslots, sizeof(*c.seqs));
+	c.found = calloc(j->nslots + j->nlarge, sizeof(*c.found));
 	c.rec = malloc(sizeof(*c.rec));
-	int r = c.slots && c.seqs && c.rec ? for_each_used(j, collect_one, &c) : -ENOMEM;
-	/* Oldest first; few records, so a simple insertion sort. */
+	int r = c.found && c.rec ? for_each_used(j, collect_one, &c) : -ENOMEM;
+	/* Few records: a simple insertion sort. */
 	for (unsigned i = 1; r == 0 && i < c.n; i++)
-		for (unsigned k = i; k > 0 && c.seqs[k - 1] > c.seqs[k]; k--) {
-			uint64_t ts = c.seqs[k];
-			unsigned tl = c.slots[k];
-			c.seqs[k] = c.seqs[k - 1], c.slots[k] = c.slots[k - 1];
-			c.seqs[k - 1] = ts, c.slots[k - 1] = tl;
+		for (unsigned k = i; k > 0 && applies_before(&c.found[k], &c.found[k - 1]); k--) {
+			struct found t = c.found[k];
+			c.found[k] = c.found[k - 1];
+			c.found[k - 1] = t;
 		}
+	/* Records fn writes while it runs must not land in a slot whose
+	 * record is still to be applied. */
+	for (unsigned i = 0; r == 0 && i < c.n; i++)
+		if (j->busy[c.found[i].slot] == SLOT_FREE)
+			set_state(j, c.found[i].slot, SLOT_KEPT);
 	int applied = 0;
-	uint8_t *buf = r == 0 ? malloc(LFS_JOURNAL_SLOT_LEN) : NULL;
+	uint8_t *buf = r == 0 ? malloc(j->nlarge ? LFS_JOURNAL_LARGE_LEN : LFS_JOURNAL_SLOT_LEN)
+	                      : NULL;
 	if (r == 0 && !buf)
 		r = -ENOMEM;
 	for (unsigned i = 0; r == 0 && i < c.n; i++) {
 		size_t got;
-		unsigned s = c.slots[i];
-		r = lfs_pread_full(j->fd, buf, LFS_JOURNAL_SLOT_LEN, slot_offset(s), &got);
+		unsigned s = c.found[i].slot;
+		r = lfs_pread_full(j->fd, buf, slot_len(j, s), slot_offset(j, s), &got);
 		if (r < 0 || lfs_journal_decode(key, j->uuid, s, buf, got, c.rec) < 0)
 			continue;
 		if (c.rec->seq >= j->next_seq)
 			j->next_seq = c.rec->seq + 1;
 		if (fn(arg, c.rec) < 0)
 			continue; /* kept: the next recovery tries again */
-		static const uint8_t zero[4];
-		if ((r = lfs_pwrite_full(j->fd, zero, sizeof(zero), slot_offset(s))) == 0) {
+		if ((r = clear_slot(j, s)) == 0) {
 			applied++;
-			/* A slot kept by a failed update is free again. */
-			pthread_mutex_lock(&j->lock);
-			if (j->busy[s] == SLOT_KEPT)
-				j->busy[s] = SLOT_FREE;
-			pthread_mutex_unlock(&j->lock);
+			set_state(j, s, SLOT_FREE);
 		}
 	}
 	if (r == 0 && applied && fdatasync(j->fd) < 0)
 		r = -errno;
 	free(buf);
 	free(c.rec);
-	free(c.seqs);
-	free(c.slots);
+	free(c.found);
 	*rejected = c.rejected;
 	return r < 0 ? r : applied;
 }
@@ -523,8 +658,7 @@ static int clear_if_rejected(void *arg, unsigned slot, const uint8_t *raw, size_
 	struct clear_ctx *c = arg;
 	if (lfs_journal_decode(c->key, c->j->uuid, slot, raw, len, c->rec) == 0)
 		return 0;
-	static const uint8_t zero[4];
-	int r = lfs_pwrite_full(c->j->fd, zero, sizeof(zero), slot_offset(slot));
+	int r = clear_slot(c->j, slot);
 	if (r == 0)
 		c->cleared++;
 	return r;

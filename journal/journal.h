@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault journal: lethefs's one crash-safety mechanism for updates that
  * take more than one write (docs/FORMAT.md, "Crash safety").
  *
@@ -26,12 +27,22 @@
 #define LFS_JOURNAL_FILE_NAME "lethefs.journal"
 
 /* File layout: a 4096-byte header, then nslots slots of LFS_JOURNAL_SLOT_LEN
- * bytes. A slot whose first four bytes are zero is free. */
+ * bytes, then nlarge slots of LFS_JOURNAL_LARGE_LEN bytes for records that
+ * carry block images (a journal made by an earlier build has none). A slot
+ * whose first four bytes are zero is free. Slot numbers run over both:
+ * large slot k is slot nslots + k. */
 #define LFS_JOURNAL_HDR_LEN   4096u
 #define LFS_JOURNAL_SLOT_LEN  16384u
+#define LFS_JOURNAL_LARGE_LEN 278528u
 #define LFS_JOURNAL_MIN_SLOTS 16u
 #define LFS_JOURNAL_MAX_SLOTS 1024u
 #define LFS_JOURNAL_DEF_SLOTS 64u
+/* Large slots made with nslots small ones. Fixed at 4 (1.1 MB, allocated
+ * when the journal is made so that a record never waits for disk space):
+ * a writer holds one only for one write's blocks and never while it waits
+ * for anything else, so more writers than slots just queue (take_slot),
+ * and a vault on a small disk does not give megabytes to the journal. */
+#define LFS_JOURNAL_LARGE_FOR(nslots) ((void)(nslots), 4u)
 
 /* Record kinds. Numbers are part of the format: never reuse one. */
 enum lfs_journal_kind {
@@ -39,9 +50,10 @@ enum lfs_journal_kind {
 	LFS_JK_ROTATE_FILE = 2, /* a file re-sealed under a new epoch (rotation) */
 	LFS_JK_ROTATE_DIR = 3,  /* a directory's names moved to a new epoch */
 	LFS_JK_KEYRING = 4,     /* a keyring that must replace lethefs.keyring (rekey) */
-	/* 5: rename onto an empty directory (reserved) */
-	LFS_JK_UPCONVERT = 6, /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
-	LFS_JK_MAX = 6,
+	LFS_JK_RENAME_DIR = 5,  /* a directory renamed onto an empty one (fs/rename_dir.c) */
+	LFS_JK_UPCONVERT = 6,   /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
+	LFS_JK_OVERWRITE = 7,   /* blocks rewritten in place (fs/overwrite.c) */
+	LFS_JK_MAX = 7,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as
@@ -65,14 +77,24 @@ struct lfs_journal_target {
 #define LFS_JOURNAL_PAYLOAD_MAX                                                                    \
 	(LFS_JOURNAL_SLOT_LEN - LFS_JOURNAL_REC_FIXED - LFS_JOURNAL_PATH_MAX - LFS_JOURNAL_MAC_LEN)
 
+/* Bulk bytes a record in a large slot can carry besides its fixed part,
+ * a path and payload of the lengths given. */
+#define LFS_JOURNAL_BULK_ROOM(path_len, payload_len)                                               \
+	(LFS_JOURNAL_LARGE_LEN - LFS_JOURNAL_REC_FIXED - (path_len) - (payload_len) -              \
+	 LFS_JOURNAL_MAC_LEN)
+
 /* One record in memory (about 16 KiB: allocate it, never put it on a
- * stack). */
+ * stack). The bulk is stored after the MAC and not covered by it: it may
+ * only hold data that authenticates on its own (sealed blocks, which
+ * recovery opens under the file's key before using them). */
 struct lfs_journal_record {
 	uint8_t kind;
 	uint64_t seq; /* assigned when written: orders recovery */
 	struct lfs_journal_target target;
 	uint32_t payload_len;
 	uint8_t payload[LFS_JOURNAL_PAYLOAD_MAX];
+	const uint8_t *bulk; /* writing: the caller's; replay and decode: in the slot read */
+	uint32_t bulk_len;
 };
 
 struct lfs_journal {
@@ -80,19 +102,23 @@ struct lfs_journal {
 	bool read_only; /* opened from read-only storage: records can be read only */
 	uint8_t uuid[16];
 	unsigned nslots;
+	unsigned nlarge; /* large slots after the small ones (0: none) */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
-	uint8_t *busy;     /* nslots flags, lock */
+	uint8_t *busy;     /* nslots + nlarge flags, lock */
 	uint64_t next_seq; /* lock */
 	unsigned waiting;  /* threads waiting for a free slot, lock */
 	bool dirty;        /* written since the last lfs_journal_sync, lock */
 };
 
 /* Opens VAULT/lethefs.journal (creating it, 0600, with want_slots slots
- * when absent and create is set). A journal of another vault, a file that
- * is not a regular file owned by this process's user, or a malformed header
- * is refused (-EINVAL, or -ENOENT when absent and !create). On read-only
- * storage an existing journal is opened for reading (read_only set). */
+ * and LFS_JOURNAL_LARGE_FOR(want_slots) large ones when absent and create
+ * is set; with create, an existing journal that holds no record and has
+ * fewer slots of either size is made anew with those). A journal of another
+ * vault, a file that is not a regular file owned by this process's user,
+ * or a malformed header is refused (-EINVAL, or -ENOENT when absent and
+ * !create). On read-only storage an existing journal is opened for reading
+ * (read_only set). */
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots);
 void lfs_journal_close(struct lfs_journal *j);
@@ -104,7 +130,9 @@ void lfs_journal_close(struct lfs_journal *j);
 /* Writes r into a free slot (waiting for one when all are busy) and returns
  * the slot, which stays reserved until lfs_journal_end. The record is in
  * the backing file's page cache when this returns: a killed process leaves
- * it behind; sync = true also makes it durable (fdatasync) before return. */
+ * it behind; sync = true also makes it durable (fdatasync) before return.
+ * A record with bulk bytes goes to a large slot (-E2BIG when it does not
+ * fit one, or the journal has none). */
 int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_LEN],
                       struct lfs_journal_record *r, bool sync, unsigned *slot);
 /* The update is complete: the slot is cleared (its first bytes zeroed) and
@@ -118,7 +146,11 @@ void lfs_journal_keep(struct lfs_journal *j, unsigned slot);
 /* Makes every record written so far durable. */
 int lfs_journal_sync(struct lfs_journal *j);
 
-/* Recovery: calls fn for every authenticated record, oldest first (by seq).
+/* Recovery: calls fn for every authenticated record: first every record of
+ * kind LFS_JK_OVERWRITE (block images: they repair blocks a killed write
+ * left torn, which other kinds' recovery may read), then the others; each
+ * group oldest first (by seq). While it runs, the slots of the records not
+ * yet applied are reserved, so that fn may write records of its own.
  * Records that do not authenticate are counted in *rejected and left alone
  * (fn never sees them); fn decides what a record means and returns 0 when
  * it is done with it (the slot is then cleared) or a negative errno (the
@@ -137,12 +169,14 @@ int lfs_journal_clear_rejected(struct lfs_journal *j, const uint8_t key[LFS_JOUR
 int lfs_journal_pending(struct lfs_journal *j, unsigned *count);
 
 /* Encoding of one slot, exposed for the unit tests and the fuzz target.
- * encode writes LFS_JOURNAL_SLOT_LEN bytes (the record, its MAC, zero
- * padding) and returns 0, or -EINVAL when a length is out of bounds.
- * decode returns 0 for an authentic record, -EBADMSG when it does not
- * authenticate, -ENOENT for a free slot, -EINVAL when malformed. */
+ * encode writes out_len bytes (the record, its MAC, its bulk, zero
+ * padding) and returns 0, or -EINVAL when a length is out of bounds or the
+ * record does not fit out_len. decode returns 0 for an authentic record
+ * (r->bulk then points into in), -EBADMSG when it does not authenticate,
+ * -ENOENT for a free slot, -EINVAL when malformed. */
 int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
-                       unsigned slot, const struct lfs_journal_record *r, uint8_t *out);
+                       unsigned slot, const struct lfs_journal_record *r, uint8_t *out,
+                       size_t out_len);
 int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
                        unsigned slot, const uint8_t *in, size_t len, struct lfs_journal_record *r);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Naming the object of a journal record so that recovery finds it again:
  * by file handle when the process may use them (root), else by its path
  * below the vault's data directory; device and inode numbers check what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The AEAD used for file contents, chosen per vault. Both choices take a
  * 256-bit key and produce a 128-bit tag; they differ in nonce size, which
  * is why the block layout asks this unit for its overhead. */

@@ -1,12 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 #include "../common/duration.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <ini.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sodium.h>
 
 enum {
@@ -23,6 +26,8 @@ enum {
 	SEEN_STAGING_TTL = 1u << 9,
 	SEEN_STAGING_EXTEND = 1u << 10,
 	SEEN_STAGING_MAX_TTL = 1u << 11,
+	SEEN_STAGING_SHORTEN = 1u << 12,
+	SEEN_STAGING_PER_USER = 1u << 13,
 };
 
 /* Every key lethefs knows, by section. */
@@ -43,6 +48,8 @@ static const struct {
 	{"staging", "staging_default_ttl", SEEN_STAGING_TTL},
 	{"staging", "staging_allow_extend", SEEN_STAGING_EXTEND},
 	{"staging", "staging_max_ttl", SEEN_STAGING_MAX_TTL},
+	{"staging", "owner_may_shorten", SEEN_STAGING_SHORTEN},
+	{"staging", "staging_max_per_user", SEEN_STAGING_PER_USER},
 };
 
 static int section_known(const char *name, size_t len)
@@ -59,6 +66,7 @@ struct parse_state {
 	char *err;
 	size_t errlen;
 	int failed;
+	bool staging_only; /* skip (and note) errors outside [vault] and [staging] */
 };
 
 static int fail(struct parse_state *ps, const char *fmt, const char *a, const char *b)
@@ -170,6 +178,24 @@ static int staging_root_valid(const char *v)
 	return 1;
 }
 
+/* yes/no, true/false, on/off, 1/0 (any case), as systemd reads them. */
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
+										   "off", "0"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 {
 	struct lfs_vault_config *cfg = ps->cfg;
@@ -237,12 +263,49 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 		break;
 	}
 	case SEEN_STAGING_EXTEND:
+		if (parse_bool(value, &cfg->staging_allow_extend) < 0)
+			return fail(ps, "staging_allow_extend '%s' must be yes or no (or true/false, "
+					"on/off, 1/0)%s",
+				    value, "");
+		break;
+	case SEEN_STAGING_SHORTEN:
 		if (strcmp(value, "yes") && strcmp(value, "no"))
-			return fail(ps, "staging_allow_extend '%s' must be yes or no%s", value, "");
-		cfg->staging_allow_extend = !strcmp(value, "yes");
+			return fail(ps, "owner_may_shorten '%s' must be yes or no%s", value, "");
+		cfg->staging_owner_may_shorten = !strcmp(value, "yes");
+		break;
+	case SEEN_STAGING_PER_USER: {
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+		if (!*value || *end || value[0] == '-' || v > 100000)
+			return fail(ps, "staging_max_per_user '%s' is not a number of directories "
+					"(0 = no limit)%s",
+				    value, "");
+		cfg->staging_max_per_user = (unsigned)v;
 		break;
 	}
+	}
 	return 1;
+}
+
+/* "value  # comment" -> "value": a '#' after white space starts a comment,
+ * as ';' does for inih. Returns -1 when the value does not fit. */
+static int strip_comment(const char *value, char *out, size_t outlen)
+{
+	size_t n = strlen(value);
+	for (size_t i = 1; i < n; i++)
+		if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+			n = i;
+			break;
+		}
+	if (value[0] == '#')
+		n = 0;
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	if (n >= outlen)
+		return -1;
+	memcpy(out, value, n);
+	out[n] = '\0';
+	return 0;
 }
 
 static int parse_key(struct parse_state *ps, const char *section, const char *name,
@@ -254,7 +317,19 @@ static int parse_key(struct parse_state *ps, const char *section, const char *na
 	if (ps->cfg->seen & bit)
 		return fail(ps, "key '%s' appears twice in section [%s]", name, section);
 	ps->cfg->seen |= bit;
-	return parse_value(ps, bit, value);
+	char plain[512];
+	if (strip_comment(value, plain, sizeof(plain)) < 0)
+		return fail(ps, "the value of '%s' in section [%s] is too long", name, section);
+	return parse_value(ps, bit, plain);
+}
+
+/* Appends one skipped error ("; " between them) while there is room. */
+static void note_skipped(struct lfs_vault_config *cfg, const char *section, const char *why)
+{
+	size_t used = strlen(cfg->skipped);
+	if (used + 4 < sizeof(cfg->skipped))
+		snprintf(cfg->skipped + used, sizeof(cfg->skipped) - used, "%s[%s] %s",
+			 used ? "; " : "", section, why);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -262,13 +337,51 @@ static int handler(void *user, const char *section, const char *name, const char
 	struct parse_state *ps = user;
 	if (ps->failed)
 		return 0;
+	if (ps->staging_only && strcmp(section, "vault") && strcmp(section, "staging")) {
+		/* Parsed into a scratch copy: an error here is only noted. */
+		char why[200] = "";
+		struct lfs_vault_config scratch = *ps->cfg;
+		struct parse_state sub = {.cfg = &scratch, .err = why, .errlen = sizeof(why)};
+		int ok = section_known(section, strlen(section))
+			     ? parse_key(&sub, section, name, value)
+			     : fail(&sub, "unknown section [%s]%s", section, "");
+		if (ok && !sub.failed)
+			*ps->cfg = scratch;
+		else
+			note_skipped(ps->cfg, section, why);
+		return 1;
+	}
 	if (!section_known(section, strlen(section)))
 		return fail(ps, "unknown section [%s]%s", section, "");
 	return parse_key(ps, section, name, value);
 }
 
-int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-		     size_t errlen)
+/* Whether line (1-based) of text lies in [vault], [staging] or before any
+ * section header (where inih reports keys as section ""). */
+static bool section_is_core(const char *text, int line)
+{
+	const char *sec = NULL;
+	size_t seclen = 0;
+	const char *p = text;
+	for (int n = 1; *p && n < line; n++) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *q = p;
+		while (q < p + len && (*q == ' ' || *q == '\t'))
+			q++;
+		const char *close = q < p + len && *q == '[' ? memchr(q, ']', len - (size_t)(q - p)) : NULL;
+		if (close) {
+			sec = q + 1;
+			seclen = (size_t)(close - q - 1);
+		}
+		p += len + (end != NULL);
+	}
+	return !sec || (seclen == 5 && !strncmp(sec, "vault", 5)) ||
+	       (seclen == 7 && !strncmp(sec, "staging", 7));
+}
+
+static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+		 size_t errlen, bool staging_only)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (memchr(text, '\0', len)) {
@@ -281,13 +394,21 @@ int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg,
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 
-	if (check_sections(copy, err, errlen) < 0) {
+	/* Lenient: an unknown section's keys are noted one by one below. */
+	if (!staging_only && check_sections(copy, err, errlen) < 0) {
 		free(copy);
 		return -EINVAL;
 	}
 	char reason[256] = "";
-	struct parse_state ps = {.cfg = cfg, .err = reason, .errlen = sizeof(reason)};
+	struct parse_state ps = {
+		.cfg = cfg, .err = reason, .errlen = sizeof(reason), .staging_only = staging_only};
 	int line = ini_parse_string(copy, handler, &ps);
+	if (line > 0 && staging_only && !reason[0] && !section_is_core(copy, line)) {
+		char why[32];
+		snprintf(why, sizeof(why), "line %d: syntax error", line);
+		note_skipped(cfg, "?", why);
+		line = 0;
+	}
 	free(copy);
 	if (line != 0) {
 		if (!reason[0])
@@ -305,7 +426,25 @@ int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg,
 	}
 	if (!(cfg->seen & SEEN_STAGING_TTL))
 		cfg->staging_default_ttl = LFS_STAGING_DEFAULT_TTL;
+	if (!(cfg->seen & SEEN_STAGING_MAX_TTL))
+		cfg->staging_max_ttl = LFS_STAGING_DEFAULT_MAX_TTL;
+	if (!(cfg->seen & SEEN_STAGING_SHORTEN))
+		cfg->staging_owner_may_shorten = 1;
+	if (!(cfg->seen & SEEN_STAGING_PER_USER))
+		cfg->staging_max_per_user = LFS_STAGING_DEFAULT_PER_USER;
 	return 0;
+}
+
+int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+		     size_t errlen)
+{
+	return parse(text, len, cfg, err, errlen, false);
+}
+
+int lfs_config_parse_staging(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+			     size_t errlen)
+{
+	return parse(text, len, cfg, err, errlen, true);
 }
 
 int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t buflen)
@@ -324,11 +463,12 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENOSPC;
 	size_t used = (size_t)n;
-	char idle[64] = "", sttl[64] = "", smax[64] = "";
+	char idle[64] = "", sttl[64] = "", smax[64] = "", sper[16];
 	if (cfg->seen & SEEN_IDLE_LOCK)
 		lfs_format_duration(cfg->idle_lock_seconds, idle, sizeof(idle));
 	lfs_format_duration(cfg->staging_default_ttl, sttl, sizeof(sttl));
 	lfs_format_duration(cfg->staging_max_ttl, smax, sizeof(smax));
+	snprintf(sper, sizeof(sper), "%u", cfg->staging_max_per_user);
 	const struct {
 		const char *section, *name, *value;
 		unsigned bit;
@@ -342,6 +482,9 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 		{"staging", "staging_allow_extend", cfg->staging_allow_extend ? "yes" : "no",
 		 SEEN_STAGING_EXTEND},
 		{"staging", "staging_max_ttl", smax, SEEN_STAGING_MAX_TTL},
+		{"staging", "owner_may_shorten", cfg->staging_owner_may_shorten ? "yes" : "no",
+		 SEEN_STAGING_SHORTEN},
+		{"staging", "staging_max_per_user", sper, SEEN_STAGING_PER_USER},
 	};
 	const char *section = "vault";
 	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vault's INI configuration (VAULT/lethefs.conf): non-secret settings,
  * read with inih. Unknown sections or keys, duplicates and bad values are
  * errors with the line number, never silently ignored. */
@@ -33,12 +34,22 @@ struct lfs_vault_config {
 	/* [staging] (docs/STAGING.md) */
 	char staging_root[256];	       /* relative path in the mount; "" = none */
 	uint64_t staging_default_ttl;  /* for directories made under staging_root */
-	uint64_t staging_max_ttl;      /* 0 = no limit */
+	uint64_t staging_max_ttl;      /* 0 = no limit ("off"); default 30 days */
 	int staging_allow_extend;      /* 0/1: may a TTL be pushed later? */
+	int staging_owner_may_shorten; /* 0/1: may writers shorten or shred? */
+	unsigned staging_max_per_user; /* live directories per non-root uid; 0 = no limit */
+	/* Set by lfs_config_parse_staging only: the first error met in a
+	 * section other than [vault] and [staging], which it skipped. */
+	char skipped[256];
 };
 
 /* Default TTL of directories under staging_root when none is configured. */
 #define LFS_STAGING_DEFAULT_TTL (7ULL * 86400)
+/* Defaults of staging_max_ttl and staging_max_per_user: any user of the
+ * mount may create staging directories, so both are bounded unless the
+ * administrator says otherwise (docs/STAGING.md). */
+#define LFS_STAGING_DEFAULT_MAX_TTL  (30ULL * 86400)
+#define LFS_STAGING_DEFAULT_PER_USER 16u
 
 #define LFS_AUDIT_DEFAULT_NAME "lethefs.audit"
 /* The only place outside the vault an [audit] log may be (root's). */
@@ -48,6 +59,12 @@ struct lfs_vault_config {
  * with a human-readable reason in err. */
 int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
 		     size_t errlen);
+/* The same for what expiring staging directories needs ([vault] and
+ * [staging]): an error in any other section is skipped and described in
+ * cfg->skipped, so that a typo elsewhere never keeps expired data on disk
+ * (lethefs shred-expired). Errors in [vault] or [staging] still fail. */
+int lfs_config_parse_staging(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
+			     size_t errlen);
 /* Renders the config as INI text. Returns the length, or -ENOSPC. */
 int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t buflen);
 /* The same text with the value of [vault] format replaced by format and

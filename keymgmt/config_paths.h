@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs.conf is not authenticated (anyone who can write the vault can
  * edit it), yet two of its settings name places where root writes or
  * unlinks: [audit] log and [access] control_socket. Both are re-checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Key derivation tree. Every key lethefs uses is derived from a root key
  * (the master key, or a data key of one epoch) for exactly one purpose,
  * named by an 8-byte libsodium KDF context. Changing any constant here is
@@ -14,6 +15,9 @@
 #define LFS_KDF_CTX_AUDIT   "lfaudt01" /* authenticates audit entries */
 #define LFS_KDF_CTX_STAGING "lfstag01" /* wraps staging directory keys */
 #define LFS_KDF_CTX_JOURNAL "lfjrnl01" /* authenticates vault journal records */
+#define LFS_KDF_CTX_STAGEXP "lfstex01" /* authenticates staging retention records */
+/* From the audit key (not the master key, so that labels survive a rekey). */
+#define LFS_KDF_CTX_LABELS "lflabl01" /* authenticates keyslot labels */
 
 /* Purposes derived from a data key (one per epoch). */
 #define LFS_KDF_CTX_CONTENT "lfcont01" /* root of per-file content keys */

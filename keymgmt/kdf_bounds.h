@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounds on the Argon2id parameters of a keyslot. The parameters are
  * stored beside the slot and, although authenticated, a slot edited by
  * whoever can write the vault is read before it fails to open: bounds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "keyring.h"
 #include "kdf.h"
 #include "../common/bytes.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The keyring: the one object that holds every key in the process.
  *
  * It can be empty (locked), hold the data keys of one or more epochs

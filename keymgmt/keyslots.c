@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "keyslots.h"
 #include "kdf_bounds.h"
 #include "../common/bytes.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The keyslot file (VAULT/lethefs.keyslots): the master key wrapped once
  * per slot. Fixed layout so that decoding is a few exact-length checks;
  * see docs/FORMAT.md for the byte map. */

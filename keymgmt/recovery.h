@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recovery keys: the vault's master key written as text for a paper
  * backup, with a checksum so that a mistyped character is reported before
  * anything is tried against the vault. Crypto and text only: no I/O.

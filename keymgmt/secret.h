@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where a secret comes from: a passphrase file, an inherited descriptor, an
  * external program (key provider), a key file, or the terminal. The secret
  * is returned in sodium_malloc'd memory; release it with lfs_secret_free. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "vault.h"
 #include "../common/fileutil.h"
@@ -15,7 +16,8 @@
 
 #define CONFIG_MAX 65536
 
-enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err, size_t errlen)
+static enum lfs_vault_error vault_open(const char *path, struct lfs_vault *v, char *err,
+				       size_t errlen, bool staging_only)
 {
 	memset(v, 0, sizeof(*v));
 	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -41,7 +43,8 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 		return LFS_VAULT_CORRUPT;
 	}
 	char why[300];
-	r = lfs_config_parse((const char *)text, len, &v->cfg, why, sizeof(why));
+	r = staging_only ? lfs_config_parse_staging((const char *)text, len, &v->cfg, why, sizeof(why))
+			 : lfs_config_parse((const char *)text, len, &v->cfg, why, sizeof(why));
 	free(text);
 	if (r < 0) {
 		snprintf(err, errlen, "%s/%s: %s", path, LFS_CONFIG_FILE_NAME, why);
@@ -56,13 +59,24 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 		r = lfs_keyslots_decode(slots, len, &v->slots);
 		free(slots);
 	}
-	if (r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) {
+	if ((r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) && !staging_only) {
 		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
 			 path, LFS_KEYSLOTS_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
 	return LFS_VAULT_OK;
+}
+
+enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err, size_t errlen)
+{
+	return vault_open(path, v, err, errlen, false);
+}
+
+enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vault *v, char *err,
+						size_t errlen)
+{
+	return vault_open(path, v, err, errlen, true);
 }
 
 void lfs_vault_close(struct lfs_vault *v)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A vault on disk: VAULT/lethefs.conf (settings), VAULT/lethefs.keyslots
  * (master key wrapped per slot), VAULT/lethefs.keyring (data keys sealed
  * under the master key) and VAULT/d/ (the encrypted tree). */
@@ -45,6 +46,12 @@ enum lfs_vault_error {
 enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
 				    size_t errlen);
 void lfs_vault_close(struct lfs_vault *v);
+/* The same for expiring staging directories without any key (lethefs
+ * shred-expired): only [vault] and [staging] of the config must be right
+ * (an error elsewhere is described in v->cfg.skipped), and the keyslot
+ * file is not needed (v->slots is zero when it is unusable). */
+enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vault *v, char *err,
+						size_t errlen);
 
 /* Tries the secret against every keyslot and unlocks kr (which this
  * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring

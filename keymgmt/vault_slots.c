@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Read-modify-write of the keyslot file: serialised by a lock file, and
  * written with lfs_replace_file so that a crash leaves the old or the new
  * file, never a mix. */

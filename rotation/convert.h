@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The conversion of one object to the rotation's target epoch, each under
  * that object's io_lock and journalled (rotjournal.h): a regular file
  * (convert_file.c, with refile.c), a directory's names and a symlink

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One directory's conversion to the target epoch (rotation phase
  * "directory"): journal, rename every entry (redir.c), new .lethefs.dir;
  * and its symlinks, one at a time. A format-1 directory toward a format-2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One regular file's conversion to the target epoch (rotation phase
  * "file"): journal, re-seal every block in place (refile.c), new header;
  * a format-1 file toward a format-2 epoch is converted to format 2
@@ -9,13 +10,16 @@
 #include "upconvert.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../journal/target.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_MAX],
                         struct lfs_file_header *h, struct lfs_irec *rec, uint64_t *plain)
@@ -85,6 +89,33 @@ static void count_done(struct walk *w, uint64_t plain)
 	pthread_mutex_unlock(&w->r->lock);
 }
 
+/* The re-sealing, each run of blocks under a block record of its own
+ * (fs/overwrite.h), naming the file as the conversion's record does. */
+static int refile_recorded(struct lfs_fs *fs, const struct lfs_layout *l, int fd,
+                           const struct lfs_file_header *oh, const struct lfs_file_header *nh,
+                           const uint8_t *new_raw, uint64_t *plain)
+{
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	int e = t && key ? 0 : -ENOMEM;
+	if (e == 0)
+		e = lfs_keyring_copy_journal_key(fs->kr, key);
+	if (e == 0)
+		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
+		                          fs->handle_mount_fd >= 0, t);
+	if (e == 0) {
+		struct lfs_overwriter w = {
+		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		e = lfs_refile(l, fs->kr, &w, fd, oh, nh, new_raw, false, plain);
+		if (e == 0 && w.kept)
+			e = -EIO; /* converted, but a record stays: finish at recovery */
+	}
+	if (key)
+		sodium_free(key);
+	free(t);
+	return e;
+}
+
 /* Same version: every block re-sealed in place under a new header. */
 static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const char *rel,
                            const uint8_t *old_raw, const struct lfs_file_header *oh,
@@ -108,7 +139,7 @@ static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const c
 	                         l.hdr_len, &slot);
 	if (e < 0)
 		return e;
-	e = lfs_refile(&l, fs->kr, fd, oh, &nh, new_raw, false, &plain);
+	e = refile_recorded(fs, &l, fd, oh, &nh, new_raw, &plain);
 	if (e < 0) {
 		/* The record stays for the next recovery, which finishes the
 		 * file; until then nothing else may change it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Extended attributes' conversion to the target epoch (rotation phase
  * "xattrs"). */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "record.h"
 #include "redir.h"
@@ -66,8 +67,8 @@ static int record_header(struct lfs_keyring *kr, enum lfs_cipher_id cipher, cons
 	return e;
 }
 
-int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int fd,
-		       const uint8_t *payload, size_t len)
+int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct lfs_overwriter *w,
+		       int fd, const uint8_t *payload, size_t len)
 {
 	size_t img = len / 2;
 	if (len % 2 || (img != LFS_FILE_HDR_V1_LEN && img != LFS_FILE_HDR_V2_LEN))
@@ -96,7 +97,7 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int fd
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	lfs_layout_init(&l, cipher, oh.version);
-	e = lfs_refile(&l, kr, fd, &oh, &nh, new_raw, true, NULL);
+	e = lfs_refile(&l, kr, w, fd, &oh, &nh, new_raw, true, NULL);
 	/* Contents did not change: keep the times the user sees. */
 	struct timespec ts[2] = {st.st_atim, st.st_mtim};
 	if (e == 0)

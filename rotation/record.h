@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation's journal records (docs/FORMAT.md section 12.5): before an
  * object is converted to the target epoch, a record naming it and holding
  * its old and new header (a file) or .lethefs.dir (a directory) goes into
@@ -13,6 +14,7 @@
 #include "../fs/content.h"
 #include "../fs/dirmeta.h"
 #include "../fs/fs.h"
+#include "../fs/overwrite.h"
 #include "../journal/journal.h"
 #include "../keymgmt/keyring.h"
 
@@ -38,8 +40,8 @@ void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot);
  * epochs, carry the same flags and no staging epoch. -ESTALE when the file
  * carries neither header (another file now), -EINVAL when the record is
  * unusable, -EIO when a block authenticates under neither header. */
-int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int fd,
-		       const uint8_t *payload, size_t len);
+int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct lfs_overwriter *w,
+		       int fd, const uint8_t *payload, size_t len);
 /* Recovery of a directory record on the directory open on dirfd: its names
  * are moved to the new epoch (idempotent). -ESTALE when the directory has
  * another id now. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rotation of what is not file contents (docs/ROTATION.md): the names of
  * one directory, and symlink targets. No FUSE here; the caller excludes
  * FUSE name operations on the directory (its io_lock, taken shared by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "refile.h"
 #include "../common/bytes.h"
@@ -86,8 +87,8 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 	return r;
 }
 
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                const uint8_t *new_raw, bool replay, uint64_t *plain_bytes)
 {
 	if (old_h->version != l->version || new_h->version != l->version)
@@ -106,6 +107,8 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 	if (!disk)
 		r = -ENOMEM;
 	uint64_t nblocks = size ? (size - 1) / LFS_BLOCK_SIZE + 1 : 0;
+	struct lfs_overwrite o = {.disk_h = *old_h, .seal_h = *new_h,
+	                          .final_block = nblocks ? nblocks - 1 : 0};
 	for (uint64_t b = 0; r == 0 && b < nblocks; b += CHUNK_BLOCKS) {
 		uint64_t nb = nblocks - b < CHUNK_BLOCKS ? nblocks - b : CHUNK_BLOCKS;
 		uint64_t off = lfs_block_offset(l, b);
@@ -119,7 +122,7 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 		if (r == 0)
 			r = redo_chunk(l, &k, old_h, new_h, replay, b, nb, nblocks - 1, disk, got);
 		if (r == 0)
-			r = lfs_pwrite_full(fd, disk, got, (off_t)off);
+			r = lfs_overwrite_write(w, l, fd, &o, b, disk, got);
 	}
 	/* The header goes last: until it is written, a reader of the old
 	 * header would fail on re-sealed blocks, which is why the caller

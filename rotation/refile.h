@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Re-encryption of one regular file in place, for data-key rotation
  * (docs/ROTATION.md). The backing inode keeps its identity (hard links,
  * open handles and the inode table stay valid): every block is re-sealed
@@ -20,17 +21,19 @@
 #include <sys/types.h>
 
 #include "../fs/content.h"
+#include "../fs/overwrite.h"
 #include "../keymgmt/keyring.h"
 
 /* Re-seals the file open read-write on fd (plaintext size unchanged; l
  * its layout, both headers of its version) from old_h to new_h, then
  * writes new_raw (new_h encoded, with the file's record in version 2) as
- * the header and fdatasyncs. With replay, blocks already sealed under new_h
- * are accepted as they are. -EIO when a block authenticates under neither
- * header (the file is left as it was for that block); -EACCES locked;
- * other negative errno. */
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+ * the header and fdatasyncs. The blocks are rewritten in place under block
+ * records through w (NULL: without; see fs/overwrite.h). With replay,
+ * blocks already sealed under new_h are accepted as they are.
+ * -EIO when a block authenticates under neither header (the file is left
+ * as it was for that block); -EACCES locked; other negative errno. */
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                const uint8_t *new_raw, bool replay, uint64_t *plain_bytes);
 
 #endif

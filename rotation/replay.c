@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation journal of lethefs 0.1 (VAULT/lethefs.rotation.journal,
  * rotjournal.h): since 0.2 a conversion runs under a record of the vault
  * journal (record.h), which recovery applies. The old file carried only an
@@ -82,7 +83,9 @@ int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
 		size_t img = file ? LFS_FILE_HDR_V1_LEN : LFS_DIRMETA_V1_LEN;
 		memcpy(payload, j->old_raw, img);
 		memcpy(payload + img, j->new_raw, img);
-		e = file ? lfs_rot_apply_file(l->cipher, kr, fd, payload, 2 * img)
+		/* Offline, on the explicit request of fsck --repair
+		 * --apply-legacy-journal: without block records. */
+		e = file ? lfs_rot_apply_file(l->cipher, kr, NULL, fd, payload, 2 * img)
 			 : lfs_rot_apply_dir(kr, fd, payload, 2 * img);
 		close(fd);
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation journal of lethefs 0.1 (replay.c): reported at unlock
  * (lfs_rotation_recover, rotate.h), applied only by fsck on request. */
 #ifndef LETHEFS_ROTATION_REPLAY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation worker (rotate.h, docs/ROTATION.md): requests, the
  * background thread and its passes over the tree, and the retirement of
  * the older epochs once nothing is left under them. */
@@ -23,7 +24,8 @@
  * against the compiler's numbers at every build. */
 #define ROTATION_STACK_WIPE (64 * 1024)
 
-int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
+int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
+                          const struct lfs_audit_caller *caller)
 {
 	pthread_mutex_lock(&r->lock);
 	lfs_rot_refresh_epochs(r);
@@ -45,7 +47,9 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
 		return 0;
 	}
-	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == 0) {
+	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == -ENOSPC)
+		e = -E2BIG; /* no room in the keyring, not on the disk */
+	else if (e == 0) {
 		/* On disk before anything is encrypted under it: a crash must
 		 * never leave data under a key that exists nowhere else. The
 		 * keyring's write lock (inside add_epoch) already made every
@@ -83,7 +87,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch)
 	pthread_mutex_unlock(&r->lock);
 	if (e == 0) {
 		lfs_info("rotation started: new data-key epoch %u", ne);
-		lfs_rot_audit(r, "started", "epoch", ne, "previous_epoch", prev);
+		lfs_rot_audit_started(r, caller, ne, prev);
 	}
 	return e;
 }

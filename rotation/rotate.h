@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data-key rotation in a mounted volume (docs/ROTATION.md).
  *
  * Invariant: whenever the keyring holds more than one data epoch, a
@@ -20,8 +21,12 @@ void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *en
 int lfs_rotation_start(struct lfs_rotation *r);
 void lfs_rotation_stop(struct lfs_rotation *r);
 /* Starts a rotation: a new epoch, stored before use. -EBUSY when one is
- * under way, -EACCES when locked. */
-int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch);
+ * under way, -EACCES when locked, -E2BIG when the keyring holds the most
+ * epochs it can, -ENOSPC (or -EDQUOT) when the vault's disk has no room
+ * for the new keyring file. caller (may be NULL) is named in the
+ * "started" audit entry. */
+int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
+                         const struct lfs_audit_caller *caller);
 /* Reports a rotation journal left by lethefs 0.1 (replay.c); the vault
  * journal's records are applied by daemon/recover.c. Called with keys
  * present and before the gate opens. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation journal's record (rotjournal.h) and its file. */
 #define _GNU_SOURCE
 #include "rotjournal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rotation journal of lethefs 0.1, VAULT/lethefs.rotation.journal:
  * the one object whose conversion was under way. Only read now (replay.c):
  * conversions run under vault journal records (record.h). */

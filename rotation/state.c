@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rotation state and progress: the epochs, lethefs.rotation (when it
  * started), the keyring file, audit entries and the status members. */
 #define _GNU_SOURCE
@@ -24,6 +25,16 @@ void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, 
 	struct lfs_audit_detail d[] = {
 	    {"mountpoint", r->env.mountpoint, 0}, {k1, NULL, v1}, {k2, NULL, v2}};
 	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
+}
+
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous)
+{
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
+	                               {"epoch", NULL, epoch},
+	                               {"previous_epoch", NULL, previous},
+	                               {"trigger", "command", 0}};
+	lfs_event_emit(&r->env.events, "rotate", "started", caller, d, 4);
 }
 
 /* Reads the epochs and decides the state; with lock held. */
@@ -106,6 +117,14 @@ static const char *state_name(enum lfs_rotation_state s)
 	}
 }
 
+/* "\"2026-11-29T09:00:00Z\"" (with the quotes), or null for 0 (unknown). */
+static void iso_or_null(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&t, &tm) || !strftime(out, len, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm))
+		snprintf(out, len, "null");
+}
+
 int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
 {
 	pthread_mutex_lock(&r->lock);
@@ -141,7 +160,18 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
 	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
 	                 (unsigned long long)r->passes, r->last_retired);
+	time_t started = r->started, completed = r->completed;
 	pthread_mutex_unlock(&r->lock);
+	if (n < 0 || (size_t)n >= len - *used)
+		return -1;
+	*used += (size_t)n;
+	/* The same two times in ISO 8601, as every other time in the status;
+	 * the Unix members above stay for the scripts that read them. */
+	char s_at[40], c_at[40];
+	iso_or_null(started, s_at, sizeof(s_at));
+	iso_or_null(completed, c_at, sizeof(c_at));
+	n = snprintf(buf + *used, len - *used,
+	             ",\"rotation_started_at\":%s,\"rotation_completed_at\":%s", s_at, c_at);
 	if (n < 0 || (size_t)n >= len - *used)
 		return -1;
 	*used += (size_t)n;

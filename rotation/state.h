@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A rotation's state (rotate.h is what the daemon uses): the struct the
  * worker, the walk, the conversions and the replay share, the progress
  * counters, lethefs.rotation, and the status (state.c). */
@@ -91,6 +92,10 @@ double lfs_rot_now(void); /* CLOCK_MONOTONIC seconds */
 /* A "rotate" audit event with the mountpoint and one or two details. */
 void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
                    const char *k2, long long v2);
+/* The "started" entry: the one entry of a rotation a process causes, with
+ * who asked and how (trigger "command": lethefs rotate). */
+void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
+                           uint32_t epoch, uint32_t previous);
 /* Reads the epochs and decides the state; with r->lock held. */
 void lfs_rot_refresh_epochs(struct lfs_rotation *r);
 /* Seals the keyring and replaces lethefs.keyring with it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree walk of a rotation pass: every directory, file, symlink and
  * xattr of the backing tree, counted or converted one at a time, on the
  * iterative walker of fs/treewalk.h (a tree of any depth costs heap, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree walk of a rotation pass (walk.c): every directory, file,
  * symlink and xattr of the backing tree, counted or converted. */
 #ifndef LETHEFS_ROTATION_WALK_H

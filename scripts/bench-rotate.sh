@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Rotation benchmark (issue: re-encryption throughput at least half of the
 # volume's sequential write throughput; foreground I/O during rotation
 # beside the idle figure). On one fresh vault with the production cipher:

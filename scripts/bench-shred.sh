@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Shredding benchmark: a staging directory of N files (default 100,000) is
 # filled through a real mount, then its TTL is cut to zero. Prints the time
 # from that moment until the key file is gone from the backing store (the

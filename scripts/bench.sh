@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/bench.sh: benchmark lethefs side by side with gocryptfs, securefs,
 # libfuse's unencrypted passthrough_ll and the plain backing directory, all on
 # the same backing disk, in one run. See docs/PERFORMANCE.md.
 #
 #   sudo bash scripts/bench.sh                 # full run (10-20 minutes)
 #   sudo BENCH_QUICK=1 bash scripts/bench.sh   # smoke test (about a minute)
+#   sudo bash scripts/bench.sh clients         # PostgreSQL, SQLite, fio, git (bench-clients.sh)
 #
 # Environment:
 #   BENCH_DIR       work dir on the disk to measure (default /var/tmp/lethefs-bench)
@@ -29,6 +31,13 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF="$REPO/scripts/bench.sh"
+
+# `bench.sh clients`: PostgreSQL, SQLite, fio and git on ext4, gocryptfs and
+# lethefs (scripts/bench-clients.sh).
+if [[ ${1:-} == clients ]]; then
+	shift
+	exec bash "$REPO/scripts/bench-clients.sh" "$@"
+fi
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench}
 BENCH_QUICK=${BENCH_QUICK:-0}

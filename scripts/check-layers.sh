@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The layer rule of the source tree (docs/DESIGN.md, "Rooms and layers"):
 #
 #  1. a file includes headers of its own room and of the rooms listed after

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Secrets off the stack (docs/DESIGN.md): builds every object of the tree
 # with gcc's -fstack-usage and -fcallgraph-info=su into a build directory of
 # its own, then scripts/stack-depth.py fails on any frame over 16 KiB and on

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The product's main job on a demo vault: create it, mount it, write files
 # through the mount as legacy software would, show that the backing store
 # holds only ciphertext, prove integrity with fsck, unmount.
@@ -12,7 +13,7 @@ mnt=$dir/mnt
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt"; fi
+if mountpoint -q "$mnt" 2>/dev/null; then "$lethefs" umount "$mnt"; fi
 rm -rf "$dir"
 mkdir -p "$mnt"
 # A demo passphrase in a root-only file; real deployments type one or use a
@@ -26,7 +27,7 @@ step "lethefs init: a new vault (Argon2id at its production cost: about a second
 
 step "lethefs mount: the plaintext view"
 "$lethefs" mount --passfile "$dir/passphrase" "$vault" "$mnt"
-mount | grep " $mnt "
+findmnt "$mnt"
 
 step "legacy software writes plain files through the mount"
 mkdir -p "$mnt/results/2026-11"
@@ -88,8 +89,10 @@ step "the audit log: every security event, chained and authenticated"
 "$lethefs" audit show "$vault" | cut -c 1-150
 "$lethefs" audit verify --passfile "$dir/passphrase" "$vault"
 
-step "fsck: every name and block authenticates"
-fusermount3 -u "$mnt"
+step "lethefs umount, then fsck: every name and block authenticates"
+# Returns once the daemon has written its last audit entry and exited, and
+# the vault is synced (plain umount returns before that).
+"$lethefs" umount "$mnt"
 "$lethefs" fsck --passfile "$dir/passphrase" "$vault"
 
 step "tampering is detected, never served as plaintext"

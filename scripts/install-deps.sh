@@ -1,13 +1,44 @@
 #!/bin/sh
-# Installs the Debian packages lethefs needs to build and test, when missing.
-# Idempotent and quiet when everything is there already.
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian packages lethefs needs for a purpose, when missing:
+#   scripts/install-deps.sh [PURPOSE...]      (default: build)
+#   build  compiler, make, pkg-config and the -dev packages (plain `make`)
+#   demo   build + fuse3 (make demo)
+#   test   demo + every tool the test suite, fuzzing and analysis use (the
+#          package test builds and lints the .deb)
+#   deb    build + build-essential, debhelper and lintian (make deb)
+#   fresh  mmdebstrap, for the chroots of make fresh-check and deb-check
+# Needs only sh, dpkg and apt: it is what ./setup.sh runs first on a bare
+# machine. Idempotent and quiet when everything is there already.
 set -e
+build="make gcc libc6-dev pkg-config libfuse3-dev libsodium-dev libinih-dev libsystemd-dev"
+demo="$build fuse3"
+test="$demo libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync
+      fio git xxd acl psmisc procps file gdb strace socat clevis tang dpkg-dev groff-base
+      man-db systemd qemu-user zsh libfaketime"
+deb="$build build-essential dpkg-dev debhelper lintian"
+test="$test $deb"
+fresh="mmdebstrap git"
+
+want=""
+for purpose in "${@:-build}"; do
+	case $purpose in
+	build) want="$want $build" ;;
+	demo) want="$want $demo" ;;
+	test) want="$want $test" ;;
+	deb) want="$want $deb" ;;
+	fresh) want="$want $fresh" ;;
+	*)
+		echo "install-deps: unknown purpose '$purpose' (build, demo, test, deb, fresh)" >&2
+		exit 2
+		;;
+	esac
+done
+
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in build-essential pkg-config libfuse3-dev fuse3 libsodium-dev libinih-dev \
-         libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync fio git xxd acl psmisc \
-         procps file gdb strace socat clevis tang dpkg-dev groff-base man-db \
-         qemu-user; do
+for p in $want; do
+	case " $need " in *" $p "*) continue ;; esac
 	have "$p" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Data-key rotation for a cron job or systemd timer: check the mount is
 # unlocked, rotate, wait, verify. One log line per step on stdout (and to
 # syslog with --syslog), in a form alerting systems can match:

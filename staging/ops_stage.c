@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Staging directories in the FUSE handlers: the hooks of
- * fs/stage_hooks.h (markers, the staging_root rule for mkdir, rmdir as a
- * manual shred, the user.lethefs.* attributes, quota charges). The table
- * and the shred sequence are stage.c. */
+ * fs/stage_hooks.h (markers, the staging_root rules, rmdir as a manual
+ * shred, the user.lethefs.* attributes, quota charges). The table and the
+ * shred sequence are stage.c, creation stage_create.c. */
 #define _GNU_SOURCE
 #include "ops_stage.h"
 #include "../fs/dirnames.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -24,6 +26,10 @@
 #define XA_EXPIRES "user.lethefs.expires"
 #define XA_QUOTA   "user.lethefs.quota"
 #define XA_ID      "user.lethefs.id"
+#define XA_USED    "user.lethefs.used"
+/* staging_root is looked up again after this long (it may be created,
+ * renamed or removed while mounted). */
+#define ROOT_RECHECK_S 2
 
 static bool hook_is_marker(void *ctx, int dirfd, const char *backing, uint32_t *id)
 {
@@ -105,48 +111,72 @@ static int open_staging_root(struct lfs_staging *st, struct lfs_fs *fs)
 	return fd;
 }
 
-static bool same_object(int a, int b)
+static int64_t mono_s(void)
 {
-	struct stat sa, sb;
-	return fstatat(a, "", &sa, AT_EMPTY_PATH) == 0 && fstatat(b, "", &sb, AT_EMPTY_PATH) == 0 &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
-static int link_marker(int pfd, const char *backing, uint32_t id)
+/* Whether parent is the staging_root: compared with the backing
+ * directory it resolved to. A positive answer is reused for
+ * ROOT_RECHECK_S (staging_root renamed away stays strict that long); a
+ * negative one and every mkdir look again, so a staging_root created
+ * while mounted counts at once. */
+static bool in_root(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *parent, bool fresh)
 {
-	char target[LFS_STAGING_MARK_LEN + 9];
-	char hex[9];
-	lfs_stage_id_hex(id, hex);
-	snprintf(target, sizeof(target), LFS_STAGING_MARK "%s", hex);
-	return symlinkat(target, pfd, backing) < 0 ? -errno : 0;
+	if (!st->root[0] || parent->stage_id || !S_ISDIR(parent->type))
+		return false;
+	int64_t now = mono_s();
+	pthread_mutex_lock(&st->lock);
+	bool cached = !fresh && st->root_ino && now - st->root_resolved < ROOT_RECHECK_S;
+	bool hit = st->root_ino == parent->ino && st->root_dev == parent->dev;
+	pthread_mutex_unlock(&st->lock);
+	if (cached)
+		return hit;
+	struct stat sb;
+	int rfd = open_staging_root(st, lfs_req_fs(req));
+	bool found = rfd >= 0 && fstatat(rfd, "", &sb, AT_EMPTY_PATH) == 0;
+	if (rfd >= 0)
+		close(rfd);
+	pthread_mutex_lock(&st->lock);
+	st->root_dev = found ? sb.st_dev : 0;
+	st->root_ino = found ? sb.st_ino : 0;
+	st->root_resolved = now;
+	pthread_mutex_unlock(&st->lock);
+	return found && sb.st_ino == parent->ino && sb.st_dev == parent->dev;
+}
+
+static bool hook_in_root(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd)
+{
+	(void)pfd;
+	return in_root(ctx, req, parent, false);
 }
 
 static int hook_mkdir(void *ctx, fuse_req_t req, struct lfs_inode *parent, int pfd,
-                      const char *name, const char *backing)
+                      const char *name, const char *backing, mode_t mode)
 {
 	struct lfs_staging *st = ctx;
-	struct lfs_fs *fs = lfs_req_fs(req);
-	if (!st->root[0] || parent->stage_id)
+	(void)pfd;
+	if (!in_root(st, req, parent, true))
 		return 0;
-	int rfd = open_staging_root(st, fs);
-	if (rfd < 0)
-		return 0;
-	bool is_root = same_object(rfd, pfd);
-	close(rfd);
-	if (!is_root)
-		return 0;
-	uint32_t id = 0;
-	int r = lfs_staging_begin(st, st->default_ttl, &id);
-	if (r == 0 && (r = link_marker(pfd, backing, id)) < 0)
-		lfs_staging_abort(st, id);
-	if (r < 0)
-		return r;
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	char label[PATH_MAX];
 	snprintf(label, sizeof(label), "%s/%s", st->root, name);
 	struct lfs_audit_caller who;
 	caller_of(req, &who);
-	lfs_staging_commit(st, id, label, &who);
-	return 1;
+	/* The caller's directory, with the mode it asked for. */
+	struct lfs_stage_new n = {.ttl = st->default_ttl,
+	                          .uid = fc->uid,
+	                          .gid = fc->gid,
+	                          .mode = mode,
+	                          .chown = lfs_req_fs(req)->euid == 0,
+	                          .label = label,
+	                          .caller = &who};
+	uint32_t id;
+	int r = lfs_staging_create(st, &n, pfd, backing, &id);
+	sodium_memzero(label, sizeof(label));
+	return r < 0 ? r : 1;
 }
 
 /* An empty staging directory may be removed: that is a manual shred, done
@@ -164,7 +194,7 @@ static int hook_rmdir(void *ctx, fuse_req_t req, uint32_t id)
 	if (r == 0) {
 		struct lfs_audit_caller who;
 		caller_of(req, &who);
-		r = lfs_staging_set_ttl(st, id, 0, &who);
+		r = lfs_staging_request_shred(st, id, "rmdir", LFS_STAGE_WRITER, &who);
 	}
 	return r;
 }
@@ -230,38 +260,13 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 	    lfs_entry_name(fs, pfd, &pm, base, label) < 0)
 		snprintf(label, sizeof(label), "?");
 	uint32_t id = 0;
+	struct lfs_audit_caller who;
+	caller_of(req, &who);
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	struct lfs_stage_new nw = {
+	    .ttl = ttl, .uid = fc->uid, .gid = fc->gid, .label = label, .caller = &who};
 	if (r == 0)
-		r = lfs_staging_begin(st, ttl, &id);
-	char hex[9];
-	lfs_stage_id_hex(id, hex);
-	if (r == 0) {
-		/* The fresh backing dir makes way for the user's. */
-		int fresh = openat(st->sdirfd, hex, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fresh >= 0) {
-			unlinkat(fresh, LFS_DIRMETA_NAME, 0);
-			close(fresh);
-		}
-		unlinkat(st->sdirfd, hex, AT_REMOVEDIR);
-		if (renameat2(pfd, base, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
-			r = -errno;
-		/* The directory keeps its mode and owner: its record, or in
-		 * format 1 its backing directory's. */
-		struct lfs_irec rec;
-		struct stat dst;
-		pthread_mutex_lock(&inode->meta_lock);
-		bool have = inode->fmt == 2 && inode->have_rec;
-		rec = inode->rec;
-		pthread_mutex_unlock(&inode->meta_lock);
-		if (r == 0 && !have)
-			r = fstat(dfd, &dst) < 0 ? -errno
-			                         : lfs_irec_make(&rec, dst.st_mode & (S_IFMT | 07777),
-			                                         dst.st_uid, dst.st_gid, 0);
-		if (r == 0 && (r = lfs_staging_write_meta(st->kr, dfd, id, &rec)) == 0 &&
-		    (r = link_marker(pfd, base, id)) < 0)
-			renameat2(st->sdirfd, hex, pfd, base, RENAME_NOREPLACE);
-		if (r < 0)
-			lfs_staging_abort(st, id);
-	}
+		r = lfs_staging_adopt(st, &nw, pfd, base, dfd, &id);
 	if (r == 0) {
 		pthread_mutex_lock(&inode->meta_lock);
 		inode->have_dirmeta = false;
@@ -269,9 +274,6 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 		inode->stage_id = id;
 		inode->stage_root = true;
 		pthread_mutex_unlock(&inode->meta_lock);
-		struct lfs_audit_caller who;
-		caller_of(req, &who);
-		lfs_staging_commit(st, id, label, &who);
 	}
 	if (pfd >= 0)
 		close(pfd);
@@ -324,7 +326,8 @@ static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 {
 	struct lfs_staging *st = ctx;
 	bool ttl = !strcmp(name, XA_TTL), quota = !strcmp(name, XA_QUOTA);
-	if (!ttl && !quota && strcmp(name, XA_EXPIRES) && strcmp(name, XA_ID))
+	if (!ttl && !quota && strcmp(name, XA_EXPIRES) && strcmp(name, XA_ID) &&
+	    strcmp(name, XA_USED))
 		return 0;
 	char v[64];
 	int r = 0;
@@ -348,14 +351,23 @@ static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 			r = inode->stage_root
 			        ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
 			        : -EINVAL;
+		else if (inode->stage_root && n == 0)
+			/* A shred: by lethefs stage shred, or by any other program
+			 * setting the attribute (the audit entry says which). */
+			r = lfs_staging_request_shred(
+			    st, inode->stage_id,
+			    lfs_audit_caller_is_lethefs(&who) ? "command" : "setfattr", LFS_STAGE_WRITER,
+			    &who);
 		else if (inode->stage_root)
-			r = lfs_staging_set_ttl(st, inode->stage_id, n, &who);
+			r = lfs_staging_set_ttl(st, inode->stage_id, n, LFS_STAGE_WRITER, &who);
 		else if (n == 0)
 			r = -EINVAL;
 		else
 			r = lfs_staging_check_ttl(st, n) < 0 ? -EPERM : adopt(st, req, inode, n);
 		if (r == -ENOENT)
 			r = -EIO; /* shredded meanwhile */
+		if (r == -EFBIG)
+			r = -EPERM; /* beyond staging_max_ttl */
 	}
 	fuse_reply_err(req, -r);
 	return 1;
@@ -374,7 +386,7 @@ static int hook_getxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 {
 	struct lfs_staging *st = ctx;
 	if (strcmp(name, XA_TTL) && strcmp(name, XA_QUOTA) && strcmp(name, XA_EXPIRES) &&
-	    strcmp(name, XA_ID))
+	    strcmp(name, XA_ID) && strcmp(name, XA_USED))
 		return 0;
 	struct lfs_stage_entry e;
 	char out[64];
@@ -382,7 +394,7 @@ static int hook_getxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 		fuse_reply_err(req, ENODATA);
 		return 1;
 	}
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = lfs_staging_now(st);
 	if (!strcmp(name, XA_TTL))
 		lfs_format_duration(e.expires > now ? (uint64_t)(e.expires - now) : 0, out,
 		                    sizeof(out));
@@ -390,6 +402,8 @@ static int hook_getxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 		iso(e.expires, out, sizeof(out));
 	else if (!strcmp(name, XA_QUOTA))
 		snprintf(out, sizeof(out), "%llu", (unsigned long long)e.quota);
+	else if (!strcmp(name, XA_USED))
+		snprintf(out, sizeof(out), "%llu", (unsigned long long)e.used);
 	else
 		lfs_stage_id_hex(e.id, out);
 	size_t len = strlen(out);
@@ -402,6 +416,15 @@ static int hook_getxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 	return 1;
 }
 
+static size_t hook_listxattr(void *ctx, struct lfs_inode *inode, char *out, size_t cap)
+{
+	static const char names[] = XA_TTL "\0" XA_EXPIRES;
+	if (!inode->stage_root || !lfs_staging_live(ctx, inode->stage_id) || cap < sizeof(names))
+		return 0;
+	memcpy(out, names, sizeof(names));
+	return sizeof(names);
+}
+
 void lfs_staging_hooks_init(struct lfs_stage_hooks *h, struct lfs_staging *st)
 {
 	*h = (struct lfs_stage_hooks){.ctx = st,
@@ -411,6 +434,8 @@ void lfs_staging_hooks_init(struct lfs_stage_hooks *h, struct lfs_staging *st)
 	                              .charge = hook_charge,
 	                              .has_quota = hook_has_quota,
 	                              .mkdir = hook_mkdir,
+	                              .in_root = hook_in_root,
+	                              .listxattr = hook_listxattr,
 	                              .rmdir = hook_rmdir,
 	                              .setxattr = hook_setxattr,
 	                              .getxattr = hook_getxattr};

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The staging room's side of fs/stage_hooks.h: what the core FUSE
  * handlers call for staging directories (staging/ops_stage.c). */
 #ifndef LETHEFS_OPS_STAGE_H

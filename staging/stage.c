@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "stage.h"
 #include "../fs/dirmeta.h"
@@ -18,6 +19,73 @@
 /* Quota counters reach the index at most this often (and at shred and
  * unmount): they are advisory bookkeeping, not a security property. */
 #define STORE_EVERY_S 5
+/* A key that could not be overwritten is tried again this often. */
+#define RETRY_S 60
+
+void lfs_stage_iso(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void lfs_stage_audit(struct lfs_staging *st, const char *event, const char *outcome,
+                     const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d,
+                     size_t n)
+{
+	lfs_event_emit(&st->events, event, outcome, caller, d, n);
+}
+
+void lfs_stage_record_of(const struct lfs_stage_entry *e, struct lfs_stage_exp *x)
+{
+	*x = (struct lfs_stage_exp){.id = e->id,
+	                            .owner = e->owner,
+	                            .created = e->created,
+	                            .expires = e->expires,
+	                            .quota = e->quota};
+}
+
+int lfs_stage_store_locked(struct lfs_staging *st)
+{
+	int r = lfs_stage_index_store(st->sdirfd, &st->ix);
+	if (r == 0) {
+		st->dirty = false;
+		st->stored_at = lfs_stage_clock_now(&st->clock);
+	}
+	return r;
+}
+
+int64_t lfs_staging_now(struct lfs_staging *st)
+{
+	return lfs_stage_clock_now(&st->clock);
+}
+
+static int64_t min_expiry(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The table entry of a committed directory, from what claims anything
+ * about it: the record (unverified here) and the index. */
+static void entry_from_claims(int sdirfd, uint32_t id, const struct lfs_stage_entry *claim,
+                              struct lfs_stage_entry *e)
+{
+	struct lfs_stage_exp x;
+	bool have_exp = lfs_stage_exp_load(sdirfd, id, &x, NULL) == 0;
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->owner = have_exp ? x.owner : LFS_STAGE_OWNER_UNKNOWN;
+	e->created = have_exp ? x.created : claim ? claim->created : 0;
+	e->quota = have_exp ? x.quota : claim ? claim->quota : 0;
+	e->used = claim ? claim->used : 0;
+	if (have_exp && claim)
+		e->expires = min_expiry(x.expires, claim->expires);
+	else if (have_exp || claim)
+		e->expires = have_exp ? x.expires : claim->expires;
+	else
+		e->why = "unauthenticated"; /* nothing says it may live */
+}
 
 int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct lfs_keyring *kr,
                      const struct lfs_vault_config *cfg)
@@ -31,24 +99,77 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 	    cfg->staging_default_ttl ? cfg->staging_default_ttl : LFS_STAGING_DEFAULT_TTL;
 	st->max_ttl = cfg->staging_max_ttl;
 	st->allow_extend = cfg->staging_allow_extend;
+	st->owner_may_shorten = cfg->staging_owner_may_shorten;
+	st->max_per_user = cfg->staging_max_per_user;
 	st->sdirfd = lfs_stage_dir_open(vault_dirfd, true);
-	if (st->sdirfd < 0)
-		return st->sdirfd;
-	int r = lfs_stage_index_load(st->sdirfd, &st->ix);
+	if (st->sdirfd == -EROFS)
+		st->sdirfd = lfs_stage_dir_open(vault_dirfd, false);
+	lfs_stage_clock_init(&st->clock, cfg->uuid, st->sdirfd);
+	if (st->sdirfd < 0) {
+		int r = st->sdirfd;
+		lfs_stage_clock_destroy(&st->clock);
+		pthread_mutex_destroy(&st->lock);
+		return r;
+	}
+	/* The index only claims: what exists is what the key files and
+	 * trees say. A damaged index is rebuilt, never fatal. */
+	struct lfs_stage_index claims = {0};
+	int r = lfs_stage_index_load(st->sdirfd, &claims);
 	if (r < 0) {
+		st->index_damaged = true;
+		snprintf(st->index_error, sizeof(st->index_error), "%s",
+		         r == -EINVAL ? "malformed" : strerror(-r));
+		memset(&claims, 0, sizeof(claims));
+	}
+	struct lfs_stage_found *found = NULL;
+	size_t nfound = 0;
+	r = lfs_stage_scan(st->sdirfd, &found, &nfound);
+	for (size_t i = 0; r == 0 && i < nfound; i++) {
+		if (found[i].key && found[i].tree) {
+			struct lfs_stage_entry e;
+			entry_from_claims(st->sdirfd, found[i].id,
+			                  lfs_stage_index_find(&claims, found[i].id), &e);
+			r = lfs_stage_index_add(&st->ix, &e);
+			continue;
+		}
+		/* Not committed, or its shred was interrupted: recover. */
+		found[st->nleftover++] = found[i];
+	}
+	st->leftover = found;
+	/* The index is rewritten from the table at the next store. */
+	st->dirty = st->index_damaged || st->nleftover || claims.n != st->ix.n;
+	lfs_stage_index_free(&claims);
+	if (r < 0) {
+		lfs_stage_index_free(&st->ix);
+		free(found);
 		close(st->sdirfd);
 		st->sdirfd = -1;
+		lfs_stage_clock_destroy(&st->clock);
+		pthread_mutex_destroy(&st->lock);
 	}
 	return r;
 }
 
-static int store_locked(struct lfs_staging *st)
+int lfs_staging_view(int sdirfd, struct lfs_stage_index *out, bool *index_damaged)
 {
-	int r = lfs_stage_index_store(st->sdirfd, &st->ix);
-	if (r == 0) {
-		st->dirty = false;
-		st->stored_at = (int64_t)time(NULL);
+	memset(out, 0, sizeof(*out));
+	struct lfs_stage_index claims = {0};
+	*index_damaged = lfs_stage_index_load(sdirfd, &claims) < 0;
+	struct lfs_stage_found *found = NULL;
+	size_t nfound = 0;
+	int r = lfs_stage_scan(sdirfd, &found, &nfound);
+	for (size_t i = 0; r == 0 && i < nfound; i++) {
+		if (!found[i].key || !found[i].tree)
+			continue;
+		struct lfs_stage_entry e;
+		entry_from_claims(sdirfd, found[i].id, lfs_stage_index_find(&claims, found[i].id),
+		                  &e);
+		r = lfs_stage_index_add(out, &e);
 	}
+	free(found);
+	lfs_stage_index_free(&claims);
+	if (r < 0)
+		lfs_stage_index_free(out);
 	return r;
 }
 
@@ -60,23 +181,20 @@ void lfs_staging_destroy(struct lfs_staging *st)
 		usleep(20000);
 	pthread_mutex_lock(&st->lock);
 	if (st->dirty)
-		store_locked(st);
+		lfs_stage_store_locked(st);
+	bool any = st->ix.n > 0;
 	pthread_mutex_unlock(&st->lock);
+	if (any)
+		lfs_stage_clock_store(&st->clock, st->sdirfd, true);
 	lfs_stage_index_free(&st->ix);
+	free(st->leftover);
+	st->leftover = NULL;
+	free(st->shred_requests);
+	st->shred_requests = NULL;
 	close(st->sdirfd);
 	st->sdirfd = -1;
+	lfs_stage_clock_destroy(&st->clock);
 	pthread_mutex_destroy(&st->lock);
-}
-
-unsigned lfs_staging_load_keys(struct lfs_staging *st)
-{
-	unsigned bad = 0;
-	pthread_mutex_lock(&st->lock);
-	lfs_stage_keys_load(st->sdirfd, &st->ix, st->kr, &bad);
-	pthread_mutex_unlock(&st->lock);
-	if (bad)
-		lfs_err("%u staging keys could not be loaded: their directories read as EIO", bad);
-	return bad;
 }
 
 bool lfs_staging_live(struct lfs_staging *st, uint32_t id)
@@ -85,6 +203,18 @@ bool lfs_staging_live(struct lfs_staging *st, uint32_t id)
 	bool r = lfs_stage_index_find(&st->ix, id) != NULL;
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+/* Live, or being created: its marker must stay. */
+static bool is_dead(uint32_t id, void *arg)
+{
+	struct lfs_staging *st = arg;
+	pthread_mutex_lock(&st->lock);
+	bool alive = lfs_stage_index_find(&st->ix, id) != NULL;
+	for (int i = 0; i < LFS_STAGE_CREATING_MAX && !alive; i++)
+		alive = st->creating[i] == id;
+	pthread_mutex_unlock(&st->lock);
+	return !alive;
 }
 
 int lfs_staging_get(struct lfs_staging *st, uint32_t id, struct lfs_stage_entry *out)
@@ -99,205 +229,276 @@ int lfs_staging_get(struct lfs_staging *st, uint32_t id, struct lfs_stage_entry 
 	return e ? 0 : -ENOENT;
 }
 
-int lfs_staging_check_ttl(struct lfs_staging *st, uint64_t ttl)
+void lfs_staging_summary(struct lfs_staging *st, struct lfs_staging_summary *sum)
 {
-	return st->max_ttl && ttl > st->max_ttl ? -EPERM : 0;
-}
-
-static void audit(struct lfs_staging *st, const char *event, const char *outcome,
-                  const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d, size_t n)
-{
-	lfs_event_emit(&st->events, event, outcome, caller, d, n);
-}
-
-int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
-                           const struct lfs_irec *rec)
-{
-	struct lfs_dirmeta m;
-	struct lfs_irec own;
-	uint8_t buf[LFS_DIRMETA_MAX];
-	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(kr, id, &k);
-	if (r < 0)
-		return r;
-	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
-	/* Format 2: the record given (an adopted directory keeps its own), or
-	 * what format 1 shows of a new staging directory: 0700, the daemon's. */
-	if (!rec) {
-		lfs_irec_make(&own, S_IFDIR | 0700, geteuid(), getegid(), 0);
-		rec = &own;
-	}
-	lfs_dirmeta_new(&m, id, v2 ? 2 : 1);
-	int n = lfs_dirmeta_encode(&m, k, rec, buf);
-	lfs_keyring_put(kr);
-	return n < 0 ? n : lfs_replace_file(dirfd, LFS_DIRMETA_NAME, buf, (size_t)n, 0600);
-}
-
-int lfs_staging_begin(struct lfs_staging *st, uint64_t ttl, uint32_t *id)
-{
-	int r = lfs_staging_check_ttl(st, ttl);
-	if (r < 0)
-		return r;
+	memset(sum, 0, sizeof(*sum));
 	pthread_mutex_lock(&st->lock);
-	r = lfs_stage_key_create(st->sdirfd, st->kr, id);
+	for (size_t i = 0; i < st->ix.n; i++) {
+		const struct lfs_stage_entry *e = &st->ix.e[i];
+		sum->count++;
+		sum->damaged += e->damaged;
+		if (!sum->next_expiry || e->expires < sum->next_expiry)
+			sum->next_expiry = e->expires;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+void lfs_staging_damaged_list(struct lfs_staging *st, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < st->ix.n && used + 10 < len; i++)
+		if (st->ix.e[i].damaged)
+			used += (size_t)snprintf(out + used, len - used, "%s%08x", used ? "," : "",
+			                         st->ix.e[i].id);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* An adopted directory whose .lethefs.dir a crash left under the old
+ * epoch (FORMAT.md 12.7): it is empty, so a fresh one is written. */
+static void fix_meta(struct lfs_staging *st, uint32_t id)
+{
 	char hex[9];
-	lfs_stage_id_hex(*id, hex);
-	if (r == 0 && mkdirat(st->sdirfd, hex, 0700) < 0)
-		r = -errno;
-	int dfd = r < 0 ? -1 : openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r == 0 && dfd < 0)
-		r = -errno;
-	if (r == 0)
-		r = lfs_staging_write_meta(st->kr, dfd, *id, NULL);
-	if (dfd >= 0)
-		close(dfd);
-	if (r == 0) {
-		int64_t now = (int64_t)time(NULL);
-		struct lfs_stage_entry e = {
-		    .id = *id, .created = now, .expires = now + (int64_t)ttl};
-		r = lfs_stage_index_add(&st->ix, &e);
-		if (r == 0 && (r = store_locked(st)) < 0)
-			lfs_stage_index_remove(&st->ix, *id);
-	}
-	pthread_mutex_unlock(&st->lock);
-	if (r < 0 && *id) {
-		uint64_t f, b;
-		lfs_keyring_drop_staging(st->kr, *id);
-		lfs_stage_key_destroy(st->sdirfd, *id);
-		lfs_stage_remove_tree(st->sdirfd, *id, &f, &b);
-	}
-	return r;
-}
-
-static void iso(int64_t t, char out[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void lfs_staging_commit(struct lfs_staging *st, uint32_t id, const char *label,
-                        const struct lfs_audit_caller *caller)
-{
-	char hex[9], exp[32];
-	struct lfs_stage_entry e = {0};
-	pthread_mutex_lock(&st->lock);
-	struct lfs_stage_entry *p = lfs_stage_index_find(&st->ix, id);
-	if (p) {
-		free(p->label);
-		p->label = label ? strdup(label) : NULL;
-		e = *p;
-	}
-	pthread_mutex_unlock(&st->lock);
 	lfs_stage_id_hex(id, hex);
-	iso(e.expires, exp);
+	int dfd = openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct lfs_dirmeta m;
+	if (dfd < 0)
+		return;
+	if (lfs_dirmeta_load(dfd, &m) < 0 || m.epoch != id) {
+		int err = 0;
+		DIR *d = lfs_opendir_fd(dfd, &err);
+		bool empty = d != NULL;
+		struct dirent *de;
+		while (d && empty && (de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    lfs_classify_entry(de->d_name) != LFS_ENTRY_META)
+				empty = false;
+		if (d)
+			closedir(d);
+		if (empty && lfs_staging_write_meta(st->kr, dfd, id, NULL) == 0)
+			lfs_info(
+			    "staging %s: directory metadata of an interrupted adoption written",
+			    hex);
+		else
+			lfs_err("staging %s: directory metadata missing or of another epoch", hex);
+	}
+	close(dfd);
+}
+
+/* How a shred was asked for, when no request names it. */
+static const char *trigger_of(const char *reason)
+{
+	return !strcmp(reason, "expired")           ? "expiry"
+	       : !strcmp(reason, "interrupted")     ? "recovery"
+	       : !strcmp(reason, "uncommitted")     ? "recovery"
+	       : !strcmp(reason, "unauthenticated") ? "unlock"
+	                                            : "manual";
+}
+
+static void shred_audit(struct lfs_staging *st, const char *label, uint32_t id, const char *reason,
+                        const char *trigger, const struct lfs_audit_caller *caller,
+                        uint64_t files, uint64_t bytes, const char *error)
+{
+	char hex[9];
+	lfs_stage_id_hex(id, hex);
 	struct lfs_audit_detail d[] = {{"path", label ? label : "?", 0},
 	                               {"id", hex, 0},
-	                               {"expires", exp, 0},
-	                               {"ttl_seconds", NULL, (long long)(e.expires - e.created)}};
-	audit(st, "stage-create", "success", caller, d, 4);
-	lfs_info("staging directory %s (%s) created, expires %s", hex, label ? label : "?", exp);
+	                               {"reason", reason, 0},
+	                               {"files", NULL, (long long)files},
+	                               {"bytes", NULL, (long long)bytes},
+	                               {"trigger", trigger ? trigger : trigger_of(reason), 0},
+	                               {"error", error ? error : "", 0}};
+	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 7 : 6);
 }
 
-void lfs_staging_abort(struct lfs_staging *st, uint32_t id)
+/* A leftover of a crash: a tree or record without its key (a shred after
+ * step 1), or a key, record or tree of a creation that never committed.
+ * The record goes last, after the markers (lfs_staging_recover): while it
+ * is there, the next start knows there is something to finish. Returns
+ * false when the key could not be destroyed (nothing else was done). */
+static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 {
-	uint64_t f, b;
-	lfs_keyring_drop_staging(st->kr, id);
-	lfs_stage_key_destroy(st->sdirfd, id);
-	pthread_mutex_lock(&st->lock);
-	lfs_stage_index_remove(&st->ix, id);
-	store_locked(st);
-	pthread_mutex_unlock(&st->lock);
-	lfs_stage_remove_tree(st->sdirfd, id, &f, &b);
-}
-
-int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl,
-                        const struct lfs_audit_caller *caller)
-{
-	int r = lfs_staging_check_ttl(st, ttl);
-	if (r < 0)
-		return r;
-	int64_t now = (int64_t)time(NULL), old = 0, neu = now + (int64_t)ttl;
-	pthread_mutex_lock(&st->lock);
-	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	if (!e) {
-		r = -ENOENT;
-	} else if (neu > e->expires && !st->allow_extend) {
-		r = -EPERM;
-	} else {
-		old = e->expires;
-		e->expires = ttl == 0 ? 0 : neu;
-		r = store_locked(st);
+	char hex[9], hidden[32];
+	lfs_stage_id_hex(f->id, hex);
+	snprintf(hidden, sizeof(hidden), LFS_STAGE_HIDDEN_PREFIX "%s", hex);
+	/* A hidden tree is only ever left by a creation. */
+	const char *reason = f->key || f->hidden_tree ? "uncommitted" : "interrupted";
+	if (f->key) {
+		int r = lfs_stage_key_destroy(st->sdirfd, f->id);
+		if (r < 0) {
+			char why[128];
+			snprintf(why, sizeof(why), "the key file could not be overwritten: %s",
+			         strerror(-r));
+			lfs_err("staging %s: %s", hex, why);
+			shred_audit(st, NULL, f->id, reason, NULL, NULL, 0, 0, why);
+			st->failed++;
+			return false;
+		}
 	}
-	pthread_mutex_unlock(&st->lock);
-	char hex[9], o[32], n[32];
-	lfs_stage_id_hex(id, hex);
-	iso(old, o);
-	iso(ttl ? neu : now, n);
-	struct lfs_audit_detail d[] = {{"id", hex, 0},
-	                               {"old_expires", o, 0},
-	                               {"expires", n, 0},
-	                               {"error", r == -EPERM ? "extending is not allowed" : "", 0}};
-	if (ttl == 0 && r == 0)
-		return 0; /* the shred entry follows at the next tick */
-	if (r != -ENOENT && r != -EINVAL)
-		audit(st, "stage-extend", r == 0 ? "success" : "refused", caller, d, r ? 4 : 3);
-	return r;
+	uint64_t files = 0, bytes = 0, f2 = 0, b2 = 0;
+	int t = lfs_stage_remove_tree(st->sdirfd, f->id, &files, &bytes);
+	int h = lfs_stage_remove_named_tree(st->sdirfd, hidden, &f2, &b2);
+	int r = t < 0 ? t : h;
+	lfs_info("staging %s: %s leftover removed (%llu files)", hex,
+	         reason[0] == 'u' ? "uncommitted creation's" : "interrupted shred's",
+	         (unsigned long long)(files + f2));
+	/* Every leftover but a hidden tree alone (a creation stopped before
+	 * anything of value) is worth an entry: a shred finished (a record
+	 * alone is a shred cut short after its tree went, possibly before
+	 * its entry was written), or the key of a creation that did not
+	 * complete. */
+	if (f->tree || f->key || (f->exp && !f->hidden_tree))
+		shred_audit(st, NULL, f->id, reason, NULL, NULL, files + f2, bytes + b2,
+		            r < 0 ? strerror(-r) : NULL);
+	return r == 0;
 }
 
-int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-                          const struct lfs_audit_caller *caller)
+/* Temporaries of lfs_replace_file (".NAME.tmp.XXXXXXXX") that a crash
+ * left in VAULT/staging: a record, the index or the clock half written,
+ * never a key (key files are written in place, once). */
+static void remove_temporaries(struct lfs_staging *st)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(st->sdirfd, &err);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		if (de->d_name[0] == '.' && t && strlen(t) == 13 &&
+		    strncmp(de->d_name, LFS_STAGE_HIDDEN_PREFIX, strlen(LFS_STAGE_HIDDEN_PREFIX)) !=
+		        0 &&
+		    unlinkat(st->sdirfd, de->d_name, 0) == 0)
+			lfs_info("staging: temporary file %s of an interrupted update removed",
+			         de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+void lfs_staging_recover(struct lfs_staging *st)
+{
+	remove_temporaries(st);
+	if (st->index_damaged) {
+		char why[128];
+		snprintf(why, sizeof(why),
+		         "staging index %s: rebuilt from the key files and records",
+		         st->index_error);
+		lfs_err("%s (%zu live staging directories)", why, st->ix.n);
+		struct lfs_audit_detail d[] = {{"what", "index", 0}, {"error", why, 0}};
+		lfs_stage_audit(st, "stage-damaged", "failure", NULL, d, 2);
+	}
+	for (size_t i = 0; i < st->nleftover; i++)
+		st->leftover[i].exp = recover_one(st, &st->leftover[i]); /* record may go */
+	pthread_mutex_lock(&st->lock);
+	uint32_t *ids = calloc(st->ix.n + 1, sizeof(*ids));
+	size_t n = 0;
+	for (size_t i = 0; ids && i < st->ix.n; i++)
+		ids[n++] = st->ix.e[i].id;
+	if (st->dirty)
+		lfs_stage_store_locked(st);
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < n; i++)
+		fix_meta(st, ids[i]);
+	free(ids);
+	if (st->nleftover) {
+		long m = lfs_stage_sweep_markers(st->datafd, is_dead, st);
+		if (m >= 0)
+			for (size_t i = 0; i < st->nleftover; i++)
+				if (st->leftover[i].exp)
+					lfs_stage_exp_remove(st->sdirfd, st->leftover[i].id);
+		if (m > 0)
+			lfs_info("%ld staging markers of removed directories swept", m);
+	}
+	free(st->leftover);
+	st->leftover = NULL;
+	st->nleftover = 0;
+}
+
+unsigned lfs_staging_load_keys(struct lfs_staging *st)
 {
 	pthread_mutex_lock(&st->lock);
-	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	int r = e ? 0 : -ENOENT;
-	if (e) {
-		e->quota = quota;
-		r = store_locked(st);
-	}
+	size_t n = st->ix.n;
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = st->ix.e[i].id;
 	pthread_mutex_unlock(&st->lock);
-	char hex[9];
-	lfs_stage_id_hex(id, hex);
-	struct lfs_audit_detail d[] = {{"id", hex, 0}, {"quota", NULL, (long long)quota}};
-	if (r == 0)
-		audit(st, "stage-quota", "success", caller, d, 2);
-	return r;
-}
-
-int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta)
-{
-	if (delta == 0)
+	if (!ids)
 		return 0;
-	pthread_mutex_lock(&st->lock);
-	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
-	int r = 0;
-	if (e) {
-		if (delta > 0 && e->quota && e->used + (uint64_t)delta > e->quota)
-			r = -EDQUOT;
-		else if (delta < 0 && (uint64_t)-delta > e->used)
-			e->used = 0;
-		else
-			e->used += (uint64_t)delta;
-		st->dirty |= r == 0;
+	unsigned bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t flags = 0, id = ids[i];
+		char hex[9];
+		lfs_stage_id_hex(id, hex);
+		int r = lfs_stage_key_load(st->sdirfd, id, st->kr, &flags);
+		if (r == -EACCES)
+			break;
+		struct lfs_stage_exp x;
+		uint8_t raw[LFS_STAGE_EXP_LEN];
+		bool authentic = r == 0 && lfs_stage_exp_load(st->sdirfd, id, &x, raw) == 0 &&
+		                 lfs_stage_exp_verify(st->kr, raw, sizeof(raw)) == 0;
+		bool migrate = false, report = false, expire = false;
+		pthread_mutex_lock(&st->lock);
+		struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
+		if (e && r < 0) {
+			report = !e->damaged;
+			e->damaged = true;
+			bad++;
+		} else if (e && authentic) {
+			/* The record is the authority now; other claims could
+			 * only have made it earlier. */
+			e->damaged = false;
+			e->verified = true;
+			e->owner = x.owner;
+			e->created = x.created;
+			e->quota = x.quota;
+			e->expires = min_expiry(e->expires, x.expires);
+		} else if (e && (flags & LFS_STAGE_KEY_NEEDS_EXP)) {
+			e->damaged = false;
+			e->expires = 0;
+			e->why = "unauthenticated";
+			expire = true;
+		} else if (e) {
+			/* A key file of an older version: its index entry was the
+			 * only expiry it had; from now on a record carries it. */
+			e->damaged = false;
+			e->verified = true;
+			lfs_stage_record_of(e, &x);
+			migrate = true;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (expire) {
+			/* Not a moment of service without a proven expiry. */
+			lfs_keyring_drop_staging(st->kr, id);
+			lfs_err("staging %s: retention record missing or not authentic: shredded",
+			        hex);
+		}
+		if (migrate && lfs_stage_exp_store(st->sdirfd, st->kr, &x) < 0)
+			lfs_warn("staging %s: cannot write its retention record", hex);
+		if (report) {
+			const char *why = r == -EKEYREJECTED ? "key file does not authenticate"
+			                  : r == -ENOENT     ? "key file missing"
+			                  : r == -EINVAL     ? "key file malformed"
+			                                     : strerror(-r);
+			lfs_err("staging %s: %s: its directory reads as EIO until it expires", hex,
+			        why);
+			struct lfs_audit_detail d[] = {
+			    {"what", "key", 0}, {"id", hex, 0}, {"error", why, 0}};
+			lfs_stage_audit(st, "stage-damaged", "failure", NULL, d, 3);
+		}
 	}
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	free(ids);
+	return bad;
 }
 
 struct removal {
 	struct lfs_staging *st;
 	uint32_t id;
-	char reason[16];
+	char reason[24];
+	char trigger[16]; /* how it was asked for (lfs_staging_request_shred) */
 	char *label;
 	struct lfs_audit_caller caller;
 	bool have_caller;
 };
-
-static bool is_dead(uint32_t id, void *arg)
-{
-	return !lfs_staging_live(arg, id);
-}
 
 /* Steps 3 and 4: ciphertext and markers go, then the audit entry. */
 static void finish_removal(struct removal *rm)
@@ -308,17 +509,15 @@ static void finish_removal(struct removal *rm)
 	long markers = lfs_stage_sweep_markers(st->datafd, is_dead, st);
 	char hex[9];
 	lfs_stage_id_hex(rm->id, hex);
-	struct lfs_audit_detail d[] = {{"path", rm->label ? rm->label : "?", 0},
-	                               {"id", hex, 0},
-	                               {"reason", rm->reason, 0},
-	                               {"files", NULL, (long long)files},
-	                               {"bytes", NULL, (long long)bytes},
-	                               {"error", r < 0 ? strerror(-r) : "", 0}};
-	audit(st, "stage-shred", r < 0 ? "failure" : "success",
-	      rm->have_caller ? &rm->caller : NULL, d, r < 0 ? 6 : 5);
-	lfs_info("staging directory %s (%s) shredded (%s): %llu files, %llu bytes, %ld markers",
-	         hex, rm->label ? rm->label : "?", rm->reason, (unsigned long long)files,
-	         (unsigned long long)bytes, markers);
+	shred_audit(st, rm->label, rm->id, rm->reason, rm->trigger,
+	            rm->have_caller ? &rm->caller : NULL, files, bytes, r < 0 ? strerror(-r) : NULL);
+	/* Last: a crash before this leaves the record, and the next start
+	 * finishes (and audits) the shred; after it, nothing is left. */
+	if (r == 0)
+		lfs_stage_exp_remove(st->sdirfd, rm->id);
+	/* Ids only in the system log: the path is in the audit log. */
+	lfs_info("staging directory %s shredded (%s): %llu files, %llu bytes, %ld markers", hex,
+	         rm->reason, (unsigned long long)files, (unsigned long long)bytes, markers);
 	free(rm->label);
 	free(rm);
 }
@@ -332,23 +531,59 @@ static void *removal_thread(void *arg)
 	return NULL;
 }
 
-int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
-                      const struct lfs_audit_caller *caller)
+/* The key could not be destroyed: nothing else is done (the directory
+ * stays expired and is tried again), and the failure is audited once. */
+static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason,
+                         const char *trigger, const struct lfs_audit_caller *caller, int err)
 {
+	char hex[9], why[160];
+	lfs_stage_id_hex(id, hex);
+	snprintf(why, sizeof(why),
+	         "the key file could not be overwritten (%s): nothing was removed; a run as "
+	         "root or as the key file's owner completes the shred",
+	         strerror(-err));
+	int64_t now = lfs_staging_now(st);
+	pthread_mutex_lock(&st->lock);
+	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
+	bool first = !e || !e->shred_failed;
+	char *label = e && e->label ? strdup(e->label) : NULL;
+	if (e) {
+		e->shred_failed = true;
+		e->retry_at = now + RETRY_S;
+	}
+	pthread_mutex_unlock(&st->lock);
+	st->failed++;
+	lfs_err("staging %s: shred (%s) failed: %s", hex, reason, why);
+	if (first)
+		shred_audit(st, label, id, reason, trigger, caller, 0, 0, why);
+	free(label);
+}
+
+static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, const char *trigger,
+                    const struct lfs_audit_caller *caller)
+{
+	/* Step 1: the key. The wrapped copy first (what a disk thief would
+	 * find); if it cannot be overwritten nothing else happens. */
+	int r = lfs_stage_key_destroy(st->sdirfd, id);
+	if (r < 0) {
+		shred_failed(st, id, reason, trigger, caller, r);
+		return r;
+	}
 	struct removal *rm = calloc(1, sizeof(*rm));
 	if (!rm)
-		return -ENOMEM;
+		return -ENOMEM; /* the key is gone: the tree goes at the next start */
 	rm->st = st;
 	rm->id = id;
 	snprintf(rm->reason, sizeof(rm->reason), "%s", reason);
+	snprintf(rm->trigger, sizeof(rm->trigger), "%s", trigger ? trigger : trigger_of(reason));
 	if (caller) {
 		rm->caller = *caller;
 		rm->have_caller = true;
 	}
-	/* Step 1: the key. The wrapped copy first (what a disk thief would
-	 * find), then the index, then the copy in memory, which waits for
-	 * every operation still using it. */
-	int r = lfs_stage_key_destroy(st->sdirfd, id);
+	/* Then the index entry, then the copy in memory, which waits for
+	 * every operation still using it. The record stays until the
+	 * markers are gone: it tells the next start, should this one be cut
+	 * short, that there is something to finish. */
 	pthread_mutex_lock(&st->lock);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&st->ix, id);
 	if (e) {
@@ -356,12 +591,13 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 		e->label = NULL;
 		lfs_stage_index_remove(&st->ix, id);
 	}
-	int sr = store_locked(st);
+	int sr = lfs_stage_store_locked(st);
 	pthread_mutex_unlock(&st->lock);
 	lfs_keyring_drop_staging(st->kr, id);
-	if (r < 0 || sr < 0)
-		lfs_err("staging %08x: key destruction incomplete: %s", id,
-		        strerror(-(r < 0 ? r : sr)));
+	lfs_stage_clock_store(&st->clock, st->sdirfd, true);
+	if (sr < 0)
+		lfs_warn("staging %08x: index not stored: %s (rebuilt at the next start)", id,
+		         strerror(-sr));
 	/* Step 2: nothing of it may stay in the kernel's caches. */
 	if (st->invalidate)
 		st->invalidate(st->inval_arg, id);
@@ -371,41 +607,102 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 		atomic_fetch_add(&st->removals, 1);
 		if (pthread_create(&t, NULL, removal_thread, rm) == 0) {
 			pthread_detach(t);
-			return r;
+			return 0;
 		}
 		atomic_fetch_sub(&st->removals, 1);
 	}
 	finish_removal(rm);
+	return 0;
+}
+
+int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
+                      const struct lfs_audit_caller *caller)
+{
+	return shred_as(st, id, reason, NULL, caller);
+}
+
+/* Takes the request for id out of the list: false when there is none. */
+static bool take_request(struct lfs_staging *st, uint32_t id, struct lfs_stage_shred_request *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < st->nshred_requests && !found; i++) {
+		if (st->shred_requests[i].id != id)
+			continue;
+		*out = st->shred_requests[i];
+		st->shred_requests[i] = st->shred_requests[--st->nshred_requests];
+		found = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+int lfs_staging_request_shred(struct lfs_staging *st, uint32_t id, const char *trigger,
+                              enum lfs_stage_who who, const struct lfs_audit_caller *caller)
+{
+	pthread_mutex_lock(&st->lock);
+	if (!st->shred_requests)
+		st->shred_requests = calloc(LFS_STAGE_SHRED_REQUESTS, sizeof(*st->shred_requests));
+	/* Out of memory: the shred happens, its entry names no caller. */
+	if (st->shred_requests) {
+		unsigned n = st->nshred_requests, i = 0;
+		while (i < n && st->shred_requests[i].id != id)
+			i++;
+		if (i == n && n == LFS_STAGE_SHRED_REQUESTS)
+			i = 0; /* full: the oldest request loses its caller, not its shred */
+		else if (i == n)
+			st->nshred_requests++;
+		struct lfs_stage_shred_request *q = &st->shred_requests[i];
+		q->id = id;
+		snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
+		q->caller = *caller;
+	}
+	pthread_mutex_unlock(&st->lock);
+	int r = lfs_staging_set_ttl(st, id, 0, who, caller);
+	struct lfs_stage_shred_request gone;
+	if (r < 0)
+		take_request(st, id, &gone); /* nothing will be shredded */
 	return r;
 }
 
-static void shred_orphan(uint32_t id, void *arg)
+int lfs_staging_tick(struct lfs_staging *st)
 {
-	struct lfs_staging *st = arg;
-	if (!lfs_staging_live(st, id))
-		lfs_staging_shred(st, id, "interrupted", NULL);
-}
-
-int lfs_staging_tick(struct lfs_staging *st, int64_t now)
-{
-	uint32_t due[64];
+	struct {
+		uint32_t id;
+		const char *reason;
+	} due[64];
 	size_t n = 0;
+	int64_t now = lfs_staging_now(st);
 	pthread_mutex_lock(&st->lock);
-	for (size_t i = 0; i < st->ix.n && n < 64; i++)
-		if (st->ix.e[i].expires <= now)
-			due[n++] = st->ix.e[i].id;
-	if (st->dirty && now - st->stored_at >= STORE_EVERY_S)
-		store_locked(st);
-	pthread_mutex_unlock(&st->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct lfs_stage_entry e;
-		bool manual = lfs_staging_get(st, due[i], &e) == 0 && e.expires == 0;
-		lfs_staging_shred(st, due[i], manual ? "manual" : "expired", NULL);
+	for (size_t i = 0; i < st->ix.n && n < 64; i++) {
+		const struct lfs_stage_entry *e = &st->ix.e[i];
+		if (e->expires > now || (e->shred_failed && now < e->retry_at))
+			continue;
+		due[n].id = e->id;
+		due[n].reason = e->why ? e->why : "expired";
+		n++;
 	}
-	return (int)n;
+	if (st->dirty && now - st->stored_at >= STORE_EVERY_S)
+		lfs_stage_store_locked(st);
+	bool any = st->ix.n > 0;
+	pthread_mutex_unlock(&st->lock);
+	if (any)
+		lfs_stage_clock_store(&st->clock, st->sdirfd, false);
+	int done = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct lfs_stage_shred_request q;
+		if (!strcmp(due[i].reason, "manual") && take_request(st, due[i].id, &q))
+			done += shred_as(st, due[i].id, "manual", q.trigger, &q.caller) == 0;
+		else
+			done += shred_as(st, due[i].id, due[i].reason, NULL, NULL) == 0;
+	}
+	return done;
 }
 
-void lfs_staging_sweep_orphans(struct lfs_staging *st)
+int lfs_staging_sync(struct lfs_staging *st)
 {
-	lfs_stage_for_each_orphan(st->sdirfd, shred_orphan, st);
+	pthread_mutex_lock(&st->lock);
+	int r = lfs_stage_store_locked(st);
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Step 2 of a shred: the kernel forgets everything it cached below the
  * staging directory (pages, attributes). Runs on the control thread,
  * never inside a FUSE handler. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel cache invalidation after a shred (stage_inval.c). */
 #ifndef LETHEFS_STAGE_INVAL_H
 #define LETHEFS_STAGE_INVAL_H

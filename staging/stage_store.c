@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "stage_store.h"
 #include "../keymgmt/kdf.h"
@@ -191,7 +192,7 @@ static void key_ad(struct lfs_keyring *kr, const uint8_t *hdr, uint8_t ad[KEY_HD
 int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, uint32_t flags, const uint8_t key[32],
                        uint8_t out[LFS_STAGE_KEY_FILE_LEN])
 {
-	if (flags & ~LFS_STAGE_KEY_FLAGS)
+	if (flags & ~LFS_STAGE_KEY_FLAGS_KNOWN)
 		return -EINVAL;
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
@@ -206,18 +207,26 @@ int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, uint32_t flags, cons
 	key_ad(kr, out, ad);
 	randombytes_buf(out + KEY_HDR_LEN, 24);
 	r = crypto_aead_xchacha20poly1305_ietf_encrypt(out + KEY_HDR_LEN + 24, NULL, key, 32, ad,
-	                                           sizeof(ad), NULL, out + KEY_HDR_LEN, wrap);
+	                                               sizeof(ad), NULL, out + KEY_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	return r == 0 ? 0 : -EIO;
+}
+
+int lfs_stage_key_flags(const uint8_t *in, size_t len, uint32_t id, uint32_t *flags)
+{
+	if (len != LFS_STAGE_KEY_FILE_LEN || memcmp(in, key_magic, 8) != 0 ||
+	    get_le32(in + 8) != id || (get_le32(in + 12) & ~LFS_STAGE_KEY_FLAGS_KNOWN))
+		return -EINVAL;
+	*flags = get_le32(in + 12);
+	return 0;
 }
 
 int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, uint32_t id,
                          uint8_t key[32], uint32_t *flags)
 {
-	if (len != LFS_STAGE_KEY_FILE_LEN || memcmp(in, key_magic, 8) != 0 ||
-	    get_le32(in + 8) != id || (get_le32(in + 12) & ~LFS_STAGE_KEY_FLAGS) != 0)
+	uint32_t f;
+	if (lfs_stage_key_flags(in, len, id, &f) < 0)
 		return -EINVAL;
-	*flags = get_le32(in + 12);
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r < 0)
@@ -228,6 +237,8 @@ int lfs_stage_key_unwrap(struct lfs_keyring *kr, const uint8_t *in, size_t len, 
 	r = crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, in + KEY_HDR_LEN + 24, 48,
 	                                               ad, sizeof(ad), in + KEY_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
+	if (r == 0 && flags)
+		*flags = f;
 	return r == 0 ? 0 : -EKEYREJECTED;
 }
 
@@ -238,32 +249,47 @@ static void key_name(uint32_t id, char out[16])
 	snprintf(out, 16, "%s.key", hex);
 }
 
-int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
+/* Whether anything in VAULT/staging carries this id already. */
+static bool id_in_use(int sdirfd, uint32_t id)
+{
+	char hex[9], name[40];
+	struct stat st;
+	lfs_stage_id_hex(id, hex);
+	const char *fmt[] = {"%s", "%s.key", "%s.exp", LFS_STAGE_HIDDEN_PREFIX "%s"};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		snprintf(name, sizeof(name), fmt[i], hex);
+		if (fstatat(sdirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			return true;
+	}
+	return false;
+}
+
+int lfs_stage_new_id(int sdirfd, uint32_t *id)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		*id = randombytes_random() | LFS_STAGING_ID_BIT;
+		if (!id_in_use(sdirfd, *id))
+			return 0;
+	}
+	return -EEXIST;
+}
+
+int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t id)
 {
 	uint8_t key[32], file[LFS_STAGE_KEY_FILE_LEN];
-	char name[16], hex[9];
-	int fd = -1;
-	for (int tries = 0; tries < 16 && fd < 0; tries++) {
-		*id = randombytes_random() | LFS_STAGING_ID_BIT;
-		key_name(*id, name);
-		lfs_stage_id_hex(*id, hex);
-		struct stat st;
-		/* Neither a key nor a leftover tree may carry this id. */
-		if (fstatat(sdirfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		fd = openat(sdirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		            0400);
-		if (fd < 0 && errno != EEXIST)
-			return -errno;
-	}
+	char name[16];
+	key_name(id, name);
+	int fd = openat(sdirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	if (fd < 0)
-		return -EEXIST;
+		return -errno;
 	randombytes_buf(key, sizeof(key));
 	/* A staging directory made in a format-2 vault is of format 2 for
 	 * its whole life (docs/FORMAT.md 13.6): flagged in its key file, which
 	 * is authenticated. */
-	uint32_t flags = lfs_keyring_format(kr) == 2 ? LFS_STAGE_KEY_FORMAT2 : 0;
-	int r = lfs_stage_key_wrap(kr, *id, flags, key, file);
+	uint32_t flags = LFS_STAGE_KEY_NEEDS_EXP;
+	if (lfs_keyring_format(kr) == 2)
+		flags |= LFS_STAGE_KEY_FORMAT2;
+	int r = lfs_stage_key_wrap(kr, id, flags, key, file);
 	if (r == 0)
 		r = lfs_write_all(fd, file, sizeof(file));
 	if (r == 0 && fsync(fd) < 0)
@@ -272,39 +298,52 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t *id)
 	if (r == 0 && fsync(sdirfd) < 0)
 		r = -errno;
 	if (r == 0)
-		r = lfs_keyring_add_staging(kr, *id, key, lfs_stage_key_epoch_flags(flags));
+		r = lfs_keyring_add_staging(kr, id, key, lfs_stage_key_epoch_flags(flags));
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(file, sizeof(file));
 	if (r < 0)
-		lfs_stage_key_destroy(sdirfd, *id);
+		lfs_stage_key_destroy(sdirfd, id);
 	return r;
 }
 
-int lfs_stage_keys_load(int sdirfd, const struct lfs_stage_index *ix, struct lfs_keyring *kr,
-                        unsigned *bad)
+int lfs_stage_key_load(int sdirfd, uint32_t id, struct lfs_keyring *kr, uint32_t *flags)
 {
-	*bad = 0;
-	for (size_t i = 0; i < ix->n; i++) {
-		char name[16];
-		unsigned char *data;
-		size_t len;
-		uint8_t key[32];
-		uint32_t flags = 0;
-		key_name(ix->e[i].id, name);
-		int r = lfs_read_small_file(sdirfd, name, LFS_STAGE_KEY_FILE_LEN + 1, &data, &len);
-		if (r == 0) {
-			r = lfs_stage_key_unwrap(kr, data, len, ix->e[i].id, key, &flags);
-			free(data);
-		}
-		if (r == 0)
-			r = lfs_keyring_add_staging(kr, ix->e[i].id, key,
-			                            lfs_stage_key_epoch_flags(flags));
-		sodium_memzero(key, sizeof(key));
-		if (r == -EACCES)
-			return r;
-		if (r < 0)
-			(*bad)++;
+	char name[16];
+	unsigned char *data;
+	size_t len;
+	uint8_t key[32];
+	uint32_t f = 0;
+	key_name(id, name);
+	int r = lfs_read_small_file(sdirfd, name, LFS_STAGE_KEY_FILE_LEN + 1, &data, &len);
+	if (r == -EFBIG)
+		r = -EINVAL;
+	if (r == 0) {
+		r = lfs_stage_key_unwrap(kr, data, len, id, key, &f);
+		free(data);
 	}
-	return 0;
+	if (r == 0)
+		r = lfs_keyring_add_staging(kr, id, key, lfs_stage_key_epoch_flags(f));
+	if (r == 0 && flags)
+		*flags = f;
+	sodium_memzero(key, sizeof(key));
+	return r;
+}
+
+/* A descriptor to write the key file through. Root may write a 0400
+ * file; its owner may not until it gives itself write permission, which
+ * it may (fchmod needs ownership, not write access). Reopened through
+ * /proc/self/fd so that it is the very inode that was checked. */
+static int open_for_overwrite(int fd, const struct stat *st)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int w = open(proc, O_WRONLY | O_CLOEXEC);
+	if (w < 0 && errno == EACCES && st->st_uid == geteuid()) {
+		if (fchmod(fd, 0600) < 0)
+			return -errno;
+		w = open(proc, O_WRONLY | O_CLOEXEC);
+	}
+	return w < 0 ? -errno : w;
 }
 
 uint32_t lfs_stage_key_epoch_flags(uint32_t key_flags)
@@ -316,25 +355,45 @@ int lfs_stage_key_destroy(int sdirfd, uint32_t id)
 {
 	char name[16];
 	key_name(id, name);
-	int fd = openat(sdirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(sdirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
+	if (fd < 0 && errno != ELOOP)
+		return -errno;
+	struct stat st;
 	int r = 0;
-	if (fd >= 0) {
+	if (fd >= 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r == 0 && fd >= 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		/* Overwritten in place first: on storage that rewrites blocks
-		 * in place this is the erasure; elsewhere (SSD, CoW) the
-		 * unlink below is what counts (docs/STAGING.md). */
-		uint8_t junk[LFS_STAGE_KEY_FILE_LEN];
-		randombytes_buf(junk, sizeof(junk));
-		if (lfs_pwrite_full(fd, junk, sizeof(junk), 0) < 0 || fsync(fd) < 0)
+		 * in place this is the erasure (docs/STAGING.md). A key that
+		 * cannot be overwritten is left alone: unlinking it would leave
+		 * its bytes on the disk for good, with nothing left that could
+		 * still erase them (a run as root can). */
+		int w = open_for_overwrite(fd, &st);
+		size_t len = st.st_size > 65536 ? 65536 : (size_t)st.st_size;
+		uint8_t junk[4096];
+		r = w < 0 ? w : 0;
+		for (size_t off = 0; r == 0 && off < len; off += sizeof(junk)) {
+			size_t n = len - off < sizeof(junk) ? len - off : sizeof(junk);
+			randombytes_buf(junk, n);
+			r = lfs_pwrite_full(w, junk, n, (off_t)off);
+		}
+		if (r == 0 && fsync(w) < 0)
 			r = -errno;
-		close(fd);
+		if (w >= 0)
+			close(w);
 	}
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		return r;
+	/* Anything but a regular file (planted) holds no key: it just goes. */
 	if (unlinkat(sdirfd, name, 0) < 0 && errno != ENOENT)
-		r = -errno;
-	if (fsync(sdirfd) < 0 && r == 0)
-		r = -errno;
-	return r;
+		return -errno;
+	if (fsync(sdirfd) < 0)
+		return -errno;
+	return 0;
 }
 
 /* ---- ciphertext removal ---- */
@@ -377,21 +436,26 @@ static int remove_below(int dirfd, uint64_t *files, uint64_t *bytes)
 	return r;
 }
 
-int lfs_stage_remove_tree(int sdirfd, uint32_t id, uint64_t *files, uint64_t *bytes)
+int lfs_stage_remove_named_tree(int sdirfd, const char *name, uint64_t *files, uint64_t *bytes)
 {
-	char hex[9];
-	lfs_stage_id_hex(id, hex);
 	*files = *bytes = 0;
-	int fd = openat(sdirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(sdirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	int r = remove_below(fd, files, bytes);
 	close(fd);
-	if (unlinkat(sdirfd, hex, AT_REMOVEDIR) < 0 && r == 0)
+	if (unlinkat(sdirfd, name, AT_REMOVEDIR) < 0 && r == 0)
 		r = -errno;
 	if (fsync(sdirfd) < 0 && r == 0)
 		r = -errno;
 	return r;
+}
+
+int lfs_stage_remove_tree(int sdirfd, uint32_t id, uint64_t *files, uint64_t *bytes)
+{
+	char hex[9];
+	lfs_stage_id_hex(id, hex);
+	return lfs_stage_remove_named_tree(sdirfd, hex, files, bytes);
 }
 
 long lfs_stage_sweep_markers(int datafd, bool (*dead)(uint32_t id, void *arg), void *arg)
@@ -429,29 +493,66 @@ long lfs_stage_sweep_markers(int datafd, bool (*dead)(uint32_t id, void *arg), v
 	return n;
 }
 
-void lfs_stage_for_each_orphan(int sdirfd, void (*fn)(uint32_t id, void *arg), void *arg)
+static struct lfs_stage_found *found_slot(struct lfs_stage_found **v, size_t *n, size_t *cap,
+                                          uint32_t id)
 {
-	int fd = openat(sdirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].id == id)
+			return &(*v)[i];
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct lfs_stage_found *p = realloc(*v, c * sizeof(*p));
+		if (!p)
+			return NULL;
+		*v = p;
+		*cap = c;
 	}
+	struct lfs_stage_found *f = &(*v)[(*n)++];
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	return f;
+}
+
+int lfs_stage_scan(int sdirfd, struct lfs_stage_found **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int err = 0;
+	DIR *d = lfs_opendir_fd(sdirfd, &err);
+	if (!d)
+		return err;
+	size_t cap = 0, pl = strlen(LFS_STAGE_HIDDEN_PREFIX);
+	int r = 0;
 	struct dirent *de;
-	uint32_t ids[256];
-	size_t n = 0;
-	while ((de = readdir(d)) != NULL && n < 256) {
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+		size_t len = strlen(nm);
 		uint32_t id;
-		char name[16];
-		struct stat st;
-		if (lfs_stage_id_parse(de->d_name, strlen(de->d_name), &id) < 0)
+		bool hidden = len == pl + 8 && !strncmp(nm, LFS_STAGE_HIDDEN_PREFIX, pl);
+		const char *hex = hidden ? nm + pl : nm;
+		if (lfs_stage_id_parse(hex, 8, &id) < 0 ||
+		    !(hidden || len == 8 || (len == 12 && (!strcmp(nm + 8, ".key") ||
+		                                           !strcmp(nm + 8, ".exp")))))
 			continue;
-		key_name(id, name);
-		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-			ids[n++] = id;
+		struct lfs_stage_found *f = found_slot(out, n, &cap, id);
+		if (!f) {
+			r = -ENOMEM;
+			break;
+		}
+		if (hidden)
+			f->hidden_tree = true;
+		else if (len == 8)
+			f->tree = true;
+		else if (nm[9] == 'k')
+			f->key = true;
+		else
+			f->exp = true;
 	}
 	closedir(d);
-	for (size_t i = 0; i < n; i++)
-		fn(ids[i], arg);
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
 }

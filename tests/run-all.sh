@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every suite (C unit tests, then bats integration tests through real
 # mounts) and ends with one line: "N passed, N failed[, N skipped]".
 # Usage: tests/run-all.sh BUILD_DIR [unit|integration]
@@ -60,10 +61,30 @@ if [ "$which" = all ]; then
 	fi
 fi
 
+# What the integration tests leave on the machine: users and groups (the
+# tests that make some delete them in their teardown) and mounts (every
+# test unmounts what it mounted). Compared before and after; on a machine
+# where someone else runs the suite at the same time, theirs may show.
+leftovers() {
+	getent passwd | cut -d: -f1 | sed 's/^/user /'
+	getent group | cut -d: -f1 | sed 's/^/group /'
+	awk '$3 ~ /^fuse\.lethefs$/ || $2 ~ /^\/tmp\/lethefs-/ {print "mount " $2}' /proc/self/mounts
+}
+
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
+	leftovers | sort >"$logdir/before"
 	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
 	count_tap "$logdir/integration.tap"
+	leftovers | sort >"$logdir/after"
+	if comm -13 "$logdir/before" "$logdir/after" | grep . >"$logdir/left"; then
+		fail=$((fail + 1))
+		echo "not ok the integration tests left users, groups or mounts behind:"
+		cat "$logdir/left"
+	else
+		pass=$((pass + 1))
+		echo "ok no users, groups or mounts left behind"
+	fi
 fi
 
 # Static analysis is part of the suite: cppcheck must stay silent.
@@ -75,6 +96,18 @@ if [ "$which" = all ] && command -v cppcheck >/dev/null; then
 		fail=$((fail + 1))
 		echo "not ok cppcheck"
 		cat "$logdir/cppcheck.log"
+	fi
+fi
+
+# Every tracked source file carries its licence line (scripts/check-spdx.sh).
+if [ "$which" = all ]; then
+	if sh "$top/scripts/check-spdx.sh" "$top" >"$logdir/spdx.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok licence lines: $(tail -n 1 "$logdir/spdx.log")"
+	else
+		fail=$((fail + 1))
+		echo "not ok licence lines"
+		cat "$logdir/spdx.log"
 	fi
 fi
 

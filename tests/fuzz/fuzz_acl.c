@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the POSIX ACL reader (fs/acl.c): an ACL value decrypted from the
  * vault is authenticated, but a value that breaks the ACL rules must be
  * refused, never half-interpreted. An accepted ACL keeps its size through

@@ -1,8 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the audit log's line and head parsers, and the writer. The first
  * input byte picks the mode:
  *   FZ_AUDIT_PARSE  the rest is one line (and, split at the first newline,
  *                   a head file): an accepted line must have every span
- *                   inside it and every string printable ASCII;
+ *                   inside it, every string printable ASCII and its login
+ *                   ids in range; an accepted head must be consistent
+ *                   (anchor at or before its seq, the same hash when at it)
+ *                   and format back to the very same bytes;
  *   FZ_AUDIT_WRITE  the rest is split at NUL bytes into exe, detail
  *                   strings and a detail key: whatever they hold, the line
  *                   written must fit, be printable ASCII, parse back with
@@ -42,9 +46,27 @@ static void parse_mode(const uint8_t *data, size_t size)
 			check_span(line, size, e.detail[i].str);
 		}
 	}
+	if (r == 0 && e.has_login)
+		FZ_CHECK(e.has_caller && e.loginuid >= -1 && e.loginuid < 4294967295LL &&
+			 e.sessionid >= -1 && e.sessionid < 4294967295LL);
 	struct lfs_audit_head h;
-	if (lfs_audit_parse_head(line, size, &h) == 0)
-		FZ_CHECK(h.seq > 0 && h.signed_len < size && size <= LFS_AUDIT_HEAD_MAX);
+	if (lfs_audit_parse_head(line, size, &h) == 0) {
+		FZ_CHECK(h.seq > 0 && size <= LFS_AUDIT_HEAD_MAX);
+		if (h.has_anchor) {
+			FZ_CHECK(h.keyed_seq > 0 && h.keyed_seq <= h.seq);
+			FZ_CHECK(h.keyed_seq < h.seq || !memcmp(h.keyed_hash, h.hash, 32));
+		}
+		/* The writer's form round-trips exactly (the older keyed form
+		 * is read, never written). */
+		if (!h.legacy) {
+			char again[LFS_AUDIT_HEAD_MAX];
+			int n = lfs_audit_format_head(again, sizeof(again), &h);
+			FZ_CHECK(n > 0 && (size_t)n == size && !memcmp(again, line, size));
+		}
+		uint8_t key[32];
+		fz_key(key, sizeof(key), FZ_SEED_MASTER);
+		(void)lfs_audit_anchor_ok(key, &h);
+	}
 }
 
 static void write_mode(const uint8_t *data, size_t size)
@@ -59,7 +81,11 @@ static void write_mode(const uint8_t *data, size_t size)
 	     p += strlen(p) + 1)
 		pieces[n++] = p;
 	static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
-	struct lfs_audit_caller c = {.known = true, .uid = 4294967295u, .pid = 2147483647};
+	struct lfs_audit_caller c = {.known = true,
+				     .uid = 4294967295u,
+				     .pid = 2147483647,
+				     .loginuid = (int64_t)(size * 104729) - 1,
+				     .sessionid = size & 1 ? LFS_AUDIT_UNSET : (int64_t)size};
 	snprintf(c.exe, sizeof(c.exe), "%s", pieces[0]);
 	struct lfs_audit_detail d[LFS_AUDIT_MAX_DETAILS];
 	size_t nd = n - 1;
@@ -84,7 +110,9 @@ static void write_mode(const uint8_t *data, size_t size)
 		abort();
 	}
 	FZ_CHECK(e.seq == rec.seq && e.time_ms == rec.time_ms && e.ndetails == nd);
-	FZ_CHECK(e.uid == c.uid && e.pid == (uint32_t)c.pid && e.has_mac);
+	FZ_CHECK(e.uid == c.uid && e.pid == (uint32_t)c.pid && e.has_mac && e.has_login);
+	FZ_CHECK(e.sessionid == c.sessionid);
+	FZ_CHECK(e.loginuid == (c.loginuid < 4294967295LL ? c.loginuid : LFS_AUDIT_UNSET));
 	FZ_CHECK(memcmp(e.prev, prev, 32) == 0);
 	FZ_CHECK(lfs_audit_mac_ok(key, line, &e));
 	for (size_t i = 0; i < nd; i++)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the libFuzzer targets and the seed generator: fixed keys (so
  * that seeds sealed by seeds.c authenticate inside the targets), one-time
  * libsodium setup, and a check macro that crashes loudly, because a

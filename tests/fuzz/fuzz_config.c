@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the INI configuration parser. Besides crashes, checks that a
  * failure always explains itself and that an accepted configuration
  * survives lfs_config_format and a second parse unchanged (what lethefs
@@ -31,6 +32,29 @@ static void check_roundtrip(const struct lfs_vault_config *cfg)
 	FZ_CHECK(strcmp(back.audit_log, cfg->audit_log) == 0);
 }
 
+/* The lenient parse of shred-expired: never accepts what the strict one
+ * refuses in [vault]/[staging], and agrees with it on a valid file. */
+static void check_lenient(const uint8_t *data, size_t size, int strict,
+			  const struct lfs_vault_config *scfg)
+{
+	struct lfs_vault_config cfg;
+	char err[256];
+	int r = lfs_config_parse_staging((const char *)data, size, &cfg, err, sizeof(err));
+	FZ_CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+	FZ_CHECK(memchr(cfg.skipped, '\0', sizeof(cfg.skipped)) != NULL);
+	if (strict == 0) {
+		FZ_CHECK(r == 0 && cfg.skipped[0] == '\0');
+		FZ_CHECK(memcmp(cfg.uuid, scfg->uuid, 16) == 0);
+		FZ_CHECK(strcmp(cfg.staging_root, scfg->staging_root) == 0);
+		FZ_CHECK(cfg.staging_max_ttl == scfg->staging_max_ttl);
+		FZ_CHECK(cfg.staging_default_ttl == scfg->staging_default_ttl);
+	}
+	if (r == 0) {
+		FZ_CHECK(cfg.format == LFS_FORMAT_VERSION);
+		FZ_CHECK(cfg.staging_default_ttl > 0);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct lfs_vault_config cfg;
@@ -39,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(err, 0x7f, sizeof(err));
 	err[sizeof(err) - 1] = '\0';
 	int r = lfs_config_parse((const char *)data, size, &cfg, err, sizeof(err));
+	check_lenient(data, size, r, &cfg);
 	if (r != 0) {
 		FZ_CHECK(r == -EINVAL || r == -ENOMEM);
 		if (r == -EINVAL)

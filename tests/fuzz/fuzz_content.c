@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the readers of file contents and directory metadata: the file
  * header parser of both versions and its authentication (a version-1 MAC,
  * a version-2 sealed inode record), block opening (including the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the journal (VAULT/lethefs.journal, read by the recovery at every
  * unlock): the slot decoder and the tail record payload. First byte:
  *   0  the rest is a slot, decoded under the fixed key (almost always
@@ -35,7 +36,7 @@ static void seal(uint8_t *slot, size_t body)
 
 static void slot_case(const uint8_t *in, size_t len, bool reseal)
 {
-	static uint8_t slot[LFS_JOURNAL_SLOT_LEN], again[LFS_JOURNAL_SLOT_LEN];
+	static uint8_t slot[LFS_JOURNAL_LARGE_LEN], again[LFS_JOURNAL_LARGE_LEN];
 	static struct lfs_journal_record r;
 	if (len > sizeof(slot))
 		return;
@@ -49,13 +50,16 @@ static void slot_case(const uint8_t *in, size_t len, bool reseal)
 			      (uint32_t)slot[171] << 24;
 		uint32_t yl = slot[172] | slot[173] << 8 | (uint32_t)slot[174] << 16 |
 			      (uint32_t)slot[175] << 24;
-		if (pl > LFS_JOURNAL_PATH_MAX || yl > LFS_JOURNAL_PAYLOAD_MAX)
+		uint32_t bl = slot[176] | slot[177] << 8 | (uint32_t)slot[178] << 16 |
+			      (uint32_t)slot[179] << 24;
+		if (pl > LFS_JOURNAL_PATH_MAX || yl > LFS_JOURNAL_PAYLOAD_MAX ||
+		    bl > LFS_JOURNAL_BULK_ROOM(pl, yl))
 			return;
 		size_t body = LFS_JOURNAL_REC_FIXED + pl + yl;
-		if (body + 32 > sizeof(slot))
+		if (body + 32 + bl > sizeof(slot))
 			return;
 		seal(slot, body);
-		total = body + 32;
+		total = body + 32 + bl;
 	}
 	int e = lfs_journal_decode(key, uuid, 3, slot, total, &r);
 	FZ_CHECK(e == 0 || e == -EINVAL || e == -EBADMSG || e == -ENOENT);
@@ -72,7 +76,8 @@ static void slot_case(const uint8_t *in, size_t len, bool reseal)
 		FZ_CHECK(n > 0 && !(n == 1 && c[0] == '.') && !(n == 2 && !strncmp(c, "..", 2)));
 		c += n + (c[n] == '/');
 	}
-	FZ_CHECK(lfs_journal_encode(key, uuid, 3, &r, again) == 0);
+	FZ_CHECK(r.bulk_len == 0 || (r.bulk >= slot && r.bulk + r.bulk_len <= slot + total));
+	FZ_CHECK(lfs_journal_encode(key, uuid, 3, &r, again, total) == 0);
 	FZ_CHECK(memcmp(again, slot, total) == 0);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the sealed keyring file: lfs_keyring_peek and lfs_keyring_unlock
  * with a fixed master key.
  *

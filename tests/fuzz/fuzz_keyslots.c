@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the keyslot file decoder. Decoding is strict (every byte is
  * either a field or a checked-zero reserved byte), so anything it accepts
  * must re-encode to exactly the same bytes: a difference would mean two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes everything that reads an encrypted name from the backing store
  * (all attacker-controlled: whoever holds the backing directory chooses
  * these bytes): file names, symlink targets, xattr names and values, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the recovery-key parser. Whatever it accepts must be a key whose
  * canonical text parses back to the same key, and the accepted input must
  * be that canonical text up to case, separators and the optional prefix:

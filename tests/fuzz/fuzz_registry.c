@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the parser of a mount's registry entry (/run/lethefs/mount-*,
  * daemon/ctl_registry.h), which the CLI reads before sending a secret.
  * Accepted entries must survive a format/parse round trip unchanged. */

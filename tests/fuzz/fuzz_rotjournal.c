@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the rotation journal parser (VAULT/lethefs.rotation.journal, read
  * at every unlock that follows a crash). First byte: 0 the input as is,
  * 1 the input with a valid checksum appended, so that the structural checks

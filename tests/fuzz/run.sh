@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (ASan + UBSan) into build-fuzz/ and runs
 # each for SECONDS seconds on its corpus, build-fuzz/corpus-NAME, seeded by
 # seeds.c with valid inputs. Exits non-zero if any target crashes, leaks,
@@ -17,11 +18,11 @@ targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 # takes from it only what a target reaches, so moving a file needs no
 # edit here.
 base="-std=gnu11 -DFUSE_USE_VERSION=312 -D_FILE_OFFSET_BITS=64
-      $(pkg-config --cflags fuse3 libsodium inih)"
+      $(pkg-config --cflags fuse3 libsodium inih libsystemd)"
 # UBSan findings abort instead of printing and carrying on, so that they
 # count as crashes.
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
-libs="$(pkg-config --libs fuse3 libsodium inih) -lpthread"
+libs="$(pkg-config --libs fuse3 libsodium inih libsystemd) -lpthread -lm"
 
 die() {
 	echo "fuzz: $*" >&2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes one or more valid inputs per fuzz target into DIR/corpus-NAME/,
  * sealed with the fixed keys of fuzz_common.h, so that each fuzzer starts
  * past the checks it could never pass by chance (magic numbers, MACs,
@@ -22,7 +23,9 @@
 #include "../../keymgmt/keyring.h"
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
+#include "../../keymgmt/slot_labels.h"
 #include "../../rotation/rotjournal.h"
+#include "../../staging/stage_exp.h"
 
 static const char *top;
 
@@ -99,6 +102,17 @@ static void seed_config(void)
 	if (n < 0)
 		exit(1);
 	put("config", "valid", text, (size_t)n);
+}
+
+static void seed_duration(void)
+{
+	static const char *const valid[] = {"15min", "3 days", "1h 30m", "1.5h", "off", "90",
+					    "2 weeks 1 day", "1 year"};
+	char name[16];
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		snprintf(name, sizeof(name), "valid%zu", i);
+		put("duration", name, valid[i], strlen(valid[i]));
+	}
 }
 
 static void seed_names(void)
@@ -286,7 +300,12 @@ static void seed_recovery(void)
 /* A keyed and an unkeyed line, a head, and writer inputs (mode byte 1). */
 static void seed_audit(void)
 {
-	struct lfs_audit_caller c = {.known = true, .uid = 0, .pid = 1, .exe = "/usr/bin/x"};
+	struct lfs_audit_caller c = {.known = true,
+				     .uid = 0,
+				     .pid = 1,
+				     .exe = "/usr/bin/x",
+				     .loginuid = 1000,
+				     .sessionid = LFS_AUDIT_UNSET};
 	struct lfs_audit_detail d[] = {{"slot", NULL, 2}, {"type", "passphrase", 0}};
 	struct lfs_audit_record rec = {.seq = 3, .time_ms = 1764401856123LL, .event = "keyslot-add",
 				       .outcome = "success", .caller = &c, .details = d,
@@ -301,10 +320,50 @@ static void seed_audit(void)
 	rec.caller = NULL;
 	n = lfs_audit_format_line(buf + 1, &rec, prev, NULL);
 	put("audit", "unkeyed", buf, (size_t)n);
-	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, 3, prev, key);
+	struct lfs_audit_head h = {.seq = 5};
+	memcpy(h.hash, prev, 32);
+	lfs_audit_set_anchor(&h, key, 3, prev);
+	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, &h);
 	put("audit", "head", buf, (size_t)n + 1);
+	h.has_anchor = false;
+	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, &h);
+	put("audit", "head-unanchored", buf, (size_t)n + 1);
+	/* The older keyed form, {"seq","hash","mac"}. */
+	n = snprintf(buf + 1, sizeof(buf) - 1,
+		     "{\"seq\":3,\"hash\":\"%064d\",\"mac\":\"%064d\"}\n", 0, 0);
+	put("audit", "head-legacy", buf, (size_t)n + 1);
 	static const char writer[] = "\x01/tmp/\xe2\x82\xac\x01\"x\0detail\n\0\xff\xfe";
 	put("audit", "write", writer, sizeof(writer) - 1);
+}
+
+/* A labels file with two records, MAC'd under the fixed key. */
+static void seed_labels(void)
+{
+	struct lfs_slot_labels l = {0};
+	uint8_t key[32], uuid[16], h[32], buf[LFS_LABELS_FILE_MAX];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	memset(h, 0x5a, sizeof(h));
+	if (lfs_labels_put(&l, 1, h, "Dr. X, lab admin") != 0 ||
+	    lfs_labels_put(&l, 7, h, "Backup \xe2\x80\x93 Z\xc3\xbcrich") != 0)
+		exit(1);
+	int n = lfs_labels_encode(&l, uuid, key, buf);
+	if (n < 0)
+		exit(1);
+	put("labels", "two", buf, (size_t)n);
+}
+
+/* journalctl-style times and spans. */
+static void seed_timespec(void)
+{
+	static const char *const t[] = {"yesterday", "-1h 30min", "2026-12-01 10:00",
+					"Tue 2026-12-01T10:00:05.25+01:00", "@1796119205.5",
+					"3 days ago", "10:00 UTC", "7d"};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "t%zu", i);
+		put("timespec", name, t[i], strlen(t[i]));
+	}
 }
 
 /* Request lines (mode 0), an answer (mode 1), a hostile string (mode 2). */
@@ -321,6 +380,10 @@ static void seed_ctlproto(void)
 	put("ctlproto", "unlock", unlock, sizeof(unlock) - 1);
 	put("ctlproto", "answer", answer, sizeof(answer) - 1);
 	put("ctlproto", "hostile", hostile, sizeof(hostile) - 1);
+	static const char ttl[] = "\0lethefs-ctl 1 stage-ttl 8000abcd 86400\n";
+	static const char sync[] = "\0lethefs-ctl 1 stage-sync\n";
+	put("ctlproto", "stage-ttl", ttl, sizeof(ttl) - 1);
+	put("ctlproto", "stage-sync", sync, sizeof(sync) - 1);
 }
 
 static void seed_registry(void)
@@ -338,6 +401,26 @@ static void seed_stage(void)
 				    "8a3f0c21 1764400000 1764659200 0 0\n"
 				    "c0ffee01 1764400000 1764403600 1073741824 4096\n";
 	put("stage", "index", index, sizeof(index) - 1);
+	/* A retention record under the fuzzers' master key (mode 2). */
+	static uint8_t rec[1 + LFS_STAGE_EXP_LEN];
+	uint8_t master[LFS_MASTER_KEY_LEN], uuid[LFS_UUID_LEN];
+	fz_key(master, sizeof(master), FZ_SEED_MASTER);
+	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
+	struct lfs_keyring kr;
+	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
+	if (lfs_keyring_generate(&kr, 2) == 0 && lfs_keyring_set_master(&kr, master) == 0) {
+		struct lfs_stage_exp e = {.id = 0x8a3f0c21, .owner = 1000, .created = 1764400000,
+					  .expires = 1764659200, .quota = 4096};
+		rec[0] = 2;
+		lfs_stage_exp_encode(&kr, &e, rec + 1);
+		put("stage", "record", rec, sizeof(rec));
+	}
+	lfs_keyring_destroy(&kr);
+	static const char vclock[] = "\3lethefs-staging-clock 1\n1764400000\n";
+	static const char hclock[] = "\3lethefs-staging-clock 1\n1764400000123 5000123 "
+				     "8d3a955d-92da-48d7-baad-709f6d299888\n";
+	put("stage", "clock", vclock, sizeof(vclock) - 1);
+	put("stage", "hostclock", hclock, sizeof(hclock) - 1);
 }
 
 /* A journal as the rotation writes it (mode 0), and its body alone for the
@@ -387,7 +470,7 @@ static void seed_journal(void)
 	memcpy(r.target.path, "QmFzZTY0/bmFtZQ", 16);
 	r.payload_len = (uint32_t)lfs_tail_encode(&t, r.payload);
 	slot[0] = 1;
-	lfs_journal_encode(key, uuid, 3, &r, slot + 1);
+	lfs_journal_encode(key, uuid, 3, &r, slot + 1, LFS_JOURNAL_SLOT_LEN);
 	put("journal", "tail-record", slot, 1 + 184 + 15 + r.payload_len);
 	slot[0] = 2;
 	memcpy(slot + 1, r.payload, r.payload_len);
@@ -404,12 +487,15 @@ int main(int argc, char **argv)
 	seed_keyslots();
 	seed_keyring();
 	seed_config();
+	seed_duration();
 	seed_names();
 	seed_acl();
 	seed_content();
 	seed_irec();
 	seed_recovery();
 	seed_audit();
+	seed_labels();
+	seed_timespec();
 	seed_ctlproto();
 	seed_stage();
 	seed_rotjournal();

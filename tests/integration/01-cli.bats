@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The command line: init, info, mount's contract, errors and exit codes.
 
 load helpers
@@ -198,10 +199,19 @@ teardown() { teardown_vault; }
 	run "$T/root/opt/lethefs/bin/lethefs" --version
 	[[ "$output" == "lethefs "* ]]
 	# The units name the installed binary.
-	grep -q '^ExecStart=/opt/lethefs/bin/lethefs mount --locked' \
+	grep -q '^ExecStart=/opt/lethefs/bin/lethefs mount -f --locked' \
 		"$T/root/opt/lethefs/lib/systemd/system/lethefs@.service"
 	[ -f "$T/root/opt/lethefs/lib/systemd/system/lethefs-shred@.timer" ]
 	[ -f "$T/root/opt/lethefs/share/man/man1/lethefs.1" ]
 	[ -f "$T/root/opt/lethefs/share/man/man5/lethefs.conf.5" ]
 	[ -f "$T/root/opt/lethefs/share/bash-completion/completions/lethefs" ]
+	[ -f "$T/root/opt/lethefs/share/zsh/site-functions/_lethefs" ]
+	[ -x "$T/root/opt/lethefs/lib/lethefs/boot-unlock.sh" ]
+	grep -q '^ExecStart=/opt/lethefs/lib/lethefs/boot-unlock.sh %i' \
+		"$T/root/opt/lethefs/lib/systemd/system/lethefs-unlock@.service"
+	grep -q '^Environment=LETHEFS=/opt/lethefs/bin/lethefs' \
+		"$T/root/opt/lethefs/lib/systemd/system/lethefs-unlock@.service"
+	[ -f "$T/root/opt/lethefs/share/doc/lethefs/README.md" ]
+	grep -q 'file:/opt/lethefs/share/doc/lethefs/README.md' \
+		"$T/root/opt/lethefs/lib/systemd/system/lethefs@.service"
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The POSIX surface legacy software needs, each checked against the same
 # operation on a plain directory ($REF).
 
@@ -70,10 +71,12 @@ os.lseek(fd, 0, 0); d = os.read(fd, 20000); print(len(d), d.count(b\"a\"), d.cou
 	same 'cd $D; dd if=/dev/zero of=big2 bs=1 count=1 seek=$((4*1024*1024*1024+77)) conv=notrunc status=none; stat -c %s big2'
 }
 
-@test "fallocate mode 0 and keep-size" {
+@test "fallocate mode 0, keep-size, punch-hole and zero-range" {
 	same 'cd $D; fallocate -l 100000 fa; stat -c %s fa; od -An -c fa | sort -u | head -3'
 	same 'cd $D; echo hi > fb; fallocate -n -l 1000000 fb; stat -c %s fb; cat fb'
-	run fallocate -p -o 0 -l 10 "$MNT/fb"
+	same 'cd $D; head -c 30000 /dev/zero | tr "\0" x > fc; fallocate -p -o 5000 -l 10000 fc; fallocate -z -o 20000 -l 20000 fc; stat -c %s fc; od -An -c fc | uniq -c'
+	# Collapse and insert range are not supported (EOPNOTSUPP).
+	run fallocate -c -o 0 -l 4096 "$MNT/fc"
 	[ "$status" -ne 0 ]
 }
 

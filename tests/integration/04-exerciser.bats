@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Seeded random operations applied to the mount and to a plain reference
 # tree; the trees must stay identical. A failing seed reproduces exactly.
 

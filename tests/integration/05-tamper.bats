@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Tampering with the backing store is detected: reads fail with EIO and a
 # log line naming the backing file and block; fsck reports it and exits 6.
 # Never garbage, never a crash.
@@ -191,7 +192,7 @@ PY
 		t=$(readlink "$L")
 		c=${t:10:1}
 		[ "$c" = A ] && r=B || r=A
-		ln -sfn "${t:0:10}$r${t:11}" "$L"
+		ln -sfn -- "${t:0:10}$r${t:11}" "$L"
 		msg="symlink target does not authenticate"
 	else
 		# Format 2: the target is the contents of a regular backing file.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Only ciphertext reaches the backing store: no plaintext file name,
 # directory name, symlink target, xattr or content marker appears in it.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # A full backing filesystem: writes fail with ENOSPC, and nothing that was
 # already stored is damaged.
 
@@ -89,4 +90,29 @@ append_on_full_disk() {
 	unmount_vault
 	mount_vault -o no_writeback_cache
 	append_on_full_disk
+}
+
+@test "rotate and keyslot changes on a full disk say that the disk is full, and change nothing" {
+	slots_before=$(sha256sum <"$VAULT/lethefs.keyslots")
+	ring_before=$(sha256sum <"$VAULT/lethefs.keyring")
+	# Fill the vault's file system to the last page, beside the vault.
+	dd if=/dev/zero of="$T/small/filler" bs=4k 2>/dev/null || true
+	run "$LETHEFS" rotate "$MNT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"disk holding the vault is full"* ]]
+	[[ "$output" != *"maximum number of epochs"* ]]
+	printf 'another-passphrase\n' >"$T/new"
+	run "$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/new" \
+		--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"disk holding $VAULT is full"*"nothing was changed"* ]]
+	[ "$(sha256sum <"$VAULT/lethefs.keyslots")" = "$slots_before" ]
+	[ "$(sha256sum <"$VAULT/lethefs.keyring")" = "$ring_before" ]
+	# With room again, both work.
+	rm "$T/small/filler"
+	"$LETHEFS" rotate --wait "$MNT" >/dev/null
+	"$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/new" \
+		--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null 2>&1
 }

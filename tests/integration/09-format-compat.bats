@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Saved example vaults of every released format version must keep opening:
 # tests/data/format-v1-vault.tar.gz was made by the first format-1 build and
 # holds a UTF-8 directory, a file ending past a block boundary, a hard link,

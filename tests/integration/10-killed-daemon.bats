@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # A killed daemon loses nothing that was fsync'ed, and the vault mounts again
 # with every name and block authentic.
 

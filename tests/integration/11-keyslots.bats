@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Keyslot management: list, add (passphrase, keyfile, extpass), remove,
 # passwd, recovery keys, tampering with slots, concurrent changers, and
 # changes killed half-way.

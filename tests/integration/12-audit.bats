@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # lethefs audit verify | show, against logs written through the library by
 # the test tool build/tests/tools/audit_append (the daemon and key commands are
 # its real callers), then tampered with as an attacker with write access
@@ -114,7 +115,11 @@ PY
 	[ "$status" -eq 2 ]
 	run "$LETHEFS" audit verify --no-key --passfile "$T/pass" "$VAULT"
 	[ "$status" -eq 2 ]
-	run "$LETHEFS" audit show --since yesterday "$VAULT"
+	run "$LETHEFS" audit show --since soon "$VAULT"
+	[ "$status" -eq 2 ]
+	run "$LETHEFS" audit show --until 2026-13-01 "$VAULT"
+	[ "$status" -eq 2 ]
+	run "$LETHEFS" audit show --event 'Unlock!' "$VAULT"
 	[ "$status" -eq 2 ]
 	run "$LETHEFS" audit --help
 	[ "$status" -eq 0 ]
@@ -125,7 +130,7 @@ PY
 	run "$LETHEFS" audit show "$VAULT"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 6 ]
-	[[ "${lines[0]}" == *" #1 mount success uid=0 pid="*" exe="*"audit_append mountpoint=\"/mnt/x\"" ]]
+	[[ "${lines[0]}" == *" #1 mount success uid=0 pid="*" exe="*"audit_append loginuid="*" sessionid="*" mountpoint=\"/mnt/x\"" ]]
 	[[ "${lines[1]}" == *"unlock failure"*'error="wrong secret" [unkeyed]' ]]
 	[[ "${lines[3]}" == *'slot=2 type="passphrase"' ]]
 	run "$LETHEFS" audit show --json "$VAULT"
@@ -155,6 +160,46 @@ assert "mac" in rows[0] and "mac" not in rows[1]'
 	[ -z "$output" ]
 }
 
+@test "show --since/--until: what journalctl accepts, local time unless a zone is given" {
+	# Entries 1-3 on 2026-12-01 at 09:59:59, 10:00:00 and 10:30:00 UTC
+	# (show does not verify), the others now.
+	sed -i '1s/"time":"[^"]*"/"time":"2026-12-01T09:59:59.000Z"/' "$LOG"
+	sed -i '2s/"time":"[^"]*"/"time":"2026-12-01T10:00:00.000Z"/' "$LOG"
+	sed -i '3s/"time":"[^"]*"/"time":"2026-12-01T10:30:00.500Z"/' "$LOG"
+	count() { run "$LETHEFS" audit show "$@" "$VAULT"; [ "$status" -eq 0 ]; echo "${#lines[@]}"; }
+	export TZ=UTC
+	[ "$(count --since '2026-12-01 10:00')" -eq 5 ]
+	[ "$(count --since '2026-12-01 10:00:00' --until '2026-12-01 10:30')" -eq 1 ]
+	[ "$(count --since 2026-12-01 --until '2026-12-01T10:30:01Z')" -eq 3 ]
+	[ "$(count --until '2026-12-01 10:00 UTC')" -eq 2 ]
+	[ "$(count --since today)" -eq 3 ]
+	[ "$(count --since yesterday --until tomorrow)" -eq 3 ]
+	[ "$(count --since -1h)" -eq 3 ]
+	[ "$(count --since '1h ago')" -eq 3 ]
+	[ "$(count --until '-1h')" -eq 3 ]
+	[ "$(count --since "@$(date -d '2026-12-01 10:00:00Z' +%s)")" -eq 5 ]
+	[ "$(count --since "$(date -u -d 2026-12-01 +%a) 2026-12-01 10:00")" -eq 5 ]
+	# Local time: in Berlin (UTC+1 in December) 11:00 is 10:00 UTC.
+	[ "$(TZ=Europe/Berlin count --since '2026-12-01 11:00')" -eq 5 ]
+	[ "$(TZ=Europe/Berlin count --since '2026-12-01 11:00' --until '2026-12-01 11:30:00')" -eq 1 ]
+	[ "$(TZ=Europe/Berlin count --since '2026-12-01T10:00:00Z')" -eq 5 ]
+	[ "$(TZ=Europe/Berlin count --since '2026-12-01 10:00:00+00:00')" -eq 5 ]
+}
+
+@test "show --event: one event or several" {
+	run "$LETHEFS" audit show --event unlock "$VAULT"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *"#2 unlock failure"* ]]
+	[[ "${lines[1]}" == *"#3 unlock success"* ]]
+	run "$LETHEFS" audit show --json --event lock --event keyslot-add "$VAULT"
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *'"seq":4,'* && "${lines[1]}" == *'"seq":5,'* ]]
+	run "$LETHEFS" audit show --event rotate "$VAULT"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
 @test "hostile strings cannot break a line or reach the terminal" {
 	"$AUDIT_APPEND" "$VAULT" socket-refused refused "error=$(printf 'x"}\n{"seq":99\033[31m')"
 	[ "$(wc -l <"$LOG")" -eq 7 ]
@@ -173,4 +218,63 @@ assert "mac" in rows[0] and "mac" not in rows[1]'
 	verify
 	[ "$status" -eq 0 ]
 	[[ "$output" == "OK: 1 entries"* ]]
+}
+
+# The head file an attacker writes after cutting the log: unkeyed, naming
+# line $1 of the log by its seq and hash.
+forge_unkeyed_head() {
+	python3 - "$LOG" "$1" <<'PY'
+import hashlib, json, sys
+log, n = sys.argv[1], int(sys.argv[2])
+line = open(log, "rb").read().split(b"\n")[n - 1]
+seq = json.loads(line)["seq"]
+h = hashlib.blake2b(line, digest_size=32).hexdigest()
+open(log + ".head", "w").write('{"seq":%d,"hash":"%s"}\n' % (seq, h))
+PY
+}
+
+@test "cut attack: the first lines kept, an unkeyed head naming the last kept keyed line" {
+	sed -i '5,$d' "$LOG"
+	forge_unkeyed_head 4
+	verify
+	echo "$output"
+	[ "$status" -eq 10 ]
+	[[ "$output" == *"keyed entry seq 6"* || "$output" == *"not authenticated"* ]]
+	run "$LETHEFS" audit verify --no-key "$VAULT"
+	[ "$status" -eq 10 ]
+}
+
+@test "cut attack: the next keyed append does not seal the cut" {
+	sed -i '5,$d' "$LOG"
+	forge_unkeyed_head 4
+	"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" mount success
+	verify
+	echo "$output"
+	[ "$status" -eq 10 ]
+	run "$LETHEFS" audit show --json "$VAULT"
+	[[ "$output" == *'"event":"audit-check","outcome":"failure"'* ]]
+}
+
+@test "cut attack: head deleted, then unkeyed and keyed appends" {
+	sed -i '5,$d' "$LOG"
+	rm "$LOG.head"
+	"$AUDIT_APPEND" "$VAULT" unlock failure "error=wrong secret"
+	"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" unlock success
+	verify
+	echo "$output"
+	[ "$status" -eq 10 ]
+}
+
+@test "cut attack: the authenticated head is kept, the log cut under it" {
+	cp "$LOG.head" "$T/head"
+	sed -i '4,$d' "$LOG"
+	verify
+	[ "$status" -eq 10 ]
+	[[ "$output" == *"truncated tail"* ]]
+	# The next unkeyed append (a locked volume) finds the cut too.
+	"$AUDIT_APPEND" "$VAULT" unlock failure "error=wrong secret"
+	"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" unlock success
+	verify
+	echo "$output"
+	[ "$status" -eq 10 ]
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Locked mounts and the control socket: mount --locked, unlock, lock (and
 # --force), status, idle lock, the failed-unlock delay, who may use the
 # socket, and that nothing is served from the kernel's caches once locked.
@@ -11,6 +12,12 @@ setup() {
 	printf 'not-the-passphrase\n' >"$T/wrong"
 }
 teardown() { teardown_vault; }
+# The users made for these tests go with them (useradd also made each a
+# group of its own, which userdel removes).
+teardown_file() {
+	for u in lfssa-it lfssa-it2; do userdel "$u" 2>/dev/null || true; done
+	for g in lfssa-admins; do groupdel "$g" 2>/dev/null || true; done
+}
 
 uuid_of_vault() { sed -n 's/^uuid = //p' "$VAULT/lethefs.conf"; }
 sock() { echo "/run/lethefs/$(uuid_of_vault).sock"; }
@@ -172,6 +179,27 @@ PY
 	run "$LETHEFS" lock "$MNT"
 	[ "$status" -eq 13 ]
 	[[ "$output" == *"1 open files"* ]]
+	# Who holds it: this shell (descriptor 4) and a process with a mapping
+	# only (its descriptor closed), by pid and name.
+	[[ "$output" == *"is held by: "*"$BASHPID ("* ]]
+	echo mapped >"$MNT/m"
+	MNT=$MNT python3 -c 'import mmap, os, time
+fd = os.open(os.environ["MNT"] + "/m", os.O_RDONLY)
+m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+os.close(fd)
+print("ready", flush=True)
+time.sleep(30)' >"$T/mapper.out" &
+	mapper=$!
+	for _ in $(seq 50); do grep -q ready "$T/mapper.out" && break; sleep 0.1; done
+	exec 4<&-
+	run "$LETHEFS" lock "$MNT"
+	kill "$mapper"
+	wait "$mapper" || true
+	echo "$output"
+	[ "$status" -eq 13 ]
+	[[ "$output" == *"is held by: $mapper (python3)"* ]]
+	[[ "$output" != *"$BASHPID ("* ]]
+	exec 4<"$MNT/f"
 	[ "$(state)" = unlocked ]
 	run "$LETHEFS" lock --force "$MNT"
 	[ "$status" -eq 0 ]
@@ -212,36 +240,36 @@ PY
 }
 
 @test "an unprivileged user cannot reach the socket; one past its mode is refused by the daemon" {
-	id lethefs-it >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it
+	id lfssa-it >/dev/null 2>&1 || useradd -M -s /bin/sh lfssa-it
 	mount_locked -f 2>"$T/daemon.log" &
 	for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.1; done
-	run runuser -u lethefs-it -- "$LETHEFS" status --socket "$(sock)" "$MNT"
+	run runuser -u lfssa-it -- "$LETHEFS" status --socket "$(sock)" "$MNT"
 	[ "$status" -eq 12 ]
 	[[ "$output" == *"permission denied"* ]]
 	# CAP_DAC_OVERRIDE gets through the file mode; SO_PEERCRED still says no.
-	run setpriv --reuid=lethefs-it --regid=lethefs-it --clear-groups \
+	run setpriv --reuid=lfssa-it --regid=lfssa-it --clear-groups \
 		--inh-caps=+dac_override --ambient-caps=+dac_override \
 		"$LETHEFS" unlock --passfile "$T/pass" --socket "$(sock)" "$MNT"
 	[ "$status" -eq 12 ]
 	[ "$(state)" = locked ]
-	grep -q "refused uid $(id -u lethefs-it)" "$T/daemon.log"
+	grep -q "refused uid $(id -u lfssa-it)" "$T/daemon.log"
 }
 
 @test "members of admin_group may use the socket, others may not" {
-	getent group lethefs-it-admins >/dev/null || groupadd lethefs-it-admins
-	id lethefs-it >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it
-	id lethefs-it2 >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it2
-	usermod -a -G lethefs-it-admins lethefs-it
-	printf '[access]\nadmin_group = lethefs-it-admins\n' >>"$VAULT/lethefs.conf"
+	getent group lfssa-admins >/dev/null || groupadd lfssa-admins
+	id lfssa-it >/dev/null 2>&1 || useradd -M -s /bin/sh lfssa-it
+	id lfssa-it2 >/dev/null 2>&1 || useradd -M -s /bin/sh lfssa-it2
+	usermod -a -G lfssa-admins lfssa-it
+	printf '[access]\nadmin_group = lfssa-admins\n' >>"$VAULT/lethefs.conf"
 	chmod 644 "$T/pass"
 	mount_locked
-	[ "$(stat -c '%a %G' "$(sock)")" = "660 lethefs-it-admins" ]
-	run runuser -u lethefs-it2 -- "$LETHEFS" unlock --passfile "$T/pass" --socket "$(sock)" "$MNT"
+	[ "$(stat -c '%a %G' "$(sock)")" = "660 lfssa-admins" ]
+	run runuser -u lfssa-it2 -- "$LETHEFS" unlock --passfile "$T/pass" --socket "$(sock)" "$MNT"
 	[ "$status" -eq 12 ]
-	run runuser -u lethefs-it -- "$LETHEFS" unlock --passfile "$T/pass" --socket "$(sock)" "$MNT"
+	run runuser -u lfssa-it -- "$LETHEFS" unlock --passfile "$T/pass" --socket "$(sock)" "$MNT"
 	[ "$status" -eq 0 ]
 	[ "$(state)" = unlocked ]
-	run runuser -u lethefs-it -- "$LETHEFS" lock --socket "$(sock)" "$MNT"
+	run runuser -u lfssa-it -- "$LETHEFS" lock --socket "$(sock)" "$MNT"
 	[ "$status" -eq 0 ]
 	[ "$(state)" = locked ]
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The security events of real commands and a real daemon land in the
 # vault's audit log, with the caller, and the log verifies; an edit of any
 # of them is caught.
@@ -11,6 +12,11 @@ setup() {
 	printf 'wrong\n' >"$T/wrong"
 }
 teardown() { teardown_vault; }
+# The users made for these tests go with them (useradd also made each a
+# group of its own, which userdel removes).
+teardown_file() {
+	for u in lfssa-it; do userdel "$u" 2>/dev/null || true; done
+}
 
 # Prints "event outcome reason" per entry (reason or "-").
 events() {
@@ -22,7 +28,7 @@ for line in sys.stdin:
 }
 
 @test "daemon events: mount, failed and good unlock, locks of every kind, refusal, unmount" {
-	id lethefs-it >/dev/null 2>&1 || useradd -M -s /bin/sh lethefs-it
+	id lfssa-it >/dev/null 2>&1 || useradd -M -s /bin/sh lfssa-it
 	printf '[access]\nidle_lock = 2s\n' >>"$VAULT/lethefs.conf"
 	"$LETHEFS" mount --locked "$VAULT" "$MNT"
 	sock=/run/lethefs/$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf").sock
@@ -39,7 +45,7 @@ for line in sys.stdin:
 		"$LETHEFS" status --json "$MNT" | grep -q '"state":"locked"' && break
 		sleep 0.1
 	done
-	setpriv --reuid=lethefs-it --regid=lethefs-it --clear-groups \
+	setpriv --reuid=lfssa-it --regid=lfssa-it --clear-groups \
 		--inh-caps=+dac_override --ambient-caps=+dac_override \
 		"$LETHEFS" status --socket "$sock" "$MNT" || true
 	unmount_vault
@@ -55,13 +61,19 @@ for line in sys.stdin:
 	[ "${lines[7]}" = "lock success idle" ]
 	[ "${lines[8]}" = "socket-refused refused -" ]
 	[ "${lines[9]}" = "unmount success -" ]
+	# Keyed from the first unlock on, also while locked (the daemon keeps
+	# the audit key): only the mount and the failed unlock before it are not.
+	"$LETHEFS" audit show --json "$VAULT" | python3 -c '
+import json, sys
+keyed = ["mac" in json.loads(l) for l in sys.stdin]
+assert keyed == [False, False] + [True] * 8, keyed'
 	# The failed unlock names who tried: uid, pid and executable.
 	"$LETHEFS" audit show --json "$VAULT" | sed -n 2p | python3 -c '
 import json, sys
 e = json.load(sys.stdin)
 assert e["uid"] == 0 and e["pid"] > 0 and e["exe"].endswith("/lethefs"), e
 assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1, e'
-	"$LETHEFS" audit show --json "$VAULT" | sed -n 9p | grep -q "\"uid\":$(id -u lethefs-it)"
+	"$LETHEFS" audit show --json "$VAULT" | sed -n 9p | grep -q "\"uid\":$(id -u lfssa-it)"
 	run "$LETHEFS" audit verify --passfile "$T/pass" "$VAULT"
 	echo "$output"
 	[ "$status" -eq 0 ]

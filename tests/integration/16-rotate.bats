@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Data-key rotation (docs/ROTATION.md): online re-encryption under load,
 # crash and resume, and old keys that decrypt nothing afterwards.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # lethefs rekey (docs/KEYS.md, docs/ROTATION.md): a new master key, slots
 # re-wrapped with the secrets given, a new data epoch that the next mount's
 # rotation converts everything to; old key material decrypts nothing after.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Staging directories: creation (command, setfattr, staging_root), expiry
 # while open, locked and unmounted, EXDEV, quota, extension rules, audit,
 # and that nothing of a shredded directory is left in the backing store.

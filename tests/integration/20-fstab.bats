@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # mount(8) and fstab: mount.fuse3 calls "lethefs VAULT MOUNTPOINT -o OPTS".
 # mount(8) runs helpers with a fixed PATH, so each test runs in a mount
 # namespace of its own where /usr/local/sbin holds a link to the binary
@@ -84,4 +85,28 @@ in_namespace() {
 	# util-linux: 64 = some mounts succeeded; the vault that exists is mounted.
 	[[ "$output" == *"mount-a=64"* ]]
 	[[ "$output" == *"cannot open vault $T/no-such-vault"* ]]
+}
+
+@test "a mistyped fstab option is named before any secret is asked (not 'no terminal')" {
+	# lockd for locked: without the typo this line would ask for a
+	# passphrase, and there is no terminal at boot.
+	printf '%s %s fuse.lethefs lockd,nofail 0 0\n' "$VAULT" "$MNT" >"$T/fstab"
+	run in_namespace "mount -T '$T/fstab' '$MNT' </dev/null"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"unknown mount option 'lockd'"* ]]
+	[[ "$output" != *"terminal"* ]]
+	# The same through lethefs mount: a usage error, exit 2, even with a
+	# secret source that would work.
+	run "$LETHEFS" mount --passfile "$T/pass" -o noatime,lockd "$VAULT" "$MNT"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown mount option 'lockd'"* ]]
+	! mountpoint -q "$MNT" || return 1
+	# Options libfuse and the kernel know still pass, as do mount(8)'s and
+	# systemd's own.
+	"$LETHEFS" mount --passfile "$T/pass" \
+		-o noatime,dirsync,default_permissions,nofail,x-systemd.before=a.service,_netdev \
+		"$VAULT" "$MNT"
+	grep " $MNT fuse.lethefs .*noatime" /proc/self/mounts
+	unmount_vault
 }

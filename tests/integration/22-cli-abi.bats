@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # docs/CLI-ABI.md pins the scripting interface: its exit-code table must
 # match `lethefs --help` and cli/cli.h, and its list of status members must
 # be exactly what a live daemon answers.
@@ -84,11 +85,182 @@ complete_line() {
 	run complete_line "$LETHEFS" st
 	[ "$(echo "$output" | sort | tr '\n' ' ')" = "stage status " ]
 	run complete_line "$LETHEFS" stage ""
-	[ "$(echo "$output" | tr '\n' ' ')" = "create list shred extend " ]
+	for s in create list show shred extend; do echo "$output" | grep -qx "$s"; done
+	run complete_line "$LETHEFS" keyslot ""
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "add list remove " ]
 	run complete_line "$LETHEFS" lock --
-	[[ "$output" == *--force* && "$output" == *--socket* ]]
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--batch --force --help --socket " ]
 	run complete_line "$LETHEFS" init --cipher ""
 	[[ "$output" == *aes256gcm* ]]
 	run complete_line "$LETHEFS" mount --lo
 	[ "$output" = --locked ]
+	run complete_line "$LETHEFS" keyslot remove --
+	echo "$output" | grep -qx -- --slot
+	echo "$output" | grep -qx -- --passfile
+	! echo "$output" | grep -qx -- --new-passfile || return 1
+	# An option's value: a file for --passfile.
+	touch "$T/somefile"
+	run complete_line "$LETHEFS" unlock --passfile "$T/somef"
+	[ "$output" = "$T/somefile" ]
+}
+
+# Runs the zsh completion function for a command line (the last word is
+# the one being completed) with stand-ins for zsh's completion builtins
+# that print the candidates, one per line.
+complete_zsh() {
+	zsh -f -c '
+		compadd() { if [[ $1 == -a ]]; then print -l -- ${(P)2}; else print -l -- "$@"; fi }
+		_describe() { print -l -- ${${(P)4}%%:*} }
+		_files() { print -- "<files $*>" }
+		words=("${@:2}"); CURRENT=$(( $# - 1 ))
+		source "$1"' _ "$BATS_TEST_DIRNAME/../../dist/zsh-completion/_lethefs" "$@"
+}
+
+@test "zsh completion offers the same commands, subcommands and options" {
+	command -v zsh >/dev/null || skip "zsh not installed"
+	run complete_zsh "$LETHEFS" ""
+	echo "$output"
+	echo "$output" | grep -qx unlock
+	echo "$output" | grep -qx shred-expired
+	[ "$(echo "$output" | wc -l)" -eq "$(complete_line "$LETHEFS" "" | grep -vc '^-')" ]
+	run complete_zsh "$LETHEFS" keyslot ""
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "add list remove " ]
+	run complete_zsh "$LETHEFS" lock --
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "--batch --force --help --socket -h -q " ]
+	run complete_zsh "$LETHEFS" init --cipher ""
+	[ "$(echo "$output" | sort | tr '\n' ' ')" = "aes256gcm xchacha20poly1305 " ]
+	run complete_zsh "$LETHEFS" unlock --passfile ""
+	[ "$output" = "<files >" ]
+	for c in "mount" "keyslot add" "status" "rotate"; do
+		z=$(complete_zsh "$LETHEFS" $c - | grep '^--' | sort)
+		b=$(complete_line "$LETHEFS" $c - | grep '^--' | sort)
+		[ "$z" = "$b" ] || { echo "$c: zsh and bash differ"; return 1; }
+	done
+}
+
+# Every command and subcommand, as "cmd" or "cmd sub", from --help.
+all_commands() {
+	for c in $("$LETHEFS" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p'); do
+		subs=$("$LETHEFS" "$c" --help 2>/dev/null |
+			sed -n "s/^\(Usage:\)\{0,1\} *lethefs $c \([a-z][a-z-]*\).*/\2/p" | sort -u)
+		if [ -n "$subs" ]; then
+			for s in $subs; do echo "$c $s"; done
+		else
+			echo "$c"
+		fi
+	done
+}
+
+@test "completion offers exactly the options each command's --help documents" {
+	n=0
+	while read -r c; do
+		table=$("$LETHEFS" __complete $c | grep '^--' | sed 's/=$//' | grep -vx -- --help | sort -u)
+		doc=$("$LETHEFS" $c --help | grep -o -- '--[a-z][a-z-]*' | grep -vx -- --help | sort -u)
+		# A help may mention another command's option in its prose; only its
+		# option lines count. A help shared by several subcommands (stage's)
+		# lists theirs too: only the first direction is checked there.
+		missing=$(comm -23 <(echo "$table") <(echo "$doc"))
+		extra=
+		if [ "$("$LETHEFS" $c --help | grep -c "^ *\(Usage: \)\{0,1\}lethefs ${c%% *} ")" -le 1 ]; then
+			extra=$(comm -13 <(echo "$table") <(echo "$doc") | while read -r o; do
+				"$LETHEFS" $c --help | grep -E -- "^ +$o( |,|=|$)" || true; done)
+		fi
+		if [ -n "$missing" ] || [ -n "$extra" ]; then
+			echo "$c: undocumented: $missing; documented but rejected: $extra"
+			return 1
+		fi
+		n=$((n + 1))
+	done < <(all_commands)
+	[ "$n" -ge 20 ]
+}
+
+@test "every option completion offers gets past its command's parser" {
+	while read -r c; do
+		for o in $("$LETHEFS" __complete $c | grep '^--' | grep -vx -- '--help'); do
+			# With '=' the table says it takes a value; "1" is a value most
+			# accept. No positional argument follows, so nothing runs.
+			run $LETHEFS $c "${o/%=/=1}" </dev/null
+			if [[ "$output" == *"unknown option"* || "$output" == *"needs an argument"* ||
+				"$output" == *"takes no argument"* || "$output" == *"ambiguous"* ]]; then
+				echo "$c $o: $output"
+				return 1
+			fi
+		done
+	done < <(all_commands)
+}
+
+@test "an unknown command or option: one line naming it, then where the help is; exit 2" {
+	run "$LETHEFS" frobnicate
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "lethefs: unknown command 'frobnicate'" ]
+	[ "${lines[1]}" = "Try 'lethefs --help'." ]
+	run "$LETHEFS" --frobnicate
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "lethefs: unknown option '--frobnicate'" ]
+	[ "${#lines[@]}" -eq 2 ]
+	run "$LETHEFS" mount --lockd "$T/v" "$T/m"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "lethefs mount: unknown option '--lockd'" ]
+	[ "${lines[1]}" = "Try 'lethefs mount --help'." ]
+	run "$LETHEFS" keyslot remove --slot
+	[ "${lines[0]}" = "lethefs keyslot remove: option '--slot' needs an argument" ]
+	[ "${lines[1]}" = "Try 'lethefs keyslot remove --help'." ]
+	run "$LETHEFS" status --json=yes "$T"
+	[ "${lines[0]}" = "lethefs status: option '--json' takes no argument" ]
+	run "$LETHEFS" fsck -z "$T"
+	[ "${lines[0]}" = "lethefs fsck: unknown option '-z'" ]
+	run "$LETHEFS"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	run "$LETHEFS" -V
+	[ "$status" -eq 0 ]
+	[[ "$output" == "lethefs "[0-9]* ]]
+}
+
+@test "each subcommand of keyslot, audit and key has a help of its own" {
+	for c in "keyslot list" "keyslot add" "keyslot remove" "audit verify" "audit show" \
+		"key export"; do
+		run $LETHEFS $c --help
+		[ "$status" -eq 0 ]
+		[[ "${lines[0]}" == "Usage: lethefs $c "* ]] || { echo "$c: ${lines[0]}"; return 1; }
+		# Its own: no other subcommand's usage line.
+		[ "$(echo "$output" | grep -c "^ *\(Usage: \)\{0,1\}lethefs ${c%% *} ")" -eq 1 ]
+	done
+}
+
+@test "status --prometheus prints only the metrics docs/CLI-ABI.md lists" {
+	mount_vault
+	doc=$(section prometheus-metrics | grep -o '`lethefs_[a-z_]*`' | tr -d '`' | sort -u)
+	live=$("$LETHEFS" status --prometheus "$MNT" | sed -n 's/^# HELP \([a-z_]*\) .*/\1/p' | sort -u)
+	echo "doc: $doc"
+	echo "live: $live"
+	[ "$(echo "$live" | wc -l)" -ge 20 ]
+	extra=$(comm -13 <(echo "$doc") <(echo "$live"))
+	[ -z "$extra" ] || { echo "undocumented: $extra"; return 1; }
+}
+
+@test "every --json output is compact, one value per line" {
+	mount_vault
+	echo x >"$MNT/f"
+	check() { # command...; every line parses, none has ": " or ", " between tokens
+		"$@" >"$T/json" 2>/dev/null || true
+		[ -s "$T/json" ] || { echo "no output: $*"; return 1; }
+		python3 - "$T/json" "$*" <<'PY'
+import json, sys
+for line in open(sys.argv[1]).read().splitlines():
+    v = json.loads(line)
+    assert json.dumps(v, separators=(",", ":"), ensure_ascii=False) == line or \
+        line == json.dumps(v, separators=(",", ":")), (sys.argv[2], line)
+PY
+	}
+	check "$LETHEFS" status --json "$MNT"
+	check "$LETHEFS" info --json "$VAULT"
+	check "$LETHEFS" keyslot list --json "$VAULT"
+	check "$LETHEFS" audit show --json "$VAULT"
+	check "$LETHEFS" audit verify --no-key --json "$VAULT"
+	check "$LETHEFS" rotate --wait --json "$MNT"
+	unmount_vault
+	check "$LETHEFS" fsck --passfile "$T/pass" --json "$VAULT"
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Network-bound unlock: an extpass keyslot whose secret clevis recovers
 # from a tang server (running here on loopback), so a fleet of servers can
 # unlock at boot without a typed passphrase; and clevis sss thresholds.

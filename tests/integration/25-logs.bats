@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Logging: every daemon line names the vault's uuid, and no secret is ever
 # logged. A debug-level daemon (which logs every request) and the CLI go
 # through unlocks (right and wrong), locks, keyslot changes, a key export,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The build's own rules fail when they are broken: the layer order of the
 # rooms (scripts/check-layers.sh, make layers) and the stack limits
 # (scripts/check-stack.sh, make stack). Each breaks a temporary copy of

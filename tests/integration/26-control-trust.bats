@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Attacks on the control socket (issue 11): whoever can write the vault
 # (lethefs.conf is not authenticated) or another local user tries to
 # receive the unlock secret, or to keep root from locking the volume.

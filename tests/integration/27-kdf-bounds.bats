@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Attacks on the keyslots' Argon2id parameters (issue 11): whoever can
 # write the vault edits a slot's parameters. The slot then no longer
 # opens (they are authenticated), but it must neither make guessing cheap

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Attacks through the backing store's node types and modes (issue 11):
 # whoever can write the vault replaces a file's backing entry by a device
 # node, or sets the setuid bit on a stored binary, under the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Attacks through the paths in lethefs.conf (issue 11), which is not
 # authenticated: whoever can write the vault points [audit] log or
 # [access] control_socket where root will then write, create or unlink.

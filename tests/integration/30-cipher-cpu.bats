@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # A vault made with aes256gcm on a CPU without AES-NI (issue 11). The CPU
 # is one QEMU emulates without the AES and PCLMUL flags (qemu64): libsodium
 # sees what such a server would show. Before the fix an unlock through the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Differential POSIX test: the same seeded random system calls, as root and
 # three unprivileged users, against a plain ext4 directory and a lethefs
 # mount (allow_other) whose vault also lives on ext4; every result, errno

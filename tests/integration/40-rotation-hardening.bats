@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Rotation against the backing-store writer and against trees built to
 # break it (issue 11): forged journals are never applied, a tree of any
 # depth rotates with the daemon alive, an object the walk cannot read keeps

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Regression tests for the divergences from ext4 that the differential tester
 # (40-difftest.bats) found. Each runs the same commands, as the same users,
 # in a plain directory ($REF) and through the mount, and compares.

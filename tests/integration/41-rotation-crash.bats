@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # A crash at every step of a rotation (issue 12): the daemon, traced by
 # strace, is killed at the Nth pwrite64, fdatasync or renameat of the
 # rotation thread (strace counts per thread, and nothing else writes while

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Symlink targets up to 4,095 bytes (ext4's limit): in format 1, those whose
 # encoding no longer fits a backing symlink keep it in a sidecar file in the
 # tree's root (FORMAT.md 8.1). Compared with a plain directory, across

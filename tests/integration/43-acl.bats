@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # POSIX ACLs, on by default as on ext4: setfacl/getfacl, default ACLs,
 # enforcement for other users, chmod, cp -a, rsync -A and tar --acls, kept
 # across remount and rotation, stored encrypted; -o noacl refuses them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Differential POSIX tester: a lethefs mount against plain ext4.
 
 Runs one seeded random sequence of system calls, each as one of several

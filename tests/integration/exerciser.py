@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Seeded random-operation exerciser.
 
 Applies the same random sequence of writes, truncates, renames, links,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared set-up for integration tests: each test gets a fresh vault (with
 # cheap Argon2id parameters) and, when it asks, a live mount of it.
 # Teardown unmounts and fails the test if a mount or daemon is left behind.
@@ -21,8 +22,12 @@ mount_vault() {
 }
 
 unmount_vault() {
+	# lethefs umount waits for the daemon to exit (plain fusermount3 -u
+	# returns before that, and under load the daemon took over 5 s); a mount
+	# it refuses (busy, no daemon answering) is taken down the old way.
 	if mountpoint -q "$MNT"; then
-		fusermount3 -u "$MNT" || umount -l "$MNT"
+		"$LETHEFS" umount --timeout 30s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
+			umount -l "$MNT"
 	fi
 	# The daemon exits once unmounted; give it a moment (up to 15 s: on a
 	# loaded machine its last audit entry and syncs can take seconds).
@@ -37,6 +42,10 @@ unmount_vault() {
 teardown_vault() {
 	local rc=0
 	unmount_vault || rc=1
+	# The staging clock's mark for this boot (docs/STAGING.md), if any.
+	local uuid
+	uuid=$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf" 2>/dev/null)
+	[ -z "$uuid" ] || rm -f "/run/lethefs/staging-clock-$uuid"
 	if mountpoint -q "$MNT" 2>/dev/null; then
 		echo "mount left behind at $MNT" >&2
 		rc=1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test tool: appends entries to a vault's audit log through the library
  * API, as the daemon and the key commands will, so that the integration
  * tests can exercise `lethefs audit` before those callers exist. Not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test tool: unlocks a vault and prints every key lethefs could hold for
  * it, one "name hex" per line: the master key, the keys derived from it,
  * every epoch's data key and subkeys, and the content key of every file in

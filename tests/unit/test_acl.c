@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* POSIX ACL values (fs/acl.c) against what Linux does on ext4: the mode
  * an ACL implies, chmod of an ACL, inheritance from a default ACL, and the
  * structural checks on values read back from the vault. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the audit log (the audit/ room): appends chain and seal
  * entries, verify names each kind of tampering, entries written without a
  * key are sealed by the next keyed one, concurrent writers (threads and
@@ -174,8 +175,12 @@ static void test_unkeyed_then_keyed(void **state)
 	assert_int_equal(rep.unsealed, 0);
 	append_n(f, false, 2);
 	rep = verify(f, true);
+	assert_int_equal(rep.problem, LFS_AUDIT_INTACT);
 	assert_int_equal(rep.unsealed, 2);
-	assert_false(rep.head_keyed);
+	/* The unkeyed appends carried the anchor over: the head still vouches
+	 * for the keyed entry, seq 4. */
+	assert_true(rep.head_keyed);
+	assert_int_equal(rep.anchor_seq, 4);
 }
 
 /* An unkeyed entry sealed by a later keyed one cannot be edited, even with
@@ -209,10 +214,10 @@ static void test_unlock_success_needs_key(void **state)
 	char *mac = strstr(l.v[1], ",\"mac\":");
 	assert_non_null(mac);
 	strcpy(mac, "}\n");
-	uint8_t h[32];
+	struct lfs_audit_head hd = {.seq = 2};
 	char head[LFS_AUDIT_HEAD_MAX], path[128];
-	lfs_audit_line_hash(h, l.v[1], strlen(l.v[1]) - 1);
-	int n = lfs_audit_format_head(head, sizeof(head), 2, h, NULL);
+	lfs_audit_line_hash(hd.hash, l.v[1], strlen(l.v[1]) - 1);
+	int n = lfs_audit_format_head(head, sizeof(head), &hd);
 	write_lines(f, &l);
 	path_of(f, LFS_AUDIT_DEFAULT_NAME LFS_AUDIT_HEAD_SUFFIX, path, sizeof(path));
 	FILE *fp = fopen(path, "w");
@@ -401,12 +406,15 @@ static void test_partial_last_line(void **state)
 	write_lines(f, &l);
 	expect(f, true, LFS_AUDIT_TRUNCATED, 3, "truncated tail: line 3 is a partial entry");
 	/* The next append closes the fragment and chains past it; verify
-	 * still shows it. */
+	 * still shows it. The head named the entry that is now a fragment, so
+	 * the append also records that the log was cut. */
 	append_n(f, true, 1);
 	expect(f, true, LFS_AUDIT_INSERTED, 3, "cut short by a crash");
 	read_lines(f, &l);
-	assert_int_equal(l.n, 4);
+	assert_int_equal(l.n, 5);
 	assert_non_null(strstr(l.v[3], "{\"seq\":3,"));
+	assert_non_null(strstr(l.v[3], "\"event\":\"audit-check\",\"outcome\":\"failure\""));
+	assert_non_null(strstr(l.v[4], "{\"seq\":4,"));
 	write_lines(f, &l);
 }
 
@@ -443,9 +451,10 @@ static void test_head_missing_or_edited(void **state)
 	expect(f, true, LFS_AUDIT_HEAD_MISMATCH, 0, "head file");
 	assert_int_equal(unlink(path), 0);
 	expect(f, true, LFS_AUDIT_HEAD_MISMATCH, 2, "is missing");
-	/* The next append writes a new head. */
+	/* The next append writes a new head, and records that it found none:
+	 * a deleted head is how a cut at a line boundary is hidden. */
 	append_n(f, true, 1);
-	assert_int_equal(verify(f, true).problem, LFS_AUDIT_INTACT);
+	expect(f, true, LFS_AUDIT_HEAD_MISMATCH, 3, "the head file is missing");
 }
 
 static void test_other_vault(void **state)
@@ -539,6 +548,7 @@ static void test_escaping_hostile_strings(void **state)
 	assert_int_equal(e.seq, 7);
 	assert_int_equal(e.time_ms, 1764401856123LL);
 	assert_true(e.has_caller && e.uid == 1000 && e.pid == 42);
+	assert_true(e.has_login && e.loginuid == 0 && e.sessionid == 0);
 	assert_true(e.has_mac);
 	assert_true(lfs_audit_mac_ok(f->key, line, &e));
 	/* Appended through the log, it verifies. */
@@ -627,20 +637,74 @@ static void test_parser_is_strict(void **state)
 static void test_head_format(void **state)
 {
 	(void)state;
-	uint8_t h[32], key[32] = {1};
+	uint8_t key[32] = {1};
 	char text[LFS_AUDIT_HEAD_MAX];
-	struct lfs_audit_head head;
-	test_fill(h, 32, 0xa0);
-	int n = lfs_audit_format_head(text, sizeof(text), 99, h, key);
+	struct lfs_audit_head in = {.seq = 99}, head;
+	test_fill(in.hash, 32, 0xa0);
+	uint8_t kh[32];
+	test_fill(kh, 32, 0xb0);
+	lfs_audit_set_anchor(&in, key, 97, kh);
+	int n = lfs_audit_format_head(text, sizeof(text), &in);
 	assert_true(n > 0 && (size_t)n <= LFS_AUDIT_HEAD_MAX);
 	assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &head), 0);
 	assert_int_equal(head.seq, 99);
-	assert_memory_equal(head.hash, h, 32);
-	assert_true(head.has_mac);
+	assert_memory_equal(head.hash, in.hash, 32);
+	assert_true(head.has_anchor && !head.legacy);
+	assert_int_equal(head.keyed_seq, 97);
+	assert_memory_equal(head.keyed_hash, kh, 32);
+	assert_true(lfs_audit_anchor_ok(key, &head));
+	key[0] ^= 1;
+	assert_false(lfs_audit_anchor_ok(key, &head));
+	key[0] ^= 1;
 	assert_int_equal(lfs_audit_parse_head(text, (size_t)n - 1, &head), -EBADMSG);
-	n = lfs_audit_format_head(text, sizeof(text), 1, h, NULL);
+	/* The largest head fits. */
+	in.seq = in.keyed_seq = UINT64_MAX;
+	memcpy(in.hash, in.keyed_hash, 32);
+	n = lfs_audit_format_head(text, sizeof(text), &in);
+	assert_true(n > 0);
 	assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &head), 0);
-	assert_false(head.has_mac);
+	/* Without an anchor. */
+	in.seq = 1;
+	in.has_anchor = false;
+	n = lfs_audit_format_head(text, sizeof(text), &in);
+	assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &head), 0);
+	assert_false(head.has_anchor);
+	/* Anchors beyond the head, or at the head with another hash. */
+	const char *bad[] = {
+	    "{\"seq\":2,\"hash\":\"%s\",\"keyed_seq\":3,\"keyed_hash\":\"%s\",\"keyed_mac\":\"%s\"}\n",
+	    "{\"seq\":2,\"hash\":\"%s\",\"keyed_seq\":0,\"keyed_hash\":\"%s\",\"keyed_mac\":\"%s\"}\n",
+	};
+	char a[65], b[65];
+	memset(a, 'a', 64), memset(b, 'b', 64);
+	a[64] = b[64] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		n = snprintf(text, sizeof(text), bad[i], a, b, a);
+		assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &head), -EBADMSG);
+	}
+	n = snprintf(text, sizeof(text), bad[0], a, b, a);
+	text[33 + 64 + 14] = '2'; /* keyed_seq 2 == seq, but hash b != a */
+	assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &head), -EBADMSG);
+}
+
+/* The older keyed head {"seq","hash","mac"} is an anchor: its MAC is the
+ * anchor MAC of the same entry, so logs written before anchors existed
+ * keep verifying and their anchor is carried over. */
+static void test_legacy_keyed_head(void **state)
+{
+	(void)state;
+	uint8_t key[32] = {7}, hash[32], mac[32];
+	char text[LFS_AUDIT_HEAD_MAX], hex[65], mhex[65];
+	test_fill(hash, 32, 0x33);
+	sodium_bin2hex(hex, sizeof(hex), hash, 32);
+	int n = snprintf(text, sizeof(text), "{\"seq\":5,\"hash\":\"%s\"", hex);
+	lfs_audit_head_mac(mac, key, text, (size_t)n);
+	sodium_bin2hex(mhex, sizeof(mhex), mac, 32);
+	n = snprintf(text, sizeof(text), "{\"seq\":5,\"hash\":\"%s\",\"mac\":\"%s\"}\n", hex, mhex);
+	struct lfs_audit_head h;
+	assert_int_equal(lfs_audit_parse_head(text, (size_t)n, &h), 0);
+	assert_true(h.has_anchor && h.legacy && h.keyed_seq == 5);
+	assert_memory_equal(h.keyed_hash, hash, 32);
+	assert_true(lfs_audit_anchor_ok(key, &h));
 }
 
 /* The audit key is its own branch of the key tree (FORMAT.md section 5). */
@@ -664,8 +728,18 @@ static void test_caller(void **state)
 	assert_true(c.known);
 	assert_int_equal(c.pid, getpid());
 	assert_non_null(strstr(c.exe, "test_audit"));
+	char buf[32] = "";
+	FILE *fp = fopen("/proc/self/loginuid", "r");
+	if (fp) {
+		assert_non_null(fgets(buf, sizeof(buf), fp));
+		fclose(fp);
+		long long want = strtoll(buf, NULL, 10);
+		assert_int_equal(c.loginuid, want == 4294967295LL ? LFS_AUDIT_UNSET : want);
+	}
 	lfs_audit_caller_from_pid(&c, 0, 0x7ffffff0);
 	assert_string_equal(c.exe, "");
+	assert_int_equal(c.loginuid, LFS_AUDIT_UNSET);
+	assert_int_equal(c.sessionid, LFS_AUDIT_UNSET);
 }
 
 static void test_custom_path(void **state)
@@ -718,6 +792,7 @@ int main(void)
 		T(test_long_strings_are_cut),
 		T(test_parser_is_strict),
 		T(test_head_format),
+		T(test_legacy_keyed_head),
 		T(test_key_derivation),
 		T(test_caller),
 		T(test_custom_path),

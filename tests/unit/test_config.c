@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the vault configuration (keymgmt/config.c): formatting
  * and parsing round trip, and the promise that every mistake is an error
  * with a reason (and the line number where one exists). */
@@ -368,12 +369,117 @@ static void test_optional_errors(void **state)
 	EXPECT_ERROR(VALID "[audit]\nidle_lock = 1m\n", "unknown key 'idle_lock'");
 }
 
+/* Booleans as systemd reads them; anything else stays an error. */
+static void test_booleans(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int value;
+	} cases[] = {{"yes", 1},  {"no", 0},  {"true", 1}, {"false", 0}, {"on", 1},
+		     {"off", 0},  {"1", 1},   {"0", 0},	   {"Yes", 1},	 {"FALSE", 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], err[256];
+		struct lfs_vault_config cfg;
+		snprintf(text, sizeof(text), VALID "[staging]\nstaging_allow_extend = %s\n",
+			 cases[i].text);
+		if (parse(text, strlen(text), &cfg, err, sizeof(err)) != 0)
+			fail_msg("'%s' rejected: %s", cases[i].text, err);
+		assert_int_equal(cfg.staging_allow_extend, cases[i].value);
+	}
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = maybe\n", "line 7",
+		     "staging_allow_extend 'maybe'");
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = 2\n", "staging_allow_extend");
+	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = y\n", "staging_allow_extend");
+}
+
+/* '#' after white space starts a comment, as ';' does; one inside a value
+ * does not. */
+static void test_inline_comments(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[256];
+	const char *text = VALID "[access]\n"
+				 "idle_lock = 15min   # lock after a quarter hour\n"
+				 "admin_group = lab-admins\t# the lab's admins\n"
+				 "[staging]\n"
+				 "staging_default_ttl = 3 days ; semicolon too\n"
+				 "staging_allow_extend = no #\n"
+				 "[audit]\n"
+				 "log = audit#1.log # a '#' inside the name stays\n";
+	assert_int_equal(parse(text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.idle_lock_seconds, 900);
+	assert_string_equal(cfg.admin_group, "lab-admins");
+	assert_int_equal(cfg.staging_default_ttl, 3 * 86400);
+	assert_int_equal(cfg.staging_allow_extend, 0);
+	assert_string_equal(cfg.audit_log, "audit#1.log");
+	/* Only a comment where a value belongs: an error naming the key. */
+	EXPECT_ERROR(VALID "[access]\nadmin_group = # nobody yet\n", "line 7", "admin_group");
+}
+
+static void test_staging_defaults(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg, back;
+	char err[256], buf[2048];
+	/* Bounded unless the administrator says otherwise. */
+	assert_int_equal(parse(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.staging_max_ttl, 30 * 86400);
+	assert_int_equal(cfg.staging_max_per_user, 16);
+	assert_int_equal(cfg.staging_owner_may_shorten, 1);
+	assert_int_equal(cfg.staging_allow_extend, 0);
+	const char *t = VALID "[staging]\nstaging_max_ttl = off\nstaging_max_per_user = 0\n"
+			      "owner_may_shorten = no\n";
+	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.staging_max_ttl, 0);
+	assert_int_equal(cfg.staging_max_per_user, 0);
+	assert_int_equal(cfg.staging_owner_may_shorten, 0);
+	int n = lfs_config_format(&cfg, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.staging_owner_may_shorten, 0);
+	assert_int_equal(back.staging_max_per_user, 0);
+	EXPECT_ERROR(VALID "[staging]\nowner_may_shorten = maybe\n", "owner_may_shorten");
+	EXPECT_ERROR(VALID "[staging]\nstaging_max_per_user = -1\n", "staging_max_per_user");
+	EXPECT_ERROR(VALID "[staging]\nstaging_max_per_user = lots\n", "staging_max_per_user");
+}
+
+/* shred-expired reads only [vault] and [staging]: anything else may be
+ * wrong (and is reported), those two may not. */
+static void test_staging_only(void **state)
+{
+	(void)state;
+	struct lfs_vault_config cfg;
+	char err[256] = "";
+	const char *t = VALID "[access]\nidle_lock = banana\n[bogus]\nx = 1\n[audit]\n"
+			      "this line is not ini\n[staging]\nstaging_root = mig\n";
+	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(lfs_config_parse_staging(t, strlen(t), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.staging_root, "mig");
+	assert_non_null(strstr(cfg.skipped, "idle_lock"));
+	assert_non_null(strstr(cfg.skipped, "bogus"));
+	assert_non_null(strstr(cfg.skipped, "syntax error"));
+	assert_int_equal(cfg.idle_lock_seconds, 0);
+	const char *v = VALID "[staging]\nstaging_max_ttl = forever\n";
+	assert_int_equal(lfs_config_parse_staging(v, strlen(v), &cfg, err, sizeof(err)), -EINVAL);
+	const char *w = "[vault]\nformat = 2\n";
+	assert_int_equal(lfs_config_parse_staging(w, strlen(w), &cfg, err, sizeof(err)), -EINVAL);
+	/* A valid file leaves nothing skipped. */
+	assert_int_equal(lfs_config_parse_staging(VALID, strlen(VALID), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.skipped, "");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_booleans),
+		cmocka_unit_test(test_inline_comments),
+		cmocka_unit_test(test_staging_defaults),
+		cmocka_unit_test(test_staging_only),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_respects_len),
 		cmocka_unit_test(test_format_enospc),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the file contents format (fs/content.c): the
  * authenticated header of both versions (48 bytes with a MAC, 152 bytes
  * with a sealed inode record), size arithmetic per header version, and

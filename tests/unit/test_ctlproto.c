@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the control-socket protocol (daemon/ctlproto.c): the
  * strict request grammar, and the JSON writer and reader. */
 #include "testutil.h"
@@ -32,6 +33,14 @@ static void test_requests(void **state)
 	assert_int_equal(parse("lethefs-ctl 1 unlock secret 4096\n", &r), 0);
 	assert_int_equal(parse("lethefs-ctl 1 rotate\n", &r), 0);
 	assert_int_equal(r.verb, LFS_CTL_ROTATE);
+	assert_int_equal(parse("lethefs-ctl 1 stage-sync\n", &r), 0);
+	assert_int_equal(r.verb, LFS_CTL_STAGE_SYNC);
+	assert_int_equal(parse("lethefs-ctl 1 stage-ttl 8000abcd 86400\n", &r), 0);
+	assert_int_equal(r.verb, LFS_CTL_STAGE_TTL);
+	assert_int_equal(r.stage_id, 0x8000abcd);
+	assert_int_equal(r.seconds, 86400);
+	assert_int_equal(parse("lethefs-ctl 1 stage-ttl ffffffff 0\n", &r), 0);
+	assert_int_equal(r.seconds, 0);
 }
 
 static void test_bad_requests(void **state)
@@ -60,6 +69,16 @@ static void test_bad_requests(void **state)
 		"lethefs-ctl 1 Rotate\n",
 		"lethefs-ctl 1 status\nlethefs-ctl 1 status\n",
 		"other 1 status\n",
+		"lethefs-ctl 1 stage-ttl 0000abcd 60\n",  /* not a staging id */
+		"lethefs-ctl 1 stage-ttl 8000ABCD 60\n",  /* upper case */
+		"lethefs-ctl 1 stage-ttl 8000abc 60\n",   /* 7 digits */
+		"lethefs-ctl 1 stage-ttl 8000abcd0 60\n", /* 9 digits */
+		"lethefs-ctl 1 stage-ttl 8000abcd -60\n",
+		"lethefs-ctl 1 stage-ttl 8000abcd 060\n",
+		"lethefs-ctl 1 stage-ttl 8000abcd 12345678901\n", /* 11 digits */
+		"lethefs-ctl 1 stage-ttl 8000abcd\n",
+		"lethefs-ctl 1 stage-ttl 8000abcd 60 x\n",
+		"lethefs-ctl 1 stage-sync now\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct lfs_ctl_request r;
@@ -82,6 +101,9 @@ static void test_format_roundtrip(void **state)
 		{.verb = LFS_CTL_LOCK, .force = true},
 		{.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_MASTER, .payload_len = 32},
 		{.verb = LFS_CTL_ROTATE},
+		{.verb = LFS_CTL_STAGE_SYNC},
+		{.verb = LFS_CTL_STAGE_TTL, .stage_id = 0x80000001, .seconds = 9999999999ULL},
+		{.verb = LFS_CTL_STAGE_TTL, .stage_id = 0xffffffff, .seconds = 0},
 	};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		char line[LFS_CTL_HEADER_MAX];

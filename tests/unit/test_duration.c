@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for duration parsing and formatting (common/duration.c). */
 #include "testutil.h"
 
@@ -24,13 +25,33 @@ static void test_parse_valid(void **state)
 	assert_int_equal(parsed("2w"), 14 * 86400);
 	assert_int_equal(parsed("1h30m"), 5400);
 	assert_int_equal(parsed("1d2h3m4s"), 86400 + 7200 + 180 + 4);
+	/* systemd.time(7) spellings */
+	assert_int_equal(parsed("15min"), 900);
+	assert_int_equal(parsed("3 days"), 3 * 86400);
+	assert_int_equal(parsed("1h 30m"), 5400);
+	assert_int_equal(parsed("1 hour 30 minutes"), 5400);
+	assert_int_equal(parsed("2weeks"), 14 * 86400);
+	assert_int_equal(parsed("1 day 12 hours"), 36 * 3600);
+	assert_int_equal(parsed("5 m"), 300);
+	assert_int_equal(parsed("1.5h"), 5400);
+	assert_int_equal(parsed("2.5 days"), 216000);
+	assert_int_equal(parsed("90 sec"), 90);
+	assert_int_equal(parsed("1 second"), 1);
+	assert_int_equal(parsed("1y"), 31557600);
+	assert_int_equal(parsed("2 months"), 2 * 2629800);
+	assert_int_equal(parsed(" 5m"), 300);
+	assert_int_equal(parsed("5m "), 300);
+	assert_int_equal(parsed("\t7d"), 7 * 86400);
 }
 
 static void test_parse_invalid(void **state)
 {
 	(void)state;
-	static const char *const bad[] = {"",	 "h",	 "-5m", "5 m", "5M", "1h30", "1.5h",
-					  "5mm", " 5m", "5m ", "Off", "1y", "99999999999999999999"};
+	static const char *const bad[] = {
+		"",	    "h",      "-5m",	  "5M",	   "1h30",	"5mm",	 "Off",
+		"0.5s",	    "1.01m",  "1ms",	  "5 M",   "1.2.3h",	"1h 30", "m5",
+		"1.",	    ".5h",    "1.5",	  "5 mins x", "1hour30", "   ", "5m,2h",
+		"99999999999999999999", "1.0000000001h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 7;
 		if (lfs_parse_duration(bad[i], &v) == 0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the journal (journal/journal.c): records authenticate only
  * in their slot, of their vault, under their key; malformed paths are
  * refused; replay applies records oldest first and keeps the ones its
@@ -39,7 +40,7 @@ static void test_roundtrip_and_binding(void **state)
 	uint8_t *slot = malloc(LFS_JOURNAL_SLOT_LEN);
 	struct lfs_journal_record *r = record(LFS_JK_TAIL, "abc/def", 5000),
 	                          *b = calloc(1, sizeof(*b));
-	assert_int_equal(lfs_journal_encode(key, uuid, 3, r, slot), 0);
+	assert_int_equal(lfs_journal_encode(key, uuid, 3, r, slot, LFS_JOURNAL_SLOT_LEN), 0);
 	assert_int_equal(lfs_journal_decode(key, uuid, 3, slot, LFS_JOURNAL_SLOT_LEN, b), 0);
 	assert_int_equal(b->kind, LFS_JK_TAIL);
 	assert_int_equal(b->seq, 42);
@@ -83,16 +84,16 @@ static void test_paths_that_leave_the_tree(void **state)
 	uint8_t *slot = malloc(LFS_JOURNAL_SLOT_LEN);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct lfs_journal_record *r = record(LFS_JK_TAIL, bad[i], 10);
-		assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+		assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN), -EINVAL);
 		free(r);
 	}
 	struct lfs_journal_record *r = record(LFS_JK_TAIL, "a/..b/c.d", 10);
-	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), 0);
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN), 0);
 	free(r);
 	r = record(0, "a", 10);
-	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN), -EINVAL);
 	r->kind = LFS_JK_MAX + 1;
-	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot), -EINVAL);
+	assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN), -EINVAL);
 	free(r);
 	free(slot);
 }

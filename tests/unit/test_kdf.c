@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Known-answer tests for the key derivation tree (keymgmt/kdf.c).
  *
  * The expected values below were computed once from the implementation and
@@ -26,6 +27,9 @@ static const struct kat derive_kats[] = {
 	{LFS_KDF_CTX_KEYRING, 1, "9972905d3cc6c175c7b0add6899e271d121d803278b0c47acc6acbef5fd74958"},
 	{LFS_KDF_CTX_AUDIT, 1, "532a99a9456b64ee16c0b2ba1c5864f1e455a3722f61ae3b96efb6214ff57a55"},
 	{LFS_KDF_CTX_STAGING, 1, "f4781b4e613f4a14173b586248e4c1417205ee81e343f053f2e9eb775143319c"},
+	{LFS_KDF_CTX_STAGEXP, 1, "4e5bf5e18c477ae40aef32da290fe49fa52697ba60d3a913373baede6140c1cd"},
+	/* Rooted at the audit key, not the master key (FORMAT.md 3.4, 5). */
+	{LFS_KDF_CTX_LABELS, 1, "d8a7af7c002fa5c1656c21a678ebdebdd872de876d3131c9176075e72bed8343"},
 	{LFS_KDF_CTX_CONTENT, 1, "813568e3afd659e9b3db17cee0dc55f38e8991d88d3acc1a56ca09b940a958fe"},
 	{LFS_KDF_CTX_HDRMAC, 1, "3f98e5cd7b97bb8c95247ab3acc07558986b34b4349990e728fa0f7a310504d0"},
 	{LFS_KDF_CTX_NAMEMAC, 1, "6d35fed22cdd00f3e2b4f00ee9480ecc96a0842d11bd64a45c8eb20cb9dc0a5a"},

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the Argon2id bounds of keyslots (keymgmt/kdf_bounds.c):
  * floor and ceiling by slot type, and that an out-of-bounds slot is
  * refused by unwrap before Argon2id runs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the keyring (keymgmt/keyring.c): generating, sealing,
  * locking and unlocking the data keys, and the sealed file's checks.
  * Some tests build sealed files by hand from the documented layout so that

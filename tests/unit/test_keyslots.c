@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the keyslot file (keymgmt/keyslots.c): wrapping the
  * master key under a secret, binding of each slot to its index, vault and
  * parameters, and the strict decoder. Argon2id runs with the cheapest

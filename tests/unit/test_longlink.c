@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Long symlink targets (FORMAT.md 8.1): the reference grammar, and the
  * sidecar round trip and its checks on a real directory. */
 #define _GNU_SOURCE

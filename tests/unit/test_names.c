@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for name encryption (fs/names.c): file names (deterministic
  * SIV bound to a directory id), long-name hashing, backing entry
  * classification, symlink targets and xattr names/values. */

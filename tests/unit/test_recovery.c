@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for recovery keys (keymgmt/recovery.c): the text round-trips,
  * separators and case do not matter, and every single-character typo,
  * transposition, wrong length or wrong version is refused with a reason

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the rotation journal (rotation/rotjournal.c): round trip, and a
  * torn or altered journal is refused (then discarded, never replayed). */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for staging keys and the staging index: the keyring's staging
  * table (add, get, drop, lock), wrapping a staging key under the master key
  * (and what the associated data binds), and the index's strict parser. */
@@ -78,36 +79,55 @@ static void test_wrap(void **state)
 	unlocked(&kr, 3);
 	unlocked(&other, 4);
 	randombytes_buf(key, sizeof(key));
-	assert_int_equal(lfs_stage_key_wrap(&kr, ID, LFS_STAGE_KEY_FORMAT2, key, file), 0);
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, LFS_STAGE_KEY_NEEDS_EXP, key, file), 0);
 	assert_memory_equal(file, "LTHSTK01", 8);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
 	assert_memory_equal(out, key, 32);
-	assert_int_equal(flags, LFS_STAGE_KEY_FORMAT2);
-	assert_int_equal(lfs_stage_key_epoch_flags(flags), LFS_EPOCH_FORMAT2);
-	/* The flags are authenticated: clearing FORMAT2 (to pass a format-2
-	 * directory off as format 1) breaks the key; unknown bits are refused. */
-	file[12] = 0;
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
-			 -EKEYREJECTED);
-	file[12] = 0x80;
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EINVAL);
-	file[12] = LFS_STAGE_KEY_FORMAT2;
-	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0x4, key, file), -EINVAL);
-	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0, key, file), 0);
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
-	assert_int_equal(flags, 0);
+	assert_int_equal(flags, LFS_STAGE_KEY_NEEDS_EXP);
 	/* Another id, another vault, a flipped byte, a wrong length. */
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID + 1, out, &flags), -EINVAL);
-	assert_int_equal(lfs_stage_key_unwrap(&other, file, sizeof(file), ID, out, &flags), -EKEYREJECTED);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID + 1, out, NULL), -EINVAL);
+	assert_int_equal(lfs_stage_key_unwrap(&other, file, sizeof(file), ID, out, NULL),
+			 -EKEYREJECTED);
 	for (size_t i = 16; i < sizeof(file); i += 9) {
 		file[i] ^= 1;
-		assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
+		assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL),
 				 -EKEYREJECTED);
 		file[i] ^= 1;
 	}
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out, &flags), -EINVAL);
+	/* The flags are authenticated: clearing "needs a retention record"
+	 * (to pass as an older key file) breaks the key. Unknown bits are
+	 * refused outright. */
+	file[12] = 0;
+	assert_int_equal(lfs_stage_key_flags(file, sizeof(file), ID, &flags), 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL),
+			 -EKEYREJECTED);
+	file[12] = 0x80;
+	assert_int_equal(lfs_stage_key_flags(file, sizeof(file), ID, &flags), -EINVAL);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EINVAL);
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0x4, key, file), -EINVAL);
+	file[12] = LFS_STAGE_KEY_NEEDS_EXP;
+	/* A key file of an older version (no flags) still opens. */
+	uint8_t old[LFS_STAGE_KEY_FILE_LEN];
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0, key, old), 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, old, sizeof(old), ID, out, &flags), 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out, NULL), -EINVAL);
+	/* Format 2 (docs/FORMAT.md 13.6): the flag is authenticated too;
+	 * clearing it (to pass a format-2 directory off as format 1) breaks
+	 * the key, and it maps to the keyring's epoch flag. */
+	uint32_t both = LFS_STAGE_KEY_NEEDS_EXP | LFS_STAGE_KEY_FORMAT2;
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, both, key, file), 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
+	assert_int_equal(flags, both);
+	assert_int_equal(lfs_stage_key_epoch_flags(flags), LFS_EPOCH_FORMAT2);
+	assert_int_equal(lfs_stage_key_epoch_flags(LFS_STAGE_KEY_NEEDS_EXP), 0);
+	file[12] = LFS_STAGE_KEY_NEEDS_EXP;
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
+			 -EKEYREJECTED);
+	file[12] = (uint8_t)both;
 	lfs_keyring_lock(&kr);
-	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EACCES);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL), -EACCES);
 	lfs_keyring_destroy(&kr);
 	lfs_keyring_destroy(&other);
 }

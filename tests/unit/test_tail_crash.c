@@ -1,161 +1,26 @@
-/* Crash and full-disk sweep of the tail updates (fs/fileio_tail.c) under
- * the journal, for files of both header versions (a format-1 file, and a
- * format-2 file whose 152-byte header with its inode record moves every
- * block), without a mount: the backing-store calls are wrapped at link
- * time (-Wl,--wrap, see the Makefile), so a forked child can die (_exit) or
- * get ENOSPC/EIO at exactly its Nth call of an operation. After each crash
- * the one recovery function runs and the file must read back as it was
- * before the operation or as it is after it, with every block authentic;
- * after each error the operation must have failed cleanly with the old
- * contents intact. Every N from 1 to the operation's number of calls is
- * tried, for each scenario below. */
-#define _GNU_SOURCE
-#include "testutil.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Crash and full-disk sweep of the data path under the journal, without a
+ * mount: tail updates (fs/fileio_tail.c), blocks rewritten in place
+ * (fs/overwrite.c) and a rotation's conversion of a file (rotation/), for
+ * files of both header versions (a format-1 file, and a format-2 file whose
+ * 152-byte header with its inode record moves every block). The
+ * backing-store calls are wrapped at link time (-Wl,--wrap, see the
+ * Makefile), so a forked child can die (_exit) or get ENOSPC/EIO at exactly
+ * its Nth call of an operation, or die half way through its Nth write (torn
+ * at the first or the last page boundary inside it, as a kill -9 leaves a
+ * write). After each crash the one recovery function runs and the file must
+ * read back as it was before the operation or as it is after it, with every
+ * block authentic; after each error the operation must have failed cleanly
+ * with the old contents intact. Every N from 1 to the operation's number of
+ * calls is tried, for each scenario below. */
+#include "crashrig.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "../../daemon/recover.h"
-#include "../../fs/fileio.h"
-#include "../../fs/fs.h"
-#include "../../fs/obj2.h"
 #include "../../common/fileutil.h"
-#include "../../journal/journal.h"
-
-/* --- the wrapped calls ------------------------------------------------ */
-
-enum fault { FAULT_NONE, FAULT_CRASH_BEFORE, FAULT_CRASH_AFTER, FAULT_ENOSPC, FAULT_EIO };
-static int fault_at; /* 0: count only */
-static enum fault fault_kind;
-static int calls;
-
-/* Returns -1 with errno set when the call must fail; exits when it must
- * crash before running. */
-static int before_call(void)
-{
-	calls++;
-	if (!fault_at || calls != fault_at)
-		return 0;
-	switch (fault_kind) {
-	case FAULT_CRASH_BEFORE:
-		_exit(99);
-	case FAULT_ENOSPC:
-		errno = ENOSPC;
-		return -1;
-	case FAULT_EIO:
-		errno = EIO;
-		return -1;
-	default:
-		return 0;
-	}
-}
-
-static void after_call(void)
-{
-	if (fault_at && calls == fault_at && fault_kind == FAULT_CRASH_AFTER)
-		_exit(99);
-}
-
-ssize_t __real_pwrite64(int fd, const void *buf, size_t n, off_t off);
-ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off);
-ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off)
-{
-	if (before_call() < 0)
-		return -1;
-	ssize_t r = __real_pwrite64(fd, buf, n, off);
-	after_call();
-	return r;
-}
-
-int __real_ftruncate64(int fd, off_t len);
-int __wrap_ftruncate64(int fd, off_t len);
-int __wrap_ftruncate64(int fd, off_t len)
-{
-	if (before_call() < 0)
-		return -1;
-	int r = __real_ftruncate64(fd, len);
-	after_call();
-	return r;
-}
-
-int __real_fallocate64(int fd, int mode, off_t off, off_t len);
-int __wrap_fallocate64(int fd, int mode, off_t off, off_t len);
-int __wrap_fallocate64(int fd, int mode, off_t off, off_t len)
-{
-	if (before_call() < 0)
-		return -1;
-	int r = __real_fallocate64(fd, mode, off, len);
-	after_call();
-	return r;
-}
-
-int __real_fdatasync(int fd);
-int __wrap_fdatasync(int fd);
-int __wrap_fdatasync(int fd)
-{
-	if (before_call() < 0)
-		return -1;
-	int r = __real_fdatasync(fd);
-	after_call();
-	return r;
-}
-
-/* --- a vault without a mount ----------------------------------------- */
-
-struct rig {
-	char dir[64];
-	int vault_fd, data_fd;
-	struct lfs_keyring kr;
-	struct lfs_journal journal;
-	struct lfs_fs fs;
-	char data_path[128];
-};
-
-static void rig_fs(struct rig *g)
-{
-	int dfd = dup(g->data_fd);
-	assert_true(dfd >= 0);
-	assert_int_equal(lfs_fs_init(&g->fs, &g->kr, dfd, g->dir), 0);
-	assert_int_equal(lfs_journal_open(&g->journal, g->vault_fd, g->kr.uuid, true, 16), 0);
-	g->fs.journal = &g->journal;
-	g->fs.data_path = g->data_path;
-}
-
-static void rig_fs_done(struct rig *g)
-{
-	lfs_journal_close(&g->journal);
-	lfs_fs_destroy(&g->fs);
-}
-
-static void rig_init(struct rig *g)
-{
-	memset(g, 0, sizeof(*g));
-	snprintf(g->dir, sizeof(g->dir), "/tmp/lethefs-tail.XXXXXX");
-	assert_non_null(mkdtemp(g->dir));
-	g->vault_fd = open(g->dir, O_RDONLY | O_DIRECTORY);
-	assert_int_equal(mkdirat(g->vault_fd, "d", 0700), 0);
-	g->data_fd = openat(g->vault_fd, "d", O_RDONLY | O_DIRECTORY);
-	snprintf(g->data_path, sizeof(g->data_path), "%s/d", g->dir);
-	uint8_t uuid[16];
-	randombytes_buf(uuid, sizeof(uuid));
-	lfs_keyring_init(&g->kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	assert_int_equal(lfs_keyring_generate(&g->kr, 2), 0);
-}
-
-static void rig_done(struct rig *g)
-{
-	lfs_keyring_destroy(&g->kr);
-	close(g->data_fd);
-	close(g->vault_fd);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g->dir);
-	assert_int_equal(system(cmd), 0);
-}
+#include "../../fs/fileio.h"
+#include "../../fs/obj2.h"
+#include "../../journal/target.h"
+#include "../../rotation/record.h"
+#include "../../rotation/refile.h"
 
 /* The file through a fresh inode (nothing cached from before). */
 static struct lfs_inode *open_file(struct rig *g, int *fd)
@@ -192,7 +57,7 @@ static void make_file(struct rig *g)
 	struct lfs_irec rec;
 	struct lfs_file_header h;
 	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
-	assert_int_equal(lfs_keyring_get(&g->kr, 0, &k), 0);
+	assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
 	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
 	lfs_keyring_put(&g->kr);
 	close(fd);
@@ -214,7 +79,7 @@ static void file_layout(struct rig *g, int fd, struct lfs_layout *l)
 struct scenario {
 	const char *name;
 	size_t initial; /* bytes written (and fsync'd) before */
-	char op;        /* 'w' write, 't' truncate */
+	char op;        /* 'w' write, 't' truncate, 'r' conversion to epoch 2 */
 	uint64_t off;   /* write offset, or the truncate's size */
 	size_t len;     /* write length */
 };
@@ -233,6 +98,12 @@ static const struct scenario scenarios[] = {
     {"extend by truncate", 5000, 't', 50000, 0},
     {"extend by truncate past 8 MiB", 5000, 't', 9u << 20, 0},
     {"cut to zero", 20000, 't', 0, 0},
+    {"overwrite one block in place", 40000, 'w', 8192, 4096},
+    {"overwrite across blocks, unaligned", 40000, 'w', 3000, 9000},
+    {"overwrite the last block in place", 40000, 'w', 36000, 4000},
+    {"overwrite 300 blocks (several records)", 1300000, 'w', 4096, 300 * 4096},
+    {"convert to a new epoch", 40000, 'r', 0, 0},
+    {"convert 300 blocks to a new epoch", 1300000, 'r', 0, 0},
 };
 
 static uint8_t *pattern(size_t len, uint8_t seed)
@@ -249,6 +120,8 @@ static uint8_t *expected_after(const struct scenario *s, size_t *len)
 	uint8_t *old = pattern(s->initial, 1);
 	size_t n = s->op == 'w' ? (s->off + s->len > s->initial ? s->off + s->len : s->initial)
 	                        : (size_t)s->off;
+	if (s->op == 'r')
+		n = s->initial;
 	uint8_t *out = calloc(1, n ? n : 1);
 	memcpy(out, old, s->initial < n ? s->initial : n);
 	if (s->op == 'w') {
@@ -279,6 +152,50 @@ static void prepare(struct rig *g, const struct scenario *s)
 	rig_fs_done(g);
 }
 
+/* What a rotation does to one file (rotation/convert_file.c): a record
+ * with both headers, the blocks re-sealed in place under block records,
+ * the new header. */
+static bool convert(struct rig *g, int fd)
+{
+	uint8_t old_raw[LFS_FILE_HDR_MAX], new_raw[LFS_FILE_HDR_MAX];
+	struct lfs_file_header oh, nh;
+	struct lfs_irec rec;
+	struct lfs_layout l;
+	const struct lfs_epoch_keys *k;
+	size_t len = lfs_header_len(version);
+	if (pread(fd, old_raw, len, 0) != (ssize_t)len ||
+	    lfs_header_parse(old_raw, len, &oh) < 0 || oh.version != version)
+		return false;
+	if (lfs_keyring_get(&g->kr, oh.epoch, &k) < 0)
+		return false;
+	int e = lfs_header_verify(old_raw, &oh, k, &rec);
+	lfs_keyring_put(&g->kr);
+	if (e < 0)
+		return false;
+	lfs_header_new(&nh, g->fs.layout.cipher, 2, version);
+	nh.flags = oh.flags;
+	if (lfs_keyring_get(&g->kr, 2, &k) < 0)
+		return false;
+	e = lfs_header_encode(&nh, k, &rec, new_raw);
+	lfs_keyring_put(&g->kr);
+	if (e != (int)len)
+		return false;
+	unsigned slot;
+	if (lfs_rot_record_begin(&g->fs, LFS_JK_ROTATE_FILE, fd, "f", old_raw, len, new_raw, len,
+	                         &slot) < 0)
+		return false;
+	struct lfs_journal_target t;
+	uint8_t key[LFS_JOURNAL_KEY_LEN];
+	lfs_journal_target_of(fd, g->data_path, g->fs.handle_mount_fd >= 0, &t);
+	lfs_keyring_copy_journal_key(&g->kr, key);
+	struct lfs_overwriter w = {.journal = &g->journal, .key = key, .target = &t, .kr = &g->kr};
+	lfs_layout_init(&l, g->fs.layout.cipher, version);
+	if (lfs_refile(&l, &g->kr, &w, fd, &oh, &nh, new_raw, false, NULL) < 0)
+		return false;
+	lfs_rot_record_end(&g->fs, slot);
+	return true;
+}
+
 /* Runs the operation in a child with the given fault; returns the child's
  * exit status (0: the operation succeeded, 1: it failed, 99: crashed) and
  * the number of wrapped calls it made. */
@@ -301,6 +218,8 @@ static int run_op(struct rig *g, const struct scenario *s, int at, enum fault ki
 			uint8_t *w = pattern(s->len, 99);
 			ok = lfs_fileio_write(&g->fs, in, fd, (char *)w, s->len, s->off) ==
 			     (ssize_t)s->len;
+		} else if (s->op == 'r') {
+			ok = convert(g, fd);
 		} else {
 			ok = lfs_fileio_truncate(&g->fs, in, fd, s->off) == 0;
 		}
@@ -383,7 +302,21 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 	return side;
 }
 
-static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors)
+static uint32_t file_epoch(struct rig *g)
+{
+	uint8_t raw[LFS_FILE_HDR_MAX];
+	struct lfs_file_header h;
+	size_t len = lfs_header_len(version);
+	int fd = openat(g->data_fd, "f", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, raw, len, 0), (ssize_t)len);
+	close(fd);
+	assert_int_equal(lfs_header_parse(raw, len, &h), 0);
+	return h.epoch;
+}
+
+static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors,
+                  unsigned *tears)
 {
 	struct rig g;
 	rig_init(&g);
@@ -391,14 +324,22 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors)
 	int ncalls;
 	assert_int_equal(run_op(&g, s, 0, FAULT_NONE, &ncalls), 0);
 	assert_true(ncalls > 0);
-	assert_int_equal(check_file(&g, s, "no fault", 0), 1);
+	/* A conversion leaves the contents as they were: its "after" is the
+	 * file under the new epoch. */
+	int clean = check_file(&g, s, "no fault", 0);
+	if (s->op == 'r')
+		assert_int_equal(file_epoch(&g), 2);
+	else
+		assert_int_equal(clean, 1);
 	static const struct {
 		enum fault kind;
 		const char *name;
 	} faults[] = {{FAULT_CRASH_BEFORE, "crash before"},
 	              {FAULT_CRASH_AFTER, "crash after"},
 	              {FAULT_ENOSPC, "ENOSPC"},
-	              {FAULT_EIO, "EIO"}};
+	              {FAULT_EIO, "EIO"},
+	              {FAULT_TEAR_FIRST, "torn at the first page boundary"},
+	              {FAULT_TEAR_LAST, "torn at the last page boundary"}};
 	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
 		for (int at = 1; at <= ncalls; at++) {
 			prepare(&g, s);
@@ -415,33 +356,35 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors)
 			} else {
 				assert_int_equal(rc, 99);
 				(*crashes)++;
+				*tears += faults[f].kind == FAULT_TEAR_FIRST ||
+				          faults[f].kind == FAULT_TEAR_LAST;
 			}
 		}
 	}
 	rig_done(&g);
 }
 
-static void tail_sweep(unsigned v)
+static void data_sweep(unsigned v)
 {
-	unsigned crashes = 0, errors = 0;
+	unsigned crashes = 0, errors = 0, tears = 0;
 	version = v;
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		sweep(&scenarios[i], &crashes, &errors);
-	printf("# tail sweep, header version %u: %zu scenarios, %u crashes and %u injected "
-	       "errors, no loss\n",
-	       v, sizeof(scenarios) / sizeof(scenarios[0]), crashes, errors);
+		sweep(&scenarios[i], &crashes, &errors, &tears);
+	printf("# data path sweep, header version %u: %zu scenarios, %u crashes (%u of them "
+	       "torn writes) and %u injected errors, no loss\n",
+	       v, sizeof(scenarios) / sizeof(scenarios[0]), crashes, tears, errors);
 }
 
 static void test_tail_sweep(void **state)
 {
 	(void)state;
-	tail_sweep(LFS_FILE_V1);
+	data_sweep(LFS_FILE_V1);
 }
 
 static void test_tail_sweep_format2(void **state)
 {
 	(void)state;
-	tail_sweep(LFS_FILE_V2);
+	data_sweep(LFS_FILE_V2);
 }
 
 int main(void)

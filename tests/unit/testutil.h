@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers shared by the cmocka unit tests. Header-only so that the
  * Makefile's one-binary-per-test_*.c rule needs nothing extra. */
 #ifndef LETHEFS_TESTUTIL_H

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Creating a staging directory, crash-atomically (docs/FORMAT.md 12.7).
+ * A staging directory exists once both its key file and its tree are in
+ * place under VAULT/staging; the step that completes the pair is the
+ * commit, and it is always a single rename of the tree:
+ *
+ *   mkdir under staging_root          adopting an empty directory
+ *   1 tree made at .lethefs.tmp.ID    1 retention record ID.exp
+ *   2 retention record ID.exp         2 key file ID.key
+ *   3 key file ID.key, then the       3 the directory renamed to a hidden
+ *     tree's .lethefs.dir (format 2     name in its parent
+ *     seals it under that key)        4 marker under its name
+ *   4 marker in the tree              5 rename hidden -> VAULT/staging/ID
+ *   5 rename .lethefs.tmp.ID -> ID      (commit); 6 its .lethefs.dir
+ *     (commit)
+ *
+ * A crash before the commit leaves a key without a tree (or nothing):
+ * the next start destroys that key and removes the rest, and the marker,
+ * which names an id that is not live, is invisible and swept. */
+#define _GNU_SOURCE
+#include "stage.h"
+#include "../fs/dirmeta.h"
+#include "../fs/irec.h"
+#include "../fs/names.h"
+#include "../common/fileutil.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+
+/* The record a directory has: its version-2 .lethefs.dir's (opened under
+ * the epoch it names), else what its backing directory shows (format 1). */
+static int dir_record(struct lfs_keyring *kr, int dirfd, struct lfs_irec *rec)
+{
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t len = 0;
+	struct lfs_dirmeta m;
+	const struct lfs_epoch_keys *k;
+	if (lfs_dirmeta_read(dirfd, raw, &len, &m) == 0 && m.version == 2) {
+		int r = lfs_keyring_get(kr, m.epoch, &k);
+		if (r == 0) {
+			r = lfs_dirmeta_open(raw, len, k, rec);
+			lfs_keyring_put(kr);
+		}
+		return r < 0 ? -EIO : 0;
+	}
+	struct stat st;
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	return lfs_irec_make(rec, S_IFDIR | (st.st_mode & 07777), st.st_uid, st.st_gid, 0);
+}
+
+int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
+                           const struct lfs_irec *rec)
+{
+	struct lfs_dirmeta m;
+	struct lfs_irec own;
+	uint8_t buf[LFS_DIRMETA_MAX];
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(kr, id, &k);
+	if (r < 0)
+		return r;
+	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
+	lfs_keyring_put(kr);
+	if (v2 && !rec) {
+		if ((r = dir_record(kr, dirfd, &own)) < 0)
+			return r;
+		rec = &own;
+	}
+	if ((r = lfs_keyring_get(kr, id, &k)) < 0)
+		return r;
+	lfs_dirmeta_new(&m, id, v2 ? 2 : 1);
+	int n = lfs_dirmeta_encode(&m, k, rec, buf);
+	lfs_keyring_put(kr);
+	if (n < 0)
+		return n;
+	r = lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, (size_t)n, 0400);
+	/* Format 2: the record holds the mode and owner; the backing
+	 * directory has the fixed ones (docs/FORMAT.md 13). */
+	if (r == 0 && v2 &&
+	    (fchmod(dirfd, 0700) < 0 || (fchown(dirfd, geteuid(), getegid()) < 0 && errno != EPERM)))
+		lfs_warn("staging %08x: cannot give its backing directory the fixed mode and "
+		         "owner: %s",
+		         id, strerror(errno));
+	return r;
+}
+
+/* Picks a fresh id and holds it as "being created" for owner, within the
+ * per-user limit (root has none). */
+static int reserve(struct lfs_staging *st, uid_t owner, uint32_t *id)
+{
+	int r = lfs_stage_new_id(st->sdirfd, id);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&st->lock);
+	unsigned mine = 0;
+	for (size_t i = 0; i < st->ix.n; i++)
+		mine += st->ix.e[i].owner == (uint32_t)owner;
+	int slot = -1;
+	for (int i = 0; i < LFS_STAGE_CREATING_MAX; i++) {
+		if (st->creating[i] && st->creating_owner[i] == (uint32_t)owner)
+			mine++;
+		if (!st->creating[i] && slot < 0)
+			slot = i;
+	}
+	if (owner != 0 && st->max_per_user && mine >= st->max_per_user)
+		r = -EDQUOT;
+	else if (st->ix.n >= LFS_MAX_STAGING)
+		r = -ENOSPC;
+	else if (slot < 0)
+		r = -EAGAIN;
+	if (r == 0) {
+		st->creating[slot] = *id;
+		st->creating_owner[slot] = (uint32_t)owner;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* The commit is done: the directory enters the table (and leaves the
+ * "being created" set in the same critical section). */
+static void enter(struct lfs_staging *st, uint32_t id, const struct lfs_stage_exp *x,
+                  const char *label)
+{
+	struct lfs_stage_entry e = {.id = id,
+	                            .created = x->created,
+	                            .expires = x->expires,
+	                            .owner = x->owner,
+	                            .verified = true,
+	                            .label = label ? strdup(label) : NULL};
+	pthread_mutex_lock(&st->lock);
+	for (int i = 0; i < LFS_STAGE_CREATING_MAX; i++)
+		if (st->creating[i] == id)
+			st->creating[i] = 0;
+	if (lfs_stage_index_add(&st->ix, &e) < 0) {
+		free(e.label);
+		/* In memory only; the next start finds it from its files. */
+		lfs_err("staging %08x: out of memory adding it to the table", id);
+	}
+	lfs_stage_store_locked(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void unreserve(struct lfs_staging *st, uint32_t id)
+{
+	pthread_mutex_lock(&st->lock);
+	for (int i = 0; i < LFS_STAGE_CREATING_MAX; i++)
+		if (st->creating[i] == id)
+			st->creating[i] = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Undoes steps before a commit: key first, then what holds nothing. */
+static void undo(struct lfs_staging *st, uint32_t id, bool keyed, const char *hidden)
+{
+	uint64_t f, b;
+	if (keyed) {
+		lfs_keyring_drop_staging(st->kr, id);
+		int r = lfs_stage_key_destroy(st->sdirfd, id);
+		if (r < 0)
+			lfs_err("staging %08x: cannot destroy the key of a failed creation: %s", id,
+			        strerror(-r));
+	}
+	lfs_stage_exp_remove(st->sdirfd, id);
+	if (hidden)
+		lfs_stage_remove_named_tree(st->sdirfd, hidden, &f, &b);
+	unreserve(st, id);
+}
+
+/* fsync of a directory given by any descriptor (O_PATH ones included). */
+static int fsync_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int link_marker(int pfd, const char *backing, uint32_t id)
+{
+	char target[LFS_STAGING_MARK_LEN + 9];
+	char hex[9];
+	lfs_stage_id_hex(id, hex);
+	snprintf(target, sizeof(target), LFS_STAGING_MARK "%s", hex);
+	if (symlinkat(target, pfd, backing) < 0)
+		return -errno;
+	return fsync_dir(pfd);
+}
+
+static void created(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,
+                    const struct lfs_stage_exp *x)
+{
+	char hex[9], exp[32];
+	lfs_stage_id_hex(id, hex);
+	lfs_stage_iso(x->expires, exp);
+	struct lfs_audit_detail d[] = {{"path", n->label ? n->label : "?", 0},
+	                               {"id", hex, 0},
+	                               {"expires", exp, 0},
+	                               {"ttl_seconds", NULL, (long long)(x->expires - x->created)},
+	                               {"owner_uid", NULL, (long long)n->uid}};
+	lfs_stage_audit(st, "stage-create", "success", n->caller, d, 5);
+	/* Ids only in the system log: the path is in the audit log. */
+	lfs_info("staging directory %s created, expires %s", hex, exp);
+}
+
+static void record_for(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,
+                       struct lfs_stage_exp *x)
+{
+	int64_t now = lfs_staging_now(st);
+	*x = (struct lfs_stage_exp){
+	    .id = id, .owner = (uint32_t)n->uid, .created = now, .expires = now + (int64_t)n->ttl};
+}
+
+int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                       const char *backing, uint32_t *idp)
+{
+	uint32_t id = 0;
+	int r = lfs_staging_check_ttl(st, n->ttl);
+	if (r == 0)
+		r = reserve(st, n->uid, &id);
+	if (r < 0)
+		return r;
+	char hex[9], hidden[32];
+	lfs_stage_id_hex(id, hex);
+	snprintf(hidden, sizeof(hidden), LFS_STAGE_HIDDEN_PREFIX "%s", hex);
+	struct lfs_stage_exp x;
+	record_for(st, id, n, &x);
+	bool keyed = false, marked = false;
+	/* 1: the tree, complete with its metadata, under a hidden name. */
+	if (mkdirat(st->sdirfd, hidden, n->mode & 07777) < 0)
+		r = -errno;
+	int dfd = r < 0
+	              ? -1
+	              : openat(st->sdirfd, hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (r == 0 && dfd < 0)
+		r = -errno;
+	if (r == 0 && n->chown && fchown(dfd, n->uid, n->gid) < 0)
+		r = -errno;
+	/* 2, 3: the record, then the key; then the tree's metadata, which in
+	 * format 2 is sealed under that key (the tree is still hidden). */
+	if (r == 0)
+		r = lfs_stage_exp_store(st->sdirfd, st->kr, &x);
+	if (r == 0)
+		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
+	if (r == 0)
+		r = lfs_staging_write_meta(st->kr, dfd, id, NULL);
+	if (dfd >= 0)
+		close(dfd);
+	/* 4: the marker (not live yet: invisible), 5: the commit. */
+	if (r == 0)
+		marked = (r = link_marker(pfd, backing, id)) == 0;
+	if (r == 0 && renameat2(st->sdirfd, hidden, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	if (r == 0 && fsync(st->sdirfd) < 0)
+		lfs_warn("staging %s: cannot sync VAULT/staging: %s", hex, strerror(errno));
+	if (r < 0) {
+		if (marked)
+			unlinkat(pfd, backing, 0);
+		undo(st, id, keyed, hidden);
+		return r;
+	}
+	enter(st, id, &x, n->label);
+	created(st, id, n, &x);
+	*idp = id;
+	return 0;
+}
+
+int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                      const char *base, int dfd, uint32_t *idp)
+{
+	uint32_t id = 0;
+	int r = lfs_staging_check_ttl(st, n->ttl);
+	if (r == 0)
+		r = reserve(st, n->uid, &id);
+	if (r < 0)
+		return r;
+	char hex[9], hidden[64];
+	lfs_stage_id_hex(id, hex);
+	snprintf(hidden, sizeof(hidden), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
+	         randombytes_random());
+	struct lfs_stage_exp x;
+	record_for(st, id, n, &x);
+	bool keyed = false, hid = false, marked = false;
+	r = lfs_stage_exp_store(st->sdirfd, st->kr, &x);
+	if (r == 0)
+		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
+	/* The directory steps aside (hidden), its marker takes the name. */
+	if (r == 0)
+		hid =
+		    (r = renameat2(pfd, base, pfd, hidden, RENAME_NOREPLACE) < 0 ? -errno : 0) == 0;
+	if (r == 0)
+		marked = (r = link_marker(pfd, base, id)) == 0;
+	/* The commit. */
+	if (r == 0 && renameat2(pfd, hidden, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (marked)
+			unlinkat(pfd, base, 0);
+		if (hid && renameat2(pfd, hidden, pfd, base, RENAME_NOREPLACE) < 0)
+			lfs_err("staging %s: cannot put back the adopted directory (left hidden as "
+			        "%s): %s",
+			        hex, hidden, strerror(errno));
+		undo(st, id, keyed, NULL);
+		return r;
+	}
+	if (fsync(st->sdirfd) < 0 || fsync_dir(pfd) < 0)
+		lfs_warn("staging %s: cannot sync after the commit: %s", hex, strerror(errno));
+	enter(st, id, &x, n->label);
+	/* 6: its names from now on under the staging key (recovery writes
+	 * this too if a crash comes first: the directory is empty). */
+	r = lfs_staging_write_meta(st->kr, dfd, id, NULL);
+	if (r < 0) {
+		lfs_err("staging %s: cannot write its directory metadata: %s", hex, strerror(-r));
+		lfs_staging_shred(st, id, "uncommitted", n->caller);
+		return r;
+	}
+	created(st, id, n, &x);
+	*idp = id;
+	return 0;
+}

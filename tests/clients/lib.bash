@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: Apache-2.0
+# Real client programs on real lethefs mounts (issue 21): PostgreSQL, SQLite,
+# rsync, GNU tar, fio and git, each started by the test itself, compared with
+# a plain directory where that makes sense. Loaded by tests/clients/*.bats
+# (make test-clients, several rounds) and tests/integration/29-clients.bats
+# (make test, one round). Every round appends one line to $CLIENT_REPORT.
+
+load ../integration/helpers
+
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
+CLIENT_REPORT=${CLIENT_REPORT:-$BATS_RUN_TMPDIR/clients-report.txt}
+CLIENTS_DIR=$BATS_TEST_DIRNAME/../clients
+PGPID=""
+
+report() { echo "$(date -u +%H:%M:%S) [$(basename "$BATS_TEST_FILENAME")] $*" >>"$CLIENT_REPORT"; }
+
+# A vault whose mount root belongs to postgres, mounted with allow_other;
+# $T is opened so that postgres can reach the mount and the socket dir.
+setup_client_vault() {
+	INIT_ARGS=(--root-owner postgres:postgres --root-mode 0700)
+	setup_vault
+	chmod 0711 "$T"
+	mkdir -p "$T/sock"
+	chown postgres:postgres "$T/sock"
+	mount_vault -o allow_other
+}
+
+daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
+
+# kill -9 of this vault's daemon, then what an operator does: unmount the
+# dead mount and mount again.
+kill_daemon_and_remount() {
+	local pid
+	pid=$(daemon_pid)
+	[ -n "$pid" ] || return 1
+	kill -9 "$pid"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+	mount_vault -o allow_other
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+pg() { runuser -u postgres -- "$@"; }
+PGPORT=54021
+psql_() { pg "$PGBIN/psql" -h "$T/sock" -p "$PGPORT" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+pg_init() { # extra postgresql.conf lines as arguments
+	pg "$PGBIN/initdb" -D "$MNT/pgdata" --auth=trust -U postgres >"$T/initdb.log" 2>&1 ||
+		{ cat "$T/initdb.log"; return 1; }
+	{
+		echo "listen_addresses = ''"
+		echo "port = $PGPORT"
+		echo "unix_socket_directories = '$T/sock'"
+		echo "shared_buffers = 32MB"
+		for l in "$@"; do echo "$l"; done
+	} >>"$MNT/pgdata/postgresql.conf"
+}
+
+pg_start() {
+	pg "$PGBIN/pg_ctl" -D "$MNT/pgdata" -l "$T/sock/pg.log" -w -t 120 start >/dev/null ||
+		{ tail -n 30 "$T/sock/pg.log"; return 1; }
+	PGPID=$(head -n1 "$MNT/pgdata/postmaster.pid")
+}
+
+# Kills this test's postmaster and everything it started, by PID.
+pg_kill() {
+	[ -n "$PGPID" ] || return 0
+	local kids
+	kids=$(pgrep -P "$PGPID" || true)
+	kill -9 "$PGPID" $kids 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$PGPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	for k in $kids; do
+		while kill -0 "$k" 2>/dev/null; do sleep 0.05; done
+	done
+	PGPID=""
+}
+
+pg_stop() {
+	[ -n "$PGPID" ] || return 0
+	pg "$PGBIN/pg_ctl" -D "$MNT/pgdata" -m fast -w stop >/dev/null 2>&1 || pg_kill
+	PGPID=""
+}
+
+# Inserts rows one transaction at a time over one connection and records
+# the id of each one the server acknowledged (psql prints it only after the
+# commit), until the server goes away; then reconnects, until killed.
+pg_recorder() {
+	local out=$1
+	: >"$out"
+	while true; do
+		yes "INSERT INTO ack(v) VALUES (repeat('x', 200)) RETURNING id;" |
+			stdbuf -oL "$PGBIN/psql" -h "$T/sock" -p "$PGPORT" -U postgres -X -q \
+				-v ON_ERROR_STOP=1 -At postgres >>"$out" 2>/dev/null
+		sleep 0.1
+	done
+}
+
+# One round: pgbench load and the recorder, then kill -9 of $1 (postmaster
+# or daemon), restart, and check every acknowledged commit and the indexes.
+pg_round() {
+	local victim=$1 load_s=$2
+	pg "$PGBIN/pgbench" -h "$T/sock" -p "$PGPORT" -c 4 -T 600 -n postgres >"$T/pgbench.log" 2>&1 &
+	local bench=$!
+	pg_recorder "$T/acked" &
+	local rec=$!
+	sleep "$load_s"
+	if [ "$victim" = daemon ]; then
+		kill -9 "$(daemon_pid)"
+	else
+		kill -9 "$PGPID"
+	fi
+	sleep 0.5
+	kill "$rec" 2>/dev/null || true
+	wait "$rec" 2>/dev/null || true
+	wait "$bench" 2>/dev/null || true
+	pg_kill
+	if [ "$victim" = daemon ]; then
+		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+		mount_vault -o allow_other
+	fi
+	pg_start
+	pg_check "$victim"
+}
+
+pg_check() {
+	local acked missing
+	acked=$(wc -l <"$T/acked")
+	psql_ -c "SELECT id FROM ack" | sort >"$T/present"
+	missing=$(sort "$T/acked" | comm -23 - "$T/present" | wc -l)
+	pg "$PGBIN/pg_amcheck" -h "$T/sock" -p "$PGPORT" -U postgres --heapallindexed \
+		--install-missing postgres >"$T/amcheck.log" 2>&1
+	local amrc=$?
+	report "kill -9 $1: $acked acknowledged commits checked, $missing missing, pg_amcheck --heapallindexed exit $amrc"
+	[ "$acked" -gt 0 ] || { echo "no commit was acknowledged"; return 1; }
+	[ "$missing" -eq 0 ] || { echo "$missing acknowledged commits lost"; return 1; }
+	[ "$amrc" -eq 0 ] || { cat "$T/amcheck.log"; return 1; }
+}
+
+pg_prepare() { # scale
+	pg_start
+	pg "$PGBIN/pgbench" -h "$T/sock" -p "$PGPORT" -i -q -s "$1" postgres >"$T/pgbench-init.log" 2>&1 ||
+		{ cat "$T/pgbench-init.log"; return 1; }
+	psql_ -c "CREATE TABLE ack (id serial PRIMARY KEY, v text)"
+}
+
+# --- SQLite -----------------------------------------------------------------
+# sqlite_round MODE VICTIM: a writer commits rows with synchronous=FULL and
+# prints each acknowledged id; kill -9 of the writer or of the daemon.
+sqlite_round() {
+	local mode=$1 victim=$2 db="$MNT/sq-$1.db"
+	python3 "$CLIENTS_DIR/sqlite_writer.py" "$db" "$mode" >"$T/sq-acked" 2>"$T/sq.err" &
+	local w=$!
+	sleep 1.5
+	if [ "$victim" = daemon ]; then
+		kill_daemon_and_remount
+		wait "$w" 2>/dev/null || true
+	else
+		kill -9 "$w"
+		wait "$w" 2>/dev/null || true
+	fi
+	local acked missing integrity
+	acked=$(grep -c . "$T/sq-acked" || true)
+	sqlite3 "$db" "SELECT id FROM t" | sort >"$T/sq-present"
+	missing=$(sort "$T/sq-acked" | comm -23 - "$T/sq-present" | wc -l)
+	integrity=$(sqlite3 "$db" "PRAGMA integrity_check")
+	report "SQLite $mode, kill -9 $victim: $acked acknowledged rows checked, $missing missing, integrity_check $integrity"
+	[ "$acked" -gt 0 ]
+	[ "$missing" -eq 0 ]
+	[ "$integrity" = ok ]
+}
+
+# --- copies -----------------------------------------------------------------
+# A tree with what archivers must carry: hard links, symlinks, a sparse file,
+# a FIFO, a device node, setuid/setgid/sticky bits, nanosecond times, user
+# xattrs, POSIX ACLs (access and default), odd names.
+make_tree() {
+	local d=$1
+	mkdir -p "$d/sub/deeper" "$d/sticky"
+	head -c 300000 /dev/urandom >"$d/data"
+	ln "$d/data" "$d/sub/hardlink"
+	ln -s ../data "$d/sub/link"
+	ln -s /nonexistent/target "$d/dangling"
+	truncate -s 64M "$d/sparse"
+	printf 'middle' | dd of="$d/sparse" bs=1 seek=$((20 * 1024 * 1024)) conv=notrunc status=none
+	printf 'end' >>"$d/sparse"
+	mkfifo "$d/fifo"
+	mknod "$d/chardev" c 1 3
+	echo s >"$d/setuid" && chmod 4755 "$d/setuid"
+	chmod 1777 "$d/sticky"
+	chmod 2775 "$d/sub/deeper"
+	printf 'x' >"$d/ - odd name with spaces"
+	printf 'y' >"$d/$(printf 'new\nline')"
+	printf 'z' >"$d/été-日本-🙂"
+	printf 'l' >"$d/$(printf 'L%.0s' $(seq 250))"
+	: >"$d/empty"
+	setfattr -n user.comment -v "lab sample 42" "$d/data"
+	setfattr -n user.bin -v 0x00ff00 "$d/sub/deeper"
+	setfacl -m u:postgres:r,g:postgres:rw "$d/data"
+	setfacl -d -m u:postgres:rx "$d/sub"
+	chown 1234:5678 "$d/sub/link" -h
+	chown 4321:8765 "$d/empty"
+	touch -d '2021-03-04 05:06:07.123456789' "$d/data" "$d/empty"
+	touch -h -d '2020-01-02 03:04:05.987654321' "$d/sub/link"
+	touch -d '2019-05-06 07:08:09.555555555' "$d/sub/deeper" "$d/sticky"
+}
+
+# copy_to TOOL FROM TO: rsync -aHAXS or tar --xattrs --acls -S, as a backup would.
+copy_to() {
+	mkdir -p "$3"
+	case $1 in
+	rsync) rsync -aHAXS "$2/" "$3/" ;;
+	tar) tar --xattrs --xattrs-include='user.*' --acls -S -cf - -C "$2" . |
+		tar --xattrs --xattrs-include='user.*' --acls -xpf - -C "$3" ;;
+	esac
+}
+
+# Round trip ext4 -> mount -> ext4 with TOOL, each leg compared field by
+# field with the source; a difference counts only if the same copy between
+# two plain directories does not show it (what the tool itself keeps).
+copy_roundtrip() {
+	local tool=$1
+	# Device nodes in the mount need allow_dev (refused by default).
+	unmount_vault
+	mount_vault -o allow_other,allow_dev
+	make_tree "$T/src"
+	copy_to "$tool" "$T/src" "$T/ref1"
+	copy_to "$tool" "$T/ref1" "$T/ref2"
+	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$T/ref1" --keys >"$T/allow1"
+	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$T/ref2" --keys >"$T/allow2"
+	copy_to "$tool" "$T/src" "$MNT/copy"
+	unmount_vault
+	mount_vault -o allow_other,allow_dev
+	copy_to "$tool" "$MNT/copy" "$T/back"
+	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$MNT/copy" --allow "$T/allow1"
+	python3 "$CLIENTS_DIR/treecmp.py" "$T/src" "$T/back" --allow "$T/allow2"
+	report "$tool round trip ext4 -> lethefs -> ext4: $(find "$T/src" | wc -l) entries identical in every field the same copy keeps on ext4 ($(wc -l <"$T/allow2") fields it does not keep there either)"
+}
+
+# A file still open for writing (nothing synced) copied by TOOL out of the
+# mount: the copy holds its data.
+copy_live_file() {
+	local tool=$1
+	python3 - "$MNT/live" "$T/livecopy" "$tool" <<'PY'
+import os, subprocess, sys
+src, dst, tool = sys.argv[1:4]
+data = os.urandom(1 << 20) + b"tail"
+fd = os.open(src, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, data)
+os.makedirs(dst, exist_ok=True)
+if tool == "rsync":
+    subprocess.run(["rsync", "-aS", src, dst + "/"], check=True)
+else:
+    subprocess.run("tar -cSf - -C %s live | tar -xSf - -C %s" % (os.path.dirname(src), dst),
+                   shell=True, check=True)
+with open(dst + "/live", "rb") as f:
+    assert f.read() == data, "the copy of the live file differs"
+os.close(fd)
+PY
+}
