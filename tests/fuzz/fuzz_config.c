@@ -50,7 +50,8 @@ static void check_lenient(const uint8_t *data, size_t size, int strict,
 		FZ_CHECK(cfg.staging_default_ttl == scfg->staging_default_ttl);
 	}
 	if (r == 0) {
-		FZ_CHECK(cfg.format == LFS_FORMAT_VERSION);
+		FZ_CHECK(cfg.format >= LFS_FORMAT_MIN && cfg.format <= LFS_FORMAT_MAX);
+		FZ_CHECK(strict != 0 || cfg.format == scfg->format);
 		FZ_CHECK(cfg.staging_default_ttl > 0);
 	}
 }
