@@ -111,7 +111,9 @@ static int hash_file(int fd, uint64_t len, uint8_t out[32])
 }
 
 /* Copies len bytes of src over dst from offset 0, cuts dst there and
- * syncs it. */
+ * syncs it. A copy a kill tears (fs/overwrite.h) is redone whole from the
+ * temporary file by the kind-6 record's recovery, which is why these
+ * in-place writes need no block records (FORMAT.md 12.9). */
 static int copy_over(int src, int dst, uint64_t len)
 {
 	uint8_t *buf = malloc(CHUNK);
