@@ -243,8 +243,9 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
  * owner that is not the fixed one: the backing-store writer changed it
  * (mounts ignore it, so it is harmless, but it was not lethefs). */
 static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd, const char *bname,
-                        const struct stat *st, const char *path)
+                        const struct stat *st, const char *path, uint8_t *type)
 {
+	*type = 0;
 	int fd = bname ? openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
 	if (fd < 0)
 		return;
@@ -261,6 +262,7 @@ static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd,
 	}
 	if (r < 0 || fmt != 2)
 		return;
+	*type = rec.type;
 	mode_t want = S_ISDIR(st->st_mode) ? 0700 : 0600;
 	if ((st->st_mode & 07777) != want || st->st_uid != f->owner_uid ||
 	    st->st_gid != f->owner_gid) {
@@ -330,8 +332,9 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 		return 0;
 	}
 	struct stat st;
+	uint8_t root_type;
 	if (!name && fstat(dfd, &st) == 0)
-		check_attrs(f, NULL, dfd, NULL, &st, path); /* the root's own record */
+		check_attrs(f, NULL, dfd, NULL, &st, path, &root_type); /* its own record */
 	return 1;
 }
 
@@ -377,8 +380,9 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
+		uint8_t type = 0;
 		if (!is_marker(dirfd, bname, &st))
-			check_attrs(f, &lv->m, dirfd, bname, &st, path);
+			check_attrs(f, &lv->m, dirfd, bname, &st, path, &type);
 		check_mode(f, &st, path);
 		if (S_ISDIR(st.st_mode)) {
 			check_xattrs(f, dirfd, bname, path);
@@ -387,6 +391,13 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		} else if (S_ISREG(st.st_mode)) {
 			check_xattrs(f, dirfd, bname, path);
 			check_file(f, dirfd, bname, path);
+			/* Format 2: symlinks, FIFOs, sockets and devices are regular
+			 * backing files (FORMAT.md 13.3); counted as what their
+			 * record says, as format 1's are. */
+			if (type && type != LFS_IREC_REG)
+				f->files--;
+			if (type == LFS_IREC_LNK)
+				f->links++;
 		} else if (S_ISLNK(st.st_mode)) {
 			check_link(f, dirfd, bname, path);
 		}
