@@ -23,8 +23,15 @@ mount_vault() {
 
 # Whether $MNT is a mount point, from the mount table: mountpoint(1) stats
 # the directory, which fails (EIO) on a mount whose root does not open (a
-# format-2 root whose record the keyring cannot open).
-is_mounted() { awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
+# format-2 root whose record the keyring cannot open). The table escapes
+# space, tab, newline and backslash in octal; ENVIRON keeps the name as is.
+is_mounted() {
+	local m=${MNT//\\/\\134}
+	m=${m// /\\040}
+	m=${m//$'\t'/\\011}
+	m=${m//$'\n'/\\012}
+	M="$m" awk '$2 == ENVIRON["M"] { f = 1 } END { exit !f }' /proc/self/mounts
+}
 
 unmount_vault() {
 	# lethefs umount waits for the daemon to exit (plain fusermount3 -u
