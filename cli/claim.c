@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An offline command's hold on a vault (cli.h): refused while mounted,
  * and its control socket occupied meanwhile. */
 #define _GNU_SOURCE

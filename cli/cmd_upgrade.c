@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs upgrade: an unmounted format-1 vault becomes of format 2
  * (docs/FORMAT.md 13.7). Every object of d/ is converted in turn, each in
  * one atomic step or under a journal record (rotation/upconvert.h); then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Formats and records of objects (attr.h). */
 #define _GNU_SOURCE
 #include "attr.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where an object's type, mode, owner and group come from (docs/FORMAT.md
  * section 13). A format-2 object carries them in its authenticated inode
  * record (irec.h): the header of a regular backing file, or .lethefs.dir of

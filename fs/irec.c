@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "irec.h"
 #include "../common/bytes.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Creating format-2 objects through the mount (docs/FORMAT.md 13.4). Every
  * object is built whole under a hidden temporary name in its directory:
  * a regular backing file (a regular file, a symlink holding its target, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Format-1 objects without contents to copy brought to format 2
  * (upconvert.h): empty files, symlinks and special files, directories. */
 #define _GNU_SOURCE

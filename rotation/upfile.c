@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A format-1 file with contents brought to format 2 (upconvert.h): its
  * blocks move (a version-2 header is longer) and are sealed again (their
  * associated data names the version), so the new image is built whole in a

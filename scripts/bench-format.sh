@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/bench-format.sh: the metadata-heavy operations whose cost the
 # vault format decides (docs/PERFORMANCE.md, "Format 2"): extracting a tree
 # of a few thousand files, listing it with ls -lR after a remount (cold

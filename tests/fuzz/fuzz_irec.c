@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes format 2's inode records (fs/irec.c) and the payload of a
  * conversion record (rotation/upconvert.h). The first byte picks the mode
  * (fuzz_common.h):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Format 2 (docs/FORMAT.md section 13): every object's type, mode, owner and
 # group are in its authenticated record; the backing store decides nothing
 # about who may read. Each attack of issue 13, played as the backing-store

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Crash safety of format 2's metadata (docs/FORMAT.md 13.4 and 12): an
 # object is created whole under a hidden name and renamed into place; a
 # change of mode or owner is one write of its header (or one replacement of
