@@ -43,7 +43,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 # The rooms, top layer first: a file may include headers of its own room
 # and of the rooms after it only (docs/DESIGN.md; `make layers` checks it).
 # Every *.c of a room is built, so moving a file needs no edit here.
-ROOMS    := cli daemon rotation staging fs audit keymgmt journal common
+ROOMS    := cli daemon rotation staging fs audit keymgmt journal cluster common
 SRC      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.c))
 HDR      := $(foreach r,$(ROOMS),$(wildcard $(r)/*.h))
 OBJ      := $(SRC:%.c=$(BUILD)/%.o)
@@ -57,9 +57,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Helper programs for the integration tests (never installed).
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+# The fault-injection shim (LD_PRELOAD; tests/fault, docs/TESTING.md). Built
+# without _FILE_OFFSET_BITS and _FORTIFY_SOURCE so that it can define both
+# the plain and the 64-bit names of the calls it interposes.
+FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
-        uninstall clean format cppcheck bench lib layers stack man test-clients soak
+        uninstall clean format cppcheck bench lib layers stack man test-clients soak test-faults
 
 all: $(BUILD)/lethefs man
 
@@ -119,16 +123,32 @@ CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=pwritev64,--wrap=ftruncate64,--wrap=fal
 $(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
 
+FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
+                  tests/fault/faultshim_reals.c
+$(FAULT_SHIM): $(FAULT_SHIM_SRC) tests/fault/faultshim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -fPIC -shared -U_FORTIFY_SOURCE \
+	  -o $@ $(FAULT_SHIM_SRC) -ldl -lpthread
+
 unit: all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) unit
 
-integration: all $(TOOL_BIN)
+integration: all $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD) integration
 
 # The full suite: unit tests, then integration tests through real mounts,
 # then one summary line.
-test: all $(UNIT_BIN) $(TOOL_BIN)
+test: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD)
+
+# The full crash and full-disk sweep (every operation, every backing-store
+# call, crash before/after, ENOSPC, EIO, full tmpfs and ext4, with and without
+# the writeback cache) and KILL_ROUNDS kill -9 per workload. Long (about an
+# hour here): see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass options.
+KILL_ROUNDS ?= 12
+test-faults: all $(FAULT_SHIM)
+	@FAULT_ARGS="$(FAULT_ARGS)" KILL_ARGS="$(KILL_ARGS)" \
+	  bash tests/fault/run-all.sh $(BUILD) $(KILL_ROUNDS)
 
 # The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
 # real mounts, with kill -9 rounds); its short version is part of `make test`.

@@ -227,6 +227,14 @@ int lfs_parse_slot(const char *cmd, const char *s, int *idx);
 /* Maps a vault-open result to an exit code after printing err. */
 int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err);
 
+/* Offline commands that must have a vault to themselves (rekey, fsck
+ * --repair, shred-expired) take its exclusive lease, so that no host
+ * mounts it meanwhile (cluster/lease.h). Returns 0 with *l held, or prints
+ * who holds it and returns LFS_EXIT_MOUNTED. quiet: no message. */
+struct lfs_lease;
+int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what,
+                       struct lfs_lease *l, bool quiet);
+
 /* Opens the vault, reads the secret and unlocks kr. On failure prints why
  * and returns the exit code; 0 on success (vault left open). */
 int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,

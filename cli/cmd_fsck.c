@@ -17,6 +17,7 @@
 #include "../rotation/rotjournal.h"
 #include "../rotation/state.h"
 #include "../journal/journal.h"
+#include "../cluster/lease.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,9 +40,10 @@ static bool is_pending(const struct fsck *f, int fd)
 	struct stat st;
 	if (f->ntargets == 0 || fstat(fd, &st) < 0)
 		return false;
+	/* By inode number alone: the records of shared hosts name their own
+	 * mount's device (docs/SHARED.md), and the vault is one filesystem. */
 	for (unsigned i = 0; i < f->ntargets; i++)
-		if (f->targets[i].dev == (uint64_t)st.st_dev &&
-		    f->targets[i].ino == (uint64_t)st.st_ino)
+		if (f->targets[i].ino == (uint64_t)st.st_ino)
 			return true;
 	return false;
 }
@@ -369,7 +371,18 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		char what[LFS_NAME_MAX + 32];
 		snprintf(what, sizeof(what), "<backing name %s>", bname);
 		path = entry_path(f, what);
-		lfs_fsck_problem(f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		/* A directory whose conversion a crash interrupted (a rotation
+		 * record names it) holds names of both epochs until the next
+		 * mount finishes it. */
+		if (r == -EBADMSG && is_pending(f, dirfd)) {
+			f->pending++;
+			lfs_fsck_item(&f->rep, "pending", path,
+				      "a name of an interrupted directory conversion, completed at "
+				      "the next mount or by 'lethefs fsck --repair'");
+		} else {
+			lfs_fsck_problem(f, path,
+					 r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+		}
 		f->path[f->path_len] = '\0';
 		return 0;
 	}
@@ -392,7 +405,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 			check_xattrs(f, dirfd, bname, path);
 			check_file(f, dirfd, bname, path);
 			/* Format 2: symlinks, FIFOs, sockets and devices are regular
-			 * backing files (FORMAT.md 13.3); counted as what their
+			 * backing files (FORMAT.md 14.3); counted as what their
 			 * record says, as format 1's are. */
 			if (type && type != LFS_IREC_REG)
 				f->files--;
@@ -437,25 +450,45 @@ static int note_target(void *arg, const struct lfs_journal_record *r)
 	return -EAGAIN; /* read only: the record stays */
 }
 
-/* Without --repair nothing is written: the journal's records are only
- * listed, so that their files are reported as pending. */
-static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+struct pending_pass {
+	struct fsck *f;
+	struct lfs_vault *v;
+	struct lfs_keyring *kr;
+	unsigned rejected;
+};
+
+static int list_one(const char *name, void *arg)
 {
+	struct pending_pass *p = arg;
 	struct lfs_journal j;
-	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	int r = lfs_journal_open_named(&j, p->v->dirfd, name, p->v->cfg.uuid, false, 0);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
-		return r;
+		lfs_fsck_problem(p->f, name, strerror(-r));
+		return 0;
 	}
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
 	unsigned rejected = 0;
-	r = lfs_keyring_copy_journal_key(kr, key);
+	r = lfs_keyring_copy_journal_key(p->kr, key);
 	if (r == 0)
-		r = lfs_journal_replay(&j, key, note_target, f, &rejected);
+		r = lfs_journal_replay(&j, key, note_target, p->f, &rejected);
 	sodium_memzero(key, sizeof(key));
 	lfs_journal_close(&j);
+	if (r < 0)
+		lfs_fsck_problem(p->f, name, strerror(-r));
+	p->rejected += rejected;
+	return 0;
+}
+
+/* Without --repair nothing is written: the records of every journal (one
+ * per host in shared mode) are only listed, so that their files are
+ * reported as pending. */
+static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
+{
+	struct pending_pass p = {.f = f, .v = v, .kr = kr};
+	int r = lfs_journal_list(v->dirfd, list_one, &p);
+	unsigned rejected = p.rejected;
 	if (r < 0)
 		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
@@ -469,7 +502,7 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 			      "their update began, or not written by this vault; ignored (cleared "
 			      "at the next mount)",
 			      rejected);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
@@ -606,6 +639,16 @@ int lfs_cmd_fsck(int argc, char **argv)
 			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
 			"if the vault crashed during a rotation under that version, run fsck --repair "
 			"--apply-legacy-journal, else remove it");
+	/* Repairing writes: no host may have the vault mounted meanwhile. */
+	struct lfs_lease lease;
+	if (do_repair && (r = lfs_cli_take_vault(&v, argv[optind], "fsck", &lease, false)) != 0) {
+		close(data);
+		free(f.targets);
+		lfs_fs_destroy(&f.fs);
+		lfs_keyring_destroy(&kr);
+		lfs_vault_close(&v);
+		return r;
+	}
 	if (do_repair)
 		repair(&f, &v, &kr);
 	else
@@ -614,6 +657,8 @@ int lfs_cmd_fsck(int argc, char **argv)
 	 * shredding what expired), so that the walk knows the live ids. */
 	lfs_fsck_staging(&f, &v, &kr, do_repair);
 	lfs_fsck_check_dir(&f, data, "");
+	if (do_repair)
+		lfs_lease_release(&lease);
 	close(data);
 	free(f.targets);
 	free(f.stage_live);

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs info: public facts about a vault; needs no secret. */
 #include "cli.h"
+#include "../cluster/backing.h"
+#include "../cluster/lease.h"
 #include "../daemon/ctlproto.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sodium.h>
 
 static void info_help(void)
 {
-	printf("Usage: lethefs info [--json] VAULT\n"
+	printf("Usage: lethefs info [--json] [--backing] VAULT\n"
 	       "\n"
 	       "Print VAULT's format version, uuid, content cipher, creation time and, for\n"
 	       "each keyslot in use, its type and Argon2id parameters. Reads only public\n"
@@ -22,9 +25,45 @@ static void info_help(void)
 	       "                      uuid, cipher, created (ISO 8601 UTC), keyslots_used,\n"
 	       "                      keyslots_total, slots (the used ones: slot, type, kdf,\n"
 	       "                      opslimit, memlimit in bytes)\n"
+	       "  --backing           also probe what the filesystem holding VAULT supports\n"
+	       "                      (rename flags, O_TMPFILE, file handles, fallocate,\n"
+	       "                      xattrs, byte-range locks: a mount probes the same and\n"
+	       "                      uses a fallback for each missing one; this creates and\n"
+	       "                      removes .lethefs.probe.* files in VAULT), and list the\n"
+	       "                      hosts that use VAULT (docs/SHARED.md); text only\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 ok, 2 usage, 4 no vault, 5 corrupt vault files.\n");
+}
+
+static int print_host(const struct lfs_host_info *h, void *arg)
+{
+	(void)arg;
+	char since[32];
+	time_t t = (time_t)h->since;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("  %s: %s, pid %ld, since %s, %s, epoch %u\n", h->host,
+	       h->live ? "live" : "lapsed", h->pid, since, h->mode, (unsigned)h->epoch);
+	return 0;
+}
+
+static void print_backing(struct lfs_vault *v)
+{
+	struct lfs_backing b;
+	char text[2048];
+	int r = lfs_backing_probe(v->dirfd, &b);
+	printf("backing:\n");
+	if (lfs_backing_describe(&b, text, sizeof(text)) > 0) {
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+			printf("  %s\n", line);
+	}
+	if (r < 0)
+		printf("  (probe could not write in the vault: %s)\n", strerror(-r));
+	printf("hosts:\n");
+	if (lfs_hosts_list(v->dirfd, print_host, NULL) <= 0)
+		printf("  (none)\n");
 }
 
 static void print_json(const char *path, const struct lfs_vault *v, const char *uuid)
@@ -59,16 +98,20 @@ int lfs_cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"backing", no_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	bool json = false;
+	bool json = false, backing = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'b':
+			backing = true;
 			break;
 		case 'h':
 			info_help();
@@ -79,6 +122,8 @@ int lfs_cmd_info(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("info", "expected exactly one VAULT argument");
+	if (json && backing)
+		return lfs_cli_usage_error("info", "--backing has no JSON form: use one of them");
 	const char *path = argv[optind];
 	struct lfs_vault v;
 	char err[512], uuid[33];
@@ -101,6 +146,8 @@ int lfs_cmd_info(int argc, char **argv)
 		if (v.slots.slot[i].type != LFS_SLOT_EMPTY)
 			lfs_print_slot("  ", i, &v.slots.slot[i]);
 	}
+	if (backing)
+		print_backing(&v);
 	lfs_vault_close(&v);
 	return LFS_EXIT_OK;
 }

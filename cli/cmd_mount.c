@@ -58,6 +58,12 @@ static void mount_help(void)
 	       "                           kernel, stored encrypted)\n"
 	       "        no_writeback_cache  disable the kernel's writeback cache (on by\n"
 	       "                           default; it merges small writes)\n"
+	       "        shared             several hosts mount this vault at once (a\n"
+	       "                           cluster filesystem: docs/SHARED.md); every host\n"
+	       "                           must use it. Turns off the writeback cache and\n"
+	       "                           the page cache across opens, sets the timeouts\n"
+	       "                           to 0 unless given, and locks across hosts.\n"
+	       "                           Without it a second host is refused.\n"
 	       "        max_threads=N      worker threads (default 10)\n"
 	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
 	       "                           (default 1)\n"
@@ -75,7 +81,8 @@ static void mount_help(void)
 	       "Every mount has a control socket (default /run/lethefs/UUID.sock; see\n"
 	       "control_socket and admin_group in lethefs.conf) through which 'lethefs\n"
 	       "unlock', 'lock' and 'status' reach the daemon. A vault can be mounted once\n"
-	       "at a time: a second mount fails while the first one's socket answers.\n"
+	       "at a time (a lease in the vault names the holder: host, pid, since), unless\n"
+	       "every mount uses -o shared.\n"
 	       "\n"
 	       "Exit codes: 0 mounted, 1 error, 2 usage, 3 wrong passphrase, 4 no vault,\n"
 	       "5 corrupt vault, 7 mount failed (also: vault already mounted).\n");
@@ -86,6 +93,8 @@ struct mount_opts {
 	bool via_helper;	    /* called by mount.fuse3 (mount(8), fstab) */
 	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
 	bool nonempty;		    /* -o nonempty: mount over anything */
+	bool timeouts_given;	    /* attr_timeout= or entry_timeout= */
+	bool writeback_given;	    /* writeback_cache */
 	struct lfs_mount_opts m;		    /* for the daemon */
 	bool allow_other;			    /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
@@ -148,6 +157,9 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->m.writeback = false;
 		} else if (!strcmp(o, "writeback_cache")) {
 			mo->m.writeback = true;
+			mo->writeback_given = true;
+		} else if (!strcmp(o, "shared")) {
+			mo->m.shared = true;
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
 			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
@@ -162,6 +174,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			double v = strtod(eq + 1, &end);
 			r = *end || v < 0 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
 			*(o[0] == 'a' ? &mo->m.attr_timeout : &mo->m.entry_timeout) = v;
+			mo->timeouts_given = true;
 		} else {
 			mo->allow_other |= !strcmp(o, "allow_other");
 			if (!strcmp(o, "ro"))
@@ -221,6 +234,16 @@ static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 	}
 	if (argc - optind != 2)
 		return lfs_cli_usage_error("mount", "expected VAULT and MOUNTPOINT");
+	if (mo->m.shared) {
+		/* Other hosts change the files: nothing the kernel would keep
+		 * believing is cached, unless asked for (docs/SHARED.md). */
+		if (mo->writeback_given)
+			return lfs_cli_usage_error("mount", "shared and writeback_cache exclude "
+			                                    "each other");
+		mo->m.writeback = false;
+		if (!mo->timeouts_given)
+			mo->m.attr_timeout = mo->m.entry_timeout = 0;
+	}
 	/* Device nodes and setuid files of the backing store come from
 	 * whoever can write it: off unless asked for, on every mount path. */
 	if (add_fuse_opt(mo, mo->m.allow_dev ? "dev" : "nodev") < 0 ||

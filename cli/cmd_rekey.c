@@ -6,6 +6,7 @@
  * audit key is carried over. See docs/KEYS.md and docs/ROTATION.md. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
 #include "confirm.h"
 #include "labels.h"
 #include "../daemon/control.h"
@@ -58,7 +59,8 @@ static void rekey_help(void)
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "Exit codes: 0 rekeyed, 1 error (also: a slot's secret missing), 2 usage,\n"
-	       "3 wrong secret, 4 no vault, 5 corrupt vault files, 16 the vault is mounted.\n");
+	       "3 wrong secret, 4 no vault, 5 corrupt vault files, 16 the vault is mounted\n"
+	       "(on this host or another: its lease names the holder).\n");
 }
 
 enum {
@@ -428,7 +430,7 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));
 		return LFS_EXIT_ERROR;
 	}
-	/* The new epoch is of format 2 (docs/FORMAT.md 13.7): a format-1
+	/* The new epoch is of format 2 (docs/FORMAT.md 14.7): a format-1
 	 * vault is of format 2 from now on, its objects converted by the
 	 * next mount's rotation. (Should this fail, that mount writes it.) */
 	if (k->v.cfg.format == 1 && lfs_keyring_format(&k->kr) == 2) {
@@ -465,7 +467,16 @@ int lfs_cmd_rekey(int argc, char **argv)
 		lfs_vault_close(&k.v);
 		return r;
 	}
+	/* Any host's mount (shared or not) holds the vault lease: the control
+	 * socket above only covers this host. Held throughout. */
+	struct lfs_lease lease;
+	if ((r = lfs_cli_take_vault(&k.v, k.path, "rekey", &lease, false)) != 0) {
+		lfs_control_stop(&ctl);
+		lfs_vault_close(&k.v);
+		return r;
+	}
 	if ((r = refuse_live_staging(k.path, &k.v)) != 0) {
+		lfs_lease_release(&lease);
 		lfs_control_stop(&ctl);
 		lfs_vault_close(&k.v);
 		return r;
@@ -510,6 +521,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	if (k.keys)
 		sodium_free(k.keys);
 	lfs_vault_unlock_slots(lockfd);
+	lfs_lease_release(&lease);
 	lfs_control_stop(&ctl);
 	lfs_vault_close(&k.v);
 	if (k.unlocked && k.stopped)

@@ -8,6 +8,8 @@
  * (stopped, hung) does not keep expired data on disk. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
+#include "cmd_stage.h"
 #include "ctl_client.h"
 #include "../daemon/control.h"
 #include "../staging/stage.h"
@@ -42,7 +44,7 @@ static void offline_audit(void *arg, const char *event, const char *outcome,
 
 static void help(void)
 {
-	printf("Usage: lethefs shred-expired VAULT\n"
+	printf("Usage: lethefs shred-expired [--dry-run] VAULT\n"
 	       "\n"
 	       "Shred the staging directories of VAULT whose TTL has expired, and finish\n"
 	       "shreds and creations that a crash interrupted: keys first, then\n"
@@ -53,12 +55,16 @@ static void help(void)
 	       "3 s (stopped, hung) does not stop the shred. Meant for cron or\n"
 	       "lethefs-shred@.timer (dist/systemd).\n"
 	       "\n"
+	       "  --dry-run  list what would be shredded now (expired, or without a valid\n"
+	       "             retention record), change nothing, write no audit entry\n"
+	       "\n"
 	       "Exit codes: 0 done (also: a live daemon serves it), 1 a key could not be\n"
 	       "destroyed or the audit log not written, 2 usage, 4 no vault, 5 [vault] or\n"
 	       "[staging] invalid.\n");
 }
 
-/* Leaves the vault to a live daemon (returns 1), or says why it goes on. */
+/* Leaves the vault to a live daemon (returns 1), or says why it goes on (2:
+ * a daemon here that does not answer). */
 static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 {
 	char uuid[33], real[PATH_MAX], configured[108], dflt[108];
@@ -77,12 +83,14 @@ static int leave_to_daemon(const char *path, struct lfs_vault *v, bool quiet)
 			       path, (int)p.pid);
 		return 1;
 	}
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr,
 		        "lethefs: the daemon of %s (pid %d, %s) does not answer within %d s "
 		        "(stopped or hung): shredding anyway\n",
 		        path, (int)p.pid, p.mountpoint[0] ? p.mountpoint : "unknown mountpoint",
 		        PROBE_TIMEOUT_MS / 1000);
+		return 2; /* it holds the vault lease: shredding goes on without it */
+	}
 	return 0;
 }
 
@@ -97,7 +105,19 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
 	if (ve != LFS_VAULT_OK)
 		return quiet ? LFS_EXIT_CORRUPT : lfs_exit_for_vault_error(ve, err);
-	if (leave_to_daemon(path, &v, quiet)) {
+	int daemon = leave_to_daemon(path, &v, quiet);
+	/* A mount on any host holds the vault lease, held here while
+	 * shredding. Held by a mount elsewhere, the expiry is its daemons'
+	 * (one of them shreds within a second); held by a daemon here that
+	 * does not answer, expired data does not wait for it. */
+	struct lfs_lease lease = {.fd = -1, .hostfd = -1}; /* released: harmless */
+	bool elsewhere = daemon == 0 && lfs_cli_take_vault(&v, path, "shred-expired", &lease,
+	                                                   true) == LFS_EXIT_MOUNTED;
+	if (daemon == 1 || elsewhere) {
+		if (elsewhere && !quiet)
+			printf("%s is mounted: its daemons shred expired staging directories "
+			       "themselves\n",
+			       path);
 		lfs_vault_close(&v);
 		return LFS_EXIT_OK;
 	}
@@ -128,6 +148,7 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 		if (datafd >= 0)
 			close(datafd);
 		lfs_keyring_destroy(&kr);
+		lfs_lease_release(&lease);
 		lfs_vault_close(&v);
 		return r == -ENOENT ? LFS_EXIT_OK : LFS_EXIT_ERROR;
 	}
@@ -138,6 +159,7 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 	lfs_staging_destroy(&st);
 	close(datafd);
 	lfs_keyring_destroy(&kr);
+	lfs_lease_release(&lease);
 	lfs_vault_close(&v);
 	return o.failed || *failed ? LFS_EXIT_ERROR : LFS_EXIT_OK;
 }
@@ -154,14 +176,55 @@ void lfs_expire_after_failed_mount(const char *vault)
 		        vault, n, failed);
 }
 
+/* --dry-run: what the pass would shred, read without a key like stage
+ * list VAULT. Interrupted shreds and creations, which the pass would also
+ * finish, are not listed (they are no longer visible directories). */
+static int dry_run(const char *path)
+{
+	struct lfs_vault v;
+	char err[512];
+	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
+	if (ve != LFS_VAULT_OK)
+		return lfs_exit_for_vault_error(ve, err);
+	struct lfs_stage_index ix = {0};
+	bool index_damaged = false;
+	int64_t now;
+	int r = lfs_stage_read_vault(&v, &ix, &index_damaged, &now);
+	lfs_vault_close(&v);
+	if (r < 0) {
+		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));
+		return LFS_EXIT_CORRUPT;
+	}
+	unsigned n = 0;
+	for (size_t i = 0; i < ix.n; i++) {
+		const struct lfs_stage_entry *e = &ix.e[i];
+		if (!e->why && e->expires > now)
+			continue;
+		char hex[9];
+		lfs_stage_id_hex(e->id, hex);
+		if (e->why)
+			printf("would shred %s: %s\n", hex, e->why);
+		else
+			printf("would shred %s: expired %lld s ago\n", hex,
+			       (long long)(now - e->expires));
+		n++;
+	}
+	printf("%u staging director%s would be shredded (dry run: nothing changed)\n", n,
+	       n == 1 ? "y" : "ies");
+	lfs_stage_index_free(&ix);
+	return LFS_EXIT_OK;
+}
+
 int lfs_cmd_shred_expired(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--dry-run"))
+		return dry_run(argv[2]);
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		help();
 		return LFS_EXIT_OK;
 	}
 	if (argc != 2)
-		return lfs_cli_usage_error("shred-expired", "expected VAULT");
+		return lfs_cli_usage_error("shred-expired", "expected [--dry-run] VAULT");
 	int n;
 	unsigned failed;
 	int r = shred_expired(argv[1], false, &n, &failed);

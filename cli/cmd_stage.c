@@ -29,7 +29,7 @@ static void stage_help(void)
 	printf("Usage: lethefs stage create --ttl DURATION [--quota SIZE] PATH\n"
 	       "       lethefs stage list [--json] [--bytes] [--utc] PATH|VAULT\n"
 	       "       lethefs stage show [--json] [--bytes] [--utc] PATH\n"
-	       "       lethefs stage shred PATH\n"
+	       "       lethefs stage shred [--dry-run] PATH\n"
 	       "       lethefs stage extend --ttl DURATION PATH\n"
 	       "\n"
 	       "A staging directory has its own key and an expiry: when it expires (or is\n"
@@ -48,7 +48,9 @@ static void stage_help(void)
 	       "           quota, bytes used. --json for scripts; --bytes exact sizes,\n"
 	       "           --utc ISO 8601 UTC times (default: human sizes, local times)\n"
 	       "  show     one staging directory: id, expiry, time left, quota, used\n"
-	       "  shred    shred PATH now (waits until it is gone, at most 10 s)\n"
+	       "  shred    shred PATH now (waits until it is gone, at most 10 s); with\n"
+	       "           --dry-run, only check that PATH is a staging directory of a\n"
+	       "           mount and say what would be shredded\n"
 	       "  extend   set the expiry to DURATION from now: shortening is open to the\n"
 	       "           directory's writers (unless owner_may_shorten = no), pushing it\n"
 	       "           later goes through the control socket (root or admin_group)\n"
@@ -289,9 +291,10 @@ static int stage_extend(int argc, char **argv)
 
 static int stage_shred(int argc, char **argv)
 {
-	if (argc != 2)
-		return lfs_cli_usage_error("stage shred", "expected PATH");
-	const char *path = argv[1];
+	bool dry_run = argc == 3 && !strcmp(argv[1], "--dry-run");
+	if (argc != 2 + dry_run)
+		return lfs_cli_usage_error("stage shred", "expected [--dry-run] PATH");
+	const char *path = argv[1 + dry_run];
 	char mnt[PATH_MAX];
 	int r = require_mount("stage shred", path, mnt, sizeof(mnt));
 	if (r)
@@ -299,6 +302,17 @@ static int stage_shred(int argc, char **argv)
 	uint32_t id;
 	if ((r = stage_id_of(path, &id)) < 0)
 		return report("stage shred", path, r);
+	if (dry_run) {
+		/* The same checks as a shred up to the point of no return: a
+		 * path in a mount that is a staging directory. Nothing is
+		 * changed and nothing is audited. */
+		char hex[9];
+		lfs_stage_id_hex(id, hex);
+		printf("would shred staging directory %s at %s: its key first, then its "
+		       "ciphertext\n",
+		       hex, path);
+		return LFS_EXIT_OK;
+	}
 	r = set_attr(path, "user.lethefs.ttl", "0");
 	if (r == -EPERM)
 		r = admin_ttl("stage shred", path, id, 0);

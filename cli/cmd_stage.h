@@ -3,9 +3,20 @@
 #ifndef LETHEFS_CMD_STAGE_H
 #define LETHEFS_CMD_STAGE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../keymgmt/vault.h"
+#include "../staging/stage_store.h"
+
 /* "CMD PATH: not inside a lethefs mount: nothing was changed"; exit 11. */
 int lfs_stage_not_in_mount(const char *cmd, const char *path);
 int lfs_stage_list(int argc, char **argv);
+/* The staging directories of an open vault as its files say (no key
+ * needed), and the staging clock's now. 0 also when the vault has none;
+ * negative errno when they cannot be read. */
+int lfs_stage_read_vault(struct lfs_vault *v, struct lfs_stage_index *ix, bool *index_damaged,
+                         int64_t *now);
 int lfs_stage_show(int argc, char **argv);
 
 #endif

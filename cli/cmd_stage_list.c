@@ -165,6 +165,22 @@ static void ask_daemon(const char *mnt, char *damaged, size_t len)
 		damaged[0] = '\0';
 }
 
+int lfs_stage_read_vault(struct lfs_vault *v, struct lfs_stage_index *ix, bool *index_damaged,
+                         int64_t *now)
+{
+	int sfd = lfs_stage_dir_open(v->dirfd, false);
+	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_staging_view(sfd, ix, index_damaged);
+	*now = (int64_t)time(NULL);
+	if (sfd >= 0) {
+		struct lfs_stage_clock clk;
+		lfs_stage_clock_init(&clk, v->cfg.uuid, sfd);
+		*now = lfs_stage_clock_now(&clk);
+		lfs_stage_clock_destroy(&clk);
+		close(sfd);
+	}
+	return r;
+}
+
 int lfs_stage_list(int argc, char **argv)
 {
 	struct style s = {0};
@@ -195,16 +211,8 @@ int lfs_stage_list(int argc, char **argv)
 		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_stage_index ix = {0};
 	bool index_damaged = false;
-	int sfd = lfs_stage_dir_open(v.dirfd, false);
-	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_staging_view(sfd, &ix, &index_damaged);
-	int64_t now = (int64_t)time(NULL);
-	if (sfd >= 0) {
-		struct lfs_stage_clock clk;
-		lfs_stage_clock_init(&clk, v.cfg.uuid, sfd);
-		now = lfs_stage_clock_now(&clk);
-		lfs_stage_clock_destroy(&clk);
-		close(sfd);
-	}
+	int64_t now;
+	int r = lfs_stage_read_vault(&v, &ix, &index_damaged, &now);
 	lfs_vault_close(&v);
 	if (r < 0) {
 		lfs_cli_error("cannot read the staging directories of %s: %s%s", vault,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lethefs upgrade: an unmounted format-1 vault becomes of format 2
- * (docs/FORMAT.md 13.7). Every object of d/ is converted in turn, each in
+ * (docs/FORMAT.md 14.7). Every object of d/ is converted in turn, each in
  * one atomic step or under a journal record (rotation/upconvert.h); then the
  * keyring says format 2 for every epoch (one atomic replacement: the
  * commit, from which on format-1 objects are refused), then lethefs.conf.
@@ -205,7 +205,7 @@ static void upgrade_help(void)
 	       "\n"
 	       "Convert an unmounted vault of format 1 to format 2, where every object's type,\n"
 	       "mode, owner and group are in an authenticated, encrypted record instead of the\n"
-	       "backing store (docs/FORMAT.md section 13). Each object is converted in one\n"
+	       "backing store (docs/FORMAT.md section 14). Each object is converted in one\n"
 	       "atomic step or under a journal record, so a crash loses nothing: run the\n"
 	       "command again and it goes on where it stopped. Only when every object is\n"
 	       "converted does the vault become of format 2 (its keyring, then lethefs.conf);\n"

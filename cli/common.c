@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
 #include "../audit/audit.h"
 #include "../common/log.h"
 #include "../keymgmt/recovery.h"
@@ -112,6 +113,24 @@ int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err)
 	default:
 		return LFS_EXIT_ERROR;
 	}
+}
+
+int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what,
+                       struct lfs_lease *l, bool quiet)
+{
+	char who[768];
+	/* An offline command holding it finishes in seconds: wait for it. */
+	int r = lfs_lease_acquire(l, v->dirfd, LFS_LEASE_COMMAND, what, 10000, who, sizeof(who));
+	if (r == 0)
+		return LFS_EXIT_OK;
+	if (r == -EROFS)
+		return LFS_EXIT_OK; /* read-only storage: nobody writes it anyway */
+	if (!quiet && (r == -EBUSY || r == -EEXIST))
+		lfs_cli_error("%s is in use by %s: %s runs only on a vault nobody has mounted",
+		              path, who, what);
+	else if (!quiet)
+		lfs_cli_error("%s: %s", path, who);
+	return r == -EBUSY || r == -EEXIST ? LFS_EXIT_MOUNTED : LFS_EXIT_ERROR;
 }
 
 /* The secret is a recovery key: decode it and check it against the

@@ -79,15 +79,20 @@ static void check_one(struct fsck *f, int sdirfd, uint32_t id, const struct lfs_
 	lfs_stage_id_hex(id, hex);
 	uint32_t flags = 0;
 	int r = lfs_stage_key_load(sdirfd, id, kr, &flags);
-	if (r < 0) {
+	struct lfs_stage_exp x;
+	uint8_t raw[LFS_STAGE_EXP_LEN];
+	int er = lfs_stage_exp_load(sdirfd, id, &x, raw);
+	int64_t expires = er == 0 ? x.expires : INT64_MAX;
+	if (claim && claim->expires < expires)
+		expires = claim->expires;
+	/* An expired directory's key may be half way through its overwrite
+	 * (a shred a crash interrupted): the shred is pending, reported below. */
+	if (r < 0 && expires > now) {
 		snprintf(path, sizeof(path), "staging/%s.key", hex);
 		snprintf(what, sizeof(what), "%s: its directory reads as EIO until it expires",
 		         key_error(r));
 		lfs_fsck_problem(f, path, what);
 	}
-	struct lfs_stage_exp x;
-	uint8_t raw[LFS_STAGE_EXP_LEN];
-	int er = lfs_stage_exp_load(sdirfd, id, &x, raw);
 	bool authentic = er == 0 && r == 0 && lfs_stage_exp_verify(kr, raw, sizeof(raw)) == 0;
 	snprintf(path, sizeof(path), "staging/%s.exp", hex);
 	if (r == 0 && !authentic && (flags & LFS_STAGE_KEY_NEEDS_EXP))
@@ -98,9 +103,6 @@ static void check_one(struct fsck *f, int sdirfd, uint32_t id, const struct lfs_
 		lfs_fsck_pending(f, path,
 		                 "no retention record (made by an older version): "
 		                 "written from the index at the next unlocked mount");
-	int64_t expires = er == 0 ? x.expires : INT64_MAX;
-	if (claim && claim->expires < expires)
-		expires = claim->expires;
 	snprintf(path, sizeof(path), "staging/%s", hex);
 	if (expires <= now)
 		lfs_fsck_pending(f, path,

@@ -42,6 +42,8 @@ static const struct metric {
     {"lethefs_unlock_delay_seconds", "gauge",
      "How long the daemon waits before answering the next wrong secret", "unlock_delay_seconds",
      NUMBER, NULL},
+    {"lethefs_inodes_cached", "gauge", "Inodes the kernel holds a lookup of", "inodes_cached",
+     NUMBER, NULL},
     {"lethefs_audit_seq", "gauge", "Sequence number of the audit log's last entry", "audit_seq",
      NUMBER, NULL},
     {"lethefs_rotation_state", "gauge", "Data-key rotation state (1 for the current one)",

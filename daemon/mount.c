@@ -7,6 +7,7 @@
 #include "daemonize.h"
 #include "notify.h"
 #include "session.h"
+#include "shared.h"
 #include "../audit/audit_forward.h"
 #include "../common/log.h"
 #include "../fs/gate.h"
@@ -206,18 +207,44 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_vault_close(v);
 		return LFS_MOUNT_CORRUPT;
 	}
-	fs.writeback = mo->writeback;
+	fs.writeback = mo->writeback && !mo->shared;
+	fs.shared = mo->shared;
 	fs.acl = mo->acl;
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;
-	/* The journal every multi-step update runs under (journal/journal.h).
-	 * A vault on read-only storage may only be mounted read-only. */
+	/* What the backing filesystem can do, and the vault lease: a second
+	 * host is refused unless every host mounts with -o shared. */
+	/* On the heap: it holds the host table of every lapsed host seen
+	 * (make stack: this function's frame stays under 16 KiB). */
+	struct lfs_shared *cluster = calloc(1, sizeof(*cluster));
+	if (!cluster) {
+		snprintf(err, errlen, "out of memory");
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(kr);
+		lfs_vault_close(v);
+		return LFS_MOUNT_ERROR;
+	}
+	int cr = lfs_shared_join(cluster, v, &fs, mo->shared, mo->read_only, err, errlen);
+	if (cr < 0) {
+		lfs_shared_leave(cluster);
+		free(cluster);
+		lfs_fs_destroy(&fs);
+		lfs_keyring_destroy(kr);
+		lfs_vault_close(v);
+		return cr == -EBUSY || cr == -EEXIST || cr == -ENOLCK || cr == -EROFS
+		           ? LFS_MOUNT_FAILED
+		           : LFS_MOUNT_ERROR;
+	}
+	/* The journal every multi-step update runs under (journal/journal.h):
+	 * this host's own in shared mode. A vault on read-only storage may
+	 * only be mounted read-only. */
 	struct lfs_journal journal;
-	char data_path[PATH_MAX + 8];
+	/* One mount per process: static, outside the frame (make stack). */
+	static char data_path[PATH_MAX + 8];
 	snprintf(data_path, sizeof(data_path), "%s/%s", vault, LFS_DATA_DIR_NAME);
-	int jr = lfs_journal_open(&journal, v->dirfd, v->cfg.uuid, true,
-				  2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
+	int jr = lfs_journal_open_named(&journal, v->dirfd, cluster->journal_name, v->cfg.uuid,
+	                                true, 2 * mo->max_threads + LFS_JOURNAL_MIN_SLOTS);
 	if (jr == 0 && journal.read_only && !mo->read_only) {
 		lfs_journal_close(&journal);
 		jr = -EROFS;
@@ -231,6 +258,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		else
 			snprintf(err, errlen, "cannot open the journal of %s (%s): %s", vault,
 				 LFS_JOURNAL_FILE_NAME, strerror(-jr));
+		lfs_shared_leave(cluster);
+		free(cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -242,6 +271,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	struct lfs_control ctl;
 	if (lfs_control_bind(&ctl, &v->cfg, err, errlen) < 0) {
 		lfs_journal_close(&journal);
+		lfs_shared_leave(cluster);
+		free(cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -251,6 +282,14 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	lfs_session_init(&session, v, &fs, mnt, ctl.path);
 	/* Backing objects refused as tampering are audited (fs/attr.h). */
 	fs.events = lfs_session_events(&session);
+	session.cluster = cluster;
+	cluster->events = lfs_session_events(&session);
+	/* Another host's rotation: an unknown epoch reads the keyring again.
+	 * Every way out clears the hook before cluster is freed. */
+	if (mo->shared) {
+		kr->refresh_arg = cluster;
+		kr->refresh = lfs_shared_refresh_keys;
+	}
 	char uuid_tag[40];
 	{
 		char hex[33];
@@ -275,6 +314,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
 		lfs_journal_close(&journal);
+		kr->refresh = NULL;
+		lfs_shared_leave(cluster);
+		free(cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
@@ -291,6 +333,13 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	bool have_staging = r == 0;
 	if (have_staging) {
 		lfs_session_set_staging(&session, &staging);
+		/* Shared: the index is everyone's, and one host shreds what
+		 * expires and finishes what crashes left (the lease's expiry
+		 * role; another takes it over when it ends). */
+		if (mo->shared && cluster->leased) {
+			staging.lease = &cluster->lease;
+			staging.expire = lfs_lease_role_try(&cluster->lease, LFS_LEASE_EXPIRY) == 0;
+		}
 		lfs_staging_recover(&staging);
 		lfs_staging_tick(&staging);
 		if (!mo->locked)
@@ -317,7 +366,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	                                .fs = &fs,
 	                                .kr = kr,
 	                                .mountpoint = mnt,
-	                                .events = lfs_session_events(&session)};
+	                                .events = lfs_session_events(&session),
+	                                .lease =
+	                                    mo->shared && cluster->leased ? &cluster->lease : NULL};
 	lfs_rotation_init(&rotation, &renv);
 	session.rotation = &rotation;
 	if (!mo->locked)
@@ -364,6 +415,9 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	lfs_session_destroy(&session);
 	fs.journal = NULL;
 	lfs_journal_close(&journal);
+	kr->refresh = NULL;
+	lfs_shared_leave(cluster);
+	free(cluster);
 	lfs_fs_destroy(&fs);
 	lfs_keyring_destroy(kr);
 	lfs_vault_close(v);

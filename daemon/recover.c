@@ -2,8 +2,11 @@
 #define _GNU_SOURCE
 #include "recover.h"
 #include "../common/log.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
 #include "../fs/overwrite.h"
 #include "../fs/rename_dir.h"
+#include "../fs/rename_record.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
@@ -21,20 +24,58 @@ static const char *where(const struct lfs_journal_record *r)
 	return r->target.path_len ? r->target.path : "(by handle)";
 }
 
-static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+/* The record's target, or (counted, and said when it is an error) why
+ * not: -ENOENT when it is gone (nothing left to finish), another negative
+ * errno when it cannot be opened. */
+static int open_target(struct lfs_recovery *rc, const struct lfs_journal_record *r, int flags)
 {
-	struct lfs_tail t;
-	struct lfs_layout l;
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
+	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, flags);
 	if (fd == -ENOENT || fd == -ESTALE) {
 		rc->gone++;
-		return 0;
+		return -ENOENT;
 	}
 	if (fd < 0) {
 		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
 		rc->failed++;
-		return fd;
 	}
+	return fd;
+}
+
+/* The common ends of applying a record, counted and said: the target
+ * replaced meanwhile (-ESTALE), a record that authenticates but makes no
+ * sense (-EINVAL, when kind names it), an error (doing says what failed).
+ * Returns 1 for success (the caller counts it), else what the apply
+ * function returns: 0 clears the record, an error keeps it. */
+static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, int e,
+                  const char *kind, const char *doing)
+{
+	if (e == -ESTALE) {
+		rc->gone++;
+		return 0;
+	}
+	if (e == -EINVAL && kind) {
+		lfs_err("recovery: unusable %s record for d/%s ignored", kind, where(r));
+		rc->failed++;
+		return 0; /* authentic but unusable: keeping it helps no one */
+	}
+	if (e < 0) {
+		lfs_err("recovery: cannot %s d/%s: %s", doing, where(r), strerror(-e));
+		rc->failed++;
+		return e;
+	}
+	return 1;
+}
+
+static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	struct lfs_tail t;
+	struct lfs_layout l;
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	/* Other hosts' writes wait (and they see the file only once whole). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	/* The record's lengths are those of the file's header version. */
 	int e = lfs_tail_layout(fd, rc->layout->cipher, &l);
 	if (e == 0 && lfs_tail_decode(r->payload, r->payload_len, &l, &t) < 0) {
@@ -54,17 +95,11 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	}
 	bool completed = false;
 	if (e == 0)
-		e = lfs_tail_recover(&l, rc->kr, fd, &t, &completed);
+		e = lfs_tail_recover_any(&l, rc->kr, fd, &t, &completed);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++; /* another file under that name now */
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish the update of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, NULL, "finish the update of");
+	if (done != 1)
+		return done;
 	if (completed)
 		rc->completed++;
 	else
@@ -78,33 +113,18 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
  * (fs/overwrite.h). */
 static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	unsigned repaired = 0, lost = 0;
+	/* Other hosts' writes to the file wait (fs/filelock.h). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable block record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot repair the blocks of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, "block", "repair the blocks of");
+	if (done != 1)
+		return done;
 	rc->repaired += repaired;
 	rc->lost += lost;
 	if (repaired)
@@ -122,17 +142,11 @@ static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_rec
 static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	bool file = r->kind == LFS_JK_ROTATE_FILE;
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
-					 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, file ? O_RDWR : O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (file && rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	/* Finishing the file rewrites its blocks in place: under block
 	 * records of its own, like the conversion it finishes. */
 	struct lfs_overwriter w = {
@@ -140,20 +154,9 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable rotation record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish the rotation of d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, "rotation", "finish the rotation of");
+	if (done != 1)
+		return done;
 	rc->completed++;
 	lfs_info("recovery: the interrupted rotation of d/%s was finished", where(r));
 	return 0;
@@ -163,35 +166,18 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
  * (rotation/upconvert.h). */
 static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		lfs_err("recovery: cannot open d/%s: %s", where(r), strerror(-fd));
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	bool completed = false;
 	int e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd, r->payload,
 	                          r->payload_len, &completed);
 	close(fd);
-	if (e == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable conversion record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish the conversion of d/%s to format 2: %s", where(r),
-		        strerror(-e));
-		rc->failed++;
-		return e;
-	}
+	int done = settle(rc, r, e, "conversion", "finish the conversion to format 2 of");
+	if (done != 1)
+		return done;
 	if (completed)
 		rc->completed++;
 	else
@@ -204,16 +190,9 @@ static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_rec
 /* A directory renamed onto an empty one (fs/rename_dir.c). */
 static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
-	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd,
-					 O_RDONLY | O_DIRECTORY);
-	if (fd == -ENOENT || fd == -ESTALE) {
-		rc->gone++;
-		return 0;
-	}
-	if (fd < 0) {
-		rc->failed++;
-		return fd;
-	}
+	int fd = open_target(rc, r, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
 	bool completed = false;
 	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
 	close(fd);
@@ -237,6 +216,8 @@ static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_re
 static int apply(void *arg, const struct lfs_journal_record *r)
 {
 	struct lfs_recovery *rc = arg;
+	if (rc->images_only && r->kind != LFS_JK_OVERWRITE)
+		return -EAGAIN; /* kept for the pass that applies everything */
 	switch (r->kind) {
 	case LFS_JK_UPCONVERT:
 		return apply_upconvert(rc, r);
@@ -249,6 +230,22 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 		return apply_rename_dir(rc, r);
 	case LFS_JK_OVERWRITE:
 		return apply_overwrite(rc, r);
+	case LFS_JK_RENAME: {
+		int e = lfs_rename_record_apply(rc->data_dirfd, r);
+		if (e == -EINVAL) {
+			lfs_err("recovery: malformed rename record for d/%s ignored", where(r));
+			rc->failed++;
+			return 0;
+		}
+		if (e < 0) {
+			lfs_err("recovery: cannot finish the rename of d/%s: %s", where(r),
+			        strerror(-e));
+			rc->failed++;
+			return e;
+		}
+		rc->completed++;
+		return 0;
+	}
 	case LFS_JK_KEYRING:
 		/* Installed by the unlock that gave us kr (keymgmt/vault_slots.c):
 		 * the keyring in use is the one the record carried. */
@@ -276,7 +273,7 @@ int lfs_recover(struct lfs_recovery *rc)
 	rc->journal_key = key;
 	r = lfs_journal_replay(rc->journal, key, apply, rc, &rc->rejected);
 	rc->journal_key = NULL;
-	if (r >= 0 && rc->rejected) {
+	if (r >= 0 && rc->rejected && !rc->images_only) {
 		/* Torn before they were complete (nothing was changed under
 		 * them yet), or not written by this vault's daemon. */
 		lfs_warn("recovery: %u journal record(s) do not authenticate and were ignored",
@@ -287,33 +284,71 @@ int lfs_recover(struct lfs_recovery *rc)
 	return r < 0 ? r : 0;
 }
 
-int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+struct vault_pass {
+	struct lfs_vault *v;
+	struct lfs_keyring *kr;
+	struct lfs_recovery *total;
+	const struct lfs_layout *layout;
+	int dfd;
+	bool images_only;
+	int err;
+};
+
+/* One journal of the vault; the counts add up in the pass's total. */
+static int recover_one(const char *name, void *arg)
 {
+	struct vault_pass *p = arg;
 	struct lfs_journal j;
-	struct lfs_layout l;
-	memset(rc, 0, sizeof(*rc));
-	int r = lfs_journal_open(&j, v->dirfd, v->cfg.uuid, false, 0);
+	int r = lfs_journal_open_named(&j, p->v->dirfd, name, p->v->cfg.uuid, false, 0);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	struct lfs_recovery rc = {.journal = &j,
+	                          .kr = p->kr,
+	                          .layout = p->layout,
+	                          .data_dirfd = p->dfd,
+	                          .handle_mount_fd = p->dfd, /* any descriptor on the vault */
+	                          .images_only = p->images_only};
+	r = lfs_recover(&rc);
+	lfs_journal_close(&j);
+	p->total->completed += rc.completed;
+	p->total->rolled_back += rc.rolled_back;
+	p->total->gone += rc.gone;
+	p->total->failed += rc.failed;
+	if (!p->images_only) /* the same records are counted again by the second pass */
+		p->total->rejected += rc.rejected;
+	p->total->repaired += rc.repaired;
+	p->total->lost += rc.lost;
+	if (r < 0) {
+		p->err = r;
+		return 1;
+	}
+	return 0;
+}
+
+int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc)
+{
+	struct lfs_layout l;
+	memset(rc, 0, sizeof(*rc));
 	int dfd =
 	    openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		lfs_journal_close(&j);
-		return r;
-	}
+	if (dfd < 0)
+		return -errno;
 	lfs_layout_init(&l, v->cfg.cipher, LFS_FILE_V1); /* its cipher: files have their own */
-	rc->journal = &j;
-	rc->kr = kr;
-	rc->layout = &l;
-	rc->data_dirfd = dfd;
-	rc->handle_mount_fd = dfd; /* any descriptor on the vault's filesystem */
-	r = lfs_recover(rc);
-	rc->journal = NULL;
-	rc->layout = NULL;
+	/* Every journal: the caller holds the vault alone (the exclusive
+	 * lease), so no host runs that could still own one. */
+	struct vault_pass p = {.v = v, .kr = kr, .total = rc, .layout = &l, .dfd = dfd};
+	/* Block images of every journal first (they repair blocks that other
+	 * records' recovery reads), then everything else. */
+	p.images_only = true;
+	int r = lfs_journal_list(v->dirfd, recover_one, &p);
+	if (r >= 0 && p.err == 0) {
+		p.images_only = false;
+		r = lfs_journal_list(v->dirfd, recover_one, &p);
+	}
 	close(dfd);
-	lfs_journal_close(&j);
-	return r;
+	return r < 0 ? r : p.err;
 }

@@ -18,6 +18,13 @@ struct lfs_recovery {
 	const struct lfs_layout *layout;
 	int data_dirfd;      /* VAULT/d */
 	int handle_mount_fd; /* for file handles; -1: none */
+	/* Take each target file's cross-host size lock (fs/filelock.h) while
+	 * applying its record: other hosts run (shared mode). */
+	bool lock_targets;
+	/* Apply only block images (LFS_JK_OVERWRITE) and keep the rest for a
+	 * later pass: with several journals (hosts), every journal's images go
+	 * before any other record of any journal, as within one journal. */
+	bool images_only;
 	/* What happened. */
 	unsigned completed;   /* updates brought to their end */
 	unsigned rolled_back; /* updates undone (they had not reached disk) */
@@ -36,8 +43,10 @@ struct lfs_recovery {
 int lfs_recover(struct lfs_recovery *rc);
 
 /* The same for a command that works on an unmounted vault (rekey, fsck
- * --repair): opens its journal and data directory itself. A vault without
- * a journal has nothing to recover. */
+ * --repair), holding its exclusive lease (cluster/lease.h): every journal
+ * of the vault, lethefs.journal and each host's lethefs.journal.<HOST>,
+ * counted together in rc. A vault without a journal has nothing to
+ * recover. */
 struct lfs_vault;
 int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_recovery *rc);
 

@@ -71,7 +71,22 @@ static void recover(struct lfs_session *s, const struct lfs_audit_caller *caller
 	                          .layout = &s->fs->layout,
 	                          .data_dirfd = s->fs->root.fd,
 	                          .handle_mount_fd = s->fs->handle_mount_fd};
-	int r = lfs_recover(&rc);
+	rc.lock_targets = s->cluster && s->cluster->shared;
+	/* Block images first, this host's and then those of the journals of
+	 * hosts whose lease lapsed (or of earlier mounts: each journal puts
+	 * its own images first), then this host's other records. */
+	rc.images_only = s->cluster != NULL;
+	int r = rc.images_only ? lfs_recover(&rc) : 0;
+	struct lfs_recovery first = rc; /* lfs_recover resets the counts */
+	if (s->cluster)
+		lfs_shared_recover_others(s->cluster, s->kr, true);
+	rc.images_only = false;
+	if (r == 0)
+		r = lfs_recover(&rc);
+	rc.completed += first.completed;
+	rc.failed += first.failed;
+	rc.repaired += first.repaired;
+	rc.lost += first.lost;
 	if (r < 0)
 		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
 	/* What the daemon cached of the files recovery changed (and the
@@ -123,6 +138,8 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s)
 	recover(s, NULL);
 	if (s->rotation)
 		lfs_rotation_recover(s->rotation);
+	if (s->cluster)
+		lfs_shared_note_epoch(s->cluster, s->kr);
 	lfs_fs_open_gate(s->fs);
 	pthread_mutex_unlock(&s->state_lock);
 }
@@ -215,6 +232,10 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			recover(s, caller);
 			if (s->rotation)
 				lfs_rotation_recover(s->rotation);
+			/* Before anything is created: a shared rotation reads
+			 * the epoch of every host from its record. */
+			if (s->cluster)
+				lfs_shared_note_epoch(s->cluster, s->kr);
 			lfs_fs_open_gate(s->fs);
 		}
 		pthread_mutex_unlock(&s->state_lock);
@@ -271,7 +292,15 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	long dropped = lfs_fs_lockdown(s->fs);
 	/* Dropping cached names decrypted them on this stack. */
 	sodium_stackzero(LOCKDOWN_STACK_WIPE);
+	/* The keys are gone; a rotation pass stops within one object or
+	 * 1 MiB chunk. Waited for under state_lock: no unlock (whose recovery
+	 * finishes the file the worker left under its record) may start
+	 * while the worker still holds that file or its derived keys. */
+	if (s->rotation)
+		lfs_rotation_quiesce(s->rotation);
 	s->unlocked_since = 0;
+	if (s->cluster)
+		lfs_shared_note_epoch(s->cluster, s->kr);
 	pthread_mutex_unlock(&s->state_lock);
 	lfs_notify_state(s->mountpoint, true);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
@@ -307,6 +336,14 @@ void lfs_session_set_staging(struct lfs_session *s, struct lfs_staging *st)
 
 void lfs_session_tick(struct lfs_session *s)
 {
+	if (s->cluster)
+		lfs_shared_tick(s->cluster, s->kr);
+	/* Shared: other hosts' staging changes, and the expiry role when the
+	 * host that held it ended (its lock lapsed). */
+	if (s->staging && s->staging->lease) {
+		lfs_staging_take_expiry(s->staging);
+		lfs_staging_poll(s->staging);
+	}
 	/* Expiry does not wait for an unlock: destroying a key needs none. */
 	if (s->staging)
 		lfs_staging_tick(s->staging);
@@ -366,11 +403,12 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 		     ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
 		     "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
 		     "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
-		     "\"unlock_delay_seconds\":%u",
+		     "\"unlock_delay_seconds\":%u,\"inodes_cached\":%zu",
 		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
 		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
 		     (long long)lfs_fs_idle_seconds(s->fs),
-		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1));
+		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1),
+		     lfs_fs_inodes_cached(s->fs));
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;
@@ -403,5 +441,7 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 			return -1;
 		used += (size_t)n;
 	}
+	if (s->cluster && lfs_shared_status_json(s->cluster, buf, len, &used) < 0)
+		return -1;
 	return (int)used;
 }

@@ -18,6 +18,7 @@
 #include "ctlproto.h"
 #include "../keymgmt/vault.h"
 #include "../rotation/rotate.h"
+#include "shared.h"
 
 /* Failed unlocks wait 1, 2, 4, ... seconds, at most this long. */
 #define LFS_UNLOCK_DELAY_MAX 30
@@ -43,6 +44,7 @@ struct lfs_session {
 	atomic_bool have_audit_key;
 	struct lfs_rotation *rotation; /* NULL: no rotation worker (tests) */
 	struct lfs_staging *staging; /* NULL: none */
+	struct lfs_shared *cluster;  /* lease, other hosts' journals; NULL: none */
 };
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,

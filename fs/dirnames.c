@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "dirnames.h"
+#include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 
 #include <dirent.h>
@@ -58,6 +59,51 @@ int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs
 	return r;
 }
 
+bool lfs_dir_meta_forget(struct lfs_inode *dir, int dirfd)
+{
+	struct lfs_dirmeta now;
+	int r = lfs_dirmeta_load(dirfd, &now);
+	pthread_mutex_lock(&dir->meta_lock);
+	bool changed = !dir->have_dirmeta || r < 0 || now.epoch != dir->dirmeta.epoch ||
+	               memcmp(now.dirid, dir->dirmeta.dirid, sizeof(now.dirid)) != 0;
+	/* Not taken as it is: the next lfs_dir_meta reads it again checked
+	 * (a version-2 one authenticated, a version-1 one refused where
+	 * format 2 must be), so a forget cannot let an unauthenticated one in. */
+	dir->have_dirmeta = false;
+	pthread_mutex_unlock(&dir->meta_lock);
+	return changed;
+}
+
+bool lfs_fs_rotating(struct lfs_fs *fs)
+{
+	uint32_t ep[LFS_MAX_EPOCHS], cur;
+	return lfs_keyring_epochs(fs->kr, ep, LFS_MAX_EPOCHS, &cur) > 1;
+}
+
+int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
+{
+	if (!fs->shared || !lfs_fs_rotating(fs))
+		return -1;
+	int dfd = lfs_inode_pin(fs, dir);
+	if (dfd < 0)
+		return -1;
+	int fd = openat(dfd, LFS_DIRMETA_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && lfs_range_lock(fd, false, 0, 1, true) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		lfs_dir_meta_forget(dir, dfd);
+	lfs_inode_unpin(fs, dir);
+	return fd;
+}
+
+void lfs_dir_name_unlock(int lockfd)
+{
+	if (lockfd >= 0)
+		close(lockfd); /* releases the lock */
+}
+
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out)
 {
@@ -66,7 +112,11 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 	int r = lfs_dir_meta(fs, dir, dirfd, &m);
 	if (r < 0)
 		return r;
-	if ((r = lfs_keyring_get(fs->kr, m.epoch, &k)) < 0)
+	r = lfs_keyring_get(fs->kr, m.epoch, &k);
+	if (r == -EIO && fs->shared && lfs_dir_meta_forget(dir, dirfd) &&
+	    (r = lfs_dir_meta(fs, dir, dirfd, &m)) == 0)
+		r = lfs_keyring_get(fs->kr, m.epoch, &k);
+	if (r < 0)
 		return r;
 	r = lfs_name_encrypt(k->name_mac, k->name_enc, m.dirid, name, strlen(name), out->enc);
 	lfs_keyring_put(fs->kr);

@@ -21,7 +21,23 @@ struct lfs_bname {
  * (fs/attr.h), a format-1 one refused where only format 2 may be (-EIO).
  * -EACCES when locked. */
 int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
-/* Backing name for plaintext name in dir. -EACCES when locked. */
+/* Drops the cached metadata: the next use reads .lethefs.dir again (shared
+ * mode: another host's rotation moves directories to a new epoch). Returns
+ * whether the epoch on disk differs from the one cached. */
+bool lfs_dir_meta_forget(struct lfs_inode *dir, int dirfd);
+/* Shared mode while a rotation runs (the ring has several data epochs):
+ * read-locks the directory's .lethefs.dir across hosts for one name
+ * operation, so that the rotation walker, which write-locks it while it
+ * renames the entries, never converts the directory under a name computed
+ * with the old epoch; the cached metadata is dropped under the lock.
+ * Returns the descriptor holding the lock, or -1 when none is needed. */
+int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir);
+void lfs_dir_name_unlock(int lockfd);
+/* Whether the keyring holds several data epochs (a rotation runs). */
+bool lfs_fs_rotating(struct lfs_fs *fs);
+/* Backing name for plaintext name in dir. -EACCES when locked. In shared
+ * mode an epoch the ring no longer has (retired by another host's
+ * rotation) makes it read .lethefs.dir again, once. */
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out);
 /* lfs_bname_make for an entry about to be created (or renamed to): a long

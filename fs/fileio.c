@@ -3,7 +3,9 @@
 #include "fileio.h"
 #include "fileio_int.h"
 #include "filelayout.h"
+#include "filelock.h"
 #include "overwrite.h"
+#include "../cluster/rangelock.h"
 #include "../journal/target.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -205,8 +207,40 @@ static int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, i
 	return r < 0 ? r : io_stat(io);
 }
 
+/* Drops the cached header: another host may have replaced it (a file cut
+ * to nothing and written again, a rotation). */
+static void forget_header(struct lfs_inode *inode)
+{
+	pthread_mutex_lock(&inode->meta_lock);
+	inode->have_header = false;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char *buf, size_t size,
+                         uint64_t off, bool report);
+
 ssize_t lfs_fileio_read(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char *buf, size_t size,
                         uint64_t off)
+{
+	if (!fs->shared)
+		return read_once(fs, inode, fd, buf, size, off, true);
+	/* Shared: read without cross-host locks; what fails its check may be
+	 * another host's update in progress (or a header it replaced), so it
+	 * is read again with the file's length held and a fresh header. Only
+	 * what fails then is corrupt. */
+	ssize_t r = read_once(fs, inode, fd, buf, size, off, false);
+	if (r != -EIO)
+		return r;
+	forget_header(inode);
+	int lr = lfs_range_lock(fd, false, LFS_FLOCK_SIZE, 1, true);
+	r = read_once(fs, inode, fd, buf, size, off, true);
+	if (lr == 0)
+		lfs_range_unlock(fd, LFS_FLOCK_SIZE, 1);
+	return r;
+}
+
+static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char *buf, size_t size,
+                         uint64_t off, bool report)
 {
 	struct io io;
 	bool exists = false;
@@ -239,7 +273,8 @@ ssize_t lfs_fileio_read(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char
 		int n = lfs_block_open(io.l, &io.key, &inode->header, b, final, disk + in_off,
 		                       in_len, plain);
 		if (n < 0) {
-			io_report_corrupt(&io, b);
+			if (report)
+				io_report_corrupt(&io, b);
 			r = -EIO;
 			break;
 		}
@@ -399,6 +434,44 @@ static void wait_for_gap(struct lfs_inode *inode, uint64_t off)
 	pthread_mutex_unlock(&inode->meta_lock);
 }
 
+/* Shared mode: the cross-host locks of a write (fs/filelock.h). The
+ * file's length is read-held while the write keeps it (and its blocks
+ * write-held), write-held when it changes it; a fresh header is read under
+ * them. Returns 0 with io restated, or a negative errno. */
+static int lock_for_write(struct io *io, uint64_t off, size_t size, bool *size_held_w,
+                          bool *blocks_held)
+{
+	*size_held_w = *blocks_held = false;
+	int r = lfs_range_lock(io->fd, false, LFS_FLOCK_SIZE, 1, true);
+	if (r == 0)
+		r = io_stat(io);
+	if (r == 0 && off + size > io->size) {
+		/* It changes the end: exclusive, then look again. */
+		lfs_range_unlock(io->fd, LFS_FLOCK_SIZE, 1);
+		r = lfs_range_lock(io->fd, true, LFS_FLOCK_SIZE, 1, true);
+		*size_held_w = r == 0;
+		if (r == 0)
+			r = io_stat(io);
+	} else if (r == 0) {
+		uint64_t from = lfs_block_offset(io->l, off / BS);
+		uint64_t to = lfs_block_offset(io->l, (off + size - 1) / BS + 1);
+		r = lfs_range_lock(io->fd, true, from, to - from, true);
+		*blocks_held = r == 0;
+	}
+	forget_header(io->inode);
+	return r;
+}
+
+static void unlock_write(struct io *io, uint64_t off, size_t size, bool blocks_held)
+{
+	if (blocks_held) {
+		uint64_t from = lfs_block_offset(io->l, off / BS);
+		uint64_t to = lfs_block_offset(io->l, (off + size - 1) / BS + 1);
+		lfs_range_unlock(io->fd, from, to - from);
+	}
+	lfs_range_unlock(io->fd, LFS_FLOCK_SIZE, 1);
+}
+
 ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
                          size_t size, uint64_t off)
 {
@@ -409,6 +482,21 @@ ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, con
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
 	ssize_t r = io_begin(&io, fs, inode, fd);
+	if (fs->shared) {
+		/* No waiting for this daemon's reordered writes: another host's
+		 * growth never reaches known_size, so it would only delay. */
+		bool size_w = false, blocks = false;
+		if (r == 0)
+			r = lock_for_write(&io, off, size, &size_w, &blocks);
+		if (r == 0)
+			r = write_locked(&io, buf, size, off);
+		unlock_write(&io, off, size, blocks);
+		if (r >= 0)
+			publish_size(inode, io.size > off + size ? io.size : off + size);
+		io_release_keys(&io);
+		pthread_rwlock_unlock(&inode->io_lock);
+		return r;
+	}
 	lfs_debug("write inode %llu off %llu size %zu (file size %llu)",
 	          (unsigned long long)inode->ino, (unsigned long long)off, size,
 	          (unsigned long long)io.size);
@@ -491,9 +579,15 @@ int lfs_fileio_truncate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint
 		return -EFBIG;
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
+	/* Shared: the length is another host's too (fs/filelock.h). */
+	int lr = fs->shared ? lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true) : -1;
+	if (lr == 0)
+		forget_header(inode);
 	int r = io_begin(&io, fs, inode, fd);
 	if (r == 0)
 		r = truncate_locked(&io, size);
+	if (lr == 0)
+		lfs_range_unlock(fd, LFS_FLOCK_SIZE, 1);
 	if (r == 0)
 		publish_size(inode, size);
 	io_release_keys(&io);
@@ -513,6 +607,11 @@ int lfs_fileio_fallocate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int
 		return -EFBIG;
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
+	int lr = fs->shared && !(mode & FALLOC_FL_KEEP_SIZE)
+	             ? lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true)
+	             : -1;
+	if (lr == 0)
+		forget_header(inode);
 	int r = io_begin(&io, fs, inode, fd);
 	if (r == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > io.size)
 		r = truncate_locked(&io, end);
@@ -525,6 +624,8 @@ int lfs_fileio_fallocate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int
 		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)b_from, (off_t)(b_to - b_from)) < 0)
 			r = -errno;
 	}
+	if (lr == 0)
+		lfs_range_unlock(fd, LFS_FLOCK_SIZE, 1);
 	io_release_keys(&io);
 	pthread_rwlock_unlock(&inode->io_lock);
 	return r;

@@ -82,13 +82,17 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	                              fs->handle_mount_fd >= 0, &x->rec->target);
 	if (r < 0)
 		return r;
-	/* The record carries the new pivot only. Recovery never needs the
-	 * old one: the pivot is written last (growth) or first (cut), so a
-	 * crash leaves it intact whenever the update must be undone, and a
-	 * torn pivot is rewritten from the record. The undo of a failed
-	 * write while the daemon runs has it in memory (x->old_pivot). */
+	/* A growth's record carries the new pivot only: the pivot is written
+	 * last, so a crash leaves the old one intact whenever the update must
+	 * be undone, and a torn pivot is rewritten from the record. A cut's
+	 * record also carries the old one: a cut written but not yet made
+	 * (its new last block in place, the length not cut) is undone by
+	 * putting it back when another host has appended meanwhile
+	 * (fs/tail.h, lfs_tail_recover_any). The undo of a failed write while
+	 * the daemon runs has it in memory (x->old_pivot). */
 	struct lfs_tail rt = x->t;
-	rt.old_pivot_len = 0;
+	if (x->t.new_backing >= x->t.old_backing)
+		rt.old_pivot_len = 0;
 	x->rec->payload_len = (uint32_t)lfs_tail_encode(&rt, x->rec->payload);
 	r = lfs_journal_begin(fs->journal, key, x->rec, false, &x->slot);
 	x->journaled = r == 0;

@@ -6,7 +6,9 @@
  * an *at() call relative to the parent.
  *
  * Lock order: fs->table_lock before any inode's meta_lock; an inode's
- * io_lock before its meta_lock. No two inodes' io_locks are held at once. */
+ * io_lock before its meta_lock. No two inodes' io_locks are held at once.
+ * The slab's lock (fs/slab.c) is taken last and alone: under table_lock for
+ * a new inode, with no lock held for a freed one. */
 #ifndef LETHEFS_FS_H
 #define LETHEFS_FS_H
 
@@ -20,10 +22,28 @@
 #include "dirmeta.h"
 #include "irec.h"
 #include "../common/event.h"
+#include "slab.h"
 #include "../keymgmt/keyring.h"
 
+/* Bytes of a file handle kept inside the inode (ext4, xfs, tmpfs and btrfs
+ * handles fit); a longer one is allocated. */
+#define LFS_INLINE_HANDLE 40
+
+/* A place in one of the inode table's lists (table_lock). pprev points at
+ * the pointer that points here (a list head or the previous inode's next),
+ * so leaving a list costs O(1) whatever its length; NULL: on no list. */
+struct lfs_inode_link {
+	struct lfs_inode *next, **pprev;
+};
+
 struct lfs_inode {
-	struct lfs_inode *hash_next; /* protected by table_lock */
+	/* A hash bucket, or fs->unhashed once unhashed. */
+	struct lfs_inode_link hash;
+	/* fs->dirs (directories) or fs->opened (files opened at least once
+	 * while cached: the only ones whose pages the kernel may hold). */
+	struct lfs_inode_link set;
+	/* fs->stage_lists[stage_id % LFS_STAGE_LISTS] while stage_id != 0. */
+	struct lfs_inode_link stage;
 	/* O_PATH descriptor of the backing object, or -1 while parked. Use
 	 * lfs_inode_pin/unpin, never this field directly, in FUSE handlers:
 	 * unpinned descriptors may be closed at any time (see inode.c). */
@@ -32,6 +52,15 @@ struct lfs_inode {
 	struct lfs_inode *lru_prev, *lru_next; /* fd_lock: open and unpinned */
 	bool in_lru;			       /* fd_lock */
 	struct file_handle *fh;		       /* reopens a parked inode */
+	/* Or, where file handles do not last (FUSE-based backing such as
+	 * GlusterFS: cluster/backing.h), where the object was last seen: its
+	 * parent (which this holds one lookup of) and backing name (fd_lock;
+	 * the parent pointer also under table_lock). */
+	struct lfs_inode *parent;
+	char *bname;
+	/* fh points here when the handle fits (no allocation per inode). */
+	unsigned char fh_inline[sizeof(unsigned int) + sizeof(int) + LFS_INLINE_HANDLE]
+	    __attribute__((aligned(8)));
 	dev_t dev;
 	ino_t ino;
 	/* S_IFMT bits of the object as the kernel sees it: the backing
@@ -67,7 +96,8 @@ struct lfs_inode {
 	_Atomic int writers;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
-	 * lookup; stage_root for the staging directory itself. */
+	 * lookup; stage_root for the staging directory itself. Set with
+	 * lfs_inode_set_stage (it keeps the per-staging lists). */
 	uint32_t stage_id;
 	bool stage_root;
 	/* A tail update failed and could not be undone (io_lock): its journal
@@ -88,6 +118,7 @@ enum lfs_access {
 struct fuse_session;
 struct lfs_stage_hooks;
 struct lfs_journal;
+struct lfs_backing;
 
 /* Backing objects refused as tampering (fs/attr.c) that were reported
  * already: each is logged and audited once per mount. */
@@ -122,12 +153,24 @@ struct lfs_fs {
 	 * naming records' targets. */
 	struct lfs_journal *journal;
 	char *data_path;
+	/* What the backing filesystem can do (cluster/backing.h), probed at
+	 * mount; NULL: a local filesystem's everything (fsck, tests). */
+	const struct lfs_backing *backing;
 	struct lfs_inode root;
 	pthread_mutex_t table_lock;
 	struct lfs_inode **buckets;
-	struct lfs_inode *unhashed; /* list (via hash_next) of unhashed inodes */
+	struct lfs_inode *unhashed; /* inodes no longer in the buckets */
 	size_t nbuckets;
-	size_t ninodes;
+	size_t ninodes;	  /* in the buckets */
+	size_t nunhashed; /* on the unhashed list */
+	/* The sets a lock or a shred walks instead of every inode (table_lock):
+	 * see lfs_fs_for_each_in. */
+	struct lfs_inode *dirs, *opened;
+#define LFS_STAGE_LISTS 64
+	struct lfs_inode *stage_lists[LFS_STAGE_LISTS];
+	/* Inodes come from slabs that are unmapped once empty, so memory goes
+	 * back to the system when the kernel forgets (fs/slab.h). */
+	struct lfs_slab inode_slab;
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened
@@ -136,11 +179,16 @@ struct lfs_fs {
 	struct lfs_inode *lru_head, *lru_tail;
 	size_t open_fds;
 	size_t fd_budget;
-	int handle_mount_fd; /* for open_by_handle_at; -1: parking disabled */
+	int handle_mount_fd; /* for open_by_handle_at; -1: no handles */
+	bool park_by_path;   /* parking reopens by parent and name instead */
 	double entry_timeout;
 	double attr_timeout;
 	uid_t euid;	    /* the daemon's, fixed at start */
 	bool writeback;	    /* kernel writeback cache */
+	/* Other hosts write the vault too (-o shared): no kernel page cache
+	 * kept across opens, cached headers checked before use, and
+	 * cross-host locks on backing files (fs/filelock.h). */
+	bool shared;
 	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
@@ -166,6 +214,18 @@ struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
 struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st);
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
 
+/* Uses what the backing filesystem can do (cluster/backing.h): where file
+ * handles do not outlive the kernel's inode, parked descriptors are
+ * reopened by parent and name, and journal records carry no handle. */
+void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b);
+/* Records where inode was found (parent's backing entry bname), for
+ * reopening it by path; a no-op unless parking by path. */
+void lfs_inode_set_path(struct lfs_fs *fs, struct lfs_inode *inode, struct lfs_inode *parent,
+                        const char *bname);
+/* After a rename: the object now at dirfd/bname (parent's) is recorded
+ * there, if the table knows it. */
+void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *bname);
+
 /* Returns the inode's O_PATH descriptor (reopening a parked one) and keeps
  * it open until the matching lfs_inode_unpin. -ESTALE if the backing object
  * is gone. */
@@ -180,6 +240,26 @@ bool lfs_fs_shed_fds(struct lfs_fs *fs);
 void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
 							void *),
 			   void *arg);
+
+/* The same over a subset only (fs/inode_sets.c), so that a lock or a shred
+ * costs what it concerns and not the whole table:
+ *  - LFS_SET_PAGED: the root, every directory, and every regular file opened
+ *    since the kernel looked it up (pages only enter the kernel's cache
+ *    through an open file: directories are opened without cache_readdir and
+ *    symlinks are not cached: ops_dir.c, and no FUSE_CAP_CACHE_SYMLINKS in
+ *    ops.c);
+ *  - LFS_SET_DIRS: the root and every directory (names the kernel caches);
+ *  - LFS_SET_STAGE: the inodes whose stage_id is stage_id. */
+enum lfs_inode_set { LFS_SET_PAGED, LFS_SET_DIRS, LFS_SET_STAGE };
+void lfs_fs_for_each_in(struct lfs_fs *fs, enum lfs_inode_set set, uint32_t stage_id,
+			void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
+/* A file handle was opened on inode: it joins LFS_SET_PAGED. */
+void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode);
+/* Sets the inode's staging id (and stage_root), moving it between lists. */
+void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
+			 bool stage_root);
+/* How many inodes the kernel holds a lookup of (status: inodes_cached). */
+size_t lfs_fs_inodes_cached(struct lfs_fs *fs);
 
 /* Drops every inode's cached header and directory metadata, and the
  * tail_broken marks: after a recovery changed files under the daemon. Takes

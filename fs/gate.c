@@ -11,6 +11,7 @@
  * Releases and forgets always pass: they free memory and descriptors. */
 #include "gate.h"
 #include "ops.h"
+#include "dirnames.h"
 
 #include <errno.h>
 #include <time.h>
@@ -111,25 +112,33 @@ static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
 /* Name operations on a directory hold its io_lock shared (unused
  * otherwise for directories) so that a rotation converting the directory's
  * names (rotation/redir.c, exclusive) never runs beside a lookup or a create
- * computing names under the old epoch. */
-static struct lfs_inode *names_lock(fuse_req_t req, fuse_ino_t dir)
+ * computing names under the old epoch; in shared mode, while a rotation
+ * runs, also its cross-host name lock (another host may be the walker). */
+struct names_hold {
+	struct lfs_inode *in;
+	int lockfd;
+};
+
+static struct names_hold names_lock(fuse_req_t req, fuse_ino_t dir)
 {
-	struct lfs_inode *in = lfs_inode_of(req, dir);
-	pthread_rwlock_rdlock(&in->io_lock);
-	return in;
+	struct names_hold h = {lfs_inode_of(req, dir), -1};
+	pthread_rwlock_rdlock(&h.in->io_lock);
+	h.lockfd = lfs_dir_name_lock(lfs_req_fs(req), h.in);
+	return h;
 }
 
 /* Takes the inode, not the request: the handler has replied (and freed
  * the request) by then. The kernel's lookup reference keeps it alive. */
-static void names_unlock(struct lfs_inode *in)
+static void names_unlock(struct names_hold h)
 {
-	pthread_rwlock_unlock(&in->io_lock);
+	lfs_dir_name_unlock(h.lockfd);
+	pthread_rwlock_unlock(&h.in->io_lock);
 }
 
 static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_lookup(req, parent, name);
 		names_unlock(dir);
 	}
@@ -163,7 +172,7 @@ static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_mknod(req, parent, name, mode, rdev);
 		names_unlock(dir);
 	}
@@ -173,7 +182,7 @@ static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_mkdir(req, parent, name, mode);
 		names_unlock(dir);
 	}
@@ -183,7 +192,7 @@ static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_symlink(req, link, parent, name);
 		names_unlock(dir);
 	}
@@ -193,7 +202,7 @@ static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
 static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_link(req, ino, parent, name);
 		names_unlock(dir);
 	}
@@ -203,7 +212,7 @@ static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char
 static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_unlink(req, parent, name);
 		names_unlock(dir);
 	}
@@ -213,7 +222,7 @@ static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_rmdir(req, parent, name);
 		names_unlock(dir);
 	}
@@ -224,10 +233,12 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		     const char *newname, unsigned int flags)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *a = names_lock(req, parent);
-		struct lfs_inode *b = newparent != parent ? names_lock(req, newparent) : NULL;
+		struct names_hold a = names_lock(req, parent);
+		struct names_hold b = {NULL, -1};
+		if (newparent != parent)
+			b = names_lock(req, newparent);
 		lfs_op_rename(req, parent, name, newparent, newname, flags);
-		if (b)
+		if (b.in)
 			names_unlock(b);
 		names_unlock(a);
 	}
@@ -237,7 +248,7 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, ino);
+		struct names_hold dir = names_lock(req, ino);
 		lfs_op_opendir(req, ino, fi);
 		names_unlock(dir);
 	}
@@ -248,7 +259,7 @@ static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	if (!refuse_handle(req, fi)) {
-		struct lfs_inode *dir = names_lock(req, ino);
+		struct names_hold dir = names_lock(req, ino);
 		lfs_op_readdir(req, ino, size, off, fi);
 		names_unlock(dir);
 	}
@@ -259,7 +270,7 @@ static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			  struct fuse_file_info *fi)
 {
 	if (!refuse_handle(req, fi)) {
-		struct lfs_inode *dir = names_lock(req, ino);
+		struct names_hold dir = names_lock(req, ino);
 		lfs_op_readdirplus(req, ino, size, off, fi);
 		names_unlock(dir);
 	}
@@ -277,7 +288,7 @@ static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		     struct fuse_file_info *fi)
 {
 	if (!refuse(req)) {
-		struct lfs_inode *dir = names_lock(req, parent);
+		struct names_hold dir = names_lock(req, parent);
 		lfs_op_create(req, parent, name, mode, fi);
 		names_unlock(dir);
 	}

@@ -2,18 +2,23 @@
 #define _GNU_SOURCE
 #include "fs.h"
 #include "holes.h"
+#include "inode_int.h"
 #include "longlink.h"
+#include "../cluster/backing.h"
 #include "names.h"
 #include "../common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define LFS_MIN_BUCKETS 1024
 
 static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
 {
@@ -65,6 +70,31 @@ static int handles_usable(int data_dir_fd)
 	return mfd;
 }
 
+/* A file handle of any size, on the stack. */
+struct lfs_handle_buf {
+	struct file_handle fh;
+	unsigned char room[MAX_HANDLE_SZ];
+};
+
+_Static_assert(sizeof(((struct lfs_inode *)0)->fh_inline) >=
+		   sizeof(struct file_handle) + LFS_INLINE_HANDLE,
+	       "inline handle room");
+
+/* Bucket arrays are mapped directly, so that a shrunk table's old array
+ * goes back to the system (the heap cannot give back locked pages). */
+static struct lfs_inode **buckets_alloc(size_t n)
+{
+	void *m = mmap(NULL, n * sizeof(struct lfs_inode *), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static void buckets_free(struct lfs_inode **b, size_t n)
+{
+	if (b)
+		munmap(b, n * sizeof(*b));
+}
+
 static void lru_remove(struct lfs_fs *fs, struct lfs_inode *in)
 {
 	if (!in->in_lru)
@@ -99,16 +129,22 @@ static void lru_push(struct lfs_fs *fs, struct lfs_inode *in)
 static void park(struct lfs_fs *fs, struct lfs_inode *in)
 {
 	lru_remove(fs, in);
-	if (!in->fh) {
-		struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	if (fs->park_by_path && (!in->parent || !in->bname))
+		return; /* nowhere to reopen it from: stays open */
+	if (!fs->park_by_path && !in->fh) {
+		struct lfs_handle_buf hb;
 		int mount_id;
+		hb.fh.handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(in->fd, "", &hb.fh, &mount_id, AT_EMPTY_PATH) < 0)
+			return;
+		size_t len = sizeof(hb.fh) + hb.fh.handle_bytes;
+		/* Most handles fit in the inode: no allocation per inode. */
+		struct file_handle *fh = hb.fh.handle_bytes <= LFS_INLINE_HANDLE
+					     ? (struct file_handle *)in->fh_inline
+					     : malloc(len);
 		if (!fh)
 			return;
-		fh->handle_bytes = MAX_HANDLE_SZ;
-		if (name_to_handle_at(in->fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
-			free(fh);
-			return;
-		}
+		memcpy(fh, &hb.fh, len);
 		in->fh = fh;
 	}
 	close(in->fd);
@@ -116,10 +152,46 @@ static void park(struct lfs_fs *fs, struct lfs_inode *in)
 	fs->open_fds--;
 }
 
+/* Reopens a parked inode from its parent's descriptor and its name,
+ * reopening parked ancestors first, top down (iteratively: trees can be
+ * deep). A name that now holds another object (renamed or removed
+ * meanwhile, possibly by another host) is -ESTALE; the kernel's retry
+ * looks the path up again, which records the new place. Called with
+ * fd_lock held, which keeps every open descriptor open. */
+static int reopen_by_path(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	while (in->fd < 0) {
+		struct lfs_inode *x = in;
+		while (x->parent && x->parent->fd < 0)
+			x = x->parent;
+		if (!x->parent || !x->bname)
+			return -ESTALE;
+		int fd = openat(x->parent->fd, x->bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0)
+			return errno == ENOENT || errno == ENOTDIR ? -ESTALE : -errno;
+		if (fstat(fd, &st) < 0 || st.st_ino != x->ino || st.st_dev != x->dev) {
+			close(fd);
+			return -ESTALE;
+		}
+		x->fd = fd;
+		fs->open_fds++;
+		if (x != in)
+			lru_push(fs, x); /* unpinned: may be parked again */
+	}
+	return 0;
+}
+
 int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
 {
 	pthread_mutex_lock(&fs->fd_lock);
-	if (in->fd < 0) {
+	if (in->fd < 0 && fs->park_by_path) {
+		int e = reopen_by_path(fs, in);
+		if (e < 0) {
+			pthread_mutex_unlock(&fs->fd_lock);
+			return e;
+		}
+	} else if (in->fd < 0) {
 		int fd = open_by_handle_at(fs->handle_mount_fd, in->fh, O_PATH | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
@@ -140,7 +212,7 @@ int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
  * tail is parked while over budget. Called with fd_lock held. */
 static void release_fd(struct lfs_fs *fs, struct lfs_inode *in)
 {
-	if (in->fd < 0 || fs->handle_mount_fd < 0)
+	if (in->fd < 0 || (fs->handle_mount_fd < 0 && !fs->park_by_path))
 		return;
 	lru_push(fs, in);
 	while (fs->open_fds > fs->fd_budget && fs->lru_tail)
@@ -178,13 +250,17 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->vault_path = vault_path;
 	lfs_layout_init(&fs->layout, kr->cipher, LFS_FILE_V1);
 	pthread_mutex_init(&fs->table_lock, NULL);
+	if (lfs_slab_init(&fs->inode_slab, sizeof(struct lfs_inode)) < 0)
+		return -EINVAL;
 	pthread_mutex_init(&fs->report_lock, NULL);
-	fs->nbuckets = 1024;
-	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
+	fs->nbuckets = LFS_MIN_BUCKETS;
+	fs->buckets = buckets_alloc(fs->nbuckets);
 	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
 	if (!fs->buckets || !fs->reported) {
-		free(fs->buckets);
+		if (fs->buckets)
+			buckets_free(fs->buckets, fs->nbuckets);
 		free(fs->reported);
+		lfs_slab_destroy(&fs->inode_slab);
 		return -ENOMEM;
 	}
 	fs->root.fd = data_dir_fd;
@@ -217,11 +293,13 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 		fs->open_fds--;
 	}
 	pthread_mutex_unlock(&fs->fd_lock);
-	free(inode->fh);
+	if (inode->fh != (struct file_handle *)inode->fh_inline)
+		free(inode->fh);
+	free(inode->bname);
 	pthread_rwlock_destroy(&inode->io_lock);
 	pthread_mutex_destroy(&inode->meta_lock);
 	pthread_cond_destroy(&inode->size_changed);
-	free(inode);
+	lfs_slab_free(&fs->inode_slab, inode);
 }
 
 void lfs_fs_destroy(struct lfs_fs *fs)
@@ -229,17 +307,18 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 	for (size_t i = 0; i < fs->nbuckets; i++) {
 		struct lfs_inode *n = fs->buckets[i];
 		while (n) {
-			struct lfs_inode *next = n->hash_next;
+			struct lfs_inode *next = n->hash.next;
 			inode_free(fs, n);
 			n = next;
 		}
 	}
 	while (fs->unhashed) {
-		struct lfs_inode *next = fs->unhashed->hash_next;
+		struct lfs_inode *next = fs->unhashed->hash.next;
 		inode_free(fs, fs->unhashed);
 		fs->unhashed = next;
 	}
-	free(fs->buckets);
+	buckets_free(fs->buckets, fs->nbuckets);
+	lfs_slab_destroy(&fs->inode_slab);
 	free(fs->reported);
 	fs->reported = NULL;
 	close(fs->root.fd);
@@ -249,25 +328,24 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 	pthread_mutex_destroy(&fs->report_lock);
 }
 
-static void grow_table(struct lfs_fs *fs)
+/* Rehashes into nb buckets: twice as many when the table grows past one
+ * inode per bucket, a quarter when it falls below one per eight (after the
+ * kernel forgot), never below LFS_MIN_BUCKETS. */
+static void resize_table(struct lfs_fs *fs, size_t nb)
 {
-	size_t nb = fs->nbuckets * 2;
-	struct lfs_inode **b = calloc(nb, sizeof(*b));
+	struct lfs_inode **b = buckets_alloc(nb);
 	if (!b)
-		return; /* keep the smaller table: slower, still correct */
+		return; /* keep the old table: slower or larger, still correct */
 	for (size_t i = 0; i < fs->nbuckets; i++) {
 		struct lfs_inode *n = fs->buckets[i];
 		while (n) {
-			struct lfs_inode *next = n->hash_next;
-			size_t h = hash_key(n->dev, n->ino, nb);
-			n->hash_next = b[h];
-			b[h] = n;
+			struct lfs_inode *next = n->hash.next;
+			n->hash.pprev = NULL;
+			lfs_list_add(&b[hash_key(n->dev, n->ino, nb)], n, LFS_HASH_LINK);
 			n = next;
 		}
 	}
-	free(fs->buckets);
-	free(fs->reported);
-	fs->reported = NULL;
+	buckets_free(fs->buckets, fs->nbuckets);
 	fs->buckets = b;
 	fs->nbuckets = nb;
 }
@@ -282,47 +360,43 @@ static bool same_object(struct lfs_fs *fs, struct lfs_inode *n, int fd)
 	pthread_mutex_lock(&fs->fd_lock);
 	bool same = n->fd >= 0 || !n->fh;
 	if (!same) {
-		struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+		struct lfs_handle_buf hb;
+		struct file_handle *fh = &hb.fh;
 		int mount_id;
-		if (fh) {
-			fh->handle_bytes = MAX_HANDLE_SZ;
-			same = name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0 ||
-			       (fh->handle_type == n->fh->handle_type &&
-				fh->handle_bytes == n->fh->handle_bytes &&
-				memcmp(fh->f_handle, n->fh->f_handle, fh->handle_bytes) == 0);
-			free(fh);
-		}
+		fh->handle_bytes = MAX_HANDLE_SZ;
+		same = name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0 ||
+		       (fh->handle_type == n->fh->handle_type &&
+			fh->handle_bytes == n->fh->handle_bytes &&
+			memcmp(fh->f_handle, n->fh->f_handle, fh->handle_bytes) == 0);
 	}
 	pthread_mutex_unlock(&fs->fd_lock);
 	return same;
-}
-
-static void remove_from_bucket(struct lfs_fs *fs, struct lfs_inode *inode)
-{
-	size_t h = hash_key(inode->dev, inode->ino, fs->nbuckets);
-	struct lfs_inode **pp = &fs->buckets[h];
-	while (*pp != inode)
-		pp = &(*pp)->hash_next;
-	*pp = inode->hash_next;
-	fs->ninodes--;
 }
 
 /* Moves a stale entry to the unhashed list, where the kernel's remaining
  * lookups keep it until forgotten (and unmount frees it). */
 static void unhash(struct lfs_fs *fs, struct lfs_inode *inode)
 {
-	remove_from_bucket(fs, inode);
+	lfs_list_del(inode, LFS_HASH_LINK);
+	fs->ninodes--;
 	inode->unhashed = true;
-	inode->hash_next = fs->unhashed;
-	fs->unhashed = inode;
+	lfs_list_add(&fs->unhashed, inode, LFS_HASH_LINK);
+	fs->nunhashed++;
 }
 
-static void drop_unhashed(struct lfs_fs *fs, struct lfs_inode *inode)
+/* Takes a forgotten inode off every list, in O(1) (table_lock held). */
+static void drop_from_table(struct lfs_fs *fs, struct lfs_inode *inode)
 {
-	struct lfs_inode **pp = &fs->unhashed;
-	while (*pp != inode)
-		pp = &(*pp)->hash_next;
-	*pp = inode->hash_next;
+	lfs_list_del(inode, LFS_HASH_LINK);
+	if (inode->unhashed)
+		fs->nunhashed--;
+	else
+		fs->ninodes--;
+	lfs_list_del(inode, LFS_SET_LINK);
+	lfs_list_del(inode, LFS_STAGE_LINK);
+	if (fs->nbuckets > LFS_MIN_BUCKETS && fs->ninodes < fs->nbuckets / 8)
+		resize_table(fs, fs->nbuckets / 4 > LFS_MIN_BUCKETS ? fs->nbuckets / 4
+								    : LFS_MIN_BUCKETS);
 }
 
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err)
@@ -336,7 +410,7 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	}
 	pthread_mutex_lock(&fs->table_lock);
 	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
-	for (struct lfs_inode *n = fs->buckets[h]; n; n = n->hash_next) {
+	for (struct lfs_inode *n = fs->buckets[h]; n; n = n->hash.next) {
 		if (n->dev == st->st_dev && n->ino == st->st_ino) {
 			if (!same_object(fs, n, fd)) {
 				unhash(fs, n);
@@ -348,7 +422,7 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 			return n;
 		}
 	}
-	struct lfs_inode *inode = calloc(1, sizeof(*inode));
+	struct lfs_inode *inode = lfs_slab_alloc(&fs->inode_slab);
 	if (!inode) {
 		pthread_mutex_unlock(&fs->table_lock);
 		close(fd);
@@ -368,38 +442,102 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&inode->size_changed, &ca);
 	pthread_condattr_destroy(&ca);
-	inode->hash_next = fs->buckets[h];
-	fs->buckets[h] = inode;
+	lfs_list_add(&fs->buckets[h], inode, LFS_HASH_LINK);
+	if (inode->type == S_IFDIR)
+		lfs_list_add(&fs->dirs, inode, LFS_SET_LINK);
 	pthread_mutex_lock(&fs->fd_lock);
 	fs->open_fds++;
 	release_fd(fs, inode);
 	pthread_mutex_unlock(&fs->fd_lock);
 	if (++fs->ninodes > fs->nbuckets)
-		grow_table(fs);
+		resize_table(fs, fs->nbuckets * 2);
 	pthread_mutex_unlock(&fs->table_lock);
 	return inode;
 }
 
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n)
 {
-	pthread_mutex_lock(&fs->table_lock);
-	if (n > inode->nlookup) {
-		/* The kernel never forgets more than it looked up; if it did our
-		 * counting is broken and continuing risks a use-after-free. */
-		fprintf(stderr, "lethefs: lookup count underflow\n");
-		abort();
-	}
-	inode->nlookup -= n;
-	if (inode->nlookup == 0 && inode != &fs->root) {
-		if (inode->unhashed)
-			drop_unhashed(fs, inode);
-		else
-			remove_from_bucket(fs, inode);
+	/* A freed inode releases the lookup it held of its parent (parking by
+	 * path), which may free that one too: a loop, not a recursion. */
+	while (inode) {
+		pthread_mutex_lock(&fs->table_lock);
+		if (n > inode->nlookup) {
+			/* The kernel never forgets more than it looked up; if it
+			 * did our counting is broken and continuing risks a
+			 * use-after-free. */
+			fprintf(stderr, "lethefs: lookup count underflow\n");
+			abort();
+		}
+		inode->nlookup -= n;
+		if (inode->nlookup != 0 || inode == &fs->root) {
+			pthread_mutex_unlock(&fs->table_lock);
+			return;
+		}
+		drop_from_table(fs, inode);
+		struct lfs_inode *parent = inode->parent;
 		pthread_mutex_unlock(&fs->table_lock);
 		inode_free(fs, inode);
-		return;
+		inode = parent;
+		n = 1;
 	}
+}
+
+void lfs_inode_set_path(struct lfs_fs *fs, struct lfs_inode *in, struct lfs_inode *parent,
+                        const char *bname)
+{
+	if (!fs->park_by_path || in == &fs->root || in == parent)
+		return;
+	pthread_mutex_lock(&fs->fd_lock);
+	bool same = in->parent == parent && in->bname && strcmp(in->bname, bname) == 0;
+	pthread_mutex_unlock(&fs->fd_lock);
+	if (same)
+		return;
+	char *copy = strdup(bname);
+	if (!copy)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	parent->nlookup++;
+	pthread_mutex_lock(&fs->fd_lock);
+	struct lfs_inode *old = in->parent;
+	char *old_name = in->bname;
+	in->parent = parent;
+	in->bname = copy;
+	pthread_mutex_unlock(&fs->fd_lock);
 	pthread_mutex_unlock(&fs->table_lock);
+	free(old_name);
+	if (old)
+		lfs_inode_forget(fs, old, 1);
+}
+
+void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *bname)
+{
+	struct stat st;
+	if (!fs->park_by_path || fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	struct lfs_inode *found = NULL;
+	size_t h = hash_key(st.st_dev, st.st_ino, fs->nbuckets);
+	for (struct lfs_inode *n = fs->buckets[h]; n; n = n->hash.next)
+		if (n->dev == st.st_dev && n->ino == st.st_ino)
+			found = n;
+	if (found)
+		found->nlookup++; /* kept while its path is set */
+	pthread_mutex_unlock(&fs->table_lock);
+	if (found) {
+		lfs_inode_set_path(fs, found, parent, bname);
+		lfs_inode_forget(fs, found, 1);
+	}
+}
+
+void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
+{
+	fs->backing = b;
+	if (!b || !b->probed || b->handles_persistent)
+		return;
+	if (fs->handle_mount_fd >= 0)
+		close(fs->handle_mount_fd);
+	fs->handle_mount_fd = -1;
+	fs->park_by_path = true;
 }
 
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX])
@@ -418,32 +556,6 @@ void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st)
 		/* (a long target's reference: lfs_link_fix_size knows its size) */
 		st->st_size = (off_t)lfs_link_plain_len((size_t)st->st_size);
 	}
-}
-
-void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
-							void *),
-			   void *arg)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	size_t n = 0, cap = fs->ninodes + 1;
-	struct lfs_inode **all = malloc(cap * sizeof(*all));
-	if (all) {
-		all[n++] = &fs->root;
-		for (size_t b = 0; b < fs->nbuckets; b++)
-			for (struct lfs_inode *i = fs->buckets[b]; i && n < cap; i = i->hash_next) {
-				i->nlookup++; /* released below with lfs_inode_forget */
-				all[n++] = i;
-			}
-	}
-	pthread_mutex_unlock(&fs->table_lock);
-	if (!all)
-		return;
-	for (size_t k = 0; k < n; k++) {
-		fn(fs, all[k], arg);
-		if (all[k] != &fs->root)
-			lfs_inode_forget(fs, all[k], 1);
-	}
-	free(all);
 }
 
 struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
@@ -473,7 +585,7 @@ struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st)
 	pthread_mutex_lock(&fs->table_lock);
 	struct lfs_inode *found = NULL;
 	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
-	for (struct lfs_inode *n = fs->buckets[h]; n && !found; n = n->hash_next)
+	for (struct lfs_inode *n = fs->buckets[h]; n && !found; n = n->hash.next)
 		if (n->dev == st->st_dev && n->ino == st->st_ino)
 			found = n;
 	if (found)

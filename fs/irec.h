@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The inode record of format 2 (docs/FORMAT.md section 13.1): an object's
+/* The inode record of format 2 (docs/FORMAT.md section 14.1): an object's
  * node type, permission bits, owner, group and device number, encrypted
  * and authenticated, so that whoever writes the backing store can neither
  * read nor change who may read a file. It travels sealed inside the

@@ -11,6 +11,11 @@
  *  5. the pages of step 2 once more (a read may have raced with it), then
  *     the keys are wiped.
  *
+ * Steps 2 and 5 touch the root, the directories and the files opened since
+ * the kernel looked them up (the only inodes whose pages it may cache);
+ * step 4 the root and the directories: fs.h, lfs_fs_for_each_in. At a
+ * million cached inodes that were only stat'ed, a lock walks none of them.
+ *
  * Notifications are sent from the caller's thread, never from a FUSE
  * handler: the kernel may send requests back (writes of dirty pages) that
  * the worker threads must be free to answer. */
@@ -78,13 +83,13 @@ long lfs_fs_lockdown(struct lfs_fs *fs)
 	long dropped = 0;
 	atomic_store(&fs->access, LFS_ACCESS_DRAINING);
 	if (fs->se)
-		lfs_fs_for_each_inode(fs, drop_pages, &dropped);
+		lfs_fs_for_each_in(fs, LFS_SET_PAGED, 0, drop_pages, &dropped);
 	atomic_fetch_add(&fs->lock_gen, 1);
 	atomic_store(&fs->access, LFS_ACCESS_LOCKED);
 	if (fs->se && lfs_keyring_is_unlocked(fs->kr)) {
-		lfs_fs_for_each_inode(fs, drop_names, NULL);
+		lfs_fs_for_each_in(fs, LFS_SET_DIRS, 0, drop_names, NULL);
 		long again = 0;
-		lfs_fs_for_each_inode(fs, drop_pages, &again);
+		lfs_fs_for_each_in(fs, LFS_SET_PAGED, 0, drop_pages, &again);
 	}
 	lfs_keyring_lock(fs->kr);
 	return dropped;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Format-2 objects that are regular backing files (docs/FORMAT.md 13.3):
+/* Format-2 objects that are regular backing files (docs/FORMAT.md 14.3):
  * a regular file, a symlink (its target is its contents), a FIFO, a socket
  * or a device node, each its header (with its sealed inode record) and, for
  * a symlink, one content block. Used where such an object is made whole:

@@ -27,6 +27,9 @@ void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* (No FUSE_CAP_CACHE_SYMLINKS: a lock drops pages only of the files
+	 * opened since their lookup, fs.h LFS_SET_PAGED; cached targets would
+	 * need the symlinks too.) */
 	/* Locks are left to the kernel (no getlk/setlk/flock handlers), which
 	 * gives local-filesystem semantics for this mount. */
 	conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);

@@ -41,6 +41,9 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	struct lfs_fs *fs = lfs_req_fs(req);
 	int ifd = lfs_inode_pin(fs, inode);
+	/* Shared: the metadata as it is now (another host's rotation). */
+	if (ifd >= 0 && fs->shared)
+		lfs_dir_meta_forget(inode, ifd);
 	int r = ifd < 0 ? ifd : lfs_dir_meta(fs, inode, ifd, &d->meta);
 	/* A directory removed (or replaced by a rename) while open: its
 	 * metadata is gone with it, and it lists as empty, as on ext4. */

@@ -3,6 +3,7 @@
  * targets, statfs. Links, removal and rename: ops_link.c. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "../cluster/backing.h"
 #include "../common/fileutil.h"
 #include "attr.h"
 #include "dirnames.h"
@@ -101,10 +102,10 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
-	if (inode != &fs->root) {
-		inode->stage_root = marker > 0;
-		inode->stage_id = marker > 0 ? sid : parent->stage_id;
-	}
+	lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	/* (a staging directory lives elsewhere than its marker's name) */
+	if (inode != &fs->root && marker == 0)
+		lfs_inode_set_path(fs, inode, parent, backing);
 	/* Its format and (format 2) its record, read once, before the reply
 	 * names the inode; then the plaintext view. */
 	int ifd = lfs_inode_pin(fs, inode);
@@ -135,6 +136,11 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		return pfd;
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
+		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
+	/* Shared: another host's rotation may have moved the directory's
+	 * names to a new epoch since its metadata was cached. */
+	if (r == -ENOENT && fs->shared && lfs_dir_meta_forget(parent, pfd) &&
+	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
 	return r;
@@ -313,11 +319,24 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	}
 	if (r == 0 && chmod)
 		r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
-	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE))
+	bool resized = false;
+	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
+		resized = r == 0;
+	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+				FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
 		r = set_times(ifd, attr, valid);
+		/* The kernel sends its times with a truncation (writeback
+		 * cache). Once the size changed on disk, an error would make it
+		 * keep the old size and serve what is no longer there: the
+		 * reply carries the times the file has instead. */
+		if (r < 0 && resized) {
+			lfs_warn("inode %llu: times not set after a size change: %s",
+				 (unsigned long long)inode->ino, strerror(-r));
+			r = 0;
+		}
+	}
 	struct stat st;
 	if (r == 0)
 		r = stat_fd(fs, inode, ifd, &st);
@@ -331,9 +350,11 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 /* mkdir is made atomic: the directory is built under a temporary name with
  * its metadata, then renamed into place, so no directory ever exists
  * without the id its children's names depend on. */
-static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *backing,
+static int make_dir(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
 		    mode_t mode)
 {
+	struct lfs_fs *fs = lfs_req_fs(req);
+	uint32_t epoch = parent->stage_id;
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
 		 randombytes_random());
@@ -350,8 +371,13 @@ static int make_dir(struct lfs_fs *fs, uint32_t epoch, int pfd, const char *back
 		r = n < 0 ? n : lfs_dirmeta_store_raw(dfd, raw, (size_t)n);
 		close(dfd);
 	}
-	if (r == 0 && renameat2(pfd, tmp, pfd, backing, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	/* Owner, inherited ACL and mode before the name appears: mkdirat
+	 * left the kernel's unmasked mode (0777 with ACLs on), which a crash
+	 * after the rename must not leave behind. */
+	if (r == 0)
+		r = lfs_new_object(req, parent, pfd, tmp, S_IFDIR | mode);
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
 	if (r < 0) {
 		int d2 = openat(pfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (d2 >= 0) {
@@ -398,21 +424,16 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		if (link)
 			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
-			r = make_dir(fs, parent->stage_id, pfd, b.name, mode & 07777);
+			r = make_dir(req, parent, pfd, b.name, mode & 07777);
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	if (r == 0 && !staged && !v2) {
+	/* A directory got its owner and mode in make_dir, before its name;
+	 * a format-2 object its record in lfs_make2. */
+	if (r == 0 && !staged && !v2 && !S_ISDIR(mode)) {
 		r = lfs_new_object(req, parent, pfd, b.name, mode);
 		if (r < 0) { /* never leave behind what the caller is told failed */
-			int dfd = S_ISDIR(mode) ? openat(pfd, b.name, O_PATH | O_DIRECTORY |
-								   O_NOFOLLOW | O_CLOEXEC)
-						: -1;
-			if (dfd >= 0) {
-				unlinkat(dfd, LFS_DIRMETA_NAME, 0);
-				close(dfd);
-			}
-			unlinkat(pfd, b.name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+			unlinkat(pfd, b.name, 0);
 			lfs_bname_drop_sidecar(pfd, &b);
 		}
 	}

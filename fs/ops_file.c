@@ -77,11 +77,15 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	if (h->writer)
 		atomic_fetch_add(&inode->writers, 1);
 	atomic_fetch_add(&fs->open_files, 1);
+	/* From now on the kernel may cache its pages: a lock drops them. */
+	lfs_inode_note_open(fs, inode);
 	fi->fh = (uintptr_t)h;
 	/* Only this daemon changes the backing files, so cached pages stay
-	 * valid across opens. (Anything that removes keys from a live mount
-	 * must also drop the kernel's cached pages.) */
-	fi->keep_cache = 1;
+	 * valid across opens; unless other hosts write them too (-o shared):
+	 * then close-to-open, the pages dropped at each open. (Anything that
+	 * removes keys from a live mount must also drop the kernel's cached
+	 * pages.) */
+	fi->keep_cache = !fs->shared;
 	return 0;
 }
 

@@ -6,7 +6,9 @@
 #include "attr.h"
 #include "dirnames.h"
 #include "rename_dir.h"
+#include "rename_record.h"
 #include "stage_hooks.h"
+#include "../cluster/backing.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -163,8 +165,8 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	}
 	if (r == 0)
 		r = backing_dir_is_empty(dfd);
-	if (r == 0 && renameat2(pfd, b.name, pfd, tmp, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, b.name, pfd, tmp, false, NULL);
 	if (r == 0) {
 		/* Keep the metadata so it can be put back if the removal fails. */
 		int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
@@ -174,9 +176,11 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		if (e < 0) {
 			if (have_meta)
 				lfs_dirmeta_store_raw(dfd, raw, raw_len);
-			if (renameat2(pfd, tmp, pfd, b.name, RENAME_NOREPLACE) < 0)
+			int pb = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, b.name,
+			                                      false, NULL);
+			if (pb < 0)
 				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
-					b.name, tmp, strerror(errno));
+					b.name, tmp, strerror(-pb));
 			r = e;
 		}
 	}
@@ -232,14 +236,22 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 	    fstatat(pfd, from.name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    fstatat(npfd, to.name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && sst.st_ino != dst.st_ino)
 		lfs_symlink_release_begin(npfd, to.name, &rel);
-	if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
+	if (r == 0 && (flags & RENAME_NOREPLACE))
+		r = lfs_fs_rename_noreplace(fs, pfd, from.name, npfd, to.name);
+	else if (r == 0 && renameat2(pfd, from.name, npfd, to.name, flags) < 0)
 		r = -errno;
 	/* Onto an empty directory: the backing one still holds its
 	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
 	if (r == -ENOTEMPTY && flags == 0)
 		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
-	if (r == 0)
+	if (r == 0) {
 		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
+		/* Parked descriptors reopen by path on some backing filesystems:
+		 * the moved objects' new places. */
+		lfs_inode_moved(fs, newparent, npfd, to.name);
+		if (flags & RENAME_EXCHANGE)
+			lfs_inode_moved(fs, parent, pfd, from.name);
+	}
 	/* The old name's sidecar goes unless the old name still exists
 	 * (exchange) or is the very same entry. */
 	if (r == 0 && !(flags & RENAME_EXCHANGE) &&

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Creating format-2 objects through the mount (docs/FORMAT.md 13.4). Every
+/* Creating format-2 objects through the mount (docs/FORMAT.md 14.4). Every
  * object is built whole under a hidden temporary name in its directory:
  * a regular backing file (a regular file, a symlink holding its target, a
  * FIFO, a socket, a device node) with its header, or a backing directory
@@ -13,6 +13,7 @@
 #include "attr.h"
 #include "longlink.h"
 #include "obj2.h"
+#include "../cluster/backing.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -94,8 +95,8 @@ int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *bac
 	rec.mode = (uint16_t)(m & 07777);
 	if (r == 0)
 		r = write_object(fs, parent->stage_id, fd, dir, &rec, link);
-	if (r == 0 && renameat2(pfd, tmp, pfd, backing, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
 	if (r < 0) {
 		remove_tmp(pfd, tmp, dir, fd);
 		close(fd);

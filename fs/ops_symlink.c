@@ -77,7 +77,7 @@ static ssize_t read_encoding(struct lfs_fs *fs, struct lfs_inode *inode, char *e
 }
 
 /* A format-2 symlink is a regular backing file whose contents are its
- * target (docs/FORMAT.md 13.3): read like any file's. */
+ * target (docs/FORMAT.md 14.3): read like any file's. */
 static void readlink_v2(fuse_req_t req, struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	char *plain = sodium_malloc(LFS_LINK_TARGET_MAX + 2);

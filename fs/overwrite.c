@@ -98,7 +98,10 @@ int lfs_overwrite_write(struct lfs_overwriter *w, const struct lfs_layout *l, in
                         size_t len)
 {
 	off_t at = (off_t)lfs_block_offset(l, first_block);
-	if (!w || !w->journal || w->journal->fd < 0)
+	/* No journal (an offline view), or one of lethefs 0.2 that still held
+	 * records at this mount and so was not made anew with large slots:
+	 * plain writes, as before, until the next mount remakes it. */
+	if (!w || !w->journal || w->journal->fd < 0 || w->journal->nlarge == 0)
 		return lfs_pwrite_full(fd, disk, len, at);
 	struct lfs_journal_record *rec = calloc(1, sizeof(*rec));
 	if (!rec)
@@ -209,6 +212,20 @@ static int repair(const struct lfs_layout *l, const struct keys *k, int fd,
 			break;
 		if (got == len && block_ok(l, k, b, final, disk, len, plain))
 			continue;
+		/* Shared mode: another host may have moved the file's end since
+		 * (an append re-sealed the recorded last block as a full one):
+		 * a block authentic where the file ends now is left alone. */
+		if (final && (uint64_t)st.st_size != (uint64_t)at + len) {
+			uint64_t room = (uint64_t)st.st_size - (uint64_t)at;
+			bool now_final = room <= l->block_disk;
+			size_t now_len = now_final ? (size_t)room : l->block_disk;
+			if (now_len > len &&
+			    (r = lfs_pread_full(fd, disk, now_len, at, &got)) == 0 &&
+			    got == now_len && block_ok(l, k, b, now_final, disk, now_len, plain))
+				continue;
+			if (r < 0)
+				break;
+		}
 		if (lfs_block_open(l, &k->seal_k, &k->seal_h, b, final, copy, len, plain) < 0) {
 			(*lost)++;
 			continue;

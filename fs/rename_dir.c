@@ -16,6 +16,7 @@
 #include "rename_dir.h"
 #include "dirmeta.h"
 #include "dirnames.h"
+#include "../cluster/backing.h"
 #include "../common/bytes.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -168,13 +169,15 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 	free(rec);
 	if (r < 0)
 		return r;
-	if (renameat2(npfd, d, npfd, t, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-	} else if (renameat2(pfd, s, npfd, d, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-		if (renameat2(npfd, t, npfd, d, RENAME_NOREPLACE) < 0)
+	/* Without RENAME_NOREPLACE (GlusterFS) a directory is renamed when
+	 * the target name is free (cluster/backing.h). */
+	int e2 = 0;
+	if ((r = lfs_rename_noreplace_any(npfd, d, npfd, t, false)) < 0) {
+		/* nothing moved */
+	} else if ((r = lfs_rename_noreplace_any(pfd, s, npfd, d, false)) < 0) {
+		if ((e2 = lfs_rename_noreplace_any(npfd, t, npfd, d, false)) < 0)
 			lfs_err("rename: cannot put back directory %s (left as %s): %s", d, t,
-				strerror(errno));
+			        strerror(-e2));
 	} else {
 		if (fsync(npfd) < 0 || (pfd != npfd && fsync(pfd) < 0))
 			lfs_warn("rename: cannot sync a directory: %s", strerror(errno));
@@ -206,8 +209,9 @@ int lfs_rename_dir_recover(int npfd, const uint8_t *payload, size_t len, bool *c
 	if (!*completed && fstatat(npfd, d, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
 	    fstatat(npfd, t, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* Step 2 never happened: the target comes back. */
-		if (renameat2(npfd, t, npfd, d, RENAME_NOREPLACE) < 0)
-			return -errno;
+		int e = lfs_rename_noreplace_any(npfd, t, npfd, d, false);
+		if (e < 0)
+			return e;
 		return fsync(npfd) < 0 ? -errno : 0;
 	}
 	int r = remove_tmp(npfd, t);

@@ -63,6 +63,18 @@ int lfs_tail_layout(int fd, enum lfs_cipher_id cipher, struct lfs_layout *l);
 int lfs_tail_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                      const struct lfs_tail *t, bool *completed);
 
+/* What recovery runs (fs/tail_settle.c): also right for a file that other
+ * hosts changed after the crash (shared mode). An update stopped in the
+ * middle leaves an end that does not authenticate (its last block is not
+ * sealed as the last one), on which no other host's update of the end can
+ * build, since that reads the last block first: lfs_tail_recover. An end
+ * that authenticates is one nobody must lose, the update's own or another
+ * host's later one: the length stays, and only the pivot is sealed for the
+ * place it has now (the record's old or new pivot that fits it, else its
+ * plaintext sealed again). */
+int lfs_tail_recover_any(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
+                         const struct lfs_tail *t, bool *completed);
+
 /* The undo half alone, for an update that failed while the daemon runs
  * (e.g. ENOSPC): cut back to the old length and put the old pivot back. */
 int lfs_tail_undo(int fd, const struct lfs_layout *l, const struct lfs_tail *t);

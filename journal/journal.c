@@ -4,6 +4,7 @@
 #include "../common/bytes.h"
 #include "../common/fileutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -206,7 +207,8 @@ static void encode_header(const uint8_t uuid[16], unsigned nslots, unsigned nlar
 	put_le32(h + 40, nlarge ? LFS_JOURNAL_LARGE_LEN : 0);
 }
 
-static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslots)
+static int create_journal(int vault_dirfd, const char *name, const uint8_t uuid[16],
+                          unsigned nslots)
 {
 	unsigned nlarge = LFS_JOURNAL_LARGE_FOR(nslots);
 	uint8_t *h = calloc(1, LFS_JOURNAL_HDR_LEN);
@@ -215,11 +217,11 @@ static int create_journal(int vault_dirfd, const uint8_t uuid[16], unsigned nslo
 	encode_header(uuid, nslots, nlarge, h);
 	/* Atomically, so that a crash never leaves a half-written header;
 	 * the slots are a sparse tail the size covers. */
-	int r = lfs_replace_file(vault_dirfd, LFS_JOURNAL_FILE_NAME, h, LFS_JOURNAL_HDR_LEN, 0600);
+	int r = lfs_replace_file(vault_dirfd, name, h, LFS_JOURNAL_HDR_LEN, 0600);
 	free(h);
 	if (r < 0)
 		return r;
-	int fd = openat(vault_dirfd, LFS_JOURNAL_FILE_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(vault_dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* Allocated now where the filesystem can (a full disk must never keep
@@ -271,9 +273,9 @@ static int check_header(int fd, const uint8_t uuid[16], unsigned *nslots, unsign
  * vault could put a device node or a FIFO under its name, and merely
  * opening some devices has effects. The name is resolved once (O_PATH),
  * checked, and the same inode reopened through /proc. */
-static int open_regular(int vault_dirfd, int flags)
+static int open_regular(int vault_dirfd, const char *name, int flags)
 {
-	int pfd = openat(vault_dirfd, LFS_JOURNAL_FILE_NAME, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int pfd = openat(vault_dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
 	struct stat st;
@@ -360,6 +362,49 @@ static int open_fd(struct lfs_journal *j, int fd, const uint8_t uuid[16])
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots)
 {
+	return lfs_journal_open_named(j, vault_dirfd, LFS_JOURNAL_FILE_NAME, uuid, create,
+	                              want_slots);
+}
+
+bool lfs_journal_name_ok(const char *name)
+{
+	size_t pl = strlen(LFS_JOURNAL_FILE_NAME);
+	if (!strcmp(name, LFS_JOURNAL_FILE_NAME))
+		return true;
+	if (strncmp(name, LFS_JOURNAL_FILE_NAME ".", pl + 1) != 0 || !name[pl + 1] ||
+	    strlen(name) > pl + 1 + 64)
+		return false;
+	for (const char *p = name + pl + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '-' || *p == '_'))
+			return false;
+	return name[pl + 1] != '.';
+}
+
+int lfs_journal_list(int vault_dirfd, int (*fn)(const char *name, void *arg), void *arg)
+{
+	int err;
+	DIR *d = lfs_opendir_fd(vault_dirfd, &err);
+	if (!d)
+		return err;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!lfs_journal_name_ok(de->d_name))
+			continue;
+		n++;
+		if (fn(de->d_name, arg))
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *name,
+                           const uint8_t uuid[16], bool create, unsigned want_slots)
+{
+	if (!lfs_journal_name_ok(name))
+		return -EINVAL;
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
 	memcpy(j->uuid, uuid, 16);
@@ -368,19 +413,19 @@ int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[
 	if (want_slots > LFS_JOURNAL_MAX_SLOTS)
 		want_slots = LFS_JOURNAL_MAX_SLOTS;
 	bool ro = false;
-	int fd = open_regular(vault_dirfd, O_RDWR);
+	int fd = open_regular(vault_dirfd, name, O_RDWR);
 	if (fd == -EROFS || fd == -EACCES) {
-		fd = open_regular(vault_dirfd, O_RDONLY);
+		fd = open_regular(vault_dirfd, name, O_RDONLY);
 		ro = fd >= 0;
 	}
 	if (fd == -ENOENT && create)
-		fd = create_journal(vault_dirfd, uuid, want_slots);
+		fd = create_journal(vault_dirfd, name, uuid, want_slots);
 	if (fd < 0)
 		return fd;
 	j->read_only = ro;
 	int r = open_fd(j, fd, uuid);
 	if (r == 0 && create && want_anew(j, want_slots)) {
-		fd = create_journal(vault_dirfd, uuid, want_slots);
+		fd = create_journal(vault_dirfd, name, uuid, want_slots);
 		if (fd >= 0) {
 			close(j->fd);
 			free(j->busy);
@@ -498,7 +543,8 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 	if (j->fd < 0)
 		return -EROFS;
 	bool large = r->bulk_len != 0;
-	if (large && j->nlarge == 0)
+	if (large && (j->nlarge == 0 || r->payload_len > LFS_JOURNAL_PAYLOAD_MAX ||
+	              r->bulk_len > LFS_JOURNAL_BULK_ROOM(r->target.path_len, r->payload_len)))
 		return -E2BIG;
 	uint8_t *buf = malloc(LFS_JOURNAL_SLOT_LEN);
 	if (!buf)

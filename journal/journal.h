@@ -53,7 +53,8 @@ enum lfs_journal_kind {
 	LFS_JK_RENAME_DIR = 5,  /* a directory renamed onto an empty one (fs/rename_dir.c) */
 	LFS_JK_UPCONVERT = 6,   /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
 	LFS_JK_OVERWRITE = 7,   /* blocks rewritten in place (fs/overwrite.c) */
-	LFS_JK_MAX = 7,
+	LFS_JK_RENAME = 8,      /* a rename by link + unlink (fs/rename_record.c) */
+	LFS_JK_MAX = 8,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as
@@ -121,6 +122,18 @@ struct lfs_journal {
  * (read_only set). */
 int lfs_journal_open(struct lfs_journal *j, int vault_dirfd, const uint8_t uuid[16], bool create,
                      unsigned want_slots);
+/* The same for another journal of the vault: in shared mode each host has
+ * its own, lethefs.journal.<HOST> (docs/SHARED.md), so that two hosts never
+ * apply each other's records while both run. name must be
+ * LFS_JOURNAL_FILE_NAME or that name, '.' and a host name (letters,
+ * digits, '.', '-', '_'; -EINVAL otherwise). */
+int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *name,
+                           const uint8_t uuid[16], bool create, unsigned want_slots);
+bool lfs_journal_name_ok(const char *name);
+/* Calls fn with the name of every journal of the vault (lethefs.journal
+ * and every host's); fn returns non-zero to stop. Returns how many were
+ * seen, or a negative errno when the directory cannot be read. */
+int lfs_journal_list(int vault_dirfd, int (*fn)(const char *name, void *arg), void *arg);
 void lfs_journal_close(struct lfs_journal *j);
 
 /* The MAC key of every record, derived from the master key (the caller

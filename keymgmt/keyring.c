@@ -251,13 +251,14 @@ void lfs_keyring_lock(struct lfs_keyring *kr)
 	pthread_rwlock_unlock(&kr->lock);
 }
 
-int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out)
+/* Read holds of any keyring by this thread: a refresh (which takes the
+ * write lock) must not run under one of them. */
+static __thread unsigned held_by_thread;
+
+static int find_keys(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out)
 {
-	pthread_rwlock_rdlock(&kr->lock);
-	if (!kr->sec) {
-		pthread_rwlock_unlock(&kr->lock);
+	if (!kr->sec)
 		return -EACCES;
-	}
 	if (epoch == 0)
 		epoch = kr->current_epoch;
 	if (lfs_epoch_is_staging(epoch)) {
@@ -267,7 +268,6 @@ int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epo
 				return 0;
 			}
 		}
-		pthread_rwlock_unlock(&kr->lock);
 		return -EIO;
 	}
 	for (unsigned i = 0; i < kr->nepochs; i++) {
@@ -276,12 +276,32 @@ int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epo
 			return 0;
 		}
 	}
-	pthread_rwlock_unlock(&kr->lock);
-	return -EIO;
+	return -ENOENT; /* a data epoch the ring does not know (-EIO to callers) */
+}
+
+int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out)
+{
+	for (int attempt = 0;; attempt++) {
+		pthread_rwlock_rdlock(&kr->lock);
+		int r = find_keys(kr, epoch, out);
+		if (r == 0) {
+			held_by_thread++;
+			return 0;
+		}
+		pthread_rwlock_unlock(&kr->lock);
+		if (r != -ENOENT)
+			return r;
+		/* Another host may have rotated: read the file again, once. */
+		if (attempt > 0 || !kr->refresh || held_by_thread > 0 ||
+		    kr->refresh(kr->refresh_arg) <= 0)
+			return -EIO;
+	}
 }
 
 void lfs_keyring_put(struct lfs_keyring *kr)
 {
+	if (held_by_thread > 0)
+		held_by_thread--;
 	pthread_rwlock_unlock(&kr->lock);
 }
 

@@ -79,8 +79,15 @@ struct lfs_keyring_secrets {
 	struct lfs_epoch_keys staging[LFS_MAX_STAGING];
 };
 
+/* Shared mode (docs/SHARED.md): asked to read lethefs.keyring again when
+ * an epoch is not in the ring (another host rotated). Returns > 0 when
+ * the ring changed, 0 when not, a negative errno. */
+typedef int (*lfs_keyring_refresh_fn)(void *arg);
+
 struct lfs_keyring {
 	pthread_rwlock_t lock;
+	lfs_keyring_refresh_fn refresh; /* NULL: none (set before use) */
+	void *refresh_arg;
 	uint8_t uuid[LFS_UUID_LEN];
 	enum lfs_cipher_id cipher;
 	bool unlocked;
@@ -116,7 +123,9 @@ int lfs_keyring_take(struct lfs_keyring *dst, struct lfs_keyring *src);
 bool lfs_keyring_is_unlocked(struct lfs_keyring *kr);
 
 /* Read-locks the keyring and returns the keys of the given epoch (0 means
- * the current one). Must be paired with lfs_keyring_put when it returned 0. */
+ * the current one). Must be paired with lfs_keyring_put when it returned 0.
+ * An unknown data epoch is looked for once more after kr->refresh, unless
+ * the calling thread already holds the ring (the refresh needs it alone). */
 int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out);
 void lfs_keyring_put(struct lfs_keyring *kr);
 /* Copies the master key out (for keyslot changes). Caller wipes it. */
@@ -128,7 +137,7 @@ int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_L
  * data epoch) and makes it current. The caller seals and stores the ring
  * before anything uses the new key. -ENOSPC when the ring is full. Every
  * new epoch is of format 2: a rotation of a format-1 vault upgrades it
- * (docs/FORMAT.md section 13.7). */
+ * (docs/FORMAT.md section 14.7). */
 int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch);
 /* Makes an existing epoch current (undoing add_epoch when the store fails). */
 int lfs_keyring_set_current(struct lfs_keyring *kr, uint32_t epoch);
@@ -170,6 +179,14 @@ int lfs_keyring_set_audit_key(struct lfs_keyring *kr, const uint8_t key[32]);
  * itself (-EACCES locked) and the caller wipes out. */
 const uint8_t *lfs_keyring_journal_key(struct lfs_keyring *kr);
 int lfs_keyring_copy_journal_key(struct lfs_keyring *kr, uint8_t out[32]);
+
+/* Takes the data epochs, the current epoch and the audit key of a keyring
+ * file sealed under this ring's master key (keymgmt/keyring_merge.c): epochs
+ * the file has and the ring lacks are added, epochs the ring has and the
+ * file lacks (retired by another host) are wiped. *changed tells whether
+ * anything did. -EKEYREJECTED when the file is not sealed under the master
+ * key, -EINVAL when malformed, -EACCES when locked. */
+int lfs_keyring_merge(struct lfs_keyring *kr, const uint8_t *file, size_t len, bool *changed);
 
 /* Parses only the public header of a keyring file (no key needed).
  * *nentries counts the body's entries: the data epochs plus the audit key

@@ -56,7 +56,7 @@ enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vau
 /* Tries the secret against every keyslot and unlocks kr (which this
  * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring
  * file is corrupt or does not belong to this config, or when the config
- * claims format 2 for a keyring of format 1 (docs/FORMAT.md 13.7: the
+ * claims format 2 for a keyring of format 1 (docs/FORMAT.md 14.7: the
  * keyring, which is authenticated, says which format a vault is). */
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot);
@@ -70,8 +70,11 @@ int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER
 
 /* Keyslot changes (keymgmt/vault_slots.c). A change is: lock, reload,
  * modify v->slots' copy, store, unlock. The lock is an exclusive flock on
- * VAULT/lethefs.lock, so two changers cannot both read the old file and
- * each write back a version missing the other's slot. */
+ * VAULT/lethefs.lock and a byte-range lock on its byte 0 (which cluster
+ * filesystems enforce across hosts), so two changers, on one host or two,
+ * cannot both read the old file and each write back a version missing the
+ * other's slot. Shared-mode rotations hold it while they change
+ * lethefs.keyring. */
 #define LFS_LOCK_FILE_NAME "lethefs.lock"
 /* Returns the lock's descriptor, or -errno. waiting() is called once if
  * another process holds the lock (to tell a user why nothing happens). */

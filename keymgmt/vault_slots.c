@@ -6,6 +6,7 @@
 #include "vault.h"
 #include "kdf.h"
 #include "../journal/journal.h"
+#include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 
 #include <dirent.h>
@@ -17,23 +18,47 @@
 #include <unistd.h>
 #include <sodium.h>
 
+/* Besides the flock, a byte-range lock on byte 0: cluster filesystems
+ * (GlusterFS, CephFS, NFSv4) enforce those between hosts, where a flock may
+ * be local to one host (docs/SHARED.md). Both belong to the one open file
+ * description, so they never conflict with each other. */
+static int lock_across_hosts(int fd, void (*waiting)(void), bool said)
+{
+	int r = lfs_range_lock(fd, true, 0, 1, false);
+	if (r == -EAGAIN) {
+		if (waiting && !said)
+			waiting();
+		r = lfs_range_lock(fd, true, 0, 1, true);
+	}
+	/* A filesystem without such locks still has the flock. */
+	return r == -ENOLCK || r == -EINVAL || r == -EOPNOTSUPP ? 0 : r;
+}
+
 int lfs_vault_lock_slots(struct lfs_vault *v, void (*waiting)(void))
 {
 	int fd =
 	    openat(v->dirfd, LFS_LOCK_FILE_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	if (errno == EWOULDBLOCK && waiting)
-		waiting();
-	/* The holder is another lethefs command; it finishes in seconds. */
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-			close(fd);
-			return -e;
+	bool said = false;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK && waiting) {
+			waiting();
+			said = true;
 		}
+		/* The holder is another lethefs command; it finishes in seconds. */
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int e = errno;
+				close(fd);
+				return -e;
+			}
+		}
+	}
+	int r = lock_across_hosts(fd, waiting, said);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	return fd;
 }
@@ -63,16 +88,15 @@ int lfs_vault_reload_slots(struct lfs_vault *v)
 }
 
 /* lfs_replace_file names its temporary ".<name>.tmp.<8 hex>". One that
- * exists while we hold the lock belongs to a change that died. */
+ * exists while we hold the lock belongs to a change that died. The
+ * directory is opened anew: a dup of dirfd would share its offset, left at
+ * the end by the previous scan (rekey scans twice), and see no entry. */
 static void remove_stale_temporaries_of(int dirfd, const char *prefix, size_t plen)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dirfd, &err);
+	if (!d)
 		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
 		if (!strncmp(de->d_name, prefix, plen))
@@ -131,8 +155,13 @@ int lfs_vault_store_rekey(struct lfs_vault *v, const uint8_t *ring, size_t ring_
 		memcpy(rec->payload, ring, ring_len);
 		r = lfs_journal_begin(&j, key, rec, true, &slot);
 	}
-	if (r == 0 && (r = lfs_vault_store_slots(v, ks)) < 0)
-		lfs_journal_end(&j, slot); /* the old slots stand: the record is moot */
+	/* A store that fails may have replaced the slots all the same (its
+	 * rename done, the directory's fsync failed): the record stays either
+	 * way. Under the old slots it does not authenticate and the next
+	 * recovery clears it; under the new ones the next unlock installs the
+	 * keyring from it (docs/FORMAT.md 12.5). */
+	if (r == 0)
+		r = lfs_vault_store_slots(v, ks);
 	if (r == 0) {
 		int e = lfs_replace_file(v->dirfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600);
 		/* If the keyring cannot be replaced now the record stays: the

@@ -11,6 +11,7 @@
 #include "redir.h"
 #include "upconvert.h"
 #include "../fs/dirnames.h"
+#include "../cluster/rangelock.h"
 #include "../fs/gate.h"
 #include "../fs/tree.h"
 #include "../common/fileutil.h"
@@ -146,7 +147,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	if (!in)
 		return -ENOENT;
 	struct names replaced = {0};
-	int ifd = lfs_inode_pin(fs, in), dfd = -1, e = ifd < 0 ? ifd : 0;
+	int ifd = lfs_inode_pin(fs, in), dfd = -1, metafd = -1, e = ifd < 0 ? ifd : 0;
 	struct lfs_dirmeta om, nm;
 	/* Loaded (a version-2 one authenticated, its record cached) before
 	 * the exclusive lock. */
@@ -162,6 +163,19 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		bool slot_taken = false, up = om.version == 1 && lfs_rot_target_format2(w);
 		dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		e = dfd < 0 ? -errno : 0;
+		/* Shared: other hosts' name operations on the directory wait
+		 * (fs/dirnames.h, lfs_dir_name_lock), and read the new metadata
+		 * once it is replaced. Released when closed. */
+		if (e == 0 && fs->shared) {
+			metafd = openat(dfd, LFS_DIRMETA_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+			e = metafd < 0 ? -errno : lfs_range_lock(metafd, true, 0, 1, true);
+			/* The lock came after the load: convert what is there now. */
+			if (e == 0 && (e = lfs_dirmeta_load(dfd, &om)) == 0) {
+				up = om.version == 1 && lfs_rot_target_format2(w);
+				if (!lfs_rot_is_old(w->r, om.epoch))
+					e = -EALREADY;
+			}
+		}
 		if (e == 0 && up)
 			e = up_entries(w, dfd, &replaced);
 		if (e == 0)
@@ -211,6 +225,12 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			lfs_journal_keep(fs->journal, slot);
 		}
 	}
+	if (e == -EALREADY) {
+		*epoch = om.epoch;
+		e = 0;
+	}
+	if (metafd >= 0)
+		close(metafd);
 	pthread_rwlock_unlock(&in->io_lock);
 	/* Objects replaced under their names: the kernel must look them up
 	 * again (never with the directory's io_lock held). */

@@ -8,6 +8,9 @@
 #include "record.h"
 #include "refile.h"
 #include "upconvert.h"
+#include "../cluster/rangelock.h"
+#include "../fs/filelock.h"
+#include "walk.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../journal/target.h"
@@ -71,14 +74,20 @@ static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h,
 	return e;
 }
 
-/* A conversion that failed half way (a block that authenticates under
- * neither header, an I/O error): its record stays for the next recovery,
- * and the file takes no other change until then, since its blocks are
- * under two headers. */
+/* A conversion that failed or stopped half way (a block that authenticates
+ * under neither header, an I/O error, a lock or the unmount between two
+ * chunks): its record stays for the next recovery (at the unlock, before
+ * the gate opens, or the next mount), which finishes it, and the file takes
+ * no other change until then, since its blocks are under two headers. */
 static void fail_file(struct lfs_fs *fs, struct lfs_inode *in, unsigned slot)
 {
 	lfs_journal_keep(fs->journal, slot);
 	in->tail_broken = true;
+}
+
+static bool still_going(void *ctx)
+{
+	return lfs_rot_keep_going(ctx);
 }
 
 static void count_done(struct walk *w, uint64_t plain)
@@ -93,7 +102,8 @@ static void count_done(struct walk *w, uint64_t plain)
  * (fs/overwrite.h), naming the file as the conversion's record does. */
 static int refile_recorded(struct lfs_fs *fs, const struct lfs_layout *l, int fd,
                            const struct lfs_file_header *oh, const struct lfs_file_header *nh,
-                           const uint8_t *new_raw, uint64_t *plain)
+                           const uint8_t *new_raw, bool (*keep_going)(void *ctx), void *ctx,
+                           uint64_t *plain)
 {
 	struct lfs_journal_target *t = malloc(sizeof(*t));
 	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
@@ -106,7 +116,7 @@ static int refile_recorded(struct lfs_fs *fs, const struct lfs_layout *l, int fd
 	if (e == 0) {
 		struct lfs_overwriter w = {
 		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
-		e = lfs_refile(l, fs->kr, &w, fd, oh, nh, new_raw, false, plain);
+		e = lfs_refile(l, fs->kr, &w, fd, oh, nh, new_raw, false, keep_going, ctx, plain);
 		if (e == 0 && w.kept)
 			e = -EIO; /* converted, but a record stays: finish at recovery */
 	}
@@ -139,7 +149,7 @@ static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const c
 	                         l.hdr_len, &slot);
 	if (e < 0)
 		return e;
-	e = refile_recorded(fs, &l, fd, oh, &nh, new_raw, &plain);
+	e = refile_recorded(fs, &l, fd, oh, &nh, new_raw, still_going, w, &plain);
 	if (e < 0) {
 		/* The record stays for the next recovery, which finishes the
 		 * file; until then nothing else may change it. */
@@ -210,6 +220,11 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 		fd = open(proc, O_RDWR | O_CLOEXEC);
 		e = fd < 0 ? -errno : 0;
 	}
+	/* Shared: other hosts' writes and truncations wait, and their reads
+	 * retry, until the file is under one header again (fs/filelock.h).
+	 * Released when fd is closed. */
+	if (e == 0 && fs->shared)
+		e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	uint8_t old_raw[LFS_FILE_HDR_MAX];
 	struct lfs_file_header oh = {0};
 	struct lfs_irec rec;

@@ -97,7 +97,7 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	lfs_layout_init(&l, cipher, oh.version);
-	e = lfs_refile(&l, kr, w, fd, &oh, &nh, new_raw, true, NULL);
+	e = lfs_refile(&l, kr, w, fd, &oh, &nh, new_raw, true, NULL, NULL, NULL);
 	/* Contents did not change: keep the times the user sees. */
 	struct timespec ts[2] = {st.st_atim, st.st_mtim};
 	if (e == 0)

@@ -3,6 +3,7 @@
 #include "redir.h"
 #include "../fs/dirnames.h"
 #include "../fs/longlink.h"
+#include "../cluster/backing.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -74,8 +75,10 @@ static int move_entry(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 	b.is_long = lfs_backing_name(b.enc, b.name, b.sidecar);
 	if ((r = lfs_bname_store_sidecar(dirfd, &b)) < 0)
 		return r;
-	if (renameat2(dirfd, backing, dirfd, b.name, RENAME_NOREPLACE) < 0)
-		return -errno;
+	/* resume: a link + unlink cut short by a crash is finished when the
+	 * conversion runs again (backing filesystems without the flag). */
+	if ((r = lfs_rename_noreplace_any(dirfd, backing, dirfd, b.name, true)) < 0)
+		return r;
 	if (lfs_classify_entry(backing) == LFS_ENTRY_LONG) {
 		char side[LFS_BACKING_NAME_MAX + 1];
 		lfs_sidecar_for_long(backing, side);

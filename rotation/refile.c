@@ -89,7 +89,8 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
                int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-               const uint8_t *new_raw, bool replay, uint64_t *plain_bytes)
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes)
 {
 	if (old_h->version != l->version || new_h->version != l->version)
 		return -EINVAL;
@@ -110,6 +111,10 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
 	struct lfs_overwrite o = {.disk_h = *old_h, .seal_h = *new_h,
 	                          .final_block = nblocks ? nblocks - 1 : 0};
 	for (uint64_t b = 0; r == 0 && b < nblocks; b += CHUNK_BLOCKS) {
+		if (keep_going && !keep_going(ctx)) {
+			r = -EINTR;
+			break;
+		}
 		uint64_t nb = nblocks - b < CHUNK_BLOCKS ? nblocks - b : CHUNK_BLOCKS;
 		uint64_t off = lfs_block_offset(l, b);
 		size_t want = (size_t)((uint64_t)st.st_size - off < nb * l->block_disk

@@ -31,9 +31,17 @@
  * records through w (NULL: without; see fs/overwrite.h). With replay,
  * blocks already sealed under new_h are accepted as they are.
  * -EIO when a block authenticates under neither header (the file is left
- * as it was for that block); -EACCES locked; other negative errno. */
+ * as it was for that block); -EACCES locked; other negative errno.
+ *
+ * keep_going (NULL: never asked) is asked before every 1 MiB chunk; when it
+ * says no, the file is left half converted (blocks under both headers, the
+ * old header in place, which a replay of the caller's record finishes) and
+ * -EINTR returned. This is how a lock stops a conversion within one chunk:
+ * the file keys derived at the start must not outlive the keyring's wipe
+ * by the time a large file takes. */
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
                int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-               const uint8_t *new_raw, bool replay, uint64_t *plain_bytes);
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes);
 
 #endif

@@ -27,6 +27,11 @@
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
                           const struct lfs_audit_caller *caller)
 {
+	/* Shared: under the key file lock, with what other hosts wrote merged
+	 * (one of them may have started a rotation already). */
+	int kerr = 0, keyfd = lfs_rot_keyfile_begin(r, &kerr);
+	if (kerr < 0)
+		return kerr;
 	pthread_mutex_lock(&r->lock);
 	lfs_rot_refresh_epochs(r);
 	int e = 0;
@@ -43,6 +48,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		r->state = LFS_ROT_RUNNING;
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
+		lfs_rot_keyfile_end(keyfd);
 		lfs_info("rotation toward epoch %u resumed", r->target);
 		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
 		return 0;
@@ -85,6 +91,7 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		pthread_cond_signal(&r->wake);
 	}
 	pthread_mutex_unlock(&r->lock);
+	lfs_rot_keyfile_end(keyfd);
 	if (e == 0) {
 		lfs_info("rotation started: new data-key epoch %u", ne);
 		lfs_rot_audit_started(r, caller, ne, prev);
@@ -94,9 +101,15 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 
 /* Retires every epoch but the target: removed from the keyring file
  * first (a crash leaves it on disk and the next pass retires it again),
- * then wiped in memory. */
-static void retire(struct lfs_rotation *r)
+ * then wiped in memory. Returns how many could not be retired. */
+static unsigned retire(struct lfs_rotation *r)
 {
+	unsigned failed = 0;
+	int kerr = 0, keyfd = lfs_rot_keyfile_begin(r, &kerr);
+	if (kerr < 0) {
+		lfs_err("rotation: cannot lock the key files to retire epochs: %s", strerror(-kerr));
+		return 1;
+	}
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
 	int n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
 	for (int i = 0; i < n; i++) {
@@ -106,7 +119,10 @@ static void retire(struct lfs_rotation *r)
 		if (e == 0)
 			e = lfs_rot_store_keyring(r);
 		if (e < 0) {
-			lfs_err("rotation: cannot retire epoch %u: %s", ep[i], strerror(-e));
+			failed++;
+			if (lfs_keyring_is_unlocked(r->env.kr))
+				lfs_err("rotation: cannot retire epoch %u: %s", ep[i],
+				        strerror(-e));
 			continue;
 		}
 		lfs_info("rotation: epoch %u destroyed", ep[i]);
@@ -124,16 +140,39 @@ static void retire(struct lfs_rotation *r)
 		lfs_link_sweep_store(tfd);
 		close(tfd);
 	}
+	lfs_rot_keyfile_end(keyfd);
+	return failed;
+}
+
+/* A pass a lock (or the unmount) interrupted: said once, not an error. */
+static void paused(struct lfs_rotation *r)
+{
+	if (!atomic_load(&r->stop))
+		lfs_info("rotation paused by a lock: it resumes at the next unlock");
 }
 
 /* A counting walk, then (unless nothing is left, which retires the older
  * epochs) a converting one. */
 static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
-	struct walk w = {.r = r, .fs = r->env.fs, .x = x, .count_only = true};
+	struct walk w = {.r = r,
+	                 .fs = r->env.fs,
+	                 .x = x,
+	                 .count_only = true,
+	                 .lock_gen = atomic_load(&r->env.fs->lock_gen)};
+	/* Shared: hosts that still create objects under an older epoch would
+	 * leave some behind a converted directory, or after the retirement.
+	 * So both wait until every unlocked host has moved, checked before
+	 * and after the counting pass. */
+	bool ready = lfs_rot_hosts_ready(r);
 	lfs_rot_walk(&w);
-	if (!lfs_rot_keep_going(&w))
+	/* Stopped, or a lock came while it counted: what it found is void
+	 * (objects met without keys were skipped, not counted), so nothing may
+	 * be retired on its word. Paused; the next pass starts over. */
+	if (!lfs_rot_keep_going(&w)) {
+		paused(r);
 		return;
+	}
 	pthread_mutex_lock(&r->lock);
 	/* Totals: what is left now plus what this rotation already did. */
 	r->files_total = r->files_done + w.files;
@@ -154,8 +193,18 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
 		return;
 	}
+	if (w.found == 0 && !(ready && lfs_rot_hosts_ready(r))) {
+		sleep(1); /* the next pass looks again */
+		return;
+	}
 	if (w.found == 0) {
-		retire(r);
+		/* A lock in the middle leaves the rest on the keyring (whose
+		 * file no longer names what was retired): the next pass after
+		 * the unlock counts again and retires it. */
+		if (retire(r) > 0 && !lfs_rot_keep_going(&w)) {
+			paused(r);
+			return;
+		}
 		pthread_mutex_lock(&r->lock);
 		r->completed = time(NULL);
 		r->state = LFS_ROT_IDLE;
@@ -169,6 +218,11 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		              (long long)r->files_done);
 		return;
 	}
+	if (!ready) {
+		sleep(1);
+		return;
+	}
+	lfs_rot_store_progress(r, true);
 	w.count_only = false;
 	w.found = 0;
 	w.errors = 0;
@@ -177,17 +231,21 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	r->pass_start = t0;
 	pthread_mutex_unlock(&r->lock);
 	lfs_rot_walk(&w);
+	bool interrupted = !lfs_rot_keep_going(&w);
+	if (interrupted)
+		paused(r);
 	pthread_mutex_lock(&r->lock);
 	r->active_seconds += lfs_rot_now() - t0;
 	r->pass_start = 0;
 	/* A pass that converted nothing and failed on something will fail
 	 * the same way again: stop and say so. */
-	if (r->errors > errors_before && r->errors - errors_before >= w.found &&
+	if (!interrupted && r->errors > errors_before && r->errors - errors_before >= w.found &&
 	    r->state == LFS_ROT_RUNNING)
 		r->state = LFS_ROT_FAILED;
 	pthread_mutex_unlock(&r->lock);
 	if (r->state == LFS_ROT_FAILED)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
+	lfs_rot_store_progress(r, true);
 }
 
 static void run_pass(struct lfs_rotation *r)
@@ -208,19 +266,40 @@ static void *rotate_thread(void *arg)
 	while (!atomic_load(&r->stop)) {
 		pthread_mutex_lock(&r->lock);
 		lfs_rot_refresh_epochs(r);
-		bool work = r->state == LFS_ROT_RUNNING;
+		/* Only behind an open gate: an unlock puts the keys back before
+		 * its recovery has finished the objects a lock left under their
+		 * records (a pass would find them half converted and fail). */
+		bool work = r->state == LFS_ROT_RUNNING &&
+		            atomic_load(&r->env.fs->access) == LFS_ACCESS_UNLOCKED;
+		/* Shared: only the host holding the walker role walks. */
+		work = lfs_rot_claim_walker(r, work);
 		if (!work) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
 		}
+		r->in_pass = work;
 		pthread_mutex_unlock(&r->lock);
 		if (work)
 			run_pass(r);
 		sodium_stackzero(ROTATION_STACK_WIPE);
+		if (work) {
+			pthread_mutex_lock(&r->lock);
+			r->in_pass = false;
+			pthread_cond_broadcast(&r->idle);
+			pthread_mutex_unlock(&r->lock);
+		}
 	}
 	return NULL;
+}
+
+void lfs_rotation_quiesce(struct lfs_rotation *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (r->in_pass)
+		pthread_cond_wait(&r->idle, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *env)
@@ -231,6 +310,7 @@ void lfs_rotation_init(struct lfs_rotation *r, const struct lfs_rotation_env *en
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&r->wake, &ca);
+	pthread_cond_init(&r->idle, &ca);
 	pthread_condattr_destroy(&ca);
 	lfs_rot_load_state(r);
 }

@@ -27,6 +27,13 @@ void lfs_rotation_stop(struct lfs_rotation *r);
  * "started" audit entry. */
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
                          const struct lfs_audit_caller *caller);
+/* Waits until the worker is out of its pass, its stack wiped. Called by
+ * the lock once the keys are gone (after lfs_fs_lockdown), before anything
+ * else may happen to the volume, an unlock's recovery above all: the worker
+ * notices the lock before its next object or 1 MiB chunk and leaves the
+ * object it was converting under its journal record, which that recovery
+ * finishes. Returns at once when no pass runs. */
+void lfs_rotation_quiesce(struct lfs_rotation *r);
 /* Reports a rotation journal left by lethefs 0.1 (replay.c); the vault
  * journal's records are applied by daemon/recover.c. Called with keys
  * present and before the gate opens. */

@@ -53,7 +53,11 @@ void lfs_rot_refresh_epochs(struct lfs_rotation *r)
 			r->old_epochs[r->nold++] = ep[i];
 	r->target = cur;
 	if (r->nold == 0) {
-		r->state = LFS_ROT_IDLE;
+		/* In a pass, the worker says when it is done: the older
+		 * epochs leave the keyring while it retires them, before it
+		 * has recorded the last one retired and the completion. */
+		if (!r->in_pass)
+			r->state = LFS_ROT_IDLE;
 	} else if (r->state == LFS_ROT_IDLE || r->state == LFS_ROT_PAUSED) {
 		r->state = LFS_ROT_RUNNING;
 		if (!r->started)
@@ -128,6 +132,9 @@ static void iso_or_null(time_t t, char *out, size_t len)
 int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size_t *used)
 {
 	pthread_mutex_lock(&r->lock);
+	/* Shared: another host may walk; its progress is in the file. */
+	if (r->env.lease && !r->walker && r->state == LFS_ROT_RUNNING)
+		lfs_rot_load_progress(r);
 	if (lfs_keyring_is_unlocked(r->env.kr))
 		lfs_rot_refresh_epochs(r);
 	else if (r->state == LFS_ROT_RUNNING)
@@ -160,6 +167,13 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 	                 (unsigned long long)r->dirs_done, (unsigned long long)r->links_done,
 	                 (unsigned long long)r->xattrs_done, (unsigned long long)r->errors,
 	                 (unsigned long long)r->passes, r->last_retired);
+	if (n >= 0 && (size_t)n < len - *used) {
+		*used += (size_t)n;
+		n = snprintf(buf + *used, len - *used, ",\"rotation_walker\":\"%s\"",
+		             !r->env.lease ? ""
+		             : r->walker   ? r->env.lease->me.host
+		                           : r->walker_host);
+	}
 	time_t started = r->started, completed = r->completed;
 	pthread_mutex_unlock(&r->lock);
 	if (n < 0 || (size_t)n >= len - *used)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../cluster/lease.h"
 #include "../common/event.h"
 #include "../fs/fs.h"
 #include "../fs/longlink.h"
@@ -34,6 +35,9 @@ struct lfs_rotation_env {
 	struct lfs_keyring *kr;       /* fs->kr */
 	const char *mountpoint;       /* for the audit entries */
 	struct lfs_event_sink events; /* "rotate" audit events */
+	/* Shared mode (docs/SHARED.md): the vault lease, whose rotation role
+	 * makes one host the walker; NULL when not shared. */
+	struct lfs_lease *lease;
 };
 
 struct lfs_rotation {
@@ -43,6 +47,11 @@ struct lfs_rotation {
 	atomic_int stop;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
+	/* The worker is in a pass (from the decision to run one until its
+	 * stack is wiped); idle is signalled when it leaves
+	 * (lfs_rotation_quiesce). */
+	bool in_pass;
+	pthread_cond_t idle;
 	enum lfs_rotation_state state;
 	uint32_t target;
 	uint32_t old_epochs[8];
@@ -53,6 +62,11 @@ struct lfs_rotation {
 	double active_seconds; /* spent converting in finished passes */
 	double pass_start;     /* CLOCK_MONOTONIC of the converting pass, 0 if none */
 	uint32_t last_retired;
+	/* Shared mode (coord.c): this host holds the walker role; otherwise
+	 * the progress shown is the walker's, read from lethefs.rotation. */
+	bool walker;
+	char walker_host[LFS_HOST_NAME_MAX + 1];
+	double progress_stored, progress_loaded; /* CLOCK_MONOTONIC seconds */
 };
 
 /* A pass's buffers for plaintext and what surrounds it, in guarded,
@@ -80,6 +94,11 @@ struct walk {
 	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
+	/* fs->lock_gen when the pass began: a lock since then (even one
+	 * already undone by an unlock) pauses the pass and voids what it
+	 * counted, since objects it met while the keys were gone were
+	 * skipped (walk.c). */
+	uint64_t lock_gen;
 };
 
 /* Whether epoch is one the rotation converts away from. */
@@ -103,6 +122,24 @@ int lfs_rot_store_keyring(struct lfs_rotation *r);
 /* lethefs.rotation: when the rotation under way started. */
 void lfs_rot_store_state(struct lfs_rotation *r);
 void lfs_rot_load_state(struct lfs_rotation *r);
+
+/* Shared mode (coord.c). Whether this host walks: takes the walker role
+ * when free, drops it when there is nothing to do or no key. */
+bool lfs_rot_claim_walker(struct lfs_rotation *r, bool want);
+/* Whether every host that runs unlocked creates objects under the target
+ * epoch (their records, cluster/lease.h): converting directories, and
+ * retiring epochs, wait for it. Always true when not shared. */
+bool lfs_rot_hosts_ready(struct lfs_rotation *r);
+/* Changes of lethefs.keyring in shared mode run between these: the key
+ * file lock (lethefs.lock, across hosts) is taken and the file merged into
+ * the ring first, so that no host's change is lost. begin returns the lock
+ * descriptor for end, or -1 when not shared (or on failure, with *err). */
+int lfs_rot_keyfile_begin(struct lfs_rotation *r, int *err);
+void lfs_rot_keyfile_end(int lockfd);
+/* The walker's progress in lethefs.rotation, for the other hosts' status:
+ * stored at most every two seconds (force: now); loaded by the others. */
+void lfs_rot_store_progress(struct lfs_rotation *r, bool force);
+void lfs_rot_load_progress(struct lfs_rotation *r);
 
 /* Appends the rotation status members (",\"rotation_state\":...") to buf
  * at *used. -1 when it does not fit. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Format-1 objects brought to format 2 (docs/FORMAT.md 13.7), one at a
+/* Format-1 objects brought to format 2 (docs/FORMAT.md 14.7), one at a
  * time: by `lethefs upgrade` (offline, each object under its own epoch)
  * and by a rotation of a format-1 vault (online, toward the rotation's new
  * epoch, which is of format 2). Each conversion is one atomic step or runs

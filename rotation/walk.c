@@ -35,8 +35,19 @@ struct level {
 	struct lfs_inode *inode;
 };
 
+/* An object the pass could not read or convert. Once a lock has
+ * interrupted the pass, a failure is what the lock did (the keys went away
+ * under the worker), not a fault of the object: the pass is abandoned and
+ * its results void (lfs_rot_keep_going), and the next pass after the
+ * unlock visits the object again. Counting it would report errors that do
+ * not exist and could stop the rotation as failed. */
 static void note_error(struct walk *w, const char *what, const char *rel, const char *name, int e)
 {
+	if (!lfs_rot_keep_going(w)) {
+		lfs_debug("rotation: %s %s%s%s left for the next pass (paused): %s", what,
+		          rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
+		return;
+	}
 	w->errors++;
 	lfs_warn("rotation: cannot %s %s %s%s%s: %s", w->count_only ? "read" : "convert", what,
 		 rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
@@ -47,7 +58,9 @@ static void note_error(struct walk *w, const char *what, const char *rel, const 
 
 bool lfs_rot_keep_going(struct walk *w)
 {
-	return !atomic_load(&w->r->stop) && lfs_keyring_is_unlocked(w->fs->kr);
+	return !atomic_load(&w->r->stop) && atomic_load(&w->fs->lock_gen) == w->lock_gen &&
+	       atomic_load(&w->fs->access) == LFS_ACCESS_UNLOCKED &&
+	       lfs_keyring_is_unlocked(w->fs->kr);
 }
 
 static bool keep_going(void *ctx)

@@ -15,7 +15,7 @@
 set -u
 
 # Top layer first. journal/ is the crash-safety room (it may not exist yet).
-ROOMS="cli daemon rotation staging fs audit keymgmt journal common"
+ROOMS="cli daemon rotation staging fs audit keymgmt journal cluster common"
 
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || {

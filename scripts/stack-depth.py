@@ -65,7 +65,9 @@ INDIRECT = [
     (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|lfs_tree_fd$)", [r"^staging/ops_stage\.c:hook_"]),
     # Name encryption picks libsodium functions from a table.
     (r"^fs/names\.c:", []),
-    (r"^lfs_fs_for_each_inode$", [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:"]),
+    # The inode table's walks (fs/inode_sets.c) call the walker's function.
+    (r"^(lfs_fs_for_each_inode|lfs_fs_for_each_in|fs/inode_sets\.c:run_snapshot)$",
+     [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:", r"^fs/inode\.c:forget_cached$"]),
     # Event sinks (common/event.h) and the staging table's invalidation.
     (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|staging/stage\.c:|lfs_attr_report$)",
      [r"^daemon/session\.c:emit_to_log$", r"^cli/cmd_shred_expired\.c:offline_audit$",
@@ -80,9 +82,20 @@ INDIRECT = [
     # through the caller's apply function (daemon/recover.h).
     (r"^journal/journal\.c:for_each_used$",
      [r"^journal/journal\.c:(count_used|collect_one|clear_if_rejected)$"]),
+    # A file's re-encryption asks the rotation pass whether to go on.
+    (r"^lfs_refile$", [r"^rotation/convert_file\.c:still_going$"]),
     (r"^lfs_journal_replay$",
      [r"^daemon/recover\.c:apply$", r"^keymgmt/vault_slots\.c:install_keyring$",
       r"^cli/cmd_fsck\.c:note_target$"]),
+    # Shared mode (docs/SHARED.md): the audit sink of lapsed hosts'
+    # recovery, the host records' visitors, the keyring's re-read when an
+    # epoch is unknown, and the message while waiting for the keyslot lock.
+    (r"^daemon/shared\.c:recover_journal$", [r"^daemon/session\.c:emit_to_log$"]),
+    (r"^lfs_hosts_list$",
+     [r"^daemon/shared\.c:visit_host$", r"^cli/cmd_info\.c:print_host$",
+      r"^rotation/coord\.c:check_host$", r"^cluster/lease\.c:(describe_one|only_commands)$"]),
+    (r"^lfs_keyring_get$", [r"^lfs_shared_refresh_keys$"]),
+    (r"^lfs_vault_lock_slots$", [r"^cli/(cmd_rekey|slotchange)\.c:say_waiting$"]),
 ]
 
 NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')

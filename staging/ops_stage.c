@@ -47,6 +47,9 @@ static bool hook_live(void *ctx, uint32_t id)
 static int hook_open_dir(void *ctx, uint32_t id)
 {
 	struct lfs_staging *st = ctx;
+	/* Shared: another host may have made it a moment ago. */
+	if (!lfs_staging_live(st, id) && st->lease)
+		lfs_staging_refresh(st);
 	if (!lfs_staging_live(st, id))
 		return -ENOENT;
 	char hex[9];
@@ -276,9 +279,9 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 		pthread_mutex_lock(&inode->meta_lock);
 		inode->have_dirmeta = false;
 		inode->have_rec = false; /* sealed under the staging key now */
-		inode->stage_id = id;
-		inode->stage_root = true;
 		pthread_mutex_unlock(&inode->meta_lock);
+		/* (takes the table lock: never under meta_lock) */
+		lfs_inode_set_stage(fs, inode, id, true);
 	}
 	if (pfd >= 0)
 		close(pfd);

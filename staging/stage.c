@@ -92,6 +92,7 @@ int lfs_staging_init(struct lfs_staging *st, int vault_dirfd, int datafd, struct
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->lock, NULL);
+	st->expire = true;
 	st->datafd = datafd;
 	st->kr = kr;
 	snprintf(st->root, sizeof(st->root), "%s", cfg->staging_root);
@@ -180,8 +181,10 @@ void lfs_staging_destroy(struct lfs_staging *st)
 	while (atomic_load(&st->removals) > 0)
 		usleep(20000);
 	pthread_mutex_lock(&st->lock);
-	if (st->dirty)
+	if (st->dirty && lfs_staging_sync_begin(st) == 0) {
 		lfs_stage_store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	bool any = st->ix.n > 0;
 	pthread_mutex_unlock(&st->lock);
 	if (any)
@@ -382,7 +385,18 @@ static void remove_temporaries(struct lfs_staging *st)
 
 void lfs_staging_recover(struct lfs_staging *st)
 {
-	remove_temporaries(st);
+	/* Shared: only the host with the expiry role recovers, under the index
+	 * lock (no creation of any host is then in flight); what another host
+	 * found is left to it. */
+	if (st->lease && (!st->expire || lfs_staging_cluster_lock(st) < 0)) {
+		free(st->leftover);
+		st->leftover = NULL;
+		st->nleftover = 0;
+		return;
+	}
+	/* Temporaries of other hosts' replacements may be in flight. */
+	if (!st->lease)
+		remove_temporaries(st);
 	if (st->index_damaged) {
 		char why[128];
 		snprintf(why, sizeof(why),
@@ -399,8 +413,10 @@ void lfs_staging_recover(struct lfs_staging *st)
 	size_t n = 0;
 	for (size_t i = 0; ids && i < st->ix.n; i++)
 		ids[n++] = st->ix.e[i].id;
-	if (st->dirty)
+	if (st->dirty && lfs_staging_sync_begin(st) == 0) {
 		lfs_stage_store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; i < n; i++)
 		fix_meta(st, ids[i]);
@@ -417,6 +433,7 @@ void lfs_staging_recover(struct lfs_staging *st)
 	free(st->leftover);
 	st->leftover = NULL;
 	st->nleftover = 0;
+	lfs_staging_cluster_unlock(st);
 }
 
 unsigned lfs_staging_load_keys(struct lfs_staging *st)
@@ -569,16 +586,31 @@ static void shred_failed(struct lfs_staging *st, uint32_t id, const char *reason
 static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, const char *trigger,
                     const struct lfs_audit_caller *caller)
 {
+	/* Shared: under the index lock from here to the index entry, so that
+	 * of two hosts shredding one directory the second finds it gone. */
+	if (st->lease) {
+		int cr = lfs_staging_cluster_lock(st);
+		if (cr < 0)
+			return cr;
+		bool known = lfs_staging_live(st, id);
+		if (!known) {
+			lfs_staging_cluster_unlock(st);
+			return 0; /* another host shredded it */
+		}
+	}
 	/* Step 1: the key. The wrapped copy first (what a disk thief would
 	 * find); if it cannot be overwritten nothing else happens. */
 	int r = lfs_stage_key_destroy(st->sdirfd, id);
 	if (r < 0) {
+		lfs_staging_cluster_unlock(st);
 		shred_failed(st, id, reason, trigger, caller, r);
 		return r;
 	}
 	struct removal *rm = calloc(1, sizeof(*rm));
-	if (!rm)
+	if (!rm) {
+		lfs_staging_cluster_unlock(st);
 		return -ENOMEM; /* the key is gone: the tree goes at the next start */
+	}
 	rm->st = st;
 	rm->id = id;
 	snprintf(rm->reason, sizeof(rm->reason), "%s", reason);
@@ -600,6 +632,7 @@ static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, con
 	}
 	int sr = lfs_stage_store_locked(st);
 	pthread_mutex_unlock(&st->lock);
+	lfs_staging_cluster_unlock(st);
 	lfs_keyring_drop_staging(st->kr, id);
 	lfs_stage_clock_store(&st->clock, st->sdirfd, true);
 	if (sr < 0)
@@ -626,6 +659,15 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
                       const struct lfs_audit_caller *caller)
 {
 	return shred_as(st, id, reason, NULL, caller);
+}
+
+/* With st->lock held: whether this host was asked to shred id. */
+static bool has_request(struct lfs_staging *st, uint32_t id)
+{
+	for (unsigned i = 0; i < st->nshred_requests; i++)
+		if (st->shred_requests[i].id == id)
+			return true;
+	return false;
 }
 
 /* Takes the request for id out of the list: false when there is none. */
@@ -683,14 +725,20 @@ int lfs_staging_tick(struct lfs_staging *st)
 	pthread_mutex_lock(&st->lock);
 	for (size_t i = 0; i < st->ix.n && n < 64; i++) {
 		const struct lfs_stage_entry *e = &st->ix.e[i];
-		if (e->expires > now || (e->shred_failed && now < e->retry_at))
+		/* retry_at: a failed shred's next try, or (shared mode) the
+		 * grace another host has for a manual shred it was asked for. */
+		if (e->expires > now || now < e->retry_at)
+			continue;
+		/* Shared: the expiry host shreds; another only what was asked
+		 * of it (its request names the caller). */
+		if (!st->expire && !has_request(st, e->id))
 			continue;
 		due[n].id = e->id;
 		due[n].reason = e->why ? e->why : "expired";
 		n++;
 	}
-	if (st->dirty && now - st->stored_at >= STORE_EVERY_S)
-		lfs_stage_store_locked(st);
+	if (st->dirty && now - st->stored_at >= STORE_EVERY_S && !st->lease)
+		lfs_stage_store_locked(st); /* shared: lfs_staging_poll stores */
 	bool any = st->ix.n > 0;
 	pthread_mutex_unlock(&st->lock);
 	if (any)
@@ -709,7 +757,11 @@ int lfs_staging_tick(struct lfs_staging *st)
 int lfs_staging_sync(struct lfs_staging *st)
 {
 	pthread_mutex_lock(&st->lock);
-	int r = lfs_stage_store_locked(st);
+	int r = lfs_staging_sync_begin(st);
+	if (r == 0) {
+		r = lfs_stage_store_locked(st);
+		lfs_staging_sync_end(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }

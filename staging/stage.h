@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../cluster/lease.h"
 #include "../common/event.h"
 #include "../keymgmt/config.h"
 #include "../keymgmt/keyring.h"
@@ -77,6 +78,20 @@ struct lfs_staging {
 	dev_t root_dev;
 	ino_t root_ino;
 	int64_t root_resolved;
+	/* Shared mode (docs/SHARED.md, stage_shared.c): other hosts change the
+	 * index too, so every change merges it first under the index lock of
+	 * the vault lease, and the tick takes their changes. NULL: alone. */
+	struct lfs_lease *lease;
+	/* This host shreds what expires and finishes what a crash left: always
+	 * when alone; in shared mode only the holder of the lease's expiry
+	 * role, so that it runs once (manual shreds asked for on this host
+	 * are done here all the same). */
+	bool expire;
+	/* Shredded by another host: the kernel's caches of them are dropped
+	 * by the next poll, on the control thread (stage_inval.c). */
+	uint32_t gone[16];
+	unsigned ngone;
+	unsigned holders; /* this process's holders of the index lock (lock) */
 };
 
 /* Reads VAULT/staging (creating it unless the vault is read-only) without
@@ -191,6 +206,29 @@ int lfs_staging_shred(struct lfs_staging *st, uint32_t id, const char *reason,
 int lfs_staging_tick(struct lfs_staging *st);
 /* Stores the index now (current used counters), e.g. for stage list. */
 int lfs_staging_sync(struct lfs_staging *st);
+
+/* Shared mode (stage_shared.c). With st->lock held: takes the index lock
+ * across hosts and merges the index on disk into the table (directories
+ * other hosts made, with their keys; those they shredded, dropped here;
+ * expiries and quotas; used counters are the disk's plus this host's
+ * share not yet stored). No-op when alone. sync_end drops the lock. */
+int lfs_staging_sync_begin(struct lfs_staging *st);
+void lfs_staging_sync_end(struct lfs_staging *st);
+/* From the tick: the merge above, and this host's counters stored. A key
+ * file another host destroyed is noticed here, within a second. */
+void lfs_staging_poll(struct lfs_staging *st);
+/* The merge alone, for a FUSE request that meets a staging id this host
+ * does not know yet (made by another host a moment ago). */
+void lfs_staging_refresh(struct lfs_staging *st);
+/* The index lock alone (no st->lock), held across a whole creation so
+ * that the expiry host's crash recovery never takes a creation in flight
+ * for an interrupted one. No-op when alone. */
+int lfs_staging_cluster_lock(struct lfs_staging *st);
+void lfs_staging_cluster_unlock(struct lfs_staging *st);
+/* From the tick of a host without the expiry role: takes it when the host
+ * that held it ended, then finishes what that host may have left (found
+ * again under the index lock). */
+void lfs_staging_take_expiry(struct lfs_staging *st);
 
 /* For the staging room's own files (stage.c, stage_rules.c,
  * stage_create.c), not for other rooms: the index written from the

@@ -19,6 +19,7 @@
  * which names an id that is not live, is invisible and swept. */
 #define _GNU_SOURCE
 #include "stage.h"
+#include "../cluster/backing.h"
 #include "../fs/dirmeta.h"
 #include "../fs/irec.h"
 #include "../fs/names.h"
@@ -192,7 +193,12 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 	snprintf(target, sizeof(target), LFS_STAGING_MARK "%s", hex);
 	if (symlinkat(target, pfd, backing) < 0)
 		return -errno;
-	return fsync_dir(pfd);
+	/* A marker that is not synced is taken back: the caller then owns no
+	 * marker, and the name is free for the adopted directory to return. */
+	int r = fsync_dir(pfd);
+	if (r < 0)
+		unlinkat(pfd, backing, 0);
+	return r;
 }
 
 static void created(struct lfs_staging *st, uint32_t id, const struct lfs_stage_new *n,
@@ -219,8 +225,8 @@ static void record_for(struct lfs_staging *st, uint32_t id, const struct lfs_sta
 	    .id = id, .owner = (uint32_t)n->uid, .created = now, .expires = now + (int64_t)n->ttl};
 }
 
-int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-                       const char *backing, uint32_t *idp)
+static int create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                  const char *backing, uint32_t *idp)
 {
 	uint32_t id = 0;
 	int r = lfs_staging_check_ttl(st, n->ttl);
@@ -257,8 +263,8 @@ int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, in
 	/* 4: the marker (not live yet: invisible), 5: the commit. */
 	if (r == 0)
 		marked = (r = link_marker(pfd, backing, id)) == 0;
-	if (r == 0 && renameat2(st->sdirfd, hidden, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_rename_noreplace_any(st->sdirfd, hidden, st->sdirfd, hex, false);
 	if (r == 0 && fsync(st->sdirfd) < 0)
 		lfs_warn("staging %s: cannot sync VAULT/staging: %s", hex, strerror(errno));
 	if (r < 0) {
@@ -273,8 +279,8 @@ int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, in
 	return 0;
 }
 
-int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-                      const char *base, int dfd, uint32_t *idp)
+static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                 const char *base, int dfd, uint32_t *idp)
 {
 	uint32_t id = 0;
 	int r = lfs_staging_check_ttl(st, n->ttl);
@@ -294,17 +300,16 @@ int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int
 		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
 	/* The directory steps aside (hidden), its marker takes the name. */
 	if (r == 0)
-		hid =
-		    (r = renameat2(pfd, base, pfd, hidden, RENAME_NOREPLACE) < 0 ? -errno : 0) == 0;
+		hid = (r = lfs_rename_noreplace_any(pfd, base, pfd, hidden, false)) == 0;
 	if (r == 0)
 		marked = (r = link_marker(pfd, base, id)) == 0;
 	/* The commit. */
-	if (r == 0 && renameat2(pfd, hidden, st->sdirfd, hex, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_rename_noreplace_any(pfd, hidden, st->sdirfd, hex, false);
 	if (r < 0) {
 		if (marked)
 			unlinkat(pfd, base, 0);
-		if (hid && renameat2(pfd, hidden, pfd, base, RENAME_NOREPLACE) < 0)
+		if (hid && lfs_rename_noreplace_any(pfd, hidden, pfd, base, false) < 0)
 			lfs_err("staging %s: cannot put back the adopted directory (left hidden as "
 			        "%s): %s",
 			        hex, hidden, strerror(errno));
@@ -325,4 +330,29 @@ int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int
 	created(st, id, n, &x);
 	*idp = id;
 	return 0;
+}
+
+/* Shared: the whole creation under the index lock (stage_shared.c), so
+ * that another host's crash recovery never takes it for an interrupted
+ * one, and the new id is checked against every host's directories. */
+int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                       const char *backing, uint32_t *idp)
+{
+	int r = lfs_staging_cluster_lock(st);
+	if (r < 0)
+		return r;
+	r = create(st, n, pfd, backing, idp);
+	lfs_staging_cluster_unlock(st);
+	return r;
+}
+
+int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
+                      const char *base, int dfd, uint32_t *idp)
+{
+	int r = lfs_staging_cluster_lock(st);
+	if (r < 0)
+		return r;
+	r = adopt(st, n, pfd, base, dfd, idp);
+	lfs_staging_cluster_unlock(st);
+	return r;
 }

@@ -27,8 +27,8 @@ static const char *refusal(int r, bool extending, enum lfs_stage_who who)
 	return "shortening and shredding are for administrators (owner_may_shorten = no)";
 }
 
-int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
-                        const struct lfs_audit_caller *caller)
+static int set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
+                   const struct lfs_audit_caller *caller)
 {
 	int64_t now = lfs_staging_now(st), neu = ttl ? now + (int64_t)ttl : 0;
 	bool root = caller && caller->known && caller->uid == 0;
@@ -99,8 +99,8 @@ int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum 
 	return r;
 }
 
-int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
-                          const struct lfs_audit_caller *caller)
+static int set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
+                     const struct lfs_audit_caller *caller)
 {
 	struct lfs_stage_exp x;
 	bool unlocked = lfs_keyring_is_unlocked(st->kr);
@@ -132,6 +132,30 @@ int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
 	return r;
 }
 
+/* Shared: under the index lock, on the table merged from the disk
+ * (stage_shared.c), so that no host's change overwrites another's. */
+int lfs_staging_set_ttl(struct lfs_staging *st, uint32_t id, uint64_t ttl, enum lfs_stage_who who,
+                        const struct lfs_audit_caller *caller)
+{
+	int r = lfs_staging_cluster_lock(st);
+	if (r < 0)
+		return r;
+	r = set_ttl(st, id, ttl, who, caller);
+	lfs_staging_cluster_unlock(st);
+	return r;
+}
+
+int lfs_staging_set_quota(struct lfs_staging *st, uint32_t id, uint64_t quota,
+                          const struct lfs_audit_caller *caller)
+{
+	int r = lfs_staging_cluster_lock(st);
+	if (r < 0)
+		return r;
+	r = set_quota(st, id, quota, caller);
+	lfs_staging_cluster_unlock(st);
+	return r;
+}
+
 int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta)
 {
 	if (delta == 0)
@@ -146,6 +170,8 @@ int lfs_staging_charge(struct lfs_staging *st, uint32_t id, int64_t delta)
 			e->used = 0;
 		else
 			e->used += (uint64_t)delta;
+		if (r == 0)
+			e->unsynced += delta; /* this host's share (stage_shared.c) */
 		st->dirty |= r == 0;
 	}
 	pthread_mutex_unlock(&st->lock);

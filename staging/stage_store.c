@@ -284,7 +284,7 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t id)
 		return -errno;
 	randombytes_buf(key, sizeof(key));
 	/* A staging directory made in a format-2 vault is of format 2 for
-	 * its whole life (docs/FORMAT.md 13.6): flagged in its key file, which
+	 * its whole life (docs/FORMAT.md 14.6): flagged in its key file, which
 	 * is authenticated. */
 	uint32_t flags = LFS_STAGE_KEY_NEEDS_EXP;
 	if (lfs_keyring_format(kr) == 2)

@@ -31,7 +31,7 @@
  * the directory must have an authentic retention record; without one it
  * is shredded. Key files of older versions have no flag and take their
  * expiry from the index once (FORMAT.md 11.2). FORMAT2: the directory's
- * objects are of format 2 (docs/FORMAT.md 13.6). A reader refuses the
+ * objects are of format 2 (docs/FORMAT.md 14.6). A reader refuses the
  * unknown bits. */
 #define LFS_STAGE_KEY_NEEDS_EXP	  1u
 #define LFS_STAGE_KEY_FORMAT2	  2u
@@ -52,8 +52,9 @@ struct lfs_stage_entry {
 	 * EIO, still shredded at its expiry). */
 	bool verified, damaged;
 	bool shred_failed; /* the key could not be overwritten (audited once) */
-	int64_t retry_at;  /* when to try that shred again */
+	int64_t retry_at;  /* when to try that shred again (or, shared: the asking host's grace) */
 	const char *why;   /* a reason to shred that is not the time, or NULL */
+	int64_t unsynced;  /* shared mode: this host's share of used not yet stored */
 };
 
 struct lfs_stage_index {

@@ -36,7 +36,8 @@ if [ "$which" != integration ]; then
 fi
 
 # The build's rules, each one counted test (docs/DESIGN.md): includes
-# point down the layer order, and no stack frame or wipe breaks its limit.
+# point down the layer order, no bats statement is a negation that cannot
+# fail, and no stack frame or wipe breaks its limit.
 # Before the integration tests, whose checks of these rules reuse the
 # stack build.
 check() { # name command...
@@ -53,6 +54,7 @@ check() { # name command...
 }
 if [ "$which" = all ]; then
 	check layers sh "$top/scripts/check-layers.sh"
+	check negations sh "$top/scripts/check-negations.sh" "$top"
 	if command -v gcc >/dev/null && command -v python3 >/dev/null; then
 		check stack sh "$top/scripts/check-stack.sh"
 	else

@@ -15,7 +15,7 @@ teardown() { teardown_vault; }
 	src=$(git -C "$BATS_TEST_DIRNAME" rev-parse --show-toplevel)
 	git clone -q --no-local "$src" "$MNT/repo"
 	git -C "$MNT/repo" fsck --full --strict 2>&1 | tee "$T/fsck.log"
-	! grep -qiE 'error|missing|broken|corrupt' "$T/fsck.log"
+	assert_no_match -iE 'error|missing|broken|corrupt' "$T/fsck.log"
 	git -C "$MNT/repo" gc -q --aggressive --prune=now
 	git -C "$MNT/repo" fsck --full --strict
 	[ -z "$(git -C "$MNT/repo" status --porcelain)" ]

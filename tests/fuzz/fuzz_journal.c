@@ -7,11 +7,15 @@
  *      the fuzzer's bytes), so the checks behind the MAC are reached; an
  *      accepted record must encode back to the very same bytes;
  *   2  the rest is a tail payload (fs/tail.c); accepted ones must encode
- *      back to the same bytes and describe lengths and blocks that fit. */
+ *      back to the same bytes and describe lengths and blocks that fit;
+ *   3  two bytes of bulk length (in blocks and a remainder), then an
+ *      overwrite payload (fs/overwrite.c): accepted ones must encode back
+ *      and describe a run whose bulk is exactly the length given. */
 #include "fuzz_common.h"
 
 #include <errno.h>
 
+#include "../../fs/overwrite.h"
 #include "../../fs/tail.h"
 #include "../../journal/journal.h"
 
@@ -98,22 +102,45 @@ static void tail_case(const uint8_t *in, size_t len, unsigned version)
 	FZ_CHECK(lfs_tail_encode(&t, again) == len && memcmp(again, in, len) == 0);
 }
 
+static void overwrite_case(const uint8_t *in, size_t len)
+{
+	uint8_t again[LFS_OVERWRITE_PAYLOAD_LEN];
+	struct lfs_layout l;
+	struct lfs_overwrite o;
+	if (len < 2)
+		return;
+	lfs_layout_init(&l, LFS_CIPHER_XCHACHA20POLY1305, LFS_FILE_V1);
+	size_t bulk = (size_t)in[0] * l.block_disk + in[1] * 17u;
+	if (lfs_overwrite_decode(in + 2, len - 2, bulk, &l, &o) < 0)
+		return;
+	FZ_CHECK(len - 2 == LFS_OVERWRITE_PAYLOAD_LEN);
+	FZ_CHECK(o.count >= 1 && o.last_len >= 1 && o.last_len <= l.block_disk);
+	FZ_CHECK((size_t)(o.count - 1) * l.block_disk + o.last_len == bulk);
+	FZ_CHECK(o.first_block + o.count - 1 <= o.final_block);
+	FZ_CHECK(o.last_len == l.block_disk || o.first_block + o.count - 1 == o.final_block);
+	FZ_CHECK(lfs_overwrite_encode(&o, again) == LFS_OVERWRITE_PAYLOAD_LEN &&
+		 memcmp(again, in + 2, LFS_OVERWRITE_PAYLOAD_LEN) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
 	fz_key(key, sizeof(key), FZ_SEED_MASTER);
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		slot_case(data + 1, size - 1, false);
 		break;
 	case 1:
 		slot_case(data + 1, size - 1, true);
 		break;
-	default:
+	case 2:
 		tail_case(data + 1, size - 1, LFS_FILE_V1);
 		tail_case(data + 1, size - 1, LFS_FILE_V2);
+		break;
+	default:
+		overwrite_case(data + 1, size - 1);
 	}
 	return 0;
 }

@@ -10,8 +10,8 @@ secs=${1:-30}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build-fuzz
 cc=${FUZZ_CC:-clang}
-# Every tests/fuzz/fuzz_NAME.c is a target.
-targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+# Every tests/fuzz/fuzz_NAME.c is a target (FUZZ_TARGETS="a b": only those).
+targets=${FUZZ_TARGETS:-$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')}
 
 # The code under test is the whole tree's library (every room's *.c but
 # main), built by the Makefile into a directory of its own: the linker

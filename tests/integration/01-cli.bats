@@ -73,7 +73,7 @@ teardown() { teardown_vault; }
 	run "$LETHEFS" mount --passfile "$T/bad" "$VAULT" "$MNT"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"wrong passphrase"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 	after=$(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' -exec sha256sum {} + | sort)
 	[ "$before" = "$after" ]
 	"$LETHEFS" audit show "$VAULT" | grep -q 'unlock failure .*command="mount" error="wrong secret"'
@@ -119,7 +119,7 @@ teardown() { teardown_vault; }
 	sed -i 's/^cipher = .*/cipher = aes256gcm/' "$VAULT/lethefs.conf"
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 5 ]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 }
 
 @test "a keyslot file from another vault is refused" {
@@ -137,7 +137,7 @@ teardown() { teardown_vault; }
 	[ -n "$pid" ]
 	fusermount3 -u "$MNT"
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$pid" 2>/dev/null
+	! kill -0 "$pid" 2>/dev/null || false
 }
 
 @test "foreground mode exits 0 after unmount" {

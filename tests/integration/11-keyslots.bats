@@ -58,9 +58,9 @@ assert all(s == {"slot": i, "type": "empty"} for i, s in enumerate(a) if i), a'
 	mount_with --keyfile "$T/key"
 	# The same bytes without the final newline are another secret.
 	head -c 63 "$T/key" >"$T/key-stripped"
-	! unlocks_with --keyfile "$T/key-stripped"
+	refuses_secret --keyfile "$T/key-stripped"
 	# And --passfile, which drops the newline, does not open it either.
-	! unlocks_with --passfile "$T/key"
+	refuses_secret --passfile "$T/key"
 	run "$LETHEFS" keyslot list "$VAULT"
 	[ "${lines[3]}" = "slot 3: keyfile, argon2id ops=1 mem=8MiB" ]
 }
@@ -144,7 +144,7 @@ assert all(s == {"slot": i, "type": "empty"} for i, s in enumerate(a) if i), a'
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"keyslot 1"*"(keyfile)"* ]]
 	unlocks_with --keyfile "$T/key2"
-	! unlocks_with --keyfile "$T/key"
+	refuses_secret --keyfile "$T/key"
 }
 
 @test "key export prints a recovery key that mounts with --recovery-key" {
@@ -158,7 +158,7 @@ assert all(s == {"slot": i, "type": "empty"} for i, s in enumerate(a) if i), a'
 	# Sloppy typing: lower case, spaces, no prefix, over two lines.
 	tr 'A-Z-' 'a-z ' <"$T/rk" | cut -c5- | fold -w 40 >"$T/sloppy"
 	mount_with --recovery-key --extpass "cat $T/sloppy"
-	! grep -rqaF "$(cut -c6- "$T/rk")" "$VAULT"
+	assert_no_match -raF "$(cut -c6- "$T/rk")" "$VAULT"
 }
 
 @test "recovery key: wrong key exits 3, a typo is named, a passphrase is not one" {
@@ -168,7 +168,7 @@ assert all(s == {"slot": i, "type": "empty"} for i, s in enumerate(a) if i), a'
 	run "$LETHEFS" mount --recovery-key --passfile "$T/other-rk" "$VAULT" "$MNT"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"wrong recovery key"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 	# Swap two different adjacent characters of the last group.
 	python3 -c '
 import sys
@@ -193,7 +193,7 @@ print(s[:i] + s[i + 1] + s[i] + s[i + 2:])' "$T/rk" >"$T/typo"
 	[ "$status" -eq 2 ]
 	run "$LETHEFS" passwd --recovery-key --passfile "$T/rk" --slot 0 --new-passfile "$T/pass2" "$VAULT"
 	[ "$status" -eq 0 ]
-	! unlocks_with --passfile "$T/pass"
+	refuses_secret --passfile "$T/pass"
 	mount_with --passfile "$T/pass2"
 	run "$LETHEFS" keyslot add --recovery-key --passfile "$T/rk" --new-passfile "$T/pass" "${KDF[@]}" "$VAULT"
 	[ "$status" -eq 0 ]
@@ -283,7 +283,7 @@ assert_exactly_one_secret_opens() { # the one expected: old or new
 
 @test "passwd killed after its rename: the new secret opens; leftovers are cleaned" {
 	passwd_killed_at fsync 2
-	! ls -a "$VAULT" | grep -q '^\.lethefs\.keyslots\.tmp\.'
+	! ls -a "$VAULT" | grep -q '^\.lethefs\.keyslots\.tmp\.' || false
 	assert_exactly_one_secret_opens new
 	mount_with --passfile "$T/pass2"
 	# A temporary file left by a killed change stays until the next change,
@@ -294,7 +294,7 @@ assert_exactly_one_secret_opens() { # the one expected: old or new
 	ls -a "$VAULT" | grep -q '^\.lethefs\.keyslots\.tmp\.'
 	unlocks_with --passfile "$T/pass2"
 	"$LETHEFS" keyslot add --passfile "$T/pass2" --new-passfile "$T/pass" "${KDF[@]}" "$VAULT" >/dev/null
-	! ls -a "$VAULT" | grep -q '^\.lethefs\.keyslots\.tmp\.'
+	! ls -a "$VAULT" | grep -q '^\.lethefs\.keyslots\.tmp\.' || false
 	unlocks_with --passfile "$T/pass"
 }
 
@@ -302,7 +302,7 @@ assert_exactly_one_secret_opens() { # the one expected: old or new
 	strace -f -o /dev/null -e trace=renameat -e inject=renameat:signal=SIGKILL:when=1 \
 		"$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/pass2" "${KDF[@]}" "$VAULT" || true
 	unlocks_with --passfile "$T/pass"
-	! unlocks_with --passfile "$T/pass2"
+	refuses_secret --passfile "$T/pass2"
 	strace -f -o /dev/null -e trace=fsync -e inject=fsync:signal=SIGKILL:when=2 \
 		"$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/pass2" "${KDF[@]}" "$VAULT" || true
 	unlocks_with --passfile "$T/pass"
@@ -312,7 +312,7 @@ assert_exactly_one_secret_opens() { # the one expected: old or new
 	unlocks_with --passfile "$T/pass2"
 	strace -f -o /dev/null -e trace=fsync -e inject=fsync:signal=SIGKILL:when=2 \
 		"$LETHEFS" keyslot remove --slot 1 --passfile "$T/pass" "$VAULT" || true
-	! unlocks_with --passfile "$T/pass2"
+	refuses_secret --passfile "$T/pass2"
 	unlocks_with --passfile "$T/pass"
 }
 

@@ -203,7 +203,7 @@ assert "mac" in rows[0] and "mac" not in rows[1]'
 @test "hostile strings cannot break a line or reach the terminal" {
 	"$AUDIT_APPEND" "$VAULT" socket-refused refused "error=$(printf 'x"}\n{"seq":99\033[31m')"
 	[ "$(wc -l <"$LOG")" -eq 7 ]
-	! grep -q $'\033' "$LOG"
+	assert_no_match $'\033' "$LOG"
 	run "$LETHEFS" audit show "$VAULT"
 	[[ "${lines[6]}" == *'error="x\"}\n{\"seq\":99\u001b[31m"'* ]]
 	verify

@@ -81,7 +81,7 @@ assert s["unlocked_since"] is None'
 	run "$LETHEFS" mount --locked "$VAULT" "$T/mnt2"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"already mounted"* ]]
-	! mountpoint -q "$T/mnt2"
+	assert_not_mounted "$T/mnt2"
 	pkill -9 -f "lethefs mount --locked $VAULT" || true
 	sleep 0.5
 	umount -l "$MNT" 2>/dev/null || true

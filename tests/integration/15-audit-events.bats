@@ -114,5 +114,5 @@ assert e["details"]["error"] == "wrong secret" and e["details"]["failures"] == 1
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"audit log"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 }

@@ -40,8 +40,12 @@ check_tree() {
 }
 
 # Checksums of every vault file but the audit log (which records attempts).
+# The vault's contents and key material; not the audit log, the keyslot
+# lock, nor who used the vault when (lethefs.lease, lethefs.host.*:
+# docs/SHARED.md), which every command holding the vault updates.
 vault_sums() {
-	(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' ! -name lethefs.lock -exec md5sum {} + | sort -k2)
+	(cd "$VAULT" && find . -type f ! -name 'lethefs.audit*' ! -name lethefs.lock \
+		! -name lethefs.lease ! -name 'lethefs.host.*' -exec md5sum {} + | sort -k2)
 }
 
 @test "rekey with every slot's secret: both still unlock, the old recovery key does not" {
@@ -59,7 +63,7 @@ vault_sums() {
 	[[ "$output" == *"slot 0: passphrase"* ]]
 	[[ "$output" == *"slot 1: passphrase"* ]]
 	"$LETHEFS" key export --passfile "$T/pass2" "$VAULT" >"$T/new.rk" 2>/dev/null
-	! cmp -s "$T/old.rk" "$T/new.rk"
+	! cmp -s "$T/old.rk" "$T/new.rk" || false
 	unlocks_with --recovery-key --passfile "$T/new.rk"
 	mount_vault
 	check_tree_after_rotation
@@ -68,7 +72,7 @@ vault_sums() {
 	unmount_vault
 	"$LETHEFS" rekey --recovery-key --passfile "$T/new.rk" --also-passfile "$T/pass2" \
 		--also-passfile "$T/pass" "$VAULT" >/dev/null
-	! unlocks_with --recovery-key --passfile "$T/new.rk"
+	refuses_secret --recovery-key --passfile "$T/new.rk"
 	unlocks_with --passfile "$T/pass"
 }
 
@@ -180,16 +184,59 @@ vault_sums() {
 
 # Runs rekey under strace, which kills it at the Nth call of a system call
 # (before the call runs). The commit (docs/FORMAT.md section 12, keyring
-# replacement) makes these calls, in order: pwrite64 1 (the journal record,
-# sealed under the new master), fdatasync 1; write 1 (keyslots temporary),
-# fsync 1, renameat 1 (-> lethefs.keyslots), fsync 2 (directory); write 2
-# (keyring temporary), fsync 3, renameat 2 (-> lethefs.keyring), fsync 4;
-# pwrite64 2 (the record cleared), fdatasync 2; then the audit entry.
+# replacement) writes the journal record (sealed under the new master,
+# pwrite64 "LTHR...") and syncs it; writes the keyslots temporary
+# ("LETHEKS1..."), syncs it, renames it onto lethefs.keyslots, syncs the
+# directory; the same for the keyring ("LETHEKR1...", lethefs.keyring);
+# then clears the record (pwrite64), syncs it, and appends the audit entry.
+# Other calls come before these and vary: the first rekey after a mount
+# makes lethefs.journal anew (more slots than the mount's), a host record is
+# written. So N is not written down: rekey_killed_before finds it by a
+# rekey of a copy of the vault in the same state, traced.
 rekey_killed_at() { # syscall N
 	run strace -f -o /dev/null -e trace="$1" -e inject="$1":signal=SIGKILL:when="$2" \
 		"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT"
 	[ "$status" -eq 137 ]
 	[[ "$output" != *"Rekeyed"* ]]
+}
+
+# Landmarks (EREs on strace's lines) for rekey_killed_before.
+RECORD='pwrite64[(][0-9]+, "LTHR'
+SLOTS_TMP='write[(][0-9]+, "LETHEKS1'
+SLOTS_RENAME='renameat[(].*, "lethefs.keyslots"[)]'
+RING_TMP='write[(][0-9]+, "LETHEKR1'
+RING_RENAME='renameat[(].*, "lethefs.keyring"[)]'
+
+# Kills rekey at the first SYSCALL call at or after the first call that
+# matches LANDMARK, counted on a traced rekey of a copy of the vault.
+rekey_killed_before() { # SYSCALL LANDMARK
+	local n
+	rm -rf "$T/copy"
+	cp -a "$VAULT" "$T/copy"
+	run strace -f -o "$T/trace" -e trace=pwrite64,fdatasync,write,fsync,renameat \
+		"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$T/copy"
+	[ "$status" -eq 0 ]
+	n=$(awk -v sc="$1" -v mark="$2" '
+		/resumed>/ { next }
+		{ name = $2; sub(/[(].*/, "", name); count[name]++ }
+		!seen && $0 ~ mark { seen = 1 }
+		seen && name == sc { print count[name]; exit }' "$T/trace")
+	rm -rf "$T/copy"
+	[ -n "$n" ] || { echo "no $1 call at or after /$2/ in a rekey" >&2; return 1; }
+	echo "rekey killed at $1 $n (at or after /$2/)" >&2
+	rekey_killed_at "$1" "$n"
+}
+
+# For each SYSCALL LANDMARK pair: a rekey killed there leaves the vault
+# consistent with the old or the new key material ($1).
+kills_leave() { # old|new SYSCALL LANDMARK...
+	local state=$1
+	shift
+	while [ $# -ge 2 ]; do
+		rekey_killed_before "$1" "$2"
+		assert_consistent "$state"
+		shift 2
+	done
 }
 
 # Both secrets open the vault, data reads back, fsck is clean; $1 says
@@ -200,7 +247,7 @@ assert_consistent() {
 	if [ "$1" = old ]; then
 		unlocks_with --recovery-key --passfile "$T/old.rk"
 	else
-		! unlocks_with --recovery-key --passfile "$T/old.rk"
+		refuses_secret --recovery-key --passfile "$T/old.rk"
 	fi
 	[ ! -e "$VAULT/lethefs.keyring.new" ]
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
@@ -211,31 +258,29 @@ assert_consistent() {
 
 @test "rekey killed before the keyslots are replaced: old key material; the next rekey goes through" {
 	populate
-	for point in "pwrite64 1" "fdatasync 1" "write 1" "fsync 1" "renameat 1"; do
-		rekey_killed_at $point
-		assert_consistent old
-	done
+	# The record written, synced; the keyslots temporary written, synced,
+	# renamed onto lethefs.keyslots.
+	kills_leave old pwrite64 "$RECORD" fdatasync "$RECORD" write "$SLOTS_TMP" \
+		fsync "$SLOTS_TMP" renameat "$SLOTS_RENAME"
 	"$LETHEFS" rekey --passfile "$T/pass" --also-passfile "$T/pass2" "$VAULT" >/dev/null
-	! ls -a "$VAULT" | grep -q '\.tmp\.'
+	! ls -a "$VAULT" | grep -q '\.tmp\.' || false
 	assert_consistent new
 }
 
 @test "rekey killed after the keyslots are replaced: the next unlock installs the new keyring" {
 	populate
-	for point in "fsync 2" "write 2" "fsync 3" "renameat 2"; do
-		rekey_killed_at $point
-		# Slots wrap the new master; lethefs.keyring is still the old one
-		# and the new one waits in the journal.
-		assert_consistent new
-	done
+	# The directory synced after the keyslots rename; the keyring temporary
+	# written, synced, renamed onto lethefs.keyring.
+	# Slots wrap the new master; lethefs.keyring is still the old one and
+	# the new one waits in the journal.
+	kills_leave new fsync "$SLOTS_RENAME" write "$RING_TMP" fsync "$RING_TMP" \
+		renameat "$RING_RENAME"
 }
 
 @test "rekey killed after the keyring is replaced: new key material" {
 	populate
-	rekey_killed_at fsync 4
-	assert_consistent new
-	rekey_killed_at pwrite64 2
-	assert_consistent new
+	# The directory synced after the keyring rename; the record cleared.
+	kills_leave new fsync "$RING_RENAME" pwrite64 "$RING_RENAME"
 }
 
 @test "a keyring left in lethefs.keyring.new by an older version's rekey is still installed" {

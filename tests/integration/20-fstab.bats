@@ -41,7 +41,7 @@ in_namespace() {
 		mount -T '$T/fstab' '$MNT'
 		grep ' $MNT fuse.lethefs ' /proc/self/mounts
 		'$LETHEFS' status '$MNT' | head -n 1
-		! ls '$MNT' 2>/dev/null
+		! ls '$MNT' 2>/dev/null || false
 		'$LETHEFS' unlock --passfile '$T/pass' '$MNT'
 		echo via-fstab >'$MNT/f'
 		cat '$MNT/f'

@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # The build's own rules fail when they are broken: the layer order of the
-# rooms (scripts/check-layers.sh, make layers) and the stack limits
-# (scripts/check-stack.sh, make stack). Each breaks a temporary copy of
-# the tree, never the tree itself.
+# rooms (scripts/check-layers.sh, make layers), the stack limits
+# (scripts/check-stack.sh, make stack) and the ban on bats statements that
+# are negations (scripts/check-negations.sh). Each breaks a temporary copy
+# of the tree, never the tree itself.
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
@@ -94,4 +95,49 @@ EOF
 	stack_check
 	[ "$status" -eq 1 ]
 	[[ $output == *"HANDLER_STACK_WIPE = 16384 bytes"*"NOT covered"* ]]
+}
+
+@test "no bats statement is a negation that cannot fail (check-negations)" {
+	run sh "$TOP/scripts/check-negations.sh" "$TOP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"no negated statement that cannot fail"* ]]
+}
+
+@test "a bats statement starting with '! ' fails check-negations; conditions do not" {
+	mkdir -p "$COPY/tests/integration"
+	# Every form here is fine: conditions, and negations that can fail.
+	cat >"$COPY/tests/integration/ok.bats" <<'BATS'
+fine() { # (not @test: bats would take it for one of this file)
+	if ! grep -q x /dev/null; then :; fi
+	while ! true; do :; done
+	true && ! false
+	[ ! -e /nonexistent ]
+	run ! false
+	! grep -q x /dev/null || false
+	! true || { echo bad; return 1; }
+	! grep -q x \
+		/dev/null || return 1
+	if true &&
+		! false; then :; fi
+	# ! a comment
+}
+BATS
+	run sh "$TOP/scripts/check-negations.sh" "$COPY"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# A test line, a line of an sh -ec script inside a test (the same rule),
+	# and a line of a loaded helper; written by printf, since lines of a
+	# here-document here would be checked as this file's own.
+	printf '%s\n' '@test "dead" {' '	! grep -q x /dev/null' '	sh -ec "' '		! ls /' \
+		'		true"' '}' >"$COPY/tests/integration/bad.bats"
+	printf '%s\n' 'helper() {' '	! true' '	:' '}' >"$COPY/tests/integration/h.bash"
+	run sh "$TOP/scripts/check-negations.sh" "$COPY"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"tests/integration/bad.bats:2: ! grep -q x /dev/null"* ]]
+	[[ $output == *"tests/integration/bad.bats:4: ! ls /"* ]]
+	[[ $output == *"tests/integration/h.bash:2: ! true"* ]]
+	[[ $output == *"negations: 3 statement(s)"* ]]
+	[[ $output != *ok.bats* ]]
 }

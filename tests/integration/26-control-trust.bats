@@ -153,7 +153,7 @@ PY
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"control_socket = $T/evil/x.sock is refused"*"/tmp"*"writable by nobody else"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 }
 
 @test "a configured control_socket in a root-only directory works, found without reading the vault" {

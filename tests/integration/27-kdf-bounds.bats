@@ -30,7 +30,7 @@ PY
 	echo "$output"
 	[ "$status" -eq 5 ]
 	[[ "$output" == *"keyslot 0 was not tried"*"1 passes, 8 KiB"*"below"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 }
 
 @test "attack: recovery passwd on an edited slot writes the default parameters, not the attacker's" {

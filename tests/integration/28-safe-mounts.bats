@@ -130,7 +130,7 @@ fstab_mount() { # extra options
 	[[ "${lines[0]}" == *" rw,nosuid,nodev,"* ]]
 	[[ "${lines[1]}" != *"nosuid"* && "${lines[1]}" != *"nodev"* ]]
 	mount_vault -o suid
-	! grep " $MNT " /proc/self/mountinfo | grep -q "nosuid"
+	! grep " $MNT " /proc/self/mountinfo | grep -q "nosuid" || false
 }
 
 @test "a non-empty mountpoint, or one that carries a mount, is refused unless -o nonempty" {
@@ -139,7 +139,7 @@ fstab_mount() { # extra options
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"is not empty"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 	mount_vault -o nonempty
 	unmount_vault
 	rm "$MNT/hidden"

@@ -28,7 +28,7 @@ conf() { printf '%s\n' "$@" >>"$VAULT/lethefs.conf"; }
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"[audit] log = $T/outside/x.audit is refused"*"outside the vault"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 	# The key commands append there too: not outside the vault either.
 	"$LETHEFS" keyslot add --passfile "$T/pass" --new-passfile "$T/pass" "${KDF[@]}" \
 		"$VAULT" || true
@@ -52,7 +52,7 @@ conf() { printf '%s\n' "$@" >>"$VAULT/lethefs.conf"; }
 	run "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	echo "$output"
 	[ "$status" -ne 0 ]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 	[ -z "$(ls -A "$T/outside")" ]
 }
 

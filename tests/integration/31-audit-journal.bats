@@ -79,7 +79,7 @@ for line, r in zip(log, sorted(recs, key=lambda r: int(r["LETHEFS_SEQ"]))):
 print([json.loads(l)["event"] for l in log])
 PY
 	# No name from inside the vault, no detail at all, leaves the host.
-	! grep -q patient-smith "$T/journal.json"
+	assert_no_match patient-smith "$T/journal.json"
 	grep -q patient-smith "$VAULT/lethefs.audit"
 }
 

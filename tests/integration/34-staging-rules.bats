@@ -78,6 +78,37 @@ for line in sys.stdin:
 	[ "$status" -eq 5 ]
 }
 
+@test "--dry-run: shred-expired and stage shred say what they would shred and change nothing" {
+	mount_vault
+	"$LETHEFS" stage create --ttl 2s "$MNT/old"
+	"$LETHEFS" stage create --ttl 1d "$MNT/new"
+	old=$(getfattr --only-values -n user.lethefs.id "$MNT/old")
+	new=$(getfattr --only-values -n user.lethefs.id "$MNT/new")
+	run "$LETHEFS" stage shred --dry-run "$MNT/new"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"would shred staging directory $new"* ]]
+	[ -d "$MNT/new" ] && [ -e "$VAULT/staging/$new.key" ]
+	# Not a staging directory: the same error as without --dry-run.
+	mkdir "$MNT/plain"
+	run "$LETHEFS" stage shred --dry-run "$MNT/plain"
+	[ "$status" -ne 0 ]
+	unmount_vault
+	sleep 2.2
+	audit_before=$(wc -c <"$VAULT/lethefs.audit")
+	run "$LETHEFS" shred-expired --dry-run "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"would shred $old: expired"* ]]
+	[[ "$output" != *"$new"* ]]
+	[[ "$output" == *"1 staging directory would be shredded"* ]]
+	[ -e "$VAULT/staging/$old.key" ]
+	[ "$(wc -c <"$VAULT/lethefs.audit")" -eq "$audit_before" ]
+	run "$LETHEFS" shred-expired "$VAULT"
+	[[ "$output" == *"1 staging directory shredded"* ]]
+	[ ! -e "$VAULT/staging/$old.key" ] && [ -e "$VAULT/staging/$new.key" ]
+}
+
 @test "writers never extend (even with staging_allow_extend = yes); root extends through the control socket" {
 	printf '[staging]\nstaging_allow_extend = yes\n' >>"$VAULT/lethefs.conf"
 	mount_shared

@@ -50,7 +50,7 @@ setup() {
 
 teardown() {
 	local rc=0
-	! mountpoint -q "$MNT" || sync -f "$MNT"
+	if mountpoint -q "$MNT"; then sync -f "$MNT"; fi
 	unmount_vault || rc=1
 	# The image stays busy until the daemon has exited, which under load
 	# can take long after a run of many small writes (up to a minute here).

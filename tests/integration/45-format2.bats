@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Format 2 (docs/FORMAT.md section 13): every object's type, mode, owner and
+# Format 2 (docs/FORMAT.md section 14): every object's type, mode, owner and
 # group are in its authenticated record; the backing store decides nothing
 # about who may read. Each attack of issue 13, played as the backing-store
 # writer of THREAT-MODEL.md on an allow_other mount (the usual deployment:

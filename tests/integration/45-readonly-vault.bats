@@ -64,5 +64,5 @@ readonly_view() {
 	echo "$output"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"read-only storage: mount it with -o ro"* ]]
-	! mountpoint -q "$MNT"
+	assert_not_mounted "$MNT"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Format 1 to format 2 (docs/FORMAT.md 13.7), on the saved format-1 vault of
+# Format 1 to format 2 (docs/FORMAT.md 14.7), on the saved format-1 vault of
 # tests/data: offline with `lethefs upgrade`, and online by a rotation. Each
 # is killed (SIGKILL, injected by strace at the Nth call of a system call
 # that writes) at points all along the way; the vault must then read back

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Crash safety of format 2's metadata (docs/FORMAT.md 13.4 and 12): an
+# Crash safety of format 2's metadata (docs/FORMAT.md 14.4 and 12): an
 # object is created whole under a hidden name and renamed into place; a
 # change of mode or owner is one write of its header (or one replacement of
 # .lethefs.dir). The mounted daemon is killed (SIGKILL, injected by strace

@@ -38,12 +38,14 @@ unmount_vault() {
 	# returns before that, and under load the daemon took over 5 s); a mount
 	# it refuses (busy, no daemon answering) is taken down the old way.
 	if is_mounted; then
-		"$LETHEFS" umount --timeout 30s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
+		"$LETHEFS" umount --timeout 120s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
 			umount -l "$MNT"
 	fi
-	# The daemon exits once unmounted; give it a moment (up to 15 s: on a
-	# loaded machine its last audit entry and syncs can take seconds).
-	for _ in $(seq 150); do
+	# The daemon exits once unmounted; give it a moment (up to 60 s: its
+	# last step is a syncfs of the backing filesystem, which waits for
+	# everything dirty on that disk, other programs' writes included; on a
+	# machine busy writing that took over a minute).
+	for _ in $(seq 600); do
 		pgrep -f "lethefs mount .*$VAULT" >/dev/null || return 0
 		sleep 0.1
 	done
@@ -125,9 +127,45 @@ unlocks_with() {
 }
 
 # The vault's format (lethefs.conf), and the length of a file header of
-# that format: where block 0 starts in a backing file (FORMAT.md 6, 13).
+# that format: where block 0 starts in a backing file (FORMAT.md 6, 14).
 vault_format() { sed -n 's/^format = //p' "$VAULT/lethefs.conf"; }
 hdr_len() { if [ "$(vault_format)" = 1 ]; then echo 48; else echo 152; fi; }
+
+# Fails unless the given secret options are refused as a wrong secret
+# (exit 3, docs/CLI-ABI.md): a refusal for any other reason (a missing
+# file, a usage error, a corrupt vault) proves nothing about the secret.
+# Written without `! unlocks_with`: bash's errexit ignores a negated
+# command, so such a line in a test can never fail it.
+refuses_secret() {
+	local rc=0
+	"$LETHEFS" key export "$@" "$VAULT" >/dev/null 2>"$T/refuses_secret.err" || rc=$?
+	[ "$rc" -eq 3 ] && return 0
+	echo "key export $*: exit $rc, expected 3 (wrong secret):" >&2
+	cat "$T/refuses_secret.err" >&2
+	return 1
+}
+
+# Fails unless directory $1 is not a mount point: mountpoint exits 32 for
+# that, but 1 when it cannot even stat the directory (a dead FUSE mount
+# left behind: "Transport endpoint is not connected"), which must fail.
+assert_not_mounted() {
+	local rc=0
+	mountpoint -q "$1" || rc=$?
+	[ "$rc" -eq 32 ] && return 0
+	echo "$1: mountpoint exited $rc, expected 32 (not a mount point)" >&2
+	return 1
+}
+
+# Fails unless `grep -q ARGS...` finds no match (exit 1); a grep error
+# (exit 2: a missing or unreadable file) fails too, where `! grep` passed.
+assert_no_match() {
+	local rc=0
+	grep -q "$@" || rc=$?
+	[ "$rc" -eq 1 ] && return 0
+	echo "grep $*: exit $rc, expected 1 (no match)" >&2
+	[ "$rc" -ne 0 ] || grep -m 5 "$@" >&2 || true
+	return 1
+}
 
 # Cheap Argon2id for slots created in tests.
 KDF=(--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M)

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gate as gatemod  # noqa: E402
@@ -299,7 +300,9 @@ class Soak:
         self.figures["elapsed_seconds"] = time.monotonic() - self.start
 
     def cleanup(self):
-        if os.path.ismount(self.vault.mnt):
+        if not self.figures.get("elapsed_seconds") and getattr(self, "start", None):
+            self.figures["elapsed_seconds"] = time.monotonic() - self.start  # aborted
+        if vaultctl.mounted(self.vault.mnt):
             self.vault.unmount(lazy_ok=True)
         if not self.args.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -317,7 +320,9 @@ def main():
         soak.setup()
         soak.run()
     except Exception as e:  # a crash of the soak itself is a finding too
-        soak.findings.add("driver", "soak aborted: %r" % (e,))
+        soak.findings.add("driver", "soak aborted: %r at %s" % (e, " <- ".join(
+            "%s:%d" % (f.filename.split("/")[-1], f.lineno)
+            for f in reversed(traceback.extract_tb(e.__traceback__)))))
         soak.gate.stop()
     finally:
         text = report.render(soak)

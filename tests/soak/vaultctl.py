@@ -11,6 +11,19 @@ import subprocess
 import time
 
 
+
+def mounted(path):
+    """Whether something is mounted at path, a dead FUSE mount included:
+    os.path.ismount stats the path, and a mount whose daemon was killed
+    answers ENOTCONN, which ismount takes for "not a mount point"."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == real:
+                return True
+    return False
+
 class Vault:
     def __init__(self, lethefs, workdir):
         self.lethefs = lethefs
@@ -59,8 +72,12 @@ class Vault:
                                        stderr=self.daemon_log)
         while time.monotonic() - t0 < 120:
             if self.daemon.poll() is not None:
-                raise RuntimeError("mount exited with %d (see %s)" % (self.daemon.returncode, log))
-            if os.path.ismount(self.mnt):
+                self.daemon_log.flush()
+                with open(log, errors="replace") as f:
+                    last = f.read().strip().splitlines()[-3:]
+                raise RuntimeError("mount exited with %d: %s" % (self.daemon.returncode,
+                                                                 " | ".join(last)))
+            if mounted(self.mnt):
                 return time.monotonic() - t0
             time.sleep(0.02)
         raise RuntimeError("the mount did not appear within 120 s")
@@ -76,7 +93,7 @@ class Vault:
         exit. Returns None, or what went wrong."""
         problem = None
         for attempt in range(50):
-            if not os.path.ismount(self.mnt):
+            if not mounted(self.mnt):
                 break
             p = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, text=True)
             if p.returncode == 0:

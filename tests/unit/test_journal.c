@@ -192,6 +192,193 @@ static void test_file_replay_keep(void **state)
 	rmdir(dir);
 }
 
+/* Records with bulk (block images, FORMAT.md 12.8): the bulk rides after
+ * the MAC in a large slot; bulk_len is authenticated, the bulk is not;
+ * what does not fit is refused. */
+static void test_large_records(void **state)
+{
+	(void)state;
+	uint8_t *slot = malloc(LFS_JOURNAL_LARGE_LEN);
+	uint8_t *bulk = malloc(LFS_JOURNAL_LARGE_LEN);
+	test_fill(bulk, LFS_JOURNAL_LARGE_LEN, 3);
+	struct lfs_journal_record *r = record(LFS_JK_OVERWRITE, "a/b", 64),
+	                          *b = calloc(1, sizeof(*b));
+	size_t room = LFS_JOURNAL_BULK_ROOM(3, 64);
+	r->bulk = bulk;
+	r->bulk_len = (uint32_t)room;
+	/* Not in a small slot's worth of bytes. */
+	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_SLOT_LEN), -EINVAL);
+	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN), 0);
+	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), 0);
+	assert_int_equal(b->bulk_len, room);
+	assert_memory_equal(b->bulk, bulk, room);
+	/* The bulk is not MAC'd (recovery authenticates each block itself)... */
+	slot[LFS_JOURNAL_LARGE_LEN - (LFS_JOURNAL_LARGE_LEN - room) / 2 - 1] ^= 1;
+	size_t last = 184 + 3 + 64 + LFS_JOURNAL_MAC_LEN + room - 1;
+	slot[last] ^= 0x40;
+	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), 0);
+	/* ...but its length is: a record cannot be stretched or cut. */
+	slot[176] ^= 1;
+	assert_int_not_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), 0);
+	slot[176] ^= 1;
+	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), 0);
+	/* One byte more than the slot leaves: refused, never cut. */
+	r->bulk_len = (uint32_t)room + 1;
+	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN), -EINVAL);
+	/* A length field that claims more than the slot holds. */
+	r->bulk_len = (uint32_t)room;
+	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN), 0);
+	slot[176] = 0xff;
+	slot[177] = 0xff;
+	slot[178] = 0xff;
+	slot[179] = 0x7f;
+	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), -EINVAL);
+
+	/* In a journal: image records are replayed before older records of
+	 * other kinds, and the slots of records not yet applied stay reserved
+	 * while the callback writes records of its own. */
+	char dir[] = "/tmp/lethefs-journal.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct lfs_journal j;
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	assert_int_equal(j.nlarge, LFS_JOURNAL_LARGE_FOR(16));
+	unsigned s1, s2, s3;
+	struct lfs_journal_record *t = record(LFS_JK_TAIL, "x", 10);
+	t->target.ino = 1;
+	assert_int_equal(lfs_journal_begin(&j, key, t, false, &s1), 0);
+	r->target.ino = 2;
+	r->bulk_len = 4136;
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &s2), 0);
+	assert_true(s2 >= j.nslots);
+	t->target.ino = 3;
+	assert_int_equal(lfs_journal_begin(&j, key, t, false, &s3), 0);
+	r->bulk_len = (uint32_t)room + 1;
+	unsigned s4;
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &s4), -E2BIG);
+	lfs_journal_close(&j); /* a crash: all three stay */
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	struct seen seen = {.refuse = 0};
+	unsigned rejected;
+	assert_int_equal(lfs_journal_replay(&j, key, collect, &seen, &rejected), 3);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.ino[0], 2);
+	assert_int_equal(seen.ino[1], 1);
+	assert_int_equal(seen.ino[2], 3);
+	lfs_journal_close(&j);
+
+	/* A journal without large slots (lethefs 0.2) is made anew with them
+	 * when empty, kept while it holds a record. */
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	lfs_journal_close(&j);
+	int fd = openat(dfd, LFS_JOURNAL_FILE_NAME, O_RDWR);
+	uint8_t zero[4] = {0};
+	assert_int_equal(pwrite(fd, zero, 4, 20), 4);
+	assert_int_equal(pwrite(fd, zero, 4, 40), 4);
+	assert_int_equal(ftruncate(fd, 4096 + 16 * (off_t)LFS_JOURNAL_SLOT_LEN), 0);
+	close(fd);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, false, 16), 0);
+	assert_int_equal(j.nlarge, 0);
+	t->target.ino = 9;
+	assert_int_equal(lfs_journal_begin(&j, key, t, false, &s1), 0);
+	lfs_journal_close(&j);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	assert_int_equal(j.nlarge, 0); /* a record is pending: kept */
+	seen.n = 0;
+	assert_int_equal(lfs_journal_replay(&j, key, collect, &seen, &rejected), 1);
+	lfs_journal_close(&j);
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	assert_int_equal(j.nlarge, LFS_JOURNAL_LARGE_FOR(16)); /* empty: made anew */
+	lfs_journal_close(&j);
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	close(dfd);
+	rmdir(dir);
+	free(t);
+	free(r);
+	free(b);
+	free(bulk);
+	free(slot);
+}
+
+static int count_name(const char *name, void *arg)
+{
+	int *n = arg;
+	if (!strcmp(name, LFS_JOURNAL_FILE_NAME) || !strcmp(name, LFS_JOURNAL_FILE_NAME ".lab2"))
+		(*n)++;
+	else
+		(*n) += 100; /* a name that is no journal */
+	return 0;
+}
+
+/* Shared mode's per-host journals (docs/FORMAT.md 13.3): the same
+ * geometry as lethefs.journal (large slots), the same reshaping of an
+ * empty journal under its own name, records that carry bulk, and a
+ * listing that finds every journal and nothing else. */
+static void test_named_journals(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lethefs-journal.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct lfs_journal j;
+	const char *name = LFS_JOURNAL_FILE_NAME ".lab2";
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME "."));
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME "..x"));
+	assert_false(lfs_journal_name_ok(LFS_JOURNAL_FILE_NAME ".a/b"));
+	assert_false(lfs_journal_name_ok("lethefs.journalx"));
+	assert_int_equal(lfs_journal_open_named(&j, dfd, "lethefs.journal.a/b", uuid, true, 16),
+	                 -EINVAL);
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 16), 0);
+	assert_int_equal(j.nslots, 16);
+	assert_int_equal(j.nlarge, LFS_JOURNAL_LARGE_FOR(16));
+	struct stat st;
+	assert_int_equal(fstat(j.fd, &st), 0);
+	assert_int_equal((uint64_t)st.st_size,
+	                 LFS_JOURNAL_HDR_LEN + 16ull * LFS_JOURNAL_SLOT_LEN +
+	                     (uint64_t)j.nlarge * LFS_JOURNAL_LARGE_LEN);
+	/* A record with bulk goes to a large slot. */
+	struct lfs_journal_record *r = record(LFS_JK_OVERWRITE, "f", 64);
+	uint8_t *bulk = malloc(100000);
+	test_fill(bulk, 100000, 3);
+	r->bulk = bulk;
+	r->bulk_len = 100000;
+	unsigned slot;
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &slot), 0);
+	assert_true(slot >= 16);
+	assert_int_equal(lfs_journal_end(&j, slot), 0);
+	free(bulk);
+	free(r);
+	lfs_journal_close(&j);
+	/* Empty and wanting more slots: made anew, under its own name. */
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 40), 0);
+	assert_int_equal(j.nslots, 40);
+	lfs_journal_close(&j);
+	assert_int_equal(fstatat(dfd, LFS_JOURNAL_FILE_NAME, &st, 0), -1);
+	/* Holding a record: kept as it is, whatever a mount wants. */
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 40), 0);
+	r = record(LFS_JK_RENAME, "f", 12);
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &slot), 0);
+	free(r);
+	lfs_journal_close(&j);
+	assert_int_equal(lfs_journal_open_named(&j, dfd, name, uuid, true, 80), 0);
+	assert_int_equal(j.nslots, 40);
+	lfs_journal_close(&j);
+	/* The listing: this journal and lethefs.journal, not other files. */
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	lfs_journal_close(&j);
+	int fd = openat(dfd, "lethefs.journalx", O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	int n = 0;
+	assert_int_equal(lfs_journal_list(dfd, count_name, &n), 2);
+	assert_int_equal(n, 2);
+	unlinkat(dfd, "lethefs.journalx", 0);
+	unlinkat(dfd, name, 0);
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -202,6 +389,8 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip_and_binding),
 	    cmocka_unit_test(test_paths_that_leave_the_tree),
 	    cmocka_unit_test(test_file_replay_keep),
+	    cmocka_unit_test(test_large_records),
+	    cmocka_unit_test(test_named_journals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,7 @@ static void test_wrap(void **state)
 	assert_int_equal(lfs_stage_key_unwrap(&kr, old, sizeof(old), ID, out, &flags), 0);
 	assert_int_equal(flags, 0);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out, NULL), -EINVAL);
-	/* Format 2 (docs/FORMAT.md 13.6): the flag is authenticated too;
+	/* Format 2 (docs/FORMAT.md 14.6): the flag is authenticated too;
 	 * clearing it (to pass a format-2 directory off as format 1) breaks
 	 * the key, and it maps to the keyring's epoch flag. */
 	uint32_t both = LFS_STAGE_KEY_NEEDS_EXP | LFS_STAGE_KEY_FORMAT2;

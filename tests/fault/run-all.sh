@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# make test-faults: the whole crash and full-disk sweep, the same with the
+# kernel's writeback cache off (contents operations), full disks on ext4, and
+# random kills; then one summary and a Markdown work list
+# (docs/TESTING.md). Usage: tests/fault/run-all.sh BUILD_DIR [KILL_ROUNDS]
+# FAULT_ARGS and KILL_ARGS (environment) are passed to sweep.py/kills.py.
+set -u
+build=${1:-build}
+rounds=${2:-12}
+here=$(cd "$(dirname "$0")" && pwd)
+out=$build/test-faults
+mkdir -p "$out"
+rm -f "$out"/*.json
+contents=append-unaligned,append-in-block,append-aligned,write-cross-last-block,overwrite-middle
+contents=$contents,write-gap-small,write-gap-large,truncate-shrink-unaligned,truncate-shrink-aligned
+contents=$contents,truncate-zero,truncate-extend,truncate-extend-large,fallocate,create-write
+rc=0
+step() { # name, then the command
+	local name=$1
+	shift
+	echo "=== $name"
+	"$@" >"$out/$name.log" 2>&1
+	local r=$?
+	grep -vE '^  (FAIL|ok) ' "$out/$name.log" | tail -14
+	[ $r -le 1 ] || { echo "$name: harness error (exit $r), see $out/$name.log"; rc=2; }
+	[ $r -ne 1 ] || [ $rc -ne 0 ] || rc=1
+}
+# shellcheck disable=SC2086
+step sweep python3 "$here/sweep.py" --build "$build" --json "$out/sweep.json" ${FAULT_ARGS:-}
+# shellcheck disable=SC2086
+step sweep-nowb python3 "$here/sweep.py" --build "$build" --opts no_writeback_cache \
+	--ops "$contents" --json "$out/sweep-nowb.json" ${FAULT_ARGS:-}
+# shellcheck disable=SC2086
+step sweep-ext4 python3 "$here/sweep.py" --build "$build" --modes fullfs --fullfs-fs ext4 \
+	--json "$out/sweep-ext4.json" ${FAULT_ARGS:-}
+# shellcheck disable=SC2086
+step kills python3 "$here/kills.py" --build "$build" --rounds "$rounds" \
+	--json "$out/kills.json" ${KILL_ARGS:-}
+python3 "$here/report.py" --summary "$out"/sweep*.json "$out/kills.json"
+python3 "$here/report.py" "$out"/sweep*.json "$out/kills.json" >"$out/report.md"
+echo "work list: $out/report.md; logs: $out/*.log"
+exit $rc

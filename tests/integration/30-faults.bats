@@ -1,0 +1,262 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Crash and full-disk safety (issue 12, docs/TESTING.md): the fault-injection
+# shim itself, a representative part of the sweep (tests/fault/sweep.py) and
+# of the random kills (tests/fault/kills.py), and a genuinely full tmpfs.
+# `make test-faults` runs everything.
+#
+# The cases that failed before the crash-safety rewrite (#N as in
+# tests/fault/KNOWN-FAILURES.md) are tests of their own below, at the call
+# numbers where each one failed (re-derived from today's call lists, see
+# `sweep.py --list-calls --count-only --ops OP`). A case that still fails is
+# skipped with its current cause; KNOWN-FAILURES.md has the details.
+
+load helpers
+
+FAULT=$BATS_TEST_DIRNAME/../fault
+BUILD=$(dirname "$LETHEFS")
+SHIM=$BUILD/tests/fault/faultshim.so
+
+setup() {
+	[ -e "$SHIM" ] || skip "fault shim not built ($SHIM): run make test"
+}
+
+teardown() {
+	[ -n "${T:-}" ] || return 0
+	unmount_vault || true
+	[ -z "${SMALL:-}" ] || umount "$SMALL"
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		echo "mount left behind at $MNT" >&2
+		return 1
+	fi
+	rm -rf "$T"
+}
+
+# The sweep over operations/modes/call numbers; fails with its report.
+sweep() {
+	run python3 "$FAULT/sweep.py" --build "$BUILD" "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+kills() {
+	run python3 "$FAULT/kills.py" --build "$BUILD" "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# Mounts $VAULT with the shim; the remaining arguments are VAR=value pairs.
+# Returns once the daemon answers its control socket, which it starts after
+# writing the mount's audit entry (so that arming next counts none of it).
+mount_shim() {
+	env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" \
+		LFS_FAULT_LOG="$T/calls.log" "$@" \
+		"$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	"$LETHEFS" status "$MNT" >/dev/null
+}
+
+# After the shim made the daemon _exit: waits for it and removes the mount.
+reap() {
+	for _ in $(seq 50); do
+		pgrep -f "lethefs mount .*$VAULT" >/dev/null || break
+		sleep 0.1
+	done
+	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+}
+
+# --- the shim -----------------------------------------------------------------
+
+@test "shim: counts only armed calls on the vault, with kind and backing path" {
+	setup_vault
+	mount_shim
+	echo before >"$MNT/unarmed"
+	sync "$MNT/unarmed"
+	[ ! -s "$T/calls.log" ] || { cat "$T/calls.log"; false; }
+	touch "$T/armed"
+	mkdir "$MNT/d"
+	rm "$T/armed"
+	echo after >"$MNT/unarmed2"
+	sync "$MNT/unarmed2"
+	cat "$T/calls.log"
+	# Numbered from 1 in order, all in the vault's tree; mkdir builds the
+	# directory under a temporary name, then renames it into place.
+	[ "$(cut -f2 "$T/calls.log" | tr '\n' ' ')" = "$(seq -s ' ' "$(wc -l <"$T/calls.log")") " ]
+	grep -q $'\tmkdir\tmkdirat\td/.lethefs.tmp.' "$T/calls.log"
+	grep -q $'\trename\trenameat2\td/.lethefs.tmp.[0-9a-f]*\t-> d/' "$T/calls.log"
+	[ -z "$(grep -v $'\td/' "$T/calls.log")" ]
+}
+
+@test "shim: crash-before kills the daemon without the call, crash-after after it" {
+	setup_vault
+	mount_shim LFS_FAULT_MODE=crash-before LFS_FAULT_AT=1
+	touch "$T/armed"
+	run mkdir "$MNT/d"
+	[ "$status" -ne 0 ]
+	reap
+	grep -q $'\tmkdirat\t.*\tcrash-before$' "$T/calls.log"
+	[ -z "$(find "$VAULT/d" -name '.lethefs.tmp.*')" ]
+	rm "$T/calls.log" "$T/armed"
+	mount_shim LFS_FAULT_MODE=crash-after LFS_FAULT_AT=1
+	touch "$T/armed"
+	run mkdir "$MNT/d"
+	[ "$status" -ne 0 ]
+	reap
+	grep -q $'\tmkdirat\t.*\tcrash-after(ok)$' "$T/calls.log"
+	[ -n "$(find "$VAULT/d" -name '.lethefs.tmp.*')" ]
+	rm "$T/armed"
+	mount_vault
+	[ ! -e "$MNT/d" ]
+}
+
+@test "shim: an injected ENOSPC reaches the caller and the daemon keeps serving" {
+	setup_vault
+	mount_shim LFS_FAULT_MODE=fail-once LFS_FAULT_AT=1 LFS_FAULT_KINDS=mkdir
+	touch "$T/armed"
+	run mkdir "$MNT/d"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"No space left on device"* ]]
+	mkdir "$MNT/d"
+	rm "$T/armed"
+	[ -d "$MNT/d" ]
+	grep -q $'\tinject=ENOSPC$' "$T/calls.log"
+}
+
+# --- the sweep: what holds today ---------------------------------------------------
+
+@test "sweep: mkdir, rename over a file, link, symlink, long-name unlink at every call" {
+	# crash-before N leaves what crash-after N-1 leaves: not run here.
+	sweep --ops mkdir,rename-over,link,symlink,longname-unlink \
+		--modes crash-after,enospc,eio
+}
+
+@test "sweep: create + first write and xattr replacement at every call, on a full tmpfs" {
+	sweep --ops create-write,setxattr-replace --modes crash-after,enospc-short,eio,fullfs
+}
+
+@test "sweep: passwd at every call (crash, EIO)" {
+	sweep --ops passwd --modes crash-after,eio
+}
+
+@test "sweep: staging expiry interrupted by crashes" {
+	sweep --ops stage-expire --modes crash-after --max-n 8
+}
+
+@test "kill -9 while staging directories are created, filled and expire" {
+	kills --workloads staging --rounds 3 --seed 1
+}
+
+# --- the cases of tests/fault/KNOWN-FAILURES.md -------------------------------------
+# Each names the calls where the old code failed; a recovery that ignores
+# tail records (kind 1), an undo that does nothing, an rmdir without its
+# hidden temporary or a recovery that skips rotation records fails them.
+
+@test "#1: crash inside a growing write, an extending truncate or a fallocate" {
+	# Calls 3-4 (5-6 with a SPARSE transition): new blocks written, the
+	# old last block (the pivot) re-sealed, the tail record not yet ended.
+	sweep --ops append-aligned,write-gap-small,truncate-extend,fallocate --modes crash-after --n 3,4 &&
+		sweep --ops write-gap-large,truncate-extend-large --modes crash-after --n 5,6
+}
+
+@test "#1: crash in an append the kernel splits (no writeback cache)" {
+	# Two requests, two tail records: 3/4 inside the first, 6/7 inside the
+	# second (its growth by whole blocks).
+	sweep --opts no_writeback_cache --ops append-unaligned,write-cross-last-block \
+		--modes crash-after --n 3,4,6,7
+}
+
+@test "#2, #5: crash or EIO in a shrinking truncate, EIO in a truncate to zero" {
+	# 2: the new last block re-sealed final, 3: the ftruncate, 5 (1 for
+	# truncate-zero): the utimensat after it, which must not undo the size.
+	sweep --ops truncate-shrink-unaligned,truncate-shrink-aligned --modes crash-after,eio --n 2,3,5 &&
+		sweep --ops truncate-zero --modes eio --n 1,2
+}
+
+@test "full tmpfs: a failed append keeps the old last block (issue 12)" {
+	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
+	SMALL=$T/small
+	mkdir -p "$SMALL" "$T/mnt"
+	mount -t tmpfs -o size=8m tmpfs "$SMALL"
+	VAULT=$SMALL/vault MNT=$T/mnt
+	printf '%s\n' "$PASS" >"$T/pass"
+	"$LETHEFS" init --passfile "$T/pass" "${KDF[@]}" "$VAULT" >/dev/null
+	mount_vault
+	head -c 50004 /dev/urandom >"$T/old"
+	cp "$T/old" "$MNT/f"
+	sync "$MNT/f"
+	head -c 8000000 /dev/zero >"$SMALL/filler" 2>/dev/null || true
+	run sh -c "head -c 50000 /dev/urandom >>'$MNT/f' && sync '$MNT/f'"
+	[ "$status" -ne 0 ]
+	rm -f "$SMALL/filler"
+	unmount_vault
+	mount_vault
+	cmp <(head -c 50004 "$MNT/f") "$T/old"
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "#3: ENOSPC in the middle of a write re-sealing the last block" {
+	# enospc-short counts writes only: 1 the record, 2-3 the file's blocks.
+	sweep --ops append-unaligned,append-in-block,write-cross-last-block --modes enospc-short --n 1,2,3
+}
+
+@test "#4: EIO or ENOSPC in a growing write, truncate or fallocate is undone" {
+	sweep --ops append-aligned,write-gap-small,truncate-extend,fallocate --modes eio,enospc --n 3,4
+}
+
+@test "#6: crash inside rmdir (hidden temporary first)" {
+	sweep --ops rmdir --modes crash-after
+}
+
+@test "#7: an adoption as staging that fails before its commit puts the directory back" {
+	# 10 hidden, 11 marker, 12 the parent's fsync, 13 the commit rename.
+	sweep --ops stage-adopt --modes eio --n 10,11,12,13
+}
+
+@test "#7: a crash while adopting a directory as staging keeps it" {
+	skip "by design (docs/FORMAT.md 12.7): a crash between hiding the directory and the commit (stage-adopt crash-after 10-12) drops the user's empty directory, and an error writing its .lethefs.dir after the commit shreds it (eio 21-25; enospc 9-14, where every allocating call fails from the index on; enospc-short 3-4; a full tmpfs with 2-3 pages free); at enospc 7-8 the rename that puts it back fails too"
+	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,eio
+}
+
+@test "#8, #9: crash inside a rotation: it mounts, and fsck right after it reports pending work, not corruption" {
+	# 13 points spread over the 162 calls: directory conversions (records
+	# of kind 3) and re-sealed files (kind 2, block images).
+	sweep --ops rotate --modes crash-after --max-n 12
+}
+
+@test "#10: EIO on the new header of a file being re-sealed by rotation" {
+	skip "fails: rotate eio at the header write of a re-sealed file (pwrite off=0 len=48, N=68/91/104/115/124/137) leaves the file reading EIO from block 0 on the live mount until the next mount, whose recovery repairs it from the record (LIVE): nothing repairs it on the live mount"
+	sweep --ops rotate --modes eio
+}
+
+@test "#11: rotation on a full disk gives up and says so" {
+	skip "fails: with ENOSPC from the start of a rotation (rotate enospc N=4-6) or a full ext4 (2-3 pages free) rotate --wait does not return within 20 s (the worker logs 'cannot convert directory ...: No space left on device' pass after pass), and the live mount misses /keep while it runs"
+	sweep --ops rotate --modes enospc --n 4,5,6
+}
+
+@test "#12: rotation keeps the xattrs of empty files" {
+	sweep --ops rotate-empty-xattr --modes none
+}
+
+@test "#13: readlink never fails while a rotation converts the directory" {
+	setup_vault
+	mount_vault
+	mkdir "$MNT/d"
+	for i in $(seq 40); do
+		ln -s "target$i" "$MNT/d/l$i"
+		head -c 100000 /dev/urandom >"$MNT/d/f$i"
+	done
+	"$LETHEFS" rotate "$MNT" >/dev/null
+	fails=0
+	for _ in $(seq 100); do
+		readlink "$MNT/d/l1" "$MNT/d/l20" "$MNT/d/l40" >/dev/null || fails=$((fails + 1))
+	done
+	"$LETHEFS" rotate --wait "$MNT" >/dev/null
+	[ "$fails" -eq 0 ]
+}
+
+@test "#14: EIO from the directory fsync after rekey replaced the keyslots" {
+	# 16: the keyslots renamed into place, 17: the directory's fsync.
+	sweep --ops rekey --modes eio,crash-after --n 15,16,17,18
+}

@@ -1,0 +1,383 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# One vault on a GlusterFS replica-2 volume, mounted by two hosts at once
+# (-o shared; docs/SHARED.md). The engine is started by the test
+# (tests/integration/gluster.bash); each host is a mount namespace of its
+# own with its own host name, /run/lethefs and GlusterFS client.
+
+load helpers
+load gluster
+
+setup_file() {
+	why=$(gluster_unavailable)
+	if [ -n "$why" ]; then
+		echo "$why" >"${BATS_FILE_TMPDIR}/skip"
+		return 0
+	fi
+	gluster_start || { gluster_stop; return 1; }
+	export G GVOL GHOST
+	host_start hostA && host_start hostB || { gluster_stop; return 1; }
+	printf '%s\n' "$PASS" >"$G/pass"
+	chmod 600 "$G/pass"
+	on_host hostA "$LETHEFS" init --passfile "$G/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
+		"$G/mhostA/vault" >/dev/null 2>&1 || { gluster_stop; return 1; }
+}
+
+teardown_file() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	gluster_stop
+}
+
+setup() {
+	if [ -f "${BATS_FILE_TMPDIR}/skip" ]; then
+		skip "GlusterFS cannot run here: $(cat "${BATS_FILE_TMPDIR}/skip")"
+	fi
+	mkdir -p "$G/lhostA" "$G/lhostB" "$G/lhostC"
+}
+
+teardown() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	# A daemon a failed test left frozen (SIGSTOP) could not unmount.
+	if [ -f "$G/stopped.pid" ]; then
+		kill -CONT "$(cat "$G/stopped.pid")" 2>/dev/null
+		rm -f "$G/stopped.pid"
+	fi
+	for h in hostA hostB; do
+		on_host $h sh -c "mountpoint -q $G/l$h && { fusermount3 -u $G/l$h || umount -l $G/l$h; }; true"
+	done
+	for _ in $(seq 150); do
+		pgrep -f "lethefs mount .*$G" >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "a lethefs daemon is left" >&2
+	return 1
+}
+
+# mount_on HOST [OPTIONS...]: the vault through HOST's client, on $G/lHOST.
+mount_on() {
+	local h=$1
+	shift
+	on_host "$h" "$LETHEFS" mount --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h"
+}
+
+@test "shared: files and directories made on one host are seen on the other, both ways" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA mkdir -p "$G/lhostA/lab/2026"
+	on_host hostA sh -c "echo 'patient 4711: HbA1c 5.9' >$G/lhostA/lab/2026/r1.txt"
+	run on_host hostB cat "$G/lhostB/lab/2026/r1.txt"
+	[ "$status" -eq 0 ]
+	[ "$output" = "patient 4711: HbA1c 5.9" ]
+	on_host hostB sh -c "echo from-b >$G/lhostB/lab/b.txt && mkdir $G/lhostB/lab/bdir"
+	run on_host hostA cat "$G/lhostA/lab/b.txt"
+	[ "$output" = from-b ]
+	on_host hostA test -d "$G/lhostA/lab/bdir"
+	# No plaintext name or content in the bricks.
+	! grep -rqa "patient 4711" "$G/b1" "$G/b2" || false
+	! find "$G/b1" "$G/b2" -name 'r1.txt' -o -name lab | grep -q . || false
+}
+
+@test "shared: mkdir, rename, rmdir and link from both hosts (no RENAME_NOREPLACE on GlusterFS)" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	run on_host hostA "$LETHEFS" status --json "$G/lhostA"
+	[[ "$output" == *'"backing_missing":"rename_noreplace'* ]]
+	on_host hostA mkdir "$G/lhostA/d1"
+	run on_host hostB mkdir "$G/lhostB/d1"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"File exists"* ]]
+	on_host hostB sh -c "echo x >$G/lhostB/d1/f && mv $G/lhostB/d1 $G/lhostB/d2"
+	on_host hostA test -f "$G/lhostA/d2/f"
+	! on_host hostA test -e "$G/lhostA/d1" || false
+	on_host hostA ln "$G/lhostA/d2/f" "$G/lhostA/d2/g"
+	run on_host hostB stat -c %h "$G/lhostB/d2/f"
+	[ "$output" = 2 ]
+	# rename(2) with RENAME_NOREPLACE (mv --no-clobber... through renameat2).
+	on_host hostB sh -c "echo y >$G/lhostB/d2/h"
+	run on_host hostA python3 -c "
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d = sys.argv[1]
+r = libc.renameat2(-100, (d + '/h').encode(), -100, (d + '/f').encode(), 1)
+print(r, os.strerror(ctypes.get_errno()))
+r = libc.renameat2(-100, (d + '/h').encode(), -100, (d + '/new').encode(), 1)
+print(r)" "$G/lhostA/d2"
+	[ "${lines[0]}" = "-1 File exists" ]
+	[ "${lines[1]}" = 0 ]
+	run on_host hostB cat "$G/lhostB/d2/new"
+	[ "$output" = y ]
+	! on_host hostB test -e "$G/lhostB/d2/h" || false
+	on_host hostA rm "$G/lhostA/d2/f" "$G/lhostA/d2/g" "$G/lhostA/d2/new"
+	on_host hostB rmdir "$G/lhostB/d2"
+	! on_host hostA test -e "$G/lhostA/d2" || false
+	run on_host hostA ls -A "$G/lhostA"
+	[[ "$output" != *d2* ]]
+}
+
+@test "shared: a directory renamed onto an empty one (POSIX replaces it) without RENAME_NOREPLACE" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA sh -c "mkdir -p $G/lhostA/rd/src $G/lhostA/rd/empty && echo z >$G/lhostA/rd/src/f"
+	on_host hostB python3 -c "import os, sys; os.rename(sys.argv[1] + '/src', sys.argv[1] + '/empty')" \
+		"$G/lhostB/rd"
+	run on_host hostA cat "$G/lhostA/rd/empty/f"
+	[ "$output" = z ]
+	! on_host hostA test -e "$G/lhostA/rd/src" || false
+	# Nothing hidden left in the backing directory (the replaced target).
+	[ -z "$(find "$G/b1/vault/d" -name '.lethefs.tmp.*')" ]
+	on_host hostA rm -r "$G/lhostA/rd"
+}
+
+@test "a second host without -o shared is refused, naming the holder" {
+	mount_on hostA
+	run mount_on hostB
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"already mounted: in use by host hostA (pid "*", since "*", exclusive)"* ]]
+	run mount_on hostB -o shared
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"host hostA"* ]]
+	on_host hostA umount "$G/lhostA"
+	mount_on hostA -o shared
+	run mount_on hostB
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"in use by host hostA (pid "*", shared)"* ]]
+	run on_host hostB "$LETHEFS" info --backing "$G/mhostB/vault"
+	[[ "$output" == *"hostA: live"* ]]
+	[[ "$output" == *"fuse.glusterfs"* ]]
+}
+
+@test "shared: two hosts write disjoint ranges of one file at once (shared blocks), nothing lost" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	W=$BATS_TEST_DIRNAME/shared_writer.py
+	on_host hostA touch "$G/lhostA/shared.bin"
+	on_host hostA python3 "$W" write "$G/lhostA/shared.bin" 0 600 1000 &
+	a=$!
+	on_host hostB python3 "$W" write "$G/lhostB/shared.bin" 1 600 1000 &
+	b=$!
+	wait $a
+	wait $b
+	run on_host hostA python3 "$W" check "$G/lhostA/shared.bin" 600 1000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run on_host hostB python3 "$W" check "$G/lhostB/shared.bin" 600 1000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	on_host hostA umount "$G/lhostA"
+	on_host hostB umount "$G/lhostB"
+	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "shared: kill -9 of one host's daemon mid-write leaves the other working, its journal recovered, fsck clean" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	head -c 2000000 /dev/urandom >"$G/data"
+	on_host hostA cp "$G/data" "$G/lhostA/a-before"
+	on_host hostB sh -c "dd if=/dev/urandom of=$G/lhostB/b-inflight bs=64k count=2000 status=none" &
+	writer=$!
+	sleep 2
+	pkill -9 -f "lethefs mount .*$G/mhostB/vault"
+	wait "$writer" || true
+	# hostA goes on: writes, reads, names.
+	on_host hostA cp "$G/data" "$G/lhostA/a-after"
+	on_host hostA mkdir "$G/lhostA/after-dir"
+	on_host hostA cmp "$G/data" "$G/lhostA/a-before"
+	on_host hostA cmp "$G/data" "$G/lhostA/a-after"
+	# hostB's lease lapsed at once; hostA recovers its journal (every 2 s).
+	run on_host hostA "$LETHEFS" info --backing "$G/mhostA/vault"
+	[[ "$output" == *"hostB: lapsed"* ]]
+	[[ "$output" == *"hostA: live"* ]]
+	sleep 5
+	on_host hostA stat "$G/lhostA/b-inflight" >/dev/null
+	on_host hostA cat "$G/lhostA/b-inflight" >/dev/null
+	on_host hostB sh -c "fusermount3 -u $G/lhostB || umount -l $G/lhostB"
+	on_host hostA umount "$G/lhostA"
+	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *pending* ]]
+	# hostB comes back.
+	mount_on hostB -o shared
+	on_host hostB cmp "$G/data" "$G/lhostB/a-after"
+}
+
+# A tree with contents, names of every length class, symlinks and xattrs.
+populate_on() {
+	local h=$1 root=$2
+	on_host "$h" sh -c "
+		mkdir -p $root/d1/sub $root/d2
+		for i in \$(seq 30); do head -c \$((i * 4000 + 17)) /dev/urandom >$root/d1/f\$i; done
+		for i in \$(seq 20); do head -c 200000 /dev/urandom >$root/d1/sub/g\$i; done
+		ln -s ../d1/f1 $root/d2/link
+		setfattr -n user.tag -v patient-4711 $root/d1/f2
+		echo small >$root/d2/\$(printf 'L%.0s' \$(seq 200))"
+}
+
+sums_on() {
+	on_host "$1" sh -c "cd $2 && find . -path ./work -prune -o -type f -print | sort | xargs sha256sum"
+}
+
+@test "shared: rotation on one host while the other reads and writes: one walker, every host moves" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	populate_on hostA "$G/lhostA"
+	before=$(sums_on hostA "$G/lhostA")
+	on_host hostB mkdir "$G/lhostB/work"
+	rm -f "$G/stop"
+	on_host hostB sh -c "i=0; while [ ! -e $G/stop ]; do i=\$((i + 1));
+		echo line \$i >>$G/lhostB/work/log; head -c 9000 /dev/urandom >$G/lhostB/work/f\$i;
+		cat $G/lhostB/d1/f* >/dev/null || exit 1; done; echo \$i >$G/worked" &
+	worker=$!
+	on_host hostA "$LETHEFS" rotate "$G/lhostA"
+	# One walker, named alike by both hosts; the other shows its progress.
+	seen=
+	for _ in $(seq 100); do
+		sa=$(on_host hostA "$LETHEFS" status --json "$G/lhostA")
+		sb=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
+		wa=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sa")
+		wb=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sb")
+		if [[ "$sa$sb" == *'"rotation_state":"running"'*'"rotation_state":"running"'* ]] &&
+			[ -n "$wa" ] && [ "$wa" = "$wb" ]; then
+			seen=$wa
+			other=$([ "$wa" = hostA ] && echo "$sb" || echo "$sa")
+			break
+		fi
+		sleep 0.1
+	done
+	echo "walker: $seen"
+	[ -n "$seen" ]
+	[[ "$other" == *'"rotation_files_total":'[1-9]* ]]
+	for _ in $(seq 300); do
+		[[ "$(on_host hostA "$LETHEFS" status --json "$G/lhostA")" == *'"rotation_state":"idle"'* ]] && break
+		sleep 0.2
+	done
+	touch "$G/stop"
+	wait "$worker"
+	[ "$(cat "$G/worked")" -gt 3 ]
+	# Both hosts have retired epoch 1 (hostB takes the keyring change
+	# within a second or two).
+	for _ in $(seq 50); do
+		st=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
+		[[ "$st" == *'"rotation_old_epochs":""'* ]] && break
+		sleep 0.2
+	done
+	[[ "$st" == *'"rotation_epoch":2'* ]]
+	[[ "$st" == *'"rotation_old_epochs":""'* ]]
+	st=$(on_host hostA "$LETHEFS" status --json "$G/lhostA")
+	[[ "$st" == *'"rotation_epoch":2,"rotation_old_epochs":""'* ]]
+	# Nothing lost or changed, on either host.
+	[ "$(sums_on hostA "$G/lhostA")" = "$before" ]
+	[ "$(sums_on hostB "$G/lhostB")" = "$before" ]
+	n=$(cat "$G/worked")
+	on_host hostA test -s "$G/lhostA/work/f$n"
+	[ "$(on_host hostA sh -c "wc -l <$G/lhostA/work/log")" -ge "$n" ]
+	for h in hostA hostB; do
+		[ "$(on_host $h sh -c "getfattr --only-values -n user.tag $G/l$h/d1/f2 2>/dev/null")" = \
+			patient-4711 ]
+	done
+	[ "$(on_host hostB readlink "$G/lhostB/d2/link")" = ../d1/f1 ]
+	on_host hostA umount "$G/lhostA"
+	on_host hostB umount "$G/lhostB"
+	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "shared staging: made on one host, used on both, quota shared, shredded by one and gone on the other" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostA "$LETHEFS" stage create --ttl 1h --quota 1M "$G/lhostA/mig" >/dev/null
+	# hostB meets the marker of an id it does not know yet: it merges the
+	# index at once.
+	on_host hostB sh -c "head -c 300000 /dev/urandom >$G/lhostB/mig/b.bin"
+	on_host hostA sh -c "head -c 300000 /dev/urandom >$G/lhostA/mig/a.bin"
+	[ "$(on_host hostB sh -c "sha256sum <$G/lhostB/mig/a.bin")" = \
+		"$(on_host hostA sh -c "sha256sum <$G/lhostA/mig/a.bin")" ]
+	[ "$(on_host hostA stat -c %s "$G/lhostA/mig/b.bin")" = 300000 ]
+	# 600 KB used between the two hosts: 500 KB more exceeds the 1M quota
+	# on either (the hosts' shares meet in the index within a second).
+	sleep 3
+	run on_host hostB sh -c "head -c 500000 /dev/zero >$G/lhostB/mig/c.bin"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"quota"* ]]
+	run on_host hostA "$LETHEFS" stage list --json "$G/lhostA"
+	echo "$output"
+	used=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0]["used"])' "$output")
+	[ "$used" -ge 600000 ]
+	# hostB holds a file open; hostA shreds the directory.
+	on_host hostB sh -c "exec 7<$G/lhostB/mig/b.bin; sleep 6; cat <&7 >/dev/null" \
+		>"$G/held.out" 2>&1 &
+	holder=$!
+	sleep 1
+	on_host hostA "$LETHEFS" stage shred "$G/lhostA/mig" >/dev/null
+	! on_host hostA test -e "$G/lhostA/mig" || false
+	for _ in $(seq 30); do
+		on_host hostB test -e "$G/lhostB/mig" || break
+		sleep 0.1
+	done
+	! on_host hostB test -e "$G/lhostB/mig" || false
+	run on_host hostB ls "$G/lhostB/mig"
+	[ "$status" -ne 0 ]
+	wait "$holder" || true
+	grep -q "Input/output error" "$G/held.out"
+	# Nothing of it left in the vault (the tree goes in the background):
+	# the index and the staging clock's mark only.
+	for _ in $(seq 50); do
+		[ -z "$(ls "$G/b1/vault/staging" | grep -v '^index$\|^clock$')" ] && break
+		sleep 0.1
+	done
+	[ -z "$(ls "$G/b1/vault/staging" | grep -v '^index$\|^clock$')" ]
+}
+
+@test "shared staging: an expiry is shredded once, by the host holding the expiry role" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	on_host hostB "$LETHEFS" stage create --ttl 3s "$G/lhostB/short" >/dev/null
+	on_host hostB sh -c "echo x >$G/lhostB/short/f"
+	# hostA mounted first and holds the role: while it is frozen, hostB
+	# leaves the expired directory alone.
+	a=$(pgrep -f "lethefs mount .*$G/mhostA/vault")
+	[ -n "$a" ]
+	echo "$a" >"$G/stopped.pid"
+	kill -STOP "$a"
+	sleep 5
+	on_host hostB test -e "$G/lhostB/short"
+	kill -CONT "$a"
+	rm -f "$G/stopped.pid"
+	for _ in $(seq 50); do
+		on_host hostB test -e "$G/lhostB/short" || break
+		sleep 0.1
+	done
+	! on_host hostB test -e "$G/lhostB/short" || false
+	! on_host hostA test -e "$G/lhostA/short" || false
+	sleep 2
+	run on_host hostA "$LETHEFS" audit show --json "$G/mhostA/vault"
+	n=$(grep -c '"event":"stage-shred".*"reason":"expired"' <<<"$output" || true)
+	echo "$n shred entries"
+	[ "$n" -eq 1 ]
+}
+
+@test "shared staging: a manual shred asked of a host without the expiry role is its own, audited once with its caller" {
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	# hostA mounted first and holds the expiry role; hostB is asked.
+	on_host hostA "$LETHEFS" stage create --ttl 1h "$G/lhostA/man" >/dev/null
+	on_host hostB sh -c "echo y >$G/lhostB/man/f"
+	id=$(on_host hostB getfattr --only-values -n user.lethefs.id "$G/lhostB/man")
+	[[ "$id" =~ ^[0-9a-f]{8}$ ]]
+	on_host hostB "$LETHEFS" stage shred "$G/lhostB/man" >/dev/null
+	for _ in $(seq 50); do
+		on_host hostA test -e "$G/lhostA/man" || break
+		sleep 0.1
+	done
+	! on_host hostA test -e "$G/lhostA/man" || false
+	# Past the grace the expiry host gives the asked host: still one entry.
+	sleep 7
+	run on_host hostA "$LETHEFS" audit show --json "$G/mhostA/vault"
+	n=$(grep -c "\"event\":\"stage-shred\".*\"id\":\"$id\"" <<<"$output" || true)
+	echo "$n shred entries for $id"
+	[ "$n" -eq 1 ]
+	grep "\"event\":\"stage-shred\".*\"id\":\"$id\"" <<<"$output" | grep -q '"trigger":"command"'
+}

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+# A GlusterFS engine for the shared-mode tests (docs/SHARED.md), started by
+# the test itself: glusterd with its state in a temporary directory, a
+# replica-2 volume on two brick directories of this machine (`force`: one
+# host), and two "hosts", each a process in its own mount and UTS
+# namespaces (unshare -m -u) with its own host name, its own tmpfs on
+# /run/lethefs and its own GlusterFS client mount of the volume. Commands
+# run on a host through nsenter. Everything is stopped and removed by
+# gluster_stop, including what glusterd writes outside its state
+# directory (/var/lib/glusterd, /var/run/gluster, /var/log/glusterfs),
+# which is compared with a listing taken before it started.
+#
+# GlusterFS is configured as docs/SHARED.md says a shared vault needs:
+# client-side caches that would hide another client's writes are off on
+# the volume, and the client mounts bypass the kernel's page and
+# attribute caches.
+
+GLUSTER_VOLUME_OPTS=(performance.write-behind off performance.stat-prefetch off
+	performance.quick-read off performance.open-behind off performance.read-ahead off
+	performance.io-cache off performance.readdir-ahead off performance.nl-cache off)
+GLUSTER_MOUNT_OPTS=direct-io-mode=enable,attribute-timeout=0,entry-timeout=0,negative-timeout=0
+GLUSTER_DIRS=(/var/lib/glusterd /var/run/gluster /run/gluster /var/log/glusterfs)
+
+# Why GlusterFS cannot run here, or nothing.
+gluster_unavailable() {
+	command -v glusterd >/dev/null || { echo "glusterfs-server is not installed (scripts/install-deps.sh test)"; return; }
+	command -v mount.glusterfs >/dev/null || { echo "glusterfs-client is not installed"; return; }
+	command -v unshare >/dev/null && command -v nsenter >/dev/null ||
+		{ echo "unshare/nsenter missing"; return; }
+	[ "$(id -u)" = 0 ] || { echo "needs root (glusterd, mounts)"; return; }
+	if pgrep -x glusterd >/dev/null; then
+		echo "a glusterd not started by this test runs already (port 24007 is taken)"
+		return
+	fi
+}
+
+_gluster_listing() {
+	find "${GLUSTER_DIRS[@]}" -mindepth 1 2>/dev/null | sort
+}
+
+# Starts glusterd and the volume; sets G (state dir), GVOL, GHOST.
+gluster_start() {
+	# One engine at a time on this machine (port 24007).
+	exec {GLOCK}>/run/lock/lethefs-gluster-test.lock
+	flock -w 600 "$GLOCK" || return 1
+	G=$(mktemp -d /tmp/lethefs-gluster.XXXXXX)
+	GVOL=lethefs-test-$$
+	GHOST=$(hostname)
+	_gluster_listing >"$G/before"
+	mkdir -p "$G/wd" "$G/b1" "$G/b2" "$G/run"
+	sed "s#/var/lib/glusterd#$G/wd#" /etc/glusterfs/glusterd.vol >"$G/glusterd.vol"
+	glusterd -f "$G/glusterd.vol" -p "$G/glusterd.pid" --log-file="$G/glusterd.log" || return 1
+	for _ in $(seq 100); do
+		gluster --mode=script volume list >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	gluster --mode=script volume create "$GVOL" replica 2 "$GHOST:$G/b1" "$GHOST:$G/b2" force \
+		>"$G/create.log" 2>&1 || { cat "$G/create.log" >&2; return 1; }
+	local i
+	for ((i = 0; i < ${#GLUSTER_VOLUME_OPTS[@]}; i += 2)); do
+		gluster --mode=script volume set "$GVOL" "${GLUSTER_VOLUME_OPTS[i]}" \
+			"${GLUSTER_VOLUME_OPTS[i + 1]}" >/dev/null || return 1
+	done
+	gluster --mode=script volume start "$GVOL" >/dev/null || return 1
+}
+
+# Starts host $1 (a name): namespaces, host name, /run/lethefs, the client
+# mount at $G/m$1. Its holder's pid is in $G/host-$1.pid.
+host_start() {
+	local h=$1
+	mkdir -p "$G/m$h"
+	unshare -m -u --propagation private sleep infinity &
+	echo $! >"$G/host-$h.pid"
+	local pid=$!
+	sleep 0.2
+	on_host "$h" hostname "$h" || return 1
+	on_host "$h" mount -t tmpfs -o mode=0755 tmpfs /run/lethefs || return 1
+	for _ in $(seq 50); do
+		on_host "$h" mount -t glusterfs -o "$GLUSTER_MOUNT_OPTS" "$GHOST:/$GVOL" "$G/m$h" \
+			2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "host $h: cannot mount the volume" >&2
+	return 1
+}
+
+# Runs a command on host $1.
+on_host() {
+	local h=$1
+	shift
+	nsenter -t "$(cat "$G/host-$h.pid")" -m -u -- "$@"
+}
+
+# Unmounts everything on host $1 and ends it.
+host_stop() {
+	local h=$1 pid
+	[ -f "$G/host-$h.pid" ] || return 0
+	pid=$(cat "$G/host-$h.pid")
+	# lethefs mounts first (their daemons exit), then the client.
+	on_host "$h" sh -c "awk '\$3 == \"fuse.lethefs\" {print \$2}' /proc/self/mounts |
+		while read -r m; do fusermount3 -u \"\$m\" || umount -l \"\$m\"; done" 2>/dev/null
+	for _ in $(seq 150); do
+		pgrep -f "lethefs .*$G" >/dev/null || break
+		sleep 0.1
+	done
+	on_host "$h" umount "$G/m$h" 2>/dev/null || on_host "$h" umount -l "$G/m$h" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$G/host-$h.pid"
+}
+
+# Stops the volume, the bricks, glusterd and its client processes, and
+# removes what they left (the state directory, new files in the system
+# directories of GLUSTER_DIRS).
+gluster_stop() {
+	[ -n "${G:-}" ] && [ -d "$G" ] || return 0
+	local pid
+	for f in "$G"/host-*.pid; do
+		[ -f "$f" ] && host_stop "$(basename "$f" .pid | sed 's/^host-//')"
+	done
+	gluster --mode=script volume stop "$GVOL" force >/dev/null 2>&1
+	gluster --mode=script volume delete "$GVOL" >/dev/null 2>&1
+	# The processes glusterd started for the volume (bricks, self-heal).
+	for pid in $(pgrep -f "glusterfs.*$GVOL"); do kill "$pid" 2>/dev/null; done
+	pid=$(cat "$G/glusterd.pid" 2>/dev/null)
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	for _ in $(seq 100); do
+		pgrep -f "glusterfs.*$GVOL" >/dev/null || { [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; } && break
+		sleep 0.1
+	done
+	for pid in $(pgrep -f "glusterfs.*$GVOL"); do kill -9 "$pid" 2>/dev/null; done
+	[ -n "${pid:-}" ] && kill -9 "$(cat "$G/glusterd.pid" 2>/dev/null)" 2>/dev/null
+	_gluster_listing >"$G/after"
+	# Deepest first, so that directories are empty when their turn comes.
+	comm -13 "$G/before" "$G/after" | sort -r | while read -r p; do
+		if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir "$p" 2>/dev/null || rm -rf "$p"; else rm -f "$p"; fi
+	done
+	rm -rf "$G"
+	G=
+	[ -n "${GLOCK:-}" ] && exec {GLOCK}>&-
+	return 0
+}
