@@ -43,7 +43,7 @@ killed_during() {
 	SPID=$!
 	# Every thread traced before the operation starts.
 	for _ in $(seq 50); do
-		! grep -q '^TracerPid:	0' /proc/"$pid"/task/*/status 2>/dev/null && break
+		grep -q '^TracerPid:	0' /proc/"$pid"/task/*/status 2>/dev/null || break
 		sleep 0.1
 	done
 	(cd "$MNT" && sh -c "$3") >/dev/null 2>&1 || true
