@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Where an object's type, mode, owner and group come from (docs/FORMAT.md
- * section 13). A format-2 object carries them in its authenticated inode
+ * section 14). A format-2 object carries them in its authenticated inode
  * record (irec.h): the header of a regular backing file, or .lethefs.dir of
  * a backing directory; the backing object's own mode and owner mean
  * nothing. A format-1 object's are its backing object's, as they always

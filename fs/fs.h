@@ -77,7 +77,7 @@ struct lfs_inode {
 	pthread_mutex_t meta_lock; /* guards the cached fields below */
 	/* The object's format (fs/attr.c): 0 not known yet; 1, its type, mode
 	 * and owner are the backing object's; 2, they are rec's (docs/FORMAT.md
-	 * section 13). A regular backing file's header has this version. */
+	 * section 14). A regular backing file's header has this version. */
 	uint8_t fmt;
 	bool have_rec; /* format 2: rec is loaded and authentic */
 	struct lfs_irec rec;
