@@ -57,9 +57,15 @@ int lfs_parse_root_mode(const char *s, mode_t *mode);
 int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
 			size_t errlen);
+/* Format 2: the root's record that ra asks for (0700 and the caller's
+ * uid and gid for what it leaves out); lfs_set_root_access is format 1's. */
+struct lfs_irec;
+int lfs_root_access_record(const struct lfs_root_access *ra, struct lfs_irec *rec);
 /* Warns on stderr, with the fix, when the mount root (the vault's d/, below
- * vault_fd) belongs to the daemon's user and nobody else may enter it. */
-void lfs_warn_root_access(int vault_fd, const char *mountpoint);
+ * vault_fd; in format 2 its record, read with kr) belongs to the daemon's
+ * user and nobody else may enter it. */
+struct lfs_keyring;
+void lfs_warn_root_access(int vault_fd, struct lfs_keyring *kr, const char *mountpoint);
 
 int lfs_cmd_init(int argc, char **argv);
 int lfs_cmd_mount(int argc, char **argv);
@@ -80,6 +86,16 @@ int lfs_cmd_audit(int argc, char **argv);
 int lfs_cmd_rekey(int argc, char **argv);
 int lfs_cmd_stage(int argc, char **argv);
 int lfs_cmd_shred_expired(int argc, char **argv);
+int lfs_cmd_upgrade(int argc, char **argv);
+
+/* Offline commands (rekey, upgrade; cli/claim.c). Whether a fuse.lethefs
+ * mount serves the vault at path (its mount point into where). */
+bool lfs_mounted_at(const char *vault, char *where, size_t wlen);
+struct lfs_control;
+/* Refuses a mounted vault (exit 16), then occupies its control socket
+ * until lfs_control_stop(ctl), so that no mount starts meanwhile. */
+int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v,
+		    struct lfs_control *ctl);
 /* A mount refused for a corrupt vault file: expired staging directories
  * are shredded anyway (cmd_shred_expired.c), and stderr says so. */
 void lfs_expire_after_failed_mount(const char *vault);

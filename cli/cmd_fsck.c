@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "fsck.h"
 #include "../staging/stage_store.h"
+#include "../fs/attr.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
 #include "../fs/longlink.h"
@@ -240,6 +241,52 @@ static void check_mode(struct fsck *f, const struct stat *st, const char *path)
 	}
 }
 
+/* What a mount would refuse (fs/attr.h), and in format 2 a backing mode or
+ * owner that is not the fixed one: the backing-store writer changed it
+ * (mounts ignore it, so it is harmless, but it was not lethefs). */
+static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd, const char *bname,
+                        const struct stat *st, const char *path, uint8_t *type)
+{
+	*type = 0;
+	int fd = bname ? openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
+	if (fd < 0)
+		return;
+	uint8_t fmt = 0;
+	struct lfs_irec rec;
+	char why[128];
+	int r = lfs_attr_check(&f->fs, pm, fd, st, &fmt, &rec, why, sizeof(why));
+	close(fd);
+	if (r == -EIO) {
+		char what[160];
+		snprintf(what, sizeof(what), "%s (refused by mounts)", why);
+		lfs_fsck_problem(f, path, what);
+		return;
+	}
+	if (r < 0 || fmt != 2)
+		return;
+	*type = rec.type;
+	mode_t want = S_ISDIR(st->st_mode) ? 0700 : 0600;
+	if ((st->st_mode & 07777) != want || st->st_uid != f->owner_uid ||
+	    st->st_gid != f->owner_gid) {
+		char what[200];
+		snprintf(what, sizeof(what),
+		         "backing mode %04o, owner %u:%u instead of %04o, %u:%u: changed in the "
+		         "backing store (mounts use the record: %04o, %u:%u)",
+		         (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid, (unsigned)st->st_gid,
+		         (unsigned)want, (unsigned)f->owner_uid, (unsigned)f->owner_gid,
+		         (unsigned)rec.mode, (unsigned)rec.uid, (unsigned)rec.gid);
+		lfs_fsck_problem(f, path, what);
+	}
+}
+
+static bool is_marker(int dirfd, const char *bname, const struct stat *st)
+{
+	char ref[64];
+	uint32_t sid;
+	ssize_t n = S_ISLNK(st->st_mode) ? readlinkat(dirfd, bname, ref, sizeof(ref)) : -1;
+	return n > 0 && lfs_stage_marker_id(ref, (size_t)n, &sid);
+}
+
 /* The plaintext path of the entry name of the directory on top, in
  * f->path (grown as needed: a tree may be any depth). */
 static const char *entry_path(struct fsck *f, const char *name)
@@ -286,6 +333,10 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 		lfs_fsck_problem(f, path, "directory metadata missing or corrupt");
 		return 0;
 	}
+	struct stat st;
+	uint8_t root_type;
+	if (!name && fstat(dfd, &st) == 0)
+		check_attrs(f, NULL, dfd, NULL, &st, path, &root_type); /* its own record */
 	return 1;
 }
 
@@ -342,6 +393,9 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 	if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
+		uint8_t type = 0;
+		if (!is_marker(dirfd, bname, &st))
+			check_attrs(f, &lv->m, dirfd, bname, &st, path, &type);
 		check_mode(f, &st, path);
 		if (S_ISDIR(st.st_mode)) {
 			check_xattrs(f, dirfd, bname, path);
@@ -350,6 +404,13 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		} else if (S_ISREG(st.st_mode)) {
 			check_xattrs(f, dirfd, bname, path);
 			check_file(f, dirfd, bname, path);
+			/* Format 2: symlinks, FIFOs, sockets and devices are regular
+			 * backing files (FORMAT.md 14.3); counted as what their
+			 * record says, as format 1's are. */
+			if (type && type != LFS_IREC_REG)
+				f->files--;
+			if (type == LFS_IREC_LNK)
+				f->links++;
 		} else if (S_ISLNK(st.st_mode)) {
 			check_link(f, dirfd, bname, path);
 		}
@@ -566,6 +627,11 @@ int lfs_cmd_fsck(int argc, char **argv)
 		return LFS_EXIT_CORRUPT;
 	}
 	f.targets = calloc(MAX_PENDING, sizeof(*f.targets));
+	struct stat dst;
+	if (fstat(data, &dst) == 0) {
+		f.owner_uid = dst.st_uid;
+		f.owner_gid = dst.st_gid;
+	}
 	if (legacy)
 		apply_legacy(&f, &v, &kr, data);
 	else if (lfs_rotation_legacy_journal_exists(v.dirfd))

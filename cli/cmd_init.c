@@ -31,6 +31,9 @@ static void init_help(void)
 	       "                      slot; Argon2id defaults to 1 pass over 64M)\n"
 	       "  --cipher NAME       content cipher: xchacha20poly1305 (default) or aes256gcm\n"
 	       "                      (needs AES-NI; faster on such CPUs)\n"
+	       "  --format N          vault format: 2 (default: modes, owners and node types\n"
+	       "                      authenticated) or 1 (as lethefs 0.x wrote it; for tests\n"
+	       "                      and for readers that only know format 1)\n"
 	       "  --kdf-ops N         Argon2id passes (default %llu)\n"
 	       "  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M); at most 16\n"
 	       "                      passes, 1G and 4G x passes; a passphrase slot needs at\n"
@@ -48,6 +51,16 @@ static void init_help(void)
 	       (unsigned long long)LFS_KDF_DEFAULT_OPS);
 }
 
+/* What --root-mode and --root-owner asked for, for make_root. */
+static struct lfs_root_access init_root;
+
+static int make_root(int dirfd, struct lfs_keyring *kr)
+{
+	struct lfs_irec rec;
+	int r = lfs_root_access_record(&init_root, &rec);
+	return r < 0 ? r : lfs_dirmeta_create_root_as(dirfd, kr, &rec);
+}
+
 int lfs_cmd_init(int argc, char **argv)
 {
 	/* The secret options but --recovery-key: a new vault has none. */
@@ -57,6 +70,7 @@ int lfs_cmd_init(int argc, char **argv)
 		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS},
 		{"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},
 		{"cipher", required_argument, NULL, 'c'},
+		{"format", required_argument, NULL, 'f'},
 		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
 		{"allow-weak-kdf", no_argument, NULL, 'W'},
 		{"root-mode", required_argument, NULL, 'M'},
@@ -67,6 +81,7 @@ int lfs_cmd_init(int argc, char **argv)
 	struct lfs_kdf_params kdf = {0, 0};
 	bool ops_given = false, mem_given = false, allow_weak = false;
 	enum lfs_cipher_id cipher = LFS_CIPHER_XCHACHA20POLY1305;
+	int format = LFS_FORMAT_DEFAULT;
 	struct lfs_root_access ra = {0};
 	int c;
 	optind = 1;
@@ -80,6 +95,12 @@ int lfs_cmd_init(int argc, char **argv)
 		case 'c':
 			if (lfs_cipher_from_name(optarg, &cipher) < 0)
 				return lfs_cli_usage_error("init", "unknown cipher '%s'", optarg);
+			break;
+		case 'f':
+			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+				return lfs_cli_usage_error("init", "--format must be 1 or 2, not '%s'",
+							   optarg);
+			format = optarg[0] - '0';
 			break;
 		case 'o':
 			if (lfs_parse_size(optarg, &kdf.opslimit) < 0)
@@ -142,18 +163,22 @@ int lfs_cmd_init(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
 			(unsigned long long)(kdf.memlimit >> 20));
-	int r = lfs_vault_create(path, cipher, type, s.data, s.len, &kdf, lfs_dirmeta_create, err,
-				 sizeof(err));
+	/* Format 2: the root's mode and owner are its record's, sealed when
+	 * the root is made; format 1 sets the backing d/'s afterwards. */
+	init_root = ra;
+	int r = lfs_vault_create(path, format, cipher, type, s.data, s.len, &kdf, make_root, err,
+	                         sizeof(err));
 	lfs_secret_free(&s);
 	if (r < 0) {
 		lfs_cli_error("%s", err);
 		return r == -EEXIST ? LFS_EXIT_EXISTS : LFS_EXIT_ERROR;
 	}
-	if (lfs_set_root_access(path, &ra, err, sizeof(err)) < 0) {
+	if (format == 1 && lfs_set_root_access(path, &ra, err, sizeof(err)) < 0) {
 		lfs_cli_error("%s (the vault was created)", err);
 		return LFS_EXIT_ERROR;
 	}
-	printf("Created vault %s (cipher %s). Mount it with: lethefs mount %s MOUNTPOINT\n", path,
-	       lfs_cipher_name(cipher), path);
+	printf("Created vault %s (format %d, cipher %s). Mount it with: lethefs mount %s "
+	       "MOUNTPOINT\n",
+	       path, format, lfs_cipher_name(cipher), path);
 	return LFS_EXIT_OK;
 }

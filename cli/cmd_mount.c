@@ -328,7 +328,7 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	/* Other users meet the mount root's mode first: say so when nobody
 	 * but its owner may enter, whatever allow_other promises. */
 	if (mo->allow_other)
-		lfs_warn_root_access(v.dirfd, mnt);
+		lfs_warn_root_access(v.dirfd, &kr, mnt);
 	char err[512];
 	switch (lfs_daemon_mount(&mo->m, vault, mnt, &v, &kr, err, sizeof(err))) {
 	case LFS_MOUNT_OK:

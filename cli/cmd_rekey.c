@@ -173,87 +173,6 @@ static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 	return 0;
 }
 
-/* Decodes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-}
-
-/* A fuse.lethefs mount whose source is this vault (also one whose daemon
- * died and left the mount behind). Writes its mount point into where. */
-static bool mounted_at(const char *vault, char *where, size_t wlen)
-{
-	char real[PATH_MAX];
-	if (!realpath(vault, real))
-		return false;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		/* id parent maj:min root mountpoint opts [tags...] - fstype source superopts;
-		 * the fields are cut in place (no copies on the stack). */
-		char *save = NULL, *tok = strtok_r(line, " \n", &save);
-		for (int i = 0; tok && i < 4; i++)
-			tok = strtok_r(NULL, " \n", &save);
-		char *mnt = tok;
-		while (tok && strcmp(tok, "-") != 0)
-			tok = strtok_r(NULL, " \n", &save);
-		char *fstype = tok ? strtok_r(NULL, " \n", &save) : NULL;
-		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
-		if (!mnt || !source)
-			continue;
-		unescape_mountinfo(source);
-		unescape_mountinfo(mnt);
-		if (!strcmp(fstype, "fuse.lethefs") && !strcmp(source, real)) {
-			snprintf(where, wlen, "%s", mnt);
-			found = true;
-		}
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
-/* Refuses a mounted vault, then occupies its control socket for the whole
- * rekey: a mount started meanwhile finds it live and fails at once, so no
- * daemon can unlock with the old master key and later re-seal the keyring
- * under it. */
-static int claim_vault(const char *path, struct lfs_vault *v, struct lfs_control *ctl)
-{
-	char where[PATH_MAX], err[512];
-	if (mounted_at(path, where, sizeof(where))) {
-		lfs_cli_error("%s is mounted on %s: unmount it first (umount %s); rekey runs "
-			      "only on an unmounted vault",
-			      path, where, where);
-		return LFS_EXIT_MOUNTED;
-	}
-	int r = lfs_control_bind(ctl, &v->cfg, err, sizeof(err));
-	if (r == -EADDRINUSE) {
-		lfs_cli_error("%s is in use: its control socket %s answers (mounted, or "
-			      "another rekey); unmount it first",
-			      path, ctl->path);
-		return LFS_EXIT_MOUNTED;
-	}
-	if (r < 0) {
-		lfs_cli_error("%s", err);
-		return LFS_EXIT_ERROR;
-	}
-	return LFS_EXIT_OK;
-}
-
 /* Staging keys are wrapped under the master key: a rekey would leave them
  * unreadable, which is an early shred of a migration nobody asked for.
  * They must be shredded (or expire) first. */
@@ -511,6 +430,16 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		lfs_cli_error("cannot write the new key files of %s: %s", k->path, strerror(-e));
 		return LFS_EXIT_ERROR;
 	}
+	/* The new epoch is of format 2 (docs/FORMAT.md 14.7): a format-1
+	 * vault is of format 2 from now on, its objects converted by the
+	 * next mount's rotation. (Should this fail, that mount writes it.) */
+	if (k->v.cfg.format == 1 && lfs_keyring_format(&k->kr) == 2) {
+		k->v.cfg.format = 2;
+		if (lfs_vault_store_format(&k->v) < 0)
+			lfs_cli_error("warning: lethefs.conf of %s could not be set to format 2; the "
+				      "next mount does it",
+				      k->path);
+	}
 	return LFS_EXIT_OK;
 }
 
@@ -534,7 +463,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	if (ve != LFS_VAULT_OK)
 		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_control ctl;
-	if ((r = claim_vault(k.path, &k.v, &ctl)) != 0) {
+	if ((r = lfs_claim_vault("rekey", k.path, &k.v, &ctl)) != 0) {
 		lfs_vault_close(&k.v);
 		return r;
 	}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../fs/fs.h"
 #include "../fs/names.h"
@@ -25,6 +26,9 @@ struct fsck {
 		uint64_t dev, ino;
 	} * targets; /* MAX_PENDING */
 	unsigned ntargets;
+	/* Format 2: the owner every backing object has (d/'s). */
+	uid_t owner_uid;
+	gid_t owner_gid;
 	/* The plaintext path being checked, and the name of the directory
 	 * about to be entered (fsck_entry to fsck_enter). */
 	char *path;

@@ -27,6 +27,7 @@ static const struct lfs_command commands[] = {
 	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
 	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
 	{"rekey", lfs_cmd_rekey, "give an unmounted vault a new master key (slots re-wrapped)"},
+	{"upgrade", lfs_cmd_upgrade, "convert an unmounted vault of format 1 to format 2"},
 	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
 	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
 	{"stage", lfs_cmd_stage, "create, list, show, extend or shred self-destroying staging dirs"},

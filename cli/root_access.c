@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Who may enter the mount root. The mount root is the vault's d/ directory:
  * its mode and owner are what other users meet (with allow_other, the
- * kernel checks them). init sets them (--root-mode, --root-owner); mount
+ * kernel checks them: in format 1 the backing d/'s, in format 2 its
+ * record's). init sets them (--root-mode, --root-owner); mount
  * warns when allow_other would let nobody in: a root that belongs to the
  * daemon's own user, without search permission for group or others. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../fs/dirmeta.h"
+#include "../fs/irec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -74,6 +77,13 @@ int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+int lfs_root_access_record(const struct lfs_root_access *ra, struct lfs_irec *rec)
+{
+	return lfs_irec_make(rec, S_IFDIR | (ra->set_mode ? ra->mode : 0700),
+	                     ra->set_owner ? ra->uid : geteuid(), ra->set_owner ? ra->gid : getegid(),
+	                     0);
+}
+
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
 			size_t errlen)
 {
@@ -100,14 +110,38 @@ int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, cha
 	return r;
 }
 
-void lfs_warn_root_access(int vault_fd, const char *mountpoint)
+void lfs_warn_root_access(int vault_fd, struct lfs_keyring *kr, const char *mountpoint)
 {
 	struct stat st;
+	if (fstatat(vault_fd, LFS_DATA_DIR_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	unsigned mode = (unsigned)(st.st_mode & 07777), uid = st.st_uid, gid = st.st_gid;
+	/* Format 2: the mount root shows its record, not the backing d/
+	 * (always 0700, the daemon's). Locked: not known yet, nothing said. */
+	int dfd = openat(vault_fd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	                                                  O_CLOEXEC);
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t len = 0;
+	struct lfs_dirmeta m;
+	int v2 = dfd >= 0 && lfs_dirmeta_read(dfd, raw, &len, &m) == 0 && m.version == 2;
+	if (dfd >= 0)
+		close(dfd);
+	if (v2) {
+		const struct lfs_epoch_keys *k;
+		struct lfs_irec rec;
+		if (lfs_keyring_get(kr, m.epoch, &k) < 0)
+			return;
+		int r = lfs_dirmeta_open(raw, len, k, &rec);
+		lfs_keyring_put(kr);
+		if (r < 0)
+			return; /* the mount reports a root that does not authenticate */
+		mode = rec.mode;
+		uid = rec.uid;
+		gid = rec.gid;
+	}
 	/* A group or everyone may enter, or the root was given to another
 	 * account (a service's): that was chosen, nothing to say. */
-	if (fstatat(vault_fd, LFS_DATA_DIR_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_mode & (S_IXGRP | S_IXOTH)) ||
-	    st.st_uid != geteuid())
+	if ((mode & (S_IXGRP | S_IXOTH)) || uid != (unsigned)geteuid())
 		return;
 	fprintf(stderr,
 		"lethefs mount: warning: the mount root is mode %04o, owner %u:%u, so with "
@@ -118,6 +152,5 @@ void lfs_warn_root_access(int vault_fd, const char *mountpoint)
 		"    chown USER:GROUP %s    (one service account, e.g. postgres:postgres)\n"
 		"  or create the vault with: lethefs init --root-mode MODE --root-owner "
 		"USER:GROUP\n",
-		(unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
-		mountpoint, mountpoint);
+		mode, uid, gid, mountpoint, mountpoint);
 }

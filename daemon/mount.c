@@ -280,6 +280,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	struct lfs_session session;
 	lfs_session_init(&session, v, &fs, mnt, ctl.path);
+	/* Backing objects refused as tampering are audited (fs/attr.h). */
+	fs.events = lfs_session_events(&session);
 	session.cluster = cluster;
 	cluster->events = lfs_session_events(&session);
 	/* Another host's rotation: an unknown epoch reads the keyring again.

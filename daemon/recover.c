@@ -10,6 +10,7 @@
 #include "../fs/tail.h"
 #include "../journal/target.h"
 #include "../rotation/record.h"
+#include "../rotation/upconvert.h"
 #include "../keymgmt/vault.h"
 
 #include <errno.h>
@@ -68,19 +69,33 @@ static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, i
 static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	struct lfs_tail t;
-	if (lfs_tail_decode(r->payload, r->payload_len, rc->layout, &t) < 0) {
+	struct lfs_layout l;
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	/* Other hosts' writes wait (and they see the file only once whole). */
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	/* The record's lengths are those of the file's header version. */
+	int e = lfs_tail_layout(fd, rc->layout->cipher, &l);
+	if (e == 0 && lfs_tail_decode(r->payload, r->payload_len, &l, &t) < 0) {
+		/* Well-formed for the other header version: the record is of
+		 * another file than the one now under its name or handle. */
+		struct lfs_layout other;
+		lfs_layout_init(&other, l.cipher, l.version == LFS_FILE_V2 ? LFS_FILE_V1 : LFS_FILE_V2);
+		bool foreign = lfs_tail_decode(r->payload, r->payload_len, &other, &t) == 0;
+		close(fd);
+		if (foreign) {
+			rc->gone++;
+			return 0;
+		}
 		lfs_err("recovery: malformed tail record for d/%s ignored", where(r));
 		rc->failed++;
 		return 0; /* authentic but unusable: keeping it helps no one */
 	}
-	int fd = open_target(rc, r, O_RDWR);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
 	bool completed = false;
-	/* Other hosts' writes wait (and they see the file only once whole). */
-	if (rc->lock_targets)
-		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	int e = lfs_tail_recover_any(rc->layout, rc->kr, fd, &t, &completed);
+	if (e == 0)
+		e = lfs_tail_recover_any(&l, rc->kr, fd, &t, &completed);
 	close(fd);
 	int done = settle(rc, r, e, NULL, "finish the update of");
 	if (done != 1)
@@ -136,7 +151,7 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	 * records of its own, like the conversion it finishes. */
 	struct lfs_overwriter w = {
 	    .journal = rc->journal, .key = rc->journal_key, .target = &r->target, .kr = rc->kr};
-	int e = file ? lfs_rot_apply_file(rc->layout, rc->kr, &w, fd, r->payload, r->payload_len)
+	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, r->payload, r->payload_len)
 		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
 	int done = settle(rc, r, e, "rotation", "finish the rotation of");
@@ -144,6 +159,31 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 		return done;
 	rc->completed++;
 	lfs_info("recovery: the interrupted rotation of d/%s was finished", where(r));
+	return 0;
+}
+
+/* A format-1 file whose conversion to format 2 a crash interrupted
+ * (rotation/upconvert.h). */
+static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	int fd = open_target(rc, r, O_RDWR);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (rc->lock_targets)
+		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	bool completed = false;
+	int e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd, r->payload,
+	                          r->payload_len, &completed);
+	close(fd);
+	int done = settle(rc, r, e, "conversion", "finish the conversion to format 2 of");
+	if (done != 1)
+		return done;
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	lfs_info("recovery: the interrupted conversion of d/%s to format 2 was %s", where(r),
+	         completed ? "finished" : "dropped (nothing had changed)");
 	return 0;
 }
 
@@ -179,6 +219,8 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 	if (rc->images_only && r->kind != LFS_JK_OVERWRITE)
 		return -EAGAIN; /* kept for the pass that applies everything */
 	switch (r->kind) {
+	case LFS_JK_UPCONVERT:
+		return apply_upconvert(rc, r);
 	case LFS_JK_TAIL:
 		return apply_tail(rc, r);
 	case LFS_JK_ROTATE_FILE:
@@ -295,7 +337,7 @@ int lfs_recover_vault(struct lfs_vault *v, struct lfs_keyring *kr, struct lfs_re
 	    openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	lfs_layout_init(&l, v->cfg.cipher);
+	lfs_layout_init(&l, v->cfg.cipher, LFS_FILE_V1); /* its cipher: files have their own */
 	/* Every journal: the caller holds the vault alone (the exclusive
 	 * lease), so no host runs that could still own one. */
 	struct vault_pass p = {.v = v, .kr = kr, .total = rc, .layout = &l, .dfd = dfd};

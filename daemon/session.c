@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "../rotation/upconvert.h"
 #include "notify.h"
 #include "recover.h"
 #include "../common/log.h"
@@ -89,9 +90,23 @@ static void recover(struct lfs_session *s, const struct lfs_audit_caller *caller
 	if (r < 0)
 		lfs_err("recovery: cannot read the journal: %s", strerror(-r));
 	/* What the daemon cached of the files recovery changed (and the
-	 * marks of updates it finished) is stale now. */
-	if (r == 0 && rc.failed == 0)
+	 * marks of updates it finished) is stale now; a conversion's
+	 * temporary file that no record needs any more goes. */
+	if (r == 0 && rc.failed == 0) {
 		lfs_fs_forget_cached_metadata(s->fs);
+		lfs_up_sweep_temps(s->fs->root.fd);
+	}
+	/* An upgrade cut short after its keyring was written (the keyring
+	 * says format 2, lethefs.conf still 1): the config follows. */
+	if (s->vault->format_stale) {
+		int e = lfs_vault_store_format(s->vault);
+		if (e < 0)
+			lfs_warn("the keyring is of format 2 but lethefs.conf says 1, and it could not "
+			         "be corrected: %s",
+			         strerror(-e));
+		else
+			lfs_info("lethefs.conf now says format 2, as the keyring does");
+	}
 	if (r < 0 || rc.completed || rc.rolled_back || rc.failed || rc.rejected) {
 		struct lfs_audit_detail d[] = {{"completed", NULL, rc.completed},
 		                               {"undone", NULL, rc.rolled_back},

@@ -8,12 +8,21 @@
 #include <sodium.h>
 
 static const uint8_t file_magic[4] = {'L', 'T', 'H', 'F'};
-#define HDR_MAC_OFFSET 32
+#define HDR_PUBLIC_LEN 32 /* v1: what the MAC covers; v2: the record's AD */
 #define AD_LEN         (LFS_FILE_ID_LEN + 4 + 1 + 1 + 1 + 8)
 
-void lfs_layout_init(struct lfs_layout *l, enum lfs_cipher_id cipher)
+size_t lfs_header_len(unsigned version)
+{
+	return version == LFS_FILE_V1 ? LFS_FILE_HDR_V1_LEN
+	       : version == LFS_FILE_V2 ? LFS_FILE_HDR_V2_LEN
+					: 0;
+}
+
+void lfs_layout_init(struct lfs_layout *l, enum lfs_cipher_id cipher, unsigned version)
 {
 	l->cipher = cipher;
+	l->version = (uint8_t)version;
+	l->hdr_len = lfs_header_len(version);
 	l->nonce_len = lfs_cipher_nonce_len(cipher);
 	l->overhead = l->nonce_len + LFS_AEAD_TAG_LEN;
 	l->block_disk = LFS_BLOCK_SIZE + l->overhead;
@@ -21,17 +30,22 @@ void lfs_layout_init(struct lfs_layout *l, enum lfs_cipher_id cipher)
 
 bool lfs_plain_size(const struct lfs_layout *l, uint64_t backing, uint64_t *plain)
 {
-	if (backing == 0) {
+	/* Version 1: an empty file has no header at all, and a header with no
+	 * block is never written. Version 2: every file has its header, and
+	 * an empty one is that header alone. */
+	if (l->version == LFS_FILE_V1 && backing == 0) {
 		*plain = 0;
 		return true;
 	}
-	/* A header with no block is never written: an empty file has no
-	 * header at all. */
-	if (backing <= LFS_FILE_HDR_LEN) {
+	if (l->version == LFS_FILE_V2 && backing == l->hdr_len) {
+		*plain = 0;
+		return true;
+	}
+	if (backing <= l->hdr_len) {
 		*plain = 0;
 		return false;
 	}
-	uint64_t data = backing - LFS_FILE_HDR_LEN;
+	uint64_t data = backing - l->hdr_len;
 	uint64_t full = data / l->block_disk;
 	uint64_t rest = data % l->block_disk;
 	*plain = full * LFS_BLOCK_SIZE;
@@ -46,16 +60,17 @@ bool lfs_plain_size(const struct lfs_layout *l, uint64_t backing, uint64_t *plai
 uint64_t lfs_backing_size(const struct lfs_layout *l, uint64_t plain)
 {
 	if (plain == 0)
-		return 0;
+		return l->version == LFS_FILE_V2 ? l->hdr_len : 0;
 	uint64_t full = plain / LFS_BLOCK_SIZE;
 	uint64_t rest = plain % LFS_BLOCK_SIZE;
-	return LFS_FILE_HDR_LEN + full * l->block_disk + (rest ? rest + l->overhead : 0);
+	return l->hdr_len + full * l->block_disk + (rest ? rest + l->overhead : 0);
 }
 
-void lfs_header_new(struct lfs_file_header *h, enum lfs_cipher_id cipher, uint32_t epoch)
+void lfs_header_new(struct lfs_file_header *h, enum lfs_cipher_id cipher, uint32_t epoch,
+		    unsigned version)
 {
 	memset(h, 0, sizeof(*h));
-	h->version = LFS_FILE_VERSION;
+	h->version = (uint8_t)version;
 	h->cipher = (uint8_t)cipher;
 	h->epoch = epoch;
 	randombytes_buf(h->file_id, LFS_FILE_ID_LEN);
@@ -63,28 +78,44 @@ void lfs_header_new(struct lfs_file_header *h, enum lfs_cipher_id cipher, uint32
 
 static void header_mac(const uint8_t *in, const uint8_t key[32], uint8_t mac[16])
 {
-	crypto_generichash(mac, 16, in, HDR_MAC_OFFSET, key, 32);
+	crypto_generichash(mac, 16, in, HDR_PUBLIC_LEN, key, 32);
 }
 
-void lfs_header_encode(const struct lfs_file_header *h, const uint8_t mac_key[32],
-		       uint8_t out[LFS_FILE_HDR_LEN])
+int lfs_header_encode(const struct lfs_file_header *h, const struct lfs_epoch_keys *k,
+		      const struct lfs_irec *rec, uint8_t out[LFS_FILE_HDR_MAX])
 {
-	memset(out, 0, LFS_FILE_HDR_LEN);
+	size_t len = lfs_header_len(h->version);
+	if (!len || (h->version == LFS_FILE_V2 && !rec))
+		return -EINVAL;
+	memset(out, 0, len);
 	memcpy(out, file_magic, 4);
 	out[4] = h->version;
 	out[5] = h->cipher;
 	put_le16(out + 6, h->flags);
 	put_le32(out + 8, h->epoch);
 	memcpy(out + 16, h->file_id, LFS_FILE_ID_LEN);
-	header_mac(out, mac_key, out + HDR_MAC_OFFSET);
+	if (h->version == LFS_FILE_V1) {
+		header_mac(out, k->hdr_mac, out + HDR_PUBLIC_LEN);
+		return (int)len;
+	}
+	int r = lfs_irec_seal(k->inode, out, rec, out + HDR_PUBLIC_LEN);
+	return r < 0 ? r : (int)len;
+}
+
+int lfs_header_version(const uint8_t *in, size_t len)
+{
+	if (len < 5 || memcmp(in, file_magic, 4) != 0 ||
+	    (in[4] != LFS_FILE_V1 && in[4] != LFS_FILE_V2))
+		return -EINVAL;
+	return in[4];
 }
 
 int lfs_header_parse(const uint8_t *in, size_t len, struct lfs_file_header *h)
 {
-	if (len < LFS_FILE_HDR_LEN || memcmp(in, file_magic, 4) != 0)
+	int v = lfs_header_version(in, len);
+	if (v < 0 || len < lfs_header_len((unsigned)v))
 		return -EINVAL;
-	if (in[4] != LFS_FILE_VERSION || (in[5] != LFS_CIPHER_XCHACHA20POLY1305 &&
-					  in[5] != LFS_CIPHER_AES256GCM))
+	if (in[5] != LFS_CIPHER_XCHACHA20POLY1305 && in[5] != LFS_CIPHER_AES256GCM)
 		return -EINVAL;
 	uint16_t flags = get_le16(in + 6);
 	if ((flags & ~LFS_HDR_FLAG_SPARSE) != 0 || !sodium_is_zero(in + 12, 4))
@@ -99,11 +130,17 @@ int lfs_header_parse(const uint8_t *in, size_t len, struct lfs_file_header *h)
 	return 0;
 }
 
-int lfs_header_verify(const uint8_t in[LFS_FILE_HDR_LEN], const uint8_t mac_key[32])
+int lfs_header_verify(const uint8_t *in, const struct lfs_file_header *h,
+		      const struct lfs_epoch_keys *k, struct lfs_irec *rec)
 {
+	if (h->version == LFS_FILE_V2) {
+		if (!rec)
+			return -EINVAL;
+		return lfs_irec_open(k->inode, in, in + HDR_PUBLIC_LEN, rec);
+	}
 	uint8_t mac[16];
-	header_mac(in, mac_key, mac);
-	int ok = crypto_verify_16(mac, in + HDR_MAC_OFFSET) == 0;
+	header_mac(in, k->hdr_mac, mac);
+	int ok = crypto_verify_16(mac, in + HDR_PUBLIC_LEN) == 0;
 	return ok ? 0 : -EBADMSG;
 }
 

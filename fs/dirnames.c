@@ -13,14 +13,46 @@
 #include <unistd.h>
 #include <sodium.h>
 
-int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out)
+/* A .lethefs.dir read again (its cached copy was dropped, or the inode was
+ * never looked up): version 2 must authenticate (its record is cached
+ * again), version 1 is refused under an epoch of format 2 and for a
+ * directory known to be of format 2. Called with dir->meta_lock. */
+static int load_checked(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd)
+{
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t len = 0;
+	struct lfs_dirmeta m;
+	int r = lfs_dirmeta_read(dirfd, raw, &len, &m);
+	if (r < 0)
+		return r;
+	const struct lfs_epoch_keys *k;
+	if ((r = lfs_keyring_get(fs->kr, m.epoch, &k)) < 0)
+		return r;
+	struct lfs_irec rec;
+	if (m.version == 2) {
+		r = lfs_dirmeta_open(raw, len, k, &rec) < 0 || rec.type != LFS_IREC_DIR ? -EIO : 0;
+	} else {
+		r = (k->flags & LFS_EPOCH_FORMAT2) || dir->fmt == 2 ? -EIO : 0;
+	}
+	lfs_keyring_put(fs->kr);
+	if (r < 0)
+		return r;
+	if (m.version == 2) {
+		dir->rec = rec;
+		dir->have_rec = true;
+		dir->fmt = 2;
+	}
+	dir->dirmeta = m;
+	dir->have_dirmeta = true;
+	return 0;
+}
+
+int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out)
 {
 	int r = 0;
 	pthread_mutex_lock(&dir->meta_lock);
-	if (!dir->have_dirmeta) {
-		r = lfs_dirmeta_load(dirfd, &dir->dirmeta);
-		dir->have_dirmeta = r == 0;
-	}
+	if (!dir->have_dirmeta)
+		r = load_checked(fs, dir, dirfd);
 	if (r == 0)
 		*out = dir->dirmeta;
 	pthread_mutex_unlock(&dir->meta_lock);
@@ -34,9 +66,10 @@ bool lfs_dir_meta_forget(struct lfs_inode *dir, int dirfd)
 	pthread_mutex_lock(&dir->meta_lock);
 	bool changed = !dir->have_dirmeta || r < 0 || now.epoch != dir->dirmeta.epoch ||
 	               memcmp(now.dirid, dir->dirmeta.dirid, sizeof(now.dirid)) != 0;
-	dir->have_dirmeta = r == 0;
-	if (r == 0)
-		dir->dirmeta = now;
+	/* Not taken as it is: the next lfs_dir_meta reads it again checked
+	 * (a version-2 one authenticated, a version-1 one refused where
+	 * format 2 must be), so a forget cannot let an unauthenticated one in. */
+	dir->have_dirmeta = false;
 	pthread_mutex_unlock(&dir->meta_lock);
 	return changed;
 }
@@ -76,12 +109,12 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 {
 	struct lfs_dirmeta m;
 	const struct lfs_epoch_keys *k;
-	int r = lfs_dir_meta(dir, dirfd, &m);
+	int r = lfs_dir_meta(fs, dir, dirfd, &m);
 	if (r < 0)
 		return r;
 	r = lfs_keyring_get(fs->kr, m.epoch, &k);
 	if (r == -EIO && fs->shared && lfs_dir_meta_forget(dir, dirfd) &&
-	    (r = lfs_dir_meta(dir, dirfd, &m)) == 0)
+	    (r = lfs_dir_meta(fs, dir, dirfd, &m)) == 0)
 		r = lfs_keyring_get(fs->kr, m.epoch, &k);
 	if (r < 0)
 		return r;

@@ -17,8 +17,10 @@ struct lfs_bname {
 };
 
 /* The directory's metadata, loaded once (through dirfd, the directory's
- * pinned descriptor) and cached in the inode. */
-int lfs_dir_meta(struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
+ * pinned descriptor) and cached in the inode; a format-2 one authenticated
+ * (fs/attr.h), a format-1 one refused where only format 2 may be (-EIO).
+ * -EACCES when locked. */
+int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs_dirmeta *out);
 /* Drops the cached metadata: the next use reads .lethefs.dir again (shared
  * mode: another host's rotation moves directories to a new epoch). Returns
  * whether the epoch on disk differs from the one cached. */

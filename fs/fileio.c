@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
+#include "filelayout.h"
 #include "filelock.h"
 #include "overwrite.h"
 #include "../cluster/rangelock.h"
@@ -66,7 +67,8 @@ static int io_take_keys(struct io *io, uint32_t epoch)
 }
 
 /* Loads and authenticates the header (cached in the inode), then derives
- * the per-file key. For a file with no header yet, *exists is false. */
+ * the per-file key. For a format-1 file with no header yet, *exists is
+ * false; a format-2 file always has one (its inode record). */
 int io_open_header(struct io *io, bool *exists)
 {
 	struct lfs_inode *in = io->inode;
@@ -74,20 +76,26 @@ int io_open_header(struct io *io, bool *exists)
 	int r = 0;
 	*exists = io->backing > 0;
 	if (*exists && !in->have_header) {
-		uint8_t raw[LFS_FILE_HDR_LEN];
-		size_t got;
+		uint8_t raw[LFS_FILE_HDR_MAX];
+		size_t got, want = io->l->hdr_len;
 		struct lfs_file_header h;
-		r = lfs_pread_full(io->fd, raw, sizeof(raw), 0, &got);
-		/* A header naming another cipher than the vault's is not ours. */
-		if (r == 0 && (got != sizeof(raw) || lfs_header_parse(raw, got, &h) < 0 ||
-		               h.cipher != io->l->cipher))
+		struct lfs_irec rec;
+		r = lfs_pread_full(io->fd, raw, want, 0, &got);
+		/* A header naming another cipher than the vault's, or of
+		 * another version than the file's, is not ours. */
+		if (r == 0 && (got != want || lfs_header_parse(raw, got, &h) < 0 ||
+		               h.cipher != io->l->cipher || h.version != io->l->version))
 			r = -EIO;
 		if (r == 0 && (r = io_take_keys(io, h.epoch)) == 0) {
-			if (lfs_header_verify(raw, io->keys->hdr_mac) < 0) {
+			if (lfs_header_verify(raw, &h, io->keys, &rec) < 0) {
 				r = -EIO;
 			} else {
 				in->header = h;
 				in->have_header = true;
+				if (h.version == LFS_FILE_V2) {
+					in->rec = rec;
+					in->have_rec = true;
+				}
 			}
 			io_release_keys(io);
 		}
@@ -103,24 +111,42 @@ int io_open_header(struct io *io, bool *exists)
 	return lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
 }
 
-int io_write_header(struct io *io)
+/* The header as it must be on disk now (a version-2 header with the
+ * inode's record, sealed again). Returns its length. */
+int io_encode_header(struct io *io, uint8_t out[LFS_FILE_HDR_MAX])
 {
-	uint8_t raw[LFS_FILE_HDR_LEN];
-	lfs_header_encode(&io->inode->header, io->keys->hdr_mac, raw);
-	return lfs_pwrite_full(io->fd, raw, sizeof(raw), 0);
+	struct lfs_inode *in = io->inode;
+	pthread_mutex_lock(&in->meta_lock);
+	struct lfs_file_header h = in->header;
+	struct lfs_irec rec = in->rec;
+	bool have_rec = in->have_rec;
+	pthread_mutex_unlock(&in->meta_lock);
+	if (h.version == LFS_FILE_V2 && !have_rec)
+		return -EIO;
+	return lfs_header_encode(&h, io->keys, &rec, out);
 }
 
-/* Gives an empty file its header in memory: a fresh file id under the
- * current epoch (or the staging key below a staging directory). The caller
- * writes it, under the tail update that gives the file its first block. */
+int io_write_header(struct io *io)
+{
+	uint8_t raw[LFS_FILE_HDR_MAX];
+	int n = io_encode_header(io, raw);
+	return n < 0 ? n : lfs_pwrite_full(io->fd, raw, (size_t)n, 0);
+}
+
+/* Gives an empty format-1 file its header in memory: a fresh file id under
+ * the current epoch (or the staging key below a staging directory). The
+ * caller writes it, under the tail update that gives the file its first
+ * block. (A format-2 file got its header when it was created.) */
 int io_create_header(struct io *io)
 {
 	struct lfs_inode *in = io->inode;
+	if (io->l->version != LFS_FILE_V1)
+		return -EIO;
 	int r = io_take_keys(io, in->stage_id);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&in->meta_lock);
-	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch);
+	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch, LFS_FILE_V1);
 	in->have_header = true;
 	pthread_mutex_unlock(&in->meta_lock);
 	return lfs_file_key(&io->key, io->l->cipher, io->keys->content, in->header.file_id);
@@ -175,9 +201,10 @@ static int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, i
 	memset(io, 0, sizeof(*io));
 	io->fs = fs;
 	io->inode = inode;
-	io->l = &fs->layout;
+	io->l = &io->lay;
 	io->fd = fd;
-	return io_stat(io);
+	int r = lfs_inode_layout(fs, inode, fd, &io->lay);
+	return r < 0 ? r : io_stat(io);
 }
 
 /* Drops the cached header: another host may have replaced it (a file cut
@@ -488,11 +515,48 @@ ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, con
 	return r;
 }
 
+/* Truncation of a format-2 file to 0: the blocks go (one ftruncate to the
+ * header's length), then the header gets a fresh file id, so that a file
+ * emptied and rewritten does not accumulate block writes under one key
+ * (as a format-1 file, whose header goes, does not). A crash between the
+ * two leaves an empty file under its old id. */
+static int truncate_v2_to_zero(struct io *io)
+{
+	struct lfs_inode *in = io->inode;
+	bool exists;
+	if (io->backing == io->l->hdr_len)
+		return 0;
+	int r = io_open_header(io, &exists);
+	if (r < 0)
+		return r;
+	if (ftruncate(io->fd, (off_t)io->l->hdr_len) < 0)
+		return -errno;
+	io->size = 0;
+	io->backing = io->l->hdr_len;
+	io_release_keys(io);
+	if ((r = io_take_keys(io, in->stage_id)) < 0)
+		return r;
+	pthread_mutex_lock(&in->meta_lock);
+	struct lfs_file_header old = in->header;
+	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch, LFS_FILE_V2);
+	pthread_mutex_unlock(&in->meta_lock);
+	if ((r = io_write_header(io)) < 0) {
+		lfs_warn("inode %llu emptied, but its header kept its file id (%s)",
+		         (unsigned long long)in->ino, strerror(-r));
+		pthread_mutex_lock(&in->meta_lock);
+		in->header = old;
+		pthread_mutex_unlock(&in->meta_lock);
+	}
+	return 0;
+}
+
 static int truncate_locked(struct io *io, uint64_t size)
 {
 	bool exists = false;
 	if (io->inode->tail_broken)
 		return -EIO;
+	if (size == 0 && io->l->version == LFS_FILE_V2)
+		return truncate_v2_to_zero(io);
 	if (size == 0) {
 		/* One system call: atomic, no record needed. */
 		if (ftruncate(io->fd, 0) < 0)

@@ -14,7 +14,8 @@
 struct io {
 	struct lfs_fs *fs;
 	struct lfs_inode *inode;
-	const struct lfs_layout *l;
+	const struct lfs_layout *l; /* &lay */
+	struct lfs_layout lay;      /* this file's: its header's version */
 	int fd;
 	uint64_t backing;                  /* backing file size */
 	uint64_t size;                     /* plaintext size */
@@ -35,6 +36,7 @@ int io_stat(struct io *io);
 void io_release_keys(struct io *io);
 int io_open_header(struct io *io, bool *exists);
 int io_create_header(struct io *io);
+int io_encode_header(struct io *io, uint8_t out[LFS_FILE_HDR_MAX]);
 int io_write_header(struct io *io);
 void io_report_corrupt(struct io *io, uint64_t block);
 int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t *scratch,

@@ -233,14 +233,17 @@ static int write_body(struct io *io, bool new_file, uint64_t first, uint64_t dat
 	}
 	if (data_from > n)
 		return 0;
-	size_t hdr = prefix ? LFS_FILE_HDR_LEN : 0;
+	size_t hdr = prefix ? io->l->hdr_len : 0;
 	uint64_t at = lfs_block_offset(io->l, data_from);
 	size_t len = (size_t)(lfs_backing_size(io->l, new_size) - at);
 	uint8_t *out = malloc(hdr + len);
 	if (!out)
 		return -ENOMEM;
-	if (prefix)
-		lfs_header_encode(&in->header, io->keys->hdr_mac, out);
+	if (prefix && (r = io_encode_header(io, out)) < 0) {
+		free(out);
+		return r;
+	}
+	r = 0;
 	if (size) {
 		r = seal_range(io, buf, size, off, out + hdr, new_size);
 	} else {
@@ -286,7 +289,7 @@ int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, ui
 		uint64_t res_from = has_pivot ? lfs_block_offset(io->l, m) : 0;
 		if (hole) {
 			r = reserve(io, res_from,
-			            has_pivot ? res_from + io->l->block_disk : LFS_FILE_HDR_LEN);
+			            has_pivot ? res_from + io->l->block_disk : io->l->hdr_len);
 			res_from = lfs_block_offset(io->l, data_from);
 		}
 		if (r == 0)

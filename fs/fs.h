@@ -20,6 +20,8 @@
 
 #include "content.h"
 #include "dirmeta.h"
+#include "irec.h"
+#include "../common/event.h"
 #include "slab.h"
 #include "../keymgmt/keyring.h"
 
@@ -61,7 +63,10 @@ struct lfs_inode {
 	    __attribute__((aligned(8)));
 	dev_t dev;
 	ino_t ino;
-	mode_t type;	  /* S_IFMT bits, fixed for the inode's life */
+	/* S_IFMT bits of the object as the kernel sees it: the backing
+	 * object's in format 1, its record's in format 2 (set when the record
+	 * is first read, before any reply names the inode), then fixed. */
+	mode_t type;
 	uint64_t nlookup; /* protected by table_lock */
 	/* Removed from the table because its backing inode number now names
 	 * another object (table_lock); lives on until the kernel forgets it. */
@@ -70,6 +75,12 @@ struct lfs_inode {
 	/* Regular files: readers share, writers and truncation exclude. */
 	pthread_rwlock_t io_lock;
 	pthread_mutex_t meta_lock; /* guards the cached fields below */
+	/* The object's format (fs/attr.c): 0 not known yet; 1, its type, mode
+	 * and owner are the backing object's; 2, they are rec's (docs/FORMAT.md
+	 * section 14). A regular backing file's header has this version. */
+	uint8_t fmt;
+	bool have_rec; /* format 2: rec is loaded and authentic */
+	struct lfs_irec rec;
 	bool have_header;
 	struct lfs_file_header header;
 	bool have_dirmeta;
@@ -109,6 +120,10 @@ struct lfs_stage_hooks;
 struct lfs_journal;
 struct lfs_backing;
 
+/* Backing objects refused as tampering (fs/attr.c) that were reported
+ * already: each is logged and audited once per mount. */
+#define LFS_REPORTED_MAX 64
+
 struct lfs_fs {
 	struct lfs_keyring *kr;
 	_Atomic int access;	     /* enum lfs_access */
@@ -118,6 +133,19 @@ struct lfs_fs {
 	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
 	struct fuse_session *se;     /* for cache invalidation; set after mount */
 	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
+	/* "tamper" audit events (fs/attr.c); no emit: none (fsck reports
+	 * on its own). */
+	struct lfs_event_sink events;
+	pthread_mutex_t report_lock;
+	struct lfs_reported {
+		dev_t dev;
+		ino_t ino;
+	} *reported; /* LFS_REPORTED_MAX, on the heap (lfs_fs often lives on a stack) */
+	unsigned nreported;
+	/* The vault's cipher with the version-1 header length: only for what
+	 * does not depend on a file's header (nonce sizes, block overhead).
+	 * Block offsets and sizes come from the file's own layout
+	 * (lfs_inode_layout). */
 	struct lfs_layout layout;
 	const char *vault_path;
 	/* Multi-step updates run under its records (NULL: a read-only view,
@@ -181,6 +209,9 @@ void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
  * requests on it share its locks and caches; NULL with errno set when it
  * cannot be opened. lfs_inode_release drops what lfs_inode_hold counted. */
 struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name);
+/* The inode of the backing object st describes, when the table holds one
+ * (with one lookup counted, for lfs_inode_release); else NULL. */
+struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st);
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Uses what the backing filesystem can do (cluster/backing.h): where file
@@ -239,8 +270,9 @@ void lfs_fs_forget_cached_metadata(struct lfs_fs *fs);
 #define LFS_PROC_PATH_MAX 64
 void lfs_proc_path(int fd, char out[LFS_PROC_PATH_MAX]);
 
-/* Converts a backing stat into the plaintext view (sizes of regular files
- * and symlinks, st_blocks of regular files: see holes.h). */
+/* Format-1 objects: converts a backing stat into the plaintext view
+ * (sizes of regular files and symlinks, st_blocks of regular files: see
+ * holes.h). Objects of either format: lfs_attr_stat (fs/attr.h). */
 void lfs_stat_to_plain(const struct lfs_fs *fs, struct stat *st);
 
 #endif

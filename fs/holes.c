@@ -6,6 +6,7 @@
  * data: SEEK_DATA may call a hole data, never the other way round. */
 #define _GNU_SOURCE
 #include "holes.h"
+#include "filelayout.h"
 #include "fileio.h"
 #include "../common/fileutil.h"
 
@@ -21,6 +22,7 @@
 #define SECTORS_PER_BLOCK (LFS_BLOCK_SIZE / 512)
 
 struct holemap {
+	struct lfs_layout lay; /* the file's (its header version) */
 	const struct lfs_layout *l;
 	int fd;
 	uint64_t backing; /* backing size */
@@ -28,12 +30,15 @@ struct holemap {
 	uint64_t last;    /* last block: always data */
 };
 
-static int map_begin(struct holemap *m, struct lfs_fs *fs, int fd)
+static int map_begin(struct holemap *m, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	m->l = &fs->layout;
+	int r = lfs_inode_layout(fs, inode, fd, &m->lay);
+	if (r < 0)
+		return r;
+	m->l = &m->lay;
 	m->fd = fd;
 	m->backing = (uint64_t)st.st_size;
 	lfs_plain_size(m->l, m->backing, &m->size);
@@ -44,7 +49,7 @@ static int map_begin(struct holemap *m, struct lfs_fs *fs, int fd)
 /* Block index holding backing offset off (the header counts as block 0). */
 static uint64_t block_at(const struct holemap *m, uint64_t off)
 {
-	return off <= LFS_FILE_HDR_LEN ? 0 : (off - LFS_FILE_HDR_LEN) / m->l->block_disk;
+	return off <= m->l->hdr_len ? 0 : (off - m->l->hdr_len) / m->l->block_disk;
 }
 
 /* 1 if block b (not the last) is stored as zeros only, 0 if not. */
@@ -109,7 +114,7 @@ off_t lfs_holes_seek(struct lfs_fs *fs, struct lfs_inode *inode, int fd, off_t o
 		return r;
 	struct holemap m;
 	pthread_rwlock_rdlock(&inode->io_lock);
-	off_t res = map_begin(&m, fs, fd);
+	off_t res = map_begin(&m, fs, inode, fd);
 	if (res == 0 && (off < 0 || (uint64_t)off >= m.size))
 		res = -ENXIO;
 	else if (res == 0 && !(flags & LFS_HDR_FLAG_SPARSE))
@@ -146,7 +151,7 @@ static int punch_blocks(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint
 {
 	struct holemap m;
 	pthread_rwlock_wrlock(&inode->io_lock);
-	int r = map_begin(&m, fs, fd);
+	int r = map_begin(&m, fs, inode, fd);
 	if (r == 0 && b1 > m.last)
 		b1 = m.last;
 	if (r == 0 && b0 < b1) {
@@ -164,7 +169,7 @@ int lfs_holes_punch(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t
 	struct holemap m;
 	if (len == 0 || off + len < off)
 		return -EINVAL;
-	int r = map_begin(&m, fs, fd);
+	int r = map_begin(&m, fs, inode, fd);
 	if (r < 0 || off >= m.size)
 		return r;
 	uint64_t end = off + len < m.size ? off + len : m.size;
@@ -190,7 +195,7 @@ int lfs_holes_zero(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t 
 	struct holemap m;
 	if (len == 0 || off + len < off)
 		return -EINVAL;
-	int r = map_begin(&m, fs, fd);
+	int r = map_begin(&m, fs, inode, fd);
 	if (r < 0)
 		return r;
 	uint64_t end = off + len;

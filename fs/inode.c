@@ -248,14 +248,21 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 		return -errno;
 	fs->kr = kr;
 	fs->vault_path = vault_path;
-	lfs_layout_init(&fs->layout, kr->cipher);
+	lfs_layout_init(&fs->layout, kr->cipher, LFS_FILE_V1);
 	pthread_mutex_init(&fs->table_lock, NULL);
 	if (lfs_slab_init(&fs->inode_slab, sizeof(struct lfs_inode)) < 0)
 		return -EINVAL;
+	pthread_mutex_init(&fs->report_lock, NULL);
 	fs->nbuckets = LFS_MIN_BUCKETS;
 	fs->buckets = buckets_alloc(fs->nbuckets);
-	if (!fs->buckets)
+	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
+	if (!fs->buckets || !fs->reported) {
+		if (fs->buckets)
+			buckets_free(fs->buckets, fs->nbuckets);
+		free(fs->reported);
+		lfs_slab_destroy(&fs->inode_slab);
 		return -ENOMEM;
+	}
 	fs->root.fd = data_dir_fd;
 	fs->root.dev = st.st_dev;
 	fs->root.ino = st.st_ino;
@@ -312,10 +319,13 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 	}
 	buckets_free(fs->buckets, fs->nbuckets);
 	lfs_slab_destroy(&fs->inode_slab);
+	free(fs->reported);
+	fs->reported = NULL;
 	close(fs->root.fd);
 	if (fs->handle_mount_fd >= 0)
 		close(fs->handle_mount_fd);
 	pthread_mutex_destroy(&fs->fd_lock);
+	pthread_mutex_destroy(&fs->report_lock);
 }
 
 /* Rehashes into nb buckets: twice as many when the table grows past one
@@ -568,6 +578,22 @@ struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
 	return in;
 }
 
+struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st)
+{
+	if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino)
+		return &fs->root;
+	pthread_mutex_lock(&fs->table_lock);
+	struct lfs_inode *found = NULL;
+	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
+	for (struct lfs_inode *n = fs->buckets[h]; n && !found; n = n->hash.next)
+		if (n->dev == st->st_dev && n->ino == st->st_ino)
+			found = n;
+	if (found)
+		found->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return found;
+}
+
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	if (inode != &fs->root)
@@ -581,6 +607,7 @@ static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
 	pthread_mutex_lock(&in->meta_lock);
 	in->have_header = false;
 	in->have_dirmeta = false;
+	in->have_rec = false;
 	in->tail_broken = false;
 	pthread_mutex_unlock(&in->meta_lock);
 	pthread_rwlock_unlock(&in->io_lock);

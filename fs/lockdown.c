@@ -58,7 +58,7 @@ static void drop_names(struct lfs_fs *fs, struct lfs_inode *dir, void *arg)
 	if (ifd < 0)
 		return;
 	struct lfs_dirmeta m;
-	int fd = lfs_dir_meta(dir, ifd, &m) < 0
+	int fd = lfs_dir_meta(fs, dir, ifd, &m) < 0
 			 ? -1
 			 : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
@@ -104,7 +104,7 @@ void lfs_fs_forget_entry(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, co
 {
 	struct lfs_dirmeta m;
 	char plain[LFS_NAME_MAX + 1];
-	if (!fs->se || lfs_dir_meta(dir, dirfd, &m) < 0 ||
+	if (!fs->se || lfs_dir_meta(fs, dir, dirfd, &m) < 0 ||
 	    lfs_entry_name(fs, dirfd, &m, backing, plain) < 0)
 		return;
 	fuse_lowlevel_notify_inval_entry(fs->se, ino_of(fs, dir), plain, strlen(plain));

@@ -3,6 +3,7 @@
 #include "longlink.h"
 #include "../common/fileutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,4 +149,19 @@ void lfs_link_fix_size(int fd, struct stat *st)
 	ssize_t n = readlinkat(fd, "", ref, sizeof(ref));
 	if (n > 0 && lfs_longlink_parse(ref, (size_t)n, hash, &plain_len))
 		st->st_size = (off_t)plain_len;
+}
+
+int lfs_link_sweep_store(int treefd)
+{
+	int err = 0, n = 0;
+	DIR *d = lfs_opendir_fd(treefd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, LFS_LONGLINK_FILE, strlen(LFS_LONGLINK_FILE)) == 0 &&
+		    unlinkat(treefd, de->d_name, 0) == 0)
+			n++;
+	closedir(d);
+	return n;
 }

@@ -48,6 +48,9 @@ void lfs_link_drop(int treefd, const char hash[LFS_LONGLINK_HASH + 1]);
  * plaintext length it names. */
 bool lfs_longlink_parse(const char *ref, size_t len, char hash[LFS_LONGLINK_HASH + 1],
 			size_t *plain_len);
+/* Removes every sidecar of the tree root treefd: once no format-1 symlink
+ * may be left (an upgraded vault), none is referenced. Returns how many. */
+int lfs_link_sweep_store(int treefd);
 /* The plaintext st_size of a long-link backing symlink (fd: O_PATH of the
  * symlink), after lfs_stat_to_plain; other objects are left alone. */
 void lfs_link_fix_size(int fd, struct stat *st);

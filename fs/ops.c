@@ -2,16 +2,19 @@
 /* Connection set-up and a shared helper. The operation table, with every handler behind the
  * lock gate, is in gate.c. */
 #include "ops.h"
+#include "attr.h"
+#include "filelayout.h"
 #include "../common/log.h"
 
 #include <sys/stat.h>
 
-uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd)
+uint64_t lfs_plain_size_of(struct lfs_fs *fs, struct lfs_inode *inode, int fd)
 {
 	struct stat st;
+	struct lfs_layout l;
 	uint64_t p = 0;
-	if (fstat(fd, &st) == 0)
-		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &p);
+	if (fstat(fd, &st) == 0 && lfs_inode_layout(fs, inode, fd, &l) == 0)
+		lfs_plain_size(&l, (uint64_t)st.st_size, &p);
 	return p;
 }
 

@@ -46,8 +46,12 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		  struct fuse_entry_param *e);
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e);
-/* Plaintext size of an open descriptor (for quota deltas; ops.c). */
-uint64_t lfs_plain_size_of(struct lfs_fs *fs, int fd);
+/* Whether the backing directory open on dirfd (O_RDONLY) holds nothing
+ * but lethefs metadata; if so the metadata is removed so that the
+ * directory itself can go. 0, -ENOTEMPTY or -errno. */
+int lfs_empty_backing_dir(int dirfd);
+/* Plaintext size of inode's open descriptor fd (for quota deltas; ops.c). */
+uint64_t lfs_plain_size_of(struct lfs_fs *fs, struct lfs_inode *inode, int fd);
 void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
 /* Attribute timeout for replies about inode, whose plaintext size here is
  * plain_size (0 while it is being written and still empty: ops_entry.c). */
@@ -63,6 +67,22 @@ void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode 
  * the one asked for (type bits included). */
 int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
 		   mode_t mode);
+/* The inode record of a new format-2 object of mode (type and the bits
+ * asked for) made by the request's caller in parent: the caller's uid, the
+ * caller's gid or a set-group-ID parent's gid (and for a directory that
+ * bit). The umask or an inherited ACL is applied afterwards
+ * (lfs_make2). */
+int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mode, dev_t rdev,
+		   struct lfs_irec *rec);
+/* Creates a format-2 object (fs/ops_make2.c) named backing in parent (open
+ * on pfd): built whole under a hidden temporary name (its record, an
+ * inherited ACL, a symlink's target link, a directory's .lethefs.dir), then
+ * renamed into place without replacing anything, so that no name ever
+ * points at an object without its record. With fd non-NULL (create) a
+ * regular file's read-write descriptor is returned there. -EEXIST when the
+ * name is taken. */
+int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
+	      mode_t mode, dev_t rdev, const char *link, int *fd);
 
 /* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
  * at proc (its /proc/self/fd path), under the keys of stage_id: name is
@@ -77,8 +97,8 @@ int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, con
 /* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
  * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
  * access ACL; a new object inherits its parent's default ACL. */
-int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
-		     const char *value, size_t size);
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc,
+		     int type, const char *value, size_t size);
 int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
 int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode);
 

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "acl.h"
+#include "attr.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -37,13 +38,19 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 	return false;
 }
 
-static int chmod_proc(const char *proc, mode_t mode)
+/* The new mode an ACL implies: in the record (format 2) or on the backing
+ * object (format 1). */
+static int set_mode(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, const char *proc,
+		    mode_t mode)
 {
+	int r = lfs_attr_change(fs, inode, ifd, (int)(mode & 07777), (uid_t)-1, (gid_t)-1);
+	if (r != -ENOTSUP)
+		return r;
 	return chmod(proc, mode & 07777) < 0 ? -errno : 0;
 }
 
-int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, int type,
-		     const char *value, size_t size)
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc,
+		     int type, const char *value, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const uint8_t *acl = (const uint8_t *)value;
@@ -59,8 +66,9 @@ int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, 
 			       ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
 			       : -EACCES;
 	struct stat st;
-	if (stat(proc, &st) < 0)
-		return -errno;
+	int sr = lfs_attr_fstat(fs, inode, ifd, &st);
+	if (sr < 0)
+		return sr;
 	mode_t mode = st.st_mode;
 	int not_equiv = lfs_acl_equiv_mode(acl, size, &mode);
 	if (!caller_in_group(req, st.st_gid))
@@ -72,7 +80,7 @@ int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, const char *proc, 
 	if (r == -ENODATA)
 		r = 0;
 	if (r == 0 && (mode & 07777) != (st.st_mode & 07777))
-		r = chmod_proc(proc, mode);
+		r = set_mode(fs, inode, ifd, proc, mode);
 	return r;
 }
 
@@ -120,10 +128,12 @@ int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, m
 				    (size_t)len, 0);
 	/* The backing store keeps encrypted attributes in its user.*
 	 * namespace, which Linux allows on regular files and directories
-	 * only: a FIFO, socket or device node gets the mode the default ACL
-	 * implies but no ACL of its own (README, limitations). */
-	if (r >= 0 && lfs_acl_create_masq(def, (size_t)len, mode) &&
-	    (S_ISREG(*mode) || S_ISDIR(*mode)))
+	 * only: a format-1 FIFO, socket or device node gets the mode the
+	 * default ACL implies but no ACL of its own (README, limitations). In
+	 * format 2 every backing object is a regular file or a directory. */
+	struct stat bst;
+	bool holds = fstat(fd, &bst) == 0 && (S_ISREG(bst.st_mode) || S_ISDIR(bst.st_mode));
+	if (r >= 0 && lfs_acl_create_masq(def, (size_t)len, mode) && holds)
 		r = lfs_xattr_store(fs, parent->stage_id, proc, LFS_ACL_XATTR_ACCESS, def,
 				    (size_t)len, 0);
 	free(def);

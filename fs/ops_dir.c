@@ -23,6 +23,7 @@ struct lfs_dirp {
 	struct dirent *entry; /* read but not yet returned */
 	off_t offset;
 	struct lfs_dirmeta meta;
+	bool v2; /* format-2 objects may be here (see add_entry) */
 };
 
 static struct lfs_dirp *dirp_of(struct fuse_file_info *fi)
@@ -43,7 +44,7 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Shared: the metadata as it is now (another host's rotation). */
 	if (ifd >= 0 && fs->shared)
 		lfs_dir_meta_forget(inode, ifd);
-	int r = ifd < 0 ? ifd : lfs_dir_meta(inode, ifd, &d->meta);
+	int r = ifd < 0 ? ifd : lfs_dir_meta(fs, inode, ifd, &d->meta);
 	/* A directory removed (or replaced by a rename) while open: its
 	 * metadata is gone with it, and it lists as empty, as on ext4. */
 	struct stat st;
@@ -103,8 +104,12 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 		d->entry->d_type = DT_DIR;
 	}
 	if (!plus) {
-		struct stat st = {.st_ino = d->entry->d_ino,
-				  .st_mode = (mode_t)d->entry->d_type << 12};
+		/* Where format 2 may be, a regular backing file may be any type
+		 * but a directory (its record says which): unknown here. */
+		unsigned char type = d->entry->d_type;
+		if (type == DT_REG && d->v2)
+			type = DT_UNKNOWN;
+		struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)type << 12};
 		return (int)fuse_add_direntry(req, p, left, name, &st, next);
 	}
 	struct fuse_entry_param e;
@@ -131,6 +136,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	if (dir->have_dirmeta)
 		d->meta = dir->dirmeta;
 	pthread_mutex_unlock(&dir->meta_lock);
+	d->v2 = d->meta.version == 2 || lfs_keyring_format(lfs_req_fs(req)->kr) == 2;
 	char *buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);

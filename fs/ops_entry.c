@@ -5,6 +5,7 @@
 #include "ops.h"
 #include "../cluster/backing.h"
 #include "../common/fileutil.h"
+#include "attr.h"
 #include "dirnames.h"
 #include "fileio.h"
 #include "longlink.h"
@@ -97,9 +98,6 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		close(fd);
 		return marker;
 	}
-	/* Sizes first: the descriptor belongs to the inode table after. */
-	lfs_stat_to_plain(fs, &e->attr);
-	lfs_link_fix_size(fd, &e->attr);
 	int err = 0;
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
@@ -108,6 +106,18 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	/* (a staging directory lives elsewhere than its marker's name) */
 	if (inode != &fs->root && marker == 0)
 		lfs_inode_set_path(fs, inode, parent, backing);
+	/* Its format and (format 2) its record, read once, before the reply
+	 * names the inode; then the plaintext view. */
+	int ifd = lfs_inode_pin(fs, inode);
+	int r = ifd < 0 ? ifd : lfs_attr_load(fs, parent, dirfd, inode, ifd, &e->attr);
+	if (r == 0)
+		r = lfs_attr_stat(fs, inode, ifd, &e->attr);
+	if (ifd >= 0)
+		lfs_inode_unpin(fs, inode);
+	if (r < 0) {
+		lfs_inode_forget(fs, inode, 1);
+		return r;
+	}
 	e->ino = (fuse_ino_t)(uintptr_t)inode;
 	if (inode == &fs->root)
 		e->ino = FUSE_ROOT_ID;
@@ -167,13 +177,15 @@ void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 	fuse_reply_none(req);
 }
 
-static int stat_fd(struct lfs_fs *fs, int fd, struct stat *st)
+/* The plaintext attributes of inode. The mount root stays visible while
+ * locked (its record needs a key): then the backing directory's. */
+static int stat_fd(struct lfs_fs *fs, struct lfs_inode *inode, int fd, struct stat *st)
 {
-	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	lfs_stat_to_plain(fs, st);
-	lfs_link_fix_size(fd, st);
-	return 0;
+	int r = lfs_attr_fstat(fs, inode, fd, st);
+	if (r == -EACCES && inode == &fs->root &&
+	    fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0;
+	return r;
 }
 
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -187,7 +199,7 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	int fd = lfs_inode_pin(fs, inode);
-	int r = fd < 0 ? fd : stat_fd(fs, fd, &st);
+	int r = fd < 0 ? fd : stat_fd(fs, inode, fd, &st);
 	/* st_blocks must count what the writeback cache holds too: have the
 	 * kernel send what lies past the end known here, then look again. A
 	 * request with a file handle is the kernel's own (refreshing size or
@@ -195,7 +207,7 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * undo the cache's batching. */
 	if (r == 0 && !fi && S_ISREG(st.st_mode) && atomic_load(&inode->writers) > 0) {
 		lfs_flush_kernel_pages(fs, ino, inode, (uint64_t)st.st_size);
-		r = stat_fd(fs, fd, &st);
+		r = stat_fd(fs, inode, fd, &st);
 	}
 	if (fd >= 0)
 		lfs_inode_unpin(fs, inode);
@@ -210,7 +222,7 @@ static int truncate_charged(struct lfs_fs *fs, struct lfs_inode *inode, int fd, 
 {
 	int64_t delta = 0;
 	if (inode->stage_id) {
-		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, fd);
+		delta = (int64_t)size - (int64_t)lfs_plain_size_of(fs, inode, fd);
 		int r = lfs_stage_hook_charge(fs, inode, delta);
 		if (r < 0)
 			return r;
@@ -288,20 +300,25 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		return;
 	}
 	int r = 0;
-	if (valid & FUSE_SET_ATTR_MODE) {
-		if (S_ISLNK(inode->type))
-			r = -EOPNOTSUPP;
-		else
-			r = chmod_fd(ifd, proc, attr->st_mode & 07777);
-		if (r == 0)
-			r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
+	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+	bool chmod = valid & FUSE_SET_ATTR_MODE, chown = uid != (uid_t)-1 || gid != (gid_t)-1;
+	if (chmod && S_ISLNK(inode->type))
+		r = -EOPNOTSUPP;
+	/* Format 2: mode, owner and group are the record's, changed with one
+	 * write; format 1: the backing object's. */
+	if (r == 0 && (chmod || chown)) {
+		r = lfs_attr_change(fs, inode, ifd, chmod ? (int)(attr->st_mode & 07777) : -1, uid,
+				    gid);
+		if (r == -ENOTSUP) {
+			r = chmod ? chmod_fd(ifd, proc, attr->st_mode & 07777) : 0;
+			if (r == 0 && chown &&
+			    fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
+		}
 	}
-	if (r == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			r = -errno;
-	}
+	if (r == 0 && chmod)
+		r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
 	bool resized = false;
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
 		r = set_size(fs, inode, ifd, fi, attr->st_size);
@@ -322,7 +339,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	}
 	struct stat st;
 	if (r == 0)
-		r = stat_fd(fs, ifd, &st);
+		r = stat_fd(fs, inode, ifd, &st);
 	lfs_inode_unpin(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -347,9 +364,11 @@ static int make_dir(fuse_req_t req, struct lfs_inode *parent, int pfd, const cha
 	int r = dfd < 0 ? -errno : 0;
 	if (r == 0) {
 		struct lfs_dirmeta m;
+		uint8_t raw[LFS_DIRMETA_MAX];
 		/* Inside a staging directory, its key; else the current epoch. */
-		lfs_dirmeta_new(&m, epoch ? epoch : fs->kr->current_epoch);
-		r = lfs_dirmeta_store(dfd, &m);
+		lfs_dirmeta_new(&m, epoch ? epoch : fs->kr->current_epoch, 1);
+		int n = lfs_dirmeta_encode(&m, NULL, NULL, raw);
+		r = n < 0 ? n : lfs_dirmeta_store_raw(dfd, raw, (size_t)n);
 		close(dfd);
 	}
 	/* Owner, inherited ACL and mode before the name appears: mkdirat
@@ -395,7 +414,13 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	} else if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd)) {
 		r = -EPERM; /* only staging directories in staging_root */
 	}
-	if (r == 0 && !staged) {
+	/* Format 2: built whole with its record (ops_make2.c). */
+	int v2 = r == 0 && !staged ? lfs_attr_new_format2(fs, parent->stage_id) : 0;
+	if (v2 < 0)
+		r = v2;
+	if (r == 0 && v2) {
+		r = lfs_make2(req, parent, pfd, b.name, mode, rdev, link, NULL);
+	} else if (r == 0 && !staged) {
 		if (link)
 			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
 		else if (S_ISDIR(mode))
@@ -403,8 +428,9 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		else
 			r = mknodat(pfd, b.name, mode, rdev) < 0 ? -errno : 0;
 	}
-	/* A directory got its owner and mode in make_dir, before its name. */
-	if (r == 0 && !staged && !S_ISDIR(mode)) {
+	/* A directory got its owner and mode in make_dir, before its name;
+	 * a format-2 object its record in lfs_make2. */
+	if (r == 0 && !staged && !v2 && !S_ISDIR(mode)) {
 		r = lfs_new_object(req, parent, pfd, b.name, mode);
 		if (r < 0) { /* never leave behind what the caller is told failed */
 			unlinkat(pfd, b.name, 0);

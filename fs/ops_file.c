@@ -3,6 +3,7 @@
  * through fs/fileio.c; this file only adapts it to FUSE. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "attr.h"
 #include "dirnames.h"
 #include "fileio.h"
 #include "holes.h"
@@ -39,6 +40,24 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	if (fd < 0 && (errno == EACCES || errno == EROFS) && (flags & O_ACCMODE) == O_RDONLY)
 		fd = openat(dirfd, name, base | O_RDONLY, mode);
 	return fd < 0 ? -errno : fd;
+}
+
+/* A new format-2 file's descriptor with the open flags that matter to the
+ * backing file (O_SYNC, O_DIRECT, ...), which only an open can set: then
+ * reopened. Returns 0 or a negative errno (*fd kept). */
+static int reopen_with_flags(int *fd, int flags)
+{
+	int extra = flags & ~(VIEW_ONLY_FLAGS | O_NOFOLLOW | O_LARGEFILE | O_CLOEXEC);
+	if (!extra)
+		return 0;
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(*fd, proc);
+	int nfd = open_backing(AT_FDCWD, proc, flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL), 0);
+	if (nfd < 0)
+		return nfd;
+	close(*fd);
+	*fd = nfd;
+	return 0;
 }
 
 static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi,
@@ -90,7 +109,22 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	if (r == 0 && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
 	    faccessat(pfd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -EPERM;
-	if (r == 0) {
+	int v2 = r == 0 ? lfs_attr_new_format2(fs, parent->stage_id) : 0;
+	if (v2 < 0)
+		r = v2;
+	if (r == 0 && v2) {
+		/* Format 2: built whole with its record (ops_make2.c). */
+		r = lfs_make2(req, parent, pfd, b.name, S_IFREG | (mode & 07777), 0, NULL, &fd);
+		created = r == 0;
+		if (r == 0)
+			r = reopen_with_flags(&fd, fi->flags);
+		else if (r == -EEXIST && !(fi->flags & O_EXCL))
+			r = open_backing(pfd, b.name, fi->flags | O_NOFOLLOW, mode);
+		if (r > 0) {
+			fd = r;
+			r = 0;
+		}
+	} else if (r == 0) {
 		/* Exclusive first, so that we know whether we made the file (and
 		 * must remove it if the create fails later). */
 		r = open_backing(pfd, b.name, fi->flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -155,7 +189,7 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct lfs_epoch_keys *k;
 	if (r == 0 && (r = lfs_keyring_get(fs->kr, inode->stage_id, &k)) == 0)
 		lfs_keyring_put(fs->kr);
-	uint64_t before = r == 0 && (fi->flags & O_TRUNC) ? lfs_plain_size_of(fs, fd) : 0;
+	uint64_t before = r == 0 && (fi->flags & O_TRUNC) ? lfs_plain_size_of(fs, inode, fd) : 0;
 	if (r == 0 && (fi->flags & O_TRUNC))
 		r = lfs_fileio_truncate(fs, inode, fd, 0);
 	if (r == 0 && before)
@@ -201,7 +235,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
 	int64_t growth = 0;
-	uint64_t cur = lfs_plain_size_of(fs, fd), end = (uint64_t)off + size;
+	uint64_t cur = lfs_plain_size_of(fs, inode, fd), end = (uint64_t)off + size;
 	if (inode->stage_id) {
 		growth = end > cur ? (int64_t)(end - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
@@ -266,7 +300,7 @@ void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct 
 		return;
 	}
 	/* Dirty pages inside a sparse file may fill its holes. */
-	uint64_t size = lfs_plain_size_of(fs, fd);
+	uint64_t size = lfs_plain_size_of(fs, inode, fd);
 	uint64_t from = (flags & LFS_HDR_FLAG_SPARSE) && off >= 0 && (uint64_t)off < size
 			    ? (uint64_t)off
 			    : size;
@@ -290,7 +324,7 @@ static int fallocate_holes(struct lfs_fs *fs, struct lfs_inode *inode, int fd, i
 		return -EOPNOTSUPP;
 	int64_t growth = 0;
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && inode->stage_id) {
-		uint64_t cur = lfs_plain_size_of(fs, fd);
+		uint64_t cur = lfs_plain_size_of(fs, inode, fd);
 		growth = off + len > cur ? (int64_t)(off + len - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0)

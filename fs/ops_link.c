@@ -3,6 +3,7 @@
  * and rename. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "attr.h"
 #include "dirnames.h"
 #include "rename_dir.h"
 #include "rename_record.h"
@@ -87,6 +88,8 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct stat st;
 	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	/* Its size before it goes (its header says how to count it). */
+	uint64_t plain = charge ? lfs_backing_plain_size(fs, pfd, b.name, (uint64_t)st.st_size) : 0;
 	struct lfs_link_release rel = {0};
 	if (r == 0)
 		lfs_symlink_release_begin(pfd, b.name, &rel);
@@ -94,11 +97,8 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		r = -errno;
 	if (r == 0)
 		lfs_symlink_release_end(fs, parent->stage_id, &rel);
-	if (r == 0 && charge) {
-		uint64_t plain = 0;
-		lfs_plain_size(&fs->layout, (uint64_t)st.st_size, &plain);
+	if (r == 0 && charge)
 		lfs_stage_hook_charge(fs, parent, -(int64_t)plain);
-	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
 	lfs_inode_unpin(fs, parent);
@@ -129,6 +129,8 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct lfs_dirmeta m;
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t raw_len = 0;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -167,13 +169,13 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		r = lfs_backing_rename_noreplace(fs->backing, pfd, b.name, pfd, tmp, false, NULL);
 	if (r == 0) {
 		/* Keep the metadata so it can be put back if the removal fails. */
-		int have_meta = lfs_dirmeta_load(dfd, &m) == 0;
+		int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
 		int e = lfs_empty_backing_dir(dfd);
 		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
 			e = -errno;
 		if (e < 0) {
 			if (have_meta)
-				lfs_dirmeta_store(dfd, &m);
+				lfs_dirmeta_store_raw(dfd, raw, raw_len);
 			int pb = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, b.name,
 			                                      false, NULL);
 			if (pb < 0)

@@ -10,6 +10,7 @@
  * leaves the umask to us, or the parent's default ACL replaces it. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "attr.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -60,4 +61,22 @@ int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char
 	}
 	close(fd);
 	return r;
+}
+
+int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mode, dev_t rdev,
+		   struct lfs_irec *rec)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst;
+	int r = lfs_attr_fstat(fs, parent, pfd, &pst);
+	if (r < 0)
+		return r;
+	/* A set-group-ID directory gives its group, and to a new directory
+	 * its set-group-ID bit too. */
+	gid_t gid = (pst.st_mode & S_ISGID) ? pst.st_gid : ctx->gid;
+	mode_t perm = mode & 07777;
+	if (S_ISDIR(mode) && (pst.st_mode & S_ISGID))
+		perm |= S_ISGID;
+	return lfs_irec_make(rec, (mode & S_IFMT) | perm, ctx->uid, gid, rdev);
 }

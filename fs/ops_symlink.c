@@ -5,6 +5,7 @@
  * section 8.1); this file finds the tree root a symlink belongs to. */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "fileio.h"
 #include "longlink.h"
 #include "tree.h"
 #include "symlink.h"
@@ -75,10 +76,45 @@ static ssize_t read_encoding(struct lfs_fs *fs, struct lfs_inode *inode, char *e
 	return n;
 }
 
+/* A format-2 symlink is a regular backing file whose contents are its
+ * target (docs/FORMAT.md 14.3): read like any file's. */
+static void readlink_v2(fuse_req_t req, struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	char *plain = sodium_malloc(LFS_LINK_TARGET_MAX + 2);
+	int ifd = plain ? lfs_inode_pin(fs, inode) : -ENOMEM;
+	ssize_t n = ifd;
+	if (ifd >= 0) {
+		char proc[LFS_PROC_PATH_MAX];
+		lfs_proc_path(ifd, proc);
+		int fd = open(proc, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -errno
+		           : lfs_fileio_read(fs, inode, fd, plain, LFS_LINK_TARGET_MAX + 1, 0);
+		if (fd >= 0)
+			close(fd);
+		lfs_inode_unpin(fs, inode);
+	}
+	if (n == 0 || n > LFS_LINK_TARGET_MAX)
+		n = -EIO; /* lookup checked the size; changed since */
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+	} else {
+		plain[n] = '\0';
+		fuse_reply_readlink(req, plain);
+	}
+	sodium_free(plain); /* wipes */
+}
+
 void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	pthread_mutex_lock(&inode->meta_lock);
+	bool v2 = inode->fmt == 2;
+	pthread_mutex_unlock(&inode->meta_lock);
+	if (v2) {
+		readlink_v2(req, fs, inode);
+		return;
+	}
 	char *enc = malloc(LFS_LINK_ENC_MAX + 1);
 	char *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
 	ssize_t n = enc && plain ? read_encoding(fs, inode, enc) : -ENOMEM;

@@ -161,10 +161,12 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	if (fs->stage && fs->stage->setxattr(fs->stage->ctx, req, inode, name, value, size))
 		return;
 	int type = fs->acl ? lfs_acl_type(name) : -1;
-	int r = proc_of(req, ino, proc);
+	int ifd = lfs_inode_pin(fs, inode);
+	int r = ifd < 0 ? ifd : 0;
 	if (r == 0) {
+		lfs_proc_path(ifd, proc);
 		if (type >= 0)
-			r = lfs_acl_setxattr(req, inode, proc, type, value, size);
+			r = lfs_acl_setxattr(req, inode, ifd, proc, type, value, size);
 		else
 			r = lfs_xattr_store(fs, inode->stage_id, proc, name, value, size, flags);
 		unpin_of(req, ino);

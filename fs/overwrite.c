@@ -147,13 +147,13 @@ static int file_key(const struct lfs_layout *l, struct lfs_keyring *kr,
 static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                      const struct lfs_overwrite *o, struct keys *k)
 {
-	uint8_t raw[LFS_FILE_HDR_LEN];
+	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got;
-	int r = lfs_pread_full(fd, raw, sizeof(raw), 0, &got);
+	int r = lfs_pread_full(fd, raw, l->hdr_len, 0, &got);
 	if (r < 0)
 		return r;
-	if (got != sizeof(raw) || lfs_header_parse(raw, got, &k->disk_h) < 0 ||
-	    k->disk_h.cipher != l->cipher)
+	if (got != l->hdr_len || lfs_header_parse(raw, got, &k->disk_h) < 0 ||
+	    k->disk_h.cipher != l->cipher || k->disk_h.version != l->version)
 		return -ESTALE;
 	if (sodium_memcmp(k->disk_h.file_id, o->disk_h.file_id, LFS_FILE_ID_LEN) != 0 ||
 	    k->disk_h.epoch != o->disk_h.epoch)
@@ -161,7 +161,9 @@ static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 	const struct lfs_epoch_keys *e;
 	if ((r = lfs_keyring_get(kr, k->disk_h.epoch, &e)) < 0)
 		return r;
-	r = lfs_header_verify(raw, e->hdr_mac) < 0 ? -EIO : 0;
+	struct lfs_irec rec;
+	r = lfs_header_verify(raw, &k->disk_h, e, &rec) < 0 ? -EIO : 0;
+	sodium_memzero(&rec, sizeof(rec));
 	lfs_keyring_put(kr);
 	if (r < 0)
 		return r;
@@ -261,8 +263,22 @@ int lfs_overwrite_recover(const struct lfs_layout *l, struct lfs_keyring *kr, in
                           unsigned *lost)
 {
 	*repaired = *lost = 0;
+	/* Block offsets are those of the file's header version, which the
+	 * record does not name: it is read from the file (a file of another
+	 * version than the record's blocks is another file: its header then
+	 * does not match the record's). */
+	uint8_t head[5];
+	size_t got = 0;
+	int e = lfs_pread_full(fd, head, sizeof(head), 0, &got);
+	if (e < 0)
+		return e;
+	int v = lfs_header_version(head, got);
+	if (v < 0)
+		return -ESTALE;
+	struct lfs_layout fl;
+	lfs_layout_init(&fl, l->cipher, (unsigned)v);
 	struct lfs_overwrite o;
-	if (lfs_overwrite_decode(r->payload, r->payload_len, r->bulk_len, l, &o) < 0)
+	if (lfs_overwrite_decode(r->payload, r->payload_len, r->bulk_len, &fl, &o) < 0)
 		return -EINVAL;
-	return repair_run(l, kr, fd, &o, r->bulk, repaired, lost);
+	return repair_run(&fl, kr, fd, &o, r->bulk, repaired, lost);
 }

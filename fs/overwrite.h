@@ -79,7 +79,8 @@ int lfs_overwrite_write(struct lfs_overwriter *w, const struct lfs_layout *l, in
                         struct lfs_overwrite *o, uint64_t first_block, const uint8_t *disk,
                         size_t len);
 
-/* Recovery of one record: puts back every block of the record that does
+/* Recovery of one record (l gives the cipher; the block offsets are those
+ * of the file's header version): puts back every block of the record that does
  * not authenticate in fd (under the disk header or the sealing one) from
  * the record's copy, when that copy opens under the sealing header, and
  * makes it durable. *repaired counts the blocks written, *lost those that

@@ -2,7 +2,7 @@
 /* A rename without replacement on a backing filesystem that has no
  * RENAME_NOREPLACE (GlusterFS, NFS: cluster/backing.h) takes two steps, a
  * link under the new name and an unlink of the old one, so it runs under
- * a journal record (kind 8, LFS_JK_RENAME, docs/FORMAT.md 12.9): a crash between them
+ * a journal record (kind 8, LFS_JK_RENAME, docs/FORMAT.md 12.10): a crash between them
  * leaves the object under both names, and recovery removes the old one
  * when both still name the recorded object. */
 #ifndef LETHEFS_RENAME_RECORD_H

@@ -52,7 +52,7 @@ int lfs_tail_decode(const uint8_t *p, size_t len, const struct lfs_layout *l, st
 			return -EINVAL;
 	} else {
 		uint64_t at = lfs_block_offset(l, t->pivot_block);
-		if (t->pivot_block > (UINT64_MAX - LFS_FILE_HDR_LEN) / l->block_disk ||
+		if (t->pivot_block > (UINT64_MAX - l->hdr_len) / l->block_disk ||
 		    at + t->new_pivot_len > t->new_backing || t->new_pivot_len <= l->overhead ||
 		    (t->old_pivot_len &&
 		     (t->old_pivot_len <= l->overhead || at + t->old_pivot_len > t->old_backing)))
@@ -68,17 +68,30 @@ int lfs_tail_decode(const uint8_t *p, size_t len, const struct lfs_layout *l, st
 	return 0;
 }
 
+int lfs_tail_layout(int fd, enum lfs_cipher_id cipher, struct lfs_layout *l)
+{
+	uint8_t head[5];
+	size_t got = 0;
+	int r = lfs_pread_full(fd, head, sizeof(head), 0, &got);
+	if (r < 0)
+		return r;
+	lfs_layout_init(l, cipher,
+	                lfs_header_version(head, got) == LFS_FILE_V2 ? LFS_FILE_V2 : LFS_FILE_V1);
+	return 0;
+}
+
 /* Reads the header: -ENOENT when the file is too short to have one. */
-static int read_header(const struct lfs_layout *l, int fd, uint8_t raw[LFS_FILE_HDR_LEN],
+static int read_header(const struct lfs_layout *l, int fd, uint8_t raw[LFS_FILE_HDR_MAX],
                        struct lfs_file_header *h)
 {
 	size_t got;
-	int r = lfs_pread_full(fd, raw, LFS_FILE_HDR_LEN, 0, &got);
+	int r = lfs_pread_full(fd, raw, l->hdr_len, 0, &got);
 	if (r < 0)
 		return r;
-	if (got < LFS_FILE_HDR_LEN)
+	if (got < l->hdr_len)
 		return -ENOENT;
-	if (lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher)
+	if (lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher ||
+	    h->version != l->version)
 		return -EINVAL;
 	return 0;
 }
@@ -138,8 +151,9 @@ static int redo(int fd, const struct lfs_layout *l, const struct lfs_tail *t)
 int lfs_tail_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                      const struct lfs_tail *t, bool *completed)
 {
-	uint8_t raw[LFS_FILE_HDR_LEN];
+	uint8_t raw[LFS_FILE_HDR_MAX];
 	struct lfs_file_header h;
+	struct lfs_irec rec;
 	int r = read_header(l, fd, raw, &h);
 	bool have_header = r == 0;
 	if (r < 0 && r != -ENOENT && r != -EINVAL)
@@ -155,7 +169,7 @@ int lfs_tail_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 		const struct lfs_epoch_keys *e;
 		if ((r = lfs_keyring_get(kr, h.epoch, &e)) < 0)
 			return r;
-		r = lfs_header_verify(raw, e->hdr_mac);
+		r = lfs_header_verify(raw, &h, e, &rec);
 		lfs_keyring_put(kr);
 		if (r < 0)
 			have_header = false;

@@ -44,9 +44,17 @@ struct lfs_tail {
 
 /* Payload of a LFS_JK_TAIL record. encode returns its length (at most
  * LFS_JOURNAL_PAYLOAD_MAX for blocks of at most block_disk bytes); decode
- * points old_pivot/new_pivot into p and returns -EINVAL when malformed. */
+ * points old_pivot/new_pivot into p and returns -EINVAL when malformed.
+ * The record does not say which header version the file has: l is the
+ * file's layout (lfs_tail_layout), and the lengths are checked against
+ * it. */
 size_t lfs_tail_encode(const struct lfs_tail *t, uint8_t *p);
 int lfs_tail_decode(const uint8_t *p, size_t len, const struct lfs_layout *l, struct lfs_tail *t);
+
+/* The layout of the file open on fd, from the version of its header: a
+ * format-2 header makes it version 2; anything else (no header yet, a
+ * version-1 header, a torn one) version 1. */
+int lfs_tail_layout(int fd, enum lfs_cipher_id cipher, struct lfs_layout *l);
 
 /* Brings the file open read-write on fd to one side of the update t
  * describes (see above) and makes it durable. *completed tells which side.

@@ -18,21 +18,24 @@
 static int file_key(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                     const struct lfs_tail *t, struct lfs_file_header *h, struct lfs_aead_key *k)
 {
-	uint8_t raw[LFS_FILE_HDR_LEN];
+	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got;
-	int r = lfs_pread_full(fd, raw, sizeof(raw), 0, &got);
+	int r = lfs_pread_full(fd, raw, l->hdr_len, 0, &got);
 	if (r < 0)
 		return r;
-	if (got != sizeof(raw) || lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher)
+	/* l is of the file's header version (lfs_tail_layout). */
+	if (got != l->hdr_len || lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher ||
+	    h->version != l->version)
 		return -EIO;
 	if (sodium_memcmp(h->file_id, t->file_id, LFS_FILE_ID_LEN) != 0)
 		return -ESTALE;
 	const struct lfs_epoch_keys *e;
 	if ((r = lfs_keyring_get(kr, h->epoch, &e)) < 0)
 		return r;
-	r = lfs_header_verify(raw, e->hdr_mac) < 0 ? -EIO
-	                                            : lfs_file_key(k, l->cipher, e->content,
-	                                                           h->file_id);
+	struct lfs_irec rec;
+	r = lfs_header_verify(raw, h, e, &rec) < 0
+	        ? -EIO
+	        : lfs_file_key(k, l->cipher, e->content, h->file_id);
 	lfs_keyring_put(kr);
 	return r;
 }

@@ -52,7 +52,7 @@ enum lfs_journal_kind {
 	LFS_JK_ROTATE_DIR = 3,  /* a directory's names moved to a new epoch */
 	LFS_JK_KEYRING = 4,     /* a keyring that must replace lethefs.keyring (rekey) */
 	LFS_JK_RENAME_DIR = 5,  /* a directory renamed onto an empty one (fs/rename_dir.c) */
-	/* 6: reserved for the format upgrade's conversion records */
+	LFS_JK_UPCONVERT = 6,   /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
 	LFS_JK_OVERWRITE = 7,   /* blocks rewritten in place (fs/overwrite.c) */
 	LFS_JK_RENAME = 8,      /* a rename by link + unlink (fs/rename_record.c) */
 	LFS_JK_MAX = 8,

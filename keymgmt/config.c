@@ -3,6 +3,7 @@
 #include "../common/duration.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ini.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -200,10 +201,11 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 	struct lfs_vault_config *cfg = ps->cfg;
 	switch (bit) {
 	case SEEN_FORMAT:
-		if (strcmp(value, "1") != 0)
-			return fail(ps, "unsupported format '%s' (this lethefs reads format 1)%s",
+		if (strcmp(value, "1") != 0 && strcmp(value, "2") != 0)
+			return fail(ps,
+				    "unsupported format '%s' (this lethefs reads formats 1 and 2)%s",
 				    value, "");
-		cfg->format = 1;
+		cfg->format = value[0] - '0';
 		break;
 	case SEEN_UUID:
 		if (parse_uuid(value, cfg->uuid) < 0)
@@ -499,4 +501,59 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 		section = optional[i].section;
 	}
 	return (int)used;
+}
+
+/* Whether line (n bytes, no newline) is "format = ..." (any blanks). */
+static bool is_format_line(const char *line, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (n - i < 6 || strncmp(line + i, "format", 6) != 0)
+		return false;
+	i += 6;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < n && (line[i] == '=' || line[i] == ':');
+}
+
+int lfs_config_set_format(const char *text, size_t len, int format, char *out, size_t outlen)
+{
+	if (format < LFS_FORMAT_MIN || format > LFS_FORMAT_MAX)
+		return -EINVAL;
+	size_t o = 0, replaced = 0;
+	bool in_vault = false;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+		const char *line = text + i;
+		size_t k = 0;
+		while (k < n && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		if (k < n && line[k] == '[')
+			in_vault = n - k >= 7 && strncmp(line + k, "[vault]", 7) == 0;
+		char repl[16];
+		if (in_vault && is_format_line(line, n)) {
+			n = (size_t)snprintf(repl, sizeof(repl), "format = %d", format);
+			line = repl;
+			replaced++;
+		}
+		if (o + n + 1 > outlen)
+			return -ENOSPC;
+		memcpy(out + o, line, n);
+		o += n;
+		i += (nl ? (size_t)(nl - (text + i)) + 1 : len - i);
+		if (nl)
+			out[o++] = '\n';
+	}
+	/* The result must be a config of that format, the rest unchanged. */
+	struct lfs_vault_config before, after;
+	char why[256];
+	if (replaced != 1 || lfs_config_parse(text, len, &before, why, sizeof(why)) < 0 ||
+	    lfs_config_parse(out, o, &after, why, sizeof(why)) < 0 || after.format != format)
+		return -EINVAL;
+	after.format = before.format;
+	if (memcmp(&before, &after, sizeof(before)) != 0)
+		return -EINVAL;
+	return (int)o;
 }

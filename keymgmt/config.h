@@ -11,7 +11,12 @@
 #include "cipher.h"
 
 #define LFS_CONFIG_FILE_NAME "lethefs.conf"
-#define LFS_FORMAT_VERSION   1
+/* Vault formats this version reads and writes (docs/FORMAT.md): 1, and 2
+ * (modes, owners and node types in authenticated inode records, section
+ * 13), which `init` creates by default. */
+#define LFS_FORMAT_MIN     1
+#define LFS_FORMAT_MAX     2
+#define LFS_FORMAT_DEFAULT 2
 
 struct lfs_vault_config {
 	int format;
@@ -62,5 +67,10 @@ int lfs_config_parse_staging(const char *text, size_t len, struct lfs_vault_conf
 			     size_t errlen);
 /* Renders the config as INI text. Returns the length, or -ENOSPC. */
 int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t buflen);
+/* The same text with the value of [vault] format replaced by format and
+ * every other byte kept (comments, the administrator's keys): into out
+ * (outlen bytes). Returns the new length, -EINVAL when text has no such
+ * line or does not parse afterwards, -ENOSPC when out is too small. */
+int lfs_config_set_format(const char *text, size_t len, int format, char *out, size_t outlen);
 
 #endif

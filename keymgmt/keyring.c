@@ -36,6 +36,7 @@ static void derive_epoch(struct lfs_epoch_keys *e)
 	lfs_kdf_derive(e->xattr_name_mac, e->data_key, 1, LFS_KDF_CTX_XATTR);
 	lfs_kdf_derive(e->xattr_name_enc, e->data_key, 2, LFS_KDF_CTX_XATTR);
 	lfs_kdf_derive(e->xattr_value, e->data_key, 3, LFS_KDF_CTX_XATTR);
+	lfs_kdf_derive(e->inode, e->data_key, 1, LFS_KDF_CTX_INODE);
 }
 
 /* Keys derived from the master key that the process uses often enough to
@@ -54,8 +55,10 @@ static int alloc_secrets(struct lfs_keyring *kr)
 	return 0;
 }
 
-int lfs_keyring_generate(struct lfs_keyring *kr)
+int lfs_keyring_generate(struct lfs_keyring *kr, int format)
 {
+	if (format != 1 && format != 2)
+		return -EINVAL;
 	pthread_rwlock_wrlock(&kr->lock);
 	int r = kr->sec ? -EBUSY : alloc_secrets(kr);
 	if (r == 0) {
@@ -63,6 +66,7 @@ int lfs_keyring_generate(struct lfs_keyring *kr)
 		derive_master_keys(kr->sec);
 		struct lfs_epoch_keys *e = &kr->sec->epochs[0];
 		e->epoch = 1;
+		e->flags = format == 2 ? LFS_EPOCH_FORMAT2 : 0;
 		randombytes_buf(e->data_key, sizeof(e->data_key));
 		derive_epoch(e);
 		kr->nepochs = 1;
@@ -111,9 +115,10 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 	unsigned ne = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
-		uint32_t id = get_le32(p);
+		uint32_t id = get_le32(p), flags = get_le32(p + 4);
 		/* Ids with the top bit set name staging keys, never epochs. */
-		if (lfs_epoch_is_staging(id) || !sodium_is_zero(p + 4, 4))
+		if (lfs_epoch_is_staging(id) || (flags & ~LFS_EPOCH_FLAGS) != 0 ||
+		    (id == 0 && flags != 0))
 			return -EINVAL;
 		if (id == 0) {
 			if (kr->sec->has_audit_key)
@@ -126,6 +131,7 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 			return -EINVAL;
 		struct lfs_epoch_keys *e = &kr->sec->epochs[ne];
 		e->epoch = id;
+		e->flags = flags;
 		for (unsigned j = 0; j < ne; j++)
 			if (kr->sec->epochs[j].epoch == e->epoch)
 				return -EINVAL;
@@ -207,6 +213,7 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 	for (unsigned i = 0; i < kr->nepochs; i++) {
 		uint8_t *p = body + BODY_FIXED + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		put_le32(p, kr->sec->epochs[i].epoch);
+		put_le32(p + 4, kr->sec->epochs[i].flags);
 		memcpy(p + 8, kr->sec->epochs[i].data_key, 32);
 	}
 	if (kr->sec->has_audit_key) /* last: entry id 0, the audit key */
@@ -360,6 +367,7 @@ int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch)
 		struct lfs_epoch_keys *e = &kr->sec->epochs[kr->nepochs];
 		memset(e, 0, sizeof(*e));
 		e->epoch = top + 1;
+		e->flags = LFS_EPOCH_FORMAT2;
 		randombytes_buf(e->data_key, sizeof(e->data_key));
 		derive_epoch(e);
 		kr->nepochs++;
@@ -442,9 +450,10 @@ int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MAST
 	return r;
 }
 
-int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32])
+int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
+                            uint32_t flags)
 {
-	if (!lfs_epoch_is_staging(id))
+	if (!lfs_epoch_is_staging(id) || (flags & ~LFS_EPOCH_FLAGS) != 0)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&kr->lock);
 	int r = 0;
@@ -461,6 +470,7 @@ int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t k
 			r = -ENOSPC;
 		} else {
 			e->epoch = id;
+			e->flags = flags;
 			memcpy(e->data_key, key, 32);
 			derive_epoch(e);
 		}
@@ -484,6 +494,28 @@ void lfs_keyring_drop_staging(struct lfs_keyring *kr, uint32_t id)
 		break;
 	}
 	pthread_rwlock_unlock(&kr->lock);
+}
+
+int lfs_keyring_format(struct lfs_keyring *kr)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int r = kr->sec ? 1 : -EACCES;
+	for (unsigned i = 0; r > 0 && i < kr->nepochs; i++)
+		if (kr->sec->epochs[i].epoch == kr->current_epoch &&
+		    (kr->sec->epochs[i].flags & LFS_EPOCH_FORMAT2))
+			r = 2;
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+int lfs_keyring_set_format2(struct lfs_keyring *kr)
+{
+	pthread_rwlock_wrlock(&kr->lock);
+	int r = kr->sec ? 0 : -EACCES;
+	for (unsigned i = 0; r == 0 && i < kr->nepochs; i++)
+		kr->sec->epochs[i].flags |= LFS_EPOCH_FORMAT2;
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
 }
 
 bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch)

@@ -31,9 +31,18 @@
 #define LFS_KEYRING_MAX_FILE_LEN                                                                  \
 	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_KEYRING_MAX_ENTRIES * LFS_KEYRING_ENTRY_LEN + 16)
 
+/* Epoch flags (the keyring entry's flags, docs/FORMAT.md 4.2; a staging
+ * key's from its key file). FORMAT2: objects under this epoch are of
+ * format 2 (their type, mode and owner in an authenticated inode record);
+ * a format-1 object claiming it is refused. The vault is of format 2 when
+ * its current epoch is. */
+#define LFS_EPOCH_FORMAT2 0x1u
+#define LFS_EPOCH_FLAGS   LFS_EPOCH_FORMAT2
+
 /* Keys of one data-key epoch, each derived for one purpose. */
 struct lfs_epoch_keys {
 	uint32_t epoch;
+	uint32_t flags; /* LFS_EPOCH_* */
 	uint8_t data_key[32];
 	uint8_t content[32];
 	uint8_t hdr_mac[32];
@@ -43,6 +52,7 @@ struct lfs_epoch_keys {
 	uint8_t xattr_name_mac[32];
 	uint8_t xattr_name_enc[32];
 	uint8_t xattr_value[32];
+	uint8_t inode[32]; /* format 2: seals inode records */
 };
 
 /* Staging directories (docs/STAGING.md) look like extra epochs to the fs:
@@ -94,8 +104,9 @@ void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
 		      enum lfs_cipher_id cipher);
 void lfs_keyring_destroy(struct lfs_keyring *kr);
 
-/* A new vault: random master key and a first data-key epoch (1). */
-int lfs_keyring_generate(struct lfs_keyring *kr);
+/* A new vault: random master key and a first data-key epoch (1), of
+ * format 2 (LFS_EPOCH_FORMAT2) or 1. */
+int lfs_keyring_generate(struct lfs_keyring *kr, int format);
 /* Unlock: master key plus the sealed keyring file. -EKEYREJECTED when the
  * blob does not authenticate under this master key, -EINVAL if malformed. */
 int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
@@ -124,7 +135,9 @@ int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_L
  * never chosen, rotated or retired here. */
 /* Adds a random data key under a fresh epoch id (one above the highest
  * data epoch) and makes it current. The caller seals and stores the ring
- * before anything uses the new key. -ENOSPC when the ring is full. */
+ * before anything uses the new key. -ENOSPC when the ring is full. Every
+ * new epoch is of format 2: a rotation of a format-1 vault upgrades it
+ * (docs/FORMAT.md section 14.7). */
 int lfs_keyring_add_epoch(struct lfs_keyring *kr, uint32_t *epoch);
 /* Makes an existing epoch current (undoing add_epoch when the store fails). */
 int lfs_keyring_set_current(struct lfs_keyring *kr, uint32_t epoch);
@@ -141,8 +154,16 @@ int lfs_keyring_set_master(struct lfs_keyring *kr, const uint8_t master[LFS_MAST
  * -EINVAL for an id without LFS_STAGING_ID_BIT. Dropping wipes the key
  * under the write lock, so no operation is using it when this returns;
  * afterwards lfs_keyring_get(kr, id) gives -EIO. */
-int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32]);
+int lfs_keyring_add_staging(struct lfs_keyring *kr, uint32_t id, const uint8_t key[32],
+                            uint32_t flags);
 void lfs_keyring_drop_staging(struct lfs_keyring *kr, uint32_t id);
+/* The vault's format: 2 when the current epoch is of format 2, else 1;
+ * -EACCES when locked. */
+int lfs_keyring_format(struct lfs_keyring *kr);
+/* The last step of an offline upgrade: every data epoch becomes of format
+ * 2, so that no format-1 object is accepted any more. The caller seals
+ * and stores the ring. */
+int lfs_keyring_set_format2(struct lfs_keyring *kr);
 /* Whether the keys of epoch (or staging id) are in the ring now. */
 bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
 

@@ -109,8 +109,8 @@ static int unlock_file(struct lfs_vault *v, const char *name,
  * master and a keyring sealed under the old one: when the keyring does not
  * open but lethefs.keyring.new does, this finishes the rename (best
  * effort: the keys are used either way). */
-static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			struct lfs_keyring *kr)
+static int open_keyring_file(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			     struct lfs_keyring *kr)
 {
 	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
 	if (r != -EKEYREJECTED)
@@ -124,6 +124,48 @@ static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY
 	if (renameat(v->dirfd, LFS_KEYRING_NEW_FILE_NAME, v->dirfd, LFS_KEYRING_FILE_NAME) == 0)
 		fsync(v->dirfd);
 	return 0;
+}
+
+/* The format is the keyring's (authenticated): format 2 exactly when its
+ * current epoch is of format 2. A config that claims format 2 for a
+ * format-1 keyring was edited (a downgrade would be the attack; this is
+ * the other direction, refused all the same); one that still says 1 for a
+ * format-2 keyring is the last step of an upgrade cut short. */
+static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
+			struct lfs_keyring *kr)
+{
+	int r = open_keyring_file(v, master, kr);
+	if (r < 0)
+		return r;
+	int fmt = lfs_keyring_format(kr);
+	if (fmt == 1 && v->cfg.format == 2) {
+		lfs_keyring_lock(kr);
+		return -EINVAL;
+	}
+	if (fmt == 2 && v->cfg.format == 1) {
+		v->cfg.format = 2;
+		v->format_stale = true;
+	}
+	return 0;
+}
+
+int lfs_vault_store_format(struct lfs_vault *v)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int r = lfs_read_small_file(v->dirfd, LFS_CONFIG_FILE_NAME, CONFIG_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	char *out = malloc(len + 16);
+	int n = out ? lfs_config_set_format((const char *)text, len, v->cfg.format, out, len + 16)
+		    : -ENOMEM;
+	free(text);
+	if (n >= 0)
+		n = lfs_replace_file(v->dirfd, LFS_CONFIG_FILE_NAME, out, (size_t)n, 0600);
+	free(out);
+	if (n == 0)
+		v->format_stale = false;
+	return n < 0 ? n : 0;
 }
 
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
@@ -185,14 +227,14 @@ static int dir_is_empty(int dirfd)
 	return empty;
 }
 
-static int write_data_root(int vfd, uint32_t epoch, lfs_vault_root_fn make_root)
+static int write_data_root(int vfd, struct lfs_keyring *kr, lfs_vault_root_fn make_root)
 {
 	if (mkdirat(vfd, LFS_DATA_DIR_NAME, 0700) < 0)
 		return -errno;
 	int dfd = openat(vfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	int r = make_root(dfd, epoch);
+	int r = make_root(dfd, kr);
 	if (r == 0 && fsync(dfd) < 0)
 		r = -errno;
 	close(dfd);
@@ -225,7 +267,7 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	int conf_len = lfs_config_format(cfg, conf, sizeof(conf));
 	if (conf_len < 0)
 		return conf_len;
-	if ((r = write_data_root(vfd, 1, make_root)) < 0)
+	if ((r = write_data_root(vfd, kr, make_root)) < 0)
 		return r;
 	if ((r = lfs_replace_file(vfd, LFS_KEYRING_FILE_NAME, ring, ring_len, 0600)) < 0)
 		return r;
@@ -235,9 +277,10 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 	return lfs_replace_file(vfd, LFS_CONFIG_FILE_NAME, conf, (size_t)conf_len, 0600);
 }
 
-int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
-		     lfs_vault_root_fn make_root, char *err, size_t errlen)
+int lfs_vault_create(const char *path, int format, enum lfs_cipher_id cipher,
+		     enum lfs_slot_type slot_type, const void *secret, size_t len,
+		     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
+		     size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -261,7 +304,7 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 		return -EEXIST;
 	}
 
-	struct lfs_vault_config cfg = {.format = LFS_FORMAT_VERSION, .cipher = cipher};
+	struct lfs_vault_config cfg = {.format = format, .cipher = cipher};
 	randombytes_buf(cfg.uuid, sizeof(cfg.uuid));
 	time_t now = time(NULL);
 	struct tm tm;
@@ -270,7 +313,7 @@ int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_
 
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, cfg.uuid, cipher);
-	r = lfs_keyring_generate(&kr);
+	r = lfs_keyring_generate(&kr, format);
 	if (r == 0)
 		r = write_vault_files(vfd, &cfg, &kr, slot_type, secret, len, kdf, make_root);
 	lfs_keyring_destroy(&kr);

@@ -19,6 +19,10 @@ struct lfs_vault {
 	int dirfd; /* the vault directory, O_RDONLY */
 	struct lfs_vault_config cfg;
 	struct lfs_keyslots slots;
+	/* The keyring (authenticated) says format 2 but lethefs.conf still
+	 * says 1: an upgrade whose last step a crash interrupted. cfg.format
+	 * is 2 already; lfs_vault_store_format writes the file. */
+	bool format_stale;
 };
 
 struct lfs_kdf_params {
@@ -51,7 +55,9 @@ enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vau
 
 /* Tries the secret against every keyslot and unlocks kr (which this
  * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring
- * file is corrupt or does not belong to this config. */
+ * file is corrupt or does not belong to this config, or when the config
+ * claims format 2 for a keyring of format 1 (docs/FORMAT.md 14.7: the
+ * keyring, which is authenticated, says which format a vault is). */
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
 		     int *slot);
 
@@ -107,13 +113,20 @@ int lfs_vault_finish_rekey(struct lfs_vault *v, const uint8_t master[LFS_MASTER_
 void lfs_vault_remove_stale_rekey(struct lfs_vault *v);
 
 /* Writes the metadata of the new, empty data directory open on dirfd
- * (names under epoch): the filesystem's business (lfs_dirmeta_create). */
-typedef int (*lfs_vault_root_fn)(int dirfd, uint32_t epoch);
+ * (names under kr's current epoch): the filesystem's business
+ * (lfs_dirmeta_create_root). */
+typedef int (*lfs_vault_root_fn)(int dirfd, struct lfs_keyring *kr);
 
-/* Creates a vault in path (absent or an empty directory). Its data
- * directory is made first, its metadata written by make_root. */
-int lfs_vault_create(const char *path, enum lfs_cipher_id cipher, enum lfs_slot_type slot_type,
-		     const void *secret, size_t len, const struct lfs_kdf_params *kdf,
-		     lfs_vault_root_fn make_root, char *err, size_t errlen);
+/* Creates a vault of the given format (1 or 2) in path (absent or an empty
+ * directory). Its data directory is made first, its metadata written by
+ * make_root. */
+int lfs_vault_create(const char *path, int format, enum lfs_cipher_id cipher,
+		     enum lfs_slot_type slot_type, const void *secret, size_t len,
+		     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
+		     size_t errlen);
+
+/* Sets [vault] format in lethefs.conf to v->cfg.format, keeping every other
+ * byte of the file (atomic replacement). */
+int lfs_vault_store_format(struct lfs_vault *v);
 
 #endif

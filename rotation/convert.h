@@ -11,9 +11,14 @@
 
 #include "state.h"
 
-/* Reads and authenticates a file header; -ENODATA for an empty file. */
-int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_LEN],
-                        struct lfs_file_header *h, uint64_t *plain);
+/* Reads and authenticates a file header of either version (rec receives a
+ * version-2 header's record); -ENODATA for a format-1 empty file. *plain
+ * is the file's plaintext size. */
+int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_MAX],
+                        struct lfs_file_header *h, struct lfs_irec *rec, uint64_t *plain);
+/* Whether the rotation's target epoch is of format 2 (so that format-1
+ * objects are converted as they are met: rotation/upconvert.h). */
+bool lfs_rot_target_format2(struct walk *w);
 /* The regular file dirfd/name (rel: its path below d/). */
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel);
 /* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */

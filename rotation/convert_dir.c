@@ -1,22 +1,143 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One directory's conversion to the target epoch (rotation phase
  * "directory"): journal, rename every entry (redir.c), new .lethefs.dir;
- * and its symlinks, one at a time. */
+ * and its symlinks, one at a time. A format-1 directory toward a format-2
+ * epoch first has its entries without an epoch of their own (empty files,
+ * symlinks, special files) converted to format 2 (upconvert.h), then
+ * becomes of format 2 itself with its new .lethefs.dir. */
 #define _GNU_SOURCE
 #include "convert.h"
 #include "record.h"
 #include "redir.h"
+#include "upconvert.h"
+#include "../fs/dirnames.h"
 #include "../cluster/rangelock.h"
 #include "../fs/gate.h"
 #include "../fs/tree.h"
+#include "../common/fileutil.h"
 #include "../common/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Backing names whose object was replaced (the kernel's cached entries go
+ * once the directory is unlocked). */
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *ns, const char *name)
+{
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? 2 * ns->cap : 16;
+		char **v = realloc(ns->v, cap * sizeof(*v));
+		if (!v)
+			return; /* the entry times out in the kernel anyway */
+		ns->v = v;
+		ns->cap = cap;
+	}
+	if ((ns->v[ns->n] = strdup(name)) != NULL)
+		ns->n++;
+}
+
+/* An empty format-1 file becomes of format 2 in place; its inode, if the
+ * kernel knows it, follows. */
+static int up_empty(struct walk *w, int dfd, const char *name, const struct stat *st)
+{
+	struct lfs_fs *fs = w->fs;
+	struct lfs_inode *in = lfs_inode_find(fs, st);
+	if (in)
+		pthread_rwlock_wrlock(&in->io_lock);
+	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat now;
+	struct lfs_file_header h;
+	struct lfs_irec rec;
+	int e = fd < 0 ? -errno : fstat(fd, &now) < 0 ? -errno : 0;
+	if (e == 0 && now.st_ino != st->st_ino)
+		e = -ESTALE;
+	if (e == 0)
+		e = lfs_up_empty_file(fs->kr, fs->layout.cipher, fd, &now, w->r->target, &h, &rec);
+	if (e == -ENOTEMPTY)
+		e = 0; /* written meanwhile: it has a header, converted as a file */
+	else if (e == 0 && in) {
+		pthread_mutex_lock(&in->meta_lock);
+		in->header = h;
+		in->have_header = true;
+		in->rec = rec;
+		in->have_rec = true;
+		in->fmt = 2;
+		pthread_mutex_unlock(&in->meta_lock);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (in) {
+		pthread_rwlock_unlock(&in->io_lock);
+		lfs_inode_release(fs, in);
+	}
+	return e;
+}
+
+/* Every entry of the format-1 directory open on dfd that has no epoch of
+ * its own becomes of format 2, each in one atomic step. */
+static int up_entries(struct walk *w, int dfd, struct names *replaced)
+{
+	int err = 0;
+	DIR *d = lfs_opendir_fd(dfd, &err);
+	if (!d)
+		return err;
+	struct dirent *de;
+	int e = 0;
+	while (e == 0 && (de = readdir(d)) != NULL) {
+		enum lfs_entry_kind kind = lfs_classify_entry(de->d_name);
+		struct stat st;
+		if ((kind != LFS_ENTRY_NAME && kind != LFS_ENTRY_LONG) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			if (st.st_size == 0)
+				e = up_empty(w, dfd, de->d_name, &st);
+			continue;
+		}
+		int n = lfs_up_node(w->fs->kr, w->fs->layout.cipher, w->treefd, dfd, de->d_name,
+		                    w->r->target);
+		if (n > 0)
+			names_add(replaced, de->d_name);
+		e = n < 0 ? n : 0;
+	}
+	closedir(d);
+	return e;
+}
+
+/* The new .lethefs.dir image: version 2 (with the directory's record)
+ * toward a format-2 epoch, else the old version. */
+static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct lfs_dirmeta *om,
+                     struct lfs_dirmeta *nm, uint8_t raw[LFS_DIRMETA_MAX])
+{
+	*nm = *om;
+	nm->epoch = w->r->target;
+	if (om->version == 1 && lfs_rot_target_format2(w))
+		return lfs_up_dir_image(w->fs->kr, dfd, nm, raw);
+	pthread_mutex_lock(&in->meta_lock);
+	struct lfs_irec rec = in->rec;
+	bool have = in->have_rec;
+	pthread_mutex_unlock(&in->meta_lock);
+	if (nm->version == 2 && !have)
+		return -EIO;
+	const struct lfs_epoch_keys *k;
+	int e = lfs_keyring_get(w->fs->kr, nm->epoch, &k);
+	if (e < 0)
+		return e;
+	e = lfs_dirmeta_encode(nm, k, &rec, raw);
+	lfs_keyring_put(w->fs->kr);
+	return e;
+}
 
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch)
@@ -25,19 +146,21 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
 	if (!in)
 		return -ENOENT;
-	pthread_rwlock_wrlock(&in->io_lock);
+	struct names replaced = {0};
 	int ifd = lfs_inode_pin(fs, in), dfd = -1, metafd = -1, e = ifd < 0 ? ifd : 0;
 	struct lfs_dirmeta om, nm;
+	/* Loaded (a version-2 one authenticated, its record cached) before
+	 * the exclusive lock. */
 	if (e == 0)
-		e = lfs_dirmeta_load(ifd, &om);
+		e = lfs_dir_meta(fs, in, ifd, &om);
+	pthread_rwlock_wrlock(&in->io_lock);
 	if (e == 0)
 		*epoch = om.epoch;
 	if (e == 0 && lfs_rot_is_old(w->r, om.epoch)) {
-		uint8_t old_img[LFS_DIRMETA_LEN], new_img[LFS_DIRMETA_LEN];
+		uint8_t old_img[LFS_DIRMETA_MAX], new_img[LFS_DIRMETA_MAX];
+		size_t old_len = 0;
 		unsigned slot = 0;
-		bool slot_taken = false;
-		nm = om;
-		nm.epoch = w->r->target;
+		bool slot_taken = false, up = om.version == 1 && lfs_rot_target_format2(w);
 		dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		e = dfd < 0 ? -errno : 0;
 		/* Shared: other hosts' name operations on the directory wait
@@ -47,27 +170,45 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			metafd = openat(dfd, LFS_DIRMETA_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 			e = metafd < 0 ? -errno : lfs_range_lock(metafd, true, 0, 1, true);
 			/* The lock came after the load: convert what is there now. */
-			if (e == 0 && (e = lfs_dirmeta_load(ifd, &om)) == 0) {
-				nm = om;
-				nm.epoch = w->r->target;
+			if (e == 0 && (e = lfs_dirmeta_load(dfd, &om)) == 0) {
+				up = om.version == 1 && lfs_rot_target_format2(w);
 				if (!lfs_rot_is_old(w->r, om.epoch))
 					e = -EALREADY;
 			}
 		}
+		if (e == 0 && up)
+			e = up_entries(w, dfd, &replaced);
+		if (e == 0)
+			e = lfs_dirmeta_read(dfd, old_img, &old_len, &om);
+		int new_len = e == 0 ? new_image(w, in, dfd, &om, &nm, new_img) : e;
+		e = new_len < 0 ? new_len : 0;
 		if (e == 0) {
-			lfs_dirmeta_encode(&om, old_img);
-			lfs_dirmeta_encode(&nm, new_img);
-			e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_DIR, dfd, rel, old_img, new_img,
-						 LFS_DIRMETA_LEN, &slot);
+			e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_DIR, dfd, rel, old_img, old_len,
+			                         new_img, (size_t)new_len, &slot);
 			slot_taken = e == 0;
 		}
 		unsigned renamed = 0, skipped = 0;
 		if (e == 0)
-			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, &renamed, &skipped);
+			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len, &renamed,
+			                      &skipped);
 		if (e == 0) {
+			struct lfs_irec rec;
+			const struct lfs_epoch_keys *k;
+			bool v2 = nm.version == 2 && lfs_keyring_get(fs->kr, nm.epoch, &k) == 0;
+			if (v2) {
+				v2 = lfs_dirmeta_open(new_img, (size_t)new_len, k, &rec) == 0;
+				lfs_keyring_put(fs->kr);
+			}
+			if (up)
+				lfs_up_backing_attrs(dfd, true);
 			pthread_mutex_lock(&in->meta_lock);
 			in->dirmeta = nm;
 			in->have_dirmeta = true;
+			if (v2) {
+				in->rec = rec;
+				in->have_rec = true;
+				in->fmt = 2;
+			}
 			pthread_mutex_unlock(&in->meta_lock);
 			lfs_rot_record_end(fs, slot);
 			*epoch = nm.epoch;
@@ -90,24 +231,36 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	}
 	if (metafd >= 0)
 		close(metafd);
+	pthread_rwlock_unlock(&in->io_lock);
+	/* Objects replaced under their names: the kernel must look them up
+	 * again (never with the directory's io_lock held). */
+	for (size_t i = 0; i < replaced.n; i++) {
+		if (dfd >= 0)
+			lfs_fs_forget_entry(fs, in, dfd, replaced.v[i]);
+		free(replaced.v[i]);
+	}
+	free(replaced.v);
 	if (dfd >= 0)
 		close(dfd);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, in);
-	pthread_rwlock_unlock(&in->io_lock);
 	lfs_inode_release(fs, in);
 	return e;
 }
 
 /* Symlinks are replaced by name, so the directory's names must not move
- * meanwhile: its io_lock exclusively. */
+ * meanwhile: its io_lock exclusively. A format-1 symlink toward a format-2
+ * epoch becomes of format 2 (its directory's conversion normally did that
+ * already). */
 int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name)
 {
 	int tfd = lfs_tree_fd(w->fs, 0); /* where long targets keep their sidecars */
 	if (tfd < 0)
 		return tfd;
+	bool up = lfs_rot_target_format2(w);
 	pthread_rwlock_wrlock(&dir->io_lock);
-	int e = lfs_relink(w->fs->kr, tfd, dirfd, name);
+	int e = up ? lfs_up_node(w->fs->kr, w->fs->layout.cipher, tfd, dirfd, name, w->r->target)
+	           : lfs_relink(w->fs->kr, tfd, dirfd, name);
 	pthread_rwlock_unlock(&dir->io_lock);
 	close(tfd);
 	if (e == 1)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One regular file's conversion to the target epoch (rotation phase
- * "file"): journal, re-seal every block in place (refile.c), new header. */
+ * "file"): journal, re-seal every block in place (refile.c), new header;
+ * a format-1 file toward a format-2 epoch is converted to format 2
+ * instead (upconvert.h). */
 #define _GNU_SOURCE
 #include "convert.h"
 #include "record.h"
 #include "refile.h"
+#include "upconvert.h"
 #include "../cluster/rangelock.h"
 #include "../fs/filelock.h"
 #include "walk.h"
@@ -21,9 +24,8 @@
 #include <unistd.h>
 #include <sodium.h>
 
-/* Reads and authenticates a file header; -ENODATA for an empty file. */
-int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_LEN],
-                        struct lfs_file_header *h, uint64_t *plain)
+int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_MAX],
+                        struct lfs_file_header *h, struct lfs_irec *rec, uint64_t *plain)
 {
 	struct stat st;
 	size_t got;
@@ -31,57 +33,44 @@ int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_LEN]
 		return -errno;
 	if (st.st_size == 0)
 		return -ENODATA;
-	lfs_plain_size(&fs->layout, (uint64_t)st.st_size, plain);
-	int e = lfs_pread_full(fd, raw, LFS_FILE_HDR_LEN, 0, &got);
+	int e = lfs_pread_full(fd, raw, LFS_FILE_HDR_MAX, 0, &got);
 	if (e < 0)
 		return e;
-	if (got != LFS_FILE_HDR_LEN || lfs_header_parse(raw, got, h) < 0)
+	int v = lfs_header_version(raw, got);
+	if (v < 0 || lfs_header_parse(raw, got, h) < 0 || h->cipher != fs->layout.cipher)
 		return -EIO;
+	struct lfs_layout l;
+	lfs_layout_init(&l, fs->layout.cipher, (unsigned)v);
+	lfs_plain_size(&l, (uint64_t)st.st_size, plain);
 	if (lfs_epoch_is_staging(h->epoch))
 		return 0; /* not ours to check or rotate */
 	const struct lfs_epoch_keys *k;
 	if ((e = lfs_keyring_get(fs->kr, h->epoch, &k)) < 0)
 		return e;
-	e = lfs_header_verify(raw, k->hdr_mac) < 0 ? -EIO : 0;
+	e = lfs_header_verify(raw, h, k, rec) < 0 ? -EIO : 0;
 	lfs_keyring_put(fs->kr);
 	return e;
 }
 
-static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h, uint8_t *raw)
+bool lfs_rot_target_format2(struct walk *w)
+{
+	const struct lfs_epoch_keys *k;
+	if (lfs_keyring_get(w->fs->kr, w->r->target, &k) < 0)
+		return false;
+	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
+	lfs_keyring_put(w->fs->kr);
+	return v2;
+}
+
+static int new_header_raw(struct lfs_fs *fs, const struct lfs_file_header *h,
+                          const struct lfs_irec *rec, uint8_t *raw)
 {
 	const struct lfs_epoch_keys *k;
 	int e = lfs_keyring_get(fs->kr, h->epoch, &k);
 	if (e == 0) {
-		lfs_header_encode(h, k->hdr_mac, raw);
+		e = lfs_header_encode(h, k, rec, raw);
 		lfs_keyring_put(fs->kr);
 	}
-	return e;
-}
-
-/* The re-sealing, each run of blocks under a block record of its own
- * (fs/overwrite.h), naming the file as the conversion's record does. */
-static int refile_recorded(struct lfs_fs *fs, int fd, const struct lfs_file_header *oh,
-                           const struct lfs_file_header *nh, bool (*keep_going)(void *ctx),
-                           void *ctx, uint64_t *plain)
-{
-	struct lfs_journal_target *t = malloc(sizeof(*t));
-	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
-	int e = t && key ? 0 : -ENOMEM;
-	if (e == 0)
-		e = lfs_keyring_copy_journal_key(fs->kr, key);
-	if (e == 0)
-		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
-		                          fs->handle_mount_fd >= 0, t);
-	if (e == 0) {
-		struct lfs_overwriter w = {
-		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
-		e = lfs_refile(&fs->layout, fs->kr, &w, fd, oh, nh, false, keep_going, ctx, plain);
-		if (e == 0 && w.kept)
-			e = -EIO; /* converted, but a record stays: finish at recovery */
-	}
-	if (key)
-		sodium_free(key);
-	free(t);
 	return e;
 }
 
@@ -99,6 +88,121 @@ static void fail_file(struct lfs_fs *fs, struct lfs_inode *in, unsigned slot)
 static bool still_going(void *ctx)
 {
 	return lfs_rot_keep_going(ctx);
+}
+
+static void count_done(struct walk *w, uint64_t plain)
+{
+	pthread_mutex_lock(&w->r->lock);
+	w->r->files_done++;
+	w->r->bytes_done += plain;
+	pthread_mutex_unlock(&w->r->lock);
+}
+
+/* The re-sealing, each run of blocks under a block record of its own
+ * (fs/overwrite.h), naming the file as the conversion's record does. */
+static int refile_recorded(struct lfs_fs *fs, const struct lfs_layout *l, int fd,
+                           const struct lfs_file_header *oh, const struct lfs_file_header *nh,
+                           const uint8_t *new_raw, bool (*keep_going)(void *ctx), void *ctx,
+                           uint64_t *plain)
+{
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	int e = t && key ? 0 : -ENOMEM;
+	if (e == 0)
+		e = lfs_keyring_copy_journal_key(fs->kr, key);
+	if (e == 0)
+		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
+		                          fs->handle_mount_fd >= 0, t);
+	if (e == 0) {
+		struct lfs_overwriter w = {
+		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		e = lfs_refile(l, fs->kr, &w, fd, oh, nh, new_raw, false, keep_going, ctx, plain);
+		if (e == 0 && w.kept)
+			e = -EIO; /* converted, but a record stays: finish at recovery */
+	}
+	if (key)
+		sodium_free(key);
+	free(t);
+	return e;
+}
+
+/* Same version: every block re-sealed in place under a new header. */
+static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const char *rel,
+                           const uint8_t *old_raw, const struct lfs_file_header *oh,
+                           const struct lfs_irec *rec, uint64_t plain)
+{
+	struct lfs_fs *fs = w->fs;
+	struct lfs_file_header nh;
+	struct lfs_layout l;
+	uint8_t new_raw[LFS_FILE_HDR_MAX];
+	struct stat st;
+	unsigned slot = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	lfs_layout_init(&l, fs->layout.cipher, oh->version);
+	lfs_header_new(&nh, fs->layout.cipher, w->r->target, oh->version);
+	nh.flags = oh->flags;
+	int e = new_header_raw(fs, &nh, rec, new_raw);
+	if (e < 0)
+		return e;
+	e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, l.hdr_len, new_raw,
+	                         l.hdr_len, &slot);
+	if (e < 0)
+		return e;
+	e = refile_recorded(fs, &l, fd, oh, &nh, new_raw, still_going, w, &plain);
+	if (e < 0) {
+		/* The record stays for the next recovery, which finishes the
+		 * file; until then nothing else may change it. */
+		fail_file(fs, in, slot);
+		return e;
+	}
+	/* Contents did not change: keep the times the user sees. */
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	if (futimens(fd, ts) < 0)
+		lfs_warn("rotation: cannot restore the times of %s: %s", rel[0] ? rel : "d/",
+		         strerror(errno));
+	pthread_mutex_lock(&in->meta_lock);
+	in->header = nh;
+	in->have_header = true;
+	pthread_mutex_unlock(&in->meta_lock);
+	lfs_rot_record_end(fs, slot);
+	count_done(w, plain);
+	return 0;
+}
+
+/* A format-1 file toward a format-2 epoch: converted to format 2. */
+static int upconvert(struct walk *w, struct lfs_inode *in, int fd, const uint8_t *old_raw,
+                     const struct lfs_file_header *oh, uint64_t plain)
+{
+	struct lfs_fs *fs = w->fs;
+	struct lfs_up_env env = {.kr = fs->kr,
+	                         .cipher = fs->layout.cipher,
+	                         .journal = fs->journal,
+	                         .treefd = w->treefd,
+	                         .data_path = fs->data_path,
+	                         .handles = fs->handle_mount_fd >= 0};
+	struct lfs_file_header nh;
+	struct lfs_irec rec;
+	int e = lfs_up_file(&env, fd, oh, w->r->target, &nh, &rec);
+	if (e < 0) {
+		/* Begun (the new header is the first thing copied): its record
+		 * finishes it at the next recovery; until then hands off. */
+		uint8_t cur[LFS_FILE_HDR_V1_LEN];
+		size_t got = 0;
+		if (lfs_pread_full(fd, cur, sizeof(cur), 0, &got) < 0 || got != sizeof(cur) ||
+		    memcmp(cur, old_raw, sizeof(cur)) != 0)
+			in->tail_broken = true;
+		return e;
+	}
+	pthread_mutex_lock(&in->meta_lock);
+	in->header = nh;
+	in->have_header = true;
+	in->rec = rec;
+	in->have_rec = true;
+	in->fmt = 2;
+	pthread_mutex_unlock(&in->meta_lock);
+	count_done(w, plain);
+	return 0;
 }
 
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
@@ -121,53 +225,20 @@ int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char
 	 * Released when fd is closed. */
 	if (e == 0 && fs->shared)
 		e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
-	struct lfs_file_header oh = {0}, nh;
-	struct stat st;
+	uint8_t old_raw[LFS_FILE_HDR_MAX];
+	struct lfs_file_header oh = {0};
+	struct lfs_irec rec;
 	uint64_t plain = 0;
-	unsigned slot = 0;
 	if (e == 0)
-		e = lfs_rot_read_header(fs, fd, old_raw, &oh, &plain);
+		e = lfs_rot_read_header(fs, fd, old_raw, &oh, &rec, &plain);
 	if (e == 0 && in->tail_broken)
 		e = -EIO; /* an update of it waits for recovery */
-	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, oh.epoch))) {
+	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, oh.epoch)))
 		e = 0; /* emptied or rewritten under the new epoch meanwhile */
-		goto out;
-	}
-	if (e == 0 && fstat(fd, &st) < 0)
-		e = -errno;
-	if (e == 0) {
-		lfs_header_new(&nh, fs->layout.cipher, w->r->target);
-		nh.flags = oh.flags;
-		e = new_header_raw(fs, &nh, new_raw);
-	}
-	if (e == 0)
-		e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, new_raw,
-					 LFS_FILE_HDR_LEN, &slot);
-	if (e == 0) {
-		e = refile_recorded(fs, fd, &oh, &nh, still_going, w, &plain);
-		/* Contents did not change: keep the times the user sees. */
-		struct timespec ts[2] = {st.st_atim, st.st_mtim};
-		if (e == 0 && futimens(fd, ts) < 0)
-			lfs_warn("rotation: cannot restore the times of %s: %s",
-			         rel[0] ? rel : "d/", strerror(errno));
-		if (e == 0) {
-			pthread_mutex_lock(&in->meta_lock);
-			in->header = nh;
-			in->have_header = true;
-			pthread_mutex_unlock(&in->meta_lock);
-			lfs_rot_record_end(fs, slot);
-			pthread_mutex_lock(&w->r->lock);
-			w->r->files_done++;
-			w->r->bytes_done += plain;
-			pthread_mutex_unlock(&w->r->lock);
-		}
-		else
-			/* The record stays for the next recovery, which finishes
-			 * the file; until then nothing else may change it. */
-			fail_file(fs, in, slot);
-	}
-out:
+	else if (e == 0 && oh.version == LFS_FILE_V1 && lfs_rot_target_format2(w))
+		e = upconvert(w, in, fd, old_raw, &oh, plain);
+	else if (e == 0)
+		e = refile_in_place(w, in, fd, rel, old_raw, &oh, &rec, plain);
 	if (fd >= 0)
 		close(fd);
 	if (ifd >= 0)

@@ -18,17 +18,19 @@
 #include "../journal/journal.h"
 #include "../keymgmt/keyring.h"
 
-/* Payload lengths: old and new image back to back. */
-#define LFS_ROT_FILE_PAYLOAD (2 * LFS_FILE_HDR_LEN)
-#define LFS_ROT_DIR_PAYLOAD  (2 * LFS_DIRMETA_LEN)
+/* Payloads: the old and the new image back to back. A file's two headers
+ * have the same version (96 or 304 bytes: a file changes format by a
+ * conversion, rotation/upconvert.h); a directory's .lethefs.dir may go
+ * from version 1 to 2 (64, 184 or 304 bytes). */
+#define LFS_ROT_PAYLOAD_MAX (2 * LFS_FILE_HDR_MAX)
 
 /* Writes the record of kind LFS_JK_ROTATE_FILE or LFS_JK_ROTATE_DIR for
  * the object open on fd (rel: its path below d/, may be too long to
  * record) and syncs it: the object's old blocks are fsync'd data that the
  * conversion rewrites in place. */
 int lfs_rot_record_begin(struct lfs_fs *fs, uint8_t kind, int fd, const char *rel,
-			 const uint8_t *old_img, const uint8_t *new_img, size_t img_len,
-			 unsigned *slot);
+			 const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+			 size_t new_len, unsigned *slot);
 void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot);
 
 /* Recovery of a file record on the file open read-write on fd: if its
@@ -38,8 +40,8 @@ void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot);
  * epochs, carry the same flags and no staging epoch. -ESTALE when the file
  * carries neither header (another file now), -EINVAL when the record is
  * unusable, -EIO when a block authenticates under neither header. */
-int lfs_rot_apply_file(const struct lfs_layout *l, struct lfs_keyring *kr,
-		       struct lfs_overwriter *w, int fd, const uint8_t *payload, size_t len);
+int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct lfs_overwriter *w,
+		       int fd, const uint8_t *payload, size_t len);
 /* Recovery of a directory record on the directory open on dirfd: its names
  * are moved to the new epoch (idempotent). -ESTALE when the directory has
  * another id now. */

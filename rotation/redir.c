@@ -125,18 +125,9 @@ static int scan(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old
 	return r;
 }
 
-/* .lethefs.dir is replaced, never edited: a temporary name that listings
- * hide, fsync, rename over, fsync the directory. */
-static int replace_dirmeta(int dirfd, const struct lfs_dirmeta *m)
-{
-	uint8_t buf[LFS_DIRMETA_LEN];
-	lfs_dirmeta_encode(m, buf);
-	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf),
-	                            0400);
-}
-
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-                      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped)
+                      const struct lfs_dirmeta *new_m, const uint8_t *new_img, size_t new_len,
+                      unsigned *renamed, unsigned *skipped)
 {
 	unsigned moved = 0, total = 0, skipped_here = 0;
 	int r;
@@ -154,7 +145,9 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 		return -EAGAIN; /* something keeps adding old names: retry later */
 	if (renamed)
 		*renamed = total;
-	return replace_dirmeta(dirfd, new_m);
+	/* .lethefs.dir is replaced, never edited: a temporary name that
+	 * listings hide, fsync, rename over, fsync the directory. */
+	return lfs_dirmeta_replace(dirfd, new_img, new_len);
 }
 
 int lfs_relink(struct lfs_keyring *kr, int treefd, int dirfd, const char *name)

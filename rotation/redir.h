@@ -14,11 +14,14 @@
 
 /* Renames every entry of the directory open on dirfd (O_RDONLY) from the
  * names of old_m to those of new_m (same dirid, new epoch), then replaces
- * .lethefs.dir atomically. Entries already under new_m (a replay) are left
- * alone; entries that authenticate under neither are left and counted in
- * *skipped. Idempotent, so a crash midway is finished by running it again. */
+ * .lethefs.dir atomically with new_img (new_len bytes: new_m encoded, of
+ * version 2 with the directory's record when it is of format 2). Entries
+ * already under new_m (a replay) are left alone; entries that authenticate
+ * under neither are left and counted in *skipped. Idempotent, so a crash
+ * midway is finished by running it again. */
 int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
-                      const struct lfs_dirmeta *new_m, unsigned *renamed, unsigned *skipped);
+                      const struct lfs_dirmeta *new_m, const uint8_t *new_img, size_t new_len,
+                      unsigned *renamed, unsigned *skipped);
 
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a

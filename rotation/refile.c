@@ -17,11 +17,10 @@
 
 struct keys {
 	struct lfs_aead_key old_k, new_k;
-	uint8_t new_raw[LFS_FILE_HDR_LEN];
 };
 
-/* Derives both file keys and encodes the new header, holding each epoch's
- * keys only as long as that takes. */
+/* Derives both file keys, holding each epoch's keys only as long as that
+ * takes. */
 static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr,
                      const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                      struct keys *k)
@@ -38,14 +37,11 @@ static int take_keys(const struct lfs_layout *l, struct lfs_keyring *kr,
 		lfs_aead_key_wipe(&k->old_k);
 		return r;
 	}
-	if ((r = lfs_file_key(&k->new_k, l->cipher, e->content, new_h->file_id)) < 0) {
-		lfs_keyring_put(kr);
-		lfs_aead_key_wipe(&k->old_k);
-		return r;
-	}
-	lfs_header_encode(new_h, e->hdr_mac, k->new_raw);
+	r = lfs_file_key(&k->new_k, l->cipher, e->content, new_h->file_id);
 	lfs_keyring_put(kr);
-	return 0;
+	if (r < 0)
+		lfs_aead_key_wipe(&k->old_k);
+	return r;
 }
 
 /* A hole of a sparse file: stored as zeros, read as zeros, left alone. */
@@ -91,11 +87,13 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 	return r;
 }
 
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr,
-               struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
-               const struct lfs_file_header *new_h, bool replay,
-               bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes)
 {
+	if (old_h->version != l->version || new_h->version != l->version)
+		return -EINVAL;
 	struct stat st;
 	uint64_t size;
 	if (fstat(fd, &st) < 0)
@@ -135,7 +133,7 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr,
 	 * header would fail on re-sealed blocks, which is why the caller
 	 * holds the inode's io_lock and the journal covers crashes. */
 	if (r == 0)
-		r = lfs_pwrite_full(fd, k.new_raw, sizeof(k.new_raw), 0);
+		r = lfs_pwrite_full(fd, new_raw, l->hdr_len, 0);
 	if (r == 0 && fdatasync(fd) < 0)
 		r = -errno;
 	if (disk) {

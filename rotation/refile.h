@@ -24,11 +24,12 @@
 #include "../fs/overwrite.h"
 #include "../keymgmt/keyring.h"
 
-/* Re-seals the file open read-write on fd (plaintext size unchanged)
- * from old_h to new_h, then writes the new header and fdatasyncs. The
- * blocks are rewritten in place under block records through w (NULL:
- * without; see fs/overwrite.h). With replay, blocks already sealed under
- * new_h are accepted as they are.
+/* Re-seals the file open read-write on fd (plaintext size unchanged; l
+ * its layout, both headers of its version) from old_h to new_h, then
+ * writes new_raw (new_h encoded, with the file's record in version 2) as
+ * the header and fdatasyncs. The blocks are rewritten in place under block
+ * records through w (NULL: without; see fs/overwrite.h). With replay,
+ * blocks already sealed under new_h are accepted as they are.
  * -EIO when a block authenticates under neither header (the file is left
  * as it was for that block); -EACCES locked; other negative errno.
  *
@@ -38,9 +39,9 @@
  * -EINTR returned. This is how a lock stops a conversion within one chunk:
  * the file keys derived at the start must not outlive the keyring's wipe
  * by the time a large file takes. */
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr,
-               struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
-               const struct lfs_file_header *new_h, bool replay,
-               bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes);
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes);
 
 #endif

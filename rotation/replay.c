@@ -79,13 +79,13 @@ int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
 	if (fd < 0) {
 		e = fd;
 	} else {
-		uint8_t payload[LFS_ROT_FILE_PAYLOAD];
-		size_t img = file ? LFS_FILE_HDR_LEN : LFS_DIRMETA_LEN;
+		uint8_t payload[2 * LFS_FILE_HDR_V1_LEN];
+		size_t img = file ? LFS_FILE_HDR_V1_LEN : LFS_DIRMETA_V1_LEN;
 		memcpy(payload, j->old_raw, img);
 		memcpy(payload + img, j->new_raw, img);
 		/* Offline, on the explicit request of fsck --repair
 		 * --apply-legacy-journal: without block records. */
-		e = file ? lfs_rot_apply_file(l, kr, NULL, fd, payload, 2 * img)
+		e = file ? lfs_rot_apply_file(l->cipher, kr, NULL, fd, payload, 2 * img)
 			 : lfs_rot_apply_dir(kr, fd, payload, 2 * img);
 		close(fd);
 	}

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "rotate.h"
 #include "walk.h"
+#include "../fs/longlink.h"
+#include "../fs/tree.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -63,6 +65,19 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 			lfs_keyring_drop_epoch(r->env.kr, ne);
 		}
 	}
+	/* The new epoch is of format 2: a format-1 vault is of format 2 from
+	 * now on (its keyring says so); its config follows. */
+	if (e == 0 && r->env.vault->cfg.format == 1 && lfs_keyring_format(r->env.kr) == 2) {
+		r->env.vault->cfg.format = 2;
+		int c = lfs_vault_store_format(r->env.vault);
+		if (c < 0)
+			lfs_warn("rotation: the vault is of format 2 now but lethefs.conf could not "
+			         "say so (%s); the next mount writes it",
+			         strerror(-c));
+		else
+			lfs_info("rotation: the vault is upgraded to format 2 as objects are "
+			         "re-encrypted");
+	}
 	if (e == 0) {
 		*epoch = ne;
 		r->started = time(NULL);
@@ -115,6 +130,15 @@ static unsigned retire(struct lfs_rotation *r)
 		pthread_mutex_lock(&r->lock);
 		r->last_retired = ep[i];
 		pthread_mutex_unlock(&r->lock);
+	}
+	/* Only the current epoch is left: of format 2, no format-1 symlink
+	 * is left, and a sidecar of the link store that a crash kept (between
+	 * a long symlink's conversion and its sidecar's removal) serves none. */
+	n = lfs_keyring_epochs(r->env.kr, ep, LFS_MAX_EPOCHS, &cur);
+	int tfd = n == 1 && lfs_keyring_format(r->env.kr) == 2 ? lfs_tree_fd(r->env.fs, 0) : -1;
+	if (tfd >= 0) {
+		lfs_link_sweep_store(tfd);
+		close(tfd);
 	}
 	lfs_rot_keyfile_end(keyfd);
 	return failed;

@@ -28,9 +28,9 @@ size_t lfs_rotjournal_encode(const struct lfs_rotjournal *j, uint8_t *out)
 	put_le32(p + 28, j->handle_len);
 	memcpy(p + 32, j->handle, LFS_ROTJ_HANDLE_MAX);
 	p += 32 + LFS_ROTJ_HANDLE_MAX;
-	memcpy(p, j->old_raw, LFS_FILE_HDR_LEN);
-	memcpy(p + LFS_FILE_HDR_LEN, j->new_raw, LFS_FILE_HDR_LEN);
-	p += 2 * LFS_FILE_HDR_LEN;
+	memcpy(p, j->old_raw, LFS_FILE_HDR_V1_LEN);
+	memcpy(p + LFS_FILE_HDR_V1_LEN, j->new_raw, LFS_FILE_HDR_V1_LEN);
+	p += 2 * LFS_FILE_HDR_V1_LEN;
 	put_le32(p, (uint32_t)pl);
 	memcpy(p + 4, j->path, pl);
 	p += 4 + pl;
@@ -40,7 +40,7 @@ size_t lfs_rotjournal_encode(const struct lfs_rotjournal *j, uint8_t *out)
 
 int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *j)
 {
-	const size_t fixed = 32 + LFS_ROTJ_HANDLE_MAX + 2 * LFS_FILE_HDR_LEN + 4;
+	const size_t fixed = 32 + LFS_ROTJ_HANDLE_MAX + 2 * LFS_FILE_HDR_V1_LEN + 4;
 	if (len < fixed + 16 || len > LFS_ROTJ_MAX_LEN)
 		return -EINVAL;
 	uint8_t sum[16];
@@ -60,9 +60,9 @@ int lfs_rotjournal_decode(const uint8_t *in, size_t len, struct lfs_rotjournal *
 		return -EINVAL;
 	memcpy(j->handle, in + 32, LFS_ROTJ_HANDLE_MAX);
 	const uint8_t *p = in + 32 + LFS_ROTJ_HANDLE_MAX;
-	memcpy(j->old_raw, p, LFS_FILE_HDR_LEN);
-	memcpy(j->new_raw, p + LFS_FILE_HDR_LEN, LFS_FILE_HDR_LEN);
-	p += 2 * LFS_FILE_HDR_LEN;
+	memcpy(j->old_raw, p, LFS_FILE_HDR_V1_LEN);
+	memcpy(j->new_raw, p + LFS_FILE_HDR_V1_LEN, LFS_FILE_HDR_V1_LEN);
+	p += 2 * LFS_FILE_HDR_V1_LEN;
 	uint32_t pl = get_le32(p);
 	if (pl >= LFS_ROTJ_PATH_MAX || fixed + pl + 16 != len || memchr(p + 4, '\0', pl))
 		return -EINVAL;

@@ -28,8 +28,8 @@ struct lfs_rotjournal {
 	int32_t handle_type;
 	uint32_t handle_len;
 	uint8_t handle[LFS_ROTJ_HANDLE_MAX];
-	uint8_t old_raw[LFS_FILE_HDR_LEN];
-	uint8_t new_raw[LFS_FILE_HDR_LEN];
+	uint8_t old_raw[LFS_FILE_HDR_V1_LEN];
+	uint8_t new_raw[LFS_FILE_HDR_V1_LEN];
 	char path[LFS_ROTJ_PATH_MAX]; /* relative to d/, for when handles fail */
 };
 #define LFS_ROTJ_MAX_LEN (4 + 4 + 16 + 8 + LFS_ROTJ_HANDLE_MAX + 96 + 4 + LFS_ROTJ_PATH_MAX + 16)

@@ -185,13 +185,18 @@ static int hook_mkdir(void *ctx, fuse_req_t req, struct lfs_inode *parent, int p
 /* An empty staging directory may be removed: that is a manual shred, done
  * by the control thread within a second (kernel caches cannot be dropped
  * from inside a handler). */
+static bool backing_empty(int dfd);
+
 static int hook_rmdir(void *ctx, fuse_req_t req, uint32_t id)
 {
 	struct lfs_staging *st = ctx;
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
 	int sfd = openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = sfd < 0 ? -errno : lfs_empty_backing_dir(sfd);
+	/* Checked, not emptied: the shred removes the tree, and a request
+	 * refused (owner_may_shorten = no) must leave the directory whole,
+	 * its .lethefs.dir (in format 2 its record) included. */
+	int r = sfd < 0 ? -errno : backing_empty(sfd) ? 0 : -ENOTEMPTY;
 	if (sfd >= 0)
 		close(sfd);
 	if (r == 0) {
@@ -273,6 +278,7 @@ static int adopt(struct lfs_staging *st, fuse_req_t req, struct lfs_inode *inode
 	if (r == 0) {
 		pthread_mutex_lock(&inode->meta_lock);
 		inode->have_dirmeta = false;
+		inode->have_rec = false; /* sealed under the staging key now */
 		pthread_mutex_unlock(&inode->meta_lock);
 		/* (takes the table lock: never under meta_lock) */
 		lfs_inode_set_stage(fs, inode, id, true);

@@ -259,11 +259,16 @@ void lfs_staging_damaged_list(struct lfs_staging *st, char *out, size_t len)
 }
 
 /* An adopted directory whose .lethefs.dir a crash left under the old
- * epoch (FORMAT.md 12.7): it is empty, so a fresh one is written. */
+ * epoch (FORMAT.md 12.7): it is empty, so a fresh one is written. That
+ * needs the staging key (format 2 seals the record under it): without it
+ * (recovery runs before the keys are loaded) this waits for the key's
+ * load, which calls it again. */
 static void fix_meta(struct lfs_staging *st, uint32_t id)
 {
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
+	if (!lfs_keyring_has(st->kr, id))
+		return;
 	int dfd = openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct lfs_dirmeta m;
 	if (dfd < 0)
@@ -279,7 +284,7 @@ static void fix_meta(struct lfs_staging *st, uint32_t id)
 				empty = false;
 		if (d)
 			closedir(d);
-		if (empty && lfs_staging_write_meta(dfd, id) == 0)
+		if (empty && lfs_staging_write_meta(st->kr, dfd, id, NULL) == 0)
 			lfs_info(
 			    "staging %s: directory metadata of an interrupted adoption written",
 			    hex);
@@ -449,6 +454,8 @@ unsigned lfs_staging_load_keys(struct lfs_staging *st)
 		int r = lfs_stage_key_load(st->sdirfd, id, st->kr, &flags);
 		if (r == -EACCES)
 			break;
+		if (r == 0)
+			fix_meta(st, id); /* an adoption a crash cut before its step 6 */
 		struct lfs_stage_exp x;
 		uint8_t raw[LFS_STAGE_EXP_LEN];
 		bool authentic = r == 0 && lfs_stage_exp_load(st->sdirfd, id, &x, raw) == 0 &&

@@ -27,6 +27,7 @@
 #include "stage_clock.h"
 #include "stage_exp.h"
 #include "stage_store.h"
+#include "../fs/irec.h"
 
 #define LFS_STAGE_CREATING_MAX 16 /* creations in flight at once */
 
@@ -154,10 +155,16 @@ int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, in
  * directory: it moves to VAULT/staging/ID/ and a marker takes its name. */
 int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
                       const char *base, int dfd, uint32_t *id);
+struct lfs_irec;
 /* (Re)writes dirfd/.lethefs.dir for staging id: a fresh directory id
  * under the staging key (an adopted directory is empty, so no name depends
- * on the old one). */
-int lfs_staging_write_meta(int dirfd, uint32_t id);
+ * on the old one). Of format 2 when the staging key is (its key file's
+ * flag), sealing rec, or with rec NULL the record the directory has: its
+ * version-2 .lethefs.dir's, else the type, mode and owner its backing
+ * directory shows; the backing directory then gets the fixed mode and
+ * owner (0700, the daemon's). */
+int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
+                           const struct lfs_irec *rec);
 
 /* Who asks for a TTL change: the directory's writers through the mount
  * (user.lethefs.ttl, rmdir), or root/admin_group through the control

@@ -5,13 +5,14 @@
  * commit, and it is always a single rename of the tree:
  *
  *   mkdir under staging_root          adopting an empty directory
- *   1 tree built at .lethefs.tmp.ID   1 retention record ID.exp
+ *   1 tree made at .lethefs.tmp.ID    1 retention record ID.exp
  *   2 retention record ID.exp         2 key file ID.key
- *   3 key file ID.key                 3 the directory renamed to a hidden
- *   4 marker in the tree                name in its parent
- *   5 rename .lethefs.tmp.ID -> ID    4 marker under its name
- *     (commit)                        5 rename hidden -> VAULT/staging/ID
- *                                       (commit); 6 its .lethefs.dir
+ *   3 key file ID.key, then the       3 the directory renamed to a hidden
+ *     tree's .lethefs.dir (format 2     name in its parent
+ *     seals it under that key)        4 marker under its name
+ *   4 marker in the tree              5 rename hidden -> VAULT/staging/ID
+ *   5 rename .lethefs.tmp.ID -> ID      (commit); 6 its .lethefs.dir
+ *     (commit)
  *
  * A crash before the commit leaves a key without a tree (or nothing):
  * the next start destroys that key and removes the rest, and the marker,
@@ -20,6 +21,7 @@
 #include "stage.h"
 #include "../cluster/backing.h"
 #include "../fs/dirmeta.h"
+#include "../fs/irec.h"
 #include "../fs/names.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -33,14 +35,61 @@
 #include <unistd.h>
 #include <sodium.h>
 
-int lfs_staging_write_meta(int dirfd, uint32_t id)
+/* The record a directory has: its version-2 .lethefs.dir's (opened under
+ * the epoch it names), else what its backing directory shows (format 1). */
+static int dir_record(struct lfs_keyring *kr, int dirfd, struct lfs_irec *rec)
+{
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t len = 0;
+	struct lfs_dirmeta m;
+	const struct lfs_epoch_keys *k;
+	if (lfs_dirmeta_read(dirfd, raw, &len, &m) == 0 && m.version == 2) {
+		int r = lfs_keyring_get(kr, m.epoch, &k);
+		if (r == 0) {
+			r = lfs_dirmeta_open(raw, len, k, rec);
+			lfs_keyring_put(kr);
+		}
+		return r < 0 ? -EIO : 0;
+	}
+	struct stat st;
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	return lfs_irec_make(rec, S_IFDIR | (st.st_mode & 07777), st.st_uid, st.st_gid, 0);
+}
+
+int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
+                           const struct lfs_irec *rec)
 {
 	struct lfs_dirmeta m;
-	uint8_t buf[LFS_DIRMETA_LEN];
-	lfs_dirmeta_new(&m, id);
-	lfs_dirmeta_encode(&m, buf);
-	return lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, sizeof(buf),
-	                            0400);
+	struct lfs_irec own;
+	uint8_t buf[LFS_DIRMETA_MAX];
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(kr, id, &k);
+	if (r < 0)
+		return r;
+	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
+	lfs_keyring_put(kr);
+	if (v2 && !rec) {
+		if ((r = dir_record(kr, dirfd, &own)) < 0)
+			return r;
+		rec = &own;
+	}
+	if ((r = lfs_keyring_get(kr, id, &k)) < 0)
+		return r;
+	lfs_dirmeta_new(&m, id, v2 ? 2 : 1);
+	int n = lfs_dirmeta_encode(&m, k, rec, buf);
+	lfs_keyring_put(kr);
+	if (n < 0)
+		return n;
+	r = lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, (size_t)n, 0400);
+	/* Format 2: the record holds the mode and owner; the backing
+	 * directory has the fixed ones (docs/FORMAT.md 13). */
+	if (r == 0 && v2 &&
+	    (fchmod(dirfd, 0700) < 0 || (fchown(dirfd, geteuid(), getegid()) < 0 && errno != EPERM)))
+		lfs_warn("staging %08x: cannot give its backing directory the fixed mode and "
+		         "owner: %s",
+		         id, strerror(errno));
+	return r;
 }
 
 /* Picks a fresh id and holds it as "being created" for owner, within the
@@ -201,15 +250,16 @@ static int create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd
 		r = -errno;
 	if (r == 0 && n->chown && fchown(dfd, n->uid, n->gid) < 0)
 		r = -errno;
-	if (r == 0)
-		r = lfs_staging_write_meta(dfd, id);
-	if (dfd >= 0)
-		close(dfd);
-	/* 2, 3: the record, then the key. */
+	/* 2, 3: the record, then the key; then the tree's metadata, which in
+	 * format 2 is sealed under that key (the tree is still hidden). */
 	if (r == 0)
 		r = lfs_stage_exp_store(st->sdirfd, st->kr, &x);
 	if (r == 0)
 		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
+	if (r == 0)
+		r = lfs_staging_write_meta(st->kr, dfd, id, NULL);
+	if (dfd >= 0)
+		close(dfd);
 	/* 4: the marker (not live yet: invisible), 5: the commit. */
 	if (r == 0)
 		marked = (r = link_marker(pfd, backing, id)) == 0;
@@ -271,7 +321,7 @@ static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
 	enter(st, id, &x, n->label);
 	/* 6: its names from now on under the staging key (recovery writes
 	 * this too if a crash comes first: the directory is empty). */
-	r = lfs_staging_write_meta(dfd, id);
+	r = lfs_staging_write_meta(st->kr, dfd, id, NULL);
 	if (r < 0) {
 		lfs_err("staging %s: cannot write its directory metadata: %s", hex, strerror(-r));
 		lfs_staging_shred(st, id, "uncommitted", n->caller);

@@ -192,6 +192,8 @@ static void key_ad(struct lfs_keyring *kr, const uint8_t *hdr, uint8_t ad[KEY_HD
 int lfs_stage_key_wrap(struct lfs_keyring *kr, uint32_t id, uint32_t flags, const uint8_t key[32],
                        uint8_t out[LFS_STAGE_KEY_FILE_LEN])
 {
+	if (flags & ~LFS_STAGE_KEY_FLAGS_KNOWN)
+		return -EINVAL;
 	uint8_t master[LFS_MASTER_KEY_LEN], wrap[32], ad[KEY_HDR_LEN + 16];
 	int r = lfs_keyring_copy_master(kr, master);
 	if (r < 0)
@@ -281,7 +283,13 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t id)
 	if (fd < 0)
 		return -errno;
 	randombytes_buf(key, sizeof(key));
-	int r = lfs_stage_key_wrap(kr, id, LFS_STAGE_KEY_NEEDS_EXP, key, file);
+	/* A staging directory made in a format-2 vault is of format 2 for
+	 * its whole life (docs/FORMAT.md 14.6): flagged in its key file, which
+	 * is authenticated. */
+	uint32_t flags = LFS_STAGE_KEY_NEEDS_EXP;
+	if (lfs_keyring_format(kr) == 2)
+		flags |= LFS_STAGE_KEY_FORMAT2;
+	int r = lfs_stage_key_wrap(kr, id, flags, key, file);
 	if (r == 0)
 		r = lfs_write_all(fd, file, sizeof(file));
 	if (r == 0 && fsync(fd) < 0)
@@ -290,7 +298,7 @@ int lfs_stage_key_create(int sdirfd, struct lfs_keyring *kr, uint32_t id)
 	if (r == 0 && fsync(sdirfd) < 0)
 		r = -errno;
 	if (r == 0)
-		r = lfs_keyring_add_staging(kr, id, key);
+		r = lfs_keyring_add_staging(kr, id, key, lfs_stage_key_epoch_flags(flags));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(file, sizeof(file));
 	if (r < 0)
@@ -304,16 +312,19 @@ int lfs_stage_key_load(int sdirfd, uint32_t id, struct lfs_keyring *kr, uint32_t
 	unsigned char *data;
 	size_t len;
 	uint8_t key[32];
+	uint32_t f = 0;
 	key_name(id, name);
 	int r = lfs_read_small_file(sdirfd, name, LFS_STAGE_KEY_FILE_LEN + 1, &data, &len);
 	if (r == -EFBIG)
 		r = -EINVAL;
 	if (r == 0) {
-		r = lfs_stage_key_unwrap(kr, data, len, id, key, flags);
+		r = lfs_stage_key_unwrap(kr, data, len, id, key, &f);
 		free(data);
 	}
 	if (r == 0)
-		r = lfs_keyring_add_staging(kr, id, key);
+		r = lfs_keyring_add_staging(kr, id, key, lfs_stage_key_epoch_flags(f));
+	if (r == 0 && flags)
+		*flags = f;
 	sodium_memzero(key, sizeof(key));
 	return r;
 }
@@ -333,6 +344,11 @@ static int open_for_overwrite(int fd, const struct stat *st)
 		w = open(proc, O_WRONLY | O_CLOEXEC);
 	}
 	return w < 0 ? -errno : w;
+}
+
+uint32_t lfs_stage_key_epoch_flags(uint32_t key_flags)
+{
+	return (key_flags & LFS_STAGE_KEY_FORMAT2) ? LFS_EPOCH_FORMAT2 : 0;
 }
 
 int lfs_stage_key_destroy(int sdirfd, uint32_t id)

@@ -27,12 +27,15 @@
 #define LFS_STAGING_MARK_LEN   16
 #define LFS_STAGE_KEY_FILE_LEN 88
 #define LFS_STAGE_HIDDEN_PREFIX ".lethefs.tmp."
-/* Key file flags (bytes 12-15, authenticated with the key): the directory
- * must have an authentic retention record; without one it is shredded.
- * Key files of older versions have no flag and take their expiry from the
- * index once (FORMAT.md 11.2). */
+/* Key file flags (bytes 12-15, authenticated with the key). NEEDS_EXP:
+ * the directory must have an authentic retention record; without one it
+ * is shredded. Key files of older versions have no flag and take their
+ * expiry from the index once (FORMAT.md 11.2). FORMAT2: the directory's
+ * objects are of format 2 (docs/FORMAT.md 14.6). A reader refuses the
+ * unknown bits. */
 #define LFS_STAGE_KEY_NEEDS_EXP	  1u
-#define LFS_STAGE_KEY_FLAGS_KNOWN 1u
+#define LFS_STAGE_KEY_FORMAT2	  2u
+#define LFS_STAGE_KEY_FLAGS_KNOWN (LFS_STAGE_KEY_NEEDS_EXP | LFS_STAGE_KEY_FORMAT2)
 
 /* One staging directory. The index file holds the first five fields;
  * the rest live in memory only. */
@@ -78,6 +81,9 @@ void lfs_stage_id_hex(uint32_t id, char out[9]);
 int lfs_stage_id_parse(const char *s, size_t len, uint32_t *id);
 /* Whether a symlink target is a staging marker; *id is its id. */
 bool lfs_stage_marker_id(const char *target, size_t len, uint32_t *id);
+
+/* The keyring's epoch flags (LFS_EPOCH_*) of a key file's flags. */
+uint32_t lfs_stage_key_epoch_flags(uint32_t key_flags);
 
 /* Key files. Wrapping (un)seals with a key derived from kr's master key
  * (LFS_KDF_CTX_STAGING); the AD binds bytes 0-15 (magic, id, flags) and

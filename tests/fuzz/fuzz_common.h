@@ -29,6 +29,12 @@ static inline void fz_key(uint8_t *out, size_t len, uint8_t seed)
 #define FZ_SEED_XATTR    0x70 /* xattr name mac; +1 name enc; +2 value */
 #define FZ_SEED_HDR_MAC  0x80
 #define FZ_SEED_CONTENT  0x90 /* content root */
+#define FZ_SEED_INODE    0xa0 /* format 2: inode record key */
+
+/* fuzz_irec's first input byte picks the mode. */
+#define FZ_IREC_RAW     0 /* the rest is a plaintext record */
+#define FZ_IREC_SEALED  1 /* the rest is 32 bytes of AD, then a sealed record */
+#define FZ_IREC_PAYLOAD 2 /* the rest is a conversion record's payload */
 
 /* fuzz_keyring's first input byte picks the mode. */
 #define FZ_KEYRING_RAW    0 /* the rest is a sealed keyring file */

@@ -50,7 +50,8 @@ static void check_lenient(const uint8_t *data, size_t size, int strict,
 		FZ_CHECK(cfg.staging_default_ttl == scfg->staging_default_ttl);
 	}
 	if (r == 0) {
-		FZ_CHECK(cfg.format == LFS_FORMAT_VERSION);
+		FZ_CHECK(cfg.format >= LFS_FORMAT_MIN && cfg.format <= LFS_FORMAT_MAX);
+		FZ_CHECK(strict != 0 || cfg.format == scfg->format);
 		FZ_CHECK(cfg.staging_default_ttl > 0);
 	}
 }
@@ -70,7 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(err[0] != '\0' && err[0] != 0x7f);
 		return 0;
 	}
-	FZ_CHECK(cfg.format == LFS_FORMAT_VERSION);
+	FZ_CHECK(cfg.format >= LFS_FORMAT_MIN && cfg.format <= LFS_FORMAT_MAX);
+	/* The format line rewritten (an upgrade's last step) keeps the rest. */
+	static char out[70000];
+	int other = cfg.format == 1 ? 2 : 1;
+	int n = lfs_config_set_format((const char *)data, size, other, out, sizeof(out));
+	if (n >= 0) {
+		struct lfs_vault_config again;
+		FZ_CHECK(lfs_config_parse(out, (size_t)n, &again, err, sizeof(err)) == 0);
+		FZ_CHECK(again.format == other);
+	}
 	FZ_CHECK(cfg.cipher == LFS_CIPHER_XCHACHA20POLY1305 ||
 		 cfg.cipher == LFS_CIPHER_AES256GCM);
 	FZ_CHECK(memchr(cfg.created, '\0', sizeof(cfg.created)) != NULL);

@@ -51,22 +51,23 @@ static void fuzz_key(const uint8_t *in, size_t len)
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	FZ_CHECK(lfs_keyring_generate(&kr) == 0);
+	FZ_CHECK(lfs_keyring_generate(&kr, 2) == 0);
 	/* The generated master is random; the fixed one is what seeds use. */
 	FZ_CHECK(lfs_keyring_set_master(&kr, master) == 0);
 	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 |
 					  (uint32_t)in[10] << 16 | (uint32_t)in[11] << 24
 				: LFS_STAGING_ID_BIT;
-	uint32_t flags = 0;
+	uint32_t flags = 0, flags2 = 0;
 	int r = lfs_stage_key_unwrap(&kr, in, len, id, key, &flags);
 	FZ_CHECK(r == 0 || r == -EINVAL || r == -EKEYREJECTED);
 	if (r == 0) {
-		/* Authenticated: re-wrapping and unwrapping gives the same key. */
+		/* Authenticated: re-wrapping and unwrapping gives the same key
+		 * and flags, and the flags are known ones. */
 		uint8_t file[LFS_STAGE_KEY_FILE_LEN], again[32];
 		FZ_CHECK((flags & ~LFS_STAGE_KEY_FLAGS_KNOWN) == 0);
 		FZ_CHECK(lfs_stage_key_wrap(&kr, id, flags, key, file) == 0);
-		FZ_CHECK(lfs_stage_key_unwrap(&kr, file, sizeof(file), id, again, NULL) == 0);
-		FZ_CHECK(memcmp(key, again, 32) == 0);
+		FZ_CHECK(lfs_stage_key_unwrap(&kr, file, sizeof(file), id, again, &flags2) == 0);
+		FZ_CHECK(memcmp(key, again, 32) == 0 && flags2 == flags);
 	}
 	lfs_keyring_destroy(&kr);
 }
@@ -78,7 +79,7 @@ static void fuzz_record(const uint8_t *in, size_t len)
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	FZ_CHECK(lfs_keyring_generate(&kr) == 0);
+	FZ_CHECK(lfs_keyring_generate(&kr, 2) == 0);
 	FZ_CHECK(lfs_keyring_set_master(&kr, master) == 0);
 	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 |
 				      (uint32_t)in[10] << 16 | (uint32_t)in[11] << 24

@@ -12,6 +12,8 @@
 #include "../../common/bytes.h"
 #include "../../fs/content.h"
 #include "../../fs/dirmeta.h"
+#include "../../fs/irec.h"
+#include "../../rotation/upconvert.h"
 #include "../../fs/names.h"
 #include "../../fs/tail.h"
 #include "../../journal/journal.h"
@@ -159,51 +161,127 @@ static void seed_acl(void)
 	put("acl", "minimal", acl, 4 + 8);
 }
 
+static void fixed_keys(struct lfs_epoch_keys *k, uint32_t epoch)
+{
+	memset(k, 0, sizeof(*k));
+	k->epoch = epoch;
+	fz_key(k->hdr_mac, 32, FZ_SEED_HDR_MAC);
+	fz_key(k->inode, 32, FZ_SEED_INODE);
+}
+
+static void fixed_record(struct lfs_irec *r, mode_t mode)
+{
+	if (lfs_irec_make(r, mode, 1234, 5678, mode & S_IFCHR ? 0x0105 : 0) != 0)
+		exit(1);
+}
+
 /* header | block 0, with the block's final flag equal to the parity of
  * its last byte (how fuzz_content decides it): reseal until it is. */
-static void seed_content_file(const char *name, enum lfs_cipher_id c, size_t plain_len)
+static void seed_content_file(const char *name, enum lfs_cipher_id c, unsigned version,
+                              size_t plain_len)
 {
-	uint8_t mac_key[32], root[32], plain[LFS_BLOCK_SIZE] = {0};
-	uint8_t file[LFS_FILE_HDR_LEN + LFS_BLOCK_SIZE + 64];
+	uint8_t root[32], plain[LFS_BLOCK_SIZE] = {0};
+	uint8_t file[LFS_FILE_HDR_MAX + LFS_BLOCK_SIZE + 64];
 	struct lfs_file_header h;
 	struct lfs_layout l;
 	struct lfs_aead_key key;
-	fz_key(mac_key, 32, FZ_SEED_HDR_MAC);
+	struct lfs_epoch_keys k;
+	struct lfs_irec rec;
+	fixed_keys(&k, 1);
+	fixed_record(&rec, S_IFREG | 0640);
 	fz_key(root, 32, FZ_SEED_CONTENT);
-	lfs_layout_init(&l, c);
-	lfs_header_new(&h, c, 1);
-	lfs_header_encode(&h, mac_key, file);
+	lfs_layout_init(&l, c, version);
+	lfs_header_new(&h, c, 1, version);
+	if (lfs_header_encode(&h, &k, &rec, file) < 0)
+		exit(1);
 	lfs_file_key(&key, c, root, h.file_id);
 	size_t n = plain_len + l.overhead;
-	uint8_t *blk = file + LFS_FILE_HDR_LEN;
+	uint8_t *blk = file + l.hdr_len;
 	do {
 		randombytes_buf(blk, l.nonce_len);
 		lfs_block_seal(&l, &key, &h, 0, true, plain, plain_len, blk);
 	} while ((blk[n - 1] & 1) == 0);
-	put("content", name, file, LFS_FILE_HDR_LEN + n);
+	put("content", name, file, l.hdr_len + n);
 }
 
 static void seed_content(void)
 {
-	seed_content_file("xchacha", LFS_CIPHER_XCHACHA20POLY1305, 100);
-	if (lfs_cipher_available(LFS_CIPHER_AES256GCM))
-		seed_content_file("aesgcm", LFS_CIPHER_AES256GCM, LFS_BLOCK_SIZE);
+	seed_content_file("xchacha", LFS_CIPHER_XCHACHA20POLY1305, LFS_FILE_V1, 100);
+	seed_content_file("xchacha-v2", LFS_CIPHER_XCHACHA20POLY1305, LFS_FILE_V2, 100);
+	if (lfs_cipher_available(LFS_CIPHER_AES256GCM)) {
+		seed_content_file("aesgcm", LFS_CIPHER_AES256GCM, LFS_FILE_V1, LFS_BLOCK_SIZE);
+		seed_content_file("aesgcm-v2", LFS_CIPHER_AES256GCM, LFS_FILE_V2, 1);
+	}
 
-	/* A sparse file whose block 0 is a hole (last byte even: not final). */
-	static uint8_t hole[LFS_FILE_HDR_LEN + LFS_BLOCK_SIZE + 40];
+	/* Sparse files whose block 0 is a hole (last byte even: not final). */
+	static uint8_t hole[LFS_FILE_HDR_MAX + LFS_BLOCK_SIZE + 40];
 	struct lfs_file_header h;
-	uint8_t mac_key[32];
-	fz_key(mac_key, 32, FZ_SEED_HDR_MAC);
-	lfs_header_new(&h, LFS_CIPHER_XCHACHA20POLY1305, 1);
-	h.flags = LFS_HDR_FLAG_SPARSE;
-	lfs_header_encode(&h, mac_key, hole);
-	put("content", "hole", hole, sizeof(hole));
+	struct lfs_epoch_keys k;
+	struct lfs_irec rec;
+	fixed_keys(&k, 1);
+	fixed_record(&rec, S_IFREG | 0600);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		memset(hole, 0, sizeof(hole));
+		lfs_header_new(&h, LFS_CIPHER_XCHACHA20POLY1305, 1, v);
+		h.flags = LFS_HDR_FLAG_SPARSE;
+		lfs_header_encode(&h, &k, &rec, hole);
+		put("content", v == 1 ? "hole" : "hole-v2", hole,
+		    lfs_header_len(v) + LFS_BLOCK_SIZE + 40);
+	}
+	/* A format-2 header alone: an empty file, or a FIFO's record. */
+	uint8_t hdr[LFS_FILE_HDR_MAX];
+	fixed_record(&rec, S_IFIFO | 0644);
+	lfs_header_new(&h, LFS_CIPHER_XCHACHA20POLY1305, 1, LFS_FILE_V2);
+	lfs_header_encode(&h, &k, &rec, hdr);
+	put("content", "fifo-v2", hdr, LFS_FILE_HDR_V2_LEN);
 
 	struct lfs_dirmeta m;
-	uint8_t dm[LFS_DIRMETA_LEN];
-	lfs_dirmeta_new(&m, 1);
-	lfs_dirmeta_encode(&m, dm);
-	put("content", "dirmeta", dm, sizeof(dm));
+	uint8_t dm[LFS_DIRMETA_MAX];
+	lfs_dirmeta_new(&m, 1, 1);
+	lfs_dirmeta_encode(&m, NULL, NULL, dm);
+	put("content", "dirmeta", dm, LFS_DIRMETA_V1_LEN);
+	fixed_record(&rec, S_IFDIR | 03775);
+	lfs_dirmeta_new(&m, 1, 2);
+	if (lfs_dirmeta_encode(&m, &k, &rec, dm) != LFS_DIRMETA_V2_LEN)
+		exit(1);
+	put("content", "dirmeta-v2", dm, LFS_DIRMETA_V2_LEN);
+}
+
+/* A record of each type, raw and sealed; a conversion payload. */
+static void seed_irec(void)
+{
+	static const mode_t modes[] = {S_IFREG | 04755, S_IFDIR | 01777, S_IFLNK | 0777,
+	                               S_IFIFO | 0600,  S_IFSOCK | 0755, S_IFCHR | 0666,
+	                               S_IFBLK | 0660};
+	uint8_t buf[1 + LFS_IREC_AD_LEN + LFS_IREC_SEALED_LEN], key[32];
+	struct lfs_irec rec;
+	fz_key(key, 32, FZ_SEED_INODE);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char name[32];
+		fixed_record(&rec, modes[i]);
+		buf[0] = FZ_IREC_RAW;
+		lfs_irec_encode(&rec, buf + 1);
+		snprintf(name, sizeof(name), "raw-%zu", i);
+		put("irec", name, buf, 1 + LFS_IREC_LEN);
+		buf[0] = FZ_IREC_SEALED;
+		fz_key(buf + 1, LFS_IREC_AD_LEN, FZ_SEED_DIRID);
+		if (lfs_irec_seal(key, buf + 1, &rec, buf + 1 + LFS_IREC_AD_LEN) != 0)
+			exit(1);
+		snprintf(name, sizeof(name), "sealed-%zu", i);
+		put("irec", name, buf, sizeof(buf));
+	}
+	struct lfs_up_payload p;
+	uint8_t pl[1 + LFS_UP_PAYLOAD_LEN];
+	memset(&p, 0, sizeof(p));
+	memcpy(p.old_hdr, "LTHF\x01", 5);
+	memcpy(p.new_hdr, "LTHF\x02", 5);
+	p.atime.tv_sec = 1700000000;
+	p.mtime.tv_nsec = 999999999;
+	p.tmp_len = 152 + 4136;
+	snprintf(p.tmp_name, sizeof(p.tmp_name), ".lethefs.tmp.0123456789abcdef");
+	pl[0] = FZ_IREC_PAYLOAD;
+	lfs_up_payload_encode(&p, pl + 1);
+	put("irec", "payload", pl, sizeof(pl));
 }
 
 /* The canonical text, and the same key typed sloppily. */
@@ -330,7 +408,7 @@ static void seed_stage(void)
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	if (lfs_keyring_generate(&kr) == 0 && lfs_keyring_set_master(&kr, master) == 0) {
+	if (lfs_keyring_generate(&kr, 2) == 0 && lfs_keyring_set_master(&kr, master) == 0) {
 		struct lfs_stage_exp e = {.id = 0x8a3f0c21, .owner = 1000, .created = 1764400000,
 					  .expires = 1764659200, .quota = 4096};
 		rec[0] = 2;
@@ -413,6 +491,7 @@ int main(int argc, char **argv)
 	seed_names();
 	seed_acl();
 	seed_content();
+	seed_irec();
 	seed_recovery();
 	seed_audit();
 	seed_labels();

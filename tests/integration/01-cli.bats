@@ -10,12 +10,28 @@ teardown() { teardown_vault; }
 @test "init creates a vault that info describes without a passphrase" {
 	run "$LETHEFS" info "$VAULT"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"format:   1"* ]]
+	[[ "$output" == *"format:   2"* ]]
 	[[ "$output" == *"cipher:   xchacha20poly1305"* ]]
 	[[ "$output" == *"slot 0: passphrase, argon2id ops=1 mem=8MiB"* ]]
 	[[ "$output" != *"$PASS"* ]]
 	[ "$(stat -c %a "$VAULT")" = 700 ]
 	[ "$(stat -c %a "$VAULT/lethefs.keyslots")" = 600 ]
+}
+
+@test "init --format 1 keeps producing format 1; any other format is a usage error" {
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M --format 1 \
+		"$T/v1" >"$T/out"
+	grep -q "format 1" "$T/out"
+	run "$LETHEFS" info "$T/v1"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"format:   1"* ]]
+	grep -qx "format = 1" "$T/v1/lethefs.conf"
+	for f in 0 3 x ""; do
+		run "$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
+			--format "$f" "$T/bad"
+		[ "$status" -eq 2 ]
+		[ ! -e "$T/bad/lethefs.conf" ]
+	done
 }
 
 @test "init refuses a non-empty directory and an existing vault (exit 8)" {

@@ -38,6 +38,12 @@ as_user() { runuser -u lfssa-it -- sh -c "$1"; }
 	[ "$(stat -c %U "$MNT/user-file")" = lfssa-it ]
 	[ "$(stat -c %U "$MNT/user-dir")" = lfssa-it ]
 	[ "$(as_user "cat '$MNT/user-file'")" = mine ]
-	# Ownership lands on the backing file too (it is what the mount shows).
-	[ "$(stat -c %U "$(backing_of user-file)")" = lfssa-it ]
+	if [ "$(vault_format)" = 1 ]; then
+		# Ownership lands on the backing file too (it is what the mount shows).
+		[ "$(stat -c %U "$(backing_of user-file)")" = lfssa-it ]
+	else
+		# Format 2: it is in the file's record; the backing file is the
+		# daemon's, 0600, and tells the storage nothing.
+		[ "$(stat -c %U:%a "$(backing_of user-file)")" = root:600 ]
+	fi
 }

@@ -72,6 +72,17 @@ as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --clear-groups -- "${@:2}"; 
 	open_t
 	mount_vault -o allow_other
 	[ "$(stat -c '%a %U %G' "$MNT")" = "750 lfscl-svc lfscl-grp" ]
+	# Format 2: that is the root's record (FORMAT.md 13); the backing d/
+	# stays the daemon's, 0700, and what the backing store does to it
+	# changes nothing.
+	if [ "$(vault_format)" = 2 ]; then
+		[ "$(stat -c '%a %u' "$VAULT/d")" = "700 0" ]
+		chmod 0777 "$VAULT/d"
+		unmount_vault
+		mount_vault -o allow_other
+		[ "$(stat -c '%a %U %G' "$MNT")" = "750 lfscl-svc lfscl-grp" ]
+		chmod 0700 "$VAULT/d"
+	fi
 	as lfscl-svc mkdir "$MNT/data"
 	as lfscl-svc sh -c "echo hello > '$MNT/data/f'"
 	[ "$(stat -c %U "$MNT/data/f")" = lfscl-svc ]

@@ -252,7 +252,7 @@ PY
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
 	echo "${lines[0]}" | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o["type"]=="summary" and o["clean"] is True and o["files"]==30 and o["symlinks"]==1 and o["problems"]==0, o'
-	flip_byte "$victim" 60
+	flip_byte "$victim" $(($(hdr_len) + 12)) # in block 0, after the header of either format
 	"$LETHEFS" fsck --passfile "$T/pass" --json "$VAULT" >"$T/out" 2>/dev/null && return 1
 	cat "$T/out"
 	python3 - "$T/out" <<'PY'
@@ -282,8 +282,8 @@ PY
 	echo "$output" | python3 -c '
 import json, re, sys
 o = json.load(sys.stdin)
-assert o["format"] == 1 and o["keyslots_used"] == 1 and o["keyslots_total"] == 8, o
+assert o["format"] == int(sys.argv[1]) and o["keyslots_used"] == 1 and o["keyslots_total"] == 8, o
 assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", o["created"]), o
 assert o["slots"][0]["slot"] == 0 and o["slots"][0]["type"] == "passphrase", o
-assert len(o["uuid"]) == 32 and o["vault"].endswith("/vault"), o'
+assert len(o["uuid"]) == 32 and o["vault"].endswith("/vault"), o' "$(vault_format)"
 }

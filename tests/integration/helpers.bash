@@ -21,11 +21,23 @@ mount_vault() {
 	"$LETHEFS" mount --passfile "$T/pass" "$@" "$VAULT" "$MNT"
 }
 
+# Whether $MNT is a mount point, from the mount table: mountpoint(1) stats
+# the directory, which fails (EIO) on a mount whose root does not open (a
+# format-2 root whose record the keyring cannot open). The table escapes
+# space, tab, newline and backslash in octal; ENVIRON keeps the name as is.
+is_mounted() {
+	local m=${MNT//\\/\\134}
+	m=${m// /\\040}
+	m=${m//$'\t'/\\011}
+	m=${m//$'\n'/\\012}
+	M="$m" awk '$2 == ENVIRON["M"] { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
 unmount_vault() {
 	# lethefs umount waits for the daemon to exit (plain fusermount3 -u
 	# returns before that, and under load the daemon took over 5 s); a mount
 	# it refuses (busy, no daemon answering) is taken down the old way.
-	if mountpoint -q "$MNT"; then
+	if is_mounted; then
 		"$LETHEFS" umount --timeout 120s "$MNT" 2>/dev/null || fusermount3 -u "$MNT" ||
 			umount -l "$MNT"
 	fi
@@ -48,7 +60,7 @@ teardown_vault() {
 	local uuid
 	uuid=$(sed -n 's/^uuid = //p' "$VAULT/lethefs.conf" 2>/dev/null)
 	[ -z "$uuid" ] || rm -f "/run/lethefs/staging-clock-$uuid"
-	if mountpoint -q "$MNT" 2>/dev/null; then
+	if is_mounted; then
 		echo "mount left behind at $MNT" >&2
 		rc=1
 	fi
@@ -113,6 +125,11 @@ mount_with() {
 unlocks_with() {
 	"$LETHEFS" key export "$@" "$VAULT" >/dev/null 2>&1
 }
+
+# The vault's format (lethefs.conf), and the length of a file header of
+# that format: where block 0 starts in a backing file (FORMAT.md 6, 14).
+vault_format() { sed -n 's/^format = //p' "$VAULT/lethefs.conf"; }
+hdr_len() { if [ "$(vault_format)" = 1 ]; then echo 48; else echo 152; fi; }
 
 # Fails unless the given secret options are refused as a wrong secret
 # (exit 3, docs/CLI-ABI.md): a refusal for any other reason (a missing

@@ -31,16 +31,16 @@ static void print_key(const char *name, const uint8_t *k)
 static int file_key(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)ftw;
-	if (type != FTW_F || !S_ISREG(st->st_mode) || st->st_size < LFS_FILE_HDR_LEN ||
+	if (type != FTW_F || !S_ISREG(st->st_mode) || st->st_size < LFS_FILE_HDR_V1_LEN ||
 	    strstr(path, "/.lethefs"))
 		return 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t raw[LFS_FILE_HDR_LEN];
+	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
 	struct lfs_file_header h;
+	/* Headers of either version (format 1 or 2). */
 	if (fd >= 0 && lfs_pread_full(fd, raw, sizeof(raw), 0, &got) == 0 &&
-	    got == sizeof(raw) && lfs_header_parse(raw, sizeof(raw), &h) == 0 &&
-	    h.epoch == current->epoch) {
+	    lfs_header_parse(raw, got, &h) == 0 && h.epoch == current->epoch) {
 		uint8_t k[32];
 		lfs_kdf_file_key(k, current->content, h.file_id);
 		print_key("file", k);
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 		print_key("xattr-name-mac", ek->xattr_name_mac);
 		print_key("xattr-name-enc", ek->xattr_name_enc);
 		print_key("xattr-value", ek->xattr_value);
+		print_key("inode", ek->inode);
 		current = ek;
 		char data[4200];
 		snprintf(data, sizeof(data), "%s/%s", argv[1], LFS_DATA_DIR_NAME);

@@ -238,7 +238,7 @@ static void rig_init(struct rig *g)
 	uint8_t uuid[16];
 	randombytes_buf(uuid, sizeof(uuid));
 	lfs_keyring_init(&g->kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	assert_int_equal(lfs_keyring_generate(&g->kr), 0);
+	assert_int_equal(lfs_keyring_generate(&g->kr, 2), 0);
 	/* A second data epoch, not current, for conversions to it. */
 	uint32_t e2;
 	assert_int_equal(lfs_keyring_add_epoch(&g->kr, &e2), 0);

@@ -54,7 +54,7 @@ static void roundtrip(enum lfs_cipher_id cipher)
 {
 	struct lfs_vault_config cfg = {0}, back;
 	char buf[1024], err[256];
-	cfg.format = LFS_FORMAT_VERSION;
+	cfg.format = LFS_FORMAT_DEFAULT;
 	test_fill(cfg.uuid, sizeof(cfg.uuid), 0xf0);
 	cfg.cipher = cipher;
 	strcpy(cfg.created, CREATED);
@@ -63,7 +63,7 @@ static void roundtrip(enum lfs_cipher_id cipher)
 	assert_int_equal((size_t)n, strlen(buf));
 	assert_int_equal(parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	assert_int_equal(back.format, LFS_FORMAT_VERSION);
+	assert_int_equal(back.format, LFS_FORMAT_DEFAULT);
 	assert_memory_equal(back.uuid, cfg.uuid, 16);
 	assert_int_equal(back.cipher, cipher);
 	assert_string_equal(back.created, CREATED);
@@ -192,9 +192,41 @@ static void test_unknown_cipher(void **state)
 static void test_format_version(void **state)
 {
 	(void)state;
-	EXPECT_ERROR("[vault]\nformat = 2\n", "line 2", "format", "2");
+	EXPECT_ERROR("[vault]\nformat = 3\n", "line 2", "format", "3");
 	EXPECT_ERROR("[vault]\nformat = 0\n", "line 2", "format");
 	EXPECT_ERROR("[vault]\nformat = 01\n", "line 2", "format");
+}
+
+/* Both formats parse; the format line is rewritten in place (an upgrade's
+ * last step) keeping every other byte, comments and the administrator's
+ * keys included. */
+static void test_set_format(void **state)
+{
+	(void)state;
+	static const char text[] = "# mine\n[vault]\n  format = 1\nuuid = " UUID_HEX
+				   "\ncipher = aes256gcm\ncreated = " CREATED
+				   "\n; keep me\n[access]\nidle_lock = 15m\n";
+	struct lfs_vault_config cfg;
+	char out[1024], err[256];
+	assert_int_equal(lfs_config_parse(text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.format, 1);
+	int n = lfs_config_set_format(text, strlen(text), 2, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_int_equal(lfs_config_parse(out, (size_t)n, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.format, 2);
+	assert_int_equal(cfg.idle_lock_seconds, 900);
+	assert_non_null(strstr(out, "# mine\n[vault]\nformat = 2\nuuid"));
+	assert_non_null(strstr(out, "; keep me\n[access]\nidle_lock = 15m\n"));
+	assert_int_equal(strlen(out), strlen(text) - 2);
+	/* Too small, a bad format, no format line. */
+	assert_int_equal(lfs_config_set_format(text, strlen(text), 2, out, 20), -ENOSPC);
+	assert_int_equal(lfs_config_set_format(text, strlen(text), 3, out, sizeof(out)), -EINVAL);
+	static const char none[] = "[vault]\nuuid = " UUID_HEX "\n";
+	assert_int_equal(lfs_config_set_format(none, strlen(none), 2, out, sizeof(out)), -EINVAL);
+	/* "format" in another section is not the vault's. */
+	static const char other[] = "[access]\nformat = 1\n";
+	assert_int_equal(lfs_config_set_format(other, strlen(other), 2, out, sizeof(out)), -EINVAL);
 }
 
 static void test_embedded_nul(void **state)
@@ -459,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_bad_uuid),
 		cmocka_unit_test(test_unknown_cipher),
 		cmocka_unit_test(test_format_version),
+		cmocka_unit_test(test_set_format),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_garbage_line),
 		cmocka_unit_test(test_created_too_long),

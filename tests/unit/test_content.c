@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for the file contents format (fs/content.c): the 48-byte
- * authenticated header, size arithmetic, and block sealing. Tests that
- * depend on the cipher run once per cipher; AES-256-GCM ones are skipped on
- * CPUs without AES-NI. */
+/* Unit tests for the file contents format (fs/content.c): the
+ * authenticated header of both versions (48 bytes with a MAC, 152 bytes
+ * with a sealed inode record), size arithmetic per header version, and
+ * block sealing. Tests that depend on the cipher run once per cipher;
+ * AES-256-GCM ones are skipped on CPUs without AES-NI. */
+#define _GNU_SOURCE
 #include "testutil.h"
 
 #include <errno.h>
@@ -33,9 +35,9 @@ static enum lfs_cipher_id cipher_of(void **state)
 
 static void fixture_init(struct fixture *f, enum lfs_cipher_id id, uint16_t flags)
 {
-	lfs_layout_init(&f->l, id);
+	lfs_layout_init(&f->l, id, LFS_FILE_V1);
 	test_fill(f->content_root, sizeof(f->content_root), 0x40);
-	lfs_header_new(&f->h, id, 3);
+	lfs_header_new(&f->h, id, 3, LFS_FILE_V1);
 	f->h.flags = flags;
 	lfs_file_key(&f->key, id, f->content_root, f->h.file_id);
 }
@@ -51,24 +53,69 @@ static size_t seal(const struct fixture *f, uint64_t blockno, bool final, const 
 
 /* ---- header ---------------------------------------------------------- */
 
-static void test_header_roundtrip(void **state)
+/* Fixed keys of one epoch: a header MAC key (version 1) and an inode key
+ * (version 2). */
+static void fixed_keys(struct lfs_epoch_keys *k, uint32_t epoch)
 {
-	enum lfs_cipher_id id = cipher_of(state);
-	uint8_t mac_key[32], buf[LFS_FILE_HDR_LEN];
-	struct lfs_file_header h, back;
-	test_fill(mac_key, sizeof(mac_key), 0x10);
-	lfs_header_new(&h, id, 0x01020304);
-	h.flags = LFS_HDR_FLAG_SPARSE;
-	lfs_header_encode(&h, mac_key, buf);
+	memset(k, 0, sizeof(*k));
+	k->epoch = epoch;
+	test_fill(k->hdr_mac, sizeof(k->hdr_mac), 0x10);
+	test_fill(k->inode, sizeof(k->inode), 0x60);
+}
 
+static void fixed_record(struct lfs_irec *r)
+{
+	assert_int_equal(lfs_irec_make(r, S_IFREG | 04750, 1234, 5678, 0), 0);
+}
+
+/* Encodes a fresh header of version v; returns its length. */
+static size_t make_header(unsigned v, enum lfs_cipher_id id, uint32_t epoch, uint8_t *buf,
+			  struct lfs_file_header *h, const struct lfs_epoch_keys *k)
+{
+	struct lfs_irec rec;
+	fixed_record(&rec);
+	lfs_header_new(h, id, epoch, v);
+	int n = lfs_header_encode(h, k, &rec, buf);
+	assert_int_equal(n, (int)lfs_header_len(v));
+	return (size_t)n;
+}
+
+static void header_roundtrip(enum lfs_cipher_id id, unsigned v)
+{
+	uint8_t buf[LFS_FILE_HDR_MAX];
+	struct lfs_epoch_keys k;
+	struct lfs_file_header h, back;
+	struct lfs_irec rec, want;
+	fixed_keys(&k, 0x01020304);
+	fixed_record(&want);
+	lfs_header_new(&h, id, 0x01020304, v);
+	h.flags = LFS_HDR_FLAG_SPARSE;
+	int n = lfs_header_encode(&h, &k, &want, buf);
+	assert_int_equal(n, v == LFS_FILE_V1 ? 48 : 152);
 	assert_memory_equal(buf, "LTHF", 4);
-	assert_int_equal(lfs_header_parse(buf, sizeof(buf), &back), 0);
-	assert_int_equal(lfs_header_verify(buf, mac_key), 0);
-	assert_int_equal(back.version, LFS_FILE_VERSION);
+	assert_int_equal(lfs_header_version(buf, (size_t)n), (int)v);
+	assert_int_equal(lfs_header_parse(buf, (size_t)n, &back), 0);
+	memset(&rec, 0xee, sizeof(rec));
+	assert_int_equal(lfs_header_verify(buf, &back, &k, &rec), 0);
+	assert_int_equal(back.version, v);
 	assert_int_equal(back.cipher, id);
 	assert_int_equal(back.flags, LFS_HDR_FLAG_SPARSE);
 	assert_int_equal(back.epoch, 0x01020304);
 	assert_memory_equal(back.file_id, h.file_id, LFS_FILE_ID_LEN);
+	if (v == LFS_FILE_V2) {
+		assert_memory_equal(&rec, &want, sizeof(rec));
+		/* The record is encrypted: none of its fields is in the clear. */
+		uint8_t plain[LFS_IREC_LEN];
+		lfs_irec_encode(&want, plain);
+		assert_null(memmem(buf, (size_t)n, plain + 4, 8)); /* uid and gid */
+	}
+}
+
+static void test_header_roundtrip(void **state)
+{
+	enum lfs_cipher_id id = cipher_of(state);
+	header_roundtrip(id, LFS_FILE_V1);
+	header_roundtrip(id, LFS_FILE_V2);
 }
 
 /* Fresh headers get fresh random file ids (per-file keys depend on it). */
@@ -76,52 +123,92 @@ static void test_header_new_random_id(void **state)
 {
 	(void)state;
 	struct lfs_file_header a, b;
-	lfs_header_new(&a, xchacha, 1);
-	lfs_header_new(&b, xchacha, 1);
+	lfs_header_new(&a, xchacha, 1, LFS_FILE_V2);
+	lfs_header_new(&b, xchacha, 1, LFS_FILE_V2);
 	assert_memory_not_equal(a.file_id, b.file_id, LFS_FILE_ID_LEN);
 	assert_int_equal(a.flags, 0);
+	assert_int_equal(a.version, LFS_FILE_V2);
 }
 
-static bool header_accepted(const uint8_t *buf, const uint8_t mac_key[32])
+static bool header_accepted(const uint8_t *buf, size_t len, const struct lfs_epoch_keys *k)
 {
 	struct lfs_file_header h;
-	return lfs_header_parse(buf, LFS_FILE_HDR_LEN, &h) == 0 &&
-	       lfs_header_verify(buf, mac_key) == 0;
+	struct lfs_irec rec;
+	return lfs_header_parse(buf, len, &h) == 0 && lfs_header_verify(buf, &h, k, &rec) == 0;
 }
 
 /* Every byte of the header is protected: either the structure check or
- * the MAC must catch a change. Several masks so that a change of one bit
- * inside a field that is only partly checked is still caught. */
+ * the MAC (version 1) or the record's AEAD tag (version 2) must catch a
+ * change. Several masks so that a change of one bit inside a field that is
+ * only partly checked is still caught. */
 static void test_header_every_byte_protected(void **state)
 {
 	(void)state;
 	static const uint8_t masks[] = {0x01, 0x80, 0xff};
-	uint8_t mac_key[32], buf[LFS_FILE_HDR_LEN];
+	uint8_t buf[LFS_FILE_HDR_MAX];
+	struct lfs_epoch_keys k;
 	struct lfs_file_header h;
-	test_fill(mac_key, sizeof(mac_key), 0x10);
-	lfs_header_new(&h, xchacha, 9);
-	lfs_header_encode(&h, mac_key, buf);
-	assert_true(header_accepted(buf, mac_key));
-	for (size_t i = 0; i < LFS_FILE_HDR_LEN; i++) {
-		for (size_t m = 0; m < sizeof(masks); m++) {
-			buf[i] ^= masks[m];
-			if (header_accepted(buf, mac_key))
-				fail_msg("header byte %zu ^ 0x%02x not detected", i, masks[m]);
-			buf[i] ^= masks[m];
+	fixed_keys(&k, 9);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		size_t n = make_header(v, xchacha, 9, buf, &h, &k);
+		assert_true(header_accepted(buf, n, &k));
+		for (size_t i = 0; i < n; i++) {
+			for (size_t m = 0; m < sizeof(masks); m++) {
+				buf[i] ^= masks[m];
+				if (header_accepted(buf, n, &k))
+					fail_msg("v%u header byte %zu ^ 0x%02x not detected", v, i,
+						 masks[m]);
+				buf[i] ^= masks[m];
+			}
 		}
 	}
 }
 
-static void test_header_wrong_mac_key(void **state)
+static void test_header_wrong_key(void **state)
 {
 	(void)state;
-	uint8_t mac_key[32], buf[LFS_FILE_HDR_LEN];
+	uint8_t buf[LFS_FILE_HDR_MAX];
+	struct lfs_epoch_keys k;
 	struct lfs_file_header h;
-	test_fill(mac_key, sizeof(mac_key), 0x10);
-	lfs_header_new(&h, xchacha, 9);
-	lfs_header_encode(&h, mac_key, buf);
-	mac_key[0] ^= 1;
-	assert_int_equal(lfs_header_verify(buf, mac_key), -EBADMSG);
+	struct lfs_irec rec;
+	fixed_keys(&k, 9);
+	make_header(LFS_FILE_V1, xchacha, 9, buf, &h, &k);
+	k.hdr_mac[0] ^= 1;
+	assert_int_equal(lfs_header_verify(buf, &h, &k, NULL), -EBADMSG);
+	fixed_keys(&k, 9);
+	make_header(LFS_FILE_V2, xchacha, 9, buf, &h, &k);
+	k.inode[0] ^= 1;
+	assert_int_equal(lfs_header_verify(buf, &h, &k, &rec), -EBADMSG);
+	/* A version-2 header's record under the version-1 MAC key, and the
+	 * other way round: keys are per purpose. */
+	fixed_keys(&k, 9);
+	memcpy(k.inode, k.hdr_mac, 32);
+	make_header(LFS_FILE_V2, xchacha, 9, buf, &h, &k);
+	fixed_keys(&k, 9);
+	assert_int_equal(lfs_header_verify(buf, &h, &k, &rec), -EBADMSG);
+}
+
+/* A version-2 header's record moved onto another file's header (its own
+ * file id) does not open: the first 32 bytes are its associated data. */
+static void test_header_record_bound_to_file(void **state)
+{
+	(void)state;
+	uint8_t a[LFS_FILE_HDR_MAX], b[LFS_FILE_HDR_MAX];
+	struct lfs_epoch_keys k;
+	struct lfs_file_header ha, hb;
+	struct lfs_irec rec;
+	fixed_keys(&k, 9);
+	make_header(LFS_FILE_V2, xchacha, 9, a, &ha, &k);
+	make_header(LFS_FILE_V2, xchacha, 9, b, &hb, &k);
+	memcpy(b + 32, a + 32, LFS_FILE_HDR_V2_LEN - 32);
+	assert_int_equal(lfs_header_verify(b, &hb, &k, &rec), -EBADMSG);
+	/* Encoding twice gives two different nonces (and ciphertexts). */
+	uint8_t again[LFS_FILE_HDR_MAX];
+	struct lfs_irec r2;
+	fixed_record(&r2);
+	assert_int_equal(lfs_header_encode(&ha, &k, &r2, again), (int)LFS_FILE_HDR_V2_LEN);
+	assert_memory_equal(again, a, 32);
+	assert_memory_not_equal(again + 32, a + 32, 24);
 }
 
 /* Structural rejections, each with a valid MAC so that only parse can
@@ -129,27 +216,51 @@ static void test_header_wrong_mac_key(void **state)
 static void test_header_parse_rejects(void **state)
 {
 	(void)state;
-	uint8_t mac_key[32] = {0}, buf[LFS_FILE_HDR_LEN];
+	uint8_t buf[LFS_FILE_HDR_MAX];
+	struct lfs_epoch_keys k;
 	struct lfs_file_header h, out;
-	lfs_header_new(&h, xchacha, 1);
-	lfs_header_encode(&h, mac_key, buf);
-	assert_int_equal(lfs_header_parse(buf, LFS_FILE_HDR_LEN - 1, &out), -EINVAL);
-
-	h.version = 2;
-	lfs_header_encode(&h, mac_key, buf);
-	assert_int_equal(lfs_header_parse(buf, sizeof(buf), &out), -EINVAL);
-	h.version = LFS_FILE_VERSION;
-	h.cipher = 3;
-	lfs_header_encode(&h, mac_key, buf);
-	assert_int_equal(lfs_header_parse(buf, sizeof(buf), &out), -EINVAL);
-	h.cipher = xchacha;
-	h.flags = 0x0002;
-	lfs_header_encode(&h, mac_key, buf);
-	assert_int_equal(lfs_header_parse(buf, sizeof(buf), &out), -EINVAL);
-	h.flags = 0;
-	h.epoch = 0; /* epochs start at 1 */
-	lfs_header_encode(&h, mac_key, buf);
-	assert_int_equal(lfs_header_parse(buf, sizeof(buf), &out), -EINVAL);
+	struct lfs_irec rec;
+	fixed_keys(&k, 1);
+	fixed_record(&rec);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		size_t len = lfs_header_len(v);
+		lfs_header_new(&h, xchacha, 1, v);
+		lfs_header_encode(&h, &k, &rec, buf);
+		assert_int_equal(lfs_header_parse(buf, len, &out), 0);
+		assert_int_equal(lfs_header_parse(buf, len - 1, &out), -EINVAL);
+		h.cipher = 3;
+		lfs_header_encode(&h, &k, &rec, buf);
+		assert_int_equal(lfs_header_parse(buf, len, &out), -EINVAL);
+		h.cipher = xchacha;
+		h.flags = 0x0002;
+		lfs_header_encode(&h, &k, &rec, buf);
+		assert_int_equal(lfs_header_parse(buf, len, &out), -EINVAL);
+		h.flags = 0;
+		h.epoch = 0; /* epochs start at 1 */
+		lfs_header_encode(&h, &k, &rec, buf);
+		assert_int_equal(lfs_header_parse(buf, len, &out), -EINVAL);
+		h.epoch = 1;
+		lfs_header_encode(&h, &k, &rec, buf);
+		buf[12] = 1; /* reserved */
+		assert_int_equal(lfs_header_parse(buf, len, &out), -EINVAL);
+	}
+	/* Unknown versions, and a version 2 without its record. */
+	h.version = 3;
+	assert_int_equal(lfs_header_encode(&h, &k, &rec, buf), -EINVAL);
+	lfs_header_new(&h, xchacha, 1, LFS_FILE_V1);
+	lfs_header_encode(&h, &k, &rec, buf);
+	buf[4] = 3;
+	assert_int_equal(lfs_header_version(buf, 48), -EINVAL);
+	assert_int_equal(lfs_header_parse(buf, 48, &out), -EINVAL);
+	buf[4] = 0;
+	assert_int_equal(lfs_header_parse(buf, 48, &out), -EINVAL);
+	lfs_header_new(&h, xchacha, 1, LFS_FILE_V2);
+	assert_int_equal(lfs_header_encode(&h, &k, NULL, buf), -EINVAL);
+	/* Version 1 bytes claiming version 2 are too short to parse. */
+	lfs_header_new(&h, xchacha, 1, LFS_FILE_V1);
+	lfs_header_encode(&h, &k, &rec, buf);
+	buf[4] = 2;
+	assert_int_equal(lfs_header_parse(buf, 48, &out), -EINVAL);
 }
 
 /* ---- size arithmetic ------------------------------------------------- */
@@ -160,7 +271,7 @@ static void check_plain_size(const struct lfs_layout *l, uint64_t backing, bool 
 	uint64_t got = 12345;
 	bool r = lfs_plain_size(l, backing, &got);
 	if (r != ok || got != plain)
-		fail_msg("lfs_plain_size(%llu) = %d/%llu, expected %d/%llu",
+		fail_msg("v%u lfs_plain_size(%llu) = %d/%llu, expected %d/%llu", l->version,
 			 (unsigned long long)backing, r, (unsigned long long)got, ok,
 			 (unsigned long long)plain);
 }
@@ -168,58 +279,71 @@ static void check_plain_size(const struct lfs_layout *l, uint64_t backing, bool 
 static void test_layout(void **state)
 {
 	enum lfs_cipher_id id = *(enum lfs_cipher_id *)*state; /* no CPU support needed */
-	struct lfs_layout l;
-	lfs_layout_init(&l, id);
-	size_t nonce = id == LFS_CIPHER_AES256GCM ? 12 : 24;
-	assert_int_equal(l.nonce_len, nonce);
-	assert_int_equal(l.overhead, nonce + 16);
-	assert_int_equal(l.block_disk, 4096 + nonce + 16);
-	assert_int_equal(lfs_block_offset(&l, 0), LFS_FILE_HDR_LEN);
-	assert_int_equal(lfs_block_offset(&l, 3), LFS_FILE_HDR_LEN + 3 * l.block_disk);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		struct lfs_layout l;
+		lfs_layout_init(&l, id, v);
+		size_t nonce = id == LFS_CIPHER_AES256GCM ? 12 : 24, H = v == 1 ? 48 : 152;
+		assert_int_equal(l.version, v);
+		assert_int_equal(l.hdr_len, H);
+		assert_int_equal(l.nonce_len, nonce);
+		assert_int_equal(l.overhead, nonce + 16);
+		assert_int_equal(l.block_disk, 4096 + nonce + 16);
+		assert_int_equal(lfs_block_offset(&l, 0), H);
+		assert_int_equal(lfs_block_offset(&l, 3), H + 3 * l.block_disk);
+	}
+	assert_int_equal(lfs_header_len(0), 0);
+	assert_int_equal(lfs_header_len(3), 0);
 }
 
 static void test_sizes_known(void **state)
 {
 	enum lfs_cipher_id id = *(enum lfs_cipher_id *)*state;
-	struct lfs_layout l;
-	lfs_layout_init(&l, id);
-	const uint64_t H = LFS_FILE_HDR_LEN, O = l.overhead, D = l.block_disk;
-	const uint64_t big = (5ULL << 30) + 123; /* > 4 GiB: no 32-bit truncation */
-	const uint64_t big_backing = H + (big / 4096) * D + (big % 4096) + O;
-	const struct {
-		uint64_t plain, backing;
-	} cases[] = {
-		{0, 0},
-		{1, H + 1 + O},
-		{4095, H + 4095 + O},
-		{4096, H + D},
-		{4097, H + D + 1 + O},
-		{8192, H + 2 * D},
-		{big, big_backing},
-		{5ULL << 30, H + (5ULL << 30) / 4096 * D},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(lfs_backing_size(&l, cases[i].plain), cases[i].backing);
-		check_plain_size(&l, cases[i].backing, true, cases[i].plain);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		struct lfs_layout l;
+		lfs_layout_init(&l, id, v);
+		const uint64_t H = l.hdr_len, O = l.overhead, D = l.block_disk;
+		const uint64_t big = (5ULL << 30) + 123; /* > 4 GiB: no 32-bit truncation */
+		const uint64_t big_backing = H + (big / 4096) * D + (big % 4096) + O;
+		const struct {
+			uint64_t plain, backing;
+		} cases[] = {
+			/* empty: no header in version 1, the header alone in 2 */
+			{0, v == 1 ? 0 : H},
+			{1, H + 1 + O},
+			{4095, H + 4095 + O},
+			{4096, H + D},
+			{4097, H + D + 1 + O},
+			{8192, H + 2 * D},
+			{big, big_backing},
+			{5ULL << 30, H + (5ULL << 30) / 4096 * D},
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			assert_int_equal(lfs_backing_size(&l, cases[i].plain), cases[i].backing);
+			check_plain_size(&l, cases[i].backing, true, cases[i].plain);
+		}
 	}
 }
 
-/* Backing sizes that no well-formed file has: a header alone (or part of
- * it), or a trailing block too short to hold its nonce and tag. */
+/* Backing sizes that no well-formed file has: a version-1 header alone (or
+ * part of it), anything shorter than a version-2 header, or a trailing
+ * block too short to hold its nonce and tag. */
 static void test_sizes_malformed(void **state)
 {
 	enum lfs_cipher_id id = *(enum lfs_cipher_id *)*state;
-	struct lfs_layout l;
-	lfs_layout_init(&l, id);
-	const uint64_t H = LFS_FILE_HDR_LEN, O = l.overhead, D = l.block_disk;
-	for (uint64_t b = 1; b <= H; b++)
-		check_plain_size(&l, b, false, 0);
-	for (uint64_t b = H + 1; b <= H + O; b++)
-		check_plain_size(&l, b, false, 0);
-	/* After whole blocks the intact prefix is reported. */
-	for (uint64_t b = H + D + 1; b <= H + D + O; b++)
-		check_plain_size(&l, b, false, 4096);
-	check_plain_size(&l, H + O + 1, true, 1);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		struct lfs_layout l;
+		lfs_layout_init(&l, id, v);
+		const uint64_t H = l.hdr_len, O = l.overhead, D = l.block_disk;
+		for (uint64_t b = v == 1 ? 1 : 0; b < H; b++)
+			check_plain_size(&l, b, false, 0);
+		check_plain_size(&l, H, v == 2, 0);
+		for (uint64_t b = H + 1; b <= H + O; b++)
+			check_plain_size(&l, b, false, 0);
+		/* After whole blocks the intact prefix is reported. */
+		for (uint64_t b = H + D + 1; b <= H + D + O; b++)
+			check_plain_size(&l, b, false, 4096);
+		check_plain_size(&l, H + O + 1, true, 1);
+	}
 }
 
 /* Over a range covering several blocks: whenever a backing size is valid,
@@ -228,17 +352,19 @@ static void test_sizes_malformed(void **state)
 static void test_sizes_inverse(void **state)
 {
 	enum lfs_cipher_id id = *(enum lfs_cipher_id *)*state;
-	struct lfs_layout l;
-	lfs_layout_init(&l, id);
-	for (uint64_t b = 0; b < LFS_FILE_HDR_LEN + 3 * l.block_disk + 10; b++) {
-		uint64_t p;
-		if (lfs_plain_size(&l, b, &p))
-			assert_int_equal(lfs_backing_size(&l, p), b);
-	}
-	for (uint64_t p = 0; p < 3 * LFS_BLOCK_SIZE + 10; p++) {
-		uint64_t back;
-		assert_true(lfs_plain_size(&l, lfs_backing_size(&l, p), &back));
-		assert_int_equal(back, p);
+	for (unsigned v = LFS_FILE_V1; v <= LFS_FILE_V2; v++) {
+		struct lfs_layout l;
+		lfs_layout_init(&l, id, v);
+		for (uint64_t b = 0; b < l.hdr_len + 3 * l.block_disk + 10; b++) {
+			uint64_t p;
+			if (lfs_plain_size(&l, b, &p))
+				assert_int_equal(lfs_backing_size(&l, p), b);
+		}
+		for (uint64_t p = 0; p < 3 * LFS_BLOCK_SIZE + 10; p++) {
+			uint64_t back;
+			assert_true(lfs_plain_size(&l, lfs_backing_size(&l, p), &back));
+			assert_int_equal(back, p);
+		}
 	}
 }
 
@@ -314,6 +440,12 @@ static void test_block_tamper(void **state)
 	other = f.h;
 	other.epoch++;
 	expect_badmsg(&f, &other, 2, false, out, n, "other epoch");
+	/* The header version is bound: a block of a version-1 file does not
+	 * open under a version-2 header with the same id (an upgrade seals
+	 * every block again). */
+	other = f.h;
+	other.version = LFS_FILE_V2;
+	expect_badmsg(&f, &other, 2, false, out, n, "other header version");
 	/* The untouched block still opens: the checks above did not damage it. */
 	uint8_t back[LFS_BLOCK_SIZE];
 	assert_int_equal(lfs_block_open(&f.l, &f.key, &f.h, 2, false, out, n, back),
@@ -402,7 +534,8 @@ int main(void)
 		CIPHER_TEST(test_header_roundtrip, aesgcm),
 		cmocka_unit_test(test_header_new_random_id),
 		cmocka_unit_test(test_header_every_byte_protected),
-		cmocka_unit_test(test_header_wrong_mac_key),
+		cmocka_unit_test(test_header_wrong_key),
+		cmocka_unit_test(test_header_record_bound_to_file),
 		cmocka_unit_test(test_header_parse_rejects),
 		CIPHER_TEST(test_layout, xchacha),
 		CIPHER_TEST(test_layout, aesgcm),

@@ -39,6 +39,9 @@ static const struct kat derive_kats[] = {
 	{LFS_KDF_CTX_XATTR, 1, "b9861aaf0729e9269f2c47488f2a9c878142eb935b26ca0e70b0d46d978b611a"},
 	{LFS_KDF_CTX_XATTR, 2, "cdc1518e0d74d41d8e37e2854195cd9ce41d466d3a4ef71a498d052359d0abaa"},
 	{LFS_KDF_CTX_XATTR, 3, "3573939f350c6ca08f80787e13c90ffacd07a4f9f848fe09bfeaa0607646a57d"},
+	/* Format 2: the key that seals inode records (cross-checked with
+	 * Python's hashlib.blake2b, key = root, salt = id, person = ctx). */
+	{LFS_KDF_CTX_INODE, 1, "5bea453db627c659b02b6bde5088acbdc789488afb166b154bcbd655922796fa"},
 };
 #define N_KATS (sizeof(derive_kats) / sizeof(derive_kats[0]))
 

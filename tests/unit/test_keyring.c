@@ -35,7 +35,7 @@ static void make_sealed(struct sealed *s)
 	struct lfs_keyring kr;
 	const struct lfs_epoch_keys *k;
 	lfs_keyring_init(&kr, uuid_a, X);
-	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), 0);
 	assert_int_equal(lfs_keyring_get(&kr, 0, &k), 0);
 	s->keys = *k;
 	lfs_keyring_put(&kr);
@@ -70,14 +70,14 @@ static void test_generate(void **state)
 	const struct lfs_epoch_keys *k;
 	lfs_keyring_init(&kr, uuid_a, X);
 	assert_locked(&kr);
-	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), 0);
 	assert_true(kr.unlocked);
 	assert_int_equal(kr.current_epoch, 1);
 	assert_int_equal(lfs_keyring_get(&kr, 0, &k), 0);
 	assert_int_equal(k->epoch, 1);
 	assert_false(sodium_is_zero(k->data_key, 32));
 	lfs_keyring_put(&kr);
-	assert_int_equal(lfs_keyring_generate(&kr), -EBUSY);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), -EBUSY);
 	lfs_keyring_destroy(&kr);
 }
 
@@ -115,7 +115,7 @@ static void test_seal_lock_unlock(void **state)
 	uint8_t file[LFS_KEYRING_MAX_FILE_LEN], master[32], master2[32];
 	size_t len;
 	lfs_keyring_init(&kr, uuid_a, X);
-	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), 0);
 	assert_int_equal(lfs_keyring_get(&kr, 1, &k), 0);
 	struct lfs_epoch_keys before = *k;
 	lfs_keyring_put(&kr);
@@ -180,7 +180,7 @@ static void test_get_errors(void **state)
 	lfs_keyring_init(&kr, uuid_a, X);
 	assert_int_equal(lfs_keyring_get(&kr, 1, &k), -EACCES);
 	assert_true(lock_is_free(&kr));
-	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), 0);
 	assert_int_equal(lfs_keyring_get(&kr, 2, &k), -EIO);
 	assert_true(lock_is_free(&kr));
 	assert_int_equal(lfs_keyring_get(&kr, 0xffffffffu, &k), -EIO);
@@ -229,7 +229,7 @@ static void test_truncated_rejected(void **state)
 
 struct entry {
 	uint32_t epoch;
-	uint32_t reserved;
+	uint32_t flags; /* LFS_EPOCH_*; was reserved before format 2 */
 	uint8_t key[32];
 };
 
@@ -245,7 +245,7 @@ static size_t craft(const uint8_t master[32], uint8_t cipher, uint32_t current,
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *p = body + 8 + (size_t)i * LFS_KEYRING_ENTRY_LEN;
 		put32(p, e[i].epoch);
-		put32(p + 4, e[i].reserved);
+		put32(p + 4, e[i].flags);
 		memcpy(p + 8, e[i].key, 32);
 	}
 	memset(out, 0, LFS_KEYRING_HDR_LEN);
@@ -342,13 +342,74 @@ static void test_bad_bodies(void **state)
 	expect_body_rejected(e, 1, 5, X, "only an audit key entry");
 	three_epochs(e);
 	e[0].epoch = 0;
-	e[0].reserved = 1;
-	expect_body_rejected(e, 3, 5, X, "nonzero reserved in the audit key entry");
+	e[0].flags = LFS_EPOCH_FORMAT2;
+	expect_body_rejected(e, 3, 5, X, "flags on the audit key entry");
 	three_epochs(e);
-	e[1].reserved = 1;
-	expect_body_rejected(e, 3, 5, X, "nonzero entry reserved");
+	e[1].flags = 2;
+	expect_body_rejected(e, 3, 5, X, "unknown entry flag");
+	three_epochs(e);
+	e[1].flags = 0x80000000u | LFS_EPOCH_FORMAT2;
+	expect_body_rejected(e, 3, 5, X, "unknown entry flag beside FORMAT2");
 	three_epochs(e);
 	expect_body_rejected(e, 3, 5, 3, "unknown cipher in body");
+}
+
+/* The format is the current epoch's flag (FORMAT.md 4.2): read from the
+ * sealed body, kept by sealing, given to every new epoch, and set on all
+ * epochs by an upgrade's last step. */
+static void test_format_flags(void **state)
+{
+	(void)state;
+	struct lfs_keyring kr;
+	struct entry e[3];
+	const struct lfs_epoch_keys *k;
+	uint8_t master[32], file[LFS_KEYRING_MAX_FILE_LEN];
+	size_t len;
+	test_fill(master, sizeof(master), 0x99);
+	three_epochs(e);
+	e[2].flags = LFS_EPOCH_FORMAT2; /* epoch 9 */
+	len = craft(master, X, 5, e, 3, file);
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_format(&kr), -EACCES);
+	assert_int_equal(lfs_keyring_unlock(&kr, master, file, len), 0);
+	assert_int_equal(lfs_keyring_format(&kr), 1); /* current 5 is not flagged */
+	assert_int_equal(lfs_keyring_get(&kr, 9, &k), 0);
+	assert_int_equal(k->flags, LFS_EPOCH_FORMAT2);
+	lfs_keyring_put(&kr);
+	assert_int_equal(lfs_keyring_set_current(&kr, 9), 0);
+	assert_int_equal(lfs_keyring_format(&kr), 2);
+	assert_int_equal(lfs_keyring_set_current(&kr, 5), 0);
+	/* A new epoch is of format 2. */
+	uint32_t ne = 0;
+	assert_int_equal(lfs_keyring_add_epoch(&kr, &ne), 0);
+	assert_int_equal(ne, 10);
+	assert_int_equal(lfs_keyring_format(&kr), 2);
+	/* Flags survive sealing and unlocking. */
+	assert_int_equal(lfs_keyring_seal(&kr, file, &len), 0);
+	lfs_keyring_lock(&kr);
+	assert_int_equal(lfs_keyring_unlock(&kr, master, file, len), 0);
+	assert_int_equal(lfs_keyring_get(&kr, 1, &k), 0);
+	assert_int_equal(k->flags, 0);
+	lfs_keyring_put(&kr);
+	assert_int_equal(lfs_keyring_get(&kr, 10, &k), 0);
+	assert_int_equal(k->flags, LFS_EPOCH_FORMAT2);
+	lfs_keyring_put(&kr);
+	/* The upgrade's last step flags every epoch. */
+	assert_int_equal(lfs_keyring_set_format2(&kr), 0);
+	assert_int_equal(lfs_keyring_get(&kr, 1, &k), 0);
+	assert_int_equal(k->flags, LFS_EPOCH_FORMAT2);
+	lfs_keyring_put(&kr);
+	lfs_keyring_destroy(&kr);
+	/* A new vault of either format. */
+	for (int f = 1; f <= 2; f++) {
+		lfs_keyring_init(&kr, uuid_a, X);
+		assert_int_equal(lfs_keyring_generate(&kr, f), 0);
+		assert_int_equal(lfs_keyring_format(&kr), f);
+		lfs_keyring_destroy(&kr);
+	}
+	lfs_keyring_init(&kr, uuid_a, X);
+	assert_int_equal(lfs_keyring_generate(&kr, 3), -EINVAL);
+	lfs_keyring_destroy(&kr);
 }
 
 /* ---- peek ------------------------------------------------------------ */
@@ -419,7 +480,7 @@ static void test_add_drop_epoch(void **state)
 	uint32_t e = 0, list[LFS_MAX_EPOCHS], cur = 0;
 	lfs_keyring_init(&kr, uuid_a, X);
 	assert_int_equal(lfs_keyring_add_epoch(&kr, &e), -EACCES);
-	assert_int_equal(lfs_keyring_generate(&kr), 0);
+	assert_int_equal(lfs_keyring_generate(&kr, 2), 0);
 	assert_int_equal(lfs_keyring_get(&kr, 1, &k), 0);
 	memcpy(old_key, k->data_key, 32);
 	lfs_keyring_put(&kr);
@@ -567,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_rejected),
 		cmocka_unit_test(test_multi_epoch),
 		cmocka_unit_test(test_bad_bodies),
+		cmocka_unit_test(test_format_flags),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_peek_bounds),
 		cmocka_unit_test(test_add_drop_epoch),

@@ -24,8 +24,8 @@ static void prepare(struct rig *g)
 	assert_int_equal(mkdirat(g->data_fd, "D", 0700), 0);
 	int s = openat(g->data_fd, "S", O_RDONLY | O_DIRECTORY);
 	int d = openat(g->data_fd, "D", O_RDONLY | O_DIRECTORY);
-	assert_int_equal(lfs_dirmeta_create(s, 1), 0);
-	assert_int_equal(lfs_dirmeta_create(d, 1), 0);
+	assert_int_equal(lfs_dirmeta_create_root(s, &g->kr), 0);
+	assert_int_equal(lfs_dirmeta_create_root(d, &g->kr), 0);
 	int f = openat(s, "f", O_CREAT | O_WRONLY, 0600);
 	assert_true(f >= 0);
 	close(f);

@@ -26,7 +26,7 @@ static void unlocked(struct lfs_keyring *kr, uint8_t fill)
 	uint8_t uuid[LFS_UUID_LEN];
 	memset(uuid, fill, sizeof(uuid));
 	lfs_keyring_init(kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
-	assert_int_equal(lfs_keyring_generate(kr), 0);
+	assert_int_equal(lfs_keyring_generate(kr, 2), 0);
 }
 
 static int tmpdir(char path[64])

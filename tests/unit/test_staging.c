@@ -18,7 +18,7 @@ static void unlocked(struct lfs_keyring *kr, uint8_t fill)
 	uint8_t uuid[LFS_UUID_LEN];
 	memset(uuid, fill, sizeof(uuid));
 	lfs_keyring_init(kr, uuid, X);
-	assert_int_equal(lfs_keyring_generate(kr), 0);
+	assert_int_equal(lfs_keyring_generate(kr, 2), 0);
 }
 
 static void test_table(void **state)
@@ -29,9 +29,9 @@ static void test_table(void **state)
 	uint8_t key[32];
 	unlocked(&kr, 1);
 	memset(key, 7, sizeof(key));
-	assert_int_equal(lfs_keyring_add_staging(&kr, 5, key), -EINVAL); /* not a staging id */
+	assert_int_equal(lfs_keyring_add_staging(&kr, 5, key, 0), -EINVAL); /* not a staging id */
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EIO);
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), 0);
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), 0);
 	assert_int_equal(k->epoch, ID);
 	uint8_t content[32];
@@ -46,10 +46,10 @@ static void test_table(void **state)
 	assert_false(lfs_keyring_has(&kr, ID));
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EIO);
 	assert_true(lfs_keyring_has(&kr, 0)); /* the data keys stay */
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), 0);
 	lfs_keyring_lock(&kr);
 	assert_int_equal(lfs_keyring_get(&kr, ID, &k), -EACCES);
-	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key), -EACCES);
+	assert_int_equal(lfs_keyring_add_staging(&kr, ID, key, 0), -EACCES);
 	lfs_keyring_destroy(&kr);
 }
 
@@ -60,13 +60,13 @@ static void test_table_full(void **state)
 	uint8_t key[32] = {0};
 	unlocked(&kr, 2);
 	for (uint32_t i = 0; i < LFS_MAX_STAGING; i++)
-		assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | i, key), 0);
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key), -ENOSPC);
+		assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | i, key, 0), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key, 0), -ENOSPC);
 	/* Re-adding a present id replaces it in place. */
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 3, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 3, key, 0), 0);
 	lfs_keyring_drop_staging(&kr, LFS_STAGING_ID_BIT | 3);
 	assert_true(lfs_keyring_has(&kr, LFS_STAGING_ID_BIT | (LFS_MAX_STAGING - 1)));
-	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key), 0);
+	assert_int_equal(lfs_keyring_add_staging(&kr, LFS_STAGING_ID_BIT | 999, key, 0), 0);
 	lfs_keyring_destroy(&kr);
 }
 
@@ -75,10 +75,10 @@ static void test_wrap(void **state)
 	(void)state;
 	struct lfs_keyring kr, other;
 	uint8_t key[32], out[32], file[LFS_STAGE_KEY_FILE_LEN];
+	uint32_t flags = 99;
 	unlocked(&kr, 3);
 	unlocked(&other, 4);
 	randombytes_buf(key, sizeof(key));
-	uint32_t flags = 99;
 	assert_int_equal(lfs_stage_key_wrap(&kr, ID, LFS_STAGE_KEY_NEEDS_EXP, key, file), 0);
 	assert_memory_equal(file, "LTHSTK01", 8);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
@@ -102,8 +102,10 @@ static void test_wrap(void **state)
 	assert_int_equal(flags, 0);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL),
 			 -EKEYREJECTED);
-	file[12] = 2;
+	file[12] = 0x80;
 	assert_int_equal(lfs_stage_key_flags(file, sizeof(file), ID, &flags), -EINVAL);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EINVAL);
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, 0x4, key, file), -EINVAL);
 	file[12] = LFS_STAGE_KEY_NEEDS_EXP;
 	/* A key file of an older version (no flags) still opens. */
 	uint8_t old[LFS_STAGE_KEY_FILE_LEN];
@@ -111,6 +113,19 @@ static void test_wrap(void **state)
 	assert_int_equal(lfs_stage_key_unwrap(&kr, old, sizeof(old), ID, out, &flags), 0);
 	assert_int_equal(flags, 0);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file) - 1, ID, out, NULL), -EINVAL);
+	/* Format 2 (docs/FORMAT.md 14.6): the flag is authenticated too;
+	 * clearing it (to pass a format-2 directory off as format 1) breaks
+	 * the key, and it maps to the keyring's epoch flag. */
+	uint32_t both = LFS_STAGE_KEY_NEEDS_EXP | LFS_STAGE_KEY_FORMAT2;
+	assert_int_equal(lfs_stage_key_wrap(&kr, ID, both, key, file), 0);
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), 0);
+	assert_int_equal(flags, both);
+	assert_int_equal(lfs_stage_key_epoch_flags(flags), LFS_EPOCH_FORMAT2);
+	assert_int_equal(lfs_stage_key_epoch_flags(LFS_STAGE_KEY_NEEDS_EXP), 0);
+	file[12] = LFS_STAGE_KEY_NEEDS_EXP;
+	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
+			 -EKEYREJECTED);
+	file[12] = (uint8_t)both;
 	lfs_keyring_lock(&kr);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL), -EACCES);
 	lfs_keyring_destroy(&kr);

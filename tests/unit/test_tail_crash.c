@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Crash and full-disk sweep of the data path under the journal, without a
  * mount: tail updates (fs/fileio_tail.c), blocks rewritten in place
- * (fs/overwrite.c) and a rotation's conversion of a file (rotation/). The
+ * (fs/overwrite.c) and a rotation's conversion of a file (rotation/), for
+ * files of both header versions (a format-1 file, and a format-2 file whose
+ * 152-byte header with its inode record moves every block). The
  * backing-store calls are wrapped at link time (-Wl,--wrap, see the
  * Makefile), so a forked child can die (_exit) or get ENOSPC/EIO at exactly
  * its Nth call of an operation, or die half way through its Nth write (torn
@@ -13,7 +15,9 @@
  * calls is tried, for each scenario below. */
 #include "crashrig.h"
 
+#include "../../common/fileutil.h"
 #include "../../fs/fileio.h"
+#include "../../fs/obj2.h"
 #include "../../journal/target.h"
 #include "../../rotation/record.h"
 #include "../../rotation/refile.h"
@@ -36,6 +40,38 @@ static void put_file(struct rig *g, struct lfs_inode *in, int fd)
 {
 	lfs_inode_forget(&g->fs, in, 1);
 	close(fd);
+}
+
+/* The header version of the files of the current sweep. */
+static unsigned version = LFS_FILE_V1;
+
+/* A format-2 file is born with its header (its record), so it exists
+ * before its first write; a format-1 file has none until then. */
+static void make_file(struct rig *g)
+{
+	if (version != LFS_FILE_V2)
+		return;
+	int fd = openat(g->data_fd, "f", O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	const struct lfs_epoch_keys *k;
+	struct lfs_irec rec;
+	struct lfs_file_header h;
+	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
+	assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
+	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
+	lfs_keyring_put(&g->kr);
+	close(fd);
+}
+
+/* The file's layout, from its header. */
+static void file_layout(struct rig *g, int fd, struct lfs_layout *l)
+{
+	uint8_t head[5];
+	size_t got = 0;
+	assert_int_equal(lfs_pread_full(fd, head, sizeof(head), 0, &got), 0);
+	lfs_layout_init(l, g->kr.cipher,
+	                lfs_header_version(head, got) == LFS_FILE_V2 ? LFS_FILE_V2 : LFS_FILE_V1);
+	assert_int_equal(l->version, version);
 }
 
 /* --- scenarios -------------------------------------------------------- */
@@ -61,6 +97,7 @@ static const struct scenario scenarios[] = {
     {"cut at a block boundary", 20000, 't', 8192, 0},
     {"extend by truncate", 5000, 't', 50000, 0},
     {"extend by truncate past 8 MiB", 5000, 't', 9u << 20, 0},
+    {"cut to zero", 20000, 't', 0, 0},
     {"overwrite one block in place", 40000, 'w', 8192, 4096},
     {"overwrite across blocks, unaligned", 40000, 'w', 3000, 9000},
     {"overwrite the last block in place", 40000, 'w', 36000, 4000},
@@ -100,6 +137,7 @@ static uint8_t *expected_after(const struct scenario *s, size_t *len)
 static void prepare(struct rig *g, const struct scenario *s)
 {
 	unlinkat(g->data_fd, "f", 0);
+	make_file(g);
 	rig_fs(g);
 	int fd;
 	struct lfs_inode *in = open_file(g, &fd);
@@ -119,28 +157,40 @@ static void prepare(struct rig *g, const struct scenario *s)
  * the new header. */
 static bool convert(struct rig *g, int fd)
 {
-	uint8_t old_raw[LFS_FILE_HDR_LEN], new_raw[LFS_FILE_HDR_LEN];
+	uint8_t old_raw[LFS_FILE_HDR_MAX], new_raw[LFS_FILE_HDR_MAX];
 	struct lfs_file_header oh, nh;
+	struct lfs_irec rec;
+	struct lfs_layout l;
 	const struct lfs_epoch_keys *k;
-	if (pread(fd, old_raw, sizeof(old_raw), 0) != (ssize_t)sizeof(old_raw) ||
-	    lfs_header_parse(old_raw, sizeof(old_raw), &oh) < 0)
+	size_t len = lfs_header_len(version);
+	if (pread(fd, old_raw, len, 0) != (ssize_t)len ||
+	    lfs_header_parse(old_raw, len, &oh) < 0 || oh.version != version)
 		return false;
-	lfs_header_new(&nh, g->fs.layout.cipher, 2);
+	if (lfs_keyring_get(&g->kr, oh.epoch, &k) < 0)
+		return false;
+	int e = lfs_header_verify(old_raw, &oh, k, &rec);
+	lfs_keyring_put(&g->kr);
+	if (e < 0)
+		return false;
+	lfs_header_new(&nh, g->fs.layout.cipher, 2, version);
 	nh.flags = oh.flags;
 	if (lfs_keyring_get(&g->kr, 2, &k) < 0)
 		return false;
-	lfs_header_encode(&nh, k->hdr_mac, new_raw);
+	e = lfs_header_encode(&nh, k, &rec, new_raw);
 	lfs_keyring_put(&g->kr);
+	if (e != (int)len)
+		return false;
 	unsigned slot;
-	if (lfs_rot_record_begin(&g->fs, LFS_JK_ROTATE_FILE, fd, "f", old_raw, new_raw,
-	                         LFS_FILE_HDR_LEN, &slot) < 0)
+	if (lfs_rot_record_begin(&g->fs, LFS_JK_ROTATE_FILE, fd, "f", old_raw, len, new_raw, len,
+	                         &slot) < 0)
 		return false;
 	struct lfs_journal_target t;
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
 	lfs_journal_target_of(fd, g->data_path, g->fs.handle_mount_fd >= 0, &t);
 	lfs_keyring_copy_journal_key(&g->kr, key);
 	struct lfs_overwriter w = {.journal = &g->journal, .key = key, .target = &t, .kr = &g->kr};
-	if (lfs_refile(&g->fs.layout, &g->kr, &w, fd, &oh, &nh, false, NULL, NULL, NULL) < 0)
+	lfs_layout_init(&l, g->fs.layout.cipher, version);
+	if (lfs_refile(&l, &g->kr, &w, fd, &oh, &nh, new_raw, false, NULL, NULL, NULL) < 0)
 		return false;
 	lfs_rot_record_end(&g->fs, slot);
 	return true;
@@ -222,9 +272,11 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 	uint64_t bad = 0;
 	long nbad = lfs_fileio_verify(&g->fs, in, fd, &bad);
 	struct stat st;
+	struct lfs_layout l;
 	assert_int_equal(fstat(fd, &st), 0);
+	file_layout(g, fd, &l);
 	uint64_t plain;
-	lfs_plain_size(&g->fs.layout, (uint64_t)st.st_size, &plain);
+	lfs_plain_size(&l, (uint64_t)st.st_size, &plain);
 	uint8_t *got = malloc(plain ? plain : 1);
 	ssize_t n = plain ? lfs_fileio_read(&g->fs, in, fd, (char *)got, plain, 0) : 0;
 	size_t new_len;
@@ -238,9 +290,9 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 	else if (n == (ssize_t)s->initial && block_mix(got, want_old, want_new, s->initial))
 		side = 0; /* the in-place part of a write is atomic per block */
 	if (nbad != 0 || side < 0 || pending != 0)
-		fail_msg("%s, %s at call %d: %ld bad blocks (first %llu), read %zd bytes, "
+		fail_msg("v%u %s, %s at call %d: %ld bad blocks (first %llu), read %zd bytes, "
 		         "%s, %u records pending",
-		         s->name, what, at, nbad, (unsigned long long)bad, n,
+		         version, s->name, what, at, nbad, (unsigned long long)bad, n,
 		         side < 0 ? "neither old nor new" : "ok", pending);
 	free(got);
 	free(want_new);
@@ -252,13 +304,14 @@ static int check_file(struct rig *g, const struct scenario *s, const char *what,
 
 static uint32_t file_epoch(struct rig *g)
 {
-	uint8_t raw[LFS_FILE_HDR_LEN];
+	uint8_t raw[LFS_FILE_HDR_MAX];
 	struct lfs_file_header h;
+	size_t len = lfs_header_len(version);
 	int fd = openat(g->data_fd, "f", O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, raw, sizeof(raw), 0), (ssize_t)sizeof(raw));
+	assert_int_equal(pread(fd, raw, len, 0), (ssize_t)len);
 	close(fd);
-	assert_int_equal(lfs_header_parse(raw, sizeof(raw), &h), 0);
+	assert_int_equal(lfs_header_parse(raw, len, &h), 0);
 	return h.epoch;
 }
 
@@ -297,8 +350,8 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors,
 				/* An error is never a false success, and a failed
 				 * operation costs only its own data. */
 				if (rc == 1 && side != 0)
-					fail_msg("%s, %s at call %d: failed but changed the file",
-					         s->name, faults[f].name, at);
+					fail_msg("v%u %s, %s at call %d: failed but changed the file",
+					         version, s->name, faults[f].name, at);
 				(*errors)++;
 			} else {
 				assert_int_equal(rc, 99);
@@ -311,15 +364,27 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors,
 	rig_done(&g);
 }
 
+static void data_sweep(unsigned v)
+{
+	unsigned crashes = 0, errors = 0, tears = 0;
+	version = v;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		sweep(&scenarios[i], &crashes, &errors, &tears);
+	printf("# data path sweep, header version %u: %zu scenarios, %u crashes (%u of them "
+	       "torn writes) and %u injected errors, no loss\n",
+	       v, sizeof(scenarios) / sizeof(scenarios[0]), crashes, tears, errors);
+}
+
 static void test_tail_sweep(void **state)
 {
 	(void)state;
-	unsigned crashes = 0, errors = 0, tears = 0;
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		sweep(&scenarios[i], &crashes, &errors, &tears);
-	printf("# data path sweep: %zu scenarios, %u crashes (%u of them torn writes) and "
-	       "%u injected errors, no loss\n",
-	       sizeof(scenarios) / sizeof(scenarios[0]), crashes, tears, errors);
+	data_sweep(LFS_FILE_V1);
+}
+
+static void test_tail_sweep_format2(void **state)
+{
+	(void)state;
+	data_sweep(LFS_FILE_V2);
 }
 
 /* Shared mode: another host writes the file's end after the crash and
@@ -339,9 +404,11 @@ static void other_host_then_recover(struct rig *g, const struct scenario *s, int
 	int fd;
 	struct lfs_inode *in = open_file(g, &fd);
 	struct stat st;
+	struct lfs_layout l;
 	assert_int_equal(fstat(fd, &st), 0);
+	file_layout(g, fd, &l);
 	uint64_t off;
-	lfs_plain_size(&g->fs.layout, (uint64_t)st.st_size, &off);
+	lfs_plain_size(&l, (uint64_t)st.st_size, &off);
 	uint8_t *a = pattern(3000, 55);
 	bool appended = lfs_fileio_write(&g->fs, in, fd, (char *)a, 3000, off) == 3000;
 	put_file(g, in, fd);
@@ -358,8 +425,9 @@ static void other_host_then_recover(struct rig *g, const struct scenario *s, int
 	uint64_t bad = 0;
 	long nbad = lfs_fileio_verify(&g->fs, in, fd, &bad);
 	assert_int_equal(fstat(fd, &st), 0);
+	file_layout(g, fd, &l);
 	uint64_t plain;
-	lfs_plain_size(&g->fs.layout, (uint64_t)st.st_size, &plain);
+	lfs_plain_size(&l, (uint64_t)st.st_size, &plain);
 	uint8_t *got = malloc(plain ? plain : 1);
 	ssize_t n = plain ? lfs_fileio_read(&g->fs, in, fd, (char *)got, plain, 0) : 0;
 	size_t new_len;
@@ -391,10 +459,10 @@ static void other_host_then_recover(struct rig *g, const struct scenario *s, int
 	rig_fs_done(g);
 }
 
-static void test_tail_crash_other_host(void **state)
+static void other_host_sweep(unsigned v)
 {
-	(void)state;
 	unsigned runs = 0;
+	version = v;
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		const struct scenario *s = &scenarios[i];
 		struct rig g;
@@ -409,8 +477,21 @@ static void test_tail_crash_other_host(void **state)
 		}
 		rig_done(&g);
 	}
-	printf("# other host after a crash: %u crashes, each followed by an append, no loss\n",
-	       runs);
+	printf("# other host after a crash, header version %u: %u crashes, each followed by an "
+	       "append, no loss\n",
+	       v, runs);
+}
+
+static void test_tail_crash_other_host(void **state)
+{
+	(void)state;
+	other_host_sweep(LFS_FILE_V1);
+}
+
+static void test_tail_crash_other_host_format2(void **state)
+{
+	(void)state;
+	other_host_sweep(LFS_FILE_V2);
 }
 
 int main(void)
@@ -419,7 +500,9 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tail_sweep),
+	    cmocka_unit_test(test_tail_sweep_format2),
 	    cmocka_unit_test(test_tail_crash_other_host),
+	    cmocka_unit_test(test_tail_crash_other_host_format2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Creating format-2 objects through the mount (docs/FORMAT.md 14.4). Every
+ * object is built whole under a hidden temporary name in its directory:
+ * a regular backing file (a regular file, a symlink holding its target, a
+ * FIFO, a socket, a device node) with its header, or a backing directory
+ * with its .lethefs.dir; the inherited ACL is stored on it; then one
+ * rename without replacement puts it in place. A crash leaves either no
+ * object or the whole one under its name, and at most a hidden leftover.
+ * The backing object is the daemon's, 0600 or 0700: its type, mode and
+ * owner are in the record. */
+#define _GNU_SOURCE
+#include "ops.h"
+#include "attr.h"
+#include "longlink.h"
+#include "obj2.h"
+#include "../cluster/backing.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The umask or the parent's default ACL (stored on the new object open on
+ * fd), applied to *mode: with ACLs on, the kernel leaves both to us. */
+static int finish_mode(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	return fs->acl ? lfs_acl_inherit(req, parent, pfd, fd, mode) : 0;
+}
+
+/* Writes the object's record (and a symlink's target, a directory's
+ * .lethefs.dir) into the temporary object open on fd. */
+static int write_object(struct lfs_fs *fs, uint32_t stage_id, int fd, bool dir,
+                        const struct lfs_irec *rec, const char *link)
+{
+	const struct lfs_epoch_keys *k;
+	int r = lfs_keyring_get(fs->kr, stage_id, &k);
+	if (r < 0)
+		return r;
+	if (dir) {
+		struct lfs_dirmeta m;
+		uint8_t raw[LFS_DIRMETA_MAX];
+		lfs_dirmeta_new(&m, k->epoch, 2);
+		int n = lfs_dirmeta_encode(&m, k, rec, raw);
+		lfs_keyring_put(fs->kr);
+		return n < 0 ? n : lfs_dirmeta_store_raw(fd, raw, (size_t)n);
+	}
+	struct lfs_file_header h;
+	r = lfs_obj2_write(fd, fs->layout.cipher, k, rec, link, link ? strlen(link) : 0, &h);
+	lfs_keyring_put(fs->kr);
+	return r;
+}
+
+static void remove_tmp(int pfd, const char *tmp, bool dir, int fd)
+{
+	if (dir && fd >= 0)
+		unlinkat(fd, LFS_DIRMETA_NAME, 0);
+	unlinkat(pfd, tmp, dir ? AT_REMOVEDIR : 0);
+}
+
+int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
+              mode_t mode, dev_t rdev, const char *link, int *fdp)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	bool dir = S_ISDIR(mode);
+	if (link) {
+		if (strlen(link) > LFS_LINK_TARGET_MAX)
+			return -ENAMETOOLONG;
+		mode = S_IFLNK | 0777;
+	}
+	struct lfs_irec rec;
+	int r = lfs_new_record(req, parent, pfd, mode, rdev, &rec);
+	if (r < 0)
+		return r;
+	char tmp[LFS_OBJ2_TMP_LEN];
+	lfs_obj2_tmp_name(tmp);
+	int fd;
+	if (dir)
+		fd = mkdirat(pfd, tmp, 0700) < 0
+		         ? -1
+		         : openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	else
+		fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		if (dir)
+			unlinkat(pfd, tmp, AT_REMOVEDIR);
+		return r;
+	}
+	mode_t m = lfs_irec_ifmt(rec.type) | rec.mode;
+	if (!link)
+		r = finish_mode(req, parent, pfd, fd, &m);
+	rec.mode = (uint16_t)(m & 07777);
+	if (r == 0)
+		r = write_object(fs, parent->stage_id, fd, dir, &rec, link);
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
+	if (r < 0) {
+		remove_tmp(pfd, tmp, dir, fd);
+		close(fd);
+		return r;
+	}
+	if (fdp && !dir)
+		*fdp = fd;
+	else
+		close(fd);
+	return 0;
+}
