@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,17 +218,28 @@ static int dry_run(const char *path)
 
 int lfs_cmd_shred_expired(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "--dry-run"))
-		return dry_run(argv[2]);
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		help();
-		return LFS_EXIT_OK;
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	bool dry = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			help();
+			return LFS_EXIT_OK;
+		}
+		if (c == '?')
+			return LFS_EXIT_USAGE;
+		dry |= c == 'n';
 	}
-	if (argc != 2)
+	if (argc - optind != 1)
 		return lfs_cli_usage_error("shred-expired", "expected [--dry-run] VAULT");
+	if (dry)
+		return dry_run(argv[optind]);
 	int n;
 	unsigned failed;
-	int r = shred_expired(argv[1], false, &n, &failed);
+	int r = shred_expired(argv[optind], false, &n, &failed);
 	if (r != LFS_EXIT_OK && r != LFS_EXIT_ERROR)
 		return r;
 	printf("%d staging director%s shredded\n", n, n == 1 ? "y" : "ies");

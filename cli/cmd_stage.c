@@ -291,10 +291,24 @@ static int stage_extend(int argc, char **argv)
 
 static int stage_shred(int argc, char **argv)
 {
-	bool dry_run = argc == 3 && !strcmp(argv[1], "--dry-run");
-	if (argc != 2 + dry_run)
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	bool dry_run = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			stage_help();
+			return LFS_EXIT_OK;
+		}
+		if (c == '?')
+			return LFS_EXIT_USAGE;
+		dry_run |= c == 'n';
+	}
+	if (argc - optind != 1)
 		return lfs_cli_usage_error("stage shred", "expected [--dry-run] PATH");
-	const char *path = argv[1 + dry_run];
+	const char *path = argv[optind];
 	char mnt[PATH_MAX];
 	int r = require_mount("stage shred", path, mnt, sizeof(mnt));
 	if (r)
