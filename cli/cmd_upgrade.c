@@ -10,6 +10,7 @@
  * Staging directories keep format 1 until they are shredded. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../cluster/lease.h"
 #include "../daemon/control.h"
 #include "../daemon/recover.h"
 #include "../fs/dirnames.h"
@@ -322,12 +323,25 @@ int lfs_cmd_upgrade(int argc, char **argv)
 		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_control ctl;
 	int r = lfs_claim_vault("upgrade", path, &v, &ctl);
-	lfs_vault_close(&v);
-	if (r != 0)
+	if (r != 0) {
+		lfs_vault_close(&v);
 		return r;
+	}
+	/* Any host's mount (shared or not) holds the vault lease: the control
+	 * socket above only covers this host. Held throughout, so that no
+	 * host mounts the vault half converted, nor recovers its journals
+	 * while this does. */
+	struct lfs_lease lease = {.fd = -1, .hostfd = -1};
+	r = lfs_cli_take_vault(&v, path, "upgrade", &lease, false);
+	lfs_vault_close(&v);
+	if (r != 0) {
+		lfs_control_stop(&ctl);
+		return r;
+	}
 	struct lfs_keyring kr;
 	r = lfs_open_and_unlock(path, &src, &v, &kr);
 	if (r != 0) {
+		lfs_lease_release(&lease);
 		lfs_control_stop(&ctl);
 		return r;
 	}
@@ -354,6 +368,7 @@ int lfs_cmd_upgrade(int argc, char **argv)
 	}
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);
+	lfs_lease_release(&lease);
 	lfs_control_stop(&ctl);
 	return r;
 }
