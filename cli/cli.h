@@ -90,7 +90,6 @@ int lfs_cmd_upgrade(int argc, char **argv);
 
 /* Offline commands (rekey, upgrade; cli/claim.c). Whether a fuse.lethefs
  * mount serves the vault at path (its mount point into where). */
-bool lfs_mounted_at(const char *vault, char *where, size_t wlen);
 struct lfs_control;
 /* Refuses a mounted vault (exit 16), then occupies its control socket
  * until lfs_control_stop(ctl), so that no mount starts meanwhile. */

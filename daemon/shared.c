@@ -6,6 +6,7 @@
 #include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/mountinfo.h"
 #include "../journal/journal.h"
 
 #include <dirent.h>
@@ -22,30 +23,12 @@
 /* Lapsed hosts are looked for this often (seconds). */
 #define SCAN_INTERVAL 2
 
-/* Whether a lethefs mount of vault is in this mount namespace (the
- * mount table names the vault as the source). Not inlined: its 8 KiB of
- * paths stay out of the mount's frame (make stack). */
+/* Whether a lethefs mount of vault is in this mount namespace. Not
+ * inlined: its path buffer stays out of the mount's frame (make stack). */
 __attribute__((noinline)) static bool vault_mounted_here(const char *vault)
 {
-	char real[PATH_MAX];
-	if (!realpath(vault, real))
-		return false;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char *sep = strstr(line, " - ");
-		char fstype[64], source[PATH_MAX];
-		if (sep && sscanf(sep + 3, "%63s %4095s", fstype, source) == 2 &&
-		    !strcmp(fstype, "fuse.lethefs") && !strcmp(source, real))
-			found = true;
-	}
-	free(line);
-	fclose(f);
-	return found;
+	char where[PATH_MAX];
+	return lfs_mounted_at(vault, where, sizeof(where));
 }
 
 int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *fs, bool shared,
