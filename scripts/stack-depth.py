@@ -69,10 +69,10 @@ INDIRECT = [
     (r"^(lfs_fs_for_each_inode|lfs_fs_for_each_in|fs/inode_sets\.c:run_snapshot)$",
      [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:", r"^fs/inode\.c:forget_cached$"]),
     # Event sinks (common/event.h) and the staging table's invalidation.
-    (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|staging/stage\.c:|lfs_attr_report$)",
+    (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|lfs_stage_shred_audit$|staging/stage\.c:|staging/stage_shred\.c:|lfs_attr_report$)",
      [r"^daemon/session\.c:emit_to_log$", r"^cli/cmd_shred_expired\.c:offline_audit$",
       r"^cli/fsck_staging\.c:fsck_audit$", r"^lfs_stage_invalidate$"]),
-    (r"^lfs_stage_sweep_markers$", [r"^staging/stage\.c:is_dead$"]),
+    (r"^lfs_stage_sweep_markers$", [r"^lfs_stage_is_dead$"]),
     (r"^lfs_vault_create$", [r"^lfs_dirmeta_create_root$", r"^cli/cmd_init\.c:make_root$"]),
     # The tree walker (fs/treewalk.h) calls its user's callbacks.
     (r"^(fs/treewalk\.c:(enter|leave)|lfs_treewalk)$",

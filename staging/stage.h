@@ -238,6 +238,16 @@ int lfs_stage_store_locked(struct lfs_staging *st);
 void lfs_stage_audit(struct lfs_staging *st, const char *event, const char *outcome,
                      const struct lfs_audit_caller *caller, const struct lfs_audit_detail *d,
                      size_t n);
+/* Whether a staging id is neither live nor being created (its marker may
+ * go), and how a shred was asked for when no request names it. */
+bool lfs_stage_is_dead(uint32_t id, void *arg);
+const char *lfs_stage_trigger_of(const char *reason);
+/* The stage-shred audit entry (reason, trigger, what was removed; an
+ * error makes it a failure): stage.c's recovery and stage_shred.c. */
+void lfs_stage_shred_audit(struct lfs_staging *st, const char *label, uint32_t id,
+                           const char *reason, const char *trigger,
+                           const struct lfs_audit_caller *caller, uint64_t files, uint64_t bytes,
+                           const char *error);
 void lfs_stage_iso(int64_t t, char out[32]);
 void lfs_stage_record_of(const struct lfs_stage_entry *e, struct lfs_stage_exp *x);
 
