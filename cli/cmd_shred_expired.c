@@ -182,16 +182,13 @@ void lfs_expire_after_failed_mount(const char *vault)
  * finish, are not listed (they are no longer visible directories). */
 static int dry_run(const char *path)
 {
-	struct lfs_vault v;
-	char err[512];
-	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, &v, err, sizeof(err));
-	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_stage_index ix = {0};
 	bool index_damaged = false;
 	int64_t now;
-	int r = lfs_stage_read_vault(&v, &ix, &index_damaged, &now);
-	lfs_vault_close(&v);
+	int vault_exit;
+	int r = lfs_stage_read_vault(path, &ix, &index_damaged, &now, &vault_exit);
+	if (vault_exit)
+		return vault_exit;
 	if (r < 0) {
 		lfs_cli_error("cannot read the staging directories of %s: %s", path, strerror(-r));
 		return LFS_EXIT_CORRUPT;

@@ -165,9 +165,15 @@ static void ask_daemon(const char *mnt, char *damaged, size_t len)
 		damaged[0] = '\0';
 }
 
-int lfs_stage_read_vault(struct lfs_vault *v, struct lfs_stage_index *ix, bool *index_damaged,
-                         int64_t *now)
+int lfs_stage_read_vault(const char *path, struct lfs_stage_index *ix, bool *index_damaged,
+                         int64_t *now, int *vault_exit)
 {
+	struct lfs_vault vault, *v = &vault;
+	char err[512];
+	enum lfs_vault_error ve = lfs_vault_open_for_staging(path, v, err, sizeof(err));
+	*vault_exit = ve == LFS_VAULT_OK ? 0 : lfs_exit_for_vault_error(ve, err);
+	if (ve != LFS_VAULT_OK)
+		return -EINVAL;
 	int sfd = lfs_stage_dir_open(v->dirfd, false);
 	int r = sfd == -ENOENT ? 0 : sfd < 0 ? sfd : lfs_staging_view(sfd, ix, index_damaged);
 	*now = (int64_t)time(NULL);
@@ -178,6 +184,7 @@ int lfs_stage_read_vault(struct lfs_vault *v, struct lfs_stage_index *ix, bool *
 		lfs_stage_clock_destroy(&clk);
 		close(sfd);
 	}
+	lfs_vault_close(v);
 	return r;
 }
 
@@ -204,16 +211,13 @@ int lfs_stage_list(int argc, char **argv)
 	} else {
 		return lfs_stage_not_in_mount("stage list", path);
 	}
-	struct lfs_vault v;
-	char err[512];
-	enum lfs_vault_error ve = lfs_vault_open_for_staging(vault, &v, err, sizeof(err));
-	if (ve != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(ve, err);
 	struct lfs_stage_index ix = {0};
 	bool index_damaged = false;
 	int64_t now;
-	int r = lfs_stage_read_vault(&v, &ix, &index_damaged, &now);
-	lfs_vault_close(&v);
+	int vault_exit;
+	int r = lfs_stage_read_vault(vault, &ix, &index_damaged, &now, &vault_exit);
+	if (vault_exit)
+		return vault_exit;
 	if (r < 0) {
 		lfs_cli_error("cannot read the staging directories of %s: %s%s", vault,
 		              strerror(-r),

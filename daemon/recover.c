@@ -66,6 +66,19 @@ static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, i
 	return 1;
 }
 
+/* A record that finished its update or undid it: counted and said. */
+static int finished(struct lfs_recovery *rc, const struct lfs_journal_record *r, bool completed,
+                    const char *what, const char *done_word, const char *undone_word)
+{
+	if (completed)
+		rc->completed++;
+	else
+		rc->rolled_back++;
+	lfs_info("recovery: the interrupted %s d/%s was %s", what, where(r),
+	         completed ? done_word : undone_word);
+	return 0;
+}
+
 static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	struct lfs_tail t;
@@ -100,13 +113,7 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	int done = settle(rc, r, e, NULL, "finish the update of");
 	if (done != 1)
 		return done;
-	if (completed)
-		rc->completed++;
-	else
-		rc->rolled_back++;
-	lfs_info("recovery: the interrupted update of d/%s was %s", where(r),
-	         completed ? "completed" : "undone");
-	return 0;
+	return finished(rc, r, completed, "update of", "completed", "undone");
 }
 
 /* Blocks a kill may have cut while they were rewritten in place
@@ -178,13 +185,8 @@ static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_rec
 	int done = settle(rc, r, e, "conversion", "finish the conversion to format 2 of");
 	if (done != 1)
 		return done;
-	if (completed)
-		rc->completed++;
-	else
-		rc->rolled_back++;
-	lfs_info("recovery: the interrupted conversion of d/%s to format 2 was %s", where(r),
-	         completed ? "finished" : "dropped (nothing had changed)");
-	return 0;
+	return finished(rc, r, completed, "conversion to format 2 of", "finished",
+	                "dropped (nothing had changed)");
 }
 
 /* A directory renamed onto an empty one (fs/rename_dir.c). */
@@ -196,21 +198,10 @@ static int apply_rename_dir(struct lfs_recovery *rc, const struct lfs_journal_re
 	bool completed = false;
 	int e = lfs_rename_dir_recover(fd, r->payload, r->payload_len, &completed);
 	close(fd);
-	if (e == -EINVAL) {
-		lfs_err("recovery: unusable rename record for d/%s ignored", where(r));
-		rc->failed++;
-		return 0;
-	}
-	if (e < 0) {
-		lfs_err("recovery: cannot finish a rename in d/%s: %s", where(r), strerror(-e));
-		rc->failed++;
-		return e;
-	}
-	if (completed)
-		rc->completed++;
-	else
-		rc->rolled_back++;
-	return 0;
+	int done = settle(rc, r, e, "rename", "finish a rename in");
+	if (done != 1)
+		return done;
+	return finished(rc, r, completed, "rename in", "completed", "undone");
 }
 
 static int apply(void *arg, const struct lfs_journal_record *r)

@@ -14,24 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Relative, no empty, "." or ".." component, no NUL. */
-static bool rel_path_ok(const char *p, size_t len)
-{
-	if (len == 0 || p[0] == '/' || memchr(p, '\0', len))
-		return false;
-	size_t start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && p[i] != '/')
-			continue;
-		size_t n = i - start;
-		if (n == 0 || (n == 1 && p[start] == '.') ||
-		    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-			return false;
-		start = i + 1;
-	}
-	return true;
-}
-
 size_t lfs_rename_record_encode(const char *newpath, size_t len, uint8_t *p)
 {
 	put_le32(p, (uint32_t)len);
@@ -44,7 +26,7 @@ int lfs_rename_record_decode(const uint8_t *p, size_t len, char *newpath, size_t
 	if (len < 4)
 		return -EINVAL;
 	uint32_t n = get_le32(p);
-	if ((size_t)n != len - 4 || n >= cap || !rel_path_ok((const char *)p + 4, n))
+	if ((size_t)n != len - 4 || n >= cap || n == 0 || !lfs_journal_path_ok((const char *)p + 4, n))
 		return -EINVAL;
 	memcpy(newpath, p + 4, n);
 	newpath[n] = '\0';

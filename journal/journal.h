@@ -193,6 +193,10 @@ int lfs_journal_encode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
                        size_t out_len);
 int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
                        unsigned slot, const uint8_t *in, size_t len, struct lfs_journal_record *r);
+/* A path recovery may open below the data directory: relative, no NUL,
+ * no empty, "." or ".." component (so it cannot leave it); the empty path
+ * (a target named by handle only) is accepted. */
+bool lfs_journal_path_ok(const char *p, size_t len);
 /* The record without its bulk (fixed part, path, payload, MAC) for slot,
  * into out (LFS_JOURNAL_SLOT_LEN bytes): its length, or -EINVAL when a
  * length is out of bounds (record.c, for lfs_journal_begin). */

@@ -29,9 +29,7 @@ static void compute_mac(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uu
 	sodium_memzero(&st, sizeof(st));
 }
 
-/* A path recovery may open below the vault: relative, no NUL, no empty,
- * "." or ".." component (so it cannot leave the vault). */
-static bool path_ok(const char *p, size_t len)
+bool lfs_journal_path_ok(const char *p, size_t len)
 {
 	if (len == 0)
 		return true;
@@ -59,7 +57,7 @@ ssize_t lfs_journal_encode_head(const uint8_t key[LFS_JOURNAL_KEY_LEN], const ui
 	const struct lfs_journal_target *t = &r->target;
 	if (r->kind == 0 || r->kind > LFS_JK_MAX || t->handle_len > LFS_JOURNAL_HANDLE_MAX ||
 	    t->path_len > LFS_JOURNAL_PATH_MAX || r->payload_len > LFS_JOURNAL_PAYLOAD_MAX ||
-	    !path_ok(t->path, t->path_len) ||
+	    !lfs_journal_path_ok(t->path, t->path_len) ||
 	    r->bulk_len > LFS_JOURNAL_BULK_ROOM(t->path_len, r->payload_len) ||
 	    (r->bulk_len && !r->bulk))
 		return -EINVAL;
@@ -158,7 +156,7 @@ int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	memcpy(t->handle, in + 40, t->handle_len);
 	memcpy(t->path, in + LFS_JOURNAL_REC_FIXED, t->path_len);
 	t->path[t->path_len] = '\0';
-	if (!path_ok(t->path, t->path_len))
+	if (!lfs_journal_path_ok(t->path, t->path_len))
 		return -EINVAL;
 	memcpy(r->payload, in + LFS_JOURNAL_REC_FIXED + t->path_len, r->payload_len);
 	return 0;

@@ -18,7 +18,7 @@ setup() {
 }
 teardown() {
 	unmount_vault || true
-	umount "$T/small"
+	umount "$T/small" || umount -l "$T/small"
 	rm -rf "$T"
 }
 
