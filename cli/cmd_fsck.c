@@ -9,7 +9,6 @@
 #include "../fs/attr.h"
 #include "../fs/dirnames.h"
 #include "../fs/fileio.h"
-#include "../fs/longlink.h"
 #include "../fs/tree.h"
 #include "../fs/treewalk.h"
 #include "../daemon/recover.h"
@@ -28,14 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <sodium.h>
 
 #define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
 
-static bool is_pending(const struct fsck *f, int fd)
+bool lfs_fsck_is_pending(const struct fsck *f, int fd)
 {
 	struct stat st;
 	if (f->ntargets == 0 || fstat(fd, &st) < 0)
@@ -64,228 +61,6 @@ void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
 	lfs_fsck_item(&f->rep, "corrupt", path, what);
 }
 
-static void check_file(struct fsck *f, int dirfd, const char *bname, const char *path)
-{
-	int fd = openat(dirfd, bname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		lfs_fsck_problem(f, path, strerror(errno));
-		return;
-	}
-	struct lfs_inode in = {.fd = fd};
-	pthread_rwlock_init(&in.io_lock, NULL);
-	pthread_mutex_init(&in.meta_lock, NULL);
-	uint64_t bad_block = 0;
-	long bad = lfs_fileio_verify(&f->fs, &in, fd, &bad_block);
-	if (bad != 0 && is_pending(f, fd)) {
-		f->pending++;
-		lfs_fsck_item(&f->rep, "pending", path,
-			      "an interrupted update, completed at the next mount or by 'lethefs "
-			      "fsck --repair'");
-	} else if (bad < 0) {
-		lfs_fsck_problem(f, path, strerror((int)-bad));
-	} else if (bad > 0) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "%ld corrupt block(s) or header, first at block %llu",
-			 bad, (unsigned long long)bad_block);
-		lfs_fsck_problem(f, path, msg);
-	}
-	pthread_rwlock_destroy(&in.io_lock);
-	pthread_mutex_destroy(&in.meta_lock);
-	struct stat st;
-	if (fstat(fd, &st) == 0)
-		f->bytes += (uint64_t)st.st_size;
-	close(fd);
-	f->files++;
-}
-
-/* Symlinks and xattrs record no epoch: during a rotation (several data
- * epochs in the keyring, e.g. after a rekey) one that the worker has not
- * reached yet authenticates under an older epoch. Like the readers, try the
- * current epoch, then the others. */
-static int epoch_list(struct fsck *f, uint32_t ep[LFS_MAX_EPOCHS])
-{
-	if (f->stage_id) {
-		/* Below a staging directory: its own key, nothing else. */
-		ep[0] = f->stage_id;
-		return 1;
-	}
-	uint32_t cur = 0;
-	int n = lfs_keyring_epochs(f->fs.kr, ep, LFS_MAX_EPOCHS, &cur);
-	for (int i = 1; i < n; i++)
-		if (ep[i] == cur) {
-			ep[i] = ep[0];
-			ep[0] = cur;
-		}
-	return n;
-}
-
-static void check_link(struct fsck *f, int dirfd, const char *bname, const char *path)
-{
-	char ref[64];
-	ssize_t rn = readlinkat(dirfd, bname, ref, sizeof(ref));
-	uint32_t sid;
-	/* A staging directory's marker: its tree (VAULT/staging/ID/) is
-	 * checked with its own key by fsck_staging.c. */
-	if (rn > 0 && lfs_stage_marker_id(ref, (size_t)rn, &sid)) {
-		lfs_fsck_marker(f, sid, path);
-		return;
-	}
-	uint32_t ep[LFS_MAX_EPOCHS];
-	int ne = epoch_list(f, ep);
-	f->links++;
-	/* A long target is read from the link store (FORMAT.md 8.1); a
-	 * missing or altered sidecar is reported like a bad target. */
-	char *enc = malloc(LFS_LINK_ENC_MAX + 1), *plain = sodium_malloc(LFS_LINK_ENC_MAX + 1);
-	/* The tree being walked: d/, or a staging tree (fsck_staging.c). */
-	int tfd = f->stage_id ? dup(f->stage_tree_fd) : lfs_tree_fd(&f->fs, 0);
-	ssize_t n = tfd < 0 ? tfd : !enc || !plain ? -ENOMEM : lfs_link_read(tfd, dirfd, bname, enc);
-	if (tfd >= 0)
-		close(tfd);
-	if (n == -EIO || n < 0 || ne <= 0) {
-		lfs_fsck_problem(f, path, n == -EIO ? "long symlink target: sidecar missing or altered"
-					   : "unreadable symlink");
-		free(enc);
-		sodium_free(plain);
-		return;
-	}
-	int r = -EBADMSG;
-	for (int i = 0; i < ne && r < 0; i++) {
-		const struct lfs_epoch_keys *k;
-		if (lfs_keyring_get(f->fs.kr, ep[i], &k) < 0)
-			continue;
-		r = lfs_link_decrypt(k->link, enc, (size_t)n, plain);
-		lfs_keyring_put(f->fs.kr);
-	}
-	free(enc);
-	sodium_free(plain); /* wipes */
-	if (r < 0)
-		lfs_fsck_problem(f, path, "symlink target does not authenticate");
-}
-
-/* Whether one backing xattr authenticates under one of the epochs. */
-static bool xattr_ok(struct fsck *f, const uint32_t *ep, int ne, const char *bn, const uint8_t *val,
-                     ssize_t vl)
-{
-	char plain[LFS_NAME_MAX + 1];
-	static __thread uint8_t out[XATTR_SIZE_MAX];
-	size_t plen;
-	bool ok = false;
-	for (int i = 0; i < ne && !ok && vl >= 0; i++) {
-		const struct lfs_epoch_keys *k;
-		if (lfs_keyring_get(f->fs.kr, ep[i], &k) < 0)
-			continue;
-		ok = lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc, bn + 5,
-					    strlen(bn + 5), plain, &plen) >= 0 &&
-		     lfs_xattr_value_open(k->xattr_value, bn, val, (size_t)vl, out) >= 0;
-		lfs_keyring_put(f->fs.kr);
-	}
-	sodium_memzero(out, vl > 0 ? (size_t)vl : 0);
-	sodium_memzero(plain, sizeof(plain));
-	return ok;
-}
-
-static void check_xattrs(struct fsck *f, int dirfd, const char *bname, const char *path)
-{
-	char proc[PATH_MAX + 64];
-	int fd = openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	/* Listing and sealed value on the heap (128 KiB): no frame over 16 KiB. */
-	char *list = fd < 0 ? NULL : malloc(XATTR_LIST_MAX);
-	uint8_t *val = list ? malloc(XATTR_SIZE_MAX) : NULL;
-	if (!val) {
-		if (fd >= 0)
-			close(fd);
-		free(list);
-		lfs_fsck_problem(f, path, "cannot list extended attributes");
-		return;
-	}
-	lfs_proc_path(fd, proc);
-	ssize_t n = listxattr(proc, list, XATTR_LIST_MAX);
-	if (n < 0 && errno != ENOTSUP)
-		lfs_fsck_problem(f, path, "cannot list extended attributes");
-	uint32_t ep[LFS_MAX_EPOCHS];
-	int ne = n > 0 ? epoch_list(f, ep) : 0;
-	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
-		const char *bn = list + i;
-		if (strncmp(bn, "user.", 5) != 0)
-			continue;
-		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
-		if (!xattr_ok(f, ep, ne, bn, val, vl))
-			lfs_fsck_problem(f, path, "extended attribute does not authenticate");
-	}
-	free(val);
-	free(list);
-	close(fd);
-}
-
-/* Node types and modes lethefs cannot vouch for: it makes no device node
- * unless mounted with -o dev, and the mount ignores setuid/setgid unless
- * -o allow_suid; one found here may have been planted in the backing
- * store. */
-static void check_mode(struct fsck *f, const struct stat *st, const char *path)
-{
-	char what[160];
-	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-		snprintf(what, sizeof(what),
-			 "%s device node %u:%u in the backing store (refused by mounts without "
-			 "-o dev; planted?)",
-			 S_ISCHR(st->st_mode) ? "character" : "block", major(st->st_rdev),
-			 minor(st->st_rdev));
-		lfs_fsck_problem(f, path, what);
-	} else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))) {
-		snprintf(what, sizeof(what),
-			 "backing file is %s (mode %04o, owner uid %u): ignored by mounts without "
-			 "-o allow_suid; planted?",
-			 (st->st_mode & S_ISUID) ? "setuid" : "setgid",
-			 (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
-		lfs_fsck_problem(f, path, what);
-	}
-}
-
-/* What a mount would refuse (fs/attr.h), and in format 2 a backing mode or
- * owner that is not the fixed one: the backing-store writer changed it
- * (mounts ignore it, so it is harmless, but it was not lethefs). */
-static void check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd, const char *bname,
-                        const struct stat *st, const char *path, uint8_t *type)
-{
-	*type = 0;
-	int fd = bname ? openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
-	if (fd < 0)
-		return;
-	uint8_t fmt = 0;
-	struct lfs_irec rec;
-	char why[128];
-	int r = lfs_attr_check(&f->fs, pm, fd, st, &fmt, &rec, why, sizeof(why));
-	close(fd);
-	if (r == -EIO) {
-		char what[160];
-		snprintf(what, sizeof(what), "%s (refused by mounts)", why);
-		lfs_fsck_problem(f, path, what);
-		return;
-	}
-	if (r < 0 || fmt != 2)
-		return;
-	*type = rec.type;
-	mode_t want = S_ISDIR(st->st_mode) ? 0700 : 0600;
-	if ((st->st_mode & 07777) != want || st->st_uid != f->owner_uid ||
-	    st->st_gid != f->owner_gid) {
-		char what[200];
-		snprintf(what, sizeof(what),
-		         "backing mode %04o, owner %u:%u instead of %04o, %u:%u: changed in the "
-		         "backing store (mounts use the record: %04o, %u:%u)",
-		         (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid, (unsigned)st->st_gid,
-		         (unsigned)want, (unsigned)f->owner_uid, (unsigned)f->owner_gid,
-		         (unsigned)rec.mode, (unsigned)rec.uid, (unsigned)rec.gid);
-		lfs_fsck_problem(f, path, what);
-	}
-}
-
-static bool is_marker(int dirfd, const char *bname, const struct stat *st)
-{
-	char ref[64];
-	uint32_t sid;
-	ssize_t n = S_ISLNK(st->st_mode) ? readlinkat(dirfd, bname, ref, sizeof(ref)) : -1;
-	return n > 0 && lfs_stage_marker_id(ref, (size_t)n, &sid);
-}
 
 /* The plaintext path of the entry name of the directory on top, in
  * f->path (grown as needed: a tree may be any depth). */
@@ -336,7 +111,7 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 	struct stat st;
 	uint8_t root_type;
 	if (!name && fstat(dfd, &st) == 0)
-		check_attrs(f, NULL, dfd, NULL, &st, path, &root_type); /* its own record */
+		lfs_fsck_check_attrs(f, NULL, dfd, NULL, &st, path, &root_type); /* its own record */
 	return 1;
 }
 
@@ -374,7 +149,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		/* A directory whose conversion a crash interrupted (a rotation
 		 * record names it) holds names of both epochs until the next
 		 * mount finishes it. */
-		if (r == -EBADMSG && is_pending(f, dirfd)) {
+		if (r == -EBADMSG && lfs_fsck_is_pending(f, dirfd)) {
 			f->pending++;
 			lfs_fsck_item(&f->rep, "pending", path,
 				      "a name of an interrupted directory conversion, completed at "
@@ -394,16 +169,16 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		lfs_fsck_problem(f, path, strerror(errno));
 	} else {
 		uint8_t type = 0;
-		if (!is_marker(dirfd, bname, &st))
-			check_attrs(f, &lv->m, dirfd, bname, &st, path, &type);
-		check_mode(f, &st, path);
+		if (!lfs_fsck_is_marker(dirfd, bname, &st))
+			lfs_fsck_check_attrs(f, &lv->m, dirfd, bname, &st, path, &type);
+		lfs_fsck_check_mode(f, &st, path);
 		if (S_ISDIR(st.st_mode)) {
-			check_xattrs(f, dirfd, bname, path);
+			lfs_fsck_check_xattrs(f, dirfd, bname, path);
 			snprintf(f->next_name, sizeof(f->next_name), "%s", plain);
 			descend = 1;
 		} else if (S_ISREG(st.st_mode)) {
-			check_xattrs(f, dirfd, bname, path);
-			check_file(f, dirfd, bname, path);
+			lfs_fsck_check_xattrs(f, dirfd, bname, path);
+			lfs_fsck_check_file(f, dirfd, bname, path);
 			/* Format 2: symlinks, FIFOs, sockets and devices are regular
 			 * backing files (FORMAT.md 14.3); counted as what their
 			 * record says, as format 1's are. */
@@ -412,7 +187,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 			if (type == LFS_IREC_LNK)
 				f->links++;
 		} else if (S_ISLNK(st.st_mode)) {
-			check_link(f, dirfd, bname, path);
+			lfs_fsck_check_link(f, dirfd, bname, path);
 		}
 		if (f->verbose && f->problems == problems_before)
 			lfs_fsck_item(&f->rep, "ok", path, NULL);

@@ -58,4 +58,20 @@ void lfs_fsck_staging(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *k
 /* A marker met in the tree: pending when its directory is gone. */
 void lfs_fsck_marker(struct fsck *f, uint32_t id, const char *path);
 
+/* Whether the object open at fd is named by a journal record a crash left
+ * (its damage is an interrupted update: pending, not corrupt). */
+bool lfs_fsck_is_pending(const struct fsck *f, int fd);
+/* The checks of one backing object (fsck_objects.c); each reports what it
+ * finds under path. */
+void lfs_fsck_check_file(struct fsck *f, int dirfd, const char *bname, const char *path);
+void lfs_fsck_check_link(struct fsck *f, int dirfd, const char *bname, const char *path);
+void lfs_fsck_check_xattrs(struct fsck *f, int dirfd, const char *bname, const char *path);
+void lfs_fsck_check_mode(struct fsck *f, const struct stat *st, const char *path);
+/* Sets *type to the record's object type (format 2), 0 otherwise. */
+void lfs_fsck_check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd,
+			  const char *bname, const struct stat *st, const char *path,
+			  uint8_t *type);
+/* A staging marker symlink (checked by its own rules). */
+bool lfs_fsck_is_marker(int dirfd, const char *bname, const struct stat *st);
+
 #endif
