@@ -74,6 +74,12 @@ host_start() {
 	local pid=$!
 	sleep 0.2
 	on_host "$h" hostname "$h" || return 1
+	# The namespace began with a copy of every mount of the machine: the
+	# FUSE mounts of other tests (and other engineers) among them would
+	# stay connected as long as this host lives, and their daemons would
+	# never see their unmount. Detached here, for this host only.
+	on_host "$h" sh -c 'awk "\$3 ~ /^fuse/ {print \$2}" /proc/self/mounts |
+		while read -r m; do umount -l "$(printf "%b" "$m")" 2>/dev/null || true; done'
 	on_host "$h" mount -t tmpfs -o mode=0755 tmpfs /run/lethefs || return 1
 	for _ in $(seq 50); do
 		on_host "$h" mount -t glusterfs -o "$GLUSTER_MOUNT_OPTS" "$GHOST:/$GVOL" "$G/m$h" \
