@@ -76,8 +76,13 @@ leftovers() {
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
 	leftovers | sort >"$logdir/before"
-	bats --tap "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
+	bats --tap --timing "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
 	count_tap "$logdir/integration.tap"
+	# Where the suite's time goes (docs/TESTING.md: about 15 minutes on
+	# two quiet cores is the budget).
+	echo "slowest integration tests:"
+	sed -nE 's/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms.*/\3 \2/p' "$logdir/integration.tap" |
+		sort -rn | head -n 10 | awk '{ms = $1; $1 = ""; printf "  %6.1f s %s\n", ms / 1000, $0}'
 	leftovers | sort >"$logdir/after"
 	if comm -13 "$logdir/before" "$logdir/after" | grep . >"$logdir/left"; then
 		fail=$((fail + 1))
