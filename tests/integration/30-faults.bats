@@ -222,6 +222,29 @@ reap() {
 	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,enospc-short,eio,fullfs
 }
 
+@test "#7: without RENAME_EXCHANGE (EINVAL) an adoption commits in three renames" {
+	# Renames of an adoption: 1 the retention record, 2 the exchange.
+	setup_vault
+	mount_shim LFS_FAULT_MODE=fail-once LFS_FAULT_AT=2 LFS_FAULT_KINDS=rename LFS_FAULT_ERRNO=22
+	mkdir "$MNT/job"
+	touch "$T/armed"
+	setfattr -n user.lethefs.ttl -v 1h "$MNT/job"
+	rm "$T/armed"
+	grep -q $'\trenameat2\t.*\tinject=' "$T/calls.log"
+	echo x >"$MNT/job/f"
+	local id
+	id=$(getfattr --only-values -n user.lethefs.id "$MNT/job")
+	unmount_vault
+	[ -d "$VAULT/staging/$id" ]
+	[ -z "$(find "$VAULT/d" -name '.lethefs.tmp.*')" ]
+	mount_vault
+	[ "$(cat "$MNT/job/f")" = x ]
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "#8, #9: crash inside a rotation: it mounts, and fsck right after it reports pending work, not corruption" {
 	# 13 points spread over the 162 calls: directory conversions (records
 	# of kind 3) and re-sealed files (kind 2, block images).
