@@ -336,6 +336,7 @@ static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
 			        hex);
 			lfs_keyring_drop_staging(st->kr, id);
 			enter(st, id, &x, n->label, true);
+			created(st, id, n, &x); /* it exists, and will be shredded */
 			return r;
 		}
 	}
