@@ -12,7 +12,9 @@
  *                       records name their objects by path only
  *   fallocate           reserve space before a tail update; else skip it
  *   range_locks         required by -o shared (cross-host locking)
- *   o_tmpfile, rename_exchange, user_xattrs, flock, hard_links
+ *   rename_exchange     the commit of an adoption as staging; else three
+ *                       renames (staging/stage_create.c)
+ *   o_tmpfile, user_xattrs, flock, hard_links
  *                       reported; a missing one makes the matching request
  *                       fail as the backing filesystem does
  *

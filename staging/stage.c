@@ -252,22 +252,31 @@ void lfs_staging_damaged_list(struct lfs_staging *st, char *out, size_t len)
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* An adopted directory whose .lethefs.dir a crash left under the old
- * epoch (FORMAT.md 12.7): it is empty, so a fresh one is written. That
- * needs the staging key (format 2 seals the record under it): without it
- * (recovery runs before the keys are loaded) this waits for the key's
- * load, which calls it again. */
+/* An adopted directory whose commit a crash cut off from its last step
+ * (FORMAT.md 12.7): the .lethefs.dir under the staging id waits inside it
+ * under a pending name, and renaming it into place needs no key. An
+ * adoption of an earlier version left no pending file: its directory is
+ * empty, so a fresh .lethefs.dir is written, which needs the staging key
+ * (format 2 seals the record under it); without it (recovery runs before
+ * the keys are loaded) this waits for the key's load, which calls it
+ * again. */
 static void fix_meta(struct lfs_staging *st, uint32_t id)
 {
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
-	if (!lfs_keyring_has(st->kr, id))
-		return;
 	int dfd = openat(st->sdirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct lfs_dirmeta m;
 	if (dfd < 0)
 		return;
-	if (lfs_dirmeta_load(dfd, &m) < 0 || m.epoch != id) {
+	int f = lfs_stage_meta_finish(dfd, id);
+	if (f == 1)
+		lfs_info("staging %s: directory metadata of an interrupted adoption put in place",
+		         hex);
+	else if (f < 0)
+		lfs_err("staging %s: pending directory metadata %s: %s", hex,
+		        f == -EINVAL ? "not of this directory, removed" : "not put in place",
+		        strerror(-f));
+	struct lfs_dirmeta m;
+	if (lfs_keyring_has(st->kr, id) && (lfs_dirmeta_load(dfd, &m) < 0 || m.epoch != id)) {
 		int err = 0;
 		DIR *d = lfs_opendir_fd(dfd, &err);
 		bool empty = d != NULL;
@@ -324,8 +333,10 @@ static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 	char hex[9], hidden[32];
 	lfs_stage_id_hex(f->id, hex);
 	snprintf(hidden, sizeof(hidden), LFS_STAGE_HIDDEN_PREFIX "%s", hex);
-	/* A hidden tree is only ever left by a creation. */
-	const char *reason = f->key || f->hidden_tree ? "uncommitted" : "interrupted";
+	/* A hidden tree, or a marker waiting under the id's name, is only
+	 * ever left by a creation or an adoption. */
+	const char *reason =
+	    f->key || f->hidden_tree || f->placeholder ? "uncommitted" : "interrupted";
 	if (f->key) {
 		int r = lfs_stage_key_destroy(st->sdirfd, f->id);
 		if (r < 0) {
@@ -350,7 +361,7 @@ static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 	 * alone is a shred cut short after its tree went, possibly before
 	 * its entry was written), or the key of a creation that did not
 	 * complete. */
-	if (f->tree || f->key || (f->exp && !f->hidden_tree))
+	if (f->tree || f->key || (f->exp && !f->hidden_tree && !f->placeholder))
 		lfs_stage_shred_audit(st, NULL, f->id, reason, NULL, NULL, files + f2, bytes + b2,
 		            r < 0 ? strerror(-r) : NULL);
 	return r == 0;

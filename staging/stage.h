@@ -152,7 +152,9 @@ struct lfs_stage_new {
 int lfs_staging_create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
                        const char *backing, uint32_t *id);
 /* An existing empty directory pfd/base (open as dfd) becomes a staging
- * directory: it moves to VAULT/staging/ID/ and a marker takes its name. */
+ * directory: it moves to VAULT/staging/ID/ and a marker takes its name,
+ * both by one exchange (FORMAT.md 12.7). On any error the directory is
+ * left as it was. */
 int lfs_staging_adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
                       const char *base, int dfd, uint32_t *id);
 struct lfs_irec;
@@ -165,6 +167,16 @@ struct lfs_irec;
  * owner (0700, the daemon's). */
 int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
                            const struct lfs_irec *rec);
+/* An adoption's new .lethefs.dir (as above, with the record the directory
+ * has), written inside it under LFS_STAGE_META_PENDING and fsync'd, before
+ * the commit (stage_meta.c). */
+int lfs_stage_meta_stage(struct lfs_keyring *kr, int dirfd, uint32_t id);
+void lfs_stage_meta_discard(int dirfd);
+/* After the commit, without a key: renames a pending .lethefs.dir of
+ * staging id over the directory's own, unless that one already is of id;
+ * a pending file that is not a well-formed .lethefs.dir of id is removed
+ * (-EINVAL). Returns 1 when it renamed, 0 when nothing was pending. */
+int lfs_stage_meta_finish(int dirfd, uint32_t id);
 
 /* Who asks for a TTL change: the directory's writers through the mount
  * (user.lethefs.ttl, rmdir), or root/admin_group through the control

@@ -2,21 +2,25 @@
 /* Creating a staging directory, crash-atomically (docs/FORMAT.md 12.7).
  * A staging directory exists once both its key file and its tree are in
  * place under VAULT/staging; the step that completes the pair is the
- * commit, and it is always a single rename of the tree:
+ * commit, a single call that puts the tree there:
  *
  *   mkdir under staging_root          adopting an empty directory
  *   1 tree made at .lethefs.tmp.ID    1 retention record ID.exp
  *   2 retention record ID.exp         2 key file ID.key
- *   3 key file ID.key, then the       3 the directory renamed to a hidden
- *     tree's .lethefs.dir (format 2     name in its parent
- *     seals it under that key)        4 marker under its name
- *   4 marker in the tree              5 rename hidden -> VAULT/staging/ID
- *   5 rename .lethefs.tmp.ID -> ID      (commit); 6 its .lethefs.dir
- *     (commit)
+ *   3 key file ID.key, then the       3 its new .lethefs.dir inside it,
+ *     tree's .lethefs.dir (format 2     under a pending name
+ *     seals it under that key)        4 its marker, at VAULT/staging/ID
+ *   4 marker in the tree              5 exchange of the directory and the
+ *   5 rename .lethefs.tmp.ID -> ID      marker (commit)
+ *     (commit)                        6 the pending .lethefs.dir renamed
+ *                                       over the old one
  *
  * A crash before the commit leaves a key without a tree (or nothing):
  * the next start destroys that key and removes the rest, and the marker,
- * which names an id that is not live, is invisible and swept. */
+ * which names an id that is not live, is invisible and swept. An adopted
+ * directory never leaves its name before the commit; everything that can
+ * fail for want of space happens before it, and step 6, a rename in
+ * place, is finished by the recovery without a key. */
 #define _GNU_SOURCE
 #include "stage.h"
 #include "../cluster/backing.h"
@@ -34,63 +38,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
-
-/* The record a directory has: its version-2 .lethefs.dir's (opened under
- * the epoch it names), else what its backing directory shows (format 1). */
-static int dir_record(struct lfs_keyring *kr, int dirfd, struct lfs_irec *rec)
-{
-	uint8_t raw[LFS_DIRMETA_MAX];
-	size_t len = 0;
-	struct lfs_dirmeta m;
-	const struct lfs_epoch_keys *k;
-	if (lfs_dirmeta_read(dirfd, raw, &len, &m) == 0 && m.version == 2) {
-		int r = lfs_keyring_get(kr, m.epoch, &k);
-		if (r == 0) {
-			r = lfs_dirmeta_open(raw, len, k, rec);
-			lfs_keyring_put(kr);
-		}
-		return r < 0 ? -EIO : 0;
-	}
-	struct stat st;
-	if (fstat(dirfd, &st) < 0)
-		return -errno;
-	return lfs_irec_make(rec, S_IFDIR | (st.st_mode & 07777), st.st_uid, st.st_gid, 0);
-}
-
-int lfs_staging_write_meta(struct lfs_keyring *kr, int dirfd, uint32_t id,
-                           const struct lfs_irec *rec)
-{
-	struct lfs_dirmeta m;
-	struct lfs_irec own;
-	uint8_t buf[LFS_DIRMETA_MAX];
-	const struct lfs_epoch_keys *k;
-	int r = lfs_keyring_get(kr, id, &k);
-	if (r < 0)
-		return r;
-	bool v2 = (k->flags & LFS_EPOCH_FORMAT2) != 0;
-	lfs_keyring_put(kr);
-	if (v2 && !rec) {
-		if ((r = dir_record(kr, dirfd, &own)) < 0)
-			return r;
-		rec = &own;
-	}
-	if ((r = lfs_keyring_get(kr, id, &k)) < 0)
-		return r;
-	lfs_dirmeta_new(&m, id, v2 ? 2 : 1);
-	int n = lfs_dirmeta_encode(&m, k, rec, buf);
-	lfs_keyring_put(kr);
-	if (n < 0)
-		return n;
-	r = lfs_replace_file_via(dirfd, LFS_DIRMETA_NAME, LFS_TMP_PREFIX, buf, (size_t)n, 0400);
-	/* Format 2: the record holds the mode and owner; the backing
-	 * directory has the fixed ones (docs/FORMAT.md 13). */
-	if (r == 0 && v2 &&
-	    (fchmod(dirfd, 0700) < 0 || (fchown(dirfd, geteuid(), getegid()) < 0 && errno != EPERM)))
-		lfs_warn("staging %08x: cannot give its backing directory the fixed mode and "
-		         "owner: %s",
-		         id, strerror(errno));
-	return r;
-}
 
 /* Picks a fresh id and holds it as "being created" for owner, within the
  * per-user limit (root has none). */
@@ -127,13 +74,14 @@ static int reserve(struct lfs_staging *st, uid_t owner, uint32_t *id)
 /* The commit is done: the directory enters the table (and leaves the
  * "being created" set in the same critical section). */
 static void enter(struct lfs_staging *st, uint32_t id, const struct lfs_stage_exp *x,
-                  const char *label)
+                  const char *label, bool damaged)
 {
 	struct lfs_stage_entry e = {.id = id,
 	                            .created = x->created,
 	                            .expires = x->expires,
 	                            .owner = x->owner,
 	                            .verified = true,
+	                            .damaged = damaged,
 	                            .label = label ? strdup(label) : NULL};
 	pthread_mutex_lock(&st->lock);
 	for (int i = 0; i < LFS_STAGE_CREATING_MAX; i++)
@@ -273,10 +221,74 @@ static int create(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd
 		undo(st, id, keyed, hidden);
 		return r;
 	}
-	enter(st, id, &x, n->label);
+	enter(st, id, &x, n->label, false);
 	created(st, id, n, &x);
 	*idp = id;
 	return 0;
+}
+
+/* The marker an adoption leaves where the directory was, made at
+ * VAULT/staging/ID before the commit: it names an id that is not live yet,
+ * and the scan takes it for a creation that did not commit. */
+static int place_marker(struct lfs_staging *st, const char *hex)
+{
+	char target[LFS_STAGING_MARK_LEN + 9];
+	snprintf(target, sizeof(target), LFS_STAGING_MARK "%s", hex);
+	if (symlinkat(target, st->sdirfd, hex) < 0)
+		return -errno;
+	int r = fsync(st->sdirfd) < 0 ? -errno : 0;
+	if (r < 0)
+		unlinkat(st->sdirfd, hex, 0);
+	return r;
+}
+
+/* Backing filesystems without RENAME_EXCHANGE (docs/SHARED.md): the
+ * directory steps aside to a hidden name, the marker takes its name, the
+ * directory moves to VAULT/staging/ID. A crash between the first and the
+ * last rename leaves the directory hidden (FORMAT.md 12.7 says so). */
+static int commit_in_steps(struct lfs_staging *st, int pfd, const char *base, uint32_t id,
+                           const char *hex)
+{
+	char hidden[64];
+	snprintf(hidden, sizeof(hidden), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
+	         randombytes_random());
+	if (unlinkat(st->sdirfd, hex, 0) < 0)
+		return -errno;
+	int r = lfs_rename_noreplace_any(pfd, base, pfd, hidden, false);
+	if (r < 0)
+		return r;
+	bool marked = (r = link_marker(pfd, base, id)) == 0;
+	if (r == 0)
+		r = lfs_rename_noreplace_any(pfd, hidden, st->sdirfd, hex, false);
+	if (r < 0) {
+		if (marked)
+			unlinkat(pfd, base, 0);
+		if (lfs_rename_noreplace_any(pfd, hidden, pfd, base, false) < 0)
+			lfs_err("staging %s: cannot put back the adopted directory (left hidden as "
+			        "%s): %s",
+			        hex, hidden, strerror(errno));
+	}
+	return r;
+}
+
+/* 5: the commit. One exchange puts the directory at VAULT/staging/ID and
+ * the marker under its name; where the filesystem cannot exchange, the
+ * fallback above. */
+static int commit_adoption(struct lfs_staging *st, int pfd, const char *base, uint32_t id,
+                           const char *hex, bool *exchanged)
+{
+	*exchanged = renameat2(pfd, base, st->sdirfd, hex, RENAME_EXCHANGE) == 0;
+	if (*exchanged)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -errno;
+	return commit_in_steps(st, pfd, base, id, hex);
+}
+
+static void sync_both(struct lfs_staging *st, int pfd, const char *hex)
+{
+	if (fsync(st->sdirfd) < 0 || fsync_dir(pfd) < 0)
+		lfs_warn("staging %s: cannot sync after the commit: %s", hex, strerror(errno));
 }
 
 static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
@@ -288,45 +300,55 @@ static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
 		r = reserve(st, n->uid, &id);
 	if (r < 0)
 		return r;
-	char hex[9], hidden[64];
+	char hex[9];
 	lfs_stage_id_hex(id, hex);
-	snprintf(hidden, sizeof(hidden), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
-	         randombytes_random());
 	struct lfs_stage_exp x;
 	record_for(st, id, n, &x);
-	bool keyed = false, hid = false, marked = false;
+	bool keyed = false, staged = false, placed = false, exchanged = false;
+	/* 1, 2: the record, the key. */
 	r = lfs_stage_exp_store(st->sdirfd, st->kr, &x);
 	if (r == 0)
 		keyed = (r = lfs_stage_key_create(st->sdirfd, st->kr, id)) == 0;
-	/* The directory steps aside (hidden), its marker takes the name. */
+	/* 3: its metadata under the staging key, beside the old one (format
+	 * 2 seals the record it has); 4: the marker it will leave behind. */
 	if (r == 0)
-		hid = (r = lfs_rename_noreplace_any(pfd, base, pfd, hidden, false)) == 0;
+		staged = (r = lfs_stage_meta_stage(st->kr, dfd, id)) == 0;
 	if (r == 0)
-		marked = (r = link_marker(pfd, base, id)) == 0;
-	/* The commit. */
+		placed = (r = place_marker(st, hex)) == 0;
 	if (r == 0)
-		r = lfs_rename_noreplace_any(pfd, hidden, st->sdirfd, hex, false);
+		r = commit_adoption(st, pfd, base, id, hex, &exchanged);
+	if (r == 0) {
+		sync_both(st, pfd, hex);
+		/* 6: its names from now on under the staging key. */
+		int fr = lfs_stage_meta_finish(dfd, id);
+		r = fr == 1 ? 0 : fr < 0 ? fr : -EIO;
+		if (r < 0 && exchanged &&
+		    renameat2(pfd, base, st->sdirfd, hex, RENAME_EXCHANGE) == 0) {
+			/* Nothing else changed since the commit: undone by the
+			 * same exchange, the marker is back at ID. */
+			sync_both(st, pfd, hex);
+		} else if (r < 0) {
+			/* Committed, with the names of its old id: nothing may be
+			 * written in it before the next start completes it (its
+			 * key is not loaded: it reads as EIO, as damaged). */
+			lfs_err("staging %s: cannot put its directory metadata in place, nor undo "
+			        "the adoption: it reads as EIO until the next start completes it",
+			        hex);
+			lfs_keyring_drop_staging(st->kr, id);
+			enter(st, id, &x, n->label, true);
+			created(st, id, n, &x); /* it exists, and will be shredded */
+			return r;
+		}
+	}
 	if (r < 0) {
-		if (marked)
-			unlinkat(pfd, base, 0);
-		if (hid && lfs_rename_noreplace_any(pfd, hidden, pfd, base, false) < 0)
-			lfs_err("staging %s: cannot put back the adopted directory (left hidden as "
-			        "%s): %s",
-			        hex, hidden, strerror(errno));
+		if (placed)
+			unlinkat(st->sdirfd, hex, 0);
+		if (staged)
+			lfs_stage_meta_discard(dfd);
 		undo(st, id, keyed, NULL);
 		return r;
 	}
-	if (fsync(st->sdirfd) < 0 || fsync_dir(pfd) < 0)
-		lfs_warn("staging %s: cannot sync after the commit: %s", hex, strerror(errno));
-	enter(st, id, &x, n->label);
-	/* 6: its names from now on under the staging key (recovery writes
-	 * this too if a crash comes first: the directory is empty). */
-	r = lfs_staging_write_meta(st->kr, dfd, id, NULL);
-	if (r < 0) {
-		lfs_err("staging %s: cannot write its directory metadata: %s", hex, strerror(-r));
-		lfs_staging_shred(st, id, "uncommitted", n->caller);
-		return r;
-	}
+	enter(st, id, &x, n->label, false);
 	created(st, id, n, &x);
 	*idp = id;
 	return 0;

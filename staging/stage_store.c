@@ -440,6 +440,15 @@ int lfs_stage_remove_named_tree(int sdirfd, const char *name, uint64_t *files, u
 {
 	*files = *bytes = 0;
 	int fd = openat(sdirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+		/* Not a tree: the marker an adoption put in its place before
+		 * its commit (FORMAT.md 12.7), or anything planted there. The
+		 * entry itself goes, never what a symlink names. */
+		int r = unlinkat(sdirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+		if (fsync(sdirfd) < 0 && r == 0)
+			r = -errno;
+		return r;
+	}
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	int r = remove_below(fd, files, bytes);
@@ -513,6 +522,16 @@ static struct lfs_stage_found *found_slot(struct lfs_stage_found **v, size_t *n,
 	return f;
 }
 
+/* Only a directory is a tree: an adoption's marker waits under the id's
+ * name until the commit exchanges it with the directory. */
+static bool is_directory(int sdirfd, const struct dirent *de)
+{
+	struct stat st;
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(sdirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 int lfs_stage_scan(int sdirfd, struct lfs_stage_found **out, size_t *n)
 {
 	*out = NULL;
@@ -541,8 +560,10 @@ int lfs_stage_scan(int sdirfd, struct lfs_stage_found **out, size_t *n)
 		}
 		if (hidden)
 			f->hidden_tree = true;
-		else if (len == 8)
+		else if (len == 8 && is_directory(sdirfd, de))
 			f->tree = true;
+		else if (len == 8)
+			f->placeholder = true;
 		else if (nm[9] == 'k')
 			f->key = true;
 		else

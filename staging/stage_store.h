@@ -8,6 +8,8 @@
  *   VAULT/staging/ID.exp      its retention record (stage_exp.h)
  *   VAULT/staging/ID/         the staging directory's backing tree
  *   VAULT/staging/.lethefs.tmp.ID/  a tree being built (not committed)
+ *   VAULT/staging/ID -> marker   an adoption not committed: the marker that
+ *                             the commit exchanges with the directory
  *   VAULT/staging/clock       the staging clock's mark (stage_clock.h)
  *   marker in VAULT/d/...     a symlink "lethefs-staging:ID" where the user
  *                             sees the directory
@@ -27,6 +29,10 @@
 #define LFS_STAGING_MARK_LEN   16
 #define LFS_STAGE_KEY_FILE_LEN 88
 #define LFS_STAGE_HIDDEN_PREFIX ".lethefs.tmp."
+/* Inside a directory being adopted: its .lethefs.dir under the staging
+ * id, put in place right after the commit (FORMAT.md 12.7). A lethefs
+ * metadata name (FORMAT.md 1): never shown, removed by rmdir. */
+#define LFS_STAGE_META_PENDING ".lethefs.tmp.staging"
 /* Key file flags (bytes 12-15, authenticated with the key). NEEDS_EXP:
  * the directory must have an authentic retention record; without one it
  * is shredded. Key files of older versions have no flag and take their
@@ -121,6 +127,8 @@ long lfs_stage_sweep_markers(int datafd, bool (*dead)(uint32_t id, void *arg), v
 struct lfs_stage_found {
 	uint32_t id;
 	bool key, exp, tree, hidden_tree;
+	bool placeholder; /* something other than a directory named ID: the
+	                   * marker of an adoption that did not commit */
 };
 /* Fills *out (malloc'd) with every id that has a key file, a record or a
  * tree, visible or hidden. */

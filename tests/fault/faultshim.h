@@ -151,5 +151,8 @@ SHIM_HIDDEN bool shim_allocated(int fd, long long off, size_t len);
 SHIM_HIDDEN size_t shim_short_len(int fd, long long off, size_t len);
 /* Whether an O_CREAT open would create nothing (its path exists). */
 SHIM_HIDDEN bool shim_spare_create(const struct call *c);
+/* Whether a rename's target dirfd/name exists (it would be replaced or
+ * exchanged: no allocation), when LFS_FAULT_SPARE asks to spare that. */
+SHIM_HIDDEN bool shim_spare_rename(int dirfd, const char *name);
 
 #endif

@@ -27,8 +27,9 @@
  *   LFS_FAULT_ERRNO   ENOSPC (default), EIO, EDQUOT, EROFS, or a number
  *   LFS_FAULT_SPARE   1: in fail-from and short-write modes, spare the calls a
  *                     full disk still allows: writes entirely inside the
- *                     file's allocated extent (no hole, not past its end)
- *                     and O_CREAT opens of files that exist
+ *                     file's allocated extent (no hole, not past its end),
+ *                     O_CREAT opens of files that exist, and renames onto a
+ *                     name that exists (replacement or exchange)
  *
  * Log line (tab-separated): pid, number, kind, function, path below the
  * vault, detail (offset/length, target of a rename, flags), and what happened:
@@ -388,4 +389,10 @@ bool shim_spare_create(const struct call *c)
 {
 	struct stat st;
 	return S.spare && c->kind == K_CREATE && lstat(c->path, &st) == 0;
+}
+
+bool shim_spare_rename(int dirfd, const char *name)
+{
+	struct stat st;
+	return S.spare && name && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }

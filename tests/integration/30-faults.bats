@@ -210,13 +210,39 @@ reap() {
 }
 
 @test "#7: an adoption as staging that fails before its commit puts the directory back" {
-	# 10 hidden, 11 marker, 12 the parent's fsync, 13 the commit rename.
-	sweep --ops stage-adopt --modes eio --n 10,11,12,13
+	# 11-13 its new .lethefs.dir under the pending name, 14-15 the marker
+	# at VAULT/staging/ID, 16 the commit (exchange), 19 the pending
+	# .lethefs.dir renamed into place (undone by the same exchange).
+	sweep --ops stage-adopt --modes eio --n 11,12,13,14,15,16,19
 }
 
-@test "#7: a crash while adopting a directory as staging keeps it" {
-	skip "by design (docs/FORMAT.md 12.7): a crash between hiding the directory and the commit (stage-adopt crash-after 10-12) drops the user's empty directory, and an error writing its .lethefs.dir after the commit shreds it (eio 21-25; enospc 9-14, where every allocating call fails from the index on; enospc-short 3-4; a full tmpfs with 2-3 pages free); at enospc 7-8 the rename that puts it back fails too"
-	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,eio
+@test "#7: a crash, a full disk or an I/O error while adopting a directory as staging keeps it" {
+	# Every call of the adoption (35) in each mode, and a genuinely full
+	# tmpfs at every page count it could need.
+	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,enospc-short,eio,fullfs
+}
+
+@test "#7: without RENAME_EXCHANGE (EINVAL) an adoption commits in three renames" {
+	# Renames of an adoption: 1 the retention record, 2 the exchange.
+	setup_vault
+	mount_shim LFS_FAULT_MODE=fail-once LFS_FAULT_AT=2 LFS_FAULT_KINDS=rename LFS_FAULT_ERRNO=22
+	mkdir "$MNT/job"
+	touch "$T/armed"
+	setfattr -n user.lethefs.ttl -v 1h "$MNT/job"
+	rm "$T/armed"
+	grep -q $'\trenameat2\t.*\tinject=' "$T/calls.log"
+	echo x >"$MNT/job/f"
+	local id
+	id=$(getfattr --only-values -n user.lethefs.id "$MNT/job")
+	unmount_vault
+	[ -d "$VAULT/staging/$id" ]
+	[ -z "$(find "$VAULT/d" -name '.lethefs.tmp.*')" ]
+	mount_vault
+	[ "$(cat "$MNT/job/f")" = x ]
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
 
 @test "#8, #9: crash inside a rotation: it mounts, and fsck right after it reports pending work, not corruption" {

@@ -213,30 +213,39 @@ points() { # default points, or 1..12 in the long run
 	[ "$CRASHES" -ge 4 ]
 }
 
-@test "a kill at each step of adopting an empty directory: staging, or plain, or gone; never half" {
+# The calls of an adoption: write 1 + fsync 1 + renameat 1 + fsync 2
+# (retention record), write 2 + fsync 3-4 (key file), write 3 + fsync 5
+# (its .lethefs.dir under the pending name), symlinkat 1 + fsync 6 (the
+# marker at VAULT/staging/ID), renameat2 1 (the exchange: commit), fsync
+# 7-8, renameat 2 (the pending .lethefs.dir into place), fsync 9, renameat
+# 3 (index).
+@test "a kill at each step of adopting an empty directory: staging, or plain as it was; never gone, never half" {
 	local n=0
-	for sc in renameat2 symlinkat fsync write; do
+	for sc in renameat2 renameat symlinkat fsync write; do
 		case $sc in
-		renameat2) pts=$(points 1 2) ;;
+		renameat2) pts=$(points 1) ;;
+		renameat) pts=$(points 1 2 3) ;;
 		symlinkat) pts=$(points 1) ;;
-		fsync) pts=$(points 2 4 5) ;;
+		fsync) pts=$(points 2 4 5 6 7 8 9) ;;
 		write) pts=$(points 2 3) ;;
 		esac
 		for w in $pts; do
 			n=$((n + 1))
 			mount_vault
 			mkdir "$MNT/plain$n"
+			mode=$(stat -c %a "$MNT/plain$n")
 			arm "$sc" "$w"
 			setfattr -n user.lethefs.ttl -v 1h "$MNT/plain$n" 2>/dev/null || true
 			disarm
 			echo "# adopt: $sc #$w" >&3
 			mount_vault
 			assert_consistent
-			if [ -e "$MNT/plain$n" ]; then
-				# Staging, or untouched: either way usable.
-				echo ok >"$MNT/plain$n/f"
-				[ "$(cat "$MNT/plain$n/f")" = ok ]
-			fi
+			# Staging, or untouched (the mode it was made with): never gone.
+			[ -d "$MNT/plain$n" ] || { echo "plain$n lost" >&2; return 1; }
+			getfattr --only-values -n user.lethefs.id "$MNT/plain$n" >/dev/null 2>&1 ||
+				[ "$(stat -c %a "$MNT/plain$n")" = "$mode" ]
+			echo ok >"$MNT/plain$n/f"
+			[ "$(cat "$MNT/plain$n/f")" = ok ]
 			unmount_vault
 			run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 			echo "$output"
@@ -245,4 +254,60 @@ points() { # default points, or 1..12 in the long run
 	done
 	echo "# adopt: $TRIALS trials, $CRASHES crashes" >&3
 	[ "$CRASHES" -ge 4 ]
+}
+
+# The backing-store writer plants what an interrupted adoption leaves
+# (docs/FORMAT.md 12.7): a marker (or any non-directory) at
+# VAULT/staging/ID, and a pending .lethefs.dir in a staging tree. Recovery
+# removes the planted entries themselves, never follows them, and never
+# puts a pending file over a directory's .lethefs.dir of its own id.
+@test "attack: planted adoption leftovers never make recovery touch anything else" {
+	mount_vault
+	mkdir "$MNT/keep"
+	echo kept >"$MNT/keep/f"
+	mkdir "$MNT/job"
+	setfattr -n user.lethefs.ttl -v 1h "$MNT/job"
+	echo staged >"$MNT/job/f"
+	local id
+	id=$(getfattr --only-values -n user.lethefs.id "$MNT/job")
+	unmount_vault
+	mkdir "$T/outside"
+	echo precious >"$T/outside/p"
+	# Placeholders: a symlink to a directory outside the vault, one to the
+	# data tree (with a key file beside it), a plain file.
+	ln -s "$T/outside" "$VAULT/staging/8abcdef1"
+	ln -s "$VAULT/d" "$VAULT/staging/8abcdef2"
+	cp "$VAULT/staging/$id.key" "$VAULT/staging/8abcdef2.key"
+	echo junk >"$VAULT/staging/8abcdef3"
+	# In the live tree: a pending .lethefs.dir of its own id but another
+	# directory id (put in place, its names would no longer decrypt).
+	local tree=$VAULT/staging/$id
+	python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[20]^=1; open(sys.argv[2],"wb").write(b)' \
+		"$tree/.lethefs.dir" "$tree/.lethefs.tmp.staging"
+	local before
+	before=$(sha256sum <"$tree/.lethefs.dir")
+	mount_vault
+	[ "$(cat "$MNT/job/f")" = staged ]
+	[ "$(cat "$MNT/keep/f")" = kept ]
+	unmount_vault
+	[ "$(cat "$T/outside/p")" = precious ]
+	[ "$(sha256sum <"$tree/.lethefs.dir")" = "$before" ]
+	for p in 8abcdef1 8abcdef2 8abcdef2.key 8abcdef3 "$id/.lethefs.tmp.staging"; do
+		if [ -e "$VAULT/staging/$p" ] || [ -L "$VAULT/staging/$p" ]; then
+			echo "planted $p left in place" >&2
+			return 1
+		fi
+	done
+	# A pending file that is a symlink (to a file outside) goes too, and
+	# what it names stays.
+	ln -s "$T/outside/p" "$tree/.lethefs.tmp.staging"
+	mount_vault
+	[ "$(cat "$MNT/job/f")" = staged ]
+	unmount_vault
+	[ ! -L "$tree/.lethefs.tmp.staging" ]
+	[ "$(cat "$T/outside/p")" = precious ]
+	[ "$(sha256sum <"$tree/.lethefs.dir")" = "$before" ]
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../common/fileutil.h"
+#include "../../fs/dirmeta.h"
 #include "../../keymgmt/keyring.h"
 #include "../../staging/stage.h"
 
@@ -267,6 +268,90 @@ static void test_key_destroy(void **state)
 	rmtree(dir);
 }
 
+/* What an interrupted adoption leaves (docs/FORMAT.md 12.7), and what the
+ * backing-store writer can plant in its place: only a directory named ID
+ * is a tree; removing a non-directory there unlinks the entry, never what
+ * it names; a pending .lethefs.dir is put in place only when it is one of
+ * that id and the directory's own is not. */
+static void test_adoption_leftovers(void **state)
+{
+	(void)state;
+	char dir[64], cmd[160];
+	int dfd = tmpdir(dir);
+	struct lfs_keyring kr;
+	unlocked(&kr, 4);
+	assert_int_equal(lfs_stage_key_create(dfd, &kr, 0x8000abd1), 0);
+	assert_int_equal(mkdirat(dfd, "outside", 0700), 0);
+	int ofd = openat(dfd, "outside", O_RDONLY | O_DIRECTORY);
+	assert_true(ofd >= 0);
+	touch(ofd, "p", "precious", 8);
+	close(ofd);
+	assert_int_equal(symlinkat("outside", dfd, "8000abd1"), 0);
+	touch(dfd, "8000abd2", "x", 1);
+	struct lfs_stage_found *f;
+	size_t n;
+	assert_int_equal(lfs_stage_scan(dfd, &f, &n), 0);
+	int seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].id == 0x8000abd1 || f[i].id == 0x8000abd2) {
+			assert_false(f[i].tree);
+			assert_true(f[i].placeholder);
+			assert_int_equal(f[i].key, f[i].id == 0x8000abd1);
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	free(f);
+	uint64_t files, bytes;
+	assert_int_equal(lfs_stage_remove_tree(dfd, 0x8000abd1, &files, &bytes), 0);
+	assert_int_equal(lfs_stage_remove_tree(dfd, 0x8000abd2, &files, &bytes), 0);
+	struct stat st;
+	assert_int_equal(fstatat(dfd, "8000abd1", &st, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(fstatat(dfd, "8000abd2", &st, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(fstatat(dfd, "outside/p", &st, 0), 0);
+
+	/* A directory being adopted as ID: its old .lethefs.dir (data epoch). */
+	assert_int_equal(lfs_stage_key_create(dfd, &kr, ID), 0);
+	assert_int_equal(mkdirat(dfd, "t", 0700), 0);
+	int tfd = openat(dfd, "t", O_RDONLY | O_DIRECTORY);
+	assert_true(tfd >= 0);
+	assert_int_equal(lfs_dirmeta_create_root(tfd, &kr), 0);
+	struct lfs_dirmeta m, old;
+	assert_int_equal(lfs_dirmeta_load(tfd, &old), 0);
+	assert_int_not_equal(old.epoch, ID);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID), 0); /* nothing pending */
+	/* A pending file of another id is removed, never put in place. */
+	assert_int_equal(lfs_stage_meta_stage(&kr, tfd, ID), 0);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID + 1), -EINVAL);
+	assert_int_equal(fstatat(tfd, LFS_STAGE_META_PENDING, &st, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(lfs_dirmeta_load(tfd, &m), 0);
+	assert_memory_equal(m.dirid, old.dirid, sizeof(m.dirid));
+	/* A symlink as pending file: removed, what it names untouched. */
+	assert_int_equal(symlinkat("../outside/p", tfd, LFS_STAGE_META_PENDING), 0);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID), -EINVAL);
+	assert_int_equal(fstatat(tfd, LFS_STAGE_META_PENDING, &st, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(fstatat(dfd, "outside/p", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));
+	/* Its own: put in place, once. */
+	assert_int_equal(lfs_stage_meta_stage(&kr, tfd, ID), 0);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID), 1);
+	assert_int_equal(lfs_dirmeta_load(tfd, &m), 0);
+	assert_int_equal(m.epoch, ID);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID), 0);
+	/* The directory's own is of ID already: a pending one is removed. */
+	struct lfs_dirmeta now = m;
+	assert_int_equal(lfs_stage_meta_stage(&kr, tfd, ID), 0);
+	assert_int_equal(lfs_stage_meta_finish(tfd, ID), 0);
+	assert_int_equal(fstatat(tfd, LFS_STAGE_META_PENDING, &st, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(lfs_dirmeta_load(tfd, &m), 0);
+	assert_memory_equal(m.dirid, now.dirid, sizeof(m.dirid));
+	close(tfd);
+	lfs_keyring_destroy(&kr);
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -274,7 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record),      cmocka_unit_test(test_clock_files),
 	    cmocka_unit_test(test_clock_mark),  cmocka_unit_test(test_scan_and_view),
-	    cmocka_unit_test(test_key_destroy),
+	    cmocka_unit_test(test_key_destroy), cmocka_unit_test(test_adoption_leftovers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
