@@ -127,7 +127,9 @@ static int pending_meta(int dirfd, uint32_t id, struct lfs_dirmeta *m)
 {
 	uint8_t buf[LFS_DIRMETA_MAX + 1];
 	size_t got = 0;
-	int fd = openat(dirfd, LFS_STAGE_META_PENDING, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted there must not stall recovery. */
+	int fd = openat(dirfd, LFS_STAGE_META_PENDING,
+	                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -EINVAL : -errno;
 	struct stat st;
