@@ -10,6 +10,7 @@
 #include "../fs/fileio.h"
 #include "../fs/longlink.h"
 #include "../fs/tree.h"
+#include "../common/fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,9 +26,9 @@
 
 void lfs_fsck_check_file(struct fsck *f, int dirfd, const char *bname, const char *path)
 {
-	int fd = openat(dirfd, bname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = lfs_open_regular(dirfd, bname); /* swapped since the walk's stat? */
 	if (fd < 0) {
-		lfs_fsck_problem(f, path, strerror(errno));
+		lfs_fsck_problem(f, path, fd == -EINVAL ? "not a regular file" : strerror(-fd));
 		return;
 	}
 	struct lfs_inode in = {.fd = fd};

@@ -78,22 +78,30 @@ int lfs_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len)
+int lfs_open_regular(int dirfd, const char *name)
 {
-	/* O_NONBLOCK: a FIFO planted under the name must not hang the caller
-	 * in open(); anything but a regular file is refused below. */
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len)
+{
+	int fd = lfs_open_regular(dirfd, name);
+	if (fd < 0)
+		return fd;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
 	}
 	if ((size_t)st.st_size > max) {
 		close(fd);

@@ -13,6 +13,13 @@ int lfs_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 int lfs_read_all(int fd, void *buf, size_t len, size_t *got);
 int lfs_write_all(int fd, const void *buf, size_t len);
 
+/* Opens dirfd/name read-only for a caller that expects a regular file of
+ * the vault: never follows a symlink, never waits on a FIFO (O_NONBLOCK;
+ * a regular file ignores it), refuses anything else with -EINVAL. Returns
+ * the descriptor or -errno. The backing-store writer can plant any type
+ * of node under any name (docs/THREAT-MODEL.md). */
+int lfs_open_regular(int dirfd, const char *name);
+
 /* Reads a whole small file (at most max bytes) relative to dirfd without
  * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len);

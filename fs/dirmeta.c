@@ -65,7 +65,7 @@ int lfs_dirmeta_read(int dirfd, uint8_t raw[LFS_DIRMETA_MAX], size_t *len,
 {
 	uint8_t buf[LFS_DIRMETA_MAX + 1];
 	size_t got;
-	int fd = openat(dirfd, LFS_DIRMETA_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = lfs_open_regular(dirfd, LFS_DIRMETA_NAME);
 	if (fd < 0)
 		return -EIO;
 	int r = lfs_read_all(fd, buf, sizeof(buf), &got);

@@ -87,7 +87,7 @@ int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
 	int dfd = lfs_inode_pin(fs, dir);
 	if (dfd < 0)
 		return -1;
-	int fd = openat(dfd, LFS_DIRMETA_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = lfs_open_regular(dfd, LFS_DIRMETA_NAME);
 	if (fd >= 0 && lfs_range_lock(fd, false, 0, 1, true) < 0) {
 		close(fd);
 		fd = -1;

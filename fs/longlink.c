@@ -57,7 +57,7 @@ static ssize_t load_sidecar(int treefd, const char *hash, size_t plain_len, char
 {
 	char path[sizeof(LFS_LONGLINK_FILE) + LFS_LONGLINK_HASH];
 	snprintf(path, sizeof(path), "%s%s", LFS_LONGLINK_FILE, hash);
-	int fd = openat(treefd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = lfs_open_regular(treefd, path);
 	if (fd < 0)
 		return -EIO;
 	size_t n = 0;

@@ -127,15 +127,11 @@ static int pending_meta(int dirfd, uint32_t id, struct lfs_dirmeta *m)
 {
 	uint8_t buf[LFS_DIRMETA_MAX + 1];
 	size_t got = 0;
-	/* O_NONBLOCK: a FIFO planted there must not stall recovery. */
-	int fd = openat(dirfd, LFS_STAGE_META_PENDING,
-	                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* Not a regular file (a FIFO must not stall recovery): -EINVAL. */
+	int fd = lfs_open_regular(dirfd, LFS_STAGE_META_PENDING);
 	if (fd < 0)
-		return errno == ELOOP ? -EINVAL : -errno;
-	struct stat st;
-	int r = fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ? -EINVAL : 0;
-	if (r == 0)
-		r = lfs_read_all(fd, buf, sizeof(buf), &got);
+		return fd == -ELOOP ? -EINVAL : fd;
+	int r = lfs_read_all(fd, buf, sizeof(buf), &got);
 	close(fd);
 	if (r == 0 && (lfs_dirmeta_decode(buf, got, m) < 0 || m->epoch != id))
 		r = -EINVAL;
