@@ -59,6 +59,7 @@ ROWS = [
     ("deletes", "deletes"),
     ("dir_cycles", "mkdir/rmdir cycles"),
     ("reads", "reader passes over files being written"),
+    ("inflight_zero_reads", "reads that saw an unreturned append as zeros (no writeback cache; DESIGN.md known gaps)"),
     ("bytes_read", "bytes checked by readers"),
     ("bytes_verified", "bytes checked after remounts"),
     ("rows_verified", "SQLite rows checked after remounts"),

@@ -68,6 +68,7 @@ class Soak:
                         "rotations_started": 0, "rotations_completed": 0, "lock_cycles": 0,
                         "stages_created": 0, "stage_expiries_verified": 0, "losses": 0}
         self.stages = []
+        self.writeback = True
         self.stage_seq = 0
         self.rotation_seen = 0
 
@@ -102,6 +103,7 @@ class Soak:
     def mount(self):
         opts = "no_writeback_cache" if self.rnd.random() < 0.3 else ""
         self.figures["remounts_no_writeback" if opts else "remounts_writeback"] += 1
+        self.writeback = not opts  # read by the live checks (workers.py)
         took = self.vault.mount(opts)
         st = self.vault.status()
         if st is None:
