@@ -32,6 +32,33 @@ void lfs_audit_host_genesis(uint8_t out[32], const uint8_t uuid[16], const char 
 	                                         PERSONAL_HOST_GENESIS);
 }
 
+static bool span_is(const char *line, struct lfs_audit_span sp, const char *s)
+{
+	return sp.len == strlen(s) && !memcmp(line + sp.off, s, sp.len);
+}
+
+int lfs_audit_registration(const char *line, size_t len, char host[LFS_HOST_NAME_MAX + 1],
+                           uint64_t *seq)
+{
+	struct lfs_audit_entry e;
+	if (lfs_audit_parse_line(line, len, &e, NULL) < 0 ||
+	    !span_is(line, e.event, "audit-host") || !span_is(line, e.outcome, "success"))
+		return 0;
+	for (unsigned i = 0; i < e.ndetails; i++) {
+		struct lfs_audit_span v = e.detail[i].str;
+		if (!e.detail[i].is_str || !span_is(line, e.detail[i].key, "host") ||
+		    v.len > LFS_HOST_NAME_MAX)
+			continue;
+		memcpy(host, line + v.off, v.len);
+		host[v.len] = '\0';
+		if (!lfs_audit_host_name_ok(host))
+			continue;
+		*seq = e.seq;
+		return 1;
+	}
+	return 0;
+}
+
 int lfs_audit_hosts_dir_open(int logdirfd, const char *logname, bool create)
 {
 	char name[256];

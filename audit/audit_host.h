@@ -12,8 +12,10 @@
 #define LETHEFS_AUDIT_HOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "audit_line.h"
 #include "../cluster/lease.h"
 
 #define LFS_AUDIT_HOSTS_SUFFIX ".d" /* the directory: <log>.d */
@@ -27,6 +29,13 @@ bool lfs_audit_host_name_ok(const char *host);
 /* The "prev" of a host log's first entry: BLAKE2b-256 with its own
  * personalisation over the vault's uuid and the host name. */
 void lfs_audit_host_genesis(uint8_t out[32], const uint8_t uuid[16], const char *host);
+
+/* Whether line (len bytes, no newline) is a valid "audit-host" success
+ * entry registering a host whose name can name a log: 1 with host and its
+ * seq filled, else 0. What verify reads from the main log (fuzzed:
+ * tests/fuzz/fuzz_audit_host.c). */
+int lfs_audit_registration(const char *line, size_t len, char host[LFS_HOST_NAME_MAX + 1],
+                           uint64_t *seq);
 
 /* Opens the directory <logname>.d in logdirfd (the main log's directory),
  * creating it 0700 when create. Never follows a symlink; anything but a

@@ -50,11 +50,6 @@ static struct lfs_audit_host_report *slot(struct lfs_audit_hosts *h, const char 
 	return r;
 }
 
-static bool span_is(const char *line, struct lfs_audit_span sp, const char *s)
-{
-	return sp.len == strlen(s) && !memcmp(line + sp.off, s, sp.len);
-}
-
 /* The hosts the main log registers. Only names that can be host names
  * count: a forged registration would not verify with the main log. */
 static int read_registrations(int dirfd, const char *name, struct lfs_audit_hosts *h)
@@ -73,30 +68,18 @@ static int read_registrations(int dirfd, const char *name, struct lfs_audit_host
 	enum lfs_audit_line_status ls;
 	int r = lfs_audit_reader_init(&rd, fd);
 	while (r == 0 && (r = lfs_audit_reader_next(&rd, &line, &len, &ls)) == 1) {
-		struct lfs_audit_entry e;
+		char host[LFS_HOST_NAME_MAX + 1];
+		uint64_t seq;
 		r = 0;
-		if (ls != LFS_AUDIT_LINE_COMPLETE ||
-		    lfs_audit_parse_line(line, len, &e, NULL) < 0 ||
-		    !span_is(line, e.event, "audit-host") || !span_is(line, e.outcome, "success"))
+		if (ls != LFS_AUDIT_LINE_COMPLETE || !lfs_audit_registration(line, len, host, &seq))
 			continue;
-		for (unsigned i = 0; i < e.ndetails; i++) {
-			char host[LFS_HOST_NAME_MAX + 1];
-			struct lfs_audit_span v = e.detail[i].str;
-			if (!e.detail[i].is_str || !span_is(line, e.detail[i].key, "host") ||
-			    v.len > LFS_HOST_NAME_MAX)
-				continue;
-			memcpy(host, line + v.off, v.len);
-			host[v.len] = '\0';
-			if (!lfs_audit_host_name_ok(host))
-				continue;
-			struct lfs_audit_host_report *hr = slot(h, host, false);
-			if (!hr) {
-				r = -E2BIG;
-				break;
-			}
-			if (!hr->registered)
-				hr->registered = true, hr->registered_seq = e.seq;
+		struct lfs_audit_host_report *hr = slot(h, host, false);
+		if (!hr) {
+			r = -E2BIG;
+			break;
 		}
+		if (!hr->registered)
+			hr->registered = true, hr->registered_seq = seq;
 	}
 	lfs_audit_reader_free(&rd);
 	close(fd);

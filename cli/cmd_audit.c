@@ -43,7 +43,9 @@ static void verify_help(void)
 	       "each entry's MAC under the audit key (derived from the master key, so the\n"
 	       "vault's secret is asked for), and the head file that records the last entry.\n"
 	       "Prints 'OK: ...' or the first problem: an edited, deleted, inserted or\n"
-	       "reordered entry, or a truncated tail.\n"
+	       "reordered entry, or a truncated tail. A vault mounted with -o shared also\n"
+	       "has one log per host (lethefs.audit.d/HOST): each is checked, one line per\n"
+	       "host, and a missing, copied or planted host log fails too.\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --no-key            check only the chain and the structure, without a\n"
