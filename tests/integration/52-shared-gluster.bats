@@ -416,8 +416,9 @@ brick_pid() {
 		echo line \$i >>$G/lhostB/w/log || exit 1; echo \$i >$G/wroteB; sleep 0.05; done" &
 	wb=$!
 	sleep 2
-	# The second brick: with replica 2, GlusterFS's client quorum lets
-	# writes go on while the first brick lives (docs/SHARED.md).
+	# The second brick. The volume has GlusterFS's default client quorum
+	# for replica 2 (cluster.quorum-type none): writes go on with either
+	# brick; with quorum "auto" only while the first lives (docs/SHARED.md).
 	pid=$(brick_pid b2)
 	[ -n "$pid" ]
 	kill -9 "$pid"
