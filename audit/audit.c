@@ -141,14 +141,23 @@ int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
 	return 0;
 }
 
+/* One log object; lfs_audit_close also closes a host log's main log
+ * (no recursion: the stack check refuses it). */
+static void close_one(struct lfs_audit_log *log)
+{
+	if (!log)
+		return;
+	if (log->dirfd >= 0)
+		close(log->dirfd);
+	free(log);
+}
+
 void lfs_audit_close(struct lfs_audit_log *log)
 {
 	if (!log)
 		return;
-	lfs_audit_close(log->main);
-	if (log->dirfd >= 0)
-		close(log->dirfd);
-	free(log);
+	close_one(log->main);
+	close_one(log);
 }
 
 /* Where the next entry goes: its seq and prev, and whether the file ends
@@ -362,12 +371,10 @@ static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
 	return n < 0 ? n : 0;
 }
 
-int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
-		     const char *outcome, const struct lfs_audit_caller *caller,
-		     const struct lfs_audit_detail *details, size_t ndetails)
+static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char *event,
+		      const char *outcome, const struct lfs_audit_caller *caller,
+		      const struct lfs_audit_detail *details, size_t ndetails)
 {
-	if (!log || !event || !outcome)
-		return -EINVAL;
 	if (!key && !strcmp(event, "unlock") && !strcmp(outcome, "success"))
 		return -EINVAL;
 	if (log->system_log_only) {
@@ -378,16 +385,6 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 					      .details = details,
 					      .ndetails = ndetails};
 		return append_system_log_only(log, key, &ro);
-	}
-	/* A host log's first keyed entry of this process is preceded by the
-	 * host's registration in the main log: a host log that holds keyed
-	 * entries is then one verify expects to find. */
-	if (log->main && key && !log->registered) {
-		struct lfs_audit_detail d[] = {{"host", log->host, 0}};
-		int rr = lfs_audit_append(log->main, key, "audit-host", "success", NULL, d, 1);
-		if (rr < 0)
-			return rr;
-		log->registered = true;
 	}
 	/* A descriptor per append: flock belongs to the open file
 	 * description, so one shared by threads or inherited over fork would
@@ -481,6 +478,25 @@ out:
 	free(buf);
 	close(fd); /* releases the lock */
 	return r;
+}
+
+int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
+		     const char *outcome, const struct lfs_audit_caller *caller,
+		     const struct lfs_audit_detail *details, size_t ndetails)
+{
+	if (!log || !event || !outcome)
+		return -EINVAL;
+	/* A host log's first keyed entry of this process is preceded by the
+	 * host's registration in the main log: a host log that holds keyed
+	 * entries is then one verify expects to find. */
+	if (log->main && key && !log->registered) {
+		struct lfs_audit_detail d[] = {{"host", log->host, 0}};
+		int r = append_one(log->main, key, "audit-host", "success", NULL, d, 1);
+		if (r < 0)
+			return r;
+		log->registered = true;
+	}
+	return append_one(log, key, event, outcome, caller, details, ndetails);
 }
 
 int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq)
