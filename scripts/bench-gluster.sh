@@ -149,10 +149,9 @@ function med(a, n,   i, j, t) {
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
+function verdict(v, target) { return v >= target ? "(target " target ": met)" : "(target " target ": missed)" }
 END {
+	mw = med(w, NR); mr = med(rd, NR); mx = med(x, NR); ml = med(l, NR)
 	printf "median (lethefs speed / plain GlusterFS): seq-write %.2fx %s, seq-read %.2fx %s, extract %.2fx %s, ls -lR %.2fx %s\n", \
-		med(w, NR), med(w, NR) >= 0.8 ? "(target 0.8: met)" : "(target 0.8: missed)", \
-		med(rd, NR), med(rd, NR) >= 0.8 ? "(target 0.8: met)" : "(target 0.8: missed)", \
-		med(x, NR), med(x, NR) >= 0.6 ? "(target 0.6: met)" : "(target 0.6: missed)", \
-		med(l, NR), med(l, NR) >= 0.6 ? "(target 0.6: met)" : "(target 0.6: missed)"
+		mw, verdict(mw, 0.8), mr, verdict(mr, 0.8), mx, verdict(mx, 0.6), ml, verdict(ml, 0.6)
 }' "$RES" | tee "$BENCH_DIR/ratios.txt"
