@@ -98,7 +98,7 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
 }
 
 int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
-			const struct lfs_vault_config *cfg, const char *host)
+                        const struct lfs_vault_config *cfg, const char *host)
 {
 	if (!lfs_audit_host_name_ok(host))
 		return -EINVAL;
@@ -127,7 +127,7 @@ int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
 	/* Whatever the backing store's writer planted under the name (a
 	 * symlink, a FIFO, a directory) is refused, never followed. */
 	int fd = openat(log->dirfd, log->name,
-			O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		r = fd < 0 ? -errno : -EINVAL;
@@ -323,11 +323,11 @@ static void forward(const struct lfs_audit_log *log, const struct lfs_audit_reco
 	struct lfs_audit_record rec = *proto;
 	rec.seq = seq;
 	struct lfs_audit_forwarded f = {.uuid = log->uuid,
-					 .rec = &rec,
-					 .prev = prev,
-					 .hash = hash,
-					 .keyed = keyed,
-					 .host = log->main ? log->host : NULL};
+	                                .rec = &rec,
+	                                .prev = prev,
+	                                .hash = hash,
+	                                .keyed = keyed,
+	                                .host = log->main ? log->host : NULL};
 	lfs_audit_forward(&f);
 }
 
@@ -372,8 +372,8 @@ static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
 }
 
 static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char *event,
-		      const char *outcome, const struct lfs_audit_caller *caller,
-		      const struct lfs_audit_detail *details, size_t ndetails)
+                      const char *outcome, const struct lfs_audit_caller *caller,
+                      const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!key && !strcmp(event, "unlock") && !strcmp(outcome, "success"))
 		return -EINVAL;
@@ -390,7 +390,7 @@ static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char 
 	 * description, so one shared by threads or inherited over fork would
 	 * not exclude anyone. */
 	int fd = openat(log->dirfd, log->name,
-			O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	                O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	/* A newline closing a fragment, a gap entry, the entry, a NUL. */
@@ -481,8 +481,8 @@ out:
 }
 
 int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
-		     const char *outcome, const struct lfs_audit_caller *caller,
-		     const struct lfs_audit_detail *details, size_t ndetails)
+                     const char *outcome, const struct lfs_audit_caller *caller,
+                     const struct lfs_audit_detail *details, size_t ndetails)
 {
 	if (!log || !event || !outcome)
 		return -EINVAL;

@@ -41,7 +41,7 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
  * in this process first appends an "audit-host" entry naming the host to
  * the main log. -EINVAL for a host name that cannot name a log. */
 int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
-			const struct lfs_vault_config *cfg, const char *host);
+                        const struct lfs_vault_config *cfg, const char *host);
 void lfs_audit_close(struct lfs_audit_log *log);
 /* For a vault on read-only storage (mount -o ro): a log whose entries go
  * to the system log only (audit_forward.h), numbered from 1 and chained

@@ -101,8 +101,8 @@ static void build(struct fields *f, const struct lfs_audit_forwarded *a)
 	}
 	/* A host log's entries are numbered in that log: "<uuid>/<host> #seq". */
 	snprintf(f->msg, sizeof(f->msg), "MESSAGE=audit %s%s%s #%" PRIu64 ": %s %s by %s%s", uuid,
-	         a->host ? "/" : "", a->host ? a->host : "", rec->seq, rec->event, rec->outcome, who,
-	         a->keyed ? "" : " [unkeyed]");
+	         a->host ? "/" : "", a->host ? a->host : "", rec->seq, rec->event, rec->outcome,
+	         who, a->keyed ? "" : " [unkeyed]");
 	snprintf(f->id, sizeof(f->id), "MESSAGE_ID=%s", lfs_audit_message_id(rec->event));
 	snprintf(f->prio, sizeof(f->prio), "PRIORITY=%d", priority_of(rec));
 	snprintf(f->uuid, sizeof(f->uuid), "LETHEFS_UUID=%s", uuid);
@@ -153,8 +153,8 @@ void lfs_audit_forward(const struct lfs_audit_forwarded *a)
 	/* No journald: the classic syslog socket, where a syslog daemon may
 	 * forward it; glibc drops the line quietly when nothing listens. The
 	 * fields travel inside the text. */
-	syslog(LOG_AUTHPRIV | priority_of(a->rec), "%s %s %s %s %s %s%s%s", f.msg + 8, f.uuid, f.seq,
-	       f.hash, f.prev, f.keyed, a->host ? " " : "", a->host ? f.host : "");
+	syslog(LOG_AUTHPRIV | priority_of(a->rec), "%s %s %s %s %s %s%s%s", f.msg + 8, f.uuid,
+	       f.seq, f.hash, f.prev, f.keyed, a->host ? " " : "", a->host ? f.host : "");
 	if (!atomic_exchange(&told, true))
 		lfs_log(LFS_LOG_DEBUG,
 		        "audit: the system journal is not reachable (%s); entries go "

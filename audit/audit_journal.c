@@ -77,8 +77,7 @@ static int by_seq(const void *a, const void *b)
 
 /* The records of this vault's log: of host's own log (its LETHEFS_HOST),
  * or of the main log (host NULL: records without LETHEFS_HOST). */
-static int read_journal(const char *dir, const uint8_t uuid[16], const char *host,
-                        struct copies *c)
+static int read_journal(const char *dir, const uint8_t uuid[16], const char *host, struct copies *c)
 {
 	sd_journal *j;
 	char match[64], hex[33], hmatch[96];

@@ -130,8 +130,8 @@ static void check_chain(struct lfs_audit_rows *t, const uint8_t genesis[32], con
 	rep->unsealed = any_keyed ? t->n - 1 - last_keyed : t->n;
 }
 
-int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32],
-			 const uint8_t *key, struct lfs_audit_report *rep)
+int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32], const uint8_t *key,
+                         struct lfs_audit_report *rep)
 {
 	char head[256 + sizeof(LFS_AUDIT_HEAD_SUFFIX)];
 	memset(rep, 0, sizeof(*rep));
@@ -175,7 +175,7 @@ int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32],
 }
 
 int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const uint8_t *key,
-		     struct lfs_audit_report *rep)
+                     struct lfs_audit_report *rep)
 {
 	int dirfd;
 	char name[256];

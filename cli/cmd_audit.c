@@ -133,13 +133,15 @@ static void print_hosts(const struct lfs_audit_hosts *hosts)
 		       "after the last keyed one (not yet sealed)%s\n",
 		       h->name, (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
 		       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
-		       h->registered ? "" : "; not registered in the main log (no keyed entry yet)");
+		       h->registered ? ""
+		                     : "; not registered in the main log (no keyed entry yet)");
 		if (rep->journal_checked)
-			printf("host %s: journal: %llu copies up to seq %llu agree with the log; %llu "
-			       "entries of the log have no copy there\n",
-			       h->name, (unsigned long long)rep->journal_entries,
-			       (unsigned long long)rep->journal_last_seq,
-			       (unsigned long long)rep->journal_missing);
+			printf(
+			    "host %s: journal: %llu copies up to seq %llu agree with the log; %llu "
+			    "entries of the log have no copy there\n",
+			    h->name, (unsigned long long)rep->journal_entries,
+			    (unsigned long long)rep->journal_last_seq,
+			    (unsigned long long)rep->journal_missing);
 	}
 }
 
@@ -265,7 +267,7 @@ static int audit_verify(int argc, char **argv)
 	/* Shared vaults: one log per host beside the main log. */
 	struct lfs_audit_hosts hosts;
 	r = lfs_audit_verify_hosts(v.dirfd, &v.cfg, no_key ? NULL : key, journal || journal_dir,
-				   journal_dir, &hosts);
+	                           journal_dir, &hosts);
 	sodium_memzero(key, sizeof(key));
 	lfs_vault_close(&v);
 	if (r < 0) {

@@ -483,8 +483,12 @@ static void seed_audit_host(void)
 	put("audit_host", "name", "lab1.example-org_2", 18);
 	put("audit_host", "name-head", "lab1.head", 9);
 	struct lfs_audit_detail d[] = {{"host", "lab1", 0}};
-	struct lfs_audit_record rec = {.seq = 7, .time_ms = 1764401856123LL, .event = "audit-host",
-				       .outcome = "success", .details = d, .ndetails = 1};
+	struct lfs_audit_record rec = {.seq = 7,
+	                               .time_ms = 1764401856123LL,
+	                               .event = "audit-host",
+	                               .outcome = "success",
+	                               .details = d,
+	                               .ndetails = 1};
 	uint8_t key[32], prev[32];
 	char buf[LFS_AUDIT_LINE_MAX + 1];
 	fz_key(key, sizeof(key), FZ_SEED_MASTER);

@@ -20,8 +20,9 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: audit_append [--passfile F] [--count N] [--host H] VAULT EVENT OUTCOME "
-			"[KEY=STRING | KEY:=NUMBER]...\n");
+	fprintf(stderr,
+	        "usage: audit_append [--passfile F] [--count N] [--host H] VAULT EVENT OUTCOME "
+	        "[KEY=STRING | KEY:=NUMBER]...\n");
 	return 2;
 }
 
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
 	struct lfs_audit_log *log = NULL;
 	if (r == 0)
 		r = host ? lfs_audit_open_host(&log, v.dirfd, &v.cfg, host)
-			 : lfs_audit_open(&log, v.dirfd, &v.cfg);
+		         : lfs_audit_open(&log, v.dirfd, &v.cfg);
 	struct lfs_audit_caller c;
 	lfs_audit_caller_self(&c);
 	for (long n = 0; r == 0 && n < count; n++)
