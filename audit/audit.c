@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "audit_end.h"
 #include "audit_forward.h"
+#include "audit_host.h"
 #include "../keymgmt/kdf.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -32,6 +33,12 @@ struct lfs_audit_log {
 	 * numbered from 1 and chained among themselves (lfs_audit_open_ro). */
 	bool system_log_only;
 	uint8_t ro_prev[32];
+	/* A shared mount's own log (lfs_audit_open_host): the vault's main
+	 * log, where the host registers before its first keyed entry, and
+	 * the host's name; main is NULL for the main log itself. */
+	struct lfs_audit_log *main;
+	char host[LFS_HOST_NAME_MAX + 1];
+	bool registered; /* by this process */
 };
 
 /* Room left in a 255-byte name for ".head" and lfs_replace_file's
@@ -90,13 +97,67 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
 	return 0;
 }
 
-void lfs_audit_close(struct lfs_audit_log *log)
+int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
+                        const struct lfs_vault_config *cfg, const char *host)
+{
+	if (!lfs_audit_host_name_ok(host))
+		return -EINVAL;
+	struct lfs_audit_log *main;
+	int r = lfs_audit_open(&main, vault_dirfd, cfg);
+	if (r < 0)
+		return r;
+	struct lfs_audit_log *log = calloc(1, sizeof(*log));
+	if (!log) {
+		lfs_audit_close(main);
+		return -ENOMEM;
+	}
+	log->main = main;
+	log->dirfd = lfs_audit_hosts_dir_open(main->dirfd, main->name, true);
+	if (log->dirfd < 0) {
+		r = log->dirfd;
+		free(log);
+		lfs_audit_close(main);
+		return r;
+	}
+	snprintf(log->host, sizeof(log->host), "%s", host);
+	snprintf(log->name, sizeof(log->name), "%s", host);
+	snprintf(log->head, sizeof(log->head), "%s%s", host, LFS_AUDIT_HEAD_SUFFIX);
+	lfs_audit_host_genesis(log->genesis, cfg->uuid, host);
+	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
+	/* Whatever the backing store's writer planted under the name (a
+	 * symlink, a FIFO, a directory) is refused, never followed. */
+	int fd = openat(log->dirfd, log->name,
+	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = fd < 0 ? -errno : -EINVAL;
+		if (fd >= 0)
+			close(fd);
+		lfs_audit_close(log);
+		return r;
+	}
+	close(fd);
+	*out = log;
+	return 0;
+}
+
+/* One log object; lfs_audit_close also closes a host log's main log
+ * (no recursion: the stack check refuses it). */
+static void close_one(struct lfs_audit_log *log)
 {
 	if (!log)
 		return;
 	if (log->dirfd >= 0)
 		close(log->dirfd);
 	free(log);
+}
+
+void lfs_audit_close(struct lfs_audit_log *log)
+{
+	if (!log)
+		return;
+	close_one(log->main);
+	close_one(log);
 }
 
 /* Where the next entry goes: its seq and prev, and whether the file ends
@@ -261,8 +322,12 @@ static void forward(const struct lfs_audit_log *log, const struct lfs_audit_reco
 {
 	struct lfs_audit_record rec = *proto;
 	rec.seq = seq;
-	struct lfs_audit_forwarded f = {
-		.uuid = log->uuid, .rec = &rec, .prev = prev, .hash = hash, .keyed = keyed};
+	struct lfs_audit_forwarded f = {.uuid = log->uuid,
+	                                .rec = &rec,
+	                                .prev = prev,
+	                                .hash = hash,
+	                                .keyed = keyed,
+	                                .host = log->main ? log->host : NULL};
 	lfs_audit_forward(&f);
 }
 
@@ -306,12 +371,10 @@ static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
 	return n < 0 ? n : 0;
 }
 
-int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
-		     const char *outcome, const struct lfs_audit_caller *caller,
-		     const struct lfs_audit_detail *details, size_t ndetails)
+static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char *event,
+                      const char *outcome, const struct lfs_audit_caller *caller,
+                      const struct lfs_audit_detail *details, size_t ndetails)
 {
-	if (!log || !event || !outcome)
-		return -EINVAL;
 	if (!key && !strcmp(event, "unlock") && !strcmp(outcome, "success"))
 		return -EINVAL;
 	if (log->system_log_only) {
@@ -326,8 +389,8 @@ int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *
 	/* A descriptor per append: flock belongs to the open file
 	 * description, so one shared by threads or inherited over fork would
 	 * not exclude anyone. */
-	int fd = openat(log->dirfd, log->name, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	int fd = openat(log->dirfd, log->name,
+	                O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	/* A newline closing a fragment, a gap entry, the entry, a NUL. */
@@ -415,6 +478,25 @@ out:
 	free(buf);
 	close(fd); /* releases the lock */
 	return r;
+}
+
+int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
+                     const char *outcome, const struct lfs_audit_caller *caller,
+                     const struct lfs_audit_detail *details, size_t ndetails)
+{
+	if (!log || !event || !outcome)
+		return -EINVAL;
+	/* A host log's first keyed entry of this process is preceded by the
+	 * host's registration in the main log: a host log that holds keyed
+	 * entries is then one verify expects to find. */
+	if (log->main && key && !log->registered) {
+		struct lfs_audit_detail d[] = {{"host", log->host, 0}};
+		int r = append_one(log->main, key, "audit-host", "success", NULL, d, 1);
+		if (r < 0)
+			return r;
+		log->registered = true;
+	}
+	return append_one(log, key, event, outcome, caller, details, ndetails);
 }
 
 int lfs_audit_last_seq(const struct lfs_audit_log *log, uint64_t *seq)

@@ -36,6 +36,12 @@ struct lfs_audit_log;
  * relative path being relative to the vault directory vault_dirfd.
  * Returns 0 or -errno. */
 int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs_vault_config *cfg);
+/* A shared mount's own log, <log>.d/<host> beside the configured log
+ * (audit_host.h; created 0700/0600 when absent). Its first keyed append
+ * in this process first appends an "audit-host" entry naming the host to
+ * the main log. -EINVAL for a host name that cannot name a log. */
+int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
+                        const struct lfs_vault_config *cfg, const char *host);
 void lfs_audit_close(struct lfs_audit_log *log);
 /* For a vault on read-only storage (mount -o ro): a log whose entries go
  * to the system log only (audit_forward.h), numbered from 1 and chained

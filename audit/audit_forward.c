@@ -70,8 +70,8 @@ static int priority_of(const struct lfs_audit_record *rec)
 struct fields {
 	char msg[1024], id[48], prio[16], uuid[48], event[64], outcome[64], seq[48];
 	char hash[80], prev[80], keyed[24], uid[32], pid[32], exe[LFS_AUDIT_EXE_MAX + 32];
-	char loginuid[40], sessionid[40];
-	struct iovec iov[16];
+	char loginuid[40], sessionid[40], host[96];
+	struct iovec iov[17];
 	int n;
 };
 
@@ -99,8 +99,10 @@ static void build(struct fields *f, const struct lfs_audit_forwarded *a)
 		         (unsigned long)c->uid, (long)c->pid, exe, (long long)c->loginuid,
 		         (long long)c->sessionid);
 	}
-	snprintf(f->msg, sizeof(f->msg), "MESSAGE=audit %s #%" PRIu64 ": %s %s by %s%s", uuid,
-	         rec->seq, rec->event, rec->outcome, who, a->keyed ? "" : " [unkeyed]");
+	/* A host log's entries are numbered in that log: "<uuid>/<host> #seq". */
+	snprintf(f->msg, sizeof(f->msg), "MESSAGE=audit %s%s%s #%" PRIu64 ": %s %s by %s%s", uuid,
+	         a->host ? "/" : "", a->host ? a->host : "", rec->seq, rec->event, rec->outcome,
+	         who, a->keyed ? "" : " [unkeyed]");
 	snprintf(f->id, sizeof(f->id), "MESSAGE_ID=%s", lfs_audit_message_id(rec->event));
 	snprintf(f->prio, sizeof(f->prio), "PRIORITY=%d", priority_of(rec));
 	snprintf(f->uuid, sizeof(f->uuid), "LETHEFS_UUID=%s", uuid);
@@ -122,6 +124,10 @@ static void build(struct fields *f, const struct lfs_audit_forwarded *a)
 	add(f, f->hash);
 	add(f, f->prev);
 	add(f, f->keyed);
+	if (a->host) {
+		snprintf(f->host, sizeof(f->host), "LETHEFS_HOST=%s", a->host);
+		add(f, f->host);
+	}
 	if (c) {
 		snprintf(f->uid, sizeof(f->uid), "LETHEFS_UID=%lu", (unsigned long)c->uid);
 		snprintf(f->pid, sizeof(f->pid), "LETHEFS_PID=%ld", (long)c->pid);
@@ -147,8 +153,8 @@ void lfs_audit_forward(const struct lfs_audit_forwarded *a)
 	/* No journald: the classic syslog socket, where a syslog daemon may
 	 * forward it; glibc drops the line quietly when nothing listens. The
 	 * fields travel inside the text. */
-	syslog(LOG_AUTHPRIV | priority_of(a->rec), "%s %s %s %s %s %s", f.msg + 8, f.uuid, f.seq,
-	       f.hash, f.prev, f.keyed);
+	syslog(LOG_AUTHPRIV | priority_of(a->rec), "%s %s %s %s %s %s%s%s", f.msg + 8, f.uuid,
+	       f.seq, f.hash, f.prev, f.keyed, a->host ? " " : "", a->host ? f.host : "");
 	if (!atomic_exchange(&told, true))
 		lfs_log(LFS_LOG_DEBUG,
 		        "audit: the system journal is not reachable (%s); entries go "

@@ -25,6 +25,7 @@ struct lfs_audit_forwarded {
 	const uint8_t *prev; /* 32 bytes */
 	const uint8_t *hash; /* 32 bytes */
 	bool keyed;
+	const char *host; /* a shared mount's own log (audit_host.h): LETHEFS_HOST; else NULL */
 };
 
 /* Sends one entry. Never fails the append: when neither journald nor a

@@ -75,18 +75,28 @@ static int by_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int read_journal(const char *dir, const uint8_t uuid[16], struct copies *c)
+/* The records of this vault's log: of host's own log (its LETHEFS_HOST),
+ * or of the main log (host NULL: records without LETHEFS_HOST). */
+static int read_journal(const char *dir, const uint8_t uuid[16], const char *host, struct copies *c)
 {
 	sd_journal *j;
-	char match[64], hex[33];
+	char match[64], hex[33], hmatch[96];
 	sodium_bin2hex(hex, sizeof(hex), uuid, 16);
 	snprintf(match, sizeof(match), "LETHEFS_UUID=%s", hex);
 	int r = dir ? sd_journal_open_directory(&j, dir, 0) : sd_journal_open(&j, 0);
 	if (r < 0)
 		return r;
 	r = sd_journal_add_match(j, match, 0);
-	while (r >= 0 && (r = sd_journal_next(j)) > 0)
+	if (r >= 0 && host) {
+		snprintf(hmatch, sizeof(hmatch), "LETHEFS_HOST=%s", host);
+		r = sd_journal_add_match(j, hmatch, 0);
+	}
+	while (r >= 0 && (r = sd_journal_next(j)) > 0) {
+		char other[80];
+		if (!host && field(j, "LETHEFS_HOST", other, sizeof(other)))
+			continue; /* a host log's entry: numbered in that log */
 		r = add_copy(c, j);
+	}
 	sd_journal_close(j);
 	if (r < 0)
 		return r;
@@ -96,16 +106,10 @@ static int read_journal(const char *dir, const uint8_t uuid[16], struct copies *
 }
 
 /* The hash of every line, in order: seq n is line n in an intact log. */
-static int read_log_hashes(int vault_dirfd, const struct lfs_vault_config *cfg, uint8_t (**out)[32],
-                           size_t *n)
+static int read_log_hashes(int dirfd, const char *name, uint8_t (**out)[32], size_t *n)
 {
-	int dirfd;
-	char name[256];
-	int r = lfs_audit_locate(vault_dirfd, cfg, &dirfd, name);
-	if (r < 0)
-		return r;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	close(dirfd);
+	int r;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	*out = NULL;
 	*n = 0;
 	if (fd < 0)
@@ -204,15 +208,15 @@ static void compare(const struct copies *c, uint8_t (*hashes)[32], size_t n,
 	rep->journal_missing = n - present;
 }
 
-int lfs_audit_check_journal(int vault_dirfd, const struct lfs_vault_config *cfg, const char *dir,
-                            struct lfs_audit_report *rep)
+int lfs_audit_check_journal_log(int dirfd, const char *name, const uint8_t uuid[16],
+                                const char *host, const char *dir, struct lfs_audit_report *rep)
 {
 	struct copies c = {0};
 	uint8_t(*hashes)[32] = NULL;
 	size_t n = 0;
-	int r = read_journal(dir, cfg->uuid, &c);
+	int r = read_journal(dir, uuid, host, &c);
 	if (r == 0)
-		r = read_log_hashes(vault_dirfd, cfg, &hashes, &n);
+		r = read_log_hashes(dirfd, name, &hashes, &n);
 	if (r == 0) {
 		rep->journal_checked = true;
 		rep->journal_entries = c.n;
@@ -221,5 +225,18 @@ int lfs_audit_check_journal(int vault_dirfd, const struct lfs_vault_config *cfg,
 	}
 	free(c.v);
 	free(hashes);
+	return r;
+}
+
+int lfs_audit_check_journal(int vault_dirfd, const struct lfs_vault_config *cfg, const char *dir,
+                            struct lfs_audit_report *rep)
+{
+	int dirfd;
+	char name[256];
+	int r = lfs_audit_locate(vault_dirfd, cfg, &dirfd, name);
+	if (r < 0)
+		return r;
+	r = lfs_audit_check_journal_log(dirfd, name, cfg->uuid, NULL, dir, rep);
+	close(dirfd);
 	return r;
 }

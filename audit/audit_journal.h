@@ -23,4 +23,10 @@
 int lfs_audit_check_journal(int vault_dirfd, const struct lfs_vault_config *cfg, const char *dir,
                             struct lfs_audit_report *rep);
 
+/* The same for one log: name in dirfd; host names a shared mount's own
+ * log (its copies carry LETHEFS_HOST), NULL the main log (copies without
+ * LETHEFS_HOST). */
+int lfs_audit_check_journal_log(int dirfd, const char *name, const uint8_t uuid[16],
+                                const char *host, const char *dir, struct lfs_audit_report *rep);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *lfs_audit_problem_name(enum lfs_audit_problem p)
@@ -129,42 +130,38 @@ static void check_chain(struct lfs_audit_rows *t, const uint8_t genesis[32], con
 	rep->unsealed = any_keyed ? t->n - 1 - last_keyed : t->n;
 }
 
-int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const uint8_t *key,
-		     struct lfs_audit_report *rep)
+int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32], const uint8_t *key,
+                         struct lfs_audit_report *rep)
 {
-	int dirfd;
-	char name[256], head[256 + sizeof(LFS_AUDIT_HEAD_SUFFIX)];
-	uint8_t genesis[32];
+	char head[256 + sizeof(LFS_AUDIT_HEAD_SUFFIX)];
 	memset(rep, 0, sizeof(*rep));
 	rep->macs_checked = key != NULL;
-	int r = lfs_audit_locate(vault_dirfd, cfg, &dirfd, name);
-	if (r < 0)
-		return r;
 	snprintf(head, sizeof(head), "%s%s", name, LFS_AUDIT_HEAD_SUFFIX);
-	lfs_audit_genesis(genesis, cfg->uuid);
-
 	struct lfs_audit_rows t = {0};
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT) {
-		r = -errno;
-		close(dirfd);
-		return r;
+	int r = 0;
+	/* O_NONBLOCK: a FIFO planted under the name must not hang verify. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return -errno;
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return -EINVAL;
 	}
 	rep->log_present = fd >= 0;
 	if (fd >= 0) {
 		struct lfs_audit_reader rd;
 		const char *line;
 		size_t len;
-		enum lfs_audit_line_status st;
+		enum lfs_audit_line_status ls;
 		r = lfs_audit_reader_init(&rd, fd);
-		while (r == 0 && (r = lfs_audit_reader_next(&rd, &line, &len, &st)) == 1)
-			r = add_row(&t, line, len, st, key);
+		while (r == 0 && (r = lfs_audit_reader_next(&rd, &line, &len, &ls)) == 1)
+			r = add_row(&t, line, len, ls, key);
 		lfs_audit_reader_free(&rd);
 		close(fd);
 	}
 	if (r < 0) {
 		free(t.v);
-		close(dirfd);
 		return r;
 	}
 	rep->entries = t.n;
@@ -174,6 +171,20 @@ int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const 
 	if (rep->problem == LFS_AUDIT_INTACT)
 		lfs_audit_check_head(&t, dirfd, head, key, rep);
 	free(t.v);
-	close(dirfd);
 	return 0;
+}
+
+int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const uint8_t *key,
+                     struct lfs_audit_report *rep)
+{
+	int dirfd;
+	char name[256];
+	uint8_t genesis[32];
+	int r = lfs_audit_locate(vault_dirfd, cfg, &dirfd, name);
+	if (r < 0)
+		return r;
+	lfs_audit_genesis(genesis, cfg->uuid);
+	r = lfs_audit_verify_log(dirfd, name, genesis, key, rep);
+	close(dirfd);
+	return r;
 }

@@ -19,4 +19,9 @@
 int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const uint8_t *key,
 		     struct lfs_audit_report *rep);
 
+/* The same for one log file: name in dirfd (its head is name.head),
+ * chained from genesis. A name that is not a regular file: -EINVAL. */
+int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32], const uint8_t *key,
+                         struct lfs_audit_report *rep);
+
 #endif

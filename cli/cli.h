@@ -83,6 +83,7 @@ int lfs_cmd_keyslot_remove(int argc, char **argv);
 int lfs_cmd_passwd(int argc, char **argv);
 int lfs_cmd_key(int argc, char **argv);
 int lfs_cmd_audit(int argc, char **argv);
+int lfs_cmd_audit_show(int argc, char **argv); /* cli/cmd_audit_show.c */
 int lfs_cmd_rekey(int argc, char **argv);
 int lfs_cmd_stage(int argc, char **argv);
 int lfs_cmd_shred_expired(int argc, char **argv);

@@ -7,6 +7,7 @@
 #include "../audit/audit_journal.h"
 #include "../audit/audit_keyring.h"
 #include "../audit/audit_verify.h"
+#include "../audit/audit_verify_hosts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,9 @@ static void verify_help(void)
 	       "each entry's MAC under the audit key (derived from the master key, so the\n"
 	       "vault's secret is asked for), and the head file that records the last entry.\n"
 	       "Prints 'OK: ...' or the first problem: an edited, deleted, inserted or\n"
-	       "reordered entry, or a truncated tail.\n"
+	       "reordered entry, or a truncated tail. A vault mounted with -o shared also\n"
+	       "has one log per host (lethefs.audit.d/HOST): each is checked, one line per\n"
+	       "host, and a missing, copied or planted host log fails too.\n"
 	       "\n"
 	       "Options:\n" LFS_SECRET_HELP
 	       "  --no-key            check only the chain and the structure, without a\n"
@@ -60,46 +63,86 @@ static void verify_help(void)
 	       "vault files, 10 the audit log failed verification.\n");
 }
 
-static void show_help(void)
-{
-	printf("Usage: lethefs audit show [--json] [--since T] [--until T] [--event NAME]...\n"
-	       "                          VAULT\n"
-	       "\n"
-	       "Print VAULT's audit log, oldest entry first, without checking it (run\n"
-	       "'lethefs audit verify' for that). No secret is needed.\n"
-	       "\n"
-	       "Options:\n"
-	       "  --json              print the log's own JSON lines (one object per entry)\n"
-	       "  --since T, --until T  keep entries from T on and up to T, with T as\n"
-	       "                      journalctl takes it: 'yesterday', 'today', 'now',\n"
-	       "                      '-1h', '2 days ago', '2026-12-01', '2026-12-01 10:00',\n"
-	       "                      '2026-12-01 10:00:05', '2026-12-01T10:00:05Z' (local\n"
-	       "                      time unless a zone such as 'UTC', 'Z' or '+01:00' is\n"
-	       "                      given), '@UNIXTIME', or a duration ago ('2h')\n"
-	       "  --event NAME        keep entries of that event (repeatable: any of them)\n"
-	       "  -h, --help          show this help\n"
-	       "\n"
-	       "Exit codes: 0 ok, 1 error, 2 usage, 4 no vault, 5 corrupt vault files.\n");
-}
-
 /* ---- verify --------------------------------------------------------------- */
 
-static void print_report_json(const struct lfs_audit_report *rep)
+static void print_host_json(const struct lfs_audit_host_report *h, bool first)
 {
-	char msg[2 * sizeof(rep->message)];
+	const struct lfs_audit_report *rep = &h->rep;
+	char msg[2 * sizeof(rep->message)], name[2 * sizeof(h->name)];
 	lfs_audit_json_quote(msg, sizeof(msg), rep->message);
+	lfs_audit_json_quote(name, sizeof(name), h->name);
+	printf("%s{\"host\":%s,\"ok\":%s,\"problem\":\"%s\",\"line\":%llu,\"message\":%s,"
+	       "\"entries\":%llu,\"last_seq\":%llu,\"keyed\":%llu,\"unsealed\":%llu,"
+	       "\"head_seq\":%llu,\"registered\":%s,\"journal_checked\":%s,"
+	       "\"journal_entries\":%llu,\"journal_missing\":%llu}",
+	       first ? "" : ",", h->planted ? "null" : name,
+	       rep->problem == LFS_AUDIT_INTACT ? "true" : "false",
+	       lfs_audit_problem_name(rep->problem), (unsigned long long)rep->line, msg,
+	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
+	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
+	       (unsigned long long)rep->head_seq, h->registered ? "true" : "false",
+	       rep->journal_checked ? "true" : "false", (unsigned long long)rep->journal_entries,
+	       (unsigned long long)rep->journal_missing);
+}
+
+/* The top level describes the main log; ok, problem, line and message
+ * the first failure among all logs (a host's message names its file). */
+static void print_report_json(const struct lfs_audit_report *main_rep,
+                              const struct lfs_audit_hosts *hosts)
+{
+	const struct lfs_audit_report *first = main_rep;
+	for (size_t i = 0; first->problem == LFS_AUDIT_INTACT && i < hosts->n; i++)
+		if (hosts->v[i].rep.problem != LFS_AUDIT_INTACT)
+			first = &hosts->v[i].rep;
+	const struct lfs_audit_report *rep = main_rep;
+	char msg[2 * sizeof(rep->message)];
+	lfs_audit_json_quote(msg, sizeof(msg), first->message);
 	printf("{\"ok\":%s,\"problem\":\"%s\",\"line\":%llu,\"message\":%s,\"entries\":%llu,"
 	       "\"last_seq\":%llu,\"keyed\":%llu,\"unsealed\":%llu,\"macs_checked\":%s,"
 	       "\"head_seq\":%llu,\"head_keyed\":%s,\"anchor_seq\":%llu,\"journal_checked\":%s,"
-	       "\"journal_entries\":%llu,\"journal_last_seq\":%llu,\"journal_missing\":%llu}\n",
-	       rep->problem == LFS_AUDIT_INTACT ? "true" : "false",
-	       lfs_audit_problem_name(rep->problem), (unsigned long long)rep->line, msg,
+	       "\"journal_entries\":%llu,\"journal_last_seq\":%llu,\"journal_missing\":%llu,"
+	       "\"hosts\":[",
+	       first->problem == LFS_AUDIT_INTACT ? "true" : "false",
+	       lfs_audit_problem_name(first->problem), (unsigned long long)first->line, msg,
 	       (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
 	       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
 	       rep->macs_checked ? "true" : "false", (unsigned long long)rep->head_seq,
 	       rep->head_keyed ? "true" : "false", (unsigned long long)rep->anchor_seq,
 	       rep->journal_checked ? "true" : "false", (unsigned long long)rep->journal_entries,
 	       (unsigned long long)rep->journal_last_seq, (unsigned long long)rep->journal_missing);
+	for (size_t i = 0; i < hosts->n; i++)
+		print_host_json(&hosts->v[i], i == 0);
+	printf("]}\n");
+}
+
+/* One line per host log (after the main log's report). */
+static void print_hosts(const struct lfs_audit_hosts *hosts)
+{
+	for (size_t i = 0; i < hosts->n; i++) {
+		const struct lfs_audit_host_report *h = &hosts->v[i];
+		const struct lfs_audit_report *rep = &h->rep;
+		if (h->planted) {
+			printf("FAILED: %s\n", rep->message);
+			continue;
+		}
+		if (rep->problem != LFS_AUDIT_INTACT) {
+			printf("host %s: FAILED: %s\n", h->name, rep->message);
+			continue;
+		}
+		printf("host %s: OK: %llu entries, last seq %llu, %llu keyed; %llu unkeyed entries "
+		       "after the last keyed one (not yet sealed)%s\n",
+		       h->name, (unsigned long long)rep->entries, (unsigned long long)rep->last_seq,
+		       (unsigned long long)rep->keyed, (unsigned long long)rep->unsealed,
+		       h->registered ? ""
+		                     : "; not registered in the main log (no keyed entry yet)");
+		if (rep->journal_checked)
+			printf(
+			    "host %s: journal: %llu copies up to seq %llu agree with the log; %llu "
+			    "entries of the log have no copy there\n",
+			    h->name, (unsigned long long)rep->journal_entries,
+			    (unsigned long long)rep->journal_last_seq,
+			    (unsigned long long)rep->journal_missing);
+	}
 }
 
 static void print_report(const struct lfs_audit_report *rep)
@@ -205,8 +248,8 @@ static int audit_verify(int argc, char **argv)
 	}
 	struct lfs_audit_report rep;
 	int r = lfs_audit_verify(v.dirfd, &v.cfg, no_key ? NULL : key, &rep);
-	sodium_memzero(key, sizeof(key));
 	if (r < 0) {
+		sodium_memzero(key, sizeof(key));
 		lfs_vault_close(&v);
 		lfs_cli_error("cannot read the audit log of %s: %s", path, strerror(-r));
 		return LFS_EXIT_ERROR;
@@ -214,203 +257,32 @@ static int audit_verify(int argc, char **argv)
 	if ((journal || journal_dir) && rep.problem == LFS_AUDIT_INTACT) {
 		r = lfs_audit_check_journal(v.dirfd, &v.cfg, journal_dir, &rep);
 		if (r < 0) {
+			sodium_memzero(key, sizeof(key));
 			lfs_vault_close(&v);
 			lfs_cli_error("cannot compare with the %s: %s",
 				      journal_dir ? "journal files" : "system journal", strerror(-r));
 			return LFS_EXIT_ERROR;
 		}
 	}
+	/* Shared vaults: one log per host beside the main log. */
+	struct lfs_audit_hosts hosts;
+	r = lfs_audit_verify_hosts(v.dirfd, &v.cfg, no_key ? NULL : key, journal || journal_dir,
+	                           journal_dir, &hosts);
+	sodium_memzero(key, sizeof(key));
 	lfs_vault_close(&v);
-	if (json)
-		print_report_json(&rep);
-	else
+	if (r < 0) {
+		lfs_cli_error("cannot read the host audit logs of %s: %s", path, strerror(-r));
+		return LFS_EXIT_ERROR;
+	}
+	if (json) {
+		print_report_json(&rep, &hosts);
+	} else {
 		print_report(&rep);
-	return rep.problem == LFS_AUDIT_INTACT ? LFS_EXIT_OK : LFS_EXIT_AUDIT_TAMPERED;
-}
-
-/* ---- show ----------------------------------------------------------------- */
-
-static void print_span(const char *line, struct lfs_audit_span sp)
-{
-	fwrite(line + sp.off, 1, sp.len, stdout);
-}
-
-static void print_login_id(const char *label, int64_t v)
-{
-	if (v == LFS_AUDIT_UNSET)
-		printf("%sunset", label);
-	else
-		printf("%s%lld", label, (long long)v);
-}
-
-/* Which entries show prints. */
-struct show_filter {
-	int64_t since_ms, until_ms; /* -1: no bound */
-	const char *events[16];
-	size_t nevents;
-};
-
-static bool wanted(const struct show_filter *f, const char *line, const struct lfs_audit_entry *e)
-{
-	if ((f->since_ms >= 0 && e->time_ms < f->since_ms) ||
-	    (f->until_ms >= 0 && e->time_ms > f->until_ms))
-		return false;
-	if (!f->nevents)
-		return true;
-	for (size_t i = 0; i < f->nevents; i++)
-		if (strlen(f->events[i]) == e->event.len &&
-		    !memcmp(line + e->event.off, f->events[i], e->event.len))
-			return true;
-	return false;
-}
-
-/* One entry for people. Strings are printed in their escaped form, which
- * the parser guarantees is printable ASCII: nothing in the log can drive
- * the terminal. */
-static void print_entry(const char *line, const struct lfs_audit_entry *e)
-{
-	printf("%.*s #%llu ", (int)e->time.len, line + e->time.off, (unsigned long long)e->seq);
-	print_span(line, e->event);
-	putchar(' ');
-	print_span(line, e->outcome);
-	if (e->has_caller) {
-		printf(" uid=%lu pid=%lu exe=", (unsigned long)e->uid, (unsigned long)e->pid);
-		if (e->exe.len)
-			print_span(line, e->exe);
-		else
-			putchar('?');
-		if (e->has_login) {
-			print_login_id(" loginuid=", e->loginuid);
-			print_login_id(" sessionid=", e->sessionid);
-		}
+		print_hosts(&hosts);
 	}
-	for (unsigned i = 0; i < e->ndetails; i++) {
-		putchar(' ');
-		print_span(line, e->detail[i].key);
-		putchar('=');
-		if (e->detail[i].is_str) {
-			putchar('"');
-			print_span(line, e->detail[i].str);
-			putchar('"');
-		} else {
-			printf("%lld", e->detail[i].num);
-		}
-	}
-	printf("%s\n", e->has_mac ? "" : " [unkeyed]");
-}
-
-static int show_lines(int fd, bool json, const struct show_filter *filter)
-{
-	struct lfs_audit_reader rd;
-	const char *line;
-	size_t len;
-	enum lfs_audit_line_status st;
-	unsigned long bad = 0;
-	int r = lfs_audit_reader_init(&rd, fd);
-	while (r == 0 && (r = lfs_audit_reader_next(&rd, &line, &len, &st)) == 1) {
-		struct lfs_audit_entry e;
-		const char *why = "partial line";
-		r = 0;
-		if (st != LFS_AUDIT_LINE_COMPLETE ||
-		    lfs_audit_parse_line(line, len, &e, &why) < 0) {
-			if (!bad++)
-				lfs_cli_error("line %llu is not a valid entry (%s); skipped. Run "
-					      "'lethefs audit verify'",
-					      (unsigned long long)rd.lineno,
-					      st == LFS_AUDIT_LINE_OVERLONG ? "too long" : why);
-			continue;
-		}
-		if (!wanted(filter, line, &e))
-			continue;
-		if (json)
-			printf("%.*s\n", (int)len, line);
-		else
-			print_entry(line, &e);
-	}
-	lfs_audit_reader_free(&rd);
-	if (bad > 1)
-		lfs_cli_error("%lu invalid lines skipped in all", bad);
-	return r;
-}
-
-static int audit_show(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
-		{"event", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	bool json = false;
-	struct show_filter filter = {.since_ms = -1, .until_ms = -1};
-	int64_t now_ms = (int64_t)time(NULL) * 1000;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 's':
-		case 'u':
-			if (lfs_parse_timespec(optarg, now_ms,
-					       c == 's' ? &filter.since_ms : &filter.until_ms) < 0 ||
-			    (c == 's' ? filter.since_ms : filter.until_ms) < 0)
-				return lfs_cli_usage_error(
-				    "audit",
-				    "bad --%s '%s' (expected a time as journalctl takes it: "
-				    "'yesterday', '-1h', '2026-12-01', '2026-12-01 10:00', "
-				    "'2026-12-01T10:00:05Z', ...)",
-				    c == 's' ? "since" : "until", optarg);
-			break;
-		case 'e':
-			if (!lfs_audit_name_valid(optarg, false))
-				return lfs_cli_usage_error("audit", "bad --event '%s' (an event name "
-								    "such as unlock or stage-shred)",
-							   optarg);
-			if (filter.nevents == sizeof(filter.events) / sizeof(filter.events[0]))
-				return lfs_cli_usage_error("audit", "too many --event options");
-			filter.events[filter.nevents++] = optarg;
-			break;
-		case 'h':
-			show_help();
-			return LFS_EXIT_OK;
-		default:
-			return lfs_cli_usage_error("audit", "unknown option");
-		}
-	}
-	if (argc - optind != 1)
-		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
-	struct lfs_vault v;
-	char err[512], name[256];
-	int dirfd;
-	enum lfs_vault_error e = lfs_vault_open(argv[optind], &v, err, sizeof(err));
-	if (e != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(e, err);
-	int r = lfs_audit_locate(v.dirfd, &v.cfg, &dirfd, name);
-	lfs_vault_close(&v);
-	if (r < 0) {
-		lfs_cli_error("cannot find the audit log of %s: %s", argv[optind], strerror(-r));
-		return LFS_EXIT_ERROR;
-	}
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	r = fd < 0 ? -errno : 0;
-	close(dirfd);
-	if (r == -ENOENT) {
-		lfs_cli_error("no audit log yet (%s): nothing recorded", name);
-		return LFS_EXIT_OK;
-	}
-	if (r == 0) {
-		r = show_lines(fd, json, &filter);
-		close(fd);
-	}
-	if (r < 0) {
-		lfs_cli_error("cannot read the audit log of %s: %s", argv[optind], strerror(-r));
-		return LFS_EXIT_ERROR;
-	}
-	return LFS_EXIT_OK;
+	bool ok = rep.problem == LFS_AUDIT_INTACT && lfs_audit_hosts_ok(&hosts);
+	lfs_audit_hosts_free(&hosts);
+	return ok ? LFS_EXIT_OK : LFS_EXIT_AUDIT_TAMPERED;
 }
 
 int lfs_cmd_audit(int argc, char **argv)
@@ -418,7 +290,7 @@ int lfs_cmd_audit(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "verify"))
 		return audit_verify(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "show"))
-		return audit_show(argc - 1, argv + 1);
+		return lfs_cmd_audit_show(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		audit_help();
 		return LFS_EXIT_OK;

@@ -298,7 +298,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_log_set_tag(uuid_tag);
 	}
 	/* No audit log, no mount: every security event must land in it. */
-	int r = lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
+	/* Shared: every host appends to a log of its own (AUDIT.md section 8). */
+	int r = mo->shared && cluster->leased
+	            ? lfs_audit_open_host(&session.audit, v->dirfd, &v->cfg, cluster->lease.me.host)
+	            : lfs_audit_open(&session.audit, v->dirfd, &v->cfg);
 	/* A vault on read-only storage, mounted read-only: its security
 	 * events still leave the host through the system log, and the mount
 	 * says so. */

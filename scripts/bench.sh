@@ -7,6 +7,7 @@
 #   sudo bash scripts/bench.sh                 # full run (10-20 minutes)
 #   sudo BENCH_QUICK=1 bash scripts/bench.sh   # smoke test (about a minute)
 #   sudo bash scripts/bench.sh clients         # PostgreSQL, SQLite, fio, git (bench-clients.sh)
+#   sudo bash scripts/bench.sh gluster         # on GlusterFS beside plain GlusterFS (bench-gluster.sh)
 #
 # Environment:
 #   BENCH_DIR       work dir on the disk to measure (default /var/tmp/lethefs-bench)
@@ -37,6 +38,13 @@ SELF="$REPO/scripts/bench.sh"
 if [[ ${1:-} == clients ]]; then
 	shift
 	exec bash "$REPO/scripts/bench-clients.sh" "$@"
+fi
+
+# `bench.sh gluster`: lethefs -o shared on a GlusterFS volume beside the
+# volume itself (scripts/bench-gluster.sh).
+if [[ ${1:-} == gluster ]]; then
+	shift
+	exec bash "$REPO/scripts/bench-gluster.sh" "$@"
 fi
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench}

@@ -477,6 +477,26 @@ static void seed_journal(void)
 	put("journal", "tail-payload", slot, 1 + r.payload_len);
 }
 
+/* Host names and a registration line of the main log. */
+static void seed_audit_host(void)
+{
+	put("audit_host", "name", "lab1.example-org_2", 18);
+	put("audit_host", "name-head", "lab1.head", 9);
+	struct lfs_audit_detail d[] = {{"host", "lab1", 0}};
+	struct lfs_audit_record rec = {.seq = 7,
+	                               .time_ms = 1764401856123LL,
+	                               .event = "audit-host",
+	                               .outcome = "success",
+	                               .details = d,
+	                               .ndetails = 1};
+	uint8_t key[32], prev[32];
+	char buf[LFS_AUDIT_LINE_MAX + 1];
+	fz_key(key, sizeof(key), FZ_SEED_MASTER);
+	fz_key(prev, sizeof(prev), FZ_SEED_UUID);
+	int n = lfs_audit_format_line(buf, &rec, prev, key);
+	put("audit_host", "registration", buf, (size_t)n - 1); /* newline dropped */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -494,6 +514,7 @@ int main(int argc, char **argv)
 	seed_irec();
 	seed_recovery();
 	seed_audit();
+	seed_audit_host();
 	seed_labels();
 	seed_timespec();
 	seed_ctlproto();

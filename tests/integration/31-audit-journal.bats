@@ -132,3 +132,36 @@ SH
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"the system journal holds no copy of this vault's entries"* ]]
 }
+
+@test "shared vaults: each host log is compared with its own copies (LETHEFS_HOST); a host log rolled back is found" {
+	in_journal_ns <<'SH'
+"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" mount success
+"$AUDIT_APPEND" --passfile "$T/pass" --count 2 --host lfgA "$VAULT" lock success
+cp "$VAULT/lethefs.audit.d/lfgA" "$T/old" && cp "$VAULT/lethefs.audit.d/lfgA.head" "$T/old.head"
+"$AUDIT_APPEND" --passfile "$T/pass" --count 2 --host lfgA "$VAULT" lock success
+"$AUDIT_APPEND" --passfile "$T/pass" --count 3 --host lfgB "$VAULT" unlock success
+journalctl --sync
+journalctl -o json --no-pager "LETHEFS_UUID=$UUID" >"$T/journal.json"
+"$LETHEFS" audit verify --journal --passfile "$T/pass" "$VAULT" >"$T/verify.out" 2>&1
+# lfgA's log and head rolled back together: intact on their own.
+cp "$T/old" "$VAULT/lethefs.audit.d/lfgA" && cp "$T/old.head" "$VAULT/lethefs.audit.d/lfgA.head"
+"$LETHEFS" audit verify --passfile "$T/pass" "$VAULT" >"$T/alone.out" 2>&1
+"$LETHEFS" audit verify --journal --passfile "$T/pass" "$VAULT" >"$T/rolled.out" 2>&1 && exit 1
+exit 0
+SH
+	cat "$T/verify.out" "$T/alone.out" "$T/rolled.out"
+	# main: 1 entry + 3 registrations (one per keyed process of a host).
+	grep -q "^journal: 4 copies up to seq 4 agree with the log; 0 entries" "$T/verify.out"
+	grep -q "^host lfgA: journal: 4 copies up to seq 4 agree with the log; 0 entries" "$T/verify.out"
+	grep -q "^host lfgB: journal: 3 copies up to seq 3 agree with the log; 0 entries" "$T/verify.out"
+	grep -q "^host lfgA: OK: 2 entries" "$T/alone.out"
+	grep -q "^host lfgA: FAILED: the system journal holds entry seq 3 (sent at .*), but the log ends at seq 2" "$T/rolled.out"
+	grep -q "^host lfgB: journal: 3 copies" "$T/rolled.out"
+	python3 - "$T/journal.json" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+hosts = sorted(r.get("LETHEFS_HOST", "") for r in recs)
+assert hosts == [""] * 4 + ["lfgA"] * 4 + ["lfgB"] * 3, hosts
+assert all("/lfg" in r["MESSAGE"] for r in recs if r.get("LETHEFS_HOST")), recs
+PY
+}

@@ -43,8 +43,11 @@ gluster_start() {
 	# One engine at a time on this machine (port 24007).
 	exec {GLOCK}>/run/lock/lethefs-gluster-test.lock
 	flock -w 600 "$GLOCK" || return 1
-	G=$(mktemp -d /tmp/lethefs-gluster.XXXXXX)
-	GVOL=lethefs-test-$$
+	# LETHEFS_GLUSTER_TAG names the volume and the state directory (bricks,
+	# mounts), so that whoever runs the test can tell its engine apart.
+	local tag=${LETHEFS_GLUSTER_TAG:-lethefs}
+	G=$(mktemp -d "/tmp/$tag-gluster.XXXXXX")
+	GVOL=$tag-test-$$
 	GHOST=$(hostname)
 	_gluster_listing >"$G/before"
 	mkdir -p "$G/wd" "$G/b1" "$G/b2" "$G/run"

@@ -4,7 +4,9 @@
  * tests can exercise `lethefs audit` before those callers exist. Not
  * installed. With --passfile the entries are keyed (the vault is unlocked
  * to derive the audit key); without, they are only chained.
- * Usage: audit_append [--passfile F] [--count N] VAULT EVENT OUTCOME
+ * With --host H the entries go to host H's own log (a shared mount's,
+ * lethefs.audit.d/H).
+ * Usage: audit_append [--passfile F] [--count N] [--host H] VAULT EVENT OUTCOME
  *                     [KEY=STRING | KEY:=NUMBER]... */
 #include <errno.h>
 #include <stdio.h>
@@ -18,8 +20,9 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: audit_append [--passfile F] [--count N] VAULT EVENT OUTCOME "
-			"[KEY=STRING | KEY:=NUMBER]...\n");
+	fprintf(stderr,
+	        "usage: audit_append [--passfile F] [--count N] [--host H] VAULT EVENT OUTCOME "
+	        "[KEY=STRING | KEY:=NUMBER]...\n");
 	return 2;
 }
 
@@ -55,12 +58,14 @@ static int unlock_key(struct lfs_vault *v, const char *passfile, uint8_t key[32]
 
 int main(int argc, char **argv)
 {
-	const char *passfile = NULL;
+	const char *passfile = NULL, *host = NULL;
 	long count = 1;
 	int i = 1;
 	for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
 		if (!strcmp(argv[i], "--passfile"))
 			passfile = argv[i + 1];
+		else if (!strcmp(argv[i], "--host"))
+			host = argv[i + 1];
 		else if (!strcmp(argv[i], "--count"))
 			count = strtol(argv[i + 1], NULL, 10);
 		else
@@ -95,7 +100,8 @@ int main(int argc, char **argv)
 	int r = passfile ? unlock_key(&v, passfile, key) : 0;
 	struct lfs_audit_log *log = NULL;
 	if (r == 0)
-		r = lfs_audit_open(&log, v.dirfd, &v.cfg);
+		r = host ? lfs_audit_open_host(&log, v.dirfd, &v.cfg, host)
+		         : lfs_audit_open(&log, v.dirfd, &v.cfg);
 	struct lfs_audit_caller c;
 	lfs_audit_caller_self(&c);
 	for (long n = 0; r == 0 && n < count; n++)
