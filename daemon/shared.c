@@ -22,6 +22,13 @@
 
 /* Lapsed hosts are looked for this often (seconds). */
 #define SCAN_INTERVAL 2
+/* A host's lease lapses the moment its daemon dies, but writes that daemon
+ * had already handed to the backing filesystem's client (a GlusterFS or
+ * NFS client process that lives on) may still reach the servers after the
+ * unlock. Its journal is recovered only once it has been seen lapsed this
+ * long, so that such a late write cannot land on a block the recovery
+ * already put right (docs/SHARED.md). */
+#define LAPSE_GRACE 5
 
 /* Whether a lethefs mount of vault is in this mount namespace. Not
  * inlined: its path buffer stays out of the mount's frame (make stack). */
@@ -222,6 +229,7 @@ static unsigned seen_slot(struct lfs_shared *sh, const char *host)
 		return LFS_SHARED_MAX_SEEN;
 	snprintf(sh->seen[sh->nseen].host, sizeof(sh->seen[0].host), "%s", host);
 	sh->seen[sh->nseen].clean = false;
+	sh->seen[sh->nseen].lapsed_since = 0;
 	return sh->nseen++;
 }
 
@@ -240,12 +248,21 @@ static int visit_host(const struct lfs_host_info *h, void *arg)
 		return 0;
 	unsigned i = seen_slot(sh, h->host);
 	if (h->live) {
-		if (i < LFS_SHARED_MAX_SEEN)
+		if (i < LFS_SHARED_MAX_SEEN) {
 			sh->seen[i].clean = false; /* it may leave records again */
+			sh->seen[i].lapsed_since = 0;
+		}
 		return 0;
 	}
 	if (i < LFS_SHARED_MAX_SEEN && sh->seen[i].clean && !sc->force)
 		return 0;
+	if (i < LFS_SHARED_MAX_SEEN && !sc->force) {
+		int64_t now = (int64_t)time(NULL);
+		if (!sh->seen[i].lapsed_since)
+			sh->seen[i].lapsed_since = now;
+		if (now - sh->seen[i].lapsed_since < LAPSE_GRACE)
+			return 0; /* its last writes may still be on their way */
+	}
 	/* Claimed: the host cannot start again, nor another host recover it,
 	 * until the claim is dropped. */
 	int claim = lfs_host_claim(sh->vault->dirfd, h->host);

@@ -34,6 +34,7 @@ struct lfs_shared {
 	struct {
 		char host[LFS_HOST_NAME_MAX + 1];
 		bool clean;
+		int64_t lapsed_since; /* first seen lapsed (0: seen live) */
 	} seen[LFS_SHARED_MAX_SEEN];
 	unsigned nseen;
 	bool excl_clean; /* lethefs.journal looked at (shared mode) */
