@@ -63,7 +63,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
-        uninstall clean format cppcheck bench lib layers stack man test-clients soak test-faults
+        uninstall clean format cppcheck bench bench-scale lib layers stack man test-clients soak test-faults
 
 all: $(BUILD)/lethefs man
 
@@ -72,7 +72,7 @@ all: $(BUILD)/lethefs man
 # with every test tool, before the first compile.
 test unit integration asan fuzz cppcheck test-clients: DEPS_FOR = test
 demo: DEPS_FOR = demo
-bench: DEPS_FOR = test
+bench bench-scale: DEPS_FOR = test
 deb: DEPS_FOR = deb
 deb-check: DEPS_FOR = deb fresh
 fresh-check: DEPS_FOR = fresh
@@ -192,6 +192,11 @@ demo: all
 
 bench: all
 	@bash scripts/bench.sh
+
+# Tree work at 10k and 100k files (issue 22); 1M by hand:
+# `sudo bash scripts/bench-scale.sh 1000000`. Never part of `make test`.
+bench-scale: all
+	@bash scripts/bench-scale.sh $(BENCH_SCALE_SIZES)
 
 # Units go where systemd looks for PREFIX's units, with the binary's path
 # rewritten for PREFIX.
