@@ -100,6 +100,9 @@ struct lfs_inode {
 	 * lfs_inode_set_stage (it keeps the per-staging lists). */
 	uint32_t stage_id;
 	bool stage_root;
+	/* Directories: listed since the last header read-ahead (prefetch.h;
+	 * __atomic builtins, no lock). */
+	bool prefetch_armed;
 	/* A tail update failed and could not be undone (io_lock): its journal
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */
