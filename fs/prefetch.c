@@ -48,20 +48,26 @@ static void prefetch_one(int dfd, const char *name)
 	close(pfd);
 }
 
+/* The listing is read with getdents64 into a buffer on this thread's
+ * stack: readdir's malloc would give each prefetch thread a malloc arena
+ * of its own, whose pages mlockall keeps resident. */
 static void *prefetch_thread(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-	} else {
-		struct dirent *de;
-		unsigned n = 0;
-		while (n++ < LFS_PREFETCH_MAX_ENTRIES && (de = readdir(d)) != NULL)
+	char buf[8192] __attribute__((aligned(8)));
+	unsigned seen = 0;
+	ssize_t n;
+	while (seen < LFS_PREFETCH_MAX_ENTRIES && (n = getdents64(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t at = 0; at < n && seen < LFS_PREFETCH_MAX_ENTRIES; seen++) {
+			struct dirent64 *de = (struct dirent64 *)(buf + at);
+			if (de->d_reclen == 0 || de->d_reclen > n - at)
+				break;
+			at += de->d_reclen;
 			if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
-				prefetch_one(dirfd(d), de->d_name);
-		closedir(d);
+				prefetch_one(fd, de->d_name);
+		}
 	}
+	close(fd);
 	atomic_fetch_sub(&running, 1);
 	return NULL;
 }
