@@ -288,11 +288,17 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	pthread_mutex_lock(&fs->fd_lock);
 	lru_remove(fs, inode);
-	if (inode->fd >= 0) {
-		close(inode->fd);
+	int fd = inode->fd;
+	inode->fd = -1;
+	if (fd >= 0)
 		fs->open_fds--;
-	}
 	pthread_mutex_unlock(&fs->fd_lock);
+	/* Closed outside fd_lock: the last reference to a removed file makes
+	 * this close free its blocks (with -o discard, a synchronous discard
+	 * of them), and every pin and unpin of every request waits for
+	 * fd_lock (docs/PERFORMANCE.md, "Tree work at many files"). */
+	if (fd >= 0)
+		close(fd);
 	if (inode->fh != (struct file_handle *)inode->fh_inline)
 		free(inode->fh);
 	free(inode->bname);
