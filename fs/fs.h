@@ -22,6 +22,7 @@
 #include "dirmeta.h"
 #include "irec.h"
 #include "../common/event.h"
+#include "closer.h"
 #include "slab.h"
 #include "../keymgmt/keyring.h"
 
@@ -174,6 +175,8 @@ struct lfs_fs {
 	/* Inodes come from slabs that are unmapped once empty, so memory goes
 	 * back to the system when the kernel forgets (fs/slab.h). */
 	struct lfs_slab inode_slab;
+	/* Forgotten removed files' last descriptors close here (closer.h). */
+	struct lfs_closer closer;
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened

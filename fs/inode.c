@@ -256,7 +256,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->nbuckets = LFS_MIN_BUCKETS;
 	fs->buckets = buckets_alloc(fs->nbuckets);
 	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
-	if (!fs->buckets || !fs->reported) {
+	if (!fs->buckets || !fs->reported || lfs_closer_init(&fs->closer) < 0) {
 		if (fs->buckets)
 			buckets_free(fs->buckets, fs->nbuckets);
 		free(fs->reported);
@@ -298,7 +298,7 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 	 * of them), and every pin and unpin of every request waits for
 	 * fd_lock (docs/PERFORMANCE.md, "Tree work at many files"). */
 	if (fd >= 0)
-		close(fd);
+		lfs_closer_close(&fs->closer, fd);
 	if (inode->fh != (struct file_handle *)inode->fh_inline)
 		free(inode->fh);
 	free(inode->bname);
@@ -323,6 +323,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		inode_free(fs, fs->unhashed);
 		fs->unhashed = next;
 	}
+	lfs_closer_destroy(&fs->closer);
 	buckets_free(fs->buckets, fs->nbuckets);
 	lfs_slab_destroy(&fs->inode_slab);
 	free(fs->reported);
