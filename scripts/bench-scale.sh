@@ -18,6 +18,7 @@
 #   BENCH_DIR    work dir on the disk to measure (default /var/tmp/lethefs-bench-scale)
 #   BENCH_ONLY   subset of "ext4 gocryptfs lethefs" (default: all three)
 #   LETHEFS      lethefs binary (default build/lethefs)
+#   BENCH_SKIP   passes to leave out: "rotate fsck" (the slow ones at 100k)
 # Needs root (drop_caches). Every mount it makes is unmounted on exit.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench-scale}
 BENCH_ONLY=${BENCH_ONLY:-ext4 gocryptfs lethefs}
 LETHEFS=${LETHEFS:-$REPO/build/lethefs}
+BENCH_SKIP=${BENCH_SKIP:-}
 SIZES=("$@")
 ((${#SIZES[@]})) || SIZES=(10000 100000)
 export LC_ALL=C
@@ -176,9 +178,12 @@ run_one() {
 	# GNU tar does not read files when it writes to /dev/null itself.
 	log "$fs $size: read-all"
 	timed "$size" "$fs" read sh -c "tar -C '$dir' -cf - tree | cat >/dev/null"
-	if [[ $fs == lethefs ]]; then
-		log "$fs $size: rotate, fsck"
+	if [[ $fs == lethefs && " $BENCH_SKIP " != *" rotate "* ]]; then
+		log "$fs $size: rotate"
 		timed "$size" "$fs" rotate "$BIN" rotate --wait "$mnt" >/dev/null
+	fi
+	if [[ $fs == lethefs && " $BENCH_SKIP " != *" fsck "* ]]; then
+		log "$fs $size: fsck"
 		"$BIN" umount "$mnt"
 		timed "$size" "$fs" fsck sh -c "'$BIN' fsck --passfile '$PASSFILE' '$back' >/dev/null"
 		"$BIN" mount --passfile "$PASSFILE" "$back" "$mnt"
