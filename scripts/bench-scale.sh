@@ -22,6 +22,89 @@
 # Needs root (drop_caches). Every mount it makes is unmounted on exit.
 set -euo pipefail
 
+# The report: one table per size, then ratios and growth.
+report() { # RESULTS REV SIZES...
+	python3 - "$@" <<'PY'
+import sys, collections
+res, rev, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
+v = collections.defaultdict(dict)
+for line in open(res):
+    size, fs, key, val = line.rstrip("\n").split("\t")
+    v[(int(size), fs)][key] = float(val) if val else None
+fss = [f for f in ("ext4", "gocryptfs", "lethefs") if any((s, f) in v for s in sizes)]
+def get(s, f, k):
+    return v.get((s, f), {}).get(k)
+def rate(s, f, k):
+    x = get(s, f, k)
+    if x is None or x <= 0:
+        return None
+    return s / x if k == "create" else s * 4096 / 1e6 / x
+def fmt(x, d=1):
+    return "—" if x is None else f"{x:,.{d}f}"
+def mb(kb):
+    return "—" if kb is None else f"{kb / 1024:,.1f}"
+rows = [("create, files/s", lambda s, f: fmt(rate(s, f, "create"), 0)),
+        ("find, s", lambda s, f: fmt(get(s, f, "find"), 2)),
+        ("ls -lR, s", lambda s, f: fmt(get(s, f, "ls"), 2)),
+        ("du, s", lambda s, f: fmt(get(s, f, "du"), 2)),
+        ("read all (tar), MB/s", lambda s, f: fmt(rate(s, f, "read"))),
+        ("rm -rf, s", lambda s, f: fmt(get(s, f, "rm"), 2)),
+        ("rm -rf until the daemon freed all, s", lambda s, f: fmt(get(s, f, "rm_settled"), 2)),
+        ("rotate --wait, s", lambda s, f: fmt(get(s, f, "rotate"), 2)),
+        ("fsck, s", lambda s, f: fmt(get(s, f, "fsck"), 2)),
+        ("RSS fresh, MB", lambda s, f: mb(get(s, f, "rss_fresh"))),
+        ("RSS after the stat passes, MB", lambda s, f: mb(get(s, f, "rss_stat"))),
+        ("RSS after drop_caches, MB", lambda s, f: mb(get(s, f, "rss_dropped")))]
+print(f"lethefs {rev}; caches dropped before each pass; 4 KiB files, 1,000 per directory\n")
+for s in sizes:
+    print(f"| {s:,} files | " + " | ".join(fss) + " |")
+    print("|---|" + "---|" * len(fss))
+    for name, fn in rows:
+        print(f"| {name} | " + " | ".join(fn(s, f) for f in fss) + " |")
+    fails = [f"{f} {k}" for f in fss for k in v.get((s, f), {}) if k.endswith("_failed")]
+    if fails:
+        print("\nFAILED passes (figures above include the failure): " + ", ".join(fails))
+    print()
+keys = [("create", "create"), ("find", "find"), ("ls", "ls -lR"), ("du", "du"),
+        ("read", "read all"), ("rm", "rm -rf"), ("rm_settled", "rm -rf, daemon done")]
+if "lethefs" in fss and "gocryptfs" in fss:
+    print("| lethefs / gocryptfs (time; < 1 is faster) | " + " | ".join(f"{s:,}" for s in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for k, name in keys:
+        cells = []
+        for s in sizes:
+            a, b = get(s, "lethefs", k), get(s, "gocryptfs", k)
+            cells.append("—" if not a or not b else f"{a / b:.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    cells = []
+    for s in sizes:
+        fresh, dropped = get(s, "lethefs", "rss_fresh"), get(s, "lethefs", "rss_dropped")
+        cells.append("—" if not fresh or not dropped else
+                     f"{dropped / 1024:.1f} MB (bound {(2 * fresh + 10240) / 1024:.1f})")
+    print("| lethefs RSS after drop_caches | " + " | ".join(cells) + " |")
+    print()
+pairs = [(a, b) for a, b in zip(sizes, sizes[1:]) if b == 10 * a]
+if pairs:
+    print("Growth of the time per 10x files (10 = linear):\n")
+    print("| pass | " + " | ".join(f"{f} {a // 1000}k→{b // 1000}k" for a, b in pairs for f in fss) + " |")
+    print("|---|" + "---|" * (len(pairs) * len(fss)))
+    for k, name in keys + [("rotate", "rotate"), ("fsck", "fsck")]:
+        cells = []
+        for a, b in pairs:
+            for f in fss:
+                x, y = get(a, f, k), get(b, f, k)
+                cells.append("—" if not x or not y else f"{y / x:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+PY
+}
+
+# `bench-scale.sh --report RESULTS.tsv REV SIZE...`: the tables of an earlier run.
+if [[ ${1:-} == --report ]]; then
+	shift
+	report "$@"
+	exit 0
+fi
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench-scale}
 BENCH_ONLY=${BENCH_ONLY:-ext4 gocryptfs lethefs}
@@ -220,76 +303,4 @@ for size in "${SIZES[@]}"; do
 	done
 done
 
-# The report: one table per size, then ratios and growth.
-python3 - "$RES" "$REV" "${SIZES[@]}" <<'PY'
-import sys, collections
-res, rev, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
-v = collections.defaultdict(dict)
-for line in open(res):
-    size, fs, key, val = line.rstrip("\n").split("\t")
-    v[(int(size), fs)][key] = float(val) if val else None
-fss = [f for f in ("ext4", "gocryptfs", "lethefs") if any((s, f) in v for s in sizes)]
-def get(s, f, k):
-    return v.get((s, f), {}).get(k)
-def rate(s, f, k):
-    x = get(s, f, k)
-    if x is None or x <= 0:
-        return None
-    return s / x if k == "create" else s * 4096 / 1e6 / x
-def fmt(x, d=1):
-    return "—" if x is None else f"{x:,.{d}f}"
-def mb(kb):
-    return "—" if kb is None else f"{kb / 1024:,.1f}"
-rows = [("create, files/s", lambda s, f: fmt(rate(s, f, "create"), 0)),
-        ("find, s", lambda s, f: fmt(get(s, f, "find"), 2)),
-        ("ls -lR, s", lambda s, f: fmt(get(s, f, "ls"), 2)),
-        ("du, s", lambda s, f: fmt(get(s, f, "du"), 2)),
-        ("read all (tar), MB/s", lambda s, f: fmt(rate(s, f, "read"))),
-        ("rm -rf, s", lambda s, f: fmt(get(s, f, "rm"), 2)),
-        ("rm -rf until the daemon freed all, s", lambda s, f: fmt(get(s, f, "rm_settled"), 2)),
-        ("rotate --wait, s", lambda s, f: fmt(get(s, f, "rotate"), 2)),
-        ("fsck, s", lambda s, f: fmt(get(s, f, "fsck"), 2)),
-        ("RSS fresh, MB", lambda s, f: mb(get(s, f, "rss_fresh"))),
-        ("RSS after the stat passes, MB", lambda s, f: mb(get(s, f, "rss_stat"))),
-        ("RSS after drop_caches, MB", lambda s, f: mb(get(s, f, "rss_dropped")))]
-print(f"lethefs {rev}; caches dropped before each pass; 4 KiB files, 1,000 per directory\n")
-for s in sizes:
-    print(f"| {s:,} files | " + " | ".join(fss) + " |")
-    print("|---|" + "---|" * len(fss))
-    for name, fn in rows:
-        print(f"| {name} | " + " | ".join(fn(s, f) for f in fss) + " |")
-    fails = [f"{f} {k}" for f in fss for k in v.get((s, f), {}) if k.endswith("_failed")]
-    if fails:
-        print("\nFAILED passes (figures above include the failure): " + ", ".join(fails))
-    print()
-keys = [("create", "create"), ("find", "find"), ("ls", "ls -lR"), ("du", "du"),
-        ("read", "read all"), ("rm", "rm -rf"), ("rm_settled", "rm -rf, daemon done")]
-if "lethefs" in fss and "gocryptfs" in fss:
-    print("| lethefs / gocryptfs (time; < 1 is faster) | " + " | ".join(f"{s:,}" for s in sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
-    for k, name in keys:
-        cells = []
-        for s in sizes:
-            a, b = get(s, "lethefs", k), get(s, "gocryptfs", k)
-            cells.append("—" if not a or not b else f"{a / b:.2f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    cells = []
-    for s in sizes:
-        fresh, dropped = get(s, "lethefs", "rss_fresh"), get(s, "lethefs", "rss_dropped")
-        cells.append("—" if not fresh or not dropped else
-                     f"{dropped / 1024:.1f} MB (bound {(2 * fresh + 10240) / 1024:.1f})")
-    print("| lethefs RSS after drop_caches | " + " | ".join(cells) + " |")
-    print()
-pairs = [(a, b) for a, b in zip(sizes, sizes[1:]) if b == 10 * a]
-if pairs:
-    print("Growth of the time per 10x files (10 = linear):\n")
-    print("| pass | " + " | ".join(f"{f} {a // 1000}k→{b // 1000}k" for a, b in pairs for f in fss) + " |")
-    print("|---|" + "---|" * (len(pairs) * len(fss)))
-    for k, name in keys + [("rotate", "rotate"), ("fsck", "fsck")]:
-        cells = []
-        for a, b in pairs:
-            for f in fss:
-                x, y = get(a, f, k), get(b, f, k)
-                cells.append("—" if not x or not y else f"{y / x:.1f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-PY
+report "$RES" "$REV" "${SIZES[@]}"
