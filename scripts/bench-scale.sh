@@ -215,6 +215,24 @@ timed() {
 	record "$size" "$fs" "$key" "$(since "$t")"
 	T_RM_END=$(now)
 }
+# Unmounts a lethefs mount and waits for its daemon. A copy of the mount in
+# another process's mount namespace (unshare, containers) keeps the daemon
+# serving after the unmount here: it is then stopped (fsck needs the vault).
+stop_lethefs() {
+	local mnt=$1 pid=$2 i
+	unmount "$mnt"
+	[[ -n $pid ]] || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	log "lethefs daemon $pid still serving another mount namespace: stopping it"
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+}
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 get_last() { awk -F'\t' -v k="$1" '$3 == k { v = $4 } END { print v }' "$RES"; }
 
@@ -270,7 +288,7 @@ run_one() {
 	fi
 	if [[ $fs == lethefs && " $BENCH_SKIP " != *" fsck "* ]]; then
 		log "$fs $size: fsck"
-		"$BIN" umount "$mnt"
+		stop_lethefs "$mnt" "$pid"
 		timed "$size" "$fs" fsck sh -c "'$BIN' fsck --passfile '$PASSFILE' '$back' >/dev/null"
 		"$BIN" mount --passfile "$PASSFILE" "$back" "$mnt"
 		pid=$(daemon_pid lethefs "$mnt") || pid=""
@@ -292,7 +310,11 @@ run_one() {
 		while ((i++ < 3000)) && (($(fd_count "$pid") > fds_before + 8)); do sleep 0.1; done
 		record "$size" "$fs" rm_settled "$(awk -v r="$(get_last rm)" -v t="$(since "$T_RM_END")" 'BEGIN { printf "%.2f", r + t }')"
 	fi
-	if [[ $fs != ext4 ]]; then unmount "$mnt"; fi
+	if [[ $fs == lethefs ]]; then
+		stop_lethefs "$mnt" "$pid"
+	elif [[ $fs != ext4 ]]; then
+		unmount "$mnt"
+	fi
 	rm -rf "$W"
 }
 
