@@ -233,7 +233,7 @@ stop_lethefs() {
 		sleep 0.2
 	done
 }
-fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 get_last() { awk -F'\t' -v k="$1" '$3 == k { v = $4 } END { print v }' "$RES"; }
 
 run_one() {
