@@ -63,7 +63,8 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
-        uninstall clean format cppcheck bench bench-gluster lib layers stack man test-clients soak test-faults
+        uninstall clean format cppcheck bench bench-gluster bench-scale lib layers stack man test-clients \
+        soak test-faults
 
 all: $(BUILD)/lethefs man
 
@@ -72,7 +73,7 @@ all: $(BUILD)/lethefs man
 # with every test tool, before the first compile.
 test unit integration asan fuzz cppcheck test-clients: DEPS_FOR = test
 demo: DEPS_FOR = demo
-bench bench-gluster: DEPS_FOR = test
+bench bench-gluster bench-scale: DEPS_FOR = test
 deb: DEPS_FOR = deb
 deb-check: DEPS_FOR = deb fresh
 fresh-check: DEPS_FOR = fresh
@@ -196,6 +197,11 @@ bench: all
 # lethefs on GlusterFS beside plain GlusterFS (scripts/bench-gluster.sh).
 bench-gluster: all
 	@bash scripts/bench-gluster.sh
+
+# Tree work at 10k and 100k files (issue 22); 1M by hand:
+# `sudo bash scripts/bench-scale.sh 1000000`. Never part of `make test`.
+bench-scale: all
+	@bash scripts/bench-scale.sh $(BENCH_SCALE_SIZES)
 
 # Units go where systemd looks for PREFIX's units, with the binary's path
 # rewritten for PREFIX.

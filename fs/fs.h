@@ -22,6 +22,7 @@
 #include "dirmeta.h"
 #include "irec.h"
 #include "../common/event.h"
+#include "closer.h"
 #include "slab.h"
 #include "../keymgmt/keyring.h"
 
@@ -100,6 +101,9 @@ struct lfs_inode {
 	 * lfs_inode_set_stage (it keeps the per-staging lists). */
 	uint32_t stage_id;
 	bool stage_root;
+	/* Directories: listed since the last header read-ahead (prefetch.h;
+	 * __atomic builtins, no lock). */
+	bool prefetch_armed;
 	/* A tail update failed and could not be undone (io_lock): its journal
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */
@@ -171,6 +175,8 @@ struct lfs_fs {
 	/* Inodes come from slabs that are unmapped once empty, so memory goes
 	 * back to the system when the kernel forgets (fs/slab.h). */
 	struct lfs_slab inode_slab;
+	/* Forgotten removed files' last descriptors close here (closer.h). */
+	struct lfs_closer closer;
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened

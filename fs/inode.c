@@ -256,7 +256,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->nbuckets = LFS_MIN_BUCKETS;
 	fs->buckets = buckets_alloc(fs->nbuckets);
 	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
-	if (!fs->buckets || !fs->reported) {
+	if (!fs->buckets || !fs->reported || lfs_closer_init(&fs->closer) < 0) {
 		if (fs->buckets)
 			buckets_free(fs->buckets, fs->nbuckets);
 		free(fs->reported);
@@ -288,11 +288,17 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	pthread_mutex_lock(&fs->fd_lock);
 	lru_remove(fs, inode);
-	if (inode->fd >= 0) {
-		close(inode->fd);
+	int fd = inode->fd;
+	inode->fd = -1;
+	if (fd >= 0)
 		fs->open_fds--;
-	}
 	pthread_mutex_unlock(&fs->fd_lock);
+	/* Closed outside fd_lock: the last reference to a removed file makes
+	 * this close free its blocks (with -o discard, a synchronous discard
+	 * of them), and every pin and unpin of every request waits for
+	 * fd_lock (docs/PERFORMANCE.md, "Tree work at many files"). */
+	if (fd >= 0)
+		lfs_closer_close(&fs->closer, fd);
 	if (inode->fh != (struct file_handle *)inode->fh_inline)
 		free(inode->fh);
 	free(inode->bname);
@@ -317,6 +323,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		inode_free(fs, fs->unhashed);
 		fs->unhashed = next;
 	}
+	lfs_closer_destroy(&fs->closer);
 	buckets_free(fs->buckets, fs->nbuckets);
 	lfs_slab_destroy(&fs->inode_slab);
 	free(fs->reported);

@@ -33,6 +33,16 @@ void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Locks are left to the kernel (no getlk/setlk/flock handlers), which
 	 * gives local-filesystem semantics for this mount. */
 	conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* Every listing with attributes (READDIRPLUS), not only its first
+	 * part: in format 2 a regular backing file may hold any type but a
+	 * directory (its header says which), so readdir reports DT_UNKNOWN
+	 * and every walker (find, du, ls --color, tar, rsync) looks each entry
+	 * up after listing it. Entries that come with the listing save that
+	 * round trip per file, and their header reads overlap (prefetch.h).
+	 * A format-1 vault keeps the kernel's choice: its types are known.
+	 * (docs/PERFORMANCE.md, "Tree work at many files".) */
+	if ((conn->capable & FUSE_CAP_READDIRPLUS) && lfs_keyring_format(fs->kr) != 1)
+		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	/* Clearing set-user-ID and set-group-ID bits when another user
 	 * writes, truncates or chowns a file is left to the kernel, which
 	 * then sends it as a mode change: the daemon writes as root, so the

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "prefetch.h"
 #include "stage_hooks.h"
 #include "../common/log.h"
 
@@ -67,6 +68,7 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	d->base.lock_gen = atomic_load(&fs->lock_gen);
 	d->base.stage_id = inode->stage_id;
 	atomic_fetch_add(&fs->open_dirs, 1);
+	lfs_prefetch_arm(inode);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
 	fuse_reply_open(req, fi);
@@ -137,6 +139,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		d->meta = dir->dirmeta;
 	pthread_mutex_unlock(&dir->meta_lock);
 	d->v2 = d->meta.version == 2 || lfs_keyring_format(lfs_req_fs(req)->kr) == 2;
+	/* Each entry is looked up here: have the headers read ahead. */
+	if (plus)
+		lfs_prefetch_start(dir, dirfd(d->dp));
 	char *buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -9,6 +9,7 @@
 #include "dirnames.h"
 #include "fileio.h"
 #include "longlink.h"
+#include "prefetch.h"
 #include "stage_hooks.h"
 #include "symlink.h"
 #include "../common/log.h"
@@ -134,6 +135,8 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0)
 		return pfd;
+	/* A walk that listed parent now looks its entries up one by one. */
+	lfs_prefetch_start(parent, pfd);
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
 	if (r == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
