@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Backing names whose object was replaced (the kernel's cached entries go
@@ -139,6 +140,51 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	return e;
 }
 
+/* Attempts to finish, else to undo, a conversion that failed half way on
+ * the live mount, and the pause between two (a second in all at most). */
+#define SETTLE_TRIES 3
+
+static void settle_pause(int attempt)
+{
+	struct timespec ts = {0, (long)(50 * 1000 * 1000) << attempt};
+	nanosleep(&ts, NULL);
+}
+
+/* A conversion that failed half way (a rename refused, .lethefs.dir not
+ * replaced, or replaced but its directory not synced): some names may be
+ * under the new epoch while the directory's cached metadata names the old
+ * one, and the live mount would not find them. The record's recovery
+ * (lfs_rot_apply_dir, as daemon/recover.c runs it) is applied now,
+ * retried; if the backing store keeps refusing, the names go back under
+ * the old epoch while .lethefs.dir is still the old one. Returns 1
+ * finished, 0 undone, else a negative errno: neither, and the record stays
+ * for the next recovery. */
+static int settle_dir(struct lfs_fs *fs, int dfd, const uint8_t *old_img, size_t old_len,
+                      const uint8_t *new_img, size_t new_len, const struct lfs_dirmeta *om,
+                      const struct lfs_dirmeta *nm)
+{
+	uint8_t payload[2 * LFS_DIRMETA_MAX];
+	memcpy(payload, old_img, old_len);
+	memcpy(payload + old_len, new_img, new_len);
+	int e = -EIO;
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		if (i > 0)
+			settle_pause(i);
+		e = lfs_rot_apply_dir(fs->kr, dfd, payload, old_len + new_len);
+		if (e == -EACCES)
+			return e; /* locked meanwhile: the unlock's recovery finishes it */
+	}
+	if (e == 0)
+		return 1;
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		settle_pause(i);
+		e = lfs_redir_undo(fs->kr, dfd, om, nm);
+		if (e == -EACCES || e == -ESTALE)
+			return e;
+	}
+	return e;
+}
+
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch)
 {
@@ -191,6 +237,18 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		if (e == 0)
 			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len, &renamed,
 			                      &skipped);
+		/* Settled on the live mount unless a lock stopped it (issue 12):
+		 * the unlock's recovery finishes it before the gate opens. */
+		int settled = e == 0 ? 1 : e;
+		if (e < 0 && slot_taken && e != -EACCES)
+			settled = settle_dir(fs, dfd, old_img, old_len, new_img, (size_t)new_len,
+			                     &om, &nm);
+		if (e < 0 && settled == 1) {
+			lfs_info("rotation: the conversion of directory %s was finished after a "
+			         "failure (%s)",
+			         rel[0] ? rel : "d/", strerror(-e));
+			e = 0;
+		}
 		if (e == 0) {
 			struct lfs_irec rec;
 			const struct lfs_epoch_keys *k;
@@ -219,6 +277,12 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 				lfs_warn("rotation: %u names of backing directory %s authenticate "
 				         "under no live epoch (see fsck)",
 				         skipped, rel[0] ? rel : "d/");
+		} else if (slot_taken && settled == 0) {
+			/* Undone: every name under the old epoch, as before. */
+			lfs_warn("rotation: the conversion of directory %s failed (%s) and was "
+			         "undone",
+			         rel[0] ? rel : "d/", strerror(-e));
+			lfs_rot_record_end(fs, slot);
 		} else if (slot_taken) {
 			/* Half converted: the record stays for the next recovery,
 			 * which finishes it (lfs_redir_convert is idempotent). */
