@@ -123,6 +123,7 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 {
 	*nm = *om;
 	nm->epoch = w->r->target;
+	nm->alt_epoch = 0;
 	if (om->version == 1 && lfs_rot_target_format2(w))
 		return lfs_up_dir_image(w->fs->kr, dfd, nm, raw);
 	pthread_mutex_lock(&in->meta_lock);
@@ -185,9 +186,41 @@ static int settle_dir(struct lfs_fs *fs, int dfd, const uint8_t *old_img, size_t
 	return e;
 }
 
+/* A directory left half converted keeps one more inode reference (its
+ * cached metadata must stay: it names both epochs); returns whether it
+ * took it. Given back by unsplit once the directory is converted. */
+static bool split(struct lfs_rotation *r, struct lfs_inode *in)
+{
+	pthread_mutex_lock(&r->lock);
+	bool held = false;
+	for (unsigned i = 0; i < r->nsplit; i++)
+		held = held || r->split[i] == in;
+	bool take = !held && r->nsplit < sizeof(r->split) / sizeof(r->split[0]);
+	if (take)
+		r->split[r->nsplit++] = in;
+	pthread_mutex_unlock(&r->lock);
+	return take;
+}
+
+static void unsplit(struct lfs_rotation *r, struct lfs_inode *in)
+{
+	bool held = false;
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < r->nsplit && !held; i++) {
+		if (r->split[i] != in)
+			continue;
+		r->split[i] = r->split[--r->nsplit];
+		held = true;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (held)
+		lfs_inode_release(r->env.fs, in);
+}
+
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch)
 {
+	bool keep_ref = false;
 	struct lfs_fs *fs = w->fs;
 	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
 	if (!in)
@@ -269,6 +302,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			}
 			pthread_mutex_unlock(&in->meta_lock);
 			lfs_rot_record_end(fs, slot);
+			unsplit(w->r, in);
 			*epoch = nm.epoch;
 			pthread_mutex_lock(&w->r->lock);
 			w->r->dirs_done++;
@@ -285,8 +319,19 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			lfs_rot_record_end(fs, slot);
 		} else if (slot_taken) {
 			/* Half converted: the record stays for the next recovery,
-			 * which finishes it (lfs_redir_convert is idempotent). */
+			 * which finishes it (lfs_redir_convert is idempotent).
+			 * Meanwhile the live mount looks for names under both
+			 * epochs (.lethefs.dir is still the old one, since
+			 * finishing failed), so that none goes missing. */
 			lfs_journal_keep(fs->journal, slot);
+			pthread_mutex_lock(&in->meta_lock);
+			if (in->have_dirmeta && in->dirmeta.epoch == om.epoch)
+				in->dirmeta.alt_epoch = nm.epoch;
+			pthread_mutex_unlock(&in->meta_lock);
+			keep_ref = split(w->r, in);
+			lfs_err("rotation: directory %s is left half converted (%s); its names are "
+			        "served under both epochs until the next pass or mount finishes it",
+			        rel[0] ? rel : "d/", strerror(-e));
 		}
 	}
 	if (e == -EALREADY) {
@@ -308,7 +353,8 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		close(dfd);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, in);
-	lfs_inode_release(fs, in);
+	if (!keep_ref)
+		lfs_inode_release(fs, in);
 	return e;
 }
 

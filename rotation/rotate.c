@@ -376,4 +376,7 @@ void lfs_rotation_stop(struct lfs_rotation *r)
 		pthread_join(r->thread, NULL);
 		r->running = false;
 	}
+	for (unsigned i = 0; i < r->nsplit; i++)
+		lfs_inode_release(r->env.fs, r->split[i]);
+	r->nsplit = 0;
 }

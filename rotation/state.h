@@ -66,6 +66,12 @@ struct lfs_rotation {
 	uint64_t dirs_done, links_done, xattrs_done, errors, passes;
 	int pause_err;           /* LFS_ROT_HELD: why (positive errno) */
 	unsigned failing_passes; /* converting passes in a row with errors */
+	/* Directories left half converted on the live mount (convert_dir.c),
+	 * each held (one inode reference) so that its cached metadata, which
+	 * says to look for names under both epochs, outlives the kernel's
+	 * forgetting it; released once converted, or at the stop. */
+	struct lfs_inode *split[16];
+	unsigned nsplit;
 	double active_seconds; /* spent converting in finished passes */
 	double pass_start;     /* CLOCK_MONOTONIC of the converting pass, 0 if none */
 	uint32_t last_retired;
