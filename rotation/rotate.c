@@ -45,6 +45,10 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 	 * another epoch: retries must not fill the keyring. */
 	if (e == 0 && r->nold > 0) {
 		*epoch = r->target;
+		/* Held by a full disk: the "paused" entry may not have found
+		 * room in the audit log either, so the resumption says what it
+		 * ends. */
+		int held = r->state == LFS_ROT_HELD ? r->pause_err : 0;
 		r->state = LFS_ROT_RUNNING;
 		r->pause_err = 0;
 		r->failing_passes = 0;
@@ -52,7 +56,11 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		pthread_mutex_unlock(&r->lock);
 		lfs_rot_keyfile_end(keyfd);
 		lfs_info("rotation toward epoch %u resumed", r->target);
-		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
+		struct lfs_audit_detail d[] = {
+		    {"mountpoint", r->env.mountpoint, 0},
+		    {"epoch", NULL, r->target},
+		    {"paused_reason", held == EDQUOT ? "quota" : "no-space", 0}};
+		lfs_event_emit(&r->env.events, "rotate", "resumed", NULL, d, held ? 3 : 2);
 		return 0;
 	}
 	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == -ENOSPC)
