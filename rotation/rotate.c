@@ -177,13 +177,14 @@ static void paused(struct lfs_rotation *r)
 static void hold(struct lfs_rotation *r, int err)
 {
 	pthread_mutex_lock(&r->lock);
-	bool first = r->state != LFS_ROT_HELD;
-	if (r->state == LFS_ROT_RUNNING) {
+	/* Not when a lock paused it meanwhile (the unlock resumes it). */
+	bool now = r->state == LFS_ROT_RUNNING;
+	if (now) {
 		r->state = LFS_ROT_HELD;
 		r->pause_err = err;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (!first)
+	if (!now)
 		return;
 	lfs_err("rotation paused: %s on the backing store; free space and run 'lethefs rotate "
 	        "%s' to resume",
