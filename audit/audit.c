@@ -82,11 +82,13 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
 	snprintf(log->head, sizeof(log->head), "%s%s", log->name, LFS_AUDIT_HEAD_SUFFIX);
 	lfs_audit_genesis(log->genesis, cfg->uuid);
 	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
-	int fd = openat(log->dirfd, log->name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	/* O_NONBLOCK: a FIFO planted under the name fails (ENXIO) instead of
+	 * waiting for a reader; anything but a regular file is refused. */
+	int fd = openat(log->dirfd, log->name,
+	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = fd < 0 ? -errno : -EINVAL;
+		r = fd < 0 && errno != ENXIO ? -errno : -EINVAL;
 		if (fd >= 0)
 			close(fd);
 		lfs_audit_close(log);

@@ -109,9 +109,9 @@ static int check_anchor(int dirfd, const char *log_name, const struct lfs_audit_
 	/* A head without an anchor is what an attacker writes after cutting
 	 * a keyed log: look for keyed entries (rare: only the first keyed
 	 * append of a log, or after tampering). */
-	int fd = openat(dirfd, log_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = lfs_open_regular(dirfd, log_name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	uint64_t k;
 	int r = lfs_audit_last_keyed(fd, &k);
 	close(fd);

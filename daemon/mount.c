@@ -313,7 +313,11 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 				 vault, lfs_audit_forward_target());
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault, strerror(-r));
+		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault,
+		         r == -EINVAL ? "not a regular file where lethefs may keep it (a FIFO, "
+		                        "socket, device or directory put in its place, or an "
+		                        "[audit] log path outside the vault and /var/log/lethefs)"
+		                      : strerror(-r));
 		lfs_control_stop(&ctl);
 		lfs_session_destroy(&session);
 		lfs_journal_close(&journal);

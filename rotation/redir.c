@@ -32,7 +32,7 @@ static int entry_enc(int dirfd, const char *backing, char *enc, size_t cap, size
 	case LFS_ENTRY_LONG: {
 		char side[LFS_BACKING_NAME_MAX + 1];
 		lfs_sidecar_for_long(backing, side);
-		int fd = openat(dirfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = lfs_open_regular(dirfd, side);
 		if (fd < 0)
 			return -EIO;
 		int r = lfs_read_all(fd, enc, cap - 1, len);

@@ -379,7 +379,7 @@ int lfs_up_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int tre
 	bool begun = got == sizeof(cur) && memcmp(cur, p.new_hdr, sizeof(cur)) == 0;
 	if (!begun && (got < LFS_FILE_HDR_V1_LEN || memcmp(cur, p.old_hdr, LFS_FILE_HDR_V1_LEN) != 0))
 		return -ESTALE;
-	int tfd = openat(treefd, p.tmp_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int tfd = lfs_open_regular(treefd, p.tmp_name);
 	struct stat tst;
 	uint8_t h[32];
 	bool intact = tfd >= 0 && fstat(tfd, &tst) == 0 && S_ISREG(tst.st_mode) &&

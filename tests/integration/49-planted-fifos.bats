@@ -59,3 +59,21 @@ teardown() { teardown_vault; }
 	echo "$output"
 	[ "$status" -eq 6 ]
 }
+
+@test "attack: a FIFO as the audit log: the mount refuses it at once, naming it" {
+	mount_vault
+	echo x >"$MNT/f"
+	unmount_vault
+	rm "$VAULT/lethefs.audit"
+	mkfifo "$VAULT/lethefs.audit"
+	run timeout -s KILL 30 "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	echo "$output"
+	[ "$status" -ne 137 ]
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot open the audit log"*"not a regular file"* ]]
+	run timeout -s KILL 30 "$LETHEFS" audit verify --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -ne 137 ]
+	[ "$status" -ne 0 ]
+	rm "$VAULT/lethefs.audit"
+}
