@@ -356,11 +356,14 @@ for k, v in json.load(sys.stdin).get("fuse_requests", {}).items():
 
 	log "$fs: ls -lR"
 	drop_caches
+	requests >"$W/req0"
 	t0=$(now)
 	rc=0
 	T ls -lR "$dir/$top" >"$W/ls.out" 2>"$W/ls.err" || rc=$?
 	t1=$(now)
+	requests >"$W/req1"
 	record ls_s "$(secs "$t0" "$t1")"
+	per_entry "$W/req0" "$W/req1" "$expect" ls_req
 	if ((rc != 0)) || [[ -s $W/ls.err ]]; then
 		err "ls -lR exited $rc, $(wc -l <"$W/ls.err") lines on stderr; first ones:"
 		head -n 20 "$W/ls.err" >>"$ERRF"
@@ -683,6 +686,7 @@ for l in lethefs lethefs-aes; do
 	echo "| workload | requests per entry | busiest operations per entry |"
 	echo "|---|---:|---|"
 	echo "| tar -xf +sync | $(get "$l" extract_req) | $(get "$l" extract_req_ops | sed 's/=/ /g; s/,/, /g') |"
+	echo "| ls -lR | $(get "$l" ls_req) | $(get "$l" ls_req_ops | sed 's/=/ /g; s/,/, /g') |"
 	echo "| rm -rf +sync | $(get "$l" rm_req) | $(get "$l" rm_req_ops | sed 's/=/ /g; s/,/, /g') |"
 done
 
