@@ -174,7 +174,7 @@ for k, v in json.load(sys.stdin).get("fuse_requests", {}).items():
 			END { printf "%.2f", t / n }' "$1" "$2")"
 		ops=$(awk -v n="$3" 'NR == FNR { b[$1] = $2; next }
 			$2 - b[$1] > 0 { printf "%s %.2f\n", $1, ($2 - b[$1]) / n }' "$1" "$2" |
-			sort -k2,2 -rn | head -n 8 | awk '{ printf "%s%s %s", NR > 1 ? "," : "", $1, $2 }')
+			sort -k2,2 -rn | head -n 8 | awk '{ printf "%s%s %s", (NR > 1 ? "," : ""), $1, $2 }')
 		record "${4}_ops" "${ops// /=}"
 	}
 
