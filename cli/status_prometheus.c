@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "ctl_answer.h"
 #include "ctl_client.h"
+#include "../fs/opcount.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,32 @@ static void print_info(char *const *mounts, char **resp, int n)
 	}
 }
 
+/* lethefs_fuse_requests_total{op="..."}: status' fuse_requests object,
+ * one sample per operation and mount. */
+static void print_requests(char *const *mounts, char **resp, int n)
+{
+	bool header = false;
+	for (int i = 0; i < n; i++) {
+		char obj[LFS_CTL_RESPONSE_MAX];
+		if (!resp[i] || lfs_json_get(resp[i], strlen(resp[i]), "fuse_requests", obj,
+					     sizeof(obj)) < 0)
+			continue;
+		for (int op = 0; op < LFS_OP_COUNT; op++) {
+			char v[32], label[48];
+			if (lfs_json_get(obj, strlen(obj), lfs_op_name(op), v, sizeof(v)) < 0 ||
+			    !*v || strspn(v, "0123456789") != strlen(v))
+				continue;
+			if (!header)
+				printf("# HELP lethefs_fuse_requests_total FUSE requests the daemon "
+				       "received, by operation\n"
+				       "# TYPE lethefs_fuse_requests_total counter\n");
+			header = true;
+			snprintf(label, sizeof(label), ",op=\"%s\"", lfs_op_name(op));
+			sample("lethefs_fuse_requests_total", mounts[i], label, v);
+		}
+	}
+}
+
 int lfs_status_prometheus(char *const *args, int n, const char *socket)
 {
 	if (n > LFS_PROM_MOUNTS_MAX)
@@ -226,6 +253,7 @@ int lfs_status_prometheus(char *const *args, int n, const char *socket)
 	print_info(mounts, resp, n);
 	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++)
 		print_family(&metrics[m], mounts, resp, n);
+	print_requests(mounts, resp, n);
 	for (int i = 0; i < n; i++) {
 		free(resp[i]);
 		free(mounts[i]);

@@ -89,6 +89,17 @@ bool lfs_backing_is_network(const char *t)
 	return false;
 }
 
+bool lfs_backing_close_is_silent(const struct lfs_backing *b)
+{
+	static const char *const silent[] = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs"};
+	if (!b || !b->probed)
+		return false;
+	for (size_t i = 0; i < sizeof(silent) / sizeof(silent[0]); i++)
+		if (!strcmp(b->fstype, silent[i]))
+			return true;
+	return false;
+}
+
 static void probe_name(char out[40], const char *suffix)
 {
 	snprintf(out, 40, LFS_PROBE_PREFIX "%08x%08x%s", randombytes_random(), randombytes_random(),

@@ -58,6 +58,11 @@ int lfs_backing_probe(int dirfd, struct lfs_backing *b);
  * found), and whether such engines are shared between hosts. */
 void lfs_backing_fstype(int dirfd, char *out, size_t len);
 bool lfs_backing_is_network(const char *fstype);
+/* Whether close(2) on this filesystem can never fail (it has no flush
+ * method of its own: ext2/3/4, xfs, btrfs, tmpfs), so that a FUSE FLUSH,
+ * whose only job here is to pass on such a failure, is not needed. False
+ * for anything else, unprobed storage included. */
+bool lfs_backing_close_is_silent(const struct lfs_backing *b);
 
 /* renameat2(RENAME_NOREPLACE) where the backing filesystem has it, else
  * its fallback: a directory is renamed only when the target name is free

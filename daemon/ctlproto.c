@@ -282,6 +282,29 @@ static size_t skip_ws(const char *j, size_t len, size_t i)
 	return i;
 }
 
+/* Returns the index after the object that starts at j[i] ('{'), objects
+ * and arrays inside it included, or -1 when it does not end. Counts depth
+ * instead of recursing, so that no input can exhaust the stack. */
+static long skip_object(const char *j, size_t len, size_t i)
+{
+	size_t depth = 0;
+	while (i < len) {
+		char c = j[i++];
+		if (c == '"') {
+			long next = read_string(j, len, i, NULL, 0);
+			if (next < 0)
+				return -1;
+			i = (size_t)next;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				return (long)i;
+		}
+	}
+	return -1;
+}
+
 int lfs_json_get(const char *j, size_t len, const char *key, char *out, size_t outlen)
 {
 	size_t i = skip_ws(j, len, 0);
@@ -306,7 +329,19 @@ int lfs_json_get(const char *j, size_t len, const char *key, char *out, size_t o
 		if (i >= len)
 			return -EINVAL;
 		bool want = found == -ENOENT && strcmp(name, key) == 0;
-		if (j[i] == '"') {
+		if (j[i] == '{') {
+			/* A nested object (status: fuse_requests), kept as its text. */
+			long end = skip_object(j, len, i);
+			if (end < 0)
+				return -EINVAL;
+			if (want) {
+				if ((size_t)end - i >= outlen)
+					return -EINVAL;
+				memcpy(out, j + i, (size_t)end - i);
+				out[(size_t)end - i] = '\0';
+			}
+			i = (size_t)end;
+		} else if (j[i] == '"') {
 			next = read_string(j, len, i + 1, want ? out : NULL, outlen);
 			if (next < 0)
 				return -EINVAL;

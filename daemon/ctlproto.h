@@ -56,9 +56,10 @@ int lfs_ctl_format_request(const struct lfs_ctl_request *req, char *out, size_t 
  * out is full. */
 int lfs_json_put_string(char *out, size_t outlen, size_t *used, const char *s);
 
-/* Finds member key in a flat JSON object (one line, as the daemon writes)
+/* Finds member key in a JSON object (one line, as the daemon writes)
  * and copies its value: strings unescaped (\uXXXX below 0x80 only), other
- * values as their literal text. Returns 0, -ENOENT, or -EINVAL when the
+ * values as their literal text, a nested object as its text (which this
+ * function reads in turn). Returns 0, -ENOENT, or -EINVAL when the
  * object is malformed or the value does not fit. */
 int lfs_json_get(const char *json, size_t len, const char *key, char *out, size_t outlen);
 

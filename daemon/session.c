@@ -421,6 +421,8 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;
+	if (lfs_op_counters_json(&s->fs->requests, buf, len, &used) < 0)
+		return -1;
 	if (s->rotation && lfs_rotation_status_json(s->rotation, buf, len, &used) < 0)
 		return -1;
 	if (s->staging) {

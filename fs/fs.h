@@ -21,6 +21,7 @@
 #include "content.h"
 #include "dirmeta.h"
 #include "irec.h"
+#include "opcount.h"
 #include "../common/event.h"
 #include "closer.h"
 #include "slab.h"
@@ -199,6 +200,7 @@ struct lfs_fs {
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;
+	struct lfs_op_counters requests; /* FUSE requests by operation (fs/gate.c) */
 };
 
 int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,

@@ -64,6 +64,11 @@ static void touch(struct lfs_fs *fs)
 		atomic_store_explicit(&fs->last_active, now, memory_order_relaxed);
 }
 
+static void count(fuse_req_t req, enum lfs_op op)
+{
+	lfs_op_counted(&lfs_req_fs(req)->requests, op);
+}
+
 /* Operations that reach names, contents or keys without a handle. */
 static bool refuse(fuse_req_t req)
 {
@@ -137,6 +142,7 @@ static void names_unlock(struct names_hold h)
 
 static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count(req, LFS_OP_LOOKUP);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_lookup(req, parent, name);
@@ -147,6 +153,7 @@ static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_GETATTR);
 	if (fi && fi->fh ? refuse_handle(req, fi)
 			 : ino != FUSE_ROOT_ID && refuse_attr(req))
 		return;
@@ -157,6 +164,7 @@ static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		      struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_SETATTR);
 	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req)))
 		lfs_op_setattr(req, ino, attr, valid, fi);
 	wipe_stack();
@@ -164,6 +172,7 @@ static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int val
 
 static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	count(req, LFS_OP_READLINK);
 	if (!refuse(req))
 		lfs_op_readlink(req, ino);
 	wipe_stack();
@@ -171,6 +180,7 @@ static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+	count(req, LFS_OP_MKNOD);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_mknod(req, parent, name, mode, rdev);
@@ -181,6 +191,7 @@ static void g_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 
 static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	count(req, LFS_OP_MKDIR);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_mkdir(req, parent, name, mode);
@@ -191,6 +202,7 @@ static void g_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 
 static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	count(req, LFS_OP_SYMLINK);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_symlink(req, link, parent, name);
@@ -201,6 +213,7 @@ static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
 
 static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
+	count(req, LFS_OP_LINK);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_link(req, ino, parent, name);
@@ -211,6 +224,7 @@ static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char
 
 static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count(req, LFS_OP_UNLINK);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_unlink(req, parent, name);
@@ -221,6 +235,7 @@ static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count(req, LFS_OP_RMDIR);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_rmdir(req, parent, name);
@@ -232,6 +247,7 @@ static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		     const char *newname, unsigned int flags)
 {
+	count(req, LFS_OP_RENAME);
 	if (!refuse(req)) {
 		struct names_hold a = names_lock(req, parent);
 		struct names_hold b = {NULL, -1};
@@ -247,6 +263,7 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 
 static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_OPENDIR);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, ino);
 		lfs_op_opendir(req, ino, fi);
@@ -258,6 +275,7 @@ static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_READDIR);
 	if (!refuse_handle(req, fi)) {
 		struct names_hold dir = names_lock(req, ino);
 		lfs_op_readdir(req, ino, size, off, fi);
@@ -269,6 +287,7 @@ static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_READDIRPLUS);
 	if (!refuse_handle(req, fi)) {
 		struct names_hold dir = names_lock(req, ino);
 		lfs_op_readdirplus(req, ino, size, off, fi);
@@ -279,6 +298,7 @@ static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 
 static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_FSYNCDIR);
 	if (!refuse_handle(req, fi))
 		lfs_op_fsyncdir(req, ino, datasync, fi);
 	wipe_stack();
@@ -287,6 +307,7 @@ static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse
 static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_CREATE);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_create(req, parent, name, mode, fi);
@@ -297,6 +318,7 @@ static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_OPEN);
 	if (!refuse(req))
 		lfs_op_open(req, ino, fi);
 	wipe_stack();
@@ -305,6 +327,7 @@ static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_READ);
 	if (!refuse_handle(req, fi))
 		lfs_op_read(req, ino, size, off, fi);
 	wipe_stack();
@@ -313,6 +336,7 @@ static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_WRITE);
 	if (!refuse_handle(req, fi))
 		lfs_op_write(req, ino, buf, size, off, fi);
 	wipe_stack();
@@ -320,6 +344,7 @@ static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 
 static void g_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_FLUSH);
 	if (!refuse_handle(req, fi))
 		lfs_op_flush(req, ino, fi);
 	wipe_stack();
@@ -327,6 +352,7 @@ static void g_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void g_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_FSYNC);
 	if (!refuse_handle(req, fi))
 		lfs_op_fsync(req, ino, datasync, fi);
 	wipe_stack();
@@ -335,6 +361,7 @@ static void g_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 			struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_FALLOCATE);
 	if (!refuse_handle(req, fi))
 		lfs_op_fallocate(req, ino, mode, offset, length, fi);
 	wipe_stack();
@@ -343,6 +370,7 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi)
 {
+	count(req, LFS_OP_LSEEK);
 	if (!refuse_handle(req, fi))
 		lfs_op_lseek(req, ino, off, whence, fi);
 	wipe_stack();
@@ -351,6 +379,7 @@ static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		       size_t size, int flags)
 {
+	count(req, LFS_OP_SETXATTR);
 	if (!refuse(req))
 		lfs_op_setxattr(req, ino, name, value, size, flags);
 	wipe_stack();
@@ -358,6 +387,7 @@ static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 
 static void g_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	count(req, LFS_OP_GETXATTR);
 	if (!refuse(req))
 		lfs_op_getxattr(req, ino, name, size);
 	wipe_stack();
@@ -365,6 +395,7 @@ static void g_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 
 static void g_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	count(req, LFS_OP_LISTXATTR);
 	if (!refuse(req))
 		lfs_op_listxattr(req, ino, size);
 	wipe_stack();
@@ -372,16 +403,55 @@ static void g_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void g_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	count(req, LFS_OP_REMOVEXATTR);
 	if (!refuse(req))
 		lfs_op_removexattr(req, ino, name);
 	wipe_stack();
 }
 
+/* Not gated, only counted: connection set-up, and what frees memory and
+ * descriptors or reveals only what df shows. */
+static void c_init(void *userdata, struct fuse_conn_info *conn)
+{
+	lfs_op_counted(&((struct lfs_fs *)userdata)->requests, LFS_OP_INIT);
+	lfs_op_init(userdata, conn);
+}
+
+static void c_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	count(req, LFS_OP_FORGET);
+	lfs_op_forget(req, ino, nlookup);
+}
+
+static void c_forget_multi(fuse_req_t req, size_t n, struct fuse_forget_data *forgets)
+{
+	count(req, LFS_OP_BATCH_FORGET);
+	lfs_op_forget_multi(req, n, forgets);
+}
+
+static void c_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	count(req, LFS_OP_STATFS);
+	lfs_op_statfs(req, ino);
+}
+
+static void c_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	count(req, LFS_OP_RELEASEDIR);
+	lfs_op_releasedir(req, ino, fi);
+}
+
+static void c_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	count(req, LFS_OP_RELEASE);
+	lfs_op_release(req, ino, fi);
+}
+
 const struct fuse_lowlevel_ops lfs_gated_ops = {
-	.init = lfs_op_init,
+	.init = c_init,
 	.lookup = g_lookup,
-	.forget = lfs_op_forget,
-	.forget_multi = lfs_op_forget_multi,
+	.forget = c_forget,
+	.forget_multi = c_forget_multi,
 	.getattr = g_getattr,
 	.setattr = g_setattr,
 	.readlink = g_readlink,
@@ -392,18 +462,18 @@ const struct fuse_lowlevel_ops lfs_gated_ops = {
 	.unlink = g_unlink,
 	.rmdir = g_rmdir,
 	.rename = g_rename,
-	.statfs = lfs_op_statfs,
+	.statfs = c_statfs,
 	.opendir = g_opendir,
 	.readdir = g_readdir,
 	.readdirplus = g_readdirplus,
-	.releasedir = lfs_op_releasedir,
+	.releasedir = c_releasedir,
 	.fsyncdir = g_fsyncdir,
 	.create = g_create,
 	.open = g_open,
 	.read = g_read,
 	.write = g_write,
 	.flush = g_flush,
-	.release = lfs_op_release,
+	.release = c_release,
 	.fsync = g_fsync,
 	.fallocate = g_fallocate,
 	.lseek = g_lseek,

@@ -165,6 +165,27 @@ run_one() {
 			sed 's/^/      /' >>"$ERRF"
 	}
 
+	# lethefs only: its FUSE request counters (status' fuse_requests) as
+	# "op N" lines, for requests per entry of a workload.
+	requests() {
+		[[ $comm == lethefs ]] || return 0
+		"$BIN/lethefs" status --json "$mnt" 2>/dev/null | python3 -c '
+import json, sys
+for k, v in json.load(sys.stdin).get("fuse_requests", {}).items():
+    print(k, v)' || true
+	}
+	per_entry() { # before after entries key: records key (all requests per
+		# entry) and key_ops (the busiest operations per entry)
+		[[ -s $1 && -s $2 ]] || return 0
+		local ops
+		record "$4" "$(awk -v n="$3" 'NR == FNR { b[$1] = $2; next } { t += $2 - b[$1] }
+			END { printf "%.2f", t / n }' "$1" "$2")"
+		ops=$(awk -v n="$3" 'NR == FNR { b[$1] = $2; next }
+			$2 - b[$1] > 0 { printf "%s %.2f\n", $1, ($2 - b[$1]) / n }' "$1" "$2" |
+			sort -k2,2 -rn | head -n 8 | awk '{ printf "%s%s %s", (NR > 1 ? "," : ""), $1, $2 }')
+		record "${4}_ops" "${ops// /=}"
+	}
+
 	CHILD_MNT=$mnt
 	trap 'unmount "$CHILD_MNT"' EXIT
 	unmount "$mnt"
@@ -296,12 +317,15 @@ run_one() {
 	expect=$(cat "$RES/tree.count")
 	log "$fs: tar -xf ($expect entries)"
 	drop_caches
+	requests >"$W/req0"
 	t0=$(now)
 	rc=0
 	T tar -xf "$TREE_TAR" -C "$dir" 2>"$W/tar.err" || rc=$?
 	sync
 	t1=$(now)
+	requests >"$W/req1"
 	record extract_s "$(secs "$t0" "$t1")"
+	per_entry "$W/req0" "$W/req1" "$expect" extract_req
 	if ((rc != 0)) || [[ -s $W/tar.err ]]; then
 		err "tar -xf exited $rc, $(wc -l <"$W/tar.err") lines on stderr; first ones:"
 		head -n 20 "$W/tar.err" >>"$ERRF"
@@ -340,11 +364,14 @@ run_one() {
 
 	log "$fs: ls -lR"
 	drop_caches
+	requests >"$W/req0"
 	t0=$(now)
 	rc=0
 	T ls -lR "$dir/$top" >"$W/ls.out" 2>"$W/ls.err" || rc=$?
 	t1=$(now)
+	requests >"$W/req1"
 	record ls_s "$(secs "$t0" "$t1")"
+	per_entry "$W/req0" "$W/req1" "$expect" ls_req
 	if ((rc != 0)) || [[ -s $W/ls.err ]]; then
 		err "ls -lR exited $rc, $(wc -l <"$W/ls.err") lines on stderr; first ones:"
 		head -n 20 "$W/ls.err" >>"$ERRF"
@@ -354,12 +381,15 @@ run_one() {
 
 	log "$fs: rm -rf"
 	drop_caches
+	requests >"$W/req0"
 	t0=$(now)
 	rc=0
 	T rm -rf "$dir/$top" 2>"$W/rm.err" || rc=$?
 	sync
 	t1=$(now)
+	requests >"$W/req1"
 	record rm_s "$(secs "$t0" "$t1")"
+	per_entry "$W/req0" "$W/req1" "$expect" rm_req
 	if ((rc != 0)) || [[ -s $W/rm.err ]]; then
 		err "rm -rf exited $rc, $(wc -l <"$W/rm.err") lines on stderr; first ones:"
 		head -n 20 "$W/rm.err" >>"$ERRF"
@@ -653,6 +683,19 @@ for l in lethefs lethefs-aes; do
 		done
 		echo "$line"
 	done
+done
+
+for l in lethefs lethefs-aes; do
+	sel "$l" || continue
+	[[ -n $(get "$l" extract_req) ]] || continue
+	echo
+	echo "### FUSE requests per tree entry, $l (status' fuse_requests, $(cat "$RES/tree.count") entries)"
+	echo
+	echo "| workload | requests per entry | busiest operations per entry |"
+	echo "|---|---:|---|"
+	echo "| tar -xf +sync | $(get "$l" extract_req) | $(get "$l" extract_req_ops | sed 's/=/ /g; s/,/, /g') |"
+	echo "| ls -lR | $(get "$l" ls_req) | $(get "$l" ls_req_ops | sed 's/=/ /g; s/,/, /g') |"
+	echo "| rm -rf +sync | $(get "$l" rm_req) | $(get "$l" rm_req_ops | sed 's/=/ /g; s/,/, /g') |"
 done
 
 if grep -q '_bad ' "$RES"/*.tsv 2>/dev/null; then

@@ -146,12 +146,30 @@ static void test_json_reader(void **state)
 	assert_int_equal(lfs_json_get(j, strlen(j), "s", out, 3), -EINVAL);
 	static const char *const bad[] = {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
 					  "{\"a\":\"x}", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12\"}",
-					  "{\"a\":1 \"b\":2}", "{\"a\":{\"b\":1}}"};
+					  "{\"a\":1 \"b\":2}", "{\"a\":{\"b\":1}",
+					  "{\"a\":{\"b\":\"}\"}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (lfs_json_get(bad[i], strlen(bad[i]), "a", out, sizeof(out)) != -EINVAL)
 			fail_msg("accepted: %s", bad[i]);
 	/* A length that cuts the object short is respected. */
 	assert_int_equal(lfs_json_get(j, 10, "ok", out, sizeof(out)), -EINVAL);
+}
+
+/* status' fuse_requests: a nested object is skipped over (members after it
+ * are found) and returned as its text, which is read in turn. */
+static void test_json_reader_nested(void **state)
+{
+	(void)state;
+	const char *j = "{\"a\":1,\"r\":{\"lookup\":7,\"s\":\"}{\",\"in\":{\"x\":[1,{}]}},\"b\":2}";
+	char out[64], v[16];
+	assert_int_equal(lfs_json_get(j, strlen(j), "b", out, sizeof(out)), 0);
+	assert_string_equal(out, "2");
+	assert_int_equal(lfs_json_get(j, strlen(j), "r", out, sizeof(out)), 0);
+	assert_string_equal(out, "{\"lookup\":7,\"s\":\"}{\",\"in\":{\"x\":[1,{}]}}");
+	assert_int_equal(lfs_json_get(out, strlen(out), "lookup", v, sizeof(v)), 0);
+	assert_string_equal(v, "7");
+	/* Too small for the object: an error, never a silent cut. */
+	assert_int_equal(lfs_json_get(j, strlen(j), "r", out, 8), -EINVAL);
 }
 
 int main(void)
@@ -162,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_format_roundtrip),
 		cmocka_unit_test(test_json_writer_escapes),
 		cmocka_unit_test(test_json_reader),
+		cmocka_unit_test(test_json_reader_nested),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
