@@ -87,10 +87,10 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 	return r;
 }
 
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
-               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
-               uint64_t *plain_bytes)
+int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
+                        struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
+                        const struct lfs_file_header *new_h, const uint8_t *new_raw, bool replay,
+                        bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
 {
 	if (old_h->version != l->version || new_h->version != l->version)
 		return -EINVAL;
@@ -134,8 +134,6 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
 	 * holds the inode's io_lock and the journal covers crashes. */
 	if (r == 0)
 		r = lfs_pwrite_full(fd, new_raw, l->hdr_len, 0);
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -errno;
 	if (disk) {
 		sodium_memzero(disk, CHUNK_BLOCKS * l->block_disk);
 		free(disk);
@@ -144,5 +142,17 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
 	lfs_aead_key_wipe(&k.new_k);
 	if (r == 0 && plain_bytes)
 		*plain_bytes = size;
+	return r;
+}
+
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes)
+{
+	int r = lfs_refile_unsynced(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx,
+	                            plain_bytes);
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
 	return r;
 }

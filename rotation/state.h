@@ -99,6 +99,9 @@ struct walk {
 	 * counted, since objects it met while the keys were gone were
 	 * skipped (walk.c). */
 	uint64_t lock_gen;
+	/* Small files waiting for their conversion (batch.h); NULL when
+	 * counting. */
+	struct lfs_rot_batch *batch;
 };
 
 /* Whether epoch is one the rotation converts away from. */

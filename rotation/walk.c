@@ -9,6 +9,7 @@
  * with nothing left and no error (rotate.c). */
 #define _GNU_SOURCE
 #include "walk.h"
+#include "batch.h"
 #include "convert.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
@@ -56,6 +57,11 @@ static void note_error(struct walk *w, const char *what, const char *rel, const 
 	pthread_mutex_unlock(&w->r->lock);
 }
 
+void lfs_rot_file_error(struct walk *w, const char *path, int e)
+{
+	note_error(w, "file", path, NULL, e);
+}
+
 bool lfs_rot_keep_going(struct walk *w)
 {
 	return !atomic_load(&w->r->stop) && atomic_load(&w->fs->lock_gen) == w->lock_gen &&
@@ -90,6 +96,10 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		return 0; /* its own key, never rotated */
 	if (lfs_rot_is_old(w->r, epoch)) {
 		w->found++;
+		/* The batch's files first: the directory's conversion takes its
+		 * io_lock, which a request waiting for one of them may hold. */
+		if (!w->count_only)
+			lfs_rot_batch_run(w);
 		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
 			note_error(w, "directory", rel, NULL, e);
 	}
@@ -144,6 +154,7 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		w->bytes += plain;
 		if (w->count_only)
 			return;
+
 		/* The record names the file by handle; its path only when short
 		 * enough to record (journal/journal.h). */
 		char rel[LFS_JOURNAL_PATH_MAX + 1];
@@ -151,7 +162,7 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
 		if (n < 0 || (size_t)n >= sizeof(rel))
 			rel[0] = '\0';
-		if ((e = lfs_rot_convert_file(w, dfd, name, rel)) < 0)
+		if ((e = lfs_rot_batch_add(w, dfd, name, rel)) < 0)
 			note_error(w, "file", dir, name, e);
 	} else if (e < 0 && e != -ENODATA && e != -ENOENT && e != -EACCES) {
 		note_error(w, "file", lfs_treewalk_path(tw), name, e);
@@ -209,6 +220,7 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 		sodium_memzero(out, sizeof(w->x->link_plain));
 		return;
 	}
+	lfs_rot_batch_run(w); /* the link's conversion takes the directory's io_lock */
 	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
 	if (e < 0)
 		note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
@@ -242,8 +254,13 @@ void lfs_rot_walk(struct walk *w)
 	static const struct lfs_treewalk_ops ops = {
 		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
 	w->treefd = lfs_tree_fd(w->fs, 0);
+	if (!w->count_only && !(w->batch = lfs_rot_batch_new()))
+		lfs_warn("rotation: no memory for a batch: files are converted one at a time");
 	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
 		note_error(w, "tree", "", NULL, -ENOMEM);
+	lfs_rot_batch_run(w);
+	lfs_rot_batch_free(w->batch);
+	w->batch = NULL;
 	if (w->treefd >= 0)
 		close(w->treefd);
 }

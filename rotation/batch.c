@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's batches of small files (batch.h). */
+#define _GNU_SOURCE
+#include "batch.h"
+#include "convert.h"
+#include "record.h"
+#include "refile.h"
+#include "walk.h"
+#include "../common/log.h"
+#include "../journal/target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+struct member {
+	struct lfs_rot_file f;
+	struct lfs_file_header nh;
+	uint8_t new_raw[LFS_FILE_HDR_MAX];
+	struct lfs_journal_target t; /* also its path for messages */
+	unsigned rec;                /* the record that holds its entry */
+	int err;
+};
+
+/* A batch's records: at most one per member. */
+struct lfs_rot_batch {
+	unsigned n;
+	uint64_t bytes;
+	struct member m[LFS_ROT_BATCH_FILES];
+	unsigned slot[LFS_ROT_BATCH_FILES];
+	bool keep[LFS_ROT_BATCH_FILES];
+	struct lfs_journal_record rec; /* the one being filled */
+};
+
+struct lfs_rot_batch *lfs_rot_batch_new(void)
+{
+	return calloc(1, sizeof(struct lfs_rot_batch));
+}
+
+void lfs_rot_batch_free(struct lfs_rot_batch *b)
+{
+	free(b);
+}
+
+static const char *path_of(const struct member *m)
+{
+	return m->t.path_len ? m->t.path : "(by handle)";
+}
+
+static bool still_going(void *ctx)
+{
+	return lfs_rot_keep_going(ctx);
+}
+
+/* Step 1: every member's entry in a record, the records written, the
+ * journal synced once (with the last one). nrec: how many were begun. */
+static int write_records(struct walk *w, struct lfs_rot_batch *b, const uint8_t *key,
+                         unsigned *nrec)
+{
+	struct lfs_journal_record *r = &b->rec;
+	size_t hdr_len = 0;
+	*nrec = 0;
+	memset(r, 0, offsetof(struct lfs_journal_record, payload));
+	r->bulk = NULL;
+	r->bulk_len = 0;
+	r->kind = LFS_JK_ROTATE_BATCH;
+	for (unsigned i = 0; i <= b->n; i++) {
+		struct member *m = i < b->n ? &b->m[i] : NULL;
+		int e = 0;
+		if (m) {
+			hdr_len = lfs_header_len(m->f.oh.version);
+			e = lfs_rot_batch_put(r->payload, &r->payload_len, &m->t, m->f.old_raw,
+			                      m->new_raw, hdr_len);
+			if (e == 0) {
+				m->rec = *nrec;
+				continue;
+			}
+			if (e != -E2BIG)
+				return e;
+		}
+		/* This record is full (or the last): written; the last one
+		 * synced, which makes every one before it durable too. */
+		e = lfs_journal_begin(w->fs->journal, key, r, m == NULL, &b->slot[*nrec]);
+		if (e < 0)
+			return e;
+		b->keep[*nrec] = false;
+		(*nrec)++;
+		if (!m)
+			break;
+		r->payload_len = 0;
+		if ((e = lfs_rot_batch_put(r->payload, &r->payload_len, &m->t, m->f.old_raw,
+		                           m->new_raw, hdr_len)) < 0)
+			return e;
+		m->rec = *nrec;
+	}
+	return 0;
+}
+
+/* Step 2: a member re-sealed in place, its new header written. */
+static int reseal(struct walk *w, struct member *m, const uint8_t *key)
+{
+	struct lfs_fs *fs = w->fs;
+	struct lfs_layout l;
+	lfs_layout_init(&l, fs->layout.cipher, m->f.oh.version);
+	struct lfs_overwriter ow = {
+	    .journal = fs->journal, .key = key, .target = &m->t, .kr = fs->kr};
+	uint64_t plain = m->f.plain;
+	int e = lfs_refile_unsynced(&l, fs->kr, &ow, m->f.fd, &m->f.oh, &m->nh, m->new_raw, false,
+	                            still_going, w, &plain);
+	if (e == 0 && ow.kept)
+		e = -EIO; /* converted, but a block record stays: finish at recovery */
+	return e;
+}
+
+/* Step 3: the data of every member made durable. Writeback is started for
+ * all of them first, so that the waits overlap. */
+static void sync_members(struct lfs_rot_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->m[i].err == 0)
+			sync_file_range(b->m[i].f.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->m[i].err == 0 && fdatasync(b->m[i].f.fd) < 0)
+			b->m[i].err = -errno;
+}
+
+static void release(struct walk *w, struct lfs_rot_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		lfs_rot_file_close(w, &b->m[i].f);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+void lfs_rot_batch_run(struct walk *w)
+{
+	struct lfs_rot_batch *b = w->batch;
+	if (!b || b->n == 0)
+		return;
+	if (!lfs_rot_keep_going(w)) {
+		release(w, b); /* untouched: the next pass after the unlock */
+		return;
+	}
+	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	unsigned nrec = 0;
+	int e = key ? lfs_keyring_copy_journal_key(w->fs->kr, key) : -ENOMEM;
+	if (e == 0)
+		e = write_records(w, b, key, &nrec);
+	if (e < 0) {
+		/* Nothing converted: the records begun are void. */
+		for (unsigned k = 0; k < nrec; k++)
+			lfs_journal_end(w->fs->journal, b->slot[k]);
+		for (unsigned i = 0; i < b->n; i++)
+			lfs_rot_file_error(w, path_of(&b->m[i]), e);
+		if (key)
+			sodium_free(key);
+		release(w, b);
+		return;
+	}
+	for (unsigned i = 0; i < b->n; i++)
+		b->m[i].err = reseal(w, &b->m[i], key);
+	sodium_free(key);
+	sync_members(b);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct member *m = &b->m[i];
+		if (m->err == 0) {
+			lfs_rot_file_done(w, &m->f, &m->nh, m->t.path);
+			continue;
+		}
+		/* Half converted, or not known to be durable: its record stays
+		 * for the next recovery, which finishes it; until then nothing
+		 * else may change the file. */
+		b->keep[m->rec] = true;
+		lfs_rot_file_broken(&m->f);
+		lfs_rot_file_error(w, path_of(m), m->err);
+	}
+	for (unsigned k = 0; k < nrec; k++) {
+		if (b->keep[k])
+			lfs_journal_keep(w->fs->journal, b->slot[k]);
+		else
+			lfs_rot_record_end(w->fs, b->slot[k]);
+	}
+	release(w, b);
+}
+
+int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *rel)
+{
+	struct lfs_rot_batch *b = w->batch;
+	struct lfs_rot_file f;
+	/* While the batch holds io_locks, another file's is only tried: a
+	 * FUSE request holding it may wait for one of the batch's. */
+	int e = lfs_rot_file_open(w, dirfd, name, b && b->n > 0, &f);
+	if (e == -EBUSY) {
+		lfs_rot_batch_run(w);
+		e = lfs_rot_file_open(w, dirfd, name, false, &f);
+	}
+	if (e != 0)
+		return e > 0 ? 0 : e;
+	if (!b || f.plain > LFS_ROT_BATCH_FILE_MAX || lfs_rot_file_upconverts(w, &f)) {
+		e = lfs_rot_file_convert(w, &f, rel);
+		lfs_rot_file_close(w, &f);
+		return e;
+	}
+	struct member *m = &b->m[b->n];
+	m->f = f;
+	m->err = 0;
+	e = lfs_rot_file_new_header(w, &m->f, &m->nh, m->new_raw);
+	if (e == 0)
+		e = lfs_journal_target_of(m->f.fd, w->fs->data_path ? w->fs->data_path : "",
+		                          w->fs->handle_mount_fd >= 0, &m->t);
+	if (e < 0) {
+		lfs_rot_file_close(w, &m->f);
+		return e;
+	}
+	(void)rel; /* the target's path, from the descriptor, is what recovery uses */
+	b->n++;
+	b->bytes += f.plain;
+	if (b->n == LFS_ROT_BATCH_FILES)
+		lfs_rot_batch_run(w);
+	return 0;
+}
