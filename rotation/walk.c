@@ -154,7 +154,12 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		w->bytes += plain;
 		if (w->count_only)
 			return;
-
+		/* Converting without a count first: the totals grow as the walk
+		 * finds files. */
+		pthread_mutex_lock(&w->r->lock);
+		w->r->files_total++;
+		w->r->bytes_total += plain;
+		pthread_mutex_unlock(&w->r->lock);
 		/* The record names the file by handle; its path only when short
 		 * enough to record (journal/journal.h). */
 		char rel[LFS_JOURNAL_PATH_MAX + 1];
