@@ -209,7 +209,7 @@ int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *r
 	m->f = f;
 	m->err = 0;
 	e = lfs_rot_file_new_header(w, &m->f, &m->nh, m->new_raw);
-	if (e == 0)
+	if (e >= 0) /* the header's length */
 		e = lfs_journal_target_of(m->f.fd, w->fs->data_path ? w->fs->data_path : "",
 		                          w->fs->handle_mount_fd >= 0, &m->t);
 	if (e < 0) {

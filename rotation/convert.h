@@ -45,7 +45,8 @@ void lfs_rot_file_close(struct walk *w, struct lfs_rot_file *f);
 int lfs_rot_file_convert(struct walk *w, struct lfs_rot_file *f, const char *rel);
 /* Whether it changes format (format 1 toward a format-2 epoch): alone. */
 bool lfs_rot_file_upconverts(struct walk *w, const struct lfs_rot_file *f);
-/* Its new header (new file id, the target epoch, its flags and record). */
+/* Its new header (new file id, the target epoch, its flags and record):
+ * its length, or a negative errno. */
 int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
                             struct lfs_file_header *nh, uint8_t new_raw[LFS_FILE_HDR_MAX]);
 /* Converted and durable: times put back, header cached, counted. */
