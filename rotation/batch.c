@@ -5,7 +5,7 @@
 #include "convert.h"
 #include "record.h"
 #include "refile.h"
-#include "walk.h"
+#include "pass.h"
 #include "../common/log.h"
 #include "../journal/target.h"
 

@@ -6,14 +6,10 @@
 
 #include <stdbool.h>
 
+#include "pass.h"
 #include "state.h"
 
 /* One pass over the whole tree from d/ (w->count_only: counting). */
 void lfs_rot_walk(struct walk *w);
-/* Whether the pass goes on: not stopped, the gate open and the keys
- * there, and no lock came since the pass began (w->lock_gen). */
-bool lfs_rot_keep_going(struct walk *w);
-/* A file of the pass could not be converted (path: below d/). */
-void lfs_rot_file_error(struct walk *w, const char *path, int e);
 
 #endif

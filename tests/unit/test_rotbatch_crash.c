@@ -14,7 +14,7 @@
 #include "../../fs/fileio.h"
 #include "../../fs/obj2.h"
 #include "../../rotation/batch.h"
-#include "../../rotation/walk.h"
+#include "../../rotation/pass.h"
 
 /* Sizes: four batched (one block, a partial block, three blocks, ten) and
  * one above LFS_ROT_BATCH_FILE_MAX, converted alone. */
