@@ -11,9 +11,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -28,6 +31,7 @@ struct member {
 
 /* A batch's records: at most one per member. */
 struct lfs_rot_batch {
+	bool use_syncfs; /* syncfs_suffices, asked once per batch */
 	unsigned n;
 	uint64_t bytes;
 	struct member m[LFS_ROT_BATCH_FILES];
@@ -116,10 +120,54 @@ static int reseal(struct walk *w, struct member *m, const uint8_t *key)
 	return e;
 }
 
-/* Step 3: the data of every member made durable. Writeback is started for
- * all of them first, so that the waits overlap. */
+/* Whether one syncfs makes a batch durable and reports its write errors:
+ * a local disk filesystem (on a network or FUSE backing, as a shared
+ * vault's GlusterFS, syncfs may do nothing) and Linux 5.8 or later, whose
+ * syncfs reports writeback errors met since the descriptor was opened. */
+static bool syncfs_suffices(int fd)
+{
+	static const unsigned long local[] = {
+	    0xEF53,     /* ext2, ext3, ext4 */
+	    0x58465342, /* xfs */
+	    0x9123683E, /* btrfs */
+	    0xF2F52010, /* f2fs */
+	    0x01021994, /* tmpfs: nothing to make durable */
+	};
+	struct statfs sf;
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	if (fstatfs(fd, &sf) < 0 || uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	if (major < 5 || (major == 5 && minor < 8))
+		return false;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((unsigned long)sf.f_type == local[i])
+			return true;
+	return false;
+}
+
+/* Step 3: the data of every member made durable: one syncfs of the backing
+ * filesystem (one cache flush for the whole batch) where that is enough,
+ * else writeback started for all of them, then each one's fdatasync. */
 static void sync_members(struct lfs_rot_batch *b)
 {
+	int fd = -1;
+	for (unsigned i = 0; i < b->n && fd < 0; i++)
+		if (b->m[i].err == 0)
+			fd = b->m[i].f.fd;
+	if (fd < 0)
+		return;
+	if (b->use_syncfs) {
+		/* A write error of any file of the filesystem fails it: every
+		 * member then keeps its record, as a failed fdatasync does. */
+		if (syncfs(fd) == 0)
+			return;
+		int e = -errno;
+		for (unsigned i = 0; i < b->n; i++)
+			if (b->m[i].err == 0)
+				b->m[i].err = e;
+		return;
+	}
 	for (unsigned i = 0; i < b->n; i++)
 		if (b->m[i].err == 0)
 			sync_file_range(b->m[i].f.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
@@ -219,6 +267,8 @@ int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *r
 	(void)rel; /* the target's path, from the descriptor, is what recovery uses */
 	b->n++;
 	b->bytes += f.plain;
+	if (b->n == 1)
+		b->use_syncfs = syncfs_suffices(m->f.fd);
 	if (b->n == LFS_ROT_BATCH_FILES)
 		lfs_rot_batch_run(w);
 	return 0;

@@ -6,7 +6,8 @@
 #      two levels (d0000/f000 ...), then syncfs: the create time;
 #   2. drop the page cache, `lethefs rotate --wait`: the rotate time.
 # Prints, per size, create s, rotate s, their ratio (the target is <= 1.0)
-# and the rotation's files/s.
+# and the rotation's files/s, and the CPU time the daemon used while it
+# rotated (user + system: beside the rotate time, how much of it was CPU).
 # Usage: scripts/bench-rotate-tree.sh [N ...]   (default: 10000 100000)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,8 @@ printf 'bench\n' >"$T/pass"
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(round($(now) - $1, 2))"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# CPU seconds (user + system) the daemon has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # Writes n files of 4 KiB below root, 1,000 per directory, then syncfs.
 create_tree() {
@@ -44,7 +47,7 @@ os.close(fd)
 PY
 }
 
-printf '%-8s %10s %10s %7s %10s\n' files create_s rotate_s ratio rot_files/s
+printf '%-8s %10s %10s %7s %11s %12s\n' files create_s rotate_s ratio rot_files/s daemon_cpu_s
 for n in "${sizes[@]}"; do
 	rm -rf "$T/vault" "$T/mnt"
 	mkdir -p "$T/mnt"
@@ -55,14 +58,18 @@ for n in "${sizes[@]}"; do
 	create_tree "$T/mnt" "$n"
 	create=$(elapsed "$t")
 	drop_caches
+	pid=$(pgrep -f -- "$T/vault" | head -1)
+	c0=$(cpu_of "$pid")
 	t=$(now)
 	"$L" rotate --wait "$T/mnt" >/dev/null
 	rotate=$(elapsed "$t")
+	cpu=$(python3 -c "print(round($(cpu_of "$pid") - $c0, 1))")
 	left=$("$L" status --json "$T/mnt" | python3 -c \
 		'import json,sys; s=json.load(sys.stdin); print(s.get("rotation_state"), len(s.get("rotation_old_epochs") or []))')
 	fusermount3 -u "$T/mnt"
 	sleep 1
-	printf '%-8s %10s %10s %7s %10s  (%s)\n' "$n" "$create" "$rotate" \
+	printf '%-8s %10s %10s %7s %11s %12s  (%s; load %s)\n' "$n" "$create" "$rotate" \
 		"$(python3 -c "print(round($rotate / $create, 2))")" \
-		"$(python3 -c "print(int($n / $rotate))")" "state after: $left"
+		"$(python3 -c "print(int($n / $rotate))")" "$cpu" "state after: $left" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
 done
