@@ -136,7 +136,8 @@ static bool syncfs_suffices(int fd)
 	struct statfs sf;
 	struct utsname u;
 	unsigned major = 0, minor = 0;
-	if (fstatfs(fd, &sf) < 0 || uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+	if (fstatfs(fd, &sf) < 0 || uname(&u) < 0 ||
+	    sscanf(u.release, "%u.%u", &major, &minor) != 2)
 		return false;
 	if (major < 5 || (major == 5 && minor < 8))
 		return false;
