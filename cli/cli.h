@@ -15,24 +15,25 @@
 /* Exit codes: a stable interface for scripts (see README and lethefs --help). */
 enum lfs_exit {
 	LFS_EXIT_OK = 0,
-	LFS_EXIT_ERROR = 1,	  /* runtime error (I/O, memory, ...) */
-	LFS_EXIT_USAGE = 2,	  /* bad command line */
-	LFS_EXIT_BAD_SECRET = 3,  /* passphrase/key opened no keyslot */
-	LFS_EXIT_NO_VAULT = 4,	  /* vault missing or not a vault */
-	LFS_EXIT_CORRUPT = 5,	  /* vault files malformed or inconsistent */
-	LFS_EXIT_FSCK_FOUND = 6,  /* fsck found corruption */
-	LFS_EXIT_MOUNT = 7,	  /* the mount itself failed */
-	LFS_EXIT_EXISTS = 8,	  /* init: target not empty or already a vault */
+	LFS_EXIT_ERROR = 1,           /* runtime error (I/O, memory, ...) */
+	LFS_EXIT_USAGE = 2,           /* bad command line */
+	LFS_EXIT_BAD_SECRET = 3,      /* passphrase/key opened no keyslot */
+	LFS_EXIT_NO_VAULT = 4,        /* vault missing or not a vault */
+	LFS_EXIT_CORRUPT = 5,         /* vault files malformed or inconsistent */
+	LFS_EXIT_FSCK_FOUND = 6,      /* fsck found corruption */
+	LFS_EXIT_MOUNT = 7,           /* the mount itself failed */
+	LFS_EXIT_EXISTS = 8,          /* init: target not empty or already a vault */
 	LFS_EXIT_AUDIT_TAMPERED = 10, /* audit verify: the log failed verification */
-	LFS_EXIT_NOT_MOUNTED = 11, /* no lethefs mount / daemon at that path */
-	LFS_EXIT_DENIED = 12,	  /* the control socket refused the caller */
-	LFS_EXIT_BUSY = 13,	  /* lock: files are open (use --force); rotate: one is running;
-				     umount: the mount is in use */
-	LFS_EXIT_LOCKED = 14,	  /* rotate: the volume is locked (no keys) */
+	LFS_EXIT_NOT_MOUNTED = 11,    /* no lethefs mount / daemon at that path */
+	LFS_EXIT_DENIED = 12,         /* the control socket refused the caller */
+	LFS_EXIT_BUSY = 13,           /* lock: files are open (use --force); rotate: one is running;
+	                                 umount: the mount is in use */
+	LFS_EXIT_LOCKED = 14,         /* rotate: the volume is locked (no keys) */
 	LFS_EXIT_ROTATION_FAILED = 15, /* rotate --wait: the rotation stopped on errors */
-	LFS_EXIT_MOUNTED = 16,	  /* rekey: the vault is mounted (unmount first) */
-	LFS_EXIT_REFUSED = 17,	  /* stage extend: the vault's policy forbids it */
-	LFS_EXIT_TIMEOUT = 18,	  /* umount: the daemon did not answer or exit in time */
+	LFS_EXIT_MOUNTED = 16,         /* rekey: the vault is mounted (unmount first) */
+	LFS_EXIT_REFUSED = 17,         /* stage extend: the vault's policy forbids it */
+	LFS_EXIT_TIMEOUT = 18,         /* umount: the daemon did not answer or exit in time */
+	LFS_EXIT_ROTATION_PAUSED = 19, /* rotate --wait: paused, the backing store is full */
 	LFS_EXIT_UNTRUSTED = 20,       /* the control socket is not provably the daemon's */
 	LFS_EXIT_OVERLOADED = 21,      /* the control socket has no free slot: try again */
 };

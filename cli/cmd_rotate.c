@@ -41,7 +41,9 @@ static void rotate_help(void)
 	       "Exit codes: 0 started (or, with --wait, completed), 1 error (also: the\n"
 	       "vault's disk is full), 2 usage, 11 not a lethefs mount, 12 permission\n"
 	       "denied, 13 a rotation is already running (without --wait), 14 the volume is\n"
-	       "locked, 15 the rotation stopped on errors (see the daemon's log).\n");
+	       "locked, 15 the rotation stopped on errors (see the daemon's log), 19 the\n"
+	       "rotation paused because the backing store is full (no space, or quota): free\n"
+	       "space, then 'lethefs rotate MOUNTPOINT' resumes it (so does a remount).\n");
 }
 
 static void get(const char *resp, const char *key, char *out, size_t len)
@@ -130,8 +132,16 @@ static int wait_done(const struct lfs_ctl_target *t, bool json, enum progress mo
 			return r;
 		get(resp, "state", state, sizeof(state));
 		get(resp, "rotation_state", st, sizeof(st));
+		/* Paused while unlocked: by the backing store (a full disk),
+		 * which only lethefs rotate resumes (docs/ROTATION.md). */
+		char why[16] = "";
+		if (lfs_json_get(resp, strlen(resp), "rotation_pause_reason", why, sizeof(why)) < 0)
+			why[0] = '\0';
 		bool idle = !strcmp(st, "idle"), failed = !strcmp(st, "failed"),
-		     locked = strcmp(state, "unlocked") != 0;
+		     locked = strcmp(state, "unlocked") != 0,
+		     held =
+		         !locked && !strcmp(st, "paused") && why[0] && strcmp(why, "locked") != 0;
+		failed = failed || held;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (mode == PROGRESS_JSON &&
@@ -152,6 +162,15 @@ static int wait_done(const struct lfs_ctl_target *t, bool json, enum progress mo
 		}
 		if (idle)
 			return LFS_EXIT_OK;
+		if (held) {
+			lfs_cli_error(
+			    "rotate: rotation paused: %s on the backing store; free space "
+			    "and run `lethefs rotate %s` to resume",
+			    !strcmp(why, "quota") ? "disk quota exceeded"
+			                          : "no space left on device",
+			    t->mountpoint ? t->mountpoint : "MOUNTPOINT");
+			return LFS_EXIT_ROTATION_PAUSED;
+		}
 		if (failed) {
 			char errors[24];
 			get(resp, "rotation_errors", errors, sizeof(errors));

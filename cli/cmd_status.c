@@ -107,6 +107,10 @@ static void print_rotation(const char *resp)
 		       bd, bt, strtod(rate, NULL) / 1e6, left);
 	print_member(resp, "rotation start:", "rotation_started_at");
 	print_member(resp, "old epochs:", "rotation_old_epochs");
+	char why[256] = "";
+	if (lfs_json_get(resp, strlen(resp), "rotation_pause_message", why, sizeof(why)) == 0 &&
+	    why[0])
+		printf("  %-16s %s\n", "paused:", why);
 }
 
 static void print_status(const char *mnt, const char *resp)

@@ -17,6 +17,7 @@ void lfs_dirmeta_new(struct lfs_dirmeta *m, uint32_t epoch, unsigned version)
 {
 	m->version = (uint8_t)version;
 	m->epoch = epoch;
+	m->alt_epoch = 0;
 	randombytes_buf(m->dirid, LFS_DIRID_LEN);
 }
 
@@ -45,6 +46,7 @@ int lfs_dirmeta_decode(const uint8_t *in, size_t len, struct lfs_dirmeta *m)
 		return -EINVAL;
 	m->version = in[4];
 	m->epoch = get_le32(in + 8);
+	m->alt_epoch = 0;
 	if (m->epoch == 0)
 		return -EINVAL;
 	memcpy(m->dirid, in + 16, LFS_DIRID_LEN);

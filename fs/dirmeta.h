@@ -26,6 +26,12 @@ struct lfs_dirmeta {
 	uint8_t version; /* 1 or 2 */
 	uint32_t epoch;
 	uint8_t dirid[LFS_DIRID_LEN];
+	/* In memory only (0 when read or made): while a rotation's conversion
+	 * of the directory is left unfinished on the live mount (the backing
+	 * store refused both finishing and undoing it), the epoch some of its
+	 * names are under already. Names are then looked for under both
+	 * (dirnames.h) until the conversion is finished (docs/ROTATION.md). */
+	uint32_t alt_epoch;
 };
 
 void lfs_dirmeta_new(struct lfs_dirmeta *m, uint32_t epoch, unsigned version);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -104,6 +105,28 @@ void lfs_dir_name_unlock(int lockfd)
 		close(lockfd); /* releases the lock */
 }
 
+/* A directory whose conversion to a new epoch was left half done on the
+ * live mount (lfs_dirmeta.alt_epoch): a name that exists under the other
+ * epoch is that one, so that lookups find it, creating it again fails with
+ * EEXIST and renaming onto it replaces it. */
+static void alt_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m, const char *name,
+                     struct lfs_bname *out)
+{
+	struct stat st;
+	struct lfs_bname b;
+	const struct lfs_epoch_keys *k;
+	if (fstatat(dirfd, out->name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    lfs_keyring_get(fs->kr, m->alt_epoch, &k) < 0)
+		return;
+	int r = lfs_name_encrypt(k->name_mac, k->name_enc, m->dirid, name, strlen(name), b.enc);
+	lfs_keyring_put(fs->kr);
+	if (r < 0)
+		return;
+	b.is_long = lfs_backing_name(b.enc, b.name, b.sidecar);
+	if (fstatat(dirfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		*out = b;
+}
+
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
 		   struct lfs_bname *out)
 {
@@ -123,6 +146,8 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 	if (r < 0)
 		return r;
 	out->is_long = lfs_backing_name(out->enc, out->name, out->sidecar);
+	if (m.alt_epoch)
+		alt_name(fs, dirfd, &m, name, out);
 	return 0;
 }
 
@@ -203,6 +228,11 @@ int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
 	size_t out_len;
 	r = lfs_name_decrypt(k->name_mac, k->name_enc, m->dirid, src, len, out, &out_len);
 	lfs_keyring_put(fs->kr);
+	/* Half converted on the live mount: the names moved already. */
+	if (r == -EBADMSG && m->alt_epoch && lfs_keyring_get(fs->kr, m->alt_epoch, &k) == 0) {
+		r = lfs_name_decrypt(k->name_mac, k->name_enc, m->dirid, src, len, out, &out_len);
+		lfs_keyring_put(fs->kr);
+	}
 	return r == -EINVAL ? -EBADMSG : r;
 }
 

@@ -27,6 +27,7 @@ struct member {
 	struct lfs_journal_target t; /* also its path for messages */
 	unsigned rec;                /* the record that holds its entry */
 	int err;
+	bool undone; /* its conversion failed and was undone (err says why) */
 };
 
 /* A batch's records: at most one per member. */
@@ -120,6 +121,27 @@ static int reseal(struct walk *w, struct member *m, const uint8_t *key)
 	return e;
 }
 
+/* A member whose re-sealing failed half way, other than by a lock (the
+ * keys may be gone: the unlock's recovery finishes it), is settled on the
+ * live mount as a single file is (convert_file.c): finished from its entry
+ * (synced), else undone. Neither: its entry stays for the next recovery. */
+static void settle(struct walk *w, struct member *m)
+{
+	if (m->err == 0 || m->err == -EINTR || m->err == -EACCES)
+		return;
+	int s = lfs_rot_file_settle(w, &m->f, &m->nh, m->new_raw);
+	if (s > 0) {
+		lfs_info("rotation: the conversion of %s was finished after a failure (%s)",
+		         path_of(m), strerror(-m->err));
+		m->err = 0;
+	} else if (s == 0) {
+		lfs_warn("rotation: the conversion of %s failed (%s) and was undone; the next "
+		         "pass tries again",
+		         path_of(m), strerror(-m->err));
+		m->undone = true;
+	}
+}
+
 /* Whether one syncfs makes a batch durable and reports its write errors:
  * a local disk filesystem (on a network or FUSE backing, as a shared
  * vault's GlusterFS, syncfs may do nothing) and Linux 5.8 or later, whose
@@ -210,14 +232,24 @@ void lfs_rot_batch_run(struct walk *w)
 		release(w, b);
 		return;
 	}
-	for (unsigned i = 0; i < b->n; i++)
-		b->m[i].err = reseal(w, &b->m[i], key);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct member *m = &b->m[i];
+		m->undone = false;
+		m->err = reseal(w, m, key);
+		settle(w, m);
+	}
 	sodium_free(key);
 	sync_members(b);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct member *m = &b->m[i];
 		if (m->err == 0) {
 			lfs_rot_file_done(w, &m->f, &m->nh, m->t.path);
+			continue;
+		}
+		if (m->undone) {
+			/* As it was, under its old header (synced by the undo):
+			 * its entry is void, the next pass tries again. */
+			lfs_rot_file_error(w, path_of(m), m->err);
 			continue;
 		}
 		/* Half converted, or not known to be durable: its record stays

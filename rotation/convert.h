@@ -52,6 +52,11 @@ int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
 /* Converted and durable: times put back, header cached, counted. */
 void lfs_rot_file_done(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
                        const char *rel);
+/* A conversion that failed half way (not by a lock), settled on the live
+ * mount: 1 finished from its record, 0 undone (under its old header
+ * again), or a negative errno (neither: the record must stay). */
+int lfs_rot_file_settle(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                        const uint8_t *new_raw);
 /* Left half converted under its record: no other change until recovery. */
 void lfs_rot_file_broken(struct lfs_rot_file *f);
 /* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Backing names whose object was replaced (the kernel's cached entries go
@@ -122,6 +123,7 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 {
 	*nm = *om;
 	nm->epoch = w->r->target;
+	nm->alt_epoch = 0;
 	if (om->version == 1 && lfs_rot_target_format2(w))
 		return lfs_up_dir_image(w->fs->kr, dfd, nm, raw);
 	pthread_mutex_lock(&in->meta_lock);
@@ -139,9 +141,86 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	return e;
 }
 
+/* Attempts to finish, else to undo, a conversion that failed half way on
+ * the live mount, and the pause between two (a second in all at most). */
+#define SETTLE_TRIES 3
+
+static void settle_pause(int attempt)
+{
+	struct timespec ts = {0, (long)(50 * 1000 * 1000) << attempt};
+	nanosleep(&ts, NULL);
+}
+
+/* A conversion that failed half way (a rename refused, .lethefs.dir not
+ * replaced, or replaced but its directory not synced): some names may be
+ * under the new epoch while the directory's cached metadata names the old
+ * one, and the live mount would not find them. The record's recovery
+ * (lfs_rot_apply_dir, as daemon/recover.c runs it) is applied now,
+ * retried; if the backing store keeps refusing, the names go back under
+ * the old epoch while .lethefs.dir is still the old one. Returns 1
+ * finished, 0 undone, else a negative errno: neither, and the record stays
+ * for the next recovery. */
+static int settle_dir(struct lfs_fs *fs, int dfd, const uint8_t *old_img, size_t old_len,
+                      const uint8_t *new_img, size_t new_len, const struct lfs_dirmeta *om,
+                      const struct lfs_dirmeta *nm)
+{
+	uint8_t payload[2 * LFS_DIRMETA_MAX];
+	memcpy(payload, old_img, old_len);
+	memcpy(payload + old_len, new_img, new_len);
+	int e = -EIO;
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		if (i > 0)
+			settle_pause(i);
+		e = lfs_rot_apply_dir(fs->kr, dfd, payload, old_len + new_len);
+		if (e == -EACCES)
+			return e; /* locked meanwhile: the unlock's recovery finishes it */
+	}
+	if (e == 0)
+		return 1;
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		settle_pause(i);
+		e = lfs_redir_undo(fs->kr, dfd, om, nm);
+		if (e == -EACCES || e == -ESTALE)
+			return e;
+	}
+	return e;
+}
+
+/* A directory left half converted keeps one more inode reference (its
+ * cached metadata must stay: it names both epochs); returns whether it
+ * took it. Given back by unsplit once the directory is converted. */
+static bool split(struct lfs_rotation *r, struct lfs_inode *in)
+{
+	pthread_mutex_lock(&r->lock);
+	bool held = false;
+	for (unsigned i = 0; i < r->nsplit; i++)
+		held = held || r->split[i] == in;
+	bool take = !held && r->nsplit < sizeof(r->split) / sizeof(r->split[0]);
+	if (take)
+		r->split[r->nsplit++] = in;
+	pthread_mutex_unlock(&r->lock);
+	return take;
+}
+
+static void unsplit(struct lfs_rotation *r, struct lfs_inode *in)
+{
+	bool held = false;
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < r->nsplit && !held; i++) {
+		if (r->split[i] != in)
+			continue;
+		r->split[i] = r->split[--r->nsplit];
+		held = true;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (held)
+		lfs_inode_release(r->env.fs, in);
+}
+
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch)
 {
+	bool keep_ref = false;
 	struct lfs_fs *fs = w->fs;
 	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
 	if (!in)
@@ -191,6 +270,18 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		if (e == 0)
 			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len, &renamed,
 			                      &skipped);
+		/* Settled on the live mount unless a lock stopped it (issue 12):
+		 * the unlock's recovery finishes it before the gate opens. */
+		int settled = e == 0 ? 1 : e;
+		if (e < 0 && slot_taken && e != -EACCES)
+			settled = settle_dir(fs, dfd, old_img, old_len, new_img, (size_t)new_len,
+			                     &om, &nm);
+		if (e < 0 && settled == 1) {
+			lfs_info("rotation: the conversion of directory %s was finished after a "
+			         "failure (%s)",
+			         rel[0] ? rel : "d/", strerror(-e));
+			e = 0;
+		}
 		if (e == 0) {
 			struct lfs_irec rec;
 			const struct lfs_epoch_keys *k;
@@ -211,6 +302,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			}
 			pthread_mutex_unlock(&in->meta_lock);
 			lfs_rot_record_end(fs, slot);
+			unsplit(w->r, in);
 			*epoch = nm.epoch;
 			pthread_mutex_lock(&w->r->lock);
 			w->r->dirs_done++;
@@ -219,10 +311,27 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 				lfs_warn("rotation: %u names of backing directory %s authenticate "
 				         "under no live epoch (see fsck)",
 				         skipped, rel[0] ? rel : "d/");
+		} else if (slot_taken && settled == 0) {
+			/* Undone: every name under the old epoch, as before. */
+			lfs_warn("rotation: the conversion of directory %s failed (%s) and was "
+			         "undone",
+			         rel[0] ? rel : "d/", strerror(-e));
+			lfs_rot_record_end(fs, slot);
 		} else if (slot_taken) {
 			/* Half converted: the record stays for the next recovery,
-			 * which finishes it (lfs_redir_convert is idempotent). */
+			 * which finishes it (lfs_redir_convert is idempotent).
+			 * Meanwhile the live mount looks for names under both
+			 * epochs (.lethefs.dir is still the old one, since
+			 * finishing failed), so that none goes missing. */
 			lfs_journal_keep(fs->journal, slot);
+			pthread_mutex_lock(&in->meta_lock);
+			if (in->have_dirmeta && in->dirmeta.epoch == om.epoch)
+				in->dirmeta.alt_epoch = nm.epoch;
+			pthread_mutex_unlock(&in->meta_lock);
+			keep_ref = split(w->r, in);
+			lfs_err("rotation: directory %s is left half converted (%s); its names are "
+			        "served under both epochs until the next pass or mount finishes it",
+			        rel[0] ? rel : "d/", strerror(-e));
 		}
 	}
 	if (e == -EALREADY) {
@@ -244,7 +353,8 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		close(dfd);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, in);
-	lfs_inode_release(fs, in);
+	if (!keep_ref)
+		lfs_inode_release(fs, in);
 	return e;
 }
 

@@ -98,31 +98,111 @@ static void count_done(struct walk *w, uint64_t plain)
 	pthread_mutex_unlock(&w->r->lock);
 }
 
-/* The re-sealing, each run of blocks under a block record of its own
- * (fs/overwrite.h), naming the file as the conversion's record does. */
+/* What the re-sealing of one file writes through: block records naming
+ * the file as the conversion's record does (fs/overwrite.h). */
+struct sealer {
+	struct lfs_journal_target *t;
+	uint8_t *key;
+	struct lfs_overwriter w;
+};
+
+static int sealer_open(struct lfs_fs *fs, int fd, struct sealer *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->t = malloc(sizeof(*s->t));
+	s->key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	int e = s->t && s->key ? 0 : -ENOMEM;
+	if (e == 0)
+		e = lfs_keyring_copy_journal_key(fs->kr, s->key);
+	if (e == 0)
+		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
+		                          fs->handle_mount_fd >= 0, s->t);
+	s->w = (struct lfs_overwriter){
+	    .journal = fs->journal, .key = s->key, .target = s->t, .kr = fs->kr};
+	return e;
+}
+
+static void sealer_close(struct sealer *s)
+{
+	if (s->key)
+		sodium_free(s->key);
+	free(s->t);
+}
+
+/* The re-sealing, each run of blocks under a block record of its own. */
 static int refile_recorded(struct lfs_fs *fs, const struct lfs_layout *l, int fd,
                            const struct lfs_file_header *oh, const struct lfs_file_header *nh,
                            const uint8_t *new_raw, bool (*keep_going)(void *ctx), void *ctx,
                            uint64_t *plain)
 {
-	struct lfs_journal_target *t = malloc(sizeof(*t));
-	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
-	int e = t && key ? 0 : -ENOMEM;
-	if (e == 0)
-		e = lfs_keyring_copy_journal_key(fs->kr, key);
-	if (e == 0)
-		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
-		                          fs->handle_mount_fd >= 0, t);
+	struct sealer s;
+	int e = sealer_open(fs, fd, &s);
 	if (e == 0) {
-		struct lfs_overwriter w = {
-		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
-		e = lfs_refile(l, fs->kr, &w, fd, oh, nh, new_raw, false, keep_going, ctx, plain);
-		if (e == 0 && w.kept)
+		e = lfs_refile(l, fs->kr, &s.w, fd, oh, nh, new_raw, false, keep_going, ctx, plain);
+		if (e == 0 && s.w.kept)
 			e = -EIO; /* converted, but a record stays: finish at recovery */
 	}
-	if (key)
-		sodium_free(key);
-	free(t);
+	sealer_close(&s);
+	return e;
+}
+
+/* Attempts (each a second's worth of backing-store trouble apart at most)
+ * to finish, else to undo, a conversion that failed half way on the live
+ * mount. */
+#define SETTLE_TRIES 3
+
+static void settle_pause(int attempt)
+{
+	struct timespec ts = {0, (long)(50 * 1000 * 1000) << attempt};
+	nanosleep(&ts, NULL);
+}
+
+/* A conversion that failed half way (an I/O error, a full disk, the new
+ * header not written): its blocks are under two headers, and a reader of
+ * either header would fail on the others. Rather than leave the file so
+ * until the next mount, the live mount runs the record's recovery on it
+ * now (lfs_rot_apply_file, as daemon/recover.c would), retried; if the
+ * backing store keeps refusing, the conversion is undone instead (every
+ * block back under the old header, which is still the one on disk). Returns
+ * 1 finished (the file is under the new header), 0 undone (under the old
+ * one), or a negative errno: neither, the record stays for the next
+ * recovery and the file reads EIO, never another file's or stale data,
+ * where its blocks are under the other header. */
+static int settle_file(struct lfs_fs *fs, int fd, const struct lfs_layout *l,
+                       const uint8_t *old_raw, const struct lfs_file_header *oh,
+                       const uint8_t *new_raw, const struct lfs_file_header *nh)
+{
+	uint8_t payload[2 * LFS_FILE_HDR_MAX];
+	memcpy(payload, old_raw, l->hdr_len);
+	memcpy(payload + l->hdr_len, new_raw, l->hdr_len);
+	int e = -EIO;
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		struct sealer s;
+		if (i > 0)
+			settle_pause(i);
+		if ((e = sealer_open(fs, fd, &s)) == 0)
+			e = lfs_rot_apply_file(fs->layout.cipher, fs->kr, &s.w, fd, payload,
+			                       2 * l->hdr_len);
+		sealer_close(&s);
+		if (e == -EACCES)
+			return e; /* locked meanwhile: the unlock's recovery finishes it */
+	}
+	if (e == 0)
+		return 1;
+	/* Undone: the same re-sealing the other way (old and new swapped),
+	 * blocks already under the old header left as they are. A crash in
+	 * the middle leaves the record, whose recovery finishes the
+	 * conversion forward: every block opens under one of its headers. */
+	for (int i = 0; i < SETTLE_TRIES && e < 0; i++) {
+		struct sealer s;
+		settle_pause(i);
+		if ((e = sealer_open(fs, fd, &s)) == 0)
+			e = lfs_refile(l, fs->kr, &s.w, fd, nh, oh, old_raw, true, NULL, NULL,
+			               NULL);
+		sealer_close(&s);
+		if (e == -EACCES)
+			return e;
+	}
 	return e;
 }
 
@@ -154,6 +234,14 @@ void lfs_rot_file_broken(struct lfs_rot_file *f)
 	f->in->tail_broken = true;
 }
 
+int lfs_rot_file_settle(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                        const uint8_t *new_raw)
+{
+	struct lfs_layout l;
+	lfs_layout_init(&l, w->fs->layout.cipher, f->oh.version);
+	return settle_file(w->fs, f->fd, &l, f->old_raw, &f->oh, new_raw, nh);
+}
+
 /* Same version: every block re-sealed in place under a new header. */
 static int refile_in_place(struct walk *w, struct lfs_rot_file *f, const char *rel)
 {
@@ -172,12 +260,31 @@ static int refile_in_place(struct walk *w, struct lfs_rot_file *f, const char *r
 		return e;
 	uint64_t plain = f->plain;
 	e = refile_recorded(fs, &l, f->fd, &f->oh, &nh, new_raw, still_going, w, &plain);
-	if (e < 0) {
+	/* Stopped by a lock: the keys may be gone; the unlock's recovery
+	 * finishes the file before the gate opens. Any other failure is
+	 * settled here, on the live mount (issue 12, cause A). */
+	int settled = 1;
+	if (e == -EINTR || e == -EACCES)
+		settled = e;
+	else if (e < 0)
+		settled = lfs_rot_file_settle(w, f, &nh, new_raw);
+	if (settled == 0) {
+		/* Undone: the file is as it was, under its old header. */
+		lfs_warn("rotation: the conversion of %s failed (%s) and was undone; the next "
+		         "pass tries again",
+		         rel[0] ? rel : "(by handle)", strerror(-e));
+		lfs_rot_record_end(fs, slot);
+		return e;
+	}
+	if (settled < 0) {
 		/* The record stays for the next recovery, which finishes the
 		 * file; until then nothing else may change it. */
 		fail_file(fs, f->in, slot);
 		return e;
 	}
+	if (e < 0)
+		lfs_info("rotation: the conversion of %s was finished after a failure (%s)",
+		         rel[0] ? rel : "(by handle)", strerror(-e));
 	lfs_rot_file_done(w, f, &nh, rel);
 	lfs_rot_record_end(fs, slot);
 	return 0;

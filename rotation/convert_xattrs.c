@@ -21,7 +21,7 @@ int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 	if (n <= 0)
 		return 0;
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
-	int ne = lfs_keyring_epochs(w->fs->kr, ep, LFS_MAX_EPOCHS, &cur), found = 0;
+	int ne = lfs_keyring_epochs(w->fs->kr, ep, LFS_MAX_EPOCHS, &cur), found = 0, err = 0;
 	if (ne < 0)
 		return ne;
 	for (char *p = list; p < list + n; p += strlen(p) + 1) {
@@ -64,13 +64,27 @@ int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only)
 			/* New first, then the old: a crash between leaves both, and
 			 * the next pass removes the old one. A failed seal writes
 			 * nothing and keeps the old copy. */
-			if (sr == 0 &&
-			    setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) == 0)
+			if (sr < 0)
+				vr = sr;
+			else if (setxattr(proc, nb, val, (size_t)vr + LFS_XATTR_VALUE_OVERHEAD, 0) <
+			         0)
+				vr = -errno;
+			else
 				removexattr(proc, p);
+		}
+		/* Not converted (a full disk refused the new copy, a value that
+		 * does not open): an error of the pass, never counted as done,
+		 * or the rotation would look for it again pass after pass. */
+		if (vr < 0) {
+			found--;
+			if (err == 0)
+				err = vr;
 		}
 		sodium_memzero(clear, sizeof(w->x->clear));
 	}
 	sodium_memzero(plain, sizeof(w->x->plain));
+	if (err < 0)
+		return err;
 	if (found && !count_only) {
 		pthread_mutex_lock(&w->r->lock);
 		w->r->xattrs_done += (uint64_t)found;

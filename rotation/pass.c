@@ -4,6 +4,7 @@
 #include "pass.h"
 #include "../common/log.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* An object the pass could not read or convert. Once a lock has
@@ -25,6 +26,11 @@ void lfs_rot_note_error(struct walk *w, const char *what, const char *rel, const
 	pthread_mutex_lock(&w->r->lock);
 	w->r->errors++;
 	pthread_mutex_unlock(&w->r->lock);
+	/* A full backing store fails every object that needs room the same
+	 * way: the pass stops here and the rotation is held (rotate.c), rather
+	 * than trying every other object, pass after pass. */
+	if (!w->count_only && (e == -ENOSPC || e == -EDQUOT))
+		w->nospace = -e;
 }
 
 void lfs_rot_file_error(struct walk *w, const char *path, int e)
@@ -34,7 +40,8 @@ void lfs_rot_file_error(struct walk *w, const char *path, int e)
 
 bool lfs_rot_keep_going(struct walk *w)
 {
-	return !atomic_load(&w->r->stop) && atomic_load(&w->fs->lock_gen) == w->lock_gen &&
+	return !w->nospace && !atomic_load(&w->r->stop) &&
+	       atomic_load(&w->fs->lock_gen) == w->lock_gen &&
 	       atomic_load(&w->fs->access) == LFS_ACCESS_UNLOCKED &&
 	       lfs_keyring_is_unlocked(w->fs->kr);
 }

@@ -9,7 +9,8 @@
 #include "state.h"
 
 /* Whether the pass goes on: not stopped, the gate open and the keys
- * there, and no lock came since the pass began (w->lock_gen). */
+ * there, no lock came since the pass began (w->lock_gen), and the
+ * backing store did not run out of room (w->nospace). */
 bool lfs_rot_keep_going(struct walk *w);
 /* An object (what: "file", "directory", ...; rel/name: where below d/,
  * name may be NULL) the pass could not read or convert: counted in

@@ -150,6 +150,27 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
 	return lfs_dirmeta_replace(dirfd, new_img, new_len);
 }
 
+int lfs_redir_undo(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
+                   const struct lfs_dirmeta *new_m)
+{
+	struct lfs_dirmeta cur;
+	int r = lfs_dirmeta_load(dirfd, &cur);
+	if (r < 0)
+		return r;
+	if (memcmp(cur.dirid, old_m->dirid, sizeof(cur.dirid)) != 0 || cur.epoch != old_m->epoch)
+		return -ESTALE; /* .lethefs.dir was replaced: only forward now */
+	/* The same scans with the two epochs swapped: every name that
+	 * authenticates under the new epoch goes back to its old one. */
+	unsigned moved = 0, skipped = 0;
+	for (int round = 0; round < 16; round++) {
+		if ((r = scan(kr, dirfd, new_m, old_m, true, &moved, &skipped)) < 0)
+			return r;
+		if (moved == 0)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
 int lfs_relink(struct lfs_keyring *kr, int treefd, int dirfd, const char *name)
 {
 	char tmp[32];

@@ -23,6 +23,13 @@ int lfs_redir_convert(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmet
                       const struct lfs_dirmeta *new_m, const uint8_t *new_img, size_t new_len,
                       unsigned *renamed, unsigned *skipped);
 
+/* Undoes a conversion of lfs_redir_convert that failed before it replaced
+ * .lethefs.dir: every entry already under new_m's names goes back to its
+ * name under old_m. -ESTALE when .lethefs.dir is not old_m's any more
+ * (then only finishing the conversion is right). */
+int lfs_redir_undo(struct lfs_keyring *kr, int dirfd, const struct lfs_dirmeta *old_m,
+                   const struct lfs_dirmeta *new_m);
+
 /* Re-encrypts the symlink dirfd/name under the current epoch if its
  * target decrypts only under another live epoch: a new symlink under a
  * temporary name (same owner and times), renamed over the old one. treefd

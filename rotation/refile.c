@@ -110,6 +110,15 @@ int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
 	uint64_t nblocks = size ? (size - 1) / LFS_BLOCK_SIZE + 1 : 0;
 	struct lfs_overwrite o = {.disk_h = *old_h, .seal_h = *new_h,
 	                          .final_block = nblocks ? nblocks - 1 : 0};
+	/* The block records name the header on disk, which recovery checks
+	 * (fs/overwrite.c): the old one, but for a conversion undone after a
+	 * failure (convert_file.c), which runs from the new header back to the
+	 * old one while the old one is still on disk. */
+	uint8_t cur[LFS_FILE_HDR_MAX];
+	size_t cur_len = 0;
+	if (r == 0 && (r = lfs_pread_full(fd, cur, l->hdr_len, 0, &cur_len)) == 0 &&
+	    cur_len == l->hdr_len && sodium_memcmp(cur, new_raw, l->hdr_len) == 0)
+		o.disk_h = *new_h;
 	for (uint64_t b = 0; r == 0 && b < nblocks; b += CHUNK_BLOCKS) {
 		if (keep_going && !keep_going(ctx)) {
 			r = -EINTR;

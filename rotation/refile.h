@@ -29,7 +29,9 @@
  * writes new_raw (new_h encoded, with the file's record in version 2) as
  * the header and fdatasyncs. The blocks are rewritten in place under block
  * records through w (NULL: without; see fs/overwrite.h). With replay,
- * blocks already sealed under new_h are accepted as they are.
+ * blocks already sealed under new_h are accepted as they are. Swapping the
+ * headers (old_h the new one, new_h and new_raw the old one still on disk)
+ * undoes a conversion that failed half way.
  * -EIO when a block authenticates under neither header (the file is left
  * as it was for that block); -EACCES locked; other negative errno.
  *

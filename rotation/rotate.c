@@ -45,12 +45,22 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 	 * another epoch: retries must not fill the keyring. */
 	if (e == 0 && r->nold > 0) {
 		*epoch = r->target;
+		/* Held by a full disk: the "paused" entry may not have found
+		 * room in the audit log either, so the resumption says what it
+		 * ends. */
+		int held = r->state == LFS_ROT_HELD ? r->pause_err : 0;
 		r->state = LFS_ROT_RUNNING;
+		r->pause_err = 0;
+		r->failing_passes = 0;
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
 		lfs_rot_keyfile_end(keyfd);
 		lfs_info("rotation toward epoch %u resumed", r->target);
-		lfs_rot_audit(r, "resumed", "epoch", r->target, NULL, 0);
+		struct lfs_audit_detail d[] = {
+		    {"mountpoint", r->env.mountpoint, 0},
+		    {"epoch", NULL, r->target},
+		    {"paused_reason", held == EDQUOT ? "quota" : "no-space", 0}};
+		lfs_event_emit(&r->env.events, "rotate", "resumed", NULL, d, held ? 3 : 2);
 		return 0;
 	}
 	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == -ENOSPC)
@@ -84,6 +94,8 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		r->completed = 0;
 		r->files_done = r->bytes_done = r->files_total = r->bytes_total = 0;
 		r->dirs_done = r->links_done = r->xattrs_done = r->errors = r->passes = 0;
+		r->pause_err = 0;
+		r->failing_passes = 0;
 		r->active_seconds = 0;
 		r->state = LFS_ROT_IDLE;
 		lfs_rot_refresh_epochs(r);
@@ -151,9 +163,43 @@ static void paused(struct lfs_rotation *r)
 		lfs_info("rotation paused by a lock: it resumes at the next unlock");
 }
 
+/* Converting passes in a row that may each fail on something before the
+ * rotation stops as failed: objects that fail now may convert at the next
+ * pass (a file busy, an error gone), but a fault that stays must not keep
+ * the worker busy, pass after pass, for ever. */
+#define MAX_FAILING_PASSES 3
+
+/* The backing store has no room (ENOSPC, EDQUOT): every object that needs
+ * some would fail the same way, so the rotation is held, not retried. What
+ * was half done is settled (convert_file.c, convert_dir.c); every object
+ * stays readable under its epoch, and lethefs rotate (or a remount) resumes
+ * once there is room. */
+static void hold(struct lfs_rotation *r, int err)
+{
+	pthread_mutex_lock(&r->lock);
+	/* Not when a lock paused it meanwhile (the unlock resumes it). */
+	bool now = r->state == LFS_ROT_RUNNING;
+	if (now) {
+		r->state = LFS_ROT_HELD;
+		r->pause_err = err;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!now)
+		return;
+	lfs_err("rotation paused: %s on the backing store; free space and run 'lethefs rotate "
+	        "%s' to resume",
+	        err == EDQUOT ? "disk quota exceeded" : "no space left on device",
+	        r->env.mountpoint ? r->env.mountpoint : "MOUNTPOINT");
+	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
+	                               {"epoch", NULL, r->target},
+	                               {"reason", err == EDQUOT ? "quota" : "no-space", 0}};
+	lfs_event_emit(&r->env.events, "rotate", "paused", NULL, d, 3);
+}
+
 /* The converting walk of a pass: every object under an older epoch is
  * converted as it is found (no count first: the totals grow as the walk
- * finds files). Returns false when a lock or the unmount cut it short. */
+ * finds files). Returns false when a lock, the unmount, a full disk or
+ * failures stopped it. */
 static bool convert_walk(struct lfs_rotation *r, struct walk *w)
 {
 	pthread_mutex_lock(&r->lock);
@@ -168,18 +214,26 @@ static bool convert_walk(struct lfs_rotation *r, struct walk *w)
 	r->pass_start = t0;
 	pthread_mutex_unlock(&r->lock);
 	lfs_rot_walk(w);
+	int nospace = w->nospace;
+	w->nospace = 0; /* to tell a lock from it below */
 	bool interrupted = !lfs_rot_keep_going(w);
 	if (interrupted)
 		paused(r);
 	pthread_mutex_lock(&r->lock);
 	r->active_seconds += lfs_rot_now() - t0;
 	r->pass_start = 0;
+	bool failing = r->errors > errors_before;
+	r->failing_passes = failing ? r->failing_passes + 1 : 0;
 	/* A pass that converted nothing and failed on something will fail
-	 * the same way again: stop and say so. */
-	if (!interrupted && r->errors > errors_before && r->errors - errors_before >= w->found &&
+	 * the same way again, and so, most likely, will the fault that failed
+	 * a few passes in a row: stop and say so. */
+	if (!interrupted && !nospace && failing &&
+	    (r->errors - errors_before >= w->found || r->failing_passes >= MAX_FAILING_PASSES) &&
 	    r->state == LFS_ROT_RUNNING)
 		r->state = LFS_ROT_FAILED;
 	pthread_mutex_unlock(&r->lock);
+	if (!interrupted && nospace)
+		hold(r, nospace);
 	if (r->state == LFS_ROT_FAILED)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
 	lfs_rot_store_progress(r, true);
@@ -341,4 +395,7 @@ void lfs_rotation_stop(struct lfs_rotation *r)
 		pthread_join(r->thread, NULL);
 		r->running = false;
 	}
+	for (unsigned i = 0; i < r->nsplit; i++)
+		lfs_inode_release(r->env.fs, r->split[i]);
+	r->nsplit = 0;
 }

@@ -113,12 +113,37 @@ static const char *state_name(enum lfs_rotation_state s)
 	case LFS_ROT_RUNNING:
 		return "running";
 	case LFS_ROT_PAUSED:
+	case LFS_ROT_HELD:
 		return "paused";
 	case LFS_ROT_FAILED:
 		return "failed";
 	default:
 		return "idle";
 	}
+}
+
+/* Why a rotation is paused: a word for scripts and a sentence for people
+ * ("" for both when it is not). */
+static const char *pause_reason(const struct lfs_rotation *r)
+{
+	if (r->state == LFS_ROT_PAUSED)
+		return "locked";
+	if (r->state != LFS_ROT_HELD)
+		return "";
+	return r->pause_err == EDQUOT ? "quota" : "no-space";
+}
+
+static const char *pause_message(const struct lfs_rotation *r)
+{
+	if (r->state == LFS_ROT_PAUSED)
+		return "the volume is locked; the rotation resumes after the next unlock";
+	if (r->state != LFS_ROT_HELD)
+		return "";
+	return r->pause_err == EDQUOT
+	           ? "disk quota exceeded on the backing store; free space and run lethefs rotate "
+	             "MOUNTPOINT to resume"
+	           : "no space left on device on the backing store; free space and run lethefs "
+	             "rotate MOUNTPOINT to resume";
 }
 
 /* "\"2026-11-29T09:00:00Z\"" (with the quotes), or null for 0 (unknown). */
@@ -173,6 +198,12 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 		             !r->env.lease ? ""
 		             : r->walker   ? r->env.lease->me.host
 		                           : r->walker_host);
+	}
+	if (n >= 0 && (size_t)n < len - *used) {
+		*used += (size_t)n;
+		n = snprintf(buf + *used, len - *used,
+		             ",\"rotation_pause_reason\":\"%s\",\"rotation_pause_message\":\"%s\"",
+		             pause_reason(r), pause_message(r));
 	}
 	time_t started = r->started, completed = r->completed;
 	pthread_mutex_unlock(&r->lock);

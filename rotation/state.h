@@ -26,6 +26,11 @@ enum lfs_rotation_state {
 	LFS_ROT_RUNNING,  /* converting */
 	LFS_ROT_PAUSED,   /* several epochs but locked: no keys */
 	LFS_ROT_FAILED,   /* a pass left objects it could not convert */
+	/* Several epochs, paused because the backing store has no room
+	 * (pause_err: ENOSPC or EDQUOT). Shown as "paused" with its reason;
+	 * nothing resumes it by itself but lethefs rotate or a remount
+	 * (docs/ROTATION.md, "A full disk"). */
+	LFS_ROT_HELD,
 };
 
 /* What the worker works on, given by the daemon. */
@@ -59,6 +64,14 @@ struct lfs_rotation {
 	time_t started, completed;
 	uint64_t files_total, bytes_total, files_done, bytes_done;
 	uint64_t dirs_done, links_done, xattrs_done, errors, passes;
+	int pause_err;           /* LFS_ROT_HELD: why (positive errno) */
+	unsigned failing_passes; /* converting passes in a row with errors */
+	/* Directories left half converted on the live mount (convert_dir.c),
+	 * each held (one inode reference) so that its cached metadata, which
+	 * says to look for names under both epochs, outlives the kernel's
+	 * forgetting it; released once converted, or at the stop. */
+	struct lfs_inode *split[16];
+	unsigned nsplit;
 	double active_seconds; /* spent converting in finished passes */
 	double pass_start;     /* CLOCK_MONOTONIC of the converting pass, 0 if none */
 	uint32_t last_retired;
@@ -91,6 +104,9 @@ struct walk {
 	bool count_only;
 	uint64_t found; /* objects of older epochs seen this pass */
 	uint64_t errors; /* objects this pass could not read or convert */
+	/* ENOSPC or EDQUOT met converting (positive errno): the pass stops at
+	 * once and the rotation is held (rotate.c). */
+	int nospace;
 	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;

@@ -7,7 +7,8 @@
 #
 # Usage: rotate-keys.sh [--syslog] MOUNTPOINT
 # Exit codes: 0 rotated and verified, 2 usage, 3 not a lethefs mount (or
-# daemon not answering), 4 locked, 5 rotation failed, 6 verification failed.
+# daemon not answering), 4 locked, 5 rotation failed, 6 verification failed,
+# 7 rotation paused: the backing store is full (free space and run again).
 set -u
 LETHEFS=${LETHEFS:-lethefs}
 SYSLOG=0
@@ -58,6 +59,10 @@ case $rc in
 11)
 	log error "daemon stopped answering during rotation" "exit_code=$rc"
 	exit 3
+	;;
+19)
+	log error "rotation paused: the backing store is full; free space and run again" "exit_code=$rc"
+	exit 7
 	;;
 *)
 	log error "rotation failed" "exit_code=$rc" "detail=\"$(tr '\n"' " '" <<<"$out" | cut -c1-300)\""

@@ -225,14 +225,120 @@ reap() {
 	sweep --ops rotate --modes crash-after --max-n 12
 }
 
-@test "#10: EIO on the new header of a file being re-sealed by rotation" {
-	skip "fails: rotate eio at the header write of a re-sealed file (pwrite off=0 len=48, N=68/91/104/115/124/137) leaves the file reading EIO from block 0 on the live mount until the next mount, whose recovery repairs it from the record (LIVE): nothing repairs it on the live mount"
+@test "#10: EIO at any call of a rotation, the new header of a re-sealed file included" {
+	# Every call: a file's new header (pwrite off=0), its blocks, a
+	# directory's renames and .lethefs.dir. The live mount must read every
+	# file at once (the conversion finished or undone from its record),
+	# not only after the next mount's recovery.
 	sweep --ops rotate --modes eio
 }
 
-@test "#11: rotation on a full disk gives up and says so" {
-	skip "fails: with ENOSPC from the start of a rotation (rotate enospc N=4-6) or a full ext4 (2-3 pages free) rotate --wait does not return within 20 s (the worker logs 'cannot convert directory ...: No space left on device' pass after pass), and the live mount misses /keep while it runs"
-	sweep --ops rotate --modes enospc --n 4,5,6
+@test "#11: rotation on a full disk pauses and says so (ENOSPC at every call, EDQUOT)" {
+	# From N on every allocating call fails: the rotation must pause (the
+	# operation returns within its 20 s), the live mount must show every
+	# file (a directory half converted included) and the remount resumes.
+	sweep --ops rotate --modes enospc &&
+		sweep --ops rotate --modes edquot --n 4,12,20,26
+}
+
+@test "#11: rotation on a genuinely full ext4 and tmpfs (0 to 3 pages free)" {
+	sweep --ops rotate --modes fullfs --fullfs-fs ext4 --n 1,2,3,4 &&
+		sweep --ops rotate --modes fullfs --fullfs-fs tmpfs --n 1,2,3,4
+}
+
+# A tmpfs of 8 MiB with one page left: the new keyring and lethefs.rotation
+# fit (each replaces a file), the first .lethefs.dir does not.
+full_tmpfs_vault() {
+	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
+	SMALL=$T/small
+	mkdir -p "$SMALL" "$T/mnt"
+	mount -t tmpfs -o size=8m tmpfs "$SMALL"
+	VAULT=$SMALL/vault MNT=$T/mnt
+	printf '%s\n' "$PASS" >"$T/pass"
+	"$LETHEFS" init --passfile "$T/pass" "${KDF[@]}" "$VAULT" >/dev/null
+	mount_vault
+	mkdir -p "$MNT/keep/sub"
+	for i in $(seq 1 30); do head -c $((i * 997)) /dev/urandom >"$MNT/keep/f$i"; done
+	head -c 100000 /dev/urandom >"$MNT/keep/sub/big"
+	head -c 3000 /dev/urandom >"$MNT/keep/$(printf 'L%.0s' $(seq 200))"
+	ln -s f1 "$MNT/keep/link"
+	(cd "$MNT" && find . -type f | sort | xargs sha256sum) >"$T/sums"
+	sync
+	head -c 4096 /dev/zero >"$SMALL/pad"
+	head -c 8000000 /dev/zero >"$SMALL/filler" 2>/dev/null || true
+	rm "$SMALL/pad"
+	sync -f "$SMALL"
+}
+
+# Every file reads what was written, the symlink resolves.
+all_readable() {
+	(cd "$MNT" && sha256sum -c --quiet "$T/sums")
+	[ "$(readlink "$MNT/keep/link")" = f1 ]
+	[ "$(ls "$MNT/keep" | wc -l)" -eq 33 ]
+}
+
+@test "#11: a full tmpfs: rotate --wait returns 19 at once, status says why, rotate resumes once space is freed" {
+	full_tmpfs_vault
+	t0=$(date +%s)
+	run timeout 20 "$LETHEFS" rotate --wait "$MNT"
+	echo "$output"
+	[ "$status" -eq 19 ]
+	[[ "$output" == *"rotation paused: no space left on device on the backing store; free space and run \`lethefs rotate $MNT\` to resume"* ]]
+	[ $(($(date +%s) - t0)) -lt 15 ]
+	all_readable
+	"$LETHEFS" status --json "$MNT" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["rotation_state"] == "paused", s
+assert s["rotation_pause_reason"] == "no-space", s
+assert "no space left on device" in s["rotation_pause_message"], s
+assert s["rotation_old_epochs"] != "", s'
+	"$LETHEFS" status "$MNT" | grep -q "paused: .*no space left on device on the backing store"
+	# Held: it does not try again by itself (nothing changes while paused).
+	sleep 2
+	"$LETHEFS" status --json "$MNT" | grep -q '"rotation_state":"paused"'
+	all_readable
+	rm "$SMALL/filler"
+	run timeout 60 "$LETHEFS" rotate --wait "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	"$LETHEFS" status --json "$MNT" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["rotation_state"] == "idle" and s["rotation_old_epochs"] == "", s
+assert s["rotation_pause_reason"] == "" and s["rotation_pause_message"] == "", s'
+	all_readable
+	# Audited: the pause, or (when the full disk refused that entry too)
+	# the resumption that ended it.
+	"$LETHEFS" audit show --json "$VAULT" | python3 -c '
+import json, sys
+es = [json.loads(l) for l in sys.stdin]
+assert any(e["event"] == "rotate" and ((e["outcome"] == "paused" and e["details"]["reason"] == "no-space") or
+           (e["outcome"] == "resumed" and e["details"].get("paused_reason") == "no-space")) for e in es), es'
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "#11: a rotation paused by a full tmpfs resumes at the next mount" {
+	full_tmpfs_vault
+	run timeout 20 "$LETHEFS" rotate --wait "$MNT"
+	[ "$status" -eq 19 ]
+	unmount_vault
+	rm "$SMALL/filler"
+	mount_vault
+	all_readable
+	for _ in $(seq 100); do
+		"$LETHEFS" status --json "$MNT" | grep -q '"rotation_state":"idle"' && break
+		sleep 0.2
+	done
+	"$LETHEFS" status --json "$MNT" | grep -q '"rotation_old_epochs":""'
+	all_readable
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
 
 @test "#12: rotation keeps the xattrs of empty files" {

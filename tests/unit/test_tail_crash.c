@@ -79,7 +79,7 @@ static void file_layout(struct rig *g, int fd, struct lfs_layout *l)
 struct scenario {
 	const char *name;
 	size_t initial; /* bytes written (and fsync'd) before */
-	char op;        /* 'w' write, 't' truncate, 'r' conversion to epoch 2 */
+	char op;        /* 'w' write, 't' truncate, 'r' conversion to epoch 2, 'u' its undo */
 	uint64_t off;   /* write offset, or the truncate's size */
 	size_t len;     /* write length */
 };
@@ -104,6 +104,8 @@ static const struct scenario scenarios[] = {
     {"overwrite 300 blocks (several records)", 1300000, 'w', 4096, 300 * 4096},
     {"convert to a new epoch", 40000, 'r', 0, 0},
     {"convert 300 blocks to a new epoch", 1300000, 'r', 0, 0},
+    {"undo a conversion whose new header failed", 40000, 'u', 0, 0},
+    {"undo a conversion of 300 blocks", 1300000, 'u', 0, 0},
 };
 
 static uint8_t *pattern(size_t len, uint8_t seed)
@@ -120,7 +122,7 @@ static uint8_t *expected_after(const struct scenario *s, size_t *len)
 	uint8_t *old = pattern(s->initial, 1);
 	size_t n = s->op == 'w' ? (s->off + s->len > s->initial ? s->off + s->len : s->initial)
 	                        : (size_t)s->off;
-	if (s->op == 'r')
+	if (s->op == 'r' || s->op == 'u')
 		n = s->initial;
 	uint8_t *out = calloc(1, n ? n : 1);
 	memcpy(out, old, s->initial < n ? s->initial : n);
@@ -133,6 +135,8 @@ static uint8_t *expected_after(const struct scenario *s, size_t *len)
 	*len = n;
 	return out;
 }
+
+static void half_convert(struct rig *g, int fd);
 
 static void prepare(struct rig *g, const struct scenario *s)
 {
@@ -148,16 +152,25 @@ static void prepare(struct rig *g, const struct scenario *s)
 		free(old);
 	}
 	assert_int_equal(fsync(fd), 0);
+	if (s->op == 'u')
+		half_convert(g, fd);
 	put_file(g, in, fd);
 	rig_fs_done(g);
 }
 
+/* A conversion's two headers and its record's slot. */
+struct conv {
+	uint8_t old_raw[LFS_FILE_HDR_MAX], new_raw[LFS_FILE_HDR_MAX];
+	struct lfs_file_header oh, nh;
+	unsigned slot;
+};
+
 /* What a rotation does to one file (rotation/convert_file.c): a record
  * with both headers, the blocks re-sealed in place under block records,
- * the new header. */
-static bool convert(struct rig *g, int fd)
+ * the new header. With keep, the record stays (the caller decides). */
+static bool convert_as(struct rig *g, int fd, struct conv *c, bool keep)
 {
-	uint8_t old_raw[LFS_FILE_HDR_MAX], new_raw[LFS_FILE_HDR_MAX];
+	uint8_t *old_raw = c->old_raw, *new_raw = c->new_raw;
 	struct lfs_file_header oh, nh;
 	struct lfs_irec rec;
 	struct lfs_layout l;
@@ -181,9 +194,12 @@ static bool convert(struct rig *g, int fd)
 	if (e != (int)len)
 		return false;
 	unsigned slot;
+	c->oh = oh;
+	c->nh = nh;
 	if (lfs_rot_record_begin(&g->fs, LFS_JK_ROTATE_FILE, fd, "f", old_raw, len, new_raw, len,
 	                         &slot) < 0)
 		return false;
+	c->slot = slot;
 	struct lfs_journal_target t;
 	uint8_t key[LFS_JOURNAL_KEY_LEN];
 	lfs_journal_target_of(fd, g->data_path, g->fs.handle_mount_fd >= 0, &t);
@@ -192,7 +208,45 @@ static bool convert(struct rig *g, int fd)
 	lfs_layout_init(&l, g->fs.layout.cipher, version);
 	if (lfs_refile(&l, &g->kr, &w, fd, &oh, &nh, new_raw, false, NULL, NULL, NULL) < 0)
 		return false;
-	lfs_rot_record_end(&g->fs, slot);
+	if (!keep)
+		lfs_rot_record_end(&g->fs, slot);
+	return true;
+}
+
+static bool convert(struct rig *g, int fd)
+{
+	struct conv c;
+	return convert_as(g, fd, &c, false);
+}
+
+/* Scenario 'u': what a conversion leaves when its new header could not be
+ * written (every block under the new header, the old header on disk, the
+ * record kept), made by prepare; the operation is the undo the live mount
+ * runs then (convert_file.c: the same re-sealing with the headers
+ * swapped), which a crash or an error may cut anywhere. */
+static struct conv half;
+
+static void half_convert(struct rig *g, int fd)
+{
+	assert_true(convert_as(g, fd, &half, true));
+	size_t len = lfs_header_len(version);
+	assert_int_equal(pwrite(fd, half.old_raw, len, 0), (ssize_t)len);
+	assert_int_equal(fdatasync(fd), 0);
+}
+
+static bool undo(struct rig *g, int fd)
+{
+	struct lfs_journal_target t;
+	uint8_t key[LFS_JOURNAL_KEY_LEN];
+	struct lfs_layout l;
+	lfs_journal_target_of(fd, g->data_path, g->fs.handle_mount_fd >= 0, &t);
+	lfs_keyring_copy_journal_key(&g->kr, key);
+	struct lfs_overwriter w = {.journal = &g->journal, .key = key, .target = &t, .kr = &g->kr};
+	lfs_layout_init(&l, g->fs.layout.cipher, version);
+	if (lfs_refile(&l, &g->kr, &w, fd, &half.nh, &half.oh, half.old_raw, true, NULL, NULL,
+	               NULL) < 0)
+		return false;
+	lfs_rot_record_end(&g->fs, half.slot);
 	return true;
 }
 
@@ -220,6 +274,8 @@ static int run_op(struct rig *g, const struct scenario *s, int at, enum fault ki
 			     (ssize_t)s->len;
 		} else if (s->op == 'r') {
 			ok = convert(g, fd);
+		} else if (s->op == 'u') {
+			ok = undo(g, fd);
 		} else {
 			ok = lfs_fileio_truncate(&g->fs, in, fd, s->off) == 0;
 		}
@@ -329,6 +385,8 @@ static void sweep(const struct scenario *s, unsigned *crashes, unsigned *errors,
 	int clean = check_file(&g, s, "no fault", 0);
 	if (s->op == 'r')
 		assert_int_equal(file_epoch(&g), 2);
+	else if (s->op == 'u')
+		assert_int_equal(file_epoch(&g), 1);
 	else
 		assert_int_equal(clean, 1);
 	static const struct {
