@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,6 +20,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <sodium.h>
+
+/* The finisher's stack below its loop, wiped when it ends: one file's
+ * re-sealing (refile.c: a block of plaintext, the file keys) and the
+ * library frames under it. */
+#define LFS_ROT_FINISHER_WIPE (64 * 1024)
 
 struct member {
 	struct lfs_rot_file f;
@@ -30,26 +36,31 @@ struct member {
 	bool undone; /* its conversion failed and was undone (err says why) */
 };
 
-/* A batch's records: at most one per member. */
-struct lfs_rot_batch {
+/* One batch: its files, and its records (at most one per member). */
+struct set {
 	bool use_syncfs; /* syncfs_suffices, asked once per batch */
 	unsigned n;
 	uint64_t bytes;
 	struct member m[LFS_ROT_BATCH_FILES];
 	unsigned slot[LFS_ROT_BATCH_FILES];
 	bool keep[LFS_ROT_BATCH_FILES];
+	unsigned nrec;
+	uint8_t *key;                  /* the journal's MAC key (sodium_malloc) */
 	struct lfs_journal_record rec; /* the one being filled */
 };
 
-struct lfs_rot_batch *lfs_rot_batch_new(void)
-{
-	return calloc(1, sizeof(struct lfs_rot_batch));
-}
-
-void lfs_rot_batch_free(struct lfs_rot_batch *b)
-{
-	free(b);
-}
+/* A pass's batches: the walker fills one while the finisher thread (the
+ * second core) re-seals, syncs and releases the other. */
+struct lfs_rot_batch {
+	struct walk *w;
+	struct set *fill;   /* the walker's */
+	struct set *flight; /* handed to the finisher; NULL when it is idle */
+	struct set sets[2];
+	bool threaded, stop;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
 
 static const char *path_of(const struct member *m)
 {
@@ -63,8 +74,7 @@ static bool still_going(void *ctx)
 
 /* Step 1: every member's entry in a record, the records written, the
  * journal synced once (with the last one). nrec: how many were begun. */
-static int write_records(struct walk *w, struct lfs_rot_batch *b, const uint8_t *key,
-                         unsigned *nrec)
+static int write_records(struct walk *w, struct set *b, const uint8_t *key, unsigned *nrec)
 {
 	struct lfs_journal_record *r = &b->rec;
 	size_t hdr_len = 0;
@@ -172,7 +182,7 @@ static bool syncfs_suffices(int fd)
 /* Step 3: the data of every member made durable: one syncfs of the backing
  * filesystem (one cache flush for the whole batch) where that is enough,
  * else writeback started for all of them, then each one's fdatasync. */
-static void sync_members(struct lfs_rot_batch *b)
+static void sync_members(struct set *b)
 {
 	int fd = -1;
 	for (unsigned i = 0; i < b->n && fd < 0; i++)
@@ -199,46 +209,61 @@ static void sync_members(struct lfs_rot_batch *b)
 			b->m[i].err = -errno;
 }
 
-static void release(struct walk *w, struct lfs_rot_batch *b)
+/* The files closed and unlocked; what failed is still in the members,
+ * for report(). */
+static void release(struct walk *w, struct set *b)
 {
 	for (unsigned i = 0; i < b->n; i++)
 		lfs_rot_file_close(w, &b->m[i].f);
+}
+
+/* The walker's side, once the set is done: its failures counted in the
+ * pass (the finisher must not touch the walk's counts), the set emptied. */
+static void report(struct walk *w, struct set *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->m[i].err)
+			lfs_rot_file_error(w, path_of(&b->m[i]), b->m[i].err);
 	b->n = 0;
 	b->bytes = 0;
 }
 
-void lfs_rot_batch_run(struct walk *w)
+/* Step 1, the walker's: the records written and synced. Nothing is
+ * converted when it fails (every member then carries the error). */
+static int begin(struct walk *w, struct set *b)
 {
-	struct lfs_rot_batch *b = w->batch;
-	if (!b || b->n == 0)
-		return;
-	if (!lfs_rot_keep_going(w)) {
-		release(w, b); /* untouched: the next pass after the unlock */
-		return;
-	}
-	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
-	unsigned nrec = 0;
-	int e = key ? lfs_keyring_copy_journal_key(w->fs->kr, key) : -ENOMEM;
+	b->key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
+	b->nrec = 0;
+	int e = b->key ? lfs_keyring_copy_journal_key(w->fs->kr, b->key) : -ENOMEM;
 	if (e == 0)
-		e = write_records(w, b, key, &nrec);
-	if (e < 0) {
-		/* Nothing converted: the records begun are void. */
-		for (unsigned k = 0; k < nrec; k++)
-			lfs_journal_end(w->fs->journal, b->slot[k]);
-		for (unsigned i = 0; i < b->n; i++)
-			lfs_rot_file_error(w, path_of(&b->m[i]), e);
-		if (key)
-			sodium_free(key);
-		release(w, b);
-		return;
-	}
+		e = write_records(w, b, b->key, &b->nrec);
+	if (e == 0)
+		return 0;
+	/* The records begun are void. */
+	for (unsigned k = 0; k < b->nrec; k++)
+		lfs_journal_end(w->fs->journal, b->slot[k]);
+	for (unsigned i = 0; i < b->n; i++)
+		b->m[i].err = e;
+	if (b->key)
+		sodium_free(b->key);
+	b->key = NULL;
+	release(w, b);
+	return e;
+}
+
+/* Steps 2 to 5, the finisher's (or the walker's without a second thread):
+ * it touches only the set's files, their inodes and the rotation's counts
+ * under its lock. */
+static void finish(struct walk *w, struct set *b)
+{
 	for (unsigned i = 0; i < b->n; i++) {
 		struct member *m = &b->m[i];
 		m->undone = false;
-		m->err = reseal(w, m, key);
+		m->err = reseal(w, m, b->key);
 		settle(w, m);
 	}
-	sodium_free(key);
+	sodium_free(b->key);
+	b->key = NULL;
 	sync_members(b);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct member *m = &b->m[i];
@@ -246,20 +271,17 @@ void lfs_rot_batch_run(struct walk *w)
 			lfs_rot_file_done(w, &m->f, &m->nh, m->t.path);
 			continue;
 		}
-		if (m->undone) {
-			/* As it was, under its old header (synced by the undo):
-			 * its entry is void, the next pass tries again. */
-			lfs_rot_file_error(w, path_of(m), m->err);
+		/* Undone: as it was, under its old header (synced by the undo);
+		 * its entry is void and the next pass tries again. */
+		if (m->undone)
 			continue;
-		}
 		/* Half converted, or not known to be durable: its record stays
 		 * for the next recovery, which finishes it; until then nothing
 		 * else may change the file. */
 		b->keep[m->rec] = true;
 		lfs_rot_file_broken(&m->f);
-		lfs_rot_file_error(w, path_of(m), m->err);
 	}
-	for (unsigned k = 0; k < nrec; k++) {
+	for (unsigned k = 0; k < b->nrec; k++) {
 		if (b->keep[k])
 			lfs_journal_keep(w->fs->journal, b->slot[k]);
 		else
@@ -268,15 +290,113 @@ void lfs_rot_batch_run(struct walk *w)
 	release(w, b);
 }
 
+static void *finisher(void *arg)
+{
+	struct lfs_rot_batch *b = arg;
+	pthread_mutex_lock(&b->lock);
+	while (!b->stop || b->flight) {
+		if (!b->flight) {
+			pthread_cond_wait(&b->cond, &b->lock);
+			continue;
+		}
+		struct set *s = b->flight;
+		pthread_mutex_unlock(&b->lock);
+		finish(b->w, s);
+		pthread_mutex_lock(&b->lock);
+		b->flight = NULL;
+		pthread_cond_broadcast(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+	/* File keys and plaintext blocks were on this stack (refile.c). */
+	sodium_stackzero(LFS_ROT_FINISHER_WIPE);
+	return NULL;
+}
+
+/* Waits until the finisher is idle, then reports the set it finished. */
+static void drain(struct lfs_rot_batch *b)
+{
+	if (!b->threaded)
+		return;
+	pthread_mutex_lock(&b->lock);
+	while (b->flight)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	report(b->w, b->fill == &b->sets[0] ? &b->sets[1] : &b->sets[0]);
+}
+
+struct lfs_rot_batch *lfs_rot_batch_new(struct walk *w)
+{
+	struct lfs_rot_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->w = w;
+	b->fill = &b->sets[0];
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	b->threaded = pthread_create(&b->thread, NULL, finisher, b) == 0;
+	if (!b->threaded)
+		lfs_warn("rotation: no second thread for batches: converting on one");
+	return b;
+}
+
+void lfs_rot_batch_free(struct lfs_rot_batch *b)
+{
+	if (!b)
+		return;
+	lfs_rot_batch_run(b->w);
+	drain(b);
+	if (b->threaded) {
+		pthread_mutex_lock(&b->lock);
+		b->stop = true;
+		pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+		pthread_join(b->thread, NULL);
+	}
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->cond);
+	free(b);
+}
+
+void lfs_rot_batch_run(struct walk *w)
+{
+	struct lfs_rot_batch *pb = w->batch;
+	struct set *b = pb ? pb->fill : NULL;
+	if (!b || b->n == 0)
+		return;
+	if (!lfs_rot_keep_going(w)) {
+		release(w, b); /* untouched: the next pass after the unlock */
+		b->n = 0;
+		b->bytes = 0;
+		return;
+	}
+	if (begin(w, b) < 0) {
+		report(w, b);
+		return;
+	}
+	if (!pb->threaded) {
+		finish(w, b);
+		report(w, b);
+		return;
+	}
+	/* One set in flight at a time: the finisher's previous one first. */
+	drain(pb);
+	pthread_mutex_lock(&pb->lock);
+	pb->flight = b;
+	pb->fill = b == &pb->sets[0] ? &pb->sets[1] : &pb->sets[0];
+	pthread_cond_broadcast(&pb->cond);
+	pthread_mutex_unlock(&pb->lock);
+}
+
 int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *rel)
 {
-	struct lfs_rot_batch *b = w->batch;
+	struct set *b = w->batch ? w->batch->fill : NULL;
 	struct lfs_rot_file f;
 	/* While the batch holds io_locks, another file's is only tried: a
 	 * FUSE request holding it may wait for one of the batch's. */
 	int e = lfs_rot_file_open(w, dirfd, name, b && b->n > 0, &f);
 	if (e == -EBUSY) {
 		lfs_rot_batch_run(w);
+		b = w->batch->fill;
 		e = lfs_rot_file_open(w, dirfd, name, false, &f);
 	}
 	if (e != 0)

@@ -49,15 +49,22 @@ int lfs_rot_batch_next(const uint8_t *payload, size_t len, size_t *off,
 
 /* --- the worker's batch (batch.c) --- */
 
+/* A pass's batches (w: the converting walk). The walker fills one batch
+ * while a second thread (the finisher) re-seals, syncs and releases the
+ * one before: the walk, the records and the reading of headers on one
+ * core, the crypto and the waits for the disk on the other. free converts
+ * what is left, waits for the finisher and counts every failure in the
+ * walk. */
 struct lfs_rot_batch;
-struct lfs_rot_batch *lfs_rot_batch_new(void);
+struct lfs_rot_batch *lfs_rot_batch_new(struct walk *w);
 void lfs_rot_batch_free(struct lfs_rot_batch *b);
 /* The regular file dirfd/name (rel: its path below d/) joins the batch of
  * the walk (w->batch), or is converted alone (large, format 1 toward 2).
  * The batch is run when full. Errors of files converted now are returned;
  * those of the batch's files are reported through lfs_rot_file_error. */
 int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *rel);
-/* Converts what the batch holds (nothing when the pass stops). */
+/* Hands what the batch holds to the finisher (nothing is converted when
+ * the pass stops). */
 void lfs_rot_batch_run(struct walk *w);
 
 #endif

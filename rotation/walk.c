@@ -226,11 +226,10 @@ void lfs_rot_walk(struct walk *w)
 	static const struct lfs_treewalk_ops ops = {
 		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
 	w->treefd = lfs_tree_fd(w->fs, 0);
-	if (!w->count_only && !(w->batch = lfs_rot_batch_new()))
+	if (!w->count_only && !(w->batch = lfs_rot_batch_new(w)))
 		lfs_warn("rotation: no memory for a batch: files are converted one at a time");
 	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
 		lfs_rot_note_error(w, "tree", "", NULL, -ENOMEM);
-	lfs_rot_batch_run(w);
 	lfs_rot_batch_free(w->batch);
 	w->batch = NULL;
 	if (w->treefd >= 0)

@@ -89,8 +89,8 @@ static bool convert_all(struct rig *g)
 	struct walk w = {.r = &r,
 	                 .fs = &g->fs,
 	                 .treefd = -1,
-	                 .lock_gen = atomic_load(&g->fs.lock_gen),
-	                 .batch = lfs_rot_batch_new()};
+	                 .lock_gen = atomic_load(&g->fs.lock_gen)};
+	w.batch = lfs_rot_batch_new(&w);
 	assert_non_null(w.batch);
 	bool ok = true;
 	for (unsigned i = 0; i < NFILES; i++) {
@@ -99,7 +99,6 @@ static bool convert_all(struct rig *g)
 		if (lfs_rot_batch_add(&w, g->data_fd, name, name) < 0)
 			ok = false;
 	}
-	lfs_rot_batch_run(&w);
 	lfs_rot_batch_free(w.batch);
 	return ok && r.errors == 0 && r.files_done == NFILES;
 }
