@@ -287,7 +287,8 @@ static void finish(struct walk *w, struct set *b)
 		else
 			lfs_rot_record_end(w->fs, b->slot[k]);
 	}
-	release(w, b);
+	/* The files stay locked: an io_lock is released by the thread that
+	 * took it (the walker: drain). */
 }
 
 static void *finisher(void *arg)
@@ -312,7 +313,10 @@ static void *finisher(void *arg)
 	return NULL;
 }
 
-/* Waits until the finisher is idle, then reports the set it finished. */
+/* Waits until the finisher is idle, then releases the files of the set it
+ * finished (their io_locks are the walker's: glibc's rwlock takes an unlock
+ * by another thread for a reader's) and reports its failures. Afterwards
+ * the walker holds no lock but those of the set it fills. */
 static void drain(struct lfs_rot_batch *b)
 {
 	if (!b->threaded)
@@ -321,7 +325,16 @@ static void drain(struct lfs_rot_batch *b)
 	while (b->flight)
 		pthread_cond_wait(&b->cond, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	report(b->w, b->fill == &b->sets[0] ? &b->sets[1] : &b->sets[0]);
+	struct set *done = b->fill == &b->sets[0] ? &b->sets[1] : &b->sets[0];
+	release(b->w, done);
+	report(b->w, done);
+}
+
+/* Whether the walker holds io_locks of a set other than the one it fills
+ * (in flight, or finished and not yet released). */
+static bool holding(struct lfs_rot_batch *b)
+{
+	return b->threaded && (b->fill == &b->sets[0] ? &b->sets[1] : &b->sets[0])->n > 0;
 }
 
 struct lfs_rot_batch *lfs_rot_batch_new(struct walk *w)
@@ -375,6 +388,7 @@ void lfs_rot_batch_run(struct walk *w)
 	}
 	if (!pb->threaded) {
 		finish(w, b);
+		release(w, b);
 		report(w, b);
 		return;
 	}
@@ -387,15 +401,24 @@ void lfs_rot_batch_run(struct walk *w)
 	pthread_mutex_unlock(&pb->lock);
 }
 
+void lfs_rot_batch_drain(struct walk *w)
+{
+	if (!w->batch)
+		return;
+	lfs_rot_batch_run(w);
+	drain(w->batch);
+}
+
 int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *rel)
 {
 	struct set *b = w->batch ? w->batch->fill : NULL;
 	struct lfs_rot_file f;
-	/* While the batch holds io_locks, another file's is only tried: a
-	 * FUSE request holding it may wait for one of the batch's. */
-	int e = lfs_rot_file_open(w, dirfd, name, b && b->n > 0, &f);
+	/* While the walker holds io_locks (of the batch it fills, or of the
+	 * one in flight), another file's is only tried: a FUSE request holding
+	 * it may wait for one of them. */
+	int e = lfs_rot_file_open(w, dirfd, name, b && (b->n > 0 || holding(w->batch)), &f);
 	if (e == -EBUSY) {
-		lfs_rot_batch_run(w);
+		lfs_rot_batch_drain(w);
 		b = w->batch->fill;
 		e = lfs_rot_file_open(w, dirfd, name, false, &f);
 	}

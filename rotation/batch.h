@@ -66,5 +66,9 @@ int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *r
 /* Hands what the batch holds to the finisher (nothing is converted when
  * the pass stops). */
 void lfs_rot_batch_run(struct walk *w);
+/* The same, then waits for the finisher and releases every file: the
+ * walker holds no io_lock afterwards. Before the walker blocks on another
+ * lock (a directory's or a symlink's conversion). */
+void lfs_rot_batch_drain(struct walk *w);
 
 #endif

@@ -66,7 +66,7 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		/* The batch's files first: the directory's conversion takes its
 		 * io_lock, which a request waiting for one of them may hold. */
 		if (!w->count_only)
-			lfs_rot_batch_run(w);
+			lfs_rot_batch_drain(w);
 		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
 			lfs_rot_note_error(w, "directory", rel, NULL, e);
 	}
@@ -192,7 +192,7 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 		sodium_memzero(out, sizeof(w->x->link_plain));
 		return;
 	}
-	lfs_rot_batch_run(w); /* the link's conversion takes the directory's io_lock */
+	lfs_rot_batch_drain(w); /* the link's conversion takes the directory's io_lock */
 	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
 	if (e < 0)
 		lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
