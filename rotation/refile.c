@@ -52,11 +52,14 @@ static bool is_hole(const struct lfs_layout *l, const struct lfs_file_header *h,
 	       sodium_is_zero(in, len);
 }
 
+/* Re-seals the chunk's blocks under new_h in disk; returns how many
+ * changed (a replay finds some, or all, done already), or -errno. */
 static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
                       const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                       bool replay, uint64_t b0, uint64_t nb, uint64_t last, uint8_t *disk,
                       size_t got)
 {
+	int changed = 0;
 	uint8_t plain[LFS_BLOCK_SIZE];
 	uint8_t nonces[CHUNK_BLOCKS * LFS_AEAD_NONCE_MAX];
 	randombytes_buf(nonces, nb * l->nonce_len);
@@ -82,15 +85,18 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 		memcpy(blk, nonces + i * l->nonce_len, l->nonce_len);
 		if ((r = lfs_block_seal(l, &k->new_k, new_h, b, final, plain, (size_t)n, blk)) < 0)
 			break;
+		changed++;
 	}
 	sodium_memzero(plain, sizeof(plain));
-	return r;
+	return r < 0 ? r : changed;
 }
 
-int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
-                        struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
-                        const struct lfs_file_header *new_h, const uint8_t *new_raw, bool replay,
-                        bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
+/* The re-sealing; *wrote says whether anything was written (a replay or
+ * an undo that finds everything done writes nothing, and needs no sync). */
+static int refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+                  int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+                  const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+                  uint64_t *plain_bytes, bool *wrote_out)
 {
 	if (old_h->version != l->version || new_h->version != l->version)
 		return -EINVAL;
@@ -116,9 +122,12 @@ int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
 	 * old one while the old one is still on disk. */
 	uint8_t cur[LFS_FILE_HDR_MAX];
 	size_t cur_len = 0;
+	bool header_done = false, wrote = false;
 	if (r == 0 && (r = lfs_pread_full(fd, cur, l->hdr_len, 0, &cur_len)) == 0 &&
-	    cur_len == l->hdr_len && sodium_memcmp(cur, new_raw, l->hdr_len) == 0)
+	    cur_len == l->hdr_len && sodium_memcmp(cur, new_raw, l->hdr_len) == 0) {
 		o.disk_h = *new_h;
+		header_done = true;
+	}
 	for (uint64_t b = 0; r == 0 && b < nblocks; b += CHUNK_BLOCKS) {
 		if (keep_going && !keep_going(ctx)) {
 			r = -EINTR;
@@ -133,16 +142,25 @@ int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
 		r = lfs_pread_full(fd, disk, want, (off_t)off, &got);
 		if (r == 0 && got != want)
 			r = -EIO;
-		if (r == 0)
-			r = redo_chunk(l, &k, old_h, new_h, replay, b, nb, nblocks - 1, disk, got);
-		if (r == 0)
+		int changed =
+		    r == 0 ? redo_chunk(l, &k, old_h, new_h, replay, b, nb, nblocks - 1, disk, got)
+		           : r;
+		r = changed < 0 ? changed : 0;
+		/* A chunk a replay finds done is not written again: nothing
+		 * to gain, and a disk that refuses every write (an undo on a
+		 * failing store) must not fail a file that is whole. */
+		if (changed > 0) {
 			r = lfs_overwrite_write(w, l, fd, &o, b, disk, got);
+			wrote = true;
+		}
 	}
 	/* The header goes last: until it is written, a reader of the old
 	 * header would fail on re-sealed blocks, which is why the caller
 	 * holds the inode's io_lock and the journal covers crashes. */
-	if (r == 0)
+	if (r == 0 && !header_done) {
 		r = lfs_pwrite_full(fd, new_raw, l->hdr_len, 0);
+		wrote = true;
+	}
 	if (disk) {
 		sodium_memzero(disk, CHUNK_BLOCKS * l->block_disk);
 		free(disk);
@@ -151,7 +169,18 @@ int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
 	lfs_aead_key_wipe(&k.new_k);
 	if (r == 0 && plain_bytes)
 		*plain_bytes = size;
+	*wrote_out = wrote;
 	return r;
+}
+
+int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
+                        struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
+                        const struct lfs_file_header *new_h, const uint8_t *new_raw, bool replay,
+                        bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
+{
+	bool wrote = false;
+	return refile(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx, plain_bytes,
+	              &wrote);
 }
 
 int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
@@ -159,9 +188,10 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
                const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
                uint64_t *plain_bytes)
 {
-	int r = lfs_refile_unsynced(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx,
-	                            plain_bytes);
-	if (r == 0 && fdatasync(fd) < 0)
+	bool wrote = false;
+	int r = refile(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx, plain_bytes,
+	               &wrote);
+	if (r == 0 && wrote && fdatasync(fd) < 0)
 		r = -errno;
 	return r;
 }

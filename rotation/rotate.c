@@ -56,11 +56,10 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		pthread_mutex_unlock(&r->lock);
 		lfs_rot_keyfile_end(keyfd);
 		lfs_info("rotation toward epoch %u resumed", r->target);
-		struct lfs_audit_detail d[] = {
-		    {"mountpoint", r->env.mountpoint, 0},
-		    {"epoch", NULL, r->target},
-		    {"paused_reason", held == EDQUOT ? "quota" : "no-space", 0}};
-		lfs_event_emit(&r->env.events, "rotate", "resumed", NULL, d, held ? 3 : 2);
+		lfs_rot_audit_reason(r, "resumed", "paused_reason",
+		                     !held            ? NULL
+		                     : held == EDQUOT ? "quota"
+		                                      : "no-space");
 		return 0;
 	}
 	if (e == 0 && (e = lfs_keyring_add_epoch(r->env.kr, &ne)) == -ENOSPC)
@@ -190,10 +189,7 @@ static void hold(struct lfs_rotation *r, int err)
 	        "%s' to resume",
 	        err == EDQUOT ? "disk quota exceeded" : "no space left on device",
 	        r->env.mountpoint ? r->env.mountpoint : "MOUNTPOINT");
-	struct lfs_audit_detail d[] = {{"mountpoint", r->env.mountpoint, 0},
-	                               {"epoch", NULL, r->target},
-	                               {"reason", err == EDQUOT ? "quota" : "no-space", 0}};
-	lfs_event_emit(&r->env.events, "rotate", "paused", NULL, d, 3);
+	lfs_rot_audit_reason(r, "paused", "reason", err == EDQUOT ? "quota" : "no-space");
 }
 
 /* The converting walk of a pass: every object under an older epoch is

@@ -27,6 +27,14 @@ void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, 
 	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, k2 ? 3 : 2);
 }
 
+void lfs_rot_audit_reason(struct lfs_rotation *r, const char *outcome, const char *key,
+                          const char *reason)
+{
+	struct lfs_audit_detail d[] = {
+	    {"mountpoint", r->env.mountpoint, 0}, {"epoch", NULL, r->target}, {key, reason, 0}};
+	lfs_event_emit(&r->env.events, "rotate", outcome, NULL, d, reason ? 3 : 2);
+}
+
 void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,
                            uint32_t epoch, uint32_t previous)
 {

@@ -131,6 +131,10 @@ double lfs_rot_now(void); /* CLOCK_MONOTONIC seconds */
 /* A "rotate" audit event with the mountpoint and one or two details. */
 void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
                    const char *k2, long long v2);
+/* A "rotate" audit event with the mountpoint, the target epoch and a
+ * reason under key (none when reason is NULL). */
+void lfs_rot_audit_reason(struct lfs_rotation *r, const char *outcome, const char *key,
+                          const char *reason);
 /* The "started" entry: the one entry of a rotation a process causes, with
  * who asked and how (trigger "command": lethefs rotate). */
 void lfs_rot_audit_started(struct lfs_rotation *r, const struct lfs_audit_caller *caller,

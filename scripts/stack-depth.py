@@ -85,12 +85,8 @@ INDIRECT = [
     (r"^journal/journal\.c:for_each_used$",
      [r"^journal/journal\.c:(count_used|collect_one|clear_if_rejected)$"]),
     # A file's re-encryption asks the rotation pass whether to go on.
-    (r"^lfs_refile_unsynced$",
+    (r"^(lfs_refile_unsynced|rotation/refile\.c:refile)$",
      [r"^rotation/convert_file\.c:still_going$", r"^rotation/batch\.c:still_going$"]),
-    # The rotation's audit events (a pause for a full disk) go to the
-    # daemon's event sink.
-    (r"^(rotation/rotate\.c:rotate_thread|lfs_rotation_request)$",
-     [r"^daemon/session\.c:emit_to_log$"]),
     (r"^lfs_journal_replay$",
      [r"^daemon/recover\.c:apply$", r"^keymgmt/vault_slots\.c:install_keyring$",
       r"^cli/cmd_fsck\.c:note_target$"]),
