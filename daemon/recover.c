@@ -211,7 +211,8 @@ static int apply_rotation_batch(struct lfs_recovery *rc, const struct lfs_journa
 		memcpy(payload + hdr_len, new_raw, hdr_len);
 		struct lfs_overwriter w = {
 		    .journal = rc->journal, .key = rc->journal_key, .target = t, .kr = rc->kr};
-		int a = lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, payload, 2 * hdr_len);
+		int a =
+		    lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, payload, 2 * hdr_len);
 		close(fd);
 		if (a == -ESTALE) {
 			rc->gone++;
@@ -219,7 +220,8 @@ static int apply_rotation_batch(struct lfs_recovery *rc, const struct lfs_journa
 			lfs_err("recovery: unusable rotation entry for d/%s ignored", name);
 			rc->failed++;
 		} else if (a < 0) {
-			lfs_err("recovery: cannot finish the rotation of d/%s: %s", name, strerror(-a));
+			lfs_err("recovery: cannot finish the rotation of d/%s: %s", name,
+			        strerror(-a));
 			rc->failed++;
 			kept = a;
 		} else {

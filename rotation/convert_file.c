@@ -254,8 +254,8 @@ static int refile_in_place(struct walk *w, struct lfs_rot_file *f, const char *r
 	int e = lfs_rot_file_new_header(w, f, &nh, new_raw);
 	if (e < 0)
 		return e;
-	e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, f->fd, rel, f->old_raw, l.hdr_len,
-	                         new_raw, l.hdr_len, &slot);
+	e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, f->fd, rel, f->old_raw, l.hdr_len, new_raw,
+	                         l.hdr_len, &slot);
 	if (e < 0)
 		return e;
 	uint64_t plain = f->plain;

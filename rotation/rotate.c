@@ -243,10 +243,8 @@ static bool convert_walk(struct lfs_rotation *r, struct walk *w)
  * reached yet into one it had passed is found only by another walk. */
 static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
-	struct walk w = {.r = r,
-	                 .fs = r->env.fs,
-	                 .x = x,
-	                 .lock_gen = atomic_load(&r->env.fs->lock_gen)};
+	struct walk w = {
+	    .r = r, .fs = r->env.fs, .x = x, .lock_gen = atomic_load(&r->env.fs->lock_gen)};
 	/* Shared: hosts that still create objects under an older epoch would
 	 * leave some behind a converted directory, or after the retirement.
 	 * So both wait until every unlocked host has moved, checked before
