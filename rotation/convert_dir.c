@@ -324,9 +324,18 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			 * epochs (.lethefs.dir is still the old one, since
 			 * finishing failed), so that none goes missing. */
 			lfs_journal_keep(fs->journal, slot);
+			/* Names go under the epoch of .lethefs.dir on disk (the
+			 * new one only if it was replaced, and then every name
+			 * had moved before it), found under either. */
+			struct lfs_dirmeta cur;
+			bool now_new = lfs_dirmeta_load(dfd, &cur) == 0 && cur.epoch == nm.epoch;
 			pthread_mutex_lock(&in->meta_lock);
-			if (in->have_dirmeta && in->dirmeta.epoch == om.epoch)
+			if (in->have_dirmeta && in->dirmeta.epoch == om.epoch && now_new) {
+				in->dirmeta = nm;
+				in->dirmeta.alt_epoch = om.epoch;
+			} else if (in->have_dirmeta && in->dirmeta.epoch == om.epoch) {
 				in->dirmeta.alt_epoch = nm.epoch;
+			}
 			pthread_mutex_unlock(&in->meta_lock);
 			keep_ref = split(w->r, in);
 			lfs_err("rotation: directory %s is left half converted (%s); its names are "
