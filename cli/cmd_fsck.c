@@ -12,6 +12,7 @@
 #include "../fs/tree.h"
 #include "../fs/treewalk.h"
 #include "../daemon/recover.h"
+#include "../rotation/batch.h"
 #include "../rotation/replay.h"
 #include "../rotation/rotjournal.h"
 #include "../rotation/state.h"
@@ -30,7 +31,8 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define MAX_PENDING LFS_JOURNAL_MAX_SLOTS
+/* A record names one object, a rotation batch up to LFS_ROT_BATCH_FILES. */
+#define MAX_PENDING (LFS_JOURNAL_MAX_SLOTS * LFS_ROT_BATCH_FILES)
 
 bool lfs_fsck_is_pending(const struct fsck *f, int fd)
 {
@@ -214,15 +216,31 @@ void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix)
 	f->path_len = f->path_cap = 0;
 }
 
+static void add_target(struct fsck *f, const struct lfs_journal_target *t)
+{
+	if (f->targets && f->ntargets < MAX_PENDING) {
+		f->targets[f->ntargets].dev = t->dev;
+		f->targets[f->ntargets].ino = t->ino;
+		f->ntargets++;
+	}
+}
+
 static int note_target(void *arg, const struct lfs_journal_record *r)
 {
 	struct fsck *f = arg;
-	if (f->targets && f->ntargets < MAX_PENDING) {
-		f->targets[f->ntargets].dev = r->target.dev;
-		f->targets[f->ntargets].ino = r->target.ino;
-		f->ntargets++;
+	if (r->kind != LFS_JK_ROTATE_BATCH) {
+		add_target(f, &r->target);
+		return -EAGAIN; /* read only: the record stays */
 	}
-	return -EAGAIN; /* read only: the record stays */
+	/* A batch: every file it names is pending. */
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	const uint8_t *old_raw, *new_raw;
+	size_t off = 0, hdr_len;
+	while (t && lfs_rot_batch_next(r->payload, r->payload_len, &off, t, &old_raw, &new_raw,
+	                               &hdr_len) > 0)
+		add_target(f, t);
+	free(t);
+	return -EAGAIN;
 }
 
 struct pending_pass {

@@ -9,12 +9,14 @@
 #include "../fs/rename_record.h"
 #include "../fs/tail.h"
 #include "../journal/target.h"
+#include "../rotation/batch.h"
 #include "../rotation/record.h"
 #include "../rotation/upconvert.h"
 #include "../keymgmt/vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -169,6 +171,77 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	return 0;
 }
 
+/* The files of a batch a crash interrupted (rotation/batch.h): each entry
+ * as a kind-2 record. Files converted before the crash carry the new
+ * header and are left alone; the record stays while one could not be
+ * finished. */
+static int apply_rotation_batch(struct lfs_recovery *rc, const struct lfs_journal_record *r)
+{
+	struct lfs_journal_target *t = malloc(sizeof(*t));
+	uint32_t count = 0;
+	int kept = 0, e = t ? lfs_rot_batch_count(r->payload, r->payload_len, &count) : -ENOMEM;
+	size_t off = 0;
+	unsigned done = 0;
+	while (e == 0) {
+		const uint8_t *old_raw, *new_raw;
+		size_t hdr_len;
+		int n = lfs_rot_batch_next(r->payload, r->payload_len, &off, t, &old_raw, &new_raw,
+		                           &hdr_len);
+		if (n <= 0) {
+			e = n < 0 || done != count ? -EINVAL : 0;
+			break;
+		}
+		done++;
+		int fd = lfs_journal_target_open(t, rc->data_dirfd, rc->handle_mount_fd, O_RDWR);
+		const char *name = t->path_len ? t->path : "(by handle)";
+		if (fd == -ENOENT || fd == -ESTALE) {
+			rc->gone++;
+			continue;
+		}
+		if (fd < 0) {
+			lfs_err("recovery: cannot open d/%s: %s", name, strerror(-fd));
+			rc->failed++;
+			kept = fd;
+			continue;
+		}
+		if (rc->lock_targets)
+			lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+		uint8_t payload[2 * LFS_FILE_HDR_MAX];
+		memcpy(payload, old_raw, hdr_len);
+		memcpy(payload + hdr_len, new_raw, hdr_len);
+		struct lfs_overwriter w = {
+		    .journal = rc->journal, .key = rc->journal_key, .target = t, .kr = rc->kr};
+		int a =
+		    lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, payload, 2 * hdr_len);
+		close(fd);
+		if (a == -ESTALE) {
+			rc->gone++;
+		} else if (a == -EINVAL) {
+			lfs_err("recovery: unusable rotation entry for d/%s ignored", name);
+			rc->failed++;
+		} else if (a < 0) {
+			lfs_err("recovery: cannot finish the rotation of d/%s: %s", name,
+			        strerror(-a));
+			rc->failed++;
+			kept = a;
+		} else {
+			rc->completed++;
+		}
+	}
+	free(t);
+	if (e == -EINVAL) {
+		lfs_err("recovery: malformed rotation batch record ignored");
+		rc->failed++;
+		return 0; /* authentic but unusable: keeping it helps no one */
+	}
+	if (e < 0)
+		return e;
+	if (kept == 0)
+		lfs_info("recovery: an interrupted rotation batch of %u file(s) was finished",
+		         count);
+	return kept;
+}
+
 /* A format-1 file whose conversion to format 2 a crash interrupted
  * (rotation/upconvert.h). */
 static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_record *r)
@@ -217,6 +290,8 @@ static int apply(void *arg, const struct lfs_journal_record *r)
 	case LFS_JK_ROTATE_FILE:
 	case LFS_JK_ROTATE_DIR:
 		return apply_rotation(rc, r);
+	case LFS_JK_ROTATE_BATCH:
+		return apply_rotation_batch(rc, r);
 	case LFS_JK_RENAME_DIR:
 		return apply_rename_dir(rc, r);
 	case LFS_JK_OVERWRITE:

@@ -7,11 +7,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct frame {
 	DIR *d;		/* the listing; NULL while closed for depth */
 	long pos;	/* its position while closed */
+	dev_t dev;	/* its identity while closed, to check a reopening */
+	ino_t ino;
 	char *name;	/* the entry name in the parent; NULL for the root */
 	size_t path_len; /* length of tw->path before this directory's name */
 	void *level;	/* the caller's per-directory state */
@@ -71,7 +74,14 @@ static void path_cut(struct lfs_treewalk *tw, size_t len)
 static void frame_close(struct frame *f)
 {
 	if (f->d) {
+		struct stat st;
 		f->pos = telldir(f->d);
+		f->dev = 0;
+		f->ino = 0;
+		if (fstat(dirfd(f->d), &st) == 0) {
+			f->dev = st.st_dev;
+			f->ino = st.st_ino;
+		}
 		closedir(f->d);
 		f->d = NULL;
 	}
@@ -105,10 +115,34 @@ static int frame_reopen(struct lfs_treewalk *tw, size_t i)
 	return 0;
 }
 
+/* Frame i (closed) reopened as the parent ("..") of the open directory
+ * dfd, if that is still the same directory: one system call where the
+ * reopening by name costs one per level from the nearest open ancestor,
+ * which on the way up a deep chain (every ancestor closed) made the walk
+ * quadratic in the depth. */
+static void frame_reopen_up(struct lfs_treewalk *tw, size_t i, int dfd)
+{
+	struct frame *p = &tw->f[i];
+	struct stat st;
+	if (p->d || !p->ino)
+		return;
+	int fd = openat(dfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino ||
+	    !(p->d = fdopendir(fd))) {
+		close(fd); /* moved meanwhile: reopened by name (frame_reopen) */
+		return;
+	}
+	seekdir(p->d, p->pos);
+}
+
 static void leave(struct lfs_treewalk *tw)
 {
 	struct frame *f = &tw->f[tw->n - 1];
 	tw->ops->leave(tw->ctx, tw, f->level);
+	if (tw->n >= 2 && f->d && f->name)
+		frame_reopen_up(tw, tw->n - 2, dirfd(f->d));
 	frame_close(f);
 	free(f->name);
 	free(f->level);

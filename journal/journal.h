@@ -55,7 +55,8 @@ enum lfs_journal_kind {
 	LFS_JK_UPCONVERT = 6,   /* a format-1 file copied over as format 2 (rotation/upconvert.h) */
 	LFS_JK_OVERWRITE = 7,   /* blocks rewritten in place (fs/overwrite.c) */
 	LFS_JK_RENAME = 8,      /* a rename by link + unlink (fs/rename_record.c) */
-	LFS_JK_MAX = 8,
+	LFS_JK_ROTATE_BATCH = 9, /* several files re-sealed under a new epoch (rotation/batch.h) */
+	LFS_JK_MAX = 9,
 };
 
 /* Where the record's object is: the backing file handle (the daemon runs as

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "state.h"
 
@@ -21,6 +22,43 @@ int lfs_rot_read_header(struct lfs_fs *fs, int fd, uint8_t raw[LFS_FILE_HDR_MAX]
 bool lfs_rot_target_format2(struct walk *w);
 /* The regular file dirfd/name (rel: its path below d/). */
 int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel);
+
+/* The steps of a file's conversion, for batches (batch.h). A file open for
+ * its conversion: held in the inode table, its io_lock taken exclusively,
+ * open read-write, its old header read and authenticated. */
+struct lfs_rot_file {
+	struct lfs_inode *in;
+	int ifd, fd;
+	struct stat st; /* before the conversion: its times are put back */
+	uint8_t old_raw[LFS_FILE_HDR_MAX];
+	struct lfs_file_header oh;
+	struct lfs_irec rec;
+	uint64_t plain;
+};
+/* 0: open and under an older epoch; 1: nothing to do (emptied, or under the
+ * target already); -EBUSY: try_lock and someone holds its io_lock (nothing
+ * taken); other negative errno. Nothing is held unless 0 is returned. */
+int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock,
+                      struct lfs_rot_file *f);
+void lfs_rot_file_close(struct walk *w, struct lfs_rot_file *f);
+/* Converts it alone, under a record of its own. */
+int lfs_rot_file_convert(struct walk *w, struct lfs_rot_file *f, const char *rel);
+/* Whether it changes format (format 1 toward a format-2 epoch): alone. */
+bool lfs_rot_file_upconverts(struct walk *w, const struct lfs_rot_file *f);
+/* Its new header (new file id, the target epoch, its flags and record):
+ * its length, or a negative errno. */
+int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
+                            struct lfs_file_header *nh, uint8_t new_raw[LFS_FILE_HDR_MAX]);
+/* Converted and durable: times put back, header cached, counted. */
+void lfs_rot_file_done(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                       const char *rel);
+/* A conversion that failed half way (not by a lock), settled on the live
+ * mount: 1 finished from its record, 0 undone (under its old header
+ * again), or a negative errno (neither: the record must stay). */
+int lfs_rot_file_settle(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                        const uint8_t *new_raw);
+/* Left half converted under its record: no other change until recovery. */
+void lfs_rot_file_broken(struct lfs_rot_file *f);
 /* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch);

@@ -206,30 +206,60 @@ static int settle_file(struct lfs_fs *fs, int fd, const struct lfs_layout *l,
 	return e;
 }
 
+int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
+                            struct lfs_file_header *nh, uint8_t new_raw[LFS_FILE_HDR_MAX])
+{
+	lfs_header_new(nh, w->fs->layout.cipher, w->r->target, f->oh.version);
+	nh->flags = f->oh.flags;
+	return new_header_raw(w->fs, nh, &f->rec, new_raw);
+}
+
+void lfs_rot_file_done(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                       const char *rel)
+{
+	/* Contents did not change: keep the times the user sees. */
+	struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
+	if (futimens(f->fd, ts) < 0)
+		lfs_warn("rotation: cannot restore the times of %s: %s", rel[0] ? rel : "d/",
+		         strerror(errno));
+	pthread_mutex_lock(&f->in->meta_lock);
+	f->in->header = *nh;
+	f->in->have_header = true;
+	pthread_mutex_unlock(&f->in->meta_lock);
+	count_done(w, f->plain);
+}
+
+void lfs_rot_file_broken(struct lfs_rot_file *f)
+{
+	f->in->tail_broken = true;
+}
+
+int lfs_rot_file_settle(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
+                        const uint8_t *new_raw)
+{
+	struct lfs_layout l;
+	lfs_layout_init(&l, w->fs->layout.cipher, f->oh.version);
+	return settle_file(w->fs, f->fd, &l, f->old_raw, &f->oh, new_raw, nh);
+}
+
 /* Same version: every block re-sealed in place under a new header. */
-static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const char *rel,
-                           const uint8_t *old_raw, const struct lfs_file_header *oh,
-                           const struct lfs_irec *rec, uint64_t plain)
+static int refile_in_place(struct walk *w, struct lfs_rot_file *f, const char *rel)
 {
 	struct lfs_fs *fs = w->fs;
 	struct lfs_file_header nh;
 	struct lfs_layout l;
 	uint8_t new_raw[LFS_FILE_HDR_MAX];
-	struct stat st;
 	unsigned slot = 0;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	lfs_layout_init(&l, fs->layout.cipher, oh->version);
-	lfs_header_new(&nh, fs->layout.cipher, w->r->target, oh->version);
-	nh.flags = oh->flags;
-	int e = new_header_raw(fs, &nh, rec, new_raw);
+	lfs_layout_init(&l, fs->layout.cipher, f->oh.version);
+	int e = lfs_rot_file_new_header(w, f, &nh, new_raw);
 	if (e < 0)
 		return e;
-	e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, fd, rel, old_raw, l.hdr_len, new_raw,
+	e = lfs_rot_record_begin(fs, LFS_JK_ROTATE_FILE, f->fd, rel, f->old_raw, l.hdr_len, new_raw,
 	                         l.hdr_len, &slot);
 	if (e < 0)
 		return e;
-	e = refile_recorded(fs, &l, fd, oh, &nh, new_raw, still_going, w, &plain);
+	uint64_t plain = f->plain;
+	e = refile_recorded(fs, &l, f->fd, &f->oh, &nh, new_raw, still_going, w, &plain);
 	/* Stopped by a lock: the keys may be gone; the unlock's recovery
 	 * finishes the file before the gate opens. Any other failure is
 	 * settled here, on the live mount (issue 12, cause A). */
@@ -237,7 +267,7 @@ static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const c
 	if (e == -EINTR || e == -EACCES)
 		settled = e;
 	else if (e < 0)
-		settled = settle_file(fs, fd, &l, old_raw, oh, new_raw, &nh);
+		settled = lfs_rot_file_settle(w, f, &nh, new_raw);
 	if (settled == 0) {
 		/* Undone: the file is as it was, under its old header. */
 		lfs_warn("rotation: the conversion of %s failed (%s) and was undone; the next "
@@ -249,23 +279,14 @@ static int refile_in_place(struct walk *w, struct lfs_inode *in, int fd, const c
 	if (settled < 0) {
 		/* The record stays for the next recovery, which finishes the
 		 * file; until then nothing else may change it. */
-		fail_file(fs, in, slot);
+		fail_file(fs, f->in, slot);
 		return e;
 	}
 	if (e < 0)
 		lfs_info("rotation: the conversion of %s was finished after a failure (%s)",
 		         rel[0] ? rel : "(by handle)", strerror(-e));
-	/* Contents did not change: keep the times the user sees. */
-	struct timespec ts[2] = {st.st_atim, st.st_mtim};
-	if (futimens(fd, ts) < 0)
-		lfs_warn("rotation: cannot restore the times of %s: %s", rel[0] ? rel : "d/",
-		         strerror(errno));
-	pthread_mutex_lock(&in->meta_lock);
-	in->header = nh;
-	in->have_header = true;
-	pthread_mutex_unlock(&in->meta_lock);
+	lfs_rot_file_done(w, f, &nh, rel);
 	lfs_rot_record_end(fs, slot);
-	count_done(w, plain);
 	return 0;
 }
 
@@ -304,45 +325,81 @@ static int upconvert(struct walk *w, struct lfs_inode *in, int fd, const uint8_t
 	return 0;
 }
 
-int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
+int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock,
+                      struct lfs_rot_file *f)
 {
 	struct lfs_fs *fs = w->fs;
-	struct lfs_inode *in = lfs_inode_hold(fs, dirfd, name);
-	if (!in)
+	memset(f, 0, sizeof(*f));
+	f->ifd = f->fd = -1;
+	f->in = lfs_inode_hold(fs, dirfd, name);
+	if (!f->in)
 		return -errno ? -errno : -ENOENT;
-	pthread_rwlock_wrlock(&in->io_lock);
-	int ifd = lfs_inode_pin(fs, in);
+	if (!try_lock) {
+		pthread_rwlock_wrlock(&f->in->io_lock);
+	} else if (pthread_rwlock_trywrlock(&f->in->io_lock) != 0) {
+		lfs_inode_release(fs, f->in);
+		f->in = NULL;
+		return -EBUSY;
+	}
+	f->ifd = lfs_inode_pin(fs, f->in);
 	char proc[LFS_PROC_PATH_MAX];
-	int fd = -1, e = ifd;
-	if (ifd >= 0) {
-		lfs_proc_path(ifd, proc);
-		fd = open(proc, O_RDWR | O_CLOEXEC);
-		e = fd < 0 ? -errno : 0;
+	int e = f->ifd;
+	if (f->ifd >= 0) {
+		lfs_proc_path(f->ifd, proc);
+		f->fd = open(proc, O_RDWR | O_CLOEXEC);
+		e = f->fd < 0 ? -errno : 0;
 	}
 	/* Shared: other hosts' writes and truncations wait, and their reads
 	 * retry, until the file is under one header again (fs/filelock.h).
 	 * Released when fd is closed. */
 	if (e == 0 && fs->shared)
-		e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	uint8_t old_raw[LFS_FILE_HDR_MAX];
-	struct lfs_file_header oh = {0};
-	struct lfs_irec rec;
-	uint64_t plain = 0;
+		e = lfs_range_lock(f->fd, true, LFS_FLOCK_SIZE, 1, true);
+	if (e == 0 && fstat(f->fd, &f->st) < 0)
+		e = -errno;
 	if (e == 0)
-		e = lfs_rot_read_header(fs, fd, old_raw, &oh, &rec, &plain);
-	if (e == 0 && in->tail_broken)
+		e = lfs_rot_read_header(fs, f->fd, f->old_raw, &f->oh, &f->rec, &f->plain);
+	if (e == 0 && f->in->tail_broken)
 		e = -EIO; /* an update of it waits for recovery */
-	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, oh.epoch)))
-		e = 0; /* emptied or rewritten under the new epoch meanwhile */
-	else if (e == 0 && oh.version == LFS_FILE_V1 && lfs_rot_target_format2(w))
-		e = upconvert(w, in, fd, old_raw, &oh, plain);
-	else if (e == 0)
-		e = refile_in_place(w, in, fd, rel, old_raw, &oh, &rec, plain);
-	if (fd >= 0)
-		close(fd);
-	if (ifd >= 0)
-		lfs_inode_unpin(fs, in);
-	pthread_rwlock_unlock(&in->io_lock);
-	lfs_inode_release(fs, in);
+	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, f->oh.epoch)))
+		e = 1; /* emptied or rewritten under the new epoch meanwhile */
+	if (e != 0)
+		lfs_rot_file_close(w, f);
+	return e;
+}
+
+bool lfs_rot_file_upconverts(struct walk *w, const struct lfs_rot_file *f)
+{
+	return f->oh.version == LFS_FILE_V1 && lfs_rot_target_format2(w);
+}
+
+int lfs_rot_file_convert(struct walk *w, struct lfs_rot_file *f, const char *rel)
+{
+	if (lfs_rot_file_upconverts(w, f))
+		return upconvert(w, f->in, f->fd, f->old_raw, &f->oh, f->plain);
+	return refile_in_place(w, f, rel);
+}
+
+void lfs_rot_file_close(struct walk *w, struct lfs_rot_file *f)
+{
+	if (!f->in)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->ifd >= 0)
+		lfs_inode_unpin(w->fs, f->in);
+	pthread_rwlock_unlock(&f->in->io_lock);
+	lfs_inode_release(w->fs, f->in);
+	f->in = NULL;
+	f->fd = f->ifd = -1;
+}
+
+int lfs_rot_convert_file(struct walk *w, int dirfd, const char *name, const char *rel)
+{
+	struct lfs_rot_file f;
+	int e = lfs_rot_file_open(w, dirfd, name, false, &f);
+	if (e != 0)
+		return e > 0 ? 0 : e;
+	e = lfs_rot_file_convert(w, &f, rel);
+	lfs_rot_file_close(w, &f);
 	return e;
 }

@@ -91,10 +91,12 @@ static int redo_chunk(const struct lfs_layout *l, const struct keys *k,
 	return r < 0 ? r : changed;
 }
 
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
-               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
-               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
-               uint64_t *plain_bytes)
+/* The re-sealing; *wrote says whether anything was written (a replay or
+ * an undo that finds everything done writes nothing, and needs no sync). */
+static int refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
+                  int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+                  const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+                  uint64_t *plain_bytes, bool *wrote_out)
 {
 	if (old_h->version != l->version || new_h->version != l->version)
 		return -EINVAL;
@@ -159,8 +161,6 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
 		r = lfs_pwrite_full(fd, new_raw, l->hdr_len, 0);
 		wrote = true;
 	}
-	if (r == 0 && wrote && fdatasync(fd) < 0)
-		r = -errno;
 	if (disk) {
 		sodium_memzero(disk, CHUNK_BLOCKS * l->block_disk);
 		free(disk);
@@ -169,5 +169,29 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
 	lfs_aead_key_wipe(&k.new_k);
 	if (r == 0 && plain_bytes)
 		*plain_bytes = size;
+	*wrote_out = wrote;
+	return r;
+}
+
+int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
+                        struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
+                        const struct lfs_file_header *new_h, const uint8_t *new_raw, bool replay,
+                        bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes)
+{
+	bool wrote = false;
+	return refile(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx, plain_bytes,
+	              &wrote);
+}
+
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w, int fd,
+               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+               const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
+               uint64_t *plain_bytes)
+{
+	bool wrote = false;
+	int r = refile(l, kr, w, fd, old_h, new_h, new_raw, replay, keep_going, ctx, plain_bytes,
+	               &wrote);
+	if (r == 0 && wrote && fdatasync(fd) < 0)
+		r = -errno;
 	return r;
 }

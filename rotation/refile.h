@@ -45,5 +45,12 @@ int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_ov
                int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
                uint64_t *plain_bytes);
+/* lfs_refile without the final fdatasync: for a batch of files whose data
+ * the caller syncs together (rotation/batch.h) before it clears their
+ * record. Until then the conversion is not durable. */
+int lfs_refile_unsynced(const struct lfs_layout *l, struct lfs_keyring *kr,
+                        struct lfs_overwriter *w, int fd, const struct lfs_file_header *old_h,
+                        const struct lfs_file_header *new_h, const uint8_t *new_raw, bool replay,
+                        bool (*keep_going)(void *ctx), void *ctx, uint64_t *plain_bytes);
 
 #endif

@@ -192,20 +192,72 @@ static void hold(struct lfs_rotation *r, int err)
 	lfs_rot_audit_reason(r, "paused", "reason", err == EDQUOT ? "quota" : "no-space");
 }
 
-/* A counting walk, then (unless nothing is left, which retires the older
- * epochs) a converting one. */
+/* The converting walk of a pass: every object under an older epoch is
+ * converted as it is found (no count first: the totals grow as the walk
+ * finds files). Returns false when a lock, the unmount, a full disk or
+ * failures stopped it. */
+static bool convert_walk(struct lfs_rotation *r, struct walk *w)
+{
+	pthread_mutex_lock(&r->lock);
+	r->files_total = r->files_done;
+	r->bytes_total = r->bytes_done;
+	uint64_t errors_before = r->errors;
+	pthread_mutex_unlock(&r->lock);
+	lfs_rot_store_progress(r, true);
+	w->count_only = false;
+	double t0 = lfs_rot_now();
+	pthread_mutex_lock(&r->lock);
+	r->pass_start = t0;
+	pthread_mutex_unlock(&r->lock);
+	lfs_rot_walk(w);
+	int nospace = w->nospace;
+	w->nospace = 0; /* to tell a lock from it below */
+	bool interrupted = !lfs_rot_keep_going(w);
+	if (interrupted)
+		paused(r);
+	pthread_mutex_lock(&r->lock);
+	r->active_seconds += lfs_rot_now() - t0;
+	r->pass_start = 0;
+	bool failing = r->errors > errors_before;
+	r->failing_passes = failing ? r->failing_passes + 1 : 0;
+	/* A pass that converted nothing and failed on something will fail
+	 * the same way again, and so, most likely, will the fault that failed
+	 * a few passes in a row: stop and say so. */
+	if (!interrupted && !nospace && failing &&
+	    (r->errors - errors_before >= w->found || r->failing_passes >= MAX_FAILING_PASSES) &&
+	    r->state == LFS_ROT_RUNNING)
+		r->state = LFS_ROT_FAILED;
+	pthread_mutex_unlock(&r->lock);
+	if (!interrupted && nospace)
+		hold(r, nospace);
+	if (r->state == LFS_ROT_FAILED)
+		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
+	lfs_rot_store_progress(r, true);
+	return !interrupted && r->state == LFS_ROT_RUNNING;
+}
+
+/* A pass: a converting walk, then a counting one, which retires the older
+ * epochs when it finds nothing left under them (else the next pass
+ * converts what it found). The converting walk cannot prove that nothing
+ * is left by itself: an object renamed from a directory it had not
+ * reached yet into one it had passed is found only by another walk. */
 static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 {
-	struct walk w = {.r = r,
-	                 .fs = r->env.fs,
-	                 .x = x,
-	                 .count_only = true,
-	                 .lock_gen = atomic_load(&r->env.fs->lock_gen)};
+	struct walk w = {
+	    .r = r, .fs = r->env.fs, .x = x, .lock_gen = atomic_load(&r->env.fs->lock_gen)};
 	/* Shared: hosts that still create objects under an older epoch would
 	 * leave some behind a converted directory, or after the retirement.
 	 * So both wait until every unlocked host has moved, checked before
-	 * and after the counting pass. */
+	 * the converting walk and before and after the counting one. */
+	if (!lfs_rot_hosts_ready(r)) {
+		sleep(1); /* the next pass looks again */
+		return;
+	}
+	if (!convert_walk(r, &w))
+		return;
 	bool ready = lfs_rot_hosts_ready(r);
+	w.count_only = true;
+	w.found = w.errors = w.files = w.bytes = 0;
 	lfs_rot_walk(&w);
 	/* Stopped, or a lock came while it counted: what it found is void
 	 * (objects met without keys were skipped, not counted), so nothing may
@@ -219,7 +271,6 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	r->files_total = r->files_done + w.files;
 	r->bytes_total = r->bytes_done + w.bytes;
 	r->passes++;
-	uint64_t errors_before = r->errors;
 	pthread_mutex_unlock(&r->lock);
 	/* Fail-closed: the older epochs go only after a pass that read every
 	 * object and found none under them. An object it could not read may
@@ -234,67 +285,24 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
 		return;
 	}
-	if (w.found == 0 && !(ready && lfs_rot_hosts_ready(r))) {
-		sleep(1); /* the next pass looks again */
-		return;
-	}
-	if (w.found == 0) {
-		/* A lock in the middle leaves the rest on the keyring (whose
-		 * file no longer names what was retired): the next pass after
-		 * the unlock counts again and retires it. */
-		if (retire(r) > 0 && !lfs_rot_keep_going(&w)) {
-			paused(r);
-			return;
-		}
-		pthread_mutex_lock(&r->lock);
-		r->completed = time(NULL);
-		r->state = LFS_ROT_IDLE;
-		lfs_rot_refresh_epochs(r);
-		pthread_mutex_unlock(&r->lock);
-		if (unlinkat(r->env.vault->dirfd, LFS_ROTATION_FILE, 0) < 0 && errno != ENOENT)
-			lfs_warn("rotation: cannot remove %s: %s", LFS_ROTATION_FILE,
-			         strerror(errno));
-		lfs_info("rotation completed: every object is under epoch %u", r->target);
-		lfs_rot_audit(r, "completed", "epoch", r->target, "files",
-		              (long long)r->files_done);
-		return;
-	}
-	if (!ready) {
-		sleep(1);
-		return;
-	}
-	lfs_rot_store_progress(r, true);
-	w.count_only = false;
-	w.found = 0;
-	w.errors = 0;
-	double t0 = lfs_rot_now();
-	pthread_mutex_lock(&r->lock);
-	r->pass_start = t0;
-	pthread_mutex_unlock(&r->lock);
-	lfs_rot_walk(&w);
-	int nospace = w.nospace;
-	w.nospace = 0; /* to tell a lock from it below */
-	bool interrupted = !lfs_rot_keep_going(&w);
-	if (interrupted)
+	if (w.found > 0 || !(ready && lfs_rot_hosts_ready(r)))
+		return; /* the next pass converts what is left */
+	/* A lock in the middle leaves the rest on the keyring (whose file no
+	 * longer names what was retired): the next pass after the unlock
+	 * counts again and retires it. */
+	if (retire(r) > 0 && !lfs_rot_keep_going(&w)) {
 		paused(r);
+		return;
+	}
 	pthread_mutex_lock(&r->lock);
-	r->active_seconds += lfs_rot_now() - t0;
-	r->pass_start = 0;
-	bool failing = r->errors > errors_before;
-	r->failing_passes = failing ? r->failing_passes + 1 : 0;
-	/* A pass that converted nothing and failed on something will fail
-	 * the same way again, and so, most likely, will the fault that failed
-	 * a few passes in a row: stop and say so. */
-	if (!interrupted && !nospace && failing &&
-	    (r->errors - errors_before >= w.found || r->failing_passes >= MAX_FAILING_PASSES) &&
-	    r->state == LFS_ROT_RUNNING)
-		r->state = LFS_ROT_FAILED;
+	r->completed = time(NULL);
+	r->state = LFS_ROT_IDLE;
+	lfs_rot_refresh_epochs(r);
 	pthread_mutex_unlock(&r->lock);
-	if (!interrupted && nospace)
-		hold(r, nospace);
-	if (r->state == LFS_ROT_FAILED)
-		lfs_rot_audit(r, "failure", "epoch", r->target, "errors", (long long)r->errors);
-	lfs_rot_store_progress(r, true);
+	if (unlinkat(r->env.vault->dirfd, LFS_ROTATION_FILE, 0) < 0 && errno != ENOENT)
+		lfs_warn("rotation: cannot remove %s: %s", LFS_ROTATION_FILE, strerror(errno));
+	lfs_info("rotation completed: every object is under epoch %u", r->target);
+	lfs_rot_audit(r, "completed", "epoch", r->target, "files", (long long)r->files_done);
 }
 
 static void run_pass(struct lfs_rotation *r)

@@ -105,8 +105,9 @@ struct walk {
 	uint64_t found; /* objects of older epochs seen this pass */
 	uint64_t errors; /* objects this pass could not read or convert */
 	/* ENOSPC or EDQUOT met converting (positive errno): the pass stops at
-	 * once and the rotation is held (rotate.c). */
-	int nospace;
+	 * once and the rotation is held (rotate.c). Atomic: the batches'
+	 * second thread asks lfs_rot_keep_going too (batch.h). */
+	_Atomic int nospace;
 	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
@@ -115,6 +116,9 @@ struct walk {
 	 * counted, since objects it met while the keys were gone were
 	 * skipped (walk.c). */
 	uint64_t lock_gen;
+	/* Small files waiting for their conversion (batch.h); NULL when
+	 * counting. */
+	struct lfs_rot_batch *batch;
 };
 
 /* Whether epoch is one the rotation converts away from. */

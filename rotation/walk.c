@@ -9,6 +9,7 @@
  * with nothing left and no error (rotate.c). */
 #define _GNU_SOURCE
 #include "walk.h"
+#include "batch.h"
 #include "convert.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
@@ -35,40 +36,6 @@ struct level {
 	struct lfs_inode *inode;
 };
 
-/* An object the pass could not read or convert. Once a lock has
- * interrupted the pass, a failure is what the lock did (the keys went away
- * under the worker), not a fault of the object: the pass is abandoned and
- * its results void (lfs_rot_keep_going), and the next pass after the
- * unlock visits the object again. Counting it would report errors that do
- * not exist and could stop the rotation as failed. */
-static void note_error(struct walk *w, const char *what, const char *rel, const char *name, int e)
-{
-	if (!lfs_rot_keep_going(w)) {
-		lfs_debug("rotation: %s %s%s%s left for the next pass (paused): %s", what,
-		          rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
-		return;
-	}
-	w->errors++;
-	lfs_warn("rotation: cannot %s %s %s%s%s: %s", w->count_only ? "read" : "convert", what,
-		 rel[0] ? rel : "d/", name ? "/" : "", name ? name : "", strerror(-e));
-	pthread_mutex_lock(&w->r->lock);
-	w->r->errors++;
-	pthread_mutex_unlock(&w->r->lock);
-	/* A full backing store fails every object that needs room the same
-	 * way: the pass stops here and the rotation is held (rotate.c), rather
-	 * than trying every other object, pass after pass. */
-	if (!w->count_only && (e == -ENOSPC || e == -EDQUOT))
-		w->nospace = -e;
-}
-
-bool lfs_rot_keep_going(struct walk *w)
-{
-	return !w->nospace && !atomic_load(&w->r->stop) &&
-	       atomic_load(&w->fs->lock_gen) == w->lock_gen &&
-	       atomic_load(&w->fs->access) == LFS_ACCESS_UNLOCKED &&
-	       lfs_keyring_is_unlocked(w->fs->kr);
-}
-
 static bool keep_going(void *ctx)
 {
 	return lfs_rot_keep_going(ctx);
@@ -82,13 +49,13 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 	const char *rel = lfs_treewalk_path(tw);
 	if (dfd < 0) {
 		if (dfd != -ENOENT)
-			note_error(w, "directory", rel, NULL, dfd);
+			lfs_rot_note_error(w, "directory", rel, NULL, dfd);
 		return 0;
 	}
 	struct lfs_dirmeta m;
 	int e = lfs_dirmeta_load(dfd, &m);
 	if (e < 0) {
-		note_error(w, "directory", rel, NULL, e);
+		lfs_rot_note_error(w, "directory", rel, NULL, e);
 		return 0;
 	}
 	uint32_t epoch = m.epoch;
@@ -96,14 +63,18 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		return 0; /* its own key, never rotated */
 	if (lfs_rot_is_old(w->r, epoch)) {
 		w->found++;
+		/* The batch's files first: the directory's conversion takes its
+		 * io_lock, which a request waiting for one of them may hold. */
+		if (!w->count_only)
+			lfs_rot_batch_drain(w);
 		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
-			note_error(w, "directory", rel, NULL, e);
+			lfs_rot_note_error(w, "directory", rel, NULL, e);
 	}
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(dfd, proc);
 	int nx = lfs_rot_convert_xattrs(w, proc, w->count_only);
 	if (nx < 0)
-		note_error(w, "xattrs of directory", rel, NULL, nx);
+		lfs_rot_note_error(w, "xattrs of directory", rel, NULL, nx);
 	else
 		w->found += (uint64_t)nx;
 	if (!w->count_only)
@@ -123,7 +94,7 @@ static void leave(void *ctx, struct lfs_treewalk *tw, void *level)
 static void lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
 {
 	(void)level;
-	note_error(ctx, "directory", lfs_treewalk_path(tw), NULL, err);
+	lfs_rot_note_error(ctx, "directory", lfs_treewalk_path(tw), NULL, err);
 }
 
 static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
@@ -139,7 +110,7 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		lfs_proc_path(fd, proc);
 		int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
 		if (x < 0)
-			note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+			lfs_rot_note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
 		else
 			w->found += (uint64_t)x;
 		close(fd);
@@ -150,6 +121,12 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		w->bytes += plain;
 		if (w->count_only)
 			return;
+		/* Converting without a count first: the totals grow as the walk
+		 * finds files. */
+		pthread_mutex_lock(&w->r->lock);
+		w->r->files_total++;
+		w->r->bytes_total += plain;
+		pthread_mutex_unlock(&w->r->lock);
 		/* The record names the file by handle; its path only when short
 		 * enough to record (journal/journal.h). */
 		char rel[LFS_JOURNAL_PATH_MAX + 1];
@@ -157,10 +134,10 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 		int n = snprintf(rel, sizeof(rel), "%s%s%s", dir, dir[0] ? "/" : "", name);
 		if (n < 0 || (size_t)n >= sizeof(rel))
 			rel[0] = '\0';
-		if ((e = lfs_rot_convert_file(w, dfd, name, rel)) < 0)
-			note_error(w, "file", dir, name, e);
+		if ((e = lfs_rot_batch_add(w, dfd, name, rel)) < 0)
+			lfs_rot_note_error(w, "file", dir, name, e);
 	} else if (e < 0 && e != -ENODATA && e != -ENOENT && e != -EACCES) {
-		note_error(w, "file", lfs_treewalk_path(tw), name, e);
+		lfs_rot_note_error(w, "file", lfs_treewalk_path(tw), name, e);
 	}
 }
 
@@ -175,7 +152,7 @@ static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, c
 	lfs_proc_path(fd, proc);
 	int x = lfs_rot_convert_xattrs(w, proc, w->count_only);
 	if (x < 0)
-		note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
+		lfs_rot_note_error(w, "xattrs of file", lfs_treewalk_path(tw), name, x);
 	else
 		w->found += (uint64_t)x;
 	close(fd);
@@ -189,7 +166,7 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 	uint32_t id, ep = 0;
 	if (n < 0) {
 		if (errno != ENOENT)
-			note_error(w, "symlink", lfs_treewalk_path(tw), name, -errno);
+			lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, -errno);
 		return;
 	}
 	if (lfs_stage_marker_id(enc, (size_t)n, &id))
@@ -203,21 +180,22 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 		/* A long target lives in the tree's link store (fs/longlink.h). */
 		n = w->treefd >= 0 ? lfs_link_read(w->treefd, dfd, name, enc) : -EBADF;
 		if (n < 0) {
-			note_error(w, "symlink", lfs_treewalk_path(tw), name, (int)n);
+			lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, (int)n);
 			return;
 		}
 	}
 	if (w->count_only) {
 		if (lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) < 0)
-			note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
+			lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
 		else if (ep != w->r->target)
 			w->found++;
 		sodium_memzero(out, sizeof(w->x->link_plain));
 		return;
 	}
+	lfs_rot_batch_drain(w); /* the link's conversion takes the directory's io_lock */
 	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
 	if (e < 0)
-		note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
+		lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
 }
 
 static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, void *level)
@@ -229,7 +207,7 @@ static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, 
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			note_error(w, "entry", lfs_treewalk_path(tw), name, -errno);
+			lfs_rot_note_error(w, "entry", lfs_treewalk_path(tw), name, -errno);
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode))
@@ -248,8 +226,12 @@ void lfs_rot_walk(struct walk *w)
 	static const struct lfs_treewalk_ops ops = {
 		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
 	w->treefd = lfs_tree_fd(w->fs, 0);
+	if (!w->count_only && !(w->batch = lfs_rot_batch_new(w)))
+		lfs_warn("rotation: no memory for a batch: files are converted one at a time");
 	if (lfs_treewalk(w->fs->root.fd, &ops, w, sizeof(struct level)) < 0)
-		note_error(w, "tree", "", NULL, -ENOMEM);
+		lfs_rot_note_error(w, "tree", "", NULL, -ENOMEM);
+	lfs_rot_batch_free(w->batch);
+	w->batch = NULL;
 	if (w->treefd >= 0)
 		close(w->treefd);
 }

@@ -6,12 +6,10 @@
 
 #include <stdbool.h>
 
+#include "pass.h"
 #include "state.h"
 
 /* One pass over the whole tree from d/ (w->count_only: counting). */
 void lfs_rot_walk(struct walk *w);
-/* Whether the pass goes on: not stopped, the gate open and the keys
- * there, and no lock came since the pass began (w->lock_gen). */
-bool lfs_rot_keep_going(struct walk *w);
 
 #endif

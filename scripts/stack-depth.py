@@ -36,6 +36,8 @@ CLAIMS = [
      ["lfs_op_*"]),
     ("rotation worker: a pass, wiped after it", "rotation/rotate.c", "ROTATION_STACK_WIPE",
      ["rotation/rotate.c:rotate_thread"]),
+    ("rotation batches: the second thread, wiped when it ends", "rotation/batch.c",
+     "LFS_ROT_FINISHER_WIPE", ["rotation/batch.c:finisher"]),
     ("control socket: a client (unlock), wiped after it", "daemon/control.c",
      "THREAD_STACK_WIPE", ["daemon/control.c:serve_client"]),
     ("control thread: the tick (idle lock, shreds), wiped after it", "daemon/control.c",
@@ -83,7 +85,8 @@ INDIRECT = [
     (r"^journal/journal\.c:for_each_used$",
      [r"^journal/journal\.c:(count_used|collect_one|clear_if_rejected)$"]),
     # A file's re-encryption asks the rotation pass whether to go on.
-    (r"^lfs_refile$", [r"^rotation/convert_file\.c:still_going$"]),
+    (r"^(lfs_refile_unsynced|rotation/refile\.c:refile)$",
+     [r"^rotation/convert_file\.c:still_going$", r"^rotation/batch\.c:still_going$"]),
     (r"^lfs_journal_replay$",
      [r"^daemon/recover\.c:apply$", r"^keymgmt/vault_slots\.c:install_keyring$",
       r"^cli/cmd_fsck\.c:note_target$"]),

@@ -24,6 +24,7 @@
 #include "../../keymgmt/keyslots.h"
 #include "../../keymgmt/recovery.h"
 #include "../../keymgmt/slot_labels.h"
+#include "../../rotation/batch.h"
 #include "../../rotation/rotjournal.h"
 #include "../../staging/stage_exp.h"
 
@@ -445,6 +446,29 @@ static void seed_rotjournal(void)
 	put("rotjournal", "body", buf, n + 1 - 16);
 }
 
+/* A rotation batch's payload: two entries, one by handle and path, one by
+ * path alone, of both header versions. */
+static void seed_rotbatch(void)
+{
+	static uint8_t payload[LFS_JOURNAL_PAYLOAD_MAX], oldh[LFS_FILE_HDR_MAX],
+	    newh[LFS_FILE_HDR_MAX];
+	static struct lfs_journal_target t;
+	uint32_t len = 0;
+	memset(oldh, 0x11, sizeof(oldh));
+	memset(newh, 0x22, sizeof(newh));
+	t.dev = 0x801;
+	t.ino = 4242;
+	t.handle_type = 1;
+	t.handle_len = 8;
+	memset(t.handle, 0x42, 8);
+	t.path_len = (uint32_t)snprintf(t.path, sizeof(t.path), "QmFzZTY0/bmFtZQ");
+	lfs_rot_batch_put(payload, &len, &t, oldh, newh, LFS_FILE_HDR_V2_LEN);
+	t.handle_len = 0;
+	t.ino = 4243;
+	lfs_rot_batch_put(payload, &len, &t, oldh, newh, LFS_FILE_HDR_V1_LEN);
+	put("rotbatch", "two", payload, len);
+}
+
 /* A sealed tail record (mode 1 re-seals it) and its payload (mode 2). */
 static void seed_journal(void)
 {
@@ -520,6 +544,7 @@ int main(int argc, char **argv)
 	seed_ctlproto();
 	seed_stage();
 	seed_rotjournal();
+	seed_rotbatch();
 	seed_journal();
 	seed_registry();
 	return 0;

@@ -76,16 +76,17 @@ fsck_clean() {
 }
 
 @test "a lock in the middle of a rotation of many files pauses it without errors; it finishes after unlock" {
-	# 3000 files of 1-4 KB and a few of 8 MiB: several seconds of
+	# 12,000 files of 1-13 KB and a few of 8 MiB: several seconds of
 	# conversion, with file boundaries (where the worker takes the keys
-	# afresh) every fraction of a millisecond.
+	# afresh) every fraction of a millisecond. (3,000 small files were
+	# converted before the lock came once they went in batches.)
 	python3 - "$MNT" <<'PY'
 import os, random, sys
 d = sys.argv[1]
-for i in range(3000):
+for i in range(12000):
     sub = os.path.join(d, "d%02d" % (i % 30))
     os.makedirs(sub, exist_ok=True)
-    with open(os.path.join(sub, "f%04d" % i), "wb") as f:
+    with open(os.path.join(sub, "f%05d" % i), "wb") as f:
         f.write(random.Random(i).randbytes(1000 + i))
 for i in range(6):
     with open(os.path.join(d, "big%d" % i), "wb") as f:
@@ -95,7 +96,7 @@ PY
 	"$LETHEFS" rotate "$MNT"
 	wait_converting 50
 	"$LETHEFS" lock "$MNT"
-	[ "$(status_field rotation_files_done)" -lt 3006 ] || skip "the rotation finished before the lock"
+	[ "$(status_field rotation_files_done)" -lt 12006 ] || skip "the rotation finished before the lock"
 	check_paused
 	# Paused means paused: nothing moves while locked.
 	local done_then
@@ -107,8 +108,8 @@ PY
 	python3 - "$MNT" <<'PY'
 import os, random, sys
 d = sys.argv[1]
-for i in range(3000):
-    with open(os.path.join(d, "d%02d" % (i % 30), "f%04d" % i), "rb") as f:
+for i in range(12000):
+    with open(os.path.join(d, "d%02d" % (i % 30), "f%05d" % i), "rb") as f:
         assert f.read() == random.Random(i).randbytes(1000 + i), i
 for i in range(6):
     with open(os.path.join(d, "big%d" % i), "rb") as f:

@@ -166,6 +166,17 @@ int __wrap_fdatasync(int fd)
 }
 
 
+int __real_syncfs(int fd);
+int __wrap_syncfs(int fd);
+int __wrap_syncfs(int fd)
+{
+	if (before_call() < 0)
+		return -1;
+	int r = __real_syncfs(fd);
+	after_call();
+	return r;
+}
+
 int __real_fsync(int fd);
 int __wrap_fsync(int fd);
 int __wrap_fsync(int fd)
