@@ -11,6 +11,7 @@
 #include "walk.h"
 #include "batch.h"
 #include "convert.h"
+#include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../fs/dirnames.h"
 #include "../fs/symlink.h"
@@ -99,12 +100,13 @@ static void lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
 
 static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Swapped for a FIFO since the walk saw it: refused, never waited on. */
+	int fd = lfs_open_regular(dfd, name);
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	struct lfs_file_header h;
 	struct lfs_irec rec;
 	uint64_t plain = 0;
-	int e = fd < 0 ? -errno : lfs_rot_read_header(w->fs, fd, raw, &h, &rec, &plain);
+	int e = fd < 0 ? fd : lfs_rot_read_header(w->fs, fd, raw, &h, &rec, &plain);
 	if (fd >= 0) {
 		char proc[LFS_PROC_PATH_MAX];
 		lfs_proc_path(fd, proc);
