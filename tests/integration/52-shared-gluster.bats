@@ -236,6 +236,10 @@ sums_on() {
 	mount_on hostA -o shared
 	mount_on hostB -o shared
 	populate_on hostA "$G/lhostA"
+	# Enough small files that the batched rotation (docs/ROTATION.md) is
+	# still running when both hosts are asked.
+	on_host hostA sh -c "mkdir $G/lhostA/bulk; for i in \$(seq 400); do
+		head -c 4096 /dev/urandom >$G/lhostA/bulk/b\$i; done"
 	before=$(sums_on hostA "$G/lhostA")
 	on_host hostB mkdir "$G/lhostB/work"
 	rm -f "$G/stop"
@@ -251,10 +255,13 @@ sums_on() {
 		sb=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
 		wa=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sa")
 		wb=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sb")
+		other=$([ "$wa" = hostA ] && echo "$sb" || echo "$sa")
+		# The walker's count grows as its pass converts: wait for the
+		# other host to show some of it.
 		if [[ "$sa$sb" == *'"rotation_state":"running"'*'"rotation_state":"running"'* ]] &&
-			[ -n "$wa" ] && [ "$wa" = "$wb" ]; then
+			[ -n "$wa" ] && [ "$wa" = "$wb" ] &&
+			[[ "$other" == *'"rotation_files_total":'[1-9]* ]]; then
 			seen=$wa
-			other=$([ "$wa" = hostA ] && echo "$sb" || echo "$sa")
 			break
 		fi
 		sleep 0.1
