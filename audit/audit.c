@@ -50,6 +50,22 @@ void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32])
 	lfs_kdf_derive(key, master, 1, LFS_KDF_CTX_AUDIT);
 }
 
+/* Creates the log file if needed and checks it is one. Whatever the
+ * backing store's writer planted under the name (a symlink, a FIFO, a
+ * directory) is refused with -EINVAL, never followed nor waited on
+ * (O_NONBLOCK: a FIFO without a reader fails with ENXIO). */
+static int create_log_file(const struct lfs_audit_log *log)
+{
+	int fd = openat(log->dirfd, log->name,
+	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ENXIO ? -EINVAL : -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	close(fd);
+	return r;
+}
+
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
 		     char name[256])
 {
@@ -82,19 +98,10 @@ int lfs_audit_open(struct lfs_audit_log **out, int vault_dirfd, const struct lfs
 	snprintf(log->head, sizeof(log->head), "%s%s", log->name, LFS_AUDIT_HEAD_SUFFIX);
 	lfs_audit_genesis(log->genesis, cfg->uuid);
 	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
-	/* O_NONBLOCK: a FIFO planted under the name fails (ENXIO) instead of
-	 * waiting for a reader; anything but a regular file is refused. */
-	int fd = openat(log->dirfd, log->name,
-	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = fd < 0 && errno != ENXIO ? -errno : -EINVAL;
-		if (fd >= 0)
-			close(fd);
+	if ((r = create_log_file(log)) < 0) {
 		lfs_audit_close(log);
 		return r;
 	}
-	close(fd);
 	*out = log;
 	return 0;
 }
@@ -126,19 +133,10 @@ int lfs_audit_open_host(struct lfs_audit_log **out, int vault_dirfd,
 	snprintf(log->head, sizeof(log->head), "%s%s", host, LFS_AUDIT_HEAD_SUFFIX);
 	lfs_audit_host_genesis(log->genesis, cfg->uuid, host);
 	memcpy(log->uuid, cfg->uuid, sizeof(log->uuid));
-	/* Whatever the backing store's writer planted under the name (a
-	 * symlink, a FIFO, a directory) is refused, never followed. */
-	int fd = openat(log->dirfd, log->name,
-	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = fd < 0 ? -errno : -EINVAL;
-		if (fd >= 0)
-			close(fd);
+	if ((r = create_log_file(log)) < 0) {
 		lfs_audit_close(log);
 		return r;
 	}
-	close(fd);
 	*out = log;
 	return 0;
 }

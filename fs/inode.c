@@ -26,59 +26,6 @@ static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
 	return (size_t)(h >> 16) & (nbuckets - 1);
 }
 
-/* Half of the (raised) descriptor limit goes to inodes' O_PATH
- * descriptors; the rest serves open files and directories. */
-static size_t descriptor_budget(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 512;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	size_t limit = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (size_t)rl.rlim_cur;
-	return limit / 2 > 64 ? limit / 2 : 64;
-}
-
-/* Parking needs file handles, which need the backing filesystem's support
- * and, to open them, CAP_DAC_READ_SEARCH (root). Probe both once. */
-static int handles_usable(int data_dir_fd)
-{
-	int mfd = openat(data_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0)
-		return -1;
-	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
-	int mount_id, ok = 0;
-	if (fh) {
-		fh->handle_bytes = MAX_HANDLE_SZ;
-		if (name_to_handle_at(data_dir_fd, "", fh, &mount_id, AT_EMPTY_PATH) == 0) {
-			int fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
-			ok = fd >= 0;
-			if (fd >= 0)
-				close(fd);
-		}
-		free(fh);
-	}
-	if (!ok) {
-		lfs_warn("file handles unavailable (not root?): one descriptor stays open per "
-			 "inode the kernel remembers");
-		close(mfd);
-		return -1;
-	}
-	return mfd;
-}
-
-/* A file handle of any size, on the stack. */
-struct lfs_handle_buf {
-	struct file_handle fh;
-	unsigned char room[MAX_HANDLE_SZ];
-};
-
-_Static_assert(sizeof(((struct lfs_inode *)0)->fh_inline) >=
-		   sizeof(struct file_handle) + LFS_INLINE_HANDLE,
-	       "inline handle room");
 
 /* Bucket arrays are mapped directly, so that a shrunk table's old array
  * goes back to the system (the heap cannot give back locked pages). */
@@ -95,149 +42,6 @@ static void buckets_free(struct lfs_inode **b, size_t n)
 		munmap(b, n * sizeof(*b));
 }
 
-static void lru_remove(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	if (!in->in_lru)
-		return;
-	if (in->lru_prev)
-		in->lru_prev->lru_next = in->lru_next;
-	else
-		fs->lru_head = in->lru_next;
-	if (in->lru_next)
-		in->lru_next->lru_prev = in->lru_prev;
-	else
-		fs->lru_tail = in->lru_prev;
-	in->lru_prev = in->lru_next = NULL;
-	in->in_lru = false;
-}
-
-static void lru_push(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	in->lru_prev = NULL;
-	in->lru_next = fs->lru_head;
-	if (fs->lru_head)
-		fs->lru_head->lru_prev = in;
-	fs->lru_head = in;
-	if (!fs->lru_tail)
-		fs->lru_tail = in;
-	in->in_lru = true;
-}
-
-/* Closes the descriptor of an unpinned inode after saving its handle.
- * Called with fd_lock held. Inodes whose handle cannot be taken stay open
- * (and leave the list, so they are not tried again until next used). */
-static void park(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	lru_remove(fs, in);
-	if (fs->park_by_path && (!in->parent || !in->bname))
-		return; /* nowhere to reopen it from: stays open */
-	if (!fs->park_by_path && !in->fh) {
-		struct lfs_handle_buf hb;
-		int mount_id;
-		hb.fh.handle_bytes = MAX_HANDLE_SZ;
-		if (name_to_handle_at(in->fd, "", &hb.fh, &mount_id, AT_EMPTY_PATH) < 0)
-			return;
-		size_t len = sizeof(hb.fh) + hb.fh.handle_bytes;
-		/* Most handles fit in the inode: no allocation per inode. */
-		struct file_handle *fh = hb.fh.handle_bytes <= LFS_INLINE_HANDLE
-					     ? (struct file_handle *)in->fh_inline
-					     : malloc(len);
-		if (!fh)
-			return;
-		memcpy(fh, &hb.fh, len);
-		in->fh = fh;
-	}
-	close(in->fd);
-	in->fd = -1;
-	fs->open_fds--;
-}
-
-/* Reopens a parked inode from its parent's descriptor and its name,
- * reopening parked ancestors first, top down (iteratively: trees can be
- * deep). A name that now holds another object (renamed or removed
- * meanwhile, possibly by another host) is -ESTALE; the kernel's retry
- * looks the path up again, which records the new place. Called with
- * fd_lock held, which keeps every open descriptor open. */
-static int reopen_by_path(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	while (in->fd < 0) {
-		struct lfs_inode *x = in;
-		while (x->parent && x->parent->fd < 0)
-			x = x->parent;
-		if (!x->parent || !x->bname)
-			return -ESTALE;
-		int fd = openat(x->parent->fd, x->bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0)
-			return errno == ENOENT || errno == ENOTDIR ? -ESTALE : -errno;
-		if (fstat(fd, &st) < 0 || st.st_ino != x->ino || st.st_dev != x->dev) {
-			close(fd);
-			return -ESTALE;
-		}
-		x->fd = fd;
-		fs->open_fds++;
-		if (x != in)
-			lru_push(fs, x); /* unpinned: may be parked again */
-	}
-	return 0;
-}
-
-int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	pthread_mutex_lock(&fs->fd_lock);
-	if (in->fd < 0 && fs->park_by_path) {
-		int e = reopen_by_path(fs, in);
-		if (e < 0) {
-			pthread_mutex_unlock(&fs->fd_lock);
-			return e;
-		}
-	} else if (in->fd < 0) {
-		int fd = open_by_handle_at(fs->handle_mount_fd, in->fh, O_PATH | O_CLOEXEC);
-		if (fd < 0) {
-			int e = errno;
-			pthread_mutex_unlock(&fs->fd_lock);
-			return -e;
-		}
-		in->fd = fd;
-		fs->open_fds++;
-	}
-	lru_remove(fs, in);
-	in->fd_pins++;
-	int fd = in->fd;
-	pthread_mutex_unlock(&fs->fd_lock);
-	return fd;
-}
-
-/* An inode nobody pins: its descriptor joins the LRU list, and the list's
- * tail is parked while over budget. Called with fd_lock held. */
-static void release_fd(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	if (in->fd < 0 || (fs->handle_mount_fd < 0 && !fs->park_by_path))
-		return;
-	lru_push(fs, in);
-	while (fs->open_fds > fs->fd_budget && fs->lru_tail)
-		park(fs, fs->lru_tail);
-}
-
-bool lfs_fs_shed_fds(struct lfs_fs *fs)
-{
-	pthread_mutex_lock(&fs->fd_lock);
-	size_t n = 0;
-	while (n < 64 && fs->lru_tail) {
-		park(fs, fs->lru_tail);
-		n++;
-	}
-	pthread_mutex_unlock(&fs->fd_lock);
-	return n > 0;
-}
-
-void lfs_inode_unpin(struct lfs_fs *fs, struct lfs_inode *in)
-{
-	pthread_mutex_lock(&fs->fd_lock);
-	if (--in->fd_pins == 0)
-		release_fd(fs, in);
-	pthread_mutex_unlock(&fs->fd_lock);
-}
 
 int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 		const char *vault_path)
@@ -279,15 +83,15 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->last_active = now.tv_sec;
 	pthread_mutex_init(&fs->fd_lock, NULL);
 	fs->open_fds = 1;
-	fs->fd_budget = descriptor_budget();
-	fs->handle_mount_fd = handles_usable(data_dir_fd);
+	fs->fd_budget = lfs_fdpark_budget();
+	fs->handle_mount_fd = lfs_fdpark_handles_usable(data_dir_fd);
 	return 0;
 }
 
 static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	pthread_mutex_lock(&fs->fd_lock);
-	lru_remove(fs, inode);
+	lfs_fdpark_drop(fs, inode);
 	int fd = inode->fd;
 	inode->fd = -1;
 	if (fd >= 0)
@@ -454,7 +258,7 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 		lfs_list_add(&fs->dirs, inode, LFS_SET_LINK);
 	pthread_mutex_lock(&fs->fd_lock);
 	fs->open_fds++;
-	release_fd(fs, inode);
+	lfs_fdpark_release(fs, inode);
 	pthread_mutex_unlock(&fs->fd_lock);
 	if (++fs->ninodes > fs->nbuckets)
 		resize_table(fs, fs->nbuckets * 2);

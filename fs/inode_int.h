@@ -4,6 +4,7 @@
 #ifndef LETHEFS_INODE_INT_H
 #define LETHEFS_INODE_INT_H
 
+#include <fcntl.h> /* struct file_handle: users define _GNU_SOURCE */
 #include <stddef.h>
 
 #include "fs.h"
@@ -39,5 +40,22 @@ static inline void lfs_list_del(struct lfs_inode *in, size_t off)
 #define LFS_HASH_LINK  offsetof(struct lfs_inode, hash)
 #define LFS_SET_LINK   offsetof(struct lfs_inode, set)
 #define LFS_STAGE_LINK offsetof(struct lfs_inode, stage)
+
+/* A file handle of any size, on the stack. */
+struct lfs_handle_buf {
+	struct file_handle fh;
+	unsigned char room[MAX_HANDLE_SZ];
+};
+
+/* Descriptor parking (fdpark.c). The budget of descriptors for inodes
+ * (raising the soft limit to the hard one first). */
+size_t lfs_fdpark_budget(void);
+/* A descriptor of the data tree's mount for open_by_handle_at, or -1 when
+ * handles cannot be used here (then nothing is parked). */
+int lfs_fdpark_handles_usable(int data_dir_fd);
+/* Takes an inode off the LRU list (fd_lock held). */
+void lfs_fdpark_drop(struct lfs_fs *fs, struct lfs_inode *in);
+/* An inode nobody pins any more joins the LRU list (fd_lock held). */
+void lfs_fdpark_release(struct lfs_fs *fs, struct lfs_inode *in);
 
 #endif

@@ -4,6 +4,7 @@
  * that can have any and names of directories; a shred invalidates the
  * inodes of one staging id. At a million cached inodes neither walks the
  * rest. */
+#define _GNU_SOURCE
 #include "fs.h"
 #include "inode_int.h"
 
