@@ -106,6 +106,8 @@ if [[ ${1:-} == --report ]]; then
 fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/bench-common.sh
+. "$REPO/scripts/bench-common.sh"
 BENCH_DIR=${BENCH_DIR:-/var/tmp/lethefs-bench-scale}
 BENCH_ONLY=${BENCH_ONLY:-ext4 gocryptfs lethefs}
 LETHEFS=${LETHEFS:-$REPO/build/lethefs}
@@ -163,22 +165,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The daemon serving MNT: the process named COMM whose last argument is MNT.
-daemon_pid() {
-	local comm=$1 mnt=$2 p c
-	local -a args
-	for p in /proc/[0-9]*; do
-		read -r c 2>/dev/null <"$p/comm" || continue
-		[[ $c == "$comm"* ]] || continue
-		mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
-		((${#args[@]})) || continue
-		if [[ ${args[-1]} == "$mnt" ]]; then
-			echo "${p#/proc/}"
-			return 0
-		fi
-	done
-	return 1
-}
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo ""; }
 
 # Creates SIZE files of 4 KiB under DIR/tree: DIR/tree/tI/dJ/fK, 1,000 files

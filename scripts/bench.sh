@@ -31,6 +31,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/bench-common.sh
+. "$REPO/scripts/bench-common.sh"
 SELF="$REPO/scripts/bench.sh"
 
 # `bench.sh clients`: PostgreSQL, SQLite, fio and git on ext4, gocryptfs and
@@ -115,23 +117,6 @@ cleanup_all_mounts() {
 	return 0
 }
 
-# PID of the FUSE daemon serving MNT: the process named COMM whose last
-# argument is MNT (all the daemons measured here keep their argv).
-daemon_pid() {
-	local comm=$1 mnt=$2 p c
-	local -a args
-	for p in /proc/[0-9]*; do
-		read -r c 2>/dev/null <"$p/comm" || continue
-		[[ $c == "$comm"* ]] || continue
-		mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
-		((${#args[@]})) || continue
-		if [[ ${args[-1]} == "$mnt" ]]; then
-			echo "${p#/proc/}"
-			return 0
-		fi
-	done
-	return 1
-}
 
 vm_kb() { # PID FIELD -> kB
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || true
