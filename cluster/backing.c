@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "backing.h"
 #include "rangelock.h"
+#include "../common/mountinfo.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,22 +26,6 @@ void lfs_backing_local(struct lfs_backing *b)
 	b->rename_noreplace = b->rename_exchange = b->o_tmpfile = true;
 	b->handles = b->handles_persistent = true;
 	b->fallocate = b->user_xattrs = b->range_locks = b->flock = b->hard_links = true;
-}
-
-/* Decodes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
 }
 
 void lfs_backing_fstype(int dirfd, char *out, size_t len)
@@ -67,7 +52,7 @@ void lfs_backing_fstype(int dirfd, char *out, size_t len)
 			tok = strtok_r(NULL, " \n", &save);
 		char *type = tok ? strtok_r(NULL, " \n", &save) : NULL;
 		if (type) {
-			unescape(type);
+			lfs_mountinfo_unescape(type);
 			snprintf(out, len, "%s", type);
 			break;
 		}

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
+void lfs_mountinfo_unescape(char *s)
 {
 	char *o = s;
 	for (char *p = s; *p; p++) {
@@ -50,8 +49,8 @@ bool lfs_mounted_at(const char *vault, char *where, size_t wlen)
 		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
 		if (!mnt || !source)
 			continue;
-		unescape_mountinfo(source);
-		unescape_mountinfo(mnt);
+		lfs_mountinfo_unescape(source);
+		lfs_mountinfo_unescape(mnt);
 		if (!strcmp(fstype, "fuse.lethefs") && !strcmp(source, real)) {
 			snprintf(where, wlen, "%s", mnt);
 			found = true;

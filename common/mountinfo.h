@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Decodes mountinfo's octal escapes (\040 for a space) in place. */
+void lfs_mountinfo_unescape(char *s);
+
 /* A fuse.lethefs mount whose source is this vault (also one whose daemon
  * died and left the mount behind), in this mount namespace. Writes its
  * mount point into where. */
