@@ -22,6 +22,8 @@
 #   BENCH_VERIFY    filesystems whose extracted tree is compared with the
 #                   archive by `tar -d` (outside the timing); "all" or a list
 #                   (default "lethefs lethefs-aes")
+#   BENCH_MULTI=0   leave out the several-clients runs (fio 1 and 4 jobs,
+#                   two tar extracts at once)
 #   BENCH_FIO_SIZE, BENCH_FIO_RUNTIME, BENCH_TREE_FILES, BENCH_OP_TIMEOUT
 #   LETHEFS         lethefs binary (default build/lethefs, built if missing)
 #
@@ -387,6 +389,15 @@ for k, v in json.load(sys.stdin).get("fuse_requests", {}).items():
 	fi
 	if [[ -n $pid ]]; then record hwm_end_kb "$(vm_kb "$pid" VmHWM)"; fi
 
+	# 4. Several clients at once: fio 4 KiB random read+write by one job,
+	#    then by four jobs (a file each, the same total size), and two tar
+	#    extracts side by side. Scaling = what the extra clients add
+	#    (IOPS of 4 jobs / IOPS of 1; twice the single extract's time / the
+	#    time of the two together): above 1, the filesystem used them.
+	if [[ ${BENCH_MULTI:-1} == 1 ]]; then
+		multi_clients
+	fi
+
 	if [[ $fs != plain ]]; then
 		unmount "$mnt"
 		if mountpoint -q "$mnt"; then err "could not unmount $mnt"; fi
@@ -400,6 +411,58 @@ for k, v in json.load(sys.stdin).get("fuse_requests", {}).items():
 	fi
 	rm -rf "$W"
 	log "$fs: done"
+}
+
+# Section 4 of run_one (same variables: fs dir W pid). fio's terse output:
+# field 8 is the read IOPS, 49 the write IOPS (group_reporting: one line).
+multi_clients() {
+	local jobs out t0 t1 rc
+	for jobs in 1 4; do
+		log "$fs: fio randrw 4k, $jobs job(s)"
+		drop_caches
+		T fio --name=multi --directory="$dir" --rw=randrw \
+			--size="$(($(numfmt --from=iec "$BENCH_FIO_SIZE") / jobs))" \
+			--bs=4k --ioengine=psync --direct=0 --numjobs="$jobs" --group_reporting \
+			--runtime="$BENCH_FIO_RUNTIME" --time_based --end_fsync=1 --minimal \
+			>"$W/fio-multi-$jobs.log" 2>&1 || {
+			err "fio randrw $jobs jobs failed: $(tail -n 3 "$W/fio-multi-$jobs.log")"
+			continue
+		}
+		out=$(awk -F';' '$1 == 3 { if ($5 != 0) e = $5; v = $8 + $49 } END { if (e) exit 1; printf "%.0f", v }' \
+			"$W/fio-multi-$jobs.log") || {
+			err "fio randrw $jobs jobs reported an error: $(tail -n 3 "$W/fio-multi-$jobs.log")"
+			continue
+		}
+		record "randrw${jobs}_iops" "$out"
+	done
+	rm -f "$dir"/multi.* || err "rm of fio's multi.* files failed"
+
+	local expect
+	expect=$(cat "$RES/tree.count")
+	log "$fs: two tar -xf at once ($expect entries each)"
+	mkdir -p "$dir/x1" "$dir/x2"
+	drop_caches
+	t0=$(now)
+	rc=0
+	T tar -xf "$TREE_TAR" -C "$dir/x1" 2>"$W/tar1.err" &
+	local p1=$!
+	T tar -xf "$TREE_TAR" -C "$dir/x2" 2>"$W/tar2.err" || rc=$?
+	wait "$p1" || rc=$?
+	sync
+	t1=$(now)
+	record extract2_s "$(secs "$t0" "$t1")"
+	if ((rc != 0)) || [[ -s $W/tar1.err || -s $W/tar2.err ]]; then
+		err "two tar -xf at once: exit $rc; stderr: $(head -n 5 "$W/tar1.err" "$W/tar2.err")"
+		bad extract2_s
+	fi
+	local n1 n2
+	n1=$(find "$dir/x1" -mindepth 1 | wc -l)
+	n2=$(find "$dir/x2" -mindepth 1 | wc -l)
+	if [[ $n1 != "$expect" || $n2 != "$expect" ]]; then
+		err "two tar -xf at once: $n1 and $n2 entries, the archive has $expect"
+		bad extract2_s
+	fi
+	rm -rf "$dir/x1" "$dir/x2" || err "rm -rf of the two extracts failed"
 }
 
 if [[ ${1:-} == __one ]]; then
@@ -669,6 +732,44 @@ for l in lethefs lethefs-aes; do
 		echo "$line"
 	done
 done
+
+scaling() { # fs -> "4-job scaling / 2-extract scaling"
+	local f=$1 one four e1 e2
+	one=$(get "$f" randrw1_iops) four=$(get "$f" randrw4_iops)
+	e1=$(get "$f" extract_s) e2=$(get "$f" extract2_s)
+	echo "$(ratio "$four" "$one") | $( [[ -n $e1 && -n $e2 ]] && awk -v a="$e1" -v b="$e2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", 2 * a / b }' || echo -)"
+}
+if [[ ${BENCH_MULTI:-1} == 1 ]]; then
+	echo
+	echo "### Several clients at once"
+	echo
+	echo "fio 4 KiB randrw (psync, ${BENCH_FIO_SIZE} in all, ${BENCH_FIO_RUNTIME}s) by 1 and by 4 jobs;"
+	echo "two tar -xf of the tree side by side (+sync). Scaling: IOPS 4 jobs / 1 job;"
+	echo "2 × one extract's time / the two extracts' time (above 1: the clients ran in parallel)."
+	echo
+	echo "| filesystem | randrw IOPS 1 job | randrw IOPS 4 jobs | two extracts s | 4-job scaling | 2-extract scaling |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for fs in "${FS_LIST[@]}"; do
+		printf '| %s | %s | %s | %s | %s |\n' "$fs" "$(val "$fs" randrw1_iops)" \
+			"$(val "$fs" randrw4_iops)" "$(val "$fs" extract2_s)" "$(scaling "$fs")"
+	done
+	for l in lethefs lethefs-aes; do
+		sel "$l" || continue
+		echo
+		line="| $l / other |"
+		hdr="| ratio |"
+		sep="|---|"
+		for o in gocryptfs securefs passthrough passthrough-hl plain; do
+			sel "$o" || continue
+			hdr+=" IOPS 4 jobs vs $o (higher better) | two extracts vs $o (lower better) |"
+			sep+="---:|---:|"
+			line+=" $(ratio "$(get "$l" randrw4_iops)" "$(get "$o" randrw4_iops)") | $(ratio "$(get "$l" extract2_s)" "$(get "$o" extract2_s)") |"
+		done
+		echo "$hdr"
+		echo "$sep"
+		echo "$line"
+	done
+fi
 
 for l in lethefs lethefs-aes; do
 	sel "$l" || continue
