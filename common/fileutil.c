@@ -80,16 +80,29 @@ int lfs_write_all(int fd, const void *buf, size_t len)
 
 int lfs_open_regular(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	/* The node is reached without being opened (O_PATH) and its type
+	 * checked first: opening a device node runs its driver's open, and
+	 * opening a FIFO releases a writer blocked on it. Only a regular file
+	 * is then opened, through its /proc/self/fd link: the same inode,
+	 * whatever was renamed over the name meanwhile. */
+	int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
 	struct stat st;
-	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
-	if (r < 0) {
-		close(fd);
-		return r;
+	int r = fstat(pfd, &st) < 0   ? -errno
+	        : S_ISREG(st.st_mode) ? 0
+	        : S_ISLNK(st.st_mode) ? -ELOOP /* what O_NOFOLLOW alone says */
+	                              : -EINVAL;
+	int fd = -1;
+	if (r == 0) {
+		char proc[32];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+		fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
 	}
-	return fd;
+	close(pfd);
+	return r < 0 ? r : fd;
 }
 
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len)
