@@ -20,6 +20,11 @@ int lfs_write_all(int fd, const void *buf, size_t len);
  * the descriptor or -errno. The backing-store writer can plant any type
  * of node under any name (docs/THREAT-MODEL.md). */
 int lfs_open_regular(int dirfd, const char *name);
+/* The same, opened with flags (O_RDWR, O_APPEND, ...: O_CLOEXEC added). */
+int lfs_open_regular_flags(int dirfd, const char *name, int flags);
+/* The same, creating the file with mode when absent (never opening a node
+ * that appeared under the name meanwhile: O_CREAT|O_EXCL). */
+int lfs_open_regular_create(int dirfd, const char *name, int flags, mode_t mode);
 
 /* Reads a whole small file (at most max bytes) relative to dirfd without
  * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */

@@ -29,18 +29,23 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A child blocked in open(path, O_WRONLY) until something opens the FIFO
- * for reading. */
-static pid_t writer_start(int dirfd, const char *name)
+/* A child blocked in open(path, flags) until something opens the FIFO's
+ * other end (O_WRONLY: for reading; O_RDONLY: for writing). */
+static pid_t blocked_start(int dirfd, const char *name, int flags)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		int fd = openat(dirfd, name, O_WRONLY);
+		int fd = openat(dirfd, name, flags);
 		_exit(fd >= 0 ? 0 : 1);
 	}
 	sleep_ms(300); /* in its open by then */
 	return pid;
+}
+
+static pid_t writer_start(int dirfd, const char *name)
+{
+	return blocked_start(dirfd, name, O_WRONLY);
 }
 
 /* Whether the writer's open returned (someone opened the FIFO), waiting up
@@ -106,6 +111,48 @@ static void test_open_regular_opens_no_planted_node(void **state)
 	assert_int_equal(lfs_open_regular(vfd, "missing"), -ENOENT);
 
 	close(vfd);
+	close(dfd);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The audit log's opens (created when absent, appended to): a FIFO planted
+ * under the name with a reader waiting is never opened for writing. */
+static void test_open_regular_create_opens_no_planted_node(void **state)
+{
+	(void)state;
+	char dir[64] = "/tmp/lethefs-planted.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkfifoat(dfd, "log", 0600), 0);
+	pid_t r = blocked_start(dfd, "log", O_RDONLY);
+	assert_int_equal(
+	    lfs_open_regular_create(dfd, "log", O_WRONLY | O_APPEND | O_NONBLOCK, 0600), -EINVAL);
+	assert_int_equal(lfs_open_regular_flags(dfd, "log", O_RDWR | O_APPEND), -EINVAL);
+	if (writer_released(r, 500))
+		fail_msg("a FIFO planted as a log was opened for writing before it was refused");
+	/* Absent: created with the mode, opened with the flags. */
+	int fd = lfs_open_regular_create(dfd, "new", O_RDWR | O_APPEND, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND), O_RDWR | O_APPEND);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	struct stat st;
+	assert_int_equal(fstatat(dfd, "new", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Present: opened, not truncated nor re-created. */
+	fd = lfs_open_regular_create(dfd, "new", O_RDWR | O_APPEND, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "y", 1), 1);
+	close(fd);
+	assert_int_equal(fstatat(dfd, "new", &st, 0), 0);
+	assert_int_equal(st.st_size, 2);
+	/* A dangling symlink: neither followed nor created through. */
+	assert_int_equal(symlinkat("/tmp/lethefs-planted-nowhere", dfd, "dangling"), 0);
+	assert_int_equal(lfs_open_regular_create(dfd, "dangling", O_WRONLY, 0600), -ELOOP);
+	assert_int_equal(access("/tmp/lethefs-planted-nowhere", F_OK), -1);
 	close(dfd);
 	char cmd[96];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -313,6 +360,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_regular_opens_no_planted_node),
+	    cmocka_unit_test(test_open_regular_create_opens_no_planted_node),
 	    cmocka_unit_test(test_batch_recovery_planted_fifo),
 	    cmocka_unit_test(test_batch_recovery_symlinked_dir),
 	};
