@@ -354,6 +354,42 @@ static void test_batch_recovery_symlinked_dir(void **state)
 	rig_done(&g);
 }
 
+/* A FIFO swapped in under a file's name between the walk's look at it and
+ * the conversion's open (lfs_rot_batch_add re-resolves the name): never
+ * opened, reported. */
+static void test_batch_add_opens_no_planted_fifo(void **state)
+{
+	(void)state;
+	struct rig g;
+	rig_init(&g);
+	prepare(&g);
+	rig_fs(&g);
+	int sfd = openat(g.data_fd, "sub", O_RDONLY | O_DIRECTORY);
+	assert_int_equal(unlinkat(sfd, "f0", 0), 0);
+	assert_int_equal(mkfifoat(sfd, "f0", 0600), 0);
+	pid_t w = writer_start(sfd, "f0");
+	struct lfs_rotation r;
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.lock, NULL);
+	r.target = 2;
+	atomic_store(&g.fs.access, LFS_ACCESS_UNLOCKED);
+	struct walk wk = {
+	    .r = &r, .fs = &g.fs, .treefd = -1, .lock_gen = atomic_load(&g.fs.lock_gen)};
+	wk.batch = lfs_rot_batch_new(&wk);
+	assert_non_null(wk.batch);
+	int e0 = lfs_rot_batch_add(&wk, sfd, "f0", "sub/f0");
+	assert_int_equal(lfs_rot_batch_add(&wk, sfd, "f1", "sub/f1"), 0);
+	lfs_rot_batch_free(wk.batch);
+	bool released = writer_released(w, 500);
+	rig_fs_done(&g);
+	if (released)
+		fail_msg("the rotation opened a FIFO swapped in under a file's name");
+	assert_int_equal(e0, -EINVAL);
+	assert_int_equal(epoch_at(sfd, "f1"), 2);
+	close(sfd);
+	rig_done(&g);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -363,6 +399,7 @@ int main(void)
 	    cmocka_unit_test(test_open_regular_create_opens_no_planted_node),
 	    cmocka_unit_test(test_batch_recovery_planted_fifo),
 	    cmocka_unit_test(test_batch_recovery_symlinked_dir),
+	    cmocka_unit_test(test_batch_add_opens_no_planted_fifo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
