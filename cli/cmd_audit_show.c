@@ -223,6 +223,13 @@ static int open_hosts(int dirfd, const char *logname, struct source *src, size_t
 		if (name[0] == '.' || (len > hl && !strcmp(name + len - hl, LFS_AUDIT_HEAD_SUFFIX)))
 			continue;
 		int fd = lfs_audit_host_name_ok(name) ? open_log(hfd, name) : -EINVAL;
+		if (fd < 0 && fd != -EINVAL && fd != -ELOOP && fd != -ENOENT) {
+			/* A host's log that cannot be read (out of descriptors,
+			 * say: names planted by the thousand) is an error, never
+			 * a log left out of a successful show. */
+			closedir(d);
+			return fd;
+		}
 		if (fd < 0) {
 			char q[96];
 			lfs_audit_json_quote(q, sizeof(q), name);
