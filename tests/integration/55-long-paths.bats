@@ -37,7 +37,9 @@ teardown() { teardown_vault; }
 	run timeout -s KILL 120 "$LETHEFS" umount "$MNT"
 	echo "$output" | cut -c1-300
 	[ "$status" -eq 0 ]
-	! is_mounted
+	run is_mounted
+	[ "$status" -ne 0 ]
 	# The daemon is gone too (umount waits for it).
-	! pgrep -f "lethefs mount .*$VAULT" >/dev/null
+	run pgrep -f "lethefs mount .*$VAULT"
+	[ "$status" -ne 0 ]
 }
