@@ -52,18 +52,16 @@ void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32])
 
 /* Creates the log file if needed and checks it is one. Whatever the
  * backing store's writer planted under the name (a symlink, a FIFO, a
- * directory) is refused with -EINVAL, never followed nor waited on
- * (O_NONBLOCK: a FIFO without a reader fails with ENXIO). */
+ * device node, a directory) is refused with -EINVAL, never followed nor
+ * opened (lfs_open_regular_create). */
 static int create_log_file(const struct lfs_audit_log *log)
 {
-	int fd = openat(log->dirfd, log->name,
-	                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	int fd =
+	    lfs_open_regular_create(log->dirfd, log->name, O_WRONLY | O_APPEND | O_NONBLOCK, 0600);
 	if (fd < 0)
-		return errno == ENXIO ? -EINVAL : -errno;
-	struct stat st;
-	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+		return fd;
 	close(fd);
-	return r;
+	return 0;
 }
 
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
@@ -389,10 +387,10 @@ static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char 
 	/* A descriptor per append: flock belongs to the open file
 	 * description, so one shared by threads or inherited over fork would
 	 * not exclude anyone. */
-	int fd = openat(log->dirfd, log->name,
-	                O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	int fd =
+	    lfs_open_regular_create(log->dirfd, log->name, O_RDWR | O_APPEND | O_NONBLOCK, 0600);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* A newline closing a fragment, a gap entry, the entry, a NUL. */
 	char *buf = malloc(2 * LFS_AUDIT_LINE_MAX + 2);
 	struct stat st;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "audit_journal.h"
 #include "audit_reader.h"
+#include "../common/fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,11 +110,11 @@ static int read_journal(const char *dir, const uint8_t uuid[16], const char *hos
 static int read_log_hashes(int dirfd, const char *name, uint8_t (**out)[32], size_t *n)
 {
 	int r;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = lfs_open_regular(dirfd, name);
 	*out = NULL;
 	*n = 0;
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	struct lfs_audit_reader rd;
 	const char *line;
 	size_t len, cap = 0;

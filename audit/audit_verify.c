@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "audit_verify.h"
 #include "audit_verify_int.h"
+#include "../common/fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,14 +141,9 @@ int lfs_audit_verify_log(int dirfd, const char *name, const uint8_t genesis[32],
 	struct lfs_audit_rows t = {0};
 	int r = 0;
 	/* O_NONBLOCK: a FIFO planted under the name must not hang verify. */
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return -errno;
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-		close(fd);
-		return -EINVAL;
-	}
+	int fd = lfs_open_regular(dirfd, name); /* (nor a device opened) */
+	if (fd < 0 && fd != -ENOENT)
+		return fd;
 	rep->log_present = fd >= 0;
 	if (fd >= 0) {
 		struct lfs_audit_reader rd;

@@ -4,6 +4,7 @@
 #include "audit_verify_hosts.h"
 #include "audit_journal.h"
 #include "audit_reader.h"
+#include "../common/fileutil.h"
 #include "audit_verify.h"
 
 #include <dirent.h>
@@ -54,14 +55,11 @@ static struct lfs_audit_host_report *slot(struct lfs_audit_hosts *h, const char 
  * count: a forged registration would not verify with the main log. */
 static int read_registrations(int dirfd, const char *name, struct lfs_audit_hosts *h)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	int fd = lfs_open_regular(dirfd, name);
+	if (fd == -EINVAL || fd == -ENOENT)
 		return 0; /* the main log's own verify says so */
-	}
+	if (fd < 0)
+		return fd;
 	struct lfs_audit_reader rd;
 	const char *line;
 	size_t len;
@@ -150,7 +148,7 @@ static int read_dir(int hostsfd, struct lfs_audit_hosts *h)
 /* The "prev" of the log's first line, when it parses. */
 static bool first_prev(int dirfd, const char *name, uint8_t prev[32])
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = lfs_open_regular(dirfd, name);
 	if (fd < 0)
 		return false;
 	struct lfs_audit_reader rd;

@@ -4,6 +4,7 @@
  * time (docs/AUDIT.md sections 4 and 8). */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../common/fileutil.h"
 #include "../common/timespec.h"
 #include "../audit/audit.h"
 #include "../audit/audit_host.h"
@@ -191,18 +192,11 @@ static int show_merged(struct source *src, size_t n, bool json, const struct sho
 }
 
 /* Opens a log for reading: never through a symlink, only a regular file
- * (O_NONBLOCK: a planted FIFO must not hang). -errno; -EINVAL: not a file. */
+ * (a planted FIFO or device node is never opened). -errno; -EINVAL: not a
+ * file. */
 static int open_log(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	return fd;
+	return lfs_open_regular(dirfd, name);
 }
 
 /* The host logs in <log>.d: host names only; anything else is skipped,
@@ -229,6 +223,13 @@ static int open_hosts(int dirfd, const char *logname, struct source *src, size_t
 		if (name[0] == '.' || (len > hl && !strcmp(name + len - hl, LFS_AUDIT_HEAD_SUFFIX)))
 			continue;
 		int fd = lfs_audit_host_name_ok(name) ? open_log(hfd, name) : -EINVAL;
+		if (fd < 0 && fd != -EINVAL && fd != -ELOOP && fd != -ENOENT) {
+			/* A host's log that cannot be read (out of descriptors,
+			 * say: names planted by the thousand) is an error, never
+			 * a log left out of a successful show. */
+			closedir(d);
+			return fd;
+		}
 		if (fd < 0) {
 			char q[96];
 			lfs_audit_json_quote(q, sizeof(q), name);

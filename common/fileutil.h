@@ -14,11 +14,17 @@ int lfs_read_all(int fd, void *buf, size_t len, size_t *got);
 int lfs_write_all(int fd, const void *buf, size_t len);
 
 /* Opens dirfd/name read-only for a caller that expects a regular file of
- * the vault: never follows a symlink, never waits on a FIFO (O_NONBLOCK;
- * a regular file ignores it), refuses anything else with -EINVAL. Returns
+ * the vault: never follows a symlink (-ELOOP), never opens anything but a
+ * regular file (a FIFO, a device node, a socket, a directory: -EINVAL,
+ * refused before any open), never waits for a lease (O_NONBLOCK). Returns
  * the descriptor or -errno. The backing-store writer can plant any type
  * of node under any name (docs/THREAT-MODEL.md). */
 int lfs_open_regular(int dirfd, const char *name);
+/* The same, opened with flags (O_RDWR, O_APPEND, ...: O_CLOEXEC added). */
+int lfs_open_regular_flags(int dirfd, const char *name, int flags);
+/* The same, creating the file with mode when absent (never opening a node
+ * that appeared under the name meanwhile: O_CREAT|O_EXCL). */
+int lfs_open_regular_create(int dirfd, const char *name, int flags, mode_t mode);
 
 /* Reads a whole small file (at most max bytes) relative to dirfd without
  * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */

@@ -49,9 +49,41 @@ int lfs_journal_target_of(int fd, const char *data_path, bool handles, struct lf
 	return 0;
 }
 
+/* The path walked beneath data_dirfd one name at a time without following
+ * any symlink (O_NOFOLLOW alone checks only the last name): a backing
+ * directory replaced by a link must not lead recovery out of the vault.
+ * Returns an O_PATH descriptor or -errno (-ENOTDIR: a name on the way is
+ * not a directory, a symlink included). */
+static int walk_path(int data_dirfd, const char *path)
+{
+	char buf[LFS_JOURNAL_PATH_MAX + 1];
+	snprintf(buf, sizeof(buf), "%s", path);
+	int dir = data_dirfd;
+	char *name = buf;
+	for (;;) {
+		char *slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		int fd =
+		    openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		int e = errno;
+		if (dir != data_dirfd)
+			close(dir);
+		if (fd < 0)
+			return -e;
+		if (!slash)
+			return fd;
+		dir = fd;
+		name = slash + 1;
+	}
+}
+
 int lfs_journal_target_open(const struct lfs_journal_target *t, int data_dirfd, int mount_fd,
                             int flags)
 {
+	/* The object is reached without being opened (O_PATH), and checked
+	 * before the open that flags ask for: opening a FIFO or a device node
+	 * planted at the path has effects of its own. */
 	int fd = -1;
 	if (t->handle_len && mount_fd >= 0) {
 		struct {
@@ -61,23 +93,32 @@ int lfs_journal_target_open(const struct lfs_journal_target *t, int data_dirfd, 
 		h.fh.handle_bytes = t->handle_len;
 		h.fh.handle_type = t->handle_type;
 		memcpy(h.fh.f_handle, t->handle, t->handle_len);
-		fd = open_by_handle_at(mount_fd, &h.fh, flags | O_CLOEXEC);
+		fd = open_by_handle_at(mount_fd, &h.fh, O_PATH | O_CLOEXEC);
 	}
 	if (fd < 0 && t->path_len)
-		fd = openat(data_dirfd, t->path, flags | O_NOFOLLOW | O_CLOEXEC);
-	else if (fd < 0)
-		fd = openat(data_dirfd, ".", flags | O_CLOEXEC);
+		fd = walk_path(data_dirfd, t->path);
+	else if (fd < 0 && (fd = openat(data_dirfd, ".", O_PATH | O_CLOEXEC)) < 0)
+		fd = -errno;
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	if ((uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino != t->ino) {
+	/* Another object than the recorded one, or not of the type a record
+	 * names (a directory with O_DIRECTORY, else a regular file). */
+	bool want_dir = (flags & O_DIRECTORY) != 0;
+	if (((uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino != t->ino) ||
+	    (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
 		close(fd);
 		return -ESTALE;
 	}
-	return fd;
+	char proc[32];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int ofd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	int e = errno;
+	close(fd);
+	return ofd < 0 ? -e : ofd;
 }

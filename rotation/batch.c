@@ -45,6 +45,10 @@ struct set {
 	unsigned slot[LFS_ROT_BATCH_FILES];
 	bool keep[LFS_ROT_BATCH_FILES];
 	unsigned nrec;
+	/* The records its members' entries will fill (write_records packs
+	 * them in order): how many, and the bytes in the last one. */
+	unsigned nrec_planned;
+	size_t last_rec_len;
 	uint8_t *key;                  /* the journal's MAC key (sodium_malloc) */
 	struct lfs_journal_record rec; /* the one being filled */
 };
@@ -409,6 +413,24 @@ void lfs_rot_batch_drain(struct walk *w)
 	drain(w->batch);
 }
 
+/* Whether an entry of need bytes can join set b: in its last record, or
+ * in one more within LFS_ROT_BATCH_RECORDS. */
+static bool entry_fits(const struct set *b, size_t need)
+{
+	return b->n == 0 || b->last_rec_len + need <= LFS_JOURNAL_PAYLOAD_MAX ||
+	       b->nrec_planned < LFS_ROT_BATCH_RECORDS;
+}
+
+static void entry_added(struct set *b, size_t need)
+{
+	if (b->n == 0 || b->last_rec_len + need > LFS_JOURNAL_PAYLOAD_MAX) {
+		b->nrec_planned = b->n == 0 ? 1 : b->nrec_planned + 1;
+		b->last_rec_len = 4 + need; /* (the record's count) */
+	} else {
+		b->last_rec_len += need;
+	}
+}
+
 int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *rel)
 {
 	struct set *b = w->batch ? w->batch->fill : NULL;
@@ -441,6 +463,17 @@ int lfs_rot_batch_add(struct walk *w, int dirfd, const char *name, const char *r
 		return e;
 	}
 	(void)rel; /* the target's path, from the descriptor, is what recovery uses */
+	size_t need = lfs_rot_batch_entry_len(&m->t, lfs_header_len(m->f.oh.version));
+	if (!entry_fits(b, need)) {
+		/* The batch runs without it (its records are as many as a batch
+		 * may hold), and it begins the next one. */
+		struct member moved = *m;
+		lfs_rot_batch_run(w);
+		b = w->batch->fill; /* empty now */
+		b->m[0] = moved;
+		m = &b->m[0];
+	}
+	entry_added(b, need);
 	b->n++;
 	b->bytes += f.plain;
 	if (b->n == 1)

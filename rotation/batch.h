@@ -30,6 +30,14 @@
  * (larger files cost more than their syncs: converted alone). */
 #define LFS_ROT_BATCH_FILES    128u
 #define LFS_ROT_BATCH_FILE_MAX (256u * 1024u)
+/* Records one batch writes at most. A batch holds the journal slots of
+ * its records until its files are converted, and the walker writes the
+ * next batch's records while the finisher holds the last one's: twice
+ * this must stay well below the slots a journal has (at least
+ * LFS_JOURNAL_MIN_SLOTS, 16, and FUSE requests need theirs), or the
+ * walker waits for ever for a slot only it can free. Long backing paths
+ * (up to 4 KiB: two entries to a record) end a batch early. */
+#define LFS_ROT_BATCH_RECORDS 6u
 
 /* --- the record's payload (batch_record.c) --- */
 

@@ -344,7 +344,16 @@ int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock
 	f->ifd = lfs_inode_pin(fs, f->in);
 	char proc[LFS_PROC_PATH_MAX];
 	int e = f->ifd;
-	if (f->ifd >= 0) {
+	/* The name is resolved again here: a FIFO or device node swapped in
+	 * since the walk looked at it must not be opened (its open has
+	 * effects of its own). The backing object's type, not the served
+	 * one (format 2 keeps FIFOs in regular backing files). */
+	struct stat bst;
+	if (e >= 0 && fstat(f->ifd, &bst) < 0)
+		e = -errno;
+	else if (e >= 0 && !S_ISREG(bst.st_mode))
+		e = -EINVAL;
+	if (e >= 0) {
 		lfs_proc_path(f->ifd, proc);
 		f->fd = open(proc, O_RDWR | O_CLOEXEC);
 		e = f->fd < 0 ? -errno : 0;
