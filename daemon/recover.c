@@ -81,6 +81,19 @@ static int finished(struct lfs_recovery *rc, const struct lfs_journal_record *r,
 	return 0;
 }
 
+/* Takes the write lock of a target's size byte where other hosts may write
+ * the file (shared mode: fs/filelock.h). Without the lock a repair could
+ * race another host's write, so a failure keeps the record for the next
+ * recovery; EINVAL is reported as ENOLCK, since settle() drops a record
+ * whose application says EINVAL. */
+static int lock_target(struct lfs_recovery *rc, int fd)
+{
+	if (!rc->lock_targets)
+		return 0;
+	int e = lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	return e == -EINVAL ? -ENOLCK : e;
+}
+
 static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *r)
 {
 	struct lfs_tail t;
@@ -89,10 +102,10 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	/* Other hosts' writes wait (and they see the file only once whole). */
-	if (rc->lock_targets)
-		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	int e = lock_target(rc, fd);
 	/* The record's lengths are those of the file's header version. */
-	int e = lfs_tail_layout(fd, rc->layout->cipher, &l);
+	if (e == 0)
+		e = lfs_tail_layout(fd, rc->layout->cipher, &l);
 	if (e == 0 && lfs_tail_decode(r->payload, r->payload_len, &l, &t) < 0) {
 		/* Well-formed for the other header version: the record is of
 		 * another file than the one now under its name or handle. */
@@ -127,9 +140,9 @@ static int apply_overwrite(struct lfs_recovery *rc, const struct lfs_journal_rec
 		return fd == -ENOENT ? 0 : fd;
 	unsigned repaired = 0, lost = 0;
 	/* Other hosts' writes to the file wait (fs/filelock.h). */
-	if (rc->lock_targets)
-		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
-	int e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
+	int e = lock_target(rc, fd);
+	if (e == 0)
+		e = lfs_overwrite_recover(rc->layout, rc->kr, fd, r, &repaired, &lost);
 	close(fd);
 	int done = settle(rc, r, e, "block", "repair the blocks of");
 	if (done != 1)
@@ -154,14 +167,15 @@ static int apply_rotation(struct lfs_recovery *rc, const struct lfs_journal_reco
 	int fd = open_target(rc, r, file ? O_RDWR : O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	if (file && rc->lock_targets)
-		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+	int e = file ? lock_target(rc, fd) : 0;
 	/* Finishing the file rewrites its blocks in place: under block
 	 * records of its own, like the conversion it finishes. */
 	struct lfs_overwriter w = {
 	    .journal = rc->journal, .key = rc->journal_key, .target = &r->target, .kr = rc->kr};
-	int e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, r->payload, r->payload_len)
-		     : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
+	if (e == 0)
+		e = file ? lfs_rot_apply_file(rc->layout->cipher, rc->kr, &w, fd, r->payload,
+		                              r->payload_len)
+		         : lfs_rot_apply_dir(rc->kr, fd, r->payload, r->payload_len);
 	close(fd);
 	int done = settle(rc, r, e, "rotation", "finish the rotation of");
 	if (done != 1)
@@ -204,8 +218,14 @@ static int apply_rotation_batch(struct lfs_recovery *rc, const struct lfs_journa
 			kept = fd;
 			continue;
 		}
-		if (rc->lock_targets)
-			lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
+		int l = lock_target(rc, fd);
+		if (l < 0) {
+			lfs_err("recovery: cannot lock d/%s: %s", name, strerror(-l));
+			close(fd);
+			rc->failed++;
+			kept = l;
+			continue;
+		}
 		uint8_t payload[2 * LFS_FILE_HDR_MAX];
 		memcpy(payload, old_raw, hdr_len);
 		memcpy(payload + hdr_len, new_raw, hdr_len);
@@ -249,11 +269,11 @@ static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_rec
 	int fd = open_target(rc, r, O_RDWR);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	if (rc->lock_targets)
-		lfs_range_lock(fd, true, LFS_FLOCK_SIZE, 1, true);
 	bool completed = false;
-	int e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd, r->payload,
-	                          r->payload_len, &completed);
+	int e = lock_target(rc, fd);
+	if (e == 0)
+		e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd,
+		                      r->payload, r->payload_len, &completed);
 	close(fd);
 	int done = settle(rc, r, e, "conversion", "finish the conversion to format 2 of");
 	if (done != 1)
