@@ -29,6 +29,7 @@ struct lfs_treewalk {
 	size_t n, cap;
 	char *path;
 	size_t path_len, path_cap;
+	unsigned char entry_type; /* d_type of the entry being passed to entry */
 };
 
 size_t lfs_treewalk_depth(const struct lfs_treewalk *tw)
@@ -44,6 +45,11 @@ const char *lfs_treewalk_path(const struct lfs_treewalk *tw)
 int lfs_treewalk_parentfd(const struct lfs_treewalk *tw)
 {
 	return tw->n >= 2 && tw->f[tw->n - 2].d ? dirfd(tw->f[tw->n - 2].d) : -1;
+}
+
+unsigned char lfs_treewalk_entry_type(const struct lfs_treewalk *tw)
+{
+	return tw->entry_type;
 }
 
 static int path_push(struct lfs_treewalk *tw, const char *name)
@@ -140,9 +146,9 @@ static void frame_reopen_up(struct lfs_treewalk *tw, size_t i, int dfd)
 static void leave(struct lfs_treewalk *tw)
 {
 	struct frame *f = &tw->f[tw->n - 1];
-	tw->ops->leave(tw->ctx, tw, f->level);
 	if (tw->n >= 2 && f->d && f->name)
 		frame_reopen_up(tw, tw->n - 2, dirfd(f->d));
+	tw->ops->leave(tw->ctx, tw, f->level);
 	frame_close(f);
 	free(f->name);
 	free(f->level);
@@ -221,6 +227,7 @@ int lfs_treewalk(int rootfd, const struct lfs_treewalk_ops *ops, void *ctx, size
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		int dfd = dirfd(top->d);
+		tw.entry_type = de->d_type;
 		if (ops->entry(ctx, &tw, dfd, de->d_name, top->level) == 1)
 			r = enter(&tw, dfd, de->d_name);
 	}

@@ -46,7 +46,11 @@ int lfs_treewalk(int rootfd, const struct lfs_treewalk_ops *ops, void *ctx, size
 size_t lfs_treewalk_depth(const struct lfs_treewalk *tw);
 const char *lfs_treewalk_path(const struct lfs_treewalk *tw);
 /* The descriptor of the parent of the directory on top, or -1 when it is
- * closed (too far up) or the top is the root. */
+ * closed (too far up) or the top is the root. In leave, the parent has
+ * been reopened if it could be (so that the callee can remove the top). */
 int lfs_treewalk_parentfd(const struct lfs_treewalk *tw);
+/* In entry: the entry's type as the listing gave it (DT_DIR, DT_LNK, ...;
+ * DT_UNKNOWN where the filesystem does not say). */
+unsigned char lfs_treewalk_entry_type(const struct lfs_treewalk *tw);
 
 #endif
