@@ -96,7 +96,7 @@ for v in $SEQ_VARIANTS; do
 	DIR[$label]=$w/mnt
 done
 
-declare -A WRITES READS
+declare -A WRITES READS CPUMS
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "round $r load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -126,26 +126,36 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		fi
 		t1=$(date +%s.%N)
 		rd=$(dd_mbs "$SEQ_DIR/r.log")
-		cpu=-
-		[[ -n ${PID[$label]:-} ]] && cpu=$(awk -v b="$(cpu_ticks "${PID[$label]}")" -v a="$c0" -v s="$t0" -v e="$t1" \
-			-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz / (e - s) * 100 }')
+		cpu=- cpu_ms=-
+		if [[ -n ${PID[$label]:-} ]]; then
+			c1=$(cpu_ticks "${PID[$label]}")
+			hz=$(getconf CLK_TCK)
+			# share of one core while reading, and CPU time per MiB read:
+			# the latter hardly depends on the machine's load
+			cpu=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$hz" \
+				'BEGIN { printf "%.0f", (b - a) / hz / (e - s) * 100 }')
+			cpu_ms=$(awk -v a="$c0" -v b="$c1" -v n="$SIZE_MB" -v hz="$hz" \
+				'BEGIN { printf "%.2f", (b - a) / hz * 1000 / n }')
+		fi
 		[[ $(awk '/copied/ { print $1 }' "$SEQ_DIR/r.log") == $((SIZE_MB * 1048576)) ]] ||
 			die "$label: short read: $(cat "$SEQ_DIR/r.log")"
 		rm -f "$f"
 		WRITES[$label]+="$w "
 		READS[$label]+="$rd "
-		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}%"
+		CPUMS[$label]+="$cpu_ms "
+		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}% daemon_cpu_ms_per_MiB_read $cpu_ms"
 		log "$label: write $w MB/s, read $rd MB/s (daemon CPU $cpu% of one core while reading)"
 	done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median |"
-echo "|---|---|---:|---|---:|"
+echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median |"
+echo "|---|---|---:|---|---:|---|---:|"
 for label in "${LABELS[@]}"; do
 	echo "| $label | ${WRITES[$label]% } | $(median <<<"${WRITES[$label]}") |" \
-		"${READS[$label]% } | $(median <<<"${READS[$label]}") |"
+		"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
+		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |"
 done
 for label in "${LABELS[@]}"; do
 	[[ -n ${PID[$label]:-} ]] || continue
