@@ -14,6 +14,9 @@
 #   SEQ_DIR       work directory on the disk to measure (default /var/tmp/lethefs-seq)
 #   SEQ_PERF=LABEL  record `perf record -g` of that variant's daemon during
 #                 each read into SEQ_DIR/perf-LABEL-ROUND.data
+#   SEQ_FIO=SECS  also fio random 4 KiB write then (caches dropped) read, as
+#                 bench.sh runs them, SECS seconds each on a 256 MiB file
+#                 (to check that a read-path change costs random I/O nothing)
 set -euo pipefail
 export LC_ALL=C
 
@@ -24,6 +27,7 @@ SEQ_DIR=${SEQ_DIR:-/var/tmp/lethefs-seq}
 SEQ_VARIANTS=${SEQ_VARIANTS:-lethefs=$REPO/build/lethefs}
 SEQ_PLAIN=${SEQ_PLAIN:-1}
 SEQ_PERF=${SEQ_PERF:-}
+SEQ_FIO=${SEQ_FIO:-0}
 PASSFILE=$SEQ_DIR/passphrase
 
 log() { printf '[seq %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -96,7 +100,14 @@ for v in $SEQ_VARIANTS; do
 	DIR[$label]=$w/mnt
 done
 
-declare -A WRITES READS CPUMS
+declare -A WRITES READS CPUMS RWIOPS RRIOPS
+fio_iops() { # DIR rw field
+	local extra=()
+	[[ $2 == randwrite ]] && extra=(--end_fsync=1)
+	fio --name="$2" --filename="$1/fio.dat" --size=256M --rw="$2" --bs=4k --ioengine=psync \
+		--direct=0 --numjobs=1 --runtime="$SEQ_FIO" --time_based "${extra[@]}" --minimal 2>&1 |
+		awk -F';' -v f="$3" '$1 == 3 { printf "%.0f", $f }'
+}
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "round $r load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -140,6 +151,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		[[ $(awk '/copied/ { print $1 }' "$SEQ_DIR/r.log") == $((SIZE_MB * 1048576)) ]] ||
 			die "$label: short read: $(cat "$SEQ_DIR/r.log")"
 		rm -f "$f"
+		if ((SEQ_FIO > 0)); then
+			rw=$(fio_iops "${DIR[$label]}" randwrite 49)
+			drop_caches
+			rr=$(fio_iops "${DIR[$label]}" randread 8)
+			rm -f "${DIR[$label]}/fio.dat"
+			RWIOPS[$label]+="$rw "
+			RRIOPS[$label]+="$rr "
+			echo "round $r $label fio randwrite $rw randread $rr IOPS"
+		fi
 		WRITES[$label]+="$w "
 		READS[$label]+="$rd "
 		CPUMS[$label]+="$cpu_ms "
@@ -157,6 +177,15 @@ for label in "${LABELS[@]}"; do
 		"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
 		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |"
 done
+if ((SEQ_FIO > 0)); then
+	echo
+	echo "| variant | fio randwrite 4k IOPS (rounds) | median | fio randread 4k IOPS (rounds) | median |"
+	echo "|---|---|---:|---|---:|"
+	for label in "${LABELS[@]}"; do
+		echo "| $label | ${RWIOPS[$label]% } | $(median <<<"${RWIOPS[$label]}") |" \
+			"${RRIOPS[$label]% } | $(median <<<"${RRIOPS[$label]}") |"
+	done
+fi
 for label in "${LABELS[@]}"; do
 	[[ -n ${PID[$label]:-} ]] || continue
 	echo "$label daemon VmHWM $(awk '$1 == "VmHWM:" { print $2 }' "/proc/${PID[$label]}/status") kB"
