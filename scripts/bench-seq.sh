@@ -9,7 +9,8 @@
 # average at the start of each round and the medians.
 #
 # usage: sudo bash scripts/bench-seq.sh [ROUNDS [SIZE_MB]]
-#   SEQ_VARIANTS  "LABEL=BINARY[@MOUNT,OPTIONS] ..." (default: lethefs=build/lethefs)
+#   SEQ_VARIANTS  "LABEL=BINARY[@MOUNT,OPTIONS] ..." (default: lethefs=build/lethefs);
+#                 a LABEL ending in -aes gets a vault with --cipher aes256gcm
 #   SEQ_PLAIN=0   leave plain ext4 out
 #   SEQ_DIR       work directory on the disk to measure (default /var/tmp/lethefs-seq)
 #   SEQ_PERF=LABEL  record `perf record -g` of that variant's daemon during
@@ -89,8 +90,10 @@ for v in $SEQ_VARIANTS; do
 	rm -rf "$w"
 	mkdir -p "$w/back" "$w/mnt"
 	cp "$bin" "$w/lethefs" # a rebuild during the run does not change it
+	cipher=()
+	[[ $label == *-aes ]] && cipher=(--cipher aes256gcm)
 	"$w/lethefs" init --passfile "$PASSFILE" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
-		"$w/back" >"$w/init.log" 2>&1 || die "$label: init: $(cat "$w/init.log")"
+		"${cipher[@]}" "$w/back" >"$w/init.log" 2>&1 || die "$label: init: $(cat "$w/init.log")"
 	"$w/lethefs" mount --passfile "$PASSFILE" ${opts:+-o "$opts"} "$w/back" "$w/mnt" \
 		>"$w/mount.log" 2>&1 || die "$label: mount: $(cat "$w/mount.log")"
 	MOUNTED+=("$w/mnt")
