@@ -85,6 +85,14 @@ bool lfs_backing_close_is_silent(const struct lfs_backing *b)
 	return false;
 }
 
+bool lfs_backing_direct_reads(const struct lfs_backing *b)
+{
+	/* The local filesystems: direct reads go to their disk. (tmpfs has
+	 * direct I/O since Linux 6.6; where it has not, the open fails and
+	 * the handle reads through the cache.) */
+	return lfs_backing_close_is_silent(b);
+}
+
 static void probe_name(char out[40], const char *suffix)
 {
 	snprintf(out, 40, LFS_PROBE_PREFIX "%08x%08x%s", randombytes_random(), randombytes_random(),

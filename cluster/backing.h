@@ -63,6 +63,9 @@ bool lfs_backing_is_network(const char *fstype);
  * whose only job here is to pass on such a failure, is not needed. False
  * for anything else, unprobed storage included. */
 bool lfs_backing_close_is_silent(const struct lfs_backing *b);
+/* Whether large reads of sealed blocks may bypass the backing page cache
+ * (O_DIRECT, fs/directread.h): the same local filesystems. */
+bool lfs_backing_direct_reads(const struct lfs_backing *b);
 
 /* renameat2(RENAME_NOREPLACE) where the backing filesystem has it, else
  * its fallback: a directory is renamed only when the target name is free

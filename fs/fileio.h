@@ -14,6 +14,11 @@
 
 ssize_t lfs_fileio_read(struct lfs_fs *fs, struct lfs_inode *inode, int fd, char *buf,
 			size_t size, uint64_t off);
+/* The same, reading large ranges of sealed blocks through dfd, a direct
+ * (O_DIRECT) descriptor of the same file (fs/directread.h), when dfd >= 0.
+ * Header and file size still come from fd. */
+ssize_t lfs_fileio_read_direct(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int dfd,
+			       char *buf, size_t size, uint64_t off);
 ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
 			 size_t size, uint64_t off);
 int lfs_fileio_truncate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t size);

@@ -34,7 +34,13 @@ struct lfs_handle {
 	struct lfs_fh_base base;
 	int fd;
 	bool writer; /* counted in the inode's writers */
+	/* fd reopened with O_DIRECT for large reads (fs/directread.h), made at
+	 * the first one: LFS_DIRECT_NONE until then, LFS_DIRECT_OFF where
+	 * direct reads are not used. */
+	_Atomic int direct_fd;
 };
+#define LFS_DIRECT_NONE (-1)
+#define LFS_DIRECT_OFF (-2)
 
 static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
 {

@@ -5,6 +5,7 @@
 #include "ops.h"
 #include "../cluster/backing.h"
 #include "attr.h"
+#include "directread.h"
 #include "dirnames.h"
 #include "fileio.h"
 #include "holes.h"
@@ -74,6 +75,11 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	if (inode->stage_id && fs->stage && fs->stage->has_quota(fs->stage->ctx, inode->stage_id))
 		fi->direct_io = 1;
 	h->fd = fd;
+	/* Other hosts' writers (-o shared) and network backings keep the
+	 * backing cache's semantics: direct reads only on local disks. */
+	atomic_init(&h->direct_fd, !fs->shared && lfs_backing_direct_reads(fs->backing)
+	                               ? LFS_DIRECT_NONE
+	                               : LFS_DIRECT_OFF);
 	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (h->writer)
 		atomic_fetch_add(&inode->writers, 1);
@@ -211,6 +217,25 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* The handle's direct descriptor for a read of size bytes, or -1: small
+ * reads, and handles on a backing without direct I/O, use the cache. */
+static int direct_fd_for(struct lfs_handle *h, size_t size)
+{
+	if (size < LFS_DIRECT_READ_MIN)
+		return -1;
+	int dfd = atomic_load(&h->direct_fd);
+	if (dfd != LFS_DIRECT_NONE)
+		return dfd; /* open, or LFS_DIRECT_OFF */
+	int n = lfs_direct_reopen(h->fd);
+	int expected = LFS_DIRECT_NONE;
+	if (atomic_compare_exchange_strong(&h->direct_fd, &expected, n >= 0 ? n : LFS_DIRECT_OFF))
+		return n >= 0 ? n : -1;
+	/* Another reader of this handle got there first. */
+	if (n >= 0)
+		close(n);
+	return expected >= 0 ? expected : -1;
+}
+
 void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
@@ -219,8 +244,9 @@ void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = lfs_fileio_read(lfs_req_fs(req), lfs_inode_of(req, ino), lfs_handle_of(fi)->fd,
-				    buf, size, (uint64_t)off);
+	struct lfs_handle *h = lfs_handle_of(fi);
+	ssize_t n = lfs_fileio_read_direct(lfs_req_fs(req), lfs_inode_of(req, ino), h->fd,
+	                                   direct_fd_for(h, size), buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -283,6 +309,9 @@ void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_handle *h = lfs_handle_of(fi);
 	if (h->writer)
 		atomic_fetch_sub(&lfs_inode_of(req, ino)->writers, 1);
+	int dfd = atomic_load(&h->direct_fd);
+	if (dfd >= 0)
+		close(dfd);
 	close(h->fd);
 	free(h);
 	atomic_fetch_sub(&lfs_req_fs(req)->open_files, 1);
