@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "prefetch.h"
 #include "content.h"
+#include "../common/fileutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,11 +36,9 @@ static void prefetch_one(int dfd, const char *name)
 		return;
 	struct stat st;
 	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		char proc[LFS_PROC_PATH_MAX];
-		lfs_proc_path(pfd, proc);
-		int rfd = open(proc, O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
-		if (rfd < 0 && errno == EPERM)
-			rfd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		int rfd = lfs_reopen(pfd, O_RDONLY | O_NOATIME | O_NONBLOCK);
+		if (rfd == -EPERM)
+			rfd = lfs_reopen(pfd, O_RDONLY | O_NONBLOCK);
 		if (rfd >= 0) {
 			(void)posix_fadvise(rfd, 0, LFS_FILE_HDR_MAX, POSIX_FADV_WILLNEED);
 			close(rfd);
