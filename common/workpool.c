@@ -19,8 +19,8 @@ struct lfs_workjob {
 	void *arg;
 	size_t n;
 	atomic_size_t next_item; /* the first item nobody took yet */
-	unsigned helpers;	 /* helpers working on it (pool lock) */
-	bool posted;		 /* on the pool's list (pool lock) */
+	unsigned helpers;        /* helpers working on it (pool lock) */
+	bool posted;             /* on the pool's list (pool lock) */
 };
 
 void lfs_workpool_init(struct lfs_workpool *p, unsigned nthreads)
@@ -108,8 +108,7 @@ static unsigned start_helpers(struct lfs_workpool *p)
 	return p->started;
 }
 
-void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i),
-		      void *arg)
+void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg)
 {
 	struct lfs_workjob job = {.fn = fn, .arg = arg, .n = n};
 	atomic_init(&job.next_item, 0);
@@ -118,6 +117,8 @@ void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, si
 		pthread_mutex_lock(&p->lock);
 		if (!p->stopping && start_helpers(p) > 0) {
 			job.next = p->jobs;
+			/* Taken off the list again before this call returns. */
+			// cppcheck-suppress autoVariables
 			p->jobs = &job;
 			job.posted = true;
 			shared = true;

@@ -29,11 +29,11 @@ struct lfs_workjob;
 
 struct lfs_workpool {
 	pthread_mutex_t lock;
-	pthread_cond_t work; /* a job was posted, or the pool stops */
-	pthread_cond_t done; /* a helper left a job */
+	pthread_cond_t work;      /* a job was posted, or the pool stops */
+	pthread_cond_t done;      /* a helper left a job */
 	struct lfs_workjob *jobs; /* posted jobs with items left to take */
 	pthread_t threads[LFS_WORKPOOL_THREADS_MAX];
-	unsigned want;	 /* helpers to run */
+	unsigned want; /* helpers to run */
 	unsigned started;
 	pid_t started_in; /* threads do not survive fork: restarted there */
 	bool stopping;
@@ -48,7 +48,6 @@ void lfs_workpool_destroy(struct lfs_workpool *p);
 /* Calls fn(arg, i) exactly once for every i < n, on this thread and on
  * idle helpers, and returns when all those calls have returned. fn must be
  * safe to run on several threads at once for different i. */
-void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i),
-		      void *arg);
+void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg);
 
 #endif

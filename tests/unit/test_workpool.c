@@ -24,7 +24,7 @@ struct job {
 	pthread_t by[ITEMS];
 	char out[ITEMS][16]; /* the "reply entry" each item produces */
 	unsigned delay_us;   /* per item, varied by index */
-	size_t base;	     /* the first item's name */
+	size_t base;         /* the first item's name */
 };
 
 static void item(void *arg, size_t i)
