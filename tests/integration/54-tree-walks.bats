@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
+# Tree walks (docs/PERFORMANCE.md, "Tree work at many files").
 # READDIRPLUS replies (fs/ops_dir.c): the entries of a reply are looked up
 # by a pool of helper threads and the handler's thread at once, then added
 # in listing order (docs/PERFORMANCE.md, "Tree work at many files"). Each
@@ -141,4 +142,46 @@ except OSError as e:
     sys.exit(0 if e.errno == 6 else 1)' "$fifo_b"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+# After an unlink the kernel (writeback cache) writes back the removed
+# file's times; the daemon skips rewriting a removed file's unchanged times
+# (fs/ops_entry.c). What a program sees must still be what ext4 shows.
+@test "times: a removed file kept open keeps its mtime; utimensat to the same times on a named file still moves its ctime" {
+	mount_vault
+	mkdir -p "$T/ext"
+	for dir in "$MNT" "$T/ext"; do
+		run python3 - "$dir" <<'PY'
+import os, sys, time
+d = sys.argv[1]
+fd = os.open(f"{d}/open", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+os.write(fd, b"data")
+os.fsync(fd)
+os.utime(f"{d}/open", ns=(1_000_000_000, 2_000_000_000))
+before = os.fstat(fd)
+time.sleep(1.2)
+t_unlink = time.time()
+os.unlink(f"{d}/open")
+time.sleep(1.2)  # past the attribute timeout: asked again
+after = os.fstat(fd)
+os.close(fd)
+assert after.st_mtime_ns == 2_000_000_000, after.st_mtime_ns
+assert after.st_ctime >= t_unlink - 0.01, (after.st_ctime, t_unlink)
+assert after.st_nlink == 0
+# A named file set to the times it has: its ctime moves (utimensat(2)).
+p = f"{d}/named"
+open(p, "w").close()
+os.utime(p, ns=(1_000_000_000, 2_000_000_000))
+c1 = os.stat(p).st_ctime_ns
+time.sleep(1.2)
+os.utime(p, ns=(1_000_000_000, 2_000_000_000))
+time.sleep(1.2)
+st = os.stat(p)
+assert st.st_mtime_ns == 2_000_000_000
+assert st.st_ctime_ns > c1, (st.st_ctime_ns, c1)
+print("ok", d)
+PY
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
 }
