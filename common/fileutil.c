@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -91,40 +90,6 @@ int lfs_open_regular(int dirfd, const char *name)
 		return r;
 	}
 	return fd;
-}
-
-/* /proc/self/fd of this process, or -1. Opened again in a fork's child
- * (its "self" is another process). */
-static int proc_fd_dir(void)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static int dir = -1;
-	static pid_t owner;
-	pid_t self = getpid();
-	pthread_mutex_lock(&lock);
-	if (owner != self) {
-		if (dir >= 0)
-			close(dir);
-		dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		owner = self;
-	}
-	int fd = dir;
-	pthread_mutex_unlock(&lock);
-	return fd;
-}
-
-int lfs_reopen(int fd, int flags)
-{
-	char name[24];
-	snprintf(name, sizeof(name), "%d", fd);
-	int dir = proc_fd_dir();
-	int r = dir >= 0 ? openat(dir, name, flags | O_CLOEXEC) : -1;
-	if (r < 0 && dir < 0) {
-		char path[48];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		r = open(path, flags | O_CLOEXEC);
-	}
-	return r < 0 ? -errno : r;
 }
 
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len)

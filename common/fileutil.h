@@ -20,14 +20,6 @@ int lfs_write_all(int fd, const void *buf, size_t len);
  * of node under any name (docs/THREAT-MODEL.md). */
 int lfs_open_regular(int dirfd, const char *name);
 
-/* Opens the object that descriptor fd refers to (typically an O_PATH one)
- * once more with flags, through /proc/self/fd: the very inode fd holds,
- * never whatever its name points to now, so a caller that checked its
- * type with fstat(fd) knows what it opens. The directory /proc/self/fd is
- * kept open (once per process): a name of one component instead of four
- * to resolve per call. Returns the new descriptor or -errno. */
-int lfs_reopen(int fd, int flags);
-
 /* Reads a whole small file (at most max bytes) relative to dirfd without
  * following symlinks. *out is malloc'd; caller frees. -EFBIG if larger. */
 int lfs_read_small_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len);

@@ -153,11 +153,13 @@ static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, int v1_ok,
  * O_PATH descriptor) from offset 0, without touching its access time. */
 static int read_head(int fd, uint8_t *raw, size_t *got)
 {
-	int rfd = lfs_reopen(fd, O_RDONLY | O_NOATIME);
-	if (rfd == -EPERM) /* O_NOATIME: not the owner, not root */
-		rfd = lfs_reopen(fd, O_RDONLY);
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	int rfd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (rfd < 0 && errno == EPERM) /* O_NOATIME: not the owner, not root */
+		rfd = open(proc, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0)
-		return rfd;
+		return -errno;
 	int r = lfs_pread_full(rfd, raw, LFS_FILE_HDR_MAX, 0, got);
 	close(rfd);
 	return r;

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "prefetch.h"
 #include "content.h"
-#include "../common/fileutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,9 +35,11 @@ static void prefetch_one(int dfd, const char *name)
 		return;
 	struct stat st;
 	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		int rfd = lfs_reopen(pfd, O_RDONLY | O_NOATIME | O_NONBLOCK);
-		if (rfd == -EPERM)
-			rfd = lfs_reopen(pfd, O_RDONLY | O_NONBLOCK);
+		char proc[LFS_PROC_PATH_MAX];
+		lfs_proc_path(pfd, proc);
+		int rfd = open(proc, O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
+		if (rfd < 0 && errno == EPERM)
+			rfd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (rfd >= 0) {
 			(void)posix_fadvise(rfd, 0, LFS_FILE_HDR_MAX, POSIX_FADV_WILLNEED);
 			close(rfd);
