@@ -23,6 +23,7 @@
 #include "irec.h"
 #include "opcount.h"
 #include "../common/event.h"
+#include "../common/workpool.h"
 #include "closer.h"
 #include "slab.h"
 #include "../keymgmt/keyring.h"
@@ -178,6 +179,12 @@ struct lfs_fs {
 	struct lfs_slab inode_slab;
 	/* Forgotten removed files' last descriptors close here (closer.h). */
 	struct lfs_closer closer;
+	/* The entries of a READDIRPLUS reply are looked up on these helpers
+	 * and the handler's thread at once (fs/ops_dir.c, workpool.h). */
+	struct lfs_workpool lookups;
+#ifndef LFS_LOOKUP_HELPERS /* (-D for measurements) */
+#define LFS_LOOKUP_HELPERS 3
+#endif
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened

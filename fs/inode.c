@@ -85,6 +85,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->open_fds = 1;
 	fs->fd_budget = lfs_fdpark_budget();
 	fs->handle_mount_fd = lfs_fdpark_handles_usable(data_dir_fd);
+	lfs_workpool_init(&fs->lookups, LFS_LOOKUP_HELPERS);
 	return 0;
 }
 
@@ -128,6 +129,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		fs->unhashed = next;
 	}
 	lfs_closer_destroy(&fs->closer);
+	lfs_workpool_destroy(&fs->lookups);
 	buckets_free(fs->buckets, fs->nbuckets);
 	lfs_slab_destroy(&fs->inode_slab);
 	free(fs->reported);

@@ -15,8 +15,26 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sodium.h>
 #include <unistd.h>
+
+/* Entries of a READDIRPLUS reply looked up at once (plus_reply): enough
+ * for the helpers of fs->lookups to overlap their disk reads, few enough
+ * to keep a listing's scratch memory small (about 45 KiB). */
+#define PLUS_BATCH 64
+
+/* One entry of a READDIRPLUS batch: named by the listing, looked up by
+ * any thread of the pool, added to the reply in listing order. */
+struct plus_item {
+	char bname[LFS_BACKING_NAME_MAX + 1];
+	char plain[LFS_NAME_MAX + 1];
+	off_t next; /* the listing's position after this entry */
+	int r;	    /* the lookup's result: 0, or -errno (the entry is skipped) */
+	bool dot;
+	struct fuse_entry_param e;
+};
 
 struct lfs_dirp {
 	struct lfs_fh_base base;
@@ -25,6 +43,7 @@ struct lfs_dirp {
 	off_t offset;
 	struct lfs_dirmeta meta;
 	bool v2; /* format-2 objects may be here (see add_entry) */
+	struct plus_item *batch; /* PLUS_BATCH, at the first READDIRPLUS */
 };
 
 static struct lfs_dirp *dirp_of(struct fuse_file_info *fi)
@@ -79,53 +98,212 @@ static bool is_dot(const char *n)
 	return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
 }
 
-/* Adds one entry to the reply buffer. Returns the bytes it took (0 when it
- * did not fit), or -1 to skip the entry. */
+/* The plaintext name of the listing's current entry ("." and ".." as they
+ * are). 0, -1 to skip the entry, -2 when the vault is locked. */
+static int entry_name(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp *d,
+		      char plain[LFS_NAME_MAX + 1])
+{
+	const char *bname = d->entry->d_name;
+	if (is_dot(bname)) {
+		snprintf(plain, LFS_NAME_MAX + 1, "%s", bname);
+		return 0;
+	}
+	int r = lfs_entry_name(fs, dirfd(d->dp), &d->meta, bname, plain);
+	if (r == -EBADMSG)
+		lfs_warn("skipping entry '%s' whose name does not authenticate (inode %llu)", bname,
+			 (unsigned long long)dir->ino);
+	if (r < 0)
+		return r == -EACCES ? -2 : -1;
+	return 0;
+}
+
+/* Adds one entry to a READDIR reply buffer. Returns the bytes it took (more
+ * than left when it did not fit), -1 to skip the entry, -2 when locked. */
 static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *p,
-		     size_t left, off_t next, bool plus)
+		     size_t left, off_t next)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const char *bname = d->entry->d_name;
 	char plain[LFS_NAME_MAX + 1];
-	const char *name = bname;
-	if (!is_dot(bname)) {
-		int r = lfs_entry_name(fs, dirfd(d->dp), &d->meta, bname, plain);
-		if (r == -EBADMSG)
-			lfs_warn("skipping entry '%s' whose name does not authenticate (inode %llu)",
-				 bname, (unsigned long long)dir->ino);
-		if (r < 0)
-			return r == -EACCES ? -2 : -1;
-		name = plain;
-	}
+	int r = entry_name(fs, dir, d, plain);
+	if (r < 0)
+		return r;
 	uint32_t sid;
-	if (!plus && d->entry->d_type == DT_LNK &&
-	    lfs_stage_hook_is_marker(fs, dirfd(d->dp), bname, &sid)) {
+	if (d->entry->d_type == DT_LNK && lfs_stage_hook_is_marker(fs, dirfd(d->dp), bname, &sid)) {
 		/* A staging directory; gone once shredded. */
 		if (!lfs_stage_hook_live(fs, sid))
 			return -1;
 		d->entry->d_type = DT_DIR;
 	}
-	if (!plus) {
-		/* Where format 2 may be, a regular backing file may be any type
-		 * but a directory (its record says which): unknown here. */
-		unsigned char type = d->entry->d_type;
-		if (type == DT_REG && d->v2)
-			type = DT_UNKNOWN;
-		struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)type << 12};
-		return (int)fuse_add_direntry(req, p, left, name, &st, next);
+	/* Where format 2 may be, a regular backing file may be any type but a
+	 * directory (its record says which): unknown here. */
+	unsigned char type = d->entry->d_type;
+	if (type == DT_REG && d->v2)
+		type = DT_UNKNOWN;
+	struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)type << 12};
+	return (int)fuse_add_direntry(req, p, left, plain, &st, next);
+}
+
+/* Reads the positioned listing d into buf (size bytes). */
+static void list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
+		       size_t size)
+{
+	size_t used = 0;
+	int err = 0;
+	for (;;) {
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno;
+				break;
+			}
+		}
+		off_t next = d->entry->d_off;
+		int n = add_entry(req, dir, d, buf + used, size - used, next);
+		if (n == -2) {
+			err = EACCES;
+			break;
+		}
+		if (n > 0 && (size_t)n > size - used)
+			break; /* keep the entry for the next call */
+		if (n > 0)
+			used += (size_t)n;
+		d->entry = NULL;
+		d->offset = next;
 	}
-	struct fuse_entry_param e;
-	if (is_dot(bname)) {
-		memset(&e, 0, sizeof(e));
-		e.attr.st_ino = d->entry->d_ino;
-		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-	} else if (lfs_lookup_backing(fs, dir, dirfd(d->dp), bname, &e) < 0) {
-		return -1; /* vanished meanwhile */
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
+}
+
+/* Why collect stopped. */
+enum collected { NEXT_TOO_BIG, BATCH_FULL, LISTING_END, NAME_LOCKED };
+
+/* Reads the listing's next entries whose replies fit in room bytes, with
+ * their names, into d->batch; "." and ".." need no lookup. Each taken
+ * entry counts as returned (d->offset moves past it). *n: how many. */
+static enum collected collect(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
+			      size_t room, size_t *n, int *err)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	*n = 0;
+	while (*n < PLUS_BATCH) {
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				*err = errno;
+				return LISTING_END;
+			}
+		}
+		struct plus_item *it = &d->batch[*n];
+		int r = entry_name(fs, dir, d, it->plain);
+		if (r == -2) {
+			*err = EACCES;
+			return NAME_LOCKED; /* the entry stays for a later call */
+		}
+		if (r == 0) {
+			size_t len = fuse_add_direntry_plus(req, NULL, 0, it->plain, NULL, 0);
+			if (len > room)
+				return NEXT_TOO_BIG; /* kept for the next call */
+			room -= len;
+			snprintf(it->bname, sizeof(it->bname), "%s", d->entry->d_name);
+			it->next = d->entry->d_off;
+			it->dot = is_dot(it->bname);
+			if (it->dot) {
+				memset(&it->e, 0, sizeof(it->e));
+				it->e.attr.st_ino = d->entry->d_ino;
+				it->e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+			}
+			it->r = 0;
+			(*n)++;
+		}
+		d->offset = d->entry->d_off;
+		d->entry = NULL;
 	}
-	size_t n = fuse_add_direntry_plus(req, p, left, name, &e, next);
-	if (n > left && e.ino)
-		lfs_inode_forget(fs, lfs_inode_of(req, e.ino), 1);
-	return (int)n;
+	return BATCH_FULL;
+}
+
+struct plus_job {
+	struct lfs_fs *fs;
+	struct lfs_inode *dir;
+	int dirfd;
+	struct plus_item *items;
+};
+
+/* One entry's lookup, on any thread of the pool (lfs_workpool_run). */
+static void lookup_item(void *arg, size_t i)
+{
+	struct plus_job *j = arg;
+	struct plus_item *it = &j->items[i];
+	if (!it->dot)
+		it->r = lfs_lookup_backing(j->fs, j->dir, j->dirfd, it->bname, &it->e);
+}
+
+/* Adds the looked-up items [0, n) in listing order from buf + *used.
+ * Entries that vanished meanwhile are skipped (*skipped). An entry that
+ * does not fit after all (sizes were reckoned by collect) and those after
+ * it give their lookups back and are listed again by the next call, from
+ * the position before it (from: where the batch began). Returns false then. */
+static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, char *buf,
+		      size_t size, size_t *used, bool *skipped)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	for (size_t i = 0; i < n; i++) {
+		struct plus_item *it = &d->batch[i];
+		if (it->r < 0) {
+			*skipped = true;
+			continue;
+		}
+		size_t len = fuse_add_direntry_plus(req, buf + *used, size - *used, it->plain,
+						    &it->e, it->next);
+		if (len <= size - *used) {
+			*used += len;
+			continue;
+		}
+		off_t at = i == 0 ? from : d->batch[i - 1].next;
+		for (size_t k = i; k < n; k++)
+			if (d->batch[k].r == 0 && d->batch[k].e.ino)
+				lfs_inode_forget(fs, lfs_inode_of(req, d->batch[k].e.ino), 1);
+		seekdir(d->dp, at);
+		d->entry = NULL;
+		d->offset = at;
+		return false;
+	}
+	return true;
+}
+
+/* A READDIRPLUS reply: the entries that fit, each looked up (its record
+ * read and authenticated) by the lookup pool's threads and this one at
+ * once, then added in listing order (docs/PERFORMANCE.md, "Tree work at
+ * many files"). */
+static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
+		      size_t size)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct plus_job job = {fs, dir, dirfd(d->dp), d->batch};
+	size_t used = 0;
+	int err = 0;
+	for (;;) {
+		size_t n = 0;
+		off_t from = d->offset;
+		enum collected why = collect(req, dir, d, size - used, &n, &err);
+		lfs_workpool_run(&fs->lookups, n, lookup_item, &job);
+		bool skipped = false;
+		bool fitted = add_items(req, d, n, from, buf, size, &used, &skipped);
+		for (size_t i = 0; i < n; i++)
+			sodium_memzero(d->batch[i].plain, sizeof(d->batch[i].plain));
+		/* More may fit: a full batch, or room left by skipped entries. */
+		if (!fitted || why == LISTING_END || why == NAME_LOCKED ||
+		    (why == NEXT_TOO_BIG && (!skipped || n == 0)))
+			break;
+	}
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -142,6 +320,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	/* Each entry is looked up here: have the headers read ahead. */
 	if (plus)
 		lfs_prefetch_start(dir, dirfd(d->dp));
+	if (plus && !d->batch && !(d->batch = malloc(PLUS_BATCH * sizeof(*d->batch)))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	char *buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -152,34 +334,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		d->entry = NULL;
 		d->offset = offset;
 	}
-	size_t used = 0;
-	int err = 0;
-	for (;;) {
-		if (!d->entry) {
-			errno = 0;
-			d->entry = readdir(d->dp);
-			if (!d->entry) {
-				err = errno;
-				break;
-			}
-		}
-		off_t next = d->entry->d_off;
-		int n = add_entry(req, dir, d, buf + used, size - used, next, plus);
-		if (n == -2) {
-			err = EACCES;
-			break;
-		}
-		if (n > 0 && (size_t)n > size - used)
-			break; /* keep the entry for the next call */
-		if (n > 0)
-			used += (size_t)n;
-		d->entry = NULL;
-		d->offset = next;
-	}
-	if (err && used == 0)
-		fuse_reply_err(req, err);
+	if (plus)
+		list_plus(req, dir, d, buf, size);
 	else
-		fuse_reply_buf(req, buf, used);
+		list_names(req, dir, d, buf, size);
 	free(buf);
 }
 
@@ -200,6 +358,7 @@ void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	struct lfs_dirp *d = dirp_of(fi);
 	closedir(d->dp);
+	free(d->batch);
 	free(d);
 	atomic_fetch_sub(&lfs_req_fs(req)->open_dirs, 1);
 	fuse_reply_err(req, 0);

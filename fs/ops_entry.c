@@ -255,9 +255,35 @@ static int set_size(struct lfs_fs *fs, struct lfs_inode *inode, int ifd,
 	return r;
 }
 
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* Whether a removed file is asked for the times it has. With the
+ * writeback cache the kernel keeps a file's times and writes them back
+ * after an unlink (which changed its ctime): the mtime it sends is the one
+ * the file has, and the backing unlink already moved the backing ctime.
+ * Setting them again would write the inode of a file about to be freed,
+ * for every file of an rm -rf (docs/PERFORMANCE.md). Only files without a
+ * name: on a named one, utimensat(2) to the same times still moves the
+ * ctime, as on ext4. */
+static bool times_unchanged(int ifd, const struct stat *attr, int valid)
+{
+	struct stat st;
+	if (valid & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
+		return false;
+	if (fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || st.st_nlink > 0)
+		return false;
+	return (!(valid & FUSE_SET_ATTR_ATIME) || same_time(attr->st_atim, st.st_atim)) &&
+	       (!(valid & FUSE_SET_ATTR_MTIME) || same_time(attr->st_mtim, st.st_mtim));
+}
+
 static int set_times(int ifd, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+	if (times_unchanged(ifd, attr, valid))
+		return 0;
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_ATIME)

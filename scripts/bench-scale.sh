@@ -18,7 +18,8 @@
 #   BENCH_DIR    work dir on the disk to measure (default /var/tmp/lethefs-bench-scale)
 #   BENCH_ONLY   subset of "ext4 gocryptfs lethefs" (default: all three)
 #   LETHEFS      lethefs binary (default build/lethefs)
-#   BENCH_SKIP   passes to leave out: "rotate fsck" (the slow ones at 100k)
+#   BENCH_SKIP   passes to leave out: "rotate fsck" (the slow ones at 100k),
+#                "read" (read-all: about a minute per filesystem at 100k)
 # Needs root (drop_caches). Every mount it makes is unmounted on exit.
 set -euo pipefail
 
@@ -266,8 +267,10 @@ run_one() {
 		record "$size" "$fs" rss_dropped "$(rss_kb "$pid")"
 	fi
 	# GNU tar does not read files when it writes to /dev/null itself.
-	log "$fs $size: read-all"
-	timed "$size" "$fs" read sh -c "tar -C '$dir' -cf - tree | cat >/dev/null"
+	if [[ " $BENCH_SKIP " != *" read "* ]]; then
+		log "$fs $size: read-all"
+		timed "$size" "$fs" read sh -c "tar -C '$dir' -cf - tree | cat >/dev/null"
+	fi
 	if [[ $fs == lethefs && " $BENCH_SKIP " != *" rotate "* ]]; then
 		log "$fs $size: rotate"
 		timed "$size" "$fs" rotate "$BIN" rotate --wait "$mnt" >/dev/null
