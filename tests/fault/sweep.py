@@ -456,6 +456,11 @@ class Sweep:
             if self.args.max_n and len(ns) > self.args.max_n:
                 step = len(ns) / self.args.max_n
                 ns = sorted({ns[int(i * step)] for i in range(self.args.max_n)} | {ns[-1]})
+            if self.args.sample > 1:
+                every = len(ns)
+                ns = sample(ns, self.args.sample, calls_by_n)
+                log("  %s: %d of %d call numbers (the first and last, every %d-th, the first "
+                    "and last of each kind)" % (mode, len(ns), every, self.args.sample))
             for n in ns:
                 r = self.trial(op, tpl, mode, n, before, after, names, calls_by_n)
                 res["trials"].append(r)
@@ -511,6 +516,54 @@ class Sweep:
             t["worst: " + worst] += 1
 
 
+def call_signature(c):
+    """What distinguishes one backing call from another of the same
+    operation beyond its number: its kind and function, the role of the
+    file it touches (the names of temporaries, of encrypted entries and
+    of directory ids differ from run to run, their roles do not) and,
+    for writes, whether it writes a header (offset 0), a journal commit
+    mark (4 bytes) or data."""
+    name = os.path.basename(c.path)
+    if "/" not in c.path and c.path not in ("", "d"):
+        # A vault-level file (lethefs.keyring, its temporary, the journal).
+        role = name.split(".t")[0] if name.startswith(".lethefs.") else name
+    elif name.startswith(".lethefs.tmp."):
+        role = "temporary"
+    elif name in (".lethefs.dir", ".lethefs.link") or name.startswith(".N") or \
+            name.startswith(".L"):
+        role = name[:2] if name[1] in "NL" else name
+    else:
+        role = "entry" if c.path.startswith("d/") else c.path.split("/")[0]
+    what = ""
+    if c.kind == "write":
+        if "off=0 " in c.detail:
+            what = "header"
+        elif c.detail.endswith("len=4"):
+            what = "mark"
+        else:
+            what = "data"
+    return (c.kind, c.func, role, what)
+
+
+def sample(ns, k, calls_by_n):
+    """The call numbers of a representative sweep (`make test`; the full
+    sweep is `make test-faults`, or LETHEFS_FULL_SWEEP=1): the first and
+    the last, every k-th, and the first and last call of each distinct
+    signature (call_signature), so that no kind of backing call the
+    operation makes goes untried. Deterministic: the same list each run."""
+    if not ns or os.environ.get("LETHEFS_FULL_SWEEP") == "1":
+        return ns
+    keep = {ns[0], ns[-1]} | set(ns[::k])
+    first, last = {}, {}
+    for n in ns:
+        c = calls_by_n.get(n)
+        if c is not None:
+            first.setdefault(call_signature(c), n)
+            last[call_signature(c)] = n
+    keep |= set(first.values()) | set(last.values())
+    return [n for n in ns if n in keep]
+
+
 def describe(rc):
     return lf.describe_rc(rc) if isinstance(rc, int) else str(rc)
 
@@ -527,6 +580,10 @@ def main():
     ap.add_argument("--n", default="", help="only these call numbers (comma-separated)")
     ap.add_argument("--max-n", type=int, default=0,
                     help="at most this many call numbers per mode (evenly spread)")
+    ap.add_argument("--sample", type=int, default=0, metavar="K",
+                    help="a representative subset per mode: the first and last call, every "
+                    "K-th, and the first and last of each distinct kind of call (ignored "
+                    "when LETHEFS_FULL_SWEEP=1)")
     ap.add_argument("--max-pages", type=int, default=40,
                     help="fullfs: most free pages tried")
     ap.add_argument("--fullfs-mb", type=int, default=16)
