@@ -453,7 +453,7 @@ class Sweep:
                 calls_by_n = {}
             if self.args.n:
                 ns = [x for x in ns if x in self.args.n]
-            if self.args.max_n and len(ns) > self.args.max_n:
+            if self.args.max_n and len(ns) > self.args.max_n and not full_sweep():
                 step = len(ns) / self.args.max_n
                 ns = sorted({ns[int(i * step)] for i in range(self.args.max_n)} | {ns[-1]})
             if self.args.sample > 1:
@@ -516,6 +516,12 @@ class Sweep:
             t["worst: " + worst] += 1
 
 
+def full_sweep():
+    """LETHEFS_FULL_SWEEP=1 (make test-faults): --sample and --max-n are
+    ignored, every call number is tried."""
+    return os.environ.get("LETHEFS_FULL_SWEEP") == "1"
+
+
 def call_signature(c):
     """What distinguishes one backing call from another of the same
     operation beyond its number: its kind and function, the role of the
@@ -551,7 +557,7 @@ def sample(ns, k, calls_by_n):
     the last, every k-th, and the first and last call of each distinct
     signature (call_signature), so that no kind of backing call the
     operation makes goes untried. Deterministic: the same list each run."""
-    if not ns or os.environ.get("LETHEFS_FULL_SWEEP") == "1":
+    if not ns or full_sweep():
         return ns
     keep = {ns[0], ns[-1]} | set(ns[::k])
     first, last = {}, {}
@@ -579,7 +585,8 @@ def main():
                     "; 'none': only the run without faults")
     ap.add_argument("--n", default="", help="only these call numbers (comma-separated)")
     ap.add_argument("--max-n", type=int, default=0,
-                    help="at most this many call numbers per mode (evenly spread)")
+                    help="at most this many call numbers per mode (evenly spread; ignored "
+                    "when LETHEFS_FULL_SWEEP=1)")
     ap.add_argument("--sample", type=int, default=0, metavar="K",
                     help="a representative subset per mode: the first and last call, every "
                     "K-th, and the first and last of each distinct kind of call (ignored "
