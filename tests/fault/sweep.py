@@ -525,30 +525,39 @@ def full_sweep():
 def call_signature(c):
     """What distinguishes one backing call from another of the same
     operation beyond its number: its kind and function, the role of the
-    file it touches (the names of temporaries, of encrypted entries and
-    of directory ids differ from run to run, their roles do not) and,
-    for writes, whether it writes a header (offset 0), a journal commit
-    mark (4 bytes) or data."""
-    name = os.path.basename(c.path)
-    if "/" not in c.path and c.path not in ("", "d"):
-        # A vault-level file (lethefs.keyring, its temporary, the journal).
+    file it touches (the names of temporaries, of encrypted entries and of
+    staging ids differ from run to run, their roles do not) and, for a
+    write, whether it writes a header (offset 0), a journal commit mark
+    (4 bytes) or data."""
+    path = c.path
+    name = os.path.basename(path)
+    if path in ("", "d"):
+        role = path or "vault"
+    elif "/" not in path:
+        # A vault-level file (lethefs.keyring, lethefs.journal, ...), or
+        # its temporary (.lethefs.keyring.tmp...).
         role = name.split(".t")[0] if name.startswith(".lethefs.") else name
-    elif name.startswith(".lethefs.tmp."):
-        role = "temporary"
-    elif name in (".lethefs.dir", ".lethefs.link") or name.startswith(".N") or \
-            name.startswith(".L"):
-        role = name[:2] if name[1] in "NL" else name
     else:
-        role = "entry" if c.path.startswith("d/") else c.path.split("/")[0]
-    what = ""
+        if name.startswith(".lethefs.tmp."):
+            what = "temporary"
+        elif name.startswith(".lethefs."):
+            what = name
+        elif name[:2] in (".N", ".L"):
+            what = name[:2]
+        elif "." in name.lstrip("."):
+            what = "*." + name.rsplit(".", 1)[1]  # a staging id's .key, .exp
+        else:
+            what = "entry"
+        role = path.split("/")[0] + ":" + what
+    part = ""
     if c.kind == "write":
         if "off=0 " in c.detail:
-            what = "header"
+            part = "header"
         elif c.detail.endswith("len=4"):
-            what = "mark"
+            part = "mark"
         else:
-            what = "data"
-    return (c.kind, c.func, role, what)
+            part = "data"
+    return (c.kind, c.func, role, part)
 
 
 def sample(ns, k, calls_by_n):
