@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every suite (C unit tests, then bats integration tests through real
-# mounts) and ends with one line: "N passed, N failed[, N skipped]".
+# Runs every suite (C unit tests beside the build's rules, then bats
+# integration tests through real mounts in LETHEFS_TEST_JOBS lanes, then
+# cppcheck, licence lines and a fuzzing smoke) and ends with one line:
+# "N passed, N failed[, N skipped]" (docs/TESTING.md, "How make test runs").
 # Usage: tests/run-all.sh BUILD_DIR [unit|integration]
 set -u
 build=${1:-build}
