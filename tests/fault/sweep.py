@@ -460,7 +460,7 @@ class Sweep:
                 every = len(ns)
                 ns = sample(ns, self.args.sample, calls_by_n)
                 log("  %s: %d of %d call numbers (the first and last, every %d-th, the first "
-                    "and last of each kind)" % (mode, len(ns), every, self.args.sample))
+                    "of each kind)" % (mode, len(ns), every, self.args.sample))
             for n in ns:
                 r = self.trial(op, tpl, mode, n, before, after, names, calls_by_n)
                 res["trials"].append(r)
@@ -563,19 +563,18 @@ def call_signature(c):
 def sample(ns, k, calls_by_n):
     """The call numbers of a representative sweep (`make test`; the full
     sweep is `make test-faults`, or LETHEFS_FULL_SWEEP=1): the first and
-    the last, every k-th, and the first and last call of each distinct
-    signature (call_signature), so that no kind of backing call the
-    operation makes goes untried. Deterministic: the same list each run."""
+    the last, every k-th, and the first call of each distinct signature
+    (call_signature), so that no kind of backing call the operation makes
+    goes untried. Deterministic: the same list each run."""
     if not ns or full_sweep():
         return ns
     keep = {ns[0], ns[-1]} | set(ns[::k])
-    first, last = {}, {}
+    first = {}
     for n in ns:
         c = calls_by_n.get(n)
         if c is not None:
             first.setdefault(call_signature(c), n)
-            last[call_signature(c)] = n
-    keep |= set(first.values()) | set(last.values())
+    keep |= set(first.values())
     return [n for n in ns if n in keep]
 
 
@@ -598,8 +597,8 @@ def main():
                     "when LETHEFS_FULL_SWEEP=1)")
     ap.add_argument("--sample", type=int, default=0, metavar="K",
                     help="a representative subset per mode: the first and last call, every "
-                    "K-th, and the first and last of each distinct kind of call (ignored "
-                    "when LETHEFS_FULL_SWEEP=1)")
+                    "K-th, and the first of each distinct kind of call (ignored when "
+                    "LETHEFS_FULL_SWEEP=1)")
     ap.add_argument("--max-pages", type=int, default=40,
                     help="fullfs: most free pages tried")
     ap.add_argument("--fullfs-mb", type=int, default=16)

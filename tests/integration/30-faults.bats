@@ -15,9 +15,9 @@ load helpers
 
 FAULT=$BATS_TEST_DIRNAME/../fault
 # The long sweeps try a representative sample of call numbers (sweep.py
-# --sample: the first and last, every SAMPLE-th, the first and last call of
-# each kind); LETHEFS_FULL_SWEEP=1 (make test-faults) tries every one.
-SAMPLE=4
+# --sample: the first and the last, every SAMPLE-th, the first call of each
+# kind); LETHEFS_FULL_SWEEP=1 (make test-faults) tries every one.
+SAMPLE=8
 BUILD=$(dirname "$LETHEFS")
 SHIM=$BUILD/tests/fault/faultshim.so
 
@@ -221,10 +221,10 @@ reap() {
 }
 
 @test "#7: a crash, a full disk or an I/O error while adopting a directory as staging keeps it" {
-	# A sample of the adoption's calls (35) in each mode: the first and last,
-	# every 4th and each kind of call (sweep.py --sample; every call with
-	# LETHEFS_FULL_SWEEP=1 and in make test-faults), and a genuinely full
-	# tmpfs at every 4th page count it could need.
+	# The adoption's calls (35) in each mode, sampled (sweep.py --sample:
+	# here 33 of them, nearly every call is of a kind of its own; every call
+	# with LETHEFS_FULL_SWEEP=1 and in make test-faults), and a genuinely
+	# full tmpfs at every SAMPLE-th page count it could need.
 	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,enospc-short,eio,fullfs \
 		--sample "$SAMPLE"
 }
@@ -260,8 +260,8 @@ reap() {
 
 @test "#10: EIO at a sample of a rotation's calls (each kind; every call: LETHEFS_FULL_SWEEP=1), the new header of a re-sealed file included" {
 	# A file's new header (pwrite off=0), its blocks, a directory's renames
-	# and .lethefs.dir: each kind of call of the rotation (152), and every
-	# SAMPLE-th (all with LETHEFS_FULL_SWEEP=1 and in make test-faults). The
+	# and .lethefs.dir: each kind of call of the rotation (56 of 152), and
+	# every SAMPLE-th (all with LETHEFS_FULL_SWEEP=1 and in make test-faults). The
 	# live mount must read every file at once (the conversion finished or
 	# undone from its record), not only after the next mount's recovery.
 	sweep --ops rotate --modes eio --sample "$SAMPLE"
