@@ -71,7 +71,7 @@ all: $(BUILD)/lethefs man
 # What each entry point needs besides the build dependencies. A target's
 # value reaches its prerequisites, so `make test` runs the deps step once,
 # with every test tool, before the first compile.
-test unit integration asan fuzz cppcheck test-clients: DEPS_FOR = test
+test unit integration asan fuzz cppcheck test-clients test-faults: DEPS_FOR = test
 demo: DEPS_FOR = demo
 bench bench-gluster bench-scale: DEPS_FOR = test
 deb: DEPS_FOR = deb
@@ -140,17 +140,20 @@ unit: all $(UNIT_BIN)
 integration: all $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD) integration
 
-# The full suite: unit tests, then integration tests through real mounts,
-# then one summary line.
+# The full suite: unit tests, then integration tests through real mounts
+# (in LETHEFS_TEST_JOBS lanes, default 2; tests/integration/lanes.conf),
+# then one summary line. About 15 minutes on two cores is the budget.
 test: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SHIM)
 	@bash tests/run-all.sh $(BUILD)
 
 # The full crash and full-disk sweep (every operation, every backing-store
 # call, crash before/after, ENOSPC, EIO, full tmpfs and ext4, with and without
-# the writeback cache) and KILL_ROUNDS kill -9 per workload. Long (about an
-# hour here): see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass options.
+# the writeback cache), KILL_ROUNDS kill -9 per workload, and the integration
+# tests whose sweeps `make test` samples, at every call (LETHEFS_FULL_SWEEP=1).
+# Long (about an hour here): see docs/TESTING.md. FAULT_ARGS/KILL_ARGS pass
+# options.
 KILL_ROUNDS ?= 12
-test-faults: all $(FAULT_SHIM)
+test-faults: all $(TOOL_BIN) $(FAULT_SHIM)
 	@FAULT_ARGS="$(FAULT_ARGS)" KILL_ARGS="$(KILL_ARGS)" \
 	  bash tests/fault/run-all.sh $(BUILD) $(KILL_ROUNDS)
 

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every suite (C unit tests, then bats integration tests through real
-# mounts) and ends with one line: "N passed, N failed[, N skipped]".
+# Runs every suite (C unit tests beside the build's rules, then bats
+# integration tests through real mounts in LETHEFS_TEST_JOBS lanes, then
+# cppcheck, licence lines and a fuzzing smoke) and ends with one line:
+# "N passed, N failed[, N skipped]" (docs/TESTING.md, "How make test runs").
 # Usage: tests/run-all.sh BUILD_DIR [unit|integration]
 set -u
 build=${1:-build}
@@ -17,6 +19,38 @@ count_tap() { # file
 	f=$(grep -cE '^not ok [0-9]+' "$1")
 	pass=$((pass + p - s)) fail=$((fail + f)) skip=$((skip + s))
 }
+
+# The build's rules, each one counted test (docs/DESIGN.md): includes
+# point down the layer order, no bats statement is a negation that cannot
+# fail, and no stack frame or wipe breaks its limit. They run beside the
+# unit tests (the stack check's build on one core, the unit tests on the
+# other) and are reported after them, before the integration tests, whose
+# checks of these rules reuse the stack build.
+rule() { # name command...: its log and exit status in $logdir
+	local name=$1
+	shift
+	"$@" >"$logdir/$name.log" 2>&1
+	echo $? >"$logdir/$name.rc"
+}
+report_rule() { # name
+	if [ "$(cat "$logdir/$1.rc")" = 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $1"
+	else
+		fail=$((fail + 1))
+		echo "not ok $1"
+		cat "$logdir/$1.log"
+	fi
+}
+have_stack_tools() { command -v gcc >/dev/null && command -v python3 >/dev/null; }
+if [ "$which" = all ]; then
+	(
+		rule layers sh "$top/scripts/check-layers.sh"
+		rule negations sh "$top/scripts/check-negations.sh" "$top"
+		if have_stack_tools; then rule stack sh "$top/scripts/check-stack.sh"; fi
+	) &
+	rules=$!
+fi
 
 if [ "$which" != integration ]; then
 	for t in "$top/$build"/tests/test_*; do
@@ -35,28 +69,12 @@ if [ "$which" != integration ]; then
 	done
 fi
 
-# The build's rules, each one counted test (docs/DESIGN.md): includes
-# point down the layer order, no bats statement is a negation that cannot
-# fail, and no stack frame or wipe breaks its limit.
-# Before the integration tests, whose checks of these rules reuse the
-# stack build.
-check() { # name command...
-	local name=$1
-	shift
-	if "$@" >"$logdir/$name.log" 2>&1; then
-		pass=$((pass + 1))
-		echo "ok $name"
-	else
-		fail=$((fail + 1))
-		echo "not ok $name"
-		cat "$logdir/$name.log"
-	fi
-}
 if [ "$which" = all ]; then
-	check layers sh "$top/scripts/check-layers.sh"
-	check negations sh "$top/scripts/check-negations.sh" "$top"
-	if command -v gcc >/dev/null && command -v python3 >/dev/null; then
-		check stack sh "$top/scripts/check-stack.sh"
+	wait "$rules"
+	report_rule layers
+	report_rule negations
+	if have_stack_tools; then
+		report_rule stack
 	else
 		skip=$((skip + 1))
 		echo "ok stack # skip (needs gcc and python3)"
@@ -73,16 +91,135 @@ leftovers() {
 	awk '$3 ~ /^fuse\.lethefs$/ || $2 ~ /^\/tmp\/lethefs-/ {print "mount " $2}' /proc/self/mounts
 }
 
+# The bats files run side by side in LETHEFS_TEST_JOBS lanes (default 2;
+# 1: one after the other), except what tests/integration/lanes.conf keeps
+# apart: files that must run alone (after the lanes), files that share
+# fixed users (one lane, in turn) and long files (handed out first). Each
+# file's TAP output is printed whole when it ends; the counts, the list of
+# the slowest tests and $logdir/integration.tap (every file's TAP, in the
+# files' order, numbered through) are the same as from one bats run.
+itests=$top/tests/integration
+lanes_conf=$itests/lanes.conf
+lane_of() { # file -> its class in lanes.conf, or nothing
+	awk -v f="$(basename "$1")" '$1 == f { print $2; exit }' "$lanes_conf"
+}
+
+# Runs one bats file; its TAP in $logdir/tap/NAME.tap, bats' exit status
+# in $logdir/tap/NAME.rc, the TAP printed whole under a lock.
+run_bats_file() { # file lane
+	local name
+	name=$(basename "$1" .bats)
+	bats --tap --timing "$1" >"$logdir/tap/$name.tap" 2>&1
+	echo $? >"$logdir/tap/$name.rc"
+	{
+		flock 9
+		echo "# $name.bats (lane $2)"
+		cat "$logdir/tap/$name.tap"
+	} 9>"$logdir/tap/.print.lock"
+}
+
+# A lane: takes the next unit (one file, or a group's files) from the queue
+# until it is empty.
+lane() { # number
+	local unit f
+	while :; do
+		# shellcheck disable=SC2016
+		unit=$(flock "$logdir/queue.lock" sh -c \
+			'n=$(cat "$1.next"); echo $((n + 1)) >"$1.next"; sed -n "$((n + 1))p" "$1"' \
+			sh "$logdir/queue")
+		[ -n "$unit" ] || return 0
+		for f in $unit; do run_bats_file "$f" "$1"; done
+	done
+}
+
+# Every test of a file counted, whatever became of bats: a file whose run
+# reported fewer results than its plan (bats died), or exited non-zero
+# without a failing test, is one failure more.
+count_bats_file() { # name
+	local tap=$logdir/tap/$1.tap rc planned got
+	rc=$(cat "$logdir/tap/$1.rc" 2>/dev/null || echo missing)
+	count_tap "$tap"
+	planned=$(grep -m 1 -oE '^1\.\.[0-9]+' "$tap" | cut -c4-)
+	got=$(grep -cE '^(not )?ok [0-9]+' "$tap")
+	if [ "$rc" != 0 ] && ! grep -qE '^not ok' "$tap" || [ "${planned:-x}" != "$got" ]; then
+		fail=$((fail + 1))
+		echo "not ok $1.bats: bats exited $rc with $got of ${planned:-?} results"
+	fi
+}
+
 if [ "$which" != unit ]; then
 	export LETHEFS="$top/$build/lethefs"
 	leftovers | sort >"$logdir/before"
-	bats --tap --timing "$top/tests/integration" 2>&1 | tee "$logdir/integration.tap"
-	count_tap "$logdir/integration.tap"
+	mkdir -p "$logdir/tap"
+	jobs=${LETHEFS_TEST_JOBS:-2}
+	# A line for a file that is gone would hide what it was about.
+	while read -r f _; do
+		if [ ! -e "$itests/$f" ]; then
+			fail=$((fail + 1))
+			echo "not ok tests/integration/lanes.conf names $f, which does not exist"
+		fi
+	done < <(grep -vE '^(#|[[:space:]]*$)' "$lanes_conf")
+	first="" rest="" serial="" groups=""
+	for f in "$itests"/*.bats; do
+		c=$(lane_of "$f")
+		case $c in
+		serial) serial="$serial $f" ;;
+		first) ;;
+		"") rest="$rest$f"$'\n' ;;
+		*)
+			# A group is one unit, where its first file stands.
+			case " $groups " in *" $c "*) continue ;; esac
+			groups="$groups $c"
+			unit=""
+			for g in "$itests"/*.bats; do [ "$(lane_of "$g")" = "$c" ] && unit="$unit $g"; done
+			rest="$rest${unit# }"$'\n'
+			;;
+		esac
+	done
+	# The long files first, in the order lanes.conf names them.
+	first=$(awk '$2 == "first" { print d "/" $1 }' d="$itests" "$lanes_conf" |
+		while read -r f; do if [ -e "$f" ]; then echo "$f"; fi; done)
+	printf '%s\n%s' "$first" "$rest" | grep . >"$logdir/queue"
+	echo 0 >"$logdir/queue.next"
+	nfiles=$(printf '%s\n' "$itests"/*.bats | wc -l)
+	echo "integration: $nfiles bats files in $jobs lanes, then alone:$(for f in $serial; do printf ' %s' "$(basename "$f")"; done)"
+	t0=$(date +%s)
+	pids=""
+	for i in $(seq "$jobs"); do
+		lane "$i" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	t1=$(date +%s)
+	for f in $serial; do run_bats_file "$f" alone; done
+	echo "integration: lanes $((t1 - t0)) s, alone $(($(date +%s) - t1)) s"
+	# Counted in the files' order; one TAP stream numbered through.
+	n=0
+	: >"$logdir/integration.body"
+	: >"$logdir/timings"
+	for f in "$itests"/*.bats; do
+		name=$(basename "$f" .bats)
+		count_bats_file "$name"
+		awk -v n="$n" '
+			/^(not )?ok [0-9]+/ { n++; sub(/ok [0-9]+/, "ok " n); print; next }
+			/^1\.\.[0-9]+/ { next }
+			{ print }
+			END { printf "%d\n", n > "/dev/stderr" }' "$logdir/tap/$name.tap" \
+			>>"$logdir/integration.body" 2>"$logdir/tap/.n"
+		n=$(cat "$logdir/tap/.n")
+		sed -nE "s/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms.*/\3 $name: \2/p" \
+			"$logdir/tap/$name.tap" >>"$logdir/timings"
+	done
+	{
+		echo "1..$n"
+		cat "$logdir/integration.body"
+	} >"$logdir/integration.tap"
 	# Where the suite's time goes (docs/TESTING.md: about 15 minutes on
 	# two quiet cores is the budget).
 	echo "slowest integration tests:"
-	sed -nE 's/^(not )?ok [0-9]+ (.*) in ([0-9]+)ms.*/\3 \2/p' "$logdir/integration.tap" |
-		sort -rn | head -n 10 | awk '{ms = $1; $1 = ""; printf "  %6.1f s %s\n", ms / 1000, $0}'
+	sort -rn "$logdir/timings" | head -n 10 |
+		awk '{ms = $1; $1 = ""; printf "  %6.1f s %s\n", ms / 1000, $0}'
 	leftovers | sort >"$logdir/after"
 	if comm -13 "$logdir/before" "$logdir/after" | grep . >"$logdir/left"; then
 		fail=$((fail + 1))

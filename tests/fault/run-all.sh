@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # make test-faults: the whole crash and full-disk sweep, the same with the
-# kernel's writeback cache off (contents operations), full disks on ext4, and
-# random kills; then one summary and a Markdown work list
+# kernel's writeback cache off (contents operations), full disks on ext4,
+# random kills, and the integration tests whose sweeps make test samples,
+# in full (LETHEFS_FULL_SWEEP=1); then one summary and a Markdown work list
 # (docs/TESTING.md). Usage: tests/fault/run-all.sh BUILD_DIR [KILL_ROUNDS]
 # FAULT_ARGS and KILL_ARGS (environment) are passed to sweep.py/kills.py.
 set -u
@@ -37,6 +38,15 @@ step sweep-ext4 python3 "$here/sweep.py" --build "$build" --modes fullfs --fullf
 # shellcheck disable=SC2086
 step kills python3 "$here/kills.py" --build "$build" --rounds "$rounds" \
 	--json "$out/kills.json" ${KILL_ARGS:-}
+# The integration tests whose sweeps `make test` samples, with every call
+# number (LETHEFS_FULL_SWEEP=1; docs/TESTING.md lists what each samples).
+full_bats=()
+for f in 30-faults 35-staging-crash 41-rotation-crash 46-upgrade; do
+	full_bats+=("$here/../integration/$f.bats")
+done
+step bats-full env LETHEFS_FULL_SWEEP=1 LETHEFS="$(cd "$build" && pwd)/lethefs" \
+	bats --tap --timing "${full_bats[@]}"
+echo "bats-full: $(grep -cE '^ok [0-9]+' "$out/bats-full.log") ok, $(grep -cE '^not ok [0-9]+' "$out/bats-full.log") not ok"
 python3 "$here/report.py" --summary "$out"/sweep*.json "$out/kills.json"
 python3 "$here/report.py" "$out"/sweep*.json "$out/kills.json" >"$out/report.md"
 echo "work list: $out/report.md; logs: $out/*.log"

@@ -5,8 +5,11 @@
 # seeds.c with valid inputs. Exits non-zero if any target crashes, leaks,
 # times out or fails to build; the reproducer is build-fuzz/crash-NAME-*.
 # Usage: tests/fuzz/run.sh [SECONDS]   (default 30)
+# FUZZ_JOBS targets are built and run at once (default: the number of
+# cores); each target still runs SECONDS on a core of its own.
 set -u
 secs=${1:-30}
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build-fuzz
 cc=${FUZZ_CC:-clang}
@@ -37,16 +40,48 @@ cd "$top" || die "cannot enter $top"
 # targets, plain for the seed writer.
 lib=$out/obj/liblethefs.a
 plain=$out/plain/liblethefs.a
-make -s -C "$top" BUILD="$out/obj" CC="$cc" OPT="$san" "$lib" >/dev/null ||
+make -s -j"$jobs" -C "$top" BUILD="$out/obj" CC="$cc" OPT="$san" "$lib" >/dev/null ||
 	die "building the instrumented library failed"
-make -s -C "$top" BUILD="$out/plain" CC="$cc" OPT="-O1" "$plain" >/dev/null ||
+make -s -j"$jobs" -C "$top" BUILD="$out/plain" CC="$cc" OPT="-O1" "$plain" >/dev/null ||
 	die "building the library failed"
 
-for t in $targets; do
+# Runs function $1 for every target, in $jobs lanes at once (the targets
+# dealt round-robin); fails if it failed for any. Each target's output is
+# kept apart and printed whole, in the targets' order.
+each_target() {
+	fn=$1
+	rm -rf "$out/out"
+	mkdir -p "$out/out"
+	lane=0 pids=""
+	while [ "$lane" -lt "$jobs" ]; do
+		(
+			i=0 rc=0
+			for t in $targets; do
+				if [ $((i % jobs)) -eq "$lane" ]; then
+					"$fn" "$t" >"$out/out/$t" 2>&1 || rc=1
+				fi
+				i=$((i + 1))
+			done
+			exit $rc
+		) &
+		pids="$pids $!"
+		lane=$((lane + 1))
+	done
+	rc=0
+	for p in $pids; do wait "$p" || rc=1; done
+	for t in $targets; do cat "$out/out/$t"; done
+	return $rc
+}
+
+build_target() {
 	# shellcheck disable=SC2086
-	$cc $san $base -Wall -Wextra -Werror -o "$out/fuzz_$t" "tests/fuzz/fuzz_$t.c" \
-		"$lib" $libs || die "building fuzz_$t failed"
-done
+	$cc $san $base -Wall -Wextra -Werror -o "$out/fuzz_$1" "tests/fuzz/fuzz_$1.c" \
+		"$lib" $libs || {
+		echo "fuzz: building fuzz_$1 failed"
+		return 1
+	}
+}
+each_target build_target || die "building the targets failed"
 
 # The seed writer runs once, without sanitizers or coverage.
 # shellcheck disable=SC2086
@@ -54,10 +89,9 @@ $cc -O1 $base -Wall -Wextra -Werror -o "$out/seeds" tests/fuzz/seeds.c "$plain" 
 	die "building seeds failed"
 "$out/seeds" "$out" || die "writing seeds failed"
 
-failed=""
-for t in $targets; do
+run_target() {
+	t=$1 log=$out/fuzz_$1.log
 	mkdir -p "$out/corpus-$t"
-	log=$out/fuzz_$t.log
 	"$out/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$out/crash-$t-" -print_final_stats=1 \
 		"$out/corpus-$t" >"$log" 2>&1
@@ -68,9 +102,11 @@ for t in $targets; do
 	else
 		echo "fuzz_$t: FAILED (exit $rc), log $log"
 		grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" | head -20
-		failed="$failed $t"
+		return 1
 	fi
-done
-
-[ -z "$failed" ] || die "failing targets:$failed"
+}
+if ! each_target run_target; then
+	# shellcheck disable=SC2086
+	die "failing targets:$(cd "$out/out" && grep -l FAILED $targets | tr '\n' ' ')"
+fi
 echo "fuzz: all targets ran ${secs}s without a crash"

@@ -35,9 +35,7 @@ teardown() {
 	# A write that does not fit fails whole (its space is reserved first),
 	# so the last failed chunk of dd may have left some space: fill it with
 	# small synced appends until none fits.
-	for _ in $(seq 2000); do
-		head -c 4096 /dev/urandom >>"$MNT/filler2" && sync "$MNT/filler2" || break
-	done
+	fill_by_synced_pages "$MNT/filler2" 2000
 	# Appending to an existing file on a full disk fails cleanly...
 	run sh -c "head -c 200000 /dev/urandom >> '$MNT/log' && sync '$MNT/log'"
 	[ "$status" -ne 0 ]
@@ -59,9 +57,7 @@ append_on_full_disk() {
 		head -c 50004 /dev/urandom >"$T/tail"
 		cp "$T/tail" "$MNT/tail$round"
 		sync "$MNT/tail$round"
-		for _ in $(seq 4000); do
-			head -c 4096 /dev/urandom >>"$MNT/fill" && sync "$MNT/fill" || break
-		done
+		fill_by_synced_pages "$MNT/fill" 4000
 		run sh -c "head -c 50000 /dev/urandom >>'$MNT/tail$round' && sync '$MNT/tail$round'"
 		[ "$status" -ne 0 ]
 		# With the writeback cache the kernel may show the pages it could

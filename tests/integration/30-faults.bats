@@ -14,6 +14,10 @@
 load helpers
 
 FAULT=$BATS_TEST_DIRNAME/../fault
+# The long sweeps try a representative sample of call numbers (sweep.py
+# --sample: the first and the last, every SAMPLE-th, the first call of each
+# kind); LETHEFS_FULL_SWEEP=1 (make test-faults) tries every one.
+SAMPLE=8
 BUILD=$(dirname "$LETHEFS")
 SHIM=$BUILD/tests/fault/faultshim.so
 
@@ -217,9 +221,12 @@ reap() {
 }
 
 @test "#7: a crash, a full disk or an I/O error while adopting a directory as staging keeps it" {
-	# Every call of the adoption (35) in each mode, and a genuinely full
-	# tmpfs at every page count it could need.
-	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,enospc-short,eio,fullfs
+	# The adoption's calls (35) in each mode, sampled (sweep.py --sample:
+	# here 33 of them, nearly every call is of a kind of its own; every call
+	# with LETHEFS_FULL_SWEEP=1 and in make test-faults), and a genuinely
+	# full tmpfs at every SAMPLE-th page count it could need.
+	sweep --ops stage-adopt --modes crash-before,crash-after,enospc,enospc-short,eio,fullfs \
+		--sample "$SAMPLE"
 }
 
 @test "#7: without RENAME_EXCHANGE (EINVAL) an adoption commits in three renames" {
@@ -251,19 +258,22 @@ reap() {
 	sweep --ops rotate --modes crash-after --max-n 12
 }
 
-@test "#10: EIO at any call of a rotation, the new header of a re-sealed file included" {
-	# Every call: a file's new header (pwrite off=0), its blocks, a
-	# directory's renames and .lethefs.dir. The live mount must read every
-	# file at once (the conversion finished or undone from its record),
-	# not only after the next mount's recovery.
-	sweep --ops rotate --modes eio
+@test "#10: EIO at a sample of a rotation's calls (each kind; every call: LETHEFS_FULL_SWEEP=1), the new header of a re-sealed file included" {
+	# A file's new header (pwrite off=0), its blocks, a directory's renames
+	# and .lethefs.dir: each kind of call of the rotation (56 of 152), and
+	# every SAMPLE-th (all with LETHEFS_FULL_SWEEP=1 and in make test-faults). The
+	# live mount must read every file at once (the conversion finished or
+	# undone from its record), not only after the next mount's recovery.
+	sweep --ops rotate --modes eio --sample "$SAMPLE"
 }
 
-@test "#11: rotation on a full disk pauses and says so (ENOSPC at every call, EDQUOT)" {
+@test "#11: rotation on a full disk pauses and says so (ENOSPC from a sample of its calls, EDQUOT)" {
 	# From N on every allocating call fails: the rotation must pause (the
 	# operation returns within its 20 s), the live mount must show every
 	# file (a directory half converted included) and the remount resumes.
-	sweep --ops rotate --modes enospc &&
+	# N: each kind of allocating call and every SAMPLE-th (all with
+	# LETHEFS_FULL_SWEEP=1 and in make test-faults).
+	sweep --ops rotate --modes enospc --sample "$SAMPLE" &&
 		sweep --ops rotate --modes edquot --n 4,12,20,26
 }
 

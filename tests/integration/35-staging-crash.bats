@@ -14,9 +14,10 @@
 # renameat2 1 (commit), fsync 8, renameat 3 (index). Of an expiry (the
 # control thread): pwrite64 1 (key overwritten), fsync 1, unlinkat 1 (key),
 # fsync 2, unlinkat 2 (record), renameat 1 (index), then the tree's
-# unlinkat calls. The default run kills at 32 points (about 45 s on a
-# loaded machine); LETHEFS_LONG_FAULTS=1 walks every N from 1 to 12 of
-# each system call (about 230 trials).
+# unlinkat calls. The default run kills at 38 points (about 45 s on a
+# loaded machine); LETHEFS_FULL_SWEEP=1 (make test-faults; the older name
+# LETHEFS_LONG_FAULTS=1 works too) walks every N from 1 to 12 of each
+# system call (about 230 trials).
 
 load helpers
 
@@ -54,12 +55,20 @@ arm() { # syscall N
 	pid=$(daemon_pid)
 	strace -f -qq -o /dev/null -p "$pid" -e trace="$1" -e inject="$1":signal=SIGKILL:when="$2" &
 	SP=$!
-	for _ in $(seq 50); do
-		grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$pid/status" 2>/dev/null && break
-		sleep 0.1
+	# Armed once every thread of the daemon is traced (strace -f -p
+	# attaches to each in turn).
+	for _ in $(seq 100); do
+		all_traced "$pid" && break
+		sleep 0.05
 	done
-	sleep 0.2 # every thread attached
 	DPID=$pid
+}
+
+all_traced() { # pid
+	local st
+	for st in /proc/"$1"/task/*/status; do
+		grep -q "^TracerPid:[[:space:]]*[1-9]" "$st" 2>/dev/null || return 1
+	done
 }
 
 # Ends a trial: detaches strace if the call was never reached, notes
@@ -127,7 +136,11 @@ check_after() { # name-or-empty expected: "live", "gone" or "either"
 }
 
 points() { # default points, or 1..12 in the long run
-	if [ -n "${LETHEFS_LONG_FAULTS:-}" ]; then seq 1 12; else echo "$@"; fi
+	if [ "${LETHEFS_FULL_SWEEP:-0}" = 1 ] || [ -n "${LETHEFS_LONG_FAULTS:-}" ]; then
+		seq 1 12
+	else
+		echo "$@"
+	fi
 }
 
 @test "a kill at each step of a creation under staging_root: the directory is live or was never made" {
@@ -165,6 +178,7 @@ points() { # default points, or 1..12 in the long run
 			n=$((n + 1))
 			mount_vault
 			"$LETHEFS" stage create --ttl 2s "$MNT/m/exp$n" >/dev/null
+			expires=$(($(date +%s%N) / 1000000 + 2100))
 			echo "expiring-secret-$n" >"$MNT/m/exp$n/f"
 			arm "$sc" "$w"
 			for _ in $(seq 60); do
@@ -176,7 +190,7 @@ points() { # default points, or 1..12 in the long run
 			echo "# expiry: $sc #$w" >&3
 			# A kill may come before the expiry (the tick's own writes):
 			# by the time of the check the TTL has passed in any case.
-			sleep 2
+			while [ "$(($(date +%s%N) / 1000000))" -lt "$expires" ]; do sleep 0.1; done
 			check_after "exp$n" gone
 			assert_not_in_backing "expiring-secret-$n"
 		done

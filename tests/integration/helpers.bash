@@ -167,5 +167,29 @@ assert_no_match() {
 	return 1
 }
 
+# Appends 4 KiB of random bytes to file $1 and fsyncs it, again and again,
+# until an append or its fsync fails (a full disk) or $2 pages were added.
+# One process for the whole loop: a `head -c 4096 >>F && sync F` per page
+# cost two forks each, about 7 s per 8 MiB filled.
+fill_by_synced_pages() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+path, most = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+try:
+    for _ in range(most):
+        page = os.urandom(4096)
+        if os.write(fd, page) != len(page):
+            break
+        os.fsync(fd)
+except OSError:
+    pass
+try:
+    os.close(fd)
+except OSError:
+    pass
+PY
+}
+
 # Cheap Argon2id for slots created in tests.
 KDF=(--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M)

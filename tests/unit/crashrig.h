@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the crash sweeps that run without a mount (test_tail_crash.c,
- * test_rename_crash.c): the backing-store calls are wrapped at link time
- * (-Wl,--wrap, see the Makefile), so a forked child can die (_exit) or get
- * ENOSPC/EIO at exactly its Nth call; and a vault (keyring, journal, inode
- * table) set up in a temporary directory. Header-only, for one test each. */
+ * test_rename_crash.c, test_rotbatch_crash.c): the backing-store calls are
+ * wrapped at link time (-Wl,--wrap, see the Makefile), so a forked child can
+ * die (_exit) or get ENOSPC/EIO at exactly its Nth call (rig_run); and a
+ * vault (keyring, journal, inode table) set up in a temporary directory.
+ * Header-only, for one test each. */
 #ifndef LETHEFS_CRASHRIG_H
 #define LETHEFS_CRASHRIG_H
 
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -255,6 +257,53 @@ static void rig_init(struct rig *g)
 	assert_int_equal(lfs_keyring_add_epoch(&g->kr, &e2), 0);
 	assert_int_equal(e2, 2);
 	assert_int_equal(lfs_keyring_set_current(&g->kr, 1), 0);
+}
+
+/* --- the operation in a child ---------------------------------------- */
+
+/* What a sweep cuts short: setup (may be NULL) runs in the child before
+ * anything is counted (opening the file, say), run is the operation, armed,
+ * and says whether it succeeded. */
+struct rig_op {
+	void (*setup)(struct rig *g, void *ctx);
+	bool (*run)(struct rig *g, void *ctx);
+	void *ctx;
+};
+
+/* Runs op in a forked child over a fresh rig_fs, with fault kind at its
+ * wrapped call number at (0: none). Returns the child's exit status (0: the
+ * operation succeeded, 1: it failed, 99: it died at the fault) and in
+ * *ncalls the number of wrapped calls it made (0 when it died). */
+static int rig_run(struct rig *g, const struct rig_op *op, int at, enum fault kind, int *ncalls)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		rig_fs(g);
+		if (op->setup)
+			op->setup(g, op->ctx);
+		calls = 0;
+		fault_at = at;
+		fault_kind = kind;
+		bool ok = op->run(g, op->ctx);
+		int n = calls;
+		fault_at = 0;
+		ssize_t wr = write(pfd[1], &n, sizeof(n));
+		(void)wr;
+		_exit(ok ? 0 : 1);
+	}
+	close(pfd[1]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	*ncalls = 0;
+	ssize_t rd = read(pfd[0], ncalls, sizeof(*ncalls));
+	(void)rd;
+	close(pfd[0]);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
 }
 
 static void rig_done(struct rig *g)

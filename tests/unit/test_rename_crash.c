@@ -57,33 +57,16 @@ static int state(struct rig *g)
 	return -1;
 }
 
+static bool rename_over(struct rig *g, void *ctx)
+{
+	(void)ctx;
+	return lfs_rename_over_empty_dir(&g->fs, g->data_fd, "S", g->data_fd, "D") == 0;
+}
+
 static int run_op(struct rig *g, int at, enum fault kind, int *ncalls)
 {
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		rig_fs(g);
-		calls = 0;
-		fault_at = at;
-		fault_kind = kind;
-		int r = lfs_rename_over_empty_dir(&g->fs, g->data_fd, "S", g->data_fd, "D");
-		int n = calls;
-		fault_at = 0;
-		ssize_t wr = write(pfd[1], &n, sizeof(n));
-		(void)wr;
-		_exit(r == 0 ? 0 : 1);
-	}
-	close(pfd[1]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	ssize_t rd = read(pfd[0], ncalls, sizeof(*ncalls));
-	(void)rd;
-	close(pfd[0]);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	const struct rig_op op = {.run = rename_over};
+	return rig_run(g, &op, at, kind, ncalls);
 }
 
 static int recover_and_check(struct rig *g, const char *what, int at)

@@ -122,35 +122,17 @@ static bool convert_all(struct rig *g)
 	return ok && r.errors == 0 && r.files_done == NFILES;
 }
 
+static bool run_convert_all(struct rig *g, void *ctx)
+{
+	(void)ctx;
+	return convert_all(g);
+}
+
 /* 0 done, 1 failed, 99 crashed; *ncalls: wrapped calls made. */
 static int run_op(struct rig *g, int at, enum fault kind, int *ncalls)
 {
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		rig_fs(g);
-		calls = 0;
-		fault_at = at;
-		fault_kind = kind;
-		bool ok = convert_all(g);
-		int n = calls;
-		fault_at = 0;
-		ssize_t wr = write(pfd[1], &n, sizeof(n));
-		(void)wr;
-		_exit(ok ? 0 : 1);
-	}
-	close(pfd[1]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	*ncalls = 0;
-	ssize_t rd = read(pfd[0], ncalls, sizeof(*ncalls));
-	(void)rd;
-	close(pfd[0]);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	const struct rig_op op = {.run = run_convert_all};
+	return rig_run(g, &op, at, kind, ncalls);
 }
 
 static uint32_t epoch_of(int fd)

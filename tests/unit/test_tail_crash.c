@@ -250,50 +250,43 @@ static bool undo(struct rig *g, int fd)
 	return true;
 }
 
+/* The scenario's operation on the file, opened before the calls count. */
+struct tail_op {
+	const struct scenario *s;
+	int fd;
+	struct lfs_inode *in;
+};
+
+static void tail_open(struct rig *g, void *ctx)
+{
+	struct tail_op *t = ctx;
+	t->in = open_file(g, &t->fd);
+}
+
+static bool tail_run(struct rig *g, void *ctx)
+{
+	struct tail_op *t = ctx;
+	const struct scenario *s = t->s;
+	if (s->op == 'w') {
+		uint8_t *w = pattern(s->len, 99);
+		return lfs_fileio_write(&g->fs, t->in, t->fd, (char *)w, s->len, s->off) ==
+		       (ssize_t)s->len;
+	}
+	if (s->op == 'r')
+		return convert(g, t->fd);
+	if (s->op == 'u')
+		return undo(g, t->fd);
+	return lfs_fileio_truncate(&g->fs, t->in, t->fd, s->off) == 0;
+}
+
 /* Runs the operation in a child with the given fault; returns the child's
  * exit status (0: the operation succeeded, 1: it failed, 99: crashed) and
  * the number of wrapped calls it made. */
 static int run_op(struct rig *g, const struct scenario *s, int at, enum fault kind, int *ncalls)
 {
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		rig_fs(g);
-		int fd;
-		struct lfs_inode *in = open_file(g, &fd);
-		calls = 0;
-		fault_at = at;
-		fault_kind = kind;
-		int ok;
-		if (s->op == 'w') {
-			uint8_t *w = pattern(s->len, 99);
-			ok = lfs_fileio_write(&g->fs, in, fd, (char *)w, s->len, s->off) ==
-			     (ssize_t)s->len;
-		} else if (s->op == 'r') {
-			ok = convert(g, fd);
-		} else if (s->op == 'u') {
-			ok = undo(g, fd);
-		} else {
-			ok = lfs_fileio_truncate(&g->fs, in, fd, s->off) == 0;
-		}
-		int n = calls;
-		fault_at = 0;
-		ssize_t wr = write(pfd[1], &n, sizeof(n));
-		(void)wr;
-		_exit(ok ? 0 : 1);
-	}
-	close(pfd[1]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	*ncalls = 0;
-	ssize_t rd = read(pfd[0], ncalls, sizeof(*ncalls));
-	(void)rd;
-	close(pfd[0]);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	struct tail_op t = {.s = s, .fd = -1};
+	const struct rig_op op = {.setup = tail_open, .run = tail_run, .ctx = &t};
+	return rig_run(g, &op, at, kind, ncalls);
 }
 
 /* Whether every 4 KiB block of got is the old or the new one. A write that
