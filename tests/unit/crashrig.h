@@ -274,7 +274,7 @@ struct rig_op {
  * wrapped call number at (0: none). Returns the child's exit status (0: the
  * operation succeeded, 1: it failed, 99: it died at the fault) and in
  * *ncalls the number of wrapped calls it made (0 when it died). */
-static int rig_run(struct rig *g, const struct rig_op *op, int at, enum fault kind, int *ncalls)
+static __attribute__((unused)) int rig_run(struct rig *g, const struct rig_op *op, int at, enum fault kind, int *ncalls)
 {
 	int pfd[2];
 	assert_int_equal(pipe(pfd), 0);
