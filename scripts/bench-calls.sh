@@ -48,10 +48,10 @@ if [[ -z $TAR ]]; then
 	# The first N paths of /usr/include in name order (directories come
 	# before what they hold).
 	TAR=/usr/include
-	(cd /usr && find include | LC_ALL=C sort | head -n "$N") >"$T/list"
+	(cd /usr && find include | LC_ALL=C sort | sed -n "1,${N}p") >"$T/list"
 	tar -cf "$T/subset.tar" -C /usr --no-recursion -T "$T/list"
 else
-	tar -tf "$TAR" | head -n "$N" >"$T/list"
+	tar -tf "$TAR" | sed -n "1,${N}p" >"$T/list"
 	mkdir -p "$T/src"
 	tar -xf "$TAR" -C "$T/src" --no-recursion -T "$T/list"
 	tar -cf "$T/subset.tar" -C "$T/src" --no-recursion -T "$T/list"
@@ -63,14 +63,14 @@ chmod 600 "$T/pass"
 
 # Calls that touch no backing file: process, memory, time and thread
 # calls. Everything else not on /dev/fuse counts.
-NOT_BACKING='futex|madvise|mmap|munmap|mprotect|brk|getrandom|clock_gettime|clock_nanosleep|nanosleep|rt_sigprocmask|rt_sigaction|rt_sigreturn|sched_yield|getpid|gettid|set_robust_list|rseq|clone|clone3|exit|prctl|restart_syscall|poll|ppoll|epoll_wait|epoll_pwait|sendmsg|recvmsg|accept4|getuid|geteuid|getgid|getegid|setfsuid|setfsgid|membarrier'
+NOT_BACKING='futex|madvise|mmap|munmap|mprotect|brk|getrandom|clock_gettime|clock_nanosleep|nanosleep|rt_sigprocmask|rt_sigaction|rt_sigreturn|sched_yield|getpid|gettid|set_robust_list|rseq|clone|clone3|exit|prctl|restart_syscall|poll|ppoll|epoll_wait|epoll_pwait|sendmsg|recvmsg|accept4|getuid|geteuid|getgid|getegid|setfsuid|setfsgid|membarrier|mlock|munlock'
 
 count() { # trace file -> "syscall count" lines, busiest first
 	awk -v skip="^($NOT_BACKING)\$" '
 		/^[0-9]+ +<\.\.\./ { next }             # a resumed call: counted at its start
 		match($0, /^[0-9]+ +[a-z_0-9]+\(/) {
 			s = substr($0, RSTART, RLENGTH - 1); sub(/^[0-9]+ +/, "", s)
-			if (s ~ skip || index($0, "</dev/fuse>") || index($0, "/dev/fuse\"")) next
+			if (s ~ skip || index($0, "</dev/fuse")) next
 			# An O_PATH open of the /proc link of a descriptor opens nothing
 			# on the backing filesystem: listed apart.
 			if (s == "openat" && index($0, "\"/proc/self/fd/") && index($0, "O_PATH")) s = "openat-proc-O_PATH"
