@@ -209,6 +209,26 @@ int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
 	return r < 0 ? r : io_stat(io);
 }
 
+/* Shared mode: io_begin without its stat, the size this daemon last
+ * left the file at (known_size) standing in for it. lock_for_write only
+ * uses it to choose the length's lock (a wrong guess takes the write lock
+ * where the read lock would do, never the reverse for a growing write: it
+ * stats again under the lock and upgrades), so the stat it needs anyway
+ * under the lock is the only one. */
+static int io_begin_hinted(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
+{
+	memset(io, 0, sizeof(*io));
+	io->fs = fs;
+	io->inode = inode;
+	io->l = &io->lay;
+	io->fd = fd;
+	int r = lfs_inode_layout(fs, inode, fd, &io->lay);
+	pthread_mutex_lock(&inode->meta_lock);
+	io->size = inode->known_size;
+	pthread_mutex_unlock(&inode->meta_lock);
+	return r;
+}
+
 /* Drops the cached header: another host may have replaced it (a file cut
  * to nothing and written again, a rotation). */
 void io_forget_header(struct lfs_inode *inode)
@@ -506,7 +526,7 @@ ssize_t lfs_fileio_write_sized(struct lfs_fs *fs, struct lfs_inode *inode, int f
 		return -EFBIG;
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
-	ssize_t r = io_begin(&io, fs, inode, fd);
+	ssize_t r = fs->shared ? io_begin_hinted(&io, fs, inode, fd) : io_begin(&io, fs, inode, fd);
 	if (fs->shared) {
 		/* No waiting for this daemon's reordered writes: another host's
 		 * growth never reaches known_size, so it would only delay. */
