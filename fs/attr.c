@@ -423,9 +423,14 @@ static int store_dir(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const str
  * file's times kept. The caller holds in's io_lock exclusively. */
 static int store_reg(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
 {
+	/* An open writer's descriptor when there is one (fs.h: it stays open
+	 * while io_lock is held), else one of its own. */
+	pthread_mutex_lock(&in->meta_lock);
+	int wfd = in->wfd;
+	pthread_mutex_unlock(&in->meta_lock);
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(ifd, proc);
-	int fd = open(proc, O_RDWR | O_CLOEXEC);
+	int fd = wfd >= 0 ? wfd : open(proc, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -462,7 +467,8 @@ static int store_reg(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const str
 		in->have_header = true;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
-	close(fd);
+	if (fd != wfd)
+		close(fd);
 	return r;
 }
 
@@ -482,8 +488,12 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
                     gid_t gid)
 {
 	struct stat st;
-	/* Loaded before the exclusive lock: a reload takes it shared. */
-	int r = lfs_attr_fstat(fs, in, ifd, &st);
+	/* Loaded before the exclusive lock: a reload takes it shared. (The
+	 * stat only loads: an inode loaded already needs none.) */
+	pthread_mutex_lock(&in->meta_lock);
+	bool ready = loaded(in);
+	pthread_mutex_unlock(&in->meta_lock);
+	int r = ready ? 0 : lfs_attr_fstat(fs, in, ifd, &st);
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&in->io_lock);
@@ -494,13 +504,24 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 	if (!v2) {
 		r = in->fmt == 2 ? -EIO : -ENOTSUP;
 	} else {
+		struct lfs_irec old = rec;
 		if (mode >= 0)
 			rec.mode = (uint16_t)(mode & 07777);
 		if (uid != (uid_t)-1)
 			rec.uid = (uint32_t)uid;
 		if (gid != (gid_t)-1)
 			rec.gid = (uint32_t)gid;
-		r = lfs_attr_store(fs, in, ifd, &rec);
+		/* A change to what the record says already (tar as root giving
+		 * a file the owner it has): the record stays as it is, and a
+		 * chown that changes nothing marks the change time as chown(2)
+		 * does (one call instead of the header's open, stat, write,
+		 * times and close). */
+		if (rec.mode == old.mode && rec.uid == old.uid && rec.gid == old.gid)
+			r = fchownat(ifd, "", (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+			        ? -errno
+			        : 0;
+		else
+			r = lfs_attr_store(fs, in, ifd, &rec);
 	}
 	pthread_rwlock_unlock(&in->io_lock);
 	return r;

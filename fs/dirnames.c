@@ -75,6 +75,19 @@ bool lfs_dir_meta_forget(struct lfs_inode *dir, int dirfd)
 	return changed;
 }
 
+bool lfs_dir_meta_reload(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd)
+{
+	pthread_mutex_lock(&dir->meta_lock);
+	bool had = dir->have_dirmeta;
+	struct lfs_dirmeta old = dir->dirmeta;
+	dir->have_dirmeta = false;
+	int r = load_checked(fs, dir, dirfd);
+	bool changed = !had || r < 0 || old.epoch != dir->dirmeta.epoch ||
+	               memcmp(old.dirid, dir->dirmeta.dirid, sizeof(old.dirid)) != 0;
+	pthread_mutex_unlock(&dir->meta_lock);
+	return changed;
+}
+
 bool lfs_fs_rotating(struct lfs_fs *fs)
 {
 	uint32_t ep[LFS_MAX_EPOCHS], cur;
@@ -136,7 +149,7 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 	if (r < 0)
 		return r;
 	r = lfs_keyring_get(fs->kr, m.epoch, &k);
-	if (r == -EIO && fs->shared && lfs_dir_meta_forget(dir, dirfd) &&
+	if (r == -EIO && fs->shared && lfs_dir_meta_reload(fs, dir, dirfd) &&
 	    (r = lfs_dir_meta(fs, dir, dirfd, &m)) == 0)
 		r = lfs_keyring_get(fs->kr, m.epoch, &k);
 	if (r < 0)

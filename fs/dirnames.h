@@ -25,6 +25,10 @@ int lfs_dir_meta(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, struct lfs
  * mode: another host's rotation moves directories to a new epoch). Returns
  * whether the epoch on disk differs from the one cached. */
 bool lfs_dir_meta_forget(struct lfs_inode *dir, int dirfd);
+/* The same, the metadata read again checked at once (as the next use after
+ * a forget would): one read of .lethefs.dir instead of two. On failure
+ * nothing stays cached and true is returned. */
+bool lfs_dir_meta_reload(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd);
 /* Shared mode while a rotation runs (the ring has several data epochs):
  * read-locks the directory's .lethefs.dir across hosts for one name
  * operation, so that the rotation walker, which write-locks it while it

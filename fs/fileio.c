@@ -44,6 +44,8 @@ int io_stat(struct io *io)
 	if (fstat(io->fd, &st) < 0)
 		return -errno;
 	io->backing = (uint64_t)st.st_size;
+	io->dev = (uint64_t)st.st_dev;
+	io->ino = (uint64_t)st.st_ino;
 	lfs_plain_size(io->l, io->backing, &io->size);
 	return 0;
 }
@@ -206,6 +208,26 @@ int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
 	io->fd = fd;
 	int r = lfs_inode_layout(fs, inode, fd, &io->lay);
 	return r < 0 ? r : io_stat(io);
+}
+
+/* Shared mode: io_begin without its stat, the size this daemon last
+ * left the file at (known_size) standing in for it. lock_for_write only
+ * uses it to choose the length's lock (a wrong guess takes the write lock
+ * where the read lock would do, never the reverse for a growing write: it
+ * stats again under the lock and upgrades), so the stat it needs anyway
+ * under the lock is the only one. */
+static int io_begin_hinted(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd)
+{
+	memset(io, 0, sizeof(*io));
+	io->fs = fs;
+	io->inode = inode;
+	io->l = &io->lay;
+	io->fd = fd;
+	int r = lfs_inode_layout(fs, inode, fd, &io->lay);
+	pthread_mutex_lock(&inode->meta_lock);
+	io->size = inode->known_size;
+	pthread_mutex_unlock(&inode->meta_lock);
+	return r;
 }
 
 /* Drops the cached header: another host may have replaced it (a file cut
@@ -374,8 +396,10 @@ static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t 
 	struct lfs_journal_target *t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	int r = lfs_journal_target_of(io->fd, fs->data_path ? fs->data_path : "",
-	                              fs->handle_mount_fd >= 0, t);
+	/* (io_stat has just stat'ed the descriptor) */
+	int r = lfs_journal_target_of_known(io->fd, io->dev, io->ino,
+	                                    fs->data_path ? fs->data_path : "",
+	                                    fs->handle_mount_fd >= 0, t);
 	if (r == 0) {
 		struct lfs_overwriter w = {
 		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
@@ -464,6 +488,19 @@ static int lock_for_write(struct io *io, uint64_t off, size_t size, bool *size_h
                           bool *blocks_held)
 {
 	*size_held_w = *blocks_held = false;
+	/* A write past the end as last seen (io_begin's stat): the length's
+	 * write lock at once, rather than a read lock, a stat, an unlock and
+	 * the write lock (three round trips less on a network engine). Held
+	 * for writing, the length excludes every other host's writer, so it
+	 * also covers a write that no longer grows the file once restated. */
+	if (off + size > io->size) {
+		int r = lfs_range_lock(io->fd, true, LFS_FLOCK_SIZE, 1, true);
+		*size_held_w = r == 0;
+		if (r == 0)
+			r = io_stat(io);
+		io_forget_header(io->inode);
+		return r;
+	}
 	int r = lfs_range_lock(io->fd, false, LFS_FLOCK_SIZE, 1, true);
 	if (r == 0)
 		r = io_stat(io);
@@ -497,19 +534,28 @@ static void unlock_write(struct io *io, uint64_t off, size_t size, bool blocks_h
 ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
                          size_t size, uint64_t off)
 {
+	uint64_t before;
+	return lfs_fileio_write_sized(fs, inode, fd, buf, size, off, &before);
+}
+
+ssize_t lfs_fileio_write_sized(struct lfs_fs *fs, struct lfs_inode *inode, int fd,
+                               const char *buf, size_t size, uint64_t off, uint64_t *before)
+{
+	*before = 0;
 	if (size == 0)
 		return 0;
 	if (off + size < off || off + size > (uint64_t)INT64_MAX / 2)
 		return -EFBIG;
 	struct io io;
 	pthread_rwlock_wrlock(&inode->io_lock);
-	ssize_t r = io_begin(&io, fs, inode, fd);
+	ssize_t r = fs->shared ? io_begin_hinted(&io, fs, inode, fd) : io_begin(&io, fs, inode, fd);
 	if (fs->shared) {
 		/* No waiting for this daemon's reordered writes: another host's
 		 * growth never reaches known_size, so it would only delay. */
 		bool size_w = false, blocks = false;
 		if (r == 0)
 			r = lock_for_write(&io, off, size, &size_w, &blocks);
+		*before = io.size;
 		if (r == 0)
 			r = write_locked(&io, buf, size, off);
 		unlock_write(&io, off, size, blocks);
@@ -528,6 +574,7 @@ ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, con
 		pthread_rwlock_wrlock(&inode->io_lock);
 		r = io_begin(&io, fs, inode, fd);
 	}
+	*before = io.size;
 	if (r == 0)
 		r = write_locked(&io, buf, size, off);
 	if (r >= 0)

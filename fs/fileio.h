@@ -21,6 +21,11 @@ ssize_t lfs_fileio_read_direct(struct lfs_fs *fs, struct lfs_inode *inode, int f
 			       char *buf, size_t size, uint64_t off);
 ssize_t lfs_fileio_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf,
 			 size_t size, uint64_t off);
+/* The same, also giving the file's plaintext size just before the write
+ * (as the write found it, under the inode's lock): a caller that needs
+ * it spends no stat of its own. */
+ssize_t lfs_fileio_write_sized(struct lfs_fs *fs, struct lfs_inode *inode, int fd,
+			       const char *buf, size_t size, uint64_t off, uint64_t *before);
 int lfs_fileio_truncate(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t size);
 /* mode 0 and FALLOC_FL_KEEP_SIZE; anything else is -EOPNOTSUPP (punch hole
  * and zero range are in holes.h). */

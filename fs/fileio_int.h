@@ -18,6 +18,7 @@ struct io {
 	struct lfs_layout lay;      /* this file's: its header's version */
 	int fd;
 	uint64_t backing;                  /* backing file size */
+	uint64_t dev, ino;                 /* the backing file's, from io_stat */
 	uint64_t size;                     /* plaintext size */
 	const struct lfs_epoch_keys *keys; /* held from the keyring */
 	struct lfs_aead_key key;

@@ -78,8 +78,10 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	if (!x->rec)
 		return -ENOMEM;
 	x->rec->kind = LFS_JK_TAIL;
-	int r = lfs_journal_target_of(io->fd, fs->data_path ? fs->data_path : "",
-	                              fs->handle_mount_fd >= 0, &x->rec->target);
+	/* (io_stat has just stat'ed the descriptor) */
+	int r = lfs_journal_target_of_known(io->fd, io->dev, io->ino,
+	                                    fs->data_path ? fs->data_path : "",
+	                                    fs->handle_mount_fd >= 0, &x->rec->target);
 	if (r < 0)
 		return r;
 	/* A growth's record carries the new pivot only: the pivot is written

@@ -110,6 +110,19 @@ struct lfs_inode {
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */
 	bool tail_broken;
+	/* Exclusive mounts: POSIX ACLs this inode is known not to have
+	 * (LFS_NOACL_* bits of fs/ops_acl.c), so that a chmod or a create
+	 * below it need not ask the backing store; acl_gen counts the ACL
+	 * changes made through this inode (both meta_lock). */
+	uint8_t noacl;
+	uint32_t acl_gen;
+	/* Regular files: the backing descriptor (read-write) of one open
+	 * handle that may write, or -1, so that rewriting the header (a chmod
+	 * or chown of an open file) needs no open and close of its own. Set
+	 * when the handle opens, cleared by its release under the exclusive
+	 * io_lock before the descriptor closes; used only under io_lock
+	 * (meta_lock guards the field). */
+	int wfd;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first

@@ -68,6 +68,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 		return -ENOMEM;
 	}
 	fs->root.fd = data_dir_fd;
+	fs->root.wfd = -1;
 	fs->root.dev = st.st_dev;
 	fs->root.ino = st.st_ino;
 	fs->root.type = S_IFDIR;
@@ -243,6 +244,7 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 		return NULL;
 	}
 	inode->fd = fd;
+	inode->wfd = -1;
 	inode->dev = st->st_dev;
 	inode->ino = st->st_ino;
 	inode->type = st->st_mode & S_IFMT;
@@ -422,6 +424,8 @@ static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
 	in->have_dirmeta = false;
 	in->have_rec = false;
 	in->tail_broken = false;
+	in->noacl = 0;
+	in->acl_gen++;
 	pthread_mutex_unlock(&in->meta_lock);
 	pthread_rwlock_unlock(&in->io_lock);
 }

@@ -80,15 +80,31 @@ int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char
  * (lfs_make2). */
 int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mode, dev_t rdev,
 		   struct lfs_irec *rec);
+/* What lfs_make2 made: the new object's descriptor (a regular backing
+ * file's read-write one, a directory's O_RDONLY one; the caller closes
+ * it) and what it wrote there, so that the reply needs no lookup of the
+ * name and no read of what was just written (lfs_made_entry). */
+struct lfs_made {
+	int fd;
+	struct lfs_irec rec;
+	bool dir;
+	bool noacl; /* no ACL was stored on it (none to inherit) */
+	struct lfs_file_header header; /* !dir */
+	struct lfs_dirmeta dirmeta;    /* dir */
+};
 /* Creates a format-2 object (fs/ops_make2.c) named backing in parent (open
  * on pfd): built whole under a hidden temporary name (its record, an
  * inherited ACL, a symlink's target link, a directory's .lethefs.dir), then
  * renamed into place without replacing anything, so that no name ever
- * points at an object without its record. With fd non-NULL (create) a
- * regular file's read-write descriptor is returned there. -EEXIST when the
- * name is taken. */
+ * points at an object without its record. On success *made holds the new
+ * object's descriptor and contents. -EEXIST when the name is taken. */
 int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-	      mode_t mode, dev_t rdev, const char *link, int *fd);
+	      mode_t mode, dev_t rdev, const char *link, struct lfs_made *made);
+/* The entry reply for the object lfs_make2 just made as backing in parent
+ * (fs/ops_made.c): its inode from made->fd and what was written, instead
+ * of a lookup of the name and a read of its header. */
+int lfs_made_entry(struct lfs_fs *fs, struct lfs_inode *parent, const char *backing,
+		   const struct lfs_made *made, struct fuse_entry_param *e);
 
 /* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
  * at proc (its /proc/self/fd path), under the keys of stage_id: name is
@@ -106,7 +122,15 @@ int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, con
 int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc,
 		     int type, const char *value, size_t size);
 int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
+/* Returns 1 when the parent has no default ACL (the umask applied,
+ * nothing stored on the new object), 0 when it inherited, or -errno. */
 int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode);
+/* After an ACL of inode was set or removed through the mount: what the
+ * inode knew about its ACLs is void (inode->noacl, fs/fs.h). */
+void lfs_acl_changed(struct lfs_inode *inode);
+/* A new object with no ACL of either kind (lfs_acl_inherit returned 1),
+ * on an exclusive mount: its inode knows it. */
+void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
 int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,

@@ -23,6 +23,62 @@
 
 static const char *const acl_names[] = {LFS_ACL_XATTR_ACCESS, LFS_ACL_XATTR_DEFAULT};
 
+/* inode->noacl bits: no access ACL, no default ACL. Known only on an
+ * exclusive mount, where every change of an ACL goes through this daemon
+ * (lfs_acl_changed); with -o shared another host may set one at any time,
+ * so there every question goes to the backing store. Whoever writes the
+ * backing store cannot make an ACL that authenticates except by copying
+ * one the vault holds; a daemon that believes "none" then behaves as if
+ * the copy had not been made, which the old code's re-read would not have
+ * prevented either (it read whatever was there). A lock forgets it all
+ * (lfs_fs_forget_cached_metadata). */
+#define LFS_NOACL_ACCESS  0x1
+#define LFS_NOACL_DEFAULT 0x2
+
+/* Whether inode is known to have no ACL of kind bit; *gen receives the
+ * change count to pass to learn_none. */
+static bool known_none(struct lfs_fs *fs, struct lfs_inode *inode, uint8_t bit, uint32_t *gen)
+{
+	*gen = 0;
+	if (fs->shared)
+		return false;
+	pthread_mutex_lock(&inode->meta_lock);
+	bool none = inode->noacl & bit;
+	*gen = inode->acl_gen;
+	pthread_mutex_unlock(&inode->meta_lock);
+	return none;
+}
+
+/* The backing store said inode has no ACL of kind bit: kept unless an
+ * ACL change went through the inode since the question (gen), which
+ * may have set one after the answer. */
+static void learn_none(struct lfs_fs *fs, struct lfs_inode *inode, uint8_t bit, uint32_t gen)
+{
+	if (fs->shared)
+		return;
+	pthread_mutex_lock(&inode->meta_lock);
+	if (inode->acl_gen == gen)
+		inode->noacl |= bit;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+void lfs_acl_changed(struct lfs_inode *inode)
+{
+	pthread_mutex_lock(&inode->meta_lock);
+	inode->acl_gen++;
+	inode->noacl = 0;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	if (fs->shared)
+		return;
+	pthread_mutex_lock(&inode->meta_lock);
+	inode->noacl = LFS_NOACL_ACCESS | LFS_NOACL_DEFAULT;
+	pthread_mutex_unlock(&inode->meta_lock);
+}
+
 /* Whether the caller may keep a set-group-ID bit on a file of group gid:
  * root, or a member of gid (the kernel's in_group_or_capable). */
 static bool caller_in_group(fuse_req_t req, gid_t gid)
@@ -88,12 +144,17 @@ int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mod
 {
 	if (!fs->acl || S_ISLNK(inode->type))
 		return 0;
+	uint32_t gen;
+	if (known_none(fs, inode, LFS_NOACL_ACCESS, &gen))
+		return 0; /* nothing to rewrite */
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(ifd, proc);
 	uint8_t *acl = NULL;
 	int len = lfs_xattr_load(fs, inode->stage_id, proc, LFS_ACL_XATTR_ACCESS, &acl);
-	if (len == -ENODATA)
+	if (len == -ENODATA) {
+		learn_none(fs, inode, LFS_NOACL_ACCESS, gen);
 		return 0;
+	}
 	int r = len < 0 ? len : lfs_acl_check(acl, (size_t)len);
 	if (r > 0) {
 		lfs_acl_chmod(acl, (size_t)len, mode);
@@ -113,12 +174,17 @@ int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, m
 	lfs_proc_path(pfd, pproc);
 	lfs_proc_path(fd, proc);
 	uint8_t *def = NULL;
-	int len = lfs_xattr_load(fs, parent->stage_id, pproc, LFS_ACL_XATTR_DEFAULT, &def);
+	uint32_t gen;
+	bool none = known_none(fs, parent, LFS_NOACL_DEFAULT, &gen);
+	int len = none ? -ENODATA
+	               : lfs_xattr_load(fs, parent->stage_id, pproc, LFS_ACL_XATTR_DEFAULT, &def);
+	if (len == -ENODATA && !none)
+		learn_none(fs, parent, LFS_NOACL_DEFAULT, gen);
 	if (len == -ENODATA || len == 0) {
 		/* No default ACL: the umask the kernel left to us. */
 		*mode &= ~(mode_t)(fuse_req_ctx(req)->umask & 0777);
 		free(def);
-		return 0;
+		return 1;
 	}
 	int r = len < 0 ? len : lfs_acl_check(def, (size_t)len);
 	if (r == 0 || r == -EINVAL)

@@ -142,7 +142,7 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	/* Shared: another host's rotation may have moved the directory's
 	 * names to a new epoch since its metadata was cached. */
-	if (r == -ENOENT && fs->shared && lfs_dir_meta_forget(parent, pfd) &&
+	if (r == -ENOENT && fs->shared && lfs_dir_meta_reload(fs, parent, pfd) &&
 	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
@@ -447,8 +447,15 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	int v2 = r == 0 && !staged ? lfs_attr_new_format2(fs, parent->stage_id) : 0;
 	if (v2 < 0)
 		r = v2;
+	bool have_entry = false;
 	if (r == 0 && v2) {
-		r = lfs_make2(req, parent, pfd, b.name, mode, rdev, link, NULL);
+		struct lfs_made made;
+		r = lfs_make2(req, parent, pfd, b.name, mode, rdev, link, &made);
+		if (r == 0) { /* the entry from what was made: no lookup */
+			r = lfs_made_entry(fs, parent, b.name, &made, &e);
+			have_entry = r == 0;
+			close(made.fd);
+		}
 	} else if (r == 0 && !staged) {
 		if (link)
 			r = lfs_symlink_make(fs, parent->stage_id, pfd, b.name, link);
@@ -466,7 +473,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 			lfs_bname_drop_sidecar(pfd, &b);
 		}
 	}
-	if (r == 0)
+	if (r == 0 && !have_entry)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	if (r < 0)

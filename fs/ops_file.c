@@ -44,12 +44,20 @@ static int open_backing(int dirfd, const char *name, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The open flags that change what the backing file does and that only an
+ * open can set: durability and access times. (Not the others the kernel
+ * passes: its O_LARGEFILE, whose value glibc calls 0 on 64-bit systems,
+ * was in every create and made each one reopen its file, a round trip on a
+ * network engine; O_NONBLOCK, which GNU tar gives every file it extracts,
+ * changes nothing for a regular file.) */
+#define BACKING_OPEN_FLAGS (O_SYNC | O_DSYNC | O_NOATIME)
+
 /* A new format-2 file's descriptor with the open flags that matter to the
- * backing file (O_SYNC, O_DIRECT, ...), which only an open can set: then
- * reopened. Returns 0 or a negative errno (*fd kept). */
+ * backing file (BACKING_OPEN_FLAGS): then reopened. Returns 0 or a
+ * negative errno (*fd kept). */
 static int reopen_with_flags(int *fd, int flags)
 {
-	int extra = flags & ~(VIEW_ONLY_FLAGS | O_NOFOLLOW | O_LARGEFILE | O_CLOEXEC);
+	int extra = flags & BACKING_OPEN_FLAGS;
 	if (!extra)
 		return 0;
 	char proc[LFS_PROC_PATH_MAX];
@@ -81,8 +89,13 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	                               ? LFS_DIRECT_NONE
 	                               : LFS_DIRECT_OFF);
 	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
-	if (h->writer)
+	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
+		pthread_mutex_lock(&inode->meta_lock);
+		if (inode->wfd < 0)
+			inode->wfd = fd; /* (read-write: open_backing) */
+		pthread_mutex_unlock(&inode->meta_lock);
+	}
 	atomic_fetch_add(&fs->open_files, 1);
 	/* From now on the kernel may cache its pages: a lock drops them. */
 	lfs_inode_note_open(fs, inode);
@@ -103,8 +116,9 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
 	struct fuse_entry_param e;
+	struct lfs_made made = {.fd = -1};
 	int fd = -1;
-	bool created = false;
+	bool created = false, have_entry = false;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -121,8 +135,15 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 		r = v2;
 	if (r == 0 && v2) {
 		/* Format 2: built whole with its record (ops_make2.c). */
-		r = lfs_make2(req, parent, pfd, b.name, S_IFREG | (mode & 07777), 0, NULL, &fd);
+		r = lfs_make2(req, parent, pfd, b.name, S_IFREG | (mode & 07777), 0, NULL, &made);
 		created = r == 0;
+		if (r == 0) {
+			/* The entry from what was made (before a reopen closes
+			 * its descriptor): no lookup, no header read. */
+			fd = made.fd;
+			r = lfs_made_entry(fs, parent, b.name, &made, &e);
+			have_entry = r == 0;
+		}
 		if (r == 0)
 			r = reopen_with_flags(&fd, fi->flags);
 		else if (r == -EEXIST && !(fi->flags & O_EXCL))
@@ -145,9 +166,11 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 				r = lfs_new_object(req, parent, pfd, b.name, S_IFREG | mode);
 		}
 	}
-	if (r == 0)
+	if (r == 0 && !have_entry) {
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
-	struct lfs_inode *inode = r == 0 ? lfs_inode_of(req, e.ino) : NULL;
+		have_entry = r == 0;
+	}
+	struct lfs_inode *inode = have_entry ? lfs_inode_of(req, e.ino) : NULL;
 	int ifd = inode ? lfs_inode_pin(fs, inode) : -1; /* held while open */
 	if (r == 0 && ifd < 0)
 		r = ifd;
@@ -262,8 +285,11 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
 	int64_t growth = 0;
-	uint64_t cur = lfs_plain_size_of(fs, inode, fd), end = (uint64_t)off + size;
+	uint64_t cur = 0, end = (uint64_t)off + size;
+	/* A staging quota is charged before the write (to refuse it); else
+	 * the write itself tells the size it found, without a stat here. */
 	if (inode->stage_id) {
+		cur = lfs_plain_size_of(fs, inode, fd);
 		growth = end > cur ? (int64_t)(end - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0) {
@@ -271,7 +297,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			return;
 		}
 	}
-	ssize_t n = lfs_fileio_write(fs, inode, fd, buf, size, (uint64_t)off);
+	uint64_t found = 0;
+	ssize_t n = lfs_fileio_write_sized(fs, inode, fd, buf, size, (uint64_t)off, &found);
+	if (!inode->stage_id)
+		cur = found;
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
 	/* The file grew here: st_blocks the kernel cached is now too small
@@ -307,8 +336,22 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs_handle *h = lfs_handle_of(fi);
-	if (h->writer)
-		atomic_fetch_sub(&lfs_inode_of(req, ino)->writers, 1);
+	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	if (h->writer) {
+		atomic_fetch_sub(&inode->writers, 1);
+		pthread_mutex_lock(&inode->meta_lock);
+		bool lent = inode->wfd == h->fd;
+		pthread_mutex_unlock(&inode->meta_lock);
+		/* Taken back under the exclusive io_lock: a header rewrite
+		 * using it holds io_lock until it is done. */
+		if (lent) {
+			pthread_rwlock_wrlock(&inode->io_lock);
+			pthread_mutex_lock(&inode->meta_lock);
+			inode->wfd = -1;
+			pthread_mutex_unlock(&inode->meta_lock);
+			pthread_rwlock_unlock(&inode->io_lock);
+		}
+	}
 	int dfd = atomic_load(&h->direct_fd);
 	if (dfd >= 0)
 		close(dfd);

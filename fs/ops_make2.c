@@ -23,32 +23,33 @@
 #include <unistd.h>
 
 /* The umask or the parent's default ACL (stored on the new object open on
- * fd), applied to *mode: with ACLs on, the kernel leaves both to us. */
+ * fd), applied to *mode: with ACLs on, the kernel leaves both to us.
+ * Returns 1 when nothing was inherited (lfs_acl_inherit). */
 static int finish_mode(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, mode_t *mode)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
-	return fs->acl ? lfs_acl_inherit(req, parent, pfd, fd, mode) : 0;
+	return fs->acl ? lfs_acl_inherit(req, parent, pfd, fd, mode) : 1;
 }
 
 /* Writes the object's record (and a symlink's target, a directory's
- * .lethefs.dir) into the temporary object open on fd. */
-static int write_object(struct lfs_fs *fs, uint32_t stage_id, int fd, bool dir,
-                        const struct lfs_irec *rec, const char *link)
+ * .lethefs.dir) into the temporary object open on made->fd; made keeps
+ * the header or directory metadata written. */
+static int write_object(struct lfs_fs *fs, uint32_t stage_id, struct lfs_made *made,
+                        const char *link)
 {
 	const struct lfs_epoch_keys *k;
 	int r = lfs_keyring_get(fs->kr, stage_id, &k);
 	if (r < 0)
 		return r;
-	if (dir) {
-		struct lfs_dirmeta m;
+	if (made->dir) {
 		uint8_t raw[LFS_DIRMETA_MAX];
-		lfs_dirmeta_new(&m, k->epoch, 2);
-		int n = lfs_dirmeta_encode(&m, k, rec, raw);
+		lfs_dirmeta_new(&made->dirmeta, k->epoch, 2);
+		int n = lfs_dirmeta_encode(&made->dirmeta, k, &made->rec, raw);
 		lfs_keyring_put(fs->kr);
-		return n < 0 ? n : lfs_dirmeta_store_raw(fd, raw, (size_t)n);
+		return n < 0 ? n : lfs_dirmeta_store_raw(made->fd, raw, (size_t)n);
 	}
-	struct lfs_file_header h;
-	r = lfs_obj2_write(fd, fs->layout.cipher, k, rec, link, link ? strlen(link) : 0, &h);
+	r = lfs_obj2_write(made->fd, fs->layout.cipher, k, &made->rec, link,
+	                   link ? strlen(link) : 0, &made->header);
 	lfs_keyring_put(fs->kr);
 	return r;
 }
@@ -61,23 +62,24 @@ static void remove_tmp(int pfd, const char *tmp, bool dir, int fd)
 }
 
 int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-              mode_t mode, dev_t rdev, const char *link, int *fdp)
+              mode_t mode, dev_t rdev, const char *link, struct lfs_made *made)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
-	bool dir = S_ISDIR(mode);
+	memset(made, 0, sizeof(*made));
+	made->fd = -1;
+	made->dir = S_ISDIR(mode);
 	if (link) {
 		if (strlen(link) > LFS_LINK_TARGET_MAX)
 			return -ENAMETOOLONG;
 		mode = S_IFLNK | 0777;
 	}
-	struct lfs_irec rec;
-	int r = lfs_new_record(req, parent, pfd, mode, rdev, &rec);
+	int r = lfs_new_record(req, parent, pfd, mode, rdev, &made->rec);
 	if (r < 0)
 		return r;
 	char tmp[LFS_OBJ2_TMP_LEN];
 	lfs_obj2_tmp_name(tmp);
 	int fd;
-	if (dir)
+	if (made->dir)
 		fd = mkdirat(pfd, tmp, 0700) < 0
 		         ? -1
 		         : openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -85,26 +87,27 @@ int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *bac
 		fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
-		if (dir)
+		if (made->dir)
 			unlinkat(pfd, tmp, AT_REMOVEDIR);
 		return r;
 	}
-	mode_t m = lfs_irec_ifmt(rec.type) | rec.mode;
+	made->fd = fd;
+	mode_t m = lfs_irec_ifmt(made->rec.type) | made->rec.mode;
 	if (!link)
 		r = finish_mode(req, parent, pfd, fd, &m);
-	rec.mode = (uint16_t)(m & 07777);
+	made->noacl = r == 1 || link; /* nothing inherited: it has no ACL */
+	if (r > 0)
+		r = 0;
+	made->rec.mode = (uint16_t)(m & 07777);
 	if (r == 0)
-		r = write_object(fs, parent->stage_id, fd, dir, &rec, link);
+		r = write_object(fs, parent->stage_id, made, link);
 	if (r == 0)
 		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
 	if (r < 0) {
-		remove_tmp(pfd, tmp, dir, fd);
+		remove_tmp(pfd, tmp, made->dir, fd);
 		close(fd);
+		made->fd = -1;
 		return r;
 	}
-	if (fdp && !dir)
-		*fdp = fd;
-	else
-		close(fd);
 	return 0;
 }

@@ -50,6 +50,8 @@ int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char
 		return r;
 	}
 	int r = fs->acl ? lfs_acl_inherit(req, parent, pfd, fd, &mode) : 0;
+	if (r > 0)
+		r = 0; /* nothing inherited */
 	/* The kernel already dropped the set-ID bits the caller may not set;
 	 * a directory keeps the set-group-ID bit it inherited. */
 	mode_t want = (mode & 07777) | (S_ISDIR(st.st_mode) ? (st.st_mode & S_ISGID) : 0);
@@ -69,7 +71,16 @@ int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mod
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst;
-	int r = lfs_attr_fstat(fs, parent, pfd, &pst);
+	/* A format-2 parent's mode and group are its record's, cached at
+	 * its lookup: a stat of it would only fetch backing attributes that
+	 * the record overrides (lfs_attr_stat reloads nothing that is
+	 * loaded), so it is skipped. */
+	pthread_mutex_lock(&parent->meta_lock);
+	bool cached = parent->fmt == 2 && parent->have_rec;
+	if (cached)
+		lfs_irec_to_stat(&parent->rec, &pst);
+	pthread_mutex_unlock(&parent->meta_lock);
+	int r = cached ? 0 : lfs_attr_fstat(fs, parent, pfd, &pst);
 	if (r < 0)
 		return r;
 	/* A set-group-ID directory gives its group, and to a new directory

@@ -165,9 +165,10 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	int r = ifd < 0 ? ifd : 0;
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
-		if (type >= 0)
+		if (type >= 0) {
 			r = lfs_acl_setxattr(req, inode, ifd, proc, type, value, size);
-		else
+			lfs_acl_changed(inode); /* also after a failure: it may be there */
+		} else
 			r = lfs_xattr_store(fs, inode->stage_id, proc, name, value, size, flags);
 		unpin_of(req, ino);
 	}
@@ -350,6 +351,8 @@ void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int r = proc_of(req, ino, proc);
 	if (r == 0) {
 		r = lfs_xattr_remove(lfs_req_fs(req), lfs_inode_of(req, ino)->stage_id, proc, name);
+		if (lfs_acl_type(name) >= 0)
+			lfs_acl_changed(lfs_inode_of(req, ino));
 		unpin_of(req, ino);
 		/* Removing an ACL that is not there succeeds, as on ext4. */
 		if (r == -ENODATA && lfs_req_fs(req)->acl && lfs_acl_type(name) >= 0)

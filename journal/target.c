@@ -13,11 +13,18 @@
 int lfs_journal_target_of(int fd, const char *data_path, bool handles, struct lfs_journal_target *t)
 {
 	struct stat st;
-	memset(t, 0, sizeof(*t));
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	t->dev = (uint64_t)st.st_dev;
-	t->ino = (uint64_t)st.st_ino;
+	return lfs_journal_target_of_known(fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino, data_path,
+	                                   handles, t);
+}
+
+int lfs_journal_target_of_known(int fd, uint64_t dev, uint64_t ino, const char *data_path,
+                                bool handles, struct lfs_journal_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->dev = dev;
+	t->ino = ino;
 	if (handles) {
 		struct {
 			struct file_handle fh;

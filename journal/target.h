@@ -14,6 +14,10 @@
  * With handles false no file handle is recorded. */
 int lfs_journal_target_of(int fd, const char *data_path, bool handles,
                           struct lfs_journal_target *t);
+/* The same for a caller that has just stat'ed fd (its st_dev and st_ino):
+ * no second stat (on a network engine, one round trip less per record). */
+int lfs_journal_target_of_known(int fd, uint64_t dev, uint64_t ino, const char *data_path,
+                                bool handles, struct lfs_journal_target *t);
 
 /* Opens the target with flags (O_NOFOLLOW and O_CLOEXEC are added). Tries
  * the handle (through mount_fd, any descriptor on the same filesystem;
