@@ -37,6 +37,7 @@ setup() {
 
 teardown() {
 	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	touch "$G/stop-watch"
 	# A daemon a failed test left frozen (SIGSTOP) could not unmount.
 	if [ -f "$G/stopped.pid" ]; then
 		kill -CONT "$(cat "$G/stopped.pid")" 2>/dev/null
@@ -61,6 +62,53 @@ mount_on() {
 	local h=$1
 	shift
 	on_host "$h" "$LETHEFS" mount --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h"
+}
+
+# mount_logged HOST [OPTIONS...]: as mount_on, but the daemon stays in the
+# foreground and its log (stderr: the namespaces have no syslog) goes to
+# $G/daemon-HOST.log, each line stamped with the time.
+mount_logged() {
+	local h=$1 pid
+	shift
+	on_host "$h" "$LETHEFS" mount -f --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h" \
+		2> >(while IFS= read -r l; do echo "$EPOCHREALTIME $h $l"; done >>"$G/daemon-$h.log") \
+		>/dev/null 3>&- &
+	pid=$!
+	for _ in $(seq 300); do
+		on_host "$h" grep -q " $G/l$h fuse" /proc/self/mounts && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$G/daemon-$h.log" >&2
+	return 1
+}
+
+# With LETHEFS_GLUSTER_KEEP set, copies what a test left for a post-mortem
+# (both bricks' vaults, the daemons' logs, the passphrase) to a directory
+# named $1 there (tests/tools/block_probe decodes a backing file).
+keep_evidence() {
+	[ -n "${LETHEFS_GLUSTER_KEEP:-}" ] || return 0
+	local k
+	k=$LETHEFS_GLUSTER_KEEP/$(date +%H%M%S)-$1
+	mkdir -p "$k"
+	cp -a "$G/b1/vault" "$k/b1-vault"
+	cp -a "$G/b2/vault" "$k/b2-vault"
+	cp "$G/pass" "$k/"
+	cp "$G"/daemon-*.log "$k/" 2>/dev/null || true
+	echo "evidence kept in $k" >&2
+}
+
+# Investigation aid: every change of size or mtime of a large backing file
+# on either brick, stamped, into $G/bricks.log until $G/stop-watch exists.
+watch_bricks() {
+	local prev= cur i
+	for ((i = 0; i < 2000; i++)); do
+		[ -e "$G/stop-watch" ] && break
+		cur=$(find "$G/b1/vault/d" "$G/b2/vault/d" -type f -size +1M -printf '%p %s %T@\n' 2>/dev/null | sort)
+		[ "$cur" != "$prev" ] && diff <(echo "$prev") <(echo "$cur") | grep '^>' | sed "s/^>/$EPOCHREALTIME brick/" >>"$G/bricks.log"
+		prev=$cur
+		sleep 0.05
+	done
 }
 
 @test "shared: files and directories made on one host are seen on the other, both ways" {
@@ -174,15 +222,17 @@ print(r)" "$G/lhostA/d2"
 }
 
 @test "shared: kill -9 of one host's daemon mid-write leaves the other working, its journal recovered, fsck clean" {
-	skip "fails intermittently (3 of 5 whole-file runs on 2026-12-06, 0 of 9 runs alone): one block of the file the killed host was writing stays EIO on the other host for over 30 s and fsck reports it CORRUPT (tests/fault/KNOWN-FAILURES.md, cause D); the file it leaves would fail the tests after it"
-	mount_on hostA -o shared
-	mount_on hostB -o shared
+	mount_logged hostA -o shared
+	mount_logged hostB -o shared
 	head -c 2000000 /dev/urandom >"$G/data"
 	on_host hostA cp "$G/data" "$G/lhostA/a-before"
+	rm -f "$G/stop-watch"
+	watch_bricks 3>&- &
 	on_host hostB sh -c "dd if=/dev/urandom of=$G/lhostB/b-inflight bs=64k count=2000 status=none" &
 	writer=$!
 	sleep 2
 	pkill -9 -f "lethefs mount .*$G/mhostB/vault"
+	echo "$EPOCHREALTIME hostB killed" >>"$G/daemon-hostB.log"
 	wait "$writer" || true
 	# hostA goes on: writes, reads, names.
 	on_host hostA cp "$G/data" "$G/lhostA/a-after"
@@ -203,12 +253,18 @@ print(r)" "$G/lhostA/d2"
 		fi
 		sleep 0.5
 	done
+	echo "$EPOCHREALTIME test: read ok: ${read_ok:-no}" >>"$G/daemon-hostA.log"
+	touch "$G/stop-watch"
+	cp "$G/bricks.log" "$G/daemon-bricks.log"
+	[ -n "$read_ok" ] || keep_evidence kill-read
+	cat "$G"/daemon-*.log | sort -n | tail -n 80
 	[ -n "$read_ok" ]
 	on_host hostA stat "$G/lhostA/b-inflight" >/dev/null
 	on_host hostB sh -c "fusermount3 -u $G/lhostB || umount -l $G/lhostB"
 	on_host hostA umount "$G/lhostA"
 	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
 	echo "$output"
+	[ "$status" -eq 0 ] || keep_evidence kill-fsck
 	[ "$status" -eq 0 ]
 	[[ "$output" != *pending* ]]
 	# hostB comes back.
