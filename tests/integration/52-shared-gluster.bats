@@ -9,9 +9,11 @@ load helpers
 load gluster
 
 setup_file() {
+	gluster_lock || true
 	why=$(gluster_unavailable)
 	if [ -n "$why" ]; then
 		echo "$why" >"${BATS_FILE_TMPDIR}/skip"
+		[ -n "${GLOCK:-}" ] && exec {GLOCK}>&-
 		return 0
 	fi
 	gluster_start || { gluster_stop; return 1; }
@@ -70,6 +72,10 @@ mount_on() {
 mount_logged() {
 	local h=$1 pid
 	shift
+	if [ -n "${LETHEFS_GLUSTER_DAEMONIZED:-}" ]; then
+		mount_on "$h" "$@"
+		return
+	fi
 	on_host "$h" "$LETHEFS" mount -f --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h" \
 		2> >(while IFS= read -r l; do echo "$EPOCHREALTIME $h $l"; done >>"$G/daemon-$h.log") \
 		>/dev/null 3>&- &
@@ -107,7 +113,7 @@ watch_bricks() {
 		cur=$(find "$G/b1/vault/d" "$G/b2/vault/d" -type f -size +1M -printf '%p %s %T@\n' 2>/dev/null | sort)
 		[ "$cur" != "$prev" ] && diff <(echo "$prev") <(echo "$cur") | grep '^>' | sed "s/^>/$EPOCHREALTIME brick/" >>"$G/bricks.log"
 		prev=$cur
-		sleep 0.05
+		sleep 0.1
 	done
 }
 
@@ -257,6 +263,7 @@ print(r)" "$G/lhostA/d2"
 	touch "$G/stop-watch"
 	cp "$G/bricks.log" "$G/daemon-bricks.log"
 	[ -n "$read_ok" ] || keep_evidence kill-read
+	[ -z "${LETHEFS_GLUSTER_KEEP:-}" ] || cat "$G"/daemon-*.log | sort -n >"$LETHEFS_GLUSTER_KEEP/log-$(date +%H%M%S)"
 	cat "$G"/daemon-*.log | sort -n | tail -n 80
 	[ -n "$read_ok" ]
 	on_host hostA stat "$G/lhostA/b-inflight" >/dev/null
