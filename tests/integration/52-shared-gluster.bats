@@ -279,6 +279,58 @@ print(r)" "$G/lhostA/d2"
 	on_host hostB cmp "$G/data" "$G/lhostB/a-after"
 }
 
+# The daemon of hostB dies (_exit, as a kill -9 does: no cleanup) right
+# after the Nth write into the vault once $G/arm exists (the fault shim of
+# tests/fault), i.e. at a chosen step of a tail update: 1 after its journal
+# record, 2 after the new blocks, 3 after the re-sealed old last block
+# (the pivot), 4 after the record's clear. The kill test above lands in
+# these windows only by chance.
+@test "shared: hostB dies after each write of an append; hostA recovers the file whole (old or new end), fsck clean" {
+	SHIM=$(dirname "$LETHEFS")/tests/fault/faultshim.so
+	[ -f "$SHIM" ] || skip "no fault shim at $SHIM (make)"
+	mount_logged hostA -o shared
+	head -c 1048576 /dev/urandom >"$G/old"
+	head -c 65536 /dev/urandom >"$G/more"
+	cat "$G/old" "$G/more" >"$G/new"
+	for n in 1 2 3 4; do
+		rm -f "$G/arm"
+		on_host hostB env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$G/mhostB/vault" LFS_FAULT_ARM="$G/arm" \
+			LFS_FAULT_LOG="$G/fault-step$n.log" LFS_FAULT_KINDS=write LFS_FAULT_AT=$n LFS_FAULT_MODE=crash-after \
+			"$LETHEFS" mount --passfile "$G/pass" -o shared "$G/mhostB/vault" "$G/lhostB"
+		on_host hostB cp "$G/old" "$G/lhostB/step$n"
+		touch "$G/arm"
+		run on_host hostB sh -c "cat $G/more >>$G/lhostB/step$n"
+		echo "step $n: append: $status $output"
+		cat "$G/fault-step$n.log" || true
+		# The daemon is gone: its lease lapses, hostA recovers its journal.
+		for _ in $(seq 100); do
+			pgrep -f "lethefs mount .*$G/mhostB/vault" >/dev/null || break
+			sleep 0.1
+		done
+		! pgrep -f "lethefs mount .*$G/mhostB/vault" || false
+		on_host hostB sh -c "fusermount3 -u $G/lhostB || umount -l $G/lhostB"
+		whole=
+		for _ in $(seq 60); do
+			if on_host hostA cmp -s "$G/old" "$G/lhostA/step$n" ||
+				on_host hostA cmp -s "$G/new" "$G/lhostA/step$n"; then
+				whole=1
+				break
+			fi
+			sleep 0.5
+		done
+		echo "step $n: $(on_host hostA stat -c %s "$G/lhostA/step$n") bytes on hostA, whole: ${whole:-no}"
+		[ -n "$whole" ] || keep_evidence "step$n"
+		[ -n "$whole" ]
+	done
+	cat "$G"/daemon-*.log | sort -n | tail -n 40
+	on_host hostA umount "$G/lhostA"
+	run on_host hostA "$LETHEFS" fsck --passfile "$G/pass" "$G/mhostA/vault"
+	echo "$output"
+	[ "$status" -eq 0 ] || keep_evidence steps-fsck
+	[ "$status" -eq 0 ]
+	[[ "$output" != *pending* ]]
+}
+
 # A tree with contents, names of every length class, symlinks and xattrs.
 populate_on() {
 	local h=$1 root=$2
