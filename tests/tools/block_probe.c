@@ -73,9 +73,9 @@ static int probe_file(struct lfs_keyring *kr, enum lfs_cipher_id cipher, const c
 	unsigned bad = 0;
 	for (uint64_t b = 0; disk && pt && b < nblocks; b++) {
 		uint64_t at = lfs_block_offset(&l, b);
-		size_t len = (size_t)((uint64_t)st.st_size - at < l.block_disk
-		                          ? (uint64_t)st.st_size - at
-		                          : l.block_disk);
+		size_t len =
+		    (size_t)((uint64_t)st.st_size - at < l.block_disk ? (uint64_t)st.st_size - at
+		                                                      : l.block_disk);
 		if (lfs_pread_full(fd, disk, len, (off_t)at, &got) < 0 || got != len)
 			break;
 		bool final = b == nblocks - 1;
@@ -90,7 +90,8 @@ static int probe_file(struct lfs_keyring *kr, enum lfs_cipher_id cipher, const c
 		for (uint64_t o = b > 64 ? b - 64 : 0; n < 0 && o < b + 64; o++)
 			for (int f = 0; f < 2 && n < 0 && o != b; f++)
 				if ((n = lfs_block_open(&l, &k, &h, o, f, disk, len, pt)) >= 0)
-					printf("; opens as block %llu final=%d", (unsigned long long)o, f);
+					printf("; opens as block %llu final=%d",
+					       (unsigned long long)o, f);
 		/* The first page boundary inside the block: a torn write leaves
 		 * the two sides from different writes. */
 		size_t page = (size_t)(4096 - at % 4096);
@@ -120,9 +121,11 @@ static int print_record(void *arg, const struct lfs_journal_record *r)
 			lfs_layout_init(&l, *cipher, v);
 			if (lfs_tail_decode(r->payload, r->payload_len, &l, &t) < 0)
 				continue;
-			printf("\n    tail (v%u layout): backing %llu -> %llu, pivot %lld (old %u, new "
+			printf("\n    tail (v%u layout): backing %llu -> %llu, pivot %lld (old %u, "
+			       "new "
 			       "%u bytes), check %lld",
-			       v, (unsigned long long)t.old_backing, (unsigned long long)t.new_backing,
+			       v, (unsigned long long)t.old_backing,
+			       (unsigned long long)t.new_backing,
 			       t.pivot_block == LFS_TAIL_NONE ? -1LL : (long long)t.pivot_block,
 			       t.old_pivot_len, t.new_pivot_len,
 			       t.check_block == LFS_TAIL_NONE ? -1LL : (long long)t.check_block);
@@ -157,7 +160,8 @@ static void dump_journal(struct lfs_vault *v, struct lfs_keyring *kr, const char
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: block_probe VAULT PASSFILE BACKING_FILE [JOURNAL_NAME...]\n");
+		fprintf(stderr,
+		        "usage: block_probe VAULT PASSFILE BACKING_FILE [JOURNAL_NAME...]\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
