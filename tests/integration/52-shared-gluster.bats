@@ -286,6 +286,7 @@ print(r)" "$G/lhostA/d2"
 # (the pivot), 4 after the record's clear. The kill test above lands in
 # these windows only by chance.
 @test "shared: hostB dies after each write of an append; hostA recovers the file whole (old or new end), fsck clean" {
+	skip "written on branch caused (cause D) but not yet run: no GlusterFS engine slot was free before the report"
 	SHIM=$(dirname "$LETHEFS")/tests/fault/faultshim.so
 	[ -f "$SHIM" ] || skip "no fault shim at $SHIM (make)"
 	mount_logged hostA -o shared
