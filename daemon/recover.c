@@ -33,6 +33,10 @@ static int open_target(struct lfs_recovery *rc, const struct lfs_journal_record 
 {
 	int fd = lfs_journal_target_open(&r->target, rc->data_dirfd, rc->handle_mount_fd, flags);
 	if (fd == -ENOENT || fd == -ESTALE) {
+		/* Said: a record counted gone is dropped (cause D of
+		 * tests/fault/KNOWN-FAILURES.md). */
+		lfs_info("recovery: d/%s of a kind-%u record not found (%s): dropped", where(r),
+		         r->kind, strerror(-fd));
 		rc->gone++;
 		return -ENOENT;
 	}
@@ -52,6 +56,8 @@ static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, i
                   const char *kind, const char *doing)
 {
 	if (e == -ESTALE) {
+		lfs_info("recovery: d/%s is another file than its kind-%u record's: dropped", where(r),
+		         r->kind);
 		rc->gone++;
 		return 0;
 	}
@@ -114,6 +120,9 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		bool foreign = lfs_tail_decode(r->payload, r->payload_len, &other, &t) == 0;
 		close(fd);
 		if (foreign) {
+			lfs_info("recovery: d/%s has a version-%u header, its tail record is for the "
+			         "other version: dropped",
+			         where(r), l.version);
 			rc->gone++;
 			return 0;
 		}

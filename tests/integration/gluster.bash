@@ -34,6 +34,15 @@ gluster_unavailable() {
 	fi
 }
 
+# Waits (up to 15 min) for the machine's one engine slot (port 24007): call
+# it before gluster_unavailable, so that a run that finds another run's
+# glusterd waits for it instead of skipping. gluster_stop lets go.
+gluster_lock() {
+	[ -n "${GLOCK:-}" ] && return 0
+	exec {GLOCK}>/run/lock/lethefs-gluster-test.lock
+	flock -w 900 "$GLOCK"
+}
+
 _gluster_listing() {
 	find "${GLUSTER_DIRS[@]}" -mindepth 1 2>/dev/null | sort
 }
@@ -41,8 +50,7 @@ _gluster_listing() {
 # Starts glusterd and the volume; sets G (state dir), GVOL, GHOST.
 gluster_start() {
 	# One engine at a time on this machine (port 24007).
-	exec {GLOCK}>/run/lock/lethefs-gluster-test.lock
-	flock -w 600 "$GLOCK" || return 1
+	gluster_lock || return 1
 	# LETHEFS_GLUSTER_TAG names the volume and the state directory (bricks,
 	# mounts), so that whoever runs the test can tell its engine apart.
 	local tag=${LETHEFS_GLUSTER_TAG:-lethefs}
@@ -147,5 +155,6 @@ gluster_stop() {
 	rm -rf "$G"
 	G=
 	[ -n "${GLOCK:-}" ] && exec {GLOCK}>&-
+	GLOCK=
 	return 0
 }
