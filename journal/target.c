@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "target.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,6 +86,50 @@ static int walk_path(int data_dirfd, const char *path)
 	}
 }
 
+/* The record's path names nothing: a file written through a descriptor
+ * whose name went away while it stayed open is recorded under that name
+ * ("NAME (deleted)", from /proc): on a backing without RENAME_NOREPLACE
+ * (GlusterFS, NFS) a new file is published by link and unlink of its
+ * temporary, and a hard link made through the mount moves a file the same
+ * way. Another host cannot use the record's file handle, so it looks in
+ * the recorded directory for the recorded inode number (GlusterFS keeps
+ * inode numbers across hosts; the caller checks the object found, and the
+ * record's apply checks its header). An O_PATH descriptor or -ENOENT. */
+static int find_by_ino(int data_dirfd, const char *path, uint64_t ino)
+{
+	const char *slash = strrchr(path, '/');
+	int dir = data_dirfd;
+	if (slash) {
+		char buf[LFS_JOURNAL_PATH_MAX + 1];
+		snprintf(buf, sizeof(buf), "%.*s", (int)(slash - path), path);
+		if ((dir = walk_path(data_dirfd, buf)) < 0)
+			return dir;
+	}
+	int lfd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int found = -ENOENT;
+	DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+	if (!d && lfd >= 0)
+		close(lfd);
+	struct dirent *de;
+	while (d && found == -ENOENT && (de = readdir(d)) != NULL) {
+		struct stat st;
+		if ((uint64_t)de->d_ino != ino || de->d_type == DT_DIR || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, ".."))
+			continue;
+		int fd = openat(dir, de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == ino &&
+		    S_ISREG(st.st_mode))
+			found = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	if (dir != data_dirfd)
+		close(dir);
+	return found;
+}
+
 int lfs_journal_target_open(const struct lfs_journal_target *t, int data_dirfd, int mount_fd,
                             int flags)
 {
@@ -102,9 +147,11 @@ int lfs_journal_target_open(const struct lfs_journal_target *t, int data_dirfd, 
 		memcpy(h.fh.f_handle, t->handle, t->handle_len);
 		fd = open_by_handle_at(mount_fd, &h.fh, O_PATH | O_CLOEXEC);
 	}
-	if (fd < 0 && t->path_len)
+	if (fd < 0 && t->path_len) {
 		fd = walk_path(data_dirfd, t->path);
-	else if (fd < 0 && (fd = openat(data_dirfd, ".", O_PATH | O_CLOEXEC)) < 0)
+		if (fd == -ENOENT && t->ino && !(flags & O_DIRECTORY))
+			fd = find_by_ino(data_dirfd, t->path, t->ino);
+	} else if (fd < 0 && (fd = openat(data_dirfd, ".", O_PATH | O_CLOEXEC)) < 0)
 		fd = -errno;
 	if (fd < 0)
 		return fd;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../journal/journal.h"
+#include "../../journal/target.h"
 
 static uint8_t key[LFS_JOURNAL_KEY_LEN], uuid[16];
 
@@ -379,6 +380,49 @@ static void test_named_journals(void **state)
 	rmdir(dir);
 }
 
+/* A file published by link and unlink while open (GlusterFS's way without
+ * RENAME_NOREPLACE): its descriptor's path is the removed temporary name,
+ * so the record names "d/.tmp (deleted)"; without the file handle (another
+ * host) the record's target is still found, by its inode number in the
+ * recorded directory; a file with another inode number is not taken. */
+static void test_target_published_while_open(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-journal-target.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int data = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(data >= 0);
+	assert_int_equal(mkdirat(data, "d", 0700), 0);
+	int dfd = openat(data, "d", O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	int fd = openat(dfd, ".tmp", O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	int other = openat(dfd, "other", O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(other >= 0);
+	close(other);
+	assert_int_equal(linkat(dfd, ".tmp", dfd, "final", 0), 0);
+	assert_int_equal(unlinkat(dfd, ".tmp", 0), 0);
+	struct lfs_journal_target t;
+	assert_int_equal(lfs_journal_target_of(fd, dir, false, &t), 0);
+	assert_string_equal(t.path, "d/.tmp (deleted)");
+	int got = lfs_journal_target_open(&t, data, -1, O_RDWR);
+	assert_true(got >= 0);
+	struct stat a, b;
+	assert_int_equal(fstat(got, &a), 0);
+	assert_int_equal(fstat(fd, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	close(got);
+	/* Once the file is gone, nothing else is taken for it. */
+	assert_int_equal(unlinkat(dfd, "final", 0), 0);
+	assert_int_equal(lfs_journal_target_open(&t, data, -1, O_RDWR), -ENOENT);
+	close(fd);
+	assert_int_equal(unlinkat(dfd, "other", 0), 0);
+	close(dfd);
+	assert_int_equal(unlinkat(data, "d", AT_REMOVEDIR), 0);
+	close(data);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -391,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_file_replay_keep),
 	    cmocka_unit_test(test_large_records),
 	    cmocka_unit_test(test_named_journals),
+	    cmocka_unit_test(test_target_published_while_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
