@@ -59,6 +59,8 @@ RECURSION = {}
 # any depth, bounded by the descriptor limit, not by a constant).
 NO_SECRETS = {
     "staging/stage_store.c:remove_below": "removes a shredded tree by name",
+    # remove_below inlined: the same walk (fs/treewalk.h over removal_*).
+    "lfs_stage_remove_named_tree": "removes a shredded tree by name",
     "lfs_stage_sweep_markers": "reads marker symlinks of the backing tree",
 }
 
