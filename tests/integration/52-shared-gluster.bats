@@ -228,7 +228,6 @@ print(r)" "$G/lhostA/d2"
 }
 
 @test "shared: kill -9 of one host's daemon mid-write leaves the other working, its journal recovered, fsck clean" {
-	skip "fails when the kill lands inside a tail update (2 of 5 runs with -DLAPSE_GRACE=0, 0 of 10 without): the record names the file by its deleted temporary name (created by link + unlink on GlusterFS), so hostA's recovery drops it (tests/fault/KNOWN-FAILURES.md, cause D)"
 	mount_logged hostA -o shared
 	mount_logged hostB -o shared
 	head -c 2000000 /dev/urandom >"$G/data"
@@ -287,7 +286,6 @@ print(r)" "$G/lhostA/d2"
 # (the pivot), 4 after the record's clear. The kill test above lands in
 # these windows only by chance.
 @test "shared: hostB dies after each write of an append; hostA recovers the file whole (old or new end), fsck clean" {
-	skip "written on branch caused (cause D) but not yet run: no GlusterFS engine slot was free before the report"
 	SHIM=$(dirname "$LETHEFS")/tests/fault/faultshim.so
 	[ -f "$SHIM" ] || skip "no fault shim at $SHIM (make)"
 	mount_logged hostA -o shared
