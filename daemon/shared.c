@@ -232,6 +232,8 @@ static unsigned seen_slot(struct lfs_shared *sh, const char *host)
 	snprintf(sh->seen[sh->nseen].host, sizeof(sh->seen[0].host), "%s", host);
 	sh->seen[sh->nseen].clean = false;
 	sh->seen[sh->nseen].lapsed_since = 0;
+	sh->seen[sh->nseen].pid = 0;
+	sh->seen[sh->nseen].since = 0;
 	return sh->nseen++;
 }
 
@@ -255,6 +257,16 @@ static int visit_host(const struct lfs_host_info *h, void *arg)
 			sh->seen[i].lapsed_since = 0;
 		}
 		return 0;
+	}
+	/* A run this daemon never saw live (it started and died between two
+	 * scans) left records of its own, even if its host's journal was
+	 * recovered after an earlier run. */
+	if (i < LFS_SHARED_MAX_SEEN &&
+	    (sh->seen[i].pid != h->pid || sh->seen[i].since != h->since)) {
+		sh->seen[i].clean = false;
+		sh->seen[i].lapsed_since = 0;
+		sh->seen[i].pid = h->pid;
+		sh->seen[i].since = h->since;
 	}
 	if (i < LFS_SHARED_MAX_SEEN && sh->seen[i].clean && !sc->force)
 		return 0;

@@ -35,6 +35,11 @@ struct lfs_shared {
 		char host[LFS_HOST_NAME_MAX + 1];
 		bool clean;
 		int64_t lapsed_since; /* first seen lapsed (0: seen live) */
+		/* The run of the host that clean and lapsed_since are about (its
+		 * record's pid and start): a run started and ended between two
+		 * scans is another run, with records of its own. */
+		long pid;
+		int64_t since;
 	} seen[LFS_SHARED_MAX_SEEN];
 	unsigned nseen;
 	bool excl_clean; /* lethefs.journal looked at (shared mode) */
