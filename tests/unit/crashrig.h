@@ -23,6 +23,7 @@
 
 #include "../../daemon/recover.h"
 #include "../../fs/fs.h"
+#include "../../fs/obj2.h"
 #include "../../journal/journal.h"
 
 /* --- the wrapped calls ------------------------------------------------ */
@@ -304,6 +305,40 @@ static __attribute__((unused)) int rig_run(struct rig *g, const struct rig_op *o
 	close(pfd[0]);
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
+}
+
+/* A format-2 file dirfd/name holding only its record (a regular file,
+ * 0640, uid and gid 1000) under epoch 1; removed first if present. */
+static __attribute__((unused)) void rig_new_file2(struct rig *g, int dirfd, const char *name)
+{
+	unlinkat(dirfd, name, 0);
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	const struct lfs_epoch_keys *k;
+	struct lfs_irec rec;
+	struct lfs_file_header h;
+	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
+	assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
+	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
+	lfs_keyring_put(&g->kr);
+	close(fd);
+}
+
+/* dirfd/name opened with flags into *fd, through a fresh inode of the
+ * rig's filesystem (nothing cached from before). */
+static __attribute__((unused)) struct lfs_inode *rig_inode_at(struct rig *g, int dirfd,
+                                                              const char *name, int flags,
+                                                              int *fd)
+{
+	*fd = openat(dirfd, name, flags, 0600);
+	assert_true(*fd >= 0);
+	int pfd = openat(dirfd, name, O_PATH);
+	struct stat st;
+	assert_int_equal(fstat(pfd, &st), 0);
+	int err = 0;
+	struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
+	assert_non_null(in);
+	return in;
 }
 
 static void rig_done(struct rig *g)

@@ -182,22 +182,9 @@ static void prepare(struct rig *g)
 	for (unsigned i = 0; i < NFILES; i++) {
 		char name[8];
 		snprintf(name, sizeof(name), "f%u", i);
-		unlinkat(sfd, name, 0);
-		int fd = openat(sfd, name, O_RDWR | O_CREAT | O_EXCL, 0600);
-		assert_true(fd >= 0);
-		const struct lfs_epoch_keys *k;
-		struct lfs_irec rec;
-		struct lfs_file_header h;
-		assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
-		assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
-		assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
-		lfs_keyring_put(&g->kr);
-		int pfd = openat(sfd, name, O_PATH);
-		struct stat st;
-		assert_int_equal(fstat(pfd, &st), 0);
-		int err = 0;
-		struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
-		assert_non_null(in);
+		rig_new_file2(g, sfd, name);
+		int fd;
+		struct lfs_inode *in = rig_inode_at(g, sfd, name, O_RDWR, &fd);
 		uint8_t *data = pattern(sizes[i], (uint8_t)i);
 		assert_int_equal(lfs_fileio_write(&g->fs, in, fd, (char *)data, sizes[i], 0),
 		                 (ssize_t)sizes[i]);
@@ -396,14 +383,8 @@ static void assert_reads(struct rig *g, const char *name, const uint8_t *want, s
 {
 	rig_fs(g);
 	int sfd = openat(g->data_fd, "sub", O_RDONLY | O_DIRECTORY);
-	int fd = openat(sfd, name, O_RDWR);
-	assert_true(fd >= 0);
-	int pfd = openat(sfd, name, O_PATH);
-	struct stat st;
-	assert_int_equal(fstat(pfd, &st), 0);
-	int err = 0;
-	struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
-	assert_non_null(in);
+	int fd;
+	struct lfs_inode *in = rig_inode_at(g, sfd, name, O_RDWR, &fd);
 	uint64_t bad = 0;
 	assert_int_equal(lfs_fileio_verify(&g->fs, in, fd, &bad), 0);
 	uint8_t *got = malloc(len + 1);

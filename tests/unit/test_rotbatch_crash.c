@@ -36,15 +36,7 @@ static void name_of(unsigned i, char name[8])
 
 static struct lfs_inode *open_named(struct rig *g, const char *name, int *fd)
 {
-	*fd = openat(g->data_fd, name, O_RDWR);
-	assert_true(*fd >= 0);
-	int pfd = openat(g->data_fd, name, O_PATH);
-	struct stat st;
-	assert_int_equal(fstat(pfd, &st), 0);
-	int err = 0;
-	struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
-	assert_non_null(in);
-	return in;
+	return rig_inode_at(g, g->data_fd, name, O_RDWR, fd);
 }
 
 /* Format-2 files under epoch 1, written and synced. */
@@ -54,17 +46,8 @@ static void prepare(struct rig *g)
 	for (unsigned i = 0; i < NFILES; i++) {
 		char name[8];
 		name_of(i, name);
-		unlinkat(g->data_fd, name, 0);
-		int fd = openat(g->data_fd, name, O_RDWR | O_CREAT | O_EXCL, 0600);
-		assert_true(fd >= 0);
-		const struct lfs_epoch_keys *k;
-		struct lfs_irec rec;
-		struct lfs_file_header h;
-		assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
-		assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
-		assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
-		lfs_keyring_put(&g->kr);
-		close(fd);
+		rig_new_file2(g, g->data_fd, name);
+		int fd;
 		struct lfs_inode *in = open_named(g, name, &fd);
 		uint8_t *data = pattern(sizes[i], (uint8_t)i);
 		assert_int_equal(lfs_fileio_write(&g->fs, in, fd, (char *)data, sizes[i], 0),

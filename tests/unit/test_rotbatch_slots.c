@@ -45,21 +45,9 @@ static void prepare(struct rig *g)
 	for (unsigned i = 0; i < NFILES; i++) {
 		char name[8];
 		snprintf(name, sizeof(name), "f%02u", i);
-		int fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600);
-		assert_true(fd >= 0);
-		const struct lfs_epoch_keys *k;
-		struct lfs_irec rec;
-		struct lfs_file_header h;
-		assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
-		assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
-		assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
-		lfs_keyring_put(&g->kr);
-		int pfd = openat(dfd, name, O_PATH);
-		struct stat st;
-		assert_int_equal(fstat(pfd, &st), 0);
-		int err = 0;
-		struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
-		assert_non_null(in);
+		rig_new_file2(g, dfd, name);
+		int fd;
+		struct lfs_inode *in = rig_inode_at(g, dfd, name, O_RDWR, &fd);
 		char data[100];
 		memset(data, (int)i, sizeof(data));
 		assert_int_equal(lfs_fileio_write(&g->fs, in, fd, data, sizeof(data), 0),

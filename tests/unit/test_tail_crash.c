@@ -25,15 +25,7 @@
 /* The file through a fresh inode (nothing cached from before). */
 static struct lfs_inode *open_file(struct rig *g, int *fd)
 {
-	*fd = openat(g->data_fd, "f", O_RDWR | O_CREAT, 0600);
-	assert_true(*fd >= 0);
-	int pfd = openat(g->data_fd, "f", O_PATH);
-	struct stat st;
-	assert_int_equal(fstat(pfd, &st), 0);
-	int err = 0;
-	struct lfs_inode *in = lfs_inode_get(&g->fs, pfd, &st, &err);
-	assert_non_null(in);
-	return in;
+	return rig_inode_at(g, g->data_fd, "f", O_RDWR | O_CREAT, fd);
 }
 
 static void put_file(struct rig *g, struct lfs_inode *in, int fd)
@@ -51,16 +43,7 @@ static void make_file(struct rig *g)
 {
 	if (version != LFS_FILE_V2)
 		return;
-	int fd = openat(g->data_fd, "f", O_RDWR | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	const struct lfs_epoch_keys *k;
-	struct lfs_irec rec;
-	struct lfs_file_header h;
-	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
-	assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
-	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
-	lfs_keyring_put(&g->kr);
-	close(fd);
+	rig_new_file2(g, g->data_fd, "f");
 }
 
 /* The file's layout, from its header. */
