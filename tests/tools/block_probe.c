@@ -17,6 +17,7 @@
 #include "../../fs/tail.h"
 #include "../../journal/journal.h"
 #include "../../keymgmt/vault.h"
+#include "tool_unlock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,25 +167,10 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
-	char err[512], pass[4096];
-	FILE *pf = fopen(argv[2], "re");
-	size_t n = pf ? fread(pass, 1, sizeof(pass) - 1, pf) : 0;
-	if (pf)
-		fclose(pf);
-	while (n && (pass[n - 1] == '\n' || pass[n - 1] == '\r'))
-		n--;
 	struct lfs_vault v;
 	struct lfs_keyring kr;
-	int slot;
-	if (lfs_vault_open(argv[1], &v, err, sizeof(err)) != LFS_VAULT_OK) {
-		fprintf(stderr, "%s\n", err);
+	if (tool_unlock(argv[1], argv[2], &v, &kr) != 0)
 		return 1;
-	}
-	if (lfs_vault_unlock(&v, pass, n, &kr, &slot) != 0) {
-		fprintf(stderr, "unlock failed\n");
-		return 1;
-	}
-	sodium_memzero(pass, sizeof(pass));
 	int rc = probe_file(&kr, v.cfg.cipher, argv[3]);
 	for (int i = 4; i < argc; i++)
 		dump_journal(&v, &kr, argv[i]);

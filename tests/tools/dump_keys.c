@@ -10,6 +10,7 @@
 #include "../../audit/audit_keyring.h"
 #include "../../keymgmt/kdf.h"
 #include "../../keymgmt/vault.h"
+#include "tool_unlock.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -58,24 +59,10 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
-	char err[512], pass[4096];
-	FILE *pf = fopen(argv[2], "re");
-	size_t n = pf ? fread(pass, 1, sizeof(pass) - 1, pf) : 0;
-	if (pf)
-		fclose(pf);
-	while (n && (pass[n - 1] == '\n' || pass[n - 1] == '\r'))
-		n--;
 	struct lfs_vault v;
 	struct lfs_keyring kr;
-	int slot;
-	if (lfs_vault_open(argv[1], &v, err, sizeof(err)) != LFS_VAULT_OK) {
-		fprintf(stderr, "%s\n", err);
+	if (tool_unlock(argv[1], argv[2], &v, &kr) != 0)
 		return 1;
-	}
-	if (lfs_vault_unlock(&v, pass, n, &kr, &slot) != 0) {
-		fprintf(stderr, "unlock failed\n");
-		return 1;
-	}
 	uint8_t master[32], k[32];
 	lfs_keyring_copy_master(&kr, master);
 	print_key("master", master);
