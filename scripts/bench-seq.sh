@@ -103,7 +103,7 @@ for v in $SEQ_VARIANTS; do
 	DIR[$label]=$w/mnt
 done
 
-declare -A WRITES READS CPUMS RWIOPS RRIOPS
+declare -A WRITES READS CPUMS WCPUMS RWIOPS RRIOPS
 fio_iops() { # DIR rw field
 	local extra=()
 	[[ $2 == randwrite ]] && extra=(--end_fsync=1)
@@ -118,9 +118,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		f=${DIR[$label]}/seq.dat
 		rm -f "$f"
 		drop_caches
+		wc0=0
+		[[ -n ${PID[$label]:-} ]] && wc0=$(cpu_ticks "${PID[$label]}")
 		dd if=/dev/zero of="$f" bs=1M count="$SIZE_MB" conv=fsync 2>"$SEQ_DIR/w.log" ||
 			die "$label: write: $(cat "$SEQ_DIR/w.log")"
 		w=$(dd_mbs "$SEQ_DIR/w.log")
+		wcpu_ms=-
+		if [[ -n ${PID[$label]:-} ]]; then
+			# the daemon's CPU time per MiB written (all its threads)
+			wcpu_ms=$(awk -v a="$wc0" -v b="$(cpu_ticks "${PID[$label]}")" -v n="$SIZE_MB" \
+				-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz * 1000 / n }')
+		fi
 		drop_caches
 		perf_pid=""
 		c0=0
@@ -166,19 +174,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		WRITES[$label]+="$w "
 		READS[$label]+="$rd "
 		CPUMS[$label]+="$cpu_ms "
-		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}% daemon_cpu_ms_per_MiB_read $cpu_ms"
+		WCPUMS[$label]+="$wcpu_ms "
+		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}% daemon_cpu_ms_per_MiB_read $cpu_ms daemon_cpu_ms_per_MiB_written $wcpu_ms"
 		log "$label: write $w MB/s, read $rd MB/s (daemon CPU $cpu% of one core while reading)"
 	done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median |"
-echo "|---|---|---:|---|---:|---|---:|"
+echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median | per MiB written (rounds) | median |"
+echo "|---|---|---:|---|---:|---|---:|---|---:|"
 for label in "${LABELS[@]}"; do
 	echo "| $label | ${WRITES[$label]% } | $(median <<<"${WRITES[$label]}") |" \
 		"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
-		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |"
+		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |" \
+		"${WCPUMS[$label]% } | $(median <<<"${WCPUMS[$label]}") |"
 done
 if ((SEQ_FIO > 0)); then
 	echo
