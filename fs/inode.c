@@ -88,9 +88,8 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->handle_mount_fd = lfs_fdpark_handles_usable(data_dir_fd);
 	lfs_workpool_init(&fs->lookups, LFS_LOOKUP_HELPERS);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned sealers = cpus > 1 ? (unsigned)(cpus - 1) : 0;
-	lfs_workpool_init(&fs->sealers,
-	                  sealers < LFS_SEAL_HELPERS_MAX ? sealers : LFS_SEAL_HELPERS_MAX);
+	unsigned sealers = cpus > 1 ? (unsigned)(cpus - 1) : 0, max = LFS_SEAL_HELPERS_MAX;
+	lfs_workpool_init(&fs->sealers, sealers < max ? sealers : max);
 	return 0;
 }
 
