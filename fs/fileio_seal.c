@@ -83,6 +83,11 @@ int seal_whole_blocks(struct io *io, uint64_t first, size_t count, const uint8_t
 	                     .count = count,
 	                     .per_item = per};
 	atomic_init(&j.err, 0);
-	lfs_workpool_run(&io->fs->sealers, (count + per - 1) / per, seal_item, &j);
+	size_t items = (count + per - 1) / per, i;
+	struct lfs_workjob job;
+	lfs_workpool_post(&io->fs->sealers, &job, items, seal_item, &j);
+	while ((i = lfs_workjob_take(&job)) < items)
+		seal_item(&j, i); /* (called directly: make stack sees it) */
+	lfs_workpool_wait(&io->fs->sealers, &job);
 	return atomic_load(&j.err);
 }

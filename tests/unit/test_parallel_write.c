@@ -100,15 +100,15 @@ static void run_writes(void)
 		uint64_t off;
 		size_t len;
 	} steps[] = {
-	    {0, 3 * MiB},                  /* first write, aligned, growing */
-	    {1000, MiB + 777},             /* in place, unaligned head and tail */
-	    {4096, 256 * 4096},            /* in place, whole blocks only */
-	    {3 * MiB - 10, 2 * MiB + 5},   /* across the end */
-	    {5 * MiB + 100, MiB},          /* after a small gap (sealed zeros) */
-	    {6 * MiB + 100, 32 * 4096},    /* just at the split's threshold */
-	    {7 * MiB, 31 * 4096 + 1},      /* just below it */
-	    {40 * MiB + 3, MiB + 4093},    /* after a hole (> 8 MiB) */
-	    {12 * MiB, 2 * MiB},           /* into the hole */
+	    {0, 3 * MiB},                /* first write, aligned, growing */
+	    {1000, MiB + 777},           /* in place, unaligned head and tail */
+	    {4096, 256 * 4096},          /* in place, whole blocks only */
+	    {3 * MiB - 10, 2 * MiB + 5}, /* across the end */
+	    {5 * MiB + 100, MiB},        /* after a small gap (sealed zeros) */
+	    {6 * MiB + 100, 32 * 4096},  /* just at the split's threshold */
+	    {7 * MiB, 31 * 4096 + 1},    /* just below it */
+	    {40 * MiB + 3, MiB + 4093},  /* after a hole (> 8 MiB) */
+	    {12 * MiB, 2 * MiB},         /* into the hole */
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		write_at(&g, in, fd, ref, &size, steps[i].off, steps[i].len, (uint32_t)i + 1);
@@ -144,7 +144,7 @@ static void test_writes_read_back_v2(void **state)
 
 /* --- several writers to one file ------------------------------------- */
 
-#define WRITERS 4
+#define WRITERS     4
 #define ROUNDS_EACH 4
 
 struct writer {
@@ -197,8 +197,8 @@ static void test_concurrent_writers(void **state)
 		assert_int_equal(w[i].bad, 0);
 	}
 	int last = WRITERS - 1;
-	size_t size = (size_t)((ROUNDS_EACH - 1) * WRITERS + last) * MiB + (size_t)last +
-	              MiB - 4096 + (size_t)last * 1000;
+	size_t size = (size_t)((ROUNDS_EACH - 1) * WRITERS + last) * MiB + (size_t)last + MiB -
+	              4096 + (size_t)last * 1000;
 	check_reads(&g, in, fd, ref, size);
 	lfs_inode_forget(&g.fs, in, 1);
 	close(fd);
@@ -241,11 +241,10 @@ static void test_fresh_nonces(void **state)
 			                 (ssize_t)len);
 		for (size_t b = 0; b < nblocks; b++) {
 			size_t got = 0;
-			assert_int_equal(lfs_pread_full(fd, seen + (pass * nblocks + b) *
-			                                              LFS_AEAD_NONCE_MAX,
-			                                l.nonce_len,
-			                                (off_t)lfs_block_offset(&l, b), &got),
-			                 0);
+			assert_int_equal(
+			    lfs_pread_full(fd, seen + (pass * nblocks + b) * LFS_AEAD_NONCE_MAX,
+			                   l.nonce_len, (off_t)lfs_block_offset(&l, b), &got),
+			    0);
 			assert_int_equal(got, l.nonce_len);
 		}
 	}
@@ -368,7 +367,7 @@ static void test_errors_reported(void **state)
 				int n2 = 0;
 				int st = rig_run(&g, &op, at, kinds[f], &n2);
 				assert_int_not_equal(st, 2); /* never a short write */
-				if (st == 1) { /* failed */
+				if (st == 1) {               /* failed */
 					rig_fs(&g);
 					check_failed(&g, &c);
 					rig_fs_done(&g);
@@ -384,7 +383,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_writes_read_back_v1), cmocka_unit_test(test_writes_read_back_v2),
-	    cmocka_unit_test(test_concurrent_writers), cmocka_unit_test(test_fresh_nonces),
+	    cmocka_unit_test(test_concurrent_writers),  cmocka_unit_test(test_fresh_nonces),
 	    cmocka_unit_test(test_errors_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
