@@ -18,6 +18,9 @@
 #   SEQ_FIO=SECS  also fio random 4 KiB write then (caches dropped) read, as
 #                 bench.sh runs them, SECS seconds each on a 256 MiB file
 #                 (to check that a read-path change costs random I/O nothing)
+#   SEQ_PEERS="gocryptfs securefs"  also these peers, mounted as bench.sh
+#                 mounts them, in the same interleaved rounds (their daemon's
+#                 CPU is not counted)
 set -euo pipefail
 export LC_ALL=C
 
@@ -29,6 +32,7 @@ SEQ_VARIANTS=${SEQ_VARIANTS:-lethefs=$REPO/build/lethefs}
 SEQ_PLAIN=${SEQ_PLAIN:-1}
 SEQ_PERF=${SEQ_PERF:-}
 SEQ_FIO=${SEQ_FIO:-0}
+SEQ_PEERS=${SEQ_PEERS:-}
 PASSFILE=$SEQ_DIR/passphrase
 
 log() { printf '[seq %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -78,6 +82,41 @@ if [[ $SEQ_PLAIN == 1 ]]; then
 	mkdir -p "$SEQ_DIR/plain"
 	DIR[plain]=$SEQ_DIR/plain
 fi
+for peer in $SEQ_PEERS; do
+	w=$SEQ_DIR/$peer
+	if mountpoint -q "$w/mnt"; then fusermount3 -u "$w/mnt"; fi
+	rm -rf "$w"
+	mkdir -p "$w/back" "$w/mnt"
+	case $peer in
+	gocryptfs)
+		gocryptfs -init -q -scryptn 10 -passfile "$PASSFILE" "$w/back" >"$w/init.log" 2>&1 ||
+			die "$peer: init: $(cat "$w/init.log")"
+		gocryptfs -q -passfile "$PASSFILE" "$w/back" "$w/mnt" >"$w/mount.log" 2>&1 ||
+			die "$peer: mount: $(cat "$w/mount.log")"
+		;;
+	securefs)
+		kdf=()
+		if securefs create --help 2>&1 | grep -q -- '--pbkdf'; then
+			kdf=(--pbkdf pkcs5-pbkdf2-hmac-sha256 --rounds 1)
+		elif securefs create --help 2>&1 | grep -q -- '--rounds'; then
+			kdf=(--rounds 1)
+		fi
+		securefs create "${kdf[@]}" --pass lethefs-bench-seq "$w/back" >"$w/init.log" 2>&1 ||
+			die "$peer: create: $(cat "$w/init.log")"
+		securefs mount -b --log "$w/securefs.log" --pass lethefs-bench-seq "$w/back" "$w/mnt" \
+			>"$w/mount.log" 2>&1 || die "$peer: mount: $(cat "$w/mount.log")"
+		;;
+	*) die "unknown peer $peer" ;;
+	esac
+	for _ in $(seq 50); do
+		mountpoint -q "$w/mnt" && break
+		sleep 0.1
+	done
+	mountpoint -q "$w/mnt" || die "$peer: not mounted"
+	MOUNTED+=("$w/mnt")
+	LABELS+=("$peer")
+	DIR[$peer]=$w/mnt
+done
 for v in $SEQ_VARIANTS; do
 	label=${v%%=*}
 	rest=${v#*=}
