@@ -8,9 +8,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int lfs_closer_init(struct lfs_closer *c)
+size_t lfs_closer_capacity(size_t fd_budget)
 {
-	c->queue = calloc(LFS_CLOSER_QUEUE, sizeof(*c->queue));
+	size_t cap = fd_budget / 4;
+	return cap < 1 ? 1 : cap > LFS_CLOSER_QUEUE ? LFS_CLOSER_QUEUE : cap;
+}
+
+int lfs_closer_init(struct lfs_closer *c, size_t capacity)
+{
+	if (capacity < 1)
+		capacity = 1;
+	if (capacity > LFS_CLOSER_QUEUE)
+		capacity = LFS_CLOSER_QUEUE;
+	c->capacity = capacity;
+	c->queue = calloc(capacity, sizeof(*c->queue));
 	if (!c->queue)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
@@ -31,7 +42,7 @@ static void *closer_thread(void *arg)
 		if (c->count == 0)
 			break; /* stopping, and nothing left */
 		int fd = c->queue[c->head];
-		c->head = (c->head + 1) % LFS_CLOSER_QUEUE;
+		c->head = (c->head + 1) % c->capacity;
 		c->count--;
 		pthread_mutex_unlock(&c->lock);
 		close(fd);
@@ -66,12 +77,12 @@ void lfs_closer_close(struct lfs_closer *c, int fd)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (c->stopping || c->count == LFS_CLOSER_QUEUE) {
+	if (c->stopping || c->count == c->capacity) {
 		pthread_mutex_unlock(&c->lock);
 		close(fd); /* full: the caller waits, as before */
 		return;
 	}
-	c->queue[(c->head + c->count) % LFS_CLOSER_QUEUE] = fd;
+	c->queue[(c->head + c->count) % c->capacity] = fd;
 	c->count++;
 	maybe_start(c);
 	if (c->started == 0) {

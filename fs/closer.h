@@ -20,19 +20,28 @@
 #include <stddef.h>
 
 #define LFS_CLOSER_THREADS 4
-#define LFS_CLOSER_QUEUE   4096
+/* Descriptors queued at most. A queued descriptor is still open but no
+ * longer counted among the inodes' (fs.h fd_budget): the caller sizes the
+ * queue from the descriptor limit, so that a long rm -rf on a slow disk
+ * cannot run the daemon out of descriptors; when it is full, the caller
+ * closes the descriptor itself. */
+#define LFS_CLOSER_QUEUE 4096
 
 struct lfs_closer {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
-	int *queue; /* LFS_CLOSER_QUEUE descriptors, a ring */
-	size_t head, count;
+	int *queue; /* capacity descriptors, a ring */
+	size_t capacity, head, count;
 	pthread_t threads[LFS_CLOSER_THREADS];
 	unsigned started;
 	bool stopping;
 };
 
-int lfs_closer_init(struct lfs_closer *c);
+/* The queue's size for an inode descriptor budget of fd_budget (half the
+ * descriptor limit, fdpark.c): a quarter of it, at most LFS_CLOSER_QUEUE. */
+size_t lfs_closer_capacity(size_t fd_budget);
+/* capacity: descriptors queued at most (1 to LFS_CLOSER_QUEUE). */
+int lfs_closer_init(struct lfs_closer *c, size_t capacity);
 /* Closes every queued descriptor and joins the threads. */
 void lfs_closer_destroy(struct lfs_closer *c);
 /* Closes fd: on a closer thread when fd is the last name-less reference

@@ -129,14 +129,22 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
  * length. Filesystems without fallocate just skip it. */
 static int reserve(struct io *io, uint64_t from, uint64_t to)
 {
-	/* What lies within the 4 KiB backing block that holds the current end
-	 * is allocated already (every filesystem lethefs runs on allocates at
-	 * least that much): most small appends need no call. */
+	/* The 4 KiB backing block that holds the current end has its space
+	 * already (every filesystem lethefs runs on reserves at least that
+	 * much): an append that stays inside it needs no call. */
+	uint64_t end_block = io->backing & ~(uint64_t)4095;
 	uint64_t allocated = (io->backing + 4095) & ~(uint64_t)4095;
-	if (from < allocated)
-		from = allocated;
-	if (to <= from)
+	if (to <= allocated || to <= from)
 		return 0;
+	/* Past it, the reservation starts at that block, not after it: with
+	 * delayed allocation (ext4) the block holding the end may be written
+	 * but not yet placed, and reserving only what follows would place the
+	 * new blocks before it, elsewhere on the disk. A small file would
+	 * then lie in two pieces (its header, written at its creation, away
+	 * from its data) and every read of it would seek twice
+	 * (docs/PERFORMANCE.md, "Small files in one piece"). */
+	if (from <= allocated)
+		from = end_block;
 	if (fallocate(io->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) == 0)
 		return 0;
 	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EIO)

@@ -60,7 +60,11 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->nbuckets = LFS_MIN_BUCKETS;
 	fs->buckets = buckets_alloc(fs->nbuckets);
 	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
-	if (!fs->buckets || !fs->reported || lfs_closer_init(&fs->closer) < 0) {
+	fs->fd_budget = lfs_fdpark_budget();
+	/* The closer's queue holds descriptors the budget no longer counts:
+	 * an eighth of the limit at most (the budget is half of it). */
+	if (!fs->buckets || !fs->reported ||
+	    lfs_closer_init(&fs->closer, lfs_closer_capacity(fs->fd_budget)) < 0) {
 		if (fs->buckets)
 			buckets_free(fs->buckets, fs->nbuckets);
 		free(fs->reported);
@@ -84,7 +88,6 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->last_active = now.tv_sec;
 	pthread_mutex_init(&fs->fd_lock, NULL);
 	fs->open_fds = 1;
-	fs->fd_budget = lfs_fdpark_budget();
 	fs->handle_mount_fd = lfs_fdpark_handles_usable(data_dir_fd);
 	lfs_workpool_init(&fs->lookups, LFS_LOOKUP_HELPERS);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

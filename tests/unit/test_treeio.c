@@ -15,11 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../fs/closer.h"
+#include "../../fs/inode_int.h"
 #include "../../fs/prefetch.h"
 
 #define NFILES    64
@@ -147,7 +150,7 @@ static void test_closer(void **state)
 	struct rig *g = *state;
 	struct lfs_closer c;
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(lfs_closer_init(&c), 0);
+	assert_int_equal(lfs_closer_init(&c, 4), 0); /* fewer than the files below */
 	/* A file that still has its name: closed at once, no thread. */
 	int kept = openat(g->dir_fd, "f000", O_PATH | O_CLOEXEC);
 	assert_true(kept >= 0);
@@ -175,12 +178,40 @@ static void test_closer(void **state)
 		assert_false(fd_open(fds[i]));
 }
 
+/* Descriptors queued to close are open but no longer counted among the
+ * inodes' (fs.h fd_budget): the queue is sized from the descriptor limit,
+ * so that the budget and a full queue together stay well inside it. In a
+ * child: a lowered hard limit cannot be raised again. */
+static void test_closer_fits_the_limit(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 256, .rlim_max = 256};
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		size_t budget = lfs_fdpark_budget();
+		size_t cap = lfs_closer_capacity(budget);
+		/* the budget, a full queue and the open files and directories
+		 * the remaining eighths are for */
+		_exit(cap >= 1 && budget + cap <= 256 * 5 / 8 ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(lfs_closer_capacity(1u << 20), LFS_CLOSER_QUEUE);
+	assert_int_equal(lfs_closer_capacity(0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_prefetch_reads_listed_headers, rig_setup,
 	                                    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_closer, rig_setup, rig_teardown),
+	    cmocka_unit_test(test_closer_fits_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
