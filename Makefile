@@ -121,13 +121,13 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | deps
 # The tail crash sweep dies or fails at chosen backing-store calls: they are
 # wrapped at link time (tests/unit/test_tail_crash.c).
 CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=pwritev64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=syncfs,--wrap=renameat2,--wrap=unlinkat
-$(BUILD)/tests/test_tail_crash: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_rename_crash: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_rotbatch_crash: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_planted_nodes: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_rotbatch_slots: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_recover_lock: LDFLAGS += $(CRASH_WRAP)
-$(BUILD)/tests/test_parallel_write: LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_tail_crash: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rename_crash: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rotbatch_crash: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_planted_nodes: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_rotbatch_slots: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_recover_lock: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_parallel_write: override LDFLAGS += $(CRASH_WRAP)
 
 FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
                   tests/fault/faultshim_reals.c
