@@ -127,6 +127,7 @@ $(BUILD)/tests/test_rotbatch_crash: LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_planted_nodes: LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_rotbatch_slots: LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_recover_lock: LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_parallel_write: LDFLAGS += $(CRASH_WRAP)
 
 FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
                   tests/fault/faultshim_reals.c

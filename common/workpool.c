@@ -13,16 +13,6 @@
  * frames. scripts/stack-depth.py (make stack) checks that it covers them. */
 #define LFS_WORKPOOL_STACK_WIPE (32 * 1024)
 
-struct lfs_workjob {
-	struct lfs_workjob *next; /* among the pool's posted jobs */
-	void (*fn)(void *arg, size_t i);
-	void *arg;
-	size_t n;
-	atomic_size_t next_item; /* the first item nobody took yet */
-	unsigned helpers;        /* helpers working on it (pool lock) */
-	bool posted;             /* on the pool's list (pool lock) */
-};
-
 void lfs_workpool_init(struct lfs_workpool *p, unsigned nthreads)
 {
 	pthread_mutex_init(&p->lock, NULL);
@@ -108,32 +98,47 @@ static unsigned start_helpers(struct lfs_workpool *p)
 	return p->started;
 }
 
-void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg)
+void lfs_workpool_post(struct lfs_workpool *p, struct lfs_workjob *job, size_t n,
+                       void (*fn)(void *arg, size_t i), void *arg)
 {
-	struct lfs_workjob job = {.fn = fn, .arg = arg, .n = n};
-	atomic_init(&job.next_item, 0);
-	bool shared = false;
+	*job = (struct lfs_workjob){.fn = fn, .arg = arg, .n = n};
+	atomic_init(&job->next_item, 0);
 	if (n > 1 && p->ready && p->want > 0) {
 		pthread_mutex_lock(&p->lock);
 		if (!p->stopping && start_helpers(p) > 0) {
-			job.next = p->jobs;
-			/* Taken off the list again before this call returns. */
-			// cppcheck-suppress autoVariables
-			p->jobs = &job;
-			job.posted = true;
-			shared = true;
+			job->next = p->jobs;
+			/* Taken off the list again by lfs_workpool_wait. */
+			p->jobs = job;
+			job->posted = true;
+			job->shared = true;
 			pthread_cond_broadcast(&p->work);
 		}
 		pthread_mutex_unlock(&p->lock);
 	}
-	take_items(&job);
-	if (!shared)
+}
+
+size_t lfs_workjob_take(struct lfs_workjob *job)
+{
+	return atomic_fetch_add(&job->next_item, 1);
+}
+
+void lfs_workpool_wait(struct lfs_workpool *p, struct lfs_workjob *job)
+{
+	if (!job->shared)
 		return;
 	pthread_mutex_lock(&p->lock);
-	unpost(p, &job);
-	while (job.helpers > 0)
+	unpost(p, job);
+	while (job->helpers > 0)
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg)
+{
+	struct lfs_workjob job;
+	lfs_workpool_post(p, &job, n, fn, arg);
+	take_items(&job);
+	lfs_workpool_wait(p, &job);
 }
 
 void lfs_workpool_destroy(struct lfs_workpool *p)

@@ -19,13 +19,24 @@
 #define LETHEFS_WORKPOOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #define LFS_WORKPOOL_THREADS_MAX 8
 
-struct lfs_workjob;
+/* One job: on the caller's stack from post to wait. */
+struct lfs_workjob {
+	struct lfs_workjob *next; /* among the pool's posted jobs */
+	void (*fn)(void *arg, size_t i);
+	void *arg;
+	size_t n;
+	atomic_size_t next_item; /* the first item nobody took yet */
+	unsigned helpers;        /* helpers working on it (pool lock) */
+	bool posted;             /* on the pool's list (pool lock) */
+	bool shared;             /* offered to the helpers */
+};
 
 struct lfs_workpool {
 	pthread_mutex_t lock;
@@ -49,5 +60,15 @@ void lfs_workpool_destroy(struct lfs_workpool *p);
  * idle helpers, and returns when all those calls have returned. fn must be
  * safe to run on several threads at once for different i. */
 void lfs_workpool_run(struct lfs_workpool *p, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+/* lfs_workpool_run in three steps, for a caller that does its own share
+ * by calling its item function directly rather than through fn (so that
+ * scripts/stack-depth.py sees which function its thread runs): post the
+ * job, call fn(arg, i) for every i that lfs_workjob_take returns below n,
+ * then lfs_workpool_wait (which returns when the helpers' items are
+ * done). */
+void lfs_workpool_post(struct lfs_workpool *p, struct lfs_workjob *job, size_t n,
+                       void (*fn)(void *arg, size_t i), void *arg);
+size_t lfs_workjob_take(struct lfs_workjob *job);
+void lfs_workpool_wait(struct lfs_workpool *p, struct lfs_workjob *job);
 
 #endif

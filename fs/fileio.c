@@ -347,8 +347,18 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 	uint8_t *scratch = malloc(io->l->block_disk);
 	if (!scratch)
 		return -ENOMEM;
+	/* The blocks the write covers whole, [w0, w1), go to the sealing
+	 * pool together; a partial head or tail is merged here. */
+	uint64_t w0 = off % BS == 0 ? b0 : b0 + 1;
+	uint64_t w1 = (off + size) % BS == 0 ? b1 + 1 : b1;
 	int r = 0;
-	for (uint64_t b = b0; b <= b1; b++) {
+	if (w1 > w0)
+		r = seal_whole_blocks(io, w0, (size_t)(w1 - w0),
+		                      (const uint8_t *)buf + (w0 * BS - off), final_b,
+		                      out + (w0 - b0) * io->l->block_disk);
+	for (uint64_t b = b0; r == 0 && b <= b1; b++) {
+		if (b >= w0 && b < w1)
+			continue;
 		uint64_t start = b == b0 ? off - b * BS : 0;
 		uint64_t stop = b == b1 ? off + size - b * BS : BS;
 		uint64_t existing = b * BS < io->size ? io->size - b * BS : 0;

@@ -53,6 +53,11 @@ int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch);
 int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
                 uint8_t *out);
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off);
+/* fileio_seal.c: count whole blocks from block first (plaintext in
+ * plain, BS bytes each), sealed into out on the sealing pool's threads
+ * and this one; block final_block is sealed as the file's last. */
+int seal_whole_blocks(struct io *io, uint64_t first, size_t count, const uint8_t *plain,
+                      uint64_t final_block, uint8_t *out);
 int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_t *out,
                uint64_t new_size);
 

@@ -201,15 +201,20 @@ static int build_grow_pivot(struct io *io, struct tail_txn *x, uint64_t new_size
 		*off += part;
 		return r;
 	}
-	uint8_t *plain = sodium_malloc(LFS_BLOCK_SIZE);
-	uint8_t *scratch = malloc(io->l->block_disk);
-	r = plain && scratch ? read_block(io, m, plain, scratch) : -ENOMEM;
+	/* On the stack and wiped, as seal_range's merge buffer: a
+	 * sodium_malloc here cost every appending write request an mmap, an
+	 * mlock, three mprotects and an munmap, and each of those a TLB
+	 * flush on every core (docs/PERFORMANCE.md, "Sequential I/O"). The
+	 * daemon's memory is locked (mlockall), so the stack never reaches
+	 * swap. The old ciphertext is read into new_pivot, overwritten by
+	 * the seal. */
+	uint8_t plain[LFS_BLOCK_SIZE];
+	r = read_block(io, m, plain, x->new_pivot);
 	if (r >= 0) {
 		memset(plain + r, 0, LFS_BLOCK_SIZE - (size_t)r);
 		r = seal_block(io, m, m == n, plain, len, x->new_pivot);
 	}
-	sodium_free(plain);
-	free(scratch);
+	sodium_memzero(plain, sizeof(plain));
 	return r;
 }
 

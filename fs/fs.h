@@ -198,6 +198,13 @@ struct lfs_fs {
 #ifndef LFS_LOOKUP_HELPERS /* (-D for measurements) */
 #define LFS_LOOKUP_HELPERS 3
 #endif
+	/* The whole blocks of a large write are sealed on these helpers and
+	 * the handler's thread at once (fs/fileio_seal.c): one helper per
+	 * further online CPU, at most LFS_SEAL_HELPERS_MAX. */
+	struct lfs_workpool sealers;
+#ifndef LFS_SEAL_HELPERS_MAX /* (-D for measurements; 0: no helpers) */
+#define LFS_SEAL_HELPERS_MAX 3
+#endif
 	/* Descriptor budget: the kernel may remember far more inodes than the
 	 * process may hold descriptors, so the least recently used unpinned
 	 * O_PATH descriptors are closed ("parked") past fd_budget and reopened

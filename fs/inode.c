@@ -90,6 +90,9 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	fs->open_fds = 1;
 	fs->handle_mount_fd = lfs_fdpark_handles_usable(data_dir_fd);
 	lfs_workpool_init(&fs->lookups, LFS_LOOKUP_HELPERS);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned sealers = cpus > 1 ? (unsigned)(cpus - 1) : 0, max = LFS_SEAL_HELPERS_MAX;
+	lfs_workpool_init(&fs->sealers, sealers < max ? sealers : max);
 	return 0;
 }
 
@@ -134,6 +137,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 	}
 	lfs_closer_destroy(&fs->closer);
 	lfs_workpool_destroy(&fs->lookups);
+	lfs_workpool_destroy(&fs->sealers);
 	buckets_free(fs->buckets, fs->nbuckets);
 	lfs_slab_destroy(&fs->inode_slab);
 	free(fs->reported);

@@ -38,6 +38,11 @@ struct lfs_handle {
 	 * the first one: LFS_DIRECT_NONE until then, LFS_DIRECT_OFF where
 	 * direct reads are not used. */
 	_Atomic int direct_fd;
+	/* Where the writeback started behind sequential writes through this
+	 * handle stopped (fs/writebehind.h); only on exclusive mounts of
+	 * local disks (writebehind), as direct reads. */
+	_Atomic uint64_t wb_next;
+	bool writebehind;
 };
 #define LFS_DIRECT_NONE (-1)
 #define LFS_DIRECT_OFF (-2)

@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "holes.h"
 #include "stage_hooks.h"
+#include "writebehind.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -89,6 +90,8 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	                               ? LFS_DIRECT_NONE
 	                               : LFS_DIRECT_OFF);
 	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	atomic_init(&h->wb_next, 0);
+	h->writebehind = h->writer && !fs->shared && lfs_backing_direct_reads(fs->backing);
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);
@@ -303,6 +306,8 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		cur = found;
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
+	if (n > 0 && lfs_handle_of(fi)->writebehind)
+		lfs_writebehind(fd, &lfs_handle_of(fi)->wb_next, (uint64_t)off, size);
 	/* The file grew here: st_blocks the kernel cached is now too small
 	 * (see lfs_attr_timeout). Attributes only, no pages: safe here. */
 	if (n > 0 && end > cur && fs->writeback && fs->se)

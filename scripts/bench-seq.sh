@@ -18,6 +18,9 @@
 #   SEQ_FIO=SECS  also fio random 4 KiB write then (caches dropped) read, as
 #                 bench.sh runs them, SECS seconds each on a 256 MiB file
 #                 (to check that a read-path change costs random I/O nothing)
+#   SEQ_PEERS="gocryptfs securefs"  also these peers, mounted as bench.sh
+#                 mounts them, in the same interleaved rounds (their daemon's
+#                 CPU is not counted)
 set -euo pipefail
 export LC_ALL=C
 
@@ -29,6 +32,7 @@ SEQ_VARIANTS=${SEQ_VARIANTS:-lethefs=$REPO/build/lethefs}
 SEQ_PLAIN=${SEQ_PLAIN:-1}
 SEQ_PERF=${SEQ_PERF:-}
 SEQ_FIO=${SEQ_FIO:-0}
+SEQ_PEERS=${SEQ_PEERS:-}
 PASSFILE=$SEQ_DIR/passphrase
 
 log() { printf '[seq %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -78,6 +82,41 @@ if [[ $SEQ_PLAIN == 1 ]]; then
 	mkdir -p "$SEQ_DIR/plain"
 	DIR[plain]=$SEQ_DIR/plain
 fi
+for peer in $SEQ_PEERS; do
+	w=$SEQ_DIR/$peer
+	if mountpoint -q "$w/mnt"; then fusermount3 -u "$w/mnt"; fi
+	rm -rf "$w"
+	mkdir -p "$w/back" "$w/mnt"
+	case $peer in
+	gocryptfs)
+		gocryptfs -init -q -scryptn 10 -passfile "$PASSFILE" "$w/back" >"$w/init.log" 2>&1 ||
+			die "$peer: init: $(cat "$w/init.log")"
+		gocryptfs -q -passfile "$PASSFILE" "$w/back" "$w/mnt" >"$w/mount.log" 2>&1 ||
+			die "$peer: mount: $(cat "$w/mount.log")"
+		;;
+	securefs)
+		kdf=()
+		if securefs create --help 2>&1 | grep -q -- '--pbkdf'; then
+			kdf=(--pbkdf pkcs5-pbkdf2-hmac-sha256 --rounds 1)
+		elif securefs create --help 2>&1 | grep -q -- '--rounds'; then
+			kdf=(--rounds 1)
+		fi
+		securefs create "${kdf[@]}" --pass lethefs-bench-seq "$w/back" >"$w/init.log" 2>&1 ||
+			die "$peer: create: $(cat "$w/init.log")"
+		securefs mount -b --log "$w/securefs.log" --pass lethefs-bench-seq "$w/back" "$w/mnt" \
+			>"$w/mount.log" 2>&1 || die "$peer: mount: $(cat "$w/mount.log")"
+		;;
+	*) die "unknown peer $peer" ;;
+	esac
+	for _ in $(seq 50); do
+		mountpoint -q "$w/mnt" && break
+		sleep 0.1
+	done
+	mountpoint -q "$w/mnt" || die "$peer: not mounted"
+	MOUNTED+=("$w/mnt")
+	LABELS+=("$peer")
+	DIR[$peer]=$w/mnt
+done
 for v in $SEQ_VARIANTS; do
 	label=${v%%=*}
 	rest=${v#*=}
@@ -103,7 +142,7 @@ for v in $SEQ_VARIANTS; do
 	DIR[$label]=$w/mnt
 done
 
-declare -A WRITES READS CPUMS RWIOPS RRIOPS
+declare -A WRITES READS CPUMS WCPUMS RWIOPS RRIOPS
 fio_iops() { # DIR rw field
 	local extra=()
 	[[ $2 == randwrite ]] && extra=(--end_fsync=1)
@@ -118,9 +157,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		f=${DIR[$label]}/seq.dat
 		rm -f "$f"
 		drop_caches
+		wc0=0
+		[[ -n ${PID[$label]:-} ]] && wc0=$(cpu_ticks "${PID[$label]}")
 		dd if=/dev/zero of="$f" bs=1M count="$SIZE_MB" conv=fsync 2>"$SEQ_DIR/w.log" ||
 			die "$label: write: $(cat "$SEQ_DIR/w.log")"
 		w=$(dd_mbs "$SEQ_DIR/w.log")
+		wcpu_ms=-
+		if [[ -n ${PID[$label]:-} ]]; then
+			# the daemon's CPU time per MiB written (all its threads)
+			wcpu_ms=$(awk -v a="$wc0" -v b="$(cpu_ticks "${PID[$label]}")" -v n="$SIZE_MB" \
+				-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz * 1000 / n }')
+		fi
 		drop_caches
 		perf_pid=""
 		c0=0
@@ -166,19 +213,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		WRITES[$label]+="$w "
 		READS[$label]+="$rd "
 		CPUMS[$label]+="$cpu_ms "
-		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}% daemon_cpu_ms_per_MiB_read $cpu_ms"
+		WCPUMS[$label]+="$wcpu_ms "
+		echo "round $r $label write $w read $rd daemon_cpu_during_read ${cpu}% daemon_cpu_ms_per_MiB_read $cpu_ms daemon_cpu_ms_per_MiB_written $wcpu_ms"
 		log "$label: write $w MB/s, read $rd MB/s (daemon CPU $cpu% of one core while reading)"
 	done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median |"
-echo "|---|---|---:|---|---:|---|---:|"
+echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median | per MiB written (rounds) | median |"
+echo "|---|---|---:|---|---:|---|---:|---|---:|"
 for label in "${LABELS[@]}"; do
 	echo "| $label | ${WRITES[$label]% } | $(median <<<"${WRITES[$label]}") |" \
 		"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
-		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |"
+		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |" \
+		"${WCPUMS[$label]% } | $(median <<<"${WCPUMS[$label]}") |"
 done
 if ((SEQ_FIO > 0)); then
 	echo

@@ -46,7 +46,7 @@ CLAIMS = [
      "LOCKDOWN_STACK_WIPE", ["lfs_fs_lockdown"]),
     ("mount: the unlock before serving, wiped after it", "cli/cmd_mount.c",
      "UNLOCK_STACK_WIPE", ["lfs_open_and_unlock"]),
-    ("lookup pool: a helper's share of a job (READDIRPLUS entries), wiped after it",
+    ("helper pools: a helper's share of a job (READDIRPLUS entries, a write's blocks), wiped after it",
      "common/workpool.c", "LFS_WORKPOOL_STACK_WIPE", ["common/workpool.c:helper"]),
 ]
 
@@ -69,8 +69,11 @@ INDIRECT = [
     # The core FUSE handlers call staging through fs/stage_hooks.h; so does
     # lfs_tree_fd, for the root of a staging directory's tree.
     (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|lfs_tree_fd$)", [r"^staging/ops_stage\.c:hook_"]),
-    # The lookup pool (common/workpool.h) runs a READDIRPLUS entry's lookup.
-    (r"^(common/workpool\.c:|lfs_workpool_run$)", [r"^fs/ops_dir\.c:lookup_item$"]),
+    # The helper pools (common/workpool.h) run a READDIRPLUS entry's lookup
+    # or a share of a large write's blocks (whose caller seals its own
+    # share by a direct call, fs/fileio_seal.c).
+    (r"^(common/workpool\.c:|lfs_workpool_run$)",
+     [r"^fs/ops_dir\.c:lookup_item$", r"^fs/fileio_seal\.c:seal_item$"]),
     # Name encryption picks libsodium functions from a table.
     (r"^fs/names\.c:", []),
     # The inode table's walks (fs/inode_sets.c) call the walker's function.

@@ -85,6 +85,9 @@ static const struct scenario scenarios[] = {
     {"overwrite across blocks, unaligned", 40000, 'w', 3000, 9000},
     {"overwrite the last block in place", 40000, 'w', 36000, 4000},
     {"overwrite 300 blocks (several records)", 1300000, 'w', 4096, 300 * 4096},
+    /* Whole blocks sealed on the sealing pool (fs/fileio_seal.c). */
+    {"append 300 blocks, unaligned", 5000, 'w', 5000, 300 * 4096 + 123},
+    {"overwrite 300 blocks across the end, unaligned", 1300000, 'w', 1000000, 300 * 4096},
     {"convert to a new epoch", 40000, 'r', 0, 0},
     {"convert 300 blocks to a new epoch", 1300000, 'r', 0, 0},
     {"undo a conversion whose new header failed", 40000, 'u', 0, 0},
