@@ -166,13 +166,16 @@ static int write_zero_blocks(struct io *io, uint64_t from, uint64_t to)
 	return r;
 }
 
+static int build_new_pivot(struct io *io, struct tail_txn *x, uint64_t new_size, const char **buf,
+                           size_t *size, uint64_t *off);
+
 /* The pivot of a growth: the old last block m as it must become, from the
  * write's data when the write covers it, else from its old content padded
  * with zeros. Advances buf, size and off past block m. */
 static int build_grow_pivot(struct io *io, struct tail_txn *x, uint64_t new_size, const char **buf,
                             size_t *size, uint64_t *off)
 {
-	uint64_t m = last_block(io->size), n = last_block(new_size);
+	uint64_t m = last_block(io->size);
 	uint64_t at = lfs_block_offset(io->l, m);
 	size_t got;
 	x->t.pivot_block = m;
@@ -182,6 +185,22 @@ static int build_grow_pivot(struct io *io, struct tail_txn *x, uint64_t new_size
 		r = -EIO;
 	if (r < 0)
 		return r;
+	/* The block is opened from these bytes below (seal_range's merge or
+	 * read_block): the very bytes the record keeps as the old pivot. */
+	io->known_disk = x->old_pivot;
+	io->known_block = m;
+	io->known_len = x->t.old_pivot_len;
+	r = build_new_pivot(io, x, new_size, buf, size, off);
+	io->known_disk = NULL;
+	return r;
+}
+
+/* The new pivot proper (build_grow_pivot has read the old one). */
+static int build_new_pivot(struct io *io, struct tail_txn *x, uint64_t new_size, const char **buf,
+                           size_t *size, uint64_t *off)
+{
+	uint64_t m = last_block(io->size), n = last_block(new_size);
+	int r;
 	size_t len = (size_t)(m == n ? new_size - m * BS : BS);
 	x->t.new_pivot_len = (uint32_t)(len + io->l->overhead);
 	if (*size && *off / BS == m) {
