@@ -141,8 +141,17 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 	if (r == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	/* Shared: another host's rotation may have moved the directory's
-	 * names to a new epoch since its metadata was cached. */
-	if (r == -ENOENT && fs->shared && lfs_dir_meta_reload(fs, parent, pfd) &&
+	 * names to a new epoch since its metadata was cached. A walker
+	 * converts directories only once every unlocked host creates under
+	 * the new epoch (rotation/coord.c), i.e. once this host's keyring
+	 * holds it beside the old one: with one epoch known here, no
+	 * conversion can be under way, and a cached epoch since retired
+	 * fails lfs_bname_make's key look-up, which reloads. So the reload
+	 * (several backing calls, each a round trip on a network engine) is
+	 * paid only while a rotation runs, not by every create's negative
+	 * lookup. */
+	if (r == -ENOENT && fs->shared && lfs_fs_rotating(fs) &&
+	    lfs_dir_meta_reload(fs, parent, pfd) &&
 	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
