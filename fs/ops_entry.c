@@ -69,6 +69,46 @@ static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *
 	return 1;
 }
 
+/* The attributes of an object whose O_PATH descriptor was just opened by
+ * name. With -o shared on a FUSE-based engine (GlusterFS), whose client
+ * mount has entry and attribute timeouts of 0 (docs/SHARED.md), that open
+ * revalidated the name with a LOOKUP of the engine, whose reply carried
+ * the object's attributes; the kernel may ask again only in a later
+ * jiffy, so a plain fstat here would cost a second round trip (GETATTR)
+ * for attributes at most that old. AT_STATX_DONT_SYNC takes the kernel's
+ * copy: as fresh as a plain fstat within the same jiffy. Everywhere else
+ * (local disks, NFS, whose open need not refresh attributes) a plain
+ * fstat. */
+static void statx_to_stat(const struct statx *x, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+	st->st_ino = x->stx_ino;
+	st->st_mode = x->stx_mode;
+	st->st_nlink = x->stx_nlink;
+	st->st_uid = x->stx_uid;
+	st->st_gid = x->stx_gid;
+	st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+	st->st_size = (off_t)x->stx_size;
+	st->st_blksize = x->stx_blksize;
+	st->st_blocks = (blkcnt_t)x->stx_blocks;
+	st->st_atim = (struct timespec){x->stx_atime.tv_sec, x->stx_atime.tv_nsec};
+	st->st_mtim = (struct timespec){x->stx_mtime.tv_sec, x->stx_mtime.tv_nsec};
+	st->st_ctim = (struct timespec){x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec};
+}
+
+static int stat_just_opened(struct lfs_fs *fs, int fd, struct stat *st)
+{
+	if (!fs->shared || !fs->backing || strncmp(fs->backing->fstype, "fuse", 4) != 0)
+		return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	struct statx x;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+	          STATX_BASIC_STATS, &x) < 0)
+		return -1;
+	statx_to_stat(&x, st);
+	return 0;
+}
+
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e)
 {
@@ -79,7 +119,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (stat_just_opened(fs, fd, &e->attr) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
