@@ -455,7 +455,7 @@ static int make_dir(fuse_req_t req, struct lfs_inode *parent, int pfd, const cha
 	if (r == 0)
 		r = lfs_new_object(req, parent, pfd, tmp, S_IFDIR | mode);
 	if (r == 0)
-		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
+		r = lfs_backing_publish(fs->backing, pfd, tmp, backing, true);
 	if (r < 0) {
 		int d2 = openat(pfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (d2 >= 0) {
