@@ -5,7 +5,8 @@
  *
  *   1. build everything in memory: the old and new pivot, the record;
  *   2. reserve the backing space (fallocate, where the backing filesystem
- *      has it), so that a full disk fails the update before it starts;
+ *      has it and is not a network engine), so that a full disk fails the
+ *      update before it starts;
  *   3. write the record;
  *   4. a new file's header, or the SPARSE flag before any hole;
  *   5. the blocks after the pivot, in ascending order (the check block,
@@ -27,6 +28,7 @@
 #define _GNU_SOURCE
 #include "fileio_int.h"
 #include "tail.h"
+#include "../cluster/backing.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 #include "../journal/target.h"
@@ -138,6 +140,11 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
  * length. Filesystems without fallocate just skip it. */
 static int reserve(struct io *io, uint64_t from, uint64_t to)
 {
+	/* On a network engine the reservation is a round trip of its own for
+	 * every growth, and the undo of a failed update (step 4-6) already
+	 * keeps a full engine from costing more than the write's data. */
+	if (io->fs->backing && io->fs->backing->network)
+		return 0;
 	/* What lies within the 4 KiB backing block that holds the current end
 	 * is allocated already (every filesystem lethefs runs on allocates at
 	 * least that much): most small appends need no call. */
