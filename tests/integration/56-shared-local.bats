@@ -1,0 +1,155 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Two hosts sharing one vault in a plain local directory (-o shared,
+# docs/SHARED.md), each a mount and UTS namespace of its own (own host
+# name, own /run/lethefs), as in 53-shared-audit.bats: what the GlusterFS
+# file (52) checks on the engine, and what an engine is not needed for.
+# The local directory has what the probe asks for (OFD locks that conflict
+# between the two daemons, RENAME_NOREPLACE), so this is the path of a
+# shared mount on a cluster filesystem that has them (CephFS, NFSv4).
+
+load helpers
+
+W=$BATS_TEST_DIRNAME/shared_writer.py
+
+setup() {
+	setup_vault
+	mkdir -p "$T/mlrtA" "$T/mlrtB"
+	for h in lrtA lrtB; do
+		unshare -m -u --propagation private sleep infinity &
+		echo $! >"$T/host-$h.pid"
+		sleep 0.2
+		on_host $h hostname $h
+		on_host $h mount -t tmpfs -o mode=0755 tmpfs /run/lethefs
+	done
+}
+
+teardown() {
+	for h in lrtA lrtB; do
+		[ -f "$T/host-$h.pid" ] || continue
+		on_host $h sh -c "mountpoint -q $T/m$h && { fusermount3 -u $T/m$h || umount -l $T/m$h; }; true"
+	done
+	for _ in $(seq 150); do
+		pgrep -f "lethefs mount .*$VAULT" >/dev/null || break
+		sleep 0.1
+	done
+	for h in lrtA lrtB; do
+		[ -f "$T/host-$h.pid" ] && kill "$(cat "$T/host-$h.pid")" 2>/dev/null
+	done
+	teardown_vault
+}
+
+on_host() {
+	local h=$1
+	shift
+	nsenter -t "$(cat "$T/host-$h.pid")" -m -u -- "$@"
+}
+
+mount_both() {
+	for h in lrtA lrtB; do
+		on_host $h "$LETHEFS" mount -o shared --passfile "$T/pass" "$VAULT" "$T/m$h"
+	done
+}
+
+umount_both() {
+	for h in lrtA lrtB; do
+		on_host $h "$LETHEFS" umount "$T/m$h"
+	done
+	for _ in $(seq 150); do
+		pgrep -f "lethefs mount .*$VAULT" >/dev/null || return 0
+		sleep 0.1
+	done
+}
+
+fsck_clean() {
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "shared: a directory the other host adopted as staging: its files are found by name, and new ones are made under its names" {
+	mount_both
+	A=$T/mlrtA B=$T/mlrtB
+	# Host A knows the directory (made it, so its .lethefs.dir is cached).
+	on_host lrtA mkdir "$A/job"
+	on_host lrtA stat "$A/job" >/dev/null
+	# Host B adopts it as staging (a new .lethefs.dir: the staging key's
+	# epoch and a new directory id) and writes a file into it.
+	on_host lrtB setfattr -n user.lethefs.ttl -v 72h "$B/job"
+	on_host lrtB sh -c "echo from-B >$B/job/fromB"
+	# Host A opens it by name, without listing the directory first.
+	run on_host lrtA cat "$A/job/fromB"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = from-B ]
+	# A file host A makes there carries the directory's names: host B
+	# finds it and lists it.
+	on_host lrtA sh -c "echo from-A >$A/job/fromA"
+	run on_host lrtB cat "$B/job/fromA"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = from-A ]
+	run on_host lrtB ls "$B/job"
+	[ "$output" = "$(printf 'fromA\nfromB')" ]
+	umount_both
+	fsck_clean
+}
+
+@test "shared: two hosts write disjoint ranges of one file at once, large chunks sealed on several threads, nothing lost" {
+	mount_both
+	# 300001-byte chunks: each request holds more than 32 whole blocks
+	# (fs/fileio_seal.c seals them on the pool) and a partial block at
+	# both ends that the other host's chunk shares.
+	on_host lrtA touch "$T/mlrtA/big.bin"
+	on_host lrtA python3 "$W" write "$T/mlrtA/big.bin" 0 24 300001 &
+	a=$!
+	on_host lrtB python3 "$W" write "$T/mlrtB/big.bin" 1 24 300001 &
+	b=$!
+	wait $a
+	wait $b
+	for h in lrtA lrtB; do
+		run on_host $h python3 "$W" check "$T/m$h/big.bin" 24 300001
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	umount_both
+	fsck_clean
+}
+
+@test "shared: two hosts append to one file at once in large misaligned chunks, nothing lost" {
+	mount_both
+	on_host lrtA touch "$T/mlrtA/app.bin"
+	on_host lrtA python3 "$W" write "$T/mlrtA/app.bin" 0 40 200003 ascending &
+	a=$!
+	on_host lrtB python3 "$W" write "$T/mlrtB/app.bin" 1 40 200003 ascending &
+	b=$!
+	wait $a
+	wait $b
+	for h in lrtA lrtB; do
+		run on_host $h python3 "$W" check "$T/m$h/app.bin" 40 200003
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	umount_both
+	fsck_clean
+}
+
+@test "shared: sub-block writes of both hosts into one block and the tail, nothing lost" {
+	mount_both
+	# 1000-byte chunks: four or five of them, of both hosts, share each
+	# block, and the file's last block changes hands at every append.
+	on_host lrtA touch "$T/mlrtA/small.bin"
+	on_host lrtA python3 "$W" write "$T/mlrtA/small.bin" 0 400 1000 ascending &
+	a=$!
+	on_host lrtB python3 "$W" write "$T/mlrtB/small.bin" 1 400 1000 ascending &
+	b=$!
+	wait $a
+	wait $b
+	for h in lrtA lrtB; do
+		run on_host $h python3 "$W" check "$T/m$h/small.bin" 400 1000
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	umount_both
+	fsck_clean
+}
