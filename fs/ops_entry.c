@@ -143,7 +143,21 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
-	lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	bool restaged =
+	    lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	/* A directory known here as an ordinary one that another host has
+	 * since adopted as staging (the same backing directory, now behind a
+	 * marker): its .lethefs.dir was replaced (the staging key's epoch, a
+	 * new directory id, its record sealed under that key). The cached one
+	 * must go, as an adoption on this host drops it (staging/ops_stage.c):
+	 * a negative lookup re-reads it only while a rotation runs, so names
+	 * looked up or made in it would otherwise be the old ones. */
+	if (restaged && marker > 0) {
+		pthread_mutex_lock(&inode->meta_lock);
+		inode->have_dirmeta = false;
+		inode->have_rec = false;
+		pthread_mutex_unlock(&inode->meta_lock);
+	}
 	/* (a staging directory lives elsewhere than its marker's name) */
 	if (inode != &fs->root && marker == 0)
 		lfs_inode_set_path(fs, inode, parent, backing);
