@@ -14,6 +14,20 @@ W=$BATS_TEST_DIRNAME/shared_writer.py
 
 setup() {
 	setup_vault
+	# Tests named "FUSE engine": the vault lies in another lethefs mount
+	# (exclusive, kernel timeouts 0), a FUSE filesystem that both hosts
+	# reach through one kernel: the path of a network engine (the probe
+	# says "network/FUSE engine": no fallocate reservation, lookups take
+	# statx AT_STATX_DONT_SYNC attributes) without GlusterFS.
+	if [[ "$BATS_TEST_DESCRIPTION" == *"FUSE engine"* ]]; then
+		OUTER=$T/outer
+		mkdir -p "$OUTER"
+		"$LETHEFS" mount --passfile "$T/pass" -o attr_timeout=0,entry_timeout=0 "$VAULT" "$OUTER"
+		VAULT=$OUTER/vault
+		"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+		run "$LETHEFS" info --backing "$VAULT"
+		[[ "$output" == *"fuse.lethefs (network/FUSE engine)"* ]]
+	fi
 	mkdir -p "$T/mlrtA" "$T/mlrtB"
 	for h in lrtA lrtB; do
 		unshare -m -u --propagation private sleep infinity &
@@ -36,6 +50,9 @@ teardown() {
 	for h in lrtA lrtB; do
 		[ -f "$T/host-$h.pid" ] && kill "$(cat "$T/host-$h.pid")" 2>/dev/null
 	done
+	if [ -n "${OUTER:-}" ]; then
+		VAULT=$T/vault MNT=$OUTER
+	fi
 	teardown_vault
 }
 
@@ -175,6 +192,44 @@ fsck_clean() {
 		run on_host $h python3 "$W" check "$T/m$h/small.bin" 400 1000
 		echo "$output"
 		[ "$status" -eq 0 ]
+	done
+	umount_both
+	fsck_clean
+}
+
+@test "shared on a FUSE engine: a size or time changed on one host is what the other's lookup shows at once" {
+	# Every lookup of the other host takes the attributes of its backing
+	# open (statx AT_STATX_DONT_SYNC, fs/ops_entry.c): size and times as
+	# the engine has them, never older ones.
+	mount_both
+	on_host lrtA mkdir -p "$T/mlrtA/fresh"
+	for i in $(seq 25); do
+		on_host lrtA sh -c "head -c $((i * 997 + 13)) /dev/zero >$T/mlrtA/fresh/f &&
+			touch -m -d @$((1700000000 + i)) $T/mlrtA/fresh/f"
+		got=$(on_host lrtB stat -c '%s %Y' "$T/mlrtB/fresh/f")
+		[ "$got" = "$((i * 997 + 13)) $((1700000000 + i))" ] ||
+			{ echo "round $i: lrtB sees $got"; false; }
+	done
+	umount_both
+	fsck_clean
+}
+
+@test "shared on a FUSE engine: both hosts append large and sub-block chunks to one file, nothing lost" {
+	mount_both
+	for spec in "app.bin 40 200003" "small.bin 300 1000"; do
+		set -- $spec
+		on_host lrtA touch "$T/mlrtA/$1"
+		on_host lrtA python3 "$W" write "$T/mlrtA/$1" 0 "$2" "$3" ascending &
+		a=$!
+		on_host lrtB python3 "$W" write "$T/mlrtB/$1" 1 "$2" "$3" ascending &
+		b=$!
+		wait $a
+		wait $b
+		for h in lrtA lrtB; do
+			run on_host $h python3 "$W" check "$T/m$h/$1" "$2" "$3"
+			echo "$output"
+			[ "$status" -eq 0 ]
+		done
 	done
 	umount_both
 	fsck_clean
