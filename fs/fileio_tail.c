@@ -5,8 +5,8 @@
  *
  *   1. build everything in memory: the old and new pivot, the record;
  *   2. reserve the backing space (fallocate, where the backing filesystem
- *      has it and is not a network engine), so that a full disk fails the
- *      update before it starts;
+ *      has it; not on GlusterFS in shared mode: see reserve), so that a
+ *      full disk fails the update before it starts;
  *   3. write the record;
  *   4. a new file's header, or the SPARSE flag before any hole;
  *   5. the blocks after the pivot, in ascending order (the check block,
@@ -140,10 +140,17 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
  * length. Filesystems without fallocate just skip it. */
 static int reserve(struct io *io, uint64_t from, uint64_t to)
 {
-	/* On a network engine the reservation is a round trip of its own for
-	 * every growth, and the undo of a failed update (step 4-6) already
-	 * keeps a full engine from costing more than the write's data. */
-	if (io->fs->backing && io->fs->backing->network)
+	/* On GlusterFS the reservation is a round trip of its own for every
+	 * growth. A shared mount there runs with the engine's write-behind
+	 * off and direct I/O (docs/SHARED.md), so a full brick fails the
+	 * write itself, and the undo of a failed update (steps 4-6) keeps it
+	 * from costing more than the write's data. Not so on engines that
+	 * cache writes (NFS, CephFS, GlusterFS with its write-behind, other
+	 * FUSE engines): they meet a full disk only when they write back,
+	 * after the update was acknowledged and its record cleared, and the
+	 * file's end is then lost (tests/integration/57-engine-full.bats). */
+	if (io->fs->shared && io->fs->backing &&
+	    strcmp(io->fs->backing->fstype, "fuse.glusterfs") == 0)
 		return 0;
 	/* The 4 KiB backing block that holds the current end has its space
 	 * already (every filesystem lethefs runs on reserves at least that
