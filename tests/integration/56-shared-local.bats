@@ -234,3 +234,50 @@ fsck_clean() {
 	umount_both
 	fsck_clean
 }
+
+@test "shared: large writes of one host while the other rotates the data key: every byte as written, under the new epoch" {
+	mount_both
+	A=$T/mlrtA B=$T/mlrtB
+	on_host lrtA sh -c "mkdir $A/bulk; for i in \$(seq 200); do head -c 4096 /dev/urandom >$A/bulk/b\$i; done"
+	on_host lrtB mkdir "$B/work"
+	rm -f "$T/stop"
+	# Host B: whole files and an appended file, 1 MiB requests and
+	# misaligned ones, their SHA-256 kept outside the vault.
+	on_host lrtB python3 -c '
+import hashlib, os, sys
+d, stop, sums = sys.argv[1:4]
+log = open(sums, "w")
+app = os.open(d + "/appended", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+i = 0
+while not os.path.exists(stop) or i < 4:
+    i += 1
+    data = os.urandom(600001 + i * 4099)
+    with open("%s/f%d" % (d, i), "wb") as f:
+        f.write(data)
+    os.write(app, data[:300003])
+    log.write("f%d %s\n" % (i, hashlib.sha256(data).hexdigest()))
+    log.flush()
+os.close(app)
+' "$B/work" "$T/stop" "$T/sums" &
+	worker=$!
+	on_host lrtA "$LETHEFS" rotate "$A"
+	for _ in $(seq 300); do
+		[[ "$(on_host lrtA "$LETHEFS" status --json "$A")" == *'"rotation_state":"idle"'* ]] && break
+		sleep 0.2
+	done
+	touch "$T/stop"
+	wait "$worker"
+	[[ "$(on_host lrtA "$LETHEFS" status --json "$A")" == *'"rotation_epoch":2'* ]]
+	n=0
+	while read -r name sum; do
+		n=$((n + 1))
+		for h in lrtA lrtB; do
+			got=$(on_host $h sha256sum "$T/m$h/work/$name" | cut -d' ' -f1)
+			[ "$got" = "$sum" ] || { echo "$h: $name differs"; false; }
+		done
+	done <"$T/sums"
+	[ "$n" -ge 4 ]
+	[ "$(on_host lrtA stat -c %s "$A/work/appended")" -eq $((n * 300003)) ]
+	umount_both
+	fsck_clean
+}
