@@ -113,23 +113,23 @@ fsck_clean() {
 }
 
 @test "shared: a process inside a directory the other host then adopted as staging finds the files made there" {
-	# NOT FIXED (redteam2 report; fails on main too): the lookup of
-	# "fromB" comes straight from the directory's inode (the process's
-	# working directory), so no lookup of the directory itself meets its
-	# new marker: the inode keeps staging id 0 and its cached
-	# .lethefs.dir. On main the negative lookup re-reads .lethefs.dir and
-	# finds the name, but the file opens under the vault's key (EIO);
-	# since glspeed (bf02500) it is not re-read outside a rotation
-	# (ENOENT).
+	# The process's working directory is never looked up again, so no
+	# lookup meets its new marker: the host learns of the adoption from
+	# the staging index (its tick, about once a second: SHARED.md) and
+	# gives the inode it holds the staging id and drops its old
+	# .lethefs.dir (staging/stage_inval.c, lfs_stage_restage). Without
+	# that, the name is not found (ENOENT), or on older builds found and
+	# opened under the vault's key (EIO).
 	mount_both
 	A=$T/mlrtA B=$T/mlrtB
 	on_host lrtA mkdir "$A/job"
 	on_host lrtA sh -c "cd $A/job && touch ready && while [ ! -e $T/adopted ]; do sleep 0.1; done && cat fromB" >"$T/out" 2>&1 &
 	p=$!
-	for _ in $(seq 100); do [ -e "$A/job/ready" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do on_host lrtA test -e "$A/job/ready" && break; sleep 0.1; done
 	on_host lrtB rm "$B/job/ready"
 	on_host lrtB setfattr -n user.lethefs.ttl -v 72h "$B/job"
 	on_host lrtB sh -c "echo from-B >$B/job/fromB"
+	sleep 2.5 # host A's tick merges the index
 	touch "$T/adopted"
 	wait $p || true
 	cat "$T/out"
