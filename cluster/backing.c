@@ -257,6 +257,20 @@ int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, cons
 	return 0;
 }
 
+int lfs_backing_publish(const struct lfs_backing *b, int dirfd, const char *old,
+                        const char *newname, bool is_dir)
+{
+	if (!b || b->rename_noreplace)
+		return renameat2(dirfd, old, dirfd, newname, RENAME_NOREPLACE) < 0 ? -errno : 0;
+	if (is_dir || !b->hard_links)
+		return checked_rename(dirfd, old, dirfd, newname);
+	if (linkat(dirfd, old, dirfd, newname, 0) < 0)
+		return -errno;
+	if (unlinkat(dirfd, old, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int lfs_rename_noreplace_any(int olddirfd, const char *old, int newdirfd, const char *newname,
                              bool resume)
 {

@@ -82,6 +82,13 @@ bool lfs_backing_direct_reads(const struct lfs_backing *b);
 int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, const char *old,
                                  int newdirfd, const char *newname, bool resume,
                                  bool *two_steps);
+/* lfs_backing_rename_noreplace (without resume) for an object the caller
+ * has just made under the temporary name old and knows the type of (is_dir:
+ * a directory; else a file or other node it created): publishing a new
+ * object under its name. The fallback needs no stat of old first (a round
+ * trip on a network engine less per created object). */
+int lfs_backing_publish(const struct lfs_backing *b, int dirfd, const char *old,
+                        const char *newname, bool is_dir);
 /* The same without a probe, for rare renames (rotation, staging): tries
  * RENAME_NOREPLACE, and takes the fallback when the filesystem refuses the
  * flag (EINVAL, which renaming an entry to another name in a directory

@@ -353,6 +353,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 			lfs_staging_load_keys(&staging);
 		staging.background = true;
 		staging.invalidate = lfs_stage_invalidate;
+		staging.restage = lfs_stage_restage;
 		staging.inval_arg = &fs;
 		lfs_staging_hooks_init(&stage_hooks, &staging);
 		fs.stage = &stage_hooks;

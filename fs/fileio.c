@@ -163,7 +163,13 @@ int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t
 	uint64_t want =
 	    io->backing - off < io->l->block_disk ? io->backing - off : io->l->block_disk;
 	size_t got;
-	int r = lfs_pread_full(io->fd, scratch, want, (off_t)off, &got);
+	int r = 0;
+	if (io->known_disk && io->known_block == b && io->known_len == want) {
+		memcpy(scratch, io->known_disk, want);
+		got = want;
+	} else {
+		r = lfs_pread_full(io->fd, scratch, want, (off_t)off, &got);
+	}
 	if (r < 0)
 		return r;
 	r = lfs_block_open(io->l, &io->key, &io->inode->header, b, final, scratch, got, plain);

@@ -290,9 +290,10 @@ void lfs_fs_for_each_in(struct lfs_fs *fs, enum lfs_inode_set set, uint32_t stag
 			void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
 /* A file handle was opened on inode: it joins LFS_SET_PAGED. */
 void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode);
-/* Sets the inode's staging id (and stage_root), moving it between lists. */
-void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
-			 bool stage_root);
+/* Sets the inode's staging id (and stage_root), moving it between lists.
+ * Returns whether the id changed. */
+bool lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
+                         bool stage_root);
 /* How many inodes the kernel holds a lookup of (status: inodes_cached). */
 size_t lfs_fs_inodes_cached(struct lfs_fs *fs);
 

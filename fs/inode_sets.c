@@ -99,13 +99,14 @@ void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
-void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
+bool lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t stage_id,
                          bool stage_root)
 {
 	if (inode == &fs->root)
-		return;
+		return false;
 	pthread_mutex_lock(&fs->table_lock);
-	if (inode->stage_id != stage_id || (stage_id && !inode->stage.pprev)) {
+	bool changed = inode->stage_id != stage_id;
+	if (changed || (stage_id && !inode->stage.pprev)) {
 		lfs_list_del(inode, LFS_STAGE_LINK);
 		inode->stage_id = stage_id;
 		if (stage_id)
@@ -114,6 +115,7 @@ void lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t st
 	}
 	inode->stage_root = stage_root;
 	pthread_mutex_unlock(&fs->table_lock);
+	return changed;
 }
 
 size_t lfs_fs_inodes_cached(struct lfs_fs *fs)

@@ -69,6 +69,46 @@ static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *
 	return 1;
 }
 
+/* The attributes of an object whose O_PATH descriptor was just opened by
+ * name. With -o shared on a FUSE-based engine (GlusterFS), whose client
+ * mount has entry and attribute timeouts of 0 (docs/SHARED.md), that open
+ * revalidated the name with a LOOKUP of the engine, whose reply carried
+ * the object's attributes; the kernel may ask again only in a later
+ * jiffy, so a plain fstat here would cost a second round trip (GETATTR)
+ * for attributes at most that old. AT_STATX_DONT_SYNC takes the kernel's
+ * copy: as fresh as a plain fstat within the same jiffy. Everywhere else
+ * (local disks, NFS, whose open need not refresh attributes) a plain
+ * fstat. */
+static void statx_to_stat(const struct statx *x, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+	st->st_ino = x->stx_ino;
+	st->st_mode = x->stx_mode;
+	st->st_nlink = x->stx_nlink;
+	st->st_uid = x->stx_uid;
+	st->st_gid = x->stx_gid;
+	st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+	st->st_size = (off_t)x->stx_size;
+	st->st_blksize = x->stx_blksize;
+	st->st_blocks = (blkcnt_t)x->stx_blocks;
+	st->st_atim = (struct timespec){x->stx_atime.tv_sec, x->stx_atime.tv_nsec};
+	st->st_mtim = (struct timespec){x->stx_mtime.tv_sec, x->stx_mtime.tv_nsec};
+	st->st_ctim = (struct timespec){x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec};
+}
+
+static int stat_just_opened(struct lfs_fs *fs, int fd, struct stat *st)
+{
+	if (!fs->shared || !fs->backing || strncmp(fs->backing->fstype, "fuse", 4) != 0)
+		return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	struct statx x;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+	          STATX_BASIC_STATS, &x) < 0)
+		return -1;
+	statx_to_stat(&x, st);
+	return 0;
+}
+
 int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		       const char *backing, struct fuse_entry_param *e)
 {
@@ -79,7 +119,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 		fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (stat_just_opened(fs, fd, &e->attr) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
@@ -103,7 +143,21 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
 	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
 	if (!inode)
 		return -err;
-	lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	bool restaged =
+	    lfs_inode_set_stage(fs, inode, marker > 0 ? sid : parent->stage_id, marker > 0);
+	/* A directory known here as an ordinary one that another host has
+	 * since adopted as staging (the same backing directory, now behind a
+	 * marker): its .lethefs.dir was replaced (the staging key's epoch, a
+	 * new directory id, its record sealed under that key). The cached one
+	 * must go, as an adoption on this host drops it (staging/ops_stage.c):
+	 * a negative lookup re-reads it only while a rotation runs, so names
+	 * looked up or made in it would otherwise be the old ones. */
+	if (restaged && marker > 0) {
+		pthread_mutex_lock(&inode->meta_lock);
+		inode->have_dirmeta = false;
+		inode->have_rec = false;
+		pthread_mutex_unlock(&inode->meta_lock);
+	}
 	/* (a staging directory lives elsewhere than its marker's name) */
 	if (inode != &fs->root && marker == 0)
 		lfs_inode_set_path(fs, inode, parent, backing);
@@ -141,8 +195,17 @@ int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
 	if (r == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	/* Shared: another host's rotation may have moved the directory's
-	 * names to a new epoch since its metadata was cached. */
-	if (r == -ENOENT && fs->shared && lfs_dir_meta_reload(fs, parent, pfd) &&
+	 * names to a new epoch since its metadata was cached. A walker
+	 * converts directories only once every unlocked host creates under
+	 * the new epoch (rotation/coord.c), i.e. once this host's keyring
+	 * holds it beside the old one: with one epoch known here, no
+	 * conversion can be under way, and a cached epoch since retired
+	 * fails lfs_bname_make's key look-up, which reloads. So the reload
+	 * (several backing calls, each a round trip on a network engine) is
+	 * paid only while a rotation runs, not by every create's negative
+	 * lookup. */
+	if (r == -ENOENT && fs->shared && lfs_fs_rotating(fs) &&
+	    lfs_dir_meta_reload(fs, parent, pfd) &&
 	    (r = lfs_bname_make(fs, parent, pfd, name, &b)) == 0)
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, e);
 	lfs_inode_unpin(fs, parent);
@@ -406,7 +469,7 @@ static int make_dir(fuse_req_t req, struct lfs_inode *parent, int pfd, const cha
 	if (r == 0)
 		r = lfs_new_object(req, parent, pfd, tmp, S_IFDIR | mode);
 	if (r == 0)
-		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
+		r = lfs_backing_publish(fs->backing, pfd, tmp, backing, true);
 	if (r < 0) {
 		int d2 = openat(pfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (d2 >= 0) {

@@ -102,7 +102,7 @@ int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *bac
 	if (r == 0)
 		r = write_object(fs, parent->stage_id, made, link);
 	if (r == 0)
-		r = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, backing, false, NULL);
+		r = lfs_backing_publish(fs->backing, pfd, tmp, backing, made->dir);
 	if (r < 0) {
 		remove_tmp(pfd, tmp, made->dir, fd);
 		close(fd);

@@ -61,6 +61,11 @@ struct lfs_staging {
 	struct lfs_event_sink events; /* stage-* audit events */
 	/* Drops the kernel's caches of everything below a shredded id. */
 	void (*invalidate)(void *arg, uint32_t id);
+	/* A staging directory another host made or adopted (backing
+	 * directory sdirfd/<id>): an inode of it this host already holds (an
+	 * ordinary directory it knew before the adoption, a process's working
+	 * directory) takes its staging id and forgets its old metadata. */
+	void (*restage)(void *arg, uint32_t id, int sdirfd);
 	void *inval_arg;
 	bool background;      /* ciphertext removal in a thread (daemon) */
 	_Atomic int removals; /* background removals in flight */
@@ -91,6 +96,10 @@ struct lfs_staging {
 	 * by the next poll, on the control thread (stage_inval.c). */
 	uint32_t gone[16];
 	unsigned ngone;
+	/* Made or adopted by another host: handed to restage by the next
+	 * poll, on the control thread. */
+	uint32_t fresh[16];
+	unsigned nfresh;
 	unsigned holders; /* this process's holders of the index lock (lock) */
 };
 

@@ -9,5 +9,7 @@
 
 /* The struct lfs_staging invalidate callback; arg is the struct lfs_fs. */
 void lfs_stage_invalidate(void *arg, uint32_t id);
+/* The struct lfs_staging restage callback; arg is the struct lfs_fs. */
+void lfs_stage_restage(void *arg, uint32_t id, int sdirfd);
 
 #endif

@@ -93,6 +93,8 @@ static int merge(struct lfs_staging *st)
 			}
 			if ((r = lfs_stage_index_add(&st->ix, &e)) < 0)
 				break;
+			if (st->nfresh < sizeof(st->fresh) / sizeof(st->fresh[0]))
+				st->fresh[st->nfresh++] = e.id;
 			continue;
 		}
 		if (d->expires < m->expires) {
@@ -177,9 +179,15 @@ void lfs_staging_poll(struct lfs_staging *st)
 	unsigned n = st->ngone;
 	memcpy(gone, st->gone, n * sizeof(gone[0]));
 	st->ngone = 0;
+	uint32_t fresh[sizeof(st->fresh) / sizeof(st->fresh[0])];
+	unsigned nf = st->nfresh;
+	memcpy(fresh, st->fresh, nf * sizeof(fresh[0]));
+	st->nfresh = 0;
 	pthread_mutex_unlock(&st->lock);
 	for (unsigned i = 0; i < n && st->invalidate; i++)
 		st->invalidate(st->inval_arg, gone[i]);
+	for (unsigned i = 0; i < nf && st->restage; i++)
+		st->restage(st->inval_arg, fresh[i], st->sdirfd);
 }
 
 void lfs_staging_refresh(struct lfs_staging *st)
