@@ -76,9 +76,12 @@ static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *
  * the object's attributes; the kernel may ask again only in a later
  * jiffy, so a plain fstat here would cost a second round trip (GETATTR)
  * for attributes at most that old. AT_STATX_DONT_SYNC takes the kernel's
- * copy: as fresh as a plain fstat within the same jiffy. Everywhere else
- * (local disks, NFS, whose open need not refresh attributes) a plain
- * fstat. */
+ * copy: as fresh as a plain fstat within the same jiffy. Only there:
+ * on another FUSE engine (ceph-fuse, a client mounted with longer
+ * timeouts) the open may come from the kernel's cache and the copy be
+ * older than close-to-open allows (a stale size was seen on a FUSE engine
+ * with an entry timeout of 30 s), and local disks and NFS need not refresh
+ * attributes on open: a plain fstat. */
 static void statx_to_stat(const struct statx *x, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -99,7 +102,7 @@ static void statx_to_stat(const struct statx *x, struct stat *st)
 
 static int stat_just_opened(struct lfs_fs *fs, int fd, struct stat *st)
 {
-	if (!fs->shared || !fs->backing || strncmp(fs->backing->fstype, "fuse", 4) != 0)
+	if (!fs->shared || !fs->backing || strcmp(fs->backing->fstype, "fuse.glusterfs") != 0)
 		return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	struct statx x;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
