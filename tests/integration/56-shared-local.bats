@@ -17,8 +17,9 @@ setup() {
 	# Tests named "FUSE engine": the vault lies in another lethefs mount
 	# (exclusive, kernel timeouts 0), a FUSE filesystem that both hosts
 	# reach through one kernel: the path of a network engine (the probe
-	# says "network/FUSE engine": no fallocate reservation, lookups take
-	# statx AT_STATX_DONT_SYNC attributes) without GlusterFS.
+	# says "network/FUSE engine") without GlusterFS. (The fallocate
+	# reservation is kept and lookups fstat here: GlusterFS alone skips
+	# the one and takes statx AT_STATX_DONT_SYNC attributes for the other.)
 	if [[ "$BATS_TEST_DESCRIPTION" == *"FUSE engine"* ]]; then
 		OUTER=$T/outer
 		mkdir -p "$OUTER"
@@ -198,9 +199,8 @@ fsck_clean() {
 }
 
 @test "shared on a FUSE engine: a size or time changed on one host is what the other's lookup shows at once" {
-	# Every lookup of the other host takes the attributes of its backing
-	# open (statx AT_STATX_DONT_SYNC, fs/ops_entry.c): size and times as
-	# the engine has them, never older ones.
+	# Every lookup of the other host takes the attributes the engine has
+	# (fs/ops_entry.c, stat_just_opened), never older ones.
 	mount_both
 	on_host lrtA mkdir -p "$T/mlrtA/fresh"
 	for i in $(seq 25); do
