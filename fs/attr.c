@@ -218,6 +218,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		in->have_header = true;
 		in->rec = rec;
 		in->have_rec = true;
+		in->rec_ctime = st->st_ctim;
 		in->type = lfs_irec_ifmt(rec.type);
 		in->fmt = 2;
 		return 0;
@@ -340,6 +341,19 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 
 int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st)
 {
+	/* Shared: another host's chmod or chown rewrote the file's header in
+	 * place, which moved the backing change time. The record is read
+	 * again then, so that this host shows and enforces the new mode and
+	 * owner at its next stat (the kernel asks at every permission check:
+	 * attribute timeout 0), at no backing call while nothing changed. */
+	if (fs->shared && S_ISREG(st->st_mode)) {
+		pthread_mutex_lock(&in->meta_lock);
+		if (in->fmt == 2 && in->have_rec &&
+		    (in->rec_ctime.tv_sec != st->st_ctim.tv_sec ||
+		     in->rec_ctime.tv_nsec != st->st_ctim.tv_nsec))
+			in->have_rec = false;
+		pthread_mutex_unlock(&in->meta_lock);
+	}
 	int r = lfs_attr_load(fs, NULL, -1, in, fd, st);
 	if (r < 0)
 		return r;

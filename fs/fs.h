@@ -84,6 +84,10 @@ struct lfs_inode {
 	uint8_t fmt;
 	bool have_rec; /* format 2: rec is loaded and authentic */
 	struct lfs_irec rec;
+	/* The backing change time rec was read at (a regular backing file):
+	 * in shared mode another one means another host may have rewritten
+	 * the record (chmod, chown), and the next stat reads it again. */
+	struct timespec rec_ctime;
 	bool have_header;
 	struct lfs_file_header header;
 	bool have_dirmeta;

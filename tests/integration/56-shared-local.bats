@@ -281,3 +281,30 @@ os.close(app)
 	umount_both
 	fsck_clean
 }
+
+@test "shared: a chmod or chown on one host is what the other host shows at its next stat" {
+	# The record (mode, owner) lives in the file's header, which a host
+	# caches; another host's chmod rewrites it in place and moves the
+	# backing change time, by which the next stat reads it again
+	# (fs/attr.c, lfs_attr_stat). The kernel checks permissions against
+	# these attributes (default_permissions, attribute timeout 0 in shared
+	# mode): what stat shows is what is enforced.
+	mount_both
+	A=$T/mlrtA B=$T/mlrtB
+	on_host lrtA sh -c "echo secret >$A/f && chmod 644 $A/f"
+	run on_host lrtB stat -c %a "$B/f"
+	[ "$output" = 644 ]
+	for mode in 600 640 444; do
+		on_host lrtA chmod $mode "$A/f"
+		run on_host lrtB stat -c %a "$B/f"
+		echo "mode on host B after host A's chmod $mode: $output"
+		[ "$output" = $mode ]
+	done
+	on_host lrtA chown 65534:65534 "$A/f"
+	run on_host lrtB stat -c %u:%g "$B/f"
+	[ "$output" = 65534:65534 ]
+	run on_host lrtB cat "$B/f"
+	[ "$output" = secret ]
+	umount_both
+	fsck_clean
+}
