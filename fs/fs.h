@@ -252,6 +252,10 @@ struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
  * (with one lookup counted, for lfs_inode_release); else NULL. */
 struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st);
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
+/* One more lookup counted on inode, which the caller knows is alive (a
+ * request names it), for lfs_inode_release: it then outlives the request's
+ * reply, after which the kernel may forget it. */
+void lfs_inode_ref(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Uses what the backing filesystem can do (cluster/backing.h): where file
  * handles do not outlive the kernel's inode, parked descriptors are

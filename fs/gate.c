@@ -120,24 +120,33 @@ static bool refuse_handle(fuse_req_t req, struct fuse_file_info *fi)
  * computing names under the old epoch; in shared mode, while a rotation
  * runs, also its cross-host name lock (another host may be the walker). */
 struct names_hold {
+	struct lfs_fs *fs;
 	struct lfs_inode *in;
 	int lockfd;
 };
 
+/* The directory is referenced for the hold's length: once the handler has
+ * replied, the kernel may forget it (an rm -rf: OPENDIR answered, the
+ * directory listed, closed and removed, its FORGET handled on another
+ * thread) before this thread unlocks it. Without the reference that
+ * unlock touched a freed inode (03-tools.bats, a daemon crash in
+ * pthread_rwlock_unlock found under load). */
 static struct names_hold names_lock(fuse_req_t req, fuse_ino_t dir)
 {
-	struct names_hold h = {lfs_inode_of(req, dir), -1};
+	struct names_hold h = {lfs_req_fs(req), lfs_inode_of(req, dir), -1};
+	lfs_inode_ref(h.fs, h.in);
 	pthread_rwlock_rdlock(&h.in->io_lock);
-	h.lockfd = lfs_dir_name_lock(lfs_req_fs(req), h.in);
+	h.lockfd = lfs_dir_name_lock(h.fs, h.in);
 	return h;
 }
 
-/* Takes the inode, not the request: the handler has replied (and freed
- * the request) by then. The kernel's lookup reference keeps it alive. */
+/* Takes the hold, not the request: the handler has replied (and freed
+ * the request) by then. */
 static void names_unlock(struct names_hold h)
 {
 	lfs_dir_name_unlock(h.lockfd);
 	pthread_rwlock_unlock(&h.in->io_lock);
+	lfs_inode_release(h.fs, h.in);
 }
 
 static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -250,7 +259,7 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 	count(req, LFS_OP_RENAME);
 	if (!refuse(req)) {
 		struct names_hold a = names_lock(req, parent);
-		struct names_hold b = {NULL, -1};
+		struct names_hold b = {NULL, NULL, -1};
 		if (newparent != parent)
 			b = names_lock(req, newparent);
 		lfs_op_rename(req, parent, name, newparent, newname, flags);

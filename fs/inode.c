@@ -416,6 +416,15 @@ struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st)
 	return found;
 }
 
+void lfs_inode_ref(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	if (inode == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	inode->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	if (inode != &fs->root)
