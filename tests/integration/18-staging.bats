@@ -199,7 +199,9 @@ assert_no_trace() {
 	# Long attribute timeout: the kernel must not ask the daemon again
 	# before reading its cached pages, so only the invalidation stops it.
 	mount_vault -o attr_timeout=60
-	"$LETHEFS" stage create --ttl 3s "$MNT/s1"
+	# An hour at first: on a busy machine a TTL of seconds ran out before
+	# the reader had the file open. Shortened once it holds it.
+	"$LETHEFS" stage create --ttl 1h "$MNT/s1"
 	"$LETHEFS" stage create --ttl 1h "$MNT/s2"
 	python3 -c 'import sys; sys.stdout.write("shred-cached-secret\n" * 2000)' >"$MNT/s1/held"
 	echo other-content >"$MNT/s2/kept"
@@ -216,7 +218,9 @@ except OSError as e:
     out = "pread-errno:%d" % e.errno
 open(sys.argv[3], "w").write(out)
 PY
-	for _ in $(seq 100); do [ -e "$T/go.ready" ] && break; sleep 0.05; done
+	for _ in $(seq 600); do [ -e "$T/go.ready" ] && break; sleep 0.05; done
+	[ -e "$T/go.ready" ]
+	"$LETHEFS" stage extend --ttl 2s "$MNT/s1"
 	wait_gone "$MNT/s1" 10
 	touch "$T/go"
 	wait
