@@ -153,7 +153,15 @@ sqlite_round() {
 	local mode=$1 victim=$2 db="$MNT/sq-$1.db"
 	python3 "$CLIENTS_DIR/sqlite_writer.py" "$db" "$mode" >"$T/sq-acked" 2>"$T/sq.err" &
 	local w=$!
-	sleep 1.5
+	# The kill comes while rows are being committed: after the first ones
+	# are acknowledged (a fixed 1.5 s was, under load 8, before the table
+	# existed), then a moment more.
+	for _ in $(seq 600); do
+		[ "$(grep -c . "$T/sq-acked" 2>/dev/null)" -ge 5 ] && break
+		kill -0 "$w" 2>/dev/null || break
+		sleep 0.05
+	done
+	sleep 0.5
 	if [ "$victim" = daemon ]; then
 		kill_daemon_and_remount
 		wait "$w" 2>/dev/null || true
