@@ -17,7 +17,7 @@ setup_file() {
 		return 0
 	fi
 	gluster_start || { gluster_stop; return 1; }
-	export G GVOL GHOST
+	export G GVOL GHOST HOSTS_DIR
 	host_start hostA && host_start hostB || { gluster_stop; return 1; }
 	printf '%s\n' "$PASS" >"$G/pass"
 	chmod 600 "$G/pass"

@@ -10,37 +10,18 @@
 
 load helpers
 
+load hosts
+
 setup() {
 	setup_vault
 	mkdir -p "$T/mlfgA" "$T/mlfgB"
-	for h in lfgA lfgB; do
-		unshare -m -u --propagation private sleep infinity &
-		echo $! >"$T/host-$h.pid"
-		sleep 0.2
-		on_host $h hostname $h
-		on_host $h mount -t tmpfs -o mode=0755 tmpfs /run/lethefs
-	done
+	HOSTS_DIR=$T
+	hosts_start lfgA lfgB
 }
 
 teardown() {
-	for h in lfgA lfgB; do
-		[ -f "$T/host-$h.pid" ] || continue
-		on_host $h sh -c "mountpoint -q $T/m$h && { fusermount3 -u $T/m$h || umount -l $T/m$h; }; true"
-	done
-	for _ in $(seq 150); do
-		pgrep -f "lethefs mount .*$VAULT" >/dev/null || break
-		sleep 0.1
-	done
-	for h in lfgA lfgB; do
-		[ -f "$T/host-$h.pid" ] && kill "$(cat "$T/host-$h.pid")" 2>/dev/null
-	done
+	hosts_stop "lethefs mount .*$VAULT" lfgA lfgB
 	teardown_vault
-}
-
-on_host() {
-	local h=$1
-	shift
-	nsenter -t "$(cat "$T/host-$h.pid")" -m -u -- "$@"
 }
 
 # Both hosts mount, work, lock, unlock and unmount: events in both logs.

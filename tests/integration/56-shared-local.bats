@@ -9,6 +9,7 @@
 # shared mount on a cluster filesystem that has them (CephFS, NFSv4).
 
 load helpers
+load hosts
 
 W=$BATS_TEST_DIRNAME/shared_writer.py
 
@@ -21,7 +22,7 @@ setup() {
 	# reservation is kept and lookups fstat here: GlusterFS alone skips
 	# the one and takes statx AT_STATX_DONT_SYNC attributes for the other.)
 	if [[ "$BATS_TEST_DESCRIPTION" == *"FUSE engine"* ]]; then
-		OUTER=$T/outer
+		OUTER=$T/outer HOSTS_KEEP=$T/outer
 		mkdir -p "$OUTER"
 		"$LETHEFS" mount --passfile "$T/pass" -o attr_timeout=0,entry_timeout=0 "$VAULT" "$OUTER"
 		VAULT=$OUTER/vault
@@ -30,37 +31,16 @@ setup() {
 		[[ "$output" == *"fuse.lethefs (network/FUSE engine)"* ]]
 	fi
 	mkdir -p "$T/mlrtA" "$T/mlrtB"
-	for h in lrtA lrtB; do
-		unshare -m -u --propagation private sleep infinity &
-		echo $! >"$T/host-$h.pid"
-		sleep 0.2
-		on_host $h hostname $h
-		on_host $h mount -t tmpfs -o mode=0755 tmpfs /run/lethefs
-	done
+	HOSTS_DIR=$T
+	hosts_start lrtA lrtB
 }
 
 teardown() {
-	for h in lrtA lrtB; do
-		[ -f "$T/host-$h.pid" ] || continue
-		on_host $h sh -c "mountpoint -q $T/m$h && { fusermount3 -u $T/m$h || umount -l $T/m$h; }; true"
-	done
-	for _ in $(seq 150); do
-		pgrep -f "lethefs mount .*$VAULT" >/dev/null || break
-		sleep 0.1
-	done
-	for h in lrtA lrtB; do
-		[ -f "$T/host-$h.pid" ] && kill "$(cat "$T/host-$h.pid")" 2>/dev/null
-	done
+	hosts_stop "lethefs mount .*$VAULT" lrtA lrtB
 	if [ -n "${OUTER:-}" ]; then
 		VAULT=$T/vault MNT=$OUTER
 	fi
 	teardown_vault
-}
-
-on_host() {
-	local h=$1
-	shift
-	nsenter -t "$(cat "$T/host-$h.pid")" -m -u -- "$@"
 }
 
 mount_both() {

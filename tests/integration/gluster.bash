@@ -2,10 +2,8 @@
 # A GlusterFS engine for the shared-mode tests (docs/SHARED.md), started by
 # the test itself: glusterd with its state in a temporary directory, a
 # replica-2 volume on two brick directories of this machine (`force`: one
-# host), and two "hosts", each a process in its own mount and UTS
-# namespaces (unshare -m -u) with its own host name, its own tmpfs on
-# /run/lethefs and its own GlusterFS client mount of the volume. Commands
-# run on a host through nsenter. Everything is stopped and removed by
+# host), and two "hosts" (hosts.bash), each with its own GlusterFS
+# client mount of the volume. Everything is stopped and removed by
 # gluster_stop, including what glusterd writes outside its state
 # directory (/var/lib/glusterd, /var/run/gluster, /var/log/glusterfs),
 # which is compared with a listing taken before it started.
@@ -14,6 +12,9 @@
 # client-side caches that would hide another client's writes are off on
 # the volume, and the client mounts bypass the kernel's page and
 # attribute caches.
+
+# shellcheck source=tests/integration/hosts.bash
+source "$(dirname "${BASH_SOURCE[0]}")/hosts.bash"
 
 GLUSTER_VOLUME_OPTS=(performance.write-behind off performance.stat-prefetch off
 	performance.quick-read off performance.open-behind off performance.read-ahead off
@@ -55,6 +56,7 @@ gluster_start() {
 	# mounts), so that whoever runs the test can tell its engine apart.
 	local tag=${LETHEFS_GLUSTER_TAG:-lethefs}
 	G=$(mktemp -d "/tmp/$tag-gluster.XXXXXX")
+	HOSTS_DIR=$G
 	GVOL=$tag-test-$$
 	GHOST=$(hostname)
 	_gluster_listing >"$G/before"
@@ -75,23 +77,11 @@ gluster_start() {
 	gluster --mode=script volume start "$GVOL" >/dev/null || return 1
 }
 
-# Starts host $1 (a name): namespaces, host name, /run/lethefs, the client
-# mount at $G/m$1. Its holder's pid is in $G/host-$1.pid.
+# Starts host $1 (a name, hosts.bash) with the client mount at $G/m$1.
 host_start() {
 	local h=$1
 	mkdir -p "$G/m$h"
-	unshare -m -u --propagation private sleep infinity &
-	echo $! >"$G/host-$h.pid"
-	local pid=$!
-	sleep 0.2
-	on_host "$h" hostname "$h" || return 1
-	# The namespace began with a copy of every mount of the machine: the
-	# FUSE mounts of other tests (and other engineers) among them would
-	# stay connected as long as this host lives, and their daemons would
-	# never see their unmount. Detached here, for this host only.
-	on_host "$h" sh -c 'awk "\$3 ~ /^fuse/ {print \$2}" /proc/self/mounts |
-		while read -r m; do umount -l "$(printf "%b" "$m")" 2>/dev/null || true; done'
-	on_host "$h" mount -t tmpfs -o mode=0755 tmpfs /run/lethefs || return 1
+	hosts_start_one "$h" || return 1
 	for _ in $(seq 50); do
 		on_host "$h" mount -t glusterfs -o "$GLUSTER_MOUNT_OPTS" "$GHOST:/$GVOL" "$G/m$h" \
 			2>/dev/null && return 0
@@ -101,29 +91,14 @@ host_start() {
 	return 1
 }
 
-# Runs a command on host $1.
-on_host() {
-	local h=$1
-	shift
-	nsenter -t "$(cat "$G/host-$h.pid")" -m -u -- "$@"
-}
-
-# Unmounts everything on host $1 and ends it.
+# Unmounts everything on host $1 and ends it: lethefs mounts first (their
+# daemons exit), then the client.
 host_stop() {
-	local h=$1 pid
+	local h=$1
 	[ -f "$G/host-$h.pid" ] || return 0
-	pid=$(cat "$G/host-$h.pid")
-	# lethefs mounts first (their daemons exit), then the client.
-	on_host "$h" sh -c "awk '\$3 == \"fuse.lethefs\" {print \$2}' /proc/self/mounts |
-		while read -r m; do fusermount3 -u \"\$m\" || umount -l \"\$m\"; done" 2>/dev/null
-	for _ in $(seq 150); do
-		pgrep -f "lethefs .*$G" >/dev/null || break
-		sleep 0.1
-	done
+	hosts_unmount_lethefs "$h" "lethefs .*$G"
 	on_host "$h" umount "$G/m$h" 2>/dev/null || on_host "$h" umount -l "$G/m$h" 2>/dev/null
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	rm -f "$G/host-$h.pid"
+	hosts_end_one "$h"
 }
 
 # Stops the volume, the bricks, glusterd and its client processes, and
