@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* Locks [off, off + len) for reading (shared) or writing (exclusive).
- * wait: block until granted (retried on EINTR); else -EAGAIN when another
+ * wait: wait until granted (polling: rangelock.c says why); else -EAGAIN when another
  * descriptor holds a conflicting lock. Other failures: -errno (-EINVAL or
  * -ENOLCK when the filesystem has no such locks). */
 int lfs_range_lock(int fd, bool write, uint64_t off, uint64_t len, bool wait);
