@@ -155,6 +155,9 @@ void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Clears the set-id bits of a regular file that a write by req's caller
+ * clears on ext4 (a WRITE with FUSE_WRITE_KILL_SUIDGID, rawio.h). 0 or -errno. */
+int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode);
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		    struct fuse_file_info *fi);
 void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino);
