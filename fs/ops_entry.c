@@ -384,50 +384,8 @@ static int chmod_fd(int fd, char *proc, mode_t mode)
 	return chmod(proc, mode) < 0 ? -errno : 0;
 }
 
-/* Whether the caller of req is in group gid (its group or a supplementary
- * one). Asked only for a set-group-ID file without group execute. */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
-{
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	if (c->gid == gid)
-		return true;
-	gid_t groups[256];
-	int n = fuse_req_getgroups(req, 256, groups);
-	for (int i = 0; i < n && i < 256; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* The mode after a kill of set-id bits by a caller without CAP_FSETID, as
- * the kernel decides it for ext4 (setattr_should_drop_suidgid): set-user-ID
- * always; set-group-ID with group execute, or when the caller is not in
- * the file's group. */
-static mode_t killed_mode(fuse_req_t req, const struct stat *st)
-{
-	mode_t m = st->st_mode & (mode_t)~S_ISUID;
-	if ((m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, st->st_gid)))
-		m &= (mode_t)~S_ISGID;
-	return m;
-}
-
-/* The mode a request with a kill flag (rawio.h) must leave, or -1 when
- * there is nothing to clear. 0 or -errno in *r. */
-static int kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	struct stat st;
-	*r = 0;
-	if (!S_ISREG(inode->type))
-		return -1;
-	*r = stat_fd(fs, inode, ifd, &st);
-	if (*r < 0 || !(st.st_mode & (S_ISUID | S_ISGID)) || killed_mode(req, &st) == st.st_mode)
-		return -1;
-	return (int)(killed_mode(req, &st) & 07777);
-}
-
-static int change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode,
-			     uid_t uid, gid_t gid)
+int lfs_change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode, uid_t uid,
+			  gid_t gid)
 {
 	char proc[LFS_PROC_PATH_MAX];
 	/* Format 2: mode, owner and group are the record's, changed with one
@@ -439,19 +397,6 @@ static int change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd
 		    fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
-	return r;
-}
-
-int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode)
-{
-	struct lfs_fs *fs = lfs_req_fs(req);
-	int ifd = lfs_inode_pin(fs, inode);
-	if (ifd < 0)
-		return ifd;
-	int r, mode = kill_mode_of(req, inode, ifd, &r);
-	if (r == 0 && mode >= 0)
-		r = change_mode_owner(fs, inode, ifd, mode, (uid_t)-1, (gid_t)-1);
-	lfs_inode_unpin(fs, inode);
 	return r;
 }
 
@@ -477,9 +422,9 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	 * HANDLE_KILLPRIV_V2: the kernel left the set-id bits to us. Before
 	 * the size changes, as the kernel orders it. */
 	if (r == 0 && kill && !chmod)
-		mode = kill_mode_of(req, inode, ifd, &r);
+		mode = lfs_kill_mode_of(req, inode, ifd, &r);
 	if (r == 0 && (mode >= 0 || chown))
-		r = change_mode_owner(fs, inode, ifd, mode, uid, gid);
+		r = lfs_change_mode_owner(fs, inode, ifd, mode, uid, gid);
 	if (r == 0 && chmod)
 		r = lfs_acl_after_chmod(fs, inode, ifd, (attr->st_mode & ~07777u) | (mode_t)mode);
 	bool resized = false;

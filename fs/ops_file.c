@@ -292,7 +292,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	/* A writer without CAP_FSETID on a set-id file (rawio.h): the bits go
 	 * before the data changes, as the kernel orders it on ext4. */
 	if (lfs_rawio_kill_suidgid()) {
-		int k = lfs_kill_suidgid(req, inode);
+		int k = lfs_kill_suidgid(req, inode, false);
 		if (k < 0) {
 			fuse_reply_err(req, -k);
 			return;
@@ -445,6 +445,18 @@ void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, of
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
+	/* Under HANDLE_KILLPRIV_V2 the kernel clears no set-id bits before a
+	 * fallocate, and FALLOCATE carries no kill flag: ext4 clears them
+	 * unless the caller holds CAP_FSETID (file_modified). */
+	if (lfs_rawio_killpriv_on()) {
+		int k = lfs_kill_suidgid(req, inode, true);
+		if (k < 0) {
+			fuse_reply_err(req, -k);
+			return;
+		}
+		if (fs->se)
+			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
 		    ? fallocate_holes(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length)
 		    : lfs_fileio_fallocate(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length);
