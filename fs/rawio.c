@@ -14,9 +14,9 @@
 
 /* One INIT per session; a mount is one session per process. */
 static _Atomic bool want_killpriv;
-static _Atomic bool init_offered;	/* the kernel's INIT has HANDLE_KILLPRIV_V2 */
-static _Atomic uint64_t init_unique;	/* its unique, 0 once answered */
-static _Atomic bool killpriv_on;	/* negotiated */
+static _Atomic bool init_offered;    /* the kernel's INIT has HANDLE_KILLPRIV_V2 */
+static _Atomic uint64_t init_unique; /* its unique, 0 once answered */
+static _Atomic bool killpriv_on;     /* negotiated */
 static _Thread_local bool kill_flag;
 
 void lfs_rawio_reset(bool killpriv)
@@ -80,8 +80,8 @@ void lfs_rawio_saw_request(const void *buf, size_t n)
 	}
 }
 
-int lfs_rawio_patch_init(const struct iovec *iov, int count, struct iovec *out_iov,
-			 void *out, size_t out_len)
+int lfs_rawio_patch_init(const struct iovec *iov, int count, struct iovec *out_iov, void *out,
+                         size_t out_len)
 {
 	uint64_t unique = atomic_load(&init_unique);
 	struct fuse_out_header oh;

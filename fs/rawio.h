@@ -45,8 +45,8 @@ bool lfs_rawio_killpriv_on(void);
  * and the INIT reply iov of count parts: 1 when it was patched into out
  * (out_iov then holds count parts pointing into out), 0 when untouched. */
 void lfs_rawio_saw_request(const void *buf, size_t n);
-int lfs_rawio_patch_init(const struct iovec *iov, int count, struct iovec *out_iov,
-			 void *out, size_t out_len);
+int lfs_rawio_patch_init(const struct iovec *iov, int count, struct iovec *out_iov, void *out,
+                         size_t out_len);
 void lfs_rawio_reset(bool killpriv); /* forget the INIT seen (tests) */
 
 #endif

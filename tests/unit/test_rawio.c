@@ -14,8 +14,8 @@
 
 /* A raw request: header then arg, with len as the header says (hlen 0:
  * the real length). */
-static size_t request(uint8_t *buf, uint32_t opcode, uint64_t unique, const void *arg,
-		      size_t alen, uint32_t hlen)
+static size_t request(uint8_t *buf, uint32_t opcode, uint64_t unique, const void *arg, size_t alen,
+                      uint32_t hlen)
 {
 	struct fuse_in_header h = {.opcode = opcode, .unique = unique, .nodeid = 2};
 	size_t n = sizeof(h) + alen;
@@ -76,14 +76,15 @@ static void test_setattr_kill_flag(void **state)
 
 /* The INIT request (offering flags), then libfuse's reply iov. */
 static int init_round(bool want, uint32_t offered, uint64_t reply_unique, int32_t error,
-		      struct fuse_init_out *got)
+                      struct fuse_init_out *got)
 {
 	uint8_t buf[256];
 	struct fuse_init_in in = {.major = 7, .minor = 38, .flags = offered};
 	lfs_rawio_reset(want);
 	lfs_rawio_saw_request(buf, request(buf, FUSE_INIT, 1, &in, sizeof(in), 0));
 	struct fuse_out_header oh = {.unique = reply_unique, .error = error};
-	struct fuse_init_out out = {.major = 7, .minor = 38, .flags = FUSE_ASYNC_READ, .max_write = 1 << 20};
+	struct fuse_init_out out = {
+	    .major = 7, .minor = 38, .flags = FUSE_ASYNC_READ, .max_write = 1 << 20};
 	oh.len = sizeof(oh) + sizeof(out);
 	struct iovec iov[2] = {{&oh, sizeof(oh)}, {&out, sizeof(out)}}, patched[4];
 	struct fuse_init_out copy;
@@ -151,10 +152,10 @@ static void test_init_patched_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_kill_flag),
-		cmocka_unit_test(test_setattr_kill_flag),
-		cmocka_unit_test(test_init_patch),
-		cmocka_unit_test(test_init_patched_once),
+	    cmocka_unit_test(test_write_kill_flag),
+	    cmocka_unit_test(test_setattr_kill_flag),
+	    cmocka_unit_test(test_init_patch),
+	    cmocka_unit_test(test_init_patched_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
