@@ -4,7 +4,8 @@
  * ext4 when a caller without CAP_FSETID writes, truncates or allocates,
  * and what any chown clears. The rules are the kernel's own
  * (setattr_should_drop_suidgid): set-user-ID always; set-group-ID when the
- * file is group-executable or the caller is not in its group. */
+ * file is group-executable, or the caller is neither in its group nor
+ * holds CAP_FSETID. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "attr.h"
@@ -31,26 +32,6 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 	return false;
 }
 
-static mode_t killed_mode(fuse_req_t req, const struct stat *st)
-{
-	mode_t m = st->st_mode & (mode_t)~S_ISUID;
-	if ((m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, st->st_gid)))
-		m &= (mode_t)~S_ISGID;
-	return m;
-}
-
-int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r)
-{
-	struct stat st;
-	*r = 0;
-	if (!S_ISREG(inode->type))
-		return -1;
-	*r = lfs_attr_fstat(lfs_req_fs(req), inode, ifd, &st);
-	if (*r < 0 || !(st.st_mode & (S_ISUID | S_ISGID)) || killed_mode(req, &st) == st.st_mode)
-		return -1;
-	return (int)(killed_mode(req, &st) & 07777);
-}
-
 /* Whether the caller of req holds CAP_FSETID in the daemon's user
  * namespace, as the kernel's capable() asks: from /proc of the calling
  * thread (read only for a set-id file). Not known (the caller is gone, or
@@ -75,6 +56,32 @@ static bool caller_has_fsetid(fuse_req_t req)
 		found = sscanf(line, "CapEff: %llx", &eff) == 1;
 	fclose(f);
 	return found && (eff & (1ULL << 4)) != 0; /* CAP_FSETID */
+}
+
+/* setattr_should_drop_sgid: group-executable, or the caller neither in
+ * the file's group nor holding CAP_FSETID (a chown by root keeps it). */
+static mode_t killed_mode(fuse_req_t req, const struct stat *st)
+{
+	mode_t m = st->st_mode & (mode_t)~S_ISUID;
+	if ((m & S_ISGID) &&
+	    ((m & S_IXGRP) || (!caller_in_group(req, st->st_gid) && !caller_has_fsetid(req))))
+		m &= (mode_t)~S_ISGID;
+	return m;
+}
+
+int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r)
+{
+	struct stat st;
+	*r = 0;
+	/* Every non-directory: a chown kills them on a FIFO or a device
+	 * node too (chown_common); writes and truncations reach only files. */
+	if (S_ISDIR(inode->type) || S_ISLNK(inode->type))
+		return -1;
+	*r = lfs_attr_fstat(lfs_req_fs(req), inode, ifd, &st);
+	if (*r < 0 || !(st.st_mode & (S_ISUID | S_ISGID)))
+		return -1;
+	mode_t m = killed_mode(req, &st);
+	return m == st.st_mode ? -1 : (int)(m & 07777);
 }
 
 int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid)

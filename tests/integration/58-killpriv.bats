@@ -132,3 +132,24 @@ os.close(fd)' "$MNT/f"
 	out=$(same root:root 4777 "" "fd = os.open(D + '/f', os.O_RDWR); os.posix_fallocate(fd, 0, 65536); os.close(fd)")
 	[ "$out" = "4777 65536 root root" ]
 }
+
+# Found by 40-difftest (seeds 17 and 19) on the first version of the
+# daemon's clearing: a chown kills set-id bits of every non-directory, and
+# set-group-ID without group execute only for a caller without CAP_FSETID
+# outside the group.
+@test "chown by root clears a FIFO's set-group-ID (group-executable), keeps a file's without group execute" {
+	local out=() d
+	for d in "$REF" "$MNT"; do
+		rm -f "$d/p"
+		mkfifo "$d/p"
+		chmod 3775 "$d/p"
+		chown lfskp-a:root "$d/p"
+		out+=("$(stat -c '%a %U %G' "$d/p")")
+	done
+	echo "plain: ${out[0]} lethefs: ${out[1]}"
+	[ "${out[0]}" = "${out[1]}" ]
+	[ "${out[1]}" = "1775 lfskp-a root" ]
+	g1=$(getent group lfskp-g1 | cut -d: -f3)
+	res=$(same root:lfskp-g2 2700 "" "os.chown(D + '/f', 0, $g1)")
+	[ "$res" = "2700 5 root lfskp-g1" ]
+}
