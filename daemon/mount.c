@@ -12,6 +12,7 @@
 #include "../common/log.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
+#include "../fs/rawio.h"
 #include "../staging/ops_stage.h"
 #include "../staging/stage_inval.h"
 
@@ -404,6 +405,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	} else if (fuse_session_mount(se, mnt) != 0) {
 		snprintf(err, errlen,
 		         "cannot mount on %s (is /dev/fuse available, and are you root?)", mnt);
+	} else if (lfs_rawio_attach(se, true) != 0) {
+		/* before the loop: the INIT request must pass through it */
+		snprintf(err, errlen, "cannot install the FUSE device I/O");
+		fuse_session_unmount(se);
 	} else {
 		fs.se = se;
 		st = serve(se, mo, vault, mnt, &ctl, &session);

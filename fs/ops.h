@@ -155,6 +155,18 @@ void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Set-id bits cleared by the daemon (fs/killpriv.c, rawio.h). The mode a
+ * kill by req's caller leaves on inode (pinned as ifd), or -1 when nothing
+ * is to be cleared; 0 or -errno in *r. */
+int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
+/* Clears them (a WRITE with FUSE_WRITE_KILL_SUIDGID; with unless_fsetid,
+ * a fallocate, which carries no flag: unless the caller holds CAP_FSETID).
+ * 0 or -errno. */
+int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid);
+/* Mode (-1: unchanged) and owner ((uid_t)-1, (gid_t)-1: unchanged) of an
+ * object, format 1 or 2 (ops_entry.c). 0 or -errno. */
+int lfs_change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode, uid_t uid,
+			  gid_t gid);
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		    struct fuse_file_info *fi);
 void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino);

@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "longlink.h"
 #include "prefetch.h"
+#include "rawio.h"
 #include "stage_hooks.h"
 #include "symlink.h"
 #include "../common/log.h"
@@ -383,12 +384,28 @@ static int chmod_fd(int fd, char *proc, mode_t mode)
 	return chmod(proc, mode) < 0 ? -errno : 0;
 }
 
+int lfs_change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode, uid_t uid,
+			  gid_t gid)
+{
+	char proc[LFS_PROC_PATH_MAX];
+	/* Format 2: mode, owner and group are the record's, changed with one
+	 * write; format 1: the backing object's. */
+	int r = lfs_attr_change(fs, inode, ifd, mode, uid, gid);
+	if (r == -ENOTSUP) {
+		r = mode >= 0 ? chmod_fd(ifd, proc, (mode_t)mode) : 0;
+		if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+		    fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	return r;
+}
+
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		    struct fuse_file_info *fi)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
-	char proc[LFS_PROC_PATH_MAX];
+	bool kill = lfs_rawio_kill_suidgid(); /* read first: this thread's request */
 	int ifd = lfs_inode_pin(fs, inode);
 	if (ifd < 0) {
 		fuse_reply_err(req, -ifd);
@@ -398,22 +415,18 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 	bool chmod = valid & FUSE_SET_ATTR_MODE, chown = uid != (uid_t)-1 || gid != (gid_t)-1;
+	int mode = chmod ? (int)(attr->st_mode & 07777) : -1;
 	if (chmod && S_ISLNK(inode->type))
 		r = -EOPNOTSUPP;
-	/* Format 2: mode, owner and group are the record's, changed with one
-	 * write; format 1: the backing object's. */
-	if (r == 0 && (chmod || chown)) {
-		r = lfs_attr_change(fs, inode, ifd, chmod ? (int)(attr->st_mode & 07777) : -1, uid,
-				    gid);
-		if (r == -ENOTSUP) {
-			r = chmod ? chmod_fd(ifd, proc, attr->st_mode & 07777) : 0;
-			if (r == 0 && chown &&
-			    fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-				r = -errno;
-		}
-	}
+	/* A truncation by a caller without CAP_FSETID, or a chown, under
+	 * HANDLE_KILLPRIV_V2: the kernel left the set-id bits to us. Before
+	 * the size changes, as the kernel orders it. */
+	if (r == 0 && kill && !chmod)
+		mode = lfs_kill_mode_of(req, inode, ifd, &r);
+	if (r == 0 && (mode >= 0 || chown))
+		r = lfs_change_mode_owner(fs, inode, ifd, mode, uid, gid);
 	if (r == 0 && chmod)
-		r = lfs_acl_after_chmod(fs, inode, ifd, attr->st_mode);
+		r = lfs_acl_after_chmod(fs, inode, ifd, (attr->st_mode & ~07777u) | (mode_t)mode);
 	bool resized = false;
 	if (r == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
 		r = set_size(fs, inode, ifd, fi, attr->st_size);

@@ -9,6 +9,7 @@
 #include "dirnames.h"
 #include "fileio.h"
 #include "holes.h"
+#include "rawio.h"
 #include "stage_hooks.h"
 #include "writebehind.h"
 
@@ -288,6 +289,17 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
 	int64_t growth = 0;
+	/* A writer without CAP_FSETID on a set-id file (rawio.h): the bits go
+	 * before the data changes, as the kernel orders it on ext4. */
+	if (lfs_rawio_kill_suidgid()) {
+		int k = lfs_kill_suidgid(req, inode, false);
+		if (k < 0) {
+			fuse_reply_err(req, -k);
+			return;
+		}
+		if (fs->se)
+			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	uint64_t cur = 0, end = (uint64_t)off + size;
 	/* A staging quota is charged before the write (to refuse it); else
 	 * the write itself tells the size it found, without a stat here. */
@@ -433,6 +445,18 @@ void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, of
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
 	int fd = lfs_handle_of(fi)->fd;
+	/* Under HANDLE_KILLPRIV_V2 the kernel clears no set-id bits before a
+	 * fallocate, and FALLOCATE carries no kill flag: ext4 clears them
+	 * unless the caller holds CAP_FSETID (file_modified). */
+	if (lfs_rawio_killpriv_on()) {
+		int k = lfs_kill_suidgid(req, inode, true);
+		if (k < 0) {
+			fuse_reply_err(req, -k);
+			return;
+		}
+		if (fs->se)
+			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
 		    ? fallocate_holes(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length)
 		    : lfs_fileio_fallocate(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length);

@@ -18,6 +18,8 @@
 #   SEQ_FIO=SECS  also fio random 4 KiB write then (caches dropped) read, as
 #                 bench.sh runs them, SECS seconds each on a 256 MiB file
 #                 (to check that a read-path change costs random I/O nothing)
+#   SEQ_DD=0      leave the sequential dd part out (with SEQ_FIO: random I/O only)
+#   SEQ_FIO_SIZE  fio's file size (default 256M, as bench.sh)
 #   SEQ_PEERS="gocryptfs securefs"  also these peers, mounted as bench.sh
 #                 mounts them, in the same interleaved rounds (their daemon's
 #                 CPU is not counted)
@@ -32,6 +34,8 @@ SEQ_VARIANTS=${SEQ_VARIANTS:-lethefs=$REPO/build/lethefs}
 SEQ_PLAIN=${SEQ_PLAIN:-1}
 SEQ_PERF=${SEQ_PERF:-}
 SEQ_FIO=${SEQ_FIO:-0}
+SEQ_DD=${SEQ_DD:-1}
+SEQ_FIO_SIZE=${SEQ_FIO_SIZE:-256M}
 SEQ_PEERS=${SEQ_PEERS:-}
 PASSFILE=$SEQ_DIR/passphrase
 
@@ -146,14 +150,50 @@ declare -A WRITES READS CPUMS WCPUMS RWIOPS RRIOPS
 fio_iops() { # DIR rw field
 	local extra=()
 	[[ $2 == randwrite ]] && extra=(--end_fsync=1)
-	fio --name="$2" --filename="$1/fio.dat" --size=256M --rw="$2" --bs=4k --ioengine=psync \
+	fio --name="$2" --filename="$1/fio.dat" --size="$SEQ_FIO_SIZE" --rw="$2" --bs=4k --ioengine=psync \
 		--direct=0 --numjobs=1 --runtime="$SEQ_FIO" --time_based "${extra[@]}" --minimal 2>&1 |
 		awk -F';' -v f="$3" '$1 == 3 { printf "%.0f", $f }'
+}
+# The backing disk's reads (sectors) so far: disk reads per random read
+# tell a read-ahead or a block straddling pages from the round trip.
+DISK=$(lsblk -no PKNAME "$(findmnt -no SOURCE --target "$SEQ_DIR")" 2>/dev/null || true)
+[[ -n $DISK ]] || DISK=$(basename "$(findmnt -no SOURCE --target "$SEQ_DIR")")
+disk_sectors_read() { awk -v d="$DISK" '$3 == d { print $6 }' /proc/diskstats; }
+requests() { # label -> the lethefs daemon's FUSE request counters, "op=n ..."
+	[[ -n ${PID[$1]:-} ]] || return 0
+	"$SEQ_DIR/$1/lethefs" status --json "${DIR[$1]}" 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin)["fuse_requests"]; print(" ".join(f"{k}={v}" for k,v in d.items() if v))'
+}
+fio_round() { # one fio randwrite, then (caches dropped) randread, of $label
+	local rw rr s0 s1 q0 q1 q2
+	q0=$(requests "$label")
+	rw=$(fio_iops "${DIR[$label]}" randwrite 49)
+	drop_caches
+	q1=$(requests "$label")
+	s0=$(disk_sectors_read)
+	rr=$(fio_iops "${DIR[$label]}" randread 8)
+	s1=$(disk_sectors_read)
+	q2=$(requests "$label")
+	rm -f "${DIR[$label]}/fio.dat"
+	RWIOPS[$label]+="$rw "
+	RRIOPS[$label]+="$rr "
+	echo "round $r $label fio randwrite $rw randread $rr IOPS;" \
+		"disk KiB read per random read $(awk -v a="$s0" -v b="$s1" -v n="$rr" -v t="$SEQ_FIO" \
+			'BEGIN { if (n > 0) printf "%.1f", (b - a) / 2 / (n * t) }')"
+	if [[ -n $q0 ]]; then
+		echo "round $r $label requests before randwrite: $q0"
+		echo "round $r $label requests after randwrite: $q1"
+		echo "round $r $label requests after randread: $q2"
+	fi
 }
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "round $r load $(cut -d' ' -f1-3 /proc/loadavg)"
 	for label in "${LABELS[@]}"; do
+		if ((SEQ_FIO > 0)); then
+			fio_round
+		fi
+		((SEQ_DD)) || continue
 		f=${DIR[$label]}/seq.dat
 		rm -f "$f"
 		drop_caches
@@ -201,15 +241,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		[[ $(awk '/copied/ { print $1 }' "$SEQ_DIR/r.log") == $((SIZE_MB * 1048576)) ]] ||
 			die "$label: short read: $(cat "$SEQ_DIR/r.log")"
 		rm -f "$f"
-		if ((SEQ_FIO > 0)); then
-			rw=$(fio_iops "${DIR[$label]}" randwrite 49)
-			drop_caches
-			rr=$(fio_iops "${DIR[$label]}" randread 8)
-			rm -f "${DIR[$label]}/fio.dat"
-			RWIOPS[$label]+="$rw "
-			RRIOPS[$label]+="$rr "
-			echo "round $r $label fio randwrite $rw randread $rr IOPS"
-		fi
 		WRITES[$label]+="$w "
 		READS[$label]+="$rd "
 		CPUMS[$label]+="$cpu_ms "
@@ -220,15 +251,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-echo
-echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median | per MiB written (rounds) | median |"
-echo "|---|---|---:|---|---:|---|---:|---|---:|"
-for label in "${LABELS[@]}"; do
-	echo "| $label | ${WRITES[$label]% } | $(median <<<"${WRITES[$label]}") |" \
-		"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
-		"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |" \
-		"${WCPUMS[$label]% } | $(median <<<"${WCPUMS[$label]}") |"
-done
+if ((SEQ_DD)); then
+	echo
+	echo "| variant | write MB/s (rounds) | median | read MB/s (rounds) | median | daemon CPU ms per MiB read (rounds) | median | per MiB written (rounds) | median |"
+	echo "|---|---|---:|---|---:|---|---:|---|---:|"
+	for label in "${LABELS[@]}"; do
+		echo "| $label | ${WRITES[$label]% } | $(median <<<"${WRITES[$label]}") |" \
+			"${READS[$label]% } | $(median <<<"${READS[$label]}") |" \
+			"${CPUMS[$label]% } | $(median <<<"${CPUMS[$label]}") |" \
+			"${WCPUMS[$label]% } | $(median <<<"${WCPUMS[$label]}") |"
+	done
+fi
 if ((SEQ_FIO > 0)); then
 	echo
 	echo "| variant | fio randwrite 4k IOPS (rounds) | median | fio randread 4k IOPS (rounds) | median |"
