@@ -64,6 +64,11 @@ static void mount_help(void)
 	       "                           the page cache across opens, sets the timeouts\n"
 	       "                           to 0 unless given, and locks across hosts.\n"
 	       "                           Without it a second host is refused.\n"
+	       "        iattr              new regular files keep their mode and owner in a\n"
+	       "                           small backing xattr that lookups read instead of\n"
+	       "                           the file header (faster du/find after a cache\n"
+	       "                           drop; exclusive mounts on a backing store with\n"
+	       "                           user xattrs only; backups must keep xattrs)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
 	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
 	       "                           (default 1)\n"
@@ -160,6 +165,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->writeback_given = true;
 		} else if (!strcmp(o, "shared")) {
 			mo->m.shared = true;
+		} else if (!strcmp(o, "iattr") || !strcmp(o, "noiattr")) {
+			mo->m.iattr = o[0] == 'i';
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
 			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;

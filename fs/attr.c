@@ -2,6 +2,7 @@
 /* Formats and records of objects (attr.h). */
 #define _GNU_SOURCE
 #include "attr.h"
+#include "iattr.h"
 #include "filelayout.h"
 #include "holes.h"
 #include "dirnames.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 /* The flags of epoch (or staging id), -EACCES when locked, -EIO when the
  * ring does not hold it. */
@@ -38,6 +40,12 @@ int lfs_attr_new_format2(struct lfs_fs *fs, uint32_t stage_id)
 
 void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const char *why)
 {
+	lfs_attr_report_as(fs, fd, st, why, "refused");
+}
+
+void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const char *why,
+                        const char *outcome)
+{
 	pthread_mutex_lock(&fs->report_lock);
 	bool seen = false;
 	unsigned n = fs->nreported < LFS_REPORTED_MAX ? fs->nreported : LFS_REPORTED_MAX;
@@ -55,10 +63,10 @@ void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const cha
 	lfs_proc_path(fd, proc);
 	ssize_t n2 = readlink(proc, path, sizeof(path) - 1);
 	path[n2 > 0 ? n2 : 0] = '\0';
-	lfs_err("backing object %s (vault %s) refused: %s", n2 > 0 ? path : "?", fs->vault_path,
-	        why);
+	lfs_err("backing object %s (vault %s) %s: %s", n2 > 0 ? path : "?", fs->vault_path,
+	        outcome, why);
 	struct lfs_audit_detail d[] = {{"path", n2 > 0 ? path : "?", 0}, {"reason", why, 0}};
-	lfs_event_emit(&fs->events, "tamper", "refused", NULL, d, 2);
+	lfs_event_emit(&fs->events, "tamper", outcome, NULL, d, 2);
 }
 
 /* Whether a format-1 object that has no usable epoch of its own (an empty
@@ -91,6 +99,7 @@ static const char *type_name(uint8_t type)
  * audits it, fsck prints it). */
 struct verdict {
 	char why[112];
+	bool degraded; /* served, but not as stored (a missing inode attribute) */
 };
 
 static int refuse(struct verdict *v, const char *why)
@@ -193,6 +202,31 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 {
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
+	struct lfs_irec arec;
+	uint8_t bind[LFS_IATTR_BIND_LEN];
+	const char *awhy = NULL;
+	int ar = -ENODATA; /* not read yet */
+	if (fs->iattr) {
+		/* The inode attribute, from the backing inode the lookup's stat
+		 * has read already: no read of the header (FORMAT.md 14.9). Its
+		 * binding is checked by whatever acts on the file (lfs_attr_bind). */
+		ar = lfs_iattr_read(fs, fd, &arec, bind, &awhy);
+		if (ar == -EIO)
+			return refuse(v, awhy);
+		if (ar < 0)
+			return ar;
+		if (ar == 1) {
+			in->rec = arec;
+			in->have_rec = true;
+			in->rec_ctime = st->st_ctim;
+			in->type = S_IFREG;
+			in->fmt = 2;
+			in->iattr_src = true;
+			in->iattr_bound = false;
+			memcpy(in->iattr_bind, bind, sizeof(bind));
+			return 0;
+		}
+	}
 	int r = read_head(fd, raw, &got);
 	if (r < 0)
 		return r;
@@ -214,6 +248,33 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		const char *why = bad_size(fs, &rec, (uint64_t)st->st_size);
 		if (why)
 			return refuse(v, why);
+		in->iattr_src = false;
+		if (h.flags & LFS_HDR_FLAG_IATTR) {
+			/* The attribute is the record (the header's is stale). */
+			if (ar == -ENODATA)
+				ar = lfs_iattr_read(fs, fd, &arec, bind, &awhy);
+			if (ar == -EIO)
+				return refuse(v, awhy);
+			if (ar < 0)
+				return ar;
+			if (rec.type != LFS_IREC_REG)
+				return refuse(v, "inode attribute flag on a file that is not regular");
+			if (ar == 1 && sodium_memcmp(bind, h.file_id, LFS_IATTR_BIND_LEN) != 0)
+				return refuse(v, "inode attribute belongs to another file");
+			if (ar == 0) {
+				/* Lost (a copy without xattrs): fail-safe, nothing
+				 * more than root had before (FORMAT.md 14.9). */
+				memset(&arec, 0, sizeof(arec));
+				arec.type = LFS_IREC_REG;
+				snprintf(v->why, sizeof(v->why),
+				         "inode attribute missing: served as mode 0000, owner root");
+				v->degraded = true;
+			}
+			rec = arec;
+			in->iattr_src = true;
+			in->iattr_bound = true;
+			memcpy(in->iattr_bind, h.file_id, LFS_IATTR_BIND_LEN);
+		}
 		in->header = h;
 		in->have_header = true;
 		in->rec = rec;
@@ -292,7 +353,7 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 	if (v1_ok < 0)
 		return v1_ok;
 	bool reg = S_ISREG(st->st_mode);
-	struct verdict v = {""};
+	struct verdict v = {"", false};
 	if (reg)
 		pthread_rwlock_rdlock(&in->io_lock);
 	pthread_mutex_lock(&in->meta_lock);
@@ -313,6 +374,8 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 		pthread_rwlock_unlock(&in->io_lock);
 	if (r == -EIO && v.why[0])
 		lfs_attr_report(fs, fd, st, v.why);
+	else if (r == 0 && v.degraded)
+		lfs_attr_report_as(fs, fd, st, v.why, "degraded");
 	return r;
 }
 
@@ -327,11 +390,13 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 		v1_ok = f >= 0 && !(f & LFS_EPOCH_FORMAT2);
 	}
 	struct lfs_inode in;
-	struct verdict v = {""};
+	struct verdict v = {"", false};
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.meta_lock, NULL);
 	int r = load_locked(fs, &in, fd, st, v1_ok, &v);
 	pthread_mutex_destroy(&in.meta_lock);
+	if (r == 0 && v.degraded)
+		r = -EIO; /* fsck reports it (a mount serves the fail-safe view) */
 	*fmt = in.fmt;
 	if (r == 0 && in.have_rec)
 		*rec = in.rec;
@@ -488,7 +553,12 @@ static int store_reg(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const str
 
 int lfs_attr_store(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
 {
-	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec) : store_reg(fs, in, ifd, rec);
+	pthread_mutex_lock(&in->meta_lock);
+	bool iattr = in->iattr_src;
+	pthread_mutex_unlock(&in->meta_lock);
+	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec)
+	        : iattr           ? lfs_iattr_store(fs, in, ifd, rec)
+	                          : store_reg(fs, in, ifd, rec);
 	if (r == 0) {
 		pthread_mutex_lock(&in->meta_lock);
 		in->rec = *rec;
@@ -508,6 +578,8 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 	bool ready = loaded(in);
 	pthread_mutex_unlock(&in->meta_lock);
 	int r = ready ? 0 : lfs_attr_fstat(fs, in, ifd, &st);
+	if (r == 0)
+		r = lfs_attr_bind(fs, in, ifd); /* the attribute is this file's */
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&in->io_lock);

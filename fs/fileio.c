@@ -92,9 +92,28 @@ int io_open_header(struct io *io, bool *exists)
 		if (r == 0 && (r = io_take_keys(io, h.epoch)) == 0) {
 			if (lfs_header_verify(raw, &h, io->keys, &rec) < 0) {
 				r = -EIO;
+			} else if (h.flags & LFS_HDR_FLAG_IATTR) {
+				/* The record is the attribute's, which must be
+				 * this header's (FORMAT.md 14.9). */
+				if (!in->have_rec) {
+					/* No record loaded (fsck's verification of
+					 * contents, or a lock dropped it): contents
+					 * need only the header; the next load checks
+					 * the attribute against it. */
+					in->header = h;
+					in->have_header = true;
+				} else if (!in->iattr_src ||
+				           sodium_memcmp(h.file_id, in->iattr_bind, 12) != 0) {
+					r = -EIO;
+				} else {
+					in->iattr_bound = true;
+					in->header = h;
+					in->have_header = true;
+				}
 			} else {
 				in->header = h;
 				in->have_header = true;
+				in->iattr_src = false; /* a stray attribute means nothing */
 				if (h.version == LFS_FILE_V2) {
 					in->rec = rec;
 					in->have_rec = true;

@@ -354,6 +354,12 @@ void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, con
 void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
 {
 	fs->backing = b;
+	if (fs->iattr && b && b->probed && !b->user_xattrs) {
+		/* Headers then, as before: an attribute could not be kept. */
+		lfs_warn("-o iattr ignored: the backing filesystem (%s) keeps no user. xattrs",
+		         b->fstype);
+		fs->iattr = false;
+	}
 	if (!b || !b->probed || b->handles_persistent)
 		return;
 	if (fs->handle_mount_fd >= 0)
@@ -439,6 +445,8 @@ static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
 	in->have_header = false;
 	in->have_dirmeta = false;
 	in->have_rec = false;
+	in->iattr_src = false;
+	in->iattr_bound = false;
 	in->tail_broken = false;
 	in->noacl = 0;
 	in->acl_gen++;

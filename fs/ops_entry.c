@@ -394,7 +394,9 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		fuse_reply_err(req, -ifd);
 		return;
 	}
-	int r = 0;
+	/* Whatever it changes, the inode attribute the lookup read must be
+	 * this file's (FORMAT.md 14.9). */
+	int r = lfs_attr_bind(fs, inode, ifd);
 	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 	bool chmod = valid & FUSE_SET_ATTR_MODE, chown = uid != (uid_t)-1 || gid != (gid_t)-1;

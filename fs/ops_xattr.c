@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "acl.h"
+#include "attr.h"
 #include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
@@ -87,10 +88,20 @@ static int xattr_epochs(struct lfs_fs *fs, uint32_t stage_id, uint32_t out[LFS_M
 /* Pins the inode and gives its /proc path; pair with unpin_of. */
 static int proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
 {
-	int fd = lfs_inode_pin(lfs_req_fs(req), lfs_inode_of(req, ino));
-	if (fd >= 0)
-		lfs_proc_path(fd, proc);
-	return fd < 0 ? fd : 0;
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *in = lfs_inode_of(req, ino);
+	int fd = lfs_inode_pin(fs, in);
+	if (fd < 0)
+		return fd;
+	/* An inode attribute read by the lookup must be this file's before
+	 * its xattrs and ACLs are served or changed (FORMAT.md 14.9). */
+	int r = lfs_attr_bind(fs, in, fd);
+	if (r < 0) {
+		lfs_inode_unpin(fs, in);
+		return r;
+	}
+	lfs_proc_path(fd, proc);
+	return 0;
 }
 
 static void unpin_of(fuse_req_t req, fuse_ino_t ino)
