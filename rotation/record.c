@@ -80,7 +80,10 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct
 	if (e == 0)
 		e = record_header(kr, cipher, new_raw, img, &nh);
 	/* The conversion changes the file id and the epoch, nothing else. */
-	if (e == 0 && (oh.flags != nh.flags || oh.version != nh.version ||
+	/* (The inode attribute's flag may go: it comes back after, FORMAT.md
+	 * 14.9.) */
+	if (e == 0 && ((oh.flags != nh.flags && (oh.flags & ~LFS_HDR_FLAG_IATTR) != nh.flags) ||
+		       oh.version != nh.version ||
 		       sodium_memcmp(oh.file_id, nh.file_id, LFS_FILE_ID_LEN) == 0))
 		e = -EINVAL;
 	if (e < 0)
