@@ -254,3 +254,28 @@ two_files() {
 	unmount_vault
 	expect_fsck_clean
 }
+
+@test "attack: a swapped attribute does not let another user delete or rename a file in a sticky directory" {
+	mount_vault -o allow_other,iattr
+	chmod 755 "$MNT"
+	mkdir -m 1777 "$MNT/shared"
+	(umask 077 && echo "HIV positive: J. Roe" >"$MNT/shared/root.txt")
+	as_nobody sh -c "echo mine >'$MNT/shared/nobody.txt'"
+	P=$(backing_of shared/root.txt)
+	Q=$(backing_of shared/nobody.txt)
+	unmount_vault
+	ap=$(attr_of "$P")
+	set_attr "$P" "$(attr_of "$Q")"
+	set_attr "$Q" "$ap"
+	mount_vault -o allow_other,iattr
+	# The lookup serves the swapped owner: nobody seems to own root.txt.
+	[ "$(stat -c %u "$MNT/shared/root.txt")" = 65534 ]
+	run as_nobody rm -f "$MNT/shared/root.txt"
+	[ "$status" -ne 0 ]
+	run as_nobody mv "$MNT/shared/root.txt" "$MNT/shared/moved.txt"
+	[ "$status" -ne 0 ]
+	[ -e "$P" ]
+	[ "$(cat "$MNT/shared/nobody.txt" 2>&1)" != mine ] || false # swapped: refused
+	run as_nobody rm -f "$MNT/shared/nobody.txt" # its own, shown as root's
+	[ "$status" -ne 0 ]
+}
