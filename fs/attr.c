@@ -203,29 +203,24 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
 	struct lfs_irec arec;
-	uint8_t bind[LFS_IATTR_BIND_LEN];
 	const char *awhy = NULL;
-	int ar = -ENODATA; /* not read yet */
-	if (fs->iattr) {
-		/* The inode attribute, from the backing inode the lookup's stat
-		 * has read already: no read of the header (FORMAT.md 14.9). Its
-		 * binding is checked by whatever acts on the file (lfs_attr_bind). */
-		ar = lfs_iattr_read(fs, fd, &arec, bind, &awhy);
-		if (ar == -EIO)
-			return refuse(v, awhy);
-		if (ar < 0)
-			return ar;
-		if (ar == 1) {
-			in->rec = arec;
-			in->have_rec = true;
-			in->rec_ctime = st->st_ctim;
-			in->type = S_IFREG;
-			in->fmt = 2;
-			in->iattr_src = true;
-			in->iattr_bound = false;
-			memcpy(in->iattr_bind, bind, sizeof(bind));
-			return 0;
-		}
+	/* -o iattr: the inode attribute, from the backing inode the lookup's
+	 * stat has read already, instead of the header (FORMAT.md 14.9); its
+	 * binding is checked by whatever acts on the file (lfs_attr_bind). */
+	int ar = fs->iattr ? lfs_iattr_read(fs, fd, &arec, in->iattr_bind, &awhy) : 0;
+	if (ar == -EIO)
+		return refuse(v, awhy);
+	if (ar < 0)
+		return ar;
+	if (ar == 1) {
+		in->rec = arec;
+		in->have_rec = true;
+		in->rec_ctime = st->st_ctim;
+		in->type = S_IFREG;
+		in->fmt = 2;
+		in->iattr_src = true;
+		in->iattr_bound = false;
+		return 0;
 	}
 	int r = read_head(fd, raw, &got);
 	if (r < 0)
@@ -251,23 +246,15 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		in->iattr_src = false;
 		if (h.flags & LFS_HDR_FLAG_IATTR) {
 			/* The attribute is the record (the header's is stale). */
-			if (ar == -ENODATA)
-				ar = lfs_iattr_read(fs, fd, &arec, bind, &awhy);
+			if (rec.type != LFS_IREC_REG)
+				return refuse(v, "inode attribute flag on a file that is not regular");
+			ar = lfs_iattr_for_header(fs, fd, &h, &arec, &awhy);
 			if (ar == -EIO)
 				return refuse(v, awhy);
 			if (ar < 0)
 				return ar;
-			if (rec.type != LFS_IREC_REG)
-				return refuse(v, "inode attribute flag on a file that is not regular");
-			if (ar == 1 && sodium_memcmp(bind, h.file_id, LFS_IATTR_BIND_LEN) != 0)
-				return refuse(v, "inode attribute belongs to another file");
 			if (ar == 0) {
-				/* Lost (a copy without xattrs): fail-safe, nothing
-				 * more than root had before (FORMAT.md 14.9). */
-				memset(&arec, 0, sizeof(arec));
-				arec.type = LFS_IREC_REG;
-				snprintf(v->why, sizeof(v->why),
-				         "inode attribute missing: served as mode 0000, owner root");
+				snprintf(v->why, sizeof(v->why), "%s", awhy);
 				v->degraded = true;
 			}
 			rec = arec;

@@ -84,6 +84,17 @@ void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const 
  * unusable (*why says why), -EACCES locked, another negative errno. */
 int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind[12],
                    const char **why);
+/* The record of a file whose header h (authentic, flagged) is on fd: its
+ * attribute when bound to h (1); the fail-safe record, mode 0000 owned by
+ * root, when there is none (0, *why says so); -EIO when it is unusable or
+ * another file's (*why). */
+int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header *h,
+                         struct lfs_irec *rec, const char **why);
+/* io_open_header's step for the authentic flagged header h just read from
+ * fd: the inode's record must be the attribute bound to h (loaded now when
+ * the inode has none), else -EIO. Called with in's meta_lock. */
+int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
+                          const struct lfs_file_header *h);
 /* Seals rec under epoch's attribute key, bound to file_id, and sets it on
  * fd: one setxattr, which replaces the old value atomically. */
 int lfs_iattr_write(struct lfs_fs *fs, int fd, uint32_t epoch, const uint8_t *file_id,

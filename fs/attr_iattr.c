@@ -63,6 +63,25 @@ int lfs_iattr_write(struct lfs_fs *fs, int fd, uint32_t epoch, const uint8_t *fi
 	return setxattr(proc, LFS_IATTR_NAME, raw, sizeof(raw), 0) < 0 ? -errno : 0;
 }
 
+int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header *h,
+                         struct lfs_irec *rec, const char **why)
+{
+	uint8_t bind[LFS_IATTR_BIND_LEN];
+	int r = lfs_iattr_read(fs, fd, rec, bind, why);
+	if (r == 1 && sodium_memcmp(bind, h->file_id, LFS_IATTR_BIND_LEN) != 0) {
+		*why = "inode attribute belongs to another file";
+		return -EIO;
+	}
+	if (r == 0) {
+		/* Lost (a copy without xattrs): nothing more than root had
+		 * before, never the header's older record (FORMAT.md 14.9). */
+		memset(rec, 0, sizeof(*rec));
+		rec->type = LFS_IREC_REG;
+		*why = "inode attribute missing: served as mode 0000, owner root";
+	}
+	return r;
+}
+
 /* Reads and authenticates the header of fd: 0, or -EIO. */
 static int read_header(struct lfs_fs *fs, int fd, struct lfs_file_header *h, struct lfs_irec *rec)
 {
@@ -168,5 +187,34 @@ int lfs_iattr_adopt(struct lfs_fs *fs, int fd, struct lfs_file_header *h,
 	r = n < 0 ? n : lfs_pwrite_full(fd, raw, (size_t)n, 0);
 	if (r == 0)
 		*h = fh;
+	return r;
+}
+
+int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
+                          const struct lfs_file_header *h)
+{
+	int r = 0;
+	if (!in->have_rec) {
+		/* No record loaded (fsck's verification of contents, or a lock
+		 * dropped it): the attribute's, as a load takes it. */
+		struct lfs_irec rec;
+		const char *why;
+		r = lfs_iattr_for_header(fs, fd, h, &rec, &why);
+		if (r >= 0) {
+			in->rec = rec;
+			in->have_rec = true;
+			in->iattr_src = true;
+			memcpy(in->iattr_bind, h->file_id, LFS_IATTR_BIND_LEN);
+		}
+		r = r == -EACCES ? r : r < 0 ? -EIO : 0;
+	}
+	if (r == 0 && (!in->iattr_src ||
+	               sodium_memcmp(h->file_id, in->iattr_bind, LFS_IATTR_BIND_LEN) != 0))
+		r = -EIO;
+	if (r == 0) {
+		in->iattr_bound = true;
+		in->header = *h;
+		in->have_header = true;
+	}
 	return r;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
+#include "attr.h"
 #include "directread.h"
 #include "filelayout.h"
 #include "filelock.h"
@@ -93,23 +94,7 @@ int io_open_header(struct io *io, bool *exists)
 			if (lfs_header_verify(raw, &h, io->keys, &rec) < 0) {
 				r = -EIO;
 			} else if (h.flags & LFS_HDR_FLAG_IATTR) {
-				/* The record is the attribute's, which must be
-				 * this header's (FORMAT.md 14.9). */
-				if (!in->have_rec) {
-					/* No record loaded (fsck's verification of
-					 * contents, or a lock dropped it): contents
-					 * need only the header; the next load checks
-					 * the attribute against it. */
-					in->header = h;
-					in->have_header = true;
-				} else if (!in->iattr_src ||
-				           sodium_memcmp(h.file_id, in->iattr_bind, 12) != 0) {
-					r = -EIO;
-				} else {
-					in->iattr_bound = true;
-					in->header = h;
-					in->have_header = true;
-				}
+				r = lfs_iattr_take_header(io->fs, in, io->fd, &h);
 			} else {
 				in->header = h;
 				in->have_header = true;
