@@ -64,11 +64,12 @@ static void mount_help(void)
 	       "                           the page cache across opens, sets the timeouts\n"
 	       "                           to 0 unless given, and locks across hosts.\n"
 	       "                           Without it a second host is refused.\n"
-	       "        iattr              new regular files keep their mode and owner in a\n"
-	       "                           small backing xattr that lookups read instead of\n"
-	       "                           the file header (faster du/find after a cache\n"
-	       "                           drop; exclusive mounts on a backing store with\n"
-	       "                           user xattrs only; backups must keep xattrs)\n"
+	       "        noiattr            new regular files keep their mode and owner in\n"
+	       "                           their header only (by default also in a small\n"
+	       "                           backing xattr that lookups read instead: faster\n"
+	       "                           du/find after a cache drop; exclusive mounts on\n"
+	       "                           a backing store with user xattrs; backups of the\n"
+	       "                           backing store must keep xattrs)\n"
 	       "        max_threads=N      worker threads (default 10)\n"
 	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
 	       "                           (default 1)\n"
@@ -366,6 +367,7 @@ int lfs_cmd_mount(int argc, char **argv)
 	mo->src.passfd = -1;
 	mo->m.writeback = true;
 	mo->m.acl = true;
+	mo->m.iattr = true; /* where the backing store allows (FORMAT.md 14.9) */
 	mo->m.max_threads = 10;
 	mo->m.attr_timeout = 1.0;
 	mo->m.read_ahead_kb = 4096;

@@ -356,7 +356,7 @@ void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
 	fs->backing = b;
 	if (fs->iattr && b && b->probed && !b->user_xattrs) {
 		/* Headers then, as before: an attribute could not be kept. */
-		lfs_warn("-o iattr ignored: the backing filesystem (%s) keeps no user. xattrs",
+		lfs_info("inode attributes off: the backing filesystem (%s) keeps no user. xattrs",
 		         b->fstype);
 		fs->iattr = false;
 	}

@@ -68,7 +68,7 @@ two_files() {
 	unmount_vault
 	# Served from the attribute with and without -o iattr (the header's
 	# flag says where the record is).
-	mount_vault
+	mount_vault -o noiattr
 	[ "$(stat -c %a:%u:%g "$MNT/f")" = 640:12:34 ]
 	[ "$(cat "$MNT/f")" = data ]
 	unmount_vault
@@ -78,12 +78,12 @@ two_files() {
 	expect_fsck_clean
 }
 
-@test "iattr: without -o iattr, and on -o shared, new files get no attribute" {
-	mount_vault
+@test "iattr: with -o noiattr, and on -o shared, new files get no attribute" {
+	mount_vault -o noiattr
 	echo a >"$MNT/a"
 	[ -z "$(attr_of "$(backing_of a)")" ]
 	unmount_vault
-	mount_vault -o shared,iattr
+	mount_vault -o shared
 	echo b >"$MNT/b"
 	[ -z "$(attr_of "$(backing_of b)")" ]
 	unmount_vault
@@ -114,7 +114,7 @@ two_files() {
 	unmount_vault
 	grep -q '"event":"tamper","outcome":"refused"' "$VAULT/lethefs.audit"
 	# A mount without -o iattr reads the header first: refused at lookup.
-	mount_vault -o allow_other
+	mount_vault -o allow_other,noiattr
 	run stat "$MNT/private.txt"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Input/output error"* ]]
@@ -155,7 +155,7 @@ two_files() {
 	last=${a: -2}
 	flipped=$(printf '%02x' $((0x$last ^ 1)))
 	set_attr "$P" "${a:0:${#a}-2}$flipped"
-	mount_vault -o allow_other
+	mount_vault -o allow_other,noiattr
 	run stat "$MNT/private.txt"
 	[ "$status" -ne 0 ]
 	run as_nobody cat "$MNT/private.txt"
@@ -183,7 +183,7 @@ two_files() {
 	grep -q '"event":"tamper","outcome":"degraded"' "$VAULT/lethefs.audit"
 	expect_fsck_finds "/public.txt: inode attribute missing: served as mode 0000, owner root by mounts"
 	# Without -o iattr too; root restores it with chmod and chown.
-	mount_vault -o allow_other
+	mount_vault -o allow_other,noiattr
 	[ "$(stat -c %a:%u "$MNT/public.txt")" = 0:0 ]
 	[ "$(cat "$MNT/public.txt")" = "public notice" ]
 	chmod 0644 "$MNT/public.txt"
@@ -196,7 +196,7 @@ two_files() {
 }
 
 @test "attack: an attribute planted on a file that has none gains nothing (its header is the record)" {
-	mount_vault -o allow_other
+	mount_vault -o allow_other,noiattr
 	chmod 755 "$MNT"
 	(umask 077 && echo "HIV positive: J. Roe" >"$MNT/old.txt")
 	unmount_vault
@@ -236,7 +236,7 @@ two_files() {
 	[ "$(stat -c %a "$MNT/h")" = 640 ]
 	# A file made without the option gets one at the rotation.
 	unmount_vault
-	mount_vault
+	mount_vault -o noiattr
 	echo old >"$MNT/o"
 	chmod 0604 "$MNT/o"
 	unmount_vault
