@@ -2,6 +2,7 @@
 /* Formats and records of objects (attr.h). */
 #define _GNU_SOURCE
 #include "attr.h"
+#include "attr_iattr.h"
 #include "iattr.h"
 #include "filelayout.h"
 #include "holes.h"
@@ -36,37 +37,6 @@ int lfs_attr_new_format2(struct lfs_fs *fs, uint32_t stage_id)
 {
 	int f = epoch_flags(fs, stage_id);
 	return f < 0 ? f : (f & LFS_EPOCH_FORMAT2) != 0;
-}
-
-void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const char *why)
-{
-	lfs_attr_report_as(fs, fd, st, why, "refused");
-}
-
-void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const char *why,
-                        const char *outcome)
-{
-	pthread_mutex_lock(&fs->report_lock);
-	bool seen = false;
-	unsigned n = fs->nreported < LFS_REPORTED_MAX ? fs->nreported : LFS_REPORTED_MAX;
-	for (unsigned i = 0; i < n && !seen; i++)
-		seen = fs->reported[i].dev == st->st_dev && fs->reported[i].ino == st->st_ino;
-	if (!seen) {
-		unsigned slot = fs->nreported++ % LFS_REPORTED_MAX;
-		fs->reported[slot].dev = st->st_dev;
-		fs->reported[slot].ino = st->st_ino;
-	}
-	pthread_mutex_unlock(&fs->report_lock);
-	if (seen)
-		return;
-	char proc[LFS_PROC_PATH_MAX], path[PATH_MAX];
-	lfs_proc_path(fd, proc);
-	ssize_t n2 = readlink(proc, path, sizeof(path) - 1);
-	path[n2 > 0 ? n2 : 0] = '\0';
-	lfs_err("backing object %s (vault %s) %s: %s", n2 > 0 ? path : "?", fs->vault_path,
-	        outcome, why);
-	struct lfs_audit_detail d[] = {{"path", n2 > 0 ? path : "?", 0}, {"reason", why, 0}};
-	lfs_event_emit(&fs->events, "tamper", outcome, NULL, d, 2);
 }
 
 /* Whether a format-1 object that has no usable epoch of its own (an empty

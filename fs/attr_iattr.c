@@ -2,18 +2,51 @@
 /* Inode attributes on the backing store (attr.h, FORMAT.md 14.9): read,
  * written, and checked against the header before anything acts on them. */
 #define _GNU_SOURCE
-#include "attr.h"
+#include "attr_iattr.h"
 #include "iattr.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <sodium.h>
+
+void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const char *why)
+{
+	lfs_attr_report_as(fs, fd, st, why, "refused");
+}
+
+void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const char *why,
+                        const char *outcome)
+{
+	pthread_mutex_lock(&fs->report_lock);
+	bool seen = false;
+	unsigned n = fs->nreported < LFS_REPORTED_MAX ? fs->nreported : LFS_REPORTED_MAX;
+	for (unsigned i = 0; i < n && !seen; i++)
+		seen = fs->reported[i].dev == st->st_dev && fs->reported[i].ino == st->st_ino;
+	if (!seen) {
+		unsigned slot = fs->nreported++ % LFS_REPORTED_MAX;
+		fs->reported[slot].dev = st->st_dev;
+		fs->reported[slot].ino = st->st_ino;
+	}
+	pthread_mutex_unlock(&fs->report_lock);
+	if (seen)
+		return;
+	char proc[LFS_PROC_PATH_MAX], path[PATH_MAX];
+	lfs_proc_path(fd, proc);
+	ssize_t n2 = readlink(proc, path, sizeof(path) - 1);
+	path[n2 > 0 ? n2 : 0] = '\0';
+	lfs_err("backing object %s (vault %s) %s: %s", n2 > 0 ? path : "?", fs->vault_path, outcome,
+	        why);
+	struct lfs_audit_detail d[] = {{"path", n2 > 0 ? path : "?", 0}, {"reason", why, 0}};
+	lfs_event_emit(&fs->events, "tamper", outcome, NULL, d, 2);
+}
 
 int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind[12],
                    const char **why)
@@ -208,8 +241,8 @@ int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
 		}
 		r = r == -EACCES ? r : r < 0 ? -EIO : 0;
 	}
-	if (r == 0 && (!in->iattr_src ||
-	               sodium_memcmp(h->file_id, in->iattr_bind, LFS_IATTR_BIND_LEN) != 0))
+	if (r == 0 &&
+	    (!in->iattr_src || sodium_memcmp(h->file_id, in->iattr_bind, LFS_IATTR_BIND_LEN) != 0))
 		r = -EIO;
 	if (r == 0) {
 		in->iattr_bound = true;

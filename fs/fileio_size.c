@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
-#include "attr.h"
+#include "attr_iattr.h"
 #include "filelayout.h"
 #include "filelock.h"
 #include "overwrite.h"
