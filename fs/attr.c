@@ -178,10 +178,12 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 	 * stat has read already, instead of the header (FORMAT.md 14.9); its
 	 * binding is checked by whatever acts on the file (lfs_attr_bind). */
 	int ar = fs->iattr ? lfs_iattr_read(fs, fd, &arec, in->iattr_bind, &awhy) : 0;
-	if (ar == -EIO)
-		return refuse(v, awhy);
-	if (ar < 0)
+	if (ar < 0 && ar != -EIO)
 		return ar;
+	/* An unusable one (of an epoch a rotation retired while a crash had
+	 * left it beside a new unflagged header, or planted): the header
+	 * decides; a flagged one reads it again and refuses it. */
+	bool stray = ar == -EIO;
 	if (ar == 1) {
 		in->rec = arec;
 		in->have_rec = true;
@@ -214,6 +216,8 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		if (why)
 			return refuse(v, why);
 		in->iattr_src = false;
+		if (stray && !(h.flags & LFS_HDR_FLAG_IATTR))
+			lfs_iattr_drop(fd); /* means nothing beside this header */
 		if (h.flags & LFS_HDR_FLAG_IATTR) {
 			/* The attribute is the record (the header's is stale). */
 			if (rec.type != LFS_IREC_REG)

@@ -79,6 +79,13 @@ int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind
 	return r < 0 ? -EIO : 1;
 }
 
+void lfs_iattr_drop(int fd)
+{
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	(void)removexattr(proc, LFS_IATTR_NAME);
+}
+
 int lfs_iattr_write(struct lfs_fs *fs, int fd, uint32_t epoch, const uint8_t *file_id,
                     const struct lfs_irec *rec)
 {
@@ -168,6 +175,7 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 			}
 			in->rec = rec;
 			in->iattr_src = false;
+			lfs_iattr_drop(fd); /* a leftover: removed, so it misleads no lookup */
 			in->header = h;
 			in->have_header = true;
 		} else if (rec.type != LFS_IREC_REG ||

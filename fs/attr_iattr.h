@@ -34,6 +34,9 @@ int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header
  * the inode has none), else -EIO. Called with in's meta_lock. */
 int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
                           const struct lfs_file_header *h);
+/* Removes the attribute of a file whose header has no flag (where it means
+ * nothing: a crash's leftover, or planted). Errors are ignored. */
+void lfs_iattr_drop(int fd);
 /* Seals rec under epoch's attribute key, bound to file_id, and sets it on
  * fd: one setxattr, which replaces the old value atomically. */
 int lfs_iattr_write(struct lfs_fs *fs, int fd, uint32_t epoch, const uint8_t *file_id,
