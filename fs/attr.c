@@ -184,6 +184,11 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 	 * left it beside a new unflagged header, or planted): the header
 	 * decides; a flagged one reads it again and refuses it. */
 	bool stray = ar == -EIO;
+	/* A format-2 file is never shorter than its header: one that is (an
+	 * empty file planted under the name, which kept the xattr) is for the
+	 * header path to refuse. */
+	if (ar == 1 && (uint64_t)st->st_size < LFS_FILE_HDR_V2_LEN)
+		ar = 0;
 	if (ar == 1) {
 		in->rec = arec;
 		in->have_rec = true;

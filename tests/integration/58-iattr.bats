@@ -279,3 +279,17 @@ two_files() {
 	run as_nobody rm -f "$MNT/shared/nobody.txt" # its own, shown as root's
 	[ "$status" -ne 0 ]
 }
+
+@test "attack: an empty file planted under a name keeps the xattr, and is still refused" {
+	mount_vault
+	echo data >"$MNT/c"
+	C=$(backing_of c)
+	unmount_vault
+	: >"$C" # truncated in place: the attribute stays
+	[ -n "$(attr_of "$C")" ]
+	mount_vault
+	run stat "$MNT/c"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+}
+
