@@ -4,6 +4,7 @@
 #include "holes.h"
 #include "inode_int.h"
 #include "longlink.h"
+#include "prefetch.h"
 #include "../cluster/backing.h"
 #include "names.h"
 #include "../common/log.h"
@@ -360,6 +361,7 @@ void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
 		         b->fstype);
 		fs->iattr = false;
 	}
+	lfs_prefetch_headers(!fs->iattr);
 	if (!b || !b->probed || b->handles_persistent)
 		return;
 	if (fs->handle_mount_fd >= 0)

@@ -87,11 +87,7 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	d->base.lock_gen = atomic_load(&fs->lock_gen);
 	d->base.stage_id = inode->stage_id;
 	atomic_fetch_add(&fs->open_dirs, 1);
-	/* With inode attributes, lookups of the files made or rotated since
-	 * read no header (FORMAT.md 14.9): reading them all ahead would only
-	 * add disk reads a walk does not need. */
-	if (!fs->iattr)
-		lfs_prefetch_arm(inode);
+	lfs_prefetch_arm(inode);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
 	fuse_reply_open(req, fi);
