@@ -106,7 +106,9 @@ two_files() {
 	[[ "$output" == *"Input/output error"* ]]
 	run chmod 0666 "$MNT/private.txt"
 	[ "$status" -ne 0 ]
-	run getfattr -d "$MNT/private.txt"
+	run setfattr -n user.x -v 1 "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	run setfacl -m u:65534:r "$MNT/private.txt"
 	[ "$status" -ne 0 ]
 	run cat "$MNT/public.txt"
 	[ "$status" -ne 0 ]
