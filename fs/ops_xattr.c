@@ -183,6 +183,10 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	int type = fs->acl ? lfs_acl_type(name) : -1;
 	int ifd = lfs_inode_pin(fs, inode);
 	int r = ifd < 0 ? ifd : 0;
+	/* A change: the attribute the kernel judged it by must be this
+	 * file's (FORMAT.md 14.9). */
+	if (r == 0 && (r = lfs_attr_bind(fs, inode, ifd)) < 0)
+		unpin_of(req, ino);
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
 		if (type >= 0) {
