@@ -8,6 +8,7 @@
 #include "../staging/stage_store.h"
 #include "../fs/attr.h"
 #include "../fs/fileio.h"
+#include "../fs/iattr.h"
 #include "../fs/longlink.h"
 #include "../fs/tree.h"
 #include "../common/fileutil.h"
@@ -169,7 +170,8 @@ void lfs_fsck_check_xattrs(struct fsck *f, int dirfd, const char *bname, const c
 	int ne = n > 0 ? epoch_list(f, ep) : 0;
 	for (ssize_t i = 0; ne > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
 		const char *bn = list + i;
-		if (strncmp(bn, "user.", 5) != 0)
+		/* The inode attribute is checked with the record (lfs_attr_check). */
+		if (strncmp(bn, "user.", 5) != 0 || strcmp(bn, LFS_IATTR_NAME) == 0)
 			continue;
 		ssize_t vl = getxattr(proc, bn, val, XATTR_SIZE_MAX);
 		if (!xattr_ok(f, ep, ne, bn, val, vl))
@@ -221,7 +223,8 @@ void lfs_fsck_check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirf
 	close(fd);
 	if (r == -EIO) {
 		char what[160];
-		snprintf(what, sizeof(what), "%s (refused by mounts)", why);
+		snprintf(what, sizeof(what), "%s%s", why,
+		         strstr(why, "served as") ? " by mounts" : " (refused by mounts)");
 		lfs_fsck_problem(f, path, what);
 		return;
 	}

@@ -211,6 +211,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	fs.writeback = mo->writeback && !mo->shared;
 	fs.shared = mo->shared;
 	fs.acl = mo->acl;
+	fs.iattr = mo->iattr && !mo->shared; /* and the backing store's user. xattrs: below */
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;

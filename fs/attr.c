@@ -2,6 +2,8 @@
 /* Formats and records of objects (attr.h). */
 #define _GNU_SOURCE
 #include "attr.h"
+#include "attr_iattr.h"
+#include "iattr.h"
 #include "filelayout.h"
 #include "holes.h"
 #include "dirnames.h"
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 /* The flags of epoch (or staging id), -EACCES when locked, -EIO when the
  * ring does not hold it. */
@@ -34,31 +37,6 @@ int lfs_attr_new_format2(struct lfs_fs *fs, uint32_t stage_id)
 {
 	int f = epoch_flags(fs, stage_id);
 	return f < 0 ? f : (f & LFS_EPOCH_FORMAT2) != 0;
-}
-
-void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const char *why)
-{
-	pthread_mutex_lock(&fs->report_lock);
-	bool seen = false;
-	unsigned n = fs->nreported < LFS_REPORTED_MAX ? fs->nreported : LFS_REPORTED_MAX;
-	for (unsigned i = 0; i < n && !seen; i++)
-		seen = fs->reported[i].dev == st->st_dev && fs->reported[i].ino == st->st_ino;
-	if (!seen) {
-		unsigned slot = fs->nreported++ % LFS_REPORTED_MAX;
-		fs->reported[slot].dev = st->st_dev;
-		fs->reported[slot].ino = st->st_ino;
-	}
-	pthread_mutex_unlock(&fs->report_lock);
-	if (seen)
-		return;
-	char proc[LFS_PROC_PATH_MAX], path[PATH_MAX];
-	lfs_proc_path(fd, proc);
-	ssize_t n2 = readlink(proc, path, sizeof(path) - 1);
-	path[n2 > 0 ? n2 : 0] = '\0';
-	lfs_err("backing object %s (vault %s) refused: %s", n2 > 0 ? path : "?", fs->vault_path,
-	        why);
-	struct lfs_audit_detail d[] = {{"path", n2 > 0 ? path : "?", 0}, {"reason", why, 0}};
-	lfs_event_emit(&fs->events, "tamper", "refused", NULL, d, 2);
 }
 
 /* Whether a format-1 object that has no usable epoch of its own (an empty
@@ -91,6 +69,7 @@ static const char *type_name(uint8_t type)
  * audits it, fsck prints it). */
 struct verdict {
 	char why[112];
+	bool degraded; /* served, but not as stored (a missing inode attribute) */
 };
 
 static int refuse(struct verdict *v, const char *why)
@@ -193,6 +172,33 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 {
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
+	struct lfs_irec arec;
+	const char *awhy = NULL;
+	/* -o iattr: the inode attribute, from the backing inode the lookup's
+	 * stat has read already, instead of the header (FORMAT.md 14.9); its
+	 * binding is checked by whatever acts on the file (lfs_attr_bind). */
+	int ar = fs->iattr ? lfs_iattr_read(fs, fd, &arec, in->iattr_bind, &awhy) : 0;
+	if (ar < 0 && ar != -EIO)
+		return ar;
+	/* An unusable one (of an epoch a rotation retired while a crash had
+	 * left it beside a new unflagged header, or planted): the header
+	 * decides; a flagged one reads it again and refuses it. */
+	bool stray = ar == -EIO;
+	/* A format-2 file is never shorter than its header: one that is (an
+	 * empty file planted under the name, which kept the xattr) is for the
+	 * header path to refuse. */
+	if (ar == 1 && (uint64_t)st->st_size < LFS_FILE_HDR_V2_LEN)
+		ar = 0;
+	if (ar == 1) {
+		in->rec = arec;
+		in->have_rec = true;
+		in->rec_ctime = st->st_ctim;
+		in->type = S_IFREG;
+		in->fmt = 2;
+		in->iattr_src = true;
+		in->iattr_bound = false;
+		return 0;
+	}
 	int r = read_head(fd, raw, &got);
 	if (r < 0)
 		return r;
@@ -214,6 +220,27 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		const char *why = bad_size(fs, &rec, (uint64_t)st->st_size);
 		if (why)
 			return refuse(v, why);
+		in->iattr_src = false;
+		if (stray && !(h.flags & LFS_HDR_FLAG_IATTR))
+			lfs_iattr_drop(fd); /* means nothing beside this header */
+		if (h.flags & LFS_HDR_FLAG_IATTR) {
+			/* The attribute is the record (the header's is stale). */
+			if (rec.type != LFS_IREC_REG)
+				return refuse(v, "inode attribute flag on a file that is not regular");
+			ar = lfs_iattr_for_header(fs, fd, &h, &arec, &awhy);
+			if (ar == -EIO)
+				return refuse(v, awhy);
+			if (ar < 0)
+				return ar;
+			if (ar == 0) {
+				snprintf(v->why, sizeof(v->why), "%s", awhy);
+				v->degraded = true;
+			}
+			rec = arec;
+			in->iattr_src = true;
+			in->iattr_bound = true;
+			memcpy(in->iattr_bind, h.file_id, LFS_IATTR_BIND_LEN);
+		}
 		in->header = h;
 		in->have_header = true;
 		in->rec = rec;
@@ -292,7 +319,7 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 	if (v1_ok < 0)
 		return v1_ok;
 	bool reg = S_ISREG(st->st_mode);
-	struct verdict v = {""};
+	struct verdict v = {"", false};
 	if (reg)
 		pthread_rwlock_rdlock(&in->io_lock);
 	pthread_mutex_lock(&in->meta_lock);
@@ -313,6 +340,8 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 		pthread_rwlock_unlock(&in->io_lock);
 	if (r == -EIO && v.why[0])
 		lfs_attr_report(fs, fd, st, v.why);
+	else if (r == 0 && v.degraded)
+		lfs_attr_report_as(fs, fd, st, v.why, "degraded");
 	return r;
 }
 
@@ -327,11 +356,13 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 		v1_ok = f >= 0 && !(f & LFS_EPOCH_FORMAT2);
 	}
 	struct lfs_inode in;
-	struct verdict v = {""};
+	struct verdict v = {"", false};
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.meta_lock, NULL);
 	int r = load_locked(fs, &in, fd, st, v1_ok, &v);
 	pthread_mutex_destroy(&in.meta_lock);
+	if (r == 0 && v.degraded)
+		r = -EIO; /* fsck reports it (a mount serves the fail-safe view) */
 	*fmt = in.fmt;
 	if (r == 0 && in.have_rec)
 		*rec = in.rec;
@@ -488,7 +519,12 @@ static int store_reg(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const str
 
 int lfs_attr_store(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
 {
-	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec) : store_reg(fs, in, ifd, rec);
+	pthread_mutex_lock(&in->meta_lock);
+	bool iattr = in->iattr_src;
+	pthread_mutex_unlock(&in->meta_lock);
+	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec)
+	        : iattr           ? lfs_iattr_store(fs, in, ifd, rec)
+	                          : store_reg(fs, in, ifd, rec);
 	if (r == 0) {
 		pthread_mutex_lock(&in->meta_lock);
 		in->rec = *rec;
@@ -508,6 +544,8 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 	bool ready = loaded(in);
 	pthread_mutex_unlock(&in->meta_lock);
 	int r = ready ? 0 : lfs_attr_fstat(fs, in, ifd, &st);
+	if (r == 0)
+		r = lfs_attr_bind(fs, in, ifd); /* the attribute is this file's */
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&in->io_lock);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "attr_iattr.h"
 #include "fs.h"
 
 /* Decides the format of inode in and loads what it needs (format 2: its
@@ -70,9 +71,5 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 
 /* The plaintext stat of in (fstat of its descriptor, then lfs_attr_stat). */
 int lfs_attr_fstat(struct lfs_fs *fs, struct lfs_inode *in, int ifd, struct stat *st);
-
-/* Logs and audits ("tamper", once per object per mount) that the backing
- * object open on fd is refused, and why. */
-void lfs_attr_report(struct lfs_fs *fs, int fd, const struct stat *st, const char *why);
 
 #endif

@@ -118,7 +118,8 @@ int lfs_header_parse(const uint8_t *in, size_t len, struct lfs_file_header *h)
 	if (in[5] != LFS_CIPHER_XCHACHA20POLY1305 && in[5] != LFS_CIPHER_AES256GCM)
 		return -EINVAL;
 	uint16_t flags = get_le16(in + 6);
-	if ((flags & ~LFS_HDR_FLAG_SPARSE) != 0 || !sodium_is_zero(in + 12, 4))
+	uint16_t known = LFS_HDR_FLAG_SPARSE | (v == LFS_FILE_V2 ? LFS_HDR_FLAG_IATTR : 0);
+	if ((flags & ~known) != 0 || !sodium_is_zero(in + 12, 4))
 		return -EINVAL;
 	h->version = in[4];
 	h->cipher = in[5];

@@ -37,6 +37,10 @@
 /* The file has, or once had, a hole: an all-zero stored block then reads
  * as zeros. Without this flag an all-zero block is tampering (EIO). */
 #define LFS_HDR_FLAG_SPARSE 0x0001u
+/* Format 2: the file's type, mode, owner and group are those of its inode
+ * attribute (iattr.h, a backing xattr bound to this header's file id), not
+ * the header's record (docs/FORMAT.md 14.9). */
+#define LFS_HDR_FLAG_IATTR 0x0002u
 
 struct lfs_file_header {
 	uint8_t version;

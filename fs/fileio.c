@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
+#include "attr_iattr.h"
 #include "directread.h"
 #include "filelayout.h"
 #include "filelock.h"
@@ -92,9 +93,12 @@ int io_open_header(struct io *io, bool *exists)
 		if (r == 0 && (r = io_take_keys(io, h.epoch)) == 0) {
 			if (lfs_header_verify(raw, &h, io->keys, &rec) < 0) {
 				r = -EIO;
+			} else if (h.flags & LFS_HDR_FLAG_IATTR) {
+				r = lfs_iattr_take_header(io->fs, in, io->fd, &h);
 			} else {
 				in->header = h;
 				in->have_header = true;
+				in->iattr_src = false; /* a stray attribute means nothing */
 				if (h.version == LFS_FILE_V2) {
 					in->rec = rec;
 					in->have_rec = true;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
+#include "attr_iattr.h"
 #include "filelayout.h"
 #include "filelock.h"
 #include "overwrite.h"
@@ -45,9 +46,33 @@ static int truncate_v2_to_zero(struct io *io)
 		return r;
 	pthread_mutex_lock(&in->meta_lock);
 	struct lfs_file_header old = in->header;
+	bool iattr = (old.flags & LFS_HDR_FLAG_IATTR) != 0;
+	struct lfs_irec rec = in->rec;
 	lfs_header_new(&in->header, io->l->cipher, io->keys->epoch, LFS_FILE_V2);
+	/* A file with an inode attribute: the new header goes down without
+	 * the flag (holding the record, so that it alone is right after a
+	 * crash), then the attribute bound to the new file id, then the flag
+	 * (lfs_iattr_adopt; FORMAT.md 14.9). */
+	in->header.flags = old.flags & ~LFS_HDR_FLAG_IATTR;
 	pthread_mutex_unlock(&in->meta_lock);
-	if ((r = io_write_header(io)) < 0) {
+	if ((r = io_write_header(io)) == 0 && iattr) {
+		struct lfs_file_header h = in->header;
+		int a = lfs_iattr_adopt(io->fs, io->fd, &h, &rec);
+		pthread_mutex_lock(&in->meta_lock);
+		if (a == 0) {
+			in->header = h;
+			memcpy(in->iattr_bind, h.file_id, sizeof(in->iattr_bind));
+			in->iattr_bound = true;
+		} else {
+			in->iattr_src = false; /* the unflagged header is the record */
+		}
+		pthread_mutex_unlock(&in->meta_lock);
+		if (a < 0)
+			lfs_warn("inode %llu emptied; its inode attribute could not be renewed (%s): "
+			         "served from its header",
+			         (unsigned long long)in->ino, strerror(-a));
+	}
+	if (r < 0) {
 		lfs_warn("inode %llu emptied, but its header kept its file id (%s)",
 		         (unsigned long long)in->ino, strerror(-r));
 		pthread_mutex_lock(&in->meta_lock);

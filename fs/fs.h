@@ -90,6 +90,14 @@ struct lfs_inode {
 	struct timespec rec_ctime;
 	bool have_header;
 	struct lfs_file_header header;
+	/* Format 2, a regular file whose header says LFS_HDR_FLAG_IATTR (or
+	 * whose lookup found an inode attribute, fs/iattr.h): rec is the
+	 * attribute's, bound to a header whose file id starts with
+	 * iattr_bind; iattr_bound once the header was read and matched
+	 * (fs/attr.c, lfs_attr_bind). meta_lock. */
+	bool iattr_src;
+	bool iattr_bound;
+	uint8_t iattr_bind[12];
 	bool have_dirmeta;
 	struct lfs_dirmeta dirmeta;
 	/* Plaintext size after the latest write or truncate through this
@@ -228,6 +236,11 @@ struct lfs_fs {
 	 * cross-host locks on backing files (fs/filelock.h). */
 	bool shared;
 	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
+	/* -o iattr on an exclusive mount whose backing store keeps user.
+	 * xattrs: new regular files get an inode attribute (FORMAT.md 14.9),
+	 * and lookups read it instead of the header. (A file whose header
+	 * says it has one is served from it on every mount.) */
+	bool iattr;
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	bool debug;

@@ -4,6 +4,7 @@
 #include "holes.h"
 #include "inode_int.h"
 #include "longlink.h"
+#include "prefetch.h"
 #include "../cluster/backing.h"
 #include "names.h"
 #include "../common/log.h"
@@ -354,6 +355,13 @@ void lfs_inode_moved(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, con
 void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
 {
 	fs->backing = b;
+	if (fs->iattr && b && b->probed && !b->user_xattrs) {
+		/* Headers then, as before: an attribute could not be kept. */
+		lfs_info("inode attributes off: the backing filesystem (%s) keeps no user. xattrs",
+		         b->fstype);
+		fs->iattr = false;
+	}
+	lfs_prefetch_headers(!fs->iattr);
 	if (!b || !b->probed || b->handles_persistent)
 		return;
 	if (fs->handle_mount_fd >= 0)
@@ -439,6 +447,8 @@ static void forget_cached(struct lfs_fs *fs, struct lfs_inode *in, void *arg)
 	in->have_header = false;
 	in->have_dirmeta = false;
 	in->have_rec = false;
+	in->iattr_src = false;
+	in->iattr_bound = false;
 	in->tail_broken = false;
 	in->noacl = 0;
 	in->acl_gen++;

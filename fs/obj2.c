@@ -12,13 +12,14 @@
 
 int lfs_obj2_write(int fd, enum lfs_cipher_id cipher, const struct lfs_epoch_keys *k,
                    const struct lfs_irec *rec, const void *content, size_t len,
-                   struct lfs_file_header *h)
+                   uint16_t flags, struct lfs_file_header *h)
 {
 	if (len > LFS_BLOCK_SIZE)
 		return -EINVAL;
 	struct lfs_layout l;
 	lfs_layout_init(&l, cipher, LFS_FILE_V2);
 	lfs_header_new(h, cipher, k->epoch, LFS_FILE_V2);
+	h->flags = flags;
 	size_t total = len ? l.hdr_len + len + l.overhead : l.hdr_len;
 	uint8_t *buf = malloc(total);
 	if (!buf)

@@ -19,10 +19,11 @@
  * fresh version-2 header under k's epoch holding rec, then content (len
  * bytes, at most one block: a symlink's target; len 0 for anything else)
  * sealed as the file's one and final block, all in one pwrite from offset
- * 0. h receives the header. Returns 0 or a negative errno. */
+ * 0, with the header flags given. h receives the header. Returns 0 or a
+ * negative errno. */
 int lfs_obj2_write(int fd, enum lfs_cipher_id cipher, const struct lfs_epoch_keys *k,
                    const struct lfs_irec *rec, const void *content, size_t len,
-                   struct lfs_file_header *h);
+                   uint16_t flags, struct lfs_file_header *h);
 
 /* A fresh hidden temporary name (".lethefs.tmp." and 16 hex digits). */
 #define LFS_OBJ2_TMP_LEN 32

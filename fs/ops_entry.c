@@ -411,7 +411,14 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 		fuse_reply_err(req, -ifd);
 		return;
 	}
-	int r = 0;
+	/* A change of mode, owner or size: the inode attribute the lookup
+	 * read must be this file's (FORMAT.md 14.9). Times alone are not
+	 * checked: the kernel sends them for every file it writes back or
+	 * removes (rm -rf would read every header), and a time is neither
+	 * contents nor access (THREAT-MODEL 3.4). */
+	bool times_only = !(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+	                             FUSE_SET_ATTR_SIZE));
+	int r = times_only ? 0 : lfs_attr_bind(fs, inode, ifd);
 	uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 	gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 	bool chmod = valid & FUSE_SET_ATTR_MODE, chown = uid != (uid_t)-1 || gid != (gid_t)-1;

@@ -216,8 +216,12 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	lfs_proc_path(ifd, proc);
-	int fd = open_backing(AT_FDCWD, proc, fi->flags & ~O_NOFOLLOW, 0);
-	int r = fd < 0 ? fd : 0;
+	/* Contents are served only when an inode attribute the lookup read is
+	 * this file's (FORMAT.md 14.9): exec and reads included. */
+	int r = lfs_attr_bind(fs, inode, ifd);
+	int fd = r < 0 ? r : open_backing(AT_FDCWD, proc, fi->flags & ~O_NOFOLLOW, 0);
+	if (r == 0)
+		r = fd < 0 ? fd : 0;
 	/* Opening needs no key, but serving plaintext does: refuse early when
 	 * locked so that the error comes at open, not at first read. */
 	const struct lfs_epoch_keys *k;

@@ -70,6 +70,31 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		fuse_reply_entry(req, &e);
 }
 
+/* In a sticky directory the kernel lets a user remove or rename another's
+ * entry only when they own the entry (or the directory), judged on the
+ * mode and owner it has cached: for a file served from an inode attribute
+ * not yet matched to its header, those may be another file's (FORMAT.md
+ * 14.9). The attribute is checked here first, as an open would. Costs
+ * nothing outside sticky directories. */
+static int sticky_bind(struct lfs_fs *fs, struct lfs_inode *dir, int dfd, const char *bname)
+{
+	pthread_mutex_lock(&dir->meta_lock);
+	bool sticky = dir->fmt == 2 && dir->have_rec && (dir->rec.mode & S_ISVTX);
+	pthread_mutex_unlock(&dir->meta_lock);
+	struct stat st;
+	if (!sticky || fstatat(dfd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	struct lfs_inode *in = lfs_inode_find(fs, &st);
+	if (!in)
+		return 0; /* not looked up: the kernel has not judged it */
+	int fd = openat(dfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int r = fd < 0 ? 0 : lfs_attr_bind(fs, in, fd);
+	if (fd >= 0)
+		close(fd);
+	lfs_inode_release(fs, in);
+	return r;
+}
+
 void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -84,6 +109,8 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	uint32_t sid;
 	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid))
 		r = -EISDIR;
+	if (r == 0)
+		r = sticky_bind(fs, parent, pfd, b.name);
 	/* Quota: a file's last name going frees its bytes. */
 	struct stat st;
 	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -224,6 +251,10 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -EXDEV;
 	if (r == 0)
 		r = lfs_bname_for_new(fs, newparent, npfd, newname, &to);
+	if (r == 0)
+		r = sticky_bind(fs, parent, pfd, from.name);
+	if (r == 0)
+		r = sticky_bind(fs, newparent, npfd, to.name);
 	/* An exchange moves the other entry the other way. */
 	if (r == 0 && (flags & RENAME_EXCHANGE) && lfs_stage_hook_in_root(fs, req, parent, pfd) &&
 	    !lfs_stage_hook_is_marker(fs, npfd, to.name, &sid))

@@ -43,6 +43,12 @@ static void seed(struct lfs_inode *in, const struct lfs_made *made)
 		} else {
 			in->header = made->header;
 			in->have_header = true;
+			if (made->header.flags & LFS_HDR_FLAG_IATTR) {
+				in->iattr_src = true;
+				in->iattr_bound = true;
+				memcpy(in->iattr_bind, made->header.file_id,
+				       sizeof(in->iattr_bind));
+			}
 		}
 	}
 	pthread_mutex_unlock(&in->meta_lock);

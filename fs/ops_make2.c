@@ -48,9 +48,18 @@ static int write_object(struct lfs_fs *fs, uint32_t stage_id, struct lfs_made *m
 		lfs_keyring_put(fs->kr);
 		return n < 0 ? n : lfs_dirmeta_store_raw(made->fd, raw, (size_t)n);
 	}
+	/* A regular file of the vault's own epoch (not a staging
+	 * directory's) on a mount with -o iattr: its record goes into an
+	 * inode attribute too, which is then the authoritative one (FORMAT.md
+	 * 14.9). Both are set on the hidden object before it gets its name,
+	 * so no crash can leave the flag without the attribute. */
+	bool iattr = fs->iattr && stage_id == 0 && !link && made->rec.type == LFS_IREC_REG;
 	r = lfs_obj2_write(made->fd, fs->layout.cipher, k, &made->rec, link,
-	                   link ? strlen(link) : 0, &made->header);
+	                   link ? strlen(link) : 0, iattr ? LFS_HDR_FLAG_IATTR : 0, &made->header);
 	lfs_keyring_put(fs->kr);
+	if (r == 0 && iattr)
+		r = lfs_iattr_write(fs, made->fd, made->header.epoch, made->header.file_id,
+		                    &made->rec);
 	return r;
 }
 

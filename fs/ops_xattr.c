@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "acl.h"
+#include "attr.h"
 #include "stage_hooks.h"
 #include "names.h"
 #include "../common/log.h"
@@ -85,12 +86,31 @@ static int xattr_epochs(struct lfs_fs *fs, uint32_t stage_id, uint32_t out[LFS_M
 }
 
 /* Pins the inode and gives its /proc path; pair with unpin_of. */
+/* bind: the request changes the object (set, remove), so an inode
+ * attribute read by the lookup must be this file's first (FORMAT.md 14.9):
+ * the kernel granted it on the attribute's mode. Reading and listing need
+ * no such check: the xattrs (ACLs included) are the backing file's own,
+ * whatever attribute sits beside them, and `ls -l` asks for them on every
+ * file, which would otherwise read every header. */
+static int proc_of_for(fuse_req_t req, fuse_ino_t ino, char *proc, bool bind)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *in = lfs_inode_of(req, ino);
+	int fd = lfs_inode_pin(fs, in);
+	if (fd < 0)
+		return fd;
+	int r = bind ? lfs_attr_bind(fs, in, fd) : 0;
+	if (r < 0) {
+		lfs_inode_unpin(fs, in);
+		return r;
+	}
+	lfs_proc_path(fd, proc);
+	return 0;
+}
+
 static int proc_of(fuse_req_t req, fuse_ino_t ino, char *proc)
 {
-	int fd = lfs_inode_pin(lfs_req_fs(req), lfs_inode_of(req, ino));
-	if (fd >= 0)
-		lfs_proc_path(fd, proc);
-	return fd < 0 ? fd : 0;
+	return proc_of_for(req, ino, proc, true);
 }
 
 static void unpin_of(fuse_req_t req, fuse_ino_t ino)
@@ -163,6 +183,10 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	int type = fs->acl ? lfs_acl_type(name) : -1;
 	int ifd = lfs_inode_pin(fs, inode);
 	int r = ifd < 0 ? ifd : 0;
+	/* A change: the attribute the kernel judged it by must be this
+	 * file's (FORMAT.md 14.9). */
+	if (r == 0 && (r = lfs_attr_bind(fs, inode, ifd)) < 0)
+		unpin_of(req, ino);
 	if (r == 0) {
 		lfs_proc_path(ifd, proc);
 		if (type >= 0) {
@@ -234,7 +258,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	/* EOPNOTSUPP (not ENODATA) for namespaces that are not stored: ls and
 	 * other tools then stop asking for SELinux labels on this filesystem,
 	 * which saves a round trip per file in ls -l. */
-	int r = proc_of(req, ino, proc);
+	int r = proc_of_for(req, ino, proc, false);
 	if (r == 0) {
 		r = lfs_xattr_load(fs, inode->stage_id, proc, name, &plain);
 		unpin_of(req, ino);
@@ -257,7 +281,7 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	char proc[LFS_PROC_PATH_MAX];
-	int pr = proc_of(req, ino, proc);
+	int pr = proc_of_for(req, ino, proc, false);
 	if (pr < 0) {
 		fuse_reply_err(req, -pr);
 		return;

@@ -18,6 +18,15 @@
  * queue up behind the same disk. */
 #define PREFETCH_THREADS_MAX 2
 static atomic_int running;
+/* Whether the headers are read ahead too, or only the inodes (the open
+ * below): with inode attributes a lookup reads no header (FORMAT.md 14.9),
+ * and reading them all would only add disk reads a walk does not need. */
+static atomic_bool headers = true;
+
+void lfs_prefetch_headers(bool on)
+{
+	atomic_store(&headers, on);
+}
 
 void lfs_prefetch_arm(struct lfs_inode *dir)
 {
@@ -34,7 +43,7 @@ static void prefetch_one(int dfd, const char *name)
 	if (pfd < 0)
 		return;
 	struct stat st;
-	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && atomic_load(&headers)) {
 		char proc[LFS_PROC_PATH_MAX];
 		lfs_proc_path(pfd, proc);
 		int rfd = open(proc, O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);

@@ -14,6 +14,8 @@
 #ifndef LETHEFS_PREFETCH_H
 #define LETHEFS_PREFETCH_H
 
+#include <stdbool.h>
+
 #include "fs.h"
 
 /* dir was opened for listing: its next lookup or readdirplus prefetches. */
@@ -22,6 +24,9 @@ void lfs_prefetch_arm(struct lfs_inode *dir);
  * the backing directory dirfd (any descriptor of it; not kept). Returns at
  * once; does nothing when enough prefetches already run. */
 void lfs_prefetch_start(struct lfs_inode *dir, int dirfd);
+/* Whether the read-ahead reads the headers (the default) or only opens
+ * each file (its inode read, for a mount with inode attributes). */
+void lfs_prefetch_headers(bool on);
 /* Entries one prefetch visits at most (a flat directory of millions of
  * files is read ahead in its first part only). */
 #define LFS_PREFETCH_MAX_ENTRIES 8192

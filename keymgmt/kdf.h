@@ -27,6 +27,7 @@
 #define LFS_KDF_CTX_LINK    "lflink01" /* symlink targets */
 #define LFS_KDF_CTX_XATTR   "lfxatt01" /* xattr names (SIV) and values */
 #define LFS_KDF_CTX_INODE   "lfinod01" /* format 2: inode records (type, mode, owner) */
+#define LFS_KDF_CTX_IATTR   "lfiatt01" /* format 2: inode attributes (FORMAT.md 14.9) */
 
 void lfs_kdf_derive(uint8_t out[LFS_KEY_LEN], const uint8_t root[LFS_KEY_LEN], uint64_t subkey_id,
 		    const char ctx[8]);

@@ -37,6 +37,7 @@ static void derive_epoch(struct lfs_epoch_keys *e)
 	lfs_kdf_derive(e->xattr_name_enc, e->data_key, 2, LFS_KDF_CTX_XATTR);
 	lfs_kdf_derive(e->xattr_value, e->data_key, 3, LFS_KDF_CTX_XATTR);
 	lfs_kdf_derive(e->inode, e->data_key, 1, LFS_KDF_CTX_INODE);
+	lfs_kdf_derive(e->iattr, e->data_key, 1, LFS_KDF_CTX_IATTR);
 }
 
 /* Keys derived from the master key that the process uses often enough to

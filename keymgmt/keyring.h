@@ -53,6 +53,7 @@ struct lfs_epoch_keys {
 	uint8_t xattr_name_enc[32];
 	uint8_t xattr_value[32];
 	uint8_t inode[32]; /* format 2: seals inode records */
+	uint8_t iattr[32]; /* format 2: seals inode attributes (backing xattr) */
 };
 
 /* Staging directories (docs/STAGING.md) look like extra epochs to the fs:

@@ -9,7 +9,9 @@
 #include "refile.h"
 #include "upconvert.h"
 #include "../cluster/rangelock.h"
+#include "../fs/attr.h"
 #include "../fs/filelock.h"
+#include "../fs/iattr.h"
 #include "walk.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -210,7 +212,11 @@ int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
                             struct lfs_file_header *nh, uint8_t new_raw[LFS_FILE_HDR_MAX])
 {
 	lfs_header_new(nh, w->fs->layout.cipher, w->r->target, f->oh.version);
-	nh->flags = f->oh.flags;
+	/* A file with an inode attribute gets its new header without the
+	 * flag, holding the attribute's record: right on its own after a
+	 * crash; lfs_rot_file_done then binds a new attribute to it and sets
+	 * the flag (FORMAT.md 14.9). */
+	nh->flags = f->oh.flags & ~LFS_HDR_FLAG_IATTR;
 	return new_header_raw(w->fs, nh, &f->rec, new_raw);
 }
 
@@ -222,9 +228,26 @@ void lfs_rot_file_done(struct walk *w, struct lfs_rot_file *f, const struct lfs_
 	if (futimens(f->fd, ts) < 0)
 		lfs_warn("rotation: cannot restore the times of %s: %s", rel[0] ? rel : "d/",
 		         strerror(errno));
+	struct lfs_file_header h = *nh;
+	/* With -o iattr, a regular file that had none gets its attribute too. */
+	bool give = (f->oh.flags & LFS_HDR_FLAG_IATTR) ||
+	            (w->fs->iattr && h.version == LFS_FILE_V2 && lfs_iattr_fits(&f->rec) &&
+	             !lfs_epoch_is_staging(h.epoch));
+	int a = give ? lfs_iattr_adopt(w->fs, f->fd, &h, &f->rec) : 1;
+	if (a < 0)
+		lfs_warn("rotation: %s keeps its record in its header only (the inode attribute "
+		         "could not be written: %s)",
+		         rel[0] ? rel : "d/", strerror(-a));
 	pthread_mutex_lock(&f->in->meta_lock);
-	f->in->header = *nh;
+	f->in->header = h;
 	f->in->have_header = true;
+	if (a == 0) {
+		memcpy(f->in->iattr_bind, h.file_id, sizeof(f->in->iattr_bind));
+		f->in->iattr_src = true;
+		f->in->iattr_bound = true;
+	} else if (a < 0) {
+		f->in->iattr_src = false; /* the unflagged header is the record */
+	}
 	pthread_mutex_unlock(&f->in->meta_lock);
 	count_done(w, f->plain);
 }
@@ -325,6 +348,29 @@ static int upconvert(struct walk *w, struct lfs_inode *in, int fd, const uint8_t
 	return 0;
 }
 
+/* A file whose header says it has an inode attribute: the attribute's
+ * record is the one carried over (FORMAT.md 14.9), or, when it is lost,
+ * the fail-safe one a mount serves (mode 0000, owner root): a rotation
+ * never brings back the header's older record. -EIO for an attribute that
+ * is not this file's. */
+static int attr_record(struct lfs_fs *fs, struct lfs_rot_file *f)
+{
+	struct lfs_irec rec;
+	uint8_t bind[LFS_IATTR_BIND_LEN];
+	const char *why = NULL;
+	int r = lfs_iattr_read(fs, f->fd, &rec, bind, &why);
+	if (r == 1 && sodium_memcmp(bind, f->oh.file_id, LFS_IATTR_BIND_LEN) != 0)
+		r = -EIO;
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = LFS_IREC_REG;
+	}
+	f->rec = rec;
+	return 0;
+}
+
 int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock,
                       struct lfs_rot_file *f)
 {
@@ -367,6 +413,8 @@ int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock
 		e = -errno;
 	if (e == 0)
 		e = lfs_rot_read_header(fs, f->fd, f->old_raw, &f->oh, &f->rec, &f->plain);
+	if (e == 0 && (f->oh.flags & LFS_HDR_FLAG_IATTR))
+		e = attr_record(fs, f);
 	if (e == 0 && f->in->tail_broken)
 		e = -EIO; /* an update of it waits for recovery */
 	if (e == -ENODATA || (e == 0 && !lfs_rot_is_old(w->r, f->oh.epoch)))

@@ -80,7 +80,10 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct
 	if (e == 0)
 		e = record_header(kr, cipher, new_raw, img, &nh);
 	/* The conversion changes the file id and the epoch, nothing else. */
-	if (e == 0 && (oh.flags != nh.flags || oh.version != nh.version ||
+	/* (The inode attribute's flag may go: it comes back after, FORMAT.md
+	 * 14.9.) */
+	if (e == 0 && ((oh.flags != nh.flags && (oh.flags & ~LFS_HDR_FLAG_IATTR) != nh.flags) ||
+		       oh.version != nh.version ||
 		       sodium_memcmp(oh.file_id, nh.file_id, LFS_FILE_ID_LEN) == 0))
 		e = -EINVAL;
 	if (e < 0)
@@ -91,6 +94,13 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct
 		return e;
 	if (got == img && memcmp(cur, new_raw, img) == 0)
 		return 0; /* the new header is written last: done */
+	/* ... or it is, with the inode attribute's flag set after it
+	 * (FORMAT.md 14.9): the same first 32 bytes but for that flag. (The
+	 * mount authenticates it, as any header, before using it.) */
+	if (got == img && img == LFS_FILE_HDR_V2_LEN && memcmp(cur, new_raw, 6) == 0 &&
+	    memcmp(cur + 8, new_raw + 8, 24) == 0 &&
+	    (unsigned)(cur[6] | cur[7] << 8) == (new_raw[6] | new_raw[7] << 8 | LFS_HDR_FLAG_IATTR))
+		return 0;
 	if (got != img || memcmp(cur, old_raw, img) != 0)
 		return -ESTALE;
 	struct stat st;

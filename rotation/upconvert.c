@@ -43,7 +43,7 @@ static int write_obj(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int fd, 
 	int r = lfs_keyring_get(kr, epoch, &k);
 	if (r < 0)
 		return r;
-	r = lfs_obj2_write(fd, cipher, k, rec, content, len, h);
+	r = lfs_obj2_write(fd, cipher, k, rec, content, len, 0, h);
 	lfs_keyring_put(kr);
 	return r;
 }

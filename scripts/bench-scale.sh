@@ -20,6 +20,7 @@
 #   LETHEFS      lethefs binary (default build/lethefs)
 #   BENCH_SKIP   passes to leave out: "rotate fsck" (the slow ones at 100k),
 #                "read" (read-all: about a minute per filesystem at 100k)
+#   LETHEFS_MOUNT_OPTS  extra options of lethefs mount, e.g. "-o iattr"
 # Needs root (drop_caches). Every mount it makes is unmounted on exit.
 set -euo pipefail
 
@@ -242,7 +243,7 @@ run_one() {
 	lethefs)
 		dir=$mnt
 		"$BIN" init --passfile "$PASSFILE" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$back" >/dev/null
-		"$BIN" mount --passfile "$PASSFILE" "$back" "$mnt"
+		"$BIN" mount --passfile "$PASSFILE" ${LETHEFS_MOUNT_OPTS:-} "$back" "$mnt"
 		MOUNTED+=("$mnt")
 		pid=$(daemon_pid lethefs "$mnt") || pid=""
 		;;
@@ -279,7 +280,7 @@ run_one() {
 		log "$fs $size: fsck"
 		stop_lethefs "$mnt" "$pid"
 		timed "$size" "$fs" fsck sh -c "'$BIN' fsck --passfile '$PASSFILE' '$back' >/dev/null"
-		"$BIN" mount --passfile "$PASSFILE" "$back" "$mnt"
+		"$BIN" mount --passfile "$PASSFILE" ${LETHEFS_MOUNT_OPTS:-} "$back" "$mnt"
 		pid=$(daemon_pid lethefs "$mnt") || pid=""
 	fi
 	log "$fs $size: rm -rf"

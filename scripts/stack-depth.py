@@ -80,7 +80,7 @@ INDIRECT = [
     (r"^(lfs_fs_for_each_inode|lfs_fs_for_each_in|fs/inode_sets\.c:run_snapshot)$",
      [r"^fs/lockdown\.c:", r"^staging/stage_inval\.c:", r"^fs/inode\.c:forget_cached$"]),
     # Event sinks (common/event.h) and the staging table's invalidation.
-    (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|lfs_stage_shred_audit$|staging/stage\.c:|staging/stage_shred\.c:|lfs_attr_report$)",
+    (r"^(lfs_rot_audit|lfs_staging_|lfs_stage_audit$|lfs_stage_shred_audit$|staging/stage\.c:|staging/stage_shred\.c:|lfs_attr_report(_as)?$)",
      [r"^daemon/session\.c:emit_to_log$", r"^cli/cmd_shred_expired\.c:offline_audit$",
       r"^cli/fsck_staging\.c:fsck_audit$", r"^lfs_stage_invalidate$"]),
     (r"^lfs_stage_sweep_markers$", [r"^lfs_stage_is_dead$"]),

@@ -95,9 +95,20 @@ PY
 	# Replaying another complete file under this name is not detected: files
 	# are not bound to their names (see docs/THREAT-MODEL.md). Both are
 	# still authentic ciphertext, so this reads the other file's content.
-	cp "$O" "$B"
+	# (With its inode attribute: a copy of the contents alone keeps the
+	# victim's attribute, bound to the victim's file id, and reads EIO.)
+	cp --preserve=xattr "$O" "$B"
 	mount_vault
 	cmp "$MNT/victim" "$T/other-data"
+}
+
+@test "a file's contents copied over another's without its xattrs read EIO (inode attribute)" {
+	[ -n "$(getfattr -n user.l "$B" 2>/dev/null)" ] # made with an attribute (the default)
+	cp "$O" "$B"
+	mount_vault
+	run cat "$MNT/victim"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
 }
 
 @test "truncation inside a block is detected" {
@@ -213,7 +224,7 @@ PY
 	python3 - "$S" <<'PY'
 import os, sys
 p = sys.argv[1]
-(name,) = [n for n in os.listxattr(p) if n.startswith("user.")]
+(name,) = [n for n in os.listxattr(p) if n.startswith("user.") and n != "user.l"]  # user.l: the inode attribute
 v = bytearray(os.getxattr(p, name))
 v[-1] ^= 1
 os.setxattr(p, name, bytes(v))

@@ -172,7 +172,7 @@ same_acls() {
 	python3 - "$b" <<'PY'
 import os, sys
 p = sys.argv[1]
-(name,) = [n for n in os.listxattr(p) if n.startswith("user.")]
+(name,) = [n for n in os.listxattr(p) if n.startswith("user.") and n != "user.l"]  # user.l: the inode attribute
 v = bytearray(os.getxattr(p, name))
 v[30] ^= 1
 os.setxattr(p, name, bytes(v))

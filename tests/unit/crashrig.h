@@ -319,7 +319,7 @@ static __attribute__((unused)) void rig_new_file2(struct rig *g, int dirfd, cons
 	struct lfs_file_header h;
 	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
 	assert_int_equal(lfs_keyring_get(&g->kr, 1, &k), 0);
-	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, &h), 0);
+	assert_int_equal(lfs_obj2_write(fd, g->kr.cipher, k, &rec, NULL, 0, 0, &h), 0);
 	lfs_keyring_put(&g->kr);
 	close(fd);
 }

@@ -428,7 +428,7 @@ static void test_batch_record_replayed(void **state)
 	struct lfs_file_header h;
 	assert_int_equal(lfs_irec_make(&rec, S_IFREG | 0640, 1000, 1000, 0), 0);
 	assert_int_equal(lfs_keyring_get(&g.kr, 1, &k), 0);
-	assert_int_equal(lfs_obj2_write(fd, g.kr.cipher, k, &rec, NULL, 0, &h), 0);
+	assert_int_equal(lfs_obj2_write(fd, g.kr.cipher, k, &rec, NULL, 0, 0, &h), 0);
 	lfs_keyring_put(&g.kr);
 	int pfd = openat(sfd, "f1", O_PATH);
 	struct stat st;

@@ -1,0 +1,297 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Inode attributes (-o iattr, docs/FORMAT.md 14.9): a regular file's type,
+# mode, owner and group sealed into the backing xattr user.l, which lookups
+# read instead of the file header. Played as the backing-store writer of
+# THREAT-MODEL.md on an allow_other mount: an attribute swapped between two
+# files, replayed, cut, corrupted or deleted never grants a mode or owner
+# the file did not have; contents of a file under another file's attribute
+# are refused (EIO); fsck reports each case.
+
+load helpers
+
+setup() {
+	setup_vault
+	chmod 755 "$T"
+}
+teardown() {
+	teardown_vault
+}
+
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+expect_fsck_finds() { # substring of the report
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 6 ]
+	[[ "$output" == *"$1"* ]]
+}
+
+expect_fsck_clean() {
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+attr_of() { getfattr -n user.l -e hex "$1" 2>/dev/null | sed -n 's/^user.l=//p'; }
+set_attr() { setfattr -n user.l -v "$2" "$1"; }
+
+# A private file (0600, root) and a public one (0644, nobody's), made with
+# attributes; $P and $Q their backing files.
+two_files() {
+	mount_logged -o allow_other,iattr
+	chmod 755 "$MNT"
+	(umask 077 && echo "HIV positive: J. Roe" >"$MNT/private.txt")
+	echo "public notice" >"$MNT/public.txt"
+	chmod 0644 "$MNT/public.txt"
+	chown 65534:65534 "$MNT/public.txt"
+	P=$(backing_of private.txt)
+	Q=$(backing_of public.txt)
+	unmount_vault
+	[ -n "$(attr_of "$P")" ]
+	[ -n "$(attr_of "$Q")" ]
+}
+
+@test "iattr: a new file gets its attribute; chmod and chown are one setxattr, the header untouched" {
+	mount_vault -o iattr
+	echo data >"$MNT/f"
+	B=$(backing_of f)
+	a1=$(attr_of "$B")
+	[ "${#a1}" -eq $((2 + 2 * 68)) ] # 0x and 68 bytes
+	h1=$(head -c 152 "$B" | od -An -tx1 | tr -d ' \n')
+	chmod 0640 "$MNT/f"
+	chown 12:34 "$MNT/f"
+	[ "$(stat -c %a:%u:%g "$MNT/f")" = 640:12:34 ]
+	h2=$(head -c 152 "$B" | od -An -tx1 | tr -d ' \n')
+	[ "$h1" = "$h2" ]
+	[ "$(attr_of "$B")" != "$a1" ]
+	unmount_vault
+	# Served from the attribute with and without -o iattr (the header's
+	# flag says where the record is).
+	mount_vault -o noiattr
+	[ "$(stat -c %a:%u:%g "$MNT/f")" = 640:12:34 ]
+	[ "$(cat "$MNT/f")" = data ]
+	unmount_vault
+	mount_vault -o iattr
+	[ "$(stat -c %a:%u:%g "$MNT/f")" = 640:12:34 ]
+	unmount_vault
+	expect_fsck_clean
+}
+
+@test "iattr: with -o noiattr, and on -o shared, new files get no attribute" {
+	mount_vault -o noiattr
+	echo a >"$MNT/a"
+	[ -z "$(attr_of "$(backing_of a)")" ]
+	unmount_vault
+	mount_vault -o shared
+	echo b >"$MNT/b"
+	[ -z "$(attr_of "$(backing_of b)")" ]
+	unmount_vault
+}
+
+@test "attack: attributes swapped between two files: no mode gained, contents refused (EIO), fsck reports" {
+	two_files
+	ap=$(attr_of "$P")
+	aq=$(attr_of "$Q")
+	set_attr "$P" "$aq"
+	set_attr "$Q" "$ap"
+	mount_logged -o allow_other,iattr
+	# getattr may show the other file's mode (the lookup does not read the
+	# header), but nothing that acts on the file accepts it.
+	run as_nobody cat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" != *"J. Roe"* ]]
+	run cat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+	run chmod 0666 "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	run setfattr -n user.x -v 1 "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	run setfacl -m u:65534:r "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	run cat "$MNT/public.txt"
+	[ "$status" -ne 0 ]
+	grep -q "inode attribute belongs to another file" "$T/daemon.log"
+	unmount_vault
+	grep -q '"event":"tamper","outcome":"refused"' "$VAULT/lethefs.audit"
+	# A mount without -o iattr reads the header first: refused at lookup.
+	mount_vault -o allow_other,noiattr
+	run stat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+	unmount_vault
+	expect_fsck_finds "/private.txt: inode attribute belongs to another file"
+}
+
+@test "attack: an older attribute replayed after chmod shows only a mode the file had (rollback, THREAT-MODEL 4.3)" {
+	two_files
+	old=$(attr_of "$P") # 0600 root
+	mount_vault -o allow_other,iattr
+	chmod 0604 "$MNT/private.txt"
+	unmount_vault
+	new=$(attr_of "$P")
+	[ "$old" != "$new" ]
+	set_attr "$P" "$old"
+	mount_vault -o allow_other,iattr
+	[ "$(stat -c %a:%u "$MNT/private.txt")" = 600:0 ]
+	run as_nobody cat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$MNT/private.txt")" = "HIV positive: J. Roe" ]
+	unmount_vault
+	expect_fsck_clean # a rollback is not detectable (THREAT-MODEL 4.3)
+}
+
+@test "attack: an attribute cut short or corrupted is refused (EIO), logged, fsck reports" {
+	two_files
+	a=$(attr_of "$P")
+	set_attr "$P" "${a:0:122}" # 60 bytes
+	mount_logged -o allow_other,iattr
+	run stat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+	grep -q "inode attribute malformed" "$T/daemon.log"
+	unmount_vault
+	expect_fsck_finds "/private.txt: inode attribute malformed"
+	# One bit of the sealed part flipped.
+	last=${a: -2}
+	flipped=$(printf '%02x' $((0x$last ^ 1)))
+	set_attr "$P" "${a:0:${#a}-2}$flipped"
+	mount_vault -o allow_other,noiattr
+	run stat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	run as_nobody cat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	unmount_vault
+	expect_fsck_finds "/private.txt: inode attribute does not authenticate"
+	# An attribute too long for one.
+	set_attr "$P" "${a}00"
+	mount_vault -o allow_other,iattr
+	run stat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	unmount_vault
+}
+
+@test "attack: a deleted attribute (or a backup without xattrs) gives the fail-safe view: mode 0000, root" {
+	two_files
+	setfattr -x user.l "$Q" # the public file, owned by nobody
+	mount_logged -o allow_other,iattr
+	[ "$(stat -c %a:%u:%g "$MNT/public.txt")" = 0:0:0 ]
+	run as_nobody cat "$MNT/public.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+	grep -q "degraded: inode attribute missing: served as mode 0000, owner root" "$T/daemon.log"
+	unmount_vault
+	grep -q '"event":"tamper","outcome":"degraded"' "$VAULT/lethefs.audit"
+	expect_fsck_finds "/public.txt: inode attribute missing: served as mode 0000, owner root by mounts"
+	# Without -o iattr too; root restores it with chmod and chown.
+	mount_vault -o allow_other,noiattr
+	[ "$(stat -c %a:%u "$MNT/public.txt")" = 0:0 ]
+	[ "$(cat "$MNT/public.txt")" = "public notice" ]
+	chmod 0644 "$MNT/public.txt"
+	chown 65534:65534 "$MNT/public.txt"
+	unmount_vault
+	[ -n "$(attr_of "$Q")" ]
+	expect_fsck_clean
+	mount_vault -o allow_other,iattr
+	[ "$(as_nobody cat "$MNT/public.txt")" = "public notice" ]
+}
+
+@test "attack: an attribute planted on a file that has none gains nothing (its header is the record)" {
+	mount_vault -o allow_other,noiattr
+	chmod 755 "$MNT"
+	(umask 077 && echo "HIV positive: J. Roe" >"$MNT/old.txt")
+	unmount_vault
+	mount_vault -o allow_other,iattr
+	echo x >"$MNT/new.txt"
+	chmod 0666 "$MNT/new.txt"
+	chown 65534:65534 "$MNT/new.txt"
+	O=$(backing_of old.txt)
+	N=$(backing_of new.txt)
+	unmount_vault
+	[ -z "$(attr_of "$O")" ]
+	set_attr "$O" "$(attr_of "$N")"
+	mount_logged -o allow_other,iattr
+	run as_nobody cat "$MNT/old.txt"
+	[ "$status" -ne 0 ]
+	[[ "$output" != *"J. Roe"* ]]
+	# After the refusal the header's record is served.
+	sleep 1.2 # the kernel's attribute cache (attr_timeout 1 s)
+	[ "$(stat -c %a:%u "$MNT/old.txt")" = 600:0 ]
+	run as_nobody cat "$MNT/old.txt"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$MNT/old.txt")" = "HIV positive: J. Roe" ]
+}
+
+@test "iattr: O_TRUNC renews the file id and its attribute; rename and hard links keep it; rotation rewrites it" {
+	mount_vault -o iattr
+	echo one >"$MNT/f"
+	chmod 0640 "$MNT/f"
+	B=$(backing_of f)
+	id1=$(head -c 32 "$B" | tail -c 16 | od -An -tx1 | tr -d ' \n')
+	echo two >"$MNT/f" # O_TRUNC: a fresh file id
+	id2=$(head -c 32 "$B" | tail -c 16 | od -An -tx1 | tr -d ' \n')
+	[ "$id1" != "$id2" ]
+	[ "$(attr_of "$B" | cut -c13-36)" = "${id2:0:24}" ]
+	mv "$MNT/f" "$MNT/g"
+	ln "$MNT/g" "$MNT/h"
+	[ "$(stat -c %a "$MNT/h")" = 640 ]
+	# A file made without the option gets one at the rotation.
+	unmount_vault
+	mount_vault -o noiattr
+	echo old >"$MNT/o"
+	chmod 0604 "$MNT/o"
+	unmount_vault
+	mount_vault -o iattr
+	[ -z "$(attr_of "$(backing_of o)")" ]
+	"$LETHEFS" rotate --wait "$MNT"
+	[ "$(attr_of "$(backing_of g)" | cut -c5-12)" = 02000000 ] # epoch 2
+	[ "$(attr_of "$(backing_of o)" | cut -c5-12)" = 02000000 ]
+	unmount_vault
+	mount_vault
+	[ "$(stat -c %a "$MNT/g")" = 640 ]
+	[ "$(stat -c %a "$MNT/o")" = 604 ]
+	[ "$(cat "$MNT/g")" = two ]
+	[ "$(cat "$MNT/o")" = old ]
+	unmount_vault
+	expect_fsck_clean
+}
+
+@test "attack: a swapped attribute does not let another user delete or rename a file in a sticky directory" {
+	mount_vault -o allow_other,iattr
+	chmod 755 "$MNT"
+	mkdir -m 1777 "$MNT/shared"
+	(umask 077 && echo "HIV positive: J. Roe" >"$MNT/shared/root.txt")
+	as_nobody sh -c "echo mine >'$MNT/shared/nobody.txt'"
+	P=$(backing_of shared/root.txt)
+	Q=$(backing_of shared/nobody.txt)
+	unmount_vault
+	ap=$(attr_of "$P")
+	set_attr "$P" "$(attr_of "$Q")"
+	set_attr "$Q" "$ap"
+	mount_vault -o allow_other,iattr
+	# The lookup serves the swapped owner: nobody seems to own root.txt.
+	[ "$(stat -c %u "$MNT/shared/root.txt")" = 65534 ]
+	run as_nobody rm -f "$MNT/shared/root.txt"
+	[ "$status" -ne 0 ]
+	run as_nobody mv "$MNT/shared/root.txt" "$MNT/shared/moved.txt"
+	[ "$status" -ne 0 ]
+	[ -e "$P" ]
+	[ "$(cat "$MNT/shared/nobody.txt" 2>&1)" != mine ] || false # swapped: refused
+	run as_nobody rm -f "$MNT/shared/nobody.txt" # its own, shown as root's
+	[ "$status" -ne 0 ]
+}
+
+@test "attack: an empty file planted under a name keeps the xattr, and is still refused" {
+	mount_vault
+	echo data >"$MNT/c"
+	C=$(backing_of c)
+	unmount_vault
+	: >"$C" # truncated in place: the attribute stays
+	[ -n "$(attr_of "$C")" ]
+	mount_vault
+	run stat "$MNT/c"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+}
+
