@@ -132,8 +132,7 @@ sweep() {
 # writes its new header unflagged, then the attribute, then the flag. Each
 # state is checked with and without -o iattr (a mount without it reads the
 # header first, then the attribute the flag names). The sweeps above run
-# with the default, which is -o iattr where the backing store has user
-# xattrs.
+# with the default, -o noiattr.
 
 iattr_check() { # $1: the check
 	check_after "$1"
