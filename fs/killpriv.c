@@ -32,12 +32,12 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 	return false;
 }
 
-/* Whether the caller of req holds CAP_FSETID in the daemon's user
+/* Whether the caller of req holds capability cap in the daemon's user
  * namespace, as the kernel's capable() asks: from /proc of the calling
  * thread (read only for a set-id file). Not known (the caller is gone, or
  * in another user namespace, where its capabilities do not count here):
  * no. */
-static bool caller_has_fsetid(fuse_req_t req)
+static bool caller_has_cap(fuse_req_t req, unsigned cap)
 {
 	char path[64], line[256];
 	pid_t pid = fuse_req_ctx(req)->pid;
@@ -55,7 +55,15 @@ static bool caller_has_fsetid(fuse_req_t req)
 	while (!found && fgets(line, sizeof(line), f))
 		found = sscanf(line, "CapEff: %llx", &eff) == 1;
 	fclose(f);
-	return found && (eff & (1ULL << 4)) != 0; /* CAP_FSETID */
+	return found && (eff & (1ULL << cap)) != 0;
+}
+
+#define CAP_FOWNER_BIT 3
+#define CAP_FSETID_BIT 4
+
+static bool caller_has_fsetid(fuse_req_t req)
+{
+	return caller_has_cap(req, CAP_FSETID_BIT);
 }
 
 /* setattr_should_drop_sgid: group-executable, or the caller neither in
@@ -82,6 +90,20 @@ int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r)
 		return -1;
 	mode_t m = killed_mode(req, &st);
 	return m == st.st_mode ? -1 : (int)(m & 07777);
+}
+
+int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r)
+{
+	int mode = lfs_kill_mode_of(req, inode, ifd, r);
+	if (mode < 0)
+		return -1;
+	/* The bits would change: a change of mode, which only the owner (or
+	 * CAP_FOWNER) may make (setattr_prepare). */
+	struct stat st;
+	*r = lfs_attr_fstat(lfs_req_fs(req), inode, ifd, &st);
+	if (*r == 0 && fuse_req_ctx(req)->uid != st.st_uid && !caller_has_cap(req, CAP_FOWNER_BIT))
+		*r = -EPERM;
+	return *r == 0 ? mode : -1;
 }
 
 int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid)

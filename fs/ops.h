@@ -159,6 +159,12 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
  * kill by req's caller leaves on inode (pinned as ifd), or -1 when nothing
  * is to be cleared; 0 or -errno in *r. */
 int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
+/* The same for a chown to the owner and group a file has (-1, -1): under
+ * HANDLE_KILLPRIV_V2 the kernel sends it as a SETATTR of the change time
+ * alone, without the kill flag and without the owner check ext4 makes
+ * when the chown clears set-id bits; -EPERM in *r for a caller who is
+ * neither the owner nor holds CAP_FOWNER (40-difftest, seed 60). */
+int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
 /* Clears them (a WRITE with FUSE_WRITE_KILL_SUIDGID; with unless_fsetid,
  * a fallocate, which carries no flag: unless the caller holds CAP_FSETID).
  * 0 or -errno. */
