@@ -17,9 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Whether the caller of req is in group gid (its group or a supplementary
- * one). Asked only for a set-group-ID file without group execute. */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
+bool lfs_caller_in_group(fuse_req_t req, gid_t gid)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	if (c->gid == gid)
@@ -72,7 +70,7 @@ static mode_t killed_mode(fuse_req_t req, const struct stat *st)
 {
 	mode_t m = st->st_mode & (mode_t)~S_ISUID;
 	if ((m & S_ISGID) &&
-	    ((m & S_IXGRP) || (!caller_in_group(req, st->st_gid) && !caller_has_fsetid(req))))
+	    ((m & S_IXGRP) || (!lfs_caller_in_group(req, st->st_gid) && !caller_has_fsetid(req))))
 		m &= (mode_t)~S_ISGID;
 	return m;
 }

@@ -155,6 +155,9 @@ void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Whether req's caller is in group gid: its group or a supplementary one
+ * (fs/killpriv.c). */
+bool lfs_caller_in_group(fuse_req_t req, gid_t gid);
 /* Set-id bits cleared by the daemon (fs/killpriv.c, rawio.h). The mode a
  * kill by req's caller leaves on inode (pinned as ifd), or -1 when nothing
  * is to be cleared; 0 or -errno in *r. */

@@ -83,15 +83,7 @@ void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode)
  * root, or a member of gid (the kernel's in_group_or_capable). */
 static bool caller_in_group(fuse_req_t req, gid_t gid)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	if (ctx->uid == 0 || ctx->gid == gid)
-		return true;
-	gid_t groups[256];
-	int n = fuse_req_getgroups(req, 256, groups);
-	for (int i = 0; i < n && i < 256; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+	return fuse_req_ctx(req)->uid == 0 || lfs_caller_in_group(req, gid);
 }
 
 /* The new mode an ACL implies: in the record (format 2) or on the backing
