@@ -166,7 +166,12 @@ int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
  * HANDLE_KILLPRIV_V2 the kernel sends it as a SETATTR of the change time
  * alone, without the kill flag and without the owner check ext4 makes
  * when the chown clears set-id bits; -EPERM in *r for a caller who is
- * neither the owner nor holds CAP_FOWNER (40-difftest, seed 60). */
+ * neither the owner nor holds CAP_FOWNER (40-difftest, seed 60). Only
+ * with the writeback cache, which sends the change time: the kernel's
+ * removal of set-id bits before a write by another user comes as a SETATTR
+ * of nothing at all, and must not be refused (41-ext4-regress). Without
+ * it the two cannot be told apart, and a no-op chown by another user
+ * succeeds there (docs/DESIGN.md). */
 int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
 /* Clears them (a WRITE with FUSE_WRITE_KILL_SUIDGID; with unless_fsetid,
  * a fallocate, which carries no flag: unless the caller holds CAP_FSETID).

@@ -430,7 +430,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	 * the size changes, as the kernel orders it. */
 	if (r == 0 && kill && !chmod)
 		mode = lfs_kill_mode_of(req, inode, ifd, &r);
-	else if (r == 0 && lfs_rawio_killpriv_on() &&
+	else if (r == 0 && lfs_rawio_killpriv_on() && (valid & FUSE_SET_ATTR_CTIME) &&
 	         !(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
 	                    FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	                    FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
