@@ -283,13 +283,13 @@ two_files() {
 }
 
 @test "attack: an empty file planted under a name keeps the xattr, and is still refused" {
-	mount_vault
+	mount_vault -o iattr
 	echo data >"$MNT/c"
 	C=$(backing_of c)
 	unmount_vault
 	: >"$C" # truncated in place: the attribute stays
 	[ -n "$(attr_of "$C")" ]
-	mount_vault
+	mount_vault -o iattr
 	run stat "$MNT/c"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Input/output error"* ]]
