@@ -111,8 +111,11 @@ int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid
 	if (ifd < 0)
 		return ifd;
 	int r, mode = lfs_kill_mode_of(req, inode, ifd, &r);
-	if (r == 0 && mode >= 0 && !(unless_fsetid && caller_has_fsetid(req)))
+	bool cleared = false;
+	if (r == 0 && mode >= 0 && !(unless_fsetid && caller_has_fsetid(req))) {
 		r = lfs_change_mode_owner(fs, inode, ifd, mode, (uid_t)-1, (gid_t)-1);
+		cleared = r == 0;
+	}
 	lfs_inode_unpin(fs, inode);
-	return r;
+	return r < 0 ? r : cleared;
 }

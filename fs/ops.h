@@ -175,7 +175,8 @@ int lfs_kill_mode_of(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
 int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r);
 /* Clears them (a WRITE with FUSE_WRITE_KILL_SUIDGID; with unless_fsetid,
  * a fallocate, which carries no flag: unless the caller holds CAP_FSETID).
- * 0 or -errno. */
+ * 1 when bits were cleared (the kernel's cached mode is then stale), 0 when
+ * there were none to clear, or -errno. */
 int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid);
 /* Mode (-1: unchanged) and owner ((uid_t)-1, (gid_t)-1: unchanged) of an
  * object, format 1 or 2 (ops_entry.c). 0 or -errno. */

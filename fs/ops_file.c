@@ -301,7 +301,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			fuse_reply_err(req, -k);
 			return;
 		}
-		if (fs->se)
+		if (k > 0 && fs->se) /* only then: a write or fallocate must not cost a GETATTR */
 			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	}
 	uint64_t cur = 0, end = (uint64_t)off + size;
@@ -458,7 +458,7 @@ void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, of
 			fuse_reply_err(req, -k);
 			return;
 		}
-		if (fs->se)
+		if (k > 0 && fs->se) /* only then: a write or fallocate must not cost a GETATTR */
 			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	}
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
