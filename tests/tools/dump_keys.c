@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 		print_key("xattr-name-enc", ek->xattr_name_enc);
 		print_key("xattr-value", ek->xattr_value);
 		print_key("inode", ek->inode);
+		print_key("iattr", ek->iattr);
 		current = ek;
 		char data[4200];
 		snprintf(data, sizeof(data), "%s/%s", argv[1], LFS_DATA_DIR_NAME);
