@@ -22,7 +22,7 @@ setup_client_vault() {
 	chmod 0711 "$T"
 	mkdir -p "$T/sock"
 	chown postgres:postgres "$T/sock"
-	mount_vault -o allow_other
+	mount_vault -o allow_other${LETHEFS_CLIENT_OPTS:+,$LETHEFS_CLIENT_OPTS}
 }
 
 daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
@@ -36,7 +36,7 @@ kill_daemon_and_remount() {
 	kill -9 "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
-	mount_vault -o allow_other
+	mount_vault -o allow_other${LETHEFS_CLIENT_OPTS:+,$LETHEFS_CLIENT_OPTS}
 }
 
 # --- PostgreSQL -------------------------------------------------------------
