@@ -11,6 +11,14 @@ which=${2:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
 logdir=$(mktemp -d /tmp/lethefs-test-logs.XXXXXX)
 pass=0 fail=0 skip=0
+# Seconds per step, printed before the summary (the budget's keeper).
+steps="" step_t0=$(date +%s)
+step_done() { # name
+	local now
+	now=$(date +%s)
+	steps="$steps $1 $((now - step_t0)) s,"
+	step_t0=$now
+}
 
 count_tap() { # file
 	local p f s
@@ -71,6 +79,7 @@ fi
 
 if [ "$which" = all ]; then
 	wait "$rules"
+	step_done unit
 	report_rule layers
 	report_rule negations
 	if have_stack_tools; then
@@ -220,6 +229,7 @@ if [ "$which" != unit ]; then
 	echo "slowest integration tests:"
 	sort -rn "$logdir/timings" | head -n 10 |
 		awk '{ms = $1; $1 = ""; printf "  %6.1f s %s\n", ms / 1000, $0}'
+	step_done integration
 	leftovers | sort >"$logdir/after"
 	if comm -13 "$logdir/before" "$logdir/after" | grep . >"$logdir/left"; then
 		fail=$((fail + 1))
@@ -241,6 +251,7 @@ if [ "$which" = all ] && command -v cppcheck >/dev/null; then
 		echo "not ok cppcheck"
 		cat "$logdir/cppcheck.log"
 	fi
+	step_done cppcheck
 fi
 
 # Every tracked source file carries its licence line (scripts/check-spdx.sh).
@@ -265,7 +276,10 @@ if [ "$which" = all ] && [ "${LETHEFS_SKIP_FUZZ:-0}" != 1 ] && command -v clang 
 		echo "not ok fuzz smoke"
 		tail -20 "$logdir/fuzz.log"
 	fi
+	step_done fuzz
 fi
+
+[ -z "$steps" ] || echo "time:${steps%,}"
 
 echo "logs: $logdir"
 echo "$pass passed, $fail failed, $skip skipped"

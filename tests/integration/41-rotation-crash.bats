@@ -48,6 +48,8 @@ rotate_killed_at() { # syscall N
 	TRACER=$!
 	for _ in $(seq 100); do
 		mountpoint -q "$MNT" && "$LETHEFS" status "$MNT" >/dev/null 2>&1 && break
+		# Killed during the mount: no need to wait out the 10 s.
+		kill -0 "$TRACER" 2>/dev/null || break
 		sleep 0.1
 	done
 	"$LETHEFS" rotate "$MNT" >/dev/null 2>&1 || true

@@ -108,7 +108,12 @@ PY
 # Mounts in the foreground with the log in $T/daemon.log.
 mount_logged() {
 	"$LETHEFS" mount -f --passfile "$T/pass" "$@" "$VAULT" "$MNT" 2>"$T/daemon.log" &
-	for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.1; done
+	local pid=$!
+	for _ in $(seq 100); do
+		mountpoint -q "$MNT" && return 0
+		kill -0 $pid 2>/dev/null || return 1 # it failed: no 10 s wait
+		sleep 0.1
+	done
 	return 1
 }
 
@@ -193,3 +198,18 @@ PY
 
 # Cheap Argon2id for slots created in tests.
 KDF=(--allow-weak-kdf --kdf-ops 1 --kdf-mem 8M)
+
+# The sampled kill sweeps of `make test` (docs/TESTING.md, "What make test
+# samples"): every STRIDE-th call, starting at a phase drawn per run, so
+# that runs one after another try different calls and together all of
+# them. LETHEFS_FULL_SWEEP=1 tries every call; LETHEFS_SWEEP_PHASE=P repeats
+# the phase a failed run printed.
+sweep_stride() { # sampled stride -> the stride to use
+	if [ "${LETHEFS_FULL_SWEEP:-0}" = 1 ]; then echo 1; else echo "$1"; fi
+}
+sweep_offset() { # stride -> 0 .. stride-1, printed to the TAP as a comment
+	local phase=${LETHEFS_SWEEP_PHASE:-$((RANDOM % $1))}
+	phase=$((phase % $1))
+	echo "# sweep phase $phase of stride $1 (LETHEFS_SWEEP_PHASE=$phase repeats it)" >&3
+	echo "$phase"
+}
