@@ -32,6 +32,11 @@ step sweep python3 "$here/sweep.py" --build "$build" --json "$out/sweep.json" ${
 # shellcheck disable=SC2086
 step sweep-nowb python3 "$here/sweep.py" --build "$build" --opts no_writeback_cache \
 	--ops "$contents" --json "$out/sweep-nowb.json" ${FAULT_ARGS:-}
+# With inode attributes (-o iattr, FORMAT.md 14.9): every operation that
+# writes a file's mode or owner, and the contents ones beside them.
+# shellcheck disable=SC2086
+step sweep-iattr python3 "$here/sweep.py" --build "$build" --opts iattr \
+	--json "$out/sweep-iattr.json" ${FAULT_ARGS:-}
 # shellcheck disable=SC2086
 step sweep-ext4 python3 "$here/sweep.py" --build "$build" --modes fullfs --fullfs-fs ext4 \
 	--json "$out/sweep-ext4.json" ${FAULT_ARGS:-}

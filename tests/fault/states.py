@@ -87,10 +87,12 @@ def snapshot(root, contents=None):
         except OSError as e:
             state[rel] = ("ERR-lstat", errname(e.errno))
             return
-        mode = stat.S_IMODE(st.st_mode)
+        # The owner travels with the mode: both are one sealed record
+        # (a header's, or an inode attribute's with -o iattr).
+        mode = "%s %d:%d" % (oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid)
         if stat.S_ISREG(st.st_mode):
             keep = [] if contents is not None else None
-            state[rel] = ("file", oct(mode), st.st_nlink, st.st_size, read_all(path, keep),
+            state[rel] = ("file", mode, st.st_nlink, st.st_size, read_all(path, keep),
                           xattrs_of(path))
             if keep:
                 contents[rel] = keep[0]
@@ -101,7 +103,7 @@ def snapshot(root, contents=None):
                 target = "ERR-" + errname(e.errno)
             state[rel] = ("symlink", target, xattrs_of(path))
         elif stat.S_ISDIR(st.st_mode):
-            state[rel] = ("dir", oct(mode), xattrs_of(path), is_staging(path))
+            state[rel] = ("dir", mode, xattrs_of(path), is_staging(path))
             try:
                 names = sorted(os.listdir(path))
             except OSError as e:
@@ -110,7 +112,7 @@ def snapshot(root, contents=None):
             for n in names:
                 visit(os.path.join(path, n), (rel.rstrip("/") + "/" + n))
         else:
-            state[rel] = ("other", stat.S_IFMT(st.st_mode), oct(mode))
+            state[rel] = ("other", stat.S_IFMT(st.st_mode), mode)
 
     visit(root, "/")
     return state

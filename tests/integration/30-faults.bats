@@ -137,6 +137,17 @@ reap() {
 	sweep --ops create-write,setxattr-replace --modes crash-after,enospc-short,eio,fullfs
 }
 
+@test "sweep: chmod and chown at every call (the sealed record of mode and owner)" {
+	sweep --ops chmod,chown --modes crash-after,enospc,eio,fullfs
+}
+
+@test "sweep: -o iattr: create, chmod, chown at every call (the inode attribute's setxattr included)" {
+	# FORMAT.md 14.9: mode and owner in a backing xattr. Its setxattr
+	# fails with EIO, ENOSPC or a full tmpfs as any other call.
+	sweep --opts iattr --ops create-empty,chmod,chown \
+		--modes crash-after,enospc,eio,fullfs
+}
+
 @test "sweep: passwd at every call (crash, EIO)" {
 	sweep --ops passwd --modes crash-after,eio
 }
