@@ -179,7 +179,7 @@ int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r
  * there were none to clear, or -errno. */
 int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid);
 /* Mode (-1: unchanged) and owner ((uid_t)-1, (gid_t)-1: unchanged) of an
- * object, format 1 or 2 (ops_entry.c). 0 or -errno. */
+ * object, format 1 or 2 (ops_attr.c). 0 or -errno. */
 int lfs_change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode, uid_t uid,
 			  gid_t gid);
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
