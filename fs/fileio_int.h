@@ -42,9 +42,10 @@ static inline uint64_t last_block(uint64_t size)
 
 int io_stat(struct io *io);
 void io_release_keys(struct io *io);
-/* Shared by fileio.c and fileio_size.c: the file keys of an epoch, an io
- * over an inode's open backing file, the cached header dropped (another
- * host may have replaced it), and a new size made known to readers. */
+/* Shared by fileio.c, fileio_read.c and fileio_size.c: the file keys of
+ * an epoch, an io over an inode's open backing file, the cached header
+ * dropped (another host may have replaced it), and a new size made known
+ * to readers. */
 int io_take_keys(struct io *io, uint32_t epoch);
 int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd);
 void io_forget_header(struct lfs_inode *inode);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A file's length and shape: truncate, fallocate, the verify pass of fsck,
- * the header flags (fs/fileio.c reads and writes the contents). */
+ * the header flags (fs/fileio_read.c reads the contents, fs/fileio.c
+ * writes them). */
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"

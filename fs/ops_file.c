@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Open files: create, open, read, write, sync, allocate. Contents go
- * through fs/fileio.c; this file only adapts it to FUSE. */
+ * through fs/fileio.h; this file only adapts it to FUSE. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "../cluster/backing.h"
