@@ -59,7 +59,7 @@ int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t
                   bool report);
 int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch);
 int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
-                uint8_t *out);
+               uint8_t *out);
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off);
 /* fileio_seal.c: count whole blocks from block first (plaintext in
  * plain, BS bytes each), sealed into out on the sealing pool's threads

@@ -69,9 +69,10 @@ static int truncate_v2_to_zero(struct io *io)
 		}
 		pthread_mutex_unlock(&in->meta_lock);
 		if (a < 0)
-			lfs_warn("inode %llu emptied; its inode attribute could not be renewed (%s): "
-			         "served from its header",
-			         (unsigned long long)in->ino, strerror(-a));
+			lfs_warn(
+			    "inode %llu emptied; its inode attribute could not be renewed (%s): "
+			    "served from its header",
+			    (unsigned long long)in->ino, strerror(-a));
 	}
 	if (r < 0) {
 		lfs_warn("inode %llu emptied, but its header kept its file id (%s)",
