@@ -118,10 +118,12 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MF $@.d -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
-# The tail crash sweep dies or fails at chosen backing-store calls: they are
-# wrapped at link time (tests/unit/test_tail_crash.c).
+# The crash sweeps die or fail at chosen backing-store calls: they are
+# wrapped at link time (tests/unit/crashrig.h).
 CRASH_WRAP := -Wl,--wrap=pwrite64,--wrap=pwritev64,--wrap=ftruncate64,--wrap=fallocate64,--wrap=fdatasync,--wrap=fsync,--wrap=syncfs,--wrap=renameat2,--wrap=unlinkat
 $(BUILD)/tests/test_tail_crash: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_tail_crash_other_host: override LDFLAGS += $(CRASH_WRAP)
+$(BUILD)/tests/test_tail_crash_full_disk: override LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_rename_crash: override LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_rotbatch_crash: override LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_planted_nodes: override LDFLAGS += $(CRASH_WRAP)

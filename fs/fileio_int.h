@@ -42,9 +42,10 @@ static inline uint64_t last_block(uint64_t size)
 
 int io_stat(struct io *io);
 void io_release_keys(struct io *io);
-/* Shared by fileio.c and fileio_size.c: the file keys of an epoch, an io
- * over an inode's open backing file, the cached header dropped (another
- * host may have replaced it), and a new size made known to readers. */
+/* Shared by fileio.c, fileio_read.c and fileio_size.c: the file keys of
+ * an epoch, an io over an inode's open backing file, the cached header
+ * dropped (another host may have replaced it), and a new size made known
+ * to readers. */
 int io_take_keys(struct io *io, uint32_t epoch);
 int io_begin(struct io *io, struct lfs_fs *fs, struct lfs_inode *inode, int fd);
 void io_forget_header(struct lfs_inode *inode);
@@ -58,7 +59,7 @@ int read_block_as(struct io *io, uint64_t b, bool final, uint8_t *plain, uint8_t
                   bool report);
 int read_block(struct io *io, uint64_t b, uint8_t *plain, uint8_t *scratch);
 int seal_block(struct io *io, uint64_t b, bool final, const uint8_t *plain, size_t len,
-                uint8_t *out);
+               uint8_t *out);
 int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off);
 /* fileio_seal.c: count whole blocks from block first (plaintext in
  * plain, BS bytes each), sealed into out on the sealing pool's threads

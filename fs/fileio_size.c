@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A file's length and shape: truncate, fallocate, the verify pass of fsck,
- * the header flags (fs/fileio.c reads and writes the contents). */
+ * the header flags (fs/fileio_read.c reads the contents, fs/fileio.c
+ * writes them). */
 #define _GNU_SOURCE
 #include "fileio.h"
 #include "fileio_int.h"
@@ -68,9 +69,10 @@ static int truncate_v2_to_zero(struct io *io)
 		}
 		pthread_mutex_unlock(&in->meta_lock);
 		if (a < 0)
-			lfs_warn("inode %llu emptied; its inode attribute could not be renewed (%s): "
-			         "served from its header",
-			         (unsigned long long)in->ino, strerror(-a));
+			lfs_warn(
+			    "inode %llu emptied; its inode attribute could not be renewed (%s): "
+			    "served from its header",
+			    (unsigned long long)in->ino, strerror(-a));
 	}
 	if (r < 0) {
 		lfs_warn("inode %llu emptied, but its header kept its file id (%s)",

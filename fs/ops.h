@@ -4,7 +4,6 @@
 #ifndef LETHEFS_OPS_H
 #define LETHEFS_OPS_H
 
-
 #include <fuse_lowlevel.h>
 
 #include "fs.h"
@@ -45,7 +44,7 @@ struct lfs_handle {
 	bool writebehind;
 };
 #define LFS_DIRECT_NONE (-1)
-#define LFS_DIRECT_OFF (-2)
+#define LFS_DIRECT_OFF  (-2)
 
 static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
 {
@@ -54,9 +53,9 @@ static inline struct lfs_handle *lfs_handle_of(struct fuse_file_info *fi)
 
 /* Shared helpers (ops_entry.c). */
 int lfs_do_lookup(fuse_req_t req, struct lfs_inode *parent, const char *name,
-		  struct fuse_entry_param *e);
-int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd,
-		       const char *backing, struct fuse_entry_param *e);
+                  struct fuse_entry_param *e);
+int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, const char *backing,
+                       struct fuse_entry_param *e);
 /* Whether the backing directory open on dirfd (O_RDONLY) holds nothing
  * but lethefs metadata; if so the metadata is removed so that the
  * directory itself can go. 0, -ENOTEMPTY or -errno. */
@@ -71,20 +70,20 @@ double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_
  * of a regular file from plaintext offset from on, when a handle that may
  * have dirtied them is open (ops_file.c). */
 void lfs_flush_kernel_pages(struct lfs_fs *fs, fuse_ino_t ino, struct lfs_inode *inode,
-			    uint64_t from);
+                            uint64_t from);
 /* Finishes a new object as a local filesystem would (fs/ops_newobj.c):
  * owner and group (when the daemon runs as root), the set-ID bits asked
  * for, and with ACLs on the umask or the parent's default ACL. mode is
  * the one asked for (type bits included). */
 int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-		   mode_t mode);
+                   mode_t mode);
 /* The inode record of a new format-2 object of mode (type and the bits
  * asked for) made by the request's caller in parent: the caller's uid, the
  * caller's gid or a set-group-ID parent's gid (and for a directory that
  * bit). The umask or an inherited ACL is applied afterwards
  * (lfs_make2). */
 int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mode, dev_t rdev,
-		   struct lfs_irec *rec);
+                   struct lfs_irec *rec);
 /* What lfs_make2 made: the new object's descriptor (a regular backing
  * file's read-write one, a directory's O_RDONLY one; the caller closes
  * it) and what it wrote there, so that the reply needs no lookup of the
@@ -93,7 +92,7 @@ struct lfs_made {
 	int fd;
 	struct lfs_irec rec;
 	bool dir;
-	bool noacl; /* no ACL was stored on it (none to inherit) */
+	bool noacl;                    /* no ACL was stored on it (none to inherit) */
 	struct lfs_file_header header; /* !dir */
 	struct lfs_dirmeta dirmeta;    /* dir */
 };
@@ -103,29 +102,29 @@ struct lfs_made {
  * renamed into place without replacing anything, so that no name ever
  * points at an object without its record. On success *made holds the new
  * object's descriptor and contents. -EEXIST when the name is taken. */
-int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-	      mode_t mode, dev_t rdev, const char *link, struct lfs_made *made);
+int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing, mode_t mode,
+              dev_t rdev, const char *link, struct lfs_made *made);
 /* The entry reply for the object lfs_make2 just made as backing in parent
  * (fs/ops_made.c): its inode from made->fd and what was written, instead
  * of a lookup of the name and a read of its header. */
 int lfs_made_entry(struct lfs_fs *fs, struct lfs_inode *parent, const char *backing,
-		   const struct lfs_made *made, struct fuse_entry_param *e);
+                   const struct lfs_made *made, struct fuse_entry_param *e);
 
 /* Stored, encrypted extended attributes (fs/ops_xattr.c) of the object
  * at proc (its /proc/self/fd path), under the keys of stage_id: name is
  * the plaintext name (user.* or an ACL name). load gives a malloc'd copy
  * and its length. All return -errno (-ENODATA when absent). */
 int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
-		    const void *value, size_t size, int flags);
+                    const void *value, size_t size, int flags);
 int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
-		   uint8_t **out);
+                   uint8_t **out);
 int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
 
 /* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
  * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
  * access ACL; a new object inherits its parent's default ACL. */
-int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc,
-		     int type, const char *value, size_t size);
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc, int type,
+                     const char *value, size_t size);
 int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mode_t mode);
 /* Returns 1 when the parent has no default ACL (the umask applied,
  * nothing stored on the new object), 0 when it inherited, or -errno. */
@@ -139,7 +138,7 @@ void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
 int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
-		     const char *target);
+                     const char *target);
 /* Around removing or replacing a backing entry: begin notes whether it is
  * the last name of a long symlink, end then drops its sidecar. */
 struct lfs_link_release {
@@ -148,7 +147,7 @@ struct lfs_link_release {
 };
 bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_release *rel);
 void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
-			     const struct lfs_link_release *rel);
+                             const struct lfs_link_release *rel);
 
 void lfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void lfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -179,11 +178,11 @@ int lfs_kill_noop_chown(fuse_req_t req, struct lfs_inode *inode, int ifd, int *r
  * there were none to clear, or -errno. */
 int lfs_kill_suidgid(fuse_req_t req, struct lfs_inode *inode, bool unless_fsetid);
 /* Mode (-1: unchanged) and owner ((uid_t)-1, (gid_t)-1: unchanged) of an
- * object, format 1 or 2 (ops_entry.c). 0 or -errno. */
+ * object, format 1 or 2 (ops_attr.c). 0 or -errno. */
 int lfs_change_mode_owner(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, int mode, uid_t uid,
-			  gid_t gid);
+                          gid_t gid);
 void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
-		    struct fuse_file_info *fi);
+                    struct fuse_file_info *fi);
 void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 void lfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
 void lfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
@@ -192,33 +191,32 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *
 void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		   const char *newname, unsigned int flags);
+                   const char *newname, unsigned int flags);
 void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
 
 void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi);
+                    struct fuse_file_info *fi);
 void lfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			struct fuse_file_info *fi);
+                        struct fuse_file_info *fi);
 void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 void lfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		   struct fuse_file_info *fi);
+                   struct fuse_file_info *fi);
 void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		 struct fuse_file_info *fi);
+void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		  struct fuse_file_info *fi);
+                  struct fuse_file_info *fi);
 void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-		      struct fuse_file_info *fi);
+                      struct fuse_file_info *fi);
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-		     size_t size, int flags);
+                     size_t size, int flags);
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Open files: create, open, read, write, sync, allocate. Contents go
- * through fs/fileio.c; this file only adapts it to FUSE. */
+ * through fs/fileio.h; this file only adapts it to FUSE. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "../cluster/backing.h"
@@ -72,8 +72,7 @@ static int reopen_with_flags(int *fd, int flags)
 	return 0;
 }
 
-static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi,
-		      int fd)
+static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_file_info *fi, int fd)
 {
 	struct lfs_handle *h = malloc(sizeof(*h));
 	if (!h)
@@ -114,7 +113,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 }
 
 void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
-		   struct fuse_file_info *fi)
+                   struct fuse_file_info *fi)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
@@ -267,8 +266,7 @@ static int direct_fd_for(struct lfs_handle *h, size_t size)
 	return expected >= 0 ? expected : -1;
 }
 
-void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		 struct fuse_file_info *fi)
+void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -287,7 +285,7 @@ void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		  struct fuse_file_info *fi)
+                  struct fuse_file_info *fi)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
@@ -405,8 +403,8 @@ void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct 
 	/* Dirty pages inside a sparse file may fill its holes. */
 	uint64_t size = lfs_plain_size_of(fs, inode, fd);
 	uint64_t from = (flags & LFS_HDR_FLAG_SPARSE) && off >= 0 && (uint64_t)off < size
-			    ? (uint64_t)off
-			    : size;
+	                    ? (uint64_t)off
+	                    : size;
 	lfs_flush_kernel_pages(fs, ino, inode, from);
 	off_t res = lfs_holes_seek(fs, inode, fd, off, whence);
 	if (res < 0)
@@ -416,13 +414,13 @@ void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct 
 }
 
 static int fallocate_holes(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int mode,
-			   uint64_t off, uint64_t len)
+                           uint64_t off, uint64_t len)
 {
 	if (mode & FALLOC_FL_PUNCH_HOLE)
 		return (mode & ~(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) ||
-			       !(mode & FALLOC_FL_KEEP_SIZE)
-			   ? -EOPNOTSUPP
-			   : lfs_holes_punch(fs, inode, fd, off, len);
+		               !(mode & FALLOC_FL_KEEP_SIZE)
+		           ? -EOPNOTSUPP
+		           : lfs_holes_punch(fs, inode, fd, off, len);
 	if (mode & ~(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
 	int64_t growth = 0;
@@ -440,7 +438,7 @@ static int fallocate_holes(struct lfs_fs *fs, struct lfs_inode *inode, int fd, i
 }
 
 void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-		      struct fuse_file_info *fi)
+                      struct fuse_file_info *fi)
 {
 	if (offset < 0 || length <= 0) {
 		fuse_reply_err(req, EINVAL);
@@ -462,7 +460,7 @@ void lfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, of
 			fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	}
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
-		    ? fallocate_holes(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length)
-		    : lfs_fileio_fallocate(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length);
+	            ? fallocate_holes(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length)
+	            : lfs_fileio_fallocate(fs, inode, fd, mode, (uint64_t)offset, (uint64_t)length);
 	fuse_reply_err(req, -r);
 }

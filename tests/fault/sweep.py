@@ -35,7 +35,6 @@ Exit status: 0 no finding, 1 findings, 2 the harness itself failed."""
 
 import argparse
 import collections
-import errno
 import json
 import os
 import shutil
@@ -46,10 +45,12 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fullfs  # noqa: E402
 import lfsfault as lf  # noqa: E402
 import states  # noqa: E402
 import operations  # noqa: E402
 from calllog import Names, describe_call, read_calls  # noqa: E402
+from sampling import full_sweep, sample  # noqa: E402
 
 ALL_MODES = ["crash-before", "crash-after", "enospc", "enospc-short", "enospc-strict", "eio",
              "eio-from", "edquot", "fullfs"]
@@ -66,8 +67,6 @@ SHIM = {
     "eio-from": ("fail-from", "EIO", None, False),
     "edquot": ("fail-from", "EDQUOT", lf.ALLOC_KINDS, True),
 }
-
-PAGE = 4096
 
 
 def log(*a):
@@ -246,7 +245,7 @@ class Sweep:
             base = os.path.join(self.root, "fullfs-" + op.name)
             if not os.path.isdir(base):
                 os.makedirs(base)
-                self.small_fs(base)
+                fullfs.mount_small_fs(base, self.args.fullfs_mb, self.args.fullfs_fs)
         v = self.fresh(op, tpl, "trial", base)
         filler = os.path.join(base, "filler") if base else None
         try:
@@ -255,7 +254,7 @@ class Sweep:
             if op.kind == "cli":
                 full_env = dict(os.environ, LD_PRELOAD=self.env.shim, **env) if env else None
                 if filler:
-                    self.fill(base, n)
+                    fullfs.fill(base, n)
                 rc, msg = self.run_op(op, v, env=full_env)
                 res["op_result"] = rc
                 if rc == "timeout":
@@ -270,7 +269,7 @@ class Sweep:
             else:
                 v.mount(shim_env=env, opts=self.args.opts)
                 if filler:
-                    self.fill(base, n)
+                    fullfs.fill(base, n)
                 rc, msg = self.run_op(op, v)
                 res["op_result"] = rc
                 d = v.daemon
@@ -377,39 +376,6 @@ class Sweep:
         if frc != 0:
             sym.append(("FSCK", "fsck after remount: exit %d: %s" % (frc, states.summarize_fsck(fout))))
 
-    def small_fs(self, base):
-        """Mounts the small file system the fullfs mode fills: a tmpfs, or
-        ext4 on a loop device (4 KiB blocks, no reserved blocks)."""
-        mb = self.args.fullfs_mb
-        if self.args.fullfs_fs == "tmpfs":
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % mb, "tmpfs", base],
-                           check=True)
-            return
-        img = base + ".img"
-        with open(img, "wb") as f:
-            f.truncate(mb << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-b", "4096", img], check=True)
-        subprocess.run(["mount", "-o", "loop", img, base], check=True)
-
-    def fill(self, base, n):
-        """Leaves n-1 pages free on the small file system at base (on ext4
-        the filler's own metadata may leave fewer: ENOSPC while filling is
-        fine)."""
-        st = os.statvfs(base)
-        free = st.f_bavail * st.f_frsize
-        left = max(0, free - (n - 1) * PAGE)
-        chunk = b"\0" * (1 << 20)
-        try:
-            with open(os.path.join(base, "filler"), "wb") as f:
-                while left > 0:
-                    k = min(left, len(chunk))
-                    f.write(chunk[:k])
-                    left -= k
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-        subprocess.run(["sync", "-f", base])
-
     # --- per operation ----------------------------------------------------------------
     def sweep_op(self, op):
         t0 = time.monotonic()
@@ -449,7 +415,7 @@ class Sweep:
                 ns = list(range(1, len(sel) + 1))
                 calls_by_n = {i + 1: c for i, c in enumerate(sel)}
             else:
-                ns = list(range(1, self.fullfs_pages(op, calls) + 2))
+                ns = list(range(1, fullfs.pages_for(calls, self.args.max_pages) + 2))
                 calls_by_n = {}
             if self.args.n:
                 ns = [x for x in ns if x in self.args.n]
@@ -484,17 +450,6 @@ class Sweep:
             if os.path.exists(fb + ".img"):
                 os.unlink(fb + ".img")
 
-    def fullfs_pages(self, op, calls):
-        """How many pages the operation may allocate: its written bytes
-        rounded up per call, plus one page per entry it creates."""
-        pages = 0
-        for c in calls:
-            if c.kind == "write" and "len=" in c.detail:
-                pages += int(c.detail.split("len=")[1]) // PAGE + 2
-            elif c.kind in ("create", "mkdir", "symlink", "setxattr", "rename", "link"):
-                pages += 1
-        return min(pages, self.args.max_pages)
-
     def count_trial(self, r, mode):
         t = self.totals
         t["trials"] += 1
@@ -514,68 +469,6 @@ class Sweep:
             t["failing points"] += 1
             worst = next(c for c in states.CATEGORIES if c in cats)
             t["worst: " + worst] += 1
-
-
-def full_sweep():
-    """LETHEFS_FULL_SWEEP=1 (make test-faults): --sample and --max-n are
-    ignored, every call number is tried."""
-    return os.environ.get("LETHEFS_FULL_SWEEP") == "1"
-
-
-def call_signature(c):
-    """What distinguishes one backing call from another of the same
-    operation beyond its number: its kind and function, the role of the
-    file it touches (the names of temporaries, of encrypted entries and of
-    staging ids differ from run to run, their roles do not) and, for a
-    write, whether it writes a header (offset 0), a journal commit mark
-    (4 bytes) or data."""
-    path = c.path
-    name = os.path.basename(path)
-    if path in ("", "d"):
-        role = path or "vault"
-    elif "/" not in path:
-        # A vault-level file (lethefs.keyring, lethefs.journal, ...), or
-        # its temporary (.lethefs.keyring.tmp...).
-        role = name.split(".t")[0] if name.startswith(".lethefs.") else name
-    else:
-        if name.startswith(".lethefs.tmp."):
-            what = "temporary"
-        elif name.startswith(".lethefs."):
-            what = name
-        elif name[:2] in (".N", ".L"):
-            what = name[:2]
-        elif "." in name.lstrip("."):
-            what = "*." + name.rsplit(".", 1)[1]  # a staging id's .key, .exp
-        else:
-            what = "entry"
-        role = path.split("/")[0] + ":" + what
-    part = ""
-    if c.kind == "write":
-        if "off=0 " in c.detail:
-            part = "header"
-        elif c.detail.endswith("len=4"):
-            part = "mark"
-        else:
-            part = "data"
-    return (c.kind, c.func, role, part)
-
-
-def sample(ns, k, calls_by_n):
-    """The call numbers of a representative sweep (`make test`; the full
-    sweep is `make test-faults`, or LETHEFS_FULL_SWEEP=1): the first and
-    the last, every k-th, and the first call of each distinct signature
-    (call_signature), so that no kind of backing call the operation makes
-    goes untried. Deterministic: the same list each run."""
-    if not ns or full_sweep():
-        return ns
-    keep = {ns[0], ns[-1]} | set(ns[::k])
-    first = {}
-    for n in ns:
-        c = calls_by_n.get(n)
-        if c is not None:
-            first.setdefault(call_signature(c), n)
-    keep |= set(first.values())
-    return [n for n in ns if n in keep]
 
 
 def describe(rc):

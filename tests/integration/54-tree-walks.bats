@@ -146,7 +146,7 @@ except OSError as e:
 
 # After an unlink the kernel (writeback cache) writes back the removed
 # file's times; the daemon skips rewriting a removed file's unchanged times
-# (fs/ops_entry.c). What a program sees must still be what ext4 shows.
+# (fs/ops_attr.c). What a program sees must still be what ext4 shows.
 @test "times: a removed file kept open keeps its mtime; utimensat to the same times on a named file still moves its ctime" {
 	mount_vault
 	mkdir -p "$T/ext"

@@ -133,3 +133,68 @@ gluster_stop() {
 	GLOCK=
 	return 0
 }
+
+# --- One vault on the volume, mounted by two hosts (-o shared) -------------
+# The fixture of the 52-shared-gluster*.bats files, each of which starts
+# its own engine: their setup_file, teardown_file, setup and teardown call
+# these. The vault is made through hostA (passphrase in $G/pass); hostA and
+# hostB mount it on $G/lhostA and $G/lhostB (mount_on). A test is skipped
+# when GlusterFS cannot run here (gluster_unavailable says why).
+
+gluster_vault_setup_file() {
+	gluster_lock || true
+	why=$(gluster_unavailable)
+	if [ -n "$why" ]; then
+		echo "$why" >"${BATS_FILE_TMPDIR}/skip"
+		[ -n "${GLOCK:-}" ] && exec {GLOCK}>&-
+		return 0
+	fi
+	gluster_start || { gluster_stop; return 1; }
+	export G GVOL GHOST HOSTS_DIR
+	host_start hostA && host_start hostB || { gluster_stop; return 1; }
+	printf '%s\n' "$PASS" >"$G/pass"
+	chmod 600 "$G/pass"
+	on_host hostA "$LETHEFS" init --passfile "$G/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M \
+		"$G/mhostA/vault" >/dev/null 2>&1 || { gluster_stop; return 1; }
+}
+
+gluster_vault_teardown_file() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	gluster_stop
+}
+
+gluster_vault_setup() {
+	if [ -f "${BATS_FILE_TMPDIR}/skip" ]; then
+		skip "GlusterFS cannot run here: $(cat "${BATS_FILE_TMPDIR}/skip")"
+	fi
+	mkdir -p "$G/lhostA" "$G/lhostB" "$G/lhostC"
+}
+
+gluster_vault_teardown() {
+	[ -f "${BATS_FILE_TMPDIR}/skip" ] && return 0
+	touch "$G/stop-watch"
+	# A daemon a failed test left frozen (SIGSTOP) could not unmount.
+	if [ -f "$G/stopped.pid" ]; then
+		kill -CONT "$(cat "$G/stopped.pid")" 2>/dev/null
+		rm -f "$G/stopped.pid"
+	fi
+	for h in hostA hostB; do
+		# From the mount table: mountpoint(1) fails on a dead FUSE mount
+		# (its daemon killed), which must go too.
+		on_host $h sh -c "grep -q ' $G/l$h ' /proc/self/mounts &&
+			{ fusermount3 -u $G/l$h || umount -l $G/l$h; }; true"
+	done
+	for _ in $(seq 150); do
+		pgrep -f "lethefs mount .*$G" >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "a lethefs daemon is left" >&2
+	return 1
+}
+
+# mount_on HOST [OPTIONS...]: the vault through HOST's client, on $G/lHOST.
+mount_on() {
+	local h=$1
+	shift
+	on_host "$h" "$LETHEFS" mount --passfile "$G/pass" "$@" "$G/m$h/vault" "$G/l$h"
+}
