@@ -48,11 +48,17 @@ for d in range(1, ndirs + 1):
     for f in range(1, per + 1):
         os.close(os.open(os.path.join(path, "f%06d" % f), os.O_CREAT | os.O_WRONLY, 0o644))
 EOF
-	find "$MNT" -ls >/dev/null
-	local full cached_full
+	# The stat pass; again (twice at most) when the kernel has meanwhile
+	# dropped inodes for another process's drop_caches or memory pressure
+	# (seen beside benchmarks: 17,246 of 40,000 left).
+	local full cached_full pass
+	for pass in 1 2 3; do
+		find "$MNT" -ls >/dev/null
+		cached_full=$(status_member inodes_cached)
+		echo "inodes cached after stat pass $pass: $cached_full"
+		[ "$cached_full" = null ] || [ "$cached_full" -lt $((NFILES * 9 / 10)) ] || break
+	done
 	full=$(rss_kb "$pid")
-	cached_full=$(status_member inodes_cached)
-	echo "inodes cached after the stat pass: $cached_full"
 	# (the old daemon has no such member: "null")
 	[ "$cached_full" = null ] || [ "$cached_full" -ge $((NFILES * 9 / 10)) ]
 
