@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <linux/fuse.h>
 
 #include "../../common/bytes.h"
 #include "../../fs/content.h"
@@ -521,6 +522,25 @@ static void seed_audit_host(void)
 	put("audit_host", "registration", buf, (size_t)n - 1); /* newline dropped */
 }
 
+/* fuzz_rawio: a mode byte (1: the daemon wants KILLPRIV_V2, 2: the INIT
+ * offered it), then a WRITE with the kill flag, or an INIT reply. */
+static void seed_rawio(void)
+{
+	struct __attribute__((packed)) {
+		uint8_t mode;
+		struct fuse_in_header h;
+		struct fuse_write_in w;
+	} write = {.mode = 3,
+	           .h = {.len = sizeof(write) - 1, .opcode = FUSE_WRITE, .unique = 5},
+	           .w = {.size = 4096, .write_flags = FUSE_WRITE_KILL_SUIDGID}};
+	put("rawio", "write-kill", &write, sizeof(write));
+	struct __attribute__((packed)) {
+		uint8_t mode;
+		struct fuse_init_out out;
+	} reply = {.mode = 3, .out = {.major = 7, .minor = 38, .max_write = 1 << 20}};
+	put("rawio", "init-reply", &reply, sizeof(reply));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || sodium_init() < 0) {
@@ -547,5 +567,6 @@ int main(int argc, char **argv)
 	seed_rotbatch();
 	seed_journal();
 	seed_registry();
+	seed_rawio();
 	return 0;
 }
