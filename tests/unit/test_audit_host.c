@@ -218,8 +218,8 @@ static void test_planted_entries_fail_and_never_block(void **state)
 	                        "mkfifo lethefs.audit.d/lab3",
 	                        "mkdir lethefs.audit.d/lab4",
 	                        "touch 'lethefs.audit.d/bad name'",
-	                        "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("
-	                        "\"lethefs.audit.d/lab5\")'",
+	                        ("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("
+	                         "\"lethefs.audit.d/lab5\")'"),
 	                        "mkfifo lethefs.audit.d/lab1x.head"};
 	for (size_t i = 0; i < sizeof(plants) / sizeof(plants[0]); i++) {
 		sh(f, plants[i]);
