@@ -58,6 +58,9 @@ if [ "$which" = all ]; then
 		if have_stack_tools; then rule stack sh "$top/scripts/check-stack.sh"; fi
 	) &
 	rules=$!
+	# clang's warnings (make asan and the fuzzing build use clang).
+	rule clang sh "$top/scripts/check-clang.sh" &
+	clang_rule=$!
 fi
 
 if [ "$which" != integration ]; then
@@ -90,6 +93,13 @@ if [ "$which" = all ]; then
 	else
 		skip=$((skip + 1))
 		echo "ok stack # skip (needs gcc and python3)"
+	fi
+	wait "$clang_rule"
+	if [ "$(cat "$logdir/clang.rc")" = 77 ]; then
+		skip=$((skip + 1))
+		echo "ok clang # skip (clang not installed)"
+	else
+		report_rule clang
 	fi
 fi
 
