@@ -9,6 +9,10 @@
 # Usage: sudo scripts/bench-requests.sh [TAR] [MOUNT OPTION...]
 #   TAR defaults to a tar of /usr/include (made once under /var/tmp);
 #   e.g. scripts/bench-requests.sh "" -o no_writeback_cache
+# BENCH_STRACE=1 also counts the daemon's system calls during the extract
+# and the rm -rf (strace -f -c; it slows the daemon, so its times are not
+# comparable with runs without it) and prints the thread creations and
+# syncs among them, per entry.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 L=${LETHEFS:-$top/build/lethefs}
@@ -53,6 +57,26 @@ timed() { # label command...
 	requests >"$T/after"
 	report "$T/before" "$T/after" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$label"
 }
+# label command...: the command, under strace -f -c of the daemon when
+# BENCH_STRACE=1.
+traced() {
+	local label=$1 spid pid
+	shift
+	if [[ ${BENCH_STRACE:-0} != 1 ]]; then
+		timed "$label" "$@"
+		return
+	fi
+	pid=$(pgrep -o -f "lethefs mount .*$T/vault")
+	strace -f -c -o "$T/strace" -p "$pid" &
+	spid=$!
+	sleep 1 # attached to every thread
+	timed "$label" "$@"
+	kill -INT "$spid"
+	wait "$spid" || true
+	awk -v n="$n" -v l="$label" '$NF ~ /^(clone3?|fork|fsync|fdatasync|syncfs|mmap|munmap|mprotect|madvise)$/ {
+			o = o sprintf("%s%s %d (%.3f)", o ? ", " : "", $NF, $4, $4 / n) }
+		END { printf "%s: daemon system calls (per entry): %s\n", l, o ? o : "none counted" }' "$T/strace"
+}
 echo "$n entries from $TAR; mount options: ${*:-none}"
-timed "tar -xf +sync" tar -xf "$TAR" -C "$T/mnt"
-timed "rm -rf +sync" rm -rf "${T:?}/mnt/$top_entry"
+traced "tar -xf +sync" tar -xf "$TAR" -C "$T/mnt"
+traced "rm -rf +sync" rm -rf "${T:?}/mnt/$top_entry"
