@@ -51,6 +51,17 @@ static bool slot_start(struct lfs_bounded *p, struct lfs_bounded_slot *s, pid_t 
 	return ok;
 }
 
+bool lfs_bounded_full(struct lfs_bounded *p)
+{
+	pid_t self = getpid();
+	bool full = true;
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < LFS_BOUNDED_SLOTS; i++)
+		full = full && p->slots[i].started_in == self && p->slots[i].busy;
+	pthread_mutex_unlock(&p->lock);
+	return full;
+}
+
 enum lfs_bounded_result lfs_bounded_call(struct lfs_bounded *p, void (*fn)(void *arg),
                                          const void *arg, size_t arg_len, unsigned wait_ms)
 {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Calls that may block for good, made on a few persistent threads and
  * waited for a bounded time (fs/flush.c: the flush of the kernel's pages
- * that the honest st_blocks rule asks for, docs/DESIGN.md).
+ * that the honest st_blocks rule asks for, docs/DESIGN.md), or not waited
+ * for at all (fs/prefetch.c: a wait of 0).
  *
  * Each slot is one thread and one call at a time. lfs_bounded_call hands
  * fn and a copy of its argument to an idle slot's thread and waits at most
@@ -60,6 +61,10 @@ enum lfs_bounded_result {
 	LFS_BOUNDED_GAVE_UP, /* fn still runs on its slot's thread */
 	LFS_BOUNDED_REFUSED, /* every slot busy (or no thread): fn not called */
 };
+
+/* Whether every slot is busy at this moment: a hint for a caller that
+ * would prepare a call in vain (it may change at once). */
+bool lfs_bounded_full(struct lfs_bounded *p);
 
 /* Calls fn on a copy of the arg_len bytes at arg (at most
  * LFS_BOUNDED_ARG_MAX) on one of p's threads, and waits at most wait_ms

@@ -67,7 +67,7 @@ traced() {
 		return
 	fi
 	pid=$(pgrep -o -f "lethefs mount .*$T/vault")
-	strace -f -c -o "$T/strace" -p "$pid" &
+	strace -qq -f -c -o "$T/strace" -p "$pid" 2>/dev/null &
 	spid=$!
 	sleep 1 # attached to every thread
 	timed "$label" "$@"

@@ -5,7 +5,9 @@
  * is given up after the wait, not before, and keeps its slot until it
  * returns; with every slot held by a blocked call the next is refused at
  * once; slots come back when blocked calls return; the threads persist
- * (the same few serve every call); a fork's child gets threads of its own. */
+ * (the same few serve every call); a call not waited for at all (a wait
+ * of 0) returns at once and still runs; a fork's child gets threads of its
+ * own. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -114,6 +116,7 @@ static void test_gives_up_and_recovers(void **state)
 		assert_true(ms >= 300);
 		assert_true(ms < 5000);
 	}
+	assert_true(lfs_bounded_full(&p));
 	struct args a = {.value = 7, .out = &out[LFS_BOUNDED_SLOTS]};
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -139,6 +142,34 @@ static void test_gives_up_and_recovers(void **state)
 			usleep(10000);
 	}
 	assert_int_equal(done, 2 * LFS_BOUNDED_SLOTS);
+	assert_false(lfs_bounded_full(&p));
+}
+
+/* A wait of 0 (fs/prefetch.c) hands the call over and returns at once; the
+ * call still runs to its end, and its slot comes back after it. */
+static void test_no_wait(void **state)
+{
+	(void)state;
+	static struct lfs_bounded p = LFS_BOUNDED_INIT;
+	static atomic_int out;
+	assert_false(lfs_bounded_full(&p)); /* no thread yet: not full */
+	gate_set(false);
+	atomic_store(&returned, 0);
+	struct args a = {.value = 5, .block = true, .out = &out};
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < LFS_BOUNDED_SLOTS; i++)
+		assert_int_equal(lfs_bounded_call(&p, call, &a, sizeof(a), 0), LFS_BOUNDED_GAVE_UP);
+	assert_true(ms_since(&t0) < 1000);
+	assert_true(lfs_bounded_full(&p));
+	assert_int_equal(lfs_bounded_call(&p, call, &a, sizeof(a), 0), LFS_BOUNDED_REFUSED);
+	gate_set(true);
+	for (int i = 0;
+	     i < 500 && (atomic_load(&returned) < LFS_BOUNDED_SLOTS || lfs_bounded_full(&p)); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&returned), LFS_BOUNDED_SLOTS);
+	assert_int_equal(atomic_load(&out), 5);
+	assert_false(lfs_bounded_full(&p));
 }
 
 /* A pool used before a fork serves calls in the child too (the parent's
@@ -172,6 +203,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_returns_in_time),
 	    cmocka_unit_test(test_gives_up_and_recovers),
+	    cmocka_unit_test(test_no_wait),
 	    cmocka_unit_test(test_fork_child),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
