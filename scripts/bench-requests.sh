@@ -44,18 +44,27 @@ report() {
 		{ d = $2 - b[$1]; t += d; if (d > 0) o = o sprintf("%s%s %.2f", o ? ", " : "", $1, d / n) }
 		END { printf "%s: %.2f s, %.2f requests per entry (%s)\n", l, s, t / n, o }' "$1" "$2"
 }
+# The daemon's CPU time so far (user + system, its exited threads too), in
+# seconds: less at the mercy of other programs' load than the wall time.
+daemon_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
+		"/proc/$(pgrep -o -f "lethefs mount .*$T/vault")/stat"
+}
 timed() { # label command...
-	local label=$1 t0 t1
+	local label=$1 t0 t1 c0 c1
 	shift
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	requests >"$T/before"
+	c0=$(daemon_cpu)
 	t0=$(date +%s.%N)
 	"$@"
 	sync
 	t1=$(date +%s.%N)
+	c1=$(daemon_cpu)
 	requests >"$T/after"
 	report "$T/before" "$T/after" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$label"
+	awk -v a="$c0" -v b="$c1" -v l="$label" 'BEGIN { printf "%s: daemon CPU %.2f s\n", l, b - a }'
 }
 # label command...: the command, under strace -f -c of the daemon when
 # BENCH_STRACE=1.
