@@ -4,20 +4,23 @@
 #include "prefetch.h"
 #include "content.h"
 
+#include "../common/bounded.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Prefetch threads running in the process: a walk moves from directory to
- * directory faster than one prefetch ends, but more than two would only
- * queue up behind the same disk. */
-#define PREFETCH_THREADS_MAX 2
-static atomic_int running;
+/* Prefetches run on the two persistent threads of this pool (a walk moves
+ * from directory to directory faster than one prefetch ends, but more than
+ * two would only queue up behind the same disk), handed over without
+ * waiting (common/bounded.h, a wait of 0). A thread started per prefetch
+ * cost a clone3 and a locked stack per directory listed: two per directory
+ * of an rm -rf (docs/PERFORMANCE.md, issue 17). */
+static struct lfs_bounded prefetchers = LFS_BOUNDED_INIT;
 /* Whether the headers are read ahead too, or only the inodes (the open
  * below): with inode attributes a lookup reads no header (FORMAT.md 14.9),
  * and reading them all would only add disk reads a walk does not need. */
@@ -43,7 +46,8 @@ static void prefetch_one(int dfd, const char *name)
 	if (pfd < 0)
 		return;
 	struct stat st;
-	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && atomic_load(&headers)) {
+	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    atomic_load(&headers)) {
 		char proc[LFS_PROC_PATH_MAX];
 		lfs_proc_path(pfd, proc);
 		int rfd = open(proc, O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
@@ -60,9 +64,9 @@ static void prefetch_one(int dfd, const char *name)
 /* The listing is read with getdents64 into a buffer on this thread's
  * stack: readdir's malloc would give each prefetch thread a malloc arena
  * of its own, whose pages mlockall keeps resident. */
-static void *prefetch_thread(void *arg)
+static void prefetch_dir(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
+	int fd = *(const int *)arg;
 	char buf[8192] __attribute__((aligned(8)));
 	unsigned seen = 0;
 	ssize_t n;
@@ -77,38 +81,24 @@ static void *prefetch_thread(void *arg)
 		}
 	}
 	close(fd);
-	atomic_fetch_sub(&running, 1);
-	return NULL;
 }
 
 void lfs_prefetch_start(struct lfs_inode *dir, int dirfd)
 {
 	if (!__atomic_load_n(&dir->prefetch_armed, __ATOMIC_RELAXED))
 		return;
-	if (atomic_fetch_add(&running, 1) >= PREFETCH_THREADS_MAX) {
-		atomic_fetch_sub(&running, 1); /* stays armed for the next lookup */
-		return;
-	}
-	if (!__atomic_exchange_n(&dir->prefetch_armed, false, __ATOMIC_RELAXED)) {
-		atomic_fetch_sub(&running, 1); /* another request took it */
-		return;
-	}
+	if (lfs_bounded_full(&prefetchers))
+		return; /* stays armed for the next lookup */
+	if (!__atomic_exchange_n(&dir->prefetch_armed, false, __ATOMIC_RELAXED))
+		return; /* another request took it */
 	/* Its own open file description: the listing's position is not ours. */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	pthread_attr_t attr;
-	pthread_t t;
-	bool started = false;
-	if (fd >= 0 && pthread_attr_init(&attr) == 0) {
-		/* (the binary's thread-local storage takes 64 KiB of it) */
-		if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-		    pthread_attr_setstacksize(&attr, 256 * 1024) == 0)
-			started =
-			    pthread_create(&t, &attr, prefetch_thread, (void *)(intptr_t)fd) == 0;
-		pthread_attr_destroy(&attr);
-	}
-	if (!started) {
-		if (fd >= 0)
-			close(fd);
-		atomic_fetch_sub(&running, 1);
+	if (fd < 0)
+		return;
+	/* Done or still running, the prefetch owns fd from here. */
+	if (lfs_bounded_call(&prefetchers, prefetch_dir, &fd, sizeof(fd), 0) ==
+	    LFS_BOUNDED_REFUSED) {
+		close(fd);
+		lfs_prefetch_arm(dir); /* both busy: the next lookup tries again */
 	}
 }

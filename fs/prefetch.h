@@ -6,10 +6,11 @@
  * the type, mode and owner there: fs/attr.c). After the kernel dropped its
  * caches, a walk (du, ls -l, find, rm -rf) therefore waits for one random
  * disk read per file, one at a time. Once a directory is listed and the
- * first lookup in it arrives, a short-lived thread asks the kernel to read
- * the headers of the directory's files ahead (posix_fadvise WILLNEED,
- * which queues the reads without waiting), so that the disk serves many at
- * once and the lookups find them in the page cache. A hint only: nothing
+ * first lookup in it arrives, one of two persistent threads asks the
+ * kernel to read the headers of the directory's files ahead
+ * (posix_fadvise WILLNEED, which queues the reads without waiting), so
+ * that the disk serves many at once and the lookups find them in the page
+ * cache. A hint only: nothing
  * read here is trusted or kept, and no secret is involved. */
 #ifndef LETHEFS_PREFETCH_H
 #define LETHEFS_PREFETCH_H

@@ -9,6 +9,10 @@
 # Usage: sudo scripts/bench-requests.sh [TAR] [MOUNT OPTION...]
 #   TAR defaults to a tar of /usr/include (made once under /var/tmp);
 #   e.g. scripts/bench-requests.sh "" -o no_writeback_cache
+# BENCH_STRACE=1 also counts the daemon's system calls during the extract
+# and the rm -rf (strace -f -c; it slows the daemon, so its times are not
+# comparable with runs without it) and prints the thread creations and
+# syncs among them, per entry.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 L=${LETHEFS:-$top/build/lethefs}
@@ -40,19 +44,48 @@ report() {
 		{ d = $2 - b[$1]; t += d; if (d > 0) o = o sprintf("%s%s %.2f", o ? ", " : "", $1, d / n) }
 		END { printf "%s: %.2f s, %.2f requests per entry (%s)\n", l, s, t / n, o }' "$1" "$2"
 }
+# The daemon's CPU time so far (user + system, its exited threads too), in
+# seconds: less at the mercy of other programs' load than the wall time.
+daemon_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' \
+		"/proc/$(pgrep -o -f "lethefs mount .*$T/vault")/stat"
+}
 timed() { # label command...
-	local label=$1 t0 t1
+	local label=$1 t0 t1 c0 c1
 	shift
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	requests >"$T/before"
+	c0=$(daemon_cpu)
 	t0=$(date +%s.%N)
 	"$@"
 	sync
 	t1=$(date +%s.%N)
+	c1=$(daemon_cpu)
 	requests >"$T/after"
 	report "$T/before" "$T/after" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$label"
+	awk -v a="$c0" -v b="$c1" -v l="$label" 'BEGIN { printf "%s: daemon CPU %.2f s\n", l, b - a }'
+}
+# label command...: the command, under strace -f -c of the daemon when
+# BENCH_STRACE=1.
+traced() {
+	local label=$1 spid pid
+	shift
+	if [[ ${BENCH_STRACE:-0} != 1 ]]; then
+		timed "$label" "$@"
+		return
+	fi
+	pid=$(pgrep -o -f "lethefs mount .*$T/vault")
+	strace -qq -f -c -o "$T/strace" -p "$pid" 2>/dev/null &
+	spid=$!
+	sleep 1 # attached to every thread
+	timed "$label" "$@"
+	kill -INT "$spid"
+	wait "$spid" || true
+	awk -v n="$n" -v l="$label" '$NF ~ /^(clone3?|fork|fsync|fdatasync|syncfs|mmap|munmap|mprotect|madvise)$/ {
+			o = o sprintf("%s%s %d (%.3f)", o ? ", " : "", $NF, $4, $4 / n) }
+		END { printf "%s: daemon system calls (per entry): %s\n", l, o ? o : "none counted" }' "$T/strace"
 }
 echo "$n entries from $TAR; mount options: ${*:-none}"
-timed "tar -xf +sync" tar -xf "$TAR" -C "$T/mnt"
-timed "rm -rf +sync" rm -rf "${T:?}/mnt/$top_entry"
+traced "tar -xf +sync" tar -xf "$TAR" -C "$T/mnt"
+traced "rm -rf +sync" rm -rf "${T:?}/mnt/$top_entry"

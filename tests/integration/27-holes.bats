@@ -11,7 +11,16 @@ setup() {
 	setup_vault
 	mount_vault
 }
-teardown() { teardown_vault; }
+teardown() {
+	# A frozen backing filesystem is thawed whatever failed, before the
+	# daemon is unmounted (its last step syncs the backing filesystem).
+	if [ -n "${FROZEN:-}" ]; then fsfreeze -u "$FROZEN" 2>/dev/null || true; fi
+	if [ -n "${LOOP:-}" ]; then
+		unmount_vault || true
+		umount "$LOOP" || umount -l "$LOOP"
+	fi
+	teardown_vault
+}
 
 # Prints size and st_blocks of FILE in the mount and in $REF, side by side.
 blocks_of() { echo "$(stat -c '%s %b' "$MNT/$1") | $(stat -c '%s %b' "$REF/$1")"; }
@@ -169,4 +178,76 @@ PY
 	run cat "$MNT/f"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Input/output error"* ]]
+}
+
+# The flush of the kernel's pages that a stat of a file being written asks
+# for (fs/flush.c) runs on one of two persistent threads and is waited for
+# at most 2 s. The backing filesystem (a loop-mounted ext4 of its own) is
+# frozen before the file's first write, so the write the kernel sends for
+# it blocks in the daemon, and the flush with it: a stat must still answer,
+# after the 2 s and not much later; a second one takes the other thread
+# the same way; a third, with both threads held, answers at once. Once
+# thawed, the held threads come back and a stat flushes again. (Frozen and
+# thawed by ioctl from the same process: while frozen, any close of a
+# descriptor of the file, a forked child's included, waits for the write.)
+@test "a stat whose flush cannot finish answers after 2 s; flushes work again afterwards" {
+	unmount_vault
+	truncate -s 256M "$T/ext4.img"
+	mkfs.ext4 -q -F "$T/ext4.img"
+	mkdir -p "$T/e"
+	mount -o loop "$T/ext4.img" "$T/e"
+	LOOP=$T/e
+	VAULT=$T/e/vault
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+	mount_vault
+	FROZEN=$T/e
+	python3 - "$MNT" "$FROZEN" <<'PY'
+import fcntl, os, sys, threading, time
+FIFREEZE, FITHAW = 0xC0045877, 0xC0045878  # linux/fs.h
+mnt, backing = sys.argv[1:3]
+def timed_stat(p):
+    t0 = time.monotonic()
+    st = os.stat(p)
+    return round(time.monotonic() - t0, 3), st.st_blocks
+bfd = os.open(backing, os.O_RDONLY | os.O_DIRECTORY)
+fd = os.open(mnt + "/live", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+got = []
+def frozen_part():
+    os.write(fd, b"x" * 4096)
+    got.extend(timed_stat(mnt + "/live") for _ in range(3))
+# On a thread: a stat that never gave up must not keep the disk frozen.
+stats = threading.Thread(target=frozen_part)
+fcntl.ioctl(bfd, FIFREEZE, 0)
+try:
+    stats.start()
+    stats.join(45)
+finally:
+    fcntl.ioctl(bfd, FITHAW, 0)
+print("frozen: (seconds, st_blocks) of three stats", got)
+assert not stats.is_alive(), "a stat did not answer while the backing was frozen"
+stats.join()
+first, second, third = got
+assert 1.9 <= first[0] < 15, first
+assert 1.9 <= second[0] < 15, second
+assert third[0] < 1.5, third
+os.close(fd)
+# Thawed: the held threads return, and a new file's stat flushes again.
+deadline, tries = time.monotonic() + 30, 0
+while True:
+    fd = os.open(mnt + "/after", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"y" * (1 << 20))
+    blocks = os.stat(mnt + "/after").st_blocks
+    os.close(fd)
+    tries += 1
+    if blocks * 512 >= 1 << 20 or time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
+print("thawed: st_blocks of a live 1 MiB file", blocks, "at try", tries)
+assert blocks * 512 >= 1 << 20, blocks
+with open(mnt + "/live", "rb") as f:
+    assert f.read() == b"x" * 4096
+PY
+	FROZEN=
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
