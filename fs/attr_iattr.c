@@ -6,6 +6,7 @@
 #include "iattr.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/xattrat.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,18 +49,46 @@ void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const 
 	lfs_event_emit(&fs->events, "tamper", outcome, NULL, d, 2);
 }
 
+/* The raw attribute of the regular backing file open on fd, or -errno.
+ * Read by name when the caller knows where it found fd (dirfd/name) and
+ * the kernel has getxattrat: that costs a one-component walk, where the
+ * O_PATH descriptor can only be read through a /proc/self/fd/N walk. Any
+ * answer but a value, none, or one too long (the name renamed away by a
+ * rotation meanwhile, no such call) reads by descriptor. A name that held
+ * another object between the caller's open and this read gives no more
+ * than whoever writes the backing store can do to fd's own attribute: the
+ * value still has to authenticate, a lookup serves it unbound, and what
+ * acts on the file binds it to fd's header first (lfs_attr_bind); an
+ * answer of none lets the header (read by fd) decide. */
+static ssize_t read_raw(int fd, int dirfd, const char *name, uint8_t *raw, size_t size)
+{
+	if (dirfd >= 0 && name) {
+		ssize_t n = lfs_getxattrat(dirfd, name, LFS_IATTR_NAME, raw, size);
+		if (n >= 0 || n == -ENODATA || n == -ENOTSUP || n == -ERANGE)
+			return n;
+	}
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	ssize_t n = getxattr(proc, LFS_IATTR_NAME, raw, size);
+	return n < 0 ? -errno : n;
+}
+
 int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind[12],
                    const char **why)
 {
-	char proc[LFS_PROC_PATH_MAX];
+	return lfs_iattr_read_at(fs, fd, -1, NULL, rec, bind, why);
+}
+
+int lfs_iattr_read_at(struct lfs_fs *fs, int fd, int dirfd, const char *name, struct lfs_irec *rec,
+                      uint8_t bind[12], const char **why)
+{
 	uint8_t raw[LFS_IATTR_LEN + 1];
-	lfs_proc_path(fd, proc);
-	ssize_t n = getxattr(proc, LFS_IATTR_NAME, raw, sizeof(raw));
+	ssize_t n = read_raw(fd, dirfd, name, raw, sizeof(raw));
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
+		if (n == -ENODATA || n == -ENOTSUP)
 			return 0;
-		if (errno != ERANGE)
-			return -errno;
+		if (n != -ERANGE)
+			return (int)n;
 		n = (ssize_t)sizeof(raw); /* too long: malformed */
 	}
 	uint32_t epoch;
