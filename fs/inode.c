@@ -361,7 +361,7 @@ void lfs_fs_use_backing(struct lfs_fs *fs, const struct lfs_backing *b)
 		         b->fstype);
 		fs->iattr = false;
 	}
-	lfs_prefetch_headers(!fs->iattr);
+	lfs_prefetch_enable(!fs->iattr);
 	if (!b || !b->probed || b->handles_persistent)
 		return;
 	if (fs->handle_mount_fd >= 0)
