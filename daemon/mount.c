@@ -10,6 +10,7 @@
 #include "shared.h"
 #include "../audit/audit_forward.h"
 #include "../common/log.h"
+#include "../common/xattrat.h"
 #include "../fs/gate.h"
 #include "../fs/ops.h"
 #include "../fs/rawio.h"
@@ -212,6 +213,11 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	fs.shared = mo->shared;
 	fs.acl = mo->acl;
 	fs.iattr = mo->iattr && !mo->shared; /* and the backing store's user. xattrs: below */
+	/* Lookups read inode attributes by name with getxattrat (Linux 6.13)
+	 * where the kernel has it: this keeps the fallback of older kernels
+	 * reachable on newer ones (tests/integration/58-iattr.bats). */
+	if (getenv("LETHEFS_NO_XATTRAT"))
+		lfs_xattrat_disable();
 	fs.allow_dev = mo->allow_dev;
 	fs.attr_timeout = mo->attr_timeout;
 	fs.entry_timeout = mo->entry_timeout;

@@ -168,7 +168,7 @@ static const char *bad_size(struct lfs_fs *fs, const struct lfs_irec *rec, uint6
 /* A regular backing file. Called with in->meta_lock (and its io_lock
  * shared: the header may be being rewritten). */
 static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                    int v1_ok, struct verdict *v)
+                    const struct lfs_attr_at *at, int v1_ok, struct verdict *v)
 {
 	uint8_t raw[LFS_FILE_HDR_MAX];
 	size_t got = 0;
@@ -177,7 +177,9 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 	/* -o iattr: the inode attribute, from the backing inode the lookup's
 	 * stat has read already, instead of the header (FORMAT.md 14.9); its
 	 * binding is checked by whatever acts on the file (lfs_attr_bind). */
-	int ar = fs->iattr ? lfs_iattr_read(fs, fd, &arec, in->iattr_bind, &awhy) : 0;
+	int ar = fs->iattr ? lfs_iattr_read_at(fs, fd, at ? at->dirfd : -1, at ? at->name : NULL,
+	                                       &arec, in->iattr_bind, &awhy)
+	                   : 0;
 	if (ar < 0 && ar != -EIO)
 		return ar;
 	/* An unusable one (of an epoch a rotation retired while a crash had
@@ -298,17 +300,17 @@ static bool loaded(const struct lfs_inode *in)
 
 /* Loads in (its meta_lock held) by the backing object's type. */
 static int load_locked(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                       int v1_ok, struct verdict *v)
+                       const struct lfs_attr_at *at, int v1_ok, struct verdict *v)
 {
 	if (S_ISDIR(st->st_mode))
 		return load_dir(fs, in, fd, v1_ok, v);
 	if (S_ISREG(st->st_mode))
-		return load_reg(fs, in, fd, st, v1_ok, v);
+		return load_reg(fs, in, fd, st, at, v1_ok, v);
 	return load_other(in, st, v1_ok, v);
 }
 
-int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct lfs_inode *in,
-                  int fd, const struct stat *st)
+int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const char *bname,
+                  struct lfs_inode *in, int fd, const struct stat *st)
 {
 	pthread_mutex_lock(&in->meta_lock);
 	bool done = loaded(in);
@@ -326,7 +328,8 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct l
 	int r = 0;
 	if (!loaded(in)) {
 		uint8_t before = in->fmt;
-		r = load_locked(fs, in, fd, st, v1_ok, &v);
+		struct lfs_attr_at at = {pfd, bname};
+		r = load_locked(fs, in, fd, st, bname && pfd >= 0 ? &at : NULL, v1_ok, &v);
 		/* A record that was dropped (after a recovery) comes back from
 		 * an object of the same format, or not at all. */
 		if (r == 0 && before && in->fmt != before) {
@@ -359,7 +362,7 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 	struct verdict v = {"", false};
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.meta_lock, NULL);
-	int r = load_locked(fs, &in, fd, st, v1_ok, &v);
+	int r = load_locked(fs, &in, fd, st, NULL, v1_ok, &v);
 	pthread_mutex_destroy(&in.meta_lock);
 	if (r == 0 && v.degraded)
 		r = -EIO; /* fsck reports it (a mount serves the fail-safe view) */
@@ -385,7 +388,7 @@ int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *
 			in->have_rec = false;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
-	int r = lfs_attr_load(fs, NULL, -1, in, fd, st);
+	int r = lfs_attr_load(fs, NULL, -1, NULL, in, fd, st);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&in->meta_lock);

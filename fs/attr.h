@@ -24,16 +24,25 @@
 #include "attr_iattr.h"
 #include "fs.h"
 
+/* Where a lookup found the object it loads: the directory's descriptor
+ * and the backing name fd was opened by (an inode attribute is then read
+ * by name, attr_iattr.c). */
+struct lfs_attr_at {
+	int dirfd;
+	const char *name;
+};
+
 /* Decides the format of inode in and loads what it needs (format 2: its
  * record, and its header or .lethefs.dir), unless already loaded. For a
  * lookup, before the reply names the inode. parent (open on pfd) is the
  * directory it was found in; NULL for the root, and for callers outside the
  * FUSE requests, which then do not check a format-1 object that has no
- * epoch of its own against its directory. fd is the inode's descriptor
+ * epoch of its own against its directory. bname: the backing name in pfd
+ * that fd was just opened by, or NULL. fd is the inode's descriptor
  * (O_PATH), st its backing stat. Returns 0, -EIO when the object is
  * refused, -EACCES when locked, other negative errnos from I/O. */
-int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, struct lfs_inode *in,
-                  int fd, const struct stat *st);
+int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const char *bname,
+                  struct lfs_inode *in, int fd, const struct stat *st);
 
 /* fsck's view of the backing object open on fd (O_PATH; st its stat),
  * found in a directory with metadata pm (NULL: the root): the checks of a

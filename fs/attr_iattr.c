@@ -6,6 +6,7 @@
 #include "iattr.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/xattrat.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,18 +49,46 @@ void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const 
 	lfs_event_emit(&fs->events, "tamper", outcome, NULL, d, 2);
 }
 
+/* The raw attribute of the regular backing file open on fd, or -errno.
+ * Read by name when the caller knows where it found fd (dirfd/name) and
+ * the kernel has getxattrat: that costs a one-component walk, where the
+ * O_PATH descriptor can only be read through a /proc/self/fd/N walk. Any
+ * answer but a value, none, or one too long (the name renamed away by a
+ * rotation meanwhile, no such call) reads by descriptor. A name that held
+ * another object between the caller's open and this read gives no more
+ * than whoever writes the backing store can do to fd's own attribute: the
+ * value still has to authenticate, a lookup serves it unbound, and what
+ * acts on the file binds it to fd's header first (lfs_attr_bind); an
+ * answer of none lets the header (read by fd) decide. */
+static ssize_t read_raw(int fd, int dirfd, const char *name, uint8_t *raw, size_t size)
+{
+	if (dirfd >= 0 && name) {
+		ssize_t n = lfs_getxattrat(dirfd, name, LFS_IATTR_NAME, raw, size);
+		if (n >= 0 || n == -ENODATA || n == -ENOTSUP || n == -ERANGE)
+			return n;
+	}
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	ssize_t n = getxattr(proc, LFS_IATTR_NAME, raw, size);
+	return n < 0 ? -errno : n;
+}
+
 int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind[12],
                    const char **why)
 {
-	char proc[LFS_PROC_PATH_MAX];
+	return lfs_iattr_read_at(fs, fd, -1, NULL, rec, bind, why);
+}
+
+int lfs_iattr_read_at(struct lfs_fs *fs, int fd, int dirfd, const char *name, struct lfs_irec *rec,
+                      uint8_t bind[12], const char **why)
+{
 	uint8_t raw[LFS_IATTR_LEN + 1];
-	lfs_proc_path(fd, proc);
-	ssize_t n = getxattr(proc, LFS_IATTR_NAME, raw, sizeof(raw));
+	ssize_t n = read_raw(fd, dirfd, name, raw, sizeof(raw));
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
+		if (n == -ENODATA || n == -ENOTSUP)
 			return 0;
-		if (errno != ERANGE)
-			return -errno;
+		if (n != -ERANGE)
+			return (int)n;
 		n = (ssize_t)sizeof(raw); /* too long: malformed */
 	}
 	uint32_t epoch;
@@ -149,6 +178,43 @@ static int read_header(struct lfs_fs *fs, int fd, struct lfs_file_header *h, str
 	return r;
 }
 
+/* A lookup reads the attribute by name (getxattrat, read_raw above): a
+ * rename through the mount that put another file under that name between
+ * the lookup's open and that read gave the inode the other file's
+ * attribute. The descriptor's own attribute decides then: one bound to
+ * this header is taken (the one of a backing-store swap is not: it names
+ * the other file through the descriptor too). If it differs from what was
+ * served, the kernel may have granted by the wrong mode: refused this once,
+ * as a header without the flag is; the next call finds the right one. */
+static int rebind_by_descriptor(struct lfs_fs *fs, struct lfs_inode *in, int fd,
+                                const struct lfs_file_header *h, const char **why)
+{
+	struct lfs_irec rec;
+	uint8_t bind[LFS_IATTR_BIND_LEN];
+	const char *awhy = NULL;
+	if (lfs_iattr_read(fs, fd, &rec, bind, &awhy) != 1 || rec.type != LFS_IREC_REG ||
+	    sodium_memcmp(bind, h->file_id, LFS_IATTR_BIND_LEN) != 0)
+		return -EIO; /* the attribute is another file's: *why stands */
+	int r = 0;
+	pthread_mutex_lock(&in->meta_lock);
+	if (in->iattr_src && !in->iattr_bound) {
+		if (rec.mode != in->rec.mode || rec.uid != in->rec.uid || rec.gid != in->rec.gid)
+			r = -EIO;
+		in->rec = rec;
+		memcpy(in->iattr_bind, bind, LFS_IATTR_BIND_LEN);
+		in->iattr_bound = true;
+		in->header = *h;
+		in->have_header = true;
+	}
+	pthread_mutex_unlock(&in->meta_lock);
+	*why = NULL; /* not a tamper: a name that changed hands */
+	if (r < 0)
+		lfs_warn("inode %llu: its attribute changed under its name (renamed over): "
+		         "refused once, served as it is now",
+		         (unsigned long long)in->ino);
+	return r;
+}
+
 int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 {
 	pthread_mutex_lock(&in->meta_lock);
@@ -189,6 +255,8 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 		}
 	}
 	pthread_mutex_unlock(&in->meta_lock);
+	if (r == -EIO && why && strcmp(why, "inode attribute belongs to another file") == 0)
+		r = rebind_by_descriptor(fs, in, fd, &h, &why);
 	pthread_rwlock_unlock(&in->io_lock);
 	if (why) {
 		struct stat st;

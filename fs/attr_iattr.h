@@ -23,6 +23,10 @@ void lfs_attr_report_as(struct lfs_fs *fs, int fd, const struct stat *st, const 
  * unusable (*why says why), -EACCES locked, another negative errno. */
 int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind[12],
                    const char **why);
+/* The same for fd just opened as dirfd/name (a lookup): read by name where
+ * the kernel can (attr_iattr.c, read_raw), else by fd. */
+int lfs_iattr_read_at(struct lfs_fs *fs, int fd, int dirfd, const char *name, struct lfs_irec *rec,
+                      uint8_t bind[12], const char **why);
 /* The record of a file whose header h (authentic, flagged) is on fd: its
  * attribute when bound to h (1); the fail-safe record, mode 0000 owned by
  * root, when there is none (0, *why says so); -EIO when it is unusable or

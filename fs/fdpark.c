@@ -178,6 +178,23 @@ int lfs_inode_pin(struct lfs_fs *fs, struct lfs_inode *in)
 	return fd;
 }
 
+void lfs_fdpark_prepare(struct lfs_fs *fs, struct lfs_inode *in, int fd)
+{
+	/* (A racy read of the count: at worst one handle too many or too few
+	 * is taken here, and park takes a missing one itself.) */
+	if (fs->park_by_path || fs->handle_mount_fd < 0 ||
+	    __atomic_load_n(&fs->open_fds, __ATOMIC_RELAXED) < fs->fd_budget)
+		return;
+	struct lfs_handle_buf hb;
+	int mount_id;
+	hb.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &hb.fh, &mount_id, AT_EMPTY_PATH) < 0 ||
+	    hb.fh.handle_bytes > LFS_INLINE_HANDLE)
+		return;
+	memcpy(in->fh_inline, &hb.fh, sizeof(hb.fh) + hb.fh.handle_bytes);
+	in->fh = (struct file_handle *)in->fh_inline;
+}
+
 /* An inode nobody pins: its descriptor joins the LRU list, and the list's
  * tail is parked while over budget. Called with fd_lock held. */
 void lfs_fdpark_release(struct lfs_fs *fs, struct lfs_inode *in)

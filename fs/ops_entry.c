@@ -166,7 +166,9 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
 	/* Its format and (format 2) its record, read once, before the reply
 	 * names the inode; then the plaintext view. */
 	int ifd = lfs_inode_pin(fs, inode);
-	int r = ifd < 0 ? ifd : lfs_attr_load(fs, parent, dirfd, inode, ifd, &e->attr);
+	int r = ifd < 0 ? ifd
+	                : lfs_attr_load(fs, parent, dirfd, marker == 0 ? backing : NULL, inode, ifd,
+	                                &e->attr);
 	if (r == 0)
 		r = lfs_attr_stat(fs, inode, ifd, &e->attr);
 	if (ifd >= 0)

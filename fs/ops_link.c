@@ -106,19 +106,28 @@ void lfs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		return;
 	}
 	int r = lfs_bname_make(fs, parent, pfd, name, &b);
+	/* One stat of the name tells the checks below apart: a staging marker
+	 * and a long target's reference are symlinks, a quota charge is for a
+	 * regular file. (Each unlink of an rm -rf made a readlinkat and an
+	 * fstatat before; now the fstatat alone for anything but a symlink.)
+	 * A name that does not stat is left to unlinkat's answer. */
+	struct stat st;
+	bool lnk = false, reg = false;
+	if (r == 0 && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		lnk = S_ISLNK(st.st_mode);
+		reg = S_ISREG(st.st_mode);
+	}
 	uint32_t sid;
-	if (r == 0 && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid))
+	if (r == 0 && lnk && lfs_stage_hook_is_marker(fs, pfd, b.name, &sid))
 		r = -EISDIR;
 	if (r == 0)
 		r = sticky_bind(fs, parent, pfd, b.name);
 	/* Quota: a file's last name going frees its bytes. */
-	struct stat st;
-	bool charge = r == 0 && parent->stage_id && fstatat(pfd, b.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		      S_ISREG(st.st_mode) && st.st_nlink == 1;
+	bool charge = r == 0 && parent->stage_id && reg && st.st_nlink == 1;
 	/* Its size before it goes (its header says how to count it). */
 	uint64_t plain = charge ? lfs_backing_plain_size(fs, pfd, b.name, (uint64_t)st.st_size) : 0;
 	struct lfs_link_release rel = {0};
-	if (r == 0)
+	if (r == 0 && lnk)
 		lfs_symlink_release_begin(pfd, b.name, &rel);
 	if (r == 0 && unlinkat(pfd, b.name, 0) < 0)
 		r = -errno;

@@ -21,14 +21,17 @@
  * cost a clone3 and a locked stack per directory listed: two per directory
  * of an rm -rf (docs/PERFORMANCE.md, issue 17). */
 static struct lfs_bounded prefetchers = LFS_BOUNDED_INIT;
-/* Whether the headers are read ahead too, or only the inodes (the open
- * below): with inode attributes a lookup reads no header (FORMAT.md 14.9),
- * and reading them all would only add disk reads a walk does not need. */
-static atomic_bool headers = true;
+/* Off on a mount with inode attributes: a lookup there reads no header
+ * (FORMAT.md 14.9), and opening each file ahead only to have its inode
+ * read cost the lookups about a fifth of the daemon's CPU during a du on
+ * two cores (docs/PERFORMANCE.md, "Lookups on -o iattr mounts"): ext4
+ * reads inodes ahead itself, and the lookups' helper threads keep several
+ * of their reads in flight. */
+static atomic_bool enabled = true;
 
-void lfs_prefetch_headers(bool on)
+void lfs_prefetch_enable(bool on)
 {
-	atomic_store(&headers, on);
+	atomic_store(&enabled, on);
 }
 
 void lfs_prefetch_arm(struct lfs_inode *dir)
@@ -46,8 +49,7 @@ static void prefetch_one(int dfd, const char *name)
 	if (pfd < 0)
 		return;
 	struct stat st;
-	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    atomic_load(&headers)) {
+	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		char proc[LFS_PROC_PATH_MAX];
 		lfs_proc_path(pfd, proc);
 		int rfd = open(proc, O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
@@ -85,7 +87,7 @@ static void prefetch_dir(void *arg)
 
 void lfs_prefetch_start(struct lfs_inode *dir, int dirfd)
 {
-	if (!__atomic_load_n(&dir->prefetch_armed, __ATOMIC_RELAXED))
+	if (!atomic_load(&enabled) || !__atomic_load_n(&dir->prefetch_armed, __ATOMIC_RELAXED))
 		return;
 	if (lfs_bounded_full(&prefetchers))
 		return; /* stays armed for the next lookup */

@@ -25,9 +25,9 @@ void lfs_prefetch_arm(struct lfs_inode *dir);
  * the backing directory dirfd (any descriptor of it; not kept). Returns at
  * once; does nothing when enough prefetches already run. */
 void lfs_prefetch_start(struct lfs_inode *dir, int dirfd);
-/* Whether the read-ahead reads the headers (the default) or only opens
- * each file (its inode read, for a mount with inode attributes). */
-void lfs_prefetch_headers(bool on);
+/* Whether lfs_prefetch_start starts anything (the default), or nothing (a
+ * mount with inode attributes, whose lookups read no header). */
+void lfs_prefetch_enable(bool on);
 /* Entries one prefetch visits at most (a flat directory of millions of
  * files is read ahead in its first part only). */
 #define LFS_PREFETCH_MAX_ENTRIES 8192

@@ -122,3 +122,29 @@ attrs() { # root paths...
 	# (Stats are not bounded here: the kernel's GETATTRs depend on timing.)
 	[ "$opens" -le 80 ]
 }
+
+@test "removing a file stats its name once and reads no link (issue 22: rm -rf)" {
+	command -v strace >/dev/null || skip "strace missing (scripts/install-deps.sh test)"
+	pid=$(pgrep -f "lethefs mount .*$VAULT" | head -n1)
+	[ -n "$pid" ]
+	mkdir "$MNT/d"
+	for i in $(seq 20); do echo "file $i" >"$MNT/d/f$i"; done
+	ls -l "$MNT/d" >/dev/null
+	strace -f -qq -o "$T/trace" -e trace=readlinkat,newfstatat,unlinkat -p "$pid" &
+	spid=$!
+	sleep 1
+	rm "$MNT"/d/f*
+	sleep 0.5
+	kill -INT "$spid"
+	wait "$spid" || true
+	[ -z "$(ls -A "$MNT/d")" ]
+	unlinks=$(grep -c 'unlinkat(' "$T/trace" || true)
+	links=$(grep -c 'readlinkat(' "$T/trace" || true)
+	named=$(grep -cE 'newfstatat\([0-9]+, "[^"]+"' "$T/trace" || true)
+	echo "# 20 files removed: $unlinks unlinks, $links readlinks, $named stats by name" >&3
+	[ "$unlinks" -eq 20 ]
+	# Before: a readlinkat (staging marker?) and an fstatat (long
+	# symlink?) per file; the fstatat alone tells a symlink now.
+	[ "$links" -eq 0 ]
+	[ "$named" -le 20 ]
+}

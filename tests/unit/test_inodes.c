@@ -151,6 +151,36 @@ static void test_lookup_after_forget(void **state)
 	assert_int_equal(lfs_fs_inodes_cached(&g->fs), 0);
 }
 
+/* Past the descriptor budget, a new inode gets its file handle when it is
+ * made (outside the locks), not when it is parked: parking it is then a
+ * close. Every inode, parked or not, still pins its own object. */
+static void test_handle_taken_at_creation_past_budget(void **state)
+{
+	struct rig *g = *state;
+	if (g->fs.handle_mount_fd < 0)
+		skip(); /* file handles need root */
+	g->fs.fd_budget = 8;
+	for (int i = 0; i < 32; i++) {
+		g->in[i] = look_file(g, i);
+		/* The newest is open; past the budget it has its handle. */
+		assert_true(g->in[i]->fd >= 0);
+		if (i >= 8)
+			assert_non_null(g->in[i]->fh);
+	}
+	assert_true(g->fs.open_fds <= 8 + 1);
+	for (int i = 0; i < 32; i++) {
+		int fd = lfs_inode_pin(&g->fs, g->in[i]);
+		assert_true(fd >= 0);
+		struct stat st;
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_ino, g->in[i]->ino);
+		lfs_inode_unpin(&g->fs, g->in[i]);
+	}
+	for (int i = 0; i < 32; i++)
+		lfs_inode_forget(&g->fs, g->in[i], 1);
+	assert_int_equal(lfs_fs_inodes_cached(&g->fs), 0);
+}
+
 /* Parked inodes whose backing number is seen naming another object are
  * unhashed; they must leave the unhashed list in any order. */
 static void test_unhashed_forget_any_order(void **state)
@@ -328,6 +358,8 @@ int main(void)
 	    cmocka_unit_test(test_slab_mappings),
 	    cmocka_unit_test_setup_teardown(test_forget_many, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_after_forget, rig_setup, rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_handle_taken_at_creation_past_budget, rig_setup,
+	                                    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_unhashed_forget_any_order, rig_setup,
 	                                    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_sets, rig_setup, rig_teardown),

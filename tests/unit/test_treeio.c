@@ -138,6 +138,13 @@ static void test_prefetch_reads_listed_headers(void **state)
 	lfs_prefetch_start(&dir, g->dir_fd);
 	sleep_ms(300);
 	assert_int_equal(cached_count(g), 0);
+	/* Off (a mount with inode attributes): armed, and still nothing. */
+	lfs_prefetch_enable(false);
+	lfs_prefetch_arm(&dir);
+	lfs_prefetch_start(&dir, g->dir_fd);
+	sleep_ms(300);
+	assert_int_equal(cached_count(g), 0);
+	lfs_prefetch_enable(true);
 }
 
 static bool fd_open(int fd)
