@@ -375,3 +375,52 @@ PY
 		unmount_vault
 	done
 }
+
+# A lookup opens the name, then reads its attribute by name (getxattrat):
+# a rename through the mount between the two put another file's attribute
+# on the inode, and every later operation on the file failed with EIO until
+# the kernel forgot it. gdb holds the daemon at the read while the backing
+# name is renamed over (as the mount's rename would do it).
+lookup_raced_by_rename() { # mode of A, mode of B -> $T/cat.out: the reads
+	mount_vault -o iattr
+	echo AAAA >"$MNT/A"
+	echo BBBB >"$MNT/B"
+	chmod "$1" "$MNT/A"
+	chmod "$2" "$MNT/B"
+	local pa pb pid i
+	pa=$(backing_of A)
+	pb=$(backing_of B)
+	unmount_vault
+	mount_vault -o iattr
+	pid=$(pgrep -f "lethefs mount .*$VAULT" | head -n1)
+	timeout 30 gdb -p "$pid" -batch -ex 'catch syscall 464' -ex continue \
+		-ex "shell mv $pb $pa" -ex detach >"$T/gdb.log" 2>&1 &
+	local gpid=$!
+	for i in $(seq 100); do
+		grep -q '^TracerPid:	[1-9]' "/proc/$pid/status" && break
+		sleep 0.1
+	done
+	sleep 0.5 # gdb inserts its catchpoint after attaching
+	: >"$T/cat.out"
+	for i in 1 2; do cat "$MNT/A" >>"$T/cat.out" 2>&1 || echo "rc $?" >>"$T/cat.out"; done
+	wait "$gpid" || true
+	cat "$T/gdb.log"
+	grep -q 'hit Catchpoint 1' "$T/gdb.log" # the race was made
+	cat "$T/cat.out"
+}
+
+@test "iattr: a rename between a lookup's open and its by-name read: the file is served as itself, refused at most once" {
+	command -v gdb >/dev/null || skip "gdb missing (scripts/install-deps.sh test)"
+	have_getxattrat || skip "the kernel has no getxattrat: lookups read through the descriptor"
+	# The same mode: nothing was granted wrongly, nothing refused.
+	lookup_raced_by_rename 644 644
+	[ "$(cat "$T/cat.out")" = "$(printf 'AAAA\nAAAA')" ]
+	unmount_vault
+	rm -rf "$VAULT"
+	setup_vault
+	# Another mode was served: refused once (the kernel may have granted
+	# by it), then served as it is.
+	lookup_raced_by_rename 640 604
+	grep -q 'Input/output error' "$T/cat.out"
+	[ "$(tail -n 1 "$T/cat.out")" = AAAA ]
+}
