@@ -42,7 +42,9 @@ static void check_header(const uint8_t *data, const struct lfs_file_header *h)
 	uint8_t again[LFS_FILE_HDR_MAX];
 	size_t len = lfs_header_len(h->version);
 	FZ_CHECK(len != 0 && h->epoch != 0);
-	FZ_CHECK((h->flags & ~LFS_HDR_FLAG_SPARSE) == 0);
+	/* IATTR (FORMAT.md 14.9) exists in version 2 only. */
+	FZ_CHECK((h->flags & ~(LFS_HDR_FLAG_SPARSE |
+	                       (h->version == LFS_FILE_V2 ? LFS_HDR_FLAG_IATTR : 0))) == 0);
 	fixed_keys(&k, h->epoch);
 	if (lfs_header_verify(data, h, &k, &rec) != 0)
 		return;

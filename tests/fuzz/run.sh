@@ -55,22 +55,25 @@ each_target() {
 	lane=0 pids=""
 	while [ "$lane" -lt "$jobs" ]; do
 		(
-			i=0 rc=0
-			for t in $targets; do
-				if [ $((i % jobs)) -eq "$lane" ]; then
-					"$fn" "$t" >"$out/out/$t" 2>&1 || rc=1
+			# (sh has no local variables: these names are the lane's
+			# own, apart from the functions' t, log and rc, which once
+			# reset a failed lane to success at its next target)
+			lane_i=0 lane_rc=0
+			for lane_t in $targets; do
+				if [ $((lane_i % jobs)) -eq "$lane" ]; then
+					"$fn" "$lane_t" >"$out/out/$lane_t" 2>&1 || lane_rc=1
 				fi
-				i=$((i + 1))
+				lane_i=$((lane_i + 1))
 			done
-			exit $rc
+			exit $lane_rc
 		) &
 		pids="$pids $!"
 		lane=$((lane + 1))
 	done
-	rc=0
-	for p in $pids; do wait "$p" || rc=1; done
+	all_rc=0
+	for p in $pids; do wait "$p" || all_rc=1; done
 	for t in $targets; do cat "$out/out/$t"; done
-	return $rc
+	return $all_rc
 }
 
 build_target() {
