@@ -178,6 +178,13 @@ static int read_header(struct lfs_fs *fs, int fd, struct lfs_file_header *h, str
 	return r;
 }
 
+/* Whether two records show the same type, mode and owner: what the kernel
+ * grants by. */
+static bool same_view(const struct lfs_irec *a, const struct lfs_irec *b)
+{
+	return a->type == b->type && a->mode == b->mode && a->uid == b->uid && a->gid == b->gid;
+}
+
 /* A lookup reads the attribute by name (getxattrat, read_raw above): a
  * rename through the mount that put another file under that name between
  * the lookup's open and that read gave the inode the other file's
@@ -198,7 +205,7 @@ static int rebind_by_descriptor(struct lfs_fs *fs, struct lfs_inode *in, int fd,
 	int r = 0;
 	pthread_mutex_lock(&in->meta_lock);
 	if (in->iattr_src && !in->iattr_bound) {
-		if (rec.mode != in->rec.mode || rec.uid != in->rec.uid || rec.gid != in->rec.gid)
+		if (!same_view(&rec, &in->rec))
 			r = -EIO;
 		in->rec = rec;
 		memcpy(in->iattr_bind, bind, LFS_IATTR_BIND_LEN);
@@ -227,6 +234,7 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 	pthread_rwlock_rdlock(&in->io_lock);
 	int r = read_header(fs, fd, &h, &rec);
 	const char *why = r == -EIO ? "file record does not authenticate" : NULL;
+	bool other_file = false;
 	pthread_mutex_lock(&in->meta_lock);
 	if (r == 0 && in->iattr_src && !in->iattr_bound) {
 		if (!(h.flags & LFS_HDR_FLAG_IATTR)) {
@@ -234,8 +242,7 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 			 * a crash, or planted, means nothing). One that said
 			 * otherwise may have let the kernel grant what the
 			 * record does not: refused this once. */
-			if (rec.type != in->rec.type || rec.mode != in->rec.mode ||
-			    rec.uid != in->rec.uid || rec.gid != in->rec.gid) {
+			if (!same_view(&rec, &in->rec)) {
 				why = "inode attribute on a file whose header has none";
 				r = -EIO;
 			}
@@ -247,6 +254,7 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 		} else if (rec.type != LFS_IREC_REG ||
 		           sodium_memcmp(h.file_id, in->iattr_bind, LFS_IATTR_BIND_LEN) != 0) {
 			why = "inode attribute belongs to another file";
+			other_file = true;
 			r = -EIO;
 		} else {
 			in->iattr_bound = true;
@@ -255,7 +263,7 @@ int lfs_attr_bind(struct lfs_fs *fs, struct lfs_inode *in, int fd)
 		}
 	}
 	pthread_mutex_unlock(&in->meta_lock);
-	if (r == -EIO && why && strcmp(why, "inode attribute belongs to another file") == 0)
+	if (other_file)
 		r = rebind_by_descriptor(fs, in, fd, &h, &why);
 	pthread_rwlock_unlock(&in->io_lock);
 	if (why) {
