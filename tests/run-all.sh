@@ -202,6 +202,13 @@ if [ "$which" != unit ]; then
 			# A group is one unit, where its first file stands (or
 			# among the first, when lanes.conf hands @GROUP out first).
 			case " $groups " in *" $c "*) continue ;; esac
+			# (the name becomes part of a shell variable's name below)
+			case $c in *[!A-Za-z0-9_]*)
+				fail=$((fail + 1))
+				echo "not ok tests/integration/lanes.conf: group name $c: letters, digits and _ only"
+				continue
+				;;
+			esac
 			groups="$groups $c"
 			unit=""
 			for g in "$itests"/*.bats; do [ "$(lane_of "$g")" = "$c" ] && unit="$unit $g"; done
