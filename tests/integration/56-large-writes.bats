@@ -27,7 +27,11 @@ write_all() {
 		conv=notrunc status=none
 	dd if="$T/src" of="$d/a" bs=1M skip=11 count=4 oflag=seek_bytes seek=$((39 << 20)) \
 		conv=notrunc status=none
-	dd if="$T/src" of="$d/b" bs=1M count=16 status=none &
+	# Both writers without O_TRUNC, on a file made first: a truncating
+	# open by one could land after the other's first writes and cut them
+	# (seen once: the mount and ext4 raced differently, byte 16 MiB + 1).
+	: >"$d/b"
+	dd if="$T/src" of="$d/b" bs=1M count=16 conv=notrunc status=none &
 	dd if="$T/src" of="$d/b" bs=1M skip=16 seek=16 count=16 conv=notrunc status=none &
 	wait
 }
