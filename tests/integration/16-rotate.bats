@@ -86,10 +86,16 @@ check_tree() {
 	sync
 	"$LETHEFS" rotate "$MNT"
 	sleep 0.3
-	pkill -9 -f "lethefs mount .*$VAULT"
-	# A killed process holds its listening socket until it is reaped: a
-	# remount before then finds the socket answering ("already mounted").
-	for _ in $(seq 100); do pgrep -f "lethefs mount .*$VAULT" >/dev/null || break; sleep 0.1; done
+	local pid
+	pid=$(pgrep -f "lethefs mount .*$VAULT" | head -n1)
+	[ -n "$pid" ]
+	kill -9 "$pid"
+	# A killed process holds its socket and the vault's lease until its
+	# last thread has exited and it is reaped: a remount before then finds
+	# the vault in use. Its command line goes first (pgrep -f misses it
+	# while a thread is still in the backing store's fdatasync), so the
+	# wait is for the process itself.
+	for _ in $(seq 100); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
 	fusermount3 -u "$MNT" || umount -l "$MNT"
 	# Two epochs on disk: the next mount resumes by itself.
 	[ "$(stat -c %s "$VAULT/lethefs.keyring")" -eq 160 ]
