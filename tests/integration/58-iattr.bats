@@ -415,8 +415,7 @@ lookup_raced_by_rename() { # mode of A, mode of B -> $T/cat.out: the reads
 	# The same mode: nothing was granted wrongly, nothing refused.
 	lookup_raced_by_rename 644 644
 	[ "$(cat "$T/cat.out")" = "$(printf 'AAAA\nAAAA')" ]
-	unmount_vault
-	rm -rf "$VAULT"
+	teardown_vault # (its temporary directory too: setup_vault makes a new one)
 	setup_vault
 	# Another mode was served: refused once (the kernel may have granted
 	# by it), then served as it is.
