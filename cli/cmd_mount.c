@@ -167,6 +167,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->writeback_given = true;
 		} else if (!strcmp(o, "shared")) {
 			mo->m.shared = true;
+		} else if (!strcmp(o, "shared_sync")) {
+			mo->m.shared = mo->m.shared_sync = true;
 		} else if (!strcmp(o, "iattr") || !strcmp(o, "noiattr")) {
 			mo->m.iattr = o[0] == 'i';
 		} else if (!strncmp(o, "max_threads=", 12)) {

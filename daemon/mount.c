@@ -14,6 +14,7 @@
 #include "../fs/gate.h"
 #include "../fs/ops.h"
 #include "../fs/rawio.h"
+#include "../fs/sharedwb.h"
 #include "../staging/ops_stage.h"
 #include "../staging/stage_inval.h"
 
@@ -211,6 +212,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	}
 	fs.writeback = mo->writeback && !mo->shared;
 	fs.shared = mo->shared;
+	fs.shared_wb = mo->shared && !mo->shared_sync && !getenv("LETHEFS_SHARED_SYNC");
 	fs.acl = mo->acl;
 	fs.iattr = mo->iattr && !mo->shared; /* and the backing store's user. xattrs: below */
 	/* Lookups read inode attributes by name with getxattrat (Linux 6.13)
@@ -419,6 +421,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	} else {
 		fs.se = se;
 		st = serve(se, mo, vault, mnt, &ctl, &session);
+		lfs_swb_drain_all(&fs); /* (the kernel released every handle) */
 		fs.se = NULL;
 		fuse_session_unmount(se);
 	}

@@ -23,6 +23,7 @@ struct lfs_mount_opts {
 	bool read_only; /* -o ro */
 	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
 	bool shared;    /* several hosts mount the vault at once (docs/SHARED.md) */
+	bool shared_sync; /* -o shared_sync: no write-behind in shared mode */
 	bool iattr;     /* inode attributes for new files (FORMAT.md 14.9) */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;

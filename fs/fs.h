@@ -135,6 +135,9 @@ struct lfs_inode {
 	 * io_lock before the descriptor closes; used only under io_lock
 	 * (meta_lock guards the field). */
 	int wfd;
+	/* Shared mounts: the write-behind queue (fs/sharedwb.h), made at the
+	 * first write that uses it, freed with the inode. */
+	struct lfs_swb *swb;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -235,6 +238,14 @@ struct lfs_fs {
 	 * kept across opens, cached headers checked before use, and
 	 * cross-host locks on backing files (fs/filelock.h). */
 	bool shared;
+	/* Shared mounts: WRITEs acknowledged once queued (fs/sharedwb.h);
+	 * off with -o shared_sync. The list of queues (swb_lock), how many
+	 * are being written, and the bytes their buffers take. */
+	bool shared_wb;
+	pthread_mutex_t swb_lock;
+	struct lfs_swb *swb_list;
+	_Atomic long swb_running;
+	_Atomic size_t swb_bytes;
 	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
 	/* -o iattr on an exclusive mount whose backing store keeps user.
 	 * xattrs: new regular files get an inode attribute (FORMAT.md 14.9),

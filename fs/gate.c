@@ -12,6 +12,7 @@
 #include "gate.h"
 #include "ops.h"
 #include "dirnames.h"
+#include "sharedwb.h"
 
 #include <errno.h>
 #include <time.h>
@@ -149,6 +150,23 @@ static void names_unlock(struct names_hold h)
 	lfs_inode_release(h.fs, h.in);
 }
 
+/* Shared mounts: what reads or depends on a file's content or size waits
+ * for its queued writes first (fs/sharedwb.h). Name changes wait for every
+ * queue while any is busy (the renamed or removed file may be one). */
+static void settle(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	if (fs->shared_wb && ino != FUSE_ROOT_ID)
+		lfs_swb_wait(lfs_inode_of(req, ino));
+}
+
+static void settle_names(fuse_req_t req)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	if (fs->shared_wb && lfs_swb_busy(fs))
+		lfs_swb_drain_all(fs);
+}
+
 static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count(req, LFS_OP_LOOKUP);
@@ -163,6 +181,7 @@ static void g_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_GETATTR);
+	settle(req, ino);
 	if (fi && fi->fh ? refuse_handle(req, fi)
 			 : ino != FUSE_ROOT_ID && refuse_attr(req))
 		return;
@@ -174,6 +193,7 @@ static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int val
 		      struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_SETATTR);
+	settle(req, ino);
 	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req)))
 		lfs_op_setattr(req, ino, attr, valid, fi);
 	wipe_stack();
@@ -223,6 +243,7 @@ static void g_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
 static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	count(req, LFS_OP_LINK);
+	settle(req, ino);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_link(req, ino, parent, name);
@@ -234,6 +255,7 @@ static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char
 static void g_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count(req, LFS_OP_UNLINK);
+	settle_names(req);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
 		lfs_op_unlink(req, parent, name);
@@ -257,6 +279,7 @@ static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		     const char *newname, unsigned int flags)
 {
 	count(req, LFS_OP_RENAME);
+	settle_names(req);
 	if (!refuse(req)) {
 		struct names_hold a = names_lock(req, parent);
 		struct names_hold b = {NULL, NULL, -1};
@@ -328,6 +351,7 @@ static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_OPEN);
+	settle(req, ino);
 	if (!refuse(req))
 		lfs_op_open(req, ino, fi);
 	wipe_stack();
@@ -337,6 +361,7 @@ static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_READ);
+	settle(req, ino);
 	if (!refuse_handle(req, fi))
 		lfs_op_read(req, ino, size, off, fi);
 	wipe_stack();
@@ -371,6 +396,7 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 			struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_FALLOCATE);
+	settle(req, ino);
 	if (!refuse_handle(req, fi))
 		lfs_op_fallocate(req, ino, mode, offset, length, fi);
 	wipe_stack();
@@ -380,6 +406,7 @@ static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		    struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_LSEEK);
+	settle(req, ino);
 	if (!refuse_handle(req, fi))
 		lfs_op_lseek(req, ino, off, whence, fi);
 	wipe_stack();

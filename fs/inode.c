@@ -5,6 +5,7 @@
 #include "inode_int.h"
 #include "longlink.h"
 #include "prefetch.h"
+#include "sharedwb.h"
 #include "../cluster/backing.h"
 #include "names.h"
 #include "../common/log.h"
@@ -58,6 +59,7 @@ int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
 	if (lfs_slab_init(&fs->inode_slab, sizeof(struct lfs_inode)) < 0)
 		return -EINVAL;
 	pthread_mutex_init(&fs->report_lock, NULL);
+	pthread_mutex_init(&fs->swb_lock, NULL);
 	fs->nbuckets = LFS_MIN_BUCKETS;
 	fs->buckets = buckets_alloc(fs->nbuckets);
 	fs->reported = calloc(LFS_REPORTED_MAX, sizeof(*fs->reported));
@@ -131,6 +133,7 @@ static void inode_free(struct lfs_fs *fs, struct lfs_inode *inode)
 	 * fd_lock (docs/PERFORMANCE.md, "Tree work at many files"). */
 	if (fd >= 0)
 		lfs_closer_close(&fs->closer, fd);
+	lfs_swb_destroy(fs, inode);
 	if (inode->fh != (struct file_handle *)inode->fh_inline)
 		free(inode->fh);
 	free(inode->bname);
@@ -165,6 +168,7 @@ void lfs_fs_destroy(struct lfs_fs *fs)
 		close(fs->handle_mount_fd);
 	pthread_mutex_destroy(&fs->fd_lock);
 	pthread_mutex_destroy(&fs->report_lock);
+	pthread_mutex_destroy(&fs->swb_lock);
 }
 
 /* Rehashes into nb buckets: twice as many when the table grows past one

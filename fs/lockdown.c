@@ -23,6 +23,7 @@
 #include "gate.h"
 #include "dirnames.h"
 #include "ops.h"
+#include "sharedwb.h"
 #include "../common/log.h"
 
 #include <dirent.h>
@@ -81,11 +82,15 @@ static void drop_names(struct lfs_fs *fs, struct lfs_inode *dir, void *arg)
 long lfs_fs_lockdown(struct lfs_fs *fs)
 {
 	long dropped = 0;
+	/* Queued writes of shared mounts land before the keys go, written
+	 * again after the gate closed (one could have passed it before). */
+	lfs_swb_drain_all(fs);
 	atomic_store(&fs->access, LFS_ACCESS_DRAINING);
 	if (fs->se)
 		lfs_fs_for_each_in(fs, LFS_SET_PAGED, 0, drop_pages, &dropped);
 	atomic_fetch_add(&fs->lock_gen, 1);
 	atomic_store(&fs->access, LFS_ACCESS_LOCKED);
+	lfs_swb_drain_all(fs);
 	if (fs->se && lfs_keyring_is_unlocked(fs->kr)) {
 		lfs_fs_for_each_in(fs, LFS_SET_DIRS, 0, drop_names, NULL);
 		long again = 0;

@@ -42,6 +42,7 @@ struct lfs_handle {
 	 * local disks (writebehind), as direct reads. */
 	_Atomic uint64_t wb_next;
 	bool writebehind;
+	bool queued; /* shared mounts: WRITEs go to the queue (fs/sharedwb.h) */
 };
 #define LFS_DIRECT_NONE (-1)
 #define LFS_DIRECT_OFF  (-2)

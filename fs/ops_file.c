@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "holes.h"
 #include "rawio.h"
+#include "sharedwb.h"
 #include "stage_hooks.h"
 #include "writebehind.h"
 
@@ -92,6 +93,9 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 	atomic_init(&h->wb_next, 0);
 	h->writebehind = h->writer && !fs->shared && lfs_backing_direct_reads(fs->backing);
+	/* Shared mounts queue writes (fs/sharedwb.h), except through handles
+	 * whose writes must be durable or uncached when write(2) returns. */
+	h->queued = h->writer && fs->shared_wb && !(fi->flags & (O_SYNC | O_DSYNC | O_DIRECT));
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);
@@ -304,9 +308,13 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	}
 	uint64_t cur = 0, end = (uint64_t)off + size;
 	/* A staging quota is charged before the write (to refuse it); else
-	 * the write itself tells the size it found, without a stat here. */
+	 * the write itself tells the size it found, without a stat here.
+	 * What is queued counts as written. */
 	if (inode->stage_id) {
 		cur = lfs_plain_size_of(fs, inode, fd);
+		uint64_t queued = lfs_handle_of(fi)->queued ? lfs_swb_queued_end(inode) : 0;
+		if (queued > cur)
+			cur = queued;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
 		int r = lfs_stage_hook_charge(fs, inode, growth);
 		if (r < 0) {
@@ -314,8 +322,25 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			return;
 		}
 	}
+	ssize_t n = 1;
+	if (lfs_handle_of(fi)->queued) {
+		n = lfs_swb_write(fs, inode, fd, buf, size, (uint64_t)off, growth);
+		if (n == 0) {
+			fuse_reply_write(req, size);
+			return;
+		}
+		if (n < 0)
+			lfs_stage_hook_charge(fs, inode, -growth);
+	} else if (fs->shared_wb) {
+		/* After what other handles queued, and failing as they did. */
+		n = lfs_swb_settle(inode, 0);
+		n = n < 0 ? n : 1;
+		if (n < 0)
+			lfs_stage_hook_charge(fs, inode, -growth);
+	}
 	uint64_t found = 0;
-	ssize_t n = lfs_fileio_write_sized(fs, inode, fd, buf, size, (uint64_t)off, &found);
+	if (n > 0)
+		n = lfs_fileio_write_sized(fs, inode, fd, buf, size, (uint64_t)off, &found);
 	if (!inode->stage_id)
 		cur = found;
 	if (n < 0)
@@ -334,13 +359,21 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 
 void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	/* On a backing filesystem whose close(2) cannot fail there is nothing
 	 * to pass on: ENOSYS makes the kernel stop sending FLUSH on this mount
 	 * (one round trip less per close). close(2) through the mount still
 	 * reports write errors: the kernel writes the file's dirty pages and
 	 * checks their errors before it would send a FLUSH (fuse_flush). */
-	if (lfs_backing_close_is_silent(lfs_req_fs(req)->backing)) {
+	struct lfs_fs *fs = lfs_req_fs(req);
+	/* Deferred write errors of a shared mount (fs/sharedwb.h), once. */
+	if (fs->shared_wb) {
+		int e = lfs_swb_settle(lfs_inode_of(req, ino), 1);
+		if (e < 0) {
+			fuse_reply_err(req, -e);
+			return;
+		}
+	}
+	if (!fs->shared_wb && lfs_backing_close_is_silent(fs->backing)) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
@@ -356,8 +389,12 @@ void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs_handle *h = lfs_handle_of(fi);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
+	/* Its descriptor may carry queued writes (FLUSH reported their
+	 * errors; a handle closed without one keeps them for the next). */
+	lfs_swb_wait(inode);
 	if (h->writer) {
-		atomic_fetch_sub(&inode->writers, 1);
+		if (atomic_fetch_sub(&inode->writers, 1) == 1)
+			lfs_swb_idle(lfs_req_fs(req), inode);
 		pthread_mutex_lock(&inode->meta_lock);
 		bool lent = inode->wfd == h->fd;
 		pthread_mutex_unlock(&inode->meta_lock);
@@ -383,8 +420,14 @@ void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)ino;
 	int fd = lfs_handle_of(fi)->fd;
+	/* What was queued first; a deferred write's error instead of a
+	 * success (fs/sharedwb.h), once. */
+	int e = lfs_req_fs(req)->shared_wb ? lfs_swb_settle(lfs_inode_of(req, ino), 1) : 0;
+	if (e < 0) {
+		fuse_reply_err(req, -e);
+		return;
+	}
 	int r = datasync ? fdatasync(fd) : fsync(fd);
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
