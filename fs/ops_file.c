@@ -96,6 +96,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	/* Shared mounts queue writes (fs/sharedwb.h), except through handles
 	 * whose writes must be durable or uncached when write(2) returns. */
 	h->queued = h->writer && fs->shared_wb && !(fi->flags & (O_SYNC | O_DSYNC | O_DIRECT));
+	h->wb_seen = fs->shared_wb ? lfs_swb_failures(inode) : 0;
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);
@@ -324,7 +325,8 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	}
 	ssize_t n = 1;
 	if (lfs_handle_of(fi)->queued) {
-		n = lfs_swb_write(fs, inode, fd, buf, size, (uint64_t)off, growth);
+		n = lfs_swb_write(fs, inode, &lfs_handle_of(fi)->wb_seen, fd, buf, size,
+		                  (uint64_t)off, growth);
 		if (n == 0) {
 			fuse_reply_write(req, size);
 			return;
@@ -333,7 +335,7 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			lfs_stage_hook_charge(fs, inode, -growth);
 	} else if (fs->shared_wb) {
 		/* After what other handles queued, and failing as they did. */
-		n = lfs_swb_settle(inode, 0);
+		n = lfs_swb_settle(inode, &lfs_handle_of(fi)->wb_seen, false);
 		n = n < 0 ? n : 1;
 		if (n < 0)
 			lfs_stage_hook_charge(fs, inode, -growth);
@@ -367,7 +369,7 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	/* Deferred write errors of a shared mount (fs/sharedwb.h), once. */
 	if (fs->shared_wb) {
-		int e = lfs_swb_settle(lfs_inode_of(req, ino), 1);
+		int e = lfs_swb_settle(lfs_inode_of(req, ino), &lfs_handle_of(fi)->wb_seen, true);
 		if (e < 0) {
 			fuse_reply_err(req, -e);
 			return;
@@ -423,7 +425,9 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 	int fd = lfs_handle_of(fi)->fd;
 	/* What was queued first; a deferred write's error instead of a
 	 * success (fs/sharedwb.h), once. */
-	int e = lfs_req_fs(req)->shared_wb ? lfs_swb_settle(lfs_inode_of(req, ino), 1) : 0;
+	int e = lfs_req_fs(req)->shared_wb
+	            ? lfs_swb_settle(lfs_inode_of(req, ino), &lfs_handle_of(fi)->wb_seen, true)
+	            : 0;
 	if (e < 0) {
 		fuse_reply_err(req, -e);
 		return;

@@ -40,6 +40,7 @@ struct swb_segment {
 	char *buf;
 	size_t used;
 	unsigned n;
+	uint64_t last; /* the queue's count of WRITEs when its last came */
 	struct swb_extent ext[LFS_SWB_EXTENTS];
 };
 
@@ -52,8 +53,18 @@ struct lfs_swb {
 	struct swb_segment seg[2];
 	unsigned fill; /* the segment WRITEs go to */
 	bool running;  /* a worker owns the queue (until both are empty) */
-	int err;       /* deferred error (positive errno), until reported */
-	uint64_t end;  /* the end of what is queued, while running */
+	/* Failures: the latest one's errno, and how many there were (each
+	 * handle remembers the count it has reported: lfs_swb_settle).
+	 * broken: a write failed; what is queued behind it is dropped, until
+	 * the queue is empty. */
+	int err;
+	uint64_t failures;
+	bool broken;
+	/* WRITEs queued so far, and of them written (or dropped): a waiter
+	 * waits for what was queued when it came, not for a writer that
+	 * keeps queueing. */
+	uint64_t queued, done;
+	uint64_t end; /* the end of what is queued, while running */
 };
 
 /* The worker's stack may hold key material, as a handler's (fs/gate.c). */
@@ -94,27 +105,33 @@ static void *worker(void *arg)
 			break;
 		q->fill ^= 1; /* empty: written before this one was taken */
 		pthread_cond_broadcast(&q->cond);
-		int err = q->err;
+		int err = q->broken ? q->err : 0;
 		pthread_mutex_unlock(&q->lock);
 		if (err) {
-			/* Writes queued behind a failure are dropped as it was
-			 * (each WRITE after it failed): refunded, reported once. */
+			/* Queued behind a failure (each such WRITE was acknowledged
+			 * before it): dropped, refunded, reported with it. */
 			for (unsigned i = 0; i < s->n; i++)
 				if (s->ext[i].charged)
 					lfs_stage_hook_charge(fs, q->inode, -s->ext[i].charged);
+			err = 0;
 		} else {
 			err = write_segment(q, s);
 		}
 		sodium_stackzero(WORKER_STACK_WIPE);
 		sodium_memzero(s->buf, s->used);
 		pthread_mutex_lock(&q->lock);
-		if (err && !q->err)
+		if (err) {
 			q->err = err;
+			q->failures++;
+			q->broken = true;
+		}
+		q->done = s->last;
 		s->used = 0;
 		s->n = 0;
 		pthread_cond_broadcast(&q->cond);
 	}
 	q->running = false;
+	q->broken = false;
 	q->end = 0;
 	atomic_fetch_sub(&fs->swb_running, 1);
 	pthread_cond_broadcast(&q->cond);
@@ -146,6 +163,21 @@ static void wait_idle(struct lfs_swb *q)
 {
 	while (q->running)
 		pthread_cond_wait(&q->cond, &q->lock);
+}
+
+/* Until what was queued before the call is written (q->lock held). */
+static void wait_queued(struct lfs_swb *q)
+{
+	uint64_t upto = q->queued;
+	while (q->done < upto)
+		pthread_cond_wait(&q->cond, &q->lock);
+}
+
+/* A failure the handle that remembers *seen has not reported yet: its
+ * errno, negative, or 0 (q->lock held). */
+static int unreported(const struct lfs_swb *q, const uint64_t *seen)
+{
+	return seen && *seen != q->failures ? -q->err : 0;
 }
 
 /* The segments' memory, within the budget of all queues (q->lock). */
@@ -189,30 +221,30 @@ static bool fits(const struct swb_segment *s, int fd, size_t size, uint64_t off)
 	return e->fd == fd && e->off + e->len == off;
 }
 
-int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf, size_t size,
-                  uint64_t off, int64_t charged)
+int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, int fd,
+                  const char *buf, size_t size, uint64_t off, int64_t charged)
 {
 	struct lfs_swb *q = queue_of(fs, inode, true);
 	if (!q)
 		return 1;
 	pthread_mutex_lock(&q->lock);
-	if (q->err) {
-		int err = q->err;
+	int r = unreported(q, seen);
+	if (r == 0 && q->broken)
+		r = -q->err;
+	if (r == 0 && (size > LFS_SWB_SEGMENT || !have_buffers(q))) {
+		/* Written by the caller, after what is queued. */
+		wait_queued(q);
+		r = unreported(q, seen);
 		pthread_mutex_unlock(&q->lock);
-		return -err;
+		return r < 0 ? r : 1;
 	}
-	if (size > LFS_SWB_SEGMENT || !have_buffers(q)) {
-		wait_idle(q);
-		int err = q->err;
-		pthread_mutex_unlock(&q->lock);
-		return err ? -err : 1;
-	}
-	while (!fits(&q->seg[q->fill], fd, size, off) && !q->err)
+	while (r == 0 && !fits(&q->seg[q->fill], fd, size, off)) {
 		pthread_cond_wait(&q->cond, &q->lock);
-	if (q->err) {
-		int err = q->err;
+		r = unreported(q, seen);
+	}
+	if (r < 0) {
 		pthread_mutex_unlock(&q->lock);
-		return -err;
+		return r;
 	}
 	struct swb_segment *s = &q->seg[q->fill];
 	struct swb_extent *e = s->n ? &s->ext[s->n - 1] : NULL;
@@ -225,6 +257,7 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char
 	}
 	memcpy(s->buf + s->used, buf, size);
 	s->used += size;
+	s->last = ++q->queued;
 	if (off + size > q->end)
 		q->end = off + size;
 	if (!q->running) {
@@ -234,21 +267,20 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char
 		pthread_t t;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		int r = pthread_create(&t, &a, worker, q);
+		r = pthread_create(&t, &a, worker, q);
 		pthread_attr_destroy(&a);
 		if (r != 0) {
 			/* No thread: written here, before the acknowledgement. */
 			pthread_mutex_unlock(&q->lock);
 			worker(q);
 			pthread_mutex_lock(&q->lock);
-			int err = q->err;
-			q->err = 0;
-			pthread_mutex_unlock(&q->lock);
-			return -err;
+			r = unreported(q, seen);
+			if (seen)
+				*seen = q->failures;
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
-	return 0;
+	return r;
 }
 
 uint64_t lfs_swb_queued_end(struct lfs_inode *inode)
@@ -262,23 +294,34 @@ uint64_t lfs_swb_queued_end(struct lfs_inode *inode)
 	return end;
 }
 
-void lfs_swb_wait(struct lfs_inode *inode)
-{
-	(void)lfs_swb_settle(inode, 0);
-}
-
-int lfs_swb_settle(struct lfs_inode *inode, int report)
+uint64_t lfs_swb_failures(struct lfs_inode *inode)
 {
 	struct lfs_swb *q = __atomic_load_n(&inode->swb, __ATOMIC_ACQUIRE);
 	if (!q)
 		return 0;
 	pthread_mutex_lock(&q->lock);
-	wait_idle(q);
-	int err = q->err;
-	if (report)
-		q->err = 0;
+	uint64_t n = q->failures;
 	pthread_mutex_unlock(&q->lock);
-	return -err;
+	return n;
+}
+
+void lfs_swb_wait(struct lfs_inode *inode)
+{
+	(void)lfs_swb_settle(inode, NULL, false);
+}
+
+int lfs_swb_settle(struct lfs_inode *inode, uint64_t *seen, bool report)
+{
+	struct lfs_swb *q = __atomic_load_n(&inode->swb, __ATOMIC_ACQUIRE);
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	wait_queued(q);
+	int r = unreported(q, seen);
+	if (report && seen)
+		*seen = q->failures;
+	pthread_mutex_unlock(&q->lock);
+	return r;
 }
 
 void lfs_swb_drain_all(struct lfs_fs *fs)
@@ -286,7 +329,7 @@ void lfs_swb_drain_all(struct lfs_fs *fs)
 	pthread_mutex_lock(&fs->swb_lock);
 	for (struct lfs_swb *q = fs->swb_list; q; q = q->next) {
 		pthread_mutex_lock(&q->lock);
-		wait_idle(q);
+		wait_queued(q);
 		pthread_mutex_unlock(&q->lock);
 	}
 	pthread_mutex_unlock(&fs->swb_lock);

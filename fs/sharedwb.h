@@ -23,6 +23,7 @@
 #ifndef LETHEFS_SHAREDWB_H
 #define LETHEFS_SHAREDWB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,19 +42,26 @@ struct lfs_inode;
 /* Queues size bytes of buf for offset off through backing descriptor fd
  * (kept open by its handle until lfs_swb_wait has returned: release waits).
  * charged: the staging quota charge already made for it, refunded if the
- * deferred write fails. Returns 0 when queued (acknowledge it), 1 when the
- * caller must write it itself (after this returned, nothing of the inode
- * is queued any more: order is kept), or a negative errno: a deferred
- * write failed before (not cleared). */
-int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, int fd, const char *buf, size_t size,
-                  uint64_t off, int64_t charged);
+ * deferred write fails. seen: the handle's count of failures reported
+ * (lfs_swb_settle). Returns 0 when queued (acknowledge it), 1 when the
+ * caller must write it itself (what was queued before is written by then),
+ * or a negative errno: a deferred write failed and the handle has not
+ * reported it yet, or it failed while this was queued behind it. */
+int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, int fd,
+                  const char *buf, size_t size, uint64_t off, int64_t charged);
 /* The end of what is queued for inode (0: nothing), for quota charging. */
 uint64_t lfs_swb_queued_end(struct lfs_inode *inode);
-/* Waits until nothing of inode is queued or being written. */
+/* How many deferred writes of inode failed so far: a handle opened now
+ * has seen them (errors are reported to handles open when they happen,
+ * as the kernel's errseq does). */
+uint64_t lfs_swb_failures(struct lfs_inode *inode);
+/* Waits until what was queued for inode when called is written: never
+ * for a writer that keeps queueing. */
 void lfs_swb_wait(struct lfs_inode *inode);
-/* Waits as lfs_swb_wait, then returns the deferred error (a negative
- * errno) and clears it (report: FLUSH, FSYNC), or only returns it. */
-int lfs_swb_settle(struct lfs_inode *inode, int report);
+/* Waits as lfs_swb_wait, then returns a failure the handle whose count is
+ * *seen has not reported (a negative errno) or 0; report: it is reported
+ * now (FLUSH, FSYNC: once per handle). */
+int lfs_swb_settle(struct lfs_inode *inode, uint64_t *seen, bool report);
 /* Waits for every inode's queue (a lock of the vault, the unmount, a
  * rename or unlink while any queue is busy). */
 void lfs_swb_drain_all(struct lfs_fs *fs);

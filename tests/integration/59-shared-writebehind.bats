@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Write-behind of shared mounts (fs/sharedwb.h, docs/SHARED.md "Writes are
+# acknowledged before they reach the engine"): a vault in a local directory
+# mounted with -o shared, WRITEs queued and acknowledged, written by a
+# worker. What was written reads back, a deferred error reaches close(2) or
+# fsync(2) and never a false success, and a kill -9 loses only what was not
+# fsync'd. (Two hosts writing disjoint ranges of one file at once, through
+# this path too: 56-shared-local.bats.)
+
+load helpers
+
+setup() {
+	setup_vault
+}
+
+teardown() {
+	if [ -n "${SMALL:-}" ]; then
+		unmount_vault || true
+		mountpoint -q "$SMALL" && { umount "$SMALL" || umount -l "$SMALL"; }
+	fi
+	teardown_vault
+}
+
+# The small backing filesystem of the error tests: the vault on a tmpfs of
+# $1 MiB.
+small_vault() {
+	SMALL=$T/small
+	mkdir -p "$SMALL"
+	mount -t tmpfs -o "size=${1}m" tmpfs "$SMALL"
+	VAULT=$SMALL/vault
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+}
+
+@test "shared write-behind: a large sequential write reads back byte for byte, also before close, and after a remount" {
+	mount_vault -o shared
+	head -c $((40 << 20)) /dev/urandom >"$T/data"
+	dd if="$T/data" of="$MNT/big" bs=1M status=none
+	cmp "$T/data" "$MNT/big"
+	# Read after write through another descriptor while the writer's is
+	# still open (nothing closed or synced yet), and the size it shows.
+	python3 - "$T/data" "$MNT/f" <<'PY'
+import os, sys
+data = open(sys.argv[1], "rb").read()[: 12 << 20]
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+for off in range(0, len(data), 1 << 20):
+    os.write(fd, data[off : off + (1 << 20)])
+assert os.stat(sys.argv[2]).st_size == len(data), "size before close"
+with open(sys.argv[2], "rb") as r:
+    assert r.read() == data, "read before close"
+os.pwrite(fd, b"X" * 5000, 3 << 20)  # an overwrite queued behind the appends
+with open(sys.argv[2], "rb") as r:
+    r.seek(3 << 20)
+    assert r.read(5000) == b"X" * 5000, "overwrite before close"
+os.close(fd)
+PY
+	unmount_vault
+	mount_vault -o shared
+	cmp "$T/data" "$MNT/big"
+	[ "$(stat -c %s "$MNT/f")" -eq $((12 << 20)) ]
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# Writes 1 MiB chunks until $3 MiB are written or a write fails, then $2
+# (fsync or close); prints what failed: "write N errno", "fsync errno",
+# "close errno" (or "none"), and for fsync, what a second fsync says.
+full_disk_writer() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import errno, os, sys
+path, end, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+out = []
+for i in range(mib):
+    try:
+        os.write(fd, os.urandom(1 << 20))
+    except OSError as e:
+        out.append("write %d %s" % (i, errno.errorcode[e.errno]))
+        break
+if end == "fsync":
+    for _ in range(2):
+        try:
+            os.fsync(fd)
+            out.append("fsync ok")
+        except OSError as e:
+            out.append("fsync %s" % errno.errorcode[e.errno])
+try:
+    os.close(fd)
+    out.append("close ok")
+except OSError as e:
+    out.append("close %s" % errno.errorcode[e.errno])
+print(" ".join(out))
+PY
+}
+
+@test "shared write-behind: a full backing filesystem fails fsync(2) or close(2), never silently, once" {
+	small_vault 12
+	mount_vault -o shared
+	head -c 1000000 /dev/urandom >"$T/keep"
+	cp "$T/keep" "$MNT/keep"
+	sync "$MNT/keep"
+	# 24 MiB into a 12 MiB disk: write(2)s succeed (queued) until the
+	# worker meets the full disk; the next write(2) fails (or none does, if
+	# the writes ended first), and fsync(2) reports the error: once.
+	run full_disk_writer "$MNT/a" fsync 24
+	echo "$output"
+	[[ "$output" =~ ^(write\ [0-9]+\ ENOSPC\ )?fsync\ ENOSPC\ fsync\ ok\ close\ ok$ ]]
+	rm -f "$MNT/a"
+	# The same without fsync: close(2) reports it.
+	run full_disk_writer "$MNT/b" close 24
+	echo "$output"
+	[[ "$output" =~ ^(write\ [0-9]+\ ENOSPC\ )?close\ ENOSPC$ ]]
+	rm -f "$MNT/b"
+	# Nothing else was harmed, and the freed space takes writes again.
+	cmp "$T/keep" "$MNT/keep"
+	run full_disk_writer "$MNT/c" fsync 4
+	echo "$output"
+	[ "$output" = "fsync ok fsync ok close ok" ]
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "shared write-behind: kill -9 mid-stream loses only what was not fsync'd; remount and fsck clean" {
+	mount_vault -o shared
+	head -c $((8 << 20)) /dev/urandom >"$T/prefix"
+	python3 - "$T/prefix" "$MNT/f" "$T/synced" <<'PY' &
+import os, sys
+prefix = open(sys.argv[1], "rb").read()
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, prefix)
+os.fsync(fd)
+open(sys.argv[3], "w").close()
+try:
+    while True:
+        os.write(fd, os.urandom(1 << 20))
+except OSError:
+    pass
+PY
+	writer=$!
+	for _ in $(seq 100); do
+		[ -f "$T/synced" ] && break
+		sleep 0.1
+	done
+	[ -f "$T/synced" ]
+	sleep 0.5 # a few more MiB acknowledged, some queued
+	pkill -9 -f "lethefs mount .*$VAULT"
+	wait "$writer" || true
+	fusermount3 -u "$MNT" || umount -l "$MNT"
+	for _ in $(seq 50); do
+		pgrep -f "lethefs mount .*$VAULT" >/dev/null || break
+		sleep 0.1
+	done
+	mount_vault -o shared
+	size=$(stat -c %s "$MNT/f")
+	echo "size after the kill: $size"
+	[ "$size" -ge $((8 << 20)) ]
+	cmp -n $((8 << 20)) "$T/prefix" "$MNT/f"
+	cat "$MNT/f" >/dev/null # every block after it authenticates
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "shared write-behind: -o shared_sync writes synchronously; a lock drains the queue first" {
+	mount_vault -o shared_sync
+	head -c $((6 << 20)) /dev/urandom >"$T/data"
+	dd if="$T/data" of="$MNT/s" bs=1M status=none
+	cmp "$T/data" "$MNT/s"
+	unmount_vault
+	mount_vault -o shared
+	# Written, not closed, then the vault locked (forced: a file is open).
+	python3 - "$T/data" "$MNT/w" "$T/written" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, open(sys.argv[1], "rb").read())
+open(sys.argv[3], "w").close()
+time.sleep(3)
+PY
+	writer=$!
+	for _ in $(seq 100); do
+		[ -f "$T/written" ] && break
+		sleep 0.1
+	done
+	"$LETHEFS" lock --force "$MNT"
+	wait "$writer" || true
+	"$LETHEFS" unlock --passfile "$T/pass" "$MNT"
+	cmp "$T/data" "$MNT/w"
+	unmount_vault
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
