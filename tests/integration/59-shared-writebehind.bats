@@ -195,3 +195,22 @@ PY
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+@test "shared write-behind: a staging quota is charged before the write is acknowledged, refunded when freed" {
+	mount_vault -o shared
+	"$LETHEFS" stage create --ttl 1h --quota 1M "$MNT/q"
+	head -c 600000 /dev/urandom >"$T/a"
+	dd if="$T/a" of="$MNT/q/a" bs=64k status=none
+	run dd if=/dev/zero of="$MNT/q/b" bs=100000 count=6
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"quota exceeded"* ]]
+	cmp "$T/a" "$MNT/q/a"
+	used=$(getfattr --only-values -n user.lethefs.used "$MNT/q")
+	[ "$used" -eq $((600000 + $(stat -c %s "$MNT/q/b"))) ]
+	rm "$MNT/q/a" "$MNT/q/b"
+	head -c 900000 /dev/urandom >"$T/c"
+	dd if="$T/c" of="$MNT/q/c" bs=64k status=none
+	cmp "$T/c" "$MNT/q/c"
+	[ "$(getfattr --only-values -n user.lethefs.used "$MNT/q")" -eq 900000 ]
+}
