@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sodium.h>
 
 struct swb_extent {
@@ -190,13 +191,15 @@ static bool have_buffers(struct lfs_swb *q)
 		atomic_fetch_sub(&q->fs->swb_bytes, want);
 		return false;
 	}
-	q->seg[0].buf = malloc(LFS_SWB_SEGMENT);
-	q->seg[1].buf = malloc(LFS_SWB_SEGMENT);
-	if (q->seg[0].buf && q->seg[1].buf)
+	/* Mapped, not from the heap: unmapped when idle, the memory goes
+	 * back to the system (a heap keeps it, locked: mlockall). */
+	void *m = mmap(NULL, 2 * (size_t)LFS_SWB_SEGMENT, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED) {
+		q->seg[0].buf = m;
+		q->seg[1].buf = (char *)m + LFS_SWB_SEGMENT;
 		return true;
-	free(q->seg[0].buf);
-	free(q->seg[1].buf);
-	q->seg[0].buf = q->seg[1].buf = NULL;
+	}
 	atomic_fetch_sub(&q->fs->swb_bytes, want);
 	return false;
 }
@@ -205,8 +208,7 @@ static void free_buffers(struct lfs_swb *q)
 {
 	if (!q->seg[0].buf)
 		return;
-	free(q->seg[0].buf); /* wiped by the worker */
-	free(q->seg[1].buf);
+	munmap(q->seg[0].buf, 2 * (size_t)LFS_SWB_SEGMENT); /* wiped by the worker */
 	q->seg[0].buf = q->seg[1].buf = NULL;
 	atomic_fetch_sub(&q->fs->swb_bytes, 2 * (size_t)LFS_SWB_SEGMENT);
 }
