@@ -367,8 +367,10 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * reports write errors: the kernel writes the file's dirty pages and
 	 * checks their errors before it would send a FLUSH (fuse_flush). */
 	struct lfs_fs *fs = lfs_req_fs(req);
-	/* Deferred write errors of a shared mount (fs/sharedwb.h), once. */
-	if (fs->shared_wb) {
+	/* Deferred write errors of a shared mount (fs/sharedwb.h), once;
+	 * to writers only, as NFS's close(2) does: a reader's close (another
+	 * user's, a cp of the file) neither fails nor learns of them. */
+	if (fs->shared_wb && lfs_handle_of(fi)->writer) {
 		int e = lfs_swb_settle(lfs_inode_of(req, ino), &lfs_handle_of(fi)->wb_seen, true);
 		if (e < 0) {
 			fuse_reply_err(req, -e);
