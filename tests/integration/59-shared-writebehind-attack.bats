@@ -487,6 +487,61 @@ PY
 	done
 }
 
+@test "wb attack: writes through a shared mmap, msync, munmap: read back by another descriptor and after a remount" {
+	mount_vault -o shared
+	python3 - "$MNT/m" "$T/mref" <<'PY'
+import mmap, os, sys
+data = os.urandom(6 << 20)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.ftruncate(fd, len(data))
+m = mmap.mmap(fd, len(data))
+m[:] = data
+m.flush()
+with open(sys.argv[1], "rb") as r:
+    assert r.read() == data, "after msync"
+m[4096:8192] = b"Z" * 4096
+m.close()
+os.close(fd)
+data = data[:4096] + b"Z" * 4096 + data[8192:]
+with open(sys.argv[1], "rb") as r:
+    assert r.read() == data, "after munmap and close"
+open(sys.argv[2], "wb").write(data)
+PY
+	unmount_vault
+	mount_vault -o shared
+	cmp "$T/mref" "$MNT/m"
+}
+
+@test "wb attack: the daemon stopped by SIGTERM with writes queued and the file open: every acknowledged write lands" {
+	mount_vault -o shared
+	head -c $((24 << 20)) /dev/urandom >"$T/data"
+	python3 - "$T/data" "$MNT/t" "$T/written" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, open(sys.argv[1], "rb").read())
+open(sys.argv[3], "w").close()
+time.sleep(30)
+PY
+	writer=$!
+	for _ in $(seq 100); do
+		[ -f "$T/written" ] && break
+		sleep 0.05
+	done
+	pid=$(daemon_pid)
+	kill -TERM "$pid"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$writer" 2>/dev/null || true
+	wait "$writer" || true
+	mountpoint -q "$MNT" && { fusermount3 -u "$MNT" || umount -l "$MNT"; }
+	mount_vault -o shared
+	cmp "$T/data" "$MNT/t"
+	unmount_vault
+	fsck_clean
+}
+
 load hosts
 
 @test "wb attack: two hosts: what host A wrote (queued) is all on host B once A's close(2) returned" {
