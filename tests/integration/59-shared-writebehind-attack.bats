@@ -542,6 +542,26 @@ PY
 	fsck_clean
 }
 
+@test "wb attack: thousands of small files written once: the daemon's memory does not grow by kilobytes per file" {
+	# Each inode written once keeps its queue while the kernel caches the
+	# inode; an idle queue must cost little (the daemon's memory is
+	# locked): an untar of 100 000 files must not pin a gigabyte.
+	mount_vault -o shared
+	pid=$(daemon_pid)
+	before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	python3 - "$MNT" <<'PY'
+import os, sys
+for d in range(6):
+    os.mkdir("%s/d%d" % (sys.argv[1], d))
+    for i in range(500):
+        with open("%s/d%d/f%d" % (sys.argv[1], d, i), "wb") as f:
+            f.write(b"x" * 100)
+PY
+	after=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	echo "VmRSS before $before kB, after 3000 files $after kB"
+	[ $((after - before)) -lt $((8 << 10)) ]
+}
+
 load hosts
 
 @test "wb attack: two hosts: what host A wrote (queued) is all on host B once A's close(2) returned" {
