@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sodium.h>
 
 struct swb_extent {
@@ -40,8 +41,8 @@ struct swb_segment {
 	char *buf;
 	size_t used;
 	unsigned n;
-	uint64_t last; /* the queue's count of WRITEs when its last came */
-	struct swb_extent ext[LFS_SWB_EXTENTS];
+	uint64_t last;          /* the queue's count of WRITEs when its last came */
+	struct swb_extent *ext; /* LFS_SWB_EXTENTS, with buf (have_buffers) */
 };
 
 struct lfs_swb {
@@ -180,7 +181,15 @@ static int unreported(const struct lfs_swb *q, const uint64_t *seen)
 	return seen && *seen != q->failures ? -q->err : 0;
 }
 
-/* The segments' memory, within the budget of all queues (q->lock). */
+/* The segments' memory, within the budget of all queues (q->lock): their
+ * buffers and extents in one mapping of their own, unmapped when the last
+ * writer goes (lfs_swb_idle), so that an idle queue costs a few hundred
+ * bytes and its pages go back to the system (malloc keeps freed chunks of
+ * this size in the heap: thousands of files written once each grew the
+ * daemon's locked memory by 13 KiB per file). */
+#define SEG_EXT_BYTES ((size_t)LFS_SWB_EXTENTS * sizeof(struct swb_extent))
+#define MAP_BYTES     (2 * ((size_t)LFS_SWB_SEGMENT + SEG_EXT_BYTES))
+
 static bool have_buffers(struct lfs_swb *q)
 {
 	if (q->seg[0].buf)
@@ -190,24 +199,26 @@ static bool have_buffers(struct lfs_swb *q)
 		atomic_fetch_sub(&q->fs->swb_bytes, want);
 		return false;
 	}
-	q->seg[0].buf = malloc(LFS_SWB_SEGMENT);
-	q->seg[1].buf = malloc(LFS_SWB_SEGMENT);
-	if (q->seg[0].buf && q->seg[1].buf)
-		return true;
-	free(q->seg[0].buf);
-	free(q->seg[1].buf);
-	q->seg[0].buf = q->seg[1].buf = NULL;
-	atomic_fetch_sub(&q->fs->swb_bytes, want);
-	return false;
+	char *m = mmap(NULL, MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		atomic_fetch_sub(&q->fs->swb_bytes, want);
+		return false;
+	}
+	/* Extents first (aligned), then the two data segments. */
+	q->seg[0].ext = (struct swb_extent *)(void *)m;
+	q->seg[1].ext = q->seg[0].ext + LFS_SWB_EXTENTS;
+	q->seg[0].buf = m + 2 * SEG_EXT_BYTES;
+	q->seg[1].buf = q->seg[0].buf + LFS_SWB_SEGMENT;
+	return true;
 }
 
 static void free_buffers(struct lfs_swb *q)
 {
 	if (!q->seg[0].buf)
 		return;
-	free(q->seg[0].buf); /* wiped by the worker */
-	free(q->seg[1].buf);
+	munmap(q->seg[0].ext, MAP_BYTES); /* data wiped by the worker */
 	q->seg[0].buf = q->seg[1].buf = NULL;
+	q->seg[0].ext = q->seg[1].ext = NULL;
 	atomic_fetch_sub(&q->fs->swb_bytes, 2 * (size_t)LFS_SWB_SEGMENT);
 }
 
