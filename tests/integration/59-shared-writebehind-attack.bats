@@ -562,6 +562,34 @@ PY
 	[ $((after - before)) -lt $((8 << 10)) ]
 }
 
+@test "wb attack: O_CREAT|O_TRUNC by a name the kernel has not cached, while the file's writes are queued: the file ends empty" {
+	# The kernel sends CREATE (not LOOKUP and OPEN) for a name it has no
+	# dentry of; the daemon finds the file exists, truncates it: the writes
+	# queued before must not land after that truncation.
+	mount_vault -o shared
+	python3 - "$MNT" <<'PY'
+import os, sys
+d = sys.argv[1]
+fd = os.open(d + "/a", os.O_WRONLY | os.O_CREAT, 0o600)
+os.link(d + "/a", d + "/b")
+bad = 0
+for rnd in range(6):
+    os.ftruncate(fd, 0)
+    for i in range(6):
+        os.pwrite(fd, os.urandom(1 << 20), i << 20)
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2")  # "b" is unused: its dentry goes ("a" is open)
+    t = os.open(d + "/b", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(t)
+    size = os.stat(d + "/a").st_size
+    if size != 0:
+        bad += 1
+        print("round %d: size %d after O_TRUNC" % (rnd, size))
+os.close(fd)
+assert bad == 0
+PY
+}
+
 load hosts
 
 @test "wb attack: two hosts: what host A wrote (queued) is all on host B once A's close(2) returned" {
