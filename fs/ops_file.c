@@ -331,15 +331,12 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			fuse_reply_write(req, size);
 			return;
 		}
-		if (n < 0)
-			lfs_stage_hook_charge(fs, inode, -growth);
 	} else if (fs->shared_wb) {
 		/* After what other handles queued, and failing as they did. */
 		n = lfs_swb_settle(inode, &lfs_handle_of(fi)->wb_seen, false);
 		n = n < 0 ? n : 1;
-		if (n < 0)
-			lfs_stage_hook_charge(fs, inode, -growth);
 	}
+	/* (A refused write's charge goes back once, below.) */
 	uint64_t found = 0;
 	if (n > 0)
 		n = lfs_fileio_write_sized(fs, inode, fd, buf, size, (uint64_t)off, &found);
