@@ -312,8 +312,11 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	 * the write itself tells the size it found, without a stat here.
 	 * What is queued counts as written. */
 	if (inode->stage_id) {
+		/* The queue's end before the size: a worker ending between
+		 * them would leave a size from before its writes and no end
+		 * (charged twice). A write not queued lands after the queue. */
+		uint64_t queued = fs->shared_wb ? lfs_swb_queued_end(inode) : 0;
 		cur = lfs_plain_size_of(fs, inode, fd);
-		uint64_t queued = lfs_handle_of(fi)->queued ? lfs_swb_queued_end(inode) : 0;
 		if (queued > cur)
 			cur = queued;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
