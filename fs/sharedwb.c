@@ -76,21 +76,30 @@ static int write_segment(struct lfs_swb *q, struct swb_segment *s)
 	int err = 0;
 	for (unsigned i = 0; i < s->n; i++) {
 		struct swb_extent *e = &s->ext[i];
-		if (err == 0) {
+		size_t done = 0;
+		/* A short write goes on from where it stopped, as the kernel's
+		 * write(2) would: its error (ENOSPC) is the one to report. */
+		while (err == 0 && done < e->len) {
 			uint64_t before;
-			ssize_t r = lfs_fileio_write_sized(q->fs, q->inode, e->fd, s->buf + e->at,
-			                                   e->len, e->off, &before);
-			if (r >= 0 && (size_t)r == e->len)
+			ssize_t r =
+			    lfs_fileio_write_sized(q->fs, q->inode, e->fd, s->buf + e->at + done,
+			                           e->len - done, e->off + done, &before);
+			if (r > 0) {
+				done += (size_t)r;
 				continue;
+			}
 			err = r < 0 ? (int)-r : EIO;
 			lfs_debug("deferred write of inode %llu at %llu (%zu bytes) failed: %s",
-			          (unsigned long long)q->inode->ino, (unsigned long long)e->off,
-			          e->len, strerror(err));
+			          (unsigned long long)q->inode->ino,
+			          (unsigned long long)(e->off + done), e->len - done,
+			          strerror(err));
 		}
-		/* Not written (this one failed, or one before it did): the
-		 * quota gets back what it was charged for it. */
-		if (e->charged)
-			lfs_stage_hook_charge(q->fs, q->inode, -e->charged);
+		/* What was not written (this one failed, or one before it did)
+		 * gives back its charge: the growth is the extent's end. */
+		uint64_t left = e->len - done;
+		int64_t back = e->charged < (int64_t)left ? e->charged : (int64_t)left;
+		if (back > 0)
+			lfs_stage_hook_charge(q->fs, q->inode, -back);
 	}
 	return err;
 }
