@@ -590,6 +590,24 @@ assert bad == 0
 PY
 }
 
+@test "wb attack: writes refused for a deferred error in a staging directory with a quota are refunded once, not twice" {
+	small_vault 16
+	mount_vault -o shared
+	"$LETHEFS" stage create --ttl 1h --quota 12M "$MNT/q"
+	head -c 1000000 /dev/urandom >"$MNT/q/keep"
+	fill_to 1024
+	# Deferred ENOSPC; the write(2)s after it fail with it, each refunding
+	# what it was charged (and nothing more).
+	run err_writer "$MNT/q/a" 3072 close
+	echo "$output"
+	[[ "$output" =~ ^write\ [0-9]+\ ENOSPC\ close ]]
+	rm -f "$MNT/filler"
+	used=$(getfattr --only-values -n user.lethefs.used "$MNT/q")
+	sizes=$(($(stat -c %s "$MNT/q/keep") + $(stat -c %s "$MNT/q/a")))
+	echo "used $used, sizes $sizes"
+	[ "$used" -eq "$sizes" ]
+}
+
 load hosts
 
 @test "wb attack: two hosts: what host A wrote (queued) is all on host B once A's close(2) returned" {
