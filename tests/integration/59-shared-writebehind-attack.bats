@@ -563,9 +563,10 @@ PY
 }
 
 @test "wb attack: O_CREAT|O_TRUNC by a name the kernel has not cached, while the file's writes are queued: the file ends empty" {
-	# The kernel sends CREATE (not LOOKUP and OPEN) for a name it has no
-	# dentry of; the daemon finds the file exists, truncates it: the writes
-	# queued before must not land after that truncation.
+	# A name the kernel has no dentry of: LOOKUP (which now waits for the
+	# file's queue), then OPEN with O_TRUNC (which waits too); the writes
+	# queued before must not land after that truncation. (A regression
+	# test: it passed before the LOOKUP fix as well.)
 	mount_vault -o shared
 	python3 - "$MNT" <<'PY'
 import os, sys
