@@ -290,6 +290,11 @@ for name in ("g", "h"):
         assert r.read() == data, "read by " + name
 assert stat.S_IMODE(os.stat(d + "/h").st_mode) == 0o640, "chmod"
 assert os.getxattr(d + "/h", "user.k") == b"v", "xattr"
+# times set right after writes (cp -p, tar) stay: no queued write lands
+# after them.
+put()
+os.utime(d + "/g", (1000000000, 1000000000))
+assert os.stat(d + "/h").st_mtime == 1000000000, "mtime after utime"
 # POSIX and OFD locks right after writes; then an unlink while queued,
 # the open descriptor still reads everything.
 put()
@@ -607,6 +612,39 @@ PY
 	sizes=$(($(stat -c %s "$MNT/q/keep") + $(stat -c %s "$MNT/q/a")))
 	echo "used $used, sizes $sizes"
 	[ "$used" -eq "$sizes" ]
+}
+
+@test "wb attack: a reader following a writer that never pauses is not starved, and reads what was written" {
+	mount_vault -o shared
+	python3 - "$MNT/s" <<'PY'
+import os, sys, time
+p = sys.argv[1]
+fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+pid = os.fork()
+if pid == 0:
+    end = time.time() + 3
+    i = 0
+    while time.time() < end and i < 96:
+        os.write(fd, bytes([i % 251]) * (1 << 20))
+        i += 1
+    os._exit(0)
+r = os.open(p, os.O_RDONLY)
+got, t0 = 0, time.time()
+while True:
+    b = os.pread(r, 1 << 20, got)
+    if not b:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            b = os.pread(r, 1 << 20, got)
+            if not b:
+                break
+        continue
+    assert b == bytes([(got >> 20) % 251]) * len(b) or got % (1 << 20), "content at %d" % got
+    got += len(b)
+    assert time.time() - t0 < 20, "reader starved"
+os.close(fd)
+assert got == os.stat(p).st_size
+print("read", got >> 20, "MiB in", round(time.time() - t0, 1), "s")
+PY
 }
 
 load hosts
