@@ -46,10 +46,10 @@ CLAIMS = [
      "LOCKDOWN_STACK_WIPE", ["lfs_fs_lockdown"]),
     ("mount: the unlock before serving, wiped after it", "cli/cmd_mount.c",
      "UNLOCK_STACK_WIPE", ["lfs_open_and_unlock"]),
+    ("shared write-behind: a queue's worker, wiped after each segment it writes",
+     "fs/sharedwb.c", "WORKER_STACK_WIPE", ["fs/sharedwb.c:worker"]),
     ("helper pools: a helper's share of a job (READDIRPLUS entries, a write's blocks), wiped after it",
      "common/workpool.c", "LFS_WORKPOOL_STACK_WIPE", ["common/workpool.c:helper"]),
-    ("shared write-behind: a queue's worker, wiped after each segment", "fs/sharedwb.c",
-     "WORKER_STACK_WIPE", ["fs/sharedwb.c:worker"]),
 ]
 
 # Recursion is allowed only where it is bounded: function -> (source, macro
@@ -70,9 +70,8 @@ NO_SECRETS = {
 INDIRECT = [
     # The core FUSE handlers call staging through fs/stage_hooks.h; so does
     # lfs_tree_fd, for the root of a staging directory's tree.
-    # And the shared write-behind's worker (fs/sharedwb.c), refunding a
-    # failed write's quota charge.
-    (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|fs/sharedwb\.c:|lfs_tree_fd$)",
+    # So does the shared write-behind's worker (a failed write's refund).
+    (r"^(lfs_op_|lfs_lookup_backing$|fs/ops_|lfs_tree_fd$|fs/sharedwb\.c:)",
      [r"^staging/ops_stage\.c:hook_"]),
     # The helper pools (common/workpool.h) run a READDIRPLUS entry's lookup
     # or a share of a large write's blocks (whose caller seals its own
