@@ -111,6 +111,9 @@ leftovers() {
 	getent passwd | cut -d: -f1 | sed 's/^/user /'
 	getent group | cut -d: -f1 | sed 's/^/group /'
 	awk '$3 ~ /^fuse\.lethefs$/ || $2 ~ /^\/tmp\/lethefs-/ {print "mount " $2}' /proc/self/mounts
+	# The tests' temporary directories (helpers.bash and the files that
+	# make their own).
+	find /tmp -maxdepth 1 -name 'lethefs-it.*' -printf 'directory %p\n' 2>/dev/null
 }
 
 # The bats files run side by side in LETHEFS_TEST_JOBS lanes (default 2;

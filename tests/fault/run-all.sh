@@ -37,6 +37,11 @@ step sweep-nowb python3 "$here/sweep.py" --build "$build" --opts no_writeback_ca
 # shellcheck disable=SC2086
 step sweep-iattr python3 "$here/sweep.py" --build "$build" --opts iattr \
 	--json "$out/sweep-iattr.json" ${FAULT_ARGS:-}
+# Shared mode (several hosts; range locks, no writeback cache): the
+# contents operations.
+# shellcheck disable=SC2086
+step sweep-shared python3 "$here/sweep.py" --build "$build" --opts shared \
+	--ops "$contents" --json "$out/sweep-shared.json" ${FAULT_ARGS:-}
 # shellcheck disable=SC2086
 step sweep-ext4 python3 "$here/sweep.py" --build "$build" --modes fullfs --fullfs-fs ext4 \
 	--json "$out/sweep-ext4.json" ${FAULT_ARGS:-}

@@ -87,9 +87,11 @@ class Sweep:
         self.results = []
         self.totals = collections.Counter()
         self.vaults = []
-        # Without the writeback cache one write() reaches the daemon as
-        # several requests: a crash between them may keep the first ones.
-        self.torn = "no_writeback_cache" in (args.opts or "").split(",")
+        # Without the writeback cache (no_writeback_cache, and shared,
+        # which turns it off) one write() reaches the daemon as several
+        # requests: a crash between them may keep the first ones.
+        opts = (args.opts or "").split(",")
+        self.torn = "no_writeback_cache" in opts or "shared" in opts
 
     def vault(self, name, base=None):
         v = lf.Vault(self.env, base or self.root, name)

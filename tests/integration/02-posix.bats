@@ -57,8 +57,8 @@ print(os.fstat(fd).st_size)"; md5sum f'
 
 @test "truncate and ftruncate both ways; sparse files read zeros in holes" {
 	same 'cd $D; printf "%05000d" 7 > f; truncate -s 4096 f; md5sum f; truncate -s 100000 f; md5sum f; truncate -s 4097 f; md5sum f; truncate -s 1 f; cat f; truncate -s 0 f; stat -c %s f'
-	same 'cd $D; dd if=/dev/urandom of=/tmp/lethefs-rnd bs=1k count=20 status=none; echo ok'
-	same 'cd $D; dd if=/tmp/lethefs-rnd of=s bs=1k seek=1000 status=none; stat -c %s s; dd if=s bs=1k count=1000 status=none | tr -d "\0" | wc -c; tail -c 20480 s | md5sum; md5sum /tmp/lethefs-rnd | cut -c1-32'
+	same 'cd $D; dd if=/dev/urandom of=$D/../rnd bs=1k count=20 status=none; echo ok'
+	same 'cd $D; dd if=$D/../rnd of=s bs=1k seek=1000 status=none; stat -c %s s; dd if=s bs=1k count=1000 status=none | tr -d "\0" | wc -c; tail -c 20480 s | md5sum; md5sum $D/../rnd | cut -c1-32'
 	same 'cd $D; python3 -c "
 import os
 fd = os.open(\"t\", os.O_CREAT|os.O_RDWR, 0o600)

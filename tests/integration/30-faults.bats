@@ -148,6 +148,15 @@ reap() {
 		--modes crash-after,enospc,eio,fullfs
 }
 
+@test "sweep: -o shared: writes, truncates, fallocate and create at a sample of calls (range locks, no writeback cache)" {
+	# Shared mode writes through the tail journal under byte-range locks
+	# and without the kernel's writeback cache: one write() may arrive as
+	# two requests (a write cut at a page boundary is accepted, as with
+	# no_writeback_cache).
+	sweep --opts shared --ops append-unaligned,write-cross-last-block,overwrite-middle,write-gap-small,truncate-shrink-unaligned,create-write,fallocate \
+		--modes crash-after,enospc,eio,fullfs --sample 4
+}
+
 @test "sweep: passwd at every call (crash, EIO)" {
 	sweep --ops passwd --modes crash-after,eio
 }

@@ -332,7 +332,9 @@ PY
 		pid=$(pgrep -f "lethefs mount .*$VAULT" | head -n1)
 		[ -n "$pid" ]
 		stat "$MNT/d" >/dev/null
-		strace -f -qq -o "$T/trace.$way" -p "$pid" &
+		# -ff: one file per thread, so that no call is split into
+		# "<unfinished ...>" and "resumed>" lines by another thread's.
+		strace -ff -qq -o "$T/trace.$way" -p "$pid" &
 		spid=$!
 		sleep 1
 		for i in 1 2 3 4 5 6; do [ "$(stat -c %a "$MNT/d/f$i")" = "6${i}0" ]; done
@@ -341,6 +343,7 @@ PY
 		wait "$spid" || true
 		unmount_vault
 		# 68 bytes: 0x44 where strace does not know the call by name.
+		cat "$T/trace.$way".* >"$T/trace.$way"
 		at=$(grep -cE '(syscall_0x1d0|getxattrat)\(.*= (68|0x44)$' "$T/trace.$way" || true)
 		proc=$(grep -cE 'getxattr\("/proc/self/fd/[0-9]+", "user.l".*= 68$' "$T/trace.$way" || true)
 		reads=$(grep -c 'pread64(' "$T/trace.$way" || true)

@@ -7,7 +7,11 @@ LETHEFS=${LETHEFS:-$BATS_TEST_DIRNAME/../../build/lethefs}
 PASS=correct-horse-battery-staple
 
 setup_vault() {
-	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
+	# A file whose setup() made its empty $T already gets that one: a new
+	# one would leave the first behind (teardown_vault removes only $T).
+	if [ -z "${T:-}" ] || [ ! -d "$T" ] || [ -n "$(ls -A "$T")" ]; then
+		T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
+	fi
 	VAULT=$T/vault
 	MNT=$T/mnt
 	REF=$T/ref
