@@ -10,6 +10,7 @@
 #include "dirnames.h"
 #include "longlink.h"
 #include "prefetch.h"
+#include "sharedwb.h"
 #include "stage_hooks.h"
 #include "symlink.h"
 #include "../common/log.h"
@@ -166,9 +167,21 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
 	/* Its format and (format 2) its record, read once, before the reply
 	 * names the inode; then the plaintext view. */
 	int ifd = lfs_inode_pin(fs, inode);
-	int r = ifd < 0 ? ifd
-	                : lfs_attr_load(fs, parent, dirfd, marker == 0 ? backing : NULL, inode, ifd,
-	                                &e->attr);
+	int r = ifd < 0 ? ifd : 0;
+	/* Shared write-behind (fs/sharedwb.h): writes already acknowledged
+	 * land first, as for GETATTR. The size stat'ed before them would
+	 * shrink the kernel's (a LOOKUP's or READDIRPLUS's attributes are
+	 * taken when no WRITE was answered since the request was sent), and
+	 * an O_APPEND writer's next write would land there, over them. */
+	if (r == 0 && fs->shared_wb && S_ISREG(e->attr.st_mode) &&
+	    __atomic_load_n(&inode->swb, __ATOMIC_ACQUIRE)) {
+		lfs_swb_wait(inode);
+		if (fstatat(ifd, "", &e->attr, AT_EMPTY_PATH) < 0)
+			r = -errno;
+	}
+	if (r == 0)
+		r = lfs_attr_load(fs, parent, dirfd, marker == 0 ? backing : NULL, inode, ifd,
+		                  &e->attr);
 	if (r == 0)
 		r = lfs_attr_stat(fs, inode, ifd, &e->attr);
 	if (ifd >= 0)

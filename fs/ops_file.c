@@ -312,8 +312,11 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	 * the write itself tells the size it found, without a stat here.
 	 * What is queued counts as written. */
 	if (inode->stage_id) {
+		/* The queue's end before the size: a worker ending between
+		 * them would leave a size from before its writes and no end
+		 * (charged twice). A write not queued lands after the queue. */
+		uint64_t queued = fs->shared_wb ? lfs_swb_queued_end(inode) : 0;
 		cur = lfs_plain_size_of(fs, inode, fd);
-		uint64_t queued = lfs_handle_of(fi)->queued ? lfs_swb_queued_end(inode) : 0;
 		if (queued > cur)
 			cur = queued;
 		growth = end > cur ? (int64_t)(end - cur) : 0;
@@ -331,15 +334,12 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			fuse_reply_write(req, size);
 			return;
 		}
-		if (n < 0)
-			lfs_stage_hook_charge(fs, inode, -growth);
 	} else if (fs->shared_wb) {
 		/* After what other handles queued, and failing as they did. */
 		n = lfs_swb_settle(inode, &lfs_handle_of(fi)->wb_seen, false);
 		n = n < 0 ? n : 1;
-		if (n < 0)
-			lfs_stage_hook_charge(fs, inode, -growth);
 	}
+	/* (A refused write's charge goes back once, below.) */
 	uint64_t found = 0;
 	if (n > 0)
 		n = lfs_fileio_write_sized(fs, inode, fd, buf, size, (uint64_t)off, &found);
@@ -367,8 +367,10 @@ void lfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * reports write errors: the kernel writes the file's dirty pages and
 	 * checks their errors before it would send a FLUSH (fuse_flush). */
 	struct lfs_fs *fs = lfs_req_fs(req);
-	/* Deferred write errors of a shared mount (fs/sharedwb.h), once. */
-	if (fs->shared_wb) {
+	/* Deferred write errors of a shared mount (fs/sharedwb.h), once;
+	 * to writers only, as NFS's close(2) does: a reader's close (another
+	 * user's, a cp of the file) neither fails nor learns of them. */
+	if (fs->shared_wb && lfs_handle_of(fi)->writer) {
 		int e = lfs_swb_settle(lfs_inode_of(req, ino), &lfs_handle_of(fi)->wb_seen, true);
 		if (e < 0) {
 			fuse_reply_err(req, -e);

@@ -41,8 +41,8 @@ struct swb_segment {
 	char *buf;
 	size_t used;
 	unsigned n;
-	uint64_t last; /* the queue's count of WRITEs when its last came */
-	struct swb_extent ext[LFS_SWB_EXTENTS];
+	uint64_t last;          /* the queue's count of WRITEs when its last came */
+	struct swb_extent *ext; /* LFS_SWB_EXTENTS, with buf (have_buffers) */
 };
 
 struct lfs_swb {
@@ -76,21 +76,30 @@ static int write_segment(struct lfs_swb *q, struct swb_segment *s)
 	int err = 0;
 	for (unsigned i = 0; i < s->n; i++) {
 		struct swb_extent *e = &s->ext[i];
-		if (err == 0) {
+		size_t done = 0;
+		/* A short write goes on from where it stopped, as the kernel's
+		 * write(2) would: its error (ENOSPC) is the one to report. */
+		while (err == 0 && done < e->len) {
 			uint64_t before;
-			ssize_t r = lfs_fileio_write_sized(q->fs, q->inode, e->fd, s->buf + e->at,
-			                                   e->len, e->off, &before);
-			if (r >= 0 && (size_t)r == e->len)
+			ssize_t r =
+			    lfs_fileio_write_sized(q->fs, q->inode, e->fd, s->buf + e->at + done,
+			                           e->len - done, e->off + done, &before);
+			if (r > 0) {
+				done += (size_t)r;
 				continue;
+			}
 			err = r < 0 ? (int)-r : EIO;
 			lfs_debug("deferred write of inode %llu at %llu (%zu bytes) failed: %s",
-			          (unsigned long long)q->inode->ino, (unsigned long long)e->off,
-			          e->len, strerror(err));
+			          (unsigned long long)q->inode->ino,
+			          (unsigned long long)(e->off + done), e->len - done,
+			          strerror(err));
 		}
-		/* Not written (this one failed, or one before it did): the
-		 * quota gets back what it was charged for it. */
-		if (e->charged)
-			lfs_stage_hook_charge(q->fs, q->inode, -e->charged);
+		/* What was not written (this one failed, or one before it did)
+		 * gives back its charge: the growth is the extent's end. */
+		uint64_t left = e->len - done;
+		int64_t back = e->charged < (int64_t)left ? e->charged : (int64_t)left;
+		if (back > 0)
+			lfs_stage_hook_charge(q->fs, q->inode, -back);
 	}
 	return err;
 }
@@ -181,7 +190,15 @@ static int unreported(const struct lfs_swb *q, const uint64_t *seen)
 	return seen && *seen != q->failures ? -q->err : 0;
 }
 
-/* The segments' memory, within the budget of all queues (q->lock). */
+/* The segments' memory, within the budget of all queues (q->lock): their
+ * buffers and extents in one mapping of their own, unmapped when the last
+ * writer goes (lfs_swb_idle), so that an idle queue costs a few hundred
+ * bytes and its pages go back to the system (malloc keeps freed chunks of
+ * this size in the heap: thousands of files written once each grew the
+ * daemon's locked memory by 13 KiB per file). */
+#define SEG_EXT_BYTES ((size_t)LFS_SWB_EXTENTS * sizeof(struct swb_extent))
+#define MAP_BYTES     (2 * ((size_t)LFS_SWB_SEGMENT + SEG_EXT_BYTES))
+
 static bool have_buffers(struct lfs_swb *q)
 {
 	if (q->seg[0].buf)
@@ -191,25 +208,26 @@ static bool have_buffers(struct lfs_swb *q)
 		atomic_fetch_sub(&q->fs->swb_bytes, want);
 		return false;
 	}
-	/* Mapped, not from the heap: unmapped when idle, the memory goes
-	 * back to the system (a heap keeps it, locked: mlockall). */
-	void *m = mmap(NULL, 2 * (size_t)LFS_SWB_SEGMENT, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m != MAP_FAILED) {
-		q->seg[0].buf = m;
-		q->seg[1].buf = (char *)m + LFS_SWB_SEGMENT;
-		return true;
+	char *m = mmap(NULL, MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		atomic_fetch_sub(&q->fs->swb_bytes, want);
+		return false;
 	}
-	atomic_fetch_sub(&q->fs->swb_bytes, want);
-	return false;
+	/* Extents first (aligned), then the two data segments. */
+	q->seg[0].ext = (struct swb_extent *)(void *)m;
+	q->seg[1].ext = q->seg[0].ext + LFS_SWB_EXTENTS;
+	q->seg[0].buf = m + 2 * SEG_EXT_BYTES;
+	q->seg[1].buf = q->seg[0].buf + LFS_SWB_SEGMENT;
+	return true;
 }
 
 static void free_buffers(struct lfs_swb *q)
 {
 	if (!q->seg[0].buf)
 		return;
-	munmap(q->seg[0].buf, 2 * (size_t)LFS_SWB_SEGMENT); /* wiped by the worker */
+	munmap(q->seg[0].ext, MAP_BYTES); /* data wiped by the worker */
 	q->seg[0].buf = q->seg[1].buf = NULL;
+	q->seg[0].ext = q->seg[1].ext = NULL;
 	atomic_fetch_sub(&q->fs->swb_bytes, 2 * (size_t)LFS_SWB_SEGMENT);
 }
 

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers of the attacks on shared write-behind (59-shared-writebehind-
+# attack*.bats): a vault on a small tmpfs, filling it, the daemon's pid,
+# fsck, and a writer that reports which call failed.
+
+U=wb16rev-u
+
+setup() {
+	setup_vault
+}
+
+teardown() {
+	if [ -n "${HOSTS_DIR:-}" ]; then
+		hosts_stop "lethefs mount .*$VAULT" rvA rvB || true
+	fi
+	unmount_vault || true
+	if [ -n "${SMALL:-}" ] && mountpoint -q "$SMALL"; then
+		umount "$SMALL" || umount -l "$SMALL"
+	fi
+	if id "$U" >/dev/null 2>&1; then
+		userdel "$U" 2>/dev/null
+		getent group "$U" >/dev/null && groupdel "$U" 2>/dev/null
+	fi
+	teardown_vault
+}
+
+# The vault on a tmpfs of $1 MiB.
+small_vault() {
+	SMALL=$T/small
+	mkdir -p "$SMALL"
+	mount -t tmpfs -o "size=${1}m" tmpfs "$SMALL"
+	VAULT=$SMALL/vault
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+}
+
+# Fills the small disk through the mount until less than $1 KiB is left.
+fill_to() {
+	local free
+	free=$(($(stat -f -c '%a*%S' "$SMALL") / 1024))
+	if [ "$free" -gt "$1" ]; then
+		dd if=/dev/zero of="$MNT/filler" bs=1k count=$((free - $1)) status=none 2>/dev/null || true
+		sync "$MNT/filler" 2>/dev/null || true
+	fi
+}
+
+daemon_pid() {
+	pgrep -f "lethefs mount .*$VAULT" | head -1
+}
+
+# A sanitized daemon's memory (shadow, quarantine) says nothing of ours.
+skip_if_sanitized() {
+	if nm -D "$LETHEFS" 2>/dev/null | grep -q __asan_init; then
+		skip "sanitizer build"
+	fi
+}
+
+fsck_clean() {
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# Writes $2 KiB in 64 KiB writes to $1, then $3 (close, fsync); prints
+# what happened: "write N errno", "fsync ok|errno" (twice), "close ok|errno".
+err_writer() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+path, kib, end = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+out = []
+for i in range(kib // 64):
+    try:
+        os.write(fd, os.urandom(64 << 10))
+    except OSError as e:
+        out.append("write %d %s" % (i, errno.errorcode[e.errno]))
+        break
+if end == "fsync":
+    for _ in range(2):
+        try:
+            os.fsync(fd)
+            out.append("fsync ok")
+        except OSError as e:
+            out.append("fsync %s" % errno.errorcode[e.errno])
+try:
+    os.close(fd)
+    out.append("close ok")
+except OSError as e:
+    out.append("close %s" % errno.errorcode[e.errno])
+print(" ".join(out))
+PY
+}
