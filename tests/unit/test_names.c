@@ -309,6 +309,26 @@ static void test_backing_name_every_length(void **state)
 		check_backing_name(&k, len);
 }
 
+/* The length a listing reckons before decrypting is the decrypted one,
+ * for every name length; no other encoding length has one. */
+static void test_name_plain_len(void **state)
+{
+	(void)state;
+	struct keys k;
+	char name[LFS_NAME_MAX + 1], enc[LFS_ENCNAME_MAX];
+	bool taken[LFS_ENCNAME_MAX] = {false};
+	keys_init(&k);
+	for (size_t len = 1; len <= LFS_NAME_MAX; len++) {
+		make_name(name, len);
+		assert_int_equal(enc_name(&k, name, len, enc), 0);
+		assert_int_equal(lfs_name_plain_len(strlen(enc)), (int)len);
+		taken[strlen(enc)] = true;
+	}
+	for (size_t n = 0; n < LFS_ENCNAME_MAX + 8; n++)
+		if (n >= LFS_ENCNAME_MAX || !taken[n])
+			assert_int_equal(lfs_name_plain_len(n), -1);
+}
+
 /* The switch point: base64 of 16 + 175 bytes is 255 characters (kept),
  * of 16 + 176 bytes 256 (hashed). */
 static void test_backing_name_threshold(void **state)
@@ -566,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_name_decrypt_garbage),
 		cmocka_unit_test(test_name_decrypt_rejects_invalid_plain),
 		cmocka_unit_test(test_backing_name_every_length),
+		cmocka_unit_test(test_name_plain_len),
 		cmocka_unit_test(test_backing_name_threshold),
 		cmocka_unit_test(test_long_name_mismatch),
 		cmocka_unit_test(test_classify),
