@@ -255,6 +255,14 @@ static struct lfs_inode *find_known(struct lfs_fs *fs, const struct stat *st, in
 
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err)
 {
+	return lfs_inode_get_pinned(fs, fd, st, err, NULL);
+}
+
+struct lfs_inode *lfs_inode_get_pinned(struct lfs_fs *fs, int fd, const struct stat *st, int *err,
+                                       bool *pinned)
+{
+	if (pinned)
+		*pinned = false;
 	if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino) {
 		close(fd);
 		pthread_mutex_lock(&fs->table_lock);
@@ -302,13 +310,19 @@ struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st
 	inode->ino = st->st_ino;
 	inode->type = st->st_mode & S_IFMT;
 	inode->nlookup = 1;
+	/* Pinned before anyone else can see it: its unpin lets it join the
+	 * LRU list (and parks the list's tail when over budget). */
+	inode->fd_pins = pinned ? 1 : 0;
 	lfs_list_add(&fs->buckets[h], inode, LFS_HASH_LINK);
 	if (inode->type == S_IFDIR)
 		lfs_list_add(&fs->dirs, inode, LFS_SET_LINK);
 	pthread_mutex_lock(&fs->fd_lock);
 	fs->open_fds++;
-	lfs_fdpark_release(fs, inode);
+	if (!pinned)
+		lfs_fdpark_release(fs, inode);
 	pthread_mutex_unlock(&fs->fd_lock);
+	if (pinned)
+		*pinned = true;
 	if (++fs->ninodes > fs->nbuckets)
 		resize_table(fs, fs->nbuckets * 2);
 	pthread_mutex_unlock(&fs->table_lock);
