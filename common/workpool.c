@@ -26,6 +26,16 @@ void lfs_workpool_init(struct lfs_workpool *p, unsigned nthreads)
 	p->ready = true;
 }
 
+void lfs_workpool_cap(struct lfs_workpool *p, unsigned nthreads)
+{
+	pthread_mutex_lock(&p->lock);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (p->started == 0 && p->want > nthreads)
+		p->want = nthreads;
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Takes items of job until none is left. */
 static void take_items(struct lfs_workjob *job)
 {
