@@ -54,6 +54,9 @@ struct lfs_workpool {
 /* A pool of up to nthreads helpers (at most LFS_WORKPOOL_THREADS_MAX; 0:
  * lfs_workpool_run does everything on the caller). Starts no thread. */
 void lfs_workpool_init(struct lfs_workpool *p, unsigned nthreads);
+/* Lowers the number of helpers to at most nthreads (at least 1), before
+ * the first job (helpers already started stay). */
+void lfs_workpool_cap(struct lfs_workpool *p, unsigned nthreads);
 /* Stops and joins the helpers. No job may be running. */
 void lfs_workpool_destroy(struct lfs_workpool *p);
 /* Calls fn(arg, i) exactly once for every i < n, on this thread and on

@@ -266,6 +266,12 @@ void lfs_fs_destroy(struct lfs_fs *fs);
  * backing object fd refers to (taking ownership of fd) and counts one
  * lookup. lfs_inode_forget drops n lookups, freeing at zero. */
 struct lfs_inode *lfs_inode_get(struct lfs_fs *fs, int fd, const struct stat *st, int *err);
+/* lfs_inode_get for a lookup that pins the inode next: an inode it adds
+ * comes pinned already (*pinned set; lfs_inode_unpin it), which spares
+ * a new inode the round through fd_lock of a pin right after it was
+ * made; a known one comes unpinned (*pinned false), to be pinned. */
+struct lfs_inode *lfs_inode_get_pinned(struct lfs_fs *fs, int fd, const struct stat *st, int *err,
+                                       bool *pinned);
 void lfs_inode_forget(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t n);
 /* For work beside the FUSE requests (rotation): the inode of the backing
  * object dirfd/name (name NULL: the root) with one lookup counted, so that

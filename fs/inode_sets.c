@@ -104,6 +104,13 @@ bool lfs_inode_set_stage(struct lfs_fs *fs, struct lfs_inode *inode, uint32_t st
 {
 	if (inode == &fs->root)
 		return false;
+	/* Outside staging, as nearly every lookup is: nothing to change, and
+	 * no need to queue for table_lock behind the listing's other lookups
+	 * (stage_id and stage_root are read without it everywhere). */
+	if (stage_id == 0 && !stage_root &&
+	    __atomic_load_n(&inode->stage_id, __ATOMIC_RELAXED) == 0 &&
+	    !__atomic_load_n(&inode->stage_root, __ATOMIC_RELAXED))
+		return false;
 	pthread_mutex_lock(&fs->table_lock);
 	bool changed = inode->stage_id != stage_id;
 	if (changed || (stage_id && !inode->stage.pprev)) {

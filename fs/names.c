@@ -194,6 +194,18 @@ enum lfs_entry_kind lfs_classify_entry(const char *name)
 	return LFS_ENTRY_INVALID;
 }
 
+int lfs_name_plain_len(size_t enc_len)
+{
+	/* base64url without padding: 4 characters per 3 bytes, a last group
+	 * of 2 or 3 characters for 1 or 2 bytes (1 is no encoding). */
+	if (enc_len % 4 == 1 || enc_len >= LFS_ENCNAME_MAX)
+		return -1;
+	size_t raw = enc_len / 4 * 3 + (enc_len % 4 ? enc_len % 4 - 1 : 0);
+	if (raw <= LFS_NAME_TAG_LEN || raw - LFS_NAME_TAG_LEN > LFS_NAME_MAX)
+		return -1;
+	return (int)(raw - LFS_NAME_TAG_LEN);
+}
+
 void lfs_sidecar_for_long(const char *long_name, char *sidecar)
 {
 	strcpy(sidecar, LFS_SIDECAR_PREFIX);

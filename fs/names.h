@@ -56,6 +56,10 @@ enum lfs_entry_kind {
 	LFS_ENTRY_INVALID, /* anything else: not lethefs data */
 };
 enum lfs_entry_kind lfs_classify_entry(const char *backing);
+/* The length of the name a full encoding of enc_len characters decrypts
+ * to when it authenticates (1..255), or -1 when no encoding has that
+ * length. A listing reckons a reply's room by it before decrypting. */
+int lfs_name_plain_len(size_t enc_len);
 /* ".L<hash>" -> ".N<hash>". */
 void lfs_sidecar_for_long(const char *long_name, char *sidecar);
 /* Whether a sidecar's content really hashes to this long name. */

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "names.h"
 #include "prefetch.h"
 #include "stage_hooks.h"
 #include "../common/log.h"
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +35,8 @@ struct plus_item {
 	off_t next; /* the listing's position after this entry */
 	int r;	    /* the lookup's result: 0, or -errno (the entry is skipped) */
 	bool dot;
+	bool named;  /* plain holds the name (else the item decrypts it) */
+	bool locked; /* the item found the vault locked: listed again later */
 	struct fuse_entry_param e;
 };
 
@@ -199,7 +203,21 @@ static enum collected collect(fuse_req_t req, struct lfs_inode *dir, struct lfs_
 			}
 		}
 		struct plus_item *it = &d->batch[*n];
-		int r = entry_name(fs, dir, d, it->plain);
+		/* A plain encoding is decrypted by the item's lookup, on any
+		 * thread of the pool: its length is known from the backing
+		 * name's, and the reply's room from that. */
+		const char *bname = d->entry->d_name;
+		int plen = lfs_classify_entry(bname) == LFS_ENTRY_NAME
+		               ? lfs_name_plain_len(strlen(bname))
+		               : -1;
+		int r = 0;
+		it->named = plen < 0;
+		if (it->named) {
+			r = entry_name(fs, dir, d, it->plain);
+		} else {
+			memset(it->plain, 'x', (size_t)plen); /* (for its length) */
+			it->plain[plen] = '\0';
+		}
 		if (r == -2) {
 			*err = EACCES;
 			return NAME_LOCKED; /* the entry stays for a later call */
@@ -218,6 +236,7 @@ static enum collected collect(fuse_req_t req, struct lfs_inode *dir, struct lfs_
 				it->e.attr.st_mode = (mode_t)d->entry->d_type << 12;
 			}
 			it->r = 0;
+			it->locked = false;
 			(*n)++;
 		}
 		d->offset = d->entry->d_off;
@@ -230,39 +249,58 @@ struct plus_job {
 	struct lfs_fs *fs;
 	struct lfs_inode *dir;
 	int dirfd;
+	const struct lfs_dirmeta *meta;
 	struct plus_item *items;
 };
 
-/* One entry's lookup, on any thread of the pool (lfs_workpool_run). */
+/* One entry's name (when collect left it) and lookup, on any thread of
+ * the pool (lfs_workpool_run). A name that does not authenticate skips
+ * the entry, as collect does; a locked vault stops the reply there. */
 static void lookup_item(void *arg, size_t i)
 {
 	struct plus_job *j = arg;
 	struct plus_item *it = &j->items[i];
-	if (!it->dot)
-		it->r = lfs_lookup_backing(j->fs, j->dir, j->dirfd, it->bname, &it->e);
+	if (it->dot)
+		return;
+	if (!it->named) {
+		int r = lfs_entry_name(j->fs, j->dirfd, j->meta, it->bname, it->plain);
+		if (r == -EBADMSG)
+			lfs_warn(
+			    "skipping entry '%s' whose name does not authenticate (inode %llu)",
+			    it->bname, (unsigned long long)j->dir->ino);
+		if (r < 0) {
+			it->locked = r == -EACCES;
+			it->r = r;
+			return;
+		}
+	}
+	it->r = lfs_lookup_backing(j->fs, j->dir, j->dirfd, it->bname, &it->e);
 }
 
 /* Adds the looked-up items [0, n) in listing order from buf + *used.
  * Entries that vanished meanwhile are skipped (*skipped). An entry that
- * does not fit after all (sizes were reckoned by collect) and those after
- * it give their lookups back and are listed again by the next call, from
- * the position before it (from: where the batch began). Returns false then. */
+ * does not fit after all (sizes were reckoned by collect) or whose name
+ * found the vault locked (*locked), and those after it, give their
+ * lookups back and are listed again by the next call, from the position
+ * before it (from: where the batch began). Returns false then. */
 static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, char *buf,
-		      size_t size, size_t *used, bool *skipped)
+                      size_t size, size_t *used, bool *skipped, bool *locked)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	for (size_t i = 0; i < n; i++) {
 		struct plus_item *it = &d->batch[i];
-		if (it->r < 0) {
+		if (it->r < 0 && !it->locked) {
 			*skipped = true;
 			continue;
 		}
-		size_t len = fuse_add_direntry_plus(req, buf + *used, size - *used, it->plain,
-						    &it->e, it->next);
+		size_t len = it->locked ? SIZE_MAX
+		                        : fuse_add_direntry_plus(req, buf + *used, size - *used,
+		                                                 it->plain, &it->e, it->next);
 		if (len <= size - *used) {
 			*used += len;
 			continue;
 		}
+		*locked = it->locked;
 		off_t at = i == 0 ? from : d->batch[i - 1].next;
 		for (size_t k = i; k < n; k++)
 			if (d->batch[k].r == 0 && d->batch[k].e.ino)
@@ -283,7 +321,7 @@ static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 		      size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
-	struct plus_job job = {fs, dir, dirfd(d->dp), d->batch};
+	struct plus_job job = {fs, dir, dirfd(d->dp), &d->meta, d->batch};
 	size_t used = 0;
 	int err = 0;
 	for (;;) {
@@ -291,10 +329,12 @@ static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 		off_t from = d->offset;
 		enum collected why = collect(req, dir, d, size - used, &n, &err);
 		lfs_workpool_run(&fs->lookups, n, lookup_item, &job);
-		bool skipped = false;
-		bool fitted = add_items(req, d, n, from, buf, size, &used, &skipped);
+		bool skipped = false, locked = false;
+		bool fitted = add_items(req, d, n, from, buf, size, &used, &skipped, &locked);
 		for (size_t i = 0; i < n; i++)
 			sodium_memzero(d->batch[i].plain, sizeof(d->batch[i].plain));
+		if (locked)
+			err = EACCES;
 		/* More may fit: a full batch, or room left by skipped entries. */
 		if (!fitted || why == LISTING_END || why == NAME_LOCKED ||
 		    (why == NEXT_TOO_BIG && (!skipped || n == 0)))

@@ -143,7 +143,8 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
 		return marker;
 	}
 	int err = 0;
-	struct lfs_inode *inode = lfs_inode_get(fs, fd, &e->attr, &err);
+	bool pinned = false;
+	struct lfs_inode *inode = lfs_inode_get_pinned(fs, fd, &e->attr, &err, &pinned);
 	if (!inode)
 		return -err;
 	bool restaged =
@@ -166,7 +167,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
 		lfs_inode_set_path(fs, inode, parent, backing);
 	/* Its format and (format 2) its record, read once, before the reply
 	 * names the inode; then the plaintext view. */
-	int ifd = lfs_inode_pin(fs, inode);
+	int ifd = pinned ? inode->fd : lfs_inode_pin(fs, inode);
 	int r = ifd < 0 ? ifd : 0;
 	/* Shared write-behind (fs/sharedwb.h): writes already acknowledged
 	 * land first, as for GETATTR. The size stat'ed before them would

@@ -30,8 +30,10 @@
 
 /* 16 KiB: small enough that a few inodes the kernel keeps (the ones in use)
  * pin little memory once it forgets the rest. */
+#ifndef LFS_SLAB_BYTES /* (-D for measurements) */
 #define LFS_SLAB_BYTES 16384u
-#define HEADER_BYTES   64u
+#endif
+#define HEADER_BYTES 64u
 
 struct lfs_slab_page {
 	struct lfs_slab_page *next, *prev; /* in s->partial while not full */
@@ -122,13 +124,23 @@ void *lfs_slab_alloc(struct lfs_slab *s)
 	pthread_mutex_lock(&s->lock);
 	struct lfs_slab_page *p = s->partial;
 	if (!p) {
+		/* Mapped outside the lock (under mlockall the mmap also faults
+		 * the slab in): the other lookups of a listing allocate too. A
+		 * slab another thread added meanwhile is used first; this one
+		 * joins the partial list all the same. */
+		pthread_mutex_unlock(&s->lock);
 		p = page_map();
+		pthread_mutex_lock(&s->lock);
 		if (!p) {
-			pthread_mutex_unlock(&s->lock);
-			return NULL;
+			p = s->partial;
+			if (!p) {
+				pthread_mutex_unlock(&s->lock);
+				return NULL;
+			}
+		} else {
+			s->pages++;
+			partial_add(s, p);
 		}
-		s->pages++;
-		partial_add(s, p);
 	}
 	uint8_t *obj;
 	if (p->free) {

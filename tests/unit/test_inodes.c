@@ -181,6 +181,44 @@ static void test_handle_taken_at_creation_past_budget(void **state)
 	assert_int_equal(lfs_fs_inodes_cached(&g->fs), 0);
 }
 
+/* lfs_inode_get_pinned: a new inode comes pinned (not on the LRU list, so
+ * never parked before its lookup unpins it), a known one unpinned; the
+ * unpin of a new one past the budget parks the list's tail. */
+static void test_get_pinned(void **state)
+{
+	struct rig *g = *state;
+	g->fs.fd_budget = 4;
+	for (int i = 0; i < 12; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%05d", i);
+		int fd = openat(g->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		int err = 0;
+		bool pinned = false;
+		g->in[i] = lfs_inode_get_pinned(&g->fs, fd, &st, &err, &pinned);
+		assert_non_null(g->in[i]);
+		assert_true(pinned);
+		assert_int_equal(g->in[i]->fd_pins, 1);
+		assert_false(g->in[i]->in_lru);
+		assert_true(g->in[i]->fd >= 0);
+		lfs_inode_unpin(&g->fs, g->in[i]);
+		assert_int_equal(g->in[i]->fd_pins, 0);
+		if (g->fs.handle_mount_fd >= 0)
+			assert_true(g->fs.open_fds <= 4);
+		/* Known now: found again, unpinned. */
+		fd = openat(g->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_ptr_equal(lfs_inode_get_pinned(&g->fs, fd, &st, &err, &pinned), g->in[i]);
+		assert_false(pinned);
+		assert_int_equal(g->in[i]->fd_pins, 0);
+	}
+	for (int i = 0; i < 12; i++)
+		lfs_inode_forget(&g->fs, g->in[i], 2);
+	assert_int_equal(lfs_fs_inodes_cached(&g->fs), 0);
+}
+
 /* Parked inodes whose backing number is seen naming another object are
  * unhashed; they must leave the unhashed list in any order. */
 static void test_unhashed_forget_any_order(void **state)
@@ -360,6 +398,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lookup_after_forget, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_handle_taken_at_creation_past_budget, rig_setup,
 	                                    rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_get_pinned, rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_unhashed_forget_any_order, rig_setup,
 	                                    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_sets, rig_setup, rig_teardown),

@@ -281,6 +281,7 @@ static void check_backing_name(const struct keys *k, size_t len)
 	make_name(name, len);
 	assert_int_equal(enc_name(k, name, len, enc), 0);
 	size_t n = strlen(enc);
+	assert_int_equal(lfs_name_plain_len(n), (int)len); /* what a listing reckons */
 	bool is_long = lfs_backing_name(enc, out, side);
 	assert_int_equal(is_long, n > LFS_BACKING_NAME_MAX);
 	if (!is_long) {
@@ -307,6 +308,10 @@ static void test_backing_name_every_length(void **state)
 	keys_init(&k);
 	for (size_t len = 1; len <= LFS_NAME_MAX; len++)
 		check_backing_name(&k, len);
+	for (size_t n = 0; n < LFS_ENCNAME_MAX + 8; n++) { /* no other length has a name */
+		int p = lfs_name_plain_len(n);
+		assert_true(p < 0 || sodium_base64_ENCODED_LEN(LFS_NAME_TAG_LEN + p, B64) - 1 == n);
+	}
 }
 
 /* The switch point: base64 of 16 + 175 bytes is 255 characters (kept),

@@ -184,6 +184,31 @@ static void test_destroy(void **state)
 	free(j);
 }
 
+/* A cap before the first job lowers the helpers (never below one); once
+ * they run it changes nothing. */
+static void test_cap(void **state)
+{
+	(void)state;
+	struct lfs_workpool p;
+	lfs_workpool_init(&p, 3);
+	lfs_workpool_cap(&p, 0);
+	assert_int_equal(p.want, 1);
+	lfs_workpool_cap(&p, 5);
+	assert_int_equal(p.want, 1);
+	struct job *j = new_job(100, 0);
+	lfs_workpool_run(&p, 64, item, j);
+	assert_each_once_in_order(j, 64);
+	assert_true(threads_used(j, 64) <= 2);
+	assert_int_equal(p.started, 1);
+	lfs_workpool_destroy(&p);
+	lfs_workpool_init(&p, 3);
+	lfs_workpool_run(&p, 64, item, j);
+	lfs_workpool_cap(&p, 1);
+	assert_int_equal(p.want, 3);
+	lfs_workpool_destroy(&p);
+	free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +217,7 @@ int main(void)
 	    cmocka_unit_test(test_no_helpers_runs_on_caller),
 	    cmocka_unit_test(test_two_callers),
 	    cmocka_unit_test(test_destroy),
+	    cmocka_unit_test(test_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
