@@ -10,6 +10,7 @@
 #include "directread.h"
 #include "filelayout.h"
 #include "filelock.h"
+#include "../cluster/backing.h"
 #include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 
@@ -47,6 +48,16 @@ ssize_t lfs_fileio_read_direct(struct lfs_fs *fs, struct lfs_inode *inode, int f
 	return r;
 }
 
+/* Backing read-ahead of a small read (-o random_ra_kb, directread.h): on
+ * exclusive mounts of local disks, as direct reads. */
+static size_t ra_chunk(const struct lfs_fs *fs, size_t len)
+{
+	if (!fs->random_ra || fs->shared || len >= fs->random_ra ||
+	    !lfs_backing_direct_reads(fs->backing))
+		return 0;
+	return fs->random_ra;
+}
+
 static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int dfd, char *buf,
                          size_t size, uint64_t off, bool report)
 {
@@ -76,7 +87,8 @@ static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int
 	}
 	if (!disk && r == 0) {
 		mem = disk = malloc(len);
-		r = disk ? lfs_pread_full(fd, disk, len, (off_t)disk_off, &got) : -ENOMEM;
+		r = disk ? lfs_cached_pread(fd, disk, len, disk_off, ra_chunk(fs, len), &got)
+		         : -ENOMEM;
 	}
 	if (r == 0 && got != len)
 		r = -EIO; /* shrank under us: only possible from outside lethefs */
