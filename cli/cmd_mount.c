@@ -79,10 +79,10 @@ static void mount_help(void)
 	       "                           reads become parallel 1 MiB requests\n"
 	       "        random_ra_kb=N     a small read whose encrypted blocks are not in\n"
 	       "                           the backing page cache reads the aligned N KiB\n"
-	       "                           around them (default 64; 0 off; a power of two\n"
-	       "                           from 8), for files of at most an eighth of the\n"
+	       "                           around them (a power of two from 8; default 0,\n"
+	       "                           off), for files of at most an eighth of the\n"
 	       "                           memory: random 4 KiB reads then cost fewer disk\n"
-	       "                           requests\n"
+	       "                           requests (64: a quarter of them)\n"
 	       "  -h, --help          show this help\n"
 	       "\n"
 	       "mount(8) and fstab: 'mount -t fuse.lethefs -o locked VAULT MOUNTPOINT' and\n"
@@ -387,7 +387,7 @@ int lfs_cmd_mount(int argc, char **argv)
 	mo->m.max_threads = 10;
 	mo->m.attr_timeout = 1.0;
 	mo->m.read_ahead_kb = 4096;
-	mo->m.random_ra_kb = 64;
+	mo->m.random_ra_kb = 0; /* off: docs/PERFORMANCE.md, "Random 4 KiB reads" */
 	mo->m.entry_timeout = 1.0;
 	int r = mount_with(argc, argv, mo);
 	free(mo);

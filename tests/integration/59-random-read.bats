@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # Random 4 KiB reads (fio's randread pattern: POSIX_FADV_RANDOM, one pread
-# per block). A small read whose ciphertext is not in the backing page
-# cache has the kernel read the aligned -o random_ra_kb around it (default
-# 64 KiB; fs/directread.h, docs/PERFORMANCE.md "Random 4 KiB reads"). What
+# per block). With -o random_ra_kb=N (off by default), a small read whose
+# ciphertext is not in the backing page cache has the kernel read the
+# aligned N KiB around it (fs/directread.h, docs/PERFORMANCE.md "Random 4
+# KiB reads"). What
 # the read-ahead brings in is ciphertext only: every block is still opened
 # and authenticated when a read asks for it, so a flipped byte in a block
 # read that way gives EIO, and its neighbours still read.
@@ -66,7 +67,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 
 @test "random 4 KiB reads return the file, with and without the backing read-ahead" {
 	make_file
-	for opt in "" "-o random_ra_kb=0" "-o random_ra_kb=8" "-o random_ra_kb=1024"; do
+	for opt in "" "-o random_ra_kb=64" "-o random_ra_kb=8" "-o random_ra_kb=1024"; do
 		evict "$B"
 		# shellcheck disable=SC2086
 		mount_vault $opt
@@ -78,7 +79,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	done
 }
 
-@test "one cold 4 KiB read brings in the aligned 64 KiB of ciphertext around it, not with random_ra_kb=0" {
+@test "with random_ra_kb=64 one cold 4 KiB read brings in the aligned 64 KiB of ciphertext around it, by default not" {
 	command -v fincore >/dev/null || skip "no fincore (util-linux)"
 	# The daemon asks cachestat(2) (Linux 6.5) whether a read's pages are
 	# cached; without it there is no read-ahead.
@@ -90,7 +91,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	local pages=0
 	for _ in 1 2 3; do
 		evict "$B"
-		mount_vault
+		mount_vault -o random_ra_kb=64
 		[ "$(rand_read f 500)" = ok ]
 		pages=$(cached_pages "$B")
 		unmount_vault
@@ -100,10 +101,10 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	[ "$pages" -ge 16 ]
 	[ "$pages" -le 40 ] # the header's page and the chunk (16 or 17 pages), not the file
 	evict "$B"
-	mount_vault -o random_ra_kb=0
+	mount_vault
 	[ "$(rand_read f 500)" = ok ]
 	pages=$(cached_pages "$B")
-	echo "# with random_ra_kb=0: $pages"
+	echo "# by default: $pages"
 	[ "$pages" -le 8 ]
 }
 
@@ -113,7 +114,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	# Block 500's ciphertext: one byte in its middle.
 	flip_byte "$B" $((HDR + 500 * BLK + 2000))
 	evict "$B"
-	mount_logged
+	mount_logged -o random_ra_kb=64
 	# 499 and 501 share block 500's 64 KiB chunk (read ahead by the first
 	# read), 500 is read twice: EIO both times, never cached as good.
 	run rand_read f 501 500 499 500
@@ -126,7 +127,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	# Cold again, the bad block first.
 	unmount_vault
 	evict "$B"
-	mount_vault
+	mount_vault -o random_ra_kb=64
 	run rand_read f 500 501
 	[ "${lines[0]}" = EIO ]
 	[ "${lines[1]}" = ok ]
