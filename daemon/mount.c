@@ -213,6 +213,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	fs.writeback = mo->writeback && !mo->shared;
 	fs.shared = mo->shared;
 	fs.shared_wb = mo->shared && !mo->shared_sync && !getenv("LETHEFS_SHARED_SYNC");
+	fs.random_ra = (size_t)mo->random_ra_kb << 10;
 	fs.acl = mo->acl;
 	fs.iattr = mo->iattr && !mo->shared; /* and the backing store's user. xattrs: below */
 	/* Lookups read inode attributes by name with getxattrat (Linux 6.13)

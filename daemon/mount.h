@@ -28,6 +28,7 @@ struct lfs_mount_opts {
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
+	unsigned random_ra_kb; /* backing read-ahead of small reads (fs.h) */
 	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
 };
 

@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include "../common/fileutil.h"
 
 int lfs_direct_reopen(int fd)
 {
@@ -101,4 +104,46 @@ int lfs_direct_pread(int dfd, size_t len, uint64_t off, uint8_t **data, size_t *
 	if (*got > len)
 		*got = len;
 	return 0;
+}
+
+/* cachestat(2) (Linux 6.5): how many pages of a range are cached, without
+ * starting any I/O (a read with RWF_NOWAIT starts the kernel's own small
+ * readahead before it gives up, a second disk request per miss). */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct lfs_cachestat_range {
+	uint64_t off, len;
+};
+struct lfs_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+static atomic_bool no_cachestat;
+
+/* Whether some page of [off, off + len) of fd is not cached: 0 no, 1 yes,
+ * -1 unknown. */
+static int range_missing(int fd, uint64_t off, size_t len)
+{
+	if (atomic_load_explicit(&no_cachestat, memory_order_relaxed))
+		return -1;
+	const uint64_t pg = 4096;
+	struct lfs_cachestat_range range = {.off = off / pg * pg, .len = 0};
+	range.len = (off + len + pg - 1) / pg * pg - range.off;
+	struct lfs_cachestat cs;
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0) {
+		if (errno == ENOSYS || errno == EOPNOTSUPP)
+			atomic_store(&no_cachestat, true);
+		return -1;
+	}
+	return cs.nr_cache < range.len / pg;
+}
+
+int lfs_cached_pread(int fd, uint8_t *buf, size_t len, uint64_t off, size_t chunk, size_t *got)
+{
+	if (chunk > 0 && range_missing(fd, off, len) == 1) {
+		uint64_t from = off / chunk * chunk;
+		uint64_t to = (off + len + chunk - 1) / chunk * chunk;
+		(void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_WILLNEED);
+	}
+	return lfs_pread_full(fd, buf, len, (off_t)off, got);
 }

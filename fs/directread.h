@@ -32,4 +32,11 @@ int lfs_direct_reopen(int fd);
  * refused the alignment, and a buffered read should be used instead. */
 int lfs_direct_pread(int dfd, size_t len, uint64_t off, uint8_t **data, size_t *got);
 
+/* Reads len bytes at off from fd through the page cache, as
+ * lfs_pread_full. With chunk > 0, a read whose pages are not all cached
+ * (a read with RWF_NOWAIT stops short) first asks the kernel to read the
+ * aligned chunk around it (POSIX_FADV_WILLNEED), in one request to the
+ * disk rather than one per later miss. */
+int lfs_cached_pread(int fd, uint8_t *buf, size_t len, uint64_t off, size_t chunk, size_t *got);
+
 #endif

@@ -10,12 +10,14 @@
 #include "directread.h"
 #include "filelayout.h"
 #include "filelock.h"
+#include "../cluster/backing.h"
 #include "../cluster/rangelock.h"
 #include "../common/fileutil.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 
 static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int dfd, char *buf,
@@ -47,6 +49,27 @@ ssize_t lfs_fileio_read_direct(struct lfs_fs *fs, struct lfs_inode *inode, int f
 	return r;
 }
 
+/* Backing read-ahead of a small read (-o random_ra_kb, directread.h): on
+ * exclusive mounts of local disks, as direct reads, and only for files
+ * of at most an eighth of the machine's memory. A file that size read at
+ * random keeps what was read ahead cached until it is asked for; of a
+ * larger one (a database), most of each chunk would be evicted unread:
+ * up to chunk / 8 KiB times the disk bytes for nothing. */
+static size_t ra_chunk(const struct lfs_fs *fs, size_t len, uint64_t backing)
+{
+	static uint64_t ram_eighth;
+	if (!fs->random_ra || fs->shared || len >= fs->random_ra ||
+	    !lfs_backing_direct_reads(fs->backing))
+		return 0;
+	uint64_t cap = __atomic_load_n(&ram_eighth, __ATOMIC_RELAXED);
+	if (!cap) {
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		cap = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 8 : 1;
+		__atomic_store_n(&ram_eighth, cap, __ATOMIC_RELAXED);
+	}
+	return backing <= cap ? fs->random_ra : 0;
+}
+
 static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int dfd, char *buf,
                          size_t size, uint64_t off, bool report)
 {
@@ -76,7 +99,9 @@ static ssize_t read_once(struct lfs_fs *fs, struct lfs_inode *inode, int fd, int
 	}
 	if (!disk && r == 0) {
 		mem = disk = malloc(len);
-		r = disk ? lfs_pread_full(fd, disk, len, (off_t)disk_off, &got) : -ENOMEM;
+		r = disk ? lfs_cached_pread(fd, disk, len, disk_off, ra_chunk(fs, len, io.backing),
+		                            &got)
+		         : -ENOMEM;
 	}
 	if (r == 0 && got != len)
 		r = -EIO; /* shrank under us: only possible from outside lethefs */

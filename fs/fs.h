@@ -254,6 +254,10 @@ struct lfs_fs {
 	bool iattr;
 	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
+	/* -o random_ra_kb: a small read that finds its ciphertext not cached
+	 * first has the kernel read the aligned range of this many bytes
+	 * around it (fs/directread.h); 0: only the kernel's own read-ahead. */
+	size_t random_ra;
 	bool debug;
 	struct lfs_op_counters requests; /* FUSE requests by operation (fs/gate.c) */
 };
