@@ -21,10 +21,10 @@
 #include <sodium.h>
 
 struct lfs_audit_log {
-	int dirfd;	    /* the directory holding the log and its head */
-	char name[256];	    /* the log's file name in dirfd */
+	int dirfd;      /* the directory holding the log and its head */
+	char name[256]; /* the log's file name in dirfd */
 	char head[256 + sizeof(LFS_AUDIT_HEAD_SUFFIX)]; /* name + LFS_AUDIT_HEAD_SUFFIX */
-	uint8_t genesis[32]; /* "prev" of entry 1 */
+	uint8_t genesis[32];                            /* "prev" of entry 1 */
 	uint8_t uuid[16];
 	/* The seq this object appended last: a log that ends before it was
 	 * cut while we were running (a long-lived daemon notices at once). */
@@ -65,14 +65,14 @@ static int create_log_file(const struct lfs_audit_log *log)
 }
 
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
-		     char name[256])
+                     char name[256])
 {
 	const char *path = cfg->audit_log[0] ? cfg->audit_log : LFS_AUDIT_DEFAULT_NAME;
 	char why[512];
 	/* lethefs.conf is not authenticated: the log stays in the vault or in
 	 * LFS_AUDIT_ABS_DIR (common/trustpath.h). */
 	int fd = lfs_open_confined_parent(vault_dirfd, path, LFS_AUDIT_ABS_DIR, name, 256, why,
-					  sizeof(why));
+	                                  sizeof(why));
 	if (fd < 0)
 		return fd;
 	if (strlen(name) > LOG_NAME_MAX) {
@@ -164,7 +164,7 @@ struct tail {
 	uint64_t next_seq;
 	uint8_t prev[32];
 	bool need_newline;
-	bool from_head; /* the last line was unreadable: seq from the head file */
+	bool from_head;  /* the last line was unreadable: seq from the head file */
 	bool last_keyed; /* the last entry carries a MAC */
 };
 
@@ -285,7 +285,7 @@ static int lock_fd(int fd)
 /* Formats one entry at buf (room for LFS_AUDIT_LINE_MAX + 1 bytes) after
  * the chain position *t, advances *t past it and fills hash. */
 static int format_at(char *buf, struct tail *t, const struct lfs_audit_record *proto,
-		     const uint8_t *key, uint8_t hash[32])
+                     const uint8_t *key, uint8_t hash[32])
 {
 	struct lfs_audit_record rec = *proto;
 	rec.seq = t->next_seq;
@@ -300,23 +300,23 @@ static int format_at(char *buf, struct tail *t, const struct lfs_audit_record *p
 
 /* The entry recording a gap found before this append (audit_end.h). */
 static int format_gap(char *buf, struct tail *t, const struct lfs_audit_gap *g, const uint8_t *key,
-		      int64_t when, uint8_t hash[32])
+                      int64_t when, uint8_t hash[32])
 {
 	struct lfs_audit_detail d[] = {{"kind", g->kind, 0},
-				       {"error", g->error, 0},
-				       {"head_seq", NULL, (long long)g->head_seq},
-				       {"keyed_seq", NULL, (long long)g->keyed_seq},
-				       {"log_seq", NULL, (long long)(t->next_seq - 1)}};
+	                               {"error", g->error, 0},
+	                               {"head_seq", NULL, (long long)g->head_seq},
+	                               {"keyed_seq", NULL, (long long)g->keyed_seq},
+	                               {"log_seq", NULL, (long long)(t->next_seq - 1)}};
 	struct lfs_audit_record rec = {.time_ms = when,
-				       .event = "audit-check",
-				       .outcome = "failure",
-				       .details = d,
-				       .ndetails = 5};
+	                               .event = "audit-check",
+	                               .outcome = "failure",
+	                               .details = d,
+	                               .ndetails = 5};
 	return format_at(buf, t, &rec, key, hash);
 }
 
 static void forward(const struct lfs_audit_log *log, const struct lfs_audit_record *proto,
-		    uint64_t seq, const uint8_t prev[32], const uint8_t hash[32], bool keyed)
+                    uint64_t seq, const uint8_t prev[32], const uint8_t hash[32], bool keyed)
 {
 	struct lfs_audit_record rec = *proto;
 	rec.seq = seq;
@@ -351,7 +351,7 @@ bool lfs_audit_system_log_only(const struct lfs_audit_log *log)
 /* A read-only vault's entry: formatted and hashed like a line of the log,
  * sent to the system log, written nowhere. */
 static int append_system_log_only(struct lfs_audit_log *log, const uint8_t *key,
-				  const struct lfs_audit_record *proto)
+                                  const struct lfs_audit_record *proto)
 {
 	char *buf = malloc(LFS_AUDIT_LINE_MAX);
 	if (!buf)
@@ -377,11 +377,11 @@ static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char 
 		return -EINVAL;
 	if (log->system_log_only) {
 		struct lfs_audit_record ro = {.time_ms = now_ms(),
-					      .event = event,
-					      .outcome = outcome,
-					      .caller = caller,
-					      .details = details,
-					      .ndetails = ndetails};
+		                              .event = event,
+		                              .outcome = outcome,
+		                              .caller = caller,
+		                              .details = details,
+		                              .ndetails = ndetails};
 		return append_system_log_only(log, key, &ro);
 	}
 	/* A descriptor per append: flock belongs to the open file
@@ -405,26 +405,26 @@ static int append_one(struct lfs_audit_log *log, const uint8_t *key, const char 
 	if (r < 0)
 		goto out;
 	struct lfs_audit_end end = {.nonempty = st.st_size > 0,
-				    .from_head = t.from_head,
-				    .last_keyed = t.last_keyed,
-				    .last_seq = t.next_seq - 1};
+	                            .from_head = t.from_head,
+	                            .last_keyed = t.last_keyed,
+	                            .last_seq = t.next_seq - 1};
 	memcpy(end.last_hash, t.prev, 32);
 	struct lfs_audit_head head;
 	struct lfs_audit_gap gap;
 	r = lfs_audit_check_end(log->dirfd, log->name, log->head, &end, key, log->last_written,
-				&head, &gap);
+	                        &head, &gap);
 	if (r < 0)
 		goto out;
 	if (gap.found)
 		lfs_err("audit: the log %s was tampered with: %s (recorded in the log)", log->name,
-			gap.error);
+		        gap.error);
 	struct lfs_audit_record rec = {
-		.time_ms = now_ms(),
-		.event = event,
-		.outcome = outcome,
-		.caller = caller,
-		.details = details,
-		.ndetails = ndetails,
+	    .time_ms = now_ms(),
+	    .event = event,
+	    .outcome = outcome,
+	    .caller = caller,
+	    .details = details,
+	    .ndetails = ndetails,
 	};
 	/* One write for the gap entry and the entry: a fragment's newline,
 	 * then at most two lines. */

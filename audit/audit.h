@@ -58,8 +58,8 @@ bool lfs_audit_system_log_only(const struct lfs_audit_log *log);
  * several threads and processes at once (flock on a descriptor of its
  * own, so forked children are excluded too). Returns 0 or -errno. */
 int lfs_audit_append(struct lfs_audit_log *log, const uint8_t *key, const char *event,
-		     const char *outcome, const struct lfs_audit_caller *caller,
-		     const struct lfs_audit_detail *details, size_t ndetails);
+                     const char *outcome, const struct lfs_audit_caller *caller,
+                     const struct lfs_audit_detail *details, size_t ndetails);
 
 /* The audit key: KDF(master, 1, LFS_KDF_CTX_AUDIT). Caller wipes it. */
 void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32]);
@@ -67,7 +67,7 @@ void lfs_audit_derive_key(uint8_t key[32], const uint8_t master[32]);
 /* Where the log lives: a descriptor of its directory (caller closes) and
  * its file name. For readers (verify, show), which must not create it. */
 int lfs_audit_locate(int vault_dirfd, const struct lfs_vault_config *cfg, int *dirfd,
-		     char name[256]);
+                     char name[256]);
 
 /* The seq of the log's last entry, as its head file says (for status and
  * monitoring; verify checks the head against the log). Returns 0, or

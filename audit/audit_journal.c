@@ -169,16 +169,16 @@ static bool forked(const struct copies *c, size_t n, struct lfs_audit_report *re
 			continue;
 		when(a->when_us < b->when_us ? a->when_us : b->when_us, at);
 		contradiction(rep, b->seq <= n ? b->seq : 0,
-			      "the system journal holds two different entries seq %llu (the first "
-			      "sent at %s): the log was rolled back and written again from there",
-			      (ull)b->seq, at);
+		              "the system journal holds two different entries seq %llu (the first "
+		              "sent at %s): the log was rolled back and written again from there",
+		              (ull)b->seq, at);
 		return true;
 	}
 	return false;
 }
 
 static void compare(const struct copies *c, uint8_t (*hashes)[32], size_t n,
-		    struct lfs_audit_report *rep)
+                    struct lfs_audit_report *rep)
 {
 	char at[32];
 	uint64_t present = 0;
@@ -188,19 +188,21 @@ static void compare(const struct copies *c, uint8_t (*hashes)[32], size_t n,
 		const struct copy *cp = &c->v[i];
 		if (cp->seq > n) {
 			when(cp->when_us, at);
-			contradiction(rep, 0,
-				      "the system journal holds entry seq %llu (sent at %s), but the "
-				      "log ends at seq %llu: the log and its head were rolled back or "
-				      "cut",
-				      (ull)cp->seq, at, (ull)n);
+			contradiction(
+			    rep, 0,
+			    "the system journal holds entry seq %llu (sent at %s), but the "
+			    "log ends at seq %llu: the log and its head were rolled back or "
+			    "cut",
+			    (ull)cp->seq, at, (ull)n);
 			return;
 		}
 		if (memcmp(hashes[cp->seq - 1], cp->hash, 32)) {
 			when(cp->when_us, at);
-			contradiction(rep, cp->seq,
-				      "entry seq %llu (line %llu) is not the entry sent to the system "
-				      "journal at %s: the log was rolled back or replaced",
-				      (ull)cp->seq, (ull)cp->seq, at);
+			contradiction(
+			    rep, cp->seq,
+			    "entry seq %llu (line %llu) is not the entry sent to the system "
+			    "journal at %s: the log was rolled back or replaced",
+			    (ull)cp->seq, (ull)cp->seq, at);
 			return;
 		}
 		if (i == 0 || c->v[i - 1].seq != cp->seq)

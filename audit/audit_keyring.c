@@ -21,13 +21,13 @@ int lfs_audit_key_from(struct lfs_keyring *kr, uint8_t key[32])
 }
 
 int lfs_audit_event(struct lfs_audit_log *log, struct lfs_keyring *kr, const char *event,
-		    const char *outcome, const struct lfs_audit_caller *caller,
-		    const struct lfs_audit_detail *details, size_t ndetails)
+                    const char *outcome, const struct lfs_audit_caller *caller,
+                    const struct lfs_audit_detail *details, size_t ndetails)
 {
 	uint8_t key[32];
 	bool keyed = lfs_audit_key_from(kr, key) == 0;
-	int r = lfs_audit_append(log, keyed ? key : NULL, event, outcome, caller, details,
-				 ndetails);
+	int r =
+	    lfs_audit_append(log, keyed ? key : NULL, event, outcome, caller, details, ndetails);
 	sodium_memzero(key, sizeof(key));
 	return r;
 }

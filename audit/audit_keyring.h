@@ -10,8 +10,8 @@
 
 /* kr may be NULL (no key). Returns what lfs_audit_append returns. */
 int lfs_audit_event(struct lfs_audit_log *log, struct lfs_keyring *kr, const char *event,
-		    const char *outcome, const struct lfs_audit_caller *caller,
-		    const struct lfs_audit_detail *details, size_t ndetails);
+                    const char *outcome, const struct lfs_audit_caller *caller,
+                    const struct lfs_audit_detail *details, size_t ndetails);
 
 /* The audit key into key (32 bytes, caller wipes): the one the keyring
  * stores since a rekey, else derived from the master key. -EACCES when kr

@@ -27,7 +27,7 @@ bool lfs_audit_name_valid(const char *s, bool is_key)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  (is_key ? c == '_' : c == '-');
+		          (is_key ? c == '_' : c == '-');
 		if (!ok)
 			return false;
 	}
@@ -144,7 +144,7 @@ static size_t escape_one(const unsigned char *s, size_t n, char esc[16])
 	} else {
 		cp -= 0x10000;
 		snprintf(esc, 16, "\\u%04" PRIx32 "\\u%04" PRIx32, 0xd800 + (cp >> 10),
-			 0xdc00 + (cp & 0x3ff));
+		         0xdc00 + (cp & 0x3ff));
 	}
 	return len;
 }
@@ -201,8 +201,8 @@ void lfs_audit_format_time(int64_t time_ms, char out[25])
 	gmtime_r(&secs, &tm);
 	/* Through a larger buffer: the compiler cannot know tm's ranges. */
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, (int)(time_ms % 1000));
+	         (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	         tm.tm_sec, (int)(time_ms % 1000));
 	snprintf(out, 25, "%.24s", tmp);
 }
 
@@ -213,7 +213,7 @@ static long long id_or_unset(int64_t v)
 }
 
 int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
-			  const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key)
+                          const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key)
 {
 	if (!lfs_audit_name_valid(rec->event, false) || !lfs_audit_name_valid(rec->outcome, false))
 		return -EINVAL;
@@ -236,8 +236,8 @@ int lfs_audit_format_line(char *buf, const struct lfs_audit_record *rec,
 		putf(&o, ",\"uid\":%lu,\"pid\":%ld,\"exe\":", (unsigned long)rec->caller->uid,
 		     (long)rec->caller->pid);
 		put_str(&o, rec->caller->exe, LFS_AUDIT_EXE_MAX);
-		putf(&o, ",\"loginuid\":%lld,\"sessionid\":%lld", id_or_unset(rec->caller->loginuid),
-		     id_or_unset(rec->caller->sessionid));
+		putf(&o, ",\"loginuid\":%lld,\"sessionid\":%lld",
+		     id_or_unset(rec->caller->loginuid), id_or_unset(rec->caller->sessionid));
 	}
 	puts_(&o, ",\"details\":{");
 	for (size_t i = 0; i < rec->ndetails; i++) {
@@ -293,7 +293,7 @@ int lfs_audit_format_head(char *buf, size_t buflen, const struct lfs_audit_head 
 }
 
 void lfs_audit_anchor_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN])
+                          const uint8_t hash[LFS_AUDIT_HASH_LEN])
 {
 	char text[128];
 	struct out o = {.buf = text, .cap = sizeof(text)};
@@ -302,7 +302,7 @@ void lfs_audit_anchor_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32]
 }
 
 void lfs_audit_set_anchor(struct lfs_audit_head *h, const uint8_t key[32], uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN])
+                          const uint8_t hash[LFS_AUDIT_HASH_LEN])
 {
 	h->has_anchor = true;
 	h->legacy = false;
@@ -322,11 +322,11 @@ bool lfs_audit_anchor_ok(const uint8_t key[32], const struct lfs_audit_head *h)
 
 /* ---- hashes ------------------------------------------------------------ */
 
-static void blake2b(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t *key, const void *in,
-		    size_t len, const uint8_t personal[16])
+static void blake2b(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t *key, const void *in, size_t len,
+                    const uint8_t personal[16])
 {
 	crypto_generichash_blake2b_salt_personal(out, LFS_AUDIT_HASH_LEN, in, len, key,
-						 key ? 32 : 0, NULL, personal);
+	                                         key ? 32 : 0, NULL, personal);
 }
 
 void lfs_audit_line_hash(uint8_t out[LFS_AUDIT_HASH_LEN], const char *line, size_t len)
@@ -340,13 +340,13 @@ void lfs_audit_genesis(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t uuid[16])
 }
 
 void lfs_audit_line_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], const char *bytes,
-			size_t len)
+                        size_t len)
 {
 	blake2b(out, key, bytes, len, PERSONAL_LINE_MAC);
 }
 
 void lfs_audit_head_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], const char *bytes,
-			size_t len)
+                        size_t len)
 {
 	blake2b(out, key, bytes, len, PERSONAL_HEAD_MAC);
 }

@@ -51,7 +51,7 @@ struct lfs_audit_entry {
 	bool has_caller;
 	uint32_t uid, pid;
 	struct lfs_audit_span exe;
-	bool has_login; /* loginuid and sessionid (lines written since they exist) */
+	bool has_login;              /* loginuid and sessionid (lines written since they exist) */
 	int64_t loginuid, sessionid; /* LFS_AUDIT_UNSET: none */
 	unsigned ndetails;
 	struct {
@@ -88,11 +88,10 @@ bool lfs_audit_name_valid(const char *s, bool is_key);
  * Returns the length (NUL excluded), or -EINVAL for an invalid name, a
  * duplicate detail key or too many details. */
 int lfs_audit_format_line(char *out, const struct lfs_audit_record *rec,
-			  const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key);
+                          const uint8_t prev[LFS_AUDIT_HASH_LEN], const uint8_t *key);
 /* Parses one line without its newline. Returns 0, or -EBADMSG with a
  * static explanation in *why. */
-int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e,
-			 const char **why);
+int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e, const char **why);
 
 /* The head file: {"seq":N,"hash":"<hex>"[,"keyed_seq":K,"keyed_hash":"<hex>",
  * "keyed_mac":"<hex>"]} and a newline (the anchor members when
@@ -103,7 +102,7 @@ int lfs_audit_format_head(char *out, size_t outlen, const struct lfs_audit_head 
 int lfs_audit_parse_head(const char *text, size_t len, struct lfs_audit_head *h);
 /* Makes h's anchor entry seq with line hash `hash`, MAC'd under key. */
 void lfs_audit_set_anchor(struct lfs_audit_head *h, const uint8_t key[32], uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN]);
+                          const uint8_t hash[LFS_AUDIT_HASH_LEN]);
 /* Whether h's anchor authenticates under key (constant-time compare). */
 bool lfs_audit_anchor_ok(const uint8_t key[32], const struct lfs_audit_head *h);
 
@@ -114,13 +113,13 @@ void lfs_audit_genesis(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t uuid[16]);
 /* Keyed MACs of a line's signed bytes and of a head's signed bytes, with
  * distinct BLAKE2b personalisations so that neither passes for the other. */
 void lfs_audit_line_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], const char *bytes,
-			size_t len);
+                        size_t len);
 void lfs_audit_head_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], const char *bytes,
-			size_t len);
+                        size_t len);
 /* The anchor's MAC: lfs_audit_head_mac over the text {"seq":K,"hash":"<hex>"
  * (no closing brace), which is what the older keyed head files MAC'd. */
 void lfs_audit_anchor_mac(uint8_t out[LFS_AUDIT_HASH_LEN], const uint8_t key[32], uint64_t seq,
-			  const uint8_t hash[LFS_AUDIT_HASH_LEN]);
+                          const uint8_t hash[LFS_AUDIT_HASH_LEN]);
 /* Constant-time comparison of a stored MAC with the one it should be. */
 bool lfs_audit_mac_ok(const uint8_t key[32], const char *line, const struct lfs_audit_entry *e);
 

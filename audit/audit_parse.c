@@ -201,12 +201,12 @@ static bool time_(struct in *c, struct lfs_audit_span *sp, int64_t *ms)
 		if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != shape[i])
 			return fail(c, "bad time");
 	struct tm tm = {
-		.tm_year = two(t) * 100 + two(t + 2) - 1900,
-		.tm_mon = two(t + 5) - 1,
-		.tm_mday = two(t + 8),
-		.tm_hour = two(t + 11),
-		.tm_min = two(t + 14),
-		.tm_sec = two(t + 17),
+	    .tm_year = two(t) * 100 + two(t + 2) - 1900,
+	    .tm_mon = two(t + 5) - 1,
+	    .tm_mday = two(t + 8),
+	    .tm_hour = two(t + 11),
+	    .tm_min = two(t + 14),
+	    .tm_sec = two(t + 17),
 	};
 	if (tm.tm_year < 70 || tm.tm_mon > 11 || tm.tm_mon < 0 || tm.tm_mday < 1 ||
 	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
@@ -233,7 +233,7 @@ static bool details(struct in *c, struct lfs_audit_entry *e)
 		for (unsigned j = 0; j < i; j++)
 			if (e->detail[j].key.len == e->detail[i].key.len &&
 			    !memcmp(c->s + e->detail[j].key.off, c->s + e->detail[i].key.off,
-				    e->detail[i].key.len))
+			            e->detail[i].key.len))
 				return fail(c, "duplicate detail key");
 		if (peek(c, "\"")) {
 			e->detail[i].is_str = true;
@@ -251,14 +251,13 @@ static bool details(struct in *c, struct lfs_audit_entry *e)
 	}
 }
 
-int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e,
-			 const char **why)
+int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e, const char **why)
 {
 	struct in c = {.s = line, .len = len};
 	uint64_t v = 0;
 	memset(e, 0, sizeof(*e));
 	bool ok = len < LFS_AUDIT_LINE_MAX && lit(&c, "{\"seq\":", "not an audit entry") &&
-		  uint_(&c, UINT64_MAX, &e->seq);
+	          uint_(&c, UINT64_MAX, &e->seq);
 	if (ok && e->seq == 0)
 		ok = fail(&c, "seq 0");
 	ok = ok && lit(&c, ",\"time\":", "time expected") && time_(&c, &e->time, &e->time_ms) &&
@@ -270,7 +269,8 @@ int lfs_audit_parse_line(const char *line, size_t len, struct lfs_audit_entry *e
 		e->uid = (uint32_t)v;
 		ok = ok && lit(&c, ",\"pid\":", "pid expected") && uint_(&c, INT32_MAX, &v);
 		e->pid = (uint32_t)v;
-		ok = ok && lit(&c, ",\"exe\":", "exe expected") && str(&c, LFS_AUDIT_EXE_MAX, &e->exe);
+		ok = ok && lit(&c, ",\"exe\":", "exe expected") &&
+		     str(&c, LFS_AUDIT_EXE_MAX, &e->exe);
 		/* Lines written before login ids were recorded end the caller here. */
 		if (ok && peek(&c, ",\"loginuid\":")) {
 			e->has_login = true;
@@ -303,8 +303,8 @@ int lfs_audit_parse_head(const char *text, size_t len, struct lfs_audit_head *h)
 	struct in c = {.s = text, .len = len};
 	memset(h, 0, sizeof(*h));
 	bool ok = len <= LFS_AUDIT_HEAD_MAX && lit(&c, "{\"seq\":", "") &&
-		  uint_(&c, UINT64_MAX, &h->seq) && h->seq > 0 && lit(&c, ",\"hash\":", "") &&
-		  hash_(&c, h->hash);
+	          uint_(&c, UINT64_MAX, &h->seq) && h->seq > 0 && lit(&c, ",\"hash\":", "") &&
+	          hash_(&c, h->hash);
 	if (ok && peek(&c, ",\"mac\":")) {
 		/* The older keyed head: its MAC covers exactly what an anchor's
 		 * covers, so it is the anchor of entry seq. */

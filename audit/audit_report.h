@@ -15,7 +15,7 @@ enum lfs_audit_problem {
 	LFS_AUDIT_REORDERED,
 	LFS_AUDIT_TRUNCATED,
 	LFS_AUDIT_HEAD_MISMATCH, /* the head file was edited or the log rolled back */
-	LFS_AUDIT_ROLLED_BACK,	 /* the system journal holds entries the log lost or changed */
+	LFS_AUDIT_ROLLED_BACK,   /* the system journal holds entries the log lost or changed */
 };
 
 struct lfs_audit_report {

@@ -18,13 +18,14 @@
 
 const char *lfs_audit_problem_name(enum lfs_audit_problem p)
 {
-	static const char *const names[] = {"intact",	"edited",    "deleted",	 "inserted",
-					    "reordered", "truncated", "head-mismatch", "rolled-back"};
+	static const char *const names[] = {"intact",        "edited",     "deleted",
+	                                    "inserted",      "reordered",  "truncated",
+	                                    "head-mismatch", "rolled-back"};
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "unknown";
 }
 
 void lfs_audit_report_problem(struct lfs_audit_report *rep, enum lfs_audit_problem p,
-			      size_t line_idx, const char *fmt, ...)
+                              size_t line_idx, const char *fmt, ...)
 {
 	va_list ap;
 	rep->problem = p;
@@ -42,7 +43,7 @@ static bool span_is(const char *line, struct lfs_audit_span sp, const char *s)
 /* The first entry an append wrote on finding the log cut or its head
  * replaced (audit_end.h): its kind and error, for the report. */
 static void remember_gap(struct lfs_audit_rows *t, const char *line,
-			 const struct lfs_audit_entry *e)
+                         const struct lfs_audit_entry *e)
 {
 	struct lfs_audit_gap_seen *g = &t->gap;
 	g->found = true;
@@ -59,8 +60,8 @@ static void remember_gap(struct lfs_audit_rows *t, const char *line,
 	}
 }
 
-static int add_row(struct lfs_audit_rows *t, const char *line, size_t len, enum lfs_audit_line_status st,
-		   const uint8_t *key)
+static int add_row(struct lfs_audit_rows *t, const char *line, size_t len,
+                   enum lfs_audit_line_status st, const uint8_t *key)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 256;
@@ -93,7 +94,7 @@ static int add_row(struct lfs_audit_rows *t, const char *line, size_t len, enum 
 
 /* Walks the chain from the vault's genesis; stops at the first problem. */
 static void check_chain(struct lfs_audit_rows *t, const uint8_t genesis[32], const uint8_t *key,
-			struct lfs_audit_report *rep)
+                        struct lfs_audit_report *rep)
 {
 	const uint8_t *exp_prev = genesis;
 	uint64_t exp = 1;
@@ -106,9 +107,10 @@ static void check_chain(struct lfs_audit_rows *t, const uint8_t genesis[32], con
 			return;
 		}
 		if (key && r->keyed && !r->mac_ok) {
-			lfs_audit_report_problem(rep, LFS_AUDIT_EDITED, i,
-			       "entry seq %llu (line %llu): edited (MAC mismatch)", (ull)r->seq,
-			       (ull)i + 1);
+			lfs_audit_report_problem(
+			    rep, LFS_AUDIT_EDITED, i,
+			    "entry seq %llu (line %llu): edited (MAC mismatch)", (ull)r->seq,
+			    (ull)i + 1);
 			return;
 		}
 		if (r->seq != exp || memcmp(r->prev, exp_prev, 32)) {
@@ -116,10 +118,11 @@ static void check_chain(struct lfs_audit_rows *t, const uint8_t genesis[32], con
 			return;
 		}
 		if (key && !r->keyed && r->unlock_success) {
-			lfs_audit_report_problem(rep, LFS_AUDIT_EDITED, i,
-			       "entry seq %llu (line %llu): edited (a successful unlock without a "
-			       "MAC: its MAC was stripped)",
-			       (ull)r->seq, (ull)i + 1);
+			lfs_audit_report_problem(
+			    rep, LFS_AUDIT_EDITED, i,
+			    "entry seq %llu (line %llu): edited (a successful unlock without a "
+			    "MAC: its MAC was stripped)",
+			    (ull)r->seq, (ull)i + 1);
 			return;
 		}
 		if (r->keyed)

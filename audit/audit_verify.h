@@ -17,7 +17,7 @@
  * chain and structure. Returns 0 when the check ran (rep->problem says how
  * it went), or -errno when the log could not be read. */
 int lfs_audit_verify(int vault_dirfd, const struct lfs_vault_config *cfg, const uint8_t *key,
-		     struct lfs_audit_report *rep);
+                     struct lfs_audit_report *rep);
 
 /* The same for one log file: name in dirfd (its head is name.head),
  * chained from genesis. A name that is not a regular file: -EINVAL. */

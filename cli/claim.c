@@ -21,15 +21,15 @@ int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v, stru
 	char where[PATH_MAX], err[512];
 	if (lfs_mounted_at(path, where, sizeof(where))) {
 		lfs_cli_error("%s is mounted on %s: unmount it first (umount %s); %s runs "
-			      "only on an unmounted vault",
-			      path, where, where, cmd);
+		              "only on an unmounted vault",
+		              path, where, where, cmd);
 		return LFS_EXIT_MOUNTED;
 	}
 	int r = lfs_control_bind(ctl, &v->cfg, err, sizeof(err));
 	if (r == -EADDRINUSE) {
 		lfs_cli_error("%s is in use: its control socket %s answers (mounted, or "
-			      "another rekey or upgrade); unmount it first",
-			      path, ctl->path);
+		              "another rekey or upgrade); unmount it first",
+		              path, ctl->path);
 		return LFS_EXIT_MOUNTED;
 	}
 	if (r < 0) {
@@ -38,4 +38,3 @@ int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v, stru
 	}
 	return LFS_EXIT_OK;
 }
-

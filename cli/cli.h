@@ -57,7 +57,7 @@ struct lfs_root_access {
 int lfs_parse_root_mode(const char *s, mode_t *mode);
 int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid);
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* Format 2: the root's record that ra asks for (0700 and the caller's
  * uid and gid for what it leaves out); lfs_set_root_access is format 1's. */
 struct lfs_irec;
@@ -96,7 +96,7 @@ struct lfs_control;
 /* Refuses a mounted vault (exit 16), then occupies its control socket
  * until lfs_control_stop(ctl), so that no mount starts meanwhile. */
 int lfs_claim_vault(const char *cmd, const char *path, struct lfs_vault *v,
-		    struct lfs_control *ctl);
+                    struct lfs_control *ctl);
 /* A mount refused for a corrupt vault file: expired staging directories
  * are shredded anyway (cmd_shred_expired.c), and stderr says so. */
 void lfs_expire_after_failed_mount(const char *vault);
@@ -167,11 +167,11 @@ enum {
 	"                      secret's source; an extpass secret may be typed passphrase)\n"      \
 	"  --kdf-ops N         Argon2id passes (default 3; key files 1)\n"                         \
 	"  --kdf-mem SIZE      Argon2id memory, e.g. 256M (default 256M; key files 64M);\n"        \
-	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"       \
-	"                      needs at least 2 passes over 64M\n"                               \
-	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"      \
-	"                      for tests only (a stolen vault is then cheap to guess)\n"       \
-	"  --label TEXT        the slot's label, e.g. \"Dr. X, lab admin\" (shown by keyslot\n"  \
+	"                      at most 16 passes, 1G and 4G x passes; a passphrase slot\n"         \
+	"                      needs at least 2 passes over 64M\n"                                 \
+	"  --allow-weak-kdf    let --kdf-* go below that floor, down to 1 pass over 8M:\n"         \
+	"                      for tests only (a stolen vault is then cheap to guess)\n"           \
+	"  --label TEXT        the slot's label, e.g. \"Dr. X, lab admin\" (shown by keyslot\n"    \
 	"                      list and in unlock entries; up to 128 bytes of UTF-8)\n"
 
 /* Key files are high-entropy: Argon2id only has to make each guess cost
@@ -198,27 +198,27 @@ int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_ne
 struct lfs_change_args {
 	struct lfs_secret_source src;
 	struct lfs_new_secret ns;
-	int slot; /* -1 when not given */
+	int slot;          /* -1 when not given */
 	const char *label; /* --label: the slot's new label (NULL: keep) */
 };
 /* Returns 0 (argv[optind] is VAULT), -1 after printing help, or a usage
  * exit code after printing why. */
 int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_change_args *a,
-			  void (*help)(void));
+                          void (*help)(void));
 /* The new slot's type and Argon2id parameters: --type, else the secret's
  * source; --kdf-*, else keep (when not NULL and the type is unchanged),
  * else the type's defaults. Prints a usage error and returns
  * LFS_EXIT_USAGE when they conflict or are out of range; 0 otherwise. */
 int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
-			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
-			   struct lfs_kdf_params *kdf);
+                           const struct lfs_keyslot *keep, enum lfs_slot_type *type,
+                           struct lfs_kdf_params *kdf);
 /* Checks Argon2id parameters of a new slot of this type against the
  * bounds of keymgmt/kdf_bounds.h; prints why and returns LFS_EXIT_USAGE. */
-int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
-			 const struct lfs_kdf_params *kdf, bool allow_weak);
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type, const struct lfs_kdf_params *kdf,
+                         bool allow_weak);
 
 int lfs_cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Parses sizes like 64M, 1G, 4096. Returns -1 on error. */
 int lfs_parse_size(const char *s, uint64_t *out);
@@ -233,20 +233,20 @@ int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err);
  * mounts it meanwhile (cluster/lease.h). Returns 0 with *l held, or prints
  * who holds it and returns LFS_EXIT_MOUNTED. quiet: no message. */
 struct lfs_lease;
-int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what,
-                       struct lfs_lease *l, bool quiet);
+int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what, struct lfs_lease *l,
+                       bool quiet);
 
 /* Opens the vault, reads the secret and unlocks kr. On failure prints why
  * and returns the exit code; 0 on success (vault left open). */
-int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
-			struct lfs_vault *v, struct lfs_keyring *kr);
+int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src, struct lfs_vault *v,
+                        struct lfs_keyring *kr);
 /* The unlock step alone, on an open vault: reads the secret and unlocks kr
  * by a keyslot, or as a recovery key when src->recovery. *slot is the slot
  * that opened (-1 for a recovery key). When keep is not NULL the secret is
  * handed to the caller (lfs_secret_free it). On failure prints why and
  * returns the exit code; v stays open either way. */
 int lfs_unlock_vault(const char *path, struct lfs_vault *v, const struct lfs_secret_source *src,
-		     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep);
+                     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep);
 
 /* A keyslot change (keyslot add/remove, passwd), in four steps:
  *   begin   open the vault, read the secret, unlock (Argon2id)
@@ -271,12 +271,12 @@ struct lfs_slot_change {
 	int label_slot;
 };
 int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
-		     struct lfs_slot_change *c);
+                     struct lfs_slot_change *c);
 int lfs_change_lock(struct lfs_slot_change *c);
 /* Wraps the master key into ks->slot[idx] (Argon2id; a line on a terminal). */
 int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
-		    enum lfs_slot_type type, const struct lfs_secret *s,
-		    const struct lfs_kdf_params *kdf);
+                    enum lfs_slot_type type, const struct lfs_secret *s,
+                    const struct lfs_kdf_params *kdf);
 /* Replaces lethefs.keyslots with ks, and lethefs.labels around it. */
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks);
 /* The verified label of slot idx as the keyslots are now ("" if none). */

@@ -9,7 +9,7 @@
 const char *lfs_cli_command = "lethefs";
 
 int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event,
-		  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails)
+                  const char *outcome, const struct lfs_audit_detail *details, size_t ndetails)
 {
 	struct lfs_audit_log *log = NULL;
 	struct lfs_audit_caller self;
@@ -26,7 +26,7 @@ int lfs_cli_audit(struct lfs_vault *v, struct lfs_keyring *kr, const char *event
 	}
 	if (r < 0) {
 		lfs_cli_error("cannot record '%s %s' in the audit log of %s: %s", event, outcome,
-			      v->path, strerror(-r));
+		              v->path, strerror(-r));
 		return -1;
 	}
 	return 0;

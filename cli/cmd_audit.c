@@ -168,23 +168,24 @@ static void print_report(const struct lfs_audit_report *rep)
 		printf("note: the system journal holds no copy of this vault's entries: a rollback "
 		       "cannot be ruled out\n");
 	else if (rep->journal_checked)
-		printf("journal: %llu copies up to seq %llu agree with the log; %llu entries of the "
-		       "log have no copy there\n",
-		       (unsigned long long)rep->journal_entries,
-		       (unsigned long long)rep->journal_last_seq,
-		       (unsigned long long)rep->journal_missing);
+		printf(
+		    "journal: %llu copies up to seq %llu agree with the log; %llu entries of the "
+		    "log have no copy there\n",
+		    (unsigned long long)rep->journal_entries,
+		    (unsigned long long)rep->journal_last_seq,
+		    (unsigned long long)rep->journal_missing);
 }
 
 static int audit_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"no-key", no_argument, NULL, 'n'},
-		{"journal", no_argument, NULL, 'J'},
-		{"journal-dir", required_argument, NULL, 'D'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"no-key", no_argument, NULL, 'n'},
+	    {"journal", no_argument, NULL, 'J'},
+	    {"journal-dir", required_argument, NULL, 'D'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	bool no_key = false, json = false, journal = false;
@@ -220,7 +221,8 @@ static int audit_verify(int argc, char **argv)
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("audit", "expected exactly one VAULT argument");
 	if (journal && journal_dir)
-		return lfs_cli_usage_error("audit", "--journal and --journal-dir exclude each other");
+		return lfs_cli_usage_error("audit",
+		                           "--journal and --journal-dir exclude each other");
 	if (no_key && (src.passfile || src.passfd >= 0 || src.extpass))
 		return lfs_cli_usage_error("audit", "--no-key takes no secret option");
 	const char *path = argv[optind];
@@ -260,7 +262,8 @@ static int audit_verify(int argc, char **argv)
 			sodium_memzero(key, sizeof(key));
 			lfs_vault_close(&v);
 			lfs_cli_error("cannot compare with the %s: %s",
-				      journal_dir ? "journal files" : "system journal", strerror(-r));
+			              journal_dir ? "journal files" : "system journal",
+			              strerror(-r));
 			return LFS_EXIT_ERROR;
 		}
 	}

@@ -50,10 +50,10 @@ static void unlock_help(void)
 int lfs_cmd_unlock(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct lfs_ctl_target target = {0};
@@ -82,12 +82,12 @@ int lfs_cmd_unlock(int argc, char **argv)
 	struct lfs_secret s;
 	char err[512];
 	if (lfs_secret_read(&src, false, src.recovery ? "Recovery key: " : "Passphrase: ", &s, err,
-			    sizeof(err)) < 0) {
+	                    sizeof(err)) < 0) {
 		lfs_cli_error("%s", err);
 		return LFS_EXIT_ERROR;
 	}
 	struct lfs_ctl_request req = {
-		.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_SECRET, .payload_len = s.len};
+	    .verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_SECRET, .payload_len = s.len};
 	uint8_t *master = NULL;
 	if (src.recovery) {
 		/* Typos are caught here by the checksum; only the key itself
@@ -106,10 +106,10 @@ int lfs_cmd_unlock(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Unlocking %s (the daemon derives the key with Argon2id)...\n",
-			target.mountpoint);
+		        target.mountpoint);
 	char resp[LFS_CTL_RESPONSE_MAX];
-	int r = lfs_ctl_call(&target, &req, master ? (const void *)master : s.data, resp,
-			     sizeof(resp));
+	int r =
+	    lfs_ctl_call(&target, &req, master ? (const void *)master : s.data, resp, sizeof(resp));
 	lfs_secret_free(&s);
 	if (master)
 		sodium_free(master);
@@ -140,8 +140,8 @@ static void name_holders(const char *cmd, const char *mnt, bool cwd)
 		lfs_cli_error("%s: %s is held by: %s", cmd, real, who);
 	else
 		lfs_cli_error("%s: no process visible here holds %s open (one in another mount "
-			      "namespace or container may)",
-			      cmd, real);
+		              "namespace or container may)",
+		              cmd, real);
 }
 
 /* A forced lock makes every open file fail with EIO for good: on a
@@ -161,11 +161,11 @@ static int confirm_force(const struct lfs_ctl_target *t, bool batch)
 		return 0;
 	name_holders("lock", t->mountpoint, false);
 	return lfs_confirm(batch,
-			   "Lock %s and revoke %s open files and %s open directories? Their "
-			   "programs get EIO from now on, even after the next unlock.",
-			   t->mountpoint, files, dirs)
-		       ? 0
-		       : LFS_EXIT_BUSY;
+	                   "Lock %s and revoke %s open files and %s open directories? Their "
+	                   "programs get EIO from now on, even after the next unlock.",
+	                   t->mountpoint, files, dirs)
+	           ? 0
+	           : LFS_EXIT_BUSY;
 }
 
 static void lock_help(void)
@@ -195,11 +195,11 @@ static void lock_help(void)
 int lfs_cmd_lock(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"force", no_argument, NULL, OPT_FORCE},
-		{"batch", no_argument, NULL, 'q'},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"force", no_argument, NULL, OPT_FORCE},
+	    {"batch", no_argument, NULL, 'q'},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_ctl_target target = {0};
 	struct lfs_ctl_request req = {.verb = LFS_CTL_LOCK};

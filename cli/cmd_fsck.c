@@ -50,11 +50,11 @@ bool lfs_fsck_is_pending(const struct fsck *f, int fd)
 static struct fsck_counts counts(const struct fsck *f)
 {
 	return (struct fsck_counts){.dirs = f->dirs,
-				    .files = f->files,
-				    .links = f->links,
-				    .problems = f->problems,
-				    .pending = f->pending,
-				    .bytes = f->bytes};
+	                            .files = f->files,
+	                            .links = f->links,
+	                            .problems = f->problems,
+	                            .pending = f->pending,
+	                            .bytes = f->bytes};
 }
 
 void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
@@ -62,7 +62,6 @@ void lfs_fsck_problem(struct fsck *f, const char *path, const char *what)
 	f->problems++;
 	lfs_fsck_item(&f->rep, "corrupt", path, what);
 }
-
 
 /* The plaintext path of the entry name of the directory on top, in
  * f->path (grown as needed: a tree may be any depth). */
@@ -89,7 +88,7 @@ struct fsck_level {
 };
 
 static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
-		      void *level)
+                      void *level)
 {
 	struct fsck *f = ctx;
 	struct fsck_level *lv = level;
@@ -113,7 +112,8 @@ static int fsck_enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const ch
 	struct stat st;
 	uint8_t root_type;
 	if (!name && fstat(dfd, &st) == 0)
-		lfs_fsck_check_attrs(f, NULL, dfd, NULL, &st, path, &root_type); /* its own record */
+		lfs_fsck_check_attrs(f, NULL, dfd, NULL, &st, path,
+		                     &root_type); /* its own record */
 	return 1;
 }
 
@@ -133,8 +133,7 @@ static void fsck_lost(void *ctx, struct lfs_treewalk *tw, void *level, int err)
 	lfs_fsck_problem(f, f->path_len ? f->path : "/", strerror(-err));
 }
 
-static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname,
-		      void *level)
+static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char *bname, void *level)
 {
 	struct fsck *f = ctx;
 	struct fsck_level *lv = level;
@@ -154,11 +153,11 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 		if (r == -EBADMSG && lfs_fsck_is_pending(f, dirfd)) {
 			f->pending++;
 			lfs_fsck_item(&f->rep, "pending", path,
-				      "a name of an interrupted directory conversion, completed at "
-				      "the next mount or by 'lethefs fsck --repair'");
+			              "a name of an interrupted directory conversion, completed at "
+			              "the next mount or by 'lethefs fsck --repair'");
 		} else {
-			lfs_fsck_problem(f, path,
-					 r == -EBADMSG ? "name does not authenticate" : strerror(-r));
+			lfs_fsck_problem(
+			    f, path, r == -EBADMSG ? "name does not authenticate" : strerror(-r));
 		}
 		f->path[f->path_len] = '\0';
 		return 0;
@@ -203,7 +202,7 @@ static int fsck_entry(void *ctx, struct lfs_treewalk *tw, int dirfd, const char 
 void lfs_fsck_check_dir(struct fsck *f, int dirfd, const char *prefix)
 {
 	static const struct lfs_treewalk_ops ops = {
-		.enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
+	    .enter = fsck_enter, .entry = fsck_entry, .leave = fsck_leave, .lost = fsck_lost};
 	/* Paths below start with prefix ("" for the tree's root). */
 	free(f->path);
 	f->path = strdup(prefix);
@@ -285,16 +284,17 @@ static int list_pending(struct fsck *f, struct lfs_vault *v, struct lfs_keyring 
 	if (r < 0)
 		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, strerror(-r));
 	if (f->ntargets)
-		lfs_fsck_note(&f->rep,
-			      "%u interrupted update(s) in the journal: completed at the next mount "
-			      "or by 'lethefs fsck --repair'",
-			      f->ntargets);
+		lfs_fsck_note(
+		    &f->rep,
+		    "%u interrupted update(s) in the journal: completed at the next mount "
+		    "or by 'lethefs fsck --repair'",
+		    f->ntargets);
 	if (rejected)
 		lfs_fsck_note(&f->rep,
-			      "%u journal record(s) do not authenticate: torn by a crash before "
-			      "their update began, or not written by this vault; ignored (cleared "
-			      "at the next mount)",
-			      rejected);
+		              "%u journal record(s) do not authenticate: torn by a crash before "
+		              "their update began, or not written by this vault; ignored (cleared "
+		              "at the next mount)",
+		              rejected);
 	return r < 0 ? r : 0;
 }
 
@@ -307,11 +307,12 @@ static int repair(struct fsck *f, struct lfs_vault *v, struct lfs_keyring *kr)
 		return r;
 	}
 	lfs_fsck_note(&f->rep,
-		      "recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u "
-		      "record(s) not authentic (cleared)",
-		      rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
+	              "recovery: %u update(s) completed, %u undone, %u gone, %u failed, %u "
+	              "record(s) not authentic (cleared)",
+	              rc.completed, rc.rolled_back, rc.gone, rc.failed, rc.rejected);
 	if (rc.failed)
-		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME, "some interrupted updates could not be finished");
+		lfs_fsck_problem(f, LFS_JOURNAL_FILE_NAME,
+		                 "some interrupted updates could not be finished");
 	return 0;
 }
 
@@ -361,8 +362,8 @@ static void fsck_help(void)
 int lfs_cmd_fsck(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"verbose", no_argument, NULL, 'v'},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"repair", no_argument, NULL, 'R'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"apply-legacy-journal", no_argument, NULL, 'J'},
@@ -428,10 +429,11 @@ int lfs_cmd_fsck(int argc, char **argv)
 	if (legacy)
 		apply_legacy(&f, &v, &kr, data);
 	else if (lfs_rotation_legacy_journal_exists(v.dirfd))
-		lfs_fsck_problem(&f, LFS_ROTATION_JOURNAL,
-			"a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
-			"if the vault crashed during a rotation under that version, run fsck --repair "
-			"--apply-legacy-journal, else remove it");
+		lfs_fsck_problem(
+		    &f, LFS_ROTATION_JOURNAL,
+		    "a rotation journal of lethefs 0.1: not applied (it cannot be authenticated); "
+		    "if the vault crashed during a rotation under that version, run fsck --repair "
+		    "--apply-legacy-journal, else remove it");
 	/* Repairing writes: no host may have the vault mounted meanwhile. */
 	struct lfs_lease lease;
 	if (do_repair && (r = lfs_cli_take_vault(&v, argv[optind], "fsck", &lease, false)) != 0) {

@@ -44,8 +44,8 @@ static int print_host(const struct lfs_host_info *h, void *arg)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("  %s: %s, pid %ld, since %s, %s, epoch %u\n", h->host,
-	       h->live ? "live" : "lapsed", h->pid, since, h->mode, (unsigned)h->epoch);
+	printf("  %s: %s, pid %ld, since %s, %s, epoch %u\n", h->host, h->live ? "live" : "lapsed",
+	       h->pid, since, h->mode, (unsigned)h->epoch);
 	return 0;
 }
 
@@ -77,8 +77,8 @@ static void print_json(const char *path, const struct lfs_vault *v, const char *
 	}
 	printf("{\"vault\":%s,\"format\":%d,\"uuid\":\"%s\",\"cipher\":\"%s\",\"created\":\"%s\","
 	       "\"keyslots_used\":%d,\"keyslots_total\":%d,\"slots\":[",
-	       quoted ? quoted : "null", v->cfg.format, uuid, lfs_cipher_name(v->cfg.cipher), v->cfg.created,
-	       lfs_keyslots_count_used(&v->slots), LFS_NSLOTS);
+	       quoted ? quoted : "null", v->cfg.format, uuid, lfs_cipher_name(v->cfg.cipher),
+	       v->cfg.created, lfs_keyslots_count_used(&v->slots), LFS_NSLOTS);
 	const char *sep = "";
 	for (int i = 0; i < LFS_NSLOTS; i++) {
 		const struct lfs_keyslot *s = &v->slots.slot[i];
@@ -97,10 +97,10 @@ static void print_json(const char *path, const struct lfs_vault *v, const char *
 int lfs_cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"backing", no_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"backing", no_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool json = false, backing = false;
 	int c;

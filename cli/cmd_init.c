@@ -65,17 +65,19 @@ int lfs_cmd_init(int argc, char **argv)
 {
 	/* The secret options but --recovery-key: a new vault has none. */
 	static const struct option opts[] = {
-		{"passfile", required_argument, NULL, LFS_OPT_PASSFILE},
-		{"passfd", required_argument, NULL, LFS_OPT_PASSFD},
-		{"extpass", required_argument, NULL, LFS_OPT_EXTPASS},
-		{"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},
-		{"cipher", required_argument, NULL, 'c'},
-		{"format", required_argument, NULL, 'f'},
-		{"kdf-ops", required_argument, NULL, 'o'},  {"kdf-mem", required_argument, NULL, 'm'},
-		{"allow-weak-kdf", no_argument, NULL, 'W'},
-		{"root-mode", required_argument, NULL, 'M'},
-		{"root-owner", required_argument, NULL, 'O'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	    {"passfile", required_argument, NULL, LFS_OPT_PASSFILE},
+	    {"passfd", required_argument, NULL, LFS_OPT_PASSFD},
+	    {"extpass", required_argument, NULL, LFS_OPT_EXTPASS},
+	    {"keyfile", required_argument, NULL, LFS_OPT_KEYFILE},
+	    {"cipher", required_argument, NULL, 'c'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"kdf-ops", required_argument, NULL, 'o'},
+	    {"kdf-mem", required_argument, NULL, 'm'},
+	    {"allow-weak-kdf", no_argument, NULL, 'W'},
+	    {"root-mode", required_argument, NULL, 'M'},
+	    {"root-owner", required_argument, NULL, 'O'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	struct lfs_kdf_params kdf = {0, 0};
@@ -98,8 +100,8 @@ int lfs_cmd_init(int argc, char **argv)
 			break;
 		case 'f':
 			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
-				return lfs_cli_usage_error("init", "--format must be 1 or 2, not '%s'",
-							   optarg);
+				return lfs_cli_usage_error(
+				    "init", "--format must be 1 or 2, not '%s'", optarg);
 			format = optarg[0] - '0';
 			break;
 		case 'o':
@@ -117,14 +119,15 @@ int lfs_cmd_init(int argc, char **argv)
 			break;
 		case 'M':
 			if (lfs_parse_root_mode(optarg, &ra.mode) < 0)
-				return lfs_cli_usage_error("init", "bad --root-mode '%s' (octal, e.g. 0755)",
-							   optarg);
+				return lfs_cli_usage_error(
+				    "init", "bad --root-mode '%s' (octal, e.g. 0755)", optarg);
 			ra.set_mode = true;
 			break;
 		case 'O':
 			if (lfs_parse_root_owner(optarg, &ra.uid, &ra.gid) < 0)
 				return lfs_cli_usage_error(
-				    "init", "bad --root-owner '%s' (USER:GROUP, names or numbers)", optarg);
+				    "init", "bad --root-owner '%s' (USER:GROUP, names or numbers)",
+				    optarg);
 			ra.set_owner = true;
 			break;
 		case 'h':
@@ -136,9 +139,9 @@ int lfs_cmd_init(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return lfs_cli_usage_error("init", "expected exactly one VAULT argument");
-	enum lfs_slot_type type = src.keyfile	? LFS_SLOT_KEYFILE
-				  : src.extpass ? LFS_SLOT_EXTPASS
-						: LFS_SLOT_PASSPHRASE;
+	enum lfs_slot_type type = src.keyfile   ? LFS_SLOT_KEYFILE
+	                          : src.extpass ? LFS_SLOT_EXTPASS
+	                                        : LFS_SLOT_PASSPHRASE;
 	/* Key files are high-entropy: cheaper Argon2id defaults suffice. */
 	if (!ops_given)
 		kdf.opslimit = type == LFS_SLOT_KEYFILE ? LFS_KDF_KEYFILE_OPS : LFS_KDF_DEFAULT_OPS;
@@ -162,7 +165,7 @@ int lfs_cmd_init(int argc, char **argv)
 	umask(077);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id, %llu MiB)...\n",
-			(unsigned long long)(kdf.memlimit >> 20));
+		        (unsigned long long)(kdf.memlimit >> 20));
 	/* Format 2: the root's mode and owner are its record's, sealed when
 	 * the root is made; format 1 sets the backing d/'s afterwards. */
 	init_root = ra;

@@ -36,10 +36,10 @@ static int export_master(const char *path, struct lfs_keyring *kr)
 	if (r == 0) {
 		lfs_recovery_encode(master, text);
 		fprintf(stderr,
-			"lethefs: WARNING: the recovery key below unlocks %s without any\n"
-			"passphrase. Write it down, keep it offline, and do not store it next to\n"
-			"the vault or its backups. Removing keyslots does not revoke it.\n",
-			path);
+		        "lethefs: WARNING: the recovery key below unlocks %s without any\n"
+		        "passphrase. Write it down, keep it offline, and do not store it next to\n"
+		        "the vault or its backups. Removing keyslots does not revoke it.\n",
+		        path);
 		printf("%s\n", text);
 		fflush(stdout);
 	}

@@ -53,7 +53,7 @@ static void list_help(void)
 
 /* The slots with their labels: verified when a key is given. */
 static void print_list(const struct lfs_vault *v, const struct lfs_slot_labels *l, bool keyed,
-		       bool json)
+                       bool json)
 {
 	/* JSON: one compact array on one line, as every JSON output is
 	 * (docs/CLI-ABI.md). */
@@ -81,9 +81,9 @@ static void print_list(const struct lfs_vault *v, const struct lfs_slot_labels *
 		lfs_print_slot("", i, s);
 		if (lab)
 			printf("        label \"%s\"%s\n", lab->text,
-			       !keyed	       ? " (not verified: give a secret option to check it)"
+			       !keyed          ? " (not verified: give a secret option to check it)"
 			       : lab->verified ? ""
-					       : " FORGED: it does not authenticate");
+			                       : " FORGED: it does not authenticate");
 	}
 	if (json)
 		puts("]");
@@ -92,10 +92,10 @@ static void print_list(const struct lfs_vault *v, const struct lfs_slot_labels *
 static int keyslot_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_secret_source src = {.passfd = -1};
 	bool json = false;
@@ -135,10 +135,10 @@ static int keyslot_list(int argc, char **argv)
 			return LFS_EXIT_ERROR;
 		}
 	} else {
-	char err[512];
-	enum lfs_vault_error e = lfs_vault_open(path, &v, err, sizeof(err));
-	if (e != LFS_VAULT_OK)
-		return lfs_exit_for_vault_error(e, err);
+		char err[512];
+		enum lfs_vault_error e = lfs_vault_open(path, &v, err, sizeof(err));
+		if (e != LFS_VAULT_OK)
+			return lfs_exit_for_vault_error(e, err);
 	}
 	struct lfs_slot_labels labels;
 	lfs_cli_labels_load(&v, keyed ? key : NULL, &labels);

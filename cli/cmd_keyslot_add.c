@@ -35,7 +35,7 @@ static int parse_add_args(int argc, char **argv, struct lfs_change_args *a)
 		return r;
 	if (a->ns.src.recovery)
 		return lfs_cli_usage_error("keyslot add", "a recovery key cannot be a slot's "
-							  "secret");
+		                                          "secret");
 	return 0;
 }
 
@@ -46,7 +46,7 @@ static int pick_slot(const struct lfs_keyslots *ks, int wanted, const char *path
 		if (ks->slot[wanted].type == LFS_SLOT_EMPTY)
 			return wanted;
 		lfs_cli_error("slot %d of %s is in use; remove it first or choose another", wanted,
-			      path);
+		              path);
 		return -1;
 	}
 	for (int i = 0; i < LFS_NSLOTS; i++)
@@ -96,11 +96,11 @@ int lfs_cmd_keyslot_add(int argc, char **argv)
 		if (r == 0)
 			r = lfs_change_store(&c, &ks);
 		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
-					       {"type", lfs_slot_type_name(type), 0},
-					       {"by_slot", NULL, c.opened},
-					       {"label", a.label, 0}};
+		                               {"type", lfs_slot_type_name(type), 0},
+		                               {"by_slot", NULL, c.opened},
+		                               {"label", a.label, 0}};
 		if (lfs_cli_audit(&c.v, &c.kr, "keyslot-add", r == 0 ? "success" : "failure", d,
-				  a.label ? 4 : 3) < 0 &&
+		                  a.label ? 4 : 3) < 0 &&
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 	}

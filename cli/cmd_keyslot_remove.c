@@ -113,10 +113,11 @@ int lfs_cmd_keyslot_remove(int argc, char **argv)
 		lfs_change_end(&ch);
 		return LFS_EXIT_OK;
 	}
-	if (r == 0 && !lfs_confirm(batch,
-				   "Remove keyslot %d (%s) of %s? Its secret will no longer open "
-				   "the vault; %d used slot%s remain%s.",
-				   slot, type, path, left, left == 1 ? "" : "s", left == 1 ? "s" : "")) {
+	if (r == 0 &&
+	    !lfs_confirm(batch,
+	                 "Remove keyslot %d (%s) of %s? Its secret will no longer open "
+	                 "the vault; %d used slot%s remain%s.",
+	                 slot, type, path, left, left == 1 ? "" : "s", left == 1 ? "s" : "")) {
 		lfs_change_end(&ch);
 		return LFS_EXIT_ERROR;
 	}
@@ -136,7 +137,10 @@ int lfs_cmd_keyslot_remove(int argc, char **argv)
 	struct lfs_audit_detail d[] = {
 	    {"slot", NULL, slot}, {"by_slot", NULL, ch.opened}, {"label", label, 0}};
 	if (lfs_cli_audit(&ch.v, &ch.kr, "keyslot-remove",
-			  r == 0 ? "success" : refused ? "refused" : "failure", d, label[0] ? 3 : 2) < 0 &&
+	                  r == 0    ? "success"
+	                  : refused ? "refused"
+	                            : "failure",
+	                  d, label[0] ? 3 : 2) < 0 &&
 	    r == 0)
 		r = LFS_EXIT_ERROR;
 	lfs_change_end(&ch);

@@ -103,13 +103,13 @@ static void mount_help(void)
 
 struct mount_opts {
 	struct lfs_secret_source src;
-	bool via_helper;	    /* called by mount.fuse3 (mount(8), fstab) */
-	bool allow_suid;	    /* explicitly asked for (allow_dev is in m) */
-	bool nonempty;		    /* -o nonempty: mount over anything */
-	bool timeouts_given;	    /* attr_timeout= or entry_timeout= */
-	bool writeback_given;	    /* writeback_cache */
-	struct lfs_mount_opts m;		    /* for the daemon */
-	bool allow_other;			    /* for the mount root check */
+	bool via_helper;                            /* called by mount.fuse3 (mount(8), fstab) */
+	bool allow_suid;                            /* explicitly asked for (allow_dev is in m) */
+	bool nonempty;                              /* -o nonempty: mount over anything */
+	bool timeouts_given;                        /* attr_timeout= or entry_timeout= */
+	bool writeback_given;                       /* writeback_cache */
+	struct lfs_mount_opts m;                    /* for the daemon */
+	bool allow_other;                           /* for the mount root check */
 	char passfile[PATH_MAX], keyfile[PATH_MAX]; /* from -o passfile=, keyfile= */
 };
 
@@ -117,7 +117,7 @@ static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 {
 	size_t len = strlen(mo->m.fuse_opts);
 	int n = snprintf(mo->m.fuse_opts + len, sizeof(mo->m.fuse_opts) - len, "%s%s",
-			 len ? "," : "", opt);
+	                 len ? "," : "", opt);
 	return n < 0 || (size_t)n >= sizeof(mo->m.fuse_opts) - len ? -1 : 0;
 }
 
@@ -126,7 +126,7 @@ static int add_fuse_opt(struct mount_opts *mo, const char *opt)
 static bool userspace_only(const char *o)
 {
 	static const char *const words[] = {"nofail", "_netdev", "auto",  "noauto", "user",
-					    "users",  "nouser",	 "owner", "group",  "defaults"};
+	                                    "users",  "nouser",  "owner", "group",  "defaults"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcmp(o, words[i]))
 			return true;
@@ -153,7 +153,7 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			else
 				mo->src.passfile = dst;
 		} else if (!strcmp(o, "dev") || !strcmp(o, "suid") || !strcmp(o, "allow_dev") ||
-			   !strcmp(o, "allow_suid")) {
+		           !strcmp(o, "allow_suid")) {
 			/* mount.fuse3 adds "dev,suid" to every mount it makes, so
 			 * from it only allow_dev/allow_suid count as asked for. */
 			if (mo->via_helper && o[0] != 'a')
@@ -179,12 +179,13 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->m.iattr = o[0] == 'i';
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
-			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o) : 0;
+			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o)
+			                             : 0;
 			mo->m.max_threads = (unsigned)v;
 		} else if (!strncmp(o, "read_ahead_kb=", 14)) {
 			long v = strtol(o + 14, &end, 10);
 			r = *end || v < 0 || v > 65536 ? lfs_cli_usage_error("mount", "bad %s", o)
-						       : 0;
+			                               : 0;
 			mo->m.read_ahead_kb = (unsigned)v;
 		} else if (!strncmp(o, "random_ra_kb=", 13)) {
 			long v = strtol(o + 13, &end, 10);
@@ -219,12 +220,12 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 static int parse_mount_args(int argc, char **argv, struct mount_opts *mo)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"foreground", no_argument, NULL, 'f'},
-		{"locked", no_argument, NULL, 'L'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"locked", no_argument, NULL, 'L'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, r;
 	optind = 1;
@@ -310,9 +311,10 @@ static int mount_with(int argc, char **argv, struct mount_opts *mo)
 	 * boot there is nobody to ask: "no terminal" would hide the typo). */
 	char bad[256];
 	if (lfs_daemon_check_fuse_opts(&mo->m, bad, sizeof(bad)) < 0)
-		return lfs_cli_usage_error("mount", "unknown mount option '%s' (see lethefs mount "
-						    "--help)",
-					   bad);
+		return lfs_cli_usage_error("mount",
+		                           "unknown mount option '%s' (see lethefs mount "
+		                           "--help)",
+		                           bad);
 	if ((r = lfs_mountpoint_check(argv[optind + 1], mo->nonempty)) != 0)
 		return r;
 	char vault[PATH_MAX], mnt[PATH_MAX];

@@ -38,10 +38,10 @@ static int parse_passwd_args(int argc, char **argv, struct lfs_change_args *a)
 	/* A secret names its own slot; only a recovery key needs to be told. */
 	if (a->src.recovery && a->slot < 0)
 		return lfs_cli_usage_error("passwd", "with --recovery-key, name the slot to change "
-						     "with --slot N");
+		                                     "with --slot N");
 	if (!a->src.recovery && a->slot >= 0)
 		return lfs_cli_usage_error("passwd", "--slot is only for --recovery-key; the "
-						     "secret given decides the slot");
+		                                     "secret given decides the slot");
 	return 0;
 }
 
@@ -52,7 +52,7 @@ static int target_slot(const struct lfs_slot_change *c, const struct lfs_change_
 	if (c->v.slots.slot[idx].type != LFS_SLOT_EMPTY)
 		return idx;
 	lfs_cli_error("slot %d of %s is empty; use 'lethefs keyslot add --slot %d'", idx, c->path,
-		      idx);
+	              idx);
 	return -1;
 }
 
@@ -91,7 +91,7 @@ int lfs_cmd_passwd(int argc, char **argv)
 		 * slot reset with a recovery key failed to open and may have
 		 * been edited (cheap Argon2id); it gets the defaults. */
 		r = lfs_new_secret_resolve("passwd", &a.ns, c.opened == idx ? &ks.slot[idx] : NULL,
-					   &type, &kdf);
+		                           &type, &kdf);
 	if (r == 0 && type == LFS_SLOT_PASSPHRASE)
 		lfs_warn_weak_passphrase(s.data, s.len);
 	if (r == 0)
@@ -104,11 +104,11 @@ int lfs_cmd_passwd(int argc, char **argv)
 		c.label_slot = idx;
 		r = lfs_change_store(&c, &ks);
 		struct lfs_audit_detail d[] = {{"slot", NULL, idx},
-					       {"type", lfs_slot_type_name(type), 0},
-					       {"by_slot", NULL, c.opened},
-					       {"label", c.new_label, 0}};
+		                               {"type", lfs_slot_type_name(type), 0},
+		                               {"by_slot", NULL, c.opened},
+		                               {"label", c.new_label, 0}};
 		if (lfs_cli_audit(&c.v, &c.kr, "passwd", r == 0 ? "success" : "failure", d,
-				  c.new_label ? 4 : 3) < 0 &&
+		                  c.new_label ? 4 : 3) < 0 &&
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 	}

@@ -28,39 +28,40 @@
 
 static void rekey_help(void)
 {
-	printf("Usage: lethefs rekey [SECRET OPTIONS] [--also-passfile F]... [--also-keyfile F]...\n"
-	       "                     [--also-extpass CMD]... [--also-passfd N]...\n"
-	       "                     [--drop-other-slots] [--dry-run] [-q] VAULT\n"
-	       "\n"
-	       "Give an unmounted vault a new random master key. The secret (default: asked on\n"
-	       "the terminal) unlocks it and keeps the slot it opens; each --also-* secret must\n"
-	       "open another used slot, which is kept too. Every kept slot is re-wrapped under\n"
-	       "the new master key with its own secret, type and Argon2id parameters (fresh\n"
-	       "salt and nonce). A used slot whose secret is not given makes rekey refuse,\n"
-	       "unless --drop-other-slots: then it is emptied. Recovery keys exported before\n"
-	       "stop working; export a new one ('lethefs key export').\n"
-	       "\n"
-	       "A new data-key epoch is added: the next mount re-encrypts every file under\n"
-	       "it and then deletes the old epochs ('lethefs rotate --wait MOUNTPOINT'\n"
-	       "follows it). Until that has finished, the old master key still decrypts the\n"
-	       "files not yet re-encrypted, through an old copy of lethefs.keyring.\n"
-	       "\n"
-	       "The vault must not be mounted: the daemon holds the old master key and would\n"
-	       "re-seal the keyring with it (exit 16).\n"
-	       "\n"
-	       "Secret options (the authenticating secret):\n" LFS_SECRET_HELP
-	       "  --also-passfile F, --also-passfd N, --also-extpass CMD, --also-keyfile F\n"
-	       "                      the secret of another slot to keep (repeatable)\n"
-	       "  --drop-other-slots  empty the used slots whose secret was not given\n"
-	       "  --dry-run           check the secrets and the vault, say which slots would\n"
-	       "                      be kept and emptied, and change nothing\n"
-	       "  -q, --batch         do not ask for confirmation (asked only when standard\n"
-	       "                      input and error are a terminal)\n"
-	       "  -h, --help          show this help\n"
-	       "\n"
-	       "Exit codes: 0 rekeyed, 1 error (also: a slot's secret missing), 2 usage,\n"
-	       "3 wrong secret, 4 no vault, 5 corrupt vault files, 16 the vault is mounted\n"
-	       "(on this host or another: its lease names the holder).\n");
+	printf(
+	    "Usage: lethefs rekey [SECRET OPTIONS] [--also-passfile F]... [--also-keyfile F]...\n"
+	    "                     [--also-extpass CMD]... [--also-passfd N]...\n"
+	    "                     [--drop-other-slots] [--dry-run] [-q] VAULT\n"
+	    "\n"
+	    "Give an unmounted vault a new random master key. The secret (default: asked on\n"
+	    "the terminal) unlocks it and keeps the slot it opens; each --also-* secret must\n"
+	    "open another used slot, which is kept too. Every kept slot is re-wrapped under\n"
+	    "the new master key with its own secret, type and Argon2id parameters (fresh\n"
+	    "salt and nonce). A used slot whose secret is not given makes rekey refuse,\n"
+	    "unless --drop-other-slots: then it is emptied. Recovery keys exported before\n"
+	    "stop working; export a new one ('lethefs key export').\n"
+	    "\n"
+	    "A new data-key epoch is added: the next mount re-encrypts every file under\n"
+	    "it and then deletes the old epochs ('lethefs rotate --wait MOUNTPOINT'\n"
+	    "follows it). Until that has finished, the old master key still decrypts the\n"
+	    "files not yet re-encrypted, through an old copy of lethefs.keyring.\n"
+	    "\n"
+	    "The vault must not be mounted: the daemon holds the old master key and would\n"
+	    "re-seal the keyring with it (exit 16).\n"
+	    "\n"
+	    "Secret options (the authenticating secret):\n" LFS_SECRET_HELP
+	    "  --also-passfile F, --also-passfd N, --also-extpass CMD, --also-keyfile F\n"
+	    "                      the secret of another slot to keep (repeatable)\n"
+	    "  --drop-other-slots  empty the used slots whose secret was not given\n"
+	    "  --dry-run           check the secrets and the vault, say which slots would\n"
+	    "                      be kept and emptied, and change nothing\n"
+	    "  -q, --batch         do not ask for confirmation (asked only when standard\n"
+	    "                      input and error are a terminal)\n"
+	    "  -h, --help          show this help\n"
+	    "\n"
+	    "Exit codes: 0 rekeyed, 1 error (also: a slot's secret missing), 2 usage,\n"
+	    "3 wrong secret, 4 no vault, 5 corrupt vault files, 16 the vault is mounted\n"
+	    "(on this host or another: its lease names the holder).\n");
 }
 
 enum {
@@ -125,16 +126,16 @@ static int add_also(struct rekey_args *a, int c, const char *arg)
 static int parse_rekey_args(int argc, char **argv, struct rekey_args *a)
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		{"also-passfile", required_argument, NULL, OPT_ALSO_PASSFILE},
-		{"also-passfd", required_argument, NULL, OPT_ALSO_PASSFD},
-		{"also-extpass", required_argument, NULL, OPT_ALSO_EXTPASS},
-		{"also-keyfile", required_argument, NULL, OPT_ALSO_KEYFILE},
-		{"drop-other-slots", no_argument, NULL, OPT_DROP},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"batch", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    {"also-passfile", required_argument, NULL, OPT_ALSO_PASSFILE},
+	    {"also-passfd", required_argument, NULL, OPT_ALSO_PASSFD},
+	    {"also-extpass", required_argument, NULL, OPT_ALSO_EXTPASS},
+	    {"also-keyfile", required_argument, NULL, OPT_ALSO_KEYFILE},
+	    {"drop-other-slots", no_argument, NULL, OPT_DROP},
+	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"batch", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
@@ -197,9 +198,9 @@ static int refuse_live_staging(const char *path, struct lfs_vault *v)
 	if (n == 0)
 		return LFS_EXIT_OK;
 	lfs_cli_error("%s has %zu live staging director%s, whose keys are wrapped under the "
-		      "master key: rekey would make them unreadable. Shred them first (lethefs "
-		      "stage shred, or let them expire and run lethefs shred-expired)",
-		      path, n, n == 1 ? "y" : "ies");
+	              "master key: rekey would make them unreadable. Shred them first (lethefs "
+	              "stage shred, or let them expire and run lethefs shred-expired)",
+	              path, n, n == 1 ? "y" : "ies");
 	return LFS_EXIT_ERROR;
 }
 
@@ -211,7 +212,7 @@ static void say_waiting(void)
 /* Which used slot (other than those already taken) the secret opens, to
  * the same master key. -1 when none. */
 static int match_slot(const struct lfs_keyslots *ks, const bool taken[LFS_NSLOTS],
-		      const struct lfs_secret *s, const uint8_t *master, uint8_t *scratch)
+                      const struct lfs_secret *s, const uint8_t *master, uint8_t *scratch)
 {
 	for (int i = 0; i < LFS_NSLOTS; i++) {
 		if (taken[i] || ks->slot[i].type == LFS_SLOT_EMPTY)
@@ -242,7 +243,7 @@ struct rekey {
 	int opened;
 	struct lfs_secret secret[LFS_NSLOTS]; /* per kept slot */
 	bool keep[LFS_NSLOTS], drop[LFS_NSLOTS];
-	bool stopped; /* --dry-run, or not confirmed: nothing was done */
+	bool stopped;  /* --dry-run, or not confirmed: nothing was done */
 	uint8_t *keys; /* sodium_malloc: old master, new master, scratch, audit key */
 };
 
@@ -255,18 +256,18 @@ static int match_also(struct rekey *k, const struct rekey_args *a)
 		char err[512];
 		struct lfs_secret s;
 		if (lfs_secret_read(&a->also[j].src, false, "Secret of another keyslot: ", &s, err,
-				    sizeof(err)) < 0) {
+		                    sizeof(err)) < 0) {
 			lfs_cli_error("%s %s: %s", a->also[j].opt, a->also[j].arg, err);
 			return LFS_EXIT_ERROR;
 		}
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "Checking %s %s against the other keyslots (Argon2id)...\n",
-				a->also[j].opt, a->also[j].arg);
+			        a->also[j].opt, a->also[j].arg);
 		int idx = match_slot(&k->v.slots, k->keep, &s, old, scratch);
 		if (idx < 0) {
 			lfs_secret_free(&s);
 			lfs_cli_error("the secret of %s %s opens no other used keyslot of %s",
-				      a->also[j].opt, a->also[j].arg, k->path);
+			              a->also[j].opt, a->also[j].arg, k->path);
 			return LFS_EXIT_BAD_SECRET;
 		}
 		k->keep[idx] = true;
@@ -289,15 +290,16 @@ static int rewrap(struct rekey *k, struct lfs_keyslots *ks)
 		}
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "Re-wrapping keyslot %d (%s, Argon2id %llu MiB)...\n", i,
-				lfs_slot_type_name(s->type),
-				(unsigned long long)(s->memlimit >> 20));
+			        lfs_slot_type_name(s->type),
+			        (unsigned long long)(s->memlimit >> 20));
 		int r = lfs_keyslot_wrap(ks, i, s->type, k->secret[i].data, k->secret[i].len,
-					 s->opslimit, s->memlimit, fresh);
+		                         s->opslimit, s->memlimit, fresh);
 		if (r < 0) {
-			lfs_cli_error(r == -ENOMEM ? "out of memory while deriving the key of slot %d "
-						     "(Argon2id)"
-						   : "cannot wrap the new master key in slot %d",
-				      i);
+			lfs_cli_error(r == -ENOMEM
+			                  ? "out of memory while deriving the key of slot %d "
+			                    "(Argon2id)"
+			                  : "cannot wrap the new master key in slot %d",
+			              i);
 			return LFS_EXIT_ERROR;
 		}
 	}
@@ -321,8 +323,8 @@ static int reseal(struct rekey *k, uint8_t *ring, size_t *ring_len, uint32_t *ep
 		r = lfs_keyring_seal(&k->kr, ring, ring_len);
 	if (r == -ENOSPC) {
 		lfs_cli_error("the keyring of %s is full (%d epochs): mount it and let the "
-			      "running rotation finish first",
-			      k->path, LFS_MAX_EPOCHS);
+		              "running rotation finish first",
+		              k->path, LFS_MAX_EPOCHS);
 		return LFS_EXIT_ERROR;
 	}
 	if (r < 0) {
@@ -351,8 +353,8 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	struct lfs_recovery rc = {0};
 	if (!a->dry_run && ((r = lfs_recover_vault(&k->v, &k->kr, &rc)) < 0 || rc.failed)) {
 		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): mount it "
-			      "once, then rekey; nothing was changed",
-			      k->path, r < 0 ? strerror(-r) : "see the log");
+		              "once, then rekey; nothing was changed",
+		              k->path, r < 0 ? strerror(-r) : "see the log");
 		return LFS_EXIT_ERROR;
 	}
 	if ((r = lfs_keyring_copy_master(&k->kr, k->keys)) < 0) {
@@ -372,16 +374,16 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	list_slots(dropped, sizeof(dropped), k->drop);
 	if (ndrop && !a->drop) {
 		lfs_cli_error("no secret given for keyslot(s) %s of %s: give each with --also-* "
-			      "(--also-passfile, --also-keyfile, --also-extpass, --also-passfd), "
-			      "or confirm that they are to be emptied with --drop-other-slots; "
-			      "nothing was changed",
-			      dropped, k->path);
+		              "(--also-passfile, --also-keyfile, --also-extpass, --also-passfd), "
+		              "or confirm that they are to be emptied with --drop-other-slots; "
+		              "nothing was changed",
+		              dropped, k->path);
 		return LFS_EXIT_ERROR;
 	}
 	if (!nkeep) {
 		lfs_cli_error("rekey would leave %s without any keyslot, and the new master key "
-			      "with nobody: give at least one slot's secret; nothing was changed",
-			      k->path);
+		              "with nobody: give at least one slot's secret; nothing was changed",
+		              k->path);
 		return LFS_EXIT_ERROR;
 	}
 
@@ -396,9 +398,9 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		return LFS_EXIT_OK;
 	}
 	if (!lfs_confirm(a->batch,
-			 "Give %s a new master key? Keyslots kept: %s; emptied: %s; recovery keys "
-			 "exported before stop working.",
-			 k->path, kept, ndrop ? dropped : "none")) {
+	                 "Give %s a new master key? Keyslots kept: %s; emptied: %s; recovery keys "
+	                 "exported before stop working.",
+	                 k->path, kept, ndrop ? dropped : "none")) {
 		k->stopped = true;
 		return LFS_EXIT_ERROR;
 	}
@@ -420,7 +422,7 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 		lr = lfs_cli_labels_begin(&k->v, lkey, &ks, -1, NULL, &next);
 	if (lr < 0)
 		lfs_cli_error("warning: the keyslot labels of %s are not carried over: %s", k->path,
-			      strerror(-lr));
+		              strerror(-lr));
 	int e = lfs_vault_store_rekey(&k->v, ring, ring_len, &ks, k->keys + LFS_MASTER_KEY_LEN);
 	sodium_memzero(&ks, sizeof(ks));
 	if (e == 0 && lr == 0)
@@ -436,9 +438,10 @@ static int run_rekey(struct rekey *k, const struct rekey_args *a, uint32_t *epoc
 	if (k->v.cfg.format == 1 && lfs_keyring_format(&k->kr) == 2) {
 		k->v.cfg.format = 2;
 		if (lfs_vault_store_format(&k->v) < 0)
-			lfs_cli_error("warning: lethefs.conf of %s could not be set to format 2; the "
-				      "next mount does it",
-				      k->path);
+			lfs_cli_error(
+			    "warning: lethefs.conf of %s could not be set to format 2; the "
+			    "next mount does it",
+			    k->path);
 	}
 	return LFS_EXIT_OK;
 }
@@ -451,8 +454,8 @@ int lfs_cmd_rekey(int argc, char **argv)
 		return r < 0 ? LFS_EXIT_OK : r;
 	if (a.drop && a.nalso == 0 && a.src.recovery)
 		return lfs_cli_usage_error("rekey", "a recovery key keeps no slot: with "
-						    "--drop-other-slots give at least one --also-* "
-						    "secret");
+		                                    "--drop-other-slots give at least one --also-* "
+		                                    "secret");
 
 	struct rekey k;
 	memset(&k, 0, sizeof(k));
@@ -488,7 +491,7 @@ int lfs_cmd_rekey(int argc, char **argv)
 	uint32_t epoch = 0;
 	if (lockfd < 0) {
 		lfs_cli_error("cannot lock %s/%s: %s", k.path, LFS_LOCK_FILE_NAME,
-			      strerror(-lockfd));
+		              strerror(-lockfd));
 		r = LFS_EXIT_ERROR;
 	} else if (!k.keys) {
 		lfs_cli_error("out of memory");
@@ -506,11 +509,11 @@ int lfs_cmd_rekey(int argc, char **argv)
 	if (k.unlocked && !k.stopped) {
 		/* Keyed with the audit key, which the rekey keeps. */
 		struct lfs_audit_detail d[] = {{"kept_slots", kept, 0},
-					       {"dropped_slots", dropped, 0},
-					       {"by_slot", NULL, k.opened},
-					       {"epoch", NULL, (long long)epoch}};
+		                               {"dropped_slots", dropped, 0},
+		                               {"by_slot", NULL, k.opened},
+		                               {"epoch", NULL, (long long)epoch}};
 		if (lfs_cli_audit(&k.v, &k.kr, "rekey", r == 0 ? "success" : "failure", d,
-				  r == 0 ? 4 : 3) < 0 &&
+		                  r == 0 ? 4 : 3) < 0 &&
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 		lfs_keyring_destroy(&k.kr);

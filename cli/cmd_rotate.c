@@ -85,8 +85,8 @@ static void progress_bar(const char *resp, bool final)
 	for (int i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %3d%%  %s/%s files  %.1f MB/s  ETA %s   ", bar,
-		(int)(frac * 100), fd, ft, strtod(rate, NULL) / 1e6, left);
+	fprintf(stderr, "\r[%s] %3d%%  %s/%s files  %.1f MB/s  ETA %s   ", bar, (int)(frac * 100),
+	        fd, ft, strtod(rate, NULL) / 1e6, left);
 	if (final)
 		fputc('\n', stderr);
 }
@@ -174,15 +174,16 @@ static int wait_done(const struct lfs_ctl_target *t, bool json, enum progress mo
 		if (failed) {
 			char errors[24];
 			get(resp, "rotation_errors", errors, sizeof(errors));
-			lfs_cli_error("rotate: the rotation stopped on errors: %s object(s) could not "
-				      "be converted; the older epochs are kept (see the daemon's log "
-				      "and lethefs status)",
-				      errors);
+			lfs_cli_error(
+			    "rotate: the rotation stopped on errors: %s object(s) could not "
+			    "be converted; the older epochs are kept (see the daemon's log "
+			    "and lethefs status)",
+			    errors);
 			return LFS_EXIT_ROTATION_FAILED;
 		}
 		if (locked) {
 			lfs_cli_error("rotate: the volume was locked; the rotation resumes after "
-				      "the next unlock");
+			              "the next unlock");
 			return LFS_EXIT_LOCKED;
 		}
 		struct timespec ts = {0, 250 * 1000 * 1000};
@@ -193,12 +194,12 @@ static int wait_done(const struct lfs_ctl_target *t, bool json, enum progress mo
 int lfs_cmd_rotate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"wait", no_argument, NULL, OPT_WAIT},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"wait", no_argument, NULL, OPT_WAIT},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lfs_ctl_target target = {0};
 	bool json = false, wait = false;
@@ -213,14 +214,15 @@ int lfs_cmd_rotate(int argc, char **argv)
 			json = true;
 			break;
 		case OPT_PROGRESS:
-			mode = !strcmp(optarg, "bar")	 ? PROGRESS_BAR
+			mode = !strcmp(optarg, "bar")    ? PROGRESS_BAR
 			       : !strcmp(optarg, "json") ? PROGRESS_JSON
 			       : !strcmp(optarg, "none") ? PROGRESS_NONE
-							 : -1;
+			                                 : -1;
 			if (mode < 0)
-				return lfs_cli_usage_error("rotate", "--progress is bar, json or none, "
-								     "not '%s'",
-							   optarg);
+				return lfs_cli_usage_error("rotate",
+				                           "--progress is bar, json or none, "
+				                           "not '%s'",
+				                           optarg);
 			break;
 		case OPT_SOCKET:
 			target.socket = optarg;
@@ -267,8 +269,9 @@ int lfs_cmd_rotate(int argc, char **argv)
 		else {
 			char ep[16] = "?";
 			lfs_json_get(resp, len, "epoch", ep, sizeof(ep));
-			printf("rotation started: data-key epoch %s (follow it with lethefs status)\n",
-			       ep);
+			printf(
+			    "rotation started: data-key epoch %s (follow it with lethefs status)\n",
+			    ep);
 		}
 		return LFS_EXIT_OK;
 	}

@@ -128,14 +128,16 @@ static int shred_expired(const char *path, bool quiet, int *shredded, unsigned *
 	if (v.cfg.skipped[0]) {
 		/* Retention does not wait for someone to fix a typo elsewhere. */
 		if (!quiet)
-			fprintf(stderr,
-			        "lethefs: %s/lethefs.conf: %s: ignored here (only [vault] and "
-			        "[staging] matter for expiry), but the vault will not mount until it "
-			        "is fixed\n",
-			        path, v.cfg.skipped);
+			fprintf(
+			    stderr,
+			    "lethefs: %s/lethefs.conf: %s: ignored here (only [vault] and "
+			    "[staging] matter for expiry), but the vault will not mount until it "
+			    "is fixed\n",
+			    path, v.cfg.skipped);
 		struct lfs_audit_detail d[] = {{"error", v.cfg.skipped, 0},
-		                               {"action", "expired staging directories shredded "
-		                                          "with [vault] and [staging] only",
+		                               {"action",
+		                                "expired staging directories shredded "
+		                                "with [vault] and [staging] only",
 		                                0}};
 		offline_audit(&o, "config-invalid", "failure", NULL, d, 2);
 	}

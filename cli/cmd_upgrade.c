@@ -115,7 +115,8 @@ static int up_file(struct up *u, int dfd, const char *name, const struct stat *s
 		} else if ((r = lfs_keyring_get(u->kr, oh.epoch, &k)) == 0) {
 			r = lfs_header_verify(raw, &oh, k, NULL) < 0 ? -EIO : 0;
 			lfs_keyring_put(u->kr);
-			if (r == 0 && (r = lfs_up_file(&u->env, fd, &oh, oh.epoch, &h, &rec)) == 0) {
+			if (r == 0 &&
+			    (r = lfs_up_file(&u->env, fd, &oh, oh.epoch, &h, &rec)) == 0) {
 				u->files++;
 				r = 1;
 			}
@@ -148,7 +149,8 @@ static int up_entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *nam
 			struct lfs_irec rec;
 			int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 			r = fd < 0 ? -errno
-			           : lfs_up_empty_file(u->kr, u->env.cipher, fd, &st, m->epoch, &h, &rec);
+			           : lfs_up_empty_file(u->kr, u->env.cipher, fd, &st, m->epoch, &h,
+			                               &rec);
 			if (fd >= 0)
 				close(fd);
 			if (r == 0) {
@@ -232,13 +234,14 @@ static int run(struct lfs_vault *v, struct lfs_keyring *kr, struct up *u, const 
 	int r = lfs_recover_vault(v, kr, &rc);
 	if (r < 0 || rc.failed) {
 		lfs_cli_error("cannot finish the updates a crash interrupted in %s (%s): nothing "
-			      "was converted",
-			      path, r < 0 ? strerror(-r) : "see the messages above");
+		              "was converted",
+		              path, r < 0 ? strerror(-r) : "see the messages above");
 		return LFS_EXIT_ERROR;
 	}
 	char data_path[PATH_MAX + 8], real[PATH_MAX];
 	snprintf(data_path, sizeof(data_path), "%s/%s", path, LFS_DATA_DIR_NAME);
-	int data = openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int data =
+	    openat(v->dirfd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (data < 0 || !realpath(data_path, real)) {
 		lfs_cli_error("vault %s has no usable data directory", path);
 		if (data >= 0)
@@ -271,15 +274,16 @@ static int run(struct lfs_vault *v, struct lfs_keyring *kr, struct up *u, const 
 	if (!u->errors)
 		lfs_link_sweep_store(data);
 	if (u->errors) {
-		lfs_cli_error("%lu object(s) of %s could not be converted: the vault stays of format "
-			      "1. Fix or remove them ('lethefs fsck' reports damaged ones) and run "
-			      "'lethefs upgrade' again",
-			      u->errors, path);
+		lfs_cli_error(
+		    "%lu object(s) of %s could not be converted: the vault stays of format "
+		    "1. Fix or remove them ('lethefs fsck' reports damaged ones) and run "
+		    "'lethefs upgrade' again",
+		    u->errors, path);
 		return LFS_EXIT_ERROR;
 	}
 	if ((r = commit(v, kr)) < 0) {
 		lfs_cli_error("cannot mark %s as format 2: %s (run 'lethefs upgrade' again)", path,
-			      strerror(-r));
+		              strerror(-r));
 		return LFS_EXIT_ERROR;
 	}
 	return LFS_EXIT_OK;
@@ -362,9 +366,10 @@ int lfs_cmd_upgrade(int argc, char **argv)
 		    r == 0)
 			r = LFS_EXIT_ERROR;
 		if (r == 0)
-			printf("Upgraded %s to format 2: %lu directories, %lu files, %lu symlinks and "
-			       "special files converted (%lu of format 2 already).\n",
-			       path, u.dirs, u.files + u.empty, u.nodes, u.already);
+			printf(
+			    "Upgraded %s to format 2: %lu directories, %lu files, %lu symlinks and "
+			    "special files converted (%lu of format 2 already).\n",
+			    path, u.dirs, u.files + u.empty, u.nodes, u.already);
 	}
 	lfs_keyring_destroy(&kr);
 	lfs_vault_close(&v);

@@ -67,15 +67,18 @@ int lfs_parse_size(const char *s, uint64_t *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'K': case 'k':
+	case 'K':
+	case 'k':
 		mul = 1ULL << 10;
 		end++;
 		break;
-	case 'M': case 'm':
+	case 'M':
+	case 'm':
 		mul = 1ULL << 20;
 		end++;
 		break;
-	case 'G': case 'g':
+	case 'G':
+	case 'g':
 		mul = 1ULL << 30;
 		end++;
 		break;
@@ -115,8 +118,8 @@ int lfs_exit_for_vault_error(enum lfs_vault_error e, const char *err)
 	}
 }
 
-int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what,
-                       struct lfs_lease *l, bool quiet)
+int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what, struct lfs_lease *l,
+                       bool quiet)
 {
 	char who[768];
 	/* An offline command holding it finishes in seconds: wait for it. */
@@ -135,8 +138,8 @@ int lfs_cli_take_vault(struct lfs_vault *v, const char *path, const char *what,
 
 /* The secret is a recovery key: decode it and check it against the
  * keyring, which it must authenticate. */
-static int unlock_by_recovery_key(const char *path, struct lfs_vault *v,
-				  const struct lfs_secret *s, struct lfs_keyring *kr)
+static int unlock_by_recovery_key(const char *path, struct lfs_vault *v, const struct lfs_secret *s,
+                                  struct lfs_keyring *kr)
 {
 	const char *why = NULL;
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
@@ -165,7 +168,7 @@ static int unlock_by_recovery_key(const char *path, struct lfs_vault *v,
 }
 
 static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct lfs_secret *s,
-			     struct lfs_keyring *kr, int *slot)
+                             struct lfs_keyring *kr, int *slot)
 {
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the key (Argon2id) and unlocking %s...\n", path);
@@ -184,22 +187,22 @@ static int unlock_by_keyslot(const char *path, struct lfs_vault *v, const struct
 	}
 	if (r == -ENOTSUP) {
 		lfs_cli_error("vault %s uses %s, which this CPU cannot run", path,
-			      lfs_cipher_name(v->cfg.cipher));
+		              lfs_cipher_name(v->cfg.cipher));
 		return LFS_EXIT_ERROR;
 	}
 	if (r == -ERANGE) {
 		lfs_cli_error("no keyslot of %s was tried: every used slot has Argon2id "
-			      "parameters out of the bounds lethefs accepts (edited?)",
-			      path);
+		              "parameters out of the bounds lethefs accepts (edited?)",
+		              path);
 		return LFS_EXIT_CORRUPT;
 	}
-	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration",
-		      path, LFS_KEYRING_FILE_NAME);
+	lfs_cli_error("%s/%s is corrupt or does not belong to this vault's configuration", path,
+	              LFS_KEYRING_FILE_NAME);
 	return LFS_EXIT_CORRUPT;
 }
 
 int lfs_unlock_vault(const char *path, struct lfs_vault *v, const struct lfs_secret_source *src,
-		     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep)
+                     struct lfs_keyring *kr, int *slot, struct lfs_secret *keep)
 {
 	char err[512];
 	struct lfs_secret s;
@@ -220,8 +223,8 @@ int lfs_unlock_vault(const char *path, struct lfs_vault *v, const struct lfs_sec
 	return r;
 }
 
-int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
-			struct lfs_vault *v, struct lfs_keyring *kr)
+int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src, struct lfs_vault *v,
+                        struct lfs_keyring *kr)
 {
 	char err[512];
 	enum lfs_vault_error ve = lfs_vault_open(path, v, err, sizeof(err));
@@ -229,7 +232,7 @@ int lfs_open_and_unlock(const char *path, const struct lfs_secret_source *src,
 		return lfs_exit_for_vault_error(ve, err);
 	if (!lfs_cipher_available(v->cfg.cipher)) {
 		lfs_cli_error("vault %s uses %s, which this CPU cannot run", path,
-			      lfs_cipher_name(v->cfg.cipher));
+		              lfs_cipher_name(v->cfg.cipher));
 		lfs_vault_close(v);
 		return LFS_EXIT_ERROR;
 	}

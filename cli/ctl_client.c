@@ -141,7 +141,7 @@ static int locate(const struct lfs_ctl_target *t, struct ctl_location *loc)
 	if (t->socket) {
 		if (strlen(t->socket) >= sizeof(loc->path) || t->socket[0] != '/') {
 			ctl_error("socket path %s must be absolute and shorter than 108 bytes",
-			              t->socket);
+			          t->socket);
 			return LFS_EXIT_USAGE;
 		}
 		snprintf(loc->path, sizeof(loc->path), "%s", t->socket);
@@ -196,8 +196,8 @@ static int verify_path(const char *path)
 	}
 	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != me)) {
 		ctl_error("control socket %s cannot be trusted: %s owned by uid %u", path,
-		              S_ISSOCK(st.st_mode) ? "a socket" : "not a socket but a file",
-		              (unsigned)st.st_uid);
+		          S_ISSOCK(st.st_mode) ? "a socket" : "not a socket but a file",
+		          (unsigned)st.st_uid);
 		return LFS_EXIT_UNTRUSTED;
 	}
 	return 0;
@@ -215,16 +215,16 @@ static int verify_peer(int fd, const struct ctl_location *loc, bool last_try)
 	}
 	if (cred.uid != 0 && cred.uid != geteuid()) {
 		ctl_error("control socket %s is served by uid %u pid %d, not by root: nothing "
-		              "was sent",
-		              loc->path, (unsigned)cred.uid, (int)cred.pid);
+		          "was sent",
+		          loc->path, (unsigned)cred.uid, (int)cred.pid);
 		return LFS_EXIT_UNTRUSTED;
 	}
 	if (loc->pid && cred.pid != loc->pid) {
 		if (!last_try)
 			return RETRY;
 		ctl_error("control socket %s is served by pid %d, not by the mount's daemon "
-		              "(pid %d): nothing was sent",
-		              loc->path, (int)cred.pid, (int)loc->pid);
+		          "(pid %d): nothing was sent",
+		          loc->path, (int)cred.pid, (int)loc->pid);
 		return LFS_EXIT_UNTRUSTED;
 	}
 	return 0;
@@ -245,8 +245,8 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 		}
 		if (r == RETRY) {
 			ctl_error("%s is a lethefs mount but its daemon published no control "
-			              "socket under %s (use --socket PATH)",
-			              target->mountpoint, LFS_RUN_DIR);
+			          "socket under %s (use --socket PATH)",
+			          target->mountpoint, LFS_RUN_DIR);
 			return -LFS_EXIT_NOT_MOUNTED;
 		}
 		if (r != 0 || (r = verify_path(loc.path)) != 0)
@@ -262,7 +262,7 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 			if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 			    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 				ctl_error("cannot set a timeout on the socket: %s",
-				              strerror(errno));
+				          strerror(errno));
 				close(fd);
 				return -LFS_EXIT_ERROR;
 			}
@@ -273,15 +273,14 @@ static int connect_verified(const struct lfs_ctl_target *target, char path[108])
 				close(fd);
 			if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) {
 				ctl_error("the daemon on %s did not accept the connection in "
-				              "time",
-				              path);
+				          "time",
+				          path);
 				return -LFS_EXIT_TIMEOUT;
 			}
 			if (e == EACCES || e == EPERM) {
-				ctl_error(
-				    "permission denied on %s: only root and members of the "
-				    "vault's admin_group may lock, unlock or query it",
-				    path);
+				ctl_error("permission denied on %s: only root and members of the "
+				          "vault's admin_group may lock, unlock or query it",
+				          path);
 				return -LFS_EXIT_DENIED;
 			}
 			ctl_error("no lethefs daemon answers on %s: %s", path, strerror(e));
@@ -313,7 +312,7 @@ static int send_all(int fd, const void *buf, size_t len)
 }
 
 static int ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
-		    const void *payload, char *resp, size_t resplen)
+                    const void *payload, char *resp, size_t resplen)
 {
 	char path[108];
 	int fd = connect_verified(target, path);
@@ -342,8 +341,7 @@ static int ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_re
 	close(fd);
 	resp[got] = '\0';
 	if (timed_out) {
-		ctl_error("the daemon on %s did not answer within %d ms", path,
-		              target->timeout_ms);
+		ctl_error("the daemon on %s did not answer within %d ms", path, target->timeout_ms);
 		return LFS_EXIT_TIMEOUT;
 	}
 	if ((got == 0 || resp[got - 1] != '\n') && send_err) {
@@ -358,7 +356,7 @@ static int ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_re
 }
 
 int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
-		 const void *payload, char *resp, size_t resplen)
+                 const void *payload, char *resp, size_t resplen)
 {
 	ctl_quiet = target->quiet;
 	int r = ctl_call(target, req, payload, resp, resplen);
@@ -404,8 +402,8 @@ static int ping(const char *socket_path, pid_t want_pid, int timeout_ms, char uu
 	for (;;) {
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		long left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
-		                          (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		long left = timeout_ms -
+		            ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;

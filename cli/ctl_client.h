@@ -15,7 +15,7 @@
 struct lfs_ctl_target {
 	const char *mountpoint;
 	const char *socket; /* --socket, or NULL to find it from the mount */
-	bool quiet;	    /* print nothing on failure (best-effort requests) */
+	bool quiet;         /* print nothing on failure (best-effort requests) */
 	int timeout_ms;     /* > 0: give up on a daemon that does not answer in time */
 };
 
@@ -24,7 +24,7 @@ struct lfs_ctl_target {
  * exit code (LFS_EXIT_NOT_MOUNTED, LFS_EXIT_DENIED, LFS_EXIT_ERROR, and
  * LFS_EXIT_TIMEOUT when target->timeout_ms passed without an answer). */
 int lfs_ctl_call(const struct lfs_ctl_target *target, const struct lfs_ctl_request *req,
-		 const void *payload, char *resp, size_t resplen);
+                 const void *payload, char *resp, size_t resplen);
 
 /* The vault behind the lethefs mount on mnt (a real path), from
  * /proc/self/mountinfo. 0, -ENOENT when none, or -errno. */

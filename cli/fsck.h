@@ -69,8 +69,8 @@ void lfs_fsck_check_xattrs(struct fsck *f, int dirfd, const char *bname, const c
 void lfs_fsck_check_mode(struct fsck *f, const struct stat *st, const char *path);
 /* Sets *type to the record's object type (format 2), 0 otherwise. */
 void lfs_fsck_check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirfd,
-			  const char *bname, const struct stat *st, const char *path,
-			  uint8_t *type);
+                          const char *bname, const struct stat *st, const char *path,
+                          uint8_t *type);
 /* A staging marker symlink (checked by its own rules). */
 bool lfs_fsck_is_marker(int dirfd, const char *bname, const struct stat *st);
 

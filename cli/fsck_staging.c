@@ -61,7 +61,7 @@ static void repair_staging(struct fsck *f, struct lfs_vault *v, struct lfs_keyri
 	close(datafd);
 	if (n)
 		lfs_fsck_note(&f->rep, "repair: %d staging director%s shredded", n,
-			      n == 1 ? "y" : "ies");
+		              n == 1 ? "y" : "ies");
 }
 
 static const char *key_error(int r)

@@ -14,36 +14,35 @@
 #endif
 
 static const struct lfs_command commands[] = {
-	{"init", lfs_cmd_init, "create a new encrypted vault in an empty directory"},
-	{"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
-	{"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
-	{"config", lfs_cmd_config, "check a vault's lethefs.conf as a mount would (no secret)"},
-	{"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
-	{"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
-	{"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},
-	{"status", lfs_cmd_status, "show whether a mount is locked, open files, idle time"},
-	{"umount", lfs_cmd_umount, "unmount, returning once the daemon is done with the vault"},
-	{"rotate", lfs_cmd_rotate, "rotate the data keys of a mounted volume (re-encrypts)"},
-	{"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
-	{"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
-	{"rekey", lfs_cmd_rekey, "give an unmounted vault a new master key (slots re-wrapped)"},
-	{"upgrade", lfs_cmd_upgrade, "convert an unmounted vault of format 1 to format 2"},
-	{"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
-	{"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
-	{"stage", lfs_cmd_stage, "create, list, show, extend or shred self-destroying staging dirs"},
-	{"shred-expired", lfs_cmd_shred_expired,
-	 "shred expired staging dirs of an unmounted vault (cron, timer)"},
+    {"init", lfs_cmd_init, "create a new encrypted vault in an empty directory"},
+    {"mount", lfs_cmd_mount, "mount a vault (daemonizes; -f stays in the foreground)"},
+    {"info", lfs_cmd_info, "show a vault's format, cipher and keyslots (no secret needed)"},
+    {"config", lfs_cmd_config, "check a vault's lethefs.conf as a mount would (no secret)"},
+    {"fsck", lfs_cmd_fsck, "decrypt and verify every name and block of a vault"},
+    {"unlock", lfs_cmd_unlock, "unlock a mounted volume (mounted with --locked or locked)"},
+    {"lock", lfs_cmd_lock, "lock a mounted volume: wipe its keys, keep it mounted"},
+    {"status", lfs_cmd_status, "show whether a mount is locked, open files, idle time"},
+    {"umount", lfs_cmd_umount, "unmount, returning once the daemon is done with the vault"},
+    {"rotate", lfs_cmd_rotate, "rotate the data keys of a mounted volume (re-encrypts)"},
+    {"keyslot", lfs_cmd_keyslot, "list, add or remove the secrets that unlock a vault"},
+    {"passwd", lfs_cmd_passwd, "change the secret of the keyslot a secret opens"},
+    {"rekey", lfs_cmd_rekey, "give an unmounted vault a new master key (slots re-wrapped)"},
+    {"upgrade", lfs_cmd_upgrade, "convert an unmounted vault of format 1 to format 2"},
+    {"key", lfs_cmd_key, "export the master key as a recovery key (paper backup)"},
+    {"audit", lfs_cmd_audit, "verify (for tampering) or show the vault's audit log"},
+    {"stage", lfs_cmd_stage, "create, list, show, extend or shred self-destroying staging dirs"},
+    {"shred-expired", lfs_cmd_shred_expired,
+     "shred expired staging dirs of an unmounted vault (cron, timer)"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: lethefs COMMAND [OPTIONS] ARGS...\n"
-		"\n"
-		"lethefs is an encrypted FUSE filesystem: files written through the mount\n"
-		"reach the backing directory (the vault) only as ciphertext, names included.\n"
-		"\n"
-		"Commands:\n");
+	fprintf(out, "Usage: lethefs COMMAND [OPTIONS] ARGS...\n"
+	             "\n"
+	             "lethefs is an encrypted FUSE filesystem: files written through the mount\n"
+	             "reach the backing directory (the vault) only as ciphertext, names included.\n"
+	             "\n"
+	             "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,

@@ -41,9 +41,9 @@ int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_ne
 			ns->type = LFS_SLOT_EXTPASS;
 		else {
 			lfs_cli_usage_error(cmd,
-					    "unknown --type '%s' (passphrase, keyfile or "
-					    "extpass)",
-					    arg);
+			                    "unknown --type '%s' (passphrase, keyfile or "
+			                    "extpass)",
+			                    arg);
 			return -1;
 		}
 		return 1;
@@ -68,36 +68,35 @@ int lfs_new_secret_option(const char *cmd, int c, const char *arg, struct lfs_ne
 	return 0;
 }
 
-int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type,
-			 const struct lfs_kdf_params *kdf, bool allow_weak)
+int lfs_kdf_params_check(const char *cmd, enum lfs_slot_type type, const struct lfs_kdf_params *kdf,
+                         bool allow_weak)
 {
 	enum lfs_kdf_verdict v =
-		lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, allow_weak);
+	    lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, allow_weak);
 	if (v == LFS_KDF_ABOVE_CEILING)
 		return lfs_cli_usage_error(cmd,
-					   "Argon2id parameters too costly: at most %llu passes, "
-					   "%llu MiB, and passes x memory <= %llu MiB",
-					   LFS_KDF_CEIL_OPS, LFS_KDF_CEIL_MEM >> 20,
-					   LFS_KDF_CEIL_WORK >> 20);
+		                           "Argon2id parameters too costly: at most %llu passes, "
+		                           "%llu MiB, and passes x memory <= %llu MiB",
+		                           LFS_KDF_CEIL_OPS, LFS_KDF_CEIL_MEM >> 20,
+		                           LFS_KDF_CEIL_WORK >> 20);
 	if (v == LFS_KDF_BELOW_FLOOR && type == LFS_SLOT_PASSPHRASE && !allow_weak)
 		return lfs_cli_usage_error(cmd,
-					   "Argon2id parameters below the floor for a passphrase "
-					   "slot (at least %llu passes over %llu MiB); "
-					   "--allow-weak-kdf permits less, for tests only",
-					   LFS_KDF_FLOOR_OPS, LFS_KDF_FLOOR_MEM >> 20);
+		                           "Argon2id parameters below the floor for a passphrase "
+		                           "slot (at least %llu passes over %llu MiB); "
+		                           "--allow-weak-kdf permits less, for tests only",
+		                           LFS_KDF_FLOOR_OPS, LFS_KDF_FLOOR_MEM >> 20);
 	if (v == LFS_KDF_BELOW_FLOOR)
-		return lfs_cli_usage_error(cmd,
-					   "Argon2id parameters below the minimum (%s)",
-					   type == LFS_SLOT_PASSPHRASE ? "1 pass over 8 MiB"
-								       : "1 pass over 8 KiB");
+		return lfs_cli_usage_error(cmd, "Argon2id parameters below the minimum (%s)",
+		                           type == LFS_SLOT_PASSPHRASE ? "1 pass over 8 MiB"
+		                                                       : "1 pass over 8 KiB");
 	if (allow_weak &&
 	    lfs_kdf_bounds_write((uint8_t)type, kdf->opslimit, kdf->memlimit, false) != LFS_KDF_OK)
 		fprintf(stderr,
-			"lethefs: WARNING: this keyslot's Argon2id parameters (%llu passes, %llu "
-			"MiB) are below the floor: guessing its passphrase from a stolen vault "
-			"is cheap. For tests only.\n",
-			(unsigned long long)kdf->opslimit,
-			(unsigned long long)(kdf->memlimit >> 20));
+		        "lethefs: WARNING: this keyslot's Argon2id parameters (%llu passes, %llu "
+		        "MiB) are below the floor: guessing its passphrase from a stolen vault "
+		        "is cheap. For tests only.\n",
+		        (unsigned long long)kdf->opslimit,
+		        (unsigned long long)(kdf->memlimit >> 20));
 	return 0;
 }
 
@@ -113,8 +112,8 @@ static enum lfs_slot_type type_of_source(const struct lfs_secret_source *src)
 }
 
 int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
-			   const struct lfs_keyslot *keep, enum lfs_slot_type *type,
-			   struct lfs_kdf_params *kdf)
+                           const struct lfs_keyslot *keep, enum lfs_slot_type *type,
+                           struct lfs_kdf_params *kdf)
 {
 	enum lfs_slot_type implied = type_of_source(&ns->src);
 	*type = ns->type < 0 ? implied : (enum lfs_slot_type)ns->type;
@@ -123,9 +122,9 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 	 * passphrase (init did so before slot types were recorded). */
 	if (*type != implied && !(*type == LFS_SLOT_PASSPHRASE && implied == LFS_SLOT_EXTPASS))
 		return lfs_cli_usage_error(cmd, "--type %s needs %s", lfs_slot_type_name(*type),
-					   *type == LFS_SLOT_KEYFILE   ? "--new-keyfile"
-					   : *type == LFS_SLOT_EXTPASS ? "--new-extpass"
-								       : "a passphrase source");
+		                           *type == LFS_SLOT_KEYFILE   ? "--new-keyfile"
+		                           : *type == LFS_SLOT_EXTPASS ? "--new-extpass"
+		                                                       : "a passphrase source");
 	/* keep is a slot the given secret opened (its parameters are
 	 * authentic: the owner's earlier choice), never one that failed to
 	 * open: those may have been edited to make guessing cheap. */
@@ -154,24 +153,25 @@ int lfs_new_secret_resolve(const char *cmd, const struct lfs_new_secret *ns,
 }
 
 int lfs_parse_change_args(const char *cmd, int argc, char **argv, struct lfs_change_args *a,
-			  void (*help)(void))
+                          void (*help)(void))
 {
 	static const struct option opts[] = {
-		LFS_SECRET_LONG_OPTIONS,
-		LFS_NEW_SECRET_LONG_OPTIONS,
-		{"slot", required_argument, NULL, 's'},
-		{"label", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    LFS_SECRET_LONG_OPTIONS,
+	    LFS_NEW_SECRET_LONG_OPTIONS,
+	    {"slot", required_argument, NULL, 's'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'L') {
 			if (!lfs_label_valid(optarg, strlen(optarg)))
-				return lfs_cli_usage_error(cmd, "bad --label: 1 to %d bytes of UTF-8 "
-								 "without control characters",
-							   LFS_LABEL_MAX);
+				return lfs_cli_usage_error(cmd,
+				                           "bad --label: 1 to %d bytes of UTF-8 "
+				                           "without control characters",
+				                           LFS_LABEL_MAX);
 			a->label = optarg;
 			continue;
 		}

@@ -80,12 +80,12 @@ int lfs_parse_root_owner(const char *s, uid_t *uid, gid_t *gid)
 int lfs_root_access_record(const struct lfs_root_access *ra, struct lfs_irec *rec)
 {
 	return lfs_irec_make(rec, S_IFDIR | (ra->set_mode ? ra->mode : 0700),
-	                     ra->set_owner ? ra->uid : geteuid(), ra->set_owner ? ra->gid : getegid(),
-	                     0);
+	                     ra->set_owner ? ra->uid : geteuid(),
+	                     ra->set_owner ? ra->gid : getegid(), 0);
 }
 
 int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (!ra->set_mode && !ra->set_owner)
 		return 0;
@@ -106,7 +106,7 @@ int lfs_set_root_access(const char *vault, const struct lfs_root_access *ra, cha
 		close(fd);
 	if (r < 0)
 		snprintf(err, errlen, "cannot set the mount root's %s on %s: %s",
-			 ra->set_owner ? "owner and mode" : "mode", path, strerror(-r));
+		         ra->set_owner ? "owner and mode" : "mode", path, strerror(-r));
 	return r;
 }
 
@@ -118,8 +118,8 @@ void lfs_warn_root_access(int vault_fd, struct lfs_keyring *kr, const char *moun
 	unsigned mode = (unsigned)(st.st_mode & 07777), uid = st.st_uid, gid = st.st_gid;
 	/* Format 2: the mount root shows its record, not the backing d/
 	 * (always 0700, the daemon's). Locked: not known yet, nothing said. */
-	int dfd = openat(vault_fd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	                                                  O_CLOEXEC);
+	int dfd =
+	    openat(vault_fd, LFS_DATA_DIR_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	uint8_t raw[LFS_DIRMETA_MAX];
 	size_t len = 0;
 	struct lfs_dirmeta m;
@@ -144,13 +144,13 @@ void lfs_warn_root_access(int vault_fd, struct lfs_keyring *kr, const char *moun
 	if ((mode & (S_IXGRP | S_IXOTH)) || uid != (unsigned)geteuid())
 		return;
 	fprintf(stderr,
-		"lethefs mount: warning: the mount root is mode %04o, owner %u:%u, so with "
-		"allow_other\n"
-		"  users other than its owner still cannot enter it. To let them in, once "
-		"mounted:\n"
-		"    chmod 0755 %s          (every user may enter; file modes still apply)\n"
-		"    chown USER:GROUP %s    (one service account, e.g. postgres:postgres)\n"
-		"  or create the vault with: lethefs init --root-mode MODE --root-owner "
-		"USER:GROUP\n",
-		mode, uid, gid, mountpoint, mountpoint);
+	        "lethefs mount: warning: the mount root is mode %04o, owner %u:%u, so with "
+	        "allow_other\n"
+	        "  users other than its owner still cannot enter it. To let them in, once "
+	        "mounted:\n"
+	        "    chmod 0755 %s          (every user may enter; file modes still apply)\n"
+	        "    chown USER:GROUP %s    (one service account, e.g. postgres:postgres)\n"
+	        "  or create the vault with: lethefs init --root-mode MODE --root-owner "
+	        "USER:GROUP\n",
+	        mode, uid, gid, mountpoint, mountpoint);
 }

@@ -20,7 +20,7 @@ static void slot_bytes(const struct lfs_keyslots *ks, int idx, uint8_t out[LFS_K
 }
 
 int lfs_change_begin(const char *path, const struct lfs_secret_source *src,
-		     struct lfs_slot_change *c)
+                     struct lfs_slot_change *c)
 {
 	char err[512];
 	memset(c, 0, sizeof(*c));
@@ -67,12 +67,12 @@ static int recheck(struct lfs_slot_change *c)
 	sodium_free(got);
 	if (r == -EKEYREJECTED) {
 		lfs_cli_error("the keyslot your secret opened was changed or removed by another "
-			      "command meanwhile; nothing was changed");
+		              "command meanwhile; nothing was changed");
 		return LFS_EXIT_BAD_SECRET;
 	}
 	if (r < 0) {
 		lfs_cli_error("%s/%s changed meanwhile and no longer matches the keyring", c->path,
-			      LFS_KEYSLOTS_FILE_NAME);
+		              LFS_KEYSLOTS_FILE_NAME);
 		return r == -ENOMEM ? LFS_EXIT_ERROR : LFS_EXIT_CORRUPT;
 	}
 	c->opened = idx;
@@ -85,13 +85,13 @@ int lfs_change_lock(struct lfs_slot_change *c)
 	c->lockfd = lfs_vault_lock_slots(&c->v, say_waiting);
 	if (c->lockfd < 0) {
 		lfs_cli_error("cannot lock %s/%s: %s", c->path, LFS_LOCK_FILE_NAME,
-			      strerror(-c->lockfd));
+		              strerror(-c->lockfd));
 		return LFS_EXIT_ERROR;
 	}
 	int r = lfs_vault_reload_slots(&c->v);
 	if (r < 0) {
 		lfs_cli_error("cannot re-read %s/%s: %s", c->path, LFS_KEYSLOTS_FILE_NAME,
-			      r == -EINVAL ? "malformed or from another vault" : strerror(-r));
+		              r == -EINVAL ? "malformed or from another vault" : strerror(-r));
 		return r == -EINVAL ? LFS_EXIT_CORRUPT : LFS_EXIT_ERROR;
 	}
 	if (c->opened < 0)
@@ -106,8 +106,8 @@ int lfs_change_lock(struct lfs_slot_change *c)
 }
 
 int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
-		    enum lfs_slot_type type, const struct lfs_secret *s,
-		    const struct lfs_kdf_params *kdf)
+                    enum lfs_slot_type type, const struct lfs_secret *s,
+                    const struct lfs_kdf_params *kdf)
 {
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
 	if (!master) {
@@ -116,11 +116,11 @@ int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "Deriving the new key (Argon2id, %llu MiB)...\n",
-			(unsigned long long)(kdf->memlimit >> 20));
+		        (unsigned long long)(kdf->memlimit >> 20));
 	int r = lfs_keyring_copy_master(&c->kr, master);
 	if (r == 0)
 		r = lfs_keyslot_wrap(ks, idx, type, s->data, s->len, kdf->opslimit, kdf->memlimit,
-				     master);
+		                     master);
 	sodium_free(master);
 	if (r == -ENOMEM) {
 		lfs_cli_error("out of memory while deriving the key (Argon2id)");
@@ -136,8 +136,8 @@ int lfs_change_wrap(struct lfs_slot_change *c, struct lfs_keyslots *ks, int idx,
 static void disk_full(const struct lfs_slot_change *c, const char *file)
 {
 	lfs_cli_error("the disk holding %s is full: the new %s could not be written; nothing "
-		      "was changed (free space and try again)",
-		      c->path, file);
+	              "was changed (free space and try again)",
+	              c->path, file);
 }
 
 int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks)
@@ -153,7 +153,7 @@ int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks)
 			disk_full(c, LFS_LABELS_FILE_NAME);
 		else
 			lfs_cli_error("cannot write %s/%s: %s; nothing was changed", c->path,
-				      LFS_LABELS_FILE_NAME, strerror(-r));
+			              LFS_LABELS_FILE_NAME, strerror(-r));
 		return LFS_EXIT_ERROR;
 	}
 	if (r < 0)
@@ -167,7 +167,7 @@ int lfs_change_store(struct lfs_slot_change *c, const struct lfs_keyslots *ks)
 	if (e < 0) {
 		sodium_memzero(key, sizeof(key));
 		lfs_cli_error("cannot write %s/%s: %s", c->path, LFS_KEYSLOTS_FILE_NAME,
-			      strerror(-e));
+		              strerror(-e));
 		return LFS_EXIT_ERROR;
 	}
 	if (r == 0)

@@ -204,8 +204,8 @@ static void print_requests(char *const *mounts, char **resp, int n)
 	bool header = false;
 	for (int i = 0; i < n; i++) {
 		char obj[LFS_CTL_RESPONSE_MAX];
-		if (!resp[i] || lfs_json_get(resp[i], strlen(resp[i]), "fuse_requests", obj,
-					     sizeof(obj)) < 0)
+		if (!resp[i] ||
+		    lfs_json_get(resp[i], strlen(resp[i]), "fuse_requests", obj, sizeof(obj)) < 0)
 			continue;
 		for (int op = 0; op < LFS_OP_COUNT; op++) {
 			char v[32], label[48];
@@ -213,9 +213,10 @@ static void print_requests(char *const *mounts, char **resp, int n)
 			    !*v || strspn(v, "0123456789") != strlen(v))
 				continue;
 			if (!header)
-				printf("# HELP lethefs_fuse_requests_total FUSE requests the daemon "
-				       "received, by operation\n"
-				       "# TYPE lethefs_fuse_requests_total counter\n");
+				printf(
+				    "# HELP lethefs_fuse_requests_total FUSE requests the daemon "
+				    "received, by operation\n"
+				    "# TYPE lethefs_fuse_requests_total counter\n");
 			header = true;
 			snprintf(label, sizeof(label), ",op=\"%s\"", lfs_op_name(op));
 			sample("lethefs_fuse_requests_total", mounts[i], label, v);

@@ -63,9 +63,9 @@ void lfs_backing_fstype(int dirfd, char *out, size_t len)
 
 bool lfs_backing_is_network(const char *t)
 {
-	static const char *const net[] = {"nfs",  "nfs4", "ceph",   "cifs", "smb3",  "9p",
-	                                  "afs",  "gfs2", "ocfs2",  "lustre", "gpfs", "beegfs",
-	                                  "glusterfs"};
+	static const char *const net[] = {"nfs",  "nfs4",   "ceph",     "cifs",  "smb3",
+	                                  "9p",   "afs",    "gfs2",     "ocfs2", "lustre",
+	                                  "gpfs", "beegfs", "glusterfs"};
 	if (!strncmp(t, "fuse", 4))
 		return true; /* GlusterFS, CephFS (ceph-fuse), sshfs...: most FUSE engines */
 	for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
@@ -229,14 +229,13 @@ static int checked_rename(int olddirfd, const char *old, int newdirfd, const cha
 }
 
 int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, const char *old,
-                                 int newdirfd, const char *newname, bool resume,
-                                 bool *two_steps)
+                                 int newdirfd, const char *newname, bool resume, bool *two_steps)
 {
 	if (two_steps)
 		*two_steps = false;
 	if (!b || b->rename_noreplace)
 		return renameat2(olddirfd, old, newdirfd, newname, RENAME_NOREPLACE) < 0 ? -errno
-		                                                                       : 0;
+		                                                                         : 0;
 	struct stat src;
 	if (fstatat(olddirfd, old, &src, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -248,7 +247,8 @@ int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, cons
 		int e = errno;
 		struct stat dst;
 		/* Already linked by an earlier attempt cut short: finish it. */
-		if (e != EEXIST || !resume || fstatat(newdirfd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (e != EEXIST || !resume ||
+		    fstatat(newdirfd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    dst.st_ino != src.st_ino || dst.st_dev != src.st_dev)
 			return -e;
 	}
@@ -306,21 +306,27 @@ int lfs_backing_describe(const struct lfs_backing *b, char *out, size_t len)
 	    b->fstype, b->network ? " (network/FUSE engine)" : "",
 	    b->probed ? "" : " (not probed: read-only storage; local defaults shown)",
 	    yes_no(b->rename_noreplace),
-	    b->rename_noreplace ? "" : " (fallback: link + unlink under a journal record; "
-	                               "directories: a rename a non-empty target refuses)",
+	    b->rename_noreplace ? ""
+	                        : " (fallback: link + unlink under a journal record; "
+	                          "directories: a rename a non-empty target refuses)",
 	    yes_no(b->rename_exchange),
 	    b->rename_exchange ? "" : " (rename --exchange through the mount fails with EINVAL)",
 	    yes_no(b->o_tmpfile), b->o_tmpfile ? "" : " (not used by lethefs)",
-	    b->handles_persistent ? "yes" : b->handles ? "volatile" : "no",
+	    b->handles_persistent ? "yes"
+	    : b->handles          ? "volatile"
+	                          : "no",
 	    b->handles_persistent ? ""
 	                          : " (fallback: idle descriptors reopened by parent and name; "
 	                            "journal records name objects by path)",
-	    yes_no(b->fallocate), b->fallocate ? "" : " (fallback: no space reserved before a write)",
-	    yes_no(b->user_xattrs), b->user_xattrs ? "" : " (xattrs and ACLs through the mount fail)",
-	    yes_no(b->range_locks), b->range_locks ? "" : " (-o shared is refused)", yes_no(b->flock),
-	    yes_no(b->hard_links),
-	    b->hard_links ? "" : " (link through the mount fails; rename fallback: a lock and an "
-	                         "existence check)");
+	    yes_no(b->fallocate),
+	    b->fallocate ? "" : " (fallback: no space reserved before a write)",
+	    yes_no(b->user_xattrs),
+	    b->user_xattrs ? "" : " (xattrs and ACLs through the mount fail)",
+	    yes_no(b->range_locks), b->range_locks ? "" : " (-o shared is refused)",
+	    yes_no(b->flock), yes_no(b->hard_links),
+	    b->hard_links ? ""
+	                  : " (link through the mount fails; rename fallback: a lock and an "
+	                    "existence check)");
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
@@ -342,7 +348,9 @@ int lfs_backing_json(const struct lfs_backing *b, char *out, size_t len)
 	                 type, b->network ? "true" : "false", b->probed ? "true" : "false",
 	                 b->rename_noreplace ? "true" : "false",
 	                 b->rename_exchange ? "true" : "false", b->o_tmpfile ? "true" : "false",
-	                 b->handles_persistent ? "persistent" : b->handles ? "volatile" : "none",
+	                 b->handles_persistent ? "persistent"
+	                 : b->handles          ? "volatile"
+	                                       : "none",
 	                 b->fallocate ? "true" : "false", b->user_xattrs ? "true" : "false",
 	                 b->range_locks ? "true" : "false", b->flock ? "true" : "false",
 	                 b->hard_links ? "true" : "false");

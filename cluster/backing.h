@@ -29,9 +29,9 @@
 #define LFS_PROBE_PREFIX ".lethefs.probe."
 
 struct lfs_backing {
-	bool probed;      /* false: not probed (read-only storage): local defaults */
-	char fstype[64];  /* as /proc/self/mountinfo names it: ext4, fuse.glusterfs, nfs4 */
-	bool network;     /* an engine other hosts may mount too */
+	bool probed;     /* false: not probed (read-only storage): local defaults */
+	char fstype[64]; /* as /proc/self/mountinfo names it: ext4, fuse.glusterfs, nfs4 */
+	bool network;    /* an engine other hosts may mount too */
 	bool rename_noreplace;
 	bool rename_exchange;
 	bool o_tmpfile;
@@ -80,8 +80,7 @@ bool lfs_backing_direct_reads(const struct lfs_backing *b);
  * create of the same name by another host in between is replaced). b NULL:
  * local. *two_steps (may be NULL) tells whether link + unlink was used. */
 int lfs_backing_rename_noreplace(const struct lfs_backing *b, int olddirfd, const char *old,
-                                 int newdirfd, const char *newname, bool resume,
-                                 bool *two_steps);
+                                 int newdirfd, const char *newname, bool resume, bool *two_steps);
 /* lfs_backing_rename_noreplace (without resume) for an object the caller
  * has just made under the temporary name old and knows the type of (is_dir:
  * a directory; else a file or other node it created): publishing a new

@@ -218,8 +218,7 @@ void lfs_hosts_describe_live(int vault_dirfd, const char *except, char *out, siz
 		         LFS_HOST_FILE_PREFIX);
 }
 
-int lfs_hosts_list(int vault_dirfd, int (*fn)(const struct lfs_host_info *h, void *arg),
-                   void *arg)
+int lfs_hosts_list(int vault_dirfd, int (*fn)(const struct lfs_host_info *h, void *arg), void *arg)
 {
 	int err;
 	DIR *d = lfs_opendir_fd(vault_dirfd, &err);
@@ -323,7 +322,8 @@ int lfs_lease_acquire(struct lfs_lease *l, int vault_dirfd, enum lfs_lease_mode 
 			/* Only possible beside another shared holder of this name. */
 			struct lfs_host_info h;
 			if (read_record(l->hostfd, &h) == 0)
-				snprintf(who, wholen, "host %s (pid %ld, %s)", h.host, h.pid, h.mode);
+				snprintf(who, wholen, "host %s (pid %ld, %s)", h.host, h.pid,
+				         h.mode);
 			else
 				snprintf(who, wholen, "host %s", l->me.host);
 			lfs_lease_release(l);

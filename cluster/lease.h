@@ -53,15 +53,15 @@ enum lfs_lease_mode {
 struct lfs_host_info {
 	char host[LFS_HOST_NAME_MAX + 1];
 	long pid;
-	int64_t since; /* Unix seconds */
-	char mode[16]; /* "exclusive", "shared" or the command's name (a-z, '-') */
+	int64_t since;  /* Unix seconds */
+	char mode[16];  /* "exclusive", "shared" or the command's name (a-z, '-') */
 	uint32_t epoch; /* the data epoch it creates objects under; 0 unknown */
 	bool live;      /* its record is locked: it runs */
 };
 
 struct lfs_lease {
-	int fd;     /* lethefs.lease: holds the mount byte (and roles) */
-	int hostfd; /* lethefs.host.<host>: write-locked byte 0 */
+	int fd;               /* lethefs.lease: holds the mount byte (and roles) */
+	int hostfd;           /* lethefs.host.<host>: write-locked byte 0 */
 	pthread_mutex_t lock; /* record rewrites */
 	bool inited;          /* between acquire and release */
 	struct lfs_host_info me;
@@ -96,8 +96,7 @@ void lfs_lease_role_drop(struct lfs_lease *l, enum lfs_lease_byte role);
 
 /* Calls fn for every host record of the vault (live or lapsed); fn
  * returns non-zero to stop. Returns the number of records seen. */
-int lfs_hosts_list(int vault_dirfd, int (*fn)(const struct lfs_host_info *h, void *arg),
-                   void *arg);
+int lfs_hosts_list(int vault_dirfd, int (*fn)(const struct lfs_host_info *h, void *arg), void *arg);
 /* Describes the live holders as in lfs_lease_acquire's who. */
 void lfs_hosts_describe_live(int vault_dirfd, const char *except, char *out, size_t len);
 /* Claims the record of a host whose lease lapsed (its lock is free), so

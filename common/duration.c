@@ -18,13 +18,13 @@ static const struct {
 	const char *name;
 	uint64_t seconds;
 } spellings[] = {
-	{"s", 1},	    {"sec", 1},		{"secs", 1},	   {"second", 1},
-	{"seconds", 1},	    {"m", 60},		{"min", 60},	   {"mins", 60},
-	{"minute", 60},	    {"minutes", 60},	{"h", 3600},	   {"hr", 3600},
-	{"hrs", 3600},	    {"hour", 3600},	{"hours", 3600},   {"d", 86400},
-	{"day", 86400},	    {"days", 86400},	{"w", 604800},	   {"week", 604800},
-	{"weeks", 604800},  {"month", 2629800}, {"months", 2629800}, {"y", 31557600},
-	{"year", 31557600}, {"years", 31557600},
+    {"s", 1},           {"sec", 1},          {"secs", 1},         {"second", 1},
+    {"seconds", 1},     {"m", 60},           {"min", 60},         {"mins", 60},
+    {"minute", 60},     {"minutes", 60},     {"h", 3600},         {"hr", 3600},
+    {"hrs", 3600},      {"hour", 3600},      {"hours", 3600},     {"d", 86400},
+    {"day", 86400},     {"days", 86400},     {"w", 604800},       {"week", 604800},
+    {"weeks", 604800},  {"month", 2629800},  {"months", 2629800}, {"y", 31557600},
+    {"year", 31557600}, {"years", 31557600},
 };
 
 static uint64_t unit_seconds(const char *name, size_t len)
@@ -130,7 +130,7 @@ int lfs_format_duration(uint64_t seconds, char *out, size_t outlen)
 		if (!n)
 			continue;
 		int w = snprintf(out + used, outlen - used, "%llu%c", (unsigned long long)n,
-				 units[i].suffix);
+		                 units[i].suffix);
 		if (w < 0 || (size_t)w >= outlen - used)
 			return -1;
 		used += (size_t)w;

@@ -171,7 +171,7 @@ int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, 
 }
 
 int lfs_replace_file_via(int dirfd, const char *name, const char *tmp_prefix, const void *data,
-			 size_t len, mode_t mode)
+                         size_t len, mode_t mode)
 {
 	char tmp[256];
 	uint32_t rnd = randombytes_random();

@@ -41,6 +41,6 @@ int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, 
 /* The same with the temporary file named tmp_prefix + 8 hex digits (inside
  * the encrypted tree, a prefix that listings know to hide). */
 int lfs_replace_file_via(int dirfd, const char *name, const char *tmp_prefix, const void *data,
-			 size_t len, mode_t mode);
+                         size_t len, mode_t mode);
 
 #endif

@@ -44,9 +44,9 @@ void lfs_log(enum lfs_log_level level, const char *fmt, ...)
 		return;
 	}
 	static const char *names[] = {[LFS_LOG_ERR] = "error",
-				      [LFS_LOG_WARN] = "warning",
-				      [LFS_LOG_INFO] = "info",
-				      [LFS_LOG_DEBUG] = "debug"};
+	                              [LFS_LOG_WARN] = "warning",
+	                              [LFS_LOG_INFO] = "info",
+	                              [LFS_LOG_DEBUG] = "debug"};
 	fprintf(stderr, "lethefs: %s: %s%s%s\n", names[level] ? names[level] : "log", tag,
-		tag[0] ? " " : "", msg);
+	        tag[0] ? " " : "", msg);
 }

@@ -60,4 +60,3 @@ bool lfs_mounted_at(const char *vault, char *where, size_t wlen)
 	fclose(f);
 	return found;
 }
-

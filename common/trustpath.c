@@ -117,7 +117,8 @@ int lfs_open_beneath(int dirfd, const char *rel)
 		int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int e = errno;
 		struct stat st;
-		if (next < 0 && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		if (next < 0 && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
 			e = ELOOP; /* a symlink, not a missing directory */
 		close(fd);
 		if (next < 0)
@@ -128,7 +129,7 @@ int lfs_open_beneath(int dirfd, const char *rel)
 }
 
 int lfs_open_confined_parent(int base_dirfd, const char *path, const char *abs_root, char *base,
-			     size_t baselen, char *why, size_t whylen)
+                             size_t baselen, char *why, size_t whylen)
 {
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
@@ -149,17 +150,17 @@ int lfs_open_confined_parent(int base_dirfd, const char *path, const char *abs_r
 		fd = lfs_open_beneath(base_dirfd, dl ? dir : ".");
 		if (fd < 0) {
 			snprintf(why, whylen,
-				 "'%s' must stay inside the vault without '..' or symlinks: %s", path,
-				 strerror(-fd));
+			         "'%s' must stay inside the vault without '..' or symlinks: %s",
+			         path, strerror(-fd));
 			return fd == -EINVAL || fd == -ELOOP ? -EPERM : fd;
 		}
 	} else {
 		size_t rl = strlen(abs_root);
 		if (strncmp(path, abs_root, rl) != 0 || path[rl] != '/') {
 			snprintf(why, whylen,
-				 "'%s' is outside the vault and outside %s, the only other place "
-				 "allowed",
-				 path, abs_root);
+			         "'%s' is outside the vault and outside %s, the only other place "
+			         "allowed",
+			         path, abs_root);
 			return -EPERM;
 		}
 		fd = lfs_trust_open_dir(dl ? dir : "/", geteuid(), why, whylen);

@@ -41,6 +41,6 @@ int lfs_open_beneath(int dirfd, const char *rel);
  * descriptor with the file's name in base, or -EPERM / -errno with a
  * reason in why. */
 int lfs_open_confined_parent(int base_dirfd, const char *path, const char *abs_root, char *base,
-			     size_t baselen, char *why, size_t whylen);
+                             size_t baselen, char *why, size_t whylen);
 
 #endif

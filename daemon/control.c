@@ -27,18 +27,18 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define MAX_CLIENTS	  8
+#define MAX_CLIENTS 8
 /* Connections from uid 0 beyond MAX_CLIENTS: however many slow clients
  * the admin group keeps open, root's lock and status get through. */
-#define ROOT_RESERVED	  2
+#define ROOT_RESERVED 2
 /* The whole request (line and payload) must arrive within this time,
  * however it is spread over packets. */
 #define CLIENT_TIMEOUT_S  10
-#define MAX_PEER_GROUPS	  256
+#define MAX_PEER_GROUPS   256
 #define THREAD_STACK_WIPE (64 * 1024)
 
 static atomic_int active_clients; /* all slots in use, reserved ones included */
-static atomic_int root_extra;	  /* of which in the reserved slots */
+static atomic_int root_extra;     /* of which in the reserved slots */
 
 void lfs_control_default_path(const struct lfs_vault_config *cfg, char out[108])
 {
@@ -91,7 +91,7 @@ static int clear_stale(const char *path)
 }
 
 int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
@@ -126,10 +126,10 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 	r = clear_stale(c->path);
 	if (r < 0) {
 		snprintf(err, errlen,
-			 r == -EADDRINUSE ? "control socket %s is live: this vault is already "
-					    "mounted"
-					  : "cannot use control socket path %s: %s",
-			 c->path, strerror(-r));
+		         r == -EADDRINUSE ? "control socket %s is live: this vault is already "
+		                            "mounted"
+		                          : "cannot use control socket path %s: %s",
+		         c->path, strerror(-r));
 		return r;
 	}
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -139,7 +139,7 @@ int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, 
 	 * to the admin group: no window in which others could connect. */
 	mode_t old = umask(0177);
 	r = c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno
-											   : 0;
+	                                                                                 : 0;
 	umask(old);
 	struct stat st;
 	if (r == 0 && c->have_admin_gid &&
@@ -198,13 +198,14 @@ static void serve_client(struct lfs_control *c, int fd, int64_t deadline)
 	lfs_audit_caller_from_pid(&who, cred.uid, cred.pid);
 	if (!peer_allowed(c, fd, &cred)) {
 		lfs_warn("control socket: refused uid %u pid %d (%s): not root or in the admin "
-			 "group",
-			 (unsigned)who.uid, (int)who.pid, who.exe[0] ? who.exe : "?");
+		         "group",
+		         (unsigned)who.uid, (int)who.pid, who.exe[0] ? who.exe : "?");
 		struct lfs_audit_detail d[] = {{"mountpoint", c->session->mountpoint, 0},
-					       {"gid", NULL, (long long)cred.gid}};
+		                               {"gid", NULL, (long long)cred.gid}};
 		lfs_session_audit(c->session, "socket-refused", "refused", &who, d, 2);
-		lfs_ctl_reply_error(fd, "denied", "only root and members of the admin group may use this "
-					  "control socket");
+		lfs_ctl_reply_error(fd, "denied",
+		                    "only root and members of the admin group may use this "
+		                    "control socket");
 		return;
 	}
 	/* Answers must not block on a client that does not read either. */
@@ -263,7 +264,7 @@ static void accept_one(struct lfs_control *c)
 			/* The answer must not block the accepting thread. */
 			if (fcntl(fd, F_SETFL, O_NONBLOCK) == 0)
 				lfs_ctl_reply_error(fd, "overloaded",
-				            "too many control connections; try again");
+				                    "too many control connections; try again");
 			close(fd);
 			return;
 		}
@@ -294,7 +295,7 @@ static void *listen_thread(void *arg)
 	struct lfs_control *c = arg;
 	while (!c->stop) {
 		struct pollfd p[2] = {{.fd = c->listen_fd, .events = POLLIN},
-				      {.fd = c->wake[0], .events = POLLIN}};
+		                      {.fd = c->wake[0], .events = POLLIN}};
 		if (poll(p, 2, 1000) > 0 && (p[0].revents & POLLIN))
 			accept_one(c);
 		lfs_session_tick(c->session);
@@ -344,8 +345,8 @@ void lfs_control_stop(struct lfs_control *c)
 	}
 	/* Clients still being served (a slow unlock) hold the session: wait
 	 * for them, at most the unlock delay plus a margin. */
-	for (int i = 0; i < (LFS_UNLOCK_DELAY_MAX + CLIENT_TIMEOUT_S) * 10 &&
-			atomic_load(&active_clients) > 0;
+	for (int i = 0;
+	     i < (LFS_UNLOCK_DELAY_MAX + CLIENT_TIMEOUT_S) * 10 && atomic_load(&active_clients) > 0;
 	     i++)
 		usleep(100000);
 	if (c->listen_fd >= 0)

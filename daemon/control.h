@@ -24,7 +24,7 @@ struct lfs_control {
 	pthread_t thread;
 	bool running;
 	volatile int stop;
-	int wake[2]; /* a byte here ends the poll at once (stop) */
+	int wake[2];    /* a byte here ends the poll at once (stop) */
 	bool published; /* our entry is in the registry (ctl_registry.h) */
 	pid_t published_pid;
 };
@@ -38,7 +38,7 @@ void lfs_control_default_path(const struct lfs_vault_config *cfg, char out[108])
  * (common/trustpath.h). Returns 0, -EADDRINUSE when a live daemon already
  * serves this path, or another negative errno with err explaining. */
 int lfs_control_bind(struct lfs_control *c, const struct lfs_vault_config *cfg, char *err,
-		     size_t errlen);
+                     size_t errlen);
 /* Starts serving (after daemonizing: threads do not survive fork), makes
  * this process the socket's listener as SO_PEERCRED reports it, and
  * publishes the mount in the registry. */

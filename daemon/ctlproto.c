@@ -29,9 +29,9 @@ static int parse_id(const char *s, uint32_t *out)
 	size_t i = 0;
 	for (; i < 8 && s[i]; i++) {
 		char c = s[i];
-		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-						    : 16;
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+		             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+		                                    : 16;
 		if (d == 16)
 			return -EINVAL;
 		v = v << 4 | d;
@@ -98,7 +98,8 @@ int lfs_ctl_parse_request(const char *line, size_t len, struct lfs_ctl_request *
 		req->verb = LFS_CTL_STAGE_SYNC;
 	} else if (strcmp(verb, "stage-ttl") == 0 && n == 5) {
 		req->verb = LFS_CTL_STAGE_TTL;
-		if (parse_id(words[3], &req->stage_id) < 0 || parse_u64(words[4], &req->seconds) < 0)
+		if (parse_id(words[3], &req->stage_id) < 0 ||
+		    parse_u64(words[4], &req->seconds) < 0)
 			return -EINVAL;
 	} else if (strcmp(verb, "unlock") == 0 && n == 5) {
 		req->verb = LFS_CTL_UNLOCK;
@@ -125,11 +126,11 @@ int lfs_ctl_format_request(const struct lfs_ctl_request *req, char *out, size_t 
 		break;
 	case LFS_CTL_LOCK:
 		n = snprintf(out, outlen, "%s %d lock%s\n", LFS_CTL_MAGIC, LFS_CTL_VERSION,
-			     req->force ? " force" : "");
+		             req->force ? " force" : "");
 		break;
 	case LFS_CTL_UNLOCK:
 		n = snprintf(out, outlen, "%s %d unlock %s %zu\n", LFS_CTL_MAGIC, LFS_CTL_VERSION,
-			     req->kind == LFS_CTL_MASTER ? "master" : "secret", req->payload_len);
+		             req->kind == LFS_CTL_MASTER ? "master" : "secret", req->payload_len);
 		break;
 	case LFS_CTL_ROTATE:
 		n = snprintf(out, outlen, "%s %d rotate\n", LFS_CTL_MAGIC, LFS_CTL_VERSION);
@@ -139,8 +140,8 @@ int lfs_ctl_format_request(const struct lfs_ctl_request *req, char *out, size_t 
 		break;
 	case LFS_CTL_STAGE_TTL:
 		n = snprintf(out, outlen, "%s %d stage-ttl %08x %llu\n", LFS_CTL_MAGIC,
-			     LFS_CTL_VERSION, (unsigned)req->stage_id,
-			     (unsigned long long)req->seconds);
+		             LFS_CTL_VERSION, (unsigned)req->stage_id,
+		             (unsigned long long)req->seconds);
 		break;
 	}
 	return n < 0 || (size_t)n >= outlen ? -1 : n;
@@ -179,11 +180,11 @@ int lfs_json_put_string(char *out, size_t outlen, size_t *used, const char *s)
 {
 	size_t u = *used;
 	size_t left = strlen(s);
-#define PUT(c)                                                                                    \
-	do {                                                                                      \
-		if (u + 1 >= outlen)                                                              \
-			return -1;                                                                \
-		out[u++] = (c);                                                                   \
+#define PUT(c)                                                                                     \
+	do {                                                                                       \
+		if (u + 1 >= outlen)                                                               \
+			return -1;                                                                 \
+		out[u++] = (c);                                                                    \
 	} while (0)
 	PUT('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -230,12 +231,26 @@ static long read_string(const char *j, size_t len, size_t i, char *out, size_t o
 				return -1;
 			char e = j[i++];
 			switch (e) {
-			case '"': case '\\': case '/': c = e; break;
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case '"':
+			case '\\':
+			case '/':
+				c = e;
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				if (len - i < 4)
 					return -1;
@@ -350,8 +365,8 @@ int lfs_json_get(const char *j, size_t len, const char *key, char *out, size_t o
 			/* A number, true, false or null: flat objects only. */
 			size_t start = i;
 			while (i < len && (j[i] == '-' || j[i] == '+' || j[i] == '.' ||
-					   (j[i] >= '0' && j[i] <= '9') || (j[i] >= 'a' && j[i] <= 'z') ||
-					   j[i] == 'E'))
+			                   (j[i] >= '0' && j[i] <= '9') ||
+			                   (j[i] >= 'a' && j[i] <= 'z') || j[i] == 'E'))
 				i++;
 			if (i == start)
 				return -EINVAL;

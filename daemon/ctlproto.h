@@ -13,17 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LFS_CTL_MAGIC	      "lethefs-ctl"
-#define LFS_CTL_VERSION	      1
-#define LFS_CTL_HEADER_MAX    128  /* the request line, newline included */
-#define LFS_CTL_PAYLOAD_MAX   4096 /* a secret */
-#define LFS_CTL_RESPONSE_MAX  4096
+#define LFS_CTL_MAGIC        "lethefs-ctl"
+#define LFS_CTL_VERSION      1
+#define LFS_CTL_HEADER_MAX   128  /* the request line, newline included */
+#define LFS_CTL_PAYLOAD_MAX  4096 /* a secret */
+#define LFS_CTL_RESPONSE_MAX 4096
 
 enum lfs_ctl_verb {
 	LFS_CTL_STATUS = 1,
 	LFS_CTL_LOCK,
 	LFS_CTL_UNLOCK,
-	LFS_CTL_ROTATE, /* start a data-key rotation */
+	LFS_CTL_ROTATE,     /* start a data-key rotation */
 	LFS_CTL_STAGE_TTL,  /* a staging directory's new TTL (extend, shorten, 0 = shred) */
 	LFS_CTL_STAGE_SYNC, /* store the staging index now (stage list) */
 };
@@ -37,11 +37,11 @@ enum lfs_ctl_secret_kind {
 
 struct lfs_ctl_request {
 	enum lfs_ctl_verb verb;
-	bool force;			    /* lock */
-	enum lfs_ctl_secret_kind kind;	    /* unlock */
-	size_t payload_len;		    /* unlock: bytes that follow the line */
-	uint32_t stage_id;		    /* stage-ttl: the staging id */
-	uint64_t seconds;		    /* stage-ttl: the TTL from now */
+	bool force;                    /* lock */
+	enum lfs_ctl_secret_kind kind; /* unlock */
+	size_t payload_len;            /* unlock: bytes that follow the line */
+	uint32_t stage_id;             /* stage-ttl: the staging id */
+	uint64_t seconds;              /* stage-ttl: the TTL from now */
 };
 
 /* Parses the request line (without payload). len is the line's length

@@ -95,7 +95,8 @@ static void announce_forwarding(void)
 {
 	const char *to = lfs_audit_forward_target();
 	if (!strcmp(to, "journal"))
-		lfs_info("audit entries also go to the system journal (journalctl LETHEFS_UUID=...)");
+		lfs_info(
+		    "audit entries also go to the system journal (journalctl LETHEFS_UUID=...)");
 	else if (!strcmp(to, "syslog"))
 		lfs_info("audit entries also go to syslog (no journald here)");
 	else
@@ -132,7 +133,7 @@ static enum lfs_mount_status serve(struct fuse_session *se, const struct lfs_mou
 	lfs_session_audit(session, "mount", "success", &self, d, 3);
 	if (lfs_control_start(ctl, session) < 0)
 		lfs_warn("cannot start the control socket thread: lock and unlock unavailable");
-	lfs_daemonize_ready(); /* the waiting `lethefs mount` returns now */
+	lfs_daemonize_ready();             /* the waiting `lethefs mount` returns now */
 	lfs_notify_ready(mnt, mo->locked); /* and a Type=notify unit is started */
 	/* After daemonizing: threads do not survive the fork. */
 	if (session->rotation && lfs_rotation_start(session->rotation) < 0)
@@ -265,16 +266,19 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		fs.data_path = data_path;
 	} else if (!(mo->read_only && (jr == -EROFS || jr == -EACCES))) {
 		if (jr == -EROFS)
-			snprintf(err, errlen, "%s is on read-only storage: mount it with -o ro", vault);
+			snprintf(err, errlen, "%s is on read-only storage: mount it with -o ro",
+			         vault);
 		else
 			snprintf(err, errlen, "cannot open the journal of %s (%s): %s", vault,
-				 LFS_JOURNAL_FILE_NAME, strerror(-jr));
+			         LFS_JOURNAL_FILE_NAME, strerror(-jr));
 		lfs_shared_leave(cluster);
 		free(cluster);
 		lfs_fs_destroy(&fs);
 		lfs_keyring_destroy(kr);
 		lfs_vault_close(v);
-		return jr == -EINVAL ? LFS_MOUNT_CORRUPT : jr == -EROFS ? LFS_MOUNT_FAILED : LFS_MOUNT_ERROR;
+		return jr == -EINVAL  ? LFS_MOUNT_CORRUPT
+		       : jr == -EROFS ? LFS_MOUNT_FAILED
+		                      : LFS_MOUNT_ERROR;
 	}
 
 	/* The socket comes first: if another daemon serves this vault, fail
@@ -320,8 +324,8 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		r = lfs_audit_open_ro(&session.audit, &v->cfg);
 		if (r == 0)
 			lfs_warn("%s is on read-only storage: audit entries go to the system log "
-				 "only (%s)",
-				 vault, lfs_audit_forward_target());
+			         "only (%s)",
+			         vault, lfs_audit_forward_target());
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the audit log of %s: %s", vault,
@@ -373,8 +377,10 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 		lfs_info("%s has no staging directories (read-only, none created)", vault);
 	} else {
 		char why[300];
-		snprintf(why, sizeof(why), "cannot open %s/staging: %s: staging directories are "
-			 "neither served nor shredded by this mount", vault, strerror(-r));
+		snprintf(why, sizeof(why),
+		         "cannot open %s/staging: %s: staging directories are "
+		         "neither served nor shredded by this mount",
+		         vault, strerror(-r));
 		lfs_err("%s", why);
 		struct lfs_audit_detail d[] = {{"what", "staging", 0}, {"error", why, 0}};
 		lfs_session_audit(&session, "stage-damaged", "failure", NULL, d, 2);

@@ -19,17 +19,17 @@ struct lfs_mount_opts {
 	bool debug;
 	bool locked;
 	bool writeback;
-	bool acl; /* POSIX ACLs (-o noacl turns them off) */
-	bool read_only; /* -o ro */
-	bool allow_dev; /* device nodes of the vault may be used (-o allow_dev) */
-	bool shared;    /* several hosts mount the vault at once (docs/SHARED.md) */
+	bool acl;         /* POSIX ACLs (-o noacl turns them off) */
+	bool read_only;   /* -o ro */
+	bool allow_dev;   /* device nodes of the vault may be used (-o allow_dev) */
+	bool shared;      /* several hosts mount the vault at once (docs/SHARED.md) */
 	bool shared_sync; /* -o shared_sync: no write-behind in shared mode */
-	bool iattr;     /* inode attributes for new files (FORMAT.md 14.9) */
+	bool iattr;       /* inode attributes for new files (FORMAT.md 14.9) */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;
 	unsigned random_ra_kb; /* backing read-ahead of small reads (fs.h) */
-	char fuse_opts[2048]; /* what goes to libfuse/the kernel */
+	char fuse_opts[2048];  /* what goes to libfuse/the kernel */
 };
 
 /* How a mount ended; the command line turns it into an exit code. */

@@ -56,8 +56,8 @@ static int settle(struct lfs_recovery *rc, const struct lfs_journal_record *r, i
                   const char *kind, const char *doing)
 {
 	if (e == -ESTALE) {
-		lfs_info("recovery: d/%s is another file than its kind-%u record's: dropped", where(r),
-		         r->kind);
+		lfs_info("recovery: d/%s is another file than its kind-%u record's: dropped",
+		         where(r), r->kind);
 		rc->gone++;
 		return 0;
 	}
@@ -116,13 +116,15 @@ static int apply_tail(struct lfs_recovery *rc, const struct lfs_journal_record *
 		/* Well-formed for the other header version: the record is of
 		 * another file than the one now under its name or handle. */
 		struct lfs_layout other;
-		lfs_layout_init(&other, l.cipher, l.version == LFS_FILE_V2 ? LFS_FILE_V1 : LFS_FILE_V2);
+		lfs_layout_init(&other, l.cipher,
+		                l.version == LFS_FILE_V2 ? LFS_FILE_V1 : LFS_FILE_V2);
 		bool foreign = lfs_tail_decode(r->payload, r->payload_len, &other, &t) == 0;
 		close(fd);
 		if (foreign) {
-			lfs_info("recovery: d/%s has a version-%u header, its tail record is for the "
-			         "other version: dropped",
-			         where(r), l.version);
+			lfs_info(
+			    "recovery: d/%s has a version-%u header, its tail record is for the "
+			    "other version: dropped",
+			    where(r), l.version);
 			rc->gone++;
 			return 0;
 		}
@@ -281,8 +283,8 @@ static int apply_upconvert(struct lfs_recovery *rc, const struct lfs_journal_rec
 	bool completed = false;
 	int e = lock_target(rc, fd);
 	if (e == 0)
-		e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd,
-		                      r->payload, r->payload_len, &completed);
+		e = lfs_up_apply_file(rc->layout->cipher, rc->kr, rc->data_dirfd, fd, r->payload,
+		                      r->payload_len, &completed);
 	close(fd);
 	int done = settle(rc, r, e, "conversion", "finish the conversion to format 2 of");
 	if (done != 1)

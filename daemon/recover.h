@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The one recovery function (docs/FORMAT.md, "Crash safety"): brings a
  * vault back to a consistent state after a crash by applying the journal's
- * authenticated records: block images first, then the others oldest first. Everything that uses a vault's keys
- * runs it before it reads or writes anything else: an unlocked mount and
- * every unlock of a locked one, fsck --repair, rekey and rotate. */
+ * authenticated records: block images first, then the others oldest first. Everything that uses a
+ * vault's keys runs it before it reads or writes anything else: an unlocked mount and every unlock
+ * of a locked one, fsck --repair, rekey and rotate. */
 #ifndef LETHEFS_RECOVER_H
 #define LETHEFS_RECOVER_H
 

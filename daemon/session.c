@@ -22,7 +22,7 @@
 #define LOCKDOWN_STACK_WIPE (32 * 1024)
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
-		      const char *mountpoint, const char *socket_path)
+                      const char *mountpoint, const char *socket_path)
 {
 	memset(s, 0, sizeof(*s));
 	s->vault = v;
@@ -101,9 +101,10 @@ static void recover(struct lfs_session *s, const struct lfs_audit_caller *caller
 	if (s->vault->format_stale) {
 		int e = lfs_vault_store_format(s->vault);
 		if (e < 0)
-			lfs_warn("the keyring is of format 2 but lethefs.conf says 1, and it could not "
-			         "be corrected: %s",
-			         strerror(-e));
+			lfs_warn(
+			    "the keyring is of format 2 but lethefs.conf says 1, and it could not "
+			    "be corrected: %s",
+			    strerror(-e));
 		else
 			lfs_info("lethefs.conf now says format 2, as the keyring does");
 	}
@@ -172,7 +173,7 @@ static void describe(const struct lfs_audit_caller *c, char *out, size_t len)
 {
 	if (c && c->known)
 		snprintf(out, len, "uid %u pid %d (%s)", (unsigned)c->uid, (int)c->pid,
-			 c->exe[0] ? c->exe : "?");
+		         c->exe[0] ? c->exe : "?");
 	else
 		snprintf(out, len, "the daemon");
 }
@@ -186,7 +187,7 @@ static unsigned delay_for(unsigned failures)
 }
 
 static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		      size_t len, struct lfs_keyring *fresh, int *slot)
+                      size_t len, struct lfs_keyring *fresh, int *slot)
 {
 	/* Slots may have been added or removed since the mount. */
 	int r = lfs_vault_reload_slots(s->vault);
@@ -202,7 +203,7 @@ static int try_secret(struct lfs_session *s, enum lfs_ctl_secret_kind kind, cons
 }
 
 int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		       size_t len, const struct lfs_audit_caller *caller, int *slot)
+                       size_t len, const struct lfs_audit_caller *caller, int *slot)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -245,9 +246,9 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 			slot_label(s, *slot, label);
 			lfs_info("unlocked by %s (slot %d)", who, *slot);
 			struct lfs_audit_detail d[] = {
-				{"mountpoint", s->mountpoint, 0},
-				{*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot},
-				{"label", label, 0}};
+			    {"mountpoint", s->mountpoint, 0},
+			    {*slot < 0 ? "recovery_key" : "slot", NULL, *slot < 0 ? 1 : *slot},
+			    {"label", label, 0}};
 			lfs_session_audit(s, "unlock", "success", caller, d, label[0] ? 3 : 2);
 		}
 	}
@@ -255,11 +256,11 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 	if (r == -EKEYREJECTED) {
 		unsigned delay = delay_for(++s->failures);
 		lfs_warn("failed unlock #%u by %s: wrong secret; next answer in %u s", s->failures,
-			 who, delay);
+		         who, delay);
 		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-					       {"error", "wrong secret", 0},
-					       {"failures", NULL, s->failures},
-					       {"delay_seconds", NULL, delay}};
+		                               {"error", "wrong secret", 0},
+		                               {"failures", NULL, s->failures},
+		                               {"delay_seconds", NULL, delay}};
 		lfs_session_audit(s, "unlock", "failure", caller, d, 4);
 		/* Served while holding unlock_lock: concurrent guesses queue
 		 * behind it, so the rate is bounded whatever the clients do. */
@@ -267,7 +268,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 	} else if (r < 0 && r != -EALREADY) {
 		lfs_warn("unlock by %s failed: %s", who, strerror(-r));
 		struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-					       {"error", strerror(-r), 0}};
+		                               {"error", strerror(-r), 0}};
 		lfs_session_audit(s, "unlock", "failure", caller, d, 2);
 	}
 	pthread_mutex_unlock(&s->unlock_lock);
@@ -275,7 +276,7 @@ int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, con
 }
 
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
-		     const struct lfs_audit_caller *caller)
+                     const struct lfs_audit_caller *caller)
 {
 	char who[320];
 	describe(caller, who, sizeof(who));
@@ -304,21 +305,21 @@ int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
 	pthread_mutex_unlock(&s->state_lock);
 	lfs_notify_state(s->mountpoint, true);
 	struct lfs_audit_detail d[] = {{"mountpoint", s->mountpoint, 0},
-				       {"reason", reason, 0},
-				       {"revoked_files", NULL, files},
-				       {"revoked_dirs", NULL, dirs}};
+	                               {"reason", reason, 0},
+	                               {"revoked_files", NULL, files},
+	                               {"revoked_dirs", NULL, dirs}};
 	/* Written once the keys are gone, keyed with the audit key the
 	 * session keeps. */
 	lfs_session_audit(s, "lock", "success", caller, d, 4);
 	lfs_info("locked (%s) by %s: %ld open files and %ld directories revoked, caches of %ld "
-		 "inodes dropped",
-		 reason, who, files, dirs, dropped);
+	         "inodes dropped",
+	         reason, who, files, dirs, dropped);
 	return 0;
 }
 
 static void emit_to_log(void *ctx, const char *event, const char *outcome,
-			const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-			size_t ndetails)
+                        const struct lfs_audit_caller *caller,
+                        const struct lfs_audit_detail *details, size_t ndetails)
 {
 	lfs_session_audit(ctx, event, outcome, caller, details, ndetails);
 }
@@ -400,15 +401,15 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 	if (lfs_json_put_string(buf, len, &used, s->socket_path) < 0)
 		return -1;
 	n = snprintf(buf + used, len - used,
-		     ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
-		     "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
-		     "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
-		     "\"unlock_delay_seconds\":%u,\"inodes_cached\":%zu",
-		     uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
-		     atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
-		     (long long)lfs_fs_idle_seconds(s->fs),
-		     (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1),
-		     lfs_fs_inodes_cached(s->fs));
+	             ",\"uuid\":\"%s\",\"cipher\":\"%s\",\"pid\":%d,\"mounted_since\":\"%s\","
+	             "\"unlocked_since\":%s,\"open_files\":%ld,\"open_dirs\":%ld,"
+	             "\"idle_seconds\":%lld,\"idle_lock_seconds\":%llu,\"failed_unlocks\":%u,"
+	             "\"unlock_delay_seconds\":%u,\"inodes_cached\":%zu",
+	             uuid, lfs_cipher_name(s->vault->cfg.cipher), (int)getpid(), since, unlocked,
+	             atomic_load(&s->fs->open_files), atomic_load(&s->fs->open_dirs),
+	             (long long)lfs_fs_idle_seconds(s->fs),
+	             (unsigned long long)s->idle_lock_seconds, failures, delay_for(failures + 1),
+	             lfs_fs_inodes_cached(s->fs));
 	if (n < 0 || (size_t)n >= len - used)
 		return -1;
 	used += (size_t)n;
@@ -436,9 +437,10 @@ int lfs_session_status_json(struct lfs_session *s, char *buf, size_t len)
 			iso_time((time_t)sum.next_expiry, t, sizeof(t));
 			snprintf(next, sizeof(next), "\"%s\"", t);
 		}
-		n = snprintf(buf + used, len - used,
-			     ",\"staging_count\":%u,\"staging_damaged\":%u,\"staging_next_expiry\":%s",
-			     sum.count, sum.damaged, next);
+		n = snprintf(
+		    buf + used, len - used,
+		    ",\"staging_count\":%u,\"staging_damaged\":%u,\"staging_next_expiry\":%s",
+		    sum.count, sum.damaged, next);
 		if (n < 0 || (size_t)n >= len - used)
 			return -1;
 		used += (size_t)n;

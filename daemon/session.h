@@ -31,7 +31,7 @@ struct lfs_session {
 	const char *socket_path;
 	pthread_mutex_t state_lock;  /* lock and unlock transitions */
 	pthread_mutex_t unlock_lock; /* one unlock attempt at a time */
-	unsigned failures;	     /* consecutive failed unlocks */
+	unsigned failures;           /* consecutive failed unlocks */
 	time_t mounted_since;
 	time_t unlocked_since; /* 0 while locked */
 	uint64_t idle_lock_seconds;
@@ -43,19 +43,19 @@ struct lfs_session {
 	uint8_t *audit_key;
 	atomic_bool have_audit_key;
 	struct lfs_rotation *rotation; /* NULL: no rotation worker (tests) */
-	struct lfs_staging *staging; /* NULL: none */
-	struct lfs_shared *cluster;  /* lease, other hosts' journals; NULL: none */
+	struct lfs_staging *staging;   /* NULL: none */
+	struct lfs_shared *cluster;    /* lease, other hosts' journals; NULL: none */
 };
 
 void lfs_session_init(struct lfs_session *s, struct lfs_vault *v, struct lfs_fs *fs,
-		      const char *mountpoint, const char *socket_path);
+                      const char *mountpoint, const char *socket_path);
 void lfs_session_destroy(struct lfs_session *s);
 
 /* Records a security event in the vault's audit log (keyed while
  * unlocked); a failure to record is logged loudly. */
 void lfs_session_audit(struct lfs_session *s, const char *event, const char *outcome,
-		       const struct lfs_audit_caller *caller, const struct lfs_audit_detail *details,
-		       size_t ndetails);
+                       const struct lfs_audit_caller *caller,
+                       const struct lfs_audit_detail *details, size_t ndetails);
 
 /* A sink that records events in the session's audit log (keyed while
  * unlocked), for the parts below the daemon (staging, rotation). */
@@ -68,10 +68,10 @@ void lfs_session_unlocked_at_mount(struct lfs_session *s);
  * wrong secret (after the failure delay has been served); -EINVAL corrupt
  * vault files; other negative errno. *slot is the slot that opened. */
 int lfs_session_unlock(struct lfs_session *s, enum lfs_ctl_secret_kind kind, const void *secret,
-		       size_t len, const struct lfs_audit_caller *caller, int *slot);
+                       size_t len, const struct lfs_audit_caller *caller, int *slot);
 /* Locks. -EALREADY if locked; -EBUSY if handles are open and !force. */
 int lfs_session_lock(struct lfs_session *s, bool force, const char *reason,
-		     const struct lfs_audit_caller *caller);
+                     const struct lfs_audit_caller *caller);
 /* Hands the mount's staging table to the session: its audit entries go
  * to the session's log, its keys are loaded at every unlock, and the tick
  * shreds what expired, locked or not. */

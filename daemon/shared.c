@@ -68,9 +68,9 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 	}
 	lfs_fs_use_backing(fs, &sh->backing);
 	char who[768];
-	int r = lfs_lease_acquire(&sh->lease, v->dirfd,
-	                          shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE, NULL, 5000, who,
-	                          sizeof(who));
+	int r =
+	    lfs_lease_acquire(&sh->lease, v->dirfd, shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE,
+	                      NULL, 5000, who, sizeof(who));
 	/* Held by a daemon of this very host whose mount is gone: after a
 	 * plain umount(8) the old daemon still finishes (its last syncfs can
 	 * take seconds on a busy disk) and lets go when it exits. Wait for
@@ -83,8 +83,8 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 			struct timespec ts = {0, 100 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 			r = lfs_lease_acquire(&sh->lease, v->dirfd,
-			                      shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE, NULL, 0,
-			                      who, sizeof(who));
+			                      shared ? LFS_LEASE_SHARED : LFS_LEASE_EXCLUSIVE, NULL,
+			                      0, who, sizeof(who));
 		}
 	}
 	if (r == -EROFS && read_only) {
@@ -93,9 +93,7 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 		return 0;
 	}
 	if (r == -EBUSY) {
-		snprintf(err, errlen,
-		         "vault %s is already mounted: in use by %s; %s",
-		         v->path, who,
+		snprintf(err, errlen, "vault %s is already mounted: in use by %s; %s", v->path, who,
 		         shared ? "an exclusive mount or an offline command excludes every other "
 		                  "(mount each host with -o shared to share it)"
 		                : "a second host may mount it only when every host uses -o shared");
@@ -166,7 +164,8 @@ int lfs_shared_refresh_keys(void *arg)
 		sh->keyfile.size = (uint64_t)st.st_size;
 		sh->keyfile.mtime_ns = mt;
 		if (changed) {
-			lfs_info("keyring: taken another host's change of %s", LFS_KEYRING_FILE_NAME);
+			lfs_info("keyring: taken another host's change of %s",
+			         LFS_KEYRING_FILE_NAME);
 			r = 1;
 		}
 	} else if (r != -EACCES) {
@@ -214,8 +213,8 @@ static int recover_journal(struct lfs_shared *sh, struct lfs_keyring *kr, const 
 		                               {"undone", NULL, rc.rolled_back},
 		                               {"failed", NULL, rc.failed},
 		                               {"rejected", NULL, rc.rejected}};
-		sh->events.emit(sh->events.ctx, "recover", rc.failed ? "failure" : "success", NULL, d,
-		                5);
+		sh->events.emit(sh->events.ctx, "recover", rc.failed ? "failure" : "success", NULL,
+		                d, 5);
 	}
 	if (rc.completed || rc.rolled_back)
 		lfs_fs_forget_cached_metadata(sh->fs);

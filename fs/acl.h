@@ -16,9 +16,9 @@
 
 #define LFS_ACL_XATTR_ACCESS  "system.posix_acl_access"
 #define LFS_ACL_XATTR_DEFAULT "system.posix_acl_default"
-#define LFS_ACL_VERSION	      2
-#define LFS_ACL_HDR	      4
-#define LFS_ACL_ENTRY	      8
+#define LFS_ACL_VERSION       2
+#define LFS_ACL_HDR           4
+#define LFS_ACL_ENTRY         8
 #define LFS_ACL_MAX_ENTRIES   8191 /* what fits in a 64 KiB xattr */
 
 enum { LFS_ACL_ACCESS = 0, LFS_ACL_DEFAULT = 1 };

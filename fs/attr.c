@@ -59,9 +59,9 @@ static int v1_allowed_in(struct lfs_fs *fs, struct lfs_inode *parent, int pfd)
 
 static const char *type_name(uint8_t type)
 {
-	static const char *const names[] = {"?",    "regular file", "directory",     "symlink",
-	                                    "FIFO", "socket",       "character device",
-	                                    "block device"};
+	static const char *const names[] = {
+	    "?",    "regular file", "directory",        "symlink",
+	    "FIFO", "socket",       "character device", "block device"};
 	return type <= LFS_IREC_BLK ? names[type] : "?";
 }
 
@@ -79,8 +79,7 @@ static int refuse(struct verdict *v, const char *why)
 }
 
 /* A backing directory: its .lethefs.dir. Called with in->meta_lock. */
-static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, int v1_ok,
-                    struct verdict *v)
+static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, int v1_ok, struct verdict *v)
 {
 	uint8_t raw[LFS_DIRMETA_MAX];
 	size_t len = 0;
@@ -155,7 +154,8 @@ static const char *bad_size(struct lfs_fs *fs, const struct lfs_irec *rec, uint6
 	case LFS_IREC_REG:
 		return NULL; /* a malformed size reads as EIO where it is cut */
 	case LFS_IREC_LNK:
-		return lfs_plain_size(&l, size, &plain) && plain >= 1 && plain <= LFS_LINK_TARGET_MAX
+		return lfs_plain_size(&l, size, &plain) && plain >= 1 &&
+		               plain <= LFS_LINK_TARGET_MAX
 		           ? NULL
 		           : "symlink whose target is missing or too long";
 	case LFS_IREC_DIR:
@@ -228,7 +228,8 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		if (h.flags & LFS_HDR_FLAG_IATTR) {
 			/* The attribute is the record (the header's is stale). */
 			if (rec.type != LFS_IREC_REG)
-				return refuse(v, "inode attribute flag on a file that is not regular");
+				return refuse(v,
+				              "inode attribute flag on a file that is not regular");
 			ar = lfs_iattr_for_header(fs, fd, &h, &arec, &awhy);
 			if (ar == -EIO)
 				return refuse(v, awhy);
@@ -279,8 +280,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 
 /* Anything else in the backing store (a symlink, a FIFO, a socket, a
  * device node) is of format 1. Called with in->meta_lock. */
-static int load_other(struct lfs_inode *in, const struct stat *st, int v1_ok,
-                      struct verdict *v)
+static int load_other(struct lfs_inode *in, const struct stat *st, int v1_ok, struct verdict *v)
 {
 	if (!v1_ok) {
 		char why[96];
@@ -572,7 +572,8 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 		 * does (one call instead of the header's open, stat, write,
 		 * times and close). */
 		if (rec.mode == old.mode && rec.uid == old.uid && rec.gid == old.gid)
-			r = fchownat(ifd, "", (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+			r = fchownat(ifd, "", (uid_t)-1, (gid_t)-1,
+			             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
 			        ? -errno
 			        : 0;
 		else

@@ -13,9 +13,9 @@ static const uint8_t file_magic[4] = {'L', 'T', 'H', 'F'};
 
 size_t lfs_header_len(unsigned version)
 {
-	return version == LFS_FILE_V1 ? LFS_FILE_HDR_V1_LEN
+	return version == LFS_FILE_V1   ? LFS_FILE_HDR_V1_LEN
 	       : version == LFS_FILE_V2 ? LFS_FILE_HDR_V2_LEN
-					: 0;
+	                                : 0;
 }
 
 void lfs_layout_init(struct lfs_layout *l, enum lfs_cipher_id cipher, unsigned version)
@@ -67,7 +67,7 @@ uint64_t lfs_backing_size(const struct lfs_layout *l, uint64_t plain)
 }
 
 void lfs_header_new(struct lfs_file_header *h, enum lfs_cipher_id cipher, uint32_t epoch,
-		    unsigned version)
+                    unsigned version)
 {
 	memset(h, 0, sizeof(*h));
 	h->version = (uint8_t)version;
@@ -82,7 +82,7 @@ static void header_mac(const uint8_t *in, const uint8_t key[32], uint8_t mac[16]
 }
 
 int lfs_header_encode(const struct lfs_file_header *h, const struct lfs_epoch_keys *k,
-		      const struct lfs_irec *rec, uint8_t out[LFS_FILE_HDR_MAX])
+                      const struct lfs_irec *rec, uint8_t out[LFS_FILE_HDR_MAX])
 {
 	size_t len = lfs_header_len(h->version);
 	if (!len || (h->version == LFS_FILE_V2 && !rec))
@@ -132,7 +132,7 @@ int lfs_header_parse(const uint8_t *in, size_t len, struct lfs_file_header *h)
 }
 
 int lfs_header_verify(const uint8_t *in, const struct lfs_file_header *h,
-		      const struct lfs_epoch_keys *k, struct lfs_irec *rec)
+                      const struct lfs_epoch_keys *k, struct lfs_irec *rec)
 {
 	if (h->version == LFS_FILE_V2) {
 		if (!rec)
@@ -146,7 +146,7 @@ int lfs_header_verify(const uint8_t *in, const struct lfs_file_header *h,
 }
 
 static void block_ad(const struct lfs_file_header *h, uint64_t blockno, bool final,
-		     uint8_t ad[AD_LEN])
+                     uint8_t ad[AD_LEN])
 {
 	memcpy(ad, h->file_id, LFS_FILE_ID_LEN);
 	put_le32(ad + 16, h->epoch);
@@ -157,14 +157,14 @@ static void block_ad(const struct lfs_file_header *h, uint64_t blockno, bool fin
 }
 
 int lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
-		   const struct lfs_file_header *h, uint64_t blockno, bool final,
-		   const uint8_t *plain, size_t len, uint8_t *out)
+                   const struct lfs_file_header *h, uint64_t blockno, bool final,
+                   const uint8_t *plain, size_t len, uint8_t *out)
 {
 	uint8_t ad[AD_LEN];
 	block_ad(h, blockno, final, ad);
 	/* The caller filled out[0..nonce_len) with fresh random bytes. */
 	return lfs_aead_seal(k, out + l->nonce_len, plain, len, ad, sizeof(ad), out) == 0 ? 0
-											 : -EIO;
+	                                                                                  : -EIO;
 }
 
 /* Stored ciphertext is public, so this need not be constant-time; it runs
@@ -182,8 +182,8 @@ static bool is_hole(const uint8_t *p, size_t n)
 }
 
 int lfs_block_open(const struct lfs_layout *l, const struct lfs_aead_key *k,
-		   const struct lfs_file_header *h, uint64_t blockno, bool final, const uint8_t *in,
-		   size_t in_len, uint8_t *plain)
+                   const struct lfs_file_header *h, uint64_t blockno, bool final, const uint8_t *in,
+                   size_t in_len, uint8_t *plain)
 {
 	if (in_len <= l->overhead || in_len > l->block_disk)
 		return -EBADMSG;
@@ -201,7 +201,7 @@ int lfs_block_open(const struct lfs_layout *l, const struct lfs_aead_key *k,
 }
 
 int lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
-		 const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN])
+                 const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN])
 {
 	uint8_t k[32];
 	lfs_kdf_file_key(k, content_root, file_id);

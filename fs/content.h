@@ -53,8 +53,8 @@ struct lfs_file_header {
 /* One file's layout: the vault's cipher and the file's header version. */
 struct lfs_layout {
 	enum lfs_cipher_id cipher;
-	uint8_t version;   /* the header's: LFS_FILE_V1 or LFS_FILE_V2 */
-	size_t hdr_len;    /* 48 or 152: where block 0 starts */
+	uint8_t version; /* the header's: LFS_FILE_V1 or LFS_FILE_V2 */
+	size_t hdr_len;  /* 48 or 152: where block 0 starts */
 	size_t nonce_len;
 	size_t block_disk; /* nonce + 4096 + tag */
 	size_t overhead;   /* nonce + tag */
@@ -78,7 +78,7 @@ static inline uint64_t lfs_block_offset(const struct lfs_layout *l, uint64_t blo
 
 /* A fresh header (random file id) of the given version. */
 void lfs_header_new(struct lfs_file_header *h, enum lfs_cipher_id cipher, uint32_t epoch,
-		    unsigned version);
+                    unsigned version);
 /* The version a backing file starting with these len bytes declares: 1,
  * 2, or -EINVAL when the magic or the version is not one of ours. */
 int lfs_header_version(const uint8_t *in, size_t len);
@@ -91,29 +91,29 @@ int lfs_header_parse(const uint8_t *in, size_t len, struct lfs_file_header *h);
  * record into rec (which may be NULL only for version 1). -EBADMSG if it
  * was altered, -EINVAL when a version-2 record is malformed. */
 int lfs_header_verify(const uint8_t *in, const struct lfs_file_header *h,
-		      const struct lfs_epoch_keys *k, struct lfs_irec *rec);
+                      const struct lfs_epoch_keys *k, struct lfs_irec *rec);
 /* Encodes h under the keys of its epoch into out: version 1 with its MAC,
  * version 2 with rec sealed under a fresh nonce. Returns the header's
  * length, or -EINVAL (no or a bad record for version 2), -EIO (cipher). */
 int lfs_header_encode(const struct lfs_file_header *h, const struct lfs_epoch_keys *k,
-		      const struct lfs_irec *rec, uint8_t out[LFS_FILE_HDR_MAX]);
+                      const struct lfs_irec *rec, uint8_t out[LFS_FILE_HDR_MAX]);
 
 /* Seals plain (len <= 4096) as block blockno into out (len + overhead
  * bytes). nonce must be fresh random bytes of l->nonce_len. */
 /* Returns 0, or -EIO when the cipher failed (out then holds nothing). */
 int lfs_block_seal(const struct lfs_layout *l, const struct lfs_aead_key *k,
-		    const struct lfs_file_header *h, uint64_t blockno, bool final,
-		    const uint8_t *plain, size_t len, uint8_t *out);
+                   const struct lfs_file_header *h, uint64_t blockno, bool final,
+                   const uint8_t *plain, size_t len, uint8_t *out);
 /* Opens a stored block of in_len bytes. Returns the plaintext length, or
  * -EBADMSG when it does not authenticate. An all-zero non-final full block
  * of a sparse file is a hole and reads as zeros. */
 int lfs_block_open(const struct lfs_layout *l, const struct lfs_aead_key *k,
-		   const struct lfs_file_header *h, uint64_t blockno, bool final, const uint8_t *in,
-		   size_t in_len, uint8_t *plain);
+                   const struct lfs_file_header *h, uint64_t blockno, bool final, const uint8_t *in,
+                   size_t in_len, uint8_t *plain);
 
 /* Derives the per-file AEAD key from an epoch's content root. */
 /* Returns 0, or -EIO when the cipher cannot run here. */
 int lfs_file_key(struct lfs_aead_key *out, enum lfs_cipher_id cipher,
-		  const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN]);
+                 const uint8_t content_root[32], const uint8_t file_id[LFS_FILE_ID_LEN]);
 
 #endif

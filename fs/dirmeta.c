@@ -39,10 +39,11 @@ int lfs_dirmeta_encode(const struct lfs_dirmeta *m, const struct lfs_epoch_keys 
 
 int lfs_dirmeta_decode(const uint8_t *in, size_t len, struct lfs_dirmeta *m)
 {
-	if (len < PUBLIC_LEN || memcmp(in, dirmeta_magic, 4) != 0 ||
-	    !sodium_is_zero(in + 5, 3) || !sodium_is_zero(in + 12, 4))
+	if (len < PUBLIC_LEN || memcmp(in, dirmeta_magic, 4) != 0 || !sodium_is_zero(in + 5, 3) ||
+	    !sodium_is_zero(in + 12, 4))
 		return -EINVAL;
-	if (!((in[4] == 1 && len == LFS_DIRMETA_V1_LEN) || (in[4] == 2 && len == LFS_DIRMETA_V2_LEN)))
+	if (!((in[4] == 1 && len == LFS_DIRMETA_V1_LEN) ||
+	      (in[4] == 2 && len == LFS_DIRMETA_V2_LEN)))
 		return -EINVAL;
 	m->version = in[4];
 	m->epoch = get_le32(in + 8);
@@ -62,8 +63,7 @@ int lfs_dirmeta_open(const uint8_t *in, size_t len, const struct lfs_epoch_keys 
 	return lfs_irec_open(k->inode, in, in + PUBLIC_LEN, rec);
 }
 
-int lfs_dirmeta_read(int dirfd, uint8_t raw[LFS_DIRMETA_MAX], size_t *len,
-                     struct lfs_dirmeta *m)
+int lfs_dirmeta_read(int dirfd, uint8_t raw[LFS_DIRMETA_MAX], size_t *len, struct lfs_dirmeta *m)
 {
 	uint8_t buf[LFS_DIRMETA_MAX + 1];
 	size_t got;
@@ -90,8 +90,8 @@ int lfs_dirmeta_load(int dirfd, struct lfs_dirmeta *m)
 
 int lfs_dirmeta_store_raw(int dirfd, const uint8_t *raw, size_t len)
 {
-	int fd = openat(dirfd, LFS_DIRMETA_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	                0600);
+	int fd = openat(dirfd, LFS_DIRMETA_NAME,
+	                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int r = lfs_write_all(fd, raw, len);

@@ -49,8 +49,7 @@ int lfs_dirmeta_open(const uint8_t *in, size_t len, const struct lfs_epoch_keys 
                      struct lfs_irec *rec);
 /* Reads dirfd/.lethefs.dir: its bytes (raw may be NULL) and public part.
  * -EIO when missing or malformed. */
-int lfs_dirmeta_read(int dirfd, uint8_t raw[LFS_DIRMETA_MAX], size_t *len,
-                     struct lfs_dirmeta *m);
+int lfs_dirmeta_read(int dirfd, uint8_t raw[LFS_DIRMETA_MAX], size_t *len, struct lfs_dirmeta *m);
 /* The public part only (no key needed). */
 int lfs_dirmeta_load(int dirfd, struct lfs_dirmeta *m);
 /* Writes dirfd/.lethefs.dir as a new file (a directory being built),

@@ -141,7 +141,7 @@ static void alt_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m, 
 }
 
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
-		   struct lfs_bname *out)
+                   struct lfs_bname *out)
 {
 	struct lfs_dirmeta m;
 	const struct lfs_epoch_keys *k;
@@ -165,7 +165,7 @@ int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const ch
 }
 
 int lfs_bname_for_new(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
-		      struct lfs_bname *out)
+                      struct lfs_bname *out)
 {
 	int r = lfs_bname_make(fs, dir, dirfd, name, out);
 	return r < 0 ? r : lfs_bname_store_sidecar(dirfd, out);
@@ -213,8 +213,8 @@ static int read_sidecar(int dirfd, const char *backing, char *enc, size_t *len)
 	return lfs_long_name_matches(backing, enc, *len) ? 0 : -EBADMSG;
 }
 
-int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
-		   const char *backing, char out[LFS_NAME_MAX + 1])
+int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m, const char *backing,
+                   char out[LFS_NAME_MAX + 1])
 {
 	char enc[LFS_ENCNAME_MAX];
 	const char *src = backing;

@@ -10,9 +10,9 @@
 #include "names.h"
 
 struct lfs_bname {
-	char name[LFS_BACKING_NAME_MAX + 1];	/* what lives in the backing dir */
+	char name[LFS_BACKING_NAME_MAX + 1];    /* what lives in the backing dir */
 	char sidecar[LFS_BACKING_NAME_MAX + 1]; /* set when is_long */
-	char enc[LFS_ENCNAME_MAX];		/* the full encoding */
+	char enc[LFS_ENCNAME_MAX];              /* the full encoding */
 	bool is_long;
 };
 
@@ -43,19 +43,19 @@ bool lfs_fs_rotating(struct lfs_fs *fs);
  * mode an epoch the ring no longer has (retired by another host's
  * rotation) makes it read .lethefs.dir again, once. */
 int lfs_bname_make(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
-		   struct lfs_bname *out);
+                   struct lfs_bname *out);
 /* lfs_bname_make for an entry about to be created (or renamed to): a long
  * name's sidecar is written first, so the entry is never without it. */
 int lfs_bname_for_new(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd, const char *name,
-		      struct lfs_bname *out);
+                      struct lfs_bname *out);
 /* For a long name, (re)writes its sidecar atomically. No-op otherwise. */
 int lfs_bname_store_sidecar(int dirfd, const struct lfs_bname *b);
 void lfs_bname_drop_sidecar(int dirfd, const struct lfs_bname *b);
 /* Plaintext name of a backing entry of a directory with metadata m.
  * -ENOENT for entries that are not user data (metadata, sidecars),
  * -EBADMSG when it does not decrypt. */
-int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m,
-		   const char *backing, char out[LFS_NAME_MAX + 1]);
+int lfs_entry_name(struct lfs_fs *fs, int dirfd, const struct lfs_dirmeta *m, const char *backing,
+                   char out[LFS_NAME_MAX + 1]);
 
 /* Whether the backing directory open on dirfd holds nothing but lethefs
  * metadata; if so the metadata is removed so that the directory itself can

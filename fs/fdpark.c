@@ -54,7 +54,7 @@ int lfs_fdpark_handles_usable(int data_dir_fd)
 	}
 	if (!ok) {
 		lfs_warn("file handles unavailable (not root?): one descriptor stays open per "
-			 "inode the kernel remembers");
+		         "inode the kernel remembers");
 		close(mfd);
 		return -1;
 	}
@@ -62,8 +62,8 @@ int lfs_fdpark_handles_usable(int data_dir_fd)
 }
 
 _Static_assert(sizeof(((struct lfs_inode *)0)->fh_inline) >=
-		   sizeof(struct file_handle) + LFS_INLINE_HANDLE,
-	       "inline handle room");
+                   sizeof(struct file_handle) + LFS_INLINE_HANDLE,
+               "inline handle room");
 
 void lfs_fdpark_drop(struct lfs_fs *fs, struct lfs_inode *in)
 {
@@ -110,8 +110,8 @@ static void park(struct lfs_fs *fs, struct lfs_inode *in)
 		size_t len = sizeof(hb.fh) + hb.fh.handle_bytes;
 		/* Most handles fit in the inode: no allocation per inode. */
 		struct file_handle *fh = hb.fh.handle_bytes <= LFS_INLINE_HANDLE
-					     ? (struct file_handle *)in->fh_inline
-					     : malloc(len);
+		                             ? (struct file_handle *)in->fh_inline
+		                             : malloc(len);
 		if (!fh)
 			return;
 		memcpy(fh, &hb.fh, len);

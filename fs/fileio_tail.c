@@ -188,10 +188,10 @@ static int write_zero_blocks(struct io *io, uint64_t from, uint64_t to)
 		size_t n = to - b < batch ? (size_t)(to - b) : batch;
 		for (size_t i = 0; r == 0 && i < n; i++)
 			r = seal_block(io, b + i, false, zeros, LFS_BLOCK_SIZE,
-				       out + i * io->l->block_disk);
+			               out + i * io->l->block_disk);
 		if (r == 0)
 			r = lfs_pwrite_full(io->fd, out, n * io->l->block_disk,
-					    (off_t)lfs_block_offset(io->l, b));
+			                    (off_t)lfs_block_offset(io->l, b));
 	}
 	free(out);
 	return r;

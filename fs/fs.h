@@ -51,10 +51,10 @@ struct lfs_inode {
 	 * lfs_inode_pin/unpin, never this field directly, in FUSE handlers:
 	 * unpinned descriptors may be closed at any time (see inode.c). */
 	int fd;
-	unsigned fd_pins;		       /* fd_lock */
+	unsigned fd_pins;                      /* fd_lock */
 	struct lfs_inode *lru_prev, *lru_next; /* fd_lock: open and unpinned */
-	bool in_lru;			       /* fd_lock */
-	struct file_handle *fh;		       /* reopens a parked inode */
+	bool in_lru;                           /* fd_lock */
+	struct file_handle *fh;                /* reopens a parked inode */
 	/* Or, where file handles do not last (FUSE-based backing such as
 	 * GlusterFS: cluster/backing.h), where the object was last seen: its
 	 * parent (which this holds one lookup of) and backing name (fd_lock;
@@ -160,12 +160,12 @@ struct lfs_backing;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
-	_Atomic int access;	     /* enum lfs_access */
-	_Atomic uint64_t lock_gen;   /* bumped by every lock: older handles fail EIO */
-	_Atomic long open_files;     /* file handles currently open */
-	_Atomic long open_dirs;	     /* directory handles currently open */
-	_Atomic int64_t last_active; /* CLOCK_MONOTONIC seconds of the last request */
-	struct fuse_session *se;     /* for cache invalidation; set after mount */
+	_Atomic int access;                  /* enum lfs_access */
+	_Atomic uint64_t lock_gen;           /* bumped by every lock: older handles fail EIO */
+	_Atomic long open_files;             /* file handles currently open */
+	_Atomic long open_dirs;              /* directory handles currently open */
+	_Atomic int64_t last_active;         /* CLOCK_MONOTONIC seconds of the last request */
+	struct fuse_session *se;             /* for cache invalidation; set after mount */
 	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	/* "tamper" audit events (fs/attr.c); no emit: none (fsck reports
 	 * on its own). */
@@ -174,7 +174,7 @@ struct lfs_fs {
 	struct lfs_reported {
 		dev_t dev;
 		ino_t ino;
-	} *reported; /* LFS_REPORTED_MAX, on the heap (lfs_fs often lives on a stack) */
+	} * reported; /* LFS_REPORTED_MAX, on the heap (lfs_fs often lives on a stack) */
 	unsigned nreported;
 	/* The vault's cipher with the version-1 header length: only for what
 	 * does not depend on a file's header (nonce sizes, block overhead).
@@ -195,7 +195,7 @@ struct lfs_fs {
 	struct lfs_inode **buckets;
 	struct lfs_inode *unhashed; /* inodes no longer in the buckets */
 	size_t nbuckets;
-	size_t ninodes;	  /* in the buckets */
+	size_t ninodes;   /* in the buckets */
 	size_t nunhashed; /* on the unhashed list */
 	/* The sets a lock or a shred walks instead of every inode (table_lock):
 	 * see lfs_fs_for_each_in. */
@@ -232,8 +232,8 @@ struct lfs_fs {
 	bool park_by_path;   /* parking reopens by parent and name instead */
 	double entry_timeout;
 	double attr_timeout;
-	uid_t euid;	    /* the daemon's, fixed at start */
-	bool writeback;	    /* kernel writeback cache */
+	uid_t euid;     /* the daemon's, fixed at start */
+	bool writeback; /* kernel writeback cache */
 	/* Other hosts write the vault too (-o shared): no kernel page cache
 	 * kept across opens, cached headers checked before use, and
 	 * cross-host locks on backing files (fs/filelock.h). */
@@ -246,13 +246,13 @@ struct lfs_fs {
 	struct lfs_swb *swb_list;
 	_Atomic long swb_running;
 	_Atomic size_t swb_bytes;
-	bool acl;	    /* POSIX ACLs (default; -o noacl turns them off) */
+	bool acl; /* POSIX ACLs (default; -o noacl turns them off) */
 	/* -o iattr on an exclusive mount whose backing store keeps user.
 	 * xattrs: new regular files get an inode attribute (FORMAT.md 14.9),
 	 * and lookups read it instead of the header. (A file whose header
 	 * says it has one is served from it on every mount.) */
 	bool iattr;
-	bool allow_dev;	    /* -o dev: device nodes of the backing store are served */
+	bool allow_dev;     /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	/* -o random_ra_kb: a small read that finds its ciphertext not cached
 	 * first has the kernel read the aligned range of this many bytes
@@ -262,8 +262,7 @@ struct lfs_fs {
 	struct lfs_op_counters requests; /* FUSE requests by operation (fs/gate.c) */
 };
 
-int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
-		const char *vault_path);
+int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd, const char *vault_path);
 void lfs_fs_destroy(struct lfs_fs *fs);
 
 /* Inode table (fs/inode.c). lfs_inode_get finds or adds the inode for the
@@ -314,9 +313,8 @@ bool lfs_fs_shed_fds(struct lfs_fs *fs);
 /* Calls fn on every inode the kernel knows (the root included), with a
  * temporary reference held so that a concurrent forget cannot free it. fn
  * runs without the table lock. */
-void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct lfs_inode *,
-							void *),
-			   void *arg);
+void lfs_fs_for_each_inode(struct lfs_fs *fs,
+                           void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
 
 /* The same over a subset only (fs/inode_sets.c), so that a lock or a shred
  * costs what it concerns and not the whole table:
@@ -329,7 +327,7 @@ void lfs_fs_for_each_inode(struct lfs_fs *fs, void (*fn)(struct lfs_fs *, struct
  *  - LFS_SET_STAGE: the inodes whose stage_id is stage_id. */
 enum lfs_inode_set { LFS_SET_PAGED, LFS_SET_DIRS, LFS_SET_STAGE };
 void lfs_fs_for_each_in(struct lfs_fs *fs, enum lfs_inode_set set, uint32_t stage_id,
-			void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
+                        void (*fn)(struct lfs_fs *, struct lfs_inode *, void *), void *arg);
 /* A file handle was opened on inode: it joins LFS_SET_PAGED. */
 void lfs_inode_note_open(struct lfs_fs *fs, struct lfs_inode *inode);
 /* Sets the inode's staging id (and stage_root), moving it between lists.

@@ -182,15 +182,14 @@ static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_GETATTR);
 	settle(req, ino);
-	if (fi && fi->fh ? refuse_handle(req, fi)
-			 : ino != FUSE_ROOT_ID && refuse_attr(req))
+	if (fi && fi->fh ? refuse_handle(req, fi) : ino != FUSE_ROOT_ID && refuse_attr(req))
 		return;
 	lfs_op_getattr(req, ino, fi);
 	wipe_stack();
 }
 
 static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
-		      struct fuse_file_info *fi)
+                      struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_SETATTR);
 	settle(req, ino);
@@ -276,7 +275,7 @@ static void g_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 static void g_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		     const char *newname, unsigned int flags)
+                     const char *newname, unsigned int flags)
 {
 	count(req, LFS_OP_RENAME);
 	settle_names(req);
@@ -305,7 +304,7 @@ static void g_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		      struct fuse_file_info *fi)
+                      struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_READDIR);
 	if (!refuse_handle(req, fi)) {
@@ -317,7 +316,7 @@ static void g_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 static void g_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			  struct fuse_file_info *fi)
+                          struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_READDIRPLUS);
 	if (!refuse_handle(req, fi)) {
@@ -337,7 +336,7 @@ static void g_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse
 }
 
 static void g_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     struct fuse_file_info *fi)
+                     struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_CREATE);
 	if (!refuse(req)) {
@@ -358,7 +357,7 @@ static void g_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+                   struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_READ);
 	settle(req, ino);
@@ -368,7 +367,7 @@ static void g_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 static void g_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_WRITE);
 	if (!refuse_handle(req, fi))
@@ -393,7 +392,7 @@ static void g_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 }
 
 static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-			struct fuse_file_info *fi)
+                        struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_FALLOCATE);
 	settle(req, ino);
@@ -403,7 +402,7 @@ static void g_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 }
 
 static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	count(req, LFS_OP_LSEEK);
 	settle(req, ino);
@@ -413,7 +412,7 @@ static void g_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 }
 
 static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-		       size_t size, int flags)
+                       size_t size, int flags)
 {
 	count(req, LFS_OP_SETXATTR);
 	if (!refuse(req))
@@ -484,37 +483,37 @@ static void c_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 const struct fuse_lowlevel_ops lfs_gated_ops = {
-	.init = c_init,
-	.lookup = g_lookup,
-	.forget = c_forget,
-	.forget_multi = c_forget_multi,
-	.getattr = g_getattr,
-	.setattr = g_setattr,
-	.readlink = g_readlink,
-	.mknod = g_mknod,
-	.mkdir = g_mkdir,
-	.symlink = g_symlink,
-	.link = g_link,
-	.unlink = g_unlink,
-	.rmdir = g_rmdir,
-	.rename = g_rename,
-	.statfs = c_statfs,
-	.opendir = g_opendir,
-	.readdir = g_readdir,
-	.readdirplus = g_readdirplus,
-	.releasedir = c_releasedir,
-	.fsyncdir = g_fsyncdir,
-	.create = g_create,
-	.open = g_open,
-	.read = g_read,
-	.write = g_write,
-	.flush = g_flush,
-	.release = c_release,
-	.fsync = g_fsync,
-	.fallocate = g_fallocate,
-	.lseek = g_lseek,
-	.setxattr = g_setxattr,
-	.getxattr = g_getxattr,
-	.listxattr = g_listxattr,
-	.removexattr = g_removexattr,
+    .init = c_init,
+    .lookup = g_lookup,
+    .forget = c_forget,
+    .forget_multi = c_forget_multi,
+    .getattr = g_getattr,
+    .setattr = g_setattr,
+    .readlink = g_readlink,
+    .mknod = g_mknod,
+    .mkdir = g_mkdir,
+    .symlink = g_symlink,
+    .link = g_link,
+    .unlink = g_unlink,
+    .rmdir = g_rmdir,
+    .rename = g_rename,
+    .statfs = c_statfs,
+    .opendir = g_opendir,
+    .readdir = g_readdir,
+    .readdirplus = g_readdirplus,
+    .releasedir = c_releasedir,
+    .fsyncdir = g_fsyncdir,
+    .create = g_create,
+    .open = g_open,
+    .read = g_read,
+    .write = g_write,
+    .flush = g_flush,
+    .release = c_release,
+    .fsync = g_fsync,
+    .fallocate = g_fallocate,
+    .lseek = g_lseek,
+    .setxattr = g_setxattr,
+    .getxattr = g_getxattr,
+    .listxattr = g_listxattr,
+    .removexattr = g_removexattr,
 };

@@ -127,7 +127,7 @@ off_t lfs_holes_seek(struct lfs_fs *fs, struct lfs_inode *inode, int fd, off_t o
 
 /* Writes sealed zeros over [from, to), which lies inside the file. */
 static int write_zeros(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t from,
-		       uint64_t to)
+                       uint64_t to)
 {
 	const size_t chunk = 1 << 20;
 	char *zeros = calloc(1, chunk);
@@ -147,7 +147,7 @@ static int write_zeros(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint6
 /* The punch itself, under the exclusive io_lock: blocks [b0, b1) become
  * backing holes (b1 never past the current last block). */
 static int punch_blocks(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t b0,
-			uint64_t b1)
+                        uint64_t b1)
 {
 	struct holemap m;
 	pthread_rwlock_wrlock(&inode->io_lock);
@@ -190,7 +190,7 @@ int lfs_holes_punch(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t
 }
 
 int lfs_holes_zero(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t off, uint64_t len,
-		   bool keep_size)
+                   bool keep_size)
 {
 	struct holemap m;
 	if (len == 0 || off + len < off)

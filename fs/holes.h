@@ -25,7 +25,7 @@ int lfs_holes_punch(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t
  * blocks (allocated, like ext4's unwritten extents); without keep_size the
  * file grows to cover it. */
 int lfs_holes_zero(struct lfs_fs *fs, struct lfs_inode *inode, int fd, uint64_t off, uint64_t len,
-		   bool keep_size);
+                   bool keep_size);
 /* st_blocks of a regular file's plaintext view, in 512-byte units counted
  * per 4 KiB block like ext4, from its backing stat: every block a reader
  * gets data from counts, backing holes do not. */

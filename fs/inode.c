@@ -28,13 +28,12 @@ static size_t hash_key(dev_t dev, ino_t ino, size_t nbuckets)
 	return (size_t)(h >> 16) & (nbuckets - 1);
 }
 
-
 /* Bucket arrays are mapped directly, so that a shrunk table's old array
  * goes back to the system (the heap cannot give back locked pages). */
 static struct lfs_inode **buckets_alloc(size_t n)
 {
 	void *m = mmap(NULL, n * sizeof(struct lfs_inode *), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return m == MAP_FAILED ? NULL : m;
 }
 
@@ -44,9 +43,7 @@ static void buckets_free(struct lfs_inode **b, size_t n)
 		munmap(b, n * sizeof(*b));
 }
 
-
-int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd,
-		const char *vault_path)
+int lfs_fs_init(struct lfs_fs *fs, struct lfs_keyring *kr, int data_dir_fd, const char *vault_path)
 {
 	struct stat st;
 	memset(fs, 0, sizeof(*fs));
@@ -209,8 +206,8 @@ static bool same_object(struct lfs_fs *fs, struct lfs_inode *n, int fd)
 		fh->handle_bytes = MAX_HANDLE_SZ;
 		same = name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0 ||
 		       (fh->handle_type == n->fh->handle_type &&
-			fh->handle_bytes == n->fh->handle_bytes &&
-			memcmp(fh->f_handle, n->fh->f_handle, fh->handle_bytes) == 0);
+		        fh->handle_bytes == n->fh->handle_bytes &&
+		        memcmp(fh->f_handle, n->fh->f_handle, fh->handle_bytes) == 0);
 	}
 	pthread_mutex_unlock(&fs->fd_lock);
 	return same;
@@ -239,7 +236,7 @@ static void drop_from_table(struct lfs_fs *fs, struct lfs_inode *inode)
 	lfs_list_del(inode, LFS_STAGE_LINK);
 	if (fs->nbuckets > LFS_MIN_BUCKETS && fs->ninodes < fs->nbuckets / 8)
 		resize_table(fs, fs->nbuckets / 4 > LFS_MIN_BUCKETS ? fs->nbuckets / 4
-								    : LFS_MIN_BUCKETS);
+		                                                    : LFS_MIN_BUCKETS);
 }
 
 /* The table's entry for the object st describes (fd open on it), or NULL;

@@ -60,8 +60,8 @@ int lfs_irec_seal(const uint8_t key[32], const uint8_t ad[LFS_IREC_AD_LEN],
 		return -EINVAL;
 	randombytes_buf(out, LFS_IREC_NONCE_LEN);
 	int e = crypto_aead_xchacha20poly1305_ietf_encrypt(out + LFS_IREC_NONCE_LEN, NULL, plain,
-	                                                   sizeof(plain), ad, LFS_IREC_AD_LEN,
-	                                                   NULL, out, key);
+	                                                   sizeof(plain), ad, LFS_IREC_AD_LEN, NULL,
+	                                                   out, key);
 	sodium_memzero(plain, sizeof(plain));
 	return e == 0 ? 0 : -EIO;
 }
@@ -70,9 +70,9 @@ int lfs_irec_open(const uint8_t key[32], const uint8_t ad[LFS_IREC_AD_LEN],
                   const uint8_t in[LFS_IREC_SEALED_LEN], struct lfs_irec *r)
 {
 	uint8_t plain[LFS_IREC_LEN];
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-	        plain, NULL, NULL, in + LFS_IREC_NONCE_LEN, LFS_IREC_LEN + LFS_IREC_TAG_LEN, ad,
-	        LFS_IREC_AD_LEN, in, key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, in + LFS_IREC_NONCE_LEN,
+	                                               LFS_IREC_LEN + LFS_IREC_TAG_LEN, ad,
+	                                               LFS_IREC_AD_LEN, in, key) != 0)
 		return -EBADMSG;
 	int e = lfs_irec_decode(plain, sizeof(plain), r);
 	sodium_memzero(plain, sizeof(plain));

@@ -47,7 +47,7 @@ struct lfs_irec {
 	uint8_t type;  /* enum lfs_irec_type */
 	uint16_t mode; /* permission bits, 07777 at most */
 	uint32_t uid, gid;
-	uint32_t flags; /* zero: no flag is defined */
+	uint32_t flags;                  /* zero: no flag is defined */
 	uint32_t rdev_major, rdev_minor; /* devices only; zero otherwise */
 	uint64_t version;                /* reserved (a version counter) */
 	uint8_t parent[16];              /* reserved (a parent binding) */

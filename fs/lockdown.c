@@ -47,7 +47,7 @@ static void drop_pages(struct lfs_fs *fs, struct lfs_inode *inode, void *arg)
 		(*count)++;
 	else if (r != -ENOENT)
 		lfs_debug("cannot drop cached pages of inode %llu: %s",
-			  (unsigned long long)inode->ino, strerror(-r));
+		          (unsigned long long)inode->ino, strerror(-r));
 }
 
 static void drop_names(struct lfs_fs *fs, struct lfs_inode *dir, void *arg)
@@ -60,8 +60,8 @@ static void drop_names(struct lfs_fs *fs, struct lfs_inode *dir, void *arg)
 		return;
 	struct lfs_dirmeta m;
 	int fd = lfs_dir_meta(fs, dir, ifd, &m) < 0
-			 ? -1
-			 : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	             ? -1
+	             : openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
 	if (!dp && fd >= 0)
 		close(fd);

@@ -28,7 +28,7 @@ static bool b64url_char(char c)
 }
 
 bool lfs_longlink_parse(const char *ref, size_t len, char hash[LFS_LONGLINK_HASH + 1],
-			size_t *plain_len)
+                        size_t *plain_len)
 {
 	const size_t plen = strlen(LFS_LONGLINK_PREFIX);
 	if (len != LFS_LONGLINK_REF_LEN || memcmp(ref, LFS_LONGLINK_PREFIX, plen) != 0 ||

@@ -18,17 +18,17 @@
 
 #include "names.h"
 
-#define LFS_LONGLINK_PREFIX  "lethefs-longlink:"
-#define LFS_LONGLINK_FILE    ".lethefs.link."
-#define LFS_LONGLINK_HASH    43 /* base64url of a 32-byte BLAKE2b */
+#define LFS_LONGLINK_PREFIX "lethefs-longlink:"
+#define LFS_LONGLINK_FILE   ".lethefs.link."
+#define LFS_LONGLINK_HASH   43 /* base64url of a 32-byte BLAKE2b */
 /* prefix (17) + hash (43) + ':' + 4 decimal digits: 65 bytes, a length no
  * inline encoding has (unpadded base64 is never 1 mod 4 long). */
 #define LFS_LONGLINK_REF_LEN 65
 #define LFS_LINK_TARGET_MAX  4095 /* PATH_MAX - 1, as ext4 */
 /* Longest encoding: that of a 4,095-byte target. */
-#define LFS_LINK_ENC_MAX     5514
+#define LFS_LINK_ENC_MAX 5514
 /* Longest encoding kept inline in the backing symlink (PATH_MAX - 1). */
-#define LFS_LINK_INLINE_MAX  4095
+#define LFS_LINK_INLINE_MAX 4095
 
 /* The encoding of backing symlink dirfd/name (name "" with an O_PATH
  * descriptor of the symlink itself), read inline or from its sidecar in
@@ -47,7 +47,7 @@ void lfs_link_drop(int treefd, const char hash[LFS_LONGLINK_HASH + 1]);
 /* Whether a backing target is a long-link reference; its hash and the
  * plaintext length it names. */
 bool lfs_longlink_parse(const char *ref, size_t len, char hash[LFS_LONGLINK_HASH + 1],
-			size_t *plain_len);
+                        size_t *plain_len);
 /* Removes every sidecar of the tree root treefd: once no format-1 symlink
  * may be left (an upgraded vault), none is referenced. Returns how many. */
 int lfs_link_sweep_store(int treefd);

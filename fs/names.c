@@ -10,7 +10,7 @@
 static const uint8_t name_label[8] = {'l', 'f', 's', 'n', 'a', 'm', 'e', '1'};
 
 static void name_tag(const uint8_t mac_key[32], const uint8_t dirid[LFS_DIRID_LEN],
-		     const char *name, size_t len, uint8_t tag[LFS_NAME_TAG_LEN])
+                     const char *name, size_t len, uint8_t tag[LFS_NAME_TAG_LEN])
 {
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, mac_key, 32, LFS_NAME_TAG_LEN);
@@ -22,7 +22,7 @@ static void name_tag(const uint8_t mac_key[32], const uint8_t dirid[LFS_DIRID_LE
 }
 
 static void name_stream(const uint8_t enc_key[32], const uint8_t tag[LFS_NAME_TAG_LEN],
-			uint8_t *out, const uint8_t *in, size_t len)
+                        uint8_t *out, const uint8_t *in, size_t len)
 {
 	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = {0};
 	memcpy(nonce, tag, LFS_NAME_TAG_LEN);
@@ -32,15 +32,15 @@ static void name_stream(const uint8_t enc_key[32], const uint8_t tag[LFS_NAME_TA
 /* The plaintext names of stored attributes outside user.*: a NUL, then
  * the full attribute name. No user.* name contains a NUL, so the two
  * never meet (FORMAT.md 9.3). */
-static const char *const reserved_xattr[] = {"system.posix_acl_access",
-					     "system.posix_acl_default"};
+static const char *const reserved_xattr[] = {"system.posix_acl_access", "system.posix_acl_default"};
 
 bool lfs_xattr_name_reserved(const char *name, size_t len, const char **full)
 {
 	if (len < 2 || name[0] != '\0')
 		return false;
 	for (size_t i = 0; i < sizeof(reserved_xattr) / sizeof(reserved_xattr[0]); i++)
-		if (len - 1 == strlen(reserved_xattr[i]) && !memcmp(name + 1, reserved_xattr[i], len - 1)) {
+		if (len - 1 == strlen(reserved_xattr[i]) &&
+		    !memcmp(name + 1, reserved_xattr[i], len - 1)) {
 			if (full)
 				*full = reserved_xattr[i];
 			return true;
@@ -66,8 +66,8 @@ static bool name_valid(const char *name, size_t len)
 typedef bool (*name_check_fn)(const char *name, size_t len);
 
 static int siv_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-		       const uint8_t dirid[LFS_DIRID_LEN], const char *name, size_t len, char *enc,
-		       name_check_fn valid)
+                       const uint8_t dirid[LFS_DIRID_LEN], const char *name, size_t len, char *enc,
+                       name_check_fn valid)
 {
 	if (len > LFS_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -96,8 +96,8 @@ static bool b64url_only(const char *s, size_t len)
 }
 
 static int siv_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-		       const uint8_t dirid[LFS_DIRID_LEN], const char *enc, size_t enc_len, char *out,
-		       size_t *out_len, name_check_fn valid)
+                       const uint8_t dirid[LFS_DIRID_LEN], const char *enc, size_t enc_len,
+                       char *out, size_t *out_len, name_check_fn valid)
 {
 	uint8_t raw[LFS_NAME_TAG_LEN + LFS_NAME_MAX];
 	size_t raw_len;
@@ -122,14 +122,14 @@ static int siv_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 }
 
 int lfs_name_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-		     const uint8_t dirid[LFS_DIRID_LEN], const char *name, size_t len, char *enc)
+                     const uint8_t dirid[LFS_DIRID_LEN], const char *name, size_t len, char *enc)
 {
 	return siv_encrypt(mac_key, enc_key, dirid, name, len, enc, name_valid);
 }
 
 int lfs_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-		     const uint8_t dirid[LFS_DIRID_LEN], const char *enc, size_t enc_len, char *out,
-		     size_t *out_len)
+                     const uint8_t dirid[LFS_DIRID_LEN], const char *enc, size_t enc_len, char *out,
+                     size_t *out_len)
 {
 	return siv_decrypt(mac_key, enc_key, dirid, enc, enc_len, out, out_len, name_valid);
 }
@@ -137,17 +137,17 @@ int lfs_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
 /* xattr names are not bound to a directory: a fixed all-zero id stands in. */
 static const uint8_t xattr_dirid[LFS_DIRID_LEN];
 
-int lfs_xattr_name_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-			   const char *name, size_t len, char *enc)
+int lfs_xattr_name_encrypt(const uint8_t mac_key[32], const uint8_t enc_key[32], const char *name,
+                           size_t len, char *enc)
 {
 	return siv_encrypt(mac_key, enc_key, xattr_dirid, name, len, enc, xattr_name_valid);
 }
 
-int lfs_xattr_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32],
-			   const char *enc, size_t enc_len, char *out, size_t *out_len)
+int lfs_xattr_name_decrypt(const uint8_t mac_key[32], const uint8_t enc_key[32], const char *enc,
+                           size_t enc_len, char *out, size_t *out_len)
 {
 	return siv_decrypt(mac_key, enc_key, xattr_dirid, enc, enc_len, out, out_len,
-			   xattr_name_valid);
+	                   xattr_name_valid);
 }
 
 static void long_hash(const char *enc, size_t len, char *out_b64)
@@ -241,8 +241,8 @@ int lfs_link_encrypt(const uint8_t key[32], const char *target, size_t len, char
 		return -ENOMEM;
 	randombytes_buf(raw, 24);
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(raw + 24, NULL, (const uint8_t *)target, len,
-						       link_ad, sizeof(link_ad), NULL, raw,
-						       key) != 0) {
+	                                               link_ad, sizeof(link_ad), NULL, raw,
+	                                               key) != 0) {
 		sodium_free(raw);
 		return -EIO;
 	}
@@ -262,20 +262,20 @@ int lfs_link_decrypt(const uint8_t key[32], const char *enc, size_t enc_len, cha
 	    sodium_base642bin(raw, enc_len + 1, enc, enc_len, NULL, &raw_len, NULL, B64) == 0 &&
 	    raw_len > LFS_LINK_OVERHEAD &&
 	    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)out, NULL, NULL, raw + 24,
-						       raw_len - 24, link_ad, sizeof(link_ad), raw,
-						       key) == 0)
+	                                               raw_len - 24, link_ad, sizeof(link_ad), raw,
+	                                               key) == 0)
 		r = (int)(raw_len - LFS_LINK_OVERHEAD);
 	sodium_free(raw);
 	return r;
 }
 
 int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const void *value,
-			 size_t len, uint8_t *out)
+                         size_t len, uint8_t *out)
 {
 	randombytes_buf(out, 24);
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, value, len,
-						       (const uint8_t *)backing_name,
-						       strlen(backing_name), NULL, out, key) != 0) {
+	                                               (const uint8_t *)backing_name,
+	                                               strlen(backing_name), NULL, out, key) != 0) {
 		sodium_memzero(out, len + LFS_XATTR_VALUE_OVERHEAD);
 		return -EIO;
 	}
@@ -283,13 +283,13 @@ int lfs_xattr_value_seal(const uint8_t key[32], const char *backing_name, const 
 }
 
 int lfs_xattr_value_open(const uint8_t key[32], const char *backing_name, const uint8_t *in,
-			 size_t in_len, void *out)
+                         size_t in_len, void *out)
 {
 	if (in_len < LFS_XATTR_VALUE_OVERHEAD)
 		return -EBADMSG;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in + 24, in_len - 24,
-						       (const uint8_t *)backing_name,
-						       strlen(backing_name), in, key) != 0)
+	                                               (const uint8_t *)backing_name,
+	                                               strlen(backing_name), in, key) != 0)
 		return -EBADMSG;
 	return (int)(in_len - LFS_XATTR_VALUE_OVERHEAD);
 }

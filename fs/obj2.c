@@ -11,8 +11,8 @@
 #include <sodium.h>
 
 int lfs_obj2_write(int fd, enum lfs_cipher_id cipher, const struct lfs_epoch_keys *k,
-                   const struct lfs_irec *rec, const void *content, size_t len,
-                   uint16_t flags, struct lfs_file_header *h)
+                   const struct lfs_irec *rec, const void *content, size_t len, uint16_t flags,
+                   struct lfs_file_header *h)
 {
 	if (len > LFS_BLOCK_SIZE)
 		return -EINVAL;

@@ -22,8 +22,8 @@
  * 0, with the header flags given. h receives the header. Returns 0 or a
  * negative errno. */
 int lfs_obj2_write(int fd, enum lfs_cipher_id cipher, const struct lfs_epoch_keys *k,
-                   const struct lfs_irec *rec, const void *content, size_t len,
-                   uint16_t flags, struct lfs_file_header *h);
+                   const struct lfs_irec *rec, const void *content, size_t len, uint16_t flags,
+                   struct lfs_file_header *h);
 
 /* A fresh hidden temporary name (".lethefs.tmp." and 16 hex digits). */
 #define LFS_OBJ2_TMP_LEN 32

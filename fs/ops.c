@@ -60,5 +60,5 @@ void lfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (fs->max_write)
 		conn->max_write = fs->max_write;
 	lfs_debug("connection: max_write %u, max_readahead %u, writeback %s", conn->max_write,
-		  conn->max_readahead, (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off");
+	          conn->max_readahead, (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off");
 }

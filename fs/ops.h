@@ -42,7 +42,7 @@ struct lfs_handle {
 	 * local disks (writebehind), as direct reads. */
 	_Atomic uint64_t wb_next;
 	bool writebehind;
-	bool queued; /* shared mounts: WRITEs go to the queue (fs/sharedwb.h) */
+	bool queued;      /* shared mounts: WRITEs go to the queue (fs/sharedwb.h) */
 	uint64_t wb_seen; /* and the queue's failures this handle has reported */
 };
 #define LFS_DIRECT_NONE (-1)

@@ -89,7 +89,7 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 /* The new mode an ACL implies: in the record (format 2) or on the backing
  * object (format 1). */
 static int set_mode(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, const char *proc,
-		    mode_t mode)
+                    mode_t mode)
 {
 	int r = lfs_attr_change(fs, inode, ifd, (int)(mode & 07777), (uid_t)-1, (gid_t)-1);
 	if (r != -ENOTSUP)
@@ -97,8 +97,8 @@ static int set_mode(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, const c
 	return chmod(proc, mode & 07777) < 0 ? -errno : 0;
 }
 
-int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc,
-		     int type, const char *value, size_t size)
+int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const char *proc, int type,
+                     const char *value, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const uint8_t *acl = (const uint8_t *)value;
@@ -110,9 +110,9 @@ int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const cha
 		return r == -ENODATA ? 0 : r;
 	}
 	if (type == LFS_ACL_DEFAULT)
-		return S_ISDIR(inode->type)
-			       ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
-			       : -EACCES;
+		return S_ISDIR(inode->type) ? lfs_xattr_store(fs, inode->stage_id, proc,
+		                                              acl_names[type], acl, size, 0)
+		                            : -EACCES;
 	struct stat st;
 	int sr = lfs_attr_fstat(fs, inode, ifd, &st);
 	if (sr < 0)
@@ -123,8 +123,9 @@ int lfs_acl_setxattr(fuse_req_t req, struct lfs_inode *inode, int ifd, const cha
 		mode &= ~(mode_t)S_ISGID;
 	/* The ACL first, then the mode, as ext4 does: a failure leaves the
 	 * old mode. */
-	int r = not_equiv ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
-			  : lfs_xattr_remove(fs, inode->stage_id, proc, acl_names[type]);
+	int r = not_equiv
+	            ? lfs_xattr_store(fs, inode->stage_id, proc, acl_names[type], acl, size, 0)
+	            : lfs_xattr_remove(fs, inode->stage_id, proc, acl_names[type]);
 	if (r == -ENODATA)
 		r = 0;
 	if (r == 0 && (mode & 07777) != (st.st_mode & 07777))
@@ -150,8 +151,8 @@ int lfs_acl_after_chmod(struct lfs_fs *fs, struct lfs_inode *inode, int ifd, mod
 	int r = len < 0 ? len : lfs_acl_check(acl, (size_t)len);
 	if (r > 0) {
 		lfs_acl_chmod(acl, (size_t)len, mode);
-		r = lfs_xattr_store(fs, inode->stage_id, proc, LFS_ACL_XATTR_ACCESS, acl, (size_t)len,
-				    0);
+		r = lfs_xattr_store(fs, inode->stage_id, proc, LFS_ACL_XATTR_ACCESS, acl,
+		                    (size_t)len, 0);
 	} else if (r == 0 || r == -EINVAL) {
 		r = -EIO; /* an authenticated but malformed ACL: not ours */
 	}
@@ -183,7 +184,7 @@ int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, m
 		r = -EIO;
 	if (r > 0 && S_ISDIR(*mode))
 		r = lfs_xattr_store(fs, parent->stage_id, proc, LFS_ACL_XATTR_DEFAULT, def,
-				    (size_t)len, 0);
+		                    (size_t)len, 0);
 	/* The backing store keeps encrypted attributes in its user.*
 	 * namespace, which Linux allows on regular files and directories
 	 * only: a format-1 FIFO, socket or device node gets the mode the
@@ -193,7 +194,7 @@ int lfs_acl_inherit(fuse_req_t req, struct lfs_inode *parent, int pfd, int fd, m
 	bool holds = fstat(fd, &bst) == 0 && (S_ISREG(bst.st_mode) || S_ISDIR(bst.st_mode));
 	if (r >= 0 && lfs_acl_create_masq(def, (size_t)len, mode) && holds)
 		r = lfs_xattr_store(fs, parent->stage_id, proc, LFS_ACL_XATTR_ACCESS, def,
-				    (size_t)len, 0);
+		                    (size_t)len, 0);
 	free(def);
 	return r < 0 ? r : 0;
 }

@@ -33,7 +33,7 @@ struct plus_item {
 	char bname[LFS_BACKING_NAME_MAX + 1];
 	char plain[LFS_NAME_MAX + 1];
 	off_t next; /* the listing's position after this entry */
-	int r;	    /* the lookup's result: 0, or -errno (the entry is skipped) */
+	int r;      /* the lookup's result: 0, or -errno (the entry is skipped) */
 	bool dot;
 	bool named;  /* plain holds the name (else the item decrypts it) */
 	bool locked; /* the item found the vault locked: listed again later */
@@ -46,7 +46,7 @@ struct lfs_dirp {
 	struct dirent *entry; /* read but not yet returned */
 	off_t offset;
 	struct lfs_dirmeta meta;
-	bool v2; /* format-2 objects may be here (see add_entry) */
+	bool v2;                 /* format-2 objects may be here (see add_entry) */
 	struct plus_item *batch; /* PLUS_BATCH, at the first READDIRPLUS */
 };
 
@@ -105,7 +105,7 @@ static bool is_dot(const char *n)
 /* The plaintext name of the listing's current entry ("." and ".." as they
  * are). 0, -1 to skip the entry, -2 when the vault is locked. */
 static int entry_name(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp *d,
-		      char plain[LFS_NAME_MAX + 1])
+                      char plain[LFS_NAME_MAX + 1])
 {
 	const char *bname = d->entry->d_name;
 	if (is_dot(bname)) {
@@ -115,7 +115,7 @@ static int entry_name(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp 
 	int r = lfs_entry_name(fs, dirfd(d->dp), &d->meta, bname, plain);
 	if (r == -EBADMSG)
 		lfs_warn("skipping entry '%s' whose name does not authenticate (inode %llu)", bname,
-			 (unsigned long long)dir->ino);
+		         (unsigned long long)dir->ino);
 	if (r < 0)
 		return r == -EACCES ? -2 : -1;
 	return 0;
@@ -124,7 +124,7 @@ static int entry_name(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp 
 /* Adds one entry to a READDIR reply buffer. Returns the bytes it took (more
  * than left when it did not fit), -1 to skip the entry, -2 when locked. */
 static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *p,
-		     size_t left, off_t next)
+                     size_t left, off_t next)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const char *bname = d->entry->d_name;
@@ -150,7 +150,7 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 
 /* Reads the positioned listing d into buf (size bytes). */
 static void list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
-		       size_t size)
+                       size_t size)
 {
 	size_t used = 0;
 	int err = 0;
@@ -189,7 +189,7 @@ enum collected { NEXT_TOO_BIG, BATCH_FULL, LISTING_END, NAME_LOCKED };
  * their names, into d->batch; "." and ".." need no lookup. Each taken
  * entry counts as returned (d->offset moves past it). *n: how many. */
 static enum collected collect(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
-			      size_t room, size_t *n, int *err)
+                              size_t room, size_t *n, int *err)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	*n = 0;
@@ -318,7 +318,7 @@ static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, 
  * once, then added in listing order (docs/PERFORMANCE.md, "Tree work at
  * many files"). */
 static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
-		      size_t size)
+                      size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct plus_job job = {fs, dir, dirfd(d->dp), &d->meta, d->batch};
@@ -347,7 +347,7 @@ static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-		       struct fuse_file_info *fi, bool plus)
+                       struct fuse_file_info *fi, bool plus)
 {
 	struct lfs_dirp *d = dirp_of(fi);
 	struct lfs_inode *dir = lfs_inode_of(req, ino);
@@ -382,13 +382,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 }
 
 void lfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, false);
 }
 
 void lfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			struct fuse_file_info *fi)
+                        struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, true);
 }

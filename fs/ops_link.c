@@ -158,7 +158,6 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
-
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -193,7 +192,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	 * without its id under its name. */
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
-		 randombytes_random());
+	         randombytes_random());
 	if (r == 0) {
 		dfd = openat(pfd, b.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
@@ -216,7 +215,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			                                      false, NULL);
 			if (pb < 0)
 				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
-					b.name, tmp, strerror(-pb));
+				        b.name, tmp, strerror(-pb));
 			r = e;
 		}
 	}
@@ -229,7 +228,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 }
 
 void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newp_ino,
-		   const char *newname, unsigned int flags)
+                   const char *newname, unsigned int flags)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);

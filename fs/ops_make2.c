@@ -70,8 +70,8 @@ static void remove_tmp(int pfd, const char *tmp, bool dir, int fd)
 	unlinkat(pfd, tmp, dir ? AT_REMOVEDIR : 0);
 }
 
-int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-              mode_t mode, dev_t rdev, const char *link, struct lfs_made *made)
+int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing, mode_t mode,
+              dev_t rdev, const char *link, struct lfs_made *made)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	memset(made, 0, sizeof(*made));

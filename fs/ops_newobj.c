@@ -34,7 +34,7 @@ static void give_to_caller(fuse_req_t req, int pfd, const char *backing)
 }
 
 int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *backing,
-		   mode_t mode)
+                   mode_t mode)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	if (fs->euid == 0)
@@ -66,7 +66,7 @@ int lfs_new_object(fuse_req_t req, struct lfs_inode *parent, int pfd, const char
 }
 
 int lfs_new_record(fuse_req_t req, struct lfs_inode *parent, int pfd, mode_t mode, dev_t rdev,
-		   struct lfs_irec *rec)
+                   struct lfs_irec *rec)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);

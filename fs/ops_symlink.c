@@ -19,7 +19,7 @@
 #include <sodium.h>
 
 int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,
-		     const char *target)
+                     const char *target)
 {
 	size_t len = strlen(target);
 	if (len > LFS_LINK_TARGET_MAX)
@@ -51,7 +51,7 @@ bool lfs_symlink_release_begin(int pfd, const char *backing, struct lfs_link_rel
 }
 
 void lfs_symlink_release_end(struct lfs_fs *fs, uint32_t stage_id,
-			     const struct lfs_link_release *rel)
+                             const struct lfs_link_release *rel)
 {
 	if (!rel->is_long)
 		return;
@@ -135,7 +135,7 @@ void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	if (r == -EBADMSG || (n == -EIO)) {
 		lfs_err("symlink target of inode %llu does not authenticate",
-			(unsigned long long)inode->ino);
+		        (unsigned long long)inode->ino);
 		r = -EIO;
 	}
 	if (r < 0) {

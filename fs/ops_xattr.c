@@ -18,8 +18,8 @@
 #include <sys/xattr.h>
 #include <sodium.h>
 
-#define USER_PREFIX     "user."
-#define USER_PREFIX_LEN 5
+#define USER_PREFIX       "user."
+#define USER_PREFIX_LEN   5
 #define BACKING_XATTR_MAX (USER_PREFIX_LEN + LFS_ENCNAME_MAX)
 
 /* The plaintext the name encryption sees for attribute name: what follows
@@ -58,7 +58,7 @@ static int backing_xattr_name(struct lfs_fs *fs, uint32_t epoch, const char *nam
 		return r;
 	memcpy(out, USER_PREFIX, USER_PREFIX_LEN);
 	r = lfs_xattr_name_encrypt(k->xattr_name_mac, k->xattr_name_enc, rest, len,
-				   out + USER_PREFIX_LEN);
+	                           out + USER_PREFIX_LEN);
 	lfs_keyring_put(fs->kr);
 	return r == -EINVAL ? -ERANGE : r;
 }
@@ -121,9 +121,8 @@ static void unpin_of(fuse_req_t req, fuse_ino_t ino)
 /* Sets bname (under the current key) so that the xattr exists once: a copy
  * of the same name under an older epoch (a rotation has not reached this
  * inode yet) counts for XATTR_CREATE/XATTR_REPLACE and is removed after. */
-static int set_over_older(struct lfs_fs *fs, uint32_t stage_id, const char *proc,
-			  const char *name, const char *bname, const uint8_t *sealed, size_t len,
-			  int flags)
+static int set_over_older(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
+                          const char *bname, const uint8_t *sealed, size_t len, int flags)
 {
 	uint32_t epochs[LFS_MAX_EPOCHS];
 	int ne = stage_id ? 1 : xattr_epochs(fs, stage_id, epochs);
@@ -151,7 +150,7 @@ static int set_over_older(struct lfs_fs *fs, uint32_t stage_id, const char *proc
 }
 
 int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
-		    const void *value, size_t size, int flags)
+                    const void *value, size_t size, int flags)
 {
 	char bname[BACKING_XATTR_MAX];
 	int r = backing_xattr_name(fs, stage_id, name, bname);
@@ -166,14 +165,14 @@ int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, cons
 		lfs_keyring_put(fs->kr);
 		if (r == 0)
 			r = set_over_older(fs, stage_id, proc, name, bname, sealed,
-					   size + LFS_XATTR_VALUE_OVERHEAD, flags);
+			                   size + LFS_XATTR_VALUE_OVERHEAD, flags);
 	}
 	free(sealed);
 	return r;
 }
 
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-		     size_t size, int flags)
+                     size_t size, int flags)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *inode = lfs_inode_of(req, ino);
@@ -200,7 +199,7 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 }
 
 int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
-		   uint8_t **out)
+                   uint8_t **out)
 {
 	char bname[BACKING_XATTR_MAX];
 	uint32_t epochs[LFS_MAX_EPOCHS];
@@ -233,7 +232,7 @@ int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const
 		lfs_keyring_put(fs->kr);
 		if (r == -EBADMSG) {
 			lfs_err("xattr %s of %s does not authenticate (vault %s)", name, proc,
-				fs->vault_path);
+			        fs->vault_path);
 			r = -EIO;
 		}
 	}
@@ -313,8 +312,8 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			if (lfs_keyring_get(fs->kr, epochs[e], &k) < 0)
 				continue;
 			d = lfs_xattr_name_decrypt(k->xattr_name_mac, k->xattr_name_enc,
-						   bn + USER_PREFIX_LEN, strlen(bn + USER_PREFIX_LEN),
-						   plain, &plen);
+			                           bn + USER_PREFIX_LEN,
+			                           strlen(bn + USER_PREFIX_LEN), plain, &plen);
 			lfs_keyring_put(fs->kr);
 		}
 		if (d < 0)
@@ -337,7 +336,7 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	/* A staging directory's user.lethefs.ttl and .expires (getfattr -d). */
 	if (r == 0 && fs->stage && fs->stage->listxattr)
 		used += fs->stage->listxattr(fs->stage->ctx, lfs_inode_of(req, ino), out + used,
-					     XATTR_LIST_MAX - used);
+		                             XATTR_LIST_MAX - used);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (size == 0)

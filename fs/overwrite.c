@@ -27,8 +27,8 @@ size_t lfs_overwrite_encode(const struct lfs_overwrite *o, uint8_t p[LFS_OVERWRI
 	return LFS_OVERWRITE_PAYLOAD_LEN;
 }
 
-int lfs_overwrite_decode(const uint8_t *p, size_t len, size_t bulk_len,
-                         const struct lfs_layout *l, struct lfs_overwrite *o)
+int lfs_overwrite_decode(const uint8_t *p, size_t len, size_t bulk_len, const struct lfs_layout *l,
+                         struct lfs_overwrite *o)
 {
 	if (len != LFS_OVERWRITE_PAYLOAD_LEN)
 		return -EINVAL;
@@ -259,8 +259,7 @@ static int repair_run(const struct lfs_layout *l, struct lfs_keyring *kr, int fd
 }
 
 int lfs_overwrite_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-                          const struct lfs_journal_record *r, unsigned *repaired,
-                          unsigned *lost)
+                          const struct lfs_journal_record *r, unsigned *repaired, unsigned *lost)
 {
 	*repaired = *lost = 0;
 	/* Block offsets are those of the file's header version, which the

@@ -65,8 +65,8 @@ struct lfs_overwriter {
 size_t lfs_overwrite_encode(const struct lfs_overwrite *o, uint8_t p[LFS_OVERWRITE_PAYLOAD_LEN]);
 /* -EINVAL unless the payload is well-formed and bulk_len is exactly what
  * its blocks take. */
-int lfs_overwrite_decode(const uint8_t *p, size_t len, size_t bulk_len,
-                         const struct lfs_layout *l, struct lfs_overwrite *o);
+int lfs_overwrite_decode(const uint8_t *p, size_t len, size_t bulk_len, const struct lfs_layout *l,
+                         struct lfs_overwrite *o);
 
 /* Writes the stored blocks in disk (len bytes: whole stored blocks from
  * block first_block on, the last one possibly shorter when it is the
@@ -88,7 +88,6 @@ int lfs_overwrite_write(struct lfs_overwriter *w, const struct lfs_layout *l, in
  * file (another id or epoch in its header), -EINVAL for a malformed
  * record, -EIO when the file's header does not authenticate. */
 int lfs_overwrite_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
-                          const struct lfs_journal_record *r, unsigned *repaired,
-                          unsigned *lost);
+                          const struct lfs_journal_record *r, unsigned *repaired, unsigned *lost);
 
 #endif

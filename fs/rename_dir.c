@@ -62,7 +62,7 @@ static int take_name(const uint8_t *p, size_t len, size_t *o, char out[LFS_BACKI
 }
 
 static int decode(const uint8_t *p, size_t len, uint8_t dirid[LFS_DIRID_LEN],
-		  char d[LFS_BACKING_NAME_MAX + 1], char t[LFS_BACKING_NAME_MAX + 1])
+                  char d[LFS_BACKING_NAME_MAX + 1], char t[LFS_BACKING_NAME_MAX + 1])
 {
 	size_t o = LFS_DIRID_LEN;
 	if (len < o)
@@ -146,7 +146,7 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 		return r;
 	char t[64];
 	snprintf(t, sizeof(t), LFS_TMP_PREFIX "%08x%08x", randombytes_random(),
-		 randombytes_random());
+	         randombytes_random());
 	struct lfs_journal_record *rec = calloc(1, sizeof(*rec));
 	uint8_t *key = sodium_malloc(LFS_JOURNAL_KEY_LEN);
 	unsigned slot = 0;
@@ -156,7 +156,7 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 		r = lfs_keyring_copy_journal_key(fs->kr, key);
 		if (r == 0)
 			r = lfs_journal_target_of(npfd, fs->data_path ? fs->data_path : "",
-						  fs->handle_mount_fd >= 0, &rec->target);
+			                          fs->handle_mount_fd >= 0, &rec->target);
 		if (r == 0) {
 			rec->kind = LFS_JK_RENAME_DIR;
 			rec->payload_len = (uint32_t)encode(sm.dirid, d, t, rec->payload);
@@ -186,8 +186,8 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 			/* Done for the user; the record stays so that the next
 			 * recovery removes what is left of the old target. */
 			lfs_warn("rename: the replaced directory is left as %s until the next "
-				 "recovery: %s",
-				 t, strerror(-e));
+			         "recovery: %s",
+			         t, strerror(-e));
 			if (journaled)
 				lfs_journal_keep(fs->journal, slot);
 			return 0;

@@ -14,8 +14,7 @@
  * (lethefs metadata only), replacing it. -ENOTEMPTY when d holds anything
  * else or either is not a directory; other negative errnos on failure
  * (nothing changed then). */
-int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npfd,
-			      const char *d);
+int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npfd, const char *d);
 
 /* Recovery of a LFS_JK_RENAME_DIR record on its target, the destination's
  * parent open on npfd: finishes (removes the hidden old target) or undoes

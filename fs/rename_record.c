@@ -26,7 +26,8 @@ int lfs_rename_record_decode(const uint8_t *p, size_t len, char *newpath, size_t
 	if (len < 4)
 		return -EINVAL;
 	uint32_t n = get_le32(p);
-	if ((size_t)n != len - 4 || n >= cap || n == 0 || !lfs_journal_path_ok((const char *)p + 4, n))
+	if ((size_t)n != len - 4 || n >= cap || n == 0 ||
+	    !lfs_journal_path_ok((const char *)p + 4, n))
 		return -EINVAL;
 	memcpy(newpath, p + 4, n);
 	newpath[n] = '\0';
@@ -79,8 +80,7 @@ static int begin(struct lfs_fs *fs, int olddirfd, const char *old, int newdirfd,
 	if (r == 0 && fstatat(olddirfd, old, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
 	if (r == 0 &&
-	    entry_path(fs, olddirfd, old, rec->target.path, sizeof(rec->target.path),
-	               &nl) == 0) {
+	    entry_path(fs, olddirfd, old, rec->target.path, sizeof(rec->target.path), &nl) == 0) {
 		rec->target.path_len = (uint32_t)nl;
 		if (entry_path(fs, newdirfd, newname, np, LFS_JOURNAL_PATH_MAX + 1, &nl) == 0) {
 			rec->kind = LFS_JK_RENAME;
@@ -100,8 +100,7 @@ static int begin(struct lfs_fs *fs, int olddirfd, const char *old, int newdirfd,
 int lfs_fs_rename_noreplace(struct lfs_fs *fs, int olddirfd, const char *old, int newdirfd,
                             const char *newname)
 {
-	if (!lfs_backing_rename_two_steps(fs->backing) ||
-	    lfs_classify_entry(old) == LFS_ENTRY_META)
+	if (!lfs_backing_rename_two_steps(fs->backing) || lfs_classify_entry(old) == LFS_ENTRY_META)
 		return lfs_backing_rename_noreplace(fs->backing, olddirfd, old, newdirfd, newname,
 		                                    false, NULL);
 	struct stat st;
@@ -130,8 +129,8 @@ int lfs_rename_record_apply(int data_dirfd, const struct lfs_journal_record *r)
 	if (fstatat(data_dirfd, r->target.path, &a, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    fstatat(data_dirfd, np, &b, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0; /* one name is gone: nothing left to finish */
-	if (S_ISDIR(a.st_mode) || (uint64_t)a.st_ino != r->target.ino ||
-	    a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+	if (S_ISDIR(a.st_mode) || (uint64_t)a.st_ino != r->target.ino || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev)
 		return 0; /* not the recorded object any more */
 	if (unlinkat(data_dirfd, r->target.path, 0) < 0 && errno != ENOENT)
 		return -errno;

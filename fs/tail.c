@@ -90,8 +90,7 @@ static int read_header(const struct lfs_layout *l, int fd, uint8_t raw[LFS_FILE_
 		return r;
 	if (got < l->hdr_len)
 		return -ENOENT;
-	if (lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher ||
-	    h->version != l->version)
+	if (lfs_header_parse(raw, got, h) < 0 || h->cipher != l->cipher || h->version != l->version)
 		return -EINVAL;
 	return 0;
 }

@@ -77,7 +77,8 @@ static bool end_is_whole(struct view *v, uint64_t cur)
 static bool fits(struct view *v, uint64_t p, bool final, size_t len, const uint8_t *c,
                  uint32_t clen)
 {
-	return clen == len && lfs_block_open(v->l, v->k, v->h, p, final, c, clen, v->plain_buf) >= 0;
+	return clen == len &&
+	       lfs_block_open(v->l, v->k, v->h, p, final, c, clen, v->plain_buf) >= 0;
 }
 
 /* The update's pivot, sealed for the place it has now. The file's end is
@@ -121,7 +122,8 @@ static int settle_pivot(struct view *v, const struct lfs_tail *t, uint64_t cur, 
 		if ((size_t)n < want)
 			memset(v->plain_buf + n, 0, want - (size_t)n);
 		randombytes_buf(v->out, v->l->nonce_len);
-		if ((r = lfs_block_seal(v->l, v->k, v->h, p, final, v->plain_buf, want, v->out)) < 0)
+		if ((r = lfs_block_seal(v->l, v->k, v->h, p, final, v->plain_buf, want, v->out)) <
+		    0)
 			return r;
 		put = v->out;
 	}

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 struct frame {
-	DIR *d;		/* the listing; NULL while closed for depth */
-	long pos;	/* its position while closed */
-	dev_t dev;	/* its identity while closed, to check a reopening */
+	DIR *d;    /* the listing; NULL while closed for depth */
+	long pos;  /* its position while closed */
+	dev_t dev; /* its identity while closed, to check a reopening */
 	ino_t ino;
-	char *name;	/* the entry name in the parent; NULL for the root */
+	char *name;      /* the entry name in the parent; NULL for the root */
 	size_t path_len; /* length of tw->path before this directory's name */
-	void *level;	/* the caller's per-directory state */
+	void *level;     /* the caller's per-directory state */
 };
 
 struct lfs_treewalk {
@@ -101,11 +101,12 @@ static int frame_reopen(struct lfs_treewalk *tw, size_t i)
 	while (j > 0 && !tw->f[j - 1].d)
 		j--;
 	int fd = openat(j > 0 ? dirfd(tw->f[j - 1].d) : tw->rootfd, ".",
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t k = j; fd >= 0 && k <= i; k++) {
 		if (!tw->f[k].name)
 			continue; /* the root */
-		int nfd = openat(fd, tw->f[k].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int nfd =
+		    openat(fd, tw->f[k].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		fd = nfd;
 	}
@@ -160,7 +161,7 @@ static void leave(struct lfs_treewalk *tw)
 static int enter(struct lfs_treewalk *tw, int parentfd, const char *name)
 {
 	int dfd = name ? openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-		       : openat(parentfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	               : openat(parentfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tw->n == tw->cap) {
 		size_t cap = tw->cap ? 2 * tw->cap : 64;
 		struct frame *f = realloc(tw->f, cap * sizeof(*f));
@@ -209,7 +210,7 @@ static int enter(struct lfs_treewalk *tw, int parentfd, const char *name)
 int lfs_treewalk(int rootfd, const struct lfs_treewalk_ops *ops, void *ctx, size_t level_size)
 {
 	struct lfs_treewalk tw = {
-		.rootfd = rootfd, .ops = ops, .ctx = ctx, .level_size = level_size};
+	    .rootfd = rootfd, .ops = ops, .ctx = ctx, .level_size = level_size};
 	int r = enter(&tw, rootfd, NULL);
 	while (r >= 0 && tw.n > 0 && (!ops->keep_going || ops->keep_going(ctx))) {
 		struct frame *top = &tw.f[tw.n - 1];

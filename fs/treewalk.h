@@ -23,7 +23,7 @@ struct lfs_treewalk_ops {
 	 * with it until leave. 1: list it; 0: skip its contents; negative
 	 * errno: skip it (the callee reports it). */
 	int (*enter)(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
-		     void *level);
+	             void *level);
 	/* One entry of the directory on top (never "." or ".."), listed on
 	 * dfd. 1: descend into it (a directory); 0: go on. */
 	int (*entry)(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, void *level);

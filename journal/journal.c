@@ -179,7 +179,8 @@ int lfs_journal_pending(struct lfs_journal *j, unsigned *count)
  * anew at a mount when it holds no record (nothing to lose). */
 static bool want_anew(struct lfs_journal *j, unsigned want_slots)
 {
-	if (j->read_only || (j->nslots >= want_slots && j->nlarge >= LFS_JOURNAL_LARGE_FOR(want_slots)))
+	if (j->read_only ||
+	    (j->nslots >= want_slots && j->nlarge >= LFS_JOURNAL_LARGE_FOR(want_slots)))
 		return false;
 	unsigned used = 0;
 	return lfs_journal_pending(j, &used) == 0 && used == 0;
@@ -221,8 +222,8 @@ bool lfs_journal_name_ok(const char *name)
 	    strlen(name) > pl + 1 + 64)
 		return false;
 	for (const char *p = name + pl + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '.' || *p == '-' || *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
 			return false;
 	return name[pl + 1] != '.';
 }
@@ -374,7 +375,8 @@ static int write_record(struct lfs_journal *j, unsigned s, const uint8_t *head, 
 	size_t done = (size_t)n;
 	int e = 0;
 	if (done < head_len) {
-		e = lfs_pwrite_full(j->fd, head + done, head_len - done, slot_offset(j, s) + (off_t)done);
+		e = lfs_pwrite_full(j->fd, head + done, head_len - done,
+		                    slot_offset(j, s) + (off_t)done);
 		done = head_len;
 	}
 	if (e == 0)
@@ -510,8 +512,8 @@ int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_
 		if (j->busy[c.found[i].slot] == SLOT_FREE)
 			set_state(j, c.found[i].slot, SLOT_KEPT);
 	int applied = 0;
-	uint8_t *buf = r == 0 ? malloc(j->nlarge ? LFS_JOURNAL_LARGE_LEN : LFS_JOURNAL_SLOT_LEN)
-	                      : NULL;
+	uint8_t *buf =
+	    r == 0 ? malloc(j->nlarge ? LFS_JOURNAL_LARGE_LEN : LFS_JOURNAL_SLOT_LEN) : NULL;
 	if (r == 0 && !buf)
 		r = -ENOMEM;
 	for (unsigned i = 0; r == 0 && i < c.n; i++) {

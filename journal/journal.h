@@ -83,8 +83,8 @@ struct lfs_journal_target {
 /* Bulk bytes a record in a large slot can carry besides its fixed part,
  * a path and payload of the lengths given. */
 #define LFS_JOURNAL_BULK_ROOM(path_len, payload_len)                                               \
-	(LFS_JOURNAL_LARGE_LEN - LFS_JOURNAL_REC_FIXED - (path_len) - (payload_len) -              \
-	 LFS_JOURNAL_MAC_LEN)
+	(LFS_JOURNAL_LARGE_LEN - LFS_JOURNAL_REC_FIXED - (path_len) -                              \
+	 (payload_len)-LFS_JOURNAL_MAC_LEN)
 
 /* One record in memory (about 16 KiB: allocate it, never put it on a
  * stack). The bulk is stored after the MAC and not covered by it: it may

@@ -52,7 +52,7 @@ bool lfs_journal_path_ok(const char *p, size_t len)
  * out, which holds LFS_JOURNAL_SLOT_LEN bytes; returns the length, or
  * -EINVAL when a length is out of bounds. */
 ssize_t lfs_journal_encode_head(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uuid[16],
-                           unsigned slot, const struct lfs_journal_record *r, uint8_t *out)
+                                unsigned slot, const struct lfs_journal_record *r, uint8_t *out)
 {
 	const struct lfs_journal_target *t = &r->target;
 	if (r->kind == 0 || r->kind > LFS_JK_MAX || t->handle_len > LFS_JOURNAL_HANDLE_MAX ||
@@ -161,4 +161,3 @@ int lfs_journal_decode(const uint8_t key[LFS_JOURNAL_KEY_LEN], const uint8_t uui
 	memcpy(r->payload, in + LFS_JOURNAL_REC_FIXED + t->path_len, r->payload_len);
 	return 0;
 }
-

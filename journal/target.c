@@ -113,8 +113,8 @@ static int find_by_ino(int data_dirfd, const char *path, uint64_t ino)
 	struct dirent *de;
 	while (d && found == -ENOENT && (de = readdir(d)) != NULL) {
 		struct stat st;
-		if ((uint64_t)de->d_ino != ino || de->d_type == DT_DIR || !strcmp(de->d_name, ".") ||
-		    !strcmp(de->d_name, ".."))
+		if ((uint64_t)de->d_ino != ino || de->d_type == DT_DIR ||
+		    !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		int fd = openat(dir, de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == ino &&

@@ -37,16 +37,15 @@ int lfs_cipher_available(enum lfs_cipher_id id)
 size_t lfs_cipher_nonce_len(enum lfs_cipher_id id)
 {
 	return id == LFS_CIPHER_AES256GCM ? crypto_aead_aes256gcm_NPUBBYTES
-					  : crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	                                  : crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 }
 
 int lfs_aead_key_init(struct lfs_aead_key *k, enum lfs_cipher_id cipher, const uint8_t key[32])
 {
 	k->cipher = cipher;
 	memcpy(k->key, key, LFS_AEAD_KEY_LEN);
-	if (cipher == LFS_CIPHER_AES256GCM &&
-	    (!crypto_aead_aes256gcm_is_available() ||
-	     crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0)) {
+	if (cipher == LFS_CIPHER_AES256GCM && (!crypto_aead_aes256gcm_is_available() ||
+	                                       crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0)) {
 		sodium_memzero(k, sizeof(*k));
 		k->cipher = cipher;
 		return -1;
@@ -60,17 +59,17 @@ void lfs_aead_key_wipe(struct lfs_aead_key *k)
 }
 
 int lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
-		  const uint8_t *ad, size_t adlen, const uint8_t *nonce)
+                  const uint8_t *ad, size_t adlen, const uint8_t *nonce)
 {
 	int r;
 	if (k->cipher == LFS_CIPHER_AES256GCM)
 		r = crypto_aead_aes256gcm_is_available()
-			    ? crypto_aead_aes256gcm_encrypt_afternm(out, NULL, m, mlen, ad, adlen,
-								    NULL, nonce, &k->gcm)
-			    : -1;
+		        ? crypto_aead_aes256gcm_encrypt_afternm(out, NULL, m, mlen, ad, adlen, NULL,
+		                                                nonce, &k->gcm)
+		        : -1;
 	else
 		r = crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, m, mlen, ad, adlen, NULL,
-							       nonce, k->key);
+		                                               nonce, k->key);
 	/* Whatever a failed call left in out (the plaintext, in some
 	 * versions) must not reach the disk. */
 	if (r != 0)
@@ -79,17 +78,17 @@ int lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, 
 }
 
 int lfs_aead_open(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *c, size_t clen,
-		  const uint8_t *ad, size_t adlen, const uint8_t *nonce)
+                  const uint8_t *ad, size_t adlen, const uint8_t *nonce)
 {
 	int r;
 	if (clen < LFS_AEAD_TAG_LEN)
 		return -1;
 	if (k->cipher == LFS_CIPHER_AES256GCM)
 		r = crypto_aead_aes256gcm_decrypt_afternm(out, NULL, NULL, c, clen, ad, adlen,
-							  nonce, &k->gcm);
+		                                          nonce, &k->gcm);
 	else
-		r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c, clen, ad,
-							       adlen, nonce, k->key);
+		r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c, clen, ad, adlen,
+		                                               nonce, k->key);
 	if (r != 0) {
 		sodium_memzero(out, clen - LFS_AEAD_TAG_LEN);
 		return -1;

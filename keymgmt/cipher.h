@@ -41,9 +41,9 @@ void lfs_aead_key_wipe(struct lfs_aead_key *k);
 /* out receives ciphertext||tag (mlen + 16 bytes). Returns 0, or -1 (out
  * wiped) when sealing failed: nothing of out may be written anywhere. */
 int lfs_aead_seal(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *m, size_t mlen,
-		   const uint8_t *ad, size_t adlen, const uint8_t *nonce);
+                  const uint8_t *ad, size_t adlen, const uint8_t *nonce);
 /* Returns 0, or -1 when the tag does not verify (out is then wiped). */
 int lfs_aead_open(const struct lfs_aead_key *k, uint8_t *out, const uint8_t *c, size_t clen,
-		  const uint8_t *ad, size_t adlen, const uint8_t *nonce);
+                  const uint8_t *ad, size_t adlen, const uint8_t *nonce);
 
 #endif

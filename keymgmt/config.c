@@ -36,20 +36,20 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } known_keys[] = {
-	{"vault", "format", SEEN_FORMAT},
-	{"vault", "uuid", SEEN_UUID},
-	{"vault", "cipher", SEEN_CIPHER},
-	{"vault", "created", SEEN_CREATED},
-	{"access", "admin_group", SEEN_ADMIN_GROUP},
-	{"access", "control_socket", SEEN_CONTROL_SOCKET},
-	{"access", "idle_lock", SEEN_IDLE_LOCK},
-	{"audit", "log", SEEN_AUDIT_LOG},
-	{"staging", "staging_root", SEEN_STAGING_ROOT},
-	{"staging", "staging_default_ttl", SEEN_STAGING_TTL},
-	{"staging", "staging_allow_extend", SEEN_STAGING_EXTEND},
-	{"staging", "staging_max_ttl", SEEN_STAGING_MAX_TTL},
-	{"staging", "owner_may_shorten", SEEN_STAGING_SHORTEN},
-	{"staging", "staging_max_per_user", SEEN_STAGING_PER_USER},
+    {"vault", "format", SEEN_FORMAT},
+    {"vault", "uuid", SEEN_UUID},
+    {"vault", "cipher", SEEN_CIPHER},
+    {"vault", "created", SEEN_CREATED},
+    {"access", "admin_group", SEEN_ADMIN_GROUP},
+    {"access", "control_socket", SEEN_CONTROL_SOCKET},
+    {"access", "idle_lock", SEEN_IDLE_LOCK},
+    {"audit", "log", SEEN_AUDIT_LOG},
+    {"staging", "staging_root", SEEN_STAGING_ROOT},
+    {"staging", "staging_default_ttl", SEEN_STAGING_TTL},
+    {"staging", "staging_allow_extend", SEEN_STAGING_EXTEND},
+    {"staging", "staging_max_ttl", SEEN_STAGING_MAX_TTL},
+    {"staging", "owner_may_shorten", SEEN_STAGING_SHORTEN},
+    {"staging", "staging_max_per_user", SEEN_STAGING_PER_USER},
 };
 
 static int section_known(const char *name, size_t len)
@@ -119,7 +119,7 @@ static int check_sections(const char *text, char *err, size_t errlen)
 			size_t n = close ? (size_t)(close - p - 1) : 0;
 			if (!close || !section_known(p + 1, n)) {
 				snprintf(err, errlen, "line %d: unknown section %.*s", line,
-					 (int)(len > 64 ? 64 : len), p);
+				         (int)(len > 64 ? 64 : len), p);
 				return -EINVAL;
 			}
 		}
@@ -182,7 +182,7 @@ static int staging_root_valid(const char *v)
 static int parse_bool(const char *v, int *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
-										   "off", "0"};
+	                                                                            "off", "0"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (!strcasecmp(v, yes[i])) {
 			*out = 1;
@@ -202,9 +202,9 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 	switch (bit) {
 	case SEEN_FORMAT:
 		if (strcmp(value, "1") != 0 && strcmp(value, "2") != 0)
-			return fail(ps,
-				    "unsupported format '%s' (this lethefs reads formats 1 and 2)%s",
-				    value, "");
+			return fail(
+			    ps, "unsupported format '%s' (this lethefs reads formats 1 and 2)%s",
+			    value, "");
 		cfg->format = value[0] - '0';
 		break;
 	case SEEN_UUID:
@@ -214,14 +214,15 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 	case SEEN_CIPHER:
 		if (lfs_cipher_from_name(value, &cfg->cipher) < 0)
 			return fail(ps,
-				    "unknown cipher '%s' (expected xchacha20poly1305 or "
-				    "aes256gcm)%s",
-				    value, "");
+			            "unknown cipher '%s' (expected xchacha20poly1305 or "
+			            "aes256gcm)%s",
+			            value, "");
 		break;
 	case SEEN_CREATED:
 		if (!timestamp_valid(value))
-			return fail(ps, "created '%s' is not a UTC time like 2026-01-31T23:59:59Z%s",
-				    value, "");
+			return fail(ps,
+			            "created '%s' is not a UTC time like 2026-01-31T23:59:59Z%s",
+			            value, "");
 		strcpy(cfg->created, value);
 		break;
 	case SEEN_ADMIN_GROUP:
@@ -231,28 +232,30 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 		break;
 	case SEEN_CONTROL_SOCKET:
 		/* sun_path holds 108 bytes including the NUL. */
-		if (value[0] != '/' || copy_checked(cfg->control_socket,
-						    sizeof(cfg->control_socket), value) < 0)
-			return fail(ps, "control_socket '%s' must be an absolute path shorter "
-					"than 108 bytes%s",
-				    value, "");
+		if (value[0] != '/' ||
+		    copy_checked(cfg->control_socket, sizeof(cfg->control_socket), value) < 0)
+			return fail(ps,
+			            "control_socket '%s' must be an absolute path shorter "
+			            "than 108 bytes%s",
+			            value, "");
 		break;
 	case SEEN_IDLE_LOCK:
 		if (lfs_parse_duration(value, &cfg->idle_lock_seconds) < 0)
 			return fail(ps, "idle_lock '%s' is not a duration like 15m, 2h or off%s",
-				    value, "");
+			            value, "");
 		break;
 	case SEEN_AUDIT_LOG:
 		if (copy_checked(cfg->audit_log, sizeof(cfg->audit_log), value) < 0)
 			return fail(ps, "audit log path '%s' is empty or longer than 255 bytes%s",
-				    value, "");
+			            value, "");
 		break;
 	case SEEN_STAGING_ROOT:
 		if (!staging_root_valid(value) ||
 		    copy_checked(cfg->staging_root, sizeof(cfg->staging_root), value) < 0)
-			return fail(ps, "staging_root '%s' must be a relative path inside the "
-					"mount, without '.' or '..' components%s",
-				    value, "");
+			return fail(ps,
+			            "staging_root '%s' must be a relative path inside the "
+			            "mount, without '.' or '..' components%s",
+			            value, "");
 		break;
 	case SEEN_STAGING_TTL:
 	case SEEN_STAGING_MAX_TTL: {
@@ -264,9 +267,10 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 	}
 	case SEEN_STAGING_EXTEND:
 		if (parse_bool(value, &cfg->staging_allow_extend) < 0)
-			return fail(ps, "staging_allow_extend '%s' must be yes or no (or true/false, "
-					"on/off, 1/0)%s",
-				    value, "");
+			return fail(ps,
+			            "staging_allow_extend '%s' must be yes or no (or true/false, "
+			            "on/off, 1/0)%s",
+			            value, "");
 		break;
 	case SEEN_STAGING_SHORTEN:
 		if (strcmp(value, "yes") && strcmp(value, "no"))
@@ -277,9 +281,10 @@ static int parse_value(struct parse_state *ps, unsigned bit, const char *value)
 		char *end;
 		unsigned long v = strtoul(value, &end, 10);
 		if (!*value || *end || value[0] == '-' || v > 100000)
-			return fail(ps, "staging_max_per_user '%s' is not a number of directories "
-					"(0 = no limit)%s",
-				    value, "");
+			return fail(ps,
+			            "staging_max_per_user '%s' is not a number of directories "
+			            "(0 = no limit)%s",
+			            value, "");
 		cfg->staging_max_per_user = (unsigned)v;
 		break;
 	}
@@ -309,7 +314,7 @@ static int strip_comment(const char *value, char *out, size_t outlen)
 }
 
 static int parse_key(struct parse_state *ps, const char *section, const char *name,
-		     const char *value)
+                     const char *value)
 {
 	unsigned bit = key_bit(section, name);
 	if (!bit)
@@ -329,7 +334,7 @@ static void note_skipped(struct lfs_vault_config *cfg, const char *section, cons
 	size_t used = strlen(cfg->skipped);
 	if (used + 4 < sizeof(cfg->skipped))
 		snprintf(cfg->skipped + used, sizeof(cfg->skipped) - used, "%s[%s] %s",
-			 used ? "; " : "", section, why);
+		         used ? "; " : "", section, why);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -343,8 +348,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		struct lfs_vault_config scratch = *ps->cfg;
 		struct parse_state sub = {.cfg = &scratch, .err = why, .errlen = sizeof(why)};
 		int ok = section_known(section, strlen(section))
-			     ? parse_key(&sub, section, name, value)
-			     : fail(&sub, "unknown section [%s]%s", section, "");
+		             ? parse_key(&sub, section, name, value)
+		             : fail(&sub, "unknown section [%s]%s", section, "");
 		if (ok && !sub.failed)
 			*ps->cfg = scratch;
 		else
@@ -369,7 +374,8 @@ static bool section_is_core(const char *text, int line)
 		const char *q = p;
 		while (q < p + len && (*q == ' ' || *q == '\t'))
 			q++;
-		const char *close = q < p + len && *q == '[' ? memchr(q, ']', len - (size_t)(q - p)) : NULL;
+		const char *close =
+		    q < p + len && *q == '[' ? memchr(q, ']', len - (size_t)(q - p)) : NULL;
 		if (close) {
 			sec = q + 1;
 			seclen = (size_t)(close - q - 1);
@@ -381,7 +387,7 @@ static bool section_is_core(const char *text, int line)
 }
 
 static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-		 size_t errlen, bool staging_only)
+                 size_t errlen, bool staging_only)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (memchr(text, '\0', len)) {
@@ -401,7 +407,7 @@ static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, cha
 	}
 	char reason[256] = "";
 	struct parse_state ps = {
-		.cfg = cfg, .err = reason, .errlen = sizeof(reason), .staging_only = staging_only};
+	    .cfg = cfg, .err = reason, .errlen = sizeof(reason), .staging_only = staging_only};
 	int line = ini_parse_string(copy, handler, &ps);
 	if (line > 0 && staging_only && !reason[0] && !section_is_core(copy, line)) {
 		char why[32];
@@ -418,9 +424,9 @@ static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, cha
 	}
 	if ((cfg->seen & SEEN_REQUIRED) != SEEN_REQUIRED) {
 		const char *missing = !(cfg->seen & SEEN_FORMAT)   ? "format"
-				      : !(cfg->seen & SEEN_UUID)   ? "uuid"
-				      : !(cfg->seen & SEEN_CIPHER) ? "cipher"
-								   : "created";
+		                      : !(cfg->seen & SEEN_UUID)   ? "uuid"
+		                      : !(cfg->seen & SEEN_CIPHER) ? "cipher"
+		                                                   : "created";
 		snprintf(err, errlen, "missing required key '%s' in section [vault]", missing);
 		return -EINVAL;
 	}
@@ -436,13 +442,13 @@ static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, cha
 }
 
 int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	return parse(text, len, cfg, err, errlen, false);
 }
 
 int lfs_config_parse_staging(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	return parse(text, len, cfg, err, errlen, true);
 }
@@ -452,14 +458,14 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 	char hex[33];
 	sodium_bin2hex(hex, sizeof(hex), cfg->uuid, 16);
 	int n = snprintf(buf, buflen,
-			 "# lethefs vault configuration. The [vault] keys are fixed at creation;\n"
-			 "# editing them makes the vault refuse to open. See lethefs.conf(5).\n"
-			 "[vault]\n"
-			 "format = %d\n"
-			 "uuid = %s\n"
-			 "cipher = %s\n"
-			 "created = %s\n",
-			 cfg->format, hex, lfs_cipher_name(cfg->cipher), cfg->created);
+	                 "# lethefs vault configuration. The [vault] keys are fixed at creation;\n"
+	                 "# editing them makes the vault refuse to open. See lethefs.conf(5).\n"
+	                 "[vault]\n"
+	                 "format = %d\n"
+	                 "uuid = %s\n"
+	                 "cipher = %s\n"
+	                 "created = %s\n",
+	                 cfg->format, hex, lfs_cipher_name(cfg->cipher), cfg->created);
 	if (n < 0 || (size_t)n >= buflen)
 		return -ENOSPC;
 	size_t used = (size_t)n;
@@ -473,28 +479,28 @@ int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t bufl
 		const char *section, *name, *value;
 		unsigned bit;
 	} optional[] = {
-		{"access", "admin_group", cfg->admin_group, SEEN_ADMIN_GROUP},
-		{"access", "control_socket", cfg->control_socket, SEEN_CONTROL_SOCKET},
-		{"access", "idle_lock", idle, SEEN_IDLE_LOCK},
-		{"audit", "log", cfg->audit_log, SEEN_AUDIT_LOG},
-		{"staging", "staging_root", cfg->staging_root, SEEN_STAGING_ROOT},
-		{"staging", "staging_default_ttl", sttl, SEEN_STAGING_TTL},
-		{"staging", "staging_allow_extend", cfg->staging_allow_extend ? "yes" : "no",
-		 SEEN_STAGING_EXTEND},
-		{"staging", "staging_max_ttl", smax, SEEN_STAGING_MAX_TTL},
-		{"staging", "owner_may_shorten", cfg->staging_owner_may_shorten ? "yes" : "no",
-		 SEEN_STAGING_SHORTEN},
-		{"staging", "staging_max_per_user", sper, SEEN_STAGING_PER_USER},
+	    {"access", "admin_group", cfg->admin_group, SEEN_ADMIN_GROUP},
+	    {"access", "control_socket", cfg->control_socket, SEEN_CONTROL_SOCKET},
+	    {"access", "idle_lock", idle, SEEN_IDLE_LOCK},
+	    {"audit", "log", cfg->audit_log, SEEN_AUDIT_LOG},
+	    {"staging", "staging_root", cfg->staging_root, SEEN_STAGING_ROOT},
+	    {"staging", "staging_default_ttl", sttl, SEEN_STAGING_TTL},
+	    {"staging", "staging_allow_extend", cfg->staging_allow_extend ? "yes" : "no",
+	     SEEN_STAGING_EXTEND},
+	    {"staging", "staging_max_ttl", smax, SEEN_STAGING_MAX_TTL},
+	    {"staging", "owner_may_shorten", cfg->staging_owner_may_shorten ? "yes" : "no",
+	     SEEN_STAGING_SHORTEN},
+	    {"staging", "staging_max_per_user", sper, SEEN_STAGING_PER_USER},
 	};
 	const char *section = "vault";
 	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
 		if (!(cfg->seen & optional[i].bit))
 			continue;
 		int w = snprintf(buf + used, buflen - used, "%s%s%s%s = %s\n",
-				 strcmp(section, optional[i].section) ? "[" : "",
-				 strcmp(section, optional[i].section) ? optional[i].section : "",
-				 strcmp(section, optional[i].section) ? "]\n" : "", optional[i].name,
-				 optional[i].value);
+		                 strcmp(section, optional[i].section) ? "[" : "",
+		                 strcmp(section, optional[i].section) ? optional[i].section : "",
+		                 strcmp(section, optional[i].section) ? "]\n" : "",
+		                 optional[i].name, optional[i].value);
 		if (w < 0 || (size_t)w >= buflen - used)
 			return -ENOSPC;
 		used += (size_t)w;

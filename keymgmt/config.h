@@ -23,16 +23,16 @@ struct lfs_vault_config {
 	uint8_t uuid[16];
 	enum lfs_cipher_id cipher;
 	char created[32]; /* ISO 8601 UTC */
-	unsigned seen;	  /* bitmask of keys met while parsing */
+	unsigned seen;    /* bitmask of keys met while parsing */
 
 	/* [access]: who may unlock, where, and for how long. */
-	char admin_group[33];	    /* group allowed on the control socket; "" = root only */
+	char admin_group[33];       /* group allowed on the control socket; "" = root only */
 	char control_socket[108];   /* "" = the default under /run/lethefs/ */
 	uint64_t idle_lock_seconds; /* 0 = never lock for inactivity */
 	/* [audit] */
 	char audit_log[256]; /* "" = LFS_AUDIT_DEFAULT_NAME in the vault */
 	/* [staging] (docs/STAGING.md) */
-	char staging_root[256];	       /* relative path in the mount; "" = none */
+	char staging_root[256];        /* relative path in the mount; "" = none */
 	uint64_t staging_default_ttl;  /* for directories made under staging_root */
 	uint64_t staging_max_ttl;      /* 0 = no limit ("off"); default 30 days */
 	int staging_allow_extend;      /* 0/1: may a TTL be pushed later? */
@@ -58,13 +58,13 @@ struct lfs_vault_config {
 /* Parses text (len bytes, need not be NUL-terminated). Returns 0, or -EINVAL
  * with a human-readable reason in err. */
 int lfs_config_parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-		     size_t errlen);
+                     size_t errlen);
 /* The same for what expiring staging directories needs ([vault] and
  * [staging]): an error in any other section is skipped and described in
  * cfg->skipped, so that a typo elsewhere never keeps expired data on disk
  * (lethefs shred-expired). Errors in [vault] or [staging] still fail. */
 int lfs_config_parse_staging(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-			     size_t errlen);
+                             size_t errlen);
 /* Renders the config as INI text. Returns the length, or -ENOSPC. */
 int lfs_config_format(const struct lfs_vault_config *cfg, char *buf, size_t buflen);
 /* The same text with the value of [vault] format replaced by format and

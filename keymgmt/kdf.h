@@ -30,12 +30,12 @@
 #define LFS_KDF_CTX_IATTR   "lfiatt01" /* format 2: inode attributes (FORMAT.md 14.9) */
 
 void lfs_kdf_derive(uint8_t out[LFS_KEY_LEN], const uint8_t root[LFS_KEY_LEN], uint64_t subkey_id,
-		    const char ctx[8]);
+                    const char ctx[8]);
 
 /* Per-file content key: keyed BLAKE2b over the file id, so that no two
  * files share a content key (this bounds the number of random nonces used
  * under one AES-GCM key to one file's blocks). */
 void lfs_kdf_file_key(uint8_t out[LFS_KEY_LEN], const uint8_t content_root[LFS_KEY_LEN],
-		      const uint8_t file_id[16]);
+                      const uint8_t file_id[16]);
 
 #endif

@@ -12,7 +12,7 @@ static const uint8_t keyring_magic[8] = {'L', 'E', 'T', 'H', 'E', 'K', 'R', '1'}
 #define BODY_FIXED      8
 
 void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
-		      enum lfs_cipher_id cipher)
+                      enum lfs_cipher_id cipher)
 {
 	memset(kr, 0, sizeof(*kr));
 	pthread_rwlock_init(&kr->lock, NULL);
@@ -149,7 +149,7 @@ static int decode_body(struct lfs_keyring *kr, const uint8_t *body, unsigned n)
 }
 
 int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
-		       const uint8_t *file, size_t len)
+                       const uint8_t *file, size_t len)
 {
 	uint8_t uuid[LFS_UUID_LEN];
 	unsigned n;
@@ -166,8 +166,8 @@ int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_K
 		return -ENOMEM;
 	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_KEYRING);
 	r = crypto_aead_xchacha20poly1305_ietf_decrypt(
-		body, NULL, NULL, file + LFS_KEYRING_HDR_LEN + 24, body_len + 16, file,
-		LFS_KEYRING_HDR_LEN, file + LFS_KEYRING_HDR_LEN, wrap);
+	    body, NULL, NULL, file + LFS_KEYRING_HDR_LEN + 24, body_len + 16, file,
+	    LFS_KEYRING_HDR_LEN, file + LFS_KEYRING_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	if (r != 0) {
 		sodium_free(body);
@@ -225,8 +225,8 @@ int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len)
 	encode_header(kr, n, out);
 	randombytes_buf(out + LFS_KEYRING_HDR_LEN, 24);
 	int sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
-		out + LFS_KEYRING_HDR_LEN + 24, NULL, body, body_len, out, LFS_KEYRING_HDR_LEN, NULL,
-						   out + LFS_KEYRING_HDR_LEN, wrap);
+	    out + LFS_KEYRING_HDR_LEN + 24, NULL, body, body_len, out, LFS_KEYRING_HDR_LEN, NULL,
+	    out + LFS_KEYRING_HDR_LEN, wrap);
 	sodium_memzero(wrap, sizeof(wrap));
 	sodium_free(body);
 	if (sealed != 0) {

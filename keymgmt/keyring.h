@@ -21,14 +21,14 @@
 #include "cipher.h"
 #include "keyslots.h"
 
-#define LFS_MAX_EPOCHS          64
-#define LFS_KEYRING_FILE_NAME   "lethefs.keyring"
-#define LFS_KEYRING_HDR_LEN     32
-#define LFS_KEYRING_ENTRY_LEN   40
+#define LFS_MAX_EPOCHS        64
+#define LFS_KEYRING_FILE_NAME "lethefs.keyring"
+#define LFS_KEYRING_HDR_LEN   32
+#define LFS_KEYRING_ENTRY_LEN 40
 /* Body entries: up to LFS_MAX_EPOCHS data epochs plus the optional audit
  * key entry (epoch id 0, docs/FORMAT.md 4.2). */
 #define LFS_KEYRING_MAX_ENTRIES (LFS_MAX_EPOCHS + 1)
-#define LFS_KEYRING_MAX_FILE_LEN                                                                  \
+#define LFS_KEYRING_MAX_FILE_LEN                                                                   \
 	(LFS_KEYRING_HDR_LEN + 24 + 8 + LFS_KEYRING_MAX_ENTRIES * LFS_KEYRING_ENTRY_LEN + 16)
 
 /* Epoch flags (the keyring entry's flags, docs/FORMAT.md 4.2; a staging
@@ -102,7 +102,7 @@ struct lfs_keyring {
 };
 
 void lfs_keyring_init(struct lfs_keyring *kr, const uint8_t uuid[LFS_UUID_LEN],
-		      enum lfs_cipher_id cipher);
+                      enum lfs_cipher_id cipher);
 void lfs_keyring_destroy(struct lfs_keyring *kr);
 
 /* A new vault: random master key and a first data-key epoch (1), of
@@ -111,7 +111,7 @@ int lfs_keyring_generate(struct lfs_keyring *kr, int format);
 /* Unlock: master key plus the sealed keyring file. -EKEYREJECTED when the
  * blob does not authenticate under this master key, -EINVAL if malformed. */
 int lfs_keyring_unlock(struct lfs_keyring *kr, const uint8_t master[LFS_MASTER_KEY_LEN],
-		       const uint8_t *file, size_t len);
+                       const uint8_t *file, size_t len);
 /* Seals the keyring for disk. out must hold LFS_KEYRING_MAX_FILE_LEN. */
 int lfs_keyring_seal(struct lfs_keyring *kr, uint8_t *out, size_t *len);
 /* Wipes every key. Afterwards lfs_keyring_get returns -EACCES. */
@@ -193,6 +193,6 @@ int lfs_keyring_merge(struct lfs_keyring *kr, const uint8_t *file, size_t len, b
  * *nentries counts the body's entries: the data epochs plus the audit key
  * entry when there is one (which only the sealed body tells). */
 int lfs_keyring_peek(const uint8_t *file, size_t len, uint8_t uuid[LFS_UUID_LEN],
-		     unsigned *nentries);
+                     unsigned *nentries);
 
 #endif

@@ -41,8 +41,7 @@ void lfs_keyslots_encode(const struct lfs_keyslots *ks, uint8_t out[LFS_KEYSLOTS
 {
 	encode_header(ks, out);
 	for (int i = 0; i < LFS_NSLOTS; i++)
-		encode_slot(&ks->slot[i],
-			    out + LFS_KEYSLOTS_HDR_LEN + (size_t)i * LFS_KEYSLOT_LEN);
+		encode_slot(&ks->slot[i], out + LFS_KEYSLOTS_HDR_LEN + (size_t)i * LFS_KEYSLOT_LEN);
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -96,7 +95,8 @@ int lfs_keyslots_decode(const uint8_t *buf, size_t len, struct lfs_keyslots *out
 /* AD = file header (magic, version, uuid) || slot index || slot parameters:
  * a slot moved to another index, copied from another vault, or with edited
  * KDF parameters fails to open. */
-static void slot_ad(const struct lfs_keyslots *ks, int idx, uint8_t ad[LFS_KEYSLOTS_HDR_LEN + 2 + SLOT_AD_SPAN])
+static void slot_ad(const struct lfs_keyslots *ks, int idx,
+                    uint8_t ad[LFS_KEYSLOTS_HDR_LEN + 2 + SLOT_AD_SPAN])
 {
 	uint8_t enc[LFS_KEYSLOT_LEN];
 	encode_header(ks, ad);
@@ -106,17 +106,17 @@ static void slot_ad(const struct lfs_keyslots *ks, int idx, uint8_t ad[LFS_KEYSL
 }
 
 static int slot_kek(const struct lfs_keyslot *s, const void *secret, size_t secret_len,
-		    uint8_t kek[32])
+                    uint8_t kek[32])
 {
 	if (crypto_pwhash(kek, 32, secret, secret_len, s->salt, s->opslimit, (size_t)s->memlimit,
-			  crypto_pwhash_ALG_ARGON2ID13) != 0)
+	                  crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return -ENOMEM;
 	return 0;
 }
 
-int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
-		     const void *secret, size_t secret_len, uint64_t opslimit, uint64_t memlimit,
-		     const uint8_t master[LFS_MASTER_KEY_LEN])
+int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type, const void *secret,
+                     size_t secret_len, uint64_t opslimit, uint64_t memlimit,
+                     const uint8_t master[LFS_MASTER_KEY_LEN])
 {
 	if (idx < 0 || idx >= LFS_NSLOTS || type == LFS_SLOT_EMPTY || type > LFS_SLOT_EXTPASS ||
 	    !kdf_params_valid(opslimit, memlimit))
@@ -142,7 +142,7 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 	}
 	slot_ad(ks, idx, ad);
 	r = crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, NULL, master, LFS_MASTER_KEY_LEN,
-						       ad, sizeof(ad), NULL, s->nonce, kek);
+	                                               ad, sizeof(ad), NULL, s->nonce, kek);
 	sodium_memzero(kek, sizeof(kek));
 	if (r != 0) {
 		memset(s, 0, sizeof(*s));
@@ -152,7 +152,7 @@ int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
 }
 
 int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secret,
-		       size_t secret_len, uint8_t master[LFS_MASTER_KEY_LEN])
+                       size_t secret_len, uint8_t master[LFS_MASTER_KEY_LEN])
 {
 	if (idx < 0 || idx >= LFS_NSLOTS)
 		return -EINVAL;
@@ -168,9 +168,8 @@ int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secre
 	if (r < 0)
 		return r;
 	slot_ad(ks, idx, ad);
-	r = crypto_aead_xchacha20poly1305_ietf_decrypt(master, NULL, NULL, s->wrapped,
-						       sizeof(s->wrapped), ad, sizeof(ad), s->nonce,
-						       kek);
+	r = crypto_aead_xchacha20poly1305_ietf_decrypt(
+	    master, NULL, NULL, s->wrapped, sizeof(s->wrapped), ad, sizeof(ad), s->nonce, kek);
 	sodium_memzero(kek, sizeof(kek));
 	if (r != 0) {
 		sodium_memzero(master, LFS_MASTER_KEY_LEN);
@@ -180,7 +179,7 @@ int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secre
 }
 
 int lfs_keyslots_unwrap_any(const struct lfs_keyslots *ks, const void *secret, size_t secret_len,
-			    uint8_t master[LFS_MASTER_KEY_LEN], int *which)
+                            uint8_t master[LFS_MASTER_KEY_LEN], int *which)
 {
 	int last = -EKEYREJECTED;
 	int tried = 0, skipped = 0;
@@ -196,15 +195,15 @@ int lfs_keyslots_unwrap_any(const struct lfs_keyslots *ks, const void *secret, s
 		if (r == -ERANGE) {
 			skipped++;
 			lfs_warn("keyslot %d was not tried: its Argon2id parameters (%llu passes, "
-				 "%llu KiB) are %s lethefs accepts for a %s slot; lethefs never "
-				 "writes such a slot (edited?)",
-				 i, (unsigned long long)s->opslimit,
-				 (unsigned long long)(s->memlimit >> 10),
-				 lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) ==
-						 LFS_KDF_ABOVE_CEILING
-					 ? "above what"
-					 : "below what",
-				 lfs_slot_type_name(s->type));
+			         "%llu KiB) are %s lethefs accepts for a %s slot; lethefs never "
+			         "writes such a slot (edited?)",
+			         i, (unsigned long long)s->opslimit,
+			         (unsigned long long)(s->memlimit >> 10),
+			         lfs_kdf_bounds_open(s->type, s->opslimit, s->memlimit) ==
+			                 LFS_KDF_ABOVE_CEILING
+			             ? "above what"
+			             : "below what",
+			         lfs_slot_type_name(s->type));
 			continue;
 		}
 		tried++;

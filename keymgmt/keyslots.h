@@ -19,8 +19,8 @@
 enum lfs_slot_type {
 	LFS_SLOT_EMPTY = 0,
 	LFS_SLOT_PASSPHRASE = 1, /* Argon2id over a typed or piped passphrase */
-	LFS_SLOT_KEYFILE = 2,	 /* Argon2id (cheap parameters allowed) over a key file */
-	LFS_SLOT_EXTPASS = 3,	 /* Argon2id over an external program's output */
+	LFS_SLOT_KEYFILE = 2,    /* Argon2id (cheap parameters allowed) over a key file */
+	LFS_SLOT_EXTPASS = 3,    /* Argon2id over an external program's output */
 };
 
 #define LFS_KDF_ARGON2ID13 2
@@ -52,20 +52,20 @@ void lfs_keyslots_encode(const struct lfs_keyslots *ks, uint8_t out[LFS_KEYSLOTS
 /* Fills slot idx: fresh salt and nonce, wraps master under the secret.
  * Returns 0, -ENOMEM (Argon2id could not allocate), -ERANGE (parameters
  * that could not be opened, kdf_bounds.h) or -EINVAL. */
-int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type,
-		     const void *secret, size_t secret_len, uint64_t opslimit, uint64_t memlimit,
-		     const uint8_t master[LFS_MASTER_KEY_LEN]);
+int lfs_keyslot_wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type, const void *secret,
+                     size_t secret_len, uint64_t opslimit, uint64_t memlimit,
+                     const uint8_t master[LFS_MASTER_KEY_LEN]);
 /* Returns 0 with master filled, -EKEYREJECTED when the secret does not open
  * this slot (or the slot was moved, copied or edited), -ENOENT for an empty
  * slot, -ERANGE (without running Argon2id) when its parameters are out of
  * the bounds of kdf_bounds.h, -ENOMEM. */
 int lfs_keyslot_unwrap(const struct lfs_keyslots *ks, int idx, const void *secret,
-		       size_t secret_len, uint8_t master[LFS_MASTER_KEY_LEN]);
+                       size_t secret_len, uint8_t master[LFS_MASTER_KEY_LEN]);
 /* Tries every used slot in order; on success *which is the slot index.
  * Slots out of bounds are skipped with a warning; -ERANGE when every used
  * slot was. */
 int lfs_keyslots_unwrap_any(const struct lfs_keyslots *ks, const void *secret, size_t secret_len,
-			    uint8_t master[LFS_MASTER_KEY_LEN], int *which);
+                            uint8_t master[LFS_MASTER_KEY_LEN], int *which);
 int lfs_keyslots_count_used(const struct lfs_keyslots *ks);
 const char *lfs_slot_type_name(enum lfs_slot_type t);
 

@@ -33,7 +33,7 @@ static const struct slurp_rule keyfile_rule = {LFS_KEYFILE_MAX, false, "key file
 
 /* Reads at most rule->max bytes from fd into s. */
 static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const char *what,
-		 const struct slurp_rule *rule)
+                 const struct slurp_rule *rule)
 {
 	s->data = sodium_malloc(rule->max + 1);
 	if (!s->data)
@@ -47,7 +47,7 @@ static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const c
 	}
 	if (got > rule->max) {
 		snprintf(err, errlen, "%s from %s is longer than %zu bytes", rule->noun, what,
-			 rule->max);
+		         rule->max);
 		lfs_secret_free(s);
 		return -EINVAL;
 	}
@@ -65,7 +65,7 @@ static int slurp(int fd, struct lfs_secret *s, char *err, size_t errlen, const c
 }
 
 static int from_file(const char *path, struct lfs_secret *s, char *err, size_t errlen,
-		     const struct slurp_rule *rule)
+                     const struct slurp_rule *rule)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
@@ -102,7 +102,7 @@ static int from_program(const char *cmd, struct lfs_secret *s, char *err, size_t
 		;
 	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
 		snprintf(err, errlen, "--extpass program '%s' failed (status %d)", cmd,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		lfs_secret_free(s);
 		r = -EIO;
 	}
@@ -139,8 +139,8 @@ static int ask_tty(int tty, const char *prompt, struct lfs_secret *s, char *err,
 	if (!s->data)
 		return -ENOMEM;
 	if (n <= 0 || s->data[n - 1] != '\n') {
-		snprintf(err, errlen, n > LFS_SECRET_MAX ? "passphrase too long"
-							 : "no passphrase entered");
+		snprintf(err, errlen,
+		         n > LFS_SECRET_MAX ? "passphrase too long" : "no passphrase entered");
 		lfs_secret_free(s);
 		return -EINVAL;
 	}
@@ -154,13 +154,13 @@ static int ask_tty(int tty, const char *prompt, struct lfs_secret *s, char *err,
 }
 
 static int from_terminal(const char *prompt, bool confirm, struct lfs_secret *s, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (tty < 0) {
 		snprintf(err, errlen,
-			 "no terminal to ask for the secret; use --passfile, --passfd, "
-			 "--extpass or --keyfile");
+		         "no terminal to ask for the secret; use --passfile, --passfd, "
+		         "--extpass or --keyfile");
 		return -ENXIO;
 	}
 	int r = ask_tty(tty, prompt, s, err, errlen);
@@ -180,15 +180,15 @@ static int from_terminal(const char *prompt, bool confirm, struct lfs_secret *s,
 }
 
 int lfs_secret_read(const struct lfs_secret_source *src, bool confirm, const char *prompt,
-		    struct lfs_secret *out, char *err, size_t errlen)
+                    struct lfs_secret *out, char *err, size_t errlen)
 {
 	out->data = NULL;
 	out->len = 0;
 	int given = (src->passfile != NULL) + (src->passfd >= 0) + (src->extpass != NULL) +
-		    (src->keyfile != NULL);
+	            (src->keyfile != NULL);
 	if (given > 1) {
 		snprintf(err, errlen,
-			 "give only one of --passfile, --passfd, --extpass and --keyfile");
+		         "give only one of --passfile, --passfd, --extpass and --keyfile");
 		return -EINVAL;
 	}
 	if (src->passfile)

@@ -30,7 +30,7 @@ struct lfs_secret {
  * src->recovery the terminal prompt is "Recovery key: " instead of prompt.
  * Returns 0 or a negative errno; err explains. */
 int lfs_secret_read(const struct lfs_secret_source *src, bool confirm, const char *prompt,
-		    struct lfs_secret *out, char *err, size_t errlen);
+                    struct lfs_secret *out, char *err, size_t errlen);
 void lfs_secret_free(struct lfs_secret *s);
 
 #endif

@@ -17,7 +17,7 @@
 #define CONFIG_MAX 65536
 
 static enum lfs_vault_error vault_open(const char *path, struct lfs_vault *v, char *err,
-				       size_t errlen, bool staging_only)
+                                       size_t errlen, bool staging_only)
 {
 	memset(v, 0, sizeof(*v));
 	v->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -32,19 +32,20 @@ static enum lfs_vault_error vault_open(const char *path, struct lfs_vault *v, ch
 	int r = lfs_read_small_file(v->dirfd, LFS_CONFIG_FILE_NAME, CONFIG_MAX, &text, &len);
 	if (r == -ENOENT) {
 		snprintf(err, errlen, "%s is not a lethefs vault (no %s)", path,
-			 LFS_CONFIG_FILE_NAME);
+		         LFS_CONFIG_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_MISSING;
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read %s/%s: %s", path, LFS_CONFIG_FILE_NAME,
-			 strerror(-r));
+		         strerror(-r));
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
 	char why[300];
-	r = staging_only ? lfs_config_parse_staging((const char *)text, len, &v->cfg, why, sizeof(why))
-			 : lfs_config_parse((const char *)text, len, &v->cfg, why, sizeof(why));
+	r = staging_only
+	        ? lfs_config_parse_staging((const char *)text, len, &v->cfg, why, sizeof(why))
+	        : lfs_config_parse((const char *)text, len, &v->cfg, why, sizeof(why));
 	free(text);
 	if (r < 0) {
 		snprintf(err, errlen, "%s/%s: %s", path, LFS_CONFIG_FILE_NAME, why);
@@ -54,14 +55,14 @@ static enum lfs_vault_error vault_open(const char *path, struct lfs_vault *v, ch
 
 	unsigned char *slots = NULL;
 	r = lfs_read_small_file(v->dirfd, LFS_KEYSLOTS_FILE_NAME, LFS_KEYSLOTS_FILE_LEN, &slots,
-				&len);
+	                        &len);
 	if (r == 0) {
 		r = lfs_keyslots_decode(slots, len, &v->slots);
 		free(slots);
 	}
 	if ((r < 0 || sodium_memcmp(v->slots.uuid, v->cfg.uuid, 16) != 0) && !staging_only) {
 		snprintf(err, errlen, "%s/%s is missing, malformed or belongs to another vault",
-			 path, LFS_KEYSLOTS_FILE_NAME);
+		         path, LFS_KEYSLOTS_FILE_NAME);
 		lfs_vault_close(v);
 		return LFS_VAULT_CORRUPT;
 	}
@@ -74,7 +75,7 @@ enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char 
 }
 
 enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vault *v, char *err,
-						size_t errlen)
+                                                size_t errlen)
 {
 	return vault_open(path, v, err, errlen, true);
 }
@@ -89,7 +90,7 @@ void lfs_vault_close(struct lfs_vault *v)
 }
 
 static int unlock_file(struct lfs_vault *v, const char *name,
-		       const uint8_t master[LFS_MASTER_KEY_LEN], struct lfs_keyring *kr)
+                       const uint8_t master[LFS_MASTER_KEY_LEN], struct lfs_keyring *kr)
 {
 	unsigned char *file = NULL;
 	size_t flen;
@@ -110,7 +111,7 @@ static int unlock_file(struct lfs_vault *v, const char *name,
  * open but lethefs.keyring.new does, this finishes the rename (best
  * effort: the keys are used either way). */
 static int open_keyring_file(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			     struct lfs_keyring *kr)
+                             struct lfs_keyring *kr)
 {
 	int r = unlock_file(v, LFS_KEYRING_FILE_NAME, master, kr);
 	if (r != -EKEYREJECTED)
@@ -132,7 +133,7 @@ static int open_keyring_file(struct lfs_vault *v, const uint8_t master[LFS_MASTE
  * the other direction, refused all the same); one that still says 1 for a
  * format-2 keyring is the last step of an upgrade cut short. */
 static int open_keyring(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			struct lfs_keyring *kr)
+                        struct lfs_keyring *kr)
 {
 	int r = open_keyring_file(v, master, kr);
 	if (r < 0)
@@ -158,7 +159,7 @@ int lfs_vault_store_format(struct lfs_vault *v)
 		return r;
 	char *out = malloc(len + 16);
 	int n = out ? lfs_config_set_format((const char *)text, len, v->cfg.format, out, len + 16)
-		    : -ENOMEM;
+	            : -ENOMEM;
 	free(text);
 	if (n >= 0)
 		n = lfs_replace_file(v->dirfd, LFS_CONFIG_FILE_NAME, out, (size_t)n, 0600);
@@ -169,7 +170,7 @@ int lfs_vault_store_format(struct lfs_vault *v)
 }
 
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
-		     int *slot)
+                     int *slot)
 {
 	uint8_t *master = sodium_malloc(LFS_MASTER_KEY_LEN);
 	if (!master)
@@ -195,7 +196,7 @@ int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct
 }
 
 int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			    struct lfs_keyring *kr)
+                            struct lfs_keyring *kr)
 {
 	lfs_keyring_init(kr, v->cfg.uuid, v->cfg.cipher);
 	if (!lfs_cipher_available(v->cfg.cipher))
@@ -242,8 +243,8 @@ static int write_data_root(int vfd, struct lfs_keyring *kr, lfs_vault_root_fn ma
 }
 
 static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct lfs_keyring *kr,
-			     enum lfs_slot_type slot_type, const void *secret, size_t len,
-			     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root)
+                             enum lfs_slot_type slot_type, const void *secret, size_t len,
+                             const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root)
 {
 	struct lfs_keyslots ks;
 	memset(&ks, 0, sizeof(ks));
@@ -278,9 +279,9 @@ static int write_vault_files(int vfd, const struct lfs_vault_config *cfg, struct
 }
 
 int lfs_vault_create(const char *path, int format, enum lfs_cipher_id cipher,
-		     enum lfs_slot_type slot_type, const void *secret, size_t len,
-		     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
-		     size_t errlen)
+                     enum lfs_slot_type slot_type, const void *secret, size_t len,
+                     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
+                     size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));

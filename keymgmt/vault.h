@@ -44,14 +44,14 @@ enum lfs_vault_error {
 
 /* Opens the public parts (config, keyslots). No secret needed. */
 enum lfs_vault_error lfs_vault_open(const char *path, struct lfs_vault *v, char *err,
-				    size_t errlen);
+                                    size_t errlen);
 void lfs_vault_close(struct lfs_vault *v);
 /* The same for expiring staging directories without any key (lethefs
  * shred-expired): only [vault] and [staging] of the config must be right
  * (an error elsewhere is described in v->cfg.skipped), and the keyslot
  * file is not needed (v->slots is zero when it is unusable). */
 enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vault *v, char *err,
-						size_t errlen);
+                                                size_t errlen);
 
 /* Tries the secret against every keyslot and unlocks kr (which this
  * initialises). -EKEYREJECTED for a wrong secret; -EINVAL when the keyring
@@ -59,14 +59,14 @@ enum lfs_vault_error lfs_vault_open_for_staging(const char *path, struct lfs_vau
  * claims format 2 for a keyring of format 1 (docs/FORMAT.md 14.7: the
  * keyring, which is authenticated, says which format a vault is). */
 int lfs_vault_unlock(struct lfs_vault *v, const void *secret, size_t len, struct lfs_keyring *kr,
-		     int *slot);
+                     int *slot);
 
 /* Unlocks kr with a master key given directly (a recovery key) instead of
  * a slot's secret. The key is checked by authenticating the keyring file
  * under it: -EKEYREJECTED for a wrong key, -EINVAL when the keyring file is
  * missing or malformed. */
 int lfs_vault_unlock_master(struct lfs_vault *v, const uint8_t master[LFS_MASTER_KEY_LEN],
-			    struct lfs_keyring *kr);
+                            struct lfs_keyring *kr);
 
 /* Keyslot changes (keymgmt/vault_slots.c). A change is: lock, reload,
  * modify v->slots' copy, store, unlock. The lock is an exclusive flock on
@@ -121,9 +121,9 @@ typedef int (*lfs_vault_root_fn)(int dirfd, struct lfs_keyring *kr);
  * directory). Its data directory is made first, its metadata written by
  * make_root. */
 int lfs_vault_create(const char *path, int format, enum lfs_cipher_id cipher,
-		     enum lfs_slot_type slot_type, const void *secret, size_t len,
-		     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
-		     size_t errlen);
+                     enum lfs_slot_type slot_type, const void *secret, size_t len,
+                     const struct lfs_kdf_params *kdf, lfs_vault_root_fn make_root, char *err,
+                     size_t errlen);
 
 /* Sets [vault] format in lethefs.conf to v->cfg.format, keeping every other
  * byte of the file (atomic replacement). */

@@ -268,8 +268,8 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		}
 		unsigned renamed = 0, skipped = 0;
 		if (e == 0)
-			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len, &renamed,
-			                      &skipped);
+			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len,
+			                      &renamed, &skipped);
 		/* Settled on the live mount unless a lock stopped it (issue 12):
 		 * the unlock's recovery finishes it before the gate opens. */
 		int settled = e == 0 ? 1 : e;

@@ -15,8 +15,8 @@
 #include <sodium.h>
 
 int lfs_rot_record_begin(struct lfs_fs *fs, uint8_t kind, int fd, const char *rel,
-			 const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-			 size_t new_len, unsigned *slot)
+                         const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                         size_t new_len, unsigned *slot)
 {
 	if (!fs->journal)
 		return -EROFS;
@@ -27,7 +27,7 @@ int lfs_rot_record_begin(struct lfs_fs *fs, uint8_t kind, int fd, const char *re
 		e = lfs_keyring_copy_journal_key(fs->kr, key);
 	if (e == 0)
 		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
-					  fs->handle_mount_fd >= 0, &rec->target);
+		                          fs->handle_mount_fd >= 0, &rec->target);
 	if (e == 0) {
 		/* A path too long for the record: the handle names it. */
 		(void)rel;
@@ -52,7 +52,7 @@ void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot)
 
 /* Parses a header of the record and authenticates it under its epoch. */
 static int record_header(struct lfs_keyring *kr, enum lfs_cipher_id cipher, const uint8_t *raw,
-			 size_t len, struct lfs_file_header *h)
+                         size_t len, struct lfs_file_header *h)
 {
 	if (lfs_header_parse(raw, len, h) < 0 || lfs_header_len(h->version) != len ||
 	    h->cipher != cipher || lfs_epoch_is_staging(h->epoch))
@@ -68,7 +68,7 @@ static int record_header(struct lfs_keyring *kr, enum lfs_cipher_id cipher, cons
 }
 
 int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct lfs_overwriter *w,
-		       int fd, const uint8_t *payload, size_t len)
+                       int fd, const uint8_t *payload, size_t len)
 {
 	size_t img = len / 2;
 	if (len % 2 || (img != LFS_FILE_HDR_V1_LEN && img != LFS_FILE_HDR_V2_LEN))
@@ -83,8 +83,8 @@ int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct
 	/* (The inode attribute's flag may go: it comes back after, FORMAT.md
 	 * 14.9.) */
 	if (e == 0 && ((oh.flags != nh.flags && (oh.flags & ~LFS_HDR_FLAG_IATTR) != nh.flags) ||
-		       oh.version != nh.version ||
-		       sodium_memcmp(oh.file_id, nh.file_id, LFS_FILE_ID_LEN) == 0))
+	               oh.version != nh.version ||
+	               sodium_memcmp(oh.file_id, nh.file_id, LFS_FILE_ID_LEN) == 0))
 		e = -EINVAL;
 	if (e < 0)
 		return e;

@@ -29,8 +29,8 @@
  * record) and syncs it: the object's old blocks are fsync'd data that the
  * conversion rewrites in place. */
 int lfs_rot_record_begin(struct lfs_fs *fs, uint8_t kind, int fd, const char *rel,
-			 const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-			 size_t new_len, unsigned *slot);
+                         const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                         size_t new_len, unsigned *slot);
 void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot);
 
 /* Recovery of a file record on the file open read-write on fd: if its
@@ -41,7 +41,7 @@ void lfs_rot_record_end(struct lfs_fs *fs, unsigned slot);
  * carries neither header (another file now), -EINVAL when the record is
  * unusable, -EIO when a block authenticates under neither header. */
 int lfs_rot_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, struct lfs_overwriter *w,
-		       int fd, const uint8_t *payload, size_t len);
+                       int fd, const uint8_t *payload, size_t len);
 /* Recovery of a directory record on the directory open on dirfd: its names
  * are moved to the new epoch (idempotent). -ESTALE when the directory has
  * another id now. */

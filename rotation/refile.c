@@ -114,8 +114,8 @@ static int refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs
 	if (!disk)
 		r = -ENOMEM;
 	uint64_t nblocks = size ? (size - 1) / LFS_BLOCK_SIZE + 1 : 0;
-	struct lfs_overwrite o = {.disk_h = *old_h, .seal_h = *new_h,
-	                          .final_block = nblocks ? nblocks - 1 : 0};
+	struct lfs_overwrite o = {
+	    .disk_h = *old_h, .seal_h = *new_h, .final_block = nblocks ? nblocks - 1 : 0};
 	/* The block records name the header on disk, which recovery checks
 	 * (fs/overwrite.c): the old one, but for a conversion undone after a
 	 * failure (convert_file.c), which runs from the new header back to the

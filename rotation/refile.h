@@ -41,8 +41,8 @@
  * -EINTR returned. This is how a lock stops a conversion within one chunk:
  * the file keys derived at the start must not outlive the keyring's wipe
  * by the time a large file takes. */
-int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w,
-               int fd, const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
+int lfs_refile(const struct lfs_layout *l, struct lfs_keyring *kr, struct lfs_overwriter *w, int fd,
+               const struct lfs_file_header *old_h, const struct lfs_file_header *new_h,
                const uint8_t *new_raw, bool replay, bool (*keep_going)(void *ctx), void *ctx,
                uint64_t *plain_bytes);
 /* lfs_refile without the final fdatasync: for a batch of files whose data

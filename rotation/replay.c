@@ -28,7 +28,8 @@ static int read_legacy(int vault_dirfd, struct lfs_rotjournal *j)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int e = lfs_read_small_file(vault_dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf, &len);
+	int e =
+	    lfs_read_small_file(vault_dirfd, LFS_ROTATION_JOURNAL, LFS_ROTJ_MAX_LEN, &buf, &len);
 	if (e < 0)
 		return e;
 	e = lfs_rotjournal_decode(buf, len, j);
@@ -43,16 +44,15 @@ void lfs_rotation_recover(struct lfs_rotation *r)
 	if (e == -ENOENT)
 		return;
 	lfs_err("rotation: %s (written by lethefs 0.1) is not applied: it cannot be "
-		"authenticated. If this vault crashed during a rotation under that version, "
-		"unmount it and run 'lethefs fsck --repair --apply-legacy-journal'; else remove "
-		"the file",
-		LFS_ROTATION_JOURNAL);
+	        "authenticated. If this vault crashed during a rotation under that version, "
+	        "unmount it and run 'lethefs fsck --repair --apply-legacy-journal'; else remove "
+	        "the file",
+	        LFS_ROTATION_JOURNAL);
 	lfs_rot_audit(r, "legacy-journal-ignored", "journal_kind", e == 0 ? j.kind : -1, NULL, 0);
 }
 
-int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
-			 const struct lfs_layout *l, struct lfs_keyring *kr, char *what,
-			 size_t whatlen)
+int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd, const struct lfs_layout *l,
+                         struct lfs_keyring *kr, char *what, size_t whatlen)
 {
 	struct lfs_rotjournal *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -75,7 +75,7 @@ int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
 	memcpy(t.path, j->path, t.path_len);
 	bool file = j->kind == LFS_ROTJ_FILE;
 	int fd = lfs_journal_target_open(&t, data_dirfd, mount_fd,
-					 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
+	                                 file ? O_RDWR : O_RDONLY | O_DIRECTORY);
 	if (fd < 0) {
 		e = fd;
 	} else {
@@ -86,7 +86,7 @@ int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
 		/* Offline, on the explicit request of fsck --repair
 		 * --apply-legacy-journal: without block records. */
 		e = file ? lfs_rot_apply_file(l->cipher, kr, NULL, fd, payload, 2 * img)
-			 : lfs_rot_apply_dir(kr, fd, payload, 2 * img);
+		         : lfs_rot_apply_dir(kr, fd, payload, 2 * img);
 		close(fd);
 	}
 	free(j);

@@ -14,9 +14,8 @@
  * record (record.h) and removes it; what receives the object's path. 0
  * when applied (or its object is gone: -ENOENT/-ESTALE also remove it),
  * -ENOENT when there is no such file, -EINVAL when it is unusable. */
-int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd,
-			 const struct lfs_layout *l, struct lfs_keyring *kr, char *what,
-			 size_t whatlen);
+int lfs_rot_apply_legacy(int vault_dirfd, int data_dirfd, int mount_fd, const struct lfs_layout *l,
+                         struct lfs_keyring *kr, char *what, size_t whatlen);
 
 /* Whether such a journal is in the vault. */
 bool lfs_rotation_legacy_journal_exists(int vault_dirfd);

@@ -25,7 +25,7 @@
 #define ROTATION_STACK_WIPE (64 * 1024)
 
 int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
-                          const struct lfs_audit_caller *caller)
+                         const struct lfs_audit_caller *caller)
 {
 	/* Shared: under the key file lock, with what other hosts wrote merged
 	 * (one of them may have started a rotation already). */
@@ -80,9 +80,10 @@ int lfs_rotation_request(struct lfs_rotation *r, uint32_t *epoch,
 		r->env.vault->cfg.format = 2;
 		int c = lfs_vault_store_format(r->env.vault);
 		if (c < 0)
-			lfs_warn("rotation: the vault is of format 2 now but lethefs.conf could not "
-			         "say so (%s); the next mount writes it",
-			         strerror(-c));
+			lfs_warn(
+			    "rotation: the vault is of format 2 now but lethefs.conf could not "
+			    "say so (%s); the next mount writes it",
+			    strerror(-c));
 		else
 			lfs_info("rotation: the vault is upgraded to format 2 as objects are "
 			         "re-encrypted");
@@ -118,7 +119,8 @@ static unsigned retire(struct lfs_rotation *r)
 	unsigned failed = 0;
 	int kerr = 0, keyfd = lfs_rot_keyfile_begin(r, &kerr);
 	if (kerr < 0) {
-		lfs_err("rotation: cannot lock the key files to retire epochs: %s", strerror(-kerr));
+		lfs_err("rotation: cannot lock the key files to retire epochs: %s",
+		        strerror(-kerr));
 		return 1;
 	}
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
@@ -280,8 +282,8 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 		r->state = LFS_ROT_FAILED;
 		pthread_mutex_unlock(&r->lock);
 		lfs_err("rotation: %llu object(s) could not be read: the older epochs are kept "
-			"(see the log and 'lethefs fsck'; 'lethefs rotate' retries)",
-			(unsigned long long)w.errors);
+		        "(see the log and 'lethefs fsck'; 'lethefs rotate' retries)",
+		        (unsigned long long)w.errors);
 		lfs_rot_audit(r, "failure", "epoch", r->target, "unreadable", (long long)w.errors);
 		return;
 	}

@@ -102,13 +102,13 @@ struct walk {
 	struct lfs_fs *fs;
 	struct lfs_rot_xbuf *x;
 	bool count_only;
-	uint64_t found; /* objects of older epochs seen this pass */
+	uint64_t found;  /* objects of older epochs seen this pass */
 	uint64_t errors; /* objects this pass could not read or convert */
 	/* ENOSPC or EDQUOT met converting (positive errno): the pass stops at
 	 * once and the rotation is held (rotate.c). Atomic: the batches'
 	 * second thread asks lfs_rot_keep_going too (batch.h). */
 	_Atomic int nospace;
-	int treefd;	 /* d/, where long symlink targets live (fs/longlink.h) */
+	int treefd; /* d/, where long symlink targets live (fs/longlink.h) */
 	uint64_t files, bytes;
 	double t0;
 	/* fs->lock_gen when the pass began: a lock since then (even one

@@ -115,8 +115,9 @@ int lfs_up_node(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int treefd, i
 	char tmp[LFS_OBJ2_TMP_LEN];
 	lfs_obj2_tmp_name(tmp);
 	int r = lfs_up_record(&st, &rec);
-	int fd = r < 0 ? -1 : openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	                             0600);
+	int fd = r < 0
+	             ? -1
+	             : openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (r == 0 && fd < 0)
 		r = -errno;
 	if (r == 0)
@@ -197,7 +198,8 @@ int lfs_up_sweep_temps(int treefd)
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 		if (strncmp(de->d_name, LFS_TMP_PREFIX, pl) != 0 ||
-		    fstatat(treefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		    fstatat(treefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (unlinkat(treefd, de->d_name, 0) == 0)
 			n++;

@@ -102,7 +102,7 @@ int lfs_up_sweep_temps(int treefd);
 /* Encoding of the payload, exposed for the unit tests and the fuzz
  * target. */
 #define LFS_UP_TMP_NAME_LEN 29 /* ".lethefs.tmp." and 16 hex digits */
-#define LFS_UP_PAYLOAD_LEN                                                                        \
+#define LFS_UP_PAYLOAD_LEN                                                                         \
 	(LFS_FILE_HDR_V1_LEN + LFS_FILE_HDR_V2_LEN + 2 * 12 + 8 + 32 + LFS_UP_TMP_NAME_LEN)
 struct lfs_up_payload {
 	uint8_t old_hdr[LFS_FILE_HDR_V1_LEN];
@@ -110,7 +110,7 @@ struct lfs_up_payload {
 	struct timespec atime, mtime;
 	uint64_t tmp_len;     /* the temporary file's length: the file's after */
 	uint8_t tmp_hash[32]; /* BLAKE2b-256 of the temporary file's bytes */
-	char tmp_name[32]; /* LFS_UP_TMP_NAME_LEN characters and a NUL */
+	char tmp_name[32];    /* LFS_UP_TMP_NAME_LEN characters and a NUL */
 };
 void lfs_up_payload_encode(const struct lfs_up_payload *p, uint8_t out[LFS_UP_PAYLOAD_LEN]);
 int lfs_up_payload_decode(const uint8_t *in, size_t len, struct lfs_up_payload *p);

@@ -35,7 +35,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#define CHUNK (1u << 20)
+#define CHUNK        (1u << 20)
 #define CHUNK_BLOCKS 128u
 
 void lfs_up_payload_encode(const struct lfs_up_payload *p, uint8_t out[LFS_UP_PAYLOAD_LEN])
@@ -190,8 +190,9 @@ static int build_image(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int fd
 	for (uint64_t b0 = 0; r == 0 && b0 < nblocks; b0 += CHUNK_BLOCKS) {
 		uint64_t nb = nblocks - b0 < CHUNK_BLOCKS ? nblocks - b0 : CHUNK_BLOCKS;
 		uint64_t from = lfs_block_offset(&ol, b0);
-		uint64_t to = lfs_block_offset(&ol, b0 + nb) < old_backing ? lfs_block_offset(&ol, b0 + nb)
-		                                                            : old_backing;
+		uint64_t to = lfs_block_offset(&ol, b0 + nb) < old_backing
+		                  ? lfs_block_offset(&ol, b0 + nb)
+		                  : old_backing;
 		size_t got = 0;
 		r = lfs_pread_full(fd, in, (size_t)(to - from), (off_t)from, &got);
 		if (r == 0 && got != to - from)
@@ -209,7 +210,8 @@ static int build_image(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int fd
 			if ((oh->flags & LFS_HDR_FLAG_SPARSE) && !final && len == ol.block_disk &&
 			    sodium_is_zero(in + at, len)) {
 				if (used)
-					r = lfs_pwrite_full(tfd, out, used, (off_t)lfs_block_offset(&nl, run));
+					r = lfs_pwrite_full(tfd, out, used,
+					                    (off_t)lfs_block_offset(&nl, run));
 				used = 0;
 				run = b + 1;
 				continue;
@@ -220,7 +222,8 @@ static int build_image(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int fd
 				break;
 			}
 			randombytes_buf(out + used, nl.nonce_len);
-			r = lfs_block_seal(&nl, &k.new_k, nh, b, final, plain, (size_t)n, out + used);
+			r = lfs_block_seal(&nl, &k.new_k, nh, b, final, plain, (size_t)n,
+			                   out + used);
 			used += (size_t)n + nl.overhead;
 		}
 		if (r == 0 && used)
@@ -377,7 +380,8 @@ int lfs_up_apply_file(enum lfs_cipher_id cipher, struct lfs_keyring *kr, int tre
 	if ((r = lfs_pread_full(fd, cur, sizeof(cur), 0, &got)) < 0)
 		return r;
 	bool begun = got == sizeof(cur) && memcmp(cur, p.new_hdr, sizeof(cur)) == 0;
-	if (!begun && (got < LFS_FILE_HDR_V1_LEN || memcmp(cur, p.old_hdr, LFS_FILE_HDR_V1_LEN) != 0))
+	if (!begun &&
+	    (got < LFS_FILE_HDR_V1_LEN || memcmp(cur, p.old_hdr, LFS_FILE_HDR_V1_LEN) != 0))
 		return -ESTALE;
 	int tfd = lfs_open_regular(treefd, p.tmp_name);
 	struct stat tst;

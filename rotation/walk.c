@@ -44,7 +44,7 @@ static bool keep_going(void *ctx)
 
 /* A directory: its names (if old) and xattrs, then its entries. */
 static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *name, int dfd,
-		 void *level)
+                 void *level)
 {
 	struct walk *w = ctx;
 	const char *rel = lfs_treewalk_path(tw);
@@ -161,7 +161,7 @@ static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, c
 }
 
 static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
-		       const char *name)
+                       const char *name)
 {
 	char *enc = w->x->link_enc, *out = w->x->link_plain;
 	ssize_t n = readlinkat(dfd, name, enc, sizeof(w->x->link_enc) - 1);
@@ -226,7 +226,7 @@ static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, 
 void lfs_rot_walk(struct walk *w)
 {
 	static const struct lfs_treewalk_ops ops = {
-		.enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
+	    .enter = enter, .entry = entry, .leave = leave, .lost = lost, .keep_going = keep_going};
 	w->treefd = lfs_tree_fd(w->fs, 0);
 	if (!w->count_only && !(w->batch = lfs_rot_batch_new(w)))
 		lfs_warn("rotation: no memory for a batch: files are converted one at a time");

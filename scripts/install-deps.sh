@@ -13,7 +13,7 @@
 set -e
 build="make gcc libc6-dev pkg-config libfuse3-dev libsodium-dev libinih-dev libsystemd-dev"
 demo="$build fuse3"
-test="$demo libcmocka-dev clang libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync
+test="$demo libcmocka-dev clang clang-format libclang-rt-14-dev cppcheck python3 bats attr sqlite3 rsync
       fio git xxd acl psmisc procps file gdb strace socat clevis tang dpkg-dev groff-base
       man-db systemd qemu-user zsh libfaketime glusterfs-server glusterfs-client"
 deb="$build build-essential dpkg-dev debhelper lintian"

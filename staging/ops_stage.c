@@ -356,16 +356,15 @@ static int hook_setxattr(void *ctx, fuse_req_t req, struct lfs_inode *inode, con
 		else if (quota && parse_size(v, &n) < 0)
 			r = -EINVAL;
 		else if (quota)
-			r = inode->stage_root
-			        ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
-			        : -EINVAL;
+			r = inode->stage_root ? lfs_staging_set_quota(st, inode->stage_id, n, &who)
+			                      : -EINVAL;
 		else if (inode->stage_root && n == 0)
 			/* A shred: by lethefs stage shred, or by any other program
 			 * setting the attribute (the audit entry says which). */
 			r = lfs_staging_request_shred(
 			    st, inode->stage_id,
-			    lfs_audit_caller_is_lethefs(&who) ? "command" : "setfattr", LFS_STAGE_WRITER,
-			    &who);
+			    lfs_audit_caller_is_lethefs(&who) ? "command" : "setfattr",
+			    LFS_STAGE_WRITER, &who);
 		else if (inode->stage_root)
 			r = lfs_staging_set_ttl(st, inode->stage_id, n, LFS_STAGE_WRITER, &who);
 		else if (n == 0)

@@ -307,19 +307,21 @@ const char *lfs_stage_trigger_of(const char *reason)
 	                                            : "manual";
 }
 
-void lfs_stage_shred_audit(struct lfs_staging *st, const char *label, uint32_t id, const char *reason,
-                        const char *trigger, const struct lfs_audit_caller *caller,
-                        uint64_t files, uint64_t bytes, const char *error)
+void lfs_stage_shred_audit(struct lfs_staging *st, const char *label, uint32_t id,
+                           const char *reason, const char *trigger,
+                           const struct lfs_audit_caller *caller, uint64_t files, uint64_t bytes,
+                           const char *error)
 {
 	char hex[9];
 	lfs_stage_id_hex(id, hex);
-	struct lfs_audit_detail d[] = {{"path", label ? label : "?", 0},
-	                               {"id", hex, 0},
-	                               {"reason", reason, 0},
-	                               {"files", NULL, (long long)files},
-	                               {"bytes", NULL, (long long)bytes},
-	                               {"trigger", trigger ? trigger : lfs_stage_trigger_of(reason), 0},
-	                               {"error", error ? error : "", 0}};
+	struct lfs_audit_detail d[] = {
+	    {"path", label ? label : "?", 0},
+	    {"id", hex, 0},
+	    {"reason", reason, 0},
+	    {"files", NULL, (long long)files},
+	    {"bytes", NULL, (long long)bytes},
+	    {"trigger", trigger ? trigger : lfs_stage_trigger_of(reason), 0},
+	    {"error", error ? error : "", 0}};
 	lfs_stage_audit(st, "stage-shred", error ? "failure" : "success", caller, d, error ? 7 : 6);
 }
 
@@ -363,7 +365,7 @@ static bool recover_one(struct lfs_staging *st, const struct lfs_stage_found *f)
 	 * complete. */
 	if (f->tree || f->key || (f->exp && !f->hidden_tree && !f->placeholder))
 		lfs_stage_shred_audit(st, NULL, f->id, reason, NULL, NULL, files + f2, bytes + b2,
-		            r < 0 ? strerror(-r) : NULL);
+		                      r < 0 ? strerror(-r) : NULL);
 	return r == 0;
 }
 

@@ -291,8 +291,8 @@ static void sync_both(struct lfs_staging *st, int pfd, const char *hex)
 		lfs_warn("staging %s: cannot sync after the commit: %s", hex, strerror(errno));
 }
 
-static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd,
-                 const char *base, int dfd, uint32_t *idp)
+static int adopt(struct lfs_staging *st, const struct lfs_stage_new *n, int pfd, const char *base,
+                 int dfd, uint32_t *idp)
 {
 	uint32_t id = 0;
 	int r = lfs_staging_check_ttl(st, n->ttl);

@@ -56,7 +56,8 @@ void lfs_stage_restage(void *arg, uint32_t id, int sdirfd)
 		/* (takes the table lock: never under meta_lock) */
 		lfs_inode_set_stage(fs, inode, id, true);
 		if (fs->se)
-			fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)(uintptr_t)inode, 0, 0);
+			fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)(uintptr_t)inode, 0,
+			                                 0);
 	}
 	lfs_inode_release(fs, inode);
 }

@@ -44,7 +44,8 @@ static void finish_removal(struct removal *rm)
 	char hex[9];
 	lfs_stage_id_hex(rm->id, hex);
 	lfs_stage_shred_audit(st, rm->label, rm->id, rm->reason, rm->trigger,
-	            rm->have_caller ? &rm->caller : NULL, files, bytes, r < 0 ? strerror(-r) : NULL);
+	                      rm->have_caller ? &rm->caller : NULL, files, bytes,
+	                      r < 0 ? strerror(-r) : NULL);
 	/* Last: a crash before this leaves the record, and the next start
 	 * finishes (and audits) the shred; after it, nothing is left. */
 	if (r == 0)
@@ -124,7 +125,8 @@ static int shred_as(struct lfs_staging *st, uint32_t id, const char *reason, con
 	rm->st = st;
 	rm->id = id;
 	snprintf(rm->reason, sizeof(rm->reason), "%s", reason);
-	snprintf(rm->trigger, sizeof(rm->trigger), "%s", trigger ? trigger : lfs_stage_trigger_of(reason));
+	snprintf(rm->trigger, sizeof(rm->trigger), "%s",
+	         trigger ? trigger : lfs_stage_trigger_of(reason));
 	if (caller) {
 		rm->caller = *caller;
 		rm->have_caller = true;
@@ -263,4 +265,3 @@ int lfs_staging_tick(struct lfs_staging *st)
 	}
 	return done;
 }
-

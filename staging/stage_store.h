@@ -23,11 +23,11 @@
 
 #include "../keymgmt/keyring.h"
 
-#define LFS_STAGING_DIR_NAME   "staging"
-#define LFS_STAGING_INDEX_NAME "index"
-#define LFS_STAGING_MARK       "lethefs-staging:"
-#define LFS_STAGING_MARK_LEN   16
-#define LFS_STAGE_KEY_FILE_LEN 88
+#define LFS_STAGING_DIR_NAME    "staging"
+#define LFS_STAGING_INDEX_NAME  "index"
+#define LFS_STAGING_MARK        "lethefs-staging:"
+#define LFS_STAGING_MARK_LEN    16
+#define LFS_STAGE_KEY_FILE_LEN  88
 #define LFS_STAGE_HIDDEN_PREFIX ".lethefs.tmp."
 /* Inside a directory being adopted: its .lethefs.dir under the staging
  * id, put in place right after the commit (FORMAT.md 12.7). A lethefs
@@ -39,8 +39,8 @@
  * expiry from the index once (FORMAT.md 11.2). FORMAT2: the directory's
  * objects are of format 2 (docs/FORMAT.md 14.6). A reader refuses the
  * unknown bits. */
-#define LFS_STAGE_KEY_NEEDS_EXP	  1u
-#define LFS_STAGE_KEY_FORMAT2	  2u
+#define LFS_STAGE_KEY_NEEDS_EXP   1u
+#define LFS_STAGE_KEY_FORMAT2     2u
 #define LFS_STAGE_KEY_FLAGS_KNOWN (LFS_STAGE_KEY_NEEDS_EXP | LFS_STAGE_KEY_FORMAT2)
 
 /* One staging directory. The index file holds the first five fields;

@@ -58,8 +58,12 @@ if [ "$which" = all ]; then
 		if have_stack_tools; then rule stack sh "$top/scripts/check-stack.sh"; fi
 	) &
 	rules=$!
-	# clang's warnings (make asan and the fuzzing build use clang).
-	rule clang sh "$top/scripts/check-clang.sh" &
+	# clang's warnings (make asan and the fuzzing build use clang), and
+	# the checked-in .clang-format.
+	(
+		rule clang sh "$top/scripts/check-clang.sh"
+		rule format sh "$top/scripts/check-format.sh"
+	) &
 	clang_rule=$!
 fi
 
@@ -100,6 +104,12 @@ if [ "$which" = all ]; then
 		echo "ok clang # skip (clang not installed)"
 	else
 		report_rule clang
+	fi
+	if [ "$(cat "$logdir/format.rc")" = 77 ]; then
+		skip=$((skip + 1))
+		echo "ok format # skip (clang-format not installed)"
+	else
+		report_rule format
 	fi
 fi
 

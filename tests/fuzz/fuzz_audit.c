@@ -48,7 +48,7 @@ static void parse_mode(const uint8_t *data, size_t size)
 	}
 	if (r == 0 && e.has_login)
 		FZ_CHECK(e.has_caller && e.loginuid >= -1 && e.loginuid < 4294967295LL &&
-			 e.sessionid >= -1 && e.sessionid < 4294967295LL);
+		         e.sessionid >= -1 && e.sessionid < 4294967295LL);
 	struct lfs_audit_head h;
 	if (lfs_audit_parse_head(line, size, &h) == 0) {
 		FZ_CHECK(h.seq > 0 && size <= LFS_AUDIT_HEAD_MAX);
@@ -77,27 +77,30 @@ static void write_mode(const uint8_t *data, size_t size)
 	copy[size] = '\0';
 	char *pieces[LFS_AUDIT_MAX_DETAILS + 1];
 	size_t n = 0;
-	for (char *p = copy; n < LFS_AUDIT_MAX_DETAILS + 1 && p <= copy + size;
-	     p += strlen(p) + 1)
+	for (char *p = copy; n < LFS_AUDIT_MAX_DETAILS + 1 && p <= copy + size; p += strlen(p) + 1)
 		pieces[n++] = p;
 	static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
 	struct lfs_audit_caller c = {.known = true,
-				     .uid = 4294967295u,
-				     .pid = 2147483647,
-				     .loginuid = (int64_t)(size * 104729) - 1,
-				     .sessionid = size & 1 ? LFS_AUDIT_UNSET : (int64_t)size};
+	                             .uid = 4294967295u,
+	                             .pid = 2147483647,
+	                             .loginuid = (int64_t)(size * 104729) - 1,
+	                             .sessionid = size & 1 ? LFS_AUDIT_UNSET : (int64_t)size};
 	snprintf(c.exe, sizeof(c.exe), "%s", pieces[0]);
 	struct lfs_audit_detail d[LFS_AUDIT_MAX_DETAILS];
 	size_t nd = n - 1;
 	for (size_t i = 0; i < nd; i++)
 		d[i] = (struct lfs_audit_detail){keys[i], (i & 1) ? NULL : pieces[i + 1],
-						 (long long)(size * 7919) - 1000000};
+		                                 (long long)(size * 7919) - 1000000};
 	uint8_t key[32], prev[32];
 	fz_key(key, sizeof(key), FZ_SEED_MASTER);
 	fz_key(prev, sizeof(prev), FZ_SEED_UUID);
-	struct lfs_audit_record rec = {.seq = size + 1, .time_ms = (int64_t)size * 1000003,
-				       .event = "socket-refused", .outcome = "refused",
-				       .caller = &c, .details = d, .ndetails = nd};
+	struct lfs_audit_record rec = {.seq = size + 1,
+	                               .time_ms = (int64_t)size * 1000003,
+	                               .event = "socket-refused",
+	                               .outcome = "refused",
+	                               .caller = &c,
+	                               .details = d,
+	                               .ndetails = nd};
 	char line[LFS_AUDIT_LINE_MAX + 1];
 	int len = lfs_audit_format_line(line, &rec, prev, key);
 	FZ_CHECK(len > 0 && len <= LFS_AUDIT_LINE_MAX && line[len - 1] == '\n');
@@ -117,7 +120,7 @@ static void write_mode(const uint8_t *data, size_t size)
 	FZ_CHECK(lfs_audit_mac_ok(key, line, &e));
 	for (size_t i = 0; i < nd; i++)
 		FZ_CHECK(e.detail[i].is_str == (d[i].str != NULL) &&
-			 (d[i].str || e.detail[i].num == d[i].num));
+		         (d[i].str || e.detail[i].num == d[i].num));
 	free(copy);
 }
 

@@ -40,27 +40,27 @@ static inline void fz_key(uint8_t *out, size_t len, uint8_t seed)
 #define FZ_KEYRING_RAW    0 /* the rest is a sealed keyring file */
 #define FZ_KEYRING_RESEAL 1 /* the rest is header | body, sealed by the target */
 
-#define FZ_CHECK(cond)                                                                        \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                       \
-			abort();                                                              \
-		}                                                                             \
+#define FZ_CHECK(cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
+			        #cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* libFuzzer calls this once before any input. */
-#define FZ_DEFINE_INIT                                                                        \
-	int LLVMFuzzerInitialize(int *argc, char ***argv)                                     \
-	{                                                                                     \
-		(void)argc;                                                                   \
-		(void)argv;                                                                   \
-		if (sodium_init() < 0)                                                        \
-			abort();                                                              \
-		return 0;                                                                     \
+#define FZ_DEFINE_INIT                                                                             \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                                          \
+	{                                                                                          \
+		(void)argc;                                                                        \
+		(void)argv;                                                                        \
+		if (sodium_init() < 0)                                                             \
+			abort();                                                                   \
+		return 0;                                                                          \
 	}
 
 #endif

@@ -35,7 +35,7 @@ static void check_roundtrip(const struct lfs_vault_config *cfg)
 /* The lenient parse of shred-expired: never accepts what the strict one
  * refuses in [vault]/[staging], and agrees with it on a valid file. */
 static void check_lenient(const uint8_t *data, size_t size, int strict,
-			  const struct lfs_vault_config *scfg)
+                          const struct lfs_vault_config *scfg)
 {
 	struct lfs_vault_config cfg;
 	char err[256];
@@ -81,8 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(lfs_config_parse(out, (size_t)n, &again, err, sizeof(err)) == 0);
 		FZ_CHECK(again.format == other);
 	}
-	FZ_CHECK(cfg.cipher == LFS_CIPHER_XCHACHA20POLY1305 ||
-		 cfg.cipher == LFS_CIPHER_AES256GCM);
+	FZ_CHECK(cfg.cipher == LFS_CIPHER_XCHACHA20POLY1305 || cfg.cipher == LFS_CIPHER_AES256GCM);
 	FZ_CHECK(memchr(cfg.created, '\0', sizeof(cfg.created)) != NULL);
 	check_roundtrip(&cfg);
 	return 0;

@@ -103,7 +103,7 @@ static void check_sizes(const uint8_t *data, size_t size)
 				/* The intact prefix is shorter, except below a
 				 * version-2 header (no prefix at all). */
 				FZ_CHECK(lfs_backing_size(&l, plain) < backing ||
-					 (v == LFS_FILE_V2 && backing < l.hdr_len && plain == 0));
+				         (v == LFS_FILE_V2 && backing < l.hdr_len && plain == 0));
 		}
 	}
 }
@@ -117,7 +117,8 @@ static void check_dirmeta(const uint8_t *data, size_t size)
 	if (lfs_dirmeta_decode(data, size, &m) != 0)
 		return;
 	FZ_CHECK(m.epoch != 0 && (m.version == 1 || m.version == 2));
-	FZ_CHECK(size == (m.version == 1 ? (size_t)LFS_DIRMETA_V1_LEN : (size_t)LFS_DIRMETA_V2_LEN));
+	FZ_CHECK(size ==
+	         (m.version == 1 ? (size_t)LFS_DIRMETA_V1_LEN : (size_t)LFS_DIRMETA_V2_LEN));
 	fixed_keys(&k, m.epoch);
 	if (m.version == 1) {
 		FZ_CHECK(lfs_dirmeta_encode(&m, NULL, NULL, again) == LFS_DIRMETA_V1_LEN);

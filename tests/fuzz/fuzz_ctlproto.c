@@ -18,8 +18,8 @@ static void fuzz_request(const char *in, size_t len)
 	if (lfs_ctl_parse_request(in, len, &req) != 0)
 		return;
 	FZ_CHECK(req.verb == LFS_CTL_STATUS || req.verb == LFS_CTL_LOCK ||
-		 req.verb == LFS_CTL_UNLOCK || req.verb == LFS_CTL_ROTATE ||
-		 req.verb == LFS_CTL_STAGE_TTL || req.verb == LFS_CTL_STAGE_SYNC);
+	         req.verb == LFS_CTL_UNLOCK || req.verb == LFS_CTL_ROTATE ||
+	         req.verb == LFS_CTL_STAGE_TTL || req.verb == LFS_CTL_STAGE_SYNC);
 	FZ_CHECK(req.verb != LFS_CTL_STAGE_TTL || (req.stage_id & 0x80000000u));
 	FZ_CHECK(req.payload_len <= LFS_CTL_PAYLOAD_MAX);
 	char line[LFS_CTL_HEADER_MAX];

@@ -51,11 +51,11 @@ static void slot_case(const uint8_t *in, size_t len, bool reseal)
 		if (len < LFS_JOURNAL_REC_FIXED)
 			return;
 		uint32_t pl = slot[168] | slot[169] << 8 | (uint32_t)slot[170] << 16 |
-			      (uint32_t)slot[171] << 24;
+		              (uint32_t)slot[171] << 24;
 		uint32_t yl = slot[172] | slot[173] << 8 | (uint32_t)slot[174] << 16 |
-			      (uint32_t)slot[175] << 24;
+		              (uint32_t)slot[175] << 24;
 		uint32_t bl = slot[176] | slot[177] << 8 | (uint32_t)slot[178] << 16 |
-			      (uint32_t)slot[179] << 24;
+		              (uint32_t)slot[179] << 24;
 		if (pl > LFS_JOURNAL_PATH_MAX || yl > LFS_JOURNAL_PAYLOAD_MAX ||
 		    bl > LFS_JOURNAL_BULK_ROOM(pl, yl))
 			return;
@@ -71,7 +71,7 @@ static void slot_case(const uint8_t *in, size_t len, bool reseal)
 		return;
 	FZ_CHECK(reseal);
 	FZ_CHECK(r.target.path_len <= LFS_JOURNAL_PATH_MAX &&
-		 strlen(r.target.path) == r.target.path_len);
+	         strlen(r.target.path) == r.target.path_len);
 	/* Recovery opens it below the data directory: never absolute, and no
 	 * "." or ".." component. */
 	FZ_CHECK(r.target.path[0] != '/');
@@ -119,7 +119,7 @@ static void overwrite_case(const uint8_t *in, size_t len)
 	FZ_CHECK(o.first_block + o.count - 1 <= o.final_block);
 	FZ_CHECK(o.last_len == l.block_disk || o.first_block + o.count - 1 == o.final_block);
 	FZ_CHECK(lfs_overwrite_encode(&o, again) == LFS_OVERWRITE_PAYLOAD_LEN &&
-		 memcmp(again, in + 2, LFS_OVERWRITE_PAYLOAD_LEN) == 0);
+	         memcmp(again, in + 2, LFS_OVERWRITE_PAYLOAD_LEN) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

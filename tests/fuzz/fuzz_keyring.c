@@ -38,7 +38,7 @@ static void check_unlocked(struct lfs_keyring *kr)
 	FZ_CHECK(again.nepochs == kr->nepochs && again.current_epoch == kr->current_epoch);
 	FZ_CHECK(again.sec->has_audit_key == kr->sec->has_audit_key);
 	FZ_CHECK(!kr->sec->has_audit_key ||
-		 memcmp(again.sec->audit_key, kr->sec->audit_key, 32) == 0);
+	         memcmp(again.sec->audit_key, kr->sec->audit_key, 32) == 0);
 	lfs_keyring_destroy(&again);
 }
 
@@ -80,10 +80,9 @@ static void reseal_and_unlock(const uint8_t *data, size_t size)
 	memcpy(file, data, LFS_KEYRING_HDR_LEN);
 	memset(file + LFS_KEYRING_HDR_LEN, 0x5a, 24);
 	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_KEYRING);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(file + LFS_KEYRING_HDR_LEN + 24, NULL,
-						   data + LFS_KEYRING_HDR_LEN, body_len, file,
-						   LFS_KEYRING_HDR_LEN, NULL,
-						   file + LFS_KEYRING_HDR_LEN, wrap);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    file + LFS_KEYRING_HDR_LEN + 24, NULL, data + LFS_KEYRING_HDR_LEN, body_len, file,
+	    LFS_KEYRING_HDR_LEN, NULL, file + LFS_KEYRING_HDR_LEN, wrap);
 	unlock_file(file, size + 24 + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 }
 

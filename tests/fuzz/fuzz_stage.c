@@ -54,9 +54,9 @@ static void fuzz_key(const uint8_t *in, size_t len)
 	FZ_CHECK(lfs_keyring_generate(&kr, 2) == 0);
 	/* The generated master is random; the fixed one is what seeds use. */
 	FZ_CHECK(lfs_keyring_set_master(&kr, master) == 0);
-	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 |
-					  (uint32_t)in[10] << 16 | (uint32_t)in[11] << 24
-				: LFS_STAGING_ID_BIT;
+	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 | (uint32_t)in[10] << 16 |
+	                              (uint32_t)in[11] << 24
+	                        : LFS_STAGING_ID_BIT;
 	uint32_t flags = 0, flags2 = 0;
 	int r = lfs_stage_key_unwrap(&kr, in, len, id, key, &flags);
 	FZ_CHECK(r == 0 || r == -EINVAL || r == -EKEYREJECTED);
@@ -81,9 +81,9 @@ static void fuzz_record(const uint8_t *in, size_t len)
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
 	FZ_CHECK(lfs_keyring_generate(&kr, 2) == 0);
 	FZ_CHECK(lfs_keyring_set_master(&kr, master) == 0);
-	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 |
-				      (uint32_t)in[10] << 16 | (uint32_t)in[11] << 24
-				: LFS_STAGING_ID_BIT;
+	uint32_t id = len >= 12 ? (uint32_t)in[8] | (uint32_t)in[9] << 8 | (uint32_t)in[10] << 16 |
+	                              (uint32_t)in[11] << 24
+	                        : LFS_STAGING_ID_BIT;
 	struct lfs_stage_exp e;
 	int r = lfs_stage_exp_parse(in, len, id, &e);
 	FZ_CHECK(r == 0 || r == -EINVAL);

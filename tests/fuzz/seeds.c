@@ -89,8 +89,8 @@ static void seed_keyring(void)
 	fz_key(master, sizeof(master), FZ_SEED_MASTER);
 	lfs_kdf_derive(wrap, master, 1, LFS_KDF_CTX_KEYRING);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + sizeof(hdr) + 24, NULL, body,
-						   sizeof(body), hdr, sizeof(hdr), NULL,
-						   out + 1 + sizeof(hdr), wrap);
+	                                           sizeof(body), hdr, sizeof(hdr), NULL,
+	                                           out + 1 + sizeof(hdr), wrap);
 	put("keyring", "raw", out, sizeof(out));
 }
 
@@ -108,8 +108,8 @@ static void seed_config(void)
 
 static void seed_duration(void)
 {
-	static const char *const valid[] = {"15min", "3 days", "1h 30m", "1.5h", "off", "90",
-					    "2 weeks 1 day", "1 year"};
+	static const char *const valid[] = {"15min", "3 days", "1h 30m",        "1.5h",
+	                                    "off",   "90",     "2 weeks 1 day", "1 year"};
 	char name[16];
 	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
 		snprintf(name, sizeof(name), "valid%zu", i);
@@ -151,13 +151,13 @@ static void seed_names(void)
 static void seed_acl(void)
 {
 	static const uint8_t acl[] = {
-		2, 0, 0, 0,						/* version */
-		0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* owner rw- */
-		0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,			/* user 1000 rw- */
-		0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,			/* group r-- */
-		0x08, 0, 4, 0, 0xd0, 0x07, 0, 0,			/* group 2000 r-- */
-		0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,			/* mask rw- */
-		0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,			/* other --- */
+	    2,    0, 0, 0,                         /* version */
+	    0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, /* owner rw- */
+	    0x02, 0, 6, 0, 0xe8, 0x03, 0,    0,    /* user 1000 rw- */
+	    0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, /* group r-- */
+	    0x08, 0, 4, 0, 0xd0, 0x07, 0,    0,    /* group 2000 r-- */
+	    0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, /* mask rw- */
+	    0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, /* other --- */
 	};
 	put("acl", "named", acl, sizeof(acl));
 	put("acl", "minimal", acl, 4 + 8);
@@ -303,15 +303,19 @@ static void seed_recovery(void)
 static void seed_audit(void)
 {
 	struct lfs_audit_caller c = {.known = true,
-				     .uid = 0,
-				     .pid = 1,
-				     .exe = "/usr/bin/x",
-				     .loginuid = 1000,
-				     .sessionid = LFS_AUDIT_UNSET};
+	                             .uid = 0,
+	                             .pid = 1,
+	                             .exe = "/usr/bin/x",
+	                             .loginuid = 1000,
+	                             .sessionid = LFS_AUDIT_UNSET};
 	struct lfs_audit_detail d[] = {{"slot", NULL, 2}, {"type", "passphrase", 0}};
-	struct lfs_audit_record rec = {.seq = 3, .time_ms = 1764401856123LL, .event = "keyslot-add",
-				       .outcome = "success", .caller = &c, .details = d,
-				       .ndetails = 2};
+	struct lfs_audit_record rec = {.seq = 3,
+	                               .time_ms = 1764401856123LL,
+	                               .event = "keyslot-add",
+	                               .outcome = "success",
+	                               .caller = &c,
+	                               .details = d,
+	                               .ndetails = 2};
 	uint8_t key[32], prev[32];
 	char buf[1 + LFS_AUDIT_LINE_MAX + 1];
 	fz_key(key, sizeof(key), FZ_SEED_MASTER);
@@ -331,8 +335,8 @@ static void seed_audit(void)
 	n = lfs_audit_format_head(buf + 1, sizeof(buf) - 1, &h);
 	put("audit", "head-unanchored", buf, (size_t)n + 1);
 	/* The older keyed form, {"seq","hash","mac"}. */
-	n = snprintf(buf + 1, sizeof(buf) - 1,
-		     "{\"seq\":3,\"hash\":\"%064d\",\"mac\":\"%064d\"}\n", 0, 0);
+	n = snprintf(buf + 1, sizeof(buf) - 1, "{\"seq\":3,\"hash\":\"%064d\",\"mac\":\"%064d\"}\n",
+	             0, 0);
 	put("audit", "head-legacy", buf, (size_t)n + 1);
 	static const char writer[] = "\x01/tmp/\xe2\x82\xac\x01\"x\0detail\n\0\xff\xfe";
 	put("audit", "write", writer, sizeof(writer) - 1);
@@ -358,9 +362,9 @@ static void seed_labels(void)
 /* journalctl-style times and spans. */
 static void seed_timespec(void)
 {
-	static const char *const t[] = {"yesterday", "-1h 30min", "2026-12-01 10:00",
-					"Tue 2026-12-01T10:00:05.25+01:00", "@1796119205.5",
-					"3 days ago", "10:00 UTC", "7d"};
+	static const char *const t[] = {
+	    "yesterday",     "-1h 30min",  "2026-12-01 10:00", "Tue 2026-12-01T10:00:05.25+01:00",
+	    "@1796119205.5", "3 days ago", "10:00 UTC",        "7d"};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "t%zu", i);
@@ -374,8 +378,8 @@ static void seed_ctlproto(void)
 	static const char status[] = "\0lethefs-ctl 1 status\n";
 	static const char lock[] = "\0lethefs-ctl 1 lock force\n";
 	static const char unlock[] = "\0lethefs-ctl 1 unlock secret 28\n";
-	static const char answer[] =
-		"\1{\"ok\":false,\"error\":\"busy\",\"message\":\"2 open \\\"files\\\"\\u0001\",\"slot\":3}\n";
+	static const char answer[] = "\1{\"ok\":false,\"error\":\"busy\",\"message\":\"2 open "
+	                             "\\\"files\\\"\\u0001\",\"slot\":3}\n";
 	static const char hostile[] = "\2/mnt/\xe2\x82\xac\x01\"\\\xff";
 	put("ctlproto", "status", status, sizeof(status) - 1);
 	put("ctlproto", "lock", lock, sizeof(lock) - 1);
@@ -390,8 +394,9 @@ static void seed_ctlproto(void)
 
 static void seed_registry(void)
 {
-	static const char entry[] = "lethefs-mount 1\npid 4242\nsocket /run/lethefs/"
-				    "0123456789abcdef0123456789abcdef.sock\nmountpoint /srv/lab data\n";
+	static const char entry[] =
+	    "lethefs-mount 1\npid 4242\nsocket /run/lethefs/"
+	    "0123456789abcdef0123456789abcdef.sock\nmountpoint /srv/lab data\n";
 	put("registry", "entry", entry, sizeof(entry) - 1);
 }
 
@@ -399,9 +404,9 @@ static void seed_registry(void)
 static void seed_stage(void)
 {
 	static const char index[] = "\0lethefs-staging-index 1\n"
-				    "# id created expires quota used\n"
-				    "8a3f0c21 1764400000 1764659200 0 0\n"
-				    "c0ffee01 1764400000 1764403600 1073741824 4096\n";
+	                            "# id created expires quota used\n"
+	                            "8a3f0c21 1764400000 1764659200 0 0\n"
+	                            "c0ffee01 1764400000 1764403600 1073741824 4096\n";
 	put("stage", "index", index, sizeof(index) - 1);
 	/* A retention record under the fuzzers' master key (mode 2). */
 	static uint8_t rec[1 + LFS_STAGE_EXP_LEN];
@@ -411,8 +416,11 @@ static void seed_stage(void)
 	struct lfs_keyring kr;
 	lfs_keyring_init(&kr, uuid, LFS_CIPHER_XCHACHA20POLY1305);
 	if (lfs_keyring_generate(&kr, 2) == 0 && lfs_keyring_set_master(&kr, master) == 0) {
-		struct lfs_stage_exp e = {.id = 0x8a3f0c21, .owner = 1000, .created = 1764400000,
-					  .expires = 1764659200, .quota = 4096};
+		struct lfs_stage_exp e = {.id = 0x8a3f0c21,
+		                          .owner = 1000,
+		                          .created = 1764400000,
+		                          .expires = 1764659200,
+		                          .quota = 4096};
 		rec[0] = 2;
 		lfs_stage_exp_encode(&kr, &e, rec + 1);
 		put("stage", "record", rec, sizeof(rec));
@@ -420,7 +428,7 @@ static void seed_stage(void)
 	lfs_keyring_destroy(&kr);
 	static const char vclock[] = "\3lethefs-staging-clock 1\n1764400000\n";
 	static const char hclock[] = "\3lethefs-staging-clock 1\n1764400000123 5000123 "
-				     "8d3a955d-92da-48d7-baad-709f6d299888\n";
+	                             "8d3a955d-92da-48d7-baad-709f6d299888\n";
 	put("stage", "clock", vclock, sizeof(vclock) - 1);
 	put("stage", "hostclock", hclock, sizeof(hclock) - 1);
 }
@@ -479,13 +487,13 @@ static void seed_journal(void)
 	fz_key(key, sizeof(key), FZ_SEED_MASTER);
 	fz_key(uuid, sizeof(uuid), FZ_SEED_UUID);
 	struct lfs_tail t = {.old_backing = 48 + 4136 + 944,
-			     .new_backing = 48 + 2 * 4136 + 140,
-			     .check_block = 2,
-			     .pivot_block = 1,
-			     .old_pivot_len = 944,
-			     .new_pivot_len = 4136,
-			     .old_pivot = pivot[0],
-			     .new_pivot = pivot[1]};
+	                     .new_backing = 48 + 2 * 4136 + 140,
+	                     .check_block = 2,
+	                     .pivot_block = 1,
+	                     .old_pivot_len = 944,
+	                     .new_pivot_len = 4136,
+	                     .old_pivot = pivot[0],
+	                     .new_pivot = pivot[1]};
 	memset(pivot, 0x5a, sizeof(pivot));
 	r.kind = LFS_JK_TAIL;
 	r.seq = 7;

@@ -105,7 +105,8 @@ int main(int argc, char **argv)
 	struct lfs_audit_caller c;
 	lfs_audit_caller_self(&c);
 	for (long n = 0; r == 0 && n < count; n++)
-		r = lfs_audit_append(log, passfile ? key : NULL, argv[i + 1], argv[i + 2], &c, d, nd);
+		r = lfs_audit_append(log, passfile ? key : NULL, argv[i + 1], argv[i + 2], &c, d,
+		                     nd);
 	sodium_memzero(key, sizeof(key));
 	lfs_audit_close(log);
 	lfs_vault_close(&v);

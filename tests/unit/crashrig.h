@@ -122,8 +122,8 @@ ssize_t __wrap_pwritev64(int fd, const struct iovec *v, int cnt, off_t off)
 			n += v[i].iov_len;
 		off_t cut = tear_point(off, n), at = off;
 		for (int i = 0; i < cnt && at < cut; i++) {
-			size_t k = (size_t)(cut - at) < v[i].iov_len ? (size_t)(cut - at)
-			                                              : v[i].iov_len;
+			size_t k =
+			    (size_t)(cut - at) < v[i].iov_len ? (size_t)(cut - at) : v[i].iov_len;
 			if (__real_pwrite64(fd, v[i].iov_base, k, at) < 0)
 				_exit(98);
 			at += (off_t)k;
@@ -167,7 +167,6 @@ int __wrap_fdatasync(int fd)
 	after_call();
 	return r;
 }
-
 
 int __real_syncfs(int fd);
 int __wrap_syncfs(int fd);
@@ -275,7 +274,8 @@ struct rig_op {
  * wrapped call number at (0: none). Returns the child's exit status (0: the
  * operation succeeded, 1: it failed, 99: it died at the fault) and in
  * *ncalls the number of wrapped calls it made (0 when it died). */
-static __attribute__((unused)) int rig_run(struct rig *g, const struct rig_op *op, int at, enum fault kind, int *ncalls)
+static __attribute__((unused)) int rig_run(struct rig *g, const struct rig_op *op, int at,
+                                           enum fault kind, int *ncalls)
 {
 	int pfd[2];
 	assert_int_equal(pipe(pfd), 0);
@@ -327,8 +327,7 @@ static __attribute__((unused)) void rig_new_file2(struct rig *g, int dirfd, cons
 /* dirfd/name opened with flags into *fd, through a fresh inode of the
  * rig's filesystem (nothing cached from before). */
 static __attribute__((unused)) struct lfs_inode *rig_inode_at(struct rig *g, int dirfd,
-                                                              const char *name, int flags,
-                                                              int *fd)
+                                                              const char *name, int flags, int *fd)
 {
 	*fd = openat(dirfd, name, flags, 0600);
 	assert_true(*fd >= 0);

@@ -50,19 +50,19 @@ static void test_check(void **state)
 	const struct ent minimal[] = {{U_OBJ, 6, NOID}, {G_OBJ, 4, NOID}, {OTHER, 4, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, minimal, 3)), 3);
 	/* Named entries in any id order (as the kernel accepts them). */
-	const struct ent named[] = {{U_OBJ, 7, NOID}, {U, 5, 1004}, {U, 6, 0},
-				    {G_OBJ, 5, NOID}, {MASK, 7, NOID}, {OTHER, 0, NOID}};
+	const struct ent named[] = {{U_OBJ, 7, NOID}, {U, 5, 1004},    {U, 6, 0},
+	                            {G_OBJ, 5, NOID}, {MASK, 7, NOID}, {OTHER, 0, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, named, 6)), 6);
 	assert_int_equal(lfs_acl_check(b, 4), 0); /* header only: no ACL */
-	const struct ent no_mask[] = {{U_OBJ, 7, NOID}, {U, 5, 1000}, {G_OBJ, 5, NOID},
-				      {OTHER, 0, NOID}};
+	const struct ent no_mask[] = {
+	    {U_OBJ, 7, NOID}, {U, 5, 1000}, {G_OBJ, 5, NOID}, {OTHER, 0, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, no_mask, 4)), -EINVAL);
 	const struct ent order[] = {{G_OBJ, 5, NOID}, {U_OBJ, 7, NOID}, {OTHER, 0, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, order, 3)), -EINVAL);
 	const struct ent perm[] = {{U_OBJ, 8, NOID}, {G_OBJ, 5, NOID}, {OTHER, 0, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, perm, 3)), -EINVAL);
-	const struct ent named_noid[] = {{U_OBJ, 7, NOID}, {U, 5, NOID}, {G_OBJ, 5, NOID},
-					 {MASK, 7, NOID}, {OTHER, 0, NOID}};
+	const struct ent named_noid[] = {
+	    {U_OBJ, 7, NOID}, {U, 5, NOID}, {G_OBJ, 5, NOID}, {MASK, 7, NOID}, {OTHER, 0, NOID}};
 	assert_int_equal(lfs_acl_check(b, build(b, named_noid, 5)), -EINVAL);
 	size_t len = build(b, minimal, 3);
 	assert_int_equal(lfs_acl_check(b, len - 1), -EINVAL); /* cut */
@@ -79,8 +79,8 @@ static void test_equiv_mode(void **state)
 	mode_t mode = S_IFREG | S_ISGID | 0600;
 	assert_int_equal(lfs_acl_equiv_mode(b, build(b, minimal, 3), &mode), 0);
 	assert_int_equal(mode, S_IFREG | S_ISGID | 0751);
-	const struct ent named[] = {{U_OBJ, 6, NOID}, {U, 6, 1000}, {G_OBJ, 4, NOID},
-				    {MASK, 6, NOID}, {OTHER, 0, NOID}};
+	const struct ent named[] = {
+	    {U_OBJ, 6, NOID}, {U, 6, 1000}, {G_OBJ, 4, NOID}, {MASK, 6, NOID}, {OTHER, 0, NOID}};
 	mode = S_IFREG | 0640;
 	assert_int_equal(lfs_acl_equiv_mode(b, build(b, named, 5), &mode), 1);
 	assert_int_equal(mode, S_IFREG | 0660);
@@ -92,8 +92,8 @@ static void test_chmod(void **state)
 {
 	(void)state;
 	uint8_t b[128];
-	const struct ent named[] = {{U_OBJ, 7, NOID}, {U, 7, 1000}, {G_OBJ, 5, NOID},
-				    {MASK, 7, NOID}, {OTHER, 5, NOID}};
+	const struct ent named[] = {
+	    {U_OBJ, 7, NOID}, {U, 7, 1000}, {G_OBJ, 5, NOID}, {MASK, 7, NOID}, {OTHER, 5, NOID}};
 	size_t len = build(b, named, 5);
 	lfs_acl_chmod(b, len, 0604);
 	assert_int_equal(perm_of(b, len, U_OBJ), 6);
@@ -114,8 +114,8 @@ static void test_create_masq(void **state)
 {
 	(void)state;
 	uint8_t b[128];
-	const struct ent def[] = {{U_OBJ, 7, NOID}, {G_OBJ, 5, NOID}, {G, 7, 2000},
-				  {MASK, 7, NOID}, {OTHER, 0, NOID}};
+	const struct ent def[] = {
+	    {U_OBJ, 7, NOID}, {G_OBJ, 5, NOID}, {G, 7, 2000}, {MASK, 7, NOID}, {OTHER, 0, NOID}};
 	size_t len = build(b, def, 5);
 	mode_t mode = S_IFREG | 0666;
 	assert_int_equal(lfs_acl_create_masq(b, len, &mode), 1);
@@ -149,16 +149,16 @@ static void test_reserved_names(void **state)
 	assert_string_equal(full, "system.posix_acl_access");
 	const char other[] = "\0security.selinux";
 	assert_int_equal(lfs_xattr_name_encrypt(mac, enc_key, other, sizeof(other) - 1, enc),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_false(lfs_xattr_name_reserved("posix", 5, NULL));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check),	     cmocka_unit_test(test_equiv_mode),
-		cmocka_unit_test(test_chmod),	     cmocka_unit_test(test_create_masq),
-		cmocka_unit_test(test_reserved_names),
+	    cmocka_unit_test(test_check),          cmocka_unit_test(test_equiv_mode),
+	    cmocka_unit_test(test_chmod),          cmocka_unit_test(test_create_masq),
+	    cmocka_unit_test(test_reserved_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,7 +360,8 @@ static void test_anchor_mac_known_answer(void **state)
 	test_fill(key, 32, 0x10);
 	memset(hash, 0x33, 32);
 	lfs_audit_anchor_mac(mac, key, 7, hash);
-	assert_hex_equal(mac, 32, "d93dfd2cdcecedc7872f36d03e75b03f3780a59b9cf6fd0fcfae11009f97c402");
+	assert_hex_equal(mac, 32,
+	                 "d93dfd2cdcecedc7872f36d03e75b03f3780a59b9cf6fd0fcfae11009f97c402");
 }
 
 static void test_fresh_log_is_no_gap(void **state)

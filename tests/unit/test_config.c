@@ -14,15 +14,15 @@
 
 /* A complete valid file; the error tests edit or extend it. Lines:
  * 1 [vault], 2 format, 3 uuid, 4 cipher, 5 created. */
-#define VALID                                                                                 \
-	"[vault]\n"                                                                           \
-	"format = 1\n"                                                                        \
-	"uuid = " UUID_HEX "\n"                                                               \
-	"cipher = xchacha20poly1305\n"                                                        \
+#define VALID                                                                                      \
+	"[vault]\n"                                                                                \
+	"format = 1\n"                                                                             \
+	"uuid = " UUID_HEX "\n"                                                                    \
+	"cipher = xchacha20poly1305\n"                                                             \
 	"created = " CREATED "\n"
 
 static int parse(const char *text, size_t len, struct lfs_vault_config *cfg, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	memset(err, 0, errlen);
 	return lfs_config_parse(text, len, cfg, err, errlen);
@@ -42,10 +42,10 @@ static void expect_error(const char *text, size_t len, const char *const *fragme
 			fail_msg("error \"%s\" lacks \"%s\"", err, *f);
 }
 
-#define EXPECT_ERROR(text, ...)                                                               \
-	do {                                                                                  \
-		const char *const frags_[] = {__VA_ARGS__, NULL};                             \
-		expect_error(text, strlen(text), frags_);                                     \
+#define EXPECT_ERROR(text, ...)                                                                    \
+	do {                                                                                       \
+		const char *const frags_[] = {__VA_ARGS__, NULL};                                  \
+		expect_error(text, strlen(text), frags_);                                          \
 	} while (0)
 
 /* ---- round trip ------------------------------------------------------ */
@@ -142,7 +142,8 @@ static void test_duplicate_key(void **state)
 	(void)state;
 	EXPECT_ERROR(VALID "format = 1\n", "line 6", "appears twice", "format");
 	EXPECT_ERROR(VALID "cipher = xchacha20poly1305\n", "line 6", "appears twice", "cipher");
-	EXPECT_ERROR(VALID "[vault]\ncreated = " CREATED "\n", "line 7", "appears twice", "created");
+	EXPECT_ERROR(VALID "[vault]\ncreated = " CREATED "\n", "line 7", "appears twice",
+	             "created");
 	/* inih joins an indented line to the previous key: still a duplicate,
 	 * not a silently accepted continuation. */
 	EXPECT_ERROR(VALID "  more\n", "line 6", "appears twice");
@@ -152,12 +153,13 @@ static void test_missing_key(void **state)
 {
 	(void)state;
 	EXPECT_ERROR("[vault]\nuuid = " UUID_HEX "\ncipher = aes256gcm\ncreated = " CREATED "\n",
-		     "missing", "format");
-	EXPECT_ERROR("[vault]\nformat = 1\ncipher = aes256gcm\ncreated = " CREATED "\n", "missing", "uuid");
+	             "missing", "format");
+	EXPECT_ERROR("[vault]\nformat = 1\ncipher = aes256gcm\ncreated = " CREATED "\n", "missing",
+	             "uuid");
 	EXPECT_ERROR("[vault]\nformat = 1\nuuid = " UUID_HEX "\ncreated = " CREATED "\n", "missing",
-		     "cipher");
+	             "cipher");
 	EXPECT_ERROR("[vault]\nformat = 1\nuuid = " UUID_HEX "\ncipher = aes256gcm\n", "missing",
-		     "created");
+	             "created");
 	EXPECT_ERROR("", "missing", "format");
 }
 
@@ -165,17 +167,18 @@ static void test_bad_uuid(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"0001020304050607",			/* too short */
-		UUID_HEX "00",				/* too long */
-		"000102030405060708090a0b0c0d0e0g", /* not hex */
-		"00010203-0405-0607-0809-0a0b0c0d", /* dashes */
-		"",
+	    "0001020304050607",                 /* too short */
+	    UUID_HEX "00",                      /* too long */
+	    "000102030405060708090a0b0c0d0e0g", /* not hex */
+	    "00010203-0405-0607-0809-0a0b0c0d", /* dashes */
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[256];
 		snprintf(text, sizeof(text),
-			 "[vault]\nformat = 1\nuuid = %s\ncipher = aes256gcm\ncreated = " CREATED "\n",
-			 bad[i]);
+		         "[vault]\nformat = 1\nuuid = %s\ncipher = aes256gcm\ncreated = " CREATED
+		         "\n",
+		         bad[i]);
 		EXPECT_ERROR(text, "line 3", "uuid");
 	}
 }
@@ -184,7 +187,7 @@ static void test_unknown_cipher(void **state)
 {
 	(void)state;
 	EXPECT_ERROR("[vault]\nformat = 1\ncipher = aes128gcm\n", "line 3", "unknown cipher",
-		     "aes128gcm");
+	             "aes128gcm");
 	EXPECT_ERROR("[vault]\ncipher = XChaCha20Poly1305\n", "line 2", "unknown cipher");
 	EXPECT_ERROR("[vault]\ncipher =\n", "line 2", "unknown cipher");
 }
@@ -203,9 +206,9 @@ static void test_format_version(void **state)
 static void test_set_format(void **state)
 {
 	(void)state;
-	static const char text[] = "# mine\n[vault]\n  format = 1\nuuid = " UUID_HEX
-				   "\ncipher = aes256gcm\ncreated = " CREATED
-				   "\n; keep me\n[access]\nidle_lock = 15m\n";
+	static const char text[] =
+	    "# mine\n[vault]\n  format = 1\nuuid = " UUID_HEX
+	    "\ncipher = aes256gcm\ncreated = " CREATED "\n; keep me\n[access]\nidle_lock = 15m\n";
 	struct lfs_vault_config cfg;
 	char out[1024], err[256];
 	assert_int_equal(lfs_config_parse(text, strlen(text), &cfg, err, sizeof(err)), 0);
@@ -248,8 +251,7 @@ static void test_garbage_line(void **state)
 static void test_created_too_long(void **state)
 {
 	(void)state;
-	EXPECT_ERROR("[vault]\ncreated = 2024-05-06T07:08:09.123456789012Z\n", "line 2",
-		     "created");
+	EXPECT_ERROR("[vault]\ncreated = 2024-05-06T07:08:09.123456789012Z\n", "line 2", "created");
 }
 
 /* config.h documents created as ISO 8601 UTC, and lethefs writes it with
@@ -262,15 +264,14 @@ static void test_created_validated(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"", "yesterday", ";0", "2024-05-06 07:08:09", "2024-05-06T07:08:09+02:00",
-		"\x1b[2J",
+	    "", "yesterday", ";0", "2024-05-06 07:08:09", "2024-05-06T07:08:09+02:00", "\x1b[2J",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[256];
 		snprintf(text, sizeof(text),
-			 "[vault]\nformat = 1\nuuid = " UUID_HEX
-			 "\ncipher = aes256gcm\ncreated = %s\n",
-			 bad[i]);
+		         "[vault]\nformat = 1\nuuid = " UUID_HEX
+		         "\ncipher = aes256gcm\ncreated = %s\n",
+		         bad[i]);
 		EXPECT_ERROR(text, "line 5", "created");
 	}
 }
@@ -279,8 +280,8 @@ static void test_created_validated(void **state)
 static void test_accepted_value_roundtrips(void **state)
 {
 	(void)state;
-	static const char text[] = "[vault]\nformat = 1\nuuid = " UUID_HEX
-				   "\ncipher = aes256gcm\ncreated:;0\n";
+	static const char text[] =
+	    "[vault]\nformat = 1\nuuid = " UUID_HEX "\ncipher = aes256gcm\ncreated:;0\n";
 	struct lfs_vault_config cfg, back;
 	char err[256], buf[1024];
 	if (parse(text, sizeof(text) - 1, &cfg, err, sizeof(err)) != 0)
@@ -313,12 +314,12 @@ static void test_small_err_buffer(void **state)
 
 /* ---- [access] and [audit] ------------------------------------------ */
 
-#define WITH_OPTIONS                                                                          \
-	VALID "[access]\n"                                                                     \
-	      "admin_group = lab-admins\n"                                                     \
-	      "control_socket = /run/lethefs/lab.sock\n"                                       \
-	      "idle_lock = 1h30m\n"                                                            \
-	      "[audit]\n"                                                                      \
+#define WITH_OPTIONS                                                                               \
+	VALID "[access]\n"                                                                         \
+	      "admin_group = lab-admins\n"                                                         \
+	      "control_socket = /run/lethefs/lab.sock\n"                                           \
+	      "idle_lock = 1h30m\n"                                                                \
+	      "[audit]\n"                                                                          \
 	      "log = /var/log/lethefs/lab.audit\n"
 
 static void test_optional_sections(void **state)
@@ -358,10 +359,11 @@ static void test_optional_errors(void **state)
 	EXPECT_ERROR(VALID "[access]\nidle_lock = soon\n", "line 7", "idle_lock");
 	EXPECT_ERROR(VALID "[access]\nidle_lock = 5x\n", "idle_lock");
 	EXPECT_ERROR(VALID "[access]\ncontrol_socket = relative.sock\n", "absolute");
-	EXPECT_ERROR(VALID "[access]\ncontrol_socket = /"
-			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-		     "108");
+	EXPECT_ERROR(VALID
+	             "[access]\ncontrol_socket = /"
+	             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	             "108");
 	EXPECT_ERROR(VALID "[access]\nadmin_group = bad group\n", "admin_group");
 	EXPECT_ERROR(VALID "[access]\nadmin_group = -x\n", "admin_group");
 	EXPECT_ERROR(VALID "[access]\nidle_lock = 1m\nidle_lock = 2m\n", "twice");
@@ -376,19 +378,19 @@ static void test_booleans(void **state)
 	static const struct {
 		const char *text;
 		int value;
-	} cases[] = {{"yes", 1},  {"no", 0},  {"true", 1}, {"false", 0}, {"on", 1},
-		     {"off", 0},  {"1", 1},   {"0", 0},	   {"Yes", 1},	 {"FALSE", 0}};
+	} cases[] = {{"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"on", 1},
+	             {"off", 0}, {"1", 1},  {"0", 0},    {"Yes", 1},   {"FALSE", 0}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[512], err[256];
 		struct lfs_vault_config cfg;
 		snprintf(text, sizeof(text), VALID "[staging]\nstaging_allow_extend = %s\n",
-			 cases[i].text);
+		         cases[i].text);
 		if (parse(text, strlen(text), &cfg, err, sizeof(err)) != 0)
 			fail_msg("'%s' rejected: %s", cases[i].text, err);
 		assert_int_equal(cfg.staging_allow_extend, cases[i].value);
 	}
 	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = maybe\n", "line 7",
-		     "staging_allow_extend 'maybe'");
+	             "staging_allow_extend 'maybe'");
 	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = 2\n", "staging_allow_extend");
 	EXPECT_ERROR(VALID "[staging]\nstaging_allow_extend = y\n", "staging_allow_extend");
 }
@@ -401,13 +403,13 @@ static void test_inline_comments(void **state)
 	struct lfs_vault_config cfg;
 	char err[256];
 	const char *text = VALID "[access]\n"
-				 "idle_lock = 15min   # lock after a quarter hour\n"
-				 "admin_group = lab-admins\t# the lab's admins\n"
-				 "[staging]\n"
-				 "staging_default_ttl = 3 days ; semicolon too\n"
-				 "staging_allow_extend = no #\n"
-				 "[audit]\n"
-				 "log = audit#1.log # a '#' inside the name stays\n";
+	                         "idle_lock = 15min   # lock after a quarter hour\n"
+	                         "admin_group = lab-admins\t# the lab's admins\n"
+	                         "[staging]\n"
+	                         "staging_default_ttl = 3 days ; semicolon too\n"
+	                         "staging_allow_extend = no #\n"
+	                         "[audit]\n"
+	                         "log = audit#1.log # a '#' inside the name stays\n";
 	assert_int_equal(parse(text, strlen(text), &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.idle_lock_seconds, 900);
 	assert_string_equal(cfg.admin_group, "lab-admins");
@@ -430,7 +432,7 @@ static void test_staging_defaults(void **state)
 	assert_int_equal(cfg.staging_owner_may_shorten, 1);
 	assert_int_equal(cfg.staging_allow_extend, 0);
 	const char *t = VALID "[staging]\nstaging_max_ttl = off\nstaging_max_per_user = 0\n"
-			      "owner_may_shorten = no\n";
+	                      "owner_may_shorten = no\n";
 	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.staging_max_ttl, 0);
 	assert_int_equal(cfg.staging_max_per_user, 0);
@@ -453,7 +455,7 @@ static void test_staging_only(void **state)
 	struct lfs_vault_config cfg;
 	char err[256] = "";
 	const char *t = VALID "[access]\nidle_lock = banana\n[bogus]\nx = 1\n[audit]\n"
-			      "this line is not ini\n[staging]\nstaging_root = mig\n";
+	                      "this line is not ini\n[staging]\nstaging_root = mig\n";
 	assert_int_equal(parse(t, strlen(t), &cfg, err, sizeof(err)), -EINVAL);
 	assert_int_equal(lfs_config_parse_staging(t, strlen(t), &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.staging_root, "mig");
@@ -475,33 +477,33 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_booleans),
-		cmocka_unit_test(test_inline_comments),
-		cmocka_unit_test(test_staging_defaults),
-		cmocka_unit_test(test_staging_only),
-		cmocka_unit_test(test_parse_valid),
-		cmocka_unit_test(test_parse_respects_len),
-		cmocka_unit_test(test_format_enospc),
-		cmocka_unit_test(test_unknown_section),
-		cmocka_unit_test(test_unknown_empty_section),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_duplicate_key),
-		cmocka_unit_test(test_missing_key),
-		cmocka_unit_test(test_bad_uuid),
-		cmocka_unit_test(test_unknown_cipher),
-		cmocka_unit_test(test_format_version),
-		cmocka_unit_test(test_set_format),
-		cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_garbage_line),
-		cmocka_unit_test(test_created_too_long),
-		cmocka_unit_test(test_created_validated),
-		cmocka_unit_test(test_accepted_value_roundtrips),
-		cmocka_unit_test(test_first_error_wins),
-		cmocka_unit_test(test_small_err_buffer),
-		cmocka_unit_test(test_optional_sections),
-		cmocka_unit_test(test_optional_defaults),
-		cmocka_unit_test(test_optional_errors),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_booleans),
+	    cmocka_unit_test(test_inline_comments),
+	    cmocka_unit_test(test_staging_defaults),
+	    cmocka_unit_test(test_staging_only),
+	    cmocka_unit_test(test_parse_valid),
+	    cmocka_unit_test(test_parse_respects_len),
+	    cmocka_unit_test(test_format_enospc),
+	    cmocka_unit_test(test_unknown_section),
+	    cmocka_unit_test(test_unknown_empty_section),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_duplicate_key),
+	    cmocka_unit_test(test_missing_key),
+	    cmocka_unit_test(test_bad_uuid),
+	    cmocka_unit_test(test_unknown_cipher),
+	    cmocka_unit_test(test_format_version),
+	    cmocka_unit_test(test_set_format),
+	    cmocka_unit_test(test_embedded_nul),
+	    cmocka_unit_test(test_garbage_line),
+	    cmocka_unit_test(test_created_too_long),
+	    cmocka_unit_test(test_created_validated),
+	    cmocka_unit_test(test_accepted_value_roundtrips),
+	    cmocka_unit_test(test_first_error_wins),
+	    cmocka_unit_test(test_small_err_buffer),
+	    cmocka_unit_test(test_optional_sections),
+	    cmocka_unit_test(test_optional_defaults),
+	    cmocka_unit_test(test_optional_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

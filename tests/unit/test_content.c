@@ -15,7 +15,10 @@ static enum lfs_cipher_id xchacha = LFS_CIPHER_XCHACHA20POLY1305;
 static enum lfs_cipher_id aesgcm = LFS_CIPHER_AES256GCM;
 
 /* A cmocka test entry whose name says which cipher it ran with. */
-#define CIPHER_TEST(fn, id) {#fn "_" #id, fn, NULL, NULL, &id}
+#define CIPHER_TEST(fn, id)                                                                        \
+	{                                                                                          \
+#fn "_" #id, fn, NULL, NULL, &id                                                   \
+	}
 
 /* Everything a block operation needs, with fixed keys and a fresh header. */
 struct fixture {
@@ -44,7 +47,7 @@ static void fixture_init(struct fixture *f, enum lfs_cipher_id id, uint16_t flag
 
 /* Seals plain as block blockno into out; returns the stored length. */
 static size_t seal(const struct fixture *f, uint64_t blockno, bool final, const uint8_t *plain,
-		   size_t len, uint8_t *out)
+                   size_t len, uint8_t *out)
 {
 	randombytes_buf(out, f->l.nonce_len);
 	lfs_block_seal(&f->l, &f->key, &f->h, blockno, final, plain, len, out);
@@ -70,7 +73,7 @@ static void fixed_record(struct lfs_irec *r)
 
 /* Encodes a fresh header of version v; returns its length. */
 static size_t make_header(unsigned v, enum lfs_cipher_id id, uint32_t epoch, uint8_t *buf,
-			  struct lfs_file_header *h, const struct lfs_epoch_keys *k)
+                          struct lfs_file_header *h, const struct lfs_epoch_keys *k)
 {
 	struct lfs_irec rec;
 	fixed_record(&rec);
@@ -157,7 +160,7 @@ static void test_header_every_byte_protected(void **state)
 				buf[i] ^= masks[m];
 				if (header_accepted(buf, n, &k))
 					fail_msg("v%u header byte %zu ^ 0x%02x not detected", v, i,
-						 masks[m]);
+					         masks[m]);
 				buf[i] ^= masks[m];
 			}
 		}
@@ -268,15 +271,14 @@ static void test_header_parse_rejects(void **state)
 
 /* ---- size arithmetic ------------------------------------------------- */
 
-static void check_plain_size(const struct lfs_layout *l, uint64_t backing, bool ok,
-			     uint64_t plain)
+static void check_plain_size(const struct lfs_layout *l, uint64_t backing, bool ok, uint64_t plain)
 {
 	uint64_t got = 12345;
 	bool r = lfs_plain_size(l, backing, &got);
 	if (r != ok || got != plain)
 		fail_msg("v%u lfs_plain_size(%llu) = %d/%llu, expected %d/%llu", l->version,
-			 (unsigned long long)backing, r, (unsigned long long)got, ok,
-			 (unsigned long long)plain);
+		         (unsigned long long)backing, r, (unsigned long long)got, ok,
+		         (unsigned long long)plain);
 }
 
 static void test_layout(void **state)
@@ -310,15 +312,11 @@ static void test_sizes_known(void **state)
 		const struct {
 			uint64_t plain, backing;
 		} cases[] = {
-			/* empty: no header in version 1, the header alone in 2 */
-			{0, v == 1 ? 0 : H},
-			{1, H + 1 + O},
-			{4095, H + 4095 + O},
-			{4096, H + D},
-			{4097, H + D + 1 + O},
-			{8192, H + 2 * D},
-			{big, big_backing},
-			{5ULL << 30, H + (5ULL << 30) / 4096 * D},
+		    /* empty: no header in version 1, the header alone in 2 */
+		    {0, v == 1 ? 0 : H},   {1, H + 1 + O},
+		    {4095, H + 4095 + O},  {4096, H + D},
+		    {4097, H + D + 1 + O}, {8192, H + 2 * D},
+		    {big, big_backing},    {5ULL << 30, H + (5ULL << 30) / 4096 * D},
 		};
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			assert_int_equal(lfs_backing_size(&l, cases[i].plain), cases[i].backing);
@@ -385,7 +383,7 @@ static void test_block_roundtrip(void **state)
 		for (int final = 0; final <= 1; final++) {
 			size_t n = seal(&f, 5, final, plain, lens[i], out);
 			assert_int_equal(lfs_block_open(&f.l, &f.key, &f.h, 5, final, out, n, back),
-					 (int)lens[i]);
+			                 (int)lens[i]);
 			assert_memory_equal(back, plain, lens[i]);
 		}
 	}
@@ -406,8 +404,8 @@ static void test_block_randomized(void **state)
 }
 
 static void expect_badmsg(const struct fixture *f, const struct lfs_file_header *h,
-			  uint64_t blockno, bool final, const uint8_t *in, size_t len,
-			  const char *what)
+                          uint64_t blockno, bool final, const uint8_t *in, size_t len,
+                          const char *what)
 {
 	uint8_t back[LFS_BLOCK_SIZE];
 	int r = lfs_block_open(&f->l, &f->key, h, blockno, final, in, len, back);
@@ -423,8 +421,8 @@ static void test_block_tamper(void **state)
 	fixture_init(&f, id, 0);
 	randombytes_buf(plain, sizeof(plain));
 	size_t n = seal(&f, 2, false, plain, sizeof(plain), out);
-	const size_t spots[] = {0, f.l.nonce_len - 1, f.l.nonce_len, f.l.nonce_len + 500,
-				n - 16, n - 1};
+	const size_t spots[] = {0,    f.l.nonce_len - 1, f.l.nonce_len, f.l.nonce_len + 500, n - 16,
+	                        n - 1};
 	for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
 		out[spots[i]] ^= 0x01;
 		expect_badmsg(&f, &f.h, 2, false, out, n, "flipped byte");
@@ -452,7 +450,7 @@ static void test_block_tamper(void **state)
 	/* The untouched block still opens: the checks above did not damage it. */
 	uint8_t back[LFS_BLOCK_SIZE];
 	assert_int_equal(lfs_block_open(&f.l, &f.key, &f.h, 2, false, out, n, back),
-			 (int)sizeof(plain));
+	                 (int)sizeof(plain));
 }
 
 /* A final block cut at the block boundary: the previous block was sealed
@@ -500,7 +498,7 @@ static void test_sparse_holes(void **state)
 	fixture_init(&f, id, LFS_HDR_FLAG_SPARSE);
 	memset(back, 0xaa, sizeof(back));
 	assert_int_equal(lfs_block_open(&f.l, &f.key, &f.h, 1, false, zero, f.l.block_disk, back),
-			 LFS_BLOCK_SIZE);
+	                 LFS_BLOCK_SIZE);
 	assert_true(sodium_is_zero(back, sizeof(back)));
 
 	expect_badmsg(&f, &f.h, 1, true, zero, f.l.block_disk, "final hole");
@@ -521,7 +519,7 @@ static void test_sparse_only_all_zero(void **state)
 	randombytes_buf(plain, sizeof(plain));
 	size_t n = seal(&f, 4, false, plain, sizeof(plain), out);
 	assert_int_equal(lfs_block_open(&f.l, &f.key, &f.h, 4, false, out, n, back),
-			 LFS_BLOCK_SIZE);
+	                 LFS_BLOCK_SIZE);
 	assert_memory_equal(back, plain, sizeof(plain));
 	memset(out, 0, n);
 	out[n - 1] = 1;
@@ -533,37 +531,37 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		CIPHER_TEST(test_header_roundtrip, xchacha),
-		CIPHER_TEST(test_header_roundtrip, aesgcm),
-		cmocka_unit_test(test_header_new_random_id),
-		cmocka_unit_test(test_header_every_byte_protected),
-		cmocka_unit_test(test_header_wrong_key),
-		cmocka_unit_test(test_header_record_bound_to_file),
-		cmocka_unit_test(test_header_parse_rejects),
-		CIPHER_TEST(test_layout, xchacha),
-		CIPHER_TEST(test_layout, aesgcm),
-		CIPHER_TEST(test_sizes_known, xchacha),
-		CIPHER_TEST(test_sizes_known, aesgcm),
-		CIPHER_TEST(test_sizes_malformed, xchacha),
-		CIPHER_TEST(test_sizes_malformed, aesgcm),
-		CIPHER_TEST(test_sizes_inverse, xchacha),
-		CIPHER_TEST(test_sizes_inverse, aesgcm),
-		CIPHER_TEST(test_block_roundtrip, xchacha),
-		CIPHER_TEST(test_block_roundtrip, aesgcm),
-		CIPHER_TEST(test_block_randomized, xchacha),
-		CIPHER_TEST(test_block_randomized, aesgcm),
-		CIPHER_TEST(test_block_tamper, xchacha),
-		CIPHER_TEST(test_block_tamper, aesgcm),
-		CIPHER_TEST(test_block_truncated_file, xchacha),
-		CIPHER_TEST(test_block_truncated_file, aesgcm),
-		CIPHER_TEST(test_block_from_other_file, xchacha),
-		CIPHER_TEST(test_block_from_other_file, aesgcm),
-		CIPHER_TEST(test_block_oversized, xchacha),
-		CIPHER_TEST(test_block_oversized, aesgcm),
-		CIPHER_TEST(test_sparse_holes, xchacha),
-		CIPHER_TEST(test_sparse_holes, aesgcm),
-		CIPHER_TEST(test_sparse_only_all_zero, xchacha),
-		CIPHER_TEST(test_sparse_only_all_zero, aesgcm),
+	    CIPHER_TEST(test_header_roundtrip, xchacha),
+	    CIPHER_TEST(test_header_roundtrip, aesgcm),
+	    cmocka_unit_test(test_header_new_random_id),
+	    cmocka_unit_test(test_header_every_byte_protected),
+	    cmocka_unit_test(test_header_wrong_key),
+	    cmocka_unit_test(test_header_record_bound_to_file),
+	    cmocka_unit_test(test_header_parse_rejects),
+	    CIPHER_TEST(test_layout, xchacha),
+	    CIPHER_TEST(test_layout, aesgcm),
+	    CIPHER_TEST(test_sizes_known, xchacha),
+	    CIPHER_TEST(test_sizes_known, aesgcm),
+	    CIPHER_TEST(test_sizes_malformed, xchacha),
+	    CIPHER_TEST(test_sizes_malformed, aesgcm),
+	    CIPHER_TEST(test_sizes_inverse, xchacha),
+	    CIPHER_TEST(test_sizes_inverse, aesgcm),
+	    CIPHER_TEST(test_block_roundtrip, xchacha),
+	    CIPHER_TEST(test_block_roundtrip, aesgcm),
+	    CIPHER_TEST(test_block_randomized, xchacha),
+	    CIPHER_TEST(test_block_randomized, aesgcm),
+	    CIPHER_TEST(test_block_tamper, xchacha),
+	    CIPHER_TEST(test_block_tamper, aesgcm),
+	    CIPHER_TEST(test_block_truncated_file, xchacha),
+	    CIPHER_TEST(test_block_truncated_file, aesgcm),
+	    CIPHER_TEST(test_block_from_other_file, xchacha),
+	    CIPHER_TEST(test_block_from_other_file, aesgcm),
+	    CIPHER_TEST(test_block_oversized, xchacha),
+	    CIPHER_TEST(test_block_oversized, aesgcm),
+	    CIPHER_TEST(test_sparse_holes, xchacha),
+	    CIPHER_TEST(test_sparse_holes, aesgcm),
+	    CIPHER_TEST(test_sparse_only_all_zero, xchacha),
+	    CIPHER_TEST(test_sparse_only_all_zero, aesgcm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,38 +47,38 @@ static void test_bad_requests(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"",
-		"\n",
-		"lethefs-ctl 1 status",		      /* no newline */
-		"lethefs-ctl 2 status\n",	      /* version */
-		"lethefs-ctl 1 Status\n",
-		"lethefs-ctl 1  status\n",	      /* double space */
-		" lethefs-ctl 1 status\n",
-		"lethefs-ctl 1 status \n",
-		"lethefs-ctl 1 status extra\n",
-		"lethefs-ctl 1 lock now\n",
-		"lethefs-ctl 1 unlock secret\n",
-		"lethefs-ctl 1 unlock secret 0\n",
-		"lethefs-ctl 1 unlock secret 017\n",
-		"lethefs-ctl 1 unlock secret 4097\n",
-		"lethefs-ctl 1 unlock secret -1\n",
-		"lethefs-ctl 1 unlock secret 99999999999999999999999\n",
-		"lethefs-ctl 1 unlock key 32\n",
-		"lethefs-ctl 1 status\r\n",
-		"lethefs-ctl 1 rotate now\n",
-		"lethefs-ctl 1 Rotate\n",
-		"lethefs-ctl 1 status\nlethefs-ctl 1 status\n",
-		"other 1 status\n",
-		"lethefs-ctl 1 stage-ttl 0000abcd 60\n",  /* not a staging id */
-		"lethefs-ctl 1 stage-ttl 8000ABCD 60\n",  /* upper case */
-		"lethefs-ctl 1 stage-ttl 8000abc 60\n",   /* 7 digits */
-		"lethefs-ctl 1 stage-ttl 8000abcd0 60\n", /* 9 digits */
-		"lethefs-ctl 1 stage-ttl 8000abcd -60\n",
-		"lethefs-ctl 1 stage-ttl 8000abcd 060\n",
-		"lethefs-ctl 1 stage-ttl 8000abcd 12345678901\n", /* 11 digits */
-		"lethefs-ctl 1 stage-ttl 8000abcd\n",
-		"lethefs-ctl 1 stage-ttl 8000abcd 60 x\n",
-		"lethefs-ctl 1 stage-sync now\n",
+	    "",
+	    "\n",
+	    "lethefs-ctl 1 status",   /* no newline */
+	    "lethefs-ctl 2 status\n", /* version */
+	    "lethefs-ctl 1 Status\n",
+	    "lethefs-ctl 1  status\n", /* double space */
+	    " lethefs-ctl 1 status\n",
+	    "lethefs-ctl 1 status \n",
+	    "lethefs-ctl 1 status extra\n",
+	    "lethefs-ctl 1 lock now\n",
+	    "lethefs-ctl 1 unlock secret\n",
+	    "lethefs-ctl 1 unlock secret 0\n",
+	    "lethefs-ctl 1 unlock secret 017\n",
+	    "lethefs-ctl 1 unlock secret 4097\n",
+	    "lethefs-ctl 1 unlock secret -1\n",
+	    "lethefs-ctl 1 unlock secret 99999999999999999999999\n",
+	    "lethefs-ctl 1 unlock key 32\n",
+	    "lethefs-ctl 1 status\r\n",
+	    "lethefs-ctl 1 rotate now\n",
+	    "lethefs-ctl 1 Rotate\n",
+	    "lethefs-ctl 1 status\nlethefs-ctl 1 status\n",
+	    "other 1 status\n",
+	    "lethefs-ctl 1 stage-ttl 0000abcd 60\n",  /* not a staging id */
+	    "lethefs-ctl 1 stage-ttl 8000ABCD 60\n",  /* upper case */
+	    "lethefs-ctl 1 stage-ttl 8000abc 60\n",   /* 7 digits */
+	    "lethefs-ctl 1 stage-ttl 8000abcd0 60\n", /* 9 digits */
+	    "lethefs-ctl 1 stage-ttl 8000abcd -60\n",
+	    "lethefs-ctl 1 stage-ttl 8000abcd 060\n",
+	    "lethefs-ctl 1 stage-ttl 8000abcd 12345678901\n", /* 11 digits */
+	    "lethefs-ctl 1 stage-ttl 8000abcd\n",
+	    "lethefs-ctl 1 stage-ttl 8000abcd 60 x\n",
+	    "lethefs-ctl 1 stage-sync now\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct lfs_ctl_request r;
@@ -97,13 +97,13 @@ static void test_format_roundtrip(void **state)
 {
 	(void)state;
 	const struct lfs_ctl_request reqs[] = {
-		{.verb = LFS_CTL_STATUS},
-		{.verb = LFS_CTL_LOCK, .force = true},
-		{.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_MASTER, .payload_len = 32},
-		{.verb = LFS_CTL_ROTATE},
-		{.verb = LFS_CTL_STAGE_SYNC},
-		{.verb = LFS_CTL_STAGE_TTL, .stage_id = 0x80000001, .seconds = 9999999999ULL},
-		{.verb = LFS_CTL_STAGE_TTL, .stage_id = 0xffffffff, .seconds = 0},
+	    {.verb = LFS_CTL_STATUS},
+	    {.verb = LFS_CTL_LOCK, .force = true},
+	    {.verb = LFS_CTL_UNLOCK, .kind = LFS_CTL_MASTER, .payload_len = 32},
+	    {.verb = LFS_CTL_ROTATE},
+	    {.verb = LFS_CTL_STAGE_SYNC},
+	    {.verb = LFS_CTL_STAGE_TTL, .stage_id = 0x80000001, .seconds = 9999999999ULL},
+	    {.verb = LFS_CTL_STAGE_TTL, .stage_id = 0xffffffff, .seconds = 0},
 	};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		char line[LFS_CTL_HEADER_MAX];
@@ -120,8 +120,8 @@ static void test_json_writer_escapes(void **state)
 	(void)state;
 	char buf[128];
 	size_t used = 0;
-	assert_int_equal(lfs_json_put_string(buf, sizeof(buf), &used, "a\"b\\c\n\x01\xff\xe2\x82\xac"),
-			 0);
+	assert_int_equal(
+	    lfs_json_put_string(buf, sizeof(buf), &used, "a\"b\\c\n\x01\xff\xe2\x82\xac"), 0);
 	assert_string_equal(buf, "\"a\\\"b\\\\c\\u000a\\u0001\\u00ff\xe2\x82\xac\"");
 	char tiny[4];
 	used = 0;
@@ -144,10 +144,18 @@ static void test_json_reader(void **state)
 	assert_int_equal(lfs_json_get(j, strlen(j), "missing", out, sizeof(out)), -ENOENT);
 	/* Too small for the value: an error, never a silent cut. */
 	assert_int_equal(lfs_json_get(j, strlen(j), "s", out, 3), -EINVAL);
-	static const char *const bad[] = {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
-					  "{\"a\":\"x}", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12\"}",
-					  "{\"a\":1 \"b\":2}", "{\"a\":{\"b\":1}",
-					  "{\"a\":{\"b\":\"}\"}"};
+	static const char *const bad[] = {"",
+	                                  "[]",
+	                                  "{",
+	                                  "{\"a\"}",
+	                                  "{\"a\":}",
+	                                  "{\"a\":1,}",
+	                                  "{\"a\":\"x}",
+	                                  "{\"a\":\"\\q\"}",
+	                                  "{\"a\":\"\\u12\"}",
+	                                  "{\"a\":1 \"b\":2}",
+	                                  "{\"a\":{\"b\":1}",
+	                                  "{\"a\":{\"b\":\"}\"}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (lfs_json_get(bad[i], strlen(bad[i]), "a", out, sizeof(out)) != -EINVAL)
 			fail_msg("accepted: %s", bad[i]);
@@ -175,12 +183,9 @@ static void test_json_reader_nested(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_bad_requests),
-		cmocka_unit_test(test_format_roundtrip),
-		cmocka_unit_test(test_json_writer_escapes),
-		cmocka_unit_test(test_json_reader),
-		cmocka_unit_test(test_json_reader_nested),
+	    cmocka_unit_test(test_requests),         cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_format_roundtrip), cmocka_unit_test(test_json_writer_escapes),
+	    cmocka_unit_test(test_json_reader),      cmocka_unit_test(test_json_reader_nested),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

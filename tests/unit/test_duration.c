@@ -47,11 +47,29 @@ static void test_parse_valid(void **state)
 static void test_parse_invalid(void **state)
 {
 	(void)state;
-	static const char *const bad[] = {
-		"",	    "h",      "-5m",	  "5M",	   "1h30",	"5mm",	 "Off",
-		"0.5s",	    "1.01m",  "1ms",	  "5 M",   "1.2.3h",	"1h 30", "m5",
-		"1.",	    ".5h",    "1.5",	  "5 mins x", "1hour30", "   ", "5m,2h",
-		"99999999999999999999", "1.0000000001h"};
+	static const char *const bad[] = {"",
+	                                  "h",
+	                                  "-5m",
+	                                  "5M",
+	                                  "1h30",
+	                                  "5mm",
+	                                  "Off",
+	                                  "0.5s",
+	                                  "1.01m",
+	                                  "1ms",
+	                                  "5 M",
+	                                  "1.2.3h",
+	                                  "1h 30",
+	                                  "m5",
+	                                  "1.",
+	                                  ".5h",
+	                                  "1.5",
+	                                  "5 mins x",
+	                                  "1hour30",
+	                                  "   ",
+	                                  "5m,2h",
+	                                  "99999999999999999999",
+	                                  "1.0000000001h"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 7;
 		if (lfs_parse_duration(bad[i], &v) == 0)
@@ -78,8 +96,8 @@ static void test_limit(void **state)
 static void test_format_roundtrip(void **state)
 {
 	(void)state;
-	static const uint64_t values[] = {0, 1, 59, 60, 61, 3600, 5400, 86400, 604800, 694861,
-					  LFS_DURATION_MAX};
+	static const uint64_t values[] = {
+	    0, 1, 59, 60, 61, 3600, 5400, 86400, 604800, 694861, LFS_DURATION_MAX};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		char s[64];
 		assert_true(lfs_format_duration(values[i], s, sizeof(s)) > 0);
@@ -97,10 +115,10 @@ static void test_format_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_valid),
-		cmocka_unit_test(test_parse_invalid),
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_parse_valid),
+	    cmocka_unit_test(test_parse_invalid),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_format_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

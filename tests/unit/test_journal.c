@@ -85,7 +85,8 @@ static void test_paths_that_leave_the_tree(void **state)
 	uint8_t *slot = malloc(LFS_JOURNAL_SLOT_LEN);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct lfs_journal_record *r = record(LFS_JK_TAIL, bad[i], 10);
-		assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN), -EINVAL);
+		assert_int_equal(lfs_journal_encode(key, uuid, 0, r, slot, LFS_JOURNAL_SLOT_LEN),
+		                 -EINVAL);
 		free(r);
 	}
 	struct lfs_journal_record *r = record(LFS_JK_TAIL, "a/..b/c.d", 10);
@@ -225,7 +226,8 @@ static void test_large_records(void **state)
 	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), 0);
 	/* One byte more than the slot leaves: refused, never cut. */
 	r->bulk_len = (uint32_t)room + 1;
-	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN), -EINVAL);
+	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN),
+	                 -EINVAL);
 	/* A length field that claims more than the slot holds. */
 	r->bulk_len = (uint32_t)room;
 	assert_int_equal(lfs_journal_encode(key, uuid, 20, r, slot, LFS_JOURNAL_LARGE_LEN), 0);
@@ -233,7 +235,8 @@ static void test_large_records(void **state)
 	slot[177] = 0xff;
 	slot[178] = 0xff;
 	slot[179] = 0x7f;
-	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b), -EINVAL);
+	assert_int_equal(lfs_journal_decode(key, uuid, 20, slot, LFS_JOURNAL_LARGE_LEN, b),
+	                 -EINVAL);
 
 	/* In a journal: image records are replayed before older records of
 	 * other kinds, and the slots of records not yet applied stay reserved
@@ -335,9 +338,8 @@ static void test_named_journals(void **state)
 	assert_int_equal(j.nlarge, LFS_JOURNAL_LARGE_FOR(16));
 	struct stat st;
 	assert_int_equal(fstat(j.fd, &st), 0);
-	assert_int_equal((uint64_t)st.st_size,
-	                 LFS_JOURNAL_HDR_LEN + 16ull * LFS_JOURNAL_SLOT_LEN +
-	                     (uint64_t)j.nlarge * LFS_JOURNAL_LARGE_LEN);
+	assert_int_equal((uint64_t)st.st_size, LFS_JOURNAL_HDR_LEN + 16ull * LFS_JOURNAL_SLOT_LEN +
+	                                           (uint64_t)j.nlarge * LFS_JOURNAL_LARGE_LEN);
 	/* A record with bulk goes to a large slot. */
 	struct lfs_journal_record *r = record(LFS_JK_OVERWRITE, "f", 64);
 	uint8_t *bulk = malloc(100000);

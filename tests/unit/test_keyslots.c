@@ -9,9 +9,9 @@
 
 #include "../../keymgmt/keyslots.h"
 
-#define OPS 1
-#define MEM (8192 * 1024)
-#define SLOT_OFF(i) (LFS_KEYSLOTS_HDR_LEN + (size_t)(i) * LFS_KEYSLOT_LEN)
+#define OPS         1
+#define MEM         (8192 * 1024)
+#define SLOT_OFF(i) (LFS_KEYSLOTS_HDR_LEN + (size_t)(i)*LFS_KEYSLOT_LEN)
 
 static const char secret[] = "correct horse battery staple";
 #define SECRET_LEN (sizeof(secret) - 1)
@@ -24,13 +24,13 @@ static void vault_init(struct lfs_keyslots *ks, uint8_t master[LFS_MASTER_KEY_LE
 }
 
 static void wrap(struct lfs_keyslots *ks, int idx, enum lfs_slot_type type, const char *s,
-		 const uint8_t master[LFS_MASTER_KEY_LEN])
+                 const uint8_t master[LFS_MASTER_KEY_LEN])
 {
 	assert_int_equal(lfs_keyslot_wrap(ks, idx, type, s, strlen(s), OPS, MEM, master), 0);
 }
 
 static int unwrap(const struct lfs_keyslots *ks, int idx, const char *s,
-		  uint8_t out[LFS_MASTER_KEY_LEN])
+                  uint8_t out[LFS_MASTER_KEY_LEN])
 {
 	return lfs_keyslot_unwrap(ks, idx, s, strlen(s), out);
 }
@@ -63,7 +63,7 @@ static void test_binary_secret(void **state)
 	vault_init(&ks, master);
 	key[63] = 1;
 	assert_int_equal(
-		lfs_keyslot_wrap(&ks, 2, LFS_SLOT_KEYFILE, key, sizeof(key), OPS, MEM, master), 0);
+	    lfs_keyslot_wrap(&ks, 2, LFS_SLOT_KEYFILE, key, sizeof(key), OPS, MEM, master), 0);
 	assert_int_equal(lfs_keyslot_unwrap(&ks, 2, key, sizeof(key), out), 0);
 	assert_memory_equal(out, master, 32);
 	assert_int_equal(lfs_keyslot_unwrap(&ks, 2, key, sizeof(key) - 1, out), -EKEYREJECTED);
@@ -156,18 +156,18 @@ static void test_wrap_rejects_bad_args(void **state)
 	uint8_t master[32];
 	vault_init(&ks, master);
 	const size_t n = SECRET_LEN;
-	assert_int_equal(lfs_keyslot_wrap(&ks, -1, LFS_SLOT_PASSPHRASE, secret, n, OPS, MEM, master),
-			 -EINVAL);
+	assert_int_equal(
+	    lfs_keyslot_wrap(&ks, -1, LFS_SLOT_PASSPHRASE, secret, n, OPS, MEM, master), -EINVAL);
 	assert_int_equal(lfs_keyslot_wrap(&ks, 8, LFS_SLOT_PASSPHRASE, secret, n, OPS, MEM, master),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(lfs_keyslot_wrap(&ks, 0, LFS_SLOT_EMPTY, secret, n, OPS, MEM, master),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(lfs_keyslot_wrap(&ks, 0, 4, secret, n, OPS, MEM, master), -EINVAL);
 	assert_int_equal(lfs_keyslot_wrap(&ks, 0, LFS_SLOT_PASSPHRASE, secret, n, 0, MEM, master),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(lfs_keyslot_wrap(&ks, 0, LFS_SLOT_PASSPHRASE, secret, n, OPS,
-					  LFS_KDF_MEMLIMIT_MAX + 1, master),
-			 -EINVAL);
+	                                  LFS_KDF_MEMLIMIT_MAX + 1, master),
+	                 -EINVAL);
 	assert_int_equal(lfs_keyslots_count_used(&ks), 0);
 }
 
@@ -275,7 +275,7 @@ static void test_decode_slot_fields(void **state)
 }
 
 static void expect_params(const uint8_t *good, uint64_t ops, uint64_t mem, int want,
-			  const char *what)
+                          const char *what)
 {
 	uint8_t buf[LFS_KEYSLOTS_FILE_LEN];
 	memcpy(buf, good, sizeof(buf));
@@ -297,7 +297,7 @@ static void test_decode_kdf_bounds(void **state)
 	expect_params(good, OPS, crypto_pwhash_MEMLIMIT_MIN - 1, -EINVAL, "memlimit below min");
 	expect_params(good, 0, MEM, -EINVAL, "opslimit 0");
 	expect_params(good, (uint64_t)crypto_pwhash_OPSLIMIT_MAX + 1, MEM, -EINVAL,
-		      "opslimit above max");
+	              "opslimit above max");
 	expect_params(good, UINT64_MAX, MEM, -EINVAL, "opslimit 2^64-1");
 }
 
@@ -344,21 +344,21 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wrap_unwrap),
-		cmocka_unit_test(test_binary_secret),
-		cmocka_unit_test(test_wrong_secret),
-		cmocka_unit_test(test_slot_moved),
-		cmocka_unit_test(test_uuid_changed),
-		cmocka_unit_test(test_slot_edited),
-		cmocka_unit_test(test_unwrap_bad_index_or_empty),
-		cmocka_unit_test(test_wrap_rejects_bad_args),
-		cmocka_unit_test(test_encode_decode_roundtrip),
-		cmocka_unit_test(test_decode_lengths),
-		cmocka_unit_test(test_decode_header_fields),
-		cmocka_unit_test(test_decode_slot_fields),
-		cmocka_unit_test(test_decode_kdf_bounds),
-		cmocka_unit_test(test_unwrap_any),
-		cmocka_unit_test(test_slot_type_names),
+	    cmocka_unit_test(test_wrap_unwrap),
+	    cmocka_unit_test(test_binary_secret),
+	    cmocka_unit_test(test_wrong_secret),
+	    cmocka_unit_test(test_slot_moved),
+	    cmocka_unit_test(test_uuid_changed),
+	    cmocka_unit_test(test_slot_edited),
+	    cmocka_unit_test(test_unwrap_bad_index_or_empty),
+	    cmocka_unit_test(test_wrap_rejects_bad_args),
+	    cmocka_unit_test(test_encode_decode_roundtrip),
+	    cmocka_unit_test(test_decode_lengths),
+	    cmocka_unit_test(test_decode_header_fields),
+	    cmocka_unit_test(test_decode_slot_fields),
+	    cmocka_unit_test(test_decode_kdf_bounds),
+	    cmocka_unit_test(test_unwrap_any),
+	    cmocka_unit_test(test_slot_type_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,13 +24,13 @@ static void test_parse(void **state)
 	assert_string_equal(h, HASH);
 	assert_int_equal(n, 4095);
 	const char *bad[] = {
-		"lethefs-longlink:" HASH ":4096", /* past PATH_MAX - 1 */
-		"lethefs-longlink:" HASH ":0000", /* empty target */
-		"lethefs-longlink:" HASH ":40a5", /* not decimal */
-		"lethefs-longlink:" HASH ";4095", /* separator */
-		"lethefs-longlinX:" HASH ":4095", /* prefix */
-		"lethefs-longlink:" HASH ":409",  /* length */
-		"lethefs-longlink:ysXTf3sHtNC5qbS2CLzCjFX-jeOiOILvmv86xFnG07=:4095",
+	    "lethefs-longlink:" HASH ":4096", /* past PATH_MAX - 1 */
+	    "lethefs-longlink:" HASH ":0000", /* empty target */
+	    "lethefs-longlink:" HASH ":40a5", /* not decimal */
+	    "lethefs-longlink:" HASH ";4095", /* separator */
+	    "lethefs-longlinX:" HASH ":4095", /* prefix */
+	    "lethefs-longlink:" HASH ":409",  /* length */
+	    "lethefs-longlink:ysXTf3sHtNC5qbS2CLzCjFX-jeOiOILvmv86xFnG07=:4095",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(lfs_longlink_parse(bad[i], strlen(bad[i]), h, &n));
@@ -88,8 +88,8 @@ static void test_round_trip_and_tamper(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_round_trip_and_tamper),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_round_trip_and_tamper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

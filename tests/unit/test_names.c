@@ -120,7 +120,7 @@ static void test_name_matches_spec(void **state)
 	crypto_generichash_final(&st, raw, LFS_NAME_TAG_LEN);
 	memcpy(nonce, raw, LFS_NAME_TAG_LEN);
 	crypto_stream_xchacha20_xor(raw + LFS_NAME_TAG_LEN, (const uint8_t *)name, len, nonce,
-				    k.enc);
+	                            k.enc);
 	sodium_bin2base64(want, sizeof(want), raw, LFS_NAME_TAG_LEN + len, B64);
 	assert_int_equal(enc_name(&k, name, len, got), 0);
 	assert_string_equal(got, want);
@@ -198,8 +198,8 @@ static void test_name_non_alphabet_bytes(void **state)
 	for (size_t i = 0; i < n; i++) {
 		char saved = enc[i];
 		for (int b = 1; b < 256; b++) {
-			if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') ||
-			    b == '-' || b == '_')
+			if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
+			    (b >= '0' && b <= '9') || b == '-' || b == '_')
 				continue;
 			enc[i] = (char)b;
 			if (dec_name(&k, enc, out, &out_len) == 0)
@@ -265,7 +265,7 @@ static void test_name_decrypt_rejects_invalid_plain(void **state)
 		crypto_generichash_final(&st, raw, LFS_NAME_TAG_LEN);
 		memcpy(nonce, raw, LFS_NAME_TAG_LEN);
 		crypto_stream_xchacha20_xor(raw + LFS_NAME_TAG_LEN, (const uint8_t *)bad[i], len,
-					    nonce, k.enc);
+		                            nonce, k.enc);
 		sodium_bin2base64(enc, sizeof(enc), raw, LFS_NAME_TAG_LEN + len, B64);
 		assert_int_equal(dec_name(&k, enc, out, &out_len), -EBADMSG);
 	}
@@ -384,17 +384,17 @@ static void test_classify_foreign_dotfiles(void **state)
 {
 	(void)state;
 	static const char *foreign[] = {
-		".bashrc",
-		".git",
-		".Lshort", /* ".L" but not a 43-character hash */
-		".DS_Store",
+	    ".bashrc",
+	    ".git",
+	    ".Lshort", /* ".L" but not a 43-character hash */
+	    ".DS_Store",
 	};
 	int wrong = 0;
 	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
 		enum lfs_entry_kind kind = lfs_classify_entry(foreign[i]);
 		if (kind != LFS_ENTRY_INVALID) {
 			print_error("'%s' classified as %d, expected LFS_ENTRY_INVALID (%d)\n",
-				    foreign[i], kind, LFS_ENTRY_INVALID);
+			            foreign[i], kind, LFS_ENTRY_INVALID);
 			wrong++;
 		}
 	}
@@ -410,7 +410,7 @@ static void test_link_len_inverse(void **state)
 		size_t e = lfs_link_encoded_len(n);
 		if (lfs_link_plain_len(e) != n)
 			fail_msg("plain_len(encoded_len(%zu) = %zu) = %zu", n, e,
-				 lfs_link_plain_len(e));
+			         lfs_link_plain_len(e));
 	}
 }
 
@@ -478,7 +478,7 @@ static void xname_roundtrip(const struct keys *k, const char *name, size_t len)
 	assert_int_equal(lfs_xattr_name_encrypt(k->mac, k->enc, name, len, enc), 0);
 	assert_true(strlen("user.") + strlen(enc) <= 255); /* XATTR_NAME_MAX */
 	assert_int_equal(lfs_xattr_name_decrypt(k->mac, k->enc, enc, strlen(enc), out, &out_len),
-			 0);
+	                 0);
 	assert_int_equal(out_len, len);
 	assert_memory_equal(out, name, len);
 }
@@ -514,7 +514,7 @@ static void test_xattr_name_tamper(void **state)
 		char saved = enc[i];
 		enc[i] = saved == 'A' ? 'B' : 'A';
 		assert_int_equal(lfs_xattr_name_decrypt(k.mac, k.enc, enc, n, out, &out_len),
-				 -EBADMSG);
+		                 -EBADMSG);
 		enc[i] = saved;
 	}
 	k.mac[3] ^= 1;
@@ -559,29 +559,29 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_roundtrip),
-		cmocka_unit_test(test_name_all_bytes),
-		cmocka_unit_test(test_name_deterministic),
-		cmocka_unit_test(test_name_matches_spec),
-		cmocka_unit_test(test_name_bound_to_dirid),
-		cmocka_unit_test(test_name_wrong_keys),
-		cmocka_unit_test(test_name_flipped_char),
-		cmocka_unit_test(test_name_non_alphabet_bytes),
-		cmocka_unit_test(test_name_invalid_plain),
-		cmocka_unit_test(test_name_decrypt_garbage),
-		cmocka_unit_test(test_name_decrypt_rejects_invalid_plain),
-		cmocka_unit_test(test_backing_name_every_length),
-		cmocka_unit_test(test_backing_name_threshold),
-		cmocka_unit_test(test_long_name_mismatch),
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_classify_foreign_dotfiles),
-		cmocka_unit_test(test_link_len_inverse),
-		cmocka_unit_test(test_link_roundtrip),
-		cmocka_unit_test(test_link_tamper),
-		cmocka_unit_test(test_xattr_name_roundtrip),
-		cmocka_unit_test(test_xattr_name_tamper),
-		cmocka_unit_test(test_xattr_value),
-		cmocka_unit_test(test_xattr_value_empty),
+	    cmocka_unit_test(test_name_roundtrip),
+	    cmocka_unit_test(test_name_all_bytes),
+	    cmocka_unit_test(test_name_deterministic),
+	    cmocka_unit_test(test_name_matches_spec),
+	    cmocka_unit_test(test_name_bound_to_dirid),
+	    cmocka_unit_test(test_name_wrong_keys),
+	    cmocka_unit_test(test_name_flipped_char),
+	    cmocka_unit_test(test_name_non_alphabet_bytes),
+	    cmocka_unit_test(test_name_invalid_plain),
+	    cmocka_unit_test(test_name_decrypt_garbage),
+	    cmocka_unit_test(test_name_decrypt_rejects_invalid_plain),
+	    cmocka_unit_test(test_backing_name_every_length),
+	    cmocka_unit_test(test_backing_name_threshold),
+	    cmocka_unit_test(test_long_name_mismatch),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_classify_foreign_dotfiles),
+	    cmocka_unit_test(test_link_len_inverse),
+	    cmocka_unit_test(test_link_roundtrip),
+	    cmocka_unit_test(test_link_tamper),
+	    cmocka_unit_test(test_xattr_name_roundtrip),
+	    cmocka_unit_test(test_xattr_name_tamper),
+	    cmocka_unit_test(test_xattr_value),
+	    cmocka_unit_test(test_xattr_value_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

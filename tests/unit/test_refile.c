@@ -47,7 +47,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_journal_roundtrip),
+	    cmocka_unit_test(test_journal_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

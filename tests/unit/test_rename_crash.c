@@ -73,10 +73,10 @@ static int recover_and_check(struct rig *g, const char *what, int at)
 {
 	rig_fs(g);
 	struct lfs_recovery rc = {.journal = &g->journal,
-				  .kr = &g->kr,
-				  .layout = &g->fs.layout,
-				  .data_dirfd = g->data_fd,
-				  .handle_mount_fd = g->fs.handle_mount_fd};
+	                          .kr = &g->kr,
+	                          .layout = &g->fs.layout,
+	                          .data_dirfd = g->data_fd,
+	                          .handle_mount_fd = g->fs.handle_mount_fd};
 	assert_int_equal(lfs_recover(&rc), 0);
 	unsigned pending;
 	assert_int_equal(lfs_journal_pending(&g->journal, &pending), 0);
@@ -84,7 +84,7 @@ static int recover_and_check(struct rig *g, const char *what, int at)
 	int s = state(g);
 	if (s < 0 || pending)
 		fail_msg("rename, %s at call %d: neither before nor after, %u pending", what, at,
-			 pending);
+		         pending);
 	return s;
 }
 
@@ -101,9 +101,9 @@ static void test_rename_sweep(void **st)
 		enum fault kind;
 		const char *name;
 	} faults[] = {{FAULT_CRASH_BEFORE, "crash before"},
-		      {FAULT_CRASH_AFTER, "crash after"},
-		      {FAULT_ENOSPC, "ENOSPC"},
-		      {FAULT_EIO, "EIO"}};
+	              {FAULT_CRASH_AFTER, "crash after"},
+	              {FAULT_ENOSPC, "ENOSPC"},
+	              {FAULT_EIO, "EIO"}};
 	unsigned crashes = 0, errors = 0;
 	for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
 		for (int at = 1; at <= ncalls; at++) {
@@ -114,10 +114,10 @@ static void test_rename_sweep(void **st)
 			if (faults[f].kind == FAULT_ENOSPC || faults[f].kind == FAULT_EIO) {
 				if (rc == 1 && side != 0)
 					fail_msg("rename, %s at call %d: failed but renamed",
-						 faults[f].name, at);
+					         faults[f].name, at);
 				if (rc == 0 && side != 1)
 					fail_msg("rename, %s at call %d: succeeded but not renamed",
-						 faults[f].name, at);
+					         faults[f].name, at);
 				errors++;
 			} else {
 				assert_int_equal(rc, 99);
@@ -135,7 +135,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rename_sweep),
+	    cmocka_unit_test(test_rename_sweep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #include "../../keymgmt/slot_labels.h"
 
 static const uint8_t UUID[16] = {0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
-				 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42};
+                                 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42};
 
 static void test_known_answer(void **state)
 {
@@ -34,7 +34,7 @@ static void test_known_answer(void **state)
 	assert_memory_equal(buf + 36, hash, 32);
 	assert_memory_equal(buf + 68, "Dr. X", 5);
 	assert_hex_equal(buf + 73, 32,
-			 "27cb1b0d3442fdda7a1bd212265bd2cf389b34a9aae8d3b47c239a206ae2818a");
+	                 "27cb1b0d3442fdda7a1bd212265bd2cf389b34a9aae8d3b47c239a206ae2818a");
 	struct lfs_slot_labels back;
 	assert_int_equal(lfs_labels_decode(buf, (size_t)n, UUID, key, &back), 0);
 	assert_int_equal(back.n, 1);
@@ -172,8 +172,8 @@ static void test_label_validation(void **state)
 {
 	(void)state;
 	const char *good[] = {"Dr. X, lab admin", "Backup – Zürich", "日本", "a", "😀"};
-	const char *bad[] = {"", "tab\there", "esc\033[31m", "del\x7f", "c1\xc2\x85",
-			     "\xff",  "\xc3", "\xed\xa0\x80", "\xc0\xaf"};
+	const char *bad[] = {"",     "tab\there", "esc\033[31m",  "del\x7f", "c1\xc2\x85",
+	                     "\xff", "\xc3",      "\xed\xa0\x80", "\xc0\xaf"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(lfs_label_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -205,9 +205,9 @@ static void test_load_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_answer),	 cmocka_unit_test(test_strict_decoder),
-		cmocka_unit_test(test_binding),		 cmocka_unit_test(test_put_and_limits),
-		cmocka_unit_test(test_label_validation), cmocka_unit_test(test_load_store),
+	    cmocka_unit_test(test_known_answer),     cmocka_unit_test(test_strict_decoder),
+	    cmocka_unit_test(test_binding),          cmocka_unit_test(test_put_and_limits),
+	    cmocka_unit_test(test_label_validation), cmocka_unit_test(test_load_store),
 	};
 	if (sodium_init() < 0)
 		return 1;

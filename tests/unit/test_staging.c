@@ -87,11 +87,11 @@ static void test_wrap(void **state)
 	/* Another id, another vault, a flipped byte, a wrong length. */
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID + 1, out, NULL), -EINVAL);
 	assert_int_equal(lfs_stage_key_unwrap(&other, file, sizeof(file), ID, out, NULL),
-			 -EKEYREJECTED);
+	                 -EKEYREJECTED);
 	for (size_t i = 16; i < sizeof(file); i += 9) {
 		file[i] ^= 1;
 		assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL),
-				 -EKEYREJECTED);
+		                 -EKEYREJECTED);
 		file[i] ^= 1;
 	}
 	/* The flags are authenticated: clearing "needs a retention record"
@@ -101,7 +101,7 @@ static void test_wrap(void **state)
 	assert_int_equal(lfs_stage_key_flags(file, sizeof(file), ID, &flags), 0);
 	assert_int_equal(flags, 0);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL),
-			 -EKEYREJECTED);
+	                 -EKEYREJECTED);
 	file[12] = 0x80;
 	assert_int_equal(lfs_stage_key_flags(file, sizeof(file), ID, &flags), -EINVAL);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags), -EINVAL);
@@ -124,7 +124,7 @@ static void test_wrap(void **state)
 	assert_int_equal(lfs_stage_key_epoch_flags(LFS_STAGE_KEY_NEEDS_EXP), 0);
 	file[12] = LFS_STAGE_KEY_NEEDS_EXP;
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, &flags),
-			 -EKEYREJECTED);
+	                 -EKEYREJECTED);
 	file[12] = (uint8_t)both;
 	lfs_keyring_lock(&kr);
 	assert_int_equal(lfs_stage_key_unwrap(&kr, file, sizeof(file), ID, out, NULL), -EACCES);
@@ -137,7 +137,7 @@ static void test_index(void **state)
 	(void)state;
 	struct lfs_stage_index ix;
 	const char good[] = "lethefs-staging-index 1\n# comment\n"
-			    "8000abcd 100 200 0 5\nffffffff 1 2 3 4\n";
+	                    "8000abcd 100 200 0 5\nffffffff 1 2 3 4\n";
 	assert_int_equal(lfs_stage_index_parse(good, strlen(good), &ix), 0);
 	assert_int_equal(ix.n, 2);
 	struct lfs_stage_entry *e = lfs_stage_index_find(&ix, ID);
@@ -148,14 +148,14 @@ static void test_index(void **state)
 	assert_null(lfs_stage_index_find(&ix, ID));
 	lfs_stage_index_free(&ix);
 	const char *bad[] = {
-		"",
-		"lethefs-staging-index 2\n",
-		"lethefs-staging-index 1\n0000abcd 1 2 3 4\n",	       /* not a staging id */
-		"lethefs-staging-index 1\n8000abcd 1 2 3\n",	       /* missing field */
-		"lethefs-staging-index 1\n8000abcd 1 2 3 4 5\n",       /* extra field */
-		"lethefs-staging-index 1\n8000ABCD 1 2 3 4\n",	       /* upper case */
-		"lethefs-staging-index 1\n8000abcd -1 2 3 4\n",        /* negative time */
-		"lethefs-staging-index 1\n8000abcd 1 2 3 4\n8000abcd 1 2 3 4\n", /* duplicate */
+	    "",
+	    "lethefs-staging-index 2\n",
+	    "lethefs-staging-index 1\n0000abcd 1 2 3 4\n",                   /* not a staging id */
+	    "lethefs-staging-index 1\n8000abcd 1 2 3\n",                     /* missing field */
+	    "lethefs-staging-index 1\n8000abcd 1 2 3 4 5\n",                 /* extra field */
+	    "lethefs-staging-index 1\n8000ABCD 1 2 3 4\n",                   /* upper case */
+	    "lethefs-staging-index 1\n8000abcd -1 2 3 4\n",                  /* negative time */
+	    "lethefs-staging-index 1\n8000abcd 1 2 3 4\n8000abcd 1 2 3 4\n", /* duplicate */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(lfs_stage_index_parse(bad[i], strlen(bad[i]), &ix), -EINVAL);
@@ -180,9 +180,9 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table), cmocka_unit_test(test_table_full),
-		cmocka_unit_test(test_wrap),  cmocka_unit_test(test_index),
-		cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_table), cmocka_unit_test(test_table_full),
+	    cmocka_unit_test(test_wrap),  cmocka_unit_test(test_index),
+	    cmocka_unit_test(test_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
