@@ -67,32 +67,8 @@ PY
 # Writes 1 MiB chunks until $3 MiB are written or a write fails, then $2
 # (fsync or close); prints what failed: "write N errno", "fsync errno",
 # "close errno" (or "none"), and for fsync, what a second fsync says.
-full_disk_writer() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import errno, os, sys
-path, end, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-out = []
-for i in range(mib):
-    try:
-        os.write(fd, os.urandom(1 << 20))
-    except OSError as e:
-        out.append("write %d %s" % (i, errno.errorcode[e.errno]))
-        break
-if end == "fsync":
-    for _ in range(2):
-        try:
-            os.fsync(fd)
-            out.append("fsync ok")
-        except OSError as e:
-            out.append("fsync %s" % errno.errorcode[e.errno])
-try:
-    os.close(fd)
-    out.append("close ok")
-except OSError as e:
-    out.append("close %s" % errno.errorcode[e.errno])
-print(" ".join(out))
-PY
+full_disk_writer() { # path end MiB: 1 MiB writes (err_writer.py)
+	python3 "$BATS_TEST_DIRNAME/err_writer.py" "$1" $(($3 * 1024)) "$2" 1024
 }
 
 @test "shared write-behind: a full backing filesystem fails fsync(2) or close(2), never silently, once" {

@@ -63,29 +63,5 @@ fsck_clean() {
 # Writes $2 KiB in 64 KiB writes to $1, then $3 (close, fsync); prints
 # what happened: "write N errno", "fsync ok|errno" (twice), "close ok|errno".
 err_writer() {
-	python3 - "$@" <<'PY'
-import errno, os, sys
-path, kib, end = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-out = []
-for i in range(kib // 64):
-    try:
-        os.write(fd, os.urandom(64 << 10))
-    except OSError as e:
-        out.append("write %d %s" % (i, errno.errorcode[e.errno]))
-        break
-if end == "fsync":
-    for _ in range(2):
-        try:
-            os.fsync(fd)
-            out.append("fsync ok")
-        except OSError as e:
-            out.append("fsync %s" % errno.errorcode[e.errno])
-try:
-    os.close(fd)
-    out.append("close ok")
-except OSError as e:
-    out.append("close %s" % errno.errorcode[e.errno])
-print(" ".join(out))
-PY
+	python3 "$BATS_TEST_DIRNAME/err_writer.py" "$@"
 }
