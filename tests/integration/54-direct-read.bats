@@ -11,33 +11,6 @@ load helpers
 setup() { setup_vault; }
 teardown() { teardown_vault; }
 
-# Pages of file $1 in the page cache (fincore, util-linux).
-cached_pages() { fincore -n -b -o PAGES "$1" | tr -d ' '; }
-
-# Drops the backing file's pages from the page cache (written back first
-# by the unmount before), and checks that they went: the kernel skips
-# pages it cannot free at that moment (ext4 buffers the journal still
-# holds, pages in another CPU's batch), and on a busy machine a first
-# DONTNEED left the whole file cached (CI, once), which then read as if
-# the direct path had been bypassed.
-evict() {
-	local pages
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-os.fsync(fd)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-os.close(fd)
-PY
-		pages=$(cached_pages "$1")
-		[ "$pages" -lt 16 ] && return 0
-		sleep 0.5
-	done
-	echo "# could not evict the backing file: $pages pages still cached" >&2
-	return 1
-}
-
 # A cold read of a file of $1 bytes (its last request shorter, ending in a
 # partial block at the end of the backing file) returns it and leaves the
 # backing file (nearly) out of the page cache.

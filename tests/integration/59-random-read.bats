@@ -16,27 +16,6 @@ BLK=4136 # 4096 + 24-byte nonce + 16-byte tag (xchacha20poly1305)
 setup() { setup_vault; }
 teardown() { teardown_vault; }
 
-cached_pages() { fincore -n -b -o PAGES "$1" | tr -d ' '; }
-
-# Drops the backing file $1 from the page cache (as 54-direct-read.bats).
-evict() {
-	local pages
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-os.fsync(fd)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-os.close(fd)
-PY
-		pages=$(cached_pages "$1")
-		[ "$pages" -lt 2 ] && return 0
-		sleep 0.5
-	done
-	echo "# could not evict the backing file: $pages pages still cached" >&2
-	return 1
-}
-
 # Reads 4 KiB blocks $2... of mount file $1 as fio does (FADV_RANDOM, one
 # pread each) and prints, per block, "ok" if it equals the same block of
 # $T/data, or the errno's name.
@@ -68,7 +47,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 @test "random 4 KiB reads return the file, with and without the backing read-ahead" {
 	make_file
 	for opt in "" "-o random_ra_kb=64" "-o random_ra_kb=8" "-o random_ra_kb=1024"; do
-		evict "$B"
+		evict "$B" 2
 		# shellcheck disable=SC2086
 		mount_vault $opt
 		run rand_read f 513 7 1023 0 200 201 199 640 1000 3
@@ -90,7 +69,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	# the count: three tries.
 	local pages=0
 	for _ in 1 2 3; do
-		evict "$B"
+		evict "$B" 2
 		mount_vault -o random_ra_kb=64
 		[ "$(rand_read f 500)" = ok ]
 		pages=$(cached_pages "$B")
@@ -100,7 +79,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	done
 	[ "$pages" -ge 16 ]
 	[ "$pages" -le 40 ] # the header's page and the chunk (16 or 17 pages), not the file
-	evict "$B"
+	evict "$B" 2
 	mount_vault
 	[ "$(rand_read f 500)" = ok ]
 	pages=$(cached_pages "$B")
@@ -113,7 +92,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	HDR=$(hdr_len)
 	# Block 500's ciphertext: one byte in its middle.
 	flip_byte "$B" $((HDR + 500 * BLK + 2000))
-	evict "$B"
+	evict "$B" 2
 	mount_logged -o random_ra_kb=64
 	# 499 and 501 share block 500's 64 KiB chunk (read ahead by the first
 	# read), 500 is read twice: EIO both times, never cached as good.
@@ -126,7 +105,7 @@ make_file() { # 4 MiB of random data as $MNT/f; sets B, its backing file
 	grep -q "integrity check failed: block 500 of backing file $B" "$T/daemon.log"
 	# Cold again, the bad block first.
 	unmount_vault
-	evict "$B"
+	evict "$B" 2
 	mount_vault -o random_ra_kb=64
 	run rand_read f 500 501
 	[ "${lines[0]}" = EIO ]

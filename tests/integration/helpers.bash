@@ -217,3 +217,30 @@ sweep_offset() { # stride -> 0 .. stride-1, printed to the TAP as a comment
 	echo "# sweep phase $phase of stride $1 (LETHEFS_SWEEP_PHASE=$phase repeats it)" >&3
 	echo "$phase"
 }
+
+# Pages of file $1 in the page cache (fincore, util-linux).
+cached_pages() { fincore -n -b -o PAGES "$1" | tr -d ' '; }
+
+# Drops file $1's pages from the page cache (fsync'd first), and checks
+# that fewer than $2 (default 16) stay: the kernel skips pages it cannot
+# free at that moment (ext4 buffers the journal still holds, pages in
+# another CPU's batch), and on a busy machine a first DONTNEED once left
+# the whole file cached (CI), which then read as if uncached reads had
+# been bypassed. 54-direct-read, 59-random-read.
+evict() {
+	local pages
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+PY
+		pages=$(cached_pages "$1")
+		[ "$pages" -lt "${2:-16}" ] && return 0
+		sleep 0.5
+	done
+	echo "# could not evict $1: $pages pages still cached" >&2
+	return 1
+}
