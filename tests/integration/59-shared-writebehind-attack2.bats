@@ -161,18 +161,7 @@ PY
 @test "wb attack: the daemon stopped by SIGTERM with writes queued and the file open: every acknowledged write lands" {
 	mount_vault -o shared
 	head -c $((24 << 20)) /dev/urandom >"$T/data"
-	python3 - "$T/data" "$MNT/t" "$T/written" <<'PY' &
-import os, sys, time
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
-os.write(fd, open(sys.argv[1], "rb").read())
-open(sys.argv[3], "w").close()
-time.sleep(30)
-PY
-	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/written" ] && break
-		sleep 0.05
-	done
+	held_writer "$T/data" "$MNT/t" 30
 	pid=$(daemon_pid)
 	kill -TERM "$pid"
 	for _ in $(seq 100); do

@@ -22,16 +22,6 @@ teardown() {
 	teardown_vault
 }
 
-# The small backing filesystem of the error tests: the vault on a tmpfs of
-# $1 MiB.
-small_vault() {
-	SMALL=$T/small
-	mkdir -p "$SMALL"
-	mount -t tmpfs -o "size=${1}m" tmpfs "$SMALL"
-	VAULT=$SMALL/vault
-	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
-}
-
 @test "shared write-behind: a large sequential write reads back byte for byte, also before close, and after a remount" {
 	mount_vault -o shared
 	head -c $((40 << 20)) /dev/urandom >"$T/data"
@@ -150,18 +140,7 @@ PY
 	unmount_vault
 	mount_vault -o shared
 	# Written, not closed, then the vault locked (forced: a file is open).
-	python3 - "$T/data" "$MNT/w" "$T/written" <<'PY' &
-import os, sys, time
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
-os.write(fd, open(sys.argv[1], "rb").read())
-open(sys.argv[3], "w").close()
-time.sleep(3)
-PY
-	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/written" ] && break
-		sleep 0.1
-	done
+	held_writer "$T/data" "$MNT/w" 3
 	"$LETHEFS" lock --force "$MNT"
 	wait "$writer" || true
 	"$LETHEFS" unlock --passfile "$T/pass" "$MNT"

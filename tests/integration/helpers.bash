@@ -244,3 +244,34 @@ PY
 	echo "# could not evict $1: $pages pages still cached" >&2
 	return 1
 }
+
+# The vault on a tmpfs of $1 MiB (a backing filesystem that fills up),
+# mounted at $T/small; the caller's teardown unmounts $SMALL.
+small_vault() {
+	SMALL=$T/small
+	mkdir -p "$SMALL"
+	mount -t tmpfs -o "size=${1}m" tmpfs "$SMALL"
+	VAULT=$SMALL/vault
+	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
+}
+
+# Writes the bytes of file $1 into $2 (created if need be) in one write(2)
+# and keeps $2 open for $3 seconds in the background ($writer is its pid);
+# returns once the write has returned.
+held_writer() {
+	rm -f "$T/held-written"
+	python3 - "$1" "$2" "$T/held-written" "$3" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, open(sys.argv[1], "rb").read())
+open(sys.argv[3], "w").close()
+time.sleep(float(sys.argv[4]))
+PY
+	writer=$!
+	for _ in $(seq 200); do
+		[ -f "$T/held-written" ] && return 0
+		sleep 0.05
+	done
+	echo "# the held writer did not write within 10 s" >&2
+	return 1
+}

@@ -24,15 +24,6 @@ teardown() {
 	teardown_vault
 }
 
-# The vault on a tmpfs of $1 MiB.
-small_vault() {
-	SMALL=$T/small
-	mkdir -p "$SMALL"
-	mount -t tmpfs -o "size=${1}m" tmpfs "$SMALL"
-	VAULT=$SMALL/vault
-	"$LETHEFS" init --passfile "$T/pass" --allow-weak-kdf --kdf-ops 1 --kdf-mem 8M "$VAULT" >/dev/null
-}
-
 # Fills the small disk through the mount until less than $1 KiB is left.
 fill_to() {
 	local free
