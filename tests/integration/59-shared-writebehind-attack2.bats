@@ -28,10 +28,7 @@ except OSError as e:
     print("close:", e)
 PY
 	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/written" ] && break
-		sleep 0.05
-	done
+	wait_for_file "$T/written"
 	timeout 20 "$LETHEFS" stage shred "$MNT/st"
 	timeout 20 sh -c "while kill -0 $writer 2>/dev/null; do sleep 0.1; done"
 	wait "$writer" || true
@@ -68,10 +65,7 @@ except OSError:
     pass
 PY
 	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/synced" ] && break
-		sleep 0.05
-	done
+	wait_for_file "$T/synced"
 	sleep 0.3
 	timeout 20 "$LETHEFS" lock --force "$MNT"
 	timeout 10 sh -c "while kill -0 $writer 2>/dev/null; do sleep 0.1; done"
@@ -103,10 +97,7 @@ except OSError:
     pass
 PY
 	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/synced" ] && break
-		sleep 0.05
-	done
+	wait_for_file "$T/synced"
 	sleep 0.5
 	kill -9 "$(daemon_pid)"
 	wait "$writer" || true

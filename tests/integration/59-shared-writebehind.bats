@@ -107,10 +107,7 @@ except OSError:
     pass
 PY
 	writer=$!
-	for _ in $(seq 100); do
-		[ -f "$T/synced" ] && break
-		sleep 0.1
-	done
+	wait_for_file "$T/synced"
 	[ -f "$T/synced" ]
 	sleep 0.5 # a few more MiB acknowledged, some queued
 	pkill -9 -f "lethefs mount .*$VAULT"

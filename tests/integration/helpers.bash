@@ -275,3 +275,13 @@ PY
 	echo "# the held writer did not write within 10 s" >&2
 	return 1
 }
+
+# Waits up to 10 s for file $1 to exist (a background writer's signal).
+wait_for_file() {
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "# $1 did not appear within 10 s" >&2
+	return 1
+}
