@@ -165,6 +165,7 @@ faketime_env() {
 
 @test "stepping the wall clock back a year does not postpone an expiry (running daemon)" {
 	[ -e "$FAKETIME_LIB" ] || skip "libfaketime not installed (scripts/install-deps.sh)"
+	skip_if_sanitized
 	echo "+0" >"$T/faketime"
 	faketime_env "$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
 	"$LETHEFS" stage create --ttl 4s "$MNT/job"
@@ -178,6 +179,7 @@ faketime_env() {
 
 @test "stepping the wall clock back does not postpone an expiry (shred-expired after unmount)" {
 	[ -e "$FAKETIME_LIB" ] || skip "libfaketime not installed (scripts/install-deps.sh)"
+	skip_if_sanitized
 	mount_vault
 	"$LETHEFS" stage create --ttl 3s "$MNT/job"
 	id=$(getfattr --only-values -n user.lethefs.id "$MNT/job")

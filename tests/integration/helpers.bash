@@ -285,3 +285,12 @@ wait_for_file() {
 	echo "# $1 did not appear within 10 s" >&2
 	return 1
 }
+
+# Skips the test when $LETHEFS is a sanitizer build (make asan): memory
+# figures are then ASan's, and a daemon run under LD_PRELOAD (libfaketime)
+# deadlocks in ASan's allocator after its fork.
+skip_if_sanitized() {
+	if nm -D "$LETHEFS" 2>/dev/null | grep -q __asan_init; then
+		skip "sanitizer build"
+	fi
+}

@@ -38,13 +38,6 @@ daemon_pid() {
 	pgrep -f "lethefs mount .*$VAULT" | head -1
 }
 
-# A sanitized daemon's memory (shadow, quarantine) says nothing of ours.
-skip_if_sanitized() {
-	if nm -D "$LETHEFS" 2>/dev/null | grep -q __asan_init; then
-		skip "sanitizer build"
-	fi
-}
-
 fsck_clean() {
 	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 	echo "$output"
