@@ -94,10 +94,8 @@ bool lfs_fs_rotating(struct lfs_fs *fs)
 	return lfs_keyring_epochs(fs->kr, ep, LFS_MAX_EPOCHS, &cur) > 1;
 }
 
-int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
+static int name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
 {
-	if (!fs->shared || !lfs_fs_rotating(fs))
-		return -1;
 	int dfd = lfs_inode_pin(fs, dir);
 	if (dfd < 0)
 		return -1;
@@ -110,6 +108,21 @@ int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
 		lfs_dir_meta_forget(dir, dfd);
 	lfs_inode_unpin(fs, dir);
 	return fd;
+}
+
+int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir)
+{
+	if (!fs->shared || !lfs_fs_rotating(fs))
+		return -1;
+	return name_lock(fs, dir);
+}
+
+int lfs_dir_name_lock_now(struct lfs_fs *fs, struct lfs_inode *dir)
+{
+	if (!fs->shared)
+		return -1;
+	lfs_keyring_refresh(fs->kr);
+	return name_lock(fs, dir);
 }
 
 void lfs_dir_name_unlock(int lockfd)

@@ -36,6 +36,11 @@ bool lfs_dir_meta_reload(struct lfs_fs *fs, struct lfs_inode *dir, int dirfd);
  * with the old epoch; the cached metadata is dropped under the lock.
  * Returns the descriptor holding the lock, or -1 when none is needed. */
 int lfs_dir_name_lock(struct lfs_fs *fs, struct lfs_inode *dir);
+/* The same lock taken whether or not this host knows of a rotation yet,
+ * after reading the keyring again: for a listing that met names its
+ * cached metadata does not explain (another host may have begun a
+ * rotation a moment ago and be converting this very directory). */
+int lfs_dir_name_lock_now(struct lfs_fs *fs, struct lfs_inode *dir);
 void lfs_dir_name_unlock(int lockfd);
 /* Whether the keyring holds several data epochs (a rotation runs). */
 bool lfs_fs_rotating(struct lfs_fs *fs);

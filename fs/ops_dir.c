@@ -2,10 +2,22 @@
 /* Directory listing. Offsets are the backing directory's own telldir
  * cookies, so a listing stays correct while entries come and go. Entries
  * that are not user data (metadata, sidecars) are hidden; entries whose
- * names do not authenticate are skipped and logged (fsck reports them). */
+ * names do not authenticate are skipped and logged (fsck reports them).
+ *
+ * A rotation renames every entry of a directory it converts. Each READDIR
+ * call therefore holds the directory's io_lock shared (and in shared mode
+ * its cross-host name lock, fs/dirnames.h), so that no conversion runs in
+ * the middle of a call, and starts by comparing the directory's metadata
+ * with the one the listing used: if the names moved since its previous
+ * call, the backing stream starts again and what was returned already is
+ * skipped (fs/dirseen.h). In shared mode a host may not know yet that
+ * another has begun a rotation: names its metadata does not explain make
+ * the call read the keyring and the metadata again under the lock, once,
+ * before they count as not authentic. */
 #define _GNU_SOURCE
 #include "ops.h"
 #include "dirnames.h"
+#include "dirseen.h"
 #include "names.h"
 #include "prefetch.h"
 #include "stage_hooks.h"
@@ -35,8 +47,9 @@ struct plus_item {
 	off_t next; /* the listing's position after this entry */
 	int r;      /* the lookup's result: 0, or -errno (the entry is skipped) */
 	bool dot;
-	bool named;  /* plain holds the name (else the item decrypts it) */
-	bool locked; /* the item found the vault locked: listed again later */
+	bool named;   /* plain holds the name (else the item decrypts it) */
+	bool locked;  /* the item found the vault locked: listed again later */
+	bool badname; /* its name did not authenticate (or its epoch is unknown) */
 	struct fuse_entry_param e;
 };
 
@@ -48,6 +61,9 @@ struct lfs_dirp {
 	struct lfs_dirmeta meta;
 	bool v2;                 /* format-2 objects may be here (see add_entry) */
 	struct plus_item *batch; /* PLUS_BATCH, at the first READDIRPLUS */
+	struct lfs_dirseen seen; /* names returned (a restart skips them) */
+	unsigned bad;            /* this call's names that did not authenticate */
+	bool quiet;              /* not logged yet: a second look may explain them */
 };
 
 static struct lfs_dirp *dirp_of(struct fuse_file_info *fi)
@@ -88,6 +104,7 @@ void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	lfs_dirseen_init(&d->seen);
 	d->base.lock_gen = atomic_load(&fs->lock_gen);
 	d->base.stage_id = inode->stage_id;
 	atomic_fetch_add(&fs->open_dirs, 1);
@@ -113,22 +130,27 @@ static int entry_name(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp 
 		return 0;
 	}
 	int r = lfs_entry_name(fs, dirfd(d->dp), &d->meta, bname, plain);
-	if (r == -EBADMSG)
+	if (r == -EBADMSG || r == -EIO)
+		d->bad++;
+	if (r == -EBADMSG && !d->quiet)
 		lfs_warn("skipping entry '%s' whose name does not authenticate (inode %llu)", bname,
 		         (unsigned long long)dir->ino);
 	if (r < 0)
 		return r == -EACCES ? -2 : -1;
+	/* Returned before the listing started again (fs/dirseen.h). */
+	if (!is_dot(bname) && lfs_dirseen_has(&d->seen, plain))
+		return -1;
 	return 0;
 }
 
 /* Adds one entry to a READDIR reply buffer. Returns the bytes it took (more
- * than left when it did not fit), -1 to skip the entry, -2 when locked. */
+ * than left when it did not fit), -1 to skip the entry, -2 when locked;
+ * plain: its name. */
 static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *p,
-                     size_t left, off_t next)
+                     size_t left, off_t next, char plain[LFS_NAME_MAX + 1])
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	const char *bname = d->entry->d_name;
-	char plain[LFS_NAME_MAX + 1];
 	int r = entry_name(fs, dir, d, plain);
 	if (r < 0)
 		return r;
@@ -148,12 +170,14 @@ static int add_entry(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
 	return (int)fuse_add_direntry(req, p, left, plain, &st, next);
 }
 
-/* Reads the positioned listing d into buf (size bytes). */
-static void list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
-                       size_t size)
+/* Reads the positioned listing d into buf (size bytes) from *used on.
+ * Returns 0 or an errno. */
+static int list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
+                      size_t size, size_t *used_io)
 {
-	size_t used = 0;
+	size_t used = *used_io;
 	int err = 0;
+	char plain[LFS_NAME_MAX + 1];
 	for (;;) {
 		if (!d->entry) {
 			errno = 0;
@@ -164,22 +188,23 @@ static void list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d
 			}
 		}
 		off_t next = d->entry->d_off;
-		int n = add_entry(req, dir, d, buf + used, size - used, next);
+		int n = add_entry(req, dir, d, buf + used, size - used, next, plain);
 		if (n == -2) {
 			err = EACCES;
 			break;
 		}
 		if (n > 0 && (size_t)n > size - used)
 			break; /* keep the entry for the next call */
-		if (n > 0)
+		if (n > 0) {
 			used += (size_t)n;
+			lfs_dirseen_add(&d->seen, plain);
+		}
 		d->entry = NULL;
 		d->offset = next;
 	}
-	if (err && used == 0)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_buf(req, buf, used);
+	sodium_memzero(plain, sizeof(plain));
+	*used_io = used;
+	return err;
 }
 
 /* Why collect stopped. */
@@ -251,6 +276,8 @@ struct plus_job {
 	int dirfd;
 	const struct lfs_dirmeta *meta;
 	struct plus_item *items;
+	const struct lfs_dirseen *seen;
+	bool quiet;
 };
 
 /* One entry's name (when collect left it) and lookup, on any thread of
@@ -264,13 +291,19 @@ static void lookup_item(void *arg, size_t i)
 		return;
 	if (!it->named) {
 		int r = lfs_entry_name(j->fs, j->dirfd, j->meta, it->bname, it->plain);
-		if (r == -EBADMSG)
+		it->badname = r == -EBADMSG || r == -EIO;
+		if (r == -EBADMSG && !j->quiet)
 			lfs_warn(
 			    "skipping entry '%s' whose name does not authenticate (inode %llu)",
 			    it->bname, (unsigned long long)j->dir->ino);
 		if (r < 0) {
 			it->locked = r == -EACCES;
 			it->r = r;
+			return;
+		}
+		/* Returned before the listing started again (fs/dirseen.h). */
+		if (lfs_dirseen_has(j->seen, it->plain)) {
+			it->r = -EEXIST;
 			return;
 		}
 	}
@@ -298,6 +331,8 @@ static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, 
 		                                                 it->plain, &it->e, it->next);
 		if (len <= size - *used) {
 			*used += len;
+			if (!it->dot)
+				lfs_dirseen_add(&d->seen, it->plain);
 			continue;
 		}
 		*locked = it->locked;
@@ -317,12 +352,12 @@ static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, 
  * read and authenticated) by the lookup pool's threads and this one at
  * once, then added in listing order (docs/PERFORMANCE.md, "Tree work at
  * many files"). */
-static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
-                      size_t size)
+static int list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf,
+                     size_t size, size_t *used_io)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
-	struct plus_job job = {fs, dir, dirfd(d->dp), &d->meta, d->batch};
-	size_t used = 0;
+	struct plus_job job = {fs, dir, dirfd(d->dp), &d->meta, d->batch, &d->seen, d->quiet};
+	size_t used = *used_io;
 	int err = 0;
 	for (;;) {
 		size_t n = 0;
@@ -331,8 +366,11 @@ static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 		lfs_workpool_run(&fs->lookups, n, lookup_item, &job);
 		bool skipped = false, locked = false;
 		bool fitted = add_items(req, d, n, from, buf, size, &used, &skipped, &locked);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			d->bad += d->batch[i].badname;
+			d->batch[i].badname = false;
 			sodium_memzero(d->batch[i].plain, sizeof(d->batch[i].plain));
+		}
 		if (locked)
 			err = EACCES;
 		/* More may fit: a full batch, or room left by skipped entries. */
@@ -340,10 +378,43 @@ static void list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 		    (why == NEXT_TOO_BIG && (!skipped || n == 0)))
 			break;
 	}
-	if (err && used == 0)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_buf(req, buf, used);
+	*used_io = used;
+	return err;
+}
+
+static bool same_meta(const struct lfs_dirmeta *a, const struct lfs_dirmeta *b)
+{
+	return a->epoch == b->epoch && a->alt_epoch == b->alt_epoch && a->version == b->version &&
+	       !memcmp(a->dirid, b->dirid, sizeof(a->dirid));
+}
+
+/* The directory's metadata now (read again if a forget dropped it). If
+ * its names moved since the listing last used it, the backing stream
+ * starts again from its beginning, what was returned already to be
+ * skipped; the kernel's position stays where it is. Returns whether it
+ * did. A directory whose metadata cannot be read (removed while open)
+ * keeps listing what it has. */
+static bool follow_meta(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp *d)
+{
+	struct lfs_dirmeta now;
+	if (lfs_dir_meta(fs, dir, dirfd(d->dp), &now) < 0 || same_meta(&now, &d->meta))
+		return false;
+	d->meta = now;
+	rewinddir(d->dp);
+	d->entry = NULL;
+	if (!lfs_dirseen_restart(&d->seen))
+		lfs_warn("directory inode %llu: its listing started again after a rotation "
+		         "converted it, without memory to skip every entry it returned: "
+		         "some may be listed twice",
+		         (unsigned long long)dir->ino);
+	return true;
+}
+
+static int list(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, char *buf, size_t size,
+                size_t *used, bool plus)
+{
+	return plus ? list_plus(req, dir, d, buf, size, used)
+	            : list_names(req, dir, d, buf, size, used);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -351,12 +422,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 {
 	struct lfs_dirp *d = dirp_of(fi);
 	struct lfs_inode *dir = lfs_inode_of(req, ino);
-	/* A rotation may have converted the names since opendir. */
-	pthread_mutex_lock(&dir->meta_lock);
-	if (dir->have_dirmeta)
-		d->meta = dir->dirmeta;
-	pthread_mutex_unlock(&dir->meta_lock);
-	d->v2 = d->meta.version == 2 || lfs_keyring_format(lfs_req_fs(req)->kr) == 2;
+	struct lfs_fs *fs = lfs_req_fs(req);
 	/* Each entry is looked up here: have the headers read ahead. */
 	if (plus)
 		lfs_prefetch_start(dir, dirfd(d->dp));
@@ -369,15 +435,47 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (offset != d->offset) {
+	pthread_rwlock_rdlock(&dir->io_lock);
+	int lockfd = lfs_dir_name_lock(fs, dir);
+	if (offset == 0) {
+		/* From the beginning (a rewinddir): a listing of its own. */
+		if (d->offset != 0 || d->entry)
+			rewinddir(d->dp);
+		d->entry = NULL;
+		d->offset = 0;
+		lfs_dirseen_clear(&d->seen);
+	} else if (offset != d->offset) {
 		seekdir(d->dp, offset);
 		d->entry = NULL;
 		d->offset = offset;
 	}
-	if (plus)
-		list_plus(req, dir, d, buf, size);
+	follow_meta(fs, dir, d);
+	d->v2 = d->meta.version == 2 || lfs_keyring_format(fs->kr) == 2;
+	d->bad = 0;
+	d->quiet = fs->shared && lockfd < 0;
+	size_t used = 0;
+	int err = list(req, dir, d, buf, size, &used, plus);
+	if (d->bad && d->quiet && err == 0) {
+		/* Another host's rotation may have begun and converted this
+		 * directory since its metadata was read: look again, under
+		 * the lock that waits for a conversion under way. */
+		unsigned bad = d->bad;
+		lockfd = lfs_dir_name_lock_now(fs, dir);
+		d->bad = 0;
+		d->quiet = false;
+		if (follow_meta(fs, dir, d))
+			err = list(req, dir, d, buf, size, &used, plus);
+		else
+			lfs_warn("skipping %u entries of directory inode %llu whose names do "
+			         "not authenticate",
+			         bad, (unsigned long long)dir->ino);
+	}
+	lfs_dir_name_unlock(lockfd);
+	pthread_rwlock_unlock(&dir->io_lock);
+	if (err && used == 0)
+		fuse_reply_err(req, err);
 	else
-		list_names(req, dir, d, buf, size);
+		fuse_reply_buf(req, buf, used);
 	free(buf);
 }
 
@@ -399,6 +497,7 @@ void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct lfs_dirp *d = dirp_of(fi);
 	closedir(d->dp);
 	free(d->batch);
+	lfs_dirseen_free(&d->seen);
 	free(d);
 	atomic_fetch_sub(&lfs_req_fs(req)->open_dirs, 1);
 	fuse_reply_err(req, 0);

@@ -306,6 +306,13 @@ void lfs_keyring_put(struct lfs_keyring *kr)
 	pthread_rwlock_unlock(&kr->lock);
 }
 
+int lfs_keyring_refresh(struct lfs_keyring *kr)
+{
+	if (!kr->refresh || held_by_thread > 0)
+		return 0;
+	return kr->refresh(kr->refresh_arg);
+}
+
 int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN])
 {
 	pthread_rwlock_rdlock(&kr->lock);

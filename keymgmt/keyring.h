@@ -129,6 +129,10 @@ bool lfs_keyring_is_unlocked(struct lfs_keyring *kr);
  * the calling thread already holds the ring (the refresh needs it alone). */
 int lfs_keyring_get(struct lfs_keyring *kr, uint32_t epoch, const struct lfs_epoch_keys **out);
 void lfs_keyring_put(struct lfs_keyring *kr);
+/* Shared mode: reads the ring's file again now (kr->refresh), as an
+ * unknown epoch would. > 0 when it changed, 0 when not or without a
+ * refresh, a negative errno. Never while this thread holds the ring. */
+int lfs_keyring_refresh(struct lfs_keyring *kr);
 /* Copies the master key out (for keyslot changes). Caller wipes it. */
 int lfs_keyring_copy_master(struct lfs_keyring *kr, uint8_t out[LFS_MASTER_KEY_LEN]);
 

@@ -198,3 +198,33 @@ check_tree() {
 	mount_vault
 	[ "$(getfattr --only-values -n user.tag "$MNT/empty")" = kept ]
 }
+
+@test "a directory listed while the rotation converts its names lists every entry once" {
+	# Each conversion renames all of a directory's entries: a listing
+	# spanning many READDIR calls meets it between two calls or (without
+	# the directory's lock) in the middle of one.
+	unmount_vault
+	mount_logged
+	for d in a b c d e f; do mkdir "$MNT/$d"; done
+	seq -f 'patient-record-%05g.hl7' 1 1200 >"$T/names"
+	for d in a b c d e f; do (cd "$MNT/$d" && xargs touch <"$T/names"); done
+	echo tiny >"$MNT/a/patient-record-00001.hl7"
+	rm -f "$T/stop"
+	python3 "$BATS_TEST_DIRNAME/slow_lister.py" "$T/stop" "$T/names" \
+		"$MNT"/a "$MNT"/b "$MNT"/c "$MNT"/d "$MNT"/e "$MNT"/f >"$T/listed" 2>&1 &
+	lister=$!
+	sleep 0.5
+	"$LETHEFS" rotate --wait "$MNT"
+	# A second rotation: more conversions under the lister.
+	"$LETHEFS" rotate --wait "$MNT"
+	touch "$T/stop"
+	st=0
+	wait "$lister" || st=$?
+	cat "$T/listed"
+	[ "$st" -eq 0 ]
+	[ "$(cat "$T/listed")" -ge 6 ]
+	[ "$(cat "$MNT/a/patient-record-00001.hl7")" = tiny ]
+	# No name looked forged to the daemon meanwhile.
+	run grep -c "does not authenticate" "$T/daemon.log"
+	[ "$output" = 0 ]
+}
