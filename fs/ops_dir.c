@@ -58,6 +58,7 @@ struct lfs_dirp {
 	DIR *dp;
 	struct dirent *entry; /* read but not yet returned */
 	off_t offset;
+	off_t returned; /* the position after the last entry the kernel got */
 	struct lfs_dirmeta meta;
 	bool v2;                 /* format-2 objects may be here (see add_entry) */
 	struct plus_item *batch; /* PLUS_BATCH, at the first READDIRPLUS */
@@ -197,6 +198,7 @@ static int list_names(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d,
 			break; /* keep the entry for the next call */
 		if (n > 0) {
 			used += (size_t)n;
+			d->returned = next;
 			lfs_dirseen_add(&d->seen, plain);
 		}
 		d->entry = NULL;
@@ -331,6 +333,7 @@ static bool add_items(fuse_req_t req, struct lfs_dirp *d, size_t n, off_t from, 
 		                                                 it->plain, &it->e, it->next);
 		if (len <= size - *used) {
 			*used += len;
+			d->returned = it->next;
 			if (!it->dot)
 				lfs_dirseen_add(&d->seen, it->plain);
 			continue;
@@ -391,9 +394,12 @@ static bool same_meta(const struct lfs_dirmeta *a, const struct lfs_dirmeta *b)
 /* The directory's metadata now (read again if a forget dropped it). If
  * its names moved since the listing last used it, the backing stream
  * starts again from its beginning, what was returned already to be
- * skipped; the kernel's position stays where it is. Returns whether it
- * did. A directory whose metadata cannot be read (removed while open)
- * keeps listing what it has. */
+ * skipped. The kernel's position stays where it is: its next call asks
+ * for the position after the last entry it got, which the listing now
+ * stands for (a cookie of the old stream, meaningless in the new one,
+ * must not be sought: skipped entries after it would have moved the
+ * listing's own position past it). Returns whether it did. A directory whose metadata cannot be
+ * read (removed while open) keeps listing what it has. */
 static bool follow_meta(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dirp *d)
 {
 	struct lfs_dirmeta now;
@@ -402,6 +408,7 @@ static bool follow_meta(struct lfs_fs *fs, struct lfs_inode *dir, struct lfs_dir
 	d->meta = now;
 	rewinddir(d->dp);
 	d->entry = NULL;
+	d->offset = d->returned;
 	if (!lfs_dirseen_restart(&d->seen))
 		lfs_warn("directory inode %llu: its listing started again after a rotation "
 		         "converted it, without memory to skip every entry it returned: "
@@ -449,6 +456,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		d->entry = NULL;
 		d->offset = offset;
 	}
+	d->returned = offset;
 	follow_meta(fs, dir, d);
 	d->v2 = d->meta.version == 2 || lfs_keyring_format(fs->kr) == 2;
 	d->bad = 0;

@@ -111,6 +111,7 @@ INDIRECT = [
      [r"^daemon/shared\.c:visit_host$", r"^cli/cmd_info\.c:print_host$",
       r"^rotation/coord\.c:check_host$", r"^cluster/lease\.c:(describe_one|only_commands)$"]),
     (r"^lfs_keyring_get$", [r"^lfs_shared_refresh_keys$"]),
+    (r"^lfs_keyring_refresh$", [r"^lfs_shared_refresh_keys$"]),
     (r"^lfs_vault_lock_slots$", [r"^cli/(cmd_rekey|slotchange)\.c:say_waiting$"]),
 ]
 
