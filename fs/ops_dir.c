@@ -239,6 +239,7 @@ static enum collected collect(fuse_req_t req, struct lfs_inode *dir, struct lfs_
 		               : -1;
 		int r = 0;
 		it->named = plen < 0;
+		it->badname = false; /* (a named one counted in d->bad already) */
 		if (it->named) {
 			r = entry_name(fs, dir, d, it->plain);
 		} else {
@@ -433,7 +434,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	/* Each entry is looked up here: have the headers read ahead. */
 	if (plus)
 		lfs_prefetch_start(dir, dirfd(d->dp));
-	if (plus && !d->batch && !(d->batch = malloc(PLUS_BATCH * sizeof(*d->batch)))) {
+	if (plus && !d->batch && !(d->batch = calloc(PLUS_BATCH, sizeof(*d->batch)))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
