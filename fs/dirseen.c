@@ -1,8 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "dirseen.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* All listings' sets together stay under this (8 bytes per returned
+ * entry): a local user holding many listings of a huge directory open
+ * cannot grow the daemon without bound. Past it a listing stops keeping
+ * names (its restart may then repeat some, and says so). */
+#define BUDGET_BYTES ((size_t)64 << 20)
+static atomic_size_t bytes_in_use;
+
+static bool reserve(size_t n)
+{
+	size_t cur = atomic_load(&bytes_in_use);
+	do {
+		if (cur + n > BUDGET_BYTES)
+			return false;
+	} while (!atomic_compare_exchange_weak(&bytes_in_use, &cur, cur + n));
+	return true;
+}
 
 void lfs_dirseen_init(struct lfs_dirseen *s)
 {
@@ -10,8 +28,14 @@ void lfs_dirseen_init(struct lfs_dirseen *s)
 	crypto_shorthash_keygen(s->key);
 }
 
+size_t lfs_dirseen_bytes_in_use(void)
+{
+	return atomic_load(&bytes_in_use);
+}
+
 void lfs_dirseen_free(struct lfs_dirseen *s)
 {
+	atomic_fetch_sub(&bytes_in_use, s->cap * sizeof(*s->h));
 	free(s->h);
 	sodium_memzero(s, sizeof(*s));
 }
@@ -35,10 +59,17 @@ static uint64_t hash_of(const struct lfs_dirseen *s, const char *name)
 
 void lfs_dirseen_add(struct lfs_dirseen *s, const char *name)
 {
+	if (s->lost)
+		return;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
+		if (!reserve((cap - s->cap) * sizeof(*s->h))) {
+			s->lost = true;
+			return;
+		}
 		uint64_t *h = realloc(s->h, cap * sizeof(*h));
 		if (!h) {
+			atomic_fetch_sub(&bytes_in_use, (cap - s->cap) * sizeof(*s->h));
 			s->lost = true;
 			return;
 		}

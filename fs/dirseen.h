@@ -19,7 +19,7 @@ struct lfs_dirseen {
 	size_t n, cap;
 	size_t sorted; /* h[0, sorted) is sorted: what a restart filters on */
 	bool filtering;
-	bool lost; /* a name could not be kept (no memory): a restart may repeat */
+	bool lost; /* a name was not kept (memory, budget): a restart may repeat */
 	uint8_t key[crypto_shorthash_KEYBYTES];
 };
 
@@ -27,6 +27,9 @@ struct lfs_dirseen {
  * listings). */
 void lfs_dirseen_init(struct lfs_dirseen *s);
 void lfs_dirseen_free(struct lfs_dirseen *s);
+/* Bytes all listings' sets hold now (at most 64 MiB: past that a listing
+ * keeps no more names, as if memory had run out). */
+size_t lfs_dirseen_bytes_in_use(void);
 /* The listing starts over from its beginning (rewinddir): nothing has been
  * returned, nothing is filtered. */
 void lfs_dirseen_clear(struct lfs_dirseen *s);

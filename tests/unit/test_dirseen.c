@@ -78,12 +78,44 @@ static void test_keys_differ(void **state)
 	lfs_dirseen_free(&b);
 }
 
+/* A listing past the budget keeps no more names and says so at its
+ * restart; every byte comes back when the sets are freed. */
+static void test_budget(void **state)
+{
+	(void)state;
+	assert_int_equal(lfs_dirseen_bytes_in_use(), 0);
+	struct lfs_dirseen big, small;
+	lfs_dirseen_init(&big);
+	lfs_dirseen_init(&small);
+	char n[64];
+	size_t i = 0;
+	while (!big.lost) {
+		snprintf(n, sizeof(n), "%zu", i++);
+		lfs_dirseen_add(&big, n);
+		if (i > ((size_t)80 << 20) / 8)
+			fail_msg("no budget after %zu names", i);
+	}
+	assert_true(i > ((size_t)60 << 20) / 8);
+	assert_true(lfs_dirseen_bytes_in_use() <= (size_t)64 << 20);
+	/* Another listing finds the budget spent: it keeps nothing. */
+	lfs_dirseen_add(&small, "a");
+	assert_true(small.lost);
+	assert_false(lfs_dirseen_restart(&small));
+	assert_false(lfs_dirseen_restart(&big));
+	snprintf(n, sizeof(n), "%d", 7);
+	assert_true(lfs_dirseen_has(&big, n)); /* what it kept still counts */
+	lfs_dirseen_free(&big);
+	lfs_dirseen_free(&small);
+	assert_int_equal(lfs_dirseen_bytes_in_use(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_restart_filters_what_was_returned),
 	    cmocka_unit_test(test_rewind_forgets),
 	    cmocka_unit_test(test_keys_differ),
+	    cmocka_unit_test(test_budget),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
