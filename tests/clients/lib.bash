@@ -22,10 +22,12 @@ setup_client_vault() {
 	chmod 0711 "$T"
 	mkdir -p "$T/sock"
 	chown postgres:postgres "$T/sock"
-	mount_vault -o allow_other${LETHEFS_CLIENT_OPTS:+,$LETHEFS_CLIENT_OPTS}
+	client_mount
 }
 
-daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
+# Mounts the client vault as setup_client_vault did (allow_other and
+# LETHEFS_CLIENT_OPTS, e.g. iattr or shared): also after each kill.
+client_mount() { mount_vault -o allow_other${LETHEFS_CLIENT_OPTS:+,$LETHEFS_CLIENT_OPTS}; }
 
 # kill -9 of this vault's daemon, then what an operator does: unmount the
 # dead mount and mount again.
@@ -36,7 +38,7 @@ kill_daemon_and_remount() {
 	kill -9 "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
-	mount_vault -o allow_other${LETHEFS_CLIENT_OPTS:+,$LETHEFS_CLIENT_OPTS}
+	client_mount
 }
 
 # --- PostgreSQL -------------------------------------------------------------
@@ -119,7 +121,7 @@ pg_round() {
 	pg_kill
 	if [ "$victim" = daemon ]; then
 		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
-		mount_vault -o allow_other
+		client_mount
 	fi
 	pg_start
 	pg_check "$victim"

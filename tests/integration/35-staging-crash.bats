@@ -37,8 +37,6 @@ teardown() {
 	teardown_vault
 }
 
-daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
-
 # A killed daemon may linger as a zombie (kill -0 still succeeds).
 alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 

@@ -27,8 +27,6 @@ teardown() {
 	teardown_vault
 }
 
-daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
-
 # Attaches strace to the daemon (serving with one worker thread), killing
 # it at the $2-th call of $1, and
 # runs the operation $3 (a shell command on $MNT). True when the daemon

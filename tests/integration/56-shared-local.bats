@@ -59,12 +59,6 @@ umount_both() {
 	done
 }
 
-fsck_clean() {
-	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
-	echo "$output"
-	[ "$status" -eq 0 ]
-}
-
 @test "shared: a directory the other host adopted as staging: its files are found by name, and new ones are made under its names" {
 	mount_both
 	A=$T/mlrtA B=$T/mlrtB

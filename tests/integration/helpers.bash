@@ -25,6 +25,16 @@ mount_vault() {
 	"$LETHEFS" mount --passfile "$T/pass" "$@" "$VAULT" "$MNT"
 }
 
+# The pid of the daemon serving $VAULT (empty when none runs).
+daemon_pid() { pgrep -f "lethefs mount .*$VAULT" | head -n1; }
+
+# Fails unless `lethefs fsck` of $VAULT exits 0 (its output in the TAP).
+fsck_clean() {
+	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 # Whether $MNT is a mount point, from the mount table: mountpoint(1) stats
 # the directory, which fails (EIO) on a mount whose root does not open (a
 # format-2 root whose record the keyring cannot open). The table escapes

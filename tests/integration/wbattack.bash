@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers of the attacks on shared write-behind (59-shared-writebehind-
-# attack*.bats): a vault on a small tmpfs, filling it, the daemon's pid,
-# fsck, and a writer that reports which call failed.
+# attack*.bats): a vault on a small tmpfs, filling it, and a writer that
+# reports which call failed (daemon_pid and fsck_clean: helpers.bash).
 
 U=wb16rev-u
 
@@ -32,16 +32,6 @@ fill_to() {
 		dd if=/dev/zero of="$MNT/filler" bs=1k count=$((free - $1)) status=none 2>/dev/null || true
 		sync "$MNT/filler" 2>/dev/null || true
 	fi
-}
-
-daemon_pid() {
-	pgrep -f "lethefs mount .*$VAULT" | head -1
-}
-
-fsck_clean() {
-	run "$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
-	echo "$output"
-	[ "$status" -eq 0 ]
 }
 
 # Writes $2 KiB in 64 KiB writes to $1, then $3 (close, fsync); prints
