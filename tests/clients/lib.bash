@@ -37,6 +37,7 @@ kill_daemon_and_remount() {
 	[ -n "$pid" ] || return 1
 	kill -9 "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	unstall # (an engine stalled by the test: helpers.bash)
 	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 	client_mount
 }
@@ -102,13 +103,27 @@ pg_recorder() {
 
 # One round: pgbench load and the recorder, then kill -9 of $1 (postmaster
 # or daemon), restart, and check every acknowledged commit and the indexes.
+# With $3 = stall (shared mounts): after the load, the engine stalls on the
+# WAL segment being written for a second before the kill ($pg_stalled: the
+# commits acknowledged meanwhile). PG_BENCH=0: the recorder alone.
 pg_round() {
-	local victim=$1 load_s=$2
-	pg "$PGBIN/pgbench" -h "$T/sock" -p "$PGPORT" -c 4 -T 600 -n postgres >"$T/pgbench.log" 2>&1 &
-	local bench=$!
+	local victim=$1 load_s=$2 stall=${3:-}
+	local bench=""
+	if [ "${PG_BENCH:-1}" = 1 ]; then
+		pg "$PGBIN/pgbench" -h "$T/sock" -p "$PGPORT" -c 4 -T 600 -n postgres >"$T/pgbench.log" 2>&1 &
+		bench=$!
+	fi
 	pg_recorder "$T/acked" &
 	local rec=$!
 	sleep "$load_s"
+	if [ "$stall" = stall ]; then
+		local wal
+		wal=$(psql_ -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+		stall_backing "pgdata/pg_wal/$wal" "$T/acked"
+		sleep 1
+		pg_stalled=$(($(wc -l <"$T/acked") - stall_mark))
+		echo "# PostgreSQL: $pg_stalled commits acknowledged while the engine stalled on $wal" >&3
+	fi
 	if [ "$victim" = daemon ]; then
 		kill -9 "$(daemon_pid)"
 	else
@@ -117,14 +132,15 @@ pg_round() {
 	sleep 0.5
 	kill "$rec" 2>/dev/null || true
 	wait "$rec" 2>/dev/null || true
-	wait "$bench" 2>/dev/null || true
+	[ -z "$bench" ] || wait "$bench" 2>/dev/null || true
 	pg_kill
 	if [ "$victim" = daemon ]; then
+		unstall
 		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 		client_mount
 	fi
 	pg_start
-	pg_check "$victim"
+	pg_check "$victim${stall:+, the engine stalled}"
 }
 
 pg_check() {
@@ -136,6 +152,7 @@ pg_check() {
 		--install-missing postgres >"$T/amcheck.log" 2>&1
 	local amrc=$?
 	report "kill -9 $1: $acked acknowledged commits checked, $missing missing, pg_amcheck --heapallindexed exit $amrc"
+	echo "# PostgreSQL, kill -9 $1: $acked acknowledged commits checked, $missing missing, pg_amcheck --heapallindexed exit $amrc" >&3
 	[ "$acked" -gt 0 ] || { echo "no commit was acknowledged"; return 1; }
 	[ "$missing" -eq 0 ] || { echo "$missing acknowledged commits lost"; return 1; }
 	[ "$amrc" -eq 0 ] || { cat "$T/amcheck.log"; return 1; }
@@ -149,37 +166,72 @@ pg_prepare() { # scale
 }
 
 # --- SQLite -----------------------------------------------------------------
-# sqlite_round MODE VICTIM: a writer commits rows with synchronous=FULL and
-# prints each acknowledged id; kill -9 of the writer or of the daemon.
-sqlite_round() {
-	local mode=$1 victim=$2 db="$MNT/sq-$1.db"
-	python3 "$CLIENTS_DIR/sqlite_writer.py" "$db" "$mode" >"$T/sq-acked" 2>"$T/sq.err" &
-	local w=$!
+# sqlite_start MODE [SYNC]: a writer commits rows to $MNT/sq-MODE.db in
+# journal mode MODE with synchronous=SYNC (default FULL) and logs the id of
+# each acknowledged row to $T/sq-acked (outside the mount) once its COMMIT
+# has returned; returns once 5 are logged ($sq_writer: its pid).
+sqlite_start() {
+	sq_db="$MNT/sq-$1.db"
+	python3 "$CLIENTS_DIR/sqlite_writer.py" "$sq_db" "$1" "${2:-FULL}" >"$T/sq-acked" 2>"$T/sq.err" &
+	sq_writer=$!
 	# The kill comes while rows are being committed: after the first ones
 	# are acknowledged (a fixed 1.5 s was, under load 8, before the table
-	# existed), then a moment more.
+	# existed).
 	for _ in $(seq 600); do
-		[ "$(grep -c . "$T/sq-acked" 2>/dev/null)" -ge 5 ] && break
-		kill -0 "$w" 2>/dev/null || break
+		[ "$(grep -c . "$T/sq-acked" 2>/dev/null)" -ge 5 ] && return 0
+		kill -0 "$sq_writer" 2>/dev/null || break
 		sleep 0.05
 	done
-	sleep 0.5
-	if [ "$victim" = daemon ]; then
+	cat "$T/sq.err"
+	return 1
+}
+
+# sqlite_kill VICTIM: kill -9 of the writer, or of the daemon (then the
+# remount) while the writer runs; the writer is gone afterwards.
+sqlite_kill() {
+	if [ "$1" = daemon ]; then
 		kill_daemon_and_remount
-		wait "$w" 2>/dev/null || true
 	else
-		kill -9 "$w"
-		wait "$w" 2>/dev/null || true
+		kill -9 "$sq_writer"
 	fi
+	wait "$sq_writer" 2>/dev/null || true
+}
+
+# sqlite_check WHAT: every row the writer logged is in the database, and
+# PRAGMA integrity_check says ok; one line to the report either way.
+sqlite_check() {
 	local acked missing integrity
 	acked=$(grep -c . "$T/sq-acked" || true)
-	sqlite3 "$db" "SELECT id FROM t" | sort >"$T/sq-present"
+	sqlite3 "$sq_db" "SELECT id FROM t" | sort >"$T/sq-present"
 	missing=$(sort "$T/sq-acked" | comm -23 - "$T/sq-present" | wc -l)
-	integrity=$(sqlite3 "$db" "PRAGMA integrity_check")
-	report "SQLite $mode, kill -9 $victim: $acked acknowledged rows checked, $missing missing, integrity_check $integrity"
-	[ "$acked" -gt 0 ]
-	[ "$missing" -eq 0 ]
-	[ "$integrity" = ok ]
+	integrity=$(sqlite3 "$sq_db" "PRAGMA integrity_check")
+	report "SQLite $1: $acked acknowledged rows checked, $missing missing, integrity_check $integrity"
+	echo "# SQLite $1: $acked acknowledged rows checked, $missing missing, integrity_check $integrity" >&3
+	[ "$acked" -gt 0 ] || { echo "no row was acknowledged"; return 1; }
+	[ "$missing" -eq 0 ] || { echo "$missing acknowledged rows lost"; return 1; }
+	[ "$integrity" = ok ] || { echo "integrity_check: $integrity"; return 1; }
+}
+
+# sqlite_round MODE VICTIM: a writer commits rows with synchronous=FULL;
+# kill -9 of the writer or of the daemon a moment after the first commits.
+sqlite_round() {
+	sqlite_start "$1"
+	sleep 0.5
+	sqlite_kill "$2"
+	sqlite_check "$1, kill -9 $2"
+}
+
+# sqlite_stalled_round MODE SYNC SUFFIX (shared mounts): the writer with
+# synchronous=SYNC, the engine stalled on the backing file of the database
+# (SUFFIX "") or of its WAL ("-wal") for a second, kill -9 of the daemon.
+# $sq_stalled: the commits acknowledged during the stall.
+sqlite_stalled_round() {
+	sqlite_start "$1" "$2"
+	stall_backing "$(basename "$sq_db")$3" "$T/sq-acked"
+	sleep 1
+	sq_stalled=$(($(grep -c . "$T/sq-acked") - stall_mark))
+	sqlite_kill daemon
+	sqlite_check "$1, synchronous=$2, kill -9 of the daemon, the engine stalled on sq-$1.db$3 ($sq_stalled commits acknowledged meanwhile)"
 }
 
 # --- copies -----------------------------------------------------------------

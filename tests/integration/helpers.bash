@@ -304,3 +304,43 @@ skip_if_sanitized() {
 		skip "sanitizer build"
 	fi
 }
+
+# A stalled engine, for shared mounts: holds a write lock on the byte that
+# stands for the length of the backing file of $1 (a path below $MNT;
+# LFS_FLOCK_SIZE, fs/filelock.h), as another host's tail update would, so
+# that this mount's writes of the file wait (its write-behind keeps
+# acknowledging them into the queue) and so does everything that waits for
+# that queue: a slow engine, made to last. The holder's pid is $stall_pid;
+# unstall ends it (after a kill -9 of the daemon, before the remount: its
+# recovery of the file takes that lock). With $2 (a writer's log of what
+# it was acknowledged, one line each), $stall_mark is the number of lines
+# it had when the lock was taken.
+stall_backing() {
+	local b
+	b=$(backing_of "$1")
+	[ -n "$b" ] || return 1
+	rm -f "$T/stalled"
+	python3 - "$b" "$T/stalled" "${2:-/dev/null}" <<'PY' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+# struct flock: type, whence, start, length, pid (0: an OFD lock)
+lk = struct.pack("@hhqqixxxx", fcntl.F_WRLCK, os.SEEK_SET, 1 << 62, 1, 0)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, lk)
+with open(sys.argv[3], "rb") as log:
+    mark = log.read().count(b"\n")
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % mark)
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+time.sleep(3600)
+PY
+	stall_pid=$!
+	wait_for_file "$T/stalled" || return 1
+	stall_mark=$(cat "$T/stalled")
+}
+
+unstall() {
+	[ -n "${stall_pid:-}" ] || return 0
+	kill "$stall_pid" 2>/dev/null || true
+	wait "$stall_pid" 2>/dev/null || true
+	stall_pid=""
+}
