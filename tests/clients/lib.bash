@@ -234,6 +234,49 @@ sqlite_stalled_round() {
 	sqlite_check "$1, synchronous=$2, kill -9 of the daemon, the engine stalled on sq-$1.db$3 ($sq_stalled commits acknowledged meanwhile)"
 }
 
+# --- fio --------------------------------------------------------------------
+# fio_region FILE K write|verify: region K (2 MiB at K * 2 MiB) of FILE,
+# written sequentially in buffered 64 KiB writes in fio's crc32c verify
+# format, read back and checked, and fsync'd before fio exits (write); or
+# only checked (verify: fio --verify_only, the same job). FILE must be at
+# least as long as the regions (else fio lays it out anew, zeros over the
+# regions before).
+fio_region() {
+	local opts=(--name=r --filename="$1" --rw=write --bs=64k --offset=$(($2 << 21)) --size=2M
+		--ioengine=psync --direct=0 --verify=crc32c --verify_fatal=1 --verify_state_save=0
+		--output="$T/fio-$3-$2.log")
+	if [ "$3" = write ]; then
+		fio "${opts[@]}" --do_verify=1 --end_fsync=1
+	else
+		fio "${opts[@]}" --verify_only
+	fi
+}
+
+# fio_regions FILE: regions 0, 1, ... until one fails or $T/fio-stop
+# exists; each K is logged to $T/fio-acked once fio (its fsync) returned.
+fio_regions() {
+	local k=0
+	: >"$T/fio-acked"
+	while [ ! -e "$T/fio-stop" ] && fio_region "$1" $k write; do
+		echo $k >>"$T/fio-acked"
+		k=$((k + 1))
+	done
+}
+
+# fio_verify_acked FILE: every region in $T/fio-acked checks.
+fio_verify_acked() {
+	local k bad=0
+	while read -r k; do
+		fio_region "$1" "$k" verify || {
+			echo "region $k does not verify:"
+			grep -A3 'verify' "$T/fio-verify-$k.log" | head -n 8
+			bad=$((bad + 1))
+		}
+	done <"$T/fio-acked"
+	echo "# fio: $(grep -c . "$T/fio-acked") fsync'd regions of 2 MiB verified, $bad bad" >&3
+	[ "$bad" -eq 0 ]
+}
+
 # --- copies -----------------------------------------------------------------
 # A tree with what archivers must carry: hard links, symlinks, a sparse file,
 # a FIFO, a device node, setuid/setgid/sticky bits, nanosecond times, user

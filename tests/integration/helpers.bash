@@ -316,11 +316,14 @@ skip_if_sanitized() {
 # it was acknowledged, one line each), $stall_mark is the number of lines
 # it had when the lock was taken.
 stall_backing() {
-	local b
-	b=$(backing_of "$1")
-	[ -n "$b" ] || return 1
+	stall_file "$(backing_of "$1")" "${2:-}"
+}
+
+# The same for backing file $1 (a path below $VAULT).
+stall_file() {
+	[ -f "$1" ] || return 1
 	rm -f "$T/stalled"
-	python3 - "$b" "$T/stalled" "${2:-/dev/null}" <<'PY' &
+	python3 - "$1" "$T/stalled" "${2:-/dev/null}" <<'PY' &
 import fcntl, os, struct, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR)
 # struct flock: type, whence, start, length, pid (0: an OFD lock)
