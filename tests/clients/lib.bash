@@ -2,8 +2,9 @@
 # Real client programs on real lethefs mounts (issue 21): PostgreSQL, SQLite,
 # rsync, GNU tar, fio and git, each started by the test itself, compared with
 # a plain directory where that makes sense. Loaded by tests/clients/*.bats
-# (make test-clients, several rounds) and tests/integration/29-clients.bats
-# (make test, one round). Every round appends one line to $CLIENT_REPORT.
+# (make test-clients, several rounds), tests/integration/29-clients.bats
+# (make test, one round) and 29-clients-shared.bats (the same on -o shared).
+# Every round appends one line to $CLIENT_REPORT.
 
 load ../integration/helpers
 

@@ -1,8 +1,15 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # The real clients of 29-clients.bats on a shared mount (-o shared, whose
-# write-behind acknowledges WRITEs before they reach the engine: docs/SHARED.md)
-# of a vault in a local directory.
+# write-behind acknowledges WRITEs before they reach the engine: docs/SHARED.md,
+# "Databases") of a vault in a local directory: SQLite (WAL and DELETE,
+# synchronous=FULL) and PostgreSQL with kill -9 of the client and of the
+# daemon, also while the engine stalls with writes queued (stall_backing,
+# helpers.bash); fio --verify of fsync'd regions after a kill -9 of the
+# daemon; SQLite written on one host and read on another. Every commit
+# acknowledged is there, the databases' own checks pass, fsck is clean. Each
+# check also runs once where it must fail (the client's fsync switched
+# off, a block zeroed) and must fail there. About a minute.
 
 load ../clients/lib
 load hosts
