@@ -60,6 +60,10 @@ pg_init() { # extra postgresql.conf lines as arguments
 	} >>"$MNT/pgdata/postgresql.conf"
 }
 
+# Appends lines to postgresql.conf (read at the next start; a later line
+# wins).
+pg_conf() { printf '%s\n' "$@" >>"$MNT/pgdata/postgresql.conf"; }
+
 pg_start() {
 	pg "$PGBIN/pg_ctl" -D "$MNT/pgdata" -l "$T/sock/pg.log" -w -t 120 start >/dev/null ||
 		{ tail -n 30 "$T/sock/pg.log"; return 1; }

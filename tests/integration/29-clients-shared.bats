@@ -46,30 +46,33 @@ teardown() {
 	[[ "$output" == *"acknowledged rows lost"* ]]
 }
 
-@test "shared: PostgreSQL: initdb on the mount, kill -9 of the postmaster and of the daemon under pgbench, also with the engine stalled on the WAL: no acknowledged commit lost" {
+@test "shared: PostgreSQL: initdb on the mount, kill -9 of the postmaster and of the daemon under pgbench, also with the engine stalled on the WAL, then an O_DIRECT WAL: no acknowledged commit lost; with fsync = off the check sees the loss" {
 	[ -x "$PGBIN/initdb" ] || skip "PostgreSQL server binaries not installed (scripts/install-deps.sh)"
 	pg_init
 	pg_prepare 1
 	pg_round postmaster 2
 	pg_round daemon 2
 	pg_round daemon 1 stall
+	# The WAL opened O_DIRECT (open_datasync): written around the queue.
 	pg_stop
-	unmount_vault
-	fsck_clean
-}
-
-@test "shared: the PostgreSQL check sees the loss of commits acknowledged without fsync (fsync = off, engine stalled, kill -9 of the daemon)" {
-	[ -x "$PGBIN/initdb" ] || skip "PostgreSQL server binaries not installed (scripts/install-deps.sh)"
-	pg_init "fsync = off"
+	pg_conf "wal_sync_method = open_datasync" "wal_level = minimal" "max_wal_senders = 0"
 	pg_start
-	psql_ -c "CREATE TABLE ack (id serial PRIMARY KEY, v text)"
-	# The recorder alone: its commits, each a WAL write that no fsync
-	# waits for, are acknowledged while the queue takes them.
+	[ "$(psql_ -c 'SHOW wal_sync_method')" = open_datasync ]
+	pg_round daemon 1
+	# The same check where it must fail: commits acknowledged without
+	# fsync (the recorder alone: its WAL writes, which no fsync waits
+	# for, are acknowledged while the stalled queue takes them).
+	pg_stop
+	pg_conf "fsync = off" "wal_sync_method = fdatasync"
+	pg_start
 	PG_BENCH=0
 	run pg_round daemon 1 stall
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"acknowledged commits lost"* ]]
+	pg_stop
+	unmount_vault
+	fsck_clean
 }
 
 @test "shared: fio --verify crc32c, buffered, region by region with fsync; kill -9 of the daemon mid-run; every fsync'd region verifies; fsck clean" {

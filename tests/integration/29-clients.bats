@@ -25,8 +25,7 @@ teardown() {
 	pg_round postmaster 2
 	pg_round daemon 2
 	pg_stop
-	printf '%s\n' "wal_sync_method = open_datasync" "wal_level = minimal" "max_wal_senders = 0" \
-		>>"$MNT/pgdata/postgresql.conf"
+	pg_conf "wal_sync_method = open_datasync" "wal_level = minimal" "max_wal_senders = 0"
 	pg_start
 	[ "$(psql_ -c 'SHOW wal_sync_method')" = open_datasync ]
 	pg_round postmaster 2
