@@ -20,9 +20,12 @@ setup() {
 }
 teardown() {
 	pg_stop
-	[ ! -d "$T/sig" ] || touch "$T/sig/stop" # (the two hosts' SQLite)
+	# Writers a failed test left running: SQLite's, fio's, the two hosts'.
+	[ -z "${sq_writer:-}" ] || kill -9 "$sq_writer" 2>/dev/null || true
+	touch "$T/fio-stop"
+	[ ! -d "$T/sig" ] || touch "$T/sig/stop"
 	unstall
-	[ -z "${HOSTS_DIR:-}" ] || hosts_stop "lethefs mount .*$VAULT" sqsA sqsB
+	[ -z "${HOSTS_DIR:-}" ] || hosts_stop "lethefs mount .*$VAULT" sqsA sqsB || true
 	teardown_vault
 }
 
