@@ -12,6 +12,7 @@ PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n
 CLIENT_REPORT=${CLIENT_REPORT:-$BATS_RUN_TMPDIR/clients-report.txt}
 CLIENTS_DIR=$BATS_TEST_DIRNAME/../clients
 PGPID=""
+sq_on=()
 
 report() { echo "$(date -u +%H:%M:%S) [$(basename "$BATS_TEST_FILENAME")] $*" >>"$CLIENT_REPORT"; }
 
@@ -175,9 +176,12 @@ pg_prepare() { # scale
 # journal mode MODE with synchronous=SYNC (default FULL) and logs the id of
 # each acknowledged row to $T/sq-acked (outside the mount) once its COMMIT
 # has returned; returns once 5 are logged ($sq_writer: its pid).
+# The writer and the checks run in $sq_dir (default $MNT), through the
+# command prefix in the array sq_on (default none: e.g. on_host A).
 sqlite_start() {
-	sq_db="$MNT/sq-$1.db"
-	python3 "$CLIENTS_DIR/sqlite_writer.py" "$sq_db" "$1" "${2:-FULL}" >"$T/sq-acked" 2>"$T/sq.err" &
+	sq_db="${sq_dir:-$MNT}/sq-$1.db"
+	"${sq_on[@]}" python3 "$CLIENTS_DIR/sqlite_writer.py" "$sq_db" "$1" "${2:-FULL}" \
+		>"$T/sq-acked" 2>"$T/sq.err" &
 	sq_writer=$!
 	# The kill comes while rows are being committed: after the first ones
 	# are acknowledged (a fixed 1.5 s was, under load 8, before the table
@@ -207,9 +211,9 @@ sqlite_kill() {
 sqlite_check() {
 	local acked missing integrity
 	acked=$(grep -c . "$T/sq-acked" || true)
-	sqlite3 "$sq_db" "SELECT id FROM t" | sort >"$T/sq-present"
+	"${sq_on[@]}" sqlite3 "$sq_db" "SELECT id FROM t" | sort >"$T/sq-present"
 	missing=$(sort "$T/sq-acked" | comm -23 - "$T/sq-present" | wc -l)
-	integrity=$(sqlite3 "$sq_db" "PRAGMA integrity_check")
+	integrity=$("${sq_on[@]}" sqlite3 "$sq_db" "PRAGMA integrity_check")
 	report "SQLite $1: $acked acknowledged rows checked, $missing missing, integrity_check $integrity"
 	echo "# SQLite $1: $acked acknowledged rows checked, $missing missing, integrity_check $integrity" >&3
 	[ "$acked" -gt 0 ] || { echo "no row was acknowledged"; return 1; }
