@@ -71,7 +71,7 @@ sqlite_failover() {
 	sq_db=$T/mB/sq-$1.db sq_on=(on_host sqsB)
 	# Host B recovers host A's journal records 5 s after A's lease lapsed
 	# (docs/SHARED.md): until then a block A left half written may not
-	# read (not seen in 8 runs of each mode; tried for 10 s).
+	# read (not seen in 14 runs of each mode; tried for 10 s).
 	local i
 	for i in $(seq 20); do
 		"${sq_on[@]}" sqlite3 "$sq_db" "PRAGMA quick_check" >/dev/null 2>"$T/sqB.err" && break
