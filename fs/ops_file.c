@@ -96,7 +96,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	/* Shared mounts queue writes (fs/sharedwb.h), except through handles
 	 * whose writes must be durable or uncached when write(2) returns. */
 	h->queued = h->writer && fs->shared_wb && !(fi->flags & (O_SYNC | O_DSYNC | O_DIRECT));
-	h->wb_seen = fs->shared_wb ? lfs_swb_failures(inode) : 0;
+	h->wb_seen = fs->shared_wb ? lfs_swb_open_seen(inode) : 0;
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);

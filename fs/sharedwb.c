@@ -57,10 +57,12 @@ struct lfs_swb {
 	/* Failures: the latest one's errno, and how many there were (each
 	 * handle remembers the count it has reported: lfs_swb_settle).
 	 * broken: a write failed; what is queued behind it is dropped, until
-	 * the queue is empty. */
+	 * the queue is empty. reported: some handle has reported the latest
+	 * failure (until then a handle opened now reports it too). */
 	int err;
 	uint64_t failures;
 	bool broken;
+	bool reported;
 	/* WRITEs queued so far, and of them written (or dropped): a waiter
 	 * waits for what was queued when it came, not for a writer that
 	 * keeps queueing. */
@@ -134,6 +136,7 @@ static void *worker(void *arg)
 			q->err = err;
 			q->failures++;
 			q->broken = true;
+			q->reported = false;
 		}
 		q->done = s->last;
 		s->used = 0;
@@ -295,8 +298,10 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, in
 			worker(q);
 			pthread_mutex_lock(&q->lock);
 			r = unreported(q, seen);
-			if (seen)
+			if (seen) {
 				*seen = q->failures;
+				q->reported |= r < 0;
+			}
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -314,13 +319,18 @@ uint64_t lfs_swb_queued_end(struct lfs_inode *inode)
 	return end;
 }
 
-uint64_t lfs_swb_failures(struct lfs_inode *inode)
+uint64_t lfs_swb_open_seen(struct lfs_inode *inode)
 {
 	struct lfs_swb *q = __atomic_load_n(&inode->swb, __ATOMIC_ACQUIRE);
 	if (!q)
 		return 0;
 	pthread_mutex_lock(&q->lock);
-	uint64_t n = q->failures;
+	/* A handle opened now starts past every failure, except the latest
+	 * while no handle has reported it: this one then reports it too, as
+	 * Linux reports a writeback error nobody has seen to a descriptor
+	 * opened after it (a checkpointer's fsync of a file whose writers
+	 * wrote it and did not fsync: PostgreSQL). */
+	uint64_t n = q->failures - (q->failures && !q->reported);
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
@@ -338,8 +348,10 @@ int lfs_swb_settle(struct lfs_inode *inode, uint64_t *seen, bool report)
 	pthread_mutex_lock(&q->lock);
 	wait_queued(q);
 	int r = unreported(q, seen);
-	if (report && seen)
+	if (report && seen) {
 		*seen = q->failures;
+		q->reported |= r < 0;
+	}
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }

@@ -51,10 +51,12 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, in
                   const char *buf, size_t size, uint64_t off, int64_t charged);
 /* The end of what is queued for inode (0: nothing), for quota charging. */
 uint64_t lfs_swb_queued_end(struct lfs_inode *inode);
-/* How many deferred writes of inode failed so far: a handle opened now
- * has seen them (errors are reported to handles open when they happen,
- * as the kernel's errseq does). */
-uint64_t lfs_swb_failures(struct lfs_inode *inode);
+/* The count of failures a handle opened now starts from (its *seen):
+ * every deferred write of inode that failed so far, less the latest while
+ * no handle has reported it. So errors are reported to the handles open
+ * when they happen and, while no one has reported it, to handles opened
+ * since, as the kernel's errseq does. */
+uint64_t lfs_swb_open_seen(struct lfs_inode *inode);
 /* Waits until what was queued for inode when called is written: never
  * for a writer that keeps queueing. */
 void lfs_swb_wait(struct lfs_inode *inode);

@@ -88,6 +88,48 @@ PY
 	fsck_clean
 }
 
+@test "wb attack: a deferred error no descriptor has reported reaches the fsync(2) of one opened after it, once" {
+	# PostgreSQL's backends write(2) a relation and never fsync it; its
+	# checkpointer opens the file later and fsyncs before it drops the WAL
+	# that could redo the writes. Linux reports a writeback error nobody
+	# has seen to such a descriptor (and exclusive mounts, whose kernel
+	# writeback cache does it, too): here the checkpointer's fsync(2)
+	# returned 0 and the writes were lost unreported.
+	small_vault 16
+	mount_vault -o shared
+	fill_to 1024
+	run python3 - "$MNT/rel" <<'PY'
+import errno, os, sys
+p = sys.argv[1]
+def call(name, f, *a):
+    try:
+        f(*a)
+        return name + " ok"
+    except OSError as e:
+        return name + " " + errno.errorcode[e.errno]
+out = []
+w = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+for i in range(48):  # 3 MiB on a disk with 1 MiB left, all queued
+    try:
+        os.write(w, b"x" * 65536)
+    except OSError as e:  # (or the worker failed first: still unreported)
+        out.append("write " + errno.errorcode[e.errno])
+        break
+os.stat(p)  # waits for the queue: the deferred write has failed now
+ckpt = os.open(p, os.O_RDWR)
+out += [call("ckpt-fsync", os.fsync, ckpt), call("ckpt-fsync", os.fsync, ckpt)]
+later = os.open(p, os.O_RDONLY)  # after the report: nothing to tell
+out += [call("later-fsync", os.fsync, later), call("writer-fsync", os.fsync, w)]
+out += [call("close", os.close, fd) for fd in (later, ckpt, w)]
+print(" ".join(out))
+PY
+	echo "$output"
+	[[ "$output" =~ ^(write\ ENOSPC\ )?ckpt-fsync\ ENOSPC\ ckpt-fsync\ ok\ later-fsync\ ok\ writer-fsync\ ENOSPC\ close\ ok\ close\ ok\ close\ ok$ ]]
+	rm -f "$MNT/rel" "$MNT/filler"
+	unmount_vault
+	fsck_clean
+}
+
 @test "wb attack: a writer's deferred error reaches neither a reader's close(2) nor another user's" {
 	small_vault 16
 	mount_vault -o shared,allow_other
