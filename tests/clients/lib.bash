@@ -123,12 +123,18 @@ pg_round() {
 	local rec=$!
 	sleep "$load_s"
 	if [ "$stall" = stall ]; then
-		local wal
+		# The segment being written and the next (the insert position
+		# may be about to cross into it, or sit on the boundary, which
+		# pg_walfile_name names by the segment before it).
+		local wal next files=()
 		wal=$(psql_ -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
-		stall_backing "pgdata/pg_wal/$wal" "$T/acked"
+		next=$(psql_ -c "SELECT pg_walfile_name(pg_current_wal_insert_lsn() + 16777216)")
+		files=("$(backing_of "pgdata/pg_wal/$wal")")
+		[ ! -e "$MNT/pgdata/pg_wal/$next" ] || files+=("$(backing_of "pgdata/pg_wal/$next")")
+		stall_files "$T/acked" "${files[@]}"
 		sleep 1
 		pg_stalled=$(($(wc -l <"$T/acked") - stall_mark))
-		echo "# PostgreSQL: $pg_stalled commits acknowledged while the engine stalled on $wal" >&3
+		echo "# PostgreSQL: $pg_stalled commits acknowledged while the engine stalled on $wal ($((${#files[@]} - 1)) more)" >&3
 	fi
 	if [ "$victim" = daemon ]; then
 		kill -9 "$(daemon_pid)"

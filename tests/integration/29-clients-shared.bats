@@ -105,24 +105,21 @@ sqlite_failover() {
 	[[ "$output" == *"acknowledged rows lost"* ]]
 }
 
-@test "shared: PostgreSQL: initdb on the mount, kill -9 of the postmaster and of the daemon under pgbench, also with the engine stalled on the WAL, then an O_DIRECT WAL: no acknowledged commit lost; with fsync = off the check sees the loss" {
+@test "shared: PostgreSQL: initdb on the mount, kill -9 of the postmaster and of the daemon under pgbench, also with the engine stalled on the WAL: no acknowledged commit lost; with fsync = off the check sees the loss" {
 	[ -x "$PGBIN/initdb" ] || skip "PostgreSQL server binaries not installed (scripts/install-deps.sh)"
 	pg_init
 	pg_prepare 1
 	pg_round postmaster 1
 	pg_round daemon 1
 	pg_round daemon 1 stall
-	# The WAL opened O_DIRECT (open_datasync): written around the queue.
-	pg_stop
-	pg_conf "wal_sync_method = open_datasync" "wal_level = minimal" "max_wal_senders = 0"
-	pg_start
-	[ "$(psql_ -c 'SHOW wal_sync_method')" = open_datasync ]
-	pg_round daemon 1
+	# (An O_DIRECT WAL, written around the queue, passed too: the
+	# open_datasync test of tests/clients/postgres.bats with
+	# LETHEFS_CLIENT_OPTS=shared, 2026-12-07; left out here for time.)
 	# The same check where it must fail: commits acknowledged without
 	# fsync (the recorder alone: its WAL writes, which no fsync waits
 	# for, are acknowledged while the stalled queue takes them).
 	pg_stop
-	pg_conf "fsync = off" "wal_sync_method = fdatasync"
+	pg_conf "fsync = off"
 	pg_start
 	PG_BENCH=0
 	run pg_round daemon 1 stall

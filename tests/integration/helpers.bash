@@ -316,24 +316,33 @@ skip_if_sanitized() {
 # it was acknowledged, one line each), $stall_mark is the number of lines
 # it had when the lock was taken.
 stall_backing() {
-	stall_file "$(backing_of "$1")" "${2:-}"
+	stall_files "${2:-/dev/null}" "$(backing_of "$1")"
 }
 
 # The same for backing file $1 (a path below $VAULT).
 stall_file() {
-	[ -f "$1" ] || return 1
+	stall_files "${2:-/dev/null}" "$1"
+}
+
+# The same for the backing files $2... at once, $1 the log (or /dev/null).
+stall_files() {
+	local f
+	for f in "${@:2}"; do
+		[ -f "$f" ] || return 1
+	done
 	rm -f "$T/stalled"
-	python3 - "$1" "$T/stalled" "${2:-/dev/null}" <<'PY' &
+	python3 - "$T/stalled" "$@" <<'PY' &
 import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
 # struct flock: type, whence, start, length, pid (0: an OFD lock)
 lk = struct.pack("@hhqqixxxx", fcntl.F_WRLCK, os.SEEK_SET, 1 << 62, 1, 0)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, lk)
-with open(sys.argv[3], "rb") as log:
+fds = [os.open(f, os.O_RDWR) for f in sys.argv[3:]]
+for fd in fds:
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, lk)
+with open(sys.argv[2], "rb") as log:
     mark = log.read().count(b"\n")
-with open(sys.argv[2] + ".tmp", "w") as f:
+with open(sys.argv[1] + ".tmp", "w") as f:
     f.write("%d\n" % mark)
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(3600)
 PY
 	stall_pid=$!
