@@ -197,6 +197,16 @@ int lfs_replace_file_via(int dirfd, const char *name, const char *tmp_prefix, co
 	return 0;
 }
 
+int lfs_fsync_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
 DIR *lfs_opendir_fd(int dirfd, int *err)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

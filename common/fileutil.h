@@ -37,6 +37,9 @@ DIR *lfs_opendir_fd(int dirfd, int *err);
 /* Atomically replaces dirfd/name with data: write a temporary file (mode),
  * fsync it, rename it over the target, fsync the directory. A crash at any
  * point leaves either the old or the new content, never a mix. */
+/* fsync of the directory dirfd refers to, also when dirfd is an O_PATH
+ * descriptor (fsync of which fails with EBADF): 0 or a negative errno. */
+int lfs_fsync_dir(int dirfd);
 int lfs_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 /* The same with the temporary file named tmp_prefix + 8 hex digits (inside
  * the encrypted tree, a prefix that listings know to hide). */

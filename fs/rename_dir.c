@@ -179,8 +179,12 @@ int lfs_rename_over_empty_dir(struct lfs_fs *fs, int pfd, const char *s, int npf
 			lfs_err("rename: cannot put back directory %s (left as %s): %s", d, t,
 			        strerror(-e2));
 	} else {
-		if (fsync(npfd) < 0 || (pfd != npfd && fsync(pfd) < 0))
-			lfs_warn("rename: cannot sync a directory: %s", strerror(errno));
+		/* pfd and npfd are the inodes' O_PATH descriptors. */
+		int se = lfs_fsync_dir(npfd);
+		if (se == 0 && pfd != npfd)
+			se = lfs_fsync_dir(pfd);
+		if (se < 0)
+			lfs_warn("rename: cannot sync a directory: %s", strerror(-se));
 		int e = remove_tmp(npfd, t);
 		if (e < 0) {
 			/* Done for the user; the record stays so that the next
@@ -212,10 +216,10 @@ int lfs_rename_dir_recover(int npfd, const uint8_t *payload, size_t len, bool *c
 		int e = lfs_rename_noreplace_any(npfd, t, npfd, d, false);
 		if (e < 0)
 			return e;
-		return fsync(npfd) < 0 ? -errno : 0;
+		return lfs_fsync_dir(npfd);
 	}
 	int r = remove_tmp(npfd, t);
-	if (r == 0 && fsync(npfd) < 0)
-		r = -errno;
+	if (r == 0)
+		r = lfs_fsync_dir(npfd);
 	return r;
 }
