@@ -124,8 +124,16 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	*nm = *om;
 	nm->epoch = w->r->target;
 	nm->alt_epoch = 0;
-	if (om->version == 1 && lfs_rot_target_format2(w))
-		return lfs_up_dir_image(w->fs->kr, dfd, nm, raw);
+	if (om->version == 1 && lfs_rot_target_format2(w)) {
+		/* The image is of version 2: so is what the inode caches
+		 * (with its record) once it is in place. A version 1 left
+		 * there made the next rotation of this mount fail on every
+		 * such directory (EIO: a version-2 image without a record). */
+		int n = lfs_up_dir_image(w->fs->kr, dfd, nm, raw);
+		if (n >= 0)
+			nm->version = 2;
+		return n;
+	}
 	pthread_mutex_lock(&in->meta_lock);
 	struct lfs_irec rec = in->rec;
 	bool have = in->have_rec;
