@@ -149,6 +149,15 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	return e;
 }
 
+/* Gives the directory open on dfd the access and modification times of
+ * st again (taken before its entries moved). */
+static void keep_times(int dfd, const struct stat *st)
+{
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	if (futimens(dfd, ts) < 0)
+		lfs_warn("rotation: cannot keep the times of a directory: %s", strerror(errno));
+}
+
 /* Attempts to finish, else to undo, a conversion that failed half way on
  * the live mount, and the pause between two (a second in all at most). */
 #define SETTLE_TRIES 3
@@ -263,6 +272,11 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 					e = -EALREADY;
 			}
 		}
+		/* Its times as the plaintext view shows them, kept: renaming
+		 * every entry changes the backing directory's. */
+		struct stat dst;
+		if (e == 0 && fstat(dfd, &dst) < 0)
+			e = -errno;
 		if (e == 0 && up)
 			e = up_entries(w, dfd, &replaced);
 		if (e == 0)
@@ -300,6 +314,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			}
 			if (up)
 				lfs_up_backing_attrs(dfd, true);
+			keep_times(dfd, &dst);
 			pthread_mutex_lock(&in->meta_lock);
 			in->dirmeta = nm;
 			in->have_dirmeta = true;
@@ -386,8 +401,14 @@ int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const
 		return tfd;
 	bool up = lfs_rot_target_format2(w);
 	pthread_rwlock_wrlock(&dir->io_lock);
-	int e = up ? lfs_up_node(w->fs->kr, w->fs->layout.cipher, tfd, dirfd, name, w->r->target)
-	           : lfs_relink(w->fs->kr, tfd, dirfd, name);
+	struct stat dst;
+	int e = fstat(dirfd, &dst) < 0 ? -errno : 0;
+	if (e == 0)
+		e = up ? lfs_up_node(w->fs->kr, w->fs->layout.cipher, tfd, dirfd, name,
+		                     w->r->target)
+		       : lfs_relink(w->fs->kr, tfd, dirfd, name);
+	if (e == 1) /* replaced by a rename in the directory */
+		keep_times(dirfd, &dst);
 	pthread_rwlock_unlock(&dir->io_lock);
 	close(tfd);
 	if (e == 1)

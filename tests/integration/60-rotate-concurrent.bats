@@ -37,6 +37,32 @@ teardown() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
+@test "a rotation keeps the times of directories and of what is in them (format 1)" {
+	# Format 1: symlinks are backing symlinks, replaced by a rename.
+	rm -rf "$VAULT"
+	INIT_ARGS=(--format 1)
+	setup_vault
+	keeps_times
+}
+
+@test "a rotation keeps the times of directories and of what is in them (format 2)" {
+	keeps_times
+}
+
+keeps_times() {
+	mount_logged
+	rotconc_bulk
+	mkdir -p "$MNT/bulk/1/sub/deeper"
+	ln -s "$(printf 'T%.0s' $(seq 300))" "$MNT/bulk/1/sub/longlink"
+	touch -d '2020-01-02 03:04:05' "$MNT/bulk/1/sub/deeper" "$MNT/bulk/1/sub" "$MNT"/bulk/*
+	rotconc_find >"$T/before"
+	"$LETHEFS" rotate --wait "$MNT"
+	"$LETHEFS" rotate --wait "$MNT"
+	rotconc_find >"$T/after"
+	diff "$T/before" "$T/after"
+	rotconc_clean_log
+}
+
 @test "a directory renamed over an empty one syncs both backing directories" {
 	# Found by the first test: the syncs were asked of O_PATH descriptors
 	# (EBADF), so the replacement was not made durable before its
