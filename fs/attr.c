@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "attr.h"
 #include "attr_iattr.h"
+#include "heldtimes.h"
 #include "iattr.h"
 #include "filelayout.h"
 #include "holes.h"
@@ -391,6 +392,7 @@ int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *
 	int r = lfs_attr_load(fs, NULL, -1, NULL, in, fd, st);
 	if (r < 0)
 		return r;
+	lfs_times_apply(in, st); /* a rotation's conversion under way */
 	pthread_mutex_lock(&in->meta_lock);
 	uint8_t fmt = in->fmt;
 	struct lfs_irec rec = in->rec;

@@ -138,6 +138,12 @@ struct lfs_inode {
 	/* Shared mounts: the write-behind queue (fs/sharedwb.h), made at the
 	 * first write that uses it, freed with the inode. */
 	struct lfs_swb *swb;
+	/* While a rotation converts the object (fs/heldtimes.h): the access
+	 * and modification times the plaintext view shows, which the
+	 * conversion's own writes and renames move on the backing object
+	 * until it puts these back (meta_lock). */
+	bool times_held;
+	struct timespec held_atim, held_mtim;
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first

@@ -7,6 +7,7 @@
 #include "../common/fileutil.h"
 #include "attr.h"
 #include "fileio.h"
+#include "heldtimes.h"
 #include "rawio.h"
 #include "stage_hooks.h"
 #include "../common/log.h"
@@ -117,7 +118,7 @@ static bool times_unchanged(int ifd, const struct stat *attr, int valid)
 	       (!(valid & FUSE_SET_ATTR_MTIME) || same_time(attr->st_mtim, st.st_mtim));
 }
 
-static int set_times(int ifd, const struct stat *attr, int valid)
+static int set_times(struct lfs_inode *in, int ifd, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
 	if (times_unchanged(ifd, attr, valid))
@@ -130,9 +131,8 @@ static int set_times(int ifd, const struct stat *attr, int valid)
 		tv[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
-	if (utimensat(ifd, "", tv, AT_EMPTY_PATH) < 0)
-		return -errno;
-	return 0;
+	/* A rotation converting the object holds its times (heldtimes.h). */
+	return lfs_times_set(in, ifd, tv);
 }
 
 #ifndef SYS_fchmodat2
@@ -217,7 +217,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	                        FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
-		r = set_times(ifd, attr, valid);
+		r = set_times(inode, ifd, attr, valid);
 		/* The kernel sends its times with a truncation (writeback
 		 * cache). Once the size changed on disk, an error would make it
 		 * keep the old size and serve what is no longer there: the

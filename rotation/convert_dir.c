@@ -13,6 +13,7 @@
 #include "../fs/dirnames.h"
 #include "../cluster/rangelock.h"
 #include "../fs/gate.h"
+#include "../fs/heldtimes.h"
 #include "../fs/tree.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
@@ -149,13 +150,13 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	return e;
 }
 
-/* Gives the directory open on dfd the access and modification times of
- * st again (taken before its entries moved). */
-static void keep_times(int dfd, const struct stat *st)
+/* Gives the directory in, open on dfd, the access and modification times
+ * it had before its entries moved (held since, fs/heldtimes.h). */
+static void keep_times(struct lfs_inode *in, int dfd)
 {
-	struct timespec ts[2] = {st->st_atim, st->st_mtim};
-	if (futimens(dfd, ts) < 0)
-		lfs_warn("rotation: cannot keep the times of a directory: %s", strerror(errno));
+	int e = lfs_times_release(in, dfd);
+	if (e < 0)
+		lfs_warn("rotation: cannot keep the times of a directory: %s", strerror(-e));
 }
 
 /* Attempts to finish, else to undo, a conversion that failed half way on
@@ -277,6 +278,8 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		struct stat dst;
 		if (e == 0 && fstat(dfd, &dst) < 0)
 			e = -errno;
+		if (e == 0)
+			lfs_times_hold(in, &dst); /* put back below, whatever happens */
 		if (e == 0 && up)
 			e = up_entries(w, dfd, &replaced);
 		if (e == 0)
@@ -314,7 +317,6 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 			}
 			if (up)
 				lfs_up_backing_attrs(dfd, true);
-			keep_times(dfd, &dst);
 			pthread_mutex_lock(&in->meta_lock);
 			in->dirmeta = nm;
 			in->have_dirmeta = true;
@@ -370,6 +372,8 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		*epoch = om.epoch;
 		e = 0;
 	}
+	if (dfd >= 0)
+		keep_times(in, dfd);
 	if (metafd >= 0)
 		close(metafd);
 	pthread_rwlock_unlock(&in->io_lock);
@@ -403,12 +407,13 @@ int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const
 	pthread_rwlock_wrlock(&dir->io_lock);
 	struct stat dst;
 	int e = fstat(dirfd, &dst) < 0 ? -errno : 0;
-	if (e == 0)
+	if (e == 0) {
+		lfs_times_hold(dir, &dst); /* a replacement renames in the directory */
 		e = up ? lfs_up_node(w->fs->kr, w->fs->layout.cipher, tfd, dirfd, name,
 		                     w->r->target)
 		       : lfs_relink(w->fs->kr, tfd, dirfd, name);
-	if (e == 1) /* replaced by a rename in the directory */
-		keep_times(dirfd, &dst);
+		keep_times(dir, dirfd);
+	}
 	pthread_rwlock_unlock(&dir->io_lock);
 	close(tfd);
 	if (e == 1)

@@ -11,6 +11,7 @@
 #include "../cluster/rangelock.h"
 #include "../fs/attr.h"
 #include "../fs/filelock.h"
+#include "../fs/heldtimes.h"
 #include "../fs/iattr.h"
 #include "walk.h"
 #include "../common/fileutil.h"
@@ -223,11 +224,12 @@ int lfs_rot_file_new_header(struct walk *w, const struct lfs_rot_file *f,
 void lfs_rot_file_done(struct walk *w, struct lfs_rot_file *f, const struct lfs_file_header *nh,
                        const char *rel)
 {
-	/* Contents did not change: keep the times the user sees. */
-	struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
-	if (futimens(f->fd, ts) < 0)
+	/* Contents did not change: keep the times the user sees (those held
+	 * since lfs_rot_file_open, or set through the mount meanwhile). */
+	int t = lfs_times_release(f->in, f->fd);
+	if (t < 0)
 		lfs_warn("rotation: cannot restore the times of %s: %s", rel[0] ? rel : "d/",
-		         strerror(errno));
+		         strerror(-t));
 	struct lfs_file_header h = *nh;
 	/* With -o iattr, a regular file that had none gets its attribute too. */
 	bool give = (f->oh.flags & LFS_HDR_FLAG_IATTR) ||
@@ -421,6 +423,8 @@ int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock
 		e = 1; /* emptied or rewritten under the new epoch meanwhile */
 	if (e != 0)
 		lfs_rot_file_close(w, f);
+	else
+		lfs_times_hold(f->in, &f->st); /* stat shows these until done */
 	return e;
 }
 
@@ -440,6 +444,11 @@ void lfs_rot_file_close(struct walk *w, struct lfs_rot_file *f)
 {
 	if (!f->in)
 		return;
+	/* Not converted after all (a failure): the times go back too. */
+	int t = f->fd >= 0 ? lfs_times_release(f->in, f->fd) : 0;
+	if (t < 0)
+		lfs_warn("rotation: cannot restore the times of a file: %s", strerror(-t));
+	lfs_times_drop(f->in);
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->ifd >= 0)

@@ -79,3 +79,31 @@ keeps_times() {
 	unmount_vault
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
+
+@test "a file's times while a rotation re-encrypts it: stat shows them, a touch meanwhile is kept" {
+	# Re-sealing moves the backing modification time (the plaintext one)
+	# until the conversion puts it back: a stat meanwhile showed the
+	# conversion's time, and a touch meanwhile was undone by it.
+	mount_logged -o attr_timeout=0
+	head -c 400000000 /dev/zero >"$MNT/big"
+	touch -d '2001-02-03 04:05:06' "$MNT/big"
+	"$LETHEFS" rotate "$MNT"
+	sleep 0.3
+	seen=0
+	for _ in $(seq 10); do
+		m=$(stat -c %Y "$MNT/big")
+		[ "$m" = "$(date -d '2001-02-03 04:05:06' +%s)" ] || seen=$m
+		sleep 0.02
+	done
+	touch -d '2005-06-07 08:09:10' "$MNT/big"
+	# Still converting it (its bytes count when it is done): the stats
+	# and the touch came in the middle.
+	run "$LETHEFS" status --json "$MNT"
+	[[ "$output" == *'"rotation_state":"running"'*'"rotation_bytes_done":0,'* ]]
+	"$LETHEFS" rotate --wait "$MNT"
+	[ "$seen" = 0 ]
+	[ "$(stat -c %Y "$MNT/big")" = "$(date -d '2005-06-07 08:09:10' +%s)" ]
+	unmount_vault
+	mount_vault
+	[ "$(stat -c %Y "$MNT/big")" = "$(date -d '2005-06-07 08:09:10' +%s)" ]
+}

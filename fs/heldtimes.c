@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include "heldtimes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+
+void lfs_times_hold(struct lfs_inode *in, const struct stat *st)
+{
+	pthread_mutex_lock(&in->meta_lock);
+	in->times_held = true;
+	in->held_atim = st->st_atim;
+	in->held_mtim = st->st_mtim;
+	pthread_mutex_unlock(&in->meta_lock);
+}
+
+/* The syscalls run under meta_lock: a utimensat through the mount is then
+ * either before the release (and put back by it) or after it. */
+int lfs_times_release(struct lfs_inode *in, int fd)
+{
+	int r = 0;
+	pthread_mutex_lock(&in->meta_lock);
+	if (in->times_held) {
+		struct timespec ts[2] = {in->held_atim, in->held_mtim};
+		r = utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 ? -errno : 0;
+		in->times_held = false;
+	}
+	pthread_mutex_unlock(&in->meta_lock);
+	return r;
+}
+
+void lfs_times_drop(struct lfs_inode *in)
+{
+	pthread_mutex_lock(&in->meta_lock);
+	in->times_held = false;
+	pthread_mutex_unlock(&in->meta_lock);
+}
+
+void lfs_times_apply(struct lfs_inode *in, struct stat *st)
+{
+	pthread_mutex_lock(&in->meta_lock);
+	if (in->times_held) {
+		st->st_atim = in->held_atim;
+		st->st_mtim = in->held_mtim;
+	}
+	pthread_mutex_unlock(&in->meta_lock);
+}
+
+int lfs_times_set(struct lfs_inode *in, int fd, const struct timespec tv[2])
+{
+	pthread_mutex_lock(&in->meta_lock);
+	int r = utimensat(fd, "", tv, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	if (r == 0 && in->times_held) {
+		/* UTIME_NOW: the time the backing object got. */
+		struct stat st = {0};
+		if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			clock_gettime(CLOCK_REALTIME, &st.st_atim);
+			st.st_mtim = st.st_atim;
+		}
+		if (tv[0].tv_nsec != UTIME_OMIT)
+			in->held_atim = tv[0].tv_nsec == UTIME_NOW ? st.st_atim : tv[0];
+		if (tv[1].tv_nsec != UTIME_OMIT)
+			in->held_mtim = tv[1].tv_nsec == UTIME_NOW ? st.st_mtim : tv[1];
+	}
+	pthread_mutex_unlock(&in->meta_lock);
+	return r;
+}
