@@ -35,7 +35,8 @@ struct lfs_rot_file {
 	struct lfs_irec rec;
 	uint64_t plain;
 };
-/* 0: open and under an older epoch; 1: nothing to do (emptied, or under the
+/* 0: open and under an older epoch; 1: nothing to do (emptied, removed or
+ * renamed away, or under the
  * target already); -EBUSY: try_lock and someone holds its io_lock (nothing
  * taken); other negative errno. Nothing is held unless 0 is returned. */
 int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock,

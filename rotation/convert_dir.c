@@ -241,8 +241,11 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	bool keep_ref = false;
 	struct lfs_fs *fs = w->fs;
 	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
+	/* Removed or renamed away since the walk met it (an rmdir, a mv
+	 * beside the rotation): not an error; wherever it went, the
+	 * counting walk finds it. */
 	if (!in)
-		return -ENOENT;
+		return errno == ENOENT ? 0 : -(errno ? errno : ENOENT);
 	struct names replaced = {0};
 	int ifd = lfs_inode_pin(fs, in), dfd = -1, metafd = -1, e = ifd < 0 ? ifd : 0;
 	struct lfs_dirmeta om, nm;

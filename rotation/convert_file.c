@@ -380,8 +380,10 @@ int lfs_rot_file_open(struct walk *w, int dirfd, const char *name, bool try_lock
 	memset(f, 0, sizeof(*f));
 	f->ifd = f->fd = -1;
 	f->in = lfs_inode_hold(fs, dirfd, name);
+	/* Removed or renamed away since the walk read its header: nothing to
+	 * do here (wherever it went, the counting walk finds it). */
 	if (!f->in)
-		return -errno ? -errno : -ENOENT;
+		return errno == ENOENT || !errno ? 1 : -errno;
 	if (!try_lock) {
 		pthread_rwlock_wrlock(&f->in->io_lock);
 	} else if (pthread_rwlock_trywrlock(&f->in->io_lock) != 0) {

@@ -35,6 +35,7 @@
  * (converting), because symlinks are replaced under its io_lock. */
 struct level {
 	struct lfs_inode *inode;
+	int hold_err; /* why inode is NULL: ENOENT, renamed or removed since */
 };
 
 static bool keep_going(void *ctx)
@@ -78,8 +79,11 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		lfs_rot_note_error(w, "xattrs of directory", rel, NULL, nx);
 	else
 		w->found += (uint64_t)nx;
-	if (!w->count_only)
-		((struct level *)level)->inode = lfs_inode_hold(w->fs, parentfd, name);
+	if (!w->count_only) {
+		struct level *lv = level;
+		lv->inode = lfs_inode_hold(w->fs, parentfd, name);
+		lv->hold_err = lv->inode ? 0 : errno ? errno : ENOENT;
+	}
 	return 1;
 }
 
@@ -194,8 +198,13 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 		sodium_memzero(out, sizeof(w->x->link_plain));
 		return;
 	}
+	/* Without the directory's inode because it was renamed or removed
+	 * under the walk since it was entered: the link is left to the
+	 * counting walk. */
+	if (!lv->inode && lv->hold_err == ENOENT)
+		return;
 	lfs_rot_batch_drain(w); /* the link's conversion takes the directory's io_lock */
-	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -ENOENT;
+	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -lv->hold_err;
 	if (e < 0)
 		lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
 }

@@ -13,6 +13,7 @@ setup() {
 	attackers=()
 	holders=
 	walker=
+	mover=
 }
 teardown() {
 	rotconc_teardown
@@ -106,4 +107,32 @@ keeps_times() {
 	unmount_vault
 	mount_vault
 	[ "$(stat -c %Y "$MNT/big")" = "$(date -d '2005-06-07 08:09:10' +%s)" ]
+}
+
+@test "directories renamed away and back under the walk are no rotation error" {
+	# The walk met a directory, then found its name gone (renamed or
+	# removed meanwhile: it waits for the batch in flight before it
+	# converts one): counted as an error ("cannot convert directory ...:
+	# No such file or directory"), which keeps the old epochs for one
+	# more pass, and three passes so fail the rotation.
+	mount_logged
+	mkdir "$MNT/mv"
+	for i in $(seq 0 39); do
+		mkdir "$MNT/mv/m$i"
+		for j in $(seq 30); do echo "$j" >"$MNT/mv/m$i/f$j"; done
+	done
+	rm -f "$T/stop"
+	python3 "$BATS_TEST_DIRNAME/rot_mover.py" "$T/stop" "$MNT/mv" >"$T/moved" &
+	mover=$!
+	for _ in 1 2 3; do
+		"$LETHEFS" rotate --wait "$MNT"
+		run "$LETHEFS" status --json "$MNT"
+		[[ "$output" == *'"rotation_errors":0,'* ]] || break
+	done
+	touch "$T/stop"
+	wait "$mover"
+	echo "# $(cat "$T/moved") rounds of renames" >&3
+	[[ "$output" == *'"rotation_errors":0,'* ]]
+	[ "$(cat "$MNT/mv/m7/f30")" = 30 ]
+	rotconc_clean_log
 }

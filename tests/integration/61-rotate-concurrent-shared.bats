@@ -12,6 +12,7 @@ setup() {
 	attackers=()
 	holders=
 	walker=
+	mover=
 }
 teardown() {
 	rotconc_teardown

@@ -102,7 +102,7 @@ rotconc_teardown() {
 	local p
 	# They stop at the stop file (a walker killed in the middle would
 	# leave its find running in the mount).
-	for p in "${attackers[@]}" ${holders:-} ${walker:-}; do
+	for p in "${attackers[@]}" ${holders:-} ${walker:-} ${mover:-}; do
 		for _ in $(seq 300); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
