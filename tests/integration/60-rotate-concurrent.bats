@@ -20,6 +20,21 @@ teardown() {
 	teardown_vault
 }
 
+@test "names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
+	mount_logged
+	rotconc_bulk
+	rotconc_start
+	"$LETHEFS" rotate --wait "$MNT"
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	rotconc_stop_and_check
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
 @test "a format-1 vault: the rotation that upgrades it, then another on the same mount" {
 	# The first one made every directory of version 2 but left version 1
 	# in the inodes' cached metadata: the second failed with EIO on every

@@ -19,6 +19,21 @@ teardown() {
 	teardown_vault
 }
 
+@test "shared: names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
+	mount_logged -o shared
+	rotconc_bulk
+	rotconc_start
+	"$LETHEFS" rotate --wait "$MNT"
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	rotconc_stop_and_check
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
 @test "shared: listings beside creates report no name as forged" {
 	# A READDIRPLUS batch summed a flag that only decrypted names set: the
 	# first batch of each listing read whatever malloc gave, and a shared
