@@ -84,6 +84,11 @@ rotconc_stop_and_check() {
 	attackers=()
 	holders=
 	walker=
+	if [ "$st" != 0 ] && [ -f "$T/daemon.log" ]; then
+		echo "# the daemon's log, but for info lines:" >&3
+		grep -v ' info: ' "$T/daemon.log" | head -20 >&3
+		[ -z "${ROTCONC_KEEP:-}" ] || cp -r "$T" "$ROTCONC_KEEP"
+	fi
 	return $st
 }
 
