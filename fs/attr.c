@@ -392,7 +392,7 @@ int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *
 	int r = lfs_attr_load(fs, NULL, -1, NULL, in, fd, st);
 	if (r < 0)
 		return r;
-	lfs_times_apply(in, st); /* a rotation's conversion under way */
+	lfs_times_apply(in, fd, st); /* a rotation's conversion */
 	pthread_mutex_lock(&in->meta_lock);
 	uint8_t fmt = in->fmt;
 	struct lfs_irec rec = in->rec;

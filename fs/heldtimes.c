@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 
 void lfs_times_hold(struct lfs_inode *in, const struct stat *st)
@@ -26,6 +27,7 @@ int lfs_times_release(struct lfs_inode *in, int fd)
 		struct timespec ts[2] = {in->held_atim, in->held_mtim};
 		r = utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 ? -errno : 0;
 		in->times_held = false;
+		clock_gettime(CLOCK_MONOTONIC, &in->times_put);
 	}
 	pthread_mutex_unlock(&in->meta_lock);
 	return r;
@@ -38,12 +40,33 @@ void lfs_times_drop(struct lfs_inode *in)
 	pthread_mutex_unlock(&in->meta_lock);
 }
 
-void lfs_times_apply(struct lfs_inode *in, struct stat *st)
+/* A stat taken before the times were put back and applied after it would
+ * show the conversion's times: within this long after they were put back,
+ * the times are read again (under meta_lock, so after it). */
+#define PUT_RECENT_NS 5000000000LL
+
+static bool put_recently(const struct lfs_inode *in)
+{
+	if (!in->times_put.tv_sec && !in->times_put.tv_nsec)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ns = (long long)(now.tv_sec - in->times_put.tv_sec) * 1000000000LL +
+	               (now.tv_nsec - in->times_put.tv_nsec);
+	return ns < PUT_RECENT_NS;
+}
+
+void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st)
 {
 	pthread_mutex_lock(&in->meta_lock);
+	struct stat now;
 	if (in->times_held) {
 		st->st_atim = in->held_atim;
 		st->st_mtim = in->held_mtim;
+	} else if (put_recently(in) &&
+	           fstatat(fd, "", &now, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
+		st->st_atim = now.st_atim;
+		st->st_mtim = now.st_mtim;
 	}
 	pthread_mutex_unlock(&in->meta_lock);
 }

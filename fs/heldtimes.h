@@ -20,8 +20,10 @@ void lfs_times_hold(struct lfs_inode *in, const struct stat *st);
 int lfs_times_release(struct lfs_inode *in, int fd);
 /* Stops holding them without putting them back. */
 void lfs_times_drop(struct lfs_inode *in);
-/* stat of a held object: its held times. */
-void lfs_times_apply(struct lfs_inode *in, struct stat *st);
+/* st, a stat of the object (open on fd) just taken: the held times while
+ * they are held; just after they were put back, the times the object has
+ * now (st may have been taken before, with the conversion's). */
+void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st);
 /* utimensat(2) on the object open on fd (any descriptor, AT_EMPTY_PATH)
  * with tv (UTIME_NOW, UTIME_OMIT allowed); held times follow. 0 or a
  * negative errno. */
