@@ -151,3 +151,29 @@ keeps_times() {
 	[ "$(cat "$MNT/mv/m7/f30")" = 30 ]
 	rotconc_clean_log
 }
+
+@test "format 1: the same workloads through the rotation that upgrades the vault, then another" {
+	# Known to fail (docs/ROTATION.md, "Not done yet"): a symlink or node
+	# replaced by its conversion stays cached in the kernel under its
+	# name for a moment (nlink 0, then EIO once the old epoch is gone),
+	# and a rename onto an empty directory being converted leaves its
+	# old target behind until the next recovery. LETHEFS_ROTCONC_FORMAT1=1
+	# runs it.
+	[ "${LETHEFS_ROTCONC_FORMAT1:-0}" = 1 ] || skip "known to fail: LETHEFS_ROTCONC_FORMAT1=1 runs it"
+	rm -rf "$VAULT"
+	INIT_ARGS=(--format 1)
+	setup_vault
+	mount_logged
+	rotconc_bulk
+	rotconc_start
+	"$LETHEFS" rotate --wait "$MNT"
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	rotconc_stop_and_check
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
