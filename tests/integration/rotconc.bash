@@ -4,11 +4,12 @@
 # docs/ROTATION.md, "Operations during a rotation"). The caller mounted
 # with mount_logged (the daemon's log in $T/daemon.log).
 
-# A tree the rotation takes a second or more over: 20 directories of 150
-# empty files, a 300 KB file, a symlink and an xattr each.
+# A tree the rotation takes a second or more over: $1 (default 20)
+# directories of 150 empty files, a 300 KB file, a symlink and an xattr
+# each.
 rotconc_bulk() {
 	mkdir "$MNT/bulk"
-	for d in $(seq 20); do
+	for d in $(seq "${1:-20}"); do
 		mkdir "$MNT/bulk/$d"
 		(cd "$MNT/bulk/$d" && seq -f 'patient-%03g.hl7' 1 150 | xargs touch)
 		head -c 300000 /dev/urandom >"$MNT/bulk/$d/big"
