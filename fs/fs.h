@@ -109,6 +109,10 @@ struct lfs_inode {
 	/* Open handles that may write: while there are any, the kernel's
 	 * writeback cache may hold data the daemon has not seen (ops_file.c). */
 	_Atomic int writers;
+	/* A reply about this file, still empty here while being written,
+	 * counted a block ahead of the kernel's next write (lfs_attr_live):
+	 * its release drops the kernel's copy if no write came. */
+	_Atomic bool live_floor;
 	/* Staging (docs/STAGING.md): the staging id whose key encrypts this
 	 * object (0: the vault's current epoch), inherited from the parent at
 	 * lookup; stage_root for the staging directory itself. Set with

@@ -68,6 +68,11 @@ void lfs_fill_entry_timeouts(struct lfs_fs *fs, struct fuse_entry_param *e);
 /* Attribute timeout for replies about inode, whose plaintext size here is
  * plain_size (0 while it is being written and still empty: ops_entry.c). */
 double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_size);
+/* The same for a reply after which the kernel is about to write into its
+ * writeback cache (a CREATE, a GETATTR with a handle): st_blocks of a file
+ * being written that is still empty here is counted as one block, and the
+ * kernel may keep it for 10 ms (ops_entry.c). */
+double lfs_attr_live(struct lfs_fs *fs, struct lfs_inode *inode, struct stat *st);
 /* With the writeback cache, makes the kernel write back (and drop) the pages
  * of a regular file from plaintext offset from on, when a handle that may
  * have dirtied them is open (ops_file.c). */

@@ -56,7 +56,9 @@ void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, lfs_attr_timeout(fs, inode, st.st_size));
+		fuse_reply_attr(req, &st,
+		                fi ? lfs_attr_live(fs, inode, &st)
+		                   : lfs_attr_timeout(fs, inode, st.st_size));
 }
 
 /* Truncation, with the size change charged to a staging quota. */

@@ -50,6 +50,38 @@ double lfs_attr_timeout(struct lfs_fs *fs, struct lfs_inode *inode, off_t plain_
 	return fs->attr_timeout;
 }
 
+/* A reply after which the kernel writes into its cache: a CREATE (tar,
+ * cp: the data follows at once) or the GETATTR with a handle that the
+ * kernel sends before a buffered write, when the attributes it holds have
+ * expired. With the timeout of 0 above, every write(2) into a new file
+ * cost that GETATTR and then the GETXATTR of security.capability that an
+ * attribute refresh brings back (S_NOSEC), and every create a GETATTR for
+ * the permission check of its open: 2 to 4 round trips of a file's 10
+ * to 12 in a tar extract (docs/PERFORMANCE.md, "Tree operations").
+ * Here the kernel may keep the attributes for LIVE_TIMEOUT, so the writes
+ * of one burst and the open's check need no request, and st_blocks is
+ * counted as one block, never 0: the kernel's next write puts data in
+ * its cache that the daemon does not see, and "0 blocks" is what GNU tar
+ * -S reads as "all hole" (DESIGN.md, "Honest st_blocks"). So within
+ * LIVE_TIMEOUT of such a reply a stat may show fewer blocks than the file
+ * holds (as a file that had data may show for attr_timeout), never 0;
+ * after it, the stat reaches the daemon, which flushes and counts
+ * exactly. A file left empty drops the kernel's copy at its release. */
+#define LIVE_TIMEOUT 0.01
+#define LIVE_BLOCKS  8 /* one 4 KiB block, in 512-byte units */
+
+double lfs_attr_live(struct lfs_fs *fs, struct lfs_inode *inode, struct stat *st)
+{
+	double t = lfs_attr_timeout(fs, inode, st->st_size);
+	if (t != 0 || !fs->writeback || !S_ISREG(inode->type) || st->st_size != 0 ||
+	    atomic_load(&inode->writers) == 0)
+		return t;
+	if (st->st_blocks < LIVE_BLOCKS)
+		st->st_blocks = LIVE_BLOCKS;
+	atomic_store(&inode->live_floor, true);
+	return fs->attr_timeout < LIVE_TIMEOUT ? fs->attr_timeout : LIVE_TIMEOUT;
+}
+
 /* A staging marker stands for the directory VAULT/staging/ID/: the inode
  * is that directory's. A marker whose directory was shredded is absent. */
 static int follow_marker(struct lfs_fs *fs, int *fd, struct stat *st, uint32_t *id)

@@ -187,7 +187,7 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode
 	if (r == 0)
 		r = new_handle(fs, inode, fi, fd);
 	if (r == 0)
-		e.attr_timeout = lfs_attr_timeout(fs, inode, e.attr.st_size);
+		e.attr_timeout = lfs_attr_live(fs, inode, &e.attr);
 	if (r < 0) {
 		/* Do not leave behind a file the caller was told was not
 		 * created. */
@@ -351,8 +351,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		lfs_writebehind(fd, &lfs_handle_of(fi)->wb_next, (uint64_t)off, size);
 	/* The file grew here: st_blocks the kernel cached is now too small
 	 * (see lfs_attr_timeout). Attributes only, no pages: safe here. */
-	if (n > 0 && end > cur && fs->writeback && fs->se)
+	if (n > 0 && end > cur && fs->writeback && fs->se) {
+		atomic_store(&inode->live_floor, false); /* (dropped here) */
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -397,8 +399,14 @@ void lfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * errors; a handle closed without one keeps them for the next). */
 	lfs_swb_wait(inode);
 	if (h->writer) {
-		if (atomic_fetch_sub(&inode->writers, 1) == 1)
+		if (atomic_fetch_sub(&inode->writers, 1) == 1) {
 			lfs_swb_idle(lfs_req_fs(req), inode);
+			/* Left empty: the block counted ahead of a write that
+			 * never came goes (lfs_attr_live). */
+			struct lfs_fs *fs = lfs_req_fs(req);
+			if (atomic_exchange(&inode->live_floor, false) && fs->se)
+				fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+		}
 		pthread_mutex_lock(&inode->meta_lock);
 		bool lent = inode->wfd == h->fd;
 		pthread_mutex_unlock(&inode->meta_lock);
