@@ -198,6 +198,21 @@ void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	fuse_reply_err(req, -r);
 }
 
+/* Sealed values that fit here are read in one call of this size; larger
+ * ones are read again with room for any (ERANGE). The kernel zeroes a
+ * buffer of the size asked for before every read (XATTR_SIZE_MAX: 64 KiB,
+ * a page allocation and clearing per call), which was a fair share of a
+ * getxattr of an ACL that is not there: ls -l asks for one per file. */
+#define SMALL_SEALED 4096
+
+static ssize_t get_sealed(const char *proc, const char *bname, uint8_t *sealed)
+{
+	ssize_t n = getxattr(proc, bname, sealed, SMALL_SEALED);
+	if (n < 0 && errno == ERANGE)
+		n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
+	return n;
+}
+
 int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
                    uint8_t **out)
 {
@@ -211,13 +226,13 @@ int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const
 	uint8_t *sealed = malloc(XATTR_SIZE_MAX);
 	if (!sealed)
 		return -ENOMEM;
-	ssize_t n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
+	ssize_t n = get_sealed(proc, bname, sealed);
 	int saved = errno;
 	uint32_t epoch = epochs[0];
 	for (int i = 1; n < 0 && saved == ENODATA && i < ne; i++) {
 		if (backing_xattr_name(fs, epochs[i], name, bname) < 0)
 			continue;
-		n = getxattr(proc, bname, sealed, XATTR_SIZE_MAX);
+		n = get_sealed(proc, bname, sealed);
 		saved = errno;
 		epoch = epochs[i];
 	}
