@@ -176,6 +176,7 @@ struct lfs_fs {
 	_Atomic long open_files;             /* file handles currently open */
 	_Atomic long open_dirs;              /* directory handles currently open */
 	_Atomic int64_t last_active;         /* CLOCK_MONOTONIC seconds of the last request */
+	_Atomic int64_t acl_asked;           /* the same, of the last getxattr of an ACL */
 	struct fuse_session *se;             /* for cache invalidation; set after mount */
 	const struct lfs_stage_hooks *stage; /* staging (stage_hooks.h); NULL: none (fsck) */
 	/* "tamper" audit events (fs/attr.c); no emit: none (fsck reports

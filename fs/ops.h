@@ -126,6 +126,8 @@ int lfs_xattr_store(struct lfs_fs *fs, uint32_t stage_id, const char *proc, cons
 int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name,
                    uint8_t **out);
 int lfs_xattr_remove(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
+/* Whether the attribute is stored: 1, 0, or -errno (no value read). */
+int lfs_xattr_present(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name);
 
 /* POSIX ACLs (fs/ops_acl.c). Setting one (type LFS_ACL_ACCESS or
  * LFS_ACL_DEFAULT) also sets the mode it implies; chmod updates a stored
@@ -142,6 +144,17 @@ void lfs_acl_changed(struct lfs_inode *inode);
 /* A new object with no ACL of either kind (lfs_acl_inherit returned 1),
  * on an exclusive mount: its inode knows it. */
 void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode);
+/* For getxattr of name: whether it is an ACL that inode is known not to
+ * have (then ENODATA needs no backing call); notes that the kernel asks
+ * for ACLs (lfs_acl_wanted). */
+bool lfs_acl_known_absent(struct lfs_fs *fs, struct lfs_inode *inode, const char *name);
+/* Whether the kernel asked for an ACL in the last seconds (ls -l asks for
+ * one of every file it lists), and, for the lookups of a listing then,
+ * finding out which ACLs inode lacks (one probe of the backing store per
+ * kind, on the listing's helper threads), so that those questions are
+ * answered from memory. */
+bool lfs_acl_wanted(struct lfs_fs *fs);
+void lfs_acl_learn(struct lfs_fs *fs, struct lfs_inode *inode);
 
 /* Symlinks (fs/ops_symlink.c). Encrypts target and creates backing symlink pfd/backing for it. */
 int lfs_symlink_make(struct lfs_fs *fs, uint32_t stage_id, int pfd, const char *backing,

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const acl_names[] = {LFS_ACL_XATTR_ACCESS, LFS_ACL_XATTR_DEFAULT};
@@ -68,6 +69,64 @@ void lfs_acl_changed(struct lfs_inode *inode)
 	inode->acl_gen++;
 	inode->noacl = 0;
 	pthread_mutex_unlock(&inode->meta_lock);
+}
+
+static int64_t coarse_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* The LFS_NOACL_* bit of an ACL name, or 0. */
+static uint8_t acl_bit(const char *name)
+{
+	if (!strcmp(name, LFS_ACL_XATTR_ACCESS))
+		return LFS_NOACL_ACCESS;
+	if (!strcmp(name, LFS_ACL_XATTR_DEFAULT))
+		return LFS_NOACL_DEFAULT;
+	return 0;
+}
+
+bool lfs_acl_known_absent(struct lfs_fs *fs, struct lfs_inode *inode, const char *name)
+{
+	uint8_t bit = acl_bit(name);
+	if (!bit || !fs->acl)
+		return false;
+	int64_t now = coarse_seconds();
+	if (atomic_load_explicit(&fs->acl_asked, memory_order_relaxed) != now)
+		atomic_store_explicit(&fs->acl_asked, now, memory_order_relaxed);
+	uint32_t gen;
+	return known_none(fs, inode, bit, &gen);
+}
+
+bool lfs_acl_wanted(struct lfs_fs *fs)
+{
+	return fs->acl && !fs->shared &&
+	       coarse_seconds() - atomic_load_explicit(&fs->acl_asked, memory_order_relaxed) <= 2;
+}
+
+/* What the kernel asks of a listed file is what ls -l asks: its access
+ * ACL, and a directory's default ACL. Only regular files and directories
+ * hold xattrs in the backing store (lfs_acl_inherit). */
+void lfs_acl_learn(struct lfs_fs *fs, struct lfs_inode *inode)
+{
+	bool dir = S_ISDIR(inode->type);
+	if (!dir && !S_ISREG(inode->type))
+		return;
+	int fd = lfs_inode_pin(fs, inode);
+	if (fd < 0)
+		return;
+	char proc[LFS_PROC_PATH_MAX];
+	lfs_proc_path(fd, proc);
+	for (int type = 0; type < (dir ? 2 : 1); type++) {
+		uint8_t bit = acl_bit(acl_names[type]);
+		uint32_t gen;
+		if (!known_none(fs, inode, bit, &gen) &&
+		    lfs_xattr_present(fs, inode->stage_id, proc, acl_names[type]) == 0)
+			learn_none(fs, inode, bit, gen);
+	}
+	lfs_inode_unpin(fs, inode);
 }
 
 void lfs_acl_none_yet(struct lfs_fs *fs, struct lfs_inode *inode)

@@ -281,6 +281,7 @@ struct plus_job {
 	struct plus_item *items;
 	const struct lfs_dirseen *seen;
 	bool quiet;
+	bool learn_acl; /* lfs_acl_wanted: ls -l will ask each entry's ACL */
 };
 
 /* One entry's name (when collect left it) and lookup, on any thread of
@@ -311,6 +312,8 @@ static void lookup_item(void *arg, size_t i)
 		}
 	}
 	it->r = lfs_lookup_backing(j->fs, j->dir, j->dirfd, it->bname, &it->e);
+	if (it->r == 0 && j->learn_acl && it->e.ino != FUSE_ROOT_ID)
+		lfs_acl_learn(j->fs, (struct lfs_inode *)(uintptr_t)it->e.ino);
 }
 
 /* Adds the looked-up items [0, n) in listing order from buf + *used.
@@ -360,7 +363,8 @@ static int list_plus(fuse_req_t req, struct lfs_inode *dir, struct lfs_dirp *d, 
                      size_t size, size_t *used_io)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
-	struct plus_job job = {fs, dir, dirfd(d->dp), &d->meta, d->batch, &d->seen, d->quiet};
+	struct plus_job job = {fs,       dir,      dirfd(d->dp), &d->meta,
+	                       d->batch, &d->seen, d->quiet,     lfs_acl_wanted(fs)};
 	size_t used = *used_io;
 	int err = 0;
 	for (;;) {

@@ -261,6 +261,25 @@ int lfs_xattr_load(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const
 	return r;
 }
 
+int lfs_xattr_present(struct lfs_fs *fs, uint32_t stage_id, const char *proc, const char *name)
+{
+	char bname[BACKING_XATTR_MAX];
+	uint32_t epochs[LFS_MAX_EPOCHS];
+	int ne = xattr_epochs(fs, stage_id, epochs);
+	if (ne < 0)
+		return ne;
+	for (int i = 0; i < ne; i++) {
+		int r = backing_xattr_name(fs, epochs[i], name, bname);
+		if (r < 0)
+			return r;
+		if (getxattr(proc, bname, NULL, 0) >= 0)
+			return 1;
+		if (errno != ENODATA)
+			return -errno;
+	}
+	return 0;
+}
+
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -274,7 +293,9 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	 * which saves a round trip per file in ls -l. */
 	int r = proc_of_for(req, ino, proc, false);
 	if (r == 0) {
-		r = lfs_xattr_load(fs, inode->stage_id, proc, name, &plain);
+		r = lfs_acl_known_absent(fs, inode, name)
+		        ? -ENODATA
+		        : lfs_xattr_load(fs, inode->stage_id, proc, name, &plain);
 		unpin_of(req, ino);
 	}
 	if (r < 0)

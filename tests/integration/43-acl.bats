@@ -215,3 +215,34 @@ PY
 	[[ "$before" == *"user:lfspx-b:r-x"* ]]
 	[ "$(as lfspx-a cat "$MNT/job/f")" = data ]
 }
+
+# ls -l asks the kernel for every listed file's access ACL (one GETXATTR
+# each); once it has asked, the lookups of a listing find out which files
+# have none, on the listing's threads, and the GETXATTRs of those are
+# answered from memory (fs/ops_acl.c, lfs_acl_learn). Files that have one
+# must still show it, and a change after the listing must be seen.
+@test "after a cache drop, ls -lR shows each file's ACL as stored, also once the lookups learned which have none" {
+	mkdir "$MNT/d" "$REF/d"
+	for root in "$MNT" "$REF"; do
+		for i in $(seq 1 60); do
+			echo "$i" >"$root/d/f$i"
+			if ((i % 3 == 0)); then setfacl -m u:lfspx-a:r "$root/d/f$i"; fi
+		done
+		mkdir "$root/d/sub"
+		setfacl -d -m u:lfspx-b:rx "$root/d/sub"
+	done
+	for pass in 1 2 3; do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		# Pass 1 makes the kernel ask (the mount then learns in the
+		# listings of passes 2 and 3).
+		diff <(cd "$MNT" && ls -lR d | awk '$1 != "total" { print $1, $NF }') \
+			<(cd "$REF" && ls -lR d | awk '$1 != "total" { print $1, $NF }')
+		diff <(acls_of "$MNT" d) <(acls_of "$REF" d)
+	done
+	# A file learned to have none gets one through the mount: seen at once.
+	setfacl -m u:lfspx-b:rw "$MNT/d/f1"
+	setfacl -m u:lfspx-b:rw "$REF/d/f1"
+	diff <(cd "$MNT" && ls -l d | awk '$1 != "total" { print $1, $NF }') <(cd "$REF" && ls -l d | awk '$1 != "total" { print $1, $NF }')
+	diff <(acls_of "$MNT" d) <(acls_of "$REF" d)
+}
