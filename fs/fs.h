@@ -122,6 +122,9 @@ struct lfs_inode {
 	/* Directories: listed since the last header read-ahead (prefetch.h;
 	 * __atomic builtins, no lock). */
 	bool prefetch_armed;
+	/* CLOCK_MONOTONIC_COARSE seconds of its last read-ahead (prefetch.c;
+	 * __atomic builtins). */
+	int64_t prefetched_at;
 	/* A tail update failed and could not be undone (io_lock): its journal
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Prefetches run on the two persistent threads of this pool (a walk moves
@@ -34,8 +35,26 @@ void lfs_prefetch_enable(bool on)
 	atomic_store(&enabled, on);
 }
 
+/* A directory whose headers were asked for this recently is not read
+ * ahead again when it is opened again: rm -rf opens each directory twice
+ * (to list it, then to remove what it listed), and the second read-ahead
+ * opened every file once more only to find its header in the page cache
+ * (about 6 system calls per removed file, docs/PERFORMANCE.md, "Tree
+ * operations"). */
+#define PREFETCH_AGAIN_AFTER 5
+
+static int64_t coarse_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 void lfs_prefetch_arm(struct lfs_inode *dir)
 {
+	int64_t last = __atomic_load_n(&dir->prefetched_at, __ATOMIC_RELAXED);
+	if (last && coarse_seconds() - last < PREFETCH_AGAIN_AFTER)
+		return;
 	__atomic_store_n(&dir->prefetch_armed, true, __ATOMIC_RELAXED);
 }
 
@@ -102,5 +121,7 @@ void lfs_prefetch_start(struct lfs_inode *dir, int dirfd)
 	    LFS_BOUNDED_REFUSED) {
 		close(fd);
 		lfs_prefetch_arm(dir); /* both busy: the next lookup tries again */
+	} else {
+		__atomic_store_n(&dir->prefetched_at, coarse_seconds(), __ATOMIC_RELAXED);
 	}
 }
