@@ -128,19 +128,30 @@ static int load_dir(struct lfs_fs *fs, struct lfs_inode *in, int fd, int v1_ok, 
 	return 0;
 }
 
-/* Reads up to LFS_FILE_HDR_MAX bytes of the regular backing file fd (an
- * O_PATH descriptor) from offset 0, without touching its access time. */
-static int read_head(int fd, uint8_t *raw, size_t *got)
+/* Reads up to LFS_FILE_HDR_MAX bytes (the header) of the regular backing
+ * file open on fd (O_PATH) from offset 0, without touching its access
+ * time: through
+ * rfd when the caller has a readable descriptor of it (an open writer's,
+ * or the one a create just made it with), else through one opened for the
+ * purpose. On a network engine the open and close are round trips of their
+ * own, two of the three of a re-read (docs/PERFORMANCE.md, "Records read
+ * again after this host's own changes"); a read through a descriptor that
+ * is already open is as fresh, since shared mode already relies on reads
+ * through open descriptors seeing other hosts' writes (docs/SHARED.md). */
+static int read_head(int fd, int rfd, uint8_t *raw, size_t *got)
 {
+	if (rfd >= 0 && lfs_pread_full(rfd, raw, LFS_FILE_HDR_MAX, 0, got) == 0)
+		return 0;
+	*got = 0;
 	char proc[LFS_PROC_PATH_MAX];
 	lfs_proc_path(fd, proc);
-	int rfd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC);
-	if (rfd < 0 && errno == EPERM) /* O_NOATIME: not the owner, not root */
-		rfd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (rfd < 0)
+	int ofd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (ofd < 0 && errno == EPERM) /* O_NOATIME: not the owner, not root */
+		ofd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (ofd < 0)
 		return -errno;
-	int r = lfs_pread_full(rfd, raw, LFS_FILE_HDR_MAX, 0, got);
-	close(rfd);
+	int r = lfs_pread_full(ofd, raw, LFS_FILE_HDR_MAX, 0, got);
+	close(ofd);
 	return r;
 }
 
@@ -168,7 +179,7 @@ static const char *bad_size(struct lfs_fs *fs, const struct lfs_irec *rec, uint6
 
 /* A regular backing file. Called with in->meta_lock (and its io_lock
  * shared: the header may be being rewritten). */
-static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
+static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, const struct stat *st,
                     const struct lfs_attr_at *at, int v1_ok, struct verdict *v)
 {
 	uint8_t raw[LFS_FILE_HDR_MAX];
@@ -202,7 +213,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struc
 		in->iattr_bound = false;
 		return 0;
 	}
-	int r = read_head(fd, raw, &got);
+	int r = read_head(fd, rfd, raw, &got);
 	if (r < 0)
 		return r;
 	int ver = got == 0 ? (int)LFS_FILE_V1 : lfs_header_version(raw, got);
@@ -300,18 +311,22 @@ static bool loaded(const struct lfs_inode *in)
 }
 
 /* Loads in (its meta_lock held) by the backing object's type. */
-static int load_locked(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
-                       const struct lfs_attr_at *at, int v1_ok, struct verdict *v)
+static int load_locked(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd,
+                       const struct stat *st, const struct lfs_attr_at *at, int v1_ok,
+                       struct verdict *v)
 {
 	if (S_ISDIR(st->st_mode))
 		return load_dir(fs, in, fd, v1_ok, v);
 	if (S_ISREG(st->st_mode))
-		return load_reg(fs, in, fd, st, at, v1_ok, v);
+		return load_reg(fs, in, fd, rfd, st, at, v1_ok, v);
 	return load_other(in, st, v1_ok, v);
 }
 
-int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const char *bname,
-                  struct lfs_inode *in, int fd, const struct stat *st)
+/* lfs_attr_load; rfd: a readable descriptor of the object, or -1 for
+ * in's open writer's, if any (fs.h: wfd, usable under io_lock, which a
+ * regular file's load holds). */
+static int attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const char *bname,
+                     struct lfs_inode *in, int fd, int rfd, const struct stat *st)
 {
 	pthread_mutex_lock(&in->meta_lock);
 	bool done = loaded(in);
@@ -330,7 +345,8 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const ch
 	if (!loaded(in)) {
 		uint8_t before = in->fmt;
 		struct lfs_attr_at at = {pfd, bname};
-		r = load_locked(fs, in, fd, st, bname && pfd >= 0 ? &at : NULL, v1_ok, &v);
+		int hint = rfd >= 0 || !reg ? rfd : in->wfd;
+		r = load_locked(fs, in, fd, hint, st, bname && pfd >= 0 ? &at : NULL, v1_ok, &v);
 		/* A record that was dropped (after a recovery) comes back from
 		 * an object of the same format, or not at all. */
 		if (r == 0 && before && in->fmt != before) {
@@ -349,6 +365,12 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const ch
 	return r;
 }
 
+int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const char *bname,
+                  struct lfs_inode *in, int fd, const struct stat *st)
+{
+	return attr_load(fs, parent, pfd, bname, in, fd, -1, st);
+}
+
 int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, const struct stat *st,
                    uint8_t *fmt, struct lfs_irec *rec, char *why, size_t whylen)
 {
@@ -363,7 +385,7 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 	struct verdict v = {"", false};
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.meta_lock, NULL);
-	int r = load_locked(fs, &in, fd, st, NULL, v1_ok, &v);
+	int r = load_locked(fs, &in, fd, -1, st, NULL, v1_ok, &v);
 	pthread_mutex_destroy(&in.meta_lock);
 	if (r == 0 && v.degraded)
 		r = -EIO; /* fsck reports it (a mount serves the fail-safe view) */
@@ -375,6 +397,11 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 }
 
 int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st)
+{
+	return lfs_attr_stat_rfd(fs, in, fd, -1, st);
+}
+
+int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st)
 {
 	/* Shared: another host's chmod or chown rewrote the file's header in
 	 * place, which moved the backing change time. The record is read
@@ -389,7 +416,7 @@ int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *
 			in->have_rec = false;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
-	int r = lfs_attr_load(fs, NULL, -1, NULL, in, fd, st);
+	int r = attr_load(fs, NULL, -1, NULL, in, fd, rfd, st);
 	if (r < 0)
 		return r;
 	lfs_times_apply(in, fd, st); /* a rotation's conversion */

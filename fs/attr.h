@@ -56,6 +56,9 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
  * sizes, and in format 2 the record's type, mode, owner, group and device
  * number. Reloads a record that was dropped (after a recovery). */
 int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st);
+/* lfs_attr_stat, with rfd a readable descriptor of the same object that a
+ * record read again goes through (a create's own: no open of its own). */
+int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st);
 
 /* The plaintext size of the regular backing file dirfd/name of backing
  * size backing, from its header's version (for a quota). */

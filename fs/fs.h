@@ -137,7 +137,8 @@ struct lfs_inode {
 	uint32_t acl_gen;
 	/* Regular files: the backing descriptor (read-write) of one open
 	 * handle that may write, or -1, so that rewriting the header (a chmod
-	 * or chown of an open file) needs no open and close of its own. Set
+	 * or chown of an open file), or reading it again when another host may
+	 * have rewritten it (fs/attr.c), needs no open and close of its own. Set
 	 * when the handle opens, cleared by its release under the exclusive
 	 * io_lock before the descriptor closes; used only under io_lock
 	 * (meta_lock guards the field). */

@@ -83,7 +83,10 @@ int lfs_made_entry(struct lfs_fs *fs, struct lfs_inode *parent, const char *back
 	if (made->noacl)
 		lfs_acl_none_yet(fs, inode);
 	int ifd = lfs_inode_pin(fs, inode);
-	int r = ifd < 0 ? ifd : lfs_attr_stat(fs, inode, ifd, &e->attr);
+	/* (A shared mount reads the record again, as the change time its
+	 * stat has not been seen yet: through the descriptor the object was
+	 * made with, not one opened for it.) */
+	int r = ifd < 0 ? ifd : lfs_attr_stat_rfd(fs, inode, ifd, made->fd, &e->attr);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0) {

@@ -282,3 +282,36 @@ os.close(app)
 	umount_both
 	fsck_clean
 }
+
+@test "shared: another host's chmod shows at the next stat of a host that holds the file open for writing" {
+	# With a writer open on host B, B reads a moved record again through
+	# that writer's descriptor (fs/attr.c, read_head) rather than an open
+	# of its own: it must still see what host A wrote.
+	mount_both
+	A=$T/mlrtA B=$T/mlrtB
+	on_host lrtA sh -c "echo secret >$A/f && chmod 644 $A/f"
+	on_host lrtB python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"more\n")
+open(sys.argv[2], "w").write("%d\n" % os.getpid())
+time.sleep(30)' "$B/f" "$T/held" &
+	holder=$!
+	wait_for_file "$T/held"
+	sleep 0.2
+	for mode in 600 640 444; do
+		on_host lrtA chmod $mode "$A/f"
+		run on_host lrtB stat -c %a "$B/f"
+		echo "mode on host B (writer open) after host A's chmod $mode: $output"
+		[ "$output" = $mode ]
+	done
+	on_host lrtA chown 65534:65534 "$A/f"
+	run on_host lrtB stat -c %u:%g "$B/f"
+	[ "$output" = 65534:65534 ]
+	kill "$(cat "$T/held")"
+	wait $holder || true
+	run on_host lrtA cat "$A/f"
+	[ "$output" = "$(printf 'secret\nmore')" ]
+	umount_both
+	fsck_clean
+}
