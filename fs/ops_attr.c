@@ -109,10 +109,15 @@ static bool same_time(struct timespec a, struct timespec b)
  * for every file of an rm -rf (docs/PERFORMANCE.md). Only files without a
  * name: on a named one, utimensat(2) to the same times still moves the
  * ctime, as on ext4. */
-static bool times_unchanged(int ifd, const struct stat *attr, int valid)
+static bool times_unchanged(struct lfs_fs *fs, int ifd, const struct stat *attr, int valid)
 {
 	struct stat st;
-	if (valid & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
+	/* Without the writeback cache (-o shared, no_writeback_cache) the
+	 * kernel writes no times back: a request for times is a caller's,
+	 * and its stat would be a round trip on a network engine for
+	 * nothing (docs/PERFORMANCE.md, "Backing calls per created file on
+	 * GlusterFS"). */
+	if (!fs->writeback || (valid & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
 		return false;
 	if (fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || st.st_nlink > 0)
 		return false;
@@ -120,10 +125,11 @@ static bool times_unchanged(int ifd, const struct stat *attr, int valid)
 	       (!(valid & FUSE_SET_ATTR_MTIME) || same_time(attr->st_mtim, st.st_mtim));
 }
 
-static int set_times(struct lfs_inode *in, int ifd, const struct stat *attr, int valid)
+static int set_times(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct stat *attr,
+                     int valid)
 {
 	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
-	if (times_unchanged(ifd, attr, valid))
+	if (times_unchanged(fs, ifd, attr, valid))
 		return 0;
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
@@ -219,7 +225,7 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid
 	}
 	if (r == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	                        FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
-		r = set_times(inode, ifd, attr, valid);
+		r = set_times(fs, inode, ifd, attr, valid);
 		/* The kernel sends its times with a truncation (writeback
 		 * cache). Once the size changed on disk, an error would make it
 		 * keep the old size and serve what is no longer there: the
