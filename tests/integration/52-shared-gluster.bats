@@ -221,6 +221,45 @@ print(r)" "$G/lhostA/d2"
 	on_host hostB umount "$G/lhostB"
 }
 
+@test "shared: a chmod or chown on one host is what the other shows, also while it holds the file open for writing" {
+	# Host B reads a record whose change time moved again through its open
+	# writer's descriptor when it has one (fs/attr.c, read_head): on the
+	# engine (direct I/O, client caches off) that read must see host A's
+	# rewritten header as an open of its own would.
+	mount_on hostA -o shared
+	mount_on hostB -o shared
+	A=$G/lhostA B=$G/lhostB
+	on_host hostA sh -c "echo secret >$A/f && chmod 644 $A/f"
+	for mode in 600 640; do
+		on_host hostA chmod $mode "$A/f"
+		run on_host hostB stat -c %a "$B/f"
+		[ "$output" = $mode ] || { echo "no writer: hostB sees $output after $mode"; false; }
+	done
+	on_host hostB python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"more\n")
+open(sys.argv[2], "w").write("%d\n" % os.getpid())
+time.sleep(60)' "$B/f" "$G/held" &
+	holder=$!
+	wait_for_file "$G/held"
+	sleep 0.2
+	for mode in 600 640 444 604; do
+		on_host hostA chmod $mode "$A/f"
+		run on_host hostB stat -c %a "$B/f"
+		[ "$output" = $mode ] || { echo "writer open: hostB sees $output after $mode"; false; }
+	done
+	on_host hostA chown 65534:65534 "$A/f"
+	run on_host hostB stat -c %u:%g "$B/f"
+	[ "$output" = 65534:65534 ]
+	kill "$(cat "$G/held")"
+	wait $holder || true
+	run on_host hostA cat "$A/f"
+	[ "$output" = "$(printf 'secret\nmore')" ]
+	on_host hostA umount "$G/lhostA"
+	on_host hostB umount "$G/lhostB"
+}
+
 @test "shared: kill -9 of one host's daemon mid-write leaves the other working, its journal recovered, fsck clean" {
 	mount_logged hostA -o shared
 	mount_logged hostB -o shared
