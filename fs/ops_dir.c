@@ -5,9 +5,9 @@
  * names do not authenticate are skipped and logged (fsck reports them).
  *
  * A rotation renames every entry of a directory it converts. Each READDIR
- * call therefore holds the directory's io_lock shared (and in shared mode
- * its cross-host name lock, fs/dirnames.h), so that no conversion runs in
- * the middle of a call, and starts by comparing the directory's metadata
+ * call holds the directory's io_lock shared (and in shared mode, while a
+ * rotation runs, its cross-host name lock: fs/gate.c), so that no
+ * conversion runs in the middle of a call; it starts by comparing the directory's metadata
  * with the one the listing used: if the names moved since its previous
  * call, the backing stream starts again and what was returned already is
  * skipped (fs/dirseen.h). In shared mode a host may not know yet that
@@ -447,8 +447,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_rwlock_rdlock(&dir->io_lock);
-	int lockfd = lfs_dir_name_lock(fs, dir);
 	if (offset == 0) {
 		/* From the beginning (a rewinddir): a listing of its own. */
 		if (d->offset != 0 || d->entry)
@@ -465,7 +463,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	follow_meta(fs, dir, d);
 	d->v2 = d->meta.version == 2 || lfs_keyring_format(fs->kr) == 2;
 	d->bad = 0;
-	d->quiet = fs->shared && lockfd < 0;
+	/* Without the cross-host lock (fs/gate.c takes it while this host
+	 * knows of a rotation), another host may be converting right now. */
+	d->quiet = fs->shared && !lfs_fs_rotating(fs);
+	int lockfd = -1;
 	size_t used = 0;
 	int err = list(req, dir, d, buf, size, &used, plus);
 	if (d->bad && d->quiet && err == 0) {
@@ -484,7 +485,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 			         bad, (unsigned long long)dir->ino);
 	}
 	lfs_dir_name_unlock(lockfd);
-	pthread_rwlock_unlock(&dir->io_lock);
 	if (err && used == 0)
 		fuse_reply_err(req, err);
 	else

@@ -198,6 +198,14 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
+	/* A rotation converting the directory (its io_lock exclusively)
+	 * writes its new metadata beside the old one: wait for it, else the
+	 * removal finds a temporary file (ENOTEMPTY) or takes the directory
+	 * from under the conversion. */
+	struct lfs_inode *child = NULL;
+	struct stat dst;
+	if (r == 0 && fstat(dfd, &dst) == 0 && (child = lfs_inode_find(fs, &dst)) != NULL)
+		pthread_rwlock_rdlock(&child->io_lock);
 	if (r == 0)
 		r = backing_dir_is_empty(dfd);
 	if (r == 0)
@@ -218,6 +226,10 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 				        b.name, tmp, strerror(-pb));
 			r = e;
 		}
+	}
+	if (child) {
+		pthread_rwlock_unlock(&child->io_lock);
+		lfs_inode_release(fs, child);
 	}
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);

@@ -49,6 +49,17 @@ static void names_add(struct names *ns, const char *name)
 		ns->n++;
 }
 
+/* Whether the directory open on fd was removed (a descriptor of a removed
+ * directory has no links left; a network engine may answer ENOENT or
+ * ESTALE for it instead). */
+static bool dir_gone(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return errno == ENOENT || errno == ESTALE;
+	return st.st_nlink == 0;
+}
+
 /* An empty format-1 file becomes of format 2 in place; its inode, if the
  * kernel knows it, follows. */
 static int up_empty(struct walk *w, int dfd, const char *name, const struct stat *st)
@@ -155,7 +166,7 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 static void keep_times(struct lfs_inode *in, int dfd)
 {
 	int e = lfs_times_release(in, dfd);
-	if (e < 0)
+	if (e < 0 && e != -ENOENT && e != -ESTALE) /* (removed meanwhile) */
 		lfs_warn("rotation: cannot keep the times of a directory: %s", strerror(-e));
 }
 
@@ -298,6 +309,15 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		if (e == 0)
 			e = lfs_redir_convert(fs->kr, dfd, &om, &nm, new_img, (size_t)new_len,
 			                      &renamed, &skipped);
+		/* Removed meanwhile (an rmdir locks the parent's names, not the
+		 * directory's, so one on another host is not held back): nothing
+		 * is left to convert or to settle, and its record has no object. */
+		if (e < 0 && e != -EACCES && dir_gone(dfd >= 0 ? dfd : ifd)) {
+			if (slot_taken)
+				lfs_rot_record_end(fs, slot);
+			slot_taken = false;
+			e = -EALREADY;
+		}
 		/* Settled on the live mount unless a lock stopped it (issue 12):
 		 * the unlock's recovery finishes it before the gate opens. */
 		int settled = e == 0 ? 1 : e;

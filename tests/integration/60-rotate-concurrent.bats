@@ -177,3 +177,23 @@ keeps_times() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
+
+@test "directories removed while the rotation converts them: no error, nothing half converted" {
+	# An rmdir locks its parent's names, not the directory's: it may
+	# remove a directory the rotation is converting at that moment.
+	mount_logged
+	for i in $(seq 40); do mkdir -p "$MNT/p$i"; (cd "$MNT/p$i" && mkdir $(seq -f 'd%g' 1 60)); done
+	"$LETHEFS" rotate "$MNT"
+	for i in $(seq 40); do (cd "$MNT/p$i" && rmdir $(seq -f 'd%g' 1 60)); done
+	for _ in $(seq 600); do
+		[[ "$("$LETHEFS" status --json "$MNT")" == *'"rotation_state":"idle"'* ]] && break
+		sleep 0.1
+	done
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_state":"idle"'* ]]
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
