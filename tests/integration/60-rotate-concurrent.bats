@@ -39,7 +39,7 @@ teardown() {
 	# The first one made every directory of version 2 but left version 1
 	# in the inodes' cached metadata: the second failed with EIO on every
 	# directory (exit 15) until a remount.
-	rm -rf "$VAULT"
+	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
 	INIT_ARGS=(--format 1)
 	setup_vault
 	mount_logged
@@ -55,7 +55,7 @@ teardown() {
 
 @test "a rotation keeps the times of directories and of what is in them (format 1)" {
 	# Format 1: symlinks are backing symlinks, replaced by a rename.
-	rm -rf "$VAULT"
+	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
 	INIT_ARGS=(--format 1)
 	setup_vault
 	keeps_times
@@ -160,7 +160,7 @@ keeps_times() {
 	# old target behind until the next recovery. LETHEFS_ROTCONC_FORMAT1=1
 	# runs it.
 	[ "${LETHEFS_ROTCONC_FORMAT1:-0}" = 1 ] || skip "known to fail: LETHEFS_ROTCONC_FORMAT1=1 runs it"
-	rm -rf "$VAULT"
+	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
 	INIT_ARGS=(--format 1)
 	setup_vault
 	mount_logged
