@@ -3,7 +3,10 @@
 # attack*.bats): a vault on a small tmpfs, filling it, and a writer that
 # reports which call failed (daemon_pid and fsck_clean: helpers.bash).
 
-U=wb16rev-u
+# One user per bats file (its process id): both attack files load this
+# one, run in parallel lanes, and each teardown removes its own user only
+# (a shared name let one file's teardown delete the other's user mid-test).
+U=wb16rev-u$$
 
 setup() {
 	setup_vault
