@@ -122,17 +122,6 @@ static void undo(struct lfs_staging *st, uint32_t id, bool keyed, const char *hi
 	unreserve(st, id);
 }
 
-/* fsync of a directory given by any descriptor (O_PATH ones included). */
-static int fsync_dir(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 static int link_marker(int pfd, const char *backing, uint32_t id)
 {
 	char target[LFS_STAGING_MARK_LEN + 9];
@@ -143,7 +132,7 @@ static int link_marker(int pfd, const char *backing, uint32_t id)
 		return -errno;
 	/* A marker that is not synced is taken back: the caller then owns no
 	 * marker, and the name is free for the adopted directory to return. */
-	int r = fsync_dir(pfd);
+	int r = lfs_fsync_dir(pfd);
 	if (r < 0)
 		unlinkat(pfd, backing, 0);
 	return r;
@@ -287,7 +276,7 @@ static int commit_adoption(struct lfs_staging *st, int pfd, const char *base, ui
 
 static void sync_both(struct lfs_staging *st, int pfd, const char *hex)
 {
-	if (fsync(st->sdirfd) < 0 || fsync_dir(pfd) < 0)
+	if (fsync(st->sdirfd) < 0 || lfs_fsync_dir(pfd) < 0)
 		lfs_warn("staging %s: cannot sync after the commit: %s", hex, strerror(errno));
 }
 

@@ -8,31 +8,14 @@
 load helpers
 load rotconc
 
-setup() {
-	setup_vault
-	attackers=()
-	holders=
-	walker=
-	mover=
-}
+setup() { rotconc_setup; }
 teardown() {
 	rotconc_teardown
 	teardown_vault
 }
 
 @test "names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
-	mount_logged
-	rotconc_bulk
-	rotconc_start
-	"$LETHEFS" rotate --wait "$MNT"
-	"$LETHEFS" rotate --wait "$MNT"
-	run "$LETHEFS" status --json "$MNT"
-	echo "$output"
-	[[ "$output" == *'"rotation_errors":0'* ]]
-	rotconc_stop_and_check
-	rotconc_clean_log
-	unmount_vault
-	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	rotconc_round ""
 }
 
 @test "a format-1 vault: the rotation that upgrades it, then another on the same mount" {
@@ -163,18 +146,7 @@ keeps_times() {
 	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
 	INIT_ARGS=(--format 1)
 	setup_vault
-	mount_logged
-	rotconc_bulk
-	rotconc_start
-	"$LETHEFS" rotate --wait "$MNT"
-	"$LETHEFS" rotate --wait "$MNT"
-	run "$LETHEFS" status --json "$MNT"
-	echo "$output"
-	[[ "$output" == *'"rotation_errors":0'* ]]
-	rotconc_stop_and_check
-	rotconc_clean_log
-	unmount_vault
-	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	rotconc_round ""
 }
 
 

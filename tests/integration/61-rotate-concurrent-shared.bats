@@ -8,13 +8,7 @@ load helpers
 load hosts
 load rotconc
 
-setup() {
-	setup_vault
-	attackers=()
-	holders=
-	walker=
-	mover=
-}
+setup() { rotconc_setup; }
 teardown() {
 	rotconc_teardown
 	if [ -n "${HOSTS_DIR:-}" ]; then
@@ -24,18 +18,7 @@ teardown() {
 }
 
 @test "shared: names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
-	mount_logged -o shared
-	rotconc_bulk 12 # a shared mount creates them slower
-	rotconc_start
-	"$LETHEFS" rotate --wait "$MNT"
-	"$LETHEFS" rotate --wait "$MNT"
-	run "$LETHEFS" status --json "$MNT"
-	echo "$output"
-	[[ "$output" == *'"rotation_errors":0'* ]]
-	rotconc_stop_and_check
-	rotconc_clean_log
-	unmount_vault
-	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+	rotconc_round 12 -o shared # (12: a shared mount creates them slower)
 }
 
 @test "shared: listings beside creates report no name as forged" {

@@ -102,6 +102,35 @@ rotconc_clean_log() {
 	fi
 }
 
+# setup(): a vault, no workload running yet.
+rotconc_setup() {
+	setup_vault
+	attackers=()
+	holders=
+	walker=
+	mover=
+}
+
+# The whole workload round on a mount made by mount_logged with the given
+# options: the bulk tree (BULK directories), the workloads, two rotations,
+# then every check, the unmount and fsck.
+rotconc_round() {
+	local bulk=$1
+	shift
+	mount_logged "$@"
+	rotconc_bulk $bulk
+	rotconc_start
+	"$LETHEFS" rotate --wait "$MNT"
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	rotconc_stop_and_check
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
 # Kills what a failed test left running.
 rotconc_teardown() {
 	touch "$T/stop" 2>/dev/null || true
