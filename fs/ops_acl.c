@@ -13,6 +13,7 @@
 #include "acl.h"
 #include "attr.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,13 +72,6 @@ void lfs_acl_changed(struct lfs_inode *inode)
 	pthread_mutex_unlock(&inode->meta_lock);
 }
 
-static int64_t coarse_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* The LFS_NOACL_* bit of an ACL name, or 0. */
 static uint8_t acl_bit(const char *name)
 {
@@ -93,7 +87,7 @@ bool lfs_acl_known_absent(struct lfs_fs *fs, struct lfs_inode *inode, const char
 	uint8_t bit = acl_bit(name);
 	if (!bit || !fs->acl)
 		return false;
-	int64_t now = coarse_seconds();
+	int64_t now = lfs_coarse_seconds();
 	if (atomic_load_explicit(&fs->acl_asked, memory_order_relaxed) != now)
 		atomic_store_explicit(&fs->acl_asked, now, memory_order_relaxed);
 	uint32_t gen;
@@ -103,7 +97,8 @@ bool lfs_acl_known_absent(struct lfs_fs *fs, struct lfs_inode *inode, const char
 bool lfs_acl_wanted(struct lfs_fs *fs)
 {
 	return fs->acl && !fs->shared &&
-	       coarse_seconds() - atomic_load_explicit(&fs->acl_asked, memory_order_relaxed) <= 2;
+	       lfs_coarse_seconds() - atomic_load_explicit(&fs->acl_asked, memory_order_relaxed) <=
+	           2;
 }
 
 /* What the kernel asks of a listed file is what ls -l asks: its access

@@ -5,6 +5,7 @@
 #include "content.h"
 
 #include "../common/bounded.h"
+#include "../common/monotonic.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,17 +44,10 @@ void lfs_prefetch_enable(bool on)
  * operations"). */
 #define PREFETCH_AGAIN_AFTER 5
 
-static int64_t coarse_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 void lfs_prefetch_arm(struct lfs_inode *dir)
 {
 	int64_t last = __atomic_load_n(&dir->prefetched_at, __ATOMIC_RELAXED);
-	if (last && coarse_seconds() - last < PREFETCH_AGAIN_AFTER)
+	if (last && lfs_coarse_seconds() - last < PREFETCH_AGAIN_AFTER)
 		return;
 	__atomic_store_n(&dir->prefetch_armed, true, __ATOMIC_RELAXED);
 }
@@ -122,6 +116,6 @@ void lfs_prefetch_start(struct lfs_inode *dir, int dirfd)
 		close(fd);
 		lfs_prefetch_arm(dir); /* both busy: the next lookup tries again */
 	} else {
-		__atomic_store_n(&dir->prefetched_at, coarse_seconds(), __ATOMIC_RELAXED);
+		__atomic_store_n(&dir->prefetched_at, lfs_coarse_seconds(), __ATOMIC_RELAXED);
 	}
 }
