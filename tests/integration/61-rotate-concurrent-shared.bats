@@ -107,3 +107,51 @@ teardown() {
 	HOSTS_DIR=
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
+
+@test "shared, two hosts: a listing paused while the other host's rotation converts its directory lists every entry once" {
+	# Host B lists a 4,000-entry directory and stops after 100 names
+	# (the rest come in later READDIR calls); host A rotates, and the
+	# listing resumes the moment A has renamed the directory's entries.
+	# B's next call must notice that the names moved (the listing starts
+	# the backing stream again and skips what it returned: fs/ops_dir.c),
+	# whether B has taken A's keyring change by then (its calls take the
+	# cross-host name lock, which reads the metadata again) or not (names
+	# its metadata does not explain make it read both again). Without
+	# the restart 3,816 names were missing.
+	HOSTS_DIR=$T
+	mkdir -p "$T/mA" "$T/mB"
+	hosts_start rcA rcB
+	for h in A B; do
+		on_host rc$h "$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" "$T/m$h" \
+			2>"$T/log$h" &
+		for _ in $(seq 100); do
+			on_host rc$h mountpoint -q "$T/m$h" && break
+			sleep 0.1
+		done
+	done
+	seq -f 'patient-record-%05g.hl7' 1 4000 >"$T/names"
+	on_host rcA sh -c "mkdir '$T/mA/d' && cd '$T/mA/d' && xargs touch <'$T/names'"
+	on_host rcB python3 "$BATS_TEST_DIRNAME/paused_lister.py" "$T/mB/d" "$T/names" 100 \
+		"$T/paused" "$T/resume" >"$T/listed" 2>&1 &
+	lister=$!
+	for _ in $(seq 600); do
+		[ -e "$T/paused" ] || ! kill -0 "$lister" 2>/dev/null && break
+		sleep 0.1
+	done
+	cat "$T/listed"
+	[ -e "$T/paused" ]
+	python3 "$BATS_TEST_DIRNAME/resume_on_convert.py" "$VAULT" "$T/resume" &
+	watcher=$!
+	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
+	wait "$watcher"
+	st=0
+	wait "$lister" || st=$?
+	cat "$T/listed"
+	[ "$st" = 0 ]
+	for h in A B; do
+		cp "$T/log$h" "$T/daemon.log"
+		rotconc_clean_log
+	done
+	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
+	HOSTS_DIR=
+}
