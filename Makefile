@@ -132,7 +132,7 @@ $(BUILD)/tests/test_recover_lock: override LDFLAGS += $(CRASH_WRAP)
 $(BUILD)/tests/test_parallel_write: override LDFLAGS += $(CRASH_WRAP)
 
 FAULT_SHIM_SRC := tests/fault/faultshim_core.c tests/fault/faultshim_calls.c \
-                  tests/fault/faultshim_reals.c
+                  tests/fault/faultshim_reals.c tests/fault/faultshim_power.c
 $(FAULT_SHIM): $(FAULT_SHIM_SRC) tests/fault/faultshim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -fPIC -shared -U_FORTIFY_SOURCE \

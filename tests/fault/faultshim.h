@@ -40,6 +40,19 @@ enum kind {
 	K_COUNT
 };
 
+/* What a call does to a file's contents, for the power-cut model
+ * (faultshim_power.c). */
+enum pc_op {
+	PC_NONE,
+	PC_WRITE,      /* fd, off (the resolved offset), len, flags (RWF_*) */
+	PC_TRUNCATE,   /* fd (or -1: path), off = the new length */
+	PC_OPEN_TRUNC, /* path: an open with O_TRUNC */
+	PC_FALLOCATE,  /* fd, flags = mode, off, len */
+	PC_SYNC,       /* fd: fsync, fdatasync */
+	PC_SYNCFS,     /* fd: syncfs */
+	PC_SYNC_RANGE, /* fd, off, len, flags: sync_file_range */
+};
+
 /* One counted call. */
 struct call {
 	enum kind kind;
@@ -49,6 +62,11 @@ struct call {
 	const char *rel; /* path below the vault */
 	bool spare;      /* a full disk would still allow this call */
 	unsigned long n;
+	bool uncounted; /* power-cut mode tracks it though LFS_FAULT_KINDS leaves it out */
+	enum pc_op pc;
+	int fd; /* -1: none */
+	long long off, len;
+	int flags;
 };
 
 /* What to do with a counted call, decided under the shim's lock. */
@@ -142,6 +160,21 @@ SHIM_HIDDEN void shim_end(struct call *c, enum action a, long ret, int saved_err
 SHIM_HIDDEN void shim_fail(struct call *c);
 /* The injected errno (for functions that return it). */
 SHIM_HIDDEN int shim_errno(void);
+
+/* Appends one line (a newline added) to the log, if there is one. */
+SHIM_HIDDEN void shim_log_text(const char *text);
+/* The offset a write at off starts at (off < 0: the file position, or the
+ * end with O_APPEND). */
+SHIM_HIDDEN long long shim_write_offset(int fd, long long off);
+
+/* The power-cut model (faultshim_power.c); all but power_init run under
+ * the core's lock. power_before keeps what call c is about to change,
+ * power_after forgets what a sync made durable, power_cut puts every
+ * tracked file in a state a disk may hold after a power cut. */
+SHIM_HIDDEN void power_init(void);
+SHIM_HIDDEN void power_before(const struct call *c);
+SHIM_HIDDEN void power_after(const struct call *c, long ret);
+SHIM_HIDDEN void power_cut(void);
 
 /* Whether [off, off + len) of fd is allocated already (off < 0: the file
  * position, or the end with O_APPEND), when LFS_FAULT_SPARE asks to spare

@@ -34,13 +34,25 @@
 
 #define PASS(EXPR) return EXPR
 
-#define WRITE_BODY(FUNC, FD, LEN, OFF, EXPR, SHORT_EXPR)                                           \
+/* What the power-cut model needs to know of a call (faultshim_power.c). */
+static void set_op(struct call *c, enum pc_op pc, int fd, long long off, long long len, int flags)
+{
+	c->pc = pc;
+	c->fd = fd;
+	c->off = off;
+	c->len = len;
+	c->flags = flags;
+}
+
+#define WRITE_BODY(FUNC, FD, LEN, OFF, FLAGS, EXPR, SHORT_EXPR)                                    \
 	shim_ensure();                                                                             \
 	struct call c;                                                                             \
 	if (!shim_wanted_fd(&c, K_WRITE, FUNC, FD))                                                \
 		PASS(EXPR);                                                                        \
 	snprintf(c.detail, sizeof(c.detail), "off=%lld len=%zu", (long long)(OFF), (size_t)(LEN)); \
 	c.spare = shim_allocated(FD, (long long)(OFF), (size_t)(LEN));                             \
+	set_op(&c, PC_WRITE, FD, shim_write_offset(FD, (long long)(OFF)), (long long)(LEN),        \
+	       FLAGS);                                                                             \
 	enum action a_ = shim_begin(&c);                                                           \
 	if (a_ == A_FAIL) {                                                                        \
 		shim_fail(&c);                                                                     \
@@ -53,19 +65,19 @@
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-	WRITE_BODY("write", fd, len, -1, real_write(fd, buf, len),
+	WRITE_BODY("write", fd, len, -1, 0, real_write(fd, buf, len),
 	           real_write(fd, buf, shim_short_len(fd, -1, len)));
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	WRITE_BODY("pwrite", fd, len, off, real_pwrite(fd, buf, len, off),
+	WRITE_BODY("pwrite", fd, len, off, 0, real_pwrite(fd, buf, len, off),
 	           real_pwrite(fd, buf, shim_short_len(fd, off, len), off));
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-	WRITE_BODY("pwrite64", fd, len, off, real_pwrite64(fd, buf, len, off),
+	WRITE_BODY("pwrite64", fd, len, off, 0, real_pwrite64(fd, buf, len, off),
 	           real_pwrite64(fd, buf, shim_short_len(fd, off, len), off));
 }
 
@@ -89,88 +101,99 @@ static int short_iov(int fd, long long off, const struct iovec *iov, int n, stru
 ssize_t writev(int fd, const struct iovec *iov, int n)
 {
 	struct iovec one;
-	WRITE_BODY("writev", fd, iov_len(iov, n), -1, real_writev(fd, iov, n),
+	WRITE_BODY("writev", fd, iov_len(iov, n), -1, 0, real_writev(fd, iov, n),
 	           real_writev(fd, &one, short_iov(fd, -1, iov, n, &one)));
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct iovec one;
-	WRITE_BODY("pwritev", fd, iov_len(iov, n), off, real_pwritev(fd, iov, n, off),
+	WRITE_BODY("pwritev", fd, iov_len(iov, n), off, 0, real_pwritev(fd, iov, n, off),
 	           real_pwritev(fd, &one, short_iov(fd, off, iov, n, &one), off));
 }
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int n, off64_t off)
 {
 	struct iovec one;
-	WRITE_BODY("pwritev64", fd, iov_len(iov, n), off, real_pwritev64(fd, iov, n, off),
+	WRITE_BODY("pwritev64", fd, iov_len(iov, n), off, 0, real_pwritev64(fd, iov, n, off),
 	           real_pwritev64(fd, &one, short_iov(fd, off, iov, n, &one), off));
 }
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
 	struct iovec one;
-	WRITE_BODY("pwritev2", fd, iov_len(iov, n), off, real_pwritev2(fd, iov, n, off, flags),
+	WRITE_BODY("pwritev2", fd, iov_len(iov, n), off, flags,
+	           real_pwritev2(fd, iov, n, off, flags),
 	           real_pwritev2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
 }
 
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
 {
 	struct iovec one;
-	WRITE_BODY("pwritev64v2", fd, iov_len(iov, n), off,
+	WRITE_BODY("pwritev64v2", fd, iov_len(iov, n), off, flags,
 	           real_pwritev64v2(fd, iov, n, off, flags),
 	           real_pwritev64v2(fd, &one, short_iov(fd, off, iov, n, &one), off, flags));
 }
 
 /* Size changes. */
-#define FD_BODY(KIND, FUNC, FD, DETAIL_FMT, DETAIL_ARG, EXPR)                                      \
+#define FD_BODY_OP(KIND, FUNC, FD, DETAIL_FMT, DETAIL_ARG, PC, OFF, LEN, FLAGS, EXPR)              \
 	shim_ensure();                                                                             \
 	struct call c;                                                                             \
 	if (!shim_wanted_fd(&c, KIND, FUNC, FD))                                                   \
 		PASS(EXPR);                                                                        \
 	snprintf(c.detail, sizeof(c.detail), DETAIL_FMT, DETAIL_ARG);                              \
+	set_op(&c, PC, FD, OFF, LEN, FLAGS);                                                       \
 	FAULTED(c, EXPR, -1)
+
+#define FD_BODY(KIND, FUNC, FD, DETAIL_FMT, DETAIL_ARG, EXPR)                                      \
+	FD_BODY_OP(KIND, FUNC, FD, DETAIL_FMT, DETAIL_ARG, PC_NONE, 0, 0, 0, EXPR)
 
 int ftruncate(int fd, off_t len)
 {
-	FD_BODY(K_TRUNCATE, "ftruncate", fd, "len=%lld", (long long)len, real_ftruncate(fd, len));
+	FD_BODY_OP(K_TRUNCATE, "ftruncate", fd, "len=%lld", (long long)len, PC_TRUNCATE, len, 0, 0,
+	           real_ftruncate(fd, len));
 }
 
 int ftruncate64(int fd, off64_t len)
 {
-	FD_BODY(K_TRUNCATE, "ftruncate64", fd, "len=%lld", (long long)len,
-	        real_ftruncate64(fd, len));
+	FD_BODY_OP(K_TRUNCATE, "ftruncate64", fd, "len=%lld", (long long)len, PC_TRUNCATE, len, 0,
+	           0, real_ftruncate64(fd, len));
 }
 
-#define PATH_BODY(KIND, FUNC, DIRFD, NAME, DETAIL_FMT, DETAIL_ARG, EXPR)                           \
+#define PATH_BODY_OP(KIND, FUNC, DIRFD, NAME, DETAIL_FMT, DETAIL_ARG, PC, OFF, EXPR)               \
 	shim_ensure();                                                                             \
 	struct call c;                                                                             \
 	if (!shim_wanted(&c, KIND, FUNC, DIRFD, NAME, AT_FDCWD, NULL))                             \
 		PASS(EXPR);                                                                        \
 	snprintf(c.detail, sizeof(c.detail), DETAIL_FMT, DETAIL_ARG);                              \
+	set_op(&c, PC, -1, OFF, 0, 0);                                                             \
 	FAULTED(c, EXPR, -1)
+
+#define PATH_BODY(KIND, FUNC, DIRFD, NAME, DETAIL_FMT, DETAIL_ARG, EXPR)                           \
+	PATH_BODY_OP(KIND, FUNC, DIRFD, NAME, DETAIL_FMT, DETAIL_ARG, PC_NONE, 0, EXPR)
 
 int truncate(const char *path, off_t len)
 {
-	PATH_BODY(K_TRUNCATE, "truncate", AT_FDCWD, path, "len=%lld", (long long)len,
-	          real_truncate(path, len));
+	PATH_BODY_OP(K_TRUNCATE, "truncate", AT_FDCWD, path, "len=%lld", (long long)len,
+	             PC_TRUNCATE, len, real_truncate(path, len));
 }
 
 int truncate64(const char *path, off64_t len)
 {
-	PATH_BODY(K_TRUNCATE, "truncate64", AT_FDCWD, path, "len=%lld", (long long)len,
-	          real_truncate64(path, len));
+	PATH_BODY_OP(K_TRUNCATE, "truncate64", AT_FDCWD, path, "len=%lld", (long long)len,
+	             PC_TRUNCATE, len, real_truncate64(path, len));
 }
 
 int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	FD_BODY(K_FALLOCATE, "fallocate", fd, "mode=%d", mode, real_fallocate(fd, mode, off, len));
+	FD_BODY_OP(K_FALLOCATE, "fallocate", fd, "mode=%d", mode, PC_FALLOCATE, off, len, mode,
+	           real_fallocate(fd, mode, off, len));
 }
 
 int fallocate64(int fd, int mode, off64_t off, off64_t len)
 {
-	FD_BODY(K_FALLOCATE, "fallocate64", fd, "mode=%d", mode,
-	        real_fallocate64(fd, mode, off, len));
+	FD_BODY_OP(K_FALLOCATE, "fallocate64", fd, "mode=%d", mode, PC_FALLOCATE, off, len, mode,
+	           real_fallocate64(fd, mode, off, len));
 }
 
 /* posix_fallocate returns an error number instead of setting errno. */
@@ -179,6 +202,7 @@ int fallocate64(int fd, int mode, off64_t off, off64_t len)
 	struct call c;                                                                             \
 	if (!shim_wanted_fd(&c, K_FALLOCATE, FUNC, fd))                                            \
 		PASS(EXPR);                                                                        \
+	set_op(&c, PC_FALLOCATE, fd, (long long)off, (long long)len, 0);                           \
 	enum action a_ = shim_begin(&c);                                                           \
 	if (a_ == A_FAIL) {                                                                        \
 		shim_fail(&c);                                                                     \
@@ -201,23 +225,23 @@ int posix_fallocate64(int fd, off64_t off, off64_t len)
 /* Syncs. */
 int fsync(int fd)
 {
-	FD_BODY(K_FSYNC, "fsync", fd, "%s", "", real_fsync(fd));
+	FD_BODY_OP(K_FSYNC, "fsync", fd, "%s", "", PC_SYNC, 0, 0, 0, real_fsync(fd));
 }
 
 int fdatasync(int fd)
 {
-	FD_BODY(K_FSYNC, "fdatasync", fd, "%s", "", real_fdatasync(fd));
+	FD_BODY_OP(K_FSYNC, "fdatasync", fd, "%s", "", PC_SYNC, 0, 0, 0, real_fdatasync(fd));
 }
 
 int syncfs(int fd)
 {
-	FD_BODY(K_FSYNC, "syncfs", fd, "%s", "", real_syncfs(fd));
+	FD_BODY_OP(K_FSYNC, "syncfs", fd, "%s", "", PC_SYNCFS, 0, 0, 0, real_syncfs(fd));
 }
 
 int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
-	FD_BODY(K_FSYNC, "sync_file_range", fd, "%s", "",
-	        real_sync_file_range(fd, off, len, flags));
+	FD_BODY_OP(K_FSYNC, "sync_file_range", fd, "flags=%u", flags, PC_SYNC_RANGE, off, len,
+	           (int)flags, real_sync_file_range(fd, off, len, flags));
 }
 
 /* Names. Renames and links count when either side is in the vault. */
@@ -330,6 +354,8 @@ static int open_kind(int flags)
 		PASS(EXPR);                                                                        \
 	snprintf(c.detail, sizeof(c.detail), "flags=%#x", (unsigned)(FLAGS));                      \
 	c.spare = shim_spare_create(&c);                                                           \
+	if ((FLAGS)&O_TRUNC)                                                                       \
+		set_op(&c, PC_OPEN_TRUNC, -1, 0, 0, 0);                                            \
 	FAULTED(c, EXPR, -1)
 
 static mode_t mode_arg(int flags, va_list ap)

@@ -23,13 +23,20 @@
  *   LFS_FAULT_MODE    crash-before | crash-after | fail-once | fail-from |
  *                     short-write (the first write at or after N performs
  *                     only its bytes up to the end of the page holding the
- *                     file's end, else half of them; then fail-from)
+ *                     file's end, else half of them; then fail-from) |
+ *                     power-cut (before call N, each page written since
+ *                     its file's last sync is kept or put back, and each
+ *                     such file's length, as LFS_FAULT_SEED draws; then
+ *                     _exit(137): faultshim_power.c)
  *   LFS_FAULT_ERRNO   ENOSPC (default), EIO, EDQUOT, EROFS, or a number
  *   LFS_FAULT_SPARE   1: in fail-from and short-write modes, spare the calls a
  *                     full disk still allows: writes entirely inside the
  *                     file's allocated extent (no hole, not past its end),
  *                     O_CREAT opens of files that exist, and renames onto a
  *                     name that exists (replacement or exchange)
+ *   LFS_FAULT_SEED    power-cut: the seed of the page choices (default 1)
+ *   LFS_FAULT_POWER_MAX_MB power-cut: the bound on remembered pages
+ *                     (default 256); above it the process exits 99
  *
  * Log line (tab-separated): pid, number, kind, function, path below the
  * vault, detail (offset/length, target of a rename, flags), and what happened:
@@ -57,7 +64,15 @@ static const char *const kind_names[K_COUNT] = {
     "setxattr", "removexattr", "chmod", "chown",   "utimes",
 };
 
-enum mode { M_COUNT, M_CRASH_BEFORE, M_CRASH_AFTER, M_FAIL_ONCE, M_FAIL_FROM, M_SHORT_WRITE };
+enum mode {
+	M_COUNT,
+	M_CRASH_BEFORE,
+	M_CRASH_AFTER,
+	M_FAIL_ONCE,
+	M_FAIL_FROM,
+	M_SHORT_WRITE,
+	M_POWER_CUT
+};
 
 static struct {
 	bool active;
@@ -150,6 +165,8 @@ static enum mode parse_mode(const char *s)
 		return M_FAIL_FROM;
 	if (strcmp(s, "short-write") == 0)
 		return M_SHORT_WRITE;
+	if (strcmp(s, "power-cut") == 0)
+		return M_POWER_CUT;
 	return M_COUNT;
 }
 
@@ -176,6 +193,8 @@ __attribute__((constructor)) static void shim_init(void)
 	S.err = parse_errno(getenv("LFS_FAULT_ERRNO"));
 	const char *spare = getenv("LFS_FAULT_SPARE");
 	S.spare = spare && strcmp(spare, "1") == 0;
+	if (S.mode == M_POWER_CUT)
+		power_init();
 	S.active = true;
 }
 
@@ -229,14 +248,23 @@ static bool resolve(int dirfd, const char *name, char *out, size_t size)
 	return n >= 0 && (size_t)n < size;
 }
 
+/* The kinds of call that change a file's bytes or length, or sync it: the
+ * power-cut model must see them all, whichever kinds are counted. */
+#define POWER_KINDS                                                                                \
+	((1u << K_WRITE) | (1u << K_TRUNCATE) | (1u << K_FSYNC) | (1u << K_FALLOCATE) |            \
+	 (1u << K_CREATE))
+
 bool shim_wanted(struct call *c, enum kind k, const char *func, int dirfd, const char *name,
                  int dirfd2, const char *name2)
 {
-	if (!S.active || !(S.kinds & (1u << k)))
+	bool counted = S.kinds & (1u << k);
+	if (!S.active || !(counted || (S.mode == M_POWER_CUT && (POWER_KINDS & (1u << k)))))
 		return false;
 	if (S.arm && access(S.arm, F_OK) != 0)
 		return false;
 	memset(c, 0, sizeof(*c));
+	c->uncounted = !counted;
+	c->fd = -1;
 	c->kind = k;
 	c->func = func;
 	if (!resolve(dirfd, name, c->path, sizeof(c->path)))
@@ -260,7 +288,7 @@ bool shim_wanted_fd(struct call *c, enum kind k, const char *func, int fd)
 
 static void log_line(const struct call *c, const char *outcome)
 {
-	if (S.log_fd < 0)
+	if (S.log_fd < 0 || c->uncounted)
 		return;
 	char line[3 * PATH_MAX];
 	int n = snprintf(line, sizeof(line), "%d\t%lu\t%s\t%s\t%s\t%s\t%s\n", (int)getpid(), c->n,
@@ -269,9 +297,27 @@ static void log_line(const struct call *c, const char *outcome)
 		real_write(S.log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+void shim_log_text(const char *text)
+{
+	if (S.log_fd < 0)
+		return;
+	char line[3 * PATH_MAX];
+	int n = snprintf(line, sizeof(line), "%d\t%s\n", (int)getpid(), text);
+	if (n <= 0)
+		return;
+	/* A log line that cannot be written has nowhere else to be reported;
+	 * the driver notices the missing line. */
+	if (real_write(S.log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		return;
+}
+
 enum action shim_begin(struct call *c)
 {
 	pthread_mutex_lock(&S.lock);
+	if (c->uncounted) { /* only the power-cut model wants it */
+		power_before(c);
+		return A_PERFORM;
+	}
 	c->n = ++S.count;
 	bool at = S.at && c->n == S.at, from = S.at && c->n >= S.at;
 	switch (S.mode) {
@@ -301,6 +347,14 @@ enum action shim_begin(struct call *c)
 			return A_SHORT;
 		}
 		return A_FAIL;
+	case M_POWER_CUT:
+		if (at) {
+			log_line(c, "power-cut");
+			power_cut();
+			_exit(137);
+		}
+		power_before(c);
+		break;
 	case M_COUNT:
 		break;
 	}
@@ -323,6 +377,8 @@ void shim_end(struct call *c, enum action a, long ret, int saved_errno)
 	if (a == A_SHORT) {
 		snprintf(outcome, sizeof(outcome), "short=%ld", ret);
 	}
+	if (S.mode == M_POWER_CUT)
+		power_after(c, ret);
 	log_line(c, outcome);
 	pthread_mutex_unlock(&S.lock);
 	errno = saved_errno;
@@ -341,7 +397,7 @@ void shim_fail(struct call *c)
  * would: at the end of the page holding the file's current end (its last
  * partly used page is already allocated), or after half the bytes when that
  * boundary is not inside the write. */
-static long long write_offset(int fd, long long off)
+long long shim_write_offset(int fd, long long off)
 {
 	if (off >= 0)
 		return off;
@@ -355,7 +411,7 @@ static long long write_offset(int fd, long long off)
 size_t shim_short_len(int fd, long long off, size_t len)
 {
 	struct stat st;
-	off = write_offset(fd, off);
+	off = shim_write_offset(fd, off);
 	if (off >= 0 && fstat(fd, &st) == 0) {
 		long long page_end = (st.st_size + 4095) / 4096 * 4096;
 		if (page_end > off && page_end < off + (long long)len)
@@ -372,7 +428,7 @@ bool shim_allocated(int fd, long long off, size_t len)
 	struct stat st;
 	if (!S.spare || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
-	if ((off = write_offset(fd, off)) < 0)
+	if ((off = shim_write_offset(fd, off)) < 0)
 		return false;
 	if (off + (long long)len > st.st_size)
 		return false;
