@@ -64,14 +64,14 @@ FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
         uninstall clean format cppcheck bench bench-gluster bench-scale lib layers stack man test-clients \
-        soak test-faults test-build
+        soak test-faults test-build powercut
 
 all: $(BUILD)/lethefs man
 
 # What each entry point needs besides the build dependencies. A target's
 # value reaches its prerequisites, so `make test` runs the deps step once,
 # with every test tool, before the first compile.
-test unit integration asan fuzz cppcheck test-clients test-faults: DEPS_FOR = test
+test unit integration asan fuzz cppcheck test-clients test-faults powercut: DEPS_FOR = test
 demo: DEPS_FOR = demo
 bench bench-gluster bench-scale: DEPS_FOR = test
 deb: DEPS_FOR = deb
@@ -166,6 +166,14 @@ KILL_ROUNDS ?= 12
 test-faults: all $(TOOL_BIN) $(FAULT_SHIM)
 	@FAULT_ARGS="$(FAULT_ARGS)" KILL_ARGS="$(KILL_ARGS)" \
 	  bash tests/fault/run-all.sh $(BUILD) $(KILL_ROUNDS)
+
+# Power cuts (docs/TESTING.md, "A power cut"): every call of each
+# scenario's unsynced part, POWERCUT_SEEDS seeds each (about two minutes);
+# POWERCUT_ARGS pass options (--scenarios, --n, --json, -v). Another build's
+# daemon: LETHEFS=/path/to/lethefs make powercut.
+POWERCUT_SEEDS ?= 1-8
+powercut: all $(FAULT_SHIM)
+	@python3 tests/fault/powercut.py --build $(BUILD) --seeds $(POWERCUT_SEEDS) $(POWERCUT_ARGS)
 
 # The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
 # real mounts, with kill -9 rounds); its short version is part of `make test`.

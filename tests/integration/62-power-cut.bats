@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Power cuts (docs/TESTING.md, "A power cut"): the fault shim's power-cut
+# mode itself, then a quick run of tests/fault/powercut.py per scenario (the
+# cut before each sync of the armed part and at its last call, at most four
+# call numbers, four seeds; `make powercut` tries every call with eight).
+#
+# A scenario that loses fsync'd bytes on main today is skipped with its
+# cause unless LETHEFS_POWERCUT_STRICT=1; the fix is on branch `power`.
+# Deleting the skip line turns the test on once that fix lands.
+
+load helpers
+
+FAULT=$BATS_TEST_DIRNAME/../fault
+BUILD=$(dirname "$LETHEFS")
+SHIM=$BUILD/tests/fault/faultshim.so
+
+setup() {
+	[ -e "$SHIM" ] || skip "fault shim not built ($SHIM): run make test"
+	T=$(mktemp -d /tmp/lethefs-it.powercut.XXXXXX)
+}
+
+teardown() {
+	[ -n "${T:-}" ] || return 0
+	rm -rf "$T"
+}
+
+# Skips a scenario known to lose fsync'd data on main (its reason in $1)
+# unless LETHEFS_POWERCUT_STRICT=1.
+known_failing() {
+	[ "${LETHEFS_POWERCUT_STRICT:-0}" = 1 ] ||
+		skip "fails on main: $1 (fix: branch power; LETHEFS_POWERCUT_STRICT=1 runs it)"
+}
+
+powercut() {
+	run python3 "$FAULT/powercut.py" --build "$BUILD" --quick --seeds 1-4 "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+# A process under the shim: writes 8 KiB, fsyncs, rewrites 8,192 bytes
+# from offset 4,000 and appends 100 bytes at 13,000; the cut comes before
+# the append (call 4). Prints the file's runs of equal bytes.
+shim_cut() { # seed [extra env...]
+	local seed=$1
+	shift
+	python3 -c "open('$T/v/f', 'wb').write(b'A' * 8192)"
+	env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$T/v" LFS_FAULT_LOG="$T/calls.log" \
+		LFS_FAULT_MODE=power-cut LFS_FAULT_AT=4 LFS_FAULT_SEED="$seed" "$@" python3 -c "
+import os
+fd = os.open('$T/v/f', os.O_RDWR)
+os.pwrite(fd, b'B' * 8192, 0)
+os.fsync(fd)
+os.pwrite(fd, b'C' * 8192, 4000)
+os.pwrite(fd, b'D' * 100, 13000)
+" || echo "exit $?"
+	python3 -c "
+import itertools
+d = open('$T/v/f', 'rb').read()
+print(' '.join('%s%d' % (chr(k) if k else 'Z', len(list(g))) for k, g in itertools.groupby(d)))"
+}
+
+@test "power-cut shim: fsync'd pages stay, each later page and the length are kept or put back by seed" {
+	mkdir "$T/v"
+	local seen="" s out
+	for s in 1 2 3 4 5 6 7 8; do
+		out=$(shim_cut "$s")
+		echo "seed $s: $out"
+		[[ "$out" == "exit 137"* ]]
+		out=${out#exit 137?}
+		# Bytes 0-3,999 were fsync'd and never rewritten: B whatever the
+		# seed (4,000-4,095 share their page with them and may be B too).
+		[[ "$out" =~ ^B([0-9]+) ]]
+		[ "${BASH_REMATCH[1]}" -ge 4000 ]
+		# The same seed gives the same state.
+		[ "$s" != 1 ] || [ "$out" = "$(shim_cut "$s" | tail -n 1)" ]
+		seen="$seen|$out"
+	done
+	# What seeds 1 to 8 draw (faultshim_power.c, splitmix64): every page
+	# new with the new length; the old length; the middle page put back;
+	# the new length without the last page's data (zeros).
+	[[ "$seen" == *"|B4000 C8192|"* ]]
+	[[ "$seen" == *"|B4000 C4192|"* ]]
+	[[ "$seen" == *"|B4000 C96 B4096|"* ]]
+	[[ "$seen" == *"|B4000 C4192 Z4000|"* ]]
+	grep -q "power-cut	f	len 8192->12192" "$T/calls.log"
+}
+
+@test "power-cut shim: pre-images over LFS_FAULT_POWER_MAX_MB stop the process (exit 99) with a message" {
+	mkdir "$T/v"
+	run env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$T/v" LFS_FAULT_MODE=power-cut \
+		LFS_FAULT_POWER_MAX_MB=1 python3 -c "
+import os
+fd = os.open('$T/v/big', os.O_RDWR | os.O_CREAT)
+os.pwrite(fd, b'x' * (2 << 20), 0)
+"
+	echo "$output"
+	[ "$status" -eq 99 ]
+	[[ "$output" == *"pre-images would exceed 1 MiB"* ]]
+}
+
+@test "power cut: 100 bytes fsync'd, 5,000 appended: the pivot keeps its fsync'd bytes" {
+	known_failing "the pivot re-sealed in place is torn (FORMAT.md 12.11): the fsync'd block 0 reads EIO"
+	powercut --scenarios pivot
+}
+
+@test "power cut: an 8 KiB page rewritten with its first 4,000 bytes unchanged (PostgreSQL WAL)" {
+	known_failing "a block rewritten in place is torn and its kind-7 record never reached the disk: EIO"
+	powercut --scenarios pg-wal
+}
+
+@test "power cut: bytes 4,000-4,199 of 4,196 rewritten in place (kind 7)" {
+	known_failing "a block rewritten in place is torn, or the last block's new length lost: EIO"
+	powercut --scenarios rewrite
+}
+
+@test "power cut: SQLite WAL, synchronous=FULL: every committed row survives" {
+	known_failing "a commit's append tears the WAL's last block (the pivot): the database does not open"
+	powercut --scenarios sqlite-wal
+}
