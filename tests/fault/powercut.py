@@ -134,6 +134,10 @@ class PowerCut:
     def cleanup(self):
         for v in self.vaults:
             v.cleanup()
+        if self.args.keep:
+            log("kept: %s%s (umount it, then remove it)" % (
+                self.root, " (a tmpfs)" if self.tmpfs else ""))
+            return
         if self.tmpfs and subprocess.run(["umount", self.root]).returncode != 0:
             log("could not unmount %s" % self.root)
         shutil.rmtree(self.root, ignore_errors=True)

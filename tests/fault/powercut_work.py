@@ -175,7 +175,8 @@ def _rewrite():
     mid = payload("c-new", 200)
     new = old[:4000] + mid + old[4200:]
     return FileScenario("rewrite", old, new, _pwrite(4000, mid),
-                        "4,196 bytes fsync'd, bytes 4,000-4,199 rewritten in place (kind 7)")
+                        "4,196 bytes fsync'd, bytes 4,000-4,199 rewritten (block 0 in place "
+                        "under a kind-7 record; block 1, 4 bytes longer, a tail update)")
 
 
 # --- SQLite in WAL mode ---------------------------------------------------------------

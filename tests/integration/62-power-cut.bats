@@ -109,7 +109,7 @@ os.pwrite(fd, b'x' * (2 << 20), 0)
 	powercut --scenarios pg-wal
 }
 
-@test "power cut: bytes 4,000-4,199 of 4,196 rewritten in place (kind 7)" {
+@test "power cut: bytes 4,000-4,199 of 4,196 rewritten (block 0 in place, kind 7; block 1 grows by 4)" {
 	known_failing "a block rewritten in place is torn, or the last block's new length lost: EIO"
 	powercut --scenarios rewrite
 }
