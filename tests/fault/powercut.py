@@ -150,21 +150,22 @@ class PowerCut:
 
     def calls(self, v):
         """(the highest call number logged, the lines the cut wrote, the
-        numbers of the sync calls)."""
-        top, cut, syncs = 0, [], []
+        numbers of the sync calls, every counted call as logged)."""
+        top, cut, syncs, every = 0, [], [], []
         try:
             with open(os.path.join(v.dir, "calls.log")) as f:
                 for line in f:
                     fields = line.rstrip("\n").split("\t")
                     if len(fields) > 2 and fields[1].isdigit():
                         top = max(top, int(fields[1]))
+                        every.append(" ".join(fields[1:6]))
                         if fields[2] == "fsync":
                             syncs.append(int(fields[1]))
                     elif len(fields) > 1 and fields[1].startswith("power-cut"):
                         cut.append("\t".join(fields[1:]))
         except FileNotFoundError:
             pass
-        return top, cut, syncs
+        return top, cut, syncs, every
 
     def trial(self, scen, n, seed):
         """One run; n = 0 counts the calls. Returns a result dict."""
@@ -203,7 +204,9 @@ class PowerCut:
                 if not v.daemon.alive():
                     break
                 time.sleep(0.05)
-            res["top"], res["cutlog"], res["syncs"] = self.calls(v)
+            res["top"], res["cutlog"], res["syncs"], calls = self.calls(v)
+            if n == 0:
+                res["calls"] = calls  # the numbering the trials cut in
             if v.daemon.alive():
                 w.finish()
                 os.unlink(arm)
@@ -270,7 +273,7 @@ class PowerCut:
                 step = len(picks) / QUICK_MAX
                 picks = sorted({picks[int(i * step)] for i in range(QUICK_MAX)} | {top})
             ns = picks
-        results = []
+        results = [count]
         for n in ns:
             for seed in self.args.seeds:
                 r = self.trial(scen, n, seed)
@@ -291,9 +294,13 @@ def summarise(scen, top, results):
     failed = [r for r in cut if {c for c, _ in r["findings"]} & set(FAILING)]
     lost = [r for r in cut if any(c == "LOSS" for c, _ in r["findings"])]
     classes = collections.Counter(c for r in cut for c in {c for c, _ in r["findings"]})
+    per_n = collections.Counter(r["n"] for r in lost)
     line = "%s: %d calls, %d trials cut, %d lost fsync'd data, %d failed%s" % (
         scen, top, len(cut), len(lost), len(failed),
         " (%s)" % ", ".join("%s %d" % kv for kv in sorted(classes.items())) if classes else "")
+    if per_n:
+        line += "\n  lost at N (trials): %s" % " ".join(
+            "%d(%d)" % kv for kv in sorted(per_n.items()))
     if failed:
         r = failed[0]
         line += "\n  e.g. N=%d seed=%d: %s" % (r["n"], r["seed"], "; ".join(
