@@ -125,6 +125,14 @@ struct lfs_inode {
 	/* CLOCK_MONOTONIC_COARSE seconds of its last read-ahead (prefetch.c;
 	 * __atomic builtins). */
 	int64_t prefetched_at;
+	/* Power loss (docs/FORMAT.md 12.11): the plaintext bytes [0,
+	 * durable_size) may hold what an fsync made durable, so rewriting a
+	 * block there in place must not risk them (fs/durable.h). While
+	 * !durable_known (a file found on disk, or fsync'd since), all of the
+	 * file as the next write finds it. Both under meta_lock. */
+	bool durable_known;
+	uint64_t durable_size;
+	int durable_err; /* a failed sync of that path, for the next fsync */
 	/* A tail update failed and could not be undone (io_lock): its journal
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */
