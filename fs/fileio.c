@@ -350,6 +350,8 @@ static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t 
  * cannot be read counts as kept (the safe answer). */
 static bool rewrite_keeps_durable(struct io *io, const char *buf, size_t size, uint64_t off)
 {
+	if (!io->fs->powersafe)
+		return false;
 	uint64_t ds = lfs_durable_size(io->inode, io->size);
 	if (ds > io->size)
 		ds = io->size;

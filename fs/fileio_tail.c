@@ -352,7 +352,7 @@ int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, ui
 	x.t.new_backing = lfs_backing_size(io->l, new_size);
 	if (r == 0 && has_pivot)
 		r = build_grow_pivot(io, &x, new_size, &buf, &size, &off);
-	x.durable = has_pivot && m * BS < lfs_durable_size(in, io->size);
+	x.durable = io->fs->powersafe && has_pivot && m * BS < lfs_durable_size(in, io->size);
 	uint64_t first = has_pivot ? m + 1 : 0;
 	if (!has_pivot || n > m)
 		x.t.check_block = n;
@@ -428,7 +428,7 @@ int tail_shrink(struct io *io, uint64_t new_size)
 		x.t.pivot_block = m;
 		x.t.new_pivot_len = (uint32_t)(len + io->l->overhead);
 		x.t.new_backing = lfs_backing_size(io->l, new_size);
-		x.durable = m * BS < lfs_durable_size(io->inode, io->size);
+		x.durable = io->fs->powersafe && m * BS < lfs_durable_size(io->inode, io->size);
 		if (r == 0)
 			r = txn_begin(io, &x);
 	}

@@ -276,6 +276,10 @@ struct lfs_fs {
 	 * and lookups read it instead of the header. (A file whose header
 	 * says it has one is served from it on every mount.) */
 	bool iattr;
+	/* -o powersafe: a rewrite in place that could cost bytes an fsync
+	 * made durable, were the power to fail during it, goes through the
+	 * journal durably (fs/durable.h, FORMAT.md 12.11). */
+	bool powersafe;
 	bool allow_dev;     /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	/* -o random_ra_kb: a small read that finds its ciphertext not cached
