@@ -71,6 +71,15 @@ static void mount_help(void)
 	       "                           with user xattrs; backups of the backing store\n"
 	       "                           must keep xattrs; trade-offs: docs/THREAT-MODEL.md)\n"
 	       "        noiattr            the default: mode and owner in the header only\n"
+	       "        powersafe          bytes an fsync made durable survive a power\n"
+	       "                           failure during a later rewrite of their block\n"
+	       "                           (an append to the file, a database rewriting a\n"
+	       "                           page): such rewrites are synced through the\n"
+	       "                           journal first, two more disk flushes each;\n"
+	       "                           commits of SQLite and PostgreSQL get several\n"
+	       "                           times slower (docs/FORMAT.md 12.11)\n"
+	       "        nopowersafe        the default: such a block may read as an I/O\n"
+	       "                           error after a power failure during its rewrite\n"
 	       "        max_threads=N      worker threads (default 10)\n"
 	       "        attr_timeout=S, entry_timeout=S  kernel cache timeouts in seconds\n"
 	       "                           (default 1)\n"
@@ -177,6 +186,8 @@ static int parse_o(struct mount_opts *mo, const char *arg)
 			mo->m.shared = mo->m.shared_sync = true;
 		} else if (!strcmp(o, "iattr") || !strcmp(o, "noiattr")) {
 			mo->m.iattr = o[0] == 'i';
+		} else if (!strcmp(o, "powersafe") || !strcmp(o, "nopowersafe")) {
+			mo->m.powersafe = o[0] == 'p';
 		} else if (!strncmp(o, "max_threads=", 12)) {
 			long v = strtol(o + 12, &end, 10);
 			r = *end || v < 1 || v > 256 ? lfs_cli_usage_error("mount", "bad %s", o)

@@ -217,6 +217,7 @@ enum lfs_mount_status lfs_daemon_mount(const struct lfs_mount_opts *mo, const ch
 	fs.random_ra = (size_t)mo->random_ra_kb << 10;
 	fs.acl = mo->acl;
 	fs.iattr = mo->iattr && !mo->shared; /* and the backing store's user. xattrs: below */
+	fs.powersafe = mo->powersafe;
 	/* Lookups read inode attributes by name with getxattrat (Linux 6.13)
 	 * where the kernel has it: this keeps the fallback of older kernels
 	 * reachable on newer ones (tests/integration/58-iattr.bats). */

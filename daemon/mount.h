@@ -25,6 +25,7 @@ struct lfs_mount_opts {
 	bool shared;      /* several hosts mount the vault at once (docs/SHARED.md) */
 	bool shared_sync; /* -o shared_sync: no write-behind in shared mode */
 	bool iattr;       /* inode attributes for new files (FORMAT.md 14.9) */
+	bool powersafe;   /* durable rewrites in place (FORMAT.md 12.11, fs/durable.h) */
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	unsigned read_ahead_kb;

@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "fileio_int.h"
 #include "attr_iattr.h"
+#include "durable.h"
 #include "filelayout.h"
 #include "filelock.h"
 #include "overwrite.h"
@@ -308,7 +309,7 @@ int seal_range(struct io *io, const char *buf, size_t size, uint64_t off, uint8_
 /* Stored blocks that exist already, rewritten in place under a journal
  * record so that a write a kill cuts in the middle of a block cannot cost
  * the block (fs/overwrite.h). */
-static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t len)
+static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t len, bool durable)
 {
 	struct lfs_fs *fs = io->fs;
 	struct lfs_overwrite o = {.disk_h = io->inode->header,
@@ -328,14 +329,56 @@ static int io_overwrite(struct io *io, uint64_t b0, const uint8_t *disk, size_t 
 	                                    fs->data_path ? fs->data_path : "",
 	                                    fs->handle_mount_fd >= 0, t);
 	if (r == 0) {
-		struct lfs_overwriter w = {
-		    .journal = fs->journal, .key = key, .target = t, .kr = fs->kr};
+		struct lfs_overwriter w = {.journal = fs->journal,
+		                           .key = key,
+		                           .target = t,
+		                           .kr = fs->kr,
+		                           .durable = durable};
 		r = lfs_overwrite_write(&w, io->l, io->fd, &o, b0, disk, len);
+		if (w.sync_err)
+			lfs_durable_failed(io->inode, w.sync_err);
 		if (w.kept)
 			io->inode->tail_broken = true; /* until the next recovery */
 	}
 	free(t);
 	return r;
+}
+
+/* Whether rewriting [off, off + size) in place leaves bytes an fsync
+ * made durable as they were (fs/durable.h). The old plaintext of a block
+ * is read only when the write covers all of its durable bytes; one that
+ * cannot be read counts as kept (the safe answer). */
+static bool rewrite_keeps_durable(struct io *io, const char *buf, size_t size, uint64_t off)
+{
+	if (!io->fs->powersafe)
+		return false;
+	uint64_t ds = lfs_durable_size(io->inode, io->size);
+	if (ds > io->size)
+		ds = io->size;
+	uint64_t b0 = off / BS, b1 = (off + size - 1) / BS;
+	bool kept = false;
+	uint8_t old[LFS_BLOCK_SIZE];
+	uint8_t *scratch = NULL;
+	for (uint64_t b = b0; b <= b1 && b * BS < ds && !kept; b++) {
+		uint64_t start = b * BS, stop = (b + 1) * BS;
+		uint64_t dend = stop < ds ? stop : ds;
+		uint64_t from = off > start ? off : start;
+		uint64_t to = off + size < stop ? off + size : stop;
+		if (from > start || to < dend) {
+			kept = true;
+			break;
+		}
+		if (!scratch && !(scratch = malloc(io->l->block_disk)))
+			kept = true;
+		else if (read_block(io, b, old, scratch) < 0)
+			kept = true;
+		else
+			kept = lfs_durable_kept(old, (const uint8_t *)buf + (start - off), start,
+			                        dend, from, to);
+	}
+	sodium_memzero(old, sizeof(old));
+	free(scratch);
+	return kept;
 }
 
 /* Seals and writes blocks that exist already and stay where they are in
@@ -348,12 +391,13 @@ int io_write_blocks(struct io *io, const char *buf, size_t size, uint64_t off)
 	uint8_t *out = malloc(nblocks * io->l->block_disk);
 	if (!out)
 		return -ENOMEM;
+	bool durable = rewrite_keeps_durable(io, buf, size, off);
 	int r = seal_range(io, buf, size, off, out, io->size);
 	if (r == 0) {
 		uint64_t end = lfs_block_offset(io->l, b1 + 1);
 		if (end > io->backing)
 			end = io->backing;
-		r = io_overwrite(io, b0, out, end - lfs_block_offset(io->l, b0));
+		r = io_overwrite(io, b0, out, end - lfs_block_offset(io->l, b0), durable);
 	}
 	free(out);
 	return r;

@@ -27,6 +27,7 @@
  * write costs only the new data. */
 #define _GNU_SOURCE
 #include "fileio_int.h"
+#include "durable.h"
 #include "tail.h"
 #include "../cluster/backing.h"
 #include "../common/fileutil.h"
@@ -50,6 +51,11 @@ struct tail_txn {
 	unsigned slot;
 	bool journaled;
 	bool pivot_with_body; /* steps 5 and 6 in one write (see above) */
+	/* The pivot holds bytes an fsync made durable (fs/durable.h): the
+	 * record keeps the old pivot too and is synced before step 4, and the
+	 * file is synced before step 7, so that a power loss that tears the
+	 * pivot's rewrite finds it in the record. */
+	bool durable;
 };
 
 static int txn_init(struct io *io, struct tail_txn *x)
@@ -104,10 +110,10 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 	 * (fs/tail.h, lfs_tail_recover_any). The undo of a failed write while
 	 * the daemon runs has it in memory (x->old_pivot). */
 	struct lfs_tail rt = x->t;
-	if (x->t.new_backing >= x->t.old_backing && !x->pivot_with_body)
+	if (x->t.new_backing >= x->t.old_backing && !x->pivot_with_body && !x->durable)
 		rt.old_pivot_len = 0;
 	x->rec->payload_len = (uint32_t)lfs_tail_encode(&rt, x->rec->payload);
-	r = lfs_journal_begin(fs->journal, key, x->rec, false, &x->slot);
+	r = lfs_journal_begin(fs->journal, key, x->rec, x->durable, &x->slot);
 	x->journaled = r == 0;
 	return r;
 }
@@ -118,6 +124,12 @@ static int txn_begin(struct io *io, struct tail_txn *x)
 static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
 {
 	bool keep = false;
+	/* Done, but on disk only once the file is synced: until then a
+	 * power loss may keep any part of the rewritten pivot, which only the
+	 * record can mend. A sync that fails is the disk's error, reported
+	 * by the file's next fsync (fs/durable.h); the update stands. */
+	if (r == 0 && x->journaled && x->durable && fdatasync(io->fd) < 0)
+		lfs_durable_failed(io->inode, errno);
 	if (r < 0 && x->journaled) {
 		int u = can_undo ? lfs_tail_undo(io->fd, io->l, &x->t) : -EIO;
 		if (u < 0) {
@@ -340,6 +352,7 @@ int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, ui
 	x.t.new_backing = lfs_backing_size(io->l, new_size);
 	if (r == 0 && has_pivot)
 		r = build_grow_pivot(io, &x, new_size, &buf, &size, &off);
+	x.durable = io->fs->powersafe && has_pivot && m * BS < lfs_durable_size(in, io->size);
 	uint64_t first = has_pivot ? m + 1 : 0;
 	if (!has_pivot || n > m)
 		x.t.check_block = n;
@@ -372,7 +385,7 @@ int tail_grow(struct io *io, uint64_t new_size, const char *buf, size_t size, ui
 	if (r == 0 && has_pivot && !x.pivot_with_body)
 		r = lfs_pwrite_full(io->fd, x.new_pivot, x.t.new_pivot_len,
 		                    (off_t)lfs_block_offset(io->l, m));
-	txn_end(io, &x, r, true);
+	r = txn_end(io, &x, r, true);
 	txn_free(&x);
 	if (r == 0) {
 		io->size = new_size;
@@ -415,6 +428,7 @@ int tail_shrink(struct io *io, uint64_t new_size)
 		x.t.pivot_block = m;
 		x.t.new_pivot_len = (uint32_t)(len + io->l->overhead);
 		x.t.new_backing = lfs_backing_size(io->l, new_size);
+		x.durable = io->fs->powersafe && m * BS < lfs_durable_size(io->inode, io->size);
 		if (r == 0)
 			r = txn_begin(io, &x);
 	}
@@ -429,7 +443,7 @@ int tail_shrink(struct io *io, uint64_t new_size)
 	r = lfs_pwrite_full(io->fd, x.new_pivot, x.t.new_pivot_len, (off_t)at);
 	if (r == 0 && ftruncate(io->fd, (off_t)x.t.new_backing) < 0)
 		r = -errno;
-	txn_end(io, &x, r, true);
+	r = txn_end(io, &x, r, true);
 	txn_free(&x);
 	if (r == 0) {
 		io->size = new_size;

@@ -125,6 +125,14 @@ struct lfs_inode {
 	/* CLOCK_MONOTONIC_COARSE seconds of its last read-ahead (prefetch.c;
 	 * __atomic builtins). */
 	int64_t prefetched_at;
+	/* Power loss (docs/FORMAT.md 12.11): the plaintext bytes [0,
+	 * durable_size) may hold what an fsync made durable, so rewriting a
+	 * block there in place must not risk them (fs/durable.h). While
+	 * !durable_known (a file found on disk, or fsync'd since), all of the
+	 * file as the next write finds it. Both under meta_lock. */
+	bool durable_known;
+	uint64_t durable_size;
+	int durable_err; /* a failed sync of that path, for the next fsync */
 	/* A tail update failed and could not be undone (io_lock): its journal
 	 * record stays for the next recovery, and writes and truncation fail
 	 * with EIO until then rather than pile a second update on top. */
@@ -268,6 +276,10 @@ struct lfs_fs {
 	 * and lookups read it instead of the header. (A file whose header
 	 * says it has one is served from it on every mount.) */
 	bool iattr;
+	/* -o powersafe: a rewrite in place that could cost bytes an fsync
+	 * made durable, were the power to fail during it, goes through the
+	 * journal durably (fs/durable.h, FORMAT.md 12.11). */
+	bool powersafe;
 	bool allow_dev;     /* -o dev: device nodes of the backing store are served */
 	unsigned max_write; /* 0: libfuse's default */
 	/* -o random_ra_kb: a small read that finds its ciphertext not cached

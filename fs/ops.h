@@ -43,6 +43,7 @@ struct lfs_handle {
 	_Atomic uint64_t wb_next;
 	bool writebehind;
 	bool queued;      /* shared mounts: WRITEs go to the queue (fs/sharedwb.h) */
+	bool sync_writes; /* O_SYNC or O_DSYNC: each write is durable (fs/durable.h) */
 	uint64_t wb_seen; /* and the queue's failures this handle has reported */
 };
 #define LFS_DIRECT_NONE (-1)

@@ -6,6 +6,7 @@
 #include "../cluster/backing.h"
 #include "attr.h"
 #include "directread.h"
+#include "durable.h"
 #include "dirnames.h"
 #include "fileio.h"
 #include "holes.h"
@@ -97,6 +98,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	 * whose writes must be durable or uncached when write(2) returns. */
 	h->queued = h->writer && fs->shared_wb && !(fi->flags & (O_SYNC | O_DSYNC | O_DIRECT));
 	h->wb_seen = fs->shared_wb ? lfs_swb_open_seen(inode) : 0;
+	h->sync_writes = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);
@@ -347,6 +349,8 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		cur = found;
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
+	if (n > 0 && lfs_handle_of(fi)->sync_writes)
+		lfs_durable_all(inode);
 	if (n > 0 && lfs_handle_of(fi)->writebehind)
 		lfs_writebehind(fd, &lfs_handle_of(fi)->wb_next, (uint64_t)off, size);
 	/* The file grew here: st_blocks the kernel cached is now too small
@@ -443,7 +447,10 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 		return;
 	}
 	int r = datasync ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	int err = r < 0 ? errno : lfs_durable_take_error(lfs_inode_of(req, ino));
+	if (err == 0)
+		lfs_durable_all(lfs_inode_of(req, ino));
+	fuse_reply_err(req, err);
 }
 
 void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)

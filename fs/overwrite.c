@@ -70,10 +70,15 @@ static int write_run(struct lfs_overwriter *w, const struct lfs_layout *l,
 	rec->bulk = disk;
 	rec->bulk_len = (uint32_t)len;
 	unsigned slot;
-	int r = lfs_journal_begin(w->journal, w->key, rec, false, &slot);
+	int r = lfs_journal_begin(w->journal, w->key, rec, w->durable, &slot);
 	if (r < 0)
 		return r;
 	r = lfs_pwrite_full(fd, disk, len, at);
+	/* A sync that fails is the disk's error, not the write's: the
+	 * blocks are whole and new, and the file's next fsync reports it, as
+	 * the kernel reports a failed writeback (fs/durable.h). */
+	if (r == 0 && w->durable && fdatasync(fd) < 0)
+		w->sync_err = errno;
 	if (r < 0) {
 		/* Part of the run may be new and one block cut: put back what
 		 * does not authenticate, as recovery would. Only if that

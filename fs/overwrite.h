@@ -60,6 +60,11 @@ struct lfs_overwriter {
 	const struct lfs_journal_target *target;
 	struct lfs_keyring *kr;
 	bool kept;
+	/* The blocks hold bytes an fsync made durable that the write leaves
+	 * as they were (fs/durable.h): each record is synced before its
+	 * blocks are written, and the file before the record is cleared. */
+	bool durable;
+	int sync_err; /* that sync's errno, for the file's next fsync */
 };
 
 size_t lfs_overwrite_encode(const struct lfs_overwrite *o, uint8_t p[LFS_OVERWRITE_PAYLOAD_LEN]);

@@ -120,7 +120,48 @@ static int check_block_ok(const struct lfs_layout *l, struct lfs_keyring *kr, in
 		lfs_file_key(&k, l->cipher, e->content, h->file_id);
 		lfs_keyring_put(kr);
 		*ok = lfs_block_open(l, &k, h, t->check_block, true, disk, len, plain) >= 0;
+		if (*ok)
+			r = lfs_tail_body_ok(l, &k, h, fd, t, ok);
 		lfs_aead_key_wipe(&k);
+	}
+	free(disk);
+	sodium_free(plain);
+	return r;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int lfs_tail_body_ok(const struct lfs_layout *l, const struct lfs_aead_key *k,
+                     const struct lfs_file_header *h, int fd, const struct lfs_tail *t, bool *ok)
+{
+	*ok = true;
+	/* Nothing to check, or no way back: a growth whose record lacks the
+	 * old pivot (kept only for -o powersafe and appends, fs/fileio_tail.c)
+	 * cannot be undone once its pivot may be written; what it wrote is
+	 * kept as it is. */
+	if (t->check_block == LFS_TAIL_NONE ||
+	    (t->pivot_block != LFS_TAIL_NONE && t->old_pivot_len == 0))
+		return 0;
+	uint64_t first = t->pivot_block == LFS_TAIL_NONE ? 0 : t->pivot_block + 1;
+	if (first >= t->check_block)
+		return 0;
+	uint8_t *disk = malloc(l->block_disk);
+	uint8_t *plain = sodium_malloc(LFS_BLOCK_SIZE);
+	int r = disk && plain ? 0 : -ENOMEM;
+	bool holes = (h->flags & LFS_HDR_FLAG_SPARSE) != 0;
+	for (uint64_t b = first; r == 0 && *ok && b < t->check_block; b++) {
+		size_t got = 0;
+		r = lfs_pread_full(fd, disk, l->block_disk, (off_t)lfs_block_offset(l, b), &got);
+		if (r == 0)
+			*ok = got == l->block_disk &&
+			      ((holes && all_zero(disk, got)) ||
+			       lfs_block_open(l, k, h, b, false, disk, got, plain) >= 0);
 	}
 	free(disk);
 	sodium_free(plain);

@@ -75,6 +75,16 @@ int lfs_tail_recover(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
 int lfs_tail_recover_any(const struct lfs_layout *l, struct lfs_keyring *kr, int fd,
                          const struct lfs_tail *t, bool *completed);
 
+/* Whether every block the update wrote before its check block is on disk
+ * (authenticates under the file's key k and header h, as a block that is
+ * not the last; an all-zero one where the header allows holes). A kill
+ * leaves them whole once the check block is; a power loss may keep the
+ * check block and not them, and the update must then be undone. Answers
+ * yes for an update that cannot be undone (its record lacks the old
+ * pivot). */
+int lfs_tail_body_ok(const struct lfs_layout *l, const struct lfs_aead_key *k,
+                     const struct lfs_file_header *h, int fd, const struct lfs_tail *t, bool *ok);
+
 /* The undo half alone, for an update that failed while the daemon runs
  * (e.g. ENOSPC): cut back to the old length and put the old pivot back. */
 int lfs_tail_undo(int fd, const struct lfs_layout *l, const struct lfs_tail *t);

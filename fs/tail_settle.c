@@ -148,15 +148,19 @@ int lfs_tail_recover_any(const struct lfs_layout *l, struct lfs_keyring *kr, int
 	if (r < 0) /* no valid header: a first write cut short, or worse */
 		return lfs_tail_recover(l, kr, fd, t, completed);
 	struct view v = {.l = l, .k = &k, .h = &h, .fd = fd};
+	bool body = true;
 	v.disk = malloc(l->block_disk);
 	v.out = malloc(l->block_disk);
 	v.plain_buf = sodium_malloc(LFS_BLOCK_SIZE);
 	if (!v.disk || !v.out || !v.plain_buf)
 		r = -ENOMEM;
-	else if (end_is_whole(&v, (uint64_t)st.st_size))
-		r = settle_pivot(&v, t, (uint64_t)st.st_size, completed);
-	else
+	else if (!end_is_whole(&v, (uint64_t)st.st_size))
 		r = 1;
+	else if ((uint64_t)st.st_size == t->new_backing &&
+	         (r = lfs_tail_body_ok(l, &k, &h, fd, t, &body)) == 0 && !body)
+		r = 1; /* its end on disk, blocks before it not (a power loss) */
+	else if (r == 0)
+		r = settle_pivot(&v, t, (uint64_t)st.st_size, completed);
 	lfs_aead_key_wipe(&k);
 	sodium_free(v.plain_buf);
 	free(v.disk);

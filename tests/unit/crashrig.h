@@ -223,6 +223,10 @@ struct rig {
 	char data_path[128];
 };
 
+/* Mounts of the rig with -o powersafe (fs/durable.h): its durable
+ * rewrites then run under every fault too. */
+static bool rig_powersafe;
+
 static void rig_fs(struct rig *g)
 {
 	int dfd = dup(g->data_fd);
@@ -231,6 +235,7 @@ static void rig_fs(struct rig *g)
 	assert_int_equal(lfs_journal_open(&g->journal, g->vault_fd, g->kr.uuid, true, 16), 0);
 	g->fs.journal = &g->journal;
 	g->fs.data_path = g->data_path;
+	g->fs.powersafe = rig_powersafe;
 }
 
 static void rig_fs_done(struct rig *g)

@@ -103,6 +103,18 @@ static void test_tail_sweep_format2(void **state)
 	data_sweep(LFS_FILE_V2);
 }
 
+/* The same with -o powersafe: the pivots of files whose contents were
+ * there before the update count as durable, so every growth and cut of
+ * them runs the durable order (record synced, file synced before the
+ * record is cleared), under every fault at every call. */
+static void test_tail_sweep_format2_powersafe(void **state)
+{
+	(void)state;
+	rig_powersafe = true;
+	data_sweep(LFS_FILE_V2);
+	rig_powersafe = false;
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -110,6 +122,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tail_sweep),
 	    cmocka_unit_test(test_tail_sweep_format2),
+	    cmocka_unit_test(test_tail_sweep_format2_powersafe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
