@@ -5,9 +5,8 @@
 # cut before each sync of the armed part and at its last call, at most four
 # call numbers, four seeds; `make powercut` tries every call with eight).
 #
-# A scenario that loses fsync'd bytes on main today is skipped with its
-# cause unless LETHEFS_POWERCUT_STRICT=1; the fix is on branch `power`.
-# Deleting the skip line turns the test on once that fix lands.
+# The scenarios run with -o powersafe, which must keep every fsync'd
+# byte; one more shows that without it (the default) the loss is found.
 
 load helpers
 
@@ -23,13 +22,6 @@ setup() {
 teardown() {
 	[ -n "${T:-}" ] || return 0
 	rm -rf "$T"
-}
-
-# Skips a scenario known to lose fsync'd data on main (its reason in $1)
-# unless LETHEFS_POWERCUT_STRICT=1.
-known_failing() {
-	[ "${LETHEFS_POWERCUT_STRICT:-0}" = 1 ] ||
-		skip "fails on main: $1 (fix: branch power; LETHEFS_POWERCUT_STRICT=1 runs it)"
 }
 
 powercut() {
@@ -99,22 +91,35 @@ os.pwrite(fd, b'x' * (2 << 20), 0)
 	[[ "$output" == *"pre-images would exceed 1 MiB"* ]]
 }
 
-@test "power cut: 100 bytes fsync'd, 5,000 appended: the pivot keeps its fsync'd bytes" {
-	known_failing "the pivot re-sealed in place is torn (FORMAT.md 12.11): the fsync'd block 0 reads EIO"
-	powercut --scenarios pivot
+# The scenarios with -o powersafe (FORMAT.md 12.11): no cut may cost an
+# fsync'd byte. Before the option, each lost some in these runs (pivot 1
+# of 4 cuts, pg-wal 3 of 4, rewrite 4 of 4, sqlite-wal 3 of 16); with the
+# option but without recovery's check of the blocks before a whole end,
+# sqlite-wal lost its database at N=21 seed 1.
+
+@test "power cut, -o powersafe: 100 bytes fsync'd, 5,000 appended: the pivot keeps its fsync'd bytes" {
+	powercut --opts powersafe --scenarios pivot
 }
 
-@test "power cut: an 8 KiB page rewritten with its first 4,000 bytes unchanged (PostgreSQL WAL)" {
-	known_failing "a block rewritten in place is torn and its kind-7 record never reached the disk: EIO"
-	powercut --scenarios pg-wal
+@test "power cut, -o powersafe: an 8 KiB page rewritten with its first 4,000 bytes unchanged (PostgreSQL WAL)" {
+	powercut --opts powersafe --scenarios pg-wal
 }
 
-@test "power cut: bytes 4,000-4,199 of 4,196 rewritten (block 0 in place, kind 7; block 1 grows by 4)" {
-	known_failing "a block rewritten in place is torn, or the last block's new length lost: EIO"
-	powercut --scenarios rewrite
+@test "power cut, -o powersafe: bytes 4,000-4,199 of 4,196 rewritten (block 0 in place, kind 7; block 1 grows by 4)" {
+	powercut --opts powersafe --scenarios rewrite
 }
 
-@test "power cut: SQLite WAL, synchronous=FULL: every committed row survives" {
-	known_failing "a commit's append tears the WAL's last block (the pivot): the database does not open"
-	powercut --scenarios sqlite-wal
+@test "power cut, -o powersafe: SQLite WAL, synchronous=FULL: every committed row survives and the database opens" {
+	powercut --opts powersafe --scenarios sqlite-wal
+}
+
+@test "power cut, default (nopowersafe): the loss FORMAT.md 12.11 describes is found (the checker can fail)" {
+	# A rewrite of a page whose first 4,000 bytes were fsync'd and are
+	# written again unchanged: without the option its torn rewrite costs
+	# them. When the default changes, this test and FORMAT.md 12.11 change
+	# with it.
+	run python3 "$FAULT/powercut.py" --build "$BUILD" --quick --seeds 1-4 --scenarios pg-wal
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"LOSS f: EIO reading bytes"*"fsync'd"* ]]
 }
