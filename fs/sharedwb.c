@@ -82,8 +82,8 @@ struct lfs_swb {
  * Without it the worker took the first WRITE of a small file alone and
  * the rest of it as a second segment: on a network engine a second round
  * of the length's lock, stat, header, old last block, journal record,
- * data, clearing and unlock (docs/PERFORMANCE.md, "Fewer segments per
- * small file"). A writer that keeps writing fills the segment at once;
+ * data, clearing and unlock (docs/PERFORMANCE.md, "Sequential write and
+ * a small file's segments on GlusterFS"). A writer that keeps writing fills the segment at once;
  * one that stops is followed by a request that waits, so the delay is
  * only paid by a lone write nobody waits for. */
 #define LFS_SWB_GATHER_MS    5
