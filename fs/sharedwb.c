@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sodium.h>
 
 struct swb_extent {
@@ -54,6 +55,8 @@ struct lfs_swb {
 	struct swb_segment seg[2];
 	unsigned fill; /* the segment WRITEs go to */
 	bool running;  /* a worker owns the queue (until both are empty) */
+	/* Someone waits for the queue (gather no longer: gather()). */
+	bool kick;
 	/* Failures: the latest one's errno, and how many there were (each
 	 * handle remembers the count it has reported: lfs_swb_settle).
 	 * broken: a write failed; what is queued behind it is dropped, until
@@ -72,6 +75,33 @@ struct lfs_swb {
 
 /* The worker's stack may hold key material, as a handler's (fs/gate.c). */
 #define WORKER_STACK_WIPE (32 * 1024)
+
+/* A new worker lets the first segment gather the writes that follow for up
+ * to LFS_SWB_GATHER_MS, unless it holds LFS_SWB_GATHER_BYTES already or
+ * someone waits for the queue (a FLUSH, a SETATTR, a GETATTR: the gate).
+ * Without it the worker took the first WRITE of a small file alone and
+ * the rest of it as a second segment: on a network engine a second round
+ * of the length's lock, stat, header, old last block, journal record,
+ * data, clearing and unlock (docs/PERFORMANCE.md, "Sequential write and
+ * a small file's segments on GlusterFS"). A writer that keeps writing fills the segment at once;
+ * one that stops is followed by a request that waits, so the delay is
+ * only paid by a lone write nobody waits for. */
+#define LFS_SWB_GATHER_MS    5
+#define LFS_SWB_GATHER_BYTES (1u << 20)
+
+static void gather(struct lfs_swb *q)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += LFS_SWB_GATHER_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!q->kick && q->seg[q->fill].used < LFS_SWB_GATHER_BYTES &&
+	       pthread_cond_timedwait(&q->cond, &q->lock, &until) == 0)
+		;
+}
 
 static int write_segment(struct lfs_swb *q, struct swb_segment *s)
 {
@@ -111,6 +141,7 @@ static void *worker(void *arg)
 	struct lfs_swb *q = arg;
 	struct lfs_fs *fs = q->fs;
 	pthread_mutex_lock(&q->lock);
+	gather(q);
 	for (;;) {
 		struct swb_segment *s = &q->seg[q->fill];
 		if (s->n == 0)
@@ -160,8 +191,12 @@ static struct lfs_swb *queue_of(struct lfs_fs *fs, struct lfs_inode *inode, bool
 	pthread_mutex_lock(&fs->swb_lock);
 	q = inode->swb;
 	if (!q && (q = calloc(1, sizeof(*q))) != NULL) {
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* gather() */
 		pthread_mutex_init(&q->lock, NULL);
-		pthread_cond_init(&q->cond, NULL);
+		pthread_cond_init(&q->cond, &ca);
+		pthread_condattr_destroy(&ca);
 		q->fs = fs;
 		q->inode = inode;
 		q->next = fs->swb_list;
@@ -172,8 +207,13 @@ static struct lfs_swb *queue_of(struct lfs_fs *fs, struct lfs_inode *inode, bool
 	return q;
 }
 
+/* The waits below end a gather: whoever waits needs the queue written. */
 static void wait_idle(struct lfs_swb *q)
 {
+	if (q->running) {
+		q->kick = true;
+		pthread_cond_broadcast(&q->cond);
+	}
 	while (q->running)
 		pthread_cond_wait(&q->cond, &q->lock);
 }
@@ -182,6 +222,10 @@ static void wait_idle(struct lfs_swb *q)
 static void wait_queued(struct lfs_swb *q)
 {
 	uint64_t upto = q->queued;
+	if (q->done < upto) {
+		q->kick = true;
+		pthread_cond_broadcast(&q->cond);
+	}
 	while (q->done < upto)
 		pthread_cond_wait(&q->cond, &q->lock);
 }
@@ -262,6 +306,8 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, in
 		return r < 0 ? r : 1;
 	}
 	while (r == 0 && !fits(&q->seg[q->fill], fd, size, off)) {
+		q->kick = true; /* (a full segment: no gathering) */
+		pthread_cond_broadcast(&q->cond);
 		pthread_cond_wait(&q->cond, &q->lock);
 		r = unreported(q, seen);
 	}
@@ -283,8 +329,11 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, in
 	s->last = ++q->queued;
 	if (off + size > q->end)
 		q->end = off + size;
+	if (q->running && s->used >= LFS_SWB_GATHER_BYTES && s->used - size < LFS_SWB_GATHER_BYTES)
+		pthread_cond_broadcast(&q->cond); /* enough gathered */
 	if (!q->running) {
 		q->running = true;
+		q->kick = false; /* a new run gathers (gather()) */
 		atomic_fetch_add(&fs->swb_running, 1);
 		pthread_attr_t a;
 		pthread_t t;
@@ -294,6 +343,7 @@ int lfs_swb_write(struct lfs_fs *fs, struct lfs_inode *inode, uint64_t *seen, in
 		pthread_attr_destroy(&a);
 		if (r != 0) {
 			/* No thread: written here, before the acknowledgement. */
+			q->kick = true;
 			pthread_mutex_unlock(&q->lock);
 			worker(q);
 			pthread_mutex_lock(&q->lock);
