@@ -2,6 +2,7 @@
 /* Calls on persistent threads, waited for a bounded time: see bounded.h. */
 #define _GNU_SOURCE
 #include "bounded.h"
+#include "monotonic.h"
 
 #include <errno.h>
 #include <string.h>
@@ -67,14 +68,7 @@ enum lfs_bounded_result lfs_bounded_call(struct lfs_bounded *p, void (*fn)(void 
 {
 	if (arg_len > LFS_BOUNDED_ARG_MAX)
 		return LFS_BOUNDED_REFUSED;
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = lfs_monotonic_after_ms(wait_ms);
 	pid_t self = getpid();
 	pthread_mutex_lock(&p->lock);
 	struct lfs_bounded_slot *s = NULL;

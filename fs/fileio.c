@@ -16,6 +16,7 @@
 #include "../journal/target.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -437,13 +438,7 @@ void io_publish_size(struct lfs_inode *inode, uint64_t size)
  * Correctness never depends on this: after the wait it proceeds anyway. */
 static void wait_for_gap(struct lfs_inode *inode, uint64_t off)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_nsec += LFS_GAP_WAIT_MS * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = lfs_monotonic_after_ms(LFS_GAP_WAIT_MS);
 	pthread_mutex_lock(&inode->meta_lock);
 	while (inode->known_size < off &&
 	       pthread_cond_timedwait(&inode->size_changed, &inode->meta_lock, &deadline) == 0)

@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "stage_hooks.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -91,13 +92,7 @@ struct lfs_swb {
 
 static void gather(struct lfs_swb *q)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += LFS_SWB_GATHER_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = lfs_monotonic_after_ms(LFS_SWB_GATHER_MS);
 	while (!q->kick && q->seg[q->fill].used < LFS_SWB_GATHER_BYTES &&
 	       pthread_cond_timedwait(&q->cond, &q->lock, &until) == 0)
 		;
