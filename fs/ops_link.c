@@ -158,6 +158,42 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
+/* The inode of the directory open on fd (an O_PATH descriptor, kept by
+ * the caller), with its io_lock taken shared, for an operation that
+ * removes or replaces the directory: a rotation converting it (its
+ * io_lock exclusively) writes its new metadata beside the old one, and
+ * such an operation waits for it, else it finds a temporary file
+ * (ENOTEMPTY), or takes the directory from under the conversion (a
+ * rename onto it then left the replaced directory behind, as a hidden
+ * temporary, until the next recovery). The inode is added to the table
+ * when the kernel does not know it, since the rotation's conversion
+ * holds one of its own (lfs_inode_hold): both then meet on the same lock.
+ * NULL (nothing held) when fd cannot be used. */
+static struct lfs_inode *dir_hold(struct lfs_fs *fs, int fd)
+{
+	struct stat st;
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return NULL;
+	if (fstat(own, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(own);
+		return NULL;
+	}
+	int err = 0;
+	struct lfs_inode *in = lfs_inode_get(fs, own, &st, &err); /* owns it */
+	if (in)
+		pthread_rwlock_rdlock(&in->io_lock);
+	return in;
+}
+
+static void dir_unhold(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	if (!in)
+		return;
+	pthread_rwlock_unlock(&in->io_lock);
+	lfs_inode_release(fs, in);
+}
+
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -198,14 +234,8 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
-	/* A rotation converting the directory (its io_lock exclusively)
-	 * writes its new metadata beside the old one: wait for it, else the
-	 * removal finds a temporary file (ENOTEMPTY) or takes the directory
-	 * from under the conversion. */
-	struct lfs_inode *child = NULL;
-	struct stat dst;
-	if (r == 0 && fstat(dfd, &dst) == 0 && (child = lfs_inode_find(fs, &dst)) != NULL)
-		pthread_rwlock_rdlock(&child->io_lock);
+	/* Not while a rotation converts it (dir_hold). */
+	struct lfs_inode *child = r == 0 ? dir_hold(fs, dfd) : NULL;
 	if (r == 0)
 		r = backing_dir_is_empty(dfd);
 	if (r == 0)
@@ -227,10 +257,7 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			r = e;
 		}
 	}
-	if (child) {
-		pthread_rwlock_unlock(&child->io_lock);
-		lfs_inode_release(fs, child);
-	}
+	dir_unhold(fs, child);
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
 	if (dfd >= 0)
@@ -293,8 +320,15 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -errno;
 	/* Onto an empty directory: the backing one still holds its
 	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
-	if (r == -ENOTEMPTY && flags == 0)
+	if (r == -ENOTEMPTY && flags == 0) {
+		/* Not while a rotation converts the target (dir_hold). */
+		int tfd = openat(npfd, to.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct lfs_inode *target = tfd >= 0 ? dir_hold(fs, tfd) : NULL;
 		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
+		dir_unhold(fs, target);
+		if (tfd >= 0)
+			close(tfd);
+	}
 	if (r == 0) {
 		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 		/* Parked descriptors reopen by path on some backing filesystems:

@@ -169,3 +169,42 @@ keeps_times() {
 	unmount_vault
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
+
+@test "a rename onto an empty directory the rotation is converting waits for it: nothing left behind" {
+	# A rename locked its parents' names, not the replaced directory's: it
+	# replaced a directory the rotation was converting at that moment
+	# (the conversion's temporary metadata beside the old, then removed
+	# under it), which was left as .lethefs.tmp.* until the next recovery
+	# or made the conversion fail. The shim holds each conversion 300 ms
+	# before its new metadata goes in place, and the rename comes then.
+	mount_logged() { # (the daemon under the shim, armed below)
+		env LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
+			LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=rename,rmdir \
+			LFS_FAULT_DELAY_MS=300 LFS_FAULT_DELAY_MATCH=/.lethefs.tmp. \
+			"$LETHEFS" mount -f --passfile "$T/pass" "$VAULT" "$MNT" 2>"$T/daemon.log" &
+		for _ in $(seq 100); do
+			mountpoint -q "$MNT" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	mount_logged
+	for i in $(seq 6); do mkdir "$MNT/t$i" "$MNT/s$i"; done
+	touch "$T/armed"
+	"$LETHEFS" rotate "$MNT"
+	run python3 "$BATS_TEST_DIRNAME/rot_renamer.py" "$MNT" "$VAULT/d" 6
+	echo "$output"
+	[ "$status" = 0 ]
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	[ "$(ls "$MNT")" = "$(printf 't%s\n' 1 2 3 4 5 6)" ]
+	run find "$VAULT/d" -name '.lethefs.tmp.*'
+	[ -z "$output" ]
+	assert_no_match 'left as' "$T/daemon.log"
+	rotconc_clean_log
+	rm "$T/armed"
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
