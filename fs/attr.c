@@ -580,6 +580,14 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 		r = lfs_attr_bind(fs, in, ifd); /* the attribute is this file's */
 	if (r < 0)
 		return r;
+	/* A format-1 symlink or node: the gate holds its io_lock shared
+	 * (fs/gate.c, node_lock), and its mode and owner are the backing
+	 * object's. */
+	pthread_mutex_lock(&in->meta_lock);
+	bool node1 = in->fmt == 1 && in->type != S_IFREG && in->type != S_IFDIR;
+	pthread_mutex_unlock(&in->meta_lock);
+	if (node1)
+		return -ENOTSUP;
 	pthread_rwlock_wrlock(&in->io_lock);
 	pthread_mutex_lock(&in->meta_lock);
 	bool v2 = in->fmt == 2 && in->have_rec;

@@ -36,6 +36,41 @@ teardown() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
+@test "format 1: symlinks and FIFOs held through the upgrading rotation keep their links and targets" {
+	# Their conversion renames a new backing object over the name. The
+	# kernel's inode stayed on the old one: no links, and once the old
+	# epoch was retired its target no longer decrypted (EIO, "symlink
+	# target of inode N does not authenticate"). Now the inode follows.
+	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
+	INIT_ARGS=(--format 1)
+	setup_vault
+	mount_logged
+	long=$(printf 'T%.0s' $(seq 300))
+	mkdir -p "$MNT/d/e"
+	ln -s short-target "$MNT/d/l"
+	ln -s "$long" "$MNT/d/e/long"
+	mkfifo "$MNT/d/p" "$MNT/p"
+	rm -f "$T/ready" "$T/stop"
+	# (holders: the teardown stops it, by the stop file, if this fails.)
+	python3 "$BATS_TEST_DIRNAME/rot_heldnodes.py" "$T/ready" "$T/stop" "$MNT/d/l=short-target" \
+		"$MNT/d/e/long=$long" "$MNT/d/p=fifo" "$MNT/p=fifo" >"$T/held" 2>&1 &
+	holders=$!
+	wait_for_file "$T/ready"
+	"$LETHEFS" rotate --wait "$MNT"
+	sleep 1.1 # the kernel's attributes time out: a stat asks the daemon
+	touch "$T/stop"
+	st=0
+	wait "$holders" || st=$?
+	holders=
+	cat "$T/held" >&3
+	[ "$st" = 0 ]
+	[ "$(readlink "$MNT/d/e/long")" = "$long" ]
+	[ -p "$MNT/d/p" ]
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
 @test "a rotation keeps the times of directories and of what is in them (format 1)" {
 	# Format 1: symlinks are backing symlinks, replaced by a rename.
 	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
