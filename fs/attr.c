@@ -40,10 +40,20 @@ int lfs_attr_new_format2(struct lfs_fs *fs, uint32_t stage_id)
 	return f < 0 ? f : (f & LFS_EPOCH_FORMAT2) != 0;
 }
 
+/* Whether a directory's epoch (flags f) lets a format-1 object with no
+ * epoch of its own be in it: not of format 2, or a format-1 epoch still in
+ * the ring (a rotation upgrading the vault, which converts such objects
+ * moved from a directory not converted yet into one converted already
+ * before it retires that epoch: rotation/walk.c, docs/ROTATION.md). */
+static bool v1_flags_ok(struct lfs_fs *fs, int f)
+{
+	return f >= 0 && (!(f & LFS_EPOCH_FORMAT2) || lfs_keyring_has_format1(fs->kr));
+}
+
 /* Whether a format-1 object that has no usable epoch of its own (an empty
  * file, a symlink, a special file, a file or directory whose header or
- * .lethefs.dir does not authenticate) may be in parent: only when the
- * directory's epoch is not of format 2. 1 yes, 0 no, -EACCES locked. */
+ * .lethefs.dir does not authenticate) may be in parent (v1_flags_ok).
+ * 1 yes, 0 no, -EACCES locked. */
 static int v1_allowed_in(struct lfs_fs *fs, struct lfs_inode *parent, int pfd)
 {
 	if (!parent)
@@ -55,7 +65,7 @@ static int v1_allowed_in(struct lfs_fs *fs, struct lfs_inode *parent, int pfd)
 	int f = epoch_flags(fs, m.epoch);
 	if (f == -EACCES)
 		return f;
-	return f >= 0 && !(f & LFS_EPOCH_FORMAT2);
+	return v1_flags_ok(fs, f);
 }
 
 static const char *type_name(uint8_t type)
@@ -379,7 +389,7 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 		int f = epoch_flags(fs, pm->epoch);
 		if (f == -EACCES)
 			return f;
-		v1_ok = f >= 0 && !(f & LFS_EPOCH_FORMAT2);
+		v1_ok = v1_flags_ok(fs, f);
 	}
 	struct lfs_inode in;
 	struct verdict v = {"", false};
