@@ -426,10 +426,11 @@ int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, 
 			in->have_rec = false;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
+	lfs_times_settle(in, fd, st); /* a rotation's conversion */
 	int r = attr_load(fs, NULL, -1, NULL, in, fd, rfd, st);
 	if (r < 0)
 		return r;
-	lfs_times_apply(in, fd, st); /* a rotation's conversion */
+	lfs_times_apply(in, fd, st);
 	pthread_mutex_lock(&in->meta_lock);
 	uint8_t fmt = in->fmt;
 	struct lfs_irec rec = in->rec;

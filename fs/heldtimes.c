@@ -56,6 +56,24 @@ static bool put_recently(const struct lfs_inode *in)
 	return ns < PUT_RECENT_NS;
 }
 
+void lfs_times_settle(struct lfs_inode *in, int fd, struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return;
+	pthread_mutex_lock(&in->meta_lock);
+	bool wait = in->times_held && in->fmt == 1, again = wait || put_recently(in);
+	pthread_mutex_unlock(&in->meta_lock);
+	if (wait) {
+		/* The conversion holds it exclusively; the callers of a stat
+		 * never hold it (a load takes it shared, fs/attr.c). */
+		pthread_rwlock_rdlock(&in->io_lock);
+		pthread_rwlock_unlock(&in->io_lock);
+	}
+	struct stat now;
+	if (again && fstatat(fd, "", &now, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		*st = now;
+}
+
 void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st)
 {
 	pthread_mutex_lock(&in->meta_lock);
@@ -63,7 +81,7 @@ void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st)
 	if (in->times_held) {
 		st->st_atim = in->held_atim;
 		st->st_mtim = in->held_mtim;
-	} else if (put_recently(in) &&
+	} else if (!S_ISREG(st->st_mode) && put_recently(in) && /* (settled) */
 	           fstatat(fd, "", &now, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
 		st->st_atim = now.st_atim;
 		st->st_mtim = now.st_mtim;

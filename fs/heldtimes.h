@@ -20,6 +20,13 @@ void lfs_times_hold(struct lfs_inode *in, const struct stat *st);
 int lfs_times_release(struct lfs_inode *in, int fd);
 /* Stops holding them without putting them back. */
 void lfs_times_drop(struct lfs_inode *in);
+/* st, a stat of the regular backing file open on fd just taken, before it
+ * is made the plaintext view: taken again, whole, when a rotation is
+ * converting the file from format 1 (its size, mode and owner change with
+ * its format: read once the conversion is over, waiting for its io_lock)
+ * or just was (st may have been taken in the middle of it, see
+ * lfs_times_apply). */
+void lfs_times_settle(struct lfs_inode *in, int fd, struct stat *st);
 /* st, a stat of the object (open on fd) just taken: the held times while
  * they are held; just after they were put back, the times the object has
  * now (st may have been taken before, with the conversion's). */
