@@ -83,5 +83,8 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 
 /* The plaintext stat of in (fstat of its descriptor, then lfs_attr_stat). */
 int lfs_attr_fstat(struct lfs_fs *fs, struct lfs_inode *in, int ifd, struct stat *st);
+/* Whether in's format (and, format 2, its record) is loaded (meta_lock
+ * held). */
+bool lfs_attr_loaded(const struct lfs_inode *in);
 
 #endif
