@@ -406,12 +406,13 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 	return r;
 }
 
-int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st)
+int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st, uint64_t mark)
 {
-	return lfs_attr_stat_rfd(fs, in, fd, -1, st);
+	return lfs_attr_stat_rfd(fs, in, fd, -1, st, mark);
 }
 
-int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st)
+int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st,
+                      uint64_t mark)
 {
 	/* Shared: another host's chmod or chown rewrote the file's header in
 	 * place, which moved the backing change time. The record is read
@@ -426,11 +427,11 @@ int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, 
 			in->have_rec = false;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
-	lfs_times_settle(in, fd, st); /* a rotation's conversion */
+	lfs_times_settle(in, fd, st, mark); /* a rotation's conversion */
 	int r = attr_load(fs, NULL, -1, NULL, in, fd, rfd, st);
 	if (r < 0)
 		return r;
-	lfs_times_apply(in, fd, st);
+	lfs_times_apply(in, fd, st, mark);
 	pthread_mutex_lock(&in->meta_lock);
 	uint8_t fmt = in->fmt;
 	struct lfs_irec rec = in->rec;
@@ -474,7 +475,8 @@ uint64_t lfs_backing_plain_size(struct lfs_fs *fs, int dirfd, const char *name, 
 
 int lfs_attr_fstat(struct lfs_fs *fs, struct lfs_inode *in, int ifd, struct stat *st)
 {
+	uint64_t mark = lfs_times_mark();
 	if (fstatat(ifd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return lfs_attr_stat(fs, in, ifd, st);
+	return lfs_attr_stat(fs, in, ifd, st, mark);
 }

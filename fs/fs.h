@@ -168,7 +168,7 @@ struct lfs_inode {
 	 * until it puts these back (meta_lock). */
 	bool times_held;
 	struct timespec held_atim, held_mtim;
-	struct timespec times_put; /* CLOCK_MONOTONIC: when they were put back */
+	uint64_t times_end; /* the number of the last hold's end (fs/heldtimes.c) */
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
