@@ -168,30 +168,77 @@ static int backing_dir_is_empty(int dirfd)
  * temporary, until the next recovery). The inode is added to the table
  * when the kernel does not know it, since the rotation's conversion
  * holds one of its own (lfs_inode_hold): both then meet on the same lock.
- * NULL (nothing held) when fd cannot be used. */
-static struct lfs_inode *dir_hold(struct lfs_fs *fs, int fd)
+ * Shared mounts: also the directory's cross-host name lock, which another
+ * host's conversion of it write-locks (fs/dirnames.h; now: after reading
+ * the keyring again, when this host may not know of the rotation yet).
+ * in NULL (nothing held) when fd cannot be used. */
+struct dir_holder {
+	struct lfs_inode *in;
+	int lockfd;
+};
+
+static struct dir_holder dir_hold(struct lfs_fs *fs, int fd, bool now)
 {
+	struct dir_holder h = {NULL, -1};
 	struct stat st;
 	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
-		return NULL;
+		return h;
 	if (fstat(own, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		close(own);
-		return NULL;
+		return h;
 	}
 	int err = 0;
-	struct lfs_inode *in = lfs_inode_get(fs, own, &st, &err); /* owns it */
-	if (in)
-		pthread_rwlock_rdlock(&in->io_lock);
-	return in;
+	h.in = lfs_inode_get(fs, own, &st, &err); /* owns it */
+	if (!h.in)
+		return h;
+	pthread_rwlock_rdlock(&h.in->io_lock);
+	h.lockfd = now ? lfs_dir_name_lock_now(fs, h.in) : lfs_dir_name_lock(fs, h.in);
+	return h;
 }
 
-static void dir_unhold(struct lfs_fs *fs, struct lfs_inode *in)
+static void dir_unhold(struct lfs_fs *fs, struct dir_holder *h)
 {
-	if (!in)
+	if (!h->in)
 		return;
-	pthread_rwlock_unlock(&in->io_lock);
-	lfs_inode_release(fs, in);
+	lfs_dir_name_unlock(h->lockfd);
+	pthread_rwlock_unlock(&h->in->io_lock);
+	lfs_inode_release(fs, h->in);
+	h->in = NULL;
+	h->lockfd = -1;
+}
+
+/* rmdir's steps from the check that the directory dfd (pfd/name) is
+ * empty: renamed to tmp, emptied of its metadata, removed; put back when
+ * the removal fails (*late: after it was found empty). */
+static int remove_dir(struct lfs_fs *fs, int pfd, const char *name, int dfd, const char *tmp,
+                      bool *late)
+{
+	*late = false;
+	struct lfs_dirmeta m;
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t raw_len = 0;
+	int r = backing_dir_is_empty(dfd);
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, name, pfd, tmp, false, NULL);
+	if (r < 0)
+		return r;
+	/* Keep the metadata so it can be put back if the removal fails. */
+	int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
+	int e = lfs_empty_backing_dir(dfd);
+	if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
+		e = -errno;
+	if (e < 0) {
+		if (have_meta)
+			lfs_dirmeta_store_raw(dfd, raw, raw_len);
+		int pb =
+		    lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, name, false, NULL);
+		if (pb < 0)
+			lfs_err("rmdir: cannot put back directory %s (left as %s): %s", name, tmp,
+			        strerror(-pb));
+		*late = true;
+	}
+	return e;
 }
 
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
@@ -199,9 +246,6 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
-	struct lfs_dirmeta m;
-	uint8_t raw[LFS_DIRMETA_MAX];
-	size_t raw_len = 0;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -235,29 +279,22 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
 	/* Not while a rotation converts it (dir_hold). */
-	struct lfs_inode *child = r == 0 ? dir_hold(fs, dfd) : NULL;
+	struct dir_holder child = {NULL, -1};
 	if (r == 0)
-		r = backing_dir_is_empty(dfd);
+		child = dir_hold(fs, dfd, false);
+	bool late = false;
 	if (r == 0)
-		r = lfs_backing_rename_noreplace(fs->backing, pfd, b.name, pfd, tmp, false, NULL);
-	if (r == 0) {
-		/* Keep the metadata so it can be put back if the removal fails. */
-		int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
-		int e = lfs_empty_backing_dir(dfd);
-		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
-			e = -errno;
-		if (e < 0) {
-			if (have_meta)
-				lfs_dirmeta_store_raw(dfd, raw, raw_len);
-			int pb = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, b.name,
-			                                      false, NULL);
-			if (pb < 0)
-				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
-				        b.name, tmp, strerror(-pb));
-			r = e;
-		}
+		r = remove_dir(fs, pfd, b.name, dfd, tmp, &late);
+	/* Shared: a metadata file that came in while the directory was
+	 * emptied is another host's conversion of it, begun before this host
+	 * knew of the rotation: once more, after it (ENOTEMPTY otherwise,
+	 * for a directory that is empty). */
+	if (r == -ENOTEMPTY && late && fs->shared && child.in && child.lockfd < 0) {
+		dir_unhold(fs, &child);
+		child = dir_hold(fs, dfd, true);
+		r = remove_dir(fs, pfd, b.name, dfd, tmp, &late);
 	}
-	dir_unhold(fs, child);
+	dir_unhold(fs, &child);
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
 	if (dfd >= 0)
@@ -323,9 +360,14 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 	if (r == -ENOTEMPTY && flags == 0) {
 		/* Not while a rotation converts the target (dir_hold). */
 		int tfd = openat(npfd, to.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct lfs_inode *target = tfd >= 0 ? dir_hold(fs, tfd) : NULL;
+		/* (Shared: the keyring read again first, as rmdir does when it
+		 * meets another host's conversion. Here it would only find out
+		 * once the target is gone: rare enough to pay for it always.) */
+		struct dir_holder target = {NULL, -1};
+		if (tfd >= 0)
+			target = dir_hold(fs, tfd, fs->shared);
 		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
-		dir_unhold(fs, target);
+		dir_unhold(fs, &target);
 		if (tfd >= 0)
 			close(tfd);
 	}
