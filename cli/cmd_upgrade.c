@@ -161,7 +161,7 @@ static int up_entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *nam
 	} else {
 		/* A symlink (not a staging marker, which stays), FIFO, socket
 		 * or device node: a regular backing file of format 2. */
-		r = lfs_up_node(u->kr, u->env.cipher, u->env.treefd, dfd, name, m->epoch);
+		r = lfs_up_node(u->kr, u->env.cipher, u->env.treefd, dfd, name, m->epoch, NULL);
 		if (r > 0)
 			u->nodes++;
 	}

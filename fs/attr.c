@@ -40,10 +40,20 @@ int lfs_attr_new_format2(struct lfs_fs *fs, uint32_t stage_id)
 	return f < 0 ? f : (f & LFS_EPOCH_FORMAT2) != 0;
 }
 
+/* Whether a directory's epoch (flags f) lets a format-1 object with no
+ * epoch of its own be in it: not of format 2, or a format-1 epoch still in
+ * the ring (a rotation upgrading the vault, which converts such objects
+ * moved from a directory not converted yet into one converted already
+ * before it retires that epoch: rotation/walk.c, docs/ROTATION.md). */
+static bool v1_flags_ok(struct lfs_fs *fs, int f)
+{
+	return f >= 0 && (!(f & LFS_EPOCH_FORMAT2) || lfs_keyring_has_format1(fs->kr));
+}
+
 /* Whether a format-1 object that has no usable epoch of its own (an empty
  * file, a symlink, a special file, a file or directory whose header or
- * .lethefs.dir does not authenticate) may be in parent: only when the
- * directory's epoch is not of format 2. 1 yes, 0 no, -EACCES locked. */
+ * .lethefs.dir does not authenticate) may be in parent (v1_flags_ok).
+ * 1 yes, 0 no, -EACCES locked. */
 static int v1_allowed_in(struct lfs_fs *fs, struct lfs_inode *parent, int pfd)
 {
 	if (!parent)
@@ -55,7 +65,7 @@ static int v1_allowed_in(struct lfs_fs *fs, struct lfs_inode *parent, int pfd)
 	int f = epoch_flags(fs, m.epoch);
 	if (f == -EACCES)
 		return f;
-	return f >= 0 && !(f & LFS_EPOCH_FORMAT2);
+	return v1_flags_ok(fs, f);
 }
 
 static const char *type_name(uint8_t type)
@@ -305,7 +315,7 @@ static int load_other(struct lfs_inode *in, const struct stat *st, int v1_ok, st
 	return 0;
 }
 
-static bool loaded(const struct lfs_inode *in)
+bool lfs_attr_loaded(const struct lfs_inode *in)
 {
 	return in->fmt == 1 || (in->fmt == 2 && in->have_rec);
 }
@@ -329,7 +339,7 @@ static int attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const
                      struct lfs_inode *in, int fd, int rfd, const struct stat *st)
 {
 	pthread_mutex_lock(&in->meta_lock);
-	bool done = loaded(in);
+	bool done = lfs_attr_loaded(in);
 	pthread_mutex_unlock(&in->meta_lock);
 	if (done)
 		return 0;
@@ -342,7 +352,7 @@ static int attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const
 		pthread_rwlock_rdlock(&in->io_lock);
 	pthread_mutex_lock(&in->meta_lock);
 	int r = 0;
-	if (!loaded(in)) {
+	if (!lfs_attr_loaded(in)) {
 		uint8_t before = in->fmt;
 		struct lfs_attr_at at = {pfd, bname};
 		int hint = rfd >= 0 || !reg ? rfd : in->wfd;
@@ -379,7 +389,7 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 		int f = epoch_flags(fs, pm->epoch);
 		if (f == -EACCES)
 			return f;
-		v1_ok = f >= 0 && !(f & LFS_EPOCH_FORMAT2);
+		v1_ok = v1_flags_ok(fs, f);
 	}
 	struct lfs_inode in;
 	struct verdict v = {"", false};
@@ -396,12 +406,13 @@ int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, cons
 	return r;
 }
 
-int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st)
+int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st, uint64_t mark)
 {
-	return lfs_attr_stat_rfd(fs, in, fd, -1, st);
+	return lfs_attr_stat_rfd(fs, in, fd, -1, st, mark);
 }
 
-int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st)
+int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st,
+                      uint64_t mark)
 {
 	/* Shared: another host's chmod or chown rewrote the file's header in
 	 * place, which moved the backing change time. The record is read
@@ -416,10 +427,11 @@ int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, 
 			in->have_rec = false;
 		pthread_mutex_unlock(&in->meta_lock);
 	}
+	lfs_times_settle(in, fd, st, mark); /* a rotation's conversion */
 	int r = attr_load(fs, NULL, -1, NULL, in, fd, rfd, st);
 	if (r < 0)
 		return r;
-	lfs_times_apply(in, fd, st); /* a rotation's conversion */
+	lfs_times_apply(in, fd, st, mark);
 	pthread_mutex_lock(&in->meta_lock);
 	uint8_t fmt = in->fmt;
 	struct lfs_irec rec = in->rec;
@@ -461,160 +473,10 @@ uint64_t lfs_backing_plain_size(struct lfs_fs *fs, int dirfd, const char *name, 
 	return plain;
 }
 
-/* .lethefs.dir replaced with rec, the directory's times kept. */
-static int store_dir(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
-{
-	struct lfs_dirmeta m;
-	int r = lfs_dir_meta(fs, in, ifd, &m);
-	if (r < 0)
-		return r;
-	if (m.version != 2)
-		return -EIO;
-	const struct lfs_epoch_keys *k;
-	uint8_t raw[LFS_DIRMETA_MAX];
-	if ((r = lfs_keyring_get(fs->kr, m.epoch, &k)) < 0)
-		return r;
-	int n = lfs_dirmeta_encode(&m, k, rec, raw);
-	lfs_keyring_put(fs->kr);
-	if (n < 0)
-		return n;
-	int dfd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct stat st;
-	if (dfd < 0)
-		return -errno;
-	if (fstat(dfd, &st) < 0) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
-	r = lfs_dirmeta_replace(dfd, raw, (size_t)n);
-	struct timespec ts[2] = {st.st_atim, st.st_mtim};
-	if (r == 0 && futimens(dfd, ts) < 0)
-		lfs_warn("cannot keep the times of directory inode %llu: %s",
-		         (unsigned long long)in->ino, strerror(errno));
-	close(dfd);
-	return r;
-}
-
-/* The header rewritten in place with rec (one pwrite at offset 0), the
- * file's times kept. The caller holds in's io_lock exclusively. */
-static int store_reg(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
-{
-	/* An open writer's descriptor when there is one (fs.h: it stays open
-	 * while io_lock is held), else one of its own. */
-	pthread_mutex_lock(&in->meta_lock);
-	int wfd = in->wfd;
-	pthread_mutex_unlock(&in->meta_lock);
-	char proc[LFS_PROC_PATH_MAX];
-	lfs_proc_path(ifd, proc);
-	int fd = wfd >= 0 ? wfd : open(proc, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	uint8_t raw[LFS_FILE_HDR_MAX];
-	size_t got = 0;
-	struct lfs_file_header h;
-	int r = fstat(fd, &st) < 0 ? -errno : 0;
-	pthread_mutex_lock(&in->meta_lock);
-	bool have = in->have_header;
-	h = in->header;
-	pthread_mutex_unlock(&in->meta_lock);
-	if (r == 0 && !have) {
-		r = lfs_pread_full(fd, raw, LFS_FILE_HDR_MAX, 0, &got);
-		if (r == 0 && (lfs_header_parse(raw, got, &h) < 0 || h.version != LFS_FILE_V2))
-			r = -EIO;
-	}
-	const struct lfs_epoch_keys *k;
-	if (r == 0 && (r = lfs_keyring_get(fs->kr, h.epoch, &k)) == 0) {
-		struct lfs_irec cur;
-		/* A header read now must be authentic before it is rewritten. */
-		if (!have && lfs_header_verify(raw, &h, k, &cur) < 0)
-			r = -EIO;
-		int n = r == 0 ? lfs_header_encode(&h, k, rec, raw) : r;
-		lfs_keyring_put(fs->kr);
-		r = n < 0 ? n : lfs_pwrite_full(fd, raw, (size_t)n, 0);
-	}
-	struct timespec ts[2] = {st.st_atim, st.st_mtim};
-	if (r == 0 && futimens(fd, ts) < 0)
-		lfs_warn("cannot keep the times of inode %llu: %s", (unsigned long long)in->ino,
-		         strerror(errno));
-	if (r == 0 && !have) {
-		pthread_mutex_lock(&in->meta_lock);
-		in->header = h;
-		in->have_header = true;
-		pthread_mutex_unlock(&in->meta_lock);
-	}
-	if (fd != wfd)
-		close(fd);
-	return r;
-}
-
-int lfs_attr_store(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struct lfs_irec *rec)
-{
-	pthread_mutex_lock(&in->meta_lock);
-	bool iattr = in->iattr_src;
-	pthread_mutex_unlock(&in->meta_lock);
-	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec)
-	        : iattr           ? lfs_iattr_store(fs, in, ifd, rec)
-	                          : store_reg(fs, in, ifd, rec);
-	if (r == 0) {
-		pthread_mutex_lock(&in->meta_lock);
-		in->rec = *rec;
-		in->have_rec = true;
-		pthread_mutex_unlock(&in->meta_lock);
-	}
-	return r;
-}
-
-int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, uid_t uid,
-                    gid_t gid)
-{
-	struct stat st;
-	/* Loaded before the exclusive lock: a reload takes it shared. (The
-	 * stat only loads: an inode loaded already needs none.) */
-	pthread_mutex_lock(&in->meta_lock);
-	bool ready = loaded(in);
-	pthread_mutex_unlock(&in->meta_lock);
-	int r = ready ? 0 : lfs_attr_fstat(fs, in, ifd, &st);
-	if (r == 0)
-		r = lfs_attr_bind(fs, in, ifd); /* the attribute is this file's */
-	if (r < 0)
-		return r;
-	pthread_rwlock_wrlock(&in->io_lock);
-	pthread_mutex_lock(&in->meta_lock);
-	bool v2 = in->fmt == 2 && in->have_rec;
-	struct lfs_irec rec = in->rec;
-	pthread_mutex_unlock(&in->meta_lock);
-	if (!v2) {
-		r = in->fmt == 2 ? -EIO : -ENOTSUP;
-	} else {
-		struct lfs_irec old = rec;
-		if (mode >= 0)
-			rec.mode = (uint16_t)(mode & 07777);
-		if (uid != (uid_t)-1)
-			rec.uid = (uint32_t)uid;
-		if (gid != (gid_t)-1)
-			rec.gid = (uint32_t)gid;
-		/* A change to what the record says already (tar as root giving
-		 * a file the owner it has): the record stays as it is, and a
-		 * chown that changes nothing marks the change time as chown(2)
-		 * does (one call instead of the header's open, stat, write,
-		 * times and close). */
-		if (rec.mode == old.mode && rec.uid == old.uid && rec.gid == old.gid)
-			r = fchownat(ifd, "", (uid_t)-1, (gid_t)-1,
-			             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
-			        ? -errno
-			        : 0;
-		else
-			r = lfs_attr_store(fs, in, ifd, &rec);
-	}
-	pthread_rwlock_unlock(&in->io_lock);
-	return r;
-}
-
 int lfs_attr_fstat(struct lfs_fs *fs, struct lfs_inode *in, int ifd, struct stat *st)
 {
+	uint64_t mark = lfs_times_mark();
 	if (fstatat(ifd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return lfs_attr_stat(fs, in, ifd, st);
+	return lfs_attr_stat(fs, in, ifd, st, mark);
 }

@@ -52,13 +52,16 @@ int lfs_attr_load(struct lfs_fs *fs, struct lfs_inode *parent, int pfd, const ch
 int lfs_attr_check(struct lfs_fs *fs, const struct lfs_dirmeta *pm, int fd, const struct stat *st,
                    uint8_t *fmt, struct lfs_irec *rec, char *why, size_t whylen);
 
-/* The plaintext view of in from its backing stat st (fd: its descriptor):
- * sizes, and in format 2 the record's type, mode, owner, group and device
- * number. Reloads a record that was dropped (after a recovery). */
-int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st);
+/* The plaintext view of in from its backing stat st (fd: its descriptor),
+ * taken after mark (lfs_times_mark, fs/heldtimes.h: a rotation's
+ * conversion may have ended since): sizes, and in format 2 the record's
+ * type, mode, owner, group and device number. Reloads a record that was
+ * dropped (after a recovery). */
+int lfs_attr_stat(struct lfs_fs *fs, struct lfs_inode *in, int fd, struct stat *st, uint64_t mark);
 /* lfs_attr_stat, with rfd a readable descriptor of the same object that a
  * record read again goes through (a create's own: no open of its own). */
-int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st);
+int lfs_attr_stat_rfd(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, struct stat *st,
+                      uint64_t mark);
 
 /* The plaintext size of the regular backing file dirfd/name of backing
  * size backing, from its header's version (for a quota). */
@@ -83,5 +86,8 @@ int lfs_attr_change(struct lfs_fs *fs, struct lfs_inode *in, int ifd, int mode, 
 
 /* The plaintext stat of in (fstat of its descriptor, then lfs_attr_stat). */
 int lfs_attr_fstat(struct lfs_fs *fs, struct lfs_inode *in, int ifd, struct stat *st);
+/* Whether in's format (and, format 2, its record) is loaded (meta_lock
+ * held). */
+bool lfs_attr_loaded(const struct lfs_inode *in);
 
 #endif

@@ -149,13 +149,25 @@ int io_write_header(struct io *io)
 /* Gives an empty format-1 file its header in memory: a fresh file id under
  * the current epoch (or the staging key below a staging directory). The
  * caller writes it, under the tail update that gives the file its first
- * block. (A format-2 file got its header when it was created.) */
+ * block. (A format-2 file got its header when it was created.) While a
+ * rotation upgrades the vault the current epoch is of format 2, which no
+ * version-1 header may name (it would be refused, and the rotation would
+ * take the file for converted): the newest format-1 epoch then, an old one
+ * the rotation converts the file from before it retires it. */
 int io_create_header(struct io *io)
 {
 	struct lfs_inode *in = io->inode;
 	if (io->l->version != LFS_FILE_V1)
 		return -EIO;
 	int r = io_take_keys(io, in->stage_id);
+	uint32_t v1epoch;
+	if (r == 0 && !in->stage_id && (io->keys->flags & LFS_EPOCH_FORMAT2)) {
+		io_release_keys(io);
+		r = lfs_keyring_format1_epoch(io->fs->kr, &v1epoch);
+		/* (None: a vault of format 2, which refuses format-1 files
+		 * where it finds them: as before.) */
+		r = io_take_keys(io, r == 0 ? v1epoch : in->stage_id);
+	}
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&in->meta_lock);

@@ -6,7 +6,15 @@
  * an *at() call relative to the parent.
  *
  * Lock order: fs->table_lock before any inode's meta_lock; an inode's
- * io_lock before its meta_lock. No two inodes' io_locks are held at once.
+ * io_lock before its meta_lock. A directory's io_lock before that of an
+ * entry in it (an rmdir or a rename holds the removed or replaced
+ * directory's shared under its parents'; a request on a format-1 node
+ * holds the node's under its new parent's, a rotation the node's under
+ * its directory's); no other two at once, but for the files of a
+ * rotation's batch (rotation/batch.h), which it only tries to take while
+ * it holds any. Shared holders never wait for each other (glibc's
+ * default rwlocks prefer readers), and an exclusive holder other than the
+ * rotation holds no other io_lock.
  * The slab's lock (fs/slab.c) is taken last and alone: under table_lock for
  * a new inode, with no lock held for a freed one. */
 #ifndef LETHEFS_FS_H
@@ -160,7 +168,7 @@ struct lfs_inode {
 	 * until it puts these back (meta_lock). */
 	bool times_held;
 	struct timespec held_atim, held_mtim;
-	struct timespec times_put; /* CLOCK_MONOTONIC: when they were put back */
+	uint64_t times_end; /* the number of the last hold's end (fs/heldtimes.c) */
 };
 
 /* Whether file operations may run (see fs/gate.c). DRAINING is the first
@@ -313,6 +321,22 @@ struct lfs_inode *lfs_inode_hold(struct lfs_fs *fs, int dirfd, const char *name)
  * (with one lookup counted, for lfs_inode_release); else NULL. */
 struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st);
 void lfs_inode_release(struct lfs_fs *fs, struct lfs_inode *inode);
+/* lfs_inode_find for the object open on fd (st its stat), telling a stale
+ * entry of a reused inode number apart (its file handle): the table's
+ * inode of exactly that object, with one lookup counted, or NULL. */
+struct lfs_inode *lfs_inode_find_fd(struct lfs_fs *fs, int fd, const struct stat *st);
+/* A rotation replaced the object of inode in by a new backing object
+ * under the same name (a format-1 symlink or node converted: a new object
+ * renamed over it, fs/inode_repoint.c). in now stands for the new object,
+ * open on fd (O_PATH; taken over, also on failure) with stat st, so that
+ * the kernel's inode keeps working instead of reaching the unlinked old
+ * object. fmt 2: rec and h are its record and header. The caller holds
+ * in->io_lock exclusively (requests on such an inode take it shared,
+ * fs/gate.c). 0, or -EBUSY when the descriptor could not be swapped
+ * while a request used it (nothing changed: the caller makes the kernel
+ * forget the name instead). */
+int lfs_inode_repoint(struct lfs_fs *fs, struct lfs_inode *in, int fd, const struct stat *st,
+                      uint8_t fmt, const struct lfs_irec *rec, const struct lfs_file_header *h);
 /* One more lookup counted on inode, which the caller knows is alive (a
  * request names it), for lfs_inode_release: it then outlives the request's
  * reply, after which the kernel may forget it. */

@@ -150,6 +150,37 @@ static void names_unlock(struct names_hold h)
 	lfs_inode_release(h.fs, h.in);
 }
 
+/* Requests on a format-1 symlink or special file hold its io_lock shared
+ * (unused otherwise for them): a rotation that replaces its backing object
+ * (a new one renamed over its name) takes it exclusively, so that no
+ * request meets the object between that rename and the inode's moving
+ * onto the new object (fs/inode_repoint.c). Referenced for the hold's
+ * length, as names_lock does. Format-2 objects are converted in place,
+ * under the io_lock that their own reads take. NULL: nothing held. */
+static struct lfs_inode *node_lock(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *in = lfs_inode_of(req, ino);
+	if (in == &fs->root || in->type == S_IFREG || in->type == S_IFDIR)
+		return NULL;
+	pthread_mutex_lock(&in->meta_lock);
+	bool v1 = in->fmt == 1;
+	pthread_mutex_unlock(&in->meta_lock);
+	if (!v1)
+		return NULL;
+	lfs_inode_ref(fs, in);
+	pthread_rwlock_rdlock(&in->io_lock);
+	return in;
+}
+
+static void node_unlock(struct lfs_fs *fs, struct lfs_inode *in)
+{
+	if (!in)
+		return;
+	pthread_rwlock_unlock(&in->io_lock);
+	lfs_inode_release(fs, in);
+}
+
 /* Shared mounts: what reads or depends on a file's content or size waits
  * for its queued writes first (fs/sharedwb.h). Name changes wait for every
  * queue while any is busy (the renamed or removed file may be one). */
@@ -184,7 +215,10 @@ static void g_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	settle(req, ino);
 	if (fi && fi->fh ? refuse_handle(req, fi) : ino != FUSE_ROOT_ID && refuse_attr(req))
 		return;
+	struct lfs_fs *fs = lfs_req_fs(req);
+	struct lfs_inode *node = node_lock(req, ino);
 	lfs_op_getattr(req, ino, fi);
+	node_unlock(fs, node);
 	wipe_stack();
 }
 
@@ -193,16 +227,24 @@ static void g_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int val
 {
 	count(req, LFS_OP_SETATTR);
 	settle(req, ino);
-	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req)))
+	if (!(fi && fi->fh ? refuse_handle(req, fi) : refuse_attr(req))) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_setattr(req, ino, attr, valid, fi);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 
 static void g_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	count(req, LFS_OP_READLINK);
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_readlink(req, ino);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 
@@ -245,7 +287,9 @@ static void g_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char
 	settle(req, ino);
 	if (!refuse(req)) {
 		struct names_hold dir = names_lock(req, parent);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_link(req, ino, parent, name);
+		node_unlock(dir.fs, node);
 		names_unlock(dir);
 	}
 	wipe_stack();
@@ -415,32 +459,48 @@ static void g_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
                        size_t size, int flags)
 {
 	count(req, LFS_OP_SETXATTR);
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_setxattr(req, ino, name, value, size, flags);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 
 static void g_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	count(req, LFS_OP_GETXATTR);
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_getxattr(req, ino, name, size);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 
 static void g_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	count(req, LFS_OP_LISTXATTR);
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_listxattr(req, ino, size);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 
 static void g_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	count(req, LFS_OP_REMOVEXATTR);
-	if (!refuse(req))
+	if (!refuse(req)) {
+		struct lfs_fs *fs = lfs_req_fs(req);
+		struct lfs_inode *node = node_lock(req, ino);
 		lfs_op_removexattr(req, ino, name);
+		node_unlock(fs, node);
+	}
 	wipe_stack();
 }
 

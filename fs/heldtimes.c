@@ -5,8 +5,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
+
+/* Counts the ends of holds (times put back, or dropped), process-wide: an
+ * end numbered above the mark a stat took before its backing fstat may
+ * have come after that fstat. Each end's changes to the backing object are
+ * made before its number is drawn (sequentially consistent), so an end
+ * numbered at or below the mark came before the fstat, which saw them. */
+static _Atomic uint64_t ends;
+
+uint64_t lfs_times_mark(void)
+{
+	return atomic_load(&ends);
+}
+
+/* Called with in->meta_lock, once the backing object is as the end leaves
+ * it. */
+static void note_end(struct lfs_inode *in)
+{
+	in->times_end = atomic_fetch_add(&ends, 1) + 1;
+}
 
 void lfs_times_hold(struct lfs_inode *in, const struct stat *st)
 {
@@ -27,7 +46,7 @@ int lfs_times_release(struct lfs_inode *in, int fd)
 		struct timespec ts[2] = {in->held_atim, in->held_mtim};
 		r = utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 ? -errno : 0;
 		in->times_held = false;
-		clock_gettime(CLOCK_MONOTONIC, &in->times_put);
+		note_end(in);
 	}
 	pthread_mutex_unlock(&in->meta_lock);
 	return r;
@@ -36,34 +55,51 @@ int lfs_times_release(struct lfs_inode *in, int fd)
 void lfs_times_drop(struct lfs_inode *in)
 {
 	pthread_mutex_lock(&in->meta_lock);
+	if (in->times_held)
+		note_end(in);
 	in->times_held = false;
 	pthread_mutex_unlock(&in->meta_lock);
 }
 
-/* A stat taken before the times were put back and applied after it would
- * show the conversion's times: within this long after they were put back,
- * the times are read again (under meta_lock, so after it). */
-#define PUT_RECENT_NS 5000000000LL
-
-static bool put_recently(const struct lfs_inode *in)
+/* Whether a hold of in ended after mark was taken (meta_lock held): a
+ * stat taken since may show the conversion's times (and, from format 1,
+ * size and mode) with the times put back already, or the object as it
+ * was. Replaces a window of 5 s after the end, within which every stat
+ * read the backing object again (and after which a stat slower than that
+ * showed the conversion's times). */
+static bool ended_since(const struct lfs_inode *in, uint64_t mark)
 {
-	if (!in->times_put.tv_sec && !in->times_put.tv_nsec)
-		return false;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ns = (long long)(now.tv_sec - in->times_put.tv_sec) * 1000000000LL +
-	               (now.tv_nsec - in->times_put.tv_nsec);
-	return ns < PUT_RECENT_NS;
+	return in->times_end > mark;
 }
 
-void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st)
+void lfs_times_settle(struct lfs_inode *in, int fd, struct stat *st, uint64_t mark)
+{
+	if (!S_ISREG(st->st_mode))
+		return;
+	pthread_mutex_lock(&in->meta_lock);
+	bool wait = in->times_held && in->fmt == 1;
+	bool again = !wait && ended_since(in, mark);
+	pthread_mutex_unlock(&in->meta_lock);
+	if (wait) {
+		/* The conversion holds it exclusively; the callers of a stat
+		 * never hold it (a load takes it shared, fs/attr.c). */
+		pthread_rwlock_rdlock(&in->io_lock);
+		pthread_rwlock_unlock(&in->io_lock);
+	}
+	/* (After the end: seen under meta_lock above, or waited for.) */
+	struct stat now;
+	if ((wait || again) && fstatat(fd, "", &now, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		*st = now;
+}
+
+void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st, uint64_t mark)
 {
 	pthread_mutex_lock(&in->meta_lock);
 	struct stat now;
 	if (in->times_held) {
 		st->st_atim = in->held_atim;
 		st->st_mtim = in->held_mtim;
-	} else if (put_recently(in) &&
+	} else if (!S_ISREG(st->st_mode) && ended_since(in, mark) && /* (settled) */
 	           fstatat(fd, "", &now, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
 		st->st_atim = now.st_atim;
 		st->st_mtim = now.st_mtim;

@@ -20,10 +20,21 @@ void lfs_times_hold(struct lfs_inode *in, const struct stat *st);
 int lfs_times_release(struct lfs_inode *in, int fd);
 /* Stops holding them without putting them back. */
 void lfs_times_drop(struct lfs_inode *in);
-/* st, a stat of the object (open on fd) just taken: the held times while
- * they are held; just after they were put back, the times the object has
- * now (st may have been taken before, with the conversion's). */
-void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st);
+/* A mark to take before a backing stat that lfs_times_settle and
+ * lfs_times_apply then correct: they read the object again when a hold
+ * of it ended after the mark (the stat may have been taken before the
+ * end, in the middle of the conversion). */
+uint64_t lfs_times_mark(void);
+/* st, a stat of the regular backing file open on fd taken after mark,
+ * before it is made the plaintext view: taken again, whole, when a
+ * rotation is converting the file from format 1 (its size, mode and owner
+ * change with its format: read once the conversion is over, waiting for
+ * its io_lock) or a hold of it ended since mark. */
+void lfs_times_settle(struct lfs_inode *in, int fd, struct stat *st, uint64_t mark);
+/* st, a stat of the object (open on fd) taken after mark: the held times
+ * while they are held; if a hold ended since mark, the times the object
+ * has now (regular files: lfs_times_settle did that). */
+void lfs_times_apply(struct lfs_inode *in, int fd, struct stat *st, uint64_t mark);
 /* utimensat(2) on the object open on fd (any descriptor, AT_EMPTY_PATH)
  * with tv (UTIME_NOW, UTIME_OMIT allowed); held times follow. 0 or a
  * negative errno. */

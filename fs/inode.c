@@ -486,6 +486,44 @@ struct lfs_inode *lfs_inode_find(struct lfs_fs *fs, const struct stat *st)
 	return found;
 }
 
+struct lfs_inode *lfs_inode_find_fd(struct lfs_fs *fs, int fd, const struct stat *st)
+{
+	if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino)
+		return &fs->root;
+	pthread_mutex_lock(&fs->table_lock);
+	struct lfs_inode *found =
+	    find_known(fs, st, fd, hash_key(st->st_dev, st->st_ino, fs->nbuckets));
+	if (found)
+		found->nlookup++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return found;
+}
+
+void lfs_inode_rekey(struct lfs_fs *fs, struct lfs_inode *in, const struct stat *st)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	size_t h = hash_key(st->st_dev, st->st_ino, fs->nbuckets);
+	/* The object is new (made by the caller): an entry of its number is
+	 * of an object deleted since, whose number was given again. */
+	struct lfs_inode *n = fs->buckets[h];
+	while (n) {
+		struct lfs_inode *next = n->hash.next;
+		if (n != in && n->dev == st->st_dev && n->ino == st->st_ino)
+			unhash(fs, n);
+		n = next;
+	}
+	bool hashed = !in->unhashed;
+	if (hashed)
+		lfs_list_del(in, LFS_HASH_LINK);
+	pthread_mutex_lock(&fs->fd_lock); /* reopen_by_path reads them under it */
+	in->dev = st->st_dev;
+	in->ino = st->st_ino;
+	pthread_mutex_unlock(&fs->fd_lock);
+	if (hashed)
+		lfs_list_add(&fs->buckets[h], in, LFS_HASH_LINK);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
 void lfs_inode_ref(struct lfs_fs *fs, struct lfs_inode *inode)
 {
 	if (inode == &fs->root)

@@ -47,6 +47,12 @@ struct lfs_handle_buf {
 	unsigned char room[MAX_HANDLE_SZ];
 };
 
+/* Files inode in under the backing object st describes, which replaced
+ * its object (lfs_inode_repoint): its hash key and number change; an
+ * entry left with the new number (a deleted object's, reused) is
+ * unhashed. Takes table_lock and fd_lock. */
+void lfs_inode_rekey(struct lfs_fs *fs, struct lfs_inode *in, const struct stat *st);
+
 /* Descriptor parking (fdpark.c). The budget of descriptors for inodes
  * (raising the soft limit to the hard one first). */
 size_t lfs_fdpark_budget(void);

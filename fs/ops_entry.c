@@ -8,6 +8,7 @@
 #include "../common/fileutil.h"
 #include "attr.h"
 #include "dirnames.h"
+#include "heldtimes.h"
 #include "longlink.h"
 #include "prefetch.h"
 #include "sharedwb.h"
@@ -148,6 +149,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
                        struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
+	uint64_t mark = lfs_times_mark(); /* (before the stat) */
 	int fd = openat(dirfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	/* Out of descriptors: park idle ones and try once more. */
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && lfs_fs_shed_fds(fs))
@@ -216,7 +218,7 @@ int lfs_lookup_backing(struct lfs_fs *fs, struct lfs_inode *parent, int dirfd, c
 		r = lfs_attr_load(fs, parent, dirfd, marker == 0 ? backing : NULL, inode, ifd,
 		                  &e->attr);
 	if (r == 0)
-		r = lfs_attr_stat(fs, inode, ifd, &e->attr);
+		r = lfs_attr_stat(fs, inode, ifd, &e->attr, mark);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0) {

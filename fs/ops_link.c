@@ -158,14 +158,94 @@ static int backing_dir_is_empty(int dirfd)
 	return r;
 }
 
+/* The inode of the directory open on fd (an O_PATH descriptor, kept by
+ * the caller), with its io_lock taken shared, for an operation that
+ * removes or replaces the directory: a rotation converting it (its
+ * io_lock exclusively) writes its new metadata beside the old one, and
+ * such an operation waits for it, else it finds a temporary file
+ * (ENOTEMPTY), or takes the directory from under the conversion (a
+ * rename onto it then left the replaced directory behind, as a hidden
+ * temporary, until the next recovery). The inode is added to the table
+ * when the kernel does not know it, since the rotation's conversion
+ * holds one of its own (lfs_inode_hold): both then meet on the same lock.
+ * Shared mounts: also the directory's cross-host name lock, which another
+ * host's conversion of it write-locks (fs/dirnames.h; now: after reading
+ * the keyring again, when this host may not know of the rotation yet).
+ * in NULL (nothing held) when fd cannot be used. */
+struct dir_holder {
+	struct lfs_inode *in;
+	int lockfd;
+};
+
+static struct dir_holder dir_hold(struct lfs_fs *fs, int fd, bool now)
+{
+	struct dir_holder h = {NULL, -1};
+	struct stat st;
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return h;
+	if (fstat(own, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(own);
+		return h;
+	}
+	int err = 0;
+	h.in = lfs_inode_get(fs, own, &st, &err); /* owns it */
+	if (!h.in)
+		return h;
+	pthread_rwlock_rdlock(&h.in->io_lock);
+	h.lockfd = now ? lfs_dir_name_lock_now(fs, h.in) : lfs_dir_name_lock(fs, h.in);
+	return h;
+}
+
+static void dir_unhold(struct lfs_fs *fs, struct dir_holder *h)
+{
+	if (!h->in)
+		return;
+	lfs_dir_name_unlock(h->lockfd);
+	pthread_rwlock_unlock(&h->in->io_lock);
+	lfs_inode_release(fs, h->in);
+	h->in = NULL;
+	h->lockfd = -1;
+}
+
+/* rmdir's steps from the check that the directory dfd (pfd/name) is
+ * empty: renamed to tmp, emptied of its metadata, removed; put back when
+ * the removal fails (*late: after it was found empty). */
+static int remove_dir(struct lfs_fs *fs, int pfd, const char *name, int dfd, const char *tmp,
+                      bool *late)
+{
+	*late = false;
+	struct lfs_dirmeta m;
+	uint8_t raw[LFS_DIRMETA_MAX];
+	size_t raw_len = 0;
+	int r = backing_dir_is_empty(dfd);
+	if (r == 0)
+		r = lfs_backing_rename_noreplace(fs->backing, pfd, name, pfd, tmp, false, NULL);
+	if (r < 0)
+		return r;
+	/* Keep the metadata so it can be put back if the removal fails. */
+	int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
+	int e = lfs_empty_backing_dir(dfd);
+	if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
+		e = -errno;
+	if (e < 0) {
+		if (have_meta)
+			lfs_dirmeta_store_raw(dfd, raw, raw_len);
+		int pb =
+		    lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, name, false, NULL);
+		if (pb < 0)
+			lfs_err("rmdir: cannot put back directory %s (left as %s): %s", name, tmp,
+			        strerror(-pb));
+		*late = true;
+	}
+	return e;
+}
+
 void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
 	struct lfs_inode *parent = lfs_inode_of(req, parent_ino);
 	struct lfs_bname b;
-	struct lfs_dirmeta m;
-	uint8_t raw[LFS_DIRMETA_MAX];
-	size_t raw_len = 0;
 	int pfd = lfs_inode_pin(fs, parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -198,39 +278,23 @@ void lfs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		if (dfd < 0)
 			r = errno == ENOTDIR ? -ENOTDIR : -errno;
 	}
-	/* A rotation converting the directory (its io_lock exclusively)
-	 * writes its new metadata beside the old one: wait for it, else the
-	 * removal finds a temporary file (ENOTEMPTY) or takes the directory
-	 * from under the conversion. */
-	struct lfs_inode *child = NULL;
-	struct stat dst;
-	if (r == 0 && fstat(dfd, &dst) == 0 && (child = lfs_inode_find(fs, &dst)) != NULL)
-		pthread_rwlock_rdlock(&child->io_lock);
+	/* Not while a rotation converts it (dir_hold). */
+	struct dir_holder child = {NULL, -1};
 	if (r == 0)
-		r = backing_dir_is_empty(dfd);
+		child = dir_hold(fs, dfd, false);
+	bool late = false;
 	if (r == 0)
-		r = lfs_backing_rename_noreplace(fs->backing, pfd, b.name, pfd, tmp, false, NULL);
-	if (r == 0) {
-		/* Keep the metadata so it can be put back if the removal fails. */
-		int have_meta = lfs_dirmeta_read(dfd, raw, &raw_len, &m) == 0;
-		int e = lfs_empty_backing_dir(dfd);
-		if (e == 0 && unlinkat(pfd, tmp, AT_REMOVEDIR) < 0)
-			e = -errno;
-		if (e < 0) {
-			if (have_meta)
-				lfs_dirmeta_store_raw(dfd, raw, raw_len);
-			int pb = lfs_backing_rename_noreplace(fs->backing, pfd, tmp, pfd, b.name,
-			                                      false, NULL);
-			if (pb < 0)
-				lfs_err("rmdir: cannot put back directory %s (left as %s): %s",
-				        b.name, tmp, strerror(-pb));
-			r = e;
-		}
+		r = remove_dir(fs, pfd, b.name, dfd, tmp, &late);
+	/* Shared: a metadata file that came in while the directory was
+	 * emptied is another host's conversion of it, begun before this host
+	 * knew of the rotation: once more, after it (ENOTEMPTY otherwise,
+	 * for a directory that is empty). */
+	if (r == -ENOTEMPTY && late && fs->shared && child.in && child.lockfd < 0) {
+		dir_unhold(fs, &child);
+		child = dir_hold(fs, dfd, true);
+		r = remove_dir(fs, pfd, b.name, dfd, tmp, &late);
 	}
-	if (child) {
-		pthread_rwlock_unlock(&child->io_lock);
-		lfs_inode_release(fs, child);
-	}
+	dir_unhold(fs, &child);
 	if (r == 0)
 		lfs_bname_drop_sidecar(pfd, &b);
 	if (dfd >= 0)
@@ -293,8 +357,20 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		r = -errno;
 	/* Onto an empty directory: the backing one still holds its
 	 * .lethefs.dir, so it takes the protocol of rename_dir.c. */
-	if (r == -ENOTEMPTY && flags == 0)
+	if (r == -ENOTEMPTY && flags == 0) {
+		/* Not while a rotation converts the target (dir_hold). */
+		int tfd = openat(npfd, to.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* (Shared: the keyring read again first, as rmdir does when it
+		 * meets another host's conversion. Here it would only find out
+		 * once the target is gone: rare enough to pay for it always.) */
+		struct dir_holder target = {NULL, -1};
+		if (tfd >= 0)
+			target = dir_hold(fs, tfd, fs->shared);
 		r = lfs_rename_over_empty_dir(fs, pfd, from.name, npfd, to.name);
+		dir_unhold(fs, &target);
+		if (tfd >= 0)
+			close(tfd);
+	}
 	if (r == 0) {
 		lfs_symlink_release_end(fs, newparent->stage_id, &rel);
 		/* Parked descriptors reopen by path on some backing filesystems:

@@ -18,6 +18,7 @@
  * check at all). */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "heldtimes.h"
 #include "attr.h"
 
 #include <errno.h>
@@ -68,6 +69,7 @@ int lfs_made_entry(struct lfs_fs *fs, struct lfs_inode *parent, const char *back
 		fd = open(proc, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	uint64_t mark = lfs_times_mark(); /* (before the stat) */
 	if (fstat(made->fd, &e->attr) < 0) {
 		int r = -errno;
 		close(fd);
@@ -86,7 +88,7 @@ int lfs_made_entry(struct lfs_fs *fs, struct lfs_inode *parent, const char *back
 	/* (A shared mount reads the record again, as the change time its
 	 * stat has not been seen yet: through the descriptor the object was
 	 * made with, not one opened for it.) */
-	int r = ifd < 0 ? ifd : lfs_attr_stat_rfd(fs, inode, ifd, made->fd, &e->attr);
+	int r = ifd < 0 ? ifd : lfs_attr_stat_rfd(fs, inode, ifd, made->fd, &e->attr, mark);
 	if (ifd >= 0)
 		lfs_inode_unpin(fs, inode);
 	if (r < 0) {

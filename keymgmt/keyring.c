@@ -516,6 +516,27 @@ int lfs_keyring_format(struct lfs_keyring *kr)
 	return r;
 }
 
+int lfs_keyring_format1_epoch(struct lfs_keyring *kr, uint32_t *epoch)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	int r = kr->sec ? -ENOENT : -EACCES;
+	for (unsigned i = 0; kr->sec && i < kr->nepochs; i++) {
+		const struct lfs_epoch_keys *k = &kr->sec->epochs[i];
+		if (!(k->flags & LFS_EPOCH_FORMAT2) && (r < 0 || k->epoch > *epoch)) {
+			*epoch = k->epoch;
+			r = 0;
+		}
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return r;
+}
+
+bool lfs_keyring_has_format1(struct lfs_keyring *kr)
+{
+	uint32_t epoch;
+	return lfs_keyring_format1_epoch(kr, &epoch) == 0;
+}
+
 int lfs_keyring_set_format2(struct lfs_keyring *kr)
 {
 	pthread_rwlock_wrlock(&kr->lock);

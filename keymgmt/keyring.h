@@ -169,6 +169,13 @@ int lfs_keyring_format(struct lfs_keyring *kr);
  * 2, so that no format-1 object is accepted any more. The caller seals
  * and stores the ring. */
 int lfs_keyring_set_format2(struct lfs_keyring *kr);
+/* Whether a data epoch of format 1 (no LFS_EPOCH_FORMAT2) is in the
+ * ring: a format-1 vault, or one that a rotation is upgrading until it
+ * retires the old epochs. False while locked. */
+bool lfs_keyring_has_format1(struct lfs_keyring *kr);
+/* The newest data epoch of format 1 in the ring: 0, -ENOENT when there is
+ * none, -EACCES while locked. */
+int lfs_keyring_format1_epoch(struct lfs_keyring *kr, uint32_t *epoch);
 /* Whether the keys of epoch (or staging id) are in the ring now. */
 bool lfs_keyring_has(struct lfs_keyring *kr, uint32_t epoch);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The conversion of one object to the rotation's target epoch, each under
  * that object's io_lock and journalled (rotjournal.h): a regular file
- * (convert_file.c, with refile.c), a directory's names and a symlink
- * (convert_dir.c, with redir.c), and xattrs (convert_xattrs.c). */
+ * (convert_file.c, with refile.c), a directory's names (convert_dir.c,
+ * with redir.c), a symlink or special file (convert_node.c), and xattrs
+ * (convert_xattrs.c). */
 #ifndef LETHEFS_ROTATION_CONVERT_H
 #define LETHEFS_ROTATION_CONVERT_H
 
@@ -63,8 +64,28 @@ void lfs_rot_file_broken(struct lfs_rot_file *f);
 /* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch);
-/* The symlink dirfd/name of directory dir. */
+/* The symlink (or, toward a format-2 epoch, the special file) dirfd/name
+ * of directory dir (convert_node.c). */
 int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name);
+/* Whether the rotation upgrades a format-1 vault (its target is of format
+ * 2, and a format-1 epoch is still in the ring): format-1 objects met in
+ * directories of format 2 were moved there meanwhile and are converted. */
+bool lfs_rot_upgrading(struct walk *w);
+/* Replaces the format-1 symlink or node dirfd/name by its conversion (up:
+ * a format-2 object, else a symlink under the current epoch), its inode,
+ * if the kernel knows it, moved onto the new object. The caller holds the
+ * directory's io_lock exclusively. *forget: the inode could not follow,
+ * the caller makes the kernel forget the name once it let go of the
+ * directory. 1 converted, 0 nothing to do, or -errno. */
+int lfs_rot_replace_node(struct walk *w, int treefd, int dirfd, const char *name, bool up,
+                         bool *forget);
+/* The empty format-1 file dirfd/name (st: its stat) becomes of format 2
+ * in place; its inode, if the kernel knows it, follows. Takes the file's
+ * io_lock: the caller holds no file's. */
+int lfs_rot_up_empty(struct walk *w, int dfd, const char *name, const struct stat *st);
+/* Gives the directory in, open on dfd, the access and modification times
+ * it had before its entries moved (held since, fs/heldtimes.h). */
+void lfs_rot_keep_times(struct lfs_inode *in, int dfd);
 /* The xattrs of proc (a /proc/self/fd path): how many are (or, counting,
  * would be) converted, or -errno. */
 int lfs_rot_convert_xattrs(struct walk *w, const char *proc, bool count_only);

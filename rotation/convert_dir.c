@@ -28,8 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Backing names whose object was replaced (the kernel's cached entries go
- * once the directory is unlocked). */
+/* Backing names whose object was replaced and whose inode could not
+ * follow it (the kernel's cached entries go once the directory is
+ * unlocked). */
 struct names {
 	char **v;
 	size_t n, cap;
@@ -60,43 +61,6 @@ static bool dir_gone(int fd)
 	return st.st_nlink == 0;
 }
 
-/* An empty format-1 file becomes of format 2 in place; its inode, if the
- * kernel knows it, follows. */
-static int up_empty(struct walk *w, int dfd, const char *name, const struct stat *st)
-{
-	struct lfs_fs *fs = w->fs;
-	struct lfs_inode *in = lfs_inode_find(fs, st);
-	if (in)
-		pthread_rwlock_wrlock(&in->io_lock);
-	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	struct stat now;
-	struct lfs_file_header h;
-	struct lfs_irec rec;
-	int e = fd < 0 ? -errno : fstat(fd, &now) < 0 ? -errno : 0;
-	if (e == 0 && now.st_ino != st->st_ino)
-		e = -ESTALE;
-	if (e == 0)
-		e = lfs_up_empty_file(fs->kr, fs->layout.cipher, fd, &now, w->r->target, &h, &rec);
-	if (e == -ENOTEMPTY)
-		e = 0; /* written meanwhile: it has a header, converted as a file */
-	else if (e == 0 && in) {
-		pthread_mutex_lock(&in->meta_lock);
-		in->header = h;
-		in->have_header = true;
-		in->rec = rec;
-		in->have_rec = true;
-		in->fmt = 2;
-		pthread_mutex_unlock(&in->meta_lock);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (in) {
-		pthread_rwlock_unlock(&in->io_lock);
-		lfs_inode_release(fs, in);
-	}
-	return e;
-}
-
 /* Every entry of the format-1 directory open on dfd that has no epoch of
  * its own becomes of format 2, each in one atomic step. */
 static int up_entries(struct walk *w, int dfd, struct names *replaced)
@@ -115,12 +79,12 @@ static int up_entries(struct walk *w, int dfd, struct names *replaced)
 			continue;
 		if (S_ISREG(st.st_mode)) {
 			if (st.st_size == 0)
-				e = up_empty(w, dfd, de->d_name, &st);
+				e = lfs_rot_up_empty(w, dfd, de->d_name, &st);
 			continue;
 		}
-		int n = lfs_up_node(w->fs->kr, w->fs->layout.cipher, w->treefd, dfd, de->d_name,
-		                    w->r->target);
-		if (n > 0)
+		bool forget = false;
+		int n = lfs_rot_replace_node(w, w->treefd, dfd, de->d_name, true, &forget);
+		if (forget)
 			names_add(replaced, de->d_name);
 		e = n < 0 ? n : 0;
 	}
@@ -161,9 +125,7 @@ static int new_image(struct walk *w, struct lfs_inode *in, int dfd, const struct
 	return e;
 }
 
-/* Gives the directory in, open on dfd, the access and modification times
- * it had before its entries moved (held since, fs/heldtimes.h). */
-static void keep_times(struct lfs_inode *in, int dfd)
+void lfs_rot_keep_times(struct lfs_inode *in, int dfd)
 {
 	int e = lfs_times_release(in, dfd);
 	if (e < 0 && e != -ENOENT && e != -ESTALE) /* (removed meanwhile) */
@@ -396,7 +358,7 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		e = 0;
 	}
 	if (dfd >= 0)
-		keep_times(in, dfd);
+		lfs_rot_keep_times(in, dfd);
 	if (metafd >= 0)
 		close(metafd);
 	pthread_rwlock_unlock(&in->io_lock);
@@ -415,36 +377,4 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 	if (!keep_ref)
 		lfs_inode_release(fs, in);
 	return e;
-}
-
-/* Symlinks are replaced by name, so the directory's names must not move
- * meanwhile: its io_lock exclusively. A format-1 symlink toward a format-2
- * epoch becomes of format 2 (its directory's conversion normally did that
- * already). */
-int lfs_rot_convert_link(struct walk *w, struct lfs_inode *dir, int dirfd, const char *name)
-{
-	int tfd = lfs_tree_fd(w->fs, 0); /* where long targets keep their sidecars */
-	if (tfd < 0)
-		return tfd;
-	bool up = lfs_rot_target_format2(w);
-	pthread_rwlock_wrlock(&dir->io_lock);
-	struct stat dst;
-	int e = fstat(dirfd, &dst) < 0 ? -errno : 0;
-	if (e == 0) {
-		lfs_times_hold(dir, &dst); /* a replacement renames in the directory */
-		e = up ? lfs_up_node(w->fs->kr, w->fs->layout.cipher, tfd, dirfd, name,
-		                     w->r->target)
-		       : lfs_relink(w->fs->kr, tfd, dirfd, name);
-		keep_times(dir, dirfd);
-	}
-	pthread_rwlock_unlock(&dir->io_lock);
-	close(tfd);
-	if (e == 1)
-		lfs_fs_forget_entry(w->fs, dir, dirfd, name);
-	if (e == 1) {
-		pthread_mutex_lock(&w->r->lock);
-		w->r->links_done++;
-		pthread_mutex_unlock(&w->r->lock);
-	}
-	return e < 0 ? e : 0;
 }

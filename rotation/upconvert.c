@@ -85,7 +85,7 @@ static ssize_t link_target(struct lfs_keyring *kr, int treefd, int dirfd, const 
 }
 
 int lfs_up_node(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int treefd, int dirfd,
-                const char *name, uint32_t epoch)
+                const char *name, uint32_t epoch, struct lfs_up_made *made)
 {
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -140,6 +140,10 @@ int lfs_up_node(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int treefd, i
 	}
 	if (drop)
 		lfs_link_drop(treefd, hash);
+	if (made) {
+		made->rec = rec;
+		made->h = h;
+	}
 	return 1;
 }
 

@@ -48,13 +48,20 @@ int lfs_up_empty_file(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int fd,
                       const struct stat *st, uint32_t epoch, struct lfs_file_header *h,
                       struct lfs_irec *rec);
 
+/* What lfs_up_node made: the new backing object's record and header. */
+struct lfs_up_made {
+	struct lfs_irec rec;
+	struct lfs_file_header h;
+};
+
 /* A backing symlink, FIFO, socket or device node dirfd/name becomes a
  * regular backing file of format 2 under epoch (a symlink's target
  * decrypted under any live epoch, a long one read from the link store in
  * treefd, whose sidecar goes when this was its last name). 1 when
- * converted, 0 when it is a staging marker (left alone), or -errno. */
+ * converted (made, if not NULL, receives the new object's record and
+ * header), 0 when it is a staging marker (left alone), or -errno. */
 int lfs_up_node(struct lfs_keyring *kr, enum lfs_cipher_id cipher, int treefd, int dirfd,
-                const char *name, uint32_t epoch);
+                const char *name, uint32_t epoch, struct lfs_up_made *made);
 
 /* The version-2 .lethefs.dir image of the directory open on dfd under
  * new_m (its public part: the directory id kept, the epoch to be), with

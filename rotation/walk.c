@@ -148,9 +148,23 @@ static void visit_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const c
 }
 
 /* An empty file has no header to re-seal, but its xattrs (and ACLs) are
- * under the old epoch all the same. */
-static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name)
+ * under the old epoch all the same. While the rotation upgrades the vault,
+ * it is of format 1 (a format-2 file has a header) and in a directory
+ * converted already (the directory's conversion did the others): moved
+ * there since, and converted now. */
+static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, const char *name,
+                             const struct stat *st)
 {
+	if (lfs_rot_upgrading(w)) {
+		w->found++;
+		int e = 0;
+		if (!w->count_only) {
+			lfs_rot_batch_drain(w); /* it takes the file's io_lock */
+			e = lfs_rot_up_empty(w, dfd, name, st);
+		}
+		if (e < 0 && e != -ENOENT && e != -ESTALE)
+			lfs_rot_note_error(w, "file", lfs_treewalk_path(tw), name, e);
+	}
 	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -162,6 +176,21 @@ static void visit_empty_file(struct walk *w, struct lfs_treewalk *tw, int dfd, c
 	else
 		w->found += (uint64_t)x;
 	close(fd);
+}
+
+/* Converts the symlink or node dirfd/name (what: which, for the log). */
+static void convert_node(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
+                         const char *name, const char *what)
+{
+	/* Without the directory's inode because it was renamed or removed
+	 * under the walk since it was entered: the object is left to the
+	 * counting walk. */
+	if (!lv->inode && lv->hold_err == ENOENT)
+		return;
+	lfs_rot_batch_drain(w); /* the conversion takes the directory's io_lock */
+	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -lv->hold_err;
+	if (e < 0 && e != -ENOENT)
+		lfs_rot_note_error(w, what, lfs_treewalk_path(tw), name, e);
 }
 
 static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
@@ -179,8 +208,11 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 		return; /* a staging directory's marker, not a link to rotate */
 	/* Toward a format-2 epoch a format-1 symlink is converted with its
 	 * directory (convert_dir.c), which is then counted: one met here is in
-	 * a directory of format 2 already, where it is refused (planted). */
-	if (lfs_rot_target_format2(w))
+	 * a directory of format 2 already. In a format-2 vault it is refused
+	 * there (planted); while the rotation upgrades the vault it was moved
+	 * there meanwhile, and is converted whatever its epoch. */
+	bool up = lfs_rot_target_format2(w);
+	if (up && !lfs_rot_upgrading(w))
 		return;
 	if (w->count_only) {
 		/* A long target lives in the tree's link store (fs/longlink.h). */
@@ -193,20 +225,26 @@ static void visit_link(struct walk *w, struct lfs_treewalk *tw, struct level *lv
 	if (w->count_only) {
 		if (lfs_link_decrypt_any(w->fs->kr, enc, (size_t)n, out, &ep) < 0)
 			lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, -EIO);
-		else if (ep != w->r->target)
+		else if (up || ep != w->r->target)
 			w->found++;
 		sodium_memzero(out, sizeof(w->x->link_plain));
 		return;
 	}
-	/* Without the directory's inode because it was renamed or removed
-	 * under the walk since it was entered: the link is left to the
-	 * counting walk. */
-	if (!lv->inode && lv->hold_err == ENOENT)
+	convert_node(w, tw, lv, dfd, name, "symlink");
+}
+
+/* A FIFO, socket or device node is of format 1: while the rotation
+ * upgrades the vault, one met here (in a directory of format 2 already)
+ * was moved there meanwhile, and is converted (else it stays, refused
+ * where only format 2 may be, or served in a format-1 vault). */
+static void visit_node(struct walk *w, struct lfs_treewalk *tw, struct level *lv, int dfd,
+                       const char *name)
+{
+	if (!lfs_rot_upgrading(w))
 		return;
-	lfs_rot_batch_drain(w); /* the link's conversion takes the directory's io_lock */
-	int e = lv->inode ? lfs_rot_convert_link(w, lv->inode, dfd, name) : -lv->hold_err;
-	if (e < 0)
-		lfs_rot_note_error(w, "symlink", lfs_treewalk_path(tw), name, e);
+	w->found++;
+	if (!w->count_only)
+		convert_node(w, tw, lv, dfd, name, "special file");
 }
 
 static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, void *level)
@@ -226,9 +264,11 @@ static int entry(void *ctx, struct lfs_treewalk *tw, int dfd, const char *name, 
 	if (S_ISREG(st.st_mode) && st.st_size > 0)
 		visit_file(w, tw, dfd, name);
 	else if (S_ISREG(st.st_mode))
-		visit_empty_file(w, tw, dfd, name);
+		visit_empty_file(w, tw, dfd, name, &st);
 	else if (S_ISLNK(st.st_mode))
 		visit_link(w, tw, level, dfd, name);
+	else
+		visit_node(w, tw, level, dfd, name);
 	return 0;
 }
 

@@ -37,6 +37,11 @@
  *   LFS_FAULT_SEED    power-cut: the seed of the page choices (default 1)
  *   LFS_FAULT_POWER_MAX_MB power-cut: the bound on remembered pages
  *                     (default 256); above it the process exits 99
+ *   LFS_FAULT_DELAY_MS  wait this long before each wanted call whose path
+ *   LFS_FAULT_DELAY_MATCH  (a rename's source) contains this string (races
+ *                     made wide: 60-rotate-concurrent.bats); the wait comes
+ *                     before the serialising mutex, so other threads'
+ *                     calls go on meanwhile
  *
  * Log line (tab-separated): pid, number, kind, function, path below the
  * vault, detail (offset/length, target of a rename, flags), and what happened:
@@ -85,6 +90,8 @@ static struct {
 	enum mode mode;
 	int err;
 	bool spare;
+	long delay_ms;
+	const char *delay_match;
 	unsigned long count;
 	bool shorted; /* short-write done */
 	pthread_mutex_t lock;
@@ -195,6 +202,9 @@ __attribute__((constructor)) static void shim_init(void)
 	S.spare = spare && strcmp(spare, "1") == 0;
 	if (S.mode == M_POWER_CUT)
 		power_init();
+	const char *delay = getenv("LFS_FAULT_DELAY_MS");
+	S.delay_ms = delay ? strtol(delay, NULL, 10) : 0;
+	S.delay_match = getenv("LFS_FAULT_DELAY_MATCH");
 	S.active = true;
 }
 
@@ -278,6 +288,10 @@ bool shim_wanted(struct call *c, enum kind k, const char *func, int dirfd, const
 	}
 	if (!c->rel && other_rel)
 		c->rel = c->path;
+	if (c->rel && S.delay_ms > 0 && S.delay_match && strstr(c->path, S.delay_match)) {
+		struct timespec ts = {S.delay_ms / 1000, (S.delay_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	return c->rel != NULL;
 }
 

@@ -36,6 +36,41 @@ teardown() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
+@test "format 1: symlinks and FIFOs held through the upgrading rotation keep their links and targets" {
+	# Their conversion renames a new backing object over the name. The
+	# kernel's inode stayed on the old one: no links, and once the old
+	# epoch was retired its target no longer decrypted (EIO, "symlink
+	# target of inode N does not authenticate"). Now the inode follows.
+	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
+	INIT_ARGS=(--format 1)
+	setup_vault
+	mount_logged
+	long=$(printf 'T%.0s' $(seq 300))
+	mkdir -p "$MNT/d/e"
+	ln -s short-target "$MNT/d/l"
+	ln -s "$long" "$MNT/d/e/long"
+	mkfifo "$MNT/d/p" "$MNT/p"
+	rm -f "$T/ready" "$T/stop"
+	# (holders: the teardown stops it, by the stop file, if this fails.)
+	python3 "$BATS_TEST_DIRNAME/rot_heldnodes.py" "$T/ready" "$T/stop" "$MNT/d/l=short-target" \
+		"$MNT/d/e/long=$long" "$MNT/d/p=fifo" "$MNT/p=fifo" >"$T/held" 2>&1 &
+	holders=$!
+	wait_for_file "$T/ready"
+	"$LETHEFS" rotate --wait "$MNT"
+	sleep 1.1 # the kernel's attributes time out: a stat asks the daemon
+	touch "$T/stop"
+	st=0
+	wait "$holders" || st=$?
+	holders=
+	cat "$T/held" >&3
+	[ "$st" = 0 ]
+	[ "$(readlink "$MNT/d/e/long")" = "$long" ]
+	[ -p "$MNT/d/p" ]
+	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
 @test "a rotation keeps the times of directories and of what is in them (format 1)" {
 	# Format 1: symlinks are backing symlinks, replaced by a rename.
 	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
@@ -136,19 +171,26 @@ keeps_times() {
 }
 
 @test "format 1: the same workloads through the rotation that upgrades the vault, then another" {
-	# Known to fail (docs/ROTATION.md, "Not done yet"): a symlink or node
-	# replaced by its conversion stays cached in the kernel under its
-	# name for a moment (nlink 0, then EIO once the old epoch is gone),
-	# and a rename onto an empty directory being converted leaves its
-	# old target behind until the next recovery. LETHEFS_ROTCONC_FORMAT1=1
+	# Found by it, and fixed (docs/ROTATION.md): a symlink or node replaced
+	# by its conversion stayed cached in the kernel under its name (no
+	# links, then EIO once the old epoch was gone); a rename onto an
+	# empty directory being converted left its old target behind; an
+	# empty file, symlink or node moved from a directory not converted
+	# yet into one converted already was refused (EIO) as planted; a stat
+	# in the middle of a file's conversion to format 2 showed the backing
+	# file's mode. Each name of a symlink becomes its own object when a
+	# vault is upgraded (docs/FORMAT.md 14.7): the attackers make no
+	# second name of one here. Still failing about 1 run in 7 (docs/
+	# ROTATION.md, "Not done yet": a directory moved twice escapes both
+	# walks of a pass, and its epoch is retired); LETHEFS_ROTCONC_FORMAT1=1
 	# runs it.
-	[ "${LETHEFS_ROTCONC_FORMAT1:-0}" = 1 ] || skip "known to fail: LETHEFS_ROTCONC_FORMAT1=1 runs it"
+	[ "${LETHEFS_ROTCONC_FORMAT1:-0}" = 1 ] || skip "fails 1 run in 7: LETHEFS_ROTCONC_FORMAT1=1 runs it"
 	rm -rf "$T" # (a new one: setup_vault reuses only an empty $T)
 	INIT_ARGS=(--format 1)
 	setup_vault
+	export ROT_ATTACK_FORMAT1=1
 	rotconc_round ""
 }
-
 
 @test "directories removed while the rotation converts them: no error, nothing half converted" {
 	# An rmdir locks its parent's names, not the directory's: it may
@@ -166,6 +208,45 @@ keeps_times() {
 	[[ "$output" == *'"rotation_state":"idle"'* ]]
 	[[ "$output" == *'"rotation_errors":0'* ]]
 	rotconc_clean_log
+	unmount_vault
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
+
+@test "a rename onto an empty directory the rotation is converting waits for it: nothing left behind" {
+	# A rename locked its parents' names, not the replaced directory's: it
+	# replaced a directory the rotation was converting at that moment
+	# (the conversion's temporary metadata beside the old, then removed
+	# under it), which was left as .lethefs.tmp.* until the next recovery
+	# or made the conversion fail. The shim holds each conversion 300 ms
+	# before its new metadata goes in place, and the rename comes then.
+	mount_logged() { # (the daemon under the shim, armed below)
+		env LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
+			LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=rename,rmdir \
+			LFS_FAULT_DELAY_MS=300 LFS_FAULT_DELAY_MATCH=/.lethefs.tmp. \
+			"$LETHEFS" mount -f --passfile "$T/pass" "$VAULT" "$MNT" 2>"$T/daemon.log" &
+		for _ in $(seq 100); do
+			mountpoint -q "$MNT" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	mount_logged
+	for i in $(seq 6); do mkdir "$MNT/t$i" "$MNT/s$i"; done
+	touch "$T/armed"
+	"$LETHEFS" rotate "$MNT"
+	run python3 "$BATS_TEST_DIRNAME/rot_renamer.py" "$MNT" "$VAULT/d" 6
+	echo "$output"
+	[ "$status" = 0 ]
+	"$LETHEFS" rotate --wait "$MNT"
+	run "$LETHEFS" status --json "$MNT"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	[ "$(ls "$MNT")" = "$(printf 't%s\n' 1 2 3 4 5 6)" ]
+	run find "$VAULT/d" -name '.lethefs.tmp.*'
+	[ -z "$output" ]
+	assert_no_match 'left as' "$T/daemon.log"
+	rotconc_clean_log
+	rm "$T/armed"
 	unmount_vault
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }

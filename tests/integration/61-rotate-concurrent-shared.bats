@@ -155,3 +155,47 @@ teardown() {
 	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
 	HOSTS_DIR=
 }
+
+@test "shared, two hosts: an rmdir on one of a directory the other's rotation is converting waits for it" {
+	# The rmdir took no lock of the removed directory: it emptied it of
+	# the other host's temporary metadata in the middle of the conversion,
+	# which failed, or met what the conversion wrote next (ENOTEMPTY for
+	# an empty directory). The shim holds each conversion on host A
+	# 300 ms before its new metadata goes in place, and each removal on
+	# host B 300 ms before its last step; B removes a directory then.
+	HOSTS_DIR=$T
+	mkdir -p "$T/mA" "$T/mB"
+	hosts_start rcA rcB
+	for h in A B; do
+		on_host rc$h env LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
+			LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=rename,rmdir \
+			LFS_FAULT_DELAY_MS=300 LFS_FAULT_DELAY_MATCH=/.lethefs.tmp. \
+			"$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" "$T/m$h" 2>"$T/log$h" &
+		for _ in $(seq 100); do
+			on_host rc$h mountpoint -q "$T/m$h" && break
+			sleep 0.1
+		done
+	done
+	for i in $(seq 8); do on_host rcA mkdir "$T/mA/t$i"; done
+	touch "$T/armed"
+	on_host rcA "$LETHEFS" rotate "$T/mA"
+	run on_host rcB python3 "$BATS_TEST_DIRNAME/rot_renamer.py" "$T/mB" "$VAULT/d" 8 rmdir
+	echo "$output"
+	[ "$status" = 0 ]
+	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
+	run on_host rcA "$LETHEFS" status --json "$T/mA"
+	echo "$output"
+	[[ "$output" == *'"rotation_errors":0'* ]]
+	[ -z "$(on_host rcA ls "$T/mA")" ]
+	run find "$VAULT/d" -name '.lethefs.tmp.*'
+	[ -z "$output" ]
+	for h in A B; do
+		T_LOG=$T/log$h
+		if grep -v 'no system log here' "$T_LOG" | grep -Ei 'does not authenticate|half converted|undone|cannot|failed|error|left as' >&3; then
+			false
+		fi
+	done
+	rm "$T/armed"
+	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}

@@ -133,6 +133,12 @@ class Attack:
 
     def op_link(self):
         a, b = self.rel(), self.rel()
+        # ROT_ATTACK_FORMAT1=1: the rotation that upgrades a format-1 vault
+        # makes each name of a symlink its own object (docs/FORMAT.md
+        # 14.7), so no second name is given to one.
+        if os.environ.get("ROT_ATTACK_FORMAT1") == "1" and \
+                os.path.islink(os.path.join(self.roots[1], a)):
+            return
         self.both(f"link {a} {b}", lambda root: os.link(os.path.join(root, a),
                                                          os.path.join(root, b)))
 

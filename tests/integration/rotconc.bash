@@ -124,7 +124,11 @@ rotconc_round() {
 	"$LETHEFS" rotate --wait "$MNT"
 	run "$LETHEFS" status --json "$MNT"
 	echo "$output"
-	[[ "$output" == *'"rotation_errors":0'* ]]
+	if [[ "$output" != *'"rotation_errors":0'* ]]; then
+		echo "# the daemon's log, but for info lines:" >&3
+		grep -v ' info: ' "$T/daemon.log" | head -20 >&3
+		return 1
+	fi
 	rotconc_stop_and_check
 	rotconc_clean_log
 	unmount_vault
