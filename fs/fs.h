@@ -191,10 +191,17 @@ struct lfs_backing;
 
 struct lfs_fs {
 	struct lfs_keyring *kr;
-	_Atomic int access;                  /* enum lfs_access */
-	_Atomic uint64_t lock_gen;           /* bumped by every lock: older handles fail EIO */
-	_Atomic long open_files;             /* file handles currently open */
-	_Atomic long open_dirs;              /* directory handles currently open */
+	_Atomic int access;        /* enum lfs_access */
+	_Atomic uint64_t lock_gen; /* bumped by every lock: older handles fail EIO */
+	_Atomic long open_files;   /* file handles currently open */
+	_Atomic long open_dirs;    /* directory handles currently open */
+	/* Renames and links through the mount, counted when they begin and
+	 * when they end: a rotation retires an old epoch only after a count
+	 * of the tree during which no name moved (rotation/rotate.c). */
+	_Atomic uint64_t moves_begun, moves_ended;
+	/* Set by a rotation whose counts names keep moving under: renames
+	 * and links wait until its next count is over (fs/ops_link.c). */
+	_Atomic bool moves_barrier;
 	_Atomic int64_t last_active;         /* CLOCK_MONOTONIC seconds of the last request */
 	_Atomic int64_t acl_asked;           /* the same, of the last getxattr of an ACL */
 	struct fuse_session *se;             /* for cache invalidation; set after mount */

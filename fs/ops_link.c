@@ -35,6 +35,22 @@ static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, 
 	return 0;
 }
 
+/* A rename or a link begins: counted for the rotation (fs.h), after
+ * waiting out a count it has asked to hold names still for. One that
+ * counted itself just as the barrier went up takes it back (so the count
+ * sees it end) and waits too. */
+static void move_begin(struct lfs_fs *fs)
+{
+	for (;;) {
+		atomic_fetch_add(&fs->moves_begun, 1);
+		if (!atomic_load(&fs->moves_barrier))
+			return;
+		atomic_fetch_add(&fs->moves_ended, 1);
+		while (atomic_load(&fs->moves_barrier))
+			usleep(2000);
+	}
+}
+
 void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
 {
 	struct lfs_fs *fs = lfs_req_fs(req);
@@ -44,8 +60,10 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 	struct fuse_entry_param e;
 	char proc[LFS_PROC_PATH_MAX];
 	int ifd, pfd;
+	move_begin(fs);
 	int r = pin_two(fs, inode, parent, &ifd, &pfd);
 	if (r < 0) {
+		atomic_fetch_add(&fs->moves_ended, 1);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -64,6 +82,7 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	lfs_inode_unpin(fs, inode);
+	atomic_fetch_add(&fs->moves_ended, 1);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -315,8 +334,10 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		return;
 	}
 	int pfd, npfd;
+	move_begin(fs);
 	int r = pin_two(fs, parent, newparent, &pfd, &npfd);
 	if (r < 0) {
+		atomic_fetch_add(&fs->moves_ended, 1);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -386,5 +407,6 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		lfs_bname_drop_sidecar(pfd, &from);
 	lfs_inode_unpin(fs, newparent);
 	lfs_inode_unpin(fs, parent);
+	atomic_fetch_add(&fs->moves_ended, 1);
 	fuse_reply_err(req, -r);
 }

@@ -260,7 +260,30 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	bool ready = lfs_rot_hosts_ready(r);
 	w.count_only = true;
 	w.found = w.errors = w.files = w.bytes = 0;
+	/* A name moved while the count runs (a rename or a link, from a part
+	 * it has not reached into one it has passed) may hide an object
+	 * under an old epoch from both walks: only a count during which none
+	 * began, none ended and none was under way proves nothing is left. */
+	/* After two counts voided so, renames and links wait for the next
+	 * one (a workload that renames all the time would keep the older
+	 * epochs forever); those under way end first. */
+	struct lfs_fs *fs = r->env.fs;
+	bool barrier = r->moved_counts >= 2;
+	if (barrier) {
+		lfs_info("rotation: names keep moving while the tree is counted; renames and "
+		         "links wait until the next count is over");
+		atomic_store(&fs->moves_barrier, true);
+		while (atomic_load(&fs->moves_begun) != atomic_load(&fs->moves_ended))
+			usleep(1000);
+	}
+	uint64_t begun = atomic_load(&fs->moves_begun), ended = atomic_load(&fs->moves_ended);
 	lfs_rot_walk(&w);
+	uint64_t begun_after = atomic_load(&fs->moves_begun);
+	bool moved =
+	    begun_after != begun || atomic_load(&fs->moves_ended) != ended || begun_after != ended;
+	if (barrier)
+		atomic_store(&fs->moves_barrier, false);
+	r->moved_counts = moved ? r->moved_counts + 1 : 0;
 	/* Stopped, or a lock came while it counted: what it found is void
 	 * (objects met without keys were skipped, not counted), so nothing may
 	 * be retired on its word. Paused; the next pass starts over. */
@@ -289,6 +312,11 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	}
 	if (w.found > 0 || !(ready && lfs_rot_hosts_ready(r)))
 		return; /* the next pass converts what is left */
+	if (moved) {
+		lfs_info("rotation: names moved while the tree was counted; counting again "
+		         "before the older epochs go");
+		return;
+	}
 	/* A lock in the middle leaves the rest on the keyring (whose file no
 	 * longer names what was retired): the next pass after the unlock
 	 * counts again and retires it. */

@@ -66,6 +66,7 @@ struct lfs_rotation {
 	uint64_t dirs_done, links_done, xattrs_done, errors, passes;
 	int pause_err;           /* LFS_ROT_HELD: why (positive errno) */
 	unsigned failing_passes; /* converting passes in a row with errors */
+	unsigned moved_counts;   /* counts in a row voided by names moving */
 	/* Directories left half converted on the live mount (convert_dir.c),
 	 * each held (one inode reference) so that its cached metadata, which
 	 * says to look for names under both epochs, outlives the kernel's

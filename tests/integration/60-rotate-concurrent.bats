@@ -167,6 +167,16 @@ keeps_times() {
 	echo "# $(cat "$T/moved") rounds of renames" >&3
 	[[ "$output" == *'"rotation_errors":0,'* ]]
 	[ "$(cat "$MNT/mv/m7/f30")" = 30 ]
+	# An object moved twice at the wrong moments escapes both walks of a
+	# pass: no count during which a name moved may retire an epoch, and
+	# after two such counts renames wait for the next one (else this
+	# mover would keep the old epochs forever, and rotate --wait above
+	# would not return).
+	grep -q "names moved while the tree was counted; counting again" "$T/daemon.log"
+	grep -q "renames and links wait until the next count is over" "$T/daemon.log"
+	for i in $(seq 0 39); do
+		[ "$(cat "$MNT/mv/m$i/f30")" = 30 ]
+	done
 	rotconc_clean_log
 }
 
