@@ -17,6 +17,23 @@ teardown() {
 	teardown_vault
 }
 
+# Hosts rcA and rcB, each with the vault mounted -o shared on $T/mA or
+# $T/mB (its log in $T/logA or $T/logB), with the environment given
+# before the command (env VAR=... : the fault shim for one test).
+two_hosts() {
+	HOSTS_DIR=$T
+	mkdir -p "$T/mA" "$T/mB"
+	hosts_start rcA rcB
+	for h in A B; do
+		on_host rc$h env "$@" "$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" \
+			"$T/m$h" 2>"$T/log$h" &
+		for _ in $(seq 100); do
+			on_host rc$h mountpoint -q "$T/m$h" && break
+			sleep 0.1
+		done
+	done
+}
+
 @test "shared: names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
 	rotconc_round 12 -o shared # (12: a shared mount creates them slower)
 }
@@ -39,17 +56,7 @@ teardown() {
 }
 
 @test "shared, two hosts: one rotates while both work; each sees what ext4 gives, and the other's files" {
-	HOSTS_DIR=$T
-	mkdir -p "$T/mA" "$T/mB"
-	hosts_start rcA rcB
-	for h in A B; do
-		on_host rc$h "$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" "$T/m$h" \
-			2>"$T/log$h" &
-		for _ in $(seq 100); do
-			on_host rc$h mountpoint -q "$T/m$h" && break
-			sleep 0.1
-		done
-	done
+	two_hosts
 	on_host rcA bash -c "source '$BATS_TEST_DIRNAME/rotconc.bash'; MNT='$T/mA' rotconc_bulk 12"
 	rm -f "$T/stop"
 	attackers=()
@@ -118,17 +125,7 @@ teardown() {
 	# cross-host name lock, which reads the metadata again) or not (names
 	# its metadata does not explain make it read both again). Without
 	# the restart 3,816 names were missing.
-	HOSTS_DIR=$T
-	mkdir -p "$T/mA" "$T/mB"
-	hosts_start rcA rcB
-	for h in A B; do
-		on_host rc$h "$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" "$T/m$h" \
-			2>"$T/log$h" &
-		for _ in $(seq 100); do
-			on_host rc$h mountpoint -q "$T/m$h" && break
-			sleep 0.1
-		done
-	done
+	two_hosts
 	seq -f 'patient-record-%05g.hl7' 1 4000 >"$T/names"
 	on_host rcA sh -c "mkdir '$T/mA/d' && cd '$T/mA/d' && xargs touch <'$T/names'"
 	on_host rcB python3 "$BATS_TEST_DIRNAME/paused_lister.py" "$T/mB/d" "$T/names" 100 \
@@ -163,19 +160,9 @@ teardown() {
 	# an empty directory). The shim holds each conversion on host A
 	# 300 ms before its new metadata goes in place, and each removal on
 	# host B 300 ms before its last step; B removes a directory then.
-	HOSTS_DIR=$T
-	mkdir -p "$T/mA" "$T/mB"
-	hosts_start rcA rcB
-	for h in A B; do
-		on_host rc$h env LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
-			LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=rename,rmdir \
-			LFS_FAULT_DELAY_MS=300 LFS_FAULT_DELAY_MATCH=/.lethefs.tmp. \
-			"$LETHEFS" mount -f -o shared --passfile "$T/pass" "$VAULT" "$T/m$h" 2>"$T/log$h" &
-		for _ in $(seq 100); do
-			on_host rc$h mountpoint -q "$T/m$h" && break
-			sleep 0.1
-		done
-	done
+	two_hosts LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
+		LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=rename,rmdir \
+		LFS_FAULT_DELAY_MS=300 LFS_FAULT_DELAY_MATCH=/.lethefs.tmp.
 	for i in $(seq 8); do on_host rcA mkdir "$T/mA/t$i"; done
 	touch "$T/armed"
 	on_host rcA "$LETHEFS" rotate "$T/mA"
