@@ -116,7 +116,7 @@ two_hosts() {
 }
 
 @test "shared, two hosts: a listing paused while the other host's rotation converts its directory lists every entry once" {
-	# Host B lists a 4,000-entry directory and stops after 100 names
+	# Host B lists a 2,000-entry directory and stops after 100 names
 	# (the rest come in later READDIR calls); host A rotates, and the
 	# listing resumes the moment A has renamed the directory's entries.
 	# B's next call must notice that the names moved (the listing starts
@@ -124,9 +124,9 @@ two_hosts() {
 	# whether B has taken A's keyring change by then (its calls take the
 	# cross-host name lock, which reads the metadata again) or not (names
 	# its metadata does not explain make it read both again). Without
-	# the restart 3,816 names were missing.
+	# the restart 3,816 names of 4,000 were missing.
 	two_hosts
-	seq -f 'patient-record-%05g.hl7' 1 4000 >"$T/names"
+	seq -f 'patient-record-%05g.hl7' 1 2000 >"$T/names"
 	on_host rcA sh -c "mkdir '$T/mA/d' && cd '$T/mA/d' && xargs touch <'$T/names'"
 	on_host rcB python3 "$BATS_TEST_DIRNAME/paused_lister.py" "$T/mB/d" "$T/names" 100 \
 		"$T/paused" "$T/resume" >"$T/listed" 2>&1 &
