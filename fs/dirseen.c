@@ -87,7 +87,8 @@ static int cmp_u64(const void *a, const void *b)
 
 bool lfs_dirseen_restart(struct lfs_dirseen *s)
 {
-	qsort(s->h, s->n, sizeof(*s->h), cmp_u64);
+	if (s->n > 0) /* (no array yet when nothing was returned: qsort wants one) */
+		qsort(s->h, s->n, sizeof(*s->h), cmp_u64);
 	s->sorted = s->n;
 	s->filtering = s->n > 0;
 	return !s->lost;
