@@ -36,18 +36,19 @@ static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, 
 }
 
 /* A rename or a link begins: counted for the rotation (fs.h), after
- * waiting out a count it has asked to hold names still for. One that
- * counted itself just as the barrier went up takes it back (so the count
- * sees it end) and waits too. */
+ * waiting out a count it has asked to hold names still for. The barrier is
+ * looked at before the count is touched, so that waiting renames do not
+ * spoil the count they wait for; one that counted itself just as the
+ * barrier went up takes it back (the count then sees it end) and waits. */
 static void move_begin(struct lfs_fs *fs)
 {
 	for (;;) {
+		while (atomic_load(&fs->moves_barrier))
+			usleep(2000);
 		atomic_fetch_add(&fs->moves_begun, 1);
 		if (!atomic_load(&fs->moves_barrier))
 			return;
 		atomic_fetch_add(&fs->moves_ended, 1);
-		while (atomic_load(&fs->moves_barrier))
-			usleep(2000);
 	}
 }
 

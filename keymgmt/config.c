@@ -358,6 +358,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!section_known(section, strlen(section)))
 		return fail(ps, "unknown section [%s]%s", section, "");
+	/* "key:;x" reads as the value ";x", but written back as "key = ;x"
+	 * the ';' after a space starts a comment: such a value would not
+	 * survive the next rewrite of the file (found by fuzz_config). */
+	if (value[0] == ';' || value[0] == '#')
+		return fail(ps, "the value of '%s' begins with a comment character%s", name, "");
 	return parse_key(ps, section, name, value);
 }
 

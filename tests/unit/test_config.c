@@ -115,6 +115,16 @@ static void test_format_enospc(void **state)
 
 /* ---- errors ---------------------------------------------------------- */
 
+/* "log:;x" read as the value ";x" but was written back as "log = ;x",
+ * which reads as an empty value (a comment): found by fuzz_config. A
+ * value may not begin with a comment character. */
+static void test_value_starting_with_comment_char(void **state)
+{
+	(void)state;
+	EXPECT_ERROR(VALID "[audit]\nlog:;format\n", "'log'", "comment character");
+	EXPECT_ERROR(VALID "[audit]\nlog=#x\n", "'log'", "comment character");
+}
+
 static void test_unknown_section(void **state)
 {
 	(void)state;
@@ -478,6 +488,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_value_starting_with_comment_char),
 	    cmocka_unit_test(test_booleans),
 	    cmocka_unit_test(test_inline_comments),
 	    cmocka_unit_test(test_staging_defaults),
