@@ -34,6 +34,16 @@ two_hosts() {
 	done
 }
 
+# Both hosts' logs hold no rotation error; the hosts stop.
+two_hosts_done() {
+	for h in A B; do
+		cp "$T/log$h" "$T/daemon.log"
+		rotconc_clean_log
+	done
+	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
+	HOSTS_DIR=
+}
+
 @test "shared: names, contents, xattrs, held descriptors, mappings and walkers through two rotations: as on ext4" {
 	rotconc_round 12 -o shared # (12: a shared mount creates them slower)
 }
@@ -106,12 +116,7 @@ two_hosts() {
 	# Each host sees the other's tree as its writer left it.
 	on_host rcA diff -r --no-dereference "$T/mA/wB" "$T/ref/wB"
 	on_host rcB diff -r --no-dereference "$T/mB/wA" "$T/ref/wA"
-	for h in A B; do
-		cp "$T/log$h" "$T/daemon.log"
-		rotconc_clean_log
-	done
-	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
-	HOSTS_DIR=
+	two_hosts_done
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
@@ -145,12 +150,7 @@ two_hosts() {
 	wait "$lister" || st=$?
 	cat "$T/listed"
 	[ "$st" = 0 ]
-	for h in A B; do
-		cp "$T/log$h" "$T/daemon.log"
-		rotconc_clean_log
-	done
-	hosts_stop "lethefs mount .*$VAULT" rcA rcB || true
-	HOSTS_DIR=
+	two_hosts_done
 }
 
 @test "shared, two hosts: an rmdir on one of a directory the other's rotation is converting waits for it" {
