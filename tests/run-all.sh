@@ -68,17 +68,29 @@ if [ "$which" = all ]; then
 fi
 
 if [ "$which" != integration ]; then
+	# The test binaries run two at a time (LETHEFS_UNIT_JOBS): the three
+	# tail-crash sweeps alone take most of a minute each, one core apiece.
+	# Each writes its own TAP; they are counted in name order after.
+	units=()
 	for t in "$top/$build"/tests/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
 		# A binary whose source is gone (a test file split or renamed)
 		# would count its tests twice.
 		[ -e "$top/tests/unit/$name.c" ] || continue
-		CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$logdir/$name.tap" 2>&1
-		rc=$?
+		units+=("$t")
+	done
+	# The longest first, so that the two jobs end together.
+	printf '%s\n' "${units[@]}" | awk '{ print (/tail_crash/ ? 0 : 1) " " $0 }' |
+		sort -k1,1n -s | cut -d' ' -f2- |
+		LOGDIR=$logdir xargs -r -d '\n' -P "${LETHEFS_UNIT_JOBS:-2}" -I{} sh -c \
+			't=$1; n=$(basename "$t"); CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$LOGDIR/$n.tap" 2>&1; echo $? >"$LOGDIR/$n.urc"' sh {}
+	for t in "${units[@]}"; do
+		name=$(basename "$t")
+		rc=$(cat "$logdir/$name.urc" 2>/dev/null || echo missing)
 		count_tap "$logdir/$name.tap"
 		grep -E '^not ok' "$logdir/$name.tap" | sed "s/^/[$name] /"
-		if [ $rc -ne 0 ] && ! grep -qE '^not ok' "$logdir/$name.tap"; then
+		if [ "$rc" != 0 ] && ! grep -qE '^not ok' "$logdir/$name.tap"; then
 			echo "[$name] exited $rc without reporting a failure"
 			cat "$logdir/$name.tap"
 			fail=$((fail + 1))
@@ -111,6 +123,28 @@ if [ "$which" = all ]; then
 	else
 		report_rule format
 	fi
+fi
+
+# cppcheck and the fuzzing smoke need only the CPU: they run at the lowest
+# priority beside the integration tests (which wait on mounts, daemons,
+# GlusterFS and disks much of the time) and are reported after them.
+# Whoever runs one suite alone still gets them in turn.
+fuzz_wanted=0
+if [ "$which" = all ] && [ "${LETHEFS_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
+	fuzz_wanted=1
+fi
+if [ "$which" = all ]; then
+	(
+		if command -v cppcheck >/dev/null; then
+			nice -n 19 make -s -C "$top" cppcheck >"$logdir/cppcheck.log" 2>&1
+			echo $? >"$logdir/cppcheck.rc"
+		fi
+		if [ "$fuzz_wanted" = 1 ]; then
+			nice -n 19 sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-5}" >"$logdir/fuzz.log" 2>&1
+			echo $? >"$logdir/fuzz.rc"
+		fi
+	) &
+	background_checks=$!
 fi
 
 # What the integration tests leave on the machine: users and groups (the
@@ -295,8 +329,11 @@ if [ "$which" != unit ]; then
 fi
 
 # Static analysis is part of the suite: cppcheck must stay silent.
+if [ "$which" = all ]; then
+	wait "$background_checks"
+fi
 if [ "$which" = all ] && command -v cppcheck >/dev/null; then
-	if make -s -C "$top" cppcheck >"$logdir/cppcheck.log" 2>&1; then
+	if [ "$(cat "$logdir/cppcheck.rc" 2>/dev/null)" = 0 ]; then
 		pass=$((pass + 1))
 		echo "ok cppcheck"
 	else
@@ -320,8 +357,8 @@ if [ "$which" = all ]; then
 fi
 
 # A short fuzzing smoke run of every on-disk parser (longer: make fuzz).
-if [ "$which" = all ] && [ "${LETHEFS_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
-	if sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-5}" >"$logdir/fuzz.log" 2>&1; then
+if [ "$fuzz_wanted" = 1 ]; then
+	if [ "$(cat "$logdir/fuzz.rc" 2>/dev/null)" = 0 ]; then
 		pass=$((pass + 1))
 		echo "ok fuzz smoke ($(grep -c ': ok' "$logdir/fuzz.log") targets)"
 	else
