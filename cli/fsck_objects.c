@@ -224,7 +224,7 @@ void lfs_fsck_check_attrs(struct fsck *f, const struct lfs_dirmeta *pm, int dirf
 	if (r == -EIO) {
 		char what[160];
 		snprintf(what, sizeof(what), "%s%s", why,
-		         strstr(why, "served as") ? " by mounts" : " (refused by mounts)");
+		         strstr(why, "served ") ? " by mounts" : " (refused by mounts)");
 		lfs_fsck_problem(f, path, what);
 		return;
 	}

@@ -252,7 +252,7 @@ static int load_reg(struct lfs_fs *fs, struct lfs_inode *in, int fd, int rfd, co
 			if (rec.type != LFS_IREC_REG)
 				return refuse(v,
 				              "inode attribute flag on a file that is not regular");
-			ar = lfs_iattr_for_header(fs, fd, &h, &arec, &awhy);
+			ar = lfs_iattr_for_header(fs, fd, &h, &rec, &arec, &awhy);
 			if (ar == -EIO)
 				return refuse(v, awhy);
 			if (ar < 0)

@@ -133,7 +133,7 @@ int lfs_iattr_write(struct lfs_fs *fs, int fd, uint32_t epoch, const uint8_t *fi
 }
 
 int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header *h,
-                         struct lfs_irec *rec, const char **why)
+                         const struct lfs_irec *hrec, struct lfs_irec *rec, const char **why)
 {
 	uint8_t bind[LFS_IATTR_BIND_LEN];
 	int r = lfs_iattr_read(fs, fd, rec, bind, why);
@@ -142,11 +142,12 @@ int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header
 		return -EIO;
 	}
 	if (r == 0) {
-		/* Lost (a copy without xattrs): nothing more than root had
-		 * before, never the header's older record (FORMAT.md 14.9). */
-		memset(rec, 0, sizeof(*rec));
-		rec->type = LFS_IREC_REG;
-		*why = "inode attribute missing: served as mode 0000, owner root";
+		/* Lost (a copy without xattrs, or deleted): the header's record,
+		 * which every change of the attribute rewrites first
+		 * (lfs_attr_store), so it says what the attribute said: no
+		 * rollback beyond a replay of the header itself (FORMAT.md 14.9). */
+		*rec = *hrec;
+		*why = "inode attribute missing: served from the file header's record";
 	}
 	return r;
 }
@@ -308,7 +309,7 @@ int lfs_iattr_adopt(struct lfs_fs *fs, int fd, struct lfs_file_header *h,
 }
 
 int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
-                          const struct lfs_file_header *h)
+                          const struct lfs_file_header *h, const struct lfs_irec *hrec)
 {
 	int r = 0;
 	if (!in->have_rec) {
@@ -316,7 +317,7 @@ int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
 		 * dropped it): the attribute's, as a load takes it. */
 		struct lfs_irec rec;
 		const char *why;
-		r = lfs_iattr_for_header(fs, fd, h, &rec, &why);
+		r = lfs_iattr_for_header(fs, fd, h, hrec, &rec, &why);
 		if (r >= 0) {
 			in->rec = rec;
 			in->have_rec = true;

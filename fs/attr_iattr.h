@@ -27,17 +27,18 @@ int lfs_iattr_read(struct lfs_fs *fs, int fd, struct lfs_irec *rec, uint8_t bind
  * the kernel can (attr_iattr.c, read_raw), else by fd. */
 int lfs_iattr_read_at(struct lfs_fs *fs, int fd, int dirfd, const char *name, struct lfs_irec *rec,
                       uint8_t bind[12], const char **why);
-/* The record of a file whose header h (authentic, flagged) is on fd: its
- * attribute when bound to h (1); the fail-safe record, mode 0000 owned by
- * root, when there is none (0, *why says so); -EIO when it is unusable or
- * another file's (*why). */
+/* The record of a file whose header h (authentic, flagged, sealing the
+ * record hrec) is on fd: its attribute when bound to h (1); hrec when there
+ * is none (0, *why says so: the header's record is kept in step with the
+ * attribute, FORMAT.md 14.9); -EIO when it is unusable or another file's
+ * (*why). */
 int lfs_iattr_for_header(struct lfs_fs *fs, int fd, const struct lfs_file_header *h,
-                         struct lfs_irec *rec, const char **why);
+                         const struct lfs_irec *hrec, struct lfs_irec *rec, const char **why);
 /* io_open_header's step for the authentic flagged header h just read from
  * fd: the inode's record must be the attribute bound to h (loaded now when
  * the inode has none), else -EIO. Called with in's meta_lock. */
 int lfs_iattr_take_header(struct lfs_fs *fs, struct lfs_inode *in, int fd,
-                          const struct lfs_file_header *h);
+                          const struct lfs_file_header *h, const struct lfs_irec *hrec);
 /* Removes the attribute of a file whose header has no flag (where it means
  * nothing: a crash's leftover, or planted). Errors are ignored. */
 void lfs_iattr_drop(int fd);

@@ -109,9 +109,14 @@ int lfs_attr_store(struct lfs_fs *fs, struct lfs_inode *in, int ifd, const struc
 	pthread_mutex_lock(&in->meta_lock);
 	bool iattr = in->iattr_src;
 	pthread_mutex_unlock(&in->meta_lock);
-	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec)
-	        : iattr           ? lfs_iattr_store(fs, in, ifd, rec)
-	                          : store_reg(fs, in, ifd, rec);
+	/* With an inode attribute, the header's record is rewritten first and
+	 * the attribute (the record) after: the header then always says what
+	 * the attribute says or what a change not yet acknowledged asked for,
+	 * never an older mode, and a copy that lost the attribute (a backup
+	 * without xattrs) is served from it (FORMAT.md 14.9). */
+	int r = S_ISDIR(in->type) ? store_dir(fs, in, ifd, rec) : store_reg(fs, in, ifd, rec);
+	if (r == 0 && iattr && !S_ISDIR(in->type))
+		r = lfs_iattr_store(fs, in, ifd, rec);
 	if (r == 0) {
 		pthread_mutex_lock(&in->meta_lock);
 		in->rec = *rec;

@@ -100,7 +100,7 @@ int io_open_header(struct io *io, bool *exists)
 			if (lfs_header_verify(raw, &h, io->keys, &rec) < 0) {
 				r = -EIO;
 			} else if (h.flags & LFS_HDR_FLAG_IATTR) {
-				r = lfs_iattr_take_header(io->fs, in, io->fd, &h);
+				r = lfs_iattr_take_header(io->fs, in, io->fd, &h, &rec);
 			} else {
 				in->header = h;
 				in->have_header = true;

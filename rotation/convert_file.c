@@ -352,9 +352,9 @@ static int upconvert(struct walk *w, struct lfs_inode *in, int fd, const uint8_t
 
 /* A file whose header says it has an inode attribute: the attribute's
  * record is the one carried over (FORMAT.md 14.9), or, when it is lost,
- * the fail-safe one a mount serves (mode 0000, owner root): a rotation
- * never brings back the header's older record. -EIO for an attribute that
- * is not this file's. */
+ * the header's own (f->rec already), which every change of the attribute
+ * rewrites first: what a mount serves then. -EIO for an attribute that is
+ * not this file's. */
 static int attr_record(struct lfs_fs *fs, struct lfs_rot_file *f)
 {
 	struct lfs_irec rec;
@@ -365,11 +365,8 @@ static int attr_record(struct lfs_fs *fs, struct lfs_rot_file *f)
 		r = -EIO;
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		memset(&rec, 0, sizeof(rec));
-		rec.type = LFS_IREC_REG;
-	}
-	f->rec = rec;
+	if (r == 1)
+		f->rec = rec;
 	return 0;
 }
 

@@ -52,7 +52,7 @@ two_files() {
 	[ -n "$(attr_of "$Q")" ]
 }
 
-@test "iattr: a new file gets its attribute; chmod and chown are one setxattr, the header untouched" {
+@test "iattr: a new file gets its attribute; chmod and chown rewrite it and the header's record in step" {
 	mount_vault -o iattr
 	echo data >"$MNT/f"
 	B=$(backing_of f)
@@ -63,7 +63,8 @@ two_files() {
 	chown 12:34 "$MNT/f"
 	[ "$(stat -c %a:%u:%g "$MNT/f")" = 640:12:34 ]
 	h2=$(head -c 152 "$B" | od -An -tx1 | tr -d ' \n')
-	[ "$h1" = "$h2" ]
+	[ "$h1" != "$h2" ]                  # the header's record rewritten too
+	[ "${h1:0:48}" = "${h2:0:48}" ]     # same version, flags, epoch, file id
 	[ "$(attr_of "$B")" != "$a1" ]
 	unmount_vault
 	# Served from the attribute with and without -o iattr (the header's
@@ -172,29 +173,57 @@ two_files() {
 	unmount_vault
 }
 
-@test "attack: a deleted attribute (or a backup without xattrs) gives the fail-safe view: mode 0000, root" {
+@test "attack: a deleted attribute (or a backup without xattrs) is served from the header's record, never an older mode" {
 	two_files
+	# The private file was made 0600 by its umask; chmod it 0644 and back
+	# to 0600 and make it another owner's, so that the header's record of
+	# its creation differs from what it is now in both directions.
+	mount_vault -o allow_other,iattr
+	chmod 0644 "$MNT/private.txt"
+	chmod 0600 "$MNT/private.txt"
+	chown 4711:4712 "$MNT/private.txt"
+	unmount_vault
+	setfattr -x user.l "$P"
 	setfattr -x user.l "$Q" # the public file, owned by nobody
 	mount_logged -o allow_other,iattr
-	[ "$(stat -c %a:%u:%g "$MNT/public.txt")" = 0:0:0 ]
-	run as_nobody cat "$MNT/public.txt"
+	[ "$(stat -c %a:%u:%g "$MNT/private.txt")" = 600:4711:4712 ]
+	[ "$(stat -c %a:%u:%g "$MNT/public.txt")" = 644:65534:65534 ]
+	run as_nobody cat "$MNT/private.txt"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Permission denied"* ]]
-	grep -q "degraded: inode attribute missing: served as mode 0000, owner root" "$T/daemon.log"
+	[ "$(as_nobody cat "$MNT/public.txt")" = "public notice" ]
+	grep -q "degraded: inode attribute missing: served from the file header's record" "$T/daemon.log"
 	unmount_vault
 	grep -q '"event":"tamper","outcome":"degraded"' "$VAULT/lethefs.audit"
-	expect_fsck_finds "/public.txt: inode attribute missing: served as mode 0000, owner root by mounts"
-	# Without -o iattr too; root restores it with chmod and chown.
+	expect_fsck_finds "/public.txt: inode attribute missing: served from the file header's record by mounts"
+	# Without -o iattr too; a chmod writes a new attribute.
 	mount_vault -o allow_other,noiattr
-	[ "$(stat -c %a:%u "$MNT/public.txt")" = 0:0 ]
+	[ "$(stat -c %a:%u "$MNT/public.txt")" = 644:65534 ]
 	[ "$(cat "$MNT/public.txt")" = "public notice" ]
-	chmod 0644 "$MNT/public.txt"
-	chown 65534:65534 "$MNT/public.txt"
+	chmod 0640 "$MNT/public.txt"
 	unmount_vault
 	[ -n "$(attr_of "$Q")" ]
+	mount_vault -o allow_other,iattr
+	[ "$(stat -c %a:%u "$MNT/public.txt")" = 640:65534 ]
+	chmod 0644 "$MNT/private.txt"
+	unmount_vault
+	[ -n "$(attr_of "$P")" ]
 	expect_fsck_clean
 	mount_vault -o allow_other,iattr
-	[ "$(as_nobody cat "$MNT/public.txt")" = "public notice" ]
+	[ "$(stat -c %a:%u "$MNT/private.txt")" = 644:4711 ]
+	unmount_vault
+	# A rotation carries a lost attribute's file over with its header's
+	# record (and gives it a new attribute on an -o iattr mount).
+	setfattr -x user.l "$P"
+	mount_vault -o allow_other,iattr
+	"$LETHEFS" rotate --wait "$MNT"
+	[ "$(stat -c %a:%u "$MNT/private.txt")" = 644:4711 ]
+	P=$(backing_of private.txt)
+	unmount_vault
+	[ -n "$(attr_of "$P")" ]
+	mount_vault -o allow_other,iattr
+	[ "$(stat -c %a:%u:%g "$MNT/private.txt")" = 644:4711:4712 ]
+	[ "$(cat "$MNT/private.txt")" = "HIV positive: J. Roe" ]
 }
 
 @test "attack: an attribute planted on a file that has none gains nothing (its header is the record)" {
