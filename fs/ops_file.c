@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "ops.h"
 #include "../cluster/backing.h"
+#include "../journal/journal.h"
 #include "attr.h"
 #include "directread.h"
 #include "durable.h"
@@ -448,6 +449,12 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 	}
 	int r = datasync ? fdatasync(fd) : fsync(fd);
 	int err = r < 0 ? errno : lfs_durable_take_error(lfs_inode_of(req, ino));
+	/* A finished update's record that may still be on disk must not
+	 * outlive this fsync: a power loss after a later torn rewrite would
+	 * let recovery undo the update, fsync'd bytes and all. */
+	struct lfs_fs *fs = lfs_req_fs(req);
+	if (err == 0 && fs->journal && (r = lfs_journal_settle(fs->journal)) < 0)
+		err = -r;
 	if (err == 0)
 		lfs_durable_all(lfs_inode_of(req, ino));
 	fuse_reply_err(req, err);

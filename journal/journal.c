@@ -194,11 +194,13 @@ static int open_fd(struct lfs_journal *j, int fd, const uint8_t uuid[16])
 		close(fd);
 		return r;
 	}
-	j->busy = calloc(n + nl, 1);
-	if (!j->busy) {
+	/* One allocation: synced_at, then busy. */
+	j->synced_at = calloc(n + nl, sizeof(*j->synced_at) + 1);
+	if (!j->synced_at) {
 		close(fd);
 		return -ENOMEM;
 	}
+	j->busy = (uint8_t *)(j->synced_at + n + nl);
 	j->fd = fd;
 	j->nslots = n;
 	j->nlarge = nl;
@@ -275,7 +277,7 @@ int lfs_journal_open_named(struct lfs_journal *j, int vault_dirfd, const char *n
 		fd = create_journal(vault_dirfd, name, uuid, want_slots);
 		if (fd >= 0) {
 			close(j->fd);
-			free(j->busy);
+			free(j->synced_at);
 			r = open_fd(j, fd, uuid);
 		}
 		/* else: keep the journal as it is, which still works */
@@ -295,7 +297,8 @@ void lfs_journal_close(struct lfs_journal *j)
 		return;
 	close(j->fd);
 	j->fd = -1;
-	free(j->busy);
+	free(j->synced_at);
+	j->synced_at = NULL;
 	j->busy = NULL;
 	pthread_cond_destroy(&j->freed);
 	pthread_mutex_destroy(&j->lock);
@@ -311,6 +314,7 @@ static int take_slot(struct lfs_journal *j, unsigned from, unsigned to, uint64_t
 		for (unsigned i = from; i < to; i++) {
 			if (j->busy[i] == SLOT_FREE) {
 				j->busy[i] = SLOT_INUSE;
+				j->synced_at[i] = j->syncs;
 				*seq = j->next_seq++;
 				j->dirty = true;
 				pthread_mutex_unlock(&j->lock);
@@ -342,9 +346,29 @@ void lfs_journal_keep(struct lfs_journal *j, unsigned slot)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* fdatasync of the journal, counted when it starts and when it ends: a
+ * record written before it ends may be on disk. */
+static int sync_journal(struct lfs_journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->syncs++;
+	j->syncing++;
+	pthread_mutex_unlock(&j->lock);
+	int r = fdatasync(j->fd) < 0 ? -errno : 0;
+	pthread_mutex_lock(&j->lock);
+	j->syncing--;
+	j->syncs++;
+	pthread_mutex_unlock(&j->lock);
+	return r;
+}
+
+/* Its record cleared: if a sync ran since it was written, the record may
+ * be on disk and its clearing not. */
 static void release_slot(struct lfs_journal *j, unsigned slot)
 {
 	pthread_mutex_lock(&j->lock);
+	if (j->busy[slot] == SLOT_INUSE && (j->synced_at[slot] != j->syncs || j->syncing))
+		j->stale = true;
 	j->busy[slot] = SLOT_FREE;
 	if (j->waiting)
 		pthread_cond_broadcast(&j->freed);
@@ -406,8 +430,8 @@ int lfs_journal_begin(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_L
 	}
 	ssize_t n = lfs_journal_encode_head(key, j->uuid, s, r, buf);
 	e = n < 0 ? (int)n : write_record(j, s, buf, (size_t)n, r);
-	if (e == 0 && sync && fdatasync(j->fd) < 0)
-		e = -errno;
+	if (e == 0 && sync)
+		e = sync_journal(j);
 	free(buf);
 	if (e < 0) {
 		/* A partly written record does not authenticate; clear it
@@ -439,9 +463,26 @@ int lfs_journal_sync(struct lfs_journal *j)
 	bool dirty = j->dirty;
 	j->dirty = false;
 	pthread_mutex_unlock(&j->lock);
-	if (dirty && fdatasync(j->fd) < 0)
-		return -errno;
-	return 0;
+	return dirty ? sync_journal(j) : 0;
+}
+
+int lfs_journal_settle(struct lfs_journal *j)
+{
+	if (j->fd < 0 || j->read_only)
+		return 0;
+	pthread_mutex_lock(&j->lock);
+	bool stale = j->stale;
+	j->stale = false;
+	pthread_mutex_unlock(&j->lock);
+	if (!stale)
+		return 0;
+	int r = sync_journal(j);
+	if (r < 0) {
+		pthread_mutex_lock(&j->lock);
+		j->stale = true;
+		pthread_mutex_unlock(&j->lock);
+	}
+	return r;
 }
 
 struct found {
@@ -531,8 +572,8 @@ int lfs_journal_replay(struct lfs_journal *j, const uint8_t key[LFS_JOURNAL_KEY_
 			set_state(j, s, SLOT_FREE);
 		}
 	}
-	if (r == 0 && applied && fdatasync(j->fd) < 0)
-		r = -errno;
+	if (r == 0 && applied)
+		r = sync_journal(j);
 	free(buf);
 	free(c.rec);
 	free(c.found);
@@ -567,7 +608,7 @@ int lfs_journal_clear_rejected(struct lfs_journal *j, const uint8_t key[LFS_JOUR
 		return -ENOMEM;
 	int r = for_each_used(j, clear_if_rejected, &c);
 	free(c.rec);
-	if (r == 0 && c.cleared && fdatasync(j->fd) < 0)
-		r = -errno;
+	if (r == 0 && c.cleared)
+		r = sync_journal(j);
 	return r < 0 ? r : c.cleared;
 }

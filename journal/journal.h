@@ -112,6 +112,13 @@ struct lfs_journal {
 	uint64_t next_seq; /* lock */
 	unsigned waiting;  /* threads waiting for a free slot, lock */
 	bool dirty;        /* written since the last lfs_journal_sync, lock */
+	/* Syncs of the journal so far, and per slot their count when its
+	 * record was written: a record cleared after a sync may be on disk
+	 * while its clearing is not (lock). */
+	uint64_t syncs;
+	unsigned syncing; /* syncs under way */
+	uint64_t *synced_at;
+	bool stale; /* such a clearing is not durable yet, lock */
 };
 
 /* Opens VAULT/lethefs.journal (creating it, 0600, with want_slots slots
@@ -160,6 +167,14 @@ int lfs_journal_end(struct lfs_journal *j, unsigned slot);
 void lfs_journal_keep(struct lfs_journal *j, unsigned slot);
 /* Makes every record written so far durable. */
 int lfs_journal_sync(struct lfs_journal *j);
+/* Makes durable the clearing of every record that may have reached the
+ * disk before it was cleared (it was synced, or the journal was while it
+ * was there): a power loss must not bring back a finished update's record
+ * once its file was fsync'd, since recovery could undo the update (a tail
+ * update whose later rewrite of a block a power loss tore, fs/tail.h).
+ * Called before an application's fsync returns; costs a disk flush only
+ * when there is such a clearing. */
+int lfs_journal_settle(struct lfs_journal *j);
 
 /* Recovery: calls fn for every authenticated record: first every record of
  * kind LFS_JK_OVERWRITE (block images: they repair blocks a killed write

@@ -179,6 +179,71 @@ def _rewrite():
                         "under a kind-7 record; block 1, 4 bytes longer, a tail update)")
 
 
+# --- a record left on disk after its update and an fsync ---------------------------
+
+class StaleRecord:
+    """100 bytes fsync'd before the shim is armed; armed: 12,288 bytes
+    appended (a growth whose pivot, block 0, holds fsync'd bytes: with
+    -o powersafe its record is synced, and its clearing is not) and
+    fsync'd; then block 1 rewritten whole with other bytes (no fsync'd
+    byte kept: the cheap order). After the cut, every fsync'd byte outside
+    block 1 must read back: a record of the growth that the disk kept must
+    not undo it because block 1's rewrite was torn."""
+    name = "stale-record"
+    what = ("100 bytes fsync'd; 12,288 appended and fsync'd; block 1 rewritten whole: "
+            "the growth's record must not undo the fsync'd append")
+
+    def __init__(self):
+        self.old = payload("s-old", 100)
+        self.more = payload("s-more", 12288)
+        self.blk1 = payload("s-blk1", 4096)
+
+    def run(self, mnt, ackdir):
+        path = os.path.join(mnt, "f")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(fd, self.old, 0)
+            os.fsync(fd)
+            handshake("ready")
+            os.pwrite(fd, self.more, len(self.old))
+            os.fsync(fd)
+            ack(ackdir, "synced")
+            os.pwrite(fd, self.blk1, 4096)
+        finally:
+            os.close(fd)
+        handshake_done(mnt)
+
+    @staticmethod
+    def fsck_allows(out):
+        """fsck may report block 1, torn by its rewrite (a rewrite that
+        changes every byte of a block takes the cheap order), nothing else."""
+        return "1 corrupt block(s) or header, first at block 1" in out and \
+            "checked: 1 problem(s)" in out
+
+    def verify(self, mnt, ackdir):
+        synced = self.old + self.more
+        if "synced" not in acked(ackdir):
+            return []
+        data, bad = read_blocks(os.path.join(mnt, "f"))
+        if data is None:
+            return [("LOSS", "f: %s (its %d fsync'd bytes)" % (bad, len(synced)))]
+        out = []
+        if len(data) < len(synced):
+            out.append(("LOSS", "f: %d bytes long, %d were fsync'd" % (len(data), len(synced))))
+        lost = sorted(b for b in bad if b != 1)
+        if lost:
+            out.append(("LOSS", "f: EIO reading bytes %s, fsync'd" % spans(lost)))
+        if 1 in bad:
+            out.append(("UNSYNCED-EIO", "f: block 1 (rewritten whole after the fsync) EIO"))
+        new = synced[:4096] + self.blk1 + synced[8192:]
+        wrong = [i for i in range(min(len(data), len(synced))) if i // 4096 not in bad and
+                 data[i] != synced[i] and not (i // 4096 == 1 and data[i] == new[i])]
+        if wrong:
+            out.append(("LOSS", "f: %d fsync'd bytes differ (first at %d)"
+                        % (len(wrong), wrong[0])))
+        return out
+
+
 # --- SQLite in WAL mode ---------------------------------------------------------------
 
 class SqliteWal:
@@ -248,7 +313,8 @@ class SqliteWal:
         return out
 
 
-SCENARIOS = {s.name: s for s in (_pivot(), _pg_wal(), _rewrite(), SqliteWal())}
+SCENARIOS = {s.name: s for s in (_pivot(), _pg_wal(), _rewrite(), SqliteWal(),
+                                  StaleRecord())}
 
 
 def unreadable(mnt):

@@ -382,6 +382,53 @@ static void test_named_journals(void **state)
 	rmdir(dir);
 }
 
+/* lfs_journal_settle: a record cleared after it may have reached the disk
+ * (synced itself, or the journal synced while it was there) leaves a
+ * clearing to make durable, once; one that no sync saw leaves none. */
+static void test_settle_stale_clearings(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lethefs-journal.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct lfs_journal j;
+	assert_int_equal(lfs_journal_open(&j, dfd, uuid, true, 16), 0);
+	struct lfs_journal_record *r = record(LFS_JK_TAIL, "f", 100);
+	unsigned a, b;
+	/* Never synced: nothing to settle. */
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &a), 0);
+	assert_int_equal(lfs_journal_end(&j, a), 0);
+	assert_false(j.stale);
+	/* Synced by its own begin. */
+	assert_int_equal(lfs_journal_begin(&j, key, r, true, &a), 0);
+	assert_false(j.stale);
+	assert_int_equal(lfs_journal_end(&j, a), 0);
+	assert_true(j.stale);
+	assert_int_equal(lfs_journal_settle(&j), 0);
+	assert_false(j.stale);
+	assert_int_equal(lfs_journal_settle(&j), 0);
+	/* Not synced itself, but in its slot while another record was. */
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &a), 0);
+	assert_int_equal(lfs_journal_begin(&j, key, r, true, &b), 0);
+	assert_int_equal(lfs_journal_end(&j, b), 0);
+	assert_int_equal(lfs_journal_settle(&j), 0);
+	assert_int_equal(lfs_journal_end(&j, a), 0);
+	assert_true(j.stale);
+	assert_int_equal(lfs_journal_settle(&j), 0);
+	/* Or while the journal was synced as a whole. */
+	assert_int_equal(lfs_journal_begin(&j, key, r, false, &a), 0);
+	assert_int_equal(lfs_journal_sync(&j), 0);
+	assert_int_equal(lfs_journal_end(&j, a), 0);
+	assert_true(j.stale);
+	assert_int_equal(lfs_journal_settle(&j), 0);
+	assert_false(j.stale);
+	free(r);
+	lfs_journal_close(&j);
+	unlinkat(dfd, LFS_JOURNAL_FILE_NAME, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 /* A file published by link and unlink while open (GlusterFS's way without
  * RENAME_NOREPLACE): its descriptor's path is the removed temporary name,
  * so the record names "d/.tmp (deleted)"; without the file handle (another
@@ -438,6 +485,7 @@ int main(void)
 	    cmocka_unit_test(test_large_records),
 	    cmocka_unit_test(test_named_journals),
 	    cmocka_unit_test(test_target_published_while_open),
+	    cmocka_unit_test(test_settle_stale_clearings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
