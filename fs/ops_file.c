@@ -448,7 +448,11 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 		return;
 	}
 	int r = datasync ? fdatasync(fd) : fsync(fd);
-	int err = r < 0 ? errno : lfs_durable_take_error(lfs_inode_of(req, ino));
+	/* A failed sync of the durable path and one of this fsync make one
+	 * error, reported once. */
+	int err = r < 0 ? errno : 0, derr = lfs_durable_take_error(lfs_inode_of(req, ino));
+	if (err == 0)
+		err = derr;
 	/* A finished update's record that may still be on disk must not
 	 * outlive this fsync: a power loss after a later torn rewrite would
 	 * let recovery undo the update, fsync'd bytes and all. */

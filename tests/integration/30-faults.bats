@@ -195,6 +195,42 @@ reap() {
 		sweep --ops truncate-zero --modes eio --n 1,2
 }
 
+@test "-o powersafe: a failed sync of a durable rewrite is reported once, also when the fsync itself fails too" {
+	# The rewrite keeps its first 4,000 fsync'd bytes: the durable order,
+	# whose sync of the file (call 2: journal, then file) fails, and so
+	# does the application's fsync (call 3). Two failures, one fsync that
+	# says so; the next fsync, after the disk recovered, must succeed (it
+	# reported the durable path's error again: review R3).
+	setup_vault
+	env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" \
+		LFS_FAULT_LOG="$T/calls.log" LFS_FAULT_MODE=fail-from LFS_FAULT_AT=2 \
+		LFS_FAULT_KINDS=fsync LFS_FAULT_ERRNO=EIO \
+		"$LETHEFS" mount --passfile "$T/pass" -o powersafe "$VAULT" "$MNT"
+	run python3 -c "
+import os, sys
+fd = os.open('$MNT/f', os.O_RDWR | os.O_CREAT, 0o600)
+os.pwrite(fd, b'A' * 8192, 0)
+os.fsync(fd)
+open('$T/armed', 'w').close()
+os.pwrite(fd, b'A' * 4000 + b'B' * 96, 0)
+def fsync():
+    try:
+        os.fsync(fd)
+        return 'ok'
+    except OSError as e:
+        return os.strerror(e.errno)
+first = fsync()
+os.unlink('$T/armed')
+print(first, fsync(), fsync())
+"
+	echo "$output"
+	cat "$T/calls.log"
+	[ "$status" -eq 0 ]
+	[ "$output" = "Input/output error ok ok" ]
+	grep -q $'\tinject=EIO$' "$T/calls.log"
+	unmount_vault
+}
+
 @test "full tmpfs: a failed append keeps the old last block (issue 12)" {
 	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
 	SMALL=$T/small
