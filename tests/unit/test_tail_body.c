@@ -3,8 +3,9 @@
  * (lfs_tail_body_ok, fs/tail.c; docs/FORMAT.md 12.11): every block must
  * authenticate, or read as zeros in a file whose header allows holes. A
  * growth by truncate leaves a hole of any size; its check must not read
- * it block by block (the check of a record of `truncate -s 1T` had not finished
- * after 60 s, the mount waiting on it), and must still find a bad block inside it. */
+ * it block by block (that of a record of `truncate -s 1T` had not finished
+ * after 60 s, the mount waiting on it), and must still find a bad block
+ * inside it. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
