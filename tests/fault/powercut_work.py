@@ -244,6 +244,71 @@ class StaleRecord:
         return out
 
 
+class StaleImage:
+    """8,192 bytes fsync'd before the shim is armed; armed: block 0
+    rewritten with its first 4,000 bytes unchanged (v1: the durable order,
+    its record synced, its clearing not) and fsync'd; block 0 rewritten
+    whole with other bytes (v2, the cheap order) and fsync'd; then whole
+    once more (v3, no fsync). After the cut block 0 must read as v2 or v3
+    (or EIO: a torn v3), never as v1, which the record of v1's rewrite,
+    still on disk, would put back over a torn block: older data than the
+    last fsync, served as if current."""
+    name = "stale-image"
+    what = ("8,192 bytes fsync'd; block 0 rewritten keeping 4,000 bytes, fsync; "
+            "rewritten whole, fsync; rewritten whole: never the first rewrite back")
+
+    def __init__(self):
+        self.old = payload("i-old", 8192)
+        self.v1 = self.old[:4000] + payload("i-v1", 96)
+        self.v2 = payload("i-v2", 4096)
+        self.v3 = payload("i-v3", 4096)
+
+    def run(self, mnt, ackdir):
+        path = os.path.join(mnt, "f")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(fd, self.old, 0)
+            os.fsync(fd)
+            handshake("ready")
+            os.pwrite(fd, self.v1, 0)
+            os.fsync(fd)
+            os.pwrite(fd, self.v2, 0)
+            os.fsync(fd)
+            ack(ackdir, "synced")
+            os.pwrite(fd, self.v3, 0)
+        finally:
+            os.close(fd)
+        handshake_done(mnt)
+
+    @staticmethod
+    def fsck_allows(out):
+        """fsck may report block 0, torn by v3 (the cheap order)."""
+        return "1 corrupt block(s) or header, first at block 0" in out and \
+            "checked: 1 problem(s)" in out
+
+    def verify(self, mnt, ackdir):
+        if "synced" not in acked(ackdir):
+            return []
+        data, bad = read_blocks(os.path.join(mnt, "f"))
+        if data is None:
+            return [("LOSS", "f: %s" % bad)]
+        out = []
+        if len(data) != 8192:
+            out.append(("LOSS", "f: %d bytes long, 8192 were fsync'd" % len(data)))
+        if 1 in bad:
+            out.append(("LOSS", "f: EIO reading bytes 4096-8191, fsync'd"))
+        elif data[4096:8192] != self.old[4096:8192]:
+            out.append(("LOSS", "f: bytes 4096-8191 differ from what was fsync'd"))
+        if 0 in bad:
+            out.append(("UNSYNCED-EIO", "f: block 0 (rewritten after the last fsync) EIO"))
+        elif data[:4096] == self.v1:
+            out.append(("LOSS", "f: block 0 reads as the rewrite before the last fsync "
+                        "(an older version served as current)"))
+        elif data[:4096] not in (self.v2, self.v3):
+            out.append(("LOSS", "f: block 0 is neither what was fsync'd nor written after"))
+        return out
+
+
 # --- SQLite in WAL mode ---------------------------------------------------------------
 
 class SqliteWal:
@@ -314,7 +379,7 @@ class SqliteWal:
 
 
 SCENARIOS = {s.name: s for s in (_pivot(), _pg_wal(), _rewrite(), SqliteWal(),
-                                  StaleRecord())}
+                                  StaleRecord(), StaleImage())}
 
 
 def unreadable(mnt):
