@@ -44,6 +44,9 @@ struct lfs_handle {
 	bool writebehind;
 	bool queued;      /* shared mounts: WRITEs go to the queue (fs/sharedwb.h) */
 	bool sync_writes; /* O_SYNC or O_DSYNC: each write is durable (fs/durable.h) */
+	/* Opened with fi->direct_io: the kernel follows no O_SYNC/O_DSYNC
+	 * (or RWF_DSYNC) write with an FSYNC, so the write syncs itself. */
+	bool direct_io;
 	uint64_t wb_seen; /* and the queue's failures this handle has reported */
 };
 #define LFS_DIRECT_NONE (-1)

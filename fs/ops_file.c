@@ -100,6 +100,7 @@ static int new_handle(struct lfs_fs *fs, struct lfs_inode *inode, struct fuse_fi
 	h->queued = h->writer && fs->shared_wb && !(fi->flags & (O_SYNC | O_DSYNC | O_DIRECT));
 	h->wb_seen = fs->shared_wb ? lfs_swb_open_seen(inode) : 0;
 	h->sync_writes = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
+	h->direct_io = fi->direct_io;
 	if (h->writer) {
 		atomic_fetch_add(&inode->writers, 1);
 		pthread_mutex_lock(&inode->meta_lock);
@@ -292,6 +293,26 @@ void lfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 	free(buf);
 }
 
+/* An fsync's work once the queued writes are settled: the backing file
+ * synced, then what the journal must make durable. A positive errno or 0. */
+static int sync_file(struct lfs_fs *fs, struct lfs_inode *inode, int fd, bool datasync)
+{
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+	/* A failed sync of the durable path and one of this fsync make one
+	 * error, reported once. */
+	int err = r < 0 ? errno : 0, derr = lfs_durable_take_error(inode);
+	if (err == 0)
+		err = derr;
+	/* A finished update's record that may still be on disk must not
+	 * outlive this fsync: a power loss after a later torn rewrite would
+	 * let recovery undo the update, fsync'd bytes and all. */
+	if (err == 0 && fs->journal && (r = lfs_journal_settle(fs->journal)) < 0)
+		err = -r;
+	if (err == 0)
+		lfs_durable_all(inode);
+	return err;
+}
+
 void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                   struct fuse_file_info *fi)
 {
@@ -329,8 +350,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 			return;
 		}
 	}
+	/* fi->flags: the write's own, O_DSYNC for an RWF_DSYNC write too. */
+	bool sync_now = lfs_handle_of(fi)->direct_io && (fi->flags & (O_SYNC | O_DSYNC));
 	ssize_t n = 1;
-	if (lfs_handle_of(fi)->queued) {
+	if (lfs_handle_of(fi)->queued && !sync_now) {
 		n = lfs_swb_write(fs, inode, &lfs_handle_of(fi)->wb_seen, fd, buf, size,
 		                  (uint64_t)off, growth);
 		if (n == 0) {
@@ -350,6 +373,10 @@ void lfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		cur = found;
 	if (n < 0)
 		lfs_stage_hook_charge(fs, inode, -growth);
+	if (n > 0 && sync_now) {
+		int e = sync_file(fs, inode, fd, (fi->flags & O_SYNC) != O_SYNC);
+		n = e ? -e : n;
+	}
 	if (n > 0 && lfs_handle_of(fi)->sync_writes)
 		lfs_durable_all(inode);
 	if (n > 0 && lfs_handle_of(fi)->writebehind)
@@ -447,21 +474,7 @@ void lfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 		fuse_reply_err(req, -e);
 		return;
 	}
-	int r = datasync ? fdatasync(fd) : fsync(fd);
-	/* A failed sync of the durable path and one of this fsync make one
-	 * error, reported once. */
-	int err = r < 0 ? errno : 0, derr = lfs_durable_take_error(lfs_inode_of(req, ino));
-	if (err == 0)
-		err = derr;
-	/* A finished update's record that may still be on disk must not
-	 * outlive this fsync: a power loss after a later torn rewrite would
-	 * let recovery undo the update, fsync'd bytes and all. */
-	struct lfs_fs *fs = lfs_req_fs(req);
-	if (err == 0 && fs->journal && (r = lfs_journal_settle(fs->journal)) < 0)
-		err = -r;
-	if (err == 0)
-		lfs_durable_all(lfs_inode_of(req, ino));
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, sync_file(lfs_req_fs(req), lfs_inode_of(req, ino), fd, datasync));
 }
 
 void lfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)

@@ -231,6 +231,41 @@ print(first, fsync(), fsync())
 	unmount_vault
 }
 
+@test "a staging directory with a quota (direct I/O): an O_DSYNC or RWF_DSYNC write is synced before it returns" {
+	# Its handles bypass the kernel's cache (fs/ops_file.c), and the
+	# kernel follows a direct write with no FSYNC: the RWF_DSYNC write
+	# reached the backing file unsynced (review R4; the O_DSYNC one went
+	# through a backing descriptor opened O_DSYNC, its journal work left
+	# to no fsync). Each write must be followed by a sync of its file
+	# before the next marker.
+	setup_vault
+	env LD_PRELOAD="$SHIM" LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" \
+		LFS_FAULT_LOG="$T/calls.log" LFS_FAULT_KINDS=fsync,write \
+		"$LETHEFS" mount --passfile "$T/pass" "$VAULT" "$MNT"
+	"$LETHEFS" stage create --ttl 1h --quota 10M "$MNT/q"
+	python3 -c "
+import os
+for how in ('O_DSYNC', 'RWF_DSYNC'):
+    fd = os.open('$MNT/q/' + how, os.O_RDWR | os.O_CREAT | (os.O_DSYNC if how == 'O_DSYNC' else 0), 0o600)
+    open('$T/armed', 'w').close()
+    if how == 'O_DSYNC':
+        os.pwrite(fd, b'x' * 100, 0)
+    else:
+        os.pwritev(fd, [b'x' * 100], 0, os.RWF_DSYNC)
+    os.unlink('$T/armed')
+    with open('$T/calls.log', 'a') as f:
+        f.write('--- ' + how + '\\n')
+    os.close(fd)
+"
+	cat "$T/calls.log"
+	# Per write: its data file written, then synced, before the marker.
+	awk -F'\t' '/^---/ { if (!(w && s)) bad = 1; w = s = 0; n++; next }
+		$4 == "pwrite64" && $5 ~ /^staging\// { w = 1 }
+		w && $3 == "fsync" && $5 ~ /^staging\// { s = 1 }
+		END { exit bad || n != 2 }' "$T/calls.log"
+	unmount_vault
+}
+
 @test "full tmpfs: a failed append keeps the old last block (issue 12)" {
 	T=$(mktemp -d /tmp/lethefs-it.XXXXXX)
 	SMALL=$T/small
