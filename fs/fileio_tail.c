@@ -132,6 +132,12 @@ static int txn_end(struct io *io, struct tail_txn *x, int r, bool can_undo)
 		lfs_durable_failed(io->inode, errno);
 	if (r < 0 && x->journaled) {
 		int u = can_undo ? lfs_tail_undo(io->fd, io->l, &x->t) : -EIO;
+		/* The undo rewrote the old pivot in place: with the durable
+		 * order it must be on disk before the (synced) record that can
+		 * mend a torn one goes; if it cannot be synced, the record
+		 * stays for the next recovery. */
+		if (u == 0 && x->durable && fdatasync(io->fd) < 0)
+			u = -errno;
 		if (u < 0) {
 			keep = true;
 			lfs_err("inode %llu: a failed update of the file's end could not be undone "

@@ -85,6 +85,10 @@ static int write_run(struct lfs_overwriter *w, const struct lfs_layout *l,
 		 * fails too does the record stay for the next recovery. */
 		unsigned repaired = 0, lost = 0;
 		int e = repair_run(l, w->kr, fd, o, disk, &repaired, &lost);
+		/* With the durable order the repaired blocks must be on disk
+		 * before the synced record that can mend them goes. */
+		if (e == 0 && repaired && w->durable && fdatasync(fd) < 0)
+			e = -errno;
 		if (e < 0 || lost || lfs_journal_end(w->journal, slot) < 0) {
 			lfs_journal_keep(w->journal, slot);
 			w->kept = true;

@@ -120,8 +120,15 @@ static int sealer_open(struct lfs_fs *fs, int fd, struct sealer *s)
 	if (e == 0)
 		e = lfs_journal_target_of(fd, fs->data_path ? fs->data_path : "",
 		                          fs->handle_mount_fd >= 0, s->t);
-	s->w = (struct lfs_overwriter){
-	    .journal = fs->journal, .key = s->key, .target = s->t, .kr = fs->kr};
+	/* With -o powersafe each run goes in the durable order (its record
+	 * synced first, the file synced before it is cleared): a re-seal in
+	 * place torn by a power loss would otherwise cost blocks the
+	 * application had fsync'd (FORMAT.md 12.11, ROTATION.md "Limits"). */
+	s->w = (struct lfs_overwriter){.journal = fs->journal,
+	                               .key = s->key,
+	                               .target = s->t,
+	                               .kr = fs->kr,
+	                               .durable = fs->powersafe};
 	return e;
 }
 

@@ -179,6 +179,22 @@ def _rewrite():
                         "under a kind-7 record; block 1, 4 bytes longer, a tail update)")
 
 
+def _rotate_change(f):
+    # The rotation re-seals the file's blocks in place under the new data
+    # key; the daemon may die in it (the cut), which the command reports.
+    f.flush()
+    import subprocess
+    subprocess.run([os.environ["LETHEFS"], "rotate", "--wait", os.path.dirname(f.name)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+def _rotate():
+    old = payload("d-old", 14000)
+    return FileScenario("rotate", old, old, _rotate_change,
+                        "14,000 bytes fsync'd, then a key rotation re-seals its four "
+                        "blocks in place (each spans two pages)")
+
+
 # --- a record left on disk after its update and an fsync ---------------------------
 
 class StaleRecord:
@@ -379,7 +395,7 @@ class SqliteWal:
 
 
 SCENARIOS = {s.name: s for s in (_pivot(), _pg_wal(), _rewrite(), SqliteWal(),
-                                  StaleRecord(), StaleImage())}
+                                  StaleRecord(), StaleImage(), _rotate())}
 
 
 def unreadable(mnt):
