@@ -232,8 +232,13 @@ int lfs_staging_sync(struct lfs_staging *st);
  * across hosts and merges the index on disk into the table (directories
  * other hosts made, with their keys; those they shredded, dropped here;
  * expiries and quotas; used counters are the disk's plus this host's
- * share not yet stored). No-op when alone. sync_end drops the lock. */
+ * share not yet stored). No-op when alone. sync_end drops the lock. While
+ * another host holds the index lock, st->lock is let go between tries, so
+ * that lookups on this host (lfs_staging_live) never wait on another host:
+ * the table may change meanwhile. */
 int lfs_staging_sync_begin(struct lfs_staging *st);
+/* The same without waiting: -EAGAIN while another host holds the lock. */
+int lfs_staging_sync_try_begin(struct lfs_staging *st);
 void lfs_staging_sync_end(struct lfs_staging *st);
 /* From the tick: the merge above, and this host's counters stored. A key
  * file another host destroyed is noticed here, within a second. */

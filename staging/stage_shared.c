@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A manual shred another host was asked for is left to that host this
  * long (its audit entry names who asked); then the expiry host does it. */
@@ -114,24 +115,50 @@ static int merge(struct lfs_staging *st)
 	return r;
 }
 
-int lfs_staging_sync_begin(struct lfs_staging *st)
+static int sync_begin(struct lfs_staging *st, bool wait)
 {
 	if (!st->lease)
 		return 0;
-	if (st->holders > 0) {
-		st->holders++; /* nobody else changed the disk meanwhile */
-		return 0;
+	/* Naps from 1 ms doubling to 64 ms, without st->lock: a host that
+	 * holds the index lock long (a GlusterFS brick that stalls its open
+	 * of the index) once held every lookup of a staging directory on the
+	 * others behind this wait (52-shared-gluster-rotation-staging-audit
+	 * hung 28 minutes in `test -e` on host B). */
+	long nap_us = 1000;
+	for (;;) {
+		if (st->holders > 0) {
+			st->holders++; /* nobody else changed the disk meanwhile */
+			return 0;
+		}
+		int r = lfs_lease_role_try(st->lease, LFS_LEASE_STAGING_INDEX);
+		if (r == 0)
+			break;
+		if (r != -EAGAIN || !wait)
+			return r;
+		pthread_mutex_unlock(&st->lock);
+		struct timespec nap = {0, nap_us * 1000L};
+		nanosleep(&nap, NULL);
+		if (nap_us < 64000)
+			nap_us *= 2;
+		pthread_mutex_lock(&st->lock);
 	}
-	int r = lfs_lease_role_wait(st->lease, LFS_LEASE_STAGING_INDEX);
-	if (r < 0)
-		return r;
 	st->holders = 1;
-	r = merge(st);
+	int r = merge(st);
 	if (r < 0) {
 		st->holders = 0;
 		lfs_lease_role_drop(st->lease, LFS_LEASE_STAGING_INDEX);
 	}
 	return r;
+}
+
+int lfs_staging_sync_begin(struct lfs_staging *st)
+{
+	return sync_begin(st, true);
+}
+
+int lfs_staging_sync_try_begin(struct lfs_staging *st)
+{
+	return sync_begin(st, false);
 }
 
 void lfs_staging_sync_end(struct lfs_staging *st)
@@ -171,7 +198,9 @@ void lfs_staging_poll(struct lfs_staging *st)
 		return;
 	uint32_t gone[sizeof(st->gone) / sizeof(st->gone[0])];
 	pthread_mutex_lock(&st->lock);
-	if (lfs_staging_sync_begin(st) == 0) {
+	/* Each second: a host holding the index lock now is skipped until
+	 * the next tick, rather than waited for. */
+	if (lfs_staging_sync_try_begin(st) == 0) {
 		if (st->dirty)
 			lfs_stage_store_locked(st);
 		lfs_staging_sync_end(st);
