@@ -61,6 +61,10 @@ int lfs_rot_file_settle(struct walk *w, struct lfs_rot_file *f, const struct lfs
                         const uint8_t *new_raw);
 /* Left half converted under its record: no other change until recovery. */
 void lfs_rot_file_broken(struct lfs_rot_file *f);
+/* Whether the directory open on fd, met as parentfd/name (NULL: the root),
+ * was removed or is no longer under that name since (an rmdir renames it
+ * to a hidden name before it empties and removes it). */
+bool lfs_rot_dir_vanished(int fd, int parentfd, const char *name);
 /* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */
 int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
                         uint32_t *epoch);

@@ -61,6 +61,18 @@ static bool dir_gone(int fd)
 	return st.st_nlink == 0;
 }
 
+bool lfs_rot_dir_vanished(int fd, int parentfd, const char *name)
+{
+	if (dir_gone(fd))
+		return true;
+	struct stat st, now;
+	if (!name || fstat(fd, &st) < 0)
+		return false;
+	if (fstatat(parentfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT || errno == ESTALE;
+	return now.st_dev != st.st_dev || now.st_ino != st.st_ino;
+}
+
 /* Every entry of the format-1 directory open on dfd that has no epoch of
  * its own becomes of format 2, each in one atomic step. */
 static int up_entries(struct walk *w, int dfd, struct names *replaced)
@@ -221,11 +233,19 @@ int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const ch
 		return errno == ENOENT ? 0 : -(errno ? errno : ENOENT);
 	struct names replaced = {0};
 	int ifd = lfs_inode_pin(fs, in), dfd = -1, metafd = -1, e = ifd < 0 ? ifd : 0;
-	struct lfs_dirmeta om, nm;
+	struct lfs_dirmeta om = {.epoch = *epoch}, nm;
 	/* Loaded (a version-2 one authenticated, its record cached) before
 	 * the exclusive lock. */
 	if (e == 0)
 		e = lfs_dir_meta(fs, in, ifd, &om);
+	/* Removed since the walk met it: an rmdir renames the directory to a
+	 * hidden name and empties it of its .lethefs.dir before it removes
+	 * it, and a shared mount reads the metadata again while a rotation
+	 * runs (its name lock drops the cached copy), which then fails (EIO).
+	 * Nothing is left to convert (an rmdir found it empty); if the
+	 * removal is undone, the counting walk finds it. */
+	if (e < 0 && lfs_rot_dir_vanished(ifd, parentfd, name))
+		e = -EALREADY;
 	pthread_rwlock_wrlock(&in->io_lock);
 	if (e == 0)
 		*epoch = om.epoch;

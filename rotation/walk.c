@@ -57,7 +57,14 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 	struct lfs_dirmeta m;
 	int e = lfs_dirmeta_load(dfd, &m);
 	if (e < 0) {
-		lfs_rot_note_error(w, "directory", rel, NULL, e);
+		/* Removed since it was opened (an rmdir renames the directory
+		 * to a hidden name, empties it of its .lethefs.dir, removes
+		 * it): not an error, and nothing in it to count (rmdir found
+		 * it empty; what comes in while it is removed is new, and a
+		 * rename or link voids the count). Was "cannot convert
+		 * directory ...: Input/output error". */
+		if (!lfs_rot_dir_vanished(dfd, parentfd, name))
+			lfs_rot_note_error(w, "directory", rel, NULL, e);
 		return 0;
 	}
 	uint32_t epoch = m.epoch;

@@ -37,6 +37,7 @@ enum kind {
 	K_CHMOD,
 	K_CHOWN,
 	K_UTIMES,
+	K_OPEN, /* an open that neither creates nor truncates: only when named */
 	K_COUNT
 };
 

@@ -336,14 +336,15 @@ int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 }
 
 /* Opens count when they create (O_CREAT: "create") or truncate (O_TRUNC:
- * "truncate"); every other open passes through. */
+ * "truncate"); every other open is of kind "open", counted only when
+ * LFS_FAULT_KINDS names it. */
 static int open_kind(int flags)
 {
 	if (flags & O_CREAT)
 		return K_CREATE;
 	if (flags & O_TRUNC)
 		return K_TRUNCATE;
-	return -1;
+	return K_OPEN;
 }
 
 #define OPEN_BODY(FUNC, DIRFD, PATH, FLAGS, EXPR)                                                  \

@@ -17,7 +17,8 @@
  *   LFS_FAULT_KINDS   comma-separated kinds to count (default: all); kinds are
  *                     write truncate fsync rename unlink rmdir mkdir create
  *                     link symlink mknod fallocate setxattr removexattr
- *                     chmod chown utimes
+ *                     chmod chown utimes; also open (an open that neither
+ *                     creates nor truncates), counted only when named here
  *   LFS_FAULT_AT      the number of the counted call to fault (unset or 0:
  *                     count and log only)
  *   LFS_FAULT_MODE    crash-before | crash-after | fail-once | fail-from |
@@ -42,6 +43,9 @@
  *                     made wide: 60-rotate-concurrent.bats); the wait comes
  *                     before the serialising mutex, so other threads'
  *                     calls go on meanwhile
+ *   LFS_FAULT_DELAY_NOTE  a file: the path of each delayed call is appended
+ *                     to it (one line) when its wait begins, so that a test
+ *                     can act while the call is held
  *
  * Log line (tab-separated): pid, number, kind, function, path below the
  * vault, detail (offset/length, target of a rename, flags), and what happened:
@@ -66,7 +70,7 @@
 static const char *const kind_names[K_COUNT] = {
     "write",    "truncate",    "fsync", "rename",  "unlink", "rmdir",
     "mkdir",    "create",      "link",  "symlink", "mknod",  "fallocate",
-    "setxattr", "removexattr", "chmod", "chown",   "utimes",
+    "setxattr", "removexattr", "chmod", "chown",   "utimes", "open",
 };
 
 enum mode {
@@ -92,6 +96,7 @@ static struct {
 	bool spare;
 	long delay_ms;
 	const char *delay_match;
+	const char *delay_note;
 	unsigned long count;
 	bool shorted; /* short-write done */
 	pthread_mutex_t lock;
@@ -146,7 +151,7 @@ static const char *errno_name(int e)
 static unsigned parse_kinds(const char *s)
 {
 	if (!s || !*s)
-		return (1u << K_COUNT) - 1;
+		return ((1u << K_COUNT) - 1) & ~(1u << K_OPEN);
 	unsigned mask = 0;
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", s);
@@ -205,6 +210,7 @@ __attribute__((constructor)) static void shim_init(void)
 	const char *delay = getenv("LFS_FAULT_DELAY_MS");
 	S.delay_ms = delay ? strtol(delay, NULL, 10) : 0;
 	S.delay_match = getenv("LFS_FAULT_DELAY_MATCH");
+	S.delay_note = getenv("LFS_FAULT_DELAY_NOTE");
 	S.active = true;
 }
 
@@ -290,6 +296,16 @@ bool shim_wanted(struct call *c, enum kind k, const char *func, int dirfd, const
 		c->rel = c->path;
 	if (c->rel && S.delay_ms > 0 && S.delay_match && strstr(c->path, S.delay_match)) {
 		struct timespec ts = {S.delay_ms / 1000, (S.delay_ms % 1000) * 1000000L};
+		int nfd = S.delay_note ? real_open(S.delay_note,
+		                                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)
+		                       : -1;
+		if (nfd >= 0) {
+			char line[PATH_MAX + 1];
+			int n = snprintf(line, sizeof(line), "%s\n", c->path);
+			if (n > 0 && real_write(nfd, line, (size_t)n) < 0)
+				n = -1; /* the test waits for the line and fails without it */
+			close(nfd);
+		}
 		nanosleep(&ts, NULL);
 	}
 	return c->rel != NULL;
