@@ -42,20 +42,30 @@ on_host() {
 	nsenter -t "$(cat "$HOSTS_DIR/host-$h.pid")" -m -u -- "$@"
 }
 
-# Unmounts host $1's lethefs mounts (their daemons exit), waits up to 15 s
-# for the daemons whose command line matches $2 to go, and ends the host.
-# Other mounts of the host (an engine's client) are the caller's, before.
-hosts_unmount_lethefs() {
+# Unmounts host $1's lethefs mounts (their daemons exit), without waiting.
+hosts_unmount_lethefs_now() {
 	local h=$1
 	[ -f "$HOSTS_DIR/host-$h.pid" ] || return 0
 	on_host "$h" env KEEP="${HOSTS_KEEP:-}" sh -c "awk '\$3 == \"fuse.lethefs\" {print \$2}' /proc/self/mounts |
 		while read -r m; do
 			[ \"\$m\" = \"\$KEEP\" ] || fusermount3 -u \"\$m\" || umount -l \"\$m\"
 		done" 2>/dev/null
+}
+
+# Waits up to 15 s for the daemons whose command line matches $1 to go.
+hosts_wait_daemons() {
 	for _ in $(seq 150); do
-		pgrep -f "$2" >/dev/null || return 0
+		pgrep -f "$1" >/dev/null || return 0
 		sleep 0.1
 	done
+}
+
+# Unmounts host $1's lethefs mounts (their daemons exit) and waits up to
+# 15 s for the daemons whose command line matches $2 to go. Other mounts
+# of the host (an engine's client) are the caller's, before.
+hosts_unmount_lethefs() {
+	hosts_unmount_lethefs_now "$1"
+	hosts_wait_daemons "$2"
 }
 
 hosts_end_one() {
@@ -68,13 +78,15 @@ hosts_end_one() {
 }
 
 # Unmounts every host's lethefs mounts, then ends the hosts: the daemons
-# matching $1 are waited for.
+# matching $1 are waited for, all at once (one wait per host lasted its
+# 15 s while the other hosts' daemons, matching too, still ran).
 hosts_stop() {
 	local pattern=$1 h
 	shift
 	for h in "$@"; do
-		hosts_unmount_lethefs "$h" "$pattern"
+		hosts_unmount_lethefs_now "$h"
 	done
+	hosts_wait_daemons "$pattern"
 	for h in "$@"; do
 		hosts_end_one "$h"
 	done
