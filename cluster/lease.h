@@ -13,6 +13,9 @@
  *   byte 3   the staging index: its read-modify-write, across hosts
  *   byte 4   recovery of lethefs.journal (the journal of exclusive mounts)
  *            by a shared mount
+ *   byte 5   renames and links under way on a host while a rotation runs
+ *            (read locks), or the walker's count that they wait for
+ *   byte 6   the walker's wish for byte 5 (cluster/moves.h)
  *
  * Each holder also keeps a record VAULT/lethefs.host.<HOST> (its host
  * name, pid, start time, mode and the data epoch it encrypts new objects
@@ -42,6 +45,8 @@ enum lfs_lease_byte {
 	LFS_LEASE_EXPIRY = 2,
 	LFS_LEASE_STAGING_INDEX = 3,
 	LFS_LEASE_EXCL_JOURNAL = 4,
+	LFS_LEASE_MOVES = 5,
+	LFS_LEASE_MOVES_INTENT = 6,
 };
 
 enum lfs_lease_mode {

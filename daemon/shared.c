@@ -114,11 +114,27 @@ int lfs_shared_join(struct lfs_shared *sh, struct lfs_vault *v, struct lfs_fs *f
 	if (shared)
 		snprintf(sh->journal_name, sizeof(sh->journal_name), "%s.%s", LFS_JOURNAL_FILE_NAME,
 		         sh->lease.me.host);
+	if (shared) {
+		r = lfs_xmoves_open(&sh->xmoves, v->dirfd, sh->lease.hostfd);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write this host's record %s%s: %s",
+			         LFS_HOST_FILE_PREFIX, sh->lease.me.host, strerror(-r));
+			return r;
+		}
+		sh->xmoves_open = true;
+		fs->xmoves = &sh->xmoves;
+	}
 	return 0;
 }
 
 void lfs_shared_leave(struct lfs_shared *sh)
 {
+	if (sh->xmoves_open) {
+		if (sh->fs)
+			sh->fs->xmoves = NULL;
+		lfs_xmoves_close(&sh->xmoves);
+		sh->xmoves_open = false;
+	}
 	if (sh->leased)
 		lfs_lease_release(&sh->lease);
 	sh->leased = false;
@@ -338,6 +354,13 @@ void lfs_shared_note_epoch(struct lfs_shared *sh, struct lfs_keyring *kr)
 	uint32_t ep[LFS_MAX_EPOCHS], cur = 0;
 	if (lfs_keyring_epochs(kr, ep, LFS_MAX_EPOCHS, &cur) <= 0)
 		cur = 0;
+	/* A rename or link that began before this host knew of a rotation
+	 * is not told to the walker (fs/ops_link.c): the walker counts only
+	 * once every host names the new epoch, so that epoch waits for them
+	 * to end (the tick tries again a second later). */
+	if (cur != 0 && cur != sh->lease.me.epoch && sh->fs &&
+	    atomic_load(&sh->fs->moves_untold) > 0)
+		return;
 	int r = lfs_lease_set_epoch(&sh->lease, cur);
 	if (r < 0)
 		lfs_warn("cannot update this host's record: %s", strerror(-r));

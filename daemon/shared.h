@@ -13,6 +13,7 @@
 
 #include "../cluster/backing.h"
 #include "../cluster/lease.h"
+#include "../cluster/moves.h"
 #include "../common/event.h"
 #include "../fs/fs.h"
 #include "../keymgmt/vault.h"
@@ -24,6 +25,10 @@ struct lfs_shared {
 	bool leased;                /* lease holds (not on read-only storage) */
 	struct lfs_backing backing; /* probed at mount */
 	struct lfs_lease lease;
+	/* Shared: renames and links told to other hosts' walkers
+	 * (cluster/moves.h); fs->xmoves points here once it is open. */
+	struct lfs_xmoves xmoves;
+	bool xmoves_open;
 	char journal_name[96]; /* lethefs.journal, or lethefs.journal.<HOST> */
 	struct lfs_vault *vault;
 	struct lfs_fs *fs;

@@ -189,6 +189,8 @@ struct lfs_backing;
  * already: each is logged and audited once per mount. */
 #define LFS_REPORTED_MAX 64
 
+struct lfs_xmoves; /* cluster/moves.h */
+
 struct lfs_fs {
 	struct lfs_keyring *kr;
 	_Atomic int access;        /* enum lfs_access */
@@ -202,6 +204,12 @@ struct lfs_fs {
 	/* Set by a rotation whose counts names keep moving under: renames
 	 * and links wait until its next count is over (fs/ops_link.c). */
 	_Atomic bool moves_barrier;
+	/* Shared mounts: renames and links told to other hosts' walkers
+	 * while a rotation runs (cluster/moves.h; NULL otherwise), and how
+	 * many under way began before this host knew of the rotation (its
+	 * record names the new epoch only once they have ended). */
+	struct lfs_xmoves *xmoves;
+	_Atomic uint64_t moves_untold;
 	_Atomic int64_t last_active;         /* CLOCK_MONOTONIC seconds of the last request */
 	_Atomic int64_t acl_asked;           /* the same, of the last getxattr of an ACL */
 	struct fuse_session *se;             /* for cache invalidation; set after mount */

@@ -9,6 +9,7 @@
 #include "rename_record.h"
 #include "stage_hooks.h"
 #include "../cluster/backing.h"
+#include "../cluster/moves.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
 
@@ -39,17 +40,50 @@ static int pin_two(struct lfs_fs *fs, struct lfs_inode *a, struct lfs_inode *b, 
  * waiting out a count it has asked to hold names still for. The barrier is
  * looked at before the count is touched, so that waiting renames do not
  * spoil the count they wait for; one that counted itself just as the
- * barrier went up takes it back (the count then sees it end) and waits. */
-static void move_begin(struct lfs_fs *fs)
+ * barrier went up takes it back (the count then sees it end) and waits.
+ * Shared mounts, while this host knows of a rotation: told to other
+ * hosts' walkers too (cluster/moves.h; *told), which may wait for a
+ * walker's count; one that began before this host knew is "untold" until
+ * it ends (daemon/shared.c waits for those before its record names the
+ * new epoch, which the walker waits for). 0, or -errno: the move fails,
+ * ended already. */
+static int move_begin(struct lfs_fs *fs, bool *told)
 {
 	for (;;) {
 		while (atomic_load(&fs->moves_barrier))
 			usleep(2000);
 		atomic_fetch_add(&fs->moves_begun, 1);
 		if (!atomic_load(&fs->moves_barrier))
-			return;
+			break;
 		atomic_fetch_add(&fs->moves_ended, 1);
 	}
+	*told = false;
+	if (!fs->xmoves)
+		return 0;
+	/* Untold first, then the keyring: a record naming the new epoch
+	 * comes after the keyring has it, so it waits for this move. */
+	atomic_fetch_add(&fs->moves_untold, 1);
+	if (!lfs_fs_rotating(fs))
+		return 0;
+	atomic_fetch_sub(&fs->moves_untold, 1);
+	int r = lfs_xmoves_begin(fs->xmoves);
+	if (r < 0) {
+		lfs_warn("rename or link refused: cannot tell other hosts' rotation of it: %s",
+		         strerror(-r));
+		atomic_fetch_add(&fs->moves_ended, 1);
+		return r;
+	}
+	*told = true;
+	return 0;
+}
+
+static void move_end(struct lfs_fs *fs, bool told)
+{
+	if (told)
+		lfs_xmoves_end(fs->xmoves);
+	else if (fs->xmoves)
+		atomic_fetch_sub(&fs->moves_untold, 1);
+	atomic_fetch_add(&fs->moves_ended, 1);
 }
 
 void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
@@ -61,10 +95,15 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 	struct fuse_entry_param e;
 	char proc[LFS_PROC_PATH_MAX];
 	int ifd, pfd;
-	move_begin(fs);
-	int r = pin_two(fs, inode, parent, &ifd, &pfd);
+	bool told;
+	int r = move_begin(fs, &told);
 	if (r < 0) {
-		atomic_fetch_add(&fs->moves_ended, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = pin_two(fs, inode, parent, &ifd, &pfd);
+	if (r < 0) {
+		move_end(fs, told);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -83,7 +122,7 @@ void lfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const ch
 		r = lfs_lookup_backing(fs, parent, pfd, b.name, &e);
 	lfs_inode_unpin(fs, parent);
 	lfs_inode_unpin(fs, inode);
-	atomic_fetch_add(&fs->moves_ended, 1);
+	move_end(fs, told);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -335,10 +374,15 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		return;
 	}
 	int pfd, npfd;
-	move_begin(fs);
-	int r = pin_two(fs, parent, newparent, &pfd, &npfd);
+	bool told;
+	int r = move_begin(fs, &told);
 	if (r < 0) {
-		atomic_fetch_add(&fs->moves_ended, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = pin_two(fs, parent, newparent, &pfd, &npfd);
+	if (r < 0) {
+		move_end(fs, told);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -408,6 +452,6 @@ void lfs_op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse
 		lfs_bname_drop_sidecar(pfd, &from);
 	lfs_inode_unpin(fs, newparent);
 	lfs_inode_unpin(fs, parent);
-	atomic_fetch_add(&fs->moves_ended, 1);
+	move_end(fs, told);
 	fuse_reply_err(req, -r);
 }

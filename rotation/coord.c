@@ -59,6 +59,39 @@ bool lfs_rot_hosts_ready(struct lfs_rotation *r)
 	return rd.ok;
 }
 
+int lfs_rot_xmoves_look(struct lfs_rotation *r, bool probe_first, struct lfs_xmoves_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	struct lfs_lease *l = r->env.lease;
+	if (!l || l->fd < 0)
+		return 0;
+	return lfs_xmoves_look(r->env.vault->dirfd, l->fd, probe_first, v);
+}
+
+/* How long the walker waits for the other hosts' renames under way (a
+ * crashed host's lock lapses when the engine notices: GlusterFS's ping
+ * timeout is 42 s). */
+#define XMOVES_BARRIER_MS 60000
+
+bool lfs_rot_xmoves_barrier(struct lfs_rotation *r)
+{
+	struct lfs_lease *l = r->env.lease;
+	if (!l || l->fd < 0)
+		return false;
+	int e = lfs_xmoves_barrier(l->fd, XMOVES_BARRIER_MS);
+	if (e < 0)
+		lfs_warn("rotation: renames and links on other hosts did not end within %d s (%s); "
+		         "counting without holding them",
+		         XMOVES_BARRIER_MS / 1000, strerror(-e));
+	return e == 0;
+}
+
+void lfs_rot_xmoves_barrier_end(struct lfs_rotation *r)
+{
+	if (r->env.lease && r->env.lease->fd >= 0)
+		lfs_xmoves_barrier_end(r->env.lease->fd);
+}
+
 int lfs_rot_keyfile_begin(struct lfs_rotation *r, int *err)
 {
 	*err = 0;

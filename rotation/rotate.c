@@ -268,21 +268,45 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	 * one (a workload that renames all the time would keep the older
 	 * epochs forever); those under way end first. */
 	struct lfs_fs *fs = r->env.fs;
-	bool barrier = r->moved_counts >= 2;
+	bool barrier = r->moved_counts >= 2, xbarrier = false;
 	if (barrier) {
 		lfs_info("rotation: names keep moving while the tree is counted; renames and "
 		         "links wait until the next count is over");
 		atomic_store(&fs->moves_barrier, true);
 		while (atomic_load(&fs->moves_begun) != atomic_load(&fs->moves_ended))
 			usleep(1000);
+		/* Shared: on every host (this one's have ended above). */
+		xbarrier = lfs_rot_xmoves_barrier(r);
 	}
+	/* Shared: other hosts' renames and links (cluster/moves.h): their
+	 * counts, then whether one is under way; after the count the other
+	 * way round. */
+	struct lfs_xmoves_view xb, xa = {0};
+	int xe = lfs_rot_xmoves_look(r, false, &xb);
 	uint64_t begun = atomic_load(&fs->moves_begun), ended = atomic_load(&fs->moves_ended);
 	lfs_rot_walk(&w);
 	uint64_t begun_after = atomic_load(&fs->moves_begun);
 	bool moved =
 	    begun_after != begun || atomic_load(&fs->moves_ended) != ended || begun_after != ended;
+	if (xe == 0)
+		xe = lfs_rot_xmoves_look(r, true, &xa);
+	if (xbarrier)
+		lfs_rot_xmoves_barrier_end(r);
 	if (barrier)
 		atomic_store(&fs->moves_barrier, false);
+	bool xmoved = xe < 0 || xb.busy || xa.busy || xb.digest != xa.digest ||
+	              xb.hosts != xa.hosts || xb.silent[0] || xa.silent[0];
+	/* (Once a minute: every pass says it again.) */
+	bool warn = (xe < 0 || xb.silent[0] || xa.silent[0]) && lfs_rot_now() - r->xwarned > 60;
+	if (warn)
+		r->xwarned = lfs_rot_now();
+	if (warn && xe < 0)
+		lfs_warn("rotation: cannot read the other hosts' records: %s", strerror(-xe));
+	else if (warn)
+		lfs_warn("rotation: host %s does not tell when names move there (an older "
+		         "lethefs?): the older epochs are kept while it runs",
+		         xb.silent[0] ? xb.silent : xa.silent);
+	moved = moved || xmoved;
 	r->moved_counts = moved ? r->moved_counts + 1 : 0;
 	/* Stopped, or a lock came while it counted: what it found is void
 	 * (objects met without keys were skipped, not counted), so nothing may

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../cluster/lease.h"
+#include "../cluster/moves.h"
 #include "../common/event.h"
 #include "../fs/fs.h"
 #include "../fs/longlink.h"
@@ -67,6 +68,7 @@ struct lfs_rotation {
 	int pause_err;           /* LFS_ROT_HELD: why (positive errno) */
 	unsigned failing_passes; /* converting passes in a row with errors */
 	unsigned moved_counts;   /* counts in a row voided by names moving */
+	double xwarned;          /* lfs_rot_now() of the last warning about other hosts' moves */
 	/* Directories left half converted on the live mount (convert_dir.c),
 	 * each held (one inode reference) so that its cached metadata, which
 	 * says to look for names under both epochs, outlives the kernel's
@@ -155,6 +157,12 @@ bool lfs_rot_claim_walker(struct lfs_rotation *r, bool want);
  * epoch (their records, cluster/lease.h): converting directories, and
  * retiring epochs, wait for it. Always true when not shared. */
 bool lfs_rot_hosts_ready(struct lfs_rotation *r);
+/* Renames and links on other hosts (cluster/moves.h): what the walker sees
+ * of them (a zero view when not shared; -errno when it cannot look), and
+ * its barrier, which makes them wait (false: not held). */
+int lfs_rot_xmoves_look(struct lfs_rotation *r, bool probe_first, struct lfs_xmoves_view *v);
+bool lfs_rot_xmoves_barrier(struct lfs_rotation *r);
+void lfs_rot_xmoves_barrier_end(struct lfs_rotation *r);
 /* Changes of lethefs.keyring in shared mode run between these: the key
  * file lock (lethefs.lock, across hosts) is taken and the file merged into
  * the ring first, so that no host's change is lost. begin returns the lock

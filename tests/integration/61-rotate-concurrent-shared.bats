@@ -229,3 +229,48 @@ two_hosts_done() {
 	two_hosts_done
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
+
+@test "shared, two hosts: a file moved on one between the other's walks is not left under a retired key" {
+	# Renames and links on another host were not seen by the walker's
+	# check before retirement (docs/ROTATION.md, "Retiring an old epoch
+	# while names move"): a file moved there from a directory the
+	# converting walk had not reached into one it had passed, and during
+	# the count from one the count had not reached into one it had
+	# passed, escaped both; its epoch was retired and it read EIO. The
+	# shim holds each open of a directory's metadata on host A 200 ms
+	# and notes it; host B moves the file at those moments
+	# (rot_held_mover.py). Host A's count must see B's moves (lease byte
+	# 5, B's count of runs in its record: cluster/moves.h) and count
+	# again.
+	A_ONLY=1 two_hosts LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
+		LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=open \
+		LFS_FAULT_DELAY_MS=200 LFS_FAULT_DELAY_MATCH=/.lethefs.dir LFS_FAULT_DELAY_NOTE="$T/note"
+	for x in a b c; do
+		on_host rcB mkdir "$T/mB/$x"
+		head -c 5000 /dev/urandom >"$T/want-$x"
+		on_host rcB cp "$T/want-$x" "$T/mB/$x/$x"
+	done
+	on_host rcB python3 "$BATS_TEST_DIRNAME/rot_held_mover.py" "$T/note" "$VAULT/d" "$T/mB" \
+		>"$T/moved" 2>&1 &
+	remover=$!
+	touch "$T/armed"
+	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
+	rm "$T/armed"
+	st=0
+	wait "$remover" || st=$?
+	remover=
+	cat "$T/moved"
+	[ "$st" = 0 ]
+	run on_host rcA "$LETHEFS" status --json "$T/mA"
+	echo "$output"
+	[[ "$output" == *'"rotation_old_epochs":""'* ]]
+	# Every file reads back on both hosts, under the one key left.
+	for h in A B; do
+		for x in a b c; do
+			on_host rc$h sh -c "cat '$T/m$h'/*/$x" >"$T/got"
+			cmp "$T/want-$x" "$T/got"
+		done
+	done
+	two_hosts_done
+	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
+}
