@@ -1,40 +1,53 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Removes the directory PATH (through a mount) the moment another
-daemon's read of a directory's metadata is held by the fault shim
-(61-rotate-concurrent-shared.bats): NOTE is the shim's
-LFS_FAULT_DELAY_NOTE file, one line per held call; once N lines name the
-.lethefs.dir of a directory right below the backing root D (not D's
-own), PATH is removed. Exits 1 when that never happens within 60 s or the
-removal fails.
+"""Removes two directories (through a mount) while another host's rotation
+walk reads their metadata (61-rotate-concurrent-shared.bats): NOTE is the
+fault shim's LFS_FAULT_DELAY_NOTE file of the walking host, one line per
+held open of a .lethefs.dir (a read opens it twice). MNT holds the empty
+directories x and y, right below the root of the backing tree D. The one
+the walk comes to first is removed while its first open is held (the walk
+entering it), the other while its third is (its conversion, which reads
+the metadata again: an inode the walking host had not met). Exits 1 when
+that never happens within 60 s or a removal fails.
 
-usage: rot_held_rmdir.py NOTE D N PATH
+usage: rot_held_rmdir.py NOTE D MNT
 """
 import os
 import sys
 import time
 
 
-def held(note, d):
+def opens(note, d):
+    """Backing names of the directories below d, one per held open."""
     try:
         with open(note) as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
-        return 0
-    return sum(1 for x in lines
-               if x.endswith("/.lethefs.dir") and os.path.dirname(os.path.dirname(x)) == d)
+        return []
+    return [os.path.basename(os.path.dirname(x)).removesuffix(" (deleted)") for x in lines
+            if x.endswith("/.lethefs.dir") and os.path.dirname(os.path.dirname(x)) == d]
 
 
 def main():
-    note, d, n, path = sys.argv[1], os.path.realpath(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    note, d, mnt = sys.argv[1], os.path.realpath(sys.argv[2]), sys.argv[3]
+    ino = {os.stat(os.path.join(mnt, x)).st_ino: x for x in "xy"}
     deadline = time.monotonic() + 60
-    while held(note, d) < n:
-        if time.monotonic() > deadline:
-            print(f"no read of a directory's metadata held ({held(note, d)} of {n})")
-            return 1
-        time.sleep(0.002)
-    os.rmdir(path)
-    print(f"removed {path} while read number {n} of its metadata was held")
+    done = []
+    for n in (1, 3):
+        while True:
+            o = opens(note, d)
+            # The directories in the order the walk came to them.
+            order = list(dict.fromkeys(o))
+            if len(order) > len(done) and o.count(order[len(done)]) >= n:
+                break
+            if time.monotonic() > deadline:
+                print(f"the walk did not come that far: {o}")
+                return 1
+            time.sleep(0.002)
+        x = ino[os.stat(os.path.join(d, order[len(done)])).st_ino]
+        os.rmdir(os.path.join(mnt, x))
+        done.append(x)
+        print(f"removed {x} while open number {n} of its metadata was held")
     return 0
 
 
