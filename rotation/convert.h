@@ -65,8 +65,13 @@ void lfs_rot_file_broken(struct lfs_rot_file *f);
  * was removed or is no longer under that name since (an rmdir renames it
  * to a hidden name before it empties and removes it). */
 bool lfs_rot_dir_vanished(int fd, int parentfd, const char *name);
-/* The directory parentfd/name (NULL: the root); *epoch is its epoch after. */
-int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
+/* The inode of the directory parentfd/name (NULL: the root) that the walk
+ * has open on dfd; NULL with errno ENOENT when the name is another object's
+ * now (renamed away, or exchanged). */
+struct lfs_inode *lfs_rot_hold_dir(struct lfs_fs *fs, int parentfd, const char *name, int dfd);
+/* The directory parentfd/name (NULL: the root), open on walkfd; *epoch is
+ * its epoch after. */
+int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, int walkfd, const char *rel,
                         uint32_t *epoch);
 /* The symlink (or, toward a format-2 epoch, the special file) dirfd/name
  * of directory dir (convert_node.c). */

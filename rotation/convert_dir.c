@@ -61,6 +61,19 @@ static bool dir_gone(int fd)
 	return st.st_nlink == 0;
 }
 
+struct lfs_inode *lfs_rot_hold_dir(struct lfs_fs *fs, int parentfd, const char *name, int dfd)
+{
+	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
+	if (!in || !name)
+		return in;
+	struct stat st;
+	if (fstat(dfd, &st) == 0 && in->dev == st.st_dev && in->ino == st.st_ino)
+		return in;
+	lfs_inode_release(fs, in);
+	errno = ENOENT;
+	return NULL;
+}
+
 bool lfs_rot_dir_vanished(int fd, int parentfd, const char *name)
 {
 	if (dir_gone(fd))
@@ -220,15 +233,18 @@ static void unsplit(struct lfs_rotation *r, struct lfs_inode *in)
 		lfs_inode_release(r->env.fs, in);
 }
 
-int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, const char *rel,
+int lfs_rot_convert_dir(struct walk *w, int parentfd, const char *name, int walkfd, const char *rel,
                         uint32_t *epoch)
 {
 	bool keep_ref = false;
 	struct lfs_fs *fs = w->fs;
-	struct lfs_inode *in = lfs_inode_hold(fs, parentfd, name);
+	struct lfs_inode *in = lfs_rot_hold_dir(fs, parentfd, name, walkfd);
 	/* Removed or renamed away since the walk met it (an rmdir, a mv
-	 * beside the rotation): not an error; wherever it went, the
-	 * counting walk finds it. */
+	 * beside the rotation), or another object under its name now (a
+	 * file renamed there after it, or exchanged with it: the file was
+	 * taken for the directory, ENOTDIR, logged as "cannot convert
+	 * directory ...: Input/output error"): not an error; wherever it
+	 * went, the counting walk finds it. */
 	if (!in)
 		return errno == ENOENT ? 0 : -(errno ? errno : ENOENT);
 	struct names replaced = {0};

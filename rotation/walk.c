@@ -76,7 +76,8 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		 * io_lock, which a request waiting for one of them may hold. */
 		if (!w->count_only)
 			lfs_rot_batch_drain(w);
-		if (!w->count_only && (e = lfs_rot_convert_dir(w, parentfd, name, rel, &epoch)) < 0)
+		if (!w->count_only &&
+		    (e = lfs_rot_convert_dir(w, parentfd, name, dfd, rel, &epoch)) < 0)
 			lfs_rot_note_error(w, "directory", rel, NULL, e);
 	}
 	char proc[LFS_PROC_PATH_MAX];
@@ -88,7 +89,7 @@ static int enter(void *ctx, struct lfs_treewalk *tw, int parentfd, const char *n
 		w->found += (uint64_t)nx;
 	if (!w->count_only) {
 		struct level *lv = level;
-		lv->inode = lfs_inode_hold(w->fs, parentfd, name);
+		lv->inode = lfs_rot_hold_dir(w->fs, parentfd, name, dfd);
 		lv->hold_err = lv->inode ? 0 : errno ? errno : ENOENT;
 	}
 	return 1;

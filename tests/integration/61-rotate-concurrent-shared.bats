@@ -192,26 +192,32 @@ two_hosts_done() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
-@test "shared, two hosts: a directory removed on one while the other's walk reads its metadata is no rotation error" {
-	# An rmdir renames the directory to a hidden name, empties it of its
-	# .lethefs.dir and removes it. A walk that had opened the directory
-	# (or taken its inode) just before read its metadata then, failed
-	# (EIO) and logged "cannot convert directory ...: Input/output error"
-	# (this file's first test, once in a full run; here the rotation
-	# even stopped as failed, exit 15). The shim holds each open of a
-	# directory's metadata on host A 400 ms (a read opens it twice); host
-	# B removes the directory the walk comes to first while the walk's
-	# first open of it is held (entering it), and the other while the
-	# third is (its conversion's, of an inode host A had not met). Before
-	# the fix: 2 runs of 2 stopped on both (exit 15). (One rotation: the
-	# host that asks for it walks; at a second one, host B could still
-	# hold the walker's role from the first, and walk it unheld.)
+@test "shared, two hosts: a directory removed or replaced on one while the other's walk reads its metadata is no rotation error" {
+	# The walk opens a directory, reads its metadata, and the conversion
+	# takes the directory by name. An rmdir in between (it renames the
+	# directory to a hidden name, empties it of its .lethefs.dir and
+	# removes it) made the read fail; a file renamed onto the name after
+	# the directory moved away (or exchanged with it) was taken for the
+	# directory (ENOTDIR). Either logged "cannot convert directory ...:
+	# Input/output error", a rotation error (this file's first test, once
+	# in a full run: the exchange, seen with a debugging build; in a small
+	# tree the rotation even stopped as failed, exit 15). The shim holds
+	# each open of a directory's metadata on host A 400 ms (a read opens
+	# it twice); host B removes the directory the walk comes to first
+	# while the walk enters it, the second while its conversion reads it
+	# again (an inode host A had not met), and moves the third away and a
+	# file onto its name while the walk enters it (rot_held_dirs.py).
+	# Before the fix: 2 runs of 2 stopped on the removals (exit 15). (One
+	# rotation: the host that asks for it walks; at a second one, host B
+	# could still hold the walker's role from the first, and walk unheld.)
 	A_ONLY=1 two_hosts LD_PRELOAD="$(dirname "$LETHEFS")/tests/fault/faultshim.so" \
 		LFS_FAULT_VAULT="$VAULT" LFS_FAULT_ARM="$T/armed" LFS_FAULT_KINDS=open \
 		LFS_FAULT_DELAY_MS=400 LFS_FAULT_DELAY_MATCH=/.lethefs.dir LFS_FAULT_DELAY_NOTE="$T/note"
-	on_host rcB mkdir "$T/mB/x" "$T/mB/y"
-	on_host rcB python3 "$BATS_TEST_DIRNAME/rot_held_rmdir.py" "$T/note" "$VAULT/d" "$T/mB" \
-		>"$T/held" 2>&1 &
+	on_host rcB mkdir "$T/mB/x" "$T/mB/y" "$T/mB/z"
+	echo "the file f" >"$T/want"
+	on_host rcB cp "$T/want" "$T/mB/f"
+	on_host rcB python3 "$BATS_TEST_DIRNAME/rot_held_dirs.py" "$T/note" "$VAULT/d" "$T/mB" \
+		>"$T/held" 2>"$T/third" &
 	remover=$!
 	touch "$T/armed"
 	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
@@ -219,12 +225,14 @@ two_hosts_done() {
 	st=0
 	wait "$remover" || st=$?
 	remover=
-	cat "$T/held"
+	cat "$T/held" "$T/third"
 	[ "$st" = 0 ]
 	run on_host rcA "$LETHEFS" status --json "$T/mA"
 	echo "$output"
 	[[ "$output" == *'"rotation_errors":0'* ]]
-	[ -z "$(on_host rcA ls "$T/mA")" ]
+	[[ "$output" == *'"rotation_old_epochs":""'* ]]
+	[ "$(on_host rcA ls "$T/mA" | sort | tr '\n' ' ')" = "moved $(cat "$T/third") " ]
+	on_host rcA cat "$T/mA/$(cat "$T/third")" | cmp - "$T/want"
 	two_hosts_done
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
