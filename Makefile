@@ -64,14 +64,14 @@ FAULT_SHIM := $(BUILD)/tests/fault/faultshim.so
 
 .PHONY: deb deb-check fresh-check all deps test unit integration asan fuzz demo install \
         uninstall clean format cppcheck bench bench-gluster bench-scale lib layers stack man test-clients \
-        soak test-faults test-build powercut
+        soak test-faults test-build powercut powercut-ops
 
 all: $(BUILD)/lethefs man
 
 # What each entry point needs besides the build dependencies. A target's
 # value reaches its prerequisites, so `make test` runs the deps step once,
 # with every test tool, before the first compile.
-test unit integration asan fuzz cppcheck test-clients test-faults powercut: DEPS_FOR = test
+test unit integration asan fuzz cppcheck test-clients test-faults powercut powercut-ops: DEPS_FOR = test
 demo: DEPS_FOR = demo
 bench bench-gluster bench-scale: DEPS_FOR = test
 deb: DEPS_FOR = deb
@@ -177,6 +177,19 @@ test-faults: all $(TOOL_BIN) $(FAULT_SHIM)
 POWERCUT_SEEDS ?= 1-8
 powercut: all $(FAULT_SHIM)
 	@python3 tests/fault/powercut.py --build $(BUILD) --seeds $(POWERCUT_SEEDS) $(POWERCUT_ARGS)
+
+# The operation sweep under power cuts (sweep.py --power-cut; docs/TESTING.md,
+# "Power cuts in the operation sweep"): every operation of operations.py
+# (POWERCUT_OPS: a comma-separated list, e.g. rotate), seeds POWERCUT_OPS_SEEDS,
+# at the --quick cut points by default (before each sync, after each rename,
+# link and unlink, at the end: about 15 minutes for all); POWERCUT_OPS_ARGS=
+# (empty) cuts at every call, --json FILE keeps every result. Not in `make test`.
+POWERCUT_OPS ?= all
+POWERCUT_OPS_SEEDS ?= 1-4
+POWERCUT_OPS_ARGS ?= --quick
+powercut-ops: all $(FAULT_SHIM)
+	@nice -n 10 python3 tests/fault/sweep.py --build $(BUILD) --power-cut --ops $(POWERCUT_OPS) \
+	  --seeds $(POWERCUT_OPS_SEEDS) $(POWERCUT_OPS_ARGS)
 
 # The full real-client suite (PostgreSQL, SQLite, rsync, tar, fio, git on
 # real mounts, with kill -9 rounds); its short version is part of `make test`.

@@ -37,6 +37,11 @@
  *                     name that exists (replacement or exchange)
  *   LFS_FAULT_SEED    power-cut: the seed of the page choices (default 1)
  *   LFS_FAULT_POWER_MAX_MB power-cut: the bound on remembered pages
+ *   LFS_FAULT_CUT_AT_EXIT  power-cut, 1: a process that exits (exit(), a
+ *                     return from main) while armed and before call N is
+ *                     cut then (logged "power-cut-exit"), keeping its exit
+ *                     status: what a command's success promised must be
+ *                     on disk (the power goes right after it returns)
  *                     (default 256); above it the process exits 99
  *   LFS_FAULT_DELAY_MS  wait this long before each wanted call whose path
  *   LFS_FAULT_DELAY_MATCH  (a rename's source) contains this string (races
@@ -99,6 +104,8 @@ static struct {
 	const char *delay_note;
 	unsigned long count;
 	bool shorted; /* short-write done */
+	bool cut_at_exit;
+	pid_t pid; /* the process configured (a child's exit is not cut) */
 	pthread_mutex_t lock;
 } S = {.log_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -207,11 +214,27 @@ __attribute__((constructor)) static void shim_init(void)
 	S.spare = spare && strcmp(spare, "1") == 0;
 	if (S.mode == M_POWER_CUT)
 		power_init();
+	const char *at_exit = getenv("LFS_FAULT_CUT_AT_EXIT");
+	S.cut_at_exit = at_exit && strcmp(at_exit, "1") == 0;
+	S.pid = getpid();
 	const char *delay = getenv("LFS_FAULT_DELAY_MS");
 	S.delay_ms = delay ? strtol(delay, NULL, 10) : 0;
 	S.delay_match = getenv("LFS_FAULT_DELAY_MATCH");
 	S.delay_note = getenv("LFS_FAULT_DELAY_NOTE");
 	S.active = true;
+}
+
+/* LFS_FAULT_CUT_AT_EXIT: the power goes as the process exits normally. */
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (!S.active || S.mode != M_POWER_CUT || !S.cut_at_exit || getpid() != S.pid)
+		return;
+	if (S.arm && access(S.arm, F_OK) != 0)
+		return;
+	pthread_mutex_lock(&S.lock);
+	shim_log_text("power-cut-exit");
+	power_cut();
+	pthread_mutex_unlock(&S.lock);
 }
 
 /* Returns the part of path below the vault ("" for the vault itself), or

@@ -341,5 +341,26 @@ class Vault:
         self.detach()
 
 
+def parse_list(text):
+    """"1-4,9" -> [1, 2, 3, 4, 9]"""
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out += range(int(lo), int(hi) + 1)
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def power_env(v, n, seed):
+    """The shim's environment for a power cut at call n of vault v's
+    backing store (docs/TESTING.md, "A power cut")."""
+    return {"LFS_FAULT_VAULT": v.path, "LFS_FAULT_ARM": os.path.join(v.dir, "armed"),
+            "LFS_FAULT_LOG": os.path.join(v.dir, "calls.log"),
+            "LFS_FAULT_MODE": "power-cut", "LFS_FAULT_AT": str(n),
+            "LFS_FAULT_SEED": str(seed)}
+
+
 def new_root(prefix="lfsft-fault."):
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")

@@ -130,8 +130,12 @@ class Op:
 
     def __init__(self, name, run=None, setup=None, kind="mount", cli=None, prepare=None,
                  probes=("pass",), note="", quick=False, vsetup=None, preserves=False,
-                 faults=True, timeout=None):
+                 faults=True, timeout=None, syncs=True):
         self.name = name
+        # False: the operation makes no sync of its own, so a power cut
+        # even after it returned may keep the state before it (sweep.py
+        # --power-cut)
+        self.syncs = syncs
         self.timeout = timeout  # seconds before the run counts as hung
         self.faults = faults  # False: only the run without faults
         self.preserves = preserves  # the plaintext tree must not change
@@ -262,9 +266,11 @@ OPS = [
     Op("chmod", lambda m: (os.chmod(m + "/t", 0o640), fsync_path(m + "/t")), target(7000),
        note="mode and owner are one sealed record: rewritten whole"),
     Op("chown", lambda m: (os.chown(m + "/t", 4711, 4712), fsync_path(m + "/t")), target(7000)),
-    Op("setxattr", lambda m: os.setxattr(m + "/t", "user.new", data(14, 100)), target(7000)),
-    Op("setxattr-replace", lambda m: os.setxattr(m + "/keep/b.txt", "user.note", b"replaced")),
-    Op("removexattr", lambda m: os.removexattr(m + "/keep/b.txt", "user.note")),
+    Op("setxattr", lambda m: os.setxattr(m + "/t", "user.new", data(14, 100)), target(7000),
+       syncs=False),
+    Op("setxattr-replace", lambda m: os.setxattr(m + "/keep/b.txt", "user.note", b"replaced"),
+       syncs=False),
+    Op("removexattr", lambda m: os.removexattr(m + "/keep/b.txt", "user.note"), syncs=False),
     Op("longname-create", [create_step("/keep/sub/" + LONG_B),
                            write_step("/keep/sub/" + LONG_B, data(15, 2000))],
        note="a 195-byte name (.L entry + .N sidecar)", quick=True),
@@ -294,7 +300,8 @@ OPS = [
        note="lethefs stage shred of a directory with files", quick=True),
     Op("stage-expire", lambda m: (lethefs("stage", "extend", "--ttl", "1s", m + "/job"),
                                   wait_gone(m + "/job")),
-       staging_job(), note="TTL shortened to 1 s; the daemon's expiry shreds it"),
+       staging_job(), note="TTL shortened to 1 s; the daemon's expiry shreds it",
+       syncs=False),
     Op("shred-expired", None, staging_job(), kind="cli",
        cli=lambda v: ["shred-expired", v.path], prepare=expire_index,
        note="offline: lethefs shred-expired VAULT on an expired staging directory"),
@@ -319,11 +326,22 @@ OPS = [
 
 BY_NAME = {o.name: o for o in OPS}
 
+# sweep.py --power-cut: the run prints this when every step returned, then
+# sets the times of MARKER (a directory of BASE) again, so that the last
+# call number falls after the operation (a cut there checks what its syncs
+# promised) without creating anything.
+DONE = "operation-done"
+MARKER = "/keep"
+
 
 def main():
     if len(sys.argv) in (4, 5) and sys.argv[1] == "run":
         try:
             BY_NAME[sys.argv[2]].run(sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else None)
+            if os.environ.get("LFS_POWERCUT_MARKER") == "1":
+                print(DONE, flush=True)
+                st = os.stat(sys.argv[3] + MARKER)
+                os.utime(sys.argv[3] + MARKER, ns=(st.st_atime_ns, st.st_mtime_ns))
         except Exception as e:  # the helper reports, the driver judges
             print("%s: %s" % (type(e).__name__, e), file=sys.stderr)
             sys.exit(1)

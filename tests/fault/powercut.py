@@ -55,18 +55,6 @@ def log(*a):
     print(*a, flush=True)
 
 
-def parse_list(text):
-    """"1-4,9" -> [1, 2, 3, 4, 9]"""
-    out = []
-    for part in text.split(","):
-        if "-" in part:
-            lo, hi = part.split("-")
-            out += range(int(lo), int(hi) + 1)
-        elif part:
-            out.append(int(part))
-    return out
-
-
 class Worker:
     """powercut_work.py run: a handshake over its stdin and stdout."""
 
@@ -142,12 +130,6 @@ class PowerCut:
             log("could not unmount %s" % self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def shim_env(self, v, n, seed):
-        return {"LFS_FAULT_VAULT": v.path, "LFS_FAULT_ARM": os.path.join(v.dir, "armed"),
-                "LFS_FAULT_LOG": os.path.join(v.dir, "calls.log"),
-                "LFS_FAULT_MODE": "power-cut", "LFS_FAULT_AT": str(n),
-                "LFS_FAULT_SEED": str(seed)}
-
     def calls(self, v):
         """(the highest call number logged, the lines the cut wrote, the
         numbers of the sync calls, every counted call as logged)."""
@@ -187,7 +169,7 @@ class PowerCut:
         return res
 
     def run_workload(self, v, scen, n, seed, ackdir, res):
-        v.mount(shim_env=self.shim_env(v, n, seed), opts=self.args.opts)
+        v.mount(shim_env=lf.power_env(v, n, seed), opts=self.args.opts)
         w = Worker(scen, v.mnt, ackdir)
         arm = os.path.join(v.dir, "armed")
         try:
@@ -336,8 +318,8 @@ def main():
         for s in SCENARIOS.values():
             print("%-11s %s" % (s.name, s.what))
         return 0
-    args.seeds = parse_list(args.seeds)
-    args.n = parse_list(args.n) if args.n else None
+    args.seeds = lf.parse_list(args.seeds)
+    args.n = lf.parse_list(args.n) if args.n else None
     names = [s for s in args.scenarios.split(",") if s]
     unknown = [s for s in names if s not in SCENARIOS]
     if unknown:

@@ -13,6 +13,9 @@ def errname(e):
     return errno.errorcode.get(e, str(e))
 
 
+CHUNK = 1 << 20  # bytes per read (sweep.py --power-cut: one block, to place an error)
+
+
 def read_all(path, keep=None):
     """(size, sha256) of a file's contents, or ('ERR-...', errno name,
     offset). With keep (a list), the bytes read are appended to it. An error
@@ -28,7 +31,7 @@ def read_all(path, keep=None):
     try:
         while True:
             try:
-                b = os.read(fd, 1 << 20)
+                b = os.read(fd, CHUNK)
             except OSError as e:
                 if keep is not None:
                     keep.append(b"".join(chunks))

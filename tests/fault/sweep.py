@@ -49,6 +49,7 @@ import fullfs  # noqa: E402
 import lfsfault as lf  # noqa: E402
 import states  # noqa: E402
 import operations  # noqa: E402
+import powercut_ops  # noqa: E402
 from calllog import Names, describe_call, read_calls  # noqa: E402
 from sampling import full_sweep, sample  # noqa: E402
 
@@ -511,6 +512,14 @@ def main():
                     help="keep the temporary directory (implies --backing disk)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--list-ops", action="store_true")
+    ap.add_argument("--power-cut", action="store_true",
+                    help="power cuts instead of --modes (powercut_ops.py); mount options "
+                    "default to powersafe")
+    ap.add_argument("--seeds", default="1-4", help="--power-cut: seeds, e.g. 1-4,9")
+    ap.add_argument("--quick", action="store_true",
+                    help="--power-cut: cut only before each sync, after each rename, link "
+                    "or unlink and at the end (at most %d), and after a command's exit"
+                    % powercut_ops.QUICK_MAX)
     args = ap.parse_args()
     if args.list_ops:
         for o in operations.OPS:
@@ -539,7 +548,13 @@ def main():
     if os.geteuid() != 0:
         print("the sweep mounts FUSE and tmpfs file systems: run it as root", file=sys.stderr)
         return 2
-    s = Sweep(args)
+    if args.power_cut:
+        args.seeds = lf.parse_list(args.seeds)
+        if args.opts is None:
+            args.opts = "powersafe"
+        s = type("PowerCutSweep", (powercut_ops.PowerSweep, Sweep), {})(args)
+    else:
+        s = Sweep(args)
     t0 = time.monotonic()
     rc = 0
     try:
@@ -555,6 +570,18 @@ def main():
         s.cleanup()
     t = s.totals
     log("")
+    if args.power_cut:
+        log("power-cut sweep: %d operations, %d trials, %d cuts, %d failing, seeds %s, in %.0f s "
+            "(mount options: %s)" % (len(s.results), t["trials"], t["power cuts"],
+                                     t["failing points"], ",".join(map(str, args.seeds)),
+                                     time.monotonic() - t0, args.opts))
+        for line in powercut_ops.summary(s.results):
+            log("  " + line)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results},
+                          f, indent=1)
+        return rc or (1 if t["failing points"] else 0)
     log("fault sweep: %d operations, %d trials in %.0f s (mount options: %s)" % (
         len(s.results), t["trials"], time.monotonic() - t0, args.opts or "default"))
     for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points",
