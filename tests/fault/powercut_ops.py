@@ -249,6 +249,8 @@ class PowerSweep:
                 p.returncode, p.stdout.strip()[-200:])))
 
     def sweep_op(self, op):
+        if not op.faults:
+            return
         t0 = time.monotonic()
         states.CHUNK = 4096  # a read error's offset to the block
         tpl = self.prepare_template(op)

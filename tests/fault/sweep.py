@@ -514,7 +514,7 @@ def main():
     ap.add_argument("--list-ops", action="store_true")
     ap.add_argument("--power-cut", action="store_true",
                     help="power cuts instead of --modes (powercut_ops.py); mount options "
-                    "default to powersafe")
+                    "default to powersafe (--opts default: none)")
     ap.add_argument("--seeds", default="1-4", help="--power-cut: seeds, e.g. 1-4,9")
     ap.add_argument("--quick", action="store_true",
                     help="--power-cut: cut only before each sync, after each rename, link "
@@ -552,6 +552,8 @@ def main():
         args.seeds = lf.parse_list(args.seeds)
         if args.opts is None:
             args.opts = "powersafe"
+        elif args.opts == "default":
+            args.opts = None
         s = type("PowerCutSweep", (powercut_ops.PowerSweep, Sweep), {})(args)
     else:
         s = Sweep(args)
