@@ -110,6 +110,17 @@ int lfs_make2(fuse_req_t req, struct lfs_inode *parent, int pfd, const char *bac
 	made->rec.mode = (uint16_t)(m & 07777);
 	if (r == 0)
 		r = write_object(fs, parent->stage_id, made, link);
+	/* On disk before its name can be (FORMAT.md 12.11): a symlink's target
+	 * and a special node's record live in its backing file, which no
+	 * fsync of the application reaches, so an fsync of the directory
+	 * must find them durable; a regular file's header on a -o powersafe
+	 * mount, so that a power cut before the file's first fsync leaves no
+	 * name or one that opens, never a name without a header (hidden,
+	 * refused by fsck, and EIO to whoever creates that name again). A
+	 * directory's .lethefs.dir is synced where it is written. */
+	if (r == 0 && !made->dir && (link || made->rec.type != LFS_IREC_REG || fs->powersafe) &&
+	    fsync(fd) < 0)
+		r = -errno;
 	if (r == 0)
 		r = lfs_backing_publish(fs->backing, pfd, tmp, backing, made->dir);
 	if (r < 0) {
