@@ -103,6 +103,32 @@ PY
 	[[ "$output" == *'"problem":"truncated"'* ]]
 }
 
+# A power cut before an append's fsync may keep the log's new length and
+# not the page (FORMAT.md 12.11): NULs, perhaps the rest of the entry. The
+# next append cuts that off (before it, the entry followed the NULs and
+# verify called them an inserted line: sweep.py --power-cut, rotate N=140).
+@test "a tail of NULs left by a power cut before an append's fsync is cut off by the next append" {
+	head -c 300 /dev/zero >>"$LOG"
+	printf 'x","event":"torn"}\n' >>"$LOG"
+	"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" unlock success
+	verify
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "OK: 7 entries, last seq 7, 5 keyed"* ]]
+	[ "$(grep -ca torn "$LOG" || true)" = 0 ]
+}
+
+@test "NULs over an entry the head vouches for: the next append still reports the cut" {
+	local last
+	last=$(tail -n 1 "$LOG" | wc -c)
+	truncate -s "-$last" "$LOG"
+	head -c "$last" /dev/zero >>"$LOG"
+	"$AUDIT_APPEND" --passfile "$T/pass" "$VAULT" unlock success
+	verify
+	echo "$output"
+	[ "$status" -eq 10 ]
+}
+
 @test "wrong secret: exit 3; no vault: exit 4; usage: exit 2" {
 	echo wrong >"$T/bad"
 	run "$LETHEFS" audit verify --passfile "$T/bad" "$VAULT"
