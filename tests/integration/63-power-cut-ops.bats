@@ -6,13 +6,13 @@
 # cut points and after its success, seeds 1-4. `make powercut-ops` runs
 # every operation.
 #
-# Each can fail: with the fsync of a new directory's .lethefs.dir and of a
-# long name's sidecar removed (fs/dirmeta.c, fs/dirnames.c) mkdir fails 4
+# Each can fail: on a build without the fsync of a new directory's
+# .lethefs.dir (fs/dirmeta.c), of a long name's sidecar (fs/dirnames.c)
+# and of lfs_replace_file's temporary (common/fileutil.c), mkdir failed 4
 # cuts of 24 (the directory gone or unreadable after mkdir and the fsync
-# of its parent returned) and longname-create 17 of 48 (a name that does
-# not authenticate); with the fsync of lfs_replace_file's temporary removed
-# (common/fileutil.c) passwd fails 13 of 20 (no secret opens the vault,
-# also after the command succeeded).
+# of its parent returned), longname-create 12 of 52 (a name that does not
+# authenticate) and passwd 12 of 20 (no secret opens the vault, also
+# after the command succeeded).
 
 load helpers
 
