@@ -34,6 +34,7 @@ The promise checked after the remount:
 Failing classes: UNMOUNTABLE, KEYS, LOSS, FSCK, AUDIT, DAEMON."""
 
 import collections
+import json
 import os
 import shutil
 import time
@@ -324,3 +325,31 @@ def summary(results):
             " (%s; N %s)" % (", ".join("%s %d" % kv for kv in sorted(cls.items())),
                               ",".join(map(str, sorted(ns)))) if failed else ""))
     return lines
+
+
+def make(sweep_class, args):
+    """The sweep object for --power-cut: --seeds parsed, -o powersafe unless
+    --opts says otherwise (--opts default: none)."""
+    args.seeds = lf.parse_list(args.seeds)
+    if args.opts is None:
+        args.opts = "powersafe"
+    elif args.opts == "default":
+        args.opts = None
+    return type("PowerCutSweep", (PowerSweep, sweep_class), {})(args)
+
+
+def report(s, args, seconds):
+    """Prints the totals and one line per operation, writes --json; the
+    exit status (1 when a cut failed)."""
+    t = s.totals
+    log("power-cut sweep: %d operations, %d trials, %d cuts, %d failing, seeds %s, in %.0f s "
+        "(mount options: %s)" % (len(s.results), t["trials"], t["power cuts"],
+                                 t["failing points"], ",".join(map(str, args.seeds)), seconds,
+                                 args.opts))
+    for line in summary(s.results):
+        log("  " + line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results}, f,
+                      indent=1)
+    return 1 if t["failing points"] or t["worst: HARNESS"] else 0

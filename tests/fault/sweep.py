@@ -548,15 +548,7 @@ def main():
     if os.geteuid() != 0:
         print("the sweep mounts FUSE and tmpfs file systems: run it as root", file=sys.stderr)
         return 2
-    if args.power_cut:
-        args.seeds = lf.parse_list(args.seeds)
-        if args.opts is None:
-            args.opts = "powersafe"
-        elif args.opts == "default":
-            args.opts = None
-        s = type("PowerCutSweep", (powercut_ops.PowerSweep, Sweep), {})(args)
-    else:
-        s = Sweep(args)
+    s = powercut_ops.make(Sweep, args) if args.power_cut else Sweep(args)
     t0 = time.monotonic()
     rc = 0
     try:
@@ -573,17 +565,7 @@ def main():
     t = s.totals
     log("")
     if args.power_cut:
-        log("power-cut sweep: %d operations, %d trials, %d cuts, %d failing, seeds %s, in %.0f s "
-            "(mount options: %s)" % (len(s.results), t["trials"], t["power cuts"],
-                                     t["failing points"], ",".join(map(str, args.seeds)),
-                                     time.monotonic() - t0, args.opts))
-        for line in powercut_ops.summary(s.results):
-            log("  " + line)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"totals": dict(t), "mount_options": args.opts, "ops": s.results},
-                          f, indent=1)
-        return rc or (1 if t["failing points"] else 0)
+        return rc or powercut_ops.report(s, args, time.monotonic() - t0)
     log("fault sweep: %d operations, %d trials in %.0f s (mount options: %s)" % (
         len(s.results), t["trials"], time.monotonic() - t0, args.opts or "default"))
     for k in ("crashes injected", "ENOSPC/EDQUOT points", "EIO points",
