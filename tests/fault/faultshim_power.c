@@ -351,9 +351,14 @@ static void cut_file(struct tracked *t)
 	if (final > cur && real_ftruncate(t->fd, final) < 0)
 		err = errno;
 	for (size_t i = 0; i < t->npages; i++) {
-		if (coin())
-			continue; /* this page was written back */
 		long long p = t->pages[i].index * PAGE;
+		/* A page wholly past the current end exists only in its
+		 * pre-image: a shrink dropped it. A disk that kept the old length
+		 * did not commit the shrink, and a file system frees blocks in
+		 * the same transaction as it shrinks, so the page is as it was
+		 * (not zeros). Any other page: kept or put back by the draw. */
+		if (p < cur && coin())
+			continue; /* this page was written back */
 		if (p >= final)
 			continue; /* beyond the end the disk keeps: nothing to put back */
 		size_t n = (size_t)(final - p < PAGE ? final - p : PAGE);
