@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "fileio_int.h"
 #include "attr_iattr.h"
+#include "durable.h"
 #include "filelayout.h"
 #include "filelock.h"
 #include "overwrite.h"
@@ -40,6 +41,14 @@ static int truncate_v2_to_zero(struct io *io)
 		return r;
 	if (ftruncate(io->fd, (off_t)io->l->hdr_len) < 0)
 		return -errno;
+	/* -o powersafe: the blocks are gone on disk before the header that no
+	 * longer opens them (FORMAT.md 12.11). A power cut between the two
+	 * kept the old length and blocks under the new file id: every byte of
+	 * the file EIO, where the old contents or none were due. A sync that
+	 * fails is the disk's error, reported by the file's next fsync
+	 * (fs/durable.h); the truncation stands. */
+	if (io->fs->powersafe && fdatasync(io->fd) < 0)
+		lfs_durable_failed(in, errno);
 	io->size = 0;
 	io->backing = io->l->hdr_len;
 	io_release_keys(io);
