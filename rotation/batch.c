@@ -125,19 +125,18 @@ static int reseal(struct walk *w, struct member *m, const uint8_t *key)
 	struct lfs_fs *fs = w->fs;
 	struct lfs_layout l;
 	lfs_layout_init(&l, fs->layout.cipher, m->f.oh.version);
-	/* -o powersafe: each run in the durable order, as a single file's
-	 * (convert_file.c, sealer_open): two more flushes per run, where a
-	 * re-seal torn by a power loss would cost the file's fsync'd blocks. */
-	struct lfs_overwriter ow = {.journal = fs->journal,
-	                            .key = key,
-	                            .target = &m->t,
-	                            .kr = fs->kr,
-	                            .durable = fs->powersafe};
+	/* In the durable order, as a single file's (convert_file.c,
+	 * sealer_open): the batch's syncfs comes too late for a block torn
+	 * after its record was cleared. */
+	struct lfs_overwriter ow = {
+	    .journal = fs->journal, .key = key, .target = &m->t, .kr = fs->kr, .durable = true};
 	uint64_t plain = m->f.plain;
 	int e = lfs_refile_unsynced(&l, fs->kr, &ow, m->f.fd, &m->f.oh, &m->nh, m->new_raw, false,
 	                            still_going, w, &plain);
 	if (e == 0 && ow.kept)
 		e = -EIO; /* converted, but a block record stays: finish at recovery */
+	if (e == 0 && ow.sync_err)
+		e = -ow.sync_err; /* not known to be durable: settled as a failure */
 	return e;
 }
 
