@@ -124,7 +124,8 @@ static int sealer_open(struct lfs_fs *fs, int fd, struct sealer *s)
 	 * synced before it is cleared), on every mount: the blocks a rotation
 	 * re-seals hold data synced long ago, and one torn by a power loss
 	 * with no record on disk opens under neither key (FORMAT.md 12.11;
-	 * at 100,000 small files no slower, PERFORMANCE.md). */
+	 * what it costs: PERFORMANCE.md, "A key rotation in the durable
+	 * order"). */
 	s->w = (struct lfs_overwriter){
 	    .journal = fs->journal, .key = s->key, .target = s->t, .kr = fs->kr, .durable = true};
 	return e;
