@@ -6,6 +6,7 @@
 #include "rangelock.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +17,6 @@
 #include <unistd.h>
 
 static const char magic[8] = {'l', 'f', 's', 'm', 'o', 'v', 'e', '1'};
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Writes the count of runs into this host's record. */
 static int publish(struct lfs_xmoves *m)
@@ -73,7 +67,7 @@ int lfs_xmoves_begin(struct lfs_xmoves *m)
 	pthread_mutex_lock(&m->lock);
 	/* A long run takes no more moves: it ends, so that a walker waiting
 	 * for byte 5 gets it (moves on this host could overlap for ever). */
-	while (m->busy > 0 && now_s() - m->run_start > LFS_MOVES_RUN_MS / 1000.0)
+	while (m->busy > 0 && lfs_monotonic_seconds() - m->run_start > LFS_MOVES_RUN_MS / 1000.0)
 		pthread_cond_wait(&m->idle, &m->lock);
 	int r = 0;
 	if (m->busy == 0) {
@@ -85,7 +79,7 @@ int lfs_xmoves_begin(struct lfs_xmoves *m)
 			m->held = true;
 		if (r == 0)
 			lfs_range_unlock(m->lockfd, LFS_LEASE_MOVES_INTENT, 1);
-		m->run_start = now_s();
+		m->run_start = lfs_monotonic_seconds();
 	}
 	if (r == 0)
 		m->busy++;
@@ -182,11 +176,11 @@ int lfs_xmoves_look(int vault_dirfd, int leasefd, bool probe_first, struct lfs_x
 
 int lfs_xmoves_barrier(int leasefd, unsigned timeout_ms)
 {
-	double end = now_s() + timeout_ms / 1000.0;
+	double end = lfs_monotonic_seconds() + timeout_ms / 1000.0;
 	int r = lfs_range_lock_timed(leasefd, true, LFS_LEASE_MOVES_INTENT, 1, timeout_ms);
 	if (r < 0)
 		return r;
-	double left = end - now_s();
+	double left = end - lfs_monotonic_seconds();
 	r = lfs_range_lock_timed(leasefd, true, LFS_LEASE_MOVES, 1,
 	                         left > 0 ? (unsigned)(left * 1000) : 0);
 	if (r < 0)

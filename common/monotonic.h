@@ -15,6 +15,15 @@ static inline int64_t lfs_coarse_seconds(void)
 	return (int64_t)ts.tv_sec;
 }
 
+/* CLOCK_MONOTONIC in seconds with its fraction: for durations and
+ * intervals measured in the daemon (a rotation's pace, a run of renames). */
+static inline double lfs_monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* CLOCK_MONOTONIC ms milliseconds from now: the deadline of a
  * pthread_cond_timedwait on a condition whose clock is CLOCK_MONOTONIC. */
 static inline struct timespec lfs_monotonic_after_ms(unsigned ms)

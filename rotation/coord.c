@@ -9,6 +9,7 @@
 #include "state.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -127,7 +128,7 @@ void lfs_rot_store_progress(struct lfs_rotation *r, bool force)
 {
 	if (!r->env.lease || !r->walker)
 		return;
-	double now = lfs_rot_now();
+	double now = lfs_monotonic_seconds();
 	if (!force && now - r->progress_stored < 2)
 		return;
 	r->progress_stored = now;
@@ -189,7 +190,7 @@ void lfs_rot_load_progress(struct lfs_rotation *r)
 {
 	if (!r->env.lease || r->walker)
 		return;
-	double now = lfs_rot_now();
+	double now = lfs_monotonic_seconds();
 	if (now - r->progress_loaded < 1)
 		return;
 	r->progress_loaded = now;

@@ -8,6 +8,7 @@
 #include "../fs/longlink.h"
 #include "../fs/tree.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <string.h>
@@ -207,7 +208,7 @@ static bool convert_walk(struct lfs_rotation *r, struct walk *w)
 	pthread_mutex_unlock(&r->lock);
 	lfs_rot_store_progress(r, true);
 	w->count_only = false;
-	double t0 = lfs_rot_now();
+	double t0 = lfs_monotonic_seconds();
 	pthread_mutex_lock(&r->lock);
 	r->pass_start = t0;
 	pthread_mutex_unlock(&r->lock);
@@ -218,7 +219,7 @@ static bool convert_walk(struct lfs_rotation *r, struct walk *w)
 	if (interrupted)
 		paused(r);
 	pthread_mutex_lock(&r->lock);
-	r->active_seconds += lfs_rot_now() - t0;
+	r->active_seconds += lfs_monotonic_seconds() - t0;
 	r->pass_start = 0;
 	bool failing = r->errors > errors_before;
 	r->failing_passes = failing ? r->failing_passes + 1 : 0;
@@ -297,9 +298,10 @@ static void walk_twice(struct lfs_rotation *r, struct lfs_rot_xbuf *x)
 	bool xmoved = xe < 0 || xb.busy || xa.busy || xb.digest != xa.digest ||
 	              xb.hosts != xa.hosts || xb.silent[0] || xa.silent[0];
 	/* (Once a minute: every pass says it again.) */
-	bool warn = (xe < 0 || xb.silent[0] || xa.silent[0]) && lfs_rot_now() - r->xwarned > 60;
+	bool warn =
+	    (xe < 0 || xb.silent[0] || xa.silent[0]) && lfs_monotonic_seconds() - r->xwarned > 60;
 	if (warn)
-		r->xwarned = lfs_rot_now();
+		r->xwarned = lfs_monotonic_seconds();
 	if (warn && xe < 0)
 		lfs_warn("rotation: cannot read the other hosts' records: %s", strerror(-xe));
 	else if (warn)

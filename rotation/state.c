@@ -5,19 +5,13 @@
 #include "state.h"
 #include "../common/fileutil.h"
 #include "../common/log.h"
+#include "../common/monotonic.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-double lfs_rot_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
                    const char *k2, long long v2)
@@ -172,7 +166,8 @@ int lfs_rotation_status_json(struct lfs_rotation *r, char *buf, size_t len, size
 		lfs_rot_refresh_epochs(r);
 	else if (r->state == LFS_ROT_RUNNING)
 		r->state = LFS_ROT_PAUSED;
-	double active = r->active_seconds + (r->pass_start > 0 ? lfs_rot_now() - r->pass_start : 0);
+	double active =
+	    r->active_seconds + (r->pass_start > 0 ? lfs_monotonic_seconds() - r->pass_start : 0);
 	double rate = active > 0.5 ? (double)r->bytes_done / active : 0;
 	uint64_t left = r->bytes_total > r->bytes_done ? r->bytes_total - r->bytes_done : 0;
 	long long eta = r->state != LFS_ROT_RUNNING ? 0

@@ -68,7 +68,7 @@ struct lfs_rotation {
 	int pause_err;           /* LFS_ROT_HELD: why (positive errno) */
 	unsigned failing_passes; /* converting passes in a row with errors */
 	unsigned moved_counts;   /* counts in a row voided by names moving */
-	double xwarned;          /* lfs_rot_now() of the last warning about other hosts' moves */
+	double xwarned; /* lfs_monotonic_seconds() of the last warning about other hosts' moves */
 	/* Directories left half converted on the live mount (convert_dir.c),
 	 * each held (one inode reference) so that its cached metadata, which
 	 * says to look for names under both epochs, outlives the kernel's
@@ -130,7 +130,6 @@ static inline bool lfs_rot_is_old(struct lfs_rotation *r, uint32_t epoch)
 	return epoch != r->target && !lfs_epoch_is_staging(epoch);
 }
 
-double lfs_rot_now(void); /* CLOCK_MONOTONIC seconds */
 /* A "rotate" audit event with the mountpoint and one or two details. */
 void lfs_rot_audit(struct lfs_rotation *r, const char *outcome, const char *k1, long long v1,
                    const char *k2, long long v2);
