@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import time
-import traceback
 
 import lfsfault as lf
 import operations
@@ -166,7 +165,7 @@ class PowerSweep:
         sym = res["symptoms"]
         v = self.fresh(op, tpl, "trial")
         env = lf.power_env(v, n, seed)
-        try:
+        with self.trial_vault(v, res, t0):
             if op.kind == "cli":
                 env["LFS_FAULT_CUT_AT_EXIT"] = "1"
                 rc, msg = self.run_op(op, v, env=dict(os.environ, LD_PRELOAD=self.env.shim,
@@ -200,15 +199,7 @@ class PowerSweep:
             if res["fired"]:
                 self.check_power(op, v, res, before, after, done, names)
             return res
-        except Exception as e:
-            traceback.print_exc()
-            sym.append(("HARNESS", "harness error: %s" % e))
-            return res
-        finally:
-            v.cleanup()
-            self.vaults.remove(v)
-            shutil.rmtree(v.dir, ignore_errors=True)
-            res["seconds"] = round(time.monotonic() - t0, 2)
+        return res  # after a harness error
 
     def check_power(self, op, v, res, before, after, done, names):
         sym = res["symptoms"]

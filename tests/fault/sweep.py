@@ -35,6 +35,7 @@ Exit status: 0 no finding, 1 findings, 2 the harness itself failed."""
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -236,6 +237,21 @@ class Sweep:
         return calls, after, names
 
     # --- one trial ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def trial_vault(self, v, res, t0):
+        """Around a trial on vault v: an exception of the harness becomes a
+        HARNESS symptom of res, and v is removed whatever happened."""
+        try:
+            yield v
+        except Exception as e:
+            traceback.print_exc()
+            res["symptoms"].append(("HARNESS", "harness error: %s" % e))
+        finally:
+            v.cleanup()
+            self.vaults.remove(v)
+            shutil.rmtree(v.dir, ignore_errors=True)
+            res["seconds"] = round(time.monotonic() - t0, 2)
+
     def trial(self, op, tpl, mode, n, before, after, names, calls_by_n):
         """Runs the operation on a fresh copy with fault (mode, n) and checks
         the invariant. Returns a result dict; its symptoms are (category,
@@ -251,7 +267,7 @@ class Sweep:
                 fullfs.mount_small_fs(base, self.args.fullfs_mb, self.args.fullfs_fs)
         v = self.fresh(op, tpl, "trial", base)
         filler = os.path.join(base, "filler") if base else None
-        try:
+        with self.trial_vault(v, res, t0):
             env = None if mode == "fullfs" else self.shim_env(v, mode, n)
             crash = mode.startswith("crash")
             if op.kind == "cli":
@@ -326,15 +342,7 @@ class Sweep:
             self.check_after(op, v, res, before, after, crash or op.kind == "cli", names,
                              call if env else None)
             return res
-        except Exception as e:
-            traceback.print_exc()
-            sym.append(("HARNESS", "harness error: %s" % e))
-            return res
-        finally:
-            v.cleanup()
-            self.vaults.remove(v)
-            shutil.rmtree(v.dir, ignore_errors=True)
-            res["seconds"] = round(time.monotonic() - t0, 2)
+        return res  # after a harness error
 
     def check_after(self, op, v, res, before, after, early_fsck, names, call):
         """The invariant after the fault: fsck (as an administrator would run
