@@ -197,6 +197,24 @@ def _rotate():
 
 # --- a record left on disk after its update and an fsync ---------------------------
 
+def synced_steps(mnt, ackdir, old, synced, last):
+    """f written as old and fsync'd before the shim is armed; armed: each
+    (offset, bytes) of synced written and fsync'd in turn, acknowledged,
+    then last (offset, bytes) written without an fsync."""
+    fd = os.open(os.path.join(mnt, "f"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, old, 0)
+        os.fsync(fd)
+        handshake("ready")
+        for off, data in synced:
+            os.pwrite(fd, data, off)
+            os.fsync(fd)
+        ack(ackdir, "synced")
+        os.pwrite(fd, last[1], last[0])
+    finally:
+        os.close(fd)
+    handshake_done(mnt)
+
 class StaleRecord:
     """100 bytes fsync'd before the shim is armed; armed: 12,288 bytes
     appended (a growth whose pivot, block 0, holds fsync'd bytes: with
@@ -215,19 +233,7 @@ class StaleRecord:
         self.blk1 = payload("s-blk1", 4096)
 
     def run(self, mnt, ackdir):
-        path = os.path.join(mnt, "f")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, self.old, 0)
-            os.fsync(fd)
-            handshake("ready")
-            os.pwrite(fd, self.more, len(self.old))
-            os.fsync(fd)
-            ack(ackdir, "synced")
-            os.pwrite(fd, self.blk1, 4096)
-        finally:
-            os.close(fd)
-        handshake_done(mnt)
+        synced_steps(mnt, ackdir, self.old, [(len(self.old), self.more)], (4096, self.blk1))
 
     @staticmethod
     def fsck_allows(out):
@@ -280,21 +286,7 @@ class StaleImage:
         self.v3 = payload("i-v3", 4096)
 
     def run(self, mnt, ackdir):
-        path = os.path.join(mnt, "f")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, self.old, 0)
-            os.fsync(fd)
-            handshake("ready")
-            os.pwrite(fd, self.v1, 0)
-            os.fsync(fd)
-            os.pwrite(fd, self.v2, 0)
-            os.fsync(fd)
-            ack(ackdir, "synced")
-            os.pwrite(fd, self.v3, 0)
-        finally:
-            os.close(fd)
-        handshake_done(mnt)
+        synced_steps(mnt, ackdir, self.old, [(0, self.v1), (0, self.v2)], (0, self.v3))
 
     @staticmethod
     def fsck_allows(out):
