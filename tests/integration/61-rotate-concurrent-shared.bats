@@ -192,6 +192,22 @@ two_hosts_done() {
 	"$LETHEFS" fsck --passfile "$T/pass" "$VAULT"
 }
 
+# Host B runs SCRIPT (of this directory) on the shim's note, the vault's d/
+# and its mount, its output in OUT and ERR, while host A's rotation runs
+# with the shim armed; fails unless the script succeeded.
+rotate_beside() { # script out err
+	on_host rcB python3 "$BATS_TEST_DIRNAME/$1" "$T/note" "$VAULT/d" "$T/mB" >"$2" 2>"$3" &
+	remover=$!
+	touch "$T/armed"
+	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
+	rm "$T/armed"
+	local st=0
+	wait "$remover" || st=$?
+	remover=
+	cat "$2" "$3"
+	[ "$st" = 0 ]
+}
+
 @test "shared, two hosts: a directory removed or replaced on one while the other's walk reads its metadata is no rotation error" {
 	# The walk opens a directory, reads its metadata, and the conversion
 	# takes the directory by name. An rmdir in between (it renames the
@@ -216,17 +232,7 @@ two_hosts_done() {
 	on_host rcB mkdir "$T/mB/x" "$T/mB/y" "$T/mB/z"
 	echo "the file f" >"$T/want"
 	on_host rcB cp "$T/want" "$T/mB/f"
-	on_host rcB python3 "$BATS_TEST_DIRNAME/rot_held_dirs.py" "$T/note" "$VAULT/d" "$T/mB" \
-		>"$T/held" 2>"$T/third" &
-	remover=$!
-	touch "$T/armed"
-	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
-	rm "$T/armed"
-	st=0
-	wait "$remover" || st=$?
-	remover=
-	cat "$T/held" "$T/third"
-	[ "$st" = 0 ]
+	rotate_beside rot_held_dirs.py "$T/held" "$T/third"
 	run on_host rcA "$LETHEFS" status --json "$T/mA"
 	echo "$output"
 	[[ "$output" == *'"rotation_errors":0'* ]]
@@ -257,17 +263,7 @@ two_hosts_done() {
 		head -c 5000 /dev/urandom >"$T/want-$x"
 		on_host rcB cp "$T/want-$x" "$T/mB/$x/$x"
 	done
-	on_host rcB python3 "$BATS_TEST_DIRNAME/rot_held_mover.py" "$T/note" "$VAULT/d" "$T/mB" \
-		>"$T/moved" 2>&1 &
-	remover=$!
-	touch "$T/armed"
-	on_host rcA "$LETHEFS" rotate --wait "$T/mA"
-	rm "$T/armed"
-	st=0
-	wait "$remover" || st=$?
-	remover=
-	cat "$T/moved"
-	[ "$st" = 0 ]
+	rotate_beside rot_held_mover.py "$T/moved" "$T/moved.err"
 	run on_host rcA "$LETHEFS" status --json "$T/mA"
 	echo "$output"
 	[[ "$output" == *'"rotation_old_epochs":""'* ]]
