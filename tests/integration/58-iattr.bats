@@ -226,6 +226,26 @@ two_files() {
 	[ "$(cat "$MNT/private.txt")" = "HIV positive: J. Roe" ]
 }
 
+@test "iattr: a backup of the backing store made by rsync -a without -X mounts with every mode and owner as it was" {
+	two_files
+	mount_vault -o allow_other,iattr
+	chmod 0640 "$MNT/private.txt"
+	chown 4711:4712 "$MNT/private.txt"
+	unmount_vault
+	mkdir "$T/restore"
+	rsync -a "$VAULT/" "$T/restore/" # no -X: the attributes stay behind
+	VAULT=$T/restore
+	[ -z "$(getfattr -d -m - -R "$VAULT/d" 2>/dev/null | grep 'user.l=')" ]
+	mount_vault -o allow_other,iattr
+	[ "$(stat -c %a:%u:%g "$MNT/private.txt")" = 640:4711:4712 ]
+	[ "$(stat -c %a:%u:%g "$MNT/public.txt")" = 644:65534:65534 ]
+	[ "$(cat "$MNT/private.txt")" = "HIV positive: J. Roe" ]
+	[ "$(as_nobody cat "$MNT/public.txt")" = "public notice" ]
+	run as_nobody cat "$MNT/private.txt"
+	[ "$status" -ne 0 ]
+	unmount_vault
+}
+
 @test "attack: an attribute planted on a file that has none gains nothing (its header is the record)" {
 	mount_vault -o allow_other,noiattr
 	chmod 755 "$MNT"
