@@ -66,6 +66,8 @@ sums_on() {
 		sleep 0.1
 	done
 	echo "walker: $seen"
+	# (When none was seen: what each host said last, for the next look.)
+	[ -n "$seen" ] || echo "host A: $sa" "host B: $sb"
 	[ -n "$seen" ]
 	[[ "$other" == *'"rotation_files_total":'[1-9]* ]]
 	for _ in $(seq 300); do
