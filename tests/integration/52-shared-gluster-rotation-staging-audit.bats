@@ -48,8 +48,12 @@ sums_on() {
 	worker=$!
 	on_host hostA "$LETHEFS" rotate "$G/lhostA"
 	# One walker, named alike by both hosts; the other shows its progress.
+	# (Up to 300 rounds, a minute or more: since a rotation syncs each
+	# file's blocks before it goes on, every file costs flushes on both
+	# bricks, and the first progress the other host can show comes later
+	# under load.)
 	seen=
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		sa=$(on_host hostA "$LETHEFS" status --json "$G/lhostA")
 		sb=$(on_host hostB "$LETHEFS" status --json "$G/lhostB")
 		wa=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rotation_walker"])' "$sa")
